@@ -1,0 +1,5 @@
+import sys
+
+from bnguard.cli import main
+
+sys.exit(main())

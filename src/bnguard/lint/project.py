@@ -1,0 +1,175 @@
+"""Project facts: the analysed paths form one project.
+
+Each module is parsed once and indexed in one walk (parents, enclosing function, calls with their
+canonical callee, function and class definitions). The project then indexes functions and call
+sites by name across all modules, so a rule can ask "who calls ``net`` and with which
+``is_training``?" or "does anything in the project feed this placeholder?" without re-walking.
+"""
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator, Optional, Union
+
+from bnguard.lint.imports import ImportMap
+from bnguard.lint.source import SourceUnit
+
+FuncNode = Union[ast.FunctionDef, ast.AsyncFunctionDef]
+SCOPE_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+
+
+@dataclass
+class CallSite:
+    node: ast.Call
+    module: "Module"
+    qualname: Optional[str]  # canonical callee for imported APIs (``tensorflow.layers.batch_normalization``)
+    name: Optional[str]  # last component of the callee expression: ``net`` for ``net(...)`` / ``self.net(...)``
+    scope: Optional[FuncNode]  # innermost enclosing function, None at module level
+
+
+@dataclass
+class FunctionInfo:
+    node: FuncNode
+    module: "Module"
+    cls: Optional[ast.ClassDef]  # enclosing class for methods
+
+    @property
+    def name(self) -> str:
+        return self.node.name
+
+    @property
+    def qualname(self) -> str:
+        return f"{self.cls.name}.{self.node.name}" if self.cls else self.node.name
+
+
+class Module:
+    """One parsed source unit plus its one-walk index."""
+
+    def __init__(self, unit: SourceUnit, tree: ast.Module):
+        self.unit = unit
+        self.path = unit.path
+        self.tree = tree
+        self.imports = ImportMap(tree)
+        self.lines = unit.text.splitlines()
+        self.parents: dict[ast.AST, ast.AST] = {}
+        self.calls: list[CallSite] = []
+        self.functions: list[FunctionInfo] = []
+        self.classes: list[ast.ClassDef] = []
+        self._scope_of: dict[ast.AST, Optional[FuncNode]] = {}
+        self._index()
+
+    @property
+    def module_name(self) -> str:
+        """Dotted module name guessed from the path (``pkg/model.py`` -> ``pkg.model``)."""
+        p = self.path[:-3] if self.path.endswith(".py") else self.path.rsplit(".", 1)[0]
+        p = p.replace("\\", "/").lstrip("./")
+        parts = [x for x in p.split("/") if x and x != "__init__"]
+        return ".".join(parts)
+
+    def _index(self) -> None:
+        # Iterative DFS recording parent, innermost function and class; one pass over the tree.
+        stack: list[tuple[ast.AST, Optional[FuncNode], Optional[ast.ClassDef]]] = [(self.tree, None, None)]
+        while stack:
+            node, scope, cls = stack.pop()
+            self._scope_of[node] = scope
+            child_scope, child_cls = scope, cls
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                self.functions.append(FunctionInfo(node, self, cls if scope is None or cls else None))
+                child_scope, child_cls = node, None
+            elif isinstance(node, ast.ClassDef):
+                self.classes.append(node)
+                child_cls = node
+            elif isinstance(node, ast.Call):
+                func = node.func
+                name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+                self.calls.append(CallSite(node, self, self.imports.resolve(func), name, scope))
+            for child in ast.iter_child_nodes(node):
+                self.parents[child] = node
+                stack.append((child, child_scope, child_cls))
+        self.calls.sort(key=lambda c: (c.node.lineno, c.node.col_offset))
+
+    # --- navigation -----------------------------------------------------------------------------
+    def parent(self, node: ast.AST) -> Optional[ast.AST]:
+        return self.parents.get(node)
+
+    def ancestors(self, node: ast.AST) -> Iterator[ast.AST]:
+        p = self.parents.get(node)
+        while p is not None:
+            yield p
+            p = self.parents.get(p)
+
+    def scope_of(self, node: ast.AST) -> Optional[FuncNode]:
+        """Innermost enclosing function of ``node`` (None at module level)."""
+        return self._scope_of.get(node)
+
+    def enclosing_class(self, node: ast.AST) -> Optional[ast.ClassDef]:
+        for a in self.ancestors(node):
+            if isinstance(a, ast.ClassDef):
+                return a
+        return None
+
+    def qualname(self, node: ast.AST) -> Optional[str]:
+        return self.imports.resolve(node)
+
+    def calls_to(self, *qualnames: str, suffix: bool = False) -> Iterator[CallSite]:
+        """Call sites whose canonical callee is one of ``qualnames`` (or ends with one, if ``suffix``)."""
+        wanted = set(qualnames)
+        for c in self.calls:
+            q = c.qualname
+            if q is None:
+                continue
+            if q in wanted or (suffix and any(q.endswith("." + w) or q == w for w in wanted)):
+                yield c
+
+    def source_segment(self, node: ast.AST) -> str:
+        return ast.get_source_segment(self.unit.text, node) or ""
+
+
+@dataclass
+class Project:
+    """All analysed modules and cross-module indexes."""
+
+    modules: list[Module] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.functions_by_name: dict[str, list[FunctionInfo]] = defaultdict(list)
+        self.calls_by_name: dict[str, list[CallSite]] = defaultdict(list)
+        self.calls_by_qualname: dict[str, list[CallSite]] = defaultdict(list)
+        # Free-form cache for project-wide facts computed by rule families (computed once, shared).
+        self.facts: dict[str, object] = {}
+        for m in self.modules:
+            self._add(m)
+
+    def _add(self, m: Module) -> None:
+        for f in m.functions:
+            self.functions_by_name[f.name].append(f)
+        for c in m.calls:
+            if c.name:
+                self.calls_by_name[c.name].append(c)
+            if c.qualname:
+                self.calls_by_qualname[c.qualname].append(c)
+
+    def add_module(self, m: Module) -> None:
+        self.modules.append(m)
+        self._add(m)
+
+    def functions(self, name: str) -> list[FunctionInfo]:
+        return self.functions_by_name.get(name, [])
+
+    def call_sites(self, name: str) -> list[CallSite]:
+        """Every call in the project whose callee's last name is ``name`` (``f(...)``, ``x.f(...)``)."""
+        return self.calls_by_name.get(name, [])
+
+    def calls_to(self, qualname: str) -> list[CallSite]:
+        return self.calls_by_qualname.get(qualname, [])
+
+    def all_calls(self) -> Iterable[CallSite]:
+        for m in self.modules:
+            yield from m.calls
+
+    def fact(self, key: str, compute):
+        """Memoised project-wide fact: ``project.fact("tf1.update_ops_consumers", fn)``."""
+        if key not in self.facts:
+            self.facts[key] = compute(self)
+        return self.facts[key]
