@@ -46,6 +46,10 @@ class Rule:
     default_enabled: bool = True  # low-confidence rules are off unless --select asks for them
     summary: str = ""  # one line
     doc: Optional[RuleDoc] = None
+    # Substrings without which a file cannot produce a finding of this rule by itself. The engine's
+    # pre-filter uses them to skip parsing irrelevant files; project-wide facts (call sites, feeds)
+    # are handled separately by the engine, so list only what the *reported* file must contain.
+    triggers: tuple[str, ...] = ()
 
     def check(self, module: Module, project: Project) -> Iterable[Finding]:  # pragma: no cover
         raise NotImplementedError
