@@ -56,6 +56,10 @@ class Module:
         self.calls: list[CallSite] = []
         self.functions: list[FunctionInfo] = []
         self.classes: list[ast.ClassDef] = []
+        # Loads of a name that are not the callee of a call (``f`` in ``map(f, xs)``, ``obj.f`` in
+        # ``cb=obj.f``), keyed by the last name: a function referenced this way escapes, so its
+        # parameters can take values no call site shows.
+        self.references: dict[str, list[ast.AST]] = defaultdict(list)
         self._scope_of: dict[ast.AST, Optional[FuncNode]] = {}
         self._index()
 
@@ -70,6 +74,7 @@ class Module:
     def _index(self) -> None:
         # Iterative DFS recording parent, innermost function and class; one pass over the tree.
         stack: list[tuple[ast.AST, Optional[FuncNode], Optional[ast.ClassDef]]] = [(self.tree, None, None)]
+        callee_ids: set[int] = set()
         while stack:
             node, scope, cls = stack.pop()
             self._scope_of[node] = scope
@@ -84,6 +89,13 @@ class Module:
                 func = node.func
                 name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
                 self.calls.append(CallSite(node, self, self.imports.resolve(func), name, scope))
+                callee_ids.add(id(func))
+            elif isinstance(node, ast.Name):
+                if isinstance(node.ctx, ast.Load) and id(node) not in callee_ids:
+                    self.references[node.id].append(node)
+            elif isinstance(node, ast.Attribute):
+                if isinstance(node.ctx, ast.Load) and id(node) not in callee_ids:
+                    self.references[node.attr].append(node)
             for child in ast.iter_child_nodes(node):
                 self.parents[child] = node
                 stack.append((child, child_scope, child_cls))
@@ -150,8 +162,21 @@ class Project:
             if c.qualname:
                 self.calls_by_qualname[c.qualname].append(c)
 
+    def module_named(self, dotted_name: str) -> Optional[Module]:
+        """The project module whose dotted name is ``dotted_name`` or ends with it (``pkg.config``
+        for ``config``); None when absent or ambiguous."""
+        if not hasattr(self, "_modules_by_tail"):
+            self._modules_by_tail: dict[str, list[Module]] = defaultdict(list)
+            for m in self.modules:
+                parts = m.module_name.split(".")
+                for i in range(len(parts)):
+                    self._modules_by_tail[".".join(parts[i:])].append(m)
+        found = self._modules_by_tail.get(dotted_name.lstrip("."), [])
+        return found[0] if len(found) == 1 else None
+
     def add_module(self, m: Module) -> None:
         self.modules.append(m)
+        self.__dict__.pop("_modules_by_tail", None)
         self._add(m)
 
     def functions(self, name: str) -> list[FunctionInfo]:

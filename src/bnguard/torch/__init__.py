@@ -1,0 +1,25 @@
+"""PyTorch adapters: probe, freeze, consistency, recalibration, monitoring.
+
+Importing this package imports torch (it is the torch extra); the public names are loaded lazily
+so that ``import bnguard.torch`` stays cheap until one is used.
+"""
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "Monitor": "bnguard.torch.monitor",
+    "bn_like_modules": "bnguard.torch.monitor",
+    "recalibrate": "bnguard.torch.recalibration",
+    "swa_finish": "bnguard.torch.recalibration",
+    "RecalibrationReport": "bnguard.torch.recalibration",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    mod = _EXPORTS.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'bnguard.torch' has no attribute {name!r}")
+    return getattr(importlib.import_module(mod), name)

@@ -1,0 +1,1 @@
+"""One reader per checkpoint format. Each returns a `bnguard.checkpoint.tensors.Checkpoint`."""

@@ -1,0 +1,578 @@
+"""Facts the Keras/TF2 and Flax rules share.
+
+* which canonical names are Keras (every spelling: ``keras``, ``tf.keras``, ``tf_keras``,
+  ``keras.src``...) and which of them build BatchNormalization;
+* which expressions are models that contain BN (Sequential/functional/subclassed definitions in the
+  project, ``keras.applications`` constructors that build BN, factories returning them);
+* where the training steps are (``GradientTape`` blocks, ``train_step`` overrides, ``minimize`` loss
+  functions) and whose variables they differentiate (the "gradient roots");
+* what small constant values an expression can take (literals, local names, parameters through the
+  call sites of their function).
+
+Nothing here imports a framework.
+"""
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator, Optional
+
+from bnguard.lint.imports import dotted
+from bnguard.lint.project import FuncNode, Module, Project
+
+# Spellings that all mean "the Keras API" once folded to ``keras.``.
+_KERAS_PREFIXES = (
+    "tensorflow.python.keras", "tensorflow.keras", "tf_keras.src", "tf_keras", "keras._tf_keras.keras",
+    "keras.src", "keras.api._v2.keras", "keras.api", "keras",
+)
+BN_LAYER_NAMES = {"BatchNormalization", "BatchNormalizationV1", "BatchNormalizationV2", "SyncBatchNormalization"}
+
+# keras.applications constructors whose architecture contains BatchNormalization layers
+# (VGG16/VGG19 and ConvNeXt do not: VGG has no normalisation, ConvNeXt uses LayerNormalization).
+BN_APPLICATIONS = re.compile(
+    r"^(ResNet\d+(V2)?|ResNetRS\d+|MobileNet(V2|V3Small|V3Large)?|EfficientNet(B[0-7]|V2(B[0-3]|S|M|L))"
+    r"|DenseNet\d+|InceptionV3|InceptionResNetV2|Xception|NASNet(Mobile|Large)|RegNet[XY]\d+)$")
+
+GRAD_ATTRS = {"trainable_variables", "trainable_weights", "variables", "weights", "trainable_params"}
+
+
+def keras_name(qualname: Optional[str]) -> Optional[str]:
+    """``keras.layers.BatchNormalization`` for any Keras spelling of it, else None."""
+    if not qualname:
+        return None
+    for p in _KERAS_PREFIXES:
+        if qualname == p or qualname.startswith(p + "."):
+            return "keras" + qualname[len(p):]
+    # TF2's own v1 layers are Keras layers too (tf.layers.BatchNormalization).
+    if qualname.startswith("tensorflow.layers."):
+        return "keras.layers." + qualname.rsplit(".", 1)[1]
+    return None
+
+
+def is_keras_bn_layer(qualname: Optional[str]) -> bool:
+    k = keras_name(qualname)
+    return bool(k) and k.rsplit(".", 1)[-1] in BN_LAYER_NAMES
+
+
+def is_bn_application(qualname: Optional[str]) -> bool:
+    k = keras_name(qualname)
+    return bool(k) and ".applications." in k and bool(BN_APPLICATIONS.match(k.rsplit(".", 1)[-1]))
+
+
+def uses_keras(module: Module) -> bool:
+    return module.imports.imports_any("keras", "tensorflow", "tf_keras")
+
+
+# --------------------------------------------------------------------------------------------------
+# small constant resolution
+
+
+UNKNOWN = object()
+
+
+def kwarg(call: ast.Call, name: str) -> Optional[ast.expr]:
+    for k in call.keywords:
+        if k.arg == name:
+            return k.value
+    return None
+
+
+def has_kwargs_splat(call: ast.Call) -> bool:
+    return any(k.arg is None for k in call.keywords)
+
+
+def _literal(node: ast.AST):
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.operand, ast.Constant):
+        v = node.operand.value
+        if isinstance(node.op, ast.Not):
+            return not v
+        if isinstance(node.op, ast.USub) and isinstance(v, (int, float)):
+            return -v
+    return UNKNOWN
+
+
+def _assignments(body_owner: ast.AST, name: str) -> list[ast.expr]:
+    """Values assigned to ``name`` directly in this function/module (nested scopes excluded)."""
+    out: list[ast.expr] = []
+    stack = list(ast.iter_child_nodes(body_owner))
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        if isinstance(n, ast.Assign):
+            for t in n.targets:
+                if isinstance(t, ast.Name) and t.id == name:
+                    out.append(n.value)
+                elif isinstance(t, (ast.Tuple, ast.List)) and any(isinstance(e, ast.Name) and e.id == name for e in ast.walk(t)):
+                    out.append(None)  # unpacking: value unknown
+        elif isinstance(n, (ast.AnnAssign, ast.AugAssign)) and isinstance(n.target, ast.Name) and n.target.id == name:
+            out.append(n.value if isinstance(n, ast.AnnAssign) else None)
+        elif isinstance(n, (ast.For, ast.AsyncFor, ast.With, ast.AsyncWith, ast.comprehension)):
+            targets = [n.target] if hasattr(n, "target") else [i.optional_vars for i in n.items if i.optional_vars]
+            if any(isinstance(e, ast.Name) and e.id == name for t in targets for e in ast.walk(t)):
+                out.append(None)
+        elif isinstance(n, ast.NamedExpr) and n.target.id == name:
+            out.append(n.value)
+        stack.extend(ast.iter_child_nodes(n))
+    return out
+
+
+def _param_index(fn: FuncNode, name: str) -> tuple[Optional[int], Optional[ast.expr], bool]:
+    """(positional index or None, default, found)."""
+    a = fn.args
+    pos = a.posonlyargs + a.args
+    for i, p in enumerate(pos):
+        if p.arg == name:
+            di = i - (len(pos) - len(a.defaults))
+            return i, (a.defaults[di] if di >= 0 else None), True
+    for p, d in zip(a.kwonlyargs, a.kw_defaults):
+        if p.arg == name:
+            return None, d, True
+    return None, None, False
+
+
+def argument_for(call: ast.Call, fn: FuncNode, name: str, *, is_method_call: bool = False) -> tuple[Optional[ast.expr], bool]:
+    """The expression a call passes for parameter ``name`` of ``fn``: (expr, explicit).
+
+    When the call does not pass it, the parameter default comes back with explicit False; (None,
+    False) means "cannot tell" (``*args``/``**kwargs`` at the call site, or no default).
+    """
+    idx, default, found = _param_index(fn, name)
+    if not found:
+        return None, False
+    v = kwarg(call, name)
+    if v is not None:
+        return v, True
+    if idx is not None:
+        shift = 1 if is_method_call and fn.args.args and fn.args.args[0].arg in ("self", "cls") else 0
+        pos = idx - shift
+        if any(isinstance(a, ast.Starred) for a in call.args[: pos + 1]):
+            return None, False
+        if 0 <= pos < len(call.args):
+            return call.args[pos], True
+    if has_kwargs_splat(call) or any(isinstance(a, ast.Starred) for a in call.args):
+        return None, False
+    return default, False
+
+
+def constant_values(module: Module, project: Project, expr: Optional[ast.expr], depth: int = 0) -> Optional[set]:
+    """The constant values ``expr`` can take, or None when any of them is unknown."""
+    if expr is None or depth > 4:
+        return None
+    lit = _literal(expr)
+    if lit is not UNKNOWN:
+        return {lit}
+    if isinstance(expr, ast.IfExp):
+        a = constant_values(module, project, expr.body, depth + 1)
+        b = constant_values(module, project, expr.orelse, depth + 1)
+        return a | b if a is not None and b is not None else None
+    if not isinstance(expr, ast.Name):
+        return None
+    scope = module.scope_of(expr)
+    owner: ast.AST = scope if scope is not None else module.tree
+    assigned = _assignments(owner, expr.id)
+    if scope is not None:
+        idx, default, is_param = _param_index(scope, expr.id)
+        if is_param:
+            if assigned:
+                return None
+            return _param_values(module, project, scope, expr.id, depth)
+    if not assigned and scope is not None:
+        # a module-level constant read inside a function
+        assigned = _assignments(module.tree, expr.id)
+    if not assigned or any(a is None for a in assigned):
+        return None
+    out: set = set()
+    for a in assigned:
+        v = constant_values(module, project, a, depth + 1)
+        if v is None:
+            return None
+        out |= v
+    return out
+
+
+def _param_values(module: Module, project: Project, fn: FuncNode, name: str, depth: int) -> Optional[set]:
+    """Values a parameter takes over every call site of its function in the project."""
+    sites = [c for c in project.call_sites(fn.name)]
+    escapes = any(m.references.get(fn.name) for m in project.modules) if hasattr(module, "references") else True
+    if not sites or escapes:
+        return None
+    out: set = set()
+    for c in sites:
+        expr, _ = argument_for(c.node, fn, name, is_method_call=isinstance(c.node.func, ast.Attribute))
+        v = constant_values(c.module, project, expr, depth + 1) if expr is not None else None
+        if v is None:
+            return None
+        out |= v
+    return out
+
+
+def always_false(module: Module, project: Project, expr: Optional[ast.expr]) -> bool:
+    vals = constant_values(module, project, expr)
+    return bool(vals) and all(v is False or v == 0 for v in vals if not isinstance(v, str)) and all(
+        not isinstance(v, str) and v is not None for v in vals)
+
+
+def always_true(module: Module, project: Project, expr: Optional[ast.expr]) -> bool:
+    vals = constant_values(module, project, expr)
+    return bool(vals) and all(v is True or (isinstance(v, int) and v == 1) for v in vals)
+
+
+# --------------------------------------------------------------------------------------------------
+# which expressions are models that contain BN
+
+
+def _class_bases(module: Module, cls: ast.ClassDef) -> list[str]:
+    return [module.imports.resolve(b) or (dotted(b) or "") for b in cls.bases]
+
+
+def _class_info(project: Project) -> dict[str, list[tuple[Module, ast.ClassDef]]]:
+    def compute(p: Project):
+        out: dict[str, list] = {}
+        for m in p.modules:
+            for c in m.classes:
+                out.setdefault(c.name, []).append((m, c))
+        return out
+    return project.fact("keras.classes", compute)
+
+
+def _builds_bn_directly(module: Module, node: ast.AST) -> bool:
+    for n in ast.walk(node):
+        if isinstance(n, ast.Call):
+            q = module.imports.resolve(n.func)
+            if is_keras_bn_layer(q) or is_bn_application(q):
+                return True
+    return False
+
+
+def bn_builders(project: Project) -> tuple[set[str], set[str]]:
+    """(project class names, project function names) that build BN, to a fixed point."""
+    def compute(p: Project):
+        classes, funcs = set(), set()
+        changed = True
+        while changed:
+            changed = False
+            for m in p.modules:
+                for c in m.classes:
+                    if c.name in classes:
+                        continue
+                    bases = [b.rsplit(".", 1)[-1] for b in _class_bases(m, c)]
+                    if _builds_bn_directly(m, c) or any(b in classes for b in bases) or _calls_any(c, classes | funcs) \
+                            or any(is_bn_application(q) for q in _class_bases(m, c)):
+                        classes.add(c.name)
+                        changed = True
+                for f in m.functions:
+                    if f.cls is not None or f.name in funcs:
+                        continue
+                    if _builds_bn_directly(m, f.node) or _calls_any(f.node, classes | funcs):
+                        funcs.add(f.name)
+                        changed = True
+        return classes, funcs
+    return project.fact("keras.bn_builders", compute)
+
+
+def _calls_any(node: ast.AST, names: set[str]) -> bool:
+    if not names:
+        return False
+    for n in ast.walk(node):
+        if isinstance(n, ast.Call):
+            f = n.func
+            nm = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
+            if nm in names:
+                return True
+    return False
+
+
+def is_bn_model(module: Module, project: Project, expr: Optional[ast.expr], depth: int = 0) -> bool:
+    """Is ``expr`` (a callee such as ``model``, ``self.net``, ``self``) a model/layer containing BN?"""
+    if expr is None or depth > 4:
+        return False
+    classes, funcs = bn_builders(project)
+    if isinstance(expr, ast.Call):
+        q = module.imports.resolve(expr.func)
+        if is_keras_bn_layer(q) or is_bn_application(q):
+            return True
+        kn = keras_name(q) or ""
+        last = kn.rsplit(".", 1)[-1] if kn else (expr.func.attr if isinstance(expr.func, ast.Attribute) else getattr(expr.func, "id", ""))
+        if kn in ("keras.Sequential", "keras.models.Sequential"):
+            return _builds_bn_directly(module, expr) or _calls_any(expr, classes | funcs)
+        if kn in ("keras.Model", "keras.models.Model"):
+            scope = module.scope_of(expr)
+            owner = scope if scope is not None else module.tree
+            return _builds_bn_directly(module, owner) or _calls_any(owner, classes | funcs)
+        if kn in ("keras.models.clone_model",) and expr.args:
+            return is_bn_model(module, project, expr.args[0], depth + 1)
+        return last in classes or last in funcs
+    if isinstance(expr, ast.Name):
+        scope = module.scope_of(expr)
+        owner: ast.AST = scope if scope is not None else module.tree
+        assigned = [a for a in _assignments(owner, expr.id) if a is not None]
+        if not assigned and scope is not None:
+            _, _, is_param = _param_index(scope, expr.id)
+            if is_param:
+                return _param_is_bn_model(project, scope, expr.id, depth)
+            assigned = [a for a in _assignments(module.tree, expr.id) if a is not None]
+        return any(is_bn_model(module, project, a, depth + 1) for a in assigned)
+    if isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name) and expr.value.id == "self":
+        cls = module.enclosing_class(expr)
+        if cls is None:
+            return False
+        for n in ast.walk(cls):
+            if isinstance(n, ast.Assign):
+                for t in n.targets:
+                    if isinstance(t, ast.Attribute) and t.attr == expr.attr and isinstance(t.value, ast.Name) and t.value.id == "self":
+                        if is_bn_model(module, project, n.value, depth + 1):
+                            return True
+        return False
+    return False
+
+
+def _param_is_bn_model(project: Project, fn: FuncNode, name: str, depth: int) -> bool:
+    for c in project.call_sites(fn.name):
+        expr, _ = argument_for(c.node, fn, name, is_method_call=isinstance(c.node.func, ast.Attribute))
+        if expr is not None and is_bn_model(c.module, project, expr, depth + 1):
+            return True
+    return False
+
+
+def class_is_bn_model(project: Project, cls: ast.ClassDef) -> bool:
+    return cls.name in bn_builders(project)[0]
+
+
+def frozen_names(project: Project) -> set[str]:
+    """Last names of objects set ``X.trainable = False`` anywhere (deliberately frozen models)."""
+    def compute(p: Project):
+        out: set[str] = set()
+        for m in p.modules:
+            for n in ast.walk(m.tree):
+                if isinstance(n, ast.Assign) and _literal(n.value) is False:
+                    for t in n.targets:
+                        if isinstance(t, ast.Attribute) and t.attr == "trainable":
+                            d = dotted(t.value)
+                            if d:
+                                out.add(d.rsplit(".", 1)[-1])
+        return out
+    return project.fact("keras.frozen_names", compute)
+
+
+# --------------------------------------------------------------------------------------------------
+# training steps
+
+
+@dataclass
+class TrainingRegion:
+    """Statements whose model calls produce the differentiated loss, and whose variables get gradients."""
+
+    kind: str  # "tape" | "train_step" | "minimize"
+    body: list[ast.AST]
+    scope: Optional[FuncNode]
+    roots: Optional[set[str]]  # dotted owners of the differentiated variables; None = unknown
+    anchor: ast.AST = field(repr=False, default=None)
+
+    def nodes(self) -> Iterator[ast.AST]:
+        """Every node in the region, not descending into nested function definitions."""
+        stack = list(reversed(self.body))
+        while stack:
+            n = stack.pop()
+            yield n
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue
+            stack.extend(reversed(list(ast.iter_child_nodes(n))))
+
+
+def _is_gradient_tape(module: Module, expr: ast.AST) -> bool:
+    if isinstance(expr, ast.Call):
+        q = module.imports.resolve(expr.func) or ""
+        return q.startswith("tensorflow") and q.endswith("GradientTape")
+    if isinstance(expr, ast.Name):
+        scope = module.scope_of(expr)
+        owner = scope if scope is not None else module.tree
+        return any(a is not None and _is_gradient_tape(module, a) for a in _assignments(owner, expr.id))
+    return False
+
+
+def gradient_roots(module: Module, sources: Optional[ast.expr], depth: int = 0) -> Optional[set[str]]:
+    """``model.trainable_variables + head.trainable_weights`` -> {"model", "head"}; None if unknown."""
+    if sources is None or depth > 4:
+        return None
+    if isinstance(sources, ast.Attribute) and sources.attr in GRAD_ATTRS:
+        d = dotted(sources.value)
+        return {d} if d else None
+    if isinstance(sources, ast.BinOp) and isinstance(sources.op, ast.Add):
+        a, b = gradient_roots(module, sources.left, depth + 1), gradient_roots(module, sources.right, depth + 1)
+        return a | b if a is not None and b is not None else None
+    if isinstance(sources, (ast.List, ast.Tuple)):
+        out: set[str] = set()
+        for e in sources.elts:
+            r = gradient_roots(module, e.value if isinstance(e, ast.Starred) else e, depth + 1)
+            if r is None:
+                return None
+            out |= r
+        return out
+    if isinstance(sources, ast.Call) and isinstance(sources.func, ast.Name) and sources.func.id in ("list", "tuple") and len(sources.args) == 1:
+        return gradient_roots(module, sources.args[0], depth + 1)
+    if isinstance(sources, ast.Name):
+        scope = module.scope_of(sources)
+        owner = scope if scope is not None else module.tree
+        assigned = _assignments(owner, sources.id)
+        if not assigned or any(a is None for a in assigned):
+            return None
+        out = set()
+        for a in assigned:
+            r = gradient_roots(module, a, depth + 1)
+            if r is None:
+                return None
+            out |= r
+        return out
+    return None
+
+
+def _body_of(scope: Optional[FuncNode], module: Module) -> ast.AST:
+    return scope if scope is not None else module.tree
+
+
+def _tape_gradient_roots(module: Module, scope: Optional[FuncNode], tape_names: set[str]) -> Optional[set[str]]:
+    roots: set[str] = set()
+    found = False
+    for n in ast.walk(_body_of(scope, module)):
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "gradient" \
+                and isinstance(n.func.value, ast.Name) and n.func.value.id in tape_names:
+            src = kwarg(n, "sources") or (n.args[1] if len(n.args) > 1 else None)
+            r = gradient_roots(module, src)
+            if r is None:
+                return None
+            roots |= r
+            found = True
+    return roots if found else None
+
+
+def training_regions(module: Module, project: Project) -> list[TrainingRegion]:
+    def compute(_p):
+        return _training_regions(module)
+    return project.fact(("keras.regions", module.path), compute)
+
+
+def _training_regions(module: Module) -> list[TrainingRegion]:
+    regions: list[TrainingRegion] = []
+    tape_withs: set[int] = set()
+    for n in ast.walk(module.tree):
+        if isinstance(n, (ast.With, ast.AsyncWith)):
+            tapes = [i for i in n.items if _is_gradient_tape(module, i.context_expr)]
+            if not tapes:
+                continue
+            names = set()
+            for i in tapes:
+                if isinstance(i.optional_vars, ast.Name):
+                    names.add(i.optional_vars.id)
+                if isinstance(i.context_expr, ast.Name):
+                    names.add(i.context_expr.id)
+            scope = module.scope_of(n)
+            roots = _tape_gradient_roots(module, scope, names) if names else None
+            regions.append(TrainingRegion("tape", list(n.body), scope, roots, n))
+            tape_withs.add(id(n))
+        elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "minimize" and n.args:
+            loss = n.args[0]
+            var_list = kwarg(n, "var_list") or (n.args[1] if len(n.args) > 1 else None)
+            roots = gradient_roots(module, var_list)
+            body: list[ast.AST] = []
+            if isinstance(loss, ast.Lambda):
+                body = [loss.body]
+            elif isinstance(loss, ast.Name):
+                owner = _body_of(module.scope_of(n), module)
+                for d in ast.walk(owner):
+                    if isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef)) and d.name == loss.id:
+                        body = list(d.body)
+                    elif isinstance(d, ast.Assign) and isinstance(d.value, ast.Lambda) and any(
+                            isinstance(t, ast.Name) and t.id == loss.id for t in d.targets):
+                        body = [d.value.body]
+            if body:
+                regions.append(TrainingRegion("minimize", body, module.scope_of(n), roots, n))
+    for f in module.functions:
+        if f.cls is not None and f.node.name == "train_step":
+            has_tape = any(isinstance(x, (ast.With, ast.AsyncWith)) and id(x) in tape_withs for x in ast.walk(f.node))
+            if has_tape:
+                continue
+            # No tape (torch backend: loss.backward(); or a plain forward): the model is `self`.
+            text_calls = {c.func.attr for c in ast.walk(f.node) if isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute)}
+            if text_calls & {"backward", "apply_gradients", "apply"}:
+                regions.append(TrainingRegion("train_step", list(f.node.body), f.node, {"self"}, f.node))
+    return regions
+
+
+def callee_dotted(call: ast.Call) -> Optional[str]:
+    return dotted(call.func)
+
+
+def region_model_calls(module: Module, project: Project, region: TrainingRegion) -> Iterator[tuple[ast.Call, str, Module, Optional[ast.Call]]]:
+    """Calls ``obj(...)`` in the region whose object owns differentiated variables.
+
+    Yields (call, object dotted name, module of the call, call site in the region when the call sits
+    one level down in a project helper function). Helper parameters are mapped to the arguments of
+    that call site.
+    """
+    if not region.roots:
+        return
+    for n in region.nodes():
+        if not isinstance(n, ast.Call):
+            continue
+        d = callee_dotted(n)
+        if d in region.roots:
+            yield n, d, module, None
+            continue
+        # one level into a project helper: compute_loss(model, x, training=False)
+        helper = _helper_function(module, project, n)
+        if helper is None:
+            continue
+        hmod, hfn = helper
+        for inner in ast.walk(hfn):
+            if not isinstance(inner, ast.Call):
+                continue
+            idn = callee_dotted(inner)
+            if idn is None:
+                continue
+            head, _, rest = idn.partition(".")
+            mapped: Optional[str] = None
+            if head == "self" and isinstance(n.func, ast.Attribute) and dotted(n.func.value) == "self":
+                mapped = idn
+            else:
+                arg, explicit = argument_for(n, hfn, head, is_method_call=isinstance(n.func, ast.Attribute))
+                if arg is not None and explicit:
+                    ad = dotted(arg)
+                    mapped = (ad + ("." + rest if rest else "")) if ad else None
+            if mapped in region.roots:
+                yield inner, mapped, hmod, n
+
+
+def _helper_function(module: Module, project: Project, call: ast.Call) -> Optional[tuple[Module, FuncNode]]:
+    f = call.func
+    if isinstance(f, ast.Name):
+        cands = [fi for fi in project.functions(f.id) if fi.cls is None]
+    elif isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "self":
+        cls = module.enclosing_class(call)
+        cands = [fi for fi in project.functions(f.attr) if cls is not None and fi.cls is cls]
+    else:
+        return None
+    if len(cands) != 1 or cands[0].node.name in ("call", "__call__", "train_step"):
+        return None
+    return cands[0].module, cands[0].node
+
+
+def training_arg(call: ast.Call) -> tuple[Optional[ast.expr], bool]:
+    """(``training`` expression, known): a second positional argument counts as ``training``."""
+    v = kwarg(call, "training")
+    if v is not None:
+        return v, True
+    if has_kwargs_splat(call) or any(isinstance(a, ast.Starred) for a in call.args):
+        return None, False
+    if len(call.args) >= 2:
+        return call.args[1], True
+    return None, True
+
+
+def iter_functions(node: ast.AST) -> Iterable[FuncNode]:
+    for n in ast.walk(node):
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield n

@@ -1,0 +1,378 @@
+"""Model-mode flow for the PyTorch rules: which ``eval()`` / ``train()`` / optimizer steps happen,
+in which order, on which object, through project calls and loops.
+
+A function's *summary* is the ordered list of mode events its body produces, with the events of
+the project functions it calls inlined at the call (arguments bound to parameters). Events keep
+the loops and ``if`` tests that enclose them, so a rule can ask "inside this loop, does an
+``eval()`` reach the next optimizer step without a ``train()`` in between, wrapping around to the
+next iteration?".
+
+Objects are named by *keys*: the receiver's dotted name without ``self.`` and ``.module``
+(DataParallel), aliases followed, parameters replaced by the caller's argument. Two keys may
+denote the same model when they share a component (``self.model`` / ``model`` / ``model.backbone``);
+an unknown key (``None``) may denote anything. The analysis is may-analysis: any ``train()`` that
+may run counts as restoring the mode, any ``eval()`` that may run counts as leaving it, because a
+false alarm is worse than a missed bug.
+"""
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, replace
+from typing import Optional, Sequence
+
+from bnguard.lint.imports import dotted
+from bnguard.lint.project import FuncNode, FunctionInfo, Module, Project
+
+Key = Optional[tuple[str, ...]]  # components; a parameter head is "$name"; None = unknown object
+MAX_EVENTS = 4000
+MAX_DEPTH = 6
+
+# Receivers whose ``.step()`` is an optimizer step. Schedulers, environments and samplers also
+# have ``step()``, so the name decides.
+_OPTIMIZER_NAME = re.compile(r"opt", re.I)
+_NOT_OPTIMIZER = re.compile(r"sched|lr_|warmup|env|swa|ema|sampler|progress|pbar|bar|writer|logger", re.I)
+_SCALER_NAME = re.compile(r"scaler", re.I)
+LOOP_TYPES = (ast.For, ast.AsyncFor, ast.While)
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str  # "eval" | "train" | "step"
+    key: Key
+    text: str  # receiver source in the terms of the function whose summary holds the event
+    sites: tuple[tuple[Module, ast.AST], ...]  # call sites from the outermost function down; last = the event call
+    loops: tuple[ast.AST, ...] = ()  # enclosing loop statements, outermost first
+    guards: tuple[tuple[str, bool], ...] = ()  # enclosing ``if`` tests (source, branch taken)
+
+    @property
+    def node(self) -> ast.AST:
+        return self.sites[-1][1]
+
+    @property
+    def module(self) -> Module:
+        return self.sites[-1][0]
+
+
+def key_names(key: Key) -> set[str]:
+    return {c.lstrip("$") for c in key} if key else set()
+
+
+def same_object(a: Key, b: Key) -> bool:
+    """May ``a`` and ``b`` denote the same module (or one contain the other)?"""
+    if a is None or b is None:
+        return True
+    return bool(key_names(a) & key_names(b))
+
+
+def receiver_key(expr: ast.AST, aliases: dict[str, tuple[Key, str]], params: set[str]) -> tuple[Key, str]:
+    """Key and source text of a receiver expression (``self.model.module`` -> ("model",))."""
+    d = dotted(expr)
+    if d is None:
+        # model.to(device).eval(), nets[0].eval(): look through calls/subscripts to the base name
+        base = expr
+        while isinstance(base, (ast.Call, ast.Subscript, ast.Attribute)):
+            base = base.func if isinstance(base, ast.Call) else base.value
+        if isinstance(base, ast.Call) or not isinstance(base, (ast.Name, ast.Attribute)):
+            return None, ""
+        d = dotted(base)
+        if d is None:
+            return None, ""
+    parts = d.split(".")
+    text = d
+    head = parts[0]
+    if head in aliases:
+        key, alias_text = aliases[head]
+        if key is None:
+            return None, ""
+        rest = [p for p in parts[1:] if p != "module"]
+        return key + tuple(rest), ".".join([alias_text] + parts[1:])
+    comps = [p for p in parts if p != "module"]
+    if comps and comps[0] == "self":
+        comps = comps[1:] or ["$self"] if len(comps) == 1 else comps[1:]
+    elif comps and comps[0] in params:
+        comps[0] = "$" + comps[0]
+    return (tuple(comps) or None), text
+
+
+def is_optimizer_step(call: ast.Call) -> bool:
+    f = call.func
+    if not (isinstance(f, ast.Attribute) and f.attr == "step"):
+        return False
+    name = dotted(f.value) or ""
+    last = name.rsplit(".", 1)[-1]
+    if _SCALER_NAME.search(last):
+        return True  # GradScaler.step(optimizer)
+    return bool(_OPTIMIZER_NAME.search(last)) and not _NOT_OPTIMIZER.search(last)
+
+
+def mode_call(call: ast.Call) -> Optional[str]:
+    """"eval" for ``x.eval()`` / ``x.train(False)``, "train" for ``x.train()`` / ``x.train(flag)``."""
+    f = call.func
+    if not isinstance(f, ast.Attribute):
+        return None
+    if f.attr == "eval" and not call.args and not call.keywords:
+        return "eval"
+    if f.attr == "train":
+        arg = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "mode"), None)
+        if arg is None:
+            return "train" if len(call.args) + len(call.keywords) == 0 else None
+        if isinstance(arg, ast.Constant) and arg.value in (False, 0):
+            return "eval"
+        return "train"  # train(True) or train(flag): may restore
+    return None
+
+
+def _calls_in_order(node: ast.AST) -> list[ast.Call]:
+    """Calls in an expression/simple statement, innermost (evaluated first) first; lambdas skipped."""
+    out: list[ast.Call] = []
+
+    def visit(n: ast.AST) -> None:
+        if isinstance(n, (ast.Lambda, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            return
+        for child in ast.iter_child_nodes(n):
+            visit(child)
+        if isinstance(n, ast.Call):
+            out.append(n)
+
+    visit(node)
+    return out
+
+
+def _params(fn: FuncNode) -> list[str]:
+    a = fn.args
+    return [p.arg for p in a.posonlyargs + a.args + a.kwonlyargs] + ([a.vararg.arg] if a.vararg else []) + (
+        [a.kwarg.arg] if a.kwarg else [])
+
+
+def _local_aliases(fn_body: Sequence[ast.stmt], params: set[str]) -> dict[str, tuple[Key, str]]:
+    """``net = model`` / ``net = self.model`` style aliases inside one function body."""
+    aliases: dict[str, tuple[Key, str]] = {}
+    for stmt in fn_body:
+        for n in ast.walk(stmt):
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+                continue
+            if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name):
+                name = n.targets[0].id
+                value = n.value
+                # model = nn.DataParallel(model) / model.to(device) / model.cuda(): same object
+                while isinstance(value, ast.Call):
+                    if isinstance(value.func, ast.Attribute) and value.func.attr in ("to", "cuda", "cpu", "float", "half", "double", "train", "eval"):
+                        value = value.func.value
+                    elif value.args and isinstance(value.args[0], (ast.Name, ast.Attribute)) and (dotted(value.func) or "").rsplit(".", 1)[-1] in ("DataParallel", "DistributedDataParallel", "DDP", "compile"):
+                        value = value.args[0]
+                    else:
+                        break
+                if isinstance(value, (ast.Name, ast.Attribute)) and dotted(value) and dotted(value).split(".")[0] != name:
+                    key, text = receiver_key(value, {}, params)
+                    aliases[name] = (key, text)
+    return aliases
+
+
+class Flow:
+    """Per-project cache of function summaries."""
+
+    def __init__(self, project: Project):
+        self.project = project
+        self._summaries: dict[int, list[Event]] = {}
+        self._in_progress: set[int] = set()
+        self.module_of: dict[int, Module] = {}
+        self.function_info: dict[int, FunctionInfo] = {}
+        for m in project.modules:
+            for f in m.functions:
+                self.module_of[id(f.node)] = m
+                self.function_info[id(f.node)] = f
+
+    # --- call resolution ----------------------------------------------------------------------
+    def resolve(self, module: Module, call: ast.Call, scope: Optional[FuncNode]) -> tuple[list[FunctionInfo], bool]:
+        """Project functions a call may run, and whether the resolution is unique."""
+        f = call.func
+        if isinstance(f, ast.Name):
+            cands = [fi for fi in self.project.functions(f.id) if fi.cls is None]
+            same = [fi for fi in cands if fi.module is module]
+            if same:
+                return same[:1], True
+            # a `from pkg.mod import name` import narrows the candidates to that module
+            target = module.imports.aliases.get(f.id, "")
+            mod_hint = target.lstrip(".").rsplit(".", 1)[0] if target else ""
+            if mod_hint:
+                narrowed = [fi for fi in cands if fi.module.module_name.endswith(mod_hint) or mod_hint.endswith(fi.module.module_name.rsplit(".", 1)[-1])]
+                if len(narrowed) == 1:
+                    return narrowed, True
+            return cands, len(cands) == 1
+        if isinstance(f, ast.Attribute):
+            cands = [fi for fi in self.project.functions(f.attr) if fi.cls is not None]
+            if isinstance(f.value, ast.Name) and f.value.id == "self" and scope is not None:
+                own = self.function_info.get(id(scope))
+                if own is not None and own.cls is not None:
+                    same_cls = [fi for fi in cands if fi.cls is own.cls]
+                    if same_cls:
+                        return same_cls[:1], True
+            if isinstance(f.value, ast.Name) and f.value.id != "self":
+                # module.function(...) for an imported project module
+                mod_funcs = [fi for fi in self.project.functions(f.attr) if fi.cls is None
+                             and fi.module.module_name.rsplit(".", 1)[-1] == (module.imports.aliases.get(f.value.id, f.value.id).rsplit(".", 1)[-1])]
+                if len(mod_funcs) == 1:
+                    return mod_funcs, True
+            return cands, len(cands) == 1
+        return [], False
+
+    @staticmethod
+    def bind(fi: FunctionInfo, call: ast.Call, arg_key, receiver: Optional[ast.AST]) -> dict[str, tuple[Key, str]]:
+        """Parameter name -> (key, text) in the caller's terms."""
+        params = [p.arg for p in fi.node.args.posonlyargs + fi.node.args.args]
+        bound: dict[str, tuple[Key, str]] = {}
+        if fi.cls is not None and params and not any(
+                isinstance(d, ast.Name) and d.id == "staticmethod" for d in fi.node.decorator_list):
+            self_name = params.pop(0)
+            if receiver is not None:
+                bound[self_name] = arg_key(receiver)
+        for p, a in zip(params, call.args):
+            if isinstance(a, ast.Starred):
+                break
+            bound[p] = arg_key(a)
+        names = set(params) | {p.arg for p in fi.node.args.kwonlyargs}
+        for kw in call.keywords:
+            if kw.arg in names:
+                bound[kw.arg] = arg_key(kw.value)
+        return bound
+
+    # --- summaries ------------------------------------------------------------------------------
+    def summary(self, fn: FuncNode) -> list[Event]:
+        k = id(fn)
+        if k in self._summaries:
+            return self._summaries[k]
+        if k in self._in_progress or len(self._in_progress) >= MAX_DEPTH:
+            return []
+        self._in_progress.add(k)
+        try:
+            module = self.module_of[k]
+            params = set(_params(fn))
+            fi = self.function_info.get(k)
+            if fi is not None and fi.cls is not None and fn.args.args:
+                params.discard(fn.args.args[0].arg)  # ``self`` handled as the receiver
+            events = self._walk_body(fn.body, module, fn, params)
+        finally:
+            self._in_progress.discard(k)
+        self._summaries[k] = events
+        return events
+
+    def module_summary(self, module: Module) -> list[Event]:
+        key = ("module-summary", id(module))
+        cached = self.project.facts.get(key)  # type: ignore[arg-type]
+        if cached is None:
+            body = [s for s in module.tree.body if not isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+            cached = self._walk_body(body, module, None, set())
+            self.project.facts[key] = cached  # type: ignore[index]
+        return cached  # type: ignore[return-value]
+
+    def _walk_body(self, body: Sequence[ast.stmt], module: Module, scope: Optional[FuncNode], params: set[str]) -> list[Event]:
+        aliases = _local_aliases(body, params)
+        events: list[Event] = []
+
+        def arg_key(expr: ast.AST) -> tuple[Key, str]:
+            return receiver_key(expr, aliases, params)
+
+        def on_call(call: ast.Call, loops: tuple, guards: tuple) -> None:
+            if len(events) > MAX_EVENTS:
+                return
+            kind = mode_call(call)
+            site = ((module, call),)
+            if kind is not None:
+                key, text = arg_key(call.func.value)  # type: ignore[attr-defined]
+                events.append(Event(kind, key, text, site, loops, guards))
+            if is_optimizer_step(call):
+                events.append(Event("step", None, "", site, loops, guards))
+                return
+            if kind == "eval":
+                return
+            cands, unique = self.resolve(module, call, scope)
+            if not cands:
+                return
+            receiver = call.func.value if isinstance(call.func, ast.Attribute) else None
+            for fi in cands[:4]:
+                if self.function_info.get(id(fi.node)) is None:
+                    continue
+                sub = self.summary(fi.node)
+                if not sub:
+                    continue
+                bound = self.bind(fi, call, arg_key, receiver)
+                for ev in sub:
+                    if not unique and ev.kind != "train":
+                        continue  # an ambiguous callee may restore, never accuse
+                    events.append(_rebase(ev, bound, site, loops, guards))
+
+        def walk(stmts: Sequence[ast.stmt], loops: tuple, guards: tuple) -> None:
+            for st in stmts:
+                if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    continue
+                if isinstance(st, ast.If):
+                    for c in _calls_in_order(st.test):
+                        on_call(c, loops, guards)
+                    test = ast.unparse(st.test)
+                    walk(st.body, loops, guards + ((test, True),))
+                    walk(st.orelse, loops, guards + ((test, False),))
+                elif isinstance(st, LOOP_TYPES):
+                    head = st.iter if isinstance(st, (ast.For, ast.AsyncFor)) else st.test
+                    for c in _calls_in_order(head):
+                        on_call(c, loops, guards)
+                    walk(st.body, loops + (st,), guards)
+                    walk(st.orelse, loops, guards)
+                elif isinstance(st, (ast.With, ast.AsyncWith)):
+                    for item in st.items:
+                        for c in _calls_in_order(item.context_expr):
+                            on_call(c, loops, guards)
+                    walk(st.body, loops, guards)
+                elif isinstance(st, ast.Try) or type(st).__name__ == "TryStar":
+                    walk(st.body, loops, guards)
+                    for h in st.handlers:
+                        walk(h.body, loops, guards)
+                    walk(st.orelse, loops, guards)
+                    walk(st.finalbody, loops, guards)
+                elif isinstance(st, ast.Match):
+                    for c in _calls_in_order(st.subject):
+                        on_call(c, loops, guards)
+                    for case in st.cases:
+                        walk(case.body, loops, guards)
+                else:
+                    for c in _calls_in_order(st):
+                        on_call(c, loops, guards)
+
+        walk(body, (), ())
+        return events
+
+
+def _rebase(ev: Event, bound: dict[str, tuple[Key, str]], site, loops: tuple, guards: tuple) -> Event:
+    key, text = ev.key, ev.text
+    if key:
+        head = key[0]
+        if head.startswith("$"):
+            name = head[1:]
+            if name in bound:
+                bkey, btext = bound[name]
+                key = None if bkey is None else bkey + key[1:]
+                rest = text.split(".", 1)[1] if "." in text else ""
+                text = btext + ("." + rest if rest and btext else "")
+            elif name == "self":
+                pass
+            else:
+                key = None  # a parameter the caller did not pass (default): unknown object
+                text = ""
+    return replace(ev, key=key, text=text, sites=site + ev.sites, loops=loops + ev.loops, guards=guards + ev.guards)
+
+
+def loop_of_site(module: Module, node: ast.AST) -> list[ast.AST]:
+    """Loops enclosing ``node`` inside its function, outermost first."""
+    out = []
+    for a in module.ancestors(node):
+        if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            break
+        if isinstance(a, LOOP_TYPES):
+            out.append(a)
+    return list(reversed(out))
+
+
+def conflicting(a: tuple[tuple[str, bool], ...], b: tuple[tuple[str, bool], ...]) -> bool:
+    """Can two events not run in the same iteration (one under ``if C``, the other under ``not C``)?"""
+    pol = dict(a)
+    return any(t in pol and pol[t] != p for t, p in b)

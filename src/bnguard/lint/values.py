@@ -1,0 +1,794 @@
+"""Value resolution: which Python constants an expression can evaluate to.
+
+``possible_values(expr, module, project)`` answers with a frozenset of constants (``True``,
+``False``, ``None``, numbers, strings) and *markers* for values decided at run time
+(:class:`Placeholder` for ``tf.placeholder``/``tf.placeholder_with_default``, :data:`RUNTIME` for
+anything derived from them), or :data:`UNKNOWN` when the analysis cannot tell. Rules must stay
+silent on ``UNKNOWN``.
+
+What is followed:
+
+- literals, ``not``, ``and``/``or``, ``x if c else y``, ``==``/``!=``/``is``/``is not``;
+- names bound in the module or an enclosing function (every binding counts: the answer is the
+  union, which is never narrower than what the program can do);
+- module constants imported from another module of the project;
+- ``tf.constant(x)``, ``tf.convert_to_tensor(x)``, ``tf.cast(x, ...)``, ``tf.identity(x)``;
+- function parameters: the default where a call omits the argument, and the argument passed at
+  **every call site in the project** (positional and keyword, ``functools.partial``, methods
+  called as ``self.f``/``obj.f``, ``__init__`` through the class name). A function referenced
+  without being called (a callback, ``tf.make_template``, ``model_fn=``), decorated by something
+  that can inject arguments (``add_arg_scope``), or never called in the project is called by code
+  we do not see: its parameters are ``UNKNOWN``;
+- attributes (``self.is_training``, ``config.is_training``): the union of every ``x.attr = ...``
+  store and class-body ``attr = ...`` in the project; ``UNKNOWN`` when nothing stores it.
+
+Everything is indexed once per project (``project.fact``) and memoised, so resolving all flags of
+a project is linear in its size.
+"""
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Optional, Union
+
+from bnguard.lint.imports import dotted
+from bnguard.lint.project import FunctionInfo, Module, Project
+
+
+class _Unknown:
+    _inst = None
+
+    def __new__(cls):
+        if cls._inst is None:
+            cls._inst = super().__new__(cls)
+        return cls._inst
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+    def __bool__(self) -> bool:  # an UNKNOWN must never pass for a definite answer
+        return False
+
+
+UNKNOWN = _Unknown()
+
+
+class _Runtime:
+    """Marker: a value computed at run time from a fed tensor (``not is_training``)."""
+
+    def __repr__(self) -> str:
+        return "RUNTIME"
+
+
+RUNTIME = _Runtime()
+
+
+@dataclass(eq=False)
+class Placeholder:
+    """A ``tf.placeholder`` (``default is None``) or ``tf.placeholder_with_default`` call.
+
+    ``default`` is the possible values of the default (a frozenset or UNKNOWN); ``names`` the
+    variable/attribute names it is bound to (``is_training``, ``self.is_training`` ->
+    ``is_training``) and its ``name=`` tensor name, used to recognise feeds elsewhere.
+    """
+
+    node: ast.Call
+    module: Module
+    default: object = None
+    names: frozenset = frozenset()
+    tensor_name: Optional[str] = None
+
+    @property
+    def has_default(self) -> bool:
+        return self.default is not None
+
+    def __repr__(self) -> str:
+        kind = "placeholder_with_default" if self.has_default else "placeholder"
+        return f"<{kind} {sorted(self.names)} at {self.module.path}:{self.node.lineno}>"
+
+
+Values = Union[frozenset, _Unknown]
+MARKERS = (Placeholder, _Runtime)
+
+# Callees that pass their first argument's value through unchanged (as far as truth goes).
+_PASSTHROUGH = {
+    "tensorflow.constant", "tensorflow.convert_to_tensor", "tensorflow.identity", "tensorflow.cast",
+    "tensorflow.stop_gradient", "tensorflow.keras.backend.constant", "bool",
+}
+_NEGATE = {"tensorflow.logical_not", "tensorflow.math.logical_not"}
+_PLACEHOLDER = {"tensorflow.placeholder", "tensorflow.keras.backend.placeholder"}
+_PLACEHOLDER_WITH_DEFAULT = {"tensorflow.placeholder_with_default"}
+# Named constants of well-known APIs.
+_API_CONSTANTS = {
+    "tensorflow.estimator.ModeKeys.TRAIN": "train",
+    "tensorflow.estimator.ModeKeys.EVAL": "eval",
+    "tensorflow.estimator.ModeKeys.PREDICT": "infer",
+}
+# Decorators that do not change how a function's arguments arrive.
+_TRANSPARENT_DECORATORS = {
+    "staticmethod", "classmethod", "property", "abstractmethod", "abc.abstractmethod",
+    "tensorflow.function", "functools.lru_cache", "functools.cache", "functools.wraps",
+}
+_MAX_DEPTH = 60
+_MAX_PRODUCT = 64
+
+
+def _is_marker(v) -> bool:
+    return isinstance(v, MARKERS)
+
+
+# --------------------------------------------------------------------------------------------------
+# Per-scope bindings
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class _Binding:
+    kind: str  # "expr" | "param" | "import" | "opaque"
+    expr: Optional[ast.AST] = None
+    func: Optional[ast.AST] = None  # for params: the function node
+
+
+def _target_names(target: ast.AST):
+    for n in ast.walk(target):
+        if isinstance(n, ast.Name):
+            yield n.id
+        elif isinstance(n, (ast.MatchAs, ast.MatchStar)) and n.name:
+            yield n.name
+
+
+class _ScopeBindings:
+    """name -> bindings for one scope (a function body or the module body), nested scopes excluded."""
+
+    def __init__(self, body_owner: ast.AST):
+        self.names: dict[str, list[_Binding]] = defaultdict(list)
+        self.global_names: set[str] = set()
+        if isinstance(body_owner, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            a = body_owner.args
+            for arg in a.posonlyargs + a.args + a.kwonlyargs:
+                self.names[arg.arg].append(_Binding("param", func=body_owner))
+            for arg in (a.vararg, a.kwarg):
+                if arg is not None:
+                    self.names[arg.arg].append(_Binding("opaque"))
+            body = body_owner.body if isinstance(body_owner.body, list) else []
+        else:
+            body = getattr(body_owner, "body", [])
+        stack = list(reversed(body))
+        while stack:
+            node = stack.pop()
+            self._visit(node)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda,
+                                 ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+                continue  # nested scope: its own bindings
+            stack.extend(reversed(list(ast.iter_child_nodes(node))))
+        for g in self.global_names:
+            self.names.pop(g, None)
+
+    def _add_target(self, target: ast.AST, value: Optional[ast.AST]) -> None:
+        if isinstance(target, ast.Name):
+            self.names[target.id].append(_Binding("expr", expr=value) if value is not None else _Binding("opaque"))
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            elts = target.elts
+            if (isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(elts)
+                    and not any(isinstance(e, ast.Starred) for e in elts + value.elts)):
+                for t, v in zip(elts, value.elts):
+                    self._add_target(t, v)
+            else:
+                for name in _target_names(target):
+                    self.names[name].append(_Binding("opaque"))
+        elif isinstance(target, ast.Starred):
+            self._add_target(target.value, None)
+        # Attribute / Subscript targets bind no name.
+
+    def _visit(self, node: ast.AST) -> None:
+        if isinstance(node, ast.Assign):
+            for t in node.targets:
+                self._add_target(t, node.value)
+        elif isinstance(node, ast.AnnAssign):
+            if node.value is not None:
+                self._add_target(node.target, node.value)
+        elif isinstance(node, ast.AugAssign):
+            self._add_target(node.target, None)
+        elif isinstance(node, ast.NamedExpr):
+            self._add_target(node.target, node.value)
+        elif isinstance(node, (ast.For, ast.AsyncFor)):
+            self._add_target(node.target, None)
+        elif isinstance(node, ast.withitem):
+            if node.optional_vars is not None:
+                self._add_target(node.optional_vars, None)
+        elif isinstance(node, ast.ExceptHandler):
+            if node.name:
+                self.names[node.name].append(_Binding("opaque"))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for a in node.names:
+                name = a.asname or a.name.split(".")[0]
+                if name != "*":
+                    self.names[name].append(_Binding("import"))
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            self.names[node.name].append(_Binding("opaque"))
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            self.global_names.update(node.names)
+        elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+            self.names[node.name].append(_Binding("opaque"))
+
+
+# --------------------------------------------------------------------------------------------------
+# Project-wide indexes
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class FeedIndex:
+    """Everything in the project that could feed a placeholder (``feed_dict`` keys and the like)."""
+
+    key_names: set = field(default_factory=set)  # last name of Name/Attribute keys
+    key_strings: set = field(default_factory=set)  # tensor-name keys ("is_training:0" -> "is_training")
+    key_exprs: list = field(default_factory=list)  # (expr, module) of non-literal keys
+    listed_names: set = field(default_factory=set)  # names put in list/tuple literals
+    opaque: bool = False  # a feed dict built by a comprehension or dict(zip(...))
+
+
+def _last_name(node: ast.AST) -> Optional[str]:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
+
+
+def _build_feed_index(project: Project) -> FeedIndex:
+    idx = FeedIndex()
+
+    def add_key(k: Optional[ast.AST], m: Module) -> None:
+        if k is None:
+            return
+        if isinstance(k, ast.Constant) and isinstance(k.value, str):
+            idx.key_strings.add(k.value.split(":")[0].rsplit("/", 1)[-1])
+            return
+        n = _last_name(k)
+        if n:
+            idx.key_names.add(n)
+        idx.key_exprs.append((k, m))
+
+    for m in project.modules:
+        for node in ast.walk(m.tree):
+            if isinstance(node, ast.Dict):
+                for k in node.keys:
+                    add_key(k, m)
+            elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for t in targets:
+                    if isinstance(t, ast.Subscript):
+                        add_key(t.slice, m)
+            elif isinstance(node, ast.DictComp):
+                idx.opaque = True
+            elif isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+                for e in node.elts:
+                    n = _last_name(e)
+                    if n:
+                        idx.listed_names.add(n)
+            elif isinstance(node, ast.Call):
+                f = node.func
+                if isinstance(f, ast.Name) and f.id == "dict":
+                    for kw in node.keywords:
+                        if kw.arg:
+                            idx.key_strings.add(kw.arg)
+                    if node.args:
+                        idx.opaque = True
+                elif isinstance(f, ast.Attribute) and f.attr in ("setdefault", "__setitem__") and node.args:
+                    add_key(node.args[0], m)
+                elif isinstance(f, ast.Attribute) and f.attr == "update":
+                    for kw in node.keywords:
+                        if kw.arg:
+                            idx.key_strings.add(kw.arg)
+                    if node.args and not isinstance(node.args[0], ast.Dict):
+                        idx.opaque = True
+    return idx
+
+
+def _build_attr_stores(project: Project) -> dict[str, list[tuple[Optional[ast.AST], Module]]]:
+    """attr name -> every ``x.attr = value`` and class-body ``attr = value`` (value None: opaque)."""
+    stores: dict[str, list[tuple[Optional[ast.AST], Module]]] = defaultdict(list)
+    for m in project.modules:
+        for node in ast.walk(m.tree):
+            if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                value = None if isinstance(node, ast.AugAssign) else node.value
+                for t in targets:
+                    if isinstance(t, ast.Attribute):
+                        stores[t.attr].append((value, m))
+                    elif isinstance(t, (ast.Tuple, ast.List)):
+                        for e in ast.walk(t):
+                            if isinstance(e, ast.Attribute) and isinstance(e.ctx, ast.Store):
+                                stores[e.attr].append((None, m))
+            elif isinstance(node, ast.ClassDef):
+                for stmt in node.body:
+                    if isinstance(stmt, ast.Assign):
+                        for t in stmt.targets:
+                            if isinstance(t, ast.Name):
+                                stores[t.id].append((stmt.value, m))
+                    elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value:
+                        stores[stmt.target.id].append((stmt.value, m))
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "setattr":
+                if len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str):
+                    stores[node.args[1].value].append((None, m))
+    return stores
+
+
+class _Resolver:
+    def __init__(self, project: Project):
+        self.project = project
+        self._scopes: dict[int, _ScopeBindings] = {}
+        self._cache: dict[int, Values] = {}
+        self._param_cache: dict[tuple[int, str], Values] = {}
+        self._active: set = set()
+        self._cycles = 0
+        self._depth = 0
+        self._attr_stores = None
+        self._feeds = None
+        self._func_by_node: dict[int, FunctionInfo] = {}
+        for m in project.modules:
+            for f in m.functions:
+                self._func_by_node[id(f.node)] = f
+
+    # --- indexes ------------------------------------------------------------------------------
+    def scope(self, owner: ast.AST) -> _ScopeBindings:
+        sb = self._scopes.get(id(owner))
+        if sb is None:
+            sb = self._scopes[id(owner)] = _ScopeBindings(owner)
+        return sb
+
+    @property
+    def attr_stores(self):
+        if self._attr_stores is None:
+            self._attr_stores = _build_attr_stores(self.project)
+        return self._attr_stores
+
+    @property
+    def feeds(self) -> FeedIndex:
+        if self._feeds is None:
+            self._feeds = _build_feed_index(self.project)
+        return self._feeds
+
+    # --- entry --------------------------------------------------------------------------------
+    def values(self, expr: Optional[ast.AST], module: Module, scope: object = "auto") -> Values:
+        if expr is None:
+            return UNKNOWN
+        if scope == "auto":
+            scope = module.scope_of(expr)
+        key = id(expr)
+        if key in self._cache:
+            return self._cache[key]
+        if key in self._active:
+            self._cycles += 1
+            return frozenset()  # a cycle adds nothing new to the union
+        if self._depth > _MAX_DEPTH:
+            return UNKNOWN
+        self._active.add(key)
+        self._depth += 1
+        before = self._cycles
+        try:
+            out = self._eval(expr, module, scope)
+        except RecursionError:
+            out = UNKNOWN
+        finally:
+            self._active.discard(key)
+            self._depth -= 1
+        if self._cycles == before:
+            self._cache[key] = out
+        return out
+
+    # --- evaluation ---------------------------------------------------------------------------
+    def _eval(self, e: ast.AST, m: Module, scope) -> Values:
+        if isinstance(e, ast.Constant):
+            try:
+                hash(e.value)
+            except TypeError:
+                return UNKNOWN
+            return frozenset([e.value])
+        if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.Not):
+            return self._map(self.values(e.operand, m, scope), lambda v: not v)
+        if isinstance(e, ast.IfExp):
+            test = self.values(e.test, m, scope)
+            if _all(test, lambda v: bool(v)):
+                return self.values(e.body, m, scope)
+            if _all(test, lambda v: not v):
+                return self.values(e.orelse, m, scope)
+            return _union(self.values(e.body, m, scope), self.values(e.orelse, m, scope))
+        if isinstance(e, ast.BoolOp):
+            return self._boolop(e, m, scope)
+        if isinstance(e, ast.Compare) and len(e.ops) == 1:
+            return self._compare(e, m, scope)
+        if isinstance(e, ast.Name):
+            return self._name(e.id, m, scope)
+        if isinstance(e, ast.Attribute):
+            return self._attribute(e, m, scope)
+        if isinstance(e, ast.Call):
+            return self._call(e, m, scope)
+        if isinstance(e, ast.NamedExpr):
+            return self.values(e.value, m, scope)
+        return UNKNOWN
+
+    def _map(self, vals: Values, fn) -> Values:
+        if vals is UNKNOWN:
+            return UNKNOWN
+        return frozenset(RUNTIME if _is_marker(v) else fn(v) for v in vals)
+
+    def _boolop(self, e: ast.BoolOp, m: Module, scope) -> Values:
+        results: Values = frozenset([_SENTINEL])
+        for operand in e.values:
+            vals = self.values(operand, m, scope)
+            if vals is UNKNOWN or len(results) * max(len(vals), 1) > _MAX_PRODUCT:
+                return UNKNOWN
+            nxt = set()
+            for acc in results:
+                for v in vals:
+                    if acc is _SENTINEL:
+                        nxt.add(v)
+                    elif _is_marker(acc) or _is_marker(v):
+                        nxt.add(RUNTIME)
+                    elif isinstance(e.op, ast.And):
+                        nxt.add(v if acc else acc)
+                    else:
+                        nxt.add(acc if acc else v)
+            results = frozenset(nxt)
+        return results
+
+    def _compare(self, e: ast.Compare, m: Module, scope) -> Values:
+        op = e.ops[0]
+        if not isinstance(op, (ast.Eq, ast.NotEq, ast.Is, ast.IsNot)):
+            return UNKNOWN
+        left, right = self.values(e.left, m, scope), self.values(e.comparators[0], m, scope)
+        if left is UNKNOWN or right is UNKNOWN or len(left) * len(right) > _MAX_PRODUCT:
+            return UNKNOWN
+        out = set()
+        for a in left:
+            for b in right:
+                if _is_marker(a) or _is_marker(b):
+                    out.add(RUNTIME)
+                elif isinstance(op, ast.Eq):
+                    out.add(a == b)
+                elif isinstance(op, ast.NotEq):
+                    out.add(a != b)
+                elif isinstance(op, ast.Is):
+                    out.add(a is b)
+                else:
+                    out.add(a is not b)
+        return frozenset(out)
+
+    def _name(self, name: str, m: Module, scope) -> Values:
+        owner = scope
+        while True:
+            sb = self.scope(owner if owner is not None else m.tree)
+            if name in sb.names:
+                return self._bindings(name, sb.names[name], m, owner)
+            if owner is None:
+                break
+            owner = m.scope_of(owner)
+        return UNKNOWN
+
+    def _bindings(self, name: str, bindings: list[_Binding], m: Module, owner) -> Values:
+        out: Values = frozenset()
+        for b in bindings:
+            if b.kind == "expr":
+                v = self.values(b.expr, m, owner)
+            elif b.kind == "param":
+                v = self.param_values(b.func, name, m)
+            elif b.kind == "import":
+                v = self._imported(name, m)
+            else:
+                v = UNKNOWN
+            out = _union(out, v)
+            if out is UNKNOWN:
+                return UNKNOWN
+        return out
+
+    def _imported(self, name: str, m: Module) -> Values:
+        """A module constant imported from another module of the project."""
+        target = m.imports.aliases.get(name)
+        if not target or "." not in target.lstrip("."):
+            return UNKNOWN
+        mod_name, _, attr = target.lstrip(".").rpartition(".")
+        other = self.project.module_named(mod_name)
+        if other is None or other is m:
+            return UNKNOWN
+        sb = self.scope(other.tree)
+        if attr not in sb.names:
+            return UNKNOWN
+        return self._bindings(attr, sb.names[attr], other, None)
+
+    def _attribute(self, e: ast.Attribute, m: Module, scope) -> Values:
+        q = m.imports.resolve(e)
+        if q in _API_CONSTANTS:
+            return frozenset([_API_CONSTANTS[q]])
+        base = dotted(e.value)
+        if base is not None and base.split(".")[0] in m.imports.aliases:
+            # ``config.IS_TRAINING`` with ``import config``: a project module's constant.
+            target = m.imports.resolve(e.value)
+            other = self.project.module_named(target) if target else None
+            if other is not None and other is not m:
+                sb = self.scope(other.tree)
+                if e.attr in sb.names:
+                    return self._bindings(e.attr, sb.names[e.attr], other, None)
+            return UNKNOWN
+        stores = self.attr_stores.get(e.attr)
+        if not stores:
+            return UNKNOWN
+        out: Values = frozenset()
+        for value, sm in stores:
+            v = UNKNOWN if value is None else self.values(value, sm)
+            out = _union(out, v)
+            if out is UNKNOWN:
+                return UNKNOWN
+        return out
+
+    def _call(self, e: ast.Call, m: Module, scope) -> Values:
+        q = m.imports.resolve(e.func)
+        if q is None and isinstance(e.func, ast.Name) and e.func.id == "bool":
+            q = "bool"
+        if q in _PASSTHROUGH:
+            arg = e.args[0] if e.args else _kw(e, "value", "x")
+            return self.values(arg, m, scope)
+        if q in _NEGATE:
+            arg = e.args[0] if e.args else _kw(e, "x")
+            return self._map(self.values(arg, m, scope), lambda v: not v)
+        if q in _PLACEHOLDER:
+            return frozenset([self._placeholder(e, m, None)])
+        if q in _PLACEHOLDER_WITH_DEFAULT:
+            arg = e.args[0] if e.args else _kw(e, "input")
+            default = self.values(arg, m, scope)
+            return frozenset([self._placeholder(e, m, default)])
+        return UNKNOWN
+
+    def _placeholder(self, e: ast.Call, m: Module, default) -> Placeholder:
+        key = ("placeholder", id(e))
+        ph = self._cache.get(key)  # type: ignore[arg-type]
+        if ph is None:
+            names = set()
+            parent = m.parent(e)
+            while isinstance(parent, (ast.Call, ast.NamedExpr)) and not isinstance(parent, ast.Assign):
+                if isinstance(parent, ast.NamedExpr):
+                    names.add(parent.target.id)
+                parent = m.parent(parent)
+                if not isinstance(parent, (ast.Assign, ast.AnnAssign, ast.NamedExpr)):
+                    break
+            if isinstance(parent, (ast.Assign, ast.AnnAssign)):
+                targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
+                for t in targets:
+                    n = _last_name(t)
+                    if n:
+                        names.add(n)
+            tensor_name = _kw(e, "name")
+            tn = tensor_name.value if isinstance(tensor_name, ast.Constant) and isinstance(tensor_name.value, str) else None
+            ph = Placeholder(e, m, default, frozenset(names), tn)
+            self._cache[key] = ph  # type: ignore[index]
+        return ph  # type: ignore[return-value]
+
+    # --- parameters ---------------------------------------------------------------------------
+    def param_values(self, func_node: ast.AST, param: str, m: Module) -> Values:
+        key = (id(func_node), param)
+        if key in self._param_cache:
+            return self._param_cache[key]
+        if key in self._active:
+            self._cycles += 1
+            return frozenset()
+        self._active.add(key)
+        before = self._cycles
+        try:
+            out = self._param_values(func_node, param, m)
+        finally:
+            self._active.discard(key)
+        if self._cycles == before:
+            self._param_cache[key] = out
+        return out
+
+    def _param_values(self, func_node: ast.AST, param: str, m: Module) -> Values:
+        info = self._func_by_node.get(id(func_node))
+        if info is None or isinstance(func_node, ast.Lambda):
+            return UNKNOWN
+        for dec in func_node.decorator_list:
+            d = dec.func if isinstance(dec, ast.Call) else dec
+            q = m.imports.resolve(d) or dotted(d)
+            if q not in _TRANSPARENT_DECORATORS:
+                return UNKNOWN
+        spec = _param_spec(func_node, param)
+        if spec is None:
+            return UNKNOWN
+        position, default = spec
+        is_method = info.cls is not None and not any(
+            isinstance(d, ast.Name) and d.id == "staticmethod" for d in func_node.decorator_list)
+        name = func_node.name
+        sites = list(self._call_sites(info, is_method))
+        escapes = self._escapes(info, is_method)
+        if escapes is UNKNOWN:
+            return UNKNOWN
+        sites.extend(escapes)  # functools.partial(f, ...) sites
+        if not sites:
+            return UNKNOWN  # called only by code outside the project (or a framework)
+        out: Values = frozenset()
+        default_scope = m.scope_of(func_node)
+        for call, cm, offset, partial in sites:
+            arg = _argument(call, param, position, offset)
+            if arg is _OPAQUE:
+                return UNKNOWN
+            if arg is None:
+                if partial:
+                    return UNKNOWN  # bound later, by whoever calls the partial
+                if default is None:
+                    continue  # a call that omits a required argument fails; it adds nothing
+                v = self.values(default, m, default_scope)
+            else:
+                v = self.values(arg, cm)
+            out = _union(out, v)
+            if out is UNKNOWN:
+                return UNKNOWN
+        del name
+        return out
+
+    def _call_sites(self, info: FunctionInfo, is_method: bool):
+        name = info.name
+        for site in self.project.call_sites(name):
+            f = site.node.func
+            if isinstance(f, ast.Attribute):
+                if is_method:
+                    yield site.node, site.module, 1, False
+                elif _module_attribute(f, site.module):
+                    yield site.node, site.module, 0, False
+            elif isinstance(f, ast.Name) and not is_method:
+                yield site.node, site.module, 0, False
+        if is_method and name == "__init__" and info.cls is not None:
+            for site in self.project.call_sites(info.cls.name):
+                yield site.node, site.module, 1, False
+
+    def _escapes(self, info: FunctionInfo, is_method: bool):
+        """``functools.partial(f, ...)`` sites, or UNKNOWN when ``f`` is passed around otherwise."""
+        found = []
+        names = [info.name] + ([info.cls.name] if is_method and info.name == "__init__" and info.cls else [])
+        for mod in self.project.modules:
+            for name in names:
+                for ref in mod.references.get(name, ()):
+                    if isinstance(ref, ast.Name):
+                        if is_method and name == info.name:
+                            continue  # a bare name is not this method
+                        if name not in mod.imports.aliases and not any(
+                                f.name == name for f in mod.functions) and not any(
+                                c.name == name for c in mod.classes):
+                            continue
+                    elif isinstance(ref, ast.Attribute):
+                        if not is_method and not _module_attribute(ref, mod):
+                            continue
+                    parent = mod.parent(ref)
+                    if (isinstance(parent, ast.Call) and parent.args and parent.args[0] is ref
+                            and (mod.imports.resolve(parent.func) or dotted(parent.func) or "").endswith("partial")):
+                        found.append((parent, mod, 1 + (1 if is_method and isinstance(ref, ast.Attribute) else 0), True))
+                        continue
+                    if isinstance(parent, (ast.ClassDef,)) or _is_decorator(ref, parent):
+                        continue
+                    if isinstance(ref, ast.Name) and name in (info.cls.name if info.cls else "",):
+                        continue  # ``class Sub(Model)`` / isinstance checks do not call __init__ oddly
+                    return UNKNOWN
+        return found
+
+    # --- feeds --------------------------------------------------------------------------------
+    def is_fed(self, ph: Placeholder) -> bool:
+        feeds = self.feeds
+        if ph.names & feeds.key_names:
+            return True
+        if ph.tensor_name and ph.tensor_name in feeds.key_strings:
+            return True
+        if feeds.opaque and ph.names & feeds.listed_names:
+            return True
+        for expr, mod in feeds.key_exprs:
+            n = _last_name(expr)
+            if n is not None and n not in ph.names and isinstance(expr, (ast.Name, ast.Attribute)):
+                # a key under another name can still be this placeholder (``flag = model.is_training``)
+                v = self.values(expr, mod)
+                if v is not UNKNOWN and ph in v:
+                    return True
+        return False
+
+
+_SENTINEL = object()
+_OPAQUE = object()
+
+
+def _kw(call: ast.Call, *names: str) -> Optional[ast.AST]:
+    for kw in call.keywords:
+        if kw.arg in names:
+            return kw.value
+    return None
+
+
+def _module_attribute(f: ast.Attribute, m: Module) -> bool:
+    """Is ``x.f`` a module attribute (``models.net``), not a method of some object?"""
+    base = dotted(f.value)
+    return base is not None and base.split(".")[0] in m.imports.aliases
+
+
+def _is_decorator(ref: ast.AST, parent: Optional[ast.AST]) -> bool:
+    return isinstance(parent, (ast.FunctionDef, ast.AsyncFunctionDef)) and ref in parent.decorator_list
+
+
+def _param_spec(func: ast.AST, param: str) -> Optional[tuple[Optional[int], Optional[ast.AST]]]:
+    """(positional index or None for keyword-only, default expression or None)."""
+    a = func.args
+    positional = a.posonlyargs + a.args
+    for i, arg in enumerate(positional):
+        if arg.arg == param:
+            k = i - (len(positional) - len(a.defaults))
+            return i, (a.defaults[k] if k >= 0 else None)
+    for arg, d in zip(a.kwonlyargs, a.kw_defaults):
+        if arg.arg == param:
+            return None, d
+    return None
+
+
+def _argument(call: ast.Call, param: str, position: Optional[int], offset: int):
+    """The expression a call passes for ``param``; None when omitted; _OPAQUE when *args/**kw hide it."""
+    for kw in call.keywords:
+        if kw.arg == param:
+            return kw.value
+    if position is not None:
+        idx = position - offset
+        if idx < 0:
+            return None if offset else _OPAQUE
+        for i, a in enumerate(call.args):
+            if isinstance(a, ast.Starred):
+                return _OPAQUE
+            if i == idx:
+                return a
+    if any(kw.arg is None for kw in call.keywords):
+        return _OPAQUE
+    return None
+
+
+def _union(a: Values, b: Values) -> Values:
+    if a is UNKNOWN or b is UNKNOWN:
+        return UNKNOWN
+    return a | b
+
+
+def _all(vals: Values, pred) -> bool:
+    if vals is UNKNOWN or not vals:
+        return False
+    return all(not _is_marker(v) and pred(v) for v in vals)
+
+
+# --------------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------------
+def resolver(project: Project) -> _Resolver:
+    return project.fact("values.resolver", _Resolver)
+
+
+def possible_values(expr: Optional[ast.AST], module: Module, project: Project) -> Values:
+    """The constants/markers ``expr`` can evaluate to, or UNKNOWN."""
+    return resolver(project).values(expr, module)
+
+
+def param_values(func: FunctionInfo | ast.AST, param: str, module: Module, project: Project) -> Values:
+    """What parameter ``param`` of ``func`` can be, over every call site in the project."""
+    node = func.node if isinstance(func, FunctionInfo) else func
+    return resolver(project).param_values(node, param, module)
+
+
+def always_false(expr: Optional[ast.AST], module: Module, project: Project) -> bool:
+    """True only when every value ``expr`` can take is a falsy constant (no run-time value)."""
+    return _all(possible_values(expr, module, project), lambda v: not v)
+
+
+def always_true(expr: Optional[ast.AST], module: Module, project: Project) -> bool:
+    return _all(possible_values(expr, module, project), lambda v: bool(v))
+
+
+def placeholders(vals: Values) -> list[Placeholder]:
+    if vals is UNKNOWN:
+        return []
+    return [v for v in vals if isinstance(v, Placeholder)]
+
+
+def is_fed(ph: Placeholder, project: Project) -> bool:
+    """Does anything in the project feed this placeholder (feed_dict key by identity, by variable
+    name, by tensor name, ``d[flag] = ...``, ``dict(...)``, ``.update``)?"""
+    return resolver(project).is_fed(ph)
+
+
+def is_constant_set(vals: Values) -> bool:
+    return vals is not UNKNOWN and bool(vals) and not any(_is_marker(v) for v in vals)
