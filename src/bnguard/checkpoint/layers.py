@@ -130,7 +130,10 @@ def _affine_siblings(parent, leaves, groups, sep, shape):
 
 def _display_name(parent: str, sep: str) -> str:
     parts = [p for p in parent.split(sep) if p not in _STAT_TREES] if parent else []
-    return sep.join(parts) or parent or "(root)"
+    if parts and parts[0] == "model_weights":  # legacy Keras .h5: model_weights/<layer>/<layer>/...
+        parts = parts[1:]
+    collapsed = [p for i, p in enumerate(parts) if i == 0 or p != parts[i - 1]]
+    return sep.join(collapsed) or parent or "(root)"
 
 
 def from_known(known: list[KnownBN]) -> list[BNLayer]:

@@ -61,3 +61,5 @@ class Checkpoint:
     scalars: dict[str, Any] = field(default_factory=dict)  # e.g. global_step, epoch
     graph_report: Any = None  # a Report from bnguard.tf1.check_graph on the .meta graph
     notes: list[str] = field(default_factory=list)
+    # open files the lazy loaders read from (h5py, zip); released with the Checkpoint
+    resources: list[Any] = field(default_factory=list, repr=False)

@@ -1,14 +1,13 @@
 """``bnguard check`` and ``bnguard rule``."""
 from __future__ import annotations
 
-import json
 import sys
 
 import click
 
 from bnguard import __version__
 
-FORMATS = ["text", "json"]
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 
 def _split_codes(values: tuple[str, ...]) -> list[str] | None:
@@ -18,44 +17,111 @@ def _split_codes(values: tuple[str, ...]) -> list[str] | None:
     return out or None
 
 
+def _fail(message: str) -> "NoReturn":  # noqa: F821
+    click.echo(f"bnguard: error: {message}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True, help="Output format.")
-@click.option("--select", multiple=True, help="Rule codes or prefixes to enable (e.g. BN1, BN301). Comma-separated or repeated.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "github", "junit"]), default="text",
+              show_default=True, help="Output format.")
+@click.option("--select", multiple=True, help="Rule codes or prefixes to enable (e.g. BN1, BN301). Comma-separated or repeated; replaces the configured selection.")
+@click.option("--extend-select", multiple=True, help="Rule codes or prefixes to enable in addition to the selection.")
 @click.option("--ignore", multiple=True, help="Rule codes or prefixes to disable.")
-def check(paths, fmt, select, ignore):
+@click.option("--exclude", "extend_exclude", multiple=True, help="Extra gitignore-style patterns of paths to skip.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Use this bnguard.toml/pyproject.toml instead of searching for one.")
+@click.option("--isolated", is_flag=True, help="Ignore every configuration file.")
+@click.option("--fix", is_flag=True, help="Apply the fixes whose right change is unambiguous, then report what is left.")
+@click.option("--diff", is_flag=True, help="Print the fixes as a unified diff; change nothing.")
+@click.option("--show-suppressed", is_flag=True, help="Also list findings silenced by noqa comments.")
+@click.option("--no-cache", is_flag=True, help="Do not read or write the result cache.")
+@click.option("--cache-dir", type=click.Path(file_okay=False), help="Cache folder (default: .bnguard_cache next to the configuration, else here).")
+@click.option("--jobs", "-j", type=click.IntRange(min=0), default=0, show_default=True, help="Worker processes (0: one per CPU).")
+@click.option("--no-prefilter", is_flag=True, hidden=True, help="Parse every file (for testing the pre-filter).")
+def check(paths, fmt, select, extend_select, ignore, extend_exclude, config_file, isolated, fix, diff,
+          show_suppressed, no_cache, cache_dir, jobs, no_prefilter):
     """Check Python files and notebooks for batch-normalization training-mode bugs."""
-    from bnguard.lint.engine import lint_paths
+    from bnguard.lint.cache import default_cache_dir
+    from bnguard.lint.config import ConfigError, merge_selection, resolve_config
+    from bnguard.lint.formats import render, text_parts
+    from bnguard.lint.runner import CheckOptions, check_paths
 
-    result = lint_paths(list(paths) or ["."], select=_split_codes(select), ignore=_split_codes(ignore))
-    if fmt == "json":
-        click.echo(json.dumps({
-            "version": __version__,
-            "findings": [f.to_dict() for f in result.findings],
-            "errors": [e.to_dict() for e in result.errors],
-            "files_checked": result.files_checked,
-        }, indent=2))
-    else:
-        for f in result.findings:
-            loc = f"{f.path}:{f.cell + 1}:{f.line}" if f.cell is not None else f"{f.path}:{f.line}"
-            click.echo(f"{loc}:{f.col + 1}: {f.code} {f.message}")
-        for e in result.errors:
-            where = f":{e.line}" if e.line else ""
-            click.echo(f"{e.path}{where}: error: {e.message}", err=True)
-        n = len(result.findings)
-        summary = f"Found {n} problem{'s' if n != 1 else ''} in {result.files_checked} file{'s' if result.files_checked != 1 else ''} checked."
-        if not n:
-            summary = f"All checks passed ({result.files_checked} file{'s' if result.files_checked != 1 else ''} checked)."
-        if result.errors:
-            summary += f" {len(result.errors)} file(s) could not be analysed."
+    paths = list(paths) or ["."]
+    try:
+        cfg = resolve_config(paths, config_file, isolated=isolated)
+        selection = merge_selection(cfg, _split_codes(select), _split_codes(ignore), _split_codes(extend_select))
+        _check_selectors(selection.select or [], "--select")
+        _check_selectors(selection.ignore, "--ignore")
+    except ConfigError as exc:
+        _fail(str(exc))
+    cache = None if no_cache or fix or diff else (cache_dir or default_cache_dir(cfg.root if cfg.source else None))
+    opts = CheckOptions(select=selection.select, ignore=selection.ignore, exclude=list(extend_exclude), config=cfg,
+                        prefilter=not no_prefilter, cache_dir=cache, jobs=jobs)
+    result = check_paths(paths, opts)
+
+    if fix or diff:
+        code = _fix(paths, opts, result, write=fix and not diff)
+        if diff:
+            sys.exit(code)
+        result = check_paths(paths, opts)
+
+    findings = result.findings
+    if fmt == "text":
+        lines, error_lines, summary = text_parts(findings, result.errors, result.files_checked, show_suppressed)
+        for line in lines:
+            click.echo(line)
+        for line in error_lines:
+            click.echo(line, err=True)
         click.echo(summary)
-    if result.errors and not result.findings and result.files_checked == 0:
-        sys.exit(2)
-    if result.findings:
-        sys.exit(1)
-    if result.errors:
-        sys.exit(2)
-    sys.exit(0)
+    else:
+        output = render(fmt, findings, result.errors, result.files_checked, show_suppressed)
+        if output:
+            click.echo(output)
+    reported = [f for f in findings if not f.suppressed]
+    if reported:
+        sys.exit(EXIT_FINDINGS)
+    sys.exit(EXIT_ERROR if result.errors else EXIT_OK)
+
+
+def _check_selectors(codes, option: str) -> None:
+    from bnguard.lint.config import ConfigError, _SELECTOR
+
+    for c in codes:
+        if not _SELECTOR.match(c):
+            raise ConfigError(f"{option}: {c!r} is not a rule code or prefix (e.g. BN1, BN301, ALL)")
+
+
+def _fix(paths, opts, result, *, write: bool) -> int:
+    """Apply (or, with ``write=False``, show) fixes, re-checking until nothing more applies."""
+    from bnguard.lint.fix import plan_fixes, write as write_file
+    from bnguard.lint.runner import check_paths
+
+    total, changed_any = 0, False
+    for _round in range(5):  # overlapping fixes wait for the next round
+        plans = [p for p in plan_fixes(result.findings) if p.changed or p.error]
+        for p in plans:
+            if p.error:
+                click.echo(f"{p.path}: error: fix not applied: {p.error}", err=True)
+        plans = [p for p in plans if p.changed]
+        if not plans:
+            break
+        changed_any = True
+        if not write:
+            for p in plans:
+                click.echo(p.diff(), nl=False)
+            total += sum(len(p.applied) for p in plans)
+            break
+        for p in plans:
+            write_file(p)
+            total += len(p.applied)
+        result = check_paths(paths, opts)
+    if write and total:
+        click.echo(f"Fixed {total} problem{'s' if total != 1 else ''}.", err=True)
+    if not write:
+        click.echo(f"Would fix {total} problem{'s' if total != 1 else ''}.", err=True)
+        return EXIT_FINDINGS if changed_any else EXIT_OK
+    return EXIT_OK
 
 
 @click.command()

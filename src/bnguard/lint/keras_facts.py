@@ -165,6 +165,9 @@ def constant_values(module: Module, project: Project, expr: Optional[ast.expr], 
     lit = _literal(expr)
     if lit is not UNKNOWN:
         return {lit}
+    if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.Not):
+        inner = constant_values(module, project, expr.operand, depth + 1)
+        return {not v for v in inner} if inner is not None else None
     if isinstance(expr, ast.IfExp):
         a = constant_values(module, project, expr.body, depth + 1)
         b = constant_values(module, project, expr.orelse, depth + 1)

@@ -89,7 +89,7 @@ def receiver_key(expr: ast.AST, aliases: dict[str, tuple[Key, str]], params: set
         return key + tuple(rest), ".".join([alias_text] + parts[1:])
     comps = [p for p in parts if p != "module"]
     if comps and comps[0] == "self":
-        comps = comps[1:] or ["$self"] if len(comps) == 1 else comps[1:]
+        comps = comps[1:] if len(comps) > 1 else ["$self"]
     elif comps and comps[0] in params:
         comps[0] = "$" + comps[0]
     return (tuple(comps) or None), text

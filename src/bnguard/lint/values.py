@@ -209,6 +209,11 @@ class _ScopeBindings:
             self.global_names.update(node.names)
         elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
             self.names[node.name].append(_Binding("opaque"))
+        elif isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            # comprehension variables live in their own scope; a lookup from inside the
+            # comprehension lands here, so make it UNKNOWN rather than find an outer binding
+            for gen in node.generators:
+                self._add_target(gen.target, None)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -323,6 +328,7 @@ class _Resolver:
         self._depth = 0
         self._attr_stores = None
         self._feeds = None
+        self._references = None
         self._func_by_node: dict[int, FunctionInfo] = {}
         for m in project.modules:
             for f in m.functions:
@@ -340,6 +346,16 @@ class _Resolver:
         if self._attr_stores is None:
             self._attr_stores = _build_attr_stores(self.project)
         return self._attr_stores
+
+    @property
+    def references(self) -> dict[str, list[tuple[ast.AST, Module]]]:
+        if self._references is None:
+            refs: dict[str, list[tuple[ast.AST, Module]]] = defaultdict(list)
+            for mod in self.project.modules:
+                for name, nodes in mod.references.items():
+                    refs[name].extend((n, mod) for n in nodes)
+            self._references = refs
+        return self._references
 
     @property
     def feeds(self) -> FeedIndex:
@@ -543,18 +559,14 @@ class _Resolver:
         if ph is None:
             names = set()
             parent = m.parent(e)
-            while isinstance(parent, (ast.Call, ast.NamedExpr)) and not isinstance(parent, ast.Assign):
-                if isinstance(parent, ast.NamedExpr):
-                    names.add(parent.target.id)
-                parent = m.parent(parent)
-                if not isinstance(parent, (ast.Assign, ast.AnnAssign, ast.NamedExpr)):
-                    break
-            if isinstance(parent, (ast.Assign, ast.AnnAssign)):
+            if isinstance(parent, (ast.Assign, ast.AnnAssign, ast.NamedExpr)):
                 targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
                 for t in targets:
                     n = _last_name(t)
                     if n:
                         names.add(n)
+            elif isinstance(parent, ast.keyword) and parent.arg:
+                names.add(parent.arg)  # ``dict(is_training=tf.placeholder(...))``
             tensor_name = _kw(e, "name")
             tn = tensor_name.value if isinstance(tensor_name, ast.Constant) and isinstance(tensor_name.value, str) else None
             ph = Placeholder(e, m, default, frozenset(names), tn)
@@ -619,7 +631,6 @@ class _Resolver:
             out = _union(out, v)
             if out is UNKNOWN:
                 return UNKNOWN
-        del name
         return out
 
     def _call_sites(self, info: FunctionInfo, is_method: bool):
@@ -641,29 +652,35 @@ class _Resolver:
         """``functools.partial(f, ...)`` sites, or UNKNOWN when ``f`` is passed around otherwise."""
         found = []
         names = [info.name] + ([info.cls.name] if is_method and info.name == "__init__" and info.cls else [])
-        for mod in self.project.modules:
-            for name in names:
-                for ref in mod.references.get(name, ()):
-                    if isinstance(ref, ast.Name):
-                        if is_method and name == info.name:
-                            continue  # a bare name is not this method
-                        if name not in mod.imports.aliases and not any(
-                                f.name == name for f in mod.functions) and not any(
-                                c.name == name for c in mod.classes):
-                            continue
-                    elif isinstance(ref, ast.Attribute):
-                        if not is_method and not _module_attribute(ref, mod):
-                            continue
-                    parent = mod.parent(ref)
-                    if (isinstance(parent, ast.Call) and parent.args and parent.args[0] is ref
-                            and (mod.imports.resolve(parent.func) or dotted(parent.func) or "").endswith("partial")):
-                        found.append((parent, mod, 1 + (1 if is_method and isinstance(ref, ast.Attribute) else 0), True))
+        refs = self.references
+        for name in names:
+            for ref, mod in refs.get(name, ()):
+                is_class_ref = info.cls is not None and name == info.cls.name and name != info.name
+                if isinstance(ref, ast.Name):
+                    if is_method and not is_class_ref:
+                        continue  # a bare name is not this method
+                    if name not in mod.imports.aliases and not any(
+                            f.name == name for f in mod.functions) and not any(
+                            c.name == name for c in mod.classes):
+                        continue  # a local variable that happens to share the name
+                elif isinstance(ref, ast.Attribute):
+                    if is_class_ref or (not is_method and not _module_attribute(ref, mod)):
                         continue
-                    if isinstance(parent, (ast.ClassDef,)) or _is_decorator(ref, parent):
-                        continue
-                    if isinstance(ref, ast.Name) and name in (info.cls.name if info.cls else "",):
-                        continue  # ``class Sub(Model)`` / isinstance checks do not call __init__ oddly
-                    return UNKNOWN
+                parent = mod.parent(ref)
+                if (isinstance(parent, ast.Call) and parent.args and parent.args[0] is ref
+                        and (mod.imports.resolve(parent.func) or dotted(parent.func) or "").endswith("partial")):
+                    offset = 1 if is_method and (is_class_ref or isinstance(ref, ast.Attribute)) else 0
+                    found.append((parent, mod, offset, True))
+                    continue
+                if isinstance(parent, ast.ClassDef) or _is_decorator(ref, parent):
+                    continue  # ``class Sub(Model)``
+                if (isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name)
+                        and parent.func.id in ("isinstance", "issubclass", "super", "type")):
+                    continue
+                if isinstance(parent, (ast.Tuple,)) and isinstance(mod.parent(parent), ast.Call) and isinstance(
+                        mod.parent(parent).func, ast.Name) and mod.parent(parent).func.id in ("isinstance", "issubclass"):
+                    continue
+                return UNKNOWN
         return found
 
     # --- feeds --------------------------------------------------------------------------------

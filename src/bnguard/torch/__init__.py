@@ -13,6 +13,11 @@ _EXPORTS = {
     "recalibrate": "bnguard.torch.recalibration",
     "swa_finish": "bnguard.torch.recalibration",
     "RecalibrationReport": "bnguard.torch.recalibration",
+    "probe": "bnguard.torch.probing",
+    "freeze_bn": "bnguard.torch.freeze",
+    "unfreeze_bn": "bnguard.torch.freeze",
+    "consistency": "bnguard.torch.consistency_check",
+    "bn_layers": "bnguard.torch.layers",
 }
 
 __all__ = sorted(_EXPORTS)

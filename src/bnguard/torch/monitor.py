@@ -13,7 +13,11 @@ How it observes, and why it is cheap:
 - every ``every`` steps it compares the running statistics with the previous record (``frozen``:
   called in training but unchanged; ``nonfinite``), writes one small summary per layer to the
   crash-safe log and, when a process group is initialized, compares a hash of the statistics
-  across ranks (``rank-divergence``);
+  across ranks (``rank-divergence``). That comparison runs at the start of the next training
+  forward, after DDP's buffer broadcast and before this step's update: with
+  ``broadcast_buffers=True`` ranks agree there, while rank-local buffers have drifted apart. It
+  runs only in a training forward with gradients enabled, which all ranks execute in lockstep, so a
+  rank-0-only validation never enters a collective;
 - a BN call in train mode with gradients disabled (validation run in train mode) changes the
   statistics outside training: ``contaminated``.
 Layers deliberately frozen (all affine parameters ``requires_grad=False``, or listed in
@@ -59,7 +63,7 @@ class _LayerState:
 class Monitor:
     def __init__(self, model: torch.nn.Module, optimizer: Optional[torch.optim.Optimizer] = None, *,
                  logdir: Optional[str] = None, every: int = 100, on_alert: OnAlert = "warn",
-                 ignore: Iterable[str] = (), tensorboard: bool = False):
+                 ignore: Iterable[str] = (), tensorboard: bool = False, check_ranks: bool = True):
         if every < 1:
             raise ValueError("every must be >= 1")
         self.model, self.every = model, every
@@ -73,8 +77,11 @@ class Monitor:
         ]
         self._handles = []
         self._paused = False
+        self._check_ranks = check_ranks
+        self._rank_check_pending = False
         for st in self._layers:
             self._handles.append(st.module.register_forward_hook(self._make_hook(st)))
+            self._handles.append(st.module.register_forward_pre_hook(self._pre_hook))
         if optimizer is not None:
             self._handles.append(optimizer.register_step_post_hook(lambda *_: self.step()))
         self._tb = None
@@ -154,6 +161,14 @@ class Monitor:
                 st.step_calls_eval += 1
         return hook
 
+    def _pre_hook(self, module, inputs):
+        if self._rank_check_pending and module.training and torch.is_grad_enabled():
+            self._rank_check_pending = False
+            for name in self._rank_hashes() or ():
+                self._sink.emit(self.step_count, name, "rank-divergence",
+                                f"BN layer '{name}' has different running statistics on different ranks "
+                                "(buffers not synchronised: broadcast_buffers=False or no SyncBatchNorm)")
+
     def _rank_hashes(self) -> Optional[list[str]]:
         import torch.distributed as dist
 
@@ -199,12 +214,10 @@ class Monitor:
             for r in records:
                 self._tb.add_scalar(f"bn/{r['layer']}/mean_norm", r["mean_norm"], step)
                 self._tb.add_scalar(f"bn/{r['layer']}/var_mean", r["var_mean"], step)
-        if not force:
-            diverged = self._rank_hashes()
-            for name in diverged or ():
-                self._sink.emit(step, name, "rank-divergence",
-                                f"BN layer '{name}' has different running statistics on different ranks "
-                                "(buffers not synchronised: broadcast_buffers=False or no SyncBatchNorm)")
+        if not force and self._check_ranks:
+            import torch.distributed as dist
+
+            self._rank_check_pending = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
     def _check_layer(self, st: _LayerState, step: int, finite: bool, change: float) -> None:
         if not finite:

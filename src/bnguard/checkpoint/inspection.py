@@ -1,0 +1,56 @@
+"""`inspect(path)`: read a checkpoint of any supported format and judge each BN layer."""
+from __future__ import annotations
+
+import os
+
+from bnguard.checkpoint.errors import CheckpointError
+from bnguard.checkpoint.formats import open_checkpoint
+from bnguard.checkpoint.layers import BNLayer, find_bn_layers, from_known
+from bnguard.checkpoint.tensors import Checkpoint
+from bnguard.checkpoint.verdicts import OK_VERDICTS, layer_verdict, summary_line
+from bnguard.result import LayerResult, Report
+
+
+def bn_layers(ckpt: Checkpoint) -> list[BNLayer]:
+    if ckpt.known_bn is not None:
+        return from_known(ckpt.known_bn)
+    return find_bn_layers(ckpt.tensors)
+
+
+def inspect(path: str | os.PathLike, steps: int | None = None) -> Report:
+    """Judge every BN layer saved in ``path`` (a file or a checkpoint folder).
+
+    Nothing in the file is executed. Raises `CheckpointError` (one-line message) when the file cannot
+    be read. ``steps``: the number of optimizer steps, to check PyTorch's ``num_batches_tracked``.
+    """
+    ckpt = open_checkpoint(os.fspath(path))
+    layers = bn_layers(ckpt)
+    try:
+        results = [layer_verdict(layer, steps) for layer in layers]
+    except CheckpointError:
+        raise
+    except (OSError, ValueError, TypeError, IndexError) as exc:
+        raise CheckpointError(f"{path}: could not read the BN statistics ({type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0][:160] if str(exc) else ''})") from None
+    results.extend(_graph_problems(ckpt))
+    summary = summary_line([r for r in results], ckpt.framework)
+    meta = {"path": os.fspath(path), "format": ckpt.format, "framework": ckpt.framework,
+            "tensors": len(ckpt.tensors), "bn_layers": len(layers)}
+    if steps is not None:
+        meta["steps"] = steps
+    if ckpt.notes:
+        meta["notes"] = ckpt.notes
+    return Report(kind="inspect", layers=results, ok_verdicts=OK_VERDICTS | _graph_ok(ckpt),
+                  summary=summary, meta=meta)
+
+
+def _graph_problems(ckpt: Checkpoint) -> list[LayerResult]:
+    """Problems the TF1 graph check found in the ``.meta`` graph, under their own verdicts."""
+    report = ckpt.graph_report
+    if report is None:
+        return []
+    return [LayerResult(f"graph:{r.name}", r.verdict, r.detail, dict(r.data)) for r in report.problems]
+
+
+def _graph_ok(ckpt: Checkpoint) -> frozenset:
+    return frozenset(ckpt.graph_report.ok_verdicts) if ckpt.graph_report is not None else frozenset()

@@ -1,0 +1,346 @@
+"""JAX / Flax rules (BN4xx): BatchNorm statistics that a functional training step never keeps.
+
+Flax modules are pure: ``model.apply(variables, x, mutable=['batch_stats'])`` returns the new
+statistics next to the output, and they exist nowhere else. A step that runs BN with running
+averages, or that does not carry the returned statistics into the next step, trains with frozen
+statistics.
+"""
+from __future__ import annotations
+
+import ast
+from typing import Iterable, Optional
+
+from bnguard.lint import keras_facts as kf
+from bnguard.lint.finding import Finding
+from bnguard.lint.project import FuncNode, Module, Project
+from bnguard.lint.rules.base import Rule, RuleDoc, register
+
+FLAX_VERSIONS = "Flax linen 0.4-0.12 (verified with flax 0.12.8, jax 0.10.2); NNX (flax >= 0.8) for the split/merge case of BN402."
+LINEN_BN = {"flax.linen.BatchNorm", "flax.linen.normalization.BatchNorm"}
+NNX_BN = {"flax.nnx.BatchNorm", "flax.nnx.nn.normalization.BatchNorm", "flax.experimental.nnx.BatchNorm"}
+
+
+def _mutable_has_batch_stats(module: Module, project: Project, call: ast.Call) -> bool:
+    m = kf.kwarg(call, "mutable")
+    if m is None:
+        return False
+    if isinstance(m, (ast.List, ast.Tuple, ast.Set)):
+        return any(isinstance(e, ast.Constant) and e.value == "batch_stats" for e in m.elts)
+    if isinstance(m, ast.Constant):
+        return m.value == "batch_stats"
+    vals = kf.constant_values(module, project, m)
+    return bool(vals) and "batch_stats" in vals
+
+
+def _is_partial_of(module: Module, call: ast.Call, targets: set[str]) -> bool:
+    q = module.imports.resolve(call.func) or ""
+    return q in ("functools.partial",) and bool(call.args) and (module.imports.resolve(call.args[0]) or "") in targets
+
+
+def trains_batch_stats(project: Project) -> list:
+    """Every ``apply(..., mutable=['batch_stats'])`` call site in the project."""
+    def compute(p: Project):
+        return [c for c in p.call_sites("apply") if _mutable_has_batch_stats(c.module, p, c.node)]
+    return project.fact("flax.mutable_batch_stats_applies", compute)
+
+
+@register
+class RunningAverageHardcoded(Rule):
+    code = "BN401"
+    name = "batchnorm-use-running-average-true"
+    framework = "flax"
+    summary = "nn.BatchNorm(use_running_average=True) hard-coded in a model trained with mutable=['batch_stats']."
+    triggers = ("use_running_average",)
+    doc = RuleDoc(
+        what="""
+Finds a Flax linen `nn.BatchNorm` whose `use_running_average` is always true — a literal, a constant,
+`not train` where `train` is always false, a `functools.partial(nn.BatchNorm, use_running_average=True)`,
+or `self.bn(x, use_running_average=True)` — in a project that trains with
+`apply(..., mutable=['batch_stats'])`, i.e. one that expects the statistics to move.
+""",
+        why="""
+With `use_running_average=True` BatchNorm normalises with the stored `batch_stats` and never updates
+them, even though the step asks for them as mutable: the returned `batch_stats` are the initial
+zeros/ones at every step (verified with flax 0.12.8), and the model evaluates with them.
+""",
+        example="""
+class Net(nn.Module):
+    @nn.compact
+    def __call__(self, x, train: bool = True):
+        x = nn.Dense(64)(x)
+        x = nn.BatchNorm(use_running_average=True)(x)
+        return nn.Dense(10)(x)
+
+logits, updates = Net().apply(variables, x, mutable=["batch_stats"])
+""",
+        use_instead="""
+        x = nn.BatchNorm(use_running_average=not train)(x)
+""",
+        not_flagged="""
+- `use_running_average=not train` (a flag that is true only at evaluation);
+- projects that never apply a model with `mutable=['batch_stats']` (pure inference, or a deliberately
+  frozen-BN fine-tuning setup that keeps the statistics out of the mutable collections);
+- values that cannot be resolved.
+""",
+        versions=FLAX_VERSIONS,
+    )
+
+    def check(self, module: Module, project: Project) -> Iterable[Finding]:
+        if not module.imports.imports_any("flax"):
+            return
+        if not trains_batch_stats(project):
+            return
+        bn_attrs = self._bn_attributes(module)
+        for c in module.calls:
+            node = c.node
+            expr: Optional[ast.expr] = None
+            if c.qualname in LINEN_BN:
+                expr = kf.kwarg(node, "use_running_average") or (node.args[0] if node.args else None)
+            elif _is_partial_of(module, node, LINEN_BN):
+                expr = kf.kwarg(node, "use_running_average")
+            elif isinstance(node.func, ast.Call) and module.imports.resolve(node.func.func) in LINEN_BN:
+                expr = kf.kwarg(node, "use_running_average")  # nn.BatchNorm(...)(x, use_running_average=True)
+            elif isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name) \
+                    and node.func.value.id == "self" and node.func.attr in bn_attrs:
+                expr = kf.kwarg(node, "use_running_average")
+            if expr is None or not kf.always_true(module, project, expr):
+                continue
+            yield self.finding(module, node, "BatchNorm with use_running_average always True in a model trained "
+                               "with mutable=['batch_stats']: it never updates its statistics; use "
+                               "`use_running_average=not train`")
+
+    @staticmethod
+    def _bn_attributes(module: Module) -> set[str]:
+        out: set[str] = set()
+        for n in ast.walk(module.tree):
+            if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call) and module.imports.resolve(n.value.func) in LINEN_BN:
+                for t in n.targets:
+                    if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self":
+                        out.add(t.attr)
+        return out
+
+
+def _outermost_function(module: Module, node: ast.AST) -> Optional[FuncNode]:
+    out = None
+    for a in module.ancestors(node):
+        if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            out = a
+    return out
+
+
+GRAD_NAMES = {"value_and_grad", "grad"}
+UPDATE_NAMES = {"apply_gradients", "apply_updates", "update"}
+
+
+def _is_training_function(fn: ast.AST) -> bool:
+    for n in ast.walk(fn):
+        if isinstance(n, ast.Call):
+            f = n.func
+            nm = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
+            if nm in GRAD_NAMES or nm in UPDATE_NAMES:
+                return True
+    return False
+
+
+def _differentiated_names(module: Module) -> set[str]:
+    """Names of functions handed to ``jax.grad``/``value_and_grad`` in this module."""
+    out: set[str] = set()
+    for c in module.calls:
+        if c.name in GRAD_NAMES and c.node.args and isinstance(c.node.args[0], ast.Name):
+            out.add(c.node.args[0].id)
+    return out
+
+
+def _loads(fn: ast.AST, name: str, after: Optional[ast.AST] = None) -> list[ast.Name]:
+    line = getattr(after, "end_lineno", 0) or 0
+    return [n for n in ast.walk(fn) if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
+            and n.lineno > line - (0 if after is None else 0)]
+
+
+def _name_used(module: Module, fn: ast.AST, name: str, after: Optional[ast.AST] = None) -> bool:
+    """Is ``name`` read in ``fn`` (after ``after``)? A read that only unpacks it into unused names does not count."""
+    if name == "_":
+        return False
+    for load in _loads(fn, name, after):
+        parent = module.parent(load)
+        if isinstance(parent, ast.Assign) and parent.value is load and len(parent.targets) == 1 \
+                and isinstance(parent.targets[0], (ast.Tuple, ast.List)):
+            names = [e.id for e in parent.targets[0].elts if isinstance(e, ast.Name)]
+            if names and not any(_name_used(module, fn, n, parent) for n in names):
+                continue
+        return True
+    return False
+
+
+@register
+class BatchStatsDropped(Rule):
+    code = "BN402"
+    name = "batch-stats-dropped"
+    framework = "flax"
+    summary = "The batch_stats returned by apply(..., mutable=['batch_stats']) are never written back."
+    triggers = ("batch_stats", "nnx")
+    doc = RuleDoc(
+        what="""
+Finds, in a training step (a function that computes gradients or applies updates),
+`model.apply(variables, x, mutable=['batch_stats'])` whose second result — the updated
+statistics — is discarded: `logits, _ = ...`, `...[0]`, a name never read, or a loss function that
+returns it as `has_aux` output which the step then ignores (`(loss, (logits, _)), grads = grad_fn(...)`,
+or an aux name never read — typically `state.apply_gradients(grads=grads)` without
+`batch_stats=...`). For Flax NNX: a `jax.jit` step that `nnx.merge`s the model, trains it, and never
+splits/returns the new state (the BatchNorm statistics of that step are lost).
+""",
+        why="""
+`apply` is pure: the new moving mean/variance exist only in the returned `batch_stats`. If the step
+does not put them back into the train state, every step starts from the initial statistics (zeros
+and ones) and evaluation with `use_running_average=True` normalises with them — accuracy collapses
+while the training loss looks fine (flax#1489, flax#3602 threads).
+""",
+        example="""
+def train_step(state, x, y):
+    def loss_fn(params):
+        logits, new_model_state = state.apply_fn(
+            {"params": params, "batch_stats": state.batch_stats}, x, train=True, mutable=["batch_stats"])
+        return cross_entropy(logits, y), new_model_state
+    (loss, new_model_state), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    return state.apply_gradients(grads=grads), loss
+""",
+        use_instead="""
+    state = state.apply_gradients(grads=grads, batch_stats=new_model_state["batch_stats"])
+""",
+        not_flagged="""
+- evaluation functions (no gradient, no update);
+- any read of the returned statistics (written into the state, returned, stored in a dict);
+- NNX steps decorated with `nnx.jit` (they update the module in place).
+""",
+        versions=FLAX_VERSIONS,
+    )
+
+    def check(self, module: Module, project: Project) -> Iterable[Finding]:
+        if not module.imports.imports_any("flax", "jax"):
+            return
+        for c in module.calls:
+            if c.name != "apply" or not _mutable_has_batch_stats(module, project, c.node):
+                continue
+            fn = c.scope
+            outer = _outermost_function(module, c.node)
+            if fn is None or outer is None:
+                continue
+            if not _is_training_function(outer) and outer.name not in _differentiated_names(module):
+                continue
+            if self._dropped(module, c.node, fn, outer):
+                yield self.finding(module, c.node, "the batch_stats returned by apply(..., mutable=['batch_stats']) "
+                                   "are dropped: BatchNorm statistics never update; write them back "
+                                   "(e.g. state.apply_gradients(..., batch_stats=updates['batch_stats']))")
+        yield from self._nnx_merge_dropped(module, project)
+
+    def _dropped(self, module: Module, call: ast.Call, fn: FuncNode, outer: FuncNode) -> bool:
+        parent = module.parent(call)
+        if isinstance(parent, ast.Subscript) and isinstance(parent.slice, ast.Constant) and parent.slice.value == 0:
+            return True
+        if isinstance(parent, ast.Expr):
+            return True
+        if not (isinstance(parent, ast.Assign) and len(parent.targets) == 1):
+            return False
+        t = parent.targets[0]
+        if isinstance(t, ast.Name):
+            loads = _loads(fn, t.id, parent)
+            return bool(loads) and all(isinstance(module.parent(l), ast.Subscript) and isinstance(module.parent(l).slice, ast.Constant)
+                                       and module.parent(l).slice.value == 0 for l in loads)
+        if not (isinstance(t, (ast.Tuple, ast.List)) and len(t.elts) == 2 and isinstance(t.elts[1], ast.Name)):
+            return False
+        updates = t.elts[1].id
+        if updates == "_":
+            return True
+        # read somewhere other than a `return` of a differentiated loss function: kept
+        reads = [l for l in _loads(fn, updates, parent)]
+        returned = [l for l in reads if any(isinstance(a, ast.Return) for a in _ancestors_until(module, l, fn))]
+        if any(l not in returned for l in reads):
+            return False
+        if not reads:
+            return True
+        if fn is not outer:
+            return self._aux_ignored(module, fn, outer, returned)
+        # a module-level loss function: look at the steps that differentiate it
+        steps = [f.node for f in module.functions if f.node is not fn and any(
+            isinstance(n, ast.Call) and n.args and isinstance(n.args[0], ast.Name) and n.args[0].id == fn.name
+            and (n.func.attr if isinstance(n.func, ast.Attribute) else getattr(n.func, "id", None)) in GRAD_NAMES
+            for n in ast.walk(f.node))]
+        return any(self._aux_ignored(module, fn, step, returned) for step in steps)
+
+    def _aux_ignored(self, module: Module, loss_fn: FuncNode, outer: FuncNode, returned: list[ast.Name]) -> bool:
+        """The loss function returns the statistics as aux output; does the step read that output?"""
+        ret = next((a for a in _ancestors_until(module, returned[0], loss_fn) if isinstance(a, ast.Return)), None)
+        if ret is None or not isinstance(ret.value, ast.Tuple) or len(ret.value.elts) != 2:
+            return False
+        aux = ret.value.elts[1]
+        path: Optional[int] = None
+        if isinstance(aux, ast.Tuple):
+            path = next((i for i, e in enumerate(aux.elts) if isinstance(e, ast.Name) and e.id == returned[0].id), None)
+            if path is None:
+                return False
+        elif not (isinstance(aux, ast.Name) and aux.id == returned[0].id):
+            return False
+        # find `(loss, aux), grads = <grad fn of loss_fn>(...)` in the outer step
+        grad_fn_names = {loss_fn.name}
+        for n in ast.walk(outer):
+            if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call) and n.value.args \
+                    and isinstance(n.value.args[0], ast.Name) and n.value.args[0].id == loss_fn.name:
+                grad_fn_names |= {t.id for t in n.targets if isinstance(t, ast.Name)}
+        for n in ast.walk(outer):
+            if not (isinstance(n, ast.Assign) and isinstance(n.value, ast.Call) and len(n.targets) == 1):
+                continue
+            f = n.value.func
+            is_grad_call = (isinstance(f, ast.Name) and f.id in grad_fn_names and f.id != loss_fn.name) or (
+                isinstance(f, ast.Call) and f.args and isinstance(f.args[0], ast.Name) and f.args[0].id == loss_fn.name)
+            if not is_grad_call:
+                continue
+            t = n.targets[0]
+            if not (isinstance(t, ast.Tuple) and len(t.elts) == 2 and isinstance(t.elts[0], ast.Tuple)
+                    and len(t.elts[0].elts) == 2):
+                return False
+            aux_t = t.elts[0].elts[1]
+            if path is not None and isinstance(aux_t, ast.Tuple):
+                if path >= len(aux_t.elts):
+                    return False
+                aux_t = aux_t.elts[path]
+            if isinstance(aux_t, ast.Name):
+                return not _name_used(module, outer, aux_t.id, n)
+            return False
+        return False
+
+    def _nnx_merge_dropped(self, module: Module, project: Project) -> Iterable[Finding]:
+        if not module.imports.imports_any("flax.nnx", "flax.experimental.nnx"):
+            return
+        if not any(q in NNX_BN for m in project.modules for c in m.calls for q in [c.qualname]):
+            return
+        for f in module.functions:
+            if not self._plain_jitted(module, f.node) or not _is_training_function(f.node):
+                continue
+            merges = [n for n in ast.walk(f.node) if isinstance(n, ast.Call) and (module.imports.resolve(n.func) or "").endswith("nnx.merge")]
+            if not merges:
+                continue
+            keeps = [n for n in ast.walk(f.node) if isinstance(n, ast.Call) and (module.imports.resolve(n.func) or "").rsplit(".", 1)[-1]
+                     in ("split", "state", "update", "pure")]
+            if keeps:
+                continue
+            yield self.finding(module, merges[0], "this jax.jit step merges an NNX model and trains it but never "
+                               "splits its state back out: the BatchNorm statistics updated in the step are lost; "
+                               "return nnx.state(model) (or use nnx.jit)")
+
+    @staticmethod
+    def _plain_jitted(module: Module, fn: FuncNode) -> bool:
+        for d in fn.decorator_list:
+            target = d.func if isinstance(d, ast.Call) else d
+            q = module.imports.resolve(target) or ""
+            if q == "jax.jit":
+                return True
+            if q == "functools.partial" and isinstance(d, ast.Call) and d.args and module.imports.resolve(d.args[0]) == "jax.jit":
+                return True
+        return False
+
+
+def _ancestors_until(module: Module, node: ast.AST, stop: ast.AST):
+    for a in module.ancestors(node):
+        if a is stop:
+            return
+        yield a

@@ -1,0 +1,549 @@
+"""Keras / TF2 rules (BN2xx): BN run in inference mode where it should train.
+
+A Keras ``BatchNormalization`` updates its moving statistics only when it is *called* with
+``training=True`` (explicitly, or inherited from the outer model call). ``fit`` passes it; a custom
+``GradientTape`` loop or a ``train_step`` override must pass it itself.
+"""
+from __future__ import annotations
+
+import ast
+from typing import Iterable, Optional
+
+from bnguard.lint import keras_facts as kf
+from bnguard.lint.finding import Edit, Finding, Fix
+from bnguard.lint.project import FuncNode, Module, Project
+from bnguard.lint.rules.base import Rule, RuleDoc, register
+
+KERAS_VERSIONS = ("Keras 3 (3.0-3.15, TensorFlow/JAX/torch backends), tf.keras / tf_keras 2.x (TF 2.0-2.21); "
+                  "verified by running Keras 3.15.1 on TF 2.21 and tf_keras 2.21.")
+
+
+def _replace_fix(module: Module, node: ast.AST, text: str, description: str) -> Fix:
+    _, line = module.unit.locate(node.lineno)
+    _, end_line = module.unit.locate(node.end_lineno or node.lineno)
+    cell, _ = module.unit.locate(node.lineno)
+    return Fix(description, (Edit(line, node.col_offset, end_line, node.end_col_offset or node.col_offset, text, cell),))
+
+
+def _training_value_in_context(module: Module, project: Project, call: ast.Call, expr: Optional[ast.expr],
+                               site: Optional[ast.Call], site_module: Module) -> tuple[bool, Optional[ast.AST]]:
+    """Is ``expr`` (the ``training`` of ``call``) always false? Returns (verdict, node to fix).
+
+    When the call sits in a helper reached from ``site``, a helper parameter is resolved through that
+    call site only (that is the path the training step takes)."""
+    if expr is None:
+        return False, None
+    if site is not None and isinstance(expr, ast.Name):
+        fn = module.scope_of(call)
+        if fn is not None:
+            arg, explicit = kf.argument_for(site, fn, expr.id, is_method_call=isinstance(site.func, ast.Attribute))
+            _, _, is_param = kf._param_index(fn, expr.id)
+            if is_param:
+                if arg is None:
+                    return False, None
+                owner_module = site_module if explicit else module
+                ok = kf.always_false(owner_module, project, arg)
+                return ok, (arg if explicit and isinstance(arg, ast.Constant) else None)
+    ok = kf.always_false(module, project, expr)
+    return ok, (expr if isinstance(expr, ast.Constant) else None)
+
+
+@register
+class TrainingFalseInTrainStep(Rule):
+    code = "BN201"
+    name = "training-false-in-train-step"
+    framework = "keras"
+    summary = "A model whose variables get gradients is called with training=False inside its training step."
+    triggers = ("training",)
+    doc = RuleDoc(
+        what="""
+Finds, inside a training step — the body of a `tf.GradientTape` block, a `train_step` override, or
+the loss function given to `optimizer.minimize` — a call of a model or layer with `training=False`
+(a literal, a constant, or a parameter that every call site sets to false), where that same object's
+variables are the ones differentiated (`tape.gradient(loss, model.trainable_variables)`, `var_list=`).
+A helper called from the step (`compute_loss(model, x, training=False)`) is followed one level down.
+""",
+        why="""
+`training=False` runs every BatchNormalization inside the model in inference mode: it normalises
+with the moving statistics and never updates them, so the moving mean/variance stay at their
+initial values (0 and 1) however long you train, and the network learns weights for statistics it
+will never see at test time. Dropout is switched off as well. Evaluation then looks broken
+("accuracy is fine in training, random with `predict`").
+""",
+        example="""
+with tf.GradientTape() as tape:
+    logits = model(images, training=False)
+    loss = loss_fn(labels, logits)
+grads = tape.gradient(loss, model.trainable_variables)
+optimizer.apply_gradients(zip(grads, model.trainable_variables))
+""",
+        use_instead="""
+with tf.GradientTape() as tape:
+    logits = model(images, training=True)
+    loss = loss_fn(labels, logits)
+""",
+        not_flagged="""
+- calls of another model than the one differentiated: a distillation teacher, an RL target network,
+  the discriminator while the generator is trained, an EMA copy (`teacher(x, training=False)` with
+  `tape.gradient(loss, student.trainable_variables)`);
+- the transfer-learning pattern of the Keras guide (`base.trainable = False`, then
+  `base(x, training=False)` inside a functional model trained with `fit`): it is not in a step;
+- evaluation steps (no tape, no `train_step`, no `minimize`), and flags whose value is not known.
+""",
+        versions=KERAS_VERSIONS,
+    )
+
+    def check(self, module: Module, project: Project) -> Iterable[Finding]:
+        if not kf.uses_keras(module):
+            return
+        seen: set[int] = set()
+        for region in kf.training_regions(module, project):
+            for call, obj, cmod, site in kf.region_model_calls(module, project, region):
+                expr, known = kf.training_arg(call)
+                if not known or expr is None:
+                    continue
+                bad, fix_node = _training_value_in_context(cmod, project, call, expr, site, module)
+                if not bad:
+                    continue
+                report_mod, report_node = (module, site) if site is not None else (cmod, call)
+                if id(report_node) in seen:
+                    continue
+                seen.add(id(report_node))
+                fix = None
+                if fix_node is not None and isinstance(fix_node, ast.Constant):
+                    owner = module if site is not None and fix_node in ast.walk(site) else cmod
+                    fix = _replace_fix(owner, fix_node, "True", "pass training=True in the training step")
+                where = f"`{obj}` is called with training=False" + (
+                    f" (through `{kf.callee_dotted(site)}`)" if site is not None else "")
+                yield self.finding(report_mod, report_node,
+                                   f"{where} inside its training step: its BatchNormalization layers run in inference "
+                                   f"mode, their moving statistics never update; pass training=True", fix=fix)
+
+
+@register
+class NoTrainingFlagInTrainStep(Rule):
+    code = "BN202"
+    name = "model-called-without-training-in-train-step"
+    framework = "keras"
+    summary = "A model containing BatchNormalization is called without training=True in a custom training step."
+    triggers = ("GradientTape", "train_step", "minimize")
+    doc = RuleDoc(
+        what="""
+Finds, inside a training step (a `tf.GradientTape` block, a `train_step` override, a `minimize`
+loss function), a call of a model that contains BatchNormalization without any `training`
+argument, where that model's variables are the ones differentiated. "Contains BN" is known from
+the project — `Sequential([...BatchNormalization()...])`, functional models built next to BN layers,
+subclassed models/layers that create BN, factory functions returning them — and from the
+`keras.applications` constructors that build BN: ResNet50/101/152 (V1 and V2), ResNetRS*,
+MobileNet, MobileNetV2, MobileNetV3Small/Large, EfficientNetB0-B7, EfficientNetV2B0-B3/S/M/L,
+DenseNet121/169/201, InceptionV3, InceptionResNetV2, Xception, NASNetMobile/Large, RegNetX*/Y*
+(not VGG16/VGG19, not ConvNeXt).
+""",
+        why="""
+Outside `fit`, nothing sets the training mode: a call without `training` leaves it `None`, and
+BatchNormalization then runs in inference mode (Keras 3: `training=None` means inference unless an
+outer call passes it; tf.keras: the learning phase, 0 in eager code). Measured with Keras 3.15 and
+tf_keras 2.21: after a GradientTape loop with `model(x)` the moving mean is still exactly 0; the
+same loop with `model(x, training=True)` moves it. The model trains on batch statistics it never
+records, so `predict`/`evaluate` use the initial 0/1 statistics.
+""",
+        example="""
+model = keras.applications.ResNet50(weights=None, classes=10)
+for x, y in dataset:
+    with tf.GradientTape() as tape:
+        loss = loss_fn(y, model(x))
+    grads = tape.gradient(loss, model.trainable_variables)
+    optimizer.apply_gradients(zip(grads, model.trainable_variables))
+""",
+        use_instead="""
+    with tf.GradientTape() as tape:
+        loss = loss_fn(y, model(x, training=True))
+""",
+        not_flagged="""
+- models without BN (or whose BN content is not visible in the project, e.g. `load_model(path)`);
+- models whose call signature defaults `training` to a true value;
+- objects other than the differentiated one (teachers, target networks, frozen encoders);
+- objects set `trainable = False` anywhere in the project (deliberately frozen);
+- `fit`, and code that calls `set_learning_phase(1)`.
+""",
+        versions=KERAS_VERSIONS,
+    )
+
+    def check(self, module: Module, project: Project) -> Iterable[Finding]:
+        if not kf.uses_keras(module):
+            return
+        if any((c.qualname or "").endswith("set_learning_phase") for c in module.calls):
+            return
+        frozen = kf.frozen_names(project)
+        for region in kf.training_regions(module, project):
+            for call, obj, cmod, site in kf.region_model_calls(module, project, region):
+                expr, known = kf.training_arg(call)
+                if not known or expr is not None:
+                    continue
+                if obj.rsplit(".", 1)[-1] in frozen:
+                    continue
+                if not self._contains_bn(cmod, project, call, obj):
+                    continue
+                if site is not None:
+                    continue  # helpers usually forward the flag through kwargs we cannot see
+                yield self.finding(cmod, call,
+                                   f"`{obj}` contains BatchNormalization and is called without `training` inside its "
+                                   f"training step: outside fit() this runs BN in inference mode (moving statistics "
+                                   f"frozen); pass training=True",
+                                   fix=self._fix(cmod, call))
+
+    @staticmethod
+    def _contains_bn(module: Module, project: Project, call: ast.Call, obj: str) -> bool:
+        if obj == "self":
+            cls = module.enclosing_class(call)
+            if cls is None or not kf.class_is_bn_model(project, cls):
+                return False
+            return not _call_defaults_training_true(cls)
+        target = call.func
+        if kf.is_bn_model(module, project, target):
+            return not _instance_defaults_training_true(module, project, target)
+        return False
+
+    @staticmethod
+    def _fix(module: Module, call: ast.Call) -> Optional[Fix]:
+        if not call.args and not call.keywords:
+            return None
+        last = max([*call.args, *call.keywords], key=lambda n: (n.end_lineno, n.end_col_offset))
+        _, line = module.unit.locate(last.end_lineno)
+        cell, _ = module.unit.locate(last.end_lineno)
+        return Fix("pass training=True", (Edit(line, last.end_col_offset, line, last.end_col_offset, ", training=True", cell),))
+
+
+def _call_defaults_training_true(cls: ast.ClassDef) -> bool:
+    for n in cls.body:
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == "call":
+            _, default, found = kf._param_index(n, "training")
+            return found and isinstance(default, ast.Constant) and bool(default.value)
+    return False
+
+
+def _instance_defaults_training_true(module: Module, project: Project, target: ast.expr) -> bool:
+    # model = MyNet(...) where MyNet.call(self, x, training=True)
+    values: list[ast.expr] = []
+    if isinstance(target, ast.Name):
+        scope = module.scope_of(target)
+        values = [a for a in kf._assignments(scope if scope is not None else module.tree, target.id) if a is not None]
+    for v in values:
+        if isinstance(v, ast.Call):
+            name = v.func.attr if isinstance(v.func, ast.Attribute) else getattr(v.func, "id", None)
+            for m, c in kf._class_info(project).get(name or "", []):
+                if _call_defaults_training_true(c):
+                    return True
+    return False
+
+
+def _under_training_test(module: Module, node: ast.AST, stop: ast.AST) -> bool:
+    """Is ``node`` inside an ``if`` whose test mentions ``training`` (a deliberate branch)?"""
+    for a in module.ancestors(node):
+        if a is stop:
+            return False
+        if isinstance(a, (ast.If, ast.IfExp)) and any(isinstance(x, ast.Name) and "train" in x.id.lower()
+                                                      or isinstance(x, ast.Attribute) and "train" in x.attr.lower()
+                                                      for x in ast.walk(a.test)):
+            return True
+    return False
+
+
+@register
+class HardcodedTrainingFalseInCall(Rule):
+    code = "BN203"
+    name = "bn-sublayer-training-false-in-call"
+    framework = "keras"
+    summary = "A layer's or model's call() passes training=False to its BatchNormalization sublayer."
+    triggers = ("training",)
+    doc = RuleDoc(
+        what="""
+Finds, in the `call` method of a Keras layer or model that takes a `training` argument, a call of one
+of its own BatchNormalization sublayers (`self.bn = layers.BatchNormalization(...)`) with
+`training=False` (or an always-false value).
+""",
+        why="""
+The block receives the training flag but does not pass it on: its BN always normalises with the
+moving statistics and never updates them, whether the model is trained with `fit` or a custom loop.
+The moving statistics stay at 0/1 while the following layers learn around them, and the trained
+model gives wrong outputs.
+""",
+        example="""
+class ConvBlock(keras.layers.Layer):
+    def __init__(self, filters):
+        super().__init__()
+        self.conv = keras.layers.Conv2D(filters, 3, padding="same")
+        self.bn = keras.layers.BatchNormalization()
+
+    def call(self, x, training=None):
+        return tf.nn.relu(self.bn(self.conv(x), training=False))
+""",
+        use_instead="""
+    def call(self, x, training=None):
+        return tf.nn.relu(self.bn(self.conv(x), training=training))
+""",
+        not_flagged="""
+- deliberately frozen BN: the sublayer is created with `trainable=False` or set `.trainable = False`
+  (frozen-BN backbones for detection/fine-tuning), or its class is a custom subclass of
+  BatchNormalization;
+- `training=False` inside a branch on the training flag (`if not training: ...`);
+- `call` methods without a `training` parameter, and calls of whole sub-models with
+  `training=False` (the fine-tuning pattern of the Keras guide).
+""",
+        versions=KERAS_VERSIONS,
+    )
+
+    def check(self, module: Module, project: Project) -> Iterable[Finding]:
+        if not kf.uses_keras(module):
+            return
+        for cls in module.classes:
+            bn_attrs = self._bn_attributes(module, cls)
+            if not bn_attrs:
+                continue
+            for fn in cls.body:
+                if not (isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and fn.name in ("call", "__call__")):
+                    continue
+                if not kf._param_index(fn, "training")[2]:
+                    continue
+                for n in ast.walk(fn):
+                    if not (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+                            and isinstance(n.func.value, ast.Name) and n.func.value.id == "self"
+                            and n.func.attr in bn_attrs):
+                        continue
+                    expr = kf.kwarg(n, "training")
+                    if expr is None and len(n.args) >= 2:
+                        expr = n.args[1]
+                    if expr is None or not kf.always_false(module, project, expr):
+                        continue
+                    if _under_training_test(module, n, fn):
+                        continue
+                    fix = _replace_fix(module, expr, "training", "pass the call's training flag on") \
+                        if isinstance(expr, ast.Constant) else None
+                    yield self.finding(module, n,
+                                       f"`self.{n.func.attr}` (BatchNormalization) is called with training=False in "
+                                       f"`{cls.name}.{fn.name}`: it never updates its moving statistics; "
+                                       f"pass `training=training`", fix=fix)
+
+    @staticmethod
+    def _bn_attributes(module: Module, cls: ast.ClassDef) -> set[str]:
+        attrs: set[str] = set()
+        frozen: set[str] = set()
+        for n in ast.walk(cls):
+            if not isinstance(n, ast.Assign):
+                continue
+            for t in n.targets:
+                if not (isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self"):
+                    if isinstance(t, ast.Attribute) and t.attr == "trainable" and isinstance(t.value, ast.Attribute):
+                        frozen.add(t.value.attr)
+                    continue
+                v = n.value
+                if isinstance(v, ast.Call) and kf.is_keras_bn_layer(module.imports.resolve(v.func)):
+                    tr = kf.kwarg(v, "trainable")
+                    if isinstance(tr, ast.Constant) and tr.value is False:
+                        frozen.add(t.attr)
+                    attrs.add(t.attr)
+        return attrs - frozen
+
+
+def _learning_phase_value(module: Module, project: Project, call: ast.Call) -> Optional[int]:
+    if not call.args:
+        return None
+    vals = kf.constant_values(module, project, call.args[0])
+    if not vals or len(vals) != 1:
+        return None
+    v = next(iter(vals))
+    if v in (0, 1) and not isinstance(v, str):
+        return int(v)
+    return None
+
+
+TRAIN_METHODS = {"fit", "fit_generator", "train_on_batch", "apply_gradients", "minimize"}
+EVAL_METHODS = {"predict", "predict_on_batch", "evaluate", "evaluate_generator", "predict_generator", "test_on_batch"}
+TF1_MARKERS = ("tensorflow.Session", "tensorflow.InteractiveSession", "tensorflow.disable_eager_execution",
+               "tensorflow.disable_v2_behavior", "tensorflow.placeholder")
+
+
+@register
+class SetLearningPhase(Rule):
+    code = "BN204"
+    name = "set-learning-phase-mismatch"
+    framework = "keras"
+    summary = "set_learning_phase(0) before training (BN frozen), or set_learning_phase(1) before evaluating."
+    triggers = ("set_learning_phase",)
+    doc = RuleDoc(
+        what="""
+Finds `set_learning_phase(0)` (any spelling: `K.set_learning_phase`, `keras.backend`,
+`tf.keras.backend`, `tf.compat.v1.keras.backend`) followed in the same file by training
+(`fit`, `fit_generator`, `train_on_batch`, `apply_gradients`, `minimize`) with no
+`set_learning_phase(1)` in between; and its mirror, `set_learning_phase(1)` followed by evaluation
+or prediction (`predict`, `evaluate`, `test_on_batch`...) in a file that never sets phase 0.
+Only where the global learning phase matters: standalone Keras 2 (the function does not exist in
+Keras 3) or tf.keras in TF1 graph code (`Session`, `disable_eager_execution`, `placeholder`).
+""",
+        why="""
+The learning phase is a global constant that overrides Keras' own choice in graph mode: with phase
+0, `fit` runs every BatchNormalization in inference mode and never updates its moving statistics
+(measured with tf_keras 2.21 in graph mode: moving mean stays 0 after `fit`); with phase 1,
+`predict`/`evaluate` normalise with the statistics of the batch being predicted, so a prediction
+depends on the other samples in its batch.
+""",
+        example="""
+from keras import backend as K
+K.set_learning_phase(0)
+model = build_model()
+model.fit(x_train, y_train, epochs=10)
+""",
+        use_instead="""
+model = build_model()
+model.fit(x_train, y_train, epochs=10)   # fit/predict choose the phase themselves
+""",
+        not_flagged="""
+- `set_learning_phase(0)` in export/inference scripts (nothing trains after it);
+- the old fine-tuning trick `set_learning_phase(0)`; build the frozen base; `set_learning_phase(1)`;
+  build the head; `fit` (phase 1 is restored before training);
+- tf.keras in eager TF2 code, where `fit`/`predict` pass `training` explicitly and ignore the phase.
+""",
+        versions="standalone Keras 2.x on TF1/Theano/CNTK; tf.keras / tf_keras in graph mode (TF 1.x, TF 2 with "
+                 "disable_eager_execution). Keras 3 has no set_learning_phase.",
+    )
+
+    def check(self, module: Module, project: Project) -> Iterable[Finding]:
+        sites = [c for c in module.calls if (c.qualname or "").endswith("backend.set_learning_phase")
+                 or (c.name == "set_learning_phase" and c.qualname is None)]
+        if not sites or not self._phase_matters(module):
+            return
+        phases = [(c, _learning_phase_value(module, project, c.node)) for c in sites]
+        method_calls = [c for c in module.calls if isinstance(c.node.func, ast.Attribute)]
+        has_phase0 = any(p == 0 for _, p in phases)
+        for c, phase in phases:
+            pos = (c.node.lineno, c.node.col_offset)
+            later_phase = [(x.node.lineno, x.node.col_offset) for x, p in phases if p is not None and (x.node.lineno, x.node.col_offset) > pos]
+            horizon = min(later_phase) if later_phase else (10 ** 9, 0)
+            after = [m for m in method_calls if pos < (m.node.lineno, m.node.col_offset) < horizon]
+            if phase == 0:
+                trains = [m for m in after if m.name in TRAIN_METHODS]
+                if trains:
+                    yield self.finding(module, c.node,
+                                       f"set_learning_phase(0) makes `{trains[0].name}` (line "
+                                       f"{module.unit.locate(trains[0].node.lineno)[1]}) run BatchNormalization in "
+                                       f"inference mode: moving statistics never update; remove it")
+            elif phase == 1 and not has_phase0:
+                evals = [m for m in after if m.name in EVAL_METHODS]
+                if evals:
+                    yield self.finding(module, c.node,
+                                       f"set_learning_phase(1) makes `{evals[0].name}` (line "
+                                       f"{module.unit.locate(evals[0].node.lineno)[1]}) normalise with the statistics "
+                                       f"of each predicted batch; remove it or set phase 0 before evaluating")
+
+    @staticmethod
+    def _phase_matters(module: Module) -> bool:
+        for c in module.calls:
+            q = c.qualname or ""
+            if q.endswith("backend.set_learning_phase"):
+                if q.startswith("keras.") and not module.imports.imports_any("tensorflow.keras", "tf_keras"):
+                    return True  # standalone Keras 2
+        return any(c.qualname in TF1_MARKERS for c in module.calls) or module.imports.imports_any(
+            "tensorflow.compat.v1") or any(c.name in ("get_session",) for c in module.calls)
+
+
+@register
+class StatelessCallInTrainStep(Rule):
+    code = "BN205"
+    name = "stateless-call-bn-state-dropped"
+    framework = "keras"
+    summary = "Keras 3 stateless_call in a JAX training step without training=True, or its new BN state dropped."
+    triggers = ("stateless_call",)
+    doc = RuleDoc(
+        what="""
+Finds `model.stateless_call(trainable_vars, non_trainable_vars, x, ...)` in a function that is
+differentiated (`jax.grad`/`jax.value_and_grad` of it) or in a `train_step` override, when it
+(a) does not pass `training=True`, or (b) throws away the second result, the updated
+non-trainable variables (`y, _ = ...`, `...[0]`, or a name never used afterwards).
+""",
+        why="""
+`stateless_call` is pure: BatchNormalization's new moving mean/variance come back in the returned
+non-trainable variables and exist nowhere else. Without `training=True` BN runs in inference mode;
+if the returned variables are dropped, the next step starts from the old ones. Either way the
+moving statistics never change (verified with Keras 3.15 on the JAX backend), and the model
+evaluates with its initial 0/1 statistics.
+""",
+        example="""
+def compute_loss(trainable_vars, non_trainable_vars, x, y):
+    y_pred, _ = model.stateless_call(trainable_vars, non_trainable_vars, x, training=True)
+    return loss_fn(y, y_pred)
+
+grad_fn = jax.value_and_grad(compute_loss)
+""",
+        use_instead="""
+def compute_loss(trainable_vars, non_trainable_vars, x, y):
+    y_pred, non_trainable_vars = model.stateless_call(trainable_vars, non_trainable_vars, x, training=True)
+    return loss_fn(y, y_pred), non_trainable_vars
+
+grad_fn = jax.value_and_grad(compute_loss, has_aux=True)
+# ... and carry the returned non_trainable_vars into the next step
+""",
+        not_flagged="""
+- evaluation functions (not differentiated, not `train_step`), which may pass `training=False` and
+  ignore the returned state;
+- calls whose `training` value is unknown.
+""",
+        versions="Keras 3.0-3.15 (stateless_call exists only in Keras 3), any backend.",
+    )
+
+    def check(self, module: Module, project: Project) -> Iterable[Finding]:
+        diffed = self._differentiated_functions(module)
+        for c in module.calls:
+            if c.name != "stateless_call" or not isinstance(c.node.func, ast.Attribute):
+                continue
+            fn = c.scope
+            if fn is None:
+                continue
+            in_train_step = fn.name == "train_step" or fn.name in diffed
+            if not in_train_step:
+                continue
+            tr = kf.kwarg(c.node, "training")
+            if tr is None and not kf.has_kwargs_splat(c.node):
+                yield self.finding(module, c.node, "stateless_call in a training step without training=True: "
+                                   "BatchNormalization runs in inference mode and its moving statistics never "
+                                   "update; pass training=True", fix=NoTrainingFlagInTrainStep._fix(module, c.node))
+                continue
+            if tr is not None and kf.always_false(module, project, tr):
+                yield self.finding(module, c.node, "stateless_call with training=False in a training step: "
+                                   "BatchNormalization runs in inference mode; pass training=True",
+                                   fix=_replace_fix(module, tr, "True", "pass training=True") if isinstance(tr, ast.Constant) else None)
+                continue
+            if self._state_dropped(module, c.node, fn):
+                yield self.finding(module, c.node, "the non-trainable variables returned by stateless_call (the "
+                                   "updated BatchNormalization statistics) are dropped: the moving statistics never "
+                                   "change; return them and carry them into the next step")
+
+    @staticmethod
+    def _differentiated_functions(module: Module) -> set[str]:
+        out: set[str] = set()
+        for c in module.calls:
+            q = c.qualname or ""
+            if q in ("jax.grad", "jax.value_and_grad") or c.name in ("value_and_grad", "grad"):
+                if c.node.args and isinstance(c.node.args[0], ast.Name):
+                    out.add(c.node.args[0].id)
+                elif c.node.args and isinstance(c.node.args[0], ast.Attribute):
+                    out.add(c.node.args[0].attr)
+        return out
+
+    @staticmethod
+    def _state_dropped(module: Module, call: ast.Call, fn: FuncNode) -> bool:
+        parent = module.parent(call)
+        if isinstance(parent, ast.Subscript) and isinstance(parent.slice, ast.Constant) and parent.slice.value == 0:
+            return True
+        if isinstance(parent, ast.Expr):
+            return True
+        if isinstance(parent, ast.Assign) and len(parent.targets) == 1:
+            t = parent.targets[0]
+            if isinstance(t, (ast.Tuple, ast.List)) and len(t.elts) == 2:
+                second = t.elts[1]
+                if isinstance(second, ast.Name):
+                    if second.id == "_":
+                        return True
+                    used = any(isinstance(n, ast.Name) and n.id == second.id and isinstance(n.ctx, ast.Load)
+                               for n in ast.walk(fn))
+                    return not used
+        return False

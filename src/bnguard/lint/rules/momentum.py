@@ -1,0 +1,142 @@
+"""Cross-framework rules (BN5xx): momentum conventions mixed up between frameworks.
+
+PyTorch updates ``running = (1 - m) * running + m * batch`` (default m = 0.1); Keras, TF1 layers,
+slim and Flax update ``moving = m * moving + (1 - m) * batch`` (default 0.99 / 0.999 / 0.9). A
+PyTorch value such as 0.1 in a Keras/TF/Flax BN keeps 10 % of the history per step: the moving
+statistics are essentially those of the last batch.
+"""
+from __future__ import annotations
+
+import ast
+from typing import Iterable, Optional
+
+from bnguard.lint import keras_facts as kf
+from bnguard.lint.finding import Edit, Finding, Fix
+from bnguard.lint.project import Module, Project
+from bnguard.lint.rules.base import Rule, RuleDoc, register
+
+# canonical callee -> (keyword, positional index of that keyword or None)
+MOMENTUM_ARG: dict[str, tuple[str, Optional[int]]] = {
+    "tensorflow.layers.batch_normalization": ("momentum", 2),
+    "tf_slim.batch_norm": ("decay", 1),
+    "flax.linen.BatchNorm": ("momentum", 2),
+    "flax.linen.normalization.BatchNorm": ("momentum", 2),
+    "flax.nnx.BatchNorm": ("momentum", None),
+    "flax.nnx.nn.normalization.BatchNorm": ("momentum", None),
+    "flax.experimental.nnx.BatchNorm": ("momentum", None),
+}
+KERAS_BN_ARG = ("momentum", 1)  # BatchNormalization(axis=-1, momentum=0.99, ...)
+THRESHOLD = 0.5
+
+
+def _momentum_spec(module: Module, call: ast.Call) -> Optional[tuple[str, Optional[int]]]:
+    q = module.imports.resolve(call.func)
+    if q in MOMENTUM_ARG:
+        return MOMENTUM_ARG[q]
+    if kf.is_keras_bn_layer(q):
+        return KERAS_BN_ARG
+    if q == "functools.partial" and call.args:
+        inner = module.imports.resolve(call.args[0])
+        if inner in MOMENTUM_ARG:
+            return (MOMENTUM_ARG[inner][0], None)
+        if kf.is_keras_bn_layer(inner):
+            return ("momentum", None)
+    if q and q.endswith("arg_scope") and call.args and isinstance(call.args[0], (ast.List, ast.Tuple)):
+        if any((module.imports.resolve(e) or "").endswith("batch_norm") for e in call.args[0].elts):
+            return ("decay", None)
+    return None
+
+
+@register
+class TorchMomentumConvention(Rule):
+    code = "BN501"
+    name = "pytorch-momentum-in-keras-tf-flax"
+    framework = "cross-framework"
+    summary = "PyTorch's BN momentum convention (e.g. 0.1) used in a Keras/TF/Flax BatchNorm."
+    triggers = ("momentum", "decay")
+    doc = RuleDoc(
+        what="""
+Finds a BatchNorm momentum below 0.5 in the frameworks whose momentum is the weight of the *old*
+value: `keras.layers.BatchNormalization(momentum=...)` (every Keras spelling, also
+SyncBatchNormalization), `tf.compat.v1.layers.batch_normalization(momentum=...)`, slim /
+`tf.contrib.layers.batch_norm(decay=...)` (also `arg_scope([slim.batch_norm], decay=...)` and
+`normalizer_params={'decay': ...}`), Flax `nn.BatchNorm(momentum=...)` and `nnx.BatchNorm(momentum=...)`
+(also through `functools.partial`). The value is resolved through constants, wrapper parameters and
+their call sites; unresolved values are not reported. 0 (moving statistics = last batch, used on
+purpose for recalibration) and 0.5 (the same in both conventions) are not reported.
+""",
+        why="""
+These frameworks compute `moving = momentum * moving + (1 - momentum) * batch`; PyTorch computes
+`running = (1 - momentum) * running + momentum * batch`. A PyTorch value such as 0.1 or 0.01
+ported unchanged keeps only 10 % / 1 % of the history per step: the moving statistics follow the
+last one or two batches, and the model evaluates with noisy, batch-dependent statistics.
+""",
+        example="""
+x = keras.layers.BatchNormalization(momentum=0.1)(x)      # PyTorch's default, ported as-is
+""",
+        use_instead="""
+x = keras.layers.BatchNormalization(momentum=0.9)(x)      # = 1 - 0.1
+""",
+        not_flagged="""
+- momentum >= 0.5, momentum 0 (deliberate: last-batch statistics), values that cannot be resolved;
+- PyTorch BN (see BN304 for the opposite mistake).
+""",
+        versions="Keras 2/3, tf.keras/tf_keras, TF1 layers, tf.contrib / tf_slim, Flax linen and NNX (all versions).",
+    )
+
+    def check(self, module: Module, project: Project) -> Iterable[Finding]:
+        for c in module.calls:
+            spec = _momentum_spec(module, c.node)
+            if spec is not None:
+                key, pos = spec
+                expr = kf.kwarg(c.node, key)
+                if expr is None and pos is not None and len(c.node.args) > pos \
+                        and not any(isinstance(a, ast.Starred) for a in c.node.args[:pos + 1]):
+                    expr = c.node.args[pos]
+                f = self._report(module, project, c.node, expr, key)
+                if f:
+                    yield f
+            # normalizer_params={'decay': 0.1} / batch_norm_params = {'decay': 0.1}
+            np_ = kf.kwarg(c.node, "normalizer_params")
+            if np_ is not None:
+                d = self._dict_value(module, np_)
+                if d is not None:
+                    f = self._report(module, project, c.node, d, "decay")
+                    if f:
+                        yield f
+
+    @staticmethod
+    def _dict_value(module: Module, expr: ast.expr) -> Optional[ast.expr]:
+        if isinstance(expr, ast.Name):
+            scope = module.scope_of(expr)
+            assigned = kf._assignments(scope if scope is not None else module.tree, expr.id) or kf._assignments(module.tree, expr.id)
+            expr = assigned[0] if len(assigned) == 1 and assigned[0] is not None else None
+        if isinstance(expr, ast.Dict):
+            for k, v in zip(expr.keys, expr.values):
+                if isinstance(k, ast.Constant) and k.value == "decay":
+                    return v
+        return None
+
+    def _report(self, module: Module, project: Project, call: ast.Call, expr: Optional[ast.expr], key: str) -> Optional[Finding]:
+        if expr is None:
+            return None
+        vals = kf.constant_values(module, project, expr)
+        if not vals:
+            return None
+        nums = [v for v in vals if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if len(nums) != len(vals):
+            return None
+        bad = sorted(v for v in nums if 0 < v < THRESHOLD)
+        if not bad:
+            return None
+        m = bad[0]
+        fix = None
+        if isinstance(expr, ast.Constant):
+            cell, line = module.unit.locate(expr.lineno)
+            _, end_line = module.unit.locate(expr.end_lineno or expr.lineno)
+            fix = Fix(f"use the {key} of this framework's convention: 1 - {m:g}",
+                      (Edit(line, expr.col_offset, end_line, expr.end_col_offset or expr.col_offset, f"{round(1 - m, 10):g}", cell),))
+        return self.finding(module, call,
+                            f"BatchNorm {key}={m:g} follows PyTorch's convention; here {key} weighs the old moving "
+                            f"statistics, so they keep only {m:.0%} of their history per step (≈ last batch); "
+                            f"use {key}={round(1 - m, 10):g}", fix=fix)

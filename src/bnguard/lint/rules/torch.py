@@ -1,0 +1,1192 @@
+"""PyTorch rules (BN3xx): modules left in eval mode for training, evaluation in train mode,
+TensorFlow's momentum convention, hard-coded ``training`` flags, averaged models with stale
+statistics and hand-written BN modules that update their statistics at evaluation time.
+
+The mode rules (BN301-BN303) use :mod:`bnguard.lint.torchflow`: ordered mode events through
+project calls and loops. Everything errs towards silence: an object we cannot tie to the trained
+model, a callee we cannot resolve or a model whose class has no BN ends the analysis quietly.
+"""
+from __future__ import annotations
+
+import ast
+import re
+from typing import Iterable, Optional
+
+from bnguard.lint.finding import Edit, Finding, Fix
+from bnguard.lint.imports import dotted
+from bnguard.lint.project import Module, Project
+from bnguard.lint.rules.base import Rule, RuleDoc, register
+from bnguard.lint.torchflow import (LOOP_TYPES, Event, Flow, Key, conflicting, key_names, receiver_key,
+                                    same_object)
+
+BN_CLASSES = {f"torch.nn.{n}" for n in (
+    "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LazyBatchNorm1d", "LazyBatchNorm2d",
+    "LazyBatchNorm3d")}
+F_BATCH_NORM = {"torch.nn.functional.batch_norm", "torch.batch_norm", "torch.nn.functional.batchnorm"}
+# Library constructors whose networks contain BatchNorm (torchvision, timm, segmentation libraries).
+_BN_LIBRARY = re.compile(
+    r"^(torchvision\.models\.(resnet|resnext|wide_resnet|densenet|inception|googlenet|mobilenet|mnasnet|"
+    r"shufflenet|efficientnet|regnet|convnext_?bn|vgg\d+_bn|detection|segmentation|video|quantization)|"
+    r"timm\.create_model|segmentation_models_pytorch\.|pretrainedmodels\.|efficientnet_pytorch\.)")
+_FROZEN_NAME = re.compile(
+    r"teacher|target|ema|frozen|freeze|pretrain|backbone|feature|extractor|encoder_k|key_encoder|momentum|"
+    r"vgg|lpips|perceptual|clip|inception|fid|old|prev|ref|avg|swa|fixed|critic_target", re.I)
+_GENERATOR_NAME = re.compile(r"gen|^g$|^g_|_g$|netg|decoder|sampler", re.I)
+_EVAL_FUNC = re.compile(r"eval|valid|test|predict|infer|score|accuracy|benchmark", re.I)
+_EVAL_LOADER = re.compile(r"val|test|eval|dev|holdout", re.I)
+_DELIBERATE_TRAIN_MODE = re.compile(
+    r"update_bn|bn_update|precise|recalib|calib|adapt|tent|adabn|bn_stat|batch_stat|running_stat|"
+    r"reset_running|momentum|track_running_stats|tta|mc_dropout|dropout_sampl|bayes|mcd|ensemble", re.I)
+_OPTIMIZER_CTOR = re.compile(r"(^torch\.optim\.|Optimizer$|^SGD$|^Adam|^RMSprop$|^Adagrad$|^LARS|^LAMB|optim)", re.I)
+_LIGHTNING = ("lightning", "pytorch_lightning", "lightning.pytorch")
+
+PYTORCH_VERSIONS = "PyTorch >= 1.0 (checked against 2.x semantics; torch.nn and torch.nn.functional spellings)."
+
+
+def _uses_torch(module: Module) -> bool:
+    return module.imports.imports_any("torch") or "torch" in module.unit.text
+
+
+def _is_lightning(module: Module) -> bool:
+    return module.imports.imports_any(*_LIGHTNING)
+
+
+# ------------------------------------------------------------------------------------------------
+# Project facts shared by the mode rules
+# ------------------------------------------------------------------------------------------------
+def _flow(project: Project) -> Flow:
+    return project.fact("torch.flow", Flow)
+
+
+def _trained_names(project: Project) -> set[str]:
+    """Names of the objects whose parameters an optimizer updates (``SGD(model.parameters())``)."""
+
+    def compute(p: Project) -> set[str]:
+        names: set[str] = set()
+        for m in p.modules:
+            for c in m.calls:
+                callee = c.qualname or c.name or ""
+                if not _OPTIMIZER_CTOR.search(callee) or "scheduler" in callee.lower() or "lr_" in callee.lower():
+                    continue
+                exprs: list[ast.AST] = list(c.node.args) + [k.value for k in c.node.keywords]
+                # params built beforehand: `params = list(model.parameters()) + ...; SGD(params)`
+                arg_names = {n.id for e in exprs for n in ast.walk(e) if isinstance(n, ast.Name)}
+                body = c.scope.body if c.scope is not None else m.tree.body
+                for st in body:
+                    for n in ast.walk(st):
+                        if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+                            tgts = n.targets if isinstance(n, ast.Assign) else [n.target]
+                            if any(isinstance(t, ast.Name) and t.id in arg_names for t in tgts) and n.value is not None:
+                                exprs.append(n.value)
+                        elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("append", "extend", "add_param_group") \
+                                and isinstance(n.func.value, ast.Name) and n.func.value.id in arg_names:
+                            exprs.extend(n.args)
+                for e in exprs:
+                    for n in ast.walk(e):
+                        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in (
+                                "parameters", "named_parameters"):
+                            key, _ = receiver_key(n.func.value, {}, set())
+                            names |= key_names(key)
+        return names
+
+    return project.fact("torch.trained_names", compute)
+
+
+def _frozen_names(project: Project) -> set[str]:
+    """Objects frozen on purpose: ``x.requires_grad_(False)``, ``for p in x.parameters(): p.requires_grad = False``."""
+
+    def compute(p: Project) -> set[str]:
+        names: set[str] = set()
+        for m in p.modules:
+            for n in ast.walk(m.tree):
+                if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "requires_grad_" \
+                        and n.args and isinstance(n.args[0], ast.Constant) and n.args[0].value is False:
+                    names |= key_names(receiver_key(n.func.value, {}, set())[0])
+                elif isinstance(n, (ast.For, ast.comprehension)):
+                    it = n.iter
+                    if isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and it.func.attr in ("parameters", "named_parameters"):
+                        body = n.body if isinstance(n, ast.For) else []
+                        for st in body:
+                            for a in ast.walk(st):
+                                if isinstance(a, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr == "requires_grad" for t in a.targets) \
+                                        and isinstance(a.value, ast.Constant) and a.value.value is False:
+                                    names |= key_names(receiver_key(it.func.value, {}, set())[0])
+        return names
+
+    return project.fact("torch.frozen_names", compute)
+
+
+def _is_trained(key: Key, project: Project) -> bool:
+    """Is the object the one the optimizer trains (precision: when unsure, assume it is not)?"""
+    if key is None:
+        return False
+    names = key_names(key)
+    if names & _frozen_names(project):
+        return False
+    trained = _trained_names(project)
+    if trained:
+        return bool(names & trained)
+    return not any(_FROZEN_NAME.search(n) for n in names)
+
+
+def _lightning_module(module: Module) -> bool:
+    return _is_lightning(module)
+
+
+def _roots(project: Project) -> Iterable[tuple[Module, list[Event]]]:
+    flow = _flow(project)
+    for m in project.modules:
+        if not _uses_torch(m) or _lightning_module(m):
+            continue
+        yield m, flow.module_summary(m)
+        for fi in m.functions:
+            yield m, flow.summary(fi.node)
+
+
+def _report_site(ev: Event, loop: Optional[ast.AST]) -> tuple[Module, ast.AST]:
+    """The call, in the function that holds ``loop`` (or the outermost one), that leads to the event."""
+    if loop is not None:
+        for mod, node in ev.sites:
+            if any(a is loop for a in mod.ancestors(node)):
+                return mod, node
+    return ev.sites[0]
+
+
+def _describe(ev: Event, site_node: ast.AST) -> str:
+    if ev.node is site_node:
+        return ""
+    mod, node = ev.sites[-1]
+    return f" (it calls `{ast.unparse(node.func)}()` at {mod.path}:{node.lineno})"  # type: ignore[attr-defined]
+
+
+def _mode_findings(project: Project) -> dict[str, list[tuple[Module, ast.AST, str, Optional[Fix]]]]:
+    """BN301 and BN302 verdicts for the whole project, computed once."""
+
+    def compute(p: Project):
+        # (code, module path, node id) -> [flagged?, module, node, message, fix]
+        verdicts: dict[tuple, list] = {}
+
+        def vote(code: str, mod: Module, node: ast.AST, flagged: bool, message: str = "", fix=None) -> None:
+            k = (code, mod.path, id(node))
+            v = verdicts.setdefault(k, [True, mod, node, message, fix, False])
+            if flagged:
+                v[5] = True
+                if not v[3]:
+                    v[3], v[4] = message, fix
+            else:
+                v[0] = False
+
+        for _mod, events in _roots(p):
+            if not any(e.kind == "step" for e in events):
+                continue
+            step_loops = {id(lp) for e in events if e.kind == "step" for lp in e.loops}
+            _check_loops(events, step_loops, p, vote)
+            _check_before_loop(events, step_loops, p, vote)
+        out: dict[str, list] = {"BN301": [], "BN302": []}
+        for (code, _path, _id), (ok, mod, node, message, fix, any_flag) in verdicts.items():
+            if ok and any_flag:
+                out[code].append((mod, node, message, fix))
+        return out
+
+    return project.fact("torch.mode_findings", compute)
+
+
+def _check_loops(events: list[Event], step_loops: set[int], project: Project, vote) -> None:
+    """BN301: inside a loop that steps an optimizer, does an eval() reach the next step (wrapping
+    around to the next iteration) without a train() of the same object?"""
+    loops: dict[int, ast.AST] = {}
+    for e in events:
+        for lp in e.loops:
+            if id(lp) in step_loops:
+                loops[id(lp)] = lp
+    for lid, loop in loops.items():
+        body = [e for e in events if any(lp is loop for lp in e.loops)]
+        for i, ev in enumerate(body):
+            if ev.kind != "eval" or not _is_trained(ev.key, project):
+                continue
+            mod, site = _report_site(ev, loop)
+            restored, reached = False, False
+            # same iteration first, then the next one (wrap-around), each event at most once
+            order = body[i + 1:] + body[:i]
+            for j, nxt in enumerate(order):
+                wrapped = j >= len(body) - 1 - i
+                if nxt.kind == "train" and same_object(nxt.key, ev.key):
+                    restored = True
+                    break
+                if nxt.kind == "step":
+                    if not wrapped and conflicting(ev.guards, nxt.guards):
+                        continue  # `if phase == "train": step` after `else: eval()`: never the same pass
+                    reached = True
+                    break
+            if restored:
+                vote("BN301", mod, site, False)
+            elif reached:
+                who = ev.text or "the model"
+                msg = (f"`{who}` is put in eval mode inside the training loop{_describe(ev, site)} and no "
+                       f"`{who}.train()` runs before the next optimizer step: BatchNorm then trains on frozen "
+                       f"running statistics and they never update again.")
+                vote("BN301", mod, site, True, msg, _train_fix(mod, loop, ev))
+
+
+def _train_fix(mod: Module, loop: ast.AST, ev: Event) -> Optional[Fix]:
+    """Insert ``<model>.train()`` as the first statement of the loop body."""
+    if not ev.text or not re.fullmatch(r"[A-Za-z_][\w.]*", ev.text):
+        return None
+    if loop not in mod.parents:  # the loop is in another file than the reported call
+        return None
+    body = getattr(loop, "body", None)
+    if not body or body[0].lineno == loop.lineno:  # `for x in y: stmt` on one line
+        return None
+    first = body[0]
+    indent = mod.lines[first.lineno - 1][: first.col_offset]
+    if indent.strip():
+        return None
+    cell, line = mod.unit.locate(first.lineno)
+    text = f"{indent}{ev.text}.train()\n"
+    return Fix(f"call `{ev.text}.train()` at the start of every iteration",
+               (Edit(line, 0, line, 0, text, cell),))
+
+
+def _check_before_loop(events: list[Event], step_loops: set[int], project: Project, vote) -> None:
+    """BN302: eval() outside the training loops, then a training step with no train() in between."""
+    for i, ev in enumerate(events):
+        if ev.kind != "eval" or any(id(lp) in step_loops for lp in ev.loops):
+            continue
+        if not _is_trained(ev.key, project):
+            continue
+        restored, step = False, None
+        for nxt in events[i + 1:]:
+            if nxt.kind == "train" and same_object(nxt.key, ev.key):
+                restored = True
+                break
+            if nxt.kind == "step":
+                step = nxt
+                break
+        if step is not None and not restored:
+            # a train() anywhere in a loop around the step runs from the second iteration on
+            for lp in step.loops:
+                if any(e.kind == "train" and same_object(e.key, ev.key) and any(x is lp for x in e.loops) for e in events):
+                    restored = True
+        mod, node = ev.sites[0]
+        if restored:
+            vote("BN302", mod, node, False)
+        elif step is not None:
+            who = ev.text or "the model"
+            smod, snode = step.sites[0]
+            msg = (f"`{who}` is put in eval mode{_describe(ev, node)} before training and nothing calls "
+                   f"`{who}.train()` before the optimizer steps ({smod.path}:{snode.lineno}): its BatchNorm "
+                   f"layers train with frozen running statistics.")
+            vote("BN302", mod, node, True, msg, None)
+
+
+class _ModeRule(Rule):
+    framework = "pytorch"
+    triggers = ()
+
+    def check(self, module: Module, project: Project) -> Iterable[Finding]:
+        for mod, node, message, fix in _mode_findings(project)[self.code]:
+            if mod is module:
+                yield self.finding(module, node, message, fix=fix)
+
+
+@register
+class EvalLeftOnInTrainingLoop(_ModeRule):
+    code = "BN301"
+    name = "eval-mode-left-on-in-training-loop"
+    summary = "eval() inside the training loop with no train() before the next optimizer step"
+    doc = RuleDoc(
+        what="""
+Finds `model.eval()` / `model.train(False)` that runs inside the loop that steps an optimizer —
+directly or through a project function such as `validate()` defined in another module — when no
+`model.train()` runs before the next optimizer step, the next iteration included.
+Calls are followed through the project (arguments bound to parameters, `self.model`, aliases,
+`model.module`), and only the object the optimizer trains counts.
+""",
+        why="""
+`eval()` switches every BatchNorm to its running statistics and stops updating them. If training
+continues in eval mode, BN normalizes with stale statistics (the ones at the first validation), the
+running estimates never move again, and the model trained this way is evaluated with statistics that
+do not match its weights: accuracy drops, sometimes to chance.
+""",
+        example="""
+for epoch in range(epochs):
+    for x, y in train_loader:
+        loss = criterion(model(x), y)
+        optimizer.zero_grad(); loss.backward(); optimizer.step()
+    validate(model, val_loader)   # calls model.eval()
+""",
+        use_instead="""
+for epoch in range(epochs):
+    model.train()
+    for x, y in train_loader:
+        ...
+    validate(model, val_loader)
+""",
+        not_flagged="""
+`train()` anywhere before the next step (top of the epoch, inside `train_one_epoch()`, at the end
+of `validate()`); `eval()` on objects the optimizer does not train or that are frozen on purpose
+(`requires_grad_(False)`, teacher / target / EMA networks, a frozen backbone); the
+`for phase in ["train", "val"]` pattern; PyTorch Lightning modules (the trainer switches modes).
+""",
+        versions=PYTORCH_VERSIONS,
+    )
+
+
+@register
+class EvalBeforeTraining(_ModeRule):
+    code = "BN302"
+    name = "eval-mode-before-training"
+    summary = "eval() before the training loop and no train() before the optimizer steps"
+    doc = RuleDoc(
+        what="""
+Finds `model.eval()` / `model.train(False)` executed before the training loop (in the same function,
+in a caller, or in a helper such as `load_checkpoint()`) when no `model.train()` runs before the
+optimizer steps.
+""",
+        why="""
+A module keeps the mode it was last put in. Starting training right after an `eval()` (for an
+initial validation, after loading weights) trains the whole run with BatchNorm in inference mode:
+running statistics frozen at their initial values, batch statistics never used.
+""",
+        example="""
+model.load_state_dict(torch.load(path))
+model.eval()
+print("initial accuracy", evaluate(model))
+for epoch in range(epochs):
+    train_epoch(model, loader, optimizer)   # never calls model.train()
+""",
+        use_instead="""
+model.eval()
+print("initial accuracy", evaluate(model))
+model.train()
+for epoch in range(epochs):
+    train_epoch(model, loader, optimizer)
+""",
+        not_flagged="""
+Objects frozen on purpose: a feature extractor / backbone with `requires_grad_(False)`, a teacher,
+target, EMA or perceptual-loss network, anything whose parameters no optimizer receives.
+""",
+        versions=PYTORCH_VERSIONS,
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+# BN303 evaluation in train mode
+# ------------------------------------------------------------------------------------------------
+_NO_GRAD = {"torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad", "torch.autograd.grad_mode.no_grad",
+            "torch.autograd.grad_mode.inference_mode"}
+
+
+def _no_grad_ctx(expr: ast.AST, module: Module) -> bool:
+    target = expr.func if isinstance(expr, ast.Call) else expr
+    q = module.qualname(target) or ""
+    if q in _NO_GRAD:
+        return True
+    if q in ("torch.set_grad_enabled", "torch.autograd.set_grad_enabled") and isinstance(expr, ast.Call) and expr.args:
+        a = expr.args[0]
+        return isinstance(a, ast.Constant) and a.value is False
+    return False
+
+
+def _bn_classes(project: Project) -> dict[str, Optional[bool]]:
+    """Project class / function name -> contains BatchNorm (True), does not (False)."""
+
+    def compute(p: Project) -> dict[str, Optional[bool]]:
+        defs: dict[str, list[tuple[ast.AST, Module]]] = {}
+        for m in p.modules:
+            for c in m.classes:
+                defs.setdefault(c.name, []).append((c, m))
+            for fi in m.functions:
+                if fi.cls is None:
+                    defs.setdefault(fi.name, []).append((fi.node, m))
+        memo: dict[str, Optional[bool]] = {}
+
+        def has_bn(name: str, stack: frozenset) -> Optional[bool]:
+            if name in memo:
+                return memo[name]
+            if name in stack:
+                return False
+            verdict: Optional[bool] = False
+            for node, m in defs.get(name, []):
+                parts: list[ast.AST] = [node]
+                if isinstance(node, ast.ClassDef):
+                    parts = list(node.body) + list(node.bases)
+                for part in parts:
+                    for n in ast.walk(part):
+                        if isinstance(n, (ast.Call, ast.Name, ast.Attribute)):
+                            target = n.func if isinstance(n, ast.Call) else n
+                            q = m.qualname(target) or ""
+                            d = dotted(target) or ""
+                            last = d.rsplit(".", 1)[-1]
+                            if q in BN_CLASSES or "BatchNorm" in last or (q and _BN_LIBRARY.search(q)):
+                                verdict = True
+                            elif last in defs and last != name and isinstance(n, (ast.Call, ast.Name)):
+                                if has_bn(last, stack | {name}):
+                                    verdict = True
+                        if verdict:
+                            break
+                    if verdict:
+                        break
+            memo[name] = verdict
+            return verdict
+
+        return {name: has_bn(name, frozenset()) for name in defs}
+
+    return project.fact("torch.bn_classes", compute)
+
+
+def _project_has_bn(project: Project) -> bool:
+    def compute(p: Project) -> bool:
+        for m in p.modules:
+            for c in m.calls:
+                q = c.qualname or ""
+                if q in BN_CLASSES or _BN_LIBRARY.search(q) or "BatchNorm" in (c.name or ""):
+                    return True
+        return False
+
+    return project.fact("torch.project_has_bn", compute)
+
+
+def _model_has_bn(key: Key, project: Project) -> Optional[bool]:
+    """Does the object (by name) come from a constructor that builds BN? None when unknown."""
+    if not key:
+        return None
+    names = key_names(key)
+    classes = _bn_classes(project)
+    verdicts: list[Optional[bool]] = []
+    for m in project.modules:
+        for n in ast.walk(m.tree):
+            if isinstance(n, (ast.Assign, ast.AnnAssign)) and n.value is not None:
+                tgts = n.targets if isinstance(n, ast.Assign) else [n.target]
+                if not any((dotted(t) or "").rsplit(".", 1)[-1] in names for t in tgts):
+                    continue
+                value = n.value
+                while isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr in ("to", "cuda", "cpu", "float", "half"):
+                    value = value.func.value
+                if not isinstance(value, ast.Call):
+                    continue
+                d = dotted(value.func) or ""
+                q = m.qualname(value.func) or ""
+                last = d.rsplit(".", 1)[-1]
+                if q in BN_CLASSES or _BN_LIBRARY.search(q):
+                    verdicts.append(True)
+                elif last in ("DataParallel", "DistributedDataParallel", "DDP", "deepcopy"):
+                    continue
+                elif last in classes:
+                    verdicts.append(classes[last])
+                elif q.startswith("torch.nn.") and last in ("Sequential",):
+                    verdicts.append(any("BatchNorm" in (dotted(a.func) or "") for a in ast.walk(value) if isinstance(a, ast.Call)))
+                else:
+                    verdicts.append(None)
+    if any(v is True for v in verdicts):
+        return True
+    if verdicts and all(v is False for v in verdicts):
+        return False
+    return None
+
+
+def _callers_set_eval(fi_node: ast.AST, key: Key, project: Project, flow: Flow, depth: int = 0) -> bool:
+    """Does a caller (up to three levels) run eval() on the object, or is it called by code we do
+    not see (then we cannot know and stay silent only if it is never called at all? no: we report)."""
+    if depth > 3:
+        return False
+    fi = flow.function_info.get(id(fi_node))
+    if fi is None:
+        return False
+    for site in project.call_sites(fi.name):
+        if site.scope is fi_node:
+            continue
+        caller_events = flow.summary(site.scope) if site.scope is not None else flow.module_summary(site.module)
+        # map our key back to the caller's argument when it is one of our parameters
+        ckey = key
+        if key and key[0].startswith("$"):
+            receiver = site.node.func.value if isinstance(site.node.func, ast.Attribute) else None
+            params = set()
+            if site.scope is not None:
+                params = {a.arg for a in site.scope.args.args + site.scope.args.kwonlyargs + site.scope.args.posonlyargs}
+            bound = Flow.bind(fi, site.node, lambda e: receiver_key(e, {}, params), receiver)
+            if key[0][1:] in bound:
+                ckey = bound[key[0][1:]][0]
+        if any(e.kind == "eval" and same_object(e.key, ckey) for e in caller_events):
+            return True
+        if site.scope is not None and _callers_set_eval(site.scope, ckey, project, flow, depth + 1):
+            return True
+    return False
+
+
+def _eval_path(module: Module, with_node: ast.AST, scope: Optional[ast.AST]) -> bool:
+    if scope is not None and _EVAL_FUNC.search(scope.name):  # type: ignore[attr-defined]
+        if scope.name.startswith("test_") and "test" in module.path.rsplit("/", 1)[-1]:  # type: ignore[attr-defined]
+            return False  # a pytest test function
+        return True
+    for a in module.ancestors(with_node):
+        if isinstance(a, (ast.For, ast.AsyncFor)) and _EVAL_LOADER.search(ast.unparse(a.iter)):
+            return True
+        if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            break
+    for n in ast.walk(with_node):
+        if isinstance(n, (ast.For, ast.AsyncFor)) and _EVAL_LOADER.search(ast.unparse(n.iter)):
+            return True
+    return False
+
+
+@register
+class EvaluationInTrainMode(Rule):
+    code = "BN303"
+    name = "evaluation-in-train-mode"
+    framework = "pytorch"
+    summary = "model evaluated under no_grad() without eval(): BN statistics absorb evaluation data"
+    triggers = ("no_grad", "inference_mode", "set_grad_enabled")
+    doc = RuleDoc(
+        what="""
+Finds a model that contains BatchNorm run under `torch.no_grad()` / `torch.inference_mode()` in an
+evaluation path (a function named like evaluate / validate / test / predict / infer, or a loop over a
+validation / test loader) when neither that function nor any of its callers puts it in eval mode.
+""",
+        why="""
+`no_grad()` only turns off gradient recording; it does not change BatchNorm's mode. In train mode
+BN normalizes each evaluation batch with its own statistics (results depend on the batch) and folds
+the evaluation data into `running_mean` / `running_var` with every batch: the statistics used later
+describe the validation set, not the training data.
+""",
+        example="""
+def evaluate(net, loader):
+    correct = 0
+    with torch.no_grad():
+        for x, y in loader:
+            correct += (net(x).argmax(1) == y).sum().item()
+    return correct
+""",
+        use_instead="""
+def evaluate(net, loader):
+    net.eval()
+    correct = 0
+    with torch.no_grad():
+        for x, y in loader:
+            correct += (net(x).argmax(1) == y).sum().item()
+    net.train()
+    return correct
+""",
+        not_flagged="""
+`no_grad()` inside a training step (teacher / target networks, EMA updates); functions that call
+`train()` on purpose (BN recalibration, `update_bn`, precise-BN, AdaBN / TENT test-time adaptation,
+MC dropout); generators sampled in train mode (GANs); models whose class (defined in the project)
+has no BatchNorm; PyTorch Lightning modules.
+""",
+        versions=PYTORCH_VERSIONS,
+    )
+
+    def check(self, module: Module, project: Project) -> Iterable[Finding]:
+        if not _uses_torch(module) or _is_lightning(module):
+            return
+        flow = _flow(project)
+        reported: set[int] = set()
+        for node in ast.walk(module.tree):
+            region: Optional[ast.AST] = None
+            if isinstance(node, (ast.With, ast.AsyncWith)) and any(_no_grad_ctx(i.context_expr, module) for i in node.items):
+                region = node
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(_no_grad_ctx(d, module) for d in node.decorator_list):
+                region = node
+            if region is None:
+                continue
+            scope = region if isinstance(region, (ast.FunctionDef, ast.AsyncFunctionDef)) else module.scope_of(region)
+            if not _eval_path(module, region, scope):
+                continue
+            if scope is not None and _DELIBERATE_TRAIN_MODE.search(scope.name + " " + module.path):
+                continue
+            events = flow.summary(scope) if scope is not None else flow.module_summary(module)
+            if any(e.kind == "step" for e in events):
+                continue  # a training step (teacher / target network under no_grad)
+            scope_src = ast.unparse(scope) if scope is not None else ""
+            if _DELIBERATE_TRAIN_MODE.search(scope_src):
+                continue
+            params = set()
+            if scope is not None:
+                params = {a.arg for a in scope.args.args + scope.args.kwonlyargs + scope.args.posonlyargs}
+                fi = flow.function_info.get(id(scope))
+                if fi is not None and fi.cls is not None and scope.args.args:
+                    params.discard(scope.args.args[0].arg)
+            for call in _model_calls(region, module):
+                key, text = receiver_key(call.func if not (isinstance(call.func, ast.Attribute) and call.func.attr == "forward") else call.func.value, {}, params)
+                if key is None or id(call) in reported:
+                    continue
+                if any(_GENERATOR_NAME.search(n) for n in key_names(key)):
+                    continue  # GAN sampling keeps BN in train mode on purpose
+                if any(e.kind in ("eval", "train") and same_object(e.key, key) for e in events):
+                    continue
+                has_bn = _model_has_bn(key, project)
+                if has_bn is False or (has_bn is None and not _project_has_bn(project)):
+                    continue
+                if scope is not None and _callers_set_eval(scope, key, project, flow):
+                    continue
+                reported.add(id(call))
+                yield self.finding(
+                    module, call,
+                    f"`{text}` is run under no_grad() for evaluation but is never put in eval mode here or in "
+                    f"a caller: its BatchNorm layers use batch statistics and fold the evaluation data into "
+                    f"their running statistics. Call `{text}.eval()` first (and `.train()` again before training).",
+                    severity="error" if has_bn else "warning")
+                break  # one finding per region
+
+
+def _model_calls(region: ast.AST, module: Module) -> list[ast.Call]:
+    """Calls that run a module: ``model(x)``, ``self.net(x)``, ``model.forward(x)``."""
+    out = []
+    for n in ast.walk(region):
+        if not isinstance(n, ast.Call):
+            continue
+        f = n.func
+        if isinstance(f, ast.Attribute) and f.attr == "forward":
+            out.append(n)
+            continue
+        if not isinstance(f, (ast.Name, ast.Attribute)) or module.qualname(f):
+            continue
+        last = (dotted(f) or "").rsplit(".", 1)[-1]
+        if re.search(r"model|net|encoder|classifier|backbone|^m$|^f$|cnn|resnet", last, re.I) and not re.search(
+                r"loss|criterion|metric|save|load|get|build|create|make|eval|test|valid|step|update|lr", last, re.I):
+            out.append(n)
+    out.sort(key=lambda c: (c.lineno, c.col_offset))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# BN304 TensorFlow momentum convention
+# ------------------------------------------------------------------------------------------------
+def _numbers(expr: ast.AST, module: Module, project: Project) -> Optional[set[float]]:
+    """The numbers ``expr`` can be, or None when unknown/not all numeric."""
+    from bnguard.lint.values import UNKNOWN, possible_values
+
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Sub):
+        left = _numbers(expr.left, module, project)
+        right = _numbers(expr.right, module, project)
+        if left and right:
+            return {a - b for a in left for b in right}
+        return None
+    if isinstance(expr, ast.Constant):
+        v = expr.value
+        return {float(v)} if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+    vals = possible_values(expr, module, project)
+    if vals is UNKNOWN or not vals:
+        return None
+    out = set()
+    for v in vals:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return None
+        out.add(float(v))
+    return out
+
+
+@register
+class TensorFlowMomentumInTorch(Rule):
+    code = "BN304"
+    name = "tensorflow-momentum-in-pytorch-bn"
+    framework = "pytorch"
+    summary = "PyTorch BN momentum >= 0.5: TensorFlow's convention (PyTorch weighs the new batch by momentum)"
+    triggers = ("momentum",)
+    doc = RuleDoc(
+        what="""
+Finds `nn.BatchNorm1d/2d/3d`, `nn.SyncBatchNorm`, `nn.LazyBatchNorm*d` and `F.batch_norm` given a
+`momentum` of 0.5 or more (a literal, a constant, a config default or a parameter resolved through
+every call site), and `m.momentum = 0.99` assigned to BN modules.
+""",
+        why="""
+PyTorch updates `running = (1 - momentum) * running + momentum * batch`; TensorFlow/Keras use
+`running = momentum * running + (1 - momentum) * batch`. A value ported from TF (0.9, 0.99, 0.997)
+makes the running statistics follow the last batch almost entirely: evaluation uses the statistics
+of one batch, noisy and biased.
+""",
+        example="""
+self.bn = nn.BatchNorm2d(64, momentum=0.99)
+""",
+        use_instead="""
+self.bn = nn.BatchNorm2d(64, momentum=0.01)  # PyTorch convention: 1 - TF momentum
+""",
+        not_flagged="""
+`momentum=None` (cumulative average), values below 0.5, hand-written BN classes (their convention is
+their own), `track_running_stats=False` layers (no running statistics).
+""",
+        versions=PYTORCH_VERSIONS,
+    )
+
+    def check(self, module: Module, project: Project) -> Iterable[Finding]:
+        for site in module.calls:
+            q = site.qualname or ""
+            if q in BN_CLASSES:
+                mom = _kw(site.node, "momentum") or (site.node.args[2] if len(site.node.args) > 2 else None)
+                trs = _kw(site.node, "track_running_stats") or (site.node.args[4] if len(site.node.args) > 4 else None)
+                if trs is not None and isinstance(trs, ast.Constant) and trs.value is False:
+                    continue
+            elif q in F_BATCH_NORM:
+                mom = _kw(site.node, "momentum") or (site.node.args[6] if len(site.node.args) > 6 else None)
+            else:
+                continue
+            if mom is None:
+                continue
+            yield from self._judge(module, project, site.node, mom)
+        # `m.momentum = 0.99` on BN modules: inside `if isinstance(m, nn.BatchNorm2d)`
+        for node in ast.walk(module.tree):
+            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Attribute) \
+                    and node.targets[0].attr == "momentum" and self._bn_guarded(module, node):
+                yield from self._judge(module, project, node, node.value)
+
+    def _bn_guarded(self, module: Module, node: ast.AST) -> bool:
+        for a in module.ancestors(node):
+            if isinstance(a, ast.If):
+                for n in ast.walk(a.test):
+                    if isinstance(n, (ast.Name, ast.Attribute)) and (module.qualname(n) in BN_CLASSES or (
+                            (module.qualname(n) or "").startswith("torch.nn.") and "BatchNorm" in (module.qualname(n) or ""))):
+                        return True
+            if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                break
+        return False
+
+    def _judge(self, module: Module, project: Project, node: ast.AST, mom: ast.AST) -> Iterable[Finding]:
+        values = _numbers(mom, module, project)
+        if not values or not any(v >= 0.5 for v in values) or any(v > 1 or v < 0 for v in values):
+            return
+        worst = max(values)
+        fix = None
+        if isinstance(mom, ast.Constant) and len(values) == 1:
+            cell, line = module.unit.locate(mom.lineno)
+            _, end_line = module.unit.locate(mom.end_lineno or mom.lineno)
+            new = f"{round(1 - worst, 10):g}"
+            fix = Fix(f"use the PyTorch convention: momentum={new} (1 - {worst:g})",
+                      (Edit(line, mom.col_offset, end_line, mom.end_col_offset or mom.col_offset, new, cell),))
+        yield self.finding(
+            module, mom,
+            f"BatchNorm momentum {worst:g} follows TensorFlow's convention; PyTorch weighs the *new* batch by "
+            f"momentum, so the running statistics track the last batch. Use {round(1 - worst, 10):g}.",
+            fix=fix)
+
+
+def _kw(call: ast.Call, name: str) -> Optional[ast.AST]:
+    for k in call.keywords:
+        if k.arg == name:
+            return k.value
+    return None
+
+
+# ------------------------------------------------------------------------------------------------
+# BN305 / BN307 hand-written BN
+# ------------------------------------------------------------------------------------------------
+_FROZEN_CLASS = re.compile(r"frozen|fixed|static|inference|eval|affine|freeze", re.I)
+_STAT_NAMES = re.compile(r"running_mean|running_var|moving_mean|moving_var|running_std|ema_mean|ema_var|avg_mean|avg_var|pop_mean|pop_var", re.I)
+
+
+def _class_of(module: Module, node: ast.AST) -> Optional[ast.ClassDef]:
+    return module.enclosing_class(node)
+
+
+def _class_has_parameters(cls: ast.ClassDef, module: Module) -> bool:
+    for n in ast.walk(cls):
+        if isinstance(n, ast.Call):
+            last = (dotted(n.func) or "").rsplit(".", 1)[-1]
+            if last in ("Parameter", "register_parameter", "UninitializedParameter"):
+                return True
+    return False
+
+
+def _forward_methods(cls: ast.ClassDef) -> list[ast.FunctionDef]:
+    """``forward`` and the methods of the class it calls (one level)."""
+    methods = {f.name: f for f in cls.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    fwd = methods.get("forward") or methods.get("__call__")
+    if fwd is None:
+        return []
+    out = [fwd]
+    for n in ast.walk(fwd):
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name) \
+                and n.func.value.id == "self" and n.func.attr in methods and methods[n.func.attr] not in out:
+            out.append(methods[n.func.attr])
+    return out
+
+
+def _training_guarded(module: Module, node: ast.AST, stop: ast.AST) -> bool:
+    """Is ``node`` only reached in training: under ``if self.training`` / ``if train:`` or after an
+    early ``if not self.training: return``?"""
+    for a in module.ancestors(node):
+        if a is stop:
+            break
+        if isinstance(a, (ast.If, ast.IfExp, ast.While)):
+            if _mentions_training(a.test):
+                return True
+    # early return at function level
+    for st in getattr(stop, "body", []):
+        if isinstance(st, ast.If) and _mentions_training(st.test) and any(isinstance(x, (ast.Return, ast.Raise)) for x in st.body):
+            if st.lineno < getattr(node, "lineno", 0):
+                return True
+    return False
+
+
+def _mentions_training(test: ast.AST) -> bool:
+    for n in ast.walk(test):
+        name = n.attr if isinstance(n, ast.Attribute) else n.id if isinstance(n, ast.Name) else ""
+        if re.search(r"train|update|momentum|track|calib|collect|accumulate|stat", name, re.I):
+            return True
+    return False
+
+
+@register
+class HardCodedTrainingFalse(Rule):
+    code = "BN305"
+    name = "functional-batch-norm-training-false"
+    framework = "pytorch"
+    summary = "F.batch_norm(..., training=False) hard-coded in the forward of a trained module"
+    triggers = ("batch_norm",)
+    doc = RuleDoc(
+        what="""
+Finds `F.batch_norm(...)` whose `training` argument is always false (literal or resolved constant)
+inside the `forward` of a module that has trainable parameters — a BN meant to train.
+""",
+        why="""
+With `training=False`, `F.batch_norm` normalizes with the running statistics and never updates them:
+the statistics stay at their initial values (mean 0, variance 1), so the layer never normalizes, in
+training and in evaluation alike. Pass `training=self.training` so the module follows
+`train()` / `eval()`.
+""",
+        example="""
+def forward(self, x):
+    return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, training=False)
+""",
+        use_instead="""
+def forward(self, x):
+    return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                        training=self.training, momentum=self.momentum)
+""",
+        not_flagged="""
+Frozen BN classes (`FrozenBatchNorm2d`-like: no trainable parameters, or a name saying frozen /
+fixed), `training=self.training` or any flag that can be true.
+""",
+        versions=PYTORCH_VERSIONS,
+    )
+
+    def check(self, module: Module, project: Project) -> Iterable[Finding]:
+        from bnguard.lint.values import always_false
+
+        for site in module.calls:
+            if (site.qualname or "") not in F_BATCH_NORM or site.scope is None:
+                continue
+            cls = _class_of(module, site.node)
+            if cls is None or site.scope.name not in ("forward", "__call__") and site.scope not in _forward_methods(cls):
+                continue
+            if _FROZEN_CLASS.search(cls.name) or not _class_has_parameters(cls, module):
+                continue
+            flag = _kw(site.node, "training") or (site.node.args[5] if len(site.node.args) > 5 else None)
+            if flag is None:
+                flag_false = True  # the default of F.batch_norm is training=False
+            else:
+                flag_false = isinstance(flag, ast.Constant) and flag.value is False or always_false(flag, module, project)
+            if not flag_false:
+                continue
+            yield self.finding(
+                module, flag if flag is not None else site.node,
+                f"`{cls.name}.forward` calls batch_norm with training=False: the running statistics are never "
+                f"updated and never replaced by batch statistics, even while the module trains. Pass "
+                f"`training=self.training`.")
+
+
+def _buffer_stats(cls: ast.ClassDef) -> list[tuple[str, ast.Call]]:
+    out = []
+    for n in ast.walk(cls):
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "register_buffer" and n.args:
+            a = n.args[0]
+            if isinstance(a, ast.Constant) and isinstance(a.value, str) and _STAT_NAMES.search(a.value):
+                out.append((a.value, n))
+    return out
+
+
+def _stat_updates(fn: ast.AST, names: set[str]) -> list[ast.AST]:
+    """Statements/calls in ``fn`` that write a running-statistics buffer."""
+    out: list[ast.AST] = []
+
+    def is_stat(e: ast.AST) -> bool:
+        while isinstance(e, (ast.Attribute, ast.Subscript)):
+            if isinstance(e, ast.Attribute) and e.attr in names and isinstance(e.value, ast.Name) and e.value.id == "self":
+                return True
+            e = e.value
+        return False
+
+    for n in ast.walk(fn):
+        if isinstance(n, (ast.Assign, ast.AugAssign)):
+            tgts = n.targets if isinstance(n, ast.Assign) else [n.target]
+            if any(is_stat(t) for t in tgts):
+                out.append(n)
+        elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr.endswith("_") \
+                and n.func.attr not in ("requires_grad_",) and is_stat(n.func.value):
+            out.append(n)
+    return out
+
+
+@register
+class HandWrittenBNStats(Rule):
+    code = "BN307"
+    name = "hand-written-bn-stats-update"
+    framework = "pytorch"
+    summary = "hand-written BN updates its running statistics without checking self.training (or never)"
+    triggers = ("register_buffer",)
+    doc = RuleDoc(
+        what="""
+Finds `nn.Module` classes that register running-statistics buffers (`running_mean`, `running_var`,
+`moving_mean`...) and either update them in `forward` without checking `self.training`, call
+`F.batch_norm(..., training=True)` unconditionally, or never update them anywhere in the project
+although `forward` normalizes with them.
+""",
+        why="""
+`model.eval()` only flips `self.training`; a hand-written layer must read it. A layer that updates
+its statistics unconditionally keeps absorbing validation and test batches (and normalizes them
+with batch statistics); a layer that never updates them normalizes with the initial zeros and ones.
+""",
+        example="""
+def forward(self, x):
+    mean, var = x.mean(0), x.var(0)
+    self.running_mean.mul_(0.9).add_(0.1 * mean.detach())
+    return (x - mean) / (var + 1e-5).sqrt() * self.weight + self.bias
+""",
+        use_instead="""
+def forward(self, x):
+    if self.training:
+        mean, var = x.mean(0), x.var(0)
+        with torch.no_grad():
+            self.running_mean.mul_(0.9).add_(0.1 * mean)
+    else:
+        mean, var = self.running_mean, self.running_var
+    return (x - mean) / (var + 1e-5).sqrt() * self.weight + self.bias
+""",
+        not_flagged="""
+Updates under `if self.training` (or any flag about training / updating / collecting statistics),
+after an early `if not self.training: return`; frozen BN classes (no trainable parameters or a
+name saying frozen / fixed); statistics updated by another method of the class (recalibration).
+""",
+        versions=PYTORCH_VERSIONS,
+    )
+
+    def check(self, module: Module, project: Project) -> Iterable[Finding]:
+        from bnguard.lint.values import always_true
+
+        for cls in module.classes:
+            stats = _buffer_stats(cls)
+            if not stats or _FROZEN_CLASS.search(cls.name) or not _class_has_parameters(cls, module):
+                continue
+            names = {s for s, _ in stats}
+            forwards = _forward_methods(cls)
+            if not forwards:
+                continue
+            found = False
+            for fn in forwards:
+                for upd in _stat_updates(fn, names):
+                    if not _training_guarded(module, upd, fn):
+                        found = True
+                        yield self.finding(
+                            module, upd,
+                            f"`{cls.name}` updates its running statistics in forward without checking "
+                            f"`self.training`: in eval mode they absorb the evaluation data. Guard the update "
+                            f"with `if self.training:`.")
+                        break
+                for n in ast.walk(fn):
+                    if isinstance(n, ast.Call) and (module.qualname(n.func) or "") in F_BATCH_NORM:
+                        flag = _kw(n, "training") or (n.args[5] if len(n.args) > 5 else None)
+                        if flag is not None and (isinstance(flag, ast.Constant) and flag.value is True or always_true(flag, module, project)) \
+                                and not _training_guarded(module, n, fn):
+                            found = True
+                            yield self.finding(
+                                module, flag,
+                                f"`{cls.name}.forward` calls batch_norm with training=True whatever the mode: in "
+                                f"eval mode it normalizes with batch statistics and folds the evaluation data into "
+                                f"the running statistics. Pass `training=self.training`.")
+                if found:
+                    break
+            if found:
+                continue
+            # never updated: not in any method, not by F.batch_norm, not from outside the class
+            if any(_stat_updates(f, names) for f in cls.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))):
+                continue
+            if _stats_passed_to_functional(cls, names) or _stats_written_elsewhere(project, names):
+                continue
+            reads = any(isinstance(n, ast.Attribute) and n.attr in names and isinstance(n.value, ast.Name) and n.value.id == "self"
+                        for f in forwards for n in ast.walk(f))
+            if not reads:
+                continue
+            name, call = stats[0]
+            yield self.finding(
+                module, call,
+                f"`{cls.name}` registers `{name}` and normalizes with it in forward but nothing ever updates it: "
+                f"evaluation uses the initial values. Update it in training (`if self.training:`).")
+
+
+def _stats_passed_to_functional(cls: ast.ClassDef, names: set[str]) -> bool:
+    """``F.batch_norm(x, self.running_mean, ...)`` / ``torch.batch_norm`` / any call taking the buffer
+    (it may update it in place)."""
+    for n in ast.walk(cls):
+        if isinstance(n, ast.Call):
+            for a in list(n.args) + [k.value for k in n.keywords]:
+                if isinstance(a, ast.Attribute) and a.attr in names and isinstance(a.value, ast.Name) and a.value.id == "self":
+                    last = (dotted(n.func) or "").rsplit(".", 1)[-1]
+                    if last not in ("sqrt", "rsqrt", "view", "reshape", "to", "unsqueeze", "expand_as", "expand", "add", "sub", "mul", "div"):
+                        return True
+    return False
+
+
+def _stats_written_elsewhere(project: Project, names: set[str]) -> bool:
+    for m in project.modules:
+        for n in ast.walk(m.tree):
+            if isinstance(n, (ast.Assign, ast.AugAssign)):
+                for t in (n.targets if isinstance(n, ast.Assign) else [n.target]):
+                    if isinstance(t, ast.Attribute) and t.attr in names and not (isinstance(t.value, ast.Name) and t.value.id == "self"):
+                        return True
+            elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Attribute) \
+                    and n.func.value.attr in names and not (isinstance(n.func.value.value, ast.Name) and n.func.value.value.id == "self"):
+                return True
+    return False
+
+
+# ------------------------------------------------------------------------------------------------
+# BN306 averaged models with stale BN statistics
+# ------------------------------------------------------------------------------------------------
+_AVERAGED_MODEL = {"torch.optim.swa_utils.AveragedModel", "torch.optim.AveragedModel"}
+_RECOMPUTE = re.compile(r"^(update_bn|bn_update|update_bn_stats|precise_bn|recompute_bn|recalibrate|fix_bn_stats)$", re.I)
+
+
+def _project_recomputes_bn(project: Project) -> bool:
+    def compute(p: Project) -> bool:
+        for m in p.modules:
+            for c in m.calls:
+                if c.name and _RECOMPUTE.match(c.name):
+                    return True
+                if (c.qualname or "").endswith("update_bn"):
+                    return True
+        return False
+
+    return project.fact("torch.recomputes_bn", compute)
+
+
+def _handles_buffers(key: Key, project: Project) -> bool:
+    """``swa.buffers()`` / ``named_buffers()`` / ``state_dict()`` copies into the averaged model."""
+    for m in project.modules:
+        for n in ast.walk(m.tree):
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("buffers", "named_buffers"):
+                k, _ = receiver_key(n.func.value, {}, set())
+                if same_object(k, key):
+                    return True
+    return False
+
+
+def _is_used(key: Key, module: Module, project: Project) -> bool:
+    """The averaged model is evaluated, called, saved or returned somewhere."""
+    names = key_names(key)
+    for m in project.modules:
+        for n in ast.walk(m.tree):
+            if isinstance(n, ast.Call):
+                d = dotted(n.func) or ""
+                parts = [p for p in d.split(".") if p not in ("self", "module")]
+                if parts and parts[-1] in names:
+                    return True  # swa_model(x)
+                if len(parts) >= 2 and parts[-2] in names and parts[-1] in ("eval", "state_dict", "forward", "predict"):
+                    return True
+                for a in n.args:
+                    ad = dotted(a) or ""
+                    if ad and ad.rsplit(".", 1)[-1] in names and (dotted(n.func) or "").rsplit(".", 1)[-1] not in ("AveragedModel", "update_parameters", "deepcopy"):
+                        return True
+            elif isinstance(n, ast.Return) and n.value is not None and (dotted(n.value) or "").rsplit(".", 1)[-1] in names:
+                return True
+    return False
+
+
+@register
+class AveragedModelStaleBN(Rule):
+    code = "BN306"
+    name = "averaged-model-stale-bn"
+    framework = "pytorch"
+    summary = "AveragedModel / EMA copy of a BN model whose statistics are never recomputed"
+    triggers = ("AveragedModel", "deepcopy")
+    doc = RuleDoc(
+        what="""
+Finds `torch.optim.swa_utils.AveragedModel(model)` without `use_buffers=True`, and hand-written
+EMA copies (`copy.deepcopy(model)` updated parameter by parameter with `mul_`/`add_`/`lerp_`/`copy_`),
+of a model that has BatchNorm, when the averaged copy is used (evaluated, called, saved) and nothing
+in the project recomputes or copies its BN statistics (`update_bn`, a buffer copy).
+""",
+        why="""
+Averaging parameters does not average BatchNorm's running statistics: `AveragedModel` keeps the
+buffers of the model at construction time (the stats of the untrained network), and a
+parameter-only EMA keeps those of the deepcopy. The averaged weights are then evaluated with
+statistics that belong to other weights.
+""",
+        example="""
+swa_model = AveragedModel(model)
+for epoch in range(epochs):
+    train_one_epoch(model, loader, optimizer)
+    swa_model.update_parameters(model)
+evaluate(swa_model, test_loader)
+""",
+        use_instead="""
+swa_model = AveragedModel(model)
+...
+torch.optim.swa_utils.update_bn(train_loader, swa_model)
+evaluate(swa_model, test_loader)
+# or: AveragedModel(model, use_buffers=True)
+""",
+        not_flagged="""
+`use_buffers=True`; any call to `update_bn` / `bn_update` / precise-BN in the project; EMA classes
+that copy buffers or the whole `state_dict()` (timm `ModelEma`, `ModelEmaV2/V3`); models whose class
+has no BatchNorm; averaged models that are never used.
+""",
+        versions="PyTorch >= 1.6 (`torch.optim.swa_utils`), `use_buffers` since 1.10.",
+    )
+
+    def check(self, module: Module, project: Project) -> Iterable[Finding]:
+        from bnguard.lint.values import always_true
+
+        if _project_recomputes_bn(project):
+            return
+        for site in module.calls:
+            if (site.qualname or "") in _AVERAGED_MODEL or (site.name == "AveragedModel" and "swa_utils" in module.unit.text):
+                ub = _kw(site.node, "use_buffers")
+                if ub is not None and (isinstance(ub, ast.Constant) and ub.value is True or always_true(ub, module, project)
+                                       or not isinstance(ub, ast.Constant)):
+                    continue
+                yield from self._judge(module, project, site.node, "AveragedModel")
+            elif (site.qualname or "") == "copy.deepcopy" and site.node.args:
+                if self._parameter_only_ema(module, project, site):
+                    yield from self._judge(module, project, site.node, "EMA copy")
+
+    def _judge(self, module: Module, project: Project, call: ast.Call, kind: str) -> Iterable[Finding]:
+        parent = module.parent(call)
+        if not (isinstance(parent, ast.Assign) and len(parent.targets) == 1):
+            return
+        avg_key, avg_text = receiver_key(parent.targets[0], {}, set())
+        src_key, src_text = receiver_key(call.args[0], {}, set()) if call.args else (None, "")
+        if not avg_key or not src_key:
+            return
+        if _model_has_bn(src_key, project) is not True:
+            return
+        if _handles_buffers(avg_key, project) or not _is_used(avg_key, module, project):
+            return
+        yield self.finding(
+            module, call,
+            f"`{avg_text}` ({kind} of `{src_text}`) averages parameters only; its BatchNorm running statistics "
+            f"are never recomputed, so it is evaluated with statistics of other weights. Call "
+            f"`torch.optim.swa_utils.update_bn(loader, {avg_text})` before using it, or pass `use_buffers=True`.")
+
+    def _parameter_only_ema(self, module: Module, project: Project, site) -> bool:
+        """``ema = deepcopy(model)`` whose parameters are blended in place from the live model."""
+        parent = module.parent(site.node)
+        if not (isinstance(parent, ast.Assign) and len(parent.targets) == 1):
+            return False
+        ema_key, _ = receiver_key(parent.targets[0], {}, set())
+        if not ema_key:
+            return False
+        blended = False
+        for m in project.modules:
+            for n in ast.walk(m.tree):
+                if isinstance(n, ast.Call) and (dotted(n.func) or "").endswith("zip"):
+                    srcs = [a for a in n.args if isinstance(a, ast.Call) and isinstance(a.func, ast.Attribute)]
+                    if any(a.func.attr in ("state_dict", "buffers", "named_buffers") for a in srcs):  # type: ignore[attr-defined]
+                        if any(same_object(receiver_key(a.func.value, {}, set())[0], ema_key) for a in srcs):  # type: ignore[attr-defined]
+                            return False
+                    if any(a.func.attr in ("parameters", "named_parameters") and same_object(receiver_key(a.func.value, {}, set())[0], ema_key)  # type: ignore[attr-defined]
+                           for a in srcs):
+                        loop = m.parent(n)
+                        if isinstance(loop, (ast.For, ast.comprehension)) and any(
+                                isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr in ("mul_", "add_", "lerp_", "copy_", "sub_")
+                                for c in ast.walk(loop)):
+                            blended = True
+        return blended
