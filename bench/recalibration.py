@@ -173,7 +173,8 @@ def run_fvcore(model, batches):
     model.eval()  # as its docs require: the caller sets the BN layers (only) to train mode
     for _, m in bn_modules(model):
         m.train()
-    update_bn_stats(model, batches, num_iters=len(batches))
+    # its loader must yield the model's input itself (it calls model(item))
+    update_bn_stats(model, [x for x, _ in batches], num_iters=len(batches))
 
 
 def run_update_bn(model, batches):

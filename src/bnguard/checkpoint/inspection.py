@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import os
+import re
+
+import numpy as np
 
 from bnguard.checkpoint.errors import CheckpointError
 from bnguard.checkpoint.formats import open_checkpoint
@@ -26,22 +29,46 @@ def inspect(path: str | os.PathLike, steps: int | None = None) -> Report:
     ckpt = open_checkpoint(os.fspath(path))
     layers = bn_layers(ckpt)
     try:
-        results = [layer_verdict(layer, steps) for layer in layers]
+        recorded = recorded_steps(ckpt)
+        results = [layer_verdict(layer, steps, recorded) for layer in layers]
     except CheckpointError:
         raise
     except (OSError, ValueError, TypeError, IndexError) as exc:
         raise CheckpointError(f"{path}: could not read the BN statistics ({type(exc).__name__}: "
                               f"{str(exc).splitlines()[0][:160] if str(exc) else ''})") from None
-    results.extend(_graph_problems(ckpt))
-    summary = summary_line([r for r in results], ckpt.framework)
+    graph_problems = _graph_problems(ckpt)
+    summary = summary_line(results, ckpt.framework, graph_problems)
+    results.extend(graph_problems)
     meta = {"path": os.fspath(path), "format": ckpt.format, "framework": ckpt.framework,
             "tensors": len(ckpt.tensors), "bn_layers": len(layers)}
     if steps is not None:
         meta["steps"] = steps
+    if recorded:
+        meta["recorded_steps"] = recorded
     if ckpt.notes:
         meta["notes"] = ckpt.notes
     return Report(kind="inspect", layers=results, ok_verdicts=OK_VERDICTS | _graph_ok(ckpt),
                   summary=summary, meta=meta)
+
+
+# names (after value wrappers) under which a checkpoint records how many steps were trained
+_STEP_NAMES = re.compile(r"^(global_step|step|iterations|optimizer[/.](vars[/.]0|_?iter(ations)?)|"
+                         r"model[/.]optimizer[/.]_?iter(ations)?)$")
+
+
+def recorded_steps(ckpt: Checkpoint) -> int | None:
+    """The training step counter saved next to the weights, if any."""
+    for name, value in ckpt.scalars.items():
+        if _STEP_NAMES.match(name) and isinstance(value, int) and value >= 0:
+            return value
+    for name, ref in ckpt.tensors.items():
+        clean = re.sub(r"(/\.ATTRIBUTES/VARIABLE_VALUE|:0)$", "", name)
+        if ref.shape in ((), (1,)) and ref.dtype.startswith(("int", "uint")) and _STEP_NAMES.match(clean):
+            try:
+                return int(np.asarray(ref.load()).ravel()[0])
+            except (CheckpointError, OSError, ValueError, IndexError):
+                return None
+    return None
 
 
 def _graph_problems(ckpt: Checkpoint) -> list[LayerResult]:

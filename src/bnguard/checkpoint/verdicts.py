@@ -20,7 +20,10 @@ DEGENERATE_VAR = 1e-8  # far below any epsilon BN adds; a channel whose input ne
 DEGENERATE_FRACTION = 0.5
 
 
-def layer_verdict(layer: BNLayer, steps: int | None = None) -> LayerResult:
+def layer_verdict(layer: BNLayer, steps: int | None = None, recorded_steps: int | None = None) -> LayerResult:
+    """``steps``: optimizer steps the user says were run (``--steps``); ``recorded_steps``: a step
+    counter saved in the checkpoint itself (TF ``global_step``, Keras optimizer iterations, Flax
+    ``step``), which confirms that training happened when a layer has no counter of its own."""
     data: dict = {"channels": layer.channels}
     if layer.training_mode:
         return LayerResult(layer.name, "training-mode-export",
@@ -47,6 +50,10 @@ def layer_verdict(layer: BNLayer, steps: int | None = None) -> LayerResult:
     if at_init and counter == 0:
         return LayerResult(layer.name, "never-updated",
                            f"mean exactly 0, variance exactly 1 and num_batches_tracked 0; {stats}", data)
+    if at_init and counter is None and recorded_steps:
+        return LayerResult(layer.name, "never-updated",
+                           f"mean exactly 0 and variance exactly 1 although the checkpoint records "
+                           f"{recorded_steps} training steps; {stats}", data)
     if at_init and counter is None:
         return LayerResult(layer.name, "never-updated?",
                            f"mean exactly 0 and variance exactly 1 (the initial values; no counter to "
@@ -122,10 +129,14 @@ _OTHER = {
 }
 
 
-def summary_line(results: list[LayerResult], framework: str) -> str:
+def summary_line(results: list[LayerResult], framework: str, graph_problems: list[LayerResult] = ()) -> str:
     n = len(results)
+    graph = ""
+    if graph_problems:
+        listed = ", ".join(f"{r.name.removeprefix('graph:')} {r.verdict}" for r in graph_problems[:4])
+        graph = f"; the saved graph check found {len(graph_problems)} problem(s): {listed} — see BN103"
     if n == 0:
-        return "no BN layers found in this checkpoint"
+        return "no BN layers found in this checkpoint" + graph
     counts: dict[str, int] = {}
     for r in results:
         counts[r.verdict] = counts.get(r.verdict, 0) + 1
@@ -139,5 +150,5 @@ def summary_line(results: list[LayerResult], framework: str) -> str:
         if counts.get(verdict):
             parts.append(f"{counts[verdict]} of {n} BN layers: {text}")
     if not parts:
-        return f"{n} BN layer(s) checked: all ok"
-    return "; ".join(parts)
+        return f"{n} BN layer(s) checked: all ok" + graph
+    return "; ".join(parts) + graph

@@ -6,6 +6,7 @@ imports a deep-learning framework.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
@@ -18,6 +19,7 @@ from bnguard.lint.source import SourceUnit
 SKIP_DIRS = {"site-packages", "dist-packages", "build", "dist", "node_modules", "__pycache__",
              "venv", "env", ".venv", ".env", ".tox", ".nox", ".git", ".hg", ".svn"}
 MAX_FILE_BYTES = 20 * 1024 * 1024  # larger .py files are reported, not parsed
+MAX_NOTEBOOK_BYTES = 512 * 1024 * 1024  # notebooks carry outputs (images, logs) of many MB
 
 
 @dataclass
@@ -100,9 +102,14 @@ def discover(paths: Sequence[str], *, exclude: Iterable[str] = ()) -> tuple[list
 def load_source(path: str) -> SourceUnit | FileError:
     """Read a file into a SourceUnit, or describe in one line why it cannot be analysed."""
     try:
-        size = os.path.getsize(path)
-        if size > MAX_FILE_BYTES:
-            return FileError(path, f"file too large to analyse ({size // (1024 * 1024)} MB > {MAX_FILE_BYTES // (1024 * 1024)} MB)")
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            # a FIFO or device named *.py would block or never end
+            return FileError(path, "not a regular file")
+        size = st.st_size
+        limit = MAX_NOTEBOOK_BYTES if path.endswith(".ipynb") else MAX_FILE_BYTES
+        if size > limit:
+            return FileError(path, f"file too large to analyse ({size // (1024 * 1024)} MB > {limit // (1024 * 1024)} MB)")
         with open(path, "rb") as fh:
             data = fh.read()
     except PermissionError:
@@ -197,5 +204,9 @@ def lint_modules(modules: Sequence[Module], *, select=None, ignore=None) -> Lint
                 result.findings.extend(rule.check(mod, project))
             except RecursionError:
                 result.errors.append(FileError(mod.path, f"{rule.code}: analysis gave up (nesting too deep)"))
+            except Exception as exc:  # noqa: BLE001 - a rule bug must not end the run with a traceback
+                result.errors.append(FileError(
+                    mod.path, f"{rule.code}: internal error while analysing ({type(exc).__name__}: {exc}); "
+                    "please report it"))
     result.findings.sort(key=Finding.sort_key)
     return result

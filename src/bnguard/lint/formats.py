@@ -37,7 +37,7 @@ def text_parts(findings: Sequence[Finding], errors: Sequence[FileError], files_c
         if f.suppressed and not show_suppressed:
             continue
         tag = " (suppressed)" if f.suppressed else ""
-        fixable = " [*]" if f.fix and not f.suppressed else ""
+        fixable = " [*]" if f.fix and not f.suppressed and f.cell is None else ""
         lines.append(f"{location(f)}: {f.code}{fixable} {f.message}{tag}")
     error_lines = [f"{e.path}{f':{e.line}' if e.line else ''}: error: {e.message}" for e in errors]
     n = sum(1 for f in findings if not f.suppressed)
@@ -48,11 +48,11 @@ def text_parts(findings: Sequence[Finding], errors: Sequence[FileError], files_c
         summary = f"All checks passed ({_plural(files_checked, 'file')} checked)."
     if n_sup:
         summary += f" {n_sup} suppressed" + ("" if show_suppressed else " (--show-suppressed lists them)") + "."
-    fixable = sum(1 for f in findings if f.fix and not f.suppressed)
+    fixable = sum(1 for f in findings if f.fix and not f.suppressed and f.cell is None)
     if fixable:
         summary += f" {fixable} fixable with --fix."
     if errors:
-        summary += f" {_plural(len(errors), 'file')} could not be analysed."
+        summary += f" {_plural(len(errors), 'error')}: files or notebook cells that could not be analysed."
     return lines, error_lines, summary
 
 

@@ -122,7 +122,7 @@ class ImportMap:
                 if len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
                     name = node.targets[0].id
                     target = self.resolve(node.value)
-                    if target and target != name and "." in target:
+                    if target and target != name and ("." in target or target in CANONICAL_PREFIXES.values()):
                         self.aliases[name] = target
 
     def resolve(self, node: ast.AST) -> Optional[str]:

@@ -198,7 +198,12 @@ def constant_values(module: Module, project: Project, expr: Optional[ast.expr], 
 
 
 def _param_values(module: Module, project: Project, fn: FuncNode, name: str, depth: int) -> Optional[set]:
-    """Values a parameter takes over every call site of its function in the project."""
+    """Values a parameter takes over every call site of its function in the project.
+
+    Methods are left unknown: the framework calls them (``call``, ``train_step``) and call sites
+    found by method name may belong to another class."""
+    if any(isinstance(a, ast.ClassDef) for a in module.ancestors(fn)):
+        return None
     sites = [c for c in project.call_sites(fn.name)]
     escapes = any(m.references.get(fn.name) for m in project.modules) if hasattr(module, "references") else True
     if not sites or escapes:

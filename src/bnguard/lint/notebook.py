@@ -1,43 +1,122 @@
-"""Notebook support: a ``.ipynb`` is its code cells joined into one Python text (issue 4 extends)."""
+"""Notebook support: a ``.ipynb`` is its code cells joined into one Python text.
+
+* Each code cell starts on a known line of the joined text, so findings map back to
+  ``path:cell:line`` (``SourceUnit.locate``); cells are numbered among *all* cells of the notebook.
+* IPython syntax is not Python: line magics (``%time``), cell magics (``%%bash`` — the whole cell),
+  shell escapes (``!pip``), captured shell/magic output (``files = !ls``, ``t = %timeit -o f()``)
+  and help (``obj?``, ``??obj``) become empty lines, keeping the line numbers.
+* A cell with invalid Python is blanked out and reported (``SourceUnit.problems``); the other cells
+  are still checked. Outputs are never looked at, so a notebook with many MB of outputs costs one
+  JSON parse.
+* A broken notebook (not JSON, no cells, not UTF-8) is a :class:`FileError`. Both nbformat 4
+  (``cells``/``source``) and nbformat 3 (``worksheets``/``input``) are read.
+"""
 from __future__ import annotations
 
+import ast
 import json
+import re
+from typing import Any
 
 from bnguard.lint.finding import FileError
 from bnguard.lint.source import SourceUnit
 
+# `x = !ls`, `a, b = %sx cmd`: IPython captures the output of a shell command or magic.
+_CAPTURE = re.compile(r"^\s*[A-Za-z_][\w.\[\]'\"]*(\s*,\s*[A-Za-z_][\w.]*)*\s*=\s*[!%]")
+_HELP = re.compile(r"^\s*(\?\??[\w.]+|[\w.]+\?\??)\s*$")
+
+
+def _decode(path: str, data: bytes) -> str | FileError:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encodings = ["utf-16"]
+    else:
+        encodings = ["utf-8-sig"]
+    for enc in encodings:
+        try:
+            return data.decode(enc)
+        except UnicodeDecodeError as exc:
+            return FileError(path, f"invalid notebook: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})")
+    return FileError(path, "invalid notebook: cannot decode")  # pragma: no cover
+
+
+def _cells(nb: Any) -> list | None:
+    if not isinstance(nb, dict):
+        return None
+    if isinstance(nb.get("cells"), list):
+        return nb["cells"]
+    worksheets = nb.get("worksheets")  # nbformat 3
+    if isinstance(worksheets, list):
+        cells = []
+        for ws in worksheets:
+            if isinstance(ws, dict) and isinstance(ws.get("cells"), list):
+                cells.extend(ws["cells"])
+        return cells
+    return None
+
+
+def _source(cell: dict) -> str | None:
+    src = cell.get("source", cell.get("input", ""))
+    if isinstance(src, list):
+        if not all(isinstance(s, str) for s in src):
+            return None
+        return "".join(src)
+    return src if isinstance(src, str) else None
+
+
+def python_lines(src: str) -> list[str]:
+    """The cell's lines with IPython-only syntax replaced by empty lines."""
+    lines = src.splitlines()
+    if src.lstrip().startswith("%%"):
+        return [""] * len(lines)
+    out = []
+    continuing = False  # a magic or shell line ending in a backslash continues on the next line
+    for ln in lines:
+        s = ln.lstrip()
+        if continuing or s.startswith(("%", "!")) or _CAPTURE.match(ln) or _HELP.match(ln):
+            out.append("")
+            continuing = ln.rstrip().endswith("\\")
+        else:
+            out.append(ln)
+    return out
+
 
 def notebook_unit(path: str, data: bytes) -> SourceUnit | FileError:
+    text = _decode(path, data)
+    if isinstance(text, FileError):
+        return text
     try:
-        nb = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return FileError(path, f"invalid notebook: {exc}")
-    cells = nb.get("cells") if isinstance(nb, dict) else None
-    if not isinstance(cells, list):
+        nb = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        return FileError(path, f"invalid notebook: not JSON ({exc})" if not isinstance(exc, RecursionError)
+                         else "invalid notebook: JSON nested too deeply")
+    cells = _cells(nb)
+    if cells is None:
         return FileError(path, "invalid notebook: no 'cells' list")
-    text_parts: list[str] = []
+    parts: list[str] = []
     starts: list[int] = []
     ids: list[int] = []
+    problems: list[FileError] = []
     line = 1
     for i, cell in enumerate(cells):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
-        src = cell.get("source", "")
-        if isinstance(src, list):
-            src = "".join(s for s in src if isinstance(s, str))
-        if not isinstance(src, str):
+        src = _source(cell)
+        if src is None:
+            problems.append(FileError(path, f"cell {i + 1}: invalid notebook cell: 'source' is not text"))
             continue
-        lines = []
-        for ln in src.splitlines():
-            s = ln.lstrip()
-            # IPython magics and shell escapes are not Python: keep the line count, drop the text.
-            lines.append("" if s.startswith(("%", "!", "?")) or s.endswith("?") and s[:-1].isidentifier() else ln)
-        if src.lstrip().startswith("%%"):
+        lines = python_lines(src)
+        code = "\n".join(lines)
+        try:
+            ast.parse(code)
+        except SyntaxError as exc:
+            problems.append(FileError(path, f"syntax error at cell {i + 1}, line {exc.lineno or 0}: {exc.msg}",
+                                      line=exc.lineno or None))
+            lines = [""] * len(lines)  # keep the line count; the rest of the notebook is still checked
+        except (ValueError, RecursionError, MemoryError) as exc:
+            problems.append(FileError(path, f"cell {i + 1}: cannot parse: {type(exc).__name__}"))
             lines = [""] * len(lines)
         starts.append(line)
         ids.append(i)
-        text_parts.append("\n".join(lines) + "\n")
+        parts.append("\n".join(lines) + "\n" if lines else "\n")
         line += len(lines) or 1
-        if not lines:
-            text_parts[-1] = "\n"
-    return SourceUnit(path=path, text="".join(text_parts), cell_starts=starts, cell_ids=ids)
+    return SourceUnit(path=path, text="".join(parts), cell_starts=starts, cell_ids=ids, problems=problems)

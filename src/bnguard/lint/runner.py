@@ -152,6 +152,8 @@ def _analyse(files: list[str], rules, opts: CheckOptions, cache) -> CheckResult:
 
     errors: list[FileError] = []
     for p in files:  # one error list, in file order, whatever took which path
+        if p in units:
+            errors.extend(units[p].problems)
         err = load_errors.get(p) or parse_errors.get(p) or (None if p in modules else skipped_errors.get(p))
         if err is not None:
             errors.append(err)

@@ -16,6 +16,9 @@ class SourceUnit:
     cell_starts: list[int] = field(default_factory=list)
     cell_ids: list[int] = field(default_factory=list)
     original_text: Optional[str] = None
+    # Problems found while building the unit that do not stop the analysis (a notebook cell with
+    # invalid Python is blanked out and reported here; the other cells are still checked).
+    problems: list = field(default_factory=list)
 
     @property
     def is_notebook(self) -> bool:

@@ -34,6 +34,9 @@ _OPTIMIZER_NAME = re.compile(r"opt", re.I)
 _NOT_OPTIMIZER = re.compile(r"sched|lr_|warmup|env|swa|ema|sampler|progress|pbar|bar|writer|logger", re.I)
 _SCALER_NAME = re.compile(r"scaler", re.I)
 LOOP_TYPES = (ast.For, ast.AsyncFor, ast.While)
+# Module methods that return the module itself (``model.to(device).eval()``).
+_SAME_OBJECT_METHODS = {"to", "cuda", "cpu", "float", "half", "double", "bfloat16", "train", "eval",
+                        "requires_grad_", "to_empty", "type"}
 
 
 @dataclass(frozen=True)
@@ -70,11 +73,15 @@ def receiver_key(expr: ast.AST, aliases: dict[str, tuple[Key, str]], params: set
     d = dotted(expr)
     if d is None:
         # model.to(device).eval(), nets[0].eval(): look through calls/subscripts to the base name
+        # (a call that returns another object, get_eval_model(), stays unknown)
         base = expr
-        while isinstance(base, (ast.Call, ast.Subscript, ast.Attribute)):
-            base = base.func if isinstance(base, ast.Call) else base.value
-        if isinstance(base, ast.Call) or not isinstance(base, (ast.Name, ast.Attribute)):
-            return None, ""
+        while isinstance(base, (ast.Call, ast.Subscript)):
+            if isinstance(base, ast.Subscript):
+                base = base.value
+            elif isinstance(base.func, ast.Attribute) and base.func.attr in _SAME_OBJECT_METHODS:
+                base = base.func.value
+            else:
+                return None, ""
         d = dotted(base)
         if d is None:
             return None, ""
@@ -189,6 +196,9 @@ class Flow:
         f = call.func
         if isinstance(f, ast.Name):
             cands = [fi for fi in self.project.functions(f.id) if fi.cls is None]
+            if not cands:  # a project class: its __init__ runs
+                inits = [fi for fi in self.project.functions("__init__") if fi.cls is not None and fi.cls.name == f.id]
+                return inits[:1], len(inits) == 1
             same = [fi for fi in cands if fi.module is module]
             if same:
                 return same[:1], True

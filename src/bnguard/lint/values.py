@@ -791,6 +791,15 @@ def always_false(expr: Optional[ast.AST], module: Module, project: Project) -> b
     return _all(possible_values(expr, module, project), lambda v: not v)
 
 
+def always_false_values(vals: Values) -> bool:
+    """Every value in an already resolved set is a falsy constant."""
+    return _all(vals, lambda v: not v)
+
+
+def always_true_values(vals: Values) -> bool:
+    return _all(vals, lambda v: bool(v))
+
+
 def always_true(expr: Optional[ast.AST], module: Module, project: Project) -> bool:
     return _all(possible_values(expr, module, project), lambda v: bool(v))
 

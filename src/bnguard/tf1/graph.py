@@ -11,6 +11,7 @@ on a copy of the variables settles it.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from bnguard.result import LayerResult, Report
@@ -119,7 +120,12 @@ def _judge_layer(index, layer: BNLayer, fetch_anc, reached_by_collections, feeds
     for kind, var in sorted(layer.stats.items()):
         per_stat[kind] = _judge_stat(index, layer, kind, fetch_anc, reached_by_collections, feeds, session, feed_dict)
     verdict = min((v for v, _, _ in per_stat.values()), key=_SEVERITY.index)
-    details = [d for v, d, _ in per_stat.values() if v == verdict]
+    worst = [k for k, (v, _, _) in per_stat.items() if v == verdict]
+    details = [per_stat[k][1] for k in worst]
+    if len(worst) > 1:
+        one = layer.stats[worst[0]].name.rsplit("/", 1)[-1]
+        both = " and ".join(layer.stats[k].name.rsplit("/", 1)[-1] for k in worst)
+        details = [d.replace(one, both, 1) for d in details]
     data = {"statistics": {k: layer.stats[k].name for k in layer.stats}}
     for v, _, extra in per_stat.values():
         for key, value in extra.items():
@@ -154,28 +160,34 @@ def _judge_stat(index, layer, kind, fetch_anc, reached_by_collections, feeds, se
                 f"the ops updating {stat} ({', '.join(names)}) are not run by the fetches{where}; "
                 "wrap the train op in tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS))",
                 {"update_ops": names})
-    flags = _gating_flags(layer, run)
-    for flag_tensor in flags:
+    data = {"update_ops": [u.op.name for u in run]}
+    unknown = None
+    for flag_tensor in _gating_flags(layer, run):
         flag = evaluate_flag(flag_tensor, feeds, session=session, feed_dict=feed_dict)
-        data = {"update_ops": [u.op.name for u in run], "flag": flag.name}
-        if flag.value is False:
-            if flag.defaults:
-                return ("flag-default-false",
-                        f"the training flag {flag.name} is a placeholder_with_default(False) that this "
-                        f"run does not feed, so {stat} is not updated; feed it True when training",
-                        data)
-            if flag.fed:
-                return ("updates-not-run",
-                        f"the training flag {flag.name} is fed False in this run, so the update of "
-                        f"{stat} is skipped", data)
-            return ("frozen-constant-flag",
-                    f"the training flag {flag.name} is a constant False, so {stat} is never updated", data)
         if flag.value is None:
-            data["flag_value"] = "unknown"
-            note = ("must be fed True when training" if flag.unfed
-                    else "is computed at run time and was not evaluated")
-            return ("ok", f"{stat} is updated by the fetches; its training flag {flag.name} {note}", data)
-    return ("ok", f"{stat} is updated by the fetches", {"update_ops": [u.op.name for u in run]})
+            unknown = unknown or flag
+            continue
+        if flag.value:
+            continue
+        data["flag"] = flag.name
+        if flag.defaults:
+            return ("flag-default-false",
+                    f"the training flag {flag.name} is a placeholder_with_default(False) that this "
+                    f"run does not feed, so {stat} is not updated; feed it True when training",
+                    data)
+        if flag.fed or flag.other:
+            how = "is fed False" if flag.fed and not flag.other else "evaluates to False"
+            return ("updates-not-run",
+                    f"the training flag {flag.name} {how} in this run, so the update of "
+                    f"{stat} is skipped", data)
+        return ("frozen-constant-flag",
+                f"the training flag {flag.name} is a constant False, so {stat} is never updated", data)
+    if unknown is not None:
+        data.update(flag=unknown.name, flag_value="unknown")
+        note = ("must be fed True when training" if unknown.unfed
+                else "is computed at run time and was not evaluated")
+        return ("ok", f"{stat} is updated by the fetches; its training flag {unknown.name} {note}", data)
+    return ("ok", f"{stat} is updated by the fetches", data)
 
 
 def _frozen_reason(var) -> str:
@@ -192,12 +204,20 @@ def _frozen_reason(var) -> str:
 
 
 def _layer_prefixes(layer: BNLayer, update_ops) -> set[str]:
+    """Name scopes holding the layer's update ops: its variable scope, and where the ops were built
+    (``tower_1/bn1/`` for a reused layer in a tower, ``bn1_1/`` for a second Keras call)."""
     depth = layer.scope.count("/") + 1
+    last = layer.scope.rsplit("/", 1)[-1]
     prefixes = {layer.scope + "/"}
     for op in update_ops:
-        parts = op.name.split("/")
-        if len(parts) > depth:
-            prefixes.add("/".join(parts[:depth]) + "/")
+        parts = op.name.split("/")[:-1]
+        for i, part in enumerate(parts):
+            if part == last or re.fullmatch(re.escape(last) + r"_\d+", part):
+                prefixes.add("/".join(parts[:i + 1]) + "/")
+                break
+        else:
+            if len(parts) >= depth:
+                prefixes.add("/".join(parts[:depth]) + "/")
     return prefixes
 
 
@@ -218,6 +238,8 @@ def _gating_flags(layer: BNLayer, run_updates) -> list:
         if op.type in ("Switch", "RefSwitch"):
             _add(flags, op.inputs[1])
             continue
+        if op.type in ("Select", "SelectV2") and op.inputs[0].shape.rank == 0:
+            _add(flags, op.inputs[0])  # e.g. decay = where(training, momentum, 1.0)
         for t in op.inputs:
             if t.op.name.startswith(tuple(prefixes)):
                 stack.append(t.op)

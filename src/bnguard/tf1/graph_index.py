@@ -41,7 +41,7 @@ INIT_VALUE_TYPES = frozenset({
     "Mul", "Add", "AddV2", "Sub",
 }) | RESTORE_TYPES
 
-# Last name component of a BN moving statistic: tf.layers/tf_keras/Keras 3/contrib/slim use
+# Last name component of a BN moving statistic: tf.layers/tf_keras/Keras 3/contrib/slim/Sonnet use
 # moving_mean / moving_variance; hand-written BN in research code often uses pop_/running_/ema_.
 _STAT_NAME = re.compile(r"^(moving|running|pop|population|ema)_(mean|var|variance)$")
 
@@ -52,12 +52,25 @@ def is_gradient_apply(op) -> bool:
     return t.startswith(("Apply", "ResourceApply", "SparseApply", "ResourceSparseApply"))
 
 
-def stat_kind(var_name: str) -> str | None:
-    """'mean' or 'variance' when ``var_name`` names a BN moving statistic, else None."""
-    m = _STAT_NAME.match(var_name.rsplit("/", 1)[-1])
-    if not m:
-        return None
-    return "mean" if m.group(2) == "mean" else "variance"
+def stat_of(var_name: str) -> tuple[str, str] | None:
+    """``(layer scope, "mean" | "variance")`` when ``var_name`` is a BN moving statistic, else None.
+
+    Recognised: ``<scope>/moving_mean`` (and running_/pop_/ema_ spellings); tensorpack's
+    ``<scope>/mean/EMA``; and ``tf.train.ExponentialMovingAverage`` shadows of ``tf.nn.moments``
+    outputs, ``<scope>/moments/Squeeze{,_1}/ExponentialMovingAverage`` (the classic hand-written BN).
+    """
+    parts = var_name.split("/")
+    m = _STAT_NAME.match(parts[-1])
+    if m and len(parts) > 1:
+        return "/".join(parts[:-1]), ("mean" if m.group(2) == "mean" else "variance")
+    if len(parts) > 2 and parts[-1] == "EMA" and parts[-2] in ("mean", "variance"):
+        return "/".join(parts[:-2]), parts[-2]
+    if parts[-1] == "ExponentialMovingAverage" and "moments" in parts[:-1]:
+        i = len(parts) - 2 - parts[-2::-1].index("moments")
+        source = "/".join(parts[i + 1:-1])
+        kind = "variance" if source.startswith("Squeeze_1") or "variance" in source else "mean"
+        return "/".join(parts[:i]) or "moments", kind
+    return None
 
 
 def variable_of(tensor):
@@ -204,10 +217,10 @@ class GraphIndex:
     def _find_layers(self) -> list[BNLayer]:
         layers: dict[str, BNLayer] = {}
         for var in self.variable_ops:
-            kind = stat_kind(var.name)
-            if kind is None or var.name in self.trainable_names or "/" not in var.name:
+            stat = stat_of(var.name)
+            if stat is None or var.name in self.trainable_names:
                 continue
-            scope = var.name.rsplit("/", 1)[0]
+            scope, kind = stat
             layer = layers.setdefault(scope, BNLayer(scope=scope))
             layer.stats.setdefault(kind, var)
         if not layers:
@@ -237,15 +250,28 @@ class GraphIndex:
 
     @staticmethod
     def _is_reinitialisation(assign_op) -> bool:
-        """Initializers, Saver restores and set_weights assigns are not moving-average updates."""
+        """Initializers, Saver restores and set_weights assigns are not moving-average updates.
+
+        A moving-average update reads the batch or the variable itself; an initializer computes
+        from constants only, a restore from a RestoreV2 op.
+        """
         if len(assign_op.inputs) < 2:
             return True
-        value_ops = ancestors([assign_op.inputs[1].op])
-        if any(op.type in RESTORE_TYPES for op in value_ops):
-            return True
-        # A moving-average update reads the batch (data) or the variable itself; an initializer
-        # only computes from constants.
-        return all(op.type in INIT_VALUE_TYPES for op in value_ops)
+        only_constants = True
+        seen: set = set()
+        stack = [assign_op.inputs[1].op]
+        while stack:
+            op = stack.pop()
+            if op in seen:
+                continue
+            seen.add(op)
+            if op.type in RESTORE_TYPES:
+                return True
+            if op.type not in INIT_VALUE_TYPES:
+                only_constants = False
+            stack.extend(t.op for t in op.inputs)
+            stack.extend(op.control_inputs)
+        return only_constants
 
     def collection_roots(self) -> list:
         """Ops held by any graph collection (TRAIN_OP, UPDATE_OPS, summaries, ...)."""
@@ -313,9 +339,9 @@ def is_training_fetch(index: GraphIndex, fetch_ops, fetch_ancestors=None) -> boo
     if any(op in train_ops for op in fetch_ops):
         return True
     anc = fetch_ancestors if fetch_ancestors is not None else ancestors(fetch_ops)
+    if any(is_gradient_apply(op) for op in anc):
+        return True
     for op in anc:
-        if is_gradient_apply(op):
-            return True
         if op.type in ASSIGN_TYPES and op.inputs:
             var = variable_of(op.inputs[0])
             if var is not None and var.name in index.trainable_names and not GraphIndex._is_reinitialisation(op):

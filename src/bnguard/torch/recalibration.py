@@ -39,7 +39,15 @@ from typing import Any, Callable, Iterable
 import torch
 from torch import nn
 
-from bnguard.result import LayerResult, Report
+from bnguard._recalibration import (
+    ESTIMATORS,
+    RECALIBRATE_OK_VERDICTS,
+    RecalibrationReport,
+    change_result,
+    non_finite,
+    not_reached,
+)
+from bnguard.result import LayerResult
 from bnguard.torch._stats import (
     BatchAverage,
     ChannelMoments,
@@ -50,14 +58,8 @@ from bnguard.torch._stats import (
 __all__ = ["recalibrate", "swa_finish", "RecalibrationReport", "default_forward", "ESTIMATORS",
            "RECALIBRATE_OK_VERDICTS"]
 
-ESTIMATORS = ("population", "batch-average")
-RECALIBRATE_OK_VERDICTS = frozenset({"recalibrated", "no-running-stats"})
 # Keys tried, in order, when a batch is a dict (else the dict is passed as keyword arguments).
 DICT_INPUT_KEYS = ("input", "inputs", "x", "image", "images", "pixel_values", "input_ids")
-
-
-class RecalibrationReport(Report):
-    """`Report` of a recalibration; ``meta`` holds estimator, batches, samples, world size, time."""
 
 
 class _StopForward(Exception):
@@ -139,6 +141,9 @@ class _Recorder:
         self.layers = layers
         acc_type = ChannelMoments if estimator == "population" else BatchAverage
         self.accs = [acc_type(m.num_features, m.running_mean.device) for _, m in layers]
+        # per layer, decided on its first call: inputs far from zero (|mean| > 4 std), whose float32
+        # batch mean is refined (see _refined_mean)
+        self.offset: list[bool | None] = [None] * len(layers)
         self.order: list[int] | None = None  # BN call order seen on the first batch
         self.calls: list[int] = []
         self.early_stop = False
@@ -148,7 +153,12 @@ class _Recorder:
         i = self.index[id(module)]
         x = inputs[0]
         n = x.numel() // x.shape[1] if x.dim() > 1 else x.numel()
-        self.accs[i].add_batch(n, module.running_mean, module.running_var)
+        mean = module.running_mean
+        if self.offset[i] is None:
+            self.offset[i] = bool((mean.abs() > _OFFSET_RATIO * module.running_var.sqrt()).any())
+        if self.offset[i]:
+            mean = _refined_mean(x, mean)
+        self.accs[i].add_batch(n, mean, module.running_var)
         pos = len(self.calls)
         self.calls.append(i)
         if self.early_stop:
@@ -163,6 +173,25 @@ class _Recorder:
             self.order = list(self.calls)
             self.early_stop = bool(self.order)
         self.calls = []
+
+
+# |mean| / std above which a layer's float32 batch means are refined in float64.
+_OFFSET_RATIO = 4.0
+
+
+def _refined_mean(x: torch.Tensor, mean32: torch.Tensor) -> torch.Tensor:
+    """The batch mean to float64 accuracy: float32 ``mean32`` plus the mean of the residuals.
+
+    A float32 mean of inputs around 1000 is rounded by up to 3e-5 (half an ulp); in the merge
+    that rounding multiplies the between-batch spread of the means and gives ~1e-6 variance
+    errors. The residuals ``x - mean32`` are small and exact in float32 (the operands are close),
+    so their mean restores the lost digits. It costs one pass over the input, so it is only done
+    for layers whose inputs are far from zero (typically the first BN on raw data).
+    """
+    dims = [d for d in range(x.dim()) if d != 1] if x.dim() > 1 else [0]
+    shape = [1, -1] + [1] * (x.dim() - 2) if x.dim() > 1 else [-1]
+    residual = (x - mean32.view(shape)).mean(dim=dims)
+    return mean32.double() + residual.double()
 
 
 def recalibrate(
@@ -354,44 +383,19 @@ def _write_stats(tracked, accs, old, unbiased) -> list[LayerResult]:
     results = []
     for (name, bn), acc, (old_mean, old_var) in zip(tracked, accs, old):
         if acc.batches == 0 or acc.mean is None:
-            results.append(LayerResult(name, "not-reached", "no batch reached this layer; its old "
-                                       "statistics were kept", {"channels": bn.num_features}))
+            results.append(not_reached(name, bn.num_features))
             continue
         mean, var = acc.mean, acc.variance(unbiased)
         if not (torch.isfinite(mean).all() and torch.isfinite(var).all()):
-            results.append(LayerResult(name, "non-finite", "its inputs contained NaN or inf; "
-                                       "old statistics were kept", {"channels": bn.num_features}))
+            results.append(non_finite(name, bn.num_features))
             continue
         bn.running_mean.copy_(mean.to(bn.running_mean.device, bn.running_mean.dtype))
         bn.running_var.copy_(var.to(bn.running_var.device, bn.running_var.dtype))
         if bn.num_batches_tracked is not None:
             bn.num_batches_tracked.fill_(acc.batches)
-        results.append(_change(name, bn, acc, old_mean, old_var, mean.cpu(), var.cpu()))
+        results.append(change_result(name, bn.eps, acc.batches, acc.count, old_mean.numpy(),
+                                     old_var.numpy(), mean.cpu().numpy(), var.cpu().numpy()))
     return results
-
-
-def _change(name, bn, acc, old_mean, old_var, mean, var) -> LayerResult:
-    """How far the old statistics were from the new ones, in units the user can judge."""
-    std = (var + bn.eps).sqrt()
-    shift = ((old_mean - mean).abs() / std)
-    ratio = (old_var + bn.eps) / (var + bn.eps)
-    finite_old = bool(torch.isfinite(old_mean).all() and torch.isfinite(old_var).all())
-    if finite_old:
-        detail = (f"mean moved up to {shift.max().item():.3g} std, old/new variance "
-                  f"{ratio.min().item():.3g}..{ratio.max().item():.3g}; from {acc.batches} "
-                  f"batch(es), {int(acc.count)} values per channel")
-    else:
-        detail = (f"old statistics contained NaN/inf; replaced from {acc.batches} batch(es), "
-                  f"{int(acc.count)} values per channel")
-    return LayerResult(name, "recalibrated", detail, {
-        "channels": bn.num_features,
-        "batches": acc.batches,
-        "values_per_channel": int(acc.count),
-        "max_mean_shift_std": shift.max().item() if finite_old else None,
-        "old_over_new_var_min": ratio.min().item() if finite_old else None,
-        "old_over_new_var_max": ratio.max().item() if finite_old else None,
-        "old_finite": finite_old,
-    })
 
 
 def swa_finish(averaged_model: nn.Module, data: Iterable, **kwargs) -> RecalibrationReport:

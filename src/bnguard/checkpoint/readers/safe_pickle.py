@@ -59,12 +59,15 @@ class _DType:
 
 
 class Inert:
-    """Stand-in for a data-only object (numpy scalar, argparse.Namespace): keeps nothing, runs nothing."""
+    """Stand-in for a data-only object (numpy scalar, argparse.Namespace): keeps nothing, runs nothing.
 
-    __slots__ = ("kind",)
+    A class (not a function) because pickle's NEWOBJ opcode insists on a type."""
 
-    def __init__(self, kind: str = "", *args: Any, **kwargs: Any):
-        self.kind = kind
+    __slots__ = ()
+    kind = "object"
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        pass
 
     def __setstate__(self, state: Any) -> None:  # BUILD on an inert object is a no-op
         pass
@@ -105,10 +108,8 @@ def _ordered_dict(*args):
     return collections.OrderedDict(*args)
 
 
-def _inert(kind: str) -> Callable[..., Inert]:
-    def make(*args: Any, **kwargs: Any) -> Inert:
-        return Inert(kind)
-    return make
+def _inert(kind: str) -> type:
+    return type("Inert", (Inert,), {"__slots__": (), "kind": kind})
 
 
 _SAFE_FUNCTIONS = {_rebuild_tensor, _rebuild_tensor_v3, _rebuild_parameter}

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 
 from bnguard.checkpoint.errors import CheckpointError
 from bnguard.checkpoint.tensors import Checkpoint, TensorRef
 
-_STEP_KEYS = ("global_step", "step", "optimizer/iter/.ATTRIBUTES/VARIABLE_VALUE",
-              "save_counter/.ATTRIBUTES/VARIABLE_VALUE")
+_STEP_KEYS = ("global_step", "step")
 
 
 def latest_prefix(folder: str) -> str:
@@ -79,7 +79,9 @@ def _loader(reader, name):
 def _check_meta_graph(meta: str, ckpt: Checkpoint):
     """Run the TF1 graph check (issue 5) on the saved graph when that check is installed."""
     try:
-        from bnguard.tf1 import check_graph
+        with warnings.catch_warnings():  # its TF1-layers warning is about building graphs, not reading one
+            warnings.simplefilter("ignore")
+            from bnguard.tf1 import check_graph
     except ImportError:
         ckpt.notes.append("the .meta graph was not checked (bnguard.tf1.check_graph unavailable)")
         return None

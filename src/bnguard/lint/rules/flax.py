@@ -37,11 +37,44 @@ def _is_partial_of(module: Module, call: ast.Call, targets: set[str]) -> bool:
     return q in ("functools.partial",) and bool(call.args) and (module.imports.resolve(call.args[0]) or "") in targets
 
 
+def _is_apply(c) -> bool:
+    """``model.apply(...)``, ``state.apply_fn(...)``, ``nn.apply(fn, module)(...)``: anything but ``init``."""
+    return c.name is not None and c.name not in ("init", "init_with_output", "lazy_init")
+
+
 def trains_batch_stats(project: Project) -> list:
     """Every ``apply(..., mutable=['batch_stats'])`` call site in the project."""
     def compute(p: Project):
-        return [c for c in p.call_sites("apply") if _mutable_has_batch_stats(c.module, p, c.node)]
+        return [c for c in p.all_calls() if _is_apply(c) and _mutable_has_batch_stats(c.module, p, c.node)]
     return project.fact("flax.mutable_batch_stats_applies", compute)
+
+
+def trained_classes(project: Project) -> set[str]:
+    """Names of project classes instantiated in a module that applies a model with mutable
+    batch_stats, and the classes they contain (transitively)."""
+    def compute(p: Project):
+        training_modules = {id(c.module) for c in trains_batch_stats(p)}
+        classes = {c.name: (m, c) for m in p.modules for c in m.classes}
+        trained: set[str] = set()
+        for m in p.modules:
+            if id(m) in training_modules:
+                # classes instantiated there, and classes defined there (``state.apply_fn`` hides which)
+                trained |= {c.name for c in m.calls if c.name in classes}
+                trained |= {c.name for c in m.classes}
+        changed = True
+        while changed:
+            changed = False
+            for name in list(trained):
+                m, cls = classes[name]
+                for n in ast.walk(cls):
+                    if isinstance(n, ast.Call):
+                        f = n.func
+                        nm = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
+                        if nm in classes and nm not in trained:
+                            trained.add(nm)
+                            changed = True
+        return trained
+    return project.fact("flax.trained_classes", compute)
 
 
 @register
@@ -90,6 +123,7 @@ logits, updates = Net().apply(variables, x, mutable=["batch_stats"])
             return
         if not trains_batch_stats(project):
             return
+        trained = trained_classes(project)
         bn_attrs = self._bn_attributes(module)
         for c in module.calls:
             node = c.node
@@ -104,6 +138,9 @@ logits, updates = Net().apply(variables, x, mutable=["batch_stats"])
                     and node.func.value.id == "self" and node.func.attr in bn_attrs:
                 expr = kf.kwarg(node, "use_running_average")
             if expr is None or not kf.always_true(module, project, expr):
+                continue
+            cls = module.enclosing_class(node)
+            if cls is not None and cls.name not in trained:
                 continue
             yield self.finding(module, node, "BatchNorm with use_running_average always True in a model trained "
                                "with mutable=['batch_stats']: it never updates its statistics; use "
@@ -219,7 +256,7 @@ def train_step(state, x, y):
         if not module.imports.imports_any("flax", "jax"):
             return
         for c in module.calls:
-            if c.name != "apply" or not _mutable_has_batch_stats(module, project, c.node):
+            if not _is_apply(c) or not _mutable_has_batch_stats(module, project, c.node):
                 continue
             fn = c.scope
             outer = _outermost_function(module, c.node)

@@ -131,7 +131,9 @@ x = keras.layers.BatchNormalization(momentum=0.9)(x)      # = 1 - 0.1
             return None
         m = bad[0]
         fix = None
-        if isinstance(expr, ast.Constant):
+        inside = (expr.lineno, expr.col_offset) >= (call.lineno, call.col_offset) and \
+            (expr.end_lineno, expr.end_col_offset) <= (call.end_lineno, call.end_col_offset)
+        if isinstance(expr, ast.Constant) and inside:  # a shared dict/constant elsewhere is left to the user
             cell, line = module.unit.locate(expr.lineno)
             _, end_line = module.unit.locate(expr.end_lineno or expr.lineno)
             fix = Fix(f"use the {key} of this framework's convention: 1 - {m:g}",

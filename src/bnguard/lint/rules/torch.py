@@ -37,6 +37,7 @@ _EVAL_LOADER = re.compile(r"val|test|eval|dev|holdout", re.I)
 _DELIBERATE_TRAIN_MODE = re.compile(
     r"update_bn|bn_update|precise|recalib|calib|adapt|tent|adabn|bn_stat|batch_stat|running_stat|"
     r"reset_running|momentum|track_running_stats|tta|mc_dropout|dropout_sampl|bayes|mcd|ensemble", re.I)
+_DELIBERATE_PATH = re.compile(r"(^|[/_\-])(tent|adabn|adapt\w*|tta|recalib\w*|calib\w*|precise_bn|update_bn)([/_\-.]|$)", re.I)
 _OPTIMIZER_CTOR = re.compile(r"(^torch\.optim\.|Optimizer$|^SGD$|^Adam|^RMSprop$|^Adagrad$|^LARS|^LAMB|optim)", re.I)
 _LIGHTNING = ("lightning", "pytorch_lightning", "lightning.pytorch")
 
@@ -180,8 +181,20 @@ def _mode_findings(project: Project) -> dict[str, list[tuple[Module, ast.AST, st
             if not any(e.kind == "step" for e in events):
                 continue
             step_loops = {id(lp) for e in events if e.kind == "step" for lp in e.loops}
-            _check_loops(events, step_loops, p, vote)
-            _check_before_loop(events, step_loops, p, vote)
+            # within one root, a site is a bug if any loop shows it (the batch loop may show what the
+            # epoch loop hides); across roots (callers), every context must agree
+            local: dict[tuple, list] = {}
+
+            def local_vote(code, mod, node, flagged, message="", fix=None):
+                k = (code, mod.path, id(node))
+                v = local.setdefault(k, [code, mod, node, False, message, fix])
+                if flagged and not v[3]:
+                    v[3], v[4], v[5] = True, message, fix
+
+            _check_loops(events, step_loops, p, local_vote)
+            _check_before_loop(events, step_loops, p, local_vote)
+            for code, mod, node, flagged, message, fix in local.values():
+                vote(code, mod, node, flagged, message, fix)
         out: dict[str, list] = {"BN301": [], "BN302": []}
         for (code, _path, _id), (ok, mod, node, message, fix, any_flag) in verdicts.items():
             if ok and any_flag:
@@ -388,51 +401,56 @@ def _no_grad_ctx(expr: ast.AST, module: Module) -> bool:
     return False
 
 
-def _bn_classes(project: Project) -> dict[str, Optional[bool]]:
-    """Project class / function name -> contains BatchNorm (True), does not (False)."""
+class _BNIndex:
+    """Which project classes / functions build BatchNorm (directly, through other project classes,
+    base classes or library constructors)."""
 
-    def compute(p: Project) -> dict[str, Optional[bool]]:
-        defs: dict[str, list[tuple[ast.AST, Module]]] = {}
-        for m in p.modules:
+    def __init__(self, project: Project):
+        self.defs: dict[str, list[tuple[ast.AST, Module]]] = {}
+        for m in project.modules:
             for c in m.classes:
-                defs.setdefault(c.name, []).append((c, m))
+                self.defs.setdefault(c.name, []).append((c, m))
             for fi in m.functions:
                 if fi.cls is None:
-                    defs.setdefault(fi.name, []).append((fi.node, m))
-        memo: dict[str, Optional[bool]] = {}
+                    self.defs.setdefault(fi.name, []).append((fi.node, m))
+        self._memo: dict[tuple, bool] = {}
 
-        def has_bn(name: str, stack: frozenset) -> Optional[bool]:
-            if name in memo:
-                return memo[name]
-            if name in stack:
-                return False
-            verdict: Optional[bool] = False
-            for node, m in defs.get(name, []):
-                parts: list[ast.AST] = [node]
-                if isinstance(node, ast.ClassDef):
-                    parts = list(node.body) + list(node.bases)
-                for part in parts:
-                    for n in ast.walk(part):
-                        if isinstance(n, (ast.Call, ast.Name, ast.Attribute)):
-                            target = n.func if isinstance(n, ast.Call) else n
-                            q = m.qualname(target) or ""
-                            d = dotted(target) or ""
-                            last = d.rsplit(".", 1)[-1]
-                            if q in BN_CLASSES or "BatchNorm" in last or (q and _BN_LIBRARY.search(q)):
-                                verdict = True
-                            elif last in defs and last != name and isinstance(n, (ast.Call, ast.Name)):
-                                if has_bn(last, stack | {name}):
-                                    verdict = True
-                        if verdict:
-                            break
-                    if verdict:
-                        break
-            memo[name] = verdict
-            return verdict
+    def __contains__(self, name: str) -> bool:
+        return name in self.defs
 
-        return {name: has_bn(name, frozenset()) for name in defs}
+    def has_bn(self, name: str, module: Optional[Module] = None, stack: frozenset = frozenset()) -> bool:
+        """Prefer the definition in ``module`` (scripts reuse class names)."""
+        defs = self.defs.get(name, [])
+        local = [d for d in defs if d[1] is module]
+        defs = local or defs
+        memo_key = (name, id(module) if local else None)
+        if memo_key in self._memo:
+            return self._memo[memo_key]
+        if name in stack:
+            return False
+        verdict = any(self._def_has_bn(node, m, stack | {name}) for node, m in defs)
+        self._memo[memo_key] = verdict
+        return verdict
 
-    return project.fact("torch.bn_classes", compute)
+    def _def_has_bn(self, node: ast.AST, m: Module, stack: frozenset) -> bool:
+        parts: list[ast.AST] = list(node.body) + list(node.bases) if isinstance(node, ast.ClassDef) else [node]
+        for part in parts:
+            for n in ast.walk(part):
+                if not isinstance(n, (ast.Call, ast.Name, ast.Attribute)):
+                    continue
+                target = n.func if isinstance(n, ast.Call) else n
+                q = m.qualname(target) or ""
+                last = (dotted(target) or "").rsplit(".", 1)[-1]
+                if q in BN_CLASSES or "BatchNorm" in last or (q and _BN_LIBRARY.search(q)):
+                    return True
+                if last in self.defs and isinstance(n, (ast.Call, ast.Name)) and last not in stack:
+                    if self.has_bn(last, m, stack):
+                        return True
+        return False
+
+
+def _bn_classes(project: Project) -> _BNIndex:
+    return project.fact("torch.bn_index", _BNIndex)
 
 
 def _project_has_bn(project: Project) -> bool:
@@ -447,14 +465,31 @@ def _project_has_bn(project: Project) -> bool:
     return project.fact("torch.project_has_bn", compute)
 
 
-def _model_has_bn(key: Key, project: Project) -> Optional[bool]:
-    """Does the object (by name) come from a constructor that builds BN? None when unknown."""
+def _model_has_bn(key: Key, project: Project, module: Optional[Module] = None) -> Optional[bool]:
+    """Does the object (by name) come from a constructor that builds BN? None when unknown.
+    Assignments in ``module`` decide when there are any (a name is reused across scripts)."""
     if not key:
         return None
+    if module is not None:
+        local = _constructor_verdicts(key, project, [module])
+        if local:
+            return _combine(local)
+    return _combine(_constructor_verdicts(key, project, project.modules))
+
+
+def _combine(verdicts: list[Optional[bool]]) -> Optional[bool]:
+    if any(v is True for v in verdicts):
+        return True
+    if verdicts and all(v is False for v in verdicts):
+        return False
+    return None
+
+
+def _constructor_verdicts(key: Key, project: Project, modules) -> list[Optional[bool]]:
     names = key_names(key)
     classes = _bn_classes(project)
     verdicts: list[Optional[bool]] = []
-    for m in project.modules:
+    for m in modules:
         for n in ast.walk(m.tree):
             if isinstance(n, (ast.Assign, ast.AnnAssign)) and n.value is not None:
                 tgts = n.targets if isinstance(n, ast.Assign) else [n.target]
@@ -473,16 +508,15 @@ def _model_has_bn(key: Key, project: Project) -> Optional[bool]:
                 elif last in ("DataParallel", "DistributedDataParallel", "DDP", "deepcopy"):
                     continue
                 elif last in classes:
-                    verdicts.append(classes[last])
-                elif q.startswith("torch.nn.") and last in ("Sequential",):
-                    verdicts.append(any("BatchNorm" in (dotted(a.func) or "") for a in ast.walk(value) if isinstance(a, ast.Call)))
+                    verdicts.append(classes.has_bn(last, m))
+                elif q.startswith("torch.nn."):
+                    # a torch.nn layer (nn.Linear: no BN) or a container: BN if an argument builds one
+                    verdicts.append(any(
+                        "BatchNorm" in (dotted(a.func) or "") or classes.has_bn((dotted(a.func) or "").rsplit(".", 1)[-1], m)
+                        for a in ast.walk(value) if isinstance(a, ast.Call) and a is not value))
                 else:
                     verdicts.append(None)
-    if any(v is True for v in verdicts):
-        return True
-    if verdicts and all(v is False for v in verdicts):
-        return False
-    return None
+    return verdicts
 
 
 def _callers_set_eval(fi_node: ast.AST, key: Key, project: Project, flow: Flow, depth: int = 0) -> bool:
@@ -587,16 +621,20 @@ has no BatchNorm; PyTorch Lightning modules.
                 region = node
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(_no_grad_ctx(d, module) for d in node.decorator_list):
                 region = node
+            elif _evaluation_block(node) and not _has_training_call(node):
+                region = node  # a pass over a validation / test loader without backward (no no_grad)
             if region is None:
                 continue
             scope = region if isinstance(region, (ast.FunctionDef, ast.AsyncFunctionDef)) else module.scope_of(region)
             if not _eval_path(module, region, scope):
                 continue
-            if scope is not None and _DELIBERATE_TRAIN_MODE.search(scope.name + " " + module.path):
+            if scope is not None and _DELIBERATE_TRAIN_MODE.search(scope.name) or _DELIBERATE_PATH.search(module.path):
                 continue
+            if _project_drops_running_stats(project):
+                continue  # track_running_stats=False: there are no running statistics to absorb anything
             events = flow.summary(scope) if scope is not None else flow.module_summary(module)
-            if any(e.kind == "step" for e in events):
-                continue  # a training step (teacher / target network under no_grad)
+            if _in_training_step(module, region, scope, events):
+                continue  # a teacher / target network under no_grad inside a training step
             scope_src = ast.unparse(scope) if scope is not None else ""
             if _DELIBERATE_TRAIN_MODE.search(scope_src):
                 continue
@@ -612,9 +650,9 @@ has no BatchNorm; PyTorch Lightning modules.
                     continue
                 if any(_GENERATOR_NAME.search(n) for n in key_names(key)):
                     continue  # GAN sampling keeps BN in train mode on purpose
-                if any(e.kind in ("eval", "train") and same_object(e.key, key) for e in events):
+                if _mode_set_around(module, region, scope, events, key):
                     continue
-                has_bn = _model_has_bn(key, project)
+                has_bn = _model_has_bn(key, project, module)
                 if has_bn is False or (has_bn is None and not _project_has_bn(project)):
                     continue
                 if scope is not None and _callers_set_eval(scope, key, project, flow):
@@ -627,6 +665,90 @@ has no BatchNorm; PyTorch Lightning modules.
                     f"their running statistics. Call `{text}.eval()` first (and `.train()` again before training).",
                     severity="error" if has_bn else "warning")
                 break  # one finding per region
+
+
+def _loader_expr(e: ast.AST) -> bool:
+    """``val_loader`` / ``self.test_dl`` / ``enumerate(testdataloader)`` / ``next(iter(valid_loader))``."""
+    for n in ast.walk(e):
+        if isinstance(n, (ast.Name, ast.Attribute)):
+            name = n.id if isinstance(n, ast.Name) else n.attr
+            if _EVAL_LOADER.search(name) and re.search(r"load|dl$|data|batch|set", name, re.I):
+                return True
+    return False
+
+
+def _evaluation_block(node: ast.AST) -> bool:
+    """A loop over a validation/test loader, or an ``if`` block that draws a batch from one."""
+    if isinstance(node, (ast.For, ast.AsyncFor)):
+        return _loader_expr(node.iter)
+    if isinstance(node, ast.If):
+        for st in node.body:
+            for n in ast.walk(st):
+                if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "next" and n.args and _loader_expr(n.args[0]):
+                    return True
+    return False
+
+
+def _has_training_call(node: ast.AST) -> bool:
+    from bnguard.lint.torchflow import is_optimizer_step
+
+    for n in ast.walk(node):
+        if isinstance(n, ast.Call) and (isinstance(n.func, ast.Attribute) and n.func.attr == "backward" or is_optimizer_step(n)):
+            return True
+    return False
+
+
+def _project_drops_running_stats(project: Project) -> bool:
+    """``m.track_running_stats = False`` / ``m.running_mean = None`` somewhere (TENT, AdaBN)."""
+
+    def compute(p: Project) -> bool:
+        for m in p.modules:
+            for n in ast.walk(m.tree):
+                if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant) and n.value.value in (False, None):
+                    if any(isinstance(t, ast.Attribute) and t.attr in ("track_running_stats", "running_mean") for t in n.targets):
+                        return True
+        return False
+
+    return project.fact("torch.drops_running_stats", compute)
+
+
+def _mode_set_around(module: Module, region: ast.AST, scope, events: list[Event], key: Key) -> bool:
+    """May an eval() reach the region (before it, or later in an enclosing loop), or does the code
+    choose train mode on purpose (train() inside the region, or anywhere in an evaluation function)?"""
+    start, end = region.lineno, region.end_lineno or region.lineno
+    loops = [a for a in module.ancestors(region) if isinstance(a, LOOP_TYPES)]
+    eval_named = scope is not None and _EVAL_FUNC.search(scope.name)
+    for e in events:
+        if not same_object(e.key, key):
+            continue
+        line = getattr(e.sites[0][1], "lineno", 0)
+        if e.kind == "eval":
+            if line < start or any(lp in loops for lp in e.loops):
+                return True
+        elif e.kind == "train":
+            if start <= line <= end or eval_named:
+                return True
+            if line < start and not any(x.kind == "step" and line <= getattr(x.sites[0][1], "lineno", 0) < start for x in events):
+                return True  # train() chosen right before the pass (AdaBN, recalibration): on purpose
+    return False
+
+
+def _in_training_step(module: Module, region: ast.AST, scope, events: list[Event]) -> bool:
+    """Does an optimizer step run at the same loop level as the region (same iteration)?"""
+    region_loop = None
+    for a in module.ancestors(region):
+        if a is scope:
+            break
+        if isinstance(a, LOOP_TYPES):
+            region_loop = a
+            break
+    for e in events:
+        if e.kind != "step":
+            continue
+        inner = e.loops[-1] if e.loops else None
+        if inner is region_loop or (region_loop is None and scope is not None and not e.loops):
+            return True
+    return False
 
 
 def _model_calls(region: ast.AST, module: Module) -> list[ast.Call]:
@@ -742,7 +864,9 @@ their own), `track_running_stats=False` layers (no running statistics).
 
     def _judge(self, module: Module, project: Project, node: ast.AST, mom: ast.AST) -> Iterable[Finding]:
         values = _numbers(mom, module, project)
-        if not values or not any(v >= 0.5 for v in values) or any(v > 1 or v < 0 for v in values):
+        # momentum=1 keeps exactly the last batch: the transductive-BN idiom of MAML-style few-shot
+        # code, deliberate, not a ported TF value (TF's 1.0 would never update at all).
+        if not values or not any(0.5 <= v < 1 for v in values) or any(v >= 1 or v < 0 for v in values):
             return
         worst = max(values)
         fix = None
@@ -781,22 +905,31 @@ def _class_has_parameters(cls: ast.ClassDef, module: Module) -> bool:
     for n in ast.walk(cls):
         if isinstance(n, ast.Call):
             last = (dotted(n.func) or "").rsplit(".", 1)[-1]
-            if last in ("Parameter", "register_parameter", "UninitializedParameter"):
+            if last in ("Parameter", "register_parameter", "UninitializedParameter", "ParameterList", "ParameterDict"):
                 return True
+            q = module.qualname(n.func) or ""
+            if q.startswith("torch.nn.") and q.count(".") == 2 and last[:1].isupper() and last not in ("Module", "ModuleList", "ModuleDict"):
+                return True  # a trainable submodule (nn.Embedding, nn.Linear...)
     return False
 
 
-def _forward_methods(cls: ast.ClassDef) -> list[ast.FunctionDef]:
-    """``forward`` and the methods of the class it calls (one level)."""
+def _forward_methods(cls: ast.ClassDef, module: Optional[Module] = None) -> list[ast.FunctionDef]:
+    """``forward`` and the methods of the class it calls (one level). With ``module``, a helper
+    whose every call in ``forward`` is under a training check is left out (its updates are guarded)."""
     methods = {f.name: f for f in cls.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))}
     fwd = methods.get("forward") or methods.get("__call__")
     if fwd is None:
         return []
     out = [fwd]
+    calls: dict[str, list[ast.Call]] = {}
     for n in ast.walk(fwd):
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name) \
-                and n.func.value.id == "self" and n.func.attr in methods and methods[n.func.attr] not in out:
-            out.append(methods[n.func.attr])
+                and n.func.value.id == "self" and n.func.attr in methods and methods[n.func.attr] is not fwd:
+            calls.setdefault(n.func.attr, []).append(n)
+    for name, sites in calls.items():
+        if module is not None and all(_training_guarded(module, c, fwd) for c in sites):
+            continue
+        out.append(methods[name])
     return out
 
 
@@ -967,7 +1100,7 @@ name saying frozen / fixed); statistics updated by another method of the class (
             if not stats or _FROZEN_CLASS.search(cls.name) or not _class_has_parameters(cls, module):
                 continue
             names = {s for s, _ in stats}
-            forwards = _forward_methods(cls)
+            forwards = _forward_methods(cls, module)
             if not forwards:
                 continue
             found = False
@@ -1156,7 +1289,7 @@ has no BatchNorm; averaged models that are never used.
         src_key, src_text = receiver_key(call.args[0], {}, set()) if call.args else (None, "")
         if not avg_key or not src_key:
             return
-        if _model_has_bn(src_key, project) is not True:
+        if _model_has_bn(src_key, project, module) is not True:
             return
         if _handles_buffers(avg_key, project) or not _is_used(avg_key, module, project):
             return

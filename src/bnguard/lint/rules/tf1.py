@@ -1,0 +1,576 @@
+"""TF1 rule family (BN1xx): batch-norm moving statistics that never update (or update on the
+wrong data) in graph-mode TensorFlow: ``tf.layers``/``tf.compat.v1.layers``, contrib and TF-Slim.
+
+The rules read shared facts from :mod:`bnguard.lint.tf1_facts` (BN sites with their training flag
+resolved through wrappers, ``arg_scope`` and ``normalizer_params``; the training context; UPDATE_OPS
+consumers) and :mod:`bnguard.lint.values` (what a flag can be, over every call site in the project).
+"""
+from __future__ import annotations
+
+import ast
+from typing import Iterable
+
+from bnguard.lint import values as V
+from bnguard.lint.finding import Finding
+from bnguard.lint.project import Module, Project
+from bnguard.lint.rules.base import Rule, RuleDoc, register
+from bnguard.lint.tf1_facts import (
+    UPDATE_OPS,
+    BNSite,
+    bn_sites,
+    bn_sites_in,
+    fresh_session,
+    is_trained,
+    train_context,
+)
+
+BN_TRIGGERS = ("batch_norm", "batch_normalization", "BatchNormalization", "normalizer_fn")
+VERSIONS = ("TensorFlow 1.x graph mode and TensorFlow 2.x `tf.compat.v1` (with `tf_keras` and "
+            "`TF_USE_LEGACY_KERAS=1` on TF >= 2.16); `tf.contrib.layers`/`tf.contrib.slim` (TF <= 1.15) "
+            "and the standalone `tf_slim` package.")
+
+
+def _describe_flag(site: BNSite) -> str:
+    if site.flag_expr is None:
+        return site.flag_source
+    return f"{site.flag_source} `{ast.unparse(site.flag_expr)}`" if hasattr(ast, "unparse") else site.flag_source
+
+
+def _frozen_is_deliberate(site: BNSite, project: Project) -> bool:
+    """Frozen BN on purpose: ``trainable=False`` on the layer, or a fine-tuning script that restores
+    a pretrained backbone (``init_from_checkpoint``, ``assign_from_checkpoint_fn``, partial Saver)."""
+    return site.trainable_false or train_context(project).transfer
+
+
+def _frozen_matters(site: BNSite, project: Project) -> bool:
+    """Is the graph of this BN trained (or initialised from scratch and run)? An inference-only
+    builder (export, restore-and-predict) uses ``training=False`` correctly."""
+    return is_trained(site.node, site.module, project) or fresh_session(site.node, site.module, project)
+
+
+@register
+class TrainingFlagAlwaysFalse(Rule):
+    code = "BN101"
+    name = "training-flag-always-false"
+    framework = "tensorflow"
+    severity = "error"
+    summary = "The batch-norm training flag is always false in a graph that is trained: moving statistics never update."
+    triggers = BN_TRIGGERS
+    doc = RuleDoc(
+        what="""
+Finds TF1 batch-normalization layers (`tf.layers.batch_normalization`, `tf.compat.v1.layers`,
+`tf.contrib.layers.batch_norm`, `slim.batch_norm`, and slim layers with `normalizer_fn=batch_norm`)
+whose training flag can only ever be false — a literal `False`, `tf.constant(False)`, a name bound to
+one, a wrapper parameter whose default is `False` and that no call site in the project overrides, or a
+flag that exists in the enclosing function but never reaches the BN call (then the API default
+applies: `training=False` for `tf.layers`) — in a graph that is trained (a train op is built by code
+that reaches the layer) or initialised from scratch and run.
+
+Values are followed across the whole analysed project: `def net(x, is_training=False)` is fine when
+`train.py` calls `net(x, is_training=True)`. The flag is also resolved through `arg_scope` and
+`normalizer_params`.
+""",
+        why="""
+With the flag false, the layer normalizes with its moving mean and variance and never updates them:
+they stay at their initial values (mean 0, variance 1) for the whole run. The network trains
+against un-normalized activations, evaluation uses the same meaningless statistics, and a restored
+checkpoint shows `moving_mean` all zeros. TensorFlow folds a constant flag into the graph, so the
+update ops are not even created and wiring `UPDATE_OPS` does not help.
+""",
+        example="""
+import tensorflow.compat.v1 as tf
+
+training_phase = tf.constant(False)
+x = tf.placeholder(tf.float32, [None, 10])
+h = tf.layers.batch_normalization(x, training=training_phase)
+loss = tf.reduce_mean(tf.square(h))
+train_op = tf.train.AdamOptimizer().minimize(loss)
+""",
+        use_instead="""
+import tensorflow.compat.v1 as tf
+
+training_phase = tf.placeholder(tf.bool, [], name="training")
+x = tf.placeholder(tf.float32, [None, 10])
+h = tf.layers.batch_normalization(x, training=training_phase)
+loss = tf.reduce_mean(tf.square(h))
+with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
+    train_op = tf.train.AdamOptimizer().minimize(loss)
+# sess.run(train_op, feed_dict={x: batch, training_phase: True}) while training,
+# training_phase: False when evaluating.
+""",
+        not_flagged="""
+- Inference-only graphs (export, restore-and-predict scripts): `training=False` is right there.
+- Builders whose flag parameter is passed `True` at some call site anywhere in the project, or whose
+  function is passed around (callbacks, `tf.make_template`, `model_fn=`): the value is unknown.
+- Deliberately frozen BN: `trainable=False` on the layer, or fine-tuning that restores a pretrained
+  backbone (`init_from_checkpoint`, `assign_from_checkpoint_fn`, `get_variables_to_restore`, a Saver
+  with a `var_list`).
+- Flags from command-line flags, config files, `mode == ModeKeys.TRAIN` in an Estimator `model_fn`,
+  placeholders (`tf.placeholder(tf.bool)`); `placeholder_with_default(False)` is BN102's job.
+- Keras layers (`tf.keras.layers.BatchNormalization`): see the Keras rules.
+""",
+        versions=VERSIONS,
+    )
+
+    def check(self, module: Module, project: Project) -> Iterable[Finding]:
+        for site in bn_sites_in(module, project):
+            if not V.always_false_values(site.flag):
+                continue
+            if _frozen_is_deliberate(site, project) or not _frozen_matters(site, project):
+                continue
+            if site.dropped_param:
+                msg = (f"batch norm gets no training flag (the enclosing function's `{site.dropped_param}` "
+                       f"parameter never reaches it), so {site.flag_source} applies: moving statistics "
+                       "never update; pass the flag through")
+            else:
+                msg = (f"batch-norm training flag is always false ({_describe_flag(site)}): moving mean/variance "
+                       "never update and stay at their initial 0/1; use a boolean placeholder fed True while training")
+            yield self.finding(module, site.node, msg)
+
+
+@register
+class PlaceholderWithDefaultNeverFed(Rule):
+    code = "BN102"
+    name = "training-placeholder-never-fed"
+    framework = "tensorflow"
+    severity = "error"
+    summary = "The BN training flag is placeholder_with_default(False) and nothing in the project feeds it."
+    triggers = BN_TRIGGERS
+    doc = RuleDoc(
+        what="""
+Finds TF1 batch-norm layers whose training flag is a `tf.placeholder_with_default(False, ...)` (directly,
+through a name, a wrapper parameter or `normalizer_params`) that nothing in the analysed project feeds:
+no `feed_dict` key is the placeholder (by identity, by the variable or attribute name it is bound to,
+or by its tensor name such as `'is_training:0'`), no `d[flag] = True`, no `dict(...)`/`.update(...)`
+with it — in a graph that is trained.
+""",
+        why="""
+A placeholder with a default takes the default whenever it is not fed. If the training loop never feeds
+`True`, the layer runs in inference mode during training: the moving statistics never update (BN101's
+freeze), but the code looks as if the flag were handled.
+""",
+        example="""
+is_training = tf.placeholder_with_default(False, shape=[], name="is_training")
+h = tf.layers.batch_normalization(x, training=is_training)
+...
+sess.run(train_op, feed_dict={x: batch_x, y: batch_y})   # is_training never fed
+""",
+        use_instead="""
+sess.run(train_op, feed_dict={x: batch_x, y: batch_y, is_training: True})
+""",
+        not_flagged="""
+- Any feed of the placeholder anywhere in the project, including under another variable name that
+  resolves to it, by tensor name, or through a feed dict built by a comprehension when the placeholder
+  is put in a list (the analysis cannot rule it out).
+- Inference-only graphs (no train op reaches the layer): the default `False` is correct there.
+- `placeholder_with_default(True, ...)`.
+""",
+        versions=VERSIONS,
+    )
+
+    def check(self, module: Module, project: Project) -> Iterable[Finding]:
+        for site in bn_sites_in(module, project):
+            vals = site.flag
+            phs = V.placeholders(vals)
+            if not phs or vals is V.UNKNOWN:
+                continue
+            unfed = []
+            ok = True
+            for v in vals:
+                if isinstance(v, V.Placeholder):
+                    if not v.has_default or not V.always_false_values(v.default) or V.is_fed(v, project):
+                        ok = False
+                        break
+                    unfed.append(v)
+                elif v is V.RUNTIME or bool(v):
+                    ok = False
+                    break
+            if not ok or not unfed:
+                continue
+            if _frozen_is_deliberate(site, project) or not is_trained(site.node, site.module, project):
+                continue
+            ph = unfed[0]
+            yield self.finding(module, site.node, (
+                f"batch-norm training flag is `placeholder_with_default(False)` ({ph.module.path}:{ph.node.lineno}) "
+                "that nothing in the project feeds: it is always False, so moving statistics never update; "
+                f"feed it True in the training step's feed_dict"))
+
+
+def _update_sites(project: Project) -> list[BNSite]:
+    """BN sites that put update ops in UPDATE_OPS and whose flag can be true (and can be false, so
+    the moving statistics are read at some point)."""
+    out = []
+    for s in bn_sites(project):
+        if s.updates is V.UNKNOWN or s.updates != frozenset([UPDATE_OPS]):
+            continue  # updates_collections=None (in-place updates) or a custom collection
+        if V.always_false_values(s.flag) or V.always_true_values(s.flag):
+            continue  # no update ops are created / moving stats never read
+        if s.flag is not V.UNKNOWN and all(isinstance(v, V.Placeholder) and v.has_default for v in s.flag) \
+                and not any(V.is_fed(v, project) for v in s.flag):
+            continue  # BN102's case
+        if not is_trained(s.node, s.module, project):
+            continue
+        out.append(s)
+    return out
+
+
+def _train_op_is_wired(call: ast.Call, module: Module) -> bool:
+    for anc in module.ancestors(call):
+        if isinstance(anc, (ast.With, ast.AsyncWith)):
+            for item in anc.items:
+                c = item.context_expr
+                if isinstance(c, ast.Call) and (module.imports.resolve(c.func) or "").endswith("control_dependencies"):
+                    return True
+    return False
+
+
+@register
+class UpdateOpsNeverRun(Rule):
+    code = "BN103"
+    name = "update-ops-never-run"
+    framework = "tensorflow"
+    severity = "error"
+    summary = "BN layers put their moving-average updates in UPDATE_OPS and nothing in the project runs them."
+    triggers = ("minimize", "apply_gradients")
+    doc = RuleDoc(
+        what="""
+Reports the train op (`optimizer.minimize(...)`, `apply_gradients(...)`) of a project that builds TF1
+batch-norm layers whose updates go to `tf.GraphKeys.UPDATE_OPS` — the default of `tf.layers` /
+`tf.compat.v1.layers.batch_normalization` and of contrib/slim `batch_norm` unless
+`updates_collections=None` — when nothing in the project consumes that collection: no
+`tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS))`, no fetch of it in `sess.run`,
+no `tf.group` with it, and no helper that wires it itself. Helpers recognised as wiring the updates:
+
+- `slim.learning.create_train_op` / `tf_slim.learning.create_train_op`
+- `tf.contrib.training.create_train_op` / `tf_slim.training.create_train_op`
+- `tf.contrib.layers.optimize_loss`
+- TF-GAN `gan_train_ops`, slim `model_deploy.deploy`
+- trainers of tensorpack, tflearn, TensorLayer, Sonnet and tensor2tensor (any import of these
+  packages silences the rule).
+
+A `get_collection(UPDATE_OPS)` whose result is assigned to a name that is never read does not count.
+The message names the BN layer.
+""",
+        why="""
+The moving mean and variance are updated by separate assign ops. In graph mode an op runs only if a
+fetched op depends on it, and the optimizer's train op does not depend on `UPDATE_OPS`. The model trains
+with batch statistics and looks fine, but the moving statistics stay at 0/1, so evaluation and every
+restored checkpoint normalize with meaningless values (tensorflow/tensorflow#11965, meetps/tf-3dgan#7).
+""",
+        example="""
+h = tf.layers.batch_normalization(x, training=is_training)
+loss = ...
+train_op = tf.train.AdamOptimizer(1e-3).minimize(loss)
+""",
+        use_instead="""
+h = tf.layers.batch_normalization(x, training=is_training)
+loss = ...
+update_ops = tf.get_collection(tf.GraphKeys.UPDATE_OPS)
+with tf.control_dependencies(update_ops):
+    train_op = tf.train.AdamOptimizer(1e-3).minimize(loss)
+""",
+        not_flagged="""
+- `updates_collections=None` (slim/contrib update the statistics in place) or a custom collection.
+- BN whose flag is always false (no update ops exist: BN101) or always true (the moving statistics are
+  never read, as in MAML's transductive batch norm).
+- Train ops built inside `tf.control_dependencies(...)`, any used `get_collection(UPDATE_OPS)` in
+  the project, `UPDATE_OPS` passed to anything, the helpers above.
+- Eager/TF2 code (`tf.GradientTape`, `enable_eager_execution`) and Keras `fit` loops.
+""",
+        versions=VERSIONS,
+    )
+
+    def check(self, module: Module, project: Project) -> Iterable[Finding]:
+        ctx = train_context(project)
+        if (ctx.update_consumers or ctx.wiring_helpers or ctx.other_update_refs or ctx.self_wiring_framework
+                or ctx.eager or ctx.keras_training):
+            return
+        if id(module) not in ctx.trained_modules:
+            return
+        sites = _update_sites(project)
+        if not sites:
+            return
+        first = sites[0]
+        more = f" (and {len(sites) - 1} more)" if len(sites) > 1 else ""
+        dead = ctx.dead_collections[0] if ctx.dead_collections else None
+        for op in ctx.train_ops:
+            if op.module is not module or _train_op_is_wired(op.node, module):
+                continue
+            extra = (f"; `get_collection(UPDATE_OPS)` at {dead.module.path}:{dead.node.lineno} is never used"
+                     if dead else "")
+            yield self.finding(module, op.node, (
+                f"train op does not run the batch-norm update ops: the BN layer at {first.where}{more} puts its "
+                f"moving-average updates in UPDATE_OPS and nothing in the project runs them{extra}; build the "
+                "train op under `tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS))`"))
+
+
+@register
+class UpdateOpsCollectedTooEarly(Rule):
+    code = "BN104"
+    name = "update-ops-collected-before-bn"
+    framework = "tensorflow"
+    severity = "error"
+    summary = "tf.get_collection(UPDATE_OPS) runs before the BN layers are built, so it returns an empty list."
+    triggers = ("UPDATE_OPS", "update_ops")
+    doc = RuleDoc(
+        what="""
+Finds `tf.get_collection(tf.GraphKeys.UPDATE_OPS)` evaluated before any batch-norm layer of the graph
+is built: in the same function (or at module level), every statement that builds a BN layer — a BN call,
+or a call to a function of the project that builds one — comes after the collection is read. Reported
+at the train op that depends on the (empty) list when there is one, else at the `get_collection` call.
+""",
+        why="""
+`get_collection` returns a snapshot list. Taken before the model is built, it is empty, so
+`tf.control_dependencies(update_ops)` adds nothing and the moving statistics never update, although the
+code looks exactly like the documented recipe.
+""",
+        example="""
+update_ops = tf.get_collection(tf.GraphKeys.UPDATE_OPS)
+logits = build_model(x, is_training)          # BN layers created here
+with tf.control_dependencies(update_ops):
+    train_op = optimizer.minimize(loss)
+""",
+        use_instead="""
+logits = build_model(x, is_training)
+update_ops = tf.get_collection(tf.GraphKeys.UPDATE_OPS)
+with tf.control_dependencies(update_ops):
+    train_op = optimizer.minimize(loss)
+""",
+        not_flagged="""
+- A collection read inside a loop that also builds BN layers (multi-tower code), or when some BN layer
+  is built before it.
+- Reads in a function that builds nothing itself (it is called after the model is built).
+""",
+        versions=VERSIONS,
+    )
+
+    def check(self, module: Module, project: Project) -> Iterable[Finding]:
+        ctx = train_context(project)
+        builders = _bn_builder_names(project)
+        for g in ctx.update_consumers + ctx.dead_collections:
+            if g.module is not module:
+                continue
+            scope = g.scope
+            stmt_g = _statement(g.node, module)
+            if stmt_g is None:
+                continue
+            pos_g = (stmt_g.lineno, stmt_g.col_offset)
+            before = after = None
+            for c in module.calls:
+                if c.scope is not scope or c.node is g.node:
+                    continue
+                if not (_builds_bn(c, project) or (c.name in builders and project.functions(c.name))):
+                    continue
+                pos = (c.node.lineno, c.node.col_offset)
+                if pos < pos_g:
+                    before = c
+                    break
+                if after is None:
+                    after = c
+            if before is not None or after is None:
+                continue
+            if _in_loop_with(g.node, after.node, module):
+                continue
+            train_op = _train_op_after(g, module)
+            target = train_op or g
+            yield self.finding(module, target.node, (
+                f"UPDATE_OPS is collected at line {g.node.lineno}, before the batch-norm layers are built "
+                f"(line {after.node.lineno}): the list is empty and the moving statistics never update; "
+                "call `tf.get_collection(tf.GraphKeys.UPDATE_OPS)` after building the model"))
+
+
+def _statement(node: ast.AST, module: Module):
+    cur = node
+    while cur is not None and not isinstance(cur, ast.stmt):
+        cur = module.parent(cur)
+    return cur
+
+
+def _in_loop_with(a: ast.AST, b: ast.AST, module: Module) -> bool:
+    loops_a = {id(x) for x in module.ancestors(a) if isinstance(x, (ast.For, ast.While, ast.AsyncFor))}
+    return any(id(x) in loops_a for x in module.ancestors(b) if isinstance(x, (ast.For, ast.While, ast.AsyncFor)))
+
+
+def _builds_bn(c, project: Project) -> bool:
+    sites = project.fact("tf1.bn_site_nodes", lambda p: {id(s.node) for s in bn_sites(p)})
+    return id(c.node) in sites
+
+
+def _bn_builder_names(project: Project) -> set[str]:
+    """Names of project functions/classes that (transitively) build a BN layer."""
+    def compute(p: Project) -> set[str]:
+        direct: set[str] = set()
+        callers: dict[str, set[str]] = {}
+        for m in p.modules:
+            from bnguard.lint.tf1_facts import enclosing_names
+            for s in bn_sites_in(m, p):
+                direct.update(enclosing_names(s.node, m)[:2])
+            for c in m.calls:
+                if c.name and c.scope is not None and not isinstance(c.scope, ast.Lambda):
+                    callers.setdefault(c.name, set()).add(c.scope.name)
+                    cls = m.enclosing_class(c.scope)
+                    if cls is not None:
+                        callers[c.name].add(cls.name)
+        out = set()
+        work = list(direct)
+        while work:
+            n = work.pop()
+            if n in out:
+                continue
+            out.add(n)
+            work.extend(callers.get(n, ()))
+        return out
+    return project.fact("tf1.bn_builders", compute)
+
+
+def _train_op_after(g, module: Module):
+    for c in module.calls:
+        if c.scope is g.scope and c.name in ("minimize", "apply_gradients") and (c.node.lineno, c.node.col_offset) > (g.node.lineno, g.node.col_offset):
+            return c
+    return None
+
+
+# --- BN105 ----------------------------------------------------------------------------------------
+_EVAL_WORDS = ("test", "val", "eval", "valid")
+_EVAL_FETCH_WORDS = ("acc", "pred", "logit", "prob", "output", "score", "correct")
+
+
+def _eval_runs(module: Module) -> list[ast.Call]:
+    """``sess.run(...)`` calls that evaluate/predict: fetch accuracy/predictions with test/validation
+    data, or with no train op."""
+    out = []
+    for c in module.calls:
+        if c.name != "run" or not c.node.args:
+            continue
+        fetch_src = ast.unparse(c.node.args[0]).lower()
+        if any(w in fetch_src for w in ("train", "optim", "minimize", "update", "init", "step")):
+            continue
+        feed = _kw_or_pos(c.node, "feed_dict", 1)
+        feed_src = ast.unparse(feed).lower() if feed is not None else ""
+        parent = module.parent(c.node)
+        if isinstance(parent, ast.Assign):  # ``test_acc = sess.run(...)``
+            feed_src += " " + " ".join(ast.unparse(t).lower() for t in parent.targets)
+        if any(w in fetch_src for w in _EVAL_FETCH_WORDS) and (any(w in feed_src for w in _EVAL_WORDS) or any(w in fetch_src for w in _EVAL_WORDS)):
+            out.append(c.node)
+    return out
+
+
+def _kw_or_pos(call: ast.Call, name: str, pos: int):
+    for kw in call.keywords:
+        if kw.arg == name:
+            return kw.value
+    if len(call.args) > pos:
+        return call.args[pos]
+    return None
+
+
+@register
+class AlwaysTrainingModeAtEval(Rule):
+    code = "BN105"
+    name = "training-flag-always-true-at-eval"
+    framework = "tensorflow"
+    severity = "warning"
+    summary = "BN is always in training mode in a graph that is also used to evaluate or predict."
+    triggers = BN_TRIGGERS + ("set_learning_phase",)
+    doc = RuleDoc(
+        what="""
+The mirror of BN101: finds TF1 batch-norm layers whose training flag is always true — a literal `True`,
+a constant, a wrapper default never overridden, or an absent flag where the API default is training
+(contrib/slim `batch_norm`: `is_training=True`) — in a graph that is also used to evaluate or predict:
+a script that restores a checkpoint and runs predictions without a train op, or a training script whose
+`sess.run` fetches accuracy/predictions on test or validation data. Also `K.set_learning_phase(1)`
+followed by `predict`/`evaluate`.
+""",
+        why="""
+In training mode BN normalizes each batch with its own statistics, so predictions depend on what else
+is in the batch (a single image gives garbage), and where the update ops run the moving statistics are
+overwritten with evaluation data. Evaluation numbers are then wrong in both directions, and an exported
+graph carries `is_training=True` BN nodes that converters reject.
+""",
+        example="""
+net = slim.conv2d(images, 64, [3, 3], normalizer_fn=slim.batch_norm)   # is_training defaults to True
+saver.restore(sess, ckpt)
+preds = sess.run(predictions, feed_dict={images: test_images})
+""",
+        use_instead="""
+net = slim.conv2d(images, 64, [3, 3], normalizer_fn=slim.batch_norm,
+                  normalizer_params={"is_training": is_training})
+preds = sess.run(predictions, feed_dict={images: test_images, is_training: False})
+""",
+        not_flagged="""
+- Deliberate batch statistics at test time: GANs (pix2pix/CycleGAN generators), meta-learning (MAML,
+  whose batch norm is transductive by design), test-time adaptation / AdaBN — projects whose names
+  mention these are skipped.
+- Flags that are placeholders, parameters passed both values, or unknown.
+- Training scripts without an evaluation `sess.run`.
+""",
+        versions=VERSIONS,
+    )
+
+    def check(self, module: Module, project: Project) -> Iterable[Finding]:
+        ctx = train_context(project)
+        if ctx.deliberate_batch_stats:
+            return
+        yield from self._learning_phase(module, project)
+        eval_modules = project.fact("tf1.eval_modules", _eval_modules)
+        if not eval_modules:
+            return
+        for site in bn_sites_in(module, project):
+            if not V.always_true_values(site.flag):
+                continue
+            hit = None
+            for em, runs, restored, trains in eval_modules:
+                if em is module or _reaches(site, em, project):
+                    if (restored and not trains) or trains:
+                        hit = (em, runs[0])
+                        break
+            if hit is None:
+                continue
+            em, run = hit
+            yield self.finding(module, site.node, (
+                f"batch norm is always in training mode ({_describe_flag(site)}) but the graph is also used to "
+                f"evaluate/predict ({em.path}:{run.lineno}): evaluation normalizes with batch statistics and can "
+                "overwrite the moving statistics; use a training flag fed False when evaluating"))
+
+    def _learning_phase(self, module: Module, project: Project) -> Iterable[Finding]:
+        sets = [c for c in module.calls if c.name == "set_learning_phase" and c.node.args]
+        if not sets:
+            return
+        zero_anywhere = any(
+            c.name == "set_learning_phase" and c.node.args and not V.always_true(c.node.args[0], c.module, project)
+            for c in project.call_sites("set_learning_phase"))
+        if zero_anywhere:
+            return
+        for c in sets:
+            if not V.always_true(c.node.args[0], module, project):
+                continue
+            later = [o for o in module.calls if o.name in ("predict", "evaluate", "predict_on_batch")
+                     and (o.node.lineno, o.node.col_offset) > (c.node.lineno, c.node.col_offset)]
+            if later:
+                yield self.finding(module, c.node, (
+                    f"`set_learning_phase(1)` keeps every batch-norm layer in training mode, and the model is then "
+                    f"used to {later[0].name} (line {later[0].node.lineno}): predictions use batch statistics; "
+                    "set the learning phase to 0 before evaluating"))
+
+
+def _eval_modules(project: Project):
+    ctx = train_context(project)
+    out = []
+    for m in project.modules:
+        runs = _eval_runs(m)
+        if not runs:
+            continue
+        restored = any(r.module is m for r in ctx.restores)
+        trains = id(m) in ctx.trained_modules
+        out.append((m, runs, restored, trains))
+    return out
+
+
+def _reaches(site: BNSite, module: Module, project: Project) -> bool:
+    """Does code in ``module`` call (directly) the function that builds ``site``?"""
+    from bnguard.lint.tf1_facts import enclosing_names
+
+    names = set(enclosing_names(site.node, site.module))
+    if not names:
+        return False
+    return any(c.name in names for c in module.calls)

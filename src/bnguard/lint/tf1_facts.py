@@ -1,0 +1,570 @@
+"""Project-wide TF1 facts shared by the BN1xx rules (computed once per project, memoised).
+
+- **BN sites**: every place a TF1 batch-norm layer is built — ``tf.layers.batch_normalization``,
+  ``tf.layers.BatchNormalization()(x, training=...)``, contrib/slim ``batch_norm`` and layers that
+  run it as ``normalizer_fn`` — with its training flag and ``updates_collections`` resolved through
+  the call, ``normalizer_params``, enclosing ``arg_scope`` blocks and the API default.
+- **training context**: modules that build a train op, and every function reachable from them.
+- **UPDATE_OPS consumers** and helpers that wire the update ops themselves.
+- **restore / transfer-learning / eager / deliberate batch-statistics** signals.
+
+Nothing here imports TensorFlow.
+"""
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Optional
+
+from bnguard.lint import values as V
+from bnguard.lint.imports import add_canonical_prefix, dotted
+from bnguard.lint.project import CallSite, Module, Project
+
+add_canonical_prefix("tf_slim.python.layers.layers", "tf_slim")
+add_canonical_prefix("tf_slim.python.slim", "tf_slim")
+add_canonical_prefix("tf_slim.python.framework", "tf_slim")
+add_canonical_prefix("tf_slim.python.training", "tf_slim.training")
+add_canonical_prefix("tensorflow.contrib.framework.python.ops", "tf_slim")
+add_canonical_prefix("tensorflow.python.ops.variables", "tensorflow")
+add_canonical_prefix("tensorflow.python.framework.ops.GraphKeys", "tensorflow.GraphKeys")
+add_canonical_prefix("tensorflow.python.training", "tensorflow.train")
+
+# --- API tables -------------------------------------------------------------------------------
+LAYERS_BN_FUNCS = {"tensorflow.layers.batch_normalization", "tensorflow.keras.layers.batch_normalization"}
+LAYERS_BN_CLASSES = {"tensorflow.layers.BatchNormalization"}
+SLIM_BN_FUNCS = {"tf_slim.batch_norm", "tf_slim.layers.batch_norm"}
+ARG_SCOPE = {"tf_slim.arg_scope"}
+# Optimiser methods that create a train op.
+TRAIN_OP_METHODS = {"minimize", "apply_gradients"}
+# Helpers that build the train op *and* run the UPDATE_OPS themselves (documented in BN103).
+UPDATE_WIRING_HELPERS = {
+    "tf_slim.learning.create_train_op",  # slim.learning.create_train_op (update_ops=None -> UPDATE_OPS)
+    "tf_slim.training.create_train_op",  # tf.contrib.training / tf_slim.training.create_train_op
+    "tf_slim.create_train_op",
+    "tf_slim.optimize_loss",  # tf.contrib.layers.optimize_loss (update_ops=None -> UPDATE_OPS)
+    "tensorflow.contrib.gan.gan_train_ops",  # TF-GAN wires generator/discriminator update ops
+    "tensorflow.contrib.gan.gan_train",
+    "tensorflow_gan.gan_train_ops",
+}
+UPDATE_WIRING_NAMES = {"create_train_op", "optimize_loss", "gan_train_ops", "deploy"}
+# Frameworks that run the update ops in their own trainers.
+SELF_WIRING_PACKAGES = ("tensorpack", "tflearn", "sonnet", "tensorlayer", "tensor2tensor")
+RESTORE_NAMES = {"restore", "import_meta_graph", "init_from_checkpoint", "assign_from_checkpoint_fn",
+                 "assign_from_checkpoint", "load_weights", "load_model", "load_checkpoint"}
+TRANSFER_NAMES = {"init_from_checkpoint", "assign_from_checkpoint_fn", "assign_from_checkpoint",
+                  "get_variables_to_restore", "load_weights"}
+INIT_QUALNAMES = {"tensorflow.global_variables_initializer", "tensorflow.initialize_all_variables",
+                  "tensorflow.variables_initializer", "tensorflow.initializers.global_variables"}
+# Words in identifiers/strings that mark deliberate batch statistics at test time (GANs,
+# meta-learning, test-time adaptation): BN105 stays silent in such projects.
+DELIBERATE_WORDS = ("maml", "meta_", "metalearn", "meta-learn", "reptile", "gan", "generator",
+                    "discriminator", "pix2pix", "cyclegan", "adapt", "transductive", "tta", "adabn")
+
+
+@dataclass
+class BNSite:
+    node: ast.AST  # where to report
+    module: Module
+    api: str  # "layers" (tf.layers) | "slim" (contrib/slim batch_norm)
+    flag_expr: Optional[ast.AST]  # None: not passed anywhere -> API default
+    flag_source: str  # human description of where the flag comes from
+    flag: object  # possible values (frozenset / UNKNOWN)
+    updates: object  # possible values of updates_collections; frozenset({"UPDATE_OPS"}) by default
+    trainable_false: bool = False
+    dropped_param: Optional[str] = None  # an enclosing function has a flag parameter that never reaches BN
+
+    @property
+    def default_training(self) -> bool:
+        return self.api == "slim"
+
+    @property
+    def where(self) -> str:
+        return f"{self.module.path}:{getattr(self.node, 'lineno', 1)}"
+
+
+_OPAQUE = object()
+UPDATE_OPS = "UPDATE_OPS"
+FLAG_NAMES = ("is_training", "training", "train", "is_train", "phase_train", "train_phase",
+              "training_phase", "phase", "mode", "is_training_ph", "bn_training", "istrain", "isTrain",
+              "is_training_bn", "bn_is_training", "trainable_bn")
+
+
+def _kw(call: ast.Call, name: str) -> Optional[ast.AST]:
+    for kw in call.keywords:
+        if kw.arg == name:
+            return kw.value
+    return None
+
+
+def _arg(call: ast.Call, name: str, pos: Optional[int]) -> tuple[Optional[ast.AST], bool]:
+    """(expression passed for ``name``, opaque?) — opaque when ``*args``/``**kwargs`` may hide it."""
+    v = _kw(call, name)
+    if v is not None:
+        return v, False
+    if pos is not None:
+        for i, a in enumerate(call.args):
+            if isinstance(a, ast.Starred):
+                return None, True
+            if i == pos:
+                return a, False
+    if any(kw.arg is None for kw in call.keywords):
+        return None, True
+    return None, False
+
+
+def is_update_ops_ref(node: ast.AST, module: Module) -> bool:
+    if isinstance(node, ast.Constant) and node.value == "update_ops":
+        return True
+    q = module.imports.resolve(node) if isinstance(node, (ast.Name, ast.Attribute)) else None
+    d = dotted(node) if isinstance(node, (ast.Name, ast.Attribute)) else None
+    return bool((q and q.endswith("GraphKeys.UPDATE_OPS")) or (d and d.endswith("UPDATE_OPS")))
+
+
+# --- dictionaries (normalizer_params) -----------------------------------------------------------
+def _dict_items(expr: Optional[ast.AST], module: Module, project: Project, depth: int = 0):
+    """{key: value expr} of a dict literal / ``dict(...)`` / a name bound once to one; _OPAQUE otherwise."""
+    if expr is None or depth > 5:
+        return _OPAQUE
+    if isinstance(expr, ast.Dict):
+        out = {}
+        for k, v in zip(expr.keys, expr.values):
+            if k is None:
+                inner = _dict_items(v, module, project, depth + 1)
+                if inner is _OPAQUE:
+                    return _OPAQUE
+                out.update(inner)
+            elif isinstance(k, ast.Constant) and isinstance(k.value, str):
+                out[k.value] = v
+            else:
+                return _OPAQUE
+        return out
+    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and expr.func.id == "dict" and not expr.args:
+        if any(kw.arg is None for kw in expr.keywords):
+            return _OPAQUE
+        return {kw.arg: kw.value for kw in expr.keywords}
+    if isinstance(expr, ast.Name):
+        res = V.resolver(project)
+        owner = module.scope_of(expr)
+        while True:
+            sb = res.scope(owner if owner is not None else module.tree)
+            if expr.id in sb.names:
+                bs = sb.names[expr.id]
+                if len(bs) != 1 or bs[0].kind != "expr":
+                    return _OPAQUE
+                if _mutated(expr.id, module):
+                    return _OPAQUE
+                return _dict_items(bs[0].expr, module, project, depth + 1)
+            if owner is None:
+                return _OPAQUE
+            owner = module.scope_of(owner)
+    return _OPAQUE
+
+
+def _mutated(name: str, module: Module) -> bool:
+    """``params['is_training'] = ...`` / ``params.update(...)`` anywhere in the module."""
+    key = "_tf1_mutated_dicts"
+    cache = module.__dict__.get(key)
+    if cache is None:
+        cache = set()
+        for node in ast.walk(module.tree):
+            if isinstance(node, (ast.Assign, ast.AugAssign)):
+                for t in (node.targets if isinstance(node, ast.Assign) else [node.target]):
+                    if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name):
+                        cache.add(t.value.id)
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name):
+                if node.func.attr in ("update", "setdefault", "pop", "__setitem__"):
+                    cache.add(node.func.value.id)
+        module.__dict__[key] = cache
+    return name in cache
+
+
+# --- arg_scope ------------------------------------------------------------------------------------
+def _arg_scope_value(call: ast.AST, op_qualnames: set[str], key: str, module: Module):
+    """Value set for ``key`` on ops ``op_qualnames`` by lexically enclosing ``arg_scope`` blocks.
+
+    Returns (expr, with_call) for the innermost scope that sets it, (None, None) when none does,
+    or (_OPAQUE, with_call) when an enclosing scope is opaque (``arg_scope(my_scope())``).
+    """
+    for anc in module.ancestors(call):
+        if not isinstance(anc, (ast.With, ast.AsyncWith)):
+            continue
+        for item in anc.items:
+            c = item.context_expr
+            if not isinstance(c, ast.Call) or module.imports.resolve(c.func) not in ARG_SCOPE:
+                continue
+            if not c.args:
+                continue
+            ops = c.args[0]
+            if not isinstance(ops, (ast.List, ast.Tuple)):
+                return _OPAQUE, c
+            names = {module.imports.resolve(e) for e in ops.elts}
+            if names & op_qualnames:
+                v = _kw(c, key)
+                if v is not None:
+                    return v, c
+                if any(kw.arg is None for kw in c.keywords):
+                    return _OPAQUE, c
+    return None, None
+
+
+def _dynamic_arg_scopes(project: Project) -> dict[str, bool]:
+    """Keys set on batch_norm by any arg_scope in the project (they may reach BN calls in functions
+    called inside the block: arg_scope is dynamic), and whether any arg_scope is opaque."""
+    keys: dict[str, bool] = {}
+    for m in project.modules:
+        for c in m.calls:
+            if c.qualname not in ARG_SCOPE or not c.node.args:
+                continue
+            ops = c.node.args[0]
+            if not isinstance(ops, (ast.List, ast.Tuple)):
+                keys["*opaque*"] = True
+                continue
+            names = {m.imports.resolve(e) for e in ops.elts}
+            for kw in c.node.keywords:
+                if kw.arg is None:
+                    keys["*opaque*"] = True
+                elif names & SLIM_BN_FUNCS:
+                    keys[kw.arg] = True
+                elif kw.arg in ("normalizer_params", "normalizer_fn"):
+                    keys[kw.arg] = True
+    return keys
+
+
+# --- BN sites -------------------------------------------------------------------------------------
+class _SiteBuilder:
+    def __init__(self, project: Project):
+        self.project = project
+        self.dynamic = _dynamic_arg_scopes(project)
+        self.sites: list[BNSite] = []
+        self._seen: set[int] = set()
+
+    def build(self) -> list[BNSite]:
+        for m in self.project.modules:
+            for c in m.calls:
+                q = c.qualname
+                try:
+                    if q in LAYERS_BN_FUNCS:
+                        self._layers_func(c)
+                    elif q in SLIM_BN_FUNCS:
+                        self._slim(c, c.node, c.node, "", None)
+                    elif q in LAYERS_BN_CLASSES:
+                        self._layers_class(c)
+                    elif q and q.startswith("tf_slim.") and q not in ARG_SCOPE:
+                        self._normalizer_fn(c)
+                except RecursionError:
+                    continue
+        return self.sites
+
+    def _resolve(self, expr, m: Module):
+        return V.possible_values(expr, m, self.project)
+
+    def _dropped(self, c: CallSite) -> Optional[str]:
+        """A flag-like parameter of the enclosing function that the BN call does not receive."""
+        f = c.scope
+        if f is None or isinstance(f, ast.Lambda):
+            return None
+        params = [a.arg for a in f.args.posonlyargs + f.args.args + f.args.kwonlyargs]
+        flag_params = [p for p in params if p in FLAG_NAMES]
+        if not flag_params:
+            return None
+        used = {n.id for n in ast.walk(f) if isinstance(n, ast.Name) and n.id in flag_params}
+        unused = [p for p in flag_params if p not in used]
+        return unused[0] if unused else None
+
+    def _layers_func(self, c: CallSite) -> None:
+        call = c.node
+        expr, opaque = _arg(call, "training", 14)
+        if opaque:
+            return
+        trainable = _kw(call, "trainable")
+        self._add(BNSite(
+            node=call, module=c.module, api="layers", flag_expr=expr,
+            flag_source="`training` argument" if expr is not None else "the API default (training=False)",
+            flag=self._resolve(expr, c.module) if expr is not None else frozenset([False]),
+            updates=frozenset([UPDATE_OPS]),
+            trainable_false=trainable is not None and V.always_false(trainable, c.module, self.project),
+            dropped_param=self._dropped(c) if expr is None else None,
+        ))
+
+    def _layers_class(self, c: CallSite) -> None:
+        """``tf.layers.BatchNormalization(...)`` applied as ``layer(x, training=...)``."""
+        m = c.module
+        parent = m.parent(c.node)
+        applications: list[ast.Call] = []
+        if isinstance(parent, ast.Call) and parent.func is c.node:
+            applications.append(parent)
+        elif isinstance(parent, ast.Assign) and len(parent.targets) == 1:
+            target = parent.targets[0]
+            tname = dotted(target)
+            if tname is None:
+                return
+            for other in m.calls:
+                if other.scope is c.scope or (isinstance(target, ast.Attribute)):
+                    if dotted(other.node.func) == tname:
+                        applications.append(other.node)
+        for app in applications:
+            expr, opaque = _arg(app, "training", 1)
+            if opaque:
+                continue
+            self._add(BNSite(
+                node=app, module=m, api="layers", flag_expr=expr,
+                flag_source="`training` argument" if expr is not None else "the API default (training=False)",
+                flag=self._resolve(expr, m) if expr is not None else frozenset([False]),
+                updates=frozenset([UPDATE_OPS]),
+            ))
+
+    def _slim_param(self, call: ast.Call, report_node, m: Module, key: str, pos: Optional[int],
+                    params: Optional[dict], scope_ops: set[str]):
+        """(expr, source description, opaque) for a batch_norm keyword via call/params/arg_scope."""
+        if params is not None:
+            if key in params:
+                return params[key], "`normalizer_params`", False
+            expr, opaque = None, False
+        else:
+            expr, opaque = _arg(call, key, pos)
+            if expr is not None:
+                return expr, f"`{key}` argument", False
+        if opaque:
+            return None, "", True
+        scoped, with_call = _arg_scope_value(call, scope_ops, key, m)
+        if scoped is _OPAQUE:
+            return None, "", True
+        if scoped is not None:
+            return scoped, f"`arg_scope` at line {with_call.lineno}", False
+        # arg_scope is dynamic: a block in a caller can set it for this call.
+        if self.dynamic.get("*opaque*") or (self.dynamic.get(key) and m.scope_of(call) is not None):
+            return None, "", True
+        return None, "", False
+
+    def _slim(self, c: CallSite, call: ast.Call, report_node, via: str, params: Optional[dict]) -> None:
+        m = c.module
+        ops = SLIM_BN_FUNCS
+        flag_expr, flag_src, opaque = self._slim_param(call, report_node, m, "is_training", 9 if params is None else None, params, ops)
+        if opaque:
+            return
+        upd_expr, _, upd_opaque = self._slim_param(call, report_node, m, "updates_collections", 8 if params is None else None, params, ops)
+        if upd_opaque:
+            updates = V.UNKNOWN
+        elif upd_expr is None:
+            updates = frozenset([UPDATE_OPS])
+        elif is_update_ops_ref(upd_expr, m):
+            updates = frozenset([UPDATE_OPS])
+        else:
+            updates = self._resolve(upd_expr, m)
+        if flag_expr is None:
+            flag = frozenset([True])
+            flag_src = "the API default (is_training=True)"
+        else:
+            flag = self._resolve(flag_expr, m)
+        trainable = _kw(call, "trainable") if params is None else params.get("trainable")
+        self._add(BNSite(
+            node=report_node, module=m, api="slim", flag_expr=flag_expr,
+            flag_source=flag_src + via,
+            flag=flag, updates=updates,
+            trainable_false=trainable is not None and V.always_false(trainable, m, self.project),
+            dropped_param=self._dropped(c) if flag_expr is None else None,
+        ))
+
+    def _normalizer_fn(self, c: CallSite) -> None:
+        """A slim layer with ``normalizer_fn=batch_norm`` (given directly or by ``arg_scope``)."""
+        m = c.module
+        call = c.node
+        fn = _kw(call, "normalizer_fn")
+        report_node = call
+        op = {c.qualname}
+        if fn is None:
+            fn, with_call = _arg_scope_value(call, op, "normalizer_fn", m)
+            if fn is None or fn is _OPAQUE:
+                return
+            report_node = with_call  # one finding per arg_scope block, not per layer
+        if m.imports.resolve(fn) not in SLIM_BN_FUNCS:
+            return
+        pexpr = _kw(call, "normalizer_params")
+        if pexpr is None:
+            pexpr, _ = _arg_scope_value(call, op, "normalizer_params", m)
+            if pexpr is _OPAQUE:
+                return
+        if pexpr is None:
+            if self.dynamic.get("normalizer_params") and m.scope_of(call) is not None and report_node is call:
+                return
+            params: dict = {}
+        else:
+            params = _dict_items(pexpr, m, self.project)
+            if params is _OPAQUE:
+                return
+        self._slim(c, call, report_node, " (batch_norm as `normalizer_fn`)", params)
+
+    def _add(self, site: BNSite) -> None:
+        if id(site.node) in self._seen:
+            return
+        self._seen.add(id(site.node))
+        self.sites.append(site)
+
+
+def bn_sites(project: Project) -> list[BNSite]:
+    return project.fact("tf1.bn_sites", lambda p: _SiteBuilder(p).build())
+
+
+def bn_sites_in(module: Module, project: Project) -> list[BNSite]:
+    by_module = project.fact("tf1.bn_sites_by_module", _group_sites)
+    return by_module.get(id(module), [])
+
+
+def _group_sites(project: Project) -> dict[int, list[BNSite]]:
+    out: dict[int, list[BNSite]] = defaultdict(list)
+    for s in bn_sites(project):
+        out[id(s.module)].append(s)
+    return out
+
+
+# --- training context -----------------------------------------------------------------------------
+@dataclass
+class TrainContext:
+    train_ops: list[CallSite] = field(default_factory=list)  # minimize / apply_gradients / helpers
+    trained_modules: set[int] = field(default_factory=set)
+    reachable: set[str] = field(default_factory=set)  # function/class names reachable from training code
+    wiring_helpers: list[CallSite] = field(default_factory=list)
+    update_consumers: list[CallSite] = field(default_factory=list)  # get_collection(UPDATE_OPS) that is used
+    dead_collections: list[CallSite] = field(default_factory=list)  # get_collection(UPDATE_OPS) never used
+    other_update_refs: int = 0  # UPDATE_OPS mentioned outside get_collection
+    self_wiring_framework: bool = False
+    eager: bool = False
+    keras_training: bool = False
+    restores: list[CallSite] = field(default_factory=list)
+    transfer: bool = False
+    initializer_modules: set[int] = field(default_factory=set)
+    deliberate_batch_stats: bool = False
+
+
+def _is_get_update_ops(c: CallSite) -> bool:
+    if c.name not in ("get_collection", "get_collection_ref"):
+        return False
+    a = c.node.args[0] if c.node.args else _kw(c.node, "key") or _kw(c.node, "name")
+    return a is not None and is_update_ops_ref(a, c.module)
+
+
+def _result_used(c: CallSite) -> bool:
+    """Is the value of this call used (not assigned to a name nothing reads)?"""
+    m = c.module
+    parent = m.parent(c.node)
+    if isinstance(parent, ast.Expr):
+        return False
+    if isinstance(parent, (ast.Assign, ast.AnnAssign)):
+        targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
+        for t in targets:
+            name = _last_name_of(t)
+            if name is None or m.references.get(name):
+                return True
+        return False
+    return True
+
+
+def _last_name_of(t: ast.AST) -> Optional[str]:
+    if isinstance(t, ast.Name):
+        return t.id
+    if isinstance(t, ast.Attribute):
+        return t.attr
+    return None
+
+
+def train_context(project: Project) -> TrainContext:
+    return project.fact("tf1.train_context", _build_context)
+
+
+def _build_context(project: Project) -> TrainContext:
+    ctx = TrainContext()
+    calls_by_scope: dict[int, list[str]] = defaultdict(list)
+    methods_by_class: dict[str, list[str]] = defaultdict(list)
+    for m in project.modules:
+        for f in m.functions:
+            if f.cls is not None:
+                methods_by_class[f.cls.name].append(f.name)
+        if m.imports.imports_any(*SELF_WIRING_PACKAGES):
+            ctx.self_wiring_framework = True
+        for c in m.calls:
+            if c.name:
+                calls_by_scope[id(c.scope)].append(c.name)
+            q = c.qualname or ""
+            name = c.name or ""
+            if name in TRAIN_OP_METHODS and isinstance(c.node.func, ast.Attribute) and (c.node.args or c.node.keywords):
+                ctx.train_ops.append(c)
+                ctx.trained_modules.add(id(m))
+            elif q == "tensorflow.gradients":
+                ctx.trained_modules.add(id(m))
+            if q in UPDATE_WIRING_HELPERS or (name in UPDATE_WIRING_NAMES and not project.functions(name)
+                                               and (name != "deploy" or "model_deploy" in (dotted(c.node.func) or ""))):
+                ctx.wiring_helpers.append(c)
+                ctx.train_ops.append(c)
+                ctx.trained_modules.add(id(m))
+            if _is_get_update_ops(c):
+                (ctx.update_consumers if _result_used(c) else ctx.dead_collections).append(c)
+            if q == "tensorflow.GradientTape" or q in ("tensorflow.enable_eager_execution", "tensorflow.enable_v2_behavior"):
+                ctx.eager = True
+            if name in ("fit", "fit_generator", "train_on_batch") and isinstance(c.node.func, ast.Attribute):
+                ctx.keras_training = True
+            if name in RESTORE_NAMES:
+                ctx.restores.append(c)
+            if name in TRANSFER_NAMES:
+                ctx.transfer = True
+            if name == "Saver" and _kw(c.node, "var_list") is not None:
+                ctx.transfer = True
+            if q in INIT_QUALNAMES:
+                ctx.initializer_modules.add(id(m))
+        for name, refs in m.references.items():
+            if name == "UPDATE_OPS" or name == "update_ops":
+                for r in refs:
+                    p = m.parent(r)
+                    if not (isinstance(p, ast.Call) and p.func is not r and (m.imports.resolve(p.func) or "").endswith(("get_collection", "get_collection_ref"))):
+                        if name == "UPDATE_OPS":
+                            ctx.other_update_refs += 1
+        if not ctx.deliberate_batch_stats:
+            words = " ".join(list(m.references) + [f.name for f in m.functions] + [c.name for c in m.classes]).lower()
+            words += " " + m.path.lower()
+            if any(w in words for w in DELIBERATE_WORDS):
+                ctx.deliberate_batch_stats = True
+    # Forward reachability over call names, starting from every call in a training module.
+    work = []
+    for m in project.modules:
+        if id(m) in ctx.trained_modules:
+            work.extend(c.name for c in m.calls if c.name)
+    seen = ctx.reachable
+    while work:
+        name = work.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for f in project.functions(name):
+            work.extend(calls_by_scope.get(id(f.node), ()))
+        for meth in methods_by_class.get(name, ()):
+            work.append(meth)
+    return ctx
+
+
+def enclosing_names(node: ast.AST, module: Module) -> list[str]:
+    """Names of the functions (and their classes) enclosing ``node``, innermost first."""
+    out = []
+    scope = module.scope_of(node)
+    while scope is not None:
+        if not isinstance(scope, ast.Lambda):
+            out.append(scope.name)
+            cls = module.enclosing_class(scope)
+            if cls is not None and module.scope_of(cls) is module.scope_of(scope):
+                out.append(cls.name)
+        scope = module.scope_of(scope)
+    return out
+
+
+def is_trained(site_node: ast.AST, module: Module, project: Project) -> bool:
+    """Is the graph this node belongs to trained (built by code reachable from a train op)?"""
+    ctx = train_context(project)
+    if id(module) in ctx.trained_modules:
+        return True
+    return any(n in ctx.reachable for n in enclosing_names(site_node, module))
+
+
+def fresh_session(site_node: ast.AST, module: Module, project: Project) -> bool:
+    """The module initialises all variables from scratch and nothing in the project restores any:
+    BN statistics frozen at their initial 0/1 are then never correct (the classic fragment)."""
+    ctx = train_context(project)
+    return id(module) in ctx.initializer_modules and not ctx.restores

@@ -1,0 +1,59 @@
+"""BN301-BN307 on realistic programs: every ``# expect: BN3xx`` marker must be reported on its line,
+and nothing else (clean programs carry no marker, so any BN3xx finding fails them).
+
+A case is a ``.py`` file or a folder (a multi-file project: validation in another module...).
+"""
+from __future__ import annotations
+
+import pytest
+
+from _torch_cases import CODES, cases, expected_markers, reported
+
+
+ALL = [(code, kind, p) for code in CODES for kind in ("flagged", "clean") for p in cases(code, kind)]
+
+
+@pytest.mark.parametrize("code,kind,case", ALL, ids=[f"{c}-{k}-{p.stem}" for c, k, p in ALL])
+def test_case(code, kind, case):
+    expected = expected_markers(case)
+    if kind == "flagged":
+        assert any(e[2] == code for e in expected), f"flagged case without a {code} marker"
+    else:
+        assert not expected
+    assert reported(case) == expected
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_each_rule_has_six_flagged_and_six_clean_programs(code):
+    assert len(cases(code, "flagged")) >= 6
+    assert len(cases(code, "clean")) >= 6
+
+
+@pytest.mark.parametrize("case,code", [
+    ("BN301/flagged/inline_eval_after_epoch.py", "BN301"),
+    ("BN301/flagged/train_false_flag.py", "BN301"),
+    ("BN304/flagged/literal_momentum.py", "BN304"),
+    ("BN304/flagged/sync_bn_positional.py", "BN304"),
+])
+def test_fix_removes_the_finding_and_keeps_the_file_valid(case, code, tmp_path):
+    import ast
+
+    from bnguard.lint.engine import lint_paths
+    from bnguard.lint.fix import apply_edits
+
+    from _torch_cases import FIXTURES
+
+    src = (FIXTURES / case).read_text()
+    target = tmp_path / "program.py"
+    target.write_text(src)
+    findings = [f for f in lint_paths([str(target)], select=["BN3"]).findings if f.code == code]
+    assert findings and all(f.fix is not None for f in findings)
+    fixed, applied = apply_edits(src, [(f, f.fix) for f in findings])
+    assert applied
+    ast.parse(fixed)
+    target.write_text(fixed)
+    assert not [f for f in lint_paths([str(target)], select=["BN3"]).findings if f.code == code]
+    if code == "BN304":
+        assert "momentum=0.01" in fixed or ", 0.1)" in fixed
+    else:
+        assert ".train()\n" in fixed
