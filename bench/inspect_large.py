@@ -148,7 +148,8 @@ def main(argv=None) -> int:
             path = f"{folder}/{fname}"
             size_mb = os.path.getsize(path) / 2**20
             print(f"\n{fname}: {size_mb:.0f} MB, {BN_LAYERS} BN layers (every 5th never updated)")
-            print(f"  {'reader':44s} {'read s':>8s} {'total s':>8s} {'peak MB':>8s}  {'x time':>7s} {'x mem':>6s}  check")
+            print(f"  {'reader':44s} {'read s':>8s} {'total s':>8s} {'peak MB':>8s}  "
+                  f"{'x time':>7s} {'x mem':>6s}  check")
             results = {}
             for case in cases:
                 runs = [measure(case, path) for _ in range(args.repeat)]

@@ -49,12 +49,17 @@ def torch_part(repeats: int) -> None:
     def copy_state():
         return copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict())
 
+    def timed(fn) -> float:
+        start = time.perf_counter()
+        fn()
+        return time.perf_counter() - start
+
     step()  # warm up, optimizer state exists
     plain, copied, probed = [], [], []
     for _ in range(repeats):  # interleaved so that machine noise hits all three alike
-        t = time.perf_counter(); step(); plain.append(time.perf_counter() - t)
-        t = time.perf_counter(); copy_state(); step(); copied.append(time.perf_counter() - t)
-        t = time.perf_counter(); probe(model, step, optimizer=opt); probed.append(time.perf_counter() - t)
+        plain.append(timed(step))
+        copied.append(timed(lambda: (copy_state(), step())))
+        probed.append(timed(lambda: probe(model, step, optimizer=opt)))
     p, c, r = (statistics.median(v) for v in (plain, copied, probed))
     print(f"torch  plain step           {p * 1e3:8.2f} ms")
     print(f"torch  step + state copy    {c * 1e3:8.2f} ms")

@@ -83,7 +83,7 @@ def torch_ckpts(tmp_path_factory):
     out = tmp_path_factory.mktemp("torch")
     good = _torch_train(_torch_model(), train_mode=True)
     frozen = _torch_model()
-    ema = copy.deepcopy(frozen)
+    ema = copy.deepcopy(frozen)  # noqa: BN306 -- the EMA bug this fixture reproduces on purpose
     _torch_train(frozen, train_mode=False, ema=ema)
     # the freeze really happened in memory
     assert good[1].num_batches_tracked.item() == STEPS and frozen[1].num_batches_tracked.item() == 0
@@ -182,7 +182,8 @@ def keras_ckpts(tmp_path_factory):
     opt = keras.optimizers.SGD(0.01)
     for _ in range(STEPS):
         with tf.GradientTape() as tape:
-            loss = tf.reduce_mean((frozen(x, training=False) - y) ** 2)  # the freeze: training=False
+            # the freeze, on purpose: training=False in the training step
+            loss = tf.reduce_mean((frozen(x, training=False) - y) ** 2)  # noqa: BN201
         grads = tape.gradient(loss, frozen.trainable_variables)
         opt.apply_gradients(zip(grads, frozen.trainable_variables))
     assert np.all(frozen.get_layer("bn_a").moving_mean.numpy() == 0)
@@ -220,7 +221,7 @@ def tf_keras_h5(tmp_path_factory):
 
             for _ in range(STEPS):
                 with tf.GradientTape() as tape:
-                    loss = tf.reduce_mean((m(x, training=False) - y) ** 2)
+                    loss = tf.reduce_mean((m(x, training=False) - y) ** 2)  # noqa: BN201 -- on purpose
                 g = tape.gradient(loss, m.trainable_variables)
                 m.optimizer.apply_gradients(zip(g, m.trainable_variables))
         m.save(out / f"{name}.h5")

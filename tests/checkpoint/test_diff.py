@@ -30,7 +30,7 @@ def finetune(tmp_path_factory):
     train(3)
     torch.save(model.state_dict(), out / "before.pt")
     model.train()
-    model[1].eval()  # the "frozen backbone": its BN keeps its pretrained statistics
+    model[1].eval()  # noqa: BN302 -- the "frozen backbone": its BN keeps its pretrained statistics
     train(3)
     torch.save(model.state_dict(), out / "after.pt")
     return str(out / "before.pt"), str(out / "after.pt")

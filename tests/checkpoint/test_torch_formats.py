@@ -75,3 +75,16 @@ def test_safetensors_needs_neither_torch_nor_tensorflow(torch_ckpts):
             "assert not bad, bad")
     for key in ("good_st", "good", "good_legacy"):
         subprocess.run([sys.executable, "-c", code, torch_ckpts[key]], check=True)
+
+
+def test_sharded_safetensors_folder(torch_ckpts, tmp_path):
+    from safetensors.torch import save_file
+
+    sd = torch.load(torch_ckpts["frozen"], weights_only=True)
+    keys = sorted(sd)
+    half = keys.index("1.running_mean")  # layer 1's counter and its statistics land in different shards
+    save_file({k: sd[k] for k in keys[:half]}, str(tmp_path / "model-00001-of-00002.safetensors"))
+    save_file({k: sd[k] for k in keys[half:]}, str(tmp_path / "model-00002-of-00002.safetensors"))
+    rep = inspect(tmp_path)
+    assert rep.meta["format"] == "shards of safetensors"
+    assert rep.verdicts() == {"1": "never-updated", "5": "never-updated"}

@@ -40,7 +40,8 @@ def _reference(model, batches):
 
 def _stats(model, name):
     layer = model.get_layer(name)
-    return np.asarray(layer.moving_mean.numpy(), np.float64), np.asarray(layer.moving_variance.numpy(), np.float64)
+    return (np.asarray(layer.moving_mean.numpy(), np.float64),
+            np.asarray(layer.moving_variance.numpy(), np.float64))
 
 
 @pytest.mark.parametrize("offset", [0.0, 1000.0])

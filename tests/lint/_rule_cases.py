@@ -11,6 +11,7 @@ import re
 
 from bnguard.lint.engine import lint_paths
 from bnguard.lint.finding import Finding
+from bnguard.lint.runner import CheckOptions, check_paths
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
 MARKER = re.compile(r"#\s*expect:\s*((?:BN\d{3}[ ,]*)+)")
@@ -38,8 +39,13 @@ def expected_markers(case: pathlib.Path) -> set[tuple[str, int, str]]:
 
 
 def findings(case: pathlib.Path, select: list[str]) -> list[Finding]:
+    """Findings of the engine, checked against the CLI path (pre-filter on, one process): the
+    pre-filter must not drop a file a finding or one of its project facts depends on."""
     result = lint_paths([str(case)], select=select)
     assert not result.errors, result.errors
+    via_cli = check_paths([str(case)], CheckOptions(select=select, jobs=1))
+    key = lambda f: (f.path, f.line, f.col, f.code)  # noqa: E731
+    assert sorted(map(key, via_cli.reported)) == sorted(map(key, result.findings))
     return result.findings
 
 

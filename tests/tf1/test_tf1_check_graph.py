@@ -295,7 +295,7 @@ def hand_written_batch_norm(x, phase_train, scope, apply_inside_cond=True):
                 with tf.control_dependencies([ema_apply_op]):
                     return tf.identity(batch_mean), tf.identity(batch_var)
         else:
-            ema_apply_op = ema.apply([batch_mean, batch_var])  # built, but nothing runs it
+            ema.apply([batch_mean, batch_var])  # built, but nothing runs it
 
             def mean_var_with_update():
                 return tf.identity(batch_mean), tf.identity(batch_var)

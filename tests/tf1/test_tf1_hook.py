@@ -126,3 +126,20 @@ def test_guard_warns_and_lets_the_step_run():
         with warnings.catch_warnings():
             warnings.simplefilter("error", BNGuardWarning)
             sess.run(train_op, {x: data_batch([3]), is_training: True})  # checked once only
+
+
+def test_hook_confirm_runs_one_restored_step():
+    """confirm=True: the hook's trial step is undone, so training state is exactly as without it."""
+    hook = BNGuardHook(confirm=True)
+    graph = tf.Graph()
+    with graph.as_default():
+        spec = model_fn(tf.constant(data_batch([6, 6, 1])), tf.constant(np.arange(8) % 2), TRAIN,
+                        {"wire_update_ops": True})
+        global_step = tf1.train.get_global_step()
+        with tf1.train.MonitoredTrainingSession(hooks=[hook], save_checkpoint_secs=None,
+                                                save_summaries_steps=None, log_step_count_steps=None) as sess:
+            for _ in range(2):
+                sess.run(spec["train_op"])
+            assert sess.run(global_step) == 2  # the trial step was rolled back
+    assert hook.report.meta["confirmed"]
+    assert hook.report["bn1"].data["changed_in_step"] == {"mean": True, "variance": True}

@@ -226,3 +226,20 @@ def test_report_to_dict_is_json():
     assert d["ok"] is True and d["kind"] == "probe" and d["framework"] == "torch"
     assert {"name", "verdict", "detail", "calls", "observed_fraction"} <= set(d["layers"][0])
     assert not math.isnan(d["layers"][0]["observed_fraction"])
+
+
+def test_extra_state_scheduler_is_restored():
+    model, opt, batch = _setup(opt="sgd")
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    inner = train_step_fn(model, opt, batch)
+
+    def step():
+        inner()
+        sched.step()
+
+    before = (sched.state_dict(), full_state(model, opt))
+    assert probe(model, step, optimizer=opt, extra_state=[sched]).ok
+    assert sched.state_dict() == before[0]
+    assert_same_state(before[1], full_state(model, opt))
+    with pytest.raises(TypeError, match="extra_state"):
+        probe(model, step, optimizer=opt, extra_state=[object()])

@@ -174,7 +174,7 @@ def test_num_batches_unreached_layer_and_untracked_bn():
             consumed.append(i)
             yield torch.randn(8, 4)
 
-    report = recalibrate(model, stream(), num_batches=5, progress=False)
+    report = recalibrate(model, stream(), num_batches=5)  # progress bar on (tqdm, after 2 s)
     assert report.meta["batches"] == 5 and len(consumed) <= 6
     assert report.verdicts() == {"used": "recalibrated", "unused": "not-reached",
                                  "plain": "no-running-stats"}

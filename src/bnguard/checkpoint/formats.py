@@ -129,4 +129,26 @@ def _open_dir(path: str) -> Checkpoint:
         from bnguard.checkpoint.readers import tf_checkpoint
 
         return tf_checkpoint.read(tf_checkpoint.latest_prefix(path))
-    raise CheckpointError("a folder that is neither an Orbax checkpoint, a SavedModel nor a TF checkpoint")
+    shards = sorted(e for e in entries if e.endswith(_SHARD_EXTENSIONS) and os.path.isfile(os.path.join(path, e)))
+    if shards:
+        return _merge_shards(path, shards)
+    raise CheckpointError("a folder with no checkpoint in it (expected an Orbax checkpoint, a SavedModel, "
+                          "a TF checkpoint, or .safetensors/.bin/.pt weight shards)")
+
+
+_SHARD_EXTENSIONS = (".safetensors", ".bin", ".pt", ".pth")
+
+
+def _merge_shards(path: str, shards: list[str]) -> Checkpoint:
+    """A model saved in shards (``model-00001-of-00003.safetensors``...): one checkpoint of all tensors."""
+    merged = Checkpoint(path=path, format="", framework="unknown")
+    for shard in shards:
+        part = _dispatch(os.path.join(path, shard))
+        merged.format = merged.format or f"shards of {part.format}"
+        if merged.framework == "unknown":
+            merged.framework = part.framework
+        merged.tensors.update(part.tensors)
+        merged.scalars.update(part.scalars)
+        merged.resources.extend(part.resources)
+    merged.notes.append(f"{len(shards)} weight file(s) read")
+    return merged

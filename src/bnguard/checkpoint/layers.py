@@ -130,8 +130,10 @@ def _affine_siblings(parent, leaves, groups, sep, shape):
 
 def _display_name(parent: str, sep: str) -> str:
     parts = [p for p in parent.split(sep) if p not in _STAT_TREES] if parent else []
-    if parts and parts[0] == "model_weights":  # legacy Keras .h5: model_weights/<layer>/<layer>/...
+    if parts and parts[0] == "model_weights":
         parts = parts[1:]
+    if len(parts) > 1 and parts[-1] == parts[0]:  # legacy Keras .h5: <layer>/[<model>/]<layer>/moving_mean
+        return parts[0]
     collapsed = [p for i, p in enumerate(parts) if i == 0 or p != parts[i - 1]]
     return sep.join(collapsed) or parent or "(root)"
 

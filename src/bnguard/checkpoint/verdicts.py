@@ -24,6 +24,13 @@ def layer_verdict(layer: BNLayer, steps: int | None = None, recorded_steps: int 
     """``steps``: optimizer steps the user says were run (``--steps``); ``recorded_steps``: a step
     counter saved in the checkpoint itself (TF ``global_step``, Keras optimizer iterations, Flax
     ``step``), which confirms that training happened when a layer has no counter of its own."""
+    result = _judge(layer, steps, recorded_steps)
+    if layer.note and layer.note not in result.detail:  # e.g. Keras "trainable=False": explains a freeze
+        result.detail = f"{result.detail}; {layer.note}"
+    return result
+
+
+def _judge(layer: BNLayer, steps: int | None, recorded_steps: int | None) -> LayerResult:
     data: dict = {"channels": layer.channels}
     if layer.training_mode:
         return LayerResult(layer.name, "training-mode-export",
@@ -143,7 +150,8 @@ def summary_line(results: list[LayerResult], framework: str, graph_problems: lis
     parts = []
     never = counts.get("never-updated", 0) + counts.get("never-updated?", 0)
     if never:
-        cause, codes = _NEVER_UPDATED_CAUSE.get(framework, ("the training flag or update ops", "BN101/BN201/BN301/BN402"))
+        cause, codes = _NEVER_UPDATED_CAUSE.get(
+            framework, ("the training flag or update ops", "BN101/BN201/BN301/BN402"))
         hedge = "" if counts.get("never-updated") else " (still at their initial values)"
         parts.append(f"{never} of {n} BN layers were never updated{hedge}: {cause} — see {codes}")
     for verdict, text in _OTHER.items():

@@ -111,9 +111,11 @@ def recalibrate(
     started = time.process_time(), time.perf_counter()
     seen = 0
     bar = _progress_bar(num_batches) if progress else None
-    # A fresh jitted closure, traced under the interceptor. Traces made here (also of a jitted
-    # apply_fn called inside) contain the interceptor, so all caches are cleared afterwards:
-    # a later call of the user's own jitted function must not reuse them.
+    # A fresh jitted closure, traced under the interceptor. JAX's trace caches do not know about
+    # interceptors, so they are cleared before (a jitted apply_fn traced earlier would skip the
+    # interceptor) and after (a later call of the user's jitted function must not reuse a trace
+    # that contains it).
+    jax.clear_caches()
     run = jax.jit(lambda v, x: apply_fn(v, x))
     try:
         with nn.intercept_methods(interceptor):
@@ -125,8 +127,8 @@ def recalibrate(
                 jax.effects_barrier()
                 seen += 1
                 if seen == 1 and not moments:
-                    raise ValueError("recalibrate: apply_fn ran no nn.BatchNorm call that could be "
-                                     "intercepted (was it jitted before? pass the plain call)")
+                    raise ValueError("recalibrate: apply_fn ran no flax.linen.BatchNorm call that "
+                                     "could be intercepted")
                 if bar is not None:
                     bar.update(1)
     finally:

@@ -218,6 +218,13 @@ class Flow:
                     same_cls = [fi for fi in cands if fi.cls is own.cls]
                     if same_cls:
                         return same_cls[:1], True
+            if isinstance(f.value, ast.Name) and f.value.id != "self" and len(cands) > 1:
+                # `trigger = Trigger(model); trigger.generate()`: the class the receiver was built from
+                cls_names = _constructed_classes(f.value.id, scope if scope is not None else module.tree)
+                typed = [fi for fi in cands if fi.cls is not None and fi.cls.name in cls_names]
+                local = [fi for fi in typed if fi.module is module]
+                if len(local or typed) == 1:
+                    return (local or typed), True
             if isinstance(f.value, ast.Name) and f.value.id != "self":
                 # module.function(...) for an imported project module
                 mod_funcs = [fi for fi in self.project.functions(f.attr) if fi.cls is None
@@ -246,6 +253,32 @@ class Flow:
             if kw.arg in names:
                 bound[kw.arg] = arg_key(kw.value)
         return bound
+
+    def _attribute_bindings(self, fi: FunctionInfo, receiver: str, scope: ast.AST, arg_key) -> dict[str, tuple[Key, str]]:
+        """``search = TriggerSearch(net)`` and ``self.model = model`` in ``__init__``: inside the
+        methods of ``search``, ``self.model`` is ``net`` ("@model" -> key of ``net``)."""
+        out: dict[str, tuple[Key, str]] = {}
+        ctor = None
+        for st in getattr(scope, "body", []):
+            for n in ast.walk(st):
+                if isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == receiver for t in n.targets) \
+                        and isinstance(n.value, ast.Call) and (dotted(n.value.func) or "").rsplit(".", 1)[-1] == fi.cls.name:  # type: ignore[union-attr]
+                    ctor = n.value
+        if ctor is None:
+            return out
+        init = next((f for f in fi.cls.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"), None)  # type: ignore[union-attr]
+        if init is None:
+            return out
+        init_info = self.function_info.get(id(init))
+        if init_info is None:
+            return out
+        params = self.bind(init_info, ctor, arg_key, None)
+        for n in ast.walk(init):
+            if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Attribute) \
+                    and isinstance(n.targets[0].value, ast.Name) and n.targets[0].value.id == "self" \
+                    and isinstance(n.value, ast.Name) and n.value.id in params:
+                out["@" + n.targets[0].attr] = params[n.value.id]
+        return out
 
     # --- summaries ------------------------------------------------------------------------------
     def summary(self, fn: FuncNode) -> list[Event]:
@@ -292,7 +325,10 @@ class Flow:
                 key, text = arg_key(call.func.value)  # type: ignore[attr-defined]
                 events.append(Event(kind, key, text, site, loops, guards))
             if is_optimizer_step(call):
-                events.append(Event("step", None, "", site, loops, guards))
+                f = call.func
+                opt_expr = call.args[0] if _SCALER_NAME.search(dotted(f.value) or "") and call.args else f.value  # type: ignore[attr-defined]
+                okey, otext = arg_key(opt_expr)
+                events.append(Event("step", okey, otext, site, loops, guards))
                 return
             if kind == "eval":
                 return
@@ -307,6 +343,8 @@ class Flow:
                 if not sub:
                     continue
                 bound = self.bind(fi, call, arg_key, receiver)
+                if fi.cls is not None and isinstance(receiver, ast.Name):
+                    bound.update(self._attribute_bindings(fi, receiver.id, scope if scope is not None else module.tree, arg_key))
                 for ev in sub:
                     if not unique and ev.kind != "train":
                         continue  # an ambiguous callee may restore, never accuse
@@ -352,8 +390,32 @@ class Flow:
         return events
 
 
+def _constructed_classes(name: str, scope: ast.AST) -> set[str]:
+    """Class names ``name`` is assigned from in ``scope`` (``name = ClassName(...)``)."""
+    out = set()
+    body = getattr(scope, "body", [])
+    for st in body:
+        for n in ast.walk(st):
+            if isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in n.targets) \
+                    and isinstance(n.value, ast.Call):
+                last = (dotted(n.value.func) or "").rsplit(".", 1)[-1]
+                if last[:1].isupper():
+                    out.add(last)
+    return out
+
+
 def _rebase(ev: Event, bound: dict[str, tuple[Key, str]], site, loops: tuple, guards: tuple) -> Event:
     key, text = ev.key, ev.text
+    attr = text.split(".")[1] if text.startswith("self.") and text.count(".") >= 1 else ""
+    if attr and "@" + attr in bound and key and key[0] == attr:
+        # an attribute set from a constructor argument: the caller's object
+        bkey, btext = bound["@" + attr]
+        rest = text.split(".")[2:]
+        key = None if bkey is None else bkey + key[1:]
+        text = ".".join([btext] + rest) if btext else ""
+        return replace(ev, key=key, text=text, sites=site + ev.sites, loops=loops + ev.loops, guards=guards + ev.guards)
+    if text.startswith("self.") and bound.get("self", (None, ""))[1]:
+        text = bound["self"][1] + text[4:]  # `self.img_enc` seen from the caller: `model.img_enc`
     if key:
         head = key[0]
         if head.startswith("$"):

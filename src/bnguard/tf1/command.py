@@ -1,6 +1,7 @@
 """``bnguard check-graph MODEL.meta [--fetch NAME ...]``: the graph check on a saved meta graph."""
 from __future__ import annotations
 
+import contextlib
 import os
 
 import click
@@ -8,11 +9,30 @@ import click
 from bnguard.cli_util import emit_report, fail_input
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """TensorFlow's C++ start-up logs (oneDNN, CUDA stubs) go straight to fd 2 whatever
+    TF_CPP_MIN_LOG_LEVEL says; keep them off the CLI's output while TensorFlow loads."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def load_meta_graph(path: str):
     """Import a ``.meta`` file (a MetaGraphDef protobuf; no code runs) into a fresh graph."""
     from bnguard.tf1.env import import_tf
 
-    tf = import_tf()
+    with _native_stderr_silenced():
+        tf = import_tf()
     from google.protobuf.message import DecodeError
 
     try:

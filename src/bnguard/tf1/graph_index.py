@@ -88,15 +88,19 @@ def variable_of(tensor):
 
 def ancestors(roots) -> set:
     """Every op that ``roots`` depend on through data or control inputs (roots included)."""
-    seen: set = set()
-    stack = list(roots)
+    seen = set(roots)
+    stack = list(seen)
     while stack:
         op = stack.pop()
-        if op in seen:
-            continue
-        seen.add(op)
-        stack.extend(t.op for t in op.inputs)
-        stack.extend(op.control_inputs)
+        for t in op.inputs:
+            parent = t.op
+            if parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
+        for parent in op.control_inputs:
+            if parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
     return seen
 
 
@@ -104,20 +108,28 @@ class FunctionLibrary:
     """Which arguments each library function writes (assigns), memoised, nested calls included."""
 
     def __init__(self, graph):
-        self._defs = {}
-        if any(op.type in CALL_TYPES for op in graph.get_operations()):
-            for fdef in graph.as_graph_def().library.function:
-                self._defs[fdef.signature.name] = fdef
+        self._graph = graph
+        self._defs: dict | None = None  # the whole library, read only if a lookup by name fails
         self._writes: dict[str, frozenset[int]] = {}
 
-    def __bool__(self) -> bool:
-        return bool(self._defs)
+    def _definition(self, fname: str):
+        """The FunctionDef of ``fname``: from the graph's registry (cheap), else from its GraphDef."""
+        try:
+            fn = self._graph._get_function(fname)
+            fdef = getattr(fn, "cached_definition", None) or getattr(fn, "definition", None)
+            if fdef is not None and hasattr(fdef, "node_def"):
+                return fdef
+        except Exception:  # private API: fall back to the serialized library
+            pass
+        if self._defs is None:
+            self._defs = {f.signature.name: f for f in self._graph.as_graph_def().library.function}
+        return self._defs.get(fname)
 
     def written_args(self, fname: str) -> frozenset[int]:
         if fname in self._writes:
             return self._writes[fname]
         self._writes[fname] = frozenset()  # breaks recursion on recursive functions
-        fdef = self._defs.get(fname)
+        fdef = self._definition(fname)
         if fdef is None:
             return frozenset()
         arg_index = {a.name: i for i, a in enumerate(fdef.signature.input_arg)}
@@ -204,10 +216,7 @@ class GraphIndex:
         self.graph = graph
         self.ops = graph.get_operations()
         self.library = FunctionLibrary(graph)
-        self.control_consumers: dict = {}
-        for op in self.ops:
-            for c in op.control_inputs:
-                self.control_consumers.setdefault(c, []).append(op)
+        self._control_consumers: dict | None = None
         self.trainable_names = {
             getattr(v, "op", v).name for v in graph.get_collection("trainable_variables")
         }
@@ -242,7 +251,7 @@ class GraphIndex:
                 var = variable_of(op.inputs[0])
                 if var in stat_vars and not self._is_reinitialisation(op):
                     writers.setdefault(var, []).append(StatUpdate(op, var))
-            elif op.type in CALL_TYPES and self.library:
+            elif op.type in CALL_TYPES:
                 for var in self.library.variables_written_by(op):
                     if var in stat_vars:
                         writers.setdefault(var, []).append(StatUpdate(op, var, via_function=True))
@@ -257,7 +266,6 @@ class GraphIndex:
         """
         if len(assign_op.inputs) < 2:
             return True
-        only_constants = True
         seen: set = set()
         stack = [assign_op.inputs[1].op]
         while stack:
@@ -268,10 +276,10 @@ class GraphIndex:
             if op.type in RESTORE_TYPES:
                 return True
             if op.type not in INIT_VALUE_TYPES:
-                only_constants = False
+                return False  # reads data or a variable: a real update
             stack.extend(t.op for t in op.inputs)
             stack.extend(op.control_inputs)
-        return only_constants
+        return True
 
     def collection_roots(self) -> list:
         """Ops held by any graph collection (TRAIN_OP, UPDATE_OPS, summaries, ...)."""
@@ -284,7 +292,12 @@ class GraphIndex:
         return roots
 
     def has_consumers(self, op) -> bool:
-        return bool(self.control_consumers.get(op)) or any(t.consumers() for t in op.outputs)
+        if self._control_consumers is None:
+            self._control_consumers = {}
+            for consumer in self.ops:
+                for c in consumer.control_inputs:
+                    self._control_consumers.setdefault(c, []).append(consumer)
+        return bool(self._control_consumers.get(op)) or any(t.consumers() for t in op.outputs)
 
 
 def _as_op(item):

@@ -25,7 +25,8 @@ __all__ = ["probe"]
 
 def probe(model: nn.Module, step: Callable[[], Any], *, optimizer: Any = None,
           eval_step: Callable[[], Any] | None = None,
-          expect_frozen: Iterable[nn.Module | str] = ()) -> ProbeReport:
+          expect_frozen: Iterable[nn.Module | str] = (),
+          extra_state: Iterable[Any] = ()) -> ProbeReport:
     """Run ``step()`` once, report per BN layer what happened, and leave everything as it was.
 
     ``step`` is your own zero-argument training iteration (forward, loss, backward,
@@ -33,6 +34,9 @@ def probe(model: nn.Module, step: Callable[[], Any], *, optimizer: Any = None,
     state is restored too. ``eval_step`` (optional) is one validation iteration; if it moves any
     running statistic the layer is ``contaminated``. ``expect_frozen`` lists modules or qualified
     names (a name also covers everything below it, e.g. ``"backbone"``) that you freeze on purpose.
+    ``extra_state`` lists other objects the step changes that have ``state_dict()`` /
+    ``load_state_dict()`` (an LR scheduler, an AMP ``GradScaler``, an EMA helper); they are
+    restored too.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"probe() needs a torch.nn.Module, got {type(model).__name__}")
@@ -49,20 +53,21 @@ def probe(model: nn.Module, step: Callable[[], Any], *, optimizer: Any = None,
         if name in expected:
             obs.expected_frozen, obs.expected_reason = True, expected[name]
 
-    snapshot = TrainingSnapshot.take(model, optimizer)
+    snapshot = TrainingSnapshot.take(model, optimizer, extra_state=extra_state)
     before = {name: _stats(m) for name, m in layers}
-    output = _run_observed(step, layers, observations, snapshot, phase="train")
-    for name, module in layers:
-        after = _stats(module)
-        obs = observations[name]
-        obs.changed = not _same(before[name], after)
-        obs.nonfinite = not all(bool(torch.isfinite(t).all()) for t in after[:2])
-    snapshot.restore()
-
-    if eval_step is not None:
-        _run_observed(eval_step, layers, observations, snapshot, phase="eval")
+    try:  # whatever happens (the step raises, an analysis fails), the state goes back
+        output = _run_observed(step, layers, observations, phase="train")
         for name, module in layers:
-            observations[name].eval_changed = not _same(before[name], _stats(module))
+            after = _stats(module)
+            obs = observations[name]
+            obs.changed = not _same(before[name], after)
+            obs.nonfinite = not all(bool(torch.isfinite(t).all()) for t in after[:2])
+        if eval_step is not None:
+            snapshot.restore()  # evaluate the model as it was before the step
+            _run_observed(eval_step, layers, observations, phase="eval")
+            for name, module in layers:
+                observations[name].eval_changed = not _same(before[name], _stats(module))
+    finally:
         snapshot.restore()
 
     skipped = [n for n, m in model.named_modules()
@@ -74,9 +79,8 @@ def probe(model: nn.Module, step: Callable[[], Any], *, optimizer: Any = None,
                              step_output=output)
 
 
-def _run_observed(fn: Callable[[], Any], layers, observations, snapshot: TrainingSnapshot,
-                  phase: str) -> Any:
-    """Run ``fn`` with hooks on every BN layer; on an exception restore the state and re-raise."""
+def _run_observed(fn: Callable[[], Any], layers, observations, phase: str) -> Any:
+    """Run ``fn`` with hooks on every BN layer (removed afterwards, also on an exception)."""
     handles = []
     for name, module in layers:
         recorder = _CallRecorder(observations[name], phase)
@@ -84,9 +88,6 @@ def _run_observed(fn: Callable[[], Any], layers, observations, snapshot: Trainin
         handles.append(module.register_forward_hook(recorder.after))
     try:
         return fn()
-    except BaseException:
-        snapshot.restore()
-        raise
     finally:
         for h in handles:
             h.remove()
@@ -159,8 +160,10 @@ def _batch_stats(module: nn.Module, x: torch.Tensor | None) -> tuple | None:
     dim = channel_dim(module, x)
     if dim is None:
         return None
+    # float64 for an exact fraction; MPS has no float64
+    dtype = torch.float32 if x.device.type == "mps" else torch.float64
     with torch.no_grad():
-        moved = x.detach().movedim(dim, 0).reshape(x.shape[dim], -1).double()
+        moved = x.detach().movedim(dim, 0).reshape(x.shape[dim], -1).to(dtype)
         if moved.shape[1] < 2:
             return None
         return moved.mean(dim=1), moved.var(dim=1, unbiased=True)
@@ -170,8 +173,11 @@ def _fraction(old: tuple, new: tuple, batch: tuple) -> float:
     """Observed update fraction from the mean and variance of one update."""
     import numpy as np
 
-    delta = np.concatenate([(n.double() - o.double()).cpu().numpy() for o, n in zip(old[:2], new[:2])])
-    target = np.concatenate([(b.cpu() - o.double().cpu()).numpy() for o, b in zip(old[:2], batch)])
+    def host(t: torch.Tensor):
+        return t.detach().cpu().double().numpy()
+
+    delta = np.concatenate([host(n) - host(o) for o, n in zip(old[:2], new[:2])])
+    target = np.concatenate([host(b) - host(o) for o, b in zip(old[:2], batch)])
     f = least_squares_fraction(delta, target)
     return float("nan") if f is None else f
 

@@ -95,12 +95,17 @@ def _to_device(batch: Any, device: torch.device | None) -> Any:
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
-    """The module that holds the layers: DDP / DataParallel forward to ``.module``."""
+    """The module that holds the layers: DDP / DataParallel forward to ``.module``; a
+    ``torch.compile`` wrapper to ``._orig_mod`` (hooks that stop the forward need eager mode)."""
     from torch.nn.parallel import DataParallel, DistributedDataParallel
 
-    while isinstance(model, (DataParallel, DistributedDataParallel)):
-        model = model.module
-    return model
+    while True:
+        if isinstance(model, (DataParallel, DistributedDataParallel)):
+            model = model.module
+        elif isinstance(getattr(model, "_orig_mod", None), nn.Module):
+            model = model._orig_mod
+        else:
+            return model
 
 
 def _bn_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -153,12 +158,13 @@ class _Recorder:
         i = self.index[id(module)]
         x = inputs[0]
         n = x.numel() // x.shape[1] if x.dim() > 1 else x.numel()
-        mean = module.running_mean
+        buffers = module._buffers  # direct access: Module.__getattr__ is slow in a hot hook
+        mean, var = buffers["running_mean"], buffers["running_var"]
         if self.offset[i] is None:
-            self.offset[i] = bool((mean.abs() > _OFFSET_RATIO * module.running_var.sqrt()).any())
+            self.offset[i] = bool((mean.abs() > _OFFSET_RATIO * var.sqrt()).any())
         if self.offset[i]:
             mean = _refined_mean(x, mean)
-        self.accs[i].add_batch(n, mean, module.running_var)
+        self.accs[i].add_batch(n, mean, var)
         pos = len(self.calls)
         self.calls.append(i)
         if self.early_stop:

@@ -46,10 +46,20 @@ class TrainingSnapshot:
     opt_groups: list[tuple[dict, dict]] = field(default_factory=list)
     opt_state: dict[Any, tuple[dict, dict, dict]] = field(default_factory=dict)
     rng: dict[str, Any] = field(default_factory=dict)
+    extra: list[tuple[Any, Any]] = field(default_factory=list)
 
     @classmethod
-    def take(cls, model: nn.Module, optimizer: Any = None) -> "TrainingSnapshot":
+    def take(cls, model: nn.Module, optimizer: Any = None,
+             extra_state: Any = ()) -> "TrainingSnapshot":
+        """``extra_state``: objects with ``state_dict()``/``load_state_dict()`` (LR scheduler,
+        GradScaler) whose state is saved by deep copy and loaded back on restore."""
         snap = cls(model, optimizer)
+        for obj in extra_state:
+            if not (callable(getattr(obj, "state_dict", None))
+                    and callable(getattr(obj, "load_state_dict", None))):
+                raise TypeError(f"extra_state needs objects with state_dict()/load_state_dict(), "
+                                f"got {type(obj).__name__}")
+            snap.extra.append((obj, copy.deepcopy(obj.state_dict())))
         for module in model.modules():
             snap.modes.append((module, module.training))
             for kind in ("_parameters", "_buffers"):
@@ -105,6 +115,8 @@ class TrainingSnapshot:
             module.training = mode
         if self.optimizer is not None:
             self._restore_optimizer()
+        for obj, state in self.extra:
+            obj.load_state_dict(copy.deepcopy(state))
         self._restore_rng()
 
     def _restore_optimizer(self) -> None:

@@ -57,10 +57,11 @@ def flatten(tree, prefix: str, ckpt: Checkpoint, depth: int = 0) -> None:
     if depth > 64:
         raise CheckpointError("nested too deeply (corrupted?)")
     if isinstance(tree, dict):
-        if tree.get("__msgpack_chunked_array__") is True:
-            chunks = tree.get("chunks") or {}
-            parts = [chunks[k] for k in sorted(chunks, key=lambda k: int(k))]
-            ckpt.tensors[prefix] = in_memory(prefix, np.concatenate([np.ravel(p) for p in parts]).reshape(tree["shape"]))
+        if "__msgpack_chunked_array__" in tree:  # flax stores shape and chunks as {"0": ..., "1": ...}
+            parts = _ordered_values(tree.get("chunks"))
+            shape = tuple(int(d) for d in _ordered_values(tree.get("shape")))
+            whole = np.concatenate([np.ravel(p) for p in parts]) if parts else np.zeros(0)
+            ckpt.tensors[prefix] = in_memory(prefix, whole.reshape(shape))
             return
         for k, v in tree.items():
             flatten(v, f"{prefix}/{k}" if prefix else str(k), ckpt, depth + 1)
@@ -71,3 +72,9 @@ def flatten(tree, prefix: str, ckpt: Checkpoint, depth: int = 0) -> None:
         ckpt.tensors[prefix] = in_memory(prefix, tree)
     elif isinstance(tree, (int, float)) and not isinstance(tree, bool) and prefix:
         ckpt.scalars[prefix] = tree
+
+
+def _ordered_values(d) -> list:
+    if not isinstance(d, dict):
+        raise CheckpointError("malformed chunked array (corrupted?)")
+    return [d[k] for k in sorted(d, key=lambda k: int(k))]

@@ -4,7 +4,10 @@ legacy tf_keras ``.h5`` (``model_weights/<layer>/<layer>/moving_mean:0``).
 Keras 3 stores a BN layer's variables as ``layers/batch_normalization[_k]/vars/0..3`` — named after
 the class, in the order gamma, beta, moving_mean, moving_variance, where gamma is absent when
 ``scale=False`` and beta when ``center=False``. The moving statistics are therefore always the last
-two; config.json says which of the first ones exist and gives the user's layer names.
+two; config.json says which of the first ones exist and gives the user's layer names. The group
+paths are rebuilt from config.json the way Keras names them (snake-cased class name, ``_k`` suffix per
+container, nested models as ``layers/<model>/layers/...``); without a config, a ``vars`` group is a BN
+layer when it is named like one or holds 3-4 one-dimensional variables of one length.
 """
 from __future__ import annotations
 
@@ -22,12 +25,12 @@ MAX_CONFIG = 64 * 1024 * 1024
 def read_keras_zip(path: str, zf: zipfile.ZipFile) -> Checkpoint:
     import h5py
 
-    configs = []
+    configs: list[tuple[str, dict]] = []
     if "config.json" in zf.namelist():
         if zf.getinfo("config.json").file_size > MAX_CONFIG:
             raise CheckpointError("config.json is implausibly large (corrupted?)")
         try:
-            configs = bn_configs(json.loads(zf.read("config.json")))
+            configs = bn_config_paths(json.loads(zf.read("config.json")))
         except (ValueError, UnicodeDecodeError):
             raise CheckpointError("config.json is not valid JSON (corrupted?)") from None
     # h5py reads the weights straight out of the archive entry; reopened so it outlives `zf`
@@ -52,7 +55,7 @@ def read_h5(path: str) -> Checkpoint:
         try:
             raw = h5.attrs["model_config"]
             cfg = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
-            ckpt.notes.extend(_frozen_notes(bn_configs(cfg)))
+            ckpt.notes.extend(_frozen_notes([c for _, c in bn_config_paths(cfg)]))
         except (ValueError, UnicodeDecodeError, TypeError):
             pass
     for name, ds in _datasets(root, h5py):
@@ -60,53 +63,77 @@ def read_h5(path: str) -> Checkpoint:
     return ckpt
 
 
-def bn_configs(config) -> list[dict]:
-    """Every BatchNormalization layer config in model order, nested models included."""
-    found: list[dict] = []
+def _snake(name: str) -> str:
+    """Keras's ``naming.to_snake_case``."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
-    def walk(node, depth=0):
-        if depth > 200:
-            return
-        if isinstance(node, dict):
-            cls = node.get("class_name")
-            if isinstance(cls, str) and cls.endswith("BatchNormalization") and isinstance(node.get("config"), dict):
-                found.append(node["config"])
-                return
-            for v in node.values():
-                walk(v, depth + 1)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v, depth + 1)
 
-    walk(config)
+def bn_config_paths(config) -> list[tuple[str, dict]]:
+    """(weights-file group path, layer config) of every BatchNormalization in model order."""
+    found: list[tuple[str, dict]] = []
+
+    def container(layers: list, prefix: str, depth: int) -> None:
+        used: dict[str, int] = {}
+        for layer in layers:
+            if depth > 32 or not isinstance(layer, dict):
+                continue
+            cls, cfg = layer.get("class_name"), layer.get("config")
+            if not isinstance(cls, str) or not isinstance(cfg, dict):
+                continue
+            base = _snake(cls)
+            used[base] = used.get(base, -1) + 1
+            path = f"{prefix}layers/{base}" + (f"_{used[base]}" if used[base] else "")
+            if cls.endswith("BatchNormalization"):
+                found.append((path, cfg))
+            elif isinstance(cfg.get("layers"), list):  # a nested Sequential/Functional model
+                container(cfg["layers"], f"{path}/", depth + 1)
+
+    top = config.get("config") if isinstance(config, dict) else None
+    if isinstance(top, dict) and isinstance(top.get("layers"), list):
+        container(top["layers"], "", 0)
     return found
+
+
+def _read_keras3(h5, ckpt: Checkpoint, configs: list[tuple[str, dict]]) -> None:
+    import h5py
+
+    for name, ds in _datasets(h5, h5py):
+        ckpt.tensors[name] = _ref(name, ds)
+    from_config = [(cfg.get("name", path), _vars(ckpt, path), cfg) for path, cfg in configs]
+    if from_config and all(refs for _, refs, _ in from_config):
+        ckpt.known_bn = [_known_from_vars(name, refs, cfg) for name, refs, cfg in from_config]
+        return
+    if configs:
+        ckpt.notes.append("config.json does not match the weight file's layout; BN layers found by structure")
+    known = []
+    for path, obj in _groups(h5, h5py):
+        if "vars" not in obj or not isinstance(obj["vars"], h5py.Group):
+            continue
+        refs = _vars(ckpt, path)
+        named_bn = bool(_BN_GROUP.match(path.rsplit("/", 1)[-1]))
+        if named_bn or _bn_shaped(refs):
+            known.append(_known_from_vars(path, refs, {}))
+    known.sort(key=lambda k: _natural(k.name))
+    ckpt.known_bn = known
+
+
+def _vars(ckpt: Checkpoint, group_path: str) -> list[TensorRef]:
+    prefix = f"{group_path}/vars/"
+    keys = sorted((int(n[len(prefix):]) for n in ckpt.tensors
+                   if n.startswith(prefix) and n[len(prefix):].isdigit()))
+    return [ckpt.tensors[f"{prefix}{k}"] for k in keys]
+
+
+def _bn_shaped(refs: list[TensorRef]) -> bool:
+    """gamma?, beta?, moving_mean, moving_variance: 3 or 4 float vectors of one length."""
+    return len(refs) in (3, 4) and all(len(r.shape) == 1 and r.is_float for r in refs) and \
+        len({r.shape for r in refs}) == 1
 
 
 def _natural(path: str):
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path)]
-
-
-def _read_keras3(h5, ckpt: Checkpoint, configs: list[dict]) -> None:
-    import h5py
-
-    groups = []
-    for name, obj in _groups(h5, h5py):
-        if _BN_GROUP.match(name.rsplit("/", 1)[-1]) and "vars" in obj:
-            groups.append((name, obj["vars"]))
-    groups.sort(key=lambda g: _natural(g[0]))
-    for name, ds in _datasets(h5, h5py):
-        ckpt.tensors[name] = _ref(name, ds)
-    matched = len(configs) == len(groups)
-    if configs and not matched:
-        ckpt.notes.append(f"config.json lists {len(configs)} BN layers but the weights hold {len(groups)}; "
-                          "using the weight file's names")
-    known = []
-    for i, (gname, vars_group) in enumerate(groups):
-        keys = sorted((k for k in vars_group.keys() if k.isdigit()), key=int)
-        refs = [ckpt.tensors[f"{vars_group.name.lstrip('/')}/{k}"] for k in keys]
-        cfg = configs[i] if matched else {}
-        known.append(_known_from_vars(cfg.get("name", gname), refs, cfg))
-    ckpt.known_bn = known
 
 
 def _known_from_vars(name: str, refs: list[TensorRef], cfg: dict) -> KnownBN:

@@ -84,6 +84,7 @@ class RunningAverageHardcoded(Rule):
     framework = "flax"
     summary = "nn.BatchNorm(use_running_average=True) hard-coded in a model trained with mutable=['batch_stats']."
     triggers = ("use_running_average",)
+    fact_triggers = ("batch_stats",)  # the module that applies the model with mutable batch_stats
     doc = RuleDoc(
         what="""
 Finds a Flax linen `nn.BatchNorm` whose `use_running_average` is always true — a literal, a constant,
@@ -113,6 +114,9 @@ logits, updates = Net().apply(variables, x, mutable=["batch_stats"])
 - `use_running_average=not train` (a flag that is true only at evaluation);
 - projects that never apply a model with `mutable=['batch_stats']` (pure inference, or a deliberately
   frozen-BN fine-tuning setup that keeps the statistics out of the mutable collections);
+- modules not linked to such an `apply`: the BN must sit in a class defined or instantiated in a
+  module that applies with `mutable=['batch_stats']`, or in a class those contain (a frozen
+  feature extractor used elsewhere for inference stays silent);
 - values that cannot be resolved.
 """,
         versions=FLAX_VERSIONS,
@@ -223,7 +227,8 @@ Finds, in a training step (a function that computes gradients or applies updates
 statistics — is discarded: `logits, _ = ...`, `...[0]`, a name never read, or a loss function that
 returns it as `has_aux` output which the step then ignores (`(loss, (logits, _)), grads = grad_fn(...)`,
 or an aux name never read — typically `state.apply_gradients(grads=grads)` without
-`batch_stats=...`). For Flax NNX: a `jax.jit` step that `nnx.merge`s the model, trains it, and never
+`batch_stats=...`). The loss function may be nested in the step, defined at module level and
+differentiated there, or a helper called from a differentiated lambda. For Flax NNX: a `jax.jit` step that `nnx.merge`s the model, trains it, and never
 splits/returns the new state (the BatchNorm statistics of that step are lost).
 """,
         why="""
@@ -262,7 +267,7 @@ def train_step(state, x, y):
             outer = _outermost_function(module, c.node)
             if fn is None or outer is None:
                 continue
-            if not _is_training_function(outer) and outer.name not in _differentiated_names(module):
+            if not self._in_training(module, project, outer):
                 continue
             if self._dropped(module, c.node, fn, outer):
                 yield self.finding(module, c.node, "the batch_stats returned by apply(..., mutable=['batch_stats']) "
@@ -270,28 +275,37 @@ def train_step(state, x, y):
                                    "(e.g. state.apply_gradients(..., batch_stats=updates['batch_stats']))")
         yield from self._nnx_merge_dropped(module, project)
 
+    @staticmethod
+    def _in_training(module: Module, project: Project, fn: FuncNode) -> bool:
+        """Does ``fn`` compute gradients/updates, get differentiated, or get called by a function that
+        does (``loss_fn = lambda p: mse_loss(p, model, batch)`` inside a train step)?"""
+        if _is_training_function(fn) or fn.name in _differentiated_names(module):
+            return True
+        for site in project.call_sites(fn.name):
+            caller = _outermost_function(site.module, site.node)
+            if caller is not None and caller is not fn and _is_training_function(caller):
+                return True
+        return False
+
     def _dropped(self, module: Module, call: ast.Call, fn: FuncNode, outer: FuncNode) -> bool:
         parent = module.parent(call)
-        if isinstance(parent, ast.Subscript) and isinstance(parent.slice, ast.Constant) and parent.slice.value == 0:
-            return True
-        if isinstance(parent, ast.Expr):
+        if _is_index_zero(module, call) or isinstance(parent, ast.Expr):
             return True
         if not (isinstance(parent, ast.Assign) and len(parent.targets) == 1):
             return False
         t = parent.targets[0]
         if isinstance(t, ast.Name):
             loads = _loads(fn, t.id, parent)
-            return bool(loads) and all(isinstance(module.parent(l), ast.Subscript) and isinstance(module.parent(l).slice, ast.Constant)
-                                       and module.parent(l).slice.value == 0 for l in loads)
+            return bool(loads) and all(_is_index_zero(module, load) for load in loads)
         if not (isinstance(t, (ast.Tuple, ast.List)) and len(t.elts) == 2 and isinstance(t.elts[1], ast.Name)):
             return False
         updates = t.elts[1].id
         if updates == "_":
             return True
         # read somewhere other than a `return` of a differentiated loss function: kept
-        reads = [l for l in _loads(fn, updates, parent)]
-        returned = [l for l in reads if any(isinstance(a, ast.Return) for a in _ancestors_until(module, l, fn))]
-        if any(l not in returned for l in reads):
+        reads = _loads(fn, updates, parent)
+        returned = [r for r in reads if any(isinstance(a, ast.Return) for a in _ancestors_until(module, r, fn))]
+        if any(r not in returned for r in reads):
             return False
         if not reads:
             return True
@@ -374,6 +388,11 @@ def train_step(state, x, y):
             if q == "functools.partial" and isinstance(d, ast.Call) and d.args and module.imports.resolve(d.args[0]) == "jax.jit":
                 return True
         return False
+
+
+def _is_index_zero(module: Module, node: ast.AST) -> bool:
+    parent = module.parent(node)
+    return isinstance(parent, ast.Subscript) and isinstance(parent.slice, ast.Constant) and parent.slice.value == 0
 
 
 def _ancestors_until(module: Module, node: ast.AST, stop: ast.AST):

@@ -359,7 +359,9 @@ def _learning_phase_value(module: Module, project: Project, call: ast.Call) -> O
     return None
 
 
-TRAIN_METHODS = {"fit", "fit_generator", "train_on_batch", "apply_gradients", "minimize"}
+# Keras model methods whose receiver we can check for BN (optimizer.minimize/apply_gradients cannot
+# tell which model they train: a frozen BN encoder next to a trained BN-free decoder is common).
+TRAIN_METHODS = {"fit", "fit_generator", "train_on_batch"}
 EVAL_METHODS = {"predict", "predict_on_batch", "evaluate", "evaluate_generator", "predict_generator", "test_on_batch"}
 TF1_MARKERS = ("tensorflow.Session", "tensorflow.InteractiveSession", "tensorflow.disable_eager_execution",
                "tensorflow.disable_v2_behavior", "tensorflow.placeholder")
@@ -375,10 +377,11 @@ class SetLearningPhase(Rule):
     doc = RuleDoc(
         what="""
 Finds `set_learning_phase(0)` (any spelling: `K.set_learning_phase`, `keras.backend`,
-`tf.keras.backend`, `tf.compat.v1.keras.backend`) followed in the same file by training
-(`fit`, `fit_generator`, `train_on_batch`, `apply_gradients`, `minimize`) with no
+`tf.keras.backend`, `tf.compat.v1.keras.backend`) followed in the same file by training of a model
+that contains BatchNormalization (`fit`, `fit_generator`, `train_on_batch`) with no
 `set_learning_phase(1)` in between; and its mirror, `set_learning_phase(1)` followed by evaluation
-or prediction (`predict`, `evaluate`, `test_on_batch`...) in a file that never sets phase 0.
+or prediction (`predict`, `evaluate`, `test_on_batch`...) of such a model in a file that never sets
+phase 0.
 Only where the global learning phase matters: standalone Keras 2 (the function does not exist in
 Keras 3) or tf.keras in TF1 graph code (`Session`, `disable_eager_execution`, `placeholder`).
 """,
@@ -401,6 +404,8 @@ model.fit(x_train, y_train, epochs=10)   # fit/predict choose the phase themselv
 """,
         not_flagged="""
 - `set_learning_phase(0)` in export/inference scripts (nothing trains after it);
+- models whose BN content is unknown (`load_model(...)`) and training through an optimizer
+  (`minimize`), where the trained model may be a BN-free head next to a frozen BN encoder;
 - the old fine-tuning trick `set_learning_phase(0)`; build the frozen base; `set_learning_phase(1)`;
   build the head; `fit` (phase 1 is restored before training);
 - tf.keras in eager TF2 code, where `fit`/`predict` pass `training` explicitly and ignore the phase.
@@ -421,7 +426,8 @@ model.fit(x_train, y_train, epochs=10)   # fit/predict choose the phase themselv
             pos = (c.node.lineno, c.node.col_offset)
             later_phase = [(x.node.lineno, x.node.col_offset) for x, p in phases if p is not None and (x.node.lineno, x.node.col_offset) > pos]
             horizon = min(later_phase) if later_phase else (10 ** 9, 0)
-            after = [m for m in method_calls if pos < (m.node.lineno, m.node.col_offset) < horizon]
+            after = [m for m in method_calls if pos < (m.node.lineno, m.node.col_offset) < horizon
+                     and kf.is_bn_model(module, project, m.node.func.value)]
             if phase == 0:
                 trains = [m for m in after if m.name in TRAIN_METHODS]
                 if trains:

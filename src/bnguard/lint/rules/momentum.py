@@ -53,7 +53,7 @@ class TorchMomentumConvention(Rule):
     name = "pytorch-momentum-in-keras-tf-flax"
     framework = "cross-framework"
     summary = "PyTorch's BN momentum convention (e.g. 0.1) used in a Keras/TF/Flax BatchNorm."
-    triggers = ("momentum", "decay")
+    triggers = ("momentum", "decay", "BatchNorm", "batch_norm")  # positional momentum has no keyword
     doc = RuleDoc(
         what="""
 Finds a BatchNorm momentum below 0.5 in the frameworks whose momentum is the weight of the *old*

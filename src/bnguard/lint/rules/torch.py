@@ -59,38 +59,82 @@ def _flow(project: Project) -> Flow:
     return project.fact("torch.flow", Flow)
 
 
-def _trained_names(project: Project) -> set[str]:
-    """Names of the objects whose parameters an optimizer updates (``SGD(model.parameters())``)."""
+class _OptimizerIndex:
+    """Every optimizer construction: the variable it is stored in and the objects whose
+    parameters it receives (``SGD(model.parameters())``, param groups, lists built beforehand)."""
 
-    def compute(p: Project) -> set[str]:
-        names: set[str] = set()
-        for m in p.modules:
+    def __init__(self, project: Project):
+        # (module, scope, target name or None, names of trained objects)
+        self.records: list[tuple[Module, Optional[ast.AST], Optional[str], set[str]]] = []
+        for m in project.modules:
             for c in m.calls:
                 callee = c.qualname or c.name or ""
-                if not _OPTIMIZER_CTOR.search(callee) or "scheduler" in callee.lower() or "lr_" in callee.lower():
+                if not _OPTIMIZER_CTOR.search(callee) or re.search(r"sched|lr_|swa_utils", callee, re.I):
                     continue
-                exprs: list[ast.AST] = list(c.node.args) + [k.value for k in c.node.keywords]
-                # params built beforehand: `params = list(model.parameters()) + ...; SGD(params)`
-                arg_names = {n.id for e in exprs for n in ast.walk(e) if isinstance(n, ast.Name)}
-                body = c.scope.body if c.scope is not None else m.tree.body
-                for st in body:
-                    for n in ast.walk(st):
-                        if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
-                            tgts = n.targets if isinstance(n, ast.Assign) else [n.target]
-                            if any(isinstance(t, ast.Name) and t.id in arg_names for t in tgts) and n.value is not None:
-                                exprs.append(n.value)
-                        elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("append", "extend", "add_param_group") \
-                                and isinstance(n.func.value, ast.Name) and n.func.value.id in arg_names:
-                            exprs.extend(n.args)
-                for e in exprs:
-                    for n in ast.walk(e):
-                        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in (
-                                "parameters", "named_parameters"):
-                            key, _ = receiver_key(n.func.value, {}, set())
-                            names |= key_names(key)
+                parent = m.parent(c.node)
+                target = None
+                if isinstance(parent, ast.Assign) and len(parent.targets) == 1:
+                    target = (dotted(parent.targets[0]) or "").rsplit(".", 1)[-1] or None
+                self.records.append((m, c.scope, target, self._sources(m, c)))
+        self.trained: set[str] = set().union(*(r[3] for r in self.records)) if self.records else set()
+
+    @staticmethod
+    def _sources(m: Module, c) -> set[str]:
+        exprs: list[ast.AST] = list(c.node.args) + [k.value for k in c.node.keywords]
+        # params built beforehand: `params = list(model.parameters()) + ...; SGD(params)`
+        arg_names = {n.id for e in exprs for n in ast.walk(e) if isinstance(n, ast.Name)}
+        body = c.scope.body if c.scope is not None else m.tree.body
+        for st in body:
+            for n in ast.walk(st):
+                if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+                    tgts = n.targets if isinstance(n, ast.Assign) else [n.target]
+                    if any(isinstance(t, ast.Name) and t.id in arg_names for t in tgts) and n.value is not None:
+                        exprs.append(n.value)
+                elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("append", "extend", "add_param_group") \
+                        and isinstance(n.func.value, ast.Name) and n.func.value.id in arg_names:
+                    exprs.extend(n.args)
+        names: set[str] = set()
+        opaque = False
+        for e in exprs:
+            for n in ast.walk(e):
+                if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("parameters", "named_parameters"):
+                    names |= key_names(receiver_key(n.func.value, {}, set())[0])
+                elif isinstance(n, ast.Call) and not isinstance(n.func, ast.Attribute) and (dotted(n.func) or "") not in (
+                        "list", "filter", "dict", "set", "tuple", "chain", "itertools.chain"):
+                    opaque = True  # get_params(model), a helper: cannot tell
+        if opaque and not names:
+            names.add("*")
         return names
 
-    return project.fact("torch.trained_names", compute)
+    def trains(self, step: Event, key: Key) -> Optional[bool]:
+        """Does the optimizer stepped by ``step`` train ``key``? None when we cannot tell."""
+        if not step.key:
+            return None
+        opt_name = step.key[-1].lstrip("$")
+        mod, node = step.sites[-1]
+        scope = mod.scope_of(node)
+        for pick in (lambda r: r[0] is mod and r[1] is scope, lambda r: r[0] is mod, lambda r: True):
+            recs = [r for r in self.records if r[2] == opt_name and pick(r)]
+            if recs:
+                names = set().union(*(r[3] for r in recs))
+                if "*" in names:
+                    return None
+                return bool(names & key_names(key)) if names else False
+        return None
+
+
+def _optimizers(project: Project) -> _OptimizerIndex:
+    return project.fact("torch.optimizers", _OptimizerIndex)
+
+
+def _trained_names(project: Project) -> set[str]:
+    """Names of the objects whose parameters an optimizer updates (``SGD(model.parameters())``)."""
+    return {n for n in _optimizers(project).trained if n != "*"}
+
+
+def _step_trains(step: Event, ev: Event, project: Project) -> bool:
+    verdict = _optimizers(project).trains(step, ev.key)
+    return True if verdict is None else verdict
 
 
 def _frozen_names(project: Project) -> set[str]:
@@ -136,9 +180,12 @@ def _lightning_module(module: Module) -> bool:
 
 def _roots(project: Project) -> Iterable[tuple[Module, list[Event]]]:
     flow = _flow(project)
+    if not any(_uses_torch(m) for m in project.modules):
+        return
     for m in project.modules:
-        if not _uses_torch(m) or _lightning_module(m):
+        if _lightning_module(m):
             continue
+        # a training script may not mention torch itself (the model and its optimizer live elsewhere)
         yield m, flow.module_summary(m)
         for fi in m.functions:
             yield m, flow.summary(fi.node)
@@ -167,13 +214,19 @@ def _mode_findings(project: Project) -> dict[str, list[tuple[Module, ast.AST, st
         # (code, module path, node id) -> [flagged?, module, node, message, fix]
         verdicts: dict[tuple, list] = {}
 
-        def vote(code: str, mod: Module, node: ast.AST, flagged: bool, message: str = "", fix=None) -> None:
+        origins: dict[tuple, tuple] = {}  # report key -> (eval node id, depth of the report site)
+
+        def vote(code: str, mod: Module, node: ast.AST, flagged: bool, message: str = "", fix=None, origin=None) -> None:
             k = (code, mod.path, id(node))
+            if origin is not None:
+                origins[k] = origin
             v = verdicts.setdefault(k, [True, mod, node, message, fix, False])
             if flagged:
                 v[5] = True
                 if not v[3]:
                     v[3], v[4] = message, fix
+                elif message != v[3]:
+                    v[4] = None
             else:
                 v[0] = False
 
@@ -185,20 +238,30 @@ def _mode_findings(project: Project) -> dict[str, list[tuple[Module, ast.AST, st
             # epoch loop hides); across roots (callers), every context must agree
             local: dict[tuple, list] = {}
 
-            def local_vote(code, mod, node, flagged, message="", fix=None):
+            def local_vote(code, mod, node, flagged, message="", fix=None, origin=None):
                 k = (code, mod.path, id(node))
-                v = local.setdefault(k, [code, mod, node, False, message, fix])
+                v = local.setdefault(k, [code, mod, node, False, message, fix, origin])
                 if flagged and not v[3]:
                     v[3], v[4], v[5] = True, message, fix
+                elif flagged and message != v[4]:
+                    v[5] = None  # several objects left in eval mode here: one train() would not fix it
 
             _check_loops(events, step_loops, p, local_vote)
             _check_before_loop(events, step_loops, p, local_vote)
-            for code, mod, node, flagged, message, fix in local.values():
-                vote(code, mod, node, flagged, message, fix)
+            for code, mod, node, flagged, message, fix, origin in local.values():
+                vote(code, mod, node, flagged, message, fix, origin)
         out: dict[str, list] = {"BN301": [], "BN302": []}
-        for (code, _path, _id), (ok, mod, node, message, fix, any_flag) in verdicts.items():
-            if ok and any_flag:
-                out[code].append((mod, node, message, fix))
+        # one eval() seen through several nested loops / callers: report it once, at the call
+        # closest to it (the innermost loop that shows the problem)
+        flagged = [(k, v) for k, v in verdicts.items() if v[0] and v[5]]
+        closest: dict[tuple, int] = {}
+        for k, _v in flagged:
+            origin, distance = origins.get(k, (k, 0))
+            closest[(k[0], origin)] = min(closest.get((k[0], origin), distance), distance)
+        for k, (_ok, mod, node, message, fix, _any) in flagged:
+            origin, distance = origins.get(k, (k, 0))
+            if distance == closest[(k[0], origin)]:
+                out[k[0]].append((mod, node, message, fix))
         return out
 
     return project.fact("torch.mode_findings", compute)
@@ -229,21 +292,37 @@ def _check_loops(events: list[Event], step_loops: set[int], project: Project, vo
                 if nxt.kind == "step":
                     if not wrapped and conflicting(ev.guards, nxt.guards):
                         continue  # `if phase == "train": step` after `else: eval()`: never the same pass
+                    if not _step_trains(nxt, ev, project):
+                        continue  # an optimizer of other tensors (an attack, a mask, another network)
                     reached = True
                     break
             if restored:
-                vote("BN301", mod, site, False)
+                vote("BN301", mod, site, False, origin=_origin(ev, site))
             elif reached:
                 who = ev.text or "the model"
                 msg = (f"`{who}` is put in eval mode inside the training loop{_describe(ev, site)} and no "
                        f"`{who}.train()` runs before the next optimizer step: BatchNorm then trains on frozen "
                        f"running statistics and they never update again.")
-                vote("BN301", mod, site, True, msg, _train_fix(mod, loop, ev))
+                vote("BN301", mod, site, True, msg, _train_fix(mod, loop, ev), origin=_origin(ev, site))
+
+
+def _origin(ev: Event, site: ast.AST) -> tuple[int, int]:
+    """The eval() call behind a report, and how many calls separate the report from it."""
+    index = next((i for i, (_m, n) in enumerate(ev.sites) if n is site), 0)
+    return id(ev.node), len(ev.sites) - 1 - index
 
 
 def _train_fix(mod: Module, loop: ast.AST, ev: Event) -> Optional[Fix]:
     """Insert ``<model>.train()`` as the first statement of the loop body."""
     if not ev.text or not re.fullmatch(r"[A-Za-z_][\w.]*", ev.text):
+        return None
+    # the receiver must be spelled in the loop's own terms (a name bound there, or self in a method)
+    head = ev.text.split(".")[0]
+    func = mod.scope_of(loop)
+    owner = func if func is not None else mod.tree
+    bound = {n.id for n in ast.walk(owner) if isinstance(n, ast.Name)} | (
+        {a.arg for a in func.args.args + func.args.kwonlyargs} if func is not None else set())
+    if head not in bound:
         return None
     if loop not in mod.parents:  # the loop is in another file than the reported call
         return None
@@ -272,7 +351,7 @@ def _check_before_loop(events: list[Event], step_loops: set[int], project: Proje
             if nxt.kind == "train" and same_object(nxt.key, ev.key):
                 restored = True
                 break
-            if nxt.kind == "step":
+            if nxt.kind == "step" and _step_trains(nxt, ev, project):
                 step = nxt
                 break
         if step is not None and not restored:
@@ -549,6 +628,8 @@ def _callers_set_eval(fi_node: ast.AST, key: Key, project: Project, flow: Flow, 
 
 
 def _eval_path(module: Module, with_node: ast.AST, scope: Optional[ast.AST]) -> bool:
+    if _evaluation_block(with_node, module):
+        return True
     if scope is not None and _EVAL_FUNC.search(scope.name):  # type: ignore[attr-defined]
         if scope.name.startswith("test_") and "test" in module.path.rsplit("/", 1)[-1]:  # type: ignore[attr-defined]
             return False  # a pytest test function
@@ -621,7 +702,7 @@ has no BatchNorm; PyTorch Lightning modules.
                 region = node
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(_no_grad_ctx(d, module) for d in node.decorator_list):
                 region = node
-            elif _evaluation_block(node) and not _has_training_call(node):
+            elif _evaluation_block(node, module) and not _has_training_call(node):
                 region = node  # a pass over a validation / test loader without backward (no no_grad)
             if region is None:
                 continue
@@ -633,7 +714,8 @@ has no BatchNorm; PyTorch Lightning modules.
             if _project_drops_running_stats(project):
                 continue  # track_running_stats=False: there are no running statistics to absorb anything
             events = flow.summary(scope) if scope is not None else flow.module_summary(module)
-            if _in_training_step(module, region, scope, events):
+            no_grad_region = not _evaluation_block(region, module)
+            if no_grad_region and _in_training_step(module, region, scope, events):
                 continue  # a teacher / target network under no_grad inside a training step
             scope_src = ast.unparse(scope) if scope is not None else ""
             if _DELIBERATE_TRAIN_MODE.search(scope_src):
@@ -660,7 +742,7 @@ has no BatchNorm; PyTorch Lightning modules.
                 reported.add(id(call))
                 yield self.finding(
                     module, call,
-                    f"`{text}` is run under no_grad() for evaluation but is never put in eval mode here or in "
+                    f"`{text}` is run{' under no_grad()' if no_grad_region else ''} for evaluation but is never put in eval mode here or in "
                     f"a caller: its BatchNorm layers use batch statistics and fold the evaluation data into "
                     f"their running statistics. Call `{text}.eval()` first (and `.train()` again before training).",
                     severity="error" if has_bn else "warning")
@@ -677,11 +759,12 @@ def _loader_expr(e: ast.AST) -> bool:
     return False
 
 
-def _evaluation_block(node: ast.AST) -> bool:
+def _evaluation_block(node: ast.AST, module: Optional[Module] = None) -> bool:
     """A loop over a validation/test loader, or an ``if`` block that draws a batch from one."""
     if isinstance(node, (ast.For, ast.AsyncFor)):
         return _loader_expr(node.iter)
-    if isinstance(node, ast.If):
+    if isinstance(node, ast.If) and module is not None and any(isinstance(a, LOOP_TYPES) for a in module.ancestors(node)):
+        # periodic validation inside the training loop: `if i % 10 == 0: x = next(iter(test_loader))`
         for st in node.body:
             for n in ast.walk(st):
                 if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "next" and n.args and _loader_expr(n.args[0]):
@@ -764,6 +847,8 @@ def _model_calls(region: ast.AST, module: Module) -> list[ast.Call]:
         if not isinstance(f, (ast.Name, ast.Attribute)) or module.qualname(f):
             continue
         last = (dotted(f) or "").rsplit(".", 1)[-1]
+        if last[:1].isupper():
+            continue  # a constructor, not a forward pass
         if re.search(r"model|net|encoder|classifier|backbone|^m$|^f$|cnn|resnet", last, re.I) and not re.search(
                 r"loss|criterion|metric|save|load|get|build|create|make|eval|test|valid|step|update|lr", last, re.I):
             out.append(n)
