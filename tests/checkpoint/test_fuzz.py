@@ -86,3 +86,32 @@ def test_mutated_checkpoints_fail_cleanly(request, fuzz_dir):
 
     run()
     assert outcomes["error"] > 0  # the mutations really broke files
+
+
+def test_mutated_tf_checkpoints_fail_cleanly(tf1_ckpts, fuzz_dir):
+    """TF's own reader sits behind ours: a damaged .index or .data shard must still be one clean error."""
+    prefix = tf1_ckpts["good"]
+    folder, base = os.path.dirname(prefix), os.path.basename(prefix)
+    parts = {f[len(base):]: open(os.path.join(folder, f), "rb").read()
+             for f in os.listdir(folder) if f.startswith(base) and not f.endswith(".meta")}
+    assert set(parts) >= {".index", ".data-00000-of-00001"}
+    target = fuzz_dir / "tf"
+    target.mkdir(exist_ok=True)
+    errors = []
+
+    @settings(max_examples=max(20, EXAMPLES // 4), deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+    @given(which=st.sampled_from(sorted(parts)), ops=st.lists(mutation, min_size=1, max_size=3))
+    def run(which, ops):
+        for suffix, data in parts.items():
+            (target / f"model.ckpt{suffix}").write_bytes(_mutate(data, ops) if suffix == which else data)
+        start = time.perf_counter()
+        try:
+            assert isinstance(inspect(target / "model.ckpt"), Report)
+        except CheckpointError as exc:
+            assert "\n" not in str(exc)
+            errors.append(exc)
+        assert time.perf_counter() - start < PER_FILE_SECONDS
+
+    run()
+    assert errors

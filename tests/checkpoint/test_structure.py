@@ -77,3 +77,14 @@ def test_flax_chunked_arrays(tmp_path, monkeypatch):
     rep = inspect(tmp_path / "s.msgpack")
     assert rep.verdicts() == {"bn": "ok"} and rep["bn"].data["var_max"] == 2.0
     assert rep["bn"].data["mean_max"] == pytest.approx(float(state["batch_stats"]["bn"]["mean"].max()))
+
+
+def test_counter_advanced_but_stats_did_not(tmp_path):
+    bn = torch.nn.BatchNorm1d(3, momentum=0.0)  # momentum 0: every update keeps the old value
+    bn.train()
+    for _ in range(3):
+        bn(torch.randn(8, 3) + 4)
+    torch.save(bn.state_dict(), tmp_path / "m0.pt")
+    rep = inspect(tmp_path / "m0.pt")
+    assert rep.verdicts() == {"(root)": "never-updated"} and rep["(root)"].data["num_batches_tracked"] == 3
+    assert "counters advanced but the statistics did not" in rep.summary

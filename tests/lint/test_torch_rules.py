@@ -57,3 +57,15 @@ def test_fix_removes_the_finding_and_keeps_the_file_valid(case, code, tmp_path):
         assert "momentum=0.01" in fixed or ", 0.1)" in fixed
     else:
         assert ".train()\n" in fixed
+
+
+@pytest.mark.parametrize("code,kind,case", ALL, ids=[f"{c}-{k}-{p.stem}" for c, k, p in ALL])
+def test_prefilter_keeps_every_finding(code, kind, case):
+    """``bnguard check`` parses only relevant files and gates rules by their triggers: the verdict
+    must not change (a report site in a file without the trigger words would be lost)."""
+    import pathlib
+
+    from bnguard.lint.runner import CheckOptions, check_paths
+
+    result = check_paths([str(case)], CheckOptions(select=["BN3"], prefilter=True, jobs=1))
+    assert {(pathlib.Path(f.path).name, f.line, f.code) for f in result.findings} == expected_markers(case)

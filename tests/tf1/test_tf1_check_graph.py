@@ -323,3 +323,19 @@ def test_hand_written_ema_batch_norm(graph_mode, inside, fed, verdict, should_mo
     assert report.verdicts() == {"conv1/bn/conv1/bn": verdict}, str(report)
     before, after = train_steps(graph, train_op, feed, mean_name)
     assert moved(before, after) == should_move
+
+
+def test_default_fetches_without_train_op_collection_are_the_gradient_sinks(graph_mode):
+    """A graph whose TRAIN_OP collection is empty (hand-built, or stripped on export): the check
+    finds the op that applies the gradients."""
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf1.placeholder(tf.float32, [None, 3])
+        h = tf1.layers.batch_normalization(x, training=True, name="bn1")
+        opt = tf1.train.GradientDescentOptimizer(0.1)
+        train_op = opt.apply_gradients(opt.compute_gradients(tf.reduce_sum(h * h)), name="step")
+        graph.clear_collection(tf1.GraphKeys.TRAIN_OP)
+    report = check_graph(graph)
+    assert report.fetches == ["step"] and report.verdicts() == {"bn1": "updates-not-run"}
+    before, after = train_steps(graph, train_op, {x: data_batch([3])}, "bn1/moving_mean")
+    assert not moved(before, after)

@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-from bnguard.checkpoint.formats import open_checkpoint
+from bnguard.checkpoint.formats import open_checkpoint, read_errors
 from bnguard.checkpoint.inspection import bn_layers
 from bnguard.checkpoint.layers import BNLayer
 from bnguard.checkpoint.readers.arrays import as_float
@@ -30,14 +30,16 @@ def diff(a: str | os.PathLike, b: str | os.PathLike, expect: str = "any", atol: 
     in only one file or with another shape are always problems. ``atol``: differences up to this
     are "unchanged".
     """
-    layers_a = bn_layers(open_checkpoint(os.fspath(a)))
-    layers_b = bn_layers(open_checkpoint(os.fspath(b)))
-    results = [_compare(name, la, lb, atol) for name, la, lb in _pair(layers_a, layers_b)]
+    a, b = os.fspath(a), os.fspath(b)
+    layers_a = bn_layers(open_checkpoint(a))
+    layers_b = bn_layers(open_checkpoint(b))
+    with read_errors(f"{a} / {b}"):  # tensors are read lazily, here
+        results = [_compare(name, la, lb, atol) for name, la, lb in _pair(layers_a, layers_b)]
     counts = {v: sum(r.verdict == v for r in results) for v in ("changed", "unchanged")}
     summary = (f"{counts['changed']} of {len(results)} BN layers changed, {counts['unchanged']} unchanged"
                if results else "no BN layers found in either checkpoint")
     return Report(kind="diff", layers=results, ok_verdicts=EXPECTATIONS[expect], summary=summary,
-                  meta={"a": os.fspath(a), "b": os.fspath(b), "expect": expect, "atol": atol})
+                  meta={"a": a, "b": b, "expect": expect, "atol": atol})
 
 
 def _pair(la: list[BNLayer], lb: list[BNLayer]):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+from contextlib import contextmanager
 
 from bnguard.checkpoint.errors import CheckpointError
 from bnguard.checkpoint.tensors import Checkpoint
@@ -16,8 +17,16 @@ ZIP_MAGIC = b"PK\x03\x04"
 
 
 def open_checkpoint(path: str) -> Checkpoint:
-    try:
+    with read_errors(path):
         return _dispatch(path)
+
+
+@contextmanager
+def read_errors(path: str):
+    """Turn anything a damaged file makes a parser raise — while opening it or while reading a tensor
+    lazily later — into one `CheckpointError` line that names the file."""
+    try:
+        yield
     except CheckpointError as exc:
         msg = str(exc)
         raise type(exc)(msg if msg.startswith(path) else f"{path}: {msg}") from None

@@ -7,7 +7,7 @@ import re
 import numpy as np
 
 from bnguard.checkpoint.errors import CheckpointError
-from bnguard.checkpoint.formats import open_checkpoint
+from bnguard.checkpoint.formats import open_checkpoint, read_errors
 from bnguard.checkpoint.layers import BNLayer, find_bn_layers, from_known
 from bnguard.checkpoint.tensors import Checkpoint
 from bnguard.checkpoint.verdicts import OK_VERDICTS, layer_verdict, summary_line
@@ -26,20 +26,16 @@ def inspect(path: str | os.PathLike, steps: int | None = None) -> Report:
     Nothing in the file is executed. Raises `CheckpointError` (one-line message) when the file cannot
     be read. ``steps``: the number of optimizer steps, to check PyTorch's ``num_batches_tracked``.
     """
-    ckpt = open_checkpoint(os.fspath(path))
+    path = os.fspath(path)
+    ckpt = open_checkpoint(path)
     layers = bn_layers(ckpt)
-    try:
+    with read_errors(path):  # tensors are read lazily, here
         recorded = recorded_steps(ckpt)
         results = [layer_verdict(layer, steps, recorded) for layer in layers]
-    except CheckpointError:
-        raise
-    except (OSError, ValueError, TypeError, IndexError) as exc:
-        raise CheckpointError(f"{path}: could not read the BN statistics ({type(exc).__name__}: "
-                              f"{str(exc).splitlines()[0][:160] if str(exc) else ''})") from None
     graph_problems = _graph_problems(ckpt)
     summary = summary_line(results, ckpt.framework, graph_problems)
     results.extend(graph_problems)
-    meta = {"path": os.fspath(path), "format": ckpt.format, "framework": ckpt.framework,
+    meta = {"path": path, "format": ckpt.format, "framework": ckpt.framework,
             "tensors": len(ckpt.tensors), "bn_layers": len(layers)}
     if steps is not None:
         meta["steps"] = steps

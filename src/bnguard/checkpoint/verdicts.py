@@ -68,7 +68,8 @@ def _judge(layer: BNLayer, steps: int | None, recorded_steps: int | None) -> Lay
     if at_init:
         return LayerResult(layer.name, "never-updated",
                            f"mean exactly 0 and variance exactly 1 although the counter says {counter} "
-                           f"batches (statistics reset or updated into another copy); {stats}", data)
+                           f"batches (momentum 0, statistics reset, or updates written into another copy such as "
+                           f"torch.func.functional_call's buffer dict); {stats}", data)
     if steps is not None and counter is not None and counter != steps:
         return LayerResult(layer.name, "counter-mismatch", f"{_ratio_text(counter, steps)}; {stats}", data)
     near_zero = var <= DEGENERATE_VAR
@@ -153,6 +154,10 @@ def summary_line(results: list[LayerResult], framework: str, graph_problems: lis
         cause, codes = _NEVER_UPDATED_CAUSE.get(
             framework, ("the training flag or update ops", "BN101/BN201/BN301/BN402"))
         hedge = "" if counts.get("never-updated") else " (still at their initial values)"
+        stuck = [r for r in results if r.verdict == "never-updated" and (r.data.get("num_batches_tracked") or 0) > 0]
+        if len(stuck) == never:  # the layers ran in training mode, yet nothing was written
+            cause, codes = "their counters advanced but the statistics did not (momentum 0, or updates written " \
+                           "into another copy)", "BN304/BN307"
         parts.append(f"{never} of {n} BN layers were never updated{hedge}: {cause} — see {codes}")
     for verdict, text in _OTHER.items():
         if counts.get(verdict):

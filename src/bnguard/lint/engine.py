@@ -143,6 +143,17 @@ def parse_unit(unit: SourceUnit) -> Module | FileError:
     try:
         tree = unit.parse()
     except SyntaxError as exc:
+        if not unit.is_notebook and len(unit.text) < 2_000_000:
+            from bnguard.lint.py2 import translate
+
+            text3 = translate(unit.text)  # a Python 2 file: same lines, Python 3 syntax
+            if text3 is not None:
+                unit.original_text = unit.original_text or unit.text
+                unit.text = text3
+                try:
+                    return Module(unit, unit.parse())
+                except (SyntaxError, ValueError, RecursionError, MemoryError):
+                    unit.text = unit.original_text
         line = exc.lineno or 0
         cell, cline = unit.locate(line) if line else (None, 0)
         where = f"cell {cell + 1}, line {cline}" if cell is not None else f"line {line}"
@@ -192,7 +203,10 @@ def rule_enabled(code: str, default_enabled: bool, select: Optional[Sequence[str
     return sel >= 0 and sel > ign
 
 
-def lint_modules(modules: Sequence[Module], *, select=None, ignore=None) -> LintResult:
+def lint_modules(modules: Sequence[Module], *, select=None, ignore=None, gate_by_triggers: bool = False) -> LintResult:
+    """Run the enabled rules on every module. With ``gate_by_triggers`` a rule only checks modules
+    whose text contains one of its ``triggers`` (the pre-filter's contract; rules without triggers
+    check every module)."""
     from bnguard.lint.rules.base import all_rules
 
     project = Project(list(modules))
@@ -200,6 +214,8 @@ def lint_modules(modules: Sequence[Module], *, select=None, ignore=None) -> Lint
     result = LintResult(files_checked=len(modules))
     for mod in project.modules:
         for rule in rules:
+            if gate_by_triggers and rule.triggers and not any(t in mod.unit.text for t in rule.triggers):
+                continue
             try:
                 result.findings.extend(rule.check(mod, project))
             except RecursionError:

@@ -6,8 +6,7 @@
   project, ``keras.applications`` constructors that build BN, factories returning them);
 * where the training steps are (``GradientTape`` blocks, ``train_step`` overrides, ``minimize`` loss
   functions) and whose variables they differentiate (the "gradient roots");
-* what small constant values an expression can take (literals, local names, parameters through the
-  call sites of their function).
+* what constant values a flag can take (through ``bnguard.lint.values``).
 
 Nothing here imports a framework.
 """
@@ -18,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Optional
 
+from bnguard.lint import values
 from bnguard.lint.imports import dotted
 from bnguard.lint.project import FuncNode, Module, Project
 
@@ -158,64 +158,38 @@ def argument_for(call: ast.Call, fn: FuncNode, name: str, *, is_method_call: boo
     return default, False
 
 
-def constant_values(module: Module, project: Project, expr: Optional[ast.expr], depth: int = 0) -> Optional[set]:
-    """The constant values ``expr`` can take, or None when any of them is unknown."""
-    if expr is None or depth > 4:
+# Methods the framework calls (``model(x)`` runs ``call``): a parameter of theirs takes values no
+# call site in the project shows, and a same-named call elsewhere (``super().call(x, training=False)``
+# in another class) says nothing about them.
+FRAMEWORK_HOOKS = {"call", "__call__", "train_step", "test_step", "predict_step", "build", "forward", "setup"}
+
+
+def constant_values(module: Module, project: Project, expr: Optional[ast.expr]) -> Optional[set]:
+    """The constant values ``expr`` can take (``bnguard.lint.values``), or None when any of them is
+    unknown or decided at run time; parameters of framework hooks stay unknown."""
+    if expr is None:
         return None
-    lit = _literal(expr)
-    if lit is not UNKNOWN:
-        return {lit}
-    if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.Not):
-        inner = constant_values(module, project, expr.operand, depth + 1)
-        return {not v for v in inner} if inner is not None else None
-    if isinstance(expr, ast.IfExp):
-        a = constant_values(module, project, expr.body, depth + 1)
-        b = constant_values(module, project, expr.orelse, depth + 1)
-        return a | b if a is not None and b is not None else None
-    if not isinstance(expr, ast.Name):
-        return None
-    scope = module.scope_of(expr)
-    owner: ast.AST = scope if scope is not None else module.tree
-    assigned = _assignments(owner, expr.id)
-    if scope is not None:
-        idx, default, is_param = _param_index(scope, expr.id)
-        if is_param:
-            if assigned:
-                return None
-            return _param_values(module, project, scope, expr.id, depth)
-    if not assigned and scope is not None:
-        # a module-level constant read inside a function
-        assigned = _assignments(module.tree, expr.id)
-    if not assigned or any(a is None for a in assigned):
-        return None
-    out: set = set()
-    for a in assigned:
-        v = constant_values(module, project, a, depth + 1)
-        if v is None:
+    if isinstance(expr, ast.Name):
+        scope = module.scope_of(expr)
+        if scope is not None and scope.name in FRAMEWORK_HOOKS and _param_index(scope, expr.id)[2] \
+                and any(isinstance(a, ast.ClassDef) for a in module.ancestors(scope)):
             return None
-        out |= v
-    return out
-
-
-def _param_values(module: Module, project: Project, fn: FuncNode, name: str, depth: int) -> Optional[set]:
-    """Values a parameter takes over every call site of its function in the project.
-
-    Methods are left unknown: the framework calls them (``call``, ``train_step``) and call sites
-    found by method name may belong to another class."""
-    if any(isinstance(a, ast.ClassDef) for a in module.ancestors(fn)):
+    if _reads_constructor_field(module, expr):
         return None
-    sites = [c for c in project.call_sites(fn.name)]
-    escapes = any(m.references.get(fn.name) for m in project.modules) if hasattr(module, "references") else True
-    if not sites or escapes:
-        return None
-    out: set = set()
-    for c in sites:
-        expr, _ = argument_for(c.node, fn, name, is_method_call=isinstance(c.node.func, ast.Attribute))
-        v = constant_values(c.module, project, expr, depth + 1) if expr is not None else None
-        if v is None:
-            return None
-        out |= v
-    return out
+    vals = values.possible_values(expr, module, project)
+    return set(vals) if values.is_constant_set(vals) else None
+
+
+def _reads_constructor_field(module: Module, expr: ast.AST) -> bool:
+    """Does ``expr`` read ``self.f`` where ``f`` is an annotated class field (a Flax module or a
+    dataclass: ``CNN(train=True)`` sets it through the constructor, which no store shows)?"""
+    for n in ast.walk(expr):
+        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "self":
+            cls = module.enclosing_class(n)
+            if cls is not None and any(isinstance(b, ast.AnnAssign) and isinstance(b.target, ast.Name)
+                                       and b.target.id == n.attr for b in cls.body):
+                return True
+    return False
 
 
 def always_false(module: Module, project: Project, expr: Optional[ast.expr]) -> bool:
@@ -237,14 +211,29 @@ def _class_bases(module: Module, cls: ast.ClassDef) -> list[str]:
     return [module.imports.resolve(b) or (dotted(b) or "") for b in cls.bases]
 
 
-def _class_info(project: Project) -> dict[str, list[tuple[Module, ast.ClassDef]]]:
-    def compute(p: Project):
-        out: dict[str, list] = {}
-        for m in p.modules:
-            for c in m.classes:
-                out.setdefault(c.name, []).append((m, c))
-        return out
-    return project.fact("keras.classes", compute)
+def resolve_def(project: Project, module: Module, func: ast.AST) -> Optional[ast.AST]:
+    """The project class or function a callee names inside ``module``: defined there, or imported
+    from a project module (``from nets import build``, ``import nets; nets.build``). None otherwise:
+    a name is never matched across unrelated modules (two classes called ``Model`` are common)."""
+    if isinstance(func, ast.Name):
+        for n in module.tree.body:
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.name == func.id:
+                return n
+        target = module.imports.aliases.get(func.id)
+        if not target or "." not in target:
+            return None
+        source_name, _, name = target.rpartition(".")
+    elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+        source_name, name = module.imports.aliases.get(func.value.id) or "", func.attr
+    else:
+        return None
+    source = project.module_named(source_name) if source_name and hasattr(project, "module_named") else None
+    if source is None or source is module:
+        return None
+    for n in source.tree.body:
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.name == name:
+            return n
+    return None
 
 
 def _builds_bn_directly(module: Module, node: ast.AST) -> bool:
@@ -256,40 +245,36 @@ def _builds_bn_directly(module: Module, node: ast.AST) -> bool:
     return False
 
 
-def bn_builders(project: Project) -> tuple[set[str], set[str]]:
-    """(project class names, project function names) that build BN, to a fixed point."""
+def bn_builders(project: Project) -> set[int]:
+    """ids of the module-level project classes and functions that build BN (directly, through a
+    base class, or by calling another BN builder), to a fixed point."""
     def compute(p: Project):
-        classes, funcs = set(), set()
+        defs = [(m, n) for m in p.modules for n in m.tree.body
+                if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+        found: set[int] = set()
         changed = True
         while changed:
             changed = False
-            for m in p.modules:
-                for c in m.classes:
-                    if c.name in classes:
-                        continue
-                    bases = [b.rsplit(".", 1)[-1] for b in _class_bases(m, c)]
-                    if _builds_bn_directly(m, c) or any(b in classes for b in bases) or _calls_any(c, classes | funcs) \
-                            or any(is_bn_application(q) for q in _class_bases(m, c)):
-                        classes.add(c.name)
-                        changed = True
-                for f in m.functions:
-                    if f.cls is not None or f.name in funcs:
-                        continue
-                    if _builds_bn_directly(m, f.node) or _calls_any(f.node, classes | funcs):
-                        funcs.add(f.name)
-                        changed = True
-        return classes, funcs
+            for m, n in defs:
+                if id(n) in found:
+                    continue
+                bases = n.bases if isinstance(n, ast.ClassDef) else []
+                if _builds_bn_directly(m, n) or _calls_bn_builder(p, m, n, found) \
+                        or any(is_bn_application(m.imports.resolve(b)) or id(resolve_def(p, m, b) or b) in found for b in bases):
+                    found.add(id(n))
+                    changed = True
+        return found
     return project.fact("keras.bn_builders", compute)
 
 
-def _calls_any(node: ast.AST, names: set[str]) -> bool:
-    if not names:
+def _calls_bn_builder(project: Project, module: Module, node: ast.AST, found: Optional[set[int]] = None) -> bool:
+    found = bn_builders(project) if found is None else found
+    if not found:
         return False
     for n in ast.walk(node):
         if isinstance(n, ast.Call):
-            f = n.func
-            nm = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
-            if nm in names:
+            d = resolve_def(project, module, n.func)
+            if d is not None and id(d) in found:
                 return True
     return False
 
@@ -298,22 +283,22 @@ def is_bn_model(module: Module, project: Project, expr: Optional[ast.expr], dept
     """Is ``expr`` (a callee such as ``model``, ``self.net``, ``self``) a model/layer containing BN?"""
     if expr is None or depth > 4:
         return False
-    classes, funcs = bn_builders(project)
     if isinstance(expr, ast.Call):
         q = module.imports.resolve(expr.func)
         if is_keras_bn_layer(q) or is_bn_application(q):
             return True
         kn = keras_name(q) or ""
-        last = kn.rsplit(".", 1)[-1] if kn else (expr.func.attr if isinstance(expr.func, ast.Attribute) else getattr(expr.func, "id", ""))
         if kn in ("keras.Sequential", "keras.models.Sequential"):
-            return _builds_bn_directly(module, expr) or _calls_any(expr, classes | funcs)
+            return _builds_bn_directly(module, expr) or _calls_bn_builder(project, module, expr)
         if kn in ("keras.Model", "keras.models.Model"):
+            # functional model: built next to BN layers (or BN blocks) in the same function/module
             scope = module.scope_of(expr)
             owner = scope if scope is not None else module.tree
-            return _builds_bn_directly(module, owner) or _calls_any(owner, classes | funcs)
+            return _builds_bn_directly(module, owner) or _calls_bn_builder(project, module, owner)
         if kn in ("keras.models.clone_model",) and expr.args:
             return is_bn_model(module, project, expr.args[0], depth + 1)
-        return last in classes or last in funcs
+        d = resolve_def(project, module, expr.func)
+        return d is not None and id(d) in bn_builders(project)
     if isinstance(expr, ast.Name):
         scope = module.scope_of(expr)
         owner: ast.AST = scope if scope is not None else module.tree
@@ -346,8 +331,11 @@ def _param_is_bn_model(project: Project, fn: FuncNode, name: str, depth: int) ->
     return False
 
 
-def class_is_bn_model(project: Project, cls: ast.ClassDef) -> bool:
-    return cls.name in bn_builders(project)[0]
+def class_is_bn_model(project: Project, module: Module, cls: ast.ClassDef) -> bool:
+    """Does this class (module-level or nested) build BN, itself or through its bases/sub-models?"""
+    if id(cls) in bn_builders(project) or _builds_bn_directly(module, cls) or _calls_bn_builder(project, module, cls):
+        return True
+    return any(id(resolve_def(project, module, b) or b) in bn_builders(project) for b in cls.bases)
 
 
 def frozen_names(project: Project) -> set[str]:

@@ -136,7 +136,8 @@ def _analyse(files: list[str], rules, opts: CheckOptions, cache) -> CheckResult:
         _close_over_names(modules, units, skipped, parse_errors)
     parsed = set(modules) | set(parse_errors)
 
-    lint = lint_modules([modules[p] for p in files if p in modules], select=opts.select, ignore=opts.ignore)
+    lint = lint_modules([modules[p] for p in files if p in modules], select=opts.select, ignore=opts.ignore,
+                        gate_by_triggers=opts.prefilter)
 
     skipped_errors: dict[str, FileError] = {}
     if pool is not None:

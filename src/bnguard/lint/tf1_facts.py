@@ -250,7 +250,9 @@ class _SiteBuilder:
                         self._slim(c, c.node, c.node, "", None)
                     elif q in LAYERS_BN_CLASSES:
                         self._layers_class(c)
-                    elif q and q.startswith("tf_slim.") and q not in ARG_SCOPE:
+                    elif q in ARG_SCOPE:
+                        self._arg_scope_normalizer(c)
+                    elif q and q.startswith("tf_slim."):
                         self._normalizer_fn(c)
                 except RecursionError:
                     continue
@@ -378,7 +380,8 @@ class _SiteBuilder:
             if fn is None or fn is _OPAQUE:
                 return
             report_node = with_call  # one finding per arg_scope block, not per layer
-        if m.imports.resolve(fn) not in SLIM_BN_FUNCS:
+        fn_q = m.imports.resolve(fn)
+        if fn_q not in SLIM_BN_FUNCS and fn_q not in LAYERS_BN_FUNCS:
             return
         pexpr = _kw(call, "normalizer_params")
         if pexpr is None:
@@ -393,7 +396,42 @@ class _SiteBuilder:
             params = _dict_items(pexpr, m, self.project)
             if params is _OPAQUE:
                 return
+        if fn_q in LAYERS_BN_FUNCS:
+            self._layers_normalizer(report_node, m, params)
+            return
         self._slim(c, call, report_node, " (batch_norm as `normalizer_fn`)", params)
+
+    def _layers_normalizer(self, report_node, m: Module, params: dict) -> None:
+        """``normalizer_fn=tf.layers.batch_normalization`` with ``normalizer_params``."""
+        expr = params.get("training")
+        self._add(BNSite(
+            node=report_node, module=m, api="layers", flag_expr=expr,
+            flag_source=("`normalizer_params`" if expr is not None else
+                         "the API default (training=False)") + " (tf.layers.batch_normalization as `normalizer_fn`)",
+            flag=self._resolve(expr, m) if expr is not None else frozenset([False]),
+            updates=frozenset([UPDATE_OPS]),
+        ))
+
+    def _arg_scope_normalizer(self, c: CallSite) -> None:
+        """``with arg_scope([slim.conv2d], normalizer_fn=slim.batch_norm, normalizer_params=...)``:
+        every layer built inside the block — lexically or in functions called there (arg_scope is
+        dynamic) — runs batch norm with these parameters. One site, at the arg_scope call."""
+        call = c.node
+        m = c.module
+        fn = _kw(call, "normalizer_fn")
+        fn_q = m.imports.resolve(fn) if fn is not None else None
+        if (fn_q not in SLIM_BN_FUNCS and fn_q not in LAYERS_BN_FUNCS) or not call.args:
+            return
+        if not isinstance(m.parent(call), ast.withitem):
+            return  # a saved scope (``return sc``) applies wherever it is re-entered
+        pexpr = _kw(call, "normalizer_params")
+        params = {} if pexpr is None else _dict_items(pexpr, m, self.project)
+        if params is _OPAQUE:
+            return
+        if fn_q in LAYERS_BN_FUNCS:
+            self._layers_normalizer(call, m, params)
+            return
+        self._slim(c, call, call, " (batch_norm as `normalizer_fn` of an `arg_scope`)", params)
 
     def _add(self, site: BNSite) -> None:
         if id(site.node) in self._seen:
@@ -435,6 +473,8 @@ class TrainContext:
     transfer: bool = False
     initializer_modules: set[int] = field(default_factory=set)
     deliberate_batch_stats: bool = False
+    calls_by_scope: dict = field(default_factory=dict)
+    methods_by_class: dict = field(default_factory=dict)
 
 
 def _is_get_update_ops(c: CallSite) -> bool:
@@ -523,22 +563,46 @@ def _build_context(project: Project) -> TrainContext:
             words += " " + m.path.lower()
             if any(w in words for w in DELIBERATE_WORDS):
                 ctx.deliberate_batch_stats = True
+    ctx.calls_by_scope, ctx.methods_by_class = calls_by_scope, methods_by_class
     # Forward reachability over call names, starting from every call in a training module.
     work = []
     for m in project.modules:
         if id(m) in ctx.trained_modules:
             work.extend(c.name for c in m.calls if c.name)
-    seen = ctx.reachable
+    _close(work, ctx.reachable, ctx, project)
+    return ctx
+
+
+def _close(work: list, seen: set, ctx: TrainContext, project: Project) -> None:
     while work:
         name = work.pop()
         if name in seen:
             continue
         seen.add(name)
         for f in project.functions(name):
-            work.extend(calls_by_scope.get(id(f.node), ()))
-        for meth in methods_by_class.get(name, ()):
+            work.extend(ctx.calls_by_scope.get(id(f.node), ()))
+        for meth in ctx.methods_by_class.get(name, ()):
             work.append(meth)
-    return ctx
+
+
+def reachable_from(module: Module, project: Project) -> set:
+    """Function/class names reachable from the calls of one module (computed for train-op modules
+    only, which are few)."""
+    def compute(p: Project) -> set:
+        seen: set = set()
+        _close([c.name for c in module.calls if c.name], seen, train_context(p), p)
+        return seen
+    return project.fact(f"tf1.reachable_from:{id(module)}", compute)
+
+
+def site_in_graph_of(site: BNSite, module: Module, project: Project) -> bool:
+    """Is the BN ``site`` built by code that ``module`` runs (same module, or reachable calls)?"""
+    if site.module is module:
+        return True
+    names = reachable_from(module, project)
+    own = {f.name for f in module.functions}
+    # a name the module defines itself is its own function, not the other module's
+    return any(n in names and n not in own for n in enclosing_names(site.node, site.module))
 
 
 def enclosing_names(node: ast.AST, module: Module) -> list[str]:

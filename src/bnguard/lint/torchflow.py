@@ -58,7 +58,7 @@ class Event:
 
 
 def key_names(key: Key) -> set[str]:
-    return {c.lstrip("$") for c in key} if key else set()
+    return {c.lstrip("$%") for c in key} if key else set()
 
 
 def same_object(a: Key, b: Key) -> bool:
@@ -68,8 +68,10 @@ def same_object(a: Key, b: Key) -> bool:
     return bool(key_names(a) & key_names(b))
 
 
-def receiver_key(expr: ast.AST, aliases: dict[str, tuple[Key, str]], params: set[str]) -> tuple[Key, str]:
-    """Key and source text of a receiver expression (``self.model.module`` -> ("model",))."""
+def receiver_key(expr: ast.AST, aliases: dict[str, tuple[Key, str]], params: set[str],
+                 local_names: frozenset = frozenset()) -> tuple[Key, str]:
+    """Key and source text of a receiver expression (``self.model.module`` -> ("model",)). A name
+    bound inside the function (``local_names``) is marked "%": seen from a caller it is unknown."""
     d = dotted(expr)
     if d is None:
         # model.to(device).eval(), nets[0].eval(): look through calls/subscripts to the base name
@@ -99,6 +101,8 @@ def receiver_key(expr: ast.AST, aliases: dict[str, tuple[Key, str]], params: set
         comps = comps[1:] if len(comps) > 1 else ["$self"]
     elif comps and comps[0] in params:
         comps[0] = "$" + comps[0]
+    elif comps and comps[0] in local_names:
+        comps[0] = "%" + comps[0]
     return (tuple(comps) or None), text
 
 
@@ -311,10 +315,11 @@ class Flow:
 
     def _walk_body(self, body: Sequence[ast.stmt], module: Module, scope: Optional[FuncNode], params: set[str]) -> list[Event]:
         aliases = _local_aliases(body, params)
+        local_names = _assigned_names(body) - params if scope is not None else frozenset()
         events: list[Event] = []
 
         def arg_key(expr: ast.AST) -> tuple[Key, str]:
-            return receiver_key(expr, aliases, params)
+            return receiver_key(expr, aliases, params, local_names)
 
         def on_call(call: ast.Call, loops: tuple, guards: tuple) -> None:
             if len(events) > MAX_EVENTS:
@@ -404,6 +409,18 @@ def _constructed_classes(name: str, scope: ast.AST) -> set[str]:
     return out
 
 
+def _assigned_names(body: Sequence[ast.stmt]) -> frozenset:
+    """Names a function body binds itself (not ``global``/``nonlocal`` ones)."""
+    names, declared = set(), set()
+    for st in body:
+        for n in ast.walk(st):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                names.add(n.id)
+            elif isinstance(n, (ast.Global, ast.Nonlocal)):
+                declared.update(n.names)
+    return frozenset(names - declared)
+
+
 def _rebase(ev: Event, bound: dict[str, tuple[Key, str]], site, loops: tuple, guards: tuple) -> Event:
     key, text = ev.key, ev.text
     attr = text.split(".")[1] if text.startswith("self.") and text.count(".") >= 1 else ""
@@ -416,6 +433,10 @@ def _rebase(ev: Event, bound: dict[str, tuple[Key, str]], site, loops: tuple, gu
         return replace(ev, key=key, text=text, sites=site + ev.sites, loops=loops + ev.loops, guards=guards + ev.guards)
     if text.startswith("self.") and bound.get("self", (None, ""))[1]:
         text = bound["self"][1] + text[4:]  # `self.img_enc` seen from the caller: `model.img_enc`
+    if key and key[0].startswith("%") and ev.kind != "step":
+        # the callee's own local object: the caller cannot name it (an optimizer keeps its name:
+        # it is looked up where it is stepped)
+        key, text = None, ""
     if key:
         head = key[0]
         if head.startswith("$"):

@@ -643,6 +643,8 @@ class _Resolver:
                 elif _module_attribute(f, site.module):
                     yield site.node, site.module, 0, False
             elif isinstance(f, ast.Name) and not is_method:
+                if site.module is not info.module and _defines_function(site.module, name):
+                    continue  # that module calls its own ``name`` (separate scripts reuse names)
                 yield site.node, site.module, 0, False
         if is_method and name == "__init__" and info.cls is not None:
             for site in self.project.call_sites(info.cls.name):
@@ -711,6 +713,13 @@ def _kw(call: ast.Call, *names: str) -> Optional[ast.AST]:
         if kw.arg in names:
             return kw.value
     return None
+
+
+def _defines_function(m: Module, name: str) -> bool:
+    names = m.__dict__.get("_values_function_names")
+    if names is None:
+        names = m.__dict__["_values_function_names"] = {f.name for f in m.functions if f.cls is None}
+    return name in names
 
 
 def _module_attribute(f: ast.Attribute, m: Module) -> bool:

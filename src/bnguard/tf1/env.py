@@ -50,8 +50,11 @@ def check_legacy_keras_env() -> bool:
 
 
 def import_tf():
-    """Import TensorFlow (the caller's extra must be installed) after the environment check."""
-    check_legacy_keras_env()
+    """Import TensorFlow (the ``tensorflow`` extra must be installed).
+
+    No legacy-Keras warning here: the graph check and the CLI work on any graph; the warning is
+    for user code building TF1 layers and is given when ``bnguard.tf1`` is imported.
+    """
     import tensorflow as tf
 
     return tf

@@ -111,8 +111,16 @@ def default_train_ops(index: GraphIndex) -> list:
             ops.append(op)
     if ops:
         return ops
-    sinks = [op for op in index.ops if not index.has_consumers(op)]
-    return [op for op in sinks if any(is_gradient_apply(a) for a in ancestors([op]))]
+    # Walk forward from the apply ops; the ops nothing depends on are the train ops.
+    seen = {op for op in index.ops if is_gradient_apply(op)}
+    stack = list(seen)
+    while stack:
+        op = stack.pop()
+        for nxt in index.consumers(op):
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return [op for op in index.ops if op in seen and not index.has_consumers(op)]
 
 
 def _judge_layer(index, layer: BNLayer, fetch_anc, reached_by_collections, feeds, session, feed_dict) -> LayerResult:
@@ -129,7 +137,11 @@ def _judge_layer(index, layer: BNLayer, fetch_anc, reached_by_collections, feeds
     data = {"statistics": {k: layer.stats[k].name for k in layer.stats}}
     for v, _, extra in per_stat.values():
         for key, value in extra.items():
-            data.setdefault(key, value)
+            if key == "update_ops":
+                data.setdefault(key, [])
+                data[key] += [name for name in value if name not in data[key]]
+            else:
+                data.setdefault(key, value)
     data["statistic_verdicts"] = {k: v for k, (v, _, _) in per_stat.items()}
     return LayerResult(layer.scope, verdict, details[0], data)
 
@@ -154,8 +166,7 @@ def _judge_stat(index, layer, kind, fetch_anc, reached_by_collections, feeds, se
                     "depends on them (only the layer object knows them, e.g. tf_keras/Keras 3 "
                     "layer.updates); add them to the train op's control dependencies",
                     {"update_ops": names})
-        in_update_ops = {getattr(o, "name", None) for o in index.graph.get_collection("update_ops")}
-        where = " (they are in UPDATE_OPS)" if any(n in in_update_ops for n in names) else ""
+        where = " (they are in UPDATE_OPS)" if any(u.op in index.update_ops_ancestors() for u in updates) else ""
         return ("updates-not-run",
                 f"the ops updating {stat} ({', '.join(names)}) are not run by the fetches{where}; "
                 "wrap the train op in tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS))",

@@ -116,9 +116,12 @@ class FunctionLibrary:
         """The FunctionDef of ``fname``: from the graph's registry (cheap), else from its GraphDef."""
         try:
             fn = self._graph._get_function(fname)
-            fdef = getattr(fn, "cached_definition", None) or getattr(fn, "definition", None)
-            if fdef is not None and hasattr(fdef, "node_def"):
-                return fdef
+            # Only functions traced in this process (AtomicFunction) hold a ready FunctionDef; the
+            # _DefinedFunction of an imported graph would initialise the runtime to build one.
+            if type(fn).__name__ == "AtomicFunction":
+                fdef = fn.cached_definition
+                if hasattr(fdef, "node_def"):
+                    return fdef
         except Exception:  # private API: fall back to the serialized library
             pass
         if self._defs is None:
@@ -217,6 +220,7 @@ class GraphIndex:
         self.ops = graph.get_operations()
         self.library = FunctionLibrary(graph)
         self._control_consumers: dict | None = None
+        self._update_ops_ancestors: set | None = None
         self.trainable_names = {
             getattr(v, "op", v).name for v in graph.get_collection("trainable_variables")
         }
@@ -291,13 +295,27 @@ class GraphIndex:
                     roots.append(op)
         return roots
 
-    def has_consumers(self, op) -> bool:
+    def update_ops_ancestors(self) -> set:
+        """Ops that the UPDATE_OPS collection runs (its members hold If outputs or Merges too)."""
+        if self._update_ops_ancestors is None:
+            members = [_as_op(item) for item in self.graph.get_collection("update_ops")]
+            self._update_ops_ancestors = ancestors([op for op in members if op is not None])
+        return self._update_ops_ancestors
+
+    def consumers(self, op) -> list:
+        """Ops that take ``op``'s outputs as data inputs or ``op`` as a control input."""
         if self._control_consumers is None:
             self._control_consumers = {}
             for consumer in self.ops:
                 for c in consumer.control_inputs:
                     self._control_consumers.setdefault(c, []).append(consumer)
-        return bool(self._control_consumers.get(op)) or any(t.consumers() for t in op.outputs)
+        out = list(self._control_consumers.get(op, []))
+        for t in op.outputs:
+            out.extend(t.consumers())
+        return out
+
+    def has_consumers(self, op) -> bool:
+        return bool(self.consumers(op))
 
 
 def _as_op(item):

@@ -154,19 +154,27 @@ def _bitwise_equal(x: torch.Tensor, y: torch.Tensor) -> bool:
 
 
 def _batch_stats(module: nn.Module, x: torch.Tensor | None) -> tuple | None:
-    """The batch mean and unbiased variance per channel that this call normalises with."""
+    """The batch mean and unbiased variance per channel that this call normalises with.
+
+    For channels-first input this is BN's own kernel run with momentum 1 into scratch buffers
+    (the scratch running statistics then *are* the batch statistics; as fast as the layer itself);
+    otherwise a reduction over every non-channel dimension. Widened to float64 afterwards.
+    """
     if x is None or x.dim() < 1 or not x.is_floating_point():
         return None
     dim = channel_dim(module, x)
-    if dim is None:
+    if dim is None or x.numel() // max(x.shape[dim], 1) < 2:
         return None
-    # float64 for an exact fraction; MPS has no float64
-    dtype = torch.float32 if x.device.type == "mps" else torch.float64
     with torch.no_grad():
-        moved = x.detach().movedim(dim, 0).reshape(x.shape[dim], -1).to(dtype)
-        if moved.shape[1] < 2:
-            return None
-        return moved.mean(dim=1), moved.var(dim=1, unbiased=True)
+        x = x.detach()
+        if dim == 1 and x.dim() >= 2:
+            mean = torch.zeros(x.shape[1], dtype=x.dtype, device=x.device)
+            var = torch.ones(x.shape[1], dtype=x.dtype, device=x.device)
+            torch.nn.functional.batch_norm(x, mean, var, training=True, momentum=1.0)
+        else:
+            dims = [d for d in range(x.dim()) if d != dim]
+            var, mean = torch.var_mean(x.float(), dim=dims, unbiased=True)
+    return mean.double(), var.double()
 
 
 def _fraction(old: tuple, new: tuple, batch: tuple) -> float:

@@ -49,31 +49,59 @@ def trains_batch_stats(project: Project) -> list:
     return project.fact("flax.mutable_batch_stats_applies", compute)
 
 
-def trained_classes(project: Project) -> set[str]:
-    """Names of project classes instantiated in a module that applies a model with mutable
-    batch_stats, and the classes they contain (transitively)."""
+def project_builds_linen_bn(project: Project) -> bool:
+    """Can the project's models contain a linen BatchNorm? Yes when a module constructs one (directly
+    or through a partial), or when the project defines no linen Module at all (the model comes from a
+    library); no when it defines linen Modules and none of them uses BatchNorm."""
     def compute(p: Project):
-        training_modules = {id(c.module) for c in trains_batch_stats(p)}
-        classes = {c.name: (m, c) for m in p.modules for c in m.classes}
-        trained: set[str] = set()
-        for m in p.modules:
-            if id(m) in training_modules:
-                # classes instantiated there, and classes defined there (``state.apply_fn`` hides which)
-                trained |= {c.name for c in m.calls if c.name in classes}
-                trained |= {c.name for c in m.classes}
-        changed = True
-        while changed:
-            changed = False
-            for name in list(trained):
-                m, cls = classes[name]
-                for n in ast.walk(cls):
-                    if isinstance(n, ast.Call):
-                        f = n.func
-                        nm = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
-                        if nm in classes and nm not in trained:
-                            trained.add(nm)
-                            changed = True
-        return trained
+        if any(c.qualname in LINEN_BN or _is_partial_of(c.module, c.node, LINEN_BN) for c in p.all_calls()):
+            return True
+        return not any((m.imports.resolve(b) or "") in ("flax.linen.Module", "flax.linen.module.Module")
+                       for m in p.modules for cls in m.classes for b in cls.bases)
+    return project.fact("flax.may_build_linen_bn", compute)
+
+
+def _class_in_scope(project: Project, module: Module, name: str) -> Optional[tuple[Module, ast.ClassDef]]:
+    """The project class that ``name`` means inside ``module``: defined there, or imported from a
+    project module (``from models import CNN``, ``from .model import CNN``)."""
+    for cls in module.classes:
+        if cls.name == name:
+            return module, cls
+    target = module.imports.aliases.get(name)
+    if not target or "." not in target:
+        return None
+    source_name, _, cls_name = target.rpartition(".")
+    source = project.module_named(source_name) if hasattr(project, "module_named") else None
+    if source is None:
+        return None
+    for cls in source.classes:
+        if cls.name == cls_name:
+            return source, cls
+    return None
+
+
+def trained_classes(project: Project) -> set[int]:
+    """ids of the project classes a training step can run: defined or instantiated in a module that
+    applies a model with mutable batch_stats, and the classes those instantiate (transitively)."""
+    def compute(p: Project):
+        trained: dict[int, tuple[Module, ast.ClassDef]] = {}
+        for m in {id(c.module): c.module for c in trains_batch_stats(p)}.values():
+            for cls in m.classes:
+                trained[id(cls)] = (m, cls)
+            for c in m.calls:
+                found = _class_in_scope(p, m, c.name) if c.name and isinstance(c.node.func, ast.Name) else None
+                if found:
+                    trained[id(found[1])] = found
+        todo = list(trained.values())
+        while todo:
+            m, cls = todo.pop()
+            for n in ast.walk(cls):
+                if isinstance(n, ast.Call) and isinstance(n.func, ast.Name):
+                    found = _class_in_scope(p, m, n.func.id)
+                    if found and id(found[1]) not in trained:
+                        trained[id(found[1])] = found
+                        todo.append(found)
+        return set(trained)
     return project.fact("flax.trained_classes", compute)
 
 
@@ -83,7 +111,7 @@ class RunningAverageHardcoded(Rule):
     name = "batchnorm-use-running-average-true"
     framework = "flax"
     summary = "nn.BatchNorm(use_running_average=True) hard-coded in a model trained with mutable=['batch_stats']."
-    triggers = ("use_running_average",)
+    triggers = ("use_running_average", "BatchNorm")  # nn.BatchNorm(True): positional flag
     fact_triggers = ("batch_stats",)  # the module that applies the model with mutable batch_stats
     doc = RuleDoc(
         what="""
@@ -144,7 +172,7 @@ logits, updates = Net().apply(variables, x, mutable=["batch_stats"])
             if expr is None or not kf.always_true(module, project, expr):
                 continue
             cls = module.enclosing_class(node)
-            if cls is not None and cls.name not in trained:
+            if cls is not None and id(cls) not in trained:
                 continue
             yield self.finding(module, node, "BatchNorm with use_running_average always True in a model trained "
                                "with mutable=['batch_stats']: it never updates its statistics; use "
@@ -260,6 +288,12 @@ def train_step(state, x, y):
     def check(self, module: Module, project: Project) -> Iterable[Finding]:
         if not module.imports.imports_any("flax", "jax"):
             return
+        if project_builds_linen_bn(project):
+            yield from self._linen(module, project)
+        yield from self._nnx_merge_dropped(module, project)
+
+    def _linen(self, module: Module, project: Project) -> Iterable[Finding]:
+        by_step: dict[int, list[tuple[ast.Call, bool]]] = {}
         for c in module.calls:
             if not _is_apply(c) or not _mutable_has_batch_stats(module, project, c.node):
                 continue
@@ -269,11 +303,16 @@ def train_step(state, x, y):
                 continue
             if not self._in_training(module, project, outer):
                 continue
-            if self._dropped(module, c.node, fn, outer):
-                yield self.finding(module, c.node, "the batch_stats returned by apply(..., mutable=['batch_stats']) "
+            by_step.setdefault(id(outer), []).append((c.node, self._dropped(module, c.node, fn, outer)))
+        for applies in by_step.values():
+            # Another apply of the same step keeps its statistics: the author handles batch_stats, and
+            # the dropped call may be an encoder pass without BN. Ambiguous, so silent.
+            if not all(dropped for _, dropped in applies):
+                continue
+            for call, _ in applies:
+                yield self.finding(module, call, "the batch_stats returned by apply(..., mutable=['batch_stats']) "
                                    "are dropped: BatchNorm statistics never update; write them back "
                                    "(e.g. state.apply_gradients(..., batch_stats=updates['batch_stats']))")
-        yield from self._nnx_merge_dropped(module, project)
 
     @staticmethod
     def _in_training(module: Module, project: Project, fn: FuncNode) -> bool:

@@ -196,7 +196,7 @@ for x, y in dataset:
     def _contains_bn(module: Module, project: Project, call: ast.Call, obj: str) -> bool:
         if obj == "self":
             cls = module.enclosing_class(call)
-            if cls is None or not kf.class_is_bn_model(project, cls):
+            if cls is None or not kf.class_is_bn_model(project, module, cls):
                 return False
             return not _call_defaults_training_true(cls)
         target = call.func
@@ -232,10 +232,9 @@ def _instance_defaults_training_true(module: Module, project: Project, target: a
             values = [a for a in kf._assignments(module.tree, target.id) if a is not None]
     for v in values:
         if isinstance(v, ast.Call):
-            name = v.func.attr if isinstance(v.func, ast.Attribute) else getattr(v.func, "id", None)
-            for m, c in kf._class_info(project).get(name or "", []):
-                if _call_defaults_training_true(c):
-                    return True
+            cls = kf.resolve_def(project, module, v.func)
+            if isinstance(cls, ast.ClassDef) and _call_defaults_training_true(cls):
+                return True
     return False
 
 

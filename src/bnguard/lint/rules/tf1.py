@@ -11,6 +11,7 @@ import ast
 from typing import Iterable
 
 from bnguard.lint import values as V
+from bnguard.lint.imports import dotted
 from bnguard.lint.finding import Finding
 from bnguard.lint.project import Module, Project
 from bnguard.lint.rules.base import Rule, RuleDoc, register
@@ -20,7 +21,9 @@ from bnguard.lint.tf1_facts import (
     bn_sites,
     bn_sites_in,
     fresh_session,
+    is_update_ops_ref,
     is_trained,
+    site_in_graph_of,
     train_context,
 )
 
@@ -32,7 +35,7 @@ VERSIONS = ("TensorFlow 1.x graph mode and TensorFlow 2.x `tf.compat.v1` (with `
 
 def _describe_flag(site: BNSite) -> str:
     if site.flag_expr is None:
-        return site.flag_source
+        return f"no flag is passed, so {site.flag_source} applies"
     return f"{site.flag_source} `{ast.unparse(site.flag_expr)}`" if hasattr(ast, "unparse") else site.flag_source
 
 
@@ -199,6 +202,10 @@ sess.run(train_op, feed_dict={x: batch_x, y: batch_y, is_training: True})
 def _update_sites(project: Project) -> list[BNSite]:
     """BN sites that put update ops in UPDATE_OPS and whose flag can be true (and can be false, so
     the moving statistics are read at some point)."""
+    return project.fact("tf1.update_sites", _compute_update_sites)
+
+
+def _compute_update_sites(project: Project) -> list[BNSite]:
     out = []
     for s in bn_sites(project):
         if s.updates is V.UNKNOWN or s.updates != frozenset([UPDATE_OPS]):
@@ -214,14 +221,36 @@ def _update_sites(project: Project) -> list[BNSite]:
     return out
 
 
-def _train_op_is_wired(call: ast.Call, module: Module) -> bool:
+def _train_op_is_wired(call: ast.Call, module: Module, project: Project) -> bool:
+    """Is the train op built under ``control_dependencies`` on something that may be the update ops?
+    (``control_dependencies(get_collection(TRAINABLE_VARIABLES))`` is not.)"""
     for anc in module.ancestors(call):
         if isinstance(anc, (ast.With, ast.AsyncWith)):
             for item in anc.items:
                 c = item.context_expr
                 if isinstance(c, ast.Call) and (module.imports.resolve(c.func) or "").endswith("control_dependencies"):
-                    return True
+                    if not c.args or not _other_collection(c.args[0], module, project):
+                        return True
     return False
+
+
+def _other_collection(expr: ast.AST, module: Module, project: Project) -> bool:
+    """``get_collection(<a key that is not UPDATE_OPS>)``, directly or through a name bound once."""
+    if isinstance(expr, ast.Name):
+        res = V.resolver(project)
+        owner = module.scope_of(expr)
+        sb = res.scope(owner if owner is not None else module.tree)
+        bindings = sb.names.get(expr.id, [])
+        if len(bindings) != 1 or bindings[0].kind != "expr":
+            return False
+        expr = bindings[0].expr
+    if not (isinstance(expr, ast.Call) and isinstance(expr.func, (ast.Attribute, ast.Name))):
+        return False
+    name = expr.func.attr if isinstance(expr.func, ast.Attribute) else expr.func.id
+    if name not in ("get_collection", "get_collection_ref") or not expr.args:
+        return False
+    key = expr.args[0]
+    return not is_update_ops_ref(key, module) and (isinstance(key, ast.Constant) or (dotted(key) or "").split(".")[-1].isupper())
 
 
 @register
@@ -287,14 +316,15 @@ with tf.control_dependencies(update_ops):
             return
         if id(module) not in ctx.trained_modules:
             return
-        sites = _update_sites(project)
+        sites = [s for s in _update_sites(project) if site_in_graph_of(s, module, project)]
+        sites.sort(key=lambda s: s.module is not module)  # name a layer of this script first
         if not sites:
             return
         first = sites[0]
         more = f" (and {len(sites) - 1} more)" if len(sites) > 1 else ""
         dead = ctx.dead_collections[0] if ctx.dead_collections else None
         for op in ctx.train_ops:
-            if op.module is not module or _train_op_is_wired(op.node, module):
+            if op.module is not module or _train_op_is_wired(op.node, module, project):
                 continue
             extra = (f"; `get_collection(UPDATE_OPS)` at {dead.module.path}:{dead.node.lineno} is never used"
                      if dead else "")
@@ -350,33 +380,35 @@ with tf.control_dependencies(update_ops):
         for g in ctx.update_consumers + ctx.dead_collections:
             if g.module is not module:
                 continue
-            scope = g.scope
             stmt_g = _statement(g.node, module)
             if stmt_g is None:
                 continue
-            pos_g = (stmt_g.lineno, stmt_g.col_offset)
-            before = after = None
-            for c in module.calls:
-                if c.scope is not scope or c.node is g.node:
-                    continue
-                if not (_builds_bn(c, project) or (c.name in builders and project.functions(c.name))):
-                    continue
-                pos = (c.node.lineno, c.node.col_offset)
-                if pos < pos_g:
-                    before = c
-                    break
-                if after is None:
-                    after = c
-            if before is not None or after is None:
+            first = _first_builders(module, project).get(id(g.scope))
+            if first is None or (first.node.lineno, first.node.col_offset) < (stmt_g.lineno, stmt_g.col_offset):
+                continue  # nothing built in this scope, or some BN is built before the collection is read
+            if _in_loop_with(g.node, first.node, module):
                 continue
-            if _in_loop_with(g.node, after.node, module):
-                continue
-            train_op = _train_op_after(g, module)
+            train_op = _train_op_after(g, module, project)
             target = train_op or g
             yield self.finding(module, target.node, (
                 f"UPDATE_OPS is collected at line {g.node.lineno}, before the batch-norm layers are built "
-                f"(line {after.node.lineno}): the list is empty and the moving statistics never update; "
+                f"(line {first.node.lineno}): the list is empty and the moving statistics never update; "
                 "call `tf.get_collection(tf.GraphKeys.UPDATE_OPS)` after building the model"))
+
+
+def _first_builders(module: Module, project: Project) -> dict:
+    """scope id -> the first call in that scope that builds a BN layer (directly or through a
+    project function that builds one). One pass over the module's calls."""
+    def compute(p: Project) -> dict:
+        builders = _bn_builder_names(p)
+        out: dict = {}
+        for c in module.calls:  # sorted by position
+            if id(c.scope) in out:
+                continue
+            if _builds_bn(c, p) or (c.name in builders and p.functions(c.name)):
+                out[id(c.scope)] = c
+        return out
+    return project.fact(f"tf1.first_builders:{id(module)}", compute)
 
 
 def _statement(node: ast.AST, module: Module):
@@ -423,9 +455,18 @@ def _bn_builder_names(project: Project) -> set[str]:
     return project.fact("tf1.bn_builders", compute)
 
 
-def _train_op_after(g, module: Module):
-    for c in module.calls:
-        if c.scope is g.scope and c.name in ("minimize", "apply_gradients") and (c.node.lineno, c.node.col_offset) > (g.node.lineno, g.node.col_offset):
+def _train_op_after(g, module: Module, project: Project):
+    """The first ``minimize``/``apply_gradients`` after ``g`` in the same scope."""
+    def compute(p: Project) -> dict:
+        out: dict = {}
+        for c in module.calls:
+            if c.name in ("minimize", "apply_gradients"):
+                out.setdefault(id(c.scope), []).append(c)
+        return out
+    by_scope = project.fact(f"tf1.train_ops_by_scope:{id(module)}", compute)
+    pos = (g.node.lineno, g.node.col_offset)
+    for c in by_scope.get(id(g.scope), ()):
+        if (c.node.lineno, c.node.col_offset) > pos:
             return c
     return None
 
@@ -573,4 +614,5 @@ def _reaches(site: BNSite, module: Module, project: Project) -> bool:
     names = set(enclosing_names(site.node, site.module))
     if not names:
         return False
-    return any(c.name in names for c in module.calls)
+    called = project.fact(f"tf1.call_names:{id(module)}", lambda p: {c.name for c in module.calls if c.name})
+    return not names.isdisjoint(called)

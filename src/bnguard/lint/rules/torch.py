@@ -34,9 +34,12 @@ _FROZEN_NAME = re.compile(
 _GENERATOR_NAME = re.compile(r"gen|^g$|^g_|_g$|netg|decoder|sampler", re.I)
 _EVAL_FUNC = re.compile(r"eval|valid|test|predict|infer|score|accuracy|benchmark", re.I)
 _EVAL_LOADER = re.compile(r"val|test|eval|dev|holdout", re.I)
-_DELIBERATE_TRAIN_MODE = re.compile(
-    r"update_bn|bn_update|precise|recalib|calib|adapt|tent|adabn|bn_stat|batch_stat|running_stat|"
-    r"reset_running|momentum|track_running_stats|tta|mc_dropout|dropout_sampl|bayes|mcd|ensemble", re.I)
+# Code that keeps BN in train mode on purpose while evaluating: recalibration, test-time adaptation,
+# MC dropout. Substrings of identifiers, and whole identifier parts (``tta`` must not match "metatrain").
+_DELIBERATE_SUBSTR = re.compile(
+    r"update_bn|bn_update|precise_?bn|recalib|calibrat|adabn|bn_?stat|batch_?stat|running_stat|reset_running|"
+    r"track_running_stats|mc_?dropout|dropout_?sampl", re.I)
+_DELIBERATE_PARTS = {"tent", "tta", "mcd", "adapt", "adaptation", "adaptive", "bayes", "bayesian", "recalibrate"}
 _DELIBERATE_PATH = re.compile(r"(^|[/_\-])(tent|adabn|adapt\w*|tta|recalib\w*|calib\w*|precise_bn|update_bn)([/_\-.]|$)", re.I)
 _OPTIMIZER_CTOR = re.compile(r"(^torch\.optim\.|Optimizer$|^SGD$|^Adam|^RMSprop$|^Adagrad$|^LARS|^LAMB|optim)", re.I)
 _LIGHTNING = ("lightning", "pytorch_lightning", "lightning.pytorch")
@@ -110,7 +113,7 @@ class _OptimizerIndex:
         """Does the optimizer stepped by ``step`` train ``key``? None when we cannot tell."""
         if not step.key:
             return None
-        opt_name = step.key[-1].lstrip("$")
+        opt_name = step.key[-1].lstrip("$%")
         mod, node = step.sites[-1]
         scope = mod.scope_of(node)
         for pick in (lambda r: r[0] is mod and r[1] is scope, lambda r: r[0] is mod, lambda r: True):
@@ -373,7 +376,11 @@ def _check_before_loop(events: list[Event], step_loops: set[int], project: Proje
 
 class _ModeRule(Rule):
     framework = "pytorch"
-    triggers = ()
+    # The reported file holds a loop (or the code before it) that reaches an eval() and an optimizer
+    # step, possibly through calls; such a file names one of these.
+    triggers = ("train", "eval", "val", "step", "fit", "optim", "epoch")
+    # Files that provide the facts: mode switches (in FACT_WORDS), optimizer steps and constructions.
+    fact_triggers = (".step(", "optim")
 
     def check(self, module: Module, project: Project) -> Iterable[Finding]:
         for mod, node, message, fix in _mode_findings(project)[self.code]:
@@ -535,9 +542,10 @@ def _bn_classes(project: Project) -> _BNIndex:
 def _project_has_bn(project: Project) -> bool:
     def compute(p: Project) -> bool:
         for m in p.modules:
+            if "BatchNorm" in m.unit.text:  # nn.BatchNorm2d(...), norm_layer=nn.BatchNorm2d, SyncBatchNorm
+                return True
             for c in m.calls:
-                q = c.qualname or ""
-                if q in BN_CLASSES or _BN_LIBRARY.search(q) or "BatchNorm" in (c.name or ""):
+                if _BN_LIBRARY.search(c.qualname or ""):
                     return True
         return False
 
@@ -631,7 +639,7 @@ def _eval_path(module: Module, with_node: ast.AST, scope: Optional[ast.AST]) -> 
     if _evaluation_block(with_node, module):
         return True
     if scope is not None and _EVAL_FUNC.search(scope.name):  # type: ignore[attr-defined]
-        if scope.name.startswith("test_") and "test" in module.path.rsplit("/", 1)[-1]:  # type: ignore[attr-defined]
+        if _is_pytest_function(module, scope):
             return False  # a pytest test function
         return True
     for a in module.ancestors(with_node):
@@ -650,13 +658,15 @@ class EvaluationInTrainMode(Rule):
     code = "BN303"
     name = "evaluation-in-train-mode"
     framework = "pytorch"
-    summary = "model evaluated under no_grad() without eval(): BN statistics absorb evaluation data"
-    triggers = ("no_grad", "inference_mode", "set_grad_enabled")
+    summary = "model evaluated in train mode (no eval()): BN statistics absorb the evaluation data"
+    triggers = ("no_grad", "inference_mode", "val", "test", "dev", "holdout")
     doc = RuleDoc(
         what="""
-Finds a model that contains BatchNorm run under `torch.no_grad()` / `torch.inference_mode()` in an
-evaluation path (a function named like evaluate / validate / test / predict / infer, or a loop over a
-validation / test loader) when neither that function nor any of its callers puts it in eval mode.
+Finds a model that contains BatchNorm run for evaluation in train mode: under `torch.no_grad()` /
+`torch.inference_mode()` in an evaluation path (a function named like evaluate / validate / test /
+predict / infer, or a loop over a validation / test loader), or in a pass over a validation / test
+loader that never calls `backward()` (also without `no_grad`, as in pre-0.4 code), when no `eval()`
+on it can reach that point: not in the function, not earlier in the loop, not in any caller.
 """,
         why="""
 `no_grad()` only turns off gradient recording; it does not change BatchNorm's mode. In train mode
@@ -695,7 +705,7 @@ has no BatchNorm; PyTorch Lightning modules.
         if not _uses_torch(module) or _is_lightning(module):
             return
         flow = _flow(project)
-        reported: set[int] = set()
+        reported: set = set()  # (scope, model): one finding per model per function
         for node in ast.walk(module.tree):
             region: Optional[ast.AST] = None
             if isinstance(node, (ast.With, ast.AsyncWith)) and any(_no_grad_ctx(i.context_expr, module) for i in node.items):
@@ -709,7 +719,7 @@ has no BatchNorm; PyTorch Lightning modules.
             scope = region if isinstance(region, (ast.FunctionDef, ast.AsyncFunctionDef)) else module.scope_of(region)
             if not _eval_path(module, region, scope):
                 continue
-            if scope is not None and _DELIBERATE_TRAIN_MODE.search(scope.name) or _DELIBERATE_PATH.search(module.path):
+            if scope is not None and _deliberate_train_mode(scope.name) or _DELIBERATE_PATH.search(module.path):
                 continue
             if _project_drops_running_stats(project):
                 continue  # track_running_stats=False: there are no running statistics to absorb anything
@@ -717,8 +727,7 @@ has no BatchNorm; PyTorch Lightning modules.
             no_grad_region = not _evaluation_block(region, module)
             if no_grad_region and _in_training_step(module, region, scope, events):
                 continue  # a teacher / target network under no_grad inside a training step
-            scope_src = ast.unparse(scope) if scope is not None else ""
-            if _DELIBERATE_TRAIN_MODE.search(scope_src):
+            if scope is not None and (any(_deliberate_train_mode(n) for n in _identifiers(scope)) or _sets_bn_momentum(scope)):
                 continue
             params = set()
             if scope is not None:
@@ -728,7 +737,7 @@ has no BatchNorm; PyTorch Lightning modules.
                     params.discard(scope.args.args[0].arg)
             for call in _model_calls(region, module):
                 key, text = receiver_key(call.func if not (isinstance(call.func, ast.Attribute) and call.func.attr == "forward") else call.func.value, {}, params)
-                if key is None or id(call) in reported:
+                if key is None or (id(scope), key) in reported:
                     continue
                 if any(_GENERATOR_NAME.search(n) for n in key_names(key)):
                     continue  # GAN sampling keeps BN in train mode on purpose
@@ -739,7 +748,7 @@ has no BatchNorm; PyTorch Lightning modules.
                     continue
                 if scope is not None and _callers_set_eval(scope, key, project, flow):
                     continue
-                reported.add(id(call))
+                reported.add((id(scope), key))
                 yield self.finding(
                     module, call,
                     f"`{text}` is run{' under no_grad()' if no_grad_region else ''} for evaluation but is never put in eval mode here or in "
@@ -747,6 +756,33 @@ has no BatchNorm; PyTorch Lightning modules.
                     f"their running statistics. Call `{text}.eval()` first (and `.train()` again before training).",
                     severity="error" if has_bn else "warning")
                 break  # one finding per region
+
+
+def _identifier_parts(name: str) -> set[str]:
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
+    return {p.lower() for p in spaced.split("_") if p}
+
+
+def _deliberate_train_mode(identifier: str) -> bool:
+    return bool(_DELIBERATE_SUBSTR.search(identifier) or _identifier_parts(identifier) & _DELIBERATE_PARTS)
+
+
+def _identifiers(scope: ast.AST) -> set[str]:
+    out = set()
+    for n in ast.walk(scope):
+        if isinstance(n, ast.Name):
+            out.add(n.id)
+        elif isinstance(n, ast.Attribute):
+            out.add(n.attr)
+        elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            out.add(n.name)
+    return out
+
+
+def _sets_bn_momentum(scope: ast.AST) -> bool:
+    """``m.momentum = None`` / ``bn.momentum = 1.0``: re-estimating BN statistics on purpose."""
+    return any(isinstance(n, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr == "momentum" for t in n.targets)
+               for n in ast.walk(scope))
 
 
 def _loader_expr(e: ast.AST) -> bool:
@@ -762,14 +798,40 @@ def _loader_expr(e: ast.AST) -> bool:
 def _evaluation_block(node: ast.AST, module: Optional[Module] = None) -> bool:
     """A loop over a validation/test loader, or an ``if`` block that draws a batch from one."""
     if isinstance(node, (ast.For, ast.AsyncFor)):
-        return _loader_expr(node.iter)
+        if _loader_expr(node.iter) or _draws_eval_batch(node.body):
+            return True
+        # any batch loop of a function named like an evaluation (eval_net, validate, predict)
+        if module is not None:
+            scope = module.scope_of(node)
+            if scope is not None and _EVAL_FUNC.search(scope.name) and not _is_pytest_function(module, scope) \
+                    and not any(isinstance(a, LOOP_TYPES) for a in module.ancestors(node) if a is not scope and _inside(module, a, scope)):
+                return True
+        return False
     if isinstance(node, ast.If) and module is not None and any(isinstance(a, LOOP_TYPES) for a in module.ancestors(node)):
         # periodic validation inside the training loop: `if i % 10 == 0: x = next(iter(test_loader))`
-        for st in node.body:
-            for n in ast.walk(st):
-                if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "next" and n.args and _loader_expr(n.args[0]):
-                    return True
+        return _draws_eval_batch(node.body)
     return False
+
+
+def _draws_eval_batch(stmts) -> bool:
+    """``next(iter(test_loader))`` / ``test_loader.__iter__().next()`` somewhere in ``stmts``."""
+    for st in stmts:
+        for n in ast.walk(st):
+            if not isinstance(n, ast.Call):
+                continue
+            if isinstance(n.func, ast.Name) and n.func.id == "next" and n.args and _loader_expr(n.args[0]):
+                return True
+            if isinstance(n.func, ast.Attribute) and n.func.attr in ("next", "__next__") and _loader_expr(n.func.value):
+                return True
+    return False
+
+
+def _is_pytest_function(module: Module, scope) -> bool:
+    return scope.name.startswith("test_") and "test" in module.path.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def _inside(module: Module, node: ast.AST, scope: ast.AST) -> bool:
+    return any(a is scope for a in module.ancestors(node))
 
 
 def _has_training_call(node: ast.AST) -> bool:
@@ -889,7 +951,7 @@ class TensorFlowMomentumInTorch(Rule):
     name = "tensorflow-momentum-in-pytorch-bn"
     framework = "pytorch"
     summary = "PyTorch BN momentum >= 0.5: TensorFlow's convention (PyTorch weighs the new batch by momentum)"
-    triggers = ("momentum",)
+    triggers = ("momentum", "BatchNorm", "batch_norm")
     doc = RuleDoc(
         what="""
 Finds `nn.BatchNorm1d/2d/3d`, `nn.SyncBatchNorm`, `nn.LazyBatchNorm*d` and `F.batch_norm` given a
@@ -1374,7 +1436,8 @@ has no BatchNorm; averaged models that are never used.
         src_key, src_text = receiver_key(call.args[0], {}, set()) if call.args else (None, "")
         if not avg_key or not src_key:
             return
-        if _model_has_bn(src_key, project, module) is not True:
+        has_bn = _model_has_bn(src_key, project, module)
+        if has_bn is False or (has_bn is None and not _project_has_bn(project)):
             return
         if _handles_buffers(avg_key, project) or not _is_used(avg_key, module, project):
             return
@@ -1382,7 +1445,8 @@ has no BatchNorm; averaged models that are never used.
             module, call,
             f"`{avg_text}` ({kind} of `{src_text}`) averages parameters only; its BatchNorm running statistics "
             f"are never recomputed, so it is evaluated with statistics of other weights. Call "
-            f"`torch.optim.swa_utils.update_bn(loader, {avg_text})` before using it, or pass `use_buffers=True`.")
+            f"`torch.optim.swa_utils.update_bn(loader, {avg_text})` before using it, or pass `use_buffers=True`.",
+            severity="error" if has_bn else "warning")
 
     def _parameter_only_ema(self, module: Module, project: Project, site) -> bool:
         """``ema = deepcopy(model)`` whose parameters are blended in place from the live model."""

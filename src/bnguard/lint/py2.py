@@ -1,0 +1,74 @@
+"""Python 2 sources: many TF1 repositories (the code where BN freezes were reported) are Python 2.
+
+When a file does not parse as Python 3, it is translated with the few rewrites that keep every line
+where it was (print statements, ``except E, e``, ``raise E, msg``, ``exec``, backquotes, ``<>``,
+``0777``/``10L`` literals, Python 2 tab widths), so findings still point at the right line. Uses
+``lib2to3`` where the running Python still ships it (3.10-3.12), a line-based fallback otherwise.
+"""
+from __future__ import annotations
+
+import ast
+import re
+import warnings
+from typing import Optional
+
+_FIXERS = ["print", "except", "raise", "exec", "ne", "numliterals", "repr", "has_key", "unicode"]
+_PRINT = re.compile(r"^(\s*)print\b(?!\s*\()\s*(.*?)\s*(#.*)?$")
+_EXCEPT = re.compile(r"^(\s*except\s+[^,:]+?)\s*,\s*([A-Za-z_]\w*)\s*:")
+
+
+def _expand_tabs(text: str) -> str:
+    """Python 2 read a tab in indentation as 'to the next multiple of 8'."""
+    out = []
+    for line in text.splitlines(keepends=True):
+        stripped = line.lstrip(" \t")
+        indent = line[: len(line) - len(stripped)]
+        out.append(indent.expandtabs(8) + stripped if "\t" in indent else line)
+    return "".join(out)
+
+
+def _lib2to3(text: str) -> Optional[str]:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from lib2to3 import refactor
+    except ImportError:
+        return None
+    try:
+        tool = refactor.RefactoringTool([f"lib2to3.fixes.fix_{f}" for f in _FIXERS])
+        if not text.endswith("\n"):
+            text += "\n"
+        return str(tool.refactor_string(text, "<py2>"))
+    except Exception:  # noqa: BLE001 - lib2to3 raises its own parse errors; fall back
+        return None
+
+
+def _line_fallback(text: str) -> str:
+    out = []
+    for line in text.splitlines():
+        m = _PRINT.match(line)
+        if m and not m.group(2).startswith(("=", ".")):
+            body = m.group(2).rstrip(",")
+            if body.startswith(">>"):
+                body = ""
+            line = f"{m.group(1)}print({body})" + (f"  {m.group(3)}" if m.group(3) else "")
+        line = _EXCEPT.sub(r"\1 as \2:", line)
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def translate(text: str) -> Optional[str]:
+    """Python 3 text with the same lines as the Python 2 ``text``, or None if that fails."""
+    expanded = _expand_tabs(text)
+    for candidate in (expanded, _lib2to3(expanded), _line_fallback(expanded)):
+        if candidate is None:
+            continue
+        try:
+            ast.parse(candidate)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            continue
+        if candidate.count("\n") != expanded.count("\n") + (0 if expanded.endswith("\n") else 1) and \
+                candidate.count("\n") != expanded.count("\n"):
+            continue  # a rewrite that moved lines would misplace findings
+        return candidate
+    return None

@@ -1,0 +1,219 @@
+"""Engine facts: import resolution of every spelling, and value resolution across a project."""
+from __future__ import annotations
+
+import ast
+import textwrap
+
+import pytest
+
+from bnguard.lint import values as V
+from bnguard.lint.imports import ImportMap
+from bnguard.lint.project import Module, Project
+from bnguard.lint.source import SourceUnit
+
+
+def project(**files: str) -> Project:
+    mods = []
+    for name, text in files.items():
+        text = textwrap.dedent(text)
+        mods.append(Module(SourceUnit(name.replace("__", "/") + ".py", text), ast.parse(text)))
+    return Project(mods)
+
+
+def flag_values(p: Project, module_name: str, callee: str = "batch_normalization", kw: str = "training"):
+    out = []
+    for m in p.modules:
+        if m.path != module_name.replace("__", "/") + ".py":
+            continue
+        for c in m.calls:
+            if c.name == callee:
+                expr = next((k.value for k in c.node.keywords if k.arg == kw), None)
+                out.append(V.possible_values(expr, m, p))
+    assert out, "no call found"
+    return out[0] if len(out) == 1 else out
+
+
+@pytest.mark.parametrize("src, expr, canonical", [
+    ("import tensorflow as tf", "tf.layers.batch_normalization", "tensorflow.layers.batch_normalization"),
+    ("import tensorflow.compat.v1 as tf", "tf.layers.batch_normalization", "tensorflow.layers.batch_normalization"),
+    ("from tensorflow.compat import v1 as tf", "tf.layers.batch_normalization", "tensorflow.layers.batch_normalization"),
+    ("import tensorflow as tf", "tf.compat.v1.layers.batch_normalization", "tensorflow.layers.batch_normalization"),
+    ("from tensorflow.layers import batch_normalization", "batch_normalization", "tensorflow.layers.batch_normalization"),
+    ("import tensorflow as tf", "tf.contrib.layers.batch_norm", "tf_slim.batch_norm"),
+    ("from tensorflow.contrib import slim", "slim.batch_norm", "tf_slim.batch_norm"),
+    ("import tf_slim as slim", "slim.batch_norm", "tf_slim.batch_norm"),
+    ("import tensorflow as tf\nslim = tf.contrib.slim", "slim.batch_norm", "tf_slim.batch_norm"),
+    ("import tensorflow as tf\nlayers = tf.layers", "layers.batch_normalization", "tensorflow.layers.batch_normalization"),
+    ("from tensorflow.contrib.layers.python.layers import layers", "layers.batch_norm", "tf_slim.batch_norm"),
+    ("", "tf.layers.batch_normalization", "tensorflow.layers.batch_normalization"),  # a pasted fragment
+])
+def test_every_import_spelling_resolves_to_one_canonical_name(src, expr, canonical):
+    import bnguard.lint.tf1_facts  # noqa: F401  (registers the TF1 canonical prefixes)
+
+    tree = ast.parse(src + "\n" + expr + "\n")
+    node = tree.body[-1].value
+    assert ImportMap(tree).resolve(node) == canonical
+
+
+def test_local_name_shadowing_a_conventional_alias_is_not_resolved():
+    tree = ast.parse("tf = make_thing()\ntf.layers.batch_normalization\n")
+    assert ImportMap(tree).resolve(tree.body[-1].value) is None
+
+
+def test_literals_constants_and_negation():
+    p = project(a="""
+        import tensorflow as tf
+        A = False
+        B = not A
+        C = tf.constant(A)
+        tf.layers.batch_normalization(x, training=C)
+        tf.layers.batch_normalization(x, training=B)
+        tf.layers.batch_normalization(x, training=A if cond else True)
+    """)
+    assert flag_values(p, "a") == [frozenset([False]), frozenset([True]), frozenset([False, True])]
+    m = p.modules[0]
+    calls = [c for c in m.calls if c.name == "batch_normalization"]
+    assert V.always_false(calls[0].node.keywords[0].value, m, p)
+    assert V.always_true(calls[1].node.keywords[0].value, m, p)
+    assert not V.always_false(calls[2].node.keywords[0].value, m, p)
+
+
+def test_parameter_resolved_through_every_call_site_in_the_project():
+    p = project(model="""
+        import tensorflow as tf
+        def net(x, is_training=False):
+            return tf.layers.batch_normalization(x, training=is_training)
+    """, train="""
+        from model import net
+        logits = net(images, is_training=True)
+    """, evaluate="""
+        import model
+        logits = model.net(images)
+    """)
+    assert flag_values(p, "model") == frozenset([False, True])
+
+
+def test_parameter_default_never_overridden_is_always_false():
+    p = project(model="""
+        import tensorflow as tf
+        def net(x, is_training=False):
+            return tf.layers.batch_normalization(x, training=is_training)
+    """, train="""
+        from model import net
+        a = net(images)
+        b = net(images, False)
+    """)
+    assert flag_values(p, "model") == frozenset([False])
+
+
+def test_parameter_of_a_function_never_called_or_passed_around_is_unknown():
+    p = project(model="""
+        import tensorflow as tf
+        def net(x, is_training=False):
+            return tf.layers.batch_normalization(x, training=is_training)
+    """)
+    assert flag_values(p, "model") is V.UNKNOWN
+    p = project(model="""
+        import tensorflow as tf
+        def net(x, is_training=False):
+            return tf.layers.batch_normalization(x, training=is_training)
+        template = tf.make_template("net", net)
+        net(x)
+    """)
+    assert flag_values(p, "model") is V.UNKNOWN
+
+
+def test_positional_methods_init_and_partial():
+    p = project(a="""
+        import functools
+        import tensorflow as tf
+        class Model:
+            def __init__(self, x, training=False):
+                self.out = self.block(x, training)
+            def block(self, x, training):
+                return tf.layers.batch_normalization(x, training=training)
+        m = Model(x, True)
+        def head(x, training):
+            return tf.layers.batch_normalization(x, training=training)
+        head_fn = functools.partial(head, training=False)
+    """)
+    assert flag_values(p, "a") == [frozenset([True]), frozenset([False])]
+
+
+def test_star_args_at_a_call_site_make_the_parameter_unknown():
+    p = project(a="""
+        import tensorflow as tf
+        def net(x, is_training=False):
+            return tf.layers.batch_normalization(x, training=is_training)
+        net(x)
+        net(*args)
+    """)
+    assert flag_values(p, "a") is V.UNKNOWN
+
+
+def test_attribute_stores_and_unresolvable_names():
+    p = project(a="""
+        import tensorflow as tf
+        class M:
+            def __init__(self):
+                self.is_training = False
+            def build(self, x):
+                return tf.layers.batch_normalization(x, training=self.is_training)
+        def other(x, flags):
+            return tf.layers.batch_normalization(x, training=flags.train)
+        for phase in (True, False):
+            tf.layers.batch_normalization(x, training=phase)
+    """)
+    assert flag_values(p, "a") == [frozenset([False]), V.UNKNOWN, V.UNKNOWN]
+
+
+def test_recursion_does_not_loop():
+    p = project(a="""
+        import tensorflow as tf
+        def f(x, training, depth):
+            if depth:
+                return f(x, training, depth - 1)
+            return tf.layers.batch_normalization(x, training=training)
+        f(x, False, 3)
+    """)
+    assert flag_values(p, "a") == frozenset([False])
+
+
+def test_placeholders_and_feeds():
+    p = project(model="""
+        import tensorflow as tf
+        class Net:
+            def __init__(self, x):
+                self.is_training = tf.placeholder_with_default(False, [], name="is_training")
+                self.dropout_on = tf.placeholder_with_default(False, [], name="dropout_on")
+                self.fed_by_name = tf.placeholder_with_default(False, [], name="phase")
+                self.h1 = tf.layers.batch_normalization(x, training=self.is_training)
+                self.h2 = tf.layers.batch_normalization(x, training=self.dropout_on)
+                self.h3 = tf.layers.batch_normalization(x, training=self.fed_by_name)
+                self.h4 = tf.layers.batch_normalization(x, training=tf.placeholder(tf.bool))
+    """, train="""
+        from model import Net
+        net = Net(x)
+        sess.run(op, feed_dict={net.is_training: True})
+        sess.run(op, {"phase:0": True})
+    """)
+    v1, v2, v3, v4 = flag_values(p, "model")
+    (ph1,), (ph2,), (ph3,), (ph4,) = (V.placeholders(v) for v in (v1, v2, v3, v4))
+    assert ph1.has_default and ph1.default == frozenset([False])
+    assert V.is_fed(ph1, p) and not V.is_fed(ph2, p) and V.is_fed(ph3, p)
+    assert not ph4.has_default
+    assert not V.always_false(None, p.modules[0], p)
+    assert not V.always_false_values(v2)  # a placeholder is never a constant
+
+
+def test_imported_module_constant():
+    p = project(config="""
+        IS_TRAINING = False
+    """, model="""
+        import tensorflow as tf
+        from config import IS_TRAINING
+        import config
+        tf.layers.batch_normalization(x, training=IS_TRAINING)
+        tf.layers.batch_normalization(x, training=config.IS_TRAINING)
+    """)
+    assert flag_values(p, "model") == [frozenset([False]), frozenset([False])]
