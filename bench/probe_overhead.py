@@ -105,8 +105,9 @@ def keras_part(batches: int, repeats: int) -> None:
     y = x.sum(1, keepdims=True)
     # "plain-again" is a second plain arm: its ratio to "plain" is the noise floor of this machine
     per_batch = {"plain": [], "plain-again": [], "bnguard": []}
-    for _ in range(repeats):
-        for name in ("plain", "bnguard", "plain-again"):
+    arms = ["plain", "bnguard", "plain-again"]
+    for r in range(repeats):
+        for name in arms[r % 3:] + arms[:r % 3]:  # rotated: no arm always runs in the same slot
             timer = EpochTimer()
             timer.times = []
             callbacks = [timer] + ([BNGuardCallback(on_problem="raise")] if name == "bnguard" else [])
@@ -135,7 +136,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--keras-batches", type=int, default=200)
-    ap.add_argument("--keras-repeats", type=int, default=5)
+    ap.add_argument("--keras-repeats", type=int, default=6)
     args = ap.parse_args()
     torch_part(args.repeats)
     keras_part(args.keras_batches, args.keras_repeats)
