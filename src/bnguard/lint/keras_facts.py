@@ -68,7 +68,7 @@ def uses_keras(module: Module) -> bool:
 # small constant resolution
 
 
-UNKNOWN = object()
+_NOT_LITERAL = object()  # _literal: the node is not a constant
 
 
 def kwarg(call: ast.Call, name: str) -> Optional[ast.expr]:
@@ -91,7 +91,7 @@ def _literal(node: ast.AST):
             return not v
         if isinstance(node.op, ast.USub) and isinstance(v, (int, float)):
             return -v
-    return UNKNOWN
+    return _NOT_LITERAL
 
 
 def _assignments(body_owner: ast.AST, name: str) -> list[ast.expr]:
@@ -236,11 +236,54 @@ def resolve_def(project: Project, module: Module, func: ast.AST) -> Optional[ast
     return None
 
 
-def _builds_bn_directly(module: Module, node: ast.AST) -> bool:
+def _live_bn_in(project: Project, module: Module, node: ast.AST, found: Optional[set[int]] = None) -> bool:
+    """Does ``node`` build BatchNormalization that can train: a BN layer, a BN-building application
+    or project builder, unless it is deliberately in inference mode — created ``trainable=False``,
+    bound to a name set ``.trainable = False`` somewhere, or called with ``training=False``
+    (``base(inputs, training=False)``, the transfer-learning pattern of the Keras guide)?"""
+    builders = bn_builders(project) if found is None else found
+    frozen = frozen_names(project)
+    for n in ast.walk(node):
+        if not isinstance(n, ast.Call):
+            continue
+        q = module.imports.resolve(n.func)
+        if not (is_keras_bn_layer(q) or is_bn_application(q)):
+            d = resolve_def(project, module, n.func)
+            if d is None or id(d) not in builders:
+                continue
+        tr = kwarg(n, "trainable")
+        if isinstance(tr, ast.Constant) and tr.value is False:
+            continue
+        parent = module.parent(n)
+        if isinstance(parent, ast.Call) and parent.func is n and _is_false_literal(training_arg(parent)[0]):
+            continue  # BatchNormalization()(x, training=False)
+        bound = _bound_name(parent, n)
+        if bound and (bound in frozen or _called_in_inference_mode(node, bound)):
+            continue
+        return True
+    return False
+
+
+def _is_false_literal(expr: Optional[ast.AST]) -> bool:
+    return isinstance(expr, ast.Constant) and expr.value in (False, 0) and not isinstance(expr.value, str)
+
+
+def _bound_name(parent: Optional[ast.AST], value: ast.AST) -> Optional[str]:
+    """``base`` for ``base = ResNet50(...)``, ``backbone`` for ``self.backbone = ...``."""
+    if isinstance(parent, ast.Assign) and parent.value is value and len(parent.targets) == 1:
+        t = parent.targets[0]
+        if isinstance(t, ast.Name):
+            return t.id
+        if isinstance(t, ast.Attribute):
+            return t.attr
+    return None
+
+
+def _called_in_inference_mode(node: ast.AST, name: str) -> bool:
     for n in ast.walk(node):
         if isinstance(n, ast.Call):
-            q = module.imports.resolve(n.func)
-            if is_keras_bn_layer(q) or is_bn_application(q):
+            d = dotted(n.func)
+            if d and d.rsplit(".", 1)[-1] == name and _is_false_literal(training_arg(n)[0]):
                 return True
     return False
 
@@ -259,24 +302,12 @@ def bn_builders(project: Project) -> set[int]:
                 if id(n) in found:
                     continue
                 bases = n.bases if isinstance(n, ast.ClassDef) else []
-                if _builds_bn_directly(m, n) or _calls_bn_builder(p, m, n, found) \
+                if _live_bn_in(p, m, n, found) \
                         or any(is_bn_application(m.imports.resolve(b)) or id(resolve_def(p, m, b) or b) in found for b in bases):
                     found.add(id(n))
                     changed = True
         return found
     return project.fact("keras.bn_builders", compute)
-
-
-def _calls_bn_builder(project: Project, module: Module, node: ast.AST, found: Optional[set[int]] = None) -> bool:
-    found = bn_builders(project) if found is None else found
-    if not found:
-        return False
-    for n in ast.walk(node):
-        if isinstance(n, ast.Call):
-            d = resolve_def(project, module, n.func)
-            if d is not None and id(d) in found:
-                return True
-    return False
 
 
 def is_bn_model(module: Module, project: Project, expr: Optional[ast.expr], depth: int = 0) -> bool:
@@ -289,12 +320,12 @@ def is_bn_model(module: Module, project: Project, expr: Optional[ast.expr], dept
             return True
         kn = keras_name(q) or ""
         if kn in ("keras.Sequential", "keras.models.Sequential"):
-            return _builds_bn_directly(module, expr) or _calls_bn_builder(project, module, expr)
+            return _live_bn_in(project, module, expr)
         if kn in ("keras.Model", "keras.models.Model"):
             # functional model: built next to BN layers (or BN blocks) in the same function/module
             scope = module.scope_of(expr)
             owner = scope if scope is not None else module.tree
-            return _builds_bn_directly(module, owner) or _calls_bn_builder(project, module, owner)
+            return _live_bn_in(project, module, owner)
         if kn in ("keras.models.clone_model",) and expr.args:
             return is_bn_model(module, project, expr.args[0], depth + 1)
         d = resolve_def(project, module, expr.func)
@@ -323,6 +354,40 @@ def is_bn_model(module: Module, project: Project, expr: Optional[ast.expr], dept
     return False
 
 
+def known_bn_free(module: Module, project: Project, expr: Optional[ast.expr]) -> bool:
+    """Is ``expr`` visibly a model without trainable BN: every value bound to it is a Sequential,
+    functional model, keras.applications or project class/factory call whose content we can see,
+    and none of them contains live BN? Unknown origins (parameters, ``load_model``) are not."""
+    if expr is None or is_bn_model(module, project, expr):
+        return False
+    assigned: list[ast.expr] = []
+    if isinstance(expr, ast.Name):
+        scope = module.scope_of(expr)
+        owner = scope if scope is not None else module.tree
+        assigned = _assignments(owner, expr.id)
+        if not assigned and scope is not None and not _param_index(scope, expr.id)[2]:
+            assigned = _assignments(module.tree, expr.id)
+    elif isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name) and expr.value.id == "self":
+        cls = module.enclosing_class(expr)
+        for n in ast.walk(cls) if cls is not None else ():
+            if isinstance(n, ast.Assign):
+                for t in n.targets:
+                    if isinstance(t, ast.Attribute) and t.attr == expr.attr and isinstance(t.value, ast.Name) \
+                            and t.value.id == "self":
+                        assigned.append(n.value)
+    if not assigned:
+        return False
+    for a in assigned:
+        if not isinstance(a, ast.Call):
+            return False
+        k = keras_name(module.imports.resolve(a.func)) or ""
+        visible = k in ("keras.Sequential", "keras.models.Sequential", "keras.Model", "keras.models.Model") \
+            or ".applications." in k or resolve_def(project, module, a.func) is not None
+        if not visible:
+            return False
+    return True
+
+
 def _param_is_bn_model(project: Project, fn: FuncNode, name: str, depth: int) -> bool:
     for c in project.call_sites(fn.name):
         expr, _ = argument_for(c.node, fn, name, is_method_call=isinstance(c.node.func, ast.Attribute))
@@ -333,7 +398,7 @@ def _param_is_bn_model(project: Project, fn: FuncNode, name: str, depth: int) ->
 
 def class_is_bn_model(project: Project, module: Module, cls: ast.ClassDef) -> bool:
     """Does this class (module-level or nested) build BN, itself or through its bases/sub-models?"""
-    if id(cls) in bn_builders(project) or _builds_bn_directly(module, cls) or _calls_bn_builder(project, module, cls):
+    if id(cls) in bn_builders(project) or _live_bn_in(project, module, cls):
         return True
     return any(id(resolve_def(project, module, b) or b) in bn_builders(project) for b in cls.bases)
 

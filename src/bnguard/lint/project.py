@@ -17,6 +17,8 @@ from bnguard.lint.source import SourceUnit
 
 FuncNode = Union[ast.FunctionDef, ast.AsyncFunctionDef]
 SCOPE_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+INDEXED_KINDS = frozenset({ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Dict, ast.DictComp, ast.List,
+                           ast.Tuple, ast.Set})
 
 
 @dataclass
@@ -60,6 +62,9 @@ class Module:
         # ``cb=obj.f``), keyed by the last name: a function referenced this way escapes, so its
         # parameters can take values no call site shows.
         self.references: dict[str, list[ast.AST]] = defaultdict(list)
+        # Nodes of a few kinds that project-wide indexes (values.py) need, collected in the same
+        # walk so that no index re-walks every tree: assignments, dict/list/tuple/set displays.
+        self.nodes_of_kind: dict[type, list[ast.AST]] = defaultdict(list)
         self._scope_of: dict[ast.AST, Optional[FuncNode]] = {}
         self._index()
 
@@ -85,6 +90,8 @@ class Module:
             elif isinstance(node, ast.ClassDef):
                 self.classes.append(node)
                 child_cls = node
+            elif type(node) in INDEXED_KINDS:
+                self.nodes_of_kind[type(node)].append(node)
             elif isinstance(node, ast.Call):
                 func = node.func
                 name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None

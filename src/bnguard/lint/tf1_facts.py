@@ -33,6 +33,9 @@ add_canonical_prefix("tensorflow.python.training", "tensorflow.train")
 # --- API tables -------------------------------------------------------------------------------
 LAYERS_BN_FUNCS = {"tensorflow.layers.batch_normalization", "tensorflow.keras.layers.batch_normalization"}
 LAYERS_BN_CLASSES = {"tensorflow.layers.BatchNormalization"}
+KERAS_BN_CLASSES = {"tensorflow.keras.layers.BatchNormalization", "tf_keras.layers.BatchNormalization",
+                    "tensorflow.python.keras.layers.BatchNormalization"}
+LAYER_UPDATES = "layer.updates"
 SLIM_BN_FUNCS = {"tf_slim.batch_norm", "tf_slim.layers.batch_norm"}
 ARG_SCOPE = {"tf_slim.arg_scope"}
 # Optimiser methods that create a train op.
@@ -250,6 +253,8 @@ class _SiteBuilder:
                         self._slim(c, c.node, c.node, "", None)
                     elif q in LAYERS_BN_CLASSES:
                         self._layers_class(c)
+                    elif q in KERAS_BN_CLASSES:
+                        self._layers_class(c, keras=True)
                     elif q in ARG_SCOPE:
                         self._arg_scope_normalizer(c)
                     elif q and q.startswith("tf_slim."):
@@ -289,8 +294,9 @@ class _SiteBuilder:
             dropped_param=self._dropped(c) if expr is None else None,
         ))
 
-    def _layers_class(self, c: CallSite) -> None:
-        """``tf.layers.BatchNormalization(...)`` applied as ``layer(x, training=...)``."""
+    def _layers_class(self, c: CallSite, keras: bool = False) -> None:
+        """``tf.layers.BatchNormalization(...)`` (or, with ``keras``, ``tf.keras.layers.BatchNormalization``)
+        applied as ``layer(x, training=...)``."""
         m = c.module
         parent = m.parent(c.node)
         applications: list[ast.Call] = []
@@ -308,6 +314,15 @@ class _SiteBuilder:
         for app in applications:
             expr, opaque = _arg(app, "training", 1)
             if opaque:
+                continue
+            if keras:
+                # Keras layers keep their updates in ``layer.updates``, never in UPDATE_OPS; without
+                # ``training`` they follow the learning phase (unknown here).
+                self._add(BNSite(
+                    node=app, module=m, api="keras", flag_expr=expr, flag_source="`training` argument",
+                    flag=self._resolve(expr, m) if expr is not None else V.UNKNOWN,
+                    updates=frozenset([LAYER_UPDATES]),
+                ))
                 continue
             self._add(BNSite(
                 node=app, module=m, api="layers", flag_expr=expr,
@@ -473,6 +488,8 @@ class TrainContext:
     transfer: bool = False
     initializer_modules: set[int] = field(default_factory=set)
     deliberate_batch_stats: bool = False
+    layer_updates_used: bool = False  # ``model.updates`` / ``layer.updates`` / ``get_updates_for``
+    session_modules: set = field(default_factory=set)  # modules that run a tf.Session (graph mode)
     calls_by_scope: dict = field(default_factory=dict)
     methods_by_class: dict = field(default_factory=dict)
 
@@ -551,6 +568,13 @@ def _build_context(project: Project) -> TrainContext:
                 ctx.transfer = True
             if q in INIT_QUALNAMES:
                 ctx.initializer_modules.add(id(m))
+            if q in ("tensorflow.Session", "tensorflow.InteractiveSession", "tensorflow.train.MonitoredTrainingSession",
+                     "tensorflow.disable_eager_execution", "tensorflow.disable_v2_behavior", "tensorflow.placeholder"):
+                ctx.session_modules.add(id(m))
+            if name in ("get_updates_for", "get_update_ops") or q == "tensorflow.keras.backend.get_session":
+                ctx.layer_updates_used = True
+        if m.references.get("updates") or m.references.get("_updates"):
+            ctx.layer_updates_used = True
         for name, refs in m.references.items():
             if name == "UPDATE_OPS" or name == "update_ops":
                 for r in refs:

@@ -253,38 +253,41 @@ def _build_feed_index(project: Project) -> FeedIndex:
         idx.key_exprs.append((k, m))
 
     for m in project.modules:
-        for node in ast.walk(m.tree):
-            if isinstance(node, ast.Dict):
-                for k in node.keys:
-                    add_key(k, m)
-            elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+        kinds = m.nodes_of_kind
+        for node in kinds.get(ast.Dict, ()):
+            for k in node.keys:
+                add_key(k, m)
+        for kind in (ast.Assign, ast.AugAssign, ast.AnnAssign):
+            for node in kinds.get(kind, ()):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 for t in targets:
                     if isinstance(t, ast.Subscript):
                         add_key(t.slice, m)
-            elif isinstance(node, ast.DictComp):
-                idx.opaque = True
-            elif isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+        if kinds.get(ast.DictComp):
+            idx.opaque = True
+        for kind in (ast.List, ast.Tuple, ast.Set):
+            for node in kinds.get(kind, ()):
                 for e in node.elts:
                     n = _last_name(e)
                     if n:
                         idx.listed_names.add(n)
-            elif isinstance(node, ast.Call):
-                f = node.func
-                if isinstance(f, ast.Name) and f.id == "dict":
-                    for kw in node.keywords:
-                        if kw.arg:
-                            idx.key_strings.add(kw.arg)
-                    if node.args:
-                        idx.opaque = True
-                elif isinstance(f, ast.Attribute) and f.attr in ("setdefault", "__setitem__") and node.args:
-                    add_key(node.args[0], m)
-                elif isinstance(f, ast.Attribute) and f.attr == "update":
-                    for kw in node.keywords:
-                        if kw.arg:
-                            idx.key_strings.add(kw.arg)
-                    if node.args and not isinstance(node.args[0], ast.Dict):
-                        idx.opaque = True
+        for c in m.calls:
+            node = c.node
+            f = node.func
+            if isinstance(f, ast.Name) and f.id == "dict":
+                for kw in node.keywords:
+                    if kw.arg:
+                        idx.key_strings.add(kw.arg)
+                if node.args:
+                    idx.opaque = True
+            elif isinstance(f, ast.Attribute) and f.attr in ("setdefault", "__setitem__") and node.args:
+                add_key(node.args[0], m)
+            elif isinstance(f, ast.Attribute) and f.attr == "update":
+                for kw in node.keywords:
+                    if kw.arg:
+                        idx.key_strings.add(kw.arg)
+                if node.args and not isinstance(node.args[0], ast.Dict):
+                    idx.opaque = True
     return idx
 
 
@@ -292,8 +295,8 @@ def _build_attr_stores(project: Project) -> dict[str, list[tuple[Optional[ast.AS
     """attr name -> every ``x.attr = value`` and class-body ``attr = value`` (value None: opaque)."""
     stores: dict[str, list[tuple[Optional[ast.AST], Module]]] = defaultdict(list)
     for m in project.modules:
-        for node in ast.walk(m.tree):
-            if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+        for kind in (ast.Assign, ast.AnnAssign, ast.AugAssign):
+            for node in m.nodes_of_kind.get(kind, ()):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 value = None if isinstance(node, ast.AugAssign) else node.value
                 for t in targets:
@@ -303,15 +306,17 @@ def _build_attr_stores(project: Project) -> dict[str, list[tuple[Optional[ast.AS
                         for e in ast.walk(t):
                             if isinstance(e, ast.Attribute) and isinstance(e.ctx, ast.Store):
                                 stores[e.attr].append((None, m))
-            elif isinstance(node, ast.ClassDef):
-                for stmt in node.body:
-                    if isinstance(stmt, ast.Assign):
-                        for t in stmt.targets:
-                            if isinstance(t, ast.Name):
-                                stores[t.id].append((stmt.value, m))
-                    elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value:
-                        stores[stmt.target.id].append((stmt.value, m))
-            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "setattr":
+        for node in m.classes:
+            for stmt in node.body:
+                if isinstance(stmt, ast.Assign):
+                    for t in stmt.targets:
+                        if isinstance(t, ast.Name):
+                            stores[t.id].append((stmt.value, m))
+                elif isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value:
+                    stores[stmt.target.id].append((stmt.value, m))
+        for c in m.calls:
+            node = c.node
+            if isinstance(node.func, ast.Name) and node.func.id == "setattr":
                 if len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str):
                     stores[node.args[1].value].append((None, m))
     return stores

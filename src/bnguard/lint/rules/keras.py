@@ -88,7 +88,10 @@ with tf.GradientTape() as tape:
   `tape.gradient(loss, student.trainable_variables)`);
 - the transfer-learning pattern of the Keras guide (`base.trainable = False`, then
   `base(x, training=False)` inside a functional model trained with `fit`): it is not in a step;
-- evaluation steps (no tape, no `train_step`, no `minimize`), and flags whose value is not known.
+- evaluation steps (no tape, no `train_step`, no `minimize`), and flags whose value is not known;
+- models visibly built without BatchNormalization (a Sequential/functional/project model whose
+  layers we can see), adversarial attacks and input optimisation (the gradient is taken w.r.t. the
+  input, not the model's variables).
 """,
         versions=KERAS_VERSIONS,
     )
@@ -103,8 +106,8 @@ with tf.GradientTape() as tape:
                 if not known or expr is None:
                     continue
                 bad, fix_node = _training_value_in_context(cmod, project, call, expr, site, module)
-                if not bad:
-                    continue
+                if not bad or kf.known_bn_free(cmod, project, call.func):
+                    continue  # no BN to freeze (training=False then only switches dropout off)
                 report_mod, report_node = (module, site) if site is not None else (cmod, call)
                 if id(report_node) in seen:
                     continue
@@ -163,7 +166,9 @@ for x, y in dataset:
 - models without BN (or whose BN content is not visible in the project, e.g. `load_model(path)`);
 - models whose call signature defaults `training` to a true value;
 - objects other than the differentiated one (teachers, target networks, frozen encoders);
-- objects set `trainable = False` anywhere in the project (deliberately frozen);
+- objects set `trainable = False` anywhere in the project (deliberately frozen), and models whose
+  only BN sits in a part kept in inference mode on purpose (a base called `base(x, training=False)`
+  or set `base.trainable = False`, BN created `trainable=False`): transfer learning with a custom loop;
 - `fit`, and code that calls `set_learning_phase(1)`.
 """,
         versions=KERAS_VERSIONS,
@@ -492,6 +497,7 @@ grad_fn = jax.value_and_grad(compute_loss, has_aux=True)
         not_flagged="""
 - evaluation functions (not differentiated, not `train_step`), which may pass `training=False` and
   ignore the returned state;
+- models visibly built without BatchNormalization (the first example of the Keras JAX guide);
 - calls whose `training` value is unknown.
 """,
         versions="Keras 3.0-3.15 (stateless_call exists only in Keras 3), any backend.",
@@ -506,8 +512,8 @@ grad_fn = jax.value_and_grad(compute_loss, has_aux=True)
             if fn is None:
                 continue
             in_train_step = fn.name == "train_step" or fn.name in diffed
-            if not in_train_step:
-                continue
+            if not in_train_step or kf.known_bn_free(module, project, c.node.func.value):
+                continue  # no BN statistics to lose (a BN-free model only loses its dropout seeds)
             tr = kf.kwarg(c.node, "training")
             if tr is None and not kf.has_kwargs_splat(c.node):
                 yield self.finding(module, c.node, "stateless_call in a training step without training=True: "

@@ -117,7 +117,7 @@ with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
 
     def check(self, module: Module, project: Project) -> Iterable[Finding]:
         for site in bn_sites_in(module, project):
-            if not V.always_false_values(site.flag):
+            if site.api == "keras" or not V.always_false_values(site.flag):
                 continue
             if _frozen_is_deliberate(site, project) or not _frozen_matters(site, project):
                 continue
@@ -175,6 +175,8 @@ sess.run(train_op, feed_dict={x: batch_x, y: batch_y, is_training: True})
         for site in bn_sites_in(module, project):
             vals = site.flag
             phs = V.placeholders(vals)
+            if site.api == "keras":
+                continue
             if not phs or vals is V.UNKNOWN:
                 continue
             unfed = []
@@ -311,10 +313,10 @@ with tf.control_dependencies(update_ops):
 
     def check(self, module: Module, project: Project) -> Iterable[Finding]:
         ctx = train_context(project)
-        if (ctx.update_consumers or ctx.wiring_helpers or ctx.other_update_refs or ctx.self_wiring_framework
-                or ctx.eager or ctx.keras_training):
+        if ctx.self_wiring_framework or ctx.eager or ctx.keras_training or id(module) not in ctx.trained_modules:
             return
-        if id(module) not in ctx.trained_modules:
+        yield from self._keras_layers_in_graph(module, project)
+        if ctx.update_consumers or ctx.wiring_helpers or ctx.other_update_refs:
             return
         sites = [s for s in _update_sites(project) if site_in_graph_of(s, module, project)]
         sites.sort(key=lambda s: s.module is not module)  # name a layer of this script first
@@ -332,6 +334,28 @@ with tf.control_dependencies(update_ops):
                 f"train op does not run the batch-norm update ops: the BN layer at {first.where}{more} puts its "
                 f"moving-average updates in UPDATE_OPS and nothing in the project runs them{extra}; build the "
                 "train op under `tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS))`"))
+
+
+    def _keras_layers_in_graph(self, module: Module, project: Project) -> Iterable[Finding]:
+        """``tf.keras.layers.BatchNormalization`` called on graph tensors and trained by a v1
+        optimizer in a session: its updates live in ``layer.updates``, which nothing runs, and
+        ``UPDATE_OPS`` is empty even when it is wired."""
+        ctx = train_context(project)
+        if ctx.layer_updates_used or id(module) not in ctx.session_modules:
+            return
+        sites = [s for s in bn_sites(project) if s.api == "keras" and not V.always_false_values(s.flag)
+                 and not V.always_true_values(s.flag) and site_in_graph_of(s, module, project)]
+        if not sites:
+            return
+        sites.sort(key=lambda s: s.module is not module)
+        for op in ctx.train_ops:
+            if op.module is not module or op.name not in ("minimize", "apply_gradients"):
+                continue
+            yield self.finding(module, op.node, (
+                f"train op does not run the Keras batch-norm updates: `tf.keras.layers.BatchNormalization` at "
+                f"{sites[0].where} keeps them in `layer.updates`, not in UPDATE_OPS, when used in a TF1 graph; "
+                "build the train op under `tf.control_dependencies(bn_layer.updates)` or use "
+                "`tf.compat.v1.layers.batch_normalization`"))
 
 
 @register
@@ -557,7 +581,7 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
         if not eval_modules:
             return
         for site in bn_sites_in(module, project):
-            if not V.always_true_values(site.flag):
+            if site.api == "keras" or not V.always_true_values(site.flag):
                 continue
             hit = None
             for em, runs, restored, trains in eval_modules:

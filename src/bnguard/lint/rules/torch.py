@@ -165,8 +165,11 @@ def _frozen_names(project: Project) -> set[str]:
 
 
 def _is_trained(key: Key, project: Project) -> bool:
-    """Is the object the one the optimizer trains (precision: when unsure, assume it is not)?"""
-    if key is None:
+    """Is the object the one the optimizer trains (precision: when unsure, assume it is not)?
+
+    A sub-module (``model.backbone.eval()``) is the partial-freeze idiom (frozen BN statistics in a
+    fine-tuned backbone), deliberate: only whole objects count."""
+    if key is None or len(key) > 1:
         return False
     names = key_names(key)
     if names & _frozen_names(project):
@@ -719,8 +722,9 @@ has no BatchNorm; PyTorch Lightning modules.
             scope = region if isinstance(region, (ast.FunctionDef, ast.AsyncFunctionDef)) else module.scope_of(region)
             if not _eval_path(module, region, scope):
                 continue
-            if scope is not None and _deliberate_train_mode(scope.name) or _DELIBERATE_PATH.search(module.path):
-                continue
+            if scope is not None and (_deliberate_train_mode(scope.name) or _is_pytest_function(module, scope)) \
+                    or _DELIBERATE_PATH.search(module.path):
+                continue  # deliberate train mode, or a unit test checking outputs (not an evaluation)
             if _project_drops_running_stats(project):
                 continue  # track_running_stats=False: there are no running statistics to absorb anything
             events = flow.summary(scope) if scope is not None else flow.module_summary(module)
@@ -735,13 +739,13 @@ has no BatchNorm; PyTorch Lightning modules.
                 fi = flow.function_info.get(id(scope))
                 if fi is not None and fi.cls is not None and scope.args.args:
                     params.discard(scope.args.args[0].arg)
-            for call in _model_calls(region, module):
+            for call in _model_calls(region, module, project):
                 key, text = receiver_key(call.func if not (isinstance(call.func, ast.Attribute) and call.func.attr == "forward") else call.func.value, {}, params)
                 if key is None or (id(scope), key) in reported:
                     continue
                 if any(_GENERATOR_NAME.search(n) for n in key_names(key)):
                     continue  # GAN sampling keeps BN in train mode on purpose
-                if _mode_set_around(module, region, scope, events, key):
+                if _mode_set_around(module, region, scope, events, key, call):
                     continue
                 has_bn = _model_has_bn(key, project, module)
                 if has_bn is False or (has_bn is None and not _project_has_bn(project)):
@@ -827,7 +831,14 @@ def _draws_eval_batch(stmts) -> bool:
 
 
 def _is_pytest_function(module: Module, scope) -> bool:
-    return scope.name.startswith("test_") and "test" in module.path.replace("\\", "/").rsplit("/", 1)[-1]
+    return scope.name.lower().startswith("test") and _is_test_module(module)
+
+
+def _is_test_module(module: Module) -> bool:
+    """A unit-test file (``test_x.py``, ``x_test.py``, ``tests/``): it checks code, it does not train."""
+    path = module.path.replace("\\", "/")
+    base = path.rsplit("/", 1)[-1]
+    return base.startswith("test_") or base.endswith("_test.py") or base == "conftest.py"
 
 
 def _inside(module: Module, node: ast.AST, scope: ast.AST) -> bool:
@@ -857,7 +868,7 @@ def _project_drops_running_stats(project: Project) -> bool:
     return project.fact("torch.drops_running_stats", compute)
 
 
-def _mode_set_around(module: Module, region: ast.AST, scope, events: list[Event], key: Key) -> bool:
+def _mode_set_around(module: Module, region: ast.AST, scope, events: list[Event], key: Key, call: ast.AST) -> bool:
     """May an eval() reach the region (before it, or later in an enclosing loop), or does the code
     choose train mode on purpose (train() inside the region, or anywhere in an evaluation function)?"""
     start, end = region.lineno, region.end_lineno or region.lineno
@@ -868,7 +879,7 @@ def _mode_set_around(module: Module, region: ast.AST, scope, events: list[Event]
             continue
         line = getattr(e.sites[0][1], "lineno", 0)
         if e.kind == "eval":
-            if line < start or any(lp in loops for lp in e.loops):
+            if line < start or line < call.lineno or any(lp in loops for lp in e.loops):
                 return True
         elif e.kind == "train":
             if start <= line <= end or eval_named:
@@ -896,7 +907,7 @@ def _in_training_step(module: Module, region: ast.AST, scope, events: list[Event
     return False
 
 
-def _model_calls(region: ast.AST, module: Module) -> list[ast.Call]:
+def _model_calls(region: ast.AST, module: Module, project: Project) -> list[ast.Call]:
     """Calls that run a module: ``model(x)``, ``self.net(x)``, ``model.forward(x)``."""
     out = []
     for n in ast.walk(region):
@@ -911,7 +922,9 @@ def _model_calls(region: ast.AST, module: Module) -> list[ast.Call]:
         last = (dotted(f) or "").rsplit(".", 1)[-1]
         if last[:1].isupper():
             continue  # a constructor, not a forward pass
-        if re.search(r"model|net|encoder|classifier|backbone|^m$|^f$|cnn|resnet", last, re.I) and not re.search(
+        if isinstance(f, ast.Name) and any(fi.cls is None for fi in project.functions(last)):
+            continue  # a project function (a generator, a helper), not a module
+        if re.search(r"model|net|encoder|classifier|backbone|cnn|resnet", last, re.I) and not re.search(
                 r"loss|criterion|metric|save|load|get|build|create|make|eval|test|valid|step|update|lr", last, re.I):
             out.append(n)
     out.sort(key=lambda c: (c.lineno, c.col_offset))
