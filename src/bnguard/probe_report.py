@@ -49,6 +49,7 @@ class LayerObservation:
     cumulative: bool = False  # PyTorch momentum=None: running average with factor 1/n
     expected_frozen: bool = False
     expected_reason: str = ""
+    calls_observed: bool = True  # False: the step ran compiled, only before/after is known
     eval_changed: bool | None = None  # None: no eval step was run
     eval_train_calls: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -114,6 +115,13 @@ def _train_verdict(obs: LayerObservation) -> LayerResult:
                                f"declared frozen ({obs.expected_reason}) but its running statistics "
                                "changed during the step")
         return LayerResult(name, "frozen-expected", f"frozen as declared ({obs.expected_reason})")
+    if not obs.calls_observed:
+        if obs.changed:
+            return LayerResult(name, "updated", "running statistics changed during the step (calls "
+                               "not observed: the step ran compiled)")
+        return LayerResult(name, "frozen-no-update", "running statistics unchanged by the step "
+                           "(calls not observed: the step ran compiled, so eval mode, a skipped "
+                           "layer and dropped updates cannot be told apart)")
     if obs.calls == 0:
         return LayerResult(name, "frozen-not-called", "the layer was not called during the step, so "
                            "its statistics never update (unused branch, or the step bypasses it); "

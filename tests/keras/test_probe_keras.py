@@ -231,3 +231,14 @@ def test_callback_trainable_false_is_expected_and_bad_option():
     assert cb.report.verdicts() == {"bn1": "updated", "bn2": "frozen-expected"}
     with pytest.raises(ValueError, match="on_problem"):
         BNGuardCallback(on_problem="explode")
+
+
+def test_compiled_run_judges_from_before_and_after_only():
+    model, x, y = compiled()
+    report = probe(model, lambda: model.train_on_batch(x, y), eager=False)
+    assert report.verdicts() == {"bn1": "updated", "bn2": "updated"}
+    step, opt = custom_step(model, x, y, training=False)
+    step()
+    report = probe(model, step, optimizer=opt, eager=False)
+    assert report.verdicts() == {"bn1": "frozen-no-update", "bn2": "frozen-no-update"}
+    assert "compiled" in report["bn1"].detail

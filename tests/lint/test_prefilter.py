@@ -30,6 +30,7 @@ def snapshot(result):
 @pytest.fixture()
 def small_pool_threshold(monkeypatch):
     monkeypatch.setattr(runner, "PARALLEL_MIN_FILES", 0)  # use worker processes even for tiny trees
+    monkeypatch.setattr(runner, "PARALLEL_MIN_MODULES", 2)
 
 
 def test_prefilter_and_workers_do_not_change_results_on_the_fixture_corpus(small_pool_threshold):

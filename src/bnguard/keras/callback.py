@@ -18,17 +18,27 @@ to Python after every batch and disable its asynchronous callback dispatch), onl
 
 ``on_problem``: ``"warn"`` (a `BNGuardWarning`), ``"raise"`` (`bnguard.BNProblem`) or ``"stop"``
 (``model.stop_training = True`` after a warning). The last report is on ``callback.report``.
-Subclasses (monitoring) can extend `on_first_batch_report` / `on_validation_report`.
+Subclasses can extend `on_first_batch_report` / `on_validation_report`.
+
+Monitoring: with ``logdir=`` (and/or ``every=``) the callback also records every BN layer's
+statistics every ``every`` training batches to the crash-safe log that ``bnguard report`` reads,
+and raises monitoring alerts (``frozen``, ``contaminated``, ``nonfinite``; see
+`bnguard.keras.monitor.KerasStatsRecorder`) through ``on_alert`` (default: follows ``on_problem``).
+Batches are counted in ``on_train_batch_begin`` (batch k has ended when batch k+1 begins) so the
+callback still defines no batch-end hook. Custom loops call ``on_train_batch_begin`` and
+``on_train_end`` (e.g. through ``keras.callbacks.CallbackList``).
 """
 from __future__ import annotations
 
 import warnings
-from typing import Iterable
+from typing import Iterable, Optional
 
 import keras
 import numpy as np
 
 from bnguard.keras.layers import bn_layers, layer_name, read_stats
+from bnguard.keras.monitor import KerasStatsRecorder
+from bnguard.monitoring import OnAlert
 from bnguard.probe_report import PROBE_OK_VERDICTS, ProbeReport, SUSPICIOUS_FRACTION
 from bnguard.result import LayerResult
 
@@ -45,10 +55,18 @@ class BNGuardCallback(keras.callbacks.Callback):
     """Check BN statistics on the first training batch (and across validation) of ``fit``."""
 
     def __init__(self, on_problem: str = "warn", *, expect_frozen: Iterable[str] = (),
-                 check_validation: bool = True):
+                 check_validation: bool = True, logdir: Optional[str] = None, every: Optional[int] = None,
+                 on_alert: Optional[OnAlert] = None):
         super().__init__()
         if on_problem not in ON_PROBLEM:
             raise ValueError(f"on_problem must be one of {', '.join(ON_PROBLEM)}, got {on_problem!r}")
+        self.recorder: Optional[KerasStatsRecorder] = None
+        if logdir is not None or every is not None:
+            if on_alert is None:
+                on_alert = self._stop_on_alert if on_problem == "stop" else on_problem
+            self.recorder = KerasStatsRecorder(logdir=logdir, every=every or 100, on_alert=on_alert,
+                                               ignore=expect_frozen)
+        self._batch_pending = False
         self.on_problem = on_problem
         self.expect_frozen = tuple(expect_frozen)
         self.check_validation = check_validation
@@ -60,11 +78,41 @@ class BNGuardCallback(keras.callbacks.Callback):
         self._val_before: list | None = None
 
     # --- fit hooks -------------------------------------------------------------------------
+    @property
+    def alerts(self):
+        """Monitoring alerts so far (empty unless ``logdir``/``every`` was given)."""
+        return self.recorder.alerts if self.recorder is not None else []
+
     def on_train_begin(self, logs=None):
         self._layers = bn_layers(self.model)
         self._first_done, self._batches_begun = False, 0
+        if self.recorder is not None and not self.recorder.layers:
+            self.recorder.attach(self.model)
+
+    def on_train_end(self, logs=None):
+        self._flush_batch()
+        if self.recorder is not None and self.recorder._log is not None:
+            self.recorder._log.flush()
+
+    def close(self) -> None:
+        """Close the monitoring log (also safe to leave to interpreter exit)."""
+        if self.recorder is not None:
+            self.recorder.close()
+
+    def _flush_batch(self) -> None:
+        if self._batch_pending:
+            self._batch_pending = False
+            self.recorder.train_batch_end()
+
+    def _stop_on_alert(self, alert) -> None:
+        warnings.warn(f"bnguard: step {alert.step}: {alert.message}", BNGuardWarning, stacklevel=2)
+        if self.model is not None:
+            self.model.stop_training = True
 
     def on_train_batch_begin(self, batch, logs=None):
+        if self.recorder is not None:
+            self._flush_batch()
+            self._batch_pending = True
         if self._first_done:
             return
         self._batches_begun += 1
@@ -78,10 +126,15 @@ class BNGuardCallback(keras.callbacks.Callback):
             self._finish_first_batch()
 
     def on_test_begin(self, logs=None):
+        if self.recorder is not None:
+            self._flush_batch()
+            self.recorder.eval_begin()
         if self.check_validation and self._layers:
             self._val_before = [read_stats(layer) for layer in self._layers]
 
     def on_test_end(self, logs=None):
+        if self.recorder is not None:
+            self.recorder.eval_end("evaluation")
         if self._val_before is None:
             return
         results = []

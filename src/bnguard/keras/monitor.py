@@ -11,8 +11,9 @@ models included), reads their moving statistics, writes the crash-safe log and r
   calls the model with ``training=True``);
 - ``nonfinite``: NaN/Inf in the statistics.
 
-`bnguard.keras.BNGuardCallback` drives it from ``fit``; custom loops call the callback's
-``on_train_batch_end``/``on_test_begin``/``on_test_end`` themselves (or a ``keras.callbacks.CallbackList``).
+`bnguard.keras.BNGuardCallback(logdir=..., every=...)` drives it from ``fit``; custom loops call
+the callback's ``on_train_batch_begin``/``on_test_begin``/``on_test_end``/``on_train_end``
+themselves (or through a ``keras.callbacks.CallbackList``).
 """
 from __future__ import annotations
 
@@ -20,34 +21,9 @@ from typing import Iterable, Optional
 
 import numpy as np
 
+from bnguard.keras.layers import bn_layers, layer_name, read_stats
 from bnguard.monitoring import AlertSink, OnAlert
 from bnguard.report.log import StatsLog, now
-
-
-def bn_layers(model) -> list:
-    """Every BatchNormalization layer of a Keras model, nested models and layers included, once."""
-    import keras
-
-    out, seen = [], set()
-    stack = [model]
-    while stack:
-        layer = stack.pop()
-        if id(layer) in seen:
-            continue
-        seen.add(id(layer))
-        if isinstance(layer, keras.layers.BatchNormalization):
-            out.append(layer)
-        children = getattr(layer, "_layers", None) or getattr(layer, "layers", None) or []
-        try:
-            stack.extend(reversed(list(children)))
-        except TypeError:
-            pass
-    return out
-
-
-def _layer_name(layer) -> str:
-    path = getattr(layer, "path", None)
-    return str(path or layer.name)
 
 
 class KerasStatsRecorder:
@@ -76,13 +52,11 @@ class KerasStatsRecorder:
         self._prev = self._read()
         if self._log is not None:
             self._log.write({"type": "meta", "framework": "keras", "every": self.every, "time": now(),
-                             "model": self._model_name, "layers": [_layer_name(l) for l in self.layers]})
+                             "model": self._model_name, "layers": [layer_name(l) for l in self.layers]})
             self._write_records(self._prev, self._prev, force=True)
 
     def _read(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        return {_layer_name(l): (np.array(l.moving_mean.numpy(), dtype=np.float64, copy=True),
-                                 np.array(l.moving_variance.numpy(), dtype=np.float64, copy=True))
-                for l in self.layers}
+        return {layer_name(layer): read_stats(layer) for layer in self.layers}
 
     def _ignored(self, name: str) -> bool:
         return any(name == i or name.startswith(i + "/") for i in self.ignore)
@@ -97,7 +71,7 @@ class KerasStatsRecorder:
     def _write_records(self, prev, current, force: bool = False) -> None:
         records = []
         for layer in self.layers:
-            name = _layer_name(layer)
+            name = layer_name(layer)
             mean, var = current[name]
             pmean, pvar = prev[name]
             finite = bool(np.isfinite(mean).all() and np.isfinite(var).all())
@@ -145,55 +119,3 @@ class KerasStatsRecorder:
             self._log.close()
             self._log = None
 
-
-def make_monitor_callback_class():
-    """The Keras callback that drives a `KerasStatsRecorder` (built lazily: keras is imported here)."""
-    import keras
-
-    class BNMonitorCallback(keras.callbacks.Callback):
-        """Record BN statistics every ``every`` training batches and alert (see `KerasStatsRecorder`)."""
-
-        def __init__(self, logdir: Optional[str] = None, every: int = 100, on_alert: OnAlert = "warn",
-                     ignore: Iterable[str] = ()):
-            super().__init__()
-            self.recorder = KerasStatsRecorder(logdir=logdir, every=every, on_alert=on_alert, ignore=ignore)
-            self._attached = False
-
-        @property
-        def alerts(self):
-            return self.recorder.alerts
-
-        def _ensure_attached(self):
-            if not self._attached and self.model is not None:
-                self.recorder.attach(self.model)
-                self._attached = True
-
-        def on_train_begin(self, logs=None):
-            self._ensure_attached()
-
-        def on_train_batch_end(self, batch, logs=None):
-            self._ensure_attached()
-            self.recorder.train_batch_end()
-
-        def on_test_begin(self, logs=None):
-            self._ensure_attached()
-            self.recorder.eval_begin()
-
-        def on_test_end(self, logs=None):
-            self.recorder.eval_end("evaluation")
-
-        def on_predict_begin(self, logs=None):
-            self._ensure_attached()
-            self.recorder.eval_begin()
-
-        def on_predict_end(self, logs=None):
-            self.recorder.eval_end("prediction")
-
-        def on_train_end(self, logs=None):
-            if self.recorder._log is not None:
-                self.recorder._log.flush()
-
-        def close(self):
-            self.recorder.close()
-
-    return BNMonitorCallback

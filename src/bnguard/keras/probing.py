@@ -51,6 +51,8 @@ def probe(model, step: Callable[[], Any], *, optimizer: Any = None,
     optimizer = optimizer if optimizer is not None else getattr(model, "optimizer", None)
     layers = bn_layers(model)
     observations = [_observation(layer, expect_frozen) for layer in layers]
+    for obs in observations:
+        obs.calls_observed = eager
     snapshot = _Snapshot.take(model, optimizer)
     before = [read_stats(layer) for layer in layers]
     try:

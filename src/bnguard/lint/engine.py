@@ -138,8 +138,6 @@ def load_source(path: str) -> SourceUnit | FileError:
 
 
 def parse_unit(unit: SourceUnit) -> Module | FileError:
-    import ast
-
     try:
         tree = unit.parse()
     except SyntaxError as exc:
@@ -207,22 +205,36 @@ def lint_modules(modules: Sequence[Module], *, select=None, ignore=None, gate_by
     """Run the enabled rules on every module. With ``gate_by_triggers`` a rule only checks modules
     whose text contains one of its ``triggers`` (the pre-filter's contract; rules without triggers
     check every module)."""
-    from bnguard.lint.rules.base import all_rules
-
     project = Project(list(modules))
-    rules = [r for r in all_rules().values() if rule_enabled(r.code, r.default_enabled, select, ignore)]
+    rules = enabled_rules(select, ignore)
     result = LintResult(files_checked=len(modules))
     for mod in project.modules:
-        for rule in rules:
-            if gate_by_triggers and rule.triggers and not any(t in mod.unit.text for t in rule.triggers):
-                continue
-            try:
-                result.findings.extend(rule.check(mod, project))
-            except RecursionError:
-                result.errors.append(FileError(mod.path, f"{rule.code}: analysis gave up (nesting too deep)"))
-            except Exception as exc:  # noqa: BLE001 - a rule bug must not end the run with a traceback
-                result.errors.append(FileError(
-                    mod.path, f"{rule.code}: internal error while analysing ({type(exc).__name__}: {exc}); "
-                    "please report it"))
+        findings, errors = check_module(mod, project, rules, gate_by_triggers)
+        result.findings.extend(findings)
+        result.errors.extend(errors)
     result.findings.sort(key=Finding.sort_key)
     return result
+
+
+def enabled_rules(select=None, ignore=None) -> list:
+    from bnguard.lint.rules.base import all_rules
+
+    return [r for r in all_rules().values() if rule_enabled(r.code, r.default_enabled, select, ignore)]
+
+
+def check_module(mod: Module, project: Project, rules, gate_by_triggers: bool = False) -> tuple[list[Finding], list[FileError]]:
+    """Run ``rules`` on one module of ``project``; a failing rule becomes an error entry."""
+    findings: list[Finding] = []
+    errors: list[FileError] = []
+    for rule in rules:
+        if gate_by_triggers and rule.triggers and not any(t in mod.unit.text for t in rule.triggers):
+            continue
+        try:
+            findings.extend(rule.check(mod, project))
+        except RecursionError:
+            errors.append(FileError(mod.path, f"{rule.code}: analysis gave up (nesting too deep)"))
+        except Exception as exc:  # noqa: BLE001 - a rule bug must not end the run with a traceback
+            errors.append(FileError(
+                mod.path, f"{rule.code}: internal error while analysing ({type(exc).__name__}: {exc}); "
+                "please report it"))
+    return findings, errors

@@ -18,19 +18,25 @@ Every one of these is an optimisation only: results are identical with each of t
 from __future__ import annotations
 
 import gc
+import multiprocessing
 import os
+import pickle
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 from bnguard.lint import prefilter, suppress
 from bnguard.lint.config import Config, per_file_ignored, severity_for
-from bnguard.lint.engine import LintResult, discover, lint_modules, load_source, parse_unit, rule_enabled
+from bnguard.lint.engine import LintResult, check_module, discover, enabled_rules, load_source, parse_unit
 from bnguard.lint.finding import FileError, Finding
+from bnguard.lint.project import Project
 from bnguard.lint.source import SourceUnit
 
 # Below this many skipped files, syntax-checking them inline is cheaper than starting workers.
 PARALLEL_MIN_FILES = 200
+# Below this many parsed modules, running the rules in one process is cheaper than forking workers.
+PARALLEL_MIN_MODULES = 64
+RULE_CHUNK = 4  # modules per task: rule costs vary a lot between modules, so hand them out in small bits
 
 
 @dataclass
@@ -57,12 +63,6 @@ class CheckResult(LintResult):
     @property
     def suppressed(self) -> list[Finding]:
         return [f for f in self.findings if f.suppressed]
-
-
-def enabled_rules(select, ignore):
-    from bnguard.lint.rules.base import all_rules
-
-    return [r for r in all_rules().values() if rule_enabled(r.code, r.default_enabled, select, ignore)]
 
 
 def check_paths(paths: Sequence[str], options: Optional[CheckOptions] = None) -> CheckResult:
@@ -136,8 +136,7 @@ def _analyse(files: list[str], rules, opts: CheckOptions, cache) -> CheckResult:
         _close_over_names(modules, units, skipped, parse_errors)
     parsed = set(modules) | set(parse_errors)
 
-    lint = lint_modules([modules[p] for p in files if p in modules], select=opts.select, ignore=opts.ignore,
-                        gate_by_triggers=opts.prefilter)
+    lint = _run_rules([modules[p] for p in files if p in modules], opts, jobs)
 
     skipped_errors: dict[str, FileError] = {}
     if pool is not None:
@@ -161,6 +160,61 @@ def _analyse(files: list[str], rules, opts: CheckOptions, cache) -> CheckResult:
     result = CheckResult(findings=lint.findings, errors=errors + lint.errors, units={p: units[p] for p in modules},
                          files_parsed=len(parsed))
     return result
+
+
+_FORK_STATE: Optional[tuple] = None  # (project, rules, gate) inherited by forked rule workers
+
+
+def _run_rules(module_list, opts: CheckOptions, jobs: int) -> LintResult:
+    """Run the rules over the project, in ``jobs`` forked workers for large trees.
+
+    Workers are forked *after* parsing, so each inherits the parsed project (no AST crosses a
+    process boundary) and runs the rules on a share of the modules; findings come back per module
+    and are put together in module order, exactly as one process would produce them. The rules run
+    once on the first module in this process before forking, so project-wide facts that rules
+    memoise (``project.fact``) are computed once and inherited rather than recomputed per worker.
+    """
+    global _FORK_STATE
+    project = Project(list(module_list))
+    rules = enabled_rules(opts.select, opts.ignore)
+    gate = opts.prefilter
+    n = len(project.modules)
+    per_module: list = [None] * n
+    if jobs > 1 and n >= PARALLEL_MIN_MODULES and "fork" in multiprocessing.get_all_start_methods():
+        per_module[0] = check_module(project.modules[0], project, rules, gate)
+        _FORK_STATE = (project, rules, gate)
+        try:
+            with multiprocessing.get_context("fork").Pool(jobs) as pool:
+                chunks = [list(range(i, min(i + RULE_CHUNK, n))) for i in range(1, n, RULE_CHUNK)]
+                for part in pool.imap_unordered(_check_chunk, chunks):
+                    for idx, res in part:
+                        per_module[idx] = res
+        finally:
+            _FORK_STATE = None
+    for i, mod in enumerate(project.modules):
+        if per_module[i] is None:
+            per_module[i] = check_module(mod, project, rules, gate)
+    result = LintResult(files_checked=n)
+    for findings, errors in per_module:
+        result.findings.extend(findings)
+        result.errors.extend(errors)
+    result.findings.sort(key=Finding.sort_key)
+    return result
+
+
+def _check_chunk(indices: list[int]) -> list:
+    """Worker: run the rules on some modules of the inherited project."""
+    project, rules, gate = _FORK_STATE
+    out = []
+    for i in indices:
+        findings, errors = check_module(project.modules[i], project, rules, gate)
+        for f in findings:
+            try:
+                pickle.dumps(f.extra)
+            except Exception:  # noqa: BLE001 - extras are free-form; drop what cannot travel
+                f.extra = {}
+        out.append((i, (findings, errors)))
+    return out
 
 
 def _parse_into(paths, units, modules, parse_errors) -> None:

@@ -476,7 +476,7 @@ def _group_sites(project: Project) -> dict[int, list[BNSite]]:
 class TrainContext:
     train_ops: list[CallSite] = field(default_factory=list)  # minimize / apply_gradients / helpers
     trained_modules: set[int] = field(default_factory=set)
-    reachable: set[str] = field(default_factory=set)  # function/class names reachable from training code
+    reachable: set = field(default_factory=set)  # ids of functions reachable from training code
     wiring_helpers: list[CallSite] = field(default_factory=list)
     update_consumers: list[CallSite] = field(default_factory=list)  # get_collection(UPDATE_OPS) that is used
     dead_collections: list[CallSite] = field(default_factory=list)  # get_collection(UPDATE_OPS) never used
@@ -536,12 +536,12 @@ def _build_context(project: Project) -> TrainContext:
     for m in project.modules:
         for f in m.functions:
             if f.cls is not None:
-                methods_by_class[f.cls.name].append(f.name)
+                methods_by_class[f.cls.name].append(f)
         if m.imports.imports_any(*SELF_WIRING_PACKAGES):
             ctx.self_wiring_framework = True
         for c in m.calls:
             if c.name:
-                calls_by_scope[id(c.scope)].append(c.name)
+                calls_by_scope[id(c.scope)].append(_call_ref(c))
             q = c.qualname or ""
             name = c.name or ""
             if name in TRAIN_OP_METHODS and isinstance(c.node.func, ast.Attribute) and (c.node.args or c.node.keywords):
@@ -588,45 +588,113 @@ def _build_context(project: Project) -> TrainContext:
             if any(w in words for w in DELIBERATE_WORDS):
                 ctx.deliberate_batch_stats = True
     ctx.calls_by_scope, ctx.methods_by_class = calls_by_scope, methods_by_class
-    # Forward reachability over call names, starting from every call in a training module.
+    # Forward reachability, starting from every call in a training module and in the modules
+    # that call into one (``train_net.py`` builds the network and hands it to ``train.py``).
     work = []
     for m in project.modules:
         if id(m) in ctx.trained_modules:
-            work.extend(c.name for c in m.calls if c.name)
+            for root in _with_callers(m, project):
+                work.extend((_call_ref(c), root) for c in root.calls if c.name)
     _close(work, ctx.reachable, ctx, project)
     return ctx
 
 
+def _call_ref(c: CallSite) -> tuple:
+    """(called name, kind): "name" for ``f()``, "module" for ``pkg.f()`` on an import, "attr" else."""
+    f = c.node.func
+    if isinstance(f, ast.Name):
+        return c.name, "name"
+    base = dotted(f.value) if isinstance(f, ast.Attribute) else None
+    if base is not None and base.split(".")[0] in c.module.imports.aliases:
+        # ``pkg.f()``: a project module's function, or a library's (never a project function)
+        return c.name, "module" if _imports_project_module(c.module, base) else "external"
+    return c.name, "attr"
+
+
+def _imports_project_module(m: Module, base: str) -> bool:
+    target = m.imports.resolve_dotted(base) or base
+    return not target.split(".")[0] in ("tensorflow", "tf_slim", "numpy", "keras", "torch", "jax")
+
+
+def _imports_module(m: Module, other: Module) -> bool:
+    """Does ``m`` import ``other`` (by any spelling that ends with its module name)?"""
+    tail = other.module_name.rsplit(".", 1)[-1]
+    names = set(m.imports.aliases.values()) | m.imports.imported_modules
+    return any(n == tail or n.endswith("." + tail) or ("." + tail + ".") in n or n.startswith(tail + ".")
+               or n.lstrip(".").startswith(tail) for n in names)
+
+
+def _with_callers(module: Module, project: Project) -> list:
+    """``module`` and the modules that call a top-level function or class it defines."""
+    out = [module]
+    seen = {id(module)}
+    names = {f.name for f in module.functions if f.cls is None and module.scope_of(f.node) is None}
+    names |= {c.name for c in module.classes if module.scope_of(c) is None}
+    for name in names:
+        for site in project.call_sites(name):
+            m = site.module
+            if id(m) in seen or any(f.name == name for f in m.functions if f.cls is None):
+                continue
+            if not _imports_module(m, module):
+                continue
+            seen.add(id(m))
+            out.append(m)
+    return out
+
+
 def _close(work: list, seen: set, ctx: TrainContext, project: Project) -> None:
+    """Add to ``seen`` the ids of every function reachable from the (name, calling module) pairs.
+
+    A name called in a module that defines a function of that name is that function (separate
+    scripts of one repository often reuse ``generator``/``build``); otherwise every project
+    function of that name may be meant (imports, methods)."""
     while work:
-        name = work.pop()
-        if name in seen:
+        (name, kind), from_module = work.pop()
+        candidates = project.functions(name)
+        if kind == "external":
             continue
-        seen.add(name)
-        for f in project.functions(name):
-            work.extend(ctx.calls_by_scope.get(id(f.node), ()))
-        for meth in ctx.methods_by_class.get(name, ()):
-            work.append(meth)
+        if kind == "attr":  # ``obj.f()``: a method (of a class we cannot tell)
+            targets = candidates
+        else:  # ``f()`` / ``module.f()``: a plain function, this module's own if it has one
+            plain = [f for f in candidates if f.cls is None]
+            targets = [f for f in plain if f.module is from_module] if kind == "name" else []
+            targets = targets or plain
+        methods = ctx.methods_by_class.get(name, ()) if kind != "attr" else ()  # ``Model(...)`` runs its methods
+        for f in list(targets) + list(methods):
+            if id(f.node) in seen:
+                continue
+            seen.add(id(f.node))
+            work.extend((callee, f.module) for callee in ctx.calls_by_scope.get(id(f.node), ()))
 
 
 def reachable_from(module: Module, project: Project) -> set:
-    """Function/class names reachable from the calls of one module (computed for train-op modules
+    """Ids of the functions reachable from the calls of one module (computed for train-op modules
     only, which are few)."""
     def compute(p: Project) -> set:
         seen: set = set()
-        _close([c.name for c in module.calls if c.name], seen, train_context(p), p)
+        work = [(_call_ref(c), root) for root in _with_callers(module, p) for c in root.calls if c.name]
+        _close(work, seen, train_context(p), p)
         return seen
     return project.fact(f"tf1.reachable_from:{id(module)}", compute)
+
+
+def enclosing_functions(node: ast.AST, module: Module) -> list:
+    """Function nodes enclosing ``node``, innermost first (lambdas skipped)."""
+    out = []
+    scope = module.scope_of(node)
+    while scope is not None:
+        if not isinstance(scope, ast.Lambda):
+            out.append(scope)
+        scope = module.scope_of(scope)
+    return out
 
 
 def site_in_graph_of(site: BNSite, module: Module, project: Project) -> bool:
     """Is the BN ``site`` built by code that ``module`` runs (same module, or reachable calls)?"""
     if site.module is module:
         return True
-    names = reachable_from(module, project)
-    own = {f.name for f in module.functions}
-    # a name the module defines itself is its own function, not the other module's
-    return any(n in names and n not in own for n in enclosing_names(site.node, site.module))
+    reached = reachable_from(module, project)
+    return any(id(f) in reached for f in enclosing_functions(site.node, site.module))
 
 
 def enclosing_names(node: ast.AST, module: Module) -> list[str]:
@@ -648,7 +716,7 @@ def is_trained(site_node: ast.AST, module: Module, project: Project) -> bool:
     ctx = train_context(project)
     if id(module) in ctx.trained_modules:
         return True
-    return any(n in ctx.reachable for n in enclosing_names(site_node, module))
+    return any(id(f) in ctx.reachable for f in enclosing_functions(site_node, module))
 
 
 def fresh_session(site_node: ast.AST, module: Module, project: Project) -> bool:

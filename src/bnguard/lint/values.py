@@ -611,7 +611,6 @@ class _Resolver:
         position, default = spec
         is_method = info.cls is not None and not any(
             isinstance(d, ast.Name) and d.id == "staticmethod" for d in func_node.decorator_list)
-        name = func_node.name
         sites = list(self._call_sites(info, is_method))
         escapes = self._escapes(info, is_method)
         if escapes is UNKNOWN:

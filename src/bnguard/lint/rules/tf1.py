@@ -28,6 +28,14 @@ from bnguard.lint.tf1_facts import (
 )
 
 BN_TRIGGERS = ("batch_norm", "batch_normalization", "BatchNormalization", "normalizer_fn")
+# Texts of files that provide facts the TF1 rules read (train ops, restores, feeds, sessions,
+# evaluation runs, wiring helpers): the pre-filter must parse them even when they build no BN.
+TF1_FACT_TRIGGERS = ("minimize", "apply_gradients", "gradients", "restore", "checkpoint", "load_weights",
+                     "Saver", "feed_dict", "placeholder", "Session", "UPDATE_OPS", "update_ops",
+                     "create_train_op", "optimize_loss", "gan_train", "deploy", "GradientTape",
+                     "eager_execution", "v2_behavior", "fit", "train_on_batch", "updates", ".run(",
+                     "global_variables_initializer", "initialize_all_variables", "arg_scope",
+                     "set_learning_phase", "tensorpack", "tflearn", "sonnet", "tensorlayer", "tensor2tensor")
 VERSIONS = ("TensorFlow 1.x graph mode and TensorFlow 2.x `tf.compat.v1` (with `tf_keras` and "
             "`TF_USE_LEGACY_KERAS=1` on TF >= 2.16); `tf.contrib.layers`/`tf.contrib.slim` (TF <= 1.15) "
             "and the standalone `tf_slim` package.")
@@ -59,6 +67,7 @@ class TrainingFlagAlwaysFalse(Rule):
     severity = "error"
     summary = "The batch-norm training flag is always false in a graph that is trained: moving statistics never update."
     triggers = BN_TRIGGERS
+    fact_triggers = TF1_FACT_TRIGGERS
     doc = RuleDoc(
         what="""
 Finds TF1 batch-normalization layers (`tf.layers.batch_normalization`, `tf.compat.v1.layers`,
@@ -70,8 +79,11 @@ applies: `training=False` for `tf.layers`) — in a graph that is trained (a tra
 that reaches the layer) or initialised from scratch and run.
 
 Values are followed across the whole analysed project: `def net(x, is_training=False)` is fine when
-`train.py` calls `net(x, is_training=True)`. The flag is also resolved through `arg_scope` and
-`normalizer_params`.
+`train.py` calls `net(x, is_training=True)`. The flag is also resolved through `arg_scope` (lexical,
+and dynamic: `with arg_scope([conv2d], normalizer_fn=batch_norm, normalizer_params=p)` applies to
+layers built in functions called inside the block, so it is reported at the `arg_scope`),
+`normalizer_params`, and `normalizer_fn=tf.layers.batch_normalization` (key `training`).
+Python 2 sources are analysed too (translated line for line).
 """,
         why="""
 With the flag false, the layer normalizes with its moving mean and variance and never updates them:
@@ -139,6 +151,7 @@ class PlaceholderWithDefaultNeverFed(Rule):
     severity = "error"
     summary = "The BN training flag is placeholder_with_default(False) and nothing in the project feeds it."
     triggers = BN_TRIGGERS
+    fact_triggers = TF1_FACT_TRIGGERS
     doc = RuleDoc(
         what="""
 Finds TF1 batch-norm layers whose training flag is a `tf.placeholder_with_default(False, ...)` (directly,
@@ -263,6 +276,7 @@ class UpdateOpsNeverRun(Rule):
     severity = "error"
     summary = "BN layers put their moving-average updates in UPDATE_OPS and nothing in the project runs them."
     triggers = ("minimize", "apply_gradients")
+    fact_triggers = TF1_FACT_TRIGGERS
     doc = RuleDoc(
         what="""
 Reports the train op (`optimizer.minimize(...)`, `apply_gradients(...)`) of a project that builds TF1
@@ -279,8 +293,14 @@ no `tf.group` with it, and no helper that wires it itself. Helpers recognised as
 - trainers of tensorpack, tflearn, TensorLayer, Sonnet and tensor2tensor (any import of these
   packages silences the rule).
 
-A `get_collection(UPDATE_OPS)` whose result is assigned to a name that is never read does not count.
-The message names the BN layer.
+A `get_collection(UPDATE_OPS)` whose result is assigned to a name that is never read does not count,
+nor does `control_dependencies` on another collection (`get_collection(TRAINABLE_VARIABLES)`, a
+look-alike of the recipe). The message names the BN layer.
+
+Also reported: `tf.keras.layers.BatchNormalization` called on tensors of a TF1 graph that a session
+trains with a v1 optimizer. Keras layers keep their updates in `layer.updates` and never put them in
+`UPDATE_OPS`, so the usual recipe does nothing (measured on TF 2.21 `tf.compat.v1` with tf_keras: the
+moving mean stays 0); nothing in the project reads `.updates`/`get_updates_for`.
 """,
         why="""
 The moving mean and variance are updated by separate assign ops. In graph mode an op runs only if a
@@ -306,7 +326,8 @@ with tf.control_dependencies(update_ops):
   never read, as in MAML's transductive batch norm).
 - Train ops built inside `tf.control_dependencies(...)`, any used `get_collection(UPDATE_OPS)` in
   the project, `UPDATE_OPS` passed to anything, the helpers above.
-- Eager/TF2 code (`tf.GradientTape`, `enable_eager_execution`) and Keras `fit` loops.
+- Eager/TF2 code (`tf.GradientTape`, `enable_eager_execution`) and Keras `fit` loops (Keras runs its
+  layers' updates itself), Keras layers whose `updates` are used anywhere.
 """,
         versions=VERSIONS,
     )
@@ -366,6 +387,7 @@ class UpdateOpsCollectedTooEarly(Rule):
     severity = "error"
     summary = "tf.get_collection(UPDATE_OPS) runs before the BN layers are built, so it returns an empty list."
     triggers = ("UPDATE_OPS", "update_ops")
+    fact_triggers = TF1_FACT_TRIGGERS
     doc = RuleDoc(
         what="""
 Finds `tf.get_collection(tf.GraphKeys.UPDATE_OPS)` evaluated before any batch-norm layer of the graph
@@ -400,7 +422,6 @@ with tf.control_dependencies(update_ops):
 
     def check(self, module: Module, project: Project) -> Iterable[Finding]:
         ctx = train_context(project)
-        builders = _bn_builder_names(project)
         for g in ctx.update_consumers + ctx.dead_collections:
             if g.module is not module:
                 continue
@@ -537,6 +558,7 @@ class AlwaysTrainingModeAtEval(Rule):
     severity = "warning"
     summary = "BN is always in training mode in a graph that is also used to evaluate or predict."
     triggers = BN_TRIGGERS + ("set_learning_phase",)
+    fact_triggers = TF1_FACT_TRIGGERS
     doc = RuleDoc(
         what="""
 The mirror of BN101: finds TF1 batch-norm layers whose training flag is always true — a literal `True`,

@@ -868,9 +868,34 @@ def _project_drops_running_stats(project: Project) -> bool:
     return project.fact("torch.drops_running_stats", compute)
 
 
+_EVAL_HELPER = re.compile(r"(^|_)eval(_|$)|eval_?mode|set_?eval|to_?eval|inference_?mode|evaluating|^val_start$|test_mode", re.I)
+
+
+def _eval_helper_before(scope, module: Module, key: Key, call: ast.AST) -> bool:
+    """``with eval_mode(model):`` / ``model.set_eval()`` / ``set_mode(model, "eval")`` from a library:
+    a mode switch we cannot see into. Count it as eval()."""
+    owner = scope if scope is not None else module.tree
+    for n in ast.walk(owner):
+        if not isinstance(n, ast.Call) or getattr(n, "lineno", 0) > call.lineno or n is call:
+            continue
+        name = (dotted(n.func) or "").rsplit(".", 1)[-1]
+        strings = [a.value for a in n.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+        if not (_EVAL_HELPER.search(name) or name in ("set_mode", "mode", "set_phase") and any(
+                x in ("eval", "val", "test", "valid", "inference") for x in strings)):
+            continue
+        if name == "eval" and not n.args:
+            continue  # a plain x.eval() is already an event
+        objs = list(n.args) + ([n.func.value] if isinstance(n.func, ast.Attribute) else [])
+        if any(same_object(receiver_key(o, {}, set())[0], key) for o in objs if isinstance(o, (ast.Name, ast.Attribute))):
+            return True
+    return False
+
+
 def _mode_set_around(module: Module, region: ast.AST, scope, events: list[Event], key: Key, call: ast.AST) -> bool:
     """May an eval() reach the region (before it, or later in an enclosing loop), or does the code
     choose train mode on purpose (train() inside the region, or anywhere in an evaluation function)?"""
+    if _eval_helper_before(scope, module, key, call):
+        return True
     start, end = region.lineno, region.end_lineno or region.lineno
     loops = [a for a in module.ancestors(region) if isinstance(a, LOOP_TYPES)]
     eval_named = scope is not None and _EVAL_FUNC.search(scope.name)
@@ -1095,7 +1120,17 @@ def _forward_methods(cls: ast.ClassDef, module: Optional[Module] = None) -> list
 
 def _training_guarded(module: Module, node: ast.AST, stop: ast.AST) -> bool:
     """Is ``node`` only reached in training: under ``if self.training`` / ``if train:`` or after an
-    early ``if not self.training: return``?"""
+    early ``if not self.training: return``, or computed by a helper that checks the mode itself
+    (``self.running_mean = batch_norm(x, ..., training=self.training)``, d2l's ``is_grad_enabled``)?"""
+    if isinstance(node, (ast.Assign, ast.AugAssign)) and isinstance(node.value, ast.Call):
+        value = node.value
+        if any(_mentions_training(k.value) for k in value.keywords) or any(_mentions_training(a) for a in value.args):
+            return True
+        helper = (dotted(value.func) or "").rsplit(".", 1)[-1]
+        for fn in ast.walk(module.tree):
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and fn.name == helper and any(
+                    isinstance(n, (ast.If, ast.IfExp)) and _mentions_training(n.test) for n in ast.walk(fn)):
+                return True
     for a in module.ancestors(node):
         if a is stop:
             break
@@ -1113,7 +1148,7 @@ def _training_guarded(module: Module, node: ast.AST, stop: ast.AST) -> bool:
 def _mentions_training(test: ast.AST) -> bool:
     for n in ast.walk(test):
         name = n.attr if isinstance(n, ast.Attribute) else n.id if isinstance(n, ast.Name) else ""
-        if re.search(r"train|update|momentum|track|calib|collect|accumulate|stat", name, re.I):
+        if re.search(r"train|update|momentum|track|calib|collect|accumulate|stat|grad_enabled", name, re.I):
             return True
     return False
 
@@ -1201,6 +1236,7 @@ def _stat_updates(fn: ast.AST, names: set[str]) -> list[ast.AST]:
     for n in ast.walk(fn):
         if isinstance(n, (ast.Assign, ast.AugAssign)):
             tgts = n.targets if isinstance(n, ast.Assign) else [n.target]
+            tgts = [e for t in tgts for e in (t.elts if isinstance(t, (ast.Tuple, ast.List)) else [t])]
             if any(is_stat(t) for t in tgts):
                 out.append(n)
         elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr.endswith("_") \

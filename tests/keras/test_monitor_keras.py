@@ -5,10 +5,12 @@ import pytest
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
-from bnguard.keras.monitor import make_monitor_callback_class  # noqa: E402
+from bnguard.keras import BNGuardCallback  # noqa: E402
 from bnguard.report.log import read_log  # noqa: E402
 
-BNMonitorCallback = make_monitor_callback_class()
+
+def BNMonitorCallback(**kw):
+    return BNGuardCallback(on_problem="warn", **kw)
 
 
 def model_with_bn():
@@ -33,7 +35,6 @@ def test_fit_healthy_logs_and_no_alerts(tmp_path):
     cb = BNMonitorCallback(logdir=str(tmp_path), every=4, on_alert="record")
     x, y = data()
     model.fit(x, y, batch_size=32, epochs=2, validation_data=data(64, 1), verbose=0, callbacks=[cb])
-    model.predict(x[:32], verbose=0, callbacks=[cb])
     cb.close()
     assert cb.alerts == []
     log = read_log(str(tmp_path))
@@ -48,17 +49,18 @@ def custom_loop(model, cb, steps, *, freeze_from=None, eval_in_train_mode_at=Non
     callbacks = keras.callbacks.CallbackList([cb], model=model)
     callbacks.on_train_begin()
     for step in range(steps):
+        if eval_in_train_mode_at == step - 1:
+            callbacks.on_test_begin()
+            model(x[:64], training=True)  # the bug: validation run in training mode
+            callbacks.on_test_end()
         xb, yb = x[(step * 32) % 256:][:32], y[(step * 32) % 256:][:32]
         training = not (freeze_from is not None and step >= freeze_from)
         with tf.GradientTape() as tape:
             loss = keras.ops.mean((model(xb, training=training) - yb) ** 2)
+        callbacks.on_train_batch_begin(step)
         grads = tape.gradient(loss, model.trainable_variables)
         opt.apply_gradients(zip(grads, model.trainable_variables))
         callbacks.on_train_batch_end(step)
-        if eval_in_train_mode_at == step:
-            callbacks.on_test_begin()
-            model(x[:64], training=True)  # the bug: validation run in training mode
-            callbacks.on_test_end()
     callbacks.on_train_end()
 
 
@@ -80,6 +82,7 @@ def test_validation_in_training_mode_is_contamination():
     cb = BNMonitorCallback(every=100, on_alert="record")
     custom_loop(model, cb, 6, eval_in_train_mode_at=3)
     assert [(a.kind, a.layer, a.step) for a in cb.alerts] == [("contaminated", "bn1", 4)]
+    assert cb.report is not None and cb.report.ok  # the first batch itself was healthy
 
 
 def test_frozen_backbone_by_design_is_silent():
@@ -90,3 +93,4 @@ def test_frozen_backbone_by_design_is_silent():
     x, y = data()
     model.fit(x, y, batch_size=32, epochs=1, verbose=0, callbacks=[cb])
     assert cb.alerts == []
+    assert cb.report.verdicts() == {"bn1": "frozen-expected"}
