@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -36,12 +37,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 VENVS = ROOT / "bench" / ".venvs"
 PACKAGES = ("tensorflow", "keras", "tf_keras", "flax", "torch")
-# Separate environments: dslinter pins pylint 2.12/astroid 2.9; TorchFix pins libcst < 1.6.
+# Separate environments: TorchFix pins libcst < 1.6; dslinter pins pylint 2.12/astroid 2.9/mypy 0.931,
+# which do not build on Python 3.11, so it gets the last pylint 2.x (its plugin API still works
+# there) and is installed without its pins.
 PEER_ENVS = {
     "ruff": ["ruff", "flake8"],
     "torchfix": ["torchfix"],
-    "dslinter": ["dslinter"],
+    "dslinter": ["pylint==2.17.7", "astroid==2.15.8", "toml", "mypy"],
 }
+NO_DEPS = {"dslinter": ["dslinter==2.0.9"]}
 # Folder names some tools skip by default: renamed in the copy so every tool sees every file.
 RENAME_DIRS = {"build", "dist", "site-packages", "dist-packages", "venv", "env", "node_modules", "__pycache__"}
 
@@ -95,6 +99,12 @@ def ensure_env(name: str) -> Path | None:
     if res.returncode != 0:
         print(f"  could not install {name}: {res.stderr.strip().splitlines()[-1] if res.stderr.strip() else res.returncode}")
         return None
+    if name in NO_DEPS:
+        res = subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "-q", "--no-deps", *NO_DEPS[name]],
+                             capture_output=True, text=True)
+        if res.returncode != 0:
+            print(f"  could not install {NO_DEPS[name]}")
+            return None
     marker.write_text("ok\n")
     return bin_dir
 
@@ -120,7 +130,7 @@ def dslinter_checks(bin_dir: Path) -> list[str]:
             "syms = sorted({m.symbol for c in r.get_checkers() if getattr(c, '__module__', '').startswith('dslinter') "
             "for m in c.messages})\nprint(','.join(syms))\n")
     res = subprocess.run([str(bin_dir / "python"), "-c", code], capture_output=True, text=True)
-    return [s for s in res.stdout.strip().split(",") if s]
+    return [s for s in res.stdout.strip().split(",") if re.fullmatch(r"[a-z0-9-]+", s)]
 
 
 def main(argv=None) -> int:

@@ -251,3 +251,19 @@ def test_swa_finish_recalibrates_the_averaged_weights(net):
     peer.load_state_dict(swa.state_dict())
     update_bn(batches, peer)
     assert max_rel_errors(peer.module, ref)[1] > 1e-2  # update_bn: Dropout on, batch-average var
+
+
+def test_many_batches_across_record_chunks_and_nan_batch():
+    torch.manual_seed(4)
+    model = nn.Sequential(nn.Linear(3, 5), nn.BatchNorm1d(5))
+    batches = [(torch.randn(6, 3) * (1 + i % 7) + i * 0.1, None) for i in range(150)]  # > 2 chunks
+    ref = reference_stats(model, batches)
+    report = recalibrate(model, batches, progress=False)
+    assert report[0].data["batches"] == 150
+    assert max_rel_errors(model, ref)[1] < 1e-6
+
+    before = _state(model)
+    poisoned = batches[:70] + [(torch.full((6, 3), float("nan")), None)] + batches[70:]
+    report = recalibrate(model, poisoned, progress=False)
+    assert report.verdicts() == {"1": "non-finite"} and not report.ok
+    assert _same_state(model.state_dict(), before)  # old statistics kept

@@ -189,10 +189,13 @@ class Flow:
         self._in_progress: set[int] = set()
         self.module_of: dict[int, Module] = {}
         self.function_info: dict[int, FunctionInfo] = {}
+        self._inits: dict[str, list[FunctionInfo]] = {}  # class name -> its __init__
         for m in project.modules:
             for f in m.functions:
                 self.module_of[id(f.node)] = m
                 self.function_info[id(f.node)] = f
+                if f.cls is not None and f.name == "__init__":
+                    self._inits.setdefault(f.cls.name, []).append(f)
 
     # --- call resolution ----------------------------------------------------------------------
     def resolve(self, module: Module, call: ast.Call, scope: Optional[FuncNode]) -> tuple[list[FunctionInfo], bool]:
@@ -201,7 +204,7 @@ class Flow:
         if isinstance(f, ast.Name):
             cands = [fi for fi in self.project.functions(f.id) if fi.cls is None]
             if not cands:  # a project class: its __init__ runs
-                inits = [fi for fi in self.project.functions("__init__") if fi.cls is not None and fi.cls.name == f.id]
+                inits = self._inits.get(f.id, [])
                 return inits[:1], len(inits) == 1
             same = [fi for fi in cands if fi.module is module]
             if same:
@@ -350,6 +353,7 @@ class Flow:
                 bound = self.bind(fi, call, arg_key, receiver)
                 if fi.cls is not None and isinstance(receiver, ast.Name):
                     bound.update(self._attribute_bindings(fi, receiver.id, scope if scope is not None else module.tree, arg_key))
+                bound.update(_returned_binding(fi, call, module, arg_key))
                 for ev in sub:
                     if not unique and ev.kind != "train":
                         continue  # an ambiguous callee may restore, never accuse
@@ -409,6 +413,17 @@ def _constructed_classes(name: str, scope: ast.AST) -> set[str]:
     return out
 
 
+def _returned_binding(fi: FunctionInfo, call: ast.Call, module: Module, arg_key) -> dict[str, tuple[Key, str]]:
+    """``net = load_pretrained()`` where the callee ends with ``return model``: "%model" -> ``net``."""
+    parent = module.parent(call)
+    if not (isinstance(parent, ast.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0], (ast.Name, ast.Attribute))):
+        return {}
+    returned = {r.value.id for r in ast.walk(fi.node) if isinstance(r, ast.Return) and isinstance(r.value, ast.Name)}
+    if len(returned) != 1:
+        return {}
+    return {"%" + returned.pop(): arg_key(parent.targets[0])}
+
+
 def _assigned_names(body: Sequence[ast.stmt]) -> frozenset:
     """Names a function body binds itself (not ``global``/``nonlocal`` ones)."""
     names, declared = set(), set()
@@ -434,9 +449,15 @@ def _rebase(ev: Event, bound: dict[str, tuple[Key, str]], site, loops: tuple, gu
     if text.startswith("self.") and bound.get("self", (None, ""))[1]:
         text = bound["self"][1] + text[4:]  # `self.img_enc` seen from the caller: `model.img_enc`
     if key and key[0].startswith("%") and ev.kind != "step":
-        # the callee's own local object: the caller cannot name it (an optimizer keeps its name:
-        # it is looked up where it is stepped)
-        key, text = None, ""
+        returned = bound.get(key[0])
+        if returned is not None and returned[0] is not None:
+            # `net = load_pretrained()` returns the object the callee put in eval mode
+            rest = text.split(".")[1:]
+            key, text = returned[0] + key[1:], ".".join([returned[1]] + rest)
+        else:
+            # the callee's own local object: the caller cannot name it (an optimizer keeps its name:
+            # it is looked up where it is stepped)
+            key, text = None, ""
     if key:
         head = key[0]
         if head.startswith("$"):

@@ -11,16 +11,16 @@ parallel formula in float64:
 This avoids the float32 E[x^2] - mean^2 cancellation (wrong by 25% at input mean/std = 1000) and
 keeps the between-batch variance that an average of per-batch variances misses.
 
-Per-batch values are only cloned in the hot path; they are folded into the float64 accumulator in
-vectorised chunks, so the cost per BN call is one small copy.
+BN writes its batch statistics straight into rows of a chunk matrix (`BatchRows`); full chunks are
+folded into the float64 accumulator in one vectorised merge, so a BN call costs no extra tensor op.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
-__all__ = ["ChannelMoments", "BatchAverage", "all_reduce_moments", "all_reduce_batch_average"]
+__all__ = ["BatchRows", "ChannelMoments", "BatchAverage", "all_reduce_moments", "all_reduce_batch_average"]
 
 # Pending per-batch values folded into the float64 totals this often (memory vs. launch overhead).
 _CHUNK = 64
@@ -29,6 +29,56 @@ _CHUNK = 64
 def _accumulator_device(device: torch.device) -> torch.device:
     # MPS has no float64; merge on the CPU there.
     return torch.device("cpu") if device.type == "mps" else device
+
+
+class BatchRows:
+    """Where one BN layer writes its batch statistics during recalibration.
+
+    With momentum 1.0, BN's in-place update writes the batch mean and unbiased batch variance
+    into its ``running_mean`` / ``running_var``. Those buffers are swapped for row views of two
+    ``[chunk, C]`` matrices, so BN's own update *is* the record: the hot path costs no tensor
+    op, only moving to the next row. A full chunk is handed to the accumulator in one vectorised
+    merge.
+    """
+
+    def __init__(self, like_mean: torch.Tensor, like_var: torch.Tensor, sink):
+        shape = (_CHUNK,) + tuple(like_mean.shape)
+        self.mean_rows = torch.zeros(shape, dtype=like_mean.dtype, device=like_mean.device)
+        self.var_rows = torch.ones(shape, dtype=like_var.dtype, device=like_var.device)
+        self.mean_views = list(self.mean_rows.unbind(0))
+        self.var_views = list(self.var_rows.unbind(0))
+        self.sink = sink
+        self.k = 0
+        self.ns: list[int] = []
+        self.refined: list[torch.Tensor] = []
+
+    def current(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.mean_views[self.k], self.var_views[self.k]
+
+    def advance(self, n: int, refined_mean: torch.Tensor | None = None):
+        """The current row holds a finished call over ``n`` values; return the next row."""
+        self.ns.append(n)
+        if refined_mean is not None:
+            self.refined.append(refined_mean)
+        self.k += 1
+        if self.k == _CHUNK:
+            self.flush()
+        return self.current()
+
+    def flush(self) -> None:
+        k = self.k
+        if not k:
+            return
+        dev = _accumulator_device(self.mean_rows.device)
+        means = (torch.stack(self.refined).to(dev, torch.float64) if self.refined
+                 else self.mean_rows[:k].to(dev, torch.float64))
+        uvars = self.var_rows[:k].to(dev, torch.float64)
+        ns = torch.tensor(self.ns, dtype=torch.float64, device=dev)
+        self.sink.add_chunk(ns, means, uvars)
+        # momentum 1.0 computes 0 * old + batch: reset, so a NaN batch cannot leak into the next
+        self.mean_rows.zero_()
+        self.var_rows.fill_(1.0)
+        self.k, self.ns, self.refined = 0, [], []
 
 
 @dataclass
@@ -41,23 +91,9 @@ class ChannelMoments:
     batches: int = 0
     mean: torch.Tensor | None = None
     m2: torch.Tensor | None = None
-    _pending: list = field(default_factory=list)
 
-    def add_batch(self, n: int, batch_mean: torch.Tensor, unbiased_var: torch.Tensor) -> None:
-        """Record one BN call: ``n`` values per channel, BN's batch mean and unbiased variance."""
-        # called under no_grad: a plain clone (one op each) is all the hot path costs
-        self._pending.append((n, batch_mean.clone(), unbiased_var.clone()))
-        if len(self._pending) >= _CHUNK:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self._pending:
-            return
-        dev = _accumulator_device(self.device)
-        ns = torch.tensor([p[0] for p in self._pending], dtype=torch.float64, device=dev)
-        means = torch.stack([p[1] for p in self._pending]).to(dev, torch.float64)
-        uvars = torch.stack([p[2] for p in self._pending]).to(dev, torch.float64)
-        self._pending.clear()
+    def add_chunk(self, ns: torch.Tensor, means: torch.Tensor, uvars: torch.Tensor) -> None:
+        """Merge BN calls: ``ns[i]`` values per channel, batch means and unbiased variances."""
         n_b = float(ns.sum())
         mean_b = (ns[:, None] * means).sum(0) / n_b
         m2_b = ((ns - 1.0)[:, None] * uvars).sum(0) + (ns[:, None] * (means - mean_b) ** 2).sum(0)
@@ -91,19 +127,15 @@ class BatchAverage:
     mean_sum: torch.Tensor | None = None
     var_sum: torch.Tensor | None = None
 
-    def add_batch(self, n: int, batch_mean: torch.Tensor, unbiased_var: torch.Tensor) -> None:
-        dev = _accumulator_device(self.device)
-        m, v = batch_mean.to(dev, torch.float64), unbiased_var.to(dev, torch.float64)
+    def add_chunk(self, ns: torch.Tensor, means: torch.Tensor, uvars: torch.Tensor) -> None:
+        m, v = means.sum(0), uvars.sum(0)
         if self.mean_sum is None:
-            self.mean_sum, self.var_sum = m.clone(), v.clone()
+            self.mean_sum, self.var_sum = m, v
         else:
-            self.mean_sum += m
-            self.var_sum += v
-        self.count += n
-        self.batches += 1
-
-    def flush(self) -> None:
-        pass
+            self.mean_sum = self.mean_sum + m
+            self.var_sum = self.var_sum + v
+        self.count += float(ns.sum())
+        self.batches += int(ns.numel())
 
     @property
     def mean(self) -> torch.Tensor | None:
@@ -129,8 +161,6 @@ def all_reduce_moments(accs: list[ChannelMoments], group=None) -> None:
     if not accs:
         return
     dev = _collective_device(accs, group)
-    for a in accs:
-        a.flush()
     counts = torch.tensor([a.count for a in accs] + [a.batches for a in accs],
                           dtype=torch.float64, device=dev)
     sums = torch.cat([(a.mean.to(dev) * a.count) if a.mean is not None else _zeros_like_layer(a, dev)

@@ -6,11 +6,12 @@ the BN layers in train mode.
 
 How it works (and why):
 
-* BN layers run in train mode with ``momentum=1.0``, so after each call their buffers hold that
-  call's batch mean and unbiased batch variance, computed by BN itself (centred, so accurate even
-  for inputs with mean/std = 1000). A forward hook snapshots them and they are merged in float64
-  (Chan et al.), giving the exact population mean and variance at the cost of one small copy per
-  BN call. Every other module (Dropout, stochastic depth, ...) stays in eval mode.
+* BN layers run in train mode with ``momentum=1.0``, so each call writes its batch mean and
+  unbiased batch variance, computed by BN itself (centred, so accurate even for inputs with
+  mean/std = 1000), into the running buffers, which point at rows of a record matrix during the
+  pass; a forward hook moves the layer to the next row. Chunks of rows are merged in float64
+  (Chan et al.): the exact population mean and variance at no extra tensor op per BN call.
+  Every other module (Dropout, stochastic depth, ...) stays in eval mode.
 * The first batch runs the whole model and records the order of BN calls. From the second batch
   on, a hook stops the forward right after the last BN call: the classifier head, losses and
   anything else after the last BN are not run. If a batch calls BN layers in a different order
@@ -50,6 +51,7 @@ from bnguard._recalibration import (
 from bnguard.result import LayerResult
 from bnguard.torch._stats import (
     BatchAverage,
+    BatchRows,
     ChannelMoments,
     all_reduce_batch_average,
     all_reduce_moments,
@@ -139,13 +141,18 @@ class _Snapshot:
 
 
 class _Recorder:
-    """Forward hooks: snapshot BN's own batch stats after each call; stop after the last call."""
+    """BN's own batch stats, recorded call by call (`BatchRows`); a forward hook moves each layer
+    to its next row and stops the forward after the last BN call."""
 
     def __init__(self, layers: list[tuple[str, nn.Module]], estimator: str):
         self.index = {id(m): i for i, (_, m) in enumerate(layers)}
         self.layers = layers
         acc_type = ChannelMoments if estimator == "population" else BatchAverage
         self.accs = [acc_type(m.num_features, m.running_mean.device) for _, m in layers]
+        self.rows = [BatchRows(m.running_mean, m.running_var, acc)
+                     for (_, m), acc in zip(layers, self.accs)]
+        self.originals = [(m, m._buffers["running_mean"], m._buffers["running_var"])
+                          for _, m in layers]
         # per layer, decided on its first call: inputs far from zero (|mean| > 4 std), whose float32
         # batch mean is refined (see _refined_mean)
         self.offset: list[bool | None] = [None] * len(layers)
@@ -154,17 +161,33 @@ class _Recorder:
         self.early_stop = False
         self.stopped_batches = 0
 
+    def install(self) -> None:
+        """Point every BN layer's running buffers at its first record row."""
+        for (m, _, _), rows in zip(self.originals, self.rows):
+            m._buffers["running_mean"], m._buffers["running_var"] = rows.current()
+
+    def uninstall(self) -> None:
+        """Put the layers' own buffer tensors back (idempotent)."""
+        for m, mean, var in self.originals:
+            m._buffers["running_mean"], m._buffers["running_var"] = mean, var
+
+    def flush(self) -> None:
+        for rows in self.rows:
+            rows.flush()
+
     def hook(self, module, inputs, output):
         i = self.index[id(module)]
         x = inputs[0]
         n = x.numel() // x.shape[1] if x.dim() > 1 else x.numel()
         buffers = module._buffers  # direct access: Module.__getattr__ is slow in a hot hook
-        mean, var = buffers["running_mean"], buffers["running_var"]
+        refined = None
         if self.offset[i] is None:
+            mean, var = buffers["running_mean"], buffers["running_var"]
             self.offset[i] = bool((mean.abs() > _OFFSET_RATIO * var.sqrt()).any())
         if self.offset[i]:
-            mean = _refined_mean(x, mean)
-        self.accs[i].add_batch(n, mean, var)
+            refined = _refined_mean(x, buffers["running_mean"])
+        # this call's stats are in the current row: move BN on to the next one
+        buffers["running_mean"], buffers["running_var"] = self.rows[i].advance(n, refined)
         pos = len(self.calls)
         self.calls.append(i)
         if self.early_stop:
@@ -256,11 +279,12 @@ def recalibrate(
     try:
         with torch.no_grad():
             _enter_recalibration_mode(inner, tracked, patched_forward)
+            recorder.install()
             handles = [m.register_forward_hook(recorder.hook) for _, m in tracked]
             seen = _feed(inner, data, forward, device, recorder, num_batches, progress and rank == 0,
                          stop_early)
-            for a in recorder.accs:
-                a.flush()
+            recorder.uninstall()
+            recorder.flush()
             if world > 1:
                 reduce = all_reduce_moments if estimator == "population" else all_reduce_batch_average
                 reduce(recorder.accs, group=group)
@@ -270,6 +294,7 @@ def recalibrate(
             snapshot.restore_buffers()
             results = _write_stats(tracked, recorder.accs, old, unbiased)
     except BaseException:
+        recorder.uninstall()
         _remove(handles, patched_forward)
         snapshot.restore_modes_and_momenta()
         snapshot.restore_buffers()
@@ -326,10 +351,7 @@ def _enter_recalibration_mode(model, tracked, patched_forward) -> None:
         m.training = False
     for _, bn in tracked:
         bn.training = True
-        bn.momentum = 1.0
-        # momentum 1.0 computes 0 * old + batch: reset so NaN/inf in old stats cannot leak in.
-        bn.running_mean.zero_()
-        bn.running_var.fill_(1.0)
+        bn.momentum = 1.0  # running stats := this batch's stats (written into BatchRows)
         if isinstance(bn, nn.SyncBatchNorm):
             # Its synchronised forward needs CUDA and would mix ranks' batches; the all-reduce of
             # (count, sum, M2) at the end is the synchronisation, so run it as a plain BN.

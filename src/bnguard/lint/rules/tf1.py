@@ -48,9 +48,61 @@ def _describe_flag(site: BNSite) -> str:
 
 
 def _frozen_is_deliberate(site: BNSite, project: Project) -> bool:
-    """Frozen BN on purpose: ``trainable=False`` on the layer, or a fine-tuning script that restores
-    a pretrained backbone (``init_from_checkpoint``, ``assign_from_checkpoint_fn``, partial Saver)."""
-    return site.trainable_false or train_context(project).transfer
+    """Frozen BN on purpose: ``trainable=False`` on the layer, a fine-tuning script that restores
+    a pretrained backbone (``init_from_checkpoint``, ``assign_from_checkpoint_fn``, partial Saver),
+    or an inference copy that reuses the variables of a BN trained elsewhere (a GAN ``sampler``)."""
+    return (site.trainable_false or train_context(project).transfer or _reuses_variables(site)
+            or _inference_code(site))
+
+
+_INFERENCE_WORDS = ("eval", "test", "infer", "predict", "sampler", "export", "freeze", "serving", "demo",
+                    "deploy", "valid")
+
+
+def _inference_code(site: BNSite) -> bool:
+    """The BN is built in a function or file named for inference (``evaluate()``, ``sampler()``,
+    ``export.py``): a hard-coded False there is how inference graphs are written."""
+    from bnguard.lint.tf1_facts import enclosing_names
+
+    names = [n.lower() for n in enclosing_names(site.node, site.module)]
+    stem = site.module.path.replace("\\", "/").rsplit("/", 1)[-1].lower()
+    return any(w in n for n in names + [stem] for w in _INFERENCE_WORDS)
+
+
+def _reuses_variables(site: BNSite) -> bool:
+    """The BN call shares variables with another one: ``reuse=`` on the call (not literally False),
+    an enclosing ``variable_scope(..., reuse=...)``, ``reuse_variables()`` or a ``reuse`` parameter
+    in the enclosing function."""
+    m = site.module
+    node = site.node
+    if isinstance(node, ast.Call):
+        for kw in node.keywords:
+            if kw.arg == "reuse" and not (isinstance(kw.value, ast.Constant) and not kw.value.value):
+                return True
+    for anc in m.ancestors(node):
+        if isinstance(anc, (ast.With, ast.AsyncWith)):
+            for item in anc.items:
+                c = item.context_expr
+                if isinstance(c, ast.Call) and any(
+                        kw.arg == "reuse" and not (isinstance(kw.value, ast.Constant) and not kw.value.value)
+                        for kw in c.keywords):
+                    return True
+        if isinstance(anc, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if any(a.arg == "reuse" for a in anc.args.args + anc.args.kwonlyargs):
+                return True
+            calls = project_calls_in(anc, m)
+            if "reuse_variables" in calls:
+                return True
+    return False
+
+
+def project_calls_in(func: ast.AST, module: Module) -> set:
+    key = "_tf1_calls_in"
+    cache = module.__dict__.setdefault(key, {})
+    names = cache.get(id(func))
+    if names is None:
+        names = cache[id(func)] = {c.name for c in module.calls if c.scope is func and c.name}
+    return names
 
 
 def _frozen_matters(site: BNSite, project: Project) -> bool:
@@ -120,6 +172,10 @@ with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
 - Deliberately frozen BN: `trainable=False` on the layer, or fine-tuning that restores a pretrained
   backbone (`init_from_checkpoint`, `assign_from_checkpoint_fn`, `get_variables_to_restore`, a Saver
   with a `var_list`).
+- Inference copies of a trained network: BN calls that reuse variables (`reuse=True`/`AUTO_REUSE`,
+  `variable_scope(..., reuse=...)`, `reuse_variables()`, a `reuse` parameter — a GAN `sampler`), and BN
+  built in functions or files named for inference (`evaluate`, `predict`, `sampler`, `export.py`,
+  `test.py`, `demo.py`...).
 - Flags from command-line flags, config files, `mode == ModeKeys.TRAIN` in an Estimator `model_fn`,
   placeholders (`tf.placeholder(tf.bool)`); `placeholder_with_default(False)` is BN102's job.
 - Keras layers (`tf.keras.layers.BatchNormalization`): see the Keras rules.
@@ -225,8 +281,13 @@ def _compute_update_sites(project: Project) -> list[BNSite]:
     for s in bn_sites(project):
         if s.updates is V.UNKNOWN or s.updates != frozenset([UPDATE_OPS]):
             continue  # updates_collections=None (in-place updates) or a custom collection
-        if V.always_false_values(s.flag) or V.always_true_values(s.flag):
-            continue  # no update ops are created / moving stats never read
+        if V.always_false_values(s.flag):
+            continue  # no update ops are created (BN101's case)
+        if V.always_true_values(s.flag) and (s.flag_expr is None or train_context(project).deliberate_batch_stats):
+            # Batch statistics everywhere, by the API default or in a GAN/meta-learning project
+            # (MAML's transductive BN): the moving statistics are never read. An explicit
+            # ``training=True`` still builds statistics that a checkpoint/serving graph will read.
+            continue
         if s.flag is not V.UNKNOWN and all(isinstance(v, V.Placeholder) and v.has_default for v in s.flag) \
                 and not any(V.is_fed(v, project) for v in s.flag):
             continue  # BN102's case
@@ -322,8 +383,9 @@ with tf.control_dependencies(update_ops):
 """,
         not_flagged="""
 - `updates_collections=None` (slim/contrib update the statistics in place) or a custom collection.
-- BN whose flag is always false (no update ops exist: BN101) or always true (the moving statistics are
-  never read, as in MAML's transductive batch norm).
+- BN whose flag is always false (no update ops exist: BN101), or always true by the API default
+  (`batch_norm` without `is_training`) or in a GAN/meta-learning project: the moving statistics are
+  never read, as in MAML's transductive batch norm.
 - Train ops built inside `tf.control_dependencies(...)`, any used `get_collection(UPDATE_OPS)` in
   the project, `UPDATE_OPS` passed to anything, the helpers above.
 - Eager/TF2 code (`tf.GradientTape`, `enable_eager_execution`) and Keras `fit` loops (Keras runs its
@@ -521,9 +583,9 @@ _EVAL_WORDS = ("test", "val", "eval", "valid")
 _EVAL_FETCH_WORDS = ("acc", "pred", "logit", "prob", "output", "score", "correct")
 
 
-def _eval_runs(module: Module) -> list[ast.Call]:
-    """``sess.run(...)`` calls that evaluate/predict: fetch accuracy/predictions with test/validation
-    data, or with no train op."""
+def _eval_runs(module: Module, require_eval_data: bool = True) -> list[ast.Call]:
+    """``sess.run(...)`` calls that evaluate/predict: fetch accuracy/predictions (and no train op)
+    on test/validation data (``require_eval_data``) or on anything (in a script that only infers)."""
     out = []
     for c in module.calls:
         if c.name != "run" or not c.node.args:
@@ -536,7 +598,8 @@ def _eval_runs(module: Module) -> list[ast.Call]:
         parent = module.parent(c.node)
         if isinstance(parent, ast.Assign):  # ``test_acc = sess.run(...)``
             feed_src += " " + " ".join(ast.unparse(t).lower() for t in parent.targets)
-        if any(w in fetch_src for w in _EVAL_FETCH_WORDS) and (any(w in feed_src for w in _EVAL_WORDS) or any(w in fetch_src for w in _EVAL_WORDS)):
+        evaluates = any(w in feed_src for w in _EVAL_WORDS) or any(w in fetch_src for w in _EVAL_WORDS)
+        if any(w in fetch_src for w in _EVAL_FETCH_WORDS) and (evaluates or not require_eval_data):
             out.append(c.node)
     return out
 
@@ -644,11 +707,11 @@ def _eval_modules(project: Project):
     ctx = train_context(project)
     out = []
     for m in project.modules:
-        runs = _eval_runs(m)
-        if not runs:
-            continue
         restored = any(r.module is m for r in ctx.restores)
         trains = id(m) in ctx.trained_modules
+        runs = _eval_runs(m, require_eval_data=trains or not restored)
+        if not runs:
+            continue
         out.append((m, runs, restored, trains))
     return out
 

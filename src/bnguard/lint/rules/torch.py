@@ -16,8 +16,8 @@ from bnguard.lint.finding import Edit, Finding, Fix
 from bnguard.lint.imports import dotted
 from bnguard.lint.project import Module, Project
 from bnguard.lint.rules.base import Rule, RuleDoc, register
-from bnguard.lint.torchflow import (LOOP_TYPES, Event, Flow, Key, conflicting, key_names, receiver_key,
-                                    same_object)
+from bnguard.lint.torchflow import (LOOP_TYPES, Event, Flow, Key, conflicting, key_names, mode_call,
+                                    receiver_key, same_object)
 
 BN_CLASSES = {f"torch.nn.{n}" for n in (
     "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LazyBatchNorm1d", "LazyBatchNorm2d",
@@ -560,11 +560,14 @@ def _model_has_bn(key: Key, project: Project, module: Optional[Module] = None) -
     Assignments in ``module`` decide when there are any (a name is reused across scripts)."""
     if not key:
         return None
-    if module is not None:
-        local = _constructor_verdicts(key, project, [module])
-        if local:
-            return _combine(local)
-    return _combine(_constructor_verdicts(key, project, project.modules))
+    memo = project.facts.setdefault("torch.model_has_bn", {})  # type: ignore[arg-type]
+    memo_key = (frozenset(key_names(key)), id(module))
+    if memo_key not in memo:  # type: ignore[operator]
+        verdict = None
+        local = _constructor_verdicts(key, project, [module]) if module is not None else []
+        verdict = _combine(local) if local else _combine(_constructor_verdicts(key, project, project.modules))
+        memo[memo_key] = verdict  # type: ignore[index]
+    return memo[memo_key]  # type: ignore[index]
 
 
 def _combine(verdicts: list[Optional[bool]]) -> Optional[bool]:
@@ -1398,6 +1401,23 @@ def _handles_buffers(key: Key, project: Project) -> bool:
     return False
 
 
+def _forwarded_in_train_mode(key: Key, project: Project) -> bool:
+    """The averaged copy is run forward (``target(x)``) and never switched to eval mode: in train
+    mode each forward updates its own running statistics."""
+    names = key_names(key)
+    forwarded = False
+    for m in project.modules:
+        for c in m.calls:
+            f = c.node.func
+            if isinstance(f, ast.Attribute) and mode_call(c.node) == "eval" \
+                    and key_names(receiver_key(f.value, {}, set())[0]) == names:
+                return False
+            callee = f.value if isinstance(f, ast.Attribute) and f.attr == "forward" else f
+            if isinstance(callee, (ast.Name, ast.Attribute)) and key_names(receiver_key(callee, {}, set())[0]) == names:
+                forwarded = True  # target(x) / self.target(x) / target.forward(x)
+    return forwarded
+
+
 def _is_used(key: Key, module: Module, project: Project) -> bool:
     """The averaged model is evaluated, called, saved or returned somewhere."""
     names = key_names(key)
@@ -1490,6 +1510,8 @@ has no BatchNorm; averaged models that are never used.
             return
         if _handles_buffers(avg_key, project) or not _is_used(avg_key, module, project):
             return
+        if _forwarded_in_train_mode(avg_key, project):
+            return  # its own forward passes keep its statistics current (BYOL / mean-teacher targets)
         yield self.finding(
             module, call,
             f"`{avg_text}` ({kind} of `{src_text}`) averages parameters only; its BatchNorm running statistics "
@@ -1506,18 +1528,36 @@ has no BatchNorm; averaged models that are never used.
         if not ema_key:
             return False
         blended = False
-        for m in project.modules:
-            for n in ast.walk(m.tree):
-                if isinstance(n, ast.Call) and (dotted(n.func) or "").endswith("zip"):
-                    srcs = [a for a in n.args if isinstance(a, ast.Call) and isinstance(a.func, ast.Attribute)]
-                    if any(a.func.attr in ("state_dict", "buffers", "named_buffers") for a in srcs):  # type: ignore[attr-defined]
-                        if any(same_object(receiver_key(a.func.value, {}, set())[0], ema_key) for a in srcs):  # type: ignore[attr-defined]
-                            return False
-                    if any(a.func.attr in ("parameters", "named_parameters") and same_object(receiver_key(a.func.value, {}, set())[0], ema_key)  # type: ignore[attr-defined]
-                           for a in srcs):
-                        loop = m.parent(n)
-                        if isinstance(loop, (ast.For, ast.comprehension)) and any(
-                                isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr in ("mul_", "add_", "lerp_", "copy_", "sub_")
-                                for c in ast.walk(loop)):
-                            blended = True
+        for kind, key in _zip_updates(project):
+            if not same_object(key, ema_key):
+                continue
+            if kind == "buffers":
+                return False
+            blended = True
         return blended
+
+
+def _zip_updates(project: Project) -> list[tuple[str, Key]]:
+    """``zip(a.parameters(), b.parameters())`` loops that blend in place ("params", key of each
+    side) and ``zip(a.state_dict()/buffers(), ...)`` copies ("buffers", key)."""
+
+    def compute(p: Project) -> list[tuple[str, Key]]:
+        out: list[tuple[str, Key]] = []
+        for m in p.modules:
+            for c in m.calls:
+                if c.name != "zip":
+                    continue
+                srcs = [a for a in c.node.args if isinstance(a, ast.Call) and isinstance(a.func, ast.Attribute)]
+                for a in srcs:
+                    key = receiver_key(a.func.value, {}, set())[0]  # type: ignore[attr-defined]
+                    if a.func.attr in ("state_dict", "buffers", "named_buffers"):  # type: ignore[attr-defined]
+                        out.append(("buffers", key))
+                    elif a.func.attr in ("parameters", "named_parameters"):  # type: ignore[attr-defined]
+                        loop = m.parent(c.node)
+                        if isinstance(loop, (ast.For, ast.comprehension)) and any(
+                                isinstance(x, ast.Call) and isinstance(x.func, ast.Attribute)
+                                and x.func.attr in ("mul_", "add_", "lerp_", "copy_", "sub_") for x in ast.walk(loop)):
+                            out.append(("params", key))
+        return out
+
+    return project.fact("torch.zip_updates", compute)
