@@ -221,6 +221,7 @@ def main():
     ap.add_argument("--json", help="also write the results to this file")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    torch.manual_seed(0)  # same initial weights in every run
 
     cases = [("resnet20", False, False, False), ("resnet20", False, True, False),
              ("resnet20", True, False, False), ("resnet20", True, True, False),

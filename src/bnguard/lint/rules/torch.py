@@ -107,6 +107,11 @@ class _OptimizerIndex:
                     opaque = True  # get_params(model), a helper: cannot tell
         if opaque and not names:
             names.add("*")
+        if c.scope is not None:
+            params = {a.arg for a in c.scope.args.posonlyargs + c.scope.args.args + c.scope.args.kwonlyargs}
+            if names & params:
+                # `opt = Adam(net.parameters())` with `net` a parameter: whatever the caller passes
+                names = (names - params) | {"*"}
         return names
 
     def trains(self, step: Event, key: Key) -> Optional[bool]:
