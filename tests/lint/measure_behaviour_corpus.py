@@ -3,6 +3,7 @@
     .venv/bin/python tests/lint/measure_behaviour_corpus.py            # print measured vs manifest
     .venv/bin/python tests/lint/measure_behaviour_corpus.py --write    # store measurements in the manifest
     .venv/bin/python tests/lint/measure_behaviour_corpus.py --write torch/ok_x.py   # only these programs
+    .venv/bin/python tests/lint/measure_behaviour_corpus.py --score    # linter precision/recall, no runs
 
 Each program prints one ``BN-GROUND-TRUTH: <behaviour>`` line computed from the framework's own
 moving statistics; the manifest keeps that measured value next to the expected linter codes.
@@ -58,5 +59,44 @@ def main(write: bool, only: list) -> int:
     return 1 if bad and not write else 0
 
 
+def score() -> int:
+    """Lint every program on its own (default rules) and print precision/recall per framework.
+
+    A bug counts as found when all its expected codes fire; any finding on a correct program, or an
+    unexpected code on a bug, is a false positive."""
+    sys.path.insert(0, str(CORPUS.parents[2] / "src"))
+    from bnguard.lint.engine import lint_paths
+
+    manifest = json.loads(MANIFEST.read_text())
+    stats: dict = {}
+    for entry in manifest["programs"]:
+        found = {f.code for f in lint_paths([str(CORPUS / entry["path"])]).findings if not f.suppressed}
+        s = stats.setdefault(entry["framework"], {"tp": 0, "fn": 0, "fp": 0, "tn": 0, "n": 0, "bugs": 0})
+        s["n"] += 1
+        expected = set(entry["expected_codes"])
+        if entry["bug"]:
+            s["bugs"] += 1
+            s["tp" if expected <= found else "fn"] += 1
+            if found - expected:
+                s["fp"] += 1
+                print(f"FP   {entry['path']}: {sorted(found - expected)}")
+            if not expected <= found:
+                print(f"FN   {entry['path']}: expected {sorted(expected)}, found {sorted(found)}")
+        elif found:
+            s["fp"] += 1
+            print(f"FP   {entry['path']}: {sorted(found)}")
+        else:
+            s["tn"] += 1
+    total = {k: sum(s[k] for s in stats.values()) for k in ("tp", "fn", "fp", "tn", "n", "bugs")}
+    for name, s in sorted(stats.items()) + [("ALL", total)]:
+        precision = s["tp"] / (s["tp"] + s["fp"]) if s["tp"] + s["fp"] else float("nan")
+        recall = s["tp"] / (s["tp"] + s["fn"]) if s["tp"] + s["fn"] else float("nan")
+        print(f"{name:<6} programs={s['n']:<3} bugs={s['bugs']:<3} correct={s['n'] - s['bugs']:<3} "
+              f"TP={s['tp']} FN={s['fn']} FP={s['fp']}  precision={precision:.2f} recall={recall:.2f}")
+    return 0
+
+
 if __name__ == "__main__":
+    if "--score" in sys.argv:
+        sys.exit(score())
     sys.exit(main("--write" in sys.argv, [a.rstrip("/") for a in sys.argv[1:] if not a.startswith("--")]))

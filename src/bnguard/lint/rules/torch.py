@@ -1017,7 +1017,8 @@ self.bn = nn.BatchNorm2d(64, momentum=0.99)
 self.bn = nn.BatchNorm2d(64, momentum=0.01)  # PyTorch convention: 1 - TF momentum
 """,
         not_flagged="""
-`momentum=None` (cumulative average), values below 0.5, hand-written BN classes (their convention is
+`momentum=None` (cumulative average), values below 0.5, `momentum=1` (keep exactly the current
+batch: the transductive BN of MAML-style few-shot code), hand-written BN classes (their convention is
 their own), `track_running_stats=False` layers (no running statistics).
 """,
         versions=PYTORCH_VERSIONS,
