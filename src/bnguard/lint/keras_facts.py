@@ -227,7 +227,7 @@ def resolve_def(project: Project, module: Module, func: ast.AST) -> Optional[ast
         source_name, name = module.imports.aliases.get(func.value.id) or "", func.attr
     else:
         return None
-    source = project.module_named(source_name) if source_name and hasattr(project, "module_named") else None
+    source = project.module_named(source_name, module) if source_name and hasattr(project, "module_named") else None
     if source is None or source is module:
         return None
     for n in source.tree.body:

@@ -145,6 +145,39 @@ class Module:
         return ast.get_source_segment(self.unit.text, node) or ""
 
 
+def _path_parts(path: str) -> list[str]:
+    return [x for x in path.replace("\\", "/").split("/") if x and x != "."]
+
+
+def _import_root(m: Module, depth: int) -> tuple[str, ...]:
+    """The directory from which ``m`` is importable under a dotted name of ``depth`` components
+    (``a/b/pkg/mod.py`` as ``pkg.mod`` -> ``a/b``)."""
+    parts = _path_parts(m.path)
+    if parts and parts[-1] in ("__init__.py", "__init__.pyi"):
+        parts = parts[:-1]
+    else:
+        parts = parts[:-1] + ["<module>"]
+    return tuple(parts[:-depth]) if depth <= len(parts) else ()
+
+
+def _nearest_import_root(candidates: list[Module], depth: int, importer: Module) -> Optional[Module]:
+    """Among same-named modules, the one whose import root is the importer's directory or, failing
+    that, its nearest ancestor; None when two candidates are equally near (or none is on the
+    importer's path)."""
+    here = tuple(_path_parts(importer.path)[:-1])
+    best: list[Module] = []
+    best_len = -1
+    for c in candidates:
+        root = _import_root(c, depth)
+        if c is importer or here[:len(root)] != root:
+            continue
+        if len(root) > best_len:
+            best, best_len = [c], len(root)
+        elif len(root) == best_len:
+            best.append(c)
+    return best[0] if len(best) == 1 else None
+
+
 @dataclass
 class Project:
     """All analysed modules and cross-module indexes."""
@@ -169,17 +202,28 @@ class Project:
             if c.qualname:
                 self.calls_by_qualname[c.qualname].append(c)
 
-    def module_named(self, dotted_name: str) -> Optional[Module]:
+    def module_named(self, dotted_name: str, importer: Optional[Module] = None) -> Optional[Module]:
         """The project module whose dotted name is ``dotted_name`` or ends with it (``pkg.config``
-        for ``config``); None when absent or ambiguous."""
+        for ``config``); None when absent or still ambiguous.
+
+        Course and paper repositories often hold several modules with the same name (one
+        ``resnet.py`` per lesson). With the ``importer`` known, the ambiguity is settled the way
+        Python's import path does: the module next to the importing file wins (a script's own
+        directory is ``sys.path[0]``, and a relative import starts there too), then the module
+        rooted at the nearest ancestor directory of the importer."""
         if not hasattr(self, "_modules_by_tail"):
             self._modules_by_tail: dict[str, list[Module]] = defaultdict(list)
             for m in self.modules:
                 parts = m.module_name.split(".")
                 for i in range(len(parts)):
                     self._modules_by_tail[".".join(parts[i:])].append(m)
-        found = self._modules_by_tail.get(dotted_name.lstrip("."), [])
-        return found[0] if len(found) == 1 else None
+        tail = dotted_name.lstrip(".")
+        found = self._modules_by_tail.get(tail, [])
+        if len(found) == 1:
+            return found[0]
+        if not found or importer is None:
+            return None
+        return _nearest_import_root(found, len(tail.split(".")), importer)
 
     def add_module(self, m: Module) -> None:
         self.modules.append(m)

@@ -507,7 +507,7 @@ class _Resolver:
         if not target or "." not in target.lstrip("."):
             return UNKNOWN
         mod_name, _, attr = target.lstrip(".").rpartition(".")
-        other = self.project.module_named(mod_name)
+        other = self.project.module_named(mod_name, m)
         if other is None or other is m:
             return UNKNOWN
         sb = self.scope(other.tree)
@@ -523,7 +523,7 @@ class _Resolver:
         if base is not None and base.split(".")[0] in m.imports.aliases:
             # ``config.IS_TRAINING`` with ``import config``: a project module's constant.
             target = m.imports.resolve(e.value)
-            other = self.project.module_named(target) if target else None
+            other = self.project.module_named(target, m) if target else None
             if other is not None and other is not m:
                 sb = self.scope(other.tree)
                 if e.attr in sb.names:

@@ -71,7 +71,7 @@ def _class_in_scope(project: Project, module: Module, name: str) -> Optional[tup
     if not target or "." not in target:
         return None
     source_name, _, cls_name = target.rpartition(".")
-    source = project.module_named(source_name) if hasattr(project, "module_named") else None
+    source = project.module_named(source_name, module) if hasattr(project, "module_named") else None
     if source is None:
         return None
     for cls in source.classes:
@@ -156,6 +156,27 @@ logits, updates = Net().apply(variables, x, mutable=["batch_stats"])
         if not trains_batch_stats(project):
             return
         trained = trained_classes(project)
+        sites = [(node, expr, kf.always_true(module, project, expr), module.enclosing_class(node))
+                 for node, expr in self._flag_sites(module)]
+        # A BN of the same trained model whose flag can be False is what ``mutable=['batch_stats']``
+        # is there for; a hard-coded True next to it keeps pretrained statistics on purpose (a frozen
+        # stem in a fine-tuned network), measured: the stem's statistics stay, the others move.
+        updating = {id(cls) for _, _, frozen, cls in sites if not frozen and (cls is None or id(cls) in trained)}
+        for node, expr, frozen, cls in sites:
+            if not frozen:
+                continue
+            if cls is not None and id(cls) not in trained:
+                continue
+            if updating and (cls is None or id(cls) in updating or None in updating
+                             or any(id(k) in updating for k in module.classes if id(k) in trained)):
+                continue
+            yield self.finding(module, node, "BatchNorm with use_running_average always True in a model trained "
+                               "with mutable=['batch_stats']: it never updates its statistics; use "
+                               "`use_running_average=not train`")
+
+    def _flag_sites(self, module: Module) -> Iterable[tuple[ast.AST, ast.expr]]:
+        """(call, use_running_average expression) for every linen BN construction or application
+        in ``module`` that states the flag."""
         bn_attrs = self._bn_attributes(module)
         for c in module.calls:
             node = c.node
@@ -169,14 +190,8 @@ logits, updates = Net().apply(variables, x, mutable=["batch_stats"])
             elif isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name) \
                     and node.func.value.id == "self" and node.func.attr in bn_attrs:
                 expr = kf.kwarg(node, "use_running_average")
-            if expr is None or not kf.always_true(module, project, expr):
-                continue
-            cls = module.enclosing_class(node)
-            if cls is not None and id(cls) not in trained:
-                continue
-            yield self.finding(module, node, "BatchNorm with use_running_average always True in a model trained "
-                               "with mutable=['batch_stats']: it never updates its statistics; use "
-                               "`use_running_average=not train`")
+            if expr is not None:
+                yield node, expr
 
     @staticmethod
     def _bn_attributes(module: Module) -> set[str]:

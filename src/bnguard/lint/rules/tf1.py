@@ -291,10 +291,62 @@ def _compute_update_sites(project: Project) -> list[BNSite]:
         if s.flag is not V.UNKNOWN and all(isinstance(v, V.Placeholder) and v.has_default for v in s.flag) \
                 and not any(V.is_fed(v, project) for v in s.flag):
             continue  # BN102's case
+        if s.flag is V.UNKNOWN and _default_false_never_overridden(s, project):
+            continue  # the only evidence says "not training": no update ops would exist
         if not is_trained(s.node, s.module, project):
             continue
         out.append(s)
     return out
+
+
+_FRAMEWORK_ROOTS = ("tensorflow", "tf_slim", "keras", "tf_keras", "sonnet", "tflearn", "tensorlayer")
+
+
+def _default_false_never_overridden(site: BNSite, project: Project) -> bool:
+    """The flag is a parameter of the BN-building function with a False default (``def bn(self, x,
+    is_training=False)``), the value resolver could not follow its callers (a decorator such as the
+    ``@layer`` of caffe-tensorflow style networks, or an escaping reference), and no call of that
+    function found by name — ``net.bn(...)``, ``self.bn._original(self, ...)``,
+    ``bn.__wrapped__(...)`` — passes it anything but False, by keyword or by a position that could
+    reach it. Then the only evidence says the layer is built with is_training=False, which creates
+    no update ops, so "update ops never run" would be a guess: BN103 stays silent (and BN101, which
+    needs a definite False, too). A single call passing a non-False value, ``*args``/``**kwargs``
+    or enough positional arguments keeps the site unknown, i.e. reported as before."""
+    expr, m = site.flag_expr, site.module
+    func = m.scope_of(site.node)
+    if not isinstance(expr, ast.Name) or not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return False
+    spec = V._param_spec(func, expr.id)
+    if spec is None or spec[1] is None or not V.always_false(spec[1], m, project):
+        return False
+    if any(isinstance(n, ast.Name) and n.id == expr.id and not isinstance(n.ctx, ast.Load) for n in ast.walk(func)):
+        return False  # re-bound in the body
+    position = spec[0]
+    injected = 1 if func.decorator_list else 0  # a wrapper may insert an argument (the layer input)
+    is_method = any(func in cls.body for cls in m.classes)
+    calls: list[tuple[ast.Call, Module, int]] = []
+    for c in project.call_sites(func.name):
+        if c.qualname and c.qualname.split(".")[0] in _FRAMEWORK_ROOTS:
+            continue  # ``tf.layers.batch_normalization(...)``: not this function
+        offset = 1 if is_method and isinstance(c.node.func, ast.Attribute) else 0
+        calls.append((c.node, c.module, offset + injected))
+    for other in project.modules:
+        for ref in other.references.get(func.name, ()):
+            attr, call = other.parent(ref), None
+            if isinstance(attr, ast.Attribute) and attr.attr in ("_original", "__wrapped__", "original", "func"):
+                call = other.parent(attr)
+            if isinstance(call, ast.Call) and call.func is attr:
+                calls.append((call, other, 0))  # the undecorated function, ``self`` passed explicitly
+    for call, cm, shift in calls:
+        if any(kw.arg is None for kw in call.keywords) or any(isinstance(a, ast.Starred) for a in call.args):
+            return False
+        passed = next((kw.value for kw in call.keywords if kw.arg == expr.id), None)
+        if passed is not None:
+            if not V.always_false(passed, cm, project):
+                return False
+        elif position is not None and len(call.args) + shift > position:
+            return False
+    return True
 
 
 def _train_op_is_wired(call: ast.Call, module: Module, project: Project) -> bool:
@@ -386,6 +438,10 @@ with tf.control_dependencies(update_ops):
 - BN whose flag is always false (no update ops exist: BN101), or always true by the API default
   (`batch_norm` without `is_training`) or in a GAN/meta-learning project: the moving statistics are
   never read, as in MAML's transductive batch norm.
+- BN whose flag is a parameter defaulting to False (`def bn(self, x, is_training=False)`) when its
+  callers cannot be followed (a `@layer` decorator, `self.bn._original(self, ...)`) and no call found
+  by name passes anything but False: the only evidence says no update ops are created (frozen
+  pretrained BN, as in Faster R-CNN ports). One call passing another value keeps it reported.
 - Train ops built inside `tf.control_dependencies(...)`, any used `get_collection(UPDATE_OPS)` in
   the project, `UPDATE_OPS` passed to anything, the helpers above.
 - Eager/TF2 code (`tf.GradientTape`, `enable_eager_execution`) and Keras `fit` loops (Keras runs its
