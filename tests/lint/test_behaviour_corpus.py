@@ -29,12 +29,6 @@ PROGRAMS = {e["path"]: e for e in MANIFEST["programs"]}
 
 # Bugs the rules do not detect yet: path -> why (the mechanism that misses it).
 KNOWN_MISSES: dict[str, str] = {
-    "keras/bug_pytorch_momentum_in_keras.py":
-        "BN501: momentum=hp['bn_momentum'] - a subscript of a parameter bound at the call site to a "
-        "module-level dict is not resolved to 0.1",
-    "flax/bug_pytorch_momentum_in_flax.py":
-        "BN501: momentum=self.bn_momentum - a Flax dataclass field default (bn_momentum: float = 0.1) "
-        "is not resolved",
 }
 
 # Correct programs that get a finding today: path -> (code, why the finding is wrong).

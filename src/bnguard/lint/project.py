@@ -225,6 +225,11 @@ class Project:
             return None
         return _nearest_import_root(found, len(tail.split(".")), importer)
 
+    def modules_named(self, dotted_name: str) -> list[Module]:
+        """Every project module whose dotted name is ``dotted_name`` or ends with it."""
+        self.module_named(dotted_name)  # builds the index
+        return list(self._modules_by_tail.get(dotted_name.lstrip("."), []))
+
     def add_module(self, m: Module) -> None:
         self.modules.append(m)
         self.__dict__.pop("_modules_by_tail", None)

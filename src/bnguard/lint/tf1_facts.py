@@ -481,6 +481,11 @@ class TrainContext:
     update_consumers: list[CallSite] = field(default_factory=list)  # get_collection(UPDATE_OPS) that is used
     dead_collections: list[CallSite] = field(default_factory=list)  # get_collection(UPDATE_OPS) never used
     other_update_refs: int = 0  # UPDATE_OPS mentioned outside get_collection
+    other_update_ref_modules: set = field(default_factory=set)  # ids of the modules that mention it
+    # ids of the modules behind ``self_wiring_framework`` / ``eager`` / ``keras_training``
+    self_wiring_modules: set = field(default_factory=set)
+    eager_modules: set = field(default_factory=set)
+    keras_training_modules: set = field(default_factory=set)
     self_wiring_framework: bool = False
     eager: bool = False
     keras_training: bool = False
@@ -539,6 +544,7 @@ def _build_context(project: Project) -> TrainContext:
                 methods_by_class[f.cls.name].append(f)
         if m.imports.imports_any(*SELF_WIRING_PACKAGES):
             ctx.self_wiring_framework = True
+            ctx.self_wiring_modules.add(id(m))
         for c in m.calls:
             if c.name:
                 calls_by_scope[id(c.scope)].append(_call_ref(c))
@@ -558,8 +564,10 @@ def _build_context(project: Project) -> TrainContext:
                 (ctx.update_consumers if _result_used(c) else ctx.dead_collections).append(c)
             if q == "tensorflow.GradientTape" or q in ("tensorflow.enable_eager_execution", "tensorflow.enable_v2_behavior"):
                 ctx.eager = True
+                ctx.eager_modules.add(id(m))
             if name in ("fit", "fit_generator", "train_on_batch") and isinstance(c.node.func, ast.Attribute):
                 ctx.keras_training = True
+                ctx.keras_training_modules.add(id(m))
             if name in RESTORE_NAMES:
                 ctx.restores.append(c)
             if name in TRANSFER_NAMES:
@@ -582,6 +590,7 @@ def _build_context(project: Project) -> TrainContext:
                     if not (isinstance(p, ast.Call) and p.func is not r and (m.imports.resolve(p.func) or "").endswith(("get_collection", "get_collection_ref"))):
                         if name == "UPDATE_OPS":
                             ctx.other_update_refs += 1
+                            ctx.other_update_ref_modules.add(id(m))
         if not ctx.deliberate_batch_stats:
             words = " ".join(list(m.references) + [f.name for f in m.functions] + [c.name for c in m.classes]).lower()
             words += " " + m.path.lower()
@@ -665,6 +674,53 @@ def _close(work: list, seen: set, ctx: TrainContext, project: Project) -> None:
                 continue
             seen.add(id(f.node))
             work.extend((callee, f.module) for callee in ctx.calls_by_scope.get(id(f.node), ()))
+
+
+def _imported_project_modules(m: Module, project: Project) -> list[Module]:
+    """The project modules ``m`` imports (``import pkg.mod``, ``from mod import f``, ``from . import
+    mod``). A name that several modules share and the importer's location does not settle links to
+    all of them (when in doubt, the modules belong together)."""
+    out: dict[int, Module] = {}
+    for target in set(m.imports.aliases.values()) | m.imports.imported_modules:
+        t = target.lstrip(".")
+        while t:
+            if project.modules_named(t):
+                one = project.module_named(t, m)
+                for o in ([one] if one is not None else project.modules_named(t)):
+                    if o is not m:
+                        out[id(o)] = o
+                break
+            t = t.rpartition(".")[0]
+    return list(out.values())
+
+
+def same_program(module: Module, project: Project) -> set[int]:
+    """Ids of the modules that run in one program with ``module``: what it imports (transitively),
+    the modules that import it (transitively) and everything those import. Two scripts of one
+    repository that merely share a helper module are separate programs: an UPDATE_OPS consumer in
+    one does not wire the other's train op."""
+    def compute(p: Project) -> dict:
+        imports = {id(m): _imported_project_modules(m, p) for m in p.modules}
+        importers: dict[int, list[Module]] = defaultdict(list)
+        for m in p.modules:
+            for o in imports[id(m)]:
+                importers[id(o)].append(m)
+        return {"imports": imports, "importers": importers}
+
+    graph = project.fact("tf1.import_graph", compute)
+
+    def closure(starts: list[Module], edges: dict) -> dict[int, Module]:
+        seen = {id(s): s for s in starts}
+        work = list(starts)
+        while work:
+            for o in edges.get(id(work.pop()), ()):
+                if id(o) not in seen:
+                    seen[id(o)] = o
+                    work.append(o)
+        return seen
+
+    roots = closure([module], graph["importers"])
+    return set(closure(list(roots.values()), graph["imports"]))
 
 
 def reachable_from(module: Module, project: Project) -> set:

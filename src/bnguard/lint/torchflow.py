@@ -36,7 +36,7 @@ _SCALER_NAME = re.compile(r"scaler", re.I)
 LOOP_TYPES = (ast.For, ast.AsyncFor, ast.While)
 # Module methods that return the module itself (``model.to(device).eval()``).
 _SAME_OBJECT_METHODS = {"to", "cuda", "cpu", "float", "half", "double", "bfloat16", "train", "eval",
-                        "requires_grad_", "to_empty", "type"}
+                        "requires_grad_", "to_empty", "type", "apply", "share_memory", "xpu", "ipu", "mps"}
 
 
 @dataclass(frozen=True)
@@ -57,8 +57,13 @@ class Event:
         return self.sites[-1][0]
 
 
+# Last key component of ``model[1]`` / ``net[-1]``: an element of a container module (a sub-module,
+# like ``model.backbone``), not the whole object. Not a name.
+ELEMENT = "[]"
+
+
 def key_names(key: Key) -> set[str]:
-    return {c.lstrip("$%") for c in key} if key else set()
+    return {c.lstrip("$%") for c in key if c != ELEMENT} if key else set()
 
 
 def same_object(a: Key, b: Key) -> bool:
@@ -73,12 +78,15 @@ def receiver_key(expr: ast.AST, aliases: dict[str, tuple[Key, str]], params: set
     """Key and source text of a receiver expression (``self.model.module`` -> ("model",)). A name
     bound inside the function (``local_names``) is marked "%": seen from a caller it is unknown."""
     d = dotted(expr)
+    element: tuple[str, ...] = ()
     if d is None:
         # model.to(device).eval(), nets[0].eval(): look through calls/subscripts to the base name
         # (a call that returns another object, get_eval_model(), stays unknown)
         base = expr
         while isinstance(base, (ast.Call, ast.Subscript)):
             if isinstance(base, ast.Subscript):
+                if base is expr and _constant_index(base.slice):
+                    element = (ELEMENT,)  # model[1].eval(): one layer of a Sequential
                 base = base.value
             elif isinstance(base.func, ast.Attribute) and base.func.attr in _SAME_OBJECT_METHODS:
                 base = base.func.value
@@ -95,7 +103,7 @@ def receiver_key(expr: ast.AST, aliases: dict[str, tuple[Key, str]], params: set
         if key is None:
             return None, ""
         rest = [p for p in parts[1:] if p != "module"]
-        return key + tuple(rest), ".".join([alias_text] + parts[1:])
+        return key + tuple(rest) + element, ".".join([alias_text] + parts[1:])
     comps = [p for p in parts if p != "module"]
     if comps and comps[0] == "self":
         comps = comps[1:] if len(comps) > 1 else ["$self"]
@@ -103,7 +111,14 @@ def receiver_key(expr: ast.AST, aliases: dict[str, tuple[Key, str]], params: set
         comps[0] = "$" + comps[0]
     elif comps and comps[0] in local_names:
         comps[0] = "%" + comps[0]
-    return (tuple(comps) or None), text
+    return ((tuple(comps) + element) if comps else None), text
+
+
+def _constant_index(index: ast.AST) -> bool:
+    """``[1]`` / ``[-1]``: a fixed position (a layer); ``[i]`` over a list of models is not."""
+    if isinstance(index, ast.UnaryOp) and isinstance(index.op, ast.USub):
+        index = index.operand
+    return isinstance(index, ast.Constant) and isinstance(index.value, int)
 
 
 def is_optimizer_step(call: ast.Call) -> bool:

@@ -145,6 +145,9 @@ logits, updates = Net().apply(variables, x, mutable=["batch_stats"])
 - modules not linked to such an `apply`: the BN must sit in a class defined or instantiated in a
   module that applies with `mutable=['batch_stats']`, or in a class those contain (a frozen
   feature extractor used elsewhere for inference stays silent);
+- a constant-True BN next to a BN of the same module whose flag can be False (`not train`): the
+  mutable collection is there for that one, and the constant one keeps pretrained statistics on
+  purpose (a frozen stem while the rest of the network trains);
 - values that cannot be resolved.
 """,
         versions=FLAX_VERSIONS,
@@ -158,17 +161,15 @@ logits, updates = Net().apply(variables, x, mutable=["batch_stats"])
         trained = trained_classes(project)
         sites = [(node, expr, kf.always_true(module, project, expr), module.enclosing_class(node))
                  for node, expr in self._flag_sites(module)]
-        # A BN of the same trained model whose flag can be False is what ``mutable=['batch_stats']``
-        # is there for; a hard-coded True next to it keeps pretrained statistics on purpose (a frozen
-        # stem in a fine-tuned network), measured: the stem's statistics stay, the others move.
-        updating = {id(cls) for _, _, frozen, cls in sites if not frozen and (cls is None or id(cls) in trained)}
+        # A trained BN of this module whose flag can be False is what ``mutable=['batch_stats']`` is
+        # there for; a hard-coded True next to it keeps pretrained statistics on purpose (a frozen
+        # stem in a fine-tuned network; measured: the stem's statistics stay, the others move).
+        if any(not frozen and (cls is None or id(cls) in trained) for _, _, frozen, cls in sites):
+            return
         for node, expr, frozen, cls in sites:
             if not frozen:
                 continue
             if cls is not None and id(cls) not in trained:
-                continue
-            if updating and (cls is None or id(cls) in updating or None in updating
-                             or any(id(k) in updating for k in module.classes if id(k) in trained)):
                 continue
             yield self.finding(module, node, "BatchNorm with use_running_average always True in a model trained "
                                "with mutable=['batch_stats']: it never updates its statistics; use "

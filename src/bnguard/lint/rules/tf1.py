@@ -23,6 +23,7 @@ from bnguard.lint.tf1_facts import (
     fresh_session,
     is_update_ops_ref,
     is_trained,
+    same_program,
     site_in_graph_of,
     train_context,
 )
@@ -452,10 +453,16 @@ with tf.control_dependencies(update_ops):
 
     def check(self, module: Module, project: Project) -> Iterable[Finding]:
         ctx = train_context(project)
-        if ctx.self_wiring_framework or ctx.eager or ctx.keras_training or id(module) not in ctx.trained_modules:
+        if id(module) not in ctx.trained_modules:
+            return
+        # Only evidence from the same program counts: another script of the repository that runs its
+        # own UPDATE_OPS, trains with Keras fit or runs eagerly says nothing about this train op.
+        program = same_program(module, project)
+        if (ctx.self_wiring_modules | ctx.eager_modules | ctx.keras_training_modules) & program:
             return
         yield from self._keras_layers_in_graph(module, project)
-        if ctx.update_consumers or ctx.wiring_helpers or ctx.other_update_refs:
+        if (any(id(c.module) in program for c in ctx.update_consumers + ctx.wiring_helpers)
+                or ctx.other_update_ref_modules & program):
             return
         sites = [s for s in _update_sites(project) if site_in_graph_of(s, module, project)]
         sites.sort(key=lambda s: s.module is not module)  # name a layer of this script first
@@ -639,15 +646,18 @@ _EVAL_WORDS = ("test", "val", "eval", "valid")
 _EVAL_FETCH_WORDS = ("acc", "pred", "logit", "prob", "output", "score", "correct")
 
 
-def _eval_runs(module: Module, require_eval_data: bool = True) -> list[ast.Call]:
+def _eval_runs(module: Module, require_eval_data: bool = True, any_fetch: bool = False) -> list[ast.Call]:
     """``sess.run(...)`` calls that evaluate/predict: fetch accuracy/predictions (and no train op)
-    on test/validation data (``require_eval_data``) or on anything (in a script that only infers)."""
+    on test/validation data (``require_eval_data``) or on anything (in a script that only infers).
+    With ``any_fetch`` (a script that restores a checkpoint and trains nothing) every run that feeds
+    data is a prediction, whatever the fetched tensor is called (``reg_net.ddf``)."""
     out = []
     for c in module.calls:
         if c.name != "run" or not c.node.args:
             continue
         fetch_src = ast.unparse(c.node.args[0]).lower()
-        if any(w in fetch_src for w in ("train", "optim", "minimize", "update", "init", "step")):
+        if any(w in fetch_src for w in ("train", "optim", "minimize", "update", "init", "step", "assign",
+                                        "summar", "save", "restore")):
             continue
         feed = _kw_or_pos(c.node, "feed_dict", 1)
         feed_src = ast.unparse(feed).lower() if feed is not None else ""
@@ -655,7 +665,8 @@ def _eval_runs(module: Module, require_eval_data: bool = True) -> list[ast.Call]
         if isinstance(parent, ast.Assign):  # ``test_acc = sess.run(...)``
             feed_src += " " + " ".join(ast.unparse(t).lower() for t in parent.targets)
         evaluates = any(w in feed_src for w in _EVAL_WORDS) or any(w in fetch_src for w in _EVAL_WORDS)
-        if any(w in fetch_src for w in _EVAL_FETCH_WORDS) and (evaluates or not require_eval_data):
+        predicts = any(w in fetch_src for w in _EVAL_FETCH_WORDS) or (any_fetch and feed is not None)
+        if predicts and (evaluates or not require_eval_data):
             out.append(c.node)
     return out
 
@@ -765,7 +776,7 @@ def _eval_modules(project: Project):
     for m in project.modules:
         restored = any(r.module is m for r in ctx.restores)
         trains = id(m) in ctx.trained_modules
-        runs = _eval_runs(m, require_eval_data=trains or not restored)
+        runs = _eval_runs(m, require_eval_data=trains or not restored, any_fetch=restored and not trains)
         if not runs:
             continue
         out.append((m, runs, restored, trains))

@@ -16,8 +16,8 @@ from bnguard.lint.finding import Edit, Finding, Fix
 from bnguard.lint.imports import dotted
 from bnguard.lint.project import Module, Project
 from bnguard.lint.rules.base import Rule, RuleDoc, register
-from bnguard.lint.torchflow import (LOOP_TYPES, Event, Flow, Key, conflicting, key_names, mode_call,
-                                    receiver_key, same_object)
+from bnguard.lint.torchflow import (_SAME_OBJECT_METHODS, ELEMENT, LOOP_TYPES, Event, Flow, Key, conflicting,
+                                    key_names, mode_call, receiver_key, same_object)
 
 BN_CLASSES = {f"torch.nn.{n}" for n in (
     "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LazyBatchNorm1d", "LazyBatchNorm2d",
@@ -43,6 +43,7 @@ _DELIBERATE_PARTS = {"tent", "tta", "mcd", "adapt", "adaptation", "adaptive", "b
 _DELIBERATE_PATH = re.compile(r"(^|[/_\-])(tent|adabn|adapt\w*|tta|recalib\w*|calib\w*|precise_bn|update_bn)([/_\-.]|$)", re.I)
 _OPTIMIZER_CTOR = re.compile(r"(^torch\.optim\.|Optimizer$|^SGD$|^Adam|^RMSprop$|^Adagrad$|^LARS|^LAMB|optim)", re.I)
 _LIGHTNING = ("lightning", "pytorch_lightning", "lightning.pytorch")
+_KERAS_ROOTS = ("keras", "tf_keras")
 
 PYTORCH_VERSIONS = "PyTorch >= 1.0 (checked against 2.x semantics; torch.nn and torch.nn.functional spellings)."
 
@@ -118,7 +119,10 @@ class _OptimizerIndex:
         """Does the optimizer stepped by ``step`` train ``key``? None when we cannot tell."""
         if not step.key:
             return None
-        opt_name = step.key[-1].lstrip("$%")
+        names = [c for c in step.key if c != ELEMENT]
+        if not names:
+            return None
+        opt_name = names[-1].lstrip("$%")
         mod, node = step.sites[-1]
         scope = mod.scope_of(node)
         for pick in (lambda r: r[0] is mod and r[1] is scope, lambda r: r[0] is mod, lambda r: True):
@@ -289,7 +293,7 @@ def _check_loops(events: list[Event], step_loops: set[int], project: Project, vo
     for lid, loop in loops.items():
         body = [e for e in events if any(lp is loop for lp in e.loops)]
         for i, ev in enumerate(body):
-            if ev.kind != "eval" or not _is_trained(ev.key, project):
+            if ev.kind != "eval" or not _is_trained(ev.key, project) or not _bn_mode_matters(ev, project):
                 continue
             mod, site = _report_site(ev, loop)
             restored, reached = False, False
@@ -355,7 +359,7 @@ def _check_before_loop(events: list[Event], step_loops: set[int], project: Proje
     for i, ev in enumerate(events):
         if ev.kind != "eval" or any(id(lp) in step_loops for lp in ev.loops):
             continue
-        if not _is_trained(ev.key, project):
+        if not _is_trained(ev.key, project) or not _bn_mode_matters(ev, project):
             continue
         restored, step = False, None
         for nxt in events[i + 1:]:
@@ -526,6 +530,44 @@ class _BNIndex:
         self._memo[memo_key] = verdict
         return verdict
 
+    def builds_dynamically(self, name: str, module: Optional[Module] = None) -> bool:
+        """Does the class / factory function (or a project class or function it uses) pick what it
+        builds at run time (``getattr(module, name)``, ``importlib``, ``models.__dict__[arch]()``,
+        ``MODELS[name](...)``, a class passed in)? Then a BN-free body proves nothing."""
+        return self._reaches(name, module, _dynamic_construction, "dynamic", frozenset())
+
+    def freezes_bn(self, name: str, module: Optional[Module] = None) -> bool:
+        """Does the class / factory (or a project class or function it uses) freeze the parameters
+        of its BatchNorm layers (``for p in self.bn1.parameters(): p.requires_grad = False``,
+        ``affine=False``)? Then ``eval()`` during training is the deliberate BN freeze of
+        fine-tuning with small batches (Caffe's ``use_global_stats``)."""
+        return self._reaches(name, module, _freezes_bn_parameters, "frozen", frozenset())
+
+    def _reaches(self, name: str, module: Optional[Module], predicate, tag: str, stack: frozenset) -> bool:
+        defs = self.defs.get(name, [])
+        local = [d for d in defs if d[1] is module]
+        defs = local or defs
+        memo_key = (tag, name, id(module) if local else None)
+        if memo_key in self._memo:
+            return self._memo[memo_key]
+        if name in stack:
+            return False
+        verdict = False
+        for node, m in defs:
+            if predicate(node):
+                verdict = True
+                break
+            for n in ast.walk(node):
+                if isinstance(n, (ast.Call, ast.Name)):
+                    last = (dotted(n.func if isinstance(n, ast.Call) else n) or "").rsplit(".", 1)[-1]
+                    if last in self.defs and last != name and self._reaches(last, m, predicate, tag, stack | {name}):
+                        verdict = True
+                        break
+            if verdict:
+                break
+        self._memo[memo_key] = verdict
+        return verdict
+
     def _def_has_bn(self, node: ast.AST, m: Module, stack: frozenset) -> bool:
         parts: list[ast.AST] = list(node.body) + list(node.bases) if isinstance(node, ast.ClassDef) else [node]
         for part in parts:
@@ -541,6 +583,64 @@ class _BNIndex:
                     if self.has_bn(last, m, stack):
                         return True
         return False
+
+
+def _freezes_bn_parameters(node: ast.AST) -> bool:
+    """BN layers built with ``affine=False`` or whose parameters get ``requires_grad = False``
+    (``for p in self.bn1.parameters(): ...``, ``bn.weight.requires_grad = False``,
+    ``bn.requires_grad_(False)``) in this class / function."""
+    bn_attrs: set[str] = set()
+    for n in ast.walk(node):
+        if isinstance(n, ast.Call) and "BatchNorm" in (dotted(n.func) or ""):
+            if any(k.arg == "affine" and isinstance(k.value, ast.Constant) and k.value.value is False for k in n.keywords):
+                return True
+        if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call) and "BatchNorm" in (dotted(n.value.func) or ""):
+            bn_attrs |= {(dotted(t) or "").rsplit(".", 1)[-1] for t in n.targets}
+    bn_attrs.discard("")
+
+    def is_bn(expr: ast.AST) -> bool:
+        return (dotted(expr) or "").rsplit(".", 1)[-1] in bn_attrs
+
+    def sets_false(a: ast.AST) -> bool:
+        return isinstance(a, ast.Assign) and isinstance(a.value, ast.Constant) and a.value.value is False \
+            and any(isinstance(t, ast.Attribute) and t.attr == "requires_grad" for t in a.targets)
+
+    for n in ast.walk(node):
+        if isinstance(n, ast.For) and isinstance(n.iter, ast.Call) and isinstance(n.iter.func, ast.Attribute) \
+                and n.iter.func.attr == "parameters" and is_bn(n.iter.func.value) \
+                and any(sets_false(a) for st in n.body for a in ast.walk(st)):
+            return True
+        if sets_false(n) and any(isinstance(t, ast.Attribute) and isinstance(t.value, ast.Attribute)
+                                 and t.value.attr in ("weight", "bias") and is_bn(t.value.value) for t in n.targets):  # type: ignore[attr-defined]
+            return True
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "requires_grad_" \
+                and is_bn(n.func.value) and n.args and isinstance(n.args[0], ast.Constant) and n.args[0].value is False:
+            return True
+    return False
+
+
+def _dynamic_construction(node: ast.AST) -> bool:
+    """``models.__dict__[arch]()``, ``MODELS[name](...)``, ``getattr(mod, name)(...)``, ``importlib``;
+    in a function also a call of a local name or parameter (``model_class(**cfg)``)."""
+    local: set[str] = set()
+    if not isinstance(node, ast.ClassDef):
+        local = {a.arg for a in node.args.args + node.args.kwonlyargs + node.args.posonlyargs}  # type: ignore[attr-defined]
+        for n in ast.walk(node):
+            if isinstance(n, (ast.Assign, ast.AnnAssign)):
+                for t in (n.targets if isinstance(n, ast.Assign) else [n.target]):
+                    if isinstance(t, ast.Name):
+                        local.add(t.id)
+    for n in ast.walk(node):
+        if not isinstance(n, ast.Call):
+            continue
+        name = dotted(n.func) or ""
+        if name.startswith("importlib.") or name == "import_module":
+            return True
+        if isinstance(n.func, ast.Subscript) or (isinstance(n.func, ast.Call) and (dotted(n.func.func) or "") == "getattr"):
+            return True  # MODELS[name](...), getattr(models, arch)(...)
+        if local and (name in ("getattr", "globals", "locals", "eval") or isinstance(n.func, ast.Name) and n.func.id in local):
+            return True  # model_class = getattr(m, name); model_class(**cfg)
+    return False
 
 
 def _bn_classes(project: Project) -> _BNIndex:
@@ -575,6 +675,58 @@ def _model_has_bn(key: Key, project: Project, module: Optional[Module] = None) -
     return memo[memo_key]  # type: ignore[index]
 
 
+def _bn_evidence(key: Key, project: Project, module: Optional[Module] = None) -> Optional[str]:
+    """How many of the constructors the object may come from build BN: "all", "some", "none", or
+    None when some constructor is not visible (a library model, a factory we cannot follow)."""
+    if not key:
+        return None
+    verdicts = (_constructor_verdicts(key, project, [module]) if module is not None else []) or \
+        _constructor_verdicts(key, project, project.modules)
+    if not verdicts:
+        return None
+    if all(v is False for v in verdicts):
+        return "none"
+    if all(v is True for v in verdicts):
+        return "all"
+    return "some" if any(v is True for v in verdicts) else None
+
+
+def _bn_mode_matters(ev: Event, project: Project) -> bool:
+    """Does leaving ``ev``'s object in eval mode change BatchNorm? Not when every constructor it
+    may come from is visible and builds no BN (eval() then only affects dropout, not this rule)."""
+    if _bn_evidence(ev.key, project, ev.sites[0][0]) == "none":
+        return False
+    return not _bn_frozen_on_purpose(ev.key, project, ev.sites[0][0])
+
+
+def _bn_frozen_on_purpose(key: Key, project: Project, module: Module) -> bool:
+    """Is the object built by a class whose BN parameters are frozen (see ``_BNIndex.freezes_bn``)?"""
+    classes = _bn_classes(project)
+    return any(classes.freezes_bn(name, m) for m, name in _constructor_names(key, project, module))
+
+
+def _constructor_names(key: Key, project: Project, module: Optional[Module]) -> list[tuple[Module, str]]:
+    """Project classes / factories the object is assigned from (``model = Res_Deeplab()``); the
+    assignments in ``module`` decide when there are any."""
+    names = key_names(key)
+    classes = _bn_classes(project)
+    for modules in ([module] if module is not None else [], project.modules):
+        out = []
+        for m in modules:
+            for n in ast.walk(m.tree):
+                if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call) \
+                        and any((dotted(t) or "").rsplit(".", 1)[-1] in names for t in n.targets):
+                    value = n.value
+                    while isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr in _SAME_OBJECT_METHODS:
+                        value = value.func.value
+                    last = (dotted(value.func) or "").rsplit(".", 1)[-1] if isinstance(value, ast.Call) else ""
+                    if last in classes:
+                        out.append((m, last))
+        if out:
+            return out
+    return []
+
+
 def _combine(verdicts: list[Optional[bool]]) -> Optional[bool]:
     if any(v is True for v in verdicts):
         return True
@@ -594,7 +746,8 @@ def _constructor_verdicts(key: Key, project: Project, modules) -> list[Optional[
                 if not any((dotted(t) or "").rsplit(".", 1)[-1] in names for t in tgts):
                     continue
                 value = n.value
-                while isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr in ("to", "cuda", "cpu", "float", "half"):
+                # `net = net.type(FloatTensor)` / `net.double()`: Module methods that return the module
+                while isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr in _SAME_OBJECT_METHODS:
                     value = value.func.value
                 if not isinstance(value, ast.Call):
                     continue
@@ -603,10 +756,14 @@ def _constructor_verdicts(key: Key, project: Project, modules) -> list[Optional[
                 last = d.rsplit(".", 1)[-1]
                 if q in BN_CLASSES or _BN_LIBRARY.search(q):
                     verdicts.append(True)
+                elif q.split(".", 1)[0] in _KERAS_ROOTS or q.startswith("tensorflow.keras."):
+                    # a Keras model (Keras 3 on the torch backend): its BN follows `training=`, not
+                    # `eval()` / `train()`; the Keras rules own it
+                    verdicts.append(False)
                 elif last in ("DataParallel", "DistributedDataParallel", "DDP", "deepcopy"):
                     continue
                 elif last in classes:
-                    verdicts.append(classes.has_bn(last, m))
+                    verdicts.append(True if classes.has_bn(last, m) else None if classes.builds_dynamically(last, m) else False)
                 elif q.startswith("torch.nn."):
                     # a torch.nn layer (nn.Linear: no BN) or a container: BN if an argument builds one
                     verdicts.append(any(
@@ -747,8 +904,8 @@ has no BatchNorm; PyTorch Lightning modules.
                 fi = flow.function_info.get(id(scope))
                 if fi is not None and fi.cls is not None and scope.args.args:
                     params.discard(scope.args.args[0].arg)
-            for call in _model_calls(region, module, project):
-                key, text = receiver_key(call.func if not (isinstance(call.func, ast.Attribute) and call.func.attr == "forward") else call.func.value, {}, params)
+            for call, model_expr in _model_calls(region, module, project):
+                key, text = receiver_key(model_expr, {}, params)
                 if key is None or (id(scope), key) in reported:
                     continue
                 if any(_GENERATOR_NAME.search(n) for n in key_names(key)):
@@ -940,15 +1097,23 @@ def _in_training_step(module: Module, region: ast.AST, scope, events: list[Event
     return False
 
 
-def _model_calls(region: ast.AST, module: Module, project: Project) -> list[ast.Call]:
-    """Calls that run a module: ``model(x)``, ``self.net(x)``, ``model.forward(x)``."""
-    out = []
+_MODEL_NAME = re.compile(r"model|net|encoder|classifier|backbone|cnn|resnet", re.I)
+_NOT_MODEL_NAME = re.compile(r"loss|criterion|metric|save|load|get|build|create|make|eval|test|valid|step|update|lr", re.I)
+# ``model_fn(model, x)`` / ``forward_func(net, batch)``: a function applied to a model, not a model
+_FUNCTION_NAME = re.compile(r"(^|_)(fn|func|function|callable|closure|hook|wrapper)$|^(fn|func)_", re.I)
+
+
+def _model_calls(region: ast.AST, module: Module, project: Project) -> list[tuple[ast.Call, ast.AST]]:
+    """Calls that run a module, with the expression naming that module: ``model(x)``, ``self.net(x)``,
+    ``model.forward(x)``; ``model_fn(model, x)`` (a callable parameter given the model: the model
+    argument); ``self._forward_pass(x)`` (a method of the class that runs ``self.model(x)``)."""
+    out: list[tuple[ast.Call, ast.AST]] = []
     for n in ast.walk(region):
-        if not isinstance(n, ast.Call):
+        if not isinstance(n, ast.Call) or _training_keyword(n):
             continue
         f = n.func
         if isinstance(f, ast.Attribute) and f.attr == "forward":
-            out.append(n)
+            out.append((n, f.value))
             continue
         if not isinstance(f, (ast.Name, ast.Attribute)) or module.qualname(f):
             continue
@@ -957,11 +1122,72 @@ def _model_calls(region: ast.AST, module: Module, project: Project) -> list[ast.
             continue  # a constructor, not a forward pass
         if isinstance(f, ast.Name) and any(fi.cls is None for fi in project.functions(last)):
             continue  # a project function (a generator, a helper), not a module
-        if re.search(r"model|net|encoder|classifier|backbone|cnn|resnet", last, re.I) and not re.search(
-                r"loss|criterion|metric|save|load|get|build|create|make|eval|test|valid|step|update|lr", last, re.I):
-            out.append(n)
-    out.sort(key=lambda c: (c.lineno, c.col_offset))
+        if _FUNCTION_NAME.search(last) or (isinstance(f, ast.Name) and _callable_parameter(module, n, f.id)):
+            model_arg = next((a for a in n.args if isinstance(a, (ast.Name, ast.Attribute))
+                              and _MODEL_NAME.search((dotted(a) or "").rsplit(".", 1)[-1])), None)
+            if model_arg is not None:
+                out.append((n, model_arg))  # the model it is given is what runs
+            continue
+        if _MODEL_NAME.search(last) and not _NOT_MODEL_NAME.search(last):
+            out.append((n, f))
+            continue
+        inner = _helper_model_call(n, module, project)
+        if inner is not None:
+            out.append((n, inner))
+    out.sort(key=lambda c: (c[0].lineno, c[0].col_offset))
     return out
+
+
+def _training_keyword(call: ast.Call) -> bool:
+    """``model(x, training=False)``: a Keras 3 model on the torch backend chooses its mode per call
+    (``eval()`` does not apply); any explicit ``training=`` is a deliberate choice."""
+    return any(k.arg == "training" for k in call.keywords)
+
+
+def _callable_parameter(module: Module, call: ast.Call, name: str) -> bool:
+    """Is ``name`` a parameter (of an enclosing function) whose default is a lambda / function?"""
+    for a in module.ancestors(call):
+        if not isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            continue
+        args = a.args
+        positional = args.posonlyargs + args.args
+        pairs = list(zip(positional[len(positional) - len(args.defaults):], args.defaults)) + [
+            (p, d) for p, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
+        for p, d in pairs:
+            if p.arg == name:
+                return isinstance(d, ast.Lambda) or (isinstance(d, ast.Name) and any(
+                    fi.name == d.id for fi in module.functions))
+        if any(p.arg == name for p in positional + args.kwonlyargs):
+            return False
+    return False
+
+
+def _helper_model_call(call: ast.Call, module: Module, project: Project) -> Optional[ast.AST]:
+    """``self._forward_pass(x, y)`` in an evaluation region: a method of the same class (one level)
+    whose body runs ``self.<model>(...)`` and neither trains nor switches modes itself. Returns the
+    ``self.<model>`` expression."""
+    f = call.func
+    if not (isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "self"):
+        return None
+    cls = module.enclosing_class(call)
+    if cls is None:
+        return None
+    method = next((m for m in cls.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef)) and m.name == f.attr), None)
+    if method is None or _deliberate_train_mode(method.name) or _has_training_call(method):
+        return None
+    found = None
+    for n in ast.walk(method):
+        if not isinstance(n, ast.Call):
+            continue
+        if mode_call(n) is not None:
+            return None  # the helper chooses the mode itself
+        g = n.func
+        if isinstance(g, ast.Attribute) and g.attr == "forward":
+            g = g.value
+        if found is None and isinstance(g, ast.Attribute) and isinstance(g.value, ast.Name) and g.value.id == "self" \
+                and not _training_keyword(n) and _MODEL_NAME.search(g.attr) and not _NOT_MODEL_NAME.search(g.attr):
+            found = g
+    return found
 
 
 # ------------------------------------------------------------------------------------------------
