@@ -50,8 +50,9 @@ def test_each_broken_file_is_one_error_and_the_run_continues(broken_tree):
     assert "binary" in errors["binary.py"]
     assert "symbolic link" in errors["self_a.py"] or "symbolic link" in errors.get("self_b.py", "")
     assert any("loop" in m for m in errors.values())
-    # an empty file is valid Python (every empty __init__.py): checked, nothing to report
-    assert "empty.py" not in errors
+    # an empty file gets an entry that does not fail the run (an empty __init__.py gets none at all)
+    assert errors["empty.py"] == "empty file: nothing to analyse"
+    assert [e.fatal for e in result.errors if e.path.endswith("empty.py")] == [False]
     # the good file next to the broken ones is still analysed
     assert [(Path(f.path).name, f.code) for f in result.findings] == [("good_flagged.py", "BN101")]
 

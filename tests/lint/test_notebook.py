@@ -81,3 +81,17 @@ def test_notebook_findings_can_be_suppressed_in_the_cell(tmp_path):
                                ("code", "bn = nn.BatchNorm2d(16, momentum=0.99)  # noqa: BN304\n")])
     data = run_json(str(tmp_path), "--no-cache", "--show-suppressed")
     assert data["findings"] == [] and [(f["cell"], f["line"]) for f in data["suppressed"]] == [(2, 1)]
+
+
+def test_magic_as_only_block_body_and_indented_cells_are_valid(tmp_path):
+    cells = [
+        ("code", "import torch.nn as nn\nimport os\nif not os.path.isdir('data'):\n    !wget -q http://x/data.zip\n"
+                 "    %cd data\nelse:\n    !ls\n"),
+        ("code", "  bn = nn.BatchNorm2d(16, momentum=0.9)\n  print(bn)\n"),  # IPython dedents a cell
+    ]
+    _nb(tmp_path / "colab.ipynb", cells)
+    data = run_json(str(tmp_path), "--no-cache")
+    assert data["errors"] == []
+    (f,) = data["findings"]
+    assert (f["code"], f["cell"], f["line"]) == ("BN304", 2, 1)
+    assert [e["cell"] for e in f["fix"]["edits"]] == [2]  # edits use the same 1-based cell numbers

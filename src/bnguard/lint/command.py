@@ -81,7 +81,7 @@ def check(paths, fmt, select, extend_select, ignore, extend_exclude, config_file
     reported = [f for f in findings if not f.suppressed]
     if reported:
         sys.exit(EXIT_FINDINGS)
-    sys.exit(EXIT_ERROR if result.errors else EXIT_OK)
+    sys.exit(EXIT_ERROR if any(e.fatal for e in result.errors) else EXIT_OK)
 
 
 def _check_selectors(codes, option: str) -> None:

@@ -46,6 +46,15 @@ def discover(paths: Sequence[str], *, exclude: Iterable[str] = ()) -> tuple[list
         rp = os.path.realpath(p)
         if rp not in seen:
             seen.add(rp)
+            try:
+                st = os.stat(p)
+                empty = stat.S_ISREG(st.st_mode) and st.st_size == 0
+            except OSError:
+                empty = False  # unreadable or not a regular file: load_source reports it
+            if empty and os.path.basename(p) != "__init__.py":
+                # An empty __init__.py is normal; an empty train.py is worth a word, not a failure.
+                errors.append(FileError(p, "empty file: nothing to analyse", fatal=False))
+                return
             files.append(p)
 
     for root in paths:

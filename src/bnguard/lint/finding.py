@@ -27,7 +27,13 @@ class Fix:
     edits: tuple[Edit, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"description": self.description, "edits": [asdict(e) for e in self.edits]}
+        edits = []
+        for e in self.edits:
+            d = asdict(e)
+            if d["cell"] is not None:
+                d["cell"] += 1  # 1-based in output, like Finding.cell
+            edits.append(d)
+        return {"description": self.description, "edits": edits}
 
 
 @dataclass
@@ -74,6 +80,8 @@ class FileError:
     path: str
     message: str
     line: Optional[int] = None
+    # False for entries that say something about a file without making the run fail (an empty file)
+    fatal: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"path": self.path, "message": self.message}

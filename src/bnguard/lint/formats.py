@@ -39,7 +39,8 @@ def text_parts(findings: Sequence[Finding], errors: Sequence[FileError], files_c
         tag = " (suppressed)" if f.suppressed else ""
         fixable = " [*]" if f.fix and not f.suppressed and f.cell is None else ""
         lines.append(f"{location(f)}: {f.code}{fixable} {f.message}{tag}")
-    error_lines = [f"{e.path}{f':{e.line}' if e.line else ''}: error: {e.message}" for e in errors]
+    error_lines = [f"{e.path}{f':{e.line}' if e.line else ''}: {'error' if e.fatal else 'warning'}: {e.message}"
+                   for e in errors]
     n = sum(1 for f in findings if not f.suppressed)
     n_sup = len(findings) - n
     if n:
@@ -51,8 +52,11 @@ def text_parts(findings: Sequence[Finding], errors: Sequence[FileError], files_c
     fixable = sum(1 for f in findings if f.fix and not f.suppressed and f.cell is None)
     if fixable:
         summary += f" {fixable} fixable with --fix."
-    if errors:
-        summary += f" {_plural(len(errors), 'error')}: files or notebook cells that could not be analysed."
+    fatal = sum(1 for e in errors if e.fatal)
+    if fatal:
+        summary += f" {_plural(fatal, 'error')}: files or notebook cells that could not be analysed."
+    if len(errors) > fatal:
+        summary += f" {_plural(len(errors) - fatal, 'empty file')} skipped."
     return lines, error_lines, summary
 
 

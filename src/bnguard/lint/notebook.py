@@ -4,7 +4,9 @@
   ``path:cell:line`` (``SourceUnit.locate``); cells are numbered among *all* cells of the notebook.
 * IPython syntax is not Python: line magics (``%time``), cell magics (``%%bash`` — the whole cell),
   shell escapes (``!pip``), captured shell/magic output (``files = !ls``, ``t = %timeit -o f()``)
-  and help (``obj?``, ``??obj``) become empty lines, keeping the line numbers.
+  and help (``obj?``, ``??obj``) become ``pass`` at the line's own indentation (so a magic that is
+  the only body of an ``if`` block stays valid Python), keeping the line numbers.
+* A cell whose lines all share a leading indentation is dedented, as IPython does.
 * A cell with invalid Python is blanked out and reported (``SourceUnit.problems``); the other cells
   are still checked. Outputs are never looked at, so a notebook with many MB of outputs costs one
   JSON parse.
@@ -16,6 +18,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import textwrap
 from typing import Any
 
 from bnguard.lint.finding import FileError
@@ -23,6 +26,7 @@ from bnguard.lint.source import SourceUnit
 
 # `x = !ls`, `a, b = %sx cmd`: IPython captures the output of a shell command or magic.
 _CAPTURE = re.compile(r"^\s*[A-Za-z_][\w.\[\]'\"]*(\s*,\s*[A-Za-z_][\w.]*)*\s*=\s*[!%]")
+BACKSLASH = chr(92)
 _HELP = re.compile(r"^\s*(\?\??[\w.]+|[\w.]+\?\??)\s*$")
 
 
@@ -64,19 +68,22 @@ def _source(cell: dict) -> str | None:
 
 
 def python_lines(src: str) -> list[str]:
-    """The cell's lines with IPython-only syntax replaced by empty lines."""
-    lines = src.splitlines()
+    """The cell's lines with IPython-only syntax replaced by ``pass`` (nothing on continuations)."""
+    lines = textwrap.dedent(src).splitlines()
     if src.lstrip().startswith("%%"):
         return [""] * len(lines)
     out = []
     continuing = False  # a magic or shell line ending in a backslash continues on the next line
     for ln in lines:
         s = ln.lstrip()
-        if continuing or s.startswith(("%", "!")) or _CAPTURE.match(ln) or _HELP.match(ln):
+        if continuing:
             out.append("")
-            continuing = ln.rstrip().endswith("\\")
+        elif s.startswith(("%", "!")) or _CAPTURE.match(ln) or _HELP.match(ln):
+            out.append(ln[: len(ln) - len(s)] + "pass")
         else:
             out.append(ln)
+            continue
+        continuing = ln.rstrip().endswith(BACKSLASH)
     return out
 
 

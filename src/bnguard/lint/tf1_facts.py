@@ -13,9 +13,10 @@ Nothing here imports TensorFlow.
 from __future__ import annotations
 
 import ast
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Iterable, Optional
 
 from bnguard.lint import values as V
 from bnguard.lint.imports import add_canonical_prefix, dotted
@@ -59,10 +60,36 @@ TRANSFER_NAMES = {"init_from_checkpoint", "assign_from_checkpoint_fn", "assign_f
                   "get_variables_to_restore", "load_weights"}
 INIT_QUALNAMES = {"tensorflow.global_variables_initializer", "tensorflow.initialize_all_variables",
                   "tensorflow.variables_initializer", "tensorflow.initializers.global_variables"}
-# Words in identifiers/strings that mark deliberate batch statistics at test time (GANs,
-# meta-learning, test-time adaptation): BN105 stays silent in such projects.
-DELIBERATE_WORDS = ("maml", "meta_", "metalearn", "meta-learn", "reptile", "gan", "generator",
-                    "discriminator", "pix2pix", "cyclegan", "adapt", "transductive", "tta", "adabn")
+# Identifiers that mark deliberate batch statistics at test time (GANs, meta-learning, test-time
+# adaptation): BN105 stays silent in such projects (see ``mentions_deliberate_batch_stats``).
+_DELIBERATE_TOKENS = frozenset({"maml", "fomaml", "imaml", "metalearn", "metalearning", "metalearner", "reptile",
+                                "discriminator", "pix2pix", "transductive", "tta", "adabn", "tent", "adapt",
+                                "adaptation"})
+_META_FOLLOWERS = frozenset({"learn", "learning", "learner", "train", "training", "test", "testing", "lr",
+                             "batch", "update", "step", "loss", "optimizer", "optim", "val", "sgd"})
+_NOT_GAN = frozenset({"organ", "organs", "slogan", "began", "logan", "morgan", "vegan", "hogan", "pagan"})
+
+
+def _tokens(identifier: str) -> list[str]:
+    """``metaTrain_step`` -> ``["meta", "train", "step"]``."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", identifier)
+    return [t for t in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if t]
+
+
+def mentions_deliberate_batch_stats(names: Iterable[str]) -> bool:
+    """Do these identifiers/path parts name a setting where batch statistics at test time are
+    deliberate: GANs (``dcgan``, ``discriminator``, ``pix2pix``), meta-learning (``maml``,
+    ``meta_train``, ``reptile``), test-time adaptation (``tent``, ``adabn``, ``tta``)? Whole words,
+    not substrings: ``random_transform_generator``, ``import_meta_graph``, ``organ`` or ``attach``
+    say nothing of the kind (a data generator is not a GAN generator)."""
+    for name in names:
+        toks = _tokens(name)
+        for i, t in enumerate(toks):
+            if t in _DELIBERATE_TOKENS or (t.endswith("gan") and t not in _NOT_GAN) or t.endswith("gans"):
+                return True
+            if t == "meta" and i + 1 < len(toks) and toks[i + 1] in _META_FOLLOWERS:
+                return True
+    return False
 
 
 @dataclass
@@ -592,9 +619,8 @@ def _build_context(project: Project) -> TrainContext:
                             ctx.other_update_refs += 1
                             ctx.other_update_ref_modules.add(id(m))
         if not ctx.deliberate_batch_stats:
-            words = " ".join(list(m.references) + [f.name for f in m.functions] + [c.name for c in m.classes]).lower()
-            words += " " + m.path.lower()
-            if any(w in words for w in DELIBERATE_WORDS):
+            names = list(m.references) + [f.name for f in m.functions] + [c.name for c in m.classes]
+            if mentions_deliberate_batch_stats(names + re.split(r"[/\\.]", m.path)):
                 ctx.deliberate_batch_stats = True
     ctx.calls_by_scope, ctx.methods_by_class = calls_by_scope, methods_by_class
     # Forward reachability, starting from every call in a training module and in the modules

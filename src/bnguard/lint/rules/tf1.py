@@ -65,9 +65,13 @@ def _inference_code(site: BNSite) -> bool:
     ``export.py``): a hard-coded False there is how inference graphs are written."""
     from bnguard.lint.tf1_facts import enclosing_names
 
-    names = [n.lower() for n in enclosing_names(site.node, site.module)]
-    stem = site.module.path.replace("\\", "/").rsplit("/", 1)[-1].lower()
-    return any(w in n for n in names + [stem] for w in _INFERENCE_WORDS)
+    from bnguard.lint.tf1_facts import _tokens
+
+    names = enclosing_names(site.node, site.module)
+    stem = site.module.path.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    # Word starts, not substrings: ``build_eval_graph``, ``testNet``, ``export.py`` are inference
+    # code; ``get_latest_model``, ``protest`` or ``medieval`` are not.
+    return any(t.startswith(w) for n in names + [stem] for t in _tokens(n) for w in _INFERENCE_WORDS)
 
 
 def _reuses_variables(site: BNSite) -> bool:
@@ -464,7 +468,9 @@ with tf.control_dependencies(update_ops):
         if (any(id(c.module) in program for c in ctx.update_consumers + ctx.wiring_helpers)
                 or ctx.other_update_ref_modules & program):
             return
-        sites = [s for s in _update_sites(project) if site_in_graph_of(s, module, project)]
+        # Reachability goes by names (methods of unknown receivers); a layer in a module this
+        # program never imports (another script, a TF2 port in the same repository) is not in its graph.
+        sites = [s for s in _update_sites(project) if id(s.module) in program and site_in_graph_of(s, module, project)]
         sites.sort(key=lambda s: s.module is not module)  # name a layer of this script first
         if not sites:
             return
@@ -489,8 +495,10 @@ with tf.control_dependencies(update_ops):
         ctx = train_context(project)
         if ctx.layer_updates_used or id(module) not in ctx.session_modules:
             return
+        program = same_program(module, project)
         sites = [s for s in bn_sites(project) if s.api == "keras" and not V.always_false_values(s.flag)
-                 and not V.always_true_values(s.flag) and site_in_graph_of(s, module, project)]
+                 and not V.always_true_values(s.flag) and id(s.module) in program
+                 and site_in_graph_of(s, module, project)]
         if not sites:
             return
         sites.sort(key=lambda s: s.module is not module)
@@ -784,11 +792,14 @@ def _eval_modules(project: Project):
 
 
 def _reaches(site: BNSite, module: Module, project: Project) -> bool:
-    """Does code in ``module`` call (directly) the function that builds ``site``?"""
+    """Does code in ``module`` build the BN ``site``: a direct call of the function that builds it,
+    or a chain of project calls that ends there (``network.build_network(...)`` -> ``LocalNet`` ->
+    ``layers.conv3_block``)?"""
     from bnguard.lint.tf1_facts import enclosing_names
 
     names = set(enclosing_names(site.node, site.module))
     if not names:
         return False
     called = project.fact(f"tf1.call_names:{id(module)}", lambda p: {c.name for c in module.calls if c.name})
-    return not names.isdisjoint(called)
+    return not names.isdisjoint(called) or (id(site.module) in same_program(module, project)
+                                            and site_in_graph_of(site, module, project))

@@ -1759,6 +1759,8 @@ has no BatchNorm; averaged models that are never used.
         ema_key, _ = receiver_key(parent.targets[0], {}, set())
         if not ema_key:
             return False
+        if key_names(ema_key) & _trained_names(project):
+            return False  # the copy gets its own optimizer (MAML / Reptile task learner): trained, not averaged
         blended = False
         for kind, key in _zip_updates(project):
             if not same_object(key, ema_key):
@@ -1786,10 +1788,44 @@ def _zip_updates(project: Project) -> list[tuple[str, Key]]:
                         out.append(("buffers", key))
                     elif a.func.attr in ("parameters", "named_parameters"):  # type: ignore[attr-defined]
                         loop = m.parent(c.node)
-                        if isinstance(loop, (ast.For, ast.comprehension)) and any(
-                                isinstance(x, ast.Call) and isinstance(x.func, ast.Attribute)
-                                and x.func.attr in ("mul_", "add_", "lerp_", "copy_", "sub_") for x in ast.walk(loop)):
+                        if isinstance(loop, (ast.For, ast.comprehension)) and _blends_side(loop, c.node, a):
                             out.append(("params", key))
         return out
 
     return project.fact("torch.zip_updates", compute)
+
+
+_IN_PLACE_BLEND = ("mul_", "add_", "lerp_", "copy_", "sub_")
+
+
+def _blends_side(loop: ast.AST, zip_call: ast.Call, side: ast.AST) -> bool:
+    """Does the loop over ``zip(...)`` write in place into the parameters of ``side``?
+    ``for ema_p, p in zip(ema.parameters(), model.parameters()): ema_p.mul_(d).add_(p)`` writes the
+    first side; Reptile's ``p.grad.data.add_(-1.0, l.data)`` writes a gradient, not a parameter.
+    When the loop variables cannot be matched to the sides, any in-place blend counts."""
+    body = list(ast.walk(loop))
+    writes = [x for x in body if isinstance(x, ast.Call) and isinstance(x.func, ast.Attribute) and x.func.attr in _IN_PLACE_BLEND]
+    if not writes:
+        return False
+    target = loop.target  # type: ignore[attr-defined]
+    index = zip_call.args.index(side)  # type: ignore[arg-type]
+    if not (isinstance(target, ast.Tuple) and len(target.elts) == len(zip_call.args)):
+        return True
+    element = target.elts[index]
+    if isinstance(element, ast.Tuple) and element.elts:  # named_parameters(): (name, p)
+        element = element.elts[-1]
+    if not isinstance(element, ast.Name):
+        return True
+    for w in writes:
+        receiver, attrs = w.func.value, []  # type: ignore[attr-defined]
+        while isinstance(receiver, (ast.Attribute, ast.Call, ast.Subscript)):
+            if isinstance(receiver, ast.Attribute):
+                attrs.append(receiver.attr)
+                receiver = receiver.value
+            elif isinstance(receiver, ast.Call):
+                receiver = receiver.func
+            else:
+                receiver = receiver.value
+        if isinstance(receiver, ast.Name) and receiver.id == element.id and "grad" not in attrs:
+            return True
+    return False
