@@ -70,7 +70,7 @@ _META_FOLLOWERS = frozenset({"learn", "learning", "learner", "train", "training"
 _NOT_GAN = frozenset({"organ", "organs", "slogan", "began", "logan", "morgan", "vegan", "hogan", "pagan"})
 
 
-def _tokens(identifier: str) -> list[str]:
+def identifier_words(identifier: str) -> list[str]:
     """``metaTrain_step`` -> ``["meta", "train", "step"]``."""
     spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", identifier)
     return [t for t in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if t]
@@ -83,7 +83,7 @@ def mentions_deliberate_batch_stats(names: Iterable[str]) -> bool:
     not substrings: ``random_transform_generator``, ``import_meta_graph``, ``organ`` or ``attach``
     say nothing of the kind (a data generator is not a GAN generator)."""
     for name in names:
-        toks = _tokens(name)
+        toks = identifier_words(name)
         for i, t in enumerate(toks):
             if t in _DELIBERATE_TOKENS or (t.endswith("gan") and t not in _NOT_GAN) or t.endswith("gans"):
                 return True

@@ -65,13 +65,13 @@ def _inference_code(site: BNSite) -> bool:
     ``export.py``): a hard-coded False there is how inference graphs are written."""
     from bnguard.lint.tf1_facts import enclosing_names
 
-    from bnguard.lint.tf1_facts import _tokens
+    from bnguard.lint.tf1_facts import identifier_words
 
     names = enclosing_names(site.node, site.module)
     stem = site.module.path.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
     # Word starts, not substrings: ``build_eval_graph``, ``testNet``, ``export.py`` are inference
     # code; ``get_latest_model``, ``protest`` or ``medieval`` are not.
-    return any(t.startswith(w) for n in names + [stem] for t in _tokens(n) for w in _INFERENCE_WORDS)
+    return any(t.startswith(w) for n in names + [stem] for t in identifier_words(n) for w in _INFERENCE_WORDS)
 
 
 def _reuses_variables(site: BNSite) -> bool:

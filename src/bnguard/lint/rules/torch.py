@@ -436,8 +436,11 @@ for epoch in range(epochs):
         not_flagged="""
 `train()` anywhere before the next step (top of the epoch, inside `train_one_epoch()`, at the end
 of `validate()`); `eval()` on objects the optimizer does not train or that are frozen on purpose
-(`requires_grad_(False)`, teacher / target / EMA networks, a frozen backbone); the
-`for phase in ["train", "val"]` pattern; PyTorch Lightning modules (the trainer switches modes).
+(`requires_grad_(False)`, teacher / target / EMA networks, a frozen backbone, one layer such as
+`model[1].eval()`); models whose BatchNorm parameters are frozen (`requires_grad = False` on the BN
+parameters, `affine=False`: the deliberate BN freeze of small-batch fine-tuning); models whose
+constructors are all visible and build no BatchNorm; the `for phase in ["train", "val"]` pattern;
+PyTorch Lightning modules (the trainer switches modes).
 """,
         versions=PYTORCH_VERSIONS,
     )
@@ -475,7 +478,10 @@ for epoch in range(epochs):
 """,
         not_flagged="""
 Objects frozen on purpose: a feature extractor / backbone with `requires_grad_(False)`, a teacher,
-target, EMA or perceptual-loss network, anything whose parameters no optimizer receives.
+target, EMA or perceptual-loss network, anything whose parameters no optimizer receives; one layer
+switched back after `model.train()` (`model[1].eval()`); a model whose BatchNorm parameters are
+frozen (`for p in self.bn1.parameters(): p.requires_grad = False`, `affine=False`: DeepLab-style
+`use_global_stats` fine-tuning); a model whose visible constructors build no BatchNorm.
 """,
         versions=PYTORCH_VERSIONS,
     )
@@ -835,6 +841,8 @@ Finds a model that contains BatchNorm run for evaluation in train mode: under `t
 predict / infer, or a loop over a validation / test loader), or in a pass over a validation / test
 loader that never calls `backward()` (also without `no_grad`, as in pre-0.4 code), when no `eval()`
 on it can reach that point: not in the function, not earlier in the loop, not in any caller.
+The forward pass may sit in a method of the same class called there (`self._forward_pass(x)`
+running `self.model(x)`, reported at the call).
 """,
         why="""
 `no_grad()` only turns off gradient recording; it does not change BatchNorm's mode. In train mode
@@ -864,7 +872,10 @@ def evaluate(net, loader):
 `no_grad()` inside a training step (teacher / target networks, EMA updates); functions that call
 `train()` on purpose (BN recalibration, `update_bn`, precise-BN, AdaBN / TENT test-time adaptation,
 MC dropout); generators sampled in train mode (GANs); models whose class (defined in the project)
-has no BatchNorm; PyTorch Lightning modules.
+has no BatchNorm, also after `net = net.type(...)` / `.double()` (Module methods return the module);
+calls with an explicit `training=` and Keras models (Keras 3 on the torch backend: `training=`
+decides, not `eval()`); a hook such as `model_fn(model, x)` is judged by the model it receives;
+PyTorch Lightning modules.
 """,
         versions=PYTORCH_VERSIONS,
     )
@@ -1100,7 +1111,7 @@ def _in_training_step(module: Module, region: ast.AST, scope, events: list[Event
 _MODEL_NAME = re.compile(r"model|net|encoder|classifier|backbone|cnn|resnet", re.I)
 _NOT_MODEL_NAME = re.compile(r"loss|criterion|metric|save|load|get|build|create|make|eval|test|valid|step|update|lr", re.I)
 # ``model_fn(model, x)`` / ``forward_func(net, batch)``: a function applied to a model, not a model
-_FUNCTION_NAME = re.compile(r"(^|_)(fn|func|function|callable|closure|hook|wrapper)$|^(fn|func)_", re.I)
+_FUNCTION_NAME = re.compile(r"(^|_)(fn|func|function|callable|closure|hook)$|^(fn|func)_", re.I)
 
 
 def _model_calls(region: ast.AST, module: Module, project: Project) -> list[tuple[ast.Call, ast.AST]]:
@@ -1708,7 +1719,8 @@ evaluate(swa_model, test_loader)
         not_flagged="""
 `use_buffers=True`; any call to `update_bn` / `bn_update` / precise-BN in the project; EMA classes
 that copy buffers or the whole `state_dict()` (timm `ModelEma`, `ModelEmaV2/V3`); models whose class
-has no BatchNorm; averaged models that are never used.
+has no BatchNorm; averaged models that are never used; per-task copies that get their own optimizer
+or whose loop writes into the source's `.grad` (MAML / Reptile learners: trained, not averaged).
 """,
         versions="PyTorch >= 1.6 (`torch.optim.swa_utils`), `use_buffers` since 1.10.",
     )
