@@ -217,3 +217,23 @@ def test_imported_module_constant():
         tf.layers.batch_normalization(x, training=config.IS_TRAINING)
     """)
     assert flag_values(p, "model") == [frozenset([False]), frozenset([False])]
+
+
+def test_same_named_modules_resolve_to_the_importers_directory_then_nearest_ancestor():
+    p = project(
+        lesson1__resnet="IS_TRAINING = False\n",
+        lesson1__train="from resnet import IS_TRAINING\nh = batch_normalization(x, training=IS_TRAINING)\n",
+        lesson2__resnet="IS_TRAINING = True\n",
+        lesson2__train="from resnet import IS_TRAINING\nh = batch_normalization(x, training=IS_TRAINING)\n",
+        pkg__config="IS_TRAINING = True\n",
+        pkg__sub__config="IS_TRAINING = False\n",
+        pkg__sub__deep__run="from pkg.sub import config\nh = batch_normalization(x, training=config.IS_TRAINING)\n",
+    )
+    assert flag_values(p, "lesson1__train") == frozenset([False])
+    assert flag_values(p, "lesson2__train") == frozenset([True])
+    assert flag_values(p, "pkg__sub__deep__run") == frozenset([False])
+    by_path = {m.path: m for m in p.modules}
+    # Without an importer, or when no candidate is on the importer's path, the name stays ambiguous.
+    assert p.module_named("resnet") is None
+    assert p.module_named("resnet", by_path["pkg/config.py"]) is None
+    assert p.module_named("config", by_path["pkg/sub/deep/run.py"]) is by_path["pkg/sub/config.py"]

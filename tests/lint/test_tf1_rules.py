@@ -94,3 +94,19 @@ def test_rule_example_is_flagged_and_use_instead_is_not(tmp_path):
             good.write_text(header + helper + rule.doc.use_instead)
         assert build(bad) == {code}, code
         assert build(good) == set(), code
+
+
+@pytest.mark.parametrize("names, deliberate", [
+    (["discriminator_loss"], True),
+    (["build_dcgan"], True),
+    (["meta_train_step"], True),
+    (["MAMLTrainer"], True),
+    (["tent_adapt"], True),
+    (["random_transform_generator"], False),  # a data generator is not a GAN
+    (["import_meta_graph"], False),
+    (["organ_segmentation", "attach_head", "adaptive_pool"], False),
+])
+def test_deliberate_batch_statistics_are_named_by_whole_words(names, deliberate):
+    from bnguard.lint.tf1_facts import mentions_deliberate_batch_stats
+
+    assert mentions_deliberate_batch_stats(names) is deliberate

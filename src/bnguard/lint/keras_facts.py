@@ -19,6 +19,7 @@ from typing import Iterable, Iterator, Optional
 
 from bnguard.lint import values
 from bnguard.lint.imports import dotted
+from bnguard.lint.memo import per_node
 from bnguard.lint.project import FuncNode, Module, Project
 
 # Spellings that all mean "the Keras API" once folded to ``keras.``.
@@ -95,8 +96,23 @@ def _literal(node: ast.AST):
 
 
 def _assignments(body_owner: ast.AST, name: str) -> list[ast.expr]:
-    """Values assigned to ``name`` directly in this function/module (nested scopes excluded)."""
-    out: list[ast.expr] = []
+    """Values assigned to ``name`` directly in this function/module (nested scopes excluded);
+    None for a binding whose value is unknown (unpacking, loop/with target, augmented)."""
+    return list(_assignments_by_name(body_owner).get(name, ()))
+
+
+@per_node
+def _assignments_by_name(body_owner: ast.AST) -> dict[str, list[Optional[ast.expr]]]:
+    """Every name's assignments in one walk of the scope (callers ask once per use of a name:
+    walking the scope per question made a long module quadratic)."""
+    out: dict[str, list[Optional[ast.expr]]] = {}
+
+    def add(name: str, value: Optional[ast.expr]) -> None:
+        out.setdefault(name, []).append(value)
+
+    def names_in(targets) -> dict[str, None]:
+        return dict.fromkeys(e.id for t in targets for e in ast.walk(t) if isinstance(e, ast.Name))
+
     stack = list(ast.iter_child_nodes(body_owner))
     while stack:
         n = stack.pop()
@@ -104,18 +120,19 @@ def _assignments(body_owner: ast.AST, name: str) -> list[ast.expr]:
             continue
         if isinstance(n, ast.Assign):
             for t in n.targets:
-                if isinstance(t, ast.Name) and t.id == name:
-                    out.append(n.value)
-                elif isinstance(t, (ast.Tuple, ast.List)) and any(isinstance(e, ast.Name) and e.id == name for e in ast.walk(t)):
-                    out.append(None)  # unpacking: value unknown
-        elif isinstance(n, (ast.AnnAssign, ast.AugAssign)) and isinstance(n.target, ast.Name) and n.target.id == name:
-            out.append(n.value if isinstance(n, ast.AnnAssign) else None)
+                if isinstance(t, ast.Name):
+                    add(t.id, n.value)
+                elif isinstance(t, (ast.Tuple, ast.List)):
+                    for name in names_in([t]):
+                        add(name, None)  # unpacking: value unknown
+        elif isinstance(n, (ast.AnnAssign, ast.AugAssign)) and isinstance(n.target, ast.Name):
+            add(n.target.id, n.value if isinstance(n, ast.AnnAssign) else None)
         elif isinstance(n, (ast.For, ast.AsyncFor, ast.With, ast.AsyncWith, ast.comprehension)):
             targets = [n.target] if hasattr(n, "target") else [i.optional_vars for i in n.items if i.optional_vars]
-            if any(isinstance(e, ast.Name) and e.id == name for t in targets for e in ast.walk(t)):
-                out.append(None)
-        elif isinstance(n, ast.NamedExpr) and n.target.id == name:
-            out.append(n.value)
+            for name in names_in(targets):
+                add(name, None)
+        elif isinstance(n, ast.NamedExpr):
+            add(n.target.id, n.value)
         stack.extend(ast.iter_child_nodes(n))
     return out
 
@@ -280,12 +297,19 @@ def _bound_name(parent: Optional[ast.AST], value: ast.AST) -> Optional[str]:
 
 
 def _called_in_inference_mode(node: ast.AST, name: str) -> bool:
+    return name in _inference_mode_callees(node)
+
+
+@per_node
+def _inference_mode_callees(node: ast.AST) -> frozenset:
+    """Last names of the objects called with ``training=False`` anywhere in ``node``."""
+    out = set()
     for n in ast.walk(node):
         if isinstance(n, ast.Call):
             d = dotted(n.func)
-            if d and d.rsplit(".", 1)[-1] == name and _is_false_literal(training_arg(n)[0]):
-                return True
-    return False
+            if d and _is_false_literal(training_arg(n)[0]):
+                out.add(d.rsplit(".", 1)[-1])
+    return frozenset(out)
 
 
 def bn_builders(project: Project) -> set[int]:
@@ -408,8 +432,8 @@ def frozen_names(project: Project) -> set[str]:
     def compute(p: Project):
         out: set[str] = set()
         for m in p.modules:
-            for n in ast.walk(m.tree):
-                if isinstance(n, ast.Assign) and _literal(n.value) is False:
+            for n in m.nodes_of_kind.get(ast.Assign, ()):  # indexed by Module: no walk of every tree
+                if _literal(n.value) is False:
                     for t in n.targets:
                         if isinstance(t, ast.Attribute) and t.attr == "trainable":
                             d = dotted(t.value)
@@ -498,9 +522,8 @@ def _body_of(scope: Optional[FuncNode], module: Module) -> ast.AST:
 def _tape_gradient_roots(module: Module, scope: Optional[FuncNode], tape_names: set[str]) -> Optional[set[str]]:
     roots: set[str] = set()
     found = False
-    for n in ast.walk(_body_of(scope, module)):
-        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "gradient" \
-                and isinstance(n.func.value, ast.Name) and n.func.value.id in tape_names:
+    for n in _gradient_calls(_body_of(scope, module)):
+        if n.func.value.id in tape_names:  # type: ignore[attr-defined]
             src = kwarg(n, "sources") or (n.args[1] if len(n.args) > 1 else None)
             r = gradient_roots(module, src)
             if r is None:
@@ -508,6 +531,20 @@ def _tape_gradient_roots(module: Module, scope: Optional[FuncNode], tape_names: 
             roots |= r
             found = True
     return roots if found else None
+
+
+@per_node
+def _gradient_calls(owner: ast.AST) -> list[ast.Call]:
+    """``name.gradient(...)`` calls in ``owner``, in walk order (one walk per scope, not per tape)."""
+    return [n for n in ast.walk(owner) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+            and n.func.attr == "gradient" and isinstance(n.func.value, ast.Name)]
+
+
+@per_node
+def _loss_definitions(owner: ast.AST) -> list[ast.AST]:
+    """Function definitions and ``name = lambda ...`` assignments in ``owner``, in walk order."""
+    return [d for d in ast.walk(owner) if isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef))
+            or (isinstance(d, ast.Assign) and isinstance(d.value, ast.Lambda))]
 
 
 def training_regions(module: Module, project: Project) -> list[TrainingRegion]:
@@ -543,7 +580,7 @@ def _training_regions(module: Module) -> list[TrainingRegion]:
                 body = [loss.body]
             elif isinstance(loss, ast.Name):
                 owner = _body_of(module.scope_of(n), module)
-                for d in ast.walk(owner):
+                for d in _loss_definitions(owner):
                     if isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef)) and d.name == loss.id:
                         body = list(d.body)
                     elif isinstance(d, ast.Assign) and isinstance(d.value, ast.Lambda) and any(

@@ -20,6 +20,7 @@ from typing import Iterable, Optional
 
 from bnguard.lint import values as V
 from bnguard.lint.imports import add_canonical_prefix, dotted
+from bnguard.lint.memo import per_node
 from bnguard.lint.project import CallSite, Module, Project
 
 add_canonical_prefix("tf_slim.python.layers.layers", "tf_slim")
@@ -72,7 +73,7 @@ _NOT_GAN = frozenset({"organ", "organs", "slogan", "began", "logan", "morgan", "
 
 def identifier_words(identifier: str) -> list[str]:
     """``metaTrain_step`` -> ``["meta", "train", "step"]``."""
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", identifier)
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", identifier))
     return [t for t in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if t]
 
 
@@ -520,6 +521,7 @@ class TrainContext:
     transfer: bool = False
     initializer_modules: set[int] = field(default_factory=set)
     deliberate_batch_stats: bool = False
+    deliberate_modules: set = field(default_factory=set)  # ids of the modules that name such a setting
     layer_updates_used: bool = False  # ``model.updates`` / ``layer.updates`` / ``get_updates_for``
     session_modules: set = field(default_factory=set)  # modules that run a tf.Session (graph mode)
     calls_by_scope: dict = field(default_factory=dict)
@@ -618,10 +620,10 @@ def _build_context(project: Project) -> TrainContext:
                         if name == "UPDATE_OPS":
                             ctx.other_update_refs += 1
                             ctx.other_update_ref_modules.add(id(m))
-        if not ctx.deliberate_batch_stats:
-            names = list(m.references) + [f.name for f in m.functions] + [c.name for c in m.classes]
-            if mentions_deliberate_batch_stats(names + re.split(r"[/\\.]", m.path)):
-                ctx.deliberate_batch_stats = True
+        names = list(m.references) + [f.name for f in m.functions] + [c.name for c in m.classes]
+        if mentions_deliberate_batch_stats(names + re.split(r"[/\\.]", m.path)):
+            ctx.deliberate_batch_stats = True
+            ctx.deliberate_modules.add(id(m))
     ctx.calls_by_scope, ctx.methods_by_class = calls_by_scope, methods_by_class
     # Forward reachability, starting from every call in a training module and in the modules
     # that call into one (``train_net.py`` builds the network and hands it to ``train.py``).
@@ -647,8 +649,16 @@ def _call_ref(c: CallSite) -> tuple:
 
 
 def _imports_project_module(m: Module, base: str) -> bool:
-    target = m.imports.resolve_dotted(base) or base
-    return not target.split(".")[0] in ("tensorflow", "tf_slim", "numpy", "keras", "torch", "jax")
+    known = _project_module_bases(m.tree)  # asked once per call site: same answer per base
+    if base not in known:
+        target = m.imports.resolve_dotted(base) or base
+        known[base] = not target.split(".")[0] in ("tensorflow", "tf_slim", "numpy", "keras", "torch", "jax")
+    return known[base]
+
+
+@per_node
+def _project_module_bases(tree: ast.AST) -> dict[str, bool]:
+    return {}
 
 
 def _imports_module(m: Module, other: Module) -> bool:
@@ -665,12 +675,14 @@ def _with_callers(module: Module, project: Project) -> list:
     seen = {id(module)}
     names = {f.name for f in module.functions if f.cls is None and module.scope_of(f.node) is None}
     names |= {c.name for c in module.classes if module.scope_of(c) is None}
+    not_importing: set[int] = set()
     for name in names:
         for site in project.call_sites(name):
             m = site.module
-            if id(m) in seen or any(f.name == name for f in m.functions if f.cls is None):
+            if id(m) in seen or id(m) in not_importing or any(f.name == name for f in m.functions if f.cls is None):
                 continue
             if not _imports_module(m, module):
+                not_importing.add(id(m))
                 continue
             seen.add(id(m))
             out.append(m)
@@ -683,11 +695,18 @@ def _close(work: list, seen: set, ctx: TrainContext, project: Project) -> None:
     A name called in a module that defines a function of that name is that function (separate
     scripts of one repository often reuse ``generator``/``build``); otherwise every project
     function of that name may be meant (imports, methods)."""
+    done: set = set()
     while work:
         (name, kind), from_module = work.pop()
-        candidates = project.functions(name)
         if kind == "external":
             continue
+        # the targets depend on the calling module only for a plain ``f()``: a pair already
+        # expanded adds nothing to ``seen`` (popular names are called from thousands of sites)
+        done_key = (name, kind, id(from_module) if kind == "name" else None)
+        if done_key in done:
+            continue
+        done.add(done_key)
+        candidates = project.functions(name)
         if kind == "attr":  # ``obj.f()``: a method (of a class we cannot tell)
             targets = candidates
         else:  # ``f()`` / ``module.f()``: a plain function, this module's own if it has one
@@ -747,6 +766,14 @@ def same_program(module: Module, project: Project) -> set[int]:
 
     roots = closure([module], graph["importers"])
     return set(closure(list(roots.values()), graph["imports"]))
+
+
+def deliberate_in_program(module: Module, project: Project) -> bool:
+    """Does the program of ``module`` (see ``same_program``) name a GAN / meta-learning / test-time
+    adaptation setting? Another script of the repository (a pix2pix demo next to a classifier) does
+    not make this one deliberate."""
+    ctx = train_context(project)
+    return bool(ctx.deliberate_modules) and bool(ctx.deliberate_modules & same_program(module, project))
 
 
 def reachable_from(module: Module, project: Project) -> set:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Optional, Sequence
 
 from bnguard.lint.imports import dotted
+from bnguard.lint.memo import per_node
 from bnguard.lint.project import FuncNode, FunctionInfo, Module, Project
 
 Key = Optional[tuple[str, ...]]  # components; a parameter head is "$name"; None = unknown object
@@ -281,11 +282,9 @@ class Flow:
         methods of ``search``, ``self.model`` is ``net`` ("@model" -> key of ``net``)."""
         out: dict[str, tuple[Key, str]] = {}
         ctor = None
-        for st in getattr(scope, "body", []):
-            for n in ast.walk(st):
-                if isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == receiver for t in n.targets) \
-                        and isinstance(n.value, ast.Call) and (dotted(n.value.func) or "").rsplit(".", 1)[-1] == fi.cls.name:  # type: ignore[union-attr]
-                    ctor = n.value
+        for value in _call_assignments_by_name(scope).get(receiver, ()):
+            if (dotted(value.func) or "").rsplit(".", 1)[-1] == fi.cls.name:  # type: ignore[union-attr]
+                ctor = value
         if ctor is None:
             return out
         init = next((f for f in fi.cls.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"), None)  # type: ignore[union-attr]
@@ -295,11 +294,9 @@ class Flow:
         if init_info is None:
             return out
         params = self.bind(init_info, ctor, arg_key, None)
-        for n in ast.walk(init):
-            if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Attribute) \
-                    and isinstance(n.targets[0].value, ast.Name) and n.targets[0].value.id == "self" \
-                    and isinstance(n.value, ast.Name) and n.value.id in params:
-                out["@" + n.targets[0].attr] = params[n.value.id]
+        for attr, value_name in _self_attributes_from_names(init):
+            if value_name in params:
+                out["@" + attr] = params[value_name]
         return out
 
     # --- summaries ------------------------------------------------------------------------------
@@ -416,15 +413,22 @@ class Flow:
 
 def _constructed_classes(name: str, scope: ast.AST) -> set[str]:
     """Class names ``name`` is assigned from in ``scope`` (``name = ClassName(...)``)."""
-    out = set()
-    body = getattr(scope, "body", [])
-    for st in body:
+    return _constructed_classes_by_name(scope).get(name, set())
+
+
+@per_node
+def _constructed_classes_by_name(scope: ast.AST) -> dict[str, set[str]]:
+    """For every name in ``scope``, the class names it is assigned from (one walk per scope, not
+    one per method call resolved in it)."""
+    out: dict[str, set[str]] = {}
+    for st in getattr(scope, "body", []):
         for n in ast.walk(st):
-            if isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in n.targets) \
-                    and isinstance(n.value, ast.Call):
+            if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call):
                 last = (dotted(n.value.func) or "").rsplit(".", 1)[-1]
                 if last[:1].isupper():
-                    out.add(last)
+                    for t in n.targets:
+                        if isinstance(t, ast.Name):
+                            out.setdefault(t.id, set()).add(last)
     return out
 
 
@@ -433,10 +437,36 @@ def _returned_binding(fi: FunctionInfo, call: ast.Call, module: Module, arg_key)
     parent = module.parent(call)
     if not (isinstance(parent, ast.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0], (ast.Name, ast.Attribute))):
         return {}
-    returned = {r.value.id for r in ast.walk(fi.node) if isinstance(r, ast.Return) and isinstance(r.value, ast.Name)}
+    returned = _returned_names(fi.node)
     if len(returned) != 1:
         return {}
-    return {"%" + returned.pop(): arg_key(parent.targets[0])}
+    return {"%" + next(iter(returned)): arg_key(parent.targets[0])}
+
+
+@per_node
+def _returned_names(fn: ast.AST) -> frozenset:
+    return frozenset(r.value.id for r in ast.walk(fn) if isinstance(r, ast.Return) and isinstance(r.value, ast.Name))
+
+
+@per_node
+def _call_assignments_by_name(scope: ast.AST) -> dict[str, list[ast.Call]]:
+    """``name = f(...)`` in ``scope``: name -> the calls assigned to it, in walk order."""
+    out: dict[str, list[ast.Call]] = {}
+    for st in getattr(scope, "body", []):
+        for n in ast.walk(st):
+            if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call):
+                for name in dict.fromkeys(t.id for t in n.targets if isinstance(t, ast.Name)):
+                    out.setdefault(name, []).append(n.value)
+    return out
+
+
+@per_node
+def _self_attributes_from_names(init: ast.AST) -> list[tuple[str, str]]:
+    """``self.attr = name`` assignments in ``init``, in walk order: (attr, name)."""
+    return [(n.targets[0].attr, n.value.id) for n in ast.walk(init)
+            if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Attribute)
+            and isinstance(n.targets[0].value, ast.Name) and n.targets[0].value.id == "self"
+            and isinstance(n.value, ast.Name)]
 
 
 def _assigned_names(body: Sequence[ast.stmt]) -> frozenset:

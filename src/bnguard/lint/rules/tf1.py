@@ -8,7 +8,7 @@ consumers) and :mod:`bnguard.lint.values` (what a flag can be, over every call s
 from __future__ import annotations
 
 import ast
-from typing import Iterable
+from typing import Iterable, Optional
 
 from bnguard.lint import values as V
 from bnguard.lint.imports import dotted
@@ -20,6 +20,7 @@ from bnguard.lint.tf1_facts import (
     BNSite,
     bn_sites,
     bn_sites_in,
+    deliberate_in_program,
     fresh_session,
     is_update_ops_ref,
     is_trained,
@@ -253,18 +254,14 @@ sess.run(train_op, feed_dict={x: batch_x, y: batch_y, is_training: True})
                 continue
             if not phs or vals is V.UNKNOWN:
                 continue
-            unfed = []
-            ok = True
-            for v in vals:
-                if isinstance(v, V.Placeholder):
-                    if not v.has_default or not V.always_false_values(v.default) or V.is_fed(v, project):
-                        ok = False
-                        break
-                    unfed.append(v)
-                elif v is V.RUNTIME or bool(v):
-                    ok = False
-                    break
-            if not ok or not unfed:
+            unfed = _unfed_default_false(vals, project)
+            if unfed is None and site.flag_expr is not None:
+                # Fed somewhere in the repository — but feeds of another script (a placeholder of
+                # the same name in a different graph) do not reach this one: ask this program only.
+                program = _program_project(site.module, project)
+                if program is not None:
+                    unfed = _unfed_default_false(V.possible_values(site.flag_expr, site.module, program), program)
+            if not unfed:
                 continue
             if _frozen_is_deliberate(site, project) or not is_trained(site.node, site.module, project):
                 continue
@@ -273,6 +270,32 @@ sess.run(train_op, feed_dict={x: batch_x, y: batch_y, is_training: True})
                 f"batch-norm training flag is `placeholder_with_default(False)` ({ph.module.path}:{ph.node.lineno}) "
                 "that nothing in the project feeds: it is always False, so moving statistics never update; "
                 f"feed it True in the training step's feed_dict"))
+
+
+def _unfed_default_false(vals, project: Project) -> Optional[list]:
+    """The ``placeholder_with_default(False)`` values of a flag that nothing in ``project`` feeds;
+    None when any value can be True (a fed placeholder, a True constant, a run-time value)."""
+    if vals is V.UNKNOWN:
+        return None
+    unfed = []
+    for v in vals:
+        if isinstance(v, V.Placeholder):
+            if not v.has_default or not V.always_false_values(v.default) or V.is_fed(v, project):
+                return None
+            unfed.append(v)
+        elif v is V.RUNTIME or bool(v):
+            return None
+    return unfed or None
+
+
+def _program_project(module: Module, project: Project) -> Optional[Project]:
+    """The modules of ``module``'s program as a project of their own (None when that is the whole
+    project), so that values and feeds are resolved within one program."""
+    ids = same_program(module, project)
+    if len(ids) >= len(project.modules):
+        return None
+    key = "tf1.program_project:" + ",".join(str(i) for i in sorted(ids))
+    return project.fact(key, lambda p: Project([m for m in p.modules if id(m) in ids]))
 
 
 def _update_sites(project: Project) -> list[BNSite]:
@@ -288,7 +311,7 @@ def _compute_update_sites(project: Project) -> list[BNSite]:
             continue  # updates_collections=None (in-place updates) or a custom collection
         if V.always_false_values(s.flag):
             continue  # no update ops are created (BN101's case)
-        if V.always_true_values(s.flag) and (s.flag_expr is None or train_context(project).deliberate_batch_stats):
+        if V.always_true_values(s.flag) and (s.flag_expr is None or deliberate_in_program(s.module, project)):
             # Batch statistics everywhere, by the API default or in a GAN/meta-learning project
             # (MAML's transductive BN): the moving statistics are never read. An explicit
             # ``training=True`` still builds statistics that a checkpoint/serving graph will read.
@@ -615,10 +638,13 @@ def _bn_builder_names(project: Project) -> set[str]:
             from bnguard.lint.tf1_facts import enclosing_names
             for s in bn_sites_in(m, p):
                 direct.update(enclosing_names(s.node, m)[:2])
+            class_of: dict = {}  # enclosing class per function, not per call in it
             for c in m.calls:
                 if c.name and c.scope is not None and not isinstance(c.scope, ast.Lambda):
                     callers.setdefault(c.name, set()).add(c.scope.name)
-                    cls = m.enclosing_class(c.scope)
+                    if id(c.scope) not in class_of:
+                        class_of[id(c.scope)] = m.enclosing_class(c.scope)
+                    cls = class_of[id(c.scope)]
                     if cls is not None:
                         callers[c.name].add(cls.name)
         out = set()
@@ -664,8 +690,7 @@ def _eval_runs(module: Module, require_eval_data: bool = True, any_fetch: bool =
         if c.name != "run" or not c.node.args:
             continue
         fetch_src = ast.unparse(c.node.args[0]).lower()
-        if any(w in fetch_src for w in ("train", "optim", "minimize", "update", "init", "step", "assign",
-                                        "summar", "save", "restore")):
+        if any(w in fetch_src for w in ("train", "optim", "minimize", "update", "init", "step")):
             continue
         feed = _kw_or_pos(c.node, "feed_dict", 1)
         feed_src = ast.unparse(feed).lower() if feed is not None else ""
@@ -673,7 +698,8 @@ def _eval_runs(module: Module, require_eval_data: bool = True, any_fetch: bool =
         if isinstance(parent, ast.Assign):  # ``test_acc = sess.run(...)``
             feed_src += " " + " ".join(ast.unparse(t).lower() for t in parent.targets)
         evaluates = any(w in feed_src for w in _EVAL_WORDS) or any(w in fetch_src for w in _EVAL_WORDS)
-        predicts = any(w in fetch_src for w in _EVAL_FETCH_WORDS) or (any_fetch and feed is not None)
+        predicts = any(w in fetch_src for w in _EVAL_FETCH_WORDS) or (
+            any_fetch and feed is not None and not any(w in fetch_src for w in ("assign", "summar", "save", "restore")))
         if predicts and (evaluates or not require_eval_data):
             out.append(c.node)
     return out
@@ -703,8 +729,12 @@ The mirror of BN101: finds TF1 batch-norm layers whose training flag is always t
 a constant, a wrapper default never overridden, or an absent flag where the API default is training
 (contrib/slim `batch_norm`: `is_training=True`) — in a graph that is also used to evaluate or predict:
 a script that restores a checkpoint and runs predictions without a train op, or a training script whose
-`sess.run` fetches accuracy/predictions on test or validation data. Also `K.set_learning_phase(1)`
-followed by `predict`/`evaluate`.
+`sess.run` fetches accuracy/predictions on test or validation data. In a script that restores a
+checkpoint and trains nothing, every `sess.run` that feeds data counts as a prediction, whatever the
+fetched tensor is called. Also reported: a flag that depends on the model object
+(`is_training=(self.mode == 'train')`, copied from a constructor argument) when the training script
+builds only training-mode objects (`Model(mode='train')`) and runs validation batches through them.
+Also `K.set_learning_phase(1)` followed by `predict`/`evaluate`.
 """,
         why="""
 In training mode BN normalizes each batch with its own statistics, so predictions depend on what else
@@ -733,15 +763,17 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
     )
 
     def check(self, module: Module, project: Project) -> Iterable[Finding]:
-        ctx = train_context(project)
-        if ctx.deliberate_batch_stats:
+        if deliberate_in_program(module, project):
             return
         yield from self._learning_phase(module, project)
         eval_modules = project.fact("tf1.eval_modules", _eval_modules)
         if not eval_modules:
             return
         for site in bn_sites_in(module, project):
-            if site.api == "keras" or not V.always_true_values(site.flag):
+            if site.api == "keras":
+                continue
+            if not V.always_true_values(site.flag):
+                yield from self._instance_in_training_mode(site, eval_modules, project)
                 continue
             hit = None
             for em, runs, restored, trains in eval_modules:
@@ -756,6 +788,27 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
                 f"batch norm is always in training mode ({_describe_flag(site)}) but the graph is also used to "
                 f"evaluate/predict ({em.path}:{run.lineno}): evaluation normalizes with batch statistics and can "
                 "overwrite the moving statistics; use a training flag fed False when evaluating"))
+
+    def _instance_in_training_mode(self, site: BNSite, eval_modules, project: Project) -> Iterable[Finding]:
+        """The flag depends on the model object (``is_training=(self.mode == 'train')``) and the
+        script that evaluates builds only training-mode instances (``Model(mode='train')``), then
+        runs validation batches through them: evaluation uses batch statistics, and with in-place
+        updates (``updates_collections=None``) the validation data enters the moving statistics."""
+        for em, runs, restored, trains in eval_modules:
+            if not trains or not _reaches(site, em, project):
+                continue
+            built = _instance_flag_values(site, em, project)
+            if built is None:
+                continue
+            values, call = built
+            if values != {True}:
+                continue
+            yield self.finding(site.module, site.node, (
+                f"batch norm is in training mode in the `{ast.unparse(call)}` object ({_describe_flag(site)}), "
+                f"and {em.path}:{runs[0].lineno} evaluates through that object: evaluation normalizes with batch "
+                "statistics and can overwrite the moving statistics; build a second object in evaluation mode "
+                "(sharing the variables) or feed a training flag that is False when evaluating"))
+            return
 
     def _learning_phase(self, module: Module, project: Project) -> Iterable[Finding]:
         sets = [c for c in module.calls if c.name == "set_learning_phase" and c.node.args]
@@ -776,6 +829,87 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
                     f"`set_learning_phase(1)` keeps every batch-norm layer in training mode, and the model is then "
                     f"used to {later[0].name} (line {later[0].node.lineno}): predictions use batch statistics; "
                     "set the learning phase to 0 before evaluating"))
+
+
+def _instance_flag_values(site: BNSite, em: Module, project: Project):
+    """({flag values}, first construction) for a flag written in terms of one attribute that the
+    class's ``__init__`` copies from a parameter (``self.mode = mode``), over the constructions of
+    that class in ``em``; None when the flag has another shape or any value is unknown."""
+    expr = site.flag_expr
+    if expr is None:
+        return None
+    attrs = {n.attr for n in ast.walk(expr) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
+             and n.value.id == "self"}
+    cls = site.module.enclosing_class(site.node)
+    if len(attrs) != 1 or cls is None:
+        return None
+    attr = attrs.pop()
+    init = next((b for b in cls.body if isinstance(b, ast.FunctionDef) and b.name == "__init__"), None)
+    if init is None:
+        return None
+    stores = [n for n in ast.walk(cls) if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign))
+              and any(isinstance(t, ast.Attribute) and t.attr == attr
+                      for t in (n.targets if isinstance(n, ast.Assign) else [n.target]))]
+    if len(stores) != 1 or not isinstance(stores[0], ast.Assign) or not isinstance(stores[0].value, ast.Name) \
+            or site.module.scope_of(stores[0]) is not init:
+        return None
+    param = stores[0].value.id
+    spec = V._param_spec(init, param)
+    if spec is None:
+        return None
+    position, default = spec
+    calls = [c for c in em.calls if c.name == cls.name]  # ``Model(mode='train')``, ``models.Model(...)``
+    if not calls:
+        return None
+    out: set = set()
+    for c in calls:
+        if any(kw.arg is None for kw in c.node.keywords) or any(isinstance(a, ast.Starred) for a in c.node.args):
+            return None
+        arg = next((kw.value for kw in c.node.keywords if kw.arg == param), None)
+        if arg is None and position is not None and 0 < position <= len(c.node.args):
+            arg = c.node.args[position - 1]
+        vals = V.possible_values(arg, em, project) if arg is not None else (
+            V.possible_values(default, site.module, project) if default is not None else V.UNKNOWN)
+        if not V.is_constant_set(vals):
+            return None
+        for v in vals:
+            flag = _evaluate_with(expr, attr, v)
+            if flag is None:
+                return None
+            out.add(flag)
+    return out, calls[0].node
+
+
+def _evaluate_with(expr: ast.AST, attr: str, value) -> Optional[bool]:
+    """``expr`` with ``self.<attr>`` = ``value``: comparisons, not/and/or and constants only."""
+    def ev(e):
+        if isinstance(e, ast.Attribute) and isinstance(e.value, ast.Name) and e.value.id == "self" and e.attr == attr:
+            return value
+        if isinstance(e, ast.Constant):
+            return e.value
+        if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.Not):
+            return not ev(e.operand)
+        if isinstance(e, ast.BoolOp):
+            vals = [ev(v) for v in e.values]
+            return all(vals) if isinstance(e.op, ast.And) else any(vals)
+        if isinstance(e, ast.Compare) and len(e.ops) == 1:
+            a, b, op = ev(e.left), ev(e.comparators[0]), e.ops[0]
+            if isinstance(op, ast.Eq):
+                return a == b
+            if isinstance(op, ast.NotEq):
+                return a != b
+            if isinstance(op, (ast.Is, ast.IsNot)) and (b is None or isinstance(b, bool)):
+                return (a is b) == isinstance(op, ast.Is)
+            if isinstance(op, (ast.In, ast.NotIn)) and isinstance(b, list):
+                return (a in b) == isinstance(op, ast.In)
+        if isinstance(e, (ast.Tuple, ast.List, ast.Set)):
+            return [ev(x) for x in e.elts]
+        raise ValueError(e)
+    try:
+        result = ev(expr)
+    except (ValueError, TypeError):
+        return None
+    return result if isinstance(result, bool) else None
 
 
 def _eval_modules(project: Project):

@@ -14,6 +14,7 @@ from typing import Iterable, Optional
 
 from bnguard.lint.finding import Edit, Finding, Fix
 from bnguard.lint.imports import dotted
+from bnguard.lint.memo import per_node
 from bnguard.lint.project import Module, Project
 from bnguard.lint.rules.base import Rule, RuleDoc, register
 from bnguard.lint.torchflow import (_SAME_OBJECT_METHODS, ELEMENT, LOOP_TYPES, Event, Flow, Key, conflicting,
@@ -327,6 +328,12 @@ def _origin(ev: Event, site: ast.AST) -> tuple[int, int]:
     return id(ev.node), len(ev.sites) - 1 - index
 
 
+@per_node
+def _names_in(owner: ast.AST) -> frozenset:
+    """Every name used in ``owner`` (one walk per function, not one per report in it)."""
+    return frozenset(n.id for n in ast.walk(owner) if isinstance(n, ast.Name))
+
+
 def _train_fix(mod: Module, loop: ast.AST, ev: Event) -> Optional[Fix]:
     """Insert ``<model>.train()`` as the first statement of the loop body."""
     if not ev.text or not re.fullmatch(r"[A-Za-z_][\w.]*", ev.text):
@@ -335,7 +342,7 @@ def _train_fix(mod: Module, loop: ast.AST, ev: Event) -> Optional[Fix]:
     head = ev.text.split(".")[0]
     func = mod.scope_of(loop)
     owner = func if func is not None else mod.tree
-    bound = {n.id for n in ast.walk(owner) if isinstance(n, ast.Name)} | (
+    bound = _names_in(owner) | (
         {a.arg for a in func.args.args + func.args.kwonlyargs} if func is not None else set())
     if head not in bound:
         return None
@@ -1035,8 +1042,8 @@ def _project_drops_running_stats(project: Project) -> bool:
 
     def compute(p: Project) -> bool:
         for m in p.modules:
-            for n in ast.walk(m.tree):
-                if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant) and n.value.value in (False, None):
+            for n in m.nodes_of_kind.get(ast.Assign, ()):  # indexed by Module: no walk of every tree
+                if isinstance(n.value, ast.Constant) and n.value.value in (False, None):
                     if any(isinstance(t, ast.Attribute) and t.attr in ("track_running_stats", "running_mean") for t in n.targets):
                         return True
         return False
