@@ -28,11 +28,7 @@ MANIFEST = json.loads((CORPUS / "manifest.json").read_text())
 PROGRAMS = {e["path"]: e for e in MANIFEST["programs"]}
 
 # Bugs the rules do not detect yet: path -> why (the mechanism that misses it).
-KNOWN_MISSES: dict[str, str] = {
-    "torch/bug_custom_ema_params_only.py":
-        "BN306: the EMA copy is made as `copy.deepcopy(model).eval()`; the chained .eval() hides the "
-        "deepcopy from the EMA-copy recognition (without it the rule fires)",
-}
+KNOWN_MISSES: dict[str, str] = {}
 
 # Correct programs that get a finding today: path -> (code, why the finding is wrong).
 KNOWN_FALSE_POSITIVES: dict[str, tuple[str, str]] = {

@@ -522,6 +522,7 @@ class TrainContext:
     initializer_modules: set[int] = field(default_factory=set)
     deliberate_batch_stats: bool = False
     deliberate_modules: set = field(default_factory=set)  # ids of the modules that name such a setting
+    transfer_modules: set = field(default_factory=set)  # ids of the modules behind ``transfer``
     layer_updates_used: bool = False  # ``model.updates`` / ``layer.updates`` / ``get_updates_for``
     session_modules: set = field(default_factory=set)  # modules that run a tf.Session (graph mode)
     calls_by_scope: dict = field(default_factory=dict)
@@ -601,8 +602,10 @@ def _build_context(project: Project) -> TrainContext:
                 ctx.restores.append(c)
             if name in TRANSFER_NAMES:
                 ctx.transfer = True
+                ctx.transfer_modules.add(id(m))
             if name == "Saver" and _kw(c.node, "var_list") is not None:
                 ctx.transfer = True
+                ctx.transfer_modules.add(id(m))
             if q in INIT_QUALNAMES:
                 ctx.initializer_modules.add(id(m))
             if q in ("tensorflow.Session", "tensorflow.InteractiveSession", "tensorflow.train.MonitoredTrainingSession",
@@ -832,4 +835,7 @@ def fresh_session(site_node: ast.AST, module: Module, project: Project) -> bool:
     """The module initialises all variables from scratch and nothing in the project restores any:
     BN statistics frozen at their initial 0/1 are then never correct (the classic fragment)."""
     ctx = train_context(project)
-    return id(module) in ctx.initializer_modules and not ctx.restores
+    if id(module) not in ctx.initializer_modules:
+        return False
+    program = same_program(module, project)  # another script's restore says nothing about this graph
+    return not any(id(r.module) in program for r in ctx.restores)

@@ -53,7 +53,8 @@ def _frozen_is_deliberate(site: BNSite, project: Project) -> bool:
     """Frozen BN on purpose: ``trainable=False`` on the layer, a fine-tuning script that restores
     a pretrained backbone (``init_from_checkpoint``, ``assign_from_checkpoint_fn``, partial Saver),
     or an inference copy that reuses the variables of a BN trained elsewhere (a GAN ``sampler``)."""
-    return (site.trainable_false or train_context(project).transfer or _reuses_variables(site)
+    transfer = train_context(project).transfer_modules & same_program(site.module, project)
+    return (site.trainable_false or bool(transfer) or _reuses_variables(site)
             or _inference_code(site))
 
 
@@ -471,7 +472,10 @@ with tf.control_dependencies(update_ops):
   by name passes anything but False: the only evidence says no update ops are created (frozen
   pretrained BN, as in Faster R-CNN ports). One call passing another value keeps it reported.
 - Train ops built inside `tf.control_dependencies(...)`, any used `get_collection(UPDATE_OPS)` in
-  the project, `UPDATE_OPS` passed to anything, the helpers above.
+  the same program, `UPDATE_OPS` passed to anything there, the helpers above. A program is the
+  script with the train op, what it imports and what imports it: another script of the repository
+  that wires its own updates (or trains with Keras/eagerly) does not silence this one, and a BN
+  layer in a module the program never imports is not part of its graph.
 - Eager/TF2 code (`tf.GradientTape`, `enable_eager_execution`) and Keras `fit` loops (Keras runs its
   layers' updates itself), Keras layers whose `updates` are used anywhere.
 """,

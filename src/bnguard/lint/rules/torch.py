@@ -707,9 +707,12 @@ def _bn_evidence(key: Key, project: Project, module: Optional[Module] = None) ->
 def _bn_mode_matters(ev: Event, project: Project) -> bool:
     """Does leaving ``ev``'s object in eval mode change BatchNorm? Not when every constructor it
     may come from is visible and builds no BN (eval() then only affects dropout, not this rule)."""
-    if _bn_evidence(ev.key, project, ev.sites[0][0]) == "none":
-        return False
-    return not _bn_frozen_on_purpose(ev.key, project, ev.sites[0][0])
+    module = ev.sites[0][0]
+    memo = project.facts.setdefault("torch.bn_mode_matters", {})  # type: ignore[arg-type]
+    memo_key = (frozenset(key_names(ev.key)), id(module))
+    if memo_key not in memo:  # type: ignore[operator]
+        memo[memo_key] = _bn_evidence(ev.key, project, module) != "none" and not _bn_frozen_on_purpose(ev.key, project, module)  # type: ignore[index]
+    return memo[memo_key]  # type: ignore[index]
 
 
 def _bn_frozen_on_purpose(key: Key, project: Project, module: Module) -> bool:
@@ -1058,8 +1061,21 @@ def _eval_helper_before(scope, module: Module, key: Key, call: ast.AST) -> bool:
     """``with eval_mode(model):`` / ``model.set_eval()`` / ``set_mode(model, "eval")`` from a library:
     a mode switch we cannot see into. Count it as eval()."""
     owner = scope if scope is not None else module.tree
+    for n in _eval_helper_calls(owner):
+        if getattr(n, "lineno", 0) > call.lineno or n is call:
+            continue
+        objs = list(n.args) + ([n.func.value] if isinstance(n.func, ast.Attribute) else [])
+        if any(same_object(receiver_key(o, {}, set())[0], key) for o in objs if isinstance(o, (ast.Name, ast.Attribute))):
+            return True
+    return False
+
+
+@per_node
+def _eval_helper_calls(owner: ast.AST) -> list[ast.Call]:
+    """The mode-switch helper calls in ``owner`` (one walk per function, not one per call checked)."""
+    out = []
     for n in ast.walk(owner):
-        if not isinstance(n, ast.Call) or getattr(n, "lineno", 0) > call.lineno or n is call:
+        if not isinstance(n, ast.Call):
             continue
         name = (dotted(n.func) or "").rsplit(".", 1)[-1]
         strings = [a.value for a in n.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
@@ -1068,10 +1084,8 @@ def _eval_helper_before(scope, module: Module, key: Key, call: ast.AST) -> bool:
             continue
         if name == "eval" and not n.args:
             continue  # a plain x.eval() is already an event
-        objs = list(n.args) + ([n.func.value] if isinstance(n.func, ast.Attribute) else [])
-        if any(same_object(receiver_key(o, {}, set())[0], key) for o in objs if isinstance(o, (ast.Name, ast.Attribute))):
-            return True
-    return False
+        out.append(n)
+    return out
 
 
 def _mode_set_around(module: Module, region: ast.AST, scope, events: list[Event], key: Key, call: ast.AST) -> bool:
@@ -1749,7 +1763,7 @@ or whose loop writes into the source's `.grad` (MAML / Reptile learners: trained
                     yield from self._judge(module, project, site.node, "EMA copy")
 
     def _judge(self, module: Module, project: Project, call: ast.Call, kind: str) -> Iterable[Finding]:
-        parent = module.parent(call)
+        parent = _assignment_of(module, call)
         if not (isinstance(parent, ast.Assign) and len(parent.targets) == 1):
             return
         avg_key, avg_text = receiver_key(parent.targets[0], {}, set())
@@ -1772,7 +1786,7 @@ or whose loop writes into the source's `.grad` (MAML / Reptile learners: trained
 
     def _parameter_only_ema(self, module: Module, project: Project, site) -> bool:
         """``ema = deepcopy(model)`` whose parameters are blended in place from the live model."""
-        parent = module.parent(site.node)
+        parent = _assignment_of(module, site.node)
         if not (isinstance(parent, ast.Assign) and len(parent.targets) == 1):
             return False
         ema_key, _ = receiver_key(parent.targets[0], {}, set())
@@ -1788,6 +1802,19 @@ or whose loop writes into the source's `.grad` (MAML / Reptile learners: trained
                 return False
             blended = True
         return blended
+
+
+def _assignment_of(module: Module, call: ast.Call) -> Optional[ast.AST]:
+    """The statement holding ``call``'s value, through Module methods that return the module
+    (``shadow = copy.deepcopy(model).eval()`` / ``.to(device)`` / ``.requires_grad_(False)``)."""
+    node: ast.AST = call
+    parent = module.parent(node)
+    while isinstance(parent, ast.Attribute) and parent.attr in _SAME_OBJECT_METHODS:
+        outer = module.parent(parent)
+        if not (isinstance(outer, ast.Call) and outer.func is parent):
+            break
+        node, parent = outer, module.parent(outer)
+    return parent
 
 
 def _zip_updates(project: Project) -> list[tuple[str, Key]]:
