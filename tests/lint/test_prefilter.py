@@ -31,6 +31,10 @@ def snapshot(result):
 def small_pool_threshold(monkeypatch):
     monkeypatch.setattr(runner, "PARALLEL_MIN_FILES", 0)  # use worker processes even for tiny trees
     monkeypatch.setattr(runner, "PARALLEL_MIN_MODULES", 2)
+    # The suite has jax/tensorflow/torch loaded; the runner then stays in one process for safety.
+    # The children here run pure-Python linting only, so really fork them: the comparison must not
+    # be vacuous.
+    monkeypatch.setattr(runner, "_THREADED_FRAMEWORKS", ())
 
 
 def test_prefilter_and_workers_do_not_change_results_on_the_fixture_corpus(small_pool_threshold):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import sys
 import pickle
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -288,7 +289,15 @@ def _chunks(items: list[str], n: int) -> list[list[str]]:
     return [items[i::n] for i in range(n)]
 
 
+# Frameworks that start threads at import: forking a process that holds them can deadlock the child.
+_THREADED_FRAMEWORKS = ("jax", "tensorflow", "torch")
+
+
 def _jobs(requested: int) -> int:
+    if any(m in sys.modules for m in _THREADED_FRAMEWORKS):
+        # Linting from inside a framework process (a notebook, a test suite): stay in one process.
+        # Results do not depend on the number of workers.
+        return 1
     if requested and requested > 0:
         return requested
     try:
