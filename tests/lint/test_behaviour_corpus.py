@@ -133,10 +133,7 @@ def _lost_when_linted_together(framework: str) -> list[str]:
 # Linting one framework's programs together must not change any program's verdict: facts from an
 # unrelated script (a same-named evaluate()/validate(), a feed of another 'is_training'
 # placeholder, update_bn or UPDATE_OPS used elsewhere) currently mask real bugs.
-MASKED_WHEN_TOGETHER = {
-    "torch": "BN301/BN303/BN306 lost: helpers resolved by name across the project (evaluate/validate/"
-             "train_one_epoch of other scripts) and update_bn called in another script",
-}
+MASKED_WHEN_TOGETHER: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("framework", [

@@ -225,6 +225,10 @@ class Flow:
             same = [fi for fi in cands if fi.module is module]
             if same:
                 return same[:1], True
+            if f.id not in module.imports.aliases and not _star_imports(module):
+                # defined neither here nor imported: another script's function of the same name
+                # (an examples folder), or a builtin / parameter; never this call
+                return [], False
             # a `from pkg.mod import name` import narrows the candidates to that module
             target = module.imports.aliases.get(f.id, "")
             mod_hint = target.lstrip(".").rsplit(".", 1)[0] if target else ""
@@ -409,6 +413,11 @@ class Flow:
 
         walk(body, (), ())
         return events
+
+
+def _star_imports(module: Module) -> bool:
+    """``from helpers import *``: any name may come from another module."""
+    return any(isinstance(st, ast.ImportFrom) and any(a.name == "*" for a in st.names) for st in module.tree.body)
 
 
 def _constructed_classes(name: str, scope: ast.AST) -> set[str]:

@@ -140,9 +140,13 @@ def _optimizers(project: Project) -> _OptimizerIndex:
     return project.fact("torch.optimizers", _OptimizerIndex)
 
 
-def _trained_names(project: Project) -> set[str]:
-    """Names of the objects whose parameters an optimizer updates (``SGD(model.parameters())``)."""
-    return {n for n in _optimizers(project).trained if n != "*"}
+def _trained_names(project: Project, module: Optional[Module] = None) -> set[str]:
+    """Names of the objects whose parameters an optimizer updates (``SGD(model.parameters())``);
+    with ``module``, only optimizers of the program it belongs to (its import component)."""
+    if module is None:
+        return {n for n in _optimizers(project).trained if n != "*"}
+    component = _import_component(project, module)
+    return {n for r in _optimizers(project).records if id(r[0]) in component for n in r[3] if n != "*"}
 
 
 def _step_trains(step: Event, ev: Event, project: Project) -> bool:
@@ -150,12 +154,14 @@ def _step_trains(step: Event, ev: Event, project: Project) -> bool:
     return True if verdict is None else verdict
 
 
-def _frozen_names(project: Project) -> set[str]:
-    """Objects frozen on purpose: ``x.requires_grad_(False)``, ``for p in x.parameters(): p.requires_grad = False``."""
+def _frozen_names(project: Project, module: Optional[Module] = None) -> set[str]:
+    """Objects frozen on purpose: ``x.requires_grad_(False)``, ``for p in x.parameters(): p.requires_grad = False``;
+    with ``module``, only in the program it belongs to (its import component)."""
 
-    def compute(p: Project) -> set[str]:
-        names: set[str] = set()
+    def compute(p: Project) -> dict[int, set[str]]:
+        by_module: dict[int, set[str]] = {}
         for m in p.modules:
+            names = by_module.setdefault(id(m), set())
             for n in ast.walk(m.tree):
                 if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "requires_grad_" \
                         and n.args and isinstance(n.args[0], ast.Constant) and n.args[0].value is False:
@@ -169,12 +175,14 @@ def _frozen_names(project: Project) -> set[str]:
                                 if isinstance(a, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr == "requires_grad" for t in a.targets) \
                                         and isinstance(a.value, ast.Constant) and a.value.value is False:
                                     names |= key_names(receiver_key(it.func.value, {}, set())[0])
-        return names
+        return by_module
 
-    return project.fact("torch.frozen_names", compute)
+    by_module = project.fact("torch.frozen_names_by_module", compute)
+    ids = _import_component(project, module) if module is not None else by_module.keys()
+    return set().union(*(by_module.get(i, set()) for i in ids))
 
 
-def _is_trained(key: Key, project: Project) -> bool:
+def _is_trained(key: Key, project: Project, module: Optional[Module] = None) -> bool:
     """Is the object the one the optimizer trains (precision: when unsure, assume it is not)?
 
     A sub-module (``model.backbone.eval()``) is the partial-freeze idiom (frozen BN statistics in a
@@ -182,9 +190,9 @@ def _is_trained(key: Key, project: Project) -> bool:
     if key is None or len(key) > 1:
         return False
     names = key_names(key)
-    if names & _frozen_names(project):
+    if names & _frozen_names(project, module):
         return False
-    trained = _trained_names(project)
+    trained = _trained_names(project, module)
     if trained:
         return bool(names & trained)
     return not any(_FROZEN_NAME.search(n) for n in names)
@@ -294,7 +302,7 @@ def _check_loops(events: list[Event], step_loops: set[int], project: Project, vo
     for lid, loop in loops.items():
         body = [e for e in events if any(lp is loop for lp in e.loops)]
         for i, ev in enumerate(body):
-            if ev.kind != "eval" or not _is_trained(ev.key, project) or not _bn_mode_matters(ev, project):
+            if ev.kind != "eval" or not _is_trained(ev.key, project, ev.sites[0][0]) or not _bn_mode_matters(ev, project):
                 continue
             mod, site = _report_site(ev, loop)
             restored, reached = False, False
@@ -366,7 +374,7 @@ def _check_before_loop(events: list[Event], step_loops: set[int], project: Proje
     for i, ev in enumerate(events):
         if ev.kind != "eval" or any(id(lp) in step_loops for lp in ev.loops):
             continue
-        if not _is_trained(ev.key, project) or not _bn_mode_matters(ev, project):
+        if not _is_trained(ev.key, project, ev.sites[0][0]) or not _bn_mode_matters(ev, project):
             continue
         restored, step = False, None
         for nxt in events[i + 1:]:
@@ -517,6 +525,7 @@ class _BNIndex:
     base classes or library constructors)."""
 
     def __init__(self, project: Project):
+        self.project = project
         self.defs: dict[str, list[tuple[ast.AST, Module]]] = {}
         for m in project.modules:
             for c in m.classes:
@@ -530,11 +539,9 @@ class _BNIndex:
         return name in self.defs
 
     def has_bn(self, name: str, module: Optional[Module] = None, stack: frozenset = frozenset()) -> bool:
-        """Prefer the definition in ``module`` (scripts reuse class names)."""
-        defs = self.defs.get(name, [])
-        local = [d for d in defs if d[1] is module]
-        defs = local or defs
-        memo_key = (name, id(module) if local else None)
+        """Prefer the definition in ``module``, then the one it imports (scripts reuse class names)."""
+        defs, where = self._candidates(name, module)
+        memo_key = (name, where)
         if memo_key in self._memo:
             return self._memo[memo_key]
         if name in stack:
@@ -556,11 +563,27 @@ class _BNIndex:
         fine-tuning with small batches (Caffe's ``use_global_stats``)."""
         return self._reaches(name, module, _freezes_bn_parameters, "frozen", frozenset())
 
-    def _reaches(self, name: str, module: Optional[Module], predicate, tag: str, stack: frozenset) -> bool:
+    def _candidates(self, name: str, module: Optional[Module]) -> tuple[list, object]:
+        """Definitions ``name`` may denote seen from ``module``: its own, else the module its
+        ``from x import name`` names (``from model import Net`` in a folder of examples that each
+        define ``Net``), else all; and a memo tag for that choice."""
         defs = self.defs.get(name, [])
+        if module is None:
+            return defs, None
         local = [d for d in defs if d[1] is module]
-        defs = local or defs
-        memo_key = (tag, name, id(module) if local else None)
+        if local:
+            return local, id(module)
+        target = module.imports.aliases.get(name, "").lstrip(".")
+        if "." in target and self.project is not None:
+            source = self.project.module_named(target.rsplit(".", 1)[0], module)
+            imported = [d for d in defs if d[1] is source]
+            if imported:
+                return imported, ("import", id(source))
+        return defs, None
+
+    def _reaches(self, name: str, module: Optional[Module], predicate, tag: str, stack: frozenset) -> bool:
+        defs, where = self._candidates(name, module)
+        memo_key = (tag, name, where)
         if memo_key in self._memo:
             return self._memo[memo_key]
         if name in stack:
@@ -721,6 +744,26 @@ def _bn_frozen_on_purpose(key: Key, project: Project, module: Module) -> bool:
     return any(classes.freezes_bn(name, m) for m, name in _constructor_names(key, project, module))
 
 
+def _assignments_to(m: Module, names: set[str]) -> list[ast.AST]:
+    """Assignments (with a value) in ``m`` to a target whose last name is in ``names``, in
+    ``ast.walk`` order. Asked once per mode event: an index per module, not a walk per question."""
+    order, by_name = _assignment_index(m.tree)
+    return [order[i] for i in sorted({i for name in names for i in by_name.get(name, ())})]
+
+
+@per_node
+def _assignment_index(tree: ast.AST) -> tuple[list[ast.AST], dict[str, list[int]]]:
+    order: list[ast.AST] = []
+    by_name: dict[str, list[int]] = {}
+    for n in ast.walk(tree):
+        if isinstance(n, (ast.Assign, ast.AnnAssign)) and n.value is not None:
+            tgts = n.targets if isinstance(n, ast.Assign) else [n.target]
+            for name in dict.fromkeys((dotted(t) or "").rsplit(".", 1)[-1] for t in tgts):
+                by_name.setdefault(name, []).append(len(order))
+            order.append(n)
+    return order, by_name
+
+
 def _constructor_names(key: Key, project: Project, module: Optional[Module]) -> list[tuple[Module, str]]:
     """Project classes / factories the object is assigned from (``model = Res_Deeplab()``); the
     assignments in ``module`` decide when there are any."""
@@ -729,9 +772,8 @@ def _constructor_names(key: Key, project: Project, module: Optional[Module]) -> 
     for modules in ([module] if module is not None else [], project.modules):
         out = []
         for m in modules:
-            for n in ast.walk(m.tree):
-                if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call) \
-                        and any((dotted(t) or "").rsplit(".", 1)[-1] in names for t in n.targets):
+            for n in _assignments_to(m, names):
+                if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call):
                     value = n.value
                     while isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr in _SAME_OBJECT_METHODS:
                         value = value.func.value
@@ -756,37 +798,33 @@ def _constructor_verdicts(key: Key, project: Project, modules) -> list[Optional[
     classes = _bn_classes(project)
     verdicts: list[Optional[bool]] = []
     for m in modules:
-        for n in ast.walk(m.tree):
-            if isinstance(n, (ast.Assign, ast.AnnAssign)) and n.value is not None:
-                tgts = n.targets if isinstance(n, ast.Assign) else [n.target]
-                if not any((dotted(t) or "").rsplit(".", 1)[-1] in names for t in tgts):
-                    continue
-                value = n.value
-                # `net = net.type(FloatTensor)` / `net.double()`: Module methods that return the module
-                while isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr in _SAME_OBJECT_METHODS:
-                    value = value.func.value
-                if not isinstance(value, ast.Call):
-                    continue
-                d = dotted(value.func) or ""
-                q = m.qualname(value.func) or ""
-                last = d.rsplit(".", 1)[-1]
-                if q in BN_CLASSES or _BN_LIBRARY.search(q):
-                    verdicts.append(True)
-                elif q.split(".", 1)[0] in _KERAS_ROOTS or q.startswith("tensorflow.keras."):
-                    # a Keras model (Keras 3 on the torch backend): its BN follows `training=`, not
-                    # `eval()` / `train()`; the Keras rules own it
-                    verdicts.append(False)
-                elif last in ("DataParallel", "DistributedDataParallel", "DDP", "deepcopy"):
-                    continue
-                elif last in classes:
-                    verdicts.append(True if classes.has_bn(last, m) else None if classes.builds_dynamically(last, m) else False)
-                elif q.startswith("torch.nn."):
-                    # a torch.nn layer (nn.Linear: no BN) or a container: BN if an argument builds one
-                    verdicts.append(any(
-                        "BatchNorm" in (dotted(a.func) or "") or classes.has_bn((dotted(a.func) or "").rsplit(".", 1)[-1], m)
-                        for a in ast.walk(value) if isinstance(a, ast.Call) and a is not value))
-                else:
-                    verdicts.append(None)
+        for n in _assignments_to(m, names):
+            value = n.value
+            # `net = net.type(FloatTensor)` / `net.double()`: Module methods that return the module
+            while isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr in _SAME_OBJECT_METHODS:
+                value = value.func.value
+            if not isinstance(value, ast.Call):
+                continue
+            d = dotted(value.func) or ""
+            q = m.qualname(value.func) or ""
+            last = d.rsplit(".", 1)[-1]
+            if q in BN_CLASSES or _BN_LIBRARY.search(q):
+                verdicts.append(True)
+            elif q.split(".", 1)[0] in _KERAS_ROOTS or q.startswith("tensorflow.keras."):
+                # a Keras model (Keras 3 on the torch backend): its BN follows `training=`, not
+                # `eval()` / `train()`; the Keras rules own it
+                verdicts.append(False)
+            elif last in ("DataParallel", "DistributedDataParallel", "DDP", "deepcopy"):
+                continue
+            elif last in classes:
+                verdicts.append(True if classes.has_bn(last, m) else None if classes.builds_dynamically(last, m) else False)
+            elif q.startswith("torch.nn."):
+                # a torch.nn layer (nn.Linear: no BN) or a container: BN if an argument builds one
+                verdicts.append(any(
+                    "BatchNorm" in (dotted(a.func) or "") or classes.has_bn((dotted(a.func) or "").rsplit(".", 1)[-1], m)
+                    for a in ast.walk(value) if isinstance(a, ast.Call) and a is not value))
+            else:
+                verdicts.append(None)
     return verdicts
 
 
@@ -801,6 +839,9 @@ def _callers_set_eval(fi_node: ast.AST, key: Key, project: Project, flow: Flow, 
     for site in project.call_sites(fi.name):
         if site.scope is fi_node:
             continue
+        cands, _unique = flow.resolve(site.module, site.node, site.scope)
+        if (cands or isinstance(site.node.func, ast.Name)) and not any(c.node is fi_node for c in cands):
+            continue  # a call of another function of the same name (another script's `evaluate`)
         caller_events = flow.summary(site.scope) if site.scope is not None else flow.module_summary(site.module)
         # map our key back to the caller's argument when it is one of our parameters
         ckey = key
@@ -911,7 +952,7 @@ PyTorch Lightning modules.
             if scope is not None and (_deliberate_train_mode(scope.name) or _is_pytest_function(module, scope)) \
                     or _DELIBERATE_PATH.search(module.path):
                 continue  # deliberate train mode, or a unit test checking outputs (not an evaluation)
-            if _project_drops_running_stats(project):
+            if _project_drops_running_stats(project, module):
                 continue  # track_running_stats=False: there are no running statistics to absorb anything
             events = flow.summary(scope) if scope is not None else flow.module_summary(module)
             no_grad_region = not _evaluation_block(region, module)
@@ -1040,18 +1081,57 @@ def _has_training_call(node: ast.AST) -> bool:
     return False
 
 
-def _project_drops_running_stats(project: Project) -> bool:
-    """``m.track_running_stats = False`` / ``m.running_mean = None`` somewhere (TENT, AdaBN)."""
+def _project_drops_running_stats(project: Project, module: Optional[Module] = None) -> bool:
+    """``m.track_running_stats = False`` / ``m.running_mean = None`` somewhere (TENT, AdaBN): in a
+    module connected to ``module`` by imports (another script of an examples folder says nothing)."""
 
-    def compute(p: Project) -> bool:
+    def compute(p: Project) -> set[int]:
+        out: set[int] = set()
         for m in p.modules:
             for n in m.nodes_of_kind.get(ast.Assign, ()):  # indexed by Module: no walk of every tree
                 if isinstance(n.value, ast.Constant) and n.value.value in (False, None):
                     if any(isinstance(t, ast.Attribute) and t.attr in ("track_running_stats", "running_mean") for t in n.targets):
-                        return True
-        return False
+                        out.add(id(m))
+                        break
+        return out
 
-    return project.fact("torch.drops_running_stats", compute)
+    found = project.fact("torch.drops_running_stats", compute)
+    return bool(found & _import_component(project, module)) if module is not None else bool(found)
+
+
+def _import_component(project: Project, module: Module) -> frozenset:
+    """Ids of the modules connected to ``module`` by project imports (either direction,
+    transitively): the program it belongs to. Unrelated scripts in one folder are separate."""
+
+    def compute(p: Project) -> dict[int, frozenset]:
+        edges: dict[int, set[int]] = {id(m): set() for m in p.modules}
+        for m in p.modules:
+            targets = set(m.imports.imported_modules) | set(m.imports.aliases.values())
+            for t in targets:
+                parts = t.lstrip(".").split(".")
+                for k in range(len(parts), 0, -1):
+                    target = p.module_named(".".join(parts[:k]), m)
+                    if target is not None:
+                        if target is not m:
+                            edges[id(m)].add(id(target))
+                            edges[id(target)].add(id(m))
+                        break
+        components: dict[int, frozenset] = {}
+        for start in edges:
+            if start in components:
+                continue
+            seen, todo = {start}, [start]
+            while todo:
+                for nxt in edges[todo.pop()]:
+                    if nxt not in seen:
+                        seen.add(nxt)
+                        todo.append(nxt)
+            group = frozenset(seen)
+            for i in seen:
+                components[i] = group
+        return components
+
+    return project.fact("torch.import_components", compute).get(id(module), frozenset({id(module)}))
 
 
 _EVAL_HELPER = re.compile(r"(^|_)eval(_|$)|eval_?mode|set_?eval|to_?eval|inference_?mode|evaluating|^val_start$|test_mode", re.I)
@@ -1641,17 +1721,20 @@ _AVERAGED_MODEL = {"torch.optim.swa_utils.AveragedModel", "torch.optim.AveragedM
 _RECOMPUTE = re.compile(r"^(update_bn|bn_update|update_bn_stats|precise_bn|recompute_bn|recalibrate|fix_bn_stats)$", re.I)
 
 
-def _project_recomputes_bn(project: Project) -> bool:
-    def compute(p: Project) -> bool:
+def _project_recomputes_bn(project: Project, module: Optional[Module] = None) -> bool:
+    """``update_bn`` / precise-BN called in a module connected to ``module`` by imports."""
+
+    def compute(p: Project) -> set[int]:
+        out: set[int] = set()
         for m in p.modules:
             for c in m.calls:
-                if c.name and _RECOMPUTE.match(c.name):
-                    return True
-                if (c.qualname or "").endswith("update_bn"):
-                    return True
-        return False
+                if c.name and _RECOMPUTE.match(c.name) or (c.qualname or "").endswith("update_bn"):
+                    out.add(id(m))
+                    break
+        return out
 
-    return project.fact("torch.recomputes_bn", compute)
+    found = project.fact("torch.recomputes_bn", compute)
+    return bool(found & _import_component(project, module)) if module is not None else bool(found)
 
 
 def _handles_buffers(key: Key, project: Project) -> bool:
@@ -1749,7 +1832,7 @@ or whose loop writes into the source's `.grad` (MAML / Reptile learners: trained
     def check(self, module: Module, project: Project) -> Iterable[Finding]:
         from bnguard.lint.values import always_true
 
-        if _project_recomputes_bn(project):
+        if _project_recomputes_bn(project, module):
             return
         for site in module.calls:
             if (site.qualname or "") in _AVERAGED_MODEL or (site.name == "AveragedModel" and "swa_utils" in module.unit.text):
