@@ -195,7 +195,8 @@ def main(argv=None) -> int:
         r2 = f"{secs / ruff:8.2f}" if ruff else "      --"
         print(f"  {label:<34} {secs:8.2f}   {r1}     {r2}")
     if cold and floor:
-        print(f"\n  bnguard cold is {floor / cold:.1f}x faster than the ast.parse floor", end="")
+        verdict = (f"{floor / cold:.1f}x faster than" if cold <= floor else f"{cold / floor:.1f}x slower than")
+        print(f"\n  bnguard cold is {verdict} the ast.parse floor (target: faster)", end="")
         print(f"; {cold / ruff:.1f}x ruff's time" if ruff else "")
     shutil.rmtree(scratch, ignore_errors=True) if not args.corpus_dir else None
     return 0 if cold is not None else 1
