@@ -1,7 +1,7 @@
 """JAX/Flax adapters: the run-time probe of a training step (jax/flax imported on use)."""
 from __future__ import annotations
 
-import importlib
+from bnguard._lazy import lazy_getattr
 
 _EXPORTS = {
     "probe": "bnguard.flax.probing",
@@ -10,9 +10,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name):
-    mod = _EXPORTS.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'bnguard.flax' has no attribute {name!r}")
-    return getattr(importlib.import_module(mod), name)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

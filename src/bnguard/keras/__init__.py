@@ -1,7 +1,7 @@
 """Keras 3 adapters: run-time probe and the BNGuardCallback for ``fit`` (keras imported on use)."""
 from __future__ import annotations
 
-import importlib
+from bnguard._lazy import lazy_getattr
 
 _EXPORTS = {
     "probe": "bnguard.keras.probing",
@@ -13,9 +13,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name):
-    mod = _EXPORTS.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'bnguard.keras' has no attribute {name!r}")
-    return getattr(importlib.import_module(mod), name)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -10,6 +10,7 @@ TensorFlow is imported, otherwise ``tf.compat.v1.layers.batch_normalization`` ra
 """
 from __future__ import annotations
 
+from bnguard._lazy import lazy_getattr
 from bnguard.tf1.env import check_legacy_keras_env
 
 __all__ = ["check_graph", "GraphReport", "BNGuardHook", "guard", "GuardedSession", "OK_VERDICTS"]
@@ -25,11 +26,4 @@ _LAZY = {
 
 check_legacy_keras_env()
 
-
-def __getattr__(name):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'bnguard.tf1' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_getattr(__name__, _LAZY)

@@ -5,7 +5,7 @@ so that ``import bnguard.torch`` stays cheap until one is used.
 """
 from __future__ import annotations
 
-import importlib
+from bnguard._lazy import lazy_getattr
 
 _EXPORTS = {
     "Monitor": "bnguard.torch.monitor",
@@ -22,9 +22,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name):
-    mod = _EXPORTS.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'bnguard.torch' has no attribute {name!r}")
-    return getattr(importlib.import_module(mod), name)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
