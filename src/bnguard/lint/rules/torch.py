@@ -1081,22 +1081,25 @@ def _has_training_call(node: ast.AST) -> bool:
     return False
 
 
+def _in_program(project: Project, module: Optional[Module], key: str, module_has) -> bool:
+    """Does a module of ``module``'s program (modules connected to it by imports; the whole project
+    when ``module`` is None) satisfy ``module_has``? The set of such modules is computed once."""
+    found = project.fact(key, lambda p: {id(m) for m in p.modules if module_has(m)})
+    return bool(found & _import_component(project, module)) if module is not None else bool(found)
+
+
+def _drops_running_stats(m: Module) -> bool:
+    for n in m.nodes_of_kind.get(ast.Assign, ()):  # indexed by Module: no walk of every tree
+        if isinstance(n.value, ast.Constant) and n.value.value in (False, None):
+            if any(isinstance(t, ast.Attribute) and t.attr in ("track_running_stats", "running_mean") for t in n.targets):
+                return True
+    return False
+
+
 def _project_drops_running_stats(project: Project, module: Optional[Module] = None) -> bool:
     """``m.track_running_stats = False`` / ``m.running_mean = None`` somewhere (TENT, AdaBN): in a
     module connected to ``module`` by imports (another script of an examples folder says nothing)."""
-
-    def compute(p: Project) -> set[int]:
-        out: set[int] = set()
-        for m in p.modules:
-            for n in m.nodes_of_kind.get(ast.Assign, ()):  # indexed by Module: no walk of every tree
-                if isinstance(n.value, ast.Constant) and n.value.value in (False, None):
-                    if any(isinstance(t, ast.Attribute) and t.attr in ("track_running_stats", "running_mean") for t in n.targets):
-                        out.add(id(m))
-                        break
-        return out
-
-    found = project.fact("torch.drops_running_stats", compute)
-    return bool(found & _import_component(project, module)) if module is not None else bool(found)
+    return _in_program(project, module, "torch.drops_running_stats", _drops_running_stats)
 
 
 def _import_component(project: Project, module: Module) -> frozenset:
@@ -1723,18 +1726,8 @@ _RECOMPUTE = re.compile(r"^(update_bn|bn_update|update_bn_stats|precise_bn|recom
 
 def _project_recomputes_bn(project: Project, module: Optional[Module] = None) -> bool:
     """``update_bn`` / precise-BN called in a module connected to ``module`` by imports."""
-
-    def compute(p: Project) -> set[int]:
-        out: set[int] = set()
-        for m in p.modules:
-            for c in m.calls:
-                if c.name and _RECOMPUTE.match(c.name) or (c.qualname or "").endswith("update_bn"):
-                    out.add(id(m))
-                    break
-        return out
-
-    found = project.fact("torch.recomputes_bn", compute)
-    return bool(found & _import_component(project, module)) if module is not None else bool(found)
+    return _in_program(project, module, "torch.recomputes_bn", lambda m: any(
+        c.name and _RECOMPUTE.match(c.name) or (c.qualname or "").endswith("update_bn") for c in m.calls))
 
 
 def _handles_buffers(key: Key, project: Project) -> bool:
