@@ -91,8 +91,8 @@ class BNGuardCallback(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         self._flush_batch()
-        if self.recorder is not None and self.recorder._log is not None:
-            self.recorder._log.flush()
+        if self.recorder is not None:
+            self.recorder.flush()
 
     def close(self) -> None:
         """Close the monitoring log (also safe to leave to interpreter exit)."""

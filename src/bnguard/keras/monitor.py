@@ -114,6 +114,10 @@ class KerasStatsRecorder:
                                "with training=True on evaluation data")
         self._eval_snapshot = None
 
+    def flush(self) -> None:
+        if self._log is not None:
+            self._log.flush()
+
     def close(self) -> None:
         if self._log is not None:
             self._log.close()

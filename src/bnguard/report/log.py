@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional
 
 LOG_NAME = "bnguard-stats.jsonl"
-ALERT_KINDS = ("frozen", "eval-mode", "contaminated", "nonfinite", "rank-divergence")
 
 
 def _clean(v: Any) -> Any:
