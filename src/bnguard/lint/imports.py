@@ -81,42 +81,54 @@ class ImportMap:
     when the same alias is used throughout a file.
     """
 
-    def __init__(self, tree: ast.AST):
+    def __init__(self, tree: Optional[ast.AST] = None):
         self.aliases: dict[str, str] = {}
         self.bound_names: set[str] = set()  # every name bound anywhere (to veto conventional aliases)
         self.imported_modules: set[str] = set()  # canonical modules/packages imported
-        assigns: list[ast.Assign] = []
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                for a in node.names:
-                    if a.asname:
-                        self.aliases[a.asname] = canonicalize(a.name)
-                    else:
-                        head = a.name.split(".")[0]
-                        self.aliases.setdefault(head, head)
-                    self.imported_modules.add(canonicalize(a.name))
-            elif isinstance(node, ast.ImportFrom):
-                if node.level or not node.module:
-                    # relative import: a project module; bind to a project-relative name
-                    base = "." * node.level + (node.module or "")
-                    for a in node.names:
-                        self.aliases[a.asname or a.name] = f"{base}.{a.name}" if node.module else f"{base}{a.name}"
-                    continue
-                self.imported_modules.add(canonicalize(node.module))
-                for a in node.names:
-                    if a.name == "*":
-                        continue
-                    self.aliases[a.asname or a.name] = canonicalize(f"{node.module}.{a.name}")
-            elif isinstance(node, ast.Assign):
-                assigns.append(node)
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                self.bound_names.add(node.name)
-            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+        self._assigns: list[ast.Assign] = []
+        if tree is not None:
+            for node in ast.walk(tree):
+                self.add(node)
+            self.finish()
+
+    def add(self, node: ast.AST) -> None:
+        """Take one node of the file into account (the module index feeds its one walk here)."""
+        t = type(node)
+        if t is ast.Name:
+            if type(node.ctx) is ast.Store:
                 self.bound_names.add(node.id)
-            elif isinstance(node, ast.arg):
-                self.bound_names.add(node.arg)
+        elif t is ast.Assign:
+            self._assigns.append(node)
+        elif t is ast.arg:
+            self.bound_names.add(node.arg)
+        elif t is ast.Import:
+            for a in node.names:
+                if a.asname:
+                    self.aliases[a.asname] = canonicalize(a.name)
+                else:
+                    head = a.name.split(".")[0]
+                    self.aliases.setdefault(head, head)
+                self.imported_modules.add(canonicalize(a.name))
+        elif t is ast.ImportFrom:
+            if node.level or not node.module:
+                # relative import: a project module; bind to a project-relative name
+                base = "." * node.level + (node.module or "")
+                for a in node.names:
+                    self.aliases[a.asname or a.name] = f"{base}.{a.name}" if node.module else f"{base}{a.name}"
+                return
+            self.imported_modules.add(canonicalize(node.module))
+            for a in node.names:
+                if a.name == "*":
+                    continue
+                self.aliases[a.asname or a.name] = canonicalize(f"{node.module}.{a.name}")
+        elif t is ast.FunctionDef or t is ast.AsyncFunctionDef or t is ast.ClassDef:
+            self.bound_names.add(node.name)
+
+    def finish(self) -> None:
+        """After every node was added: aliases made by assignment."""
         # `slim = tf.contrib.slim`, `layers = tf.layers`, `BN = nn.BatchNorm2d`: aliases by assignment.
         # Two rounds so that chains (`a = tf.contrib; slim = a.slim`) resolve.
+        assigns, self._assigns = self._assigns, []
         for _ in range(2):
             for node in assigns:
                 if len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):

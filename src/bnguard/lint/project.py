@@ -8,7 +8,7 @@ sites by name across all modules, so a rule can ask "who calls ``net`` and with 
 from __future__ import annotations
 
 import ast
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Optional, Union
 
@@ -52,7 +52,7 @@ class Module:
         self.unit = unit
         self.path = unit.path
         self.tree = tree
-        self.imports = ImportMap(tree)
+        self.imports = ImportMap()
         self.lines = unit.text.splitlines()
         self.parents: dict[ast.AST, ast.AST] = {}
         self.calls: list[CallSite] = []
@@ -77,35 +77,71 @@ class Module:
         return ".".join(parts)
 
     def _index(self) -> None:
-        # Iterative DFS recording parent, innermost function and class; one pass over the tree.
-        stack: list[tuple[ast.AST, Optional[FuncNode], Optional[ast.ClassDef]]] = [(self.tree, None, None)]
+        # One breadth-first pass over the tree (the order of ``ast.walk``, which the import map's
+        # "last binding wins" relies on) recording parents, the innermost function and class, calls,
+        # definitions and the nodes the import map needs. Children are read from ``_fields``
+        # directly: ``ast.iter_child_nodes`` costs two generator frames per node.
+        imports = self.imports
+        bound = imports.bound_names
+        parents = self.parents
+        scope_of = self._scope_of
+        references = self.references
+        kinds = self.nodes_of_kind
+        pending: list[tuple[ast.Call, ast.AST, Optional[str], Optional[FuncNode]]] = []
         callee_ids: set[int] = set()
-        while stack:
-            node, scope, cls = stack.pop()
-            self._scope_of[node] = scope
+        AST, Name, Attribute, Call, Store, Load = ast.AST, ast.Name, ast.Attribute, ast.Call, ast.Store, ast.Load
+        FunctionDef, AsyncFunctionDef, ClassDef = ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef
+        Assign, arg, Import, ImportFrom = ast.Assign, ast.arg, ast.Import, ast.ImportFrom
+        queue: deque = deque([(self.tree, None, None)])
+        pop, push = queue.popleft, queue.append
+        while queue:
+            node, scope, cls = pop()
+            scope_of[node] = scope
             child_scope, child_cls = scope, cls
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            t = type(node)
+            if t is Name:
+                if type(node.ctx) is Store:
+                    bound.add(node.id)
+                elif type(node.ctx) is Load and id(node) not in callee_ids:
+                    references[node.id].append(node)
+            elif t is Attribute:
+                if type(node.ctx) is Load and id(node) not in callee_ids:
+                    references[node.attr].append(node)
+            elif t is Call:
+                func = node.func
+                tf = type(func)
+                name = func.attr if tf is Attribute else func.id if tf is Name else None
+                pending.append((node, func, name, scope))
+                callee_ids.add(id(func))
+            elif t is FunctionDef or t is AsyncFunctionDef:
                 self.functions.append(FunctionInfo(node, self, cls if scope is None or cls else None))
                 child_scope, child_cls = node, None
-            elif isinstance(node, ast.ClassDef):
+                bound.add(node.name)
+            elif t is ClassDef:
                 self.classes.append(node)
                 child_cls = node
-            elif type(node) in INDEXED_KINDS:
-                self.nodes_of_kind[type(node)].append(node)
-            elif isinstance(node, ast.Call):
-                func = node.func
-                name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
-                self.calls.append(CallSite(node, self, self.imports.resolve(func), name, scope))
-                callee_ids.add(id(func))
-            elif isinstance(node, ast.Name):
-                if isinstance(node.ctx, ast.Load) and id(node) not in callee_ids:
-                    self.references[node.id].append(node)
-            elif isinstance(node, ast.Attribute):
-                if isinstance(node.ctx, ast.Load) and id(node) not in callee_ids:
-                    self.references[node.attr].append(node)
-            for child in ast.iter_child_nodes(node):
-                self.parents[child] = node
-                stack.append((child, child_scope, child_cls))
+                bound.add(node.name)
+            elif t is arg:
+                bound.add(node.arg)
+            elif t is Import or t is ImportFrom:
+                imports.add(node)
+            elif t in INDEXED_KINDS:
+                kinds[t].append(node)
+                if t is Assign:
+                    imports.add(node)
+            for field_name in node._fields:
+                v = getattr(node, field_name, None)
+                if isinstance(v, AST):
+                    parents[v] = node
+                    push((v, child_scope, child_cls))
+                elif type(v) is list:
+                    for item in v:
+                        if isinstance(item, AST):
+                            parents[item] = node
+                            push((item, child_scope, child_cls))
+        imports.finish()
+        resolve = imports.resolve
+        self.calls = [CallSite(node, self, resolve(func), name, scope) for node, func, name, scope in pending]
         self.calls.sort(key=lambda c: (c.node.lineno, c.node.col_offset))
 
     # --- navigation -----------------------------------------------------------------------------
