@@ -338,6 +338,18 @@ def is_bn_model(module: Module, project: Project, expr: Optional[ast.expr], dept
     """Is ``expr`` (a callee such as ``model``, ``self.net``, ``self``) a model/layer containing BN?"""
     if expr is None or depth > 4:
         return False
+    # Memoised per (node, depth): a parameter is judged by every call site of its function, found
+    # by name, so without the memo a chain of parameters revisits the same arguments exponentially
+    # often (a Keras source tree: 4 million visits for one finding).
+    memo: dict = project.fact("keras.is_bn_model.memo", lambda p: {})  # type: ignore[assignment]
+    key = (id(expr), depth)
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = _is_bn_model(module, project, expr, depth)
+    return found
+
+
+def _is_bn_model(module: Module, project: Project, expr: ast.expr, depth: int) -> bool:
     if isinstance(expr, ast.Call):
         q = module.imports.resolve(expr.func)
         if is_keras_bn_layer(q) or is_bn_application(q):

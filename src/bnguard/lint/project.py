@@ -65,6 +65,8 @@ class Module:
         # Nodes of a few kinds that project-wide indexes (values.py) need, collected in the same
         # walk so that no index re-walks every tree: assignments, dict/list/tuple/set displays.
         self.nodes_of_kind: dict[type, list[ast.AST]] = defaultdict(list)
+        # Assign and AnnAssign nodes together, in ``ast.walk`` order.
+        self.assignments: list[ast.AST] = []
         self._scope_of: dict[ast.AST, Optional[FuncNode]] = {}
         self._index()
 
@@ -91,7 +93,8 @@ class Module:
         callee_ids: set[int] = set()
         AST, Name, Attribute, Call, Store, Load = ast.AST, ast.Name, ast.Attribute, ast.Call, ast.Store, ast.Load
         FunctionDef, AsyncFunctionDef, ClassDef = ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef
-        Assign, arg, Import, ImportFrom = ast.Assign, ast.arg, ast.Import, ast.ImportFrom
+        Assign, AnnAssign, arg, Import, ImportFrom = ast.Assign, ast.AnnAssign, ast.arg, ast.Import, ast.ImportFrom
+        assignments = self.assignments
         queue: deque = deque([(self.tree, None, None)])
         pop, push = queue.popleft, queue.append
         while queue:
@@ -129,6 +132,9 @@ class Module:
                 kinds[t].append(node)
                 if t is Assign:
                     imports.add(node)
+                    assignments.append(node)
+                elif t is AnnAssign:
+                    assignments.append(node)
             for field_name in node._fields:
                 v = getattr(node, field_name, None)
                 if isinstance(v, AST):

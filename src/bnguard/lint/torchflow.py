@@ -206,12 +206,75 @@ class Flow:
         self.module_of: dict[int, Module] = {}
         self.function_info: dict[int, FunctionInfo] = {}
         self._inits: dict[str, list[FunctionInfo]] = {}  # class name -> its __init__
+        self._producer_sets: dict[str, tuple[set[int], set[int]]] = {}
         for m in project.modules:
             for f in m.functions:
                 self.module_of[id(f.node)] = m
                 self.function_info[id(f.node)] = f
                 if f.cls is not None and f.name == "__init__":
                     self._inits.setdefault(f.cls.name, []).append(f)
+
+    # --- which functions can produce events at all -------------------------------------------
+    def may_produce(self, kind: str, fn: Optional[FuncNode], module: Module) -> bool:
+        """Can the summary of ``fn`` (the module body when None) hold an event of ``kind`` ("eval",
+        "train", "step" or "any")? A cheap over-approximation by names, so that the rules skip the summaries of the
+        many functions that can only produce nothing: a function can when one of its own calls is
+        such an event, or when it calls, by name, a function (or the class of an ``__init__``) that
+        can. Calls are resolved by name in ``resolve``, so no callee escapes this."""
+        fns, mods = self._producers(kind)
+        return id(fn) in fns if fn is not None else id(module) in mods
+
+    def _producers(self, kind: str) -> tuple[set[int], set[int]]:
+        cached = self._producer_sets.get(kind)
+        if cached is not None:
+            return cached
+        if kind == "any":
+            fns, mods = set(), set()
+            for k in ("eval", "train", "step"):
+                f, m = self._producers(k)
+                fns |= f
+                mods |= m
+            self._producer_sets[kind] = (fns, mods)
+            return fns, mods
+        fns = set()
+        mods = set()
+        by_name: dict[str, list] = {}
+        for m in self.project.modules:
+            for c in m.calls:
+                if c.name is None:
+                    continue
+                by_name.setdefault(c.name, []).append(c)
+                if (is_optimizer_step(c.node) if kind == "step" else mode_call(c.node) == kind):
+                    (fns.add(id(c.scope)) if c.scope is not None else mods.add(id(m)))
+        names = self._producer_names(fns)
+        todo = list(names)
+        seen = set(names)
+        while todo:
+            name = todo.pop()
+            for c in by_name.get(name, ()):
+                if c.scope is None:
+                    mods.add(id(c.module))
+                elif id(c.scope) not in fns:
+                    fns.add(id(c.scope))
+                    for n in self._producer_names({id(c.scope)}):
+                        if n not in seen:
+                            seen.add(n)
+                            todo.append(n)
+        self._producer_sets[kind] = (fns, mods)
+        return fns, mods
+
+    def _producer_names(self, fn_ids: set[int]) -> set[str]:
+        """Names under which the functions ``fn_ids`` are called: their own names, and the class
+        name for an ``__init__`` (``Trainer(...)`` runs it)."""
+        out: set[str] = set()
+        for k in fn_ids:
+            fi = self.function_info.get(k)
+            if fi is None:
+                continue
+            out.add(fi.name)
+            if fi.cls is not None and fi.name == "__init__":
+                out.add(fi.cls.name)
+        return out
 
     # --- call resolution ----------------------------------------------------------------------
     def resolve(self, module: Module, call: ast.Call, scope: Optional[FuncNode]) -> tuple[list[FunctionInfo], bool]:
@@ -310,6 +373,9 @@ class Flow:
             return self._summaries[k]
         if k in self._in_progress or len(self._in_progress) >= MAX_DEPTH:
             return []
+        if not self.may_produce("any", fn, self.module_of[k]):
+            self._summaries[k] = []  # no call in it can lead to an event: nothing to walk
+            return []
         self._in_progress.add(k)
         try:
             module = self.module_of[k]
@@ -326,6 +392,8 @@ class Flow:
     def module_summary(self, module: Module) -> list[Event]:
         key = ("module-summary", id(module))
         cached = self.project.facts.get(key)  # type: ignore[arg-type]
+        if cached is None and not self.may_produce("any", None, module):
+            cached = self.project.facts[key] = []  # type: ignore[index]
         if cached is None:
             body = [s for s in module.tree.body if not isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
             cached = self._walk_body(body, module, None, set())

@@ -210,9 +210,12 @@ def _roots(project: Project) -> Iterable[tuple[Module, list[Event]]]:
         if _lightning_module(m):
             continue
         # a training script may not mention torch itself (the model and its optimizer live elsewhere)
-        yield m, flow.module_summary(m)
+        # only a root that may both leave a model in eval mode and step an optimizer can show a bug
+        if flow.may_produce("eval", None, m) and flow.may_produce("step", None, m):
+            yield m, flow.module_summary(m)
         for fi in m.functions:
-            yield m, flow.summary(fi.node)
+            if flow.may_produce("eval", fi.node, m) and flow.may_produce("step", fi.node, m):
+                yield m, flow.summary(fi.node)
 
 
 def _report_site(ev: Event, loop: Optional[ast.AST]) -> tuple[Module, ast.AST]:
@@ -747,16 +750,16 @@ def _bn_frozen_on_purpose(key: Key, project: Project, module: Module) -> bool:
 def _assignments_to(m: Module, names: set[str]) -> list[ast.AST]:
     """Assignments (with a value) in ``m`` to a target whose last name is in ``names``, in
     ``ast.walk`` order. Asked once per mode event: an index per module, not a walk per question."""
-    order, by_name = _assignment_index(m.tree)
+    order, by_name = _assignment_index(m)
     return [order[i] for i in sorted({i for name in names for i in by_name.get(name, ())})]
 
 
 @per_node
-def _assignment_index(tree: ast.AST) -> tuple[list[ast.AST], dict[str, list[int]]]:
+def _assignment_index(m: Module) -> tuple[list[ast.AST], dict[str, list[int]]]:
     order: list[ast.AST] = []
     by_name: dict[str, list[int]] = {}
-    for n in ast.walk(tree):
-        if isinstance(n, (ast.Assign, ast.AnnAssign)) and n.value is not None:
+    for n in m.assignments:  # collected by the module's index walk, in ast.walk order
+        if n.value is not None:
             tgts = n.targets if isinstance(n, ast.Assign) else [n.target]
             for name in dict.fromkeys((dotted(t) or "").rsplit(".", 1)[-1] for t in tgts):
                 by_name.setdefault(name, []).append(len(order))
