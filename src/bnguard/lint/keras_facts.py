@@ -233,9 +233,9 @@ def resolve_def(project: Project, module: Module, func: ast.AST) -> Optional[ast
     from a project module (``from nets import build``, ``import nets; nets.build``). None otherwise:
     a name is never matched across unrelated modules (two classes called ``Model`` are common)."""
     if isinstance(func, ast.Name):
-        for n in module.tree.body:
-            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.name == func.id:
-                return n
+        n = _toplevel_defs(module.tree).get(func.id)
+        if n is not None:
+            return n
         target = module.imports.aliases.get(func.id)
         if not target or "." not in target:
             return None
@@ -247,10 +247,17 @@ def resolve_def(project: Project, module: Module, func: ast.AST) -> Optional[ast
     source = project.module_named(source_name, module) if source_name and hasattr(project, "module_named") else None
     if source is None or source is module:
         return None
-    for n in source.tree.body:
-        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.name == name:
-            return n
-    return None
+    return _toplevel_defs(source.tree).get(name)
+
+
+@per_node
+def _toplevel_defs(tree: ast.AST) -> dict[str, ast.AST]:
+    """Module-level classes and functions by name (the first definition of a name)."""
+    out: dict[str, ast.AST] = {}
+    for n in tree.body:  # type: ignore[attr-defined]
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out.setdefault(n.name, n)
+    return out
 
 
 def _live_bn_in(project: Project, module: Module, node: ast.AST, found: Optional[set[int]] = None) -> bool:
@@ -259,14 +266,26 @@ def _live_bn_in(project: Project, module: Module, node: ast.AST, found: Optional
     bound to a name set ``.trainable = False`` somewhere, or called with ``training=False``
     (``base(inputs, training=False)``, the transfer-learning pattern of the Keras guide)?"""
     builders = bn_builders(project) if found is None else found
+    for is_bn, d in _live_constructions(project, module, node):
+        if is_bn or id(d) in builders:
+            return True
+    return False
+
+
+def _live_constructions(project: Project, module: Module, node: ast.AST) -> Iterator[tuple[bool, Optional[ast.AST]]]:
+    """The calls in ``node`` that build something able to train, in walk order: (True, None) for a
+    BN layer / BN-building application, (False, definition) for a call of a project class or
+    function (a BN builder when that definition is one)."""
     frozen = frozen_names(project)
     for n in ast.walk(node):
         if not isinstance(n, ast.Call):
             continue
         q = module.imports.resolve(n.func)
-        if not (is_keras_bn_layer(q) or is_bn_application(q)):
+        is_bn = is_keras_bn_layer(q) or is_bn_application(q)
+        d = None
+        if not is_bn:
             d = resolve_def(project, module, n.func)
-            if d is None or id(d) not in builders:
+            if d is None:
                 continue
         tr = kwarg(n, "trainable")
         if isinstance(tr, ast.Constant) and tr.value is False:
@@ -277,8 +296,7 @@ def _live_bn_in(project: Project, module: Module, node: ast.AST, found: Optional
         bound = _bound_name(parent, n)
         if bound and (bound in frozen or _called_in_inference_mode(node, bound)):
             continue
-        return True
-    return False
+        yield is_bn, d
 
 
 def _is_false_literal(expr: Optional[ast.AST]) -> bool:
@@ -314,22 +332,36 @@ def _inference_mode_callees(node: ast.AST) -> frozenset:
 
 def bn_builders(project: Project) -> set[int]:
     """ids of the module-level project classes and functions that build BN (directly, through a
-    base class, or by calling another BN builder), to a fixed point."""
+    base class, or by calling another BN builder): the least fixed point, by a work list over the
+    definitions each one uses (each definition is walked once)."""
     def compute(p: Project):
-        defs = [(m, n) for m in p.modules for n in m.tree.body
-                if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
         found: set[int] = set()
-        changed = True
-        while changed:
-            changed = False
-            for m, n in defs:
-                if id(n) in found:
+        users: dict[int, list[int]] = {}  # definition id -> ids of the definitions that build it live
+        todo: list[int] = []
+        for m in p.modules:
+            for n in m.tree.body:
+                if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                     continue
-                bases = n.bases if isinstance(n, ast.ClassDef) else []
-                if _live_bn_in(p, m, n, found) \
-                        or any(is_bn_application(m.imports.resolve(b)) or id(resolve_def(p, m, b) or b) in found for b in bases):
+                direct = False
+                for b in (n.bases if isinstance(n, ast.ClassDef) else []):
+                    if is_bn_application(m.imports.resolve(b)):
+                        direct = True
+                        break
+                    users.setdefault(id(resolve_def(p, m, b) or b), []).append(id(n))
+                if not direct:
+                    for is_bn, d in _live_constructions(p, m, n):
+                        if is_bn:
+                            direct = True
+                            break
+                        users.setdefault(id(d), []).append(id(n))
+                if direct and id(n) not in found:
                     found.add(id(n))
-                    changed = True
+                    todo.append(id(n))
+        while todo:
+            for user in users.get(todo.pop(), ()):
+                if user not in found:
+                    found.add(user)
+                    todo.append(user)
         return found
     return project.fact("keras.bn_builders", compute)
 

@@ -207,6 +207,9 @@ class Flow:
         self.function_info: dict[int, FunctionInfo] = {}
         self._inits: dict[str, list[FunctionInfo]] = {}  # class name -> its __init__
         self._producer_sets: dict[str, tuple[set[int], set[int]]] = {}
+        self._methods_named: Optional[dict[str, int]] = None
+        self._class_methods: dict[int, set[str]] = {}  # class id -> its method names
+        self._called_by_module: dict[int, set[str]] = {}
         for m in project.modules:
             for f in m.functions:
                 self.module_of[id(f.node)] = m
@@ -238,43 +241,94 @@ class Flow:
             return fns, mods
         fns = set()
         mods = set()
-        by_name: dict[str, list] = {}
+        # Call sites by the form of the callee, as ``resolve`` distinguishes them: ``f()``,
+        # ``self.f()``, ``name.f()`` and any other receiver (``self.model.f()``).
+        sites: dict[tuple[str, str], list] = {}
         for m in self.project.modules:
             for c in m.calls:
                 if c.name is None:
                     continue
-                by_name.setdefault(c.name, []).append(c)
+                f = c.node.func
+                if isinstance(f, ast.Name):
+                    form = "name"
+                elif isinstance(f.value, ast.Name):
+                    form = "self" if f.value.id == "self" else "attr_name"
+                else:
+                    form = "attr_other"
+                sites.setdefault((form, c.name), []).append(c)
                 if (is_optimizer_step(c.node) if kind == "step" else mode_call(c.node) == kind):
                     (fns.add(id(c.scope)) if c.scope is not None else mods.add(id(m)))
-        names = self._producer_names(fns)
-        todo = list(names)
-        seen = set(names)
+        # An eval() or a step reaches a caller only through a unique resolution (an ambiguous
+        # callee may restore, never accuse): a method called on another receiver than ``self`` or
+        # a plain name is unique only when the project has one method of that name.
+        unique_only = kind != "train"
+        methods_named = self._method_counts()
+        todo = list(fns)
         while todo:
-            name = todo.pop()
-            for c in by_name.get(name, ()):
+            fi = self.function_info.get(todo.pop())
+            if fi is None:
+                continue
+            if fi.cls is None:
+                reached = [c for c in sites.get(("name", fi.name), ()) if self._name_call_may_reach(c, fi)]
+                # ``module.f()`` reaches a function of a module of that name only
+                reached += [c for c in sites.get(("attr_name", fi.name), ())
+                            if fi.module.module_name.rsplit(".", 1)[-1] ==
+                            c.module.imports.aliases.get(c.node.func.value.id, c.node.func.value.id).rsplit(".", 1)[-1]]
+            else:
+                # ``self.f()`` in a class that has its own ``f`` runs that one
+                reached = [c for c in sites.get(("self", fi.name), ()) if not self._shadowed(c, fi)]
+                if not unique_only or methods_named.get(fi.name, 0) == 1:
+                    reached += sites.get(("attr_name", fi.name), [])
+                    reached += sites.get(("attr_other", fi.name), [])
+                else:
+                    # ``trainer.fit()`` among several ``fit`` methods is unique only when the
+                    # receiver was built from this class in the caller (``trainer = Trainer(...)``)
+                    reached += [c for c in sites.get(("attr_name", fi.name), ())
+                                if fi.cls.name in self._called_names(c.module)]
+                if fi.name == "__init__" and not any(g.cls is None for g in self.project.functions(fi.cls.name)):
+                    reached += sites.get(("name", fi.cls.name), [])  # ``Trainer(...)`` runs it
+            for c in reached:
                 if c.scope is None:
                     mods.add(id(c.module))
                 elif id(c.scope) not in fns:
                     fns.add(id(c.scope))
-                    for n in self._producer_names({id(c.scope)}):
-                        if n not in seen:
-                            seen.add(n)
-                            todo.append(n)
+                    todo.append(id(c.scope))
         self._producer_sets[kind] = (fns, mods)
         return fns, mods
 
-    def _producer_names(self, fn_ids: set[int]) -> set[str]:
-        """Names under which the functions ``fn_ids`` are called: their own names, and the class
-        name for an ``__init__`` (``Trainer(...)`` runs it)."""
-        out: set[str] = set()
-        for k in fn_ids:
-            fi = self.function_info.get(k)
-            if fi is None:
-                continue
-            out.add(fi.name)
-            if fi.cls is not None and fi.name == "__init__":
-                out.add(fi.cls.name)
-        return out
+    def _method_counts(self) -> dict[str, int]:
+        if self._methods_named is None:
+            counts: dict[str, int] = {}
+            for m in self.project.modules:
+                for f in m.functions:
+                    if f.cls is not None:
+                        counts[f.name] = counts.get(f.name, 0) + 1
+                        self._class_methods.setdefault(id(f.cls), set()).add(f.name)
+            self._methods_named = counts
+        return self._methods_named
+
+    def _called_names(self, module: Module) -> set[str]:
+        names = self._called_by_module.get(id(module))
+        if names is None:
+            names = self._called_by_module[id(module)] = {c.name for c in module.calls if c.name}
+        return names
+
+    def _name_call_may_reach(self, site, callee: FunctionInfo) -> bool:
+        """Can ``f()`` at ``site`` resolve to the function ``callee`` (see ``resolve``)? A function
+        of the caller's own module wins; another module's only when the name is imported."""
+        module = site.module
+        if callee.module is module:
+            return True
+        if any(g.module is module and g.cls is None for g in self.project.functions(callee.name)):
+            return False
+        return callee.name in module.imports.aliases or _star_imports(module)
+
+    def _shadowed(self, site, callee: FunctionInfo) -> bool:
+        """Is ``self.f()`` at ``site`` resolved to the caller's own class, which is not ``callee``'s?"""
+        own = self.function_info.get(id(site.scope)) if site.scope is not None else None
+        if own is None or own.cls is None or own.cls is callee.cls:
+            return False
+        return callee.name in self._class_methods.get(id(own.cls), ())
 
     # --- call resolution ----------------------------------------------------------------------
     def resolve(self, module: Module, call: ast.Call, scope: Optional[FuncNode]) -> tuple[list[FunctionInfo], bool]:
@@ -401,12 +455,15 @@ class Flow:
         return cached  # type: ignore[return-value]
 
     def _walk_body(self, body: Sequence[ast.stmt], module: Module, scope: Optional[FuncNode], params: set[str]) -> list[Event]:
-        aliases = _local_aliases(body, params)
-        local_names = _assigned_names(body) - params if scope is not None else frozenset()
         events: list[Event] = []
+        names: list = []  # [aliases, local names], computed at the first key asked for: most bodies
+        # produce no event and bind no callee, and these two walks were most of the cost
 
         def arg_key(expr: ast.AST) -> tuple[Key, str]:
-            return receiver_key(expr, aliases, params, local_names)
+            if not names:
+                names.append(_local_aliases(body, params))
+                names.append(_assigned_names(body) - params if scope is not None else frozenset())
+            return receiver_key(expr, names[0], params, names[1])
 
         def on_call(call: ast.Call, loops: tuple, guards: tuple) -> None:
             if len(events) > MAX_EVENTS:
