@@ -8,6 +8,7 @@ sites by name across all modules, so a rule can ask "who calls ``net`` and with 
 from __future__ import annotations
 
 import ast
+import functools
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Optional, Union
@@ -17,6 +18,7 @@ from bnguard.lint.source import SourceUnit
 
 FuncNode = Union[ast.FunctionDef, ast.AsyncFunctionDef]
 SCOPE_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+BLOCK_KINDS = frozenset({ast.For, ast.AsyncFor, ast.While, ast.If, ast.With, ast.AsyncWith})
 INDEXED_KINDS = frozenset({ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Dict, ast.DictComp, ast.List,
                            ast.Tuple, ast.Set})
 
@@ -67,10 +69,13 @@ class Module:
         self.nodes_of_kind: dict[type, list[ast.AST]] = defaultdict(list)
         # Assign and AnnAssign nodes together, in ``ast.walk`` order.
         self.assignments: list[ast.AST] = []
+        # Compound statements that open a region (function definitions, loops, ifs, withs), in
+        # ``ast.walk`` order: what rules looking for evaluation / training blocks iterate over.
+        self.blocks: list[ast.AST] = []
         self._scope_of: dict[ast.AST, Optional[FuncNode]] = {}
         self._index()
 
-    @property
+    @functools.cached_property
     def module_name(self) -> str:
         """Dotted module name guessed from the path (``pkg/model.py`` -> ``pkg.model``)."""
         p = self.path[:-3] if self.path.endswith(".py") else self.path.rsplit(".", 1)[0]
@@ -95,6 +100,7 @@ class Module:
         FunctionDef, AsyncFunctionDef, ClassDef = ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef
         Assign, AnnAssign, arg, Import, ImportFrom = ast.Assign, ast.AnnAssign, ast.arg, ast.Import, ast.ImportFrom
         assignments = self.assignments
+        blocks = self.blocks
         queue: deque = deque([(self.tree, None, None)])
         pop, push = queue.popleft, queue.append
         while queue:
@@ -118,6 +124,7 @@ class Module:
                 callee_ids.add(id(func))
             elif t is FunctionDef or t is AsyncFunctionDef:
                 self.functions.append(FunctionInfo(node, self, cls if scope is None or cls else None))
+                blocks.append(node)
                 child_scope, child_cls = node, None
                 bound.add(node.name)
             elif t is ClassDef:
@@ -128,6 +135,8 @@ class Module:
                 bound.add(node.arg)
             elif t is Import or t is ImportFrom:
                 imports.add(node)
+            elif t in BLOCK_KINDS:
+                blocks.append(node)
             elif t in INDEXED_KINDS:
                 kinds[t].append(node)
                 if t is Assign:

@@ -210,6 +210,8 @@ class Flow:
         self._methods_named: Optional[dict[str, int]] = None
         self._class_methods: dict[int, set[str]] = {}  # class id -> its method names
         self._called_by_module: dict[int, set[str]] = {}
+        self._plain_functions: Optional[set[tuple[int, str]]] = None  # (module id, name) of non-methods
+        self._calls_by_form: Optional[tuple] = None
         for m in project.modules:
             for f in m.functions:
                 self.module_of[id(f.node)] = m
@@ -220,10 +222,11 @@ class Flow:
     # --- which functions can produce events at all -------------------------------------------
     def may_produce(self, kind: str, fn: Optional[FuncNode], module: Module) -> bool:
         """Can the summary of ``fn`` (the module body when None) hold an event of ``kind`` ("eval",
-        "train", "step" or "any")? A cheap over-approximation by names, so that the rules skip the summaries of the
-        many functions that can only produce nothing: a function can when one of its own calls is
-        such an event, or when it calls, by name, a function (or the class of an ``__init__``) that
-        can. Calls are resolved by name in ``resolve``, so no callee escapes this."""
+        "step", or "any" kind)? An over-approximation that mirrors ``resolve``, so that the rules skip
+        the summaries of the many functions that can only produce nothing: a function can when one of
+        its own calls is such an event, or when one of its calls may resolve to a function that can
+        (for "eval" and "step" only a unique resolution counts: an ambiguous callee's events are
+        dropped, except train())."""
         fns, mods = self._producers(kind)
         return id(fn) in fns if fn is not None else id(module) in mods
 
@@ -231,37 +234,14 @@ class Flow:
         cached = self._producer_sets.get(kind)
         if cached is not None:
             return cached
-        if kind == "any":
-            fns, mods = set(), set()
-            for k in ("eval", "train", "step"):
-                f, m = self._producers(k)
-                fns |= f
-                mods |= m
-            self._producer_sets[kind] = (fns, mods)
-            return fns, mods
-        fns = set()
-        mods = set()
-        # Call sites by the form of the callee, as ``resolve`` distinguishes them: ``f()``,
-        # ``self.f()``, ``name.f()`` and any other receiver (``self.model.f()``).
-        sites: dict[tuple[str, str], list] = {}
-        for m in self.project.modules:
-            for c in m.calls:
-                if c.name is None:
-                    continue
-                f = c.node.func
-                if isinstance(f, ast.Name):
-                    form = "name"
-                elif isinstance(f.value, ast.Name):
-                    form = "self" if f.value.id == "self" else "attr_name"
-                else:
-                    form = "attr_other"
-                sites.setdefault((form, c.name), []).append(c)
-                if (is_optimizer_step(c.node) if kind == "step" else mode_call(c.node) == kind):
-                    (fns.add(id(c.scope)) if c.scope is not None else mods.add(id(m)))
+        sites, seeds = self._call_index()
+        fns, mods = set(seeds[kind][0]), set(seeds[kind][1])
         # An eval() or a step reaches a caller only through a unique resolution (an ambiguous
         # callee may restore, never accuse): a method called on another receiver than ``self`` or
         # a plain name is unique only when the project has one method of that name.
-        unique_only = kind != "train"
+        if kind == "any":
+            return self._any_producers(sites, fns, mods)
+        unique_only = kind in ("eval", "step")
         methods_named = self._method_counts()
         todo = list(fns)
         while todo:
@@ -271,9 +251,7 @@ class Flow:
             if fi.cls is None:
                 reached = [c for c in sites.get(("name", fi.name), ()) if self._name_call_may_reach(c, fi)]
                 # ``module.f()`` reaches a function of a module of that name only
-                reached += [c for c in sites.get(("attr_name", fi.name), ())
-                            if fi.module.module_name.rsplit(".", 1)[-1] ==
-                            c.module.imports.aliases.get(c.node.func.value.id, c.node.func.value.id).rsplit(".", 1)[-1]]
+                reached += sites.get(("module", fi.name, fi.module.module_name.rsplit(".", 1)[-1]), [])
             else:
                 # ``self.f()`` in a class that has its own ``f`` runs that one
                 reached = [c for c in sites.get(("self", fi.name), ()) if not self._shadowed(c, fi)]
@@ -295,6 +273,72 @@ class Flow:
                     todo.append(id(c.scope))
         self._producer_sets[kind] = (fns, mods)
         return fns, mods
+
+    def _any_producers(self, sites: dict[tuple, list], fns: set[int], mods: set[int]) -> tuple[set[int], set[int]]:
+        """Functions whose summary may hold any event: by names alone (a call named like a function
+        that may produce one, an ``__init__`` by its class name), each name followed once. Coarser
+        than the per-callee filters of the "eval"/"step" sets and still sound: it only decides which
+        bodies are walked at all."""
+        callers: dict[str, list] = {}
+        for (form, name, *_), cs in sites.items():
+            if form != "module":
+                callers.setdefault(name, []).extend(cs)
+        seen: set[str] = set()
+        todo = list(fns)
+        while todo:
+            fi = self.function_info.get(todo.pop())
+            if fi is None:
+                continue
+            names = [fi.name, fi.cls.name] if fi.cls is not None and fi.name == "__init__" else [fi.name]
+            for name in names:
+                if name in seen:
+                    continue
+                seen.add(name)
+                for c in callers.get(name, ()):
+                    if c.scope is None:
+                        mods.add(id(c.module))
+                    elif id(c.scope) not in fns:
+                        fns.add(id(c.scope))
+                        todo.append(id(c.scope))
+        self._producer_sets["any"] = (fns, mods)
+        return fns, mods
+
+    def _call_index(self) -> tuple[dict[tuple, list], dict[str, tuple[set[int], set[int]]]]:
+        """Call sites by the form of the callee, as ``resolve`` distinguishes them — ``f()``,
+        ``self.f()``, ``name.f()`` (also by the last name of the module ``name`` may import) and any
+        other receiver (``self.model.f()``) — and, per kind, the functions (and module bodies) with
+        an event call of their own."""
+        if self._calls_by_form is not None:
+            return self._calls_by_form
+        sites: dict[tuple, list] = {}
+        seeds: dict[str, tuple[set[int], set[int]]] = {k: (set(), set()) for k in ("eval", "step", "any")}
+        for m in self.project.modules:
+            aliases = m.imports.aliases
+            for c in m.calls:
+                if c.name is None:
+                    continue
+                f = c.node.func
+                if isinstance(f, ast.Name):
+                    form = "name"
+                elif isinstance(f.value, ast.Name):
+                    form = "self" if f.value.id == "self" else "attr_name"
+                    if form == "attr_name":
+                        tail = aliases.get(f.value.id, f.value.id).rsplit(".", 1)[-1]
+                        sites.setdefault(("module", c.name, tail), []).append(c)
+                else:
+                    form = "attr_other"
+                sites.setdefault((form, c.name), []).append(c)
+                kinds = []
+                if c.name == "step" and is_optimizer_step(c.node):
+                    kinds = ["step", "any"]
+                elif c.name in ("eval", "train"):
+                    mode = mode_call(c.node)
+                    kinds = ["eval", "any"] if mode == "eval" else ["any"] if mode else []
+                for k in kinds:
+                    fns, mods = seeds[k]
+                    fns.add(id(c.scope)) if c.scope is not None else mods.add(id(m))
+        self._calls_by_form = (sites, seeds)
+        return self._calls_by_form
 
     def _method_counts(self) -> dict[str, int]:
         if self._methods_named is None:
@@ -319,7 +363,10 @@ class Flow:
         module = site.module
         if callee.module is module:
             return True
-        if any(g.module is module and g.cls is None for g in self.project.functions(callee.name)):
+        if self._plain_functions is None:
+            self._plain_functions = {(id(f.module), f.name) for m in self.project.modules for f in m.functions
+                                     if f.cls is None}
+        if (id(module), callee.name) in self._plain_functions:
             return False
         return callee.name in module.imports.aliases or _star_imports(module)
 
@@ -542,7 +589,12 @@ class Flow:
 
 def _star_imports(module: Module) -> bool:
     """``from helpers import *``: any name may come from another module."""
-    return any(isinstance(st, ast.ImportFrom) and any(a.name == "*" for a in st.names) for st in module.tree.body)
+    return _has_star_import(module.tree)
+
+
+@per_node
+def _has_star_import(tree: ast.AST) -> bool:
+    return any(isinstance(st, ast.ImportFrom) and any(a.name == "*" for a in st.names) for st in tree.body)  # type: ignore[attr-defined]
 
 
 def _constructed_classes(name: str, scope: ast.AST) -> set[str]:

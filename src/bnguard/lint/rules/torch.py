@@ -939,7 +939,7 @@ PyTorch Lightning modules.
             return
         flow = _flow(project)
         reported: set = set()  # (scope, model): one finding per model per function
-        for node in ast.walk(module.tree):
+        for node in module.blocks:  # the with / def / for / if statements, in ast.walk order
             region: Optional[ast.AST] = None
             if isinstance(node, (ast.With, ast.AsyncWith)) and any(_no_grad_ctx(i.context_expr, module) for i in node.items):
                 region = node
