@@ -13,6 +13,7 @@ Nothing here imports a framework.
 from __future__ import annotations
 
 import ast
+import bisect
 import re
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Optional
@@ -20,7 +21,7 @@ from typing import Iterable, Iterator, Optional
 from bnguard.lint import values
 from bnguard.lint.imports import dotted
 from bnguard.lint.memo import per_node
-from bnguard.lint.project import FuncNode, Module, Project
+from bnguard.lint.project import CallSite, FuncNode, Module, Project
 
 # Spellings that all mean "the Keras API" once folded to ``keras.``.
 _KERAS_PREFIXES = (
@@ -265,22 +266,32 @@ def _live_bn_in(project: Project, module: Module, node: ast.AST, found: Optional
     or project builder, unless it is deliberately in inference mode — created ``trainable=False``,
     bound to a name set ``.trainable = False`` somewhere, or called with ``training=False``
     (``base(inputs, training=False)``, the transfer-learning pattern of the Keras guide)?"""
-    builders = bn_builders(project) if found is None else found
-    for is_bn, d in _live_constructions(project, module, node):
-        if is_bn or id(d) in builders:
-            return True
-    return False
+    if found is not None:  # inside the fixed point of bn_builders
+        return any(is_bn or id(d) in found for is_bn, d in _live_constructions(project, module, node))
+    # asked once per model call: a functional model's whole function (or module) is the region
+    memo: dict = project.fact("keras.live_bn_in.memo", lambda p: {})  # type: ignore[assignment]
+    verdict = memo.get(id(node))
+    if verdict is None:
+        builders = bn_builders(project)
+        verdict = memo[id(node)] = any(is_bn or id(d) in builders for is_bn, d in _live_constructions(project, module, node))
+    return verdict
 
 
-def _live_constructions(project: Project, module: Module, node: ast.AST) -> Iterator[tuple[bool, Optional[ast.AST]]]:
-    """The calls in ``node`` that build something able to train, in walk order: (True, None) for a
-    BN layer / BN-building application, (False, definition) for a call of a project class or
-    function (a BN builder when that definition is one)."""
+def _live_constructions(project: Project, module: Module, node: ast.AST,
+                        calls: Optional[list[CallSite]] = None) -> Iterator[tuple[bool, Optional[ast.AST]]]:
+    """The calls in ``node`` that build something able to train: (True, None) for a BN layer /
+    BN-building application, (False, definition) for a call of a project class or function (a BN
+    builder when that definition is one). ``calls``: the indexed call sites inside ``node`` when
+    the caller has them (then ``node`` is not walked); the order of the calls is not significant."""
     frozen = frozen_names(project)
-    for n in ast.walk(node):
-        if not isinstance(n, ast.Call):
-            continue
-        q = module.imports.resolve(n.func)
+    if calls is None:
+        resolve = module.imports.resolve
+        pairs = [(n, resolve(n.func)) for n in ast.walk(node) if isinstance(n, ast.Call)]
+        inference_callees = None
+    else:
+        pairs = [(c.node, c.qualname) for c in calls]
+        inference_callees = None
+    for n, q in pairs:
         is_bn = is_keras_bn_layer(q) or is_bn_application(q)
         d = None
         if not is_bn:
@@ -294,9 +305,29 @@ def _live_constructions(project: Project, module: Module, node: ast.AST) -> Iter
         if isinstance(parent, ast.Call) and parent.func is n and _is_false_literal(training_arg(parent)[0]):
             continue  # BatchNormalization()(x, training=False)
         bound = _bound_name(parent, n)
-        if bound and (bound in frozen or _called_in_inference_mode(node, bound)):
+        if bound and bound not in frozen and calls is not None and inference_callees is None:
+            inference_callees = _inference_mode_names(c.node for c in calls)
+        if bound and (bound in frozen or (bound in inference_callees if inference_callees is not None
+                                          else _called_in_inference_mode(node, bound))):
             continue
         yield is_bn, d
+
+
+def _calls_by_toplevel_def(module: Module) -> dict[int, list[CallSite]]:
+    """The module's call sites grouped by the module-level class / function holding them (by line
+    span: module-level statements never share lines with a definition outside its body)."""
+    spans = []
+    for n in module.tree.body:
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            start = min([n.lineno] + [d.lineno for d in n.decorator_list])
+            spans.append((start, n.end_lineno or n.lineno, n))
+    starts = [sp[0] for sp in spans]
+    out: dict[int, list[CallSite]] = {id(sp[2]): [] for sp in spans}
+    for c in module.calls:
+        i = bisect.bisect_right(starts, c.node.lineno) - 1
+        if i >= 0 and c.node.lineno <= spans[i][1]:
+            out[id(spans[i][2])].append(c)
+    return out
 
 
 def _is_false_literal(expr: Optional[ast.AST]) -> bool:
@@ -321,12 +352,15 @@ def _called_in_inference_mode(node: ast.AST, name: str) -> bool:
 @per_node
 def _inference_mode_callees(node: ast.AST) -> frozenset:
     """Last names of the objects called with ``training=False`` anywhere in ``node``."""
+    return _inference_mode_names(n for n in ast.walk(node) if isinstance(n, ast.Call))
+
+
+def _inference_mode_names(calls: Iterable[ast.Call]) -> frozenset:
     out = set()
-    for n in ast.walk(node):
-        if isinstance(n, ast.Call):
-            d = dotted(n.func)
-            if d and _is_false_literal(training_arg(n)[0]):
-                out.add(d.rsplit(".", 1)[-1])
+    for n in calls:
+        d = dotted(n.func)
+        if d and _is_false_literal(training_arg(n)[0]):
+            out.add(d.rsplit(".", 1)[-1])
     return frozenset(out)
 
 
@@ -339,6 +373,7 @@ def bn_builders(project: Project) -> set[int]:
         users: dict[int, list[int]] = {}  # definition id -> ids of the definitions that build it live
         todo: list[int] = []
         for m in p.modules:
+            calls_in = _calls_by_toplevel_def(m)
             for n in m.tree.body:
                 if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                     continue
@@ -349,7 +384,7 @@ def bn_builders(project: Project) -> set[int]:
                         break
                     users.setdefault(id(resolve_def(p, m, b) or b), []).append(id(n))
                 if not direct:
-                    for is_bn, d in _live_constructions(p, m, n):
+                    for is_bn, d in _live_constructions(p, m, n, calls_in[id(n)]):
                         if is_bn:
                             direct = True
                             break

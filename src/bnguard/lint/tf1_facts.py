@@ -13,6 +13,7 @@ Nothing here imports TensorFlow.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -71,10 +72,12 @@ _META_FOLLOWERS = frozenset({"learn", "learning", "learner", "train", "training"
 _NOT_GAN = frozenset({"organ", "organs", "slogan", "began", "logan", "morgan", "vegan", "hogan", "pagan"})
 
 
-def identifier_words(identifier: str) -> list[str]:
-    """``metaTrain_step`` -> ``["meta", "train", "step"]``."""
+@functools.lru_cache(maxsize=1 << 16)
+def identifier_words(identifier: str) -> tuple[str, ...]:
+    """``metaTrain_step`` -> ``("meta", "train", "step")`` (cached: the same names recur in every
+    module)."""
     spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", identifier))
-    return [t for t in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if t]
+    return tuple(t for t in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if t)
 
 
 def mentions_deliberate_batch_stats(names: Iterable[str]) -> bool:
@@ -83,7 +86,7 @@ def mentions_deliberate_batch_stats(names: Iterable[str]) -> bool:
     ``meta_train``, ``reptile``), test-time adaptation (``tent``, ``adabn``, ``tta``)? Whole words,
     not substrings: ``random_transform_generator``, ``import_meta_graph``, ``organ`` or ``attach``
     say nothing of the kind (a data generator is not a GAN generator)."""
-    for name in names:
+    for name in set(names):
         toks = identifier_words(name)
         for i, t in enumerate(toks):
             if t in _DELIBERATE_TOKENS or (t.endswith("gan") and t not in _NOT_GAN) or t.endswith("gans"):
