@@ -1,5 +1,3 @@
-import sys
+from bnguard.cli import run
 
-from bnguard.cli import main
-
-sys.exit(main())
+run()

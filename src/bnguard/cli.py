@@ -6,6 +6,7 @@ Subcommands live next to the code they drive and are imported only when invoked,
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
@@ -47,10 +48,45 @@ def cli():
 
 def main(argv=None) -> int:
     try:
-        return cli.main(args=argv, prog_name="bnguard", standalone_mode=True) or 0
+        code = cli.main(args=argv, prog_name="bnguard", standalone_mode=True) or 0
     except KeyboardInterrupt:
         click.echo("bnguard: interrupted", err=True)
         return 130
+    except SystemExit as exc:
+        code = exc.code
+        if not _fast_exit_possible():
+            raise
+    if _fast_exit_possible():
+        # `bnguard check` kept its syntax trees alive: end the process without freeing them
+        # object by object (output flushed first; nothing else is pending at this point).
+        if code is not None and not isinstance(code, int):
+            click.echo(code, err=True)
+            code = 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code or 0)
+    return code  # type: ignore[return-value]
+
+
+def _fast_exit_possible() -> bool:
+    runner = sys.modules.get("bnguard.lint.runner")
+    return bool(runner is not None and getattr(runner, "RETAINED", None)) and argv_is_entry_point()
+
+
+def argv_is_entry_point() -> bool:
+    """Only when ``run`` drives the process (console script / ``python -m bnguard``), never when a
+    test or a host program calls ``main``."""
+    return _ENTRY_POINT
+
+
+_ENTRY_POINT = False
+
+
+def run() -> None:
+    """The ``bnguard`` console script and ``python -m bnguard``: ``main`` owning the process."""
+    global _ENTRY_POINT
+    _ENTRY_POINT = True
+    sys.exit(main())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -139,3 +139,18 @@ def test_too_large_and_too_deep_files_are_errors(tmp_path, monkeypatch):
     assert errors["huge.py"].startswith("file too large")
     assert set(errors) == {"huge.py", "deep.py"}
     assert "too large" not in errors["deep.py"]
+
+
+def test_console_exit_keeps_the_whole_output_and_exit_code():
+    """``python -m bnguard check`` ends the process without freeing its syntax trees: the output
+    (tens of KB of JSON here) must still arrive complete, with the exit code of the findings."""
+    corpus = Path(__file__).parent / "behaviour_corpus"
+    proc = _run_cli(str(corpus), "--format", "json", "--no-cache")
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(proc.stdout)
+    in_process = lint_paths([str(corpus)])
+    assert len(report["findings"]) == len(in_process.findings) > 20
+    assert {(f["path"], f["line"], f["code"]) for f in report["findings"]} == \
+        {(f.path, f.line, f.code) for f in in_process.findings}
+    clean = _run_cli(str(Path(__file__).parent / "fixtures" / "torch" / "BN301" / "clean"), "--no-cache")
+    assert clean.returncode == 0, clean.stdout + clean.stderr

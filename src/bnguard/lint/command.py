@@ -56,7 +56,7 @@ def check(paths, fmt, select, extend_select, ignore, extend_exclude, config_file
     except ConfigError as exc:
         _fail(str(exc))
     cache = None if no_cache or fix or diff else (cache_dir or default_cache_dir(cfg.root if cfg.source else None))
-    opts = CheckOptions(select=selection.select, ignore=selection.ignore, exclude=list(extend_exclude), config=cfg,
+    opts = CheckOptions(select=selection.select, ignore=selection.ignore, exclude=list(extend_exclude), config=cfg, retain=True,
                         prefilter=not no_prefilter, cache_dir=cache, jobs=jobs)
     result = check_paths(paths, opts)
 

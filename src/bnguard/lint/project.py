@@ -55,7 +55,6 @@ class Module:
         self.path = unit.path
         self.tree = tree
         self.imports = ImportMap()
-        self.lines = unit.text.splitlines()
         self.parents: dict[ast.AST, ast.AST] = {}
         self.calls: list[CallSite] = []
         self.functions: list[FunctionInfo] = []
@@ -76,6 +75,10 @@ class Module:
         self._index()
 
     @functools.cached_property
+    def lines(self) -> list[str]:
+        return self.unit.text.splitlines()
+
+    @functools.cached_property
     def module_name(self) -> str:
         """Dotted module name guessed from the path (``pkg/model.py`` -> ``pkg.model``)."""
         p = self.path[:-3] if self.path.endswith(".py") else self.path.rsplit(".", 1)[0]
@@ -91,7 +94,6 @@ class Module:
         imports = self.imports
         bound = imports.bound_names
         parents = self.parents
-        scope_of = self._scope_of
         references = self.references
         kinds = self.nodes_of_kind
         pending: list[tuple[ast.Call, ast.AST, Optional[str], Optional[FuncNode]]] = []
@@ -105,7 +107,6 @@ class Module:
         pop, push = queue.popleft, queue.append
         while queue:
             node, scope, cls = pop()
-            scope_of[node] = scope
             child_scope, child_cls = scope, cls
             t = type(node)
             if t is Name:
@@ -170,8 +171,22 @@ class Module:
             p = self.parents.get(p)
 
     def scope_of(self, node: ast.AST) -> Optional[FuncNode]:
-        """Innermost enclosing function of ``node`` (None at module level)."""
-        return self._scope_of.get(node)
+        """Innermost enclosing function of ``node`` (None at module level). Found through the
+        parents on demand: recording it for every node in the index walk cost more than all the
+        questions asked."""
+        try:
+            return self._scope_of[node]
+        except KeyError:
+            pass
+        scope = None
+        p = self.parents.get(node)
+        while p is not None:
+            if type(p) is ast.FunctionDef or type(p) is ast.AsyncFunctionDef:
+                scope = p
+                break
+            p = self.parents.get(p)
+        self._scope_of[node] = scope
+        return scope
 
     def enclosing_class(self, node: ast.AST) -> Optional[ast.ClassDef]:
         for a in self.ancestors(node):

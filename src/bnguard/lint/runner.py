@@ -50,6 +50,9 @@ class CheckOptions:
     prefilter: bool = True
     cache_dir: Optional[str] = None  # None: no cache
     jobs: int = 0  # 0: one per CPU (at most 8); 1: no worker processes
+    # Keep the parsed trees alive after the check (the command line exits right after printing:
+    # freeing a large tree's million objects one by one would cost a fifth of the run).
+    retain: bool = False
 
 
 @dataclass
@@ -161,7 +164,15 @@ def _analyse(files: list[str], rules, opts: CheckOptions, cache) -> CheckResult:
             errors.append(err)
     result = CheckResult(findings=lint.findings, errors=errors + lint.errors, units={p: units[p] for p in modules},
                          files_parsed=len(parsed))
+    if opts.retain:
+        RETAINED.append((modules, lint))
+        gc.freeze()  # the retained objects are never scanned by a later collection
     return result
+
+
+# Analyses kept alive on request (CheckOptions.retain); ``bnguard.cli.main`` then ends the process
+# without tearing them down.
+RETAINED: list = []
 
 
 _FORK_STATE: Optional[tuple] = None  # (project, rules, gate) inherited by forked rule workers
@@ -197,6 +208,7 @@ def _run_rules(module_list, opts: CheckOptions, jobs: int) -> LintResult:
         if per_module[i] is None:
             per_module[i] = check_module(mod, project, rules, gate)
     result = LintResult(files_checked=n)
+    result.project = project  # type: ignore[attr-defined]  # kept with the result (see RETAINED)
     for findings, errors in per_module:
         result.findings.extend(findings)
         result.errors.extend(errors)
