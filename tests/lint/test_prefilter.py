@@ -10,9 +10,11 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from _workflow import FIXTURES, write
 
-from bnguard.lint import runner
+from bnguard.lint import prefilter, runner
 from bnguard.lint.cache import finding_to_dict
 from bnguard.lint.rules.base import all_rules
 from bnguard.lint.runner import CheckOptions, check_paths
@@ -88,3 +90,10 @@ def test_call_chain_through_an_untriggered_module(tmp_path):
     full = check_paths([str(tmp_path)], CheckOptions(select=["BN304"], prefilter=False, jobs=1))
     filtered = check_paths([str(tmp_path)], CheckOptions(select=["BN304"], prefilter=True, jobs=1))
     assert snapshot(filtered) == snapshot(full)
+
+
+@given(st.lists(st.sampled_from(list("ab_1 .(é\n") + ["ab", "a_b", "1ab"]), max_size=20).map("".join),
+       st.sampled_from(["ab", "a_b", "b", "a", "é", "_"]))
+def test_word_set_agrees_with_mentions(text, name):
+    # the name closure tokenises each skipped file once instead of searching it per name
+    assert (name in prefilter.word_set(text)) == prefilter.mentions(text, {name})

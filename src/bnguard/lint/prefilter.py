@@ -34,7 +34,9 @@ EXTERNAL_ROOTS = frozenset({
     "__future__", "contextlib", "copy", "enum", "inspect", "pathlib", "types", "absl", "six",
 })
 
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Maximal runs of word characters (``\w`` is what ``str.isalnum() or "_"`` accepts): a name is
+# "mentioned" as a whole word exactly when it is one of these runs (see ``mentions``).
+_WORD = re.compile(r"\w+")
 
 
 def relevance_words(rules: Sequence[object]) -> Optional[tuple[str, ...]]:
@@ -93,4 +95,5 @@ def mentions(text: str, names: set[str]) -> bool:
 
 
 def word_set(text: str) -> set[str]:
+    """The whole words of ``text``: ``name in word_set(text)`` iff ``mentions(text, {name})``."""
     return set(_WORD.findall(text))

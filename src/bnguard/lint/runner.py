@@ -245,6 +245,13 @@ def _close_over_names(modules, units, skipped: list[str], parse_errors) -> None:
     parsed file imports, until nothing new turns up."""
     remaining = list(skipped)
     new = list(modules.values())
+    word_sets: dict[str, set[str]] = {}
+
+    def words_of(path: str) -> set[str]:  # each skipped file tokenised once, not searched per name
+        ws = word_sets.get(path)
+        if ws is None:
+            ws = word_sets[path] = prefilter.word_set(units[path].text)
+        return ws
     seen_defined: set[str] = set()
     seen_imported: set[str] = set()
     while new and remaining:
@@ -262,7 +269,7 @@ def _close_over_names(modules, units, skipped: list[str], parse_errors) -> None:
             break
         wanted = defined | imported
         hits = [p for p in remaining
-                if _stem(p) in imported or prefilter.mentions(units[p].text, wanted)]
+                if _stem(p) in imported or not wanted.isdisjoint(words_of(p))]
         if not hits:
             break
         hit_set = set(hits)

@@ -770,8 +770,12 @@ def same_program(module: Module, project: Project) -> set[int]:
                     work.append(o)
         return seen
 
-    roots = closure([module], graph["importers"])
-    return set(closure(list(roots.values()), graph["imports"]))
+    memo: dict = project.fact("tf1.same_program.memo", lambda p: {})  # asked per BN site and train op
+    found = memo.get(id(module))
+    if found is None:
+        roots = closure([module], graph["importers"])
+        found = memo[id(module)] = set(closure(list(roots.values()), graph["imports"]))
+    return found
 
 
 def deliberate_in_program(module: Module, project: Project) -> bool:

@@ -417,7 +417,7 @@ def train_step(state, x, y):
     def _nnx_merge_dropped(self, module: Module, project: Project) -> Iterable[Finding]:
         if not module.imports.imports_any("flax.nnx", "flax.experimental.nnx"):
             return
-        if not any(q in NNX_BN for m in project.modules for c in m.calls for q in [c.qualname]):
+        if not any(project.calls_to(q) for q in NNX_BN):  # the project's calls, indexed by callee
             return
         for f in module.functions:
             if not self._plain_jitted(module, f.node) or not _is_training_function(f.node):
