@@ -72,7 +72,7 @@ _META_FOLLOWERS = frozenset({"learn", "learning", "learner", "train", "training"
 _NOT_GAN = frozenset({"organ", "organs", "slogan", "began", "logan", "morgan", "vegan", "hogan", "pagan"})
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=1 << 18)
 def identifier_words(identifier: str) -> tuple[str, ...]:
     """``metaTrain_step`` -> ``("meta", "train", "step")`` (cached: the same names recur in every
     module)."""
