@@ -635,7 +635,11 @@ def training_regions(module: Module, project: Project) -> list[TrainingRegion]:
 def _training_regions(module: Module) -> list[TrainingRegion]:
     regions: list[TrainingRegion] = []
     tape_withs: set[int] = set()
-    for n in ast.walk(module.tree):
+    # With statements come from the module index (in walk order); only a file that says
+    # "minimize" needs the full walk for the minimize(...) calls, in the same order.
+    candidates = ast.walk(module.tree) if "minimize" in module.unit.text else (
+        b for b in module.blocks if isinstance(b, (ast.With, ast.AsyncWith)))
+    for n in candidates:
         if isinstance(n, (ast.With, ast.AsyncWith)):
             tapes = [i for i in n.items if _is_gradient_tape(module, i.context_expr)]
             if not tapes:

@@ -1031,8 +1031,10 @@ def _loader_expr(e: ast.AST) -> bool:
 
 def _evaluation_block(node: ast.AST, module: Optional[Module] = None) -> bool:
     """A loop over a validation/test loader, or an ``if`` block that draws a batch from one."""
+    # drawing a batch needs a call of next()/__next__(): a file that never says "next" skips the walk
+    may_draw = module is None or "next" in module.unit.text
     if isinstance(node, (ast.For, ast.AsyncFor)):
-        if _loader_expr(node.iter) or _draws_eval_batch(node.body):
+        if _loader_expr(node.iter) or (may_draw and _draws_eval_batch(node.body)):
             return True
         # any batch loop of a function named like an evaluation (eval_net, validate, predict)
         if module is not None:
@@ -1041,7 +1043,7 @@ def _evaluation_block(node: ast.AST, module: Optional[Module] = None) -> bool:
                     and not any(isinstance(a, LOOP_TYPES) for a in module.ancestors(node) if a is not scope and _inside(module, a, scope)):
                 return True
         return False
-    if isinstance(node, ast.If) and module is not None and any(isinstance(a, LOOP_TYPES) for a in module.ancestors(node)):
+    if isinstance(node, ast.If) and module is not None and may_draw and any(isinstance(a, LOOP_TYPES) for a in module.ancestors(node)):
         # periodic validation inside the training loop: `if i % 10 == 0: x = next(iter(test_loader))`
         return _draws_eval_batch(node.body)
     return False
@@ -1384,8 +1386,8 @@ their own), `track_running_stats=False` layers (no running statistics).
                 continue
             yield from self._judge(module, project, site.node, mom)
         # `m.momentum = 0.99` on BN modules: inside `if isinstance(m, nn.BatchNorm2d)`
-        for node in ast.walk(module.tree):
-            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Attribute) \
+        for node in module.nodes_of_kind.get(ast.Assign, ()):  # in walk order, from the module index
+            if len(node.targets) == 1 and isinstance(node.targets[0], ast.Attribute) \
                     and node.targets[0].attr == "momentum" and self._bn_guarded(module, node):
                 yield from self._judge(module, project, node, node.value)
 
