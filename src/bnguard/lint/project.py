@@ -18,6 +18,10 @@ from bnguard.lint.source import SourceUnit
 
 FuncNode = Union[ast.FunctionDef, ast.AsyncFunctionDef]
 SCOPE_TYPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+# Contexts and operators: one shared instance per kind in every tree (``ast.Load()``, ``ast.Add()``),
+# so they have no parent of their own and nothing to index; a third of all nodes, skipped.
+SHARED_LEAVES = frozenset(
+    t for base in (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop) for t in base.__subclasses__())
 BLOCK_KINDS = frozenset({ast.For, ast.AsyncFor, ast.While, ast.If, ast.With, ast.AsyncWith})
 INDEXED_KINDS = frozenset({ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Dict, ast.DictComp, ast.List,
                            ast.Tuple, ast.Set})
@@ -148,11 +152,15 @@ class Module:
             for field_name in node._fields:
                 v = getattr(node, field_name, None)
                 if isinstance(v, AST):
+                    if type(v) in SHARED_LEAVES:
+                        continue
                     parents[v] = node
                     push((v, child_scope, child_cls))
                 elif type(v) is list:
                     for item in v:
                         if isinstance(item, AST):
+                            if type(item) in SHARED_LEAVES:
+                                continue
                             parents[item] = node
                             push((item, child_scope, child_cls))
         imports.finish()
