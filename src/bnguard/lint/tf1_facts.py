@@ -569,7 +569,7 @@ def train_context(project: Project) -> TrainContext:
 
 def _build_context(project: Project) -> TrainContext:
     ctx = TrainContext()
-    calls_by_scope: dict[int, list[str]] = defaultdict(list)
+    calls_by_scope: dict[int, list[CallSite]] = defaultdict(list)
     methods_by_class: dict[str, list[str]] = defaultdict(list)
     for m in project.modules:
         for f in m.functions:
@@ -580,7 +580,7 @@ def _build_context(project: Project) -> TrainContext:
             ctx.self_wiring_modules.add(id(m))
         for c in m.calls:
             if c.name:
-                calls_by_scope[id(c.scope)].append(_call_ref(c))
+                calls_by_scope[id(c.scope)].append(c)  # its reference is made when reached
             q = c.qualname or ""
             name = c.name or ""
             if name in TRAIN_OP_METHODS and isinstance(c.node.func, ast.Attribute) and (c.node.args or c.node.keywords):
@@ -724,7 +724,7 @@ def _close(work: list, seen: set, ctx: TrainContext, project: Project) -> None:
             if id(f.node) in seen:
                 continue
             seen.add(id(f.node))
-            work.extend((callee, f.module) for callee in ctx.calls_by_scope.get(id(f.node), ()))
+            work.extend((_call_ref(c), f.module) for c in ctx.calls_by_scope.get(id(f.node), ()))
 
 
 def _imported_project_modules(m: Module, project: Project) -> list[Module]:
