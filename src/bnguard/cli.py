@@ -53,10 +53,10 @@ def main(argv=None) -> int:
         click.echo("bnguard: interrupted", err=True)
         return 130
     except SystemExit as exc:
-        code = exc.code
-        if not _fast_exit_possible():
+        if not _owns_process_with_retained_trees():
             raise
-    if _fast_exit_possible():
+        code = exc.code
+    if _owns_process_with_retained_trees():
         # `bnguard check` kept its syntax trees alive: end the process without freeing them
         # object by object (output flushed first; nothing else is pending at this point).
         if code is not None and not isinstance(code, int):
@@ -68,18 +68,14 @@ def main(argv=None) -> int:
     return code  # type: ignore[return-value]
 
 
-def _fast_exit_possible() -> bool:
-    runner = sys.modules.get("bnguard.lint.runner")
-    return bool(runner is not None and getattr(runner, "RETAINED", None)) and argv_is_entry_point()
-
-
-def argv_is_entry_point() -> bool:
-    """Only when ``run`` drives the process (console script / ``python -m bnguard``), never when a
-    test or a host program calls ``main``."""
-    return _ENTRY_POINT
-
-
+# Set by ``run``: ``main`` owns the process (console script / ``python -m bnguard``), so it may end
+# it; never when a test or a host program calls ``main``.
 _ENTRY_POINT = False
+
+
+def _owns_process_with_retained_trees() -> bool:
+    runner = sys.modules.get("bnguard.lint.runner")
+    return _ENTRY_POINT and bool(runner is not None and runner.RETAINED)
 
 
 def run() -> None:

@@ -287,10 +287,9 @@ def _live_constructions(project: Project, module: Module, node: ast.AST,
     if calls is None:
         resolve = module.imports.resolve
         pairs = [(n, resolve(n.func)) for n in ast.walk(node) if isinstance(n, ast.Call)]
-        inference_callees = None
     else:
         pairs = [(c.node, c.qualname) for c in calls]
-        inference_callees = None
+    inference_callees: Optional[frozenset] = None  # made at the first bound construction
     for n, q in pairs:
         is_bn = is_keras_bn_layer(q) or is_bn_application(q)
         d = None
@@ -305,10 +304,9 @@ def _live_constructions(project: Project, module: Module, node: ast.AST,
         if isinstance(parent, ast.Call) and parent.func is n and _is_false_literal(training_arg(parent)[0]):
             continue  # BatchNormalization()(x, training=False)
         bound = _bound_name(parent, n)
-        if bound and bound not in frozen and calls is not None and inference_callees is None:
-            inference_callees = _inference_mode_names(c.node for c in calls)
-        if bound and (bound in frozen or (bound in inference_callees if inference_callees is not None
-                                          else _called_in_inference_mode(node, bound))):
+        if bound and bound not in frozen and inference_callees is None:
+            inference_callees = _inference_mode_names(call for call, _ in pairs)
+        if bound and (bound in frozen or bound in inference_callees):  # type: ignore[operator]
             continue
         yield is_bn, d
 
@@ -345,17 +343,8 @@ def _bound_name(parent: Optional[ast.AST], value: ast.AST) -> Optional[str]:
     return None
 
 
-def _called_in_inference_mode(node: ast.AST, name: str) -> bool:
-    return name in _inference_mode_callees(node)
-
-
-@per_node
-def _inference_mode_callees(node: ast.AST) -> frozenset:
-    """Last names of the objects called with ``training=False`` anywhere in ``node``."""
-    return _inference_mode_names(n for n in ast.walk(node) if isinstance(n, ast.Call))
-
-
 def _inference_mode_names(calls: Iterable[ast.Call]) -> frozenset:
+    """Last names of the objects called with ``training=False`` by these calls."""
     out = set()
     for n in calls:
         d = dotted(n.func)

@@ -141,7 +141,7 @@ def _analyse(files: list[str], rules, opts: CheckOptions, cache) -> CheckResult:
         _close_over_names(modules, units, skipped, parse_errors)
     parsed = set(modules) | set(parse_errors)
 
-    lint = _run_rules([modules[p] for p in files if p in modules], opts, jobs)
+    lint, project = _run_rules([modules[p] for p in files if p in modules], opts, jobs)
 
     skipped_errors: dict[str, FileError] = {}
     if pool is not None:
@@ -165,20 +165,20 @@ def _analyse(files: list[str], rules, opts: CheckOptions, cache) -> CheckResult:
     result = CheckResult(findings=lint.findings, errors=errors + lint.errors, units={p: units[p] for p in modules},
                          files_parsed=len(parsed))
     if opts.retain:
-        RETAINED.append((modules, lint))
+        RETAINED.append((modules, project))
         gc.freeze()  # the retained objects are never scanned by a later collection
     return result
 
 
-# Analyses kept alive on request (CheckOptions.retain); ``bnguard.cli.main`` then ends the process
-# without tearing them down.
+# Parsed modules and projects kept alive on request (CheckOptions.retain); ``bnguard.cli.main``
+# then ends the process without tearing them down.
 RETAINED: list = []
 
 
 _FORK_STATE: Optional[tuple] = None  # (project, rules, gate) inherited by forked rule workers
 
 
-def _run_rules(module_list, opts: CheckOptions, jobs: int) -> LintResult:
+def _run_rules(module_list, opts: CheckOptions, jobs: int) -> tuple[LintResult, Project]:
     """Run the rules over the project, in ``jobs`` forked workers for large trees.
 
     Workers are forked *after* parsing, so each inherits the parsed project (no AST crosses a
@@ -208,12 +208,11 @@ def _run_rules(module_list, opts: CheckOptions, jobs: int) -> LintResult:
         if per_module[i] is None:
             per_module[i] = check_module(mod, project, rules, gate)
     result = LintResult(files_checked=n)
-    result.project = project  # type: ignore[attr-defined]  # kept with the result (see RETAINED)
     for findings, errors in per_module:
         result.findings.extend(findings)
         result.errors.extend(errors)
     result.findings.sort(key=Finding.sort_key)
-    return result
+    return result, project
 
 
 def _check_chunk(indices: list[int]) -> list:

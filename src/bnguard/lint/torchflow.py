@@ -236,12 +236,11 @@ class Flow:
             return cached
         sites, seeds = self._call_index()
         fns, mods = set(seeds[kind][0]), set(seeds[kind][1])
+        if kind == "any":
+            return self._any_producers(sites, fns, mods)
         # An eval() or a step reaches a caller only through a unique resolution (an ambiguous
         # callee may restore, never accuse): a method called on another receiver than ``self`` or
         # a plain name is unique only when the project has one method of that name.
-        if kind == "any":
-            return self._any_producers(sites, fns, mods)
-        unique_only = kind in ("eval", "step")
         methods_named = self._method_counts()
         todo = list(fns)
         while todo:
@@ -255,7 +254,7 @@ class Flow:
             else:
                 # ``self.f()`` in a class that has its own ``f`` runs that one
                 reached = [c for c in sites.get(("self", fi.name), ()) if not self._shadowed(c, fi)]
-                if not unique_only or methods_named.get(fi.name, 0) == 1:
+                if methods_named.get(fi.name, 0) == 1:
                     reached += sites.get(("attr_name", fi.name), [])
                     reached += sites.get(("attr_other", fi.name), [])
                 else:
@@ -265,12 +264,7 @@ class Flow:
                                 if fi.cls.name in self._called_names(c.module)]
                 if fi.name == "__init__" and not any(g.cls is None for g in self.project.functions(fi.cls.name)):
                     reached += sites.get(("name", fi.cls.name), [])  # ``Trainer(...)`` runs it
-            for c in reached:
-                if c.scope is None:
-                    mods.add(id(c.module))
-                elif id(c.scope) not in fns:
-                    fns.add(id(c.scope))
-                    todo.append(id(c.scope))
+            _add_callers(reached, fns, mods, todo)
         self._producer_sets[kind] = (fns, mods)
         return fns, mods
 
@@ -294,12 +288,7 @@ class Flow:
                 if name in seen:
                     continue
                 seen.add(name)
-                for c in callers.get(name, ()):
-                    if c.scope is None:
-                        mods.add(id(c.module))
-                    elif id(c.scope) not in fns:
-                        fns.add(id(c.scope))
-                        todo.append(id(c.scope))
+                _add_callers(callers.get(name, ()), fns, mods, todo)
         self._producer_sets["any"] = (fns, mods)
         return fns, mods
 
@@ -585,6 +574,17 @@ class Flow:
 
         walk(body, (), ())
         return events
+
+
+def _add_callers(sites, fns: set[int], mods: set[int], todo: list[int]) -> None:
+    """Mark the functions (module bodies at top level) holding ``sites`` as producers; the
+    functions new to ``fns`` go on the work list."""
+    for c in sites:
+        if c.scope is None:
+            mods.add(id(c.module))
+        elif id(c.scope) not in fns:
+            fns.add(id(c.scope))
+            todo.append(id(c.scope))
 
 
 def _star_imports(module: Module) -> bool:
