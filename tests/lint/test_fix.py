@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import json
 import shutil
 
 from _workflow import FIXTURES, run_check, run_json, write
@@ -77,3 +78,105 @@ def test_edit_columns_are_utf8_byte_offsets_like_ast():
     f = Finding("m.py", 1, node.col_offset, "BN999", "t", "m")
     out, _ = apply_edits(text, [(f, Fix("m", (Edit(1, node.col_offset, 1, node.end_col_offset, "0.01"),)))])
     assert out == "s = 'é'; bn = BN(momentum=0.01)\n"
+
+
+# --- notebooks ----------------------------------------------------------------------------------
+
+def _notebook(cells: list[dict]) -> dict:
+    return {"cells": cells, "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+            "nbformat": 4, "nbformat_minor": 5}
+
+
+def _code(source, outputs=None) -> dict:
+    return {"cell_type": "code", "execution_count": 1, "metadata": {}, "outputs": outputs or [], "source": source}
+
+
+def _jupyter_layout(nb: dict) -> str:
+    # what nbformat (Jupyter, VS Code, Colab) writes
+    return json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def test_fix_in_a_notebook_edits_only_the_cells_source(tmp_path):
+    output = {"name": "stdout", "output_type": "stream", "text": ["epoch 0 ✓\n"]}
+    nb = _notebook([
+        {"cell_type": "markdown", "metadata": {}, "source": ["# Ported from Keras — ünïcode kept\n"]},
+        _code(["%matplotlib inline\n", "import torch.nn as nn\n",
+               "bn = nn.BatchNorm2d(64, momentum=0.99)  # ported from Keras\n"], [output]),
+        # a cell indented as a whole (IPython dedents it): the edit lands at the right column
+        _code("  import torch.nn as nn\n  head = nn.BatchNorm1d(8, momentum=0.9)"),
+    ])
+    target = tmp_path / "port.ipynb"
+    target.write_text(_jupyter_layout(nb), encoding="utf-8")
+    before = target.read_text(encoding="utf-8")
+    assert [f["code"] for f in run_json(str(tmp_path), "--no-cache")["findings"]] == ["BN304", "BN304"]
+
+    res = run_check(str(tmp_path), "--fix")
+    assert res.exit_code == 0, res.output
+    assert "Fixed 2 problems" in res.stderr
+    after = target.read_text(encoding="utf-8")
+    assert run_json(str(tmp_path), "--no-cache")["findings"] == []
+    # byte for byte the same notebook apart from the two edited source lines
+    assert _changed_lines(before, after) == [
+        ('    "bn = nn.BatchNorm2d(64, momentum=0.99)  # ported from Keras\\n"',
+         '    "bn = nn.BatchNorm2d(64, momentum=0.01)  # ported from Keras\\n"'),
+        ('   "source": "  import torch.nn as nn\\n  head = nn.BatchNorm1d(8, momentum=0.9)"',
+         '   "source": "  import torch.nn as nn\\n  head = nn.BatchNorm1d(8, momentum=0.1)"'),
+    ]
+    fixed = json.loads(after)
+    assert fixed["cells"][1]["outputs"] == [output] and fixed["cells"][0] == nb["cells"][0]
+
+
+def test_fix_in_a_notebook_inserts_train_at_the_top_of_the_epoch_loop(tmp_path):
+    from _torch_cases import FIXTURES as TORCH_FIXTURES
+
+    program = (TORCH_FIXTURES / "BN301" / "flagged" / "inline_eval_after_epoch.py").read_text()
+    head, loop = program.split("net = ConvNet()\n")
+    nb = _notebook([_code(head.splitlines(keepends=True)), _code(("net = ConvNet()\n" + loop).splitlines(keepends=True))])
+    target = tmp_path / "train.ipynb"
+    target.write_text(_jupyter_layout(nb), encoding="utf-8")
+    report = run_json(str(tmp_path), "--no-cache")
+    assert [(f["code"], f["cell"]) for f in report["findings"]] == [("BN301", 2)]
+
+    diff = run_check(str(tmp_path), "--diff")
+    assert diff.exit_code == 1 and '+    "    net.train()\\n",' in diff.stdout
+    assert json.loads(target.read_text(encoding="utf-8")) == nb  # --diff writes nothing
+
+    assert run_check(str(tmp_path), "--fix").exit_code == 0
+    assert run_json(str(tmp_path), "--no-cache")["findings"] == []
+    cells = json.loads(target.read_text(encoding="utf-8"))["cells"]
+    assert cells[0] == nb["cells"][0]
+    new_loop = "".join(cells[1]["source"])
+    ast.parse(new_loop)
+    assert new_loop.count("net.train()") == 2 and new_loop.replace("    net.train()\n", "", 1) == "net = ConvNet()\n" + loop
+
+
+def test_a_notebook_whose_json_layout_cannot_be_reproduced_is_left_alone(tmp_path):
+    nb = _notebook([_code(["import torch.nn as nn\n", "bn = nn.BatchNorm2d(64, momentum=0.99)\n"])])
+    target = tmp_path / "odd.ipynb"
+    target.write_bytes(json.dumps(nb, indent=3).encode())  # no writer we know lays JSON out like this
+    before = target.read_bytes()
+    res = run_check(str(tmp_path), "--fix")
+    assert res.exit_code == 1  # the finding is still there
+    assert res.stderr.count("odd.ipynb: error: fix not applied: the notebook's JSON layout") == 1
+    assert target.read_bytes() == before
+
+
+def test_notebook_fixes_skip_magic_lines_and_keep_crlf(tmp_path):
+    from bnguard.lint.fix import _cell_fixes, plan_fixes
+
+    src = "%time x = 1\nbn = BN(momentum=0.99)\n"
+    f_magic = Finding("n.ipynb", 1, 0, "BN999", "t", "m", cell=0)
+    f_code = Finding("n.ipynb", 2, 17, "BN999", "t", "m", cell=0)
+    kept = _cell_fixes(src, [(f_magic, Fix("magic", (Edit(1, 0, 1, 5, "%%", 0),))),
+                             (f_code, Fix("code", (Edit(2, 17, 2, 21, "0.01", 0),)))])
+    assert [f for f, _ in kept] == [f_code]
+
+    nb = _notebook([_code(src.splitlines(keepends=True))])
+    target = tmp_path / "n.ipynb"
+    target.write_bytes(_jupyter_layout(nb).replace("\n", "\r\n").encode("utf-8"))
+    f_code.path = str(target)
+    f_code.fix = Fix("code", (Edit(2, 17, 2, 21, "0.01", 0),))
+    (plan,) = plan_fixes([f_code])
+    assert plan.error is None and plan.applied == [f_code]
+    assert plan.fixed == target.read_bytes().decode("utf-8").replace("momentum=0.99", "momentum=0.01")
+    assert plan.fixed.count("\r\n") == target.read_bytes().count(b"\r\n")

@@ -98,10 +98,12 @@ def _fix(paths, opts, result, *, write: bool) -> int:
     from bnguard.lint.runner import check_paths
 
     total, changed_any = 0, False
+    said: set[tuple[str, str]] = set()  # each refusal once, not once per round
     for _round in range(5):  # overlapping fixes wait for the next round
         plans = [p for p in plan_fixes(result.findings) if p.changed or p.error]
         for p in plans:
-            if p.error:
+            if p.error and (p.path, p.error) not in said:
+                said.add((p.path, p.error))
                 click.echo(f"{p.path}: error: fix not applied: {p.error}", err=True)
         plans = [p for p in plans if p.changed]
         if not plans:

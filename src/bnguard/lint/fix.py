@@ -6,11 +6,18 @@ of the file backwards, so everything outside them — formatting, comments, line
 is untouched. A fix whose edits overlap an already accepted fix waits for the next round (the
 command re-checks and re-applies until nothing changes). The result must parse (checked with
 LibCST, which also guarantees a lossless round trip); otherwise the file is left as it was.
+
+In a notebook the edits are positions in one cell's source (``Edit.cell``). They are applied to
+that cell and the notebook is written back with its own JSON layout, so nothing but the edited
+lines changes; a notebook whose JSON no known layout reproduces exactly is not rewritten (the
+fix is reported as not applied, and ``--diff`` still shows nothing false).
 """
 from __future__ import annotations
 
 import difflib
 import io
+import json
+import textwrap
 import tokenize
 from dataclasses import dataclass, field
 from typing import Iterable, Optional
@@ -25,6 +32,7 @@ class FileFix:
     fixed: str
     applied: list[Finding] = field(default_factory=list)
     error: Optional[str] = None  # why nothing was written
+    encoding: Optional[str] = None  # set for notebooks (a .py file's is read from its coding line)
 
     @property
     def changed(self) -> bool:
@@ -105,15 +113,17 @@ def parses(text: str) -> Optional[str]:
 
 
 def plan_fixes(findings: Iterable[Finding]) -> list[FileFix]:
-    """Group fixable, unsuppressed findings of ``.py`` files per file and compute the fixed text."""
+    """Group fixable, unsuppressed findings per file and compute the fixed text."""
     by_path: dict[str, list[tuple[Finding, Fix]]] = {}
+    notebooks: dict[str, list[tuple[Finding, Fix]]] = {}
     for f in findings:
         if f.fix is None or f.suppressed or not f.fix.edits:
             continue
         if f.cell is not None or any(e.cell is not None for e in f.fix.edits):
-            continue  # notebook fixes are shown, not applied: rewriting .ipynb JSON is not lossless
-        by_path.setdefault(f.path, []).append((f, f.fix))
-    plans = []
+            notebooks.setdefault(f.path, []).append((f, f.fix))
+        else:
+            by_path.setdefault(f.path, []).append((f, f.fix))
+    plans = [_plan_notebook(path, fixes) for path, fixes in sorted(notebooks.items())]
     for path, fixes in sorted(by_path.items()):
         try:
             original, _ = read_python(path)
@@ -129,7 +139,84 @@ def plan_fixes(findings: Iterable[Finding]) -> list[FileFix]:
     return plans
 
 
+def _plan_notebook(path: str, fixes: list[tuple[Finding, Fix]]) -> FileFix:
+    from bnguard.lint import notebook
+    from bnguard.lint.finding import FileError
+
+    try:
+        with open(path, "rb") as fh:
+            decoded = notebook.decode(path, fh.read())
+    except OSError as exc:
+        return FileFix(path, "", "", error=f"cannot read file: {exc}")
+    if isinstance(decoded, FileError):
+        return FileFix(path, "", "", error=decoded.message)
+    original, encoding = decoded
+    try:
+        nb = json.loads(original)
+    except (ValueError, RecursionError):
+        return FileFix(path, original, original, error="invalid notebook: not JSON")
+    cells = notebook.cells_of(nb)
+    layout = notebook.json_layout(original, nb)
+    if cells is None or layout is None:
+        return FileFix(path, original, original, encoding=encoding,
+                       error="the notebook's JSON layout is not one bnguard can reproduce exactly; apply the fix by hand")
+    by_cell: dict[int, list[tuple[Finding, Fix]]] = {}
+    for finding, fix in fixes:
+        where = {e.cell for e in fix.edits}
+        if len(where) == 1 and None not in where:  # a fix edits one cell (rules never span cells)
+            by_cell.setdefault(where.pop(), []).append((finding, fix))
+    applied: list[Finding] = []
+    for index, cell_fixes in sorted(by_cell.items()):
+        cell = cells[index] if 0 <= index < len(cells) else None
+        src = notebook.cell_source(cell) if isinstance(cell, dict) else None
+        if src is None:
+            continue
+        shifted = _cell_fixes(src, cell_fixes)
+        shifted.sort(key=lambda ff: (ff[0].line, ff[0].col, ff[0].code))
+        new_src, done = apply_edits(src, shifted)
+        if not done:
+            continue
+        if parses("\n".join(notebook.python_lines(new_src)) + "\n") is not None:
+            return FileFix(path, original, original, encoding=encoding,
+                           error=f"cell {index + 1}: fixed code would not parse")
+        notebook.set_cell_source(cell, new_src)
+        applied.extend(done)
+    fixed = notebook.dump(nb, layout) if applied else original
+    return FileFix(path, original, fixed, applied, encoding=encoding)
+
+
+def _cell_fixes(src: str, fixes: list[tuple[Finding, Fix]]) -> list[tuple[Finding, Fix]]:
+    """The fixes with their edits moved from the checked text of a cell to its source: columns
+    shift by the indentation the cell shares on every line (IPython dedents it). Fixes that touch a
+    line the checker replaced (a magic, a shell escape) or insert lines into an indented cell are
+    left out."""
+    from bnguard.lint import notebook
+
+    source_lines = src.splitlines()
+    dedented = textwrap.dedent(src).splitlines()
+    checked = notebook.python_lines(src)
+    margin = 0
+    for a, b in zip(source_lines, dedented):
+        if b.strip():
+            margin = len(a.encode("utf-8")) - len(b.encode("utf-8"))
+            break
+    out = []
+    for finding, fix in fixes:
+        lines = {ln for e in fix.edits for ln in range(e.line, e.end_line + 1)}
+        if any(not (1 <= ln <= len(checked)) or checked[ln - 1] != dedented[ln - 1] for ln in lines):
+            continue
+        if margin and any("\n" in e.text for e in fix.edits):
+            continue
+        edits = tuple(Edit(e.line, e.col + margin, e.end_line, e.end_col + margin, e.text) for e in fix.edits)
+        out.append((finding, Fix(fix.description, edits)))
+    return out
+
+
 def write(plan: FileFix) -> None:
+    if plan.encoding is not None:
+        with open(plan.path, "wb") as fh:
+            fh.write(plan.fixed.encode(plan.encoding))
+        return
     _, encoding = read_python(plan.path)
     with open(plan.path, "wb") as fh:
         fh.write(plan.fixed.encode(encoding))

@@ -12,6 +12,8 @@
   JSON parse.
 * A broken notebook (not JSON, no cells, not UTF-8) is a :class:`FileError`. Both nbformat 4
   (``cells``/``source``) and nbformat 3 (``worksheets``/``input``) are read.
+* Fixes are written back into the cells only when the notebook's JSON can be reproduced byte for
+  byte (``json_layout``): the file then differs from the original in the edited lines alone.
 """
 from __future__ import annotations
 
@@ -58,6 +60,11 @@ def _cells(nb: Any) -> list | None:
     return None
 
 
+def cells_of(nb: Any) -> list | None:
+    """Every cell of a parsed notebook, in order (the numbering of ``Finding.cell``)."""
+    return _cells(nb)
+
+
 def _source(cell: dict) -> str | None:
     src = cell.get("source", cell.get("input", ""))
     if isinstance(src, list):
@@ -65,6 +72,54 @@ def _source(cell: dict) -> str | None:
             return None
         return "".join(src)
     return src if isinstance(src, str) else None
+
+
+def cell_source(cell: dict) -> str | None:
+    """The cell's source text (``source`` or nbformat 3's ``input``, a string or a list of lines)."""
+    return _source(cell)
+
+
+def set_cell_source(cell: dict, src: str) -> None:
+    """Store ``src`` the way the cell held its source: a list of lines or one string."""
+    key = "source" if "source" in cell or "input" not in cell else "input"
+    cell[key] = src.splitlines(keepends=True) if isinstance(cell.get(key), list) else src
+
+
+def decode(path: str, data: bytes) -> tuple[str, str] | FileError:
+    """(text, encoding to write it back with) of a notebook file."""
+    text = _decode(path, data)
+    if isinstance(text, FileError):
+        return text
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return text, "utf-16"
+    return text, "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
+
+
+# How notebook writers lay their JSON out: nbformat (Jupyter, VS Code, Colab) writes indent=1,
+# sorted keys, non-ASCII kept, and a final newline; other tools differ in one of these.
+_LAYOUTS = [dict(indent=indent, sort_keys=sort_keys, ensure_ascii=ascii_)
+            for indent in (1, 2, 4, None) for sort_keys in (True, False) for ascii_ in (False, True)]
+
+
+def json_layout(text: str, nb: Any) -> dict | None:
+    """The ``json.dumps`` arguments (plus final newline and line ending) that reproduce ``text``
+    exactly from ``nb``, or None when no known layout does (the notebook cannot be rewritten
+    without reformatting it)."""
+    crlf = "\r\n" in text
+    plain = text.replace("\r\n", "\n") if crlf else text
+    for layout in _LAYOUTS:
+        out = json.dumps(nb, **layout)
+        for end in ("\n", ""):
+            if plain == out + end:
+                return {**layout, "end": end, "crlf": crlf}
+    return None
+
+
+def dump(nb: Any, layout: dict) -> str:
+    """Serialise ``nb`` with a layout found by ``json_layout``."""
+    args = {k: v for k, v in layout.items() if k not in ("end", "crlf")}
+    out = json.dumps(nb, **args) + layout["end"]
+    return out.replace("\n", "\r\n") if layout["crlf"] else out
 
 
 def python_lines(src: str) -> list[str]:
