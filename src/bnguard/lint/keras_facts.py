@@ -626,7 +626,7 @@ def _training_regions(module: Module) -> list[TrainingRegion]:
     tape_withs: set[int] = set()
     # With statements come from the module index (in walk order); only a file that says
     # "minimize" needs the full walk for the minimize(...) calls, in the same order.
-    candidates = ast.walk(module.tree) if "minimize" in module.unit.text else (
+    candidates = ast.walk(module.tree) if module.mentions("minimize") else (
         b for b in module.blocks if isinstance(b, (ast.With, ast.AsyncWith)))
     for n in candidates:
         if isinstance(n, (ast.With, ast.AsyncWith)):

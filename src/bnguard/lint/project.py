@@ -76,7 +76,17 @@ class Module:
         # ``ast.walk`` order: what rules looking for evaluation / training blocks iterate over.
         self.blocks: list[ast.AST] = []
         self._scope_of: dict[ast.AST, Optional[FuncNode]] = {}
+        self._mentions: dict[str, bool] = {}
         self._index()
+
+    def mentions(self, word: str) -> bool:
+        """Does the source text contain ``word``? Memoised: rules ask per statement, and a search
+        of a large file's text costs more than the statement's own checks."""
+        try:
+            return self._mentions[word]
+        except KeyError:
+            found = self._mentions[word] = word in self.unit.text
+            return found
 
     @functools.cached_property
     def lines(self) -> list[str]:
@@ -288,6 +298,7 @@ class Project:
         rooted at the nearest ancestor directory of the importer."""
         if not hasattr(self, "_modules_by_tail"):
             self._modules_by_tail: dict[str, list[Module]] = defaultdict(list)
+            self._nearest: dict[tuple[str, int], Optional[Module]] = {}
             for m in self.modules:
                 parts = m.module_name.split(".")
                 for i in range(len(parts)):
@@ -298,7 +309,13 @@ class Project:
             return found[0]
         if not found or importer is None:
             return None
-        return _nearest_import_root(found, len(tail.split(".")), importer)
+        # asked once per import per question: settle each (name, importer) pair once
+        key = (tail, id(importer))
+        try:
+            return self._nearest[key]
+        except KeyError:
+            best = self._nearest[key] = _nearest_import_root(found, len(tail.split(".")), importer)
+            return best
 
     def modules_named(self, dotted_name: str) -> list[Module]:
         """Every project module whose dotted name is ``dotted_name`` or ends with it."""
@@ -308,6 +325,7 @@ class Project:
     def add_module(self, m: Module) -> None:
         self.modules.append(m)
         self.__dict__.pop("_modules_by_tail", None)
+        self.__dict__.pop("_nearest", None)
         self._add(m)
 
     def functions(self, name: str) -> list[FunctionInfo]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+import weakref
 from typing import Iterable, Optional
 
 from bnguard.lint.finding import Edit, Finding, Fix
@@ -50,7 +51,7 @@ PYTORCH_VERSIONS = "PyTorch >= 1.0 (checked against 2.x semantics; torch.nn and 
 
 
 def _uses_torch(module: Module) -> bool:
-    return module.imports.imports_any("torch") or "torch" in module.unit.text
+    return module.imports.imports_any("torch") or module.mentions("torch")
 
 
 def _is_lightning(module: Module) -> bool:
@@ -1032,9 +1033,9 @@ def _loader_expr(e: ast.AST) -> bool:
 def _evaluation_block(node: ast.AST, module: Optional[Module] = None) -> bool:
     """A loop over a validation/test loader, or an ``if`` block that draws a batch from one."""
     # drawing a batch needs a call of next()/__next__(): a file that never says "next" skips the walk
-    may_draw = module is None or "next" in module.unit.text
+    may_draw = module is None or module.mentions("next")
     if isinstance(node, (ast.For, ast.AsyncFor)):
-        if _loader_expr(node.iter) or (may_draw and _draws_eval_batch(node.body)):
+        if _loader_expr(node.iter) or (may_draw and _draws_eval_batch(node.body, module)):
             return True
         # any batch loop of a function named like an evaluation (eval_net, validate, predict)
         if module is not None:
@@ -1045,21 +1046,38 @@ def _evaluation_block(node: ast.AST, module: Optional[Module] = None) -> bool:
         return False
     if isinstance(node, ast.If) and module is not None and may_draw and any(isinstance(a, LOOP_TYPES) for a in module.ancestors(node)):
         # periodic validation inside the training loop: `if i % 10 == 0: x = next(iter(test_loader))`
-        return _draws_eval_batch(node.body)
+        return _draws_eval_batch(node.body, module)
     return False
 
 
-def _draws_eval_batch(stmts) -> bool:
+def _draws_eval_batch(stmts, module: Optional[Module] = None) -> bool:
     """``next(iter(test_loader))`` / ``test_loader.__iter__().next()`` somewhere in ``stmts``."""
-    for st in stmts:
-        for n in ast.walk(st):
-            if not isinstance(n, ast.Call):
-                continue
-            if isinstance(n.func, ast.Name) and n.func.id == "next" and n.args and _loader_expr(n.args[0]):
-                return True
-            if isinstance(n.func, ast.Attribute) and n.func.attr in ("next", "__next__") and _loader_expr(n.func.value):
-                return True
-    return False
+    if module is not None:  # the module's draws are found once; a statement holds one if it encloses it
+        enclosing = _statements_drawing_eval_batches(module)
+        return any(id(st) in enclosing for st in stmts)
+    return any(_is_eval_batch_draw(n) for st in stmts for n in ast.walk(st) if isinstance(n, ast.Call))
+
+
+def _is_eval_batch_draw(n: ast.Call) -> bool:
+    if isinstance(n.func, ast.Name) and n.func.id == "next" and n.args and _loader_expr(n.args[0]):
+        return True
+    return isinstance(n.func, ast.Attribute) and n.func.attr in ("next", "__next__") and _loader_expr(n.func.value)
+
+
+_EVAL_DRAWS: "weakref.WeakKeyDictionary[Module, frozenset]" = weakref.WeakKeyDictionary()
+
+
+def _statements_drawing_eval_batches(module: Module) -> frozenset:
+    """Ids of the nodes that enclose a draw of an evaluation batch in ``module`` (from its call
+    index: no walk of every loop body, which nested loops made quadratic)."""
+    found = _EVAL_DRAWS.get(module)
+    if found is None:
+        ids: set[int] = set()
+        for c in module.calls:
+            if c.name in ("next", "__next__") and _is_eval_batch_draw(c.node):
+                ids.update(id(a) for a in module.ancestors(c.node))
+        found = _EVAL_DRAWS[module] = frozenset(ids)
+    return found
 
 
 def _is_pytest_function(module: Module, scope) -> bool:
