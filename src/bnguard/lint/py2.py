@@ -2,7 +2,8 @@
 
 When a file does not parse as Python 3, it is translated with the few rewrites that keep every line
 where it was (print statements, ``except E, e``, ``raise E, msg``, ``exec``, backquotes, ``<>``,
-``0777``/``10L`` literals, Python 2 tab widths), so findings still point at the right line. Uses
+``0777``/``10L`` literals, Python 2 tab widths, ``async`` used as a name before Python 3.7), so
+findings still point at the right line. Uses
 ``lib2to3`` where the running Python still ships it (3.10-3.12), a line-based fallback otherwise.
 """
 from __future__ import annotations
@@ -57,20 +58,28 @@ def _line_fallback(text: str) -> str:
     return "\n".join(out) + "\n"
 
 
+# ``async`` was an ordinary name before Python 3.7: pre-0.4 PyTorch code says ``.cuda(async=True)``.
+# Renamed to a name of the same length, so columns stay where they were.
+_ASYNC_NAME = re.compile(r"\basync\b(?!\s+(?:def|for|with)\b)")
+
+
 def translate(text: str) -> Optional[str]:
-    """Python 3 text with the same lines as the Python 2 ``text``, or None if that fails."""
+    """Python 3 text with the same lines as the Python 2 (or pre-3.7) ``text``, or None if that
+    fails."""
     expanded = _expand_tabs(text)
     # cheapest first: lib2to3 parses in pure Python (~0.1 s per file)
     for make in (lambda: expanded, lambda: _line_fallback(expanded), lambda: _lib2to3(expanded)):
         candidate = make()
         if candidate is None:
             continue
-        try:
-            ast.parse(candidate)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            continue
-        if candidate.count("\n") != expanded.count("\n") + (0 if expanded.endswith("\n") else 1) and \
-                candidate.count("\n") != expanded.count("\n"):
-            continue  # a rewrite that moved lines would misplace findings
-        return candidate
+        versions = (candidate, _ASYNC_NAME.sub("_sync", candidate)) if "async" in candidate else (candidate,)
+        for version in versions:
+            try:
+                ast.parse(version)
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                continue
+            if version.count("\n") != expanded.count("\n") + (0 if expanded.endswith("\n") else 1) and \
+                    version.count("\n") != expanded.count("\n"):
+                continue  # a rewrite that moved lines would misplace findings
+            return version
     return None

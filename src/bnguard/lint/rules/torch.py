@@ -34,7 +34,7 @@ _FROZEN_NAME = re.compile(
     r"teacher|target|ema|frozen|freeze|pretrain|backbone|feature|extractor|encoder_k|key_encoder|momentum|"
     r"vgg|lpips|perceptual|clip|inception|fid|old|prev|ref|avg|swa|fixed|critic_target", re.I)
 _GENERATOR_NAME = re.compile(r"gen|^g$|^g_|_g$|netg|decoder|sampler", re.I)
-_EVAL_FUNC = re.compile(r"eval|valid|test|predict|infer|score|accuracy|benchmark", re.I)
+_EVAL_FUNC = re.compile(r"eval|valid|test|predict|infer|score|accuracy|benchmark|(^|_)val(?-i:_|$|[A-Z0-9])", re.I)
 _EVAL_LOADER = re.compile(r"val|test|eval|dev|holdout", re.I)
 # Code that keeps BN in train mode on purpose while evaluating: recalibration, test-time adaptation,
 # MC dropout. Substrings of identifiers, and whole identifier parts (``tta`` must not match "metatrain").
