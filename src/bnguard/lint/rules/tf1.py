@@ -709,6 +709,29 @@ def _eval_runs(module: Module, require_eval_data: bool = True, any_fetch: bool =
     return out
 
 
+def _branch_chooses_mode(site: BNSite, sites: list[BNSite]) -> bool:
+    """``if phase_train: bn(x, is_training=True) else: bn(x, is_training=False, reuse=True)``: the
+    constant sits on one branch of an ``if`` on a parameter of the function that builds it, and the
+    other branch builds BN that is not always training. The parameter is the real flag: the
+    evaluation graph is built through the other branch."""
+    m = site.module
+    fn = m.scope_of(site.node)
+    if fn is None:
+        return False
+    params = {a.arg for a in fn.args.args + fn.args.kwonlyargs + fn.args.posonlyargs}
+    child: ast.AST = site.node
+    for anc in m.ancestors(site.node):
+        if anc is fn:
+            break
+        if isinstance(anc, ast.If) and any(isinstance(n, ast.Name) and n.id in params for n in ast.walk(anc.test)):
+            other = anc.orelse if any(st is child for st in anc.body) else anc.body if any(st is child for st in anc.orelse) else []
+            inside = {id(n) for st in other for n in ast.walk(st)}
+            if any(s is not site and id(s.node) in inside and not V.always_true_values(s.flag) for s in sites):
+                return True
+        child = anc
+    return False
+
+
 def _kw_or_pos(call: ast.Call, name: str, pos: int):
     for kw in call.keywords:
         if kw.arg == name:
@@ -778,6 +801,8 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
                 continue
             if not V.always_true_values(site.flag):
                 yield from self._instance_in_training_mode(site, eval_modules, project)
+                continue
+            if _branch_chooses_mode(site, bn_sites_in(module, project)):
                 continue
             hit = None
             for em, runs, restored, trains in eval_modules:
