@@ -48,6 +48,10 @@ class Event:
     sites: tuple[tuple[Module, ast.AST], ...]  # call sites from the outermost function down; last = the event call
     loops: tuple[ast.AST, ...] = ()  # enclosing loop statements, outermost first
     guards: tuple[tuple[str, bool], ...] = ()  # enclosing ``if`` tests (source, branch taken)
+    # "train" of a name rebound to a newly built module (``net = Net()``): a new module starts in
+    # train mode, so an earlier eval() of that name no longer applies. Only meaningful where the
+    # name is known: seen from a caller that cannot name it, the event is dropped.
+    fresh: bool = False
 
     @property
     def node(self) -> ast.AST:
@@ -534,7 +538,10 @@ class Flow:
                 for ev in sub:
                     if not unique and ev.kind != "train":
                         continue  # an ambiguous callee may restore, never accuse
-                    events.append(_rebase(ev, bound, site, loops, guards))
+                    rebased = _rebase(ev, bound, site, loops, guards)
+                    if rebased.fresh and rebased.key is None:
+                        continue  # the callee's own new object: restores nothing the caller holds
+                    events.append(rebased)
 
         def walk(stmts: Sequence[ast.stmt], loops: tuple, guards: tuple) -> None:
             for st in stmts:
@@ -571,9 +578,31 @@ class Flow:
                 else:
                     for c in _calls_in_order(st):
                         on_call(c, loops, guards)
+                    if isinstance(st, ast.Assign) and len(st.targets) == 1:
+                        target = dotted(st.targets[0])
+                        if target and _builds_new_module(st.value, target) and len(events) <= MAX_EVENTS:
+                            key, text = arg_key(st.targets[0])
+                            if key is not None:
+                                events.append(Event("train", key, text, ((module, st.value),), loops, guards, fresh=True))
 
         walk(body, (), ())
         return events
+
+
+def _builds_new_module(value: ast.AST, target: str) -> bool:
+    """``Net(...)`` / ``models.ResNet(...).to(device)`` / ``nn.Sequential(...)`` bound to ``target``:
+    a class constructed here (capitalised callee), not a wrapper of the same object
+    (``DataParallel(net)``) and not a load or copy, whose mode is that of the original."""
+    while isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr in _SAME_OBJECT_METHODS:
+        value = value.func.value
+    if not isinstance(value, ast.Call):
+        return False
+    callee = dotted(value.func)
+    if not callee or not callee.rsplit(".", 1)[-1][:1].isupper():
+        return False
+    head = target.split(".")[-1]
+    return not any(dotted(n) in (target, head) or (isinstance(n, ast.Attribute) and n.attr == head)
+                   for n in ast.walk(value) if isinstance(n, (ast.Name, ast.Attribute)))
 
 
 def _add_callers(sites, fns: set[int], mods: set[int], todo: list[int]) -> None:

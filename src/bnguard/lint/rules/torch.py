@@ -1209,7 +1209,7 @@ def _mode_set_around(module: Module, region: ast.AST, scope, events: list[Event]
         if e.kind == "eval":
             if line < start or line < call.lineno or any(lp in loops for lp in e.loops):
                 return True
-        elif e.kind == "train":
+        elif e.kind == "train" and not e.fresh:  # a newly built model is not a mode chosen for the pass
             if start <= line <= end or eval_named:
                 return True
             if line < start and not any(x.kind == "step" and line <= getattr(x.sites[0][1], "lineno", 0) < start for x in events):
