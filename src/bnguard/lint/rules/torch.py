@@ -77,7 +77,10 @@ class _OptimizerIndex:
                 callee = c.qualname or c.name or ""
                 if not _OPTIMIZER_CTOR.search(callee) or re.search(r"sched|lr_|swa_utils", callee, re.I):
                     continue
-                parent = m.parent(c.node)
+                parent, child = m.parent(c.node), c.node
+                while isinstance(parent, ast.IfExp) and parent.test is not child:
+                    # `opt = Adam(params) if params else None`: still the optimizer stored in `opt`
+                    parent, child = m.parent(parent), parent
                 target = None
                 if isinstance(parent, ast.Assign) and len(parent.targets) == 1:
                     target = (dotted(parent.targets[0]) or "").rsplit(".", 1)[-1] or None
