@@ -242,11 +242,11 @@ def _arg_scope_value(call: ast.AST, op_qualnames: set[str], key: str, module: Mo
     return None, None
 
 
-def _dynamic_arg_scopes(project: Project) -> dict[str, bool]:
-    """Keys set on batch_norm by any arg_scope in the project (they may reach BN calls in functions
+def _dynamic_arg_scopes(modules: Iterable[Module]) -> dict[str, bool]:
+    """Keys set on batch_norm by any arg_scope in ``modules`` (they may reach BN calls in functions
     called inside the block: arg_scope is dynamic), and whether any arg_scope is opaque."""
     keys: dict[str, bool] = {}
-    for m in project.modules:
+    for m in modules:
         for c in m.calls:
             if c.qualname not in ARG_SCOPE or not c.node.args:
                 continue
@@ -269,7 +269,7 @@ def _dynamic_arg_scopes(project: Project) -> dict[str, bool]:
 class _SiteBuilder:
     def __init__(self, project: Project):
         self.project = project
-        self.dynamic = _dynamic_arg_scopes(project)
+        self._dynamic_by_program: dict[frozenset, dict[str, bool]] = {}
         self.sites: list[BNSite] = []
         self._seen: set[int] = set()
 
@@ -362,6 +362,17 @@ class _SiteBuilder:
                 updates=frozenset([UPDATE_OPS]),
             ))
 
+    def _dynamic(self, m: Module) -> dict[str, bool]:
+        """The arg_scopes that can be in force around a call in ``m``: those of its own program
+        (an opaque ``arg_scope(vgg_arg_scope())`` in a separate script or notebook that never runs
+        this code says nothing about it)."""
+        ids = frozenset(same_program(m, self.project))
+        found = self._dynamic_by_program.get(ids)
+        if found is None:
+            found = self._dynamic_by_program[ids] = _dynamic_arg_scopes(
+                o for o in self.project.modules if id(o) in ids)
+        return found
+
     def _slim_param(self, call: ast.Call, report_node, m: Module, key: str, pos: Optional[int],
                     params: Optional[dict], scope_ops: set[str]):
         """(expr, source description, opaque) for a batch_norm keyword via call/params/arg_scope."""
@@ -381,7 +392,8 @@ class _SiteBuilder:
         if scoped is not None:
             return scoped, f"`arg_scope` at line {with_call.lineno}", False
         # arg_scope is dynamic: a block in a caller can set it for this call.
-        if self.dynamic.get("*opaque*") or (self.dynamic.get(key) and m.scope_of(call) is not None):
+        dynamic = self._dynamic(m)
+        if dynamic.get("*opaque*") or (dynamic.get(key) and m.scope_of(call) is not None):
             return None, "", True
         return None, "", False
 
@@ -435,7 +447,7 @@ class _SiteBuilder:
             if pexpr is _OPAQUE:
                 return
         if pexpr is None:
-            if self.dynamic.get("normalizer_params") and m.scope_of(call) is not None and report_node is call:
+            if self._dynamic(m).get("normalizer_params") and m.scope_of(call) is not None and report_node is call:
                 return
             params: dict = {}
         else:
