@@ -22,7 +22,7 @@ import tokenize
 from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
-from bnguard.lint.finding import Edit, Finding, Fix
+from bnguard.lint.finding import Edit, FileError, Finding, Fix
 
 
 @dataclass
@@ -141,7 +141,6 @@ def plan_fixes(findings: Iterable[Finding]) -> list[FileFix]:
 
 def _plan_notebook(path: str, fixes: list[tuple[Finding, Fix]]) -> FileFix:
     from bnguard.lint import notebook
-    from bnguard.lint.finding import FileError
 
     try:
         with open(path, "rb") as fh:

@@ -32,20 +32,20 @@ BACKSLASH = chr(92)
 _HELP = re.compile(r"^\s*(\?\??[\w.]+|[\w.]+\?\??)\s*$")
 
 
-def _decode(path: str, data: bytes) -> str | FileError:
+def decode(path: str, data: bytes) -> tuple[str, str] | FileError:
+    """(text, encoding to write it back with) of a notebook file, or why it cannot be read."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        encodings = ["utf-16"]
+        read, write = "utf-16", "utf-16"
     else:
-        encodings = ["utf-8-sig"]
-    for enc in encodings:
-        try:
-            return data.decode(enc)
-        except UnicodeDecodeError as exc:
-            return FileError(path, f"invalid notebook: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})")
-    return FileError(path, "invalid notebook: cannot decode")  # pragma: no cover
+        read, write = "utf-8-sig", "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
+    try:
+        return data.decode(read), write
+    except UnicodeDecodeError as exc:
+        return FileError(path, f"invalid notebook: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})")
 
 
-def _cells(nb: Any) -> list | None:
+def cells_of(nb: Any) -> list | None:
+    """Every cell of a parsed notebook, in order (the numbering of ``Finding.cell``)."""
     if not isinstance(nb, dict):
         return None
     if isinstance(nb.get("cells"), list):
@@ -60,12 +60,8 @@ def _cells(nb: Any) -> list | None:
     return None
 
 
-def cells_of(nb: Any) -> list | None:
-    """Every cell of a parsed notebook, in order (the numbering of ``Finding.cell``)."""
-    return _cells(nb)
-
-
-def _source(cell: dict) -> str | None:
+def cell_source(cell: dict) -> str | None:
+    """The cell's source text (``source`` or nbformat 3's ``input``, a string or a list of lines)."""
     src = cell.get("source", cell.get("input", ""))
     if isinstance(src, list):
         if not all(isinstance(s, str) for s in src):
@@ -74,25 +70,10 @@ def _source(cell: dict) -> str | None:
     return src if isinstance(src, str) else None
 
 
-def cell_source(cell: dict) -> str | None:
-    """The cell's source text (``source`` or nbformat 3's ``input``, a string or a list of lines)."""
-    return _source(cell)
-
-
 def set_cell_source(cell: dict, src: str) -> None:
     """Store ``src`` the way the cell held its source: a list of lines or one string."""
     key = "source" if "source" in cell or "input" not in cell else "input"
     cell[key] = src.splitlines(keepends=True) if isinstance(cell.get(key), list) else src
-
-
-def decode(path: str, data: bytes) -> tuple[str, str] | FileError:
-    """(text, encoding to write it back with) of a notebook file."""
-    text = _decode(path, data)
-    if isinstance(text, FileError):
-        return text
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return text, "utf-16"
-    return text, "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
 
 
 # How notebook writers lay their JSON out: nbformat (Jupyter, VS Code, Colab) writes indent=1,
@@ -143,15 +124,16 @@ def python_lines(src: str) -> list[str]:
 
 
 def notebook_unit(path: str, data: bytes) -> SourceUnit | FileError:
-    text = _decode(path, data)
-    if isinstance(text, FileError):
-        return text
+    decoded = decode(path, data)
+    if isinstance(decoded, FileError):
+        return decoded
+    text, _ = decoded
     try:
         nb = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
         return FileError(path, f"invalid notebook: not JSON ({exc})" if not isinstance(exc, RecursionError)
                          else "invalid notebook: JSON nested too deeply")
-    cells = _cells(nb)
+    cells = cells_of(nb)
     if cells is None:
         return FileError(path, "invalid notebook: no 'cells' list")
     parts: list[str] = []
@@ -162,7 +144,7 @@ def notebook_unit(path: str, data: bytes) -> SourceUnit | FileError:
     for i, cell in enumerate(cells):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
-        src = _source(cell)
+        src = cell_source(cell)
         if src is None:
             problems.append(FileError(path, f"cell {i + 1}: invalid notebook cell: 'source' is not text"))
             continue

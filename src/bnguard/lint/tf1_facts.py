@@ -270,6 +270,7 @@ class _SiteBuilder:
     def __init__(self, project: Project):
         self.project = project
         self._dynamic_by_program: dict[frozenset, dict[str, bool]] = {}
+        self._dynamic_by_module: dict[int, dict[str, bool]] = {}
         self.sites: list[BNSite] = []
         self._seen: set[int] = set()
 
@@ -366,11 +367,14 @@ class _SiteBuilder:
         """The arg_scopes that can be in force around a call in ``m``: those of its own program
         (an opaque ``arg_scope(vgg_arg_scope())`` in a separate script or notebook that never runs
         this code says nothing about it)."""
-        ids = frozenset(same_program(m, self.project))
-        found = self._dynamic_by_program.get(ids)
+        found = self._dynamic_by_module.get(id(m))
         if found is None:
-            found = self._dynamic_by_program[ids] = _dynamic_arg_scopes(
-                o for o in self.project.modules if id(o) in ids)
+            ids = frozenset(same_program(m, self.project))
+            found = self._dynamic_by_program.get(ids)
+            if found is None:  # one scan per program, shared by its modules
+                found = self._dynamic_by_program[ids] = _dynamic_arg_scopes(
+                    o for o in self.project.modules if id(o) in ids)
+            self._dynamic_by_module[id(m)] = found
         return found
 
     def _slim_param(self, call: ast.Call, report_node, m: Module, key: str, pos: Optional[int],
