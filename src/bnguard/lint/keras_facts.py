@@ -290,6 +290,7 @@ def _live_constructions(project: Project, module: Module, node: ast.AST,
     else:
         pairs = [(c.node, c.qualname) for c in calls]
     inference_callees: Optional[frozenset] = None  # made at the first bound construction
+    training_fixed: Optional[frozenset] = None  # made at the first BN bound to an attribute
     for n, q in pairs:
         is_bn = is_keras_bn_layer(q) or is_bn_application(q)
         d = None
@@ -308,6 +309,11 @@ def _live_constructions(project: Project, module: Module, node: ast.AST,
             inference_callees = _inference_mode_names(call for call, _ in pairs)
         if bound and (bound in frozen or bound in inference_callees):  # type: ignore[operator]
             continue
+        if is_bn and isinstance(parent, ast.Assign) and isinstance(parent.targets[0], ast.Attribute):
+            if training_fixed is None:
+                training_fixed = _always_training_attributes(call for call, _ in pairs)
+            if bound in training_fixed:
+                continue  # self.bn(x, training=True) everywhere: trains whatever the caller passes
         yield is_bn, d
 
 
@@ -351,6 +357,20 @@ def _inference_mode_names(calls: Iterable[ast.Call]) -> frozenset:
         if d and _is_false_literal(training_arg(n)[0]):
             out.add(d.rsplit(".", 1)[-1])
     return frozenset(out)
+
+
+def _always_training_attributes(calls: Iterable[ast.Call]) -> frozenset:
+    """Names ``X`` of the ``self.X(...)`` sublayers that every call here gives a literal true
+    ``training``: a BN called so in a subclassed ``call()`` normalizes with batch statistics and
+    updates its moving statistics whatever training flag the model itself receives."""
+    fixed: set[str] = set()
+    other: set[str] = set()
+    for n in calls:
+        f = n.func
+        if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "self":
+            t = training_arg(n)[0]
+            (fixed if isinstance(t, ast.Constant) and t.value is True else other).add(f.attr)
+    return frozenset(fixed - other)
 
 
 def bn_builders(project: Project) -> set[int]:

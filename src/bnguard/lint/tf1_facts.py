@@ -265,12 +265,51 @@ def _dynamic_arg_scopes(modules: Iterable[Module]) -> dict[str, bool]:
     return keys
 
 
+def _reached_from_arg_scopes(modules: list[Module]) -> tuple[set[int], set[str]]:
+    """(ids of the functions that calls inside an ``arg_scope`` block of ``modules`` may run, by
+    callee name through any depth — a class name runs all its methods; the names called anywhere
+    in ``modules``)."""
+    defs: dict[str, list[ast.AST]] = defaultdict(list)
+    calls_in: dict[int, list[str]] = defaultdict(list)
+    called: set[str] = set()
+    todo: list[str] = []
+    for m in modules:
+        for fi in m.functions:
+            defs[fi.name].append(fi.node)
+            if fi.cls is not None:
+                defs[fi.cls.name].append(fi.node)
+        for c in m.calls:
+            if c.name:
+                called.add(c.name)
+                if c.scope is not None:
+                    calls_in[id(c.scope)].append(c.name)
+            if c.qualname in ARG_SCOPE:
+                block = m.parent(m.parent(c.node))  # the call -> its withitem -> the with statement
+                if isinstance(block, (ast.With, ast.AsyncWith)):
+                    todo.extend((dotted(n.func) or "").rsplit(".", 1)[-1]
+                                for stmt in block.body for n in ast.walk(stmt) if isinstance(n, ast.Call))
+    reached: set[int] = set()
+    seen: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if not name or name in seen:
+            continue
+        seen.add(name)
+        for node in defs.get(name, ()):
+            if id(node) not in reached:
+                reached.add(id(node))
+                todo.extend(calls_in.get(id(node), ()))
+                # functions nested in a reached one run when it calls them: by name, above
+    return reached, called
+
+
 # --- BN sites -------------------------------------------------------------------------------------
 class _SiteBuilder:
     def __init__(self, project: Project):
         self.project = project
         self._dynamic_by_program: dict[frozenset, dict[str, bool]] = {}
         self._dynamic_by_module: dict[int, dict[str, bool]] = {}
+        self._in_scope_by_program: dict[frozenset, tuple[set[int], set[str]]] = {}
         self.sites: list[BNSite] = []
         self._seen: set[int] = set()
 
@@ -377,6 +416,29 @@ class _SiteBuilder:
             self._dynamic_by_module[id(m)] = found
         return found
 
+    def _may_run_in_arg_scope(self, call: ast.Call, m: Module) -> bool:
+        """Can a caller's ``arg_scope`` block be in force around ``call`` (a BN call outside any
+        block of its own)? Only in a function that a block of its program reaches by calls (by name,
+        through any depth), or that nothing in the program calls (its callers are not visible)."""
+        fn = m.scope_of(call)
+        if fn is None:
+            return False  # module level: runs at import, inside no caller's block
+        if m.imports.resolve(call.func) in ARG_SCOPE:
+            # ``arg_scope([conv2d], normalizer_fn=batch_norm)`` (a scope function's body): the
+            # flag comes from the blocks opened where the ops run, later and anywhere
+            return True
+        ids = frozenset(same_program(m, self.project))
+        found = self._in_scope_by_program.get(ids)
+        if found is None:
+            found = self._in_scope_by_program[ids] = _reached_from_arg_scopes(
+                [o for o in self.project.modules if id(o) in ids])
+        reached, called = found
+        name = getattr(fn, "name", "")
+        cls = m.enclosing_class(fn)
+        if id(fn) in reached:
+            return True
+        return name not in called and (cls is None or cls.name not in called)
+
     def _slim_param(self, call: ast.Call, report_node, m: Module, key: str, pos: Optional[int],
                     params: Optional[dict], scope_ops: set[str]):
         """(expr, source description, opaque) for a batch_norm keyword via call/params/arg_scope."""
@@ -397,7 +459,7 @@ class _SiteBuilder:
             return scoped, f"`arg_scope` at line {with_call.lineno}", False
         # arg_scope is dynamic: a block in a caller can set it for this call.
         dynamic = self._dynamic(m)
-        if dynamic.get("*opaque*") or (dynamic.get(key) and m.scope_of(call) is not None):
+        if (dynamic.get("*opaque*") or dynamic.get(key)) and self._may_run_in_arg_scope(call, m):
             return None, "", True
         return None, "", False
 
@@ -451,7 +513,7 @@ class _SiteBuilder:
             if pexpr is _OPAQUE:
                 return
         if pexpr is None:
-            if self._dynamic(m).get("normalizer_params") and m.scope_of(call) is not None and report_node is call:
+            if self._dynamic(m).get("normalizer_params") and report_node is call and self._may_run_in_arg_scope(call, m):
                 return
             params: dict = {}
         else:

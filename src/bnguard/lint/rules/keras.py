@@ -164,7 +164,8 @@ for x, y in dataset:
 """,
         not_flagged="""
 - models without BN (or whose BN content is not visible in the project, e.g. `load_model(path)`);
-- models whose call signature defaults `training` to a true value;
+- models whose call signature defaults `training` to a true value, and models whose own `call()`
+  runs every BN sublayer with a literal `training=True` (`self.bn(x, training=True)`);
 - objects other than the differentiated one (teachers, target networks, frozen encoders);
 - objects set `trainable = False` anywhere in the project (deliberately frozen), and models whose
   only BN sits in a part kept in inference mode on purpose (a base called `base(x, training=False)`

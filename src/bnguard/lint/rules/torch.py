@@ -18,7 +18,7 @@ from bnguard.lint.imports import dotted
 from bnguard.lint.memo import per_node
 from bnguard.lint.project import Module, Project
 from bnguard.lint.rules.base import Rule, RuleDoc, register
-from bnguard.lint.torchflow import (_SAME_OBJECT_METHODS, ELEMENT, LOOP_TYPES, Event, Flow, Key, conflicting,
+from bnguard.lint.torchflow import (_SAME_OBJECT_METHODS, ELEMENT, _star_imports, LOOP_TYPES, Event, Flow, Key, conflicting,
                                     key_names, mode_call, receiver_key, same_object)
 
 BN_CLASSES = {f"torch.nn.{n}" for n in (
@@ -852,19 +852,60 @@ def _callers_set_eval(fi_node: ast.AST, key: Key, project: Project, flow: Flow, 
         caller_events = flow.summary(site.scope) if site.scope is not None else flow.module_summary(site.module)
         # map our key back to the caller's argument when it is one of our parameters
         ckey = key
-        if key and key[0].startswith("$"):
-            receiver = site.node.func.value if isinstance(site.node.func, ast.Attribute) else None
-            params = set()
-            if site.scope is not None:
-                params = {a.arg for a in site.scope.args.args + site.scope.args.kwonlyargs + site.scope.args.posonlyargs}
+        receiver = site.node.func.value if isinstance(site.node.func, ast.Attribute) else None
+        params = set()
+        if site.scope is not None:
+            params = {a.arg for a in site.scope.args.args + site.scope.args.kwonlyargs + site.scope.args.posonlyargs}
+        if key and key[0].startswith("$") and key[0] != "$self":
             bound = Flow.bind(fi, site.node, lambda e: receiver_key(e, {}, params), receiver)
             if key[0][1:] in bound:
                 ckey = bound[key[0][1:]][0]
+        elif key and fi.cls is not None and receiver is not None \
+                and not (isinstance(receiver, ast.Name) and receiver.id == "self"):
+            # ``self.feature`` (or ``self``) in a method called as ``model.test_loop()``: the
+            # caller knows that object as ``model.feature`` (``model``)
+            rkey, _ = receiver_key(receiver, {}, params)
+            if rkey is not None:
+                ckey = rkey + (key[1:] if key[0] == "$self" else key)
         if any(e.kind == "eval" and same_object(e.key, ckey) for e in caller_events):
             return True
         if site.scope is not None and _callers_set_eval(site.scope, ckey, project, flow, depth + 1):
             return True
     return False
+
+
+def _never_used(name: str, project: Project) -> bool:
+    """Is the function ``name`` neither called nor referred to anywhere (dead code, or an API whose
+    callers are not in the project)? A reference is ``utils.name`` or a ``name`` read where no
+    local variable of that name is bound (``callbacks=[name]``); comments and strings are not."""
+    memo = project.facts.setdefault("torch.never_used", {})  # type: ignore[arg-type]
+    if name not in memo:  # type: ignore[operator]
+        memo[name] = not project.call_sites(name) and not any(  # type: ignore[index]
+            _refers_to(m, name) for m in project.modules if m.mentions(name))
+    return memo[name]  # type: ignore[index]
+
+
+def _refers_to(m: Module, name: str) -> bool:
+    # a bare ``name`` can be the function only where it is defined or imported, and not rebound
+    visible = name in m.imports.aliases or any(f.name == name and f.cls is None for f in m.functions) \
+        or _star_imports(m)
+    module_binds = visible and any(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store)
+                                   and m.scope_of(n) is None for n in ast.walk(m.tree))
+    for n in ast.walk(m.tree):
+        if isinstance(n, ast.Attribute) and n.attr == name and isinstance(n.ctx, ast.Load):
+            return True
+        if visible and not module_binds and isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load):
+            scope = m.scope_of(n)
+            if scope is None or name not in _names_bound_in(scope):
+                return True
+    return False
+
+
+@per_node
+def _names_bound_in(fn: ast.AST) -> frozenset:
+    a = fn.args  # type: ignore[attr-defined]
+    params = {p.arg for p in a.posonlyargs + a.args + a.kwonlyargs} | {p.arg for p in (a.vararg, a.kwarg) if p}
+    return frozenset(params | {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)})
 
 
 def _eval_path(module: Module, with_node: ast.AST, scope: Optional[ast.AST]) -> bool:
@@ -900,7 +941,8 @@ predict / infer, or a loop over a validation / test loader), or in a pass over a
 loader that never calls `backward()` (also without `no_grad`, as in pre-0.4 code), when no `eval()`
 on it can reach that point: not in the function, not earlier in the loop, not in any caller.
 The forward pass may sit in a method of the same class called there (`self._forward_pass(x)`
-running `self.model(x)`, reported at the call).
+running `self.model(x)`, reported at the call), and the model may be the object itself: `self(x)` or
+`self.feature(x)` (a sub-module whose class builds BN) in a model's own `evaluate` method.
 """,
         why="""
 `no_grad()` only turns off gradient recording; it does not change BatchNorm's mode. In train mode
@@ -933,7 +975,10 @@ MC dropout); generators sampled in train mode (GANs); models whose class (define
 has no BatchNorm, also after `net = net.type(...)` / `.double()` (Module methods return the module);
 calls with an explicit `training=` and Keras models (Keras 3 on the torch backend: `training=`
 decides, not `eval()`); a hook such as `model_fn(model, x)` is judged by the model it receives;
-PyTorch Lightning modules.
+PyTorch Lightning modules; a function that receives the model (a parameter, or `self`) when nothing
+in the project calls it or refers to it (dead code, or an API whose callers choose the mode); a
+method run as `model.test_loop(loader)` right after the caller's `model.eval()` (that covers
+`self.feature` inside it).
 """,
         versions=PYTORCH_VERSIONS,
     )
@@ -981,11 +1026,15 @@ PyTorch Lightning modules.
                     continue  # GAN sampling keeps BN in train mode on purpose
                 if _mode_set_around(module, region, scope, events, key, call):
                     continue
-                has_bn = _model_has_bn(key, project, module)
+                has_bn = True if key == ("$self",) and _module_class_with_bn(module, call, project) \
+                    else _model_has_bn(key, project, module)
                 if has_bn is False or (has_bn is None and not _project_has_bn(project)):
                     continue
                 if scope is not None and _callers_set_eval(scope, key, project, flow):
                     continue
+                if scope is not None and (key[0].startswith("$") or (dotted(model_expr) or "").startswith("self.")) \
+                        and _never_used(scope.name, project):
+                    continue  # the caller chooses the mode of a model it passes in, and there is none
                 reported.add((id(scope), key))
                 yield self.finding(
                     module, call,
@@ -1275,8 +1324,24 @@ def _model_calls(region: ast.AST, module: Module, project: Project) -> list[tupl
         inner = _helper_model_call(n, module, project)
         if inner is not None:
             out.append((n, inner))
+            continue
+        if isinstance(f, ast.Name) and f.id == "self" and _module_class_with_bn(module, n, project):
+            out.append((n, f))  # self(x) in a method of a BN model (its own evaluate / predict)
+        elif isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "self" \
+                and _model_has_bn((f.attr,), project, module) is True:
+            out.append((n, f))  # self.feature(x), where self.feature = Backbone() builds BN
     out.sort(key=lambda c: (c[0].lineno, c[0].col_offset))
     return out
+
+
+def _module_class_with_bn(module: Module, node: ast.AST, project: Project) -> bool:
+    """Is ``node`` in a method of a project class that has a ``forward`` (an ``nn.Module``) and
+    builds BatchNorm?"""
+    cls = module.enclosing_class(node)
+    if cls is None or not any(isinstance(b, (ast.FunctionDef, ast.AsyncFunctionDef)) and b.name == "forward"
+                              for b in cls.body):
+        return False
+    return _bn_classes(project).has_bn(cls.name, module)
 
 
 def _training_keyword(call: ast.Call) -> bool:
