@@ -1327,11 +1327,41 @@ def _model_calls(region: ast.AST, module: Module, project: Project) -> list[tupl
             continue
         if isinstance(f, ast.Name) and f.id == "self" and _module_class_with_bn(module, n, project):
             out.append((n, f))  # self(x) in a method of a BN model (its own evaluate / predict)
-        elif isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "self" \
-                and _model_has_bn((f.attr,), project, module) is True:
-            out.append((n, f))  # self.feature(x), where self.feature = Backbone() builds BN
+        elif (isinstance(f, ast.Name) or isinstance(f.value, ast.Name) and f.value.id == "self") \
+                and _built_as_bn_module(last, project, module):
+            out.append((n, f))  # self.feature(x) / unet(x), where the object is built as a BN model
     out.sort(key=lambda c: (c[0].lineno, c[0].col_offset))
     return out
+
+
+def _built_as_bn_module(name: str, project: Project, module: Module) -> bool:
+    """Is every value this module assigns to ``name`` (``unet = UNet()``, ``self.feature = ...``) an
+    ``nn.Module`` that builds BN: a torch.nn container or BN layer, a library model with BN, or a
+    project class with a ``forward`` (and at least one of them builds BN)?"""
+    memo = project.facts.setdefault("torch.built_as_bn_module", {})  # type: ignore[arg-type]
+    memo_key = (name, id(module))
+    if memo_key not in memo:  # type: ignore[operator]
+        classes = _bn_classes(project)
+        values = []
+        for n in _assignments_to(module, {name}):
+            value = n.value
+            while isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) \
+                    and value.func.attr in _SAME_OBJECT_METHODS:
+                value = value.func.value
+            values.append(value)
+        def is_module(v: ast.AST) -> bool:
+            if not isinstance(v, ast.Call):
+                return False
+            q = module.qualname(v.func) or ""
+            if q.startswith("torch.nn.") or _BN_LIBRARY.search(q):
+                return True
+            defs, _ = classes._candidates((dotted(v.func) or "").rsplit(".", 1)[-1], module)
+            return bool(defs) and all(isinstance(d, ast.ClassDef) and any(
+                isinstance(b, (ast.FunctionDef, ast.AsyncFunctionDef)) and b.name == "forward" for b in d.body)
+                for d, _m in defs)
+        memo[memo_key] = bool(values) and all(map(is_module, values)) \
+            and _model_has_bn((name,), project, module) is True  # type: ignore[index]
+    return memo[memo_key]  # type: ignore[index]
 
 
 def _module_class_with_bn(module: Module, node: ast.AST, project: Project) -> bool:
