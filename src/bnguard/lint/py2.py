@@ -3,7 +3,8 @@
 When a file does not parse as Python 3, it is translated with the few rewrites that keep every line
 where it was (print statements, ``except E, e``, ``raise E, msg``, ``exec``, backquotes, ``<>``,
 ``0777``/``10L`` literals, Python 2 tab widths, ``async`` used as a name before Python 3.7), so
-findings still point at the right line. Uses
+findings still point at the right line. Newer sources get the same treatment for the Python 3.12
+type parameters (``def f[T]``, ``type X = ...``) when the running Python is older. Uses
 ``lib2to3`` where the running Python still ships it (3.10-3.12), a line-based fallback otherwise.
 """
 from __future__ import annotations
@@ -63,12 +64,38 @@ def _line_fallback(text: str) -> str:
 _ASYNC_NAME = re.compile(r"\basync\b(?!\s+(?:def|for|with)\b)")
 
 
+# Python 3.12 type parameters (PEP 695), which an older running Python cannot parse:
+# ``def f[T](x)`` / ``class C[T](Base)`` lose the brackets (blanked: columns stay), ``type X = Y``
+# becomes ``X = Y``.
+_TYPE_PARAMS_AT = re.compile(r"^[ \t]*(?:async[ \t]+)?(?:def|class)[ \t]+\w+[ \t]*\[", re.M)
+_TYPE_ALIAS = re.compile(r"^([ \t]*)type[ \t]+(\w+)[ \t]*(\[[^\n=]*\])?[ \t]*=", re.M)
+
+
+def _without_type_params(text: str) -> str:
+    chars = list(text)
+    for m in _TYPE_PARAMS_AT.finditer(text):
+        depth, i = 0, m.end() - 1
+        while i < len(text):
+            if text[i] == "[":
+                depth += 1
+            elif text[i] == "]":
+                depth -= 1
+                if depth == 0:
+                    break
+            i += 1
+        for j in range(m.end() - 1, min(i + 1, len(text))):
+            if chars[j] != "\n":
+                chars[j] = " "
+    return _TYPE_ALIAS.sub(lambda a: f"{a.group(1)}{a.group(2)} =", "".join(chars))
+
+
 def translate(text: str) -> Optional[str]:
     """Python 3 text with the same lines as the Python 2 (or pre-3.7) ``text``, or None if that
     fails."""
     expanded = _expand_tabs(text)
     # cheapest first: lib2to3 parses in pure Python (~0.1 s per file)
-    for make in (lambda: expanded, lambda: _line_fallback(expanded), lambda: _lib2to3(expanded)):
+    for make in (lambda: expanded, lambda: _without_type_params(expanded), lambda: _line_fallback(expanded),
+                 lambda: _lib2to3(expanded)):
         candidate = make()
         if candidate is None:
             continue

@@ -11,6 +11,7 @@ import ast
 from typing import Iterable, Optional
 
 from bnguard.lint import keras_facts as kf
+from bnguard.lint import values as V
 from bnguard.lint.finding import Finding
 from bnguard.lint.project import FuncNode, Module, Project
 from bnguard.lint.rules.base import Rule, RuleDoc, register
@@ -59,6 +60,25 @@ def project_builds_linen_bn(project: Project) -> bool:
         return not any((m.imports.resolve(b) or "") in ("flax.linen.Module", "flax.linen.module.Module")
                        for m in p.modules for cls in m.classes for b in cls.bases)
     return project.fact("flax.may_build_linen_bn", compute)
+
+
+def project_reads_running_averages(project: Project) -> bool:
+    """Can a linen BatchNorm of the project ever normalize with its running averages? Not when every
+    construction (direct or through a partial) fixes ``use_running_average`` to a false constant:
+    then the statistics are computed and never used, and dropping them changes nothing."""
+    def compute(p: Project):
+        sites = [c for c in p.all_calls() if c.qualname in LINEN_BN]
+        partials = [c for c in p.all_calls() if _is_partial_of(c.module, c.node, LINEN_BN)]
+        if not sites:
+            return True  # the BN comes from a library (or a partial we cannot follow): unknown
+        for c in sites + partials:
+            flag = kf.kwarg(c.node, "use_running_average")
+            if flag is None and c in sites and c.node.args:
+                flag = c.node.args[0]  # nn.BatchNorm(False)
+            if flag is None or not V.always_false(flag, c.module, p):
+                return True
+        return False
+    return project.fact("flax.reads_running_averages", compute)
 
 
 def _class_in_scope(project: Project, module: Module, name: str) -> Optional[tuple[Module, ast.ClassDef]]:
@@ -296,6 +316,8 @@ def train_step(state, x, y):
         not_flagged="""
 - evaluation functions (no gradient, no update);
 - any read of the returned statistics (written into the state, returned, stored in a dict);
+- projects whose every linen BatchNorm is built with `use_running_average=False` (the running
+  averages are never read, so dropping them changes nothing);
 - NNX steps decorated with `nnx.jit` (they update the module in place).
 """,
         versions=FLAX_VERSIONS,
@@ -304,7 +326,7 @@ def train_step(state, x, y):
     def check(self, module: Module, project: Project) -> Iterable[Finding]:
         if not module.imports.imports_any("flax", "jax"):
             return
-        if project_builds_linen_bn(project):
+        if project_builds_linen_bn(project) and project_reads_running_averages(project):
             yield from self._linen(module, project)
         yield from self._nnx_merge_dropped(module, project)
 
