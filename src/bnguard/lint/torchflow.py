@@ -535,9 +535,13 @@ class Flow:
                 if fi.cls is not None and isinstance(receiver, ast.Name):
                     bound.update(self._attribute_bindings(fi, receiver.id, scope if scope is not None else module.tree, arg_key))
                 bound.update(_returned_binding(fi, call, module, arg_key))
+                constants = _constant_arguments(fi, call)
                 for ev in sub:
                     if not unique and ev.kind != "train":
                         continue  # an ambiguous callee may restore, never accuse
+                    ev = _decide_guards(ev, constants, call)
+                    if ev is None:
+                        continue  # under a test this call's arguments make false: never runs from here
                     rebased = _rebase(ev, bound, site, loops, guards)
                     if rebased.fresh and rebased.key is None:
                         continue  # the callee's own new object: restores nothing the caller holds
@@ -550,9 +554,23 @@ class Flow:
                 if isinstance(st, ast.If):
                     for c in _calls_in_order(st.test):
                         on_call(c, loops, guards)
-                    test = ast.unparse(st.test)
-                    walk(st.body, loops, guards + ((test, True),))
-                    walk(st.orelse, loops, guards + ((test, False),))
+                    test, pol = guard_of(st.test)
+                    walk(st.body, loops, guards + ((test, pol),))
+                    walk(st.orelse, loops, guards + ((test, not pol),))
+                    # `if not train: continue` / `return`: what follows runs only on the other branch
+                    if _exits(st.body) and not _exits(st.orelse):
+                        guards = guards + ((test, not pol),)
+                    elif _exits(st.orelse) and not _exits(st.body):
+                        guards = guards + ((test, pol),)
+                elif isinstance(st, ast.Expr) and isinstance(st.value, ast.IfExp):
+                    # `net.train() if training else net.eval()`
+                    for c in _calls_in_order(st.value.test):
+                        on_call(c, loops, guards)
+                    test, pol = guard_of(st.value.test)
+                    for c in _calls_in_order(st.value.body):
+                        on_call(c, loops, guards + ((test, pol),))
+                    for c in _calls_in_order(st.value.orelse):
+                        on_call(c, loops, guards + ((test, not pol),))
                 elif isinstance(st, LOOP_TYPES):
                     head = st.iter if isinstance(st, (ast.For, ast.AsyncFor)) else st.test
                     for c in _calls_in_order(head):
@@ -694,6 +712,92 @@ def _assigned_names(body: Sequence[ast.stmt]) -> frozenset:
             elif isinstance(n, (ast.Global, ast.Nonlocal)):
                 declared.update(n.names)
     return frozenset(names - declared)
+
+
+def guard_of(test: ast.AST) -> tuple[str, bool]:
+    """(source of the tested condition, branch polarity): ``not train`` is ``train`` on its false
+    branch, so both spellings of one flag compare."""
+    pol = True
+    while isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        test, pol = test.operand, not pol
+    return ast.unparse(test), pol
+
+
+def _exits(body: Sequence[ast.stmt]) -> bool:
+    """Does the block always leave (``return`` / ``raise`` / ``continue`` / ``break`` at its end)?"""
+    return bool(body) and isinstance(body[-1], (ast.Return, ast.Raise, ast.Continue, ast.Break))
+
+
+_UNDECIDED = object()
+
+
+def _constant_arguments(fi: FunctionInfo, call: ast.Call) -> dict[str, object]:
+    """Parameters of ``fi`` that this call binds to a literal (given, or a literal default left)."""
+    a = fi.node.args
+    positional = a.posonlyargs + a.args
+    out: dict[str, object] = {}
+    for p, d in zip(positional[len(positional) - len(a.defaults):], a.defaults):
+        if isinstance(d, ast.Constant):
+            out[p.arg] = d.value
+    for p, d in zip(a.kwonlyargs, a.kw_defaults):
+        if isinstance(d, ast.Constant):
+            out[p.arg] = d.value
+    if any(isinstance(x, ast.Starred) for x in call.args) or any(k.arg is None for k in call.keywords):
+        out = {}  # *args / **kwargs may pass anything
+    names = [p.arg for p in positional]
+    if fi.cls is not None and names and isinstance(call.func, ast.Attribute) and not any(
+            isinstance(d, ast.Name) and d.id == "staticmethod" for d in fi.node.decorator_list):
+        names.pop(0)
+    given = dict(zip(names, call.args))
+    given.update({k.arg: k.value for k in call.keywords if k.arg})
+    for name, value in given.items():
+        if isinstance(value, ast.Constant):
+            out[name] = value.value
+        else:
+            out.pop(name, None)
+    return out
+
+
+def _guard_value(test: str, constants: dict[str, object]) -> object:
+    """The value of a callee's ``if`` test given its constant parameters: ``train``,
+    ``phase == "train"``, ``mode != 'eval'``, ``x is None``; ``_UNDECIDED`` otherwise."""
+    if test in constants:
+        return constants[test]
+    try:
+        node = ast.parse(test, mode="eval").body
+    except SyntaxError:
+        return _UNDECIDED
+    if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.left, ast.Name) \
+            and node.left.id in constants and isinstance(node.comparators[0], ast.Constant):
+        left, right, op = constants[node.left.id], node.comparators[0].value, node.ops[0]
+        if isinstance(op, ast.Eq):
+            return left == right
+        if isinstance(op, ast.NotEq):
+            return left != right
+        if isinstance(op, ast.Is):
+            return left is right
+        if isinstance(op, ast.IsNot):
+            return left is not right
+    return _UNDECIDED
+
+
+def _decide_guards(ev: Event, constants: dict[str, object], call: ast.Call) -> Optional[Event]:
+    """A callee's event seen from one call: tests on parameters this call makes constant are
+    decided (None when the event cannot run from here); the others are tagged with the call, so
+    that the same test in another call of the callee is not taken for the same value."""
+    if not ev.guards:
+        return ev
+    kept = []
+    for test, pol in ev.guards:
+        if "@" not in test:
+            value = _guard_value(test, constants) if constants else _UNDECIDED
+            if value is not _UNDECIDED:
+                if bool(value) != pol:
+                    return None
+                continue
+            test = f"{test}@{id(call)}"
+        kept.append((test, pol))
+    return replace(ev, guards=tuple(kept))
 
 
 def _rebase(ev: Event, bound: dict[str, tuple[Key, str]], site, loops: tuple, guards: tuple) -> Event:

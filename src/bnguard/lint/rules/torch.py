@@ -313,8 +313,10 @@ def _check_loops(events: list[Event], step_loops: set[int], project: Project, vo
                 continue
             mod, site = _report_site(ev, loop)
             restored, reached = False, False
-            # same iteration first, then the next one (wrap-around), each event at most once
-            order = body[i + 1:] + body[:i]
+            # same iteration first, then the next one (wrap-around), each event at most once; a
+            # guarded eval() may not run again next time, so the events after it count once more
+            # there (`run_epoch(train=phase == "train")`: eval() in one pass, the step in the next)
+            order = body[i + 1:] + body[:i] + (body[i + 1:] if ev.guards else [])
             for j, nxt in enumerate(order):
                 wrapped = j >= len(body) - 1 - i
                 if nxt.kind == "train" and same_object(nxt.key, ev.key):
@@ -389,6 +391,8 @@ def _check_before_loop(events: list[Event], step_loops: set[int], project: Proje
                 restored = True
                 break
             if nxt.kind == "step" and _step_trains(nxt, ev, project):
+                if conflicting(ev.guards, nxt.guards):
+                    continue  # `if train: ... step` after `else: eval()` on the same flag: never both
                 step = nxt
                 break
         if step is not None and not restored:
