@@ -871,11 +871,55 @@ def _callers_set_eval(fi_node: ast.AST, key: Key, project: Project, flow: Flow, 
             rkey, _ = receiver_key(receiver, {}, params)
             if rkey is not None:
                 ckey = rkey + (key[1:] if key[0] == "$self" else key)
-        if any(e.kind == "eval" and same_object(e.key, ckey) for e in caller_events):
+        # an eval() that runs before this call: earlier in the caller, or anywhere in a loop around it
+        site_loops = [a for a in site.module.ancestors(site.node) if isinstance(a, LOOP_TYPES)]
+        if any(e.kind == "eval" and same_object(e.key, ckey) and (
+                e.sites[0][1].lineno < site.node.lineno or any(lp in site_loops for lp in e.loops))
+               for e in caller_events):
             return True
         if site.scope is not None and _callers_set_eval(site.scope, ckey, project, flow, depth + 1):
             return True
     return False
+
+
+def _derived_from_evaluated(module: Module, scope, key: Key, events: list[Event], call: ast.AST) -> bool:
+    """Is the object built from a model already put in eval mode here (``scripted =
+    torch.jit.script(model)``, ``copy.deepcopy(model)``, ``wrap(model, fields)`` after
+    ``model.eval()``)? Copies, scripted and traced modules and wrappers keep its mode."""
+    if not key or key[0][:1] in "$%":
+        return False
+    owner = scope if scope is not None else module.tree
+    evals = [e for e in events if e.kind == "eval" and e.key is not None]
+    if not evals:
+        return False
+    for n in _assignments_to(module, {key[0]}):
+        if not (isinstance(n.value, ast.Call) and _inside(module, n, owner) and n.lineno < call.lineno):
+            continue
+        sources = {a.id for arg in [*n.value.args, *(k.value for k in n.value.keywords)]
+                   for a in ast.walk(arg) if isinstance(a, ast.Name)}
+        if any(e.sites[0][1].lineno < n.lineno and key_names(e.key) & sources for e in evals):
+            return True
+    return False
+
+
+def _global_left_in_eval(module: Module, scope, key: Key, flow: Flow, project: Project) -> bool:
+    """Is ``key`` a module-level object put in eval mode by the module's own top-level code
+    (``model.eval()`` after loading it, as a server or demo script does), with no ``train()`` of it
+    anywhere in the module, and is the function ``scope`` that uses it called only later (a web
+    route, a callback: not at all here)? Then it runs in eval mode."""
+    if not key or key[0][:1] in "$%":
+        return False
+    top = flow.module_summary(module)
+    evals = [e.node.lineno for e in top if e.kind == "eval" and not e.loops and e.key is not None
+             and same_object(e.key, key)]
+    if not evals:
+        return False
+    for site in project.call_sites(scope.name):
+        if site.module is module and (site.scope is not None or site.node.lineno < min(evals)):
+            return False  # called from another function, or before the eval(): order unknown / wrong
+    summaries = [top] + [flow.summary(fi.node) for fi in module.functions]
+    # (building the model, `model = RiskNet()`, is a fresh train-mode object, not a train() call)
+    return not any(e.kind == "train" and not e.fresh and same_object(e.key, key) for events in summaries for e in events)
 
 
 def _never_used(name: str, project: Project) -> bool:
@@ -1029,6 +1073,10 @@ method run as `model.test_loop(loader)` right after the caller's `model.eval()` 
                 if any(_GENERATOR_NAME.search(n) for n in key_names(key)):
                     continue  # GAN sampling keeps BN in train mode on purpose
                 if _mode_set_around(module, region, scope, events, key, call):
+                    continue
+                if scope is not None and _global_left_in_eval(module, scope, key, flow, project):
+                    continue
+                if _derived_from_evaluated(module, scope, key, events, call):
                     continue
                 has_bn = True if key == ("$self",) and _module_class_with_bn(module, call, project) \
                     else _model_has_bn(key, project, module)
@@ -1307,6 +1355,13 @@ def _model_calls(region: ast.AST, module: Module, project: Project) -> list[tupl
             continue
         f = n.func
         if isinstance(f, ast.Attribute) and f.attr == "forward":
+            if isinstance(f.value, ast.Name) and f.value.id == "self" and not _may_be_module_class(
+                    module.enclosing_class(n), module, project):
+                # an evaluator / solver object whose forward() runs the real network: that one
+                inner = _helper_model_call(n, module, project)
+                if inner is not None:
+                    out.append((n, inner))
+                continue
             out.append((n, f.value))
             continue
         if not isinstance(f, (ast.Name, ast.Attribute)) or module.qualname(f):
@@ -1336,6 +1391,24 @@ def _model_calls(region: ast.AST, module: Module, project: Project) -> list[tupl
             out.append((n, f))  # self.feature(x) / unet(x), where the object is built as a BN model
     out.sort(key=lambda c: (c[0].lineno, c[0].col_offset))
     return out
+
+
+def _may_be_module_class(cls: Optional[ast.ClassDef], module: Module, project: Project, depth: int = 0) -> bool:
+    """Can instances of ``cls`` be ``nn.Module``s? Not for a plain class (no base, ``object``) whose
+    project bases are plain too; a library base other than torch's may be one."""
+    if cls is None or depth > 5:
+        return True
+    for b in cls.bases:
+        q = module.qualname(b) or ""
+        if q in ("object", "builtins.object", "abc.ABC"):
+            continue
+        last = (dotted(b) or "").rsplit(".", 1)[-1]
+        defs = [(d, m) for d, m in _bn_classes(project)._candidates(last, module)[0] if isinstance(d, ast.ClassDef)]
+        if not defs:
+            return True  # torch.nn.Module, a library class, or something we cannot see
+        if any(_may_be_module_class(d, m, project, depth + 1) for d, m in defs):
+            return True
+    return False
 
 
 def _built_as_bn_module(name: str, project: Project, module: Module) -> bool:
@@ -1373,7 +1446,7 @@ def _module_class_with_bn(module: Module, node: ast.AST, project: Project) -> bo
     builds BatchNorm?"""
     cls = module.enclosing_class(node)
     if cls is None or not any(isinstance(b, (ast.FunctionDef, ast.AsyncFunctionDef)) and b.name == "forward"
-                              for b in cls.body):
+                              for b in cls.body) or not _may_be_module_class(cls, module, project):
         return False
     return _bn_classes(project).has_bn(cls.name, module)
 
