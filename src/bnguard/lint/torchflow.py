@@ -79,9 +79,10 @@ def same_object(a: Key, b: Key) -> bool:
 
 
 def receiver_key(expr: ast.AST, aliases: dict[str, tuple[Key, str]], params: set[str],
-                 local_names: frozenset = frozenset()) -> tuple[Key, str]:
+                 local_names: frozenset = frozenset(), fresh_names: frozenset = frozenset()) -> tuple[Key, str]:
     """Key and source text of a receiver expression (``self.model.module`` -> ("model",)). A name
-    bound inside the function (``local_names``) is marked "%": seen from a caller it is unknown."""
+    bound inside the function (``local_names``) is marked "%": seen from a caller it is unknown;
+    "%%" when it only ever holds a module built there (``fresh_names``): none of the caller's."""
     d = dotted(expr)
     element: tuple[str, ...] = ()
     if d is None:
@@ -115,7 +116,7 @@ def receiver_key(expr: ast.AST, aliases: dict[str, tuple[Key, str]], params: set
     elif comps and comps[0] in params:
         comps[0] = "$" + comps[0]
     elif comps and comps[0] in local_names:
-        comps[0] = "%" + comps[0]
+        comps[0] = ("%%" if comps[0] in fresh_names else "%") + comps[0]
     return ((tuple(comps) + element) if comps else None), text
 
 
@@ -503,7 +504,8 @@ class Flow:
             if not names:
                 names.append(_local_aliases(body, params))
                 names.append(_assigned_names(body) - params if scope is not None else frozenset())
-            return receiver_key(expr, names[0], params, names[1])
+                names.append(_fresh_locals(body, names[1]))
+            return receiver_key(expr, names[0], params, names[1], names[2])
 
         def on_call(call: ast.Call, loops: tuple, guards: tuple) -> None:
             if len(events) > MAX_EVENTS:
@@ -543,7 +545,7 @@ class Flow:
                     if ev is None:
                         continue  # under a test this call's arguments make false: never runs from here
                     rebased = _rebase(ev, bound, site, loops, guards)
-                    if rebased.fresh and rebased.key is None:
+                    if rebased is None or rebased.fresh and rebased.key is None:
                         continue  # the callee's own new object: restores nothing the caller holds
                     events.append(rebased)
 
@@ -673,7 +675,8 @@ def _returned_binding(fi: FunctionInfo, call: ast.Call, module: Module, arg_key)
     returned = _returned_names(fi.node)
     if len(returned) != 1:
         return {}
-    return {"%" + next(iter(returned)): arg_key(parent.targets[0])}
+    name, target = next(iter(returned)), arg_key(parent.targets[0])
+    return {"%" + name: target, "%%" + name: target}  # a module built there and returned: the caller's now
 
 
 @per_node
@@ -700,6 +703,29 @@ def _self_attributes_from_names(init: ast.AST) -> list[tuple[str, str]]:
             if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Attribute)
             and isinstance(n.targets[0].value, ast.Name) and n.targets[0].value.id == "self"
             and isinstance(n.value, ast.Name)]
+
+
+def _fresh_locals(body: Sequence[ast.stmt], local_names: frozenset) -> frozenset:
+    """Local names whose every assignment builds a new module (``matcher = nn.Sequential(...)``)."""
+    fresh, other = set(), set()
+    for st in body:
+        for n in ast.walk(st):
+            if isinstance(n, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.For, ast.With, ast.NamedExpr)):
+                targets = n.targets if isinstance(n, ast.Assign) else [
+                    n.target if not isinstance(n, ast.With) else None]
+                if isinstance(n, ast.With):
+                    targets = [i.optional_vars for i in n.items if i.optional_vars is not None]
+                for t in targets:
+                    for name in (x.id for x in ast.walk(t) if isinstance(x, ast.Name)):
+                        if name not in local_names:
+                            continue
+                        value = getattr(n, "value", None)
+                        if isinstance(n, ast.Assign) and isinstance(t, ast.Name) and value is not None \
+                                and _builds_new_module(value, name):
+                            fresh.add(name)
+                        else:
+                            other.add(name)
+    return frozenset(fresh - other)
 
 
 def _assigned_names(body: Sequence[ast.stmt]) -> frozenset:
@@ -800,7 +826,7 @@ def _decide_guards(ev: Event, constants: dict[str, object], call: ast.Call) -> O
     return replace(ev, guards=tuple(kept))
 
 
-def _rebase(ev: Event, bound: dict[str, tuple[Key, str]], site, loops: tuple, guards: tuple) -> Event:
+def _rebase(ev: Event, bound: dict[str, tuple[Key, str]], site, loops: tuple, guards: tuple) -> Optional[Event]:
     key, text = ev.key, ev.text
     attr = text.split(".")[1] if text.startswith("self.") and text.count(".") >= 1 else ""
     if attr and "@" + attr in bound and key and key[0] == attr:
@@ -812,6 +838,8 @@ def _rebase(ev: Event, bound: dict[str, tuple[Key, str]], site, loops: tuple, gu
         return replace(ev, key=key, text=text, sites=site + ev.sites, loops=loops + ev.loops, guards=guards + ev.guards)
     if text.startswith("self.") and bound.get("self", (None, ""))[1]:
         text = bound["self"][1] + text[4:]  # `self.img_enc` seen from the caller: `model.img_enc`
+    if key and key[0].startswith("%%") and ev.kind != "step" and bound.get(key[0]) is None:
+        return None  # a module the callee builds for itself (a matcher, a probe): not the caller's
     if key and key[0].startswith("%") and ev.kind != "step":
         returned = bound.get(key[0])
         if returned is not None and returned[0] is not None:

@@ -1340,7 +1340,8 @@ def _in_training_step(module: Module, region: ast.AST, scope, events: list[Event
 
 
 _MODEL_NAME = re.compile(r"model|net|encoder|classifier|backbone|cnn|resnet", re.I)
-_NOT_MODEL_NAME = re.compile(r"loss|criterion|metric|save|load|get|build|create|make|eval|test|valid|step|update|lr", re.I)
+_NOT_MODEL_NAME = re.compile(r"loss|criterion|metric|save|load|get|build|create|make|eval|test|valid|step|update|lr|"
+                             r"transform(?!er)|callback|process", re.I)
 # ``model_fn(model, x)`` / ``forward_func(net, batch)``: a function applied to a model, not a model
 _FUNCTION_NAME = re.compile(r"(^|_)(fn|func|function|callable|closure|hook)$|^(fn|func)_", re.I)
 
@@ -1369,8 +1370,10 @@ def _model_calls(region: ast.AST, module: Module, project: Project) -> list[tupl
         last = (dotted(f) or "").rsplit(".", 1)[-1]
         if last[:1].isupper():
             continue  # a constructor, not a forward pass
-        if isinstance(f, ast.Name) and any(fi.cls is None for fi in project.functions(last)):
-            continue  # a project function (a generator, a helper), not a module
+        if isinstance(f, ast.Name) and any(fi.cls is None and (fi.module is module or last in module.imports.aliases)
+                                           for fi in project.functions(last)) or (
+                isinstance(f, ast.Name) and _star_imports(module) and project.functions(last)):
+            continue  # a project function this module defines or imports (a generator, a helper), not a module
         if _FUNCTION_NAME.search(last) or (isinstance(f, ast.Name) and _callable_parameter(module, n, f.id)):
             model_arg = next((a for a in n.args if isinstance(a, (ast.Name, ast.Attribute))
                               and _MODEL_NAME.search((dotted(a) or "").rsplit(".", 1)[-1])), None)
