@@ -67,8 +67,13 @@ class Event:
 ELEMENT = "[]"
 
 
+# Last key component of ``n`` in ``for n in nets: n.eval()`` where ``nets`` is a parameter: each
+# element of what the caller passes (a list literal there is expanded into its elements).
+EACH = "[*]"
+
+
 def key_names(key: Key) -> set[str]:
-    return {c.lstrip("$%") for c in key if c != ELEMENT} if key else set()
+    return {c.lstrip("$%") for c in key if c not in (ELEMENT, EACH)} if key else set()
 
 
 def same_object(a: Key, b: Key) -> bool:
@@ -507,14 +512,25 @@ class Flow:
                 names.append(_fresh_locals(body, names[1]))
             return receiver_key(expr, names[0], params, names[1], names[2])
 
+        each: dict[str, object] = {}  # loop variable -> the listed modules, or "$param" it runs over
+
         def on_call(call: ast.Call, loops: tuple, guards: tuple) -> None:
             if len(events) > MAX_EVENTS:
                 return
             kind = mode_call(call)
             site = ((module, call),)
             if kind is not None:
-                key, text = arg_key(call.func.value)  # type: ignore[attr-defined]
-                events.append(Event(kind, key, text, site, loops, guards))
+                receiver = call.func.value  # type: ignore[attr-defined]
+                over = each.get(receiver.id) if isinstance(receiver, ast.Name) else None
+                if isinstance(over, list):  # for m in (encoder, decoder): m.eval()
+                    for elt in over:
+                        key, text = arg_key(elt)
+                        events.append(Event(kind, key, text, site, loops, guards))
+                elif isinstance(over, str):  # for m in models: m.eval(), models a parameter
+                    events.append(Event(kind, (over, EACH), receiver.id, site, loops, guards))
+                else:
+                    key, text = arg_key(receiver)
+                    events.append(Event(kind, key, text, site, loops, guards))
             if is_optimizer_step(call):
                 f = call.func
                 opt_expr = call.args[0] if _SCALER_NAME.search(dotted(f.value) or "") and call.args else f.value  # type: ignore[attr-defined]
@@ -544,10 +560,11 @@ class Flow:
                     ev = _decide_guards(ev, constants, call)
                     if ev is None:
                         continue  # under a test this call's arguments make false: never runs from here
-                    rebased = _rebase(ev, bound, site, loops, guards)
-                    if rebased is None or rebased.fresh and rebased.key is None:
-                        continue  # the callee's own new object: restores nothing the caller holds
-                    events.append(rebased)
+                    for one, one_bound in _each_listed(ev, bound, fi, call, arg_key):
+                        rebased = _rebase(one, one_bound, site, loops, guards)
+                        if rebased is None or rebased.fresh and rebased.key is None:
+                            continue  # the callee's own new object: restores nothing the caller holds
+                        events.append(rebased)
 
         def walk(stmts: Sequence[ast.stmt], loops: tuple, guards: tuple) -> None:
             for st in stmts:
@@ -577,7 +594,18 @@ class Flow:
                     head = st.iter if isinstance(st, (ast.For, ast.AsyncFor)) else st.test
                     for c in _calls_in_order(head):
                         on_call(c, loops, guards)
+                    var = st.target.id if isinstance(st, (ast.For, ast.AsyncFor)) and isinstance(st.target, ast.Name) else None
+                    saved = each.get(var) if var else None
+                    if var and isinstance(head, (ast.List, ast.Tuple)) and head.elts and all(
+                            isinstance(e, (ast.Name, ast.Attribute)) for e in head.elts):
+                        each[var] = list(head.elts)
+                    elif var and isinstance(head, ast.Name) and head.id in params:
+                        each[var] = "$" + head.id
                     walk(st.body, loops + (st,), guards)
+                    if var:
+                        each.pop(var, None)
+                        if saved is not None:
+                            each[var] = saved
                     walk(st.orelse, loops, guards)
                 elif isinstance(st, (ast.With, ast.AsyncWith)):
                     for item in st.items:
@@ -738,6 +766,40 @@ def _assigned_names(body: Sequence[ast.stmt]) -> frozenset:
             elif isinstance(n, (ast.Global, ast.Nonlocal)):
                 declared.update(n.names)
     return frozenset(names - declared)
+
+
+def _each_listed(ev: Event, bound: dict, fi: FunctionInfo, call: ast.Call, arg_key):
+    """A callee's event on each element of its list parameter (``for m in models: m.eval()``): one
+    event per module of a list literal the call passes (``set_mode("eval", [gen, enc])``)."""
+    if not (ev.key and len(ev.key) == 2 and ev.key[1] == EACH and ev.key[0].startswith("$")):
+        yield ev, bound
+        return
+    param = ev.key[0][1:]
+    listed = _argument_expr(fi, call, param)
+    if not isinstance(listed, (ast.List, ast.Tuple)) or not listed.elts:
+        yield ev, bound  # the elements are unknown: the event stays on the whole argument
+        return
+    for elt in listed.elts:
+        one_bound = dict(bound)
+        one_bound[param] = arg_key(elt)
+        yield replace(ev, key=(ev.key[0],), text=param), one_bound
+
+
+def _argument_expr(fi: FunctionInfo, call: ast.Call, param: str) -> Optional[ast.AST]:
+    """The expression this call passes for ``param`` (None when not passed or hidden by ``*``)."""
+    names = [p.arg for p in fi.node.args.posonlyargs + fi.node.args.args]
+    if fi.cls is not None and names and isinstance(call.func, ast.Attribute) and not any(
+            isinstance(d, ast.Name) and d.id == "staticmethod" for d in fi.node.decorator_list):
+        names.pop(0)
+    for k in call.keywords:
+        if k.arg == param:
+            return k.value
+    for name, a in zip(names, call.args):
+        if isinstance(a, ast.Starred):
+            return None
+        if name == param:
+            return a
+    return None
 
 
 def guard_of(test: ast.AST) -> tuple[str, bool]:
