@@ -84,10 +84,10 @@ def same_object(a: Key, b: Key) -> bool:
 
 
 def receiver_key(expr: ast.AST, aliases: dict[str, tuple[Key, str]], params: set[str],
-                 local_names: frozenset = frozenset(), fresh_names: frozenset = frozenset()) -> tuple[Key, str]:
+                 local_names: frozenset = frozenset()) -> tuple[Key, str]:
     """Key and source text of a receiver expression (``self.model.module`` -> ("model",)). A name
-    bound inside the function (``local_names``) is marked "%": seen from a caller it is unknown;
-    "%%" when it only ever holds a module built there (``fresh_names``): none of the caller's."""
+    bound inside the function (``local_names``) is marked "%": seen from a caller it is unknown
+    (the flow marks it "%%" when it only ever holds a module built there: none of the caller's)."""
     d = dotted(expr)
     element: tuple[str, ...] = ()
     if d is None:
@@ -121,7 +121,7 @@ def receiver_key(expr: ast.AST, aliases: dict[str, tuple[Key, str]], params: set
     elif comps and comps[0] in params:
         comps[0] = "$" + comps[0]
     elif comps and comps[0] in local_names:
-        comps[0] = ("%%" if comps[0] in fresh_names else "%") + comps[0]
+        comps[0] = "%" + comps[0]
     return ((tuple(comps) + element) if comps else None), text
 
 
@@ -509,8 +509,13 @@ class Flow:
             if not names:
                 names.append(_local_aliases(body, params))
                 names.append(_assigned_names(body) - params if scope is not None else frozenset())
-                names.append(_fresh_locals(body, names[1]))
-            return receiver_key(expr, names[0], params, names[1], names[2])
+            key, text = receiver_key(expr, names[0], params, names[1])
+            if key and key[0].startswith("%"):
+                if len(names) < 3:  # only bodies that switch or step a local need this walk
+                    names.append(_fresh_locals(body, names[1]))
+                if key[0][1:] in names[2]:
+                    key = ("%" + key[0],) + key[1:]
+            return key, text
 
         each: dict[str, object] = {}  # loop variable -> the listed modules, or "$param" it runs over
 
