@@ -882,6 +882,24 @@ def _callers_set_eval(fi_node: ast.AST, key: Key, project: Project, flow: Flow, 
     return False
 
 
+def _called_only_after(module: Module, name: str, line: int, project: Project, seen: frozenset) -> bool:
+    """Does the module's top-level code call ``name`` (directly or through its other functions)
+    only after ``line``? Code elsewhere runs after this module is imported."""
+    for site in project.call_sites(name):
+        if site.module is not module:
+            continue
+        if site.scope is None:
+            if site.node.lineno < line:
+                return False
+        else:
+            caller = getattr(site.scope, "name", "")
+            if caller in seen:
+                continue
+            if len(seen) > 4 or not _called_only_after(module, caller, line, project, seen | {caller}):
+                return False
+    return True
+
+
 def _derived_from_evaluated(module: Module, scope, key: Key, events: list[Event], call: ast.AST) -> bool:
     """Is the object built from a model already put in eval mode here (``scripted =
     torch.jit.script(model)``, ``copy.deepcopy(model)``, ``wrap(model, fields)`` after
@@ -914,9 +932,8 @@ def _global_left_in_eval(module: Module, scope, key: Key, flow: Flow, project: P
              and same_object(e.key, key)]
     if not evals:
         return False
-    for site in project.call_sites(scope.name):
-        if site.module is module and (site.scope is not None or site.node.lineno < min(evals)):
-            return False  # called from another function, or before the eval(): order unknown / wrong
+    if not _called_only_after(module, scope.name, min(evals), project, frozenset({scope.name})):
+        return False
     summaries = [top] + [flow.summary(fi.node) for fi in module.functions]
     # (building the model, `model = RiskNet()`, is a fresh train-mode object, not a train() call)
     return not any(e.kind == "train" and not e.fresh and same_object(e.key, key) for events in summaries for e in events)
