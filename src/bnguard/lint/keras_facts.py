@@ -289,8 +289,7 @@ def _live_constructions(project: Project, module: Module, node: ast.AST,
         pairs = [(n, resolve(n.func)) for n in ast.walk(node) if isinstance(n, ast.Call)]
     else:
         pairs = [(c.node, c.qualname) for c in calls]
-    inference_callees: Optional[frozenset] = None  # made at the first bound construction
-    training_fixed: Optional[frozenset] = None  # made at the first BN bound to an attribute
+    modes: Optional[tuple[frozenset, frozenset]] = None  # made at the first bound construction
     for n, q in pairs:
         is_bn = is_keras_bn_layer(q) or is_bn_application(q)
         d = None
@@ -305,14 +304,15 @@ def _live_constructions(project: Project, module: Module, node: ast.AST,
         if isinstance(parent, ast.Call) and parent.func is n and _is_false_literal(training_arg(parent)[0]):
             continue  # BatchNormalization()(x, training=False)
         bound = _bound_name(parent, n)
-        if bound and bound not in frozen and inference_callees is None:
-            inference_callees = _inference_mode_names(call for call, _ in pairs)
-        if bound and (bound in frozen or bound in inference_callees):  # type: ignore[operator]
-            continue
-        if is_bn and isinstance(parent, ast.Assign) and isinstance(parent.targets[0], ast.Attribute):
-            if training_fixed is None:
-                training_fixed = _always_training_attributes(call for call, _ in pairs)
-            if bound in training_fixed:
+        if bound:
+            if bound in frozen:
+                continue
+            if modes is None:
+                modes = _fixed_training_modes(call for call, _ in pairs)
+            inference, always_training = modes
+            if bound in inference:
+                continue
+            if is_bn and isinstance(parent.targets[0], ast.Attribute) and bound in always_training:  # type: ignore[union-attr]
                 continue  # self.bn(x, training=True) everywhere: trains whatever the caller passes
         yield is_bn, d
 
@@ -349,28 +349,23 @@ def _bound_name(parent: Optional[ast.AST], value: ast.AST) -> Optional[str]:
     return None
 
 
-def _inference_mode_names(calls: Iterable[ast.Call]) -> frozenset:
-    """Last names of the objects called with ``training=False`` by these calls."""
-    out = set()
-    for n in calls:
-        d = dotted(n.func)
-        if d and _is_false_literal(training_arg(n)[0]):
-            out.add(d.rsplit(".", 1)[-1])
-    return frozenset(out)
-
-
-def _always_training_attributes(calls: Iterable[ast.Call]) -> frozenset:
-    """Names ``X`` of the ``self.X(...)`` sublayers that every call here gives a literal true
-    ``training``: a BN called so in a subclassed ``call()`` normalizes with batch statistics and
-    updates its moving statistics whatever training flag the model itself receives."""
+def _fixed_training_modes(calls: Iterable[ast.Call]) -> tuple[frozenset, frozenset]:
+    """What these calls fix the training mode of: (last names of the objects some call runs with
+    ``training=False``; names ``X`` of the ``self.X(...)`` sublayers that every call gives a literal
+    true ``training`` — a BN called so in a subclassed ``call()`` normalizes with batch statistics
+    and updates its moving statistics whatever training flag the model itself receives)."""
+    inference: set[str] = set()
     fixed: set[str] = set()
     other: set[str] = set()
     for n in calls:
+        flag = training_arg(n)[0]
+        d = dotted(n.func)
+        if d and _is_false_literal(flag):
+            inference.add(d.rsplit(".", 1)[-1])
         f = n.func
         if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "self":
-            t = training_arg(n)[0]
-            (fixed if isinstance(t, ast.Constant) and t.value is True else other).add(f.attr)
-    return frozenset(fixed - other)
+            (fixed if isinstance(flag, ast.Constant) and flag.value is True else other).add(f.attr)
+    return frozenset(inference), frozenset(fixed - other)
 
 
 def bn_builders(project: Project) -> set[int]:

@@ -307,8 +307,8 @@ def _reached_from_arg_scopes(modules: list[Module]) -> tuple[set[int], set[str]]
 class _SiteBuilder:
     def __init__(self, project: Project):
         self.project = project
+        self._program_of: dict[int, frozenset] = {}  # module id -> ids of the modules of its program
         self._dynamic_by_program: dict[frozenset, dict[str, bool]] = {}
-        self._dynamic_by_module: dict[int, dict[str, bool]] = {}
         self._in_scope_by_program: dict[frozenset, tuple[set[int], set[str]]] = {}
         self.sites: list[BNSite] = []
         self._seen: set[int] = set()
@@ -406,15 +406,18 @@ class _SiteBuilder:
         """The arg_scopes that can be in force around a call in ``m``: those of its own program
         (an opaque ``arg_scope(vgg_arg_scope())`` in a separate script or notebook that never runs
         this code says nothing about it)."""
-        found = self._dynamic_by_module.get(id(m))
-        if found is None:
-            ids = frozenset(same_program(m, self.project))
-            found = self._dynamic_by_program.get(ids)
-            if found is None:  # one scan per program, shared by its modules
-                found = self._dynamic_by_program[ids] = _dynamic_arg_scopes(
-                    o for o in self.project.modules if id(o) in ids)
-            self._dynamic_by_module[id(m)] = found
+        ids = self._program(m)
+        found = self._dynamic_by_program.get(ids)
+        if found is None:  # one scan per program, shared by its modules
+            found = self._dynamic_by_program[ids] = _dynamic_arg_scopes(
+                o for o in self.project.modules if id(o) in ids)
         return found
+
+    def _program(self, m: Module) -> frozenset:
+        ids = self._program_of.get(id(m))
+        if ids is None:
+            ids = self._program_of[id(m)] = frozenset(same_program(m, self.project))
+        return ids
 
     def _may_run_in_arg_scope(self, call: ast.Call, m: Module) -> bool:
         """Can a caller's ``arg_scope`` block be in force around ``call`` (a BN call outside any
@@ -427,7 +430,7 @@ class _SiteBuilder:
             # ``arg_scope([conv2d], normalizer_fn=batch_norm)`` (a scope function's body): the
             # flag comes from the blocks opened where the ops run, later and anywhere
             return True
-        ids = frozenset(same_program(m, self.project))
+        ids = self._program(m)
         found = self._in_scope_by_program.get(ids)
         if found is None:
             found = self._in_scope_by_program[ids] = _reached_from_arg_scopes(

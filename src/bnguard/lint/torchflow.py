@@ -17,6 +17,7 @@ false alarm is worse than a missed bug.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from dataclasses import dataclass, replace
 from typing import Optional, Sequence
@@ -427,21 +428,10 @@ class Flow:
     @staticmethod
     def bind(fi: FunctionInfo, call: ast.Call, arg_key, receiver: Optional[ast.AST]) -> dict[str, tuple[Key, str]]:
         """Parameter name -> (key, text) in the caller's terms."""
-        params = [p.arg for p in fi.node.args.posonlyargs + fi.node.args.args]
-        bound: dict[str, tuple[Key, str]] = {}
-        if fi.cls is not None and params and not any(
-                isinstance(d, ast.Name) and d.id == "staticmethod" for d in fi.node.decorator_list):
-            self_name = params.pop(0)
-            if receiver is not None:
-                bound[self_name] = arg_key(receiver)
-        for p, a in zip(params, call.args):
-            if isinstance(a, ast.Starred):
-                break
-            bound[p] = arg_key(a)
-        names = set(params) | {p.arg for p in fi.node.args.kwonlyargs}
-        for kw in call.keywords:
-            if kw.arg in names:
-                bound[kw.arg] = arg_key(kw.value)
+        self_name, passed = call_arguments(fi, call)
+        bound = {p: arg_key(a) for p, a in passed.items()}
+        if self_name is not None and receiver is not None:
+            bound[self_name] = arg_key(receiver)
         return bound
 
     def _attribute_bindings(self, fi: FunctionInfo, receiver: str, scope: ast.AST, arg_key) -> dict[str, tuple[Key, str]]:
@@ -642,12 +632,18 @@ class Flow:
         return events
 
 
+def same_object_base(value: ast.AST) -> ast.AST:
+    """``Net().to(device).eval()`` -> ``Net()``: Module methods that return the module itself."""
+    while isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr in _SAME_OBJECT_METHODS:
+        value = value.func.value
+    return value
+
+
 def _builds_new_module(value: ast.AST, target: str) -> bool:
     """``Net(...)`` / ``models.ResNet(...).to(device)`` / ``nn.Sequential(...)`` bound to ``target``:
     a class constructed here (capitalised callee), not a wrapper of the same object
     (``DataParallel(net)``) and not a load or copy, whose mode is that of the original."""
-    while isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr in _SAME_OBJECT_METHODS:
-        value = value.func.value
+    value = same_object_base(value)
     if not isinstance(value, ast.Call):
         return False
     callee = dotted(value.func)
@@ -743,22 +739,27 @@ def _fresh_locals(body: Sequence[ast.stmt], local_names: frozenset) -> frozenset
     fresh, other = set(), set()
     for st in body:
         for n in ast.walk(st):
-            if isinstance(n, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.For, ast.With, ast.NamedExpr)):
-                targets = n.targets if isinstance(n, ast.Assign) else [
-                    n.target if not isinstance(n, ast.With) else None]
-                if isinstance(n, ast.With):
-                    targets = [i.optional_vars for i in n.items if i.optional_vars is not None]
-                for t in targets:
-                    for name in (x.id for x in ast.walk(t) if isinstance(x, ast.Name)):
-                        if name not in local_names:
-                            continue
-                        value = getattr(n, "value", None)
-                        if isinstance(n, ast.Assign) and isinstance(t, ast.Name) and value is not None \
-                                and _builds_new_module(value, name):
-                            fresh.add(name)
-                        else:
-                            other.add(name)
+            for t in _binding_targets(n):
+                for name in (x.id for x in ast.walk(t) if isinstance(x, ast.Name)):
+                    if name not in local_names:
+                        continue
+                    if isinstance(n, ast.Assign) and isinstance(t, ast.Name) and _builds_new_module(n.value, name):
+                        fresh.add(name)
+                    else:
+                        other.add(name)
     return frozenset(fresh - other)
+
+
+def _binding_targets(n: ast.AST) -> list[ast.AST]:
+    """The target expressions a statement or expression binds (``a = b = ...``, ``for x in``,
+    ``with ... as f``, ``x += 1``, ``(y := ...)``)."""
+    if isinstance(n, ast.Assign):
+        return n.targets
+    if isinstance(n, ast.With):
+        return [i.optional_vars for i in n.items if i.optional_vars is not None]
+    if isinstance(n, (ast.AnnAssign, ast.AugAssign, ast.For, ast.NamedExpr)):
+        return [n.target]
+    return []
 
 
 def _assigned_names(body: Sequence[ast.stmt]) -> frozenset:
@@ -780,7 +781,7 @@ def _each_listed(ev: Event, bound: dict, fi: FunctionInfo, call: ast.Call, arg_k
         yield ev, bound
         return
     param = ev.key[0][1:]
-    listed = _argument_expr(fi, call, param)
+    listed = call_arguments(fi, call)[1].get(param)
     if not isinstance(listed, (ast.List, ast.Tuple)) or not listed.elts:
         yield ev, bound  # the elements are unknown: the event stays on the whole argument
         return
@@ -790,21 +791,25 @@ def _each_listed(ev: Event, bound: dict, fi: FunctionInfo, call: ast.Call, arg_k
         yield replace(ev, key=(ev.key[0],), text=param), one_bound
 
 
-def _argument_expr(fi: FunctionInfo, call: ast.Call, param: str) -> Optional[ast.AST]:
-    """The expression this call passes for ``param`` (None when not passed or hidden by ``*``)."""
-    names = [p.arg for p in fi.node.args.posonlyargs + fi.node.args.args]
-    if fi.cls is not None and names and isinstance(call.func, ast.Attribute) and not any(
+def call_arguments(fi: FunctionInfo, call: ast.Call) -> tuple[Optional[str], dict[str, ast.AST]]:
+    """(the method's ``self`` parameter, None for a function or static method; parameter -> the
+    expression this call passes for it). Positional arguments stop at the first ``*args``; a
+    keyword counts only for a named parameter."""
+    params = [p.arg for p in fi.node.args.posonlyargs + fi.node.args.args]
+    self_name = None
+    if fi.cls is not None and params and not any(
             isinstance(d, ast.Name) and d.id == "staticmethod" for d in fi.node.decorator_list):
-        names.pop(0)
-    for k in call.keywords:
-        if k.arg == param:
-            return k.value
-    for name, a in zip(names, call.args):
+        self_name = params.pop(0)
+    passed: dict[str, ast.AST] = {}
+    for p, a in zip(params, call.args):
         if isinstance(a, ast.Starred):
-            return None
-        if name == param:
-            return a
-    return None
+            break
+        passed[p] = a
+    names = set(params) | {p.arg for p in fi.node.args.kwonlyargs}
+    for kw in call.keywords:
+        if kw.arg in names:
+            passed[kw.arg] = kw.value
+    return self_name, passed
 
 
 def guard_of(test: ast.AST) -> tuple[str, bool]:
@@ -837,13 +842,7 @@ def _constant_arguments(fi: FunctionInfo, call: ast.Call) -> dict[str, object]:
             out[p.arg] = d.value
     if any(isinstance(x, ast.Starred) for x in call.args) or any(k.arg is None for k in call.keywords):
         out = {}  # *args / **kwargs may pass anything
-    names = [p.arg for p in positional]
-    if fi.cls is not None and names and isinstance(call.func, ast.Attribute) and not any(
-            isinstance(d, ast.Name) and d.id == "staticmethod" for d in fi.node.decorator_list):
-        names.pop(0)
-    given = dict(zip(names, call.args))
-    given.update({k.arg: k.value for k in call.keywords if k.arg})
-    for name, value in given.items():
+    for name, value in call_arguments(fi, call)[1].items():
         if isinstance(value, ast.Constant):
             out[name] = value.value
         else:
@@ -856,10 +855,7 @@ def _guard_value(test: str, constants: dict[str, object]) -> object:
     ``phase == "train"``, ``mode != 'eval'``, ``x is None``; ``_UNDECIDED`` otherwise."""
     if test in constants:
         return constants[test]
-    try:
-        node = ast.parse(test, mode="eval").body
-    except SyntaxError:
-        return _UNDECIDED
+    node = _parsed_test(test)
     if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.left, ast.Name) \
             and node.left.id in constants and isinstance(node.comparators[0], ast.Constant):
         left, right, op = constants[node.left.id], node.comparators[0].value, node.ops[0]
@@ -872,6 +868,16 @@ def _guard_value(test: str, constants: dict[str, object]) -> object:
         if isinstance(op, ast.IsNot):
             return left is not right
     return _UNDECIDED
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_test(test: str) -> Optional[ast.AST]:
+    """The expression of a guard's source (guards keep the source: they are compared as text);
+    parsed once per text, not once per call site of the function that holds it."""
+    try:
+        return ast.parse(test, mode="eval").body
+    except SyntaxError:
+        return None
 
 
 def _decide_guards(ev: Event, constants: dict[str, object], call: ast.Call) -> Optional[Event]:

@@ -67,13 +67,17 @@ def project_reads_running_averages(project: Project) -> bool:
     construction (direct or through a partial) fixes ``use_running_average`` to a false constant:
     then the statistics are computed and never used, and dropping them changes nothing."""
     def compute(p: Project):
-        sites = [c for c in p.all_calls() if c.qualname in LINEN_BN]
-        partials = [c for c in p.all_calls() if _is_partial_of(c.module, c.node, LINEN_BN)]
-        if not sites:
+        direct, partials = [], []
+        for c in p.all_calls():
+            if c.qualname in LINEN_BN:
+                direct.append(c)
+            elif _is_partial_of(c.module, c.node, LINEN_BN):
+                partials.append(c)
+        if not direct:
             return True  # the BN comes from a library (or a partial we cannot follow): unknown
-        for c in sites + partials:
+        for c, is_direct in [(c, True) for c in direct] + [(c, False) for c in partials]:
             flag = kf.kwarg(c.node, "use_running_average")
-            if flag is None and c in sites and c.node.args:
+            if flag is None and is_direct and c.node.args:
                 flag = c.node.args[0]  # nn.BatchNorm(False)
             if flag is None or not V.always_false(flag, c.module, p):
                 return True

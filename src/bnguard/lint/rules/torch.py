@@ -18,8 +18,9 @@ from bnguard.lint.imports import dotted
 from bnguard.lint.memo import per_node
 from bnguard.lint.project import Module, Project
 from bnguard.lint.rules.base import Rule, RuleDoc, register
-from bnguard.lint.torchflow import (_SAME_OBJECT_METHODS, ELEMENT, _star_imports, LOOP_TYPES, Event, Flow, Key, conflicting,
-                                    key_names, mode_call, receiver_key, same_object)
+from bnguard.lint.torchflow import (_SAME_OBJECT_METHODS, ELEMENT, LOOP_TYPES, Event, Flow, Key, _assigned_names,
+                                    _params, _star_imports, conflicting, key_names, mode_call, receiver_key,
+                                    same_object, same_object_base)
 
 BN_CLASSES = {f"torch.nn.{n}" for n in (
     "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LazyBatchNorm1d", "LazyBatchNorm2d",
@@ -785,9 +786,7 @@ def _constructor_names(key: Key, project: Project, module: Optional[Module]) -> 
         for m in modules:
             for n in _assignments_to(m, names):
                 if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call):
-                    value = n.value
-                    while isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr in _SAME_OBJECT_METHODS:
-                        value = value.func.value
+                    value = same_object_base(n.value)
                     last = (dotted(value.func) or "").rsplit(".", 1)[-1] if isinstance(value, ast.Call) else ""
                     if last in classes:
                         out.append((m, last))
@@ -810,10 +809,8 @@ def _constructor_verdicts(key: Key, project: Project, modules) -> list[Optional[
     verdicts: list[Optional[bool]] = []
     for m in modules:
         for n in _assignments_to(m, names):
-            value = n.value
             # `net = net.type(FloatTensor)` / `net.double()`: Module methods that return the module
-            while isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr in _SAME_OBJECT_METHODS:
-                value = value.func.value
+            value = same_object_base(n.value)
             if not isinstance(value, ast.Call):
                 continue
             d = dotted(value.func) or ""
@@ -954,23 +951,22 @@ def _refers_to(m: Module, name: str) -> bool:
     # a bare ``name`` can be the function only where it is defined or imported, and not rebound
     visible = name in m.imports.aliases or any(f.name == name and f.cls is None for f in m.functions) \
         or _star_imports(m)
-    module_binds = visible and any(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store)
-                                   and m.scope_of(n) is None for n in ast.walk(m.tree))
+    reads, module_binds = [], False
     for n in ast.walk(m.tree):
         if isinstance(n, ast.Attribute) and n.attr == name and isinstance(n.ctx, ast.Load):
             return True
-        if visible and not module_binds and isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load):
-            scope = m.scope_of(n)
-            if scope is None or name not in _names_bound_in(scope):
-                return True
-    return False
+        if visible and isinstance(n, ast.Name) and n.id == name:
+            if isinstance(n.ctx, ast.Load):
+                reads.append(n)
+            elif isinstance(n.ctx, ast.Store) and m.scope_of(n) is None:
+                module_binds = True  # a module variable of that name: reads are of the variable
+    return not module_binds and any(
+        (scope := m.scope_of(n)) is None or name not in _names_bound_in(scope) for n in reads)
 
 
 @per_node
 def _names_bound_in(fn: ast.AST) -> frozenset:
-    a = fn.args  # type: ignore[attr-defined]
-    params = {p.arg for p in a.posonlyargs + a.args + a.kwonlyargs} | {p.arg for p in (a.vararg, a.kwarg) if p}
-    return frozenset(params | {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)})
+    return frozenset(_params(fn)) | _assigned_names(fn.body)  # type: ignore[arg-type, attr-defined]
 
 
 def _eval_path(module: Module, with_node: ast.AST, scope: Optional[ast.AST]) -> bool:
@@ -1387,10 +1383,8 @@ def _model_calls(region: ast.AST, module: Module, project: Project) -> list[tupl
         last = (dotted(f) or "").rsplit(".", 1)[-1]
         if last[:1].isupper():
             continue  # a constructor, not a forward pass
-        if isinstance(f, ast.Name) and any(fi.cls is None and (fi.module is module or last in module.imports.aliases)
-                                           for fi in project.functions(last)) or (
-                isinstance(f, ast.Name) and _star_imports(module) and project.functions(last)):
-            continue  # a project function this module defines or imports (a generator, a helper), not a module
+        if isinstance(f, ast.Name) and _project_function_here(last, module, project):
+            continue  # a project function (a generator, a helper), not a module
         if _FUNCTION_NAME.search(last) or (isinstance(f, ast.Name) and _callable_parameter(module, n, f.id)):
             model_arg = next((a for a in n.args if isinstance(a, (ast.Name, ast.Attribute))
                               and _MODEL_NAME.search((dotted(a) or "").rsplit(".", 1)[-1])), None)
@@ -1411,6 +1405,15 @@ def _model_calls(region: ast.AST, module: Module, project: Project) -> list[tupl
             out.append((n, f))  # self.feature(x) / unet(x), where the object is built as a BN model
     out.sort(key=lambda c: (c[0].lineno, c[0].col_offset))
     return out
+
+
+def _project_function_here(name: str, module: Module, project: Project) -> bool:
+    """Can ``name(...)`` in ``module`` call a project function: one defined there or imported from
+    another module (any, behind a star import)? A same-named function of an unrelated script cannot."""
+    functions = project.functions(name)
+    if functions and _star_imports(module):
+        return True
+    return any(fi.cls is None and (fi.module is module or name in module.imports.aliases) for fi in functions)
 
 
 def _may_be_module_class(cls: Optional[ast.ClassDef], module: Module, project: Project, depth: int = 0) -> bool:
@@ -1439,13 +1442,8 @@ def _built_as_bn_module(name: str, project: Project, module: Module) -> bool:
     memo_key = (name, id(module))
     if memo_key not in memo:  # type: ignore[operator]
         classes = _bn_classes(project)
-        values = []
-        for n in _assignments_to(module, {name}):
-            value = n.value
-            while isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) \
-                    and value.func.attr in _SAME_OBJECT_METHODS:
-                value = value.func.value
-            values.append(value)
+        values = [same_object_base(n.value) for n in _assignments_to(module, {name})]
+
         def is_module(v: ast.AST) -> bool:
             if not isinstance(v, ast.Call):
                 return False
@@ -1453,9 +1451,7 @@ def _built_as_bn_module(name: str, project: Project, module: Module) -> bool:
             if q.startswith("torch.nn.") or _BN_LIBRARY.search(q):
                 return True
             defs, _ = classes._candidates((dotted(v.func) or "").rsplit(".", 1)[-1], module)
-            return bool(defs) and all(isinstance(d, ast.ClassDef) and any(
-                isinstance(b, (ast.FunctionDef, ast.AsyncFunctionDef)) and b.name == "forward" for b in d.body)
-                for d, _m in defs)
+            return bool(defs) and all(isinstance(d, ast.ClassDef) and _defines_forward(d) for d, _m in defs)
         memo[memo_key] = bool(values) and all(map(is_module, values)) \
             and _model_has_bn((name,), project, module) is True  # type: ignore[index]
     return memo[memo_key]  # type: ignore[index]
@@ -1465,10 +1461,13 @@ def _module_class_with_bn(module: Module, node: ast.AST, project: Project) -> bo
     """Is ``node`` in a method of a project class that has a ``forward`` (an ``nn.Module``) and
     builds BatchNorm?"""
     cls = module.enclosing_class(node)
-    if cls is None or not any(isinstance(b, (ast.FunctionDef, ast.AsyncFunctionDef)) and b.name == "forward"
-                              for b in cls.body) or not _may_be_module_class(cls, module, project):
+    if cls is None or not _defines_forward(cls) or not _may_be_module_class(cls, module, project):
         return False
     return _bn_classes(project).has_bn(cls.name, module)
+
+
+def _defines_forward(cls: ast.ClassDef) -> bool:
+    return any(isinstance(b, (ast.FunctionDef, ast.AsyncFunctionDef)) and b.name == "forward" for b in cls.body)
 
 
 def _training_keyword(call: ast.Call) -> bool:
