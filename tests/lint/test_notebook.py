@@ -95,3 +95,21 @@ def test_magic_as_only_block_body_and_indented_cells_are_valid(tmp_path):
     (f,) = data["findings"]
     assert (f["code"], f["cell"], f["line"]) == ("BN304", 2, 1)
     assert [e["cell"] for e in f["fix"]["edits"]] == [2]  # edits use the same 1-based cell numbers
+
+
+def test_lines_named_in_messages_are_cell_lines(tmp_path):
+    """A message that names another line (where UPDATE_OPS was collected, where the BN is built)
+    names it the way the finding's own location does: cell and line, not the joined text's line."""
+    cells = [
+        ("markdown", "# TF1 model"),
+        ("code", "import tensorflow.compat.v1 as tf\nx = tf.placeholder(tf.float32, [None, 4])\n"),
+        ("code", "update_ops = tf.get_collection(tf.GraphKeys.UPDATE_OPS)\n"
+                 "h = tf.layers.batch_normalization(x, training=True)\n"
+                 "loss = tf.reduce_mean(h)\n"
+                 "with tf.control_dependencies(update_ops):\n"
+                 "    train_op = tf.train.AdamOptimizer().minimize(loss)\n"),
+    ]
+    _nb(tmp_path / "tf1.ipynb", cells)
+    (f,) = run_json(str(tmp_path), "--no-cache")["findings"]
+    assert (f["code"], f["cell"], f["line"]) == ("BN104", 3, 5)
+    assert "collected at cell 3, line 1, before the batch-norm layers are built (cell 3, line 2)" in f["message"]

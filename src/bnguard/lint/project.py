@@ -88,6 +88,17 @@ class Module:
             found = self._mentions[word] = word in self.unit.text
             return found
 
+    def line_ref(self, line: int) -> str:
+        """How a message names a line of this module: ``line 12``, or ``cell 3, line 4`` in a
+        notebook (cells 1-based, as in the finding's own location)."""
+        cell, cell_line = self.unit.locate(line)
+        return f"line {cell_line}" if cell is None else f"cell {cell + 1}, line {cell_line}"
+
+    def where(self, line: int) -> str:
+        """``path:line`` (``path:cell:line`` in a notebook), the form of a finding's location."""
+        cell, cell_line = self.unit.locate(line)
+        return f"{self.path}:{cell_line}" if cell is None else f"{self.path}:{cell + 1}:{cell_line}"
+
     @functools.cached_property
     def lines(self) -> list[str]:
         return self.unit.text.splitlines()

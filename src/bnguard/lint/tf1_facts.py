@@ -114,7 +114,7 @@ class BNSite:
 
     @property
     def where(self) -> str:
-        return f"{self.module.path}:{getattr(self.node, 'lineno', 1)}"
+        return self.module.where(getattr(self.node, "lineno", 1))
 
 
 _OPAQUE = object()
@@ -459,7 +459,7 @@ class _SiteBuilder:
         if scoped is _OPAQUE:
             return None, "", True
         if scoped is not None:
-            return scoped, f"`arg_scope` at line {with_call.lineno}", False
+            return scoped, f"`arg_scope` at {m.line_ref(with_call.lineno)}", False
         # arg_scope is dynamic: a block in a caller can set it for this call.
         dynamic = self._dynamic(m)
         if (dynamic.get("*opaque*") or dynamic.get(key)) and self._may_run_in_arg_scope(call, m):
@@ -676,7 +676,8 @@ def _build_context(project: Project) -> TrainContext:
                 ctx.trained_modules.add(id(m))
             if _is_get_update_ops(c):
                 (ctx.update_consumers if _result_used(c) else ctx.dead_collections).append(c)
-            if q == "tensorflow.GradientTape" or q in ("tensorflow.enable_eager_execution", "tensorflow.enable_v2_behavior"):
+            if (q == "tensorflow.GradientTape" and not _eager_branch_only(c)) \
+                    or q in ("tensorflow.enable_eager_execution", "tensorflow.enable_v2_behavior"):
                 ctx.eager = True
                 ctx.eager_modules.add(id(m))
             if name in ("fit", "fit_generator", "train_on_batch") and isinstance(c.node.func, ast.Attribute):
@@ -721,6 +722,19 @@ def _build_context(project: Project) -> TrainContext:
                 work.extend((_call_ref(c), root) for c in root.calls if c.name)
     _close(work, ctx.reachable, ctx, project)
     return ctx
+
+
+def _eager_branch_only(c: CallSite) -> bool:
+    """A ``GradientTape`` on the eager branch of ``if tf.executing_eagerly(): ... else: ...``: code
+    written for both modes, whose graph branch still builds a TF1 train op."""
+    m = c.module
+    child: ast.AST = c.node
+    for anc in m.ancestors(c.node):
+        if isinstance(anc, ast.If) and anc.orelse and any(st is child for st in anc.body) \
+                and isinstance(anc.test, ast.Call) and (dotted(anc.test.func) or "").endswith("executing_eagerly"):
+            return True
+        child = anc
+    return False
 
 
 def _call_ref(c: CallSite) -> tuple:

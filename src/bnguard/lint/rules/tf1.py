@@ -268,7 +268,7 @@ sess.run(train_op, feed_dict={x: batch_x, y: batch_y, is_training: True})
                 continue
             ph = unfed[0]
             yield self.finding(module, site.node, (
-                f"batch-norm training flag is `placeholder_with_default(False)` ({ph.module.path}:{ph.node.lineno}) "
+                f"batch-norm training flag is `placeholder_with_default(False)` ({ph.module.where(ph.node.lineno)}) "
                 "that nothing in the project feeds: it is always False, so moving statistics never update; "
                 f"feed it True in the training step's feed_dict"))
 
@@ -489,7 +489,7 @@ with tf.control_dependencies(update_ops):
         # Only evidence from the same program counts: another script of the repository that runs its
         # own UPDATE_OPS, trains with Keras fit or runs eagerly says nothing about this train op.
         program = same_program(module, project)
-        if (ctx.self_wiring_modules | ctx.eager_modules | ctx.keras_training_modules) & program:
+        if (ctx.self_wiring_modules | ctx.keras_training_modules) & program or _runs_eagerly(module, program, ctx):
             return
         yield from self._keras_layers_in_graph(module, project)
         if (any(id(c.module) in program for c in ctx.update_consumers + ctx.wiring_helpers)
@@ -507,7 +507,7 @@ with tf.control_dependencies(update_ops):
         for op in ctx.train_ops:
             if op.module is not module or _train_op_is_wired(op.node, module, project):
                 continue
-            extra = (f"; `get_collection(UPDATE_OPS)` at {dead.module.path}:{dead.node.lineno} is never used"
+            extra = (f"; `get_collection(UPDATE_OPS)` at {dead.module.where(dead.node.lineno)} is never used"
                      if dead else "")
             yield self.finding(module, op.node, (
                 f"train op does not run the batch-norm update ops: the BN layer at {first.where}{more} puts its "
@@ -520,23 +520,34 @@ with tf.control_dependencies(update_ops):
         optimizer in a session: its updates live in ``layer.updates``, which nothing runs, and
         ``UPDATE_OPS`` is empty even when it is wired."""
         ctx = train_context(project)
-        if ctx.layer_updates_used or id(module) not in ctx.session_modules:
+        if id(module) not in ctx.session_modules:
             return
         program = same_program(module, project)
         sites = [s for s in bn_sites(project) if s.api == "keras" and not V.always_false_values(s.flag)
                  and not V.always_true_values(s.flag) and id(s.module) in program
                  and site_in_graph_of(s, module, project)]
+        if ctx.layer_updates_used:
+            # ``model.updates`` is read somewhere: it runs the updates of every layer the model
+            # tracks, which leaves only layers built inside ``call`` and never stored on ``self``.
+            sites = [s for s in sites if _untracked_in_call(s)]
         if not sites:
             return
         sites.sort(key=lambda s: s.module is not module)
+        first = sites[0]
+        if _untracked_in_call(first):
+            owner = first.module.enclosing_class(first.node)
+            why = (f"`tf.keras.layers.BatchNormalization` at {first.where} is built inside "
+                   f"`{owner.name if owner else ''}.call` and stored in no attribute, so the model does not track "
+                   "it: its updates are in no `model.updates` and not in UPDATE_OPS; create the layer once in "
+                   "`__init__` (`self.bn = ...`) and build the train op under `tf.control_dependencies(model.updates)`")
+        else:
+            why = (f"`tf.keras.layers.BatchNormalization` at {first.where} keeps them in `layer.updates`, not in "
+                   "UPDATE_OPS, when used in a TF1 graph; build the train op under "
+                   "`tf.control_dependencies(bn_layer.updates)` or use `tf.compat.v1.layers.batch_normalization`")
         for op in ctx.train_ops:
             if op.module is not module or op.name not in ("minimize", "apply_gradients"):
                 continue
-            yield self.finding(module, op.node, (
-                f"train op does not run the Keras batch-norm updates: `tf.keras.layers.BatchNormalization` at "
-                f"{sites[0].where} keeps them in `layer.updates`, not in UPDATE_OPS, when used in a TF1 graph; "
-                "build the train op under `tf.control_dependencies(bn_layer.updates)` or use "
-                "`tf.compat.v1.layers.batch_normalization`"))
+            yield self.finding(module, op.node, f"train op does not run the Keras batch-norm updates: {why}")
 
 
 @register
@@ -554,6 +565,9 @@ Finds `tf.get_collection(tf.GraphKeys.UPDATE_OPS)` evaluated before any batch-no
 is built: in the same function (or at module level), every statement that builds a BN layer — a BN call,
 or a call to a function of the project that builds one — comes after the collection is read. Reported
 at the train op that depends on the (empty) list when there is one, else at the `get_collection` call.
+Also finds the read made from the wrong graph: `tf.get_collection(UPDATE_OPS)` after a
+`with graph.as_default():` block that built the BN layers has ended (sklearn-style estimators that
+own a `tf.Graph`), which reads the default graph again.
 """,
         why="""
 `get_collection` returns a snapshot list. Taken before the model is built, it is empty, so
@@ -576,6 +590,8 @@ with tf.control_dependencies(update_ops):
 - A collection read inside a loop that also builds BN layers (multi-tower code), or when some BN layer
   is built before it.
 - Reads in a function that builds nothing itself (it is called after the model is built).
+- `graph.get_collection(UPDATE_OPS)` (it names its graph), reads inside an `as_default()` block, and
+  reads after a graph block when some BN layer of the function is built on the default graph.
 """,
         versions=VERSIONS,
     )
@@ -588,6 +604,15 @@ with tf.control_dependencies(update_ops):
             stmt_g = _statement(g.node, module)
             if stmt_g is None:
                 continue
+            ended = _graph_block_ended_before(g, stmt_g, module, project)
+            if ended is not None:
+                block, builder = ended
+                yield self.finding(module, g.node, (
+                    f"UPDATE_OPS is collected from the default graph at {module.line_ref(g.node.lineno)}, after the "
+                    f"`with {ast.unparse(block.items[0].context_expr)}:` block ({module.line_ref(block.lineno)}) that builds the "
+                    f"batch-norm layers ({module.line_ref(builder.node.lineno)}) has ended: that graph's update ops are not in this "
+                    "list, so it is empty and the moving statistics never update; collect inside the `with` block"))
+                continue
             first = _first_builders(module, project).get(id(g.scope))
             if first is None or (first.node.lineno, first.node.col_offset) < (stmt_g.lineno, stmt_g.col_offset):
                 continue  # nothing built in this scope, or some BN is built before the collection is read
@@ -596,8 +621,8 @@ with tf.control_dependencies(update_ops):
             train_op = _train_op_after(g, module, project)
             target = train_op or g
             yield self.finding(module, target.node, (
-                f"UPDATE_OPS is collected at line {g.node.lineno}, before the batch-norm layers are built "
-                f"(line {first.node.lineno}): the list is empty and the moving statistics never update; "
+                f"UPDATE_OPS is collected at {module.line_ref(g.node.lineno)}, before the batch-norm layers are built "
+                f"({module.line_ref(first.node.lineno)}): the list is empty and the moving statistics never update; "
                 "call `tf.get_collection(tf.GraphKeys.UPDATE_OPS)` after building the model"))
 
 
@@ -614,6 +639,77 @@ def _first_builders(module: Module, project: Project) -> dict:
                 out[id(c.scope)] = c
         return out
     return project.fact(f"tf1.first_builders:{id(module)}", compute)
+
+
+def _runs_eagerly(module: Module, program: set, ctx) -> bool:
+    """Is the train op of ``module`` run eagerly (then there are no update ops to wire)? Yes when the
+    module itself is eager code, or when its program is and no module of it runs a graph-mode
+    session: a notebook that enables eager execution and imports the model says nothing about the
+    training script that runs the same model in a ``tf.Session``."""
+    if id(module) in ctx.eager_modules:
+        return True
+    if not ctx.eager_modules & program:
+        return False
+    return not (ctx.session_modules - ctx.eager_modules) & program
+
+
+def _untracked_in_call(site) -> bool:
+    """A Keras BN layer constructed inside a layer's / model's ``call`` and kept in no attribute
+    (``tf.keras.layers.BatchNormalization()(h)``, or a local name): the model does not track it, so
+    its updates are in no ``model.updates`` (and a new layer is made on every call)."""
+    m = site.module
+    app = site.node
+    ctor = app.func if isinstance(app, ast.Call) and isinstance(app.func, ast.Call) else None
+    fn = m.scope_of(app)
+    if fn is None or fn.name not in ("call", "__call__") or m.enclosing_class(fn) is None:
+        return False
+    if ctor is not None:
+        return True
+    callee = app.func if isinstance(app, ast.Call) else None
+    return isinstance(callee, ast.Name)  # a local name bound in call (attributes of self are tracked)
+
+
+def _as_default_block(node: ast.AST) -> bool:
+    """``with graph.as_default():`` (any receiver but ``tf.get_default_graph()``, which changes nothing)."""
+    if not isinstance(node, ast.With):
+        return False
+    for item in node.items:
+        e = item.context_expr
+        if isinstance(e, ast.Call) and isinstance(e.func, ast.Attribute) and e.func.attr == "as_default":
+            recv = e.func.value
+            if not (isinstance(recv, ast.Call) and (dotted(recv.func) or "").endswith("get_default_graph")):
+                return True
+    return False
+
+
+def _graph_block_ended_before(g, stmt_g: ast.AST, module: Module, project: Project):
+    """``with self._graph.as_default(): build()`` and then, after the block, the module-level
+    ``tf.get_collection(UPDATE_OPS)``: it reads the default graph again, not the one the BN layers
+    were built in. Returns (the with block, the BN builder call in it), or None. Not when the read
+    names its graph (``graph.get_collection``), sits in any ``as_default`` block, or when some BN
+    layer of the scope is built before it outside such a block (then the default graph has BN too)."""
+    if not (g.qualname or "").startswith("tensorflow.") or not (g.qualname or "").endswith("get_collection"):
+        return None
+    if any(_as_default_block(a) for a in module.ancestors(g.node)):
+        return None
+    scope = g.scope
+    owner = scope if scope is not None else module.tree
+    builders = [c for c in module.calls if c.scope is scope and c.node.lineno < stmt_g.lineno and (
+        _builds_bn(c, project) or (c.name in _bn_builder_names(project) and project.functions(c.name)))]
+    if not builders:
+        return None
+    found = None
+    for c in builders:
+        block = next((a for a in module.ancestors(c.node) if _as_default_block(a)), None)
+        if block is None:
+            return None  # BN built on the default graph of this scope
+        if found is None and getattr(block, "end_lineno", 0) < stmt_g.lineno and _inside_node(block, owner, module):
+            found = (block, c)
+    return found
+
+
+def _inside_node(node: ast.AST, owner: ast.AST, module: Module) -> bool:
+    return owner is module.tree or any(a is owner for a in module.ancestors(node))
 
 
 def _statement(node: ast.AST, module: Module):
@@ -815,7 +911,7 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
             em, run = hit
             yield self.finding(module, site.node, (
                 f"batch norm is always in training mode ({_describe_flag(site)}) but the graph is also used to "
-                f"evaluate/predict ({em.path}:{run.lineno}): evaluation normalizes with batch statistics and can "
+                f"evaluate/predict ({em.where(run.lineno)}): evaluation normalizes with batch statistics and can "
                 "overwrite the moving statistics; use a training flag fed False when evaluating"))
 
     def _instance_in_training_mode(self, site: BNSite, eval_modules, project: Project) -> Iterable[Finding]:
@@ -834,7 +930,7 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
                 continue
             yield self.finding(site.module, site.node, (
                 f"batch norm is in training mode in the `{ast.unparse(call)}` object ({_describe_flag(site)}), "
-                f"and {em.path}:{runs[0].lineno} evaluates through that object: evaluation normalizes with batch "
+                f"and {em.where(runs[0].lineno)} evaluates through that object: evaluation normalizes with batch "
                 "statistics and can overwrite the moving statistics; build a second object in evaluation mode "
                 "(sharing the variables) or feed a training flag that is False when evaluating"))
             return
@@ -856,7 +952,7 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
             if later:
                 yield self.finding(module, c.node, (
                     f"`set_learning_phase(1)` keeps every batch-norm layer in training mode, and the model is then "
-                    f"used to {later[0].name} (line {later[0].node.lineno}): predictions use batch statistics; "
+                    f"used to {later[0].name} ({module.line_ref(later[0].node.lineno)}): predictions use batch statistics; "
                     "set the learning phase to 0 before evaluating"))
 
 

@@ -236,7 +236,7 @@ def _describe(ev: Event, site_node: ast.AST) -> str:
     if ev.node is site_node:
         return ""
     mod, node = ev.sites[-1]
-    return f" (it calls `{ast.unparse(node.func)}()` at {mod.path}:{node.lineno})"  # type: ignore[attr-defined]
+    return f" (it calls `{ast.unparse(node.func)}()` at {mod.where(node.lineno)})"  # type: ignore[attr-defined]
 
 
 def _mode_findings(project: Project) -> dict[str, list[tuple[Module, ast.AST, str, Optional[Fix]]]]:
@@ -408,7 +408,7 @@ def _check_before_loop(events: list[Event], step_loops: set[int], project: Proje
             who = ev.text or "the model"
             smod, snode = step.sites[0]
             msg = (f"`{who}` is put in eval mode{_describe(ev, node)} before training and nothing calls "
-                   f"`{who}.train()` before the optimizer steps ({smod.path}:{snode.lineno}): its BatchNorm "
+                   f"`{who}.train()` before the optimizer steps ({smod.where(snode.lineno)}): its BatchNorm "
                    f"layers train with frozen running statistics.")
             vote("BN302", mod, node, True, msg, None)
 
