@@ -22,6 +22,7 @@ from bnguard.lint.tf1_facts import (
     bn_sites_in,
     deliberate_in_program,
     fresh_session,
+    identifier_words,
     is_update_ops_ref,
     is_trained,
     same_program,
@@ -66,8 +67,6 @@ def _inference_code(site: BNSite) -> bool:
     """The BN is built in a function or file named for inference (``evaluate()``, ``sampler()``,
     ``export.py``): a hard-coded False there is how inference graphs are written."""
     from bnguard.lint.tf1_facts import enclosing_names
-
-    from bnguard.lint.tf1_facts import identifier_words
 
     names = enclosing_names(site.node, site.module)
     stem = site.module.path.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
@@ -797,12 +796,26 @@ def _eval_runs(module: Module, require_eval_data: bool = True, any_fetch: bool =
         parent = module.parent(c.node)
         if isinstance(parent, ast.Assign):  # ``test_acc = sess.run(...)``
             feed_src += " " + " ".join(ast.unparse(t).lower() for t in parent.targets)
-        evaluates = any(w in feed_src for w in _EVAL_WORDS) or any(w in fetch_src for w in _EVAL_WORDS)
+        evaluates = any(w in feed_src for w in _EVAL_WORDS) or any(w in fetch_src for w in _EVAL_WORDS) \
+            or _in_evaluation_function(c)
         predicts = any(w in fetch_src for w in _EVAL_FETCH_WORDS) or (
             any_fetch and feed is not None and not any(w in fetch_src for w in ("assign", "summar", "save", "restore")))
         if predicts and (evaluates or not require_eval_data):
             out.append(c.node)
     return out
+
+
+_EVAL_FUNCTION_PARTS = frozenset({"eval", "evaluate", "evaluation", "val", "valid", "validate", "validation",
+                                   "test", "testing", "predict", "inference", "infer"})
+
+
+def _in_evaluation_function(c) -> bool:
+    """``sess.run(acc)`` in a function named for evaluation (``_evaluate(self, acc, iterator)`` of a
+    trainer class that is handed the model's accuracy tensor): the data is evaluation data."""
+    scope = c.scope
+    if scope is None or isinstance(scope, ast.Lambda):
+        return False
+    return not _EVAL_FUNCTION_PARTS.isdisjoint(identifier_words(scope.name))
 
 
 def _branch_chooses_mode(site: BNSite, sites: list[BNSite]) -> bool:
@@ -852,7 +865,8 @@ The mirror of BN101: finds TF1 batch-norm layers whose training flag is always t
 a constant, a wrapper default never overridden, or an absent flag where the API default is training
 (contrib/slim `batch_norm`: `is_training=True`) — in a graph that is also used to evaluate or predict:
 a script that restores a checkpoint and runs predictions without a train op, or a training script whose
-`sess.run` fetches accuracy/predictions on test or validation data. In a script that restores a
+`sess.run` fetches accuracy/predictions on test or validation data (or runs in a function named for
+evaluation, such as a trainer's `_evaluate(self, acc, feed)` handed the model's accuracy). In a script that restores a
 checkpoint and trains nothing, every `sess.run` that feeds data counts as a prediction, whatever the
 fetched tensor is called. Also reported: a flag that depends on the model object
 (`is_training=(self.mode == 'train')`, copied from a constructor argument) when the training script
