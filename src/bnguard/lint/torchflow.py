@@ -403,6 +403,15 @@ class Flow:
             return cands, len(cands) == 1
         if isinstance(f, ast.Attribute):
             cands = [fi for fi in self.project.functions(f.attr) if fi.cls is not None]
+            if isinstance(f.value, ast.Call) and isinstance(f.value.func, ast.Name) and f.value.func.id == "super":
+                # super().__init__(...): the method of a base class named in this class's bases
+                # (none of the project's when the base is a library class such as nn.Module)
+                own = self.function_info.get(id(scope)) if scope is not None else None
+                if own is None or own.cls is None:
+                    return [], False
+                bases = {(dotted(b) or "").rsplit(".", 1)[-1] for b in own.cls.bases}
+                inherited = [fi for fi in cands if fi.cls is not None and fi.cls.name in bases and fi.cls is not own.cls]
+                return inherited[:1], len(inherited) == 1
             if isinstance(f.value, ast.Name) and f.value.id == "self" and scope is not None:
                 own = self.function_info.get(id(scope))
                 if own is not None and own.cls is not None:
@@ -492,6 +501,16 @@ class Flow:
 
     def _walk_body(self, body: Sequence[ast.stmt], module: Module, scope: Optional[FuncNode], params: set[str]) -> list[Event]:
         events: list[Event] = []
+        seen: set = set()
+
+        def add(ev: Event) -> None:
+            # One event per (kind, object, call site here, loops, guards): a callee reached through
+            # several candidates, or one whose own callees repeat a switch, adds nothing new but
+            # would fill the summary up to MAX_EVENTS and push out the events that come later.
+            sig = (ev.kind, ev.key, id(ev.sites[0][1]), tuple(map(id, ev.loops)), ev.guards, ev.fresh)
+            if sig not in seen:
+                seen.add(sig)
+                events.append(ev)
         names: list = []  # [aliases, local names], computed at the first key asked for: most bodies
         # produce no event and bind no callee, and these two walks were most of the cost
 
@@ -520,17 +539,17 @@ class Flow:
                 if isinstance(over, list):  # for m in (encoder, decoder): m.eval()
                     for elt in over:
                         key, text = arg_key(elt)
-                        events.append(Event(kind, key, text, site, loops, guards))
+                        add(Event(kind, key, text, site, loops, guards))
                 elif isinstance(over, str):  # for m in models: m.eval(), models a parameter
-                    events.append(Event(kind, (over, EACH), receiver.id, site, loops, guards))
+                    add(Event(kind, (over, EACH), receiver.id, site, loops, guards))
                 else:
                     key, text = arg_key(receiver)
-                    events.append(Event(kind, key, text, site, loops, guards))
+                    add(Event(kind, key, text, site, loops, guards))
             if is_optimizer_step(call):
                 f = call.func
                 opt_expr = call.args[0] if _SCALER_NAME.search(dotted(f.value) or "") and call.args else f.value  # type: ignore[attr-defined]
                 okey, otext = arg_key(opt_expr)
-                events.append(Event("step", okey, otext, site, loops, guards))
+                add(Event("step", okey, otext, site, loops, guards))
                 return
             if kind == "eval":
                 return
@@ -549,9 +568,14 @@ class Flow:
                     bound.update(self._attribute_bindings(fi, receiver.id, scope if scope is not None else module.tree, arg_key))
                 bound.update(_returned_binding(fi, call, module, arg_key))
                 constants = _constant_arguments(fi, call)
+                # ``Cls(...)`` runs ``__init__`` on a new object: the modules it builds into its own
+                # attributes are new too, and restore nothing the caller holds.
+                constructs = fi.name == "__init__" and not (isinstance(call.func, ast.Attribute) and call.func.attr == "__init__")
                 for ev in sub:
                     if not unique and ev.kind != "train":
                         continue  # an ambiguous callee may restore, never accuse
+                    if constructs and ev.fresh:
+                        continue
                     ev = _decide_guards(ev, constants, call)
                     if ev is None:
                         continue  # under a test this call's arguments make false: never runs from here
@@ -559,7 +583,7 @@ class Flow:
                         rebased = _rebase(one, one_bound, site, loops, guards)
                         if rebased is None or rebased.fresh and rebased.key is None:
                             continue  # the callee's own new object: restores nothing the caller holds
-                        events.append(rebased)
+                        add(rebased)
 
         def walk(stmts: Sequence[ast.stmt], loops: tuple, guards: tuple) -> None:
             for st in stmts:
@@ -626,7 +650,7 @@ class Flow:
                         if target and _builds_new_module(st.value, target) and len(events) <= MAX_EVENTS:
                             key, text = arg_key(st.targets[0])
                             if key is not None:
-                                events.append(Event("train", key, text, ((module, st.value),), loops, guards, fresh=True))
+                                add(Event("train", key, text, ((module, st.value),), loops, guards, fresh=True))
 
         walk(body, (), ())
         return events
