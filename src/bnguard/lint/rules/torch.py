@@ -947,6 +947,15 @@ def _never_used(name: str, project: Project) -> bool:
     return memo[name]  # type: ignore[index]
 
 
+def _class_never_used(name: str, project: Project) -> bool:
+    """Is the class ``name`` never constructed, subclassed or referred to anywhere in the project?"""
+    memo = project.facts.setdefault("torch.class_never_used", {})  # type: ignore[arg-type]
+    if name not in memo:  # type: ignore[operator]
+        memo[name] = not project.call_sites(name) and not any(  # type: ignore[index]
+            m.references.get(name) for m in project.modules if m.mentions(name))
+    return memo[name]  # type: ignore[index]
+
+
 def _refers_to(m: Module, name: str) -> bool:
     # a bare ``name`` can be the function only where it is defined or imported, and not rebound
     visible = name in m.imports.aliases or any(f.name == name and f.cls is None for f in m.functions) \
@@ -1850,7 +1859,10 @@ def forward(self, x):
         not_flagged="""
 Updates under `if self.training` (or any flag about training / updating / collecting statistics),
 after an early `if not self.training: return`; frozen BN classes (no trainable parameters or a
-name saying frozen / fixed); statistics updated by another method of the class (recalibration).
+name saying frozen / fixed); statistics updated by another method of the class (recalibration);
+classes that nothing in the project constructs, subclasses or refers to (the naive reference
+BatchNorm that vendored copies of Synchronized-BatchNorm-PyTorch carry for their numeric tests) —
+a class with a decorator (a registry) counts as used.
 """,
         versions=PYTORCH_VERSIONS,
     )
@@ -1862,6 +1874,8 @@ name saying frozen / fixed); statistics updated by another method of the class (
             stats = _buffer_stats(cls)
             if not stats or _FROZEN_CLASS.search(cls.name) or not _class_has_parameters(cls, module):
                 continue
+            if not cls.decorator_list and _class_never_used(cls.name, project):
+                continue  # a reference re-implementation nothing builds (vendored sync_batchnorm's test helper)
             names = {s for s, _ in stats}
             forwards = _forward_methods(cls, module)
             if not forwards:
