@@ -118,7 +118,9 @@ class _OptimizerIndex:
             params = {a.arg for a in c.scope.args.posonlyargs + c.scope.args.args + c.scope.args.kwonlyargs}
             if names & params:
                 # `opt = Adam(net.parameters())` with `net` a parameter: whatever the caller passes
-                names = (names - params) | {"*"}
+                # ("*"), or, when every source is a parameter, something the caller already holds
+                # ("*caller"): never a module this function builds itself.
+                names = (names - params) | {"*caller" if names <= params and not opaque else "*"}
         return names
 
     def trains(self, step: Event, key: Key) -> Optional[bool]:
@@ -137,6 +139,11 @@ class _OptimizerIndex:
                 names = set().union(*(r[3] for r in recs))
                 if "*" in names:
                     return None
+                if "*caller" in names:
+                    # an optimizer over the caller's modules and a module built in this function
+                    # (`head = nn.Sequential(...)`, key "%%head") are never the same object
+                    fresh_here = key is not None and key[0].startswith("%%") and all(r[1] is scope for r in recs)
+                    return False if fresh_here else None
                 return bool(names & key_names(key)) if names else False
         return None
 
@@ -149,9 +156,9 @@ def _trained_names(project: Project, module: Optional[Module] = None) -> set[str
     """Names of the objects whose parameters an optimizer updates (``SGD(model.parameters())``);
     with ``module``, only optimizers of the program it belongs to (its import component)."""
     if module is None:
-        return {n for n in _optimizers(project).trained if n != "*"}
+        return {n for n in _optimizers(project).trained if not n.startswith("*")}
     component = _import_component(project, module)
-    return {n for r in _optimizers(project).records if id(r[0]) in component for n in r[3] if n != "*"}
+    return {n for r in _optimizers(project).records if id(r[0]) in component for n in r[3] if not n.startswith("*")}
 
 
 def _step_trains(step: Event, ev: Event, project: Project) -> bool:
