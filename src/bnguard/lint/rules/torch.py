@@ -19,8 +19,8 @@ from bnguard.lint.memo import per_node
 from bnguard.lint.project import Module, Project
 from bnguard.lint.rules.base import Rule, RuleDoc, register
 from bnguard.lint.torchflow import (_SAME_OBJECT_METHODS, ELEMENT, LOOP_TYPES, Event, Flow, Key, _assigned_names,
-                                    _params, _star_imports, conflicting, key_names, mode_call, receiver_key,
-                                    same_object, same_object_base)
+                                    _params, _star_imports, call_arguments, conflicting, key_names, mode_call,
+                                    receiver_key, same_object, same_object_base)
 
 BN_CLASSES = {f"torch.nn.{n}" for n in (
     "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LazyBatchNorm1d", "LazyBatchNorm2d",
@@ -2027,7 +2027,8 @@ class AveragedModelStaleBN(Rule):
     doc = RuleDoc(
         what="""
 Finds `torch.optim.swa_utils.AveragedModel(model)` without `use_buffers=True`, and hand-written
-EMA copies (`copy.deepcopy(model)` updated parameter by parameter with `mul_`/`add_`/`lerp_`/`copy_`),
+EMA copies (`copy.deepcopy(model)` updated parameter by parameter with `mul_`/`add_`/`lerp_`/`copy_`,
+inline or in a helper such as `soft_update(net, target_net, tau)`, followed through its calls),
 of a model that has BatchNorm, when the averaged copy is used (evaluated, called, saved) and nothing
 in the project recomputes or copies its BN statistics (`update_bn`, a buffer copy).
 """,
@@ -2145,14 +2146,39 @@ def _zip_updates(project: Project) -> list[tuple[str, Key]]:
                 for a in srcs:
                     key = receiver_key(a.func.value, {}, set())[0]  # type: ignore[attr-defined]
                     if a.func.attr in ("state_dict", "buffers", "named_buffers"):  # type: ignore[attr-defined]
-                        out.append(("buffers", key))
+                        kind = "buffers"
                     elif a.func.attr in ("parameters", "named_parameters"):  # type: ignore[attr-defined]
                         loop = m.parent(c.node)
-                        if isinstance(loop, (ast.For, ast.comprehension)) and _blends_side(loop, c.node, a):
-                            out.append(("params", key))
+                        if not (isinstance(loop, (ast.For, ast.comprehension)) and _blends_side(loop, c.node, a)):
+                            continue
+                        kind = "params"
+                    else:
+                        continue
+                    out.append((kind, key))
+                    # soft_update(net, target_net, tau) / update_ema(model, ema_model): the helper's
+                    # parameter is whatever each call passes (self.target_critic)
+                    out.extend((kind, k) for k in _passed_for(a.func.value, c.scope, m, p))  # type: ignore[attr-defined]
         return out
 
     return project.fact("torch.zip_updates", compute)
+
+
+def _passed_for(expr: ast.AST, scope, m: Module, project: Project) -> list[Key]:
+    """Keys of the arguments that the project's calls of ``scope`` pass for ``expr`` when ``expr``
+    is one of its parameters."""
+    if not isinstance(expr, ast.Name) or not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return []
+    fi = next((f for f in m.functions if f.node is scope), None)
+    if fi is None or expr.id not in _params(scope):
+        return []
+    keys = []
+    for site in project.call_sites(scope.name):
+        _self, passed = call_arguments(fi, site.node)
+        if expr.id in passed:
+            key = receiver_key(passed[expr.id], {}, set())[0]
+            if key:
+                keys.append(key)
+    return keys
 
 
 _IN_PLACE_BLEND = ("mul_", "add_", "lerp_", "copy_", "sub_")
