@@ -312,8 +312,8 @@ def _live_constructions(project: Project, module: Module, node: ast.AST,
             inference, always_training = modes
             if bound in inference:
                 continue
-            if is_bn and isinstance(parent.targets[0], ast.Attribute) and bound in always_training:  # type: ignore[union-attr]
-                continue  # self.bn(x, training=True) everywhere: trains whatever the caller passes
+            if bound in always_training:
+                continue  # self.bn(x, training=True) / backbone(inputs, training=True) everywhere: trains anyway
         yield is_bn, d
 
 
@@ -351,20 +351,23 @@ def _bound_name(parent: Optional[ast.AST], value: ast.AST) -> Optional[str]:
 
 def _fixed_training_modes(calls: Iterable[ast.Call]) -> tuple[frozenset, frozenset]:
     """What these calls fix the training mode of: (last names of the objects some call runs with
-    ``training=False``; names ``X`` of the ``self.X(...)`` sublayers that every call gives a literal
-    true ``training`` — a BN called so in a subclassed ``call()`` normalizes with batch statistics
-    and updates its moving statistics whatever training flag the model itself receives)."""
+    ``training=False``; last names of the objects that every call gives a literal true ``training``
+    — a BN sublayer called so in a subclassed ``call()``, or a backbone bound into a functional
+    model as ``backbone(inputs, training=True)`` (SimCLR / BYOL encoders): those normalize with
+    batch statistics and update their moving statistics whatever training flag the outer model
+    receives, since an explicit ``training`` in a functional graph is kept at every run)."""
     inference: set[str] = set()
     fixed: set[str] = set()
     other: set[str] = set()
     for n in calls:
         flag = training_arg(n)[0]
         d = dotted(n.func)
-        if d and _is_false_literal(flag):
-            inference.add(d.rsplit(".", 1)[-1])
-        f = n.func
-        if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "self":
-            (fixed if isinstance(flag, ast.Constant) and flag.value is True else other).add(f.attr)
+        if not d:
+            continue
+        last = d.rsplit(".", 1)[-1]
+        if _is_false_literal(flag):
+            inference.add(last)
+        (fixed if isinstance(flag, ast.Constant) and flag.value is True else other).add(last)
     return frozenset(inference), frozenset(fixed - other)
 
 

@@ -165,7 +165,9 @@ for x, y in dataset:
         not_flagged="""
 - models without BN (or whose BN content is not visible in the project, e.g. `load_model(path)`);
 - models whose call signature defaults `training` to a true value, and models whose own `call()`
-  runs every BN sublayer with a literal `training=True` (`self.bn(x, training=True)`);
+  runs every BN sublayer with a literal `training=True` (`self.bn(x, training=True)`), and
+  functional models whose BN part is bound with a literal `training=True` when the graph is built
+  (`backbone(inputs, training=True)`, SimCLR / BYOL encoders: the bound value is kept at every run);
 - objects other than the differentiated one (teachers, target networks, frozen encoders);
 - objects set `trainable = False` anywhere in the project (deliberately frozen), and models whose
   only BN sits in a part kept in inference mode on purpose (a base called `base(x, training=False)`

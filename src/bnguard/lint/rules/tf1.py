@@ -55,7 +55,7 @@ def _frozen_is_deliberate(site: BNSite, project: Project) -> bool:
     a pretrained backbone (``init_from_checkpoint``, ``assign_from_checkpoint_fn``, partial Saver),
     or an inference copy that reuses the variables of a BN trained elsewhere (a GAN ``sampler``)."""
     transfer = train_context(project).transfer_modules & same_program(site.module, project)
-    return (site.trainable_false or bool(transfer) or _reuses_variables(site)
+    return (site.trainable_false or bool(transfer) or _reuses_variables(site, project)
             or _inference_code(site))
 
 
@@ -75,15 +75,19 @@ def _inference_code(site: BNSite) -> bool:
     return any(t.startswith(w) for n in names + [stem] for t in identifier_words(n) for w in _INFERENCE_WORDS)
 
 
-def _reuses_variables(site: BNSite) -> bool:
+def _reuses_variables(site: BNSite, project: Optional[Project] = None) -> bool:
     """The BN call shares variables with another one: ``reuse=`` on the call (not literally False),
     an enclosing ``variable_scope(..., reuse=...)``, ``reuse_variables()`` or a ``reuse`` parameter
-    in the enclosing function."""
+    in the enclosing function. ``reuse=tf.AUTO_REUSE`` on the call itself shares the layer between
+    the runs of that same call (an auxiliary tower applied to clicks and non-clicks): it is an
+    inference copy only when another BN call of the project, under the same ``name``, trains."""
     m = site.module
     node = site.node
     if isinstance(node, ast.Call):
         for kw in node.keywords:
             if kw.arg == "reuse" and not (isinstance(kw.value, ast.Constant) and not kw.value.value):
+                if project is not None and (dotted(kw.value) or "").endswith("AUTO_REUSE"):
+                    return _trained_under_same_name(site, project)
                 return True
     for anc in m.ancestors(node):
         if isinstance(anc, (ast.With, ast.AsyncWith)):
@@ -100,6 +104,17 @@ def _reuses_variables(site: BNSite) -> bool:
             if "reuse_variables" in calls:
                 return True
     return False
+
+
+def _trained_under_same_name(site: BNSite, project: Project) -> bool:
+    def name_of(call: ast.Call) -> Optional[str]:  # the text of ``name=`` ('bn1' + stag as written)
+        return next((ast.unparse(kw.value) for kw in call.keywords if kw.arg == "name"), None)
+
+    name = name_of(site.node)  # type: ignore[arg-type]
+    if name is None:
+        return True  # the variables it shares cannot be told apart: keep the exemption
+    return any(other is not site and isinstance(other.node, ast.Call) and name_of(other.node) == name
+               and not V.always_false_values(other.flag) for other in bn_sites(project))
 
 
 def project_calls_in(func: ast.AST, module: Module) -> set:
@@ -181,7 +196,8 @@ with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
 - Inference copies of a trained network: BN calls that reuse variables (`reuse=True`/`AUTO_REUSE`,
   `variable_scope(..., reuse=...)`, `reuse_variables()`, a `reuse` parameter — a GAN `sampler`), and BN
   built in functions or files named for inference (`evaluate`, `predict`, `sampler`, `export.py`,
-  `test.py`, `demo.py`...).
+  `test.py`, `demo.py`...). A BN call that itself says `reuse=tf.AUTO_REUSE` under a `name` no
+  training call of the project shares is not such a copy: every run of it is frozen (reported).
 - Flags from command-line flags, config files, `mode == ModeKeys.TRAIN` in an Estimator `model_fn`,
   placeholders (`tf.placeholder(tf.bool)`); `placeholder_with_default(False)` is BN102's job.
 - Keras layers (`tf.keras.layers.BatchNormalization`): see the Keras rules.
