@@ -149,7 +149,10 @@ whose training flag can only ever be false — a literal `False`, `tf.constant(F
 one, a wrapper parameter whose default is `False` and that no call site in the project overrides, or a
 flag that exists in the enclosing function but never reaches the BN call (then the API default
 applies: `training=False` for `tf.layers`) — in a graph that is trained (a train op is built by code
-that reaches the layer) or initialised from scratch and run.
+that reaches the layer) or initialised from scratch and run. Also a `tf.keras` BatchNormalization
+layer called in a TF1 graph (a `tf.Session` program, not `fit`, not eager) with no `training` while
+nothing in the program sets or feeds `K.learning_phase()`: it then runs in inference mode, and its
+updates, even when wired into the train op, leave the moving statistics where they are.
 
 Values are followed across the whole analysed project: `def net(x, is_training=False)` is fine when
 `train.py` calls `net(x, is_training=True)`. The flag is also resolved through `arg_scope` (lexical,
@@ -207,7 +210,17 @@ with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
 
     def check(self, module: Module, project: Project) -> Iterable[Finding]:
         for site in bn_sites_in(module, project):
-            if site.api == "keras" or not V.always_false_values(site.flag):
+            if site.api == "keras":
+                if _keras_learning_phase_frozen(site, project) and not _frozen_is_deliberate(site, project) \
+                        and _frozen_matters(site, project):
+                    yield self.finding(module, site.node, (
+                        "Keras batch norm in a TF1 graph gets no training flag (training=None), so it follows "
+                        "`K.learning_phase()`, which nothing in this program sets or feeds and which defaults to "
+                        "False: the layer runs in inference mode while training and its moving statistics never "
+                        "update, even with its updates wired into the train op; pass `training=` a boolean "
+                        "placeholder fed True while training"))
+                continue
+            if not V.always_false_values(site.flag):
                 continue
             if _frozen_is_deliberate(site, project) or not _frozen_matters(site, project):
                 continue
@@ -540,7 +553,7 @@ with tf.control_dependencies(update_ops):
         program = same_program(module, project)
         sites = [s for s in bn_sites(project) if s.api == "keras" and not V.always_false_values(s.flag)
                  and not V.always_true_values(s.flag) and id(s.module) in program
-                 and site_in_graph_of(s, module, project)]
+                 and site_in_graph_of(s, module, project) and not _keras_learning_phase_frozen(s, project)]
         if ctx.layer_updates_used:
             # ``model.updates`` is read somewhere: it runs the updates of every layer the model
             # tracks, which leaves only layers built inside ``call`` and never stored on ``self``.
@@ -666,6 +679,22 @@ def _runs_eagerly(module: Module, program: set, ctx) -> bool:
     if not ctx.eager_modules & program:
         return False
     return not (ctx.session_modules - ctx.eager_modules) & program
+
+
+def _keras_learning_phase_frozen(site: BNSite, project: Project) -> bool:
+    """A ``tf.keras`` BN layer called in a TF1 graph with no training flag (or ``training=None``
+    through every call site): it follows ``K.learning_phase()``, a placeholder that defaults to
+    False. When nothing in its program sets the learning phase or feeds it, and the program runs a
+    graph-mode session (not ``fit``, not eager), the layer is frozen in inference mode."""
+    if site.api != "keras" or not (site.flag_expr is None or site.flag == frozenset([None])):
+        return False
+    ctx = train_context(project)
+    program = same_program(site.module, project)
+    if not ctx.session_modules & program or (ctx.eager_modules | ctx.keras_training_modules) & program:
+        return False
+    return not any(m.mentions("learning_phase") and (
+        m.references.get("learning_phase") or any(c.name in ("set_learning_phase", "learning_phase") for c in m.calls))
+        for m in project.modules if id(m) in program)
 
 
 def _untracked_in_call(site) -> bool:
