@@ -28,7 +28,38 @@ MANIFEST = json.loads((CORPUS / "manifest.json").read_text())
 PROGRAMS = {e["path"]: e for e in MANIFEST["programs"]}
 
 # Bugs the rules do not detect yet: path -> why (the mechanism that misses it).
-KNOWN_MISSES: dict[str, str] = {}
+KNOWN_MISSES: dict[str, str] = {
+    "torch/bug_swa_update_bn_on_live_model.py":
+        "BN306 accepts any update_bn() call; it does not check that its model argument is the AveragedModel "
+        "(here the live model is recalibrated and swa_model keeps stale buffers)",
+    "torch/bug_finetune_eval_freezes_new_head_bn.py":
+        "BN302 treats model.eval() next to requires_grad=False on the backbone as a deliberate freeze, although the "
+        "trained head (optimizer params) contains a fresh BatchNorm1d that is frozen at 0/1 too",
+    "torch/bug_ensemble_eval_no_eval_mode.py":
+        "BN303 does not follow models held in a list: ensemble_predict() calls each member m(x) under no_grad "
+        "from a comprehension over `members` without eval()",
+    "keras/bug_stateless_call_jax_state_dropped.py":
+        "BN205 sees stateless_call(training=True) returning the new state through has_aux, but misses that the "
+        "caller unpacks it as `(loss, _)` and returns the old non_trainable list",
+    "tf1/bug_is_training_fed_only_in_eval.py":
+        "BN102 counts any feed of the placeholder as 'fed'; here it is only ever fed the constant False (eval), "
+        "so the train op runs with the default False",
+    "tf1/bug_update_ops_scope_typo.py":
+        "BN103 accepts get_collection(UPDATE_OPS, scope=...) as wired without checking that the scope prefix "
+        "matches a variable_scope the BN layers are built in ('enc/' vs 'encoder')",
+    "tf1/bug_gan_generator_update_ops_missing.py":
+        "BN103 is satisfied by one control_dependencies(UPDATE_OPS, scope='discriminator') anywhere; the generator's "
+        "minimize() (BN under 'generator') has no update ops",
+    "tf1/bug_tf_keras_layer_updates_not_run.py":
+        "tf.keras BatchNormalization called in a TF1 graph puts its updates in layer.updates, not UPDATE_OPS; no rule "
+        "checks that layer.updates reach the train op",
+    "flax/bug_train_attribute_default_false.py":
+        "BN401 only sees use_running_average=True literals; here it is `not self.train` with a dataclass field "
+        "default False and the module instantiated as Net() (never Net(train=True)) for the mutable train apply",
+    "flax/bug_nnx_eval_left_on_after_validation.py":
+        "no rule tracks Flax NNX model.eval()/model.train(): validate() leaves the nnx model in eval and the "
+        "epoch loop's nnx.jit train step then uses running averages (same mechanism as BN301)",
+}
 
 # Correct programs that get a finding today: path -> (code, why the finding is wrong).
 KNOWN_FALSE_POSITIVES: dict[str, tuple[str, str]] = {
