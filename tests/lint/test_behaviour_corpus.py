@@ -41,18 +41,12 @@ KNOWN_MISSES: dict[str, str] = {
     "keras/bug_stateless_call_jax_state_dropped.py":
         "BN205 sees stateless_call(training=True) returning the new state through has_aux, but misses that the "
         "caller unpacks it as `(loss, _)` and returns the old non_trainable list",
-    "tf1/bug_is_training_fed_only_in_eval.py":
-        "BN102 counts any feed of the placeholder as 'fed'; here it is only ever fed the constant False (eval), "
-        "so the train op runs with the default False",
     "tf1/bug_update_ops_scope_typo.py":
         "BN103 accepts get_collection(UPDATE_OPS, scope=...) as wired without checking that the scope prefix "
         "matches a variable_scope the BN layers are built in ('enc/' vs 'encoder')",
     "tf1/bug_gan_generator_update_ops_missing.py":
         "BN103 is satisfied by one control_dependencies(UPDATE_OPS, scope='discriminator') anywhere; the generator's "
         "minimize() (BN under 'generator') has no update ops",
-    "tf1/bug_tf_keras_layer_updates_not_run.py":
-        "tf.keras BatchNormalization called in a TF1 graph puts its updates in layer.updates, not UPDATE_OPS; no rule "
-        "checks that layer.updates reach the train op",
     "flax/bug_train_attribute_default_false.py":
         "BN401 only sees use_running_average=True literals; here it is `not self.train` with a dataclass field "
         "default False and the module instantiated as Net() (never Net(train=True)) for the mutable train apply",

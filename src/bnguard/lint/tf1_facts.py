@@ -608,6 +608,7 @@ class TrainContext:
     deliberate_modules: set = field(default_factory=set)  # ids of the modules that name such a setting
     transfer_modules: set = field(default_factory=set)  # ids of the modules behind ``transfer``
     layer_updates_used: bool = False  # ``model.updates`` / ``layer.updates`` / ``get_updates_for``
+    layer_updates_modules: set = field(default_factory=set)  # ids of the modules that use them
     session_modules: set = field(default_factory=set)  # modules that run a tf.Session (graph mode)
     calls_by_scope: dict = field(default_factory=dict)
     methods_by_class: dict = field(default_factory=dict)
@@ -698,8 +699,10 @@ def _build_context(project: Project) -> TrainContext:
                 ctx.session_modules.add(id(m))
             if name in ("get_updates_for", "get_update_ops") or q == "tensorflow.keras.backend.get_session":
                 ctx.layer_updates_used = True
+                ctx.layer_updates_modules.add(id(m))
         if m.references.get("updates") or m.references.get("_updates"):
             ctx.layer_updates_used = True
+            ctx.layer_updates_modules.add(id(m))
         for name, refs in m.references.items():
             if name == "UPDATE_OPS" or name == "update_ops":
                 for r in refs:

@@ -252,16 +252,21 @@ def _build_feed_index(project: Project) -> FeedIndex:
             idx.key_names.add(n)
         idx.key_exprs.append((k, m))
 
+    def false_literal(v: Optional[ast.AST]) -> bool:
+        # ``{is_training: False}``: feeds the value the flag has anyway, so it feeds nothing
+        return isinstance(v, ast.Constant) and v.value is False
+
     for m in project.modules:
         kinds = m.nodes_of_kind
         for node in kinds.get(ast.Dict, ()):
-            for k in node.keys:
-                add_key(k, m)
+            for k, v in zip(node.keys, node.values):
+                if not false_literal(v):
+                    add_key(k, m)
         for kind in (ast.Assign, ast.AugAssign, ast.AnnAssign):
             for node in kinds.get(kind, ()):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 for t in targets:
-                    if isinstance(t, ast.Subscript):
+                    if isinstance(t, ast.Subscript) and not false_literal(node.value):
                         add_key(t.slice, m)
         if kinds.get(ast.DictComp):
             idx.opaque = True

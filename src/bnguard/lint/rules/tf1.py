@@ -56,20 +56,22 @@ def _frozen_is_deliberate(site: BNSite, project: Project) -> bool:
     or an inference copy that reuses the variables of a BN trained elsewhere (a GAN ``sampler``)."""
     transfer = train_context(project).transfer_modules & same_program(site.module, project)
     return (site.trainable_false or bool(transfer) or _reuses_variables(site, project)
-            or _inference_code(site))
+            or _inference_code(site, project))
 
 
 _INFERENCE_WORDS = ("eval", "test", "infer", "predict", "sampler", "export", "freeze", "serving", "demo",
                     "deploy", "valid")
 
 
-def _inference_code(site: BNSite) -> bool:
+def _inference_code(site: BNSite, project: Optional[Project] = None) -> bool:
     """The BN is built in a function or file named for inference (``evaluate()``, ``sampler()``,
     ``export.py``): a hard-coded False there is how inference graphs are written."""
     from bnguard.lint.tf1_facts import enclosing_names
 
     names = enclosing_names(site.node, site.module)
     stem = site.module.path.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    if project is not None and id(site.module) in train_context(project).trained_modules:
+        stem = ""  # a file that builds its own train op (train_and_eval.py) is not an inference script
     # Word starts, not substrings: ``build_eval_graph``, ``testNet``, ``export.py`` are inference
     # code; ``get_latest_model``, ``protest`` or ``medieval`` are not.
     return any(t.startswith(w) for n in names + [stem] for t in identifier_words(n) for w in _INFERENCE_WORDS)
@@ -552,9 +554,9 @@ with tf.control_dependencies(update_ops):
             return
         program = same_program(module, project)
         sites = [s for s in bn_sites(project) if s.api == "keras" and not V.always_false_values(s.flag)
-                 and not V.always_true_values(s.flag) and id(s.module) in program
+                 and id(s.module) in program
                  and site_in_graph_of(s, module, project) and not _keras_learning_phase_frozen(s, project)]
-        if ctx.layer_updates_used:
+        if ctx.layer_updates_modules & program:
             # ``model.updates`` is read somewhere: it runs the updates of every layer the model
             # tracks, which leaves only layers built inside ``call`` and never stored on ``self``.
             sites = [s for s in sites if _untracked_in_call(s)]
