@@ -29,15 +29,9 @@ PROGRAMS = {e["path"]: e for e in MANIFEST["programs"]}
 
 # Bugs the rules do not detect yet: path -> why (the mechanism that misses it).
 KNOWN_MISSES: dict[str, str] = {
-    "torch/bug_swa_update_bn_on_live_model.py":
-        "BN306 accepts any update_bn() call; it does not check that its model argument is the AveragedModel "
-        "(here the live model is recalibrated and swa_model keeps stale buffers)",
     "torch/bug_finetune_eval_freezes_new_head_bn.py":
         "BN302 treats model.eval() next to requires_grad=False on the backbone as a deliberate freeze, although the "
         "trained head (optimizer params) contains a fresh BatchNorm1d that is frozen at 0/1 too",
-    "torch/bug_ensemble_eval_no_eval_mode.py":
-        "BN303 does not follow models held in a list: ensemble_predict() calls each member m(x) under no_grad "
-        "from a comprehension over `members` without eval()",
     "keras/bug_stateless_call_jax_state_dropped.py":
         "BN205 sees stateless_call(training=True) returning the new state through has_aux, but misses that the "
         "caller unpacks it as `(loss, _)` and returns the old non_trainable list",

@@ -620,6 +620,12 @@ class Flow:
                         each[var] = list(head.elts)
                     elif var and isinstance(head, ast.Name) and head.id in params:
                         each[var] = "$" + head.id
+                    elif var and isinstance(head, (ast.Name, ast.Attribute)):
+                        # for m in members: m.eval() over a list of the function's own (or self's):
+                        # each element of that list, as a caller or callee names it
+                        hkey = arg_key(head)[0]
+                        if hkey is not None and len(hkey) == 1:
+                            each[var] = hkey[0]
                     walk(st.body, loops + (st,), guards)
                     if var:
                         each.pop(var, None)

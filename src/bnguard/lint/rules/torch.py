@@ -1117,11 +1117,13 @@ method run as `model.test_loop(loader)` right after the caller's `model.eval()` 
                         and _never_used(scope.name, project):
                     continue  # the caller chooses the mode of a model it passes in, and there is none
                 reported.add((id(scope), key))
+                each = model_expr is not call.func and isinstance(call.func, ast.Name) and _MODEL_LIST_NAME.search(text)
+                switch = f"for m in {text}: m.eval()" if each else f"{text}.eval()"
                 yield self.finding(
                     module, call,
                     f"`{text}` is run{' under no_grad()' if no_grad_region else ''} for evaluation but is never put in eval mode here or in "
                     f"a caller: its BatchNorm layers use batch statistics and fold the evaluation data into "
-                    f"their running statistics. Call `{text}.eval()` first (and `.train()` again before training).",
+                    f"their running statistics. Call `{switch}` first (and `.train()` again before training).",
                     severity="error" if has_bn else "warning")
                 break  # one finding per region
 
@@ -1410,6 +1412,11 @@ def _model_calls(region: ast.AST, module: Module, project: Project) -> list[tupl
         if _MODEL_NAME.search(last) and not _NOT_MODEL_NAME.search(last):
             out.append((n, f))
             continue
+        if isinstance(f, ast.Name):
+            listed = _iterated_models(f.id, n, module)
+            if listed is not None:
+                out.append((n, listed))  # [m(x) for m in members]: each member of the ensemble runs
+                continue
         inner = _helper_model_call(n, module, project)
         if inner is not None:
             out.append((n, inner))
@@ -1421,6 +1428,26 @@ def _model_calls(region: ast.AST, module: Module, project: Project) -> list[tupl
             out.append((n, f))  # self.feature(x) / unet(x), where the object is built as a BN model
     out.sort(key=lambda c: (c[0].lineno, c[0].col_offset))
     return out
+
+
+_MODEL_LIST_NAME = re.compile(r"(models|nets|networks|members|ensemble|learners|experts|estimators|classifiers|"
+                              r"encoders|backbones)$", re.I)
+
+
+def _iterated_models(name: str, call: ast.Call, module: Module) -> Optional[ast.AST]:
+    """``m`` in ``for m in members: m(x)`` / ``[m(x) for m in models]``: the list it runs over when
+    that is named as a list of models (an ensemble); None otherwise."""
+    for anc in module.ancestors(call):
+        gens = anc.generators if isinstance(anc, (ast.ListComp, ast.GeneratorExp, ast.SetComp, ast.DictComp)) \
+            else [anc] if isinstance(anc, (ast.For, ast.AsyncFor)) else []
+        for g in gens:
+            if isinstance(g.target, ast.Name) and g.target.id == name:
+                it = g.iter
+                last = (dotted(it) or "").rsplit(".", 1)[-1] if isinstance(it, (ast.Name, ast.Attribute)) else ""
+                return it if last and _MODEL_LIST_NAME.search(last) else None
+        if isinstance(anc, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            return None
+    return None
 
 
 def _project_function_here(name: str, module: Module, project: Project) -> bool:
@@ -1968,6 +1995,28 @@ def _project_recomputes_bn(project: Project, module: Optional[Module] = None) ->
         c.name and _RECOMPUTE.match(c.name) or (c.qualname or "").endswith("update_bn") for c in m.calls))
 
 
+def _recomputed_models(project: Project, module: Module) -> Optional[list]:
+    """Keys of the models that the program's ``swa_utils.update_bn(loader, model)`` calls
+    recompute; None when some recompute call's model cannot be told (another helper, a parameter,
+    a computed expression): then it may be any model."""
+    keys = []
+    for m in project.modules:
+        if id(m) not in _import_component(project, module):
+            continue
+        for c in m.calls:
+            if not (c.name and _RECOMPUTE.match(c.name) or (c.qualname or "").endswith("update_bn")):
+                continue
+            if not ((c.qualname or "").endswith("swa_utils.update_bn") or c.name == "update_bn"):
+                return None
+            arg = c.node.args[1] if len(c.node.args) > 1 else _kw(c.node, "model")
+            key = receiver_key(arg, {}, set())[0] if arg is not None else None
+            if key is None or (c.scope is not None and not isinstance(c.scope, ast.Lambda)
+                               and key[0].lstrip("$%") in _params(c.scope)):
+                return None  # update_bn(loader, model) in a helper: whatever its caller passes
+            keys.append(key)
+    return keys
+
+
 def _handles_buffers(key: Key, project: Project) -> bool:
     """``swa.buffers()`` / ``named_buffers()`` / ``state_dict()`` copies into the averaged model."""
     for m in project.modules:
@@ -2064,26 +2113,33 @@ or whose loop writes into the source's `.grad` (MAML / Reptile learners: trained
     def check(self, module: Module, project: Project) -> Iterable[Finding]:
         from bnguard.lint.values import always_true
 
-        if _project_recomputes_bn(project, module):
-            return
+        if not _project_recomputes_bn(project, module):
+            recomputed = None
+        else:
+            recomputed = _recomputed_models(project, module)
+            if recomputed is None:
+                return  # a recompute whose model cannot be told: assume it is the averaged one
         for site in module.calls:
             if (site.qualname or "") in _AVERAGED_MODEL or (site.name == "AveragedModel" and "swa_utils" in module.unit.text):
                 ub = _kw(site.node, "use_buffers")
                 if ub is not None and (isinstance(ub, ast.Constant) and ub.value is True or always_true(ub, module, project)
                                        or not isinstance(ub, ast.Constant)):
                     continue
-                yield from self._judge(module, project, site.node, "AveragedModel")
+                yield from self._judge(module, project, site.node, "AveragedModel", recomputed)
             elif (site.qualname or "") == "copy.deepcopy" and site.node.args:
                 if self._parameter_only_ema(module, project, site):
-                    yield from self._judge(module, project, site.node, "EMA copy")
+                    yield from self._judge(module, project, site.node, "EMA copy", recomputed)
 
-    def _judge(self, module: Module, project: Project, call: ast.Call, kind: str) -> Iterable[Finding]:
+    def _judge(self, module: Module, project: Project, call: ast.Call, kind: str,
+               recomputed: Optional[list] = None) -> Iterable[Finding]:
         parent = _assignment_of(module, call)
         if not (isinstance(parent, ast.Assign) and len(parent.targets) == 1):
             return
         avg_key, avg_text = receiver_key(parent.targets[0], {}, set())
         src_key, src_text = receiver_key(call.args[0], {}, set()) if call.args else (None, "")
         if not avg_key or not src_key:
+            return
+        if recomputed is not None and any(same_object(k, avg_key) for k in recomputed):
             return
         has_bn = _model_has_bn(src_key, project, module)
         if has_bn is False or (has_bn is None and not _project_has_bn(project)):
