@@ -29,9 +29,6 @@ PROGRAMS = {e["path"]: e for e in MANIFEST["programs"]}
 
 # Bugs the rules do not detect yet: path -> why (the mechanism that misses it).
 KNOWN_MISSES: dict[str, str] = {
-    "torch/bug_finetune_eval_freezes_new_head_bn.py":
-        "BN302 treats model.eval() next to requires_grad=False on the backbone as a deliberate freeze, although the "
-        "trained head (optimizer params) contains a fresh BatchNorm1d that is frozen at 0/1 too",
     "keras/bug_stateless_call_jax_state_dropped.py":
         "BN205 sees stateless_call(training=True) returning the new state through has_aux, but misses that the "
         "caller unpacks it as `(loss, _)` and returns the old non_trainable list",

@@ -170,28 +170,59 @@ def _frozen_names(project: Project, module: Optional[Module] = None) -> set[str]
     """Objects frozen on purpose: ``x.requires_grad_(False)``, ``for p in x.parameters(): p.requires_grad = False``;
     with ``module``, only in the program it belongs to (its import component)."""
 
-    def compute(p: Project) -> dict[int, set[str]]:
-        by_module: dict[int, set[str]] = {}
-        for m in p.modules:
-            names = by_module.setdefault(id(m), set())
-            for n in ast.walk(m.tree):
-                if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "requires_grad_" \
-                        and n.args and isinstance(n.args[0], ast.Constant) and n.args[0].value is False:
-                    names |= key_names(receiver_key(n.func.value, {}, set())[0])
-                elif isinstance(n, (ast.For, ast.comprehension)):
-                    it = n.iter
-                    if isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and it.func.attr in ("parameters", "named_parameters"):
-                        body = n.body if isinstance(n, ast.For) else []
-                        for st in body:
-                            for a in ast.walk(st):
-                                if isinstance(a, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr == "requires_grad" for t in a.targets) \
-                                        and isinstance(a.value, ast.Constant) and a.value.value is False:
-                                    names |= key_names(receiver_key(it.func.value, {}, set())[0])
-        return by_module
-
-    by_module = project.fact("torch.frozen_names_by_module", compute)
+    by_module = project.fact("torch.frozen_keys_by_module", _frozen_keys_by_module)
     ids = _import_component(project, module) if module is not None else by_module.keys()
-    return set().union(*(by_module.get(i, set()) for i in ids))
+    return {n for i in ids for k in by_module.get(i, ()) for n in key_names(k)}
+
+
+def _frozen_keys_by_module(p: Project) -> dict[int, set]:
+    """Module id -> keys of the objects whose parameters it freezes (``model.backbone`` as
+    ("model", "backbone"))."""
+    by_module: dict[int, set] = {}
+    for m in p.modules:
+        keys = by_module.setdefault(id(m), set())
+        for n in ast.walk(m.tree):
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "requires_grad_" \
+                    and n.args and isinstance(n.args[0], ast.Constant) and n.args[0].value is False:
+                keys.add(receiver_key(n.func.value, {}, set())[0])
+            elif isinstance(n, (ast.For, ast.comprehension)):
+                it = n.iter
+                if isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and it.func.attr in ("parameters", "named_parameters"):
+                    body = n.body if isinstance(n, ast.For) else []
+                    for st in body:
+                        for a in ast.walk(st):
+                            if isinstance(a, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr == "requires_grad" for t in a.targets) \
+                                    and isinstance(a.value, ast.Constant) and a.value.value is False:
+                                keys.add(receiver_key(it.func.value, {}, set())[0])
+        keys.discard(None)
+    return by_module
+
+
+def _trained_bn_beside_frozen_part(key: Key, project: Project, module: Optional[Module]) -> bool:
+    """``model.backbone`` is frozen, and ``model``'s class also builds BatchNorm in another
+    attribute (a new head with ``BatchNorm1d``): ``model.eval()`` then freezes the statistics of a
+    BN that trains, which is no deliberate freeze."""
+    if module is None or not key or len(key) != 1:
+        return False
+    head = key[0].lstrip("$%")
+    by_module = project.fact("torch.frozen_keys_by_module", _frozen_keys_by_module)
+    frozen = [k for i in _import_component(project, module) for k in by_module.get(i, ())]
+    if any(len(k) == 1 and k[0].lstrip("$%") == head for k in frozen):
+        return False  # the whole object is frozen
+    parts = {k[1] for k in frozen if len(k) >= 2 and k[0].lstrip("$%") == head}
+    if not parts:
+        return False
+    classes = _bn_classes(project)
+    for m, name in _constructor_names(key, project, module):
+        for node, dm in classes.defs.get(name, []):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            for st in ast.walk(node):
+                if isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Attribute) \
+                        and st.targets[0].attr not in parts and any(
+                            "BatchNorm" in (dotted(c.func) or "") for c in ast.walk(st.value) if isinstance(c, ast.Call)):
+                    return True
+    return False
 
 
 def _is_trained(key: Key, project: Project, module: Optional[Module] = None) -> bool:
@@ -202,7 +233,7 @@ def _is_trained(key: Key, project: Project, module: Optional[Module] = None) -> 
     if key is None or len(key) > 1:
         return False
     names = key_names(key)
-    if names & _frozen_names(project, module):
+    if names & _frozen_names(project, module) and not _trained_bn_beside_frozen_part(key, project, module):
         return False
     trained = _trained_names(project, module)
     if trained:
@@ -512,7 +543,9 @@ for epoch in range(epochs):
 """,
         not_flagged="""
 Objects frozen on purpose: a feature extractor / backbone with `requires_grad_(False)`, a teacher,
-target, EMA or perceptual-loss network, anything whose parameters no optimizer receives; one layer
+target, EMA or perceptual-loss network, anything whose parameters no optimizer receives (but a model
+whose frozen part is only `model.backbone` while its class builds BatchNorm in another, trained
+attribute, such as a new head, is reported: `model.eval()` freezes that BN too); one layer
 switched back after `model.train()` (`model[1].eval()`); a model whose BatchNorm parameters are
 frozen (`for p in self.bn1.parameters(): p.requires_grad = False`, `affine=False`: DeepLab-style
 `use_global_stats` fine-tuning); a model whose visible constructors build no BatchNorm.
