@@ -193,7 +193,7 @@ def constant_values(module: Module, project: Project, expr: Optional[ast.expr]) 
                 and any(isinstance(a, ast.ClassDef) for a in module.ancestors(scope)):
             return None
     if _reads_constructor_field(module, expr):
-        return None
+        return _field_expression_values(module, project, expr)
     vals = values.possible_values(expr, module, project)
     return set(vals) if values.is_constant_set(vals) else None
 
@@ -208,6 +208,74 @@ def _reads_constructor_field(module: Module, expr: ast.AST) -> bool:
                                        and b.target.id == n.attr for b in cls.body):
                 return True
     return False
+
+
+def _field_expression_values(module: Module, project: Project, expr: ast.AST) -> Optional[set]:
+    """Values of ``self.f`` / ``not self.f`` where ``f`` is a field of the enclosing Flax module or
+    dataclass: its default and what every construction of the class in the project passes for it
+    (``Net()``, ``Net(train=True)``, positionally, ``partial(Net, train=...)``). None when any of
+    those is unknown, or the class is subclassed, referred to without being called, or cloned with
+    new fields: then some instance may be built with a value no call shows."""
+    negate = False
+    while isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.Not):
+        expr, negate = expr.operand, not negate
+    if not (isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name) and expr.value.id == "self"):
+        return None
+    cls = module.enclosing_class(expr)
+    if cls is None:
+        return None
+    got = _field_values(module, project, cls, expr.attr)
+    if got is None:
+        return None
+    return {(not v) for v in got} if negate else got
+
+
+def _field_values(module: Module, project: Project, cls: ast.ClassDef, field_name: str) -> Optional[set]:
+    fields = [b for b in cls.body if isinstance(b, ast.AnnAssign) and isinstance(b.target, ast.Name)]
+    names = [f.target.id for f in fields]  # type: ignore[union-attr]
+    if field_name not in names:
+        return None
+    decl = fields[names.index(field_name)]
+    if any(cls.name in {dotted(b) for b in c.bases} for m in project.modules for c in m.classes):
+        return None  # a subclass may set another default
+    if any(k.arg == field_name for c in project.call_sites("clone") for k in c.node.keywords):
+        return None
+    out: set = set()
+    if decl.value is not None:
+        default = values.possible_values(decl.value, module, project)
+        if not values.is_constant_set(default):
+            return None
+        out |= set(default)
+    constructions = 0
+    for site in project.call_sites(cls.name) + project.call_sites("partial"):
+        node = site.node
+        args = list(node.args)
+        if site.name == "partial":
+            if not args or (dotted(args[0]) or "").rsplit(".", 1)[-1] != cls.name:
+                continue
+            args = args[1:]
+        elif resolve_def(project, site.module, node.func) is not cls:
+            continue
+        constructions += 1
+        if any(isinstance(a, ast.Starred) for a in args) or any(k.arg is None for k in node.keywords):
+            return None
+        passed = next((k.value for k in node.keywords if k.arg == field_name), None)
+        if passed is None and names.index(field_name) < len(args):
+            passed = args[names.index(field_name)]
+        if passed is None:
+            if decl.value is None:
+                return None
+            continue
+        vals = values.possible_values(passed, site.module, project)
+        if not values.is_constant_set(vals):
+            return None
+        out |= set(vals)
+    if not constructions:
+        return None
+    # the class handed around by name (``module_cls=Net``) is built where no call shows it
+    if any(r is not None for m in project.modules if m.mentions(cls.name) for r in m.references.get(cls.name, ())):
+        return None
+    return out
 
 
 def always_false(module: Module, project: Project, expr: Optional[ast.expr]) -> bool:

@@ -140,7 +140,9 @@ class RunningAverageHardcoded(Rule):
     doc = RuleDoc(
         what="""
 Finds a Flax linen `nn.BatchNorm` whose `use_running_average` is always true — a literal, a constant,
-`not train` where `train` is always false, a `functools.partial(nn.BatchNorm, use_running_average=True)`,
+`not train` where `train` is always false (a call argument, or a module field such as
+`train: bool = False` that no construction `Net(train=True)` / `partial(Net, train=True)` in the
+project sets), a `functools.partial(nn.BatchNorm, use_running_average=True)`,
 or `self.bn(x, use_running_average=True)` — in a project that trains with
 `apply(..., mutable=['batch_stats'])`, i.e. one that expects the statistics to move.
 """,
