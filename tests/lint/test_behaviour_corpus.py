@@ -38,9 +38,6 @@ KNOWN_MISSES: dict[str, str] = {
     "tf1/bug_gan_generator_update_ops_missing.py":
         "BN103 is satisfied by one control_dependencies(UPDATE_OPS, scope='discriminator') anywhere; the generator's "
         "minimize() (BN under 'generator') has no update ops",
-    "flax/bug_nnx_eval_left_on_after_validation.py":
-        "no rule tracks Flax NNX model.eval()/model.train(): validate() leaves the nnx model in eval and the "
-        "epoch loop's nnx.jit train step then uses running averages (same mechanism as BN301)",
 }
 
 # Correct programs that get a finding today: path -> (code, why the finding is wrong).

@@ -133,8 +133,10 @@ def _constant_index(index: ast.AST) -> bool:
     return isinstance(index, ast.Constant) and isinstance(index.value, int)
 
 
-def is_optimizer_step(call: ast.Call) -> bool:
+def is_optimizer_step(call: ast.Call, module: Optional[Module] = None) -> bool:
     f = call.func
+    if isinstance(f, ast.Attribute) and f.attr == "update" and module is not None and _nnx_update(call, module):
+        return True
     if not (isinstance(f, ast.Attribute) and f.attr == "step"):
         return False
     name = dotted(f.value) or ""
@@ -142,6 +144,14 @@ def is_optimizer_step(call: ast.Call) -> bool:
     if _SCALER_NAME.search(last):
         return True  # GradScaler.step(optimizer)
     return bool(_OPTIMIZER_NAME.search(last)) and not _NOT_OPTIMIZER.search(last)
+
+
+def _nnx_update(call: ast.Call, module: Module) -> bool:
+    """``optimizer.update(model, grads)`` / ``optimizer.update(grads)`` of a Flax NNX optimizer: a
+    statement of its own (optax's ``tx.update(grads, state)`` returns new updates and is assigned)."""
+    name = (dotted(call.func.value) or "").rsplit(".", 1)[-1]  # type: ignore[attr-defined]
+    return bool(_OPTIMIZER_NAME.search(name)) and not _NOT_OPTIMIZER.search(name) \
+        and isinstance(module.parent(call), ast.Expr) and module.imports.imports_any("flax")
 
 
 def mode_call(call: ast.Call) -> Optional[str]:
@@ -329,7 +339,7 @@ class Flow:
                     form = "attr_other"
                 sites.setdefault((form, c.name), []).append(c)
                 kinds = []
-                if c.name == "step" and is_optimizer_step(c.node):
+                if c.name in ("step", "update") and is_optimizer_step(c.node, m):
                     kinds = ["step", "any"]
                 elif c.name in ("eval", "train"):
                     mode = mode_call(c.node)
@@ -545,7 +555,7 @@ class Flow:
                 else:
                     key, text = arg_key(receiver)
                     add(Event(kind, key, text, site, loops, guards))
-            if is_optimizer_step(call):
+            if is_optimizer_step(call, module):
                 f = call.func
                 opt_expr = call.args[0] if _SCALER_NAME.search(dotted(f.value) or "") and call.args else f.value  # type: ignore[attr-defined]
                 okey, otext = arg_key(opt_expr)

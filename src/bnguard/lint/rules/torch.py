@@ -55,6 +55,11 @@ def _uses_torch(module: Module) -> bool:
     return module.imports.imports_any("torch") or module.mentions("torch")
 
 
+def _uses_nnx(module: Module) -> bool:
+    """Flax NNX: modules with PyTorch-like ``model.train()`` / ``model.eval()`` switches."""
+    return module.mentions("nnx") and module.imports.imports_any("flax")
+
+
 def _is_lightning(module: Module) -> bool:
     return module.imports.imports_any(*_LIGHTNING)
 
@@ -77,6 +82,14 @@ class _OptimizerIndex:
             for c in m.calls:
                 callee = c.qualname or c.name or ""
                 if not _OPTIMIZER_CTOR.search(callee) or re.search(r"sched|lr_|swa_utils", callee, re.I):
+                    continue
+                if callee.endswith("nnx.Optimizer") and c.node.args:
+                    # nnx.Optimizer(model, tx): it trains the model it is given
+                    names = key_names(receiver_key(c.node.args[0], {}, set())[0])
+                    parent = m.parent(c.node)
+                    target = (dotted(parent.targets[0]) or "").rsplit(".", 1)[-1] or None \
+                        if isinstance(parent, ast.Assign) and len(parent.targets) == 1 else None
+                    self.records.append((m, c.scope, target, names or {"*"}))
                     continue
                 parent, child = m.parent(c.node), c.node
                 while isinstance(parent, ast.IfExp) and parent.test is not child:
@@ -247,7 +260,7 @@ def _lightning_module(module: Module) -> bool:
 
 def _roots(project: Project) -> Iterable[tuple[Module, list[Event]]]:
     flow = _flow(project)
-    if not any(_uses_torch(m) for m in project.modules):
+    if not any(_uses_torch(m) or _uses_nnx(m) for m in project.modules):
         return
     for m in project.modules:
         if _lightning_module(m):
@@ -476,7 +489,9 @@ Finds `model.eval()` / `model.train(False)` that runs inside the loop that steps
 directly or through a project function such as `validate()` defined in another module — when no
 `model.train()` runs before the next optimizer step, the next iteration included.
 Calls are followed through the project (arguments bound to parameters, `self.model`, aliases,
-`model.module`), and only the object the optimizer trains counts.
+`model.module`), and only the object the optimizer trains counts. Flax NNX models have the same
+switches (`model.eval()` / `model.train()`, stepped by `nnx.Optimizer(...).update(...)`) and are
+checked the same way.
 """,
         why="""
 `eval()` switches every BatchNorm to its running statistics and stops updating them. If training
