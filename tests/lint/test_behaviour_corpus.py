@@ -29,9 +29,6 @@ PROGRAMS = {e["path"]: e for e in MANIFEST["programs"]}
 
 # Bugs the rules do not detect yet: path -> why (the mechanism that misses it).
 KNOWN_MISSES: dict[str, str] = {
-    "keras/bug_stateless_call_jax_state_dropped.py":
-        "BN205 sees stateless_call(training=True) returning the new state through has_aux, but misses that the "
-        "caller unpacks it as `(loss, _)` and returns the old non_trainable list",
     "tf1/bug_update_ops_scope_typo.py":
         "BN103 accepts get_collection(UPDATE_OPS, scope=...) as wired without checking that the scope prefix "
         "matches a variable_scope the BN layers are built in ('enc/' vs 'encoder')",

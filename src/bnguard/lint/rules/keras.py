@@ -559,7 +559,62 @@ grad_fn = jax.value_and_grad(compute_loss, has_aux=True)
                 if isinstance(second, ast.Name):
                     if second.id == "_":
                         return True
-                    used = any(isinstance(n, ast.Name) and n.id == second.id and isinstance(n.ctx, ast.Load)
-                               for n in ast.walk(fn))
-                    return not used
+                    loads = [n for n in ast.walk(fn) if isinstance(n, ast.Name) and n.id == second.id
+                             and isinstance(n.ctx, ast.Load)]
+                    if not loads:
+                        return True
+                    # returned as the auxiliary output of a differentiated loss: dropped when every
+                    # caller of the gradient function throws the auxiliary away (`(loss, _), grads = ...`)
+                    if all(_returned_as_aux(module, fn, n) for n in loads):
+                        return _aux_dropped_by_every_caller(module, fn)
+                    return False
         return False
+
+
+def _returned_as_aux(module: Module, fn: FuncNode, load: ast.Name) -> bool:
+    """``return loss, updated_non_trainable``: the name is the second element of the returned pair."""
+    parent = module.parent(load)
+    ret = module.parent(parent) if isinstance(parent, ast.Tuple) else None
+    return isinstance(ret, ast.Return) and isinstance(parent, ast.Tuple) and len(parent.elts) == 2 \
+        and parent.elts[1] is load and module.scope_of(ret) is fn
+
+
+def _aux_dropped_by_every_caller(module: Module, fn: FuncNode) -> bool:
+    """``fn`` goes to ``jax.value_and_grad(fn, has_aux=True)`` (or ``jax.grad``) and every call of the
+    result unpacks the auxiliary output into ``_`` or a name never read."""
+    uses: list[tuple[ast.Call, bool]] = []  # (call of the gradient function, value_and_grad?)
+    for c in module.calls:
+        if c.name not in ("value_and_grad", "grad") or not c.node.args:
+            continue
+        if not (isinstance(c.node.args[0], ast.Name) and c.node.args[0].id == fn.name):
+            continue
+        if not any(k.arg == "has_aux" and isinstance(k.value, ast.Constant) and k.value.value is True
+                   for k in c.node.keywords):
+            continue
+        with_value = c.name == "value_and_grad"
+        parent = module.parent(c.node)
+        if isinstance(parent, ast.Call) and parent.func is c.node:
+            uses.append((parent, with_value))
+        elif isinstance(parent, ast.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0], ast.Name):
+            wrapper = parent.targets[0].id
+            uses.extend((o.node, with_value) for o in module.calls
+                        if isinstance(o.node.func, ast.Name) and o.node.func.id == wrapper)
+        else:
+            return False  # handed on: its caller is not visible
+    if not uses:
+        return False
+    for call, with_value in uses:
+        assign = module.parent(call)
+        if not (isinstance(assign, ast.Assign) and len(assign.targets) == 1 and isinstance(assign.targets[0], ast.Tuple)
+                and len(assign.targets[0].elts) == 2):
+            return False
+        first, second = assign.targets[0].elts
+        aux = (first.elts[1] if isinstance(first, ast.Tuple) and len(first.elts) == 2 else None) if with_value else second
+        if not isinstance(aux, ast.Name):
+            return False
+        scope = module.scope_of(assign)
+        owner = scope if scope is not None else module.tree
+        if aux.id != "_" and any(isinstance(n, ast.Name) and n.id == aux.id and isinstance(n.ctx, ast.Load)
+                                 for n in ast.walk(owner)):
+            return False
+    return True
