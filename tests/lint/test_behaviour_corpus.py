@@ -29,12 +29,11 @@ PROGRAMS = {e["path"]: e for e in MANIFEST["programs"]}
 
 # Bugs the rules do not detect yet: path -> why (the mechanism that misses it).
 KNOWN_MISSES: dict[str, str] = {
-    "tf1/bug_update_ops_scope_typo.py":
-        "BN103 accepts get_collection(UPDATE_OPS, scope=...) as wired without checking that the scope prefix "
-        "matches a variable_scope the BN layers are built in ('enc/' vs 'encoder')",
     "tf1/bug_gan_generator_update_ops_missing.py":
         "BN103 is satisfied by one control_dependencies(UPDATE_OPS, scope='discriminator') anywhere; the generator's "
-        "minimize() (BN under 'generator') has no update ops",
+        "minimize() (BN under 'generator') has no update ops. Left unreported on purpose for now: the generator's BN "
+        "is hard-coded training=True in a GAN, so its frozen moving statistics are never read (BN103's GAN / "
+        "always-training exemption); reporting it would also flag the harmless udacity DCGAN notebooks",
 }
 
 # Correct programs that get a finding today: path -> (code, why the finding is wrong).

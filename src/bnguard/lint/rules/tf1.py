@@ -502,7 +502,8 @@ with tf.control_dependencies(update_ops):
   by name passes anything but False: the only evidence says no update ops are created (frozen
   pretrained BN, as in Faster R-CNN ports). One call passing another value keeps it reported.
 - Train ops built inside `tf.control_dependencies(...)`, any used `get_collection(UPDATE_OPS)` in
-  the same program, `UPDATE_OPS` passed to anything there, the helpers above. A program is the
+  the same program (unless its literal `scope=` filter names no scope the program builds, a typo
+  that returns an empty list: then it is reported), `UPDATE_OPS` passed to anything there, the helpers above. A program is the
   script with the train op, what it imports and what imports it: another script of the repository
   that wires its own updates (or trains with Keras/eagerly) does not silence this one, and a BN
   layer in a module the program never imports is not part of its graph.
@@ -522,7 +523,9 @@ with tf.control_dependencies(update_ops):
         if (ctx.self_wiring_modules | ctx.keras_training_modules) & program or _runs_eagerly(module, program, ctx):
             return
         yield from self._keras_layers_in_graph(module, project)
-        if (any(id(c.module) in program for c in ctx.update_consumers + ctx.wiring_helpers)
+        mismatched = [c for c in ctx.update_consumers if id(c.module) in program and _scope_filter_misses(c, program, project)]
+        consumers = [c for c in ctx.update_consumers if c not in mismatched]
+        if (any(id(c.module) in program for c in consumers + ctx.wiring_helpers)
                 or ctx.other_update_ref_modules & program):
             return
         # Reachability goes by names (methods of unknown receivers); a layer in a module this
@@ -535,10 +538,14 @@ with tf.control_dependencies(update_ops):
         more = f" (and {len(sites) - 1} more)" if len(sites) > 1 else ""
         dead = ctx.dead_collections[0] if ctx.dead_collections else None
         for op in ctx.train_ops:
-            if op.module is not module or _train_op_is_wired(op.node, module, project):
+            if op.module is not module or (_train_op_is_wired(op.node, module, project) and not mismatched):
                 continue
             extra = (f"; `get_collection(UPDATE_OPS)` at {dead.module.where(dead.node.lineno)} is never used"
                      if dead else "")
+            if mismatched:
+                miss = mismatched[0]
+                extra = (f"; `get_collection(UPDATE_OPS, scope={ast.unparse(_kw_or_pos(miss.node, 'scope', 1))})` at "
+                         f"{miss.module.where(miss.node.lineno)} names no scope the program builds, so it is empty")
             yield self.finding(module, op.node, (
                 f"train op does not run the batch-norm update ops: the BN layer at {first.where}{more} puts its "
                 f"moving-average updates in UPDATE_OPS and nothing in the project runs them{extra}; build the "
@@ -681,6 +688,44 @@ def _runs_eagerly(module: Module, program: set, ctx) -> bool:
     if not ctx.eager_modules & program:
         return False
     return not (ctx.session_modules - ctx.eager_modules) & program
+
+
+def _scope_filter_misses(c, program: set, project: Project) -> bool:
+    """``tf.get_collection(UPDATE_OPS, scope="enc/")`` whose literal scope matches no scope name the
+    program writes (``variable_scope``/``name_scope`` names, ``scope=``/``name=`` arguments): the
+    filter is a prefix match on op names, so a misspelt scope returns an empty list."""
+    arg = _kw_or_pos(c.node, "scope", 1)
+    if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str) and arg.value):
+        return False
+    first = arg.value.split("/")[0]
+    exact = "/" in arg.value  # "enc/" needs a scope named exactly "enc"; "gen" matches "generator/..."
+    names = _scope_names(project, frozenset(program)) | {"batch_normalization", "BatchNorm"}  # default layer scopes
+    if "" in names:
+        return False  # some scope name is computed: it may be the one the filter names
+    return not any((n == first) if exact else n.startswith(first) for n in names)
+
+
+def _scope_names(project: Project, program: frozenset) -> set:
+    def compute(p: Project) -> set:
+        out: set = set()
+        for m in p.modules:
+            if id(m) not in program:
+                continue
+            for call in m.calls:
+                if call.name in ("get_collection", "get_collection_ref", "trainable_variables", "global_variables",
+                                 "get_tensor_by_name", "get_operation_by_name"):
+                    continue  # these read scopes; they do not build any
+                strings = []
+                if call.name in ("variable_scope", "name_scope", "VariableScope") and call.node.args:
+                    strings.append(call.node.args[0])
+                strings.extend(k.value for k in call.node.keywords if k.arg in ("scope", "name", "default_name"))
+                for st in strings:
+                    if isinstance(st, ast.Constant) and isinstance(st.value, str):
+                        out.update(part for part in st.value.split("/") if part)
+                    else:
+                        out.add("")  # a computed name: it could be anything
+        return out
+    return project.fact("tf1.scope_names:" + ",".join(map(str, sorted(program))), compute)
 
 
 def _keras_learning_phase_frozen(site: BNSite, project: Project) -> bool:
