@@ -287,7 +287,7 @@ def _describe(ev: Event, site_node: ast.AST) -> str:
     if ev.node is site_node:
         return ""
     mod, node = ev.sites[-1]
-    return f" (it calls `{ast.unparse(node.func)}()` at {mod.where(node.lineno)})"  # type: ignore[attr-defined]
+    return f" (it calls `{ast.unparse(node)}` at {mod.where(node.lineno)})"
 
 
 def _mode_findings(project: Project) -> dict[str, list[tuple[Module, ast.AST, str, Optional[Fix]]]]:
