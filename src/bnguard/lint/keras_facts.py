@@ -123,6 +123,15 @@ def _assignments_by_name(body_owner: ast.AST) -> dict[str, list[Optional[ast.exp
             for t in n.targets:
                 if isinstance(t, ast.Name):
                     add(t.id, n.value)
+                elif isinstance(t, (ast.Tuple, ast.List)) and isinstance(n.value, (ast.Tuple, ast.List)) \
+                        and len(t.elts) == len(n.value.elts) and not any(isinstance(e, ast.Starred) for e in t.elts):
+                    # generator, critic = make_generator(), make_critic(): element by element
+                    for target_elt, value_elt in zip(t.elts, n.value.elts):
+                        if isinstance(target_elt, ast.Name):
+                            add(target_elt.id, value_elt)
+                        else:
+                            for name in names_in([target_elt]):
+                                add(name, None)
                 elif isinstance(t, (ast.Tuple, ast.List)):
                     for name in names_in([t]):
                         add(name, None)  # unpacking: value unknown

@@ -500,7 +500,10 @@ grad_fn = jax.value_and_grad(compute_loss, has_aux=True)
         not_flagged="""
 - evaluation functions (not differentiated, not `train_step`), which may pass `training=False` and
   ignore the returned state;
-- models visibly built without BatchNormalization (the first example of the Keras JAX guide);
+- models visibly built without BatchNormalization (the first example of the Keras JAX guide, a
+  plain critic next to a BN generator), and models with no visible BatchNormalization at all, such
+  as the ones a GAN library's constructor receives (a custom `Model` calling its own
+  `self.stateless_call` is still checked);
 - calls whose `training` value is unknown.
 """,
         versions="Keras 3.0-3.15 (stateless_call exists only in Keras 3), any backend.",
@@ -515,8 +518,13 @@ grad_fn = jax.value_and_grad(compute_loss, has_aux=True)
             if fn is None:
                 continue
             in_train_step = fn.name == "train_step" or fn.name in diffed
-            if not in_train_step or kf.known_bn_free(module, project, c.node.func.value):
-                continue  # no BN statistics to lose (a BN-free model only loses its dropout seeds)
+            receiver = c.node.func.value
+            own_model = isinstance(receiver, ast.Name) and receiver.id == "self"  # the Keras guide's custom Model
+            if not in_train_step or kf.known_bn_free(module, project, receiver) \
+                    or not own_model and not kf.is_bn_model(module, project, receiver):
+                # no BN statistics to lose (a BN-free model only loses its dropout seeds), or no
+                # evidence of any: a model handed in by the caller (a GAN library's discriminator)
+                continue
             tr = kf.kwarg(c.node, "training")
             if tr is None and not kf.has_kwargs_splat(c.node):
                 yield self.finding(module, c.node, "stateless_call in a training step without training=True: "
