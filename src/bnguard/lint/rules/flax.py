@@ -15,9 +15,14 @@ from bnguard.lint import values as V
 from bnguard.lint.finding import Finding
 from bnguard.lint.project import FuncNode, Module, Project
 from bnguard.lint.rules.base import Rule, RuleDoc, register
+from bnguard.lint.tf1_facts import identifier_words
 
 FLAX_VERSIONS = "Flax linen 0.4-0.12 (verified with flax 0.12.8, jax 0.10.2); NNX (flax >= 0.8) for the split/merge case of BN402."
 LINEN_BN = {"flax.linen.BatchNorm", "flax.linen.normalization.BatchNorm"}
+# Identifier words that make a name containing "train" something other than the training flag
+# (``not_train``, ``train_frozen_bn``, ``use_train_stats``...).
+_NOT_A_TRAINING_FLAG = {"not", "eval", "evaluation", "frozen", "freeze", "fixed", "inference", "test", "use",
+                        "running", "average", "avg", "stats", "statistics", "deterministic", "no"}
 NNX_BN = {"flax.nnx.BatchNorm", "flax.nnx.nn.normalization.BatchNorm", "flax.experimental.nnx.BatchNorm"}
 
 
@@ -144,7 +149,9 @@ Finds a Flax linen `nn.BatchNorm` whose `use_running_average` is always true —
 `train: bool = False` that no construction `Net(train=True)` / `partial(Net, train=True)` in the
 project sets), a `functools.partial(nn.BatchNorm, use_running_average=True)`,
 or `self.bn(x, use_running_average=True)` — in a project that trains with
-`apply(..., mutable=['batch_stats'])`, i.e. one that expects the statistics to move.
+`apply(..., mutable=['batch_stats'])`, i.e. one that expects the statistics to move. Also, in linen
+and NNX alike, an inverted flag: `use_running_average=train` (a name that says training, passed
+without `not`), which is True exactly while training.
 """,
         why="""
 With `use_running_average=True` BatchNorm normalises with the stored `batch_stats` and never updates
@@ -182,11 +189,15 @@ logits, updates = Net().apply(variables, x, mutable=["batch_stats"])
     def check(self, module: Module, project: Project) -> Iterable[Finding]:
         if not module.imports.imports_any("flax"):
             return
+        inverted = list(self._inverted(module))
+        yield from inverted
         if not trains_batch_stats(project):
             return
         trained = trained_classes(project)
+        reported = {(f.line, f.col) for f in inverted}
         sites = [(node, expr, kf.always_true(module, project, expr), module.enclosing_class(node))
-                 for node, expr in self._flag_sites(module)]
+                 for node, expr in self._flag_sites(module)
+                 if (module.unit.locate(expr.lineno)[1], expr.col_offset + 1) not in reported]
         # A trained BN of this module whose flag can be False is what ``mutable=['batch_stats']`` is
         # there for; a hard-coded True next to it keeps pretrained statistics on purpose (a frozen
         # stem in a fine-tuned network; measured: the stem's statistics stay, the others move).
@@ -201,18 +212,35 @@ logits, updates = Net().apply(variables, x, mutable=["batch_stats"])
                                "with mutable=['batch_stats']: it never updates its statistics; use "
                                "`use_running_average=not train`")
 
-    def _flag_sites(self, module: Module) -> Iterable[tuple[ast.AST, ast.expr]]:
+    def _inverted(self, module: Module) -> Iterable[Finding]:
+        """``use_running_average=train`` (linen or NNX): the flag named for training, passed without
+        ``not``, is True exactly while training: BN then normalizes with its stored averages and
+        never updates them, and evaluates with batch statistics."""
+        for node, expr in self._flag_sites(module, NNX_BN | LINEN_BN):
+            name = expr.id if isinstance(expr, ast.Name) else expr.attr if isinstance(expr, ast.Attribute) else None
+            if name is None:
+                continue
+            words = set(identifier_words(name))
+            if words & {"train", "training"} and not words & _NOT_A_TRAINING_FLAG:
+                yield self.finding(module, expr, (
+                    f"use_running_average={ast.unparse(expr)} is inverted: it is True while training, so "
+                    "BatchNorm normalizes with its stored running averages and never updates them, and uses "
+                    f"batch statistics at evaluation; pass `use_running_average=not {ast.unparse(expr)}`"))
+
+    def _flag_sites(self, module: Module, kinds=LINEN_BN) -> Iterable[tuple[ast.AST, ast.expr]]:
         """(call, use_running_average expression) for every linen BN construction or application
         in ``module`` that states the flag."""
-        bn_attrs = self._bn_attributes(module)
+        bn_attrs = self._bn_attributes(module, kinds)
         for c in module.calls:
             node = c.node
             expr: Optional[ast.expr] = None
-            if c.qualname in LINEN_BN:
-                expr = kf.kwarg(node, "use_running_average") or (node.args[0] if node.args else None)
-            elif _is_partial_of(module, node, LINEN_BN):
+            if c.qualname in kinds:
+                # linen's first positional argument is the flag; NNX's is num_features
+                expr = kf.kwarg(node, "use_running_average") or (
+                    node.args[0] if node.args and c.qualname in LINEN_BN else None)
+            elif _is_partial_of(module, node, kinds):
                 expr = kf.kwarg(node, "use_running_average")
-            elif isinstance(node.func, ast.Call) and module.imports.resolve(node.func.func) in LINEN_BN:
+            elif isinstance(node.func, ast.Call) and module.imports.resolve(node.func.func) in kinds:
                 expr = kf.kwarg(node, "use_running_average")  # nn.BatchNorm(...)(x, use_running_average=True)
             elif isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name) \
                     and node.func.value.id == "self" and node.func.attr in bn_attrs:
@@ -221,10 +249,10 @@ logits, updates = Net().apply(variables, x, mutable=["batch_stats"])
                 yield node, expr
 
     @staticmethod
-    def _bn_attributes(module: Module) -> set[str]:
+    def _bn_attributes(module: Module, kinds=LINEN_BN) -> set[str]:
         out: set[str] = set()
         for n in ast.walk(module.tree):
-            if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call) and module.imports.resolve(n.value.func) in LINEN_BN:
+            if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call) and module.imports.resolve(n.value.func) in kinds:
                 for t in n.targets:
                     if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self":
                         out.add(t.attr)
