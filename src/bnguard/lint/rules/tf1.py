@@ -933,6 +933,58 @@ def _branch_chooses_mode(site: BNSite, sites: list[BNSite]) -> bool:
     return False
 
 
+def _passes_false_for(site: BNSite, project: Project):
+    """A call of the function that drops the flag (``def bn(x, train): return batch_norm(x)``)
+    passing it the constant False (``bn(h, train=False)``): that caller asks for inference mode and
+    does not get it. None when no call does."""
+    m = site.module
+    fn = next((a for a in m.ancestors(site.node) if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef))
+               and site.dropped_param in {p.arg for p in a.args.posonlyargs + a.args.args + a.args.kwonlyargs}), None)
+    if fn is None:
+        return None
+    positional = [p.arg for p in fn.args.posonlyargs + fn.args.args]
+    cls = m.enclosing_class(fn)
+    method = cls is not None and positional[:1] == ["self"]
+    if fn.name == "__call__" and cls is not None:
+        # bn1 = BatchNorm("bn1") ... bn1(h, train=False): calls of the instances
+        instances = _instance_names(project, cls.name)
+        calls = [c for mod in project.modules for c in mod.calls
+                 if isinstance(c.node.func, (ast.Name, ast.Attribute)) and c.name in instances]
+        bound_self = True
+    else:
+        calls = project.call_sites(fn.name)
+        bound_self = False
+    for c in calls:
+        passed = next((k.value for k in c.node.keywords if k.arg == site.dropped_param), None)
+        if passed is None and site.dropped_param in positional:
+            index = positional.index(site.dropped_param) - (
+                1 if method and (bound_self or isinstance(c.node.func, ast.Attribute)) else 0)
+            if 0 <= index < len(c.node.args) and not any(isinstance(a, ast.Starred) for a in c.node.args[:index + 1]):
+                passed = c.node.args[index]
+        if passed is None:
+            continue
+        values = V.possible_values(passed, c.module, project)
+        if values is not V.UNKNOWN and any(v is False for v in values):
+            return c
+    return None
+
+
+def _instance_names(project: Project, cls_name: str) -> set:
+    """Last names of the variables and attributes assigned an instance of ``cls_name``."""
+    def compute(p: Project) -> set:
+        out = set()
+        for mod in p.modules:
+            for a in mod.assignments:
+                value = getattr(a, "value", None)
+                if isinstance(value, ast.Call) and (dotted(value.func) or "").rsplit(".", 1)[-1] == cls_name:
+                    for t in (a.targets if isinstance(a, ast.Assign) else [a.target]):
+                        last = (dotted(t) or "").rsplit(".", 1)[-1]
+                        if last:
+                            out.add(last)
+        return out
+    return project.fact("tf1.instance_names:" + cls_name, compute)
+
+
 def _kw_or_pos(call: ast.Call, name: str, pos: int):
     for kw in call.keywords:
         if kw.arg == name:
@@ -963,7 +1015,9 @@ checkpoint and trains nothing, every `sess.run` that feeds data counts as a pred
 fetched tensor is called. Also reported: a flag that depends on the model object
 (`is_training=(self.mode == 'train')`, copied from a constructor argument) when the training script
 builds only training-mode objects (`Model(mode='train')`) and runs validation batches through them.
-Also `K.set_learning_phase(1)` followed by `predict`/`evaluate`.
+Also `K.set_learning_phase(1)` followed by `predict`/`evaluate`, and a BN wrapper that takes a training
+flag but never passes it on to a BN API whose default is training (contrib/slim `batch_norm`) while some
+caller passes that flag as False (`bn(h, train=False)` for the evaluation tower).
 """,
         why="""
 In training mode BN normalizes each batch with its own statistics, so predictions depend on what else
@@ -995,11 +1049,23 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
         if deliberate_in_program(module, project):
             return
         yield from self._learning_phase(module, project)
+        dropped = set()
+        for site in bn_sites_in(module, project):
+            if site.api == "keras" or not site.dropped_param or not V.always_true_values(site.flag):
+                continue
+            caller = _passes_false_for(site, project)
+            if caller is not None:
+                dropped.add(id(site))
+                yield self.finding(module, site.node, (
+                    f"batch norm gets no training flag (the enclosing function's `{site.dropped_param}` parameter "
+                    f"never reaches it), so {site.flag_source} applies: it is in training mode also where "
+                    f"{caller.module.where(caller.node.lineno)} passes `{site.dropped_param}=False`, which then "
+                    "normalizes with batch statistics; pass the flag through"))
         eval_modules = project.fact("tf1.eval_modules", _eval_modules)
         if not eval_modules:
             return
         for site in bn_sites_in(module, project):
-            if site.api == "keras":
+            if site.api == "keras" or id(site) in dropped:
                 continue
             if not V.always_true_values(site.flag):
                 yield from self._instance_in_training_mode(site, eval_modules, project)
