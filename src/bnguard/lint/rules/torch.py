@@ -1149,6 +1149,18 @@ method run as `model.test_loop(loader)` right after the caller's `model.eval()` 
                     continue
                 if any(_GENERATOR_NAME.search(n) for n in key_names(key)):
                     continue  # GAN sampling keeps BN in train mode on purpose
+                undone = _eval_undone_in_region(module, region, events, key, call)
+                if undone is not None and not (scope is not None and _EVAL_FUNC.search(scope.name)):
+                    has_bn = _model_has_bn(key, project, module)
+                    if has_bn is not False and (has_bn or _project_has_bn(project)):
+                        reported.add((id(scope), key))
+                        yield self.finding(
+                            module, call,
+                            f"`{text}` is put in eval mode and then back in train mode by `{ast.unparse(undone.node)}` "
+                            f"at {module.line_ref(undone.node.lineno)}, inside the evaluation: its BatchNorm layers use batch "
+                            "statistics and fold the evaluation data into their running statistics. Remove that "
+                            "train() call from the evaluation.", severity="error" if has_bn else "warning")
+                        break
                 if _mode_set_around(module, region, scope, events, key, call):
                     continue
                 if scope is not None and _global_left_in_eval(module, scope, key, flow, project):
@@ -1398,6 +1410,24 @@ def _mode_set_around(module: Module, region: ast.AST, scope, events: list[Event]
             if line < start and not any(x.kind == "step" and line <= getattr(x.sites[0][1], "lineno", 0) < start for x in events):
                 return True  # train() chosen right before the pass (AdaBN, recalibration): on purpose
     return False
+
+
+def _eval_undone_in_region(module: Module, region: ast.AST, events: list[Event], key: Key, call: ast.AST):
+    """``model.eval()`` before an evaluation region, then ``model.train()`` inside it before the
+    forward pass (a line copied from the training loop): the pass runs in train mode. Returns that
+    train() event, or None. Only a switch of this function itself counts (not one inside a helper)."""
+    start = region.lineno
+    mine = [e for e in events if same_object(e.key, key) and not e.fresh and len(e.sites) == 1
+            and e.kind in ("eval", "train")]
+    before_call = [e for e in mine if getattr(e.node, "lineno", 0) <= call.lineno]
+    if not before_call:
+        return None
+    last = max(before_call, key=lambda e: (e.node.lineno, e.node.col_offset))
+    if last.kind != "train" or last.node.lineno < start or last.guards:
+        return None  # a train() under a condition (`if mc_dropout:`) is a choice, not a leftover
+    if not any(e.kind == "eval" and e.node.lineno < last.node.lineno for e in mine):
+        return None
+    return last
 
 
 def _in_training_step(module: Module, region: ast.AST, scope, events: list[Event]) -> bool:
