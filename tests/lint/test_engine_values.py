@@ -237,3 +237,23 @@ def test_same_named_modules_resolve_to_the_importers_directory_then_nearest_ance
     assert p.module_named("resnet") is None
     assert p.module_named("resnet", by_path["pkg/config.py"]) is None
     assert p.module_named("config", by_path["pkg/sub/deep/run.py"]) is by_path["pkg/sub/config.py"]
+
+
+def test_verdicts_do_not_depend_on_folder_names_above_the_project(tmp_path, monkeypatch):
+    """A folder above the project named like a deliberate use ("tta", "adaptation") must not
+    silence a finding, and `check .` must equal `check /absolute/path`."""
+    from bnguard.lint.engine import lint_paths
+
+    project = tmp_path / "my_tta_experiments" / "proj"
+    project.mkdir(parents=True)
+    (project / "evaluate.py").write_text(
+        "import torch\nimport torch.nn as nn\n\n"
+        "net = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8))\n\n\n"
+        "def evaluate(loader):\n"
+        "    with torch.no_grad():\n"
+        "        return [net(x) for x, _ in loader]\n\n\n"
+        "evaluate([])\n")
+    absolute = [(f.code, f.line) for f in lint_paths([str(project)]).findings]
+    monkeypatch.chdir(project)
+    relative = [(f.code, f.line) for f in lint_paths(["."]).findings]
+    assert absolute == relative == [("BN303", 9)]

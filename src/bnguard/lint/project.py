@@ -8,6 +8,7 @@ sites by name across all modules, so a rule can ask "who calls ``net`` and with 
 from __future__ import annotations
 
 import ast
+import os
 import functools
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
@@ -297,6 +298,22 @@ class Project:
                 self.calls_by_name[c.name].append(c)
             if c.qualname:
                 self.calls_by_qualname[c.qualname].append(c)
+
+    def relative_path(self, module: Module) -> str:
+        """``module``'s path below the directory that holds every analysed file, with ``/``: what
+        the project itself names it. Folder names above the project (``/home/me/adaptation/...``)
+        must not change a verdict, nor whether the tree was given as ``.`` or as an absolute path."""
+        root = self.facts.get("project.root")
+        if root is None:
+            dirs = [os.path.dirname(os.path.abspath(m.path)) for m in self.modules] or [os.getcwd()]
+            try:
+                root = os.path.commonpath(dirs)
+            except ValueError:  # paths on different drives
+                root = ""
+            self.facts["project.root"] = root
+        path = os.path.abspath(module.path)
+        rel = os.path.relpath(path, root) if root else path  # type: ignore[arg-type]
+        return rel.replace("\\", "/")
 
     def module_named(self, dotted_name: str, importer: Optional[Module] = None) -> Optional[Module]:
         """The project module whose dotted name is ``dotted_name`` or ends with it (``pkg.config``

@@ -712,7 +712,7 @@ def _build_context(project: Project) -> TrainContext:
                             ctx.other_update_refs += 1
                             ctx.other_update_ref_modules.add(id(m))
         names = list(m.references) + [f.name for f in m.functions] + [c.name for c in m.classes]
-        if mentions_deliberate_batch_stats(names + re.split(r"[/\\.]", m.path)):
+        if mentions_deliberate_batch_stats(names + re.split(r"[/\\.]", project.relative_path(m))):
             ctx.deliberate_batch_stats = True
             ctx.deliberate_modules.add(id(m))
     ctx.calls_by_scope, ctx.methods_by_class = calls_by_scope, methods_by_class

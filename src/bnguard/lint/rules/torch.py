@@ -1127,7 +1127,7 @@ method run as `model.test_loop(loader)` right after the caller's `model.eval()` 
             if not _eval_path(module, region, scope):
                 continue
             if scope is not None and (_deliberate_train_mode(scope.name) or _is_pytest_function(module, scope)) \
-                    or _DELIBERATE_PATH.search(module.path):
+                    or _DELIBERATE_PATH.search(project.relative_path(module)):
                 continue  # deliberate train mode, or a unit test checking outputs (not an evaluation)
             if _project_drops_running_stats(project, module):
                 continue  # track_running_stats=False: there are no running statistics to absorb anything
@@ -1543,9 +1543,9 @@ def _may_be_module_class(cls: Optional[ast.ClassDef], module: Module, project: P
     if cls is None or depth > 5:
         return True
     for b in cls.bases:
-        q = module.qualname(b) or ""
-        if q in ("object", "builtins.object", "abc.ABC"):
-            continue
+        q = module.qualname(b) or dotted(b) or ""
+        if q in ("object", "builtins.object", "abc.ABC", "ABC", "typing.Generic", "Generic"):
+            continue  # class M(object): / (ABC): a plain class, like one with no base
         last = (dotted(b) or "").rsplit(".", 1)[-1]
         defs = [(d, m) for d, m in _bn_classes(project)._candidates(last, module)[0] if isinstance(d, ast.ClassDef)]
         if not defs:
@@ -2095,6 +2095,12 @@ def _recomputed_models(project: Project, module: Module) -> Optional[list]:
     return keys
 
 
+def _averaged_into(key: Key, project: Project) -> bool:
+    """Does anything call ``update_parameters`` on the averaged model (``swa.update_parameters(model)``)?"""
+    return any(isinstance(c.node.func, ast.Attribute) and same_object(receiver_key(c.node.func.value, {}, set())[0], key)
+               for c in project.call_sites("update_parameters"))
+
+
 def _handles_buffers(key: Key, project: Project) -> bool:
     """``swa.buffers()`` / ``named_buffers()`` / ``state_dict()`` copies into the averaged model."""
     for m in project.modules:
@@ -2180,10 +2186,12 @@ evaluate(swa_model, test_loader)
 # or: AveragedModel(model, use_buffers=True)
 """,
         not_flagged="""
-`use_buffers=True`; any call to `update_bn` / `bn_update` / precise-BN in the project; EMA classes
-that copy buffers or the whole `state_dict()` (timm `ModelEma`, `ModelEmaV2/V3`); models whose class
-has no BatchNorm; averaged models that are never used; per-task copies that get their own optimizer
-or whose loop writes into the source's `.grad` (MAML / Reptile learners: trained, not averaged).
+`use_buffers=True`; a call to `update_bn` / `bn_update` / precise-BN on the averaged model (or on a
+model that cannot be told, in a helper); EMA classes that copy buffers or the whole `state_dict()`
+(timm `ModelEma`, `ModelEmaV2/V3`); models whose class has no BatchNorm; averaged models that are
+never used, and `AveragedModel` wrappers nothing calls `update_parameters` on (a container for loading
+a saved average); per-task copies that get their own optimizer or whose loop writes into the
+source's `.grad` (MAML / Reptile learners: trained, not averaged).
 """,
         versions="PyTorch >= 1.6 (`torch.optim.swa_utils`), `use_buffers` since 1.10.",
     )
@@ -2219,6 +2227,8 @@ or whose loop writes into the source's `.grad` (MAML / Reptile learners: trained
             return
         if recomputed is not None and any(same_object(k, avg_key) for k in recomputed):
             return
+        if kind == "AveragedModel" and not _averaged_into(avg_key, project):
+            return  # never update_parameters(): a shell for loading an averaged checkpoint, not an average
         has_bn = _model_has_bn(src_key, project, module)
         if has_bn is False or (has_bn is None and not _project_has_bn(project)):
             return
