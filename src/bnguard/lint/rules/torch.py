@@ -1681,7 +1681,8 @@ class TensorFlowMomentumInTorch(Rule):
         what="""
 Finds `nn.BatchNorm1d/2d/3d`, `nn.SyncBatchNorm`, `nn.LazyBatchNorm*d` and `F.batch_norm` given a
 `momentum` of 0.5 or more (a literal, a constant, a config default or a parameter resolved through
-every call site), and `m.momentum = 0.99` assigned to BN modules.
+every call site), also through a factory `functools.partial(nn.BatchNorm2d, momentum=0.99)`, and
+`m.momentum = 0.99` assigned to BN modules.
 """,
         why="""
 PyTorch updates `running = (1 - momentum) * running + momentum * batch`; TensorFlow/Keras use
@@ -1713,6 +1714,11 @@ their own), `track_running_stats=False` layers (no running statistics).
                     continue
             elif q in F_BATCH_NORM:
                 mom = _kw(site.node, "momentum") or (site.node.args[6] if len(site.node.args) > 6 else None)
+            elif q in ("functools.partial", "partial") and site.node.args \
+                    and (module.qualname(site.node.args[0]) or "") in BN_CLASSES:
+                # norm_layer = partial(nn.BatchNorm2d, eps=1e-3, momentum=0.99): a BN factory whose
+                # keywords are the constructor's (torchvision MaxViT before vision#8312)
+                mom = _kw(site.node, "momentum")
             else:
                 continue
             if mom is None:
