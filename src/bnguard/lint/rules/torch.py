@@ -858,7 +858,7 @@ def _combine(verdicts: list[Optional[bool]]) -> Optional[bool]:
     return None
 
 
-def _constructor_verdicts(key: Key, project: Project, modules) -> list[Optional[bool]]:
+def _constructor_verdicts(key: Key, project: Project, modules, depth: int = 0) -> list[Optional[bool]]:
     names = key_names(key)
     classes = _bn_classes(project)
     verdicts: list[Optional[bool]] = []
@@ -883,12 +883,44 @@ def _constructor_verdicts(key: Key, project: Project, modules) -> list[Optional[
                 verdicts.append(True if classes.has_bn(last, m) else None if classes.builds_dynamically(last, m) else False)
             elif q.startswith("torch.nn."):
                 # a torch.nn layer (nn.Linear: no BN) or a container: BN if an argument builds one
-                verdicts.append(any(
-                    "BatchNorm" in (dotted(a.func) or "") or classes.has_bn((dotted(a.func) or "").rsplit(".", 1)[-1], m)
-                    for a in ast.walk(value) if isinstance(a, ast.Call) and a is not value))
+                verdicts.append(_container_verdict(value, m, project, classes, depth))
             else:
                 verdicts.append(None)
     return verdicts
+
+
+def _container_verdict(value: ast.Call, m: Module, project: Project, classes, depth: int) -> Optional[bool]:
+    """Does ``nn.Sequential(...)`` / ``nn.ModuleList([...])`` hold BatchNorm? Its arguments are
+    layers built inline, library models (``torchvision.models.resnet18()``), project classes, or
+    names of modules built elsewhere (``nn.Sequential(features, classifier)``), followed to their
+    own constructors. None when some part cannot be seen (``timm.create_model(...)``)."""
+    unknown = False
+    for a in ast.walk(value):
+        if a is value:
+            continue
+        parent = m.parent(a)
+        if isinstance(a, ast.Call):
+            d = dotted(a.func) or ""
+            q = m.qualname(a.func) or ""
+            last = d.rsplit(".", 1)[-1]
+            if "BatchNorm" in d or q in BN_CLASSES or _BN_LIBRARY.search(q) or classes.has_bn(last, m):
+                return True
+            root = q.split(".", 1)[0]
+            if q and root not in _NO_MODEL_ROOTS and last not in classes:
+                unknown = True  # a library factory: its model may hold BN
+        elif isinstance(a, ast.Name) and isinstance(a.ctx, ast.Load) and depth < 3 \
+                and not (isinstance(parent, ast.Call) and parent.func is a) and not isinstance(parent, ast.Attribute):
+            inner = _constructor_verdicts((a.id,), project, [m], depth + 1)
+            if any(v is True for v in inner):
+                return True
+            if any(v is None for v in inner):
+                unknown = True
+    return None if unknown else False
+
+
+# Packages whose calls inside a container build no model (torch's own layers are judged by name).
+_NO_MODEL_ROOTS = frozenset({"torch", "collections", "itertools", "functools", "builtins", "math", "typing",
+                             "numpy", "operator", "range", "len", "list", "dict", "tuple", "zip", "enumerate"})
 
 
 def _callers_set_eval(fi_node: ast.AST, key: Key, project: Project, flow: Flow, depth: int = 0) -> bool:
