@@ -363,6 +363,8 @@ def _check_loops(events: list[Event], step_loops: set[int], project: Project, vo
         for i, ev in enumerate(body):
             if ev.kind != "eval" or not _is_trained(ev.key, project, ev.sites[0][0]) or not _bn_mode_matters(ev, project):
                 continue
+            if _commented_as_deliberate(ev, project):
+                continue
             mod, site = _report_site(ev, loop)
             restored, reached = False, False
             # same iteration first, then the next one (wrap-around), each event at most once; a
@@ -430,12 +432,44 @@ def _train_fix(mod: Module, loop: ast.AST, ev: Event) -> Optional[Fix]:
                (Edit(line, 0, line, 0, text, cell),))
 
 
+_BN_WORDS = re.compile(r"batch[ _-]?norm|\bbn\b|batchnorm|running (mean|stat)", re.I)
+_FREEZE_WORDS = re.compile(r"freez|frozen|\bfix|keep|\bstay|batch[ _-]?size\s*(=|of|is)?\s*1\b|one (image|sample)", re.I)
+
+
+def _commented_as_deliberate(ev: Event, project: Project) -> bool:
+    """The eval() says why in a comment, on its line or in the comment block right above it:
+    ``# fix the batch normalization ... because batchsize = 1`` / ``# keep BN frozen``. A stated
+    BN freeze (tiny batches, fine-tuning) is a decision, not the forgotten train() — unless the
+    model also holds a BN that trains (a frozen backbone's comment does not cover a new BN head)."""
+    if _trained_bn_beside_frozen_part(ev.key, project, ev.sites[0][0]):
+        return False
+    for mod, node in (ev.sites[0], ev.sites[-1]):
+        lines = mod.unit.text.splitlines()
+        line = getattr(node, "lineno", 0)
+        if not 0 < line <= len(lines):
+            continue
+        texts = []
+        code, _, inline = lines[line - 1].partition("#")
+        if inline:
+            texts.append(inline)
+        j = line - 2
+        while j >= 0 and lines[j].strip().startswith("#") and line - 1 - j <= 4:
+            texts.append(lines[j])
+            j -= 1
+        comment = " ".join(texts)
+        if _BN_WORDS.search(comment) and _FREEZE_WORDS.search(comment):
+            return True
+    return False
+
+
 def _check_before_loop(events: list[Event], step_loops: set[int], project: Project, vote) -> None:
     """BN302: eval() outside the training loops, then a training step with no train() in between."""
     for i, ev in enumerate(events):
         if ev.kind != "eval" or any(id(lp) in step_loops for lp in ev.loops):
             continue
         if not _is_trained(ev.key, project, ev.sites[0][0]) or not _bn_mode_matters(ev, project):
+            continue
+        if _commented_as_deliberate(ev, project):
             continue
         restored, step = False, None
         for nxt in events[i + 1:]:
@@ -563,7 +597,9 @@ whose frozen part is only `model.backbone` while its class builds BatchNorm in a
 attribute, such as a new head, is reported: `model.eval()` freezes that BN too); one layer
 switched back after `model.train()` (`model[1].eval()`); a model whose BatchNorm parameters are
 frozen (`for p in self.bn1.parameters(): p.requires_grad = False`, `affine=False`: DeepLab-style
-`use_global_stats` fine-tuning); a model whose visible constructors build no BatchNorm.
+`use_global_stats` fine-tuning); a model whose visible constructors build no BatchNorm; an `eval()`
+whose comment (on its line or right above) says BatchNorm is kept frozen on purpose
+(`# fix the batch normalization because batch size = 1`).
 """,
         versions=PYTORCH_VERSIONS,
     )
