@@ -2151,22 +2151,35 @@ def _recomputed_models(project: Project, module: Module) -> Optional[list]:
     """Keys of the models that the program's ``swa_utils.update_bn(loader, model)`` calls
     recompute; None when some recompute call's model cannot be told (another helper, a parameter,
     a computed expression): then it may be any model."""
+    component = _import_component(project, module)
     keys = []
-    for m in project.modules:
-        if id(m) not in _import_component(project, module):
+    for mid, key in project.fact("torch.recompute_calls", _recompute_calls):
+        if mid not in component:
             continue
+        if key is None:
+            return None
+        keys.append(key)
+    return keys
+
+
+def _recompute_calls(project: Project) -> list:
+    """(module id, key of the recomputed model or None when it cannot be told) for every
+    BN-recompute call of the project, found once."""
+    out = []
+    for m in project.modules:
         for c in m.calls:
             if not (c.name and _RECOMPUTE.match(c.name) or (c.qualname or "").endswith("update_bn")):
                 continue
             if not ((c.qualname or "").endswith("swa_utils.update_bn") or c.name == "update_bn"):
-                return None
+                out.append((id(m), None))
+                continue
             arg = c.node.args[1] if len(c.node.args) > 1 else _kw(c.node, "model")
             key = receiver_key(arg, {}, set())[0] if arg is not None else None
             if key is None or (c.scope is not None and not isinstance(c.scope, ast.Lambda)
                                and key[0].lstrip("$%") in _params(c.scope)):
-                return None  # update_bn(loader, model) in a helper: whatever its caller passes
-            keys.append(key)
-    return keys
+                key = None  # update_bn(loader, model) in a helper: whatever its caller passes
+            out.append((id(m), key))
+    return out
 
 
 def _averaged_into(key: Key, project: Project) -> bool:
