@@ -1480,6 +1480,10 @@ def _mode_set_around(module: Module, region: ast.AST, scope, events: list[Event]
     return False
 
 
+# Conditions under which train mode inside an evaluation is chosen on purpose.
+_CHOSEN_TRAIN_MODE = re.compile(r"dropout|mc|sampl|stochastic|uncertain|bayes|tta|adapt|train|calib|bn", re.I)
+
+
 def _eval_undone_in_region(module: Module, region: ast.AST, events: list[Event], key: Key, call: ast.AST):
     """``model.eval()`` before an evaluation region, then ``model.train()`` inside it before the
     forward pass (a line copied from the training loop): the pass runs in train mode. Returns that
@@ -1491,8 +1495,9 @@ def _eval_undone_in_region(module: Module, region: ast.AST, events: list[Event],
     if not before_call:
         return None
     last = max(before_call, key=lambda e: (e.node.lineno, e.node.col_offset))
-    if last.kind != "train" or last.node.lineno < start or last.guards:
-        return None  # a train() under a condition (`if mc_dropout:`) is a choice, not a leftover
+    if last.kind != "train" or last.node.lineno < start \
+            or any(_CHOSEN_TRAIN_MODE.search(test) for test, _ in last.guards):
+        return None  # a train() under a condition about sampling (`if mc_dropout:`) is a choice
     if not any(e.kind == "eval" and e.node.lineno < last.node.lineno for e in mine):
         return None
     return last
