@@ -107,15 +107,27 @@ class _OptimizerIndex:
         # params built beforehand: `params = list(model.parameters()) + ...; SGD(params)`
         arg_names = {n.id for e in exprs for n in ast.walk(e) if isinstance(n, ast.Name)}
         body = c.scope.body if c.scope is not None else m.tree.body
+        # Only what the list holds when the optimizer is built: writes before the call, after the
+        # last rebinding of the name (`params = ...` for one optimizer, then again for another).
+        line = c.node.lineno
+        writes: dict[str, list] = {}  # name -> [(line, is_rebinding, exprs)]
         for st in body:
             for n in ast.walk(st):
+                if getattr(n, "lineno", line) >= line:
+                    continue
                 if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
                     tgts = n.targets if isinstance(n, ast.Assign) else [n.target]
-                    if any(isinstance(t, ast.Name) and t.id in arg_names for t in tgts) and n.value is not None:
-                        exprs.append(n.value)
+                    for t in tgts:
+                        if isinstance(t, ast.Name) and t.id in arg_names and n.value is not None:
+                            writes.setdefault(t.id, []).append((n.lineno, isinstance(n, ast.Assign), [n.value]))
                 elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("append", "extend", "add_param_group") \
                         and isinstance(n.func.value, ast.Name) and n.func.value.id in arg_names:
-                    exprs.extend(n.args)
+                    writes.setdefault(n.func.value.id, []).append((n.lineno, False, list(n.args)))
+        for name_writes in writes.values():
+            name_writes.sort(key=lambda w: w[0])
+            last_rebind = max((i for i, w in enumerate(name_writes) if w[1]), default=0)
+            for _line, _rebind, values in name_writes[last_rebind:]:
+                exprs.extend(values)
         names: set[str] = set()
         opaque = False
         for e in exprs:
@@ -146,7 +158,13 @@ class _OptimizerIndex:
         opt_name = names[-1].lstrip("$%")
         mod, node = step.sites[-1]
         scope = mod.scope_of(node)
-        for pick in (lambda r: r[0] is mod and r[1] is scope, lambda r: r[0] is mod, lambda r: True):
+        # The optimizer built where the step runs, else the one built in the function whose summary
+        # holds the step (its outermost site): a helper that receives `optim` as a parameter steps
+        # the caller's local `optim`, not every `optim` of the module.
+        mod0, node0 = step.sites[0]
+        scope0 = mod0.scope_of(node0)
+        for pick in (lambda r: r[0] is mod and r[1] is scope, lambda r: r[0] is mod0 and r[1] is scope0,
+                     lambda r: r[0] is mod, lambda r: True):
             recs = [r for r in self.records if r[2] == opt_name and pick(r)]
             if recs:
                 names = set().union(*(r[3] for r in recs))
