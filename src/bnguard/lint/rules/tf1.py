@@ -733,15 +733,60 @@ def _keras_learning_phase_frozen(site: BNSite, project: Project) -> bool:
     through every call site): it follows ``K.learning_phase()``, a placeholder that defaults to
     False. When nothing in its program sets the learning phase or feeds it, and the program runs a
     graph-mode session (not ``fit``, not eager), the layer is frozen in inference mode."""
-    if site.api != "keras" or not (site.flag_expr is None or site.flag == frozenset([None])):
+    if site.api != "keras":
         return False
     ctx = train_context(project)
     program = same_program(site.module, project)
+    if not (site.flag_expr is None or site.flag == frozenset([None])
+            or _none_parameter(site) and _training_only_forwarded(project, program)):
+        return False
     if not ctx.session_modules & program or (ctx.eager_modules | ctx.keras_training_modules) & program:
         return False
     return not any(m.mentions("learning_phase") and (
         m.references.get("learning_phase") or any(c.name in ("set_learning_phase", "learning_phase") for c in m.calls))
         for m in project.modules if id(m) in program)
+
+
+def _none_parameter(site: BNSite) -> bool:
+    """``self.norm(x, training=training)`` where ``training`` is a parameter defaulting to None."""
+    expr = site.flag_expr
+    if not isinstance(expr, ast.Name):
+        return False
+    fn = site.module.scope_of(site.node)
+    if fn is None or isinstance(fn, ast.Lambda):
+        return False
+    args = fn.args
+    positional = args.posonlyargs + args.args
+    defaults = dict(zip([a.arg for a in positional[len(positional) - len(args.defaults):]], args.defaults))
+    defaults.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None})
+    default = defaults.get(expr.id)
+    return isinstance(default, ast.Constant) and default.value is None
+
+
+def _training_only_forwarded(project: Project, program: set) -> bool:
+    """Every ``training=`` that the program passes is None or a parameter handed on unchanged
+    whose own default is None (``block(x, training=training)`` down from ``net(features)``):
+    nothing ever asks for training mode, so the learning phase decides."""
+    for m in project.modules:
+        if id(m) not in program:
+            continue
+        for c in m.calls:
+            for kw in c.node.keywords:
+                if kw.arg != "training":
+                    continue
+                v = kw.value
+                if isinstance(v, ast.Constant) and v.value is None:
+                    continue
+                fn = c.scope
+                if isinstance(v, ast.Name) and fn is not None and not isinstance(fn, ast.Lambda):
+                    args = fn.args
+                    positional = args.posonlyargs + args.args
+                    defaults = dict(zip([a.arg for a in positional[len(positional) - len(args.defaults):]], args.defaults))
+                    default = defaults.get(v.id)
+                    if isinstance(default, ast.Constant) and default.value is None:
+                        continue
+                return False
+    return True
 
 
 def _untracked_in_call(site) -> bool:
