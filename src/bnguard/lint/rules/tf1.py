@@ -767,6 +767,14 @@ def _training_only_forwarded(project: Project, program: set) -> bool:
     """Every ``training=`` that the program passes is None or a parameter handed on unchanged
     whose own default is None (``block(x, training=training)`` down from ``net(features)``):
     nothing ever asks for training mode, so the learning phase decides."""
+    memo: dict = project.fact("tf1.training_only_forwarded", lambda p: {})  # type: ignore[assignment]
+    key = frozenset(program)
+    if key not in memo:
+        memo[key] = _compute_training_only_forwarded(project, program)
+    return memo[key]
+
+
+def _compute_training_only_forwarded(project: Project, program: set) -> bool:
     for m in project.modules:
         if id(m) not in program:
             continue
