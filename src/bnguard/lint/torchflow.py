@@ -444,6 +444,22 @@ class Flow:
             return cands, len(cands) == 1
         return [], False
 
+    def _plain_object_method(self, module: Module, call: ast.Call, scope: Optional[FuncNode]) -> bool:
+        """Is ``x.eval()`` / ``x.train()`` a method of a plain project class (no base, ``object``:
+        a trainer or learner wrapper, not an ``nn.Module``) that ``x`` is built from? Then the call
+        runs that method (``self.net.eval()``), and is followed like any other call."""
+        receiver = call.func.value if isinstance(call.func, ast.Attribute) else None
+        if not isinstance(receiver, ast.Name) or receiver.id == "self":
+            return False
+        cands, unique = self.resolve(module, call, scope)
+        if not unique or not cands or cands[0].cls is None:
+            return False
+        # only a receiver visibly built from that class (one class of the project with a train()
+        # method says nothing about `model.train()` on an nn.Module)
+        if cands[0].cls.name not in _constructed_classes(receiver.id, scope if scope is not None else module.tree):
+            return False
+        return all((dotted(b) or "") in ("object", "ABC", "abc.ABC") for b in cands[0].cls.bases)
+
     @staticmethod
     def bind(fi: FunctionInfo, call: ast.Call, arg_key, receiver: Optional[ast.AST]) -> dict[str, tuple[Key, str]]:
         """Parameter name -> (key, text) in the caller's terms."""
@@ -543,6 +559,8 @@ class Flow:
                 return
             kind = mode_call(call)
             site = ((module, call),)
+            if kind is not None and self._plain_object_method(module, call, scope):
+                kind = None  # learner.eval() of a plain wrapper object: what its eval() method does counts
             if kind is not None:
                 receiver = call.func.value  # type: ignore[attr-defined]
                 over = each.get(receiver.id) if isinstance(receiver, ast.Name) else None
