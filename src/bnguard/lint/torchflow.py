@@ -464,7 +464,7 @@ class Flow:
     def bind(fi: FunctionInfo, call: ast.Call, arg_key, receiver: Optional[ast.AST]) -> dict[str, tuple[Key, str]]:
         """Parameter name -> (key, text) in the caller's terms."""
         self_name, passed = call_arguments(fi, call)
-        bound = {p: arg_key(a) for p, a in passed.items()}
+        bound = {p: arg_key(_single_dict_value(a)) for p, a in passed.items()}
         if self_name is not None and receiver is not None:
             bound[self_name] = arg_key(receiver)
         return bound
@@ -955,6 +955,14 @@ def _decide_guards(ev: Event, constants: dict[str, object], call: ast.Call) -> O
             test = f"{test}@{id(call)}"
         kept.append((test, pol))
     return replace(ev, guards=tuple(kept))
+
+
+def _single_dict_value(arg: ast.AST) -> ast.AST:
+    """``fit({"main": net}, ...)``: a dict of one model passed where the callee writes
+    ``models["main"].eval()`` (a subscript is read as its container): that model."""
+    if isinstance(arg, ast.Dict) and len(arg.values) == 1 and arg.keys[0] is not None:
+        return arg.values[0]
+    return arg
 
 
 def _rebase(ev: Event, bound: dict[str, tuple[Key, str]], site, loops: tuple, guards: tuple) -> Optional[Event]:
