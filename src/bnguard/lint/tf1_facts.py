@@ -13,6 +13,7 @@ Nothing here imports TensorFlow.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import functools
 import re
 from collections import defaultdict
@@ -317,6 +318,10 @@ class _SiteBuilder:
         for m in self.project.modules:
             for c in m.calls:
                 q = c.qualname
+                if q is None and c.name in ("BatchNormalization", "batch_normalization"):
+                    q = self._through_module_factory(c)
+                    if q is not None:
+                        c = dataclasses.replace(c, qualname=q)
                 try:
                     if q in LAYERS_BN_FUNCS:
                         self._layers_func(c)
@@ -333,6 +338,41 @@ class _SiteBuilder:
                 except RecursionError:
                     continue
         return self.sites
+
+    def _through_module_factory(self, c: CallSite) -> Optional[str]:
+        """``layers().BatchNormalization(...)`` where ``layers()`` is a project function without
+        parameters that returns the layers module (``return tf.layers``, or ``tf.keras.layers`` under
+        TF2: tensor2tensor's ``common_layers.layers``): the BN API of the module it returns, the
+        ``tf.layers`` one when either may be returned (both default to inference mode in a graph)."""
+        f = c.node.func
+        if not (isinstance(f, ast.Attribute) and isinstance(f.value, ast.Call) and isinstance(f.value.func, ast.Name)
+                and not f.value.args and not f.value.keywords):
+            return None
+        modules = set()
+        name = f.value.func.id
+        candidates = [fi for fi in self.project.functions(name) if fi.module is c.module]  # its own first
+        if not candidates:
+            target = c.module.imports.aliases.get(name, "")
+            source = self.project.module_named(target.rsplit(".", 1)[0], c.module) if "." in target else None
+            candidates = [fi for fi in self.project.functions(name) if source is not None and fi.module is source]
+        for fi in candidates:
+            fn = fi.node
+            if fi.cls is not None or fn.args.args or fn.args.posonlyargs or fn.args.kwonlyargs:
+                continue
+            returned = [n.value for n in ast.walk(fn) if isinstance(n, ast.Return) and n.value is not None]
+            for value in returned:
+                if isinstance(value, ast.Name):  # layers_module = tf.layers ... return layers_module
+                    values = [a.value for a in ast.walk(fn) if isinstance(a, ast.Assign)
+                              and any(isinstance(t, ast.Name) and t.id == value.id for t in a.targets)]
+                else:
+                    values = [value]
+                for v in values:
+                    if not (isinstance(v, ast.Constant) and v.value is None):
+                        modules.add(fi.module.imports.resolve(v) or "")
+        if not modules or not modules <= {"tensorflow.layers", "tensorflow.keras.layers", "tf_keras.layers"}:
+            return None
+        base = "tensorflow.layers" if "tensorflow.layers" in modules else sorted(modules)[0]
+        return f"{base}.{c.name}"
 
     def _resolve(self, expr, m: Module):
         return V.possible_values(expr, m, self.project)
