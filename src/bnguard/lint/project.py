@@ -8,8 +8,8 @@ sites by name across all modules, so a rule can ask "who calls ``net`` and with 
 from __future__ import annotations
 
 import ast
-import os
 import functools
+import os
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Optional, Union

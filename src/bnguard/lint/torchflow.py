@@ -36,6 +36,8 @@ _OPTIMIZER_NAME = re.compile(r"opt", re.I)
 _NOT_OPTIMIZER = re.compile(r"sched|lr_|warmup|env|swa|ema|sampler|progress|pbar|bar|writer|logger", re.I)
 _SCALER_NAME = re.compile(r"scaler", re.I)
 LOOP_TYPES = (ast.For, ast.AsyncFor, ast.While)
+# Bases that leave a class plain, as if it had none (not an nn.Module): ``class Learner(object):``.
+PLAIN_BASES = frozenset({"object", "builtins.object", "abc.ABC", "ABC", "typing.Generic", "Generic"})
 # Module methods that return the module itself (``model.to(device).eval()``).
 _SAME_OBJECT_METHODS = {"to", "cuda", "cpu", "float", "half", "double", "bfloat16", "train", "eval",
                         "requires_grad_", "to_empty", "type", "apply", "share_memory", "xpu", "ipu", "mps"}
@@ -458,7 +460,7 @@ class Flow:
         # method says nothing about `model.train()` on an nn.Module)
         if cands[0].cls.name not in _constructed_classes(receiver.id, scope if scope is not None else module.tree):
             return False
-        return all((dotted(b) or "") in ("object", "ABC", "abc.ABC") for b in cands[0].cls.bases)
+        return all((dotted(b) or "") in PLAIN_BASES for b in cands[0].cls.bases)
 
     @staticmethod
     def bind(fi: FunctionInfo, call: ast.Call, arg_key, receiver: Optional[ast.AST]) -> dict[str, tuple[Key, str]]:

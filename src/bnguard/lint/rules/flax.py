@@ -189,15 +189,18 @@ logits, updates = Net().apply(variables, x, mutable=["batch_stats"])
     def check(self, module: Module, project: Project) -> Iterable[Finding]:
         if not module.imports.imports_any("flax"):
             return
-        inverted = list(self._inverted(module))
-        yield from inverted
+        inverted = self._inverted_flags(module)
+        for expr in inverted:
+            yield self.finding(module, expr, (
+                f"use_running_average={ast.unparse(expr)} is inverted: it is True while training, so "
+                "BatchNorm normalizes with its stored running averages and never updates them, and uses "
+                f"batch statistics at evaluation; pass `use_running_average=not {ast.unparse(expr)}`"))
         if not trains_batch_stats(project):
             return
         trained = trained_classes(project)
-        reported = {(f.line, f.col) for f in inverted}
+        reported = {id(expr) for expr in inverted}
         sites = [(node, expr, kf.always_true(module, project, expr), module.enclosing_class(node))
-                 for node, expr in self._flag_sites(module)
-                 if (module.unit.locate(expr.lineno)[1], expr.col_offset + 1) not in reported]
+                 for node, expr in self._flag_sites(module) if id(expr) not in reported]
         # A trained BN of this module whose flag can be False is what ``mutable=['batch_stats']`` is
         # there for; a hard-coded True next to it keeps pretrained statistics on purpose (a frozen
         # stem in a fine-tuned network; measured: the stem's statistics stay, the others move).
@@ -212,20 +215,17 @@ logits, updates = Net().apply(variables, x, mutable=["batch_stats"])
                                "with mutable=['batch_stats']: it never updates its statistics; use "
                                "`use_running_average=not train`")
 
-    def _inverted(self, module: Module) -> Iterable[Finding]:
+    def _inverted_flags(self, module: Module) -> list[ast.expr]:
         """``use_running_average=train`` (linen or NNX): the flag named for training, passed without
         ``not``, is True exactly while training: BN then normalizes with its stored averages and
         never updates them, and evaluates with batch statistics."""
-        for node, expr in self._flag_sites(module, NNX_BN | LINEN_BN):
+        out = []
+        for _node, expr in self._flag_sites(module, NNX_BN | LINEN_BN):
             name = expr.id if isinstance(expr, ast.Name) else expr.attr if isinstance(expr, ast.Attribute) else None
-            if name is None:
-                continue
-            words = set(identifier_words(name))
+            words = set(identifier_words(name)) if name else set()
             if words & {"train", "training"} and not words & _NOT_A_TRAINING_FLAG:
-                yield self.finding(module, expr, (
-                    f"use_running_average={ast.unparse(expr)} is inverted: it is True while training, so "
-                    "BatchNorm normalizes with its stored running averages and never updates them, and uses "
-                    f"batch statistics at evaluation; pass `use_running_average=not {ast.unparse(expr)}`"))
+                out.append(expr)
+        return out
 
     def _flag_sites(self, module: Module, kinds=LINEN_BN) -> Iterable[tuple[ast.AST, ast.expr]]:
         """(call, use_running_average expression) for every linen BN construction or application

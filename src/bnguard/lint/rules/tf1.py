@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 from typing import Iterable, Optional
 
+from bnguard.lint import keras_facts as kf
 from bnguard.lint import values as V
 from bnguard.lint.imports import dotted
 from bnguard.lint.finding import Finding
@@ -755,11 +756,7 @@ def _none_parameter(site: BNSite) -> bool:
     fn = site.module.scope_of(site.node)
     if fn is None or isinstance(fn, ast.Lambda):
         return False
-    args = fn.args
-    positional = args.posonlyargs + args.args
-    defaults = dict(zip([a.arg for a in positional[len(positional) - len(args.defaults):]], args.defaults))
-    defaults.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None})
-    default = defaults.get(expr.id)
+    default = kf._param_index(fn, expr.id)[1]
     return isinstance(default, ast.Constant) and default.value is None
 
 
@@ -787,12 +784,9 @@ def _compute_training_only_forwarded(project: Project, program: set) -> bool:
                     continue
                 fn = c.scope
                 if isinstance(v, ast.Name) and fn is not None and not isinstance(fn, ast.Lambda):
-                    args = fn.args
-                    positional = args.posonlyargs + args.args
-                    defaults = dict(zip([a.arg for a in positional[len(positional) - len(args.defaults):]], args.defaults))
-                    default = defaults.get(v.id)
-                    if isinstance(default, ast.Constant) and default.value is None:
-                        continue
+                    index, default, _found = kf._param_index(fn, v.id)
+                    if index is not None and isinstance(default, ast.Constant) and default.value is None:
+                        continue  # a positional parameter defaulting to None, handed on
                 return False
     return True
 
@@ -1008,13 +1002,9 @@ def _passes_false_for(site: BNSite, project: Project):
         calls = project.call_sites(fn.name)
         bound_self = False
     for c in calls:
-        passed = next((k.value for k in c.node.keywords if k.arg == site.dropped_param), None)
-        if passed is None and site.dropped_param in positional:
-            index = positional.index(site.dropped_param) - (
-                1 if method and (bound_self or isinstance(c.node.func, ast.Attribute)) else 0)
-            if 0 <= index < len(c.node.args) and not any(isinstance(a, ast.Starred) for a in c.node.args[:index + 1]):
-                passed = c.node.args[index]
-        if passed is None:
+        passed, explicit = kf.argument_for(
+            c.node, fn, site.dropped_param, is_method_call=method and (bound_self or isinstance(c.node.func, ast.Attribute)))
+        if passed is None or not explicit:
             continue
         values = V.possible_values(passed, c.module, project)
         if values is not V.UNKNOWN and any(v is False for v in values):

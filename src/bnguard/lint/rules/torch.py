@@ -18,9 +18,9 @@ from bnguard.lint.imports import dotted
 from bnguard.lint.memo import per_node
 from bnguard.lint.project import Module, Project
 from bnguard.lint.rules.base import Rule, RuleDoc, register
-from bnguard.lint.torchflow import (_SAME_OBJECT_METHODS, ELEMENT, LOOP_TYPES, Event, Flow, Key, _assigned_names,
-                                    _params, _star_imports, call_arguments, conflicting, key_names, mode_call,
-                                    receiver_key, same_object, same_object_base)
+from bnguard.lint.torchflow import (_SAME_OBJECT_METHODS, ELEMENT, LOOP_TYPES, PLAIN_BASES, Event, Flow, Key,
+                                    _assigned_names, _params, _star_imports, call_arguments, conflicting, key_names,
+                                    mode_call, receiver_key, same_object, same_object_base)
 
 BN_CLASSES = {f"torch.nn.{n}" for n in (
     "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LazyBatchNorm1d", "LazyBatchNorm2d",
@@ -83,14 +83,6 @@ class _OptimizerIndex:
                 callee = c.qualname or c.name or ""
                 if not _OPTIMIZER_CTOR.search(callee) or re.search(r"sched|lr_|swa_utils", callee, re.I):
                     continue
-                if callee.endswith("nnx.Optimizer") and c.node.args:
-                    # nnx.Optimizer(model, tx): it trains the model it is given
-                    names = key_names(receiver_key(c.node.args[0], {}, set())[0])
-                    parent = m.parent(c.node)
-                    target = (dotted(parent.targets[0]) or "").rsplit(".", 1)[-1] or None \
-                        if isinstance(parent, ast.Assign) and len(parent.targets) == 1 else None
-                    self.records.append((m, c.scope, target, names or {"*"}))
-                    continue
                 parent, child = m.parent(c.node), c.node
                 while isinstance(parent, ast.IfExp) and parent.test is not child:
                     # `opt = Adam(params) if params else None`: still the optimizer stored in `opt`
@@ -103,6 +95,9 @@ class _OptimizerIndex:
 
     @staticmethod
     def _sources(m: Module, c) -> set[str]:
+        if (c.qualname or c.name or "").endswith("nnx.Optimizer") and c.node.args:
+            # nnx.Optimizer(model, tx): it trains the model it is given
+            return key_names(receiver_key(c.node.args[0], {}, set())[0]) or {"*"}
         exprs: list[ast.AST] = list(c.node.args) + [k.value for k in c.node.keywords]
         # params built beforehand: `params = list(model.parameters()) + ...; SGD(params)`
         arg_names = {n.id for e in exprs for n in ast.walk(e) if isinstance(n, ast.Name)}
@@ -462,12 +457,12 @@ def _commented_as_deliberate(ev: Event, project: Project) -> bool:
     if _trained_bn_beside_frozen_part(ev.key, project, ev.sites[0][0]):
         return False
     for mod, node in (ev.sites[0], ev.sites[-1]):
-        lines = mod.unit.text.splitlines()
+        lines = mod.lines
         line = getattr(node, "lineno", 0)
         if not 0 < line <= len(lines):
             continue
         texts = []
-        code, _, inline = lines[line - 1].partition("#")
+        inline = lines[line - 1].partition("#")[2]
         if inline:
             texts.append(inline)
         j = line - 2
@@ -1635,7 +1630,7 @@ def _may_be_module_class(cls: Optional[ast.ClassDef], module: Module, project: P
         return True
     for b in cls.bases:
         q = module.qualname(b) or dotted(b) or ""
-        if q in ("object", "builtins.object", "abc.ABC", "ABC", "typing.Generic", "Generic"):
+        if q in PLAIN_BASES:
             continue  # class M(object): / (ABC): a plain class, like one with no base
         last = (dotted(b) or "").rsplit(".", 1)[-1]
         defs = [(d, m) for d, m in _bn_classes(project)._candidates(last, module)[0] if isinstance(d, ast.ClassDef)]
@@ -2164,16 +2159,11 @@ _AVERAGED_MODEL = {"torch.optim.swa_utils.AveragedModel", "torch.optim.AveragedM
 _RECOMPUTE = re.compile(r"^(update_bn|bn_update|update_bn_stats|precise_bn|recompute_bn|recalibrate|fix_bn_stats)$", re.I)
 
 
-def _project_recomputes_bn(project: Project, module: Optional[Module] = None) -> bool:
-    """``update_bn`` / precise-BN called in a module connected to ``module`` by imports."""
-    return _in_program(project, module, "torch.recomputes_bn", lambda m: any(
-        c.name and _RECOMPUTE.match(c.name) or (c.qualname or "").endswith("update_bn") for c in m.calls))
-
-
 def _recomputed_models(project: Project, module: Module) -> Optional[list]:
-    """Keys of the models that the program's ``swa_utils.update_bn(loader, model)`` calls
-    recompute; None when some recompute call's model cannot be told (another helper, a parameter,
-    a computed expression): then it may be any model."""
+    """Keys of the models that the ``update_bn`` / precise-BN calls of ``module``'s program (the
+    modules connected to it by imports) recompute: empty when there are none; None when some
+    recompute call's model cannot be told (another helper, a parameter, a computed expression):
+    then it may be any model."""
     component = _import_component(project, module)
     keys = []
     for mid, key in project.fact("torch.recompute_calls", _recompute_calls):
@@ -2309,12 +2299,9 @@ source's `.grad` (MAML / Reptile learners: trained, not averaged).
     def check(self, module: Module, project: Project) -> Iterable[Finding]:
         from bnguard.lint.values import always_true
 
-        if not _project_recomputes_bn(project, module):
-            recomputed = None
-        else:
-            recomputed = _recomputed_models(project, module)
-            if recomputed is None:
-                return  # a recompute whose model cannot be told: assume it is the averaged one
+        recomputed = _recomputed_models(project, module)
+        if recomputed is None:
+            return  # a recompute whose model cannot be told: assume it is the averaged one
         for site in module.calls:
             if (site.qualname or "") in _AVERAGED_MODEL or (site.name == "AveragedModel" and "swa_utils" in module.unit.text):
                 ub = _kw(site.node, "use_buffers")
@@ -2327,7 +2314,7 @@ source's `.grad` (MAML / Reptile learners: trained, not averaged).
                     yield from self._judge(module, project, site.node, "EMA copy", recomputed)
 
     def _judge(self, module: Module, project: Project, call: ast.Call, kind: str,
-               recomputed: Optional[list] = None) -> Iterable[Finding]:
+               recomputed: list) -> Iterable[Finding]:
         parent = _assignment_of(module, call)
         if not (isinstance(parent, ast.Assign) and len(parent.targets) == 1):
             return
@@ -2335,7 +2322,7 @@ source's `.grad` (MAML / Reptile learners: trained, not averaged).
         src_key, src_text = receiver_key(call.args[0], {}, set()) if call.args else (None, "")
         if not avg_key or not src_key:
             return
-        if recomputed is not None and any(same_object(k, avg_key) for k in recomputed):
+        if any(same_object(k, avg_key) for k in recomputed):
             return
         if kind == "AveragedModel" and not _averaged_into(avg_key, project):
             return  # never update_parameters(): a shell for loading an averaged checkpoint, not an average
