@@ -43,9 +43,19 @@ _SAME_OBJECT_METHODS = {"to", "cuda", "cpu", "float", "half", "double", "bfloat1
                         "requires_grad_", "to_empty", "type", "apply", "share_memory", "xpu", "ipu", "mps"}
 
 
+# ``if`` tests that select BatchNorm layers: ``isinstance(m, nn.BatchNorm2d)``,
+# ``classname.find('BatchNorm') != -1``, ``'bn' in name``.
+_BN_GUARD = re.compile(r"batch_?norm|\bbn\d*\b", re.I)
+# Iterators over a module's sub-modules (``for m in model.modules()``).
+_SUBMODULE_ITERATORS = frozenset({"modules", "named_modules", "children", "named_children"})
+
+
 @dataclass(frozen=True)
 class Event:
-    kind: str  # "eval" | "train" | "step"
+    # "eval" | "train" | "step" | "bnfreeze": the BatchNorm layers of ``key`` (or the frozen
+    # sub-module ``key`` itself) deliberately put in eval mode | "bnfreeze?": the same, by a callee
+    # the call may or may not run (it may restore a freeze, never prove one)
+    kind: str
     key: Key
     text: str  # receiver source in the terms of the function whose summary holds the event
     sites: tuple[tuple[Module, ast.AST], ...]  # call sites from the outermost function down; last = the event call
@@ -346,6 +356,8 @@ class Flow:
                 elif c.name in ("eval", "train"):
                     mode = mode_call(c.node)
                     kinds = ["eval", "any"] if mode == "eval" else ["any"] if mode else []
+                elif c.name == "apply" and len(c.node.args) == 1 and self._applies_bn_freeze(m, c.node.args[0]):
+                    kinds = ["eval", "any"]  # a BN freeze (model.apply(set_bn_eval))
                 for k in kinds:
                     fns, mods = seeds[k]
                     fns.add(id(c.scope)) if c.scope is not None else mods.add(id(m))
@@ -462,6 +474,46 @@ class Flow:
             return False
         return all((dotted(b) or "") in PLAIN_BASES for b in cands[0].cls.bases)
 
+    def _bn_freeze(self, call: ast.Call, module: Module, scope: Optional[FuncNode], loops: tuple,
+                   guards: tuple) -> Optional[tuple[ast.AST, tuple, tuple]]:
+        """Is this ``eval()`` a deliberate BatchNorm freeze? Either the BN layers picked out of a
+        module (``for m in model.modules(): if isinstance(m, nn.BatchNorm2d): m.eval()``), or a
+        sub-module whose parameters the same function freezes (``self.encoder.eval()`` beside
+        ``requires_grad = False`` on ``self.encoder``). Returns (the frozen object's expression, the
+        loops and ``if`` tests around the freeze as a whole)."""
+        receiver = call.func.value  # type: ignore[attr-defined]
+        if isinstance(receiver, ast.Name):
+            for i in range(len(loops) - 1, -1, -1):
+                lp = loops[i]
+                if not isinstance(lp, (ast.For, ast.AsyncFor)):
+                    continue
+                bound = [t.id for t in ast.walk(lp.target) if isinstance(t, ast.Name)]
+                if receiver.id not in bound:
+                    continue
+                it = lp.iter
+                if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute)
+                        and it.func.attr in _SUBMODULE_ITERATORS):
+                    return None
+                if not any(pol and _BN_GUARD.search(test) for test, pol in guards):
+                    return None  # every sub-module in eval mode: model.eval(), not a BN freeze
+                words = re.compile(r"\b(" + "|".join(map(re.escape, bound)) + r")\b")
+                outer = tuple(g for g in guards if not _BN_GUARD.search(g[0]) and not words.search(g[0]))
+                return it.func.value, loops[:i], outer
+            return None
+        text = dotted(receiver)
+        if text is None or "." not in text or not _freezes_parameters_of(scope if scope is not None else module.tree, text):
+            return None
+        return receiver, loops, guards
+
+    def _applies_bn_freeze(self, module: Module, arg: ast.AST) -> bool:
+        """``model.apply(fn)`` where ``fn`` is a project function that puts its argument in eval mode
+        when it is a BatchNorm layer (``if classname.find('BatchNorm') != -1: m.eval()``)."""
+        if not isinstance(arg, ast.Name):
+            return False
+        cands = [fi for fi in self.project.functions(arg.id) if fi.cls is None]
+        same = [fi for fi in cands if fi.module is module]
+        return any(_freezes_bn_argument(fi.node) for fi in (same or cands)[:4])
+
     @staticmethod
     def bind(fi: FunctionInfo, call: ast.Call, arg_key, receiver: Optional[ast.AST]) -> dict[str, tuple[Key, str]]:
         """Parameter name -> (key, text) in the caller's terms."""
@@ -575,6 +627,17 @@ class Flow:
                 else:
                     key, text = arg_key(receiver)
                     add(Event(kind, key, text, site, loops, guards))
+                if kind == "eval":
+                    freeze = self._bn_freeze(call, module, scope, loops, guards)
+                    if freeze is not None:
+                        target, outer_loops, outer_guards = freeze
+                        key, text = arg_key(target)
+                        add(Event("bnfreeze", key, text, site, outer_loops, outer_guards))
+            elif isinstance(call.func, ast.Attribute) and call.func.attr == "apply" and len(call.args) == 1 \
+                    and self._applies_bn_freeze(module, call.args[0]):
+                # model.apply(set_bn_eval), where set_bn_eval(m) puts the BatchNorm layers in eval mode
+                key, text = arg_key(call.func.value)
+                add(Event("bnfreeze", key, text, site, loops, guards))
             if is_optimizer_step(call, module):
                 f = call.func
                 opt_expr = call.args[0] if _SCALER_NAME.search(dotted(f.value) or "") and call.args else f.value  # type: ignore[attr-defined]
@@ -602,7 +665,9 @@ class Flow:
                 # attributes are new too, and restore nothing the caller holds.
                 constructs = fi.name == "__init__" and not (isinstance(call.func, ast.Attribute) and call.func.attr == "__init__")
                 for ev in sub:
-                    if not unique and ev.kind != "train":
+                    if not unique and ev.kind == "bnfreeze":
+                        ev = replace(ev, kind="bnfreeze?")  # it may re-apply a BN freeze
+                    if not unique and ev.kind not in ("train", "bnfreeze?"):
                         continue  # an ambiguous callee may restore, never accuse
                     if constructs and ev.fresh:
                         continue
@@ -690,6 +755,45 @@ class Flow:
 
         walk(body, (), ())
         return events
+
+
+@per_node
+def _freezes_bn_argument(fn: ast.AST) -> bool:
+    """Does ``fn(m)`` call ``m.eval()`` / ``m.train(False)`` under an ``if`` that selects BatchNorm?"""
+    args = fn.args.posonlyargs + fn.args.args  # type: ignore[attr-defined]
+    if len(args) != 1:
+        return False
+    name = args[0].arg
+    for n in ast.walk(fn):
+        if isinstance(n, ast.If) and _BN_GUARD.search(ast.unparse(n.test)):
+            for c in (x for st in n.body for x in ast.walk(st)):
+                if isinstance(c, ast.Call) and mode_call(c) == "eval" and isinstance(c.func.value, ast.Name) \
+                        and c.func.value.id == name:  # type: ignore[attr-defined]
+                    return True
+    return False
+
+
+@per_node
+def _parameter_freezes(scope: ast.AST) -> frozenset:
+    """Dotted names whose parameters ``scope`` freezes: ``x.requires_grad_(False)``,
+    ``for p in x.parameters(): p.requires_grad = False``."""
+    out: set[str] = set()
+    for n in ast.walk(scope):
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "requires_grad_" \
+                and n.args and isinstance(n.args[0], ast.Constant) and n.args[0].value is False:
+            out.add(dotted(n.func.value) or "")
+        elif isinstance(n, ast.For) and isinstance(n.iter, ast.Call) and isinstance(n.iter.func, ast.Attribute) \
+                and n.iter.func.attr in ("parameters", "named_parameters"):
+            for a in (x for st in n.body for x in ast.walk(st)):
+                if isinstance(a, ast.Assign) and isinstance(a.value, ast.Constant) and a.value.value is False \
+                        and any(isinstance(t, ast.Attribute) and t.attr == "requires_grad" for t in a.targets):
+                    out.add(dotted(n.iter.func.value) or "")
+    out.discard("")
+    return frozenset(out)
+
+
+def _freezes_parameters_of(scope: ast.AST, text: str) -> bool:
+    return text in _parameter_freezes(scope)
 
 
 def same_object_base(value: ast.AST) -> ast.AST:

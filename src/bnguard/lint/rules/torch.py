@@ -619,6 +619,146 @@ whose comment (on its line or right above) says BatchNorm is kept frozen on purp
 
 
 # ------------------------------------------------------------------------------------------------
+# BN308 a BatchNorm freeze undone by train()
+# ------------------------------------------------------------------------------------------------
+def _within(inner: str, outer: str) -> bool:
+    """Is the object named ``inner`` the object ``outer`` or one of its sub-modules?"""
+    return bool(inner and outer) and (inner == outer or inner.startswith(outer + "."))
+
+
+def _freeze_undone_findings(project: Project) -> list[tuple[Module, ast.AST, str]]:
+    """BN308 verdicts for the whole project, computed once: a ``train()`` on a model after one of its
+    BatchNorm freezes, before an optimizer step, with no freeze applied again in between."""
+
+    def compute(p: Project):
+        flagged: dict[tuple, tuple] = {}
+        cleared: set[tuple] = set()
+        for _mod, events in _roots(p):
+            freezes = [(i, e) for i, e in enumerate(events) if e.kind == "bnfreeze" and e.text]
+            if not freezes or not any(e.kind == "step" for e in events):
+                continue
+            for i, t in enumerate(events):
+                if t.kind != "train" or t.fresh or not t.text or not _is_trained(t.key, p, t.sites[0][0]):
+                    continue
+                before = [f for j, f in freezes if _within(f.text, t.text) and not conflicting(f.guards, t.guards)
+                          and (j < i or any(lp is lq for lp in f.loops for lq in t.loops))]
+                if not before:
+                    continue
+                verdict, step = _after_train(events, i, t, p)
+                mod, node = t.module, t.node
+                site = (mod.path, id(node))
+                if verdict:
+                    flagged.setdefault(site, (mod, node, t, before[0], step))
+                elif verdict is False:
+                    cleared.add(site)
+        out = []
+        for site, (mod, node, t, freeze, step) in flagged.items():
+            if site in cleared:
+                continue
+            fmod, fnode = freeze.sites[0]
+            smod, snode = step.sites[-1]
+            who = t.text
+            msg = (f"`{who}.train()` puts the BatchNorm layers that `{ast.unparse(fnode)}` froze "
+                   f"({fmod.where(fnode.lineno)}) back in training mode before the optimizer steps "
+                   f"({smod.where(snode.lineno)}): their running statistics update on every batch again, so "
+                   f"the freeze has no effect. Apply the freeze after every `train()`, or override `train()` to "
+                   f"keep those layers in eval mode.")
+            out.append((mod, node, msg))
+        return out
+
+    return project.fact("torch.freeze_undone", compute)
+
+
+def _after_train(events: list[Event], i: int, t: Event, project: Project) -> tuple[Optional[bool], Optional[Event]]:
+    """From the ``train()`` at ``events[i]`` on, in execution order (the rest of its loop, the next
+    iteration, then what follows the loop), what comes first: an optimizer step (True), a freeze
+    applied again or the model switched to eval (False), or another ``train()`` (None: judged on
+    its own)."""
+    loop = t.loops[-1] if t.loops else None
+    if loop is None:
+        order = list(range(i + 1, len(events)))
+    else:
+        inside = [j for j, e in enumerate(events) if any(lp is loop for lp in e.loops)]
+        last = max(inside) if inside else i
+        order = [j for j in inside if j > i] + [j for j in inside if j < i] + list(range(last + 1, len(events)))
+    for j in order:
+        e = events[j]
+        if conflicting(e.guards, t.guards):
+            continue
+        if e.kind in ("bnfreeze", "bnfreeze?") and (e.key is None or _within(e.text, t.text) or _within(t.text, e.text)):
+            return False, None
+        if e.kind == "eval" and e.key is not None and same_object(e.key, t.key) and _within(e.text, t.text) \
+                and e.text == t.text:
+            return False, None
+        if e.kind == "train" and (e.key is None or same_object(e.key, t.key)):
+            return None, None
+        if e.kind == "step" and _step_trains(e, t, project):
+            return True, e
+    return None, None
+
+
+@register
+class BatchNormFreezeUndoneByTrain(Rule):
+    code = "BN308"
+    name = "batchnorm-freeze-undone-by-train"
+    summary = "train() re-enables BatchNorm layers frozen in eval mode before the optimizer steps"
+    framework = "pytorch"
+    triggers = ("train",)
+    fact_triggers = (".step(", "optim", ".eval(", ".apply(")
+    doc = RuleDoc(
+        what="""
+Finds `model.train()` that runs after the model's BatchNorm layers were frozen — picked out and
+put in eval mode (`for m in model.modules(): if isinstance(m, nn.BatchNorm2d): m.eval()`,
+`model.apply(set_bn_eval)`, a `freeze_bn()` helper or method), or a sub-module frozen with
+`requires_grad = False` and `.eval()` together — and before an optimizer step, with no freeze
+applied again in between (the next epoch's `train()` counts, and a `train()` at the end of a
+validation helper too). Calls are followed through the project as for BN301.
+""",
+        why="""
+`Module.train()` sets every sub-module to training mode, the frozen BatchNorm layers included. From
+then on each forward pass in training overwrites their running mean and variance with the current
+batches, exactly what the freeze was meant to prevent (small-batch fine-tuning, a pretrained
+backbone): the "frozen" statistics drift, and the checkpoint saves drifted ones
+(pytorch#86590, gt-pyg#112).
+""",
+        example="""
+freeze_bn(model)            # BN layers -> eval()
+for epoch in range(epochs):
+    model.train()           # ... and back to train mode
+    for x, y in loader:
+        loss = criterion(model(x), y)
+        optimizer.zero_grad(); loss.backward(); optimizer.step()
+""",
+        use_instead="""
+for epoch in range(epochs):
+    model.train()
+    freeze_bn(model)        # re-apply after every train()
+    ...
+
+# or, once, in the model:
+def train(self, mode=True):
+    super().train(mode)
+    for m in self.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eval()
+    return self
+""",
+        not_flagged="""
+A freeze applied after the last `train()` before the steps (top of every epoch, inside the training
+function); models whose class overrides `train()` to re-apply it (mmdetection's `norm_eval`); a
+whole-model `eval()` (BN302's case); a sub-module put in eval mode without freezing its parameters;
+objects the optimizer does not train; PyTorch Lightning modules.
+""",
+        versions=PYTORCH_VERSIONS,
+    )
+
+    def check(self, module: Module, project: Project) -> Iterable[Finding]:
+        for mod, node, message in _freeze_undone_findings(project):
+            if mod is module:
+                yield self.finding(module, node, message)
+
+
+# ------------------------------------------------------------------------------------------------
 # BN303 evaluation in train mode
 # ------------------------------------------------------------------------------------------------
 _NO_GRAD = {"torch.no_grad", "torch.inference_mode", "torch.autograd.no_grad", "torch.autograd.grad_mode.no_grad",
