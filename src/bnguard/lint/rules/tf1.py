@@ -16,6 +16,7 @@ from bnguard.lint.imports import dotted
 from bnguard.lint.finding import Finding
 from bnguard.lint.project import Module, Project
 from bnguard.lint.rules.base import Rule, RuleDoc, register
+from bnguard.lint.torchflow import _call_assignments_by_name
 from bnguard.lint.tf1_facts import (
     UPDATE_OPS,
     BNSite,
@@ -673,7 +674,7 @@ def _first_builders(module: Module, project: Project) -> dict:
         for c in module.calls:  # sorted by position
             if id(c.scope) in out:
                 continue
-            if _builds_bn(c, p) or (c.name in builders and p.functions(c.name)):
+            if _builds_bn(c, p) or (c.name in builders and _calls_project_builder(c, p)):
                 out[id(c.scope)] = c
         return out
     return project.fact(f"tf1.first_builders:{id(module)}", compute)
@@ -833,7 +834,7 @@ def _graph_block_ended_before(g, stmt_g: ast.AST, module: Module, project: Proje
     scope = g.scope
     owner = scope if scope is not None else module.tree
     builders = [c for c in module.calls if c.scope is scope and c.node.lineno < stmt_g.lineno and (
-        _builds_bn(c, project) or (c.name in _bn_builder_names(project) and project.functions(c.name)))]
+        _builds_bn(c, project) or (c.name in _bn_builder_names(project) and _calls_project_builder(c, project)))]
     if not builders:
         return None
     found = None
@@ -865,6 +866,28 @@ def _in_loop_with(a: ast.AST, b: ast.AST, module: Module) -> bool:
 def _builds_bn(c, project: Project) -> bool:
     sites = project.fact("tf1.bn_site_nodes", lambda p: {id(s.node) for s in bn_sites(p)})
     return id(c.node) in sites
+
+
+_LIBRARY_ROOTS = ("tensorflow.", "keras.", "tf_keras.", "tf_slim.", "numpy.")
+
+
+def _calls_project_builder(c, project: Project) -> bool:
+    """May the call ``c`` (named like a project function that builds BN) run that function?
+    ``obj.apply(...)`` cannot run a closure nested in another function (reached only through its
+    enclosing function's return value), nor anything of the project when ``obj`` is a library
+    object (``ema = tf.train.ExponentialMovingAverage(...)``; ``ema.apply(...)``)."""
+    fns = project.functions(c.name)
+    f = c.node.func
+    if not fns or not isinstance(f, ast.Attribute):
+        return bool(fns)
+    if not any(fi.cls is not None or fi.module.scope_of(fi.node) is None for fi in fns):
+        return False
+    if isinstance(f.value, ast.Name):
+        scope = c.scope if c.scope is not None else c.module.tree
+        built = _call_assignments_by_name(scope).get(f.value.id, [])
+        if built and all((c.module.imports.resolve(b.func) or "").startswith(_LIBRARY_ROOTS) for b in built):
+            return False
+    return True
 
 
 def _bn_builder_names(project: Project) -> set[str]:

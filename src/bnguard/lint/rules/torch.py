@@ -1384,6 +1384,9 @@ method run as `model.test_loop(loader)` right after the caller's `model.eval()` 
                         break
                 if _mode_set_around(module, region, scope, events, key, call):
                     continue
+                if (dotted(model_expr) or "").startswith("self.") and key != ("$self",) \
+                        and _mode_set_around(module, region, scope, events, ("$self",), call):
+                    continue  # self.eval() in a method: Module.eval() recurses into self.model_base
                 if scope is not None and _global_left_in_eval(module, scope, key, flow, project):
                     continue
                 if _derived_from_evaluated(module, scope, key, events, call):
