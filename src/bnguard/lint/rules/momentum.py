@@ -79,6 +79,9 @@ x = keras.layers.BatchNormalization(momentum=0.9)(x)      # = 1 - 0.1
 """,
         not_flagged="""
 - momentum >= 0.5, momentum 0 (deliberate: last-batch statistics), values that cannot be resolved;
+- a BN that always runs in training mode, so its moving statistics are never read (`training=True`
+  in a pix2pix-style TF1 model, a Flax GAN critic whose `use_running_average` is always False,
+  `BatchNormalization(momentum=0.1)(x, training=True)`): its momentum changes no output;
 - PyTorch BN (see BN304 for the opposite mistake).
 """,
         versions="Keras 2/3, tf.keras/tf_keras, TF1 layers, tf.contrib / tf_slim, Flax linen and NNX (all versions).",
@@ -118,7 +121,7 @@ x = keras.layers.BatchNormalization(momentum=0.9)(x)      # = 1 - 0.1
         return None
 
     def _report(self, module: Module, project: Project, call: ast.Call, expr: Optional[ast.expr], key: str) -> Optional[Finding]:
-        if expr is None:
+        if expr is None or _statistics_never_read(module, project, call):
             return None
         vals = _momentum_values(module, project, expr)
         if not vals:
@@ -142,6 +145,41 @@ x = keras.layers.BatchNormalization(momentum=0.9)(x)      # = 1 - 0.1
                             f"BatchNorm {key}={m:g} follows PyTorch's convention; here {key} weighs the old moving "
                             f"statistics, so they keep only {m:.0%} of their history per step (≈ last batch); "
                             f"use {key}={round(1 - m, 10):g}", fix=fix)
+
+
+# Where each API states the mode of a BN: (argument, positional index, value that means "training").
+_MODE_ARG: dict[str, tuple[str, Optional[int], bool]] = {
+    "tensorflow.layers.batch_normalization": ("training", None, True),
+    "tf_slim.batch_norm": ("is_training", None, True),
+    "flax.linen.BatchNorm": ("use_running_average", 0, False),
+    "flax.linen.normalization.BatchNorm": ("use_running_average", 0, False),
+}
+
+
+def _statistics_never_read(module: Module, project: Project, call: ast.Call) -> bool:
+    """Does this BN always run in training mode (``training=True`` in a pix2pix-style TF1 model, a
+    Flax critic whose ``use_running_average`` is always False)? Then its moving statistics are
+    never used for an output and their momentum changes nothing. Only a flag stated at the
+    construction (or at its immediate call: ``BatchNormalization(momentum=0.1)(x, training=True)``)
+    and resolved to one constant counts."""
+    q = module.imports.resolve(call.func)
+    if q in _MODE_ARG:
+        name, pos, training = _MODE_ARG[q]
+        flag = kf.kwarg(call, name)
+        if flag is None and pos is not None and len(call.args) > pos \
+                and not any(isinstance(a, ast.Starred) for a in call.args[:pos + 1]):
+            flag = call.args[pos]
+        if flag is None:
+            return False
+        return kf.always_true(module, project, flag) if training else kf.always_false(module, project, flag)
+    if kf.is_keras_bn_layer(q):
+        parent = module.parent(call)
+        if isinstance(parent, ast.Call) and parent.func is call:
+            flag = kf.kwarg(parent, "training")
+            if flag is None and len(parent.args) > 1 and not isinstance(parent.args[0], ast.Starred):
+                flag = parent.args[1]
+            return flag is not None and kf.always_true(module, project, flag)
+    return False
 
 
 # --- values the shared resolver leaves open: dataclass field defaults and hyper-parameter dicts ----
