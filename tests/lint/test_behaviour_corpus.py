@@ -50,28 +50,16 @@ KNOWN_MISSES: dict[str, str] = {
     "torch/bug_evaluate_calls_train_copy_paste.py":
         "evaluate() (copied from train_epoch) calls model.train() before its no_grad loop over validation data; "
         "BN303 fires without that line, but reads an explicit train() as a deliberate train-mode pass (AdaBN/TENT)",
-    "keras/bug_bn_subclass_torch_defaults.py":
-        "momentum=0.1 passed in super().__init__(momentum=0.1, ...) of a BatchNormalization subclass; BN501 only "
-        "checks direct BatchNormalization(...) constructor calls",
     "keras/bug_freeze_bn_switch_on_from_scratch.py":
         "BN subclass forces training=False when self.freeze; freeze=CONFIG['freeze_bn'] (True) on a from-scratch "
         "model (weights=None); BN203 treats the freeze switch as a deliberate fine-tuning freeze",
     "tf1/bug_update_ops_tied_to_summary_op.py":
         "control_dependencies(UPDATE_OPS) wraps tf.summary.merge_all(), run every log_every steps, while minimize() "
         "has no update ops; BN103 is silenced by any used get_collection(UPDATE_OPS) in the program",
-    "flax/bug_replace_result_discarded.py":
-        "`new_state.replace(batch_stats=updates['batch_stats'])` as a bare statement (result discarded, TrainState is "
-        "immutable); BN402 sees the aux `updates` read there and counts the statistics as written back",
 }
 
 # Correct programs that get a finding today: path -> (code, why the finding is wrong).
 KNOWN_FALSE_POSITIVES: dict[str, tuple[str, str]] = {
-    "tf1/ok_make_template_train_eval_towers.py": (
-        "BN103", "tf.make_template('classifier', network) opens variable scope 'classifier'; BN103 does not know "
-        "make_template creates a scope, so get_collection(UPDATE_OPS, scope='classifier') looks empty"),
-    "flax/ok_setup_train_field_two_instances.py": (
-        "BN401", "use_running_average=not self.train where `train` is a module field threaded from Net(train=True) "
-        "(trained) / Net(train=False) (eval); BN401 resolves the field from Net's default False only"),
 }
 
 # One fast program per framework that the test really runs, tying the manifest to behaviour.

@@ -239,6 +239,9 @@ def _field_expression_values(module: Module, project: Project, expr: ast.AST) ->
     return {(not v) for v in got} if negate else got
 
 
+_FIELDS_IN_PROGRESS: set = set()  # (class id, field) being resolved: a field threaded in a cycle is unknown
+
+
 def _field_values(module: Module, project: Project, cls: ast.ClassDef, field_name: str) -> Optional[set]:
     fields = [b for b in cls.body if isinstance(b, ast.AnnAssign) and isinstance(b.target, ast.Name)]
     names = [f.target.id for f in fields]  # type: ignore[union-attr]
@@ -275,7 +278,21 @@ def _field_values(module: Module, project: Project, cls: ast.ClassDef, field_nam
             if decl.value is None:
                 return None
             continue
-        vals = values.possible_values(passed, site.module, project)
+        if _reads_constructor_field(site.module, passed):
+            # `DenseBlock(train=self.train)` inside another module: that module's field, with its own
+            # default and constructions (`Net(train=True)`), not the default alone
+            key = (id(cls), field_name)
+            if key in _FIELDS_IN_PROGRESS:
+                return None
+            _FIELDS_IN_PROGRESS.add(key)
+            try:
+                vals = _field_expression_values(site.module, project, passed)
+            finally:
+                _FIELDS_IN_PROGRESS.discard(key)
+            if vals is None:
+                return None
+        else:
+            vals = values.possible_values(passed, site.module, project)
         if not values.is_constant_set(vals):
             return None
         out |= set(vals)

@@ -301,6 +301,8 @@ def _name_used(module: Module, fn: ast.AST, name: str, after: Optional[ast.AST] 
     if name == "_":
         return False
     for load in _loads(fn, name, after):
+        if _in_discarded_replace(module, load):
+            continue
         parent = module.parent(load)
         if isinstance(parent, ast.Assign) and parent.value is load and len(parent.targets) == 1 \
                 and isinstance(parent.targets[0], (ast.Tuple, ast.List)):
@@ -309,6 +311,16 @@ def _name_used(module: Module, fn: ast.AST, name: str, after: Optional[ast.AST] 
                 continue
         return True
     return False
+
+
+def _in_discarded_replace(module: Module, node: ast.AST) -> bool:
+    """Is ``node`` an argument of ``state.replace(...)`` written as a statement of its own? A
+    ``TrainState`` (any flax struct) is immutable: ``replace`` returns a new one, here thrown away."""
+    cur = module.parent(node)
+    while cur is not None and not isinstance(cur, ast.stmt):
+        cur = module.parent(cur)
+    return isinstance(cur, ast.Expr) and isinstance(cur.value, ast.Call) \
+        and isinstance(cur.value.func, ast.Attribute) and cur.value.func.attr == "replace"
 
 
 @register

@@ -41,6 +41,14 @@ def _momentum_spec(module: Module, call: ast.Call) -> Optional[tuple[str, Option
             return (MOMENTUM_ARG[inner][0], None)
         if kf.is_keras_bn_layer(inner):
             return ("momentum", None)
+    f = call.func
+    if isinstance(f, ast.Attribute) and f.attr == "__init__" and isinstance(f.value, ast.Call) \
+            and isinstance(f.value.func, ast.Name) and f.value.func.id == "super":
+        # class TorchStyleBN(layers.BatchNormalization): super().__init__(momentum=0.1, **kwargs)
+        cls = module.enclosing_class(call)
+        if cls is not None and any(kf.is_keras_bn_layer(module.imports.resolve(b)) for b in cls.bases):
+            return KERAS_BN_ARG
+        return None
     if q and q.endswith("arg_scope") and call.args and isinstance(call.args[0], (ast.List, ast.Tuple)):
         if any((module.imports.resolve(e) or "").endswith("batch_norm") for e in call.args[0].elts):
             return ("decay", None)

@@ -16,6 +16,7 @@ from bnguard.lint.imports import dotted
 from bnguard.lint.finding import Finding
 from bnguard.lint.project import Module, Project
 from bnguard.lint.rules.base import Rule, RuleDoc, register
+from bnguard.lint.memo import per_node
 from bnguard.lint.torchflow import _call_assignments_by_name
 from bnguard.lint.tf1_facts import (
     UPDATE_OPS,
@@ -718,9 +719,9 @@ def _scope_names(project: Project, program: frozenset) -> set:
                                  "get_tensor_by_name", "get_operation_by_name"):
                     continue  # these read scopes; they do not build any
                 strings = []
-                if call.name in ("variable_scope", "name_scope", "VariableScope") and call.node.args:
+                if call.name in ("variable_scope", "name_scope", "VariableScope", "make_template") and call.node.args:
                     strings.append(call.node.args[0])
-                strings.extend(k.value for k in call.node.keywords if k.arg in ("scope", "name", "default_name"))
+                strings.extend(k.value for k in call.node.keywords if k.arg in ("scope", "name", "default_name", "name_"))
                 for st in strings:
                     if isinstance(st, ast.Constant) and isinstance(st.value, str):
                         out.update(part for part in st.value.split("/") if part)
@@ -884,10 +885,23 @@ def _calls_project_builder(c, project: Project) -> bool:
         return False
     if isinstance(f.value, ast.Name):
         scope = c.scope if c.scope is not None else c.module.tree
-        built = _call_assignments_by_name(scope).get(f.value.id, [])
+        built = _call_assignments_by_name(scope).get(f.value.id, []) + _with_bindings(scope).get(f.value.id, [])
         if built and all((c.module.imports.resolve(b.func) or "").startswith(_LIBRARY_ROOTS) for b in built):
             return False
     return True
+
+
+@per_node
+def _with_bindings(scope: ast.AST) -> dict[str, list[ast.Call]]:
+    """``with tf.Session() as sess``: name -> the calls whose results a ``with`` binds to it."""
+    out: dict[str, list[ast.Call]] = {}
+    for st in getattr(scope, "body", []):
+        for n in ast.walk(st):
+            if isinstance(n, (ast.With, ast.AsyncWith)):
+                for item in n.items:
+                    if isinstance(item.optional_vars, ast.Name) and isinstance(item.context_expr, ast.Call):
+                        out.setdefault(item.optional_vars.id, []).append(item.context_expr)
+    return out
 
 
 def _bn_builder_names(project: Project) -> set[str]:
