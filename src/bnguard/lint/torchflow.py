@@ -774,26 +774,25 @@ def _freezes_bn_argument(fn: ast.AST) -> bool:
 
 
 @per_node
-def _parameter_freezes(scope: ast.AST) -> frozenset:
-    """Dotted names whose parameters ``scope`` freezes: ``x.requires_grad_(False)``,
-    ``for p in x.parameters(): p.requires_grad = False``."""
-    out: set[str] = set()
+def parameter_freezes(scope: ast.AST) -> tuple[ast.AST, ...]:
+    """The objects whose parameters ``scope`` freezes, as written: ``x.requires_grad_(False)``,
+    ``for p in x.parameters(): p.requires_grad = False`` (also ``named_parameters()``)."""
+    out: list[ast.AST] = []
     for n in ast.walk(scope):
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "requires_grad_" \
                 and n.args and isinstance(n.args[0], ast.Constant) and n.args[0].value is False:
-            out.add(dotted(n.func.value) or "")
+            out.append(n.func.value)
         elif isinstance(n, ast.For) and isinstance(n.iter, ast.Call) and isinstance(n.iter.func, ast.Attribute) \
                 and n.iter.func.attr in ("parameters", "named_parameters"):
-            for a in (x for st in n.body for x in ast.walk(st)):
-                if isinstance(a, ast.Assign) and isinstance(a.value, ast.Constant) and a.value.value is False \
-                        and any(isinstance(t, ast.Attribute) and t.attr == "requires_grad" for t in a.targets):
-                    out.add(dotted(n.iter.func.value) or "")
-    out.discard("")
-    return frozenset(out)
+            if any(isinstance(a, ast.Assign) and isinstance(a.value, ast.Constant) and a.value.value is False
+                   and any(isinstance(t, ast.Attribute) and t.attr == "requires_grad" for t in a.targets)
+                   for st in n.body for a in ast.walk(st)):
+                out.append(n.iter.func.value)
+    return tuple(out)
 
 
 def _freezes_parameters_of(scope: ast.AST, text: str) -> bool:
-    return text in _parameter_freezes(scope)
+    return any(dotted(x) == text for x in parameter_freezes(scope))
 
 
 def same_object_base(value: ast.AST) -> ast.AST:

@@ -100,11 +100,7 @@ x = keras.layers.BatchNormalization(momentum=0.9)(x)      # = 1 - 0.1
             spec = _momentum_spec(module, c.node)
             if spec is not None:
                 key, pos = spec
-                expr = kf.kwarg(c.node, key)
-                if expr is None and pos is not None and len(c.node.args) > pos \
-                        and not any(isinstance(a, ast.Starred) for a in c.node.args[:pos + 1]):
-                    expr = c.node.args[pos]
-                f = self._report(module, project, c.node, expr, key)
+                f = self._report(module, project, c.node, _argument(c.node, key, pos), key)
                 if f:
                     yield f
             # normalizer_params={'decay': 0.1} / batch_norm_params = {'decay': 0.1}
@@ -155,6 +151,15 @@ x = keras.layers.BatchNormalization(momentum=0.9)(x)      # = 1 - 0.1
                             f"use {key}={round(1 - m, 10):g}", fix=fix)
 
 
+def _argument(call: ast.Call, keyword: str, pos: Optional[int]) -> Optional[ast.expr]:
+    """The argument given for ``keyword``, by name or at position ``pos`` (not after a ``*args``)."""
+    expr = kf.kwarg(call, keyword)
+    if expr is None and pos is not None and len(call.args) > pos \
+            and not any(isinstance(a, ast.Starred) for a in call.args[:pos + 1]):
+        expr = call.args[pos]
+    return expr
+
+
 # Where each API states the mode of a BN: (argument, positional index, value that means "training").
 _MODE_ARG: dict[str, tuple[str, Optional[int], bool]] = {
     "tensorflow.layers.batch_normalization": ("training", None, True),
@@ -173,19 +178,14 @@ def _statistics_never_read(module: Module, project: Project, call: ast.Call) -> 
     q = module.imports.resolve(call.func)
     if q in _MODE_ARG:
         name, pos, training = _MODE_ARG[q]
-        flag = kf.kwarg(call, name)
-        if flag is None and pos is not None and len(call.args) > pos \
-                and not any(isinstance(a, ast.Starred) for a in call.args[:pos + 1]):
-            flag = call.args[pos]
+        flag = _argument(call, name, pos)
         if flag is None:
             return False
         return kf.always_true(module, project, flag) if training else kf.always_false(module, project, flag)
     if kf.is_keras_bn_layer(q):
         parent = module.parent(call)
         if isinstance(parent, ast.Call) and parent.func is call:
-            flag = kf.kwarg(parent, "training")
-            if flag is None and len(parent.args) > 1 and not isinstance(parent.args[0], ast.Starred):
-                flag = parent.args[1]
+            flag = _argument(parent, "training", 1)  # layer(inputs, training)
             return flag is not None and kf.always_true(module, project, flag)
     return False
 

@@ -20,7 +20,7 @@ from bnguard.lint.project import Module, Project
 from bnguard.lint.rules.base import Rule, RuleDoc, register
 from bnguard.lint.torchflow import (_SAME_OBJECT_METHODS, ELEMENT, LOOP_TYPES, PLAIN_BASES, Event, Flow, Key,
                                     _assigned_names, _params, _star_imports, call_arguments, conflicting, key_names,
-                                    mode_call, receiver_key, same_object, same_object_base)
+                                    mode_call, parameter_freezes, receiver_key, same_object, same_object_base)
 
 BN_CLASSES = {f"torch.nn.{n}" for n in (
     "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LazyBatchNorm1d", "LazyBatchNorm2d",
@@ -206,20 +206,7 @@ def _frozen_keys_by_module(p: Project) -> dict[int, set]:
     ("model", "backbone"))."""
     by_module: dict[int, set] = {}
     for m in p.modules:
-        keys = by_module.setdefault(id(m), set())
-        for n in ast.walk(m.tree):
-            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "requires_grad_" \
-                    and n.args and isinstance(n.args[0], ast.Constant) and n.args[0].value is False:
-                keys.add(receiver_key(n.func.value, {}, set())[0])
-            elif isinstance(n, (ast.For, ast.comprehension)):
-                it = n.iter
-                if isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and it.func.attr in ("parameters", "named_parameters"):
-                    body = n.body if isinstance(n, ast.For) else []
-                    for st in body:
-                        for a in ast.walk(st):
-                            if isinstance(a, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr == "requires_grad" for t in a.targets) \
-                                    and isinstance(a.value, ast.Constant) and a.value.value is False:
-                                keys.add(receiver_key(it.func.value, {}, set())[0])
+        keys = by_module.setdefault(id(m), {receiver_key(x, {}, set())[0] for x in parameter_freezes(m.tree)})
         keys.discard(None)
     return by_module
 
@@ -687,8 +674,7 @@ def _after_train(events: list[Event], i: int, t: Event, project: Project) -> tup
             continue
         if e.kind in ("bnfreeze", "bnfreeze?") and (e.key is None or _within(e.text, t.text) or _within(t.text, e.text)):
             return False, None
-        if e.kind == "eval" and e.key is not None and same_object(e.key, t.key) and _within(e.text, t.text) \
-                and e.text == t.text:
+        if e.kind == "eval" and e.key is not None and e.text == t.text and same_object(e.key, t.key):
             return False, None
         if e.kind == "train" and (e.key is None or same_object(e.key, t.key)):
             return None, None
