@@ -44,9 +44,6 @@ KNOWN_MISSES: dict[str, str] = {
     "torch/bug_wrapper_train_forgets_model.py":
         "the loop calls wrapper.train() on a plain (non-nn.Module) ModelWithLoss whose train() only switches the loss "
         "module while its eval() switches the network; BN301 takes any .train() call as restoring the mode",
-    "torch/bug_norm_layer_partial_tf_momentum.py":
-        "momentum=hparams['bn_momentum'] (0.99, module-level dict passed as a parameter) in a functools.partial "
-        "norm_layer factory; BN304 handles partial() with a literal but does not resolve the dict subscript",
     "torch/bug_evaluate_calls_train_copy_paste.py":
         "evaluate() (copied from train_epoch) calls model.train() before its no_grad loop over validation data; "
         "BN303 fires without that line, but reads an explicit train() as a deliberate train-mode pass (AdaBN/TENT)",

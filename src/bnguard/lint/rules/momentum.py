@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 from typing import Iterable, Optional
 
+from bnguard.lint import config_values
 from bnguard.lint import keras_facts as kf
 from bnguard.lint.finding import Edit, Finding, Fix
 from bnguard.lint.project import Module, Project
@@ -127,7 +128,7 @@ x = keras.layers.BatchNormalization(momentum=0.9)(x)      # = 1 - 0.1
     def _report(self, module: Module, project: Project, call: ast.Call, expr: Optional[ast.expr], key: str) -> Optional[Finding]:
         if expr is None or _statistics_never_read(module, project, call):
             return None
-        vals = _momentum_values(module, project, expr)
+        vals = config_values.constant_values(module, project, expr)
         if not vals:
             return None
         nums = [v for v in vals if isinstance(v, (int, float)) and not isinstance(v, bool)]
@@ -189,169 +190,3 @@ def _statistics_never_read(module: Module, project: Project, call: ast.Call) -> 
             return flag is not None and kf.always_true(module, project, flag)
     return False
 
-
-# --- values the shared resolver leaves open: dataclass field defaults and hyper-parameter dicts ----
-
-def _momentum_values(module: Module, project: Project, expr: ast.expr) -> Optional[set]:
-    """Constant values of a momentum expression: what ``kf.constant_values`` resolves, plus two
-    spellings ported models use a lot — ``self.bn_momentum`` read from a module/dataclass field with
-    a default (``bn_momentum: float = 0.1``), and ``hp["bn_momentum"]`` read from a hyper-parameter
-    dict passed in by the callers. None when any value is unknown."""
-    vals = kf.constant_values(module, project, expr)
-    if vals:
-        return vals
-    if isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name) and expr.value.id == "self":
-        return _field_values(module, project, expr)
-    if isinstance(expr, ast.Subscript) and isinstance(expr.value, ast.Name):
-        key = expr.slice
-        if isinstance(key, ast.Constant) and isinstance(key.value, str):
-            return _dict_key_values(module, project, expr.value, key.value)
-    return None
-
-
-def _field_values(module: Module, project: Project, expr: ast.Attribute) -> Optional[set]:
-    """``self.f`` where the enclosing class declares ``f: T = default``: the default plus what every
-    construction of the class passes for ``f``. Unknown when the class is subclassed (a subclass can
-    change the default), built through ``partial``/``**kwargs``/``.clone(f=...)``, never built in
-    the project, or stores ``self.f`` itself."""
-    cls = module.enclosing_class(expr)
-    if cls is None:
-        return None
-    fields = [b for b in cls.body if isinstance(b, ast.AnnAssign) and isinstance(b.target, ast.Name)]
-    field = next((b for b in fields if b.target.id == expr.attr), None)
-    if field is None or field.value is None:
-        return None
-    if any(isinstance(t, ast.Attribute) and t.attr == expr.attr and isinstance(t.value, ast.Name)
-           and t.value.id == "self" for n in ast.walk(cls) if isinstance(n, (ast.Assign, ast.AugAssign))
-           for t in (n.targets if isinstance(n, ast.Assign) else [n.target])):
-        return None
-    for m in project.modules:
-        for other in m.classes:
-            if any((isinstance(b, ast.Name) and b.id == cls.name) or (isinstance(b, ast.Attribute) and b.attr == cls.name)
-                   for b in other.bases):
-                return None
-    for c in project.call_sites("clone") + project.call_sites("replace"):
-        if any(kw.arg == expr.attr or kw.arg is None for kw in c.node.keywords):
-            return None
-    position = [b.target.id for b in fields].index(expr.attr)
-    own_bases = any(not (module.imports.resolve(b) or "").startswith(("flax.", "dataclasses", "typing"))
-                    for b in cls.bases)
-    passed: list[tuple[ast.expr, Module]] = [(field.value, module)]
-    built = False
-    for m in project.modules:
-        for ref in m.references.get(cls.name, ()):
-            parent = m.parent(ref)
-            if isinstance(parent, ast.Call) and ref in parent.args:
-                return None  # ``partial(Block, ...)``, ``make(Block)``: built elsewhere with any fields
-    for c in project.call_sites(cls.name):
-        m, call = c.module, c.node
-        if m is not module and not (m.imports.aliases.get(cls.name, "").endswith("." + cls.name)
-                                    or (c.qualname or "").endswith("." + cls.name)):
-            continue  # another script's class of the same name
-        built = True
-        if any(kw.arg is None for kw in call.keywords) or any(isinstance(a, ast.Starred) for a in call.args):
-            return None
-        given = next((kw.value for kw in call.keywords if kw.arg == expr.attr), None)
-        if given is None and call.args and (own_bases or len(call.args) > position):
-            if own_bases:
-                return None  # inherited fields come first: positions are not known
-            given = call.args[position]
-        if given is not None:
-            passed.append((given, m))
-    if not built:
-        return None
-    out: set = set()
-    for e, m in passed:
-        vals = kf.constant_values(m, project, e)
-        if not vals:
-            return None
-        out |= vals
-    return out
-
-
-def _dict_key_values(module: Module, project: Project, base: ast.Name, key: str) -> Optional[set]:
-    """``hp["bn_momentum"]`` where ``hp`` is a dict display bound in the scope or at module level, or
-    a parameter whose every caller passes such a dict (by name or literally). Unknown when any
-    caller passes something else, or the project writes that key or calls ``update`` anywhere."""
-    for m in project.modules:
-        for n in m.nodes_of_kind.get(ast.Assign, ()):
-            for t in n.targets:
-                if isinstance(t, ast.Subscript) and isinstance(t.slice, ast.Constant) and t.slice.value == key:
-                    return None
-    exprs = _dict_sources(module, project, base)
-    if not exprs:
-        return None
-    out: set = set()
-    for d, m in exprs:
-        if _updated(d, m, project):
-            return None
-        value = next((v for k, v in zip(d.keys, d.values) if isinstance(k, ast.Constant) and k.value == key), None)
-        if value is None:
-            return None
-        vals = kf.constant_values(m, project, value)
-        if not vals:
-            return None
-        out |= vals
-    return out
-
-
-def _updated(d: ast.Dict, m: Module, project: Project) -> bool:
-    """Is the name bound to this dict display mutated with ``.update(...)`` anywhere?"""
-    parent = m.parent(d)
-    names = {t.id for t in getattr(parent, "targets", []) if isinstance(t, ast.Name)}
-    return any(isinstance(c.node.func, ast.Attribute) and isinstance(c.node.func.value, ast.Name)
-               and c.node.func.value.id in names for c in project.call_sites("update"))
-
-
-def _module_dict(name: str, m: Module) -> Optional[ast.Dict]:
-    """The dict display bound once to ``name`` at module level of ``m``."""
-    found = [n.value for n in m.tree.body if isinstance(n, ast.Assign)
-             and any(isinstance(t, ast.Name) and t.id == name for t in n.targets)]
-    return found[0] if len(found) == 1 and isinstance(found[0], ast.Dict) else None
-
-
-def _dict_sources(module: Module, project: Project, base: ast.Name,
-                  depth: int = 0) -> Optional[list[tuple[ast.Dict, Module]]]:
-    """The dict displays ``base`` can be: bound in its scope or at module level, or passed by every
-    caller of the enclosing function (followed through a few levels of ``hp`` parameters)."""
-    if depth > 3:
-        return None
-    scope = module.scope_of(base)
-    if scope is None or isinstance(scope, ast.Lambda):
-        d = _module_dict(base.id, module)
-        return [(d, module)] if d is not None else None
-    if any(isinstance(n, ast.Name) and n.id == base.id and not isinstance(n.ctx, ast.Load) for n in ast.walk(scope)):
-        local = [n.value for n in ast.walk(scope) if isinstance(n, ast.Assign)
-                 and any(isinstance(t, ast.Name) and t.id == base.id for t in n.targets)]
-        return [(local[0], module)] if len(local) == 1 and isinstance(local[0], ast.Dict) else None
-    params = [a.arg for a in scope.args.posonlyargs + scope.args.args]
-    all_params = params + [a.arg for a in scope.args.kwonlyargs]
-    if base.id not in all_params and not any(isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
-                                             for f in module.ancestors(scope)):
-        d = _module_dict(base.id, module)  # a module-level dict read inside a function
-        return [(d, module)] if d is not None else None
-    if base.id not in params or scope.decorator_list or module.enclosing_class(scope) is not None:
-        return None
-    position = params.index(base.id)
-    out: list[tuple[ast.Dict, Module]] = []
-    for c in project.call_sites(scope.name):
-        m, call = c.module, c.node
-        if not isinstance(call.func, ast.Name):
-            return None
-        if m is not module and not m.imports.aliases.get(scope.name, "").endswith("." + scope.name):
-            continue
-        if any(kw.arg is None for kw in call.keywords) or any(isinstance(a, ast.Starred) for a in call.args):
-            return None
-        arg = next((kw.value for kw in call.keywords if kw.arg == base.id), None)
-        if arg is None and len(call.args) > position:
-            arg = call.args[position]
-        if isinstance(arg, ast.Name):
-            inner = _dict_sources(m, project, arg, depth + 1)
-            if not inner:
-                return None
-            out.extend(inner)
-        elif isinstance(arg, ast.Dict):
-            out.append((arg, m))
-        else:
-            return None
-    return out or None

@@ -13,6 +13,7 @@ import re
 import weakref
 from typing import Iterable, Optional
 
+from bnguard.lint import config_values
 from bnguard.lint.finding import Edit, Finding, Fix
 from bnguard.lint.imports import dotted
 from bnguard.lint.memo import per_node
@@ -1876,7 +1877,10 @@ def _numbers(expr: ast.AST, module: Module, project: Project) -> Optional[set[fl
         return {float(v)} if isinstance(v, (int, float)) and not isinstance(v, bool) else None
     vals = possible_values(expr, module, project)
     if vals is UNKNOWN or not vals:
-        return None
+        # ``momentum=hp["bn_momentum"]``, ``momentum=self.bn_momentum``: a ported configuration
+        vals = config_values.constant_values(module, project, expr)
+        if not vals:
+            return None
     out = set()
     for v in vals:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
