@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from typing import NoReturn
 
 import click
 
@@ -19,7 +20,7 @@ def emit_report(report: Report, fmt: str = "text") -> int:
     return EXIT_OK if report.ok else EXIT_PROBLEMS
 
 
-def fail_input(message: str) -> "NoReturn":  # noqa: F821
+def fail_input(message: str) -> NoReturn:
     """One clear line on stderr and exit 2: the input could not be read."""
     click.echo(f"bnguard: error: {message}", err=True)
     sys.exit(EXIT_INPUT_ERROR)

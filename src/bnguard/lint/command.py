@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import sys
+from typing import NoReturn
 
 import click
 
-from bnguard import __version__
 
 EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -17,7 +17,7 @@ def _split_codes(values: tuple[str, ...]) -> list[str] | None:
     return out or None
 
 
-def _fail(message: str) -> "NoReturn":  # noqa: F821
+def _fail(message: str) -> NoReturn:
     click.echo(f"bnguard: error: {message}", err=True)
     sys.exit(EXIT_ERROR)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Optional, Union
 
 from bnguard.lint.imports import ImportMap
+from bnguard.lint.memo import per_node
 from bnguard.lint.source import SourceUnit
 
 FuncNode = Union[ast.FunctionDef, ast.AsyncFunctionDef]
@@ -375,3 +376,30 @@ class Project:
         if key not in self.facts:
             self.facts[key] = compute(self)
         return self.facts[key]
+
+
+# --- what a scope binds its names to (shared by the torch flow and the TF1 rules) --------------------
+@per_node
+def call_assignments(scope: ast.AST) -> dict[str, list[ast.Call]]:
+    """``name = f(...)`` in ``scope`` (nested blocks and functions included): name -> the calls
+    assigned to it, in walk order."""
+    out: dict[str, list[ast.Call]] = {}
+    for st in getattr(scope, "body", []):
+        for n in ast.walk(st):
+            if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call):
+                for name in dict.fromkeys(t.id for t in n.targets if isinstance(t, ast.Name)):
+                    out.setdefault(name, []).append(n.value)
+    return out
+
+
+@per_node
+def with_bindings(scope: ast.AST) -> dict[str, list[ast.Call]]:
+    """``with tf.Session() as sess``: name -> the calls whose results a ``with`` binds to it."""
+    out: dict[str, list[ast.Call]] = {}
+    for st in getattr(scope, "body", []):
+        for n in ast.walk(st):
+            if isinstance(n, (ast.With, ast.AsyncWith)):
+                for item in n.items:
+                    if isinstance(item.optional_vars, ast.Name) and isinstance(item.context_expr, ast.Call):
+                        out.setdefault(item.optional_vars.id, []).append(item.context_expr)
+    return out

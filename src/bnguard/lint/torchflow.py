@@ -24,7 +24,7 @@ from typing import Optional, Sequence
 
 from bnguard.lint.imports import dotted
 from bnguard.lint.memo import per_node
-from bnguard.lint.project import FuncNode, FunctionInfo, Module, Project
+from bnguard.lint.project import FuncNode, FunctionInfo, Module, Project, call_assignments
 
 Key = Optional[tuple[str, ...]]  # components; a parameter head is "$name"; None = unknown object
 MAX_EVENTS = 4000
@@ -528,7 +528,7 @@ class Flow:
         methods of ``search``, ``self.model`` is ``net`` ("@model" -> key of ``net``)."""
         out: dict[str, tuple[Key, str]] = {}
         ctor = None
-        for value in _call_assignments_by_name(scope).get(receiver, ()):
+        for value in call_assignments(scope).get(receiver, ()):
             if (dotted(value.func) or "").rsplit(".", 1)[-1] == fi.cls.name:  # type: ignore[union-attr]
                 ctor = value
         if ctor is None:
@@ -874,18 +874,6 @@ def _returned_binding(fi: FunctionInfo, call: ast.Call, module: Module, arg_key)
 @per_node
 def _returned_names(fn: ast.AST) -> frozenset:
     return frozenset(r.value.id for r in ast.walk(fn) if isinstance(r, ast.Return) and isinstance(r.value, ast.Name))
-
-
-@per_node
-def _call_assignments_by_name(scope: ast.AST) -> dict[str, list[ast.Call]]:
-    """``name = f(...)`` in ``scope``: name -> the calls assigned to it, in walk order."""
-    out: dict[str, list[ast.Call]] = {}
-    for st in getattr(scope, "body", []):
-        for n in ast.walk(st):
-            if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call):
-                for name in dict.fromkeys(t.id for t in n.targets if isinstance(t, ast.Name)):
-                    out.setdefault(name, []).append(n.value)
-    return out
 
 
 @per_node

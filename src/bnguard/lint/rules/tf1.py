@@ -14,10 +14,8 @@ from bnguard.lint import keras_facts as kf
 from bnguard.lint import values as V
 from bnguard.lint.imports import dotted
 from bnguard.lint.finding import Finding
-from bnguard.lint.project import Module, Project
+from bnguard.lint.project import Module, Project, call_assignments, with_bindings
 from bnguard.lint.rules.base import Rule, RuleDoc, register
-from bnguard.lint.memo import per_node
-from bnguard.lint.torchflow import _call_assignments_by_name
 from bnguard.lint.tf1_facts import (
     UPDATE_OPS,
     BNSite,
@@ -885,23 +883,10 @@ def _calls_project_builder(c, project: Project) -> bool:
         return False
     if isinstance(f.value, ast.Name):
         scope = c.scope if c.scope is not None else c.module.tree
-        built = _call_assignments_by_name(scope).get(f.value.id, []) + _with_bindings(scope).get(f.value.id, [])
+        built = call_assignments(scope).get(f.value.id, []) + with_bindings(scope).get(f.value.id, [])
         if built and all((c.module.imports.resolve(b.func) or "").startswith(_LIBRARY_ROOTS) for b in built):
             return False
     return True
-
-
-@per_node
-def _with_bindings(scope: ast.AST) -> dict[str, list[ast.Call]]:
-    """``with tf.Session() as sess``: name -> the calls whose results a ``with`` binds to it."""
-    out: dict[str, list[ast.Call]] = {}
-    for st in getattr(scope, "body", []):
-        for n in ast.walk(st):
-            if isinstance(n, (ast.With, ast.AsyncWith)):
-                for item in n.items:
-                    if isinstance(item.optional_vars, ast.Name) and isinstance(item.context_expr, ast.Call):
-                        out.setdefault(item.optional_vars.id, []).append(item.context_expr)
-    return out
 
 
 def _bn_builder_names(project: Project) -> set[str]:
