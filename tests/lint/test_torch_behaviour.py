@@ -62,3 +62,26 @@ def test_tf_momentum_makes_stats_jump_to_the_last_batch():
     assert not expected
     assert (clean["bn"].running_mean - last).abs().min().item() > 1.5
     assert (clean["bn"].running_mean - 2.0).abs().max().item() < 0.6  # a smoothed estimate of the data mean
+
+
+def test_zero_momentum_keeps_initial_statistics():
+    expected, flagged = run("zero_momentum_flagged.py")
+    assert {code for _, _, code in expected} == {"BN309"}
+    bn = flagged["bn"]
+    assert bn.num_batches_tracked.item() == flagged["STEPS"]  # the layer did run in train mode ...
+    assert torch.equal(bn.running_mean, torch.zeros(3)) and torch.equal(bn.running_var, torch.ones(3))  # ... frozen
+    # evaluation normalizes with mean 0 / variance 1: the normalized features are far from standard
+    assert _normalized(flagged).mean(0).abs().max().item() > 0.5
+
+
+    expected, clean = run("zero_momentum_clean.py")
+    assert not expected
+    bn = clean["bn"]
+    assert not torch.equal(bn.running_mean, torch.zeros(3)) and not torch.equal(bn.running_var, torch.ones(3))
+    assert _normalized(clean).mean(0).abs().max().item() < 0.3
+
+
+def _normalized(ns: dict):
+    """The eval-mode BN output with the affine part taken off: what the running statistics made of it."""
+    bn = ns["bn"]
+    return ((ns["eval_features"] - bn.bias) / bn.weight).detach()

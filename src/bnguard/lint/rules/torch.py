@@ -1981,6 +1981,118 @@ their own), `track_running_stats=False` layers (no running statistics).
             fix=fix)
 
 
+# ------------------------------------------------------------------------------------------------
+# BN309 momentum 0
+# ------------------------------------------------------------------------------------------------
+# Names of code that keeps BN statistics fixed on purpose (frozen-BN fine-tuning, inference wrappers).
+_FIXED_STATS_NAME = re.compile(r"frozen|freeze|fixed|static|inference|deploy|export|convert", re.I)
+
+
+@register
+class ZeroMomentumInTorch(Rule):
+    code = "BN309"
+    name = "zero-momentum-freezes-running-stats"
+    framework = "pytorch"
+    summary = "PyTorch BN built with momentum=0: its running statistics never change"
+    triggers = ("momentum",)
+    doc = RuleDoc(
+        what="""
+Finds `nn.BatchNorm1d/2d/3d`, `nn.SyncBatchNorm` and `nn.LazyBatchNorm*d` constructed with a
+`momentum` that is always 0 (a literal, a constant, a config value or a parameter resolved through
+every call site), with running statistics tracked.
+""",
+        why="""
+PyTorch updates `running = (1 - momentum) * running + momentum * batch`: with momentum 0 the running
+mean and variance never move from where they start, 0 and 1 for a new layer. Training looks normal
+(train mode normalizes with batch statistics) and evaluation normalizes every channel with mean 0
+and variance 1 — the classic silent freeze. The pattern spread from weights converted from
+TensorFlow (Cadene's inceptionv4 / inceptionresnetv2, fixed in pretrained-models.pytorch 5076675)
+and from the crowd-counting `Conv2d(..., bn=True)` wrapper copied across many repositories.
+""",
+        example="""
+self.bn = nn.BatchNorm2d(out_planes, eps=0.001, momentum=0, affine=True)
+""",
+        use_instead="""
+self.bn = nn.BatchNorm2d(out_planes, eps=0.001, momentum=0.1)   # PyTorch's default
+# or, to keep pretrained statistics fixed on purpose: bn.eval() during training / FrozenBatchNorm2d
+""",
+        not_flagged="""
+A BN that is never built (`nn.BatchNorm2d(c, momentum=0) if bn else None` with `bn` false at every
+call site); `track_running_stats=False`; a value that is not always 0 (`momentum=0 if frozen else
+0.1`); code that keeps its statistics fixed on purpose: a class or function named frozen / freeze /
+fixed / static / inference / deploy / export / convert, or one that also sets `requires_grad` to
+False (a hand-made frozen BN); `m.momentum = 0` assigned later (a temporary switch, not the
+construction); other frameworks (a MindSpore or Keras momentum of 0 keeps the last batch instead).
+""",
+        versions=PYTORCH_VERSIONS,
+    )
+
+    def check(self, module: Module, project: Project) -> Iterable[Finding]:
+        for site in module.calls:
+            if (site.qualname or "") not in BN_CLASSES:
+                continue
+            call = site.node
+            mom = _kw(call, "momentum") or (call.args[2] if len(call.args) > 2 else None)
+            if mom is None or _numbers(mom, module, project) != {0.0}:
+                continue
+            trs = _kw(call, "track_running_stats") or (call.args[4] if len(call.args) > 4 else None)
+            if trs is not None and not _always_true(trs, module, project):
+                continue
+            if self._never_built(module, project, call) or self._fixed_on_purpose(module, call):
+                continue
+            yield self.finding(
+                module, mom,
+                "BatchNorm built with momentum=0: PyTorch's running statistics then never change and stay "
+                "at their initial values (mean 0, variance 1), which evaluation uses. Use momentum=0.1 "
+                "(PyTorch's default), or keep statistics fixed on purpose with eval() / FrozenBatchNorm2d.")
+
+    @staticmethod
+    def _never_built(module: Module, project: Project, call: ast.Call) -> bool:
+        """Is the construction guarded by a condition that is false everywhere (``... if bn else
+        None`` / ``if bn:`` with ``bn`` false at every call site)?"""
+        from bnguard.lint.values import always_false
+
+        child: ast.AST = call
+        for a in module.ancestors(call):
+            if isinstance(a, ast.IfExp) and child is a.body and always_false(a.test, module, project):
+                return True
+            if isinstance(a, ast.If) and any(child is b for b in a.body) and always_false(a.test, module, project):
+                return True
+            if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                break
+            child = a
+        return False
+
+    @staticmethod
+    def _fixed_on_purpose(module: Module, call: ast.Call) -> bool:
+        for a in module.ancestors(call):
+            if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                if _FIXED_STATS_NAME.search(a.name):
+                    return True
+                if isinstance(a, ast.ClassDef) and _sets_requires_grad_false(a):
+                    return True
+        return False
+
+
+def _always_true(expr: ast.AST, module: Module, project: Project) -> bool:
+    from bnguard.lint.values import always_true
+
+    return always_true(expr, module, project)
+
+
+@per_node
+def _sets_requires_grad_false(node: ast.AST) -> bool:
+    """``x.requires_grad = False`` or ``x.requires_grad_(False)`` anywhere under ``node``."""
+    for n in ast.walk(node):
+        if isinstance(n, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr == "requires_grad" for t in n.targets) \
+                and isinstance(n.value, ast.Constant) and n.value.value is False:
+            return True
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "requires_grad_" \
+                and n.args and isinstance(n.args[0], ast.Constant) and n.args[0].value is False:
+            return True
+    return False
+
+
 def _kw(call: ast.Call, name: str) -> Optional[ast.AST]:
     for k in call.keywords:
         if k.arg == name:
