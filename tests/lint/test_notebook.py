@@ -97,6 +97,22 @@ def test_magic_as_only_block_body_and_indented_cells_are_valid(tmp_path):
     assert [e["cell"] for e in f["fix"]["edits"]] == [2]  # edits use the same 1-based cell numbers
 
 
+def test_automagic_lines_are_not_parse_errors_but_python_using_those_names_is_kept(tmp_path):
+    # Colab / Jupyter run `pip install x` and `matplotlib inline` as magics without the `%`
+    cells = [
+        ("code", "pip install tensorflow==1.15\nconda install -y pillow\nmatplotlib inline\ncd /content/data\n"),
+        # the same names as ordinary Python stay code: this BN304 must still be found
+        ("code", "import time\nimport torch.nn as nn\ntime.sleep(0)\nrun = 1\ncd = run\n"
+                 "bn = nn.BatchNorm2d(8, momentum=0.99 if cd else 0.9)\n"),
+    ]
+    _nb(tmp_path / "colab.ipynb", cells)
+    data = run_json(str(tmp_path), "--no-cache")
+    assert data["errors"] == []
+    assert [(f["code"], f["cell"], f["line"]) for f in data["findings"]] == [("BN304", 2, 6)]
+    res = run_check(str(tmp_path), "--no-cache")
+    assert res.exit_code == 1  # a finding, and no input error
+
+
 def test_lines_named_in_messages_are_cell_lines(tmp_path):
     """A message that names another line (where UPDATE_OPS was collected, where the BN is built)
     names it the way the finding's own location does: cell and line, not the joined text's line."""

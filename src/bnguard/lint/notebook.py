@@ -3,8 +3,9 @@
 * Each code cell starts on a known line of the joined text, so findings map back to
   ``path:cell:line`` (``SourceUnit.locate``); cells are numbered among *all* cells of the notebook.
 * IPython syntax is not Python: line magics (``%time``), cell magics (``%%bash`` — the whole cell),
-  shell escapes (``!pip``), captured shell/magic output (``files = !ls``, ``t = %timeit -o f()``)
-  and help (``obj?``, ``??obj``) become ``pass`` at the line's own indentation (so a magic that is
+  shell escapes (``!pip``), captured shell/magic output (``files = !ls``, ``t = %timeit -o f()``),
+  help (``obj?``, ``??obj``) and automagics (``pip install x``, ``matplotlib inline``: a known magic
+  name starting a line that is not Python on its own) become ``pass`` at the line's own indentation (so a magic that is
   the only body of an ``if`` block stays valid Python), keeping the line numbers.
 * A cell whose lines all share a leading indentation is dedented, as IPython does.
 * A cell with invalid Python is blanked out and reported (``SourceUnit.problems``); the other cells
@@ -30,6 +31,21 @@ from bnguard.lint.source import SourceUnit
 _CAPTURE = re.compile(r"^\s*[A-Za-z_][\w.\[\]'\"]*(\s*,\s*[A-Za-z_][\w.]*)*\s*=\s*[!%]")
 BACKSLASH = chr(92)
 _HELP = re.compile(r"^\s*(\?\??[\w.]+|[\w.]+\?\??)\s*$")
+# Automagic: IPython runs a line magic written without its `%` (`pip install x`, `cd data`,
+# `matplotlib inline`). Such a line is only taken for one when it is not Python on its own.
+_AUTOMAGIC = re.compile(r"^\s*(pip|conda|mamba|micromamba|cd|ls|mkdir|rmdir|cat|cp|mv|rm|pwd|env|set_env|"
+                        r"load_ext|reload_ext|matplotlib|pylab|time|timeit|run|who|whos|history|config|"
+                        r"tensorflow_version|autoreload|aimport|sx|system|bookmark|dhist|alias)\s+\S")
+
+
+def _automagic(line: str) -> bool:
+    if not _AUTOMAGIC.match(line):
+        return False
+    try:
+        compile(line.strip(), "<cell>", "exec")
+    except SyntaxError:
+        return True
+    return False
 
 
 def decode(path: str, data: bytes) -> tuple[str, str] | FileError:
@@ -114,7 +130,7 @@ def python_lines(src: str) -> list[str]:
         s = ln.lstrip()
         if continuing:
             out.append("")
-        elif s.startswith(("%", "!")) or _CAPTURE.match(ln) or _HELP.match(ln):
+        elif s.startswith(("%", "!")) or _CAPTURE.match(ln) or _HELP.match(ln) or _automagic(ln):
             out.append(ln[: len(ln) - len(s)] + "pass")
         else:
             out.append(ln)
