@@ -104,6 +104,8 @@ def test_automagic_lines_are_not_parse_errors_but_python_using_those_names_is_ke
         # the same names as ordinary Python stay code: this BN304 must still be found
         ("code", "import time\nimport torch.nn as nn\ntime.sleep(0)\nrun = 1\ncd = run\n"
                  "bn = nn.BatchNorm2d(8, momentum=0.99 if cd else 0.9)\n"),
+        # a statement split over lines whose first line starts like a magic (`history ...`)
+        ("code", "history = max(1,\n              2)\n"),
     ]
     _nb(tmp_path / "colab.ipynb", cells)
     data = run_json(str(tmp_path), "--no-cache")

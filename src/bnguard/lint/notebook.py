@@ -4,8 +4,9 @@
   ``path:cell:line`` (``SourceUnit.locate``); cells are numbered among *all* cells of the notebook.
 * IPython syntax is not Python: line magics (``%time``), cell magics (``%%bash`` — the whole cell),
   shell escapes (``!pip``), captured shell/magic output (``files = !ls``, ``t = %timeit -o f()``),
-  help (``obj?``, ``??obj``) and automagics (``pip install x``, ``matplotlib inline``: a known magic
-  name starting a line that is not Python on its own) become ``pass`` at the line's own indentation (so a magic that is
+  help (``obj?``, ``??obj``) and, in a cell that does not parse otherwise, automagics (``pip install
+  x``, ``matplotlib inline``: a known magic name starting a line that is not Python on its own)
+  become ``pass`` at the line's own indentation (so a magic that is
   the only body of an ``if`` block stays valid Python), keeping the line numbers.
 * A cell whose lines all share a leading indentation is dedented, as IPython does.
 * A cell with invalid Python is blanked out and reported (``SourceUnit.problems``); the other cells
@@ -119,8 +120,9 @@ def dump(nb: Any, layout: dict) -> str:
     return out.replace("\n", "\r\n") if layout["crlf"] else out
 
 
-def python_lines(src: str) -> list[str]:
-    """The cell's lines with IPython-only syntax replaced by ``pass`` (nothing on continuations)."""
+def python_lines(src: str, automagic: bool = False) -> list[str]:
+    """The cell's lines with IPython-only syntax replaced by ``pass`` (nothing on continuations);
+    with ``automagic``, also the lines that look like a magic written without its ``%``."""
     lines = textwrap.dedent(src).splitlines()
     if src.lstrip().startswith("%%"):
         return [""] * len(lines)
@@ -130,7 +132,7 @@ def python_lines(src: str) -> list[str]:
         s = ln.lstrip()
         if continuing:
             out.append("")
-        elif s.startswith(("%", "!")) or _CAPTURE.match(ln) or _HELP.match(ln) or _automagic(ln):
+        elif s.startswith(("%", "!")) or _CAPTURE.match(ln) or _HELP.match(ln) or (automagic and _automagic(ln)):
             out.append(ln[: len(ln) - len(s)] + "pass")
         else:
             out.append(ln)
@@ -165,9 +167,17 @@ def notebook_unit(path: str, data: bytes) -> SourceUnit | FileError:
             problems.append(FileError(path, f"cell {i + 1}: invalid notebook cell: 'source' is not text"))
             continue
         lines = python_lines(src)
-        code = "\n".join(lines)
         try:
-            ast.parse(code)
+            try:
+                ast.parse("\n".join(lines))
+            except SyntaxError:
+                # only a cell that is not Python as it stands is read with automagics: a line such
+                # as `history = model.fit(x,` must never be taken for the `history` magic
+                magic = python_lines(src, automagic=True)
+                if magic == lines:
+                    raise
+                ast.parse("\n".join(magic))
+                lines = magic
         except SyntaxError as exc:
             problems.append(FileError(path, f"syntax error at cell {i + 1}, line {exc.lineno or 0}: {exc.msg}",
                                       line=exc.lineno or None))

@@ -403,3 +403,23 @@ def with_bindings(scope: ast.AST) -> dict[str, list[ast.Call]]:
                     if isinstance(item.optional_vars, ast.Name) and isinstance(item.context_expr, ast.Call):
                         out.setdefault(item.optional_vars.id, []).append(item.context_expr)
     return out
+
+
+# --- unit tests: code that checks the model, neither training nor evaluating it ----------------------
+def is_unit_test(module: Module, scope: Optional[ast.AST]) -> bool:
+    """Is ``scope`` a unit test: a ``test*`` function in a test file (``test_x.py``, ``x_test.py``,
+    ``conftest.py``) or a ``test*`` method of a ``TestCase`` class? A script named ``test.py`` that
+    evaluates a model is not one."""
+    name = getattr(scope, "name", None)
+    if not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)) or not name.lower().startswith("test"):
+        return False
+    if _is_test_file(module.path):
+        return True
+    cls = module.enclosing_class(scope)
+    return cls is not None and any((getattr(b, "attr", None) or getattr(b, "id", None) or "").endswith("TestCase")
+                                   for b in cls.bases)
+
+
+def _is_test_file(path: str) -> bool:
+    base = path.replace("\\", "/").rsplit("/", 1)[-1]
+    return base.startswith("test_") or base.endswith("_test.py") or base == "conftest.py"

@@ -14,7 +14,7 @@ from bnguard.lint import keras_facts as kf
 from bnguard.lint import values as V
 from bnguard.lint.imports import dotted
 from bnguard.lint.finding import Finding
-from bnguard.lint.project import Module, Project, call_assignments, with_bindings
+from bnguard.lint.project import Module, Project, call_assignments, is_unit_test, with_bindings
 from bnguard.lint.rules.base import Rule, RuleDoc, register
 from bnguard.lint.tf1_facts import (
     UPDATE_OPS,
@@ -947,8 +947,8 @@ def _eval_runs(module: Module, require_eval_data: bool = True, any_fetch: bool =
     data is a prediction, whatever the fetched tensor is called (``reg_net.ddf``)."""
     out = []
     for c in module.calls:
-        if c.name != "run" or not c.node.args:
-            continue
+        if c.name != "run" or not c.node.args or is_unit_test(module, c.scope):
+            continue  # a unit test runs the graph to check it, not to evaluate the model
         fetch_src = ast.unparse(c.node.args[0]).lower()
         if any(w in fetch_src for w in ("train", "optim", "minimize", "update", "init", "step")):
             continue
@@ -985,6 +985,8 @@ def _branch_chooses_mode(site: BNSite, sites: list[BNSite]) -> bool:
     other branch builds BN that is not always training. The parameter is the real flag: the
     evaluation graph is built through the other branch."""
     m = site.module
+    if _cond_arm_chooses_mode(site, sites):
+        return True
     fn = m.scope_of(site.node)
     if fn is None:
         return False
@@ -1000,6 +1002,56 @@ def _branch_chooses_mode(site: BNSite, sites: list[BNSite]) -> bool:
                 return True
         child = anc
     return False
+
+
+_COND_CALLS = ("cond", "smart_cond")
+
+
+def _cond_arm_chooses_mode(site: BNSite, sites: list[BNSite]) -> bool:
+    """``tf.cond(training, lambda: bn(x, is_training=True), lambda: bn(x, is_training=False,
+    reuse=True))``: the constant sits in one arm of a ``cond`` (a lambda, or a function defined next
+    to it) and the other arm builds BN that is not always training. The predicate is the real flag."""
+    m = site.module
+    for anc in m.ancestors(site.node):
+        if isinstance(anc, ast.Lambda):
+            arm, name = anc, None
+        elif isinstance(anc, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            arm, name = anc, anc.name
+        else:
+            continue
+        for call, arms in _cond_calls_taking(m, arm, name):
+            others = [a for a in arms if a is not arm]
+            inside = {id(n) for other in others for n in ast.walk(other)}
+            if any(s is not site and id(s.node) in inside and not V.always_true_values(s.flag) for s in sites):
+                return True
+        if isinstance(anc, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return False
+    return False
+
+
+def _cond_calls_taking(m: Module, arm: ast.AST, name: Optional[str]):
+    """The ``cond`` calls that take ``arm`` (the lambda itself, or the function ``name`` defined in the
+    same scope) as a branch, each with both branches as nodes (lambdas or function definitions)."""
+    scope = m.scope_of(arm) if name is not None else None
+    defs = {}
+    if name is not None:
+        body_owner = scope if scope is not None else m.tree
+        defs = {d.name: d for d in ast.walk(body_owner) if isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef))
+                and m.scope_of(d) is scope}
+    candidates = [m.parent(arm)] if name is None else [c.node for c in m.calls if c.name in _COND_CALLS
+                                                       and c.scope is scope]
+    for call in candidates:
+        if not (isinstance(call, ast.Call) and (dotted(call.func) or "").rsplit(".", 1)[-1] in _COND_CALLS):
+            continue
+        branches = list(call.args[1:3]) + [k.value for k in call.keywords if k.arg in ("true_fn", "false_fn", "fn1", "fn2")]
+        nodes = []
+        for b in branches:
+            if isinstance(b, ast.Lambda):
+                nodes.append(b)
+            elif isinstance(b, ast.Name) and b.id in defs:
+                nodes.append(defs[b.id])
+        if any(n is arm for n in nodes):
+            yield call, nodes
 
 
 def _passes_false_for(site: BNSite, project: Project):

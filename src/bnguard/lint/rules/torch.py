@@ -17,7 +17,7 @@ from bnguard.lint import config_values
 from bnguard.lint.finding import Edit, Finding, Fix
 from bnguard.lint.imports import dotted
 from bnguard.lint.memo import per_node
-from bnguard.lint.project import Module, Project
+from bnguard.lint.project import Module, Project, is_unit_test
 from bnguard.lint.rules.base import Rule, RuleDoc, register
 from bnguard.lint.torchflow import (_SAME_OBJECT_METHODS, ELEMENT, LOOP_TYPES, PLAIN_BASES, Event, Flow, Key,
                                     _assigned_names, _params, _star_imports, call_arguments, conflicting, key_names,
@@ -1245,7 +1245,7 @@ def _eval_path(module: Module, with_node: ast.AST, scope: Optional[ast.AST]) -> 
     if _evaluation_block(with_node, module):
         return True
     if scope is not None and _EVAL_FUNC.search(scope.name):  # type: ignore[attr-defined]
-        if _is_pytest_function(module, scope):
+        if is_unit_test(module, scope):
             return False  # a pytest test function
         return True
     for a in module.ancestors(with_node):
@@ -1334,7 +1334,7 @@ method run as `model.test_loop(loader)` right after the caller's `model.eval()` 
             scope = region if isinstance(region, (ast.FunctionDef, ast.AsyncFunctionDef)) else module.scope_of(region)
             if not _eval_path(module, region, scope):
                 continue
-            if scope is not None and (_deliberate_train_mode(scope.name) or _is_pytest_function(module, scope)) \
+            if scope is not None and (_deliberate_train_mode(scope.name) or is_unit_test(module, scope)) \
                     or _DELIBERATE_PATH.search(project.relative_path(module)):
                 continue  # deliberate train mode, or a unit test checking outputs (not an evaluation)
             if _project_drops_running_stats(project, module):
@@ -1446,7 +1446,7 @@ def _evaluation_block(node: ast.AST, module: Optional[Module] = None) -> bool:
         # any batch loop of a function named like an evaluation (eval_net, validate, predict)
         if module is not None:
             scope = module.scope_of(node)
-            if scope is not None and _EVAL_FUNC.search(scope.name) and not _is_pytest_function(module, scope) \
+            if scope is not None and _EVAL_FUNC.search(scope.name) and not is_unit_test(module, scope) \
                     and not any(isinstance(a, LOOP_TYPES) for a in module.ancestors(node) if a is not scope and _inside(module, a, scope)):
                 return True
         return False
@@ -1484,17 +1484,6 @@ def _statements_drawing_eval_batches(module: Module) -> frozenset:
                 ids.update(id(a) for a in module.ancestors(c.node))
         found = _EVAL_DRAWS[module] = frozenset(ids)
     return found
-
-
-def _is_pytest_function(module: Module, scope) -> bool:
-    return scope.name.lower().startswith("test") and _is_test_module(module)
-
-
-def _is_test_module(module: Module) -> bool:
-    """A unit-test file (``test_x.py``, ``x_test.py``, ``tests/``): it checks code, it does not train."""
-    path = module.path.replace("\\", "/")
-    base = path.rsplit("/", 1)[-1]
-    return base.startswith("test_") or base.endswith("_test.py") or base == "conftest.py"
 
 
 def _inside(module: Module, node: ast.AST, scope: ast.AST) -> bool:
