@@ -359,13 +359,18 @@ def _check_loops(events: list[Event], step_loops: set[int], project: Project, vo
         for lp in e.loops:
             if id(lp) in step_loops:
                 loops[id(lp)] = lp
+    bodies = {lid: [e for e in events if any(lp is loop for lp in e.loops)] for lid, loop in loops.items()}
+    # a freeze written in an inner (epoch) loop holds for the loops around it too (sessions)
+    freezes = {f for lid, loop in loops.items() for f in _iteration_freezes(bodies[lid], loop, project)}
     for lid, loop in loops.items():
-        body = [e for e in events if any(lp is loop for lp in e.loops)]
+        body = bodies[lid]
         for i, ev in enumerate(body):
             if ev.kind != "eval" or not _is_trained(ev.key, project, ev.sites[0][0]) or not _bn_mode_matters(ev, project):
                 continue
-            if _commented_as_deliberate(ev, project):
+            if _commented_as_deliberate(ev, project) or _in_training_mode_switch(ev) or id(ev) in freezes:
                 continue
+            if any(id(f) in freezes and same_object(f.key, ev.key) for f in body):
+                continue  # the object trains in eval mode on purpose: a later eval() changes nothing
             mod, site = _report_site(ev, loop)
             restored, reached = False, False
             # same iteration first, then the next one (wrap-around), each event at most once; a
@@ -374,7 +379,7 @@ def _check_loops(events: list[Event], step_loops: set[int], project: Project, vo
             order = body[i + 1:] + body[:i] + (body[i + 1:] if ev.guards else [])
             for j, nxt in enumerate(order):
                 wrapped = j >= len(body) - 1 - i
-                if nxt.kind == "train" and same_object(nxt.key, ev.key):
+                if _restores_mode(nxt, ev):
                     restored = True
                     break
                 if nxt.kind == "step":
@@ -463,6 +468,73 @@ def _commented_as_deliberate(ev: Event, project: Project) -> bool:
     return False
 
 
+# Method names that say "switch to training mode" (a trainer wrapper's ``train()``, ``set_train()``).
+_TRAIN_SWITCH_NAME = re.compile(r"(set_|to_|enter_)?train(ing)?(_mode)?", re.I)
+
+
+def _in_training_mode_switch(ev: Event) -> bool:
+    """Is the eval() written inside a method whose name says it switches to training mode
+    (``def train(self): self.net.eval()`` in a trainer wrapper, the XMem / STCN BN freeze)? That is
+    how its author defines training mode, not a forgotten switch. Only a pure mode switch counts: a
+    method that also loops, steps an optimizer or calls ``.train()`` on the object after the eval()
+    is a training routine, where ``model.eval()`` is the classic bug."""
+    for mod, node in ev.sites:
+        fn = mod.scope_of(node)
+        if fn is None or isinstance(fn, ast.Lambda) or not _TRAIN_SWITCH_NAME.fullmatch(fn.name) \
+                or mod.enclosing_class(fn) is None or not fn.args.args or fn.args.args[0].arg != "self":
+            continue
+        if _is_mode_switch(fn, node):
+            return True
+    return False
+
+
+def _iteration_freezes(body: list[Event], loop: ast.AST, project: Project) -> set[int]:
+    """eval() calls written, unconditionally, as the first mode switch of each iteration right
+    before that iteration's optimizer steps (``for epoch: model.eval(); base_train(model, ...)``,
+    CEC's few-shot stage): the model trains with BatchNorm frozen on purpose, re-applied every
+    epoch. A leftover eval() (from validation at the end of the previous epoch) is not first."""
+    out: set[int] = set()
+    for i, e in enumerate(body):
+        if e.kind != "eval" or not e.loops or e.loops[-1] is not loop \
+                or not any(a is loop for a in e.module.ancestors(e.node)):
+            continue  # written in the loop itself, not inside a helper it calls
+        if any(x.kind in ("train", "eval", "bnfreeze") and same_object(x.key, e.key) for x in body[:i]):
+            continue
+        nxt = next((x for x in body[i + 1:] if x.kind in ("train", "eval", "step")), None)
+        if nxt is not None and nxt.kind == "step" and set(e.guards) <= set(nxt.guards) \
+                and _step_trains(nxt, e, project):
+            out.add(id(e))
+    return out
+
+
+def _restores_mode(nxt: Event, ev: Event) -> bool:
+    """Does ``nxt`` put the object of the eval() ``ev`` back in training mode: a ``train()``, or the
+    author's own training-mode switch (whatever that switch does to BatchNorm)?"""
+    if not same_object(nxt.key, ev.key):
+        return False
+    return nxt.kind == "train" or (nxt.kind == "eval" and _in_training_mode_switch(nxt))
+
+
+@per_node
+def _switch_shape(fn: ast.AST) -> tuple:
+    """(loops or optimizer steps in ``fn``?, line numbers of its ``x.train()`` calls)."""
+    from bnguard.lint.torchflow import is_optimizer_step
+
+    busy, trains = False, []
+    for n in ast.walk(fn):
+        if isinstance(n, (ast.For, ast.AsyncFor, ast.While)) or (isinstance(n, ast.Call) and is_optimizer_step(n)):
+            busy = True
+        elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "train" \
+                and not (n.args and isinstance(n.args[0], ast.Constant) and n.args[0].value is False):
+            trains.append(n.lineno)
+    return busy, tuple(trains)
+
+
+def _is_mode_switch(fn: ast.AST, eval_call: ast.AST) -> bool:
+    busy, trains = _switch_shape(fn)
+    return not busy and not any(line > eval_call.lineno for line in trains)
+
+
 def _check_before_loop(events: list[Event], step_loops: set[int], project: Project, vote) -> None:
     """BN302: eval() outside the training loops, then a training step with no train() in between."""
     for i, ev in enumerate(events):
@@ -470,11 +542,11 @@ def _check_before_loop(events: list[Event], step_loops: set[int], project: Proje
             continue
         if not _is_trained(ev.key, project, ev.sites[0][0]) or not _bn_mode_matters(ev, project):
             continue
-        if _commented_as_deliberate(ev, project):
+        if _commented_as_deliberate(ev, project) or _in_training_mode_switch(ev):
             continue
         restored, step = False, None
         for nxt in events[i + 1:]:
-            if nxt.kind == "train" and same_object(nxt.key, ev.key):
+            if _restores_mode(nxt, ev):
                 restored = True
                 break
             if nxt.kind == "step" and _step_trains(nxt, ev, project):
