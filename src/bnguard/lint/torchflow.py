@@ -408,7 +408,7 @@ class Flow:
         if isinstance(f, ast.Name):
             cands = [fi for fi in self.project.functions(f.id) if fi.cls is None]
             if not cands:  # a project class: its __init__ runs
-                inits = self._inits.get(f.id, [])
+                inits = _narrow_by_import(module, f.id, self._inits.get(f.id, []))
                 return inits[:1], len(inits) == 1
             same = [fi for fi in cands if fi.module is module]
             if same:
@@ -442,10 +442,15 @@ class Flow:
                     same_cls = [fi for fi in cands if fi.cls is own.cls]
                     if same_cls:
                         return same_cls[:1], True
-            if isinstance(f.value, ast.Name) and f.value.id != "self" and len(cands) > 1:
-                # `trigger = Trigger(model); trigger.generate()`: the class the receiver was built from
-                cls_names = _constructed_classes(f.value.id, scope if scope is not None else module.tree)
+            built_here = isinstance(f.value, ast.Call) and isinstance(f.value.func, ast.Name)
+            if (built_here or (isinstance(f.value, ast.Name) and f.value.id != "self")) and len(cands) > 1:
+                # `trigger = Trigger(model); trigger.generate()` / `Trigger(model).generate()`: the
+                # class the receiver was built from
+                cls_names = {f.value.func.id} if built_here else \
+                    _constructed_classes(f.value.id, scope if scope is not None else module.tree)
                 typed = [fi for fi in cands if fi.cls is not None and fi.cls.name in cls_names]
+                if len(cls_names) == 1:  # two scripts' classes of that name: the one imported here
+                    typed = _narrow_by_import(module, next(iter(cls_names)), typed)
                 local = [fi for fi in typed if fi.module is module]
                 if len(local or typed) == 1:
                     return (local or typed), True
@@ -869,6 +874,25 @@ def _returned_binding(fi: FunctionInfo, call: ast.Call, module: Module, arg_key)
         return {}
     name, target = next(iter(returned)), arg_key(parent.targets[0])
     return {"%" + name: target, "%%" + name: target}  # a module built there and returned: the caller's now
+
+
+def _narrow_by_import(module: Module, name: str, cands: list[FunctionInfo]) -> list[FunctionInfo]:
+    """Of the candidates defined under ``name`` in several modules (two scripts' ``Solver``), the
+    ones defined in ``module`` itself, else the ones in the module ``name`` is imported from; all of
+    them when neither tells."""
+    if len(cands) <= 1:
+        return cands
+    own = [fi for fi in cands if fi.module is module]
+    if own:
+        return own
+    target = module.imports.aliases.get(name, "")
+    mod_hint = target.lstrip(".").rsplit(".", 1)[0] if "." in target.lstrip(".") else ""
+    if not mod_hint:
+        return cands
+    tail = mod_hint.rsplit(".", 1)[-1]
+    narrowed = [fi for fi in cands if fi.module.module_name == mod_hint or fi.module.module_name.endswith("." + mod_hint)
+                or fi.module.module_name.rsplit(".", 1)[-1] == tail]
+    return narrowed or cands
 
 
 @per_node

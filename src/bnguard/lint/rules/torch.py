@@ -1454,6 +1454,10 @@ method run as `model.test_loop(loader)` right after the caller's `model.eval()` 
                     else _model_has_bn(key, project, module)
                 if has_bn is False or (has_bn is None and not _project_has_bn(project)):
                     continue
+                if has_bn is None and any(e.kind == "eval" and e.key is not None and not same_object(e.key, key)
+                                          for e in events):
+                    continue  # another model is put in eval mode here: a companion of unknown class left
+                    # alone (a text encoder, a LayerNorm tower) is most likely one without BatchNorm
                 if scope is not None and _callers_set_eval(scope, key, project, flow):
                     continue
                 if scope is not None and (key[0].startswith("$") or (dotted(model_expr) or "").startswith("self.")) \
