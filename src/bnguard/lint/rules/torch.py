@@ -925,10 +925,14 @@ class _BNIndex:
             for n in ast.walk(part):
                 if not isinstance(n, (ast.Call, ast.Name, ast.Attribute)):
                     continue
+                if not isinstance(n, ast.Call) and isinstance(m.parent(n), ast.Call) and m.parent(n).func is n:
+                    continue  # the callee of a call: judged with the call
                 target = n.func if isinstance(n, ast.Call) else n
                 q = m.qualname(target) or ""
                 last = (dotted(target) or "").rsplit(".", 1)[-1]
                 if q in BN_CLASSES or "BatchNorm" in last or (q and _BN_LIBRARY.search(q)):
+                    if isinstance(n, ast.Call) and self.project is not None and _never_built(m, self.project, n):
+                        continue  # `if batch_norm: layers += [nn.BatchNorm2d(v)]` with batch_norm false everywhere
                     return True
                 if last in self.defs and isinstance(n, (ast.Call, ast.Name)) and last not in stack:
                     if self.has_bn(last, m, stack):
@@ -1348,6 +1352,9 @@ on it can reach that point: not in the function, not earlier in the loop, not in
 The forward pass may sit in a method of the same class called there (`self._forward_pass(x)`
 running `self.model(x)`, reported at the call), and the model may be the object itself: `self(x)` or
 `self.feature(x)` (a sub-module whose class builds BN) in a model's own `evaluate` method.
+Also an inference entry point: a BN model given trained weights (`net.load_state_dict(torch.load(p))`)
+in a script or function that trains nothing, then run on inputs there with no `eval()` / `train()`
+of it anywhere in that code.
 """,
         why="""
 `no_grad()` only turns off gradient recording; it does not change BatchNorm's mode. In train mode
@@ -1383,7 +1390,10 @@ decides, not `eval()`); a hook such as `model_fn(model, x)` is judged by the mod
 PyTorch Lightning modules; a function that receives the model (a parameter, or `self`) when nothing
 in the project calls it or refers to it (dead code, or an API whose callers choose the mode); a
 method run as `model.test_loop(loader)` right after the caller's `model.eval()` (that covers
-`self.feature` inside it).
+`self.feature` inside it); a model of unknown class run beside one the function puts in eval mode
+(a BN-free companion: a text encoder); BN built only under a flag that is false at every call site
+(`make_layers(cfg, batch_norm=False)`). For restored weights: a script that also trains (resumes),
+a model handed to another call (an evaluation engine may set its mode), generators, unit tests.
 """,
         versions=PYTORCH_VERSIONS,
     )
@@ -1393,6 +1403,7 @@ method run as `model.test_loop(loader)` right after the caller's `model.eval()` 
             return
         flow = _flow(project)
         reported: set = set()  # (scope, model): one finding per model per function
+        yield from self._restored_and_run(module, project, flow, reported)
         for node in module.blocks:  # the with / def / for / if statements, in ast.walk order
             region: Optional[ast.AST] = None
             if isinstance(node, (ast.With, ast.AsyncWith)) and any(_no_grad_ctx(i.context_expr, module) for i in node.items):
@@ -1473,6 +1484,75 @@ method run as `model.test_loop(loader)` right after the caller's `model.eval()` 
                     f"their running statistics. Call `{switch}` first (and `.train()` again before training).",
                     severity="error" if has_bn else "warning")
                 break  # one finding per region
+
+
+    def _restored_and_run(self, module: Module, project: Project, flow: Flow, reported: set) -> Iterable[Finding]:
+        """An inference entry point: a BN model built and given trained weights
+        (``net.load_state_dict(torch.load(path))``) in a scope that trains nothing (no optimizer
+        step, no ``backward``), then run on inputs there with no ``eval()`` / ``train()`` of it
+        anywhere in that scope or the helpers it calls (CLAPE, GLCIC predict.py, ShuffleNet
+        infer.py: every one fixed by adding ``eval()``)."""
+        if not module.mentions("load_state_dict"):
+            return
+        for c in module.calls:
+            f = c.node.func
+            if c.name != "load_state_dict" or not isinstance(f, ast.Attribute):
+                continue
+            scope = c.scope
+            if isinstance(scope, ast.Lambda) or (scope is not None and (
+                    is_unit_test(module, scope) or _deliberate_train_mode(scope.name))) \
+                    or _DELIBERATE_PATH.search(project.relative_path(module)):
+                continue
+            target = f.value.value if isinstance(f.value, ast.Attribute) and f.value.attr == "module" else f.value
+            text = dotted(target)
+            if text is None or text.startswith("self"):
+                continue  # an attribute restored in one method and run in another: not followed here
+            key, _ = receiver_key(target, {}, set())
+            if key is None or (id(scope), key) in reported or any(_GENERATOR_NAME.search(n) for n in key_names(key)):
+                continue
+            owner = scope if scope is not None else module.tree
+            events = flow.summary(scope) if scope is not None else flow.module_summary(module)
+            if any(e.kind == "step" for e in events) or _has_training_call(owner):
+                continue  # the script trains (resumes, fine-tunes): BN301/BN302 judge its modes
+            if any(e.kind != "step" and not e.fresh and same_object(e.key, key) for e in events):
+                continue  # eval() / train() / a freeze of it: the mode is chosen
+            if _model_has_bn(key, project, module) is not True or _handed_to_library(module, owner, text, flow):
+                continue
+            run = next((n for n in ast.walk(owner) if isinstance(n, ast.Call) and n.lineno > c.node.lineno
+                        and module.scope_of(n) is scope and not _training_keyword(n)
+                        and (dotted(n.func) == text or dotted(n.func) == text + ".forward")), None)
+            if run is None:
+                continue
+            reported.add((id(scope), key))
+            yield self.finding(
+                module, run,
+                f"`{text}` gets trained weights ({module.line_ref(c.node.lineno)}) and is run on inputs here in train "
+                "mode: nothing in this code calls its eval(), so its BatchNorm layers normalize with the statistics "
+                f"of each input batch instead of the restored running statistics (and overwrite them). Call "
+                f"`{text}.eval()` after loading the weights.")
+
+
+_HARMLESS_CALLEES = frozenset({"print", "len", "str", "repr", "type", "isinstance", "id", "hasattr", "getattr",
+                               "summary", "count_parameters", "sum"})
+
+
+def _handed_to_library(module: Module, owner: ast.AST, text: str, flow: Flow) -> bool:
+    """Is the model object itself passed to another call (an ignite / Lightning trainer or
+    evaluator, ``accelerator.prepare``, a project helper)? That code may set its mode where the
+    flow does not see it."""
+    for n in ast.walk(owner):
+        if not isinstance(n, ast.Call):
+            continue
+        args = list(n.args) + [k.value for k in n.keywords]
+        if not any(dotted(a) == text for a in args):
+            continue
+        name = (dotted(n.func) or "").rsplit(".", 1)[-1]
+        if name in _HARMLESS_CALLEES or (module.qualname(n.func) or "").startswith("torch."):
+            continue
+        # a project function too: it may keep the model in an engine or a closure that runs later
+        # (ignite's create_supervised_evaluator), where the flow does not see its mode
+        return True
+    return False
 
 
 def _identifier_parts(name: str) -> set[str]:
@@ -2103,30 +2183,13 @@ construction); other frameworks (a MindSpore or Keras momentum of 0 keeps the la
             trs = _kw(call, "track_running_stats") or (call.args[4] if len(call.args) > 4 else None)
             if trs is not None and not _always_true(trs, module, project):
                 continue
-            if self._never_built(module, project, call) or self._fixed_on_purpose(module, call):
+            if _never_built(module, project, call) or self._fixed_on_purpose(module, call):
                 continue
             yield self.finding(
                 module, mom,
                 "BatchNorm built with momentum=0: PyTorch's running statistics then never change and stay "
                 "at their initial values (mean 0, variance 1), which evaluation uses. Use momentum=0.1 "
                 "(PyTorch's default), or keep statistics fixed on purpose with eval() / FrozenBatchNorm2d.")
-
-    @staticmethod
-    def _never_built(module: Module, project: Project, call: ast.Call) -> bool:
-        """Is the construction guarded by a condition that is false everywhere (``... if bn else
-        None`` / ``if bn:`` with ``bn`` false at every call site)?"""
-        from bnguard.lint.values import always_false
-
-        child: ast.AST = call
-        for a in module.ancestors(call):
-            if isinstance(a, ast.IfExp) and child is a.body and always_false(a.test, module, project):
-                return True
-            if isinstance(a, ast.If) and any(child is b for b in a.body) and always_false(a.test, module, project):
-                return True
-            if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                break
-            child = a
-        return False
 
     @staticmethod
     def _fixed_on_purpose(module: Module, call: ast.Call) -> bool:
@@ -2137,6 +2200,23 @@ construction); other frameworks (a MindSpore or Keras momentum of 0 keeps the la
                 if isinstance(a, ast.ClassDef) and _sets_requires_grad_false(a):
                     return True
         return False
+
+
+def _never_built(module: Module, project: Project, call: ast.Call) -> bool:
+    """Is the construction guarded by a condition that is false everywhere (``... if bn else
+    None`` / ``if batch_norm:`` with the flag false at every call site)?"""
+    from bnguard.lint.values import always_false
+
+    child: ast.AST = call
+    for a in module.ancestors(call):
+        if isinstance(a, ast.IfExp) and child is a.body and always_false(a.test, module, project):
+            return True
+        if isinstance(a, ast.If) and any(child is b for b in a.body) and always_false(a.test, module, project):
+            return True
+        if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            break
+        child = a
+    return False
 
 
 def _always_true(expr: ast.AST, module: Module, project: Project) -> bool:
