@@ -663,6 +663,20 @@ def gradient_roots(module: Module, sources: Optional[ast.expr], depth: int = 0) 
     """``model.trainable_variables + head.trainable_weights`` -> {"model", "head"}; None if unknown."""
     if sources is None or depth > 4:
         return None
+    accessor = _own_accessor(module, sources)
+    if accessor is not None:
+        # ``self.variables`` / ``self.get_trainable()`` defined by the class itself (a trainer's
+        # ``@property`` returning ``backbone.trainable_variables + head.trainable_variables``)
+        returns = [r.value for r in _returns_of(accessor)]
+        if not returns or any(r is None for r in returns):
+            return None
+        out_roots: set[str] = set()
+        for r in returns:
+            got = gradient_roots(module, r, depth + 1)
+            if got is None:
+                return None
+            out_roots |= got
+        return out_roots
     if isinstance(sources, ast.Attribute) and sources.attr in GRAD_ATTRS:
         d = dotted(sources.value)
         return {d} if d else None
@@ -693,6 +707,39 @@ def gradient_roots(module: Module, sources: Optional[ast.expr], depth: int = 0) 
             out |= r
         return out
     return None
+
+
+_PROPERTY_DECORATORS = {"property", "functools.cached_property", "cached_property"}
+
+
+def _own_accessor(module: Module, expr: ast.expr) -> Optional[FuncNode]:
+    """The method of the enclosing class that ``expr`` runs: ``self.name`` when ``name`` is a
+    ``@property`` of that class, ``self.name()`` when it is a method taking no argument."""
+    call = isinstance(expr, ast.Call)
+    target = expr.func if call and not expr.args and not expr.keywords else expr  # type: ignore[union-attr]
+    if not (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self"):
+        return None
+    cls = module.enclosing_class(expr)
+    if cls is None:
+        return None
+    for n in cls.body:
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == target.attr:
+            is_property = any((dotted(d) or "") in _PROPERTY_DECORATORS for d in n.decorator_list)
+            takes_nothing = len(n.args.args) == 1 and not (n.args.vararg or n.args.kwonlyargs or n.args.kwarg)
+            return n if (is_property != call) and takes_nothing else None
+    return None
+
+
+def _returns_of(fn: FuncNode) -> list[ast.Return]:
+    """The ``return`` statements of ``fn`` itself (not of nested functions)."""
+    out, stack = [], list(fn.body)
+    while stack:
+        n = stack.pop()
+        if isinstance(n, ast.Return):
+            out.append(n)
+        elif not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            stack.extend(ast.iter_child_nodes(n))
+    return out
 
 
 def _body_of(scope: Optional[FuncNode], module: Module) -> ast.AST:
@@ -788,6 +835,18 @@ def callee_dotted(call: ast.Call) -> Optional[str]:
     return dotted(call.func)
 
 
+def model_expr(call: ast.Call) -> ast.expr:
+    """The object a call runs: ``model`` for ``model(x)`` and for ``model.call(x)`` (the method
+    called directly, which runs the same layers without ``__call__``'s training-mode handling)."""
+    f = call.func
+    return f.value if isinstance(f, ast.Attribute) and f.attr == "call" else f
+
+
+def called_object(call: ast.Call) -> Optional[str]:
+    """Dotted name of the object ``call`` runs (see ``model_expr``)."""
+    return dotted(model_expr(call))
+
+
 def region_model_calls(module: Module, project: Project, region: TrainingRegion) -> Iterator[tuple[ast.Call, str, Module, Optional[ast.Call]]]:
     """Calls ``obj(...)`` in the region whose object owns differentiated variables.
 
@@ -800,7 +859,7 @@ def region_model_calls(module: Module, project: Project, region: TrainingRegion)
     for n in region.nodes():
         if not isinstance(n, ast.Call):
             continue
-        d = callee_dotted(n)
+        d = called_object(n)
         if d in region.roots:
             yield n, d, module, None
             continue
@@ -812,7 +871,7 @@ def region_model_calls(module: Module, project: Project, region: TrainingRegion)
         for inner in ast.walk(hfn):
             if not isinstance(inner, ast.Call):
                 continue
-            idn = callee_dotted(inner)
+            idn = called_object(inner)
             if idn is None:
                 continue
             head, _, rest = idn.partition(".")

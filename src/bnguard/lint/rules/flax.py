@@ -13,6 +13,7 @@ from typing import Iterable, Optional
 from bnguard.lint import keras_facts as kf
 from bnguard.lint import values as V
 from bnguard.lint.finding import Finding
+from bnguard.lint.imports import dotted
 from bnguard.lint.project import FuncNode, Module, Project
 from bnguard.lint.rules.base import Rule, RuleDoc, register
 from bnguard.lint.tf1_facts import identifier_words
@@ -113,25 +114,166 @@ def trained_classes(project: Project) -> set[int]:
     """ids of the project classes a training step can run: defined or instantiated in a module that
     applies a model with mutable batch_stats, and the classes those instantiate (transitively)."""
     def compute(p: Project):
-        trained: dict[int, tuple[Module, ast.ClassDef]] = {}
-        for m in {id(c.module): c.module for c in trains_batch_stats(p)}.values():
-            for cls in m.classes:
-                trained[id(cls)] = (m, cls)
-            for c in m.calls:
-                found = _class_in_scope(p, m, c.name) if c.name and isinstance(c.node.func, ast.Name) else None
-                if found:
-                    trained[id(found[1])] = found
-        todo = list(trained.values())
-        while todo:
-            m, cls = todo.pop()
-            for n in ast.walk(cls):
-                if isinstance(n, ast.Call) and isinstance(n.func, ast.Name):
-                    found = _class_in_scope(p, m, n.func.id)
-                    if found and id(found[1]) not in trained:
-                        trained[id(found[1])] = found
-                        todo.append(found)
-        return set(trained)
+        return set(_classes_reached_from(p, {id(c.module): c.module for c in trains_batch_stats(p)}.values()))
     return project.fact("flax.trained_classes", compute)
+
+
+def _classes_reached_from(project: Project, modules: Iterable[Module]) -> dict[int, tuple[Module, ast.ClassDef]]:
+    """The project classes defined or instantiated in ``modules``, and the classes those
+    instantiate (transitively), by id."""
+    reached: dict[int, tuple[Module, ast.ClassDef]] = {}
+    for m in modules:
+        for cls in m.classes:
+            reached[id(cls)] = (m, cls)
+        for c in m.calls:
+            found = _class_in_scope(project, m, c.name) if c.name and isinstance(c.node.func, ast.Name) else None
+            if found:
+                reached[id(found[1])] = found
+    todo = list(reached.values())
+    while todo:
+        m, cls = todo.pop()
+        for n in ast.walk(cls):
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name):
+                found = _class_in_scope(project, m, n.func.id)
+                if found and id(found[1]) not in reached:
+                    reached[id(found[1])] = found
+                    todo.append(found)
+    return reached
+
+
+def _is_inverted_flag(expr: ast.expr) -> bool:
+    """``use_running_average=train``: a name that says training, passed without ``not``."""
+    name = expr.id if isinstance(expr, ast.Name) else expr.attr if isinstance(expr, ast.Attribute) else None
+    words = set(identifier_words(name)) if name else set()
+    return bool(words & {"train", "training"}) and not words & _NOT_A_TRAINING_FLAG
+
+
+def _flag_parameter(module: Module, call: ast.AST, expr: ast.expr) -> Optional[tuple[str, bool]]:
+    """(parameter, negated) when a BN flag is ``not P`` or ``P`` for a parameter ``P`` of the method
+    holding the BN (``__call__(self, x, train)`` with ``use_running_average=not train``)."""
+    negated = False
+    while isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.Not):
+        expr, negated = expr.operand, not negated
+    fn = module.scope_of(call)
+    if not isinstance(expr, ast.Name) or fn is None or module.enclosing_class(call) is None:
+        return None
+    return (expr.id, negated) if kf._param_index(fn, expr.id)[2] else None
+
+
+def step_bn_flags(project: Project, module: Module) -> Optional[dict[str, set[bool]]]:
+    """How the linen BNs of the classes a training module reaches (defines or instantiates) take
+    their flag from a call argument: parameter name -> {negated?}. None when some of those BNs'
+    flag is anything else (a constant, a field): then the call arguments alone do not decide the
+    mode of every BN."""
+    def compute(p: Project):
+        reached = _classes_reached_from(p, [module])
+        out: dict[str, set[bool]] = {}
+        for m in {id(m): m for m, _ in reached.values()}.values():
+            for node, expr in RunningAverageHardcoded._flag_sites(m):
+                cls = m.enclosing_class(node)
+                if cls is None or id(cls) not in reached:
+                    continue
+                got = _flag_parameter(m, node, expr)
+                if got is None or _is_inverted_flag(expr):
+                    return None  # not decided by the call alone, or already reported as inverted
+                out.setdefault(got[0], set()).add(got[1])
+        return out
+    return project.fact(("flax.step_bn_flags", module.path), compute)
+
+
+Bindings = list[dict[str, tuple[Module, ast.expr]]]
+
+
+def _apply_fn_values(project: Project) -> list[tuple[Module, ast.expr]]:
+    """Every ``apply_fn=`` given in the project (``TrainState.create(apply_fn=...)``, ``.replace``)."""
+    def compute(p: Project):
+        return [(c.module, k.value) for c in p.all_calls() for k in c.node.keywords if k.arg == "apply_fn"]
+    return project.fact("flax.apply_fn_values", compute)
+
+
+def _bound_arguments(module: Module, project: Project, func: ast.expr, depth: int = 0) -> Optional[Bindings]:
+    """The keyword arguments a callable carries before it is called, one dict per way it can be
+    bound: ``{}`` for ``model.apply``; ``partial(model.apply, train=False)`` adds ``train``;
+    ``state.apply_fn`` is whatever the project's ``apply_fn=`` values are; a local name is what it
+    is assigned. None when any binding is unknown."""
+    if depth > 4:
+        return None
+    if isinstance(func, ast.Attribute) and func.attr == "apply":
+        return [{}]
+    if isinstance(func, ast.Attribute) and func.attr == "apply_fn":
+        # the state a step uses is usually created next to it: another script's TrainState says nothing
+        every = _apply_fn_values(project)
+        given = [(m, v) for m, v in every if m is module] or every
+        if not given:
+            return None
+        out: Bindings = []
+        for m, value in given:
+            got = _bound_arguments(m, project, value, depth + 1)
+            if got is None:
+                return None
+            out += got
+        return out
+    if isinstance(func, ast.Call) and (module.imports.resolve(func.func) or "") == "functools.partial" and func.args:
+        if any(k.arg is None for k in func.keywords):
+            return None
+        inner = _bound_arguments(module, project, func.args[0], depth + 1)
+        if inner is None:
+            return None
+        return [{**b, **{k.arg: (module, k.value) for k in func.keywords}} for b in inner]
+    if isinstance(func, ast.Name):
+        scope = module.scope_of(func)
+        assigned = kf._assignments(scope if scope is not None else module.tree, func.id)
+        if not assigned or any(a is None for a in assigned):
+            return None
+        out = []
+        for a in assigned:
+            got = _bound_arguments(module, project, a, depth + 1)
+            if got is None:
+                return None
+            out += got
+        return out
+    return None
+
+
+def _applies_differentiated_params(call: ast.Call, fn: FuncNode, differentiated: set[str]) -> bool:
+    """Is ``call`` the forward pass being differentiated: inside a function handed to
+    ``jax.grad``/``value_and_grad`` and applied to that function's own arguments (the params)? A
+    model applied to closed-over variables there (a GAN's discriminator in the generator's loss)
+    is not the one trained."""
+    if fn.name not in differentiated or not call.args:
+        return False
+    params = {a.arg for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs}
+    return any(isinstance(n, ast.Name) and n.id in params for n in ast.walk(call.args[0]))
+
+
+def _running_average_in_every_bn(module: Module, project: Project, call: ast.Call,
+                                 flags: dict[str, set[bool]]) -> Optional[str]:
+    """The argument (``train=False``) that makes every BN this apply reaches normalize with its
+    running averages, else None. The flag is the call's own keyword or, when it has none, the one
+    every possible binding of the callee carries (``partial(model.apply, train=False)``); every BN
+    must read it the same way."""
+    if len(flags) != 1 or kf.has_kwargs_splat(call):
+        return None
+    (param, negations), = flags.items()
+    if len(negations) != 1:
+        return None
+    negated = next(iter(negations))
+    given = kf.kwarg(call, param)
+    if given is not None:
+        candidates = [(module, given, "")]
+    else:
+        bindings = _bound_arguments(module, project, call.func)
+        if not bindings or any(param not in b for b in bindings):
+            return None
+        candidates = [(*b[param], " (bound by functools.partial)") for b in bindings]
+    for owner, value, _how in candidates:
+        vals = kf.constant_values(owner, project, value)
+        if not vals or any(isinstance(v, str) or v is None for v in vals):
+            return None
+        if not all(bool(v) is not negated for v in vals):
+            return None
+    _, value, how = candidates[0]
+    return f"{param}={ast.unparse(value)}{how}"
 
 
 @register
@@ -140,7 +282,8 @@ class RunningAverageHardcoded(Rule):
     name = "batchnorm-use-running-average-true"
     framework = "flax"
     summary = "nn.BatchNorm(use_running_average=True) hard-coded in a model trained with mutable=['batch_stats']."
-    triggers = ("use_running_average", "BatchNorm")  # nn.BatchNorm(True): positional flag
+    # nn.BatchNorm(True): positional flag; batch_stats: the training step's apply(..., train=False)
+    triggers = ("use_running_average", "BatchNorm", "batch_stats")
     fact_triggers = ("batch_stats",)  # the module that applies the model with mutable batch_stats
     doc = RuleDoc(
         what="""
@@ -151,7 +294,12 @@ project sets), a `functools.partial(nn.BatchNorm, use_running_average=True)`,
 or `self.bn(x, use_running_average=True)` — in a project that trains with
 `apply(..., mutable=['batch_stats'])`, i.e. one that expects the statistics to move. Also, in linen
 and NNX alike, an inverted flag: `use_running_average=train` (a name that says training, passed
-without `not`), which is True exactly while training.
+without `not`), which is True exactly while training. And the differentiated apply of a training
+step (inside the function given to `jax.grad`/`value_and_grad`, applied to that function's params,
+with `mutable=['batch_stats']`) that passes the call argument putting every BN of the model in
+running-average mode: `model.apply(..., train=False, mutable=['batch_stats'])` where the BNs use
+`use_running_average=not train`, or `state.apply_fn(...)` without `train` when the TrainState was
+created with `apply_fn=functools.partial(model.apply, train=False)`.
 """,
         why="""
 With `use_running_average=True` BatchNorm normalises with the stored `batch_stats` and never updates
@@ -178,6 +326,9 @@ logits, updates = Net().apply(variables, x, mutable=["batch_stats"])
 - modules not linked to such an `apply`: the BN must sit in a class defined or instantiated in a
   module that applies with `mutable=['batch_stats']`, or in a class those contain (a frozen
   feature extractor used elsewhere for inference stays silent);
+- an apply with `train=False` in a step that also applies a model with `train=True` (a GAN's
+  generator step running the discriminator in inference mode), or applied to variables that are not
+  the differentiated function's arguments, or whose model's BNs do not all read that one argument;
 - a constant-True BN next to a BN of the same module whose flag can be False (`not train`): the
   mutable collection is there for that one, and the constant one keeps pretrained statistics on
   purpose (a frozen stem while the rest of the network trains);
@@ -197,6 +348,7 @@ logits, updates = Net().apply(variables, x, mutable=["batch_stats"])
                 f"batch statistics at evaluation; pass `use_running_average=not {ast.unparse(expr)}`"))
         if not trains_batch_stats(project):
             return
+        yield from self._applied_in_running_average_mode(module, project)
         trained = trained_classes(project)
         reported = {id(expr) for expr in inverted}
         sites = [(node, expr, kf.always_true(module, project, expr), module.enclosing_class(node))
@@ -215,22 +367,43 @@ logits, updates = Net().apply(variables, x, mutable=["batch_stats"])
                                "with mutable=['batch_stats']: it never updates its statistics; use "
                                "`use_running_average=not train`")
 
+    def _applied_in_running_average_mode(self, module: Module, project: Project) -> Iterable[Finding]:
+        """A training step's ``apply(..., mutable=['batch_stats'])`` passing the call argument that
+        puts every BN in running-average mode (``train=False``, directly or bound into ``apply_fn``
+        with ``functools.partial``). Silent when another apply of the same step runs BN in training
+        mode (a GAN generator step applying the discriminator in inference mode)."""
+        flags = step_bn_flags(project, module)
+        if not flags:
+            return
+        by_step: dict[int, list[tuple[ast.Call, Optional[str]]]] = {}
+        differentiated = _differentiated_names(module)
+        for c in module.calls:
+            if not _is_apply(c) or not _mutable_has_batch_stats(module, project, c.node):
+                continue
+            outer = _outermost_function(module, c.node)
+            if outer is None or c.scope is None or not _applies_differentiated_params(c.node, c.scope, differentiated):
+                continue
+            by_step.setdefault(id(outer), []).append((c.node, _running_average_in_every_bn(module, project, c.node, flags)))
+        for applies in by_step.values():
+            if not all(shown for _, shown in applies):
+                continue
+            for call, shown in applies:
+                yield self.finding(module, call, (
+                    f"this apply(..., mutable=['batch_stats']) in a training step runs the model with {shown}: "
+                    "every BatchNorm then uses its running averages (use_running_average=True) and never "
+                    "updates them; pass the training value here"))
+
     def _inverted_flags(self, module: Module) -> list[ast.expr]:
         """``use_running_average=train`` (linen or NNX): the flag named for training, passed without
         ``not``, is True exactly while training: BN then normalizes with its stored averages and
         never updates them, and evaluates with batch statistics."""
-        out = []
-        for _node, expr in self._flag_sites(module, NNX_BN | LINEN_BN):
-            name = expr.id if isinstance(expr, ast.Name) else expr.attr if isinstance(expr, ast.Attribute) else None
-            words = set(identifier_words(name)) if name else set()
-            if words & {"train", "training"} and not words & _NOT_A_TRAINING_FLAG:
-                out.append(expr)
-        return out
+        return [expr for _node, expr in self._flag_sites(module, NNX_BN | LINEN_BN) if _is_inverted_flag(expr)]
 
-    def _flag_sites(self, module: Module, kinds=LINEN_BN) -> Iterable[tuple[ast.AST, ast.expr]]:
+    @staticmethod
+    def _flag_sites(module: Module, kinds=LINEN_BN) -> Iterable[tuple[ast.AST, ast.expr]]:
         """(call, use_running_average expression) for every linen BN construction or application
         in ``module`` that states the flag."""
-        bn_attrs = self._bn_attributes(module, kinds)
+        bn_attrs = RunningAverageHardcoded._bn_attributes(module, kinds)
         for c in module.calls:
             node = c.node
             expr: Optional[ast.expr] = None
@@ -339,7 +512,9 @@ returns it as `has_aux` output which the step then ignores (`(loss, (logits, _))
 or an aux name never read — typically `state.apply_gradients(grads=grads)` without
 `batch_stats=...`). The loss function may be nested in the step, defined at module level and
 differentiated there, or a helper called from a differentiated lambda. For Flax NNX: a `jax.jit` step that `nnx.merge`s the model, trains it, and never
-splits/returns the new state (the BatchNorm statistics of that step are lost).
+splits/returns the new state (the BatchNorm statistics of that step are lost); or one that returns
+the new BatchStat state (`nnx.split(model, nnx.Param, nnx.BatchStat)`, `nnx.state(model, nnx.BatchStat)`)
+while its caller unpacks that result into `_` or a name it never reads.
 """,
         why="""
 `apply` is pure: the new moving mean/variance exist only in the returned `batch_stats`. If the step
@@ -364,7 +539,9 @@ def train_step(state, x, y):
 - any read of the returned statistics (written into the state, returned, stored in a dict);
 - projects whose every linen BatchNorm is built with `use_running_average=False` (the running
   averages are never read, so dropping them changes nothing);
-- NNX steps decorated with `nnx.jit` (they update the module in place).
+- NNX steps decorated with `nnx.jit` (they update the module in place);
+- applies whose every BN runs with its running averages (`train=False`, e.g. a GAN discriminator
+  applied in the generator's step): they produce no new statistics to keep.
 """,
         versions=FLAX_VERSIONS,
     )
@@ -378,9 +555,12 @@ def train_step(state, x, y):
 
     def _linen(self, module: Module, project: Project) -> Iterable[Finding]:
         by_step: dict[int, list[tuple[ast.Call, bool]]] = {}
+        flags = step_bn_flags(project, module)
         for c in module.calls:
             if not _is_apply(c) or not _mutable_has_batch_stats(module, project, c.node):
                 continue
+            if flags and _running_average_in_every_bn(module, project, c.node, flags):
+                continue  # train=False: every BN uses its running averages, there are no new statistics to keep
             fn = c.scope
             outer = _outermost_function(module, c.node)
             if fn is None or outer is None:
@@ -496,10 +676,40 @@ def train_step(state, x, y):
             keeps = [n for n in ast.walk(f.node) if isinstance(n, ast.Call) and (module.imports.resolve(n.func) or "").rsplit(".", 1)[-1]
                      in ("split", "state", "update", "pure")]
             if keeps:
+                yield from self._returned_stats_dropped(module, project, f.node)
                 continue
             yield self.finding(module, merges[0], "this jax.jit step merges an NNX model and trains it but never "
                                "splits its state back out: the BatchNorm statistics updated in the step are lost; "
                                "return nnx.state(model) (or use nnx.jit)")
+
+    def _returned_stats_dropped(self, module: Module, project: Project, step: FuncNode) -> Iterable[Finding]:
+        """The step splits the new BatchStat state out and returns it; a caller unpacks that result
+        position into ``_`` (or a name it never reads) and so starts every step from the old statistics."""
+        positions = _returned_batch_stat_positions(module, step)
+        if not positions:
+            return
+        for site in project.call_sites(step.name):
+            if not isinstance(site.node.func, ast.Name) or kf.resolve_def(project, site.module, site.node.func) is not step:
+                continue  # another script's function of the same name
+            assign = site.module.parent(site.node)
+            if not (isinstance(assign, ast.Assign) and assign.value is site.node and len(assign.targets) == 1
+                    and isinstance(assign.targets[0], (ast.Tuple, ast.List))):
+                continue
+            elts = assign.targets[0].elts
+            for size, index, returned in positions:
+                if len(elts) != size or not isinstance(elts[index], ast.Name):
+                    continue
+                target = elts[index].id
+                scope = site.module.scope_of(assign)
+                owner = scope if scope is not None else site.module.tree
+                if target != "_" and any(isinstance(n, ast.Name) and n.id == target and isinstance(n.ctx, ast.Load)
+                                         for n in ast.walk(owner)):
+                    continue
+                yield self.finding(site.module, site.node, (
+                    f"`{step.name}` returns the updated BatchNorm statistics (`{returned}`, result {index + 1} of "
+                    f"{size}) but this call unpacks them into `{target}`: the next step and evaluation use the old "
+                    f"statistics; keep them (e.g. `..., batch_stats = {step.name}(...)`)"))
+                break
 
     @staticmethod
     def _plain_jitted(module: Module, fn: FuncNode) -> bool:
@@ -511,6 +721,53 @@ def train_step(state, x, y):
             if q == "functools.partial" and isinstance(d, ast.Call) and d.args and module.imports.resolve(d.args[0]) == "jax.jit":
                 return True
         return False
+
+
+def _is_batch_stat_filter(module: Module, expr: ast.expr) -> bool:
+    return (module.imports.resolve(expr) or dotted(expr) or "").rsplit(".", 1)[-1] == "BatchStat"
+
+
+def _batch_stat_state(module: Module, expr: ast.expr, fn: FuncNode) -> bool:
+    """Is ``expr`` the BatchStat state of a model: ``nnx.state(model, nnx.BatchStat)``, or a name
+    bound in ``fn`` to the BatchStat part of ``nnx.split(model, nnx.Param, nnx.BatchStat)``?"""
+    if isinstance(expr, ast.Call):
+        q = module.imports.resolve(expr.func) or ""
+        return q.rsplit(".", 1)[-1] == "state" and "nnx" in q and len(expr.args) == 2 \
+            and _is_batch_stat_filter(module, expr.args[1])
+    if not isinstance(expr, ast.Name):
+        return False
+    bound = []
+    for n in ast.walk(fn):
+        if not isinstance(n, ast.Assign) or len(n.targets) != 1:
+            continue
+        t = n.targets[0]
+        if isinstance(t, ast.Name) and t.id == expr.id:
+            bound.append(_batch_stat_state(module, n.value, fn) if isinstance(n.value, ast.Call) else False)
+        elif isinstance(t, ast.Tuple) and isinstance(n.value, ast.Call) and any(
+                isinstance(e, ast.Name) and e.id == expr.id for e in t.elts):
+            q = module.imports.resolve(n.value.func) or ""
+            i = next(i for i, e in enumerate(t.elts) if isinstance(e, ast.Name) and e.id == expr.id)
+            filters = n.value.args[1:]
+            # split(model, f1, f2, ...) -> graphdef, state_f1, state_f2, ...
+            bound.append(q.rsplit(".", 1)[-1] == "split" and "nnx" in q and 1 <= i <= len(filters)
+                         and _is_batch_stat_filter(module, filters[i - 1]))
+    return bool(bound) and all(bound)
+
+
+def _returned_batch_stat_positions(module: Module, fn: FuncNode) -> list[tuple[int, int, str]]:
+    """(tuple size, index, expression) of the BatchStat state in ``fn``'s returned tuples; empty
+    unless every ``return`` is a tuple of the same size with the BatchStat state at that index."""
+    returns = [n for n in ast.walk(fn) if isinstance(n, ast.Return) and module.scope_of(n) is fn]
+    if not returns or not all(isinstance(r.value, ast.Tuple) for r in returns):
+        return []
+    sizes = {len(r.value.elts) for r in returns}  # type: ignore[union-attr]
+    if len(sizes) != 1:
+        return []
+    out = []
+    for i in range(sizes.pop()):
+        if all(_batch_stat_state(module, r.value.elts[i], fn) for r in returns):  # type: ignore[union-attr]
+            out.append((len(returns[0].value.elts), i, ast.unparse(returns[0].value.elts[i])))  # type: ignore[union-attr]
+    return out
 
 
 def _is_index_zero(module: Module, node: ast.AST) -> bool:

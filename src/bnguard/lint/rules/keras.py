@@ -11,6 +11,7 @@ from typing import Iterable, Optional
 
 from bnguard.lint import keras_facts as kf
 from bnguard.lint.finding import Edit, Finding, Fix
+from bnguard.lint.imports import dotted
 from bnguard.lint.project import FuncNode, Module, Project
 from bnguard.lint.rules.base import Rule, RuleDoc, register
 
@@ -42,10 +43,82 @@ def _training_value_in_context(module: Module, project: Project, call: ast.Call,
                 if arg is None:
                     return False, None
                 owner_module = site_module if explicit else module
-                ok = kf.always_false(owner_module, project, arg)
+                ok = kf.always_false(owner_module, project, arg) or _unset_learning_phase(owner_module, project, arg)
                 return ok, (arg if explicit and isinstance(arg, ast.Constant) else None)
-    ok = kf.always_false(module, project, expr)
+    ok = kf.always_false(module, project, expr) or _unset_learning_phase(module, project, expr)
     return ok, (expr if isinstance(expr, ast.Constant) else None)
+
+
+def _frozen_in(module: Module) -> set[str]:
+    """Last names of the objects this module sets ``X.trainable = False`` (by name only: the same
+    name in an unrelated script of the project says nothing about this one)."""
+    out: set[str] = set()
+    for n in module.nodes_of_kind.get(ast.Assign, ()):
+        if isinstance(n.value, ast.Constant) and n.value.value is False:
+            for t in n.targets:
+                if isinstance(t, ast.Attribute) and t.attr == "trainable":
+                    d = dotted(t.value)
+                    if d:
+                        out.add(d.rsplit(".", 1)[-1])
+    return out
+
+
+# Code that gives the global learning phase a value: set it, scope it, or feed it to a graph
+# (a TF1 session or a ``K.function`` fed ``K.learning_phase()``).
+_PHASE_SETTERS = {"set_learning_phase", "learning_phase_scope"}
+_GRAPH_MODE_MARKERS = ("tensorflow.Session", "tensorflow.InteractiveSession", "tensorflow.disable_eager_execution",
+                       "tensorflow.disable_v2_behavior", "tensorflow.placeholder", "tensorflow.compat.v1.Session",
+                       "tensorflow.compat.v1.disable_eager_execution", "tensorflow.compat.v1.disable_v2_behavior",
+                       "tensorflow.compat.v1.placeholder", "tensorflow.compat.v1.InteractiveSession")
+
+
+def _learning_phase_never_set(project: Project, module: Module) -> bool:
+    """Does nothing in the project set the Keras learning phase, and does ``module`` not run a TF1
+    graph (where the phase is a placeholder a session or ``K.function`` may feed)? Graph mode is a
+    property of the script: another script of the repository running a Session says nothing."""
+    def sets_phase(p: Project):
+        return any(c.name in _PHASE_SETTERS for c in p.all_calls())
+    if project.fact("keras.sets_learning_phase", sets_phase):
+        return False
+    for c in module.calls:
+        q = c.qualname or ""
+        if q in _GRAPH_MODE_MARKERS or (kf.keras_name(q) or "") == "keras.backend.function" \
+                or c.name in ("get_session", "enable_eager_execution"):
+            return False
+    return True
+
+
+def _is_learning_phase_call(module: Module, expr: ast.AST) -> bool:
+    return isinstance(expr, ast.Call) and not expr.args and \
+        (kf.keras_name(module.imports.resolve(expr.func)) or "") == "keras.backend.learning_phase"
+
+
+def _learning_phase_passed(module: Module, cmod: Module, project: Project, expr: ast.expr,
+                           site: Optional[ast.Call]) -> Optional[ast.expr]:
+    """The ``K.learning_phase()`` that makes this ``training`` false, for the message: the flag
+    itself, or an argument of the helper call it comes through."""
+    if _unset_learning_phase(cmod, project, expr):
+        return expr
+    passed = [*site.args, *(k.value for k in site.keywords)] if site is not None else []
+    return next((e for e in passed if _is_learning_phase_call(module, e)), None)
+
+
+def _unset_learning_phase(module: Module, project: Project, expr: Optional[ast.expr]) -> bool:
+    """``training=K.learning_phase()`` (or a name bound only to it) in TF2 eager code: nothing sets
+    the phase, so it is 0 (tf_keras 2.21, eager and inside tf.function alike) and BN runs in
+    inference mode. Keras 3 has no learning phase at all."""
+    if expr is None:
+        return False
+    if isinstance(expr, ast.Name):
+        scope = module.scope_of(expr)
+        bound = kf._assignments(scope if scope is not None else module.tree, expr.id)
+        if not bound or not all(b is not None and _is_learning_phase_call(module, b) for b in bound):
+            return False
+        if scope is not None and kf._param_index(scope, expr.id)[2]:
+            return False
+    elif not _is_learning_phase_call(module, expr):
+        return False
+    return _learning_phase_never_set(project, module)
 
 
 @register
@@ -60,8 +133,12 @@ class TrainingFalseInTrainStep(Rule):
 Finds, inside a training step — the body of a `tf.GradientTape` block, a `train_step` override, or
 the loss function given to `optimizer.minimize` — a call of a model or layer with `training=False`
 (a literal, a constant, or a parameter that every call site sets to false), where that same object's
-variables are the ones differentiated (`tape.gradient(loss, model.trainable_variables)`, `var_list=`).
-A helper called from the step (`compute_loss(model, x, training=False)`) is followed one level down.
+variables are the ones differentiated (`tape.gradient(loss, model.trainable_variables)`, `var_list=`,
+or a `@property` / no-argument method of the trainer class returning them). A helper called from the
+step (`compute_loss(model, x, training=False)`) is followed one level down. Also
+`training=K.learning_phase()` in TF2 eager code where nothing in the project sets the learning phase
+(`set_learning_phase`, `learning_phase_scope`, a TF1 session or `K.function` feed): it is 0 there
+(measured with tf_keras 2.21, eagerly and inside `tf.function`).
 """,
         why="""
 `training=False` runs every BatchNormalization inside the model in inference mode: it normalises
@@ -89,6 +166,9 @@ with tf.GradientTape() as tape:
 - the transfer-learning pattern of the Keras guide (`base.trainable = False`, then
   `base(x, training=False)` inside a functional model trained with `fit`): it is not in a step;
 - evaluation steps (no tape, no `train_step`, no `minimize`), and flags whose value is not known;
+- objects set `trainable = False` anywhere in the project (a frozen pretrained backbone kept in
+  inference mode while its head trains);
+- `training=K.learning_phase()` in projects that set or feed the learning phase, or run TF1 graphs;
 - models visibly built without BatchNormalization (a Sequential/functional/project model whose
   layers we can see), adversarial attacks and input optimisation (the gradient is taken w.r.t. the
   input, not the model's variables).
@@ -105,8 +185,10 @@ with tf.GradientTape() as tape:
                 expr, known = kf.training_arg(call)
                 if not known or expr is None:
                     continue
+                if obj.rsplit(".", 1)[-1] in _frozen_in(module) | _frozen_in(cmod):
+                    continue  # `base.trainable = False`: kept in inference mode on purpose (fine-tuning)
                 bad, fix_node = _training_value_in_context(cmod, project, call, expr, site, module)
-                if not bad or kf.known_bn_free(cmod, project, call.func):
+                if not bad or kf.known_bn_free(cmod, project, kf.model_expr(call)):
                     continue  # no BN to freeze (training=False then only switches dropout off)
                 report_mod, report_node = (module, site) if site is not None else (cmod, call)
                 if id(report_node) in seen:
@@ -116,7 +198,10 @@ with tf.GradientTape() as tape:
                 if fix_node is not None and isinstance(fix_node, ast.Constant):
                     owner = module if site is not None and fix_node in ast.walk(site) else cmod
                     fix = _replace_fix(owner, fix_node, "True", "pass training=True in the training step")
-                where = f"`{obj}` is called with training=False" + (
+                phase = _learning_phase_passed(module, cmod, project, expr, site)
+                shown = "False" if phase is None else (
+                    f"{ast.unparse(phase)} (the learning phase, 0: nothing in this TF2 eager code sets it)")
+                where = f"`{obj}` is called with training={shown}" + (
                     f" (through `{kf.callee_dotted(site)}`)" if site is not None else "")
                 yield self.finding(report_mod, report_node,
                                    f"{where} inside its training step: its BatchNormalization layers run in inference "
@@ -134,7 +219,8 @@ class NoTrainingFlagInTrainStep(Rule):
         what="""
 Finds, inside a training step (a `tf.GradientTape` block, a `train_step` override, a `minimize`
 loss function), a call of a model that contains BatchNormalization without any `training`
-argument, where that model's variables are the ones differentiated. "Contains BN" is known from
+argument — `model(x)`, or its `call` method run directly, `model.call(x)` — where that model's
+variables are the ones differentiated. "Contains BN" is known from
 the project — `Sequential([...BatchNormalization()...])`, functional models built next to BN layers,
 subclassed models/layers that create BN, factory functions returning them — and from the
 `keras.applications` constructors that build BN: ResNet50/101/152 (V1 and V2), ResNetRS*,
@@ -207,7 +293,7 @@ for x, y in dataset:
             if cls is None or not kf.class_is_bn_model(project, module, cls):
                 return False
             return not _call_defaults_training_true(cls)
-        target = call.func
+        target = kf.model_expr(call)
         if kf.is_bn_model(module, project, target):
             return not _instance_defaults_training_true(module, project, target)
         return False
