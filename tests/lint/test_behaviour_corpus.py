@@ -60,33 +60,6 @@ KNOWN_MISSES: dict[str, str] = {
     "torch/bug_bn_momentum_argparse_tf_default.py":
         "momentum=bn_momentum constructor parameter fed args.bn_momentum, argparse default 0.99; BN304 flags the "
         "literal passed through the parameter but value resolution does not read argparse add_argument defaults",
-    "keras/bug_learning_phase_in_eager_custom_loop.py":
-        "tf.keras GradientTape step calls model(x, training=K.learning_phase()); in TF2 eager nothing sets the "
-        "learning phase, so it is 0; BN201 fires for training=0 but does not know learning_phase() is false there",
-    "keras/bug_scratch_backbone_called_training_false.py":
-        "backbone(x, training=False) in a tape whose differentiated variables come from a @property (self.variables = "
-        "backbone.trainable_variables + head.trainable_variables); BN201 fires when the concatenation is written in "
-        "the step, but does not resolve the property",
-    "keras/bug_model_call_method_direct_in_tape.py":
-        "the tape calls model.call(x) (the method) instead of model(x); BN202 fires for model(x) but does not take "
-        "an explicit .call() of a Keras model as a model call",
-    "tf1/bug_phase_string_compare_typo.py":
-        "training=(phase == 'training') with phase = args.phase (argparse default 'train', choices train/test); "
-        "BN101 evaluates the compare for literal arguments but does not read argparse defaults/choices",
-    "tf1/bug_placeholder_default_true_eval_not_fed.py":
-        "is_training = placeholder_with_default(True) never fed False: evaluation runs on batch statistics; BN105 "
-        "fires for a literal True but has no mirror of BN102 for an unfed placeholder_with_default(True)",
-    "tf1/bug_feed_helper_default_training_false.py":
-        "plain tf.placeholder(tf.bool) fed by make_feed(model, batch, training=False) whose default the training "
-        "loop never overrides; no rule tracks the values fed to a BN flag placeholder (even a literal "
-        "{flag: False} in the train_op sess.run is not reported)",
-    "flax/bug_nnx_functional_step_stats_dropped.py":
-        "NNX functional API: the jitted step merges, trains, splits and RETURNS the new BatchStat state; the caller "
-        "unpacks it into _ and keeps passing the initial batch_stats. BN402's NNX check looks inside the step only",
-    "flax/bug_trainstate_apply_fn_partial_train_false.py":
-        "TrainState.create(apply_fn=functools.partial(model.apply, train=False)); the step calls state.apply_fn(..., "
-        "mutable=['batch_stats']) without train. BN401 does not resolve a __call__ argument bound through apply / "
-        "apply_fn (a literal train=False at the step's apply_fn call is not reported either)",
 }
 
 # Correct programs that get a finding today: path -> (code, why the finding is wrong).
@@ -193,9 +166,6 @@ def _lost_when_linted_together(framework: str) -> list[str]:
 # unrelated script (a same-named evaluate()/validate(), a feed of another 'is_training'
 # placeholder, update_bn or UPDATE_OPS used elsewhere) currently mask real bugs.
 MASKED_WHEN_TOGETHER: dict[str, str] = {
-    "tf1": "tf1/bug_placeholder_default_never_fed.py loses BN102 next to tf1/ok_training_flag_variable_assign.py: "
-           "that script's tf.assign(self.is_training, True) on a tf.Variable of the same attribute name is taken "
-           "as setting the other script's placeholder_with_default(False) flag (BN102 matches flags by name)",
 }
 
 

@@ -429,10 +429,12 @@ class _SiteBuilder:
             if keras:
                 # Keras layers keep their updates in ``layer.updates``, never in UPDATE_OPS; without
                 # ``training`` they follow the learning phase (unknown here).
+                trainable = _kw(c.node, "trainable")
                 self._add(BNSite(
                     node=app, module=m, api="keras", flag_expr=expr, flag_source="`training` argument",
                     flag=self._resolve(expr, m) if expr is not None else V.UNKNOWN,
                     updates=frozenset([LAYER_UPDATES]),
+                    trainable_false=trainable is not None and V.always_false(trainable, m, self.project),
                 ))
                 continue
             self._add(BNSite(
@@ -650,8 +652,15 @@ class TrainContext:
     layer_updates_used: bool = False  # ``model.updates`` / ``layer.updates`` / ``get_updates_for``
     layer_updates_modules: set = field(default_factory=set)  # ids of the modules that use them
     session_modules: set = field(default_factory=set)  # modules that run a tf.Session (graph mode)
+    # modules that build an Estimator train graph: ``EstimatorSpec(train_op=...)``, ``Estimator(model_fn=...)``
+    estimator_modules: set = field(default_factory=set)
+    frozen_layer_modules: set = field(default_factory=set)  # ``layer.trainable = False`` somewhere in them
     calls_by_scope: dict = field(default_factory=dict)
     methods_by_class: dict = field(default_factory=dict)
+
+
+def _none_or_absent(expr: Optional[ast.AST]) -> bool:
+    return expr is None or (isinstance(expr, ast.Constant) and expr.value is None)
 
 
 def _is_get_update_ops(c: CallSite) -> bool:
@@ -737,9 +746,18 @@ def _build_context(project: Project) -> TrainContext:
             if q in ("tensorflow.Session", "tensorflow.InteractiveSession", "tensorflow.train.MonitoredTrainingSession",
                      "tensorflow.disable_eager_execution", "tensorflow.disable_v2_behavior", "tensorflow.placeholder"):
                 ctx.session_modules.add(id(m))
+            if (name in ("EstimatorSpec", "TPUEstimatorSpec") and not _none_or_absent(_kw(c.node, "train_op"))) \
+                    or (name in ("Estimator", "TPUEstimator") and _kw(c.node, "model_fn") is not None):
+                ctx.estimator_modules.add(id(m))
+            if name == "WarmStartSettings" or _kw(c.node, "warm_start_from") is not None:
+                ctx.transfer = True  # an Estimator fine-tuned from a checkpoint
+                ctx.transfer_modules.add(id(m))
             if name in ("get_updates_for", "get_update_ops") or q == "tensorflow.keras.backend.get_session":
                 ctx.layer_updates_used = True
                 ctx.layer_updates_modules.add(id(m))
+        if any(isinstance(t, ast.Attribute) and t.attr == "trainable" and isinstance(a.value, ast.Constant)
+               and a.value.value is False for a in m.nodes_of_kind.get(ast.Assign, ()) for t in a.targets):
+            ctx.frozen_layer_modules.add(id(m))
         if m.references.get("updates") or m.references.get("_updates"):
             ctx.layer_updates_used = True
             ctx.layer_updates_modules.add(id(m))
@@ -984,3 +1002,104 @@ def fresh_session(site_node: ast.AST, module: Module, project: Project) -> bool:
         return False
     program = same_program(module, project)  # another script's restore says nothing about this graph
     return not any(id(r.module) in program for r in ctx.restores)
+
+
+# --- values fed to placeholders -------------------------------------------------------------------
+@dataclass
+class _FeedEntry:
+    key: Optional[ast.AST]  # None: a tensor-name key (``'is_training:0'``)
+    key_name: Optional[str]  # last name of a Name/Attribute key, or the op name of a tensor-name key
+    value: Optional[ast.AST]  # None: the value cannot be read (``d[k] += ...``)
+    module: Module
+    dynamic: bool = False  # ``feed[k] = v``: built key by key, often in a loop over placeholders
+
+
+def _feed_entries(project: Project) -> tuple[list[_FeedEntry], dict[int, set[str]], set[int]]:
+    """Every (key, value) pair that may feed a placeholder — dict displays (tensor keys or tensor
+    names such as ``'is_training:0'``), ``d[k] = v``, ``d.setdefault/__setitem__(k, v)`` — the
+    names each module puts in list/tuple displays, and the modules that build feed dicts opaquely
+    (``dict(zip(...))``, a comprehension): with both in one program, a placeholder with one of those
+    names may be fed any value."""
+    def compute(p: Project):
+        entries: list[_FeedEntry] = []
+        listed_by_module: dict[int, set[str]] = {}
+        opaque_modules: set[int] = set()
+
+        def add(k: Optional[ast.AST], v: Optional[ast.AST], m: Module, dynamic: bool = False) -> None:
+            if k is None:
+                return
+            if isinstance(k, ast.Constant) and isinstance(k.value, str):
+                if ":" in k.value:  # a tensor name ('is_training:0'); {"is_training": ...} is a config
+                    entries.append(_FeedEntry(None, k.value.split(":")[0].rsplit("/", 1)[-1], v, m))
+            elif isinstance(k, (ast.Name, ast.Attribute)):
+                entries.append(_FeedEntry(k, k.id if isinstance(k, ast.Name) else k.attr, v, m, dynamic))
+
+        for m in p.modules:
+            kinds = m.nodes_of_kind
+            for node in kinds.get(ast.Dict, ()):
+                for k, v in zip(node.keys, node.values):
+                    add(k, v, m)
+            for kind in (ast.Assign, ast.AugAssign, ast.AnnAssign):
+                for node in kinds.get(kind, ()):
+                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                    for t in targets:
+                        if isinstance(t, ast.Subscript):
+                            add(t.slice, node.value if isinstance(node, ast.Assign) else None, m, True)
+            if kinds.get(ast.DictComp):
+                opaque_modules.add(id(m))
+            listed = listed_by_module[id(m)] = set()
+            for kind in (ast.List, ast.Tuple, ast.Set):
+                for node in kinds.get(kind, ()):
+                    for e in node.elts:
+                        n = e.id if isinstance(e, ast.Name) else e.attr if isinstance(e, ast.Attribute) else None
+                        if n:
+                            listed.add(n)
+            for c in m.calls:
+                node, f = c.node, c.node.func
+                if (isinstance(f, ast.Name) and f.id == "dict") or (isinstance(f, ast.Attribute) and f.attr == "update"):
+                    # keyword keys are plain strings, never tensor names: they feed nothing
+                    if node.args and not isinstance(node.args[0], ast.Dict):
+                        opaque_modules.add(id(m))
+                elif isinstance(f, ast.Attribute) and f.attr in ("setdefault", "__setitem__") and node.args:
+                    add(node.args[0], node.args[1] if len(node.args) > 1 else None, m, True)
+        return entries, listed_by_module, opaque_modules
+    return project.fact("tf1.feed_entries", compute)
+
+
+def fed_values(ph: V.Placeholder, project: Project):
+    """(values, feed entries) of everything ``ph``'s program may feed to it — matched by identity,
+    by the variable/attribute names it is bound to or by its tensor name (so a same-named flag of
+    another module of the program adds its feeds too: more values, never fewer). Values are UNKNOWN when some
+    feed's value cannot be resolved or an opaque feed dict may hold it; ``frozenset()`` with no
+    entries when nothing feeds it."""
+    entries, listed_by_module, opaque_modules = _feed_entries(project)
+    # Only a feed of the placeholder's own program can reach it: another script's same-named
+    # ``is_training`` lives in another graph (and another process).
+    program = same_program(ph.module, project)
+    if opaque_modules & program and any(ph.names & listed_by_module.get(i, set()) for i in program):
+        return V.UNKNOWN, []
+    out: object = frozenset()
+    found = []
+    for e in entries:
+        if id(e.module) not in program:
+            continue
+        if e.key is None:
+            match = e.key_name == ph.tensor_name or (ph.tensor_name is None and e.key_name in ph.names)
+        elif e.key_name in ph.names:
+            match = True
+        else:
+            keys = V.possible_values(e.key, e.module, project)
+            if keys is V.UNKNOWN and (e.dynamic or _flag_like(e.key_name)):
+                return V.UNKNOWN, []  # ``feed[ph] = v`` over a list, ``{phase: ...}``: may be this flag
+            match = keys is not V.UNKNOWN and ph in keys
+        if not match:
+            continue
+        found.append(e)
+        vals = V.possible_values(e.value, e.module, project) if e.value is not None else V.UNKNOWN
+        out = V.UNKNOWN if vals is V.UNKNOWN or out is V.UNKNOWN else out | vals
+    return out, found
+
+
+def _flag_like(name: Optional[str]) -> bool:
+    words = identifier_words(name or "")
+    return any(w.startswith(("train", "phase", "mode", "bn", "flag")) for w in words) or name in FLAG_NAMES

@@ -20,7 +20,10 @@ What is followed:
   that can inject arguments (``add_arg_scope``), or never called in the project is called by code
   we do not see: its parameters are ``UNKNOWN``;
 - attributes (``self.is_training``, ``config.is_training``): the union of every ``x.attr = ...``
-  store and class-body ``attr = ...`` in the project; ``UNKNOWN`` when nothing stores it.
+  store and class-body ``attr = ...`` in the project; ``UNKNOWN`` when nothing stores it, except
+- command-line options (``args.phase``, ``FLAGS.mode``) of a parsed-arguments object, when the
+  values the command line can produce form a closed set (argparse ``choices`` + default,
+  ``store_true``; absl ``DEFINE_enum``/``DEFINE_bool``); see ``command_line_options``.
 
 Everything is indexed once per project (``project.fact``) and memoised, so resolving all flags of
 a project is linear in its size.
@@ -533,10 +536,10 @@ class _Resolver:
                 sb = self.scope(other.tree)
                 if e.attr in sb.names:
                     return self._bindings(e.attr, sb.names[e.attr], other, None)
-            return UNKNOWN
+            return self._command_line_option(e, m) if (target or "").endswith("flags.FLAGS") else UNKNOWN
         stores = self.attr_stores.get(e.attr)
         if not stores:
-            return UNKNOWN
+            return self._command_line_option(e, m)
         out: Values = frozenset()
         for value, sm in stores:
             v = UNKNOWN if value is None else self.values(value, sm)
@@ -544,6 +547,64 @@ class _Resolver:
             if out is UNKNOWN:
                 return UNKNOWN
         return out
+
+    def _command_line_option(self, e: ast.Attribute, m: Module) -> Values:
+        """``args.phase`` / ``FLAGS.mode``: what the command line can make an option, when its
+        receiver is a parsed-arguments object and the project declares the option (see
+        ``command_line_options``). A user can pass any value, so only a closed set counts: the
+        ``choices`` (plus the default, which argparse does not check against them), an
+        ``absl`` ``DEFINE_enum``/``DEFINE_bool``, ``store_true``/``store_false``. A default
+        without choices is UNKNOWN."""
+        if not self._options_receiver(e.value, m, m.scope_of(e), 0):
+            return UNKNOWN
+        options = command_line_options(self.project).get(e.attr)
+        if not options:
+            return UNKNOWN
+        out: Values = frozenset()
+        for opt in options:
+            if opt.closed is None:
+                return UNKNOWN
+            out = _union(out, frozenset(opt.closed))
+            if opt.default is not None:
+                out = _union(out, self.values(opt.default, opt.module))
+            if out is UNKNOWN:
+                return UNKNOWN
+        return out
+
+    def _options_receiver(self, expr: ast.AST, m: Module, scope, depth: int) -> bool:
+        """``_is_options_receiver``, or a parameter that every call site in the project passes
+        one (``Model(config)`` called as ``Model(opts)`` with ``opts = parser.parse_args()``)."""
+        if _is_options_receiver(expr, m, self.project):
+            return True
+        if not isinstance(expr, ast.Name) or depth > 3:
+            return False
+        owner = scope
+        while True:
+            sb = self.scope(owner if owner is not None else m.tree)
+            if expr.id in sb.names:
+                break
+            if owner is None:
+                return False
+            owner = m.scope_of(owner)
+        bindings = sb.names[expr.id]
+        if len(bindings) != 1 or bindings[0].kind != "param":
+            return False
+        func = bindings[0].func
+        info = self._func_by_node.get(id(func))
+        spec = _param_spec(func, expr.id) if info is not None else None
+        if spec is None:
+            return False
+        is_method = info.cls is not None
+        sites = list(self._call_sites(info, is_method))
+        if not sites:
+            return False
+        for call, cm, offset, _partial in sites:
+            if info.name == "__init__" and not _may_init(call, cm, info):
+                continue  # ``super().__init__()`` of an unrelated class
+            arg = _argument(call, expr.id, spec[0], offset)
+            if arg is None or arg is _OPAQUE or not self._options_receiver(arg, cm, cm.scope_of(call), depth + 1):
+                return False
+        return True
 
     def _call(self, e: ast.Call, m: Module, scope) -> Values:
         q = m.imports.resolve(e.func)
@@ -715,6 +776,150 @@ class _Resolver:
 
 _SENTINEL = object()
 _OPAQUE = object()
+
+
+# --------------------------------------------------------------------------------------------------
+# Command-line options (argparse ``add_argument``, absl / ``tf.app.flags`` ``DEFINE_*``)
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class CommandLineOption:
+    """One declaration of an option: its destination name, default expression (None: not given)
+    and, when the command line can only produce a closed set of values, that set (``closed``;
+    None when any value can be passed)."""
+
+    dest: str
+    node: ast.Call
+    module: Module
+    kind: str  # "argparse" | "absl"
+    default: Optional[ast.AST]
+    closed: Optional[frozenset]
+
+
+_OPTION_NAMES = frozenset({"args", "opt", "opts", "options", "arguments", "flags", "FLAGS", "cmd_args", "cli_args"})
+_PARSE_CALLS = ("parse_args", "parse_known_args")
+
+
+def command_line_options(project: Project) -> dict[str, list[CommandLineOption]]:
+    """dest -> every declaration of that option in the project."""
+    return project.fact("values.command_line_options", _collect_options)
+
+
+def _constant_set(expr: Optional[ast.AST]) -> Optional[frozenset]:
+    if not isinstance(expr, (ast.List, ast.Tuple, ast.Set)) or not expr.elts:
+        return None
+    if not all(isinstance(x, ast.Constant) for x in expr.elts):
+        return None
+    return frozenset(x.value for x in expr.elts)
+
+
+def _collect_options(project: Project) -> dict[str, list[CommandLineOption]]:
+    """Empty when some declaration names its option dynamically (``add_argument('--' + key, ...)``,
+    ``**kwargs``, ``set_defaults(**config)``): that option could be any of the others."""
+    out: dict[str, list[CommandLineOption]] = defaultdict(list)
+    for m in project.modules:
+        for c in m.calls:
+            node = c.node
+            if c.name == "add_argument" and isinstance(node.func, ast.Attribute):
+                opt = _argparse_option(node, m)
+            elif c.name and c.name.startswith("DEFINE_"):
+                opt = _absl_option(node, m, c.name)
+            elif c.name == "set_defaults" and isinstance(node.func, ast.Attribute):
+                if node.args or any(kw.arg is None for kw in node.keywords):
+                    return {}
+                for kw in node.keywords:  # a new default, unchecked against the choices
+                    out[kw.arg].append(CommandLineOption(kw.arg, node, m, "argparse", kw.value, frozenset()))
+                continue
+            else:
+                continue
+            if opt is None:
+                return {}
+            out[opt.dest].append(opt)
+    return out
+
+
+def _argparse_option(node: ast.Call, m: Module) -> Optional[CommandLineOption]:
+    if any(isinstance(a, ast.Starred) for a in node.args) or any(kw.arg is None for kw in node.keywords):
+        return None
+    strings = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+    dest_kw = _kw(node, "dest")
+    if isinstance(dest_kw, ast.Constant) and isinstance(dest_kw.value, str):
+        dest = dest_kw.value
+    else:
+        longs = [s for s in strings if s.startswith("--")]
+        dest = (longs[0] if longs else strings[0] if strings else "").lstrip("-").replace("-", "_")
+    if not dest:
+        return None
+    action = _kw(node, "action")
+    action = action.value if isinstance(action, ast.Constant) else (None if action is None else "?")
+    default = _kw(node, "default")
+    closed: Optional[frozenset] = None
+    if _kw(node, "nargs") is None and _kw(node, "const") is None:
+        if action in (None, "store"):
+            closed = _constant_set(_kw(node, "choices"))
+            if closed is not None and default is None:
+                closed |= {None}  # not passed, no default: argparse stores None
+        elif action in ("store_true", "store_false"):
+            closed = frozenset([action == "store_true"])
+            if default is None:
+                closed |= {action != "store_true"}
+    return CommandLineOption(dest, node, m, "argparse", default, closed)
+
+
+def _absl_option(node: ast.Call, m: Module, name: str) -> Optional[CommandLineOption]:
+    def arg(i: int, key: str) -> Optional[ast.AST]:
+        return node.args[i] if len(node.args) > i else _kw(node, key)
+
+    dest = arg(0, "name")
+    if not (isinstance(dest, ast.Constant) and isinstance(dest.value, str)):
+        return None
+    closed: Optional[frozenset] = None
+    if name == "DEFINE_enum":
+        closed = _constant_set(arg(2, "enum_values"))
+    elif name in ("DEFINE_bool", "DEFINE_boolean"):
+        closed = frozenset([True, False])
+    return CommandLineOption(dest.value, node, m, "absl", arg(1, "default"), closed)
+
+
+def _is_options_receiver(expr: ast.AST, m: Module, project: Project) -> bool:
+    """Is ``expr`` (the ``args`` of ``args.phase``) a parsed-arguments object: a name conventional
+    for one (``args``, ``opt``, ``FLAGS``; also as ``self.args``), ``absl.flags.FLAGS``, or a name
+    bound to a ``parse_args()`` result somewhere in the project?"""
+    q = m.imports.resolve(expr) if isinstance(expr, (ast.Name, ast.Attribute)) else None
+    if q and q.endswith("flags.FLAGS"):
+        return True
+    last = _last_name(expr)
+    if last is None:
+        return False
+    return last in _OPTION_NAMES or last in project.fact("values.parsed_args_names", _parsed_args_names)
+
+
+def _may_init(call: ast.Call, m: Module, info: FunctionInfo) -> bool:
+    """Can this call run ``info`` (an ``__init__``)? ``super().__init__(...)`` only in a class that
+    names ``info``'s class among its bases."""
+    f = call.func
+    if not (isinstance(f, ast.Attribute) and isinstance(f.value, ast.Call) and isinstance(f.value.func, ast.Name)
+            and f.value.func.id == "super"):
+        return True
+    cls = m.enclosing_class(call)
+    return cls is not None and info.cls is not None and any(
+        (dotted(b) or "").rsplit(".", 1)[-1] == info.cls.name for b in cls.bases)
+
+
+def _parsed_args_names(project: Project) -> set:
+    out = set()
+    for m in project.modules:
+        for c in m.calls:
+            if c.name in _PARSE_CALLS:
+                parent = m.parent(c.node)
+                if isinstance(parent, ast.Subscript):  # ``parser.parse_known_args()[0]``
+                    parent = m.parent(parent)
+                if isinstance(parent, ast.Assign):
+                    for t in parent.targets:
+                        t = t.elts[0] if isinstance(t, ast.Tuple) and t.elts else t
+                        n = _last_name(t)
+                        if n:
+                            out.add(n)
+    return out
 
 
 def _kw(call: ast.Call, *names: str) -> Optional[ast.AST]:

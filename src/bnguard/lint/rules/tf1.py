@@ -22,6 +22,7 @@ from bnguard.lint.tf1_facts import (
     bn_sites,
     bn_sites_in,
     deliberate_in_program,
+    fed_values,
     fresh_session,
     identifier_words,
     is_update_ops_ref,
@@ -155,7 +156,21 @@ applies: `training=False` for `tf.layers`) — in a graph that is trained (a tra
 that reaches the layer) or initialised from scratch and run. Also a `tf.keras` BatchNormalization
 layer called in a TF1 graph (a `tf.Session` program, not `fit`, not eager) with no `training` while
 nothing in the program sets or feeds `K.learning_phase()`: it then runs in inference mode, and its
-updates, even when wired into the train op, leave the moving statistics where they are.
+updates, even when wired into the train op, leave the moving statistics where they are. The same
+for such a layer built by an Estimator `model_fn` that returns `EstimatorSpec(train_op=...)`: the
+Estimator's graph has learning phase 0, and when `mode` reaches no `training=` argument anywhere in
+the program the layer never trains its statistics (deezer/spleeter#151: every released BN has
+moving_mean 0, moving_variance 1).
+
+Also a boolean placeholder (`tf.placeholder(tf.bool)`) that every feed in its program sets to False
+— a literal `{model.training: False}` in the train op's `sess.run`, or a feed helper
+`make_feed(model, batch, training=False)` whose default no call overrides.
+
+Command-line options are resolved when their values form a closed set: argparse `choices` (plus the
+default, which argparse does not check against them), `store_true`/`store_false`, absl/`tf.app.flags`
+`DEFINE_enum`/`DEFINE_bool`. `training=(args.phase == 'training')` with `choices=['train', 'test']`
+is always False. A free-form option (`default='train'` without `choices`) is not: a user can pass
+any string, so the default alone decides nothing.
 
 Values are followed across the whole analysed project: `def net(x, is_training=False)` is fine when
 `train.py` calls `net(x, is_training=True)`. The flag is also resolved through `arg_scope` (lexical,
@@ -204,9 +219,13 @@ with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
   built in functions or files named for inference (`evaluate`, `predict`, `sampler`, `export.py`,
   `test.py`, `demo.py`...). A BN call that itself says `reuse=tf.AUTO_REUSE` under a `name` no
   training call of the project shares is not such a copy: every run of it is frozen (reported).
-- Flags from command-line flags, config files, `mode == ModeKeys.TRAIN` in an Estimator `model_fn`,
-  placeholders (`tf.placeholder(tf.bool)`); `placeholder_with_default(False)` is BN102's job.
-- Keras layers (`tf.keras.layers.BatchNormalization`): see the Keras rules.
+- Flags from free-form command-line options, config files, `mode == ModeKeys.TRAIN` in an Estimator
+  `model_fn`, placeholders fed True anywhere in their program (or through a feed dict built from a
+  list, whose values cannot be read); `placeholder_with_default(False)` never fed is BN102's job.
+- Keras layers in an Estimator `model_fn` that is passed `training=` anywhere in the program, whose
+  updates are run (`model.updates`, `get_updates_for`, anything touching UPDATE_OPS), that are
+  frozen (`trainable=False`, `layer.trainable = False`) or warm-started (`warm_start_from`).
+- Other Keras uses (`fit`, eager): see the Keras rules.
 """,
         versions=VERSIONS,
     )
@@ -216,6 +235,15 @@ with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
             if site.api == "keras":
                 if _keras_learning_phase_frozen(site, project) and not _frozen_is_deliberate(site, project) \
                         and _frozen_matters(site, project):
+                    if _in_estimator_train_graph(site, project):
+                        yield self.finding(module, site.node, (
+                            "Keras batch norm in an Estimator `model_fn` gets no training flag (training=None), so "
+                            "it follows `K.learning_phase()`, which is 0 in the Estimator's graph and which nothing "
+                            "sets: the layer runs in inference mode while training and its moving statistics stay at "
+                            "0/1 (its updates are not run by the train op either); pass "
+                            "`training=(mode == tf.estimator.ModeKeys.TRAIN)` and build the train op under "
+                            "`tf.control_dependencies(model.updates)` (Keras layers do not use UPDATE_OPS)"))
+                        continue
                     yield self.finding(module, site.node, (
                         "Keras batch norm in a TF1 graph gets no training flag (training=None), so it follows "
                         "`K.learning_phase()`, which nothing in this program sets or feeds and which defaults to "
@@ -223,7 +251,16 @@ with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
                         "update, even with its updates wired into the train op; pass `training=` a boolean "
                         "placeholder fed True while training"))
                 continue
-            if not V.always_false_values(site.flag):
+            if not V.always_false_values(site.flag) and not _always_false_in_program(site, project):
+                fed = _fed_only_false(site, project)
+                if fed is not None and not _frozen_is_deliberate(site, project) and is_trained(
+                        site.node, site.module, project):
+                    entry = fed[0]
+                    yield self.finding(module, site.node, (
+                        f"batch-norm training flag is a placeholder that the project only ever feeds False "
+                        f"(`{ast.unparse(entry.value)}` at {entry.module.where(entry.value.lineno)}"
+                        f"{f' and {len(fed) - 1} more' if len(fed) > 1 else ''}), also when the train op runs: "
+                        "moving statistics never update; feed it True in the training step"))
                 continue
             if _frozen_is_deliberate(site, project) or not _frozen_matters(site, project):
                 continue
@@ -271,7 +308,9 @@ sess.run(train_op, feed_dict={x: batch_x, y: batch_y, is_training: True})
         not_flagged="""
 - Any feed of the placeholder anywhere in the project, including under another variable name that
   resolves to it, by tensor name, or through a feed dict built by a comprehension when the placeholder
-  is put in a list (the analysis cannot rule it out).
+  is put in a list (the analysis cannot rule it out). When a feed or an attribute store of the same
+  name in another script of the repository would decide it, the site's own program (the script, what
+  it imports and what imports it) is asked instead: another graph's `self.is_training` cannot reach it.
 - Inference-only graphs (no train op reaches the layer): the default `False` is correct there.
 - `placeholder_with_default(True, ...)`.
 """,
@@ -280,19 +319,9 @@ sess.run(train_op, feed_dict={x: batch_x, y: batch_y, is_training: True})
 
     def check(self, module: Module, project: Project) -> Iterable[Finding]:
         for site in bn_sites_in(module, project):
-            vals = site.flag
-            phs = V.placeholders(vals)
             if site.api == "keras":
                 continue
-            if not phs or vals is V.UNKNOWN:
-                continue
-            unfed = _unfed_default_false(vals, project)
-            if unfed is None and site.flag_expr is not None:
-                # Fed somewhere in the repository — but feeds of another script (a placeholder of
-                # the same name in a different graph) do not reach this one: ask this program only.
-                program = _program_project(site.module, project)
-                if program is not None:
-                    unfed = _unfed_default_false(V.possible_values(site.flag_expr, site.module, program), program)
+            unfed = _unfed_placeholder_false(site, project)
             if not unfed:
                 continue
             if _frozen_is_deliberate(site, project) or not is_trained(site.node, site.module, project):
@@ -302,6 +331,94 @@ sess.run(train_op, feed_dict={x: batch_x, y: batch_y, is_training: True})
                 f"batch-norm training flag is `placeholder_with_default(False)` ({ph.module.where(ph.node.lineno)}) "
                 "that nothing in the project feeds: it is always False, so moving statistics never update; "
                 f"feed it True in the training step's feed_dict"))
+
+
+def _flag_in_program(site: BNSite, project: Project):
+    """(values, project) of the flag resolved within the site's own program when that is smaller
+    than the project: ``self.is_training`` is the union of every store of that attribute in the
+    repository, and another script's ``self.is_training = tf.Variable(...)`` (or a same-named
+    placeholder of another graph) cannot reach this layer. None when there is nothing narrower."""
+    if site.flag_expr is None:
+        return None
+    program = _program_project(site.module, project)
+    if program is None:
+        return None
+    return V.possible_values(site.flag_expr, site.module, program), program
+
+
+def _always_false_in_program(site: BNSite, project: Project) -> bool:
+    """``self.is_training`` that is unknown over the repository only because another script stores
+    something else in an attribute of that name, and always False within this site's program."""
+    if site.flag is not V.UNKNOWN or not isinstance(site.flag_expr, ast.Attribute):
+        return False
+    narrowed = _flag_in_program(site, project)
+    return narrowed is not None and V.always_false_values(narrowed[0])
+
+
+def _unfed_placeholder_false(site: BNSite, project: Project) -> Optional[list]:
+    """BN102's case: the flag's ``placeholder_with_default(False)`` values that nothing feeds, in
+    the project or, failing that, in the site's own program (feeds and stores of another script
+    do not reach this graph)."""
+    vals = site.flag
+    unfed = None
+    if vals is not V.UNKNOWN and V.placeholders(vals):
+        unfed = _unfed_default_false(vals, project)
+    if unfed is None and (vals is V.UNKNOWN or V.placeholders(vals)):
+        narrowed = _flag_in_program(site, project)
+        if narrowed is not None and V.placeholders(narrowed[0]):
+            unfed = _unfed_default_false(*narrowed)
+    return unfed
+
+
+def _unfed_default_true(site: BNSite, project: Project) -> Optional[V.Placeholder]:
+    """The flag is a ``placeholder_with_default(True)`` (the "no feed needed while training" idiom)
+    that nothing in the project feeds at all — not even False for evaluation — so it is always True.
+    None otherwise (any feed, an opaque feed dict that may hold it, another possible value)."""
+    def single(vals) -> Optional[V.Placeholder]:
+        if vals is V.UNKNOWN or len(vals) != 1:
+            return None
+        ph = next(iter(vals))
+        if not isinstance(ph, V.Placeholder) or not ph.has_default or not V.always_true_values(ph.default):
+            return None
+        return ph
+
+    ph, scope = single(site.flag), project
+    if ph is None and (site.flag is V.UNKNOWN or V.placeholders(site.flag)):
+        narrowed = _flag_in_program(site, project)
+        if narrowed is not None:
+            ph, scope = single(narrowed[0]), narrowed[1]
+    if ph is None:
+        return None
+    values, entries = fed_values(ph, scope)
+    if values is V.UNKNOWN or entries:
+        return None
+    return ph
+
+
+def _fed_only_false(site: BNSite, project: Project) -> Optional[list]:
+    """The feeds of a flag that is a placeholder (or several) which every feed in the project sets to
+    False: ``make_feed(model, batch)`` whose ``training=False`` default the training loop never
+    overrides, or a literal ``{model.training: False}`` in the train op's run. None when some feed
+    can be True or cannot be resolved, when nothing feeds it (a plain placeholder then fails at run
+    time; ``placeholder_with_default(False)`` is BN102's case) or when a default can be True."""
+    if _unfed_placeholder_false(site, project) is not None:
+        return None  # BN102 reports it
+    vals, scope = site.flag, project
+    if vals is V.UNKNOWN or not V.placeholders(vals) or len(vals) > 1:
+        narrowed = _flag_in_program(site, project)
+        if narrowed is not None and narrowed[0] is not V.UNKNOWN:
+            vals, scope = narrowed
+    if vals is V.UNKNOWN or not vals or any(not isinstance(v, V.Placeholder) for v in vals):
+        return None
+    feeds = []
+    for ph in vals:
+        if ph.has_default and not V.always_false_values(ph.default):
+            return None
+        values, entries = fed_values(ph, scope)
+        if not entries or not V.always_false_values(values):
+            return None
+        feeds.extend(e for e in entries if e.value is not None)
+    return feeds or None
 
 
 def _unfed_default_false(vals, project: Project) -> Optional[list]:
@@ -741,11 +858,32 @@ def _keras_learning_phase_frozen(site: BNSite, project: Project) -> bool:
     if not (site.flag_expr is None or site.flag == frozenset([None])
             or _none_parameter(site) and _training_only_forwarded(project, program)):
         return False
-    if not ctx.session_modules & program or (ctx.eager_modules | ctx.keras_training_modules) & program:
+    if not (ctx.session_modules & program or _in_estimator_train_graph(site, project)) \
+            or (ctx.eager_modules | ctx.keras_training_modules) & program:
         return False
     return not any(m.mentions("learning_phase") and (
         m.references.get("learning_phase") or any(c.name in ("set_learning_phase", "learning_phase") for c in m.calls))
         for m in project.modules if id(m) in program)
+
+
+def _in_estimator_train_graph(site: BNSite, project: Project) -> bool:
+    """The Keras BN is built by an Estimator ``model_fn`` that returns a train op
+    (``EstimatorSpec(train_op=...)``): the Estimator builds a v1 graph, where the learning phase
+    defaults to 0. Only when ``mode`` (or anything else) never reaches a ``training=`` argument in the
+    program — a Keras model called with ``training=`` passes it down to the layers it calls — and
+    the program neither runs the Keras updates nor touches UPDATE_OPS (wired code is left alone)
+    nor freezes layers (``layer.trainable = False``, a frozen backbone)."""
+    ctx = train_context(project)
+    program = same_program(site.module, project)
+    estimators = [m for m in project.modules if id(m) in ctx.estimator_modules & ctx.trained_modules & program]
+    if not estimators or ctx.session_modules & program:
+        return False
+    if (ctx.layer_updates_modules | ctx.other_update_ref_modules | ctx.frozen_layer_modules) & program \
+            or any(id(c.module) in program for c in ctx.update_consumers + ctx.dead_collections + ctx.wiring_helpers):
+        return False
+    if not _training_only_forwarded(project, program):
+        return False
+    return any(site_in_graph_of(site, em, project) for em in estimators)
 
 
 def _none_parameter(site: BNSite) -> bool:
@@ -1123,8 +1261,9 @@ class AlwaysTrainingModeAtEval(Rule):
     doc = RuleDoc(
         what="""
 The mirror of BN101: finds TF1 batch-norm layers whose training flag is always true — a literal `True`,
-a constant, a wrapper default never overridden, or an absent flag where the API default is training
-(contrib/slim `batch_norm`: `is_training=True`) — in a graph that is also used to evaluate or predict:
+a constant, a wrapper default never overridden, a `placeholder_with_default(True)` that nothing in
+its program feeds at all (not even False for evaluation), or an absent flag where the API default is
+training (contrib/slim `batch_norm`: `is_training=True`) — in a graph that is also used to evaluate or predict:
 a script that restores a checkpoint and runs predictions without a train op, or a training script whose
 `sess.run` fetches accuracy/predictions on test or validation data (or runs in a function named for
 evaluation, such as a trainer's `_evaluate(self, acc, feed)` handed the model's accuracy). In a script that restores a
@@ -1156,7 +1295,8 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
 - Deliberate batch statistics at test time: GANs (pix2pix/CycleGAN generators), meta-learning (MAML,
   whose batch norm is transductive by design), test-time adaptation / AdaBN — projects whose names
   mention these are skipped.
-- Flags that are placeholders, parameters passed both values, or unknown.
+- Flags that are placeholders fed anywhere in their program (a `placeholder_with_default(True)` fed
+  False when evaluating), parameters passed both values, or unknown.
 - Training scripts without an evaluation `sess.run`.
 """,
         versions=VERSIONS,
@@ -1184,7 +1324,8 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
         for site in bn_sites_in(module, project):
             if site.api == "keras" or id(site) in dropped:
                 continue
-            if not V.always_true_values(site.flag):
+            unfed_true = _unfed_default_true(site, project)
+            if not V.always_true_values(site.flag) and unfed_true is None:
                 yield from self._instance_in_training_mode(site, eval_modules, project)
                 continue
             if _branch_chooses_mode(site, bn_sites_in(module, project)):
@@ -1198,8 +1339,11 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
             if hit is None:
                 continue
             em, run = hit
+            flag = _describe_flag(site) if unfed_true is None else (
+                f"{site.flag_source} is `placeholder_with_default(True)` "
+                f"({unfed_true.module.where(unfed_true.node.lineno)}) that nothing in the project feeds")
             yield self.finding(module, site.node, (
-                f"batch norm is always in training mode ({_describe_flag(site)}) but the graph is also used to "
+                f"batch norm is always in training mode ({flag}) but the graph is also used to "
                 f"evaluate/predict ({em.where(run.lineno)}): evaluation normalizes with batch statistics and can "
                 "overwrite the moving statistics; use a training flag fed False when evaluating"))
 
