@@ -627,7 +627,11 @@ of `validate()`); `eval()` on objects the optimizer does not train or that are f
 `model[1].eval()`); models whose BatchNorm parameters are frozen (`requires_grad = False` on the BN
 parameters, `affine=False`: the deliberate BN freeze of small-batch fine-tuning); models whose
 constructors are all visible and build no BatchNorm; the `for phase in ["train", "val"]` pattern;
-PyTorch Lightning modules (the trainer switches modes).
+PyTorch Lightning modules (the trainer switches modes); an `eval()` inside a method that only
+switches to training mode (`def train(self): self.net.eval()` in a trainer wrapper: the author's
+definition of training mode, XMem / STCN), and calling that switch restores the mode; an `eval()`
+written unconditionally as the first mode switch of every iteration right before the steps
+(`for epoch: model.eval(); base_train(model, ...)`: BN frozen on purpose, CEC's few-shot stage).
 """,
         versions=PYTORCH_VERSIONS,
     )
