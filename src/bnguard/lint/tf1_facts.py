@@ -1014,55 +1014,32 @@ class _FeedEntry:
     dynamic: bool = False  # ``feed[k] = v``: built key by key, often in a loop over placeholders
 
 
+# Why a module's feed dicts may hold keys no display shows (``values.FeedSources``); a ``dict({...})``
+# of a display adds nothing the display does not show.
+_OPAQUE_FEEDS = frozenset({"comprehension", "dict_call", "update_call"})
+
+
 def _feed_entries(project: Project) -> tuple[list[_FeedEntry], dict[int, set[str]], set[int]]:
-    """Every (key, value) pair that may feed a placeholder — dict displays (tensor keys or tensor
-    names such as ``'is_training:0'``), ``d[k] = v``, ``d.setdefault/__setitem__(k, v)`` — the
-    names each module puts in list/tuple displays, and the modules that build feed dicts opaquely
-    (``dict(zip(...))``, a comprehension): with both in one program, a placeholder with one of those
-    names may be fed any value."""
+    """The feed sources of ``values.feed_sources`` as the fed-value resolver reads them: every
+    (key, value) pair whose key may be a placeholder (a tensor, or a tensor name such as
+    ``'is_training:0'``; ``{"is_training": ...}`` is a config), the names each module puts in
+    list/tuple displays, and the modules that build feed dicts opaquely (``dict(zip(...))``, a
+    comprehension): with both in one program, a placeholder with one of those names may be fed
+    any value."""
     def compute(p: Project):
+        sources = V.feed_sources(p)
         entries: list[_FeedEntry] = []
-        listed_by_module: dict[int, set[str]] = {}
-        opaque_modules: set[int] = set()
-
-        def add(k: Optional[ast.AST], v: Optional[ast.AST], m: Module, dynamic: bool = False) -> None:
-            if k is None:
-                return
+        for e in sources.entries:
+            k = e.key
+            value = e.value if e.origin in ("dict", "item", "setdefault") else None
             if isinstance(k, ast.Constant) and isinstance(k.value, str):
-                if ":" in k.value:  # a tensor name ('is_training:0'); {"is_training": ...} is a config
-                    entries.append(_FeedEntry(None, k.value.split(":")[0].rsplit("/", 1)[-1], v, m))
+                if ":" in k.value:
+                    entries.append(_FeedEntry(None, k.value.split(":")[0].rsplit("/", 1)[-1], value, e.module))
             elif isinstance(k, (ast.Name, ast.Attribute)):
-                entries.append(_FeedEntry(k, k.id if isinstance(k, ast.Name) else k.attr, v, m, dynamic))
-
-        for m in p.modules:
-            kinds = m.nodes_of_kind
-            for node in kinds.get(ast.Dict, ()):
-                for k, v in zip(node.keys, node.values):
-                    add(k, v, m)
-            for kind in (ast.Assign, ast.AugAssign, ast.AnnAssign):
-                for node in kinds.get(kind, ()):
-                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                    for t in targets:
-                        if isinstance(t, ast.Subscript):
-                            add(t.slice, node.value if isinstance(node, ast.Assign) else None, m, True)
-            if kinds.get(ast.DictComp):
-                opaque_modules.add(id(m))
-            listed = listed_by_module[id(m)] = set()
-            for kind in (ast.List, ast.Tuple, ast.Set):
-                for node in kinds.get(kind, ()):
-                    for e in node.elts:
-                        n = e.id if isinstance(e, ast.Name) else e.attr if isinstance(e, ast.Attribute) else None
-                        if n:
-                            listed.add(n)
-            for c in m.calls:
-                node, f = c.node, c.node.func
-                if (isinstance(f, ast.Name) and f.id == "dict") or (isinstance(f, ast.Attribute) and f.attr == "update"):
-                    # keyword keys are plain strings, never tensor names: they feed nothing
-                    if node.args and not isinstance(node.args[0], ast.Dict):
-                        opaque_modules.add(id(m))
-                elif isinstance(f, ast.Attribute) and f.attr in ("setdefault", "__setitem__") and node.args:
-                    add(node.args[0], node.args[1] if len(node.args) > 1 else None, m, True)
-        return entries, listed_by_module, opaque_modules
+                name = k.id if isinstance(k, ast.Name) else k.attr
+                entries.append(_FeedEntry(k, name, value, e.module, e.origin != "dict"))
+        opaque = {mid for mid, why in sources.opaque_by_module.items() if why & _OPAQUE_FEEDS}
+        return entries, sources.listed_by_module, opaque
     return project.fact("tf1.feed_entries", compute)
 
 

@@ -241,61 +241,92 @@ def _last_name(node: ast.AST) -> Optional[str]:
     return None
 
 
-def _build_feed_index(project: Project) -> FeedIndex:
-    idx = FeedIndex()
+@dataclass
+class FeedEntry:
+    """One (key, value) pair that may feed a placeholder: a dict display entry, ``d[k] = v``,
+    ``d.setdefault(k, v)`` / ``d.__setitem__(k, v)``."""
 
-    def add_key(k: Optional[ast.AST], m: Module) -> None:
-        if k is None:
-            return
-        if isinstance(k, ast.Constant) and isinstance(k.value, str):
-            idx.key_strings.add(k.value.split(":")[0].rsplit("/", 1)[-1])
-            return
-        n = _last_name(k)
-        if n:
-            idx.key_names.add(n)
-        idx.key_exprs.append((k, m))
+    key: ast.AST
+    value: Optional[ast.AST]  # the expression written (None: ``d.setdefault(k)``)
+    module: Module
+    origin: str  # "dict" | "item" (``d[k] = v``) | "item+" (augmented / annotated) | "setdefault"
 
-    def false_literal(v: Optional[ast.AST]) -> bool:
-        # ``{is_training: False}``: feeds the value the flag has anyway, so it feeds nothing
-        return isinstance(v, ast.Constant) and v.value is False
 
+@dataclass
+class FeedSources:
+    """Everything in the project that may build a feed dict, collected in one walk; the feed
+    index below and the TF1 fed-value resolver (``tf1_facts.fed_values``) both read it."""
+
+    entries: list = field(default_factory=list)  # FeedEntry, in module order
+    keyword_keys: set = field(default_factory=set)  # ``dict(k=...)`` / ``.update(k=...)``: plain strings
+    listed_by_module: dict = field(default_factory=dict)  # id(module) -> names put in list/tuple/set displays
+    # id(module) -> why a feed dict there may hold keys no display shows: "comprehension",
+    # "dict_call" (``dict(zip(...))``), "dict_of_display" (``dict({...})``), "update_call"
+    opaque_by_module: dict = field(default_factory=dict)
+
+
+def feed_sources(project: Project) -> FeedSources:
+    return project.fact("values.feed_sources", _collect_feed_sources)
+
+
+def _collect_feed_sources(project: Project) -> FeedSources:
+    out = FeedSources()
     for m in project.modules:
         kinds = m.nodes_of_kind
+        opaque = out.opaque_by_module.setdefault(id(m), set())
         for node in kinds.get(ast.Dict, ()):
             for k, v in zip(node.keys, node.values):
-                if not false_literal(v):
-                    add_key(k, m)
+                if k is not None:
+                    out.entries.append(FeedEntry(k, v, m, "dict"))
         for kind in (ast.Assign, ast.AugAssign, ast.AnnAssign):
             for node in kinds.get(kind, ()):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 for t in targets:
-                    if isinstance(t, ast.Subscript) and not false_literal(node.value):
-                        add_key(t.slice, m)
+                    if isinstance(t, ast.Subscript):
+                        out.entries.append(FeedEntry(t.slice, node.value, m, "item" if kind is ast.Assign else "item+"))
         if kinds.get(ast.DictComp):
-            idx.opaque = True
+            opaque.add("comprehension")
+        listed = out.listed_by_module[id(m)] = set()
         for kind in (ast.List, ast.Tuple, ast.Set):
             for node in kinds.get(kind, ()):
                 for e in node.elts:
                     n = _last_name(e)
                     if n:
-                        idx.listed_names.add(n)
+                        listed.add(n)
         for c in m.calls:
             node = c.node
             f = node.func
-            if isinstance(f, ast.Name) and f.id == "dict":
-                for kw in node.keywords:
-                    if kw.arg:
-                        idx.key_strings.add(kw.arg)
+            if (isinstance(f, ast.Name) and f.id == "dict") or (isinstance(f, ast.Attribute) and f.attr == "update"):
+                out.keyword_keys.update(kw.arg for kw in node.keywords if kw.arg)
                 if node.args:
-                    idx.opaque = True
+                    if not isinstance(node.args[0], ast.Dict):
+                        opaque.add("dict_call" if isinstance(f, ast.Name) else "update_call")
+                    elif isinstance(f, ast.Name):
+                        opaque.add("dict_of_display")
             elif isinstance(f, ast.Attribute) and f.attr in ("setdefault", "__setitem__") and node.args:
-                add_key(node.args[0], m)
-            elif isinstance(f, ast.Attribute) and f.attr == "update":
-                for kw in node.keywords:
-                    if kw.arg:
-                        idx.key_strings.add(kw.arg)
-                if node.args and not isinstance(node.args[0], ast.Dict):
-                    idx.opaque = True
+                out.entries.append(FeedEntry(node.args[0], node.args[1] if len(node.args) > 1 else None, m, "setdefault"))
+    return out
+
+
+def _build_feed_index(project: Project) -> FeedIndex:
+    idx = FeedIndex()
+    sources = feed_sources(project)
+    for e in sources.entries:
+        # ``{is_training: False}``: feeds the value the flag has anyway, so it feeds nothing
+        if e.origin != "setdefault" and isinstance(e.value, ast.Constant) and e.value.value is False:
+            continue
+        k = e.key
+        if isinstance(k, ast.Constant) and isinstance(k.value, str):
+            idx.key_strings.add(k.value.split(":")[0].rsplit("/", 1)[-1])
+            continue
+        n = _last_name(k)
+        if n:
+            idx.key_names.add(n)
+        idx.key_exprs.append((k, e.module))
+    idx.key_strings |= sources.keyword_keys
+    for names in sources.listed_by_module.values():
+        idx.listed_names |= names
+    idx.opaque = any(sources.opaque_by_module.values())
     return idx
 
 
@@ -783,14 +814,12 @@ _OPAQUE = object()
 # --------------------------------------------------------------------------------------------------
 @dataclass
 class CommandLineOption:
-    """One declaration of an option: its destination name, default expression (None: not given)
-    and, when the command line can only produce a closed set of values, that set (``closed``;
-    None when any value can be passed)."""
+    """One declaration of an option: its destination name, the module declaring it, its default
+    expression (None: not given) and, when the command line can only produce a closed set of
+    values, that set (``closed``; None when any value can be passed)."""
 
     dest: str
-    node: ast.Call
     module: Module
-    kind: str  # "argparse" | "absl"
     default: Optional[ast.AST]
     closed: Optional[frozenset]
 
@@ -827,7 +856,7 @@ def _collect_options(project: Project) -> dict[str, list[CommandLineOption]]:
                 if node.args or any(kw.arg is None for kw in node.keywords):
                     return {}
                 for kw in node.keywords:  # a new default, unchecked against the choices
-                    out[kw.arg].append(CommandLineOption(kw.arg, node, m, "argparse", kw.value, frozenset()))
+                    out[kw.arg].append(CommandLineOption(kw.arg, m, kw.value, frozenset()))
                 continue
             else:
                 continue
@@ -862,7 +891,7 @@ def _argparse_option(node: ast.Call, m: Module) -> Optional[CommandLineOption]:
             closed = frozenset([action == "store_true"])
             if default is None:
                 closed |= {action != "store_true"}
-    return CommandLineOption(dest, node, m, "argparse", default, closed)
+    return CommandLineOption(dest, m, default, closed)
 
 
 def _absl_option(node: ast.Call, m: Module, name: str) -> Optional[CommandLineOption]:
@@ -877,7 +906,7 @@ def _absl_option(node: ast.Call, m: Module, name: str) -> Optional[CommandLineOp
         closed = _constant_set(arg(2, "enum_values"))
     elif name in ("DEFINE_bool", "DEFINE_boolean"):
         closed = frozenset([True, False])
-    return CommandLineOption(dest.value, node, m, "absl", arg(1, "default"), closed)
+    return CommandLineOption(dest.value, m, arg(1, "default"), closed)
 
 
 def _is_options_receiver(expr: ast.AST, m: Module, project: Project) -> bool:
