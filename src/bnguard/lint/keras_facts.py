@@ -612,15 +612,23 @@ def frozen_names(project: Project) -> set[str]:
     def compute(p: Project):
         out: set[str] = set()
         for m in p.modules:
-            for n in m.nodes_of_kind.get(ast.Assign, ()):  # indexed by Module: no walk of every tree
-                if _literal(n.value) is False:
-                    for t in n.targets:
-                        if isinstance(t, ast.Attribute) and t.attr == "trainable":
-                            d = dotted(t.value)
-                            if d:
-                                out.add(d.rsplit(".", 1)[-1])
+            out |= frozen_names_in(m)
         return out
     return project.fact("keras.frozen_names", compute)
+
+
+def frozen_names_in(module: Module) -> set[str]:
+    """Last names of the objects ``module`` sets ``X.trainable = False`` (by name only: the same
+    name in an unrelated script of the project says nothing about this one)."""
+    out: set[str] = set()
+    for n in module.nodes_of_kind.get(ast.Assign, ()):  # indexed by Module: no walk of every tree
+        if _literal(n.value) is False:
+            for t in n.targets:
+                if isinstance(t, ast.Attribute) and t.attr == "trainable":
+                    d = dotted(t.value)
+                    if d:
+                        out.add(d.rsplit(".", 1)[-1])
+    return out
 
 
 # --------------------------------------------------------------------------------------------------

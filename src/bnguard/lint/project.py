@@ -14,7 +14,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Optional, Union
 
-from bnguard.lint.imports import ImportMap
+from bnguard.lint.imports import ImportMap, dotted
 from bnguard.lint.memo import per_node
 from bnguard.lint.source import SourceUnit
 
@@ -410,14 +410,12 @@ def is_unit_test(module: Module, scope: Optional[ast.AST]) -> bool:
     """Is ``scope`` a unit test: a ``test*`` function in a test file (``test_x.py``, ``x_test.py``,
     ``conftest.py``) or a ``test*`` method of a ``TestCase`` class? A script named ``test.py`` that
     evaluates a model is not one."""
-    name = getattr(scope, "name", None)
-    if not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)) or not name.lower().startswith("test"):
+    if not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)) or not scope.name.lower().startswith("test"):
         return False
     if _is_test_file(module.path):
         return True
     cls = module.enclosing_class(scope)
-    return cls is not None and any((getattr(b, "attr", None) or getattr(b, "id", None) or "").endswith("TestCase")
-                                   for b in cls.bases)
+    return cls is not None and any((dotted(b) or "").endswith("TestCase") for b in cls.bases)
 
 
 def _is_test_file(path: str) -> bool:

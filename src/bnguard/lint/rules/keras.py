@@ -11,7 +11,6 @@ from typing import Iterable, Optional
 
 from bnguard.lint import keras_facts as kf
 from bnguard.lint.finding import Edit, Finding, Fix
-from bnguard.lint.imports import dotted
 from bnguard.lint.project import FuncNode, Module, Project
 from bnguard.lint.rules.base import Rule, RuleDoc, register
 
@@ -47,20 +46,6 @@ def _training_value_in_context(module: Module, project: Project, call: ast.Call,
                 return ok, (arg if explicit and isinstance(arg, ast.Constant) else None)
     ok = kf.always_false(module, project, expr) or _unset_learning_phase(module, project, expr)
     return ok, (expr if isinstance(expr, ast.Constant) else None)
-
-
-def _frozen_in(module: Module) -> set[str]:
-    """Last names of the objects this module sets ``X.trainable = False`` (by name only: the same
-    name in an unrelated script of the project says nothing about this one)."""
-    out: set[str] = set()
-    for n in module.nodes_of_kind.get(ast.Assign, ()):
-        if isinstance(n.value, ast.Constant) and n.value.value is False:
-            for t in n.targets:
-                if isinstance(t, ast.Attribute) and t.attr == "trainable":
-                    d = dotted(t.value)
-                    if d:
-                        out.add(d.rsplit(".", 1)[-1])
-    return out
 
 
 # Code that gives the global learning phase a value: set it, scope it, or feed it to a graph
@@ -185,7 +170,7 @@ with tf.GradientTape() as tape:
                 expr, known = kf.training_arg(call)
                 if not known or expr is None:
                     continue
-                if obj.rsplit(".", 1)[-1] in _frozen_in(module) | _frozen_in(cmod):
+                if obj.rsplit(".", 1)[-1] in kf.frozen_names_in(module) | kf.frozen_names_in(cmod):
                     continue  # `base.trainable = False`: kept in inference mode on purpose (fine-tuning)
                 bad, fix_node = _training_value_in_context(cmod, project, call, expr, site, module)
                 if not bad or kf.known_bn_free(cmod, project, kf.model_expr(call)):

@@ -1135,11 +1135,16 @@ def _branch_chooses_mode(site: BNSite, sites: list[BNSite]) -> bool:
             break
         if isinstance(anc, ast.If) and any(isinstance(n, ast.Name) and n.id in params for n in ast.walk(anc.test)):
             other = anc.orelse if any(st is child for st in anc.body) else anc.body if any(st is child for st in anc.orelse) else []
-            inside = {id(n) for st in other for n in ast.walk(st)}
-            if any(s is not site and id(s.node) in inside and not V.always_true_values(s.flag) for s in sites):
+            if _builds_bn_not_always_training(other, site, sites):
                 return True
         child = anc
     return False
+
+
+def _builds_bn_not_always_training(branches: list[ast.AST], site: BNSite, sites: list[BNSite]) -> bool:
+    """Does another branch of the switch around ``site`` build BN that is not always training?"""
+    inside = {id(n) for b in branches for n in ast.walk(b)}
+    return any(s is not site and id(s.node) in inside and not V.always_true_values(s.flag) for s in sites)
 
 
 _COND_CALLS = ("cond", "smart_cond")
@@ -1157,19 +1162,17 @@ def _cond_arm_chooses_mode(site: BNSite, sites: list[BNSite]) -> bool:
             arm, name = anc, anc.name
         else:
             continue
-        for call, arms in _cond_calls_taking(m, arm, name):
-            others = [a for a in arms if a is not arm]
-            inside = {id(n) for other in others for n in ast.walk(other)}
-            if any(s is not site and id(s.node) in inside and not V.always_true_values(s.flag) for s in sites):
+        for arms in _cond_arms_with(m, arm, name):
+            if _builds_bn_not_always_training([a for a in arms if a is not arm], site, sites):
                 return True
         if isinstance(anc, (ast.FunctionDef, ast.AsyncFunctionDef)):
             return False
     return False
 
 
-def _cond_calls_taking(m: Module, arm: ast.AST, name: Optional[str]):
-    """The ``cond`` calls that take ``arm`` (the lambda itself, or the function ``name`` defined in the
-    same scope) as a branch, each with both branches as nodes (lambdas or function definitions)."""
+def _cond_arms_with(m: Module, arm: ast.AST, name: Optional[str]):
+    """The branches (lambdas or function definitions) of each ``cond`` call that takes ``arm`` (the
+    lambda itself, or the function ``name`` defined in the same scope) as one of them."""
     scope = m.scope_of(arm) if name is not None else None
     defs = {}
     if name is not None:
@@ -1189,7 +1192,7 @@ def _cond_calls_taking(m: Module, arm: ast.AST, name: Optional[str]):
             elif isinstance(b, ast.Name) and b.id in defs:
                 nodes.append(defs[b.id])
         if any(n is arm for n in nodes):
-            yield call, nodes
+            yield nodes
 
 
 def _passes_false_for(site: BNSite, project: Project):

@@ -1520,7 +1520,7 @@ a model handed to another call (an evaluation engine may set its mode), generato
                 continue  # the script trains (resumes, fine-tunes): BN301/BN302 judge its modes
             if any(e.kind != "step" and not e.fresh and same_object(e.key, key) for e in events):
                 continue  # eval() / train() / a freeze of it: the mode is chosen
-            if _model_has_bn(key, project, module) is not True or _handed_to_library(module, owner, text, flow):
+            if _model_has_bn(key, project, module) is not True or _handed_to_other_code(module, owner, text):
                 continue
             run = next((n for n in ast.walk(owner) if isinstance(n, ast.Call) and n.lineno > c.node.lineno
                         and module.scope_of(n) is scope and not _training_keyword(n)
@@ -1540,7 +1540,7 @@ _HARMLESS_CALLEES = frozenset({"print", "len", "str", "repr", "type", "isinstanc
                                "summary", "count_parameters", "sum"})
 
 
-def _handed_to_library(module: Module, owner: ast.AST, text: str, flow: Flow) -> bool:
+def _handed_to_other_code(module: Module, owner: ast.AST, text: str) -> bool:
     """Is the model object itself passed to another call (an ignite / Lightning trainer or
     evaluator, ``accelerator.prepare``, a project helper)? That code may set its mode where the
     flow does not see it."""
@@ -2076,8 +2076,7 @@ their own), `track_running_stats=False` layers (no running statistics).
         for site in module.calls:
             q = site.qualname or ""
             if q in BN_CLASSES:
-                mom = _kw(site.node, "momentum") or (site.node.args[2] if len(site.node.args) > 2 else None)
-                trs = _kw(site.node, "track_running_stats") or (site.node.args[4] if len(site.node.args) > 4 else None)
+                mom, trs = _bn_constructor_args(site.node)
                 if trs is not None and isinstance(trs, ast.Constant) and trs.value is False:
                     continue
             elif q in F_BATCH_NORM:
@@ -2177,15 +2176,16 @@ construction); other frameworks (a MindSpore or Keras momentum of 0 keeps the la
     )
 
     def check(self, module: Module, project: Project) -> Iterable[Finding]:
+        from bnguard.lint.values import always_true
+
         for site in module.calls:
             if (site.qualname or "") not in BN_CLASSES:
                 continue
             call = site.node
-            mom = _kw(call, "momentum") or (call.args[2] if len(call.args) > 2 else None)
+            mom, trs = _bn_constructor_args(call)
             if mom is None or _numbers(mom, module, project) != {0.0}:
                 continue
-            trs = _kw(call, "track_running_stats") or (call.args[4] if len(call.args) > 4 else None)
-            if trs is not None and not _always_true(trs, module, project):
+            if trs is not None and not always_true(trs, module, project):
                 continue
             if _never_built(module, project, call) or self._fixed_on_purpose(module, call):
                 continue
@@ -2223,12 +2223,6 @@ def _never_built(module: Module, project: Project, call: ast.Call) -> bool:
     return False
 
 
-def _always_true(expr: ast.AST, module: Module, project: Project) -> bool:
-    from bnguard.lint.values import always_true
-
-    return always_true(expr, module, project)
-
-
 @per_node
 def _sets_requires_grad_false(node: ast.AST) -> bool:
     """``x.requires_grad = False`` or ``x.requires_grad_(False)`` anywhere under ``node``."""
@@ -2240,6 +2234,14 @@ def _sets_requires_grad_false(node: ast.AST) -> bool:
                 and n.args and isinstance(n.args[0], ast.Constant) and n.args[0].value is False:
             return True
     return False
+
+
+def _bn_constructor_args(call: ast.Call) -> tuple[Optional[ast.AST], Optional[ast.AST]]:
+    """``momentum`` and ``track_running_stats`` of ``nn.BatchNorm2d(num_features, eps, momentum,
+    affine, track_running_stats)``, by keyword or position."""
+    args = call.args
+    return (_kw(call, "momentum") or (args[2] if len(args) > 2 else None),
+            _kw(call, "track_running_stats") or (args[4] if len(args) > 4 else None))
 
 
 def _kw(call: ast.Call, name: str) -> Optional[ast.AST]:
