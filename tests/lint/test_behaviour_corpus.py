@@ -29,6 +29,27 @@ PROGRAMS = {e["path"]: e for e in MANIFEST["programs"]}
 
 # Bugs the rules do not detect yet: path -> why (the mechanism that misses it).
 KNOWN_MISSES: dict[str, str] = {
+    # corpus8 (details: /work/notes/corpus8-mismatches.md)
+    "torch/bug_freeze_bn_flag_on_scratch_model.py":
+        "freeze_bn() (every BN -> eval) re-applied after each train() is read as a deliberate fine-tuning freeze; "
+        "nothing checks that pretrained statistics are ever loaded (the only load_state_dict is under "
+        "`if cfg['pretrained']` with pretrained=None)",
+    "keras/bug_gan_discriminator_trainable_false_keras3.py":
+        "Keras 3: discriminator.trainable=False set after its compile() makes its own train_on_batch run BN in "
+        "inference mode and train nothing; no rule models trainable=False as an implied training=False for later "
+        "fit/train_on_batch calls of that same model",
+    "flax/bug_block_train_flag_not_forwarded.py":
+        "Block.__call__(x, train: bool = False) with use_running_average=not train is called as Block(...)(x) "
+        "from a parent trained with train=True; BN401 does not bind a sub-module call's omitted argument to its "
+        "default (even Block(...)(x, train=False) is missed), and the toggled stem BN triggers the "
+        "partial-freeze exemption",
+    "flax/bug_checkpoint_saves_init_batch_stats.py":
+        "the checkpoint dict takes batch_stats from model.init()'s variables next to the trained state.params; "
+        "BN402 only checks the write-back into the train state, not which batch_stats are serialized",
+    "flax/bug_ema_params_only_eval_batch_stats.py":
+        "EMA dict {'params': incremental_update(...), 'batch_stats': ema['batch_stats']} never refreshes its "
+        "init batch_stats and is used for evaluation; no flax rule covers EMA/averaged copies (torch BN306 analogue)",
+    # earlier batches
     "tf1/bug_gan_generator_update_ops_missing.py":
         "BN103 is satisfied by one control_dependencies(UPDATE_OPS, scope='discriminator') anywhere; the generator's "
         "minimize() (BN under 'generator') has no update ops. Left unreported on purpose for now: the generator's BN "
@@ -38,28 +59,9 @@ KNOWN_MISSES: dict[str, str] = {
         "eval() reached only through dynamic dispatch: `for callback in self.callbacks: callback.on_epoch_end(self, "
         "epoch)` and ValidationCallback.on_epoch_end() calls trainer.model.eval(); BN301 does not follow calls through "
         "objects held in a list",
-    "torch/bug_model_in_run_context_dataclass.py":
-        "model held in a dataclass field: evaluate(ctx) calls ctx.model.eval() and run() calls ctx.model.train() "
-        "once before the loop; BN301 does not track modes through attribute receivers passed as a context object",
     "torch/bug_wrapper_train_forgets_model.py":
         "the loop calls wrapper.train() on a plain (non-nn.Module) ModelWithLoss whose train() only switches the loss "
         "module while its eval() switches the network; BN301 takes any .train() call as restoring the mode",
-    "torch/bug_evaluate_calls_train_copy_paste.py":
-        "evaluate() (copied from train_epoch) calls model.train() before its no_grad loop over validation data; "
-        "BN303 fires without that line, but reads an explicit train() as a deliberate train-mode pass (AdaBN/TENT)",
-    "keras/bug_freeze_bn_switch_on_from_scratch.py":
-        "BN subclass forces training=False when self.freeze; freeze=CONFIG['freeze_bn'] (True) on a from-scratch "
-        "model (weights=None); BN203 treats the freeze switch as a deliberate fine-tuning freeze",
-    "tf1/bug_update_ops_tied_to_summary_op.py":
-        "control_dependencies(UPDATE_OPS) wraps tf.summary.merge_all(), run every log_every steps, while minimize() "
-        "has no update ops; BN103 is silenced by any used get_collection(UPDATE_OPS) in the program",
-    "torch/bug_ema_multi_avg_fn_buffers_not_averaged.py":
-        "AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(d)) is built inside a factory helper (ema = "
-        "build_ema(model, decay)); BN306 fires when the same AveragedModel(...) is constructed inline, but does not "
-        "follow a helper's return value",
-    "torch/bug_bn_momentum_argparse_tf_default.py":
-        "momentum=bn_momentum constructor parameter fed args.bn_momentum, argparse default 0.99; BN304 flags the "
-        "literal passed through the parameter but value resolution does not read argparse add_argument defaults",
 }
 
 # Correct programs that get a finding today: path -> (code, why the finding is wrong).

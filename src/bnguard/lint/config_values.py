@@ -117,3 +117,59 @@ def _dict_sources(module: Module, project: Project, base: ast.Name,
         else:
             return None
     return out or None
+
+
+def declared_defaults(module: Module, project: Project, expr: ast.expr, depth: int = 0) -> Optional[set]:
+    """The values a setting has as its author declared them, when the code that could say otherwise
+    cannot be seen: a parameter default (``def __init__(self, c, momentum=0.9)``) handed down a chain of
+    constructors whose top is built as ``encoder_cls(**config)`` or looked up in a registry (the
+    default and whatever the visible callers pass explicitly), or a command-line option read as
+    ``args.bn_momentum`` (its ``add_argument(..., default=0.99)``). None when the parameter is rebound
+    in the body, or any default or explicit argument is not a constant."""
+    from bnguard.lint import values as v
+
+    if depth > 4:
+        return None
+    if isinstance(expr, ast.Attribute) and v._is_options_receiver(expr.value, module, project):
+        decls = v.command_line_options(project).get(expr.attr) or []
+        # the script's own declaration when it has one: other scripts of the project parse their own
+        decls = [d for d in decls if d.module is module] or decls
+        out: set = set()
+        for d in decls or ():
+            vals = kf.constant_values(d.module, project, d.default) if d.default is not None else None
+            if not vals:
+                return None
+            out |= vals
+        return out or None
+    if not isinstance(expr, ast.Name):
+        return None
+    fn = module.scope_of(expr)
+    info = next((fi for fi in module.functions if fi.node is fn), None) if fn is not None else None
+    if info is None:
+        return None
+    spec = v._param_spec(fn, expr.id)
+    if spec is None:
+        return None
+    if any(isinstance(t, ast.Name) and t.id == expr.id and isinstance(t.ctx, ast.Store) for t in ast.walk(fn)):
+        return None
+    position, default = spec
+    out = set()
+    if default is not None:
+        vals = kf.constant_values(module, project, default)
+        if not vals:
+            return None
+        out |= vals
+    is_method = info.cls is not None and not any(
+        isinstance(d, ast.Name) and d.id == "staticmethod" for d in fn.decorator_list)
+    own = info.cls.name if info.cls is not None and info.name == "__init__" else info.name
+    for call, cm, offset, _partial in v.resolver(project)._call_sites(info, is_method):
+        if cm is not module and any(c.name == own for c in cm.classes):
+            continue  # another script's class of the same name
+        arg = v._argument(call, expr.id, position, offset)
+        if arg is None or arg is v._OPAQUE:
+            continue  # the default (a call omitting a required one fails), or arguments out of sight
+        vals = kf.constant_values(cm, project, arg) or declared_defaults(cm, project, arg, depth + 1)
+        if not vals:
+            return None
+        out |= vals
+    return out or None

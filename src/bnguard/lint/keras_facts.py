@@ -538,11 +538,14 @@ def _is_bn_model(module: Module, project: Project, expr: ast.expr, depth: int) -
         scope = module.scope_of(expr)
         owner: ast.AST = scope if scope is not None else module.tree
         assigned = [a for a in _assignments(owner, expr.id) if a is not None]
-        if not assigned and scope is not None:
+        while not assigned and scope is not None:
             _, _, is_param = _param_index(scope, expr.id)
             if is_param:
                 return _param_is_bn_model(project, scope, expr.id, depth)
-            assigned = [a for a in _assignments(module.tree, expr.id) if a is not None]
+            # a free variable of a nested function (a train step closure): the enclosing
+            # function's binding, then the module's
+            scope = module.scope_of(scope)
+            assigned = [a for a in _assignments(scope if scope is not None else module.tree, expr.id) if a is not None]
         return any(is_bn_model(module, project, a, depth + 1) for a in assigned)
     if isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name) and expr.value.id == "self":
         cls = module.enclosing_class(expr)
@@ -621,13 +624,20 @@ def frozen_names_in(module: Module) -> set[str]:
     """Last names of the objects ``module`` sets ``X.trainable = False`` (by name only: the same
     name in an unrelated script of the project says nothing about this one)."""
     out: set[str] = set()
+    for obj in frozen_objects_in(module):
+        d = dotted(obj)
+        if d:
+            out.add(d.rsplit(".", 1)[-1])
+    return out
+
+
+def frozen_objects_in(module: Module) -> list[ast.expr]:
+    """The ``X`` of every ``X.trainable = False`` (or ``= not True``) in ``module``, whatever ``X``
+    is (``layer``, ``model.layers[0]``)."""
+    out: list[ast.expr] = []
     for n in module.nodes_of_kind.get(ast.Assign, ()):  # indexed by Module: no walk of every tree
         if _literal(n.value) is False:
-            for t in n.targets:
-                if isinstance(t, ast.Attribute) and t.attr == "trainable":
-                    d = dotted(t.value)
-                    if d:
-                        out.add(d.rsplit(".", 1)[-1])
+            out.extend(t.value for t in n.targets if isinstance(t, ast.Attribute) and t.attr == "trainable")
     return out
 
 

@@ -316,6 +316,42 @@ class Project:
         rel = os.path.relpath(path, root) if root else path  # type: ignore[arg-type]
         return rel.replace("\\", "/")
 
+    def import_component(self, module: Module) -> frozenset:
+        """Ids of the modules connected to ``module`` by project imports (either direction,
+        transitively): the program it belongs to. Unrelated scripts in one folder are separate."""
+        components = self.facts.get("project.import_components")
+        if components is None:
+            components = self.facts["project.import_components"] = self._import_components()
+        return components.get(id(module), frozenset({id(module)}))  # type: ignore[union-attr]
+
+    def _import_components(self) -> dict[int, frozenset]:
+        edges: dict[int, set[int]] = {id(m): set() for m in self.modules}
+        for m in self.modules:
+            targets = set(m.imports.imported_modules) | set(m.imports.aliases.values())
+            for t in targets:
+                parts = t.lstrip(".").split(".")
+                for k in range(len(parts), 0, -1):
+                    target = self.module_named(".".join(parts[:k]), m)
+                    if target is not None:
+                        if target is not m:
+                            edges[id(m)].add(id(target))
+                            edges[id(target)].add(id(m))
+                        break
+        components: dict[int, frozenset] = {}
+        for start in edges:
+            if start in components:
+                continue
+            seen, todo = {start}, [start]
+            while todo:
+                for nxt in edges[todo.pop()]:
+                    if nxt not in seen:
+                        seen.add(nxt)
+                        todo.append(nxt)
+            group = frozenset(seen)
+            for i in seen:
+                components[i] = group
+        return components
+
     def module_named(self, dotted_name: str, importer: Optional[Module] = None) -> Optional[Module]:
         """The project module whose dotted name is ``dotted_name`` or ends with it (``pkg.config``
         for ``config``); None when absent or still ambiguous.

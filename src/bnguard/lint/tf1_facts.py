@@ -20,6 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
+from bnguard.lint import keras_facts as kf
 from bnguard.lint import values as V
 from bnguard.lint.imports import add_canonical_prefix, dotted
 from bnguard.lint.memo import per_node
@@ -755,8 +756,7 @@ def _build_context(project: Project) -> TrainContext:
             if name in ("get_updates_for", "get_update_ops") or q == "tensorflow.keras.backend.get_session":
                 ctx.layer_updates_used = True
                 ctx.layer_updates_modules.add(id(m))
-        if any(isinstance(t, ast.Attribute) and t.attr == "trainable" and isinstance(a.value, ast.Constant)
-               and a.value.value is False for a in m.nodes_of_kind.get(ast.Assign, ()) for t in a.targets):
+        if kf.frozen_objects_in(m):
             ctx.frozen_layer_modules.add(id(m))
         if m.references.get("updates") or m.references.get("_updates"):
             ctx.layer_updates_used = True

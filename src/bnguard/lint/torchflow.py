@@ -128,7 +128,8 @@ def receiver_key(expr: ast.AST, aliases: dict[str, tuple[Key, str]], params: set
             return None, ""
         rest = [p for p in parts[1:] if p != "module"]
         return key + tuple(rest) + element, ".".join([alias_text] + parts[1:])
-    comps = [p for p in parts if p != "module"]
+    # ``model.module`` (DataParallel / DDP) is the model; a head named ``module`` is a variable
+    comps = parts[:1] + [p for p in parts[1:] if p != "module"]
     if comps and comps[0] == "self":
         comps = comps[1:] if len(comps) > 1 else ["$self"]
     elif comps and comps[0] in params:
@@ -292,9 +293,11 @@ class Flow:
                     reached += sites.get(("attr_other", fi.name), [])
                 else:
                     # ``trainer.fit()`` among several ``fit`` methods is unique only when the
-                    # receiver was built from this class in the caller (``trainer = Trainer(...)``)
+                    # receiver was built from this class in the caller (``trainer = Trainer(...)``),
+                    # or when the other ``fit`` methods belong to other programs of the folder
                     reached += [c for c in sites.get(("attr_name", fi.name), ())
-                                if fi.cls.name in self._called_names(c.module)]
+                                if fi.cls.name in self._called_names(c.module) or self._only_method_in_program(c.module, fi)]
+                    reached += [c for c in sites.get(("attr_other", fi.name), ()) if self._only_method_in_program(c.module, fi)]
                 if fi.name == "__init__" and not any(g.cls is None for g in self.project.functions(fi.cls.name)):
                     reached += sites.get(("name", fi.cls.name), [])  # ``Trainer(...)`` runs it
             _add_callers(reached, fns, mods, todo)
@@ -364,6 +367,17 @@ class Flow:
         self._calls_by_form = (sites, seeds)
         return self._calls_by_form
 
+    def _only_method_in_program(self, module: Module, fi: FunctionInfo) -> bool:
+        """Is ``fi`` the only method of its name among the modules connected to ``module`` by imports?"""
+        component = self.project.import_component(module)
+        if id(fi.module) not in component:
+            return False
+        counts = self.project.facts.setdefault("torchflow.methods_per_program", {})  # type: ignore[arg-type]
+        k = (id(component), fi.name)
+        if k not in counts:  # type: ignore[operator]
+            counts[k] = sum(1 for g in self.project.functions(fi.name) if g.cls is not None and id(g.module) in component)  # type: ignore[index]
+        return counts[k] == 1  # type: ignore[index]
+
     def _method_counts(self) -> dict[str, int]:
         if self._methods_named is None:
             counts: dict[str, int] = {}
@@ -426,7 +440,10 @@ class Flow:
                     return narrowed, True
             return cands, len(cands) == 1
         if isinstance(f, ast.Attribute):
-            cands = [fi for fi in self.project.functions(f.attr) if fi.cls is not None]
+            # a method of a class in another program of the folder (an unrelated script's train()
+            # override) is never what this call runs: only the modules this one is connected to by imports
+            component = self.project.import_component(module)
+            cands = [fi for fi in self.project.functions(f.attr) if fi.cls is not None and id(fi.module) in component]
             if isinstance(f.value, ast.Call) and isinstance(f.value.func, ast.Name) and f.value.func.id == "super":
                 # super().__init__(...): the method of a base class named in this class's bases
                 # (none of the project's when the base is a library class such as nn.Module)
@@ -487,6 +504,15 @@ class Flow:
         ``requires_grad = False`` on ``self.encoder``). Returns (the frozen object's expression, the
         loops and ``if`` tests around the freeze as a whole)."""
         receiver = call.func.value  # type: ignore[attr-defined]
+        stored = module.parent(call)
+        if isinstance(receiver, ast.Name) and isinstance(stored, ast.Assign) and len(stored.targets) == 1 \
+                and isinstance(stored.targets[0], ast.Attribute):
+            # ``self.teacher = teacher.eval()`` beside ``self.teacher.requires_grad_(False)``: the
+            # attribute is the frozen sub-module
+            target = dotted(stored.targets[0])
+            if target and _freezes_parameters_of(scope if scope is not None else module.tree, target):
+                return stored.targets[0], loops, guards
+            return None
         if isinstance(receiver, ast.Name):
             for i in range(len(loops) - 1, -1, -1):
                 lp = loops[i]
@@ -669,7 +695,14 @@ class Flow:
                 # ``Cls(...)`` runs ``__init__`` on a new object: the modules it builds into its own
                 # attributes are new too, and restore nothing the caller holds.
                 constructs = fi.name == "__init__" and not (isinstance(call.func, ast.Attribute) and call.func.attr == "__init__")
+                built = _constructed_binding(call, module, arg_key) if constructs else {}
                 for ev in sub:
+                    ev_bound = bound
+                    if built and ev.kind == "bnfreeze" and ev.key and (ev.key[0] == "$self" or ev.text.startswith("self.")):
+                        # ``net = Net(freeze_bn=True)`` whose ``__init__`` freezes its own BN layers:
+                        # the freeze is on ``net`` (only a freeze: the constructor's other switches
+                        # act on parts of the new object that the caller's code never switched)
+                        ev_bound = {**bound, **built}
                     if not unique and ev.kind == "bnfreeze":
                         ev = replace(ev, kind="bnfreeze?")  # it may re-apply a BN freeze
                     if not unique and ev.kind not in ("train", "bnfreeze?"):
@@ -679,7 +712,7 @@ class Flow:
                     ev = _decide_guards(ev, constants, call)
                     if ev is None:
                         continue  # under a test this call's arguments make false: never runs from here
-                    for one, one_bound in _each_listed(ev, bound, fi, call, arg_key):
+                    for one, one_bound in _each_listed(ev, ev_bound, fi, call, arg_key):
                         rebased = _rebase(one, one_bound, site, loops, guards)
                         if rebased is None or rebased.fresh and rebased.key is None:
                             continue  # the callee's own new object: restores nothing the caller holds
@@ -862,6 +895,15 @@ def _constructed_classes_by_name(scope: ast.AST) -> dict[str, set[str]]:
                         if isinstance(t, ast.Name):
                             out.setdefault(t.id, set()).add(last)
     return out
+
+
+def _constructed_binding(call: ast.Call, module: Module, arg_key) -> dict[str, tuple[Key, str]]:
+    """``net = Net(...)``: the ``self`` of ``Net.__init__`` -> ``net``."""
+    parent = module.parent(call)
+    if not (isinstance(parent, ast.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0], (ast.Name, ast.Attribute))):
+        return {}
+    key, text = arg_key(parent.targets[0])
+    return {"self": (key, text)} if key is not None and text else {}
 
 
 def _returned_binding(fi: FunctionInfo, call: ast.Call, module: Module, arg_key) -> dict[str, tuple[Key, str]]:

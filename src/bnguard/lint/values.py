@@ -374,6 +374,7 @@ class _Resolver:
         self._feeds = None
         self._references = None
         self._func_by_node: dict[int, FunctionInfo] = {}
+        self._written: dict[tuple[int, str], bool] = {}  # (module id, name): a dict changed through it
         for m in project.modules:
             for f in m.functions:
                 self._func_by_node[id(f.node)] = f
@@ -464,7 +465,87 @@ class _Resolver:
             return self._call(e, m, scope)
         if isinstance(e, ast.NamedExpr):
             return self.values(e.value, m, scope)
+        if isinstance(e, ast.Subscript):
+            return self._subscript(e, m, scope)
         return UNKNOWN
+
+    def _subscript(self, e: ast.Subscript, m: Module, scope) -> Values:
+        """``config["freeze_bn"]`` where ``config`` can only be dict displays of the project (a
+        constant, or a parameter that every call site passes one): the values stored under that
+        key. UNKNOWN when a display lacks the key or has computed keys or ``**`` entries, or when
+        a name on the way is written through (``CONFIG["k"] = ...``, ``config.update(...)``)."""
+        key = e.slice
+        if not (isinstance(key, ast.Constant) and isinstance(key.value, str)) or not isinstance(e.ctx, ast.Load):
+            return UNKNOWN
+        displays = self._dict_displays(e.value, m, scope, 0)
+        if not displays:
+            return UNKNOWN
+        out: Values = frozenset()
+        for d, dm in displays:
+            if not all(isinstance(k, ast.Constant) for k in d.keys):
+                return UNKNOWN  # ``**other`` (key None) or a computed key may hold it
+            stored = [v for k, v in zip(d.keys, d.values) if k.value == key.value]  # type: ignore[union-attr]
+            if len(stored) != 1:
+                return UNKNOWN
+            out = _union(out, self.values(stored[0], dm))
+            if out is UNKNOWN:
+                return UNKNOWN
+        return out
+
+    def _dict_displays(self, e: ast.AST, m: Module, scope, depth: int) -> Optional[list]:
+        """The ``{...}`` displays (with their modules) that ``e`` can be, or None when unknown."""
+        if isinstance(e, ast.Dict):
+            return [(e, m)]
+        if not isinstance(e, ast.Name) or depth > 4:
+            return None
+        key = (id(m), e.id)
+        if key not in self._written:
+            self._written[key] = _written_through(e.id, m)
+        if self._written[key]:
+            return None
+        owner = scope
+        while True:
+            sb = self.scope(owner if owner is not None else m.tree)
+            if e.id in sb.names:
+                break
+            if owner is None:
+                return None
+            owner = m.scope_of(owner)
+        out: list = []
+        for b in sb.names[e.id]:
+            if b.kind == "expr":
+                got = self._dict_displays(b.expr, m, owner, depth + 1)
+            elif b.kind == "param":
+                got = self._param_dict_displays(b.func, e.id, m, depth)
+            else:
+                got = None
+            if not got:
+                return None
+            out.extend(got)
+        return out
+
+    def _param_dict_displays(self, func_node: ast.AST, param: str, m: Module, depth: int) -> Optional[list]:
+        info = self._func_by_node.get(id(func_node))
+        spec = _param_spec(func_node, param) if info is not None and not func_node.decorator_list else None
+        if spec is None:
+            return None
+        is_method = info.cls is not None
+        if self._escapes(info, is_method) is UNKNOWN:
+            return None
+        out: list = []
+        for call, cm, offset, _partial in self._call_sites(info, is_method):
+            arg = _argument(call, param, spec[0], offset)
+            if arg is _OPAQUE:
+                return None
+            if arg is None:
+                if spec[1] is None:
+                    continue
+                arg, cm = spec[1], m
+            got = self._dict_displays(arg, cm, cm.scope_of(arg), depth + 1)
+            if not got:
+                return None
+            out.extend(got)
+        return out or None
 
     def _map(self, vals: Values, fn) -> Values:
         if vals is UNKNOWN:
@@ -739,6 +820,14 @@ class _Resolver:
         for site in self.project.call_sites(name):
             f = site.node.func
             if isinstance(f, ast.Attribute):
+                if is_method and name == "__init__" and info.cls is not None:
+                    if not _may_init(site.node, site.module, info):
+                        continue  # ``super().__init__()`` of a class that does not derive from this one
+                    owner = dotted(f.value)
+                    if owner and owner != "self":  # ``Base.__init__(self, ...)``: self passed explicitly
+                        if owner.rsplit(".", 1)[-1] == info.cls.name:
+                            yield site.node, site.module, 0, False
+                        continue
                 if is_method:
                     yield site.node, site.module, 1, False
                 elif _module_attribute(f, site.module):
@@ -777,6 +866,9 @@ class _Resolver:
                     continue
                 if isinstance(parent, ast.ClassDef) or _is_decorator(ref, parent):
                     continue  # ``class Sub(Model)``
+                if is_class_ref and isinstance(parent, ast.Attribute) and parent.attr == "__init__" \
+                        and isinstance(mod.parent(parent), ast.Call) and mod.parent(parent).func is parent:
+                    continue  # ``Base.__init__(self, ...)``: a call site of ``__init__`` (``_call_sites``)
                 if (isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name)
                         and parent.func.id in ("isinstance", "issubclass", "super", "type")):
                     continue
@@ -807,6 +899,20 @@ class _Resolver:
 
 _SENTINEL = object()
 _OPAQUE = object()
+_DICT_WRITERS = frozenset({"update", "setdefault", "pop", "popitem", "clear", "__setitem__", "__delitem__"})
+
+
+def _written_through(name: str, m: Module) -> bool:
+    """Is a dict bound to ``name`` changed in ``m`` (``name[k] = v``, ``del name[k]``,
+    ``name.update(...)``)? Then its display does not tell what a key holds."""
+    for n in ast.walk(m.tree) if m.mentions(name + "[") or m.mentions(name + ".") else ():
+        if isinstance(n, ast.Subscript) and not isinstance(n.ctx, ast.Load) \
+                and isinstance(n.value, ast.Name) and n.value.id == name:
+            return True
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _DICT_WRITERS \
+                and isinstance(n.func.value, ast.Name) and n.func.value.id == name:
+            return True
+    return False
 
 
 # --------------------------------------------------------------------------------------------------

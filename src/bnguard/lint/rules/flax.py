@@ -349,6 +349,7 @@ logits, updates = Net().apply(variables, x, mutable=["batch_stats"])
         if not trains_batch_stats(project):
             return
         yield from self._applied_in_running_average_mode(module, project)
+        yield from self._flag_not_forwarded(module, project)
         trained = trained_classes(project)
         reported = {id(expr) for expr in inverted}
         sites = [(node, expr, kf.always_true(module, project, expr), module.enclosing_class(node))
@@ -393,6 +394,39 @@ logits, updates = Net().apply(variables, x, mutable=["batch_stats"])
                     "every BatchNorm then uses its running averages (use_running_average=True) and never "
                     "updates them; pass the training value here"))
 
+    def _flag_not_forwarded(self, module: Module, project: Project) -> Iterable[Finding]:
+        """``Block(...)(x)`` in a trained parent's method that takes its own training flag and
+        passes it on elsewhere (``nn.BatchNorm(use_running_average=not train)``, ``Other()(x,
+        train=train)``), where ``Block.__call__(self, x, train=False)`` feeds that parameter to its
+        BN as ``use_running_average=not train``: the omitted argument keeps the block's BN on its
+        running averages while the parent trains."""
+        trained = trained_classes(project)
+        for c in module.calls:
+            inner = c.node.func
+            if not isinstance(inner, ast.Call):
+                continue
+            block = kf.resolve_def(project, module, inner.func)
+            if not isinstance(block, ast.ClassDef):
+                continue
+            got = _defaulted_bn_flag(project, block)
+            if got is None:
+                continue
+            call_fn, param = got
+            arg, explicit = kf.argument_for(c.node, call_fn, param, is_method_call=True)
+            if explicit or arg is None or kf.has_kwargs_splat(c.node):
+                continue
+            parent_fn, parent = module.scope_of(c.node), module.enclosing_class(c.node)
+            if parent_fn is None or parent is None or id(parent) not in trained:
+                continue
+            forwarded = _forwarded_flag(module, parent_fn)
+            if forwarded is None:
+                continue
+            yield self.finding(module, c.node, (
+                f"`{ast.unparse(inner)}(...)` is called without `{param}`, so `{block.name}`'s BatchNorm takes the "
+                f"default {param}={ast.unparse(arg)} (`use_running_average=not {param}` is True) also when "
+                f"`{parent.name}` runs with {forwarded}=True in training: its statistics never update; pass "
+                f"`{param}={forwarded}`"))
+
     def _inverted_flags(self, module: Module) -> list[ast.expr]:
         """``use_running_average=train`` (linen or NNX): the flag named for training, passed without
         ``not``, is True exactly while training: BN then normalizes with its stored averages and
@@ -432,6 +466,45 @@ logits, updates = Net().apply(variables, x, mutable=["batch_stats"])
         return out
 
 
+def _defaulted_bn_flag(project: Project, cls: ast.ClassDef) -> Optional[tuple[FuncNode, str]]:
+    """(``__call__``, parameter) when the class's ``__call__`` has a parameter defaulting to False
+    that its BN reads as ``use_running_average=not <parameter>``."""
+    call_fn = next((b for b in cls.body if isinstance(b, (ast.FunctionDef, ast.AsyncFunctionDef))
+                    and b.name == "__call__"), None)
+    owner = next((m for m in project.modules if cls in m.classes), None)
+    if call_fn is None or owner is None:
+        return None
+    for node, expr in RunningAverageHardcoded._flag_sites(owner):
+        if owner.scope_of(node) is not call_fn:
+            continue
+        got = _flag_parameter(owner, node, expr)
+        if got is None or not got[1]:
+            continue
+        _, default, found = kf._param_index(call_fn, got[0])
+        if found and default is not None and kf._literal(default) is False:
+            return call_fn, got[0]
+    return None
+
+
+def _forwarded_flag(module: Module, fn: FuncNode) -> Optional[str]:
+    """A parameter of ``fn`` that it passes on as a training flag: ``use_running_average=not P``
+    to a BN, or ``P`` by keyword to a sub-module call (``Block(...)(x, train=P)``)."""
+    params = {a.arg for a in fn.args.args + fn.args.kwonlyargs} - {"self"}
+    for n in ast.walk(fn):
+        if not isinstance(n, ast.Call):
+            continue
+        for kw in n.keywords:
+            value = kw.value
+            if kw.arg == "use_running_average" and isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.Not):
+                value = value.operand
+            elif kw.arg is None or not isinstance(n.func, ast.Call):
+                continue
+            if isinstance(value, ast.Name) and value.id in params and (
+                    kw.arg == "use_running_average" or kw.arg == value.id):
+                return value.id
+    return None
+
+
 def _outermost_function(module: Module, node: ast.AST) -> Optional[FuncNode]:
     out = None
     for a in module.ancestors(node):
@@ -449,9 +522,26 @@ def _is_training_function(fn: ast.AST) -> bool:
         if isinstance(n, ast.Call):
             f = n.func
             nm = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
-            if nm in GRAD_NAMES or nm in UPDATE_NAMES:
+            if nm in GRAD_NAMES or (nm in UPDATE_NAMES and not _dict_update(n, fn)):
                 return True
     return False
+
+
+def _dict_update(call: ast.Call, fn: ast.AST) -> bool:
+    """``hparams.update({...})`` / ``hparams.update(k=v)`` / ``d.update(other)`` on a dict made in
+    ``fn``: a dictionary changed, not an optimizer update (``tx.update(grads, opt_state)``)."""
+    if not (isinstance(call.func, ast.Attribute) and call.func.attr == "update"):
+        return False
+    if not call.args:
+        return bool(call.keywords)
+    if len(call.args) == 1 and (isinstance(call.args[0], (ast.Dict, ast.DictComp))
+                                or (isinstance(call.args[0], ast.Call) and isinstance(call.args[0].func, ast.Name)
+                                    and call.args[0].func.id == "dict")):
+        return True
+    receiver = call.func.value
+    return isinstance(receiver, ast.Name) and any(
+        isinstance(a, ast.Assign) and isinstance(a.value, (ast.Dict, ast.DictComp))
+        and any(isinstance(t, ast.Name) and t.id == receiver.id for t in a.targets) for a in ast.walk(fn))
 
 
 def _differentiated_names(module: Module) -> set[str]:
@@ -535,7 +625,8 @@ def train_step(state, x, y):
     state = state.apply_gradients(grads=grads, batch_stats=new_model_state["batch_stats"])
 """,
         not_flagged="""
-- evaluation functions (no gradient, no update);
+- evaluation functions and forward-pass tests (no gradient, no optimizer update; a `.update(...)` that
+  fills a dict, `hps.update({...})` or `d.update(k=v)`, is not an optimizer update);
 - any read of the returned statistics (written into the state, returned, stored in a dict);
 - projects whose every linen BatchNorm is built with `use_running_average=False` (the running
   averages are never read, so dropping them changes nothing);

@@ -13,6 +13,7 @@ from bnguard.lint import keras_facts as kf
 from bnguard.lint.finding import Edit, Finding, Fix
 from bnguard.lint.project import FuncNode, Module, Project
 from bnguard.lint.rules.base import Rule, RuleDoc, register
+from bnguard.lint.tf1_facts import same_program
 
 KERAS_VERSIONS = ("Keras 3 (3.0-3.15, TensorFlow/JAX/torch backends), tf.keras / tf_keras 2.x (TF 2.0-2.21); "
                   "verified by running Keras 3.15.1 on TF 2.21 and tf_keras 2.21.")
@@ -112,7 +113,7 @@ class TrainingFalseInTrainStep(Rule):
     name = "training-false-in-train-step"
     framework = "keras"
     summary = "A model whose variables get gradients is called with training=False inside its training step."
-    triggers = ("training",)
+    triggers = ("training", "trainable")
     doc = RuleDoc(
         what="""
 Finds, inside a training step — the body of a `tf.GradientTape` block, a `train_step` override, or
@@ -124,6 +125,10 @@ step (`compute_loss(model, x, training=False)`) is followed one level down. Also
 `training=K.learning_phase()` in TF2 eager code where nothing in the project sets the learning phase
 (`set_learning_phase`, `learning_phase_scope`, a TF1 session or `K.function` feed): it is 0 there
 (measured with tf_keras 2.21, eagerly and inside `tf.function`).
+Also `model.compile(); model.fit(); base.trainable = True; model.fit()` in one function with no
+`compile()` after the change, where `base` (the model itself, or an argument of the call that built
+it) visibly contains BN: the train function built by the first `fit` keeps the frozen state, so
+the unfrozen BN stays in inference mode and nothing in it trains (Keras 3.15 and tf_keras 2.21).
 """,
         why="""
 `training=False` runs every BatchNormalization inside the model in inference mode: it normalises
@@ -155,7 +160,9 @@ with tf.GradientTape() as tape:
   inference mode while its head trains);
 - `training=K.learning_phase()` in projects that set or feed the learning phase, or run TF1 graphs;
 - models visibly built without BatchNormalization (a Sequential/functional/project model whose
-  layers we can see), adversarial attacks and input optimisation (the gradient is taken w.r.t. the
+  layers we can see), models of unknown origin (a parameter, `load_model`) in a project whose code
+  never names batch norm nor builds a Keras application that has it (test-time constraint steps
+  run in inference mode on purpose), adversarial attacks and input optimisation (the gradient is taken w.r.t. the
   input, not the model's variables).
 """,
         versions=KERAS_VERSIONS,
@@ -175,12 +182,15 @@ with tf.GradientTape() as tape:
                 bad, fix_node = _training_value_in_context(cmod, project, call, expr, site, module)
                 if not bad or kf.known_bn_free(cmod, project, kf.model_expr(call)):
                     continue  # no BN to freeze (training=False then only switches dropout off)
+                bn_visible = _visibly_bn(cmod, project, call)
+                if not bn_visible and not _program_mentions_bn(cmod, project):
+                    continue  # a model of unknown origin in a project without any BN (test-time adaptation)
                 report_mod, report_node = (module, site) if site is not None else (cmod, call)
                 if id(report_node) in seen:
                     continue
                 seen.add(id(report_node))
                 fix = None
-                if fix_node is not None and isinstance(fix_node, ast.Constant):
+                if fix_node is not None and isinstance(fix_node, ast.Constant) and bn_visible:
                     owner = module if site is not None and fix_node in ast.walk(site) else cmod
                     fix = _replace_fix(owner, fix_node, "True", "pass training=True in the training step")
                 phase = _learning_phase_passed(module, cmod, project, expr, site)
@@ -191,6 +201,68 @@ with tf.GradientTape() as tape:
                 yield self.finding(report_mod, report_node,
                                    f"{where} inside its training step: its BatchNormalization layers run in inference "
                                    f"mode, their moving statistics never update; pass training=True", fix=fix)
+        yield from self._unfrozen_without_recompile(module, project)
+
+    def _unfrozen_without_recompile(self, module: Module, project: Project) -> Iterable[Finding]:
+        """``model.compile(); model.fit(); base.trainable = True; model.fit()`` with no ``compile``
+        after the change: the train function built by the first ``fit`` keeps the compile-time
+        trainable state, so the unfrozen part (with its BN) still runs in inference mode and trains
+        nothing. ``base`` is the model itself, an argument of the call that built it, or reached
+        from it (``model.get_layer('base')``); the BN must be visible in it."""
+        for fn in module.functions:
+            stmts = sorted((n for n in ast.walk(fn.node) if isinstance(n, ast.stmt) and module.scope_of(n) is fn.node),
+                           key=lambda n: (n.lineno, n.col_offset))
+            events = []  # (position, kind, model name / unfrozen expression, node)
+            for st in stmts:
+                if isinstance(st, ast.Expr) or isinstance(st, ast.Assign):
+                    call = st.value
+                    if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) \
+                            and isinstance(call.func.value, ast.Name):
+                        if call.func.attr == "compile":
+                            events.append(("compile", call.func.value.id, call))
+                        elif call.func.attr in TRAIN_METHODS:
+                            events.append(("fit", call.func.value.id, call))
+                if isinstance(st, ast.Assign) and kf._literal(st.value) is True:
+                    for t in st.targets:
+                        if isinstance(t, ast.Attribute) and t.attr == "trainable":
+                            events.append(("unfreeze", t.value, st))
+            for i, (kind, target, node) in enumerate(events):
+                if kind != "unfreeze":
+                    continue
+                for model in self._models_containing(module, fn.node, target):
+                    before = [(k, n) for k, m, n in events[:i] if k in ("compile", "fit") and m == model]
+                    if not before or before[-1][0] != "fit" or not any(k == "compile" for k, _ in before):
+                        continue  # no train function built yet, or rebuilt by a compile
+                    later = next(((k, n) for k, m, n in events[i + 1:] if k in ("compile", "fit") and m == model), None)
+                    if later is None or later[0] != "fit":
+                        continue
+                    if not kf.is_bn_model(module, project, target) or _exclusive_branches(module, before[-1][1], node) \
+                            or _exclusive_branches(module, node, later[1]):
+                        continue
+                    fit = later[1]
+                    compiled = next(n for k, n in reversed(before) if k == "compile")
+                    yield self.finding(module, fit, (
+                        f"`{model}.{fit.func.attr}` runs after `{ast.unparse(target)}.trainable = True` "
+                        f"({module.line_ref(node.lineno)}) without a new `{model}.compile()`: the train function built "
+                        f"after the compile at {module.line_ref(compiled.lineno)} keeps the frozen state, so its "
+                        "BatchNormalization stays in inference mode (moving statistics never update) and its weights "
+                        f"do not train; call `{model}.compile(...)` after changing `trainable`"))
+                    break
+
+    @staticmethod
+    def _models_containing(module: Module, fn: ast.AST, target: ast.expr) -> list[str]:
+        """Names of models in ``fn`` that contain ``target``: itself, or a model built by a call
+        that takes it as an argument (``model = make_model(base)``, ``keras.Model(inputs, base(x))``
+        is not followed)."""
+        if not isinstance(target, ast.Name):
+            return []
+        out = [target.id]
+        for n in ast.walk(fn):
+            if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call) and len(n.targets) == 1 \
+                    and isinstance(n.targets[0], ast.Name) and any(
+                        isinstance(a, ast.Name) and a.id == target.id for a in n.value.args + [k.value for k in n.value.keywords]):
+                out.append(n.targets[0].id)
+        return out
 
 
 @register
@@ -207,7 +279,8 @@ loss function), a call of a model that contains BatchNormalization without any `
 argument — `model(x)`, or its `call` method run directly, `model.call(x)` — where that model's
 variables are the ones differentiated. "Contains BN" is known from
 the project — `Sequential([...BatchNormalization()...])`, functional models built next to BN layers,
-subclassed models/layers that create BN, factory functions returning them — and from the
+subclassed models/layers that create BN, factory functions returning them (a nested train-step
+closure's model is the one bound in its enclosing function, before the module's) — and from the
 `keras.applications` constructors that build BN: ResNet50/101/152 (V1 and V2), ResNetRS*,
 MobileNet, MobileNetV2, MobileNetV3Small/Large, EfficientNetB0-B7, EfficientNetV2B0-B3/S/M/L,
 DenseNet121/169/201, InceptionV3, InceptionResNetV2, Xception, NASNetMobile/Large, RegNetX*/Y*
@@ -341,6 +414,13 @@ class HardcodedTrainingFalseInCall(Rule):
 Finds, in the `call` method of a Keras layer or model that takes a `training` argument, a call of one
 of its own BatchNormalization sublayers (`self.bn = layers.BatchNormalization(...)`) with
 `training=False` (or an always-false value).
+
+Also finds the construction of a BatchNormalization subclass with a freeze switch (keras-resnet's
+`freeze`: `call` forces `training=False` under `if self.freeze:`, and `__init__` stores a
+parameter there) with a value that is always true (a literal, a default or a config entry such as
+`CONFIG["freeze_bn"]`), in a program that trains and whose pretrained-weight loads are all switched
+off (`if config["weights"]: model.load_weights(...)` with `weights` always None): the freeze is
+meant for pretrained statistics, and a model trained from scratch keeps the initial 0/1.
 """,
         why="""
 The block receives the training flag but does not pass it on: its BN always normalises with the
@@ -366,6 +446,9 @@ class ConvBlock(keras.layers.Layer):
 - deliberately frozen BN: the sublayer is created with `trainable=False` or set `.trainable = False`
   (frozen-BN backbones for detection/fine-tuning), or its class is a custom subclass of
   BatchNormalization;
+- a freeze switch on a model that loads pretrained weights (or builds a Keras application with
+  ImageNet weights), may load them (a weights setting that is not always empty), or has no weight
+  loading code at all (a per-layer freeze by design); a switch whose value is not always true;
 - `training=False` inside a branch on the training flag (`if not training: ...`);
 - `call` methods without a `training` parameter, and calls of whole sub-models with
   `training=False` (the fine-tuning pattern of the Keras guide).
@@ -403,6 +486,35 @@ class ConvBlock(keras.layers.Layer):
                                        f"`self.{n.func.attr}` (BatchNormalization) is called with training=False in "
                                        f"`{cls.name}.{fn.name}`: it never updates its moving statistics; "
                                        f"pass `training=training`", fix=fix)
+        yield from self._freeze_switch_on_from_scratch(module, project)
+
+    def _freeze_switch_on_from_scratch(self, module: Module, project: Project) -> Iterable[Finding]:
+        """Constructions of a BatchNormalization subclass with a freeze switch (``call`` forces
+        ``training=False`` under ``if self.freeze``) that pass a value which is always true, in a
+        project that trains and whose only pretrained-weight loads are switched off."""
+        for c in module.calls:
+            cls = kf.resolve_def(project, module, c.node.func)
+            if not isinstance(cls, ast.ClassDef):
+                continue
+            switch = _freeze_switch(project, cls)
+            if switch is None:
+                continue
+            attr, init, param = switch
+            expr, explicit = kf.argument_for(c.node, init, param, is_method_call=True)
+            if expr is None or not kf.always_true(module, project, expr):
+                continue
+            program = [m for m in project.modules if id(m) in same_program(module, project)]
+            skipped = _pretrained_loads_all_skipped(program, project)
+            if skipped is None or not _trains(program):
+                continue
+            load, lm = skipped
+            passed = f"{param}={ast.unparse(expr)}" if explicit else f"the default {param}={ast.unparse(expr)}"
+            yield self.finding(module, c.node, (
+                f"`{cls.name}` is built with {passed}, which is always true, so its `call` forces "
+                f"training=False (`if self.{attr}`) and it never updates its moving statistics; the freeze is "
+                f"meant for pretrained weights, but the only weight load (`{ast.unparse(load.func)}` at "
+                f"{lm.where(load.lineno)}) is switched off, so the model trains from scratch and this BN keeps its "
+                f"initial 0/1 statistics; pass {param}=False when training from scratch"))
 
     @staticmethod
     def _bn_attributes(module: Module, cls: ast.ClassDef) -> set[str]:
@@ -423,6 +535,139 @@ class ConvBlock(keras.layers.Layer):
                         frozen.add(t.attr)
                     attrs.add(t.attr)
         return attrs - frozen
+
+
+def _exclusive_branches(module: Module, a: ast.AST, b: ast.AST) -> bool:
+    """Are ``a`` and ``b`` in different branches of one ``if`` (never both run in one pass)?"""
+    def branch_path(n: ast.AST) -> dict:
+        path, child = {}, n
+        for anc in module.ancestors(n):
+            if isinstance(anc, ast.If):
+                path[id(anc)] = "body" if any(child is st for st in anc.body) else (
+                    "orelse" if any(child is st for st in anc.orelse) else "test")
+            child = anc
+        return path
+    pa, pb = branch_path(a), branch_path(b)
+    return any(k in pb and pb[k] != v for k, v in pa.items())
+
+
+def _visibly_bn(module: Module, project: Project, call: ast.Call) -> bool:
+    """Is the called model known to contain BN (``self`` in a model class that builds BN, too)?"""
+    target = kf.model_expr(call)
+    if isinstance(target, ast.Name) and target.id == "self":
+        cls = module.enclosing_class(call)
+        return cls is not None and kf.class_is_bn_model(project, module, cls)
+    return kf.is_bn_model(module, project, target)
+
+
+def _program_mentions_bn(module: Module, project: Project) -> bool:
+    """Does any code (not a comment) of the program of ``module`` (``same_program``: what it imports
+    and what imports it) name batch norm (``BatchNormalization``, ``batch_norm``, a
+    ``FrozenBatchNorm`` class) or build a Keras application that has it? Without either, a model of
+    unknown origin has no BN to freeze (a large repository's BN lives in other sub-projects)."""
+    def bn_name(name: Optional[str]) -> bool:
+        low = (name or "").lower()
+        return "batchnorm" in low or "batch_norm" in low or "batchnormalization" in low
+
+    def mentions(m: Module) -> bool:
+        return any(bn_name(c.name) or kf.is_bn_application(c.qualname) for c in m.calls) \
+            or any(bn_name(n) for n in m.references) or any(bn_name(c.name) for c in m.classes) \
+            or any(bn_name(f.name) for f in m.functions) or any(bn_name(a) for a in m.imports.aliases)
+
+    memo: dict = project.fact("keras.mentions_bn", lambda p: {})
+    program = same_program(module, project)
+    for m in project.modules:
+        if id(m) in program:
+            if id(m) not in memo:
+                memo[id(m)] = mentions(m)
+            if memo[id(m)]:
+                return True
+    return False
+
+
+def _freeze_switch(project: Project, cls: ast.ClassDef) -> Optional[tuple[str, FuncNode, str]]:
+    """(attribute, ``__init__``, parameter) of a BatchNormalization subclass whose ``call`` sets
+    ``training = False`` (or calls with ``training=False``) under ``if self.<attribute>:`` and whose
+    ``__init__`` stores a parameter in that attribute (keras-resnet's ``freeze``)."""
+    if not any(kf.is_keras_bn_layer(q) for q in _base_qualnames(project, cls)):
+        return None
+    methods = {f.name: f for f in cls.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    call, init = methods.get("call"), methods.get("__init__")
+    if call is None or init is None:
+        return None
+    for node in ast.walk(call):
+        test = node.test if isinstance(node, ast.If) else None
+        if not (isinstance(test, ast.Attribute) and isinstance(test.value, ast.Name) and test.value.id == "self"):
+            continue
+        forces = any((isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "training" for t in n.targets)
+                      and kf._literal(n.value) is False)
+                     or (isinstance(n, ast.keyword) and n.arg == "training" and kf._literal(n.value) is False)
+                     for st in node.body for n in ast.walk(st))
+        if not forces:
+            continue
+        for st in ast.walk(init):
+            if isinstance(st, ast.Assign) and isinstance(st.value, ast.Name) and kf._param_index(init, st.value.id)[2] \
+                    and any(isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self"
+                            and t.attr == test.attr for t in st.targets):
+                return test.attr, init, st.value.id
+    return None
+
+
+def _base_qualnames(project: Project, cls: ast.ClassDef) -> list[str]:
+    for m in project.modules:
+        if cls in m.classes:
+            return [m.imports.resolve(b) or "" for b in cls.bases]
+    return []
+
+
+# Calls that load pretrained weights into a model.
+_WEIGHT_LOADS = frozenset({"load_weights", "load_model", "restore", "set_weights", "init_from_checkpoint",
+                           "load_checkpoint", "from_pretrained", "load_state_dict"})
+
+
+def _pretrained_loads_all_skipped(program: list[Module], project: Project) -> Optional[tuple[ast.Call, Module]]:
+    """The first weight load of a program (``same_program``) in which every one is switched off (``if
+    config["weights"]: model.load_weights(...)`` with a weights setting that is always None/empty),
+    or None: no load at all (nothing says the model was meant to start from pretrained weights),
+    one that may run, or a Keras application built with pretrained weights."""
+    def compute(p: Project):
+        skipped = None
+        for m in program:
+            for c in m.calls:
+                weights = kf.kwarg(c.node, "weights")
+                if kf.is_bn_application(c.qualname) or (".applications." in (c.qualname or "") and weights is not None):
+                    if weights is None or not _always_empty(m, p, weights):
+                        return None  # ImageNet weights by default
+                    continue
+                if c.name not in _WEIGHT_LOADS:
+                    continue
+                if not _in_switched_off_branch(m, p, c.node):
+                    return None
+                skipped = skipped or (c.node, m)
+        return skipped
+    return project.fact("keras.pretrained_loads_all_skipped:" + ",".join(sorted(str(id(m)) for m in program)), compute)
+
+
+def _always_empty(module: Module, project: Project, expr: ast.AST) -> bool:
+    vals = kf.constant_values(module, project, expr)
+    return bool(vals) and not any(vals)
+
+
+def _in_switched_off_branch(module: Module, project: Project, node: ast.AST) -> bool:
+    child = node
+    for anc in module.ancestors(node):
+        if isinstance(anc, ast.If):
+            vals = kf.constant_values(module, project, anc.test)
+            if vals and any(st is child for st in anc.body) and not any(vals):
+                return True
+            if vals and any(st is child for st in anc.orelse) and all(vals):
+                return True
+        child = anc
+    return False
+
+
+def _trains(program: list[Module]) -> bool:
+    return any(c.name in TRAIN_METHODS or c.name in ("GradientTape", "apply_gradients") for m in program for c in m.calls)
 
 
 def _learning_phase_value(module: Module, project: Project, call: ast.Call) -> Optional[int]:

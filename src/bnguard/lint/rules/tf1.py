@@ -19,6 +19,9 @@ from bnguard.lint.rules.base import Rule, RuleDoc, register
 from bnguard.lint.tf1_facts import (
     UPDATE_OPS,
     BNSite,
+    _call_ref,
+    _close,
+    enclosing_functions,
     bn_sites,
     bn_sites_in,
     deliberate_in_program,
@@ -164,7 +167,11 @@ moving_mean 0, moving_variance 1).
 
 Also a boolean placeholder (`tf.placeholder(tf.bool)`) that every feed in its program sets to False
 — a literal `{model.training: False}` in the train op's `sess.run`, or a feed helper
-`make_feed(model, batch, training=False)` whose default no call overrides.
+`make_feed(model, batch, training=False)` whose default no call overrides. And `feed[is_training] =
+False` (the BN flag's placeholder) inside a training loop, on the dict that the loop's
+`sess.run(train_op, feed_dict=feed)` keeps using, when nothing in the loop writes that key again,
+rebinds the dict or updates it with that key (or with keys it cannot read): from the first
+evaluation on, every training step runs BN in inference mode.
 
 Command-line options are resolved when their values form a closed set: argparse `choices` (plus the
 default, which argparse does not check against them), `store_true`/`store_false`, absl/`tf.app.flags`
@@ -272,6 +279,37 @@ with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
                 msg = (f"batch-norm training flag is always false ({_describe_flag(site)}): moving mean/variance "
                        "never update and stay at their initial 0/1; use a boolean placeholder fed True while training")
             yield self.finding(module, site.node, msg)
+        yield from self._feed_flag_left_false(module, project)
+
+    def _feed_flag_left_false(self, module: Module, project: Project) -> Iterable[Finding]:
+        """``feed[is_training] = False`` inside the training loop (to evaluate), on the same dict that
+        the loop's ``sess.run(train_op, feed_dict=feed)`` keeps using, and nothing in the loop sets the
+        flag back: from the first evaluation on every training step runs BN in inference mode."""
+        flag_names = {n for s in bn_sites(project) if s.api != "keras" for ph in V.placeholders(s.flag) for n in ph.names}
+        if not flag_names:
+            return
+        for store in module.nodes_of_kind.get(ast.Assign, ()):
+            if len(store.targets) != 1 or not isinstance(store.targets[0], ast.Subscript):
+                continue
+            target = store.targets[0]
+            if not (isinstance(target.value, ast.Name) and _last_name_of_target(target.slice) in flag_names
+                    and V.always_false(store.value, module, project)):
+                continue
+            feed, key = target.value.id, _last_name_of_target(target.slice)
+            loop = next((a for a in module.ancestors(store) if isinstance(a, (ast.For, ast.While))), None)
+            if loop is None or module.scope_of(loop) is not module.scope_of(store):
+                continue
+            if _flag_reset_in(loop, feed, key, store):
+                continue
+            run = next((c for c in _train_runs(module, project) if _inside_node(c, loop, module)
+                        and _feed_dict_name(c) == feed), None)
+            if run is None:
+                continue
+            yield self.finding(module, store, (
+                f"`{ast.unparse(target)} = {ast.unparse(store.value)}` inside the training loop changes the feed dict "
+                f"that `sess.run` at {module.line_ref(run.lineno)} keeps using for the train op, and nothing in the loop "
+                "sets the flag back: after the first evaluation every training step runs batch norm in inference "
+                "mode and its moving statistics stop updating; evaluate with a copy (`{**feed, is_training: False}`)"))
 
 
 @register
@@ -437,6 +475,51 @@ def _unfed_default_false(vals, project: Project) -> Optional[list]:
     return unfed or None
 
 
+def _flag_reset_in(loop: ast.AST, feed: str, key: str, store: ast.Assign) -> bool:
+    """Does anything in ``loop`` besides ``store`` write ``feed[key]``, rebind ``feed`` or call
+    ``feed.update``/``setdefault`` with that key (or with keys we cannot read)?"""
+    for n in ast.walk(loop):
+        if n is store:
+            continue
+        if isinstance(n, ast.Assign):
+            for t in n.targets:
+                if isinstance(t, ast.Name) and t.id == feed:
+                    return True
+                if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id == feed \
+                        and _last_name_of_target(t.slice) in (key, None):
+                    return True
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name) \
+                and n.func.value.id == feed and n.func.attr in ("update", "setdefault", "__setitem__"):
+            if any(not isinstance(a, ast.Dict) for a in n.args):
+                return True  # a dict we cannot read may hold the key
+            keys = [_last_name_of_target(k) if k is not None else None for a in n.args for k in a.keys]
+            keys += [kw.arg for kw in n.keywords]
+            if any(k is None or k == key for k in keys):
+                return True
+    return False
+
+
+def _feed_dict_name(run: ast.Call) -> Optional[str]:
+    feed = _kw_or_pos(run, "feed_dict", 1)
+    return feed.id if isinstance(feed, ast.Name) else None
+
+
+def _train_runs(module: Module, project: Project) -> list[ast.Call]:
+    """``sess.run(...)`` calls of ``module`` that fetch a train op (a name bound to a
+    ``minimize``/``apply_gradients``/``create_train_op`` result anywhere in the project)."""
+    def compute(p: Project) -> list:
+        names = set()
+        for op in train_context(p).train_ops:
+            assign = op.module.parent(op.node)
+            if isinstance(assign, ast.Assign) and len(assign.targets) == 1:
+                name = _last_name_of_target(assign.targets[0])
+                if name:
+                    names.add(name)
+        return [c.node for c in module.calls if c.name == "run" and isinstance(c.node.func, ast.Attribute)
+                and _fetched_names(c.node) & names]
+    return project.fact(f"tf1.train_runs:{id(module)}", compute)
+
+
 def _program_project(module: Module, project: Project) -> Optional[Project]:
     """The modules of ``module``'s program as a project of their own (None when that is the whole
     project), so that values and feeds are resolved within one program."""
@@ -558,6 +641,247 @@ def _other_collection(expr: ast.AST, module: Module, project: Project) -> bool:
     return not is_update_ops_ref(key, module) and (isinstance(key, ast.Constant) or (dotted(key) or "").split(".")[-1].isupper())
 
 
+def _bound_to_call(owner: ast.AST, name: str, callee: str, module: Module) -> bool:
+    """Is ``name`` bound in ``owner`` (its own body) only to calls of ``...callee(...)``?"""
+    values = [n.value for n in ast.walk(owner) if isinstance(n, ast.Assign) and any(
+        isinstance(t, ast.Name) and t.id == name for t in n.targets)]
+    return bool(values) and all(isinstance(v, ast.Call) and (dotted(v.func) or "").endswith(callee) for v in values)
+
+
+def _applies_to_moments(call: ast.Call, owner: ast.AST, module: Module) -> bool:
+    """Does ``ema.apply([...])`` average names bound to the results of ``tf.nn.moments`` in ``owner``
+    (the batch mean/variance of a hand-written BN)?"""
+    names = {n.id for a in call.args for n in ast.walk(a) if isinstance(n, ast.Name)}
+    for n in ast.walk(owner):
+        if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call) and (dotted(n.value.func) or "").endswith("moments"):
+            if any(isinstance(t, ast.Name) and t.id in names for tgt in n.targets for t in ast.walk(tgt)):
+                return True
+    return False
+
+
+def _result_discarded(call: ast.Call, module: Module, project: Project, depth: int = 0) -> bool:
+    """Is the op built by ``call`` never used: an expression statement, a name nothing reads, or a
+    name only returned (inside tuples) where every caller unpacks that element into ``_`` or a
+    name it never reads? Unknown uses count as used."""
+    parent = module.parent(call)
+    if isinstance(parent, ast.Expr):
+        return True
+    if not (isinstance(parent, ast.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0], ast.Name)):
+        return False
+    name, scope = parent.targets[0].id, module.scope_of(call)
+    reads = [r for r in module.references.get(name, ()) if isinstance(r, ast.Name)
+             and (module.scope_of(r) is scope or (scope is not None and scope in enclosing_functions(r, module)))]
+    for r in reads:
+        path = _return_path(r, module)
+        if path is None or depth > 2 or not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return False
+        program = same_program(module, project)
+        sites = [c for c in project.call_sites(scope.name) if id(c.module) in program
+                 and (c.qualname or "").split(".")[0] not in _FRAMEWORK_ROOTS]  # not ``tf.contrib.layers.batch_norm``
+        if not sites:
+            return False
+        for site in sites:
+            if not _unpacked_unused(site.node, site.module, path):
+                return False
+    return True
+
+
+def _return_path(ref: ast.AST, module: Module) -> Optional[tuple]:
+    """Positions of ``ref`` inside the tuples of the ``return`` it is in (``return a, (b, ref)`` ->
+    (1, 1)); None when it is read anywhere else."""
+    path: list[int] = []
+    child, parent = ref, module.parent(ref)
+    while isinstance(parent, ast.Tuple):
+        path.insert(0, parent.elts.index(child))
+        child, parent = parent, module.parent(parent)
+    return tuple(path) if isinstance(parent, ast.Return) else None
+
+
+def _unpacked_unused(call: ast.Call, module: Module, path: tuple) -> bool:
+    """Does the caller unpack the element at ``path`` of the call's result into ``_`` or a name
+    it never reads?"""
+    parent = module.parent(call)
+    if isinstance(parent, ast.Expr):
+        return True
+    if not (isinstance(parent, ast.Assign) and len(parent.targets) == 1):
+        return False
+    target = parent.targets[0]
+    for i in path:
+        if not isinstance(target, (ast.Tuple, ast.List)) or i >= len(target.elts) \
+                or any(isinstance(e, ast.Starred) for e in target.elts):
+            return False
+        target = target.elts[i]
+    if not isinstance(target, ast.Name):
+        return False
+    scope = module.scope_of(call)
+    return target.id == "_" or not any(isinstance(r, ast.Name) and module.scope_of(r) is scope
+                                       for r in module.references.get(target.id, ()))
+
+
+def _control_dependencies_block(node: ast.AST, module: Module) -> Optional[ast.With]:
+    """The ``with`` statement whose item is ``control_dependencies(node)``, if ``node`` is its argument."""
+    call = module.parent(node)
+    if not (isinstance(call, ast.Call) and call.args and call.args[0] is node
+            and (module.imports.resolve(call.func) or dotted(call.func) or "").endswith("control_dependencies")):
+        return None
+    item = module.parent(call)
+    block = module.parent(item) if isinstance(item, ast.withitem) else None
+    return block if isinstance(block, ast.With) else None
+
+
+def _fetched_names(run: ast.Call) -> set[str]:
+    """The names (last attribute names) in the fetches of ``sess.run(fetches, ...)``."""
+    fetch = run.args[0] if run.args else next((kw.value for kw in run.keywords if kw.arg == "fetches"), None)
+    if fetch is None:
+        return set()
+    return {n.id if isinstance(n, ast.Name) else n.attr
+            for n in ast.walk(fetch) if isinstance(n, (ast.Name, ast.Attribute))}
+
+
+def _only_returned_or_fetched(ref: ast.AST, module: Module) -> bool:
+    """Is this read of a name a ``return`` of it or a fetch of ``sess.run`` (inside a tuple, list or
+    dict display), i.e. not an input of another op?"""
+    child, parent = ref, module.parent(ref)
+    while isinstance(parent, (ast.Tuple, ast.List, ast.Dict, ast.Starred)):
+        if isinstance(parent, ast.Dict) and any(k is child for k in parent.keys):
+            return False
+        child, parent = parent, module.parent(parent)
+    if isinstance(parent, ast.Return):
+        return True
+    return (isinstance(parent, ast.Call) and isinstance(parent.func, ast.Attribute) and parent.func.attr == "run"
+            and bool(parent.args) and parent.args[0] is child)
+
+
+def _dependency_blocks(consumer) -> Optional[list[ast.With]]:
+    """The ``with control_dependencies(...)`` blocks that a ``get_collection(UPDATE_OPS)`` (or the
+    name it is bound to) governs, or None when it is also used any other way."""
+    m = consumer.module
+    parent = m.parent(consumer.node)
+    if _control_dependencies_block(consumer.node, m) is not None:
+        uses = [consumer.node]
+    elif isinstance(parent, ast.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0], ast.Name):
+        scope = m.scope_of(consumer.node)
+        uses = [r for r in m.references.get(parent.targets[0].id, ())
+                if isinstance(r, ast.Name) and m.scope_of(r) is scope]
+    else:
+        return None
+    blocks = [_control_dependencies_block(u, m) for u in uses]
+    if not blocks or any(b is None for b in blocks):
+        return None  # also used as something else than the dependencies of a block
+    return blocks  # type: ignore[return-value]
+
+
+def _wired_op_overwritten(consumer, project: Project) -> Optional[str]:
+    """Why the update ops never run when every block they govern only binds names
+    (``train_op = opt.minimize(loss)``) that the same function binds again, to an unwired train op,
+    right after the block and before anything reads them: the wired op is dropped, and the loop runs
+    the second one. None when unclear (a read in between, a branch, other statements)."""
+    blocks = _dependency_blocks(consumer)
+    if not blocks:
+        return None
+    m = consumer.module
+    ctx = train_context(project)
+    train_calls = {id(op.node) for op in ctx.train_ops if op.module is m}
+    why = None
+    for block in blocks:
+        siblings = next((getattr(m.parent(block), f) for f in ("body", "orelse", "finalbody")
+                         if block in getattr(m.parent(block), f, [])), None)
+        if siblings is None or not block.body:
+            return None
+        names = []
+        for st in block.body:
+            if not (isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name)):
+                return None
+            names.append(st.targets[0].id)
+        for name in names:
+            rebinding = None
+            for later in siblings[siblings.index(block) + 1:]:
+                reads = any(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
+                            for n in ast.walk(later))
+                if isinstance(later, ast.Assign) and len(later.targets) == 1 and isinstance(later.targets[0], ast.Name) \
+                        and later.targets[0].id == name and not reads:
+                    rebinding = later
+                    break
+                if reads or any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(later)) \
+                        or isinstance(later, (ast.Return, ast.If, ast.For, ast.While, ast.With, ast.Try)):
+                    return None  # read, rebound another way, or control flow before a rebinding
+            if rebinding is None or id(rebinding.value) not in train_calls \
+                    or _train_op_is_wired(rebinding.value, m, project):
+                return None
+            why = (f"the train op `{name}` built under `control_dependencies(update_ops)` at "
+                   f"{m.where(block.lineno)} is replaced by an unwired one at {m.where(rebinding.lineno)} before "
+                   "anything runs it")
+    return why
+
+
+def _update_ops_tied_to_side_op(consumer, program: set, project: Project) -> Optional[str]:
+    """Why the update ops do not run at every step, when the used ``get_collection(UPDATE_OPS)`` only ever serves as the
+    control dependencies of ops that are not the train op (``with control_dependencies(update_ops):
+    summary_op = tf.summary.merge_all()``): none of those ops is an input of the train op, their
+    results are only returned or fetched, and ``run`` fetches a train op without any of them. The
+    update ops then run only when those ops are fetched (every N steps for a summary), not at every
+    training step. None whenever any of this is unclear (the result used another way, a project
+    function or a train op built under the block, an op of the block fed to another op)."""
+    blocks = _dependency_blocks(consumer)
+    if not blocks:
+        return None
+    ctx = train_context(project)
+    train_ops = [op for op in ctx.train_ops if id(op.module) in program]
+    train_names = set()
+    for op in train_ops:
+        assign = op.module.parent(op.node)
+        if isinstance(assign, ast.Assign) and len(assign.targets) == 1:
+            name = _last_name_of_target(assign.targets[0])
+            if name:
+                train_names.add(name)
+    if not train_names:
+        return None
+    outputs: set[str] = set()
+    for block in blocks:
+        for st in block.body:
+            if isinstance(st, ast.Expr) and isinstance(st.value, ast.Constant):
+                continue
+            if not (isinstance(st, ast.Assign) and all(_last_name_of_target(t) for t in st.targets)):
+                return None
+            outputs.update(_last_name_of_target(t) for t in st.targets)
+        for node in ast.walk(block):
+            if isinstance(node, ast.Call):
+                name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
+                if name in TRAIN_OP_NAMES or (name and project.functions(name)):
+                    return None  # the train op, or a project function that may build it
+            elif isinstance(node, (ast.Name, ast.Attribute)) and isinstance(node.ctx, ast.Load) \
+                    and (node.id if isinstance(node, ast.Name) else node.attr) in train_names:
+                return None  # the block's ops depend on the train op
+    for other in project.modules:
+        if id(other) not in program:
+            continue
+        for name in outputs:
+            if not all(_only_returned_or_fetched(r, other) for r in other.references.get(name, ())):
+                return None  # an op of the block is an input of another op (``loss = tf.identity(loss)``)
+    for other in project.modules:
+        if id(other) not in program:
+            continue
+        for c in other.calls:
+            if c.name == "run" and isinstance(c.node.func, ast.Attribute):
+                fetched = _fetched_names(c.node)
+                if fetched & train_names and not fetched & outputs:
+                    shown = sorted(outputs)
+                    return (f"only `{'`, `'.join(shown)}` (built under `control_dependencies(update_ops)` at "
+                            f"{consumer.module.where(blocks[0].lineno)}) depends on them, not the train op, and "
+                            f"`sess.run` at {c.module.where(c.node.lineno)} runs the train op without "
+                            f"{'it' if len(shown) == 1 else 'them'}, so the moving statistics update only when "
+                            f"{'it is' if len(shown) == 1 else 'they are'} fetched")
+    return None
+
+
+def _last_name_of_target(t: ast.AST) -> Optional[str]:
+    return t.id if isinstance(t, ast.Name) else t.attr if isinstance(t, ast.Attribute) else None
+
+
+# Calls that build (or wrap) a train op.
+TRAIN_OP_NAMES = frozenset({"minimize", "apply_gradients", "create_train_op", "optimize_loss", "gan_train_ops"})
+
+
 @register
 class UpdateOpsNeverRun(Rule):
     code = "BN103"
@@ -565,7 +889,7 @@ class UpdateOpsNeverRun(Rule):
     framework = "tensorflow"
     severity = "error"
     summary = "BN layers put their moving-average updates in UPDATE_OPS and nothing in the project runs them."
-    triggers = ("minimize", "apply_gradients")
+    triggers = ("minimize", "apply_gradients", "ExponentialMovingAverage")
     fact_triggers = TF1_FACT_TRIGGERS
     doc = RuleDoc(
         what="""
@@ -584,8 +908,18 @@ no `tf.group` with it, and no helper that wires it itself. Helpers recognised as
   packages silences the rule).
 
 A `get_collection(UPDATE_OPS)` whose result is assigned to a name that is never read does not count,
-nor does `control_dependencies` on another collection (`get_collection(TRAINABLE_VARIABLES)`, a
+nor does one that only governs ops the train op does not depend on (`with
+control_dependencies(update_ops): summary_op = tf.summary.merge_all()`, when a `sess.run` fetches the
+train op without them: the updates then run only when the summary is fetched), nor one that only
+governs a train op that the same function replaces by an unwired one right after the block, before
+anything reads it (`train_op = opt.minimize(loss)` under the dependency, then `train_op =
+opt.apply_gradients(clipped)`), nor `control_dependencies` on another collection (`get_collection(TRAINABLE_VARIABLES)`, a
 look-alike of the recipe). The message names the BN layer.
+
+Also reported: a hand-written batch norm (`tf.nn.moments` + `tf.train.ExponentialMovingAverage`) in a
+trained program whose `ema.apply([mean, var])` op nothing runs or depends on (bound to a name nothing
+reads, or returned and unpacked into `_` by every caller) while `ema.average(...)` is read: the
+averages that inference uses stay at their initial values.
 
 Also reported: `tf.keras.layers.BatchNormalization` called on tensors of a TF1 graph that a session
 trains with a v1 optimizer. Keras layers keep their updates in `layer.updates` and never put them in
@@ -632,6 +966,7 @@ with tf.control_dependencies(update_ops):
     )
 
     def check(self, module: Module, project: Project) -> Iterable[Finding]:
+        yield from self._handwritten_ema_not_run(module, project)
         ctx = train_context(project)
         if id(module) not in ctx.trained_modules:
             return
@@ -642,9 +977,14 @@ with tf.control_dependencies(update_ops):
             return
         yield from self._keras_layers_in_graph(module, project)
         mismatched = [c for c in ctx.update_consumers if id(c.module) in program and _scope_filter_misses(c, program, project)]
-        consumers = [c for c in ctx.update_consumers if c not in mismatched]
-        if (any(id(c.module) in program for c in consumers + ctx.wiring_helpers)
-                or ctx.other_update_ref_modules & program):
+        consumers = [c for c in ctx.update_consumers if c not in mismatched and id(c.module) in program]
+        if any(id(c.module) in program for c in ctx.wiring_helpers) or ctx.other_update_ref_modules & program:
+            return
+        # Update ops that only a side op (a summary fetched every N steps) depends on do not count.
+        # or whose wired train op is replaced by an unwired one before it is ever run.
+        why_not = [_update_ops_tied_to_side_op(c, program, project) or _wired_op_overwritten(c, project)
+                   for c in consumers]
+        if consumers and not all(why_not):
             return
         # Reachability goes by names (methods of unknown receivers); a layer in a module this
         # program never imports (another script, a TF2 port in the same repository) is not in its graph.
@@ -660,15 +1000,46 @@ with tf.control_dependencies(update_ops):
                 continue
             extra = (f"; `get_collection(UPDATE_OPS)` at {dead.module.where(dead.node.lineno)} is never used"
                      if dead else "")
-            if mismatched:
+            runs = "nothing in the project runs them"
+            if why_not:
+                runs = why_not[0]
+            elif mismatched:
                 miss = mismatched[0]
                 extra = (f"; `get_collection(UPDATE_OPS, scope={ast.unparse(_kw_or_pos(miss.node, 'scope', 1))})` at "
                          f"{miss.module.where(miss.node.lineno)} names no scope the program builds, so it is empty")
             yield self.finding(module, op.node, (
                 f"train op does not run the batch-norm update ops: the BN layer at {first.where}{more} puts its "
-                f"moving-average updates in UPDATE_OPS and nothing in the project runs them{extra}; build the "
+                f"moving-average updates in UPDATE_OPS and {runs}{extra}; build the "
                 "train op under `tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS))`"))
 
+
+    def _handwritten_ema_not_run(self, module: Module, project: Project) -> Iterable[Finding]:
+        """A hand-written BN (``tf.nn.moments`` + ``tf.train.ExponentialMovingAverage``) whose
+        ``ema.apply([batch_mean, batch_var])`` op nothing runs or depends on, while ``ema.average``
+        is what inference reads: the averages stay at their initial values."""
+        ctx = train_context(project)
+        program = None
+        for c in module.calls:
+            if c.name != "apply" or not isinstance(c.node.func, ast.Attribute) or not isinstance(c.node.func.value, ast.Name):
+                continue
+            ema, scope = c.node.func.value.id, c.scope
+            owner = scope if scope is not None else module.tree
+            if not _bound_to_call(owner, ema, "ExponentialMovingAverage", module) \
+                    or not _applies_to_moments(c.node, owner, module) \
+                    or not any(isinstance(o.node.func, ast.Attribute) and isinstance(o.node.func.value, ast.Name)
+                               and o.node.func.value.id == ema and _inside_node(o.node, owner, module)
+                               for o in module.calls if o.name == "average"):
+                continue
+            if not _result_discarded(c.node, module, project):
+                continue
+            program = program if program is not None else same_program(module, project)
+            if not any(id(op.module) in program for op in ctx.train_ops):
+                continue
+            yield self.finding(module, c.node, (
+                f"the moving averages of this hand-written batch norm are updated by `{ast.unparse(c.node.func)}(...)`, "
+                f"but nothing runs that op or depends on it while `{ema}.average(...)` is what inference reads: the "
+                "averages stay at their initial values; compute the training-branch statistics under "
+                f"`tf.control_dependencies([{ema}.apply(...)])` (or use `tf.layers.batch_normalization`)"))
 
     def _keras_layers_in_graph(self, module: Module, project: Project) -> Iterable[Finding]:
         """``tf.keras.layers.BatchNormalization`` called on graph tensors and trained by a v1
@@ -1085,12 +1456,12 @@ def _eval_runs(module: Module, require_eval_data: bool = True, any_fetch: bool =
     data is a prediction, whatever the fetched tensor is called (``reg_net.ddf``)."""
     out = []
     for c in module.calls:
-        if c.name != "run" or not c.node.args or is_unit_test(module, c.scope):
+        fetch, feed = _run_fetch_and_feed(c.node)
+        if fetch is None or is_unit_test(module, c.scope):
             continue  # a unit test runs the graph to check it, not to evaluate the model
-        fetch_src = ast.unparse(c.node.args[0]).lower()
+        fetch_src = ast.unparse(fetch).lower()
         if any(w in fetch_src for w in ("train", "optim", "minimize", "update", "init", "step")):
             continue
-        feed = _kw_or_pos(c.node, "feed_dict", 1)
         feed_src = ast.unparse(feed).lower() if feed is not None else ""
         parent = module.parent(c.node)
         if isinstance(parent, ast.Assign):  # ``test_acc = sess.run(...)``
@@ -1102,6 +1473,23 @@ def _eval_runs(module: Module, require_eval_data: bool = True, any_fetch: bool =
         if predicts and (evaluates or not require_eval_data):
             out.append(c.node)
     return out
+
+
+def _run_fetch_and_feed(call: ast.Call) -> tuple[Optional[ast.AST], Optional[ast.AST]]:
+    """(fetches, feed dict) of a graph run: ``sess.run(fetches, feed_dict)``, or the graph-tensor
+    spellings ``tensor.eval(feed_dict=...)`` / ``op.run(feed_dict=...)`` (InteractiveSession code),
+    whose fetch is the receiver; (None, None) for any other call (``model.eval()`` has no feed)."""
+    func = call.func
+    if not isinstance(func, ast.Attribute) and not (isinstance(func, ast.Name) and func.id == "run"):
+        return None, None
+    name = func.attr if isinstance(func, ast.Attribute) else func.id
+    if name == "run" and call.args:
+        return call.args[0], _kw_or_pos(call, "feed_dict", 1)
+    if name in ("eval", "run") and isinstance(func, ast.Attribute) and not call.args:
+        feed = next((kw.value for kw in call.keywords if kw.arg == "feed_dict"), None)
+        if feed is not None:
+            return func.value, feed
+    return None, None
 
 
 _EVAL_FUNCTION_PARTS = frozenset({"eval", "evaluate", "evaluation", "val", "valid", "validate", "validation",
@@ -1259,7 +1647,7 @@ class AlwaysTrainingModeAtEval(Rule):
     framework = "tensorflow"
     severity = "warning"
     summary = "BN is always in training mode in a graph that is also used to evaluate or predict."
-    triggers = BN_TRIGGERS + ("set_learning_phase",)
+    triggers = BN_TRIGGERS + ("set_learning_phase", "reuse")  # ``reuse``: a validation copy of the network
     fact_triggers = TF1_FACT_TRIGGERS
     doc = RuleDoc(
         what="""
@@ -1271,9 +1659,15 @@ a script that restores a checkpoint and runs predictions without a train op, or 
 `sess.run` fetches accuracy/predictions on test or validation data (or runs in a function named for
 evaluation, such as a trainer's `_evaluate(self, acc, feed)` handed the model's accuracy). In a script that restores a
 checkpoint and trains nothing, every `sess.run` that feeds data counts as a prediction, whatever the
-fetched tensor is called. Also reported: a flag that depends on the model object
+fetched tensor is called; `tensor.eval(feed_dict=...)` and `op.run(feed_dict=...)` (InteractiveSession
+code) count as `sess.run` of the receiver. Also reported: a flag that depends on the model object
 (`is_training=(self.mode == 'train')`, copied from a constructor argument) when the training script
 builds only training-mode objects (`Model(mode='train')`) and runs validation batches through them.
+Also a validation copy of the network built by a training script (`val_net = Net(val_reader, cfg)`,
+named for or fed with validation/test data, under `variable_scope(..., reuse=True)` or after
+`reuse_variables()`) whose BN flag is always true in that program (`cfg.is_training` of the
+training configuration): its BN normalizes validation batches with their own statistics and its
+update ops write validation data into the shared moving statistics.
 Also `K.set_learning_phase(1)` followed by `predict`/`evaluate`, and a BN wrapper that takes a training
 flag but never passes it on to a BN API whose default is training (contrib/slim `batch_norm`) while some
 caller passes that flag as False (`bn(h, train=False)` for the evaluation tower).
@@ -1300,7 +1694,8 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
   mention these are skipped.
 - Flags that are placeholders fed anywhere in their program (a `placeholder_with_default(True)` fed
   False when evaluating), parameters passed both values, or unknown.
-- Training scripts without an evaluation `sess.run`.
+- Training scripts without an evaluation `sess.run`; validation copies whose flag can be false (a
+  placeholder, an evaluation configuration) or that share no variables with the trained network.
 """,
         versions=VERSIONS,
     )
@@ -1309,6 +1704,7 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
         if deliberate_in_program(module, project):
             return
         yield from self._learning_phase(module, project)
+        yield from self._validation_copy_in_training_mode(module, project)
         dropped = set()
         for site in bn_sites_in(module, project):
             if site.api == "keras" or not site.dropped_param or not V.always_true_values(site.flag):
@@ -1371,6 +1767,38 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
                 "(sharing the variables) or feed a training flag that is False when evaluating"))
             return
 
+    def _validation_copy_in_training_mode(self, module: Module, project: Project) -> Iterable[Finding]:
+        """A training script that builds a second copy of its network for validation data
+        (``val_net = Net(val_reader, cfg)`` under ``variable_scope(..., reuse=True)``) whose BN
+        flag is always true in this program: the validation copy normalizes with batch statistics,
+        and its update ops, created in UPDATE_OPS (or in place), write validation data into the
+        shared moving statistics."""
+        ctx = train_context(project)
+        if id(module) not in ctx.trained_modules:
+            return
+        program = None
+        for c in module.calls:
+            if not c.name or not (project.functions(c.name) or c.name in ctx.methods_by_class):
+                continue  # not a project function or class
+            if not _names_evaluation_data(c, module) or not _under_variable_reuse(c.node, module, project):
+                continue
+            if program is None:
+                program = _program_project(module, project) or project
+            reached: set = set()
+            _close([(_call_ref(c), module)], reached, ctx, project)
+            sites = [s for s in bn_sites(program) if s.api != "keras" and V.always_true_values(s.flag)
+                     and any(id(f) in reached for f in enclosing_functions(s.node, s.module))
+                     and not _branch_chooses_mode(s, bn_sites_in(s.module, program))]
+            if not sites:
+                continue
+            site = sites[0]
+            yield self.finding(module, c.node, (
+                f"`{ast.unparse(c.node.func)}(...)` builds a validation copy of the trained network (it shares the "
+                f"variables and reads evaluation data) whose batch norm is always in training mode here "
+                f"({_describe_flag(site)} at {site.where}): validation batches are normalized with their own "
+                "statistics, and the copy's moving-average updates fold validation data into the shared moving "
+                "statistics; build the validation copy with the training flag False"))
+
     def _learning_phase(self, module: Module, project: Project) -> Iterable[Finding]:
         sets = [c for c in module.calls if c.name == "set_learning_phase" and c.node.args]
         if not sets:
@@ -1390,6 +1818,40 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
                     f"`set_learning_phase(1)` keeps every batch-norm layer in training mode, and the model is then "
                     f"used to {later[0].name} ({module.line_ref(later[0].node.lineno)}): predictions use batch statistics; "
                     "set the learning phase to 0 before evaluating"))
+
+
+_EVAL_DATA_WORDS = frozenset({"val", "valid", "validation", "eval", "evaluation", "test", "testing", "dev"})
+
+
+def _names_evaluation_data(c, module: Module) -> bool:
+    """Is the call's result named for evaluation (``val_net = ...``) or does it take evaluation
+    data (``Net(image_reader=val_reader)``, ``build(test_images)``)?"""
+    names = []
+    parent = module.parent(c.node)
+    if isinstance(parent, ast.Assign):
+        names += [n.id if isinstance(n, ast.Name) else n.attr for t in parent.targets for n in ast.walk(t)
+                  if isinstance(n, (ast.Name, ast.Attribute))]
+    for arg in list(c.node.args) + [kw.value for kw in c.node.keywords]:
+        names += [n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(arg)
+                  if isinstance(n, (ast.Name, ast.Attribute))]
+    return any(not _EVAL_DATA_WORDS.isdisjoint(identifier_words(n)) for n in names)
+
+
+def _under_variable_reuse(node: ast.AST, module: Module, project: Project) -> bool:
+    """Is ``node`` inside ``variable_scope(..., reuse=<not False>)``, or after ``reuse_variables()``
+    in its function: the network it builds shares the variables of one built before?"""
+    for anc in module.ancestors(node):
+        if isinstance(anc, (ast.With, ast.AsyncWith)):
+            for item in anc.items:
+                c = item.context_expr
+                if isinstance(c, ast.Call) and (module.imports.resolve(c.func) or dotted(c.func) or "").endswith(
+                        "variable_scope") and any(kw.arg == "reuse" and not (
+                            isinstance(kw.value, ast.Constant) and not kw.value.value) for kw in c.keywords):
+                    return True
+    scope = module.scope_of(node)
+    before = (node.lineno, node.col_offset)
+    return any(c.name == "reuse_variables" and c.scope is scope and (c.node.lineno, c.node.col_offset) < before
+               for c in module.calls)
 
 
 def _instance_flag_values(site: BNSite, em: Module, project: Project):
@@ -1495,6 +1957,9 @@ def _reaches(site: BNSite, module: Module, project: Project) -> bool:
     names = set(enclosing_names(site.node, site.module))
     if not names:
         return False
-    called = project.fact(f"tf1.call_names:{id(module)}", lambda p: {c.name for c in module.calls if c.name})
-    return not names.isdisjoint(called) or (id(site.module) in same_program(module, project)
+    # A call by name of a function that the calling module defines itself is a call of its own
+    # (two scripts each with a ``model_fn``), not of the site's.
+    called = project.fact(f"tf1.call_names:{id(module)}", lambda p: {c.name for c in module.calls if c.name}
+                          - ({f.name for f in module.functions} | {c.name for c in module.classes}))
+    return (site.module is module or not names.isdisjoint(called)) or (id(site.module) in same_program(module, project)
                                             and site_in_graph_of(site, module, project))

@@ -91,7 +91,17 @@ class _OptimizerIndex:
                 target = None
                 if isinstance(parent, ast.Assign) and len(parent.targets) == 1:
                     target = (dotted(parent.targets[0]) or "").rsplit(".", 1)[-1] or None
-                self.records.append((m, c.scope, target, self._sources(m, c)))
+                f = c.node.func
+                if isinstance(f, ast.Attribute) and not c.node.args and not (c.qualname or "").startswith("torch.") \
+                        and not (dotted(f.value) or "").startswith(("torch", "optim")):
+                    # ``optimizer = module.configure_optimizers()`` / ``trainer.build_optimizer()``: a
+                    # method that builds the optimizer over its own object's parameters
+                    # (``self.build_optimizer()`` in a trainer: over some model of the trainer's, unknown)
+                    owner = receiver_key(f.value, {}, set())[0]
+                    sources = {"*"} if not owner or owner == ("$self",) else key_names(owner)
+                else:
+                    sources = self._sources(m, c)
+                self.records.append((m, c.scope, target, sources))
         self.trained: set[str] = set().union(*(r[3] for r in self.records)) if self.records else set()
 
     @staticmethod
@@ -244,15 +254,39 @@ def _is_trained(key: Key, project: Project, module: Optional[Module] = None) -> 
 
     A sub-module (``model.backbone.eval()``) is the partial-freeze idiom (frozen BN statistics in a
     fine-tuned backbone), deliberate: only whole objects count."""
-    if key is None or len(key) > 1:
+    if key is None or len(key) > 1 and not _model_held_by_container(key):
         return False
     names = key_names(key)
     if names & _frozen_names(project, module) and not _trained_bn_beside_frozen_part(key, project, module):
         return False
     trained = _trained_names(project, module)
     if trained:
+        if len(key) > 1:  # ``ctx.model`` where ``ctx = RunContext(model=net, ...)`` and ``net`` is trained
+            return bool(names & trained) or key[-1].lstrip("$%") in _keywords_given_trained(project, trained)
         return bool(names & trained)
     return not any(_FROZEN_NAME.search(n) for n in names)
+
+
+def _keywords_given_trained(project: Project, trained: set[str]) -> set[str]:
+    """Keyword names under which a call passes a trained object (``State(model=net)``)."""
+    memo = project.facts.setdefault("torch.keywords_given_trained", {})  # type: ignore[arg-type]
+    k = frozenset(trained)
+    if k not in memo:  # type: ignore[operator]
+        memo[k] = {kw.arg for m in project.modules for c in m.calls for kw in c.node.keywords  # type: ignore[index]
+                   if kw.arg and isinstance(kw.value, (ast.Name, ast.Attribute))
+                   and key_names(receiver_key(kw.value, {}, set())[0]) & trained}
+    return memo[k]  # type: ignore[index]
+
+
+_WHOLE_MODEL = re.compile(r"^(model|net|network|module)$|_(model|net)$", re.I)
+
+
+def _model_held_by_container(key: Key) -> bool:
+    """``self.state.model`` / ``ctx.model`` / ``engine.state.model``: the whole model kept in a state
+    or context object, not a sub-module of a model (``model.backbone``, ``self.model.encoder``)."""
+    names = [c.lstrip("$%") for c in key if c != ELEMENT]
+    return len(names) > 1 and bool(_WHOLE_MODEL.search(names[-1])) and not any(
+        _MODEL_NAME.search(n) for n in names[:-1])
 
 
 def _lightning_module(module: Module) -> bool:
@@ -362,7 +396,10 @@ def _check_loops(events: list[Event], step_loops: set[int], project: Project, vo
     bodies = {lid: [e for e in events if any(lp is loop for lp in e.loops)] for lid, loop in loops.items()}
     # a freeze written in an inner (epoch) loop holds for the loops around it too (sessions)
     freezes = {f for lid, loop in loops.items() for f in _iteration_freezes(bodies[lid], loop, project)}
-    for lid, loop in loops.items():
+    # innermost loops first: when several loops show the same eval(), the fix offered is the one
+    # that restores train mode in the loop where the eval() repeats (the micro-batch loop, not the epochs)
+    depth = {lid: max(i for e in bodies[lid] for i, lp in enumerate(e.loops) if lp is loop) for lid, loop in loops.items()}
+    for lid, loop in sorted(loops.items(), key=lambda kv: -depth[kv[0]]):
         body = bodies[lid]
         for i, ev in enumerate(body):
             if ev.kind != "eval" or not _is_trained(ev.key, project, ev.sites[0][0]) or not _bn_mode_matters(ev, project):
@@ -429,6 +466,9 @@ def _train_fix(mod: Module, loop: ast.AST, ev: Event) -> Optional[Fix]:
     if not body or body[0].lineno == loop.lineno:  # `for x in y: stmt` on one line
         return None
     first = body[0]
+    if any(isinstance(n, ast.Call) and mode_call(n) == "train" and dotted(n.func.value) == ev.text  # type: ignore[attr-defined]
+           for st in body for n in ast.walk(st)):
+        return None  # the loop already calls train(): the eval() comes after it (a helper per micro-batch)
     indent = mod.lines[first.lineno - 1][: first.col_offset]
     if indent.strip():
         return None
@@ -705,7 +745,8 @@ def _freeze_undone_findings(project: Project) -> list[tuple[Module, ast.AST, str
                 if t.kind != "train" or t.fresh or not t.text or not _is_trained(t.key, p, t.sites[0][0]):
                     continue
                 before = [f for j, f in freezes if _within(f.text, t.text) and not conflicting(f.guards, t.guards)
-                          and (j < i or any(lp is lq for lp in f.loops for lq in t.loops))]
+                          and (j < i or any(lp is lq for lp in f.loops for lq in t.loops))
+                          and not _frozen_part_without_bn(f, p)]
                 if not before:
                     continue
                 verdict, step = _after_train(events, i, t, p)
@@ -719,7 +760,11 @@ def _freeze_undone_findings(project: Project) -> list[tuple[Module, ast.AST, str
         for site, (mod, node, t, freeze, step) in flagged.items():
             if site in cleared:
                 continue
-            fmod, fnode = freeze.sites[0]
+            # the innermost call that applied the freeze (``fix_bn(self.model)``), not the call chain's
+            # outer end (``Trainer(...)``) nor the ``m.eval()`` inside the helper
+            fmod, fnode = freeze.sites[-1]
+            if len(freeze.sites) > 1 and _loop_variable_call(fmod, fnode):
+                fmod, fnode = freeze.sites[-2]
             smod, snode = step.sites[-1]
             who = t.text
             msg = (f"`{who}.train()` puts the BatchNorm layers that `{ast.unparse(fnode)}` froze "
@@ -731,6 +776,22 @@ def _freeze_undone_findings(project: Project) -> list[tuple[Module, ast.AST, str
         return out
 
     return project.fact("torch.freeze_undone", compute)
+
+
+def _frozen_part_without_bn(freeze: Event, project: Project) -> bool:
+    """A sub-module frozen whole (``self.vgg = vgg.eval()`` + ``requires_grad_(False)``) that is built
+    without BatchNorm: train() then switches nothing this rule is about. (A freeze that picks the BN
+    layers out of a model, ``for m in model.modules(): ... m.eval()``, has BN by construction.)"""
+    mod, node = freeze.sites[-1]
+    return not _loop_variable_call(mod, node) and _model_has_bn(freeze.key, project, mod) is False
+
+
+def _loop_variable_call(module: Module, call: ast.AST) -> bool:
+    """``m.eval()`` on the variable of a loop around it (``for m in model.modules()``)."""
+    receiver = getattr(getattr(call, "func", None), "value", None)
+    return isinstance(receiver, ast.Name) and any(
+        isinstance(a, (ast.For, ast.AsyncFor)) and receiver.id in {t.id for t in ast.walk(a.target) if isinstance(t, ast.Name)}
+        for a in module.ancestors(call))
 
 
 def _after_train(events: list[Event], i: int, t: Event, project: Project) -> tuple[Optional[bool], Optional[Event]]:
@@ -1025,11 +1086,13 @@ def _model_has_bn(key: Key, project: Project, module: Optional[Module] = None) -
     if not key:
         return None
     memo = project.facts.setdefault("torch.model_has_bn", {})  # type: ignore[arg-type]
+    if key and _model_held_by_container(key):
+        key = key[-1:]  # ``self.state.model``: the model's constructors, not the state object's
     memo_key = (frozenset(key_names(key)), id(module))
     if memo_key not in memo:  # type: ignore[operator]
         verdict = None
         local = _constructor_verdicts(key, project, [module]) if module is not None else []
-        verdict = _combine(local) if local else _combine(_constructor_verdicts(key, project, project.modules))
+        verdict = _combine(local) if local else _combine(_constructor_verdicts(key, project, _program_modules(project, module)))
         memo[memo_key] = verdict  # type: ignore[index]
     return memo[memo_key]  # type: ignore[index]
 
@@ -1039,8 +1102,10 @@ def _bn_evidence(key: Key, project: Project, module: Optional[Module] = None) ->
     None when some constructor is not visible (a library model, a factory we cannot follow)."""
     if not key:
         return None
+    if _model_held_by_container(key):
+        key = key[-1:]  # ``self.state.model``: the model's constructors, not the state object's
     verdicts = (_constructor_verdicts(key, project, [module]) if module is not None else []) or \
-        _constructor_verdicts(key, project, project.modules)
+        _constructor_verdicts(key, project, _program_modules(project, module))
     if not verdicts:
         return None
     if all(v is False for v in verdicts):
@@ -1092,7 +1157,7 @@ def _constructor_names(key: Key, project: Project, module: Optional[Module]) -> 
     assignments in ``module`` decide when there are any."""
     names = key_names(key)
     classes = _bn_classes(project)
-    for modules in ([module] if module is not None else [], project.modules):
+    for modules in ([module] if module is not None else [], _program_modules(project, module)):
         out = []
         for m in modules:
             for n in _assignments_to(m, names):
@@ -1481,6 +1546,18 @@ a model handed to another call (an evaluation engine may set its mode), generato
                 reported.add((id(scope), key))
                 each = model_expr is not call.func and isinstance(call.func, ast.Name) and _MODEL_LIST_NAME.search(text)
                 switch = f"for m in {text}: m.eval()" if each else f"{text}.eval()"
+                copied = next((e for e in events if e.kind == "train" and not e.fresh and same_object(e.key, key)
+                               and getattr(e.node, "lineno", 0) < region.lineno
+                               and _training_switch_copied_into_evaluation(module, region, scope, events, e, key)), None)
+                if copied is not None:
+                    yield self.finding(
+                        module, call,
+                        f"`{ast.unparse(copied.node)}` at {module.line_ref(copied.node.lineno)} puts `{text}` in train mode "
+                        f"right before this evaluation{' under no_grad()' if no_grad_region else ''}: its BatchNorm "
+                        f"layers use batch statistics and fold the evaluation data into their running statistics. "
+                        f"Call `{switch}` instead (if the program evaluates in train mode on purpose, e.g. batch-size-1 "
+                        f"instance statistics, say so with `# noqa: BN303`).", severity="error" if has_bn else "warning")
+                    break
                 yield self.finding(
                     module, call,
                     f"`{text}` is run{' under no_grad()' if no_grad_region else ''} for evaluation but is never put in eval mode here or in "
@@ -1596,12 +1673,58 @@ def _loader_expr(e: ast.AST) -> bool:
     return False
 
 
+# Calls that hand back (an iterator over) their first argument's batches: a progress bar, a counter.
+_PASS_THROUGH_ITERATORS = frozenset({"tqdm", "enumerate", "iter", "islice", "trange", "track", "progress_bar"})
+
+
+def _bound_to_eval_loader(expr: ast.AST, loop: ast.AST, module: Module, depth: int = 0) -> bool:
+    """The loop's iterable is a validation / test loader seen through local names and pass-through
+    wrappers: ``batch = tqdm(test_l)`` ... ``for x, y in batch``, where ``test_l = DataLoader(test)``
+    (the loader named for evaluation, or built over a dataset named so)."""
+    if depth > 3:
+        return False
+    if isinstance(expr, ast.Call):
+        head = (dotted(expr.func) or "").rsplit(".", 1)[-1]
+        if head in _PASS_THROUGH_ITERATORS and expr.args:
+            inner = expr.args[0]
+            return _loader_expr(inner) or _bound_to_eval_loader(inner, loop, module, depth + 1)
+        if head == "DataLoader":
+            data = expr.args[0] if expr.args else _kw(expr, "dataset")
+            return isinstance(data, (ast.Name, ast.Attribute)) and bool(_EVAL_LOADER.search(dotted(data) or "")) \
+                and not re.search(r"train", dotted(data) or "", re.I)
+        return False
+    if not isinstance(expr, ast.Name):
+        return False
+    value = _value_before(expr.id, loop, module)
+    if value is None:
+        return False
+    if isinstance(value, ast.Call) and (dotted(value.func) or "").rsplit(".", 1)[-1] == "DataLoader" \
+            and _EVAL_LOADER.search(expr.id) and not re.search(r"train", expr.id, re.I):
+        return True  # test_l = DataLoader(...)
+    return _loader_expr(value) or _bound_to_eval_loader(value, loop, module, depth + 1)
+
+
+def _value_before(name: str, node: ast.AST, module: Module) -> Optional[ast.AST]:
+    """The value of the last plain assignment ``name = ...`` before ``node`` in the same scope."""
+    scope = module.scope_of(node)
+    best = None
+    for a in _assignments_to(module, {name}):
+        if not (isinstance(a, ast.Assign) and len(a.targets) == 1 and isinstance(a.targets[0], ast.Name)
+                and a.targets[0].id == name and a.lineno < node.lineno and module.scope_of(a) is scope):
+            continue
+        if best is None or a.lineno > best.lineno:
+            best = a
+    return best.value if best is not None else None
+
+
 def _evaluation_block(node: ast.AST, module: Optional[Module] = None) -> bool:
     """A loop over a validation/test loader, or an ``if`` block that draws a batch from one."""
     # drawing a batch needs a call of next()/__next__(): a file that never says "next" skips the walk
     may_draw = module is None or module.mentions("next")
     if isinstance(node, (ast.For, ast.AsyncFor)):
         if _loader_expr(node.iter) or (may_draw and _draws_eval_batch(node.body, module)):
+            return True
+        if module is not None and _bound_to_eval_loader(node.iter, node, module):
             return True
         # any batch loop of a function named like an evaluation (eval_net, validate, predict)
         if module is not None:
@@ -1680,39 +1803,19 @@ def _project_drops_running_stats(project: Project, module: Optional[Module] = No
     return _in_program(project, module, "torch.drops_running_stats", _drops_running_stats)
 
 
+def _program_modules(project: Project, module: Optional[Module]) -> list[Module]:
+    """The modules of ``module``'s program (its import component); every module when unknown. Where a
+    model is built is looked up there: another script's ``model = Net()`` in the same folder says
+    nothing about this one's ``model``."""
+    if module is None:
+        return project.modules
+    component = _import_component(project, module)
+    return [m for m in project.modules if id(m) in component]
+
+
 def _import_component(project: Project, module: Module) -> frozenset:
-    """Ids of the modules connected to ``module`` by project imports (either direction,
-    transitively): the program it belongs to. Unrelated scripts in one folder are separate."""
-
-    def compute(p: Project) -> dict[int, frozenset]:
-        edges: dict[int, set[int]] = {id(m): set() for m in p.modules}
-        for m in p.modules:
-            targets = set(m.imports.imported_modules) | set(m.imports.aliases.values())
-            for t in targets:
-                parts = t.lstrip(".").split(".")
-                for k in range(len(parts), 0, -1):
-                    target = p.module_named(".".join(parts[:k]), m)
-                    if target is not None:
-                        if target is not m:
-                            edges[id(m)].add(id(target))
-                            edges[id(target)].add(id(m))
-                        break
-        components: dict[int, frozenset] = {}
-        for start in edges:
-            if start in components:
-                continue
-            seen, todo = {start}, [start]
-            while todo:
-                for nxt in edges[todo.pop()]:
-                    if nxt not in seen:
-                        seen.add(nxt)
-                        todo.append(nxt)
-            group = frozenset(seen)
-            for i in seen:
-                components[i] = group
-        return components
-
-    return project.fact("torch.import_components", compute).get(id(module), frozenset({id(module)}))
+    """Ids of the modules of the program ``module`` belongs to (see ``Project.import_component``)."""
+    return project.import_component(module)
 
 
 _EVAL_HELPER = re.compile(r"(^|_)eval(_|$)|eval_?mode|set_?eval|to_?eval|inference_?mode|evaluating|^val_start$|test_mode", re.I)
@@ -1765,11 +1868,49 @@ def _mode_set_around(module: Module, region: ast.AST, scope, events: list[Event]
             if line < start or line < call.lineno or any(lp in loops for lp in e.loops):
                 return True
         elif e.kind == "train" and not e.fresh:  # a newly built model is not a mode chosen for the pass
+            if line < start and _training_switch_copied_into_evaluation(module, region, scope, events, e, key):
+                continue
             if start <= line <= end or eval_named:
                 return True
             if line < start and not any(x.kind == "step" and line <= getattr(x.sites[0][1], "lineno", 0) < start for x in events):
                 return True  # train() chosen right before the pass (AdaBN, recalibration): on purpose
     return False
+
+
+_SAMPLING_WORDS = re.compile(r"dropout|purpose|deliberat|intention|\bmc\b|mc_|uncertain|stochastic|sampl|bayes|"
+                             r"ensemble|adapt|calib|batch ?norm|\bbn\b|statistic", re.I)
+
+
+def _line_comment(module: Module, node: ast.AST) -> str:
+    line = module.lines[node.lineno - 1] if 0 < node.lineno <= len(module.lines) else ""
+    return line.split("#", 1)[1] if "#" in line else ""
+
+
+def _training_switch_copied_into_evaluation(module: Module, region: ast.AST, scope, events: list[Event], train: Event,
+                                            key: Key) -> bool:
+    """``def evaluate(model, loader): model.train(); with torch.no_grad(): ...`` — a train() written by
+    this function itself, unconditionally, right before a pass that is an evaluation (the function is
+    named for one, or the pass runs over a validation / test loader), with nothing after the pass
+    putting the model in eval mode: the first line of a training function copied into the
+    evaluation (u-2-net's demo, PointMVSNet's test). A train-mode pass that re-estimates the
+    statistics on purpose is followed by eval() (AdaBN, recalibration), sits under a test about
+    sampling or adaptation, or runs over training data."""
+    if len(train.sites) != 1 or train.loops or any(_CHOSEN_TRAIN_MODE.search(test) for test, _ in train.guards):
+        return False
+    if scope is None or not (_EVAL_FUNC.search(scope.name) or _evaluation_block(region, module)
+                             or any(_evaluation_block(n, module) for n in ast.walk(region) if isinstance(n, (ast.For, ast.AsyncFor)))):
+        return False
+    if _SAMPLING_WORDS.search(scope.name) or _SAMPLING_WORDS.search(_line_comment(module, train.node)):
+        return False  # ``predict_with_uncertainty``, ``net.train()  # keep dropout on``: MC sampling on purpose
+    if any(isinstance(n, (ast.For, ast.comprehension)) and isinstance(n.iter, ast.Call)
+           and (dotted(n.iter.func) or "") == "range" for n in ast.walk(region)):
+        return False  # the same input run again and again: sampling (MC dropout), not a pass over data
+    if any(isinstance(n, (ast.For, ast.AsyncFor)) and re.search(r"train", ast.unparse(n.iter), re.I)
+           for n in ast.walk(region)):
+        return False  # a pass over training data in train mode: re-estimating the statistics
+    end = region.end_lineno or region.lineno
+    return not any(x.kind == "eval" and same_object(x.key, key) and getattr(x.sites[0][1], "lineno", 0) > end
+                   for x in events)
 
 
 # Conditions under which train mode inside an evaluation is chosen on purpose.
@@ -1814,8 +1955,9 @@ def _in_training_step(module: Module, region: ast.AST, scope, events: list[Event
 
 
 _MODEL_NAME = re.compile(r"model|net|encoder|classifier|backbone|cnn|resnet", re.I)
+# (accelerate / engine accessors that take a model and hand it back: ``unwrap_model(m)``, ``prepare_model(m)``)
 _NOT_MODEL_NAME = re.compile(r"loss|criterion|metric|save|load|get|build|create|make|eval|test|valid|step|update|lr|"
-                             r"transform(?!er)|callback|process", re.I)
+                             r"transform(?!er)|callback|process|wrap|prepare|(^|_)to_|convert|export|summar", re.I)
 # ``model_fn(model, x)`` / ``forward_func(net, batch)``: a function applied to a model, not a model
 _FUNCTION_NAME = re.compile(r"(^|_)(fn|func|function|callable|closure|hook)$|^(fn|func)_", re.I)
 
@@ -2029,6 +2171,9 @@ def _numbers(expr: ast.AST, module: Module, project: Project) -> Optional[set[fl
         # ``momentum=hp["bn_momentum"]``, ``momentum=self.bn_momentum``: a ported configuration
         vals = config_values.constant_values(module, project, expr)
         if not vals:
+            # a default handed down constructors whose top is built as ``cls(**config)``
+            vals = config_values.declared_defaults(module, project, expr)
+        if not vals:
             return None
     out = set()
     for v in vals:
@@ -2043,12 +2188,12 @@ class TensorFlowMomentumInTorch(Rule):
     code = "BN304"
     name = "tensorflow-momentum-in-pytorch-bn"
     framework = "pytorch"
-    summary = "PyTorch BN momentum >= 0.5: TensorFlow's convention (PyTorch weighs the new batch by momentum)"
+    summary = "PyTorch BN momentum above 0.5: TensorFlow's convention (PyTorch weighs the new batch by momentum)"
     triggers = ("momentum", "BatchNorm", "batch_norm")
     doc = RuleDoc(
         what="""
 Finds `nn.BatchNorm1d/2d/3d`, `nn.SyncBatchNorm`, `nn.LazyBatchNorm*d` and `F.batch_norm` given a
-`momentum` of 0.5 or more (a literal, a constant, a config default or a parameter resolved through
+`momentum` above 0.5 (a literal, a constant, a config default or a parameter resolved through
 every call site), also through a factory `functools.partial(nn.BatchNorm2d, momentum=0.99)`, and
 `m.momentum = 0.99` assigned to BN modules.
 """,
@@ -2065,9 +2210,11 @@ self.bn = nn.BatchNorm2d(64, momentum=0.99)
 self.bn = nn.BatchNorm2d(64, momentum=0.01)  # PyTorch convention: 1 - TF momentum
 """,
         not_flagged="""
-`momentum=None` (cumulative average), values below 0.5, `momentum=1` (keep exactly the current
-batch: the transductive BN of MAML-style few-shot code), hand-written BN classes (their convention is
-their own), `track_running_stats=False` layers (no running statistics).
+`momentum=None` (cumulative average), values of 0.5 or less (0.5 weighs the old statistics and
+the batch alike in both conventions: the start of a PointNet++-style momentum schedule),
+`momentum=1` (keep exactly the current batch: the transductive BN of MAML-style few-shot code),
+hand-written BN classes (their convention is their own), `track_running_stats=False` layers (no
+running statistics).
 """,
         versions=PYTORCH_VERSIONS,
     )
@@ -2112,7 +2259,8 @@ their own), `track_running_stats=False` layers (no running statistics).
         values = _numbers(mom, module, project)
         # momentum=1 keeps exactly the last batch: the transductive-BN idiom of MAML-style few-shot
         # code, deliberate, not a ported TF value (TF's 1.0 would never update at all).
-        if not values or not any(0.5 <= v < 1 for v in values) or any(v >= 1 or v < 0 for v in values):
+        # 0.5 weighs old and new alike in both conventions: a schedule's start (PointNet++), no port
+        if not values or not any(0.5 < v < 1 for v in values) or any(v >= 1 or v < 0 for v in values):
             return
         worst = max(values)
         fix = None
@@ -2597,9 +2745,9 @@ def _averaged_into(key: Key, project: Project) -> bool:
                for c in project.call_sites("update_parameters"))
 
 
-def _handles_buffers(key: Key, project: Project) -> bool:
+def _handles_buffers(key: Key, project: Project, module: Module) -> bool:
     """``swa.buffers()`` / ``named_buffers()`` / ``state_dict()`` copies into the averaged model."""
-    for m in project.modules:
+    for m in _program_modules(project, module):  # this program only: other scripts have their own
         for n in ast.walk(m.tree):
             if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("buffers", "named_buffers"):
                 k, _ = receiver_key(n.func.value, {}, set())
@@ -2608,12 +2756,12 @@ def _handles_buffers(key: Key, project: Project) -> bool:
     return False
 
 
-def _forwarded_in_train_mode(key: Key, project: Project) -> bool:
+def _forwarded_in_train_mode(key: Key, project: Project, module: Module) -> bool:
     """The averaged copy is run forward (``target(x)``) and never switched to eval mode: in train
     mode each forward updates its own running statistics."""
     names = key_names(key)
     forwarded = False
-    for m in project.modules:
+    for m in _program_modules(project, module):  # this program only: other scripts have their own
         for c in m.calls:
             f = c.node.func
             if isinstance(f, ast.Attribute) and mode_call(c.node) == "eval" \
@@ -2625,10 +2773,38 @@ def _forwarded_in_train_mode(key: Key, project: Project) -> bool:
     return forwarded
 
 
+def _loaded_back_into(src_key: Key, avg_key: Key, project: Project, module: Module) -> bool:
+    """``model.load_state_dict(swa_model.module.state_dict())`` in the training-time hook that also
+    calls ``swa_model.update_parameters(model)``: the averaged weights go back into the model being
+    trained (composer's SWA before its last epochs), whose own training then brings the BN
+    statistics up to date. (Loading the average for a final evaluation, after the training loop,
+    keeps the stale statistics: not exempt.)"""
+    avg_names = key_names(avg_key)
+    program = _import_component(project, module)
+    for c in project.call_sites("load_state_dict"):
+        f = c.node.func
+        if id(c.module) not in program:
+            continue
+        if not (isinstance(f, ast.Attribute) and c.node.args and same_object(receiver_key(f.value, {}, set())[0], src_key)):
+            continue
+        # a hook: updates and loads in one call, itself called from the training loop (a loop of its
+        # own around update_parameters is the training loop, and the load after it the final step)
+        if c.scope is None or not any(
+                isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "update_parameters"
+                and key_names(receiver_key(n.func.value, {}, set())[0]) & avg_names
+                and not any(isinstance(a, LOOP_TYPES) and _inside(c.module, a, c.scope) for a in c.module.ancestors(n))
+                for n in ast.walk(c.scope)):
+            continue
+        if any(isinstance(n, (ast.Name, ast.Attribute)) and (n.id if isinstance(n, ast.Name) else n.attr) in avg_names
+               for n in ast.walk(c.node.args[0])):
+            return True
+    return False
+
+
 def _is_used(key: Key, module: Module, project: Project) -> bool:
     """The averaged model is evaluated, called, saved or returned somewhere."""
     names = key_names(key)
-    for m in project.modules:
+    for m in _program_modules(project, module):  # this program only: other scripts have their own
         for n in ast.walk(m.tree):
             if isinstance(n, ast.Call):
                 d = dotted(n.func) or ""
@@ -2712,10 +2888,16 @@ source's `.grad` (MAML / Reptile learners: trained, not averaged).
     def _judge(self, module: Module, project: Project, call: ast.Call, kind: str,
                recomputed: list) -> Iterable[Finding]:
         parent = _assignment_of(module, call)
-        if not (isinstance(parent, ast.Assign) and len(parent.targets) == 1):
+        if isinstance(parent, ast.Return):
+            bound = _factory_result(module, project, call)  # ema = build_ema(model, decay)
+            if bound is None:
+                return
+            (avg_key, avg_text), (src_key, src_text) = bound
+        elif isinstance(parent, ast.Assign) and len(parent.targets) == 1:
+            avg_key, avg_text = receiver_key(parent.targets[0], {}, set())
+            src_key, src_text = receiver_key(call.args[0], {}, set()) if call.args else (None, "")
+        else:
             return
-        avg_key, avg_text = receiver_key(parent.targets[0], {}, set())
-        src_key, src_text = receiver_key(call.args[0], {}, set()) if call.args else (None, "")
         if not avg_key or not src_key:
             return
         if any(same_object(k, avg_key) for k in recomputed):
@@ -2725,10 +2907,12 @@ source's `.grad` (MAML / Reptile learners: trained, not averaged).
         has_bn = _model_has_bn(src_key, project, module)
         if has_bn is False or (has_bn is None and not _project_has_bn(project)):
             return
-        if _handles_buffers(avg_key, project) or not _is_used(avg_key, module, project):
+        if _handles_buffers(avg_key, project, module) or not _is_used(avg_key, module, project):
             return
-        if _forwarded_in_train_mode(avg_key, project):
+        if _forwarded_in_train_mode(avg_key, project, module):
             return  # its own forward passes keep its statistics current (BYOL / mean-teacher targets)
+        if _loaded_back_into(src_key, avg_key, project, module):
+            return  # the average goes back into the live model, whose training re-estimates the statistics
         yield self.finding(
             module, call,
             f"`{avg_text}` ({kind} of `{src_text}`) averages parameters only; its BatchNorm running statistics "
@@ -2754,6 +2938,31 @@ source's `.grad` (MAML / Reptile learners: trained, not averaged).
                 return False
             blended = True
         return blended
+
+
+def _factory_result(module: Module, project: Project, call: ast.Call):
+    """``def build_ema(model, decay): return AveragedModel(model, ...)`` called once as
+    ``ema = build_ema(net, 0.999)``: (key, text) of ``ema`` and of ``net``. None unless the averaged
+    model's source is a parameter of the factory and exactly one call site assigns the result."""
+    fn = module.scope_of(call)
+    if fn is None or not call.args or not isinstance(call.args[0], ast.Name):
+        return None
+    info = next((fi for fi in module.functions if fi.node is fn), None)
+    if info is None or info.cls is not None or call.args[0].id not in _params(fn):
+        return None
+    component = _import_component(project, module)
+    sites = [c for c in project.call_sites(fn.name) if id(c.module) in component and isinstance(c.node.func, ast.Name)]
+    if len(sites) != 1:
+        return None
+    site = sites[0]
+    target = site.module.parent(site.node)
+    if not (isinstance(target, ast.Assign) and len(target.targets) == 1):
+        return None
+    _self, passed = call_arguments(info, site.node)
+    src = passed.get(call.args[0].id)
+    if src is None:
+        return None
+    return receiver_key(target.targets[0], {}, set()), receiver_key(src, {}, set())
 
 
 def _assignment_of(module: Module, call: ast.Call) -> Optional[ast.AST]:
@@ -2827,7 +3036,14 @@ def _blends_side(loop: ast.AST, zip_call: ast.Call, side: ast.AST) -> bool:
     first side; Reptile's ``p.grad.data.add_(-1.0, l.data)`` writes a gradient, not a parameter.
     When the loop variables cannot be matched to the sides, any in-place blend counts."""
     body = list(ast.walk(loop))
-    writes = [x for x in body if isinstance(x, ast.Call) and isinstance(x.func, ast.Attribute) and x.func.attr in _IN_PLACE_BLEND]
+    # what is written: the receiver of an in-place blend (``ema_p.mul_(d).add_(p)``), or the
+    # ``.data`` reassigned with the same blend (``ema_p.data = d * ema_p.data + (1 - d) * p.data``,
+    # MoCo's key encoder and its descendants)
+    writes = [x.func.value for x in body
+              if isinstance(x, ast.Call) and isinstance(x.func, ast.Attribute) and x.func.attr in _IN_PLACE_BLEND]
+    writes += [t for x in body if isinstance(x, (ast.Assign, ast.AugAssign))
+               for t in (x.targets if isinstance(x, ast.Assign) else [x.target])
+               if isinstance(t, ast.Attribute) and t.attr == "data"]
     if not writes:
         return False
     target = loop.target  # type: ignore[attr-defined]
@@ -2839,8 +3055,8 @@ def _blends_side(loop: ast.AST, zip_call: ast.Call, side: ast.AST) -> bool:
         element = element.elts[-1]
     if not isinstance(element, ast.Name):
         return True
-    for w in writes:
-        receiver, attrs = w.func.value, []  # type: ignore[attr-defined]
+    for receiver in writes:
+        attrs: list[str] = []
         while isinstance(receiver, (ast.Attribute, ast.Call, ast.Subscript)):
             if isinstance(receiver, ast.Attribute):
                 attrs.append(receiver.attr)
