@@ -38,17 +38,6 @@ KNOWN_MISSES: dict[str, str] = {
         "Keras 3: discriminator.trainable=False set after its compile() makes its own train_on_batch run BN in "
         "inference mode and train nothing; no rule models trainable=False as an implied training=False for later "
         "fit/train_on_batch calls of that same model",
-    "flax/bug_block_train_flag_not_forwarded.py":
-        "Block.__call__(x, train: bool = False) with use_running_average=not train is called as Block(...)(x) "
-        "from a parent trained with train=True; BN401 does not bind a sub-module call's omitted argument to its "
-        "default (even Block(...)(x, train=False) is missed), and the toggled stem BN triggers the "
-        "partial-freeze exemption",
-    "flax/bug_checkpoint_saves_init_batch_stats.py":
-        "the checkpoint dict takes batch_stats from model.init()'s variables next to the trained state.params; "
-        "BN402 only checks the write-back into the train state, not which batch_stats are serialized",
-    "flax/bug_ema_params_only_eval_batch_stats.py":
-        "EMA dict {'params': incremental_update(...), 'batch_stats': ema['batch_stats']} never refreshes its "
-        "init batch_stats and is used for evaluation; no flax rule covers EMA/averaged copies (torch BN306 analogue)",
     # earlier batches
     "tf1/bug_gan_generator_update_ops_missing.py":
         "BN103 is satisfied by one control_dependencies(UPDATE_OPS, scope='discriminator') anywhere; the generator's "

@@ -16,7 +16,7 @@ from bnguard.lint.finding import Finding
 from bnguard.lint.imports import dotted
 from bnguard.lint.project import FuncNode, Module, Project
 from bnguard.lint.rules.base import Rule, RuleDoc, register
-from bnguard.lint.tf1_facts import identifier_words
+from bnguard.lint.tf1_facts import identifier_words, same_program
 
 FLAX_VERSIONS = "Flax linen 0.4-0.12 (verified with flax 0.12.8, jax 0.10.2); NNX (flax >= 0.8) for the split/merge case of BN402."
 LINEN_BN = {"flax.linen.BatchNorm", "flax.linen.normalization.BatchNorm"}
@@ -299,7 +299,11 @@ step (inside the function given to `jax.grad`/`value_and_grad`, applied to that 
 with `mutable=['batch_stats']`) that passes the call argument putting every BN of the model in
 running-average mode: `model.apply(..., train=False, mutable=['batch_stats'])` where the BNs use
 `use_running_average=not train`, or `state.apply_fn(...)` without `train` when the TrainState was
-created with `apply_fn=functools.partial(model.apply, train=False)`.
+created with `apply_fn=functools.partial(model.apply, train=False)`. And a sub-module called
+without its flag, `Block(...)(x)`, in a trained parent's method that takes a training flag and
+passes it on elsewhere (to its own BN as `use_running_average=not train`, or to another block as
+`train=train`), when `Block.__call__(self, x, train=False)` feeds that parameter to its BN as
+`use_running_average=not train`: the omitted argument keeps the block's BN on its running averages.
 """,
         why="""
 With `use_running_average=True` BatchNorm normalises with the stored `batch_stats` and never updates
@@ -329,6 +333,8 @@ logits, updates = Net().apply(variables, x, mutable=["batch_stats"])
 - an apply with `train=False` in a step that also applies a model with `train=True` (a GAN's
   generator step running the discriminator in inference mode), or applied to variables that are not
   the differentiated function's arguments, or whose model's BNs do not all read that one argument;
+- a sub-module called with an explicit `train=False` (a deliberate frozen block), or whose parent
+  passes no training flag anywhere;
 - a constant-True BN next to a BN of the same module whose flag can be False (`not train`): the
   mutable collection is there for that one, and the constant one keeps pretrained statistics on
   purpose (a frozen stem while the rest of the network trains);
@@ -505,6 +511,85 @@ def _forwarded_flag(module: Module, fn: FuncNode) -> Optional[str]:
     return None
 
 
+_SAVE_NAMES = frozenset({"to_bytes", "msgpack_serialize", "to_state_dict", "save_checkpoint", "save", "dump",
+                         "dumps", "save_pytree", "write"})
+
+
+def _saved_by(module: Module, d: ast.Dict) -> Optional[str]:
+    """The name of the serializing call ``d`` is handed to, directly or through the name it is
+    bound to in its scope (``payload = {...}; f.write(serialization.to_bytes(payload))``)."""
+    parent = module.parent(d)
+    if isinstance(parent, ast.Call) and (parent.func.attr if isinstance(parent.func, ast.Attribute)
+                                         else getattr(parent.func, "id", None)) in _SAVE_NAMES:
+        return ast.unparse(parent.func)
+    if not (isinstance(parent, ast.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0], ast.Name)):
+        return None
+    name, scope = parent.targets[0].id, module.scope_of(d)
+    for r in module.references.get(name, ()):
+        call = module.parent(r)
+        if isinstance(r, ast.Name) and module.scope_of(r) is scope and isinstance(call, ast.Call) and r in call.args:
+            callee = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", None)
+            if callee in _SAVE_NAMES:
+                return ast.unparse(call.func)
+    return None
+
+
+def _init_variables(module: Module, project: Project, name: ast.Name, depth: int) -> bool:
+    """Is ``name`` only ever the result of ``<model>.init(...)`` (bound in its scope, or a parameter
+    that every call site in the project passes such a name)?"""
+    scope = module.scope_of(name)
+    owner = scope if scope is not None else module.tree
+    values = [n.value for n in ast.walk(owner) if isinstance(n, (ast.Assign, ast.AnnAssign))
+              and any(isinstance(t, ast.Name) and t.id == name.id
+                      for t in (n.targets if isinstance(n, ast.Assign) else [n.target]))]
+    if values:
+        return all(isinstance(v, ast.Call) and isinstance(v.func, ast.Attribute) and v.func.attr == "init"
+                   for v in values)
+    if scope is None or depth > 3 or not kf._param_index(scope, name.id)[2]:
+        return False
+    sites = _calls_of(project, module, scope)
+    if not sites:
+        return False
+    for site in sites:
+        arg, explicit = kf.argument_for(site.node, scope, name.id)
+        if not explicit or not isinstance(arg, ast.Name) or not _init_variables(site.module, project, arg, depth + 1):
+            return False
+    return True
+
+
+def _calls_of(project: Project, module: Module, fn: FuncNode) -> list:
+    """Plain calls ``fn(...)`` of a module-level function in its own program (``same_program``),
+    leaving out modules that define a function of that name themselves."""
+    program = same_program(module, project)
+    return [c for c in project.call_sites(fn.name) if isinstance(c.node.func, ast.Name) and id(c.module) in program
+            and (c.module is module or not any(f.name == fn.name and f.cls is None for f in c.module.functions))]
+
+
+def _rebound_from_itself(project: Project, fn: FuncNode, param: str) -> bool:
+    """Does every call of ``fn`` in the project pass a name for ``param`` and store the result back
+    into that same name (``ema = update_ema(ema, state)``)? At least one call."""
+    owner = next((m for m in project.modules if any(f.node is fn for f in m.functions)), None)
+    sites = _calls_of(project, owner, fn) if owner is not None else []
+    if not sites:
+        return False
+    for site in sites:
+        arg, explicit = kf.argument_for(site.node, fn, param)
+        parent = site.module.parent(site.node)
+        if not (explicit and isinstance(arg, ast.Name) and isinstance(parent, ast.Assign) and len(parent.targets) == 1
+                and isinstance(parent.targets[0], ast.Name) and parent.targets[0].id == arg.id):
+            return False
+        # nothing else refreshes it (a BN recalibration, ``ema["batch_stats"] = ...``): one binding
+        # before the updates (the initial copy) and the updates themselves
+        owner = site.module.scope_of(site.node) or site.module.tree
+        others = [n for n in ast.walk(owner) if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign)) and n is not parent
+                  and any(isinstance(t, (ast.Name, ast.Subscript)) and (getattr(t, "id", None) == arg.id or (
+                      isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id == arg.id))
+                      for t in (n.targets if isinstance(n, ast.Assign) else [n.target]))]
+        if len(others) > 1 or any(o.lineno > parent.lineno or not isinstance(o, ast.Assign) for o in others):
+            return False
+    return True
+
+
 def _outermost_function(module: Module, node: ast.AST) -> Optional[FuncNode]:
     out = None
     for a in module.ancestors(node):
@@ -605,6 +690,12 @@ differentiated there, or a helper called from a differentiated lambda. For Flax 
 splits/returns the new state (the BatchNorm statistics of that step are lost); or one that returns
 the new BatchStat state (`nnx.split(model, nnx.Param, nnx.BatchStat)`, `nnx.state(model, nnx.BatchStat)`)
 while its caller unpacks that result into `_` or a name it never reads.
+Also, in a project that trains batch_stats, variable dicts whose statistics never see training: a
+dict `{"params": state.params, "batch_stats": variables["batch_stats"]}` handed to a serializer
+(`serialization.to_bytes`, `save_checkpoint`, ...) where `variables` is only ever the result of
+`model.init(...)`; and an EMA copy rebuilt by a function that returns `{"params": <blended>,
+"batch_stats": ema["batch_stats"]}` from its parameter `ema`, when every caller stores the result
+back into the name it passed (`ema = update_ema(ema, state)`) and nothing else refreshes it.
 """,
         why="""
 `apply` is pure: the new moving mean/variance exist only in the returned `batch_stats`. If the step
@@ -628,6 +719,8 @@ def train_step(state, x, y):
 - evaluation functions and forward-pass tests (no gradient, no optimizer update; a `.update(...)` that
   fills a dict, `hps.update({...})` or `d.update(k=v)`, is not an optimizer update);
 - any read of the returned statistics (written into the state, returned, stored in a dict);
+- checkpoints and EMA copies that take `batch_stats` from the train state, average them, or whose
+  source may be anything but `model.init` (a restored checkpoint, a recalibration);
 - projects whose every linen BatchNorm is built with `use_running_average=False` (the running
   averages are never read, so dropping them changes nothing);
 - NNX steps decorated with `nnx.jit` (they update the module in place);
@@ -642,7 +735,41 @@ def train_step(state, x, y):
             return
         if project_builds_linen_bn(project) and project_reads_running_averages(project):
             yield from self._linen(module, project)
+            if trains_batch_stats(project):
+                yield from self._stale_variable_dicts(module, project)
         yield from self._nnx_merge_dropped(module, project)
+
+    def _stale_variable_dicts(self, module: Module, project: Project) -> Iterable[Finding]:
+        """Variable dicts ``{"params": <trained>, "batch_stats": X["batch_stats"]}`` whose statistics
+        never see training: a checkpoint written with the ``model.init(...)`` variables' batch_stats
+        next to the trained params, or an EMA copy rebuilt every step from its own previous
+        batch_stats (``ema = update_ema(ema, state)`` returning ``{"params": incremental_update(...),
+        "batch_stats": ema["batch_stats"]}``)."""
+        for d in module.nodes_of_kind.get(ast.Dict, ()):
+            entries = {k.value: v for k, v in zip(d.keys, d.values) if isinstance(k, ast.Constant)}
+            stats, params = entries.get("batch_stats"), entries.get("params")
+            if not (isinstance(stats, ast.Subscript) and isinstance(stats.value, ast.Name)
+                    and isinstance(stats.slice, ast.Constant) and stats.slice.value == "batch_stats") or params is None:
+                continue
+            source = stats.value.id
+            if isinstance(params, ast.Subscript) and isinstance(params.value, ast.Name) and params.value.id == source:
+                continue  # params and statistics from the same dict: a copy, not a mix
+            saved = _saved_by(module, d)
+            if saved is not None and isinstance(params, ast.Attribute) and params.attr == "params" \
+                    and _init_variables(module, project, stats.value, 0):
+                yield self.finding(module, stats, (
+                    f"the checkpoint written by `{saved}` takes `batch_stats` from `{source}`, the variables of "
+                    "`model.init(...)`, next to the trained params: the saved BatchNorm statistics are the initial "
+                    "zeros/ones; save the train state's batch_stats (`state.batch_stats`)"))
+                continue
+            fn = module.scope_of(d)
+            if isinstance(module.parent(d), ast.Return) and fn is not None and kf._param_index(fn, source)[2] \
+                    and _rebound_from_itself(project, fn, source):
+                yield self.finding(module, stats, (
+                    f"`{fn.name}` rebuilds `{source}` with new params but its own previous `batch_stats`, and every "
+                    f"caller stores the result back into the `{source}` it passed: these BatchNorm statistics never "
+                    "change from their initial values while the params move; take them from the train state "
+                    "(`state.batch_stats`) or average them too"))
 
     def _linen(self, module: Module, project: Project) -> Iterable[Finding]:
         by_step: dict[int, list[tuple[ast.Call, bool]]] = {}

@@ -20,7 +20,7 @@ from bnguard.lint.memo import per_node
 from bnguard.lint.project import Module, Project, is_unit_test
 from bnguard.lint.rules.base import Rule, RuleDoc, register
 from bnguard.lint.torchflow import (_SAME_OBJECT_METHODS, ELEMENT, LOOP_TYPES, PLAIN_BASES, Event, Flow, Key,
-                                    _assigned_names, _params, _star_imports, call_arguments, conflicting, key_names,
+                                    _assigned_names, _local_aliases, _params, _star_imports, call_arguments, conflicting, key_names,
                                     mode_call, parameter_freezes, receiver_key, same_object, same_object_base)
 
 BN_CLASSES = {f"torch.nn.{n}" for n in (
@@ -305,8 +305,56 @@ def _roots(project: Project) -> Iterable[tuple[Module, list[Event]]]:
         if flow.may_produce("eval", None, m) and flow.may_produce("step", None, m):
             yield m, flow.module_summary(m)
         for fi in m.functions:
-            if flow.may_produce("eval", fi.node, m) and flow.may_produce("step", fi.node, m):
+            if flow.may_produce("eval", fi.node, m) and flow.may_produce("step", fi.node, m) \
+                    and not is_unit_test(m, fi.node):  # a test perturbing weights is no training program
                 yield m, flow.summary(fi.node)
+
+
+def _caller_chosen(project: Project, events: list[Event]) -> frozenset:
+    """The parameters of the root function whose summary is ``events``, when the project calls it:
+    tests on them are the callers' to decide (``dataset_loss(model, loader, optimizer=opt,
+    train_mode=True)``). Empty for a module body or a function nothing calls."""
+    flow = _flow(project)
+    for m in project.modules:
+        for fi in m.functions:
+            if flow._summaries.get(id(fi.node)) is events:
+                return frozenset(_params(fi.node)) if project.call_sites(fi.name) else frozenset()
+    return frozenset()
+
+
+def _run_only_without_grad(ev: Event, step: Event) -> bool:
+    """Where the optimizer steps, the object put in eval mode only ever runs under ``torch.no_grad()``
+    (``with torch.no_grad(): feats = encoder(x)`` in a linear probe): it is not trained there, and
+    its eval mode is the deliberate freeze of a feature extractor."""
+    if not ev.text:
+        return False
+    mod, node = step.sites[-1]
+    scope = mod.scope_of(node)
+    owner = scope if scope is not None else mod.tree
+    runs = [c for c in ast.walk(owner) if isinstance(c, ast.Call) and _runs_object(c, ev.text)]
+    return bool(runs) and all(any(isinstance(a, (ast.With, ast.AsyncWith)) and any(_no_grad_ctx(i.context_expr, mod) for i in a.items)
+                                  for a in mod.ancestors(c)) for c in runs)
+
+
+def _runs_object(call: ast.Call, text: str) -> bool:
+    """``encoder(x)`` / ``encoder.forward(x)`` / ``encoder.forward_features(x)`` for ``text`` "encoder"."""
+    f = call.func
+    if dotted(f) == text:
+        return True
+    return isinstance(f, ast.Attribute) and f.attr.startswith("forward") and dotted(f.value) == text
+
+
+def _guard_names(guards: tuple) -> set[str]:
+    """Names read by an event's own ``if`` tests (the tests a caller's call did not tag)."""
+    out: set[str] = set()
+    for test, _pol in guards:
+        if "@" in test:
+            continue
+        try:
+            out |= {n.id for n in ast.walk(ast.parse(test, mode="eval")) if isinstance(n, ast.Name)}
+        except SyntaxError:
+            pass
+    return out
 
 
 def _report_site(ev: Event, loop: Optional[ast.AST]) -> tuple[Module, ast.AST]:
@@ -365,7 +413,7 @@ def _mode_findings(project: Project) -> dict[str, list[tuple[Module, ast.AST, st
                     v[5] = None  # several objects left in eval mode here: one train() would not fix it
 
             _check_loops(events, step_loops, p, local_vote)
-            _check_before_loop(events, step_loops, p, local_vote)
+            _check_before_loop(events, step_loops, p, local_vote, lambda evs=events: _caller_chosen(p, evs))
             for code, mod, node, flagged, message, fix, origin in local.values():
                 vote(code, mod, node, flagged, message, fix, origin)
         out: dict[str, list] = {"BN301": [], "BN302": []}
@@ -424,7 +472,7 @@ def _check_loops(events: list[Event], step_loops: set[int], project: Project, vo
                         continue  # `if phase == "train": step` after `else: eval()`: never the same pass
                     if not _step_trains(nxt, ev, project):
                         continue  # an optimizer of other tensors (an attack, a mask, another network)
-                    reached = True
+                    reached = not _run_only_without_grad(ev, nxt)  # else a frozen feature extractor
                     break
             if restored:
                 vote("BN301", mod, site, False, origin=_origin(ev, site))
@@ -575,8 +623,12 @@ def _is_mode_switch(fn: ast.AST, eval_call: ast.AST) -> bool:
     return not busy and not any(line > eval_call.lineno for line in trains)
 
 
-def _check_before_loop(events: list[Event], step_loops: set[int], project: Project, vote) -> None:
-    """BN302: eval() outside the training loops, then a training step with no train() in between."""
+def _check_before_loop(events: list[Event], step_loops: set[int], project: Project, vote,
+                       caller_params=lambda: frozenset()) -> None:
+    """BN302: eval() outside the training loops, then a training step with no train() in between.
+    When the eval() and the step each depend on a parameter of the function (``if not train_mode:
+    model.eval()`` ... ``if optimizer is not None: optimizer.step()``), the project's calls decide
+    whether they meet: judged in the callers' summaries, not here."""
     for i, ev in enumerate(events):
         if ev.kind != "eval" or any(id(lp) in step_loops for lp in ev.loops):
             continue
@@ -594,6 +646,11 @@ def _check_before_loop(events: list[Event], step_loops: set[int], project: Proje
                     continue  # `if train: ... step` after `else: eval()` on the same flag: never both
                 step = nxt
                 break
+        if step is not None and ev.guards and step.guards and _guard_names(ev.guards) & caller_params() \
+                and _guard_names(step.guards) & caller_params():
+            continue
+        if step is not None and _run_only_without_grad(ev, step):
+            continue  # a frozen feature extractor (linear probe): eval() on purpose
         if step is not None and not restored:
             # a train() anywhere in a loop around the step runs from the second iteration on
             for lp in step.loops:
@@ -716,7 +773,11 @@ switched back after `model.train()` (`model[1].eval()`); a model whose BatchNorm
 frozen (`for p in self.bn1.parameters(): p.requires_grad = False`, `affine=False`: DeepLab-style
 `use_global_stats` fine-tuning); a model whose visible constructors build no BatchNorm; an `eval()`
 whose comment (on its line or right above) says BatchNorm is kept frozen on purpose
-(`# fix the batch normalization because batch size = 1`).
+(`# fix the batch normalization because batch size = 1`); an object that only ever runs under
+`torch.no_grad()` where the optimizer steps (the frozen encoder of a linear probe); an `eval()` and
+a step that each depend on a parameter of a helper the project calls (`if not train_mode:
+model.eval()` ... `if optimizer is not None: optimizer.step()`): the calls decide, and are judged
+where they are made; unit tests (`test_*` functions in test files).
 """,
         versions=PYTORCH_VERSIONS,
     )
@@ -836,7 +897,10 @@ put in eval mode (`for m in model.modules(): if isinstance(m, nn.BatchNorm2d): m
 `model.apply(set_bn_eval)`, a `freeze_bn()` helper or method), or a sub-module frozen with
 `requires_grad = False` and `.eval()` together — and before an optimizer step, with no freeze
 applied again in between (the next epoch's `train()` counts, and a `train()` at the end of a
-validation helper too). Calls are followed through the project as for BN301.
+validation helper too). A freeze done by the object's constructor (`net = Net(freeze_bn=True)`, whose
+`__init__` calls `self.freeze_bn()`), by a trainer's setup step, or of a sub-module stored frozen
+(`self.teacher = teacher.eval()` beside `requires_grad_(False)` in a distiller) counts too. Calls
+are followed through the project as for BN301.
 """,
         why="""
 `Module.train()` sets every sub-module to training mode, the frozen BatchNorm layers included. From
@@ -1423,7 +1487,11 @@ running `self.model(x)`, reported at the call), and the model may be the object 
 `self.feature(x)` (a sub-module whose class builds BN) in a model's own `evaluate` method.
 Also an inference entry point: a BN model given trained weights (`net.load_state_dict(torch.load(p))`)
 in a script or function that trains nothing, then run on inputs there with no `eval()` / `train()`
-of it anywhere in that code.
+of it anywhere in that code. And an evaluation that puts the model in train mode itself: an
+unconditional `model.train()` right before the evaluation pass, with no `eval()` after it (the first
+line of `train_epoch()` copied into `evaluate()`; u-2-net's demo, PointMVSNet's test). The loop's
+loader is also found through locals and progress bars (`batch = tqdm(test_l)`, `test_l =
+DataLoader(test)`).
 """,
         why="""
 `no_grad()` only turns off gradient recording; it does not change BatchNorm's mode. In train mode
@@ -1523,6 +1591,9 @@ a model handed to another call (an evaluation engine may set its mode), generato
                         break
                 if _mode_set_around(module, region, scope, events, key, call):
                     continue
+                alias = _alias_key(model_expr, scope, params)
+                if alias is not None and _mode_set_around(module, region, scope, events, alias, call):
+                    continue  # `model = pretrained_model; model.eval()`: the flow keys the switch by the original
                 if (dotted(model_expr) or "").startswith("self.") and key != ("$self",) \
                         and _mode_set_around(module, region, scope, events, ("$self",), call):
                     continue  # self.eval() in a method: Module.eval() recurses into self.model_base
@@ -1615,6 +1686,18 @@ a model handed to another call (an evaluation engine may set its mode), generato
 
 _HARMLESS_CALLEES = frozenset({"print", "len", "str", "repr", "type", "isinstance", "id", "hasattr", "getattr",
                                "summary", "count_parameters", "sum"})
+
+
+def _alias_key(model_expr: ast.AST, scope, params: set[str]) -> Optional[Key]:
+    """The key the mode flow gives ``model_expr`` when its head is a local alias of a parameter or an
+    attribute (``model = pretrained_model.visual.cnn``); None when it is no alias."""
+    if scope is None:
+        return None
+    head = (dotted(model_expr) or "").split(".")[0]
+    aliases = _local_aliases(scope.body, params)
+    if head not in aliases:
+        return None
+    return receiver_key(model_expr, aliases, params)[0]
 
 
 def _handed_to_other_code(module: Module, owner: ast.AST, text: str) -> bool:
@@ -2506,7 +2589,9 @@ def forward(self, x):
 """,
         not_flagged="""
 Frozen BN classes (`FrozenBatchNorm2d`-like: no trainable parameters, or a name saying frozen /
-fixed), `training=self.training` or any flag that can be true.
+fixed), `training=self.training` or any flag that can be true, and statistics computed in
+`forward` rather than read from the module's buffers (test-time BN mixing source and batch
+statistics, `F.batch_norm(x, mixed_mean, mixed_var, ..., False)`).
 """,
         versions=PYTORCH_VERSIONS,
     )
@@ -2529,6 +2614,9 @@ fixed), `training=self.training` or any flag that can be true.
                 flag_false = isinstance(flag, ast.Constant) and flag.value is False or always_false(flag, module, project)
             if not flag_false:
                 continue
+            stats = site.node.args[1] if len(site.node.args) > 1 else _kw(site.node, "running_mean")
+            if stats is not None and not isinstance(stats, ast.Attribute):
+                continue  # statistics computed in forward (a mixture of source and batch statistics): on purpose
             yield self.finding(
                 module, flag if flag is not None else site.node,
                 f"`{cls.name}.forward` calls batch_norm with training=False: the running statistics are never "
@@ -2831,8 +2919,9 @@ class AveragedModelStaleBN(Rule):
     triggers = ("AveragedModel", "deepcopy")
     doc = RuleDoc(
         what="""
-Finds `torch.optim.swa_utils.AveragedModel(model)` without `use_buffers=True`, and hand-written
-EMA copies (`copy.deepcopy(model)` updated parameter by parameter with `mul_`/`add_`/`lerp_`/`copy_`,
+Finds `torch.optim.swa_utils.AveragedModel(model)` without `use_buffers=True` (also built by a
+factory, `ema = build_ema(model, d)`), and hand-written EMA copies (`copy.deepcopy(model)` updated
+parameter by parameter with `mul_`/`add_`/`lerp_`/`copy_` or by reassigning `.data`,
 inline or in a helper such as `soft_update(net, target_net, tau)`, followed through its calls),
 of a model that has BatchNorm, when the averaged copy is used (evaluated, called, saved) and nothing
 in the project recomputes or copies its BN statistics (`update_bn`, a buffer copy).
@@ -2863,7 +2952,9 @@ model that cannot be told, in a helper); EMA classes that copy buffers or the wh
 (timm `ModelEma`, `ModelEmaV2/V3`); models whose class has no BatchNorm; averaged models that are
 never used, and `AveragedModel` wrappers nothing calls `update_parameters` on (a container for loading
 a saved average); per-task copies that get their own optimizer or whose loop writes into the
-source's `.grad` (MAML / Reptile learners: trained, not averaged).
+source's `.grad` (MAML / Reptile learners: trained, not averaged); an average loaded back into the
+trained model by the hook that updates it (composer's SWA before its last epochs: that model's own
+training then re-estimates the statistics).
 """,
         versions="PyTorch >= 1.6 (`torch.optim.swa_utils`), `use_buffers` since 1.10.",
     )
@@ -2991,6 +3082,8 @@ def _zip_updates(project: Project) -> list[tuple[str, Key]]:
                 srcs = [a for a in c.node.args if isinstance(a, ast.Call) and isinstance(a.func, ast.Attribute)]
                 for a in srcs:
                     key = receiver_key(a.func.value, {}, set())[0]  # type: ignore[attr-defined]
+                    if key is None:
+                        continue  # ``getattr(self, name).parameters()``: no object to match a copy against
                     if a.func.attr in ("state_dict", "buffers", "named_buffers"):  # type: ignore[attr-defined]
                         kind = "buffers"
                     elif a.func.attr in ("parameters", "named_parameters"):  # type: ignore[attr-defined]
