@@ -140,6 +140,44 @@ def test_positional_methods_init_and_partial():
     assert flag_values(p, "a") == [frozenset([True]), frozenset([False])]
 
 
+def test_dict_entry_through_parameters_and_a_written_dict():
+    p = project(a="""
+        import tensorflow as tf
+        CONFIG = {"train_bn": True, "lr": 0.1}
+        FLAGS = {"train_bn": True}
+        FLAGS["train_bn"] = False
+        def block(x, cfg):
+            return tf.layers.batch_normalization(x, training=cfg["train_bn"])
+        def net(x, config):
+            return block(x, config)
+        net(x, CONFIG)
+        tf.layers.batch_normalization(x, training=FLAGS["train_bn"])
+        tf.layers.batch_normalization(x, training=CONFIG["missing"])
+    """)
+    assert flag_values(p, "a") == [frozenset([True]), V.UNKNOWN, V.UNKNOWN]
+
+
+def test_base_init_called_with_explicit_self_and_unrelated_super_init():
+    p = project(a="""
+        import tensorflow as tf
+        class Config:
+            def __init__(self, name, is_training=False):
+                self.is_training = is_training
+        class TrainConfig(Config):
+            def __init__(self, name, is_training):
+                Config.__init__(self, name, is_training)
+        class Net:
+            def __init__(self, cfg):
+                self.cfg = cfg
+                self.bn = tf.layers.batch_normalization(x, training=cfg.is_training)
+        class BigNet(Net):
+            def __init__(self, cfg):
+                super().__init__(cfg=cfg)
+        BigNet(TrainConfig("a", is_training=True))
+    """)
+    assert flag_values(p, "a") == frozenset([True])
+
+
 def test_star_args_at_a_call_site_make_the_parameter_unknown():
     p = project(a="""
         import tensorflow as tf

@@ -52,8 +52,16 @@ _KERAS_ROOTS = ("keras", "tf_keras")
 PYTORCH_VERSIONS = "PyTorch >= 1.0 (checked against 2.x semantics; torch.nn and torch.nn.functional spellings)."
 
 
+# Frameworks with PyTorch-like layer names (BatchNorm, eval/train, .step) but their own BN semantics:
+# MXNet Gluon runs BN in training mode only inside autograd.record(), Paddle / MindSpore / Jittor
+# have their own conventions.
+_OTHER_FRAMEWORKS = ("mxnet", "paddle", "mindspore", "jittor", "oneflow", "megengine")
+
+
 def _uses_torch(module: Module) -> bool:
-    return module.imports.imports_any("torch") or module.mentions("torch")
+    if module.imports.imports_any("torch"):
+        return True
+    return module.mentions("torch") and not module.imports.imports_any(*_OTHER_FRAMEWORKS)
 
 
 def _uses_nnx(module: Module) -> bool:
@@ -1332,7 +1340,9 @@ def _callers_set_eval(fi_node: ast.AST, key: Key, project: Project, flow: Flow, 
         if key and key[0].startswith("$") and key[0] != "$self":
             bound = Flow.bind(fi, site.node, lambda e: receiver_key(e, {}, params), receiver)
             if key[0][1:] in bound:
-                ckey = bound[key[0][1:]][0]
+                bkey = bound[key[0][1:]][0]
+                # ``predictor.model`` where ``predictor`` is the caller's ``predictor``: keep the attribute
+                ckey = bkey + key[1:] if bkey is not None else None
         elif key and fi.cls is not None and receiver is not None \
                 and not (isinstance(receiver, ast.Name) and receiver.id == "self"):
             # ``self.feature`` (or ``self``) in a method called as ``model.test_loop()``: the
@@ -1603,6 +1613,8 @@ a model handed to another call (an evaluation engine may set its mode), generato
                     continue
                 has_bn = True if key == ("$self",) and _module_class_with_bn(module, call, project) \
                     else _model_has_bn(key, project, module)
+                if has_bn is None and scope is not None and len(key) == 1 and key[0].startswith("$") and key[0] != "$self":
+                    has_bn = _passed_models_have_bn(scope, key[0][1:], project, flow)
                 if has_bn is False or (has_bn is None and not _project_has_bn(project)):
                     continue
                 if has_bn is None and any(e.kind == "eval" and e.key is not None and not same_object(e.key, key)
@@ -1686,6 +1698,46 @@ a model handed to another call (an evaluation engine may set its mode), generato
 
 _HARMLESS_CALLEES = frozenset({"print", "len", "str", "repr", "type", "isinstance", "id", "hasattr", "getattr",
                                "summary", "count_parameters", "sum"})
+
+
+def _passed_models_have_bn(fn: ast.AST, param: str, project: Project, flow: Flow) -> Optional[bool]:
+    """What the project's calls of ``fn`` pass for ``param``: True when one passes a BN model, False
+    when every one passes something without BN (a lambda, a model whose constructors build none),
+    None when any cannot be told or nothing calls ``fn``."""
+    fi = flow.function_info.get(id(fn))
+    if fi is None:
+        return None
+    verdicts: list[Optional[bool]] = []
+    for site in project.call_sites(fi.name):
+        cands, _unique = flow.resolve(site.module, site.node, site.scope)
+        if not any(c.node is fn for c in cands):
+            continue
+        _self, passed = call_arguments(fi, site.node)
+        arg = passed.get(param)
+        if arg is None:
+            return None
+        if isinstance(arg, ast.Lambda) or isinstance(arg, ast.Name) and _bound_to_lambda(
+                arg.id, site.scope if site.scope is not None else site.module.tree):
+            verdicts.append(False)  # a function of tensors, not a module
+            continue
+        k = receiver_key(arg, {}, set())[0]
+        verdicts.append(_model_has_bn(k, project, site.module) if k else None)
+    if not verdicts or any(v is None for v in verdicts):
+        return True if any(v is True for v in verdicts) else None
+    return any(verdicts)
+
+
+def _bound_to_lambda(name: str, scope: ast.AST) -> bool:
+    """``net = lambda X: ...`` / ``net, loss = lambda X: ..., squared_loss`` in ``scope``."""
+    for n in ast.walk(scope):
+        if isinstance(n, ast.Assign) and len(n.targets) == 1:
+            t, v = n.targets[0], n.value
+            if isinstance(t, ast.Name) and t.id == name and isinstance(v, ast.Lambda):
+                return True
+            if isinstance(t, ast.Tuple) and isinstance(v, ast.Tuple) and len(t.elts) == len(v.elts):
+                if any(isinstance(te, ast.Name) and te.id == name and isinstance(ve, ast.Lambda) for te, ve in zip(t.elts, v.elts)):
+                    return True
+    return False
 
 
 def _alias_key(model_expr: ast.AST, scope, params: set[str]) -> Optional[Key]:
