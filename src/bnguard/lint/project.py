@@ -448,12 +448,13 @@ def is_unit_test(module: Module, scope: Optional[ast.AST]) -> bool:
     evaluates a model is not one."""
     if not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)) or not scope.name.lower().startswith("test"):
         return False
-    if _is_test_file(module.path):
+    if is_test_file(module.path):
         return True
     cls = module.enclosing_class(scope)
     return cls is not None and any((dotted(b) or "").endswith("TestCase") for b in cls.bases)
 
 
-def _is_test_file(path: str) -> bool:
+def is_test_file(path: str) -> bool:
+    """``test_x.py``, ``x_test.py`` or ``conftest.py``."""
     base = path.replace("\\", "/").rsplit("/", 1)[-1]
     return base.startswith("test_") or base.endswith("_test.py") or base == "conftest.py"

@@ -13,7 +13,7 @@ from typing import Iterable, Optional
 from bnguard.lint import config_values
 from bnguard.lint import keras_facts as kf
 from bnguard.lint.finding import Edit, Finding, Fix
-from bnguard.lint.project import Module, Project
+from bnguard.lint.project import Module, Project, is_test_file
 from bnguard.lint.rules.base import Rule, RuleDoc, register
 
 # canonical callee -> (keyword, positional index of that keyword or None)
@@ -91,12 +91,16 @@ x = keras.layers.BatchNormalization(momentum=0.9)(x)      # = 1 - 0.1
 - a BN that always runs in training mode, so its moving statistics are never read (`training=True`
   in a pix2pix-style TF1 model, a Flax GAN critic whose `use_running_average` is always False,
   `BatchNormalization(momentum=0.1)(x, training=True)`): its momentum changes no output;
-- PyTorch BN (see BN304 for the opposite mistake).
+- PyTorch BN (see BN304 for the opposite mistake);
+- unit-test files (`test_*.py`, `*_test.py`): fixture models that train nothing (slim's
+  `model_deploy_test.py`, vendored into many forks).
 """,
         versions="Keras 2/3, tf.keras/tf_keras, TF1 layers, tf.contrib / tf_slim, Flax linen and NNX (all versions).",
     )
 
     def check(self, module: Module, project: Project) -> Iterable[Finding]:
+        if is_test_file(module.path):
+            return  # unit-test fixtures (slim's model_deploy_test.py, vendored into its forks) train nothing
         for c in module.calls:
             spec = _momentum_spec(module, c.node)
             if spec is not None:

@@ -53,9 +53,9 @@ PYTORCH_VERSIONS = "PyTorch >= 1.0 (checked against 2.x semantics; torch.nn and 
 
 
 # Frameworks with PyTorch-like layer names (BatchNorm, eval/train, .step) but their own BN semantics:
-# MXNet Gluon runs BN in training mode only inside autograd.record(), Paddle / MindSpore / Jittor
-# have their own conventions.
-_OTHER_FRAMEWORKS = ("mxnet", "paddle", "mindspore", "jittor", "oneflow", "megengine")
+# MXNet Gluon runs BN in training mode only inside autograd.record(), Chainer under its global
+# config.train switch, Paddle / MindSpore / Jittor have their own conventions.
+_OTHER_FRAMEWORKS = ("mxnet", "paddle", "mindspore", "jittor", "oneflow", "megengine", "chainer")
 
 
 def _uses_torch(module: Module) -> bool:
