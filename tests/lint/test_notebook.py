@@ -16,7 +16,7 @@ def _nb(path, cells, **extra):
 
 CELLS = [
     ("markdown", "# Training\nPorted from TF."),
-    ("code", ["%matplotlib inline\n", "!pip install torch\n", "import torch.nn as nn\n"]),
+    ("code", ["%matplotlib inline\n", "!pip install torch\n", "n_files, = !ls data | wc -l\n", "import torch.nn as nn\n"]),
     ("code", "files = !ls data\n%time x = 1\nnn.BatchNorm2d?\nbn = nn.BatchNorm2d(16, momentum=0.99)\n"),
     ("code", "%%bash\nfor f in *; do echo $f; done\n"),
 ]

@@ -28,8 +28,8 @@ from typing import Any
 from bnguard.lint.finding import FileError
 from bnguard.lint.source import SourceUnit
 
-# `x = !ls`, `a, b = %sx cmd`: IPython captures the output of a shell command or magic.
-_CAPTURE = re.compile(r"^\s*[A-Za-z_][\w.\[\]'\"]*(\s*,\s*[A-Za-z_][\w.]*)*\s*=\s*[!%]")
+# `x = !ls`, `a, b = %sx cmd`, `n, = !wc -l f`: IPython captures the output of a shell command or magic.
+_CAPTURE = re.compile(r"^\s*[A-Za-z_][\w.\[\]'\"]*(\s*,\s*[A-Za-z_][\w.]*)*\s*,?\s*=\s*[!%]")
 BACKSLASH = chr(92)
 _HELP = re.compile(r"^\s*(\?\??[\w.]+|[\w.]+\?\??)\s*$")
 # Automagic: IPython runs a line magic written without its `%` (`pip install x`, `cd data`,

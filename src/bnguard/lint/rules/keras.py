@@ -380,8 +380,10 @@ def _instance_defaults_training_true(module: Module, project: Project, target: a
     if isinstance(target, ast.Name):
         scope = module.scope_of(target)
         values = [a for a in kf._assignments(scope if scope is not None else module.tree, target.id) if a is not None]
-        if not values and scope is not None:
-            values = [a for a in kf._assignments(module.tree, target.id) if a is not None]
+        while not values and scope is not None:
+            # a closure: ``model = UNet()`` in the function around the nested ``train_step``
+            scope = module.scope_of(scope)
+            values = [a for a in kf._assignments(scope if scope is not None else module.tree, target.id) if a is not None]
     for v in values:
         if isinstance(v, ast.Call):
             cls = kf.resolve_def(project, module, v.func)
