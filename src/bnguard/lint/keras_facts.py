@@ -596,7 +596,10 @@ def known_bn_free(module: Module, project: Project, expr: Optional[ast.expr]) ->
 
 
 def _param_is_bn_model(project: Project, fn: FuncNode, name: str, depth: int) -> bool:
+    home = next((fi.module for fi in project.functions(fn.name) if fi.node is fn), None)
     for c in project.call_sites(fn.name):
+        if home is not None and isinstance(c.node.func, ast.Name) and not project.imports_name_from(c.module, fn.name, home):
+            continue  # another sub-project's function of the same name
         expr, _ = argument_for(c.node, fn, name, is_method_call=isinstance(c.node.func, ast.Attribute))
         if expr is not None and is_bn_model(c.module, project, expr, depth + 1):
             return True

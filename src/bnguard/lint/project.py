@@ -316,6 +316,19 @@ class Project:
         rel = os.path.relpath(path, root) if root else path  # type: ignore[arg-type]
         return rel.replace("\\", "/")
 
+    def imports_name_from(self, module: Module, name: str, target: Module) -> bool:
+        """Can the name ``name`` used in ``module`` be the one defined in ``target``? False only when
+        ``module`` imports ``name`` from a project module that is another one: in a monorepo whose
+        sub-projects share a layout, ``projB/main.py``'s ``from runtime.run import train`` is
+        ``projB/runtime/run.py``, never ``projA``'s."""
+        if module is target:
+            return True
+        imported = module.imports.aliases.get(name, "")
+        if "." not in imported.lstrip("."):
+            return True
+        source = self.module_named(imported.lstrip(".").rsplit(".", 1)[0], module)
+        return source is None or source is target
+
     def import_component(self, module: Module) -> frozenset:
         """Ids of the modules connected to ``module`` by project imports (either direction,
         transitively): the program it belongs to. Unrelated scripts in one folder are separate."""

@@ -406,7 +406,9 @@ class Flow:
                                      if f.cls is None}
         if (id(module), callee.name) in self._plain_functions:
             return False
-        return callee.name in module.imports.aliases or _star_imports(module)
+        if callee.name in module.imports.aliases:
+            return self.project.imports_name_from(module, callee.name, callee.module)
+        return _star_imports(module)
 
     def _shadowed(self, site, callee: FunctionInfo) -> bool:
         """Is ``self.f()`` at ``site`` resolved to the caller's own class, which is not ``callee``'s?"""
@@ -432,6 +434,9 @@ class Flow:
                 # (an examples folder), or a builtin / parameter; never this call
                 return [], False
             # a `from pkg.mod import name` import narrows the candidates to that module
+            cands = [fi for fi in cands if self.project.imports_name_from(module, f.id, fi.module)]
+            if not cands:
+                return [], False
             target = module.imports.aliases.get(f.id, "")
             mod_hint = target.lstrip(".").rsplit(".", 1)[0] if target else ""
             if mod_hint:

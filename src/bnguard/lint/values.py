@@ -835,6 +835,8 @@ class _Resolver:
             elif isinstance(f, ast.Name) and not is_method:
                 if site.module is not info.module and _defines_function(site.module, name):
                     continue  # that module calls its own ``name`` (separate scripts reuse names)
+                if not self.project.imports_name_from(site.module, name, info.module):
+                    continue  # ``from runtime.run import train`` names another sub-project's module
                 yield site.node, site.module, 0, False
         if is_method and name == "__init__" and info.cls is not None:
             for site in self.project.call_sites(info.cls.name):

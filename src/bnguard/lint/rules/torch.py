@@ -2129,7 +2129,7 @@ def _model_calls(region: ast.AST, module: Module, project: Project) -> list[tupl
             if model_arg is not None:
                 out.append((n, model_arg))  # the model it is given is what runs
             continue
-        if _MODEL_NAME.search(last) and not _NOT_MODEL_NAME.search(last):
+        if _MODEL_NAME.search(last) and not _NOT_MODEL_NAME.search(last) and not _own_method(module, n, f):
             out.append((n, f))
             continue
         if isinstance(f, ast.Name):
@@ -2148,6 +2148,18 @@ def _model_calls(region: ast.AST, module: Module, project: Project) -> list[tupl
             out.append((n, f))  # self.feature(x) / unet(x), where the object is built as a BN model
     out.sort(key=lambda c: (c[0].lineno, c[0].col_offset))
     return out
+
+
+def _own_method(module: Module, call: ast.Call, f: ast.AST) -> bool:
+    """``self.build_model_input(x)`` / ``cls.extract_embedder_from_model(model)``: a method of the
+    enclosing class, not a sub-module run forward."""
+    if not (isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in ("self", "cls")):
+        return False
+    cls = module.enclosing_class(call)
+    # (a ``@property`` returning a sub-module is run forward: not counted)
+    return cls is not None and any(
+        isinstance(b, (ast.FunctionDef, ast.AsyncFunctionDef)) and b.name == f.attr
+        and not any((dotted(d) or "").endswith("property") for d in b.decorator_list) for b in cls.body)
 
 
 _MODEL_LIST_NAME = re.compile(r"(models|nets|networks|members|ensemble|learners|experts|estimators|classifiers|"
