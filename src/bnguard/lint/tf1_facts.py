@@ -180,20 +180,13 @@ def _dict_items(expr: Optional[ast.AST], module: Module, project: Project, depth
             return _OPAQUE
         return {kw.arg: kw.value for kw in expr.keywords}
     if isinstance(expr, ast.Name):
-        res = V.resolver(project)
-        owner = module.scope_of(expr)
-        while True:
-            sb = res.scope(owner if owner is not None else module.tree)
-            if expr.id in sb.names:
-                bs = sb.names[expr.id]
-                if len(bs) != 1 or bs[0].kind != "expr":
-                    return _OPAQUE
-                if _mutated(expr.id, module):
-                    return _OPAQUE
-                return _dict_items(bs[0].expr, module, project, depth + 1)
-            if owner is None:
-                return _OPAQUE
-            owner = module.scope_of(owner)
+        found = V.resolver(project).binding_of(expr.id, module, module.scope_of(expr))
+        if found is None:
+            return _OPAQUE
+        bs = found[0]
+        if len(bs) != 1 or bs[0].kind != "expr" or _mutated(expr.id, module):
+            return _OPAQUE
+        return _dict_items(bs[0].expr, module, project, depth + 1)
     return _OPAQUE
 
 

@@ -902,25 +902,31 @@ def _constructed_classes_by_name(scope: ast.AST) -> dict[str, set[str]]:
     return out
 
 
+def _assigned_target(call: ast.Call, module: Module) -> Optional[ast.AST]:
+    """``x`` / ``self.x`` in ``x = call(...)``: the one name or attribute the call's result is stored in."""
+    parent = module.parent(call)
+    if isinstance(parent, ast.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0], (ast.Name, ast.Attribute)):
+        return parent.targets[0]
+    return None
+
+
 def _constructed_binding(call: ast.Call, module: Module, arg_key) -> dict[str, tuple[Key, str]]:
     """``net = Net(...)``: the ``self`` of ``Net.__init__`` -> ``net``."""
-    parent = module.parent(call)
-    if not (isinstance(parent, ast.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0], (ast.Name, ast.Attribute))):
+    target = _assigned_target(call, module)
+    if target is None:
         return {}
-    key, text = arg_key(parent.targets[0])
+    key, text = arg_key(target)
     return {"self": (key, text)} if key is not None and text else {}
 
 
 def _returned_binding(fi: FunctionInfo, call: ast.Call, module: Module, arg_key) -> dict[str, tuple[Key, str]]:
     """``net = load_pretrained()`` where the callee ends with ``return model``: "%model" -> ``net``."""
-    parent = module.parent(call)
-    if not (isinstance(parent, ast.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0], (ast.Name, ast.Attribute))):
-        return {}
-    returned = _returned_names(fi.node)
+    target = _assigned_target(call, module)
+    returned = _returned_names(fi.node) if target is not None else ()
     if len(returned) != 1:
         return {}
-    name, target = next(iter(returned)), arg_key(parent.targets[0])
-    return {"%" + name: target, "%%" + name: target}  # a module built there and returned: the caller's now
+    name, bound = next(iter(returned)), arg_key(target)
+    return {"%" + name: bound, "%%" + name: bound}  # a module built there and returned: the caller's now
 
 
 def _narrow_by_import(module: Module, name: str, cands: list[FunctionInfo]) -> list[FunctionInfo]:

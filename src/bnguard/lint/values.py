@@ -503,16 +503,12 @@ class _Resolver:
             self._written[key] = _written_through(e.id, m)
         if self._written[key]:
             return None
-        owner = scope
-        while True:
-            sb = self.scope(owner if owner is not None else m.tree)
-            if e.id in sb.names:
-                break
-            if owner is None:
-                return None
-            owner = m.scope_of(owner)
+        found = self.binding_of(e.id, m, scope)
+        if found is None:
+            return None
+        bindings, owner = found
         out: list = []
-        for b in sb.names[e.id]:
+        for b in bindings:
             if b.kind == "expr":
                 got = self._dict_displays(b.expr, m, owner, depth + 1)
             elif b.kind == "param":
@@ -594,16 +590,21 @@ class _Resolver:
                     out.add(a is not b)
         return frozenset(out)
 
-    def _name(self, name: str, m: Module, scope) -> Values:
+    def binding_of(self, name: str, m: Module, scope) -> Optional[tuple[list, Optional[ast.AST]]]:
+        """The bindings of ``name`` seen from ``scope`` (the innermost enclosing function, then the
+        module, that binds it) and that owner (None: the module); None when nothing binds it."""
         owner = scope
         while True:
             sb = self.scope(owner if owner is not None else m.tree)
             if name in sb.names:
-                return self._bindings(name, sb.names[name], m, owner)
+                return sb.names[name], owner
             if owner is None:
-                break
+                return None
             owner = m.scope_of(owner)
-        return UNKNOWN
+
+    def _name(self, name: str, m: Module, scope) -> Values:
+        found = self.binding_of(name, m, scope)
+        return self._bindings(name, found[0], m, found[1]) if found is not None else UNKNOWN
 
     def _bindings(self, name: str, bindings: list[_Binding], m: Module, owner) -> Values:
         out: Values = frozenset()
@@ -690,15 +691,10 @@ class _Resolver:
             return True
         if not isinstance(expr, ast.Name) or depth > 3:
             return False
-        owner = scope
-        while True:
-            sb = self.scope(owner if owner is not None else m.tree)
-            if expr.id in sb.names:
-                break
-            if owner is None:
-                return False
-            owner = m.scope_of(owner)
-        bindings = sb.names[expr.id]
+        found = self.binding_of(expr.id, m, scope)
+        if found is None:
+            return False
+        bindings = found[0]
         if len(bindings) != 1 or bindings[0].kind != "param":
             return False
         func = bindings[0].func

@@ -378,12 +378,14 @@ def _instance_defaults_training_true(module: Module, project: Project, target: a
     # model = MyNet(...) where MyNet.call(self, x, training=True)
     values: list[ast.expr] = []
     if isinstance(target, ast.Name):
+        # the innermost scope that assigns it (a closure: ``model = UNet()`` in the function around
+        # the nested ``train_step``), up to the module
         scope = module.scope_of(target)
-        values = [a for a in kf._assignments(scope if scope is not None else module.tree, target.id) if a is not None]
-        while not values and scope is not None:
-            # a closure: ``model = UNet()`` in the function around the nested ``train_step``
-            scope = module.scope_of(scope)
+        while True:
             values = [a for a in kf._assignments(scope if scope is not None else module.tree, target.id) if a is not None]
+            if values or scope is None:
+                break
+            scope = module.scope_of(scope)
     for v in values:
         if isinstance(v, ast.Call):
             cls = kf.resolve_def(project, module, v.func)

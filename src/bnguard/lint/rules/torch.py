@@ -202,7 +202,7 @@ def _trained_names(project: Project, module: Optional[Module] = None) -> set[str
     with ``module``, only optimizers of the program it belongs to (its import component)."""
     if module is None:
         return {n for n in _optimizers(project).trained if not n.startswith("*")}
-    component = _import_component(project, module)
+    component = project.import_component(module)
     return {n for r in _optimizers(project).records if id(r[0]) in component for n in r[3] if not n.startswith("*")}
 
 
@@ -216,7 +216,7 @@ def _frozen_names(project: Project, module: Optional[Module] = None) -> set[str]
     with ``module``, only in the program it belongs to (its import component)."""
 
     by_module = project.fact("torch.frozen_keys_by_module", _frozen_keys_by_module)
-    ids = _import_component(project, module) if module is not None else by_module.keys()
+    ids = project.import_component(module) if module is not None else by_module.keys()
     return {n for i in ids for k in by_module.get(i, ()) for n in key_names(k)}
 
 
@@ -238,7 +238,7 @@ def _trained_bn_beside_frozen_part(key: Key, project: Project, module: Optional[
         return False
     head = key[0].lstrip("$%")
     by_module = project.fact("torch.frozen_keys_by_module", _frozen_keys_by_module)
-    frozen = [k for i in _import_component(project, module) for k in by_module.get(i, ())]
+    frozen = [k for i in project.import_component(module) for k in by_module.get(i, ())]
     if any(len(k) == 1 and k[0].lstrip("$%") == head for k in frozen):
         return False  # the whole object is frozen
     parts = {k[1] for k in frozen if len(k) >= 2 and k[0].lstrip("$%") == head}
@@ -323,11 +323,10 @@ def _caller_chosen(project: Project, events: list[Event]) -> frozenset:
     tests on them are the callers' to decide (``dataset_loss(model, loader, optimizer=opt,
     train_mode=True)``). Empty for a module body or a function nothing calls."""
     flow = _flow(project)
-    for m in project.modules:
-        for fi in m.functions:
-            if flow._summaries.get(id(fi.node)) is events:
-                return frozenset(_params(fi.node)) if project.call_sites(fi.name) else frozenset()
-    return frozenset()
+    fi = next((flow.function_info[k] for k, evs in flow._summaries.items() if evs is events and k in flow.function_info), None)
+    if fi is None or not project.call_sites(fi.name):
+        return frozenset()
+    return frozenset(_params(fi.node))
 
 
 def _run_only_without_grad(ev: Event, step: Event) -> bool:
@@ -1921,7 +1920,7 @@ def _in_program(project: Project, module: Optional[Module], key: str, module_has
     """Does a module of ``module``'s program (modules connected to it by imports; the whole project
     when ``module`` is None) satisfy ``module_has``? The set of such modules is computed once."""
     found = project.fact(key, lambda p: {id(m) for m in p.modules if module_has(m)})
-    return bool(found & _import_component(project, module)) if module is not None else bool(found)
+    return bool(found & project.import_component(module)) if module is not None else bool(found)
 
 
 def _drops_running_stats(m: Module) -> bool:
@@ -1944,13 +1943,8 @@ def _program_modules(project: Project, module: Optional[Module]) -> list[Module]
     nothing about this one's ``model``."""
     if module is None:
         return project.modules
-    component = _import_component(project, module)
+    component = project.import_component(module)
     return [m for m in project.modules if id(m) in component]
-
-
-def _import_component(project: Project, module: Module) -> frozenset:
-    """Ids of the modules of the program ``module`` belongs to (see ``Project.import_component``)."""
-    return project.import_component(module)
 
 
 _EVAL_HELPER = re.compile(r"(^|_)eval(_|$)|eval_?mode|set_?eval|to_?eval|inference_?mode|evaluating|^val_start$|test_mode", re.I)
@@ -2860,7 +2854,7 @@ def _recomputed_models(project: Project, module: Module) -> Optional[list]:
     modules connected to it by imports) recompute: empty when there are none; None when some
     recompute call's model cannot be told (another helper, a parameter, a computed expression):
     then it may be any model."""
-    component = _import_component(project, module)
+    component = project.import_component(module)
     keys = []
     for mid, key in project.fact("torch.recompute_calls", _recompute_calls):
         if mid not in component:
@@ -2932,7 +2926,7 @@ def _loaded_back_into(src_key: Key, avg_key: Key, project: Project, module: Modu
     statistics up to date. (Loading the average for a final evaluation, after the training loop,
     keeps the stale statistics: not exempt.)"""
     avg_names = key_names(avg_key)
-    program = _import_component(project, module)
+    program = project.import_component(module)
     for c in project.call_sites("load_state_dict"):
         f = c.node.func
         if id(c.module) not in program:
@@ -3105,7 +3099,7 @@ def _factory_result(module: Module, project: Project, call: ast.Call):
     info = next((fi for fi in module.functions if fi.node is fn), None)
     if info is None or info.cls is not None or call.args[0].id not in _params(fn):
         return None
-    component = _import_component(project, module)
+    component = project.import_component(module)
     sites = [c for c in project.call_sites(fn.name) if id(c.module) in component and isinstance(c.node.func, ast.Name)]
     if len(sites) != 1:
         return None
