@@ -39,9 +39,11 @@ def _mutable_has_batch_stats(module: Module, project: Project, call: ast.Call) -
     return bool(vals) and "batch_stats" in vals
 
 
-def _is_partial_of(module: Module, call: ast.Call, targets: set[str]) -> bool:
-    q = module.imports.resolve(call.func) or ""
-    return q in ("functools.partial",) and bool(call.args) and (module.imports.resolve(call.args[0]) or "") in targets
+def _is_partial_of(module: Module, call: ast.Call, targets: set[str], qualname: Optional[str]) -> bool:
+    """``functools.partial(nn.BatchNorm, ...)``; ``qualname`` is the call's resolved callee (the
+    call site already holds it: resolving every call of a project again is a real cost)."""
+    return qualname == "functools.partial" and bool(call.args) \
+        and (module.imports.resolve(call.args[0]) or "") in targets
 
 
 def _is_apply(c) -> bool:
@@ -61,7 +63,8 @@ def project_builds_linen_bn(project: Project) -> bool:
     or through a partial), or when the project defines no linen Module at all (the model comes from a
     library); no when it defines linen Modules and none of them uses BatchNorm."""
     def compute(p: Project):
-        if any(c.qualname in LINEN_BN or _is_partial_of(c.module, c.node, LINEN_BN) for c in p.all_calls()):
+        if any(p.calls_to(q) for q in LINEN_BN) \
+                or any(_is_partial_of(c.module, c.node, LINEN_BN, c.qualname) for c in p.calls_to("functools.partial")):
             return True
         return not any((m.imports.resolve(b) or "") in ("flax.linen.Module", "flax.linen.module.Module")
                        for m in p.modules for cls in m.classes for b in cls.bases)
@@ -73,12 +76,8 @@ def project_reads_running_averages(project: Project) -> bool:
     construction (direct or through a partial) fixes ``use_running_average`` to a false constant:
     then the statistics are computed and never used, and dropping them changes nothing."""
     def compute(p: Project):
-        direct, partials = [], []
-        for c in p.all_calls():
-            if c.qualname in LINEN_BN:
-                direct.append(c)
-            elif _is_partial_of(c.module, c.node, LINEN_BN):
-                partials.append(c)
+        direct = [c for q in sorted(LINEN_BN) for c in p.calls_to(q)]
+        partials = [c for c in p.calls_to("functools.partial") if _is_partial_of(c.module, c.node, LINEN_BN, c.qualname)]
         if not direct:
             return True  # the BN comes from a library (or a partial we cannot follow): unknown
         for c, is_direct in [(c, True) for c in direct] + [(c, False) for c in partials]:
@@ -451,7 +450,7 @@ logits, updates = Net().apply(variables, x, mutable=["batch_stats"])
                 # linen's first positional argument is the flag; NNX's is num_features
                 expr = kf.kwarg(node, "use_running_average") or (
                     node.args[0] if node.args and c.qualname in LINEN_BN else None)
-            elif _is_partial_of(module, node, kinds):
+            elif _is_partial_of(module, node, kinds, c.qualname):
                 expr = kf.kwarg(node, "use_running_average")
             elif isinstance(node.func, ast.Call) and module.imports.resolve(node.func.func) in kinds:
                 expr = kf.kwarg(node, "use_running_average")  # nn.BatchNorm(...)(x, use_running_average=True)
