@@ -197,6 +197,8 @@ def keras_ckpts(tmp_path_factory):
         paths[name] = str(out / f"{name}.keras")
         paths[f"{name}_weights"] = str(out / f"{name}.weights.h5")
         paths[f"{name}_tf"] = str(out / f"{name}_tfckpt")
+        model.export(str(out / f"{name}_savedmodel"), verbose=False)  # variables keyed by position
+        paths[f"{name}_savedmodel"] = str(out / f"{name}_savedmodel")
     return paths
 
 

@@ -60,6 +60,15 @@ def test_keras_tf_object_checkpoint(keras_ckpts):
     assert len(bad) == 2 and set(bad.verdicts().values()) == {"never-updated?"}
 
 
+def test_keras_savedmodel_export_names_layers_from_its_object_graph(keras_ckpts):
+    # model.export() keys variables as variables/<i>/...: the layer names come from saved_model.pb
+    good = inspect(keras_ckpts["good_savedmodel"])
+    assert good.ok and sorted(n.split("/")[-1] for n in good.verdicts()) == ["bn_a", "bn_b"]
+    bad = inspect(keras_ckpts["frozen_savedmodel"])
+    assert set(bad.verdicts().values()) == {"never-updated?"} and len(bad) == 2
+    assert [r.data["channels"] for r in bad.layers if r.name.endswith("/bn_a")] == [8]
+
+
 def test_tf_keras_legacy_h5(tf_keras_h5):
     good = inspect(tf_keras_h5["good"])
     assert good.ok and good.meta["format"] == "keras-legacy-h5" and len(good) == 1
