@@ -68,8 +68,10 @@ def _dispatch(path: str) -> Checkpoint:
         from bnguard.checkpoint.readers import torch_zip
 
         return torch_zip.read_legacy(path)
-    if head[:1] == b"\x80":
-        raise CheckpointError("a plain pickle, not a PyTorch checkpoint; refused (unpickling can run code)")
+    if head[:1] == b"\x80":  # a plain pickle: only numpy arrays and plain containers are read from it
+        from bnguard.checkpoint.readers import numpy_pickle
+
+        return numpy_pickle.read_pickle(path)
     ext = os.path.splitext(path)[1].lower()
     if ext == ".onnx" or _looks_like_onnx(head):
         from bnguard.checkpoint.readers import onnx_model
@@ -83,7 +85,7 @@ def _dispatch(path: str) -> Checkpoint:
         raise CheckpointError("a gzip file: decompress it first")
     raise CheckpointError(
         "not a recognised checkpoint format (expected .pt/.pth/.bin, .safetensors, .keras, .h5, "
-        "a TF checkpoint prefix, Flax msgpack, an Orbax folder or .onnx)")
+        "a TF checkpoint prefix, Flax msgpack, an Orbax folder, .onnx, .npz or a pickle of numpy arrays)")
 
 
 def _looks_like_onnx(head: bytes) -> bool:
@@ -108,7 +110,11 @@ def _open_zip(path: str) -> Checkpoint:
             from bnguard.checkpoint.readers import keras
 
             return keras.read_keras_zip(path, zf)
-    raise CheckpointError("a zip archive that is neither a PyTorch checkpoint nor a .keras model")
+        from bnguard.checkpoint.readers import numpy_pickle
+
+        if numpy_pickle.is_npz(zf):
+            return numpy_pickle.read_npz(path)
+    raise CheckpointError("a zip archive that is neither a PyTorch checkpoint, a .keras model nor a numpy .npz")
 
 
 def _tf_prefix(path: str) -> str | None:
