@@ -1,4 +1,4 @@
-"""TF1 rules BN101-BN105 over realistic fixture programs.
+"""TF1 rules BN101-BN106 over realistic fixture programs.
 
 Every program under ``fixtures/tf1/flagged`` marks each line that must be reported with a trailing
 ``# BN10x`` comment; the reported (file, line, code) set must equal the marked set exactly. Programs
@@ -49,7 +49,7 @@ def test_clean_program_is_not_flagged(project):
     assert _reported(project) == set()
 
 
-@pytest.mark.parametrize("code", ["BN101", "BN102", "BN103", "BN104", "BN105"])
+@pytest.mark.parametrize("code", ["BN101", "BN102", "BN103", "BN104", "BN105", "BN106"])
 def test_each_rule_has_six_flagged_and_six_clean_programs(code):
     prefix = code.lower() + "_"
     flagged = [p for p in _cases("flagged") if p.name.startswith(prefix)]
@@ -63,7 +63,7 @@ def test_every_tf1_rule_is_documented_and_has_triggers():
     from bnguard.lint.rules.base import all_rules
 
     rules = {code: r for code, r in all_rules().items() if code.startswith("BN1")}
-    assert set(rules) == {"BN101", "BN102", "BN103", "BN104", "BN105"}
+    assert set(rules) == {"BN101", "BN102", "BN103", "BN104", "BN105", "BN106"}
     for rule in rules.values():
         doc = rule.doc
         assert all(len(getattr(doc, f).strip()) > 40 for f in ("what", "why", "example", "use_instead",
