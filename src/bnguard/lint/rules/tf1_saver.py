@@ -22,10 +22,11 @@ from bnguard.lint.tf1_facts import bn_sites, deliberate_in_program, same_program
 SAVERS = {"tensorflow.train.Saver", "tensorflow.compat.v1.train.Saver"}
 TRAINABLE_LISTS = {"tensorflow.trainable_variables", "tensorflow.compat.v1.trainable_variables"}
 # Words showing the program takes care of the moving statistics itself: slim's
-# ``variables_collections=[TRAINABLE_VARIABLES]`` (facenet), a var_list extended with the moving
-# variables, a model-variables saver.
-_HANDLED_WORDS = ("variables_collections", "moving_mean", "moving_variance", "moving_average_variables",
-                  "MOVING_AVERAGE_VARIABLES", "model_variables", "MODEL_VARIABLES")
+# ``variables_collections=[TRAINABLE_VARIABLES]`` (facenet), the moving-average collection, a
+# model-variables saver. (A mere "moving_mean" is not one: code that reads the statistics by name
+# says nothing about what is saved; lists filtered by that name are, see ``_selects_moving_variables``.)
+_HANDLED_WORDS = ("variables_collections", "moving_average_variables", "MOVING_AVERAGE_VARIABLES",
+                  "model_variables", "MODEL_VARIABLES")
 _MUTATORS = {"append", "extend", "insert", "__iadd__"}
 # Objects that write the checkpoints of the saver they are given.
 _SAVING_OWNERS = {"Supervisor", "Scaffold", "CheckpointSaverHook"}
@@ -90,7 +91,8 @@ saver = tf.train.Saver(tf.trainable_variables() + tf.moving_average_variables())
                 continue
             program = same_program(module, project)
             program_modules = [m for m in project.modules if id(m) in program]
-            if any(m.mentions(w) for m in program_modules for w in _HANDLED_WORDS):
+            if any(m.mentions(w) for m in program_modules for w in _HANDLED_WORDS) \
+                    or any(_selects_moving_variables(m) for m in program_modules):
                 continue
             if deliberate_in_program(module, project) or _other_full_saver(c.node, program_modules):
                 continue
@@ -107,11 +109,25 @@ saver = tf.train.Saver(tf.trainable_variables() + tf.moving_average_variables())
                     f"(non-trainable; BN built at {built}) are not in its checkpoints, so the restored model "
                     "normalizes with the initial statistics (mean 0, variance 1); save every global variable "
                     "(`tf.train.Saver()`) or add `tf.moving_average_variables()` to the list"))
-            elif not trains and ctx.initializer_modules & program and _restores(target, module, program_modules):
+            elif not trains and ctx.initializer_modules & program and _restores(c.node, target, module, program_modules):
                 yield self.finding(module, c.node, (
                     "this Saver restores only tf.trainable_variables(): the batch-norm moving_mean/moving_variance "
                     f"(BN built at {built}) keep their initial values (mean 0, variance 1) after the restore, and "
                     "inference normalizes with them; restore every global variable (`tf.train.Saver()`)"))
+
+
+def _selects_moving_variables(module: Module) -> bool:
+    """``[v for v in tf.global_variables() if "moving_mean" in v.name]``: the program collects the
+    moving statistics by name (the usual way of adding them to a saver's list)."""
+    if not module.mentions("moving"):
+        return False
+    for node in ast.walk(module.tree):
+        if isinstance(node, ast.comprehension):
+            for cond in node.ifs:
+                if any(isinstance(c, ast.Constant) and isinstance(c.value, str) and "moving" in c.value
+                       for c in ast.walk(cond)):
+                    return True
+    return False
 
 
 def _kw(call: ast.Call, name: str) -> Optional[ast.AST]:
@@ -171,29 +187,40 @@ def _receiver_is(node: ast.AST, target: Optional[str], saver_call: ast.Call) -> 
     return (isinstance(node, ast.Name) and node.id == target) or (isinstance(node, ast.Attribute) and node.attr == target)
 
 
-def _method_calls(name: str, target: Optional[str], saver_call: ast.Call, modules: list) -> bool:
-    for m in modules:
+def _uses(saver_call: ast.Call, module: Module, modules: list):
+    """Call sites that may use the saver: the whole program for ``self.saver = Saver(...)``, the
+    saver's own function for a local name (two functions that each name their saver ``saver`` are
+    two savers)."""
+    parent = module.parent(saver_call)
+    local = isinstance(parent, ast.Assign) and isinstance(parent.targets[0], ast.Name)
+    scope = module.scope_of(saver_call)
+    for m in ([module] if local else modules):
         for c in m.calls:
-            f = c.node.func
-            if c.name == name and isinstance(f, ast.Attribute) and _receiver_is(f.value, target, saver_call):
-                return True
+            if not local or c.scope is scope:
+                yield c
+
+
+def _method_calls(name: str, target: Optional[str], saver_call: ast.Call, module: Module, modules: list) -> bool:
+    for c in _uses(saver_call, module, modules):
+        f = c.node.func
+        if c.name == name and isinstance(f, ast.Attribute) and _receiver_is(f.value, target, saver_call):
+            return True
     return False
 
 
 def _saves(saver_call: ast.Call, target: Optional[str], module: Module, modules: list) -> bool:
-    if _method_calls("save", target, saver_call, modules):
+    if _method_calls("save", target, saver_call, module, modules):
         return True
-    for m in modules:
-        for c in m.calls:
-            if c.name in _SAVING_OWNERS:
-                given = _kw(c.node, "saver")
-                if given is not None and _receiver_is(given, target, saver_call):
-                    return True
+    for c in _uses(saver_call, module, modules):
+        if c.name in _SAVING_OWNERS:
+            given = _kw(c.node, "saver")
+            if given is not None and _receiver_is(given, target, saver_call):
+                return True
     return False
 
 
-def _restores(target: Optional[str], module: Module, modules: list) -> bool:
-    return target is not None and _method_calls("restore", target, None, modules)  # type: ignore[arg-type]
+def _restores(saver_call: ast.Call, target: Optional[str], module: Module, modules: list) -> bool:
+    return target is not None and _method_calls("restore", target, saver_call, module, modules)
 
 
 def _other_full_saver(saver_call: ast.Call, modules: list) -> bool:
