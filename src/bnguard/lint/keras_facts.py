@@ -327,22 +327,28 @@ def resolve_def(project: Project, module: Module, func: ast.AST) -> Optional[ast
     """The project class or function a callee names inside ``module``: defined there, or imported
     from a project module (``from nets import build``, ``import nets; nets.build``). None otherwise:
     a name is never matched across unrelated modules (two classes called ``Model`` are common)."""
+    return resolve_def_in(project, module, func)[1]
+
+
+def resolve_def_in(project: Project, module: Module, func: ast.AST) -> tuple[Optional[Module], Optional[ast.AST]]:
+    """``resolve_def`` with the module that defines the class or function."""
     if isinstance(func, ast.Name):
         n = _toplevel_defs(module.tree).get(func.id)
         if n is not None:
-            return n
+            return module, n
         target = module.imports.aliases.get(func.id)
         if not target or "." not in target:
-            return None
+            return None, None
         source_name, _, name = target.rpartition(".")
     elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
         source_name, name = module.imports.aliases.get(func.value.id) or "", func.attr
     else:
-        return None
+        return None, None
     source = project.module_named(source_name, module) if source_name and hasattr(project, "module_named") else None
     if source is None or source is module:
-        return None
-    return _toplevel_defs(source.tree).get(name)
+        return None, None
+    found = _toplevel_defs(source.tree).get(name)
+    return (source, found) if found is not None else (None, None)
 
 
 @per_node

@@ -867,6 +867,10 @@ def _close(work: list, seen: set, ctx: TrainContext, project: Project) -> None:
         else:  # ``f()`` / ``module.f()``: a plain function, this module's own if it has one
             plain = [f for f in candidates if f.cls is None]
             targets = [f for f in plain if f.module is from_module] if kind == "name" else []
+            if not targets and kind == "name":
+                # ``from .common import batchnorm``: that module's function, not every project
+                # function of the name (a test script's own ``batchnorm``)
+                targets = [f for f in plain if project.imports_name_from(from_module, name, f.module)]
             targets = targets or plain
         methods = ctx.methods_by_class.get(name, ()) if kind != "attr" else ()  # ``Model(...)`` runs its methods
         for f in list(targets) + list(methods):

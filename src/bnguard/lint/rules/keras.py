@@ -209,7 +209,14 @@ with tf.GradientTape() as tape:
         trainable state, so the unfrozen part (with its BN) still runs in inference mode and trains
         nothing. ``base`` is the model itself, an argument of the call that built it, or reached
         from it (``model.get_layer('base')``); the BN must be visible in it."""
+        # Only a function that sets ``.trainable = True`` itself can hold the pattern; finding those
+        # through the module's assignment index spares a walk of every function.
+        unfreezing = {id(module.scope_of(st)) for st in module.assignments
+                      if isinstance(st, ast.Assign) and kf._literal(st.value) is True
+                      and any(isinstance(t, ast.Attribute) and t.attr == "trainable" for t in st.targets)}
         for fn in module.functions:
+            if id(fn.node) not in unfreezing:
+                continue
             stmts = sorted((n for n in ast.walk(fn.node) if isinstance(n, ast.stmt) and module.scope_of(n) is fn.node),
                            key=lambda n: (n.lineno, n.col_offset))
             events = []  # (position, kind, model name / unfrozen expression, node)
@@ -350,7 +357,7 @@ for x, y in dataset:
             cls = module.enclosing_class(call)
             if cls is None or not kf.class_is_bn_model(project, module, cls):
                 return False
-            return not _call_defaults_training_true(cls)
+            return not _call_defaults_training_true(project, module, cls)
         target = kf.model_expr(call)
         if kf.is_bn_model(module, project, target):
             return not _instance_defaults_training_true(module, project, target)
@@ -366,31 +373,84 @@ for x, y in dataset:
         return Fix("pass training=True", (Edit(line, last.end_col_offset, line, last.end_col_offset, ", training=True", cell),))
 
 
-def _call_defaults_training_true(cls: ast.ClassDef) -> bool:
-    for n in cls.body:
-        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == "call":
-            _, default, found = kf._param_index(n, "training")
-            return found and isinstance(default, ast.Constant) and bool(default.value)
+def _call_defaults_training_true(project: Project, module: Module, cls: ast.ClassDef, depth: int = 0) -> bool:
+    """Does an instance of ``cls`` called without ``training`` (no outer call, no learning phase) run
+    in training mode? Keras (tf_keras and Keras 3) fills a missing ``training`` from call()'s own
+    default: ``call(self, x, training=True)``. A ``call(self, *args, **kwargs)`` that forwards to
+    ``self.net(*args, **kwargs)`` passes ``training=None`` on, so ``self.net``'s default decides."""
+    if depth > 4:
+        return False
+    call = next((n for n in cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == "call"), None)
+    if call is None:  # inherited from a project base class
+        for b in cls.bases:
+            bmod, base = kf.resolve_def_in(project, module, b)
+            if isinstance(base, ast.ClassDef) and bmod is not None \
+                    and _call_defaults_training_true(project, bmod, base, depth + 1):
+                return True
+        return False
+    _, default, found = kf._param_index(call, "training")
+    if found:
+        return isinstance(default, ast.Constant) and bool(default.value)
+    if call.args.kwarg is None:
+        return False
+    kwargs_name = call.args.kwarg.arg
+    for n in ast.walk(call):
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name) \
+                and n.func.value.id == "self" \
+                and any(k.arg is None and isinstance(k.value, ast.Name) and k.value.id == kwargs_name for k in n.keywords) \
+                and _instance_defaults_training_true(module, project, n.func, depth + 1):
+            return True
     return False
 
 
-def _instance_defaults_training_true(module: Module, project: Project, target: ast.expr) -> bool:
-    # model = MyNet(...) where MyNet.call(self, x, training=True)
-    values: list[ast.expr] = []
+def _instance_defaults_training_true(module: Module, project: Project, target: ast.expr, depth: int = 0) -> bool:
+    """Is ``target`` (``model``, ``self.net``) bound to an instance of a class whose call() runs in
+    training mode by default? Followed through closures, function parameters (every call site) and
+    ``self.attr = ...`` bindings, like ``keras_facts.is_bn_model``."""
+    if depth > 4:
+        return False
+    values: list[tuple[Module, ast.expr]] = []
     if isinstance(target, ast.Name):
         # the innermost scope that assigns it (a closure: ``model = UNet()`` in the function around
-        # the nested ``train_step``), up to the module
+        # the nested ``train_step``), up to the module; a parameter: what its call sites pass
         scope = module.scope_of(target)
         while True:
-            values = [a for a in kf._assignments(scope if scope is not None else module.tree, target.id) if a is not None]
+            values = [(module, a) for a in kf._assignments(scope if scope is not None else module.tree, target.id)
+                      if a is not None]
             if values or scope is None:
                 break
+            if kf._param_index(scope, target.id)[2]:
+                return _param_defaults_training_true(project, scope, target.id, depth)
             scope = module.scope_of(scope)
-    for v in values:
-        if isinstance(v, ast.Call):
-            cls = kf.resolve_def(project, module, v.func)
-            if isinstance(cls, ast.ClassDef) and _call_defaults_training_true(cls):
+    elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self":
+        cls = module.enclosing_class(target)
+        for n in ast.walk(cls) if cls is not None else ():
+            if isinstance(n, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr == target.attr
+                                                 and isinstance(t.value, ast.Name) and t.value.id == "self"
+                                                 for t in n.targets):
+                values.append((module, n.value))
+    while values:
+        vmod, v = values.pop()
+        if isinstance(v, ast.IfExp):
+            values += [(vmod, v.body), (vmod, v.orelse)]
+        elif isinstance(v, ast.Call):
+            cmod, cls = kf.resolve_def_in(project, vmod, v.func)
+            if isinstance(cls, ast.ClassDef) and cmod is not None \
+                    and _call_defaults_training_true(project, cmod, cls, depth + 1):
                 return True
+    return False
+
+
+def _param_defaults_training_true(project: Project, fn: FuncNode, name: str, depth: int) -> bool:
+    home = next((fi.module for fi in project.functions(fn.name) if fi.node is fn), None)
+    if home is None or fn.name in kf.FRAMEWORK_HOOKS:
+        return False
+    for c in project.call_sites(fn.name):
+        if isinstance(c.node.func, ast.Name) and not project.imports_name_from(c.module, fn.name, home):
+            continue  # another sub-project's function of the same name
+        expr, _ = kf.argument_for(c.node, fn, name, is_method_call=isinstance(c.node.func, ast.Attribute))
+        if expr is not None and _instance_defaults_training_true(c.module, project, expr, depth + 1):
+            return True
     return False
 
 

@@ -14,7 +14,7 @@ from bnguard.lint import keras_facts as kf
 from bnguard.lint import values as V
 from bnguard.lint.imports import dotted
 from bnguard.lint.finding import Finding
-from bnguard.lint.project import Module, Project, call_assignments, is_unit_test, with_bindings
+from bnguard.lint.project import FunctionInfo, Module, Project, call_assignments, is_unit_test, with_bindings
 from bnguard.lint.rules.base import Rule, RuleDoc, register
 from bnguard.lint.tf1_facts import (
     UPDATE_OPS,
@@ -543,10 +543,12 @@ def _compute_update_sites(project: Project) -> list[BNSite]:
             continue  # updates_collections=None (in-place updates) or a custom collection
         if V.always_false_values(s.flag):
             continue  # no update ops are created (BN101's case)
-        if V.always_true_values(s.flag) and (s.flag_expr is None or deliberate_in_program(s.module, project)):
+        if V.always_true_values(s.flag) and (s.flag_expr is None or deliberate_in_program(s.module, project)
+                                             or _literal_true_never_exported(s, project)):
             # Batch statistics everywhere, by the API default or in a GAN/meta-learning project
-            # (MAML's transductive BN): the moving statistics are never read. An explicit
-            # ``training=True`` still builds statistics that a checkpoint/serving graph will read.
+            # (MAML's transductive BN): the moving statistics are never read. A ``training=True``
+            # that comes through a wrapper or mode parameter still builds statistics that a
+            # checkpoint/serving graph will read.
             continue
         if s.flag is not V.UNKNOWN and all(isinstance(v, V.Placeholder) and v.has_default for v in s.flag) \
                 and not any(V.is_fed(v, project) for v in s.flag):
@@ -557,6 +559,27 @@ def _compute_update_sites(project: Project) -> list[BNSite]:
             continue
         out.append(s)
     return out
+
+
+# Code that hands a graph to a serving/inference consumer outside the project, which would read
+# the moving statistics.
+_EXPORT_CALLS = frozenset({"export_savedmodel", "export_saved_model", "simple_save", "freeze_graph", "write_graph",
+                           "convert_variables_to_constants", "SavedModelBuilder", "from_session", "from_saved_model",
+                           "from_frozen_graph", "convert_tf_saved_model", "from_graph_def"})
+
+
+def _literal_true_never_exported(site: BNSite, project: Project) -> bool:
+    """``batch_norm(x, is_training=True)`` written at the layer itself (no flag parameter, no mode):
+    the program only ever normalizes with batch statistics, by design (openai/coinrun's PPO policy,
+    used the same way to act), so its moving statistics are read by nothing, unless the program
+    reads them by name or exports the graph for serving."""
+    if not (isinstance(site.flag_expr, ast.Constant) and site.flag_expr.value is True):
+        return False
+    program = same_program(site.module, project)
+    modules = [m for m in project.modules if id(m) in program]
+    if any(m.mentions(w) for m in modules for w in ("moving_mean", "moving_variance", "moving_average_variables")):
+        return False  # the program reads the statistics themselves
+    return not any(c.name in _EXPORT_CALLS or ".saved_model." in (c.qualname or "") for m in modules for c in m.calls)
 
 
 _FRAMEWORK_ROOTS = ("tensorflow", "tf_slim", "keras", "tf_keras", "sonnet", "tflearn", "tensorlayer")
@@ -948,7 +971,10 @@ with tf.control_dependencies(update_ops):
 - `updates_collections=None` (slim/contrib update the statistics in place) or a custom collection.
 - BN whose flag is always false (no update ops exist: BN101), or always true by the API default
   (`batch_norm` without `is_training`) or in a GAN/meta-learning project: the moving statistics are
-  never read, as in MAML's transductive batch norm.
+  never read, as in MAML's transductive batch norm. The same for `is_training=True` written at the
+  layer itself (no flag parameter: batch statistics by design, as in a PPO policy that acts with
+  them too) when nothing in the program reads the statistics (`moving_mean` by name) or exports the
+  graph (`tf.saved_model`, `freeze_graph`, `write_graph`, TFLite converters), which would read them.
 - BN whose flag is a parameter defaulting to False (`def bn(self, x, is_training=False)`) when its
   callers cannot be followed (a `@layer` decorator, `self.bn._original(self, ...)`) and no call found
   by name passes anything but False: the only evidence says no update ops are created (frozen
@@ -1386,6 +1412,14 @@ def _calls_project_builder(c, project: Project) -> bool:
     object (``ema = tf.train.ExponentialMovingAverage(...)``; ``ema.apply(...)``)."""
     fns = project.functions(c.name)
     f = c.node.func
+    if isinstance(f, ast.Name) and fns:
+        # Python scoping: a function the calling module defines around the call (nested in an
+        # enclosing function, or at module level) is the one that runs; an imported name is the
+        # importing module's source (monorepos repeat names such as ``metric_fn`` everywhere)
+        local = _scoped_definition(c, fns)
+        if local is not None:
+            return _body_builds_bn(local, project)
+        fns = [fi for fi in fns if project.imports_name_from(c.module, c.name, fi.module)]
     if not fns or not isinstance(f, ast.Attribute):
         return bool(fns)
     if not any(fi.cls is not None or fi.module.scope_of(fi.node) is None for fi in fns):
@@ -1396,6 +1430,71 @@ def _calls_project_builder(c, project: Project) -> bool:
         if built and all((c.module.imports.resolve(b.func) or "").startswith(_LIBRARY_ROOTS) for b in built):
             return False
     return True
+
+
+def _states_batch_stats(name: str) -> bool:
+    """``use_on_the_fly_stats``, ``use_batch_stats``, ``batch_statistics``: the name says that batch
+    statistics are wanted (a model trained and evaluated that way on purpose)."""
+    words = identifier_words(name)
+    joined = " ".join(words)
+    return "on the fly" in joined or "onthefly" in words or any(
+        a == "batch" and b.startswith("stat") for a, b in zip(words, words[1:]))
+
+
+def _flag_named_for_batch_stats(site: BNSite, project: Project, depth: int = 4) -> bool:
+    """Is the always-true training flag of ``site`` bound, on its way to the BN call, to a name
+    stating that batch statistics are deliberate? Follows parameters through their call sites
+    (``conv_bn(h, is_training=use_on_the_fly_stats)`` inside ``compute_outputs(self, x,
+    use_on_the_fly_stats)``)."""
+    work = [(site.flag_expr, site.module, depth)]
+    seen: set = set()
+    while work:
+        expr, m, d = work.pop()
+        if expr is None or id(expr) in seen:
+            continue
+        seen.add(id(expr))
+        names = [n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(expr)
+                 if isinstance(n, (ast.Name, ast.Attribute))]
+        if any(_states_batch_stats(n) for n in names):
+            return True
+        if d <= 0 or not isinstance(expr, ast.Name):
+            continue
+        scope = m.scope_of(expr)
+        if scope is None or isinstance(scope, ast.Lambda) or not kf._param_index(scope, expr.id)[2]:
+            continue
+        for c in project.call_sites(scope.name):
+            arg, _ = kf.argument_for(c.node, scope, expr.id, is_method_call=isinstance(c.node.func, ast.Attribute))
+            if arg is not None:
+                work.append((arg, c.module, d - 1))
+    return False
+
+
+def _scoped_definition(c, fns) -> Optional[FunctionInfo]:
+    """The plain function of ``fns`` that the bare-name call ``c`` runs by Python scoping: defined
+    in the calling module, in the call's own function, an enclosing one, or at module level."""
+    chain, scope = [], c.scope
+    while scope is not None:
+        chain.append(scope)
+        scope = c.module.scope_of(scope)
+    chain.append(None)
+    local = [fi for fi in fns if fi.module is c.module and fi.cls is None]
+    for owner in chain:
+        for fi in local:
+            if c.module.scope_of(fi.node) is owner:
+                return fi
+    return None
+
+
+def _body_builds_bn(fi: FunctionInfo, project: Project) -> bool:
+    """Does the body of ``fi`` build BN: a BN layer call, or a call of another BN-building name?"""
+    sites = project.fact("tf1.bn_site_nodes", lambda p: {id(s.node) for s in bn_sites(p)})
+    builders = _bn_builder_names(project)
+    for n in ast.walk(fi.node):
+        if isinstance(n, ast.Call):
+            name = n.func.id if isinstance(n.func, ast.Name) else n.func.attr if isinstance(n.func, ast.Attribute) else None
+            if id(n) in sites or (name in builders and name != fi.node.name):
+                return True
+    return False
 
 
 def _bn_builder_names(project: Project) -> set[str]:
@@ -1691,7 +1790,8 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
         not_flagged="""
 - Deliberate batch statistics at test time: GANs (pix2pix/CycleGAN generators), meta-learning (MAML,
   whose batch norm is transductive by design), test-time adaptation / AdaBN — projects whose names
-  mention these are skipped.
+  mention these are skipped; and a flag that reaches BN through a name stating that batch statistics
+  are wanted (`use_on_the_fly_stats`, `use_batch_stats`), followed through the wrapper parameters.
 - Flags that are placeholders fed anywhere in their program (a `placeholder_with_default(True)` fed
   False when evaluating), parameters passed both values, or unknown.
 - Training scripts without an evaluation `sess.run`; validation copies whose flag can be false (a
@@ -1727,7 +1827,7 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
             if not V.always_true_values(site.flag) and unfed_true is None:
                 yield from self._instance_in_training_mode(site, eval_modules, project)
                 continue
-            if _branch_chooses_mode(site, bn_sites_in(module, project)):
+            if _branch_chooses_mode(site, bn_sites_in(module, project)) or _flag_named_for_batch_stats(site, project):
                 continue
             hit = None
             for em, runs, restored, trains in eval_modules:
