@@ -476,6 +476,11 @@ class Flow:
                 local = [fi for fi in typed if fi.module is module]
                 if len(local or typed) == 1:
                     return (local or typed), True
+            if isinstance(f.value, ast.Name) and f.value.id != "self" and _names_own_module(module, f.value.id):
+                # `d2l = sys.modules[__name__]; d2l.evaluate_loss(...)`: a function of this very file
+                own = [fi for fi in self.project.functions(f.attr) if fi.cls is None and fi.module is module]
+                if own:
+                    return own[:1], True
             if isinstance(f.value, ast.Name) and f.value.id != "self":
                 # module.function(...) for an imported project module
                 mod_funcs = [fi for fi in self.project.functions(f.attr) if fi.cls is None
@@ -1191,3 +1196,15 @@ def conflicting(a: tuple[tuple[str, bool], ...], b: tuple[tuple[str, bool], ...]
     """Can two events not run in the same iteration (one under ``if C``, the other under ``not C``)?"""
     pol = dict(a)
     return any(t in pol and pol[t] != p for t, p in b)
+
+
+def _names_own_module(module: Module, name: str) -> bool:
+    """Is ``name`` bound at module level to the module itself (``d2l = sys.modules[__name__]``, the
+    way a library file generated from a book refers to its own functions)?"""
+    for st in module.tree.body:
+        if isinstance(st, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in st.targets):
+            v = st.value
+            if isinstance(v, ast.Subscript) and dotted(v.value) == "sys.modules" \
+                    and isinstance(v.slice, ast.Name) and v.slice.id == "__name__":
+                return True
+    return False

@@ -9,6 +9,7 @@ model, a callee we cannot resolve or a model whose class has no BN ends the anal
 from __future__ import annotations
 
 import ast
+import os
 import re
 import weakref
 from typing import Iterable, Optional
@@ -17,7 +18,7 @@ from bnguard.lint import config_values
 from bnguard.lint.finding import Edit, Finding, Fix
 from bnguard.lint.imports import dotted
 from bnguard.lint.memo import per_node
-from bnguard.lint.project import Module, Project, is_unit_test
+from bnguard.lint.project import Module, Project, is_test_file, is_unit_test
 from bnguard.lint.rules.base import Rule, RuleDoc, register
 from bnguard.lint.torchflow import (_SAME_OBJECT_METHODS, ELEMENT, LOOP_TYPES, PLAIN_BASES, Event, Flow, Key,
                                     _assigned_names, _local_aliases, _params, _star_imports, call_arguments, conflicting, key_names,
@@ -58,10 +59,43 @@ PYTORCH_VERSIONS = "PyTorch >= 1.0 (checked against 2.x semantics; torch.nn and 
 _OTHER_FRAMEWORKS = ("mxnet", "paddle", "mindspore", "jittor", "oneflow", "megengine", "chainer")
 
 
+# Frameworks whose files are judged by their own rule families: a file that imports one of them and
+# not torch is not PyTorch code, whatever its docstrings say (``root='~/.torch/models'``).
+_NON_TORCH_FRAMEWORKS = _OTHER_FRAMEWORKS + ("tensorflow", "keras", "tf_keras", "jax", "flax")
+
+
+# Roots of BatchNorm classes that eval() / train() do not switch (Keras follows `training=`). Not
+# flax: Flax NNX's BatchNorm follows `model.eval()` / `model.train()` like PyTorch's.
+_NON_TORCH_BN_ROOTS = frozenset(_OTHER_FRAMEWORKS + _KERAS_ROOTS + ("tensorflow", "haiku", "objax", "trax"))
+
+
 def _uses_torch(module: Module) -> bool:
     if module.imports.imports_any("torch"):
-        return True
-    return module.mentions("torch") and not module.imports.imports_any(*_OTHER_FRAMEWORKS)
+        # Keras 3 code that imports torch only inside a function (``if keras.config.backend() ==
+        # "torch": import torch``) builds Keras models, whose mode `training=` decides
+        return not _torch_only_imported_locally(module.tree)
+    return module.mentions("torch") and not module.imports.imports_any(*_NON_TORCH_FRAMEWORKS)
+
+
+@per_node
+def _torch_only_imported_locally(tree: ast.AST) -> bool:
+    """Does the file import another framework (Keras, TensorFlow, JAX...) at module level and torch
+    only inside functions?"""
+    def roots(statements) -> set:
+        found: set = set()
+        for st in statements:
+            if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue
+            if isinstance(st, ast.Import):
+                found.update(a.name.split(".")[0] for a in st.names)
+            elif isinstance(st, ast.ImportFrom) and st.module and not st.level:
+                found.add(st.module.split(".")[0])
+            else:  # `try: import ... except ImportError`, `if TYPE_CHECKING: ...`
+                found |= roots([c for c in ast.iter_child_nodes(st) if isinstance(c, ast.stmt)])
+        return found
+
+    top = roots(getattr(tree, "body", []))
+    return "torch" not in top and bool(top & set(_NON_TORCH_FRAMEWORKS))
 
 
 def _uses_nnx(module: Module) -> bool:
@@ -1047,9 +1081,11 @@ class _BNIndex:
             for n in ast.walk(node):
                 if isinstance(n, (ast.Call, ast.Name)):
                     last = (dotted(n.func if isinstance(n, ast.Call) else n) or "").rsplit(".", 1)[-1]
-                    if last in self.defs and last != name and self._reaches(last, m, predicate, tag, stack | {name}):
-                        verdict = True
-                        break
+                    if last in self.defs and last != name:
+                        where_used = self._resolves_in(n, m)
+                        if where_used is not None and self._reaches(last, where_used, predicate, tag, stack | {name}):
+                            verdict = True
+                            break
             if verdict:
                 break
         self._memo[memo_key] = verdict
@@ -1067,13 +1103,65 @@ class _BNIndex:
                 q = m.qualname(target) or ""
                 last = (dotted(target) or "").rsplit(".", 1)[-1]
                 if q in BN_CLASSES or "BatchNorm" in last or (q and _BN_LIBRARY.search(q)):
+                    if q.split(".", 1)[0] in _NON_TORCH_BN_ROOTS:
+                        continue  # keras.layers.BatchNormalization (also on the torch backend): `training=` decides
+                    if _type_test_operand(n, m):
+                        continue  # `isinstance(m, nn.BatchNorm2d)`: handles the BN of a model it is given
                     if isinstance(n, ast.Call) and self.project is not None and _never_built(m, self.project, n):
                         continue  # `if batch_norm: layers += [nn.BatchNorm2d(v)]` with batch_norm false everywhere
                     return True
                 if last in self.defs and isinstance(n, (ast.Call, ast.Name)) and last not in stack:
-                    if self.has_bn(last, m, stack):
+                    where_used = self._resolves_in(n, m)
+                    if where_used is not None and self.has_bn(last, where_used, stack):
                         return True
         return False
+
+    def _resolves_in(self, n: ast.AST, m: Module) -> Optional[Module]:
+        """May the name used by ``n`` (a call or a name in ``m``) denote a project definition, and
+        from which module should it be looked up? A plain name (``Block(...)``, ``norm=BNLayer``) is
+        looked up from ``m``. An attribute (``blocks.ConvBN(...)``) only when it goes through an
+        import of a project module: ``torch.log(x)`` is the library's, not a project helper named
+        ``log``; ``self.encoder(x)`` runs a sub-module, not a module-level ``encoder()`` factory;
+        ``trainer.get_model()`` on an object of unknown type is not every ``get_model`` of a
+        monorepo. A name being assigned (``score = ...``) refers to nothing."""
+        target = n.func if isinstance(n, ast.Call) else n
+        if isinstance(target, ast.Name):
+            return m if isinstance(target.ctx, ast.Load) else None
+        q = m.qualname(target) or ""
+        if not isinstance(target, ast.Attribute) or "." not in q or self.project is None:
+            return None
+        source = self.project.module_named(q.rsplit(".", 1)[0], m)
+        if source is None:
+            return None  # a library (torch, numpy, torchvision...)
+        last = q.rsplit(".", 1)[1]
+        if any(d[1] is source for d in self.defs.get(last, ())):
+            return source
+        # a package whose __init__ re-exports the definition (``models.resnet18()``)
+        return m if os.path.basename(source.path) == "__init__.py" else None
+
+
+def _hands_back_its_argument(defs: list) -> bool:
+    """Are these definitions functions whose every ``return`` gives back one of their parameters
+    (an epoch helper that trains the model it is passed and returns it)? Then the assignment of
+    their result names the same object, not a new model."""
+    if not defs:
+        return False
+    for node, _m in defs:
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return False
+        params = set(_params(node))
+        returns = [r for r in ast.walk(node) if isinstance(r, ast.Return)]
+        if not returns or not all(isinstance(r.value, ast.Name) and r.value.id in params for r in returns):
+            return False
+    return True
+
+
+def _type_test_operand(n: ast.AST, m: Module) -> bool:
+    """Is ``n`` a class named in an ``isinstance`` / ``issubclass`` test (alone or in a tuple)?"""
+    parent = m.parent(n)
+    if isinstance(parent, ast.Tuple):
+        parent = m.parent(parent)
+    return isinstance(parent, ast.Call) and dotted(parent.func) in ("isinstance", "issubclass") and n is not parent.func
 
 
 def _freezes_bn_parameters(node: ast.AST) -> bool:
@@ -1250,12 +1338,20 @@ def _combine(verdicts: list[Optional[bool]]) -> Optional[bool]:
     return None
 
 
-def _constructor_verdicts(key: Key, project: Project, modules, depth: int = 0) -> list[Optional[bool]]:
+_ANY_SCOPE = object()
+
+
+def _constructor_verdicts(key: Key, project: Project, modules, depth: int = 0,
+                          within: object = _ANY_SCOPE) -> list[Optional[bool]]:
+    """One verdict per assignment to the object's names in ``modules`` (only the assignments made
+    directly in the function ``within``, or at module level for None, when it is given)."""
     names = key_names(key)
     classes = _bn_classes(project)
     verdicts: list[Optional[bool]] = []
     for m in modules:
         for n in _assignments_to(m, names):
+            if within is not _ANY_SCOPE and m.scope_of(n) is not within:
+                continue
             # `net = net.type(FloatTensor)` / `net.double()`: Module methods that return the module
             value = same_object_base(n.value)
             if not isinstance(value, ast.Call):
@@ -1271,6 +1367,8 @@ def _constructor_verdicts(key: Key, project: Project, modules, depth: int = 0) -
                 verdicts.append(False)
             elif last in ("DataParallel", "DistributedDataParallel", "DDP", "deepcopy"):
                 continue
+            elif last in classes and _hands_back_its_argument(classes._candidates(last, m)[0]):
+                continue  # `model = train_one_epoch(model, ...)` returns the object it was given
             elif last in classes:
                 verdicts.append(True if classes.has_bn(last, m) else None if classes.builds_dynamically(last, m) else False)
             elif q.startswith("torch.nn."):
@@ -1550,6 +1648,7 @@ a model handed to another call (an evaluation engine may set its mode), generato
         flow = _flow(project)
         reported: set = set()  # (scope, model): one finding per model per function
         yield from self._restored_and_run(module, project, flow, reported)
+        yield from self._frozen_copy_run(module, project)
         for node in module.blocks:  # the with / def / for / if statements, in ast.walk order
             region: Optional[ast.AST] = None
             if isinstance(node, (ast.With, ast.AsyncWith)) and any(_no_grad_ctx(i.context_expr, module) for i in node.items):
@@ -1610,10 +1709,13 @@ a model handed to another call (an evaluation engine may set its mode), generato
                     continue
                 if _derived_from_evaluated(module, scope, key, events, call):
                     continue
+                passed = None
+                if scope is not None and len(key) == 1 and key[0].startswith("$") and key[0] != "$self":
+                    # a parameter holds what the callers pass: that decides, not the other
+                    # functions of the file that bind a local of the same name (d2l's `net`)
+                    passed = _passed_models_have_bn(scope, key[0][1:], project, flow)
                 has_bn = True if key == ("$self",) and _module_class_with_bn(module, call, project) \
-                    else _model_has_bn(key, project, module)
-                if has_bn is None and scope is not None and len(key) == 1 and key[0].startswith("$") and key[0] != "$self":
-                    has_bn = _passed_models_have_bn(scope, key[0][1:], project, flow)
+                    else passed if passed is not None else _model_has_bn(key, project, module)
                 if has_bn is False or (has_bn is None and not _project_has_bn(project)):
                     continue
                 if has_bn is None and any(e.kind == "eval" and e.key is not None and not same_object(e.key, key)
@@ -1648,6 +1750,17 @@ a model handed to another call (an evaluation engine may set its mode), generato
                     severity="error" if has_bn else "warning")
                 break  # one finding per region
 
+
+    def _frozen_copy_run(self, module: Module, project: Project) -> Iterable[Finding]:
+        if is_test_file(project.relative_path(module)):
+            return
+        for run, text, frozen in _frozen_copy_run_sites(module, project):
+            yield self.finding(
+                module, run,
+                f"`{text}` has every parameter frozen ({module.line_ref(frozen.lineno)}) but nothing puts it in eval "
+                "mode: requires_grad=False does not stop BatchNorm, so it normalizes each input batch with that "
+                "batch's statistics (outputs depend on the batch) and overwrites its running statistics. Call "
+                f"`{text}.eval()` where it is frozen.")
 
     def _restored_and_run(self, module: Module, project: Project, flow: Flow, reported: set) -> Iterable[Finding]:
         """An inference entry point: a BN model built and given trained weights
@@ -1695,11 +1808,101 @@ a model handed to another call (an evaluation engine may set its mode), generato
                 f"`{text}.eval()` after loading the weights.")
 
 
+def _frozen_copy_run_sites(module: Module, project: Project) -> Iterable[tuple[ast.Call, str, ast.AST]]:
+    """``self.network = deepcopy(autoencoder.encoder)`` + ``for p in self.network.parameters():
+    p.requires_grad = False`` in the constructor of a plain (non-``nn.Module``) class that then runs
+    ``self.network(x)``: an inference-only copy of a BN network whose mode nothing chooses. Yields
+    (the forward call, its text, the freeze)."""
+    if _DELIBERATE_PATH.search(project.relative_path(module)):
+        return
+    for cls in module.classes:
+        init = next((f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"), None)
+        if init is None or _may_be_module_class(cls, module, project) or _deliberate_train_mode(cls.name):
+            continue
+        for frozen in parameter_freezes(init):
+            text = dotted(frozen) or ""
+            attr = text[len("self."):]
+            if not text.startswith("self.") or "." in attr or _GENERATOR_NAME.search(attr) or _deliberate_train_mode(attr):
+                continue
+            value = next((n.value for n in ast.walk(init) if isinstance(n, ast.Assign) and len(n.targets) == 1
+                          and dotted(n.targets[0]) == text), None)
+            if value is None or not _held_network_has_bn(value, init, module, project):
+                continue
+            if any(isinstance(c, ast.Call) and mode_call(c) is not None for c in ast.walk(value)):
+                continue  # `deepcopy(encoder).eval()`: the mode is chosen where it is stored
+            if _mode_chosen_anywhere(attr, project) or _unfrozen_or_shared(cls, text, module):
+                continue
+            run = next((n for f in cls.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) and f is not init
+                        for n in ast.walk(f) if isinstance(n, ast.Call) and dotted(n.func) in (text, text + ".forward")
+                        and not _training_keyword(n)), None)
+            if run is not None:
+                yield run, text, frozen
+
+
+def _held_network_has_bn(value: ast.AST, init: ast.FunctionDef, module: Module, project: Project) -> bool:
+    """Is the network the constructor stores known to hold BN: a project class / library model
+    with BN built there, or a copy of (a part of) a constructor argument annotated with one?"""
+    classes = _bn_classes(project)
+    value = same_object_base(value)
+    if isinstance(value, ast.Call) and (dotted(value.func) or "").rsplit(".", 1)[-1] in ("deepcopy", "copy") and value.args:
+        value = same_object_base(value.args[0])
+    if isinstance(value, ast.Call):
+        q = module.qualname(value.func) or ""
+        last = (dotted(value.func) or "").rsplit(".", 1)[-1]
+        return bool(_BN_LIBRARY.search(q)) or (last in classes and classes.has_bn(last, module))
+    head = (dotted(value) or "").split(".")[0]
+    arg = next((a for a in init.args.args + init.args.kwonlyargs if a.arg == head), None)
+    if arg is None or arg.annotation is None:
+        return False
+    cls_name = (dotted(arg.annotation) or "").rsplit(".", 1)[-1]
+    return cls_name in classes and classes.has_bn(cls_name, module)
+
+
+def _mode_chosen_anywhere(attr: str, project: Project) -> bool:
+    """Does any code of the project call ``eval()`` / ``train()`` on an object's ``attr``
+    (``embedder.network.eval()``), or run the wrapper with a mode switch of its own?"""
+    for m in project.modules:
+        if not m.mentions(attr):
+            continue
+        for c in m.calls:
+            if mode_call(c.node) is not None and (dotted(c.node.func.value) or "").rsplit(".", 1)[-1] == attr:  # type: ignore[attr-defined]
+                return True
+    return False
+
+
+def _unfrozen_or_shared(cls: ast.ClassDef, text: str, module: Module) -> bool:
+    """Are the parameters switched back on (a GAN's discriminator toggle), or the network handed to
+    other code (an optimizer, an EMA update, a trainer) that may train it or choose its mode?"""
+    for n in ast.walk(cls):
+        if isinstance(n, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr == "requires_grad" for t in n.targets) \
+                and not (isinstance(n.value, ast.Constant) and n.value.value is False):
+            return True
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "requires_grad_" \
+                and not (n.args and isinstance(n.args[0], ast.Constant) and n.args[0].value is False):
+            return True
+        if isinstance(n, ast.Call) and any(dotted(a) == text for a in list(n.args) + [k.value for k in n.keywords]):
+            return True  # self.network passed on (deepcopy(self.network) for a snapshot, an optimizer...)
+        if isinstance(n, ast.Attribute) and n.attr in ("parameters", "named_parameters", "state_dict", "load_state_dict") \
+                and dotted(n.value) == text and not _in_freeze_loop(n, module):
+            return True  # its weights are read or written elsewhere (an EMA, an optimizer, a reload)
+    return False
+
+
+def _in_freeze_loop(n: ast.AST, module: Module) -> bool:
+    for a in module.ancestors(n):
+        if isinstance(a, ast.For):
+            return any(isinstance(x, ast.Assign) and isinstance(x.value, ast.Constant) and x.value.value is False
+                       for st in a.body for x in ast.walk(st))
+        if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            break
+    return False
+
+
 _HARMLESS_CALLEES = frozenset({"print", "len", "str", "repr", "type", "isinstance", "id", "hasattr", "getattr",
                                "summary", "count_parameters", "sum"})
 
 
-def _passed_models_have_bn(fn: ast.AST, param: str, project: Project, flow: Flow) -> Optional[bool]:
+def _passed_models_have_bn(fn: ast.AST, param: str, project: Project, flow: Flow, depth: int = 0) -> Optional[bool]:
     """What the project's calls of ``fn`` pass for ``param``: True when one passes a BN model, False
     when every one passes something without BN (a lambda, a model whose constructors build none),
     None when any cannot be told or nothing calls ``fn``."""
@@ -1719,11 +1922,39 @@ def _passed_models_have_bn(fn: ast.AST, param: str, project: Project, flow: Flow
                 arg.id, site.scope if site.scope is not None else site.module.tree):
             verdicts.append(False)  # a function of tensors, not a module
             continue
+        if isinstance(arg, ast.Name):
+            local = _scope_value_has_bn(arg.id, site.scope, site.module, project, flow, depth)
+            if local is not _ANY_SCOPE:
+                verdicts.append(local)  # type: ignore[arg-type]
+                continue
         k = receiver_key(arg, {}, set())[0]
         verdicts.append(_model_has_bn(k, project, site.module) if k else None)
     if not verdicts or any(v is None for v in verdicts):
         return True if any(v is True for v in verdicts) else None
     return any(verdicts)
+
+
+def _scope_value_has_bn(name: str, scope, module: Module, project: Project, flow: Flow, depth: int):
+    """What ``name`` holds at a call in ``scope`` (a function, or None for module level), judged
+    by Python's scoping: the function's own assignments to it, or, for a parameter, what its own
+    callers pass (two levels). ``_ANY_SCOPE`` when the name is bound neither way there (a global
+    or a closure variable: judged by the file's assignments to that name)."""
+    if scope is not None and name in set(_params(scope)):
+        return _passed_models_have_bn(scope, name, project, flow, depth + 1) if depth < 2 else None
+    bound = [n for n in _assignments_to(module, {name}) if module.scope_of(n) is scope
+             and any(isinstance(t, ast.Name) and t.id == name for t in _binding_targets_of(n))]
+    if not bound:
+        return _ANY_SCOPE
+    verdicts = _constructor_verdicts((name,), project, [module], within=scope)
+    return _combine(verdicts) if len(verdicts) == len(bound) else (True if any(v is True for v in verdicts) else None)
+
+
+def _binding_targets_of(n: ast.AST) -> list[ast.AST]:
+    targets = n.targets if isinstance(n, ast.Assign) else [n.target]  # type: ignore[attr-defined]
+    out: list[ast.AST] = []
+    for t in targets:
+        out.extend(t.elts if isinstance(t, (ast.Tuple, ast.List)) else [t])
+    return out
 
 
 def _bound_to_lambda(name: str, scope: ast.AST) -> bool:
@@ -2307,6 +2538,11 @@ def _numbers(expr: ast.AST, module: Module, project: Project) -> Optional[set[fl
     if isinstance(expr, ast.Constant):
         v = expr.value
         return {float(v)} if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+    if _set_outside_own_classes(expr, module, project):
+        # ``F.batch_norm(..., self.momentum, ...)`` in a BN subclass that never assigns it: the
+        # value is the constructor argument of torch's BatchNorm, not the ``self.momentum = 0.9``
+        # of the project's LARS optimizer
+        return _constructor_argument_numbers(module.enclosing_class(expr), expr.attr, module, project)  # type: ignore[attr-defined]
     vals = possible_values(expr, module, project)
     if vals is UNKNOWN or not vals:
         # ``momentum=hp["bn_momentum"]``, ``momentum=self.bn_momentum``: a ported configuration
@@ -2322,6 +2558,87 @@ def _numbers(expr: ast.AST, module: Module, project: Project) -> Optional[set[fl
             return None
         out.add(float(v))
     return out
+
+
+def _set_outside_own_classes(expr: ast.AST, module: Module, project: Project) -> bool:
+    """Is ``expr`` a ``self.attr`` that neither its class nor a project base class of it assigns
+    (by ``self.attr = ...`` or in the class body)? Other classes' attributes of that name say
+    nothing about it."""
+    if not (isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name) and expr.value.id == "self"):
+        return False
+    cls = module.enclosing_class(expr)
+    if cls is None:
+        return False
+    defs = _bn_classes(project).defs
+    todo, seen = [cls], set()
+    while todo:
+        c = todo.pop()
+        if id(c) in seen or not isinstance(c, ast.ClassDef):
+            continue
+        seen.add(id(c))
+        for n in ast.walk(c):
+            targets = n.targets if isinstance(n, ast.Assign) else [n.target] if isinstance(n, (ast.AnnAssign, ast.AugAssign)) else []
+            for t in targets:
+                for e in ast.walk(t):
+                    if isinstance(e, ast.Attribute) and e.attr == expr.attr and dotted(e.value) == "self":
+                        return False
+                    if isinstance(e, ast.Name) and e.id == expr.attr and n in c.body:
+                        return False
+            if isinstance(n, ast.Call) and dotted(n.func) == "setattr":
+                return False
+        for b in c.bases:
+            todo.extend(node for node, _m in defs.get((dotted(b) or "").rsplit(".", 1)[-1], ()))
+    return True
+
+
+def _constructor_argument_numbers(cls: Optional[ast.ClassDef], name: str, module: Module,
+                                  project: Project) -> Optional[set[float]]:
+    """The numbers the ``__init__`` parameter ``name`` of ``cls`` takes: its default and what every
+    construction of ``cls`` or of a project subclass without its own ``__init__`` passes
+    (``CrossGPUBatchNorm2d(64, momentum=0.9)``). None when any is unknown."""
+    init = next((f for f in (cls.body if cls is not None else []) if isinstance(f, ast.FunctionDef) and f.name == "__init__"), None)
+    if cls is None or init is None or name not in _params(init):
+        return None
+    positional = [a.arg for a in init.args.posonlyargs + init.args.args][1:]
+    defaults = dict(zip(reversed(positional), reversed(init.args.defaults)))
+    defaults.update({a.arg: d for a, d in zip(init.args.kwonlyargs, init.args.kw_defaults) if d is not None})
+    out: set[float] = set()
+    if name in defaults:
+        found = _numbers(defaults[name], module, project)
+        if found is None:
+            return None
+        out |= found
+    defs = _bn_classes(project).defs
+    names, todo = set(), [cls.name]
+    while todo:  # the class and its project subclasses that inherit this __init__
+        c = todo.pop()
+        if c in names:
+            continue
+        names.add(c)
+        for sub_name, subs in defs.items():
+            for node, _m in subs:
+                if isinstance(node, ast.ClassDef) and any((dotted(b) or "").rsplit(".", 1)[-1] == c for b in node.bases):
+                    if any(isinstance(f, ast.FunctionDef) and f.name == "__init__" for f in node.body):
+                        return None  # its own constructor decides what reaches this one
+                    todo.append(sub_name)
+    program = project.import_component(module)
+    for c in names:
+        for site in project.call_sites(c):
+            if id(site.module) not in program:
+                continue  # another script's class of the same name
+            call = site.node
+            if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+                return None
+            arg = _kw(call, name)
+            if arg is None and name in positional and positional.index(name) < len(call.args):
+                arg = call.args[positional.index(name)]
+            if arg is None:
+                continue
+            found = _numbers(arg, site.module, project)
+            if found is None:
+                return None
+            out |= found
+    return out or None
 
 
 @register
@@ -2403,6 +2720,8 @@ running statistics).
         # 0.5 weighs old and new alike in both conventions: a schedule's start (PointNet++), no port
         if not values or not any(0.5 < v < 1 for v in values) or any(v >= 1 or v < 0 for v in values):
             return
+        if _only_run_in_eval_mode(module, project, node):
+            return  # the running statistics never update: the momentum is never used
         worst = max(values)
         fix = None
         if isinstance(mom, ast.Constant) and len(values) == 1:
@@ -2416,6 +2735,33 @@ running statistics).
             f"BatchNorm momentum {worst:g} follows TensorFlow's convention; PyTorch weighs the *new* batch by "
             f"momentum, so the running statistics track the last batch. Use {round(1 - worst, 10):g}.",
             fix=fix)
+
+
+def _only_run_in_eval_mode(module: Module, project: Project, node: ast.AST) -> bool:
+    """Is the BN (built in a project class) only ever run in eval mode? Every construction of the
+    class is bound to a name that is put in eval() in the same scope, and nothing in those programs
+    trains (no backward(), no optimizer step, no train()): a weight-conversion check that loads
+    converted statistics and compares outputs (momentum copied from the MXNet layer it mirrors)."""
+    cls = module.enclosing_class(node)
+    if cls is None:
+        return False
+    program = project.import_component(module)  # another script's class of the same name is another class
+    sites = [s for s in project.call_sites(cls.name) if id(s.module) in program]
+    if not sites:
+        return False  # a library class: its users may train it
+    for site in sites:
+        parent = site.module.parent(site.node)
+        if not (isinstance(parent, ast.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0], ast.Name)):
+            return False
+        name = parent.targets[0].id
+        owner = site.scope if site.scope is not None else site.module.tree
+        if not any(isinstance(n, ast.Call) and mode_call(n) == "eval" and dotted(n.func.value) == name  # type: ignore[attr-defined]
+                   for n in ast.walk(owner)):
+            return False
+        for m in _program_modules(project, site.module):
+            if _has_training_call(m.tree) or any(mode_call(c.node) == "train" for c in m.calls):
+                return False
+    return True
 
 
 # ------------------------------------------------------------------------------------------------
