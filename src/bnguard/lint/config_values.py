@@ -27,7 +27,16 @@ def constant_values(module: Module, project: Project, expr: ast.expr) -> Optiona
     if isinstance(expr, ast.Subscript) and isinstance(expr.value, ast.Name):
         key = expr.slice
         if isinstance(key, ast.Constant) and isinstance(key.value, str):
-            return _dict_key_values(module, project, expr.value, key.value)
+            found = _dict_key_values(module, project, expr.value, key.value)
+            if found:
+                return found
+    if isinstance(expr, ast.Subscript):
+        # ``BN_KWARGS["momentum"]`` of a ``dict(momentum=0.1)`` call, a copied or splatted dict
+        from bnguard.lint import values as v
+
+        vals = v.possible_values(expr, module, project)
+        if v.is_constant_set(vals):
+            return set(vals)  # type: ignore[arg-type]
     return None
 
 

@@ -167,8 +167,11 @@ def _nnx_update(call: ast.Call, module: Module) -> bool:
         and isinstance(module.parent(call), ast.Expr) and module.imports.imports_any("flax")
 
 
-def mode_call(call: ast.Call) -> Optional[str]:
-    """"eval" for ``x.eval()`` / ``x.train(False)``, "train" for ``x.train()`` / ``x.train(flag)``."""
+def mode_call(call: ast.Call, scope: Optional[ast.AST] = None) -> Optional[str]:
+    """"eval" for ``x.eval()`` / ``x.train(False)``, "train" for ``x.train()`` / ``x.train(flag)``.
+    With the enclosing function ``scope``: also "eval" for ``x.train(was_training)`` where
+    ``was_training = x.training`` was read after an ``x.eval()`` there (the mode it "restores" is
+    eval)."""
     f = call.func
     if not isinstance(f, ast.Attribute):
         return None
@@ -180,8 +183,97 @@ def mode_call(call: ast.Call) -> Optional[str]:
             return "train" if len(call.args) + len(call.keywords) == 0 else None
         if isinstance(arg, ast.Constant) and arg.value in (False, 0):
             return "eval"
+        if isinstance(arg, ast.Name) and scope is not None and _mode_captured_after_eval(scope, call, arg.id):
+            return "eval"
         return "train"  # train(True) or train(flag): may restore
     return None
+
+
+def _mode_captured_after_eval(fn: ast.AST, call: ast.Call, flag: str) -> bool:
+    """``x.eval(); was_training = x.training; ...; x.train(was_training)``: the flag is the only
+    binding of ``flag`` in ``fn``, read from the same receiver after an ``x.eval()`` that runs
+    whenever the read does (same block or an enclosing one), with no other mode switch of ``x``
+    in between. The save/restore idiom reads the flag before eval() and stays a restore."""
+    receiver = dotted(call.func.value)  # type: ignore[attr-defined]
+    if receiver is None:
+        return False
+    index = _statement_index(fn)
+    stores = index.stores.get(flag, [])
+    if len(stores) != 1:
+        return False
+    assign = stores[0]
+    value = assign.value if isinstance(assign, ast.Assign) and len(assign.targets) == 1 else None
+    if not (isinstance(value, ast.Attribute) and value.attr == "training" and dotted(value.value) == receiver):
+        return False
+    if (assign.lineno, assign.col_offset) > (call.lineno, call.col_offset):
+        return False
+    before = [c for c in index.mode_calls.get(receiver, ()) if (c.lineno, c.col_offset) < (assign.lineno, assign.col_offset)]
+    if not before:
+        return False
+    last = max(before, key=lambda c: (c.lineno, c.col_offset))
+    if mode_call(last) != "eval":
+        return False
+    stmt = index.statement_of.get(id(last))
+    enclosing = set(map(id, index.ancestors(assign)))
+    return stmt is not None and any(id(s) in enclosing for s in index.siblings(stmt))
+
+
+class _StatementIndex:
+    """Per function: the statements of each body list, the local name stores and mode calls."""
+
+    def __init__(self, fn: ast.AST):
+        self.parent_stmt: dict[int, Optional[ast.stmt]] = {}
+        self.block_of: dict[int, list] = {}
+        self.statement_of: dict[int, ast.stmt] = {}
+        self.stores: dict[str, list[ast.stmt]] = {}
+        self.mode_calls: dict[str, list[ast.Call]] = {}
+        self._walk(getattr(fn, "body", []), None)
+
+    def _walk(self, body: list, parent: Optional[ast.stmt]) -> None:
+        for st in body:
+            if not isinstance(st, ast.stmt):
+                continue
+            self.parent_stmt[id(st)] = parent
+            self.block_of[id(st)] = body
+            if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue
+            for field in ("body", "orelse", "finalbody"):
+                inner = getattr(st, field, None)
+                if isinstance(inner, list):
+                    self._walk(inner, st)
+            for h in getattr(st, "handlers", []) or []:
+                self.parent_stmt[id(h)] = st
+                self._walk(h.body, st)
+            for case in getattr(st, "cases", []) or []:
+                self._walk(case.body, st)
+            for part in ast.iter_child_nodes(st):
+                if isinstance(part, (ast.stmt, ast.excepthandler, ast.match_case)):
+                    continue
+                for n in ast.walk(part):
+                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                        self.stores.setdefault(n.id, []).append(st)
+                    elif isinstance(n, ast.Call) and mode_call(n) is not None:
+                        text = dotted(n.func.value)  # type: ignore[attr-defined]
+                        if text:
+                            self.mode_calls.setdefault(text, []).append(n)
+                            self.statement_of[id(n)] = st
+
+    def ancestors(self, st: ast.stmt) -> list[ast.stmt]:
+        out, cur = [], st
+        while cur is not None:
+            out.append(cur)
+            cur = self.parent_stmt.get(id(cur))
+        return out
+
+    def siblings(self, st: ast.stmt) -> list[ast.stmt]:
+        """The statements after ``st`` in its block."""
+        block = self.block_of.get(id(st), [])
+        return block[block.index(st) + 1:] if st in block else []
+
+
+@per_node
+def _statement_index(fn: ast.AST) -> _StatementIndex:
+    return _StatementIndex(fn)
 
 
 def _calls_in_order(node: ast.AST) -> list[ast.Call]:
@@ -652,7 +744,7 @@ class Flow:
         def on_call(call: ast.Call, loops: tuple, guards: tuple) -> None:
             if len(events) > MAX_EVENTS:
                 return
-            kind = mode_call(call)
+            kind = mode_call(call, scope)
             site = ((module, call),)
             if kind is not None and self._plain_object_method(module, call, scope):
                 kind = None  # learner.eval() of a plain wrapper object: what its eval() method does counts

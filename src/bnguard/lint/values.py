@@ -149,9 +149,10 @@ class _ScopeBindings:
             a = body_owner.args
             for arg in a.posonlyargs + a.args + a.kwonlyargs:
                 self.names[arg.arg].append(_Binding("param", func=body_owner))
-            for arg in (a.vararg, a.kwarg):
-                if arg is not None:
-                    self.names[arg.arg].append(_Binding("opaque"))
+            if a.vararg is not None:
+                self.names[a.vararg.arg].append(_Binding("opaque"))
+            if a.kwarg is not None:  # ``**kwargs``: a dict of the keywords the callers pass
+                self.names[a.kwarg.arg].append(_Binding("kwargs", func=body_owner))
             body = body_owner.body if isinstance(body_owner.body, list) else []
         else:
             body = getattr(body_owner, "body", [])
@@ -374,7 +375,8 @@ class _Resolver:
         self._feeds = None
         self._references = None
         self._func_by_node: dict[int, FunctionInfo] = {}
-        self._written: dict[tuple[int, str], bool] = {}  # (module id, name): a dict changed through it
+        self._written: dict[tuple[int, str], object] = {}  # (module id, name): keys written through it
+        self._call_displays: dict[int, Optional[ast.Dict]] = {}  # id(dict(...) call) -> its display
         for m in project.modules:
             for f in m.functions:
                 self._func_by_node[id(f.node)] = f
@@ -472,55 +474,190 @@ class _Resolver:
     def _subscript(self, e: ast.Subscript, m: Module, scope) -> Values:
         """``config["freeze_bn"]`` where ``config`` can only be dict displays of the project (a
         constant, or a parameter that every call site passes one): the values stored under that
-        key. UNKNOWN when a display lacks the key or has computed keys or ``**`` entries, or when
-        a name on the way is written through (``CONFIG["k"] = ...``, ``config.update(...)``)."""
+        key. UNKNOWN when a display lacks the key or has computed keys, or when a name on the way
+        is written through under that key (``CONFIG["k"] = ...``, ``config.update(...)``)."""
         key = e.slice
         if not (isinstance(key, ast.Constant) and isinstance(key.value, str)) or not isinstance(e.ctx, ast.Load):
             return UNKNOWN
-        displays = self._dict_displays(e.value, m, scope, 0)
+        displays = self._dict_displays(e.value, m, scope, 0, key.value)
         if not displays:
             return UNKNOWN
         out: Values = frozenset()
         for d, dm in displays:
-            if not all(isinstance(k, ast.Constant) for k in d.keys):
-                return UNKNOWN  # ``**other`` (key None) or a computed key may hold it
-            stored = [v for k, v in zip(d.keys, d.values) if k.value == key.value]  # type: ignore[union-attr]
-            if len(stored) != 1:
-                return UNKNOWN
-            out = _union(out, self.values(stored[0], dm))
-            if out is UNKNOWN:
-                return UNKNOWN
+            stored = self._display_entry(d, dm, key.value, 0)
+            if not stored:
+                return UNKNOWN  # a computed key or a ``**`` entry may hold it, or it is missing (KeyError)
+            for value, vm in stored:
+                out = _union(out, self.values(value, vm))
+                if out is UNKNOWN:
+                    return UNKNOWN
         return out
 
-    def _dict_displays(self, e: ast.AST, m: Module, scope, depth: int) -> Optional[list]:
-        """The ``{...}`` displays (with their modules) that ``e`` can be, or None when unknown."""
+    def key_sources(self, e: ast.AST, m: Module, key: str) -> Optional[list]:
+        """The (expression, module) pairs stored under ``key`` in the dicts ``e`` can be; [] when
+        none of them holds the key; None when unknown."""
+        displays = self._dict_displays(e, m, m.scope_of(e), 0, key)
+        if not displays:
+            return None
+        out: list = []
+        for d, dm in displays:
+            stored = self._display_entry(d, dm, key, 0)
+            if stored is None:
+                return None
+            out.extend(stored)
+        return out
+
+    def _display_entry(self, d: ast.Dict, dm: Module, key: str, depth: int) -> Optional[list]:
+        """What a display stores under ``key``: [(value, module)] for a literal entry (the last
+        one wins), the values of ``**other`` entries that hold it, [] when no entry can hold it,
+        None when a computed key or an unresolved ``**`` entry may."""
+        found: list = []
+        for k, v in reversed(list(zip(d.keys, d.values))):
+            if k is None:  # ``**other``: its displays may hold the key, or leave it to earlier entries
+                inner = self._dict_displays(v, dm, dm.scope_of(v), depth + 1, key) if depth < 4 else None
+                if not inner:
+                    return None
+                parts = [self._display_entry(i, im, key, depth + 1) for i, im in inner]
+                if any(p is None for p in parts):
+                    return None
+                for p in parts:
+                    found.extend(p)  # type: ignore[arg-type]
+                if all(parts):
+                    return found  # every dict ``other`` can be holds it: earlier entries are overridden
+            elif not (isinstance(k, ast.Constant) and isinstance(k.value, str)):
+                return None
+            elif k.value == key:
+                return found + [(v, dm)]
+        return found
+
+    def _dict_displays(self, e: ast.AST, m: Module, scope, depth: int, key: Optional[str] = None) -> Optional[list]:
+        """The ``{...}`` displays (with their modules) that ``e`` can be, or None when unknown.
+        ``dict(k=v, ...)`` counts as the display ``{"k": v, ...}``; ``dict(x, ...)``, ``x.copy()`` and
+        ``copy.deepcopy(x)`` as ``{**x, ...}``. ``key``: the key that will be looked up — a dict
+        written through under another key (``cfg.pop("type")``) still tells what this one holds."""
         if isinstance(e, ast.Dict):
             return [(e, m)]
-        if not isinstance(e, ast.Name) or depth > 4:
+        if depth > 4:
             return None
-        key = (id(m), e.id)
-        if key not in self._written:
-            self._written[key] = _written_through(e.id, m)
-        if self._written[key]:
+        if isinstance(e, ast.Call):
+            d = self._dict_call_display(e, m)
+            if d is not None and d.keys == [None]:  # a plain copy: the displays of what it copies
+                return self._dict_displays(d.values[0], m, scope, depth + 1, key)
+            return [(d, m)] if d is not None else None
+        if isinstance(e, ast.Subscript):  # ``cfg["norm_cfg"]``: the displays stored under that key
+            k = e.slice
+            if not (isinstance(k, ast.Constant) and isinstance(k.value, str)):
+                return None
+            outer = self._dict_displays(e.value, m, scope, depth + 1, k.value)
+            if not outer:
+                return None
+            out: list = []
+            for d, dm in outer:
+                stored = self._display_entry(d, dm, k.value, 0)
+                if not stored:
+                    return None
+                for value, vm in stored:
+                    got = self._dict_displays(value, vm, vm.scope_of(value), depth + 1, key)
+                    if not got:
+                        return None
+                    out.extend(got)
+            return out
+        if isinstance(e, ast.Attribute):
+            return self._attribute_dict_displays(e, m, depth, key)
+        if not isinstance(e, ast.Name):
+            return None
+        wkey = (id(m), e.id)
+        if wkey not in self._written:
+            self._written[wkey] = _written_through(e.id, m)
+        written = self._written[wkey]
+        if written is _ALL_KEYS or (written and (key is None or key in written)):  # type: ignore[operator]
             return None
         found = self.binding_of(e.id, m, scope)
         if found is None:
             return None
         bindings, owner = found
-        out: list = []
-        for b in bindings:
-            if b.kind == "expr":
-                got = self._dict_displays(b.expr, m, owner, depth + 1)
-            elif b.kind == "param":
-                got = self._param_dict_displays(b.func, e.id, m, depth)
-            else:
-                got = None
-            if not got:
-                return None
-            out.extend(got)
-        return out
+        active = ("displays", id(m), e.id, id(owner))
+        if active in self._active:
+            return []  # ``cfg = dict(cfg)``: the copy adds no display the other bindings lack
+        self._active.add(active)  # type: ignore[arg-type]
+        try:
+            out = []
+            for b in bindings:
+                if b.kind == "expr":
+                    got = self._dict_displays(b.expr, m, owner, depth + 1, key)
+                elif b.kind == "param":
+                    got = self._param_dict_displays(b.func, e.id, m, depth, key)
+                elif b.kind == "kwargs":
+                    got = self._kwargs_dict_displays(b.func, m, depth, key)
+                else:
+                    got = None
+                if got is None:
+                    return None
+                out.extend(got)
+        finally:
+            self._active.discard(active)  # type: ignore[arg-type]
+        return out or None
 
-    def _param_dict_displays(self, func_node: ast.AST, param: str, m: Module, depth: int) -> Optional[list]:
+    def _attribute_dict_displays(self, e: ast.Attribute, m: Module, depth: int, key: Optional[str]) -> Optional[list]:
+        """``self.bn_kwargs``: the displays of every ``x.bn_kwargs = ...`` store of the project (none
+        written through under ``key`` anywhere: ``self.bn_kwargs["momentum"] = ...``)."""
+        if m.imports.resolve(e) in _API_CONSTANTS or (dotted(e.value) or "").split(".")[0] in m.imports.aliases:
+            return None  # a module attribute (``config.BN_KWARGS``) is not followed here
+        stores = self.attr_stores.get(e.attr)
+        if not stores or any(value is None for value, _sm in stores):
+            return None
+        wkey = (0, "." + e.attr)
+        if wkey not in self._written:
+            self._written[wkey] = _attribute_written_through(e.attr, self.project)
+        written = self._written[wkey]
+        if written is _ALL_KEYS or (written and (key is None or key in written)):  # type: ignore[operator]
+            return None
+        active = ("attr-displays", e.attr)
+        if active in self._active:
+            return []
+        self._active.add(active)  # type: ignore[arg-type]
+        try:
+            out: list = []
+            for value, sm in stores:
+                got = self._dict_displays(value, sm, sm.scope_of(value), depth + 1, key)
+                if got is None:
+                    return None
+                out.extend(got)
+        finally:
+            self._active.discard(active)  # type: ignore[arg-type]
+        return out or None
+
+    def _dict_call_display(self, call: ast.Call, m: Module) -> Optional[ast.Dict]:
+        """``dict(k=v, **x)`` / ``dict(x, k=v)`` / ``x.copy()`` / ``copy.copy(x)`` /
+        ``copy.deepcopy(x)`` as the equivalent display (made once per call), or None."""
+        if id(call) in self._call_displays:
+            return self._call_displays[id(call)]
+        f = call.func
+        q = m.imports.resolve(f) if isinstance(f, (ast.Name, ast.Attribute)) else None
+        base: Optional[ast.AST] = None
+        d: Optional[ast.Dict] = None
+        if isinstance(f, ast.Name) and f.id == "dict" and q in (None, "dict", "builtins.dict") and len(call.args) <= 1 \
+                and not any(isinstance(a, ast.Starred) for a in call.args):
+            base = call.args[0] if call.args else None
+            keys: list = [None] if base is not None else []
+            values: list = [base] if base is not None else []
+            for kw in call.keywords:
+                keys.append(ast.Constant(kw.arg) if kw.arg is not None else None)
+                values.append(kw.value)
+            d = ast.Dict(keys=keys, values=values)
+        elif q in ("copy.copy", "copy.deepcopy") and len(call.args) == 1 and not call.keywords \
+                and not isinstance(call.args[0], ast.Starred):
+            d = ast.Dict(keys=[None], values=[call.args[0]])
+        elif isinstance(f, ast.Attribute) and f.attr == "copy" and not call.args and not call.keywords:
+            d = ast.Dict(keys=[None], values=[f.value])
+        if d is not None:
+            ast.copy_location(d, call)
+            d.end_lineno, d.end_col_offset = call.end_lineno, call.end_col_offset
+        self._call_displays[id(call)] = d
+        return d
+
+    def _param_dict_displays(self, func_node: ast.AST, param: str, m: Module, depth: int,
+                             key: Optional[str] = None) -> Optional[list]:
         info = self._func_by_node.get(id(func_node))
         spec = _param_spec(func_node, param) if info is not None and not func_node.decorator_list else None
         if spec is None:
@@ -532,15 +669,69 @@ class _Resolver:
         for call, cm, offset, _partial in self._call_sites(info, is_method):
             arg = _argument(call, param, spec[0], offset)
             if arg is _OPAQUE:
-                return None
+                # ``Backbone(**MODEL_CFG)``: the entry of the splatted dicts named like the parameter
+                got = self._splat_dict_displays(call, cm, param, spec[0], offset, depth, key)
+                if got is None:
+                    return None
+                out.extend(got)
+                continue
             if arg is None:
                 if spec[1] is None:
                     continue
                 arg, cm = spec[1], m
-            got = self._dict_displays(arg, cm, cm.scope_of(arg), depth + 1)
+            got = self._dict_displays(arg, cm, cm.scope_of(arg), depth + 1, key)
             if not got:
                 return None
             out.extend(got)
+        return out or None
+
+    def _kwargs_dict_displays(self, func_node: ast.AST, m: Module, depth: int, key: Optional[str]) -> Optional[list]:
+        """``def make_norm(kind, c, **kwargs)``: at every call site of the project, the keywords that
+        no named parameter takes (``make_norm("bn", 64, momentum=0.99)`` -> ``{"momentum": 0.99}``),
+        with the call's own ``**`` splats. None when the function is decorated, passed around, called
+        through ``functools.partial`` or never called, or when ``key`` names one of its parameters."""
+        info = self._func_by_node.get(id(func_node))
+        if info is None or isinstance(func_node, ast.Lambda) or func_node.decorator_list:
+            return None
+        a = func_node.args
+        named = {x.arg for x in a.posonlyargs + a.args + a.kwonlyargs}
+        if key is not None and key in named:
+            return None
+        is_method = info.cls is not None
+        if self._escapes(info, is_method) is UNKNOWN:
+            return None
+        out: list = []
+        for call, cm, _offset, partial in self._call_sites(info, is_method):
+            if partial:
+                return None
+            keys, values = [], []
+            for kw in call.keywords:
+                if kw.arg is None or kw.arg not in named:
+                    keys.append(ast.Constant(kw.arg) if kw.arg is not None else None)
+                    values.append(kw.value)
+            d = ast.Dict(keys=keys, values=values)
+            ast.copy_location(d, call)
+            out.append((d, cm))
+        return out or None
+
+    def _splat_dict_displays(self, call: ast.Call, cm: Module, param: str, position: Optional[int], offset: int,
+                             depth: int, key: Optional[str]) -> Optional[list]:
+        """The displays a parameter receives through the ``**`` arguments of ``call`` (no ``*args``
+        may reach its position); None when unknown or when no splat passes it."""
+        if position is not None and any(isinstance(a, ast.Starred) for a in call.args[:max(position - offset + 1, 0)]):
+            return None
+        out: list = []
+        for kw in call.keywords:
+            if kw.arg is not None:
+                continue
+            stored = self.key_sources(kw.value, cm, param)
+            if not stored:
+                return None
+            for value, vm in stored:
+                got = self._dict_displays(value, vm, vm.scope_of(value), depth + 1, key)
+                if not got:
+                    return None
+                out.extend(got)
         return out or None
 
     def _map(self, vals: Values, fn) -> Values:
@@ -898,19 +1089,57 @@ class _Resolver:
 _SENTINEL = object()
 _OPAQUE = object()
 _DICT_WRITERS = frozenset({"update", "setdefault", "pop", "popitem", "clear", "__setitem__", "__delitem__"})
+_ALL_KEYS = object()  # a write that may change any key
 
 
-def _written_through(name: str, m: Module) -> bool:
-    """Is a dict bound to ``name`` changed in ``m`` (``name[k] = v``, ``del name[k]``,
-    ``name.update(...)``)? Then its display does not tell what a key holds."""
+def _written_through(name: str, m: Module):
+    """The keys of a dict bound to ``name`` changed in ``m`` (``name[k] = v``, ``del name[k]``,
+    ``name.pop(k)``, ``name.update(k=v)``): a frozenset of them, or ``_ALL_KEYS`` when a write may
+    change any key (a computed key, ``name.update(other)``, ``name.clear()``). Then its display
+    does not tell what those keys hold."""
+    keys: set = set()
     for n in ast.walk(m.tree) if m.mentions(name + "[") or m.mentions(name + ".") else ():
         if isinstance(n, ast.Subscript) and not isinstance(n.ctx, ast.Load) \
                 and isinstance(n.value, ast.Name) and n.value.id == name:
-            return True
+            if not (isinstance(n.slice, ast.Constant) and isinstance(n.slice.value, str)):
+                return _ALL_KEYS
+            keys.add(n.slice.value)
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _DICT_WRITERS \
                 and isinstance(n.func.value, ast.Name) and n.func.value.id == name:
-            return True
-    return False
+            attr = n.func.attr
+            if attr in ("pop", "setdefault", "__setitem__", "__delitem__") and n.args \
+                    and isinstance(n.args[0], ast.Constant) and isinstance(n.args[0].value, str):
+                keys.add(n.args[0].value)
+            elif attr == "update" and not n.args and all(kw.arg is not None for kw in n.keywords):
+                keys.update(kw.arg for kw in n.keywords)
+            else:
+                return _ALL_KEYS
+    return frozenset(keys)
+
+
+def _attribute_written_through(attr: str, project: Project):
+    """``_written_through`` for an attribute of any object: ``x.attr[k] = v``, ``x.attr.pop(k)``..."""
+    keys: set = set()
+    for m in project.modules:
+        if not m.mentions("." + attr):
+            continue
+        for n in ast.walk(m.tree):
+            if isinstance(n, ast.Subscript) and not isinstance(n.ctx, ast.Load) \
+                    and isinstance(n.value, ast.Attribute) and n.value.attr == attr:
+                if not (isinstance(n.slice, ast.Constant) and isinstance(n.slice.value, str)):
+                    return _ALL_KEYS
+                keys.add(n.slice.value)
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _DICT_WRITERS \
+                    and isinstance(n.func.value, ast.Attribute) and n.func.value.attr == attr:
+                f = n.func
+                if f.attr in ("pop", "setdefault", "__setitem__", "__delitem__") and n.args \
+                        and isinstance(n.args[0], ast.Constant) and isinstance(n.args[0].value, str):
+                    keys.add(n.args[0].value)
+                elif f.attr == "update" and not n.args and all(kw.arg is not None for kw in n.keywords):
+                    keys.update(kw.arg for kw in n.keywords)
+                else:
+                    return _ALL_KEYS
+    return frozenset(keys)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1170,6 +1399,32 @@ def is_fed(ph: Placeholder, project: Project) -> bool:
     """Does anything in the project feed this placeholder (feed_dict key by identity, by variable
     name, by tensor name, ``d[flag] = ...``, ``dict(...)``, ``.update``)?"""
     return resolver(project).is_fed(ph)
+
+
+def keyword_sources(call: ast.Call, keyword: str, position: Optional[int], module: Module,
+                    project: Project) -> Optional[list[tuple[ast.AST, Module]]]:
+    """The expressions (with their modules) a call may pass for ``keyword``: the keyword itself, the
+    argument at ``position`` (not after a ``*args``), else the entries under that key of the dicts
+    splatted with ``**`` (``BatchNorm2d(c, **bn_kwargs)`` with ``bn_kwargs = dict(momentum=0.9)``).
+    [] when the call surely omits it (the parameter keeps its default); None when a splat may hold
+    it and its dicts are unknown."""
+    for kw in call.keywords:
+        if kw.arg == keyword:
+            return [(kw.value, module)]
+    if position is not None:
+        for i, a in enumerate(call.args):
+            if isinstance(a, ast.Starred):
+                return None
+            if i == position:
+                return [(a, module)]
+    out: list[tuple[ast.AST, Module]] = []
+    for kw in call.keywords:
+        if kw.arg is None:
+            stored = resolver(project).key_sources(kw.value, module, keyword)
+            if stored is None:
+                return None
+            out.extend(stored)
+    return out
 
 
 def is_constant_set(vals: Values) -> bool:

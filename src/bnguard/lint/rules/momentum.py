@@ -70,8 +70,9 @@ value: `keras.layers.BatchNormalization(momentum=...)` (every Keras spelling, al
 SyncBatchNormalization), `tf.compat.v1.layers.batch_normalization(momentum=...)`, slim /
 `tf.contrib.layers.batch_norm(decay=...)` (also `arg_scope([slim.batch_norm], decay=...)` and
 `normalizer_params={'decay': ...}`), Flax `nn.BatchNorm(momentum=...)` and `nnx.BatchNorm(momentum=...)`
-(also through `functools.partial`). The value is resolved through constants, wrapper parameters and
-their call sites; unresolved values are not reported. 0 (moving statistics = last batch, used on
+(also through `functools.partial`), and the same keywords inside a `**bn_kwargs` splat of dicts the
+project builds (`dict(momentum=0.1, ...)`, `{...}`, copies with overrides). The value is resolved
+through constants, wrapper parameters and their call sites; unresolved values are not reported. 0 (moving statistics = last batch, used on
 purpose for recalibration) and 0.5 (the same in both conventions) are not reported.
 """,
         why="""
@@ -105,7 +106,7 @@ x = keras.layers.BatchNormalization(momentum=0.9)(x)      # = 1 - 0.1
             spec = _momentum_spec(module, c.node)
             if spec is not None:
                 key, pos = spec
-                f = self._report(module, project, c.node, _argument(c.node, key, pos), key)
+                f = self._report(module, project, c.node, _argument_sources(module, project, c.node, key, pos), key)
                 if f:
                     yield f
             # normalizer_params={'decay': 0.1} / batch_norm_params = {'decay': 0.1}
@@ -113,7 +114,7 @@ x = keras.layers.BatchNormalization(momentum=0.9)(x)      # = 1 - 0.1
             if np_ is not None:
                 d = self._dict_value(module, np_)
                 if d is not None:
-                    f = self._report(module, project, c.node, d, "decay")
+                    f = self._report(module, project, c.node, [(d, module)], "decay")
                     if f:
                         yield f
 
@@ -129,31 +130,57 @@ x = keras.layers.BatchNormalization(momentum=0.9)(x)      # = 1 - 0.1
                     return v
         return None
 
-    def _report(self, module: Module, project: Project, call: ast.Call, expr: Optional[ast.expr], key: str) -> Optional[Finding]:
-        if expr is None or _statistics_never_read(module, project, call):
+    def _report(self, module: Module, project: Project, call: ast.Call,
+                sources: Optional[list[tuple[ast.expr, Module]]], key: str) -> Optional[Finding]:
+        if not sources or _statistics_never_read(module, project, call):
             return None
-        vals = config_values.constant_values(module, project, expr)
-        if not vals:
-            return None
+        vals: set = set()
+        for expr, where in sources:
+            got = config_values.constant_values(where, project, expr)
+            if not got:
+                return None
+            vals |= got
         nums = [v for v in vals if isinstance(v, (int, float)) and not isinstance(v, bool)]
         if len(nums) != len(vals):
             return None
         bad = sorted(v for v in nums if 0 < v < THRESHOLD)
         if not bad:
             return None
+        expr, where = sources[0]
         m = bad[0]
         fix = None
-        inside = (expr.lineno, expr.col_offset) >= (call.lineno, call.col_offset) and \
+        inside = where is module and len(sources) == 1 and \
+            (expr.lineno, expr.col_offset) >= (call.lineno, call.col_offset) and \
             (expr.end_lineno, expr.end_col_offset) <= (call.end_lineno, call.end_col_offset)
         if isinstance(expr, ast.Constant) and inside:  # a shared dict/constant elsewhere is left to the user
             cell, line = module.unit.locate(expr.lineno)
             _, end_line = module.unit.locate(expr.end_lineno or expr.lineno)
             fix = Fix(f"use the {key} of this framework's convention: 1 - {m:g}",
                       (Edit(line, expr.col_offset, end_line, expr.end_col_offset or expr.col_offset, f"{round(1 - m, 10):g}", cell),))
+        splat = next((kw.value for kw in call.keywords if kw.arg is None), None) if kf.kwarg(call, key) is None else None
+        origin = next((e for e, w in sources if set(config_values.constant_values(w, project, e) or ()) & set(bad)), expr)
+        owner = next(w for e, w in sources if e is origin)
+        at = module.line_ref(origin.lineno) if owner is module else owner.where(origin.lineno)
+        via = f" (from `**{ast.unparse(splat)}`, set at {at})" if splat is not None and not inside else ""
         return self.finding(module, call,
-                            f"BatchNorm {key}={m:g} follows PyTorch's convention; here {key} weighs the old moving "
+                            f"BatchNorm {key}={m:g}{via} follows PyTorch's convention; here {key} weighs the old moving "
                             f"statistics, so they keep only {m:.0%} of their history per step (≈ last batch); "
                             f"use {key}={round(1 - m, 10):g}", fix=fix)
+
+
+def _argument_sources(module: Module, project: Project, call: ast.Call, keyword: str,
+                      pos: Optional[int]) -> Optional[list[tuple[ast.expr, Module]]]:
+    """The argument given for ``keyword`` (see ``_argument``), else the entries under that key of the
+    dicts splatted into the call (``BatchNormalization(**BN_KWARGS)``), with their modules."""
+    expr = _argument(call, keyword, pos)
+    if expr is not None:
+        return [(expr, module)]
+    if not any(kw.arg is None for kw in call.keywords) \
+            or (pos is not None and any(isinstance(a, ast.Starred) for a in call.args)):
+        return None
+    from bnguard.lint.values import keyword_sources
+
+    return keyword_sources(call, keyword, None, module, project) or None
 
 
 def _argument(call: ast.Call, keyword: str, pos: Optional[int]) -> Optional[ast.expr]:
@@ -193,4 +220,3 @@ def _statistics_never_read(module: Module, project: Project, call: ast.Call) -> 
             flag = _argument(parent, "training", 1)  # layer(inputs, training)
             return flag is not None and kf.always_true(module, project, flag)
     return False
-

@@ -521,8 +521,25 @@ def _check_loops(events: list[Event], step_loops: set[int], project: Project, vo
                 who = ev.text or "the model"
                 msg = (f"`{who}` is put in eval mode inside the training loop{_describe(ev, site)} and no "
                        f"`{who}.train()` runs before the next optimizer step: BatchNorm then trains on frozen "
-                       f"running statistics and they never update again.")
+                       f"running statistics and they never update again.{_captured_restore_note(ev)}")
                 vote("BN301", mod, site, True, msg, _train_fix(mod, loop, ev), origin=_origin(ev, site))
+
+
+def _captured_restore_note(ev: Event) -> str:
+    """A ``train(was_training)`` after the eval() that counts as eval() because its flag was read
+    after that eval(): say so."""
+    mod, node = ev.sites[-1]
+    fn = mod.scope_of(node)
+    func = getattr(node, "func", None)
+    text = dotted(func.value) if isinstance(func, ast.Attribute) else None
+    if fn is None or text is None:
+        return ""
+    for n in ast.walk(fn):
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "train" \
+                and n.args and dotted(n.func.value) == text and mode_call(n, fn) == "eval" and n.lineno > node.lineno:
+            return (f" `{ast.unparse(n)}` at {mod.where(n.lineno)} does not restore train mode: its flag was read "
+                    "after eval(). Read it before calling eval().")
+    return ""
 
 
 def _origin(ev: Event, site: ast.AST) -> tuple[int, int]:
@@ -734,7 +751,9 @@ Finds `model.eval()` / `model.train(False)` that runs inside the loop that steps
 directly or through a project function such as `validate()` defined in another module — when no
 `model.train()` runs before the next optimizer step, the next iteration included.
 Calls are followed through the project (arguments bound to parameters, `self.model`, aliases,
-`model.module`), and only the object the optimizer trains counts. Flax NNX models have the same
+`model.module`), and only the object the optimizer trains counts. `model.train(was_training)` counts
+as eval() when `was_training = model.training` was read after that function's own `model.eval()`
+(the "restore" then restores eval mode). Flax NNX models have the same
 switches (`model.eval()` / `model.train()`, stepped by `nnx.Optimizer(...).update(...)`) and are
 checked the same way.
 """,
@@ -1596,7 +1615,10 @@ Also an inference entry point: a BN model given trained weights (`net.load_state
 in a script or function that trains nothing, then run on inputs there with no `eval()` / `train()`
 of it anywhere in that code. And an evaluation that puts the model in train mode itself: an
 unconditional `model.train()` right before the evaluation pass, with no `eval()` after it (the first
-line of `train_epoch()` copied into `evaluate()`; u-2-net's demo, PointMVSNet's test). The loop's
+line of `train_epoch()` copied into `evaluate()`; u-2-net's demo, PointMVSNet's test). And Monte-Carlo
+dropout by `model.train()` of a whole model that has BatchNorm (`predict_with_uncertainty`, a
+`# keep dropout on` comment, `mc_samples`): the sampling passes (repeated over `range()` or under
+no_grad) fold their inputs into the BN running statistics. The loop's
 loader is also found through locals and progress bars (`batch = tqdm(test_l)`, `test_l =
 DataLoader(test)`).
 """,
@@ -1627,7 +1649,9 @@ def evaluate(net, loader):
         not_flagged="""
 `no_grad()` inside a training step (teacher / target networks, EMA updates); functions that call
 `train()` on purpose (BN recalibration, `update_bn`, precise-BN, AdaBN / TENT test-time adaptation,
-MC dropout); generators sampled in train mode (GANs); models whose class (defined in the project)
+MC dropout of a model without BatchNorm, or with only the Dropout modules switched to train(), the BN
+layers put back in eval() before sampling, or the model's state saved and restored around it);
+generators sampled in train mode (GANs); models whose class (defined in the project)
 has no BatchNorm, also after `net = net.type(...)` / `.double()` (Module methods return the module);
 calls with an explicit `training=` and Keras models (Keras 3 on the torch backend: `training=`
 decides, not `eval()`); a hook such as `model_fn(model, x)` is judged by the model it receives;
@@ -1649,6 +1673,7 @@ a model handed to another call (an evaluation engine may set its mode), generato
         reported: set = set()  # (scope, model): one finding per model per function
         yield from self._restored_and_run(module, project, flow, reported)
         yield from self._frozen_copy_run(module, project)
+        yield from self._mc_dropout_whole_model(module, project, flow, reported)
         for node in module.blocks:  # the with / def / for / if statements, in ast.walk order
             region: Optional[ast.AST] = None
             if isinstance(node, (ast.With, ast.AsyncWith)) and any(_no_grad_ctx(i.context_expr, module) for i in node.items):
@@ -1750,6 +1775,49 @@ a model handed to another call (an evaluation engine may set its mode), generato
                     severity="error" if has_bn else "warning")
                 break  # one finding per region
 
+
+    def _mc_dropout_whole_model(self, module: Module, project: Project, flow: Flow, reported: set) -> Iterable[Finding]:
+        """MC dropout by ``model.train()`` of a whole model that has BatchNorm: the sampling passes
+        (repeated, or under no_grad) run BN in train mode too and fold the inputs into its running
+        statistics. Silent when only the Dropout modules are switched, the BN layers are put back in
+        eval (or the model's state is saved and restored), or the model has no BN."""
+        if is_test_file(project.relative_path(module)) or _DELIBERATE_PATH.search(project.relative_path(module)):
+            return
+        for fi in module.functions:
+            fn = fi.node
+            if isinstance(fn, ast.Lambda) or not module.mentions("train(") or is_unit_test(module, fn) \
+                    or _deliberate_bn_name(fn.name):
+                continue
+            events = flow.summary(fn)
+            trains = [e for e in events if e.kind == "train" and not e.fresh and len(e.sites) == 1 and e.key is not None
+                      and isinstance(e.node, ast.Call) and _literal_train(e.node)]
+            if not trains or any(e.kind == "step" for e in events) or _has_training_call(fn) \
+                    or _restores_bn_state(fn) or any(_deliberate_bn_name(n) for n in _identifiers(fn)):
+                continue
+            for t in trains:
+                if (id(fn), t.key) in reported or any(_GENERATOR_NAME.search(n) for n in key_names(t.key)):
+                    continue
+                if t.guards and not all(_MC_IDENTIFIER.search(test) for test, _ in t.guards):
+                    continue  # switched under some other condition
+                run = _mc_sampling_call(module, project, fn, t)
+                if run is None or not _mc_dropout_evidence(module, fn, t):
+                    continue
+                if any(e.kind in ("eval", "bnfreeze", "bnfreeze?")
+                       and t.node.lineno < getattr(e.sites[0][1], "lineno", 0) <= run.lineno for e in events) \
+                        or _eval_call_between(fn, t.node.lineno, run.lineno):
+                    continue  # BN (or everything) put back in eval mode before the passes
+                if _mc_model_has_bn(module, project, flow, fn, t, run) is not True:
+                    continue
+                reported.add((id(fn), t.key))
+                text = t.text or "the model"
+                yield self.finding(
+                    module, run,
+                    f"`{ast.unparse(t.node)}` at {module.line_ref(t.node.lineno)} turns on dropout for Monte-Carlo sampling, "
+                    f"but it also puts the BatchNorm layers of `{text}` in train mode: every sampling pass normalizes "
+                    f"with its own batch statistics and folds these inputs into running_mean / running_var, which "
+                    f"every later prediction uses. Call `{text}.eval()` and switch only the Dropout modules back on "
+                    f"(`for m in {text}.modules(): if isinstance(m, nn.Dropout): m.train()`).")
+                break
 
     def _frozen_copy_run(self, module: Module, project: Project) -> Iterable[Finding]:
         if is_test_file(project.relative_path(module)):
@@ -2273,6 +2341,85 @@ def _training_switch_copied_into_evaluation(module: Module, region: ast.AST, sco
                    for x in events)
 
 
+# Monte-Carlo dropout, in identifiers (``mc_samples``, ``predict_with_uncertainty``) and comments
+# (``model.train()  # keep dropout on``).
+_MC_IDENTIFIER = re.compile(r"dropout|monte_?carlo|uncertain|bayes|epistemic|aleatoric|(^|_|\b)mcd?(_|$|\b|[A-Z0-9])", re.I)
+_MC_COMMENT = re.compile(r"dropout|monte|carlo|uncertain|bayes|epistemic|\bmcd?\b", re.I)
+# Recalibration / adaptation names: train mode for the BN statistics themselves (not MC dropout words).
+_DELIBERATE_BN_SUBSTR = re.compile(
+    r"update_bn|bn_update|precise_?bn|recalib|calibrat|adabn|bn_?stat|batch_?stat|running_stat|reset_running|"
+    r"track_running_stats", re.I)
+_DELIBERATE_BN_PARTS = {"tent", "tta", "adapt", "adaptation", "adaptive", "recalibrate", "swa"}
+
+
+def _deliberate_bn_name(identifier: str) -> bool:
+    return bool(_DELIBERATE_BN_SUBSTR.search(identifier) or _identifier_parts(identifier) & _DELIBERATE_BN_PARTS)
+
+
+def _literal_train(call: ast.Call) -> bool:
+    """``x.train()`` / ``x.train(True)``: train mode for sure."""
+    args = call.args + [k.value for k in call.keywords]
+    return not args or (len(args) == 1 and isinstance(args[0], ast.Constant) and args[0].value is True)
+
+
+@per_node
+def _restores_bn_state(fn: ast.AST) -> bool:
+    """Does the function save / restore the model's state or handle BN itself (``state_dict()``,
+    ``deepcopy``, a BatchNorm test, ``momentum`` / ``track_running_stats`` / running statistics)?"""
+    for n in ast.walk(fn):
+        name = n.attr if isinstance(n, ast.Attribute) else n.id if isinstance(n, ast.Name) else None
+        if name and (name in ("state_dict", "load_state_dict", "deepcopy", "momentum", "track_running_stats",
+                              "running_mean", "running_var") or "BatchNorm" in name or "batchnorm" in name.lower()):
+            return True
+    return False
+
+
+def _eval_call_between(fn: ast.AST, start: int, end: int) -> bool:
+    return any(isinstance(n, ast.Call) and mode_call(n) == "eval" and start < n.lineno <= end for n in ast.walk(fn))
+
+
+def _mc_sampling_call(module: Module, project: Project, fn: ast.AST, t: Event) -> Optional[ast.Call]:
+    """The first run of ``t``'s model after the train() in ``fn`` that is a sampling pass: repeated
+    over a ``range()`` (a loop or a comprehension), or under no_grad / inference_mode."""
+    decorated = any(_no_grad_ctx(d, module) for d in fn.decorator_list)  # type: ignore[attr-defined]
+    for call, model_expr in sorted(_model_calls(fn, module, project), key=lambda c: (c[0].lineno, c[0].col_offset)):
+        if call.lineno <= t.node.lineno or dotted(model_expr) != t.text:
+            continue
+        repeated = no_grad = decorated
+        for a in module.ancestors(call):
+            if a is fn:
+                break
+            if isinstance(a, (ast.For, ast.AsyncFor, ast.ListComp, ast.GeneratorExp, ast.SetComp, ast.DictComp)):
+                iters = [a.iter] if isinstance(a, (ast.For, ast.AsyncFor)) else [g.iter for g in a.generators]
+                repeated = repeated or any(isinstance(i, ast.Call) and dotted(i.func) in ("range", "trange") for i in iters)
+            if isinstance(a, (ast.With, ast.AsyncWith)) and any(_no_grad_ctx(i.context_expr, module) for i in a.items):
+                no_grad = True
+        if repeated or no_grad:
+            return call
+    return None
+
+
+def _mc_dropout_evidence(module: Module, fn: ast.AST, t: Event) -> bool:
+    """Is this train() for Monte-Carlo dropout: said by the function's name or identifiers, or by a
+    comment on (or right above) the train() line?"""
+    comments = _line_comment(module, t.node)
+    above = module.lines[t.node.lineno - 2].strip() if t.node.lineno >= 2 else ""
+    if above.startswith("#"):
+        comments += " " + above
+    if _MC_COMMENT.search(comments):
+        return True
+    return any(_MC_IDENTIFIER.search(n) for n in _identifiers(fn) | {fn.name})  # type: ignore[attr-defined]
+
+
+def _mc_model_has_bn(module: Module, project: Project, flow: Flow, fn: ast.AST, t: Event, run: ast.Call) -> Optional[bool]:
+    key = t.key
+    if key == ("$self",):
+        return _module_class_with_bn(module, run, project)
+    if key and len(key) == 1 and key[0].startswith("$"):
+        return _passed_models_have_bn(fn, key[0][1:], project, flow)
+    return _model_has_bn(key, project, module)
+
+
 # Conditions under which train mode inside an evaluation is chosen on purpose.
 _CHOSEN_TRAIN_MODE = re.compile(r"dropout|mc|sampl|stochastic|uncertain|bayes|tta|adapt|train|calib|bn", re.I)
 
@@ -2652,8 +2799,12 @@ class TensorFlowMomentumInTorch(Rule):
         what="""
 Finds `nn.BatchNorm1d/2d/3d`, `nn.SyncBatchNorm`, `nn.LazyBatchNorm*d` and `F.batch_norm` given a
 `momentum` above 0.5 (a literal, a constant, a config default or a parameter resolved through
-every call site), also through a factory `functools.partial(nn.BatchNorm2d, momentum=0.99)`, and
-`m.momentum = 0.99` assigned to BN modules.
+every call site), also through a factory `functools.partial(nn.BatchNorm2d, momentum=0.99)`,
+through a `**bn_kwargs` splat of dicts the project builds (`dict(momentum=0.99)`, `{...}`, copies,
+entries of a config splatted into a constructor), `m.momentum = 0.99` assigned to BN modules, and
+mmcv / OpenMMLab norm configs `dict(type="BN" | "BN1d" | "BN2d" | "BN3d" | "SyncBN", momentum=0.99)`
+(`build_norm_layer` builds torch BatchNorm from them; also in config files that import nothing,
+when the project uses torch).
 """,
         why="""
 PyTorch updates `running = (1 - momentum) * running + momentum * batch`; TensorFlow/Keras use
@@ -2672,7 +2823,9 @@ self.bn = nn.BatchNorm2d(64, momentum=0.01)  # PyTorch convention: 1 - TF moment
 the batch alike in both conventions: the start of a PointNet++-style momentum schedule),
 `momentum=1` (keep exactly the current batch: the transductive BN of MAML-style few-shot code),
 hand-written BN classes (their convention is their own), `track_running_stats=False` layers (no
-running statistics).
+running statistics), splatted dicts whose momentum is rewritten anywhere (`cfg["momentum"] = 1 -
+cfg["momentum"]`), mmcv-style configs in projects that use MXNet / Paddle / MindSpore / Jittor /
+OneFlow / MegEngine (their own config ports, some with TensorFlow's convention).
 """,
         versions=PYTORCH_VERSIONS,
     )
@@ -2684,13 +2837,23 @@ running statistics).
                 mom, trs = _bn_constructor_args(site.node)
                 if trs is not None and isinstance(trs, ast.Constant) and trs.value is False:
                     continue
+                if mom is None:
+                    yield from self._judge_splat(module, project, site.node, 2, 4)
+                    continue
             elif q in F_BATCH_NORM:
                 mom = _kw(site.node, "momentum") or (site.node.args[6] if len(site.node.args) > 6 else None)
+            elif isinstance(site.node.func, ast.Subscript) and _norm_registry(module, site.node.func.value):
+                # NORM_LAYERS[cfg.pop("type")](num_features, **cfg): a vendored norm-layer registry
+                yield from self._judge_splat(module, project, site.node, 2, 4)
+                continue
             elif q in ("functools.partial", "partial") and site.node.args \
                     and (module.qualname(site.node.args[0]) or "") in BN_CLASSES:
                 # norm_layer = partial(nn.BatchNorm2d, eps=1e-3, momentum=0.99): a BN factory whose
                 # keywords are the constructor's (torchvision MaxViT before vision#8312)
                 mom = _kw(site.node, "momentum")
+                if mom is None:
+                    yield from self._judge_splat(module, project, site.node, None, None)
+                    continue
             else:
                 continue
             if mom is None:
@@ -2701,6 +2864,39 @@ running statistics).
             if len(node.targets) == 1 and isinstance(node.targets[0], ast.Attribute) \
                     and node.targets[0].attr == "momentum" and self._bn_guarded(module, node):
                 yield from self._judge(module, project, node, node.value)
+        # norm_cfg=dict(type="BN", momentum=0.99): an mmcv-style norm config, built into torch BN
+        if module.mentions("BN") and _mmcv_configs_build_torch_bn(module, project):
+            for display in _dict_displays_in(module):
+                cfg = _mmcv_bn_config(display)
+                if cfg is not None:
+                    yield from self._judge(module, project, cfg[1], cfg[1],
+                                           context=f" (`build_norm_layer` builds torch `{cfg[0]}` from this norm config)")
+
+    def _judge_splat(self, module: Module, project: Project, call: ast.Call, momentum_at: Optional[int],
+                     stats_at: Optional[int]) -> Iterable[Finding]:
+        """``nn.BatchNorm2d(c, **bn_kwargs)``: the momentum of the dicts splatted into it (the mmcv
+        norm configs among them are reported at the dict). ``*_at``: the positions of ``momentum`` and
+        ``track_running_stats`` in the call (None: keyword only, as in a ``partial``)."""
+        if not any(kw.arg is None for kw in call.keywords):
+            return
+        sources = _splat_sources(module, project, call, "momentum", momentum_at)
+        trs = _splat_sources(module, project, call, "track_running_stats", stats_at)
+        if not sources or trs is None or any(isinstance(e, ast.Constant) and e.value is False for e, _ in trs):
+            return
+        if any(_mmcv_bn_config(d) is not None for d in _displays_holding(sources)):
+            return
+        values: set[float] = set()
+        origin = ""
+        for expr, where in sources:
+            found = _numbers(expr, where, project)
+            if found is None:
+                return
+            if not origin and any(0.5 < v < 1 for v in found):
+                origin = f", set at {module.line_ref(expr.lineno) if where is module else where.where(expr.lineno)}"
+            values |= found
+        splat = next(kw.value for kw in call.keywords if kw.arg is None)
+        yield from self._judge(module, project, call, None, values=values,
+                               context=f" (from `**{ast.unparse(splat)}`{origin})")
 
     def _bn_guarded(self, module: Module, node: ast.AST) -> bool:
         for a in module.ancestors(node):
@@ -2713,8 +2909,10 @@ running statistics).
                 break
         return False
 
-    def _judge(self, module: Module, project: Project, node: ast.AST, mom: ast.AST) -> Iterable[Finding]:
-        values = _numbers(mom, module, project)
+    def _judge(self, module: Module, project: Project, node: ast.AST, mom: Optional[ast.AST],
+               values: Optional[set[float]] = None, context: str = "") -> Iterable[Finding]:
+        if values is None:
+            values = _numbers(mom, module, project) if mom is not None else None
         # momentum=1 keeps exactly the last batch: the transductive-BN idiom of MAML-style few-shot
         # code, deliberate, not a ported TF value (TF's 1.0 would never update at all).
         # 0.5 weighs old and new alike in both conventions: a schedule's start (PointNet++), no port
@@ -2731,10 +2929,98 @@ running statistics).
             fix = Fix(f"use the PyTorch convention: momentum={new} (1 - {worst:g})",
                       (Edit(line, mom.col_offset, end_line, mom.end_col_offset or mom.col_offset, new, cell),))
         yield self.finding(
-            module, mom,
-            f"BatchNorm momentum {worst:g} follows TensorFlow's convention; PyTorch weighs the *new* batch by "
+            module, mom if mom is not None else node,
+            f"BatchNorm momentum {worst:g}{context} follows TensorFlow's convention; PyTorch weighs the *new* batch by "
             f"momentum, so the running statistics track the last batch. Use {round(1 - worst, 10):g}.",
             fix=fix)
+
+
+# mmcv / mmengine norm-layer registry names of torch BatchNorm classes (``build_norm_layer``).
+_MMCV_BN_TYPES = {"BN": "nn.BatchNorm2d", "BN1d": "nn.BatchNorm1d", "BN2d": "nn.BatchNorm2d",
+                  "BN3d": "nn.BatchNorm3d", "SyncBN": "nn.SyncBatchNorm"}
+# Frameworks with mmcv-style config ports of their own (mxcv, PaddleDetection, MindSpore model zoos),
+# some with TensorFlow's momentum convention.
+_MMCV_LOOKALIKE_FRAMEWORKS = ("mxnet", "mxcv", "paddle", "mindspore", "jittor", "jdet", "oneflow", "megengine")
+
+
+def _mmcv_configs_build_torch_bn(module: Module, project: Project) -> bool:
+    """Are this file's ``dict(type="BN", ...)`` configs for torch? Config files import nothing: the
+    project must use torch (or OpenMMLab) and no framework with mmcv-style configs of its own, and
+    the file itself no other framework."""
+    if module.imports.imports_any(*_NON_TORCH_FRAMEWORKS, *_MMCV_LOOKALIKE_FRAMEWORKS):
+        return False
+
+    def project_frameworks(p: Project) -> tuple[bool, bool]:
+        torch_like = any(m.imports.imports_any("torch", "mmcv", "mmdet", "mmseg", "mmengine", "mmpretrain", "mmcls",
+                                               "mmpose", "mmdet3d", "mmrotate", "mmyolo", "mmaction", "mmocr")
+                         for m in p.modules)
+        lookalike = any(m.imports.imports_any(*_MMCV_LOOKALIKE_FRAMEWORKS) for m in p.modules)
+        return torch_like, lookalike
+
+    torch_like, lookalike = project.fact("torch.mmcv_frameworks", project_frameworks)
+    return torch_like and not lookalike
+
+
+def _dict_displays_in(module: Module) -> Iterable[ast.AST]:
+    yield from module.nodes_of_kind.get(ast.Dict, ())
+    for site in module.calls:
+        f = site.node.func
+        if isinstance(f, ast.Name) and f.id == "dict" and not site.node.args:
+            yield site.node
+
+
+def _dict_items(display: ast.AST) -> Optional[list[tuple[Optional[str], ast.AST]]]:
+    """(key, value) of a ``{...}`` display or a ``dict(k=v)`` call (key None: computed or ``**``)."""
+    if isinstance(display, ast.Dict):
+        return [(k.value if isinstance(k, ast.Constant) and isinstance(k.value, str) else None, v)
+                for k, v in zip(display.keys, display.values)]
+    if isinstance(display, ast.Call) and isinstance(display.func, ast.Name) and display.func.id == "dict":
+        return [(kw.arg, kw.value) for kw in display.keywords]
+    return None
+
+
+def _norm_registry(module: Module, expr: ast.AST) -> bool:
+    """Is ``expr`` a module-level dict display mapping names to torch.nn classes, BatchNorm among
+    them (``NORM_LAYERS = {"BN": nn.BatchNorm2d, "GN": nn.GroupNorm}``)? A ``momentum`` handed to
+    one of its classes reaches a torch BN (GroupNorm / LayerNorm take none)."""
+    if not isinstance(expr, ast.Name):
+        return False
+    found = [n.value for n in module.tree.body if isinstance(n, ast.Assign)
+             and any(isinstance(t, ast.Name) and t.id == expr.id for t in n.targets)]
+    if len(found) != 1 or not isinstance(found[0], ast.Dict) or not found[0].values:
+        return False
+    names = [module.qualname(v) or "" if isinstance(v, (ast.Name, ast.Attribute)) else "" for v in found[0].values]
+    return all(n.startswith("torch.nn.") for n in names) and any(n in BN_CLASSES for n in names)
+
+
+def _mmcv_bn_config(display: ast.AST) -> Optional[tuple[str, ast.AST]]:
+    """``dict(type="BN", momentum=0.99, eps=1e-3)``: an mmcv norm config of a torch BN class with a
+    momentum given: (the class, the momentum expression)."""
+    items = _dict_items(display)
+    if not items:
+        return None
+    kind = next((v for k, v in items if k == "type"), None)
+    mom = next((v for k, v in reversed(items) if k == "momentum"), None)
+    if mom is None or not (isinstance(kind, ast.Constant) and kind.value in _MMCV_BN_TYPES):
+        return None
+    return _MMCV_BN_TYPES[kind.value], mom
+
+
+def _splat_sources(module: Module, project: Project, call: ast.Call, keyword: str,
+                   position: Optional[int]) -> Optional[list[tuple[ast.AST, Module]]]:
+    from bnguard.lint.values import keyword_sources
+
+    return keyword_sources(call, keyword, position, module, project)
+
+
+def _displays_holding(sources: list[tuple[ast.AST, Module]]) -> Iterable[ast.AST]:
+    """The ``{...}`` displays / ``dict(...)`` calls whose entries these value expressions are."""
+    for expr, where in sources:
+        parent = where.parent(expr)
+        if isinstance(parent, ast.keyword):
+            parent = where.parent(parent)
+        if parent is not None:
+            yield parent
 
 
 def _only_run_in_eval_mode(module: Module, project: Project, node: ast.AST) -> bool:
@@ -2781,8 +3067,9 @@ class ZeroMomentumInTorch(Rule):
     doc = RuleDoc(
         what="""
 Finds `nn.BatchNorm1d/2d/3d`, `nn.SyncBatchNorm` and `nn.LazyBatchNorm*d` constructed with a
-`momentum` that is always 0 (a literal, a constant, a config value or a parameter resolved through
-every call site), with running statistics tracked.
+`momentum` that is always 0 (a literal, a constant, a config value, a parameter resolved through
+every call site, or the entry of a `**bn_args` dict splatted into it), with running statistics
+tracked.
 """,
         why="""
 PyTorch updates `running = (1 - momentum) * running + momentum * batch`: with momentum 0 the running
@@ -2818,7 +3105,16 @@ construction); other frameworks (a MindSpore or Keras momentum of 0 keeps the la
                 continue
             call = site.node
             mom, trs = _bn_constructor_args(call)
-            if mom is None or _numbers(mom, module, project) != {0.0}:
+            if mom is None and trs is None and any(kw.arg is None for kw in call.keywords):
+                # ``nn.BatchNorm2d(c, **bn_kwargs)``: the momentum of the splatted dicts
+                sources = _splat_sources(module, project, call, "momentum", 2)
+                trs_sources = _splat_sources(module, project, call, "track_running_stats", 4)
+                if not sources or trs_sources is None or trs_sources:
+                    continue
+                if any(_numbers(e, where, project) != {0.0} for e, where in sources):
+                    continue
+                mom = call
+            elif mom is None or _numbers(mom, module, project) != {0.0}:
                 continue
             if trs is not None and not always_true(trs, module, project):
                 continue
@@ -2970,11 +3266,15 @@ class HardCodedTrainingFalse(Rule):
     name = "functional-batch-norm-training-false"
     framework = "pytorch"
     summary = "F.batch_norm(..., training=False) hard-coded in the forward of a trained module"
-    triggers = ("batch_norm",)
+    triggers = ("batch_norm", "functional_call")
     doc = RuleDoc(
         what="""
 Finds `F.batch_norm(...)` whose `training` argument is always false (literal or resolved constant)
-inside the `forward` of a module that has trainable parameters — a BN meant to train.
+inside the `forward` of a module that has trainable parameters — a BN meant to train. Also a model
+trained through `torch.func.functional_call(model, (params, buffers), x)` where `buffers` are
+clones of the model's own (`{k: v.clone() for k, v in model.named_buffers()}`) never copied back,
+while the model itself is evaluated or saved afterwards: BatchNorm updates the running statistics
+in the tensors it is given, so the model's own stay at 0 / 1.
 """,
         why="""
 With `training=False`, `F.batch_norm` normalizes with the running statistics and never updates them:
@@ -2995,7 +3295,10 @@ def forward(self, x):
 Frozen BN classes (`FrozenBatchNorm2d`-like: no trainable parameters, or a name saying frozen /
 fixed), `training=self.training` or any flag that can be true, and statistics computed in
 `forward` rather than read from the module's buffers (test-time BN mixing source and batch
-statistics, `F.batch_norm(x, mixed_mean, mixed_var, ..., False)`).
+statistics, `F.batch_norm(x, mixed_mean, mixed_var, ..., False)`). For `functional_call`: the
+module's own buffers (`dict(model.named_buffers())`, `.detach()` shares their storage), clones
+copied back (`load_state_dict`, `copy_`), models without BN, meta-learning code (MAML-style inner
+loops keep the outer statistics on purpose), and programs that never run or save the model itself.
 """,
         versions=PYTORCH_VERSIONS,
     )
@@ -3003,6 +3306,14 @@ statistics, `F.batch_norm(x, mixed_mean, mixed_var, ..., False)`).
     def check(self, module: Module, project: Project) -> Iterable[Finding]:
         from bnguard.lint.values import always_false
 
+        for call, text, copy in _functional_call_on_buffer_copies(module, project):
+            yield self.finding(
+                module, call,
+                f"`{text}` is trained through functional_call with clones of its buffers ({module.line_ref(copy.lineno)}): "
+                f"BatchNorm updates the running statistics in the tensors it is given, so `{text}`'s own "
+                f"running_mean / running_var never move from 0 / 1, and evaluating or saving `{text}` uses them. "
+                f"Pass its own buffers (`dict({text}.named_buffers())`) or copy the clones back "
+                f"(`{text}.load_state_dict(..., strict=False)`).")
         for site in module.calls:
             if (site.qualname or "") not in F_BATCH_NORM or site.scope is None:
                 continue
@@ -3026,6 +3337,113 @@ statistics, `F.batch_norm(x, mixed_mean, mixed_var, ..., False)`).
                 f"`{cls.name}.forward` calls batch_norm with training=False: the running statistics are never "
                 f"updated and never replaced by batch statistics, even while the module trains. Pass "
                 f"`training=self.training`.")
+
+
+_FUNCTIONAL_CALL = {"torch.func.functional_call", "torch.nn.utils.stateless.functional_call",
+                    "torch._functorch.functional_call.functional_call"}
+_GRAD_FUNCTIONS = {"torch.autograd.grad", "torch.func.grad", "torch.func.grad_and_value", "torch.func.vjp",
+                   "functorch.grad", "functorch.grad_and_value"}
+# Meta-learning: inner loops run on copies of the weights and buffers on purpose (identifier parts).
+_META_LEARNING_PARTS = {"meta", "maml", "fomaml", "reptile", "inner", "fast", "episode", "episodic", "support",
+                        "fewshot", "shot"}
+
+
+def _meta_learning(module: Module) -> bool:
+    names = _identifiers(module.tree)
+    return any(_identifier_parts(n) & _META_LEARNING_PARTS or "maml" in n.lower() for n in names)
+
+
+def _functional_call_on_buffer_copies(module: Module, project: Project) -> Iterable[tuple[ast.Call, str, ast.AST]]:
+    """``functional_call(model, (params, buffers), x)`` in a program that trains (backward /
+    autograd.grad), where ``buffers`` is bound once to clones of ``model.named_buffers()`` and is
+    never copied back, and ``model`` itself is run, put in eval mode or saved: (call, model text,
+    the cloning expression)."""
+    if not module.mentions("functional_call") or not module.mentions("named_buffers") \
+            or is_test_file(project.relative_path(module)) or _meta_learning(module):
+        return
+    if not any(c.name == "backward" or (c.qualname or "") in _GRAD_FUNCTIONS for c in module.calls):
+        return
+    for site in module.calls:
+        call = site.node
+        if (site.qualname or "") not in _FUNCTIONAL_CALL or len(call.args) < 2:
+            continue
+        model = dotted(call.args[0])
+        state = call.args[1]
+        parts = state.elts if isinstance(state, (ast.Tuple, ast.List)) else \
+            [v for k, v in zip(state.keys, state.values) if k is None] if isinstance(state, ast.Dict) else []
+        if model is None:
+            continue
+        owner = model.rsplit(".", 1)[-1]
+        for part in parts:
+            copy = _buffer_clones_of(module, part, owner)
+            if copy is None or _copied_back(module, part):
+                continue
+            if not _module_used_itself(module, owner) or _model_has_bn(receiver_key(call.args[0], {}, set())[0],
+                                                                      project, module) is not True:
+                continue
+            yield call, model, copy
+            break
+
+
+def _buffer_clones_of(module: Module, expr: ast.AST, owner: str) -> Optional[ast.AST]:
+    """The single binding of ``expr`` (a local name or ``self.attr``) when it is a dict of clones of
+    ``<owner>.named_buffers()`` (``{k: v.clone() ...}``, ``copy.deepcopy(dict(...))``)."""
+    text = dotted(expr)
+    if text is None:
+        return None
+    bound = [n.value for n in module.nodes_of_kind.get(ast.Assign, ())
+             if any(dotted(t) == text for t in n.targets)]
+    if len(bound) != 1:
+        return None
+    value = bound[0]
+    if isinstance(value, ast.DictComp):
+        source = value.generators[0].iter
+        cloned = any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "clone"
+                     for n in ast.walk(value.value))
+    elif isinstance(value, ast.Call) and (module.qualname(value.func) or "") == "copy.deepcopy" and value.args:
+        source = value.args[0].args[0] if isinstance(value.args[0], ast.Call) and value.args[0].args else value.args[0]
+        cloned = True
+    else:
+        return None
+    if not (cloned and isinstance(source, ast.Call) and isinstance(source.func, ast.Attribute)
+            and source.func.attr in ("named_buffers", "buffers")):
+        return None
+    return value if (dotted(source.func.value) or "").rsplit(".", 1)[-1] == owner else None
+
+
+def _copied_back(module: Module, expr: ast.AST) -> bool:
+    """Are the cloned buffers written back into a module (``load_state_dict(...)``, ``buf.copy_(...)``,
+    ``setattr`` / ``register_buffer``) anywhere in the file?"""
+    name = (dotted(expr) or "").rsplit(".", 1)[-1]
+    for c in module.calls:
+        f = c.node.func
+        if isinstance(f, ast.Attribute) and f.attr in ("load_state_dict", "copy_", "register_buffer", "set_") \
+                or isinstance(f, ast.Name) and f.id == "setattr":
+            if any(isinstance(n, (ast.Name, ast.Attribute)) and (dotted(n) or "").rsplit(".", 1)[-1] == name
+                   for a in c.node.args + [k.value for k in c.node.keywords] for n in ast.walk(a)):
+                return True
+            if isinstance(f, ast.Attribute) and f.attr == "copy_" and name in (dotted(f.value) or ""):
+                return True
+    return False
+
+
+def _module_used_itself(module: Module, owner: str) -> bool:
+    """Is the model run with its own buffers after all: put in eval mode, called, saved, or given to
+    ``functional_call`` with parameters only?"""
+    for c in module.calls:
+        f = c.node.func
+        base = f.value if isinstance(f, ast.Attribute) else f
+        if (dotted(base) or "").rsplit(".", 1)[-1] != owner:
+            if (c.qualname or "") in _FUNCTIONAL_CALL and len(c.node.args) >= 2 \
+                    and (dotted(c.node.args[0]) or "").rsplit(".", 1)[-1] == owner \
+                    and not isinstance(c.node.args[1], (ast.Tuple, ast.List, ast.Dict)):
+                return True
+            continue
+        if isinstance(f, ast.Attribute) and f.attr in ("eval", "state_dict", "forward"):
+            return True
+        if f is base:
+            return True  # model(x)
+    return False
 
 
 def _buffer_stats(cls: ast.ClassDef) -> list[tuple[str, ast.Call]]:
