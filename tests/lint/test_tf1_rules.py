@@ -110,3 +110,48 @@ def test_deliberate_batch_statistics_are_named_by_whole_words(names, deliberate)
     from bnguard.lint.tf1_facts import mentions_deliberate_batch_stats
 
     assert mentions_deliberate_batch_stats(names) is deliberate
+
+
+_MEASURE = """
+import importlib.util, json, sys
+import numpy as np
+out = {}
+for path, kwargs in json.loads(sys.argv[1]):
+    spec = importlib.util.spec_from_file_location("prog", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out[path] = np.asarray(mod.main(**kwargs), dtype=float).tolist()
+print("RESULT " + json.dumps(out))
+"""
+
+
+@pytest.mark.slow
+def test_flagged_second_train_op_and_keras3_layer_really_freeze_the_statistics():
+    """The BN103 cases of a second, unwired train op run with the flag True and of a Keras 3 layer in
+    a v1 graph, run for real on TF 2.21: the moving mean stops (stage 2) or never moves (Keras 3)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    pytest.importorskip("tensorflow")
+    pytest.importorskip("keras")
+    stages = FIXTURES / "flagged" / "bn103_finetune_stage_op_without_update_ops.py"
+    keras3 = FIXTURES / "flagged" / "bn103_keras3_bn_in_compat_v1_graph.py"
+    for path in (stages, keras3):
+        assert {c for _, _, c in _reported(path)} == {"BN103"}
+    env = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="",
+               KERAS_BACKEND="tensorflow")
+    result = {}
+    for run in ([str(stages), {"stage1_steps": 4, "stage2_steps": 4}], [str(keras3), {"steps": 4}]):
+        # one process per program: each builds its graph in the process's default graph
+        proc = subprocess.run([sys.executable, "-c", _MEASURE, json.dumps([run])], capture_output=True,
+                              text=True, env=env, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        result.update(json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))[7:]))
+    after_stage1, after_stage2 = np.asarray(result[str(stages)])
+    assert np.abs(after_stage1).max() > 1e-3  # the wired stage 1 moved the statistics
+    assert np.allclose(after_stage1, after_stage2)  # stage 2 trained on shifted data: nothing moved
+    assert np.allclose(result[str(keras3)], 0.0)  # inputs have mean ~5.5: a working layer would follow

@@ -41,6 +41,16 @@ LAYERS_BN_CLASSES = {"tensorflow.layers.BatchNormalization"}
 KERAS_BN_CLASSES = {"tensorflow.keras.layers.BatchNormalization", "tf_keras.layers.BatchNormalization",
                     "tensorflow.python.keras.layers.BatchNormalization"}
 LAYER_UPDATES = "layer.updates"
+
+
+def is_standalone_keras_bn(qualname: Optional[str]) -> bool:
+    """``keras.layers.BatchNormalization`` of the standalone ``keras`` package (``from keras import
+    layers``, ``keras.src...``): Keras 3 since TF 2.16, whose layers in a v1 graph create their
+    moving-average assignments as orphan ops (no UPDATE_OPS, no ``layer.updates``)."""
+    q = qualname or ""
+    if not (q.startswith("keras.") and kf.is_keras_bn_layer(q)):
+        return False
+    return not q.startswith(("keras._tf_keras.", "keras.api._v2."))  # tf_keras / Keras 2 spellings
 SLIM_BN_FUNCS = {"tf_slim.batch_norm", "tf_slim.layers.batch_norm"}
 ARG_SCOPE = {"tf_slim.arg_scope"}
 # Optimiser methods that create a train op.
@@ -607,6 +617,24 @@ def bn_sites(project: Project) -> list[BNSite]:
     return project.fact("tf1.bn_sites", lambda p: _SiteBuilder(p).build())
 
 
+def standalone_keras_bn_sites(project: Project) -> list[BNSite]:
+    """Applications of standalone-``keras`` BatchNormalization layers (api "keras"), kept apart from
+    ``bn_sites``: only the check for Keras layers in a v1 graph reads them."""
+    def compute(p: Project) -> list[BNSite]:
+        builder = _SiteBuilder(p)
+        for m in p.modules:
+            if not m.mentions("keras"):
+                continue
+            for c in m.calls:
+                if is_standalone_keras_bn(c.qualname):
+                    try:
+                        builder._layers_class(c, keras=True)
+                    except RecursionError:
+                        continue
+        return builder.sites
+    return project.fact("tf1.standalone_keras_bn_sites", compute)
+
+
 def bn_sites_in(module: Module, project: Project) -> list[BNSite]:
     by_module = project.fact("tf1.bn_sites_by_module", _group_sites)
     return by_module.get(id(module), [])
@@ -1077,3 +1105,176 @@ def fed_values(ph: V.Placeholder, project: Project):
 def _flag_like(name: Optional[str]) -> bool:
     words = identifier_words(name or "")
     return any(w.startswith(("train", "phase", "mode", "bn", "flag")) for w in words) or name in FLAG_NAMES
+
+
+# --- the feed of one run ----------------------------------------------------------------------------
+# A resolved feed dict is a list of alternatives (the shapes it can have at that run); each
+# alternative is a list of (key expression, key module, possible values) in insertion order.
+_MAX_FEED_ALTERNATIVES = 16
+
+
+def run_feed(run: ast.Call, module: Module, project: Project) -> Optional[ast.AST]:
+    """The ``feed_dict`` expression of ``sess.run(fetches, feed_dict)`` / ``tensor.eval(feed_dict=...)``."""
+    for kw in run.keywords:
+        if kw.arg == "feed_dict":
+            return kw.value
+    if isinstance(run.func, ast.Attribute) and run.func.attr == "run" and len(run.args) > 1:
+        return run.args[1]
+    return None
+
+
+def flag_at_run(ph: V.Placeholder, run: ast.Call, module: Module, project: Project):
+    """What placeholder ``ph`` holds at this ``sess.run``: the value its feed dict gives it — a dict
+    display, a name bound to one, or what a project helper returns (``make_feed(batch, True)``, its
+    parameters bound to this call's arguments) — or its default when the feed leaves it out.
+    UNKNOWN when the feed cannot be read, a key we cannot tell apart may be this placeholder, or a
+    plain placeholder is not fed (the run needs no flag, or fails)."""
+    feed = run_feed(run, module, project)
+    alternatives = [[]] if feed is None else _feed_alternatives(feed, module, project, V.possible_values, 0)
+    if alternatives is None:
+        return V.UNKNOWN
+    out: object = frozenset()
+    for entries in alternatives:
+        held = None
+        for key, key_module, values in entries:
+            match = _key_is(ph, key, key_module, project)
+            if match is None:
+                return V.UNKNOWN
+            if match:
+                held = values  # a later entry of a display overrides an earlier one
+        if held is None:
+            held = ph.default if ph.has_default else V.UNKNOWN
+        if held is V.UNKNOWN or out is V.UNKNOWN:
+            return V.UNKNOWN
+        out = out | held
+    return out
+
+
+def _key_is(ph: V.Placeholder, key: ast.AST, key_module: Module, project: Project) -> Optional[bool]:
+    """Is this feed key ``ph``? None when it may be and we cannot tell (``{flag: ...}`` of unknown value)."""
+    if isinstance(key, ast.Constant):
+        if isinstance(key.value, str) and ":" in key.value:
+            op = key.value.split(":")[0].rsplit("/", 1)[-1]
+            return op == ph.tensor_name or (ph.tensor_name is None and op in ph.names)
+        return False
+    name = key.id if isinstance(key, ast.Name) else key.attr if isinstance(key, ast.Attribute) else None
+    if name is not None and name in ph.names:
+        return True
+    keys = V.possible_values(key, key_module, project)
+    if keys is V.UNKNOWN:
+        return None if (name is None or _flag_like(name)) else False
+    return ph in keys
+
+
+def _feed_alternatives(expr: ast.AST, module: Module, project: Project, values_of, depth: int) -> Optional[list]:
+    if depth > 4:
+        return None
+    if isinstance(expr, ast.Dict):
+        alternatives: list = [[]]
+        for k, v in zip(expr.keys, expr.values):
+            if k is None:  # ``{**base_feed, is_training: True}``
+                inner = _feed_alternatives(v, module, project, values_of, depth + 1)
+                if inner is None or len(alternatives) * len(inner) > _MAX_FEED_ALTERNATIVES:
+                    return None
+                alternatives = [a + b for a in alternatives for b in inner]
+            else:
+                vals = values_of(v, module, project)
+                alternatives = [a + [(k, module, vals)] for a in alternatives]
+        return alternatives
+    if isinstance(expr, ast.IfExp):
+        body = _feed_alternatives(expr.body, module, project, values_of, depth + 1)
+        orelse = _feed_alternatives(expr.orelse, module, project, values_of, depth + 1)
+        return None if body is None or orelse is None else body + orelse
+    if isinstance(expr, ast.Name):
+        return _named_feed(expr, module, project, values_of, depth)
+    if isinstance(expr, ast.Call):
+        return _helper_feed(expr, module, project, depth)
+    return None
+
+
+def _named_feed(expr: ast.Name, module: Module, project: Project, values_of, depth: int) -> Optional[list]:
+    """Every display a feed-dict name is bound to in its scope (flow-insensitive: more shapes, never
+    fewer); None when the dict is changed in place (``feed[k] = v``, ``feed.update(...)``)."""
+    if V._written_through(expr.id, module):
+        return None
+    res = V.resolver(project)
+    found = res.binding_of(expr.id, module, module.scope_of(expr))
+    if found is None:
+        return None
+    out: list = []
+    for b in found[0]:
+        if b.kind == "expr":
+            got = _feed_alternatives(b.expr, module, project, values_of, depth + 1)
+        elif b.kind == "param":  # a feed handed in by the callers: the displays they pass
+            displays = res._param_dict_displays(b.func, expr.id, module, 0)
+            got = None
+            if displays:
+                got = []
+                for d, dm in displays:
+                    inner = _feed_alternatives(d, dm, project, V.possible_values, depth + 1)
+                    if inner is None:
+                        got = None
+                        break
+                    got.extend(inner)
+        else:
+            got = None
+        if got is None:
+            return None
+        out.extend(got)
+        if len(out) > _MAX_FEED_ALTERNATIVES:
+            return None
+    return out or None
+
+
+def _helper_feed(call: ast.Call, module: Module, project: Project, depth: int) -> Optional[list]:
+    """The feeds a project helper returns (``make_feed(batch, True)``, ``self.feed_dict(b, False)``),
+    its parameters read from this call: a returned display's ``is_training: training`` holds what
+    this call passes for ``training`` (or the default)."""
+    func = call.func
+    name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+    if name is None:
+        return None
+    candidates = [f for f in project.functions(name) if not f.node.decorator_list
+                  and (f.cls is None) == isinstance(func, ast.Name)]
+    if isinstance(func, ast.Name):
+        own = [f for f in candidates if f.module is module]
+        candidates = own or [f for f in candidates if project.imports_name_from(module, name, f.module)]
+    if len(candidates) != 1:
+        return None  # several helpers of that name (or a library's): cannot tell which one runs
+    info = candidates[0]
+    fn, fm = info.node, info.module
+    offset = 1 if info.cls is not None else 0
+    if any(isinstance(a, ast.Starred) for a in call.args) or any(kw.arg is None for kw in call.keywords):
+        return None
+
+    def values_of(expr: ast.AST, m: Module, p: Project):
+        negate = isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.Not)
+        inner = expr.operand if negate else expr
+        if m is fm and isinstance(inner, ast.Name) and m.scope_of(inner) is fn:
+            found = V.resolver(p).binding_of(inner.id, m, fn)
+            if found is not None and found[1] is fn and [b.kind for b in found[0]] == ["param"]:
+                spec = V._param_spec(fn, inner.id)
+                if spec is None:
+                    return V.UNKNOWN
+                arg = V._argument(call, inner.id, spec[0], offset)
+                if arg is V._OPAQUE:
+                    return V.UNKNOWN
+                if arg is None:
+                    vals = V.possible_values(spec[1], fm, p) if spec[1] is not None else V.UNKNOWN
+                else:
+                    vals = V.possible_values(arg, module, p)
+                if negate and vals is not V.UNKNOWN:
+                    vals = frozenset(V.RUNTIME if isinstance(v, V.MARKERS) else not v for v in vals)
+                return vals
+        return V.possible_values(expr, m, p)
+
+    returns = [n for n in ast.walk(fn) if isinstance(n, ast.Return) and fm.scope_of(n) is fn]
+    if not returns or any(r.value is None for r in returns):
+        return None
+    out: list = []
+    for r in returns:
+        got = _feed_alternatives(r.value, fm, project, values_of, depth + 1)
+        if got is None:
+            return None
+        out.extend(got)
+    return out if len(out) <= _MAX_FEED_ALTERNATIVES else None

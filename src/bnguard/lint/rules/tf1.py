@@ -17,6 +17,7 @@ from bnguard.lint.finding import Finding
 from bnguard.lint.project import FunctionInfo, Module, Project, call_assignments, is_unit_test, with_bindings
 from bnguard.lint.rules.base import Rule, RuleDoc, register
 from bnguard.lint.tf1_facts import (
+    TRAIN_OP_METHODS,
     UPDATE_OPS,
     BNSite,
     _call_ref,
@@ -26,12 +27,14 @@ from bnguard.lint.tf1_facts import (
     bn_sites_in,
     deliberate_in_program,
     fed_values,
+    flag_at_run,
     fresh_session,
     identifier_words,
     is_update_ops_ref,
     is_trained,
     same_program,
     site_in_graph_of,
+    standalone_keras_bn_sites,
     train_context,
 )
 
@@ -457,6 +460,67 @@ def _fed_only_false(site: BNSite, project: Project) -> Optional[list]:
             return None
         feeds.extend(e for e in entries if e.value is not None)
     return feeds or None
+
+
+def _fed_only_true(site: BNSite, project: Project) -> Optional[tuple]:
+    """(placeholder, evaluation run, its module) when the flag is a placeholder (or several) that
+    every feed of its program sets to True — ``make_feed(batch, True)`` copied into the validation
+    loop — and a run of evaluation data feeds it True too, so evaluation normalizes with batch
+    statistics (and runs the update ops wherever they are attached to what it fetches). None when
+    any feed can be False or cannot be read, when a default can be False, or when no evaluation
+    run feeds the flag."""
+    vals, scope = site.flag, project
+    if vals is V.UNKNOWN or not V.placeholders(vals) or len(vals) > 1:
+        narrowed = _flag_in_program(site, project)
+        if narrowed is not None and narrowed[0] is not V.UNKNOWN:
+            vals, scope = narrowed
+    if vals is V.UNKNOWN or not vals or any(not isinstance(v, V.Placeholder) for v in vals):
+        return None
+    for ph in vals:
+        if ph.has_default and not V.always_true_values(ph.default):
+            return None
+        values, entries = fed_values(ph, scope)
+        if not entries or not V.always_true_values(values):
+            return None
+    program = same_program(site.module, project)
+    for em in project.modules:
+        if id(em) not in program or not (em is site.module or _reaches(site, em, project)):
+            continue
+        for run in _evaluation_data_runs(em):
+            if all(V.always_true_values(flag_at_run(ph, run, em, project)) for ph in vals):
+                return next(iter(vals)), run, em
+    return None
+
+
+def _evaluation_data_runs(module: Module) -> list[ast.Call]:
+    """``sess.run(...)`` calls that fetch no train op and run evaluation data: the feed, the fetch or
+    the result is named for validation/test data (``make_feed(b, True) for b in val_batches``), or
+    the run is in a function named for evaluation."""
+    out = []
+    for c in module.calls:
+        fetch, feed = _run_fetch_and_feed(c.node)
+        if fetch is None or feed is None or is_unit_test(module, c.scope):
+            continue
+        fetch_src = ast.unparse(fetch).lower()
+        if any(w in fetch_src for w in ("train", "optim", "minimize", "update", "init", "step", "assign", "summar",
+                                        "save", "restore")):
+            continue
+        names = [ast.unparse(feed), ast.unparse(fetch)]
+        parent = module.parent(c.node)
+        if isinstance(parent, ast.Assign):  # ``val_loss = sess.run(...)``
+            names += [ast.unparse(t) for t in parent.targets]
+        fed_names = {n.id for n in ast.walk(feed) if isinstance(n, ast.Name)}
+        for anc in module.ancestors(c.node):
+            if isinstance(anc, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                break
+            loops = [anc] if isinstance(anc, (ast.For, ast.AsyncFor)) else list(getattr(anc, "generators", []))
+            for loop in loops:  # the batches fed come from ``for b in val_batches``
+                if {n.id for n in ast.walk(loop.target) if isinstance(n, ast.Name)} & fed_names:
+                    names.append(ast.unparse(loop.iter))
+        words = {w for n in names for w in identifier_words(n)}
+        if words & _EVAL_DATA_WORDS or _in_evaluation_function(c):
+            out.append(c.node)
+    return out
 
 
 def _unfed_default_false(vals, project: Project) -> Optional[list]:
@@ -901,6 +965,337 @@ def _last_name_of_target(t: ast.AST) -> Optional[str]:
     return t.id if isinstance(t, ast.Name) else t.attr if isinstance(t, ast.Attribute) else None
 
 
+# --- BN103: a second train op that a training phase runs without the update ops -------------------
+def _at(m: Module, line: int, here: Module) -> str:
+    """``line 12`` for a line of the module being reported, ``path:12`` for another one."""
+    return m.line_ref(line) if m is here else m.where(line)
+
+
+def _op_name(op) -> Optional[str]:
+    """The name a train op is bound to (``train_top = opt.minimize(...)`` -> ``train_top``)."""
+    assign = op.module.parent(op.node)
+    if isinstance(assign, ast.Assign) and len(assign.targets) == 1 and assign.value is op.node:
+        return _last_name_of_target(assign.targets[0])
+    return None
+
+
+def _rebound_or_combined(name: str, op, program: set, project: Project) -> bool:
+    """Is ``name`` bound anywhere else in the program (a rebinding may wrap it with the update
+    ops), or handed to anything but a ``sess.run`` fetch or a container (``tf.group(name,
+    *update_ops)``, ``control_dependencies([name])``, a helper)? Then its runs are not what they seem."""
+    own = op.module.parent(op.node)
+    for m in project.modules:
+        if id(m) not in program or not m.mentions(name):
+            continue
+        for kind in (ast.Assign, ast.AnnAssign, ast.AugAssign):
+            for st in m.nodes_of_kind.get(kind, ()):
+                targets = st.targets if isinstance(st, ast.Assign) else [st.target]
+                if st is not own and any(_last_name_of_target(t) == name for t in targets):
+                    return True
+        for ref in m.references.get(name, ()):
+            child, parent = ref, m.parent(ref)
+            while isinstance(parent, (ast.Tuple, ast.List, ast.Dict, ast.Set, ast.Starred)):
+                child, parent = parent, m.parent(parent)
+            if isinstance(parent, ast.Call) and not (
+                    isinstance(parent.func, ast.Attribute) and parent.func.attr == "run"
+                    and parent.args and parent.args[0] is child):
+                return True
+    return False
+
+
+def _loss_of(call: ast.Call, module: Module, project: Project, depth: int = 0) -> Optional[ast.AST]:
+    """The loss a train op differentiates: ``minimize(loss)``, or through ``apply_gradients`` the
+    loss of the ``compute_gradients``/``tf.gradients`` call its gradients come from (names bound
+    once, ``zip(grads, vars)`` and clipping comprehensions followed)."""
+    if depth > 5 or call is None:
+        return None
+    if isinstance(call, ast.Name):
+        found = V.resolver(project).binding_of(call.id, module, module.scope_of(call))
+        if found is None or len(found[0]) != 1 or found[0][0].kind != "expr":
+            return None
+        return _loss_of(found[0][0].expr, module, project, depth + 1)
+    if isinstance(call, (ast.ListComp, ast.GeneratorExp)) and call.generators:
+        return _loss_of(call.generators[0].iter, module, project, depth + 1)
+    if isinstance(call, ast.Tuple) and call.elts:  # ``grads, _ = tf.clip_by_global_norm(...)`` is not followed
+        return None
+    if not isinstance(call, ast.Call):
+        return None
+    name = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", None)
+    if name in ("minimize", "compute_gradients"):
+        return _kw_or_pos(call, "loss", 0)
+    if name == "gradients":
+        return _kw_or_pos(call, "ys", 0)
+    if name == "apply_gradients":
+        return _loss_of(_kw_or_pos(call, "grads_and_vars", 0), module, project, depth + 1)
+    if name == "zip" and call.args:
+        return _loss_of(call.args[0], module, project, depth + 1)
+    return None
+
+
+def _same_loss(op, other, project: Project) -> bool:
+    """Do two train ops differentiate the same loss (the same expression, or one loss built from the
+    other: ``total = loss + weight_decay``)?"""
+    a = _loss_of(op.node, op.module, project)
+    b = _loss_of(other.node, other.module, project)
+    if a is None or b is None:
+        return False
+    if ast.dump(a) == ast.dump(b):
+        return True
+    for x, xm, y in ((a, op.module, b), (b, other.module, a)):
+        if isinstance(x, ast.Name) and isinstance(y, (ast.Name, ast.Attribute)):
+            found = V.resolver(project).binding_of(x.id, xm, xm.scope_of(x))
+            wanted = _last_name_of_target(y)
+            if found is not None and len(found[0]) == 1 and found[0][0].kind == "expr" and any(
+                    _last_name_of_target(n) == wanted for n in ast.walk(found[0][0].expr)
+                    if isinstance(n, (ast.Name, ast.Attribute))):
+                return True
+    return False
+
+
+def _fetch_choices(expr: ast.AST, module: Module, project: Project, depth: int = 0) -> tuple[list, set]:
+    """(alternatives, choice names) of a ``sess.run`` fetch: each alternative is the set of names one
+    run fetches together (``[train_op, loss]``); several alternatives when the fetch picks one of a
+    display (``train_ops[phase]``, ``a if c else b``), whose choice depends on the names returned."""
+    def names(e):
+        return {n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(e) if isinstance(n, (ast.Name, ast.Attribute))}
+
+    if depth > 4:
+        return [names(expr)], set()
+    if isinstance(expr, (ast.List, ast.Tuple, ast.Set, ast.Dict)):
+        together: set = set()
+        choice: set = set()
+        for e in (expr.values if isinstance(expr, ast.Dict) else expr.elts):
+            alts, ch = _fetch_choices(e, module, project, depth + 1)
+            together |= set().union(*alts)
+            choice |= ch
+        return [together], choice
+    if isinstance(expr, ast.IfExp):
+        body, c1 = _fetch_choices(expr.body, module, project, depth + 1)
+        orelse, c2 = _fetch_choices(expr.orelse, module, project, depth + 1)
+        return body + orelse, c1 | c2 | names(expr.test)
+    if isinstance(expr, ast.Subscript):
+        container = expr.value
+        if isinstance(container, ast.Name):
+            found = V.resolver(project).binding_of(container.id, module, module.scope_of(container))
+            if found is not None and len(found[0]) == 1 and found[0][0].kind == "expr":
+                container = found[0][0].expr
+        elif isinstance(container, ast.Attribute):  # ``self.train_ops[phase]``: stored once
+            stores = V.resolver(project).attr_stores.get(container.attr, [])
+            if len(stores) == 1 and stores[0][0] is not None:
+                container = stores[0][0]
+        if isinstance(container, (ast.Dict, ast.List, ast.Tuple)):
+            elts = container.values if isinstance(container, ast.Dict) else container.elts
+            alts = [set().union(*_fetch_choices(e, module, project, depth + 1)[0]) for e in elts]
+            return alts or [names(expr)], names(expr.slice)
+        return [names(expr)], set()
+    if isinstance(expr, ast.Name):
+        found = V.resolver(project).binding_of(expr.id, module, module.scope_of(expr))
+        if found is not None and len(found[0]) == 1 and found[0][0].kind == "expr" and isinstance(
+                found[0][0].expr, (ast.List, ast.Tuple, ast.Set, ast.Dict, ast.IfExp, ast.Subscript)):
+            alts, choice = _fetch_choices(found[0][0].expr, module, project, depth + 1)
+            return [a | {expr.id} for a in alts], choice | ({expr.id} if len(alts) > 1 else set())
+        return [{expr.id}], set()
+    return [names(expr)], set()
+
+
+def _runs_update_ops(fetched: set, wired_names: set) -> bool:
+    """Does a fetch include a wired train op or something named for the update ops?"""
+    return bool(fetched & wired_names) or any("update" in w or "updates" in w for n in fetched for w in identifier_words(n))
+
+
+def _loops_around(node: ast.AST, module: Module) -> list:
+    """The ``for``/``while`` loops enclosing ``node`` within its function, innermost first."""
+    out = []
+    for anc in module.ancestors(node):
+        if isinstance(anc, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            break
+        if isinstance(anc, (ast.For, ast.AsyncFor, ast.While)):
+            out.append(anc)
+    return out
+
+
+def _bound_in(loop: ast.AST, wanted: set) -> bool:
+    """Is any of ``wanted`` (re)bound by the loop itself or inside its body?"""
+    targets = [loop.target] if isinstance(loop, (ast.For, ast.AsyncFor)) else []
+    for n in ast.walk(loop):
+        if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.NamedExpr)):
+            targets.extend(n.targets if isinstance(n, ast.Assign) else [n.target])
+        elif isinstance(n, (ast.For, ast.AsyncFor, ast.comprehension)):
+            targets.append(n.target)
+    return any(_last_name_of_target(t) in wanted for tgt in targets for t in ast.walk(tgt)
+               if isinstance(t, (ast.Name, ast.Attribute)))
+
+
+def _training_at_run(site: BNSite, run: ast.Call, rm: Module, project: Project) -> bool:
+    """Is the BN layer in training mode at this run: a flag that is always true, or placeholders
+    this run feeds True (or leaves at a True default)?"""
+    vals = site.flag
+    if V.always_true_values(vals):
+        return True
+    if vals is V.UNKNOWN or not vals:
+        return False
+    for v in vals:
+        if not isinstance(v, V.Placeholder) or not V.always_true_values(flag_at_run(v, run, rm, project)):
+            return False
+    return True
+
+
+def _phase_run(name: str, wired_names: set, sites: list, program: set, project: Project):
+    """(run, its module, a BN site in training mode there) for a ``sess.run`` that fetches the train
+    op ``name`` without any wired op or update op, in a training loop (the choice of op fixed for
+    the innermost loop: a phase) where no other run or project function runs a wired op or the
+    update ops; None when there is none."""
+    for m in project.modules:
+        if id(m) not in program or not m.mentions(name):
+            continue
+        for c in m.calls:
+            run = c.node
+            if c.name != "run" or not isinstance(run.func, ast.Attribute) or not run.args:
+                continue
+            alternatives, choice = _fetch_choices(run.args[0], m, project)
+            mine = [a for a in alternatives if name in a]
+            if not mine or any(_runs_update_ops(a, wired_names) for a in mine):
+                continue
+            loops = _loops_around(run, m)
+            if not loops:
+                continue  # one run is not a training phase (or a step function someone else loops)
+            if len(alternatives) > 1 and (not choice or _bound_in(loops[0], choice)):
+                continue  # the op run changes from step to step (alternating with the wired one)
+            if _loop_runs_wired(loops[-1], run, m, wired_names, project) \
+                    or not _last_phase(name, run, loops, m, wired_names, program, project):
+                continue
+            site = next((s for s in sites if _training_at_run(s, run, m, project)), None)
+            if site is not None:
+                return run, m, site
+    return None
+
+
+def _last_phase(name: str, run: ast.Call, loops: list, m: Module, wired_names: set, program: set,
+                project: Project) -> bool:
+    """Does the phase that runs ``name`` come after every run of a wired op (or of the update ops)?
+    Yes when each such run is an earlier statement of the same function, before the loops around
+    this run, or is this very run whose phases, read from the constant schedule it loops over, end
+    with ``name``. An unwired warm-up phase followed by wired training only delays the statistics."""
+    start = loops[-1]
+    scope = m.scope_of(run)
+    for om in project.modules:
+        if id(om) not in program:
+            continue
+        for c in om.calls:
+            if c.name != "run" or not isinstance(c.node.func, ast.Attribute) or not c.node.args:
+                continue
+            alternatives, _ = _fetch_choices(c.node.args[0], om, project)
+            if not any(_runs_update_ops(a, wired_names) for a in alternatives):
+                continue
+            if c.node is run:
+                order = _phase_order(run, loops, m, project)
+                if order is None or not order or name not in order[-1]:
+                    return False
+                continue
+            if om is m and m.scope_of(c.node) is scope and c.node.lineno < start.lineno:
+                continue
+            return False
+    return True
+
+
+def _phase_order(run: ast.Call, loops: list, m: Module, project: Project) -> Optional[list]:
+    """The names ``sess.run(ops[key])`` fetches at each pass of the loop that sets ``key`` from a
+    constant schedule (``for phase, steps in [("all", 3), ("top", 3)]``), in order; None when the
+    schedule or the choice cannot be read."""
+    fetch = run.args[0]
+    if isinstance(fetch, ast.Name):
+        found = V.resolver(project).binding_of(fetch.id, m, m.scope_of(fetch))
+        if found is None or len(found[0]) != 1 or found[0][0].kind != "expr":
+            return None
+        fetch = found[0][0].expr
+    if not isinstance(fetch, ast.Subscript):
+        return None
+    container = _single_display(fetch.value, m, project)
+    if not isinstance(container, (ast.Dict, ast.List, ast.Tuple)):
+        return None
+    wanted = {n.id for n in ast.walk(fetch.slice) if isinstance(n, ast.Name)}
+    loop = next((lp for lp in loops if isinstance(lp, ast.For)
+                 and wanted & {n.id for n in ast.walk(lp.target) if isinstance(n, ast.Name)}), None)
+    schedule = _single_display(loop.iter, m, project) if loop is not None else None
+    if not isinstance(schedule, (ast.List, ast.Tuple)):
+        return None
+    out = []
+    for element in schedule.elts:
+        env: dict = {}
+        if not _bind_target(loop.target, element, env):
+            return None
+        key = _constant_of(fetch.slice, env)
+        if key is _NO_CONSTANT:
+            return None
+        if isinstance(container, ast.Dict):
+            chosen = [v for k, v in zip(container.keys, container.values)
+                      if isinstance(k, ast.Constant) and k.value == key]
+        else:
+            chosen = [container.elts[key]] if isinstance(key, int) and -len(container.elts) <= key < len(container.elts) else []
+        if len(chosen) != 1:
+            return None
+        out.append({n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(chosen[0])
+                    if isinstance(n, (ast.Name, ast.Attribute))})
+    return out
+
+
+def _single_display(expr: ast.AST, m: Module, project: Project) -> Optional[ast.AST]:
+    """The display ``expr`` is bound to once (a name in its scope or the module, an attribute stored once)."""
+    if isinstance(expr, ast.Name):
+        found = V.resolver(project).binding_of(expr.id, m, m.scope_of(expr))
+        if found is None or len(found[0]) != 1 or found[0][0].kind != "expr":
+            return None
+        return found[0][0].expr
+    if isinstance(expr, ast.Attribute):
+        stores = V.resolver(project).attr_stores.get(expr.attr, [])
+        return stores[0][0] if len(stores) == 1 else None
+    return expr
+
+
+_NO_CONSTANT = object()
+
+
+def _bind_target(target: ast.AST, value: ast.AST, env: dict) -> bool:
+    if isinstance(target, ast.Name):
+        env[target.id] = value
+        return True
+    if isinstance(target, (ast.Tuple, ast.List)) and isinstance(value, (ast.Tuple, ast.List)) \
+            and len(target.elts) == len(value.elts) and not any(isinstance(e, ast.Starred) for e in target.elts):
+        return all(_bind_target(t, v, env) for t, v in zip(target.elts, value.elts))
+    return False
+
+
+def _constant_of(expr: ast.AST, env: dict):
+    """``phase`` / ``phase["name"]`` / ``"top"`` with the loop variables of ``env``: the constant, or _NO_CONSTANT."""
+    if isinstance(expr, ast.Constant):
+        return expr.value
+    if isinstance(expr, ast.Name) and expr.id in env:
+        return _constant_of(env[expr.id], {})
+    if isinstance(expr, ast.Subscript) and isinstance(expr.value, ast.Name) and expr.value.id in env:
+        d = env[expr.value.id]
+        key = _constant_of(expr.slice, {})
+        if isinstance(d, ast.Dict) and key is not _NO_CONSTANT:
+            found = [v for k, v in zip(d.keys, d.values) if isinstance(k, ast.Constant) and k.value == key]
+            return _constant_of(found[0], {}) if len(found) == 1 else _NO_CONSTANT
+    return _NO_CONSTANT
+
+
+def _loop_runs_wired(loop: ast.AST, run: ast.Call, m: Module, wired_names: set, project: Project) -> bool:
+    """Does the loop also run a wired op or the update ops (another ``sess.run``), or call a project
+    function that runs anything (its runs may be the wired op)?"""
+    for c in m.calls:
+        if c.node is run or not _inside_node(c.node, loop, m):
+            continue
+        if c.name == "run" and isinstance(c.node.func, ast.Attribute) and c.node.args:
+            alternatives, _ = _fetch_choices(c.node.args[0], m, project)
+            if any(_runs_update_ops(a, wired_names) for a in alternatives):
+                return True
+        elif c.name and any(fi.module.mentions(".run(") and any(
+                o.name == "run" and o.scope is fi.node for o in fi.module.calls) for fi in project.functions(c.name)):
+            return True
+    return False
+
+
 # Calls that build (or wrap) a train op.
 TRAIN_OP_NAMES = frozenset({"minimize", "apply_gradients", "create_train_op", "optimize_loss", "gan_train_ops"})
 
@@ -947,7 +1342,22 @@ averages that inference uses stay at their initial values.
 Also reported: `tf.keras.layers.BatchNormalization` called on tensors of a TF1 graph that a session
 trains with a v1 optimizer. Keras layers keep their updates in `layer.updates` and never put them in
 `UPDATE_OPS`, so the usual recipe does nothing (measured on TF 2.21 `tf.compat.v1` with tf_keras: the
-moving mean stays 0); nothing in the project reads `.updates`/`get_updates_for`.
+moving mean stays 0); nothing in the project reads `.updates`/`get_updates_for`. The same for the
+standalone `keras` package's layer (`from keras import layers`, `keras.src...`: Keras 3 on TF >= 2.16)
+called with a training flag in a program that switches to graph mode or runs a v1 session
+(`disable_eager_execution()`, `disable_v2_behavior()`, `tf.compat.v1.Session`) and trained by a v1
+optimizer (`tf.compat.v1.train.*Optimizer`): Keras 3 creates the moving-average assignments as orphan
+ops that no `layer.updates` exposes (measured on TF 2.21: the moving mean stays 0 with the UPDATE_OPS
+recipe), so the advice is `tf.compat.v1.layers.batch_normalization` (or `tf_keras`) in a v1 graph.
+
+Also reported, when the update ops are wired into one train op: a second train op of the same loss
+(`train_top = opt.minimize(loss, var_list=top_vars)` next to the wired `train_all`, or its
+`apply_gradients` through `compute_gradients(loss)`) built outside the block, that a `sess.run` fetches
+on its own in a training loop (directly, or picked per phase from a dict/list of ops) while a BN layer
+is in training mode at that run (its placeholder fed True there — a display, a name bound to one or a
+project feed helper whose parameters are read at that call — or a flag that is always true): during
+that phase BN normalizes with batch statistics and its moving statistics stop where the wired op left
+them.
 """,
         why="""
 The moving mean and variance are updated by separate assign ops. In graph mode an op runs only if a
@@ -986,7 +1396,16 @@ with tf.control_dependencies(update_ops):
   that wires its own updates (or trains with Keras/eagerly) does not silence this one, and a BN
   layer in a module the program never imports is not part of its graph.
 - Eager/TF2 code (`tf.GradientTape`, `enable_eager_execution`) and Keras `fit` loops (Keras runs its
-  layers' updates itself), Keras layers whose `updates` are used anywhere.
+  layers' updates itself), Keras layers whose `updates` are used anywhere; standalone-`keras` layers
+  without a training flag, with `training=False`, in a program that never builds a v1 graph, or
+  trained by a Keras optimizer.
+- A second, unwired train op when: its run feeds the flag False (BN frozen by design in that phase)
+  or a value that is not always True; it differentiates another loss (a GAN generator beside a wired
+  discriminator); the same run fetches a wired op or the update ops; a loop around the run also runs
+  a wired op or the update ops, or calls a project function that runs anything (a GAN loop whose
+  discriminator step runs every UPDATE_OPS); the op is picked per step from several (ops alternating
+  with the wired one); the op is grouped (`tf.group(op, *update_ops)`), rebound or handed to anything
+  but `sess.run`; the run is not in a loop of its function.
 """,
         versions=VERSIONS,
     )
@@ -1010,12 +1429,18 @@ with tf.control_dependencies(update_ops):
         # or whose wired train op is replaced by an unwired one before it is ever run.
         why_not = [_update_ops_tied_to_side_op(c, program, project) or _wired_op_overwritten(c, project)
                    for c in consumers]
+        def program_sites() -> list:
+            # Reachability goes by names (methods of unknown receivers); a layer in a module this program
+            # never imports (another script, a TF2 port in the same repository) is not in its graph.
+            found = [s for s in _update_sites(project) if id(s.module) in program and site_in_graph_of(s, module, project)]
+            return sorted(found, key=lambda s: s.module is not module)  # name a layer of this script first
+
         if consumers and not all(why_not):
+            # The update ops run with some train op; another train op of the same loss that a
+            # training phase runs alone, with BN in training mode, leaves them behind.
+            yield from self._unwired_phase_ops(module, project, program, program_sites)
             return
-        # Reachability goes by names (methods of unknown receivers); a layer in a module this
-        # program never imports (another script, a TF2 port in the same repository) is not in its graph.
-        sites = [s for s in _update_sites(project) if id(s.module) in program and site_in_graph_of(s, module, project)]
-        sites.sort(key=lambda s: s.module is not module)  # name a layer of this script first
+        sites = program_sites()
         if not sites:
             return
         first = sites[0]
@@ -1038,6 +1463,69 @@ with tf.control_dependencies(update_ops):
                 f"moving-average updates in UPDATE_OPS and {runs}{extra}; build the "
                 "train op under `tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS))`"))
 
+
+    def _unwired_phase_ops(self, module: Module, project: Project, program: set, program_sites) -> Iterable[Finding]:
+        """A train op built outside ``control_dependencies(update_ops)`` in a program where another
+        train op of the same loss is wired (``train_top = opt.minimize(loss, var_list=top_vars)``
+        beside the wired ``train_all``), fetched alone by a ``sess.run`` in a training loop that runs
+        no wired op and no update ops, with a BN layer in training mode at that run (its flag fed
+        True, or always true). While that phase trains, BN normalizes with batch statistics and the
+        moving statistics stay where the wired op left them."""
+        ctx = train_context(project)
+        ops = [op for op in ctx.train_ops if id(op.module) in program]
+        if not any(op.module is module and op.name in TRAIN_OP_METHODS for op in ops):
+            return
+        wired = [op for op in ops if op.name not in TRAIN_OP_METHODS or _train_op_is_wired(op.node, op.module, project)]
+        if not wired:
+            return
+        wired_names = {n for n in (_op_name(op) for op in wired) if n}
+        sites = None
+        for op in ops:
+            if op.module is not module or op in wired or op.name not in TRAIN_OP_METHODS:
+                continue
+            name = _op_name(op)
+            if name is None or name in wired_names or _rebound_or_combined(name, op, program, project):
+                continue
+            partner = next((w for w in wired if w.name in TRAIN_OP_METHODS and _same_loss(op, w, project)), None)
+            if partner is None:
+                continue  # another loss (a GAN's generator, an auxiliary head): its graph may hold no BN
+            if sites is None:
+                sites = program_sites()
+            if not sites:
+                return
+            hit = _phase_run(name, wired_names, sites, program, project)
+            if hit is None:
+                continue
+            run, rm, site = hit
+            partner_name = _op_name(partner) or partner.name
+            yield self.finding(module, op.node, (
+                f"train op `{name}` does not run the batch-norm update ops: only `{partner_name}` "
+                f"({_at(partner.module, partner.node.lineno, module)}) is built under `control_dependencies(update_ops)`, "
+                f"and `sess.run` at {_at(rm, run.lineno, module)} runs `{name}` on its own in a training loop with the "
+                f"BN layer at {_at(site.module, site.node.lineno, module)} in training mode ({_describe_flag(site)}): "
+                "it normalizes with batch "
+                "statistics while its moving statistics stop at the values the other op left; build this op under "
+                "`tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS))` too (or feed the flag False "
+                "when BN is meant to stay frozen in this phase)"))
+
+    def _standalone_keras_in_graph(self, module: Module, project: Project, sites: list) -> Iterable[Finding]:
+        """Standalone ``keras`` (Keras 3) BatchNormalization called on tensors of a v1 graph that a
+        v1 optimizer trains in a session: Keras 3 creates the moving-average assignments as orphan
+        ops, outside UPDATE_OPS and with no ``layer.updates`` to wire, so nothing can run them
+        (measured on TF 2.21: the moving mean stays 0 with the UPDATE_OPS recipe)."""
+        sites = sorted(sites, key=lambda s: s.module is not module)
+        first = sites[0]
+        for op in train_context(project).train_ops:
+            if op.module is not module or op.name not in ("minimize", "apply_gradients") \
+                    or not _v1_optimizer(op.node, module, project):
+                continue
+            yield self.finding(module, op.node, (
+                f"train op does not run the Keras batch-norm updates: the standalone-Keras `BatchNormalization` at "
+                f"{first.where} is used in a TF1 graph, where it keeps its moving-average updates out of UPDATE_OPS "
+                "(Keras 3 creates them as orphan ops that no `layer.updates` exposes), so nothing runs them and the "
+                "moving statistics stay 0/1 (wiring UPDATE_OPS does not help); in a v1 graph build batch norm with "
+                "`tf.compat.v1.layers.batch_normalization` (or the `tf_keras` layer and "
+                "`tf.control_dependencies(model.updates)`), or train the Keras model eagerly / with `fit`"))
 
     def _handwritten_ema_not_run(self, module: Module, project: Project) -> Iterable[Finding]:
         """A hand-written BN (``tf.nn.moments`` + ``tf.train.ExponentialMovingAverage``) whose
@@ -1078,6 +1566,13 @@ with tf.control_dependencies(update_ops):
         sites = [s for s in bn_sites(project) if s.api == "keras" and not V.always_false_values(s.flag)
                  and id(s.module) in program
                  and site_in_graph_of(s, module, project) and not _keras_learning_phase_frozen(s, project)]
+        # A flag must be passed: without one a Keras 3 layer runs in inference mode in a v1 graph
+        # (there is no learning phase to feed), and Keras 2 follows ``K.learning_phase()``.
+        standalone = [s for s in standalone_keras_bn_sites(project) if id(s.module) in program
+                      and _may_train_keras_bn(s, project, program) and site_in_graph_of(s, module, project)]
+        if standalone and not ctx.layer_updates_modules & program and _builds_v1_graph(program, project):
+            yield from self._standalone_keras_in_graph(module, project, standalone)
+            return
         if ctx.layer_updates_modules & program:
             # ``model.updates`` is read somewhere: it runs the updates of every layer the model
             # tracks, which leaves only layers built inside ``call`` and never stored on ``self``.
@@ -1203,6 +1698,50 @@ def _runs_eagerly(module: Module, program: set, ctx) -> bool:
     if not ctx.eager_modules & program:
         return False
     return not (ctx.session_modules - ctx.eager_modules) & program
+
+
+_V1_GRAPH_SWITCHES = frozenset({"tensorflow.disable_eager_execution", "tensorflow.disable_v2_behavior",
+                                "tensorflow.Session", "tensorflow.InteractiveSession",
+                                "tensorflow.train.MonitoredTrainingSession"})
+
+
+def _builds_v1_graph(program: set, project: Project) -> bool:
+    """Does the program switch to graph mode or run a v1 session (``tf.compat.v1.disable_eager_execution()``,
+    ``disable_v2_behavior()``, ``tf.compat.v1.Session()``)? Keras code of an eager TF2 program never is."""
+    return any(c.qualname in _V1_GRAPH_SWITCHES for m in project.modules if id(m) in program for c in m.calls)
+
+
+def _may_train_keras_bn(site: BNSite, project: Project, program: set) -> bool:
+    """Is the standalone-Keras layer called with a ``training=`` flag that can be a Python True? Not
+    a literal None/False, not a ``training=None`` parameter that only ever forwards None, not a
+    placeholder (Keras 3 rejects a tensor flag in a v1 graph: that code fails loudly, it does not
+    freeze), and not a batch-statistics-by-design layer (a GAN / meta-learning program, or
+    ``training=True`` written at the layer in a program that never reads or exports the statistics)."""
+    if site.flag_expr is None or (isinstance(site.flag_expr, ast.Constant) and not site.flag_expr.value):
+        return False
+    if site.flag is V.UNKNOWN:
+        return not (_none_parameter(site) and _training_only_forwarded(project, program))
+    if not any(v is True or (not isinstance(v, V.MARKERS) and v is not None and bool(v)) for v in site.flag):
+        return False
+    if V.always_true_values(site.flag) and (deliberate_in_program(site.module, project)
+                                            or _literal_true_never_exported(site, project)):
+        return False
+    return True
+
+
+def _v1_optimizer(call: ast.Call, module: Module, project: Project) -> bool:
+    """Is ``minimize``/``apply_gradients`` called on a v1 optimizer (``tf.compat.v1.train.AdamOptimizer(...)``,
+    directly or through a name bound once), not a Keras optimizer?"""
+    receiver = call.func.value if isinstance(call.func, ast.Attribute) else None
+    if isinstance(receiver, ast.Name):
+        found = V.resolver(project).binding_of(receiver.id, module, module.scope_of(receiver))
+        if found is None or len(found[0]) != 1 or found[0][0].kind != "expr":
+            return False
+        receiver = found[0][0].expr
+    if not isinstance(receiver, ast.Call):
+        return False
+    q = module.imports.resolve(receiver.func) or ""
+    return q.startswith("tensorflow.train.") and q.endswith("Optimizer")
 
 
 def _scope_filter_misses(c, program: set, project: Project) -> bool:
@@ -1767,6 +2306,11 @@ named for or fed with validation/test data, under `variable_scope(..., reuse=Tru
 `reuse_variables()`) whose BN flag is always true in that program (`cfg.is_training` of the
 training configuration): its BN normalizes validation batches with their own statistics and its
 update ops write validation data into the shared moving statistics.
+Also a placeholder flag that every feed of its program sets to True (through feed dicts built by
+project helpers too, `make_feed(batch, True)`, with the helper's parameters read at each call) when
+a run of validation/test data (named so in its feed, fetch or result, a loop over validation batches,
+or a function named for evaluation) feeds it True as well: the validation run was copied from the
+training call.
 Also `K.set_learning_phase(1)` followed by `predict`/`evaluate`, and a BN wrapper that takes a training
 flag but never passes it on to a BN API whose default is training (contrib/slim `batch_norm`) while some
 caller passes that flag as False (`bn(h, train=False)` for the evaluation tower).
@@ -1792,8 +2336,10 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
   whose batch norm is transductive by design), test-time adaptation / AdaBN — projects whose names
   mention these are skipped; and a flag that reaches BN through a name stating that batch statistics
   are wanted (`use_on_the_fly_stats`, `use_batch_stats`), followed through the wrapper parameters.
-- Flags that are placeholders fed anywhere in their program (a `placeholder_with_default(True)` fed
-  False when evaluating), parameters passed both values, or unknown.
+- Flags that are placeholders fed False (or a value that cannot be read) anywhere in their program
+  (a `placeholder_with_default(True)` fed False when evaluating, a feed helper called with False for
+  validation), placeholders with a False default, placeholders fed only True but never by an
+  evaluation run (evaluation goes through another tower), parameters passed both values, or unknown.
 - Training scripts without an evaluation `sess.run`; validation copies whose flag can be false (a
   placeholder, an evaluation configuration) or that share no variables with the trained network.
 """,
@@ -1817,6 +2363,7 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
                     f"never reaches it), so {site.flag_source} applies: it is in training mode also where "
                     f"{caller.module.where(caller.node.lineno)} passes `{site.dropped_param}=False`, which then "
                     "normalizes with batch statistics; pass the flag through"))
+        yield from self._fed_true_at_evaluation(module, project, dropped)
         eval_modules = project.fact("tf1.eval_modules", _eval_modules)
         if not eval_modules:
             return
@@ -1845,6 +2392,24 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
                 f"batch norm is always in training mode ({flag}) but the graph is also used to "
                 f"evaluate/predict ({em.where(run.lineno)}): evaluation normalizes with batch statistics and can "
                 "overwrite the moving statistics; use a training flag fed False when evaluating"))
+
+    def _fed_true_at_evaluation(self, module: Module, project: Project, dropped: set) -> Iterable[Finding]:
+        """A placeholder flag that every feed sets to True, fed True by a run of validation/test data."""
+        for site in bn_sites_in(module, project):
+            if site.api == "keras" or id(site) in dropped or V.always_true_values(site.flag):
+                continue
+            found = _fed_only_true(site, project)
+            if found is None or _branch_chooses_mode(site, bn_sites_in(module, project)) \
+                    or _flag_named_for_batch_stats(site, project):
+                continue
+            ph, run, em = found
+            yield self.finding(module, site.node, (
+                f"batch norm is always in training mode: its flag `{ast.unparse(site.flag_expr)}` is a placeholder "
+                f"({_at(ph.module, ph.node.lineno, module)}) that every feed in the program sets to True, including the "
+                f"evaluation run at {_at(em, run.lineno, module)} (`{ast.unparse(run)}`): evaluation normalizes each "
+                "batch with "
+                "its own statistics, and wherever the update ops are attached to what it fetches the evaluation data "
+                "enters the moving statistics; feed the flag False when evaluating"))
 
     def _instance_in_training_mode(self, site: BNSite, eval_modules, project: Project) -> Iterable[Finding]:
         """The flag depends on the model object (``is_training=(self.mode == 'train')``) and the
