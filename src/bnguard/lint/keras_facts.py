@@ -486,7 +486,8 @@ def bn_builders(project: Project) -> set[int]:
                     continue
                 direct = False
                 for b in (n.bases if isinstance(n, ast.ClassDef) else []):
-                    if is_bn_application(m.imports.resolve(b)):
+                    if is_bn_application(m.imports.resolve(b)) or (
+                            is_keras_bn_layer(m.imports.resolve(b)) and not _forces_inference(n)):  # type: ignore[arg-type]
                         direct = True
                         break
                     users.setdefault(id(resolve_def(p, m, b) or b), []).append(id(n))
@@ -506,6 +507,20 @@ def bn_builders(project: Project) -> set[int]:
                     todo.append(user)
         return found
     return project.fact("keras.bn_builders", compute)
+
+
+def _forces_inference(cls: ast.ClassDef) -> bool:
+    """Does a BatchNormalization subclass put itself in inference mode somewhere in its methods
+    (``training = False``, ``super().call(x, training=False)``: a frozen BN such as keras-resnet's
+    ``freeze``)? Such a layer is not counted as a BN that trains; a subclass that only adapts the
+    flag (yolov4's ``training = tf.logical_and(training, self.trainable)``) is a BN."""
+    for n in ast.walk(cls):
+        if isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "training" for t in n.targets) \
+                and _literal(n.value) is False:
+            return True
+        if isinstance(n, ast.keyword) and n.arg == "training" and _literal(n.value) is False:
+            return True
+    return False
 
 
 def is_bn_model(module: Module, project: Project, expr: Optional[ast.expr], depth: int = 0) -> bool:
@@ -530,7 +545,7 @@ def _is_bn_model(module: Module, project: Project, expr: ast.expr, depth: int) -
             return True
         kn = keras_name(q) or ""
         if kn in ("keras.Sequential", "keras.models.Sequential"):
-            return _live_bn_in(project, module, expr)
+            return _live_bn_in(project, module, expr) or _bn_model_element(module, project, expr, depth)
         if kn in ("keras.Model", "keras.models.Model"):
             # functional model: built next to BN layers (or BN blocks) in the same function/module
             scope = module.scope_of(expr)
@@ -565,6 +580,17 @@ def _is_bn_model(module: Module, project: Project, expr: ast.expr, depth: int) -
                             return True
         return False
     return False
+
+
+def _bn_model_element(module: Module, project: Project, sequential: ast.Call, depth: int) -> bool:
+    """``Sequential([base, Dropout(0.5), Dense(10)])``: a layer given by name that is itself a model
+    with BN (``base = ResNet50(...)``), unless that name is frozen (``base.trainable = False``)."""
+    layers = sequential.args[0] if sequential.args else kwarg(sequential, "layers")
+    if not isinstance(layers, (ast.List, ast.Tuple)):
+        return False
+    frozen = frozen_names(project)
+    return any(isinstance(e, ast.Name) and e.id not in frozen and is_bn_model(module, project, e, depth + 1)
+               for e in layers.elts)
 
 
 def known_bn_free(module: Module, project: Project, expr: Optional[ast.expr]) -> bool:
@@ -658,7 +684,7 @@ def frozen_objects_in(module: Module) -> list[ast.expr]:
 class TrainingRegion:
     """Statements whose model calls produce the differentiated loss, and whose variables get gradients."""
 
-    kind: str  # "tape" | "train_step" | "minimize"
+    kind: str  # "tape" | "train_step" | "minimize" | "torch_loop"
     body: list[ast.AST]
     scope: Optional[FuncNode]
     roots: Optional[set[str]]  # dotted owners of the differentiated variables; None = unknown
@@ -707,6 +733,16 @@ def gradient_roots(module: Module, sources: Optional[ast.expr], depth: int = 0) 
     if isinstance(sources, ast.Attribute) and sources.attr in GRAD_ATTRS:
         d = dotted(sources.value)
         return {d} if d else None
+    if isinstance(sources, ast.Call) and isinstance(sources.func, ast.Attribute) \
+            and sources.func.attr == "parameters" and not sources.args:
+        # a Keras 3 model on the torch backend is a torch Module: torch.optim.Adam(model.parameters())
+        d = dotted(sources.func.value)
+        return {d} if d else None
+    if isinstance(sources, (ast.ListComp, ast.GeneratorExp)) and len(sources.generators) == 1 \
+            and isinstance(sources.elt, ast.Name) and isinstance(sources.generators[0].target, ast.Name) \
+            and sources.elt.id == sources.generators[0].target.id:
+        # [v for v in model.trainable_weights] (the Keras guide's torch-backend loop)
+        return gradient_roots(module, sources.generators[0].iter, depth + 1)
     if isinstance(sources, ast.BinOp) and isinstance(sources.op, ast.Add):
         a, b = gradient_roots(module, sources.left, depth + 1), gradient_roots(module, sources.right, depth + 1)
         return a | b if a is not None and b is not None else None
@@ -855,7 +891,143 @@ def _training_regions(module: Module) -> list[TrainingRegion]:
             text_calls = {c.func.attr for c in ast.walk(f.node) if isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute)}
             if text_calls & {"backward", "apply_gradients", "apply"}:
                 regions.append(TrainingRegion("train_step", list(f.node.body), f.node, {"self"}, f.node))
+    regions.extend(_torch_loop_regions(module))
     return regions
+
+
+_LOOPS = (ast.For, ast.AsyncFor, ast.While)
+_FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def _torch_loop_regions(module: Module) -> list[TrainingRegion]:
+    """Keras 3 models trained by a hand-written PyTorch loop (``KERAS_BACKEND=torch``): the innermost
+    loop (or function) around ``loss.backward()`` that also updates the model's variables — a
+    torch optimizer built over ``model.parameters()`` / ``model.trainable_weights`` stepped there
+    (``optimizer.step()``), or a Keras optimizer applied to them (``optimizer.apply(grads,
+    model.trainable_weights)``). ``loss.backward()`` exists only on the torch backend. A Keras
+    ``train_step`` override is a region of its own."""
+    if not module.mentions("backward") or not module.imports.imports_any("torch"):
+        return []
+    out: list[TrainingRegion] = []
+    seen: set[int] = set()
+    for c in module.calls:
+        if c.name != "backward" or not isinstance(c.node.func, ast.Attribute):
+            continue
+        if c.scope is not None and c.scope.name == "train_step" and module.enclosing_class(c.node) is not None:
+            continue
+        for container in module.ancestors(c.node):
+            if not isinstance(container, _LOOPS + _FUNCS):
+                continue
+            if id(container) in seen:
+                break
+            roots = _torch_update_roots(module, container)
+            if roots:
+                seen.add(id(container))
+                scope = container if isinstance(container, _FUNCS) else module.scope_of(container)
+                out.append(TrainingRegion("torch_loop", list(container.body), scope, roots, container))
+                break
+            if isinstance(container, _FUNCS):
+                break
+    return out
+
+
+def _torch_update_roots(module: Module, container: ast.AST) -> Optional[set[str]]:
+    """Owners of the variables an optimizer updates inside ``container`` (not in nested functions):
+    ``opt.step()`` of a ``torch.optim`` optimizer, ``opt.apply(grads, variables)`` /
+    ``opt.apply_gradients(zip(grads, variables))``. None when there is no such update or its
+    variables are unknown."""
+    roots: set[str] = set()
+    stack = list(ast.iter_child_nodes(container))
+    while stack:
+        n = stack.pop()
+        if isinstance(n, _FUNCS + (ast.ClassDef, ast.Lambda)):
+            continue
+        stack.extend(ast.iter_child_nodes(n))
+        if not (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)):
+            continue
+        got: Optional[set[str]] = None
+        if n.func.attr == "step" and not n.args:
+            got = _torch_optimizer_roots(module, n.func.value, container)
+        elif n.func.attr == "apply" and len(n.args) == 2:
+            got = gradient_roots(module, n.args[1])
+        elif n.func.attr == "apply_gradients" and n.args and isinstance(n.args[0], ast.Call) \
+                and isinstance(n.args[0].func, ast.Name) and n.args[0].func.id == "zip" and len(n.args[0].args) == 2:
+            got = gradient_roots(module, n.args[0].args[1])
+        if got is None:
+            continue
+        roots |= got
+    return roots or None
+
+
+def _roots_through_parameters(fn: FuncNode, roots: set[str], sites: list[tuple[ast.expr, ast.AST]]) -> Optional[set[str]]:
+    """Map the callers' model names (``model`` in ``train_one_epoch(model, loader, opt)``) to the
+    parameters of ``fn`` that receive them; None when one is not passed to ``fn``."""
+    out: set[str] = set()
+    for root in roots:
+        mapped = None
+        for _, site in sites:
+            if not isinstance(site, ast.Call):
+                return None
+            for p in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs:
+                arg, explicit = argument_for(site, fn, p.arg)
+                if explicit and dotted(arg) == root:
+                    mapped = p.arg if mapped in (None, p.arg) else ""
+        if not mapped:
+            return None
+        out.add(mapped)
+    return out
+
+
+def _torch_optimizer_roots(module: Module, opt: ast.expr, at: ast.AST, depth: int = 0) -> Optional[set[str]]:
+    """``opt`` bound to ``torch.optim.X(model.parameters(), ...)`` (in the enclosing scopes, the
+    module, ``self.opt = ...`` in the class, or passed by this module's calls of the function that
+    takes it as a parameter): the owners of those parameters."""
+    values: list[tuple[ast.expr, ast.AST]] = []  # (value, where it is bound)
+    if isinstance(opt, ast.Name):
+        scope = module.scope_of(at) if not isinstance(at, _FUNCS) else at
+        while True:
+            owner = scope if scope is not None else module.tree
+            values = [(a, owner) for a in _assignments(owner, opt.id) if a is not None]
+            if values or scope is None:
+                break
+            if _param_index(scope, opt.id)[2]:
+                # train_one_epoch(model, loader, optimizer): what this module's calls of it pass
+                if depth > 2:
+                    return None
+                for site in module.calls:
+                    if site.name != scope.name or not isinstance(site.node.func, ast.Name):
+                        continue
+                    arg, explicit = argument_for(site.node, scope, opt.id)
+                    if arg is not None and explicit:
+                        values.append((arg, site.node))
+                if not values:
+                    return None
+                roots: set[str] = set()
+                for arg, site_node in values:
+                    got = _torch_optimizer_roots(module, arg, site_node, depth + 1)
+                    if got is None:
+                        return None
+                    roots |= got
+                # the caller's names for the model: the root is the parameter the model arrives in
+                return _roots_through_parameters(scope, roots, values)
+            scope = module.scope_of(scope)
+    elif isinstance(opt, ast.Attribute) and isinstance(opt.value, ast.Name) and opt.value.id == "self":
+        cls = module.enclosing_class(at)
+        for n in ast.walk(cls) if cls is not None else ():
+            if isinstance(n, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr == opt.attr
+                                                 and isinstance(t.value, ast.Name) and t.value.id == "self"
+                                                 for t in n.targets):
+                values.append((n.value, n))
+    roots: set[str] = set()
+    for v, _ in values:
+        if not isinstance(v, ast.Call) or not (module.imports.resolve(v.func) or "").startswith("torch.optim."):
+            return None
+        params = kwarg(v, "params") or (v.args[0] if v.args else None)
+        got = gradient_roots(module, params)
+        if got is None:
+            return None
+        roots |= got
+    return roots or None
 
 
 def callee_dotted(call: ast.Call) -> Optional[str]:

@@ -8,15 +8,16 @@ statistics.
 from __future__ import annotations
 
 import ast
+import re
 from typing import Iterable, Optional
 
 from bnguard.lint import keras_facts as kf
 from bnguard.lint import values as V
 from bnguard.lint.finding import Finding
 from bnguard.lint.imports import dotted
-from bnguard.lint.project import FuncNode, Module, Project
+from bnguard.lint.project import FuncNode, Module, Project, is_test_file, is_unit_test
 from bnguard.lint.rules.base import Rule, RuleDoc, register
-from bnguard.lint.tf1_facts import identifier_words, same_program
+from bnguard.lint.tf1_facts import identifier_words, mentions_deliberate_batch_stats, same_program
 
 FLAX_VERSIONS = "Flax linen 0.4-0.12 (verified with flax 0.12.8, jax 0.10.2); NNX (flax >= 0.8) for the split/merge case of BN402."
 LINEN_BN = {"flax.linen.BatchNorm", "flax.linen.normalization.BatchNorm"}
@@ -181,6 +182,9 @@ def step_bn_flags(project: Project, module: Module) -> Optional[dict[str, set[bo
 
 
 Bindings = list[dict[str, tuple[Module, ast.expr]]]
+# Key of a binding that holds positional arguments bound by a partial (``partial(model.apply, variables)``):
+# the call's own positional arguments then land on other parameters than they seem to.
+_POSITIONAL = "*"
 
 
 def _apply_fn_values(project: Project) -> list[tuple[Module, ast.expr]]:
@@ -218,11 +222,11 @@ def _bound_arguments(module: Module, project: Project, func: ast.expr, depth: in
         inner = _bound_arguments(module, project, func.args[0], depth + 1)
         if inner is None:
             return None
-        return [{**b, **{k.arg: (module, k.value) for k in func.keywords}} for b in inner]
+        shifted = {_POSITIONAL: (module, func.args[1])} if len(func.args) > 1 else {}
+        return [{**b, **shifted, **{k.arg: (module, k.value) for k in func.keywords}} for b in inner]
     if isinstance(func, ast.Name):
-        scope = module.scope_of(func)
-        assigned = kf._assignments(scope if scope is not None else module.tree, func.id)
-        if not assigned or any(a is None for a in assigned):
+        assigned = _name_values(module, func)  # the innermost scope binding it, up to the module
+        if not assigned:
             return None
         out = []
         for a in assigned:
@@ -245,12 +249,163 @@ def _applies_differentiated_params(call: ast.Call, fn: FuncNode, differentiated:
     return any(isinstance(n, ast.Name) and n.id in params for n in ast.walk(call.args[0]))
 
 
+def _applied_classes(module: Module, project: Project, func: ast.expr,
+                     depth: int = 0) -> Optional[list[tuple[Module, ast.ClassDef]]]:
+    """The project linen classes an apply callee runs: ``model.apply`` with ``model = Net()`` (in the
+    scope, an enclosing scope or the module; a parameter is what every call site of its function
+    passes), ``state.apply_fn`` through the project's ``apply_fn=`` values, a local name or a
+    ``functools.partial`` of those. None when any of them is unknown."""
+    if depth > 4:
+        return None
+    if isinstance(func, ast.Attribute) and func.attr == "apply":
+        return _instance_classes(module, project, func.value, depth + 1)
+    if isinstance(func, ast.Attribute) and func.attr == "apply_fn":
+        every = _apply_fn_values(project)
+        given = [(m, v) for m, v in every if m is module] or every
+        if not given:
+            return None
+        out: list[tuple[Module, ast.ClassDef]] = []
+        for m, value in given:
+            got = _applied_classes(m, project, value, depth + 1)
+            if got is None:
+                return None
+            out += got
+        return out
+    if isinstance(func, ast.Call) and (module.imports.resolve(func.func) or "") == "functools.partial" and func.args:
+        return _applied_classes(module, project, func.args[0], depth + 1)
+    if isinstance(func, ast.Name):
+        values = _name_values(module, func)
+        if not values:
+            return None
+        out = []
+        for v in values:
+            got = _applied_classes(module, project, v, depth + 1)
+            if got is None:
+                return None
+            out += got
+        return out
+    return None
+
+
+def _name_values(module: Module, name: ast.Name) -> Optional[list[ast.expr]]:
+    """What ``name`` is assigned in the innermost scope that binds it (up to the module), or None
+    when a binding is unknown, or it is a parameter of that scope (then: [])."""
+    scope = module.scope_of(name)
+    while True:
+        assigned = kf._assignments(scope if scope is not None else module.tree, name.id)
+        if assigned:
+            return None if any(a is None for a in assigned) else assigned
+        if scope is None:
+            return None
+        if kf._param_index(scope, name.id)[2]:
+            return []
+        scope = module.scope_of(scope)
+
+
+def _instance_classes(module: Module, project: Project, expr: ast.expr,
+                      depth: int) -> Optional[list[tuple[Module, ast.ClassDef]]]:
+    """The project classes ``expr`` is an instance of (``Net()``, ``Net(...).bind(...)`` is not
+    followed), through names and function parameters."""
+    if depth > 6:
+        return None
+    if isinstance(expr, ast.Call):
+        if not isinstance(expr.func, ast.Name):
+            return None
+        found = _class_in_scope(project, module, expr.func.id)
+        return [found] if found else None
+    if not isinstance(expr, ast.Name):
+        return None
+    values = _name_values(module, expr)
+    if values is None:
+        return None
+    if values:
+        out: list[tuple[Module, ast.ClassDef]] = []
+        for v in values:
+            got = _instance_classes(module, project, v, depth + 1)
+            if got is None:
+                return None
+            out += got
+        return out
+    # a parameter: what every call of its function in the project passes
+    scope = module.scope_of(expr)
+    while scope is not None and not kf._param_index(scope, expr.id)[2]:
+        scope = module.scope_of(scope)
+    if scope is None or scope.name in kf.FRAMEWORK_HOOKS:
+        return None
+    sites = [s for s in project.call_sites(scope.name) if isinstance(s.node.func, ast.Name)
+             and kf.resolve_def(project, s.module, s.node.func) is scope]
+    if not sites:
+        return None
+    out = []
+    for s in sites:
+        arg, explicit = kf.argument_for(s.node, scope, expr.id)
+        if arg is None or not explicit:
+            return None
+        got = _instance_classes(s.module, project, arg, depth + 1)
+        if got is None:
+            return None
+        out += got
+    return out
+
+
+def _dunder_call(cls: ast.ClassDef) -> Optional[FuncNode]:
+    return next((b for b in cls.body if isinstance(b, (ast.FunctionDef, ast.AsyncFunctionDef)) and b.name == "__call__"), None)
+
+
+def _bound_to_call_signature(module: Module, project: Project, call: ast.Call,
+                             param: str) -> Optional[tuple[Module, ast.expr, str]]:
+    """What ``apply(variables, *args, **kwargs)`` gives the parameter ``param`` of the applied
+    module's ``__call__`` when it is not a keyword: the positional arguments after the variables
+    fill the parameters after ``self`` in order, and an omitted parameter keeps its default.
+    (owner module, expression, how) or None when the class, the position or the default is unknown."""
+    if not call.args or any(isinstance(a, ast.Starred) for a in call.args) or kf.has_kwargs_splat(call) \
+            or kf.kwarg(call, "method") is not None:
+        return None
+    classes = _applied_classes(module, project, call.func)
+    if not classes:
+        return None
+    answers: list[tuple[Module, ast.expr, str]] = []
+    for cls_module, cls in classes:
+        fn = _dunder_call(cls)
+        if fn is None or fn.args.vararg is not None:
+            return None
+        idx, default, found = kf._param_index(fn, param)
+        if not found:
+            return None
+        positional = call.args[1:]
+        if idx is not None and 1 <= idx <= len(positional):
+            answers.append((module, positional[idx - 1], " (passed positionally)"))
+            continue
+        if default is None:
+            return None
+        how = f" (the default of `{cls.name}.__call__`"
+        params = [a.arg for a in (fn.args.posonlyargs + fn.args.args)[1:]]
+        shifted = [(params[i], a) for i, a in enumerate(positional) if i < len(params) and i > 0
+                   and isinstance(a, ast.Constant) and isinstance(a.value, bool)]
+        if shifted:
+            how += "; " + ", ".join(f"the positional `{ast.unparse(a)}` lands in `{p}`" for p, a in shifted)
+        answers.append((cls_module, default, how + ")"))
+    if len({ast.dump(e) for _, e, _ in answers}) != 1:
+        return None
+    return answers[0]
+
+
 def _running_average_in_every_bn(module: Module, project: Project, call: ast.Call,
                                  flags: dict[str, set[bool]]) -> Optional[str]:
     """The argument (``train=False``) that makes every BN this apply reaches normalize with its
-    running averages, else None. The flag is the call's own keyword or, when it has none, the one
-    every possible binding of the callee carries (``partial(model.apply, train=False)``); every BN
-    must read it the same way."""
+    running averages, else None (see ``_bn_mode_of_apply``)."""
+    got = _bn_mode_of_apply(module, project, call, flags)
+    return got[1] if got is not None and got[0] else None
+
+
+def _bn_mode_of_apply(module: Module, project: Project, call: ast.Call,
+                      flags: dict[str, set[bool]]) -> Optional[tuple[bool, str]]:
+    """(running averages?, the argument that decides it, e.g. ``train=False``) when one call argument
+    puts every BN this apply reaches in the same mode, else None. The flag is the call's own
+    keyword or, when it has none, the one every possible binding of the callee carries
+    (``partial(model.apply, train=False)``), or else what the call binds to the applied module's
+    ``__call__`` signature (a positional argument, or the parameter's default); every BN must read
+    it the same way."""
     if len(flags) != 1 or kf.has_kwargs_splat(call):
         return None
     (param, negations), = flags.items()
@@ -262,17 +417,27 @@ def _running_average_in_every_bn(module: Module, project: Project, call: ast.Cal
         candidates = [(module, given, "")]
     else:
         bindings = _bound_arguments(module, project, call.func)
-        if not bindings or any(param not in b for b in bindings):
+        if not bindings:
             return None
-        candidates = [(*b[param], " (bound by functools.partial)") for b in bindings]
+        if all(param in b for b in bindings):
+            candidates = [(*b[param], " (bound by functools.partial)") for b in bindings]
+        elif any(param in b for b in bindings) or any(b.get(_POSITIONAL) for b in bindings):
+            return None  # some bindings carry it, some not; or a partial shifts the positions
+        else:
+            bound = _bound_to_call_signature(module, project, call, param)
+            if bound is None:
+                return None
+            candidates = [(bound[0], bound[1], bound[2])]
+    modes: set[bool] = set()
     for owner, value, _how in candidates:
         vals = kf.constant_values(owner, project, value)
         if not vals or any(isinstance(v, str) or v is None for v in vals):
             return None
-        if not all(bool(v) is not negated for v in vals):
-            return None
+        modes |= {bool(v) is not negated for v in vals}
+    if len(modes) != 1:
+        return None
     _, value, how = candidates[0]
-    return f"{param}={ast.unparse(value)}{how}"
+    return modes.pop(), f"{param}={ast.unparse(value)}{how}"
 
 
 @register
@@ -589,6 +754,45 @@ def _rebound_from_itself(project: Project, fn: FuncNode, param: str) -> bool:
     return True
 
 
+def _other_models_forward(module: Module, call: ast.Call, step: FuncNode) -> bool:
+    """Is ``call`` an apply of another model than the one ``step`` trains: the step differentiates a
+    nested loss function with respect to the arguments it gives it (``value_and_grad(loss_fn)
+    (d_state.params)``), and ``call`` sits outside that loss function with variables read from
+    other objects (``g_state.params``: the generator producing fakes in the discriminator's step)?"""
+    differentiated = _differentiated_names(module)
+    losses = [f for f in ast.walk(step) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+              and f is not step and f.name in differentiated]
+    if not losses or not call.args or any(call in set(ast.walk(f)) for f in losses):
+        return False
+    loss_names = {f.name for f in losses}
+    grad_fns = set(loss_names)
+    for n in ast.walk(step):  # grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+        if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call) and _callee(n.value) in GRAD_NAMES \
+                and n.value.args and isinstance(n.value.args[0], ast.Name) and n.value.args[0].id in loss_names:
+            grad_fns |= {t.id for t in n.targets if isinstance(t, ast.Name)}
+    trained: set[str] = set()
+    for n in ast.walk(step):
+        if not isinstance(n, ast.Call):
+            continue
+        f = n.func
+        direct = isinstance(f, ast.Call) and _callee(f) in GRAD_NAMES and f.args \
+            and isinstance(f.args[0], ast.Name) and f.args[0].id in loss_names
+        if direct or (isinstance(f, ast.Name) and f.id in grad_fns - loss_names):
+            trained |= _root_names(n.args)
+    applied = _root_names(call.args[:1])
+    return bool(trained) and bool(applied) and not applied & trained
+
+
+def _callee(call: ast.Call) -> Optional[str]:
+    f = call.func
+    return f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
+
+
+def _root_names(exprs: list) -> set[str]:
+    """The names the values in ``exprs`` are read from (``d_state`` for ``d_state.params``)."""
+    return {n.id for e in exprs for n in ast.walk(e) if isinstance(n, ast.Name)}
+
+
 def _outermost_function(module: Module, node: ast.AST) -> Optional[FuncNode]:
     out = None
     for a in module.ancestors(node):
@@ -784,6 +988,8 @@ def train_step(state, x, y):
                 continue
             if not self._in_training(module, project, outer):
                 continue
+            if _other_models_forward(module, c.node, outer):
+                continue  # a GAN's generator making fakes for the discriminator step: its own step keeps its stats
             by_step.setdefault(id(outer), []).append((c.node, self._dropped(module, c.node, fn, outer)))
         for applies in by_step.values():
             # Another apply of the same step keeps its statistics: the author handles batch_stats, and
@@ -997,3 +1203,207 @@ def _ancestors_until(module: Module, node: ast.AST, stop: ast.AST):
         if a is stop:
             return
         yield a
+
+
+# --------------------------------------------------------------------------------------------------
+# BN403: batch statistics updated by an evaluation step
+
+_EVAL_WORDS = frozenset({"eval", "evaluate", "evaluation", "val", "valid", "validate", "validation", "test",
+                         "testing", "predict", "prediction", "inference", "infer"})
+_TRAINING_WORDS = frozenset({"train", "training", "fit", "finetune", "learn", "optimize", "update", "adapt"})
+# Re-estimating the statistics on purpose (SWA's bn_update, precise BN, AdaBN, test-time adaptation).
+_RECALIBRATION = re.compile(r"update_?bn|bn_?update|recalib|recompute|re_?estimat|calibrat|adabn|adapt|precise|"
+                            r"bn_?stat|batch_?stat|running_?stat|swa|tent", re.I)
+_WRAPPERS = frozenset({"jit", "pmap", "vmap", "pjit", "shard_map", "partial"})
+
+
+@register
+class BatchStatsUpdatedInEvaluation(Rule):
+    code = "BN403"
+    name = "batch-stats-updated-in-evaluation"
+    framework = "flax"
+    summary = "An evaluation step applies BatchNorm in training mode with mutable batch_stats and keeps the new statistics."
+    triggers = ("batch_stats",)
+    doc = RuleDoc(
+        what="""
+Finds `apply(variables, x, train=True, mutable=['batch_stats'])` — an apply whose call argument
+puts every BatchNorm of the model in training mode (`use_running_average=not train` with
+`train=True` passed by keyword, positionally, through `functools.partial`, or as the `__call__`
+default) — inside a function named for evaluation (`eval_step`, `evaluate`, `validate`,
+`test_step`, `predict`...) that is not differentiated and applies no update (no `jax.grad` /
+`value_and_grad`, `apply_gradients`, `apply_updates`, `tx.update`), when the new statistics are
+kept: the function returns them (`state.replace(batch_stats=updates['batch_stats'])`, the
+updates themselves) and a caller stores the result back into what it passed
+(`state, metrics = eval_step(state, batch)`, also through `jax.jit` / `jax.pmap` wrappers), or the
+function writes them into an attribute (`self.state = ...`).
+""",
+        why="""
+In training mode BatchNorm normalizes with the batch's own statistics and returns new running
+averages blended with them. An evaluation step that keeps those running averages folds every
+validation batch into the statistics that the next epoch and the final model use (measured with
+flax 0.12.8: the batch_stats mean moves during such an eval_step over validation batches): the
+model drifts towards the validation data, its validation metrics are computed with batch
+statistics (they depend on the batch composition), and the checkpoint carries statistics of data
+it was never trained on.
+""",
+        example="""
+@jax.jit
+def eval_step(state, x, y):
+    logits, updates = state.apply_fn({"params": state.params, "batch_stats": state.batch_stats},
+                                     x, train=True, mutable=["batch_stats"])
+    return state.replace(batch_stats=updates["batch_stats"]), accuracy(logits, y)
+
+state, acc = eval_step(state, x_val, y_val)
+""",
+        use_instead="""
+@jax.jit
+def eval_step(state, x, y):
+    logits = state.apply_fn({"params": state.params, "batch_stats": state.batch_stats}, x, train=False)
+    return accuracy(logits, y)
+""",
+        not_flagged="""
+- BN recalibration and test-time adaptation: functions whose names say so (`bn_update`,
+  `update_bn`, `precise_bn`, `recalibrate`, `recompute`, `adabn`, `adapt`, `tent`, `swa`), or
+  GAN / meta-learning code (`discriminator`, `maml`, `reptile`...);
+- evaluation applies in inference mode (`train=False`), with `mutable=False`, or whose new
+  statistics are discarded (`logits, _ = ...`, a result the caller does not store back);
+- functions that train (differentiated, or computing gradients / optimizer updates), and
+  applies whose mode is not decided by a call argument every BN reads the same way;
+- unit tests (`test_*` functions in test files).
+""",
+        versions=FLAX_VERSIONS,
+    )
+
+    def check(self, module: Module, project: Project) -> Iterable[Finding]:
+        if not module.imports.imports_any("flax") or is_test_file(module.path):
+            return
+        if not trains_batch_stats(project) or not project_reads_running_averages(project):
+            return
+        if mentions_deliberate_batch_stats(re.split(r"[/\\.]", project.relative_path(module))):
+            return
+        flags = None
+        for c in module.calls:
+            if not _is_apply(c) or c.scope is None or not _mutable_has_batch_stats(module, project, c.node):
+                continue
+            fn = self._evaluation_function(module, c.node, c.scope)
+            if fn is None:
+                continue
+            if flags is None:
+                flags = step_bn_flags(project, module) or {}
+            mode = _bn_mode_of_apply(module, project, c.node, flags) if flags else None
+            if mode is None or mode[0]:
+                continue  # unknown, or running averages: no new statistics
+            kept = self._kept_by(module, project, c.node, c.scope, fn)
+            if kept is None:
+                continue
+            yield self.finding(module, c.node, (
+                f"this apply runs BatchNorm in training mode ({mode[1]}) with mutable batch_stats inside `{fn.name}`, "
+                f"an evaluation (no gradient, no update), and the new statistics are kept ({kept}): every evaluated "
+                "batch is folded into the running averages the next epoch and the final model use; evaluate with "
+                "the flag that sets use_running_average=True and without mutable batch_stats"))
+
+    @staticmethod
+    def _evaluation_function(module: Module, call: ast.Call, scope: FuncNode) -> Optional[FuncNode]:
+        """The function named for evaluation that holds ``call`` (it or one around it), when none of
+        them trains, is differentiated or is named for training / recalibration."""
+        chain = [scope] + [a for a in module.ancestors(scope) if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        names = [f.name for f in chain] + [c.name for c in module.ancestors(call) if isinstance(c, ast.ClassDef)]
+        if any(set(identifier_words(n)) & _TRAINING_WORDS for n in names) \
+                or any(_RECALIBRATION.search(n) for n in names) or mentions_deliberate_batch_stats(names):
+            return None
+        differentiated = _differentiated_names(module)
+        if any(f.name in differentiated or _is_training_function(f) or is_unit_test(module, f) for f in chain):
+            return None
+        return next((f for f in chain if set(identifier_words(f.name)) & _EVAL_WORDS), None)
+
+    def _kept_by(self, module: Module, project: Project, call: ast.Call, scope: FuncNode,
+                 fn: FuncNode) -> Optional[str]:
+        """How the new statistics leave the evaluation: (a description) when ``fn`` returns them and a
+        caller stores the result back into an argument it passed, or ``fn`` assigns them to an
+        attribute; None when they are dropped or their fate is unknown."""
+        carriers = self._carriers(module, call, scope)
+        if not carriers:
+            return None
+        for n in ast.walk(fn):
+            if isinstance(n, ast.Assign) and any(isinstance(t, ast.Attribute) for t in n.targets) \
+                    and _mentions_any(n.value, carriers):
+                return f"stored into `{ast.unparse(n.targets[0])}`"
+        returns = [r for r in ast.walk(fn) if isinstance(r, ast.Return) and r.value is not None
+                   and module.scope_of(r) is fn]
+        if scope is not fn or not any(_mentions_any(r.value, carriers) for r in returns):
+            return None
+        for site_module, site in _calls_of_step(project, module, fn):
+            parent = site_module.parent(site)
+            if not (isinstance(parent, ast.Assign) and parent.value is site and len(parent.targets) == 1):
+                continue
+            target = parent.targets[0]
+            stored = {e.id for e in ast.walk(target) if isinstance(e, ast.Name)}
+            passed = {a.id for a in site.args if isinstance(a, ast.Name)} | {
+                k.value.id for k in site.keywords if isinstance(k.value, ast.Name)}
+            if stored & passed:
+                return f"`{ast.unparse(parent).strip()}` at {site_module.line_ref(site.lineno)}"
+        return None
+
+    @staticmethod
+    def _carriers(module: Module, call: ast.Call, scope: FuncNode) -> set[str]:
+        """Names in ``scope`` holding the new statistics: the second target of ``out, updates =
+        apply(...)`` (or the whole result), and names assigned from expressions that read them
+        (``state = state.replace(batch_stats=updates['batch_stats'])``)."""
+        parent = module.parent(call)
+        if not (isinstance(parent, ast.Assign) and parent.value is call and len(parent.targets) == 1):
+            return set()
+        t = parent.targets[0]
+        if isinstance(t, (ast.Tuple, ast.List)) and len(t.elts) == 2 and isinstance(t.elts[1], ast.Name):
+            names = {t.elts[1].id} - {"_"}
+        elif isinstance(t, ast.Name):
+            names = _second_of(scope, t.id)  # out = apply(...); logits, updates = out / out[1]
+        else:
+            return set()
+        for _ in range(3):  # a few hops: updates -> new_stats -> state
+            for n in ast.walk(scope):
+                if isinstance(n, ast.Assign) and n is not parent and _mentions_any(n.value, names):
+                    names |= {e.id for tgt in n.targets for e in ast.walk(tgt) if isinstance(e, ast.Name)}
+        return names
+
+
+def _second_of(scope: ast.AST, name: str) -> set[str]:
+    """Names bound to the second element of the pair ``name``: ``a, b = name`` and ``b = name[1]``."""
+    out: set[str] = set()
+    for n in ast.walk(scope):
+        if not (isinstance(n, ast.Assign) and len(n.targets) == 1):
+            continue
+        t, v = n.targets[0], n.value
+        if isinstance(v, ast.Name) and v.id == name and isinstance(t, (ast.Tuple, ast.List)) and len(t.elts) == 2 \
+                and isinstance(t.elts[1], ast.Name):
+            out.add(t.elts[1].id)
+        elif isinstance(v, ast.Subscript) and isinstance(v.value, ast.Name) and v.value.id == name \
+                and isinstance(v.slice, ast.Constant) and v.slice.value == 1 and isinstance(t, ast.Name):
+            out.add(t.id)
+    return out - {"_"}
+
+
+def _mentions_any(expr: ast.AST, names: set[str]) -> bool:
+    return any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(expr))
+
+
+def _calls_of_step(project: Project, module: Module, fn: FuncNode) -> list[tuple[Module, ast.Call]]:
+    """Calls of ``fn`` by name in its program, and of the names it is wrapped into
+    (``p_eval_step = jax.pmap(eval_step)``, ``jax.jit(eval_step)(state, batch)``)."""
+    program = same_program(module, project)
+    names = {fn.name}
+    direct: list[tuple[Module, ast.Call]] = []
+    for m in project.modules:
+        if id(m) not in program or not m.mentions(fn.name):
+            continue
+        for c in m.calls:
+            if c.name in _WRAPPERS and any(isinstance(a, ast.Name) and a.id == fn.name for a in c.node.args):
+                parent = m.parent(c.node)
+                if isinstance(parent, ast.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0], ast.Name):
+                    names.add(parent.targets[0].id)
+                elif isinstance(parent, ast.Call) and parent.func is c.node:
+                    direct.append((m, parent))
+    out = list(direct)
+    for name in names:
+        out += [(c.module, c.node) for c in project.call_sites(name) if id(c.module) in program
+                and isinstance(c.node.func, (ast.Name, ast.Attribute))]
+    return out

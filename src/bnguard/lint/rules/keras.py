@@ -7,13 +7,15 @@ A Keras ``BatchNormalization`` updates its moving statistics only when it is *ca
 from __future__ import annotations
 
 import ast
+import re
 from typing import Iterable, Optional
 
 from bnguard.lint import keras_facts as kf
 from bnguard.lint.finding import Edit, Finding, Fix
-from bnguard.lint.project import FuncNode, Module, Project
+from bnguard.lint.imports import dotted
+from bnguard.lint.project import FuncNode, Module, Project, is_test_file
 from bnguard.lint.rules.base import Rule, RuleDoc, register
-from bnguard.lint.tf1_facts import same_program
+from bnguard.lint.tf1_facts import identifier_words, mentions_deliberate_batch_stats, same_program
 
 KERAS_VERSIONS = ("Keras 3 (3.0-3.15, TensorFlow/JAX/torch backends), tf.keras / tf_keras 2.x (TF 2.0-2.21); "
                   "verified by running Keras 3.15.1 on TF 2.21 and tf_keras 2.21.")
@@ -278,13 +280,16 @@ class NoTrainingFlagInTrainStep(Rule):
     name = "model-called-without-training-in-train-step"
     framework = "keras"
     summary = "A model containing BatchNormalization is called without training=True in a custom training step."
-    triggers = ("GradientTape", "train_step", "minimize")
+    # backward: a Keras 3 model trained by a PyTorch loop on the torch backend
+    triggers = ("GradientTape", "train_step", "minimize", "backward")
     doc = RuleDoc(
         what="""
 Finds, inside a training step (a `tf.GradientTape` block, a `train_step` override, a `minimize`
-loss function), a call of a model that contains BatchNormalization without any `training`
-argument — `model(x)`, or its `call` method run directly, `model.call(x)` — where that model's
-variables are the ones differentiated. "Contains BN" is known from
+loss function, or — Keras 3 on the torch backend — a PyTorch loop around `loss.backward()` that
+steps a `torch.optim` optimizer built over `model.parameters()` / `model.trainable_weights`, or
+applies a Keras optimizer to them), a call of a model that contains BatchNormalization without any
+`training` argument — `model(x)`, or its `call` method run directly, `model.call(x)` — where that
+model's variables are the ones differentiated. "Contains BN" is known from
 the project — `Sequential([...BatchNormalization()...])`, functional models built next to BN layers,
 subclassed models/layers that create BN, factory functions returning them (a nested train-step
 closure's model is the one bound in its enclosing function, before the module's) — and from the
@@ -299,7 +304,9 @@ BatchNormalization then runs in inference mode (Keras 3: `training=None` means i
 outer call passes it; tf.keras: the learning phase, 0 in eager code). Measured with Keras 3.15 and
 tf_keras 2.21: after a GradientTape loop with `model(x)` the moving mean is still exactly 0; the
 same loop with `model(x, training=True)` moves it. The model trains on batch statistics it never
-records, so `predict`/`evaluate` use the initial 0/1 statistics.
+records, so `predict`/`evaluate` use the initial 0/1 statistics. On the torch backend, torch's
+`model.train()` does not help: Keras layers read only their `training` argument (measured with
+Keras 3.15: `model.train(); model(x)` in a torch loop leaves the moving mean at 0).
 """,
         example="""
 model = keras.applications.ResNet50(weights=None, classes=10)
@@ -345,11 +352,16 @@ for x, y in dataset:
                     continue
                 if site is not None:
                     continue  # helpers usually forward the flag through kwargs we cannot see
-                yield self.finding(cmod, call,
-                                   f"`{obj}` contains BatchNormalization and is called without `training` inside its "
-                                   f"training step: outside fit() this runs BN in inference mode (moving statistics "
-                                   f"frozen); pass training=True",
-                                   fix=self._fix(cmod, call))
+                if region.kind == "torch_loop":
+                    message = (f"`{obj}` is a Keras model with BatchNormalization trained by a PyTorch loop "
+                               f"(loss.backward()) and called without `training`: Keras layers ignore torch's "
+                               f"train()/eval() and default to inference mode, so BN never updates its moving "
+                               f"statistics; pass training=True")
+                else:
+                    message = (f"`{obj}` contains BatchNormalization and is called without `training` inside its "
+                               f"training step: outside fit() this runs BN in inference mode (moving statistics "
+                               f"frozen); pass training=True")
+                yield self.finding(cmod, call, message, fix=self._fix(cmod, call))
 
     @staticmethod
     def _contains_bn(module: Module, project: Project, call: ast.Call, obj: str) -> bool:
@@ -1006,3 +1018,355 @@ def _aux_dropped_by_every_caller(module: Module, fn: FuncNode) -> bool:
                                  for n in ast.walk(owner)):
             return False
     return True
+
+
+# --------------------------------------------------------------------------------------------------
+# BN206: training=True where the model is evaluated
+
+# Identifier words of a function that evaluates (``val_step``, ``evaluate``, ``test_step``, ``mc_predict``).
+_EVAL_WORDS = frozenset({"eval", "evaluate", "evaluation", "val", "valid", "validate", "validation", "test",
+                         "testing", "predict", "prediction", "predictions", "inference", "infer"})
+# ... and words that make it a training function after all (``train_and_evaluate``, ``fit_predict``).
+_TRAINING_WORDS = frozenset({"train", "training", "fit", "finetune", "learn", "optimize", "update", "adapt"})
+# Names of code that runs BN in training mode outside training on purpose: recalibrating the moving
+# statistics (SWA's bn update, precise BN, AdaBN), test-time adaptation.
+_RECALIBRATION = re.compile(r"update_?bn|bn_?update|recalib|recompute|re_?estimat|calibrat|adabn|adapt|precise|"
+                            r"bn_?stat|batch_?stat|batchnorm|batch_?norm|running_?stat|moving_?stat|swa", re.I)
+# A comment saying the batch statistics at evaluation are wanted (the pix2pix tutorial's
+# "training=True is intentional here since you want the batch statistics").
+_DELIBERATE_COMMENT = re.compile(r"intention|on purpose|deliberate|batch stat|batch-stat|batch_stat", re.I)
+# Calls that make a function a training (or adaptation) step, not an evaluation.
+# (A GradientTape alone is not one: an evaluation copied from the training step often keeps the
+# `with tf.GradientTape()` block and drops only the gradient and its application.)
+_TRAINING_CALLS = frozenset({"gradient", "apply_gradients", "minimize", "fit", "fit_generator",
+                             "train_on_batch", "backward", "value_and_grad", "grad", "stateless_call"})
+_GRAPH_BUILDERS = frozenset({"keras.Input", "keras.layers.Input", "keras.Model", "keras.models.Model"})
+
+
+@register
+class TrainingTrueInEvaluation(Rule):
+    code = "BN206"
+    name = "training-true-in-evaluation"
+    framework = "keras"
+    summary = "A model containing BatchNormalization is called with training=True where it is only evaluated."
+    triggers = ("training",)
+    doc = RuleDoc(
+        what="""
+Finds a call of a model that contains trainable BatchNormalization with a literal (or always true)
+`training=True` where the model is evaluated, not trained:
+- in a function named for evaluation (`val_step`, `test_step`, `evaluate`, `validate`, `predict`,
+  `mc_predict`, `inference`...; a `test_step` / `predict_step` override calling `self(x,
+  training=True)`) that computes no gradient and applies no update (no `tape.gradient`,
+  `apply_gradients`, `minimize`, `fit`, `train_on_batch`, `backward`, `jax.grad`; a
+  `GradientTape` block left over from the training step it was copied from does not count) and
+  is not called as part of a training step;
+- in a method of a `keras.callbacks.Callback` subclass (`on_epoch_end`, `on_train_end`,
+  `on_test_end`, or a helper of the callback) running `self.model(x, training=True)`, when the
+  callback is passed to `fit` of a model that contains BN (Monte-Carlo dropout on the whole model).
+""",
+        why="""
+`training=True` switches every BatchNormalization to batch statistics *and* makes it assign them
+into its moving mean/variance: each validation batch or MC-dropout pass moves the statistics the
+trained model uses afterwards towards the evaluated data (measured with Keras 3.15 and tf_keras
+2.21: the moving mean changes during the validation loop and during a callback's MC passes on
+held-out data). Validation data leaks into the model, the reported validation metrics are computed
+with batch statistics, and the model `fit` hands back or saves carries statistics of data it was
+never trained on.
+""",
+        example="""
+@tf.function
+def val_step(x, y):
+    logits = model(x, training=True)      # copied from train_step
+    val_acc.update_state(y, logits)
+
+class MCDropout(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        preds = [self.model(self.x_holdout, training=True) for _ in range(20)]
+""",
+        use_instead="""
+@tf.function
+def val_step(x, y):
+    logits = model(x, training=False)
+
+# MC dropout: keep BN in inference mode and switch on only the dropout layers
+class MCDropout(keras.layers.Dropout):
+    def call(self, inputs, training=None):
+        return super().call(inputs, training=True)
+...
+preds = [model(x_holdout, training=False) for _ in range(20)]
+""",
+        not_flagged="""
+- BN recalibration and test-time adaptation: functions or classes whose names say so (`recompute_bn`,
+  `update_bn`, `bn_update`, `precise_bn`, `recalibrate`, `adabn`, `adapt`, `tent`, `swa`), or that
+  reassign BN momentum / moving statistics (an SWA callback re-estimating the statistics with
+  momentum 0 after swapping in the averaged weights);
+- GANs and meta-learning (names with `discriminator`, `pix2pix`, `*gan`, `maml`, `reptile`,
+  `meta_train`...), and calls whose comment says the batch statistics are wanted on purpose
+  (the pix2pix tutorial's "training=True is intentional here");
+- steps that train: a `tape.gradient`, `apply_gradients`, `minimize`, `fit`, `backward` or
+  `jax.grad` in the function, or the function called from one (a `predict` helper inside the tape);
+- models without trainable BN: no BN visible in the project, BN created `trainable=False`, or the
+  model set `trainable = False` (Keras 3 and tf.keras 2.x then run BN in inference mode even with
+  `training=True`); a copy made in the function (`clone_model`, `deepcopy`); a callback whose
+  fitted model is not visible;
+- `training=False` with an always-on Dropout subclass (the recommended MC dropout), calls that
+  build a functional graph (`keras.Input` in the function), unit tests (`test_*` in test files),
+  and TF1 graph code (a `Session`/`placeholder` module: BN105's domain).
+""",
+        versions=KERAS_VERSIONS,
+    )
+
+    def check(self, module: Module, project: Project) -> Iterable[Finding]:
+        if not kf.uses_keras(module) or is_test_file(module.path) or not _eager_keras(module):
+            return
+        path_parts = re.split(r"[/\\.]", project.relative_path(module))
+        if mentions_deliberate_batch_stats(path_parts):
+            return
+        frozen = kf.frozen_names(project)
+        for c in module.calls:
+            expr = kf.kwarg(c.node, "training")
+            if expr is None or c.scope is None:
+                continue
+            if not (isinstance(expr, ast.Constant) and expr.value is True) and not kf.always_true(module, project, expr):
+                continue
+            target = kf.model_expr(c.node)
+            obj = dotted(target) or ast.unparse(target)
+            if obj.rsplit(".", 1)[-1] in frozen:
+                continue  # trainable=False: BN runs in inference mode whatever `training` says
+            context = self._evaluation_context(module, project, c.node, c.scope)
+            if context is None:
+                continue
+            kind, fn = context
+            if self._deliberate(module, c.node, fn) or _model_copied_in(module, fn, target):
+                continue
+            if not self._bn_model(module, project, c.node, target, kind):
+                continue
+            if kind == "callback":
+                where = (f"in `{_owner_name(module, fn)}.{fn.name}`, a method of a Keras callback (it runs between "
+                         "fit()'s steps, on data it was given)")
+                fix = None
+            else:
+                where = f"in `{fn.name}`, which evaluates (no gradient, no update)"
+                fix = _replace_fix(module, expr, "False", "evaluate with training=False") \
+                    if isinstance(expr, ast.Constant) and not _sampling(module, c.node, fn) else None
+            yield self.finding(module, c.node, (
+                f"`{obj}` is called with training=True {where}: its BatchNormalization layers normalize with the "
+                "batch statistics and assign them into their moving mean/variance, so the evaluated data leaks "
+                "into the statistics the trained model keeps; call it with training=False (for MC dropout, "
+                "switch on only the Dropout layers)"), fix=fix)
+
+    @staticmethod
+    def _evaluation_context(module: Module, project: Project, call: ast.Call,
+                            scope: FuncNode) -> Optional[tuple[str, FuncNode]]:
+        """("eval", function) for a call in a function named for evaluation, ("callback", method) for
+        a call in a method of a Keras callback; None when the function (or one around it) trains,
+        builds a functional graph, or is called from a training function."""
+        chain = [scope] + [a for a in module.ancestors(scope) if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        words = [set(identifier_words(f.name)) for f in chain]
+        if any(w & _TRAINING_WORDS for w in words):
+            return None
+        cls = module.enclosing_class(call)
+        kind: Optional[str] = None
+        fn = scope
+        if cls is not None and _is_callback_class(project, module, cls) and chain[-1].name != "__init__":
+            kind, fn = "callback", chain[-1]
+        else:
+            for f, w in zip(chain, words):
+                if w & _EVAL_WORDS:
+                    kind, fn = "eval", f
+                    break
+        if kind is None or (cls is None and fn.name.startswith("test_") and fn.name != "test_step"):
+            return None
+        if _trains_or_builds(module, fn):
+            return None
+        if kind == "eval" and _called_from_training(project, fn):
+            return None
+        return kind, fn
+
+    @staticmethod
+    def _deliberate(module: Module, call: ast.Call, fn: FuncNode) -> bool:
+        names = [fn.name] + [a.name for a in module.ancestors(call) if isinstance(a, (ast.FunctionDef,
+                                                                                      ast.AsyncFunctionDef, ast.ClassDef))]
+        if any(_RECALIBRATION.search(n) for n in names) or mentions_deliberate_batch_stats(names):
+            return True
+        if _resets_bn_statistics(fn):
+            return True
+        return bool(_DELIBERATE_COMMENT.search(_comments_at(module, call)))
+
+    @staticmethod
+    def _bn_model(module: Module, project: Project, call: ast.Call, target: ast.expr, kind: str) -> bool:
+        if isinstance(target, ast.Name) and target.id == "self":
+            cls = module.enclosing_class(call)
+            return cls is not None and kf.class_is_bn_model(project, module, cls)
+        if kind == "callback" and isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) \
+                and target.value.id == "self" and target.attr == "model":
+            cls = module.enclosing_class(call)
+            assigned = [n for n in ast.walk(cls) if isinstance(n, ast.Assign) and any(
+                isinstance(t, ast.Attribute) and t.attr == "model" and isinstance(t.value, ast.Name) and t.value.id == "self"
+                for t in n.targets)] if cls is not None else []
+            if assigned:
+                return kf.is_bn_model(module, project, target)
+            return cls is not None and _fits_bn_model(project, module, cls)
+        return kf.is_bn_model(module, project, target)
+
+
+def _eager_keras(module: Module) -> bool:
+    """Not TF1 graph code (a Session, placeholders, eager execution disabled): there the tf1 rules judge
+    the training flag."""
+    return not any(c.qualname in TF1_MARKERS or (c.qualname or "").startswith("tensorflow.compat.v1.placeholder")
+                   or c.qualname in ("tensorflow.compat.v1.Session", "tensorflow.compat.v1.disable_eager_execution",
+                                     "tensorflow.compat.v1.disable_v2_behavior")
+                   for c in module.calls)
+
+
+def _owner_name(module: Module, fn: FuncNode) -> str:
+    cls = module.enclosing_class(fn)
+    return cls.name if cls is not None else "?"
+
+
+def _is_callback_class(project: Project, module: Module, cls: ast.ClassDef, depth: int = 0) -> bool:
+    """Does ``cls`` derive from ``keras.callbacks.Callback`` (any spelling, or through project bases)?"""
+    if depth > 4:
+        return False
+    for b in cls.bases:
+        k = kf.keras_name(module.imports.resolve(b)) or ""
+        if k.endswith("callbacks.Callback"):
+            return True
+        bmod, base = kf.resolve_def_in(project, module, b)
+        if isinstance(base, ast.ClassDef) and bmod is not None and _is_callback_class(project, bmod, base, depth + 1):
+            return True
+    return False
+
+
+def _fits_bn_model(project: Project, module: Module, cls: ast.ClassDef) -> bool:
+    """Is an instance of the callback class built in a scope that calls ``fit`` of a model with BN?"""
+    for site in project.call_sites(cls.name):
+        if kf.resolve_def(project, site.module, site.node.func) is not cls:
+            continue
+        for fit in site.module.calls:
+            if fit.name in ("fit", "fit_generator") and fit.scope is site.scope \
+                    and isinstance(fit.node.func, ast.Attribute) \
+                    and kf.is_bn_model(site.module, project, fit.node.func.value):
+                return True
+    return False
+
+
+def _function_calls(fn: ast.AST) -> Iterable[ast.Call]:
+    return (n for n in ast.walk(fn) if isinstance(n, ast.Call))
+
+
+def _trains_or_builds(module: Module, fn: FuncNode) -> bool:
+    """Does ``fn`` (or a function nested in it) compute gradients / apply updates / run fit, or
+    build a functional graph (``keras.Input``: a call there binds the flag into the graph)?"""
+    for n in _function_calls(fn):
+        f = n.func
+        name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
+        if name in _TRAINING_CALLS:
+            return True
+        if name in ("step", "apply") and isinstance(f, ast.Attribute) and "opt" in (dotted(f.value) or "").lower():
+            return True  # optimizer.step() / optimizer.apply(grads, vars)
+        if (kf.keras_name(module.imports.resolve(f)) or "") in _GRAPH_BUILDERS:
+            return True
+    return False
+
+
+def _called_from_training(project: Project, fn: FuncNode) -> bool:
+    """Is ``fn`` called (by name) as part of a training step — the forward pass of a training step
+    (``predict`` called inside the ``GradientTape`` block, in the loss given to ``minimize`` or
+    ``jax.grad``, in a function named for training, or next to a ``loss.backward()`` /
+    ``apply_gradients`` statement of the same block)? An evaluation called between epochs of a
+    training loop is not."""
+    for site in project.call_sites(fn.name):
+        m = site.module
+        child: ast.AST = site.node
+        for a in m.ancestors(site.node):
+            if isinstance(a, (ast.With, ast.AsyncWith)) and any(
+                    "GradientTape" in (m.imports.resolve(i.context_expr.func if isinstance(i.context_expr, ast.Call)
+                                                         else i.context_expr) or ast.unparse(i.context_expr))
+                    for i in a.items):
+                return True
+            if isinstance(a, ast.Lambda) and isinstance(m.parent(a), ast.Call) \
+                    and _callee_name(m.parent(a)) in _TRAINING_CALLS:
+                return True
+            if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                if set(identifier_words(a.name)) & _TRAINING_WORDS or a.name in _differentiated_functions(m):
+                    return True
+            body = getattr(a, "body", None)
+            if isinstance(body, list) and any(st is child for st in body):
+                if any(_statement_trains(st) for st in body):
+                    return True
+                if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                    break
+            child = a
+    return False
+
+
+def _callee_name(call: ast.Call) -> Optional[str]:
+    f = call.func
+    return f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
+
+
+def _statement_trains(stmt: ast.AST) -> bool:
+    """A statement of a block (loops and nested definitions not entered) that computes gradients or
+    steps an optimizer."""
+    stack = [stmt]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (ast.For, ast.AsyncFor, ast.While, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        if isinstance(n, ast.Call) and _callee_name(n) in ("backward", "apply_gradients", "minimize", "gradient"):
+            return True
+        stack.extend(ast.iter_child_nodes(n))
+    return False
+
+
+def _differentiated_functions(module: Module) -> set[str]:
+    """Names handed to ``minimize`` / ``jax.grad`` / ``value_and_grad`` in ``module``."""
+    return {c.node.args[0].id for c in module.calls if c.name in ("minimize", "grad", "value_and_grad")
+            and c.node.args and isinstance(c.node.args[0], ast.Name)}
+
+
+def _resets_bn_statistics(fn: FuncNode) -> bool:
+    """``bn.momentum = 0.0`` or ``layer.moving_mean.assign(...)``: re-estimating the statistics on purpose."""
+    for n in ast.walk(fn):
+        if isinstance(n, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr in ("momentum", "moving_mean",
+                                                                                         "moving_variance")
+                                             for t in n.targets):
+            return True
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "assign" \
+                and isinstance(n.func.value, ast.Attribute) and n.func.value.attr in ("moving_mean", "moving_variance"):
+            return True
+    return False
+
+
+def _model_copied_in(module: Module, fn: FuncNode, target: ast.expr) -> bool:
+    """Is the called model a copy made in ``fn`` (``m = keras.models.clone_model(model)``,
+    ``copy.deepcopy(model)``): the original keeps its statistics."""
+    if not isinstance(target, ast.Name):
+        return False
+    for value in kf._assignments(fn, target.id):
+        if isinstance(value, ast.Call):
+            q = module.imports.resolve(value.func) or ""
+            if q.endswith("clone_model") or q in ("copy.deepcopy", "copy.copy"):
+                return True
+    return False
+
+
+def _sampling(module: Module, call: ast.Call, fn: FuncNode) -> bool:
+    """MC-dropout / sampling code: training=True is there for dropout (no one-word fix)."""
+    text = " ".join([fn.name, _comments_at(module, call)]).lower()
+    return bool(re.search(r"dropout|\bmc\b|mc_|uncertain|sampl|bayes|stochastic|ensemble", text))
+
+
+def _comments_at(module: Module, node: ast.AST) -> str:
+    """The comment on ``node``'s line and the comment block right above it."""
+    lines = module.lines
+    line = getattr(node, "lineno", 0)
+    if not 0 < line <= len(lines):
+        return ""
+    texts = [lines[line - 1].partition("#")[2]]
+    j = line - 2
+    while j >= 0 and lines[j].strip().startswith("#") and line - 1 - j <= 4:
+        texts.append(lines[j])
+        j -= 1
+    return " ".join(texts)
