@@ -30,53 +30,10 @@ PROGRAMS = {e["path"]: e for e in MANIFEST["programs"]}
 # Bugs the rules do not detect yet: path -> why (the mechanism that misses it).
 KNOWN_MISSES: dict[str, str] = {
     # corpus9 (details: /work/notes/corpus9-mismatches.md)
-    "torch/bug_mc_dropout_model_train_at_inference.py":
-        "MC dropout by model.train() on a model WITH BatchNorm: BN303 exempts every train() inside the no_grad "
-        "region and every 'uncertainty'/'sampling' function or range() sampling loop as deliberate, without asking "
-        "whether the model has BN (whose running statistics then absorb the test batches)",
-    "torch/bug_norm_cfg_dict_tf_momentum.py":
-        "mmcv-style NORM_LAYERS[cfg.pop('type')](num_features, **cfg) with norm_cfg=dict(type='BN', momentum=0.99): "
-        "BN304 resolves neither a registry-dict callee, nor a `**cfg` splat, nor dict(k=v) calls / dict(cfg) copies "
-        "(values._dict_displays only knows {...} displays)",
-    "torch/bug_functional_call_buffers_copied.py":
-        "torch.func.functional_call(model, (params, buffer_copies), x): no rule knows functional_call; the module's "
-        "own running stats stay 0/1 while the cloned buffers move",
     "torch/bug_linear_probe_requires_grad_only.py":
         "pretrained encoder frozen by requires_grad_(False) only, wrapped as LinearProbe(encoder, ...) and put back "
         "in train() every epoch: BN308 needs an eval() freeze (and relates it to the train() by dotted-name prefix, "
         "so even encoder.eval() would not be tied to model.train())",
-    "torch/bug_was_training_captured_after_eval.py":
-        "`was_training = self.model.training` read AFTER self.model.eval(), then self.model.train(was_training): "
-        "torchflow.mode_call() takes train(<any non-literal>) as restoring train mode",
-    "keras/bug_mc_dropout_callback_training_true.py":
-        "Keras callback runs self.model(x_holdout, training=True) for MC dropout at epoch end: no Keras rule looks "
-        "at training=True outside training (BN2xx only judge training=False/None inside training steps)",
-    "keras/bug_torch_backend_loop_model_train.py":
-        "Keras 3 model in a torch-backend loop (loss.backward(); optimizer.step(); model.train()): BN202's "
-        "training regions are GradientTape blocks, minimize() loss functions and train_step overrides only (its "
-        "prefilter triggers are not even present)",
-    "keras/bug_bn_kwargs_splat_torch_momentum.py":
-        "BatchNormalization(name=..., **BN_KWARGS) with BN_KWARGS = dict(momentum=0.1, ...): BN501 reads only an "
-        "explicit momentum keyword/position, never a `**` splat; dict(k=v) is not resolved as a dict display either",
-    "keras/bug_custom_loop_val_step_training_true.py":
-        "tf.function val_step calls model(x, training=True): no Keras rule covers training=True in an evaluation "
-        "step (the Keras analogue of BN303)",
-    "tf1/bug_finetune_second_train_op_no_update_ops.py":
-        "phase-2 minimize(var_list=top_vars) built outside control_dependencies(UPDATE_OPS) and run with the flag "
-        "fed True: BN103 is silenced for every train op once one consumer of UPDATE_OPS is wired (phase 1)",
-    "tf1/bug_validation_feeds_is_training_true.py":
-        "validation sess.run(loss, make_feed(b, True)) with the update ops attached to the loss: BN105 leaves "
-        "every fed placeholder alone; the values fed (True at every make_feed call site) are not followed",
-    "tf1/bug_keras3_bn_layer_in_v1_session.py":
-        "standalone Keras 3 (`from keras import layers`) BatchNormalization in a v1 Session graph: BN103's "
-        "Keras-layers-in-graph check knows only tensorflow.keras / tf_keras BatchNormalization (KERAS_BN_CLASSES)",
-    "flax/bug_eval_step_writes_back_batch_stats.py":
-        "eval_step applies train=True, mutable=['batch_stats'] and returns the state with the new stats: no flax "
-        "rule covers a train-mode apply in an evaluation step whose stats are kept (BN402 only checks dropping)",
-    "flax/bug_positional_train_arg_shifted.py":
-        "model.apply(vars, x, True, mutable=...) where __call__(self, x, deterministic=True, train=False): BN401's "
-        "step check reads the train flag as a keyword (or partial binding) only, never maps positional arguments "
-        "to __call__ parameters nor uses the omitted parameter's default",
     # corpus8 (details: /work/notes/corpus8-mismatches.md)
     "torch/bug_freeze_bn_flag_on_scratch_model.py":
         "freeze_bn() (every BN -> eval) re-applied after each train() is read as a deliberate fine-tuning freeze; "
@@ -88,10 +45,11 @@ KNOWN_MISSES: dict[str, str] = {
         "fit/train_on_batch calls of that same model",
     # earlier batches
     "tf1/bug_gan_generator_update_ops_missing.py":
-        "BN103 is satisfied by one control_dependencies(UPDATE_OPS, scope='discriminator') anywhere; the generator's "
-        "minimize() (BN under 'generator') has no update ops. Left unreported on purpose for now: the generator's BN "
-        "is hard-coded training=True in a GAN, so its frozen moving statistics are never read (BN103's GAN / "
-        "always-training exemption); reporting it would also flag the harmless udacity DCGAN notebooks",
+        "the generator's minimize() runs no update ops while the discriminator's is wired to UPDATE_OPS of scope "
+        "'discriminator'. BN103 now judges each train op, but leaves this one on purpose: the generator's BN is "
+        "hard-coded training=True in a GAN and nothing samples or exports with its moving statistics, so they are "
+        "never read (the GAN / always-training exemption), and the generator's loss is not the wired op's loss; "
+        "reporting it would also flag the harmless udacity DCGAN notebooks",
     "torch/bug_callback_list_eval_hook.py":
         "eval() reached only through dynamic dispatch: `for callback in self.callbacks: callback.on_epoch_end(self, "
         "epoch)` and ValidationCallback.on_epoch_end() calls trainer.model.eval(); BN301 does not follow calls through "
