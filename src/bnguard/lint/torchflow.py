@@ -516,7 +516,7 @@ class Flow:
         if isinstance(f, ast.Name):
             cands = [fi for fi in self.project.functions(f.id) if fi.cls is None]
             if not cands:  # a project class: its __init__ runs
-                inits = _narrow_by_import(module, f.id, self._inits.get(f.id, []))
+                inits = _narrow_by_import(module, f.id, self._inits.get(f.id, []), self.project)
                 return inits[:1], len(inits) == 1
             same = [fi for fi in cands if fi.module is module]
             if same:
@@ -564,7 +564,7 @@ class Flow:
                     _constructed_classes(f.value.id, scope if scope is not None else module.tree)
                 typed = [fi for fi in cands if fi.cls is not None and fi.cls.name in cls_names]
                 if len(cls_names) == 1:  # two scripts' classes of that name: the one imported here
-                    typed = _narrow_by_import(module, next(iter(cls_names)), typed)
+                    typed = _narrow_by_import(module, next(iter(cls_names)), typed, self.project)
                 local = [fi for fi in typed if fi.module is module]
                 if len(local or typed) == 1:
                     return (local or typed), True
@@ -1026,7 +1026,8 @@ def _returned_binding(fi: FunctionInfo, call: ast.Call, module: Module, arg_key)
     return {"%" + name: bound, "%%" + name: bound}  # a module built there and returned: the caller's now
 
 
-def _narrow_by_import(module: Module, name: str, cands: list[FunctionInfo]) -> list[FunctionInfo]:
+def _narrow_by_import(module: Module, name: str, cands: list[FunctionInfo],
+                      project: Optional[Project] = None) -> list[FunctionInfo]:
     """Of the candidates defined under ``name`` in several modules (two scripts' ``Solver``), the
     ones defined in ``module`` itself, else the ones in the module ``name`` is imported from; all of
     them when neither tells."""
@@ -1039,6 +1040,11 @@ def _narrow_by_import(module: Module, name: str, cands: list[FunctionInfo]) -> l
     mod_hint = target.lstrip(".").rsplit(".", 1)[0] if "." in target.lstrip(".") else ""
     if not mod_hint:
         return cands
+    source = project.module_named(mod_hint, module) if project is not None else None
+    if source is not None and any(fi.module is source for fi in cands):
+        # the module Python imports (`vision.ssd.predictor` from the root), not a vendored copy
+        # of the package in a subfolder (`paddle/vision/ssd/predictor.py`)
+        return [fi for fi in cands if fi.module is source]
     tail = mod_hint.rsplit(".", 1)[-1]
     narrowed = [fi for fi in cands if fi.module.module_name == mod_hint or fi.module.module_name.endswith("." + mod_hint)
                 or fi.module.module_name.rsplit(".", 1)[-1] == tail]

@@ -1851,6 +1851,8 @@ a model handed to another call (an evaluation engine may set its mode), generato
             text = dotted(target)
             if text is None or text.startswith("self"):
                 continue  # an attribute restored in one method and run in another: not followed here
+            if scope is not None and text.split(".")[0] in set(_params(scope)):
+                continue  # a model handed in: its mode is the caller's (an ensemble helper swapping weights)
             key, _ = receiver_key(target, {}, set())
             if key is None or (id(scope), key) in reported or any(_GENERATOR_NAME.search(n) for n in key_names(key)):
                 continue
