@@ -553,6 +553,11 @@ def _is_bn_model(module: Module, project: Project, expr: ast.expr, depth: int) -
             return _live_bn_in(project, module, owner)
         if kn in ("keras.models.clone_model",) and expr.args:
             return is_bn_model(module, project, expr.args[0], depth + 1)
+        if q in _TF_FUNCTION:  # `tf.function(model)` runs the model it wraps
+            target = expr.args[0] if expr.args else kwarg(expr, "func")
+            if isinstance(target, ast.Attribute) and target.attr in ("call", "__call__"):
+                target = target.value
+            return target is not None and not isinstance(target, ast.Lambda) and is_bn_model(module, project, target, depth + 1)
         d = resolve_def(project, module, expr.func)
         return d is not None and id(d) in bn_builders(project)
     if isinstance(expr, ast.Name):
@@ -1059,6 +1064,8 @@ def region_model_calls(module: Module, project: Project, region: TrainingRegion)
         if not isinstance(n, ast.Call):
             continue
         d = called_object(n)
+        if d not in region.roots:
+            d = _compiled_model(module, n) or d
         if d in region.roots:
             yield n, d, module, None
             continue
@@ -1084,6 +1091,35 @@ def region_model_calls(module: Module, project: Project, region: TrainingRegion)
                     mapped = (ad + ("." + rest if rest else "")) if ad else None
             if mapped in region.roots:
                 yield inner, mapped, hmod, n
+
+
+_TF_FUNCTION = ("tensorflow.function", "tf.function")
+
+
+def _compiled_model(module: Module, call: ast.Call) -> Optional[str]:
+    """``fast = tf.function(model)`` (or ``tf.function(model.call)``, ``tf.function(func=model)``),
+    then ``fast(x)``: the wrapper runs ``model`` with the arguments it is given, so ``fast(x)``
+    without ``training`` is ``model(x)`` without it. The dotted name of the wrapped model, if any."""
+    if not isinstance(call.func, ast.Name):
+        return None
+    scope = module.scope_of(call)
+    while True:
+        owner: ast.AST = scope if scope is not None else module.tree
+        values = _assignments(owner, call.func.id)
+        if values or scope is None:
+            break
+        scope = module.scope_of(scope)
+    if len(values) != 1 or not isinstance(values[0], ast.Call):
+        return None
+    wrap = values[0]
+    if module.imports.resolve(wrap.func) not in _TF_FUNCTION:
+        return None
+    target = wrap.args[0] if wrap.args else kwarg(wrap, "func")
+    if target is None or isinstance(target, ast.Lambda):
+        return None  # `tf.function(lambda x: model(x, training=True))`: the body carries the flag
+    if isinstance(target, ast.Attribute) and target.attr in ("call", "__call__"):
+        target = target.value
+    return dotted(target)
 
 
 def _helper_function(module: Module, project: Project, call: ast.Call) -> Optional[tuple[Module, FuncNode]]:

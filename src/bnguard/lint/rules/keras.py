@@ -358,7 +358,9 @@ for x, y in dataset:
                                f"train()/eval() and default to inference mode, so BN never updates its moving "
                                f"statistics; pass training=True")
                 else:
-                    message = (f"`{obj}` contains BatchNormalization and is called without `training` inside its "
+                    runner = kf.called_object(call)
+                    via = f" (through `{runner}`, which runs it)" if runner and runner != obj else ""
+                    message = (f"`{obj}` contains BatchNormalization and is called without `training`{via} inside its "
                                f"training step: outside fit() this runs BN in inference mode (moving statistics "
                                f"frozen); pass training=True")
                 yield self.finding(cmod, call, message, fix=self._fix(cmod, call))

@@ -901,6 +901,51 @@ def _wired_op_overwritten(consumer, project: Project) -> Optional[str]:
     return why
 
 
+_GROUP_CALLS = ("tensorflow.group", "tensorflow.tuple", "tensorflow.compat.v1.group", "tensorflow.compat.v1.tuple")
+
+
+def _grouped_op_never_run(consumer, program: set, project: Project) -> Optional[str]:
+    """Why the update ops never run when their only use is ``train_op = tf.group(minimize_op,
+    *update_ops)`` and nothing in the program ever reads ``train_op`` (no fetch, return, argument
+    or attribute), while a ``sess.run`` fetches ``minimize_op`` itself: the group that would run
+    them is built and dropped. None whenever any of this is unclear."""
+    m = consumer.module
+    parent = m.parent(consumer.node)
+    if not (isinstance(parent, ast.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0], ast.Name)):
+        return None
+    scope = m.scope_of(consumer.node)
+    uses = [r for r in m.references.get(parent.targets[0].id, ()) if isinstance(r, ast.Name)
+            and isinstance(r.ctx, ast.Load) and m.scope_of(r) is scope]
+    if not uses:
+        return None
+    groups = []
+    for use in uses:
+        call = m.parent(use)
+        if isinstance(call, ast.Starred):
+            call = m.parent(call)
+        if not (isinstance(call, ast.Call) and m.imports.resolve(call.func) in _GROUP_CALLS):
+            return None
+        bound = m.parent(call)
+        if not (isinstance(bound, ast.Assign) and len(bound.targets) == 1 and isinstance(bound.targets[0], ast.Name)):
+            return None
+        groups.append((call, bound.targets[0].id))
+    for call, name in groups:
+        for other in project.modules:
+            if id(other) in program and any(isinstance(r, ast.Name) and isinstance(r.ctx, ast.Load)
+                                            or isinstance(r, ast.Attribute) for r in other.references.get(name, ())):
+                return None  # the group is read somewhere: fetched, returned or handed on
+        grouped = {a.id for a in call.args if isinstance(a, ast.Name)}
+        runs = [c for other in project.modules if id(other) in program for c in other.calls
+                if c.name == "run" and isinstance(c.node.func, ast.Attribute) and _fetched_names(c.node) & grouped]
+        if not runs:
+            return None
+        run = runs[0]
+        fetched = sorted(_fetched_names(run.node) & grouped)
+        return (f"they are grouped into `{name}` at {m.where(call.lineno)}, which nothing runs: `sess.run` at "
+                f"{run.module.where(run.node.lineno)} fetches `{fetched[0]}` itself")
+    return None
+
+
 def _update_ops_tied_to_side_op(consumer, program: set, project: Project) -> Optional[str]:
     """Why the update ops do not run at every step, when the used ``get_collection(UPDATE_OPS)`` only ever serves as the
     control dependencies of ops that are not the train op (``with control_dependencies(update_ops):
@@ -1428,7 +1473,7 @@ with tf.control_dependencies(update_ops):
         # Update ops that only a side op (a summary fetched every N steps) depends on do not count.
         # or whose wired train op is replaced by an unwired one before it is ever run.
         why_not = [_update_ops_tied_to_side_op(c, program, project) or _wired_op_overwritten(c, project)
-                   for c in consumers]
+                   or _grouped_op_never_run(c, program, project) for c in consumers]
         def program_sites() -> list:
             # Reachability goes by names (methods of unknown receivers); a layer in a module this program
             # never imports (another script, a TF2 port in the same repository) is not in its graph.
@@ -1445,7 +1490,7 @@ with tf.control_dependencies(update_ops):
             return
         first = sites[0]
         more = f" (and {len(sites) - 1} more)" if len(sites) > 1 else ""
-        dead = ctx.dead_collections[0] if ctx.dead_collections else None
+        dead = next((d for d in ctx.dead_collections if id(d.module) in program), None)  # this program's only
         for op in ctx.train_ops:
             if op.module is not module or (_train_op_is_wired(op.node, module, project) and not mismatched):
                 continue
