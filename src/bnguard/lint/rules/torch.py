@@ -22,7 +22,8 @@ from bnguard.lint.project import Module, Project, is_test_file, is_unit_test
 from bnguard.lint.rules.base import Rule, RuleDoc, register
 from bnguard.lint.torchflow import (_SAME_OBJECT_METHODS, ELEMENT, LOOP_TYPES, PLAIN_BASES, Event, Flow, Key,
                                     _assigned_names, _local_aliases, _params, _star_imports, call_arguments, conflicting, key_names,
-                                    mode_call, parameter_freezes, receiver_key, same_object, same_object_base)
+                                    _self_attributes_from_names, mode_call, parameter_freezes, receiver_key, same_object,
+                                    same_object_base)
 
 BN_CLASSES = {f"torch.nn.{n}" for n in (
     "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LazyBatchNorm1d", "LazyBatchNorm2d",
@@ -894,6 +895,8 @@ def _freeze_undone_findings(project: Project) -> list[tuple[Module, ast.AST, str
                    f"the freeze has no effect. Apply the freeze after every `train()`, or override `train()` to "
                    f"keep those layers in eval mode.")
             out.append((mod, node, msg))
+        reported = {(mod.path, id(node)) for mod, node, _msg in out}
+        out += [f for f in _params_freeze_undone_findings(p) if (f[0].path, id(f[1])) not in reported]
         return out
 
     return project.fact("torch.freeze_undone", compute)
@@ -942,6 +945,314 @@ def _after_train(events: list[Event], i: int, t: Event, project: Project) -> tup
     return None, None
 
 
+# A pretrained sub-module frozen by its parameters only (``encoder.requires_grad_(False)``), wrapped
+# into a model (``model = LinearProbe(encoder, n)``) whose optimizer gets only the new head: the
+# linear-evaluation protocol, where the backbone's BatchNorm statistics are meant to stay the
+# pretrained ones. ``model.train()`` puts them back in training mode.
+_CHECKPOINT_LOADER = re.compile(r"^(load_checkpoint|load_pretrained\w*|load_weights|load_state_dict|restore_checkpoint)$")
+_PARAMETER_LISTS = {"list", "filter", "chain", "itertools.chain", "tuple"}
+
+
+def _own_nodes(module: Module, scope: Optional[ast.AST]) -> list[ast.AST]:
+    """The nodes of ``scope`` (the module body for None), not those of functions or classes inside it."""
+    out: list[ast.AST] = []
+    todo = list(scope.body if scope is not None else module.tree.body)  # type: ignore[attr-defined]
+    while todo:
+        n = todo.pop()
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        out.append(n)
+        todo.extend(ast.iter_child_nodes(n))
+    return out
+
+
+def _class_def(name: str, module: Module, project: Project) -> Optional[tuple[ast.ClassDef, Module]]:
+    defs = [(n, m) for n, m in _bn_classes(project)._candidates(name, module)[0] if isinstance(n, ast.ClassDef)]
+    return defs[0] if len(defs) == 1 else None
+
+
+def _is_module_class(cls: ast.ClassDef, module: Module, project: Project, depth: int = 0) -> bool:
+    """An ``nn.Module`` subclass (directly, or through one project base class that is)."""
+    for b in cls.bases:
+        d = dotted(b) or ""
+        if d in ("nn.Module", "torch.nn.Module", "Module") and (module.qualname(b) or "torch.nn.Module") == "torch.nn.Module":
+            return True
+        found = _class_def(d.rsplit(".", 1)[-1], module, project) if d and depth < 2 else None
+        if found is not None and _is_module_class(found[0], found[1], project, depth + 1):
+            return True
+    return False
+
+
+def _defines_mode_method(cls: ast.ClassDef) -> bool:
+    return any(isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) and f.name in ("train", "eval") for f in cls.body)
+
+
+def _submodule_attribute(ctor: ast.Call, arg: str, module: Module, project: Project) -> Optional[str]:
+    """The attribute under which ``arg`` becomes a sub-module of ``inst = C(arg, ...)``: C a project
+    ``nn.Module`` (with no ``train()`` / ``eval()`` of its own) whose ``__init__`` stores the parameter
+    as ``self.attr = param``. None when that is not known."""
+    found = _class_def((dotted(ctor.func) or "").rsplit(".", 1)[-1], module, project)
+    if found is None or _defines_mode_method(found[0]) or not _is_module_class(found[0], found[1], project):
+        return None
+    init = next((f for f in found[0].body if isinstance(f, ast.FunctionDef) and f.name == "__init__"), None)
+    fi = _flow(project).function_info.get(id(init)) if init is not None else None
+    if fi is None:
+        return None
+    _self, passed = call_arguments(fi, ctor)
+    given = {p for p, a in passed.items() if isinstance(a, ast.Name) and a.id == arg}
+    attrs = [attr for attr, name in _self_attributes_from_names(init) if name in given]
+    return attrs[0] if len(set(attrs)) == 1 else None
+
+
+def _loaded_pretrained(name: str, nodes: list[ast.AST], module: Module) -> bool:
+    """Did ``name`` receive trained weights in these nodes: ``name.load_state_dict(...)``,
+    ``load_checkpoint(name, path)``, ``name = torch.load(...)`` / ``X.from_pretrained(...)`` /
+    ``resnet50(pretrained=True)`` / ``resnet50(weights=...)``?"""
+    for n in nodes:
+        if isinstance(n, ast.Call):
+            f = n.func
+            if isinstance(f, ast.Attribute) and f.attr == "load_state_dict" and dotted(f.value) == name:
+                return True
+            callee = (dotted(f) or "").rsplit(".", 1)[-1]
+            if _CHECKPOINT_LOADER.match(callee) and any(isinstance(a, ast.Name) and a.id == name for a in n.args):
+                return True
+        elif isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name) \
+                and n.targets[0].id == name and isinstance(n.value, ast.Call):
+            value = same_object_base(n.value)
+            if not isinstance(value, ast.Call):
+                continue
+            if (module.qualname(value.func) or "") == "torch.load" or (dotted(value.func) or "").endswith(".from_pretrained"):
+                return True
+            for kw in value.keywords:
+                if kw.arg == "pretrained" and isinstance(kw.value, ast.Constant) and kw.value.value is True:
+                    return True
+                if kw.arg == "weights" and not (isinstance(kw.value, ast.Constant) and kw.value.value is None):
+                    return True
+    return False
+
+
+def _unfrozen_somewhere(module: Module, related) -> bool:
+    """Does the file give back ``requires_grad`` to the frozen module, a part of it or something we
+    cannot name (``for p in params: p.requires_grad = True``, a stage-2 unfreeze)?"""
+    for n in ast.walk(module.tree):
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "requires_grad_" \
+                and not (n.args and isinstance(n.args[0], ast.Constant) and n.args[0].value is False):
+            if related(dotted(n.func.value)):
+                return True
+        elif isinstance(n, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr == "requires_grad" for t in n.targets) \
+                and not (isinstance(n.value, ast.Constant) and n.value.value is False):
+            loop = next((a for a in module.ancestors(n) if isinstance(a, (ast.For, ast.AsyncFor))), None)
+            it = getattr(loop, "iter", None)
+            if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and it.func.attr in ("parameters", "named_parameters")):
+                return True
+            if related(dotted(it.func.value)):
+                return True
+    return False
+
+
+def _optimizer_excludes(opt_name: str, scopes, related, holders: list[str]) -> Optional[bool]:
+    """Is the optimizer ``opt_name`` (built in one of ``scopes``: (module, scope) pairs) built from
+    parameters that leave the frozen module out: other attributes (``model.fc.parameters()``) or a
+    ``requires_grad`` filter? None when no construction is found."""
+    verdicts = []
+    for module, scope in scopes:
+        nodes = _own_nodes(module, scope)
+        for n in nodes:
+            if not (isinstance(n, ast.Assign) and len(n.targets) == 1 and (dotted(n.targets[0]) or "").rsplit(".", 1)[-1] == opt_name
+                    and isinstance(n.value, ast.Call) and _OPTIMIZER_CTOR.search(module.qualname(n.value.func) or dotted(n.value.func) or "")):
+                continue
+            # the parameters: the first argument or ``params=`` (not ``lr=...``)
+            exprs: list[ast.AST] = list(n.value.args[:1]) + [k.value for k in n.value.keywords if k.arg == "params"]
+            # parameter lists built beforehand (``params = [...]; SGD(params)``), not the objects
+            # whose ``parameters()`` are taken
+            receivers = {id(x.value) for e in exprs for x in ast.walk(e) if isinstance(x, ast.Attribute)}
+            names = {x.id for e in exprs for x in ast.walk(e) if isinstance(x, ast.Name) and id(x) not in receivers}
+            exprs += [a.value for a in nodes if isinstance(a, ast.Assign) and a.lineno < n.lineno
+                      and any(isinstance(t, ast.Name) and t.id in names for t in a.targets)]
+            verdicts.append(_parameters_exclude(exprs, related, holders))
+    return None if not verdicts else all(verdicts)
+
+
+def _parameters_exclude(exprs: list[ast.AST], related, holders: list[str]) -> bool:
+    if any(isinstance(x, ast.Attribute) and x.attr == "requires_grad" for e in exprs for x in ast.walk(e)):
+        # filter(lambda p: p.requires_grad, model.parameters()): the frozen ones are out, and what
+        # trains is another part of the container (not a new head fitted into the frozen model)
+        return all((dotted(x.func.value) or "") in holders[0::2] for e in exprs for x in ast.walk(e)
+                   if isinstance(x, ast.Call) and isinstance(x.func, ast.Attribute) and x.func.attr in ("parameters", "named_parameters"))
+    receivers = []
+    for e in exprs:
+        for x in ast.walk(e):
+            if not isinstance(x, ast.Call):
+                continue
+            if isinstance(x.func, ast.Attribute) and x.func.attr in ("parameters", "named_parameters"):
+                receivers.append(dotted(x.func.value))
+            elif (dotted(x.func) or "") not in _PARAMETER_LISTS:
+                return False  # get_params(model), a helper: cannot tell
+    return bool(receivers) and all(r is not None and not related(r) for r in receivers)
+
+
+def _freezes_every_parameter(module: Module, x: ast.AST) -> bool:
+    """``x.requires_grad_(False)``, or a ``for p in x.parameters()`` loop that sets
+    ``requires_grad = False`` for every parameter (not under an ``if name not in ...`` of its own)."""
+    call = module.parent(module.parent(x))
+    loop = module.parent(call)
+    if not isinstance(loop, (ast.For, ast.AsyncFor)) or loop.iter is not call:
+        return True  # x.requires_grad_(False)
+    for st in loop.body:
+        value = st.value if isinstance(st, (ast.Assign, ast.Expr)) else None
+        if isinstance(st, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr == "requires_grad" for t in st.targets) \
+                and isinstance(value, ast.Constant) and value.value is False:
+            return True
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr == "requires_grad_" \
+                and value.args and isinstance(value.args[0], ast.Constant) and value.args[0].value is False:
+            return True
+    return False
+
+
+def _extended_after(name: str, holders: list[str], nodes: list[ast.AST], line: int) -> bool:
+    """``backbone.fc = nn.Linear(...)`` after the freeze: the frozen module gets a new, trainable part."""
+    parts = [name] + holders[1::2]
+    return any(isinstance(n, ast.Assign) and n.lineno > line and any(
+        isinstance(t, ast.Attribute) and (dotted(t.value) or "") in parts for t in n.targets) for n in nodes)
+
+
+def _probe_freezes(module: Module, scope: Optional[ast.AST], project: Project) -> list[tuple]:
+    """The pretrained, BN-holding modules ``scope`` freezes by their parameters only: (name, the
+    names of the objects that hold it as a sub-module, the freeze node, the line from which all of
+    it holds)."""
+    nodes = _own_nodes(module, scope)
+    own = {id(n) for n in nodes}
+    ctors: dict[str, list[ast.Call]] = {}
+    for n in sorted((n for n in nodes if isinstance(n, ast.Assign)), key=lambda n: n.lineno):
+        if len(n.targets) == 1 and isinstance(n.targets[0], ast.Name):
+            value = same_object_base(n.value)
+            if isinstance(value, ast.Name) and value.id == n.targets[0].id:
+                continue  # model = model.to(device): the same object
+            ctors.setdefault(n.targets[0].id, []).append(value)
+    out = []
+    for x in parameter_freezes(scope if scope is not None else module.tree):
+        if id(x) not in own:
+            continue
+        text = dotted(x)
+        if text is None or text.count(".") > 1:
+            continue
+        name, holders, line = text, [], x.lineno
+        if "." in text:  # model.encoder.requires_grad_(False), model = LinearProbe(encoder, ...)
+            inst, attr = text.split(".")
+            calls = ctors.get(inst, [])
+            args = [a.id for c in calls[-1:] for a in list(c.args) + [k.value for k in c.keywords] if isinstance(a, ast.Name)]
+            name = next((a for a in args if _submodule_attribute(calls[-1], a, module, project) == attr), None)
+            if name is None:
+                continue
+        unreadable = False
+        for inst, calls in ctors.items():
+            ctor = calls[-1]
+            if inst == name or not isinstance(ctor, ast.Call) or not any(
+                    isinstance(a, ast.Name) and a.id == name for a in list(ctor.args) + [k.value for k in ctor.keywords]):
+                continue
+            attr = _submodule_attribute(ctor, name, module, project) if len(calls) == 1 else None
+            if attr is None:
+                # handed to an object we cannot read (a wrapper, a trainer, nn.Sequential): its business
+                unreadable = unreadable or (dotted(ctor.func) or "").rsplit(".", 1)[-1][:1].isupper()
+                continue
+            holders += [inst, f"{inst}.{attr}"]
+            line = max(line, ctor.lineno)
+        if unreadable or len(ctors.get(name, [])) > 1 or not _loaded_pretrained(name, nodes, module):
+            continue
+        if not _freezes_every_parameter(module, x) or _extended_after(name, holders, nodes, x.lineno):
+            continue
+        if _model_has_bn((name,), project, module) is not True:
+            continue
+        if any(_defines_mode_method(found[0]) for _m, cls in _constructor_names((name,), project, module)
+               for found in [_class_def(cls, module, project)] if found is not None):
+            continue  # its class keeps its BN as it wants in train()
+        out.append((name, holders, x, line))
+    return out
+
+
+def _probe_roots(project: Project) -> Iterable[tuple[Module, Optional[ast.AST], list[tuple], list[Event]]]:
+    """The functions (and module bodies) that may step an optimizer and freeze a pretrained module
+    by its parameters only (see ``_probe_freezes``), with those freezes and their summaries (no
+    ``eval()`` needed, unlike ``_roots``)."""
+    flow = _flow(project)
+    if not any(_uses_torch(m) for m in project.modules):
+        return
+    for m in project.modules:
+        if _lightning_module(m) or "requires_grad" not in m.unit.text:
+            continue
+        scopes = [(None, flow.may_produce("step", None, m))] + [
+            (fi.node, flow.may_produce("step", fi.node, m) and not is_unit_test(m, fi.node)) for fi in m.functions]
+        for scope, steps in scopes:
+            if not steps or not parameter_freezes(scope if scope is not None else m.tree):
+                continue
+            probes = _probe_freezes(m, scope, project)
+            if probes:
+                yield m, scope, probes, (flow.summary(scope) if scope is not None else flow.module_summary(m))
+
+
+def _params_freeze_undone_findings(project: Project) -> list[tuple[Module, ast.AST, str]]:
+    """BN308 for a pretrained sub-module frozen by ``requires_grad`` alone and left out of the
+    optimizer, whose BN statistics a ``train()`` of it or of its container sets updating again."""
+    out = []
+    done: set = set()
+    for root_mod, scope, probes, events in _probe_roots(project):
+        trains = [(i, t) for i, t in enumerate(events) if t.kind == "train" and not t.fresh and t.text]
+        if not trains or not any(e.kind == "step" for e in events):
+            continue
+        for name, holders, freeze, line in probes:
+            parts = [name] + holders[1::2]
+
+            def related(text: Optional[str], parts=parts, holders=holders) -> bool:
+                return text is None or any(_within(text, p) or _within(p, text) for p in parts) or text in holders[0::2]
+
+            if _unfrozen_somewhere(root_mod, related):
+                continue
+            for i, t in trains:
+                if t.text not in [name] + holders or t.sites[0][0] is not root_mod or t.sites[0][1].lineno <= line:
+                    continue
+                step = _step_after_train(events, i, t, related)
+                if step is None or not step.key:
+                    continue
+                opt_name = [c for c in step.key if c != ELEMENT][-1].lstrip("$%")
+                smod, snode = step.sites[-1]
+                if not _optimizer_excludes(opt_name, [(root_mod, scope), (smod, smod.scope_of(snode))], related, holders):
+                    continue
+                site = (t.module.path, id(t.node))
+                if site in done:
+                    continue
+                done.add(site)
+                msg = (f"`{t.text}.train()` puts the BatchNorm layers of the pretrained `{name}` back in training mode "
+                       f"before the optimizer steps ({smod.where(snode.lineno)}): its parameters are frozen "
+                       f"({root_mod.where(freeze.lineno)}) and the optimizer does not train it, yet its running statistics "
+                       f"now update on every batch and drift away from the pretrained ones. Call `{parts[-1]}.eval()` "
+                       f"after every `train()`, or override `train()` to keep it in eval mode.")
+                out.append((t.module, t.node, msg))
+    return out
+
+
+def _step_after_train(events: list[Event], i: int, t: Event, related) -> Optional[Event]:
+    """The optimizer step that follows the ``train()`` at ``events[i]`` (in execution order, as in
+    ``_after_train``) before any eval() or BN freeze of the frozen module (or another train())."""
+    loop = t.loops[-1] if t.loops else None
+    if loop is None:
+        order = list(range(i + 1, len(events)))
+    else:
+        inside = [j for j, e in enumerate(events) if any(lp is loop for lp in e.loops)]
+        last = max(inside) if inside else i
+        order = [j for j in inside if j > i] + [j for j in inside if j < i] + list(range(last + 1, len(events)))
+    for j in order:
+        e = events[j]
+        if conflicting(e.guards, t.guards):
+            continue
+        if e.kind in ("bnfreeze", "bnfreeze?", "eval") and (e.key is None or related(e.text)):
+            return None
+        if e.kind == "train" and (e.key is None or related(e.text)):
+            return None
+        if e.kind == "step":
+            return e
+    return None
+
+
 @register
 class BatchNormFreezeUndoneByTrain(Rule):
     code = "BN308"
@@ -961,6 +1272,14 @@ validation helper too). A freeze done by the object's constructor (`net = Net(fr
 `__init__` calls `self.freeze_bn()`), by a trainer's setup step, or of a sub-module stored frozen
 (`self.teacher = teacher.eval()` beside `requires_grad_(False)` in a distiller) counts too. Calls
 are followed through the project as for BN301.
+
+Also the linear-evaluation protocol broken: a module that received pretrained weights
+(`load_state_dict`, `torch.load`, `from_pretrained`, `pretrained=True` / `weights=`), builds
+BatchNorm, has every parameter frozen (`requires_grad_(False)` or the `for p in x.parameters()` loop,
+no `eval()`), becomes a sub-module of a project `nn.Module` (`model = LinearProbe(encoder, n)`, whose
+`__init__` stores `self.encoder = encoder`), and is left out of the optimizer (`model.fc.parameters()`,
+a `requires_grad` filter), while `model.train()` (or `encoder.train()`) reaches the step with no
+`eval()` of the encoder after it.
 """,
         why="""
 `Module.train()` sets every sub-module to training mode, the frozen BatchNorm layers included. From
@@ -995,7 +1314,12 @@ def train(self, mode=True):
 A freeze applied after the last `train()` before the steps (top of every epoch, inside the training
 function); models whose class overrides `train()` to re-apply it (mmdetection's `norm_eval`); a
 whole-model `eval()` (BN302's case); a sub-module put in eval mode without freezing its parameters;
-objects the optimizer does not train; PyTorch Lightning modules.
+objects the optimizer does not train; PyTorch Lightning modules. For a parameters-only freeze:
+ordinary fine-tuning (the optimizer gets all parameters, or a part of the frozen module is unfrozen
+again anywhere in the file), a module frozen at its random initialisation (no pretrained load seen),
+a frozen model whose own new head is trained (`model.fc = nn.Linear(...)` on the frozen model: the
+transfer-learning tutorial), a module handed to a class we cannot read (`nn.Sequential`, a wrapper),
+and classes that define their own `train()` / `eval()`.
 """,
         versions=PYTORCH_VERSIONS,
     )
