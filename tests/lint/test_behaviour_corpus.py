@@ -29,11 +29,18 @@ PROGRAMS = {e["path"]: e for e in MANIFEST["programs"]}
 
 # Bugs the rules do not detect yet: path -> why (the mechanism that misses it).
 KNOWN_MISSES: dict[str, str] = {
+    # corpus10 (details: /work/notes/corpus10-mismatches.md)
+    "keras/bug_predict_step_tta_training_true.py":
+        "predict_step override of a functional-model subclass `TTAModel(inputs, outputs)` calls self(x, training=True): "
+        "BN206 treats the class-name token `tta` as test-time ADAPTATION (deliberate batch statistics) although here it "
+        "is test-time augmentation, and class_is_bn_model does not see BN built by the functional graph handed to "
+        "the subclass constructor",
+    "flax/bug_trainer_module_closure_old_stats.py":
+        "UvA-style TrainerModule closures: the new statistics travel calculate_loss -> `outs if train else (outs, "
+        "None)` -> aux of a lambda loss_fn -> `ret[1]` and are then ignored (apply_gradients(batch_stats="
+        "state.batch_stats)); BN402 does not read mutable=['batch_stats'] if train else False, and _aux_ignored "
+        "follows neither the lambda wrapper nor the `ret, grads` / `ret[1]` unpacking",
     # corpus9 (details: /work/notes/corpus9-mismatches.md)
-    "torch/bug_linear_probe_requires_grad_only.py":
-        "pretrained encoder frozen by requires_grad_(False) only, wrapped as LinearProbe(encoder, ...) and put back "
-        "in train() every epoch: BN308 needs an eval() freeze (and relates it to the train() by dotted-name prefix, "
-        "so even encoder.eval() would not be tied to model.train())",
     # corpus8 (details: /work/notes/corpus8-mismatches.md)
     "torch/bug_freeze_bn_flag_on_scratch_model.py":
         "freeze_bn() (every BN -> eval) re-applied after each train() is read as a deliberate fine-tuning freeze; "
