@@ -554,10 +554,8 @@ def _is_bn_model(module: Module, project: Project, expr: ast.expr, depth: int) -
         if kn in ("keras.models.clone_model",) and expr.args:
             return is_bn_model(module, project, expr.args[0], depth + 1)
         if q in _TF_FUNCTION:  # `tf.function(model)` runs the model it wraps
-            target = expr.args[0] if expr.args else kwarg(expr, "func")
-            if isinstance(target, ast.Attribute) and target.attr in ("call", "__call__"):
-                target = target.value
-            return target is not None and not isinstance(target, ast.Lambda) and is_bn_model(module, project, target, depth + 1)
+            target = _tf_function_model(expr)
+            return target is not None and is_bn_model(module, project, target, depth + 1)
         d = resolve_def(project, module, expr.func)
         return d is not None and id(d) in bn_builders(project)
     if isinstance(expr, ast.Name):
@@ -1109,17 +1107,22 @@ def _compiled_model(module: Module, call: ast.Call) -> Optional[str]:
         if values or scope is None:
             break
         scope = module.scope_of(scope)
-    if len(values) != 1 or not isinstance(values[0], ast.Call):
+    if len(values) != 1 or not isinstance(values[0], ast.Call) or module.imports.resolve(values[0].func) not in _TF_FUNCTION:
         return None
-    wrap = values[0]
-    if module.imports.resolve(wrap.func) not in _TF_FUNCTION:
-        return None
+    target = _tf_function_model(values[0])
+    return dotted(target) if target is not None else None
+
+
+def _tf_function_model(wrap: ast.Call) -> Optional[ast.expr]:
+    """The model a ``tf.function(model)`` / ``tf.function(model.call)`` / ``tf.function(func=model)``
+    call wraps; None for a lambda (``tf.function(lambda x: model(x, training=True))``: its body
+    carries the flag) or nothing."""
     target = wrap.args[0] if wrap.args else kwarg(wrap, "func")
     if target is None or isinstance(target, ast.Lambda):
-        return None  # `tf.function(lambda x: model(x, training=True))`: the body carries the flag
+        return None
     if isinstance(target, ast.Attribute) and target.attr in ("call", "__call__"):
         target = target.value
-    return dotted(target)
+    return target
 
 
 def _helper_function(module: Module, project: Project, call: ast.Call) -> Optional[tuple[Module, FuncNode]]:

@@ -292,6 +292,12 @@ def _calls_in_order(node: ast.AST) -> list[ast.Call]:
     return out
 
 
+def _named_params(fn: FuncNode) -> set[str]:
+    """The parameters a call can bind by name or position (not ``*args`` / ``**kwargs``)."""
+    a = fn.args
+    return {p.arg for p in a.posonlyargs + a.args + a.kwonlyargs}
+
+
 def _params(fn: FuncNode) -> list[str]:
     a = fn.args
     return [p.arg for p in a.posonlyargs + a.args + a.kwonlyargs] + ([a.vararg.arg] if a.vararg else []) + (

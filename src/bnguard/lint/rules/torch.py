@@ -21,7 +21,7 @@ from bnguard.lint.memo import per_node
 from bnguard.lint.project import Module, Project, is_test_file, is_unit_test
 from bnguard.lint.rules.base import Rule, RuleDoc, register
 from bnguard.lint.torchflow import (_SAME_OBJECT_METHODS, ELEMENT, LOOP_TYPES, PLAIN_BASES, Event, Flow, Key,
-                                    _assigned_names, _local_aliases, _params, _star_imports, call_arguments, conflicting, key_names,
+                                    _assigned_names, _local_aliases, _named_params, _params, _star_imports, call_arguments, conflicting, key_names,
                                     _self_attributes_from_names, mode_call, parameter_freezes, receiver_key, same_object,
                                     same_object_base)
 
@@ -189,7 +189,7 @@ class _OptimizerIndex:
         if opaque and not names:
             names.add("*")
         if c.scope is not None:
-            params = {a.arg for a in c.scope.args.posonlyargs + c.scope.args.args + c.scope.args.kwonlyargs}
+            params = _named_params(c.scope)
             if names & params:
                 # `opt = Adam(net.parameters())` with `net` a parameter: whatever the caller passes
                 # ("*"), or, when every source is a parameter, something the caller already holds
@@ -1774,9 +1774,7 @@ def _callers_set_eval(fi_node: ast.AST, key: Key, project: Project, flow: Flow, 
         # map our key back to the caller's argument when it is one of our parameters
         ckey = key
         receiver = site.node.func.value if isinstance(site.node.func, ast.Attribute) else None
-        params = set()
-        if site.scope is not None:
-            params = {a.arg for a in site.scope.args.args + site.scope.args.kwonlyargs + site.scope.args.posonlyargs}
+        params = _named_params(site.scope) if site.scope is not None else set()
         if key and key[0].startswith("$") and key[0] != "$self":
             bound = Flow.bind(fi, site.node, lambda e: receiver_key(e, {}, params), receiver)
             if key[0][1:] in bound:
@@ -2024,7 +2022,7 @@ a model handed to another call (an evaluation engine may set its mode), generato
                 continue
             params = set()
             if scope is not None:
-                params = {a.arg for a in scope.args.args + scope.args.kwonlyargs + scope.args.posonlyargs}
+                params = _named_params(scope)
                 fi = flow.function_info.get(id(scope))
                 if fi is not None and fi.cls is not None and scope.args.args:
                     params.discard(scope.args.args[0].arg)

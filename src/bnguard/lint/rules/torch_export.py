@@ -22,7 +22,7 @@ from bnguard.lint.rules.torch import (
     _DELIBERATE_PATH, PYTORCH_VERSIONS, _callers_set_eval, _deliberate_train_mode, _flow, _is_lightning,
     _model_has_bn, _never_used, _uses_torch,
 )
-from bnguard.lint.torchflow import Event, _builds_new_module, guard_of, receiver_key, same_object, same_object_base
+from bnguard.lint.torchflow import Event, _builds_new_module, _named_params, guard_of, receiver_key, same_object, same_object_base
 
 TRACERS = {"torch.jit.trace": "torch.jit.trace", "torch.jit.trace_module": "torch.jit.trace_module",
            "torch.export.export": "torch.export.export"}
@@ -91,9 +91,7 @@ test-time adaptation; unit tests; models whose class (in the project) has no Bat
             if isinstance(scope, ast.Lambda) or (scope is not None and (
                     is_unit_test(module, scope) or _deliberate_train_mode(scope.name) or "qat" in scope.name.lower())):
                 continue
-            params = set()
-            if scope is not None:
-                params = {a.arg for a in scope.args.args + scope.args.kwonlyargs + scope.args.posonlyargs}
+            params = _named_params(scope) if scope is not None else set()
             key, text = receiver_key(model_expr, {}, params)
             if key is None or key[0] == "$self" or (isinstance(model_expr, ast.Attribute) and text.startswith("self")):
                 continue  # an attribute's mode is set by other methods: not followed here
@@ -222,9 +220,7 @@ def _caller_keys(scope: ast.AST, key, project: Project, flow):
         cands, _unique = flow.resolve(site.module, site.node, site.scope)
         if not any(c.node is scope for c in cands):
             continue
-        params = set()
-        if site.scope is not None:
-            params = {a.arg for a in site.scope.args.args + site.scope.args.kwonlyargs + site.scope.args.posonlyargs}
+        params = _named_params(site.scope) if site.scope is not None else set()
         receiver = site.node.func.value if isinstance(site.node.func, ast.Attribute) else None
         bound = Flow.bind(fi, site.node, lambda e: receiver_key(e, {}, params), receiver)
         ckey = bound.get(key[0][1:], (None, ""))[0]
