@@ -931,6 +931,16 @@ def same_program(module: Module, project: Project) -> set[int]:
     the modules that import it (transitively) and everything those import. Two scripts of one
     repository that merely share a helper module are separate programs: an UPDATE_OPS consumer in
     one does not wire the other's train op."""
+    graph = _import_graph(project)
+    memo: dict = project.fact("tf1.same_program.memo", lambda p: {})  # asked per BN site and train op
+    found = memo.get(id(module))
+    if found is None:
+        roots = _closure([module], graph["importers"])
+        found = memo[id(module)] = set(_closure(list(roots.values()), graph["imports"]))
+    return found
+
+
+def _import_graph(project: Project) -> dict:
     def compute(p: Project) -> dict:
         imports = {id(m): _imported_project_modules(m, p) for m in p.modules}
         importers: dict[int, list[Module]] = defaultdict(list)
@@ -938,33 +948,38 @@ def same_program(module: Module, project: Project) -> set[int]:
             for o in imports[id(m)]:
                 importers[id(o)].append(m)
         return {"imports": imports, "importers": importers}
+    return project.fact("tf1.import_graph", compute)
 
-    graph = project.fact("tf1.import_graph", compute)
 
-    def closure(starts: list[Module], edges: dict) -> dict[int, Module]:
-        seen = {id(s): s for s in starts}
-        work = list(starts)
-        while work:
-            for o in edges.get(id(work.pop()), ()):
-                if id(o) not in seen:
-                    seen[id(o)] = o
-                    work.append(o)
-        return seen
-
-    memo: dict = project.fact("tf1.same_program.memo", lambda p: {})  # asked per BN site and train op
-    found = memo.get(id(module))
-    if found is None:
-        roots = closure([module], graph["importers"])
-        found = memo[id(module)] = set(closure(list(roots.values()), graph["imports"]))
-    return found
+def _closure(starts: list[Module], edges: dict) -> dict[int, Module]:
+    seen = {id(s): s for s in starts}
+    work = list(starts)
+    while work:
+        for o in edges.get(id(work.pop()), ()):
+            if id(o) not in seen:
+                seen[id(o)] = o
+                work.append(o)
+    return seen
 
 
 def deliberate_in_program(module: Module, project: Project) -> bool:
     """Does the program of ``module`` (see ``same_program``) name a GAN / meta-learning / test-time
     adaptation setting? Another script of the repository (a pix2pix demo next to a classifier) does
-    not make this one deliberate."""
+    not make this one deliberate.
+
+    Asked of every module, so answered from one set instead of one program per module: a deliberate
+    module D is in the program of M (``imports*(importers*(M))``) exactly when some root R imports D
+    and M (transitively), i.e. when M is in ``imports*(importers*(deliberate modules))``."""
     ctx = train_context(project)
-    return bool(ctx.deliberate_modules) and bool(ctx.deliberate_modules & same_program(module, project))
+    if not ctx.deliberate_modules:
+        return False
+
+    def compute(p: Project) -> set:
+        graph = _import_graph(p)
+        starts = [m for m in p.modules if id(m) in ctx.deliberate_modules]
+        roots = _closure(starts, graph["importers"])
+        return set(_closure(list(roots.values()), graph["imports"]))
+    return id(module) in project.fact("tf1.deliberate_programs", compute)
 
 
 def reachable_from(module: Module, project: Project) -> set:

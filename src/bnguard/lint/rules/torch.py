@@ -2105,10 +2105,16 @@ a model handed to another call (an evaluation engine may set its mode), generato
         eval (or the model's state is saved and restored), or the model has no BN."""
         if is_test_file(project.relative_path(module)) or _DELIBERATE_PATH.search(project.relative_path(module)):
             return
+        # The switch must be a literal ``x.train()`` written in the function itself (a one-site
+        # event): functions without one are passed over before their flow summary is built.
+        train_lines = [c.node.lineno for c in module.calls if c.name == "train"
+                       and isinstance(c.node.func, ast.Attribute) and _literal_train(c.node)]
+        if not train_lines:
+            return
         for fi in module.functions:
             fn = fi.node
-            if isinstance(fn, ast.Lambda) or not module.mentions("train(") or is_unit_test(module, fn) \
-                    or _deliberate_bn_name(fn.name):
+            if isinstance(fn, ast.Lambda) or is_unit_test(module, fn) or _deliberate_bn_name(fn.name) \
+                    or not any(fn.lineno <= line <= (fn.end_lineno or fn.lineno) for line in train_lines):
                 continue
             events = flow.summary(fn)
             trains = [e for e in events if e.kind == "train" and not e.fresh and len(e.sites) == 1 and e.key is not None
