@@ -30,11 +30,6 @@ PROGRAMS = {e["path"]: e for e in MANIFEST["programs"]}
 # Bugs the rules do not detect yet: path -> why (the mechanism that misses it).
 KNOWN_MISSES: dict[str, str] = {
     # corpus10 (details: /work/notes/corpus10-mismatches.md)
-    "keras/bug_predict_step_tta_training_true.py":
-        "predict_step override of a functional-model subclass `TTAModel(inputs, outputs)` calls self(x, training=True): "
-        "BN206 treats the class-name token `tta` as test-time ADAPTATION (deliberate batch statistics) although here it "
-        "is test-time augmentation, and class_is_bn_model does not see BN built by the functional graph handed to "
-        "the subclass constructor",
     "flax/bug_trainer_module_closure_old_stats.py":
         "UvA-style TrainerModule closures: the new statistics travel calculate_loss -> `outs if train else (outs, "
         "None)` -> aux of a lambda loss_fn -> `ret[1]` and are then ignored (apply_gradients(batch_stats="

@@ -645,7 +645,27 @@ def class_is_bn_model(project: Project, module: Module, cls: ast.ClassDef) -> bo
     """Does this class (module-level or nested) build BN, itself or through its bases/sub-models?"""
     if id(cls) in bn_builders(project) or _live_bn_in(project, module, cls):
         return True
-    return any(id(resolve_def(project, module, b) or b) in bn_builders(project) for b in cls.bases)
+    if any(id(resolve_def(project, module, b) or b) in bn_builders(project) for b in cls.bases):
+        return True
+    return _functional_subclass_with_bn(project, module, cls)
+
+
+def _functional_subclass_with_bn(project: Project, module: Module, cls: ast.ClassDef) -> bool:
+    """A ``keras.Model`` subclass that only adds methods (``predict_step``, ``train_step``) and is
+    built functionally, ``Custom(inputs, outputs)``, in a function (or module) that also builds a
+    BatchNormalization: its layers are those of the graph it is handed, as for
+    ``keras.Model(inputs, outputs)``."""
+    if not any(keras_name(module.imports.resolve(b)) in ("keras.Model", "keras.models.Model") for b in cls.bases):
+        return False
+    for site in project.call_sites(cls.name):
+        node = site.node
+        functional = len(node.args) >= 2 or {"inputs", "outputs"} <= {k.arg for k in node.keywords}
+        if not functional or resolve_def(project, site.module, node.func) is not cls:
+            continue
+        scope = site.module.scope_of(node)
+        if _live_bn_in(project, site.module, scope if scope is not None else site.module.tree):
+            return True
+    return False
 
 
 def frozen_names(project: Project) -> set[str]:

@@ -1036,6 +1036,28 @@ _RECALIBRATION = re.compile(r"update_?bn|bn_?update|recalib|recompute|re_?estima
                             r"bn_?stat|batch_?stat|batchnorm|batch_?norm|running_?stat|moving_?stat|swa", re.I)
 # A comment saying the batch statistics at evaluation are wanted (the pix2pix tutorial's
 # "training=True is intentional here since you want the batch statistics").
+# Test-time augmentation: the input is flipped, rotated, cropped or shifted before another pass.
+_AUGMENTATION_CALL = re.compile(r"^(flip|fliplr|flipud|flip_left_right|flip_up_down|rot90|reverse|roll|"
+                                r"random_flip\w*|central_crop|crop\w*|transpose_image)$")
+
+
+def _only_tta(names: list[str]) -> bool:
+    """Do these names read as deliberate batch statistics only through the word "tta"?"""
+    return mentions_deliberate_batch_stats(names) and not mentions_deliberate_batch_stats(
+        ["_".join(w for w in identifier_words(n) if w != "tta") for n in names])
+
+
+def _augments_input(fn: FuncNode) -> bool:
+    """Does the function call an image flip / rotation / crop (``ops.flip(x, axis=2)``,
+    ``tf.image.flip_left_right(x)``, ``np.rot90(x)``)?"""
+    for n in ast.walk(fn):
+        if isinstance(n, ast.Call):
+            last = (dotted(n.func) or "").rsplit(".", 1)[-1]
+            if _AUGMENTATION_CALL.match(last):
+                return True
+    return False
+
+
 _DELIBERATE_COMMENT = re.compile(r"intention|on purpose|deliberate|batch stat|batch-stat|batch_stat", re.I)
 # Calls that make a function a training (or adaptation) step, not an evaluation.
 # (A GradientTape alone is not one: an evaluation copied from the training step often keeps the
@@ -1099,7 +1121,8 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
 """,
         not_flagged="""
 - BN recalibration and test-time adaptation: functions or classes whose names say so (`recompute_bn`,
-  `update_bn`, `bn_update`, `precise_bn`, `recalibrate`, `adabn`, `adapt`, `tent`, `swa`), or that
+  `update_bn`, `bn_update`, `precise_bn`, `recalibrate`, `adabn`, `adapt`, `tent`, `swa`; `tta`
+  unless the function flips, rotates or crops its input, which is test-time augmentation), or that
   reassign BN momentum / moving statistics (an SWA callback re-estimating the statistics with
   momentum 0 after swapping in the averaged weights);
 - GANs and meta-learning (names with `discriminator`, `pix2pix`, `*gan`, `maml`, `reptile`,
@@ -1122,8 +1145,9 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
         if not kf.uses_keras(module) or is_test_file(module.path) or not _eager_keras(module):
             return
         path_parts = re.split(r"[/\\.]", project.relative_path(module))
-        if mentions_deliberate_batch_stats(path_parts):
+        if mentions_deliberate_batch_stats(path_parts) and not _only_tta(path_parts):
             return
+        path_tta = _only_tta(path_parts)  # a `tta.py`: adaptation or augmentation, decided per function
         frozen = kf.frozen_names(project)
         for c in module.calls:
             expr = kf.kwarg(c.node, "training")
@@ -1139,7 +1163,8 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
             if context is None:
                 continue
             kind, fn = context
-            if self._deliberate(module, c.node, fn) or _model_copied_in(module, fn, target):
+            if self._deliberate(module, c.node, fn) or _model_copied_in(module, fn, target) \
+                    or (path_tta and not _augments_input(fn)):
                 continue
             if not self._bn_model(module, project, c.node, target, kind):
                 continue
@@ -1189,8 +1214,14 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
     def _deliberate(module: Module, call: ast.Call, fn: FuncNode) -> bool:
         names = [fn.name] + [a.name for a in module.ancestors(call) if isinstance(a, (ast.FunctionDef,
                                                                                       ast.AsyncFunctionDef, ast.ClassDef))]
-        if any(_RECALIBRATION.search(n) for n in names) or mentions_deliberate_batch_stats(names):
+        if any(_RECALIBRATION.search(n) for n in names):
             return True
+        if mentions_deliberate_batch_stats(names):
+            # "TTA" names test-time adaptation (batch statistics on purpose) and test-time
+            # augmentation (flipped / cropped copies averaged: batch statistics gain nothing).
+            # Flipping or cropping the input in the function says which one it is.
+            if not (_only_tta(names) and _augments_input(fn)):
+                return True
         if _resets_bn_statistics(fn):
             return True
         return bool(_DELIBERATE_COMMENT.search(_comments_at(module, call)))
