@@ -73,6 +73,19 @@ def test_cli_json_lists_errors(broken_tree):
     assert [f["code"] for f in data["findings"]] == ["BN101"]
 
 
+def test_symlinked_directory_alias_is_checked_once_at_its_real_location(tmp_path):
+    """``notebooks/config -> ../config`` (a common repository layout) is no loop and no error: the
+    files are checked once, under their real path."""
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "train.py").write_text(FLAGGED)
+    (tmp_path / "notebooks").mkdir()
+    os.symlink(tmp_path / "config", tmp_path / "notebooks" / "config")
+    result = lint_paths([str(tmp_path)])
+    assert result.errors == []
+    assert [(Path(f.path).parent.name, f.code) for f in result.findings] == [("config", "BN101")]
+    assert all("notebooks" not in f.path for f in result.findings)
+
+
 def test_exit_2_when_only_errors_and_0_when_clean(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("def (:\n")

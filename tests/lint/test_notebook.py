@@ -131,3 +131,14 @@ def test_lines_named_in_messages_are_cell_lines(tmp_path):
     (f,) = run_json(str(tmp_path), "--no-cache")["findings"]
     assert (f["code"], f["cell"], f["line"]) == ("BN104", 3, 5)
     assert "collected at cell 3, line 1, before the batch-norm layers are built (cell 3, line 2)" in f["message"]
+
+
+def test_percent_operator_continuing_a_statement_is_python_not_a_magic(tmp_path):
+    """``% (epoch, loss))`` inside an open bracket continues a format expression: IPython reads
+    magics only where a statement starts. A magic right after a closed statement is still one."""
+    cells = [("code", "import torch.nn as nn\nepoch, loss = 1, 0.5\nprint(\n    'epoch: %d, loss: %.4f'\n"
+                      "    % (epoch, loss))\n%time y = 2\n!ls\nbn = nn.BatchNorm2d(3, momentum=0.9)\n")]
+    _nb(tmp_path / "log.ipynb", cells)
+    data = run_json(str(tmp_path), "--no-cache")
+    assert data["errors"] == []
+    assert [(f["code"], f["cell"], f["line"]) for f in data["findings"]] == [("BN304", 1, 8)]

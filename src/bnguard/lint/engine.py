@@ -68,6 +68,7 @@ def discover(paths: Sequence[str], *, exclude: Iterable[str] = ()) -> tuple[list
             add(root)  # an explicitly named file is always checked
             continue
         visited_dirs: set[str] = set()
+        root_real = os.path.realpath(root)
         ignore_stack: list[tuple[str, object]] = []
         for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=lambda e: errors.append(FileError(getattr(e, "filename", root) or root, f"cannot read directory: {e.strerror}"))):
             real = os.path.realpath(dirpath)
@@ -101,11 +102,25 @@ def discover(paths: Sequence[str], *, exclude: Iterable[str] = ()) -> tuple[list
                 d for d in dirnames
                 if not d.startswith(".") and d not in SKIP_DIRS and not d.endswith(".egg-info")
                 and not _is_venv(Path(dirpath, d)) and not ignored(d, True)
+                and not _symlinked_alias(os.path.join(dirpath, d), real, root_real, errors)
             )
             for fn in sorted(filenames):
                 if fn.endswith((".py", ".ipynb")) and not fn.startswith(".") and not ignored(fn, False):
                     add(os.path.join(dirpath, fn))
     return files, errors
+
+
+def _symlinked_alias(path: str, parent_real: str, root_real: str, errors: list[FileError]) -> bool:
+    """Is ``path`` a symbolic link to a directory inside the tree being walked? Such an alias
+    (``notebooks/config -> ../config``) is not followed: its files are checked once, under their
+    real location. A link to the directory itself or one above it is a loop, and reported."""
+    if not os.path.islink(path):
+        return False
+    target = os.path.realpath(path)
+    if parent_real == target or parent_real.startswith(target.rstrip(os.sep) + os.sep):
+        errors.append(FileError(path, "symbolic link loop: directory already visited"))
+        return True
+    return target == root_real or target.startswith(root_real.rstrip(os.sep) + os.sep)
 
 
 def load_source(path: str) -> SourceUnit | FileError:

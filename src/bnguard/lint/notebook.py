@@ -20,9 +20,11 @@
 from __future__ import annotations
 
 import ast
+import io
 import json
 import re
 import textwrap
+import tokenize
 from typing import Any
 
 from bnguard.lint.finding import FileError
@@ -120,6 +122,25 @@ def dump(nb: Any, layout: dict) -> str:
     return out.replace("\n", "\r\n") if layout["crlf"] else out
 
 
+def _continues_statement(previous: list[str]) -> bool:
+    """Do the Python lines so far leave a statement open (an unclosed bracket, a backslash)? Then a
+    line starting with ``%`` or ``!`` continues it (``% (epoch, loss))`` after a format string), it
+    is no magic: IPython recognises magics only where a statement starts."""
+    if not previous or not any(ln.strip() for ln in previous):
+        return False
+    last = next(ln for ln in reversed(previous) if ln.strip())
+    if last.rstrip().endswith(BACKSLASH):
+        return True
+    try:
+        for _tok in tokenize.generate_tokens(io.StringIO("\n".join(previous) + "\n").readline):
+            pass
+    except tokenize.TokenError:
+        return True  # EOF inside a bracket (or a string)
+    except (SyntaxError, ValueError):
+        return False
+    return False
+
+
 def python_lines(src: str, automagic: bool = False) -> list[str]:
     """The cell's lines with IPython-only syntax replaced by ``pass`` (nothing on continuations);
     with ``automagic``, also the lines that look like a magic written without its ``%``."""
@@ -128,14 +149,21 @@ def python_lines(src: str, automagic: bool = False) -> list[str]:
         return [""] * len(lines)
     out = []
     continuing = False  # a magic or shell line ending in a backslash continues on the next line
+    last_was_magic = after_magic = True  # at the top of a cell, no statement is open
     for ln in lines:
         s = ln.lstrip()
+        if s:
+            after_magic = last_was_magic  # the line before this one (blank lines aside) was a magic
+            last_was_magic = True  # until shown otherwise below
         if continuing:
             out.append("")
-        elif s.startswith(("%", "!")) or _CAPTURE.match(ln) or _HELP.match(ln) or (automagic and _automagic(ln)):
+        elif (s.startswith(("%", "!")) and (after_magic or not _continues_statement(out))) or _CAPTURE.match(ln) or _HELP.match(ln) \
+                or (automagic and _automagic(ln)):
             out.append(ln[: len(ln) - len(s)] + "pass")
         else:
             out.append(ln)
+            if s:
+                last_was_magic = False
             continue
         continuing = ln.rstrip().endswith(BACKSLASH)
     return out
