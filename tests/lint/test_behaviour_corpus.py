@@ -30,47 +30,14 @@ PROGRAMS = {e["path"]: e for e in MANIFEST["programs"]}
 # Bugs the rules do not detect yet: path -> why (the mechanism that misses it).
 KNOWN_MISSES: dict[str, str] = {
     # corpus11 (details: /work/notes/corpus11-mismatches.md)
-    "torch/bug_swa_update_bn_before_averaging.py":
-        "update_bn(loader, swa_model) runs BEFORE swa_model.update_parameters(model) in the epoch loop; BN306's "
-        "_recomputed_models takes any update_bn on the averaged model as a recompute, with no order check",
-    "torch/bug_bn_freeze_apply_undone_by_train.py":
-        "model = Classifier(encoder, 2) wraps a passed-in encoder; _constructor_verdicts asks classes.has_bn"
-        "('Classifier') (False: BN enters through the constructor argument), so _frozen_part_without_bn drops "
-        "the model.apply(set_bn_eval) freeze",
-    "torch/bug_preview_callback_param_eval.py":
-        "eval() reached through a callable parameter (`on_log(model, step)` bound to functools.partial("
-        "save_reconstructions, ...) by the caller); Flow.resolve finds no project function named on_log",
-    "keras/bug_loss_helper_training_none_default.py":
-        "train_step -> compute_loss(training=None) -> forward(training=None) -> model(x, training=training): "
-        "region_model_calls follows helpers one level only, and a forwarded parameter whose default None is "
-        "never overridden counts neither as False (BN201) nor as missing (BN202 skips helper sites)",
     "keras/bug_functional_scratch_base_training_false.py":
         "tf.keras functional wiring backbone(inputs, training=False) + fit() is not a training region (BN201 "
         "exempts the transfer-learning guide pattern); trainable=False is set only under `if args.weights:` "
         "(default None) and frozen_names ignores the guard",
-    "keras/bug_evaluator_class_call_training_true.py":
-        "Evaluator.__call__(model): `__call__` is no evaluation word and the class name is not read, the `model` "
-        "parameter is not resolved through `evaluator(model)`; even named evaluate(), _called_from_training "
-        "exempts it because its caller is the function `train()` (called between epochs)",
-    "tf1/bug_configparser_bool_string_eval_flag.py":
-        "is_training=bool(section['is_training']) from configparser: values.py does not know that bool() of a "
-        "config string is True for 'false', so the flag is unknown rather than always true",
     "tf1/bug_flag_variable_left_false_after_eval.py":
         "BN flag is a tf.Variable switched by sess.run(tf.assign(flag, False/True)); no rule models assign-op "
         "mode switches (only feed dicts), so evaluate()'s set_inference left on is not seen",
-    "flax/bug_grad_accum_micro_batch_stats_dropped.py":
-        "linen micro_step returns new_batch_stats; the caller binds it and never reads it. BN402 _dropped sees "
-        "the name returned and stops; the caller-unpacking check (_returned_stats_dropped) exists only for NNX",
-    "flax/bug_preview_hook_keeps_train_mode_stats.py":
-        "the mutable apply sits in a shared forward() helper (train=True default) called by the hook "
-        "log_reconstructions(); BN403 _evaluation_function only looks at lexically enclosing functions, and "
-        "log_/preview names are not evaluation words",
     # corpus10 (details: /work/notes/corpus10-mismatches.md)
-    "flax/bug_trainer_module_closure_old_stats.py":
-        "UvA-style TrainerModule closures: the new statistics travel calculate_loss -> `outs if train else (outs, "
-        "None)` -> aux of a lambda loss_fn -> `ret[1]` and are then ignored (apply_gradients(batch_stats="
-        "state.batch_stats)); BN402 does not read mutable=['batch_stats'] if train else False, and _aux_ignored "
-        "follows neither the lambda wrapper nor the `ret, grads` / `ret[1]` unpacking",
     # corpus9 (details: /work/notes/corpus9-mismatches.md)
     # corpus8 (details: /work/notes/corpus8-mismatches.md)
     "torch/bug_freeze_bn_flag_on_scratch_model.py":

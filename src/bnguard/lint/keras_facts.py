@@ -631,7 +631,23 @@ def known_bn_free(module: Module, project: Project, expr: Optional[ast.expr]) ->
 
 
 def _param_is_bn_model(project: Project, fn: FuncNode, name: str, depth: int) -> bool:
-    home = next((fi.module for fi in project.functions(fn.name) if fi.node is fn), None)
+    info = next((fi for fi in project.functions(fn.name) if fi.node is fn), None)
+    home = info.module if info is not None else None
+    if fn.name == "__call__" and info is not None and info.cls is not None:
+        # `evaluator(model)` runs Evaluator.__call__(self, model)
+        for c in instance_calls(project, info.module, info.cls):
+            expr, _ = argument_for(c.node, fn, name, is_method_call=True)
+            if expr is not None and is_bn_model(c.module, project, expr, depth + 1):
+                return True
+        return False
+    if fn.name == "__init__" and info is not None and info.cls is not None:
+        # `Validator(model, ds)` runs Validator.__init__(self, model, dataset)
+        for c in project.call_sites(info.cls.name):
+            if resolve_def(project, c.module, c.node.func) is not info.cls:
+                continue
+            expr, _ = argument_for(c.node, fn, name, is_method_call=True)
+            if expr is not None and is_bn_model(c.module, project, expr, depth + 1):
+                return True
     for c in project.call_sites(fn.name):
         if home is not None and isinstance(c.node.func, ast.Name) and not project.imports_name_from(c.module, fn.name, home):
             continue  # another sub-project's function of the same name
@@ -639,6 +655,49 @@ def _param_is_bn_model(project: Project, fn: FuncNode, name: str, depth: int) ->
         if expr is not None and is_bn_model(c.module, project, expr, depth + 1):
             return True
     return False
+
+
+def instance_calls(project: Project, module: Module, cls: ast.ClassDef) -> list[CallSite]:
+    """Calls of an instance of the project class ``cls`` (defined in ``module``), which run its
+    ``__call__``: ``evaluator(model)`` where ``evaluator = Evaluator(...)`` in the same program, the
+    name bound in the calling scope, an enclosing one, or passed in as a parameter from a call site
+    that binds it (two levels)."""
+    memo: dict = project.fact("keras.instance_calls.memo", lambda p: {})  # type: ignore[assignment]
+    found = memo.get(id(cls))
+    if found is None:
+        program = project.import_component(module)
+        found = memo[id(cls)] = [
+            c for m in project.modules if id(m) in program for c in m.calls
+            if isinstance(c.node.func, ast.Name) and c.node.func.id not in _toplevel_defs(m.tree)
+            and _holds_instance(project, m, c.node.func, cls, 0)]
+    return found
+
+
+def _holds_instance(project: Project, module: Module, expr: ast.expr, cls: ast.ClassDef, depth: int) -> bool:
+    """Is ``expr`` visibly an instance of ``cls``: a constructor call, a name bound to one, or a
+    parameter of a module-level function that a call site passes one to?"""
+    if depth > 2:
+        return False
+    if isinstance(expr, ast.Call):
+        return resolve_def(project, module, expr.func) is cls
+    if not isinstance(expr, ast.Name):
+        return False
+    scope = module.scope_of(expr)
+    assigned = [a for a in _assignments(scope if scope is not None else module.tree, expr.id) if a is not None]
+    while not assigned and scope is not None:
+        _, _, is_param = _param_index(scope, expr.id)
+        if is_param:
+            home = next((fi for fi in project.functions(scope.name) if fi.node is scope), None)
+            if home is None or home.cls is not None:
+                return False
+            return any(_holds_instance(project, c.module, arg, cls, depth + 1)
+                       for c in project.call_sites(scope.name)
+                       if resolve_def(project, c.module, c.node.func) is scope
+                       for arg in [argument_for(c.node, scope, expr.id)[0]] if arg is not None)
+        scope = module.scope_of(scope)
+        assigned = [a for a in _assignments(scope if scope is not None else module.tree, expr.id) if a is not None]
+    return any(isinstance(a, (ast.Call, ast.Name)) and _holds_instance(project, module, a, cls, depth + 1)
+               for a in assigned)
 
 
 def class_is_bn_model(project: Project, module: Module, cls: ast.ClassDef) -> bool:
@@ -832,17 +891,29 @@ def _body_of(scope: Optional[FuncNode], module: Module) -> ast.AST:
     return scope if scope is not None else module.tree
 
 
-def _tape_gradient_roots(module: Module, scope: Optional[FuncNode], tape_names: set[str]) -> Optional[set[str]]:
+def _tape_gradient_roots(module: Module, scope: Optional[FuncNode], tape_names: set[str],
+                         block: Optional[ast.AST] = None) -> Optional[set[str]]:
+    """Owners of the variables that ``tape.gradient`` differentiates for the tape(s) named
+    ``tape_names``. With the ``with`` ``block`` given, a tape name reused by a later block of the
+    same function (a GAN's discriminator step, then its generator step, both `as tape`) counts only
+    the gradient calls between this block and the next one."""
     roots: set[str] = set()
     found = False
-    for n in _gradient_calls(_body_of(scope, module)):
-        if n.func.value.id in tape_names:  # type: ignore[attr-defined]
-            src = kwarg(n, "sources") or (n.args[1] if len(n.args) > 1 else None)
-            r = gradient_roots(module, src)
-            if r is None:
-                return None
-            roots |= r
-            found = True
+    calls = [n for n in _gradient_calls(_body_of(scope, module)) if n.func.value.id in tape_names]  # type: ignore[attr-defined]
+    if block is not None:
+        later = [w.lineno for w in module.blocks if isinstance(w, (ast.With, ast.AsyncWith)) and w.lineno > block.lineno
+                 and module.scope_of(w) is scope and any(
+                     isinstance(i.optional_vars, ast.Name) and i.optional_vars.id in tape_names for i in w.items)]
+        end = min(later, default=None)
+        window = [n for n in calls if n.lineno >= block.lineno and (end is None or n.lineno < end)]
+        calls = window or calls
+    for n in calls:
+        src = kwarg(n, "sources") or (n.args[1] if len(n.args) > 1 else None)
+        r = gradient_roots(module, src)
+        if r is None:
+            return None
+        roots |= r
+        found = True
     return roots if found else None
 
 
@@ -885,7 +956,7 @@ def _training_regions(module: Module) -> list[TrainingRegion]:
                 if isinstance(i.context_expr, ast.Name):
                     names.add(i.context_expr.id)
             scope = module.scope_of(n)
-            roots = _tape_gradient_roots(module, scope, names) if names else None
+            roots = _tape_gradient_roots(module, scope, names, n) if names else None
             regions.append(TrainingRegion("tape", list(n.body), scope, roots, n))
             tape_withs.add(id(n))
         elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "minimize" and n.args:

@@ -344,6 +344,8 @@ class Flow:
         self._called_by_module: dict[int, set[str]] = {}
         self._plain_functions: Optional[set[tuple[int, str]]] = None  # (module id, name) of non-methods
         self._calls_by_form: Optional[tuple] = None
+        self._callbacks: Optional[tuple[dict, dict]] = None
+        self._callable_args: dict[tuple[int, str], Optional[tuple]] = {}
         for m in project.modules:
             for f in m.functions:
                 self.module_of[id(f.node)] = m
@@ -398,6 +400,8 @@ class Flow:
                     reached += [c for c in sites.get(("attr_other", fi.name), ()) if self._only_method_in_program(c.module, fi)]
                 if fi.name == "__init__" and not any(g.cls is None for g in self.project.functions(fi.cls.name)):
                     reached += sites.get(("name", fi.cls.name), [])  # ``Trainer(...)`` runs it
+            if fi.cls is None:
+                reached += self._callback_sites(fi.name)  # ``train(..., on_log=partial(fi, ...))``
             _add_callers(reached, fns, mods, todo)
         self._producer_sets[kind] = (fns, mods)
         return fns, mods
@@ -423,6 +427,7 @@ class Flow:
                     continue
                 seen.add(name)
                 _add_callers(callers.get(name, ()), fns, mods, todo)
+                _add_callers(self._callback_sites(name), fns, mods, todo)
         self._producer_sets["any"] = (fns, mods)
         return fns, mods
 
@@ -464,6 +469,95 @@ class Flow:
                     fns.add(id(c.scope)) if c.scope is not None else mods.add(id(m))
         self._calls_by_form = (sites, seeds)
         return self._calls_by_form
+
+    def _callback_sites(self, name: str) -> list:
+        """The calls of a parameter (``on_log(model, step)``) in the functions that some call passes
+        ``name`` to, as an argument or through ``functools.partial(name, ...)``: by names alone, an
+        over-approximation of ``callable_argument`` for the producer sets."""
+        if self._callbacks is None:
+            passed: dict[str, set[str]] = {}  # function name -> names of the callees it is passed to
+            param_calls: dict[str, list] = {}  # function name -> its calls of its own parameters
+            for m in self.project.modules:
+                partials: dict[tuple[int, str], str] = {}  # (scope, name) -> f of `name = partial(f, ...)`
+                for c in m.calls:
+                    target = m.parent(c.node)
+                    if c.qualname == "functools.partial" and isinstance(target, ast.Assign) \
+                            and len(target.targets) == 1 and isinstance(target.targets[0], ast.Name):
+                        ref = _function_reference(c.node, m)
+                        if ref is not None:
+                            partials[(id(c.scope), target.targets[0].id)] = ref[0].id
+                for c in m.calls:
+                    f = c.node.func
+                    if isinstance(f, ast.Name) and isinstance(c.scope, (ast.FunctionDef, ast.AsyncFunctionDef)) \
+                            and f.id in _params(c.scope):
+                        param_calls.setdefault(c.scope.name, []).append(c)
+                    if c.name is None:
+                        continue
+                    for a in [*c.node.args, *(k.value for k in c.node.keywords)]:
+                        fn = _function_reference(a, m)
+                        if fn is not None:
+                            passed.setdefault(partials.get((id(c.scope), fn[0].id), fn[0].id), set()).add(c.name)
+            self._callbacks = (passed, param_calls)
+        passed, param_calls = self._callbacks
+        return [c for callee in passed.get(name, ()) for c in param_calls.get(callee, ())]
+
+    def callable_argument(self, module: Module, call: ast.Call, scope: Optional[FuncNode]) -> Optional[tuple[FunctionInfo, ast.Call]]:
+        """``on_log(model, step)`` where ``on_log`` is a parameter of the enclosing function and every
+        call of that function that passes it passes the same project function, by name or as
+        ``functools.partial(f, ...)``: (that function, a call of it binding this call's arguments
+        after the partial's, whose own values are unknown here)."""
+        f = call.func
+        if not (isinstance(f, ast.Name) and isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef))
+                and f.id in _params(scope)) or f.id in _assigned_names(scope.body):
+            return None
+        memo_key = (id(scope), f.id)
+        if memo_key not in self._callable_args:
+            self._callable_args[memo_key] = None  # also guards against a cycle through the call sites
+            self._callable_args[memo_key] = self._passed_function(scope, f.id)
+        found = self._callable_args[memo_key]
+        if found is None:
+            return None
+        fi, n_partial_args, partial_keywords = found
+        unknown = ast.Call(func=ast.Name(id="<partial argument>", ctx=ast.Load()), args=[], keywords=[])
+        bound_call = ast.Call(func=f, args=[unknown] * n_partial_args + list(call.args),
+                              keywords=[ast.keyword(arg=k, value=unknown) for k in partial_keywords] + list(call.keywords))
+        return fi, bound_call
+
+    def _passed_function(self, scope: FuncNode, param: str) -> Optional[tuple[FunctionInfo, int, tuple]]:
+        fi_scope = self.function_info.get(id(scope))
+        if fi_scope is None:
+            return None
+        found: set = set()
+        for site in self.project.call_sites(scope.name):
+            cands, unique = self.resolve(site.module, site.node, site.scope)
+            if not any(c.node is scope for c in cands):
+                continue  # another function of that name
+            if not unique or any(isinstance(a, ast.Starred) for a in site.node.args) \
+                    or any(k.arg is None for k in site.node.keywords):
+                return None
+            arg = call_arguments(fi_scope, site.node)[1].get(param)
+            if arg is None or isinstance(arg, ast.Constant) and arg.value is None:
+                continue  # the default (``on_log=None``): this call never runs it
+            caller_scope = site.scope
+            if isinstance(arg, ast.Name):
+                arg = _single_assignment(caller_scope if caller_scope is not None else site.module.tree, arg.id) or arg
+            ref = _function_reference(arg, site.module)
+            if ref is None:
+                return None
+            name, n_args, keywords = ref
+            if isinstance(caller_scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) and (
+                    name.id in _params(caller_scope) or not isinstance(caller_scope, ast.Lambda)
+                    and name.id in _assigned_names(caller_scope.body)):
+                return None  # a local or a parameter of the caller, not the project function
+            target, t_unique = self.resolve(site.module, ast.Call(func=name, args=[], keywords=[]), site.scope)
+            if not t_unique or len(target) != 1 or target[0].cls is not None:
+                return None
+            found.add((id(target[0].node), n_args, keywords))
+            fn = target[0]
+        if len(found) != 1:
+            return None
+        _id, n_args, keywords = next(iter(found))
+        return fn, n_args, keywords
 
     def _only_method_in_program(self, module: Module, fi: FunctionInfo) -> bool:
         """Is ``fi`` the only method of its name among the modules connected to ``module`` by imports?"""
@@ -787,7 +881,11 @@ class Flow:
                 return
             cands, unique = self.resolve(module, call, scope)
             if not cands:
-                return
+                passed = self.callable_argument(module, call, scope)
+                if passed is None:
+                    return
+                # ``on_log(model, step)`` runs the function every caller passes for ``on_log``
+                cands, unique, call = [passed[0]], True, passed[1]
             receiver = call.func.value if isinstance(call.func, ast.Attribute) else None
             for fi in cands[:4]:
                 if self.function_info.get(id(fi.node)) is None:
@@ -809,8 +907,10 @@ class Flow:
                     if built and ev.kind == "bnfreeze" and ev.key and (ev.key[0] == "$self" or ev.text.startswith("self.")):
                         # ``net = Net(freeze_bn=True)`` whose ``__init__`` freezes its own BN layers:
                         # the freeze is on ``net`` (only a freeze: the constructor's other switches
-                        # act on parts of the new object that the caller's code never switched)
-                        ev_bound = {**bound, **built}
+                        # act on parts of the new object that the caller's code never switched).
+                        # ``self.model = model`` then names the caller's ``model``, as in the
+                        # other methods (``_attribute_bindings``).
+                        ev_bound = {**bound, **built, **_stored_arguments(fi, bound)}
                     if not unique and ev.kind == "bnfreeze":
                         ev = replace(ev, kind="bnfreeze?")  # it may re-apply a BN freeze
                     if not unique and ev.kind not in ("train", "bnfreeze?"):
@@ -963,6 +1063,43 @@ def _builds_new_module(value: ast.AST, target: str) -> bool:
                    for n in ast.walk(value) if isinstance(n, (ast.Name, ast.Attribute)))
 
 
+def _function_reference(expr: ast.AST, module: Module) -> Optional[tuple[ast.Name, int, tuple]]:
+    """A function passed as a value: ``f`` (name, 0, ()) or ``functools.partial(f, a, k=v)``
+    (name, number of bound positionals, bound keyword names). None for anything else."""
+    n_args, keywords = 0, ()
+    if isinstance(expr, ast.Call):
+        if (module.qualname(expr.func) or "") != "functools.partial" or not expr.args \
+                or any(isinstance(a, ast.Starred) for a in expr.args) or any(k.arg is None for k in expr.keywords):
+            return None
+        n_args, keywords = len(expr.args) - 1, tuple(k.arg for k in expr.keywords)
+        expr = expr.args[0]
+    return (expr, n_args, keywords) if isinstance(expr, ast.Name) else None
+
+
+def _single_assignment(scope: ast.AST, name: str) -> Optional[ast.AST]:
+    """The value of ``name = value`` when that is the only binding of ``name`` in ``scope``'s own body
+    (``preview = functools.partial(save_images, ...)``)."""
+    stores = values = 0
+    value = None
+    for n in _own_nodes(scope):
+        if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, (ast.Store, ast.Del)):
+            stores += 1
+        elif isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name) \
+                and n.targets[0].id == name:
+            values, value = values + 1, n.value
+    return value if stores == values == 1 else None
+
+
+def _own_nodes(scope: ast.AST):
+    """The nodes of ``scope``'s body, not those of the functions, classes and lambdas in it."""
+    todo = list(getattr(scope, "body", []))
+    while todo:
+        n = todo.pop()
+        yield n
+        if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            todo.extend(ast.iter_child_nodes(n))
+
+
 def _add_callers(sites, fns: set[int], mods: set[int], todo: list[int]) -> None:
     """Mark the functions (module bodies at top level) holding ``sites`` as producers; the
     functions new to ``fns`` go on the work list."""
@@ -1011,6 +1148,15 @@ def _assigned_target(call: ast.Call, module: Module) -> Optional[ast.AST]:
     if isinstance(parent, ast.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0], (ast.Name, ast.Attribute)):
         return parent.targets[0]
     return None
+
+
+def _stored_arguments(init: FunctionInfo, bound: dict[str, tuple[Key, str]]) -> dict[str, tuple[Key, str]]:
+    """``self.model = model`` in ``__init__``: "@model" -> what this constructor call passes for ``model``
+    (only attributes assigned once there: ``self.model = deepcopy(self.model)`` makes another object)."""
+    assigned = [t.attr for n in ast.walk(init.node) for t in _binding_targets(n)
+                if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self"]
+    return {"@" + attr: bound[name] for attr, name in _self_attributes_from_names(init.node)
+            if name in bound and assigned.count(attr) == 1}
 
 
 def _constructed_binding(call: ast.Call, module: Module, arg_key) -> dict[str, tuple[Key, str]]:

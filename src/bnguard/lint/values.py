@@ -911,7 +911,10 @@ class _Resolver:
             q = "bool"
         if q in _PASSTHROUGH:
             arg = e.args[0] if e.args else _kw(e, "value", "x")
-            return self.values(arg, m, scope)
+            out = self.values(arg, m, scope)
+            if q == "bool" and out is UNKNOWN and arg is not None and self._config_kind(arg, m, scope, 0) == "text":
+                return frozenset([True])  # bool("false") of a config/environment string is True
+            return out
         if q in _NEGATE:
             arg = e.args[0] if e.args else _kw(e, "x")
             return self._map(self.values(arg, m, scope), lambda v: not v)
@@ -922,6 +925,87 @@ class _Resolver:
             default = self.values(arg, m, scope)
             return frozenset([self._placeholder(e, m, default)])
         return UNKNOWN
+
+    def _config_kind(self, e: ast.AST, m: Module, scope, depth: int) -> Optional[str]:
+        """What a configparser / environment read is: "parser" (a ``configparser.ConfigParser``),
+        "section" (``parser["train"]``) or "text" (an option read from them with ``[...]`` or
+        ``get``, ``os.environ[...]``, ``os.getenv(k, "non-empty default")``: always a str, so
+        ``bool()`` of it is True even for "false"); None when it is none of them or unknown."""
+        key = ("config", id(e))
+        if key not in self._cache:
+            self._cache[key] = self._config_kind_of(e, m, scope, depth)  # type: ignore[index]
+        return self._cache[key]  # type: ignore[index,return-value]
+
+    def _config_kind_of(self, e: ast.AST, m: Module, scope, depth: int) -> Optional[str]:
+        if depth > 10:
+            return None
+        if isinstance(e, ast.Subscript) and isinstance(e.ctx, ast.Load):
+            if m.imports.resolve(e.value) == "os.environ":
+                return "text"
+            return {"parser": "section", "section": "text"}.get(self._config_kind(e.value, m, scope, depth + 1) or "")
+        if isinstance(e, ast.Call):
+            q = m.imports.resolve(e.func) or ""
+            if q in _CONFIG_PARSERS:
+                return "parser"
+            if q in ("os.getenv", "os.environ.get"):
+                return "text" if _non_empty_str(e.args[1] if len(e.args) > 1 else _kw(e, "default")) else None
+            if isinstance(e.func, ast.Attribute) and e.func.attr == "get":
+                inner = self._config_kind(e.func.value, m, scope, depth + 1)
+                fallback = _kw(e, "fallback")
+                if inner == "parser" and len(e.args) == 2 and (fallback is None or _non_empty_str(fallback)):
+                    return "text"  # parser.get(section, option): a str, or NoOptionError
+                if inner == "section" and _non_empty_str(e.args[1] if len(e.args) > 1 else fallback):
+                    return "text"  # section.get(option) alone is None when the option is missing
+                return None
+            if isinstance(e.func, ast.Name):
+                return self._returned_config_kind(e.func.id, m, depth)
+            return None
+        if not isinstance(e, ast.Name):
+            return None
+        found = self.binding_of(e.id, m, scope)
+        if found is None:
+            return None
+        bindings, owner = found
+        kinds = set()
+        for b in bindings:
+            if b.kind == "expr":
+                kinds.add(self._config_kind(b.expr, m, owner, depth + 1))
+            elif b.kind == "param":
+                kinds.add(self._param_config_kind(b.func, e.id, m, depth + 1))
+            else:
+                return None
+            if len(kinds) > 1:
+                return None
+        return kinds.pop() if kinds else None
+
+    def _param_config_kind(self, func: ast.AST, param: str, m: Module, depth: int) -> Optional[str]:
+        """The config kind every call site of the project passes for ``param`` (``train(cfg)`` with
+        ``cfg = load_config(...)``). Unlike constants, a function also referenced elsewhere
+        (``tf.train`` shares the name ``train``) is judged by its calls: what a config is does not
+        depend on a caller we do not see."""
+        info = self._func_by_node.get(id(func))
+        spec = _param_spec(func, param) if info is not None and info.cls is None else None
+        if spec is None:
+            return None
+        kinds = set()
+        for call, cm, offset, _partial in self._call_sites(info, False):
+            arg = _argument(call, param, spec[0], offset)
+            if arg is None or arg is _OPAQUE:
+                return None
+            kinds.add(self._config_kind(arg, cm, cm.scope_of(call), depth + 1))
+            if len(kinds) > 1:
+                return None
+        return kinds.pop() if kinds else None
+
+    def _returned_config_kind(self, name: str, m: Module, depth: int) -> Optional[str]:
+        """``load_config(path)``: the kind every ``return`` of that module-level function gives."""
+        info = next((f for f in m.functions if f.name == name and f.cls is None
+                     and isinstance(m.parent(f.node), ast.Module)), None)
+        if info is None:
+            return None
+        returns = [n for n in _own_nodes(info.node) if isinstance(n, ast.Return)]
+        kinds = {self._config_kind(r.value, m, info.node, depth + 1) if r.value is not None else None for r in returns}
+        return kinds.pop() if len(kinds) == 1 else None
 
     def _placeholder(self, e: ast.Call, m: Module, default) -> Placeholder:
         key = ("placeholder", id(e))
@@ -1339,6 +1423,25 @@ def _argument(call: ast.Call, param: str, position: Optional[int], offset: int):
     if any(kw.arg is None for kw in call.keywords):
         return _OPAQUE
     return None
+
+
+_CONFIG_PARSERS = {f"{mod}.{cls}" for mod in ("configparser", "ConfigParser", "backports.configparser")
+                   for cls in ("ConfigParser", "RawConfigParser", "SafeConfigParser")}
+
+
+def _non_empty_str(expr: Optional[ast.AST]) -> bool:
+    return isinstance(expr, ast.Constant) and isinstance(expr.value, str) and bool(expr.value)
+
+
+def _own_nodes(fn: ast.AST):
+    """The nodes of a function body, nested functions and classes excluded."""
+    stack = list(ast.iter_child_nodes(fn))
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        yield n
+        stack.extend(ast.iter_child_nodes(n))
 
 
 def _union(a: Values, b: Values) -> Values:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Iterable, Optional
+from typing import Callable, Iterable, Optional
 
 from bnguard.lint import keras_facts as kf
 from bnguard.lint import values as V
@@ -30,12 +30,16 @@ NNX_BN = {"flax.nnx.BatchNorm", "flax.nnx.nn.normalization.BatchNorm", "flax.exp
 
 def _mutable_has_batch_stats(module: Module, project: Project, call: ast.Call) -> bool:
     m = kf.kwarg(call, "mutable")
-    if m is None:
-        return False
+    return m is not None and _mutable_value_has_batch_stats(module, project, m)
+
+
+def _mutable_value_has_batch_stats(module: Module, project: Project, m: ast.expr) -> bool:
     if isinstance(m, (ast.List, ast.Tuple, ast.Set)):
         return any(isinstance(e, ast.Constant) and e.value == "batch_stats" for e in m.elts)
     if isinstance(m, ast.Constant):
         return m.value == "batch_stats"
+    if isinstance(m, ast.IfExp):  # mutable=["batch_stats"] if train else False
+        return any(_mutable_value_has_batch_stats(module, project, branch) for branch in (m.body, m.orelse))
     vals = kf.constant_values(module, project, m)
     return bool(vals) and "batch_stats" in vals
 
@@ -889,7 +893,13 @@ statistics — is discarded: `logits, _ = ...`, `...[0]`, a name never read, or 
 returns it as `has_aux` output which the step then ignores (`(loss, (logits, _)), grads = grad_fn(...)`,
 or an aux name never read — typically `state.apply_gradients(grads=grads)` without
 `batch_stats=...`). The loss function may be nested in the step, defined at module level and
-differentiated there, or a helper called from a differentiated lambda. For Flax NNX: a `jax.jit` step that `nnx.merge`s the model, trains it, and never
+differentiated there, or a helper called from a differentiated lambda; the apply may be mutable only
+in training (`mutable=['batch_stats'] if train else False`, `logits, updates = outs if train else
+(outs, None)`), and the step may unpack the aux output later (`ret, grads = grad_fn(...)`, then
+`ret[1]` or `loss, acc, new_state = ret[0], *ret[1]`). A step that only hands the
+statistics to its caller (`return loss, grads, new_model_state["batch_stats"]`, e.g. a
+gradient-accumulation micro-step) is judged at its calls: one that reads the step's other results
+but unpacks the statistics into `_` or a name it never reads drops them. For Flax NNX: a `jax.jit` step that `nnx.merge`s the model, trains it, and never
 splits/returns the new state (the BatchNorm statistics of that step are lost); or one that returns
 the new BatchStat state (`nnx.split(model, nnx.Param, nnx.BatchStat)`, `nnx.state(model, nnx.BatchStat)`)
 while its caller unpacks that result into `_` or a name it never reads.
@@ -921,7 +931,8 @@ def train_step(state, x, y):
         not_flagged="""
 - evaluation functions and forward-pass tests (no gradient, no optimizer update; a `.update(...)` that
   fills a dict, `hps.update({...})` or `d.update(k=v)`, is not an optimizer update);
-- any read of the returned statistics (written into the state, returned, stored in a dict);
+- any read of the returned statistics (written into the state, stored in a dict, returned to a
+  caller that keeps them); a call of such a step that ignores all its results (a warm-up/compile call);
 - checkpoints and EMA copies that take `batch_stats` from the train state, average them, or whose
   source may be anything but `model.init` (a restored checkpoint, a recalibration);
 - projects whose every linen BatchNorm is built with `use_running_average=False` (the running
@@ -976,6 +987,7 @@ def train_step(state, x, y):
 
     def _linen(self, module: Module, project: Project) -> Iterable[Finding]:
         by_step: dict[int, list[tuple[ast.Call, bool]]] = {}
+        returned: dict[int, tuple[FuncNode, list[tuple[int, int, str]]]] = {}
         flags = step_bn_flags(project, module)
         for c in module.calls:
             if not _is_apply(c) or not _mutable_has_batch_stats(module, project, c.node):
@@ -991,10 +1003,18 @@ def train_step(state, x, y):
             if _other_models_forward(module, c.node, outer):
                 continue  # a GAN's generator making fakes for the discriminator step: its own step keeps its stats
             by_step.setdefault(id(outer), []).append((c.node, self._dropped(module, c.node, fn, outer)))
+            if not by_step[id(outer)][-1][1]:
+                returned[id(c.node)] = (outer, self._returned_positions(module, c.node, fn, outer))
         for applies in by_step.values():
             # Another apply of the same step keeps its statistics: the author handles batch_stats, and
             # the dropped call may be an encoder pass without BN. Ambiguous, so silent.
             if not all(dropped for _, dropped in applies):
+                # ... unless the step only hands them to its callers: then judge the callers
+                passed = [returned[id(call)] for call, dropped in applies if not dropped]
+                if all(positions for _, positions in passed) and len({id(step) for step, _ in passed}) == 1:
+                    step = passed[0][0]
+                    positions = sorted({p for _, ps in passed for p in ps})
+                    yield from self._returned_stats_dropped(module, project, step, positions, results_used=True)
                 continue
             for call, _ in applies:
                 yield self.finding(module, call, "the batch_stats returned by apply(..., mutable=['batch_stats']) "
@@ -1022,7 +1042,10 @@ def train_step(state, x, y):
         t = parent.targets[0]
         if isinstance(t, ast.Name):
             loads = _loads(fn, t.id, parent)
-            return bool(loads) and all(_is_index_zero(module, load) for load in loads)
+            unpacked = _unpacking_of_result(module, t.id, loads)
+            if unpacked is None:
+                return bool(loads) and all(_is_index_zero(module, load) for load in loads)
+            parent, t = unpacked, unpacked.targets[0]
         if not (isinstance(t, (ast.Tuple, ast.List)) and len(t.elts) == 2 and isinstance(t.elts[1], ast.Name)):
             return False
         updates = t.elts[1].id
@@ -1037,53 +1060,116 @@ def train_step(state, x, y):
             return True
         if fn is not outer:
             return self._aux_ignored(module, fn, outer, returned)
-        # a module-level loss function: look at the steps that differentiate it
-        steps = [f.node for f in module.functions if f.node is not fn and any(
-            isinstance(n, ast.Call) and n.args and isinstance(n.args[0], ast.Name) and n.args[0].id == fn.name
-            and (n.func.attr if isinstance(n.func, ast.Attribute) else getattr(n.func, "id", None)) in GRAD_NAMES
-            for n in ast.walk(f.node))]
+
+        # a module-level loss function (or a method): look at the steps that differentiate it, or a
+        # wrapper of it (`def loss_fn(p): return self.calculate_loss(p, ...)`)
+        def differentiates(step: FuncNode) -> bool:
+            names: Optional[set[str]] = None
+            for n in ast.walk(step):
+                if isinstance(n, ast.Call) and n.args and isinstance(n.args[0], ast.Name) \
+                        and (n.func.attr if isinstance(n.func, ast.Attribute) else getattr(n.func, "id", None)) in GRAD_NAMES:
+                    if names is None:
+                        names = {fn.name} | _loss_wrappers(step, fn.name)
+                    if n.args[0].id in names:
+                        return True
+            return False
+        steps = [f.node for f in module.functions if f.node is not fn and differentiates(f.node)]
         return any(self._aux_ignored(module, fn, step, returned) for step in steps)
 
     def _aux_ignored(self, module: Module, loss_fn: FuncNode, outer: FuncNode, returned: list[ast.Name]) -> bool:
         """The loss function returns the statistics as aux output; does the step read that output?"""
+        target = self._aux_target(module, loss_fn, outer, returned)
+        return target is not None and not _name_used(module, outer, target[0].id, target[1])
+
+    @staticmethod
+    def _aux_target(module: Module, loss_fn: FuncNode, outer: FuncNode,
+                    returned: list[ast.Name]) -> Optional[tuple[ast.Name, ast.Assign]]:
+        """The loss function returns the statistics as aux output (``return loss, updates`` or
+        ``updates["batch_stats"]``, maybe inside an aux tuple): the name the step unpacks that output
+        into (``(loss, new_state), grads = grad_fn(...)``) and the unpacking assignment; None when
+        the step unpacks it some other way."""
         ret = next((a for a in _ancestors_until(module, returned[0], loss_fn) if isinstance(a, ast.Return)), None)
         if ret is None or not isinstance(ret.value, ast.Tuple) or len(ret.value.elts) != 2:
-            return False
+            return None
         aux = ret.value.elts[1]
         path: Optional[int] = None
         if isinstance(aux, ast.Tuple):
-            path = next((i for i, e in enumerate(aux.elts) if isinstance(e, ast.Name) and e.id == returned[0].id), None)
+            path = next((i for i, e in enumerate(aux.elts) if _is_name_or_its_stats(e, returned[0].id)), None)
             if path is None:
-                return False
-        elif not (isinstance(aux, ast.Name) and aux.id == returned[0].id):
-            return False
+                return None
+        elif not _is_name_or_its_stats(aux, returned[0].id):
+            return None
+        loss_names = {loss_fn.name} | _loss_wrappers(outer, loss_fn.name)
         # find `(loss, aux), grads = <grad fn of loss_fn>(...)` in the outer step
-        grad_fn_names = {loss_fn.name}
+        grad_fn_names = set(loss_names)
         for n in ast.walk(outer):
             if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call) and n.value.args \
-                    and isinstance(n.value.args[0], ast.Name) and n.value.args[0].id == loss_fn.name:
+                    and isinstance(n.value.args[0], ast.Name) and n.value.args[0].id in loss_names:
                 grad_fn_names |= {t.id for t in n.targets if isinstance(t, ast.Name)}
         for n in ast.walk(outer):
             if not (isinstance(n, ast.Assign) and isinstance(n.value, ast.Call) and len(n.targets) == 1):
                 continue
             f = n.value.func
-            is_grad_call = (isinstance(f, ast.Name) and f.id in grad_fn_names and f.id != loss_fn.name) or (
-                isinstance(f, ast.Call) and f.args and isinstance(f.args[0], ast.Name) and f.args[0].id == loss_fn.name)
+            is_grad_call = (isinstance(f, ast.Name) and f.id in grad_fn_names - loss_names) or (
+                isinstance(f, ast.Call) and f.args and isinstance(f.args[0], ast.Name) and f.args[0].id in loss_names)
             if not is_grad_call:
                 continue
             t = n.targets[0]
-            if not (isinstance(t, ast.Tuple) and len(t.elts) == 2 and isinstance(t.elts[0], ast.Tuple)
-                    and len(t.elts[0].elts) == 2):
-                return False
-            aux_t = t.elts[0].elts[1]
+            if not (isinstance(t, ast.Tuple) and len(t.elts) == 2):
+                return None
+            if isinstance(t.elts[0], ast.Name):  # `ret, grads = ...` then `loss, acc, new_state = ret[0], *ret[1]`
+                found = _aux_of_result(module, outer, t.elts[0].id, n, len(aux.elts) if path is not None else None)
+                if found is None:
+                    return None
+                aux_t, n = found
+            elif isinstance(t.elts[0], ast.Tuple) and len(t.elts[0].elts) == 2:
+                aux_t = t.elts[0].elts[1]
+            else:
+                return None
             if path is not None and isinstance(aux_t, ast.Tuple):
                 if path >= len(aux_t.elts):
-                    return False
+                    return None
                 aux_t = aux_t.elts[path]
-            if isinstance(aux_t, ast.Name):
-                return not _name_used(module, outer, aux_t.id, n)
-            return False
-        return False
+            return (aux_t, n) if isinstance(aux_t, ast.Name) else None
+        return None
+
+    def _returned_positions(self, module: Module, call: ast.Call, fn: FuncNode,
+                            outer: FuncNode) -> list[tuple[int, int, str]]:
+        """Where the step ``outer`` hands the apply's new statistics to its caller: (tuple size,
+        index, expression) when the name holding them in the step (``updates`` of ``out, updates =
+        apply(...)``, or the aux output of the differentiated loss function) is read only as an element
+        of every returned tuple (``return loss, grads, new_batch_stats``); empty otherwise."""
+        parent = module.parent(call)
+        if not (isinstance(parent, ast.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0], ast.Tuple)
+                and len(parent.targets[0].elts) == 2 and isinstance(parent.targets[0].elts[1], ast.Name)):
+            return []
+        holder: ast.Name = parent.targets[0].elts[1]
+        after: ast.AST = parent
+        if fn is not outer:
+            reads = _loads(fn, holder.id, parent)
+            returned = [r for r in reads if any(isinstance(a, ast.Return) for a in _ancestors_until(module, r, fn))]
+            if not returned or len(returned) != len(reads):
+                return []
+            target = self._aux_target(module, fn, outer, returned)
+            if target is None:
+                return []
+            holder, after = target
+        elif outer.name in _differentiated_names(module) or not _is_training_function(outer):
+            return []  # a loss function returning its aux output, not a step
+        if holder.id == "_":
+            return []
+        reads = _loads(outer, holder.id, after)
+
+        def is_stats(e: ast.expr) -> bool:
+            return _is_name_or_its_stats(e, holder.id)
+
+        def returned_element(read: ast.Name) -> bool:
+            elt = module.parent(read) if isinstance(module.parent(read), ast.Subscript) else read
+            tup = module.parent(elt)
+            return is_stats(elt) and isinstance(tup, ast.Tuple) and isinstance(module.parent(tup), ast.Return)
+        if not reads or not all(returned_element(r) for r in reads):
+            return []
+        return _returned_batch_stat_positions(module, outer, is_stats)
 
     def _nnx_merge_dropped(self, module: Module, project: Project) -> Iterable[Finding]:
         if not module.imports.imports_any("flax.nnx", "flax.experimental.nnx"):
@@ -1105,10 +1191,16 @@ def train_step(state, x, y):
                                "splits its state back out: the BatchNorm statistics updated in the step are lost; "
                                "return nnx.state(model) (or use nnx.jit)")
 
-    def _returned_stats_dropped(self, module: Module, project: Project, step: FuncNode) -> Iterable[Finding]:
-        """The step splits the new BatchStat state out and returns it; a caller unpacks that result
-        position into ``_`` (or a name it never reads) and so starts every step from the old statistics."""
-        positions = _returned_batch_stat_positions(module, step)
+    def _returned_stats_dropped(self, module: Module, project: Project, step: FuncNode,
+                                positions: Optional[list[tuple[int, int, str]]] = None,
+                                results_used: bool = False) -> Iterable[Finding]:
+        """The step returns the new statistics (by default the split-out NNX BatchStat state) at
+        ``positions`` of its result tuple; a caller unpacks that position into ``_`` (or a name it
+        never reads) and so starts every step from the old statistics. With ``results_used``, only
+        a caller that reads another of the step's results (a warm-up or compile call ignoring them
+        all is not a training step)."""
+        if positions is None:
+            positions = _returned_batch_stat_positions(module, step)
         if not positions:
             return
         for site in project.call_sites(step.name):
@@ -1119,18 +1211,21 @@ def train_step(state, x, y):
                     and isinstance(assign.targets[0], (ast.Tuple, ast.List))):
                 continue
             elts = assign.targets[0].elts
+            scope = site.module.scope_of(assign)
+            owner = scope if scope is not None else site.module.tree
+            read = {n.id for n in ast.walk(owner) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
             for size, index, returned in positions:
                 if len(elts) != size or not isinstance(elts[index], ast.Name):
                     continue
                 target = elts[index].id
-                scope = site.module.scope_of(assign)
-                owner = scope if scope is not None else site.module.tree
-                if target != "_" and any(isinstance(n, ast.Name) and n.id == target and isinstance(n.ctx, ast.Load)
-                                         for n in ast.walk(owner)):
+                if target != "_" and target in read:
+                    continue
+                if results_used and not any(isinstance(e, ast.Name) and e.id != "_" and e.id in read
+                                            for i, e in enumerate(elts) if i != index):
                     continue
                 yield self.finding(site.module, site.node, (
                     f"`{step.name}` returns the updated BatchNorm statistics (`{returned}`, result {index + 1} of "
-                    f"{size}) but this call unpacks them into `{target}`: the next step and evaluation use the old "
+                    f"{size}) but this call unpacks them into `{target}`{'' if target == '_' else ', never read'}: the next step and evaluation use the old "
                     f"statistics; keep them (e.g. `..., batch_stats = {step.name}(...)`)"))
                 break
 
@@ -1177,9 +1272,13 @@ def _batch_stat_state(module: Module, expr: ast.expr, fn: FuncNode) -> bool:
     return bool(bound) and all(bound)
 
 
-def _returned_batch_stat_positions(module: Module, fn: FuncNode) -> list[tuple[int, int, str]]:
-    """(tuple size, index, expression) of the BatchStat state in ``fn``'s returned tuples; empty
-    unless every ``return`` is a tuple of the same size with the BatchStat state at that index."""
+def _returned_batch_stat_positions(module: Module, fn: FuncNode,
+                                   is_stats: Optional[Callable[[ast.expr], bool]] = None) -> list[tuple[int, int, str]]:
+    """(tuple size, index, expression) of the BatchStat state (or what ``is_stats`` accepts) in
+    ``fn``'s returned tuples; empty unless every ``return`` is a tuple of the same size with the
+    statistics at that index."""
+    if is_stats is None:
+        is_stats = lambda e: _batch_stat_state(module, e, fn)  # noqa: E731
     returns = [n for n in ast.walk(fn) if isinstance(n, ast.Return) and module.scope_of(n) is fn]
     if not returns or not all(isinstance(r.value, ast.Tuple) for r in returns):
         return []
@@ -1188,9 +1287,89 @@ def _returned_batch_stat_positions(module: Module, fn: FuncNode) -> list[tuple[i
         return []
     out = []
     for i in range(sizes.pop()):
-        if all(_batch_stat_state(module, r.value.elts[i], fn) for r in returns):  # type: ignore[union-attr]
+        if all(is_stats(r.value.elts[i]) for r in returns):  # type: ignore[union-attr]
             out.append((len(returns[0].value.elts), i, ast.unparse(returns[0].value.elts[i])))  # type: ignore[union-attr]
     return out
+
+
+def _loss_wrappers(outer: ast.AST, loss_name: str) -> set[str]:
+    """Names in ``outer`` of functions that only call the loss function and return its result:
+    ``loss_fn = lambda p: calculate_loss(p, ...)``, ``def loss_fn(p): return self.calculate_loss(p, ...)``."""
+    def calls_loss(e: Optional[ast.expr]) -> bool:
+        if not isinstance(e, ast.Call):
+            return False
+        f = e.func
+        return (isinstance(f, ast.Name) and f.id == loss_name) or (
+            isinstance(f, ast.Attribute) and f.attr == loss_name and isinstance(f.value, ast.Name) and f.value.id == "self")
+    out: set[str] = set()
+    for n in ast.walk(outer):
+        if isinstance(n, ast.Assign) and isinstance(n.value, ast.Lambda) and calls_loss(n.value.body):
+            out |= {t.id for t in n.targets if isinstance(t, ast.Name)}
+        elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n is not outer and len(n.body) == 1 \
+                and isinstance(n.body[0], ast.Return) and calls_loss(n.body[0].value):
+            out.add(n.name)
+    return out
+
+
+def _aux_of_result(module: Module, outer: FuncNode, ret: str, after: ast.Assign,
+                   aux_size: Optional[int]) -> Optional[tuple[ast.expr, ast.Assign]]:
+    """``ret`` holds ``(loss, aux)`` of a ``has_aux`` gradient call: the target the single statement
+    reading it unpacks the aux output into, and that statement. ``aux = ret[1]``, ``loss, aux =
+    ret``, ``loss, aux = ret[0], ret[1]``, or with a tuple aux of ``aux_size`` elements spread by a
+    star: ``loss, acc, new_state = ret[0], *ret[1]`` (then a tuple of the spread targets)."""
+    loads = _loads(outer, ret, after)
+    readers = {id(a): a for load in loads for a in module.ancestors(load) if isinstance(a, ast.Assign)}
+    if len(readers) != 1:
+        return None
+    assign = next(iter(readers.values()))
+    if len(assign.targets) != 1:
+        return None
+    t, v = assign.targets[0], assign.value
+
+    def is_aux(e: ast.expr) -> bool:
+        return isinstance(e, ast.Subscript) and isinstance(e.value, ast.Name) and e.value.id == ret \
+            and isinstance(e.slice, ast.Constant) and e.slice.value == 1
+    if is_aux(v):
+        return t, assign
+    if isinstance(v, ast.Name) and isinstance(t, ast.Tuple) and len(t.elts) == 2:
+        return t.elts[1], assign
+    if not (isinstance(v, ast.Tuple) and isinstance(t, ast.Tuple)):
+        return None
+    for i, e in enumerate(v.elts):
+        if is_aux(e) and len(t.elts) == len(v.elts):
+            return t.elts[i], assign
+        if isinstance(e, ast.Starred) and is_aux(e.value) and aux_size is not None \
+                and len(t.elts) == len(v.elts) - 1 + aux_size and all(not isinstance(x, ast.Starred) for x in v.elts[i + 1:]):
+            return ast.Tuple(elts=t.elts[i:i + aux_size], ctx=ast.Store()), assign
+    return None
+
+
+def _unpacking_of_result(module: Module, name: str, loads: list[ast.Name]) -> Optional[ast.Assign]:
+    """``outs = apply(...)`` read once, to unpack it: ``logits, updates = outs``, or ``logits, updates
+    = outs if train else (outs, None)`` (the apply is mutable only in training). The unpacking."""
+    if len(loads) != 1 and not (len(loads) == 2 and isinstance(module.parent(loads[0]), ast.IfExp)):
+        return None
+    value: ast.AST = loads[0]
+    parent = module.parent(value)
+    if isinstance(parent, ast.IfExp):
+        other = parent.orelse if parent.body is value else parent.body
+        if not (isinstance(other, ast.Tuple) and len(other.elts) == 2 and isinstance(other.elts[0], ast.Name)
+                and other.elts[0].id == name and all(load in (value, other.elts[0]) for load in loads)):
+            return None
+        value, parent = parent, module.parent(parent)
+    elif len(loads) != 1:
+        return None
+    if isinstance(parent, ast.Assign) and parent.value is value and len(parent.targets) == 1 \
+            and isinstance(parent.targets[0], (ast.Tuple, ast.List)) and len(parent.targets[0].elts) == 2:
+        return parent
+    return None
+
+
+def _is_name_or_its_stats(expr: ast.expr, name: str) -> bool:
+    """``name`` itself or ``name["batch_stats"]`` (the statistics taken out of the updates dict)."""
+    if isinstance(expr, ast.Subscript) and isinstance(expr.slice, ast.Constant) and expr.slice.value == "batch_stats":
+        expr = expr.value
+    return isinstance(expr, ast.Name) and expr.id == name
 
 
 def _is_index_zero(module: Module, node: ast.AST) -> bool:
@@ -1215,6 +1394,31 @@ _TRAINING_WORDS = frozenset({"train", "training", "fit", "finetune", "learn", "o
 _RECALIBRATION = re.compile(r"update_?bn|bn_?update|recalib|recompute|re_?estimat|calibrat|adabn|adapt|precise|"
                             r"bn_?stat|batch_?stat|running_?stat|swa|tent", re.I)
 _WRAPPERS = frozenset({"jit", "pmap", "vmap", "pjit", "shard_map", "partial"})
+# Logging / preview hooks: evaluations of a held-out batch while training runs.
+_HOOK_WORDS = frozenset({"log", "visualize", "visualise", "visualization", "plot", "preview", "render", "show",
+                         "sample", "samples"})
+# ... but ``log_prob`` / ``log_likelihood`` / ``show_loss`` compute something else.
+_NOT_A_HOOK = frozenset({"prob", "probs", "probability", "likelihood", "density", "softmax", "sigmoid", "sum",
+                         "exp", "det", "jacobian", "loss", "losses", "partition", "weights", "weight", "grad",
+                         "grads", "gradient", "gradients", "batch", "batches", "data", "dataset", "noise", "rng",
+                         "key", "mask", "indices", "index"})
+
+
+def _is_hook_name(name: str) -> bool:
+    words = set(identifier_words(name))
+    return bool(words & _HOOK_WORDS) and not words & _NOT_A_HOOK
+
+
+def _called_in_training(project: Project, module: Module, fn: FuncNode) -> bool:
+    """Is ``fn`` called from a function that trains or is differentiated?"""
+    for site in project.call_sites(fn.name):
+        caller = _outermost_function(site.module, site.node)
+        if caller is not None and caller is not fn and (
+                _is_training_function(caller) or caller.name in _differentiated_names(site.module)
+                or any(f.name in _differentiated_names(site.module) for f in site.module.ancestors(site.node)
+                       if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)))):
+            return True
+    return False
 
 
 @register
@@ -1230,12 +1434,17 @@ Finds `apply(variables, x, train=True, mutable=['batch_stats'])` — an apply wh
 puts every BatchNorm of the model in training mode (`use_running_average=not train` with
 `train=True` passed by keyword, positionally, through `functools.partial`, or as the `__call__`
 default) — inside a function named for evaluation (`eval_step`, `evaluate`, `validate`,
-`test_step`, `predict`...) that is not differentiated and applies no update (no `jax.grad` /
+`test_step`, `predict`...) or for logging / previewing (`log_reconstructions`, `visualize`,
+`plot_samples`, `preview`; not one a training step calls, nor `log_prob`-like names) that is not
+differentiated and applies no update (no `jax.grad` /
 `value_and_grad`, `apply_gradients`, `apply_updates`, `tx.update`), when the new statistics are
 kept: the function returns them (`state.replace(batch_stats=updates['batch_stats'])`, the
 updates themselves) and a caller stores the result back into what it passed
 (`state, metrics = eval_step(state, batch)`, also through `jax.jit` / `jax.pmap` wrappers), or the
-function writes them into an attribute (`self.state = ...`).
+function writes them into an attribute (`self.state = ...`). When the apply sits in a helper that
+training and evaluation share (`forward(state, params, x, train=True)` applying with `train=train`
+and returning `(output, new statistics)`), every call of the helper is judged as the apply, its mode
+being the argument that call passes or the helper's default.
 """,
         why="""
 In training mode BatchNorm normalizes with the batch's own statistics and returns new running
@@ -1265,8 +1474,9 @@ def eval_step(state, x, y):
 - BN recalibration and test-time adaptation: functions whose names say so (`bn_update`,
   `update_bn`, `precise_bn`, `recalibrate`, `recompute`, `adabn`, `adapt`, `tent`, `swa`), or
   GAN / meta-learning code (`discriminator`, `maml`, `reptile`...);
-- evaluation applies in inference mode (`train=False`), with `mutable=False`, or whose new
-  statistics are discarded (`logits, _ = ...`, a result the caller does not store back);
+- evaluation applies in inference mode (`train=False`, also passed to a shared helper), with
+  `mutable=False`, or whose new statistics are discarded (`logits, _ = ...`, a result the caller
+  does not store back);
 - functions that train (differentiated, or computing gradients / optimizer updates), and
   applies whose mode is not decided by a call argument every BN reads the same way;
 - unit tests (`test_*` functions in test files).
@@ -1285,11 +1495,12 @@ def eval_step(state, x, y):
         for c in module.calls:
             if not _is_apply(c) or c.scope is None or not _mutable_has_batch_stats(module, project, c.node):
                 continue
-            fn = self._evaluation_function(module, c.node, c.scope)
-            if fn is None:
-                continue
             if flags is None:
                 flags = step_bn_flags(project, module) or {}
+            fn = self._evaluation_function(module, c.node, c.scope, project)
+            if fn is None:
+                yield from self._through_helper(module, project, c.node, c.scope, flags)
+                continue
             mode = _bn_mode_of_apply(module, project, c.node, flags) if flags else None
             if mode is None or mode[0]:
                 continue  # unknown, or running averages: no new statistics
@@ -1303,18 +1514,75 @@ def eval_step(state, x, y):
                 "the flag that sets use_running_average=True and without mutable batch_stats"))
 
     @staticmethod
-    def _evaluation_function(module: Module, call: ast.Call, scope: FuncNode) -> Optional[FuncNode]:
+    def _evaluation_function(module: Module, call: ast.AST, scope: FuncNode,
+                             project: Optional[Project] = None) -> Optional[FuncNode]:
         """The function named for evaluation that holds ``call`` (it or one around it), when none of
-        them trains, is differentiated or is named for training / recalibration."""
+        them trains, is differentiated or is named for training / recalibration. A logging or
+        preview hook (``log_reconstructions``, ``visualize``, ``sample_images``) counts as an
+        evaluation too, unless a training function calls it (then it is part of the training)."""
         chain = [scope] + [a for a in module.ancestors(scope) if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef))]
         names = [f.name for f in chain] + [c.name for c in module.ancestors(call) if isinstance(c, ast.ClassDef)]
-        if any(set(identifier_words(n)) & _TRAINING_WORDS for n in names) \
-                or any(_RECALIBRATION.search(n) for n in names) or mentions_deliberate_batch_stats(names):
+        if BatchStatsUpdatedInEvaluation._trains_by_name(names):
             return None
         differentiated = _differentiated_names(module)
         if any(f.name in differentiated or _is_training_function(f) or is_unit_test(module, f) for f in chain):
             return None
-        return next((f for f in chain if set(identifier_words(f.name)) & _EVAL_WORDS), None)
+        named = next((f for f in chain if set(identifier_words(f.name)) & _EVAL_WORDS), None)
+        if named is not None or project is None:
+            return named
+        hook = next((f for f in chain if _is_hook_name(f.name)), None)
+        if hook is None or _called_in_training(project, module, hook):
+            return None
+        return hook
+
+    @staticmethod
+    def _trains_by_name(names: list[str]) -> bool:
+        return any(set(identifier_words(n)) & _TRAINING_WORDS for n in names) \
+            or any(_RECALIBRATION.search(n) for n in names) or mentions_deliberate_batch_stats(names)
+
+    def _through_helper(self, module: Module, project: Project, call: ast.Call, helper: Optional[FuncNode],
+                        flags: dict[str, set[bool]]) -> Iterable[Finding]:
+        """The apply sits in a helper shared by training and evaluation (``forward(state, params, x,
+        train=True)`` applying with ``train=train`` and returning ``(out, updates["batch_stats"])``):
+        judge every call of the helper as the apply itself, its mode given by the argument the call
+        passes (or the default), inside the caller."""
+        if helper is None or len(flags) != 1 or module.scope_of(helper) is not None:
+            return
+        (param, negations), = flags.items()
+        given = kf.kwarg(call, param)
+        if len(negations) != 1 or not isinstance(given, ast.Name) or not kf._param_index(helper, given.id)[2]:
+            return
+        if self._trains_by_name([helper.name]) or helper.name in _differentiated_names(module) \
+                or _is_training_function(helper):
+            return
+        carriers = self._carriers(module, call, helper)
+        returns = [r for r in ast.walk(helper) if isinstance(r, ast.Return) and module.scope_of(r) is helper]
+        if not carriers or not returns or not all(
+                isinstance(r.value, ast.Tuple) and len(r.value.elts) == 2 and _mentions_any(r.value.elts[1], carriers)
+                and not _mentions_any(r.value.elts[0], carriers) for r in returns):
+            return  # not an apply look-alike: (output, new statistics)
+        negated = next(iter(negations))
+        for site in _calls_of(project, module, helper):
+            caller = site.module.scope_of(site.node)
+            if caller is None:
+                continue
+            arg, explicit = kf.argument_for(site.node, helper, given.id)
+            vals = kf.constant_values(site.module if explicit else module, project, arg)
+            if not vals or any(isinstance(v, str) or v is None for v in vals) \
+                    or any(bool(v) is not negated for v in vals):
+                continue  # unknown, or running averages at this call
+            fn = self._evaluation_function(site.module, site.node, caller, project)
+            if fn is None:
+                continue
+            kept = self._kept_by(site.module, project, site.node, caller, fn)
+            if kept is None:
+                continue
+            how = f"{given.id}={ast.unparse(arg)}" + ("" if explicit else f", the default of `{helper.name}`")
+            yield self.finding(site.module, site.node, (
+                f"`{helper.name}` applies the model with mutable batch_stats ({module.line_ref(call.lineno)}) and this "
+                f"call runs its BatchNorm in training mode ({how}) inside `{fn.name}`, an evaluation (no gradient, no "
+                f"update), and the new statistics are kept ({kept}): every evaluated batch is folded into the running "
+                f"averages the next epoch and the final model use; pass the flag that sets use_running_average=True"))
 
     def _kept_by(self, module: Module, project: Project, call: ast.Call, scope: FuncNode,
                  fn: FuncNode) -> Optional[str]:

@@ -289,7 +289,10 @@ loss function, or — Keras 3 on the torch backend — a PyTorch loop around `lo
 steps a `torch.optim` optimizer built over `model.parameters()` / `model.trainable_weights`, or
 applies a Keras optimizer to them), a call of a model that contains BatchNormalization without any
 `training` argument — `model(x)`, or its `call` method run directly, `model.call(x)` — where that
-model's variables are the ones differentiated. "Contains BN" is known from
+model's variables are the ones differentiated. Also a model reached through up to three `self.`
+helper methods that forward an explicit `training` parameter defaulting to None (`self.compute_loss(x, y)`
+-> `compute_loss(self, x, y, training=None)` -> `self.model(x, training=training)`) when no call on
+the way passes it: the model runs with training=None. "Contains BN" is known from
 the project — `Sequential([...BatchNormalization()...])`, functional models built next to BN layers,
 subclassed models/layers that create BN, factory functions returning them (a nested train-step
 closure's model is the one bound in its enclosing function, before the module's) — and from the
@@ -364,6 +367,30 @@ for x, y in dataset:
                                f"training step: outside fit() this runs BN in inference mode (moving statistics "
                                f"frozen); pass training=True")
                 yield self.finding(cmod, call, message, fix=self._fix(cmod, call))
+            yield from self._none_through_helpers(module, project, region, frozen)
+
+    def _none_through_helpers(self, module: Module, project: Project, region, frozen: set) -> Iterable[Finding]:
+        """``self.compute_loss(x, y)`` in the step -> ``compute_loss(self, x, y, training=None)`` ->
+        ``self.forward(x, training=training)`` -> ``self.model(x, training=training)``: the helpers
+        forward an explicit ``training`` parameter whose default None no call on the way overrides,
+        so the model runs with training=None (inference mode outside fit). Followed up to three
+        levels through ``self.`` method helpers; the model is an attribute of ``self`` owning the
+        differentiated variables."""
+        if region.kind == "torch_loop" or not region.roots:
+            return
+        for n in region.nodes():
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and dotted(n.func.value) == "self":
+                found = _training_none_chain(module, project, n, [], region.roots)
+                if found is None:
+                    continue
+                call, obj, cmod, chain = found
+                if obj.rsplit(".", 1)[-1] in frozen or not self._contains_bn(cmod, project, call, obj):
+                    continue
+                path = " -> ".join(f"`{fn.name}`" for fn in chain)
+                yield self.finding(module, n, (
+                    f"`{obj}` contains BatchNormalization and is called with training=None inside its training "
+                    f"step (through {path}, whose `training` parameter defaults to None and is never passed here): "
+                    "outside fit() this runs BN in inference mode (moving statistics frozen); pass training=True"))
 
     @staticmethod
     def _contains_bn(module: Module, project: Project, call: ast.Call, obj: str) -> bool:
@@ -385,6 +412,54 @@ for x, y in dataset:
         _, line = module.unit.locate(last.end_lineno)
         cell, _ = module.unit.locate(last.end_lineno)
         return Fix("pass training=True", (Edit(line, last.end_col_offset, line, last.end_col_offset, ", training=True", cell),))
+
+
+def _training_none_chain(module: Module, project: Project, site: ast.Call, chain: list,
+                         roots: set) -> Optional[tuple[ast.Call, str, Module, list]]:
+    """Follow ``self.helper(...)`` (``site``) into the helper; return (model call, object, module,
+    helper chain) when a call of a ``self.`` attribute in ``roots`` gets ``training=<parameter>``
+    that, through every helper on the way, ends in a parameter default None the outermost call
+    omits."""
+    helper = kf._helper_function(module, project, site)
+    if helper is None or len(chain) >= 3:
+        return None
+    hmod, hfn = helper
+    if hmod is not module:
+        return None
+    chain = chain + [(site, hfn)]
+    for inner in ast.walk(hfn):
+        if not isinstance(inner, ast.Call) or module.scope_of(inner) is not hfn:
+            continue
+        expr = kf.kwarg(inner, "training")
+        obj = kf.called_object(inner)
+        if obj in roots and obj.startswith("self."):
+            if isinstance(expr, ast.Name) and _defaults_to_none_along(chain, expr.id):
+                return inner, obj, hmod, [fn for _, fn in chain]
+        elif isinstance(inner.func, ast.Attribute) and dotted(inner.func.value) == "self" \
+                and isinstance(expr, ast.Name):
+            found = _training_none_chain(module, project, inner, chain, roots)
+            if found is not None:
+                return found
+    return None
+
+
+def _defaults_to_none_along(chain: list, name: str) -> bool:
+    """Does parameter ``name`` of the innermost helper come, call by call up the chain, from a
+    parameter default None that the outermost call omits?"""
+    for i in range(len(chain) - 1, -1, -1):
+        site, fn = chain[i]
+        arg, explicit = kf.argument_for(site, fn, name, is_method_call=True)
+        if arg is None:
+            return False  # not a parameter, or hidden by *args / **kwargs
+        if not explicit:
+            return isinstance(arg, ast.Constant) and arg.value is None
+        if i == 0 or not isinstance(arg, ast.Name):
+            return False
+        caller = chain[i - 1][1]
+        if not kf._param_index(caller, arg.id)[2]:
+            return False
+        name = arg.id
+    return False
 
 
 def _call_defaults_training_true(project: Project, module: Module, cls: ast.ClassDef, depth: int = 0) -> bool:
@@ -1028,6 +1103,11 @@ def _aux_dropped_by_every_caller(module: Module, fn: FuncNode) -> bool:
 # Identifier words of a function that evaluates (``val_step``, ``evaluate``, ``test_step``, ``mc_predict``).
 _EVAL_WORDS = frozenset({"eval", "evaluate", "evaluation", "val", "valid", "validate", "validation", "test",
                          "testing", "predict", "prediction", "predictions", "inference", "infer"})
+# Generic entry points of an object (``evaluator(model)``, ``validator.run(model)``): the class
+# name says what they do.
+_DISPATCH_METHODS = frozenset({"__call__", "run", "compute", "execute"})
+_EVALUATOR_CLASS_WORDS = (_EVAL_WORDS - {"test", "testing"}) | {"evaluator", "validator", "tester", "predictor",
+                                                                "inferencer"}
 # ... and words that make it a training function after all (``train_and_evaluate``, ``fit_predict``).
 _TRAINING_WORDS = frozenset({"train", "training", "fit", "finetune", "learn", "optimize", "update", "adapt"})
 # Names of code that runs BN in training mode outside training on purpose: recalibrating the moving
@@ -1080,10 +1160,12 @@ Finds a call of a model that contains trainable BatchNormalization with a litera
 `training=True` where the model is evaluated, not trained:
 - in a function named for evaluation (`val_step`, `test_step`, `evaluate`, `validate`, `predict`,
   `mc_predict`, `inference`...; a `test_step` / `predict_step` override calling `self(x,
-  training=True)`) that computes no gradient and applies no update (no `tape.gradient`,
-  `apply_gradients`, `minimize`, `fit`, `train_on_batch`, `backward`, `jax.grad`; a
-  `GradientTape` block left over from the training step it was copied from does not count) and
-  is not called as part of a training step;
+  training=True)`; the `__call__` / `run` / `compute` method of a class named for evaluation,
+  `Evaluator`, `Validator`, called as `evaluator(model)`) that computes no gradient and applies no
+  update (no `tape.gradient`, `apply_gradients`, `minimize`, `fit`, `train_on_batch`, `backward`,
+  `jax.grad`; a `GradientTape` block left over from the training step it was copied from does not
+  count) and is not called as part of a training step (a call after the step loop of a training
+  function's epoch loop is evaluation between epochs, not a step);
 - in a method of a `keras.callbacks.Callback` subclass (`on_epoch_end`, `on_train_end`,
   `on_test_end`, or a helper of the callback) running `self.model(x, training=True)`, when the
   callback is passed to `fit` of a model that contains BN (Monte-Carlo dropout on the whole model).
@@ -1129,7 +1211,8 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
   `meta_train`...), and calls whose comment says the batch statistics are wanted on purpose
   (the pix2pix tutorial's "training=True is intentional here");
 - steps that train: a `tape.gradient`, `apply_gradients`, `minimize`, `fit`, `backward` or
-  `jax.grad` in the function, or the function called from one (a `predict` helper inside the tape);
+  `jax.grad` in the function, or the function called from one (a `predict` helper or a predictor
+  object inside the tape, or inside the step loop of a function named for training);
 - models without trainable BN: no BN visible in the project, BN created `trainable=False`, or the
   model set `trainable = False` (Keras 3 and tf.keras 2.x then run BN in inference mode even with
   `training=True`); a copy made in the function (`clone_model`, `deepcopy`); a callback whose
@@ -1173,7 +1256,8 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
                          "fit()'s steps, on data it was given)")
                 fix = None
             else:
-                where = f"in `{fn.name}`, which evaluates (no gradient, no update)"
+                named = f"{_owner_name(module, fn)}.{fn.name}" if fn.name in _DISPATCH_METHODS else fn.name
+                where = f"in `{named}`, which evaluates (no gradient, no update)"
                 fix = _replace_fix(module, expr, "False", "evaluate with training=False") \
                     if isinstance(expr, ast.Constant) and not _sampling(module, c.node, fn) else None
             yield self.finding(module, c.node, (
@@ -1202,11 +1286,14 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
                 if w & _EVAL_WORDS:
                     kind, fn = "eval", f
                     break
+            else:
+                if cls is not None and _evaluator_dispatch(module, cls, chain[-1]):
+                    kind, fn = "eval", chain[-1]
         if kind is None or (cls is None and fn.name.startswith("test_") and fn.name != "test_step"):
             return None
         if _trains_or_builds(module, fn):
             return None
-        if kind == "eval" and _called_from_training(project, fn):
+        if kind == "eval" and _called_from_training(project, module, fn):
             return None
         return kind, fn
 
@@ -1250,6 +1337,15 @@ def _eager_keras(module: Module) -> bool:
                    or c.qualname in ("tensorflow.compat.v1.Session", "tensorflow.compat.v1.disable_eager_execution",
                                      "tensorflow.compat.v1.disable_v2_behavior")
                    for c in module.calls)
+
+
+def _evaluator_dispatch(module: Module, cls: ast.ClassDef, fn: FuncNode) -> bool:
+    """``Evaluator.__call__`` / ``Validator.run``: a generic entry-point method of a class whose
+    name says it evaluates (and not that it trains)."""
+    if fn.name not in _DISPATCH_METHODS or module.parent(fn) is not cls:
+        return False
+    words = set(identifier_words(cls.name))
+    return bool(words & _EVALUATOR_CLASS_WORDS) and not words & _TRAINING_WORDS
 
 
 def _owner_name(module: Module, fn: FuncNode) -> str:
@@ -1303,15 +1399,22 @@ def _trains_or_builds(module: Module, fn: FuncNode) -> bool:
     return False
 
 
-def _called_from_training(project: Project, fn: FuncNode) -> bool:
-    """Is ``fn`` called (by name) as part of a training step — the forward pass of a training step
-    (``predict`` called inside the ``GradientTape`` block, in the loss given to ``minimize`` or
-    ``jax.grad``, in a function named for training, or next to a ``loss.backward()`` /
+def _called_from_training(project: Project, module: Module, fn: FuncNode) -> bool:
+    """Is ``fn`` (defined in ``module``) called as part of a training step — the forward pass of a
+    training step (``predict`` called inside the ``GradientTape`` block, in the loss given to
+    ``minimize`` or ``jax.grad``, in a function named for training, or next to a ``loss.backward()`` /
     ``apply_gradients`` statement of the same block)? An evaluation called between epochs of a
-    training loop is not."""
-    for site in project.call_sites(fn.name):
+    training loop is not: a call placed after the inner step loop of a training function's epoch
+    loop is not part of the step. Only calls that can run ``fn`` count (``_may_call``; the instance
+    calls of an ``Evaluator.__call__``)."""
+    sites = [site for site in project.call_sites(fn.name) if _may_call(project, module, fn, site)]
+    cls = module.parent(fn)
+    if fn.name == "__call__" and isinstance(cls, ast.ClassDef):
+        sites += kf.instance_calls(project, module, cls)
+    for site in sites:
         m = site.module
         child: ast.AST = site.node
+        after_step_loop = False
         for a in m.ancestors(site.node):
             if isinstance(a, (ast.With, ast.AsyncWith)) and any(
                     "GradientTape" in (m.imports.resolve(i.context_expr.func if isinstance(i.context_expr, ast.Call)
@@ -1321,17 +1424,57 @@ def _called_from_training(project: Project, fn: FuncNode) -> bool:
             if isinstance(a, ast.Lambda) and isinstance(m.parent(a), ast.Call) \
                     and _callee_name(m.parent(a)) in _TRAINING_CALLS:
                 return True
-            if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                if set(identifier_words(a.name)) & _TRAINING_WORDS or a.name in _differentiated_functions(m):
-                    return True
             body = getattr(a, "body", None)
-            if isinstance(body, list) and any(st is child for st in body):
+            position = next((i for i, st in enumerate(body) if st is child), None) if isinstance(body, list) else None
+            if position is not None:
                 if any(_statement_trains(st) for st in body):
                     return True
-                if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-                    break
+                after_step_loop = after_step_loop or any(_is_step_loop(st) for st in body[:position])
+            if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                if (set(identifier_words(a.name)) & _TRAINING_WORDS and not after_step_loop) \
+                        or a.name in _differentiated_functions(m):
+                    return True
+            if position is not None and isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                break
             child = a
     return False
+
+
+def _is_step_loop(stmt: ast.AST) -> bool:
+    """A loop that runs training steps (``for x, y in ds: train_step(x, y)``; a call named for
+    training, ``step`` or a gradient/update call inside)."""
+    if not isinstance(stmt, (ast.For, ast.AsyncFor, ast.While)):
+        return False
+    for n in ast.walk(stmt):
+        if isinstance(n, ast.Call):
+            name = _callee_name(n) or ""
+            if name in _STEP_CALLS or {"train", "training", "fit"} & set(identifier_words(name)):
+                return True
+    return False
+
+
+_STEP_CALLS = frozenset({"step", "backward", "apply_gradients", "minimize", "gradient", "train_on_batch"})
+
+
+def _may_call(project: Project, module: Module, fn: FuncNode, site) -> bool:
+    """Can the call ``site`` run ``fn`` of ``module``? Only in the same program (another script of the
+    folder never calls it); a module-level function only through a name that resolves to it (a
+    ``self.val_step(...)`` method call cannot run a module-level ``val_step``), a method only
+    through an attribute call, a nested function only through a bare name in its module."""
+    if id(site.module) not in project.import_component(module):
+        return False
+    func = site.node.func
+    owner = next((a for a in module.ancestors(fn) if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                                                     ast.ClassDef))), None)
+    if isinstance(owner, ast.ClassDef):
+        return isinstance(func, ast.Attribute)
+    if owner is not None:
+        return isinstance(func, ast.Name) and site.module is module
+    resolved = kf.resolve_def(project, site.module, func)
+    if resolved is fn:
+        return True
+    # a definition under `if __name__ == ...` / `try:` is not indexed as a top-level one
+    return resolved is None and isinstance(func, ast.Name) and site.module is module
 
 
 def _callee_name(call: ast.Call) -> Optional[str]:

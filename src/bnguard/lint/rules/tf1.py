@@ -2335,7 +2335,9 @@ class AlwaysTrainingModeAtEval(Rule):
     doc = RuleDoc(
         what="""
 The mirror of BN101: finds TF1 batch-norm layers whose training flag is always true — a literal `True`,
-a constant, a wrapper default never overridden, a `placeholder_with_default(True)` that nothing in
+a constant, a wrapper default never overridden, `bool()` of a string read from a `configparser` file or
+the environment (`bool(config.get("eval", "is_training"))` is True for "false": use `getboolean`),
+a `placeholder_with_default(True)` that nothing in
 its program feeds at all (not even False for evaluation), or an absent flag where the API default is
 training (contrib/slim `batch_norm`: `is_training=True`) — in a graph that is also used to evaluate or predict:
 a script that restores a checkpoint and runs predictions without a train op, or a training script whose

@@ -752,7 +752,9 @@ Finds `model.eval()` / `model.train(False)` that runs inside the loop that steps
 directly or through a project function such as `validate()` defined in another module — when no
 `model.train()` runs before the next optimizer step, the next iteration included.
 Calls are followed through the project (arguments bound to parameters, `self.model`, aliases,
-`model.module`), and only the object the optimizer trains counts. `model.train(was_training)` counts
+`model.module`, a callback parameter such as `on_log(model, step)` when every call passes the same
+project function, by name or as `functools.partial(f, ...)`), and only the object the optimizer
+trains counts. `model.train(was_training)` counts
 as eval() when `was_training = model.training` was read after that function's own `model.eval()`
 (the "restore" then restores eval mode). Flax NNX models have the same
 switches (`model.eval()` / `model.train()`, stepped by `nnx.Optimizer(...).update(...)`) and are
@@ -1270,8 +1272,9 @@ put in eval mode (`for m in model.modules(): if isinstance(m, nn.BatchNorm2d): m
 applied again in between (the next epoch's `train()` counts, and a `train()` at the end of a
 validation helper too). A freeze done by the object's constructor (`net = Net(freeze_bn=True)`, whose
 `__init__` calls `self.freeze_bn()`), by a trainer's setup step, or of a sub-module stored frozen
-(`self.teacher = teacher.eval()` beside `requires_grad_(False)` in a distiller) counts too. Calls
-are followed through the project as for BN301.
+(`self.teacher = teacher.eval()` beside `requires_grad_(False)` in a distiller) counts too, also on
+a wrapper model whose BatchNorm comes in through its constructor (`Classifier(encoder, n)` storing
+`self.encoder = encoder`). Calls are followed through the project as for BN301.
 
 Also the linear-evaluation protocol broken: a module that received pretrained weights
 (`load_state_dict`, `torch.load`, `from_pretrained`, `pretrained=True` / `weights=`), builds
@@ -1689,7 +1692,6 @@ def _constructor_verdicts(key: Key, project: Project, modules, depth: int = 0,
     """One verdict per assignment to the object's names in ``modules`` (only the assignments made
     directly in the function ``within``, or at module level for None, when it is given)."""
     names = key_names(key)
-    classes = _bn_classes(project)
     verdicts: list[Optional[bool]] = []
     for m in modules:
         for n in _assignments_to(m, names):
@@ -1697,29 +1699,58 @@ def _constructor_verdicts(key: Key, project: Project, modules, depth: int = 0,
                 continue
             # `net = net.type(FloatTensor)` / `net.double()`: Module methods that return the module
             value = same_object_base(n.value)
-            if not isinstance(value, ast.Call):
-                continue
-            d = dotted(value.func) or ""
-            q = m.qualname(value.func) or ""
-            last = d.rsplit(".", 1)[-1]
-            if q in BN_CLASSES or _BN_LIBRARY.search(q):
-                verdicts.append(True)
-            elif q.split(".", 1)[0] in _KERAS_ROOTS or q.startswith("tensorflow.keras."):
-                # a Keras model (Keras 3 on the torch backend): its BN follows `training=`, not
-                # `eval()` / `train()`; the Keras rules own it
-                verdicts.append(False)
-            elif last in ("DataParallel", "DistributedDataParallel", "DDP", "deepcopy"):
-                continue
-            elif last in classes and _hands_back_its_argument(classes._candidates(last, m)[0]):
-                continue  # `model = train_one_epoch(model, ...)` returns the object it was given
-            elif last in classes:
-                verdicts.append(True if classes.has_bn(last, m) else None if classes.builds_dynamically(last, m) else False)
-            elif q.startswith("torch.nn."):
-                # a torch.nn layer (nn.Linear: no BN) or a container: BN if an argument builds one
-                verdicts.append(_container_verdict(value, m, project, classes, depth))
-            else:
-                verdicts.append(None)
+            if isinstance(value, ast.Call):
+                verdicts.extend(_call_verdicts(value, m, project, depth))
     return verdicts
+
+
+def _call_verdicts(value: ast.Call, m: Module, project: Project, depth: int) -> list[Optional[bool]]:
+    """The verdict of the object a constructor call builds (empty when the call builds no new object)."""
+    classes = _bn_classes(project)
+    d = dotted(value.func) or ""
+    q = m.qualname(value.func) or ""
+    last = d.rsplit(".", 1)[-1]
+    if q in BN_CLASSES or _BN_LIBRARY.search(q):
+        return [True]
+    if q.split(".", 1)[0] in _KERAS_ROOTS or q.startswith("tensorflow.keras."):
+        # a Keras model (Keras 3 on the torch backend): its BN follows `training=`, not
+        # `eval()` / `train()`; the Keras rules own it
+        return [False]
+    if last in ("DataParallel", "DistributedDataParallel", "DDP", "deepcopy"):
+        return []
+    if last in classes and _hands_back_its_argument(classes._candidates(last, m)[0]):
+        return []  # `model = train_one_epoch(model, ...)` returns the object it was given
+    if last in classes:
+        return [True if classes.has_bn(last, m) else None if classes.builds_dynamically(last, m)
+                else _wrapped_arguments_verdict(value, m, project, depth)]
+    if q.startswith("torch.nn."):
+        # a torch.nn layer (nn.Linear: no BN) or a container: BN if an argument builds one
+        return [_container_verdict(value, m, project, classes, depth)]
+    return [None]
+
+
+def _wrapped_arguments_verdict(ctor: ast.Call, m: Module, project: Project, depth: int) -> bool:
+    """``Classifier(encoder, classes=2)`` of a project ``nn.Module`` class that builds no BN itself but
+    whose ``__init__`` stores parameters as sub-modules (``self.encoder = encoder``): True when a
+    model passed for one of them is built with BN here, else False (as for the class alone: a stored
+    setting such as ``self.hidden = hidden`` says nothing)."""
+    if depth >= 3:
+        return False
+    found = _class_def((dotted(ctor.func) or "").rsplit(".", 1)[-1], m, project)
+    if found is None or not _is_module_class(found[0], found[1], project):
+        return False
+    init = next((f for f in found[0].body if isinstance(f, ast.FunctionDef) and f.name == "__init__"), None)
+    fi = _flow(project).function_info.get(id(init)) if init is not None else None
+    if fi is None:
+        return False
+    _self, passed = call_arguments(fi, ctor)
+    for _attr, param in _self_attributes_from_names(init):
+        arg = same_object_base(passed[param]) if param in passed else None
+        if isinstance(arg, ast.Name) and _combine(_constructor_verdicts((arg.id,), project, [m], depth + 1)) is True:
+            return True
+        if isinstance(arg, ast.Call) and _combine(_call_verdicts(arg, m, project, depth + 1)) is True:
+            return True
+    return False
 
 
 def _container_verdict(value: ast.Call, m: Module, project: Project, classes, depth: int) -> Optional[bool]:
@@ -3582,6 +3613,60 @@ def _training_guarded(module: Module, node: ast.AST, stop: ast.AST) -> bool:
     return False
 
 
+def _mode_test(test: ast.AST) -> Optional[bool]:
+    """True for a test that holds in training mode (``self.training``, ``training``), False for its
+    negation (``not self.training``), None for anything else."""
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        inner = _mode_test(test.operand)
+        return None if inner is None else not inner
+    if (isinstance(test, ast.Attribute) and test.attr == "training") or (isinstance(test, ast.Name) and test.id == "training"):
+        return True
+    return None
+
+
+def _only_in_eval_mode(module: Module, node: ast.AST, fn: ast.AST) -> bool:
+    """Is ``node`` reached only when the module is in eval mode: the branch of ``if self.training``
+    (or an IfExp) taken when it is false, or after ``if self.training: return ...``?"""
+    child = node
+    for a in module.ancestors(node):
+        if a is fn:
+            break
+        if isinstance(a, (ast.If, ast.IfExp)):
+            mode = _mode_test(a.test)
+            in_body = child is a.body if isinstance(a, ast.IfExp) else any(child is st for st in a.body)
+            in_else = child is a.orelse if isinstance(a, ast.IfExp) else any(child is st for st in a.orelse)
+            if mode is not None and ((mode and in_else) or (not mode and in_body)):
+                return True
+        child = a
+    for st in getattr(fn, "body", []):
+        if getattr(st, "lineno", 0) >= getattr(node, "lineno", 0):
+            break
+        if isinstance(st, ast.If) and _mode_test(st.test) is True and not st.orelse \
+                and any(isinstance(x, (ast.Return, ast.Raise)) for x in st.body):
+            return True
+    return False
+
+
+def _stats_updated_elsewhere(module: Module, project: Project, cls: ast.ClassDef, call: ast.Call, stats: ast.AST) -> bool:
+    """Does another ``F.batch_norm`` in the class's forward methods read the same running statistics
+    with a flag that can be true (it updates them)?"""
+    from bnguard.lint.values import always_false
+
+    text = ast.unparse(stats)
+    for fn in _forward_methods(cls):
+        for n in ast.walk(fn):
+            if n is call or not isinstance(n, ast.Call) or (module.qualname(n.func) or "") not in F_BATCH_NORM:
+                continue
+            other = n.args[1] if len(n.args) > 1 else _kw(n, "running_mean")
+            if other is None or ast.unparse(other) != text:
+                continue
+            flag = _kw(n, "training") or (n.args[5] if len(n.args) > 5 else None)
+            if flag is not None and not (isinstance(flag, ast.Constant) and flag.value is False) \
+                    and not always_false(flag, module, project):
+                return True
+    return False
+
+
 def _mentions_training(test: ast.AST) -> bool:
     for n in ast.walk(test):
         name = n.attr if isinstance(n, ast.Attribute) else n.id if isinstance(n, ast.Name) else ""
@@ -3625,7 +3710,10 @@ def forward(self, x):
 Frozen BN classes (`FrozenBatchNorm2d`-like: no trainable parameters, or a name saying frozen /
 fixed), `training=self.training` or any flag that can be true, and statistics computed in
 `forward` rather than read from the module's buffers (test-time BN mixing source and batch
-statistics, `F.batch_norm(x, mixed_mean, mixed_var, ..., False)`). For `functional_call`: the
+statistics, `F.batch_norm(x, mixed_mean, mixed_var, ..., False)`), a call reached only in eval
+mode (the `else` of `if self.training:`, after `if self.training: return ...`), and a call whose
+buffers another batch_norm of the same forward updates (stochastic normalization mixes a
+moving-statistics branch and a batch-statistics branch). For `functional_call`: the
 module's own buffers (`dict(model.named_buffers())`, `.detach()` shares their storage), clones
 copied back (`load_state_dict`, `copy_`), models without BN, meta-learning code (MAML-style inner
 loops keep the outer statistics on purpose), and programs that never run or save the model itself.
@@ -3662,6 +3750,10 @@ loops keep the outer statistics on purpose), and programs that never run or save
             stats = site.node.args[1] if len(site.node.args) > 1 else _kw(site.node, "running_mean")
             if stats is not None and not isinstance(stats, ast.Attribute):
                 continue  # statistics computed in forward (a mixture of source and batch statistics): on purpose
+            if _only_in_eval_mode(module, site.node, site.scope):
+                continue  # `if self.training: ...(True) else: ...(False)`: a hand-written BN's eval branch
+            if stats is not None and _stats_updated_elsewhere(module, project, cls, site.node, stats):
+                continue  # another batch_norm of the forward updates the same buffers (stochastic normalization)
             yield self.finding(
                 module, flag if flag is not None else site.node,
                 f"`{cls.name}.forward` calls batch_norm with training=False: the running statistics are never "
@@ -3950,8 +4042,8 @@ def _recomputed_models(project: Project, module: Module) -> Optional[list]:
     then it may be any model."""
     component = project.import_component(module)
     keys = []
-    for mid, key in project.fact("torch.recompute_calls", _recompute_calls):
-        if mid not in component:
+    for site, key in project.fact("torch.recompute_calls", _recompute_calls):
+        if id(site.module) not in component:
             continue
         if key is None:
             return None
@@ -3959,8 +4051,15 @@ def _recomputed_models(project: Project, module: Module) -> Optional[list]:
     return keys
 
 
+def _recompute_sites(project: Project, module: Module, key: Key) -> list:
+    """The call sites of ``module``'s program that recompute the BN statistics of ``key``."""
+    component = project.import_component(module)
+    return [site for site, k in project.fact("torch.recompute_calls", _recompute_calls)
+            if id(site.module) in component and k is not None and same_object(k, key)]
+
+
 def _recompute_calls(project: Project) -> list:
-    """(module id, key of the recomputed model or None when it cannot be told) for every
+    """(call site, key of the recomputed model or None when it cannot be told) for every
     BN-recompute call of the project, found once."""
     out = []
     for m in project.modules:
@@ -3968,14 +4067,14 @@ def _recompute_calls(project: Project) -> list:
             if not (c.name and _RECOMPUTE.match(c.name) or (c.qualname or "").endswith("update_bn")):
                 continue
             if not ((c.qualname or "").endswith("swa_utils.update_bn") or c.name == "update_bn"):
-                out.append((id(m), None))
+                out.append((c, None))
                 continue
             arg = c.node.args[1] if len(c.node.args) > 1 else _kw(c.node, "model")
             key = receiver_key(arg, {}, set())[0] if arg is not None else None
             if key is None or (c.scope is not None and not isinstance(c.scope, ast.Lambda)
                                and key[0].lstrip("$%") in _params(c.scope)):
                 key = None  # update_bn(loader, model) in a helper: whatever its caller passes
-            out.append((id(m), key))
+            out.append((c, key))
     return out
 
 
@@ -4044,22 +4143,102 @@ def _loaded_back_into(src_key: Key, avg_key: Key, project: Project, module: Modu
 def _is_used(key: Key, module: Module, project: Project) -> bool:
     """The averaged model is evaluated, called, saved or returned somewhere."""
     names = key_names(key)
-    for m in _program_modules(project, module):  # this program only: other scripts have their own
-        for n in ast.walk(m.tree):
-            if isinstance(n, ast.Call):
-                d = dotted(n.func) or ""
-                parts = [p for p in d.split(".") if p not in ("self", "module")]
-                if parts and parts[-1] in names:
-                    return True  # swa_model(x)
-                if len(parts) >= 2 and parts[-2] in names and parts[-1] in ("eval", "state_dict", "forward", "predict"):
-                    return True
-                for a in n.args:
-                    ad = dotted(a) or ""
-                    if ad and ad.rsplit(".", 1)[-1] in names and (dotted(n.func) or "").rsplit(".", 1)[-1] not in ("AveragedModel", "update_parameters", "deepcopy"):
-                        return True
-            elif isinstance(n, ast.Return) and n.value is not None and (dotted(n.value) or "").rsplit(".", 1)[-1] in names:
+    return any(_uses_average(n, names)
+               for m in _program_modules(project, module)  # this program only: other scripts have their own
+               for n in ast.walk(m.tree))
+
+
+def _uses_average(n: ast.AST, names: set) -> bool:
+    """Is ``n`` a use of the averaged model named by one of ``names`` (called, evaluated, saved,
+    passed on, returned)?"""
+    if isinstance(n, ast.Call):
+        d = dotted(n.func) or ""
+        parts = [p for p in d.split(".") if p not in ("self", "module")]
+        if parts and parts[-1] in names:
+            return True  # swa_model(x)
+        if len(parts) >= 2 and parts[-2] in names and parts[-1] in ("eval", "state_dict", "forward", "predict"):
+            return True
+        callee = d.rsplit(".", 1)[-1]
+        for a in n.args:
+            ad = dotted(a) or ""
+            if ad and ad.rsplit(".", 1)[-1] in names and callee not in ("AveragedModel", "update_parameters", "deepcopy", "update_bn"):
                 return True
+    elif isinstance(n, ast.Return) and n.value is not None and (dotted(n.value) or "").rsplit(".", 1)[-1] in names:
+        return True
     return False
+
+
+def _recompute_precedes_averaging(avg_key: Key, project: Project, module: Module) -> bool:
+    """Every ``update_bn`` of the averaged model runs in a loop body BEFORE that body's
+    ``avg.update_parameters(model)`` (statement order), and the average is used after the averaging
+    (later in that body or after the loop): what is used carries the statistics of the previous
+    average, recomputed before the last weights were folded in."""
+    recomputes = _recompute_sites(project, module, avg_key)
+    component = project.import_component(module)
+    updates = [c for c in project.call_sites("update_parameters")
+               if id(c.module) in component and isinstance(c.node.func, ast.Attribute)
+               and same_object(receiver_key(c.node.func.value, {}, set())[0], avg_key)]
+    if not recomputes or not updates:
+        return False
+    orders = []
+    for r in recomputes:
+        order = next((o for u in updates if u.module is r.module and u.scope is r.scope
+                      for o in [_runs_before_in_loop(r.module, r.node, u.node)] if o is not None), None)
+        if order is None:
+            return False  # a recompute after the averaging (or elsewhere): the usual, correct order
+        orders.append((r.module, order))
+    names = key_names(avg_key)
+    return any(_uses_average(n, names) for m, (stmts, after) in orders
+               for stmt in _statements_after(m, stmts, after) for n in ast.walk(stmt))
+
+
+def _runs_before_in_loop(m: Module, first: ast.AST, second: ast.AST):
+    """When ``first`` and ``second`` sit in one statement list, ``first``'s statement earlier, and
+    that list is inside a loop of their function: (the list, index of ``second``'s statement)."""
+    chain_first = [first, *m.ancestors(first)]
+    chain_second = [second, *m.ancestors(second)]
+    on_second = {id(n): i for i, n in enumerate(chain_second)}
+    for i, node in enumerate(chain_first):
+        j = on_second.get(id(node))
+        if j is None:
+            continue
+        if i == 0 or j == 0 or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.Module)):
+            return None
+        a, b = chain_first[i - 1], chain_second[j - 1]
+        for field in ("body", "orelse", "finalbody"):
+            stmts = getattr(node, field, None)
+            if isinstance(stmts, list) and a in stmts and b in stmts:
+                if stmts.index(a) >= stmts.index(b):
+                    return None
+                in_loop = isinstance(node, LOOP_TYPES) and field == "body" or any(
+                    isinstance(p, LOOP_TYPES) for p in _until_function(m, node))
+                return (stmts, stmts.index(b)) if in_loop else None
+        return None
+    return None
+
+
+def _until_function(m: Module, node: ast.AST):
+    for p in m.ancestors(node):
+        if isinstance(p, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            return
+        yield p
+
+
+def _statements_after(m: Module, stmts: list, index: int):
+    """The statements that run after ``stmts[index]`` in its function: the rest of its list, then
+    the rest of each enclosing statement's list."""
+    yield from stmts[index + 1:]
+    holder = m.parent(stmts[index])
+    while holder is not None and not isinstance(holder, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.Module)):
+        up = m.parent(holder)
+        if up is None:
+            return
+        for field in ("body", "orelse", "finalbody", "handlers"):
+            lst = getattr(up, field, None)
+            if isinstance(lst, list) and holder in lst:
+                yield from lst[lst.index(holder) + 1:]
+                break
+        holder = up
 
 
 @register
@@ -4076,7 +4255,9 @@ factory, `ema = build_ema(model, d)`), and hand-written EMA copies (`copy.deepco
 parameter by parameter with `mul_`/`add_`/`lerp_`/`copy_` or by reassigning `.data`,
 inline or in a helper such as `soft_update(net, target_net, tau)`, followed through its calls),
 of a model that has BatchNorm, when the averaged copy is used (evaluated, called, saved) and nothing
-in the project recomputes or copies its BN statistics (`update_bn`, a buffer copy).
+in the project recomputes or copies its BN statistics (`update_bn`, a buffer copy). Also when every
+`update_bn` of the average runs in a loop body BEFORE that body's `update_parameters` and the average
+is used after the averaging (later in the body or after the loop) with no recompute after it.
 """,
         why="""
 Averaging parameters does not average BatchNorm's running statistics: `AveragedModel` keeps the
@@ -4100,7 +4281,8 @@ evaluate(swa_model, test_loader)
 """,
         not_flagged="""
 `use_buffers=True`; a call to `update_bn` / `bn_update` / precise-BN on the averaged model (or on a
-model that cannot be told, in a helper); EMA classes that copy buffers or the whole `state_dict()`
+model that cannot be told, in a helper) after its `update_parameters`, or before it when the average is
+only used between the two (evaluated right after its recompute); EMA classes that copy buffers or the whole `state_dict()`
 (timm `ModelEma`, `ModelEmaV2/V3`); models whose class has no BatchNorm; averaged models that are
 never used, and `AveragedModel` wrappers nothing calls `update_parameters` on (a container for loading
 a saved average); per-task copies that get their own optimizer or whose loop writes into the
@@ -4143,8 +4325,11 @@ training then re-estimates the statistics).
             return
         if not avg_key or not src_key:
             return
+        stale_order = False
         if any(same_object(k, avg_key) for k in recomputed):
-            return
+            if not (kind == "AveragedModel" and _recompute_precedes_averaging(avg_key, project, module)):
+                return
+            stale_order = True
         if kind == "AveragedModel" and not _averaged_into(avg_key, project):
             return  # never update_parameters(): a shell for loading an averaged checkpoint, not an average
         has_bn = _model_has_bn(src_key, project, module)
@@ -4156,6 +4341,14 @@ training then re-estimates the statistics).
             return  # its own forward passes keep its statistics current (BYOL / mean-teacher targets)
         if _loaded_back_into(src_key, avg_key, project, module):
             return  # the average goes back into the live model, whose training re-estimates the statistics
+        if stale_order:
+            yield self.finding(
+                module, call,
+                f"`update_bn(..., {avg_text})` runs before `{avg_text}.update_parameters(...)`: the average that is "
+                f"used afterwards carries the BatchNorm statistics of the previous average, not of its own "
+                f"weights. Recompute the statistics after the last `update_parameters` call.",
+                severity="error" if has_bn else "warning")
+            return
         yield self.finding(
             module, call,
             f"`{avg_text}` ({kind} of `{src_text}`) averages parameters only; its BatchNorm running statistics "
