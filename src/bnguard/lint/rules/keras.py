@@ -1464,8 +1464,8 @@ def _may_call(project: Project, module: Module, fn: FuncNode, site) -> bool:
     if id(site.module) not in project.import_component(module):
         return False
     func = site.node.func
-    owner = next((a for a in module.ancestors(fn) if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef,
-                                                                     ast.ClassDef))), None)
+    defs = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    owner = next((a for a in module.ancestors(fn) if isinstance(a, defs)), None)
     if isinstance(owner, ast.ClassDef):
         return isinstance(func, ast.Attribute)
     if owner is not None:

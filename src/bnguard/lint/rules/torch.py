@@ -642,9 +642,13 @@ def _iteration_freezes(body: list[Event], loop: ast.AST, project: Project) -> se
     epoch. A leftover eval() (from validation at the end of the previous epoch) is not first."""
     out: set[int] = set()
     for i, e in enumerate(body):
-        if e.kind != "eval" or not e.loops or e.loops[-1] is not loop \
-                or not any(a is loop for a in e.module.ancestors(e.node)):
-            continue  # written in the loop itself, not inside a helper it calls
+        if e.kind != "eval" or not e.loops or e.loops[-1] is not loop:
+            continue
+        if not any(a is loop for a in e.module.ancestors(e.node)) and not _weights_reset_each_iteration(e, loop):
+            # written in the loop itself, not inside a helper it calls (`train_epoch(m)` starting
+            # with m.eval() is the classic typo), unless every iteration restarts from the same
+            # saved weights: an episodic adaptation (MEMO) whose helper adapts in eval mode
+            continue
         if any(x.kind in ("train", "eval", "bnfreeze") and same_object(x.key, e.key) for x in body[:i]):
             continue
         nxt = next((x for x in body[i + 1:] if x.kind in ("train", "eval", "step")), None)
@@ -652,6 +656,39 @@ def _iteration_freezes(body: list[Event], loop: ast.AST, project: Project) -> se
                 and _step_trains(nxt, e, project):
             out.add(id(e))
     return out
+
+
+def _weights_reset_each_iteration(ev: Event, loop: ast.AST) -> bool:
+    """Does every iteration of ``loop`` reload the weights of the object ``ev`` puts in eval mode,
+    unconditionally and before the statement that leads to the eval() (``for x in test_set:
+    net.load_state_dict(ckpt); adapt(net, x)``, episodic test-time adaptation such as MEMO)? Each
+    iteration is then an episode from the same weights. (The mode is not part of the state dict: an
+    eval() left over from the previous iteration still freezes the next one, as in k-fold loops.)"""
+    if not ev.text or not isinstance(loop, (ast.For, ast.AsyncFor, ast.While)):
+        return False
+    site_line = next((node.lineno for mod, node in ev.sites if any(a is loop for a in mod.ancestors(node))), None)
+    if site_line is None:
+        return False
+    # the saved state must be the same every iteration: not rebound in the loop (a best-so-far
+    # checkpoint updated by the loop is training that goes on, not an episode reset)
+    rebound = {n.id for n in ast.walk(loop) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    rebound |= {dotted(n) for n in ast.walk(loop) if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store)}
+    for st in loop.body:
+        if st.lineno >= site_line:
+            break
+        value = st.value if isinstance(st, (ast.Expr, ast.Assign)) else None
+        if not (isinstance(value, ast.Call) and value.args):
+            continue
+        source = dotted(value.args[0].value if isinstance(value.args[0], ast.Subscript) else value.args[0])
+        if source is None or source.split(".")[0] in rebound or source in rebound:
+            continue
+        if isinstance(st, ast.Expr) and isinstance(value.func, ast.Attribute) \
+                and value.func.attr == "load_state_dict" and dotted(value.func.value) == ev.text:
+            return True
+        if isinstance(st, ast.Assign) and len(st.targets) == 1 and dotted(st.targets[0]) == ev.text \
+                and (dotted(value.func) or "").rsplit(".", 1)[-1] == "deepcopy":
+            return True
+    return False
 
 
 def _restores_mode(nxt: Event, ev: Event) -> bool:
