@@ -325,6 +325,12 @@ def _local_aliases(fn_body: Sequence[ast.stmt], params: set[str]) -> dict[str, t
                 if isinstance(value, (ast.Name, ast.Attribute)) and dotted(value) and dotted(value).split(".")[0] != name:
                     key, text = receiver_key(value, {}, params)
                     aliases[name] = (key, text)
+                elif isinstance(value, ast.Subscript) and isinstance(value.slice, ast.Name) \
+                        and isinstance(value.value, (ast.Name, ast.Attribute)) and dotted(value.value).split(".")[0] != name:
+                    # model = models[idx]: an element of the list, as `models[idx]` is named elsewhere
+                    key, text = receiver_key(value, {}, params)
+                    if key is not None:
+                        aliases[name] = (key, text)
     return aliases
 
 
@@ -345,6 +351,7 @@ class Flow:
         self._plain_functions: Optional[set[tuple[int, str]]] = None  # (module id, name) of non-methods
         self._calls_by_form: Optional[tuple] = None
         self._callbacks: Optional[tuple[dict, dict]] = None
+        self._component_methods: dict[tuple, object] = {}
         self._callable_args: dict[tuple[int, str], Optional[tuple]] = {}
         for m in project.modules:
             for f in m.functions:
@@ -610,6 +617,29 @@ class Flow:
         return callee.name in self._class_methods.get(id(own.cls), ())
 
     # --- call resolution ----------------------------------------------------------------------
+    def _methods_in_component(self, name: str, component: frozenset) -> list[FunctionInfo]:
+        """The methods called ``name`` defined in the modules of one import component (memoised: a
+        popular name such as ``forward`` has thousands of methods and call sites in a large tree, and
+        the callers of a function are resolved again and again)."""
+        key = (name, component)
+        found = self._component_methods.get(key)
+        if found is None:
+            found = self._component_methods[key] = [
+                fi for fi in self.project.functions(name) if fi.cls is not None and id(fi.module) in component]
+        return found
+
+    def _methods_by_class(self, name: str, component: frozenset) -> dict[str, list[tuple[int, FunctionInfo]]]:
+        """``_methods_in_component`` by the name of the class that defines each (with its position in
+        that list): a ``super().__init__()`` looks up its bases only."""
+        key = ("by_class", name, component)
+        found = self._component_methods.get(key)
+        if found is None:
+            found = {}
+            for i, fi in enumerate(self._methods_in_component(name, component)):
+                found.setdefault(fi.cls.name, []).append((i, fi))
+            self._component_methods[key] = found  # type: ignore[assignment]
+        return found  # type: ignore[return-value]
+
     def resolve(self, module: Module, call: ast.Call, scope: Optional[FuncNode]) -> tuple[list[FunctionInfo], bool]:
         """Project functions a call may run, and whether the resolution is unique."""
         f = call.func
@@ -640,7 +670,6 @@ class Flow:
             # a method of a class in another program of the folder (an unrelated script's train()
             # override) is never what this call runs: only the modules this one is connected to by imports
             component = self.project.import_component(module)
-            cands = [fi for fi in self.project.functions(f.attr) if fi.cls is not None and id(fi.module) in component]
             if isinstance(f.value, ast.Call) and isinstance(f.value.func, ast.Name) and f.value.func.id == "super":
                 # super().__init__(...): the method of a base class named in this class's bases
                 # (none of the project's when the base is a library class such as nn.Module)
@@ -648,8 +677,11 @@ class Flow:
                 if own is None or own.cls is None:
                     return [], False
                 bases = {(dotted(b) or "").rsplit(".", 1)[-1] for b in own.cls.bases}
-                inherited = [fi for fi in cands if fi.cls is not None and fi.cls.name in bases and fi.cls is not own.cls]
-                return inherited[:1], len(inherited) == 1
+                by_class = self._methods_by_class(f.attr, component)
+                inherited = sorted((pair for b in bases for pair in by_class.get(b, ()) if pair[1].cls is not own.cls),
+                                   key=lambda pair: pair[0])
+                return [fi for _, fi in inherited[:1]], len(inherited) == 1
+            cands = list(self._methods_in_component(f.attr, component))
             if isinstance(f.value, ast.Name) and f.value.id == "self" and scope is not None:
                 own = self.function_info.get(id(scope))
                 if own is not None and own.cls is not None:
@@ -828,6 +860,11 @@ class Flow:
         # produce no event and bind no callee, and these two walks were most of the cost
 
         def arg_key(expr: ast.AST) -> tuple[Key, str]:
+            over = each.get(expr.id) if isinstance(expr, ast.Name) else None
+            if isinstance(over, str) and not over.startswith("$"):
+                # `for m in models: train(m)`: each element of the function's own list, as the
+                # list's elements are named elsewhere (`models[i]`)
+                return (over, EACH), expr.id
             if not names:
                 names.append(_local_aliases(body, params))
                 names.append(_assigned_names(body) - params if scope is not None else frozenset())
@@ -955,6 +992,10 @@ class Flow:
                     for c in _calls_in_order(head):
                         on_call(c, loops, guards)
                     var = st.target.id if isinstance(st, (ast.For, ast.AsyncFor)) and isinstance(st.target, ast.Name) else None
+                    if var is None and isinstance(st, (ast.For, ast.AsyncFor)):
+                        # for i, m in enumerate(models) / for m, loader in zip(models, loaders):
+                        # the element variable that runs over the list of models
+                        var, head = _element_variable(st.target, head)
                     saved = each.get(var) if var else None
                     if var and isinstance(head, (ast.List, ast.Tuple)) and head.elts and all(
                             isinstance(e, (ast.Name, ast.Attribute)) for e in head.elts):
@@ -1061,6 +1102,22 @@ def _builds_new_module(value: ast.AST, target: str) -> bool:
     head = target.split(".")[-1]
     return not any(dotted(n) in (target, head) or (isinstance(n, ast.Attribute) and n.attr == head)
                    for n in ast.walk(value) if isinstance(n, (ast.Name, ast.Attribute)))
+
+
+def _element_variable(target: ast.AST, head: ast.AST) -> tuple[Optional[str], ast.AST]:
+    """(element variable, the sequence it runs over) of ``for i, m in enumerate(X)`` (m, X) and
+    ``for a, b in zip(X, Y)`` (a, X: the first plain-named element paired with a plain sequence);
+    (None, head) for any other loop target."""
+    if not (isinstance(target, ast.Tuple) and isinstance(head, ast.Call) and isinstance(head.func, ast.Name)):
+        return None, head
+    if head.func.id == "enumerate" and len(target.elts) == 2 and isinstance(target.elts[1], ast.Name) \
+            and len(head.args) == 1:
+        return target.elts[1].id, head.args[0]
+    if head.func.id == "zip" and len(target.elts) == len(head.args):
+        for elt, seq in zip(target.elts, head.args):
+            if isinstance(elt, ast.Name) and isinstance(seq, (ast.Name, ast.Attribute)):
+                return elt.id, seq
+    return None, head
 
 
 def _function_reference(expr: ast.AST, module: Module) -> Optional[tuple[ast.Name, int, tuple]]:

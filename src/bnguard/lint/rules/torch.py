@@ -828,7 +828,9 @@ PyTorch Lightning modules (the trainer switches modes); an `eval()` inside a met
 switches to training mode (`def train(self): self.net.eval()` in a trainer wrapper: the author's
 definition of training mode, XMem / STCN), and calling that switch restores the mode; an `eval()`
 written unconditionally as the first mode switch of every iteration right before the steps
-(`for epoch: model.eval(); base_train(model, ...)`: BN frozen on purpose, CEC's few-shot stage).
+(`for epoch: model.eval(); base_train(model, ...)`: BN frozen on purpose, CEC's few-shot stage),
+also inside a helper when every iteration first reloads the same saved weights (episodic test-time
+adaptation such as MEMO: `for x in test_set: net.load_state_dict(ckpt); adapt(net, x)`).
 """,
         versions=PYTORCH_VERSIONS,
     )
