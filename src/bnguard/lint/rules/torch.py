@@ -281,7 +281,8 @@ def _trained_bn_beside_frozen_part(key: Key, project: Project, module: Optional[
         return False
     classes = _bn_classes(project)
     for m, name in _constructor_names(key, project, module):
-        for node, dm in classes.defs.get(name, []):
+        # the class this module means (its own, or the one it imports), not every class of the name
+        for node, dm in classes._candidates(name, m)[0]:
             if not isinstance(node, ast.ClassDef):
                 continue
             for st in ast.walk(node):
