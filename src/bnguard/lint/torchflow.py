@@ -350,7 +350,7 @@ class Flow:
         self._called_by_module: dict[int, set[str]] = {}
         self._plain_functions: Optional[set[tuple[int, str]]] = None  # (module id, name) of non-methods
         self._calls_by_form: Optional[tuple] = None
-        self._callbacks: Optional[tuple[dict, dict]] = None
+        self._callbacks: Optional[tuple[dict, dict, dict]] = None
         self._component_methods: dict[tuple, object] = {}
         self._callable_args: dict[tuple[int, str], Optional[tuple]] = {}
         for m in project.modules:
@@ -402,9 +402,15 @@ class Flow:
                     # ``trainer.fit()`` among several ``fit`` methods is unique only when the
                     # receiver was built from this class in the caller (``trainer = Trainer(...)``),
                     # or when the other ``fit`` methods belong to other programs of the folder
+                    # (`_only_method_in_program(c.module, fi)` holds exactly for the callers in fi's
+                    # own program when fi is the only method of its name there: asked once, not per
+                    # call site, since popular names have thousands)
+                    only = self.project.import_component(fi.module) \
+                        if self._only_method_in_program(fi.module, fi) else None
                     reached += [c for c in sites.get(("attr_name", fi.name), ())
-                                if fi.cls.name in self._called_names(c.module) or self._only_method_in_program(c.module, fi)]
-                    reached += [c for c in sites.get(("attr_other", fi.name), ()) if self._only_method_in_program(c.module, fi)]
+                                if fi.cls.name in self._called_names(c.module) or (only is not None and id(c.module) in only)]
+                    if only is not None:
+                        reached += [c for c in sites.get(("attr_other", fi.name), ()) if id(c.module) in only]
                 if fi.name == "__init__" and not any(g.cls is None for g in self.project.functions(fi.cls.name)):
                     reached += sites.get(("name", fi.cls.name), [])  # ``Trainer(...)`` runs it
             if fi.cls is None:
@@ -504,9 +510,12 @@ class Flow:
                         fn = _function_reference(a, m)
                         if fn is not None:
                             passed.setdefault(partials.get((id(c.scope), fn[0].id), fn[0].id), set()).add(c.name)
-            self._callbacks = (passed, param_calls)
-        passed, param_calls = self._callbacks
-        return [c for callee in passed.get(name, ()) for c in param_calls.get(callee, ())]
+            self._callbacks = (passed, param_calls, {})
+        passed, param_calls, by_name = self._callbacks
+        found = by_name.get(name)
+        if found is None:  # asked for every function the producer sets reach: once per name
+            found = by_name[name] = [c for callee in passed.get(name, ()) for c in param_calls.get(callee, ())]
+        return found
 
     def callable_argument(self, module: Module, call: ast.Call, scope: Optional[FuncNode]) -> Optional[tuple[FunctionInfo, ast.Call]]:
         """``on_log(model, step)`` where ``on_log`` is a parameter of the enclosing function and every
