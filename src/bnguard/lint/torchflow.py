@@ -580,11 +580,7 @@ class Flow:
         component = self.project.import_component(module)
         if id(fi.module) not in component:
             return False
-        counts = self.project.facts.setdefault("torchflow.methods_per_program", {})  # type: ignore[arg-type]
-        k = (id(component), fi.name)
-        if k not in counts:  # type: ignore[operator]
-            counts[k] = sum(1 for g in self.project.functions(fi.name) if g.cls is not None and id(g.module) in component)  # type: ignore[index]
-        return counts[k] == 1  # type: ignore[index]
+        return len(self._methods_in_component(fi.name, component)) == 1
 
     def _method_counts(self) -> dict[str, int]:
         if self._methods_named is None:
