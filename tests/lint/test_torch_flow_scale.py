@@ -5,10 +5,14 @@ pushed out the ``eval()`` that came later: the evaluation was then reported as r
 mode)."""
 from __future__ import annotations
 
+import sys
 import textwrap
+
+import pytest
 
 from bnguard.lint.engine import load_source, parse_unit
 from bnguard.lint.project import Project
+from bnguard.lint.runner import CheckOptions, check_paths
 from bnguard.lint.torchflow import Flow
 
 
@@ -105,3 +109,28 @@ def test_events_repeated_by_several_candidates_are_kept_once(tmp_path):
     # obj.reset() may run A.reset or B.reset: each rebuilds and trains obj.net, one event of each kind
     assert [(e.kind, e.key[-1].lstrip("$"), e.fresh) for e in events] == [
         ("train", "net", True), ("train", "net", False), ("eval", "model", False)]
+
+
+def _factory_chain(depth: int) -> str:
+    """A model whose BatchNorm sits at the end of ``depth`` factory functions calling each other."""
+    lines = ["import torch", "import torch.nn as nn", ""]
+    for i in range(depth - 1):
+        lines += [f"def block{i}():", f"    return block{i + 1}()", ""]
+    lines += [f"def block{depth - 1}():", "    return nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8))", ""]
+    lines += ["class Net(nn.Module):", "    def __init__(self):", "        super().__init__()",
+              "        self.body = block0()", "", "    def forward(self, x):", "        return self.body(x)", "",
+              "def main():", "    model = Net()", "    traced = torch.jit.trace(model, torch.randn(1, 3, 8, 8))",
+              "    traced.save('model.pt')", ""]
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("depth", [3, 1500])
+def test_bn_search_follows_chains_deeper_than_the_recursion_limit(tmp_path, depth):
+    # torch.export's own sources chain over a thousand BN-building names: the search used to give
+    # up there ("analysis gave up (nesting too deep)") and lose the file's findings.
+    path = tmp_path / "export_model.py"
+    path.write_text(_factory_chain(depth))
+    result = check_paths([str(path)], CheckOptions(jobs=1))
+    assert [e.message for e in result.errors] == []
+    assert [f.code for f in result.findings] == ["BN310"]
+    assert sys.getrecursionlimit() < 20_000  # the raised limit does not outlive the search

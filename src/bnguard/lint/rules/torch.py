@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import os
 import re
+import sys
 import weakref
 from typing import Iterable, Optional
 
@@ -30,6 +31,9 @@ BN_CLASSES = {f"torch.nn.{n}" for n in (
     "LazyBatchNorm3d")}
 F_BATCH_NORM = {"torch.nn.functional.batch_norm", "torch.batch_norm", "torch.nn.functional.batchnorm"}
 # Library constructors whose networks contain BatchNorm (torchvision, timm, segmentation libraries).
+# Recursion limit while searching the chains of BN-building names (see _BNClasses.has_bn).
+_DEEP_SEARCH_LIMIT = 20_000
+
 _BN_LIBRARY = re.compile(
     r"^(torchvision\.models\.(resnet|resnext|wide_resnet|densenet|inception|googlenet|mobilenet|mnasnet|"
     r"shufflenet|efficientnet|regnet|convnext_?bn|vgg\d+_bn|detection|segmentation|video|quantization)|"
@@ -1409,15 +1413,33 @@ class _BNIndex:
     def __contains__(self, name: str) -> bool:
         return name in self.defs
 
-    def has_bn(self, name: str, module: Optional[Module] = None, stack: frozenset = frozenset()) -> bool:
+    def has_bn(self, name: str, module: Optional[Module] = None) -> bool:
         """Prefer the definition in ``module``, then the one it imports (scripts reuse class names)."""
+        # The search follows names from definition to definition, as deep as the project's call
+        # chains (over a thousand names in torch.export). Its frames are Python-to-Python calls (plain
+        # loops, no any(generator), which would re-enter the interpreter through C), so a higher
+        # recursion limit for the search costs no C stack.
+        limit = sys.getrecursionlimit()
+        if limit >= _DEEP_SEARCH_LIMIT:
+            return self._has_bn(name, module, frozenset())
+        sys.setrecursionlimit(_DEEP_SEARCH_LIMIT)
+        try:
+            return self._has_bn(name, module, frozenset())
+        finally:
+            sys.setrecursionlimit(limit)
+
+    def _has_bn(self, name: str, module: Optional[Module], stack: frozenset) -> bool:
         defs, where = self._candidates(name, module)
         memo_key = (name, where)
         if memo_key in self._memo:
             return self._memo[memo_key]
         if name in stack:
             return False
-        verdict = any(self._def_has_bn(node, m, stack | {name}) for node, m in defs)
+        verdict = False
+        for node, m in defs:
+            if self._def_has_bn(node, m, stack | {name}):
+                verdict = True
+                break
         self._memo[memo_key] = verdict
         return verdict
 
@@ -1498,7 +1520,7 @@ class _BNIndex:
                     return True
                 if last in self.defs and isinstance(n, (ast.Call, ast.Name)) and last not in stack:
                     where_used = self._resolves_in(n, m)
-                    if where_used is not None and self.has_bn(last, where_used, stack):
+                    if where_used is not None and self._has_bn(last, where_used, stack):
                         return True
         return False
 
