@@ -30,52 +30,11 @@ PROGRAMS = {e["path"]: e for e in MANIFEST["programs"]}
 # Bugs the rules do not detect yet: path -> why (the mechanism that misses it).
 KNOWN_MISSES: dict[str, str] = {
     # corpus12 (details: /work/notes/corpus12-mismatches.md)
-    "torch/bug_run_epoch_training_kwarg_default_false.py":
-        "torchflow.mode_call reads model.train(<any non-literal>) as train(): the parameter `training` of "
-        "run_epoch defaults to False and the training call site leaves it, but the call's constant is not "
-        "substituted (a literal train(False) there gives BN301 + BN302)",
-    "torch/bug_validate_early_return_skips_train.py":
-        "validate()'s model.train() at the function end counts as a restore although an early `return` inside "
-        "the batch loop skips it; the flow walk does not model returns from inside loops and _restores_mode "
-        "ignores undecided guards",
-    "torch/bug_phase_loop_set_grad_enabled_no_eval.py":
-        "BN303's _no_grad_ctx only accepts set_grad_enabled(False) literally: `with torch.set_grad_enabled(phase "
-        "== 'train')` in a phase loop whose loader loop also calls backward() is no evaluation region",
-    "torch/bug_hf_style_trainer_restores_do_train_flag.py":
-        "self.model.train(self.args.do_train) is read as train(); the dataclass field default do_train=False "
-        "(not overridden at TrainingArguments(...)) is not resolved (a literal train(False) gives BN301)",
-    "keras/bug_lambda_callback_mc_predict_training_true.py":
-        "BN206 evaluation context: a closure passed as LambdaCallback(on_epoch_end=...) is neither a Callback "
-        "subclass method nor named for evaluation (helper `mc_accuracy_logger`; renamed mc_validation_logger it fires)",
-    "keras/bug_evaluate_sets_trainable_false_as_eval_mode.py":
-        "no rule models `model.trainable = False` (Keras 3: BN in inference mode even with training=True) left "
-        "on by an evaluate() called from the epoch loop of a custom GradientTape trainer",
-    "keras/bug_freeze_bn_layers_trainable_false_from_scratch.py":
-        "BN203's from-scratch freeze check covers only BN subclasses with a freeze switch; `layer.trainable = "
-        "False` on every BatchNormalization under a config flag, with load_weights switched off, is read as a "
-        "deliberate fine-tuning freeze",
-    "tf1/bug_handwritten_create_train_op_update_ops_default_empty.py":
-        "BN103 _train_op_is_wired accepts any control_dependencies(...) argument: `list(update_ops or [])` of a "
-        "None-default parameter no caller passes is an empty list (even control_dependencies([]) is accepted)",
-    "tf1/bug_update_ops_scope_from_train_name_scope.py":
-        "get_collection(UPDATE_OPS, scope) with `scope` from `with tf.name_scope('train') as scope`: a computed "
-        "scope is taken as matching; _scope_filter_misses only checks literals, and against every scope name "
-        "the program writes ('train' included), not the scopes the BN layers are built in",
-    "flax/bug_ema_trainstate_apply_gradients_drops_kwargs.py":
-        "BN402 sees state.apply_gradients(grads=..., batch_stats=updates['batch_stats']) and stops; the "
-        "TrainState subclass's apply_gradients override calling super().apply_gradients(grads=grads) without "
-        "**kwargs is not followed",
-    "flax/bug_jit_step_updates_model_state_dict_in_place.py":
-        "model_state.update(new_model_state) inside the jitted step counts as using the mutated collection; "
-        "an in-place update of a traced argument that the step does not return is lost under jax.jit",
     # corpus11 (details: /work/notes/corpus11-mismatches.md)
     "keras/bug_functional_scratch_base_training_false.py":
         "tf.keras functional wiring backbone(inputs, training=False) + fit() is not a training region (BN201 "
         "exempts the transfer-learning guide pattern); trainable=False is set only under `if args.weights:` "
         "(default None) and frozen_names ignores the guard",
-    "tf1/bug_flag_variable_left_false_after_eval.py":
-        "BN flag is a tf.Variable switched by sess.run(tf.assign(flag, False/True)); no rule models assign-op "
-        "mode switches (only feed dicts), so evaluate()'s set_inference left on is not seen",
     # corpus10 (details: /work/notes/corpus10-mismatches.md)
     # corpus9 (details: /work/notes/corpus9-mismatches.md)
     # corpus8 (details: /work/notes/corpus8-mismatches.md)

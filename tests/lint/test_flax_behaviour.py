@@ -51,3 +51,14 @@ def test_pytorch_momentum_in_flax_tracks_the_batch():
     assert "BN501" in codes("flagged_momentum.py")
     mean = train("flagged_momentum.py")
     assert np.all(mean > 4.0), mean  # 5 * (1 - 0.1**3): the batch mean itself, no averaging
+
+
+def test_eval_in_training_mode_reports_a_loss_the_served_model_does_not_have():
+    # BN404: the eval step normalizes the shifted validation batch with its own statistics; the
+    # served model (running averages) sees the shift. The clean twin reports the served loss.
+    assert "BN404" in codes("flagged_eval_batch_statistics.py")
+    reported, served = runpy.run_path(str(PROGRAMS / "flagged_eval_batch_statistics.py"))["validation_losses"]()
+    assert abs(reported - served) > 0.05 * served, (reported, served)
+    assert not codes("clean_eval_running_averages.py")
+    reported, served = runpy.run_path(str(PROGRAMS / "clean_eval_running_averages.py"))["validation_losses"]()
+    assert np.isclose(reported, served, rtol=1e-5), (reported, served)

@@ -1,4 +1,4 @@
-"""BN401-BN403 on realistic Flax programs (see ``_rule_cases``): flagged programs must be reported on
+"""BN401-BN404 on realistic Flax programs (see ``_rule_cases``): flagged programs must be reported on
 their marked lines, clean ones (flax examples patterns, eval steps, NNX jit, inference-only
 frozen backbones) not at all."""
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 
 from _rule_cases import cases, check_case, findings
 
-FAMILY, CODES, SELECT = "flax", ["BN401", "BN402", "BN403"], ["BN4"]
+FAMILY, CODES, SELECT = "flax", ["BN401", "BN402", "BN403", "BN404"], ["BN4"]
 ALL = [(code, kind, p) for code in CODES for kind, p in cases(FAMILY, code)]
 
 

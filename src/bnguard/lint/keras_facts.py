@@ -383,7 +383,7 @@ def _live_constructions(project: Project, module: Module, node: ast.AST,
     BN-building application, (False, definition) for a call of a project class or function (a BN
     builder when that definition is one). ``calls``: the indexed call sites inside ``node`` when
     the caller has them (then ``node`` is not walked); the order of the calls is not significant."""
-    frozen = frozen_names(project)
+    frozen = frozen_names(project, module)
     if calls is None:
         resolve = module.imports.resolve
         pairs = [(n, resolve(n.func)) for n in ast.walk(node) if isinstance(n, ast.Call)]
@@ -591,7 +591,7 @@ def _bn_model_element(module: Module, project: Project, sequential: ast.Call, de
     layers = sequential.args[0] if sequential.args else kwarg(sequential, "layers")
     if not isinstance(layers, (ast.List, ast.Tuple)):
         return False
-    frozen = frozen_names(project)
+    frozen = frozen_names(project, module)
     return any(isinstance(e, ast.Name) and e.id not in frozen and is_bn_model(module, project, e, depth + 1)
                for e in layers.elts)
 
@@ -727,14 +727,18 @@ def _functional_subclass_with_bn(project: Project, module: Module, cls: ast.Clas
     return False
 
 
-def frozen_names(project: Project) -> set[str]:
-    """Last names of objects set ``X.trainable = False`` anywhere (deliberately frozen models)."""
-    def compute(p: Project):
-        out: set[str] = set()
-        for m in p.modules:
-            out |= frozen_names_in(m)
-        return out
-    return project.fact("keras.frozen_names", compute)
+def frozen_names(project: Project, module: Module) -> frozenset[str]:
+    """Last names of objects set ``X.trainable = False`` (deliberately frozen models) in the program
+    ``module`` belongs to: the modules connected to it by project imports. Matching is by name only,
+    so a ``self.model.trainable = False`` in an unrelated script of the same folder must not exempt
+    every ``model(...)`` of the others (memoised per import component)."""
+    memo: dict = project.fact("keras.frozen_names.memo", lambda p: {})  # type: ignore[assignment]
+    component = project.import_component(module)
+    names = memo.get(component)
+    if names is None:
+        names = memo[component] = frozenset().union(
+            *(frozen_names_in(m) for m in project.modules if id(m) in component))
+    return names
 
 
 def frozen_names_in(module: Module) -> set[str]:

@@ -25,6 +25,7 @@ from typing import Optional, Sequence
 from bnguard.lint.imports import dotted
 from bnguard.lint.memo import per_node
 from bnguard.lint.project import FuncNode, FunctionInfo, Module, Project, call_assignments
+from bnguard.lint.values import always_false_values, always_true_values, possible_values
 
 Key = Optional[tuple[str, ...]]  # components; a parameter head is "$name"; None = unknown object
 MAX_EVENTS = 4000
@@ -65,6 +66,10 @@ class Event:
     # train mode, so an earlier eval() of that name no longer applies. Only meaningful where the
     # name is known: seen from a caller that cannot name it, the event is dropped.
     fresh: bool = False
+    # the early ``return`` statements before the event in its functions (a return inside the batch
+    # loop of validate() skips the train() at its end): (return node, its module, the ``if`` tests
+    # around it, "" in the function that holds it, else the id of the call it is seen through)
+    exits: tuple[tuple[ast.AST, Module, tuple[tuple[str, bool], ...], str], ...] = ()
 
     @property
     def node(self) -> ast.AST:
@@ -185,8 +190,19 @@ def mode_call(call: ast.Call, scope: Optional[ast.AST] = None) -> Optional[str]:
             return "eval"
         if isinstance(arg, ast.Name) and scope is not None and _mode_captured_after_eval(scope, call, arg.id):
             return "eval"
-        return "train"  # train(True) or train(flag): may restore
+        return "train"  # train(True) or train(flag): may restore (see ``mode_flag``)
     return None
+
+
+def mode_flag(call: ast.Call) -> Optional[ast.AST]:
+    """The flag of ``x.train(flag)`` when it is an expression, not a literal: ``train(flag)`` is
+    ``train()`` when the flag is true and ``eval()`` when it is false (``nn.Module.train`` sets
+    ``training = mode``). None for a literal or no argument."""
+    f = call.func
+    if not (isinstance(f, ast.Attribute) and f.attr == "train"):
+        return None
+    arg = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "mode"), None)
+    return None if arg is None or isinstance(arg, ast.Constant) else arg
 
 
 def _mode_captured_after_eval(fn: ast.AST, call: ast.Call, flag: str) -> bool:
@@ -474,7 +490,9 @@ class Flow:
                     kinds = ["step", "any"]
                 elif c.name in ("eval", "train"):
                     mode = mode_call(c.node)
-                    kinds = ["eval", "any"] if mode == "eval" else ["any"] if mode else []
+                    # train(flag) is eval() where the flag is false
+                    kinds = ["eval", "any"] if mode == "eval" or mode and mode_flag(c.node) is not None \
+                        else ["any"] if mode else []
                 elif c.name == "apply" and len(c.node.args) == 1 and self._applies_bn_freeze(m, c.node.args[0]):
                     kinds = ["eval", "any"]  # a BN freeze (model.apply(set_bn_eval))
                 for k in kinds:
@@ -735,6 +753,38 @@ class Flow:
             return False
         return all((dotted(b) or "") in PLAIN_BASES for b in cands[0].cls.bases)
 
+    def _own_train_method(self, module: Module, call: ast.Call, scope: Optional[FuncNode]) -> bool:
+        """``self.train(loader)`` / ``super().train(mode)`` running a ``train`` method of the
+        project (a trainer's epoch, a module's override): that method's body is followed, and its
+        argument is no mode flag of ``nn.Module.train``."""
+        receiver = call.func.value  # type: ignore[attr-defined]
+        if not (isinstance(receiver, ast.Name) and receiver.id == "self" or isinstance(receiver, ast.Call)
+                and isinstance(receiver.func, ast.Name) and receiver.func.id == "super"):
+            return False
+        cands, unique = self.resolve(module, call, scope)
+        return unique and bool(cands) and cands[0].cls is not None
+
+    def _flag_branches(self, call: ast.Call, module: Module, guards: tuple) -> tuple[str, tuple]:
+        """``x.train(flag)`` as ``if flag: x.train() else: x.eval()``: (the call's kind, its
+        (kind, guards) events). A flag whose every value the project shows is false is an eval();
+        an undecided one gives an eval() under ``not flag`` followed by a train() under ``flag``, so
+        that a caller's constant argument picks one and an unknown flag still restores the mode.
+        An attribute flag is resolved through the project's stores (a dataclass field default left
+        at construction); ``x.training`` is not: ``nn.Module`` sets it where no store is seen."""
+        flag = mode_flag(call)
+        if flag is None:
+            return "train", (("train", guards),)
+        test, pol = guard_of(flag)
+        inner = flag.operand if isinstance(flag, ast.UnaryOp) and isinstance(flag.op, ast.Not) else flag
+        if isinstance(inner, ast.Attribute) and inner.attr != "training" and not any(
+                isinstance(n, ast.Attribute) and n.attr == "training" for n in ast.walk(inner)):
+            vals = possible_values(flag, module, self.project)
+            if always_false_values(vals):
+                return "eval", (("eval", guards),)
+            if always_true_values(vals):
+                return "train", (("train", guards),)
+        return "train", (("eval", guards + ((test, not pol),)), ("train", guards + ((test, pol),)))
+
     def _bn_freeze(self, call: ast.Call, module: Module, scope: Optional[FuncNode], loops: tuple,
                    guards: tuple) -> Optional[tuple[ast.AST, tuple, tuple]]:
         """Is this ``eval()`` a deliberate BatchNorm freeze? Either the BN layers picked out of a
@@ -860,7 +910,8 @@ class Flow:
             sig = (ev.kind, ev.key, id(ev.sites[0][1]), tuple(map(id, ev.loops)), ev.guards, ev.fresh)
             if sig not in seen:
                 seen.add(sig)
-                events.append(ev)
+                events.append(replace(ev, exits=tuple(exits) + ev.exits) if exits else ev)
+        exits: list = []  # the returns walked so far: they may skip every event after them
         names: list = []  # [aliases, local names], computed at the first key asked for: most bodies
         # produce no event and bind no callee, and these two walks were most of the cost
 
@@ -890,18 +941,22 @@ class Flow:
             site = ((module, call),)
             if kind is not None and self._plain_object_method(module, call, scope):
                 kind = None  # learner.eval() of a plain wrapper object: what its eval() method does counts
+            branches: tuple = ((kind, guards),)
+            if kind == "train" and not self._own_train_method(module, call, scope):
+                kind, branches = self._flag_branches(call, module, guards)
             if kind is not None:
                 receiver = call.func.value  # type: ignore[attr-defined]
                 over = each.get(receiver.id) if isinstance(receiver, ast.Name) else None
-                if isinstance(over, list):  # for m in (encoder, decoder): m.eval()
-                    for elt in over:
-                        key, text = arg_key(elt)
-                        add(Event(kind, key, text, site, loops, guards))
-                elif isinstance(over, str):  # for m in models: m.eval(), models a parameter
-                    add(Event(kind, (over, EACH), receiver.id, site, loops, guards))
-                else:
-                    key, text = arg_key(receiver)
-                    add(Event(kind, key, text, site, loops, guards))
+                for one_kind, one_guards in branches:
+                    if isinstance(over, list):  # for m in (encoder, decoder): m.eval()
+                        for elt in over:
+                            key, text = arg_key(elt)
+                            add(Event(one_kind, key, text, site, loops, one_guards))
+                    elif isinstance(over, str):  # for m in models: m.eval(), models a parameter
+                        add(Event(one_kind, (over, EACH), receiver.id, site, loops, one_guards))
+                    else:
+                        key, text = arg_key(receiver)
+                        add(Event(one_kind, key, text, site, loops, one_guards))
                 if kind == "eval":
                     freeze = self._bn_freeze(call, module, scope, loops, guards)
                     if freeze is not None:
@@ -962,6 +1017,8 @@ class Flow:
                     ev = _decide_guards(ev, constants, call)
                     if ev is None:
                         continue  # under a test this call's arguments make false: never runs from here
+                    if ev.exits:
+                        ev = _decide_exits(ev, constants, call)
                     for one, one_bound in _each_listed(ev, ev_bound, fi, call, arg_key):
                         rebased = _rebase(one, one_bound, site, loops, guards)
                         if rebased is None or rebased.fresh and rebased.key is None:
@@ -1025,11 +1082,15 @@ class Flow:
                             on_call(c, loops, guards)
                     walk(st.body, loops, guards)
                 elif isinstance(st, ast.Try) or type(st).__name__ == "TryStar":
+                    before = len(exits)
                     walk(st.body, loops, guards)
                     for h in st.handlers:
                         walk(h.body, loops, guards)
                     walk(st.orelse, loops, guards)
+                    returned = exits[before:]
+                    del exits[before:]  # `finally:` runs on a return too
                     walk(st.finalbody, loops, guards)
+                    exits.extend(returned)
                 elif isinstance(st, ast.Match):
                     for c in _calls_in_order(st.subject):
                         on_call(c, loops, guards)
@@ -1038,6 +1099,8 @@ class Flow:
                 else:
                     for c in _calls_in_order(st):
                         on_call(c, loops, guards)
+                    if isinstance(st, ast.Return) and scope is not None:
+                        exits.append((st, module, guards, ""))
                     if isinstance(st, ast.Assign) and len(st.targets) == 1:
                         target = dotted(st.targets[0])
                         if target and _builds_new_module(st.value, target) and len(events) <= MAX_EVENTS:
@@ -1401,6 +1464,15 @@ def _guard_value(test: str, constants: dict[str, object]) -> object:
     if test in constants:
         return constants[test]
     node = _parsed_test(test)
+    if isinstance(node, ast.BoolOp):
+        # `max_batches is not None and i == max_batches`: one decided operand may decide it all
+        values = [_guard_value(ast.unparse(v), constants) for v in node.values]
+        absorbing = isinstance(node.op, ast.Or)  # True decides an `or`, False an `and`
+        if any(v is not _UNDECIDED and bool(v) == absorbing for v in values):
+            return absorbing
+        if all(v is not _UNDECIDED for v in values):
+            return not absorbing
+        return _UNDECIDED
     if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.left, ast.Name) \
             and node.left.id in constants and isinstance(node.comparators[0], ast.Constant):
         left, right, op = constants[node.left.id], node.comparators[0].value, node.ops[0]
@@ -1442,6 +1514,21 @@ def _decide_guards(ev: Event, constants: dict[str, object], call: ast.Call) -> O
             test = f"{test}@{id(call)}"
         kept.append((test, pol))
     return replace(ev, guards=tuple(kept))
+
+
+def _decide_exits(ev: Event, constants: dict[str, object], call: ast.Call) -> Event:
+    """A callee's early returns seen from one call: a return under a test this call's arguments make
+    false never runs from here (``if max_batches is not None and ...: return`` called without
+    ``max_batches``); the others are tagged with the call."""
+    kept = []
+    for ret, mod, guards, tag in ev.exits:
+        if not tag:
+            if constants and any(_guard_value(test, constants) not in (_UNDECIDED,) and
+                                 bool(_guard_value(test, constants)) != pol for test, pol in guards if "@" not in test):
+                continue
+            tag = str(id(call))
+        kept.append((ret, mod, guards, tag))
+    return replace(ev, exits=tuple(kept))
 
 
 def _single_dict_value(arg: ast.AST) -> ast.AST:

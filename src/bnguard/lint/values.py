@@ -362,6 +362,96 @@ def _build_attr_stores(project: Project) -> dict[str, list[tuple[Optional[ast.AS
     return stores
 
 
+# Class decorators / bases that generate an ``__init__`` taking the class-body fields
+# (``@dataclass``, attrs, NamedTuple, pydantic): a constructor call sets the fields it passes.
+_FIELD_INIT_DECORATORS = {"dataclass", "dataclasses.dataclass", "attr.s", "attrs", "attr.attrs", "define",
+                          "attr.define", "attrs.define", "frozen", "attrs.frozen", "mutable", "attrs.mutable"}
+_FIELD_INIT_BASES = {"NamedTuple", "BaseModel", "BaseSettings", "Struct"}
+
+
+def _field_init_classes(project: Project) -> list[tuple[ast.ClassDef, Module, list[str]]]:
+    """Classes whose generated ``__init__`` takes their class-body fields, with the fields in order."""
+    out = []
+    for m in project.modules:
+        for cls in m.classes:
+            decorators = {dotted(d.func if isinstance(d, ast.Call) else d) or "" for d in cls.decorator_list}
+            bases = {(dotted(b) or "").rsplit(".", 1)[-1] for b in cls.bases}
+            if not (decorators & _FIELD_INIT_DECORATORS or bases & _FIELD_INIT_BASES):
+                continue
+            if any(isinstance(st, ast.FunctionDef) and st.name == "__init__" for st in cls.body):
+                continue  # its own __init__: its ``self.x = ...`` stores say what it sets
+            fields = [st.target.id for st in cls.body if isinstance(st, ast.AnnAssign) and isinstance(st.target, ast.Name)]
+            if fields:
+                out.append((cls, m, fields))
+    return out
+
+
+def _generated_init_stores(project: Project) -> dict[str, list[tuple[Optional[ast.AST], Module]]]:
+    stores: dict[str, list[tuple[Optional[ast.AST], Module]]] = defaultdict(list)
+    _add_generated_init_stores(project, stores)
+    return stores
+
+
+def _add_generated_init_stores(project: Project, stores) -> None:
+    """The values a generated ``__init__`` stores: ``TrainingArguments(do_train=True)`` stores True
+    in ``do_train`` (keyword or position); a ``**kwargs`` / ``*args`` call, or the class handed to
+    other code (``HfArgumentParser(TrainingArguments)``, ``cls(**d)`` in a classmethod) stores
+    anything in every field. ``dataclasses.replace(x, field=v)`` stores ``v``."""
+    classes = _field_init_classes(project)
+    if not classes:
+        return
+    field_names = {f for _cls, _m, fields in classes for f in fields}
+    class_names = {cls.name for cls, _m, _f in classes}
+    constructions: dict[str, list[tuple[ast.Call, Module]]] = defaultdict(list)
+    for m in project.modules:
+        for c in m.calls:
+            last = (dotted(c.node.func) or "").rsplit(".", 1)[-1]
+            if last == "replace":
+                for kw in c.node.keywords:
+                    if kw.arg in field_names:
+                        stores[kw.arg].append((kw.value, m))
+            elif last in class_names:
+                constructions[last].append((c.node, m))
+    for cls, cm, fields in classes:
+        for call, m in constructions.get(cls.name, ()):
+            if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+                for f in fields:
+                    stores[f].append((None, m))
+                continue
+            for kw in call.keywords:
+                if kw.arg in fields:
+                    stores[kw.arg].append((kw.value, m))
+            for f, a in zip(fields, call.args):
+                stores[f].append((a, m))
+        for m in project.modules:
+            for ref in m.references.get(cls.name, ()):  # uses other than a call
+                parent = m.parent(ref)
+                if isinstance(parent, ast.ClassDef) or _annotation(ref, m):
+                    continue  # ``class Sub(Args)`` (its own fields are class-body stores), ``args: Args``
+                if isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name) \
+                        and parent.func.id in ("isinstance", "issubclass", "type"):
+                    continue
+                for f in fields:  # handed to other code, which may build it with anything
+                    stores[f].append((None, m))
+        if any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "cls" for n in ast.walk(cls)):
+            for f in fields:  # a classmethod constructor ``cls(**config)``
+                stores[f].append((None, cm))
+
+
+def _annotation(ref: ast.AST, m: Module) -> bool:
+    """Is ``ref`` (part of) a type annotation?"""
+    node, parent = ref, m.parent(ref)
+    while isinstance(parent, (ast.Subscript, ast.Tuple, ast.BinOp, ast.Attribute)):
+        node, parent = parent, m.parent(parent)
+    if isinstance(parent, ast.arg):
+        return parent.annotation is node
+    if isinstance(parent, ast.AnnAssign):
+        return parent.annotation is node
+    if isinstance(parent, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return parent.returns is node
+    return False
+
+
 class _Resolver:
     def __init__(self, project: Project):
         self.project = project
@@ -372,6 +462,7 @@ class _Resolver:
         self._cycles = 0
         self._depth = 0
         self._attr_stores = None
+        self._init_stores = None
         self._feeds = None
         self._references = None
         self._func_by_node: dict[int, FunctionInfo] = {}
@@ -393,6 +484,17 @@ class _Resolver:
         if self._attr_stores is None:
             self._attr_stores = _build_attr_stores(self.project)
         return self._attr_stores
+
+    def init_stores(self, attr: str, m: Module) -> list[tuple[Optional[ast.AST], Module]]:
+        """The stores of ``attr`` by generated ``__init__`` calls (dataclass constructions) in the
+        program of ``m`` (another script's ``Args(flag=True)`` builds another script's object)."""
+        if self._init_stores is None:
+            self._init_stores = _generated_init_stores(self.project)
+        found = self._init_stores.get(attr)
+        if not found:
+            return []
+        component = self.project.import_component(m)
+        return [(v, sm) for v, sm in found if id(sm) in component]
 
     @property
     def references(self) -> dict[str, list[tuple[ast.AST, Module]]]:
@@ -845,7 +947,7 @@ class _Resolver:
         if not stores:
             return self._command_line_option(e, m)
         out: Values = frozenset()
-        for value, sm in stores:
+        for value, sm in [*stores, *self.init_stores(e.attr, m)]:
             v = UNKNOWN if value is None else self.values(value, sm)
             out = _union(out, v)
             if out is UNKNOWN:

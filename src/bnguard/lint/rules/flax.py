@@ -17,7 +17,8 @@ from bnguard.lint.finding import Finding
 from bnguard.lint.imports import dotted
 from bnguard.lint.project import FuncNode, Module, Project, is_test_file, is_unit_test
 from bnguard.lint.rules.base import Rule, RuleDoc, register
-from bnguard.lint.tf1_facts import identifier_words, mentions_deliberate_batch_stats, same_program
+from bnguard.lint.tf1_facts import (deliberate_in_program, identifier_words, mentions_deliberate_batch_stats,
+                                     same_program)
 
 FLAX_VERSIONS = "Flax linen 0.4-0.12 (verified with flax 0.12.8, jax 0.10.2); NNX (flax >= 0.8) for the split/merge case of BN402."
 LINEN_BN = {"flax.linen.BatchNorm", "flax.linen.normalization.BatchNorm"}
@@ -851,18 +852,21 @@ def _loads(fn: ast.AST, name: str, after: Optional[ast.AST] = None) -> list[ast.
             and n.lineno > line - (0 if after is None else 0)]
 
 
-def _name_used(module: Module, fn: ast.AST, name: str, after: Optional[ast.AST] = None) -> bool:
-    """Is ``name`` read in ``fn`` (after ``after``)? A read that only unpacks it into unused names does not count."""
+def _name_used(module: Module, fn: ast.AST, name: str, after: Optional[ast.AST] = None,
+               project: Optional[Project] = None) -> bool:
+    """Is ``name`` read in ``fn`` (after ``after``)? A read that only unpacks it into unused names,
+    or only writes it where nothing keeps it (``_lost_write``), does not count."""
     if name == "_":
         return False
     for load in _loads(fn, name, after):
-        if _in_discarded_replace(module, load):
+        if _in_discarded_replace(module, load) \
+                or (project is not None and _lost_write(module, project, fn, load) is not None):
             continue
         parent = module.parent(load)
         if isinstance(parent, ast.Assign) and parent.value is load and len(parent.targets) == 1 \
                 and isinstance(parent.targets[0], (ast.Tuple, ast.List)):
             names = [e.id for e in parent.targets[0].elts if isinstance(e, ast.Name)]
-            if names and not any(_name_used(module, fn, n, parent) for n in names):
+            if names and not any(_name_used(module, fn, n, parent, project) for n in names):
                 continue
         return True
     return False
@@ -876,6 +880,200 @@ def _in_discarded_replace(module: Module, node: ast.AST) -> bool:
         cur = module.parent(cur)
     return isinstance(cur, ast.Expr) and isinstance(cur.value, ast.Call) \
         and isinstance(cur.value.func, ast.Attribute) and cur.value.func.attr == "replace"
+
+
+def _lost_write(module: Module, project: Project, fn: ast.AST, load: ast.Name) -> Optional[str]:
+    """Why ``load`` is read only to be written where nothing keeps it (None when it is kept): into a
+    dict argument of the jitted step ``fn`` changed in place and never returned
+    (``model_state.update(new_state)``), or as ``batch_stats=`` of an ``apply_gradients`` whose
+    override in the program drops that keyword (``super().apply_gradients(grads=grads)`` without
+    the ``**kwargs``)."""
+    receiver = _mutated_dict(module, load)
+    if receiver is not None and isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) \
+            and _traced_argument_lost(module, fn, receiver):
+        return (f"they are written in place into `{receiver}`, an argument of `{fn.name}` that it never returns: "
+                "under jax.jit / jax.pmap that dict is a traced copy, so the caller's statistics never change; "
+                f"return the new statistics from `{fn.name}` and rebind them in the loop")
+    dropping = _in_dropping_apply_gradients(module, project, load)
+    if dropping:
+        classes = "`, `".join(dropping)
+        return (f"they are passed as `batch_stats=` to `apply_gradients`, but the override in `{classes}` "
+                "never keeps that keyword (it reaches neither super().apply_gradients() nor replace()): BatchNorm "
+                "statistics never update; forward it (`super().apply_gradients(grads=grads, **kwargs)`)")
+    return None
+
+
+def _mutated_dict(module: Module, load: ast.Name) -> Optional[str]:
+    """The name of the dict that the statement holding ``load`` changes in place with it:
+    ``d.update(<load>)``, ``d[k] = <load>``, ``d |= <load>``."""
+    stmt = next((a for a in module.ancestors(load) if isinstance(a, ast.stmt)), None)
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+        f = stmt.value.func
+        if isinstance(f, ast.Attribute) and f.attr == "update" and isinstance(f.value, ast.Name) \
+                and f.value is not load:
+            return f.value.id
+        return None
+    if isinstance(stmt, ast.Assign) and load in set(ast.walk(stmt.value)):
+        roots = {_subscript_root(t) for t in stmt.targets}
+        return roots.pop() if len(roots) == 1 and None not in roots else None
+    if isinstance(stmt, ast.AugAssign) and isinstance(stmt.op, ast.BitOr) and load in set(ast.walk(stmt.value)):
+        return stmt.target.id if isinstance(stmt.target, ast.Name) else _subscript_root(stmt.target)
+    return None
+
+
+def _subscript_root(target: ast.expr) -> Optional[str]:
+    """``d`` for ``d["batch_stats"]`` / ``d[a][b]``; None for anything else."""
+    if not isinstance(target, ast.Subscript):
+        return None
+    while isinstance(target, ast.Subscript):
+        target = target.value
+    return target.id if isinstance(target, ast.Name) else None
+
+
+def _traced_argument_lost(module: Module, fn: FuncNode, name: str) -> bool:
+    """Is ``name`` a parameter of ``fn``, a function run under ``jax.jit``/``jax.pmap``, that ``fn``
+    never rebinds and never returns? The traced function gets a copy of a dict argument: changes made
+    to it in place never reach the caller's dict."""
+    if name in ("self", "cls") or not kf._param_index(fn, name)[2] or not _traced(module, fn):
+        return False
+    for n in ast.walk(fn):
+        if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store) \
+                and not isinstance(module.parent(n), ast.AugAssign):
+            return False  # rebound: a local dict (maybe returned under another name)
+        if isinstance(n, (ast.Return, ast.Yield)) and n.value is not None and module.scope_of(n) is fn \
+                and _mentions_any(n.value, {name}):
+            return False
+    return True
+
+
+_TRACING = frozenset({"jax.jit", "jax.pmap"})
+
+
+def _traced(module: Module, fn: FuncNode) -> bool:
+    """Is ``fn`` compiled by ``jax.jit``/``jax.pmap``: decorated (also through ``functools.partial``)
+    or wrapped in this module (``step = jax.jit(train_step)``, ``jax.pmap(self.train_step)``)?"""
+    for d in fn.decorator_list:
+        q = module.imports.resolve(d.func if isinstance(d, ast.Call) else d) or ""
+        if q in _TRACING or (q == "functools.partial" and isinstance(d, ast.Call) and d.args
+                             and module.imports.resolve(d.args[0]) in _TRACING):
+            return True
+    for c in module.calls:
+        if c.qualname in _TRACING and c.node.args:
+            a = c.node.args[0]
+            if isinstance(a, ast.Call) and a.args and module.imports.resolve(a.func) == "functools.partial":
+                a = a.args[0]  # jax.pmap(functools.partial(train_step, learning_rate_fn=...))
+            if (isinstance(a, ast.Name) and a.id == fn.name) or (
+                    isinstance(a, ast.Attribute) and a.attr == fn.name and isinstance(a.value, ast.Name)
+                    and a.value.id == "self"):
+                return True
+    return False
+
+
+def _in_dropping_apply_gradients(module: Module, project: Project, load: ast.Name) -> list[str]:
+    """When ``load`` is inside the ``batch_stats=`` keyword of ``state.apply_gradients(...)`` and every
+    train state the program creates overrides ``apply_gradients`` without keeping that keyword: the
+    names of those classes; else empty."""
+    for a in module.ancestors(load):
+        if isinstance(a, ast.stmt):
+            return []
+        if isinstance(a, ast.keyword):
+            call = module.parent(a)
+            if a.arg == "batch_stats" and isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) \
+                    and call.func.attr == "apply_gradients":
+                return _program_states_drop_batch_stats(module, project)
+            return []
+    return []
+
+
+def _program_states_drop_batch_stats(module: Module, project: Project) -> list[str]:
+    """The train-state classes the program of ``module`` creates (``State.create(...)`` or
+    ``State(...)``) when every one is a project class whose ``apply_gradients`` drops a
+    ``batch_stats=`` keyword; else empty. A stock flax ``TrainState.create`` anywhere in the program
+    keeps them: silent."""
+    memo: dict = project.fact("flax.states_drop_batch_stats", lambda p: {})
+    if id(module) not in memo:
+        memo[id(module)] = _states_drop_batch_stats(module, project)
+    return memo[id(module)]
+
+
+def _states_drop_batch_stats(module: Module, project: Project) -> list[str]:
+    program = same_program(module, project)
+    created: dict[int, tuple[Module, ast.ClassDef]] = {}
+    for m in project.modules:
+        if id(m) not in program:
+            continue
+        for c in m.calls:
+            f = c.node.func
+            if c.name == "create" and isinstance(f, ast.Attribute):
+                found = _class_in_scope(project, m, f.value.id) if isinstance(f.value, ast.Name) else None
+                if found is None:
+                    receiver = m.imports.resolve(f.value) or dotted(f.value) or ""
+                    if "state" in receiver.lower() or (isinstance(f.value, ast.Name)
+                                                       and f.value.id not in m.imports.aliases):
+                        return []  # flax's own TrainState, or a class held in a variable: may keep them
+                    continue
+            elif isinstance(f, ast.Name):
+                found = _class_in_scope(project, m, f.id)
+                if found is None:
+                    continue
+            else:
+                continue
+            if _is_train_state_class(project, *found):
+                created[id(found[1])] = found
+    if created and all(_apply_gradients_drops(project, m, cls) for m, cls in created.values()):
+        return sorted(cls.name for _, cls in created.values())
+    return []
+
+
+def _project_base(project: Project, module: Module, cls: ast.ClassDef) -> Optional[tuple[Module, ast.ClassDef]]:
+    return next((found for b in cls.bases if isinstance(b, ast.Name)
+                 for found in [_class_in_scope(project, module, b.id)] if found is not None), None)
+
+
+def _is_train_state_class(project: Project, module: Module, cls: ast.ClassDef, depth: int = 0) -> bool:
+    """A project class deriving from a ``TrainState`` (or defining ``apply_gradients`` itself)."""
+    if depth > 5:
+        return False
+    if any(isinstance(b, (ast.FunctionDef, ast.AsyncFunctionDef)) and b.name == "apply_gradients" for b in cls.body) \
+            or any((dotted(b) or "").endswith("TrainState") for b in cls.bases):
+        return True
+    base = _project_base(project, module, cls)
+    return base is not None and _is_train_state_class(project, *base, depth + 1)
+
+
+def _apply_gradients_drops(project: Project, module: Module, cls: ast.ClassDef, depth: int = 0) -> bool:
+    """Does ``cls.apply_gradients`` (its own or a project base's) take ``batch_stats=`` (by name or in
+    ``**kwargs``) and never read it? An override that hands ``**kwargs`` to
+    ``super().apply_gradients`` leaves the answer to the base; flax's own keeps every field."""
+    if depth > 5:
+        return False
+    method = next((b for b in cls.body if isinstance(b, (ast.FunctionDef, ast.AsyncFunctionDef))
+                   and b.name == "apply_gradients"), None)
+    if method is None:
+        base = _project_base(project, module, cls)
+        return base is not None and _apply_gradients_drops(project, *base, depth + 1)
+    a = method.args
+    if "batch_stats" in {p.arg for p in a.posonlyargs + a.args + a.kwonlyargs}:
+        holder = "batch_stats"
+    elif a.kwarg is not None:
+        holder = a.kwarg.arg
+    else:
+        return False  # batch_stats= would raise a TypeError: another problem
+    reads = [n for n in ast.walk(method) if isinstance(n, ast.Name) and n.id == holder and isinstance(n.ctx, ast.Load)]
+    if not reads:
+        return True
+    if holder == "batch_stats":
+        return False
+    # only forwarded as `super().apply_gradients(..., **kwargs)`: the base decides
+    for r in reads:
+        kw, call = module.parent(r), module.parent(module.parent(r))
+        if not (isinstance(kw, ast.keyword) and kw.arg is None and isinstance(call, ast.Call)
+                and isinstance(call.func, ast.Attribute) and call.func.attr == "apply_gradients"
+                and isinstance(call.func.value, ast.Call) and isinstance(call.func.value.func, ast.Name)
+                and call.func.value.func.id == "super"):
+            return False
+    base = _project_base(project, module, cls)
+    return base is not None and _apply_gradients_drops(project, *base, depth + 1)
 
 
 @register
@@ -903,6 +1101,13 @@ but unpacks the statistics into `_` or a name it never reads drops them. For Fla
 splits/returns the new state (the BatchNorm statistics of that step are lost); or one that returns
 the new BatchStat state (`nnx.split(model, nnx.Param, nnx.BatchStat)`, `nnx.state(model, nnx.BatchStat)`)
 while its caller unpacks that result into `_` or a name it never reads.
+Two writes keep nothing: `state.apply_gradients(grads=grads, batch_stats=...)` when every train
+state the program creates is a project `TrainState` subclass whose `apply_gradients` override never
+reads that keyword (`def apply_gradients(self, *, grads, **kwargs): return
+super().apply_gradients(grads=grads)`); and, inside a step compiled with `jax.jit`/`jax.pmap`
+(decorated or wrapped as `jax.jit(train_step)`), an in-place change of a dict argument the step never
+rebinds nor returns (`model_state.update(new_model_state)`, `variables["batch_stats"] = ...`,
+`d |= ...`): the traced function changes its copy, the caller's dict keeps the old statistics.
 Also, in a project that trains batch_stats, variable dicts whose statistics never see training: a
 dict `{"params": state.params, "batch_stats": variables["batch_stats"]}` handed to a serializer
 (`serialization.to_bytes`, `save_checkpoint`, ...) where `variables` is only ever the result of
@@ -933,6 +1138,11 @@ def train_step(state, x, y):
   fills a dict, `hps.update({...})` or `d.update(k=v)`, is not an optimizer update);
 - any read of the returned statistics (written into the state, stored in a dict, returned to a
   caller that keeps them); a call of such a step that ignores all its results (a warm-up/compile call);
+- `apply_gradients` overrides that forward `**kwargs` (to `super().apply_gradients` or `replace`) or
+  take `batch_stats` by name and use it; a program that also creates a stock flax `TrainState`, or
+  creates its state from a class held in a variable (which class runs is unknown);
+- in-place dict updates outside `jax.jit`/`jax.pmap` (eager code changes the caller's dict), or of a
+  dict the jitted step returns;
 - checkpoints and EMA copies that take `batch_stats` from the train state, average them, or whose
   source may be anything but `model.init` (a restored checkpoint, a recalibration);
 - projects whose every linen BatchNorm is built with `use_running_average=False` (the running
@@ -1002,7 +1212,7 @@ def train_step(state, x, y):
                 continue
             if _other_models_forward(module, c.node, outer):
                 continue  # a GAN's generator making fakes for the discriminator step: its own step keeps its stats
-            by_step.setdefault(id(outer), []).append((c.node, self._dropped(module, c.node, fn, outer)))
+            by_step.setdefault(id(outer), []).append((c.node, self._dropped(module, project, c.node, fn, outer)))
             if not by_step[id(outer)][-1][1]:
                 returned[id(c.node)] = (outer, self._returned_positions(module, c.node, fn, outer))
         for applies in by_step.values():
@@ -1017,9 +1227,25 @@ def train_step(state, x, y):
                     yield from self._returned_stats_dropped(module, project, step, positions, results_used=True)
                 continue
             for call, _ in applies:
+                reason = self._lost_write_in_step(module, project, call)
                 yield self.finding(module, call, "the batch_stats returned by apply(..., mutable=['batch_stats']) "
-                                   "are dropped: BatchNorm statistics never update; write them back "
-                                   "(e.g. state.apply_gradients(..., batch_stats=updates['batch_stats']))")
+                                   + (f"are lost: {reason}" if reason else
+                                      "are dropped: BatchNorm statistics never update; write them back "
+                                      "(e.g. state.apply_gradients(..., batch_stats=updates['batch_stats']))"))
+
+    @staticmethod
+    def _lost_write_in_step(module: Module, project: Project, call: ast.Call) -> Optional[str]:
+        """The one way the step of ``call`` (or a function of the module using it: the step that
+        differentiates a module-level loss function) writes statistics where nothing keeps them."""
+        outer = _outermost_function(module, call)
+        if outer is None:
+            return None
+        steps = [outer] + [f.node for f in module.functions if f.node is not outer and any(
+            isinstance(n, ast.Name) and n.id == outer.name for n in ast.walk(f.node))]
+        reasons = {r for step in steps for n in ast.walk(step)
+                   if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+                   for r in [_lost_write(module, project, step, n)] if r}
+        return reasons.pop() if len(reasons) == 1 else None
 
     @staticmethod
     def _in_training(module: Module, project: Project, fn: FuncNode) -> bool:
@@ -1033,7 +1259,7 @@ def train_step(state, x, y):
                 return True
         return False
 
-    def _dropped(self, module: Module, call: ast.Call, fn: FuncNode, outer: FuncNode) -> bool:
+    def _dropped(self, module: Module, project: Project, call: ast.Call, fn: FuncNode, outer: FuncNode) -> bool:
         parent = module.parent(call)
         if _is_index_zero(module, call) or isinstance(parent, ast.Expr):
             return True
@@ -1052,14 +1278,14 @@ def train_step(state, x, y):
         if updates == "_":
             return True
         # read somewhere other than a `return` of a differentiated loss function: kept
-        reads = _loads(fn, updates, parent)
+        reads = [r for r in _loads(fn, updates, parent) if _lost_write(module, project, fn, r) is None]
         returned = [r for r in reads if any(isinstance(a, ast.Return) for a in _ancestors_until(module, r, fn))]
         if any(r not in returned for r in reads):
             return False
         if not reads:
             return True
         if fn is not outer:
-            return self._aux_ignored(module, fn, outer, returned)
+            return self._aux_ignored(module, project, fn, outer, returned)
 
         # a module-level loss function (or a method): look at the steps that differentiate it, or a
         # wrapper of it (`def loss_fn(p): return self.calculate_loss(p, ...)`)
@@ -1074,12 +1300,13 @@ def train_step(state, x, y):
                         return True
             return False
         steps = [f.node for f in module.functions if f.node is not fn and differentiates(f.node)]
-        return any(self._aux_ignored(module, fn, step, returned) for step in steps)
+        return any(self._aux_ignored(module, project, fn, step, returned) for step in steps)
 
-    def _aux_ignored(self, module: Module, loss_fn: FuncNode, outer: FuncNode, returned: list[ast.Name]) -> bool:
+    def _aux_ignored(self, module: Module, project: Project, loss_fn: FuncNode, outer: FuncNode,
+                     returned: list[ast.Name]) -> bool:
         """The loss function returns the statistics as aux output; does the step read that output?"""
         target = self._aux_target(module, loss_fn, outer, returned)
-        return target is not None and not _name_used(module, outer, target[0].id, target[1])
+        return target is not None and not _name_used(module, outer, target[0].id, target[1], project)
 
     @staticmethod
     def _aux_target(module: Module, loss_fn: FuncNode, outer: FuncNode,
@@ -1675,3 +1902,277 @@ def _calls_of_step(project: Project, module: Module, fn: FuncNode) -> list[tuple
         out += [(c.module, c.node) for c in project.call_sites(name) if id(c.module) in program
                 and isinstance(c.node.func, (ast.Name, ast.Attribute))]
     return out
+
+
+# --------------------------------------------------------------------------------------------------
+# BN404: an evaluation computed with batch statistics (the new statistics dropped)
+
+# Words that name held-out data or its evaluation at a call site (``val_batch``, ``test_ds``, ``val_state``).
+_HELD_OUT_WORDS = frozenset({"eval", "evaluate", "evaluation", "val", "valid", "validate", "validation", "test",
+                             "testing", "holdout"})
+# Repeated stochastic forward passes on purpose: Monte-Carlo dropout, sampling, ensembles.
+_SAMPLING_WORDS = frozenset({"mc", "monte", "carlo", "uncertainty", "sample", "samples", "sampling", "sampler",
+                             "stochastic", "bayes", "bayesian", "ensemble", "posterior", "dropout", "generate",
+                             "generation", "mcd"})
+
+
+def _asserting_test(fn: FuncNode) -> bool:
+    """A ``test*`` function that asserts (a shape or smoke test run by pytest, whatever the file is
+    called): its forward pass checks the code, it reports no metric."""
+    return fn.name.lower().startswith("test") and any(isinstance(n, ast.Assert) for n in ast.walk(fn))
+
+
+def _is_zero_index(module: Module, node: ast.AST) -> bool:
+    parent = module.parent(node)
+    return isinstance(parent, ast.Subscript) and parent.value is node and isinstance(parent.slice, ast.Constant) \
+        and parent.slice.value == 0
+
+
+def _statistics_dropped(module: Module, call: ast.Call, scope: FuncNode) -> bool:
+    """Are the new statistics of ``apply(..., mutable=['batch_stats'])`` certainly thrown away in
+    ``scope``: ``apply(...)[0]``, ``out, _ = apply(...)``, ``out, updates = apply(...)`` with
+    ``updates`` never read, ``res = apply(...)`` read only as ``res[0]``?"""
+    if _is_zero_index(module, call):
+        return True
+    parent = module.parent(call)
+    if not (isinstance(parent, ast.Assign) and parent.value is call and len(parent.targets) == 1):
+        return False
+    target = parent.targets[0]
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return len(target.elts) == 2 and isinstance(target.elts[1], ast.Name) \
+            and not _name_used(module, scope, target.elts[1].id, parent)
+    if isinstance(target, ast.Name):
+        loads = _loads(scope, target.id, parent)
+        return bool(loads) and all(_is_zero_index(module, load) for load in loads)
+    return False
+
+
+def _step_region(module: Module, node: ast.AST) -> list[ast.stmt]:
+    """The statements run together with ``node``: the body of its innermost loop, else of its
+    function (or module)."""
+    for a in module.ancestors(node):
+        if isinstance(a, (ast.For, ast.AsyncFor, ast.While)):
+            return a.body
+        if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Module)):
+            return a.body
+    return module.tree.body
+
+
+def _walk_step(stmts: list[ast.stmt]) -> Iterable[ast.AST]:
+    """Nodes of ``stmts`` without descending into nested loops or definitions (another step)."""
+    other_step = (ast.For, ast.AsyncFor, ast.While, ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+    todo: list[ast.AST] = [s for s in stmts if not isinstance(s, other_step)]
+    while todo:
+        n = todo.pop()
+        yield n
+        todo += [child for child in ast.iter_child_nodes(n) if not isinstance(child, other_step)]
+
+
+def _site_in_training(module: Module, site: ast.Call) -> bool:
+    """Does the call ``site`` run as part of a training step: inside a differentiated function, or
+    next to a gradient / optimizer update in the same loop body (or function body, outside its
+    loops)? A call next to ``train_step(...)`` / ``train_one_epoch(...)`` evaluates between steps
+    or epochs: not part of one."""
+    differentiated = _differentiated_names(module)
+    if any(isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef)) and a.name in differentiated
+           for a in module.ancestors(site)):
+        return True
+    scope = module.scope_of(site) or module.tree
+    for n in _walk_step(_step_region(module, site)):
+        if not isinstance(n, ast.Call) or n is site:
+            continue
+        f = n.func
+        name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
+        if name in GRAD_NAMES or (name in UPDATE_NAMES and not _dict_update(n, scope)):
+            return True
+    return False
+
+
+def _held_out_words(module: Module, site: ast.Call) -> set[str]:
+    """Words that say what data a call evaluates: the names it is given (``val_batch``,
+    ``state=val_state``), what its result is stored in, the loops around it (``for batch in
+    val_loader``) and the functions it sits in (``run_validation``)."""
+    exprs: list[ast.AST] = list(site.args) + [k.value for k in site.keywords]
+    parent = module.parent(site)
+    if isinstance(parent, ast.Assign):
+        exprs += parent.targets
+    names: list[str] = []
+    for a in module.ancestors(site):
+        if isinstance(a, (ast.For, ast.AsyncFor)):
+            exprs += [a.target, a.iter]
+        elif isinstance(a, ast.comprehension):
+            exprs += [a.target, a.iter]
+        elif isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            names.append(a.name)
+    for e in exprs:
+        for n in ast.walk(e):
+            if isinstance(n, ast.Name):
+                names.append(n.id)
+            elif isinstance(n, ast.Attribute):
+                names.append(n.attr)
+    return {w for n in names for w in identifier_words(n)} & _HELD_OUT_WORDS
+
+
+def _running_average_apply(project: Project, module: Module, flags: dict[str, set[bool]]) -> Optional[str]:
+    """Where the program of ``module`` (the modules its imports connect it to) runs a model with its
+    running averages (``model.apply(variables, x, train=False)``, ``partial(model.apply,
+    train=False)``), else None: when nothing ever reads the running averages, batch statistics at
+    evaluation are how the model is used, not a slip. Another script of the same folder says
+    nothing about this one."""
+    (param, negations), = flags.items()
+    program = project.import_component(module)
+
+    def compute(p: Project) -> Optional[str]:
+        for c in p.all_calls():
+            if id(c.module) not in program:
+                continue
+            f = c.node.func
+            if isinstance(f, ast.Attribute) and f.attr in ("apply", "apply_fn"):
+                mode = _bn_mode_of_apply(c.module, p, c.node, flags)
+                if mode is not None and mode[0]:
+                    return f"{ast.unparse(f)}(..., {mode[1]}) in {p.relative_path(c.module)}, {c.module.line_ref(c.node.lineno)}"
+            elif c.qualname == "functools.partial" and c.node.args and isinstance(c.node.args[0], ast.Attribute) \
+                    and c.node.args[0].attr in ("apply", "apply_fn"):
+                given = kf.kwarg(c.node, param)
+                vals = kf.constant_values(c.module, p, given) if given is not None else None
+                if vals and all(isinstance(v, bool) and v is not next(iter(negations)) for v in vals):
+                    return f"{ast.unparse(c.node)} in {p.relative_path(c.module)}, {c.module.line_ref(c.node.lineno)}"
+        return None
+    return project.fact(("flax.running_average_apply", param, tuple(sorted(negations)), program), compute)
+
+
+@register
+class BatchStatisticsInEvaluation(Rule):
+    code = "BN404"
+    name = "batch-statistics-in-evaluation"
+    framework = "flax"
+    severity = "warning"
+    summary = ("An evaluation applies BatchNorm in training mode (train=True, mutable batch_stats) and drops the "
+               "new statistics: its metrics are computed with batch statistics, not the running averages.")
+    triggers = ("batch_stats",)
+    doc = RuleDoc(
+        what="""
+Finds `apply(variables, x, train=True, mutable=['batch_stats'])` — an apply whose call argument
+puts every BatchNorm of the model in training mode (`use_running_average=not train` with
+`train=True` by keyword, positionally, through `functools.partial` / a `TrainState.apply_fn`, or as
+the `__call__` default) — whose new statistics are thrown away (`logits, _ = ...`, `preds, updates
+= ...` with `updates` never read, `apply(...)[0]`), inside an evaluation: a function that computes no
+gradient and applies no update, is neither differentiated nor called from a training step, and
+is named for evaluation (`eval_step`, `validate`, `test_step`, `predict`...) or is called on
+held-out data (`compute_metrics(state=val_state, batch=val_batch)`, a call inside `for batch in
+val_loader`), also through `jax.jit` / `jax.pmap` wrappers — in a project that elsewhere runs the
+model with its running averages (`apply(..., train=False)`), i.e. whose deployed model reads them.
+BN403 covers the evaluation that keeps the new statistics.
+""",
+        why="""
+In training mode BatchNorm normalizes each batch with that batch's own mean and variance. The
+stored running averages are untouched when the returned statistics are dropped, but every
+validation metric is computed by a different model than the one used at inference: it depends on
+the batch composition and size (a single example, or a batch of one class, is normalized away),
+it hides a shift between training and validation data that the running averages would expose,
+and early stopping / model selection read it (measured with flax 0.12.8 on a shifted validation
+batch: loss 518.6 with train=True against 601.1 with the running averages).
+""",
+        example="""
+@jax.jit
+def compute_metrics(state, batch):
+    preds, updates = state.apply_fn({"params": state.params, "batch_stats": state.batch_stats},
+                                    batch["x"], train=True, mutable=["batch_stats"])
+    return loss_fn(preds, batch["y"])
+
+for val_batch in val_loader:
+    val_loss = compute_metrics(state, val_batch)
+""",
+        use_instead="""
+@jax.jit
+def compute_metrics(state, batch):
+    preds = state.apply_fn({"params": state.params, "batch_stats": state.batch_stats},
+                           batch["x"], train=False)
+    return loss_fn(preds, batch["y"])
+""",
+        not_flagged="""
+- functions that train (differentiated, computing gradients / optimizer updates, or called in the
+  loop body of a training step — training metrics of the step's own batch);
+- applies whose new statistics are used (BN403 when an evaluation keeps them; test-time
+  adaptation and recalibration: `adapt`, `tent`, `bn_update`, `precise_bn`, `recalibrate`...);
+- Monte-Carlo dropout, sampling and ensembles: applies given `rngs=`, repeated in a
+  `range(...)` loop, or in functions named so (`mc_predict`, `sample`, `uncertainty`...);
+- GAN / meta-learning / test-time-adaptation programs, and projects that never apply the model
+  with its running averages (batch statistics at test time by design), or whose BatchNorms are all
+  built with `use_running_average=False`;
+- functions that merely take a held-out name without being named for evaluation when one of
+  their calls runs in a training step; logging / preview hooks (`visualize`, `sample_images`);
+- applies whose mode is not decided by one call argument every BN reads the same way; unit tests.
+""",
+        versions=FLAX_VERSIONS,
+    )
+
+    def check(self, module: Module, project: Project) -> Iterable[Finding]:
+        if not module.imports.imports_any("flax") or is_test_file(module.path):
+            return
+        if not trains_batch_stats(project) or not project_reads_running_averages(project):
+            return
+        if mentions_deliberate_batch_stats(re.split(r"[/\\.]", project.relative_path(module))):
+            return
+        flags = None
+        for c in module.calls:
+            if not _is_apply(c) or c.scope is None or kf.kwarg(c.node, "rngs") is not None \
+                    or not _mutable_has_batch_stats(module, project, c.node):
+                continue
+            if not _statistics_dropped(module, c.node, c.scope) or self._repeated(module, c.node, c.scope):
+                continue
+            if flags is None:
+                flags = step_bn_flags(project, module) or {}
+            mode = _bn_mode_of_apply(module, project, c.node, flags) if flags else None
+            if mode is None or mode[0]:
+                continue  # unknown, or running averages
+            evaluation = self._evaluation(module, project, c.node, c.scope)
+            if evaluation is None or deliberate_in_program(module, project):
+                continue
+            inference = _running_average_apply(project, module, flags)
+            if inference is None:
+                continue
+            fn, how = evaluation
+            yield self.finding(module, c.node, (
+                f"this apply runs BatchNorm in training mode ({mode[1]}) inside `{fn.name}`, an evaluation ({how}), "
+                f"and drops the new statistics: every metric it computes normalizes each batch with that batch's own "
+                f"statistics, not with the running averages the model uses at inference ({inference}); evaluate "
+                "with the flag that sets use_running_average=True and without mutable batch_stats"))
+
+    @staticmethod
+    def _repeated(module: Module, call: ast.Call, scope: FuncNode) -> bool:
+        """Is the apply repeated over ``range(...)`` in its function (Monte-Carlo passes, ensembles)?"""
+        for a in _ancestors_until(module, call, scope):
+            it = a.iter if isinstance(a, (ast.For, ast.AsyncFor, ast.comprehension)) else None
+            if it is None and isinstance(a, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+                if any(isinstance(g.iter, ast.Call) and isinstance(g.iter.func, ast.Name) and g.iter.func.id == "range"
+                       for g in a.generators):
+                    return True
+            if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range":
+                return True
+        return False
+
+    @staticmethod
+    def _evaluation(module: Module, project: Project, call: ast.Call,
+                    scope: FuncNode) -> Optional[tuple[FuncNode, str]]:
+        """(the evaluation function holding ``call``, why it is one), or None."""
+        chain = [scope] + [a for a in module.ancestors(scope) if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        names = [f.name for f in chain] + [c.name for c in module.ancestors(call) if isinstance(c, ast.ClassDef)]
+        if BatchStatsUpdatedInEvaluation._trains_by_name(names) \
+                or any(set(identifier_words(n)) & _SAMPLING_WORDS for n in names):
+            return None
+        differentiated = _differentiated_names(module)
+        if any(f.name in differentiated or _is_training_function(f) or is_unit_test(module, f) or _asserting_test(f)
+               for f in chain):
+            return None
+        named = next((f for f in chain if set(identifier_words(f.name)) & _EVAL_WORDS), None)
+        outer = named or chain[-1]
+        held_out = None
+        for site_module, site in _calls_of_step(project, module, outer):
+            if _site_in_training(site_module, site):
+                return None  # also run in a training step: its metrics of the step's own batch
+            if named is None and held_out is None and _held_out_words(site_module, site):
+                held_out = f"called on held-out data at {site_module.line_ref(site.lineno)}"
+        if named is not None:
+            return named, "named for evaluation, no gradient, no update"
+        return (outer, held_out + ", no gradient, no update") if held_out else None

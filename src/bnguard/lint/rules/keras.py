@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Iterable, Optional
+from typing import Iterable, Iterator, Optional
 
 from bnguard.lint import keras_facts as kf
 from bnguard.lint.finding import Edit, Finding, Fix
@@ -131,6 +131,11 @@ Also `model.compile(); model.fit(); base.trainable = True; model.fit()` in one f
 `compile()` after the change, where `base` (the model itself, or an argument of the call that built
 it) visibly contains BN: the train function built by the first `fit` keeps the frozen state, so
 the unfrozen BN stays in inference mode and nothing in it trains (Keras 3.15 and tf_keras 2.21).
+Also `X.trainable = False` ("eval mode", a PyTorch habit) run on every pass of a loop that also runs
+a GradientTape step calling `X(..., training=True)` — in the loop body, or unconditionally in a
+function the loop calls (`self.evaluate()`, `validate(model, ...)`) — in a program that never sets
+`trainable` to anything else: from the first pass on, the non-trainable BN runs in inference mode
+although training=True is passed, while a variable list cached before the change keeps training.
 """,
         why="""
 `training=False` runs every BatchNormalization inside the model in inference mode: it normalises
@@ -158,14 +163,18 @@ with tf.GradientTape() as tape:
 - the transfer-learning pattern of the Keras guide (`base.trainable = False`, then
   `base(x, training=False)` inside a functional model trained with `fit`): it is not in a step;
 - evaluation steps (no tape, no `train_step`, no `minimize`), and flags whose value is not known;
-- objects set `trainable = False` anywhere in the project (a frozen pretrained backbone kept in
+- objects set `trainable = False` in the same program (a frozen pretrained backbone kept in
   inference mode while its head trains);
 - `training=K.learning_phase()` in projects that set or feed the learning phase, or run TF1 graphs;
 - models visibly built without BatchNormalization (a Sequential/functional/project model whose
   layers we can see), models of unknown origin (a parameter, `load_model`) in a project whose code
   never names batch norm nor builds a Keras application that has it (test-time constraint steps
   run in inference mode on purpose), adversarial attacks and input optimisation (the gradient is taken w.r.t. the
-  input, not the model's variables).
+  input, not the model's variables);
+- a `trainable = False` that is set back (any other `trainable` assignment in the program: a GAN
+  toggling its discriminator, `trainable = True` after evaluating), that runs only after the training
+  loop (freezing for export), under a test of the loop variable (`if epoch == last`), under a
+  condition inside the called function, or on a model other than the one the step trains.
 """,
         versions=KERAS_VERSIONS,
     )
@@ -204,6 +213,24 @@ with tf.GradientTape() as tape:
                                    f"{where} inside its training step: its BatchNormalization layers run in inference "
                                    f"mode, their moving statistics never update; pass training=True", fix=fix)
         yield from self._unfrozen_without_recompile(module, project)
+        yield from self._freeze_left_on_between_steps(module, project)
+
+    def _freeze_left_on_between_steps(self, module: Module, project: Project) -> Iterable[Finding]:
+        """``evaluate()`` sets ``self.model.trainable = False`` ("eval mode", a PyTorch habit) and the
+        epoch loop that calls it also runs the GradientTape step calling ``self.model(x,
+        training=True)``; nothing sets ``trainable`` back: from the first evaluation on, BN layers
+        that are not trainable run in inference mode whatever ``training`` says (TF2 Keras and
+        Keras 3), while a variable list cached before the change keeps training the weights."""
+        for freeze, frozen, step_call, loop in _freezes_left_on_in_step_loops(module, project):
+            where = "in the loop" if module.scope_of(freeze) is module.scope_of(loop) else \
+                f"in `{module.scope_of(freeze).name}`, called in the loop"
+            yield self.finding(module, freeze, (
+                f"`{frozen}.trainable = False` {where} at {module.line_ref(loop.lineno)} that also runs the "
+                f"training step calling `{frozen}(..., training=True)` ({module.line_ref(step_call.lineno)}), and "
+                "nothing sets it back: from then on its BatchNormalization layers run in inference mode although "
+                "training=True is passed (a non-trainable BN ignores the flag), so their moving statistics stop "
+                f"updating while the step keeps training; set `{frozen}.trainable = True` again before training "
+                "(or leave `trainable` alone and evaluate with training=False)"))
 
     def _unfrozen_without_recompile(self, module: Module, project: Project) -> Iterable[Finding]:
         """``model.compile(); model.fit(); base.trainable = True; model.fit()`` with no ``compile``
@@ -274,6 +301,252 @@ with tf.GradientTape() as tape:
         return out
 
 
+def _freezes_left_on_in_step_loops(module: Module, project: Project) -> Iterator[tuple[ast.Assign, str, ast.Call, ast.AST]]:
+    """(``X.trainable = False`` statement, ``X`` as the training step names it, the step's
+    ``X(..., training=True)`` call, the loop) for each freeze that runs unconditionally in a loop —
+    inline or in a function that loop calls — which also runs a GradientTape step training ``X``,
+    in a program (the modules connected by imports) that never assigns ``trainable`` anything but
+    False: a toggle back or a flag anywhere may restore it, and we do not follow the order."""
+    if not _trainable_assignments(module):
+        return
+    component = project.import_component(module)
+    for m in project.modules:
+        if id(m) in component and (any(kf._literal(n.value) is not False for n in _trainable_assignments(m))
+                                   or any(c.name == "setattr" and len(c.node.args) > 1
+                                          and kf._literal(c.node.args[1]) == "trainable" for c in m.calls)):
+            return
+    seen: set[int] = set()
+    for region in kf.training_regions(module, project):
+        if region.kind != "tape":
+            continue
+        trained = _trained_with_training_true(module, project, region)
+        if trained is None:
+            continue
+        name, step_call = trained
+        for loop, names in _loops_running_step(module, project, region):
+            for freeze, obj in _freezes_run_by_loop(module, loop):
+                if _as_step_name(obj, names) == name and id(freeze) not in seen:
+                    seen.add(id(freeze))
+                    yield freeze, name, step_call, loop
+
+
+def _trainable_assignments(module: Module) -> list[ast.Assign]:
+    return [n for n in module.nodes_of_kind.get(ast.Assign, ())
+            if any(isinstance(t, ast.Attribute) and t.attr == "trainable" for t in n.targets)]
+
+
+def _trained_with_training_true(module: Module, project: Project, region) -> Optional[tuple[str, ast.Call]]:
+    """The one model the tape step calls with ``training=True`` (dotted name, call), when it contains
+    BN and is the differentiated object (or the differentiated variables are not known: a list
+    cached earlier); None when there are several (a teacher beside the student) or none."""
+    calls = {}
+    for n in region.nodes():
+        if isinstance(n, ast.Call):
+            expr = kf.kwarg(n, "training")
+            if expr is not None and kf.always_true(module, project, expr):
+                d = kf.called_object(n)
+                if d:
+                    calls.setdefault(d, n)
+    if len(calls) != 1:
+        return None
+    (name, call), = calls.items()
+    if region.roots is not None and name not in region.roots:
+        return None
+    if not kf.is_bn_model(module, project, kf.model_expr(call)):
+        return None
+    return name, call
+
+
+def _loops_running_step(module: Module, project: Project, region) -> Iterator[tuple[ast.AST, Optional[dict[str, str]]]]:
+    """Loops that run the region's step again and again, with the names the step's objects have in
+    the loop's function (step name -> loop name; None: the same names): loops around the tape in its
+    own function, and loops around a call of that function or of a function calling it (two levels:
+    ``fit`` -> ``self.train_epoch()`` -> ``self.train_step(x, y)``), calls of a method of the same
+    class through ``self`` or of a module function by name, in the same module."""
+    step_fn = region.scope
+    anchor = region.anchor if region.anchor is not None else region.body[0]
+    for a in module.ancestors(anchor):
+        if a is step_fn:
+            break
+        if isinstance(a, (ast.For, ast.AsyncFor, ast.While)):
+            yield a, None
+    if step_fn is not None:
+        yield from _loops_around_calls_of(module, step_fn, None, 0)
+
+
+def _loops_around_calls_of(module: Module, fn: FuncNode, inner: Optional[dict[str, str]],
+                           depth: int) -> Iterator[tuple[ast.AST, Optional[dict[str, str]]]]:
+    """Loops around the calls of ``fn`` (see ``_loops_running_step``); ``inner``: the step's names
+    in ``fn`` (None: the same)."""
+    cls = module.enclosing_class(fn)
+    method = cls is not None and module.parent(fn) is cls
+    if not method and module.scope_of(fn) is not None:
+        return  # a nested function: called through names we do not follow
+    for site in module.calls:
+        if site.name != fn.name or site.scope is fn:
+            continue
+        f = site.node.func
+        if method:
+            if not (site.scope is not None and isinstance(f, ast.Attribute) and dotted(f.value) == "self"
+                    and module.enclosing_class(site.scope) is cls):
+                continue
+        elif not isinstance(f, ast.Name):
+            continue
+        names = _compose(inner, _step_names_at(site.node, fn, method, site.scope))
+        for a in module.ancestors(site.node):
+            if a is site.scope:
+                break
+            if isinstance(a, (ast.For, ast.AsyncFor, ast.While)):
+                yield a, names
+        if depth < 1 and site.scope is not None:
+            yield from _loops_around_calls_of(module, site.scope, names, depth + 1)
+
+
+def _compose(inner: Optional[dict[str, str]], outer: dict[str, str]) -> dict[str, str]:
+    """Step name -> caller name through one more call: ``inner`` maps the step's names to those of
+    the function called, ``outer`` that function's names to its caller's."""
+    if inner is None:
+        return outer
+    out = {}
+    for step_name, mid in inner.items():
+        mapped = _caller_name(mid, outer)
+        if mapped:
+            out[step_name] = mapped
+    return out
+
+
+def _step_names_at(call: ast.Call, step_fn: FuncNode, method: bool, caller: Optional[FuncNode]) -> dict[str, str]:
+    """Function name -> caller name for the objects a call of ``step_fn`` hands it: its parameters
+    bound to plain names or attributes, ``self`` for a method of the same class, and the module
+    globals it reads that the caller (a function, or the module itself) does not rebind."""
+    out: dict[str, str] = {"self": "self"} if method else {}
+    if not method:  # a module-level function (see the callers)
+        rebound = _bound_names(caller) if caller is not None else set()
+        for name in _free_names(step_fn):
+            if name not in rebound:
+                out[name] = name
+    for a in step_fn.args.args + step_fn.args.kwonlyargs:
+        if a.arg in ("self", "cls"):
+            continue
+        arg, explicit = kf.argument_for(call, step_fn, a.arg, is_method_call=method)
+        d = dotted(arg) if explicit and arg is not None else None
+        if d:
+            out[a.arg] = d
+    return out
+
+
+def _bound_names(fn: FuncNode) -> set[str]:
+    """Names ``fn`` binds itself: parameters and assigned names (nested functions included)."""
+    a = fn.args
+    out = {x.arg for x in a.posonlyargs + a.args + a.kwonlyargs}
+    out |= {x.arg for x in (a.vararg, a.kwarg) if x is not None}
+    out |= {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    return out
+
+
+def _free_names(fn: FuncNode) -> set[str]:
+    """Names ``fn`` reads without binding them: module globals (or builtins)."""
+    if any(isinstance(n, ast.Global) for n in ast.walk(fn)):
+        return set()
+    loaded = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return loaded - _bound_names(fn)
+
+
+def _as_step_name(obj: str, names: Optional[dict[str, str]]) -> Optional[str]:
+    """``obj`` (a dotted name in the loop's function) as the step function names it."""
+    if names is None:
+        return obj
+    for step_name, caller_name in names.items():
+        if obj == caller_name or obj.startswith(caller_name + "."):
+            return step_name + obj[len(caller_name):]
+    return None
+
+
+def _freezes_run_by_loop(module: Module, loop: ast.AST) -> Iterator[tuple[ast.Assign, str]]:
+    """``X.trainable = False`` statements every pass of ``loop`` may run (X named as in the loop's
+    function): in its body, or at the top level of a function of the module it calls (a method of
+    the same class via ``self.f(...)``, a module function by name; its ``self.*`` and parameters
+    mapped to the caller's names). A freeze under a test of the loop's own variable (``if epoch ==
+    last``) or under a condition inside the called function is not counted."""
+    loop_vars = {n.id for n in ast.walk(loop.target) if isinstance(n, ast.Name)} \
+        if isinstance(loop, (ast.For, ast.AsyncFor)) else set()
+    cls = module.enclosing_class(loop)
+    body_nodes = [n for st in loop.body for n in _walk_same_scope(st)]
+    for n in body_nodes:
+        if not _not_gated_by_loop_variable(module, n, loop, loop_vars):
+            continue
+        if isinstance(n, ast.Assign) and kf._literal(n.value) is False:
+            for t in n.targets:
+                d = dotted(t.value) if isinstance(t, ast.Attribute) and t.attr == "trainable" else None
+                if d:
+                    yield n, d
+        elif isinstance(n, ast.Call):
+            callee = _module_function_called(module, n, cls)
+            if callee is None:
+                continue
+            method = isinstance(n.func, ast.Attribute)
+            names = _step_names_at(n, callee, method, module.scope_of(n))
+            for st in _walk_same_scope(callee):
+                if isinstance(st, ast.Assign) and kf._literal(st.value) is False and _top_level_in(module, st, callee):
+                    for t in st.targets:
+                        d = dotted(t.value) if isinstance(t, ast.Attribute) and t.attr == "trainable" else None
+                        mapped = _caller_name(d, names) if d else None
+                        if mapped:
+                            yield st, mapped
+
+
+def _caller_name(obj: str, names: dict[str, str]) -> Optional[str]:
+    """``obj`` (a dotted name inside a called function) as the caller names it."""
+    head, dot, rest = obj.partition(".")
+    caller = names.get(head)
+    return caller + dot + rest if caller else None
+
+
+def _walk_same_scope(node: ast.AST) -> Iterator[ast.AST]:
+    """``node`` and its descendants, not entering nested function or class definitions."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        for c in ast.iter_child_nodes(n):
+            if not isinstance(c, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+                stack.append(c)
+
+
+def _not_gated_by_loop_variable(module: Module, node: ast.AST, loop: ast.AST, loop_vars: set[str]) -> bool:
+    """No ``if`` between ``node`` and ``loop`` tests the loop's variable (``if epoch == last``)."""
+    for a in module.ancestors(node):
+        if a is loop:
+            return True
+        if isinstance(a, (ast.If, ast.IfExp, ast.While)) \
+                and loop_vars & {n.id for n in ast.walk(a.test) if isinstance(n, ast.Name)}:
+            return False
+    return True
+
+
+def _top_level_in(module: Module, node: ast.AST, fn: FuncNode) -> bool:
+    """Does ``node`` run whenever ``fn`` runs (only ``with``/``try`` blocks around it)?"""
+    for a in module.ancestors(node):
+        if a is fn:
+            return True
+        if not isinstance(a, (ast.With, ast.AsyncWith, ast.Try)):
+            return False
+    return False
+
+
+def _module_function_called(module: Module, call: ast.Call, cls: Optional[ast.ClassDef]) -> Optional[FuncNode]:
+    """The function of ``module`` a call runs: ``self.f(...)`` -> method ``f`` of ``cls``; ``f(...)``
+    -> the module-level function ``f``."""
+    f = call.func
+    if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "self" and cls is not None:
+        return next((st for st in cls.body if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef))
+                     and st.name == f.attr), None)
+    if isinstance(f, ast.Name):
+        return next((st for st in module.tree.body if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef))
+                     and st.name == f.id), None)
+    return None
+
+
 @register
 class NoTrainingFlagInTrainStep(Rule):
     code = "BN202"
@@ -330,7 +603,7 @@ for x, y in dataset:
   functional models whose BN part is bound with a literal `training=True` when the graph is built
   (`backbone(inputs, training=True)`, SimCLR / BYOL encoders: the bound value is kept at every run);
 - objects other than the differentiated one (teachers, target networks, frozen encoders);
-- objects set `trainable = False` anywhere in the project (deliberately frozen), and models whose
+- objects set `trainable = False` in the same program (deliberately frozen), and models whose
   only BN sits in a part kept in inference mode on purpose (a base called `base(x, training=False)`
   or set `base.trainable = False`, BN created `trainable=False`): transfer learning with a custom loop;
 - `fit`, and code that calls `set_learning_phase(1)`.
@@ -343,13 +616,13 @@ for x, y in dataset:
             return
         if any((c.qualname or "").endswith("set_learning_phase") for c in module.calls):
             return
-        frozen = kf.frozen_names(project)
+        frozen = kf.frozen_names(project, module)  # this program's frozen objects, not another script's
         for region in kf.training_regions(module, project):
             for call, obj, cmod, site in kf.region_model_calls(module, project, region):
                 expr, known = kf.training_arg(call)
                 if not known or expr is not None:
                     continue
-                if obj.rsplit(".", 1)[-1] in frozen:
+                if obj.rsplit(".", 1)[-1] in frozen | kf.frozen_names(project, cmod):
                     continue
                 if not self._contains_bn(cmod, project, call, obj):
                     continue
@@ -369,7 +642,7 @@ for x, y in dataset:
                 yield self.finding(cmod, call, message, fix=self._fix(cmod, call))
             yield from self._none_through_helpers(module, project, region, frozen)
 
-    def _none_through_helpers(self, module: Module, project: Project, region, frozen: set) -> Iterable[Finding]:
+    def _none_through_helpers(self, module: Module, project: Project, region, frozen: frozenset) -> Iterable[Finding]:
         """``self.compute_loss(x, y)`` in the step -> ``compute_loss(self, x, y, training=None)`` ->
         ``self.forward(x, training=training)`` -> ``self.model(x, training=training)``: the helpers
         forward an explicit ``training`` parameter whose default None no call on the way overrides,
@@ -384,7 +657,8 @@ for x, y in dataset:
                 if found is None:
                     continue
                 call, obj, cmod, chain = found
-                if obj.rsplit(".", 1)[-1] in frozen or not self._contains_bn(cmod, project, call, obj):
+                if obj.rsplit(".", 1)[-1] in frozen | kf.frozen_names(project, cmod) \
+                        or not self._contains_bn(cmod, project, call, obj):
                     continue
                 path = " -> ".join(f"`{fn.name}`" for fn in chain)
                 yield self.finding(module, n, (
@@ -561,7 +835,7 @@ class HardcodedTrainingFalseInCall(Rule):
     name = "bn-sublayer-training-false-in-call"
     framework = "keras"
     summary = "A layer's or model's call() passes training=False to its BatchNormalization sublayer."
-    triggers = ("training",)
+    triggers = ("training", "trainable")
     doc = RuleDoc(
         what="""
 Finds, in the `call` method of a Keras layer or model that takes a `training` argument, a call of one
@@ -573,7 +847,11 @@ Also finds the construction of a BatchNormalization subclass with a freeze switc
 parameter there) with a value that is always true (a literal, a default or a config entry such as
 `CONFIG["freeze_bn"]`), in a program that trains and whose pretrained-weight loads are all switched
 off (`if config["weights"]: model.load_weights(...)` with `weights` always None): the freeze is
-meant for pretrained statistics, and a model trained from scratch keeps the initial 0/1.
+meant for pretrained statistics, and a model trained from scratch keeps the initial 0/1. The same
+for `layer.trainable = False` on every BatchNormalization layer (`for layer in model.layers: if
+isinstance(layer, BatchNormalization)`) that always runs (unconditionally, or under settings that
+are always true, reached from an entry point): TF2 Keras and Keras 3 run a non-trainable BN in
+inference mode.
 """,
         why="""
 The block receives the training flag but does not pass it on: its BN always normalises with the
@@ -599,9 +877,10 @@ class ConvBlock(keras.layers.Layer):
 - deliberately frozen BN: the sublayer is created with `trainable=False` or set `.trainable = False`
   (frozen-BN backbones for detection/fine-tuning), or its class is a custom subclass of
   BatchNormalization;
-- a freeze switch on a model that loads pretrained weights (or builds a Keras application with
-  ImageNet weights), may load them (a weights setting that is not always empty), or has no weight
-  loading code at all (a per-layer freeze by design); a switch whose value is not always true;
+- a freeze switch (or a `layer.trainable = False` loop over BN layers) on a model that loads
+  pretrained weights (or builds a Keras application with ImageNet weights), may load them (a weights
+  setting that is not always empty), or has no weight loading code at all (a per-layer freeze by
+  design); a switch whose value is not always true (a command-line flag);
 - `training=False` inside a branch on the training flag (`if not training: ...`);
 - `call` methods without a `training` parameter, and calls of whole sub-models with
   `training=False` (the fine-tuning pattern of the Keras guide).
@@ -640,6 +919,35 @@ class ConvBlock(keras.layers.Layer):
                                        f"`{cls.name}.{fn.name}`: it never updates its moving statistics; "
                                        f"pass `training=training`", fix=fix)
         yield from self._freeze_switch_on_from_scratch(module, project)
+        yield from self._bn_frozen_from_scratch(module, project)
+
+    def _bn_frozen_from_scratch(self, module: Module, project: Project) -> Iterable[Finding]:
+        """``layer.trainable = False`` for every BatchNormalization layer (``for layer in
+        model.layers: if isinstance(layer, BatchNormalization)``) that always runs — unconditionally
+        or under a setting that is always true, in a function some call of which always runs — in
+        a program that trains and whose pretrained-weight loads are all switched off: BN frozen for
+        fine-tuning, on a model trained from scratch."""
+        freezes = [st for st in module.nodes_of_kind.get(ast.Assign, ()) if kf._literal(st.value) is False
+                   and any(isinstance(t, ast.Attribute) and t.attr == "trainable" and _bn_filtered(module, t.value, st)
+                           for t in st.targets)]
+        if not freezes:
+            return
+        program = [m for m in project.modules if id(m) in same_program(module, project)]
+        skipped = _pretrained_loads_all_skipped(program, project)
+        if skipped is None or not _trains(program):
+            return
+        load, lm = skipped
+        for st in freezes:
+            if not _always_runs(project, module, st):
+                continue
+            fn = module.scope_of(st)
+            where = f" in `{fn.name}`" if fn is not None else ""
+            yield self.finding(module, st, (
+                f"`{ast.unparse(st.targets[0])} = False`{where} freezes every BatchNormalization layer, a "
+                f"fine-tuning setting meant for pretrained statistics, but the only weight load "
+                f"(`{ast.unparse(load.func)}` at {lm.where(load.lineno)}) is switched off: the model trains from "
+                "scratch and a non-trainable BN runs in inference mode, so these layers keep their initial 0/1 "
+                "moving statistics; freeze BN only when pretrained weights are loaded"))
 
     def _freeze_switch_on_from_scratch(self, module: Module, project: Project) -> Iterable[Finding]:
         """Constructions of a BatchNormalization subclass with a freeze switch (``call`` forces
@@ -764,6 +1072,75 @@ def _freeze_switch(project: Project, cls: ast.ClassDef) -> Optional[tuple[str, F
                             and t.attr == test.attr for t in st.targets):
                 return test.attr, init, st.value.id
     return None
+
+
+def _bn_filtered(module: Module, obj: ast.expr, stmt: ast.AST) -> bool:
+    """Is ``obj`` (a plain name) known to be a BatchNormalization layer at ``stmt``: the statement sits
+    in the body of ``if isinstance(obj, <Keras BN class>)`` (a tuple of BN classes too)?"""
+    if not isinstance(obj, ast.Name):
+        return False
+    child: ast.AST = stmt
+    for a in module.ancestors(stmt):
+        if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            return False
+        if isinstance(a, ast.If) and any(st is child for st in a.body):
+            for test in (a.test.values if isinstance(a.test, ast.BoolOp) and isinstance(a.test.op, ast.And) else [a.test]):
+                if isinstance(test, ast.Call) and isinstance(test.func, ast.Name) and test.func.id == "isinstance" \
+                        and len(test.args) == 2 and isinstance(test.args[0], ast.Name) and test.args[0].id == obj.id:
+                    classes = test.args[1].elts if isinstance(test.args[1], ast.Tuple) else [test.args[1]]
+                    if classes and all(kf.is_keras_bn_layer(module.imports.resolve(c)) for c in classes):
+                        return True
+        child = a
+    return False
+
+
+def _always_runs(project: Project, module: Module, node: ast.AST, depth: int = 0) -> bool:
+    """Does ``node`` run whenever the program does, as far as the code shows: every ``if`` around it
+    (up to its function) either filters BN layers (``isinstance``) or tests a setting that is always
+    true (false for the ``else`` branch); inside a function, some call of it in the same module that
+    always runs (up to four levels), or none at all (an entry point: ``main``). Unknown conditions
+    (a command-line flag) count as "may not run"."""
+    child: ast.AST = node
+    for a in module.ancestors(node):
+        if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            sites = [site for site in module.calls if site.name == a.name and site.scope is not a
+                     and _resolves_to(module, site.node, a)]
+            if not sites:
+                return module.parent(a) is module.tree and depth > 0  # an entry point the freeze is reached from
+            return depth < 4 and any(_always_runs(project, module, site.node, depth + 1) for site in sites)
+        if isinstance(a, ast.ClassDef):
+            return False
+        if isinstance(a, ast.If):
+            test = a.test
+            if (isinstance(test, ast.Call) and isinstance(test.func, ast.Name) and test.func.id == "isinstance") \
+                    or _is_main_guard(test):
+                child = a
+                continue
+            vals = kf.constant_values(module, project, test)
+            in_body = any(st is child for st in a.body)
+            if not vals or (all(vals) if in_body else not any(vals)) is False:
+                return False
+        elif isinstance(a, (ast.While, ast.Try)) and not any(st is child for st in a.body):
+            return False  # an else / handler branch
+        child = a
+    return True
+
+
+def _is_main_guard(test: ast.expr) -> bool:
+    """``__name__ == "__main__"``: the script is being run."""
+    return isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "__name__" \
+        and len(test.comparators) == 1 and kf._literal(test.comparators[0]) == "__main__"
+
+
+def _resolves_to(module: Module, call: ast.Call, fn: FuncNode) -> bool:
+    """Is ``call`` a call of the module-level function ``fn`` by its name (or of ``fn`` as a method
+    of the caller's own class, ``self.fn(...)``)?"""
+    f = call.func
+    owner = module.parent(fn)
+    if isinstance(f, ast.Name):
+        return owner is module.tree and f.id == fn.name
+    return isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "self" \
+        and isinstance(owner, ast.ClassDef) and module.enclosing_class(call) is owner
 
 
 def _base_qualnames(project: Project, cls: ast.ClassDef) -> list[str]:
@@ -1168,7 +1545,10 @@ Finds a call of a model that contains trainable BatchNormalization with a litera
   function's epoch loop is evaluation between epochs, not a step);
 - in a method of a `keras.callbacks.Callback` subclass (`on_epoch_end`, `on_train_end`,
   `on_test_end`, or a helper of the callback) running `self.model(x, training=True)`, when the
-  callback is passed to `fit` of a model that contains BN (Monte-Carlo dropout on the whole model).
+  callback is passed to `fit` of a model that contains BN (Monte-Carlo dropout on the whole model);
+- in a function given as an `on_*` hook (not `on_train_begin`) to `keras.callbacks.LambdaCallback`
+  (a closure, a module function, or `self.<method>`), whatever the function that builds the
+  callback is called, when the model it calls contains BN and the hook itself does not train.
 """,
         why="""
 `training=True` switches every BatchNormalization to batch statistics *and* makes it assign them
@@ -1231,7 +1611,7 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
         if mentions_deliberate_batch_stats(path_parts) and not _only_tta(path_parts):
             return
         path_tta = _only_tta(path_parts)  # a `tta.py`: adaptation or augmentation, decided per function
-        frozen = kf.frozen_names(project)
+        frozen = kf.frozen_names(project, module)  # this program's frozen objects, not another script's
         for c in module.calls:
             expr = kf.kwarg(c.node, "training")
             if expr is None or c.scope is None:
@@ -1255,6 +1635,10 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
                 where = (f"in `{_owner_name(module, fn)}.{fn.name}`, a method of a Keras callback (it runs between "
                          "fit()'s steps, on data it was given)")
                 fix = None
+            elif kind == "lambda-callback":
+                where = (f"in `{fn.name}`, a hook given to a Keras LambdaCallback (fit() runs it between its "
+                         "steps, on data it was given)")
+                fix = None
             else:
                 named = f"{_owner_name(module, fn)}.{fn.name}" if fn.name in _DISPATCH_METHODS else fn.name
                 where = f"in `{named}`, which evaluates (no gradient, no update)"
@@ -1273,6 +1657,14 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
         a call in a method of a Keras callback; None when the function (or one around it) trains,
         builds a functional graph, or is called from a training function."""
         chain = [scope] + [a for a in module.ancestors(scope) if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        hook = _lambda_callback_hook(module, chain)
+        if hook is not None:
+            # fit() runs the hook between its steps, whatever the function that builds the callback is
+            # named (`train(...)` included): only the functions from the hook inward say what it does
+            inner = chain[:chain.index(hook) + 1]
+            if any(set(identifier_words(f.name)) & _TRAINING_WORDS for f in inner) or _trains_or_builds(module, hook):
+                return None
+            return "lambda-callback", hook
         words = [set(identifier_words(f.name)) for f in chain]
         if any(w & _TRAINING_WORDS for w in words):
             return None
@@ -1337,6 +1729,33 @@ def _eager_keras(module: Module) -> bool:
                    or c.qualname in ("tensorflow.compat.v1.Session", "tensorflow.compat.v1.disable_eager_execution",
                                      "tensorflow.compat.v1.disable_v2_behavior")
                    for c in module.calls)
+
+
+def _lambda_callback_hook(module: Module, chain: list[FuncNode]) -> Optional[FuncNode]:
+    """The function of ``chain`` (a call's enclosing functions, innermost first) given to a
+    ``keras.callbacks.LambdaCallback`` as one of its ``on_*`` hooks — by name from the scope that
+    defines it (a closure, a module function) or as ``self.<method>`` from its own class: fit()
+    calls it between training steps, like a method of a ``Callback`` subclass."""
+    hooks = [c for c in module.calls if c.name == "LambdaCallback"
+             and kf.keras_name(c.qualname) == "keras.callbacks.LambdaCallback"]
+    if not hooks:
+        return None
+    for fn in chain:
+        defined_in = module.scope_of(fn)
+        owner = module.parent(fn)
+        for c in hooks:
+            for kw in c.node.keywords:
+                if not (kw.arg or "").startswith("on_") or kw.arg == "on_train_begin":
+                    continue  # before the first step: the whole training washes a contamination out
+                v = kw.value
+                if isinstance(v, ast.Name) and v.id == fn.name and not isinstance(owner, ast.ClassDef) \
+                        and (defined_in is None or defined_in is c.scope):
+                    return fn
+                if isinstance(v, ast.Attribute) and v.attr == fn.name and isinstance(v.value, ast.Name) \
+                        and v.value.id == "self" and isinstance(owner, ast.ClassDef) \
+                        and module.enclosing_class(c.node) is owner:
+                    return fn
+    return None
 
 
 def _evaluator_dispatch(module: Module, cls: ast.ClassDef, fn: FuncNode) -> bool:

@@ -8,6 +8,7 @@ consumers) and :mod:`bnguard.lint.values` (what a flag can be, over every call s
 from __future__ import annotations
 
 import ast
+import builtins
 from typing import Iterable, Optional
 
 from bnguard.lint import keras_facts as kf
@@ -174,7 +175,9 @@ Also a boolean placeholder (`tf.placeholder(tf.bool)`) that every feed in its pr
 False` (the BN flag's placeholder) inside a training loop, on the dict that the loop's
 `sess.run(train_op, feed_dict=feed)` keeps using, when nothing in the loop writes that key again,
 rebinds the dict or updates it with that key (or with keys it cannot read): from the first
-evaluation on, every training step runs BN in inference mode.
+evaluation on, every training step runs BN in inference mode. The same for a flag kept in a boolean
+`tf.Variable` switched by assign ops (`set_inference = tf.assign(is_training, False)`): a training loop
+that runs the False switch (directly, or through `self.evaluate()`) and never the True one.
 
 Command-line options are resolved when their values form a closed set: argparse `choices` (plus the
 default, which argparse does not check against them), `store_true`/`store_false`, absl/`tf.app.flags`
@@ -236,6 +239,9 @@ with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
   updates are run (`model.updates`, `get_updates_for`, anything touching UPDATE_OPS), that are
   frozen (`trainable=False`, `layer.trainable = False`) or warm-started (`warm_start_from`).
 - Other Keras uses (`fit`, eager): see the Keras rules.
+- A `tf.Variable` flag switched back in the loop (`sess.run(set_training)` at each epoch, or in a
+  `finally` of the evaluation), switched off only under an `if` in the loop (the last epoch), also
+  fed anywhere, or bound to anything but `tf.Variable(True/False)` somewhere in the project.
 """,
         versions=VERSIONS,
     )
@@ -283,6 +289,35 @@ with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
                        "never update and stay at their initial 0/1; use a boolean placeholder fed True while training")
             yield self.finding(module, site.node, msg)
         yield from self._feed_flag_left_false(module, project)
+        yield from self._variable_flag_left_false(module, project)
+
+    def _variable_flag_left_false(self, module: Module, project: Project) -> Iterable[Finding]:
+        """The BN flag is a boolean ``tf.Variable`` switched with assign ops (``set_inference =
+        tf.assign(is_training, False)``), and a training loop runs the False switch (directly or
+        through ``self.evaluate()``) but nothing in the loop switches it back: from the first
+        evaluation on every training step runs BN in inference mode."""
+        program = frozenset(same_program(module, project))
+        switches = _flag_variable_switches(project, program)
+        if not switches:
+            return
+        setters = _functions_switching(project, program, switches)
+        for run in _train_runs(module, project):
+            scope = module.scope_of(run)
+            for loop in (a for a in module.ancestors(run) if isinstance(a, (ast.For, ast.While))):
+                if module.scope_of(loop) is not scope:
+                    break
+                found = _switches_in(loop, module, switches, setters)
+                if False not in found or True in found:
+                    continue
+                node, op = found[False]
+                if any(isinstance(a, ast.If) for a in module.ancestors(node) if _inside_node(a, loop, module)):
+                    break  # ``if epoch == last: evaluate()``: maybe only once, at the end
+                yield self.finding(module, node, (
+                    f"`{ast.unparse(node)}` inside the training loop runs `{op}`, which assigns False to the batch-norm "
+                    "training-flag variable, and nothing in the loop assigns True back: after its first run every "
+                    f"training step (`sess.run` at {module.line_ref(run.lineno)}) runs batch norm in inference mode and "
+                    "its moving statistics stop updating; switch the flag back after evaluating (in a `finally`)"))
+                return
 
     def _feed_flag_left_false(self, module: Module, project: Project) -> Iterable[Finding]:
         """``feed[is_training] = False`` inside the training loop (to evaluate), on the same dict that
@@ -313,6 +348,165 @@ with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
                 f"that `sess.run` at {module.line_ref(run.lineno)} keeps using for the train op, and nothing in the loop "
                 "sets the flag back: after the first evaluation every training step runs batch norm in inference "
                 "mode and its moving statistics stop updating; evaluate with a copy (`{**feed, is_training: False}`)"))
+
+
+def _flag_variable_switches(project: Project, program: frozenset) -> dict:
+    """Assign ops that switch a BN training flag kept in a boolean ``tf.Variable``: op name (last name
+    of what the op is bound to) -> the value it assigns. The flag must reach every tf1 BN layer of the
+    program through names bound only to ``tf.Variable(<True/False>, ...)``, and never be fed."""
+    def compute(p: Project) -> dict:
+        flag_names = set()
+        for site in bn_sites(p):
+            if site.api == "keras" or id(site.module) not in program:
+                continue
+            names = _flag_terminal_names(site, p)
+            if names is None:
+                return {}
+            flag_names |= names
+        if not flag_names or not all(_bound_only_to_bool_variable(n, p, program) for n in flag_names):
+            return {}
+        switches: dict = {}
+        for m in p.modules:
+            if id(m) not in program:
+                continue
+            for node in m.nodes_of_kind.get(ast.Assign, ()):
+                value = _switch_value(node.value, m, flag_names)
+                if value is None or len(node.targets) != 1:
+                    continue
+                name = _last_name_of_target(node.targets[0])
+                if name is None or switches.get(name, value) != value:
+                    return {}  # one name bound to both switches: cannot tell which runs
+                switches[name] = value
+            for node in ast.walk(m.tree):  # ``{is_training: True}`` fed anywhere overrides the variable
+                if isinstance(node, ast.Dict) and any(k is not None and _last_name_of_target(k) in flag_names
+                                                      for k in node.keys):
+                    return {}
+                if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) \
+                        and _last_name_of_target(node.slice) in flag_names:
+                    return {}
+        return switches if set(switches.values()) == {True, False} else {}
+    return project.fact("tf1.flag_variable_switches:" + ",".join(map(str, sorted(program))), compute)
+
+
+def _flag_terminal_names(site: BNSite, project: Project, depth: int = 4) -> Optional[set]:
+    """The last names of the expressions the flag of ``site`` comes from, following parameters through
+    their call sites (``mlp(x, self.is_training)`` -> ``is_training``); None when it cannot tell."""
+    out: set = set()
+    work = [(site.flag_expr, site.module, depth)]
+    while work:
+        expr, m, d = work.pop()
+        if not isinstance(expr, (ast.Name, ast.Attribute)):
+            return None
+        scope = m.scope_of(expr)
+        if isinstance(expr, ast.Name) and scope is not None and not isinstance(scope, ast.Lambda) \
+                and kf._param_index(scope, expr.id)[2]:
+            sites = project.call_sites(scope.name)
+            if d <= 0 or not sites:
+                return None
+            for c in sites:
+                arg, explicit = kf.argument_for(c.node, scope, expr.id, is_method_call=isinstance(c.node.func, ast.Attribute))
+                if arg is None or not explicit:
+                    return None
+                work.append((arg, c.module, d - 1))
+            continue
+        out.add(expr.id if isinstance(expr, ast.Name) else expr.attr)
+    return out
+
+
+def _bound_only_to_bool_variable(name: str, project: Project, program: frozenset) -> bool:
+    """Is every binding of ``name`` / ``x.name`` in the program a ``tf.Variable(<True/False>, ...)``?"""
+    values = []
+    for m in project.modules:
+        if id(m) not in program:
+            continue
+        for node in m.nodes_of_kind.get(ast.Assign, ()):
+            for t in node.targets:
+                if _last_name_of_target(t) == name:
+                    values.append((node.value, m))
+                elif any(isinstance(n, (ast.Name, ast.Attribute)) and _last_name_of_target(n) == name
+                         for n in ast.walk(t)):
+                    return False  # unpacked from something we cannot read
+    for value, m in values:
+        if not (isinstance(value, ast.Call) and m.imports.resolve(value.func) == "tensorflow.Variable"):
+            return False
+        init = value.args[0] if value.args else next((k.value for k in value.keywords if k.arg == "initial_value"), None)
+        if not (isinstance(init, ast.Constant) and isinstance(init.value, bool)):
+            return False
+    return bool(values)
+
+
+def _switch_value(expr: ast.AST, m: Module, flag_names: set) -> Optional[bool]:
+    """``tf.assign(flag, False)`` / ``flag.assign(False)`` of a flag variable: the value it assigns."""
+    if not isinstance(expr, ast.Call):
+        return None
+    if m.imports.resolve(expr.func) in ("tensorflow.assign", "tensorflow.compat.v1.assign") and len(expr.args) >= 2:
+        ref, value = expr.args[0], expr.args[1]
+    elif isinstance(expr.func, ast.Attribute) and expr.func.attr == "assign" and len(expr.args) == 1:
+        ref, value = expr.func.value, expr.args[0]
+    else:
+        return None
+    if _last_name_of_target(ref) not in flag_names or not (isinstance(value, ast.Constant) and isinstance(value.value, bool)):
+        return None
+    return value.value
+
+
+def _run_switches(node: ast.AST, m: Module, switches: dict) -> dict:
+    """The switches a ``sess.run(...)`` call runs: value -> op name."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "run"):
+        return {}
+    return {switches[n]: n for n in _fetched_names(node) if n in switches}
+
+
+def _functions_switching(project: Project, program: frozenset, switches: dict) -> dict:
+    """Function name (of the program) -> the switch values its body runs, directly or through the
+    functions it calls (by name, a few levels deep)."""
+    def compute(p: Project) -> dict:
+        direct: dict = {}
+        calls: dict = {}
+        for m in p.modules:
+            if id(m) not in program:
+                continue
+            for fi in m.functions:
+                vals = set()
+                for n in ast.walk(fi.node):
+                    vals |= set(_run_switches(n, m, switches))
+                    if isinstance(n, ast.Call):
+                        name = _callee_name(n)
+                        if name and name != fi.name and p.functions(name):
+                            calls.setdefault(fi.name, set()).add(name)
+                direct.setdefault(fi.name, set()).update(vals)
+        out = {}
+        for name in direct:
+            seen, work, vals = set(), [name], set()
+            while work:
+                n = work.pop()
+                if n in seen or len(seen) > 50:
+                    continue
+                seen.add(n)
+                vals |= direct.get(n, set())
+                work.extend(calls.get(n, ()))
+            if vals:
+                out[name] = vals
+        return out
+    return project.fact("tf1.functions_switching:" + ",".join(map(str, sorted(program))), compute)
+
+
+def _callee_name(call: ast.Call) -> Optional[str]:
+    f = call.func
+    return f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
+
+
+def _switches_in(loop: ast.AST, m: Module, switches: dict, setters: dict) -> dict:
+    """The switch values that running ``loop`` may run: value -> (the run or call in the loop, op name)."""
+    out: dict = {}
+    for n in ast.walk(loop):
+        for value, op in _run_switches(n, m, switches).items():
+            out.setdefault(value, (n, op))
+        if isinstance(n, ast.Call):
+            for value in setters.get(_callee_name(n), ()):
+                op = next((k for k, v in switches.items() if v == value), "")
+                out.setdefault(value, (n, op))
+    return out
 
 
 @register
@@ -704,8 +898,79 @@ def _train_op_is_wired(call: ast.Call, module: Module, project: Project) -> bool
             for item in anc.items:
                 c = item.context_expr
                 if isinstance(c, ast.Call) and (module.imports.resolve(c.func) or "").endswith("control_dependencies"):
-                    if not c.args or not _other_collection(c.args[0], module, project):
+                    if not c.args or not (_other_collection(c.args[0], module, project)
+                                          or _no_dependencies(c.args[0], module, project)):
                         return True
+    return False
+
+
+def _empty_dependency_block(call: ast.Call, module: Module, project: Project) -> Optional[ast.Call]:
+    """The ``control_dependencies(<always empty>)`` call of a ``with`` around ``call``, if any."""
+    for anc in module.ancestors(call):
+        if isinstance(anc, (ast.With, ast.AsyncWith)):
+            for item in anc.items:
+                c = item.context_expr
+                if (isinstance(c, ast.Call) and c.args and (module.imports.resolve(c.func) or "").endswith("control_dependencies")
+                        and _no_dependencies(c.args[0], module, project)):
+                    return c
+    return None
+
+
+def _no_dependencies(expr: ast.AST, module: Module, project: Project, depth: int = 0, seen: Optional[set] = None) -> bool:
+    """Is the argument of ``control_dependencies`` always empty, so the block waits for no op: ``[]``,
+    ``None``, ``list(x)`` / ``x or []`` of such values, or a name every binding of which is one (a
+    hand-written ``create_train_op(..., update_ops=None)`` that turns the None every caller leaves into
+    ``[]``)? A list that anything may fill (``deps.append``, passed to a call) or an unknown value is not."""
+    seen = set() if seen is None else seen
+    if depth > 8:
+        return False
+    if isinstance(expr, (ast.List, ast.Tuple)):
+        return not expr.elts
+    if isinstance(expr, ast.Constant):
+        return expr.value is None
+    if isinstance(expr, ast.BoolOp) and isinstance(expr.op, ast.Or):  # ``update_ops or []``
+        return all(_no_dependencies(v, module, project, depth + 1, seen) for v in expr.values)
+    if isinstance(expr, ast.IfExp):  # ``deps if deps is not None else []``
+        return all(_no_dependencies(v, module, project, depth + 1, seen) for v in (expr.body, expr.orelse))
+    if isinstance(expr, ast.Call):  # ``list(update_ops or [])``
+        if not (isinstance(expr.func, ast.Name) and expr.func.id in ("list", "tuple") and not expr.keywords
+                and "list" not in module.imports.aliases and "tuple" not in module.imports.aliases):
+            return False
+        return not expr.args or (len(expr.args) == 1 and _no_dependencies(expr.args[0], module, project, depth + 1, seen))
+    if not isinstance(expr, ast.Name):
+        return False
+    found = V.resolver(project).binding_of(expr.id, module, module.scope_of(expr))
+    if found is None:
+        return False
+    bindings, owner = found
+    if _sequence_may_grow(expr.id, owner if owner is not None else module.tree):
+        return False
+    for b in bindings:
+        if b.kind == "expr":
+            if id(b.expr) in seen:
+                continue  # ``update_ops = list(update_ops or [])``: the cycle adds no value
+            seen.add(id(b.expr))
+            if not _no_dependencies(b.expr, module, project, depth + 1, seen):
+                return False
+        elif b.kind != "param" or V.param_values(b.func, expr.id, module, project) != frozenset([None]):
+            return False  # a parameter counts only when every call in the project leaves it None
+    return True
+
+
+def _sequence_may_grow(name: str, owner: ast.AST) -> bool:
+    """May the list bound to ``name`` in ``owner`` be filled after it is bound: a method or item of it
+    used (``deps.append(op)``, ``deps[0]``), or the name handed to a call (``collect(deps)``)?"""
+    parents = {id(c): p for p in ast.walk(owner) for c in ast.iter_child_nodes(p)}
+    for n in ast.walk(owner):
+        if not (isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)):
+            continue
+        parent = parents.get(id(n))
+        if isinstance(parent, (ast.Attribute, ast.Subscript, ast.Starred)):
+            return True
+        if isinstance(parent, ast.Call) and n is not parent.func:
+            callee = dotted(parent.func) or ""
+            if not callee.endswith(("control_dependencies", "list", "tuple", "len")):
+                return True
     return False
 
 
@@ -1377,7 +1642,13 @@ train op without them: the updates then run only when the summary is fetched), n
 governs a train op that the same function replaces by an unwired one right after the block, before
 anything reads it (`train_op = opt.minimize(loss)` under the dependency, then `train_op =
 opt.apply_gradients(clipped)`), nor `control_dependencies` on another collection (`get_collection(TRAINABLE_VARIABLES)`, a
-look-alike of the recipe). The message names the BN layer.
+look-alike of the recipe), nor `control_dependencies` on an always-empty list (`[]`, or a hand-written
+`create_train_op(..., update_ops=None)` that turns the None every caller leaves into `list(update_ops
+or [])`), nor a `get_collection(UPDATE_OPS, scope)` filter that matches no update op: a literal scope
+the program never builds (a typo), or one that names only `with name_scope/variable_scope` blocks in
+which no BN layer is built, or the scope bound by `with tf.name_scope("train") as scope:` (or
+`vs.original_name_scope` of `with tf.variable_scope("opt") as vs:`) when the network was built before
+that block, in another scope. The message names the BN layer.
 
 Also reported: a hand-written batch norm (`tf.nn.moments` + `tf.train.ExponentialMovingAverage`) in a
 trained program whose `ema.apply([mean, var])` op nothing runs or depends on (bound to a name nothing
@@ -1434,9 +1705,12 @@ with tf.control_dependencies(update_ops):
   callers cannot be followed (a `@layer` decorator, `self.bn._original(self, ...)`) and no call found
   by name passes anything but False: the only evidence says no update ops are created (frozen
   pretrained BN, as in Faster R-CNN ports). One call passing another value keeps it reported.
-- Train ops built inside `tf.control_dependencies(...)`, any used `get_collection(UPDATE_OPS)` in
-  the same program (unless its literal `scope=` filter names no scope the program builds, a typo
-  that returns an empty list: then it is reported), `UPDATE_OPS` passed to anything there, the helpers above. A program is the
+- Train ops built inside `tf.control_dependencies(...)` (unless its argument is always empty: see
+  above), any used `get_collection(UPDATE_OPS)` in the same program (unless its `scope=` filter can
+  match no update op: see above), `UPDATE_OPS` passed to anything there, the helpers above. A scope
+  filter counts as matching whenever a BN layer may be built in the filtered scope: a tower scope
+  handed to the tower builder, a block that calls anything we cannot follow (`model(x)`, a template,
+  a method of an unknown object), a scope name computed anywhere in the program. A program is the
   script with the train op, what it imports and what imports it: another script of the repository
   that wires its own updates (or trains with Keras/eagerly) does not silence this one, and a BN
   layer in a module the program never imports is not part of its graph.
@@ -1501,8 +1775,16 @@ with tf.control_dependencies(update_ops):
                 runs = why_not[0]
             elif mismatched:
                 miss = mismatched[0]
-                extra = (f"; `get_collection(UPDATE_OPS, scope={ast.unparse(_kw_or_pos(miss.node, 'scope', 1))})` at "
-                         f"{miss.module.where(miss.node.lineno)} names no scope the program builds, so it is empty")
+                filt = _kw_or_pos(miss.node, "scope", 1)
+                block = _scope_block_named_by(filt, miss.module)
+                where = (f"is the name scope of the `with` at {miss.module.where(block.lineno)}, in which no BN layer "
+                         "is built" if block is not None else "matches no scope a BN layer is built in")
+                extra = (f"; `get_collection(UPDATE_OPS, scope={ast.unparse(filt)})` at "
+                         f"{miss.module.where(miss.node.lineno)} {where}, so it is empty")
+            empty = _empty_dependency_block(op.node, module, project)
+            if empty is not None:
+                extra += (f"; the `{ast.unparse(empty)}` around it ({module.where(empty.lineno)}) always gets an empty "
+                          "list, so it waits for nothing")
             yield self.finding(module, op.node, (
                 f"train op does not run the batch-norm update ops: the BN layer at {first.where}{more} puts its "
                 f"moving-average updates in UPDATE_OPS and {runs}{extra}; build the "
@@ -1790,10 +2072,19 @@ def _v1_optimizer(call: ast.Call, module: Module, project: Project) -> bool:
 
 
 def _scope_filter_misses(c, program: set, project: Project) -> bool:
-    """``tf.get_collection(UPDATE_OPS, scope="enc/")`` whose literal scope matches no scope name the
-    program writes (``variable_scope``/``name_scope`` names, ``scope=``/``name=`` arguments): the
-    filter is a prefix match on op names, so a misspelt scope returns an empty list."""
+    """``tf.get_collection(UPDATE_OPS, scope)`` whose filter can match no BN update op: the filter is a
+    prefix match on op names, and an update op is named after the scopes its BN layer is built in.
+
+    - A literal scope (``"enc/"``) that matches no scope name the program writes (``variable_scope``/
+      ``name_scope`` names, ``scope=``/``name=`` arguments): a misspelt scope; or that matches only
+      ``with name_scope("<literal>")`` / ``variable_scope`` blocks in which no BN layer can be built.
+    - The name scope a ``with tf.name_scope("train") as scope:`` block binds (or
+      ``variable_scope("x") as vs`` with ``vs.original_name_scope``), used for nothing else, when no
+      BN layer can be built inside that block (the network was built before, in another scope)."""
     arg = _kw_or_pos(c.node, "scope", 1)
+    block = _scope_block_named_by(arg, c.module)
+    if block is not None:
+        return not _block_may_build_bn(block, c.module, project)
     if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str) and arg.value):
         return False
     first = arg.value.split("/")[0]
@@ -1801,7 +2092,175 @@ def _scope_filter_misses(c, program: set, project: Project) -> bool:
     names = _scope_names(project, frozenset(program)) | {"batch_normalization", "BatchNorm"}  # default layer scopes
     if "" in names:
         return False  # some scope name is computed: it may be the one the filter names
-    return not any((n == first) if exact else n.startswith(first) for n in names)
+    if not any((n == first) if exact else n.startswith(first) for n in names):
+        return True
+    if first in ("batch_normalization", "BatchNorm") or (not exact and any(
+            n.startswith(first) for n in ("batch_normalization", "BatchNorm"))):
+        return False
+    blocks = _scope_blocks_matching(first, exact, project, frozenset(program))
+    return blocks is not None and not any(_block_may_build_bn(w, m, project) for m, w in blocks)
+
+
+def _fresh_scope_name(expr: Optional[ast.AST]) -> bool:
+    """Does ``name_scope(expr)`` open a new scope: a string (literal, f-string, ``"%"``/``format``
+    template) that does not end with "/" (a name ending with "/" re-enters an existing scope)?"""
+    if isinstance(expr, ast.Constant):
+        return isinstance(expr.value, str) and bool(expr.value) and not expr.value.endswith("/")
+    if isinstance(expr, ast.JoinedStr):
+        last = expr.values[-1] if expr.values else None
+        return not (isinstance(last, ast.Constant) and str(last.value).endswith("/"))
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Mod):
+        return _fresh_scope_name(expr.left)
+    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr == "format":
+        return _fresh_scope_name(expr.func.value)
+    return False
+
+
+def _scope_block_named_by(arg: Optional[ast.AST], module: Module) -> Optional[ast.With]:
+    """The ``with`` block whose new name scope ``arg`` is: ``scope`` bound by ``with
+    tf.name_scope("train") as scope`` or ``vs.original_name_scope`` of ``with tf.variable_scope("x") as
+    vs``, the name bound nowhere else and used only as a ``get_collection`` filter (a tower scope
+    handed to the model builder may well hold BN layers)."""
+    name, attr = None, None
+    if isinstance(arg, ast.Name):
+        name = arg.id
+    elif isinstance(arg, ast.Attribute) and isinstance(arg.value, ast.Name) and arg.attr == "original_name_scope":
+        name, attr = arg.value.id, arg.attr
+    if name is None:
+        return None
+    owner = module.scope_of(arg)
+    root = owner if owner is not None else module.tree
+    binders = [n for n in ast.walk(root) if name in _names_bound_by(n)]
+    if len(binders) != 1 or not isinstance(binders[0], ast.withitem):
+        return None
+    item = binders[0]
+    if not (isinstance(item.optional_vars, ast.Name) and isinstance(item.context_expr, ast.Call)):
+        return None
+    opener = item.context_expr
+    kind = (module.imports.resolve(opener.func) or dotted(opener.func) or "").rsplit(".", 1)[-1]
+    if (kind, attr) not in (("name_scope", None), ("variable_scope", "original_name_scope")):
+        return None
+    if not (opener.args and _fresh_scope_name(opener.args[0])):
+        return None
+    parents = {id(ch): p for p in ast.walk(root) for ch in ast.iter_child_nodes(p)}
+    for n in ast.walk(root):
+        if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load):
+            value = n if attr is None else parents.get(id(n))
+            if attr is not None and not (isinstance(value, ast.Attribute) and value.attr == attr):
+                return None
+            used = parents.get(id(value))
+            if not (isinstance(used, ast.Call) and value in used.args + [k.value for k in used.keywords]
+                    and (dotted(used.func) or "").endswith(("get_collection", "get_collection_ref"))):
+                return None
+    with_node = next((p for p in module.ancestors(opener) if isinstance(p, (ast.With, ast.AsyncWith))), None)
+    return with_node if with_node is not None and item in with_node.items else None
+
+
+def _names_bound_by(node: ast.AST) -> set:
+    """The names one binding construct binds (its targets only, not the names bound in a loop body)."""
+    if isinstance(node, ast.Assign):
+        targets = node.targets
+    elif isinstance(node, (ast.AugAssign, ast.AnnAssign, ast.For, ast.AsyncFor, ast.NamedExpr, ast.comprehension)):
+        targets = [node.target]
+    elif isinstance(node, ast.withitem):
+        targets = [node.optional_vars] if node.optional_vars is not None else []
+    elif isinstance(node, ast.arguments):
+        return {a.arg for a in node.posonlyargs + node.args + node.kwonlyargs + [node.vararg, node.kwarg] if a}
+    elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {node.name}
+    elif isinstance(node, (ast.Import, ast.ImportFrom)):
+        return {a.asname or a.name.split(".")[0] for a in node.names}
+    elif isinstance(node, ast.ExceptHandler):
+        return {node.name} if node.name else set()
+    else:
+        return set()
+    return {t.id for tgt in targets for t in ast.walk(tgt) if isinstance(t, ast.Name)}
+
+
+def _scope_blocks_matching(first: str, exact: bool, project: Project, program: frozenset) -> Optional[list]:
+    """Every ``with name_scope/variable_scope("<literal>")`` block of the program whose scope name has
+    a part matching the filter's first part, or None when some other scope-writing call matches
+    (``name="train"`` of a layer, ``make_template("train", ...)``): those may hold BN layers."""
+    out = []
+    for m in project.modules:
+        if id(m) not in program:
+            continue
+        for call in m.calls:
+            if call.name in ("get_collection", "get_collection_ref", "trainable_variables", "global_variables",
+                             "get_tensor_by_name", "get_operation_by_name"):
+                continue
+            strings = []
+            if call.name in ("variable_scope", "name_scope", "VariableScope", "make_template") and call.node.args:
+                strings.append(call.node.args[0])
+            strings.extend(k.value for k in call.node.keywords if k.arg in _SCOPE_KEYWORDS)
+            for st in strings:
+                if not (isinstance(st, ast.Constant) and isinstance(st.value, str)):
+                    continue
+                if not any((p == first) if exact else p.startswith(first) for p in st.value.split("/") if p):
+                    continue
+                with_node = m.parent(m.parent(call.node)) if isinstance(m.parent(call.node), ast.withitem) else None
+                if not (call.name in ("variable_scope", "name_scope") and st is call.node.args[0]
+                        and isinstance(with_node, (ast.With, ast.AsyncWith))):
+                    return None
+                out.append((m, with_node))
+    return out
+
+
+_NON_BUILDING_METHODS = frozenset((
+    "minimize", "compute_gradients", "apply_gradients", "get_slot", "get_slot_names", "variables",
+    "assign", "assign_add", "assign_sub", "get_shape", "set_shape", "as_list", "append", "extend", "items",
+    "keys", "values", "get", "format", "join", "update",
+))
+_BUILTIN_NAMES = frozenset(dir(builtins))
+_BN_API_NAMES = frozenset(("batch_norm", "batch_normalization", "BatchNormalization", "BatchNorm", "normalizer_fn"))
+
+
+def _block_may_build_bn(block: ast.AST, module: Module, project: Project) -> bool:
+    """May a BN layer be built while ``block`` runs? Yes for a BN call or any mention of a project name
+    that builds BN (called, or handed to ``slim.repeat``), and for any call we cannot follow: a call of a
+    local callable (``model(x)``, a template), a method of an unknown object that is not a known
+    optimizer/tensor/container method. Library calls (``tf.losses...``, ``tf.train.AdamOptimizer(...)
+    .minimize``) and project functions that build no BN cannot."""
+    sites = project.fact("tf1.bn_site_nodes", lambda p: {id(s.node) for s in bn_sites(p)})
+    builders = _bn_builder_names(project)
+    program = same_program(module, project)
+    defined = project.fact("tf1.defined_names:" + ",".join(map(str, sorted(program))), lambda p: {
+        d.name for m in p.modules if id(m) in program for d in list(m.functions) + list(m.classes)})
+    scope = module.scope_of(block)
+    built = call_assignments(scope if scope is not None else module.tree)
+    res = V.resolver(project)
+    for n in ast.walk(block):
+        if isinstance(n, (ast.Name, ast.Attribute)) and not (module.imports.resolve(n) or "").startswith(_LIBRARY_ROOTS):
+            word = n.id if isinstance(n, ast.Name) else n.attr
+            if word in _BN_API_NAMES:
+                return True
+            if word in builders and word in defined:  # a BN builder called or handed on (``slim.repeat``)
+                found = res.binding_of(word, module, module.scope_of(n)) if isinstance(n, ast.Name) else None
+                if not (found and found[1] is not None and all(b.kind in ("expr", "param") for b in found[0])):
+                    return True  # (a local variable or parameter of that name is no function)
+        if not isinstance(n, ast.Call):
+            continue
+        if id(n) in sites:
+            return True
+        f = n.func
+        if (module.imports.resolve(f) or "").startswith(_LIBRARY_ROOTS):
+            continue
+        if isinstance(f, ast.Name):
+            if f.id in defined or (f.id in _BUILTIN_NAMES and res.binding_of(f.id, module, module.scope_of(n)) is None):
+                continue
+            return True  # a callable object (``model(x)``, a ``make_template`` result)
+        if not isinstance(f, ast.Attribute):
+            return True
+        if f.attr in defined or f.attr in _NON_BUILDING_METHODS:
+            continue
+        receiver = built.get(f.value.id, []) if isinstance(f.value, ast.Name) else []
+        if receiver and all((module.imports.resolve(b.func) or "").startswith(_LIBRARY_ROOTS) for b in receiver):
+            continue  # ``ema = tf.train.ExponentialMovingAverage(...)``; ``ema.apply(...)``
+        return True
+    return False
+
+
+_SCOPE_KEYWORDS = ("scope", "name", "default_name", "name_", "name_or_scope")
 
 
 def _scope_names(project: Project, program: frozenset) -> set:
@@ -1817,7 +2276,7 @@ def _scope_names(project: Project, program: frozenset) -> set:
                 strings = []
                 if call.name in ("variable_scope", "name_scope", "VariableScope", "make_template") and call.node.args:
                     strings.append(call.node.args[0])
-                strings.extend(k.value for k in call.node.keywords if k.arg in ("scope", "name", "default_name", "name_"))
+                strings.extend(k.value for k in call.node.keywords if k.arg in _SCOPE_KEYWORDS)
                 for st in strings:
                     if isinstance(st, ast.Constant) and isinstance(st.value, str):
                         out.update(part for part in st.value.split("/") if part)
@@ -2006,7 +2465,12 @@ def _calls_project_builder(c, project: Project) -> bool:
         fns = [fi for fi in fns if project.imports_name_from(c.module, c.name, fi.module)]
     if not fns or not isinstance(f, ast.Attribute):
         return bool(fns)
-    if not any(fi.cls is not None or fi.module.scope_of(fi.node) is None for fi in fns):
+    # ``x.name(...)`` runs a method, or a module-level function only when ``x`` is an imported module
+    # (``sess.run(...)`` is not another script's ``def run():``).
+    receiver = f.value.id if isinstance(f.value, ast.Name) else None
+    imported_module = (receiver is not None and receiver in c.module.imports.aliases
+                       and not (c.module.imports.aliases[receiver] + ".").startswith(_LIBRARY_ROOTS))
+    if not any(fi.cls is not None or (imported_module and fi.module.scope_of(fi.node) is None) for fi in fns):
         return False
     if isinstance(f.value, ast.Name):
         scope = c.scope if c.scope is not None else c.module.tree

@@ -509,16 +509,24 @@ def _check_loops(events: list[Event], step_loops: set[int], project: Project, vo
             # guarded eval() may not run again next time, so the events after it count once more
             # there (`run_epoch(train=phase == "train")`: eval() in one pass, the step in the next)
             order = body[i + 1:] + body[:i] + (body[i + 1:] if ev.guards else [])
+            skipping: set = set()  # early returns of a called function that skip the train() seen so far
             for j, nxt in enumerate(order):
                 wrapped = j >= len(body) - 1 - i
                 if _restores_mode(nxt, ev):
-                    restored = True
-                    break
+                    returns = _returns_skipping(nxt, ev, loop)
+                    if not returns:
+                        restored = True
+                        break
+                    skipping |= returns
+                    continue
                 if nxt.kind == "step":
                     if not wrapped and conflicting(ev.guards, nxt.guards):
                         continue  # `if phase == "train": step` after `else: eval()`: never the same pass
                     if not _step_trains(nxt, ev, project):
                         continue  # an optimizer of other tensors (an attack, a mask, another network)
+                    if skipping and skipping <= set(nxt.exits):
+                        restored = True  # the returns that skip the train() skip this step too
+                        break
                     reached = not _run_only_without_grad(ev, nxt)  # else a frozen feature extractor
                     break
             if restored:
@@ -527,7 +535,8 @@ def _check_loops(events: list[Event], step_loops: set[int], project: Project, vo
                 who = ev.text or "the model"
                 msg = (f"`{who}` is put in eval mode inside the training loop{_describe(ev, site)} and no "
                        f"`{who}.train()` runs before the next optimizer step: BatchNorm then trains on frozen "
-                       f"running statistics and they never update again.{_captured_restore_note(ev)}")
+                       f"running statistics and they never update again.{_captured_restore_note(ev)}"
+                       f"{_skipped_restore_note(skipping)}")
                 vote("BN301", mod, site, True, msg, _train_fix(mod, loop, ev), origin=_origin(ev, site))
 
 
@@ -696,6 +705,27 @@ def _weights_reset_each_iteration(ev: Event, loop: ast.AST) -> bool:
     return False
 
 
+def _returns_skipping(train: Event, ev: Event, loop: ast.AST) -> set:
+    """The early returns of a called function that may skip the ``train()`` after the ``eval()``
+    ``ev`` (``validate()`` returning from inside its batch loop before its closing ``train()``),
+    while the caller's training loop goes on. Not a return of the function that holds ``loop``:
+    that ends the loop too."""
+    out = set()
+    for x in train.exits:
+        ret, mod, _guards, tag = x
+        if tag and x not in ev.exits and not any(a is loop for a in mod.ancestors(ret)):
+            out.add(x)
+    return out
+
+
+def _skipped_restore_note(returns: set) -> str:
+    if not returns:
+        return ""
+    ret, mod, _guards, _tag = min(returns, key=lambda x: (x[1].path, x[0].lineno))
+    return (f" The `return` at {mod.where(ret.lineno)} leaves before the function's own train() call: restore the "
+            "mode before returning (or in a `finally:`).")
+
+
 def _restores_mode(nxt: Event, ev: Event) -> bool:
     """Does ``nxt`` put the object of the eval() ``ev`` back in training mode: a ``train()``, or the
     author's own training-mode switch (whatever that switch does to BatchNorm)?"""
@@ -798,7 +828,12 @@ Calls are followed through the project (arguments bound to parameters, `self.mod
 project function, by name or as `functools.partial(f, ...)`), and only the object the optimizer
 trains counts. `model.train(was_training)` counts
 as eval() when `was_training = model.training` was read after that function's own `model.eval()`
-(the "restore" then restores eval mode). Flax NNX models have the same
+(the "restore" then restores eval mode). `model.train(flag)` is `train()` where the flag is true and
+`eval()` where it is false: a parameter decided by the call's argument or its default
+(`run_epoch(model, batches, optimizer)` with `training=False`), or an attribute every store of the
+program makes false (a dataclass field default left at construction). A `train()` that an early
+`return` of the called function can skip (from inside `validate()`'s batch loop) does not restore
+the mode, unless the call's arguments rule that return out. Flax NNX models have the same
 switches (`model.eval()` / `model.train()`, stepped by `nnx.Optimizer(...).update(...)`) and are
 checked the same way.
 """,
@@ -824,7 +859,8 @@ for epoch in range(epochs):
 """,
         not_flagged="""
 `train()` anywhere before the next step (top of the epoch, inside `train_one_epoch()`, at the end
-of `validate()`); `eval()` on objects the optimizer does not train or that are frozen on purpose
+of `validate()`, also in a `finally:` around an early return); `model.train(flag)` with a flag
+that may be true; `eval()` on objects the optimizer does not train or that are frozen on purpose
 (`requires_grad_(False)`, teacher / target / EMA networks, a frozen backbone, one layer such as
 `model[1].eval()`); models whose BatchNorm parameters are frozen (`requires_grad = False` on the BN
 parameters, `affine=False`: the deliberate BN freeze of small-batch fine-tuning); models whose
@@ -2035,7 +2071,10 @@ dropout by `model.train()` of a whole model that has BatchNorm (`predict_with_un
 `# keep dropout on` comment, `mc_samples`): the sampling passes (repeated over `range()` or under
 no_grad) fold their inputs into the BN running statistics. The loop's
 loader is also found through locals and progress bars (`batch = tqdm(test_l)`, `test_l =
-DataLoader(test)`).
+DataLoader(test)`). And the transfer-learning tutorial's phase loop with its mode switch left out:
+`for phase in ["train", "val"]` whose backward / optimizer step runs only when the phase is the
+training one (`with torch.set_grad_enabled(phase == "train")`), with no `train()` / `eval()` in the
+loop: the validation phase runs the model in train mode.
 """,
         why="""
 `no_grad()` only turns off gradient recording; it does not change BatchNorm's mode. In train mode
@@ -2075,7 +2114,9 @@ in the project calls it or refers to it (dead code, or an API whose callers choo
 method run as `model.test_loop(loader)` right after the caller's `model.eval()` (that covers
 `self.feature` inside it); a model of unknown class run beside one the function puts in eval mode
 (a BN-free companion: a text encoder); BN built only under a flag that is false at every call site
-(`make_layers(cfg, batch_norm=False)`). For restored weights: a script that also trains (resumes),
+(`make_layers(cfg, batch_norm=False)`). A phase loop with any mode switch inside it (`model.train(phase ==
+"train")`, the tutorial's if / else, a helper that sets the mode) or an `eval()` anywhere in its
+function. For restored weights: a script that also trains (resumes),
 a model handed to another call (an evaluation engine may set its mode), generators, unit tests.
 """,
         versions=PYTORCH_VERSIONS,
@@ -2089,6 +2130,7 @@ a model handed to another call (an evaluation engine may set its mode), generato
         yield from self._restored_and_run(module, project, flow, reported)
         yield from self._frozen_copy_run(module, project)
         yield from self._mc_dropout_whole_model(module, project, flow, reported)
+        yield from self._phase_loop_without_mode(module, project, flow, reported)
         for node in module.blocks:  # the with / def / for / if statements, in ast.walk order
             region: Optional[ast.AST] = None
             if isinstance(node, (ast.With, ast.AsyncWith)) and any(_no_grad_ctx(i.context_expr, module) for i in node.items):
@@ -2238,6 +2280,55 @@ a model handed to another call (an evaluation engine may set its mode), generato
                     f"with its own batch statistics and folds these inputs into running_mean / running_var, which "
                     f"every later prediction uses. Call `{text}.eval()` and switch only the Dropout modules back on "
                     f"(`for m in {text}.modules(): if isinstance(m, nn.Dropout): m.train()`).")
+                break
+
+    def _phase_loop_without_mode(self, module: Module, project: Project, flow: Flow,
+                                 reported: set) -> Iterable[Finding]:
+        """The transfer-learning tutorial's phase loop with its mode switch left out: ``for phase in
+        ["train", "val"]`` whose backward / optimizer step runs only ``if phase == "train"`` (often under
+        ``torch.set_grad_enabled(phase == "train")``), and no ``train()`` / ``eval()`` in the loop: the
+        validation phase runs the model in train mode, so BatchNorm folds the validation batches into
+        its running statistics. Silent when any mode switch sits in the loop (``model.train(phase ==
+        "train")``, the tutorial's if/else) or anything is put in eval mode in the function."""
+        if is_test_file(project.relative_path(module)) or _DELIBERATE_PATH.search(project.relative_path(module)):
+            return
+        for node in module.blocks:
+            if not isinstance(node, ast.For) or not isinstance(node.target, ast.Name):
+                continue
+            phase = node.target.id
+            if not _phase_names(node.iter, module) or not _training_only_in_phase(node, phase):
+                continue
+            scope = module.scope_of(node)
+            if scope is None or isinstance(scope, ast.Lambda) or is_unit_test(module, scope) \
+                    or _deliberate_train_mode(scope.name) or _project_drops_running_stats(project, module):
+                continue
+            events = flow.summary(scope)
+            first, last = node.lineno, node.end_lineno or node.lineno
+            if any(e.kind in ("eval", "bnfreeze", "bnfreeze?") or (
+                    e.kind == "train" and not e.fresh and first <= getattr(e.sites[0][1], "lineno", 0) <= last) for e in events):
+                continue  # a mode is chosen: per phase in the loop, or eval() somewhere in the function
+            if any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("train", "eval")
+                   for n in ast.walk(node)):
+                continue  # a switch the flow does not key (a wrapper's own train(phase)): judged elsewhere
+            params = _named_params(scope)
+            for call, model_expr in _model_calls(node, module, project):
+                key, text = receiver_key(model_expr, {}, params)
+                if key is None or (id(scope), key) in reported or any(_GENERATOR_NAME.search(n) for n in key_names(key)):
+                    continue
+                if len(key) == 1 and key[0].startswith("$") and key[0] != "$self":
+                    has_bn = _passed_models_have_bn(scope, key[0][1:], project, flow)
+                else:
+                    has_bn = _model_has_bn(key, project, module)
+                if has_bn is not True or _callers_set_eval(scope, key, project, flow):
+                    continue
+                reported.add((id(scope), key))
+                yield self.finding(
+                    module, call,
+                    f"`{text}` runs in train mode in every phase of `for {phase} in {ast.unparse(node.iter)}`: only the "
+                    f"gradients and the optimizer step depend on `{phase}`, nothing calls `{text}.eval()` for the "
+                    "evaluation phase, so its BatchNorm layers normalize the validation batches with their own "
+                    "statistics and fold them into their running statistics. Call "
+                    f"`{text}.train({phase} == \"train\")` (or train() / eval() per phase) at the top of each phase.")
                 break
 
     def _frozen_copy_run(self, module: Module, project: Project) -> Iterable[Finding]:
@@ -2627,6 +2718,46 @@ def _statements_drawing_eval_batches(module: Module) -> frozenset:
 
 def _inside(module: Module, node: ast.AST, scope: ast.AST) -> bool:
     return any(a is scope for a in module.ancestors(node))
+
+
+_PHASE_TRAIN_WORDS = frozenset({"train", "training"})
+_PHASE_EVAL_WORDS = frozenset({"val", "valid", "validation", "eval", "evaluation", "test", "dev"})
+
+
+def _phase_names(iterable: ast.AST, module: Module) -> bool:
+    """Is ``iterable`` a literal list / tuple of phase names with a training phase and an evaluation
+    phase (``["train", "val"]``, ``("train", "test")``), written there or bound to a name once?"""
+    if isinstance(iterable, ast.Name):
+        scope = module.scope_of(iterable) or module.tree
+        bound = [n.value for n in ast.walk(scope) if isinstance(n, ast.Assign) and len(n.targets) == 1
+                 and isinstance(n.targets[0], ast.Name) and n.targets[0].id == iterable.id]
+        if len(bound) != 1:
+            return False
+        iterable = bound[0]
+    if not isinstance(iterable, (ast.List, ast.Tuple)):
+        return False
+    words = {e.value.lower() for e in iterable.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)}
+    return len(words) == len(iterable.elts) and bool(words & _PHASE_TRAIN_WORDS) and bool(words & _PHASE_EVAL_WORDS)
+
+
+def _training_only_in_phase(loop: ast.For, phase: str) -> bool:
+    """Does the phase loop train (backward / optimizer step) only under a test of ``phase``, so that
+    the other phases are evaluation passes?"""
+    from bnguard.lint.torchflow import is_optimizer_step
+
+    trains = [n for n in ast.walk(loop) if isinstance(n, ast.Call) and (
+        isinstance(n.func, ast.Attribute) and n.func.attr == "backward" or is_optimizer_step(n))]
+    if not trains:
+        return False
+    # the phase itself, or a name computed from it in the loop (``is_train = phase == "train"``)
+    phase_names = {phase} | {t.id for n in ast.walk(loop) if isinstance(n, ast.Assign)
+                             and any(isinstance(x, ast.Name) and x.id == phase for x in ast.walk(n.value))
+                             for t in n.targets if isinstance(t, ast.Name)}
+    guarded = set()
+    for n in ast.walk(loop):
+        if isinstance(n, ast.If) and any(isinstance(x, ast.Name) and x.id in phase_names for x in ast.walk(n.test)):
+            guarded.update(id(x) for stmt in n.body for x in ast.walk(stmt))
+    return all(id(t) in guarded for t in trains)
 
 
 def _has_training_call(node: ast.AST) -> bool:
@@ -3130,6 +3261,29 @@ def _numbers(expr: ast.AST, module: Module, project: Project) -> Optional[set[fl
     return out
 
 
+# Attributes only a BatchNorm module has: reading one of them beside ``x.momentum`` says that ``x``
+# is a BN module (not a config object such as ``args`` / ``cfg``).
+_BN_ONLY_ATTRIBUTES = frozenset({"num_features", "running_mean", "running_var", "num_batches_tracked",
+                                 "track_running_stats"})
+
+
+def _copied_from_another_bn(module: Module, mom: Optional[ast.AST]) -> bool:
+    """``nn.BatchNorm2d(bn.num_features, bn.eps, bn.momentum)``: the momentum is read off another BN
+    module (a conversion, an export or fused copy of a layer). Its value is that layer's: set by the
+    layer's own constructor (reported there) or assigned for a hand-written update of its statistics
+    (HAWQ's folded BN keeps TensorFlow's convention: ``running * momentum + (1 - momentum) * batch``),
+    so the copy says nothing of its own. ``x`` must visibly be a BN module: ``x.num_features`` /
+    ``x.running_mean`` ... read in the same function (``args.momentum`` / ``cfg.momentum`` stay judged)."""
+    if not (isinstance(mom, ast.Attribute) and mom.attr == "momentum"):
+        return False
+    base = dotted(mom.value)
+    if base is None or base == "self":
+        return False
+    scope = module.scope_of(mom)
+    return any(isinstance(n, ast.Attribute) and n.attr in _BN_ONLY_ATTRIBUTES and dotted(n.value) == base
+               for n in ast.walk(scope if scope is not None else module.tree))
+
+
 def _set_outside_own_classes(expr: ast.AST, module: Module, project: Project) -> bool:
     """Is ``expr`` a ``self.attr`` that neither its class nor a project base class of it assigns
     (by ``self.attr = ...`` or in the class body)? Other classes' attributes of that name say
@@ -3245,7 +3399,10 @@ self.bn = nn.BatchNorm2d(64, momentum=0.01)  # PyTorch convention: 1 - TF moment
 `momentum=None` (cumulative average), values of 0.5 or less (0.5 weighs the old statistics and
 the batch alike in both conventions: the start of a PointNet++-style momentum schedule),
 `momentum=1` (keep exactly the current batch: the transductive BN of MAML-style few-shot code),
-hand-written BN classes (their convention is their own), `track_running_stats=False` layers (no
+hand-written BN classes (their convention is their own), a momentum read off another BN module
+(`nn.BatchNorm2d(bn.num_features, bn.eps, bn.momentum)`: a copy of that layer's configuration,
+judged at its source; a folded-BN layer may keep TensorFlow's convention for its own hand-written
+update), `track_running_stats=False` layers (no
 running statistics), splatted dicts whose momentum is rewritten anywhere (`cfg["momentum"] = 1 -
 cfg["momentum"]`), mmcv-style configs in projects that use MXNet / Paddle / MindSpore / Jittor /
 OneFlow / MegEngine (their own config ports, some with TensorFlow's convention).
@@ -3343,6 +3500,8 @@ OneFlow / MegEngine (their own config ports, some with TensorFlow's convention).
             return
         if _only_run_in_eval_mode(module, project, node):
             return  # the running statistics never update: the momentum is never used
+        if _copied_from_another_bn(module, mom):
+            return  # the configuration of an existing BN: whatever is wrong is wrong at its source
         worst = max(values)
         fix = None
         if isinstance(mom, ast.Constant) and len(values) == 1:
@@ -4171,7 +4330,39 @@ def _forwarded_in_train_mode(key: Key, project: Project, module: Module) -> bool
             callee = f.value if isinstance(f, ast.Attribute) and f.attr == "forward" else f
             if isinstance(callee, (ast.Name, ast.Attribute)) and key_names(receiver_key(callee, {}, set())[0]) == names:
                 forwarded = True  # target(x) / self.target(x) / target.forward(x)
+                continue
+            for a in c.node.args:
+                if isinstance(a, (ast.Name, ast.Attribute)) and key_names(receiver_key(a, {}, set())[0]) == names:
+                    mode = _helper_runs_argument(m, c.node, a, project)
+                    if mode == "eval":
+                        return False
+                    forwarded = forwarded or mode == "train"
     return forwarded
+
+
+def _helper_runs_argument(m: Module, call: ast.Call, arg: ast.AST, project: Project) -> Optional[str]:
+    """``self.recalculate_loss(self.old_model, loader)`` with ``def recalculate_loss(self, new_model,
+    ...)`` running ``new_model(x)``: "train" when the project helper(s) run the argument forward without
+    switching it to eval mode, "eval" when one switches it, None when no helper runs it."""
+    cands, unique = _flow(project).resolve(m, call, m.scope_of(call))
+    if not unique:
+        cands = _methods_of_visible_classes(m, cands, project)
+    mode = None
+    for fi in cands:
+        param = next((p for p, a in call_arguments(fi, call)[1].items() if a is arg), None)
+        if param is None:
+            continue
+        for n in ast.walk(fi.node):
+            if not isinstance(n, ast.Call):
+                continue
+            f = n.func
+            if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == param \
+                    and (mode_call(n) == "eval" or f.attr == "train" and n.args):
+                return "eval"  # new_model.eval() / new_model.train(False): its running statistics are read
+            if isinstance(f, ast.Name) and f.id == param or isinstance(f, ast.Attribute) and f.attr == "forward" \
+                    and isinstance(f.value, ast.Name) and f.value.id == param:
+                mode = "train"
+    return mode
 
 
 def _loaded_back_into(src_key: Key, avg_key: Key, project: Project, module: Module) -> bool:
@@ -4202,12 +4393,136 @@ def _loaded_back_into(src_key: Key, avg_key: Key, project: Project, module: Modu
     return False
 
 
-def _is_used(key: Key, module: Module, project: Project) -> bool:
-    """The averaged model is evaluated, called, saved or returned somewhere."""
+def _is_used(key: Key, module: Module, project: Project, owner: Optional[ast.ClassDef] = None) -> bool:
+    """The averaged model is evaluated, called, saved or returned somewhere. ``owner``: the class
+    whose ``self`` holds it (``self.old_model``): another class's ``self.old_model`` is another object.
+    Handing it to project functions that only read its ``.parameters()`` (a federated server's
+    ``client.set_parameters(global_model)`` copying the weights into each client's own model) is
+    no use of its BatchNorm statistics."""
     names = key_names(key)
-    return any(_uses_average(n, names)
-               for m in _program_modules(project, module)  # this program only: other scripts have their own
-               for n in ast.walk(m.tree))
+    for m in _program_modules(project, module):  # this program only: other scripts have their own
+        for n in ast.walk(m.tree):
+            if not _uses_average(n, names):
+                continue
+            if owner is not None and _attribute_of_unrelated_class(n, names, m, owner, project):
+                continue
+            if _only_parameters_handed_on(n, names, m, project):
+                continue
+            return True
+    return False
+
+
+def _attribute_of_unrelated_class(n: ast.AST, names: set, m: Module, owner: ast.ClassDef, project: Project) -> bool:
+    """Does ``n`` name the average only as ``self.<name>`` inside a class unrelated to ``owner``?"""
+    cls = m.enclosing_class(n)
+    if cls is None or _related_classes(cls, owner, project):
+        return False
+    refs = [x for x in ast.walk(n) if isinstance(x, ast.Attribute) and x.attr in names]
+    return bool(refs) and all(isinstance(x.value, ast.Name) and x.value.id == "self" for x in refs)
+
+
+def _only_parameters_handed_on(n: ast.AST, names: set, m: Module, project: Project, depth: int = 0) -> bool:
+    """Is ``n`` (a use found by ``_uses_average``) only the average passed as an argument to project
+    functions that read nothing of it but its parameters, or only returned to callers that do so?"""
+    if isinstance(n, ast.Return):
+        return _result_reads_parameters_only(m, n, project, depth)
+    if not isinstance(n, ast.Call):
+        return False
+    d = [p for p in (dotted(n.func) or "").split(".") if p not in ("self", "module")]
+    if d and d[-1] in names or len(d) >= 2 and d[-2] in names:
+        return False  # swa_model(x) / swa_model.eval(): a use of its own
+    passed = [a for a in n.args if (dotted(a) or "").rsplit(".", 1)[-1] in names]
+    return bool(passed) and all(not _callees_use_argument(m, n, a, project, depth) for a in passed)
+
+
+_PARAMETER_READS = ("parameters", "named_parameters")
+
+
+def _callees_use_argument(m: Module, call: ast.Call, arg: ast.AST, project: Project, depth: int) -> bool:
+    """May the project function(s) ``call`` runs use ``arg`` beyond its ``.parameters()``? True when
+    the callee is not a project function (a library, ``torch.save``) or cannot be followed."""
+    if depth > 3:
+        return True
+    cands, unique = _flow(project).resolve(m, call, m.scope_of(call))
+    if not cands:
+        return True
+    if not unique:
+        cands = _methods_of_visible_classes(m, cands, project) or cands
+    for fi in cands:
+        param = next((p for p, a in call_arguments(fi, call)[1].items() if a is arg), None)
+        if param is None or _parameter_used(fi.node, param, fi.module, project, depth + 1):
+            return True
+    return False
+
+
+def _methods_of_visible_classes(m: Module, cands: list, project: Project) -> list:
+    """Of the methods ``client.set_parameters(...)`` may run (one per client class of a library),
+    those a class imported or defined in the caller's module runs, itself or through a project
+    base class: the objects a server module drives are built from the classes it imports."""
+    by_class = {id(fi.cls): fi for fi in cands if fi.cls is not None}
+    visible = set(m.imports.aliases) | {c.name for c in m.classes}
+    for node in m.tree.body:  # ``from flcore.clients.clientcp import *``: that module's classes
+        if isinstance(node, ast.ImportFrom) and node.module and any(a.name == "*" for a in node.names):
+            star = project.module_named(node.module, importer=m)
+            visible |= {c.name for c in star.classes} if star is not None else set()
+    defs = _bn_classes(project).defs
+    out = []
+    for name in visible:
+        for node, _where in defs.get(name, ()):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            todo, seen = [node], set()
+            while todo:  # the class, then its bases: the first that defines the method runs it
+                c = todo.pop(0)
+                if id(c) in seen or not isinstance(c, ast.ClassDef):
+                    continue
+                seen.add(id(c))
+                if id(c) in by_class:
+                    if by_class[id(c)] not in out:
+                        out.append(by_class[id(c)])
+                    break
+                for b in c.bases:
+                    todo.extend(n for n, _w in defs.get((dotted(b) or "").rsplit(".", 1)[-1], ()))
+    return out
+
+
+def _parameter_used(fn: ast.AST, name: str, m: Module, project: Project, depth: int) -> bool:
+    """Does ``fn`` use its parameter ``name`` beyond reading its parameters (``zip(model.parameters(),
+    ...)``, ``model.base.parameters()``), directly or through the project functions it passes it to?"""
+    for x in ast.walk(fn):
+        if not (isinstance(x, ast.Name) and x.id == name and isinstance(x.ctx, ast.Load)):
+            continue
+        up, top = m.parent(x), x
+        while isinstance(up, ast.Attribute) and up.value is top:
+            up, top = m.parent(up), up
+        if isinstance(top, ast.Attribute) and top.attr in _PARAMETER_READS and isinstance(up, ast.Call) and up.func is top:
+            continue  # model.parameters() / model.base.parameters()
+        if top is x and isinstance(up, ast.Call) and x in up.args and not _callees_use_argument(m, up, x, project, depth):
+            continue
+        return True
+    return False
+
+
+def _result_reads_parameters_only(m: Module, ret: ast.Return, project: Project, depth: int) -> bool:
+    """``return agg`` from a function each of whose callers binds the result to a name
+    (``agg = server.aggregate(...)``) that its function only hands to parameter readers."""
+    fn = m.scope_of(ret)
+    if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) or depth > 3:
+        return False
+    flow = _flow(project)
+    sites = [c for c in project.call_sites(fn.name)
+             if any(fi.node is fn for fi in flow.resolve(c.module, c.node, c.scope)[0])]
+    if not sites:
+        return False
+    for c in sites:
+        bound = c.module.parent(c.node)
+        if not (isinstance(bound, ast.Assign) and len(bound.targets) == 1 and isinstance(bound.targets[0], ast.Name)
+                and bound.value is c.node):
+            return False
+        where = c.scope if c.scope is not None else c.module.tree
+        if _parameter_used(where, bound.targets[0].id, c.module, project, depth + 1):
+            return False
+    return True
 
 
 def _uses_average(n: ast.AST, names: set) -> bool:
@@ -4348,7 +4663,13 @@ only used between the two (evaluated right after its recompute); EMA classes tha
 (timm `ModelEma`, `ModelEmaV2/V3`); models whose class has no BatchNorm; averaged models that are
 never used, and `AveragedModel` wrappers nothing calls `update_parameters` on (a container for loading
 a saved average); per-task copies that get their own optimizer or whose loop writes into the
-source's `.grad` (MAML / Reptile learners: trained, not averaged); an average loaded back into the
+source's `.grad` (MAML / Reptile learners: trained, not averaged); plain parameter copies
+(`p_dst.data = p_src.data.clone()`: no blend); a `self.x` copy blended or used only in another,
+unrelated class (two sibling clients' `self.old_model`); a copy run forward in train mode, also
+through a project helper it is passed to; an aggregate only handed (or returned) to project
+functions that read just its `.parameters()` (a federated server's `client.set_parameters(avg)`);
+a copy of one element of a list of models or heads of unknown make (`deepcopy(heads[0])`) when only
+the project at large has BatchNorm; an average loaded back into the
 trained model by the hook that updates it (composer's SWA before its last epochs: that model's own
 training then re-estimates the statistics).
 """,
@@ -4397,7 +4718,13 @@ training then re-estimates the statistics).
         has_bn = _model_has_bn(src_key, project, module)
         if has_bn is False or (has_bn is None and not _project_has_bn(project)):
             return
-        if _handles_buffers(avg_key, project, module) or not _is_used(avg_key, module, project):
+        if has_bn is None and src_key[-1] == ELEMENT:
+            # ``deepcopy(models[0])`` / ``deepcopy(self.uploaded_heads[0])``: one element of a list
+            # of models or heads of unknown make (a federated aggregate): BatchNorm somewhere in the
+            # project says nothing about it
+            return
+        avg_owner = _self_owner(parent.targets[0], module) if isinstance(parent, ast.Assign) else None
+        if _handles_buffers(avg_key, project, module) or not _is_used(avg_key, module, project, avg_owner):
             return
         if _forwarded_in_train_mode(avg_key, project, module):
             return  # its own forward passes keep its statistics current (BYOL / mean-teacher targets)
@@ -4428,10 +4755,13 @@ training then re-estimates the statistics).
             return False
         if key_names(ema_key) & _trained_names(project):
             return False  # the copy gets its own optimizer (MAML / Reptile task learner): trained, not averaged
+        ema_class = module.enclosing_class(parent) if (dotted(parent.targets[0]) or "").startswith("self.") else None
         blended = False
-        for kind, key in _zip_updates(project):
+        for kind, key, owner in _zip_updates(project):
             if not same_object(key, ema_key):
                 continue
+            if ema_class is not None and owner is not None and not _related_classes(ema_class, owner, project):
+                continue  # ``self.old_model`` of another class (a sibling client): another object
             if kind == "buffers":
                 return False
             blended = True
@@ -4476,12 +4806,13 @@ def _assignment_of(module: Module, call: ast.Call) -> Optional[ast.AST]:
     return parent
 
 
-def _zip_updates(project: Project) -> list[tuple[str, Key]]:
+def _zip_updates(project: Project) -> list[tuple[str, Key, Optional[ast.ClassDef]]]:
     """``zip(a.parameters(), b.parameters())`` loops that blend in place ("params", key of each
-    side) and ``zip(a.state_dict()/buffers(), ...)`` copies ("buffers", key)."""
+    side) and ``zip(a.state_dict()/buffers(), ...)`` copies ("buffers", key), each with the class
+    whose ``self`` the side is an attribute of (None for other expressions)."""
 
-    def compute(p: Project) -> list[tuple[str, Key]]:
-        out: list[tuple[str, Key]] = []
+    def compute(p: Project) -> list[tuple[str, Key, Optional[ast.ClassDef]]]:
+        out: list[tuple[str, Key, Optional[ast.ClassDef]]] = []
         for m in p.modules:
             for c in m.calls:
                 if c.name != "zip":
@@ -4500,18 +4831,44 @@ def _zip_updates(project: Project) -> list[tuple[str, Key]]:
                         kind = "params"
                     else:
                         continue
-                    out.append((kind, key))
+                    out.append((kind, key, _self_owner(a.func.value, m)))  # type: ignore[attr-defined]
                     # soft_update(net, target_net, tau) / update_ema(model, ema_model): the helper's
                     # parameter is whatever each call passes (self.target_critic)
-                    out.extend((kind, k) for k in _passed_for(a.func.value, c.scope, m, p))  # type: ignore[attr-defined]
+                    out.extend((kind, k, owner) for k, owner in _passed_for(a.func.value, c.scope, m, p))  # type: ignore[attr-defined]
         return out
 
     return project.fact("torch.zip_updates", compute)
 
 
-def _passed_for(expr: ast.AST, scope, m: Module, project: Project) -> list[Key]:
+def _self_owner(expr: ast.AST, m: Module) -> Optional[ast.ClassDef]:
+    """The class whose instance ``expr`` (``self.ema``) is an attribute of; None unless ``self.``."""
+    return m.enclosing_class(expr) if (dotted(expr) or "").startswith("self.") else None
+
+
+def _related_classes(a: ast.ClassDef, b: ast.ClassDef, project: Project) -> bool:
+    """Is one of the classes ``a`` / ``b`` the other or a project base class of it? Their ``self.x``
+    may then be one attribute; two sibling subclasses of one base each have their own."""
+    return id(a) in _class_lineage(b, project) or id(b) in _class_lineage(a, project)
+
+
+def _class_lineage(cls: ast.ClassDef, project: Project) -> set[int]:
+    """Ids of ``cls`` and of its project base classes (by name, transitively)."""
+    defs = _bn_classes(project).defs
+    seen: set[int] = set()
+    todo: list[ast.AST] = [cls]
+    while todo:
+        c = todo.pop()
+        if id(c) in seen or not isinstance(c, ast.ClassDef):
+            continue
+        seen.add(id(c))
+        for b in c.bases:
+            todo.extend(node for node, _m in defs.get((dotted(b) or "").rsplit(".", 1)[-1], ()))
+    return seen
+
+
+def _passed_for(expr: ast.AST, scope, m: Module, project: Project) -> list[tuple[Key, Optional[ast.ClassDef]]]:
     """Keys of the arguments that the project's calls of ``scope`` pass for ``expr`` when ``expr``
-    is one of its parameters."""
+    is one of its parameters, each with the class whose ``self`` the argument belongs to."""
     if not isinstance(expr, ast.Name) or not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return []
     fi = next((f for f in m.functions if f.node is scope), None)
@@ -4523,11 +4880,20 @@ def _passed_for(expr: ast.AST, scope, m: Module, project: Project) -> list[Key]:
         if expr.id in passed:
             key = receiver_key(passed[expr.id], {}, set())[0]
             if key:
-                keys.append(key)
+                keys.append((key, _self_owner(passed[expr.id], site.module)))
     return keys
 
 
 _IN_PLACE_BLEND = ("mul_", "add_", "lerp_", "copy_", "sub_")
+
+
+def _reads_receiver(values: list, written: ast.AST) -> bool:
+    """Does one of ``values`` read the base name of ``written`` (``ema_p`` of ``ema_p.data``)?"""
+    base = written
+    while isinstance(base, (ast.Attribute, ast.Call, ast.Subscript)):
+        base = base.func if isinstance(base, ast.Call) else base.value
+    return isinstance(base, ast.Name) and any(
+        isinstance(n, ast.Name) and n.id == base.id for v in values for n in ast.walk(v))
 
 
 def _blends_side(loop: ast.AST, zip_call: ast.Call, side: ast.AST) -> bool:
@@ -4538,12 +4904,16 @@ def _blends_side(loop: ast.AST, zip_call: ast.Call, side: ast.AST) -> bool:
     body = list(ast.walk(loop))
     # what is written: the receiver of an in-place blend (``ema_p.mul_(d).add_(p)``), or the
     # ``.data`` reassigned with the same blend (``ema_p.data = d * ema_p.data + (1 - d) * p.data``,
-    # MoCo's key encoder and its descendants)
+    # MoCo's key encoder and its descendants). A blend reads the side it writes: a plain copy
+    # (``target_p.data = p.data.clone()``, ``target_p.copy_(p)``) makes the copy the live model's
+    # weights again, it averages nothing.
     writes = [x.func.value for x in body
-              if isinstance(x, ast.Call) and isinstance(x.func, ast.Attribute) and x.func.attr in _IN_PLACE_BLEND]
+              if isinstance(x, ast.Call) and isinstance(x.func, ast.Attribute) and x.func.attr in _IN_PLACE_BLEND
+              and (x.func.attr != "copy_" or _reads_receiver(x.args, x.func.value))]
     writes += [t for x in body if isinstance(x, (ast.Assign, ast.AugAssign))
                for t in (x.targets if isinstance(x, ast.Assign) else [x.target])
-               if isinstance(t, ast.Attribute) and t.attr == "data"]
+               if isinstance(t, ast.Attribute) and t.attr == "data"
+               and (isinstance(x, ast.AugAssign) or _reads_receiver([x.value], t))]
     if not writes:
         return False
     target = loop.target  # type: ignore[attr-defined]
