@@ -296,12 +296,15 @@ with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
         tf.assign(is_training, False)``), and a training loop runs the False switch (directly or
         through ``self.evaluate()``) but nothing in the loop switches it back: from the first
         evaluation on every training step runs BN in inference mode."""
+        runs = _train_runs(module, project)
+        if not runs:
+            return  # no training step here: cheap to know, unlike the module's program asked below
         program = frozenset(same_program(module, project))
         switches = _flag_variable_switches(project, program)
         if not switches:
             return
         setters = _functions_switching(project, program, switches)
-        for run in _train_runs(module, project):
+        for run in runs:
             scope = module.scope_of(run)
             for loop in (a for a in module.ancestors(run) if isinstance(a, (ast.For, ast.While))):
                 if module.scope_of(loop) is not scope:
