@@ -820,15 +820,65 @@ def _eager_branch_only(c: CallSite) -> bool:
 
 
 def _call_ref(c: CallSite) -> tuple:
-    """(called name, kind): "name" for ``f()``, "module" for ``pkg.f()`` on an import, "attr" else."""
+    """(called name, kind): "name" for ``f()``, "module" for ``pkg.f()`` on an import, ("self",
+    class) for ``self.f()`` in a method, "attr" else."""
     f = c.node.func
     if isinstance(f, ast.Name):
         return c.name, "name"
+    if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "self":
+        cls = _method_class(c.scope, c.module)
+        if cls is not None:
+            return c.name, ("self", cls)
     base = dotted(f.value) if isinstance(f, ast.Attribute) else None
     if base is not None and base.split(".")[0] in c.module.imports.aliases:
         # ``pkg.f()``: a project module's function, or a library's (never a project function)
         return c.name, "module" if _imports_project_module(c.module, base) else "external"
     return c.name, "attr"
+
+
+def _method_class(scope, module: Module) -> Optional[ast.ClassDef]:
+    """The class whose method binds ``self`` at ``scope``: the method itself, or the method around a
+    nested helper (``def gp_loss(...)`` in ``build()`` closes over ``self``)."""
+    while isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        cls = module.enclosing_class(scope)
+        if cls is not None and scope in cls.body:
+            return cls
+        if any(a.arg == "self" for a in scope.args.args + scope.args.kwonlyargs):
+            return None  # a nested function with its own ``self``
+        scope = module.scope_of(scope)
+    return None
+
+
+def _class_family(cls: ast.ClassDef, project: Project) -> set[str]:
+    """Names of the project classes whose methods ``self.f()`` in ``cls`` may run: ``cls``, its
+    bases and its subclasses (an override), transitively. Every model class of a GAN collection
+    has its own ``generator``: ``self.generator()`` of a BN-free model does not build another
+    model's BN layers."""
+    def compute(p: Project) -> dict:
+        bases: dict[str, set[str]] = defaultdict(set)
+        for m in p.modules:
+            for k in m.classes:
+                for b in k.bases:
+                    d = dotted(b)
+                    if d:
+                        bases[k.name].add(d.rsplit(".", 1)[-1])
+        return bases
+    bases = project.fact("tf1.class_bases", compute)
+    ancestors, work = {cls.name}, [cls.name]
+    while work:  # up: a base's method runs when this class does not override it
+        for b in bases.get(work.pop(), ()):
+            if b not in ancestors:
+                ancestors.add(b)
+                work.append(b)
+    descendants, work = {cls.name}, [cls.name]
+    while work:  # down: a subclass may override the method (template methods of a base model)
+        parent = work.pop()
+        for k, bs in bases.items():
+            if parent in bs and k not in descendants:
+                descendants.add(k)
+                work.append(k)
+    family = ancestors | descendants
+    return family
 
 
 def _imports_project_module(m: Module, base: str) -> bool:
@@ -890,7 +940,10 @@ def _close(work: list, seen: set, ctx: TrainContext, project: Project) -> None:
             continue
         done.add(done_key)
         candidates = project.functions(name)
-        if kind == "attr":  # ``obj.f()``: a method (of a class we cannot tell)
+        if isinstance(kind, tuple):  # ``self.f()``: the method of this class's family, if it has one
+            family = _class_family(kind[1], project)
+            targets = [f for f in candidates if f.cls is not None and f.cls.name in family] or candidates
+        elif kind == "attr":  # ``obj.f()``: a method (of a class we cannot tell)
             targets = candidates
         else:  # ``f()`` / ``module.f()``: a plain function, this module's own if it has one
             plain = [f for f in candidates if f.cls is None]
@@ -900,7 +953,7 @@ def _close(work: list, seen: set, ctx: TrainContext, project: Project) -> None:
                 # function of the name (a test script's own ``batchnorm``)
                 targets = [f for f in plain if project.imports_name_from(from_module, name, f.module)]
             targets = targets or plain
-        methods = ctx.methods_by_class.get(name, ()) if kind != "attr" else ()  # ``Model(...)`` runs its methods
+        methods = ctx.methods_by_class.get(name, ()) if kind in ("name", "module") else ()  # ``Model(...)`` runs its methods
         for f in list(targets) + list(methods):
             if id(f.node) in seen:
                 continue

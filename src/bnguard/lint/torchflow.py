@@ -17,6 +17,7 @@ false alarm is worse than a missed bug.
 from __future__ import annotations
 
 import ast
+import copy
 import functools
 import re
 from dataclasses import dataclass, replace
@@ -673,7 +674,7 @@ class Flow:
                 return inits[:1], len(inits) == 1
             same = [fi for fi in cands if fi.module is module]
             if same:
-                return same[:1], True
+                return _bound_at(same, call, scope), True
             if f.id not in module.imports.aliases and not _star_imports(module):
                 # defined neither here nor imported: another script's function of the same name
                 # (an examples folder), or a builtin / parameter; never this call
@@ -933,6 +934,7 @@ class Flow:
             return key, text
 
         each: dict[str, object] = {}  # loop variable -> the listed modules, or "$param" it runs over
+        rebound: list = []  # [names the body binds], computed at the first call that may forward a parameter
 
         def on_call(call: ast.Call, loops: tuple, guards: tuple) -> None:
             if len(events) > MAX_EVENTS:
@@ -995,6 +997,9 @@ class Flow:
                     bound.update(self._attribute_bindings(fi, receiver.id, scope if scope is not None else module.tree, arg_key))
                 bound.update(_returned_binding(fi, call, module, arg_key))
                 constants = _constant_arguments(fi, call)
+                if params and not rebound:
+                    rebound.append(_assigned_names(body))
+                forwarded = _forwarded_parameters(fi, call, params, rebound[0]) if params else {}
                 # ``Cls(...)`` runs ``__init__`` on a new object: the modules it builds into its own
                 # attributes are new too, and restore nothing the caller holds.
                 constructs = fi.name == "__init__" and not (isinstance(call.func, ast.Attribute) and call.func.attr == "__init__")
@@ -1014,7 +1019,7 @@ class Flow:
                         continue  # an ambiguous callee may restore, never accuse
                     if constructs and ev.fresh:
                         continue
-                    ev = _decide_guards(ev, constants, call)
+                    ev = _decide_guards(ev, constants, call, forwarded)
                     if ev is None:
                         continue  # under a test this call's arguments make false: never runs from here
                     if ev.exits:
@@ -1234,6 +1239,16 @@ def _add_callers(sites, fns: set[int], mods: set[int], todo: list[int]) -> None:
         elif id(c.scope) not in fns:
             fns.add(id(c.scope))
             todo.append(id(c.scope))
+
+
+def _bound_at(defs: list[FunctionInfo], call: ast.Call, scope: Optional[FuncNode]) -> list[FunctionInfo]:
+    """The one of a module's same-named functions that a call runs: at module level the last
+    ``def`` above the call (a notebook that redefines ``evaluate`` in a later cell), else the first."""
+    if scope is None and len(defs) > 1:
+        above = [fi for fi in defs if fi.node.lineno < call.lineno and fi.module.scope_of(fi.node) is None]
+        if above:
+            return [max(above, key=lambda fi: fi.node.lineno)]
+    return defs[:1]
 
 
 def _star_imports(module: Module) -> bool:
@@ -1497,10 +1512,38 @@ def _parsed_test(test: str) -> Optional[ast.AST]:
         return None
 
 
-def _decide_guards(ev: Event, constants: dict[str, object], call: ast.Call) -> Optional[Event]:
+def _forwarded_parameters(fi: FunctionInfo, call: ast.Call, params: set[str], rebound: frozenset) -> dict[str, str]:
+    """Parameters of ``fi`` that this call binds to a parameter of the calling function, passed on
+    unchanged (``loss_batch(loss, out, y, opt)`` inside ``loss_epoch(model, dl, opt=None)``):
+    callee parameter -> caller parameter."""
+    if any(isinstance(x, ast.Starred) for x in call.args) or any(k.arg is None for k in call.keywords):
+        return {}
+    return {name: value.id for name, value in call_arguments(fi, call)[1].items()
+            if isinstance(value, ast.Name) and value.id in params and value.id not in rebound}
+
+
+def _forwarded_test(test: str, forwarded: dict[str, str]) -> Optional[str]:
+    """``test`` in the caller's terms when it reads only parameters the call passes on unchanged
+    (``opt is not None`` -> the caller's ``opt is not None``, which its own callers may decide)."""
+    node = _parsed_test(test) if forwarded else None
+    if node is None:
+        return None
+    names = [n for n in ast.walk(node) if isinstance(n, ast.Name)]
+    if not names or any(n.id not in forwarded for n in names):
+        return None
+    node = copy.deepcopy(node)
+    for n in ast.walk(node):
+        if isinstance(n, ast.Name):
+            n.id = forwarded[n.id]
+    return ast.unparse(node)
+
+
+def _decide_guards(ev: Event, constants: dict[str, object], call: ast.Call,
+                   forwarded: Optional[dict[str, str]] = None) -> Optional[Event]:
     """A callee's event seen from one call: tests on parameters this call makes constant are
-    decided (None when the event cannot run from here); the others are tagged with the call, so
-    that the same test in another call of the callee is not taken for the same value."""
+    decided (None when the event cannot run from here); tests on parameters it passes on from its
+    own caller are rewritten in the caller's terms; the others are tagged with the call, so that
+    the same test in another call of the callee is not taken for the same value."""
     if not ev.guards:
         return ev
     kept = []
@@ -1511,7 +1554,8 @@ def _decide_guards(ev: Event, constants: dict[str, object], call: ast.Call) -> O
                 if bool(value) != pol:
                     return None
                 continue
-            test = f"{test}@{id(call)}"
+            outer = _forwarded_test(test, forwarded or {})
+            test = outer if outer is not None else f"{test}@{id(call)}"
         kept.append((test, pol))
     return replace(ev, guards=tuple(kept))
 

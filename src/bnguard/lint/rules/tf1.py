@@ -1716,7 +1716,10 @@ with tf.control_dependencies(update_ops):
   a method of an unknown object), a scope name computed anywhere in the program. A program is the
   script with the train op, what it imports and what imports it: another script of the repository
   that wires its own updates (or trains with Keras/eagerly) does not silence this one, and a BN
-  layer in a module the program never imports is not part of its graph.
+  layer in a module the program never imports is not part of its graph, nor one that only another
+  model class builds (`self.generator()` runs this class's own `generator`, or a base's/override's).
+  Flags are resolved within the program: a BN helper shared by a GAN collection is always training
+  in a GAN whose code never passes it False, whatever the other GANs do.
 - Eager/TF2 code (`tf.GradientTape`, `enable_eager_execution`) and Keras `fit` loops (Keras runs its
   layers' updates itself), Keras layers whose `updates` are used anywhere; standalone-`keras` layers
   without a training flag, with `training=False`, in a program that never builds a v1 graph, or
@@ -1754,7 +1757,11 @@ with tf.control_dependencies(update_ops):
         def program_sites() -> list:
             # Reachability goes by names (methods of unknown receivers); a layer in a module this program
             # never imports (another script, a TF2 port in the same repository) is not in its graph.
-            found = [s for s in _update_sites(project) if id(s.module) in program and site_in_graph_of(s, module, project)]
+            # The flag is resolved within this program: a helper shared by a GAN collection whose
+            # other models pass `is_train=False` is still always training in this GAN.
+            own = _program_project(module, project)
+            pool = _update_sites(project if own is None else own)
+            found = [s for s in pool if id(s.module) in program and site_in_graph_of(s, module, project)]
             return sorted(found, key=lambda s: s.module is not module)  # name a layer of this script first
 
         if consumers and not all(why_not):

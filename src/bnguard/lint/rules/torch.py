@@ -483,12 +483,16 @@ def _mode_findings(project: Project) -> dict[str, list[tuple[Module, ast.AST, st
 def _check_loops(events: list[Event], step_loops: set[int], project: Project, vote) -> None:
     """BN301: inside a loop that steps an optimizer, does an eval() reach the next step (wrapping
     around to the next iteration) without a train() of the same object?"""
-    loops: dict[int, ast.AST] = {}
+    # one loop statement seen through two calls of its function (``train(effnet, ...)`` then
+    # ``train(vit, ...)``) is two loops: the events of one call never run in the other's iterations
+    loops: dict[tuple, ast.AST] = {}
+    bodies: dict[tuple, list[Event]] = {}
     for e in events:
         for lp in e.loops:
             if id(lp) in step_loops:
-                loops[id(lp)] = lp
-    bodies = {lid: [e for e in events if any(lp is loop for lp in e.loops)] for lid, loop in loops.items()}
+                lid = (id(lp), _loop_context(e, lp))
+                loops[lid] = lp
+                bodies.setdefault(lid, []).append(e)
     # a freeze written in an inner (epoch) loop holds for the loops around it too (sessions)
     freezes = {f for lid, loop in loops.items() for f in _iteration_freezes(bodies[lid], loop, project)}
     # innermost loops first: when several loops show the same eval(), the fix offered is the one
@@ -538,6 +542,15 @@ def _check_loops(events: list[Event], step_loops: set[int], project: Project, vo
                        f"running statistics and they never update again.{_captured_restore_note(ev)}"
                        f"{_skipped_restore_note(skipping)}")
                 vote("BN301", mod, site, True, msg, _train_fix(mod, loop, ev), origin=_origin(ev, site))
+
+
+def _loop_context(ev: Event, loop: ast.AST) -> tuple[int, ...]:
+    """The calls that lead to the function holding ``loop`` in ``ev``'s chain of call sites: which
+    run of that loop the event belongs to."""
+    for i, (mod, node) in enumerate(ev.sites):
+        if node is loop or any(a is loop for a in mod.ancestors(node)):
+            return tuple(id(site) for _m, site in ev.sites[:i])
+    return ()
 
 
 def _captured_restore_note(ev: Event) -> str:
@@ -871,7 +884,10 @@ definition of training mode, XMem / STCN), and calling that switch restores the 
 written unconditionally as the first mode switch of every iteration right before the steps
 (`for epoch: model.eval(); base_train(model, ...)`: BN frozen on purpose, CEC's few-shot stage),
 also inside a helper when every iteration first reloads the same saved weights (episodic test-time
-adaptation such as MEMO: `for x in test_set: net.load_state_dict(ckpt); adapt(net, x)`).
+adaptation such as MEMO: `for x in test_set: net.load_state_dict(ckpt); adapt(net, x)`);
+a validation pass through the training helper that passes no optimizer (`loss_epoch(model, dl,
+opt=None)` stepping only `if opt is not None`); one training helper called for several models in
+turn (each call's loop is judged on its own, even when the optimizer variable is reused).
 """,
         versions=PYTORCH_VERSIONS,
     )
@@ -1479,6 +1495,25 @@ class _BNIndex:
         self._memo[memo_key] = verdict
         return verdict
 
+    def bound_definition(self, name: str, module: Module, call: ast.Call) -> Optional[ast.AST]:
+        """The definition a module-level ``Net()`` builds when ``module`` defines ``Net`` more than
+        once (a notebook's later cell redefines the class with BN, after this model was built):
+        the last top-level one above the call. None when there is no such choice to make."""
+        if module.scope_of(call) is not None:
+            return None  # a function runs later: any of the definitions may be bound then
+        local = [node for node, m in self.defs.get(name, []) if m is module and module.scope_of(node) is None]
+        above = [node for node in local if node.lineno < call.lineno]
+        return max(above, key=lambda node: node.lineno) if len(local) > 1 and above else None
+
+    def definition_has_bn(self, node: ast.AST, module: Module, name: str) -> bool:
+        """``has_bn`` for one definition of ``name``."""
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(limit, _DEEP_SEARCH_LIMIT))
+        try:
+            return self._def_has_bn(node, module, frozenset({name}))
+        finally:
+            sys.setrecursionlimit(limit)
+
     def builds_dynamically(self, name: str, module: Optional[Module] = None) -> bool:
         """Does the class / factory function (or a project class or function it uses) pick what it
         builds at run time (``getattr(module, name)``, ``importlib``, ``models.__dict__[arch]()``,
@@ -1819,7 +1854,9 @@ def _call_verdicts(value: ast.Call, m: Module, project: Project, depth: int) -> 
     if last in classes and _hands_back_its_argument(classes._candidates(last, m)[0]):
         return []  # `model = train_one_epoch(model, ...)` returns the object it was given
     if last in classes:
-        return [True if classes.has_bn(last, m) else None if classes.builds_dynamically(last, m)
+        bound = classes.bound_definition(last, m, value)
+        has_bn = classes.has_bn(last, m) if bound is None else classes.definition_has_bn(bound, m, last)
+        return [True if has_bn else None if classes.builds_dynamically(last, m)
                 else _wrapped_arguments_verdict(value, m, project, depth)]
     if q.startswith("torch.nn."):
         # a torch.nn layer (nn.Linear: no BN) or a container: BN if an argument builds one
@@ -2114,7 +2151,8 @@ in the project calls it or refers to it (dead code, or an API whose callers choo
 method run as `model.test_loop(loader)` right after the caller's `model.eval()` (that covers
 `self.feature` inside it); a model of unknown class run beside one the function puts in eval mode
 (a BN-free companion: a text encoder); BN built only under a flag that is false at every call site
-(`make_layers(cfg, batch_norm=False)`). A phase loop with any mode switch inside it (`model.train(phase ==
+(`make_layers(cfg, batch_norm=False)`); a model built at module level before a later notebook cell
+redefines its class (or the evaluation helper) with BN: the definition above the call decides. A phase loop with any mode switch inside it (`model.train(phase ==
 "train")`, the tutorial's if / else, a helper that sets the mode) or an `eval()` anywhere in its
 function. For restored weights: a script that also trains (resumes),
 a model handed to another call (an evaluation engine may set its mode), generators, unit tests.
