@@ -854,16 +854,21 @@ def _class_family(cls: ast.ClassDef, project: Project) -> set[str]:
     bases and its subclasses (an override), transitively. Every model class of a GAN collection
     has its own ``generator``: ``self.generator()`` of a BN-free model does not build another
     model's BN layers."""
-    def compute(p: Project) -> dict:
+    def compute(p: Project) -> tuple[dict, dict, dict]:
         bases: dict[str, set[str]] = defaultdict(set)
+        children: dict[str, set[str]] = defaultdict(set)
         for m in p.modules:
             for k in m.classes:
                 for b in k.bases:
                     d = dotted(b)
                     if d:
                         bases[k.name].add(d.rsplit(".", 1)[-1])
-        return bases
-    bases = project.fact("tf1.class_bases", compute)
+                        children[d.rsplit(".", 1)[-1]].add(k.name)
+        return bases, children, {}
+    bases, children, families = project.fact("tf1.class_bases", compute)
+    family = families.get(cls.name)  # asked per call site: one walk per class name
+    if family is not None:
+        return family
     ancestors, work = {cls.name}, [cls.name]
     while work:  # up: a base's method runs when this class does not override it
         for b in bases.get(work.pop(), ()):
@@ -872,12 +877,11 @@ def _class_family(cls: ast.ClassDef, project: Project) -> set[str]:
                 work.append(b)
     descendants, work = {cls.name}, [cls.name]
     while work:  # down: a subclass may override the method (template methods of a base model)
-        parent = work.pop()
-        for k, bs in bases.items():
-            if parent in bs and k not in descendants:
+        for k in children.get(work.pop(), ()):
+            if k not in descendants:
                 descendants.add(k)
                 work.append(k)
-    family = ancestors | descendants
+    family = families[cls.name] = ancestors | descendants
     return family
 
 
