@@ -1567,8 +1567,9 @@ def _decide_exits(ev: Event, constants: dict[str, object], call: ast.Call) -> Ev
     kept = []
     for ret, mod, guards, tag in ev.exits:
         if not tag:
-            if constants and any(_guard_value(test, constants) not in (_UNDECIDED,) and
-                                 bool(_guard_value(test, constants)) != pol for test, pol in guards if "@" not in test):
+            if constants and any(value is not _UNDECIDED and bool(value) != pol
+                                 for value, pol in ((_guard_value(test, constants), pol)
+                                                    for test, pol in guards if "@" not in test)):
                 continue
             tag = str(id(call))
         kept.append((ret, mod, guards, tag))

@@ -387,19 +387,14 @@ def _field_init_classes(project: Project) -> list[tuple[ast.ClassDef, Module, li
 
 
 def _generated_init_stores(project: Project) -> dict[str, list[tuple[Optional[ast.AST], Module]]]:
-    stores: dict[str, list[tuple[Optional[ast.AST], Module]]] = defaultdict(list)
-    _add_generated_init_stores(project, stores)
-    return stores
-
-
-def _add_generated_init_stores(project: Project, stores) -> None:
     """The values a generated ``__init__`` stores: ``TrainingArguments(do_train=True)`` stores True
     in ``do_train`` (keyword or position); a ``**kwargs`` / ``*args`` call, or the class handed to
     other code (``HfArgumentParser(TrainingArguments)``, ``cls(**d)`` in a classmethod) stores
     anything in every field. ``dataclasses.replace(x, field=v)`` stores ``v``."""
+    stores: dict[str, list[tuple[Optional[ast.AST], Module]]] = defaultdict(list)
     classes = _field_init_classes(project)
     if not classes:
-        return
+        return stores
     field_names = {f for _cls, _m, fields in classes for f in fields}
     class_names = {cls.name for cls, _m, _f in classes}
     constructions: dict[str, list[tuple[ast.Call, Module]]] = defaultdict(list)
@@ -436,6 +431,7 @@ def _add_generated_init_stores(project: Project, stores) -> None:
         if any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "cls" for n in ast.walk(cls)):
             for f in fields:  # a classmethod constructor ``cls(**config)``
                 stores[f].append((None, cm))
+    return stores
 
 
 def _annotation(ref: ast.AST, m: Module) -> bool:

@@ -474,7 +474,7 @@ def _functions_switching(project: Project, program: frozenset, switches: dict) -
                 for n in ast.walk(fi.node):
                     vals |= set(_run_switches(n, m, switches))
                     if isinstance(n, ast.Call):
-                        name = _callee_name(n)
+                        name = V._last_name(n.func)
                         if name and name != fi.name and p.functions(name):
                             calls.setdefault(fi.name, set()).add(name)
                 direct.setdefault(fi.name, set()).update(vals)
@@ -494,11 +494,6 @@ def _functions_switching(project: Project, program: frozenset, switches: dict) -
     return project.fact("tf1.functions_switching:" + ",".join(map(str, sorted(program))), compute)
 
 
-def _callee_name(call: ast.Call) -> Optional[str]:
-    f = call.func
-    return f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
-
-
 def _switches_in(loop: ast.AST, m: Module, switches: dict, setters: dict) -> dict:
     """The switch values that running ``loop`` may run: value -> (the run or call in the loop, op name)."""
     out: dict = {}
@@ -506,7 +501,7 @@ def _switches_in(loop: ast.AST, m: Module, switches: dict, setters: dict) -> dic
         for value, op in _run_switches(n, m, switches).items():
             out.setdefault(value, (n, op))
         if isinstance(n, ast.Call):
-            for value in setters.get(_callee_name(n), ()):
+            for value in setters.get(V._last_name(n.func), ()):
                 op = next((k for k, v in switches.items() if v == value), "")
                 out.setdefault(value, (n, op))
     return out

@@ -9,6 +9,7 @@ model, a callee we cannot resolve or a model whose class has no BN ends the anal
 from __future__ import annotations
 
 import ast
+import contextlib
 import os
 import re
 import sys
@@ -31,8 +32,19 @@ BN_CLASSES = {f"torch.nn.{n}" for n in (
     "LazyBatchNorm3d")}
 F_BATCH_NORM = {"torch.nn.functional.batch_norm", "torch.batch_norm", "torch.nn.functional.batchnorm"}
 # Library constructors whose networks contain BatchNorm (torchvision, timm, segmentation libraries).
-# Recursion limit while searching the chains of BN-building names (see _BNClasses.has_bn).
+# Recursion limit while searching the chains of BN-building names (see _BNIndex.has_bn).
 _DEEP_SEARCH_LIMIT = 20_000
+
+
+@contextlib.contextmanager
+def _deep_search():
+    """Raise the recursion limit to ``_DEEP_SEARCH_LIMIT`` for the duration of a BN search."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, _DEEP_SEARCH_LIMIT))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(limit)
 
 _BN_LIBRARY = re.compile(
     r"^(torchvision\.models\.(resnet|resnext|wide_resnet|densenet|inception|googlenet|mobilenet|mnasnet|"
@@ -1471,14 +1483,8 @@ class _BNIndex:
         # chains (over a thousand names in torch.export). Its frames are Python-to-Python calls (plain
         # loops, no any(generator), which would re-enter the interpreter through C), so a higher
         # recursion limit for the search costs no C stack.
-        limit = sys.getrecursionlimit()
-        if limit >= _DEEP_SEARCH_LIMIT:
+        with _deep_search():
             return self._has_bn(name, module, frozenset())
-        sys.setrecursionlimit(_DEEP_SEARCH_LIMIT)
-        try:
-            return self._has_bn(name, module, frozenset())
-        finally:
-            sys.setrecursionlimit(limit)
 
     def _has_bn(self, name: str, module: Optional[Module], stack: frozenset) -> bool:
         defs, where = self._candidates(name, module)
@@ -1507,12 +1513,8 @@ class _BNIndex:
 
     def definition_has_bn(self, node: ast.AST, module: Module, name: str) -> bool:
         """``has_bn`` for one definition of ``name``."""
-        limit = sys.getrecursionlimit()
-        sys.setrecursionlimit(max(limit, _DEEP_SEARCH_LIMIT))
-        try:
+        with _deep_search():
             return self._def_has_bn(node, module, frozenset({name}))
-        finally:
-            sys.setrecursionlimit(limit)
 
     def builds_dynamically(self, name: str, module: Optional[Module] = None) -> bool:
         """Does the class / factory function (or a project class or function it uses) pick what it
@@ -2152,9 +2154,9 @@ method run as `model.test_loop(loader)` right after the caller's `model.eval()` 
 `self.feature` inside it); a model of unknown class run beside one the function puts in eval mode
 (a BN-free companion: a text encoder); BN built only under a flag that is false at every call site
 (`make_layers(cfg, batch_norm=False)`); a model built at module level before a later notebook cell
-redefines its class (or the evaluation helper) with BN: the definition above the call decides. A phase loop with any mode switch inside it (`model.train(phase ==
-"train")`, the tutorial's if / else, a helper that sets the mode) or an `eval()` anywhere in its
-function. For restored weights: a script that also trains (resumes),
+redefines its class (or the evaluation helper) with BN: the definition above the call decides. A
+phase loop with any mode switch inside it (`model.train(phase == "train")`, the tutorial's if /
+else, a helper that sets the mode) or an `eval()` anywhere in its function. For restored weights: a script that also trains (resumes),
 a model handed to another call (an evaluation engine may set its mode), generators, unit tests.
 """,
         versions=PYTORCH_VERSIONS,
@@ -2781,10 +2783,7 @@ def _phase_names(iterable: ast.AST, module: Module) -> bool:
 def _training_only_in_phase(loop: ast.For, phase: str) -> bool:
     """Does the phase loop train (backward / optimizer step) only under a test of ``phase``, so that
     the other phases are evaluation passes?"""
-    from bnguard.lint.torchflow import is_optimizer_step
-
-    trains = [n for n in ast.walk(loop) if isinstance(n, ast.Call) and (
-        isinstance(n.func, ast.Attribute) and n.func.attr == "backward" or is_optimizer_step(n))]
+    trains = [n for n in ast.walk(loop) if _is_training_call(n)]
     if not trains:
         return False
     # the phase itself, or a name computed from it in the loop (``is_train = phase == "train"``)
@@ -2798,13 +2797,16 @@ def _training_only_in_phase(loop: ast.For, phase: str) -> bool:
     return all(id(t) in guarded for t in trains)
 
 
-def _has_training_call(node: ast.AST) -> bool:
+def _is_training_call(n: ast.AST) -> bool:
+    """``loss.backward()`` or an optimizer step."""
     from bnguard.lint.torchflow import is_optimizer_step
 
-    for n in ast.walk(node):
-        if isinstance(n, ast.Call) and (isinstance(n.func, ast.Attribute) and n.func.attr == "backward" or is_optimizer_step(n)):
-            return True
-    return False
+    return isinstance(n, ast.Call) and (isinstance(n.func, ast.Attribute) and n.func.attr == "backward"
+                                        or is_optimizer_step(n))
+
+
+def _has_training_call(node: ast.AST) -> bool:
+    return any(_is_training_call(n) for n in ast.walk(node))
 
 
 def _in_program(project: Project, module: Optional[Module], key: str, module_has) -> bool:
