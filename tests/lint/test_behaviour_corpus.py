@@ -29,6 +29,15 @@ PROGRAMS = {e["path"]: e for e in MANIFEST["programs"]}
 
 # Bugs the rules do not detect yet: path -> why (the mechanism that misses it).
 KNOWN_MISSES: dict[str, str] = {
+    # corpus13
+    "torch/bug_argparse_type_bool_freeze_bn.py":
+        "argparse `type=bool` turns `--freeze-bn False` into True, and the freeze (model.apply(set_bn_eval) after "
+        "every train()) then hits a model trained from scratch; neither the bool('False') launch value nor "
+        "'nothing pretrained is loaded' is modelled (same family as bug_freeze_bn_flag_on_scratch_model)",
+    "torch/bug_bn_momentum_lambda_tf_decay.py":
+        "the TF decay `min(clip, 1 - m)` reaches `m.momentum = bn_momentum` only through a scheduler object holding a "
+        "lambda factory (`self.setter(self.lmbd(epoch))`, setter a parameter default): higher-order value flow "
+        "that possible_values does not follow",
     # corpus12 (details: /work/notes/corpus12-mismatches.md)
     # corpus11 (details: /work/notes/corpus11-mismatches.md)
     "keras/bug_functional_scratch_base_training_false.py":

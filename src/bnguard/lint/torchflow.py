@@ -509,26 +509,47 @@ class Flow:
         if self._callbacks is None:
             passed: dict[str, set[str]] = {}  # function name -> names of the callees it is passed to
             param_calls: dict[str, list] = {}  # function name -> its calls of its own parameters
+            # Only names of the project's functions and classes are ever asked for: other passed
+            # names (most arguments are plain variables) need no entry.
+            callables = {fi.name for fi in self.function_info.values()}
+            callables.update(cls.name for m in self.project.modules for cls in m.classes)
             for m in self.project.modules:
                 partials: dict[tuple[int, str], str] = {}  # (scope, name) -> f of `name = partial(f, ...)`
                 for c in m.calls:
+                    if c.qualname != "functools.partial":
+                        continue
                     target = m.parent(c.node)
-                    if c.qualname == "functools.partial" and isinstance(target, ast.Assign) \
+                    if isinstance(target, ast.Assign) \
                             and len(target.targets) == 1 and isinstance(target.targets[0], ast.Name):
                         ref = _function_reference(c.node, m)
                         if ref is not None:
                             partials[(id(c.scope), target.targets[0].id)] = ref[0].id
+                params_of: dict[int, set[str]] = {}  # per enclosing function, not per call
                 for c in m.calls:
                     f = c.node.func
-                    if isinstance(f, ast.Name) and isinstance(c.scope, (ast.FunctionDef, ast.AsyncFunctionDef)) \
-                            and f.id in _params(c.scope):
-                        param_calls.setdefault(c.scope.name, []).append(c)
-                    if c.name is None:
+                    if type(f) is ast.Name and isinstance(c.scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                        params = params_of.get(id(c.scope))
+                        if params is None:
+                            params = params_of[id(c.scope)] = set(_params(c.scope))
+                        if f.id in params:
+                            param_calls.setdefault(c.scope.name, []).append(c)
+                    node = c.node
+                    if c.name is None or not (node.args or node.keywords):
                         continue
-                    for a in [*c.node.args, *(k.value for k in c.node.keywords)]:
-                        fn = _function_reference(a, m)
-                        if fn is not None:
-                            passed.setdefault(partials.get((id(c.scope), fn[0].id), fn[0].id), set()).add(c.name)
+                    for a in [*node.args, *(k.value for k in node.keywords)] if node.keywords else node.args:
+                        t = type(a)  # only a name or a partial(...) call can be a function reference
+                        if t is ast.Name:
+                            fn_name = a.id
+                        elif t is ast.Call:
+                            fn = _function_reference(a, m)
+                            if fn is None:
+                                continue
+                            fn_name = fn[0].id
+                        else:
+                            continue
+                        fn_name = partials.get((id(c.scope), fn_name), fn_name)
+                        if fn_name in callables:
+                            passed.setdefault(fn_name, set()).add(c.name)
             self._callbacks = (passed, param_calls, {})
         passed, param_calls, by_name = self._callbacks
         found = by_name.get(name)
@@ -706,6 +727,9 @@ class Flow:
                                    key=lambda pair: pair[0])
                 return [fi for _, fi in inherited[:1]], len(inherited) == 1
             cands = list(self._methods_in_component(f.attr, component))
+            if cands and isinstance(f.value, ast.Name) and f.value.id != "self" \
+                    and self._library_instance(module, f.value.id, scope):
+                return [], False  # `attacker = tf.estimator.Estimator(...); attacker.train(...)`
             if isinstance(f.value, ast.Name) and f.value.id == "self" and scope is not None:
                 own = self.function_info.get(id(scope))
                 if own is not None and own.cls is not None:
@@ -737,6 +761,30 @@ class Flow:
                     return mod_funcs, True
             return cands, len(cands) == 1
         return [], False
+
+    def _library_instance(self, module: Module, name: str, scope: Optional[FuncNode]) -> bool:
+        """Is every binding of ``name`` in ``scope`` (the module body for None) a construction of an
+        imported library class (``tf.estimator.Estimator(...)``, ``xgb.XGBClassifier()``), not a
+        project one? Then ``name.train()`` runs that library's method, never a project function."""
+        owner = scope if scope is not None else module.tree
+        if scope is not None and name in _params(scope):
+            return False
+        found = False
+        for st in owner.body:
+            for n in ast.walk(st):
+                for t in _binding_targets(n):
+                    if not any(isinstance(x, ast.Name) and x.id == name for x in ast.walk(t)):
+                        continue
+                    if not (isinstance(n, ast.Assign) and isinstance(t, ast.Name) and isinstance(n.value, ast.Call)):
+                        return False
+                    q = module.qualname(n.value.func) or ""
+                    last = q.rsplit(".", 1)[-1]
+                    if not q or not last[:1].isupper() or self._inits.get(last) \
+                            or any(c.name == last for m in self.project.modules_named(q.split(".", 1)[0]) for c in m.classes) \
+                            or self.project.module_named(q.rsplit(".", 1)[0], module) is not None:
+                        return False  # a project class, or one we cannot place
+                    found = True
+        return found
 
     def _plain_object_method(self, module: Module, call: ast.Call, scope: Optional[FuncNode]) -> bool:
         """Is ``x.eval()`` / ``x.train()`` a method of a plain project class (no base, ``object``:
@@ -1366,11 +1414,39 @@ def _fresh_locals(body: Sequence[ast.stmt], local_names: frozenset) -> frozenset
                 for name in (x.id for x in ast.walk(t) if isinstance(x, ast.Name)):
                     if name not in local_names:
                         continue
-                    if isinstance(n, ast.Assign) and isinstance(t, ast.Name) and _builds_new_module(n.value, name):
+                    if isinstance(n, ast.Assign) and isinstance(t, ast.Name) and (
+                            _builds_new_module(n.value, name) or _factory_builds_module(n.value, name)):
                         fresh.add(name)
                     else:
                         other.add(name)
     return frozenset(fresh - other)
+
+
+# Factory functions that build a new network from settings: ``get_resnet(cfg.arch, classes)``,
+# ``build_model(cfg)``, ``torchvision.models.resnet18(weights=...)``.
+_FACTORY_NAME = re.compile(r"^(get|build|create|make|new|init)_?[a-z0-9_]*(model|net|network|backbone|encoder|"
+                           r"classifier|resnet|densenet|vgg|alexnet)$|^(resnet|resnext|wide_resnet|densenet|vgg|"
+                           r"alexnet|mobilenet|efficientnet|regnet|convnext|squeezenet|shufflenet|googlenet|"
+                           r"inception)[a-z0-9_]*$", re.I)
+_MODEL_WORD = re.compile(r"model|net|encoder|classifier|backbone", re.I)
+
+
+def _factory_builds_module(value: ast.AST, target: str) -> bool:
+    """``ctr_phi = get_resnet(args.arch, classes)``: a factory call, named as one, given settings only
+    (no argument names a model: ``get_model(self.net)`` may hand back the caller's network)."""
+    value = same_object_base(value)
+    if not isinstance(value, ast.Call):
+        return False
+    callee = (dotted(value.func) or "").rsplit(".", 1)[-1]
+    if not callee or not _FACTORY_NAME.match(callee):
+        return False
+    head = target.split(".")[-1]
+    for a in [*value.args, *(k.value for k in value.keywords)]:
+        for n in ast.walk(a):
+            last = n.id if isinstance(n, ast.Name) else n.attr if isinstance(n, ast.Attribute) else None
+            if last is not None and (last == head or (_MODEL_WORD.search(last) and not last.endswith("_name"))):
+                return False
+    return True
 
 
 def _binding_targets(n: ast.AST) -> list[ast.AST]:

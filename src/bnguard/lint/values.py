@@ -398,8 +398,14 @@ def _generated_init_stores(project: Project) -> dict[str, list[tuple[Optional[as
     field_names = {f for _cls, _m, fields in classes for f in fields}
     class_names = {cls.name for cls, _m, _f in classes}
     constructions: dict[str, list[tuple[ast.Call, Module]]] = defaultdict(list)
+    # Uses of the classes other than calls, gathered in one pass (not one pass per class).
+    references: dict[str, list[tuple[ast.AST, Module]]] = defaultdict(list)
     for m in project.modules:
+        for name in class_names.intersection(m.references):
+            references[name].extend((ref, m) for ref in m.references[name])
         for c in m.calls:
+            if c.name != "replace" and c.name not in class_names:
+                continue  # the cheap test first: most calls name neither
             last = (dotted(c.node.func) or "").rsplit(".", 1)[-1]
             if last == "replace":
                 for kw in c.node.keywords:
@@ -418,16 +424,15 @@ def _generated_init_stores(project: Project) -> dict[str, list[tuple[Optional[as
                     stores[kw.arg].append((kw.value, m))
             for f, a in zip(fields, call.args):
                 stores[f].append((a, m))
-        for m in project.modules:
-            for ref in m.references.get(cls.name, ()):  # uses other than a call
-                parent = m.parent(ref)
-                if isinstance(parent, ast.ClassDef) or _annotation(ref, m):
-                    continue  # ``class Sub(Args)`` (its own fields are class-body stores), ``args: Args``
-                if isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name) \
-                        and parent.func.id in ("isinstance", "issubclass", "type"):
-                    continue
-                for f in fields:  # handed to other code, which may build it with anything
-                    stores[f].append((None, m))
+        for ref, m in references.get(cls.name, ()):  # uses other than a call
+            parent = m.parent(ref)
+            if isinstance(parent, ast.ClassDef) or _annotation(ref, m):
+                continue  # ``class Sub(Args)`` (its own fields are class-body stores), ``args: Args``
+            if isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name) \
+                    and parent.func.id in ("isinstance", "issubclass", "type"):
+                continue
+            for f in fields:  # handed to other code, which may build it with anything
+                stores[f].append((None, m))
         if any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "cls" for n in ast.walk(cls)):
             for f in fields:  # a classmethod constructor ``cls(**config)``
                 stores[f].append((None, cm))

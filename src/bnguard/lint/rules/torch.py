@@ -50,6 +50,10 @@ _BN_LIBRARY = re.compile(
     r"^(torchvision\.models\.(resnet|resnext|wide_resnet|densenet|inception|googlenet|mobilenet|mnasnet|"
     r"shufflenet|efficientnet|regnet|convnext_?bn|vgg\d+_bn|detection|segmentation|video|quantization)|"
     r"timm\.create_model|segmentation_models_pytorch\.|pretrainedmodels\.|efficientnet_pytorch\.)")
+# Library models known to build no BatchNorm (VGG without ``_bn``, AlexNet, SqueezeNet, the
+# LayerNorm transformers): eval() on them changes dropout only.
+_NO_BN_LIBRARY = re.compile(
+    r"^torchvision\.models\.(vgg(11|13|16|19)|alexnet|squeezenet1_[01]|vit_[a-z0-9_]+|swin_[a-z0-9_]+)$")
 _FROZEN_NAME = re.compile(
     r"teacher|target|ema|frozen|freeze|pretrain|backbone|feature|extractor|encoder_k|key_encoder|momentum|"
     r"vgg|lpips|perceptual|clip|inception|fid|old|prev|ref|avg|swa|fixed|critic_target", re.I)
@@ -1847,6 +1851,8 @@ def _call_verdicts(value: ast.Call, m: Module, project: Project, depth: int) -> 
     last = d.rsplit(".", 1)[-1]
     if q in BN_CLASSES or _BN_LIBRARY.search(q):
         return [True]
+    if _NO_BN_LIBRARY.match(q):
+        return [False]
     if q.split(".", 1)[0] in _KERAS_ROOTS or q.startswith("tensorflow.keras."):
         # a Keras model (Keras 3 on the torch backend): its BN follows `training=`, not
         # `eval()` / `train()`; the Keras rules own it
@@ -1907,7 +1913,7 @@ def _container_verdict(value: ast.Call, m: Module, project: Project, classes, de
             if "BatchNorm" in d or q in BN_CLASSES or _BN_LIBRARY.search(q) or classes.has_bn(last, m):
                 return True
             root = q.split(".", 1)[0]
-            if q and root not in _NO_MODEL_ROOTS and last not in classes:
+            if q and root not in _NO_MODEL_ROOTS and last not in classes and not _NO_BN_LIBRARY.match(q):
                 unknown = True  # a library factory: its model may hold BN
         elif isinstance(a, ast.Name) and isinstance(a.ctx, ast.Load) and depth < 3 \
                 and not (isinstance(parent, ast.Call) and parent.func is a) and not isinstance(parent, ast.Attribute):
@@ -1938,6 +1944,14 @@ def _callers_set_eval(fi_node: ast.AST, key: Key, project: Project, flow: Flow, 
         cands, _unique = flow.resolve(site.module, site.node, site.scope)
         if (cands or isinstance(site.node.func, ast.Name)) and not any(c.node is fi_node for c in cands):
             continue  # a call of another function of the same name (another script's `evaluate`)
+        func = site.node.func
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) \
+                and flow._library_instance(site.module, func.value.id, site.scope):
+            continue  # `estimator.train(...)`: a library object's method, not ours
+        mode = mode_call(site.node)
+        if mode is not None and not flow._plain_object_method(site.module, site.node, site.scope) \
+                and not (mode == "train" and flow._own_train_method(site.module, site.node, site.scope)):
+            continue  # `model.train()` / `model.eval()`: the flow reads it as a mode switch, not as this call
         caller_events = flow.summary(site.scope) if site.scope is not None else flow.module_summary(site.module)
         # map our key back to the caller's argument when it is one of our parameters
         ckey = key
@@ -3112,6 +3126,10 @@ def _model_calls(region: ast.AST, module: Module, project: Project) -> list[tupl
         elif (isinstance(f, ast.Name) or isinstance(f.value, ast.Name) and f.value.id == "self") \
                 and _built_as_bn_module(last, project, module):
             out.append((n, f))  # self.feature(x) / unet(x), where the object is built as a BN model
+        elif isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "self" \
+                and not _NOT_MODEL_NAME.search(last) and not _own_method(module, n, f) \
+                and last in _trained_names(project, module):
+            out.append((n, f))  # self.phi(x) where an optimizer of this program trains phi's parameters
     out.sort(key=lambda c: (c[0].lineno, c[0].col_offset))
     return out
 
@@ -4323,8 +4341,14 @@ def _recompute_calls(project: Project) -> list:
     """(call site, key of the recomputed model or None when it cannot be told) for every
     BN-recompute call of the project, found once."""
     out = []
+    writers = _running_stat_writers(project)
     for m in project.modules:
         for c in m.calls:
+            if c.name in writers and c.qualname is None and any(
+                    id(fi.node) in writers[c.name] and id(fi.module) in project.import_component(m)
+                    for fi in project.functions(c.name)):
+                out.append((c, None))  # a hand-written precise-BN pass of this program: whatever model it is given
+                continue
             if not (c.name and _RECOMPUTE.match(c.name) or (c.qualname or "").endswith("update_bn")):
                 continue
             if not ((c.qualname or "").endswith("swa_utils.update_bn") or c.name == "update_bn"):
@@ -4337,6 +4361,43 @@ def _recompute_calls(project: Project) -> list:
                 key = None  # update_bn(loader, model) in a helper: whatever its caller passes
             out.append((c, key))
     return out
+
+
+_RUNNING_STATS = frozenset({"running_mean", "running_var"})
+
+
+def _running_stat_writers(project: Project) -> dict[str, set[int]]:
+    """The project functions (name -> ids of their definitions) that write BN running statistics computed from data
+    (``bn.running_mean.copy_(x.mean(1))``, ``m.running_var = var``, ``m.running_mean.data[:] = mu``):
+    hand-written precise-BN / recalibration passes. A reset (``reset_running_stats()``,
+    ``.zero_()``, ``.fill_(1)``) is not one."""
+    def compute(p: Project) -> dict[str, set[int]]:
+        names: dict[str, set[int]] = {}  # function name -> ids of the writing definitions
+        for m in p.modules:
+            if "running_" not in m.unit.text:
+                continue
+            for fi in m.functions:
+                if fi.name in ("forward", "__init__", "__call__"):
+                    continue  # a hand-written BN layer's own update: not a pass over a model
+                for n in ast.walk(fi.node):
+                    target = None
+                    if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "copy_" \
+                            and n.args and not isinstance(n.args[0], ast.Constant):
+                        target = n.func.value
+                    elif isinstance(n, (ast.Assign, ast.AugAssign)):
+                        tgts = n.targets if isinstance(n, ast.Assign) else [n.target]
+                        target = next((t for t in tgts if isinstance(t, (ast.Attribute, ast.Subscript))), None)
+                        if isinstance(n.value, ast.Constant):
+                            target = None
+                    while isinstance(target, (ast.Subscript, ast.Attribute)) and not (
+                            isinstance(target, ast.Attribute) and target.attr in _RUNNING_STATS):
+                        target = target.value  # `.running_mean.data[:]` -> `.running_mean`
+                    if isinstance(target, ast.Attribute) and target.attr in _RUNNING_STATS:
+                        names.setdefault(fi.name, set()).add(id(fi.node))
+                        break
+        return names
+
+    return project.fact("torch.running_stat_writers", compute)
 
 
 def _averaged_into(key: Key, project: Project) -> bool:
