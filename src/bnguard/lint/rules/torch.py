@@ -2185,6 +2185,7 @@ a model handed to another call (an evaluation engine may set its mode), generato
         yield from self._frozen_copy_run(module, project)
         yield from self._mc_dropout_whole_model(module, project, flow, reported)
         yield from self._phase_loop_without_mode(module, project, flow, reported)
+        yield from self._phase_function_forcing_train(module, project, flow, reported)
         for node in module.blocks:  # the with / def / for / if statements, in ast.walk order
             region: Optional[ast.AST] = None
             if isinstance(node, (ast.With, ast.AsyncWith)) and any(_no_grad_ctx(i.context_expr, module) for i in node.items):
@@ -2383,6 +2384,57 @@ a model handed to another call (an evaluation engine may set its mode), generato
                     "evaluation phase, so its BatchNorm layers normalize the validation batches with their own "
                     "statistics and fold them into their running statistics. Call "
                     f"`{text}.train({phase} == \"train\")` (or train() / eval() per phase) at the top of each phase.")
+                break
+
+    def _phase_function_forcing_train(self, module: Module, project: Project, flow: Flow,
+                                      reported: set) -> Iterable[Finding]:
+        """A step function told its phase by a parameter (``def make_train(batch, phase)``) that
+        calls ``net.train()`` unconditionally, runs ``net``, and does the backward / optimizer step
+        only under a test of that parameter: the other phases (validation) run the network in train
+        mode, so BatchNorm folds their batches into its running statistics (stacked-hourglass #44).
+        Silent when the function puts anything in eval mode or chooses the mode from the phase."""
+        if not module.mentions(".train(") or is_test_file(project.relative_path(module)) \
+                or _DELIBERATE_PATH.search(project.relative_path(module)):
+            return
+        for fi in module.functions:
+            fn = fi.node
+            phase = next((p for p in _params(fn) if _PHASE_PARAM.match(p)), None)
+            if phase is None or is_unit_test(module, fn) or _deliberate_train_mode(fn.name) \
+                    or not _training_only_in_phase(fn, phase):
+                continue
+            switches = [n for n in ast.walk(fn) if isinstance(n, ast.Call) and mode_call(n) is not None]
+            forced = [n for st in fn.body for n in _unconditional_nodes(st)
+                      if isinstance(n, ast.Call) and mode_call(n) == "train" and not n.args and not n.keywords]
+            if not forced:
+                continue
+            # the arms of the phase tests that hold the training calls: what runs in the training phase only
+            training_arms = {id(x) for t in ast.walk(fn) if _is_training_call(t)
+                             for arm in _phase_arms(module, t, phase, fn)[:1] for st in arm for x in ast.walk(st)}
+            params = _named_params(fn)
+            targets = {dotted(c.func.value) for c in forced}  # type: ignore[attr-defined]
+            for call, model_expr in _model_calls(fn, module, project):
+                text_of = dotted(model_expr)
+                if id(call) in training_arms or text_of not in targets:
+                    continue
+                if any(sw not in forced and not _opposite_phase_arms(module, sw, call, phase, fn) for sw in switches):
+                    continue  # an eval() or a train(flag) that may run with this forward: the mode is chosen
+                key, text = receiver_key(model_expr, {}, params)
+                if key is None or (id(fn), key) in reported or any(_GENERATOR_NAME.search(n) for n in key_names(key)):
+                    continue
+                if len(key) == 1 and key[0].startswith("$") and key[0] != "$self":
+                    has_bn = _passed_models_have_bn(fn, key[0][1:], project, flow)
+                else:
+                    has_bn = _model_has_bn(key, project, module)
+                if has_bn is False or (has_bn is None and not _project_has_bn(project)):
+                    continue
+                reported.add((id(fn), key))
+                yield self.finding(
+                    module, call,
+                    f"`{fn.name}()` puts `{text}` in train mode for every `{phase}` and runs it, but only trains "
+                    f"(backward / optimizer step) under a test of `{phase}`: the other phases are evaluation passes "
+                    "in train mode, so BatchNorm normalizes those batches with their own statistics and folds them "
+                    f"into its running statistics. Call `{text}.train({phase} == \"train\")` (or eval() for the "
+                    "evaluation phases) instead.")
                 break
 
     def _frozen_copy_run(self, module: Module, project: Project) -> Iterable[Finding]:
@@ -2720,8 +2772,9 @@ def _value_before(name: str, node: ast.AST, module: Module) -> Optional[ast.AST]
 
 def _evaluation_block(node: ast.AST, module: Optional[Module] = None) -> bool:
     """A loop over a validation/test loader, or an ``if`` block that draws a batch from one."""
-    # drawing a batch needs a call of next()/__next__(): a file that never says "next" skips the walk
-    may_draw = module is None or module.mentions("next")
+    # drawing a batch needs a call of next()/__next__() or a sampling helper: other files skip the walk
+    may_draw = module is None or module.mentions("next") or module.mentions("sample") or module.mentions("batch(") \
+        or module.mentions("draw")
     if isinstance(node, (ast.For, ast.AsyncFor)):
         if _loader_expr(node.iter) or (may_draw and _draws_eval_batch(node.body, module)):
             return True
@@ -2748,10 +2801,18 @@ def _draws_eval_batch(stmts, module: Optional[Module] = None) -> bool:
     return any(_is_eval_batch_draw(n) for st in stmts for n in ast.walk(st) if isinstance(n, ast.Call))
 
 
+# ``sample_random_batch(test_dset, 16)`` / ``get_batch(val_data)``: a helper that draws a batch from
+# the evaluation data it is given.
+_BATCH_DRAW_NAME = re.compile(r"sample|batch|draw", re.I)
+
+
 def _is_eval_batch_draw(n: ast.Call) -> bool:
     if isinstance(n.func, ast.Name) and n.func.id == "next" and n.args and _loader_expr(n.args[0]):
         return True
-    return isinstance(n.func, ast.Attribute) and n.func.attr in ("next", "__next__") and _loader_expr(n.func.value)
+    if isinstance(n.func, ast.Attribute) and n.func.attr in ("next", "__next__") and _loader_expr(n.func.value):
+        return True
+    name = n.func.id if isinstance(n.func, ast.Name) else n.func.attr if isinstance(n.func, ast.Attribute) else ""
+    return bool(n.args) and bool(_BATCH_DRAW_NAME.search(name)) and _loader_expr(n.args[0])
 
 
 _EVAL_DRAWS: "weakref.WeakKeyDictionary[Module, frozenset]" = weakref.WeakKeyDictionary()
@@ -2764,7 +2825,7 @@ def _statements_drawing_eval_batches(module: Module) -> frozenset:
     if found is None:
         ids: set[int] = set()
         for c in module.calls:
-            if c.name in ("next", "__next__") and _is_eval_batch_draw(c.node):
+            if (c.name in ("next", "__next__") or c.name and _BATCH_DRAW_NAME.search(c.name)) and _is_eval_batch_draw(c.node):
                 ids.update(id(a) for a in module.ancestors(c.node))
         found = _EVAL_DRAWS[module] = frozenset(ids)
     return found
@@ -2792,6 +2853,56 @@ def _phase_names(iterable: ast.AST, module: Module) -> bool:
         return False
     words = {e.value.lower() for e in iterable.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)}
     return len(words) == len(iterable.elts) and bool(words & _PHASE_TRAIN_WORDS) and bool(words & _PHASE_EVAL_WORDS)
+
+
+# Parameters that tell a step function which phase it runs (``phase``, ``mode``, ``split``).
+_PHASE_PARAM = re.compile(r"^(phase|mode|split|stage|subset|run_type|step_type)$", re.I)
+
+
+def _phase_arms(module: Module, node: ast.AST, phase: str, fn: ast.AST) -> list[list]:
+    """The arms (statement lists) of the ``if`` tests of ``phase`` that hold ``node``, innermost first."""
+    out = []
+    child = node
+    for a in module.ancestors(node):
+        if a is fn:
+            break
+        if isinstance(a, ast.If) and any(isinstance(v, ast.Name) and v.id == phase for v in ast.walk(a.test)):
+            if child in a.body:
+                out.append(a.body)
+            elif child in a.orelse:
+                out.append(a.orelse)
+        child = a
+    return out
+
+
+def _opposite_phase_arms(module: Module, a: ast.AST, b: ast.AST, phase: str, fn: ast.AST) -> bool:
+    """Do ``a`` and ``b`` sit in different arms of one ``if`` on ``phase`` (never run together)?"""
+    arms_b = {id(arm) for arm in _phase_arms(module, b, phase, fn)}
+    for anc in module.ancestors(a):
+        if anc is fn:
+            break
+        if isinstance(anc, ast.If) and any(isinstance(v, ast.Name) and v.id == phase for v in ast.walk(anc.test)):
+            if (id(anc.body) in arms_b) != (id(anc.orelse) in arms_b) and (
+                    _contains(anc.body, a) and id(anc.orelse) in arms_b or _contains(anc.orelse, a) and id(anc.body) in arms_b):
+                return True
+    return False
+
+
+def _contains(stmts: list, node: ast.AST) -> bool:
+    return any(x is node for st in stmts for x in ast.walk(st))
+
+
+def _unconditional_nodes(stmt: ast.AST):
+    """The nodes of a function-body statement that run on every call: not those under an ``if``,
+    a loop, a ``try`` handler or a nested function."""
+    todo = [stmt]
+    while todo:
+        n = todo.pop()
+        if isinstance(n, (ast.If, ast.For, ast.AsyncFor, ast.While, ast.Try, ast.FunctionDef, ast.AsyncFunctionDef,
+                          ast.Lambda, ast.ClassDef, ast.IfExp, ast.BoolOp)):
+            continue
+        yield n
+        todo.extend(ast.iter_child_nodes(n))
 
 
 def _training_only_in_phase(loop: ast.For, phase: str) -> bool:
