@@ -315,6 +315,162 @@ def always_true(module: Module, project: Project, expr: Optional[ast.expr]) -> b
     return bool(vals) and all(v is True or (isinstance(v, int) and v == 1) for v in vals)
 
 
+def argument_values(module: Module, project: Project, expr: Optional[ast.expr], depth: int = 0) -> Optional[set]:
+    """The constant values a layer-construction argument (``trainable=affine``) can take, or None
+    when any is unknown. Beyond ``constant_values``: a parameter of the module-level function or
+    class ``__init__`` it sits in takes the argument each call of it in the project binds (by
+    keyword, by position, or the default), and a loop / comprehension variable takes the matching
+    element of every entry of the list it iterates (``for f, a in CFG``, ``enumerate``, ``zip``)
+    when that list is a display nothing modifies. A function or class used other than by calling
+    it (a callback, a base class, ``partial``) may be called where no call shows: unknown. Any
+    other expression must have a single value: several (a command-line option, a setting assigned
+    in branches) are a choice made at run time, reported as unknown."""
+    if expr is None or depth > 4:
+        return None
+    lit = _literal(expr)
+    if lit is not _NOT_LITERAL:
+        return {lit}
+    if isinstance(expr, ast.Name):
+        loop = _loop_binding(module, expr)
+        if loop is not None:
+            target, iterable = loop
+            elements = _iterated_elements(module, target, iterable, expr.id)
+            if not elements:
+                return None
+            out: set = set()
+            for elt_module, elt in elements:
+                got = argument_values(elt_module, project, elt, depth + 1)
+                if got is None:
+                    return None
+                out |= got
+            return out
+        fn = module.scope_of(expr)
+        if fn is not None and _param_index(fn, expr.id)[2] and not _assignments(fn, expr.id):
+            return _parameter_values(module, project, fn, expr.id, depth)
+    vals = constant_values(module, project, expr)
+    return vals if vals is not None and len(vals) == 1 else None
+
+
+def _parameter_values(module: Module, project: Project, fn: FuncNode, name: str, depth: int) -> Optional[set]:
+    owner = module.parent(fn)
+    if owner is module.tree:
+        callee = fn
+    elif isinstance(owner, ast.ClassDef) and fn.name == "__init__" and module.parent(owner) is module.tree:
+        callee = owner
+    else:
+        return None  # methods and nested functions: callers we cannot enumerate
+    refs = [r for m in project.modules if m.mentions(callee.name) for r in m.references.get(callee.name, ())]
+    if refs:
+        return None
+    sites = [s for s in project.call_sites(callee.name) if resolve_def(project, s.module, s.node.func) is callee]
+    if not sites:
+        return None
+    out: set = set()
+    for s in sites:
+        arg, explicit = argument_for(s.node, fn, name, is_method_call=callee is not fn)
+        if arg is None:
+            return None
+        got = argument_values(s.module if explicit else module, project, arg, depth + 1)
+        if got is None:
+            return None
+        out |= got
+    return out
+
+
+def _loop_binding(module: Module, name: ast.Name) -> Optional[tuple[ast.expr, ast.expr]]:
+    """(target, iterable) of the ``for`` loop or comprehension that binds ``name`` where it is used,
+    if that is its only binding in the scope."""
+    for anc in module.ancestors(name):
+        if isinstance(anc, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+            for gen in anc.generators:
+                if name.id in {n.id for n in ast.walk(gen.target) if isinstance(n, ast.Name)}:
+                    return gen.target, gen.iter
+        elif isinstance(anc, (ast.For, ast.AsyncFor)):
+            if name.id in {n.id for n in ast.walk(anc.target) if isinstance(n, ast.Name)}:
+                if not any(name is n for st in anc.body for n in ast.walk(st)):
+                    return None
+                scope = module.scope_of(anc)
+                bindings = _assignments(scope if scope is not None else module.tree, name.id)
+                return (anc.target, anc.iter) if len(bindings) == 1 else None
+        elif isinstance(anc, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            return None
+    return None
+
+
+def _iterated_elements(module: Module, target: ast.expr, iterable: ast.expr,
+                       name: str) -> Optional[list[tuple[Module, ast.expr]]]:
+    """The expressions ``name`` (part of the loop ``target``) is bound to, one per element of
+    ``iterable``: ``enumerate(X)`` and ``zip(A, B)`` are unpacked, ``X`` is a list/tuple display or a
+    name bound once (in the scope, else the module) to one that nothing appends to or changes."""
+    while isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Name) and not iterable.keywords \
+            and iterable.func.id in ("enumerate", "zip", "list", "tuple"):
+        fname, args = iterable.func.id, iterable.args
+        if fname in ("list", "tuple") and len(args) == 1:
+            iterable = args[0]
+            continue
+        if not isinstance(target, ast.Tuple) or any(isinstance(a, ast.Starred) for a in args):
+            return None
+        if fname == "enumerate" and len(args) == 1 and len(target.elts) == 2:
+            pair = [(target.elts[1], args[0])]
+        elif fname == "zip" and len(args) == len(target.elts):
+            pair = list(zip(target.elts, args))
+        else:
+            return None
+        hit = [(t, it) for t, it in pair if any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(t))]
+        if len(hit) != 1:
+            return None
+        target, iterable = hit[0]
+    display = _list_display(module, iterable)
+    if display is None:
+        return None
+    out = []
+    for elt in display.elts:
+        bound = _destructure(target, elt, name)
+        if bound is None:
+            return None
+        out.append((module, bound))
+    return out
+
+
+_LIST_MUTATORS = frozenset({"append", "extend", "insert", "__setitem__", "pop", "remove", "clear", "sort", "reverse"})
+
+
+def _list_display(module: Module, expr: ast.expr) -> Optional[ast.expr]:
+    if isinstance(expr, (ast.List, ast.Tuple)):
+        return None if any(isinstance(e, ast.Starred) for e in expr.elts) else expr
+    if not isinstance(expr, ast.Name):
+        return None
+    scope = module.scope_of(expr)
+    bound = _assignments(scope if scope is not None else module.tree, expr.id)
+    if not bound and scope is not None and not _param_index(scope, expr.id)[2]:
+        bound = _assignments(module.tree, expr.id)
+    if len(bound) != 1 or not isinstance(bound[0], (ast.List, ast.Tuple)):
+        return None
+    for n in ast.walk(module.tree):  # changed in place: appended to, an entry replaced
+        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == expr.id \
+                and n.attr in _LIST_MUTATORS:
+            return None
+        if isinstance(n, ast.Subscript) and isinstance(n.ctx, (ast.Store, ast.Del)) \
+                and isinstance(n.value, ast.Name) and n.value.id == expr.id:
+            return None
+        if isinstance(n, (ast.Global, ast.Nonlocal)) and expr.id in n.names:
+            return None
+    return _list_display(module, bound[0])
+
+
+def _destructure(target: ast.expr, value: ast.expr, name: str) -> Optional[ast.expr]:
+    """The part of ``value`` that ``name`` in the assignment target ``target`` gets, if visible."""
+    if isinstance(target, ast.Name):
+        return value if target.id == name else None
+    if isinstance(target, (ast.Tuple, ast.List)) and isinstance(value, (ast.Tuple, ast.List)) \
+            and len(target.elts) == len(value.elts) \
+            and not any(isinstance(e, ast.Starred) for e in target.elts + value.elts):
+        for t, v in zip(target.elts, value.elts):
+            if any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(t)):
+                return _destructure(t, v, name)
+    return None
+
+
 # --------------------------------------------------------------------------------------------------
 # which expressions are models that contain BN
 
@@ -1177,6 +1333,11 @@ def region_model_calls(module: Module, project: Project, region: TrainingRegion)
             mapped: Optional[str] = None
             if head == "self" and isinstance(n.func, ast.Attribute) and dotted(n.func.value) == "self":
                 mapped = idn
+                if mapped not in region.roots and "self" in region.roots \
+                        and not _under_stop_gradient(module, n) \
+                        and _flag_threaded_to_own_sublayer(hmod, project, hfn, inner):
+                    yield inner, mapped, hmod, n
+                    continue
             else:
                 arg, explicit = argument_for(n, hfn, head, is_method_call=isinstance(n.func, ast.Attribute))
                 if arg is not None and explicit:
@@ -1218,6 +1379,52 @@ def _tf_function_model(wrap: ast.Call) -> Optional[ast.expr]:
     if isinstance(target, ast.Attribute) and target.attr in ("call", "__call__"):
         target = target.value
     return target
+
+
+_MODEL_BUILDERS = ("keras.Sequential", "keras.models.Sequential", "keras.Model", "keras.models.Model")
+
+
+def _under_stop_gradient(module: Module, node: ast.AST) -> bool:
+    """Is ``node`` inside ``tf.stop_gradient(...)`` (a target / teacher output: no gradient reaches
+    the variables of what it runs)?"""
+    return any(isinstance(a, ast.Call) and (dotted(a.func) or "").rsplit(".", 1)[-1] == "stop_gradient"
+               for a in module.ancestors(node))
+
+
+def _flag_threaded_to_own_sublayer(module: Module, project: Project, hfn: FuncNode, inner: ast.Call) -> bool:
+    """In a ``self.`` method helper of a model whose own variables the step differentiates
+    (``tape.gradient(loss, self.trainable_variables)``): does ``inner`` call a sublayer of that model
+    (``self.backbone``, built in the class from scratch, with BN) with ``training=`` one of the
+    helper's parameters? The sublayer's variables are the model's, and the helper's parameter is
+    the switch the step sets (or leaves at its default) for it. A sublayer of unknown origin (handed
+    in, loaded) or a pretrained application may be kept in inference mode on purpose."""
+    target = model_expr(inner)
+    if not (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self"):
+        return False
+    expr, known = training_arg(inner)
+    if not (known and isinstance(expr, ast.Name) and _param_index(hfn, expr.id)[2] and not _assignments(hfn, expr.id)):
+        return False
+    cls = module.enclosing_class(hfn)
+    if cls is None:
+        return False
+    built = [n.value for n in ast.walk(cls) if isinstance(n, ast.Assign) and any(
+        isinstance(t, ast.Attribute) and t.attr == target.attr and dotted(t.value) == "self" for t in n.targets)]
+    if not built:
+        return False
+    for value in built:
+        if not isinstance(value, ast.Call):
+            return False
+        q = module.imports.resolve(value.func)
+        k = keras_name(q) or ""
+        if ".applications." in k:
+            weights = kwarg(value, "weights")
+            vals = constant_values(module, project, weights)
+            if weights is None or vals is None or any(vals):
+                return False  # ImageNet weights by default
+        elif not (k.startswith("keras.layers.") or k in _MODEL_BUILDERS
+                  or resolve_def(project, module, value.func) is not None):
+            return False  # loaded or built by code we cannot see
+    return is_bn_model(module, project, target)
 
 
 def _helper_function(module: Module, project: Project, call: ast.Call) -> Optional[tuple[Module, FuncNode]]:

@@ -51,6 +51,27 @@ def _training_value_in_context(module: Module, project: Project, call: ast.Call,
     return ok, (expr if isinstance(expr, ast.Constant) else None)
 
 
+def _default_binding_note(module: Module, call: ast.Call, expr: Optional[ast.expr], site: ast.Call) -> str:
+    """``, whose `training` keeps its default False: ...`` when the helper's parameter that ``call``
+    passes on is not bound by ``site`` (left out, or its positional arguments stop before it)."""
+    fn = module.scope_of(call)
+    if fn is None or not isinstance(expr, ast.Name) or not kf._param_index(fn, expr.id)[2]:
+        return ""
+    method = isinstance(site.func, ast.Attribute)
+    arg, explicit = kf.argument_for(site, fn, expr.id, is_method_call=method)
+    if arg is None or explicit:
+        return ""
+    note = f", whose `{expr.id}` keeps its default {ast.unparse(arg)}"
+    params = [a.arg for a in fn.args.posonlyargs + fn.args.args]
+    if method and params and params[0] in ("self", "cls"):
+        params = params[1:]
+    bound = params[:len(site.args)]
+    flags = [(b, a) for b, a in zip(bound, site.args) if isinstance(a, ast.Constant) and isinstance(a.value, bool)]
+    if flags:  # `self.embed(x, True)` meant as the training flag
+        note += "; " + ", ".join(f"the positional {a.value} binds `{b}`" for b, a in flags)
+    return note
+
+
 # Code that gives the global learning phase a value: set it, scope it, or feed it to a graph
 # (a TF1 session or a ``K.function`` fed ``K.learning_phase()``).
 _PHASE_SETTERS = {"set_learning_phase", "learning_phase_scope"}
@@ -123,7 +144,11 @@ the loss function given to `optimizer.minimize` — a call of a model or layer w
 (a literal, a constant, or a parameter that every call site sets to false), where that same object's
 variables are the ones differentiated (`tape.gradient(loss, model.trainable_variables)`, `var_list=`,
 or a `@property` / no-argument method of the trainer class returning them). A helper called from the
-step (`compute_loss(model, x, training=False)`) is followed one level down. Also
+step (`compute_loss(model, x, training=False)`) is followed one level down, its parameters bound as
+Python binds them (keywords, positions, defaults): a `self.` method of the differentiated model
+(`self.trainable_variables`) that passes its `training` parameter to a sublayer built in the class
+with BN counts, so `self.embed(x, True)` for `def embed(self, x, normalize=False, training=False)`
+binds True to `normalize` and runs the sublayer with the default training=False. Also
 `training=K.learning_phase()` in TF2 eager code where nothing in the project sets the learning phase
 (`set_learning_phase`, `learning_phase_scope`, a TF1 session or `K.function` feed): it is 0 there
 (measured with tf_keras 2.21, eagerly and inside `tf.function`).
@@ -208,7 +233,8 @@ with tf.GradientTape() as tape:
                 shown = "False" if phase is None else (
                     f"{ast.unparse(phase)} (the learning phase, 0: nothing in this TF2 eager code sets it)")
                 where = f"`{obj}` is called with training={shown}" + (
-                    f" (through `{kf.callee_dotted(site)}`)" if site is not None else "")
+                    f" (through `{kf.callee_dotted(site)}`{_default_binding_note(cmod, call, expr, site)})"
+                    if site is not None else "")
                 yield self.finding(report_mod, report_node,
                                    f"{where} inside its training step: its BatchNormalization layers run in inference "
                                    f"mode, their moving statistics never update; pass training=True", fix=fix)
@@ -547,6 +573,11 @@ def _module_function_called(module: Module, call: ast.Call, cls: Optional[ast.Cl
     return None
 
 
+# Keyword names under which a subclassed model's own ``call()`` takes its mode (TF1 ports:
+# ``call(self, x, is_training=False)`` forwarding ``training=is_training`` to its BN layers).
+_TRAINING_FLAG_KEYWORD = re.compile(r"^(is_?)?train(ing|able)?(_?(mode|phase|flag))?$|^phase_?train$|^mode$", re.I)
+
+
 @register
 class NoTrainingFlagInTrainStep(Rule):
     code = "BN202"
@@ -622,6 +653,8 @@ for x, y in dataset:
                 expr, known = kf.training_arg(call)
                 if not known or expr is not None:
                     continue
+                if any(k.arg and _TRAINING_FLAG_KEYWORD.match(k.arg) for k in call.keywords):
+                    continue  # `generator(z, is_training=True)`: the model's own call() takes the flag by that name
                 if obj.rsplit(".", 1)[-1] in frozen | kf.frozen_names(project, cmod):
                     continue
                 if not self._contains_bn(cmod, project, call, obj):
@@ -852,6 +885,14 @@ for `layer.trainable = False` on every BatchNormalization layer (`for layer in m
 isinstance(layer, BatchNormalization)`) that always runs (unconditionally, or under settings that
 are always true, reached from an entry point): TF2 Keras and Keras 3 run a non-trainable BN in
 inference mode.
+
+Also `BatchNormalization(..., trainable=affine)` where `affine` is a parameter of the block (a
+module-level function or a class `__init__`) that only the BN takes, and some construction of the
+block passes False (a keyword, a position, the default, or an entry of a module-level config list
+unpacked in a loop: `[Block(f, affine=a) for f, a in CFG]`), in a program that trains and has no
+weight load, Keras application with weights or saved model that may run: a PyTorch
+`BatchNorm2d(affine=False)` ported as "not trainable"; the model trains from scratch and the BN
+keeps 0/1 moving statistics (Keras' `affine=False` is `center=False, scale=False`).
 """,
         why="""
 The block receives the training flag but does not pass it on: its BN always normalises with the
@@ -882,6 +923,9 @@ class ConvBlock(keras.layers.Layer):
   setting that is not always empty), or has no weight loading code at all (a per-layer freeze by
   design); a switch whose value is not always true (a command-line flag);
 - `training=False` inside a branch on the training flag (`if not training: ...`);
+- a `trainable=` parameter that also sets `trainable` of the block's other layers (a whole block
+  frozen), or whose values are not all known, in TF1 graph code (v2 behaviour off), or in a program
+  that may load pretrained weights;
 - `call` methods without a `training` parameter, and calls of whole sub-models with
   `training=False` (the fine-tuning pattern of the Keras guide).
 """,
@@ -920,6 +964,48 @@ class ConvBlock(keras.layers.Layer):
                                        f"pass `training=training`", fix=fix)
         yield from self._freeze_switch_on_from_scratch(module, project)
         yield from self._bn_frozen_from_scratch(module, project)
+        yield from self._bn_built_non_trainable_from_scratch(module, project)
+
+    def _bn_built_non_trainable_from_scratch(self, module: Module, project: Project) -> Iterable[Finding]:
+        """``BatchNormalization(..., trainable=affine)`` where ``affine`` is a parameter of the block
+        that builds it and some construction of the block passes False (a PyTorch port reading
+        ``affine=False`` as "not trainable"), in a program that trains and loads no pretrained
+        weights that may run: TF2 Keras and Keras 3 run a non-trainable BN in inference mode, so a
+        model trained from scratch keeps these layers at their initial 0/1 moving statistics. A
+        parameter that also sets ``trainable`` of other layers freezes a whole block (a stage
+        whose weights come from elsewhere), which is not this."""
+        found = []
+        for c in module.calls:
+            if not kf.is_keras_bn_layer(module.imports.resolve(c.node.func)):
+                continue
+            expr = kf.kwarg(c.node, "trainable")
+            fn = module.scope_of(c.node)
+            if not (isinstance(expr, ast.Name) and fn is not None and kf._param_index(fn, expr.id)[2]):
+                continue
+            if any(k.arg == "trainable" and isinstance(k.value, ast.Name) and k.value.id == expr.id
+                   for n in ast.walk(fn) if isinstance(n, ast.Call) and n is not c.node
+                   and not kf.is_keras_bn_layer(module.imports.resolve(n.func)) for k in n.keywords):
+                continue  # the switch freezes the whole block, not only its BN
+            vals = kf.argument_values(module, project, expr)
+            if not vals or not all(isinstance(v, bool) for v in vals) or False not in vals:
+                continue
+            found.append((c.node, expr, fn))
+        if not found:
+            return
+        program = [m for m in project.modules if id(m) in same_program(module, project)]
+        if not _trains(program) or _may_load_pretrained(program, project) \
+                or any((c.qualname or "") in _GRAPH_MODE_MARKERS for m in program for c in m.calls):
+            return  # TF1 graph mode (v2 behaviour off): a non-trainable BN still follows the phase
+        for node, expr, fn in found:
+            owner = module.parent(fn)
+            built = "construction of" if isinstance(owner, ast.ClassDef) else "call of"
+            builder = owner.name if isinstance(owner, ast.ClassDef) else fn.name
+            yield self.finding(module, node, (
+                f"BatchNormalization is built with `trainable={expr.id}`, and a {built} `{builder}` passes "
+                f"{expr.id}=False: TF2 Keras and Keras 3 run a non-trainable BN in inference mode even inside "
+                "fit(), and nothing in this program loads pretrained weights, so the model trains from scratch "
+                "while this BN keeps its initial 0/1 moving statistics (a PyTorch `affine=False` is "
+                "`center=False, scale=False` in Keras); keep the layer trainable"))
 
     def _bn_frozen_from_scratch(self, module: Module, project: Project) -> Iterable[Finding]:
         """``layer.trainable = False`` for every BatchNormalization layer (``for layer in
@@ -1176,6 +1262,29 @@ def _pretrained_loads_all_skipped(program: list[Module], project: Project) -> Op
                 skipped = skipped or (c.node, m)
         return skipped
     return project.fact("keras.pretrained_loads_all_skipped:" + ",".join(sorted(str(id(m)) for m in program)), compute)
+
+
+# Other calls that bring weights from elsewhere: a TF-Hub layer, a checkpoint manager, a loader.
+_OTHER_WEIGHT_SOURCES = frozenset({"KerasLayer", "restore_or_initialize", "load_from_checkpoint"})
+
+
+def _may_load_pretrained(program: list[Module], project: Project) -> bool:
+    """May some code of the program (``same_program``) load pretrained weights: a weight load that
+    is not switched off, a Keras application built with weights, a TF-Hub layer or saved model?"""
+    def compute(p: Project):
+        for m in program:
+            for c in m.calls:
+                q = c.qualname or ""
+                weights = kf.kwarg(c.node, "weights")
+                if kf.is_bn_application(q) or (".applications." in q and weights is not None):
+                    if weights is None or not _always_empty(m, p, weights):
+                        return True
+                    continue
+                if c.name in _WEIGHT_LOADS or c.name in _OTHER_WEIGHT_SOURCES or q.endswith("saved_model.load"):
+                    if not _in_switched_off_branch(m, p, c.node):
+                        return True
+        return False
+    return project.fact("keras.may_load_pretrained:" + ",".join(sorted(str(id(m)) for m in program)), compute)
 
 
 def _always_empty(module: Module, project: Project, expr: ast.AST) -> bool:
