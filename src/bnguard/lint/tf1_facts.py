@@ -1350,3 +1350,473 @@ def _helper_feed(call: ast.Call, module: Module, project: Project, depth: int) -
             return None
         out.extend(got)
     return out if len(out) <= _MAX_FEED_ALTERNATIVES else None
+
+
+# --- attributes of objects of project classes -----------------------------------------------------
+# ``training=cfg.is_training``: the value resolver reads ``x.is_training`` as every store of an
+# attribute of that name in the project, so a config class's ``is_training = False`` and a model's
+# ``self.is_training = tf.placeholder(tf.bool)`` mix and the flag looks fed. Here the receiver is
+# followed to the project classes it can be an instance of (a construction ``TrainConfig()``, a
+# parameter over every call site, ``self.config`` over the stores of that attribute), and only the
+# stores that can reach such an object count: the class bodies along its bases (a subclass's
+# override shadows the base's), ``self.attr = ...`` in their methods, ``obj.attr = ...`` /
+# ``Config.attr = ...`` on a receiver that may be one of them (or that cannot be resolved), the
+# fields a dataclass construction passes. ``setattr(obj, name, v)`` with a computed name,
+# ``obj.__dict__`` or ``vars(obj)`` on a receiver that may be one of them, ``__getattr__``, a
+# property or method of that name, a base class outside the project: unknown.
+
+_ATTRIBUTELESS_BASES = {"object", "ABC", "Generic", "Protocol"}
+_FIELD_INIT_DECORATORS = {"dataclass", "dataclasses.dataclass", "attr.s", "attrs", "attr.attrs", "define",
+                          "attr.define", "attrs.define", "frozen", "attrs.frozen", "mutable", "attrs.mutable"}
+_DYNAMIC_METHODS = {"__getattr__", "__getattribute__", "__setattr__", "__set_name__"}
+_OBJECT_DEPTH = 8
+
+
+@dataclass
+class _ClassIndex:
+    by_name: dict  # class name -> [ClassDef]
+    module_of: dict  # id(ClassDef) -> Module
+    subclasses: dict  # id(ClassDef) -> [direct subclasses]
+    body_stores: dict  # (id(ClassDef), attr) -> [value]: class-body ``attr = value``
+    stores: dict  # attr -> [(receiver, value or None, Module)]: ``receiver.attr = value`` anywhere
+    dynamic: list  # [(receiver, Module)]: setattr with a computed name, ``x.__dict__``, ``vars(x)``
+
+
+def _class_index(project: Project) -> _ClassIndex:
+    def compute(p: Project) -> _ClassIndex:
+        idx = _ClassIndex(defaultdict(list), {}, defaultdict(list), defaultdict(list), defaultdict(list), [])
+        for m in p.modules:
+            for cls in m.classes:
+                idx.by_name[cls.name].append(cls)
+                idx.module_of[id(cls)] = m
+                for stmt in cls.body:
+                    targets = stmt.targets if isinstance(stmt, ast.Assign) else (
+                        [stmt.target] if isinstance(stmt, ast.AnnAssign) and stmt.value is not None else [])
+                    for t in targets:
+                        if isinstance(t, ast.Name):
+                            idx.body_stores[(id(cls), t.id)].append(stmt.value)
+            for kind in (ast.Assign, ast.AnnAssign, ast.AugAssign):
+                for node in m.nodes_of_kind.get(kind, ()):
+                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                    value = node.value if isinstance(node, (ast.Assign, ast.AnnAssign)) else None
+                    for t in targets:
+                        if isinstance(t, ast.Attribute):
+                            idx.stores[t.attr].append((t.value, value, m))
+                        elif isinstance(t, (ast.Tuple, ast.List)):
+                            for e in ast.walk(t):
+                                if isinstance(e, ast.Attribute) and isinstance(e.ctx, ast.Store):
+                                    idx.stores[e.attr].append((e.value, None, m))
+            for c in m.calls:
+                node = c.node
+                if c.name in ("setattr", "__setattr__") and node.args:
+                    receiver = node.args[0]
+                    if c.name == "__setattr__" and isinstance(node.func, ast.Attribute) and not (
+                            isinstance(node.func.value, ast.Name) and node.func.value.id in ("object", "super")):
+                        receiver = node.func.value  # ``obj.__setattr__(name, v)``
+                    name = node.args[1] if c.name == "setattr" and len(node.args) > 1 else (
+                        node.args[0] if receiver is not node.args[0] else (node.args[1] if len(node.args) > 1 else None))
+                    if isinstance(name, ast.Constant) and isinstance(name.value, str):
+                        idx.stores[name.value].append((receiver, None, m))
+                    else:
+                        idx.dynamic.append((receiver, m))
+                elif c.name == "vars" and isinstance(node.func, ast.Name) and node.args:
+                    idx.dynamic.append((node.args[0], m))
+            if m.mentions("__dict__"):
+                for node in ast.walk(m.tree):
+                    if isinstance(node, ast.Attribute) and node.attr == "__dict__":
+                        idx.dynamic.append((node.value, m))
+        for m in p.modules:
+            for cls in m.classes:
+                for b in cls.bases:
+                    for base in _base_classes(b, idx):
+                        idx.subclasses[id(base)].append(cls)
+        return idx
+    return project.fact("tf1.class_index", compute)
+
+
+def _base_classes(base: ast.AST, idx: _ClassIndex) -> list:
+    if isinstance(base, ast.Subscript):  # Generic[T], Base[T]
+        base = base.value
+    last = (dotted(base) or "").rsplit(".", 1)[-1]
+    return list(idx.by_name.get(last, ()))
+
+
+def _mro(cls: ast.ClassDef, idx: _ClassIndex, depth: int = 0) -> Optional[list]:
+    """``cls`` and its project base classes, nearest first (None: a base outside the project, a
+    metaclass, a decorator that may replace the class, or an ambiguous base name)."""
+    if depth > 12 or cls.keywords:
+        return None
+    for d in cls.decorator_list:
+        if (dotted(d.func if isinstance(d, ast.Call) else d) or "") not in _FIELD_INIT_DECORATORS:
+            return None
+    out = [cls]
+    for b in cls.bases:
+        name = dotted(b.value if isinstance(b, ast.Subscript) else b) or ""
+        if name.rsplit(".", 1)[-1] in _ATTRIBUTELESS_BASES:
+            continue
+        bases = _base_classes(b, idx)
+        if len(bases) != 1 or bases[0] is cls:
+            return None
+        sub = _mro(bases[0], idx, depth + 1)
+        if sub is None:
+            return None
+        out.extend(c for c in sub if c not in out)
+    return out
+
+
+def _nontrivial_bases(cls: ast.ClassDef) -> int:
+    return sum(1 for b in cls.bases
+               if (dotted(b.value if isinstance(b, ast.Subscript) else b) or "").rsplit(".", 1)[-1]
+               not in _ATTRIBUTELESS_BASES)
+
+
+class _ObjectAttributes:
+    """Classes of receivers and the values of their attributes (see the section comment)."""
+
+    def __init__(self, project: Project):
+        self.project = project
+        self.idx = _class_index(project)
+        self.r = V.resolver(project)
+        self._active: set = set()
+        self._classes_memo: dict = {}
+        self._cycles = 0
+        self.narrowed = False  # did a value come from a class-aware attribute lookup?
+        self.evidence: list = []  # (value, Module) of the stores that gave the flag its values
+
+    # -- classes an expression can be an instance (or the class object) of --------------------------
+    def classes(self, e: Optional[ast.AST], m: Module, scope, depth: int = 0) -> Optional[frozenset]:
+        if e is None or depth > _OBJECT_DEPTH:
+            return None
+        key = ("cls", id(e))
+        if key in self._classes_memo:
+            return self._classes_memo[key]
+        if key in self._active:
+            self._cycles += 1
+            return frozenset()
+        self._active.add(key)
+        before = self._cycles
+        try:
+            out = self._classes(e, m, scope, depth)
+        finally:
+            self._active.discard(key)
+        if self._cycles == before and (out is not None or depth == 0):
+            self._classes_memo[key] = out  # a result cut short by a cycle or by depth is not final
+        return out
+
+    def _classes(self, e: ast.AST, m: Module, scope, depth: int) -> Optional[frozenset]:
+        if isinstance(e, ast.Constant):
+            return frozenset()
+        if isinstance(e, ast.IfExp):
+            a = self.classes(e.body, m, scope, depth + 1)
+            b = self.classes(e.orelse, m, scope, depth + 1)
+            return None if a is None or b is None else a | b
+        if isinstance(e, ast.Call):
+            q = m.imports.resolve(e.func) or ""
+            if q in ("copy.copy", "copy.deepcopy") and e.args:
+                return self.classes(e.args[0], m, scope, depth + 1)
+            last = (dotted(e.func) or "").rsplit(".", 1)[-1]
+            if isinstance(e.func, ast.Name):
+                found = self.r.binding_of(last, m, scope)
+                if found is not None and any(b.kind != "opaque" and b.kind != "import" for b in found[0]):
+                    return None  # a local variable holding a callable
+            if last and self.idx.by_name.get(last) and not self.project.functions(last):
+                return frozenset(self.idx.by_name[last])
+            funcs = [f for f in self.project.functions(last) if f.cls is None] if last else []
+            if len(funcs) == 1 and not self.idx.by_name.get(last) and not funcs[0].node.decorator_list:
+                return self._returned_classes(funcs[0], depth)  # ``cfg = load_config(path)``
+            return None
+        if isinstance(e, ast.Name):
+            return self._name_classes(e.id, m, scope, depth)
+        if isinstance(e, ast.Attribute):
+            base = dotted(e.value)
+            if base is not None and base.split(".")[0] in m.imports.aliases:
+                target = m.imports.resolve(e.value)
+                other = self.project.module_named(target, m) if target else None
+                if other is None or other is m:
+                    return None
+                return self._module_name_classes(e.attr, other, depth)
+            owners = self.classes(e.value, m, m.scope_of(e), depth + 1)
+            if owners is None:
+                return None
+            sources = self.attribute_sources(owners, e.attr, m)
+            if sources is None:
+                return None
+            out: frozenset = frozenset()
+            for value, vm in sources:
+                got = self.classes(value, vm, vm.scope_of(value), depth + 1)
+                if got is None:
+                    return None
+                out |= got
+            return out
+        return None
+
+    def _returned_classes(self, info, depth: int) -> Optional[frozenset]:
+        fn, fm = info.node, info.module
+        returns = [n for n in ast.walk(fn) if isinstance(n, (ast.Return, ast.Yield, ast.YieldFrom))
+                   and fm.scope_of(n) is fn]
+        if not returns or any(not isinstance(r, ast.Return) or r.value is None for r in returns):
+            return None
+        out: frozenset = frozenset()
+        for r in returns:
+            got = self.classes(r.value, fm, fn, depth + 1)
+            if got is None:
+                return None
+            out |= got
+        return out
+
+    def _module_name_classes(self, name: str, other: Module, depth: int) -> Optional[frozenset]:
+        own = [c for c in other.classes if c.name == name and other.parent(c) is other.tree]
+        if own:
+            return frozenset(own)
+        sb = self.r.scope(other.tree)
+        if name not in sb.names:
+            return None
+        return self._binding_classes(name, sb.names[name], other, None, depth)
+
+    def _name_classes(self, name: str, m: Module, scope, depth: int) -> Optional[frozenset]:
+        found = self.r.binding_of(name, m, scope)
+        if found is None:
+            return None
+        return self._binding_classes(name, found[0], m, found[1], depth)
+
+    def _binding_classes(self, name: str, bindings: list, m: Module, owner, depth: int) -> Optional[frozenset]:
+        out: frozenset = frozenset()
+        for b in bindings:
+            if b.kind == "expr":
+                got = self.classes(b.expr, m, owner, depth + 1)
+            elif b.kind == "param":
+                got = self._param_classes(b.func, name, m, depth)
+            elif b.kind == "import":
+                target = m.imports.aliases.get(name) or ""
+                mod_name, _, attr = target.lstrip(".").rpartition(".")
+                other = self.project.module_named(mod_name, m) if mod_name else None
+                got = None if other is None or other is m else self._module_name_classes(attr, other, depth + 1)
+            elif b.kind == "opaque":
+                body = owner.body if owner is not None else m.tree.body
+                defs = [s for s in body if isinstance(s, ast.ClassDef) and s.name == name]
+                got = frozenset(defs) if defs and len(bindings) == 1 else None
+            else:
+                got = None
+            if got is None:
+                return None
+            out |= got
+        return out
+
+    def _with_subclasses(self, cls: ast.ClassDef) -> frozenset:
+        out, todo = set(), [cls]
+        while todo:
+            c = todo.pop()
+            if c in out:
+                continue
+            out.add(c)
+            todo.extend(self.idx.subclasses.get(id(c), ()))
+        return frozenset(out)
+
+    def _param_classes(self, func: ast.AST, param: str, m: Module, depth: int) -> Optional[frozenset]:
+        info = self.r._func_by_node.get(id(func))
+        if info is None or isinstance(func, ast.Lambda):
+            return None
+        positional = [a.arg for a in func.args.posonlyargs + func.args.args]
+        decorators = {dotted(d) for d in func.decorator_list}
+        if info.cls is not None and positional[:1] == [param] and "staticmethod" not in decorators:
+            return self._with_subclasses(info.cls)  # ``self`` / ``cls``: the class or a subclass
+        sites = self.call_sites(info, func, m)
+        if sites is None:
+            return None
+        spec = V._param_spec(func, param)
+        if spec is None:
+            return None
+        out: frozenset = frozenset()
+        for call, cm, offset, partial in sites:
+            arg = V._argument(call, param, spec[0], offset)
+            if arg is V._OPAQUE or (arg is None and partial):
+                return None
+            if arg is None:
+                if spec[1] is None:
+                    continue
+                got = self.classes(spec[1], m, m.scope_of(func), depth + 1)
+            else:
+                got = self.classes(arg, cm, cm.scope_of(call), depth + 1)
+            if got is None:
+                return None
+            out |= got
+        return out
+
+    def call_sites(self, info, func: ast.AST, m: Module) -> Optional[list]:
+        """Every call that can run ``func`` (V's call sites, ``functools.partial``), and for an
+        ``__init__`` the constructions of subclasses that inherit it (``TrainConfig(flag=True)`` runs
+        ``Config.__init__``). None when the function (or such a subclass) is passed around."""
+        for d in func.decorator_list:
+            q = m.imports.resolve(d.func if isinstance(d, ast.Call) else d) or dotted(d)
+            if q not in V._TRANSPARENT_DECORATORS:
+                return None
+        is_method = info.cls is not None and "staticmethod" not in {dotted(d) for d in func.decorator_list}
+        infos = [info]
+        if is_method and info.name == "__init__":
+            for sub in self._with_subclasses(info.cls) - {info.cls}:
+                chain = _mro(sub, self.idx)
+                if chain is None:
+                    return None
+                first = next((c for c in chain if any(isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))
+                                                      and s.name == "__init__" for s in c.body)), None)
+                if first is info.cls:
+                    infos.append(dataclasses.replace(info, cls=sub))
+        sites: list = []
+        for i in infos:
+            escapes = self.r._escapes(i, is_method)
+            if escapes is V.UNKNOWN:
+                return None
+            sites.extend(self.r._call_sites(i, is_method))
+            sites.extend(escapes)
+        return sites or None
+
+    # -- attribute values ---------------------------------------------------------------------------
+    def attribute_sources(self, owners: frozenset, attr: str, m: Module) -> Optional[list]:
+        """The expressions (with their modules) that can be the value of ``attr`` of an object of
+        one of ``owners``; None when unknown."""
+        if not owners:
+            return None
+        related: set = set()
+        chains = []
+        for cls in owners:
+            chain = _mro(cls, self.idx)
+            if chain is None:
+                return None
+            for c in chain:
+                for s in c.body:
+                    if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)) and (
+                            s.name in _DYNAMIC_METHODS or s.name == attr):
+                        return None
+                    if isinstance(s, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__slots__"
+                                                         for t in s.targets):
+                        continue
+            related.update(chain)
+            chains.append(chain)
+        out: list = []
+        for chain in chains:
+            shadow = all(_nontrivial_bases(c) <= 1 for c in chain)
+            for c in chain:
+                body = self.idx.body_stores.get((id(c), attr))
+                if body:
+                    out.extend((v, self.idx.module_of[id(c)]) for v in body)
+                    if shadow:
+                        break
+        if any(c.decorator_list for c in related):
+            fields = [(v, sm) for v, sm in self.r.init_stores(attr, m)]
+            out.extend(fields)
+        for receiver, value, sm in self.idx.stores.get(attr, ()):
+            got = self.classes(receiver, sm, sm.scope_of(receiver), 1)
+            if got is None or got & related:
+                out.append((value, sm))
+        for receiver, sm in self.idx.dynamic:
+            got = self.classes(receiver, sm, sm.scope_of(receiver), 1)
+            if got is None or got & related:
+                return None
+        if any(v is None for v, _ in out):
+            return None
+        return out or None
+
+    def values(self, e: Optional[ast.AST], m: Module, scope="auto", depth: int = 0):
+        """What ``e`` can be, with attributes of project-class objects resolved per class."""
+        if e is None:
+            return V.UNKNOWN
+        if scope == "auto":
+            scope = m.scope_of(e)
+        if depth > _OBJECT_DEPTH:
+            return V.possible_values(e, m, self.project)
+        key = ("val", id(e))
+        if key in self._active:
+            return frozenset()
+        self._active.add(key)
+        try:
+            return self._values(e, m, scope, depth)
+        finally:
+            self._active.discard(key)
+
+    def _values(self, e: ast.AST, m: Module, scope, depth: int):
+        if isinstance(e, ast.Attribute):
+            base = dotted(e.value)
+            if base is None or base.split(".")[0] not in m.imports.aliases:
+                owners = self.classes(e.value, m, scope, depth + 1)
+                if owners:
+                    sources = self.attribute_sources(owners, e.attr, m)
+                    if sources is None:
+                        return V.UNKNOWN
+                    self.narrowed = True
+                    out: frozenset = frozenset()
+                    for value, vm in sources:
+                        got = self.values(value, vm, "auto", depth + 1)
+                        if got is V.UNKNOWN:
+                            return V.UNKNOWN
+                        if depth == 0 or len(self.evidence) < 3:
+                            self.evidence.append((value, vm))
+                        out |= got
+                    return out
+        elif isinstance(e, ast.Name):
+            found = self.r.binding_of(e.id, m, scope)
+            if found is not None and all(b.kind in ("expr", "param") for b in found[0]):
+                out = frozenset()
+                for b in found[0]:
+                    got = (self.values(b.expr, m, found[1], depth + 1) if b.kind == "expr"
+                           else self._param_values(b.func, e.id, m, depth))
+                    if got is V.UNKNOWN:
+                        return V.UNKNOWN
+                    out |= got
+                return out
+        elif isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.Not):
+            got = self.values(e.operand, m, scope, depth + 1)
+            if got is V.UNKNOWN or any(isinstance(v, V.MARKERS) for v in got):
+                return V.UNKNOWN
+            return frozenset(not v for v in got)
+        elif isinstance(e, ast.IfExp):
+            a = self.values(e.body, m, scope, depth + 1)
+            b = self.values(e.orelse, m, scope, depth + 1)
+            return V.UNKNOWN if a is V.UNKNOWN or b is V.UNKNOWN else a | b
+        elif isinstance(e, ast.Compare) and len(e.ops) == 1 and isinstance(e.ops[0], (ast.Eq, ast.NotEq)):
+            left = self.values(e.left, m, scope, depth + 1)
+            right = V.possible_values(e.comparators[0], m, self.project)
+            if left is V.UNKNOWN or not V.is_constant_set(right) or any(isinstance(v, V.MARKERS) for v in left):
+                return V.possible_values(e, m, self.project)
+            eq = isinstance(e.ops[0], ast.Eq)
+            return frozenset((a == b) == eq for a in left for b in right)
+        return V.possible_values(e, m, self.project)
+
+    def _param_values(self, func: ast.AST, param: str, m: Module, depth: int):
+        info = self.r._func_by_node.get(id(func))
+        if info is None or isinstance(func, ast.Lambda):
+            return V.UNKNOWN
+        positional = [a.arg for a in func.args.posonlyargs + func.args.args]
+        if info.cls is not None and positional[:1] == [param]:
+            return V.UNKNOWN
+        sites = self.call_sites(info, func, m)
+        spec = V._param_spec(func, param)
+        if sites is None or spec is None:
+            return V.UNKNOWN
+        out: frozenset = frozenset()
+        for call, cm, offset, partial in sites:
+            arg = V._argument(call, param, spec[0], offset)
+            if arg is V._OPAQUE or (arg is None and partial):
+                return V.UNKNOWN
+            if arg is None:
+                if spec[1] is None:
+                    continue
+                got = self.values(spec[1], m, m.scope_of(func), depth + 1)
+            else:
+                got = self.values(arg, cm, cm.scope_of(call), depth + 1)
+            if got is V.UNKNOWN:
+                return V.UNKNOWN
+            out |= got
+        return out
+
+
+def object_attribute_values(expr: Optional[ast.AST], module: Module, project: Project):
+    """(values, evidence) of a flag expression whose attributes of project-class objects are
+    resolved per class (``cfg.is_training`` with ``cfg`` a ``TrainConfig``), or None when no such
+    attribute decides it (then the project-wide values are all there is)."""
+    if expr is None or not any(isinstance(n, ast.Attribute) for n in ast.walk(expr)) and not isinstance(expr, ast.Name):
+        return None
+    oa = _ObjectAttributes(project)
+    vals = oa.values(expr, module)
+    if not oa.narrowed or vals is V.UNKNOWN:
+        return None
+    return vals, oa.evidence

@@ -894,6 +894,9 @@ def _lost_write(module: Module, project: Project, fn: ast.AST, load: ast.Name) -
         return (f"they are written in place into `{receiver}`, an argument of `{fn.name}` that it never returns: "
                 "under jax.jit / jax.pmap that dict is a traced copy, so the caller's statistics never change; "
                 f"return the new statistics from `{fn.name}` and rebind them in the loop")
+    nested = _collections_merged_into_batch_stats(module, project, fn, load)
+    if nested:
+        return nested
     dropping = _in_dropping_apply_gradients(module, project, load)
     if dropping:
         classes = "`, `".join(dropping)
@@ -901,6 +904,68 @@ def _lost_write(module: Module, project: Project, fn: ast.AST, load: ast.Name) -
                 "never keeps that keyword (it reaches neither super().apply_gradients() nor replace()): BatchNorm "
                 "statistics never update; forward it (`super().apply_gradients(grads=grads, **kwargs)`)")
     return None
+
+
+def _collections_merged_into_batch_stats(module: Module, project: Project, fn: ast.AST,
+                                         load: ast.Name) -> Optional[str]:
+    """Why ``load`` is lost when it is the whole dict of mutated collections (``updates`` of
+    ``out, updates = apply(..., mutable=["batch_stats"])``, not ``updates["batch_stats"]``) spread
+    into a value written as the inner batch_stats dict: ``state.replace(batch_stats={**state.batch_stats,
+    **updates})``, ``{"params": p, "batch_stats": {**old, **updates}}`` (the merge adds a
+    "batch_stats" entry next to the layers' own, which keep their old statistics), or written there
+    as it is (``state.replace(batch_stats=updates)``: the statistics sit one level too deep)."""
+    d = module.parent(load)
+    if not (isinstance(d, ast.Dict) and any(k is None and v is load for k, v in zip(d.keys, d.values))):
+        d = load  # written as it is: ``state.replace(batch_stats=updates)``
+    dest = module.parent(d)
+    if isinstance(dest, ast.keyword):
+        if dest.arg != "batch_stats" or not _holds_inner_batch_stats(module, project):
+            return None
+        written = f"`batch_stats={ast.unparse(d)}`"
+    elif isinstance(dest, ast.Dict):
+        if not any(isinstance(k, ast.Constant) and k.value == "batch_stats" and v is d
+                   for k, v in zip(dest.keys, dest.values)):
+            return None
+        written = f"`\"batch_stats\": {ast.unparse(d)}`"
+    elif isinstance(dest, ast.Assign) and dest.value is d and len(dest.targets) == 1 \
+            and isinstance(dest.targets[0], ast.Attribute) and dest.targets[0].attr == "batch_stats":
+        if not _holds_inner_batch_stats(module, project):
+            return None
+        written = f"`{ast.unparse(dest.targets[0])} = {ast.unparse(d)}`"
+    else:
+        return None
+    shape = _StatsShape(module, project)
+    if shape.kinds(load, module, module.scope_of(load)) != frozenset([COLLECTIONS]):
+        return None
+    if d is load:
+        return (f"`{load.id}` is the whole dict of mutated collections ({{\"batch_stats\": {{...}}}}) returned by "
+                f"apply, and {written} stores it where the inner batch_stats dict belongs: the next apply finds "
+                "the BatchNorm statistics one level too deep (under a nested \"batch_stats\") and starts from "
+                f"fresh 0/1 statistics; store `{load.id}[\"batch_stats\"]`")
+    return (f"`{load.id}` is the whole dict of mutated collections ({{\"batch_stats\": {{...}}}}) returned by "
+            f"apply, and {written} spreads it into the inner batch_stats dict: the merge adds a nested "
+            "\"batch_stats\" entry and every BatchNorm layer keeps its old statistics; merge "
+            f"`{load.id}[\"batch_stats\"]`")
+
+
+def _holds_inner_batch_stats(module: Module, project: Project) -> bool:
+    """Does the program read the ``batch_stats`` attribute (a TrainState field) as the inner dict:
+    as the value of a "batch_stats" key of a variables dict (``{"params": ..., "batch_stats":
+    state.batch_stats}``), and never spread as a dict of collections (``{"params": p, **state.batch_stats}``;
+    a merge ``{**state.batch_stats, **new}`` is no such use)?"""
+    program = same_program(module, project)
+    inner = False
+    for m in project.modules:
+        if id(m) not in program or not m.mentions("batch_stats"):
+            continue
+        for d in m.nodes_of_kind.get(ast.Dict, ()):
+            for k, v in zip(d.keys, d.values):
+                if isinstance(v, ast.Attribute) and v.attr == "batch_stats":
+                    if k is None and any(key is not None for key in d.keys):
+                        return False  # ``{"params": p, **state.batch_stats}``: it holds collections
+                    if isinstance(k, ast.Constant) and k.value == "batch_stats":
+                        inner = True
+    return inner
 
 
 def _mutated_dict(module: Module, load: ast.Name) -> Optional[str]:
@@ -1114,6 +1179,18 @@ dict `{"params": state.params, "batch_stats": variables["batch_stats"]}` handed 
 `model.init(...)`; and an EMA copy rebuilt by a function that returns `{"params": <blended>,
 "batch_stats": ema["batch_stats"]}` from its parameter `ema`, when every caller stores the result
 back into the name it passed (`ema = update_ema(ema, state)`) and nothing else refreshes it.
+Mixed dict levels lose them too (`apply` takes and returns dicts of collections, `{"batch_stats":
+{"BatchNorm_0": ...}}`; `variables["batch_stats"]` and a TrainState's `batch_stats` hold the inner,
+per-layer dict): the whole mutated-collections dict (the un-indexed `updates`) written as the inner
+one, `state.replace(batch_stats={**state.batch_stats, **updates})` (a nested "batch_stats" entry
+is added and every layer keeps its old statistics) or `apply_gradients(..., batch_stats=updates)`,
+when the program reads that field as the inner dict (`{"params": p, "batch_stats": state.batch_stats}`);
+and a training apply with `mutable=['batch_stats']` whose variables dict spreads a value that is only
+ever the inner dict (`{"params": p, **model_state}` with `model_state = variables["batch_stats"]` and
+the step returning `new_state["batch_stats"]` into it, or `**state.batch_stats`): the layers' entries
+land at the top level, no "batch_stats" collection reaches apply, and BatchNorm starts from fresh 0/1
+statistics at every step. Values are followed through names, tuple unpacking, parameters (every call
+site), attribute stores, `replace`/`create` keywords, returns and `value_and_grad(..., has_aux=True)`.
 """,
         why="""
 `apply` is pure: the new moving mean/variance exist only in the returned `batch_stats`. If the step
@@ -1147,6 +1224,10 @@ def train_step(state, x, y):
   source may be anything but `model.init` (a restored checkpoint, a recalibration);
 - projects whose every linen BatchNorm is built with `use_running_average=False` (the running
   averages are never read, so dropping them changes nothing);
+- `{**variables, **updates}` (both dicts of collections), `{**state.batch_stats, **updates["batch_stats"]}`,
+  a `batch_stats` field that the program spreads into apply (`{"params": p, **state.batch_stats}`: it
+  holds all collections), and spreads of a value with any source that is not surely the inner dict
+  (`flax.core.pop(variables, "params")`, the whole `updates`, a restored checkpoint);
 - NNX steps decorated with `nnx.jit` (they update the module in place);
 - applies whose every BN runs with its running averages (`train=False`, e.g. a GAN discriminator
   applied in the generator's step): they produce no new statistics to keep.
@@ -1158,10 +1239,47 @@ def train_step(state, x, y):
         if not module.imports.imports_any("flax", "jax"):
             return
         if project_builds_linen_bn(project) and project_reads_running_averages(project):
-            yield from self._linen(module, project)
+            dropped = list(self._linen(module, project))
+            yield from dropped
+            at = {(f.line, f.col) for f in dropped}
+            yield from (f for f in self._inner_stats_spread(module, project) if (f.line, f.col) not in at)
             if trains_batch_stats(project):
                 yield from self._stale_variable_dicts(module, project)
         yield from self._nnx_merge_dropped(module, project)
+
+    def _inner_stats_spread(self, module: Module, project: Project) -> Iterable[Finding]:
+        """A training apply with ``mutable=['batch_stats']`` whose variables dict spreads a value that
+        is only ever the inner batch_stats dict (``{"params": p, **model_state}`` with ``model_state =
+        variables["batch_stats"]``): the BatchNorm layers' entries land at the top level, no
+        "batch_stats" collection reaches apply, and BatchNorm creates fresh 0/1 statistics every step."""
+        shape = None
+        for c in module.calls:
+            if not _is_apply(c) or not _mutable_has_batch_stats(module, project, c.node):
+                continue
+            variables = c.node.args[0] if c.node.args else kf.kwarg(c.node, "variables")
+            if not isinstance(variables, ast.Dict) or any(
+                    isinstance(k, ast.Constant) and k.value == "batch_stats" for k in variables.keys):
+                continue
+            spreads = [v for k, v in zip(variables.keys, variables.values) if k is None]
+            if not spreads:
+                continue
+            outer = _outermost_function(module, c.node)
+            if outer is None or not self._in_training(module, project, outer):
+                continue
+            for v in spreads:
+                shape = shape or _StatsShape(module, project)
+                shape.evidence.clear()
+                if shape.kinds(v, module, module.scope_of(v)) != frozenset([INNER_STATS]):
+                    continue
+                seen = next(((n, m) for kind, n, m in shape.evidence if kind == INNER_STATS), None)
+                source = f" (`{ast.unparse(seen[0])}` at {seen[1].where(seen[0].lineno)})" if seen else ""
+                yield self.finding(module, c.node, (
+                    f"the variables dict spreads `{ast.unparse(v)}`, which holds the inner batch_stats dict"
+                    f"{source}, not a dict of collections: its BatchNorm entries land at the top level and no "
+                    "\"batch_stats\" collection reaches apply, so with mutable=['batch_stats'] BatchNorm starts from "
+                    "fresh 0/1 statistics at every step; pass it under its collection "
+                    f"(`{{\"params\": ..., \"batch_stats\": {ast.unparse(v)}}}`)"))
+                break
 
     def _stale_variable_dicts(self, module: Module, project: Project) -> Iterable[Finding]:
         """Variable dicts ``{"params": <trained>, "batch_stats": X["batch_stats"]}`` whose statistics
@@ -2176,3 +2294,424 @@ def compute_metrics(state, batch):
         if named is not None:
             return named, "named for evaluation, no gradient, no update"
         return (outer, held_out + ", no gradient, no update") if held_out else None
+
+
+# --- what a value holds: the inner batch_stats dict or a dict of collections ----------------------
+# ``apply`` takes (and ``init`` / ``apply(..., mutable=[...])`` return) a dict of collections,
+# ``{"params": ..., "batch_stats": {"BatchNorm_0": {...}}}``; ``variables["batch_stats"]`` and a
+# TrainState's ``batch_stats`` field hold the inner dict, keyed by layer. Mixing the two levels is
+# silent: ``{"params": p, **inner}`` puts the layers at the top level (no "batch_stats" collection
+# reaches apply: with it mutable, BatchNorm starts from fresh 0/1 statistics every step), and
+# ``batch_stats={**old, **updates}`` with the whole ``updates`` dict adds a "batch_stats" entry next
+# to the layers' own, whose statistics stay where they were.
+INNER_STATS, COLLECTIONS = "inner batch_stats dict", "dict of collections"
+_PASSTHROUGH_CALLS = {"freeze", "unfreeze", "deepcopy", "copy", "device_get", "device_put", "replicate",
+                      "unreplicate", "to_state_dict", "stop_gradient"}
+_SHAPE_DEPTH = 12
+
+
+class _StatsShape:
+    """``kinds(expr)``: the set of INNER_STATS / COLLECTIONS an expression (at a tuple index path) can
+    hold, followed through names, tuple unpacking, parameters (every call site), attributes (every
+    store of that attribute in the program, ``replace``/``create`` keywords), returns of project
+    functions and ``jax.value_and_grad(f, has_aux=True)`` auxiliary outputs; None when any source is
+    something else or cannot be followed."""
+
+    def __init__(self, module: Module, project: Project):
+        self.project = project
+        self.program = same_program(module, project)
+        self._active: set = set()
+        self.evidence: list = []  # (node, module) of the subscripts / applies that decided
+
+    def kinds(self, e: Optional[ast.AST], m: Module, scope, path: tuple = (), depth: int = 0) -> Optional[frozenset]:
+        if e is None or depth > _SHAPE_DEPTH:
+            return None
+        key = (id(e), path)
+        if key in self._active:
+            return frozenset()
+        self._active.add(key)
+        try:
+            return self._kinds(e, m, scope, path, depth)
+        finally:
+            self._active.discard(key)
+
+    def _found(self, kind: str, node: ast.AST, m: Module) -> frozenset:
+        if len(self.evidence) < 4:
+            self.evidence.append((kind, node, m))
+        return frozenset([kind])
+
+    def _kinds(self, e: ast.AST, m: Module, scope, path: tuple, depth: int) -> Optional[frozenset]:
+        if isinstance(e, ast.Constant) and e.value is None:
+            return frozenset()
+        if isinstance(e, ast.Subscript):
+            s = e.slice
+            if isinstance(s, ast.Constant) and s.value == "batch_stats":
+                return self._found(INNER_STATS, e, m) if not path else None
+            if isinstance(s, ast.Constant) and isinstance(s.value, int) and not isinstance(s.value, bool):
+                return self.kinds(e.value, m, scope, (s.value,) + path, depth + 1)
+            return None
+        if isinstance(e, (ast.Tuple, ast.List)):
+            if not path or any(isinstance(x, ast.Starred) for x in e.elts) or path[0] >= len(e.elts):
+                return None
+            return self.kinds(e.elts[path[0]], m, scope, path[1:], depth + 1)
+        if isinstance(e, ast.Dict):
+            if path:
+                return None
+            if any(isinstance(k, ast.Constant) and k.value == "batch_stats" for k in e.keys):
+                return self._found(COLLECTIONS, e, m)
+            if e.keys and all(k is None for k in e.keys):
+                return self._union([self.kinds(v, m, scope, (), depth + 1) for v in e.values])
+            return None
+        if isinstance(e, ast.IfExp):
+            return self._union([self.kinds(x, m, scope, path, depth + 1) for x in (e.body, e.orelse)])
+        if isinstance(e, ast.Call):
+            return self._call(e, m, scope, path, depth)
+        if isinstance(e, ast.Name):
+            return self._name(e.id, m, scope, path, depth)
+        if isinstance(e, ast.Attribute):
+            return self._attribute(e, m, path, depth)
+        return None
+
+    @staticmethod
+    def _union(parts: list) -> Optional[frozenset]:
+        out: frozenset = frozenset()
+        for p in parts:
+            if p is None:
+                return None
+            out |= p
+        return out
+
+    def _call(self, e: ast.Call, m: Module, scope, path: tuple, depth: int) -> Optional[frozenset]:
+        name = _callee(e)
+        q = m.imports.resolve(e.func) or ""
+        if name in _PASSTHROUGH_CALLS:
+            if e.args:
+                return self.kinds(e.args[0], m, scope, path, depth + 1)
+            if isinstance(e.func, ast.Attribute):  # ``x.copy()``, ``x.unfreeze()``
+                return self.kinds(e.func.value, m, scope, path, depth + 1)
+            return None
+        if name == "get" and isinstance(e.func, ast.Attribute) and e.args and not path \
+                and isinstance(e.args[0], ast.Constant) and e.args[0].value == "batch_stats":
+            return self._found(INNER_STATS, e, m)
+        if name == "pop" and path and path[1:] == ():
+            key = e.args[-1] if e.args else None
+            if isinstance(key, ast.Constant) and len(e.args) == (2 if isinstance(e.func, ast.Name) or q.endswith("core.pop") else 1):
+                if path[0] == 0:
+                    return self._found(COLLECTIONS, e, m)  # ``rest, params = flax.core.pop(variables, "params")``
+                if path[0] == 1 and key.value == "batch_stats":
+                    return self._found(INNER_STATS, e, m)
+            return None
+        if name in ("init", "init_with_output") and isinstance(e.func, ast.Attribute):
+            if (name == "init" and not path) or (name == "init_with_output" and path == (1,)):
+                return self._found(COLLECTIONS, e, m)
+            return None
+        if _is_apply_call(e) and _mutable_has_batch_stats(m, self.project, e):
+            return self._found(COLLECTIONS, e, m) if path == (1,) else None
+        grad = self._grad_call(e.func, m, scope)
+        if grad is not None:
+            g, fm, fscope = grad
+            aux_path = (path[:2] == (0, 1) and (1,) + path[2:]) if _callee(g) == "value_and_grad" else (
+                path[:1] == (1,) and (1,) + path[1:])
+            if not aux_path or not _has_aux(g):
+                return None
+            fn = self._function(g.args[0], fm, fscope)
+            return self._returns(fn, fm, aux_path, depth) if fn is not None else None
+        fn_m = self._callee_def(e, m, scope)
+        if fn_m is not None:
+            return self._returns(fn_m[0], fn_m[1], path, depth)
+        return None
+
+    def _grad_call(self, func: ast.AST, m: Module, scope):
+        """``jax.value_and_grad(f, has_aux=True)`` called inline or through a name bound to it."""
+        if isinstance(func, ast.Call) and _callee(func) in GRAD_NAMES and func.args:
+            return func, m, scope
+        if isinstance(func, ast.Name):
+            for owner, binding in self._bindings_of(func.id, m, scope):
+                kind, node, p = binding
+                if kind == "assign" and not p and isinstance(node, ast.Call) and _callee(node) in GRAD_NAMES \
+                        and node.args:
+                    return node, m, owner
+                return None
+        return None
+
+    def _function(self, ref: ast.AST, m: Module, scope):
+        if isinstance(ref, ast.Lambda):
+            return ref
+        if isinstance(ref, ast.Name):
+            owner = scope
+            while True:
+                body = owner.body if owner is not None else m.tree.body
+                for n in (_own_statements(owner) if owner is not None else body):
+                    if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == ref.id:
+                        return n
+                    if isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == ref.id for t in n.targets):
+                        return n.value if isinstance(n.value, ast.Lambda) else None
+                if owner is None:
+                    break
+                owner = m.scope_of(owner)
+            return kf.resolve_def(self.project, m, ref)
+        if isinstance(ref, ast.Attribute) and isinstance(ref.value, ast.Name) and ref.value.id == "self":
+            cls = m.enclosing_class(ref)
+            return next((b for b in cls.body if isinstance(b, (ast.FunctionDef, ast.AsyncFunctionDef))
+                         and b.name == ref.attr), None) if cls is not None else None
+        return None
+
+    def _callee_def(self, e: ast.Call, m: Module, scope):
+        """The project function a call runs (directly, ``self.method(...)``, or through a name bound
+        to ``jax.jit(f)`` / ``jax.pmap(f)``), with its module; None otherwise."""
+        f = e.func
+        fn = self._function(f, m, scope)
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return fn, self._module_of(fn, m)
+        if isinstance(f, ast.Name):
+            for owner, (kind, node, p) in self._bindings_of(f.id, m, scope):
+                if kind == "assign" and not p and isinstance(node, ast.Call) and node.args \
+                        and (m.imports.resolve(node.func) or "") in ("jax.jit", "jax.pmap"):
+                    inner = self._function(node.args[0], m, owner)
+                    if isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                        return inner, self._module_of(inner, m)
+                return None
+        return None
+
+    def _module_of(self, fn: ast.AST, m: Module) -> Module:
+        for mod in self.project.modules:
+            if mod is m or id(mod) in self.program:
+                if any(f.node is fn for f in mod.functions):
+                    return mod
+        return m
+
+    def _returns(self, fn: ast.AST, fm: Module, path: tuple, depth: int) -> Optional[frozenset]:
+        if isinstance(fn, ast.Lambda):
+            return self.kinds(fn.body, fm, fn, path, depth + 1)
+        rets = [n for n in ast.walk(fn) if isinstance(n, (ast.Return, ast.Yield, ast.YieldFrom)) and fm.scope_of(n) is fn]
+        if not rets or any(not isinstance(r, ast.Return) or r.value is None for r in rets):
+            return None
+        return self._union([self.kinds(r.value, fm, fn, path, depth + 1) for r in rets])
+
+    def _bindings_of(self, name: str, m: Module, scope):
+        """[(owner, (kind, node, path))] of the innermost scope that binds ``name``: ``assign``
+        (value, index path into it), ``param`` (the function), ``other``."""
+        owner = scope
+        while True:
+            found = _scope_bindings(m, owner, name)
+            if found:
+                return [(owner, b) for b in found]
+            if owner is None:
+                return []
+            owner = m.scope_of(owner)
+
+    def _name(self, name: str, m: Module, scope, path: tuple, depth: int) -> Optional[frozenset]:
+        bindings = self._bindings_of(name, m, scope)
+        if not bindings:
+            return None
+        parts = []
+        for owner, (kind, node, p) in bindings:
+            if kind == "assign":
+                parts.append(self.kinds(node, m, owner, p + path, depth + 1))
+            elif kind == "param":
+                parts.append(self._param(node, name, m, path, depth))
+            else:
+                return None
+        return self._union(parts)
+
+    def _param(self, fn: ast.AST, param: str, m: Module, path: tuple, depth: int) -> Optional[frozenset]:
+        if isinstance(fn, ast.Lambda):
+            return None
+        positional = [a.arg for a in fn.args.posonlyargs + fn.args.args]
+        cls = m.enclosing_class(fn)
+        method = cls is not None and m.parent(fn) is cls
+        if method and positional[:1] == [param]:
+            return None
+        spec = V._param_spec(fn, param)
+        if spec is None:
+            return None
+        sites = []
+        for c in self.project.call_sites(fn.name):
+            if id(c.module) not in self.program:
+                continue
+            f = c.node.func
+            if method:
+                if isinstance(f, ast.Attribute):
+                    sites.append((c.node, c.module, 1))
+            elif isinstance(f, ast.Name) and kf.resolve_def(self.project, c.module, f) is fn:
+                sites.append((c.node, c.module, 0))
+        # passed around (``jax.lax.scan(step, ...)``, a callback): callers we cannot see
+        for mod in self.project.modules:
+            if id(mod) not in self.program:
+                continue
+            for ref in mod.references.get(fn.name, ()):
+                parent = mod.parent(ref)
+                if isinstance(parent, ast.Call) and parent.args and parent.args[0] is ref \
+                        and (mod.imports.resolve(parent.func) or "") in ("jax.jit", "jax.pmap"):
+                    continue
+                if isinstance(parent, (ast.FunctionDef, ast.AsyncFunctionDef)) and ref in parent.decorator_list:
+                    continue
+                return None
+        # ``p_step = jax.pmap(step)`` / ``jax.jit(step)``: the calls of the wrapper
+        for mod in self.project.modules:
+            if id(mod) not in self.program:
+                continue
+            for c in mod.calls:
+                if (c.qualname or "") in ("jax.jit", "jax.pmap") and c.node.args and isinstance(c.node.args[0], (ast.Name, ast.Attribute)) \
+                        and (c.node.args[0].id if isinstance(c.node.args[0], ast.Name) else c.node.args[0].attr) == fn.name:
+                    assign = mod.parent(c.node)
+                    if not (isinstance(assign, ast.Assign) and len(assign.targets) == 1):
+                        return None
+                    t = assign.targets[0]
+                    wrapper = t.id if isinstance(t, ast.Name) else t.attr if isinstance(t, ast.Attribute) else None
+                    if wrapper is None:
+                        return None
+                    for w in self.project.call_sites(wrapper):
+                        if id(w.module) in self.program:
+                            sites.append((w.node, w.module, 1 if method and isinstance(c.node.args[0], ast.Attribute) else 0))
+        if not sites:
+            return None
+        parts = []
+        for call, cm, offset in sites:
+            arg = V._argument(call, param, spec[0], offset)
+            if arg is V._OPAQUE:
+                return None
+            if arg is None:
+                parts.append(self.kinds(spec[1], m, m.scope_of(fn), path, depth + 1) if spec[1] is not None
+                             else frozenset())
+            else:
+                parts.append(self.kinds(arg, cm, cm.scope_of(call), path, depth + 1))
+        return self._union(parts)
+
+    def _attribute(self, e: ast.Attribute, m: Module, path: tuple, depth: int) -> Optional[frozenset]:
+        attr = e.attr
+        if attr in ("params", "opt_state", "step", "tx", "apply_fn"):
+            return None
+        index = _attribute_stores(self.project)
+        if any(id(sm) in self.program for _, _, sm in index.get("*", ())):
+            return None  # ``state.replace(**fields)``: any field may be written
+        stores = index.get(attr, ())
+        parts = []
+        for value, p, sm in stores:
+            if id(sm) not in self.program:
+                continue
+            if value is None:
+                return None
+            parts.append(self.kinds(value, sm, sm.scope_of(value), p + path, depth + 1))
+        if not parts:
+            return None
+        return self._union(parts)
+
+
+def _is_apply_call(call: ast.Call) -> bool:
+    name = _callee(call)
+    return name is not None and name not in ("init", "init_with_output", "lazy_init")
+
+
+def _has_aux(grad: ast.Call) -> bool:
+    aux = kf.kwarg(grad, "has_aux")
+    return isinstance(aux, ast.Constant) and aux.value is True
+
+
+def _own_statements(fn: ast.AST) -> list:
+    """The nodes of a function body, nested functions' bodies excluded (their definitions included)."""
+    out, stack = [], list(fn.body) if isinstance(fn.body, list) else [fn.body]
+    while stack:
+        n = stack.pop()
+        out.append(n)
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        stack.extend(ast.iter_child_nodes(n))
+    return out
+
+
+def _target_paths(target: ast.AST, name: str, prefix: tuple = ()):
+    """Index paths at which ``name`` is bound in an assignment target (None: behind a starred)."""
+    if isinstance(target, ast.Name):
+        if target.id == name:
+            yield prefix
+    elif isinstance(target, (ast.Tuple, ast.List)):
+        starred = any(isinstance(x, ast.Starred) for x in target.elts)
+        for i, x in enumerate(target.elts):
+            if starred and any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(x)):
+                yield None
+            elif not starred:
+                yield from _target_paths(x, name, prefix + (i,))
+
+
+def _scope_bindings(m: Module, owner, name: str) -> list:
+    """(kind, node, path) bindings of ``name`` made directly in ``owner`` (None: the module)."""
+    memo = m.__dict__.setdefault("_flax_scope_bindings", {})
+    key = (id(owner), name)
+    if key in memo:
+        return memo[key]
+    out: list = []
+    if owner is not None and not isinstance(owner, ast.Lambda):
+        a = owner.args
+        if name in {p.arg for p in a.posonlyargs + a.args + a.kwonlyargs}:
+            out.append(("param", owner, ()))
+        if name in {p.arg for p in (a.vararg, a.kwarg) if p is not None}:
+            out.append(("other", None, ()))
+    elif isinstance(owner, ast.Lambda):
+        if name in {p.arg for p in owner.args.args + owner.args.kwonlyargs}:
+            out.append(("other", None, ()))
+    nodes = _own_statements(owner) if owner is not None and not isinstance(owner, ast.Lambda) else (
+        [n for st in m.tree.body for n in ([st] if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                                           else ast.walk(st))] if owner is None else [])
+    for n in nodes:
+        if isinstance(n, ast.Assign):
+            for t in n.targets:
+                for p in _target_paths(t, name):
+                    out.append(("assign", n.value, p) if p is not None else ("other", None, ()))
+        elif isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name) and n.target.id == name:
+            out.append(("assign", n.value, ()) if n.value is not None else ("other", None, ()))
+        elif isinstance(n, (ast.AugAssign, ast.For, ast.AsyncFor, ast.comprehension)) and any(
+                isinstance(x, ast.Name) and x.id == name for x in ast.walk(n.target)):
+            out.append(("other", None, ()))
+        elif isinstance(n, ast.NamedExpr) and n.target.id == name:
+            out.append(("assign", n.value, ()))
+        elif isinstance(n, ast.withitem) and n.optional_vars is not None and any(
+                isinstance(x, ast.Name) and x.id == name for x in ast.walk(n.optional_vars)):
+            out.append(("other", None, ()))
+        elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.name == name:
+            out.append(("other", None, ()))
+        elif isinstance(n, (ast.Import, ast.ImportFrom)) and any((x.asname or x.name.split(".")[0]) == name for x in n.names):
+            out.append(("other", None, ()))
+        elif isinstance(n, (ast.Global, ast.Nonlocal)) and name in n.names:
+            out.append(("other", None, ()))
+        elif isinstance(n, ast.ExceptHandler) and n.name == name:
+            out.append(("other", None, ()))
+    memo[key] = out
+    return out
+
+
+def _attribute_stores(project: Project) -> dict:
+    """attr -> [(value or None, index path, module)]: ``x.attr = v`` (also as an element of an
+    unpacked tuple target), ``replace(attr=v)`` / ``create(attr=v)`` / ``apply_gradients(attr=v)``
+    of a flax struct, ``setattr(x, "attr", v)`` (value unknown)."""
+    def compute(p: Project) -> dict:
+        out: dict = {}
+        for m in p.modules:
+            for kind in (ast.Assign, ast.AnnAssign, ast.AugAssign):
+                for node in m.nodes_of_kind.get(kind, ()):
+                    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                    value = node.value if isinstance(node, (ast.Assign, ast.AnnAssign)) else None
+                    for t in targets:
+                        _attribute_target(t, value, (), m, out)
+            for c in m.calls:
+                if c.name in ("replace", "create", "apply_gradients"):
+                    for kw in c.node.keywords:
+                        if kw.arg is not None:
+                            out.setdefault(kw.arg, []).append((kw.value, (), m))
+                        elif c.name == "replace":
+                            out.setdefault("*", []).append((None, (), m))
+                elif c.name == "setattr" and len(c.node.args) >= 2 and isinstance(c.node.args[1], ast.Constant):
+                    out.setdefault(str(c.node.args[1].value), []).append((None, (), m))
+        return out
+    return project.fact("flax.attribute_stores", compute)
+
+
+def _attribute_target(t: ast.AST, value, path: tuple, m: Module, out: dict) -> None:
+    if isinstance(t, ast.Attribute):
+        out.setdefault(t.attr, []).append((value, path, m))
+    elif isinstance(t, (ast.Tuple, ast.List)):
+        starred = any(isinstance(x, ast.Starred) for x in t.elts)
+        for i, x in enumerate(t.elts):
+            _attribute_target(x, None if starred or value is None else value, path + (i,), m, out)
+    elif isinstance(t, ast.Starred):
+        _attribute_target(t.value, None, path, m, out)

@@ -191,6 +191,15 @@ and dynamic: `with arg_scope([conv2d], normalizer_fn=batch_norm, normalizer_para
 layers built in functions called inside the block, so it is reported at the `arg_scope`),
 `normalizer_params`, and `normalizer_fn=tf.layers.batch_normalization` (key `training`).
 Python 2 sources are analysed too (translated line for line).
+
+An attribute of a config object is resolved for the objects it can be: `training=cfg.is_training`
+with `cfg = self.config`, `Model(TrainConfig())` and `class Config: is_training = False` (no subclass
+used overrides it, nothing assigns it True) is always False, even when the model also owns a
+`self.is_training` placeholder that the trainer feeds True (it then feeds only dropout). The object
+is followed through constructions, parameters (every call site, subclass constructions included),
+`self.x` stores and functions returning it; the attribute through the class bodies along its bases,
+`self.is_training = ...` in their methods, `obj.is_training = ...` / `Config.is_training = ...` on
+anything that may be such an object, and dataclass constructions.
 """,
         why="""
 With the flag false, the layer normalizes with its moving mean and variance and never updates them:
@@ -232,6 +241,10 @@ with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
   built in functions or files named for inference (`evaluate`, `predict`, `sampler`, `export.py`,
   `test.py`, `demo.py`...). A BN call that itself says `reuse=tf.AUTO_REUSE` under a `name` no
   training call of the project shares is not such a copy: every run of it is frozen (reported).
+- Config attributes set True anywhere that may reach the object (a subclass override, an instance or
+  class assignment, a constructor argument), or set through `setattr(obj, name, v)` with a computed
+  name, `obj.__dict__`, `vars(obj)`, `__getattr__`/properties, on an object from argparse, a loader or
+  a class outside the project: unknown.
 - Flags from free-form command-line options, config files, `mode == ModeKeys.TRAIN` in an Estimator
   `model_fn`, placeholders fed True anywhere in their program (or through a feed dict built from a
   list, whose values cannot be read); `placeholder_with_default(False)` never fed is BN102's job.
@@ -267,20 +280,29 @@ with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
                         "update, even with its updates wired into the train op; pass `training=` a boolean "
                         "placeholder fed True while training"))
                 continue
+            attribute_false = None
             if not V.always_false_values(site.flag) and not _always_false_in_program(site, project):
-                fed = _fed_only_false(site, project)
-                if fed is not None and not _frozen_is_deliberate(site, project) and is_trained(
-                        site.node, site.module, project):
-                    entry = fed[0]
-                    yield self.finding(module, site.node, (
-                        f"batch-norm training flag is a placeholder that the project only ever feeds False "
-                        f"(`{ast.unparse(entry.value)}` at {entry.module.where(entry.value.lineno)}"
-                        f"{f' and {len(fed) - 1} more' if len(fed) > 1 else ''}), also when the train op runs: "
-                        "moving statistics never update; feed it True in the training step"))
-                continue
+                attribute_false = _object_attribute_false(site, project)
+                if attribute_false is None:
+                    fed = _fed_only_false(site, project)
+                    if fed is not None and not _frozen_is_deliberate(site, project) and is_trained(
+                            site.node, site.module, project):
+                        entry = fed[0]
+                        yield self.finding(module, site.node, (
+                            f"batch-norm training flag is a placeholder that the project only ever feeds False "
+                            f"(`{ast.unparse(entry.value)}` at {entry.module.where(entry.value.lineno)}"
+                            f"{f' and {len(fed) - 1} more' if len(fed) > 1 else ''}), also when the train op runs: "
+                            "moving statistics never update; feed it True in the training step"))
+                    continue
             if _frozen_is_deliberate(site, project) or not _frozen_matters(site, project):
                 continue
-            if site.dropped_param:
+            if attribute_false is not None:
+                where = ", ".join(f"`{ast.unparse(v)}` at {vm.where(v.lineno)}" for v, vm in attribute_false[:2])
+                msg = (f"batch-norm training flag `{ast.unparse(site.flag_expr)}` is an attribute that is False for "
+                       f"every object it can come from ({where}; nothing sets it True), although another flag of "
+                       "the same name may be fed True: moving statistics never update; pass the boolean "
+                       "placeholder that the training step feeds True")
+            elif site.dropped_param:
                 msg = (f"batch norm gets no training flag (the enclosing function's `{site.dropped_param}` "
                        f"parameter never reaches it), so {site.flag_source} applies: moving statistics "
                        "never update; pass the flag through")
@@ -586,6 +608,23 @@ def _always_false_in_program(site: BNSite, project: Project) -> bool:
         return False
     narrowed = _flag_in_program(site, project)
     return narrowed is not None and V.always_false_values(narrowed[0])
+
+
+def _object_attribute_false(site: BNSite, project: Project) -> Optional[list]:
+    """The stores that make the flag False when it reads an attribute of an object of a project
+    class (``training=cfg.is_training`` with ``cfg`` a ``TrainConfig`` whose class, and every store
+    that can reach it, only ever holds False) while the project-wide union of same-named attributes
+    (a model's ``self.is_training`` placeholder) is not always False. None otherwise."""
+    from bnguard.lint.tf1_facts import object_attribute_values
+
+    if site.flag_expr is None:
+        return None
+    # within the site's program: another script's ``Model(cfg)`` or ``cfg.is_training = True`` does
+    # not reach the objects of this one
+    found = object_attribute_values(site.flag_expr, site.module, _program_project(site.module, project) or project)
+    if found is None or not V.always_false_values(found[0]):
+        return None
+    return [(v, vm) for v, vm in found[1] if hasattr(v, "lineno")] or None
 
 
 def _unfed_placeholder_false(site: BNSite, project: Project) -> Optional[list]:
