@@ -1626,21 +1626,7 @@ class _ObjectAttributes:
         spec = V._param_spec(func, param)
         if spec is None:
             return None
-        out: frozenset = frozenset()
-        for call, cm, offset, partial in sites:
-            arg = V._argument(call, param, spec[0], offset)
-            if arg is V._OPAQUE or (arg is None and partial):
-                return None
-            if arg is None:
-                if spec[1] is None:
-                    continue
-                got = self.classes(spec[1], m, m.scope_of(func), depth + 1)
-            else:
-                got = self.classes(arg, cm, cm.scope_of(call), depth + 1)
-            if got is None:
-                return None
-            out |= got
-        return out
+        return self._over_call_sites(sites, func, param, spec, m, depth, self.classes, None)
 
     def call_sites(self, info, func: ast.AST, m: Module) -> Optional[list]:
         """Every call that can run ``func`` (V's call sites, ``functools.partial``), and for an
@@ -1792,19 +1778,26 @@ class _ObjectAttributes:
         spec = V._param_spec(func, param)
         if sites is None or spec is None:
             return V.UNKNOWN
+        return self._over_call_sites(sites, func, param, spec, m, depth, self.values, V.UNKNOWN)
+
+    @staticmethod
+    def _over_call_sites(sites, func: ast.AST, param: str, spec, m: Module, depth: int, resolve, unknown):
+        """The union, over every call that runs ``func``, of what ``resolve`` (classes or values)
+        gives for the argument bound to ``param`` there (its default where a call leaves it out);
+        ``unknown`` as soon as one call's argument is."""
         out: frozenset = frozenset()
         for call, cm, offset, partial in sites:
             arg = V._argument(call, param, spec[0], offset)
             if arg is V._OPAQUE or (arg is None and partial):
-                return V.UNKNOWN
+                return unknown
             if arg is None:
                 if spec[1] is None:
                     continue
-                got = self.values(spec[1], m, m.scope_of(func), depth + 1)
+                got = resolve(spec[1], m, m.scope_of(func), depth + 1)
             else:
-                got = self.values(arg, cm, cm.scope_of(call), depth + 1)
-            if got is V.UNKNOWN:
-                return V.UNKNOWN
+                got = resolve(arg, cm, cm.scope_of(call), depth + 1)
+            if got is unknown:
+                return unknown
             out |= got
         return out
 

@@ -2370,10 +2370,7 @@ a model handed to another call (an evaluation engine may set its mode), generato
                 key, text = receiver_key(model_expr, {}, params)
                 if key is None or (id(scope), key) in reported or any(_GENERATOR_NAME.search(n) for n in key_names(key)):
                     continue
-                if len(key) == 1 and key[0].startswith("$") and key[0] != "$self":
-                    has_bn = _passed_models_have_bn(scope, key[0][1:], project, flow)
-                else:
-                    has_bn = _model_has_bn(key, project, module)
+                has_bn = _scope_model_has_bn(scope, key, module, project, flow)
                 if has_bn is not True or _callers_set_eval(scope, key, project, flow):
                     continue
                 reported.add((id(scope), key))
@@ -2409,7 +2406,7 @@ a model handed to another call (an evaluation engine may set its mode), generato
                 continue
             # the arms of the phase tests that hold the training calls: what runs in the training phase only
             training_arms = {id(x) for t in ast.walk(fn) if _is_training_call(t)
-                             for arm in _phase_arms(module, t, phase, fn)[:1] for st in arm for x in ast.walk(st)}
+                             for _test, arm in _phase_arms(module, t, phase, fn)[:1] for st in arm for x in ast.walk(st)}
             params = _named_params(fn)
             targets = {dotted(c.func.value) for c in forced}  # type: ignore[attr-defined]
             for call, model_expr in _model_calls(fn, module, project):
@@ -2421,10 +2418,7 @@ a model handed to another call (an evaluation engine may set its mode), generato
                 key, text = receiver_key(model_expr, {}, params)
                 if key is None or (id(fn), key) in reported or any(_GENERATOR_NAME.search(n) for n in key_names(key)):
                     continue
-                if len(key) == 1 and key[0].startswith("$") and key[0] != "$self":
-                    has_bn = _passed_models_have_bn(fn, key[0][1:], project, flow)
-                else:
-                    has_bn = _model_has_bn(key, project, module)
+                has_bn = _scope_model_has_bn(fn, key, module, project, flow)
                 if has_bn is False or (has_bn is None and not _project_has_bn(project)):
                     continue
                 reported.add((id(fn), key))
@@ -2588,6 +2582,14 @@ def _in_freeze_loop(n: ast.AST, module: Module) -> bool:
 
 _HARMLESS_CALLEES = frozenset({"print", "len", "str", "repr", "type", "isinstance", "id", "hasattr", "getattr",
                                "summary", "count_parameters", "sum"})
+
+
+def _scope_model_has_bn(scope: ast.AST, key: Key, module: Module, project: Project, flow: Flow) -> Optional[bool]:
+    """Does the model ``key`` run in ``scope`` build BN? For a parameter of ``scope``, what its callers
+    pass decides; otherwise the constructors of that name."""
+    if len(key) == 1 and key[0].startswith("$") and key[0] != "$self":
+        return _passed_models_have_bn(scope, key[0][1:], project, flow)
+    return _model_has_bn(key, project, module)
 
 
 def _passed_models_have_bn(fn: ast.AST, param: str, project: Project, flow: Flow, depth: int = 0) -> Optional[bool]:
@@ -2859,37 +2861,32 @@ def _phase_names(iterable: ast.AST, module: Module) -> bool:
 _PHASE_PARAM = re.compile(r"^(phase|mode|split|stage|subset|run_type|step_type)$", re.I)
 
 
-def _phase_arms(module: Module, node: ast.AST, phase: str, fn: ast.AST) -> list[list]:
-    """The arms (statement lists) of the ``if`` tests of ``phase`` that hold ``node``, innermost first."""
+def _tests_name(node: ast.AST, name: str) -> bool:
+    """Is ``node`` an ``if`` whose test reads ``name`` (``if phase == "train":``)?"""
+    return isinstance(node, ast.If) and any(isinstance(v, ast.Name) and v.id == name for v in ast.walk(node.test))
+
+
+def _phase_arms(module: Module, node: ast.AST, phase: str, fn: ast.AST) -> list[tuple[ast.If, list]]:
+    """(``if``, arm) for each ``if`` on ``phase`` in ``fn`` that holds ``node``, innermost first: the
+    arm is the statement list (body or orelse) ``node`` sits in."""
     out = []
     child = node
     for a in module.ancestors(node):
         if a is fn:
             break
-        if isinstance(a, ast.If) and any(isinstance(v, ast.Name) and v.id == phase for v in ast.walk(a.test)):
+        if _tests_name(a, phase):
             if child in a.body:
-                out.append(a.body)
+                out.append((a, a.body))
             elif child in a.orelse:
-                out.append(a.orelse)
+                out.append((a, a.orelse))
         child = a
     return out
 
 
 def _opposite_phase_arms(module: Module, a: ast.AST, b: ast.AST, phase: str, fn: ast.AST) -> bool:
     """Do ``a`` and ``b`` sit in different arms of one ``if`` on ``phase`` (never run together)?"""
-    arms_b = {id(arm) for arm in _phase_arms(module, b, phase, fn)}
-    for anc in module.ancestors(a):
-        if anc is fn:
-            break
-        if isinstance(anc, ast.If) and any(isinstance(v, ast.Name) and v.id == phase for v in ast.walk(anc.test)):
-            if (id(anc.body) in arms_b) != (id(anc.orelse) in arms_b) and (
-                    _contains(anc.body, a) and id(anc.orelse) in arms_b or _contains(anc.orelse, a) and id(anc.body) in arms_b):
-                return True
-    return False
-
-
-def _contains(stmts: list, node: ast.AST) -> bool:
-    return any(x is node for st in stmts for x in ast.walk(st))
+    arm_of_b = {id(test): arm for test, arm in _phase_arms(module, b, phase, fn)}
+    return any(id(test) in arm_of_b and arm_of_b[id(test)] is not arm for test, arm in _phase_arms(module, a, phase, fn))
 
 
 def _unconditional_nodes(stmt: ast.AST):
