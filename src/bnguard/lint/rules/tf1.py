@@ -1048,6 +1048,45 @@ def _applies_to_moments(call: ast.Call, owner: ast.AST, module: Module) -> bool:
     return False
 
 
+_EMA_READS = frozenset({"apply", "average", "average_name", "variables_to_restore"})
+
+
+def _ema_name_uses(name: str, owner: ast.AST) -> Optional[set]:
+    """Methods called on the local EMA ``name`` in ``owner``; None when it is used any other way
+    (returned, passed on, stored), which we cannot follow."""
+    parents = {id(ch): p for p in ast.walk(owner) for ch in ast.iter_child_nodes(p)}
+    out = set()
+    for n in ast.walk(owner):
+        if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load):
+            parent = parents.get(id(n))
+            if not (isinstance(parent, ast.Attribute) and parent.attr in _EMA_READS):
+                return None
+            out.add(parent.attr)
+    return out
+
+
+def _ema_attribute_uses(attr: str, project: Project) -> Optional[set]:
+    """Methods called on ``<obj>.attr`` anywhere in the project (the BN object's EMA may be applied
+    by its owner's caller: ``bn.ema.apply(...)``); None when it is used any other way."""
+    out: set = set()
+    for mod in project.modules:
+        for n in mod.references.get(attr, ()):
+            parent = mod.parent(n)
+            if not isinstance(n, ast.Attribute):
+                continue
+            if not (isinstance(parent, ast.Attribute) and parent.attr in _EMA_READS):
+                return None
+            out.add(parent.attr)
+    return out
+
+
+def _normalizes_with_moments(owner: ast.AST) -> bool:
+    """Does ``owner`` compute batch moments (``tf.nn.moments``) and normalize with them?"""
+    names = {(dotted(n.func) or "").rsplit(".", 1)[-1] for n in ast.walk(owner) if isinstance(n, ast.Call)}
+    return "moments" in names and bool(names & {"batch_normalization", "batch_norm_with_global_normalization",
+                                                 "fused_batch_norm"})
+
+
 def _result_discarded(call: ast.Call, module: Module, project: Project, depth: int = 0) -> bool:
     """Is the op built by ``call`` never used: an expression statement, a name nothing reads, or a
     name only returned (inside tuples) where every caller unpacks that element into ``_`` or a
@@ -1690,7 +1729,10 @@ that block, in another scope. The message names the BN layer.
 Also reported: a hand-written batch norm (`tf.nn.moments` + `tf.train.ExponentialMovingAverage`) in a
 trained program whose `ema.apply([mean, var])` op nothing runs or depends on (bound to a name nothing
 reads, or returned and unpacked into `_` by every caller) while `ema.average(...)` is read: the
-averages that inference uses stay at their initial values.
+averages that inference uses stay at their initial values. And a hand-written batch norm (a class or
+function that normalizes with `tf.nn.moments`) that creates a `tf.train.ExponentialMovingAverage` on
+which nothing in the project ever calls `.apply` (the object only read by `.average`, or not at all):
+no moving statistics exist, and evaluation normalizes with the evaluated batch's statistics.
 
 Also reported: `tf.keras.layers.BatchNormalization` called on tensors of a TF1 graph that a session
 trains with a v1 optimizer. Keras layers keep their updates in `layer.updates` and never put them in
@@ -1771,6 +1813,7 @@ with tf.control_dependencies(update_ops):
 
     def check(self, module: Module, project: Project) -> Iterable[Finding]:
         yield from self._handwritten_ema_not_run(module, project)
+        yield from self._handwritten_ema_never_applied(module, project)
         ctx = train_context(project)
         if id(module) not in ctx.trained_modules:
             return
@@ -1925,6 +1968,41 @@ with tf.control_dependencies(update_ops):
                 f"but nothing runs that op or depends on it while `{ema}.average(...)` is what inference reads: the "
                 "averages stay at their initial values; compute the training-branch statistics under "
                 f"`tf.control_dependencies([{ema}.apply(...)])` (or use `tf.layers.batch_normalization`)"))
+
+    def _handwritten_ema_never_applied(self, module: Module, project: Project) -> Iterable[Finding]:
+        """A hand-written BN (a class or function that normalizes with ``tf.nn.moments``) that
+        creates a ``tf.train.ExponentialMovingAverage`` and never calls ``.apply`` on it: no moving
+        statistics exist, so evaluation normalizes with the evaluated batch's own statistics."""
+        ctx = train_context(project)
+        program = None
+        for c in module.calls:
+            if c.name != "ExponentialMovingAverage":
+                continue
+            bound = module.parent(c.node)
+            if not (isinstance(bound, ast.Assign) and len(bound.targets) == 1):
+                continue
+            target = bound.targets[0]
+            if isinstance(target, ast.Name) and c.scope is not None:
+                owner = c.scope
+            elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self":
+                owner = module.enclosing_class(c.node)
+            else:
+                continue
+            if owner is None or not _normalizes_with_moments(owner):
+                continue
+            uses = (_ema_name_uses(target.id, owner) if isinstance(target, ast.Name)
+                    else _ema_attribute_uses(target.attr, project))
+            if uses is None or "apply" in uses:
+                continue
+            program = program if program is not None else same_program(module, project)
+            if not any(id(op.module) in program for op in ctx.train_ops):
+                continue
+            yield self.finding(module, c.node, (
+                f"this hand-written batch norm creates `{ast.unparse(target)}` but nothing ever calls "
+                f"`{ast.unparse(target)}.apply(...)`: no moving mean/variance is tracked, so evaluation normalizes "
+                "with the evaluated batch's own statistics; apply the average to the batch moments under "
+                "`tf.control_dependencies` when training and normalize with `.average(...)` otherwise "
+                "(or use `tf.layers.batch_normalization`)"))
 
     def _keras_layers_in_graph(self, module: Module, project: Project) -> Iterable[Finding]:
         """``tf.keras.layers.BatchNormalization`` called on graph tensors and trained by a v1
@@ -2868,7 +2946,8 @@ or a function named for evaluation) feeds it True as well: the validation run wa
 training call.
 Also `K.set_learning_phase(1)` followed by `predict`/`evaluate`, and a BN wrapper that takes a training
 flag but never passes it on to a BN API whose default is training (contrib/slim `batch_norm`) while some
-caller passes that flag as False (`bn(h, train=False)` for the evaluation tower).
+caller passes that flag as False (`bn(h, train=False)` for the evaluation tower, or a GAN `sampler`: this
+one is reported in GAN code too, since the caller asks for inference mode and does not get it).
 """,
         why="""
 In training mode BN normalizes each batch with its own statistics, so predictions depend on what else
@@ -2902,10 +2981,8 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
     )
 
     def check(self, module: Module, project: Project) -> Iterable[Finding]:
-        if deliberate_in_program(module, project):
-            return
-        yield from self._learning_phase(module, project)
-        yield from self._validation_copy_in_training_mode(module, project)
+        # A caller that passes the flag False asks for inference mode: a wrapper that drops it is a
+        # bug even in GAN code, whose deliberate batch statistics never come with such a caller.
         dropped = set()
         for site in bn_sites_in(module, project):
             if site.api == "keras" or not site.dropped_param or not V.always_true_values(site.flag):
@@ -2918,6 +2995,10 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
                     f"never reaches it), so {site.flag_source} applies: it is in training mode also where "
                     f"{caller.module.where(caller.node.lineno)} passes `{site.dropped_param}=False`, which then "
                     "normalizes with batch statistics; pass the flag through"))
+        if deliberate_in_program(module, project):
+            return
+        yield from self._learning_phase(module, project)
+        yield from self._validation_copy_in_training_mode(module, project)
         yield from self._fed_true_at_evaluation(module, project, dropped)
         eval_modules = project.fact("tf1.eval_modules", _eval_modules)
         if not eval_modules:
