@@ -1018,7 +1018,7 @@ class Flow:
                 # model.apply(set_bn_eval), where set_bn_eval(m) puts the BatchNorm layers in eval mode
                 key, text = arg_key(call.func.value)
                 add(Event("bnfreeze", key, text, site, loops, guards))
-            if is_optimizer_step(call, module):
+            if is_optimizer_step(call, module) and not _optimizes_input_tensors(call, scope, module):
                 f = call.func
                 opt_expr = call.args[0] if _SCALER_NAME.search(dotted(f.value) or "") and call.args else f.value  # type: ignore[attr-defined]
                 okey, otext = arg_key(opt_expr)
@@ -1093,8 +1093,9 @@ class Flow:
                         guards = guards + ((test, not pol),)
                     elif _exits(st.orelse) and not _exits(st.body):
                         guards = guards + ((test, pol),)
-                elif isinstance(st, ast.Expr) and isinstance(st.value, ast.IfExp):
-                    # `net.train() if training else net.eval()`
+                elif isinstance(st, (ast.Expr, ast.Assign, ast.AnnAssign)) and isinstance(st.value, ast.IfExp):
+                    # `net.train() if training else net.eval()`, also assigned back
+                    # (`model = model.train() if is_train else model.eval()`)
                     for c in _calls_in_order(st.value.test):
                         on_call(c, loops, guards)
                     test, pol = guard_of(st.value.test)
@@ -1252,6 +1253,55 @@ def _function_reference(expr: ast.AST, module: Module) -> Optional[tuple[ast.Nam
         n_args, keywords = len(expr.args) - 1, tuple(k.arg for k in expr.keywords)
         expr = expr.args[0]
     return (expr, n_args, keywords) if isinstance(expr, ast.Name) else None
+
+
+def _optimizes_input_tensors(step: ast.Call, scope: Optional[ast.AST], module: Module) -> bool:
+    """``opt = optim.SGD([delta], lr=...)``; ``opt.step()``: an optimizer built in this function over a
+    list of plain local tensors (an adversarial perturbation, an image being inverted) updates those
+    tensors, not a model's weights, so its step is no training step of any model."""
+    receiver = step.func.value if isinstance(step.func, ast.Attribute) else None
+    if scope is None or not isinstance(receiver, ast.Name):
+        return False
+    built = _single_assignment(scope, receiver.id)
+    if not (isinstance(built, ast.Call) and built.args and isinstance(built.args[0], (ast.List, ast.Tuple))
+            and built.args[0].elts):
+        return False
+    for e in built.args[0].elts:
+        if isinstance(e, ast.Attribute) and isinstance(e.value, ast.Name) and e.value.id == "self":
+            # ``optim.LBFGS([self.temperature])``: a tensor the class makes itself (post-hoc calibration)
+            if not _self_tensor(module.enclosing_class(scope), e.attr):
+                return False
+            continue
+        if not isinstance(e, ast.Name):
+            return False
+        bound = [n.value for n in _own_nodes(scope) if isinstance(n, ast.Assign)
+                 and any(isinstance(t, ast.Name) and t.id == e.id for t in n.targets)]
+        # bound here, and never to anything drawn from a module (``w = model.fc.weight``)
+        if not bound or any(isinstance(x, ast.Attribute) and x.attr in ("parameters", "named_parameters", "weight", "bias")
+                            for b in bound for x in ast.walk(b)):
+            return False
+    return True
+
+
+_TENSOR_FACTORIES = frozenset({"Parameter", "tensor", "zeros", "ones", "randn", "rand", "full", "empty",
+                               "zeros_like", "ones_like", "full_like"})
+
+
+def _self_tensor(cls: Optional[ast.ClassDef], attr: str) -> bool:
+    """Is ``self.<attr>`` assigned, by the methods of ``cls``, only tensors built from scratch
+    (``nn.Parameter(torch.ones(1) * 1.5)``), never a module or a model's parameter?"""
+    if cls is None:
+        return False
+    values = []
+    for fn in cls.body:
+        if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for n in _own_nodes(fn):
+            if isinstance(n, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr == attr and isinstance(t.value, ast.Name)
+                                                 and t.value.id == "self" for t in n.targets):
+                values.append(n.value)
+    return bool(values) and all(isinstance(v, ast.Call) and (dotted(v.func) or "").rsplit(".", 1)[-1] in _TENSOR_FACTORIES
+                                for v in values)
 
 
 def _single_assignment(scope: ast.AST, name: str) -> Optional[ast.AST]:

@@ -973,7 +973,7 @@ def _freeze_undone_findings(project: Project) -> list[tuple[Module, ast.AST, str
     def compute(p: Project):
         flagged: dict[tuple, tuple] = {}
         cleared: set[tuple] = set()
-        for _mod, events in _roots(p):
+        for _mod, events in list(_roots(p)) + _constructed_then_method_roots(p):
             freezes = [(i, e) for i, e in enumerate(events) if e.kind == "bnfreeze" and e.text]
             if not freezes or not any(e.kind == "step" for e in events):
                 continue
@@ -1014,6 +1014,31 @@ def _freeze_undone_findings(project: Project) -> list[tuple[Module, ast.AST, str
         return out
 
     return project.fact("torch.freeze_undone", compute)
+
+
+def _constructed_then_method_roots(project: Project) -> list[tuple[Module, list[Event]]]:
+    """A class whose ``__init__`` freezes BN layers of its own model (``self.model =
+    fix_bn(self.model)``), with each of its methods that trains: ``__init__`` runs before any method
+    whoever builds the object, so its events come first. The object may be built where we cannot
+    see it (``Trainer = getattr(models, name).Trainer; Trainer(cfg).train_model()``)."""
+    flow = _flow(project)
+    out = []
+    for m in project.modules:
+        if not m.mentions("eval") or _lightning_module(m):
+            continue
+        for cls in m.classes:
+            methods = [n for n in cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+            init = next((n for n in methods if n.name == "__init__"), None)
+            if init is None or not flow.may_produce("eval", init, m):
+                continue
+            init_events = flow.summary(init)
+            if not any(e.kind == "bnfreeze" and e.text for e in init_events):
+                continue
+            for fn in methods:
+                if fn is init or fn.name == "train" or is_unit_test(m, fn) or not flow.may_produce("step", fn, m):
+                    continue
+                out.append((m, list(init_events) + list(flow.summary(fn))))
+    return out
 
 
 def _frozen_part_without_bn(freeze: Event, project: Project) -> bool:
@@ -1978,7 +2003,31 @@ def _callers_set_eval(fi_node: ast.AST, key: Key, project: Project, flow: Flow, 
             return True
         if site.scope is not None and _callers_set_eval(site.scope, ckey, project, flow, depth + 1):
             return True
+        if site.scope is not None and _kept_in_eval_by_constructor(site.module, site.scope, ckey, flow):
+            return True
     return False
+
+
+def _kept_in_eval_by_constructor(module: Module, method: ast.AST, key: Key, flow: Flow) -> bool:
+    """``self._model`` put in eval mode by the class's ``__init__`` (``self._model = Net();
+    self._model.train(False)``) and switched back to train mode by none of its methods: every method
+    (here the one that hands ``self._model`` to the evaluation) sees it in eval mode."""
+    if not key or key[0][:1] in "$%":
+        return False
+    cls = module.enclosing_class(method)
+    if cls is None or [a.arg for a in method.args.args[:1]] != ["self"]:
+        return False
+    methods = [n for n in cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    init = next((m for m in methods if m.name == "__init__"), None)
+    if init is None:
+        return False
+    # the constructor's last word on the object (after building it, a fresh train-mode module) is eval()
+    modes = sorted(((e.sites[0][1].lineno, e.kind) for e in flow.summary(init)
+                    if e.kind in ("train", "eval") and same_object(e.key, key)), key=lambda t: t[0])
+    if not modes or modes[-1][1] != "eval":
+        return False
+    return not any(e.kind == "train" and same_object(e.key, key)
+                   for m in methods if m is not init for e in flow.summary(m))
 
 
 def _called_only_after(module: Module, name: str, line: int, project: Project, seen: frozenset) -> bool:
@@ -2080,7 +2129,7 @@ def _names_bound_in(fn: ast.AST) -> frozenset:
     return frozenset(_params(fn)) | _assigned_names(fn.body)  # type: ignore[arg-type, attr-defined]
 
 
-def _eval_path(module: Module, with_node: ast.AST, scope: Optional[ast.AST]) -> bool:
+def _eval_path(module: Module, with_node: ast.AST, scope: Optional[ast.AST], project: Optional[Project] = None) -> bool:
     if _evaluation_block(with_node, module):
         return True
     if scope is not None and _EVAL_FUNC.search(scope.name):  # type: ignore[attr-defined]
@@ -2094,6 +2143,52 @@ def _eval_path(module: Module, with_node: ast.AST, scope: Optional[ast.AST]) -> 
             break
     for n in ast.walk(with_node):
         if isinstance(n, (ast.For, ast.AsyncFor)) and _EVAL_LOADER.search(ast.unparse(n.iter)):
+            return True
+    return project is not None and _collects_outputs(with_node, scope, project)
+
+
+def _collects_outputs(region: ast.AST, scope: Optional[ast.AST], project: Project) -> bool:
+    """A loop over batches under no_grad that keeps what it computes (``logits.append(self.model(x))``,
+    ``feats.extend(...)``): an inference pass whose outputs are used afterwards (post-hoc calibration,
+    feature extraction), whatever the function is called. A recalibration pass (precise BN) discards
+    its outputs, and a pass over the training data (a memory bank filled from ``train_loader``
+    before training) only shows BN the data it trains on."""
+    loops = [n for n in ast.walk(region) if isinstance(n, (ast.For, ast.AsyncFor))]
+    if any(_over_training_data(lp.iter, scope, project) for lp in loops):
+        return False
+    for loop in loops:
+        for n in ast.walk(loop):
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("append", "extend") \
+                    and len(n.args) == 1 and any(isinstance(a, ast.Call) for a in ast.walk(n.args[0])):
+                return True
+    return False
+
+
+_TRAIN_DATA = re.compile(r"train", re.I)
+
+
+def _over_training_data(iterable: ast.AST, scope: Optional[ast.AST], project: Project) -> bool:
+    """Does the loop run over training data: a name saying so, or a parameter every caller fills
+    with one (``init_memory(train_loader, model)``)?"""
+    text = ast.unparse(iterable)
+    if _TRAIN_DATA.search(text):
+        return True
+    names = {n.id for n in ast.walk(iterable) if isinstance(n, ast.Name)}
+    if not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return False
+    params = [a.arg for a in scope.args.posonlyargs + scope.args.args]
+    for name in names & set(params):
+        pos = params.index(name)
+        sites = project.call_sites(scope.name)
+        passed = []
+        for site in sites:
+            call = site.node
+            offset = 1 if params[:1] == ["self"] and isinstance(call.func, ast.Attribute) else 0
+            arg = next((k.value for k in call.keywords if k.arg == name), None)
+            if arg is None and 0 <= pos - offset < len(call.args):
+                arg = call.args[pos - offset]
+            passed.append(arg)
+        if passed and all(a is not None and _TRAIN_DATA.search(ast.unparse(a)) for a in passed):
             return True
     return False
 
@@ -2197,7 +2292,7 @@ a model handed to another call (an evaluation engine may set its mode), generato
             if region is None:
                 continue
             scope = region if isinstance(region, (ast.FunctionDef, ast.AsyncFunctionDef)) else module.scope_of(region)
-            if not _eval_path(module, region, scope):
+            if not _eval_path(module, region, scope, project):
                 continue
             if scope is not None and (_deliberate_train_mode(scope.name) or is_unit_test(module, scope)) \
                     or _DELIBERATE_PATH.search(project.relative_path(module)):
