@@ -161,6 +161,14 @@ a GradientTape step calling `X(..., training=True)` — in the loop body, or unc
 function the loop calls (`self.evaluate()`, `validate(model, ...)`) — in a program that never sets
 `trainable` to anything else: from the first pass on, the non-trainable BN runs in inference mode
 although training=True is passed, while a variable list cached before the change keeps training.
+Also `model(x, training=self.training)` (or a module-level flag) inside a function compiled once by
+`tf.function` (decorated, or one `tf.function(self.forward)` wrapper), when the attribute is set both
+True and False (`train()` / `eval()` of a PyTorch-style trainer, `global` flag switched by the
+validation) and the compiled function is called in the GradientTape step that differentiates the
+model and also outside it: tf.function reads a Python attribute once, at trace time, and retraces
+only for new arguments, so both kinds of calls share the first trace's mode (measured with Keras
+3.15 on TF 2.21: a sanity evaluation first leaves the moving mean at 0 through training). Not
+flagged: the mode passed as an argument, a `tf.Variable` flag, one wrapper per mode.
 """,
         why="""
 `training=False` runs every BatchNormalization inside the model in inference mode: it normalises
@@ -240,6 +248,61 @@ with tf.GradientTape() as tape:
                                    f"mode, their moving statistics never update; pass training=True", fix=fix)
         yield from self._unfrozen_without_recompile(module, project)
         yield from self._freeze_left_on_between_steps(module, project)
+        yield from self._mode_frozen_by_trace(module, project)
+
+    def _mode_frozen_by_trace(self, module: Module, project: Project) -> Iterable[Finding]:
+        """``@tf.function def forward(self, x): return self.model(x, training=self.training)`` with
+        ``train()`` / ``eval()`` flipping ``self.training`` between True and False (a PyTorch-style
+        trainer), and the one compiled ``forward`` called both in the GradientTape step and outside it:
+        tf.function reads a Python attribute (or global) once, when it traces, and its cache key holds
+        only the arguments, so every later call with the same input signature reuses the first trace
+        and its mode. Whichever mode traced first runs the other one: after an evaluation first, the
+        training steps run BN in inference mode while the weights train."""
+        if "training" not in module.unit.text or not module.mentions("function"):
+            return  # the pre-filter's trigger; no tf.function
+        compiled_by_scope: dict[int, Optional[str]] = {}
+        for c in module.calls:
+            expr, known = kf.training_arg(c.node)
+            if not known or c.scope is None or not isinstance(expr, (ast.Name, ast.Attribute)):
+                continue
+            if id(c.scope) not in compiled_by_scope:
+                compiled_by_scope[id(c.scope)] = _compiled_once(module, project, c.scope)
+            compiled = compiled_by_scope[id(c.scope)]
+            if compiled is None:
+                continue
+            flag = _python_mode_flag(module, c.scope, expr)
+            if flag is None:
+                continue
+            values = _flag_assignments(module, c.scope, flag)
+            if not ({True, False} <= set(values)) or not any(not init for _, init in values.get(False, [])
+                                                               + values.get(True, [])):
+                continue
+            target = kf.model_expr(c.node)
+            obj = dotted(target)
+            if obj is None or obj.rsplit(".", 1)[-1] in kf.frozen_names_in(module) \
+                    or not kf.is_bn_model(module, project, target):
+                continue
+            regions = [r for r in kf.training_regions(module, project) if r.kind != "torch_loop"]
+            in_step, outside = None, None
+            for use in _compiled_function_calls(module, c.scope, compiled):
+                region = next((r for r in regions if _in_region(module, r, use)), None)
+                if region is not None and (region.roots is None or obj in region.roots):
+                    in_step = in_step or use
+                elif region is None:
+                    outside = outside or use
+            if in_step is None or outside is None or _in_region_any(module, regions, c.node):
+                continue
+            shown = ast.unparse(expr)
+            false_at = values[False][0][0]
+            yield self.finding(module, c.node, (
+                f"`{obj}` is called with training={shown} inside the tf.function-compiled `{c.scope.name}`: "
+                f"tf.function reads `{shown}` once, when it traces, and does not retrace when it changes (it is "
+                f"not an argument), so the call in the training step ({module.line_ref(in_step.lineno)}) and the "
+                f"one outside it ({module.line_ref(outside.lineno)}) share one trace and one mode: when a call made "
+                f"while it is False (set at {module.line_ref(false_at.lineno)}) traces first, the training steps run "
+                f"BatchNormalization in inference mode (moving statistics never update), otherwise the other calls "
+                f"run it in training mode; pass the mode as an argument of `{c.scope.name}` (a Python bool "
+                f"argument is part of the trace key)"))
 
     def _freeze_left_on_between_steps(self, module: Module, project: Project) -> Iterable[Finding]:
         """``evaluate()`` sets ``self.model.trainable = False`` ("eval mode", a PyTorch habit) and the
@@ -325,6 +388,116 @@ with tf.GradientTape() as tape:
                         isinstance(a, ast.Name) and a.id == target.id for a in n.value.args + [k.value for k in n.value.keywords]):
                 out.append(n.targets[0].id)
         return out
+
+
+def _python_mode_flag(module: Module, fn: FuncNode, expr: Optional[ast.expr]) -> Optional[tuple[str, str]]:
+    """("attr", name) for ``training=self.<name>`` in a method, ("global", name) for
+    ``training=<name>`` read from the module's globals (not a parameter or local of the function
+    chain); None otherwise."""
+    if isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name) and expr.value.id == "self" \
+            and module.enclosing_class(fn) is not None:
+        return "attr", expr.attr
+    if isinstance(expr, ast.Name):
+        for f in [fn] + [a for a in module.ancestors(fn) if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef))]:
+            if kf._param_index(f, expr.id)[2] or kf._assignments(f, expr.id):
+                return None
+        if kf._assignments(module.tree, expr.id) or any(
+                isinstance(n, ast.Global) and expr.id in n.names for n in ast.walk(module.tree)):
+            return "global", expr.id
+    return None
+
+
+def _is_tf_function(module: Module, expr: ast.expr) -> bool:
+    if isinstance(expr, ast.Call):
+        expr = expr.func
+    return module.imports.resolve(expr) in kf._TF_FUNCTION
+
+
+def _tf_function_wraps(module: Module, project: Project) -> list:
+    """The ``tf.function(f)`` calls of the module (one scan per module)."""
+    return project.fact(("keras.tf_function_wraps", module.path), lambda p: [
+        c for c in module.calls if c.node.args and _is_tf_function(module, c.node.func)])
+
+
+def _compiled_once(module: Module, project: Project, fn: FuncNode) -> Optional[str]:
+    """The name the one tf.function compilation of ``fn`` (or of a function around it) is called by:
+    ``fn``'s own name when decorated with ``@tf.function``, the name or ``self.`` attribute a single
+    ``tf.function(fn)`` / ``tf.function(self.fn)`` is stored in. None when it is not compiled, or
+    compiled more than once (separate wrappers trace separately)."""
+    for f in [fn] + [a for a in module.ancestors(fn) if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef))]:
+        if any(_is_tf_function(module, d) for d in f.decorator_list):
+            return f.name
+        method = isinstance(module.parent(f), ast.ClassDef)
+        wraps = []
+        for c in _tf_function_wraps(module, project):
+            ref = c.node.args[0]
+            if (method and isinstance(ref, ast.Attribute) and ref.attr == f.name and dotted(ref.value) == "self"
+                    and module.enclosing_class(c.node) is module.parent(f)) \
+                    or (not method and isinstance(ref, ast.Name) and ref.id == f.name):
+                wraps.append(c.node)
+        if len(wraps) > 1:
+            return None
+        if wraps:
+            parent = module.parent(wraps[0])
+            if isinstance(parent, ast.Assign) and len(parent.targets) == 1:
+                t = parent.targets[0]
+                if isinstance(t, ast.Name) or (isinstance(t, ast.Attribute) and dotted(t.value) == "self"):
+                    return t.id if isinstance(t, ast.Name) else t.attr
+            return None
+    return None
+
+
+def _flag_assignments(module: Module, fn: FuncNode, flag: tuple[str, str]) -> dict[bool, list[tuple[ast.AST, bool]]]:
+    """Constant truth values stored into the flag: ``self.<name> = True`` in the methods of the class
+    (or ``obj.<name> = False`` on an instance elsewhere in the module), ``<name> = False`` at module
+    level or after ``global <name>``; each with whether it sits in ``__init__`` / at module level
+    (the value before any call)."""
+    kind, name = flag
+    out: dict[bool, list[tuple[ast.AST, bool]]] = {}
+    cls = module.enclosing_class(fn)
+    for st in module.assignments:
+        if not isinstance(st, ast.Assign):
+            continue
+        value = kf._literal(st.value)
+        if not isinstance(value, bool):
+            continue
+        scope = module.scope_of(st)
+        for t in st.targets:
+            if kind == "attr" and isinstance(t, ast.Attribute) and t.attr == name:
+                if dotted(t.value) == "self" and module.enclosing_class(st) is not cls:
+                    continue
+                out.setdefault(value, []).append((st, scope is not None and scope.name == "__init__"))
+            elif kind == "global" and isinstance(t, ast.Name) and t.id == name:
+                if scope is None:
+                    out.setdefault(value, []).append((st, True))
+                elif any(isinstance(n, ast.Global) and name in n.names for n in ast.walk(scope)):
+                    out.setdefault(value, []).append((st, False))
+    for v in out.values():
+        v.sort(key=lambda e: e[0].lineno)
+    return out
+
+
+def _compiled_function_calls(module: Module, fn: FuncNode, name: str) -> list[ast.Call]:
+    """Calls of the compiled function by ``name`` (``self.name(...)`` / ``obj.name(...)`` for a method
+    or a ``self.`` attribute, ``name(...)`` otherwise)."""
+    method = module.enclosing_class(fn) is not None
+    out = []
+    for c in module.calls:
+        f = c.node.func
+        if method and isinstance(f, ast.Attribute) and f.attr == name:
+            out.append(c.node)
+        elif isinstance(f, ast.Name) and f.id == name:
+            out.append(c.node)
+    return out
+
+
+def _in_region(module: Module, region, node: ast.AST) -> bool:
+    body = {id(b) for b in region.body}
+    return id(node) in body or any(id(a) in body for a in module.ancestors(node))
+
+
+def _in_region_any(module: Module, regions: list, node: ast.AST) -> bool:
+    return any(_in_region(module, r, node) for r in regions)
 
 
 def _freezes_left_on_in_step_loops(module: Module, project: Project) -> Iterator[tuple[ast.Assign, str, ast.Call, ast.AST]]:
@@ -799,10 +972,12 @@ def _call_defaults_training_true(project: Project, module: Module, cls: ast.Clas
     return False
 
 
-def _instance_defaults_training_true(module: Module, project: Project, target: ast.expr, depth: int = 0) -> bool:
+def _instance_defaults_training_true(module: Module, project: Project, target: ast.expr, depth: int = 0,
+                                     found: Optional[list] = None) -> bool:
     """Is ``target`` (``model``, ``self.net``) bound to an instance of a class whose call() runs in
     training mode by default? Followed through closures, function parameters (every call site) and
-    ``self.attr = ...`` bindings, like ``keras_facts.is_bn_model``."""
+    ``self.attr = ...`` bindings, like ``keras_facts.is_bn_model``. The class is appended to
+    ``found`` when given."""
     if depth > 4:
         return False
     values: list[tuple[Module, ast.expr]] = []
@@ -816,7 +991,7 @@ def _instance_defaults_training_true(module: Module, project: Project, target: a
             if values or scope is None:
                 break
             if kf._param_index(scope, target.id)[2]:
-                return _param_defaults_training_true(project, scope, target.id, depth)
+                return _param_defaults_training_true(project, scope, target.id, depth, found)
             scope = module.scope_of(scope)
     elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self":
         cls = module.enclosing_class(target)
@@ -833,19 +1008,26 @@ def _instance_defaults_training_true(module: Module, project: Project, target: a
             cmod, cls = kf.resolve_def_in(project, vmod, v.func)
             if isinstance(cls, ast.ClassDef) and cmod is not None \
                     and _call_defaults_training_true(project, cmod, cls, depth + 1):
+                if found is not None:
+                    found.append(cls)
                 return True
     return False
 
 
-def _param_defaults_training_true(project: Project, fn: FuncNode, name: str, depth: int) -> bool:
+def _param_defaults_training_true(project: Project, fn: FuncNode, name: str, depth: int,
+                                  found: Optional[list] = None) -> bool:
     home = next((fi.module for fi in project.functions(fn.name) if fi.node is fn), None)
     if home is None or fn.name in kf.FRAMEWORK_HOOKS:
         return False
+    component = project.import_component(home)
     for c in project.call_sites(fn.name):
         if isinstance(c.node.func, ast.Name) and not project.imports_name_from(c.module, fn.name, home):
             continue  # another sub-project's function of the same name
+        if id(c.module) not in component or (c.module is not home and isinstance(c.node.func, ast.Name)
+                                              and fn.name in kf._toplevel_defs(c.module.tree)):
+            continue  # another script's function of the same name
         expr, _ = kf.argument_for(c.node, fn, name, is_method_call=isinstance(c.node.func, ast.Attribute))
-        if expr is not None and _instance_defaults_training_true(c.module, project, expr, depth + 1):
+        if expr is not None and _instance_defaults_training_true(c.module, project, expr, depth + 1, found):
             return True
     return False
 
@@ -1428,7 +1610,12 @@ class StatelessCallInTrainStep(Rule):
 Finds `model.stateless_call(trainable_vars, non_trainable_vars, x, ...)` in a function that is
 differentiated (`jax.grad`/`jax.value_and_grad` of it) or in a `train_step` override, when it
 (a) does not pass `training=True`, or (b) throws away the second result, the updated
-non-trainable variables (`y, _ = ...`, `...[0]`, or a name never used afterwards).
+non-trainable variables (`y, _ = ...`, `...[0]`, or a name never used afterwards). Also
+`stateless_call(..., training=training)` where `training` is a parameter of the differentiated
+function defaulting to False (the JAX guide's `compute_loss_and_updates(..., training=False)`) and
+every call of its gradient function (`grad_fn = jax.value_and_grad(self.compute_loss_and_updates,
+has_aux=True)`, stored in a name or `self.` attribute, also behind `jax.jit`) leaves it out or passes
+False: reported at those calls (not when `argnums` takes the gradient with respect to the input).
 """,
         why="""
 `stateless_call` is pure: BatchNormalization's new moving mean/variance come back in the returned
@@ -1491,10 +1678,47 @@ grad_fn = jax.value_and_grad(compute_loss, has_aux=True)
                                    "BatchNormalization runs in inference mode; pass training=True",
                                    fix=_replace_fix(module, tr, "True", "pass training=True") if isinstance(tr, ast.Constant) else None)
                 continue
+            if fn.name in diffed and isinstance(tr, ast.Name) and kf._param_index(fn, tr.id)[2] \
+                    and not kf._assignments(fn, tr.id):
+                found = list(self._false_through_gradient_calls(module, project, c.node, fn, tr.id))
+                yield from found
+                if found:
+                    continue
             if self._state_dropped(module, c.node, fn):
                 yield self.finding(module, c.node, "the non-trainable variables returned by stateless_call (the "
                                    "updated BatchNormalization statistics) are dropped: the moving statistics never "
                                    "change; return them and carry them into the next step")
+
+    def _false_through_gradient_calls(self, module: Module, project: Project, call: ast.Call, fn: FuncNode,
+                                      param: str) -> Iterable[Finding]:
+        """``stateless_call(..., training=training)`` in ``fn``, whose ``training`` parameter defaults to
+        False, and ``fn`` differentiated (``grad_fn = jax.value_and_grad(self.compute_loss_and_updates)``):
+        the gradient function binds its arguments as ``fn`` does, so every call of it that leaves the
+        parameter out (or passes a false value) runs BN in inference mode. Reported at those calls
+        when every visible call of the gradient function does so."""
+        sites = _gradient_function_calls(module, fn)
+        if not sites:
+            return
+        bad: list[tuple[ast.Call, Optional[ast.expr], bool, bool]] = []
+        for site, is_method, jitted in sites:
+            arg, explicit = kf.argument_for(site, fn, param, is_method_call=is_method)
+            if arg is None or not kf.always_false(module, project, arg):
+                return  # unknown, or some gradient call trains BN
+            bad.append((site, arg, explicit, jitted))
+        for site, arg, explicit, jitted in bad:
+            # behind jax.jit a Python bool argument is traced unless declared static: no one-word fix
+            if explicit:
+                how = f"passes {param}={ast.unparse(arg)}"
+                fix = _replace_fix(module, arg, "True", f"pass {param}=True") \
+                    if isinstance(arg, ast.Constant) and not jitted else None
+            else:
+                how = f"leaves `{param}` at its default {ast.unparse(arg)}"
+                fix = None if jitted else _append_keyword_fix(module, site, f"{param}=True")
+            yield self.finding(module, site, (
+                f"this call of the gradient of `{fn.name}` {how}, which `{fn.name}` passes to stateless_call as "
+                f"training ({module.line_ref(call.lineno)}): BatchNormalization runs in inference mode in the "
+                f"training step and the non-trainable variables it returns are the old ones, so the moving "
+                f"statistics never update; pass {param}=True"), fix=fix)
 
     @staticmethod
     def _differentiated_functions(module: Module) -> set[str]:
@@ -1532,6 +1756,70 @@ grad_fn = jax.value_and_grad(compute_loss, has_aux=True)
                         return _aux_dropped_by_every_caller(module, fn)
                     return False
         return False
+
+
+def _append_keyword_fix(module: Module, call: ast.Call, text: str) -> Optional[Fix]:
+    """Insert ``, <text>`` after the last argument of ``call``."""
+    if not call.args and not call.keywords:
+        return None
+    last = max([*call.args, *call.keywords], key=lambda n: (n.end_lineno, n.end_col_offset))
+    cell, line = module.unit.locate(last.end_lineno)
+    return Fix(f"pass {text}", (Edit(line, last.end_col_offset, line, last.end_col_offset, ", " + text, cell),))
+
+
+_JIT_WRAPPERS = frozenset({"jax.jit", "jax.pmap", "jax.checkpoint", "jax.remat"})
+
+
+def _gradient_function_calls(module: Module, fn: FuncNode) -> Optional[list[tuple[ast.Call, bool, bool]]]:
+    """The calls of the gradient functions made from ``fn`` in ``module`` (``jax.grad(fn)`` /
+    ``jax.value_and_grad(self.fn, has_aux=True)``, called at once or through the name or ``self.``
+    attribute it is stored in, also behind ``jax.jit``), each with whether ``fn`` is reached as a
+    bound method (its ``self`` not among the arguments) and whether it runs behind ``jax.jit``.
+    None when a gradient function is handed on
+    (its calls are not visible), is taken with respect to other arguments (``argnums``: an
+    adversarial input gradient), or none is called."""
+    cls = module.enclosing_class(fn)
+    method = cls is not None and module.parent(fn) is cls
+    out: list[tuple[ast.Call, bool, bool]] = []
+    for c in module.calls:
+        if c.name not in ("value_and_grad", "grad") or not c.node.args:
+            continue
+        ref = c.node.args[0]
+        if method:
+            if not (isinstance(ref, ast.Attribute) and ref.attr == fn.name and isinstance(ref.value, ast.Name)
+                    and ref.value.id == "self" and module.enclosing_class(c.node) is cls):
+                continue
+        elif not (isinstance(ref, ast.Name) and ref.id == fn.name):
+            continue
+        argnums = kf.kwarg(c.node, "argnums")
+        if argnums is not None and not (isinstance(argnums, ast.Constant) and argnums.value == 0):
+            return None
+        node: ast.AST = c.node
+        parent = module.parent(node)
+        jitted = False
+        while isinstance(parent, ast.Call) and parent.args and parent.args[0] is node \
+                and (module.imports.resolve(parent.func) or "") in _JIT_WRAPPERS:
+            node, parent, jitted = parent, module.parent(parent), True
+        if isinstance(parent, ast.Call) and parent.func is node:
+            out.append((parent, method, jitted))
+            continue
+        if not (isinstance(parent, ast.Assign) and len(parent.targets) == 1):
+            return None
+        target = parent.targets[0]
+        scope = module.scope_of(parent)
+        if isinstance(target, ast.Name):
+            uses = [o.node for o in module.calls if isinstance(o.node.func, ast.Name) and o.node.func.id == target.id
+                    and (scope is None or o.scope is scope or scope in module.ancestors(o.node))]
+        elif isinstance(target, ast.Attribute) and dotted(target.value) == "self" and cls is not None:
+            uses = [o.node for o in module.calls if isinstance(o.node.func, ast.Attribute)
+                    and o.node.func.attr == target.attr and dotted(o.node.func.value) == "self"
+                    and module.enclosing_class(o.node) is module.enclosing_class(parent)]
+        else:
+            return None
+        if not uses:
+            return None
+        out.extend((u, method, jitted) for u in uses)
+    return out or None
 
 
 def _returned_as_aux(module: Module, fn: FuncNode, load: ast.Name) -> bool:
@@ -1658,6 +1946,14 @@ Finds a call of a model that contains trainable BatchNormalization with a litera
 - in a function given as an `on_*` hook (not `on_train_begin`) to `keras.callbacks.LambdaCallback`
   (a closure, a module function, or `self.<method>`), whatever the function that builds the
   callback is called, when the model it calls contains BN and the hook itself does not train.
+Also a call with no `training` at all (`model(x)`, `self(x)` in a `test_step`) of an instance of a
+class whose `call` defaults `training` to True (`def call(self, inputs, training=True)`, a TF1 habit)
+and passes it to BN (directly, or by leaving a sublayer's flag out), anywhere that does not train:
+not in a `call`/`build`/`__init__` (an outer call passes its mode on), a function named for training,
+a GradientTape block, a `minimize` loss, a function computing gradients or called from a training
+step. With no argument and no outer call, Keras 3 and tf.keras 2 take the signature default
+(measured: a scoring helper's `model(x)`, a `test_step`'s `self(x)` and a `tf.function` serving
+function all move the moving mean; `predict`/`evaluate`'s own steps pass training=False).
 """,
         why="""
 `training=True` switches every BatchNormalization to batch statistics *and* makes it assign them
@@ -1708,7 +2004,12 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
   fitted model is not visible;
 - `training=False` with an always-on Dropout subclass (the recommended MC dropout), calls that
   build a functional graph (`keras.Input` in the function), unit tests (`test_*` in test files),
-  and TF1 graph code (a `Session`/`placeholder` module: BN105's domain).
+  and TF1 graph code (a `Session`/`placeholder` module: BN105's domain);
+- for a `call(..., training=True)` default: a result thrown away (a bare `model(x)` refreshing the
+  statistics or building the model), a placeholder input (`tf.zeros`, `keras.Input`, random data),
+  a model built in the same function and not trained or loaded before the call, module-level code
+  before anything trains, a `call` that passes every sublayer an explicit mode of its own
+  (`self.backbone(x, training=False)`), and GAN generators/discriminators sampled as they train.
 """,
         versions=KERAS_VERSIONS,
     )
@@ -1758,6 +2059,108 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
                 "batch statistics and assign them into their moving mean/variance, so the evaluated data leaks "
                 "into the statistics the trained model keeps; call it with training=False (for MC dropout, "
                 "switch on only the Dropout layers)"), fix=fix)
+        yield from self._implicit_training_default(module, project, frozen)
+
+    def _implicit_training_default(self, module: Module, project: Project, frozen: frozenset) -> Iterable[Finding]:
+        """``model(x)`` with no ``training`` where ``model`` is an instance of a class whose ``call``
+        defaults ``training`` to True (``def call(self, inputs, training=True)``, a TF1 habit) and that
+        contains BN, outside any training step: with no argument and no outer call, Keras (3 and
+        tf.keras 2) takes the signature default, so the call normalises with batch statistics and
+        writes the data into the moving statistics. Only calls whose result is used (a bare
+        ``model(x)`` statement refreshes the statistics or builds the model) on real input (not
+        ``tf.zeros`` / ``keras.Input``), after the model was trained or loaded."""
+        if not _defaults_training_true_anywhere(project) or "training" not in module.unit.text:
+            return  # (a module that never says "training" is left to the pre-filter)
+        if not _learning_phase_never_set(project, module):
+            return  # tf.keras: a set learning phase comes before the signature default
+        for c in module.calls:
+            node = c.node
+            expr, known = kf.training_arg(node)
+            if not known or expr is not None or any(k.arg and _TRAINING_FLAG_KEYWORD.match(k.arg) for k in node.keywords):
+                continue
+            target = kf.model_expr(node)
+            obj = dotted(target)
+            if obj is None or obj.rsplit(".", 1)[-1] in frozen or not isinstance(target, (ast.Name, ast.Attribute)):
+                continue
+            if not _result_used(module, node) or _dummy_input(module, node):
+                continue
+            classes: list = []
+            if obj == "self":
+                cls = module.enclosing_class(node)
+                if cls is None or not _call_defaults_training_true(project, module, cls) \
+                        or not kf.class_is_bn_model(project, module, cls):
+                    continue
+                classes = [cls]
+            elif not kf.is_bn_model(module, project, target) \
+                    or not _instance_defaults_training_true(module, project, target, found=classes):
+                continue
+            if any(_sublayers_ignore_flag(k) for k in classes):
+                continue
+            names = [obj.rsplit(".", 1)[-1]] + [k.name for k in classes]
+            if mentions_deliberate_batch_stats(names) or any(set(identifier_words(n)) & _GAN_MODEL_WORDS for n in names):
+                continue  # a GAN generator sampled in training mode, as it trains
+            fn = c.scope
+            if not self._outside_training(module, project, node, fn, target):
+                continue
+            if fn is not None and (self._deliberate(module, node, fn) or _model_copied_in(module, fn, target)):
+                continue
+            if fn is None and _DELIBERATE_COMMENT.search(_comments_at(module, node)):
+                continue
+            owner = f"`{classes[0].name}`" if classes else "its class"
+            where = f"in `{fn.name}`, which does not train" if fn is not None else "at module level, after training"
+            yield self.finding(module, node, (
+                f"`{obj}` is called without `training` {where}: {owner}'s call() defaults training=True, and with "
+                "no argument and no outer call Keras takes that default, so its BatchNormalization layers normalize "
+                "with the batch statistics and assign them into their moving mean/variance; the outputs depend on "
+                "the batch and the data leaks into the statistics the model keeps; pass training=False"),
+                fix=_append_keyword_fix(module, node, "training=False"))
+
+    @staticmethod
+    def _outside_training(module: Module, project: Project, node: ast.Call, fn: Optional[FuncNode],
+                          target: ast.expr) -> bool:
+        """Is ``node`` outside any training step and any outer layer call, after the model was trained
+        or loaded? Not in a ``call`` / ``build`` / ``__init__`` (an outer call passes its mode on), a
+        function named for training, a GradientTape block, a loss given to ``minimize``, a function
+        that computes gradients or is called from a training step; a model built in the same function
+        must be trained or loaded before the call; at module level, something must train or load
+        before it, and no loop around it trains."""
+        for a in module.ancestors(node):
+            if isinstance(a, (ast.With, ast.AsyncWith)) and any(kf._is_gradient_tape(module, i.context_expr)
+                                                                for i in a.items):
+                return False
+            if isinstance(a, ast.Lambda) and isinstance(module.parent(a), ast.Call) \
+                    and _callee_name(module.parent(a)) in _TRAINING_CALLS:
+                return False
+        if fn is None:
+            # module level (a notebook): a statement of the same block that trains (the step around
+            # it), or a step loop around it, makes it part of training; an evaluation loop placed
+            # after the step loop in an epoch loop is not
+            loops = [a for a in module.ancestors(node) if isinstance(a, (ast.For, ast.AsyncFor, ast.While))]
+            if loops and _is_step_loop(loops[0]):
+                return False
+            for a in module.ancestors(node):
+                body = getattr(a, "body", None)
+                if isinstance(body, list) and any(_statement_trains(st) for st in body):
+                    return False
+            return any(c.scope is None and c.node.lineno < node.lineno and _trains_or_loads(c.node)
+                       for c in module.calls)
+        chain = [fn] + [a for a in module.ancestors(fn) if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        if any(f.name in ("call", "build", "__init__") or set(identifier_words(f.name)) & _TRAINING_WORDS
+               for f in chain):
+            return False
+        if _trains_or_builds(module, fn) or fn.name in _differentiated_functions(module) \
+                or any(_called_from_training(project, module, f) for f in chain):
+            return False
+        if isinstance(target, ast.Name):
+            starts = [st.lineno for st in ast.walk(fn) if isinstance(st, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == target.id for t in st.targets)]
+            if starts:
+                before = [n for n in starts if n < node.lineno]
+                if not before:
+                    return False
+                last = max(before)
+                return any(last < n.lineno < node.lineno and _trains_or_loads(n) for n in _function_calls(fn))
+        return True
 
     @staticmethod
     def _evaluation_context(module: Module, project: Project, call: ast.Call,
@@ -1829,6 +2232,77 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
                 return kf.is_bn_model(module, project, target)
             return cls is not None and _fits_bn_model(project, module, cls)
         return kf.is_bn_model(module, project, target)
+
+
+# Models sampled in training mode as they train (GANs): BN statistics of a generator are not a leak.
+_GAN_MODEL_WORDS = frozenset({"generator", "discriminator", "critic", "netg", "netd"})
+# Calls after which a model's moving statistics mean something: it was trained or loaded.
+_TRAIN_OR_LOAD_CALLS = frozenset({"fit", "fit_generator", "train_on_batch", "apply_gradients", "minimize",
+                                  "load_weights", "load_model", "restore", "set_weights", "expect_partial"})
+_DUMMY_INPUTS = frozenset({"zeros", "ones", "zeros_like", "ones_like", "empty", "fill", "Input", "InputLayer",
+                           "normal", "uniform", "rand", "randn", "random", "standard_normal", "truncated_normal"})
+
+
+def _defaults_training_true_anywhere(project: Project) -> bool:
+    """Does any ``call`` method in the project default ``training`` to a true constant?"""
+    def compute(p: Project) -> bool:
+        for fi in p.functions("call"):
+            _, default, found = kf._param_index(fi.node, "training")
+            if found and isinstance(default, ast.Constant) and bool(default.value):
+                return True
+        return False
+    return bool(project.fact("keras.call_defaults_training_true", compute))
+
+
+def _result_used(module: Module, call: ast.Call) -> bool:
+    """Is the output of ``call`` used (not a bare statement, not assigned to ``_`` only)?"""
+    parent = module.parent(call)
+    if isinstance(parent, ast.Expr):
+        return False
+    if isinstance(parent, ast.Assign) and all(isinstance(t, ast.Name) and t.id == "_" for t in parent.targets):
+        return False
+    return True
+
+
+def _dummy_input(module: Module, call: ast.Call) -> bool:
+    """Is the input a placeholder made to build the model (``tf.zeros((1, 32, 32, 3))``,
+    ``keras.Input(...)``, ``np.random.rand(...)``), directly or through a name bound to one?"""
+    if not call.args:
+        return True
+    first = call.args[0]
+    values: list = [first]
+    if isinstance(first, ast.Name):
+        scope = module.scope_of(call)
+        values = kf._assignments(scope if scope is not None else module.tree, first.id) or [first]
+    for v in values:
+        if not (isinstance(v, ast.Call) and (_callee_name(v) or "") in _DUMMY_INPUTS):
+            return False
+    return True
+
+
+def _sublayers_ignore_flag(cls: ast.ClassDef) -> bool:
+    """Does the ``call`` of ``cls`` pass every sublayer (``self.x(...)``, ``self.blocks[i](...)``) an
+    explicit ``training`` other than its own parameter (``self.backbone(x, training=False)``)? Then
+    its default reaches no BN."""
+    fn = next((n for n in cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == "call"), None)
+    if fn is None or not kf._param_index(fn, "training")[2]:
+        return False
+    sublayer_calls = [n for n in ast.walk(fn) if isinstance(n, ast.Call) and "self" in
+                      {x.id for x in ast.walk(n.func) if isinstance(x, ast.Name)}]
+    if not sublayer_calls:
+        return False
+    for n in sublayer_calls:
+        expr = kf.kwarg(n, "training")
+        if expr is None and len(n.args) >= 2 and isinstance(n.args[1], ast.Constant):
+            expr = n.args[1]
+        if expr is None or (isinstance(expr, ast.Name) and expr.id == "training"):
+            return False
+    return True
+
+
+def _trains_or_loads(call: ast.Call) -> bool:
+    name = _callee_name(call) or ""
+    return name in _TRAIN_OR_LOAD_CALLS or bool({"train", "training", "fit"} & set(identifier_words(name)))
 
 
 def _eager_keras(module: Module) -> bool:
