@@ -3,6 +3,8 @@ their marked lines, clean ones (flax examples patterns, eval steps, NNX jit, inf
 frozen backbones) not at all."""
 from __future__ import annotations
 
+import pathlib
+
 import pytest
 
 from _rule_cases import cases, check_case, findings
@@ -35,3 +37,36 @@ def test_rules_have_full_docs():
         doc = rules[code].doc
         assert doc and all([doc.what, doc.why, doc.example, doc.use_instead, doc.not_flagged, doc.versions])
         assert rules[code].triggers
+
+
+# Flax NNX evaluated in training mode: detected by ``flax.nnx_evaluations_in_train_mode`` and reported
+# as BN303 (the PyTorch mode rule: NNX modules share its train() / eval() semantics). The cases are
+# checked on the detector itself, whatever rule reports it.
+NNX_EVAL = [(kind, p) for kind, p in cases(FAMILY, "BN303")]
+
+
+def _nnx_eval_lines(case) -> set[tuple[str, int, str]]:
+    from bnguard.lint.engine import discover, load_source, parse_unit
+    from bnguard.lint.project import Project
+    from bnguard.lint.rules.flax import nnx_evaluations_in_train_mode
+
+    files, errors = discover([str(case)])
+    assert not errors
+    modules = [parse_unit(load_source(f)) for f in files]
+    project = Project(modules)
+    return {(pathlib.Path(m.path).name, call.lineno, "BN303")
+            for m in project.modules for call, _ in nnx_evaluations_in_train_mode(m, project)}
+
+
+@pytest.mark.parametrize("kind,case", NNX_EVAL, ids=[p.stem for _, p in NNX_EVAL])
+def test_nnx_evaluation_in_train_mode(kind, case):
+    from _rule_cases import expected_markers
+
+    expected = expected_markers(case)
+    assert (kind == "flagged") == bool(expected)
+    assert _nnx_eval_lines(case) == expected
+
+
+def test_nnx_evaluation_cases_cover_both_sides():
+    kinds = [k for k, _ in NNX_EVAL]
+    assert kinds.count("flagged") >= 2 and kinds.count("clean") >= 4

@@ -42,7 +42,89 @@ def _mutable_value_has_batch_stats(module: Module, project: Project, m: ast.expr
     if isinstance(m, ast.IfExp):  # mutable=["batch_stats"] if train else False
         return any(_mutable_value_has_batch_stats(module, project, branch) for branch in (m.body, m.orelse))
     vals = kf.constant_values(module, project, m)
+    if vals is None and isinstance(m, ast.Name):
+        # a helper's parameter (``def run(state, x, mutable=("batch_stats",))``): its default and
+        # what its calls pass
+        sources = _parameter_sources(module, project, m)
+        return bool(sources) and any(_mutable_value_has_batch_stats(w, project, e) for w, e in sources
+                                     if not isinstance(e, ast.Name))
     return bool(vals) and "batch_stats" in vals
+
+
+def _parameter_sources(module: Module, project: Project, name: ast.Name,
+                       depth: int = 0) -> Optional[list[tuple[Module, ast.expr]]]:
+    """What the parameter ``name`` of a module-level function can hold: the argument every call of
+    that function in the project passes (followed when it is itself such a parameter), or its
+    default where a call omits it. None when ``name`` is no such parameter, a call cannot be read
+    (``*args``, no default), or nothing calls the function (it is handed around, or dead)."""
+    fn = module.scope_of(name)
+    if depth > 3 or fn is None or module.scope_of(fn) is not None or module.enclosing_class(fn) is not None \
+            or not kf._param_index(fn, name.id)[2] or kf._assignments(fn, name.id):
+        return None
+    sites = [s for s in project.call_sites(fn.name) if kf.resolve_def(project, s.module, s.node.func) is fn]
+    if not sites:
+        return None
+    out: list[tuple[Module, ast.expr]] = []
+    for s in sites:
+        arg, explicit = kf.argument_for(s.node, fn, name.id)
+        if arg is None:
+            return None
+        owner = s.module if explicit else module
+        if isinstance(arg, ast.Name) and explicit:
+            inner = _parameter_sources(owner, project, arg, depth + 1)
+            if inner is not None:
+                out += inner
+                continue
+        out.append((owner, arg))
+    return out
+
+
+# Pseudo training flag of BNs built with ``use_running_average=not self.is_mutable_collection("batch_stats")``:
+# their mode is decided by the ``mutable`` argument of the apply (training exactly when batch_stats is mutable).
+_MUTABILITY = "<mutable batch_stats>"
+
+
+def _is_mutability_test(module: Module, expr: ast.expr, fn: Optional[FuncNode]) -> bool:
+    """``self.is_mutable_collection("batch_stats")``, directly or through the local name of ``fn``
+    assigned it (``mutable = self.is_mutable_collection("batch_stats")``)."""
+    if isinstance(expr, ast.Name) and fn is not None:
+        assigned = kf._assignments(fn, expr.id)
+        if len(assigned) != 1 or assigned[0] is None:
+            return False
+        expr = assigned[0]
+    return isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) \
+        and expr.func.attr == "is_mutable_collection" and isinstance(expr.func.value, ast.Name) \
+        and expr.func.value.id == "self" and len(expr.args) == 1 and isinstance(expr.args[0], ast.Constant) \
+        and expr.args[0].value == "batch_stats"
+
+
+def _mutable_trains(module: Module, project: Project, m: Optional[ast.expr],
+                    depth: int = 0) -> Optional[bool]:
+    """Does an apply's ``mutable=`` value make batch_stats mutable (``True``, a list naming it), so
+    that a mutability-driven BN runs in training mode? None when unknown or mixed."""
+    if m is None:
+        return False  # not given: nothing is mutable
+    if isinstance(m, ast.Constant):
+        if m.value is True:
+            return True
+        return m.value == "batch_stats" if isinstance(m.value, str) else False if m.value in (False, None) else None
+    if isinstance(m, (ast.List, ast.Tuple, ast.Set)):
+        if not all(isinstance(e, ast.Constant) and isinstance(e.value, str) for e in m.elts):
+            return None
+        return any(e.value == "batch_stats" for e in m.elts)
+    if depth > 3:
+        return None
+    if isinstance(m, ast.Name):
+        sources = _parameter_sources(module, project, m)
+        if sources is None:
+            vals = kf.constant_values(module, project, m)
+            if not vals or not all(isinstance(v, (bool, str)) or v is None for v in vals):
+                return None
+            got = {v is True or v == "batch_stats" for v in vals}
+        else:
+            got = {_mutable_trains(w, project, e, depth + 1) for w, e in sources}
+        return got.pop() if len(got) == 1 else None
+    return None
 
 
 def _is_partial_of(module: Module, call: ast.Call, targets: set[str], qualname: Optional[str]) -> bool:
@@ -160,6 +242,8 @@ def _flag_parameter(module: Module, call: ast.AST, expr: ast.expr) -> Optional[t
     while isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.Not):
         expr, negated = expr.operand, not negated
     fn = module.scope_of(call)
+    if module.enclosing_class(call) is not None and _is_mutability_test(module, expr, fn):
+        return (_MUTABILITY, negated)  # use_running_average=not self.is_mutable_collection("batch_stats")
     if not isinstance(expr, ast.Name) or fn is None or module.enclosing_class(call) is None:
         return None
     return (expr.id, negated) if kf._param_index(fn, expr.id)[2] else None
@@ -417,6 +501,8 @@ def _bn_mode_of_apply(module: Module, project: Project, call: ast.Call,
     if len(negations) != 1:
         return None
     negated = next(iter(negations))
+    if param == _MUTABILITY:
+        return _mutability_mode_of_apply(module, project, call, negated)
     given = kf.kwarg(call, param)
     if given is not None:
         candidates = [(module, given, "")]
@@ -443,6 +529,23 @@ def _bn_mode_of_apply(module: Module, project: Project, call: ast.Call,
         return None
     _, value, how = candidates[0]
     return modes.pop(), f"{param}={ast.unparse(value)}{how}"
+
+
+def _mutability_mode_of_apply(module: Module, project: Project, call: ast.Call,
+                              negated: bool) -> Optional[tuple[bool, str]]:
+    """``_bn_mode_of_apply`` for BNs whose flag is ``not self.is_mutable_collection("batch_stats")``:
+    the apply's ``mutable=`` decides (``mutable=True`` or a list naming batch_stats: training mode;
+    absent, False or other collections: running averages)."""
+    given = kf.kwarg(call, "mutable")
+    if given is None:
+        bindings = _bound_arguments(module, project, call.func)
+        if not bindings or any("mutable" in b or b.get(_POSITIONAL) for b in bindings):
+            return None  # partial(model.apply, mutable=...), or unknown
+    trains = _mutable_trains(module, project, given)
+    if trains is None:
+        return None
+    how = f"mutable={ast.unparse(given)}" if given is not None else "batch_stats not mutable"
+    return trains is not negated, f"{how}, read by use_running_average=not self.is_mutable_collection('batch_stats')"
 
 
 @register
@@ -627,6 +730,13 @@ logits, updates = Net().apply(variables, x, mutable=["batch_stats"])
             elif isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name) \
                     and node.func.value.id == "self" and node.func.attr in bn_attrs:
                 expr = kf.kwarg(node, "use_running_average")
+            elif isinstance(node.func, ast.Attribute) and node.func.attr == "__call__" \
+                    and isinstance(node.func.value, ast.Call) and isinstance(node.func.value.func, ast.Name) \
+                    and node.func.value.func.id == "super":
+                # class AutoBN(nn.BatchNorm): super().__call__(x, use_running_average=...)
+                cls = module.enclosing_class(node)
+                if cls is not None and any(module.imports.resolve(b) in kinds for b in cls.bases):
+                    expr = kf.kwarg(node, "use_running_average")
             if expr is not None:
                 yield node, expr
 
@@ -1733,7 +1843,7 @@ def _ancestors_until(module: Module, node: ast.AST, stop: ast.AST):
 # BN403: batch statistics updated by an evaluation step
 
 _EVAL_WORDS = frozenset({"eval", "evaluate", "evaluation", "val", "valid", "validate", "validation", "test",
-                         "testing", "predict", "prediction", "inference", "infer"})
+                         "testing", "predict", "prediction", "inference", "infer", "probe", "probing"})
 _TRAINING_WORDS = frozenset({"train", "training", "fit", "finetune", "learn", "optimize", "update", "adapt"})
 # Re-estimating the statistics on purpose (SWA's bn_update, precise BN, AdaBN, test-time adaptation).
 _RECALIBRATION = re.compile(r"update_?bn|bn_?update|recalib|recompute|re_?estimat|calibrat|adabn|adapt|precise|"
@@ -1789,7 +1899,13 @@ updates themselves) and a caller stores the result back into what it passed
 function writes them into an attribute (`self.state = ...`). When the apply sits in a helper that
 training and evaluation share (`forward(state, params, x, train=True)` applying with `train=train`
 and returning `(output, new statistics)`), every call of the helper is judged as the apply, its mode
-being the argument that call passes or the helper's default.
+being the argument that call passes or the helper's default; the helper may return a longer tuple
+(`out, collections, state.replace(batch_stats=...)`) whose later elements carry them. BNs built with
+`use_running_average=not self.is_mutable_collection("batch_stats")` (directly, through a local name,
+or in an `nn.BatchNorm` subclass calling `super().__call__`) take their mode from the apply's
+`mutable=`: `mutable=True` (asked for to read sown `intermediates`) or a list naming batch_stats runs
+them in training mode, also through a helper's `mutable` parameter. Probes of the representation
+(`embedding_probe`, `linear_probe`) count as evaluations.
 """,
         why="""
 In training mode BatchNorm normalizes with the batch's own statistics and returns new running
@@ -1820,8 +1936,8 @@ def eval_step(state, x, y):
   `update_bn`, `precise_bn`, `recalibrate`, `recompute`, `adabn`, `adapt`, `tent`, `swa`), or
   GAN / meta-learning code (`discriminator`, `maml`, `reptile`...);
 - evaluation applies in inference mode (`train=False`, also passed to a shared helper), with
-  `mutable=False`, or whose new statistics are discarded (`logits, _ = ...`, a result the caller
-  does not store back);
+  `mutable=False` (or, for mutability-driven BNs, `mutable=["intermediates"]` / nothing mutable), or
+  whose new statistics are discarded (`logits, _ = ...`, a result the caller does not store back);
 - functions that train (differentiated, or computing gradients / optimizer updates), and
   applies whose mode is not decided by a call argument every BN reads the same way;
 - unit tests (`test_*` functions in test files).
@@ -1838,8 +1954,10 @@ def eval_step(state, x, y):
             return
         flags = None
         for c in module.calls:
-            if not _is_apply(c) or c.scope is None or not _mutable_has_batch_stats(module, project, c.node):
-                continue
+            if not _is_apply(c) or c.scope is None or not (
+                    _mutable_has_batch_stats(module, project, c.node)
+                    or kf._literal(kf.kwarg(c.node, "mutable")) is True):
+                continue  # mutable=True makes batch_stats mutable too
             if flags is None:
                 flags = step_bn_flags(project, module) or {}
             fn = self._evaluation_function(module, c.node, c.scope, project)
@@ -1894,32 +2012,36 @@ def eval_step(state, x, y):
         if helper is None or len(flags) != 1 or module.scope_of(helper) is not None:
             return
         (param, negations), = flags.items()
-        given = kf.kwarg(call, param)
+        # BNs reading ``not self.is_mutable_collection("batch_stats")`` take their mode from ``mutable=``
+        given = kf.kwarg(call, "mutable" if param == _MUTABILITY else param)
         if len(negations) != 1 or not isinstance(given, ast.Name) or not kf._param_index(helper, given.id)[2]:
             return
         if self._trains_by_name([helper.name]) or helper.name in _differentiated_names(module) \
                 or _is_training_function(helper):
             return
         carriers = self._carriers(module, call, helper)
-        returns = [r for r in ast.walk(helper) if isinstance(r, ast.Return) and module.scope_of(r) is helper]
-        if not carriers or not returns or not all(
-                isinstance(r.value, ast.Tuple) and len(r.value.elts) == 2 and _mentions_any(r.value.elts[1], carriers)
-                and not _mentions_any(r.value.elts[0], carriers) for r in returns):
-            return  # not an apply look-alike: (output, new statistics)
+        positions = self._carrier_positions(module, helper, carriers)
+        if positions is None:
+            return  # not an apply look-alike: (output, new statistics) or (output, ..., new state)
         negated = next(iter(negations))
         for site in _calls_of(project, module, helper):
             caller = site.module.scope_of(site.node)
             if caller is None:
                 continue
             arg, explicit = kf.argument_for(site.node, helper, given.id)
-            vals = kf.constant_values(site.module if explicit else module, project, arg)
-            if not vals or any(isinstance(v, str) or v is None for v in vals) \
-                    or any(bool(v) is not negated for v in vals):
-                continue  # unknown, or running averages at this call
+            if param == _MUTABILITY:
+                trains = _mutable_trains(site.module if explicit else module, project, arg) if arg is not None else None
+                if trains is None or trains is not negated:
+                    continue  # unknown, or batch_stats immutable at this call: running averages
+            else:
+                vals = kf.constant_values(site.module if explicit else module, project, arg)
+                if not vals or any(isinstance(v, str) or v is None for v in vals) \
+                        or any(bool(v) is not negated for v in vals):
+                    continue  # unknown, or running averages at this call
             fn = self._evaluation_function(site.module, site.node, caller, project)
             if fn is None:
                 continue
-            kept = self._kept_by(site.module, project, site.node, caller, fn)
+            kept = self._kept_by(site.module, project, site.node, caller, fn, positions)
             if kept is None:
                 continue
             how = f"{given.id}={ast.unparse(arg)}" + ("" if explicit else f", the default of `{helper.name}`")
@@ -1927,14 +2049,38 @@ def eval_step(state, x, y):
                 f"`{helper.name}` applies the model with mutable batch_stats ({module.line_ref(call.lineno)}) and this "
                 f"call runs its BatchNorm in training mode ({how}) inside `{fn.name}`, an evaluation (no gradient, no "
                 f"update), and the new statistics are kept ({kept}): every evaluated batch is folded into the running "
-                f"averages the next epoch and the final model use; pass the flag that sets use_running_average=True"))
+                f"averages the next epoch and the final model use; "
+                + ("apply it with batch_stats immutable (its BatchNorm reads `not self.is_mutable_collection("
+                   "'batch_stats')`): mutable=['intermediates'] for sown values" if param == _MUTABILITY
+                   else "pass the flag that sets use_running_average=True")))
+
+    @staticmethod
+    def _carrier_positions(module: Module, helper: FuncNode, carriers: set[str]) -> Optional[frozenset]:
+        """The tuple positions of ``helper``'s result that carry the new statistics, when every return
+        is a tuple of the same length whose first element (the output) does not and some later one
+        does: ``(out, updates["batch_stats"])``, ``(out, collections, state.replace(...))``."""
+        returns = [r for r in ast.walk(helper) if isinstance(r, ast.Return) and module.scope_of(r) is helper]
+        if not carriers or not returns:
+            return None
+        found: set = set()
+        for r in returns:
+            v = r.value
+            if not isinstance(v, ast.Tuple) or len(v.elts) < 2 or len(v.elts) != len(returns[0].value.elts) \
+                    or any(isinstance(e, ast.Starred) for e in v.elts) or _mentions_any(v.elts[0], carriers):
+                return None
+            here = frozenset(i for i, e in enumerate(v.elts) if i and _mentions_any(e, carriers))
+            if not here:
+                return None
+            found.add(here)
+        return found.pop() if len(found) == 1 else None
 
     def _kept_by(self, module: Module, project: Project, call: ast.Call, scope: FuncNode,
-                 fn: FuncNode) -> Optional[str]:
+                 fn: FuncNode, positions: Optional[frozenset] = None) -> Optional[str]:
         """How the new statistics leave the evaluation: (a description) when ``fn`` returns them and a
         caller stores the result back into an argument it passed, or ``fn`` assigns them to an
-        attribute; None when they are dropped or their fate is unknown."""
-        carriers = self._carriers(module, call, scope)
+        attribute; None when they are dropped or their fate is unknown. ``positions``: where the
+        result of ``call`` (a helper's) holds them, by default the second of a pair."""
+        carriers = self._carriers(module, call, scope, positions)
         if not carriers:
             return None
         for n in ast.walk(fn):
@@ -1958,15 +2104,21 @@ def eval_step(state, x, y):
         return None
 
     @staticmethod
-    def _carriers(module: Module, call: ast.Call, scope: FuncNode) -> set[str]:
+    def _carriers(module: Module, call: ast.Call, scope: FuncNode, positions: Optional[frozenset] = None) -> set[str]:
         """Names in ``scope`` holding the new statistics: the second target of ``out, updates =
-        apply(...)`` (or the whole result), and names assigned from expressions that read them
+        apply(...)`` (or the whole result; the targets at ``positions`` of a helper's longer tuple),
+        and names assigned from expressions that read them
         (``state = state.replace(batch_stats=updates['batch_stats'])``)."""
         parent = module.parent(call)
         if not (isinstance(parent, ast.Assign) and parent.value is call and len(parent.targets) == 1):
             return set()
         t = parent.targets[0]
-        if isinstance(t, (ast.Tuple, ast.List)) and len(t.elts) == 2 and isinstance(t.elts[1], ast.Name):
+        if positions is not None and positions != frozenset({1}):
+            if not (isinstance(t, (ast.Tuple, ast.List)) and len(t.elts) > max(positions)
+                    and not any(isinstance(e, ast.Starred) for e in t.elts)):
+                return set()
+            names = {t.elts[i].id for i in positions if isinstance(t.elts[i], ast.Name)} - {"_"}
+        elif isinstance(t, (ast.Tuple, ast.List)) and len(t.elts) == 2 and isinstance(t.elts[1], ast.Name):
             names = {t.elts[1].id} - {"_"}
         elif isinstance(t, ast.Name):
             names = _second_of(scope, t.id)  # out = apply(...); logits, updates = out / out[1]
@@ -2180,6 +2332,8 @@ is named for evaluation (`eval_step`, `validate`, `test_step`, `predict`...) or 
 held-out data (`compute_metrics(state=val_state, batch=val_batch)`, a call inside `for batch in
 val_loader`), also through `jax.jit` / `jax.pmap` wrappers — in a project that elsewhere runs the
 model with its running averages (`apply(..., train=False)`), i.e. whose deployed model reads them.
+For BNs built with `use_running_average=not self.is_mutable_collection("batch_stats")` the
+`mutable=` argument decides the mode (`mutable=True` or a list naming batch_stats: training).
 BN403 covers the evaluation that keeps the new statistics.
 """,
         why="""
@@ -2234,9 +2388,10 @@ def compute_metrics(state, batch):
             return
         flags = None
         for c in module.calls:
-            if not _is_apply(c) or c.scope is None or kf.kwarg(c.node, "rngs") is not None \
-                    or not _mutable_has_batch_stats(module, project, c.node):
-                continue
+            if not _is_apply(c) or c.scope is None or kf.kwarg(c.node, "rngs") is not None or not (
+                    _mutable_has_batch_stats(module, project, c.node)
+                    or kf._literal(kf.kwarg(c.node, "mutable")) is True):
+                continue  # mutable=True makes batch_stats mutable too
             if not _statistics_dropped(module, c.node, c.scope) or self._repeated(module, c.node, c.scope):
                 continue
             if flags is None:
@@ -2715,3 +2870,323 @@ def _attribute_target(t: ast.AST, value, path: tuple, m: Module, out: dict) -> N
             _attribute_target(x, None if starred or value is None else value, path + (i,), m, out)
     elif isinstance(t, ast.Starred):
         _attribute_target(t.value, None, path, m, out)
+
+
+# --------------------------------------------------------------------------------------------------
+# Flax NNX evaluated in training mode (reported as BN303 by the PyTorch mode rule, whose
+# train() / eval() semantics NNX modules share; see ``nnx_evaluations_in_train_mode``)
+
+NNX_MODULE_BASES = {"flax.nnx.Module", "flax.nnx.module.Module", "flax.experimental.nnx.Module"}
+# What puts an NNX module (or a view of it) in another mode: Module.eval() / train() /
+# set_attributes(), nnx.view / nnx.with_attributes, a store into ``.use_running_average``.
+_NNX_MODE_CALLS = frozenset({"eval", "train", "set_attributes", "view", "with_attributes"})
+
+
+def _nnx_module_class(project: Project, module: Module, cls: ast.ClassDef, depth: int = 0) -> bool:
+    """Does ``cls`` derive from ``nnx.Module`` (directly or through project classes)?"""
+    if depth > 6:
+        return False
+    for b in cls.bases:
+        if (module.imports.resolve(b) or "") in NNX_MODULE_BASES:
+            return True
+        found = kf.resolve_def_in(project, module, b)
+        if isinstance(found[1], ast.ClassDef) and _nnx_module_class(project, found[0], found[1], depth + 1):
+            return True
+    return False
+
+
+def _nnx_default_mode_bn(project: Project, module: Module, cls: ast.ClassDef) -> bool:
+    """Does the NNX class ``cls`` hold BatchNorm whose mode only ``eval()`` / ``train()`` decide: an
+    ``nnx.BatchNorm`` built in the class (or in a project class it builds, transitively) without
+    ``use_running_average`` (or with a literal False: NNX's default, training mode), and nothing in
+    those classes passing ``use_running_average=`` at call time or storing it?"""
+    memo = project.fact("flax.nnx_default_mode_bn", lambda p: {})
+    key = id(cls)
+    if key not in memo:
+        memo[key] = None  # a cycle counts as no evidence
+        memo[key] = _nnx_default_mode_bn_uncached(project, module, cls)
+    return bool(memo[key])
+
+
+def _nnx_default_mode_bn_uncached(project: Project, module: Module, cls: ast.ClassDef) -> bool:
+    if not _nnx_module_class(project, module, cls):
+        return False
+    found = False
+    for n in ast.walk(cls):
+        if isinstance(n, ast.Attribute) and n.attr == "use_running_average" and isinstance(n.ctx, ast.Store):
+            return False
+        if not isinstance(n, ast.Call):
+            continue
+        if any(k.arg == "use_running_average" and not (kf._literal(k.value) is False and
+                                                       (module.imports.resolve(n.func) or "") in NNX_BN)
+               for k in n.keywords) or kf.has_kwargs_splat(n) and (module.imports.resolve(n.func) or "") in NNX_BN:
+            return False  # the mode is chosen at construction or call time, not by eval() / train()
+        q = module.imports.resolve(n.func) or ""
+        if q in NNX_BN or _is_partial_of(module, n, NNX_BN, q):
+            found = True
+        elif isinstance(n.func, ast.Name):
+            inner = _class_in_scope(project, module, n.func.id)
+            if inner is not None and inner[1] is not cls and _nnx_default_mode_bn(project, inner[0], inner[1]):
+                found = True
+    return found
+
+
+def _nnx_mode_switched(project: Project, module: Module) -> bool:
+    """Does anything in the program of ``module`` (``same_program``) switch an NNX module's mode
+    (``m.eval()``, ``m.train()``, ``m.set_attributes(...)``, ``nnx.view(m, ...)``, a store into
+    ``.use_running_average``)? The receiver of ``x.train()`` counts unless it is a project object
+    that is no NNX module (a ``Trainer`` whose ``train()`` runs the loop). Another script of the
+    repository switching its own model says nothing about this one."""
+    def compute(p: Project) -> set[int]:
+        found: set[int] = set()
+        for m in p.modules:
+            if not m.imports.imports_any("flax"):
+                continue
+            for c in m.calls:
+                if c.name not in _NNX_MODE_CALLS:
+                    continue
+                if c.name in ("view", "with_attributes"):
+                    if "nnx" in (c.qualname or ""):
+                        found.add(id(m))
+                elif isinstance(c.node.func, ast.Attribute) and not _non_nnx_receiver(p, m, c.node.func.value):
+                    found.add(id(m))
+            if "use_running_average" in m.unit.text:
+                for kind in (ast.Assign, ast.AnnAssign, ast.AugAssign):
+                    for node in m.nodes_of_kind.get(kind, ()):
+                        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                        if any(isinstance(t, ast.Attribute) and t.attr == "use_running_average" for t in targets):
+                            found.add(id(m))
+        return found
+    switching = project.fact("flax.nnx_mode_switch_modules", compute)
+    return bool(switching & same_program(module, project))
+
+
+def _non_nnx_receiver(project: Project, module: Module, expr: ast.expr) -> bool:
+    """Is ``expr`` (the receiver of ``.train()``) a project object that is no NNX module: ``self``
+    in such a class, or a name bound to an instance of one?"""
+    if isinstance(expr, ast.Name) and expr.id == "self":
+        cls = module.enclosing_class(expr)
+        return cls is not None and not _nnx_module_class(project, module, cls)
+    if isinstance(expr, ast.Name):
+        classes = _instance_classes(module, project, expr, 0)
+        return bool(classes) and not any(_nnx_module_class(project, m, c) for m, c in classes)
+    return False
+
+
+def _nnx_trains(project: Project, module: Module) -> bool:
+    """Does the program of ``module`` train an NNX model (``nnx.Optimizer``, ``nnx.grad`` /
+    ``value_and_grad``)?"""
+    def compute(p: Project) -> set[int]:
+        return {id(m) for m in p.modules if m.imports.imports_any("flax") for c in m.calls
+                if c.name in ("Optimizer", "ModelAndOptimizer", "grad", "value_and_grad")
+                and "nnx" in (c.qualname or "")}
+    return bool(project.fact("flax.nnx_training_modules", compute) & same_program(module, project))
+
+
+def _forwarded_parameters(project: Project, module: Module, fn: FuncNode, depth: int = 0) -> dict[str, ast.Call]:
+    """Parameters of ``fn`` that it runs forward: ``p(...)`` in its own body, or ``p`` handed to a
+    project function that runs the matching parameter forward (``loss_fn(model, x, y)``) -> the call
+    in ``fn`` that does it. Functions given to a gradient transform are followed like any other."""
+    out: dict[str, ast.Call] = {}
+    if depth > 3:
+        return out
+    params = {a.arg for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs} - {"self"}
+    for n in ast.walk(fn):
+        if not isinstance(n, ast.Call) or module.scope_of(n) is not fn:
+            continue
+        if isinstance(n.func, ast.Name) and n.func.id in params:
+            out.setdefault(n.func.id, n)
+            continue
+        passed = [(i, a.id) for i, a in enumerate(n.args) if isinstance(a, ast.Name) and a.id in params]
+        passed += [(k.arg, k.value.id) for k in n.keywords
+                   if k.arg and isinstance(k.value, ast.Name) and k.value.id in params]
+        if not passed or not isinstance(n.func, (ast.Name, ast.Attribute)):
+            continue
+        callee_module, callee = kf.resolve_def_in(project, module, n.func)
+        if callee_module is None or not isinstance(callee, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        inner = _forwarded_parameters(project, callee_module, callee, depth + 1)
+        names = [a.arg for a in callee.args.posonlyargs + callee.args.args]
+        for where, name in passed:
+            target = names[where] if isinstance(where, int) and where < len(names) else where
+            if isinstance(target, str) and target in inner:
+                out.setdefault(name, n)
+    return out
+
+
+def nnx_evaluations_in_train_mode(module: Module, project: Project) -> list[tuple[ast.Call, str]]:
+    """Flax NNX evaluation run in training mode: a function named for evaluation (``eval_step``,
+    ``validate``, ``predict``...) that computes no gradient and applies no update runs a model
+    parameter forward (``model(x)``, or ``loss_fn(model, x, y)``) when every model its callers pass
+    is a project NNX module holding BatchNorm in its default mode and nothing in the project ever
+    switches an NNX module's mode (``eval()``, ``train()``, ``set_attributes``, ``nnx.view``). NNX
+    modules start in training mode: the BatchNorm normalizes the evaluation batches with their own
+    statistics and updates its ``BatchStat`` running averages in place (``nnx.jit`` writes them
+    back), so the evaluation data leaks into the statistics used at inference. (call, message) pairs."""
+    if not module.imports.imports_any("flax.nnx", "flax.experimental.nnx") or is_test_file(module.path):
+        return []
+    if not _nnx_trains(project, module) or _nnx_mode_switched(project, module) or deliberate_in_program(module, project):
+        return []
+    if mentions_deliberate_batch_stats(re.split(r"[/\\.]", project.relative_path(module))):
+        return []
+    out: list[tuple[ast.Call, str]] = []
+    for info in module.functions:
+        fn = info.node
+        words = set(identifier_words(fn.name))
+        if not words & _EVAL_WORDS or is_unit_test(module, fn) or _asserting_test(fn):
+            continue
+        names = [fn.name] + [a.name for a in module.ancestors(fn) if isinstance(a, (ast.FunctionDef, ast.ClassDef))]
+        if BatchStatsUpdatedInEvaluation._trains_by_name(names) \
+                or any(set(identifier_words(n)) & _SAMPLING_WORDS for n in names):
+            continue
+        if _is_training_function(fn) or fn.name in _differentiated_names(module):
+            continue
+        runs = [(p, c, _passed_classes(project, module, fn, p))
+                for p, c in _forwarded_parameters(project, module, fn).items()]
+        runs += [(f"self.{a}", c, _attribute_classes(project, module, fn, a))
+                 for a, c in _forwarded_attributes(project, module, fn).items()]
+        for param, call, classes in runs:
+            if not classes or not all(_nnx_default_mode_bn(project, m, c) for m, c in classes):
+                continue
+            shown = ", ".join(sorted({c.name for _, c in classes}))
+            out.append((call, _nnx_eval_message(param, shown, f"in `{fn.name}`")))
+            break
+    reported = {id(c) for c, _ in out}
+    for loop, name, call in _held_out_loop_forwards(project, module):
+        if id(call) in reported:
+            continue
+        classes = _instance_classes(module, project, name, 0)
+        if not classes or not all(_nnx_default_mode_bn(project, m, c) for m, c in classes):
+            continue
+        reported.add(id(call))
+        shown = ", ".join(sorted({c.name for _, c in classes}))
+        out.append((call, _nnx_eval_message(name.id, shown, f"in the loop over `{ast.unparse(loop.iter)}`")))
+    return out
+
+
+def _nnx_eval_message(model: str, classes: str, where: str) -> str:
+    return (f"`{model}` ({classes}, an NNX module with BatchNorm) is run for evaluation {where}, but nothing "
+            f"in this program ever puts an NNX module in eval mode: NNX modules start in training mode, so its "
+            f"BatchNorm normalizes the evaluation batches with their own statistics and folds them into its "
+            f"BatchStat running averages (nnx.jit writes them back into the model). Call `{model}.eval()` before "
+            f"evaluating (and `{model}.train()` before training), or evaluate "
+            f"`nnx.view({model}, use_running_average=True)`.")
+
+
+def _held_out_loop_forwards(project: Project, module: Module) -> Iterable[tuple[ast.For, ast.Name, ast.Call]]:
+    """(loop, model name, call) for a ``for`` loop over held-out data (``for x, y in val_loader``,
+    ``make_batches(test_ds)``) that computes no gradient and applies no update, in a function not
+    named for training / adaptation / sampling, and runs a model name forward in its own body:
+    ``model(x)``, or ``model`` handed to a project function that runs it (``loss_fn(model, x, y)``)."""
+    for loop in (b for b in module.blocks if isinstance(b, ast.For)):
+        words = {w for n in ast.walk(loop.iter) if isinstance(n, (ast.Name, ast.Attribute))
+                 for w in identifier_words(n.id if isinstance(n, ast.Name) else n.attr)}
+        if not words & _HELD_OUT_WORDS or _is_training_function(loop):
+            continue
+        scope = module.scope_of(loop)
+        names = [a.name for a in module.ancestors(loop)
+                 if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+        # (a test loop inside ``train()`` / ``fit()`` is still an evaluation: the loop itself trains nothing)
+        if any(_RECALIBRATION.search(n) for n in names) or mentions_deliberate_batch_stats(names) \
+                or any(set(identifier_words(n)) & _SAMPLING_WORDS for n in names):
+            continue
+        if scope is not None and (is_unit_test(module, scope) or _asserting_test(scope)):
+            continue
+        for n in ast.walk(loop):
+            if not isinstance(n, ast.Call) or module.scope_of(n) is not scope:
+                continue
+            if isinstance(n.func, ast.Name) and n.func.id not in ("print", "len", "float", "int"):
+                callee_module, callee = kf.resolve_def_in(project, module, n.func)
+                if callee is None:
+                    yield loop, n.func, n  # model(x)
+                    continue
+            if not isinstance(n.func, (ast.Name, ast.Attribute)):
+                continue
+            passed = [(i, a) for i, a in enumerate(n.args) if isinstance(a, ast.Name)]
+            if not passed:
+                continue
+            callee_module, callee = kf.resolve_def_in(project, module, n.func)
+            if callee_module is None or not isinstance(callee, (ast.FunctionDef, ast.AsyncFunctionDef)) \
+                    or set(identifier_words(callee.name)) & _EVAL_WORDS:
+                continue  # an evaluation function is judged by itself (reported there, or deliberate)
+            inner = _forwarded_parameters(project, callee_module, callee, 1)
+            params = [a.arg for a in callee.args.posonlyargs + callee.args.args]
+            for i, a in passed:
+                if i < len(params) and params[i] in inner:
+                    yield loop, a, n
+
+
+def _passed_classes(project: Project, module: Module, fn: FuncNode,
+                    param: str) -> Optional[list[tuple[Module, ast.ClassDef]]]:
+    """The project classes of what every call of ``fn`` passes for ``param`` (None when a call is
+    unknown, or nothing calls it)."""
+    sites = [s for s in project.call_sites(fn.name) if isinstance(s.node.func, ast.Name)
+             and kf.resolve_def(project, s.module, s.node.func) is fn]
+    if not sites or module.enclosing_class(fn) is not None:
+        return None
+    out: list[tuple[Module, ast.ClassDef]] = []
+    for s in sites:
+        arg, explicit = kf.argument_for(s.node, fn, param)
+        if arg is None or not explicit:
+            return None
+        got = _instance_classes(s.module, project, arg, 1)
+        if got is None:
+            return None
+        out += got
+    return out
+
+
+def _forwarded_attributes(project: Project, module: Module, fn: FuncNode) -> dict[str, ast.Call]:
+    """Attributes ``self.a`` that the method ``fn`` runs forward: ``self.a(...)``, or ``self.a`` handed
+    to a project function that runs the matching parameter forward -> the call that does it."""
+    out: dict[str, ast.Call] = {}
+    if module.enclosing_class(fn) is None or not fn.args.args or fn.args.args[0].arg != "self":
+        return out
+
+    def self_attr(e: ast.AST) -> Optional[str]:
+        if isinstance(e, ast.Attribute) and isinstance(e.value, ast.Name) and e.value.id == "self":
+            return e.attr
+        return None
+
+    for n in ast.walk(fn):
+        if not isinstance(n, ast.Call) or module.scope_of(n) is not fn:
+            continue
+        attr = self_attr(n.func)
+        if attr is not None:
+            out.setdefault(attr, n)
+            continue
+        passed = [(i, self_attr(a)) for i, a in enumerate(n.args) if self_attr(a)]
+        if not passed or not isinstance(n.func, (ast.Name, ast.Attribute)):
+            continue
+        callee_module, callee = kf.resolve_def_in(project, module, n.func)
+        if callee_module is None or not isinstance(callee, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        inner = _forwarded_parameters(project, callee_module, callee, 1)
+        names = [a.arg for a in callee.args.posonlyargs + callee.args.args]
+        for i, attr in passed:
+            if i < len(names) and names[i] in inner:
+                out.setdefault(attr, n)
+    return out
+
+
+def _attribute_classes(project: Project, module: Module, fn: FuncNode,
+                       attr: str) -> Optional[list[tuple[Module, ast.ClassDef]]]:
+    """The project classes every ``self.<attr> = ...`` of ``fn``'s class stores (``self.model =
+    Net(...)`` in ``__init__``), when the class itself is no NNX module; None when any is unknown."""
+    cls = module.enclosing_class(fn)
+    if cls is None or _nnx_module_class(project, module, cls):
+        return None
+    out: list[tuple[Module, ast.ClassDef]] = []
+    for n in ast.walk(cls):
+        if isinstance(n, (ast.Assign, ast.AnnAssign)) and n.value is not None:
+            targets = n.targets if isinstance(n, ast.Assign) else [n.target]
+            if any(isinstance(t, ast.Attribute) and t.attr == attr and isinstance(t.value, ast.Name)
+                   and t.value.id == "self" for t in targets):
+                got = _instance_classes(module, project, n.value, 1)
+                if got is None:
+                    return None
+                out += got
+        elif isinstance(n, (ast.AugAssign, ast.Tuple, ast.List)) and any(
+                isinstance(t, ast.Attribute) and t.attr == attr and isinstance(t.ctx, ast.Store) for t in ast.walk(n)):
+            return None
+    return out or None

@@ -15,6 +15,7 @@ from bnguard.lint import keras_facts as kf
 from bnguard.lint.finding import Edit, Finding, Fix
 from bnguard.lint.project import Module, Project, is_test_file
 from bnguard.lint.rules.base import Rule, RuleDoc, register
+from bnguard.lint.tf1_facts import identifier_words
 
 # canonical callee -> (keyword, positional index of that keyword or None)
 MOMENTUM_ARG: dict[str, tuple[str, Optional[int]]] = {
@@ -91,7 +92,10 @@ x = keras.layers.BatchNormalization(momentum=0.9)(x)      # = 1 - 0.1
 - momentum >= 0.5, momentum 0 (deliberate: last-batch statistics), values that cannot be resolved;
 - a BN that always runs in training mode, so its moving statistics are never read (`training=True`
   in a pix2pix-style TF1 model, a Flax GAN critic whose `use_running_average` is always False,
-  `BatchNormalization(momentum=0.1)(x, training=True)`): its momentum changes no output;
+  `BatchNormalization(momentum=0.1)(x, training=True)`): its momentum changes no output. The Flax
+  field is followed through every construction of the class, also under an import alias
+  (`from nets import Critic as D; D()`); a discriminator / critic class that nothing builds takes its
+  field default (it would run inside the training steps only);
 - PyTorch BN (see BN304 for the opposite mistake);
 - unit-test files (`test_*.py`, `*_test.py`): fixture models that train nothing (slim's
   `model_deploy_test.py`, vendored into many forks).
@@ -213,10 +217,96 @@ def _statistics_never_read(module: Module, project: Project, call: ast.Call) -> 
         flag = _argument(call, name, pos)
         if flag is None:
             return False
-        return kf.always_true(module, project, flag) if training else kf.always_false(module, project, flag)
+        if training:
+            return kf.always_true(module, project, flag)
+        if kf.always_false(module, project, flag):
+            return True
+        if kf.constant_values(module, project, flag) is not None:
+            return False
+        vals = _flax_field_flag_values(module, project, flag)  # construction through an import alias
+        return bool(vals) and all(v is False for v in vals)
     if kf.is_keras_bn_layer(q):
         parent = module.parent(call)
         if isinstance(parent, ast.Call) and parent.func is call:
             flag = _argument(parent, "training", 1)  # layer(inputs, training)
             return flag is not None and kf.always_true(module, project, flag)
     return False
+
+
+# A GAN's discriminator / critic runs only inside the training steps (the default mode of its field).
+_DISCRIMINATOR_WORDS = frozenset({"discriminator", "critic"})
+
+
+def _flax_field_flag_values(module: Module, project: Project, flag: ast.expr) -> Optional[set]:
+    """The values of a Flax BN flag ``not self.f`` / ``self.f`` (``f`` an annotated field of the
+    enclosing module class) over every construction of that class, found also through import
+    aliases (``from nets import Discriminator as D; D()``), which the shared field resolution of
+    ``keras_facts`` does not follow (it enumerates the calls named like the class). A class that
+    nothing constructs takes its field default only when it is a GAN discriminator / critic, which
+    runs inside the training steps alone (an unused application class, not a library model whose
+    users pick the mode). None when unknown: a construction passing an unresolved value or a
+    splat, a subclass, a ``clone(f=...)``, or the class referred to without being called."""
+    negate = False
+    while isinstance(flag, ast.UnaryOp) and isinstance(flag.op, ast.Not):
+        flag, negate = flag.operand, not negate
+    if not (isinstance(flag, ast.Attribute) and isinstance(flag.value, ast.Name) and flag.value.id == "self"):
+        return None
+    cls = module.enclosing_class(flag)
+    if cls is None:
+        return None
+    fields = [b.target.id for b in cls.body if isinstance(b, ast.AnnAssign) and isinstance(b.target, ast.Name)]
+    if flag.attr not in fields:
+        return None
+    decl = next(b for b in cls.body if isinstance(b, ast.AnnAssign) and isinstance(b.target, ast.Name)
+                and b.target.id == flag.attr)
+    if any(k.arg == flag.attr for c in project.call_sites("clone") for k in c.node.keywords):
+        return None
+    names = _names_of_class(project, cls)
+    for m in project.modules:
+        for c in m.classes:
+            if any(kf.resolve_def(project, m, b) is cls for b in c.bases):
+                return None  # a subclass may set another default
+        if any(r is not None for n in names if m.mentions(n) for r in m.references.get(n, ())):
+            return None  # handed around by name (``module_cls=Net``): built where no call shows
+    default = kf.constant_values(module, project, decl.value) if decl.value is not None else None
+    out: set = set()
+    constructions = 0
+    for n in names:
+        for site in project.call_sites(n):
+            if site.module is module and isinstance(site.node.func, ast.Name) and site.node.func.id == cls.name:
+                found = cls
+            else:
+                found = kf.resolve_def(project, site.module, site.node.func)
+            if found is not cls:
+                continue
+            constructions += 1
+            node = site.node
+            if any(isinstance(a, ast.Starred) for a in node.args) or kf.has_kwargs_splat(node):
+                return None
+            passed = kf.kwarg(node, flag.attr)
+            if passed is None and fields.index(flag.attr) < len(node.args):
+                passed = node.args[fields.index(flag.attr)]
+            vals = default if passed is None else kf.constant_values(site.module, project, passed)
+            if not vals:
+                return None
+            out |= set(vals)
+    if not constructions:
+        if not default or not set(identifier_words(cls.name)) & _DISCRIMINATOR_WORDS:
+            return None
+        out = set(default)
+    if not all(isinstance(v, bool) for v in out):
+        return None
+    return {not v for v in out} if negate else out
+
+
+def _names_of_class(project: Project, cls: ast.ClassDef) -> set[str]:
+    """The names ``cls`` is called by in the project: its own, and the local names of
+    ``from m import Cls as Other`` that resolve to it."""
+    names = {cls.name}
+    suffix = "." + cls.name
+    for m in project.modules:
+        for local, target in m.imports.aliases.items():
+            if local != cls.name and target.endswith(suffix) \
+                    and kf.resolve_def(project, m, ast.Name(id=local, ctx=ast.Load())) is cls:
+                names.add(local)
+    return names

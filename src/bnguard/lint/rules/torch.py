@@ -2199,7 +2199,7 @@ class EvaluationInTrainMode(Rule):
     name = "evaluation-in-train-mode"
     framework = "pytorch"
     summary = "model evaluated in train mode (no eval()): BN statistics absorb the evaluation data"
-    triggers = ("no_grad", "inference_mode", "val", "test", "dev", "holdout")
+    triggers = ("no_grad", "inference_mode", "val", "test", "dev", "holdout", "predict", "infer", "probe")
     doc = RuleDoc(
         what="""
 Finds a model that contains BatchNorm run for evaluation in train mode: under `torch.no_grad()` /
@@ -2223,6 +2223,11 @@ DataLoader(test)`). And the transfer-learning tutorial's phase loop with its mod
 `for phase in ["train", "val"]` whose backward / optimizer step runs only when the phase is the
 training one (`with torch.set_grad_enabled(phase == "train")`), with no `train()` / `eval()` in the
 loop: the validation phase runs the model in train mode.
+Flax NNX models too: a model whose class holds `nnx.BatchNorm` in its default (training) mode, run
+forward by a function named for evaluation that computes no gradient (directly or through a helper such
+as `loss_fn(model, x, y)`), or in a loop over held-out data, in a program that trains it with nnx and
+never switches its mode (`.eval()`, `.train()`, `nnx.view`, `set_attributes`, an assigned
+`use_running_average`, or `use_running_average=` chosen at construction or call time).
 """,
         why="""
 `no_grad()` only turns off gradient recording; it does not change BatchNorm's mode. In train mode
@@ -2272,6 +2277,11 @@ a model handed to another call (an evaluation engine may set its mode), generato
     )
 
     def check(self, module: Module, project: Project) -> Iterable[Finding]:
+        if not _uses_torch(module) and _uses_nnx(module):
+            # Flax NNX: modules start in training mode and share train() / eval() semantics
+            from bnguard.lint.rules.flax import nnx_evaluations_in_train_mode
+            for call, message in nnx_evaluations_in_train_mode(module, project):
+                yield self.finding(module, call, message)
         if not _uses_torch(module) or _is_lightning(module):
             return
         flow = _flow(project)
