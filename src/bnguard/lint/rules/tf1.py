@@ -545,6 +545,10 @@ through a name, a wrapper parameter or `normalizer_params`) that nothing in the 
 no `feed_dict` key is the placeholder (by identity, by the variable or attribute name it is bound to,
 or by its tensor name such as `'is_training:0'`), no `d[flag] = True`, no `dict(...)`/`.update(...)`
 with it — in a graph that is trained.
+Also a flag read through a plain `@property` (directly or through wrapper parameters) whose body
+returns a new `tf.placeholder_with_default(False, ...)` on every read: the placeholder the layer reads
+while the graph is built is never the one a later `{model.is_training: True}` feeds (that read builds
+another one), so the layer is always in inference mode.
 """,
         why="""
 A placeholder with a default takes the default whenever it is not fed. If the training loop never feeds
@@ -568,6 +572,9 @@ sess.run(train_op, feed_dict={x: batch_x, y: batch_y, is_training: True})
   it imports and what imports it) is asked instead: another graph's `self.is_training` cannot reach it.
 - Inference-only graphs (no train op reaches the layer): the default `False` is correct there.
 - `placeholder_with_default(True, ...)`.
+- Properties that cache the placeholder (`if self._ph is None: self._ph = ...`,
+  `functools.cached_property`, a `lazy_property` decorator), properties with a setter, and a fresh
+  placeholder whose tensor name (`"is_training:0"`) is fed or looked up anywhere in its program.
 """,
         versions=VERSIONS,
     )
@@ -577,9 +584,20 @@ sess.run(train_op, feed_dict={x: batch_x, y: batch_y, is_training: True})
             if site.api == "keras":
                 continue
             unfed = _unfed_placeholder_false(site, project)
-            if not unfed:
+            fresh = None if unfed else _fresh_property_flag(site, project, default=False)
+            if not unfed and fresh is None:
                 continue
             if _frozen_is_deliberate(site, project) or not is_trained(site.node, site.module, project):
+                continue
+            if fresh is not None:
+                prop, _call, pm = fresh
+                yield self.finding(module, site.node, (
+                    f"batch-norm training flag `{ast.unparse(site.flag_expr)}` comes from the @property "
+                    f"`{prop.name}` ({_at(pm, prop.lineno, module)}) that builds a new "
+                    "`placeholder_with_default(False)` on every read: the placeholder this layer reads is never the "
+                    "one a feed_dict feeds (that read builds another), so it is always False and the moving "
+                    "statistics never update; build the placeholder once (in __init__, or with "
+                    "functools.cached_property) and return that"))
                 continue
             ph = unfed[0]
             yield self.finding(module, site.node, (
@@ -640,6 +658,204 @@ def _unfed_placeholder_false(site: BNSite, project: Project) -> Optional[list]:
         if narrowed is not None and V.placeholders(narrowed[0]):
             unfed = _unfed_default_false(*narrowed)
     return unfed
+
+
+# --- a ``@property`` that builds a new placeholder on every read ----------------------------------
+# ``self.is_training`` read through a plain ``@property`` whose body returns
+# ``tf.placeholder_with_default(...)`` creates a new placeholder at each read: the one the BN layer
+# reads while the graph is built is never the one a later ``{model.is_training: True}`` feeds (that
+# read builds yet another placeholder), so the layer always gets the default. Caching (``if self._ph
+# is None: self._ph = ...``, ``functools.cached_property``, a ``lazy_property`` decorator) gives one
+# placeholder and is not this case.
+_STORING_CALLS = frozenset({"add_to_collection", "add_to_collections", "append", "extend", "insert", "update",
+                            "setdefault", "add", "put", "__setitem__"})
+_CONTEXT_CALLS = frozenset({"name_scope", "variable_scope", "device", "control_dependencies", "colocate_with"})
+_BY_NAME_CALLS = frozenset({"get_tensor_by_name", "get_operation_by_name", "as_graph_element"})
+
+
+def _flag_terminals(site: BNSite, project: Project, depth: int = 4) -> Optional[list]:
+    """(expression, module) pairs the flag of ``site`` is read from, following wrapper parameters to
+    every call site (``conv_bn(x, self.is_training)`` -> ``self.is_training``); None when a call
+    site cannot be read or a wrapper also keeps the value somewhere (stores, returns or collects
+    it), where another object could reach the same tensor."""
+    out: list = []
+    work = [(site.flag_expr, site.module, depth)]
+    while work:
+        expr, m, d = work.pop()
+        if not isinstance(expr, (ast.Name, ast.Attribute)):
+            return None
+        scope = m.scope_of(expr)
+        if isinstance(expr, ast.Name) and scope is not None and not isinstance(scope, ast.Lambda) \
+                and kf._param_index(scope, expr.id)[2]:
+            if not _only_passed_on(expr.id, scope, m):
+                return None
+            sites = project.call_sites(scope.name)
+            if d <= 0 or not sites:
+                return None
+            for c in sites:
+                arg, explicit = kf.argument_for(c.node, scope, expr.id, is_method_call=isinstance(c.node.func, ast.Attribute))
+                if arg is None or not explicit:
+                    return None
+                work.append((arg, c.module, d - 1))
+            continue
+        out.append((expr, m))
+    return out
+
+
+def _only_passed_on(name: str, fn: ast.AST, m: Module) -> bool:
+    """Is every read of parameter ``name`` in ``fn`` an argument of a call that consumes it (a BN
+    layer, the next wrapper, ``tf.cond``), never stored, returned or collected?"""
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store):
+            return False  # rebound: the value read later is not the parameter
+        if not (isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load)):
+            continue
+        parent = m.parent(node)
+        if isinstance(parent, ast.keyword):
+            parent = m.parent(parent)
+        if not isinstance(parent, ast.Call) or parent.func is node:
+            return False
+        called = parent.func.attr if isinstance(parent.func, ast.Attribute) else dotted(parent.func) or ""
+        if called in _STORING_CALLS:
+            return False
+    return True
+
+
+def _placeholder_each_read(fn: ast.AST, m: Module) -> Optional[ast.Call]:
+    """The ``placeholder_with_default(...)`` call a plain ``@property`` builds and returns on every
+    read, with no caching; None for any other body."""
+    if not isinstance(fn, ast.FunctionDef) or len(fn.decorator_list) != 1:
+        return None
+    dec = fn.decorator_list[0]
+    if not (isinstance(dec, ast.Name) and dec.id == "property" and "property" not in m.imports.aliases):
+        return None
+    made = [n for n in ast.walk(fn) if isinstance(n, ast.Call)
+            and m.imports.resolve(n.func) == "tensorflow.placeholder_with_default"]
+    if len(made) != 1:
+        return None
+    call = made[0]
+    inside_call = {id(n) for n in ast.walk(call)}
+    context = {id(n) for st in ast.walk(fn) if isinstance(st, (ast.With, ast.AsyncWith))
+               for item in st.items for n in ast.walk(item.context_expr)}
+    bound = {t.id for n in ast.walk(fn) if isinstance(n, ast.Assign) and n.value is call
+             for t in n.targets if isinstance(t, ast.Name)}
+    returns = 0
+    for node in ast.walk(fn):
+        if node is fn:
+            continue
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.Global,
+                             ast.Nonlocal, ast.Yield, ast.YieldFrom)):
+            return None
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if not all(isinstance(t, ast.Name) for t in targets):
+                return None  # ``self._ph = ...`` / ``cache[k] = ...``: a cached placeholder
+        if isinstance(node, ast.Call) and id(node) not in inside_call:
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else dotted(node.func) or ""
+            if id(node) not in context or name not in _CONTEXT_CALLS:
+                return None  # the tensor may be handed to something that keeps it
+        if isinstance(node, ast.Return):
+            returns += 1
+            v = node.value
+            if not (v is call or (isinstance(v, ast.Name) and v.id in bound)):
+                return None
+    for node in ast.walk(fn):  # a name bound to the placeholder must be bound to nothing else
+        if isinstance(node, ast.Name) and node.id in bound and isinstance(node.ctx, ast.Store):
+            parent = m.parent(node)
+            if not (isinstance(parent, ast.Assign) and parent.value is call):
+                return None
+    return call if returns else None
+
+
+def _property_placeholder(expr: ast.AST, m: Module, project: Project) -> Optional[tuple]:
+    """(property, placeholder call, module) when ``expr`` is ``self.<attr>`` and every definition of
+    ``<attr>`` in the class, its bases and subclasses is a ``@property`` that builds a new
+    placeholder at each read; None otherwise (an attribute stored somewhere, another definition)."""
+    from bnguard.lint.tf1_facts import _class_family, _class_index, _method_class
+
+    if not (isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name) and expr.value.id == "self"):
+        return None
+    cls = _method_class(m.scope_of(expr), m)
+    if cls is None:
+        return None
+    idx = _class_index(project)
+    # (``x.<attr> = ...`` elsewhere is another class's attribute: a property without a setter
+    # cannot be assigned, and a setter is another definition, which ends the search below)
+    found = None
+    program = same_program(m, project)  # a same-named class of another script is another class
+    for name in _class_family(cls, project):
+        for k in idx.by_name.get(name, ()):
+            km = idx.module_of[id(k)]
+            if id(km) not in program:
+                continue
+            for st in k.body:
+                defines = (isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef)) and st.name == expr.attr) or (
+                    isinstance(st, (ast.Assign, ast.AnnAssign)) and any(
+                        isinstance(t, ast.Name) and t.id == expr.attr
+                        for t in (st.targets if isinstance(st, ast.Assign) else [st.target])))
+                if not defines:
+                    continue
+                call = _placeholder_each_read(st, km)
+                if call is None:
+                    return None
+                found = found or (st, call, km)
+    return found
+
+
+def _tensor_name_used(call: ast.Call, m: Module, project: Project) -> bool:
+    """Is the placeholder's tensor reached by name anywhere in its program (``{"is_training:0": True}``,
+    ``get_tensor_by_name``)? That name always denotes the first placeholder built, which may be
+    the one the layer reads. True when the name cannot be read."""
+    import re
+
+    kw = next((k.value for k in call.keywords if k.arg == "name"), None)
+    if kw is None and len(call.args) > 2:
+        kw = call.args[2]
+    if kw is not None and not (isinstance(kw, ast.Constant) and isinstance(kw.value, str)):
+        return True
+    name = kw.value if kw is not None else "PlaceholderWithDefault"
+    tensor = re.compile(rf"(^|/){re.escape(name)}(_\d+)?:\d+$")
+    op = re.compile(rf"(^|/){re.escape(name)}(_\d+)?$")
+    program = same_program(m, project)
+    for om in project.modules:
+        if id(om) not in program:
+            continue
+        for node in ast.walk(om.tree):
+            if node is kw or not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+                continue
+            if tensor.search(node.value):
+                return True
+            if op.search(node.value):
+                parent = om.parent(node)
+                if isinstance(parent, ast.Call) and isinstance(parent.func, ast.Attribute) \
+                        and parent.func.attr in _BY_NAME_CALLS:
+                    return True
+    return False
+
+
+def _fresh_property_flag(site: BNSite, project: Project, default: bool) -> Optional[tuple]:
+    """(property, placeholder call, module) when every source of the flag of ``site`` is a
+    ``self.<attr>`` property that builds a new ``placeholder_with_default(<default>)`` at each read
+    and nothing reaches that placeholder by tensor name: the layer always gets the default."""
+    if site.flag_expr is None:
+        return None
+    terminals = _flag_terminals(site, project)
+    if not terminals:
+        return None
+    found = None
+    for expr, m in terminals:
+        got = _property_placeholder(expr, m, project)
+        if got is None:
+            return None
+        _prop, call, pm = got
+        value = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "input"), None)
+        vals = V.possible_values(value, pm, project) if value is not None else V.UNKNOWN
+        if not (V.always_true_values(vals) if default else V.always_false_values(vals)):
+            return None
+        if _tensor_name_used(call, pm, project):
+            return None
+        found = found or got
+    return found
 
 
 def _unfed_default_true(site: BNSite, project: Project) -> Optional[V.Placeholder]:
@@ -2948,6 +3164,16 @@ Also `K.set_learning_phase(1)` followed by `predict`/`evaluate`, and a BN wrappe
 flag but never passes it on to a BN API whose default is training (contrib/slim `batch_norm`) while some
 caller passes that flag as False (`bn(h, train=False)` for the evaluation tower, or a GAN `sampler`: this
 one is reported in GAN code too, since the caller asks for inference mode and does not get it).
+Also a flag read through a plain `@property` that returns a new `placeholder_with_default(True)` on
+every read (the evaluation run's `{model.is_training: False}` feeds a placeholder nothing reads).
+Also a `placeholder_with_default(True)` flag, fed False by the training script's own evaluation, in a
+graph exported for serving where nothing can feed it: a graph frozen with
+`convert_variables_to_constants` whose output nodes project code runs after `tf.import_graph_def`
+without mapping or feeding the flag, or a SavedModel signature (`simple_save`,
+`predict_signature_def`) whose inputs leave the flag out.
+Also a hand-written batch norm that normalizes with `tf.nn.moments(x, axes=[0, ...])` (the batch axis
+included) passed straight to `tf.nn.batch_normalization`, with no moving average, no branch and no
+mode parameter, in a network that is trained and then run on validation/test data.
 """,
         why="""
 In training mode BN normalizes each batch with its own statistics, so predictions depend on what else
@@ -2976,6 +3202,12 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
   evaluation run (evaluation goes through another tower), parameters passed both values, or unknown.
 - Training scripts without an evaluation `sess.run`; validation copies whose flag can be false (a
   placeholder, an evaluation configuration) or that share no variables with the trained network.
+- Exported graphs whose flag name appears in any string of the exporting or serving program
+  (`input_map={'is_training:0': tf.constant(False)}`, a feed by tensor name), signatures that list the
+  flag, input maps that cannot be read.
+- Hand-written normalization over the non-batch axes (instance/group/layer norm), hand-written BN with a
+  moving average or a training-flag parameter, and evaluation runs that feed no validation/test data (a
+  GAN sampler fed noise).
 """,
         versions=VERSIONS,
     )
@@ -2999,15 +3231,19 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
             return
         yield from self._learning_phase(module, project)
         yield from self._validation_copy_in_training_mode(module, project)
+        yield from self._exported_with_training_default(module, project, dropped)
         yield from self._fed_true_at_evaluation(module, project, dropped)
         eval_modules = project.fact("tf1.eval_modules", _eval_modules)
         if not eval_modules:
             return
+        yield from self._handwritten_without_statistics(module, project, eval_modules)
         for site in bn_sites_in(module, project):
             if site.api == "keras" or id(site) in dropped:
                 continue
             unfed_true = _unfed_default_true(site, project)
-            if not V.always_true_values(site.flag) and unfed_true is None:
+            fresh_true = None if unfed_true is not None or V.always_true_values(site.flag) else \
+                _fresh_property_flag(site, project, default=True)
+            if not V.always_true_values(site.flag) and unfed_true is None and fresh_true is None:
                 yield from self._instance_in_training_mode(site, eval_modules, project)
                 continue
             if _branch_chooses_mode(site, bn_sites_in(module, project)) or _flag_named_for_batch_stats(site, project):
@@ -3021,13 +3257,74 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
             if hit is None:
                 continue
             em, run = hit
-            flag = _describe_flag(site) if unfed_true is None else (
-                f"{site.flag_source} is `placeholder_with_default(True)` "
-                f"({unfed_true.module.where(unfed_true.node.lineno)}) that nothing in the project feeds")
+            if fresh_true is not None:
+                flag = (f"`{ast.unparse(site.flag_expr)}` comes from the @property `{fresh_true[0].name}` "
+                        f"({fresh_true[2].where(fresh_true[0].lineno)}) that builds a new "
+                        "`placeholder_with_default(True)` on every read, so no feed reaches the one this layer reads")
+            else:
+                flag = _describe_flag(site) if unfed_true is None else (
+                    f"{site.flag_source} is `placeholder_with_default(True)` "
+                    f"({unfed_true.module.where(unfed_true.node.lineno)}) that nothing in the project feeds")
             yield self.finding(module, site.node, (
                 f"batch norm is always in training mode ({flag}) but the graph is also used to "
                 f"evaluate/predict ({em.where(run.lineno)}): evaluation normalizes with batch statistics and can "
                 "overwrite the moving statistics; use a training flag fed False when evaluating"))
+
+    def _exported_with_training_default(self, module: Module, project: Project, dropped: set) -> Iterable[Finding]:
+        """A ``placeholder_with_default(True)`` flag (fed False by the training script's own
+        evaluation) in a graph that is exported for serving where nothing can feed it: a frozen
+        graph (``convert_variables_to_constants``) that project code imports and runs without
+        mapping the flag, or a SavedModel signature whose inputs leave it out. The served graph
+        takes the default and normalizes every request with batch statistics."""
+        for site in bn_sites_in(module, project):
+            if site.api == "keras" or id(site) in dropped:
+                continue
+            ph = _default_true_placeholder(site, project)
+            if ph is None or _flag_named_for_batch_stats(site, project) \
+                    or _branch_chooses_mode(site, bn_sites_in(module, project)):
+                continue
+            served = _served_without_flag(site, ph, project)
+            if served is None:
+                continue
+            how, where = served
+            dropped.add(id(site))  # one finding per layer
+            yield self.finding(module, site.node, (
+                f"batch norm's training flag `{ast.unparse(site.flag_expr)}` is `placeholder_with_default(True)` "
+                f"({_at(ph.module, ph.node.lineno, module)}), and the graph is exported for inference where nothing "
+                f"feeds it: {how} ({where}), so the served graph takes the default True and normalizes every "
+                "request with batch statistics instead of the moving averages; map the flag to False "
+                "(`input_map={'is_training:0': tf.constant(False)}`), add it to the signature inputs, or export a "
+                "graph built with training=False"))
+
+    def _handwritten_without_statistics(self, module: Module, project: Project, eval_modules) -> Iterable[Finding]:
+        """A hand-written BN (``tf.nn.moments`` over the batch axis fed straight into
+        ``tf.nn.batch_normalization``) that keeps no moving statistics and has no mode at all, in a
+        network that is trained and then evaluated on validation/test data: evaluation normalizes
+        each batch with its own statistics."""
+        from bnguard.lint.tf1_facts import reachable_from
+
+        if not module.mentions("moments"):
+            return
+        for fi in module.functions:
+            normalize = _batch_moments_only(fi.node, module)
+            if normalize is None or not is_trained(normalize, module, project):
+                continue
+            for em, runs, _restored, trains in eval_modules:
+                if not trains or id(em) not in same_program(module, project):
+                    continue
+                if em is not module and id(fi.node) not in reachable_from(em, project):
+                    continue
+                # the run feeds evaluation data (a GAN's sampler feeds noise, whatever its result is called)
+                runs = [r for r in runs if _feeds_evaluation_data(r, em)]
+                if not runs:
+                    continue
+                yield self.finding(module, normalize, (
+                    f"hand-written batch norm in `{fi.name}` normalizes with `tf.nn.moments` of the current batch and "
+                    f"keeps no moving averages, and the network is also evaluated ({_at(em, runs[0].lineno, module)}): "
+                    "evaluation normalizes each validation/test batch with its own statistics, so results depend on "
+                    "the batch's size and content; keep moving averages of the mean/variance for inference "
+                    "(tf.train.ExponentialMovingAverage behind a training flag, or tf.layers.batch_normalization)"))
+                break
 
     def _fed_true_at_evaluation(self, module: Module, project: Project, dropped: set) -> Iterable[Finding]:
         """A placeholder flag that every feed sets to True, fed True by a run of validation/test data."""
@@ -3264,3 +3561,231 @@ def _reaches(site: BNSite, module: Module, project: Project) -> bool:
                           - ({f.name for f in module.functions} | {c.name for c in module.classes}))
     return (site.module is module or not names.isdisjoint(called)) or (id(site.module) in same_program(module, project)
                                             and site_in_graph_of(site, module, project))
+
+
+# --- a default-True flag in an exported inference graph ---------------------------------------------
+_FREEZE_NAMES = {"convert_variables_to_constants", "freeze_graph"}
+_SIGNATURE_NAMES = {"simple_save": "inputs", "predict_signature_def": "inputs"}
+
+
+def _default_true_placeholder(site: BNSite, project: Project) -> Optional[V.Placeholder]:
+    """The one ``placeholder_with_default(True)`` the flag of ``site`` is (feeds aside)."""
+    vals = site.flag
+    if vals is V.UNKNOWN or len(vals) != 1:
+        narrowed = _flag_in_program(site, project)
+        if narrowed is None:
+            return None
+        vals = narrowed[0]
+    if vals is V.UNKNOWN or len(vals) != 1:
+        return None
+    ph = next(iter(vals))
+    if not isinstance(ph, V.Placeholder) or not ph.has_default or not V.always_true_values(ph.default):
+        return None
+    return ph
+
+
+def _flag_named(ph: V.Placeholder, modules: list, project: Project) -> bool:
+    """Does any string in the programs of ``modules`` name the flag's tensor or op (``"is_training:0"``
+    in a feed or an ``input_map``, ``get_tensor_by_name``...)? True when its name cannot be read."""
+    import re
+
+    call = ph.node
+    kw = next((k.value for k in call.keywords if k.arg == "name"), None)
+    if kw is None and len(call.args) > 2:
+        kw = call.args[2]
+    if kw is not None and not (isinstance(kw, ast.Constant) and isinstance(kw.value, str)):
+        return True
+    name = kw.value if kw is not None else "PlaceholderWithDefault"
+    pattern = re.compile(rf"(^|/){re.escape(name)}(_\d+)?(:\d+)?$")
+    programs: set = set()
+    for m in modules:
+        programs |= same_program(m, project)
+    for m in project.modules:
+        if id(m) not in programs:
+            continue
+        for node in ast.walk(m.tree):
+            if node is kw or not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+                continue
+            if pattern.search(node.value):
+                parent = m.parent(node)
+                if isinstance(parent, ast.keyword) and parent.arg == "name" and ":" not in node.value:
+                    continue  # another op given the same name
+                return True
+    return False
+
+
+def _strings_of(expr: Optional[ast.AST], module: Module, project: Project, depth: int = 3) -> Optional[set]:
+    """The constant node names an ``output_node_names`` argument can hold (a list of strings, a
+    comma-separated string, a local name bound once, a helper parameter over its call sites)."""
+    if expr is None or depth < 0:
+        return None
+    if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
+        return {s.strip() for s in expr.value.split(",") if s.strip()}
+    if isinstance(expr, (ast.List, ast.Tuple)):
+        out: set = set()
+        for e in expr.elts:
+            got = _strings_of(e, module, project, depth)
+            if got is None:
+                return None
+            out |= got
+        return out
+    if isinstance(expr, ast.Name):
+        scope = module.scope_of(expr)
+        if scope is not None and not isinstance(scope, ast.Lambda) and kf._param_index(scope, expr.id)[2]:
+            out = set()
+            sites = project.call_sites(scope.name)
+            if not sites:
+                return None
+            for c in sites:
+                arg, explicit = kf.argument_for(c.node, scope, expr.id, is_method_call=isinstance(c.node.func, ast.Attribute))
+                got = _strings_of(arg, c.module if explicit else module, project, depth - 1)
+                if got is None:
+                    return None
+                out |= got
+            return out
+        values = [n.value for n in (ast.walk(scope) if scope is not None else module.tree.body)
+                  if isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == expr.id for t in n.targets)]
+        if len(values) == 1:
+            return _strings_of(values[0], module, project, depth - 1)
+    return None
+
+
+def _builds_graph_of(site: BNSite, c, project: Project) -> bool:
+    """Does the code around call ``c`` (its module, or the modules that call its function) build the
+    BN ``site``?"""
+    if _reaches(site, c.module, project):
+        return True
+    scope = c.scope
+    while scope is not None and isinstance(scope, ast.Lambda):
+        scope = c.module.scope_of(scope)
+    if scope is None:
+        return False
+    return any(k.module is not c.module and _reaches(site, k.module, project) for k in project.call_sites(scope.name))
+
+
+def _served_without_flag(site: BNSite, ph: V.Placeholder, project: Project) -> Optional[tuple]:
+    """(what serves the graph, where) when the graph of ``site`` is exported and served where its
+    flag cannot be fed; None otherwise."""
+    for c in project.all_calls():
+        q = c.qualname or ""
+        if not q.startswith("tensorflow.") or c.name not in _SIGNATURE_NAMES:
+            continue
+        inputs = next((k.value for k in c.node.keywords if k.arg == _SIGNATURE_NAMES[c.name]), None)
+        if inputs is None and c.name == "predict_signature_def" and c.node.args:
+            inputs = c.node.args[0]
+        if not isinstance(inputs, ast.Dict) or not _builds_graph_of(site, c, project):
+            continue
+        names = set()
+        for v in inputs.values:
+            if not isinstance(v, (ast.Name, ast.Attribute)):
+                names = None
+                break
+            names.add(_last_name_of_target(v))
+        if names is None or names & set(ph.names) or _flag_named(ph, [site.module, c.module], project):
+            continue
+        return f"the `{c.name}` signature does not list it among its inputs", c.module.where(c.node.lineno)
+    for c in project.all_calls():
+        q = c.qualname or ""
+        if c.name not in _FREEZE_NAMES or not q.startswith("tensorflow."):
+            continue
+        arg = next((k.value for k in c.node.keywords if k.arg == "output_node_names"), None)
+        if arg is None and c.name == "convert_variables_to_constants" and len(c.node.args) > 2:
+            arg = c.node.args[2]
+        outputs = _strings_of(arg, c.module, project)
+        if not outputs or not _builds_graph_of(site, c, project):
+            continue
+        for k in project.calls_to("tensorflow.import_graph_def"):
+            input_map = next((kw.value for kw in k.node.keywords if kw.arg == "input_map"), None)
+            if input_map is not None and not isinstance(input_map, ast.Dict):
+                continue  # a map we cannot read may set the flag
+            if _runs_outputs(k, outputs) and not _flag_named(ph, [site.module, c.module, k.module], project):
+                return (f"the graph frozen at {c.module.where(c.node.lineno)} is imported and run without the flag",
+                        k.module.where(k.node.lineno))
+    return None
+
+
+def _runs_outputs(k, outputs: set) -> bool:
+    """Does the code around an ``import_graph_def`` call name one of the frozen graph's output nodes
+    (``"probs:0"``, ``"import/probs:0"``, ``return_elements=["probs"]``)?"""
+    import re
+
+    owner = k.scope if k.scope is not None else k.module.tree
+    for node in ast.walk(owner):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            name = re.sub(r":\d+$", "", node.value)
+            if any(name == o or name.endswith("/" + o) for o in outputs):
+                return True
+    return False
+
+
+# --- hand-written BN without moving statistics -------------------------------------------------------
+_MODE_WORDS = frozenset({"train", "training", "phase", "mode", "test", "testing", "eval", "evaluation", "inference",
+                         "infer", "predict", "moving", "momentum", "decay", "ema", "update", "updates", "stat", "stats",
+                         "statistics", "population", "running", "freeze", "frozen", "mean", "var", "variance"})
+_STATISTIC_CALLS = frozenset({"cond", "case", "where", "switch_case", "assign", "assign_sub", "assign_add", "apply",
+                              "average", "ExponentialMovingAverage", "assign_moving_average", "control_dependencies",
+                              "add_to_collection", "add_to_collections", "Variable", "smart_cond"})
+
+
+def _batch_moments_only(fn: ast.AST, m: Module) -> Optional[ast.Call]:
+    """The ``tf.nn.batch_normalization(x, mean, var, ...)`` call of a function that takes the mean and
+    variance from ``tf.nn.moments(x, axes=[0, ...])`` (the batch axis included) and uses them nowhere
+    else: no moving average, no assign, no branch, no mode parameter. None for any other function."""
+    if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return None
+    params = [a.arg for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs]
+    if fn.args.vararg or fn.args.kwarg or any(set(identifier_words(p)) & _MODE_WORDS for p in params):
+        return None
+    moments, normalize = [], []
+    for n in ast.walk(fn):
+        if n is not fn and isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.If, ast.IfExp)):
+            return None  # a branch or a closure may choose other statistics
+        if not isinstance(n, ast.Call):
+            continue
+        q = m.imports.resolve(n.func) or ""
+        name = n.func.attr if isinstance(n.func, ast.Attribute) else getattr(n.func, "id", "")
+        if q == "tensorflow.nn.moments":
+            moments.append(n)
+        elif q == "tensorflow.nn.batch_normalization":
+            normalize.append(n)
+        elif name in _STATISTIC_CALLS:
+            return None
+    if len(moments) != 1 or len(normalize) != 1:
+        return None
+    mcall, ncall = moments[0], normalize[0]
+    axes = mcall.args[1] if len(mcall.args) > 1 else next((k.value for k in mcall.keywords if k.arg == "axes"), None)
+    if not isinstance(axes, (ast.List, ast.Tuple)) or not axes.elts or not all(
+            isinstance(e, ast.Constant) and type(e.value) is int for e in axes.elts) \
+            or 0 not in [e.value for e in axes.elts]:
+        return None
+    assign = m.parent(mcall)
+    if not (isinstance(assign, ast.Assign) and len(assign.targets) == 1 and isinstance(assign.targets[0], ast.Tuple)
+            and len(assign.targets[0].elts) == 2 and all(isinstance(e, ast.Name) for e in assign.targets[0].elts)):
+        return None
+    mean, var = (e.id for e in assign.targets[0].elts)
+
+    def arg(i: int, kw: str):
+        return ncall.args[i] if len(ncall.args) > i else next((k.value for k in ncall.keywords if k.arg == kw), None)
+    got_mean, got_var = arg(1, "mean"), arg(2, "variance")
+    if not (isinstance(got_mean, ast.Name) and got_mean.id == mean and isinstance(got_var, ast.Name)
+            and got_var.id == var):
+        return None
+    for n in ast.walk(fn):  # the batch moments go nowhere else (no EMA fed from them, not returned)
+        if isinstance(n, ast.Name) and n.id in (mean, var) and n is not got_mean and n is not got_var:
+            if isinstance(n.ctx, ast.Load) or n not in assign.targets[0].elts:
+                return None
+    return ncall
+
+
+
+def _feeds_evaluation_data(run: ast.Call, module: Module) -> bool:
+    """Is the feed of an evaluation run named for validation/test data, or the run in a function
+    named for evaluation?"""
+    feed = _run_fetch_and_feed(run)[1]
+    if feed is not None and not _EVAL_DATA_WORDS.isdisjoint(
+            w for n in ast.walk(feed) if isinstance(n, (ast.Name, ast.Attribute))
+            for w in identifier_words(n.id if isinstance(n, ast.Name) else n.attr)):
+        return True
+    scope = module.scope_of(run)
+    return scope is not None and not isinstance(scope, ast.Lambda) \
+        and not _EVAL_FUNCTION_PARTS.isdisjoint(identifier_words(scope.name))

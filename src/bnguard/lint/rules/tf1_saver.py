@@ -17,9 +17,13 @@ from bnguard.lint.imports import dotted
 from bnguard.lint.project import Module, Project
 from bnguard.lint.rules.base import Rule, RuleDoc, register
 from bnguard.lint.rules.tf1 import TF1_FACT_TRIGGERS, VERSIONS
-from bnguard.lint.tf1_facts import bn_sites, deliberate_in_program, same_program, train_context
+from bnguard.lint import keras_facts as kf
+from bnguard.lint import values as V
+from bnguard.lint.tf1_facts import (RESTORE_NAMES, _call_ref, _close, bn_sites, deliberate_in_program,
+                                    enclosing_functions, same_program, train_context)
 
 SAVERS = {"tensorflow.train.Saver", "tensorflow.compat.v1.train.Saver"}
+WARM_STARTS = {"tensorflow.train.init_from_checkpoint"}
 TRAINABLE_LISTS = {"tensorflow.trainable_variables", "tensorflow.compat.v1.trainable_variables"}
 # Words showing the program takes care of the moving statistics itself: slim's
 # ``variables_collections=[TRAINABLE_VARIABLES]`` (facenet), the moving-average collection, a
@@ -38,8 +42,8 @@ class SaverDropsMovingStatistics(Rule):
     name = "saver-drops-moving-statistics"
     framework = "tensorflow"
     severity = "error"
-    summary = ("A tf.train.Saver limited to tf.trainable_variables() leaves the BN moving mean/variance out of "
-               "its checkpoints (or out of what it restores).")
+    summary = ("A tf.train.Saver (or an init_from_checkpoint map) limited to tf.trainable_variables() leaves the "
+               "BN moving mean/variance out of its checkpoints (or out of what it restores).")
     triggers = ("trainable_variables", "TRAINABLE_VARIABLES")
     fact_triggers = TF1_FACT_TRIGGERS
     doc = RuleDoc(
@@ -51,7 +55,14 @@ slim) whose moving statistics are used at inference, when the saver
 - writes checkpoints (`saver.save(...)`, or handed to a `Supervisor` / `Scaffold` /
   `CheckpointSaverHook`) in a program that trains, or
 - restores a checkpoint, after the variables were initialized, in a program that does not train (an
-  evaluation or export script).
+  evaluation or export script), or in a program that trains while the layers the function around the
+  Saver builds run with training False (a frozen backbone under a new head), so nothing re-estimates
+  the statistics.
+Also `tf.train.init_from_checkpoint(ckpt, assignment_map)` whose map is built only from the trainable
+variables (`{v.op.name: v for v in tf.trainable_variables(...)}`, `dict(...)` of such a generator, a
+dict filled by `for v in tvars: amap[...] = ...`) when the graph built by the function around the call
+runs its BN layers with training False (flag values read at that function's own calls of the model
+builder): the moving statistics keep their 0/1 initializers.
 """,
         why="""
 The moving mean and variance are non-trainable variables. A checkpoint written by this saver does not
@@ -76,14 +87,19 @@ saver = tf.train.Saver(tf.trainable_variables() + tf.moving_average_variables())
   `tf.moving_average_variables()`, model-variable savers.
 - A program with another, unrestricted Saver; BN layers that always run in training mode (their moving
   statistics are never read); GAN / meta-learning / test-time-adaptation programs.
-- A trainable-only saver used only to restore pretrained weights into a program that trains
-  (fine-tuning re-estimates the statistics).
+- A trainable-only saver or warm start used only to restore pretrained weights into layers that are
+  then trained in training mode (fine-tuning re-estimates the statistics); a warm start or restore
+  beside another checkpoint load of the program (a full Saver restore, a scope-mapped
+  `init_from_checkpoint`).
 """,
         versions=VERSIONS,
     )
 
     def check(self, module: Module, project: Project) -> Iterable[Finding]:
         for c in module.calls:
+            if c.qualname in WARM_STARTS:
+                yield from self._warm_start_without_statistics(c, module, project)
+                continue
             if c.qualname not in SAVERS:
                 continue
             var_list = c.node.args[0] if c.node.args else _kw(c.node, "var_list")
@@ -114,6 +130,227 @@ saver = tf.train.Saver(tf.trainable_variables() + tf.moving_average_variables())
                     "this Saver restores only tf.trainable_variables(): the batch-norm moving_mean/moving_variance "
                     f"(BN built at {built}) keep their initial values (mean 0, variance 1) after the restore, and "
                     "inference normalizes with them; restore every global variable (`tf.train.Saver()`)"))
+            elif trains and ctx.initializer_modules & program and _restores(c.node, target, module, program_modules) \
+                    and not _other_restore(c, program_modules, ignore=("restore",)):
+                # fine-tuning re-estimates the statistics, unless the restored layers are frozen
+                frozen = _frozen_in_graph(c.node, module, project)
+                if frozen is not None:
+                    yield self.finding(module, c.node, (
+                        "this Saver restores only tf.trainable_variables(): the batch-norm "
+                        "moving_mean/moving_variance keep their initial values (mean 0, variance 1), and the layer "
+                        f"built at {frozen.where} runs with training False in this graph, so nothing re-estimates "
+                        "them and it normalizes with 0/1; restore every global variable of the "
+                        "backbone (`tf.global_variables(scope)`, `slim.get_variables_to_restore()`)"))
+
+
+    def _warm_start_without_statistics(self, c, module: Module, project: Project) -> Iterable[Finding]:
+        """``init_from_checkpoint(ckpt, {v.op.name: v.op.name for v in tf.trainable_variables()})`` in
+        a graph whose BN layers run with training False: the map names no moving statistics, so they
+        keep their initializers (mean 0, variance 1), and nothing re-estimates them since the layers
+        never run in training mode there (a frozen pretrained backbone, an evaluation graph)."""
+        amap = c.node.args[1] if len(c.node.args) > 1 else _kw(c.node, "assignment_map")
+        if amap is None or not _trainable_map(amap, module, c.scope):
+            return
+        program = same_program(module, project)
+        program_modules = [m for m in project.modules if id(m) in program]
+        if any(m.mentions(w) for m in program_modules for w in _HANDLED_WORDS) \
+                or any(_selects_moving_variables(m) for m in program_modules) \
+                or deliberate_in_program(module, project):
+            return
+        if _other_restore(c, program_modules):
+            return
+        frozen = _frozen_in_graph(c.node, module, project)
+        if frozen is None:
+            return
+        yield self.finding(module, c.node, (
+            "this warm start restores only tf.trainable_variables(): the batch-norm moving_mean/moving_variance "
+            f"(non-trainable) are not in its assignment map and keep their initial values (mean 0, variance 1), "
+            f"while the layer built at {frozen.where} runs with training False in this graph and normalizes with "
+            "them; map the whole scope (`{'backbone/': 'backbone/'}`) or add the moving statistics "
+            "(`tf.global_variables()` filtered by scope)"))
+
+
+def _frozen_in_graph(node: ast.AST, module: Module, project: Project):
+    """A TF1 BN layer that the function around ``node`` builds (the innermost enclosing function that
+    builds any) and that runs with training False in that graph; None when there is none."""
+    for root in enclosing_functions(node, module) or [None]:
+        sites = _sites_in_graph_of(root, module, project)
+        if sites:
+            return next((s for s, vals in sites if V.always_false_values(vals)), None)
+    return None
+
+
+def _sites_in_graph_of(root, module: Module, project: Project) -> list:
+    """(BN site, possible flag values in this graph) for the TF1 BN layers that ``root`` (a function
+    node, or None for the module's top level) builds, directly or through project calls; a wrapper's
+    flag parameter is read at the call sites inside that graph only (``backbone(x, training=False)``
+    here, not the pretraining script's ``backbone(x, training=True)``)."""
+    ctx = train_context(project)
+    reached: set = set()
+    def in_root(node) -> bool:
+        return (module.scope_of(node) is None) if root is None else root in enclosing_functions(node, module)
+    _close([(_call_ref(k), module) for k in module.calls if k.name and in_root(k.node)], reached, ctx, project)
+    out = []
+    for site in bn_sites(project):
+        if site.api == "keras" or site.flag is not V.UNKNOWN and V.always_true_values(site.flag):
+            continue
+        here = site.module is module and in_root(site.node)
+        if not here and not any(id(f) in reached for f in enclosing_functions(site.node, site.module)):
+            continue
+        out.append((site, _flag_in_graph(site, root, reached, project)))
+    return out
+
+
+def _flag_in_graph(site, root, reached: set, project: Project, depth: int = 6):
+    if site.flag_expr is None:
+        return site.flag
+    vals: frozenset = frozenset()
+    work = [(site.flag_expr, site.module, depth)]
+    while work:
+        expr, m, d = work.pop()
+        scope = m.scope_of(expr)
+        if isinstance(expr, ast.Name) and isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)) \
+                and scope is not root and kf._param_index(scope, expr.id)[2]:
+            calls = [k for k in project.call_sites(scope.name) if k.scope is root or id(k.scope) in reached]
+            if d <= 0 or not calls:
+                return V.UNKNOWN
+            for k in calls:
+                arg, _explicit = kf.argument_for(k.node, scope, expr.id, is_method_call=isinstance(k.node.func, ast.Attribute))
+                if arg is None:
+                    return V.UNKNOWN
+                work.append((arg, k.module if _explicit else m, d - 1))
+            continue
+        found = V.possible_values(expr, m, project)
+        if found is V.UNKNOWN:
+            return V.UNKNOWN
+        vals = vals | found
+    return vals
+
+
+def _other_restore(call, modules: list, ignore: tuple = ()) -> bool:
+    """Another checkpoint load in the program (a Saver restore, a second warm start that is not
+    limited to the trainable variables...): it may bring the moving statistics. ``ignore``: call
+    names not counted (the Saver's own ``restore``; other Savers are asked separately)."""
+    for m in modules:
+        for k in m.calls:
+            if k.node is call.node or k.name not in RESTORE_NAMES or k.name in ignore:
+                continue
+            if k.qualname in WARM_STARTS:
+                amap = k.node.args[1] if len(k.node.args) > 1 else _kw(k.node, "assignment_map")
+                if amap is not None and _trainable_map(amap, m, k.scope):
+                    continue
+            return True
+    return False
+
+
+def _scope_nodes(module: Module, scope) -> list:
+    body = scope.body if scope is not None else module.tree.body
+    if scope is not None:
+        return [n for st in body for n in ast.walk(st)]
+    return [n for st in body if not isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            for n in ast.walk(st)]
+
+
+def _single_value(name: str, module: Module, scope) -> Optional[ast.AST]:
+    """The one value a local name is bound to, never rebound, extended or mutated; None otherwise."""
+    values = []
+    for n in _scope_nodes(module, scope):
+        if isinstance(n, ast.Assign):
+            for t in n.targets:
+                if isinstance(t, ast.Name) and t.id == name:
+                    values.append(n.value)
+                elif any(isinstance(e, ast.Name) and e.id == name for e in ast.walk(t)):
+                    return None  # unpacked, or a subscript store
+        elif isinstance(n, (ast.AugAssign, ast.AnnAssign, ast.For, ast.comprehension, ast.withitem)):
+            target = getattr(n, "target", None) or getattr(n, "optional_vars", None)
+            if target is not None and any(isinstance(e, ast.Name) and e.id == name for e in ast.walk(target)):
+                return None
+        elif isinstance(n, ast.Subscript) and isinstance(n.ctx, (ast.Store, ast.Del)) \
+                and isinstance(n.value, ast.Name) and n.value.id == name:
+            return None
+        elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name) \
+                and n.func.value.id == name and n.func.attr in _MUTATORS | _DICT_WRITERS:
+            return None
+    return values[0] if len(values) == 1 else None
+
+
+_DICT_WRITERS = {"update", "setdefault", "__setitem__", "pop", "popitem", "clear"}
+_WRAPPING_CALLS = {"list", "tuple", "sorted", "set"}
+
+
+def _trainable_list(expr: ast.AST, module: Module, scope, depth: int = 0) -> bool:
+    """Is ``expr`` the trainable variables or a subset of them (a filtered comprehension, ``sorted``,
+    a local name bound once to one of these)?"""
+    if depth > 4:
+        return False
+    if _trainable_call(expr, module):
+        return True
+    if isinstance(expr, (ast.ListComp, ast.GeneratorExp, ast.SetComp)) and len(expr.generators) == 1:
+        return _trainable_list(expr.generators[0].iter, module, scope, depth + 1)
+    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and expr.func.id in _WRAPPING_CALLS \
+            and len(expr.args) == 1 and not expr.keywords[1:]:
+        return _trainable_list(expr.args[0], module, scope, depth + 1)
+    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and expr.func.id == "filter" and len(expr.args) == 2:
+        return _trainable_list(expr.args[1], module, scope, depth + 1)
+    if isinstance(expr, ast.Name):
+        value = _single_value(expr.id, module, scope)
+        return value is not None and _trainable_list(value, module, scope, depth + 1)
+    return False
+
+
+def _trainable_map(expr: ast.AST, module: Module, scope, depth: int = 0) -> bool:
+    """Is ``expr`` an ``init_from_checkpoint`` assignment map whose entries all come from the trainable
+    variables: ``{v.op.name: v for v in tf.trainable_variables() if ...}``, ``dict(... for v in tvars)``,
+    a name bound once to one of these, or a dict filled only by ``for v in tvars: amap[...] = ...``?"""
+    if depth > 4:
+        return False
+    if isinstance(expr, ast.DictComp) and len(expr.generators) == 1:
+        return _trainable_list(expr.generators[0].iter, module, scope, depth + 1)
+    if isinstance(expr, ast.Call) and (dotted(expr.func) or "").rsplit(".", 1)[-1] in ("dict", "OrderedDict") \
+            and len(expr.args) == 1 and not expr.keywords:
+        arg = expr.args[0]
+        if isinstance(arg, (ast.GeneratorExp, ast.ListComp)) and len(arg.generators) == 1:
+            return _trainable_list(arg.generators[0].iter, module, scope, depth + 1)
+        return False
+    if isinstance(expr, ast.Name):
+        value = _single_value(expr.id, module, scope)
+        if value is not None:
+            return _trainable_map(value, module, scope, depth + 1)
+        return _filled_from_trainables(expr.id, module, scope)
+    return False
+
+
+def _filled_from_trainables(name: str, module: Module, scope) -> bool:
+    """``amap = {}`` then ``for v in tvars: amap[key] = ...`` (and nothing else writes ``amap``)."""
+    created = stores = 0
+    for n in _scope_nodes(module, scope):
+        if isinstance(n, ast.Assign):
+            for t in n.targets:
+                if isinstance(t, ast.Name) and t.id == name:
+                    empty = (isinstance(n.value, ast.Dict) and not n.value.keys) or (
+                        isinstance(n.value, ast.Call) and (dotted(n.value.func) or "").rsplit(".", 1)[-1]
+                        in ("dict", "OrderedDict") and not n.value.args and not n.value.keywords)
+                    if not empty:
+                        return False
+                    created += 1
+                elif isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id == name:
+                    loop = next((a for a in module.ancestors(n) if isinstance(a, (ast.For, ast.AsyncFor))), None)
+                    if loop is None or not _trainable_list(loop.iter, module, scope):
+                        return False
+                    stores += 1
+                elif any(isinstance(e, ast.Name) and e.id == name for e in ast.walk(t)):
+                    return False
+        elif isinstance(n, (ast.AugAssign, ast.AnnAssign, ast.For, ast.comprehension, ast.withitem)):
+            target = getattr(n, "target", None) or getattr(n, "optional_vars", None)
+            if target is not None and any(isinstance(e, ast.Name) and e.id == name for e in ast.walk(target)):
+                return False
+        elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name) \
+                and n.func.value.id == name and n.func.attr in _MUTATORS | _DICT_WRITERS:
+            return False
+        elif isinstance(n, ast.Call) and any(isinstance(a, ast.Name) and a.id == name for a in n.args) \
+                and not (dotted(n.func) or "").endswith("init_from_checkpoint"):
+            return False  # handed to a helper that may add entries
+    return created == 1 and stores > 0
 
 
 def _selects_moving_variables(module: Module) -> bool:
