@@ -758,7 +758,8 @@ class NoTrainingFlagInTrainStep(Rule):
     framework = "keras"
     summary = "A model containing BatchNormalization is called without training=True in a custom training step."
     # backward: a Keras 3 model trained by a PyTorch loop on the torch backend
-    triggers = ("GradientTape", "train_step", "minimize", "backward")
+    # def call: a model class run by a step elsewhere through its `call` method (see _direct_call_bypasses_mode)
+    triggers = ("GradientTape", "train_step", "minimize", "backward", "def call")
     doc = RuleDoc(
         what="""
 Finds, inside a training step (a `tf.GradientTape` block, a `train_step` override, a `minimize`
@@ -777,6 +778,14 @@ closure's model is the one bound in its enclosing function, before the module's)
 MobileNet, MobileNetV2, MobileNetV3Small/Large, EfficientNetB0-B7, EfficientNetV2B0-B3/S/M/L,
 DenseNet121/169/201, InceptionV3, InceptionResNetV2, Xception, NASNetMobile/Large, RegNetX*/Y*
 (not VGG16/VGG19, not ConvNeXt).
+
+Also, when a training step runs a model's `call` method directly (`model.call(x, training=True)`
+in the GradientTape, `self.call(x)` in a `train_step`), the `call` of that model's class — and of
+the project blocks it builds — that runs a BatchNormalization sublayer (or a block or Sequential
+containing one) without `training`: only `__call__` hands the mode down to sublayers called
+without it. When the step's model is known only at run time (a class handed in, `model_cls()`, a
+module loaded from a path, `getattr`), the project's `keras.Model` subclasses that nothing in the
+project constructs stand for it (model definitions loaded by name). Reported once per `call`.
 """,
         why="""
 Outside `fit`, nothing sets the training mode: a call without `training` leaves it `None`, and
@@ -786,7 +795,10 @@ tf_keras 2.21: after a GradientTape loop with `model(x)` the moving mean is stil
 same loop with `model(x, training=True)` moves it. The model trains on batch statistics it never
 records, so `predict`/`evaluate` use the initial 0/1 statistics. On the torch backend, torch's
 `model.train()` does not help: Keras layers read only their `training` argument (measured with
-Keras 3.15: `model.train(); model(x)` in a torch loop leaves the moving mean at 0).
+Keras 3.15: `model.train(); model(x)` in a torch loop leaves the moving mean at 0). A `call`
+method run directly opens no call context: `self.bn(x)` inside it gets training=None however the
+step calls `model.call(x, training=True)` (measured with Keras 3.15 and tf_keras 2.21: the moving
+mean stays 0; with `model(x, training=True)`, or `self.bn(x, training=training)`, it moves).
 """,
         example="""
 model = keras.applications.ResNet50(weights=None, classes=10)
@@ -810,7 +822,13 @@ for x, y in dataset:
 - objects set `trainable = False` in the same program (deliberately frozen), and models whose
   only BN sits in a part kept in inference mode on purpose (a base called `base(x, training=False)`
   or set `base.trainable = False`, BN created `trainable=False`): transfer learning with a custom loop;
-- `fit`, and code that calls `set_learning_phase(1)`.
+- `fit`, and code that calls `set_learning_phase(1)`;
+- for a step that runs `model.call(...)`: sublayers given `training` (or an `is_training`-style
+  keyword), non-trainable BN, pretrained `keras.applications` backbones, models that come from
+  Keras itself (`load_model`, `Sequential`, a functional `Model(inputs, outputs)`: it passes the
+  flag to every layer) or from another library, `.call` inside a layer's own `call` (the outer
+  `__call__` has set the mode), test files, and — for a model known only at run time — classes the
+  project constructs itself.
 """,
         versions=KERAS_VERSIONS,
     )
@@ -847,6 +865,64 @@ for x, y in dataset:
                                f"frozen); pass training=True")
                 yield self.finding(cmod, call, message, fix=self._fix(cmod, call))
             yield from self._none_through_helpers(module, project, region, frozen)
+        yield from self._direct_call_bypasses_mode(module, project)
+
+    def _direct_call_bypasses_mode(self, module: Module, project: Project) -> Iterable[Finding]:
+        """A model class whose ``call`` runs a BatchNormalization sublayer (or a sub-block that has
+        one) without ``training``, in a project whose training step runs that model's ``call``
+        method directly — ``model.call(x, training=True)``, ``model.call(x)`` in the GradientTape —
+        instead of ``model(...)``: only ``__call__`` opens the call context from which sublayers
+        called without ``training`` inherit the mode, so each such BN runs with training=None,
+        i.e. in inference mode, while the model trains (elasticdl before its PRs #308 and #968).
+        The class is the step model's own class when it resolves; when the step's model is loaded
+        at run time (a class or module handed in by name), the project's Keras model classes that
+        nothing in the project constructs (model definitions loaded by name), with the sub-blocks
+        they build. Reported once per ``call``, at its first such sublayer call."""
+        if not module.mentions("def call") or not module.classes or not kf.uses_keras(module):
+            return
+        if is_test_file(module.path):
+            return
+        models: Optional[dict] = None
+        frozen: Optional[frozenset] = None
+        for cls in module.classes:
+            fn = next((f for f in cls.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+                       and f.name == "call"), None)
+            if fn is None:
+                continue
+            if models is None:
+                models = _direct_call_models(project)
+                if not models:
+                    return
+                frozen = kf.frozen_names(project, module)
+            if id(cls) not in models:
+                continue
+            bn_attrs = _bn_sublayer_attributes(module, project, cls) - (frozen or frozenset())
+            missing = []
+            for n in _walk_same_scope(fn):
+                if not (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+                        and dotted(n.func.value) == "self" and n.func.attr in bn_attrs):
+                    continue
+                expr, known = kf.training_arg(n)
+                if known and expr is None and not any(k.arg and _TRAINING_FLAG_KEYWORD.match(k.arg) for k in n.keywords):
+                    missing.append(n)
+            if not missing:
+                continue
+            missing.sort(key=lambda c: (c.lineno, c.col_offset))
+            smod, site, dynamic, root = models[id(cls)]
+            names = list(dict.fromkeys(f"self.{c.func.attr}" for c in missing))
+            listed = ", ".join(f"`{x}`" for x in names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+            part = "" if root is cls else f"; `{cls.name}` is a part of `{root.name}`"
+            origin = (f" (the step's model is loaded at run time, and nothing in the project constructs `{root.name}`: "
+                      f"a model definition loaded by name{part})") if dynamic else (f" ({part[2:]})" if part else "")
+            has_flag = kf._param_index(fn, "training")[2]
+            fix = "pass `training=training` to each of them" if has_flag else \
+                "give `call` a `training` parameter and pass it to each of them"
+            yield self.finding(module, missing[0], (
+                f"`{cls.name}.call` runs {listed} (BatchNormalization, or a block with it) without `training`, and "
+                f"the training step runs the model's `call` method directly (`{ast.unparse(site.func)}(...)` at "
+                f"{project.relative_path(smod)}, {smod.line_ref(site.lineno)}){origin}: only `__call__` passes the "
+                f"mode on to sublayers called without it, so these BN layers run in inference mode while the model "
+                f"trains (moving statistics never update, evaluation uses the initial 0/1); {fix}"))
 
     def _none_through_helpers(self, module: Module, project: Project, region, frozen: frozenset) -> Iterable[Finding]:
         """``self.compute_loss(x, y)`` in the step -> ``compute_loss(self, x, y, training=None)`` ->
@@ -1030,6 +1106,224 @@ def _param_defaults_training_true(project: Project, fn: FuncNode, name: str, dep
         if expr is not None and _instance_defaults_training_true(c.module, project, expr, depth + 1, found):
             return True
     return False
+
+
+def _direct_call_models(project: Project) -> dict:
+    """{id(class): (module, ``.call`` site, dynamic, model class it belongs to)} for the model
+    classes a training step runs through their ``call`` method directly (``model.call(x, ...)`` in
+    a GradientTape, a ``minimize`` loss or a ``train_step``, on the differentiated model, outside
+    any layer's own ``call``), with the project classes they build as sublayers and their project
+    bases. When the step's model comes from run time (a parameter, a class handed in, a loader),
+    the project's Keras model classes that nothing constructs stand for it (``dynamic``). Empty
+    when nothing calls ``.call`` that way or the learning phase is set."""
+    def compute(p: Project) -> dict:
+        out: dict = {}
+        todo: list = []
+        unconstructed: Optional[list] = None
+        for m in p.modules:
+            if ".call(" not in m.unit.text or is_test_file(m.path) or not kf.uses_keras(m):
+                continue
+            for region in kf.training_regions(m, p):
+                if region.kind == "torch_loop" or not region.roots:
+                    continue
+                for n in region.nodes():
+                    if not (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "call"):
+                        continue
+                    obj = dotted(n.func.value)
+                    if obj is None or obj not in region.roots or not _learning_phase_never_set(p, m):
+                        continue
+                    scope = m.scope_of(n)
+                    chain = [scope] + [a for a in m.ancestors(scope) if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef))] \
+                        if scope is not None else []
+                    if any(f.name in ("call", "__call__") for f in chain):
+                        continue  # a layer delegating inside its own call: the outer __call__ set the mode
+                    classes = _classes_bound_to(m, p, n.func.value)
+                    if classes is None:
+                        continue  # a Keras/TF or library model (load_model, Sequential, functional)
+                    dynamic = "dynamic" in classes
+                    if dynamic:
+                        if unconstructed is None:
+                            unconstructed = _unconstructed_keras_models(p)
+                        classes = [c for c in classes if c != "dynamic"] + unconstructed
+                    for cmod, cls in classes:
+                        todo.append((cmod, cls, (m, n, dynamic, cls)))
+        while todo:
+            cmod, cls, site = todo.pop()
+            if id(cls) in out:
+                continue
+            out[id(cls)] = site
+            for b in cls.bases:
+                bmod, base = kf.resolve_def_in(p, cmod, b)
+                if isinstance(base, ast.ClassDef) and bmod is not None:
+                    todo.append((bmod, base, site))
+            for st in ast.walk(cls):
+                if isinstance(st, ast.Assign) and isinstance(st.value, ast.Call) and any(
+                        isinstance(t, ast.Attribute) and dotted(t.value) == "self" for t in st.targets):
+                    smod, sub = kf.resolve_def_in(p, cmod, st.value.func)
+                    if isinstance(sub, ast.ClassDef) and smod is not None:
+                        todo.append((smod, sub, site))
+        return out
+    return project.fact("keras.direct_call_models", compute)
+
+
+_FRAMEWORK_ROOTS = ("tensorflow", "keras", "tf_keras", "tf", "jax", "torch")
+
+
+def _classes_bound_to(module: Module, project: Project, target: ast.expr, depth: int = 0) -> Optional[list]:
+    """The project classes ``target`` (``model``, ``self._model``) is bound to, as (module, class)
+    pairs, with "dynamic" for a binding known only at run time (a parameter, ``model_cls()``, a
+    loader's return, ``getattr``); None when a binding is a framework or library object."""
+    values: list = []
+    if isinstance(target, ast.Name) and target.id == "self":
+        cls = module.enclosing_class(target)
+        return [(module, cls)] if cls is not None else None  # `self.call(x)` in a train_step override
+    if isinstance(target, ast.Name):
+        scope = module.scope_of(target)
+        while True:
+            values = kf._assignments(scope if scope is not None else module.tree, target.id)
+            if values:
+                break
+            if scope is not None and kf._param_index(scope, target.id)[2]:
+                return _parameter_classes(module, project, scope, target.id, depth, instantiated=False)
+            if scope is None:
+                return ["dynamic"]
+            scope = module.scope_of(scope)
+    elif isinstance(target, ast.Attribute) and dotted(target.value) == "self":
+        cls = module.enclosing_class(target)
+        values = [st.value for st in ast.walk(cls) if isinstance(st, (ast.Assign, ast.AnnAssign))
+                  and st.value is not None and any(
+                      isinstance(t, ast.Attribute) and t.attr == target.attr and dotted(t.value) == "self"
+                      for t in (st.targets if isinstance(st, ast.Assign) else [st.target]))] if cls is not None else []
+        if not values:
+            return ["dynamic"]
+    else:
+        return ["dynamic"]
+    out: list = []
+    for v in values:
+        found = _classes_of_value(module, project, v, depth)
+        if found is None:
+            return None
+        out.extend(found)
+    return out
+
+
+def _classes_of_value(module: Module, project: Project, v: Optional[ast.expr], depth: int) -> Optional[list]:
+    if v is None or depth > 3:
+        return ["dynamic"]
+    if isinstance(v, ast.Name):
+        return _classes_bound_to(module, project, v, depth + 1)
+    if not isinstance(v, ast.Call):
+        return ["dynamic"]  # a subscript, an attribute of a config: whatever was put there
+    q = module.imports.resolve(v.func) or ""
+    if q.split(".")[0] in _FRAMEWORK_ROOTS:
+        return None
+    cmod, d = kf.resolve_def_in(project, module, v.func)
+    if isinstance(d, ast.ClassDef) and cmod is not None:
+        return [(cmod, d)]
+    if isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef)) and cmod is not None:
+        out: list = []
+        for r in ast.walk(d):
+            if isinstance(r, ast.Return) and r.value is not None and cmod.scope_of(r) is d:
+                found = _classes_of_value(cmod, project, r.value, depth + 1)
+                if found is None:
+                    return None
+                out.extend(found)
+        return out or ["dynamic"]
+    f = v.func
+    if isinstance(f, ast.Name):
+        scope = module.scope_of(v)
+        if scope is not None and kf._param_index(scope, f.id)[2]:
+            return _parameter_classes(module, project, scope, f.id, depth, instantiated=True)  # `model_cls()`
+        if f.id == "getattr" or kf._assignments(scope if scope is not None else module.tree, f.id):
+            return ["dynamic"]  # `getattr(mod, name)`, `cls = load_class(...); cls()`
+        return None  # a builtin, a library function
+    if isinstance(f, (ast.Subscript, ast.Call)):
+        return ["dynamic"]  # `module_dict[name](...)`, `getattr(mod, name)(...)`
+    return None  # a method of some library object
+
+
+def _parameter_classes(module: Module, project: Project, fn: FuncNode, name: str, depth: int,
+                       instantiated: bool) -> Optional[list]:
+    """What the calls of ``fn`` (a module function, or the ``__init__`` of a class: its
+    constructions) pass as parameter ``name``: the instances' classes, or with ``instantiated`` the
+    classes handed in (``Trainer(ResNet)`` then ``model_cls()``); "dynamic" when a call passes
+    something known only at run time, when it is hidden by ``*args``/``**kwargs``, or when no call
+    of ``fn`` is visible."""
+    if depth > 3:
+        return ["dynamic"]
+    owner = module.parent(fn)
+    if isinstance(owner, ast.ClassDef):
+        if fn.name != "__init__":
+            return ["dynamic"]
+        callee: ast.AST = owner
+        sites = project.call_sites(owner.name)
+    elif owner is module.tree:
+        callee, sites = fn, project.call_sites(fn.name)
+    else:
+        return ["dynamic"]
+    sites = [s for s in sites if kf.resolve_def(project, s.module, s.node.func) is callee]
+    if not sites:
+        return ["dynamic"]
+    out: list = []
+    for s in sites:
+        arg, explicit = kf.argument_for(s.node, fn, name, is_method_call=callee is not fn)
+        if arg is None or not explicit:
+            return ["dynamic"]
+        if instantiated:
+            cmod, cls = kf.resolve_def_in(project, s.module, arg) if isinstance(arg, (ast.Name, ast.Attribute)) \
+                else (None, None)
+            out.extend([(cmod, cls)] if isinstance(cls, ast.ClassDef) and cmod is not None else ["dynamic"])
+            continue
+        found = _classes_of_value(s.module, project, arg, depth + 1)
+        if found is None:
+            return None
+        out.extend(found)
+    return out
+
+
+def _unconstructed_keras_models(project: Project) -> list:
+    """The project's module-level ``keras.Model`` subclasses that no code in the project constructs
+    (outside test files): model definitions meant to be loaded by name."""
+    out = []
+    for m in project.modules:
+        if is_test_file(m.path) or not kf.uses_keras(m):
+            continue
+        for cls in m.classes:
+            if m.parent(cls) is not m.tree:
+                continue
+            if not any(kf.keras_name(m.imports.resolve(b)) in ("keras.Model", "keras.models.Model") for b in cls.bases):
+                continue
+            if any(kf.resolve_def(project, s.module, s.node.func) is cls for s in project.call_sites(cls.name)):
+                continue
+            out.append((m, cls))
+    return out
+
+
+def _bn_sublayer_attributes(module: Module, project: Project, cls: ast.ClassDef) -> set[str]:
+    """``self.<attr>`` names of ``cls`` bound to a trainable BatchNormalization or to a project
+    block / Sequential that contains one (and whose call does not default ``training`` to True)."""
+    out: set[str] = set()
+    for st in ast.walk(cls):
+        if not (isinstance(st, ast.Assign) and isinstance(st.value, ast.Call)):
+            continue
+        attrs = [t.attr for t in st.targets if isinstance(t, ast.Attribute) and dotted(t.value) == "self"]
+        if not attrs:
+            continue
+        v = st.value
+        q = module.imports.resolve(v.func)
+        if kf.is_keras_bn_layer(q):
+            if kf._literal(kf.kwarg(v, "trainable")) is not False:
+                out.update(attrs)
+            continue
+        if kf.is_bn_application(q):
+            continue  # a pretrained backbone: its mode is a fine-tuning choice
+        if not kf.is_bn_model(module, project, v):
+            continue
+        cmod, sub = kf.resolve_def_in(project, module, v.func)
+        if isinstance(sub, ast.ClassDef) and cmod is not None and _call_defaults_training_true(project, cmod, sub):
+            continue
+        out.update(attrs)
+    return out
 
 
 def _under_training_test(module: Module, node: ast.AST, stop: ast.AST) -> bool:
@@ -1954,6 +2248,13 @@ a GradientTape block, a `minimize` loss, a function computing gradients or calle
 step. With no argument and no outer call, Keras 3 and tf.keras 2 take the signature default
 (measured: a scoring helper's `model(x)`, a `test_step`'s `self(x)` and a `tf.function` serving
 function all move the moving mean; `predict`/`evaluate`'s own steps pass training=False).
+Also a BatchNormalization subclass whose `call` gives its parent a `training` built only from a
+freeze switch set at construction (`super().call(x, training=not self.freeze)`, keras-resnet
+before its PR #47; `freeze`/`frozen`/`fix`/`trainable` attributes) and never from the mode Keras
+passes in: with the switch off the value is True, so `predict`, `evaluate` and every inference
+call run the layer in training mode (measured with Keras 3.15 and tf_keras 2.21: `predict` moves
+the moving mean and its outputs depend on the rest of the batch; a subclass passing
+`training=False if self.frozen else training` does neither).
 """,
         why="""
 `training=True` switches every BatchNormalization to batch statistics *and* makes it assign them
@@ -2009,7 +2310,13 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
   statistics or building the model), a placeholder input (`tf.zeros`, `keras.Input`, random data),
   a model built in the same function and not trained or loaded before the call, module-level code
   before anything trains, a `call` that passes every sublayer an explicit mode of its own
-  (`self.backbone(x, training=False)`), and GAN generators/discriminators sampled as they train.
+  (`self.backbone(x, training=False)`), and GAN generators/discriminators sampled as they train;
+- for a BatchNormalization subclass: a `training` that reads the incoming flag (`training=False if
+  self.freeze else training`, `training and not self.freeze`) or `K.learning_phase()`, a literal
+  (True: batch statistics on purpose; False: a frozen BN), a mode attribute rather than a freeze
+  switch (`self.is_training` given at construction: one instance per mode, the TF1 habit), a switch
+  another method assigns (flipped before inference), and a class every construction of which in the
+  project freezes it.
 """,
         versions=KERAS_VERSIONS,
     )
@@ -2060,6 +2367,42 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
                 "into the statistics the trained model keeps; call it with training=False (for MC dropout, "
                 "switch on only the Dropout layers)"), fix=fix)
         yield from self._implicit_training_default(module, project, frozen)
+        yield from self._bn_subclass_forces_training(module, project)
+
+    def _bn_subclass_forces_training(self, module: Module, project: Project) -> Iterable[Finding]:
+        """A BatchNormalization subclass whose ``call`` hands its parent a ``training`` built only from
+        a freeze switch of the layer (``super().call(x, training=not self.freeze)``, keras-resnet
+        before its PR #47) and never from the mode Keras passes in: while the switch is off the
+        value is True, so ``predict``/``evaluate`` (which pass training=False) and any inference
+        call run the layer in training mode — batch statistics, assigned into the moving
+        mean/variance. Only freeze switches (``freeze``/``frozen``/``fix``/``trainable``) set at
+        construction; not a literal True (batch statistics always, on purpose), not a mode
+        attribute another method switches, not a class every construction of which freezes."""
+        for cls in module.classes:
+            if not _bn_subclass(project, module, cls):
+                continue
+            call = next((f for f in cls.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+                         and f.name == "call"), None)
+            if call is None or mentions_deliberate_batch_stats([cls.name]) \
+                    or set(identifier_words(cls.name)) & _GAN_MODEL_WORDS:
+                continue
+            for n in _walk_same_scope(call):
+                if not isinstance(n, ast.Call):
+                    continue
+                expr = _parent_call_training(cls, n)
+                found = _freeze_switch_expression(module, project, cls, expr) if expr is not None else None
+                if found is None or _DELIBERATE_COMMENT.search(_comments_at(module, n)):
+                    continue
+                switch, on = found
+                shown = ast.unparse(expr)
+                frozen_test = f"self.{switch}" if not on else f"not self.{switch}"
+                yield self.finding(module, n, (
+                    f"`{cls.name}.call` gives its parent BatchNormalization training={shown}, which depends only on "
+                    f"the layer's switch `self.{switch}`, never on the mode Keras passes in: with `self.{switch}` "
+                    f"{on} it is True, so the layer runs in training mode in predict(), evaluate() and every inference "
+                    f"call too — it normalizes with the statistics of the batch being predicted (TF2 Keras and Keras 3 "
+                    f"also assign them into its moving mean/variance); force training=False only when frozen and "
+                    f"otherwise pass the incoming flag on (`training=False if {frozen_test} else training`)"))
 
     def _implicit_training_default(self, module: Module, project: Project, frozen: frozenset) -> Iterable[Finding]:
         """``model(x)`` with no ``training`` where ``model`` is an instance of a class whose ``call``
@@ -2296,6 +2639,136 @@ def _sublayers_ignore_flag(cls: ast.ClassDef) -> bool:
         if expr is None and len(n.args) >= 2 and isinstance(n.args[1], ast.Constant):
             expr = n.args[1]
         if expr is None or (isinstance(expr, ast.Name) and expr.id == "training"):
+            return False
+    return True
+
+
+def _bn_subclass(project: Project, module: Module, cls: ast.ClassDef, depth: int = 0) -> bool:
+    """Does ``cls`` derive from Keras' BatchNormalization, directly or through project classes?"""
+    if depth > 4:
+        return False
+    for b in cls.bases:
+        if kf.is_keras_bn_layer(module.imports.resolve(b)):
+            return True
+        bmod, base = kf.resolve_def_in(project, module, b)
+        if isinstance(base, ast.ClassDef) and bmod is not None and _bn_subclass(project, bmod, base, depth + 1):
+            return True
+    return False
+
+
+def _parent_call_training(cls: ast.ClassDef, call: ast.Call) -> Optional[ast.expr]:
+    """The ``training`` that ``call`` — the parent's call run from a subclass's ``call``:
+    ``super().call(x, training=...)``, ``super(C, self).call(...)``, ``Base.call(self, x, ...)`` —
+    gives; None for any other call or when it gives none."""
+    f = call.func
+    if not (isinstance(f, ast.Attribute) and f.attr == "call"):
+        return None
+    v = f.value
+    if isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id == "super":
+        position = 1
+    elif dotted(v) is not None and dotted(v) in {dotted(b) for b in cls.bases} and call.args \
+            and isinstance(call.args[0], ast.Name) and call.args[0].id == "self":
+        position = 2
+    else:
+        return None
+    expr = kf.kwarg(call, "training")
+    if expr is None and len(call.args) > position and not any(isinstance(a, ast.Starred)
+                                                             for a in call.args[:position + 1]):
+        expr = call.args[position]
+    return expr
+
+
+_FREEZE_SWITCH_WORDS = frozenset({"freeze", "frozen", "freezed", "fix", "fixed", "trainable"})
+
+
+def _switch_truth(expr: ast.expr, env: dict[str, bool]):
+    """The truth value of a training expression made of ``self.<attr>`` switches and constants under
+    ``env``; None when it contains anything else."""
+    if isinstance(expr, ast.Constant):
+        return bool(expr.value) if isinstance(expr.value, (bool, int, type(None))) else None
+    if isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name) and expr.value.id == "self":
+        return env.get(expr.attr)
+    if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.Not):
+        v = _switch_truth(expr.operand, env)
+        return None if v is None else not v
+    if isinstance(expr, ast.BoolOp):
+        vals = [_switch_truth(v, env) for v in expr.values]
+        if any(v is None for v in vals):
+            return None
+        return all(vals) if isinstance(expr.op, ast.And) else any(vals)
+    if isinstance(expr, ast.IfExp):
+        test = _switch_truth(expr.test, env)
+        return None if test is None else _switch_truth(expr.body if test else expr.orelse, env)
+    if isinstance(expr, ast.Compare) and len(expr.ops) == 1 \
+            and isinstance(expr.ops[0], (ast.Eq, ast.NotEq, ast.Is, ast.IsNot)):
+        a, b = _switch_truth(expr.left, env), _switch_truth(expr.comparators[0], env)
+        if a is None or b is None:
+            return None
+        return (a == b) if isinstance(expr.ops[0], (ast.Eq, ast.Is)) else (a != b)
+    return None
+
+
+def _freeze_switch_expression(module: Module, project: Project, cls: ast.ClassDef,
+                              expr: ast.expr) -> Optional[tuple[str, bool]]:
+    """The freeze switch (``freeze``, ``frozen``, ``trainable``...) a BN subclass's ``training``
+    expression is built from, when the expression reads nothing but ``self.<attr>`` switches and
+    constants (not the call's own ``training``, a local, a call such as ``K.learning_phase()``), is
+    True for some value of them and False for another, the switches are set at construction only
+    (no other method assigns them: a mode attribute switched before inference is not this), and
+    not every construction of the class in the project freezes it. Returns (switch, the value of
+    the switch that makes the expression True)."""
+    attrs = sorted({n.attr for n in ast.walk(expr) if isinstance(n, ast.Attribute)})
+    if not attrs or len(attrs) > 3 or any(isinstance(n, ast.Name) and n.id != "self" for n in ast.walk(expr)):
+        return None
+    switches = [a for a in attrs if set(identifier_words(a)) & _FREEZE_SWITCH_WORDS]
+    if not switches:
+        return None
+    outcomes: dict[bool, list[dict[str, bool]]] = {}
+    for bits in range(2 ** len(attrs)):
+        env = {a: bool(bits >> i & 1) for i, a in enumerate(attrs)}
+        value = _switch_truth(expr, env)
+        if value is None:
+            return None
+        outcomes.setdefault(value, []).append(env)
+    if set(outcomes) != {True, False}:
+        return None  # a constant in disguise: always batch statistics (on purpose) or always frozen
+    construction = ("__init__", "build", "from_config", "get_config")
+    for n in ast.walk(cls):
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name not in construction:
+            for st in ast.walk(n):
+                targets = st.targets if isinstance(st, ast.Assign) else [st.target] \
+                    if isinstance(st, (ast.AugAssign, ast.AnnAssign)) else []
+                if any(isinstance(t, ast.Attribute) and dotted(t.value) == "self" and t.attr in attrs
+                       for t in targets):
+                    return None  # switched by a method: a mode attribute, set before inference
+    switch = switches[0]
+    if len(attrs) == 1 and _every_construction_sets(module, project, cls, switch,
+                                                    {e[switch] for e in outcomes[False]}):
+        return None
+    return switch, outcomes[True][0][switch]
+
+
+def _every_construction_sets(module: Module, project: Project, cls: ast.ClassDef, attr: str,
+                             values: set) -> bool:
+    """Does every construction of ``cls`` in the project (at least one) store one of ``values`` in
+    ``self.<attr>`` (``__init__`` stores a parameter there; its argument, or default, is known)?"""
+    init = next((f for f in cls.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+                 and f.name == "__init__"), None)
+    if init is None:
+        return False
+    param = next((st.value.id for st in ast.walk(init) if isinstance(st, ast.Assign)
+                  and isinstance(st.value, ast.Name) and kf._param_index(init, st.value.id)[2]
+                  and any(isinstance(t, ast.Attribute) and dotted(t.value) == "self" and t.attr == attr
+                          for t in st.targets)), None)
+    if param is None:
+        return False
+    sites = [s for s in project.call_sites(cls.name) if kf.resolve_def(project, s.module, s.node.func) is cls]
+    if not sites:
+        return False
+    for s in sites:
+        arg, _ = kf.argument_for(s.node, init, param, is_method_call=True)
+        found = kf.argument_values(s.module, project, arg) if arg is not None else None
+        if not found or not all(isinstance(v, bool) for v in found) or not set(found) <= values:
             return False
     return True
 
