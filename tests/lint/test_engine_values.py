@@ -295,3 +295,17 @@ def test_verdicts_do_not_depend_on_folder_names_above_the_project(tmp_path, monk
     monkeypatch.chdir(project)
     relative = [(f.code, f.line) for f in lint_paths(["."]).findings]
     assert absolute == relative == [("BN303", 9)]
+
+
+def test_a_failing_project_fact_is_computed_once_and_fails_for_every_module():
+    p = project(a="x = 1\n", b="y = 2\n")
+    runs = []
+
+    def compute(_p):
+        runs.append(1)
+        raise ValueError("broken fact")
+
+    for _module in p.modules:
+        with pytest.raises(ValueError, match="broken fact"):
+            p.fact("test.broken", compute)
+    assert len(runs) == 1

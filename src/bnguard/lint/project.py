@@ -421,10 +421,25 @@ class Project:
             yield from m.calls
 
     def fact(self, key: str, compute):
-        """Memoised project-wide fact: ``project.fact("tf1.update_ops_consumers", fn)``."""
+        """Memoised project-wide fact: ``project.fact("tf1.update_ops_consumers", fn)``. A failure is
+        memoised too: every module asks for the same fact, and recomputing a failing project-wide
+        fact once per module turned one internal error into thousands of slow ones."""
         if key not in self.facts:
-            self.facts[key] = compute(self)
-        return self.facts[key]
+            try:
+                self.facts[key] = compute(self)
+            except Exception as exc:
+                self.facts[key] = _FailedFact(exc)
+        value = self.facts[key]
+        if isinstance(value, _FailedFact):
+            raise value.error
+        return value
+
+
+class _FailedFact:
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception):
+        self.error = error
 
 
 # --- what a scope binds its names to (shared by the torch flow and the TF1 rules) --------------------

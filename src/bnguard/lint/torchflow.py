@@ -343,7 +343,8 @@ def _local_aliases(fn_body: Sequence[ast.stmt], params: set[str]) -> dict[str, t
                     key, text = receiver_key(value, {}, params)
                     aliases[name] = (key, text)
                 elif isinstance(value, ast.Subscript) and isinstance(value.slice, ast.Name) \
-                        and isinstance(value.value, (ast.Name, ast.Attribute)) and dotted(value.value).split(".")[0] != name:
+                        and isinstance(value.value, (ast.Name, ast.Attribute)) and dotted(value.value) \
+                        and dotted(value.value).split(".")[0] != name:
                     # model = models[idx]: an element of the list, as `models[idx]` is named elsewhere
                     key, text = receiver_key(value, {}, params)
                     if key is not None:
