@@ -416,26 +416,10 @@ def _flag_variable_switches(project: Project, program: frozenset) -> dict:
 def _flag_terminal_names(site: BNSite, project: Project, depth: int = 4) -> Optional[set]:
     """The last names of the expressions the flag of ``site`` comes from, following parameters through
     their call sites (``mlp(x, self.is_training)`` -> ``is_training``); None when it cannot tell."""
-    out: set = set()
-    work = [(site.flag_expr, site.module, depth)]
-    while work:
-        expr, m, d = work.pop()
-        if not isinstance(expr, (ast.Name, ast.Attribute)):
-            return None
-        scope = m.scope_of(expr)
-        if isinstance(expr, ast.Name) and scope is not None and not isinstance(scope, ast.Lambda) \
-                and kf._param_index(scope, expr.id)[2]:
-            sites = project.call_sites(scope.name)
-            if d <= 0 or not sites:
-                return None
-            for c in sites:
-                arg, explicit = kf.argument_for(c.node, scope, expr.id, is_method_call=isinstance(c.node.func, ast.Attribute))
-                if arg is None or not explicit:
-                    return None
-                work.append((arg, c.module, d - 1))
-            continue
-        out.add(expr.id if isinstance(expr, ast.Name) else expr.attr)
-    return out
+    terminals = _flag_terminals(site, project, depth, only_passed_on=False)
+    if terminals is None:
+        return None
+    return {expr.id if isinstance(expr, ast.Name) else expr.attr for expr, _m in terminals}
 
 
 def _bound_only_to_bool_variable(name: str, project: Project, program: frozenset) -> bool:
@@ -673,11 +657,11 @@ _CONTEXT_CALLS = frozenset({"name_scope", "variable_scope", "device", "control_d
 _BY_NAME_CALLS = frozenset({"get_tensor_by_name", "get_operation_by_name", "as_graph_element"})
 
 
-def _flag_terminals(site: BNSite, project: Project, depth: int = 4) -> Optional[list]:
+def _flag_terminals(site: BNSite, project: Project, depth: int = 4, only_passed_on: bool = True) -> Optional[list]:
     """(expression, module) pairs the flag of ``site`` is read from, following wrapper parameters to
     every call site (``conv_bn(x, self.is_training)`` -> ``self.is_training``); None when a call
-    site cannot be read or a wrapper also keeps the value somewhere (stores, returns or collects
-    it), where another object could reach the same tensor."""
+    site cannot be read or (with ``only_passed_on``) a wrapper also keeps the value somewhere
+    (stores, returns or collects it), where another object could reach the same tensor."""
     out: list = []
     work = [(site.flag_expr, site.module, depth)]
     while work:
@@ -687,7 +671,7 @@ def _flag_terminals(site: BNSite, project: Project, depth: int = 4) -> Optional[
         scope = m.scope_of(expr)
         if isinstance(expr, ast.Name) and scope is not None and not isinstance(scope, ast.Lambda) \
                 and kf._param_index(scope, expr.id)[2]:
-            if not _only_passed_on(expr.id, scope, m):
+            if only_passed_on and not _only_passed_on(expr.id, scope, m):
                 return None
             sites = project.call_sites(scope.name)
             if d <= 0 or not sites:
@@ -1262,6 +1246,12 @@ def _applies_to_moments(call: ast.Call, owner: ast.AST, module: Module) -> bool:
             if any(isinstance(t, ast.Name) and t.id in names for tgt in n.targets for t in ast.walk(tgt)):
                 return True
     return False
+
+
+def _program_trains(module: Module, project: Project) -> bool:
+    """Does a train op run in the program of ``module`` (see ``same_program``)?"""
+    program = same_program(module, project)
+    return any(id(op.module) in program for op in train_context(project).train_ops)
 
 
 _EMA_READS = frozenset({"apply", "average", "average_name", "variables_to_restore"})
@@ -2161,8 +2151,6 @@ with tf.control_dependencies(update_ops):
         """A hand-written BN (``tf.nn.moments`` + ``tf.train.ExponentialMovingAverage``) whose
         ``ema.apply([batch_mean, batch_var])`` op nothing runs or depends on, while ``ema.average``
         is what inference reads: the averages stay at their initial values."""
-        ctx = train_context(project)
-        program = None
         for c in module.calls:
             if c.name != "apply" or not isinstance(c.node.func, ast.Attribute) or not isinstance(c.node.func.value, ast.Name):
                 continue
@@ -2174,10 +2162,7 @@ with tf.control_dependencies(update_ops):
                                and o.node.func.value.id == ema and _inside_node(o.node, owner, module)
                                for o in module.calls if o.name == "average"):
                 continue
-            if not _result_discarded(c.node, module, project):
-                continue
-            program = program if program is not None else same_program(module, project)
-            if not any(id(op.module) in program for op in ctx.train_ops):
+            if not _result_discarded(c.node, module, project) or not _program_trains(module, project):
                 continue
             yield self.finding(module, c.node, (
                 f"the moving averages of this hand-written batch norm are updated by `{ast.unparse(c.node.func)}(...)`, "
@@ -2189,8 +2174,6 @@ with tf.control_dependencies(update_ops):
         """A hand-written BN (a class or function that normalizes with ``tf.nn.moments``) that
         creates a ``tf.train.ExponentialMovingAverage`` and never calls ``.apply`` on it: no moving
         statistics exist, so evaluation normalizes with the evaluated batch's own statistics."""
-        ctx = train_context(project)
-        program = None
         for c in module.calls:
             if c.name != "ExponentialMovingAverage":
                 continue
@@ -2208,10 +2191,7 @@ with tf.control_dependencies(update_ops):
                 continue
             uses = (_ema_name_uses(target.id, owner) if isinstance(target, ast.Name)
                     else _ema_attribute_uses(target.attr, project))
-            if uses is None or "apply" in uses:
-                continue
-            program = program if program is not None else same_program(module, project)
-            if not any(id(op.module) in program for op in ctx.train_ops):
+            if uses is None or "apply" in uses or not _program_trains(module, project):
                 continue
             yield self.finding(module, c.node, (
                 f"this hand-written batch norm creates `{ast.unparse(target)}` but nothing ever calls "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import itertools
 import os
 import re
 import sys
@@ -973,7 +974,7 @@ def _freeze_undone_findings(project: Project) -> list[tuple[Module, ast.AST, str
     def compute(p: Project):
         flagged: dict[tuple, tuple] = {}
         cleared: set[tuple] = set()
-        for _mod, events in list(_roots(p)) + _constructed_then_method_roots(p):
+        for _mod, events in itertools.chain(_roots(p), _constructed_then_method_roots(p)):
             freezes = [(i, e) for i, e in enumerate(events) if e.kind == "bnfreeze" and e.text]
             if not freezes or not any(e.kind == "step" for e in events):
                 continue
@@ -1027,8 +1028,7 @@ def _constructed_then_method_roots(project: Project) -> list[tuple[Module, list[
         if not m.mentions("eval") or _lightning_module(m):
             continue
         for cls in m.classes:
-            methods = [n for n in cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
-            init = next((n for n in methods if n.name == "__init__"), None)
+            methods, init = _methods_and_init(cls)
             if init is None or not flow.may_produce("eval", init, m):
                 continue
             init_events = flow.summary(init)
@@ -1039,6 +1039,12 @@ def _constructed_then_method_roots(project: Project) -> list[tuple[Module, list[
                     continue
                 out.append((m, list(init_events) + list(flow.summary(fn))))
     return out
+
+
+def _methods_and_init(cls: ast.ClassDef) -> tuple[list, Optional[ast.AST]]:
+    """The methods a class body defines, and its ``__init__`` (None when it has none)."""
+    methods = [n for n in cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    return methods, next((n for n in methods if n.name == "__init__"), None)
 
 
 def _frozen_part_without_bn(freeze: Event, project: Project) -> bool:
@@ -2017,8 +2023,7 @@ def _kept_in_eval_by_constructor(module: Module, method: ast.AST, key: Key, flow
     cls = module.enclosing_class(method)
     if cls is None or [a.arg for a in method.args.args[:1]] != ["self"]:
         return False
-    methods = [n for n in cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
-    init = next((m for m in methods if m.name == "__init__"), None)
+    methods, init = _methods_and_init(cls)
     if init is None:
         return False
     # the constructor's last word on the object (after building it, a fresh train-mode module) is eval()
@@ -2173,24 +2178,15 @@ def _over_training_data(iterable: ast.AST, scope: Optional[ast.AST], project: Pr
     text = ast.unparse(iterable)
     if _TRAIN_DATA.search(text):
         return True
-    names = {n.id for n in ast.walk(iterable) if isinstance(n, ast.Name)}
-    if not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+    fi = _flow(project).function_info.get(id(scope)) if scope is not None else None
+    if fi is None:
         return False
-    params = [a.arg for a in scope.args.posonlyargs + scope.args.args]
-    for name in names & set(params):
-        pos = params.index(name)
-        sites = project.call_sites(scope.name)
-        passed = []
-        for site in sites:
-            call = site.node
-            offset = 1 if params[:1] == ["self"] and isinstance(call.func, ast.Attribute) else 0
-            arg = next((k.value for k in call.keywords if k.arg == name), None)
-            if arg is None and 0 <= pos - offset < len(call.args):
-                arg = call.args[pos - offset]
-            passed.append(arg)
-        if passed and all(a is not None and _TRAIN_DATA.search(ast.unparse(a)) for a in passed):
-            return True
-    return False
+    names = {n.id for n in ast.walk(iterable) if isinstance(n, ast.Name)} & set(_params(scope))
+    if not names:
+        return False
+    bound = [call_arguments(fi, site.node)[1] for site in project.call_sites(scope.name)]
+    return any(bound and all(name in b and _TRAIN_DATA.search(ast.unparse(b[name])) for b in bound)
+               for name in names)
 
 
 @register
