@@ -69,3 +69,18 @@ def test_prefilter_keeps_every_finding(code, kind, case):
 
     result = check_paths([str(case)], CheckOptions(select=["BN3"], prefilter=True, jobs=1))
     assert {(pathlib.Path(f.path).name, f.line, f.code) for f in result.findings} == expected_markers(case)
+
+
+def test_bn306_names_the_remedy_that_fits_the_averaging():
+    """A hand-written Polyak / EMA update is fixed in its own loop (copy the buffers there); an
+    ``AveragedModel`` is fixed by ``update_bn`` or ``use_buffers=True``."""
+    from bnguard.lint.engine import lint_paths
+
+    from _torch_cases import FIXTURES
+
+    soft = FIXTURES / "BN306" / "flagged" / "soft_update_helper"
+    swa = FIXTURES / "BN306" / "flagged" / "swa_no_update_bn.py"
+    [hand] = [f for f in lint_paths([str(soft)], select=["BN306"]).findings]
+    assert "utils.py:3" in hand.message and ".buffers()" in hand.message and "use_buffers" not in hand.message
+    [averaged] = [f for f in lint_paths([str(swa)], select=["BN306"]).findings]
+    assert "use_buffers=True" in averaged.message and ".buffers()" not in averaged.message

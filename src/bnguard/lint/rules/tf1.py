@@ -59,6 +59,34 @@ def _describe_flag(site: BNSite) -> str:
     return f"{site.flag_source} `{ast.unparse(site.flag_expr)}`" if hasattr(ast, "unparse") else site.flag_source
 
 
+def _default_taken(site: BNSite, project: Project) -> str:
+    """``; `disp_net(x)` (path:line) leaves `is_training` out, so its default True applies`` when the
+    flag is a parameter of the function that builds the layer, defaulting to True, and a call of
+    that function omits it (the usual way an inference graph ends up in training mode); else ""."""
+    flag = site.flag_expr
+    fn = site.module.scope_of(site.node)
+    if not isinstance(flag, ast.Name) or not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return ""
+    positional = fn.args.posonlyargs + fn.args.args
+    names = [a.arg for a in positional]
+    if flag.id not in names:
+        return ""
+    index = names.index(flag.id)
+    defaults = dict(zip(names[len(names) - len(fn.args.defaults):], fn.args.defaults))
+    default = defaults.get(flag.id)
+    if not (isinstance(default, ast.Constant) and default.value is True):
+        return ""
+    if names and names[0] in ("self", "cls"):
+        index -= 1
+    for c in project.call_sites(fn.name):
+        if any(isinstance(a, ast.Starred) for a in c.node.args) or any(k.arg in (None, flag.id) for k in c.node.keywords):
+            continue
+        if len(c.node.args) <= index:
+            return (f"; `{ast.unparse(c.node)}` ({c.module.where(c.node.lineno)}) leaves `{flag.id}` out, "
+                    "so its default True applies")
+    return ""
+
+
 def _frozen_is_deliberate(site: BNSite, project: Project) -> bool:
     """Frozen BN on purpose: ``trainable=False`` on the layer, a fine-tuning script that restores
     a pretrained backbone (``init_from_checkpoint``, ``assign_from_checkpoint_fn``, partial Saver),
@@ -2924,7 +2952,7 @@ def _eval_runs(module: Module, require_eval_data: bool = True, any_fetch: bool =
         fetch, feed = _run_fetch_and_feed(c.node)
         if fetch is None or is_unit_test(module, c.scope):
             continue  # a unit test runs the graph to check it, not to evaluate the model
-        fetch_src = ast.unparse(fetch).lower()
+        fetch_src = (ast.unparse(fetch) + " " + _fetch_contents(fetch, c.scope)).lower()
         if any(w in fetch_src for w in ("train", "optim", "minimize", "update", "init", "step")):
             continue
         feed_src = ast.unparse(feed).lower() if feed is not None else ""
@@ -2933,11 +2961,36 @@ def _eval_runs(module: Module, require_eval_data: bool = True, any_fetch: bool =
             feed_src += " " + " ".join(ast.unparse(t).lower() for t in parent.targets)
         evaluates = any(w in feed_src for w in _EVAL_WORDS) or any(w in fetch_src for w in _EVAL_WORDS) \
             or _in_evaluation_function(c)
+        bookkeeping = any(w in fetch_src for w in ("assign", "summar", "save", "restore"))
         predicts = any(w in fetch_src for w in _EVAL_FETCH_WORDS) or (
-            any_fetch and feed is not None and not any(w in fetch_src for w in ("assign", "summar", "save", "restore")))
+            (any_fetch or _in_prediction_function(c)) and feed is not None and not bookkeeping)
         if predicts and (evaluates or not require_eval_data):
             out.append(c.node)
     return out
+
+
+def _fetch_contents(fetch: ast.AST, scope: Optional[ast.AST]) -> str:
+    """The tensors a fetch container held in a local name gathers (``fetches = {}; fetches['depth'] =
+    self.pred_depth; sess.run(fetches, ...)``, ``fetches = [model.loss, model.train_op]``): the
+    names stored into it in the same function, so they decide whether the run trains or predicts.
+    Only named tensors count (an expression that builds a graph says nothing of what is fetched)."""
+    if not isinstance(fetch, ast.Name) or not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return ""
+    stored: list[ast.AST] = []
+    for n in ast.walk(scope):
+        if isinstance(n, ast.Assign):
+            for t in n.targets:
+                if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id == fetch.id:
+                    stored.append(n.value)
+                elif isinstance(t, ast.Name) and t.id == fetch.id:
+                    if isinstance(n.value, ast.Dict):
+                        stored.extend(v for v in n.value.values if v is not None)
+                    elif isinstance(n.value, (ast.List, ast.Tuple)):
+                        stored.extend(n.value.elts)
+        elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name) \
+                and n.func.value.id == fetch.id and n.func.attr == "append":
+            stored.extend(n.args)
+    return " ".join(ast.unparse(v) for v in stored if isinstance(v, (ast.Name, ast.Attribute)))
 
 
 def _run_fetch_and_feed(call: ast.Call) -> tuple[Optional[ast.AST], Optional[ast.AST]]:
@@ -2968,6 +3021,18 @@ def _in_evaluation_function(c) -> bool:
     if scope is None or isinstance(scope, ast.Lambda):
         return False
     return not _EVAL_FUNCTION_PARTS.isdisjoint(identifier_words(scope.name))
+
+
+_PREDICTION_FUNCTION_PARTS = frozenset({"predict", "prediction", "inference", "infer"})
+
+
+def _in_prediction_function(c) -> bool:
+    """``sess.run(fetches, feed_dict=...)`` in a function named for prediction (``infer``,
+    ``predict_batch``): whatever the fetched tensors are called, feeding data there predicts."""
+    scope = c.scope
+    if scope is None or isinstance(scope, ast.Lambda):
+        return False
+    return not _PREDICTION_FUNCTION_PARTS.isdisjoint(identifier_words(scope.name))
 
 
 def _branch_chooses_mode(site: BNSite, sites: list[BNSite]) -> bool:
@@ -3245,6 +3310,7 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
                 flag = _describe_flag(site) if unfed_true is None else (
                     f"{site.flag_source} is `placeholder_with_default(True)` "
                     f"({unfed_true.module.where(unfed_true.node.lineno)}) that nothing in the project feeds")
+                flag += _default_taken(site, project)
             yield self.finding(module, site.node, (
                 f"batch norm is always in training mode ({flag}) but the graph is also used to "
                 f"evaluate/predict ({em.where(run.lineno)}): evaluation normalizes with batch statistics and can "
@@ -3286,11 +3352,14 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
         if not module.mentions("moments"):
             return
         for fi in module.functions:
-            normalize = _batch_moments_only(fi.node, module)
-            if normalize is None or not is_trained(normalize, module, project):
+            found = _batch_moments_only(fi.node, module, project)
+            if found is None or not is_trained(found[0], module, project):
                 continue
-            for em, runs, _restored, trains in eval_modules:
-                if not trains or id(em) not in same_program(module, project):
+            normalize, unread = found
+            for em, runs, restored, trains in eval_modules:
+                # the evaluating module trains the network itself, or restores it (a training script
+                # that resumes from a checkpoint and runs a train op another module builds)
+                if not (trains or restored) or id(em) not in same_program(module, project):
                     continue
                 if em is not module and id(fi.node) not in reachable_from(em, project):
                     continue
@@ -3298,12 +3367,17 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
                 runs = [r for r in runs if _feeds_evaluation_data(r, em)]
                 if not runs:
                     continue
+                keeps = (f"updates moving averages (`{'`, `'.join(unread)}`) that nothing ever reads" if unread
+                         else "keeps no moving averages")
                 yield self.finding(module, normalize, (
                     f"hand-written batch norm in `{fi.name}` normalizes with `tf.nn.moments` of the current batch and "
-                    f"keeps no moving averages, and the network is also evaluated ({_at(em, runs[0].lineno, module)}): "
+                    f"{keeps}, and the network is also evaluated ({_at(em, runs[0].lineno, module)}): "
                     "evaluation normalizes each validation/test batch with its own statistics, so results depend on "
-                    "the batch's size and content; keep moving averages of the mean/variance for inference "
-                    "(tf.train.ExponentialMovingAverage behind a training flag, or tf.layers.batch_normalization)"))
+                    "the batch's size and content; " + (
+                        "normalize with those averages when not training (a training flag choosing the "
+                        "statistics), or use tf.layers.batch_normalization" if unread else
+                        "keep moving averages of the mean/variance for inference "
+                        "(tf.train.ExponentialMovingAverage behind a training flag, or tf.layers.batch_normalization)")))
                 break
 
     def _fed_true_at_evaluation(self, module: Module, project: Project, dropped: set) -> Iterable[Finding]:
@@ -3707,16 +3781,26 @@ _STATISTIC_CALLS = frozenset({"cond", "case", "where", "switch_case", "assign", 
                               "add_to_collection", "add_to_collections", "Variable", "smart_cond"})
 
 
-def _batch_moments_only(fn: ast.AST, m: Module) -> Optional[ast.Call]:
+# Updates of a moving-average variable: ``assign_moving_average(var, value, decay)``, ``var.assign(...)``.
+_AVERAGE_UPDATES = frozenset({"assign_moving_average", "assign", "assign_sub"})
+_VARIABLE_MAKERS = frozenset({"tensorflow.get_variable", "tensorflow.Variable", "tensorflow.compat.v1.get_variable",
+                              "tensorflow.compat.v1.Variable"})
+
+
+def _batch_moments_only(fn: ast.AST, m: Module, project: Optional[Project] = None) \
+        -> Optional[tuple[ast.Call, list[str]]]:
     """The ``tf.nn.batch_normalization(x, mean, var, ...)`` call of a function that takes the mean and
-    variance from ``tf.nn.moments(x, axes=[0, ...])`` (the batch axis included) and uses them nowhere
-    else: no moving average, no assign, no branch, no mode parameter. None for any other function."""
+    variance from ``tf.nn.moments(x, axes=[0, ...])`` (the batch axis included), with no branch and
+    no mode parameter, and the names of the moving averages it keeps but never reads (empty when
+    it keeps none). The batch moments may feed nothing else but moving-average updates
+    (``assign_moving_average(moving_mean, mean, decay)``) of variables this function creates and
+    only ever updates: averages nothing reads cannot serve inference. None for any other function."""
     if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return None
     params = [a.arg for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs]
     if fn.args.vararg or fn.args.kwarg or any(set(identifier_words(p)) & _MODE_WORDS for p in params):
         return None
-    moments, normalize = [], []
+    moments, normalize, updates = [], [], []
     for n in ast.walk(fn):
         if n is not fn and isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.If, ast.IfExp)):
             return None  # a branch or a closure may choose other statistics
@@ -3728,6 +3812,8 @@ def _batch_moments_only(fn: ast.AST, m: Module) -> Optional[ast.Call]:
             moments.append(n)
         elif q == "tensorflow.nn.batch_normalization":
             normalize.append(n)
+        elif name in _AVERAGE_UPDATES and _updated_variable(n) is not None:
+            updates.append(n)
         elif name in _STATISTIC_CALLS:
             return None
     if len(moments) != 1 or len(normalize) != 1:
@@ -3750,11 +3836,63 @@ def _batch_moments_only(fn: ast.AST, m: Module) -> Optional[ast.Call]:
     if not (isinstance(got_mean, ast.Name) and got_mean.id == mean and isinstance(got_var, ast.Name)
             and got_var.id == var):
         return None
+    averages = _unread_averages(fn, m, project, updates) if updates else []
+    if averages is None:
+        return None
+    fed = {id(n) for u in updates for n in ast.walk(u)}  # what an update reads to average in
     for n in ast.walk(fn):  # the batch moments go nowhere else (no EMA fed from them, not returned)
-        if isinstance(n, ast.Name) and n.id in (mean, var) and n is not got_mean and n is not got_var:
+        if isinstance(n, ast.Name) and n.id in (mean, var) and n is not got_mean and n is not got_var \
+                and id(n) not in fed:
             if isinstance(n.ctx, ast.Load) or n not in assign.targets[0].elts:
                 return None
-    return ncall
+    return ncall, averages
+
+
+def _updated_variable(call: ast.Call) -> Optional[str]:
+    """The local name a moving-average update writes: ``assign_moving_average(v, x, d)`` /
+    ``tf.assign(v, x)`` (its first argument) or ``v.assign(x)``."""
+    f = call.func
+    if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.attr in ("assign", "assign_sub") \
+            and len(call.args) == 1:
+        return f.value.id
+    if call.args and isinstance(call.args[0], ast.Name) and len(call.args) >= 2:
+        return call.args[0].id
+    return None
+
+
+def _unread_averages(fn: ast.AST, m: Module, project: Optional[Project], updates: list) -> Optional[list[str]]:
+    """The names of the moving-average variables ``updates`` write, when each is a variable ``fn``
+    creates (``tf.get_variable('moving_mean', ...)``) and used nowhere but as the target of those
+    updates, and no other function of the project creates or looks up a variable of the same
+    name (an inference twin reading it back by name). None otherwise."""
+    created: dict[str, str] = {}
+    for n in ast.walk(fn):
+        if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name) \
+                and isinstance(n.value, ast.Call) and (m.imports.resolve(n.value.func) or "") in _VARIABLE_MAKERS:
+            label = n.value.args[0] if n.value.args else next(
+                (k.value for k in n.value.keywords if k.arg == "name"), None)
+            if isinstance(label, ast.Constant) and isinstance(label.value, str):
+                created[n.targets[0].id] = label.value
+    targets = []
+    for u in updates:
+        name = _updated_variable(u)
+        if name not in created:
+            return None
+        targets.append(name)
+    inside = {id(n) for u in updates for n in ast.walk(u)}  # the update's own target and decay terms
+    for n in ast.walk(fn):
+        if isinstance(n, ast.Name) and n.id in targets and isinstance(n.ctx, ast.Load) and id(n) not in inside:
+            return None  # read: normalized with, returned, stored, logged...
+    labels = {created[t] for t in targets}
+
+    def label_uses(tree: ast.AST) -> int:
+        return sum(1 for n in ast.walk(tree) if isinstance(n, ast.Constant) and n.value in labels)
+    if project is not None:
+        own = label_uses(fn)
+        seen = sum(label_uses(mod.tree) for mod in project.modules if any(mod.mentions(lb) for lb in labels))
+        if seen > own:
+            return None  # the same variable made or looked up elsewhere (an inference twin, a restore map)
+    return sorted(set(targets))
 
 
 

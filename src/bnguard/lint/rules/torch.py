@@ -1063,19 +1063,24 @@ def _loop_variable_call(module: Module, call: ast.AST) -> bool:
         for a in module.ancestors(call))
 
 
+def _execution_order(events: list[Event], i: int, t: Event) -> list[int]:
+    """The indexes of the events that can run after the one at ``events[i]`` (``t``), in execution
+    order: the rest of its innermost loop, that loop's next iteration up to ``t``, then what follows
+    the loop."""
+    loop = t.loops[-1] if t.loops else None
+    if loop is None:
+        return list(range(i + 1, len(events)))
+    inside = [j for j, e in enumerate(events) if any(lp is loop for lp in e.loops)]
+    last = max(inside) if inside else i
+    return [j for j in inside if j > i] + [j for j in inside if j < i] + list(range(last + 1, len(events)))
+
+
 def _after_train(events: list[Event], i: int, t: Event, project: Project) -> tuple[Optional[bool], Optional[Event]]:
     """From the ``train()`` at ``events[i]`` on, in execution order (the rest of its loop, the next
     iteration, then what follows the loop), what comes first: an optimizer step (True), a freeze
     applied again or the model switched to eval (False), or another ``train()`` (None: judged on
     its own)."""
-    loop = t.loops[-1] if t.loops else None
-    if loop is None:
-        order = list(range(i + 1, len(events)))
-    else:
-        inside = [j for j, e in enumerate(events) if any(lp is loop for lp in e.loops)]
-        last = max(inside) if inside else i
-        order = [j for j in inside if j > i] + [j for j in inside if j < i] + list(range(last + 1, len(events)))
-    for j in order:
+    for j in _execution_order(events, i, t):
         e = events[j]
         if conflicting(e.guards, t.guards):
             continue
@@ -1378,14 +1383,7 @@ def _params_freeze_undone_findings(project: Project) -> list[tuple[Module, ast.A
 def _step_after_train(events: list[Event], i: int, t: Event, related) -> Optional[Event]:
     """The optimizer step that follows the ``train()`` at ``events[i]`` (in execution order, as in
     ``_after_train``) before any eval() or BN freeze of the frozen module (or another train())."""
-    loop = t.loops[-1] if t.loops else None
-    if loop is None:
-        order = list(range(i + 1, len(events)))
-    else:
-        inside = [j for j, e in enumerate(events) if any(lp is loop for lp in e.loops)]
-        last = max(inside) if inside else i
-        order = [j for j in inside if j > i] + [j for j in inside if j < i] + list(range(last + 1, len(events)))
-    for j in order:
+    for j in _execution_order(events, i, t):
         e = events[j]
         if conflicting(e.guards, t.guards):
             continue
@@ -5000,11 +4998,12 @@ training then re-estimates the statistics).
                     continue
                 yield from self._judge(module, project, site.node, "AveragedModel", recomputed)
             elif (site.qualname or "") == "copy.deepcopy" and site.node.args:
-                if self._parameter_only_ema(module, project, site):
-                    yield from self._judge(module, project, site.node, "EMA copy", recomputed)
+                blend = self._parameter_only_ema(module, project, site)
+                if blend is not None:
+                    yield from self._judge(module, project, site.node, "EMA copy", recomputed, blend)
 
     def _judge(self, module: Module, project: Project, call: ast.Call, kind: str,
-               recomputed: list) -> Iterable[Finding]:
+               recomputed: list, blend: Optional[tuple[Module, ast.Call]] = None) -> Iterable[Finding]:
         parent = _assignment_of(module, call)
         if isinstance(parent, ast.Return):
             bound = _factory_result(module, project, call)  # ema = build_ema(model, decay)
@@ -5048,34 +5047,43 @@ training then re-estimates the statistics).
                 f"weights. Recompute the statistics after the last `update_parameters` call.",
                 severity="error" if has_bn else "warning")
             return
+        if blend is not None:  # a hand-written Polyak / EMA update: the fix belongs in that loop
+            where, zip_call = blend
+            remedy = (f"The update that blends its parameters ({where.where(zip_call.lineno)}) should also "
+                      f"copy the buffers (`for b, src in zip({avg_text}.buffers(), {src_text}.buffers()): "
+                      f"b.copy_(src)`), or recompute them with `torch.optim.swa_utils.update_bn(loader, {avg_text})` "
+                      "before using it.")
+        else:
+            remedy = (f"Call `torch.optim.swa_utils.update_bn(loader, {avg_text})` before using it, or pass "
+                      "`use_buffers=True`.")
         yield self.finding(
             module, call,
             f"`{avg_text}` ({kind} of `{src_text}`) averages parameters only; its BatchNorm running statistics "
-            f"are never recomputed, so it is evaluated with statistics of other weights. Call "
-            f"`torch.optim.swa_utils.update_bn(loader, {avg_text})` before using it, or pass `use_buffers=True`.",
+            f"are never recomputed, so it is evaluated with statistics of other weights. " + remedy,
             severity="error" if has_bn else "warning")
 
-    def _parameter_only_ema(self, module: Module, project: Project, site) -> bool:
-        """``ema = deepcopy(model)`` whose parameters are blended in place from the live model."""
+    def _parameter_only_ema(self, module: Module, project: Project, site) -> Optional[tuple[Module, ast.Call]]:
+        """``ema = deepcopy(model)`` whose parameters are blended in place from the live model:
+        where the blend happens (its module and ``zip`` call), or None."""
         parent = _assignment_of(module, site.node)
         if not (isinstance(parent, ast.Assign) and len(parent.targets) == 1):
-            return False
+            return None
         ema_key, _ = receiver_key(parent.targets[0], {}, set())
         if not ema_key:
-            return False
+            return None
         if key_names(ema_key) & _trained_names(project):
-            return False  # the copy gets its own optimizer (MAML / Reptile task learner): trained, not averaged
+            return None  # the copy gets its own optimizer (MAML / Reptile task learner): trained, not averaged
         ema_class = module.enclosing_class(parent) if (dotted(parent.targets[0]) or "").startswith("self.") else None
-        blended = False
-        for kind, key, owner in _zip_updates(project):
+        blend = None
+        for kind, key, owner, where, zip_call in _zip_updates(project):
             if not same_object(key, ema_key):
                 continue
             if ema_class is not None and owner is not None and not _related_classes(ema_class, owner, project):
                 continue  # ``self.old_model`` of another class (a sibling client): another object
             if kind == "buffers":
-                return False
-            blended = True
-        return blended
+                return None
+            blend = blend or (where, zip_call)
+        return blend
 
 
 def _factory_result(module: Module, project: Project, call: ast.Call):
@@ -5116,13 +5124,17 @@ def _assignment_of(module: Module, call: ast.Call) -> Optional[ast.AST]:
     return parent
 
 
-def _zip_updates(project: Project) -> list[tuple[str, Key, Optional[ast.ClassDef]]]:
+_ZipUpdate = tuple[str, Key, Optional[ast.ClassDef], Module, ast.Call]
+
+
+def _zip_updates(project: Project) -> list[_ZipUpdate]:
     """``zip(a.parameters(), b.parameters())`` loops that blend in place ("params", key of each
     side) and ``zip(a.state_dict()/buffers(), ...)`` copies ("buffers", key), each with the class
-    whose ``self`` the side is an attribute of (None for other expressions)."""
+    whose ``self`` the side is an attribute of (None for other expressions), and the module and
+    ``zip`` call where it happens."""
 
-    def compute(p: Project) -> list[tuple[str, Key, Optional[ast.ClassDef]]]:
-        out: list[tuple[str, Key, Optional[ast.ClassDef]]] = []
+    def compute(p: Project) -> list[_ZipUpdate]:
+        out: list[_ZipUpdate] = []
         for m in p.modules:
             for c in m.calls:
                 if c.name != "zip":
@@ -5141,10 +5153,11 @@ def _zip_updates(project: Project) -> list[tuple[str, Key, Optional[ast.ClassDef
                         kind = "params"
                     else:
                         continue
-                    out.append((kind, key, _self_owner(a.func.value, m)))  # type: ignore[attr-defined]
+                    out.append((kind, key, _self_owner(a.func.value, m), m, c.node))  # type: ignore[attr-defined]
                     # soft_update(net, target_net, tau) / update_ema(model, ema_model): the helper's
                     # parameter is whatever each call passes (self.target_critic)
-                    out.extend((kind, k, owner) for k, owner in _passed_for(a.func.value, c.scope, m, p))  # type: ignore[attr-defined]
+                    out.extend((kind, k, owner, m, c.node)
+                               for k, owner in _passed_for(a.func.value, c.scope, m, p))  # type: ignore[attr-defined]
         return out
 
     return project.fact("torch.zip_updates", compute)
