@@ -5047,7 +5047,15 @@ training then re-estimates the statistics).
                 f"weights. Recompute the statistics after the last `update_parameters` call.",
                 severity="error" if has_bn else "warning")
             return
-        if blend is not None:  # a hand-written Polyak / EMA update: the fix belongs in that loop
+        if blend is not None and (dotted(blend[1].func) or "").endswith("vector_to_parameters"):
+            # a weight average (model soup) written into a copy: the buffers of the copy's source fit
+            # none of the averaged weights, so only a recompute helps
+            where, zip_call = blend
+            kind = "parameter average"
+            remedy = (f"Its parameters are overwritten with an average of flattened parameter vectors "
+                      f"({where.where(zip_call.lineno)}) and the buffers stay `{src_text}`'s: recompute them with "
+                      f"`torch.optim.swa_utils.update_bn(loader, {avg_text})` after writing the average.")
+        elif blend is not None:  # a hand-written Polyak / EMA update: the fix belongs in that loop
             where, zip_call = blend
             remedy = (f"The update that blends its parameters ({where.where(zip_call.lineno)}) should also "
                       f"copy the buffers (`for b, src in zip({avg_text}.buffers(), {src_text}.buffers()): "
@@ -5137,6 +5145,14 @@ def _zip_updates(project: Project) -> list[_ZipUpdate]:
         out: list[_ZipUpdate] = []
         for m in p.modules:
             for c in m.calls:
+                if c.name == "vector_to_parameters":
+                    target = _averaged_vector_target(c.node, c.scope, m)
+                    if target is not None:
+                        key = receiver_key(target, {}, set())[0]
+                        if key is not None:
+                            out.append(("params", key, _self_owner(target, m), m, c.node))
+                            out.extend(("params", k, owner, m, c.node) for k, owner in _passed_for(target, c.scope, m, p))
+                    continue
                 if c.name != "zip":
                     continue
                 srcs = [a for a in c.node.args if isinstance(a, ast.Call) and isinstance(a.func, ast.Attribute)]
@@ -5161,6 +5177,36 @@ def _zip_updates(project: Project) -> list[_ZipUpdate]:
         return out
 
     return project.fact("torch.zip_updates", compute)
+
+
+_AVERAGING_CALLS = frozenset({"mean", "sum", "lerp", "average"})
+
+
+def _averaged_vector_target(call: ast.Call, scope, m: Module) -> Optional[ast.AST]:
+    """``vector_to_parameters(vec, soup.parameters())`` where ``vec`` averages flattened parameter
+    vectors (``torch.stack([parameters_to_vector(x.parameters()) for x in runs]).mean(0)``, a sum
+    divided by a count, ``lerp``): the model written (``soup``). Only parameters travel through the
+    vector, so the model keeps the buffers it had. None for a plain copy of one vector or any other
+    call."""
+    if len(call.args) != 2:
+        return None
+    dest = call.args[1]
+    if not (isinstance(dest, ast.Call) and isinstance(dest.func, ast.Attribute) and dest.func.attr == "parameters"):
+        return None
+    vec = call.args[0]
+    # the vector's expression and, one level down, what its local names were assigned
+    # (``flat = torch.stack([parameters_to_vector(...) ...]); vector_to_parameters(flat.mean(0), ...)``)
+    parts = [vec]
+    read = {n.id for n in ast.walk(vec) if isinstance(n, ast.Name)}
+    if read and scope is not None:
+        parts += [n.value for n in ast.walk(scope) if isinstance(n, ast.Assign) and len(n.targets) == 1
+                  and isinstance(n.targets[0], ast.Name) and n.targets[0].id in read]
+    nodes = [n for part in parts for n in ast.walk(part)]
+    from_vectors = any(isinstance(n, ast.Call) and (dotted(n.func) or "").rsplit(".", 1)[-1] == "parameters_to_vector"
+                       for n in nodes)
+    averages = any(isinstance(n, ast.Call) and ((dotted(n.func) or "").rsplit(".", 1)[-1] in _AVERAGING_CALLS)
+                   for n in nodes) or any(isinstance(n, ast.BinOp) and isinstance(n.op, ast.Div) for n in nodes)
+    return dest.func.value if from_vectors and averages else None
 
 
 def _self_owner(expr: ast.AST, m: Module) -> Optional[ast.ClassDef]:
