@@ -36,11 +36,6 @@ KNOWN_MISSES: dict[str, str] = {
         "sub-module as restoring its parent, and the encoder's freeze (requires_grad_(False) + eval() in the "
         "probe stage, deliberate there) is not tracked per stage: telling the two stages apart needs a "
         "flow-sensitive freeze/unfreeze and optimizer-reassignment model",
-    "keras/bug_subclass_call_is_training_kwarg_never_passed.py": "batch 15, not analysed yet: is_training kwarg",
-    "keras/bug_fp32_batchnorm_subclass_call_drops_training.py": "batch 15, not analysed yet: BN subclass drops training",
-    "keras/bug_mc_block_helper_bn_training_true.py": "batch 15, not analysed yet: MC block BN training=mc",
-    "tf1/bug_tower_update_ops_gathered_before_tower_loss.py": "batch 15, not analysed yet: UPDATE_OPS read too early",
-    "flax/bug_multi_transform_finetune_head_gets_frozen_norm.py": "batch 15, not analysed yet: frozen norm on new head",
     # corpus14 (first contact: 0 of 12 caught; 9 after this stop's fixes)
     "torch/bug_swa_update_bn_consumed_generator.py":
         "update_bn() is called, but on a generator the training loop already exhausted, so it resets the stats "
@@ -98,7 +93,6 @@ KNOWN_MISSES: dict[str, str] = {
 
 # Correct programs that get a finding today: path -> (code, why the finding is wrong).
 KNOWN_FALSE_POSITIVES: dict[str, tuple[str, str]] = {
-    "tf1/ok_dcgan_batch_norm_class_port_keeps_inplace_updates.py": ("BN104", "batch 15, not analysed yet"),
 }
 
 # One fast program per framework that the test really runs, tying the manifest to behaviour.

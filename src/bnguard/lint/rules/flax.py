@@ -576,6 +576,14 @@ without its flag, `Block(...)(x)`, in a trained parent's method that takes a tra
 passes it on elsewhere (to its own BN as `use_running_average=not train`, or to another block as
 `train=train`), when `Block.__call__(self, x, train=False)` feeds that parameter to its BN as
 `use_running_average=not train`: the omitted argument keeps the block's BN on its running averages.
+And a fine-tuned model (the differentiated apply of a training step, with `mutable=['batch_stats']`)
+every BN of which is provably always True — e.g. one frozen factory
+`partial(nn.BatchNorm, use_running_average=True)` handed to the pretrained backbone and to a new
+head — when the program addresses some of its named sub-modules by name (`params["backbone"] = ...`,
+`{**v["batch_stats"], "backbone": pretrained}`, `"frozen" if path[0] == "backbone"`) but never a
+sub-module that holds a BN: that part is freshly initialised and its BN keeps the initial 0/1
+statistics. This holds even when another model of the same file (a pretraining network) has a
+trainable BN.
 """,
         why="""
 With `use_running_average=True` BatchNorm normalises with the stored `batch_stats` and never updates
@@ -609,7 +617,11 @@ logits, updates = Net().apply(variables, x, mutable=["batch_stats"])
   passes no training flag anywhere;
 - a constant-True BN next to a BN of the same module whose flag can be False (`not train`): the
   mutable collection is there for that one, and the constant one keeps pretrained statistics on
-  purpose (a frozen stem while the rest of the network trains);
+  purpose (a frozen stem while the rest of the network trains); when that trainable BN belongs to
+  another model of the file, the all-frozen model stays silent too unless a BN-holding sub-module of
+  it is left out of the parts the program loads or freezes by name (a linear probe with a Dense
+  head, a model restored whole from a checkpoint, a model that reaches a library model, a class
+  passed by reference or a module field its caller fills);
 - values that cannot be resolved.
 """,
         versions=FLAX_VERSIONS,
@@ -636,6 +648,9 @@ logits, updates = Net().apply(variables, x, mutable=["batch_stats"])
         # there for; a hard-coded True next to it keeps pretrained statistics on purpose (a frozen
         # stem in a fine-tuned network; measured: the stem's statistics stay, the others move).
         if any(not frozen and (cls is None or id(cls) in trained) for _, _, frozen, cls in sites):
+            # ... unless that trainable BN belongs to another model (a pretraining network in the
+            # same file): a trained model none of whose BNs can update gets nothing from it
+            yield from self._frozen_model(module, project, sites)
             return
         for node, expr, frozen, cls in sites:
             if not frozen:
@@ -645,6 +660,30 @@ logits, updates = Net().apply(variables, x, mutable=["batch_stats"])
             yield self.finding(module, node, "BatchNorm with use_running_average always True in a model trained "
                                "with mutable=['batch_stats']: it never updates its statistics; use "
                                "`use_running_average=not train`")
+
+    def _frozen_model(self, module: Module, project: Project, sites: list) -> Iterable[Finding]:
+        """Frozen BN sites of ``module`` inside a model that a training step applies with
+        ``mutable=['batch_stats']`` and every BN of which has use_running_average always True
+        (``_frozen_bn_roots``), although the file also holds a trainable BN (of another model)."""
+        roots = _frozen_bn_roots(project)
+        if not roots:
+            return
+        for node, _expr, frozen, cls in sites:
+            if not frozen or cls is None:
+                continue
+            for rm, root, _names, ids in roots.values():
+                if id(cls) not in ids:
+                    continue
+                fresh = _fresh_frozen_parts(project, rm, root)
+                if not fresh:
+                    continue
+                yield self.finding(module, node, (
+                    f"every BatchNorm of `{root.name}` has use_running_average always True, yet a training step "
+                    f"applies it with mutable=['batch_stats'], and the program handles only some of its sub-modules "
+                    f"by name (pretrained / frozen parts): the BN of `{fresh[0]}`, left freshly initialised, "
+                    "normalizes with its initial 0/1 statistics and never updates them; keep the constant for the "
+                    "pretrained part only and give the new part `use_running_average=not train`"))
+                break
 
     def _applied_in_running_average_mode(self, module: Module, project: Project) -> Iterable[Finding]:
         """A training step's ``apply(..., mutable=['batch_stats'])`` passing the call argument that
@@ -749,6 +788,259 @@ logits, updates = Net().apply(variables, x, mutable=["batch_stats"])
                     if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self":
                         out.add(t.attr)
         return out
+
+
+# A model trained with mutable=['batch_stats'] none of whose BatchNorms can update: the frozen
+# BN next to a trainable one in the same FILE (another model, a pretraining network) is no evidence
+# that this model's frozen BN is deliberate.
+
+_FROZEN_ROOT_SAFE_PREFIXES = ("flax.linen.", "jax.", "jnp.", "numpy.", "optax.", "functools.", "math.",
+                              "typing.", "einops.")
+
+
+def _frozen_bn_roots(project: Project) -> dict[int, tuple[Module, ast.ClassDef, list[str], set[int]]]:
+    """The project linen classes a training step applies (the differentiated forward pass of a
+    ``jax.grad``/``value_and_grad`` function, with ``mutable=['batch_stats']``) in which every BatchNorm
+    provably has ``use_running_average`` always True: (module, class, names and ids of the classes
+    it reaches) by the class's id. Conservative: anything that could build a BN we cannot see (a
+    library model, a class handed around by reference, a module field the caller fills, a ``**``
+    splat, a helper function mentioning BatchNorm) rules the class out."""
+    def compute(p: Project):
+        out: dict[int, tuple[Module, ast.ClassDef, list[str], set[int]]] = {}
+        seen: set[int] = set()
+        for c in trains_batch_stats(p):
+            if c.scope is None or not _applies_differentiated_params(c.node, c.scope, _differentiated_names(c.module)):
+                continue
+            for m, cls in _applied_classes(c.module, p, c.node.func) or []:
+                if id(cls) in seen:
+                    continue
+                seen.add(id(cls))
+                reach = _all_bn_frozen(p, m, cls)
+                if reach is not None:
+                    out[id(cls)] = (m, cls, *reach)
+        return out
+    return project.fact("flax.frozen_bn_roots", compute)
+
+
+def _class_fields(project: Project, module: Module, cls: ast.ClassDef, depth: int = 0) -> list[str]:
+    """The dataclass fields of a linen class (annotated names of its body and of its project bases), in order."""
+    base = _project_base(project, module, cls) if depth < 5 else None
+    own = [s.target.id for s in cls.body if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)]
+    return (_class_fields(project, *base, depth + 1) if base else []) + own
+
+
+def _called_fields(cls: ast.ClassDef, fields: list[str]) -> set[str]:
+    """Fields the class calls (``self.norm(...)``): modules or factories its constructor is given."""
+    return {n.func.attr for n in ast.walk(cls) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+            and isinstance(n.func.value, ast.Name) and n.func.value.id == "self" and n.func.attr in fields}
+
+
+def _frozen_bn_value(module: Module, project: Project, expr: ast.expr, reach: dict, depth: int = 0) -> bool:
+    """Is ``expr`` (a value given to a called field) a BN factory with use_running_average always
+    True, a construction of a class of ``reach``, or a flax layer other than BatchNorm? Names are
+    followed to their assignments; anything else is unknown (False)."""
+    if depth > 3:
+        return False
+    if isinstance(expr, ast.Name):
+        values = _name_values(module, expr)
+        return bool(values) and all(_frozen_bn_value(module, project, v, reach, depth + 1) for v in values)
+    if not isinstance(expr, ast.Call) or kf.has_kwargs_splat(expr):
+        return False
+    qual = module.imports.resolve(expr.func) or ""
+    if qual in LINEN_BN:
+        flag = kf.kwarg(expr, "use_running_average") or (expr.args[0] if expr.args else None)
+        return kf.always_true(module, project, flag)
+    if _is_partial_of(module, expr, LINEN_BN, qual):
+        return kf.always_true(module, project, kf.kwarg(expr, "use_running_average"))
+    found = kf.resolve_def(project, module, expr.func)
+    if isinstance(found, ast.ClassDef):
+        return id(found) in reach
+    return qual.startswith("flax.linen.") and found is None
+
+
+def _submodules(module: Module, project: Project, root: ast.ClassDef) -> list[tuple[str, ast.Call]]:
+    """The root's named sub-modules: ``Head(..., name="head")`` in its methods, ``self.head = Head(...)``
+    in ``setup`` (name, construction call); project classes and linen layers alike."""
+    out: list[tuple[str, ast.Call]] = []
+    for n in ast.walk(root):
+        if not isinstance(n, ast.Call) or not isinstance(n.func, (ast.Name, ast.Attribute)):
+            continue
+        named = kf.kwarg(n, "name")
+        if isinstance(named, ast.Constant) and isinstance(named.value, str):
+            out.append((named.value, n))
+            continue
+        parent = module.parent(n)
+        if isinstance(parent, ast.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0], ast.Attribute) \
+                and isinstance(parent.targets[0].value, ast.Name) and parent.targets[0].value.id == "self" \
+                and isinstance(kf.resolve_def(project, module, n.func), ast.ClassDef):
+            out.append((parent.targets[0].attr, n))
+    return out
+
+
+def _holds_bn(module: Module, project: Project, call: ast.Call, depth: int = 0) -> bool:
+    """Does the sub-module built by ``call`` contain a linen BatchNorm: it is one, it is given a BN
+    factory (``Head(norm=partial(nn.BatchNorm, ...))``, through a name) for a field it calls
+    (``self.norm(...)``), or its class (transitively) builds one?"""
+    if (module.imports.resolve(call.func) or "") in LINEN_BN:
+        return True
+    owner, cls = kf.resolve_def_in(project, module, call.func)
+    if not isinstance(cls, ast.ClassDef) or owner is None or depth > 4:
+        return False
+    fields = _class_fields(project, owner, cls)
+    called = _called_fields(cls, fields)
+    for i, f in enumerate(fields):
+        value = kf.kwarg(call, f) or (call.args[i] if i < len(call.args) else None)
+        if f not in called or value is None:
+            continue  # a factory the class never calls builds nothing
+        values = _name_values(module, value) if isinstance(value, ast.Name) else [value]
+        for v in values or []:
+            if isinstance(v, ast.Call) and ((module.imports.resolve(v.func) or "") in LINEN_BN or _is_partial_of(
+                    module, v, LINEN_BN, module.imports.resolve(v.func))):
+                return True
+    for n in ast.walk(cls):
+        if isinstance(n, ast.Call) and isinstance(n.func, (ast.Name, ast.Attribute)) and (
+                (owner.imports.resolve(n.func) or "") in LINEN_BN
+                or _is_partial_of(owner, n, LINEN_BN, owner.imports.resolve(n.func))
+                or (isinstance(kf.resolve_def(project, owner, n.func), ast.ClassDef) and _holds_bn(owner, project, n, depth + 1))):
+            return True
+    return False
+
+
+def _part_names(project: Project, module: Module) -> set[str]:
+    """Strings the program of ``module`` uses to address parts of a parameter tree: dict keys
+    (``{**v["batch_stats"], "backbone": pretrained}``, ``{"backbone": "frozen"}``), compared
+    strings (``path[0] == "backbone"``, ``"encoder" in path``, ``k.startswith("head")``) and
+    subscripts written to (``params["backbone"] = ...``)."""
+    def compute(p: Project) -> set[str]:
+        out: set[str] = set()
+        program = same_program(module, p)
+        for m in p.modules:
+            if id(m) not in program:
+                continue
+            for n in ast.walk(m.tree):
+                if isinstance(n, ast.Dict):
+                    out |= {k.value for k in n.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)}
+                elif isinstance(n, ast.Compare) and all(isinstance(o, (ast.Eq, ast.NotEq, ast.In, ast.NotIn)) for o in n.ops):
+                    out |= {e.value for e in [n.left, *n.comparators] if isinstance(e, ast.Constant) and isinstance(e.value, str)}
+                elif isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store) and isinstance(n.slice, ast.Constant) \
+                        and isinstance(n.slice.value, str):
+                    out.add(n.slice.value)
+                elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("startswith", "endswith"):
+                    out |= {a.value for a in n.args if isinstance(a, ast.Constant) and isinstance(a.value, str)}
+        return out
+    return project.fact(("flax.part_names", module.path), compute)
+
+
+def _fresh_frozen_parts(project: Project, module: Module, root: ast.ClassDef) -> list[str]:
+    """The named sub-modules of an all-frozen root (``_frozen_bn_roots``) that hold a BatchNorm and
+    that its program never addresses by name, when it does address another of them: the program
+    loads or freezes those parts (the pretrained backbone) and leaves these freshly initialised, so
+    their frozen BN keeps the initial 0/1 statistics. Empty when nothing is addressed by name (the
+    whole model restored from a checkpoint) or every BN-holding part is."""
+    subs = _submodules(module, project, root)
+    if not subs:
+        return []
+    names = _part_names(project, module)
+    if not any(name in names for name, _ in subs):
+        return []
+    return sorted({name for name, call in subs if name not in names and _holds_bn(module, project, call)})
+
+
+def _flag_given_at_every_call(module: Module, cls: ast.ClassDef, bn: ast.Call) -> bool:
+    """A BN constructed without its flag (``nn.BatchNorm(momentum=0.9)``) takes it where it is
+    called: ``nn.BatchNorm(...)(x, use_running_average=...)`` or ``self.bn = nn.BatchNorm(...)`` then
+    ``self.bn(x, use_running_average=...)``. True when every such call states it by keyword (the
+    keyword itself is checked with the class's other flags); False when a call may pass it otherwise."""
+    def states_it(call: ast.Call) -> bool:
+        return kf.kwarg(call, "use_running_average") is not None and len(call.args) <= 1
+    parent = module.parent(bn)
+    if isinstance(parent, ast.Call) and parent.func is bn:
+        return states_it(parent)
+    if not (isinstance(parent, ast.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0], ast.Attribute)
+            and isinstance(parent.targets[0].value, ast.Name) and parent.targets[0].value.id == "self"):
+        return False
+    attr = parent.targets[0].attr
+    uses = [n for n in ast.walk(cls) if isinstance(n, ast.Attribute) and n.attr == attr
+            and isinstance(n.value, ast.Name) and n.value.id == "self" and n is not parent.targets[0]]
+    return bool(uses) and all(isinstance(module.parent(u), ast.Call) and module.parent(u).func is u
+                              and states_it(module.parent(u)) for u in uses)
+
+
+def _all_bn_frozen(project: Project, module: Module, root: ast.ClassDef) -> Optional[tuple[list[str], set[int]]]:
+    """The names and ids of the classes ``root`` reaches when every BatchNorm among them has
+    use_running_average always True (at least one BN), else None (see ``_frozen_bn_roots``)."""
+    reach: dict[int, tuple[Module, ast.ClassDef]] = {id(root): (module, root)}
+    todo = [(module, root)]
+    while todo:
+        m, cls = todo.pop()
+        base = _project_base(project, m, cls)
+        if base is None and any(isinstance(b, ast.Name) and (m.imports.resolve(b) or "") not in
+                                ("flax.linen.Module", "flax.linen.module.Module") for b in cls.bases):
+            return None  # a base class we cannot read
+        nested = [base] if base else []
+        for n in ast.walk(cls):
+            if isinstance(n, ast.Call) and isinstance(n.func, (ast.Name, ast.Attribute)):
+                fm, found = kf.resolve_def_in(project, m, n.func)
+                if isinstance(found, ast.ClassDef):
+                    nested.append((fm, found))
+        for fm, found in nested:
+            if id(found) not in reach:
+                reach[id(found)] = (fm, found)
+                todo.append((fm, found))
+    sites = 0
+    for m, cls in reach.values():
+        fields = _class_fields(project, m, cls)
+        called = _called_fields(cls, fields)
+        if cls is root and called:
+            return None  # the caller of the root fills them: unknown here
+        calls = [n for n in ast.walk(cls) if isinstance(n, ast.Call)]
+        for n in calls:
+            if kf.has_kwargs_splat(n) or any(isinstance(a, ast.Starred) for a in n.args):
+                return None
+            for kw in n.keywords:
+                if kw.arg == "use_running_average":
+                    if not kf.always_true(m, project, kw.value):
+                        return None
+                    sites += 1
+            qual = m.imports.resolve(n.func) or ""
+            if qual in LINEN_BN and kf.kwarg(n, "use_running_average") is None:
+                if n.args:
+                    if not kf.always_true(m, project, n.args[0]):
+                        return None
+                    sites += 1
+                elif not _flag_given_at_every_call(m, cls, n):
+                    return None
+            found = kf.resolve_def(project, m, n.func) if isinstance(n.func, (ast.Name, ast.Attribute)) else None
+            if isinstance(found, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                text = ast.unparse(found)
+                if "BatchNorm" in text or "use_running_average" in text:
+                    return None  # a helper building BNs
+            elif found is None and isinstance(n.func, (ast.Name, ast.Attribute)):
+                last = n.func.id if isinstance(n.func, ast.Name) else n.func.attr
+                if last[:1].isupper() and not qual.startswith(_FROZEN_ROOT_SAFE_PREFIXES):
+                    return None  # a library model: its BNs are not visible
+        for n in ast.walk(cls):
+            # a project class used other than by calling it (nn.remat(Block), block_cls=Block)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and not (
+                    isinstance(m.parent(n), ast.Call) and m.parent(n).func is n) \
+                    and isinstance(kf.resolve_def(project, m, n), ast.ClassDef) \
+                    and not any(n is b for b in cls.bases):
+                return None
+        if not called:
+            continue
+        # constructions of this class inside the reach fill its called fields
+        for om, other in reach.values():
+            for n in ast.walk(other):
+                if not (isinstance(n, ast.Call) and isinstance(n.func, (ast.Name, ast.Attribute))
+                        and kf.resolve_def(project, om, n.func) is cls):
+                    continue
+                for i, f in enumerate(fields):
+                    given = kf.kwarg(n, f) or (n.args[i] if i < len(n.args) else None)
+                    if f in called and (given is None or not _frozen_bn_value(om, project, given, reach)):
+                        return None
+    if not sites:
+        return None
+    return sorted(cls.name for _, cls in reach.values()), set(reach)
 
 
 def _defaulted_bn_flag(project: Project, cls: ast.ClassDef) -> Optional[tuple[FuncNode, str]]:

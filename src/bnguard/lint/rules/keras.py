@@ -1049,11 +1049,12 @@ def _call_defaults_training_true(project: Project, module: Module, cls: ast.Clas
 
 
 def _instance_defaults_training_true(module: Module, project: Project, target: ast.expr, depth: int = 0,
-                                     found: Optional[list] = None) -> bool:
+                                     found: Optional[list] = None, baked: bool = False) -> bool:
     """Is ``target`` (``model``, ``self.net``) bound to an instance of a class whose call() runs in
     training mode by default? Followed through closures, function parameters (every call site) and
     ``self.attr = ...`` bindings, like ``keras_facts.is_bn_model``. The class is appended to
-    ``found`` when given."""
+    ``found`` when given. With ``baked``: a functional model whose graph calls a BatchNormalization
+    with training=True (``_baked_model_builder``; its builder function is appended instead)."""
     if depth > 4:
         return False
     values: list[tuple[Module, ast.expr]] = []
@@ -1067,7 +1068,7 @@ def _instance_defaults_training_true(module: Module, project: Project, target: a
             if values or scope is None:
                 break
             if kf._param_index(scope, target.id)[2]:
-                return _param_defaults_training_true(project, scope, target.id, depth, found)
+                return _param_defaults_training_true(project, scope, target.id, depth, found, baked)
             scope = module.scope_of(scope)
     elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self":
         cls = module.enclosing_class(target)
@@ -1080,6 +1081,12 @@ def _instance_defaults_training_true(module: Module, project: Project, target: a
         vmod, v = values.pop()
         if isinstance(v, ast.IfExp):
             values += [(vmod, v.body), (vmod, v.orelse)]
+        elif isinstance(v, ast.Call) and baked:
+            builder = _baked_model_builder(project, vmod, v)
+            if builder is not None:
+                if found is not None:
+                    found.append(builder)
+                return True
         elif isinstance(v, ast.Call):
             cmod, cls = kf.resolve_def_in(project, vmod, v.func)
             if isinstance(cls, ast.ClassDef) and cmod is not None \
@@ -1091,7 +1098,7 @@ def _instance_defaults_training_true(module: Module, project: Project, target: a
 
 
 def _param_defaults_training_true(project: Project, fn: FuncNode, name: str, depth: int,
-                                  found: Optional[list] = None) -> bool:
+                                  found: Optional[list] = None, baked: bool = False) -> bool:
     home = next((fi.module for fi in project.functions(fn.name) if fi.node is fn), None)
     if home is None or fn.name in kf.FRAMEWORK_HOOKS:
         return False
@@ -1103,9 +1110,99 @@ def _param_defaults_training_true(project: Project, fn: FuncNode, name: str, dep
                                               and fn.name in kf._toplevel_defs(c.module.tree)):
             continue  # another script's function of the same name
         expr, _ = kf.argument_for(c.node, fn, name, is_method_call=isinstance(c.node.func, ast.Attribute))
-        if expr is not None and _instance_defaults_training_true(c.module, project, expr, depth + 1, found):
+        if expr is not None and _instance_defaults_training_true(c.module, project, expr, depth + 1, found, baked):
             return True
     return False
+
+
+def _bn_bake_sites(project: Project) -> dict:
+    """{id(function) (id(module tree) at module level): (module, call)} for the code that calls a
+    trainable Keras BatchNormalization layer with a ``training`` that is always true — a literal, or
+    a parameter of a module-level helper that every call of it leaves or sets True
+    (``dense_block(x, units, mc=True)`` wiring ``BatchNormalization()(x, training=mc)``). In a
+    functional graph that value is stored with the layer's node. Calls whose comment says batch
+    statistics are wanted on purpose are left out."""
+    def compute(p: Project) -> dict:
+        out: dict = {}
+        for m in p.modules:
+            if is_test_file(m.path) or "training" not in m.unit.text or not kf.uses_keras(m):
+                continue
+            for c in m.calls:
+                expr = kf.kwarg(c.node, "training")
+                if expr is None or not _bn_layer_object(m, c.node.func, c.scope):
+                    continue
+                if kf.argument_values(m, p, expr) != {True} or _DELIBERATE_COMMENT.search(_comments_at(m, c.node)):
+                    continue
+                out.setdefault(id(c.scope) if c.scope is not None else id(m.tree), (m, c.node))
+        return out
+    return project.fact("keras.bn_bake_sites", compute)
+
+
+def _bn_layer_object(module: Module, func: ast.expr, scope: Optional[FuncNode]) -> bool:
+    """Is ``func`` a trainable Keras BatchNormalization layer: ``BatchNormalization(...)`` itself, or
+    a name this scope binds only to such constructions?"""
+    values: list = [func]
+    if isinstance(func, ast.Name):
+        values = kf._assignments(scope if scope is not None else module.tree, func.id)
+    return bool(values) and all(
+        isinstance(v, ast.Call) and kf.is_keras_bn_layer(module.imports.resolve(v.func))
+        and kf._literal(kf.kwarg(v, "trainable")) is not False for v in values)
+
+
+_FUNCTIONAL_MODEL = frozenset({"keras.Model", "keras.models.Model"})
+
+
+def _baked_model_builder(project: Project, module: Module, value: ast.Call, depth: int = 0) -> Optional[tuple]:
+    """(module, function) of the function that builds the functional model ``value`` evaluates to, when that model's graph
+    calls a BatchNormalization with an always-true ``training`` (``_bn_bake_sites``): ``value`` is a
+    call of a project function that returns ``keras.Model(inputs, outputs)`` (or another such
+    builder's model) and bakes BN itself or through the project helpers it calls; or it is the
+    ``keras.Model(...)`` call of a function (or script: its module tree comes back) that does."""
+    if depth > 3:
+        return None
+    if kf.keras_name(module.imports.resolve(value.func)) in _FUNCTIONAL_MODEL:
+        scope = module.scope_of(value)
+        if _graph_bakes_bn(project, module, scope, 0) is None:
+            return None
+        return module, (scope if scope is not None else module.tree)
+    cmod, fn = kf.resolve_def_in(project, module, value.func)
+    if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) or cmod is None or cmod.parent(fn) is not cmod.tree:
+        return None
+    for r in ast.walk(fn):
+        if not (isinstance(r, ast.Return) and r.value is not None and cmod.scope_of(r) is fn):
+            continue
+        rv = r.value
+        if isinstance(rv, ast.Name):
+            bound = kf._assignments(fn, rv.id)
+            rv = bound[0] if len(bound) == 1 else None
+        if not isinstance(rv, ast.Call):
+            continue
+        if kf.keras_name(cmod.imports.resolve(rv.func)) in _FUNCTIONAL_MODEL:
+            if _graph_bakes_bn(project, cmod, fn, 0) is not None:
+                return cmod, fn
+        elif _baked_model_builder(project, cmod, rv, depth + 1) is not None:
+            return cmod, fn
+    return None
+
+
+def _graph_bakes_bn(project: Project, module: Module, fn: Optional[FuncNode], depth: int) -> Optional[tuple]:
+    """(module, call) of a BatchNormalization call with an always-true ``training`` that ``fn`` (None:
+    the module's top level) makes, itself or through the module-level project functions it calls."""
+    sites = _bn_bake_sites(project)
+    if not sites or depth > 3:
+        return None
+    site = sites.get(id(fn) if fn is not None else id(module.tree))
+    if site is not None:
+        return site
+    for n in _walk_same_scope(fn if fn is not None else module.tree):
+        if isinstance(n, ast.Call) and not isinstance(n.func, ast.Call):
+            cmod, g = kf.resolve_def_in(project, module, n.func)
+            if isinstance(g, (ast.FunctionDef, ast.AsyncFunctionDef)) and cmod is not None and g is not fn \
+                    and cmod.parent(g) is cmod.tree:
+                site = _graph_bakes_bn(project, cmod, g, depth + 1)
+                if site is not None:
+                    return site
+    return None
 
 
 def _direct_call_models(project: Project) -> dict:
@@ -1344,7 +1441,7 @@ class HardcodedTrainingFalseInCall(Rule):
     name = "bn-sublayer-training-false-in-call"
     framework = "keras"
     summary = "A layer's or model's call() passes training=False to its BatchNormalization sublayer."
-    triggers = ("training", "trainable")
+    triggers = ("training", "trainable", ".call(")
     doc = RuleDoc(
         what="""
 Finds, in the `call` method of a Keras layer or model that takes a `training` argument, a call of one
@@ -1369,6 +1466,20 @@ unpacked in a loop: `[Block(f, affine=a) for f, a in CFG]`), in a program that t
 weight load, Keras application with weights or saved model that may run: a PyTorch
 `BatchNorm2d(affine=False)` ported as "not trainable"; the model trains from scratch and the BN
 keeps 0/1 moving statistics (Keras' `affine=False` is `center=False, scale=False`).
+
+Also a `call` with no `training` parameter that hands its BN sublayer (or a project block with BN)
+a mode parameter of another name defaulting to False (`def call(self, inputs, is_training=False)`
+... `self.bn(x, training=is_training)`, a TF1 port), when nothing in the program passes that
+parameter (by keyword, or by position to something that may be an instance) and the program
+trains: Keras hands the mode only to a parameter named `training`, so fit(), train_on_batch() and
+`model(x, training=True)` all leave the default, and the explicit False wins over the outer mode.
+
+Also a BatchNormalization subclass whose `call` runs its parent's call (`super().call(x)`,
+`BatchNormalization.call(self, x)`) without `training`, with no `training` parameter or one it
+never reads (a float32 / casting wrapper: `def call(self, inputs): return
+super().call(tf.cast(inputs, "float32"))`), in a program that trains: the parent's call run
+directly gets training=None, which is inference in Keras 3 and in TF2 Keras (the unset learning
+phase is 0), inside fit() too (measured with Keras 3.15 and tf_keras 2.21: the moving mean stays 0).
 """,
         why="""
 The block receives the training flag but does not pass it on: its BN always normalises with the
@@ -1399,11 +1510,17 @@ class ConvBlock(keras.layers.Layer):
   setting that is not always empty), or has no weight loading code at all (a per-layer freeze by
   design); a switch whose value is not always true (a command-line flag);
 - `training=False` inside a branch on the training flag (`if not training: ...`);
+- a mode parameter of another name that some call passes (`model(x, is_training=True)`,
+  `model(x, True)`), that defaults to None or True, or whose class is never constructed;
+- a BatchNormalization subclass that passes `training` on (by keyword or position), forwards
+  `*args`/`**kwargs` (Keras 3 and tf.keras differ there), reads `training` itself, is named for a
+  freeze (`Frozen*`, `Fixed*`) or sets `self.trainable = False`; standalone Keras 2 / TF1-era code
+  (`keras.engine`, a learning phase, a Session: there training=None follows the phase fit() feeds);
 - a `trainable=` parameter that also sets `trainable` of the block's other layers (a whole block
   frozen), or whose values are not all known, in TF1 graph code (v2 behaviour off), or in a program
   that may load pretrained weights;
-- `call` methods without a `training` parameter, and calls of whole sub-models with
-  `training=False` (the fine-tuning pattern of the Keras guide).
+- a literal `training=False` in `call` methods without a `training` parameter, and calls of whole
+  sub-models with `training=False` (the fine-tuning pattern of the Keras guide).
 """,
         versions=KERAS_VERSIONS,
     )
@@ -1441,6 +1558,96 @@ class ConvBlock(keras.layers.Layer):
         yield from self._freeze_switch_on_from_scratch(module, project)
         yield from self._bn_frozen_from_scratch(module, project)
         yield from self._bn_built_non_trainable_from_scratch(module, project)
+        yield from self._mode_parameter_never_filled(module, project)
+        yield from self._bn_subclass_drops_training(module, project)
+
+    def _mode_parameter_never_filled(self, module: Module, project: Project) -> Iterable[Finding]:
+        """``call(self, inputs, is_training=False)`` of a Keras layer/model with no ``training``
+        parameter, handing ``training=is_training`` to its BatchNormalization sublayers (a TF1 port).
+        Keras gives the mode only to a call() parameter named ``training`` (Keras 3 drops it, tf.keras
+        keeps it in the call context); ``is_training`` keeps its default False in fit(),
+        train_on_batch() and ``model(x, training=True)`` alike, and the explicit False wins over the
+        outer mode: the BN never updates its moving statistics. Only when nothing in the program
+        passes the parameter (by keyword, or by position to something that may be an instance), the
+        class is constructed and the program trains."""
+        if is_test_file(module.path):
+            return
+        program: Optional[list] = None
+        for cls in module.classes:
+            call = next((f for f in cls.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+                         and f.name == "call"), None)
+            if call is None or kf._param_index(call, "training")[2] or not _keras_layer_class(project, module, cls):
+                continue
+            bn_attrs = self._bn_attributes(module, cls) | (_bn_sublayer_attributes(module, project, cls)
+                                                            - _frozen_self_attributes(cls))
+            if not bn_attrs:
+                continue
+            for n in _walk_same_scope(call):
+                if not (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and dotted(n.func.value) == "self"
+                        and n.func.attr in bn_attrs):
+                    continue
+                expr = kf.kwarg(n, "training")
+                if expr is None and len(n.args) >= 2:
+                    expr = n.args[1]
+                if not isinstance(expr, ast.Name) or kf._assignments(call, expr.id):
+                    continue
+                _, default, found = kf._param_index(call, expr.id)
+                if not found or default is None or kf._literal(default) not in (False, 0) \
+                        or isinstance(kf._literal(default), (str, float)):
+                    continue
+                if program is None:
+                    program = [m for m in project.modules if id(m) in same_program(module, project)]
+                if not _trains(program) or not any(kf.resolve_def(project, s.module, s.node.func) is cls
+                                                   for s in project.call_sites(cls.name)):
+                    break
+                if _mode_parameter_may_be_passed(project, program, cls, call, expr.id):
+                    break
+                yield self.finding(module, n, (
+                    f"`self.{n.func.attr}` gets training={expr.id}, a parameter of `{cls.name}.call` that defaults to "
+                    f"{ast.unparse(default)}, but Keras passes the mode only to a call() parameter named `training` "
+                    f"and nothing in this program passes `{expr.id}`: fit(), train_on_batch() and "
+                    f"`model(x, training=True)` all leave it False, so this BatchNormalization never updates its "
+                    f"moving statistics (they stay 0/1); name the parameter `training` (`def call(self, inputs, "
+                    f"training=None)`) and pass `training=training`"))
+
+    def _bn_subclass_drops_training(self, module: Module, project: Project) -> Iterable[Finding]:
+        """A BatchNormalization subclass whose ``call`` runs its parent's call (``super().call(x)``,
+        ``Base.call(self, x)``) without ``training``, and has no ``training`` parameter or does not
+        use it (a float32 / casting wrapper): Keras hands the mode only to a call() parameter named
+        ``training``, and the parent's call itself is not a layer call, so it gets training=None —
+        inference in TF2 Keras (the unset learning phase is 0) and Keras 3 — inside fit() too: the
+        moving statistics stay 0/1. Not in TF1 graph code or with a learning phase in play
+        (standalone Keras 2 fed the phase), not under a test of the flag, not a class named frozen /
+        fixed, and only in a program that trains."""
+        if is_test_file(module.path) or not _eager_keras(module) or not _learning_phase_never_set(project, module) \
+                or _LEGACY_KERAS.search(module.unit.text):
+            return
+        program: Optional[list] = None
+        for cls in module.classes:
+            if not _bn_subclass(project, module, cls) or set(identifier_words(cls.name)) & _FROZEN_CLASS_WORDS:
+                continue
+            call = next((f for f in cls.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+                         and f.name == "call"), None)
+            if call is None or any(isinstance(n, ast.Name) and n.id == "training" for n in ast.walk(call)) \
+                    or _frozen_self_attributes(cls) & {"self"}:
+                continue
+            for n in _walk_same_scope(call):
+                if not isinstance(n, ast.Call) or not _is_parent_call(cls, n) \
+                        or _parent_call_training(cls, n) is not None or kf.has_kwargs_splat(n) \
+                        or any(isinstance(a, ast.Starred) for a in n.args):
+                    continue
+                if program is None:
+                    program = [m for m in project.modules if id(m) in same_program(module, project)]
+                if not _trains(program) or any(_LEGACY_KERAS.search(m.unit.text) for m in program):
+                    return
+                has_param = "takes `training` but does not pass it on" if kf._param_index(call, "training")[2] \
+                    else "has no `training` parameter"
+                yield self.finding(module, n, (
+                    f"`{cls.name}.call` {has_param}, and `{ast.unparse(n.func)}(...)` gets no training: Keras hands "
+                    f"the mode only to a call() parameter named `training`, and the parent's call run directly gets "
+                    f"training=None, which is inference mode in TF2 Keras and Keras 3 — inside fit() too, so this "
+                    f"BatchNormalization never updates its moving statistics (they stay 0/1); declare "
+                    f"`def call(self, inputs, training=None)` and pass `training=training`"))
 
     def _bn_built_non_trainable_from_scratch(self, module: Module, project: Project) -> Iterable[Finding]:
         """``BatchNormalization(..., trainable=affine)`` where ``affine`` is a parameter of the block
@@ -2215,6 +2422,24 @@ _TRAINING_CALLS = frozenset({"gradient", "apply_gradients", "minimize", "fit", "
 _GRAPH_BUILDERS = frozenset({"keras.Input", "keras.layers.Input", "keras.Model", "keras.models.Model"})
 
 
+
+def _calls_without_mode(module: Module, frozen: frozenset):
+    """(call site, model expression, its dotted text) of each call of a model (a name or attribute,
+    not one of the ``frozen``) that passes no ``training`` at all, whose result is used, on real
+    input (not ``tf.zeros`` / ``keras.Input``): where a default or a wired mode decides."""
+    for c in module.calls:
+        node = c.node
+        expr, known = kf.training_arg(node)
+        if not known or expr is not None or any(k.arg and _TRAINING_FLAG_KEYWORD.match(k.arg) for k in node.keywords):
+            continue
+        target = kf.model_expr(node)
+        obj = dotted(target)
+        if obj is None or obj.rsplit(".", 1)[-1] in frozen or not isinstance(target, (ast.Name, ast.Attribute)):
+            continue
+        if not _result_used(module, node) or _dummy_input(module, node):
+            continue
+        yield c, target, obj
+
 @register
 class TrainingTrueInEvaluation(Rule):
     code = "BN206"
@@ -2248,6 +2473,12 @@ a GradientTape block, a `minimize` loss, a function computing gradients or calle
 step. With no argument and no outer call, Keras 3 and tf.keras 2 take the signature default
 (measured: a scoring helper's `model(x)`, a `test_step`'s `self(x)` and a `tf.function` serving
 function all move the moving mean; `predict`/`evaluate`'s own steps pass training=False).
+The same for a functional model whose graph calls a BatchNormalization with an always-true
+`training` (`BatchNormalization()(x, training=True)`, or a block helper's `mc=True` wired into its
+BN as well as its Dropout for MC dropout), called directly with no `training` where nothing trains:
+the node keeps the value it was built with unless the outer call gives one that is not None
+(Keras 3; tf.keras 2 keeps it even then), so the MC passes on deployment data move the moving mean
+(measured with Keras 3.15).
 Also a BatchNormalization subclass whose `call` gives its parent a `training` built only from a
 freeze switch set at construction (`super().call(x, training=not self.freeze)`, keras-resnet
 before its PR #47; `freeze`/`frozen`/`fix`/`trainable` attributes) and never from the mode Keras
@@ -2311,6 +2542,10 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
   a model built in the same function and not trained or loaded before the call, module-level code
   before anything trains, a `call` that passes every sublayer an explicit mode of its own
   (`self.backbone(x, training=False)`), and GAN generators/discriminators sampled as they train;
+- for a functional graph with BN wired to training=True: a builder whose flag some call sets False
+  (one model per mode, the TF1 habit), GAN and adaptation names, a comment saying the batch
+  statistics are wanted, `predict`/`evaluate` and calls passing `training` (Keras 3 replaces the
+  wired value there);
 - for a BatchNormalization subclass: a `training` that reads the incoming flag (`training=False if
   self.freeze else training`, `training and not self.freeze`) or `K.learning_phase()`, a literal
   (True: batch statistics on purpose; False: a frozen BN), a mode attribute rather than a freeze
@@ -2367,7 +2602,52 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
                 "into the statistics the trained model keeps; call it with training=False (for MC dropout, "
                 "switch on only the Dropout layers)"), fix=fix)
         yield from self._implicit_training_default(module, project, frozen)
+        yield from self._baked_training_true(module, project, frozen)
         yield from self._bn_subclass_forces_training(module, project)
+
+    def _baked_training_true(self, module: Module, project: Project, frozen: frozenset) -> Iterable[Finding]:
+        """``model(x)`` with no ``training`` outside training, where ``model`` is a functional model
+        whose graph calls a BatchNormalization with training=True (a literal, or a block helper's
+        ``mc=True`` given to its Dropout and its BN alike: MC dropout wired into the graph). The
+        node keeps the value it was called with; only an outer ``training`` that is not None
+        replaces it (Keras 3; tf.keras 2 keeps it even then), so a direct call without one runs the
+        BN in training mode: batch statistics, assigned into the moving mean/variance. The same
+        call conditions as for a ``call(..., training=True)`` default."""
+        if not _bn_bake_sites(project) or "training" not in module.unit.text:
+            return
+        for c, target, obj in _calls_without_mode(module, frozen):
+            node = c.node
+            if obj == "self":
+                continue
+            builders: list = []
+            if not _instance_defaults_training_true(module, project, target, found=builders, baked=True):
+                continue
+            bmod, builder = builders[0]
+            site = _graph_bakes_bn(project, bmod, builder if not isinstance(builder, ast.Module) else None, 0)
+            if site is None:
+                continue
+            smod, bake = site
+            bake_fn = smod.scope_of(bake)
+            names = [obj.rsplit(".", 1)[-1]] + [getattr(b, "name", "") for _, b in builders] \
+                + ([bake_fn.name] if bake_fn is not None else [])
+            if mentions_deliberate_batch_stats(names) or any(set(identifier_words(n)) & _GAN_MODEL_WORDS for n in names):
+                continue  # a GAN generator sampled with batch statistics, test-time adaptation
+            fn = c.scope
+            if not self._outside_training(module, project, node, fn, target):
+                continue
+            if fn is not None and (self._deliberate(module, node, fn) or _model_copied_in(module, fn, target)):
+                continue
+            if fn is None and _DELIBERATE_COMMENT.search(_comments_at(module, node)):
+                continue
+            where = f"in `{fn.name}`, which does not train" if fn is not None else "at module level, after training"
+            built = f"built by `{builder.name}`" if not isinstance(builder, ast.Module) else "built here"
+            yield self.finding(module, node, (
+                f"`{obj}` is called without `training` {where}: the functional graph {built} calls "
+                f"BatchNormalization with `{ast.unparse(bake)}` ({smod.where(bake.lineno)}), and with no "
+                "`training` given the node keeps that True, so its BatchNormalization layers normalize with the "
+                "batch statistics and assign them into their moving mean/variance; the outputs depend on the batch "
+                "and the data leaks into the statistics the model keeps; call the BN layer without `training` "
+                "(for MC dropout, give training=True to the Dropout layers only)"))
 
     def _bn_subclass_forces_training(self, module: Module, project: Project) -> Iterable[Finding]:
         """A BatchNormalization subclass whose ``call`` hands its parent a ``training`` built only from
@@ -2416,17 +2696,8 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
             return  # (a module that never says "training" is left to the pre-filter)
         if not _learning_phase_never_set(project, module):
             return  # tf.keras: a set learning phase comes before the signature default
-        for c in module.calls:
+        for c, target, obj in _calls_without_mode(module, frozen):
             node = c.node
-            expr, known = kf.training_arg(node)
-            if not known or expr is not None or any(k.arg and _TRAINING_FLAG_KEYWORD.match(k.arg) for k in node.keywords):
-                continue
-            target = kf.model_expr(node)
-            obj = dotted(target)
-            if obj is None or obj.rsplit(".", 1)[-1] in frozen or not isinstance(target, (ast.Name, ast.Attribute)):
-                continue
-            if not _result_used(module, node) or _dummy_input(module, node):
-                continue
             classes: list = []
             if obj == "self":
                 cls = module.enclosing_class(node)
@@ -2654,6 +2925,100 @@ def _bn_subclass(project: Project, module: Module, cls: ast.ClassDef, depth: int
         if isinstance(base, ast.ClassDef) and bmod is not None and _bn_subclass(project, bmod, base, depth + 1):
             return True
     return False
+
+
+_KERAS_LAYER_BASES = frozenset({"keras.Model", "keras.models.Model", "keras.layers.Layer", "keras.Layer",
+                                "keras.engine.base_layer.Layer"})
+# Standalone Keras 2 / TF1 era spellings: there a BN call with training=None follows the learning phase
+# that fit() feeds.
+_LEGACY_KERAS = re.compile(r"\bkeras\.engine\b|learning_phase|\bget_session\b|\bset_session\b"
+                           r"|keras\.layers\.(normalization|core)\b|\bConvolution2D\b")
+_FROZEN_CLASS_WORDS = frozenset({"frozen", "freeze", "fixed", "fix", "inference", "eval", "static"})
+
+
+def _keras_layer_class(project: Project, module: Module, cls: ast.ClassDef, depth: int = 0) -> bool:
+    """Does ``cls`` derive from Keras' Layer or Model, directly or through project classes?"""
+    if depth > 4:
+        return False
+    for b in cls.bases:
+        if kf.keras_name(module.imports.resolve(b)) in _KERAS_LAYER_BASES or kf.is_keras_bn_layer(module.imports.resolve(b)):
+            return True
+        bmod, base = kf.resolve_def_in(project, module, b)
+        if isinstance(base, ast.ClassDef) and bmod is not None and _keras_layer_class(project, bmod, base, depth + 1):
+            return True
+    return False
+
+
+def _frozen_self_attributes(cls: ast.ClassDef) -> set[str]:
+    """``x`` for each ``self.x.trainable = False`` in ``cls``, and ``self`` for ``self.trainable = False``."""
+    out: set[str] = set()
+    for n in ast.walk(cls):
+        if isinstance(n, ast.Assign) and kf._literal(n.value) is False:
+            for t in n.targets:
+                if isinstance(t, ast.Attribute) and t.attr == "trainable":
+                    d = dotted(t.value)
+                    if d == "self":
+                        out.add("self")
+                    elif d is not None and d.startswith("self.") and d.count(".") == 1:
+                        out.add(d[5:])
+    return out
+
+
+def _mode_parameter_may_be_passed(project: Project, program: list, cls: ast.ClassDef, call: FuncNode,
+                                  name: str) -> bool:
+    """May some call in ``program`` give ``call``'s parameter ``name`` a value: a keyword ``name=``
+    anywhere, or — to something that may be an instance (a variable or ``self.<attr>`` bound to one
+    or to something known only at run time, an item of a container, ``Block(...)`` itself) —
+    enough positional arguments to reach it, or ``*args`` / ``**kwargs``?"""
+    idx = kf._param_index(call, name)[0]
+    pos = idx - 1 if idx is not None else None
+    for m in program:
+        tops = kf._toplevel_defs(m.tree)
+        for c in m.calls:
+            node = c.node
+            if any(k.arg == name for k in node.keywords):
+                return True
+            f = node.func
+            if isinstance(f, ast.Name):
+                if f.id in tops or f.id in _BUILTIN_NAMES or m.imports.resolve(f) is not None:
+                    continue
+            elif isinstance(f, ast.Attribute) and dotted(f.value) == "self":
+                owner = m.enclosing_class(node)
+                if owner is not None and any(isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef)) and d.name == f.attr
+                                             for d in owner.body):
+                    continue
+            elif not isinstance(f, (ast.Call, ast.Subscript)):
+                continue
+            if not (kf.has_kwargs_splat(node) or any(isinstance(a, ast.Starred) for a in node.args)
+                    or pos is not None and len(node.args) > pos):
+                continue
+            if isinstance(f, ast.Subscript):
+                return True  # `self.blocks[i](x, True)`: any instance
+            if isinstance(f, ast.Call):
+                if kf.resolve_def(project, m, f.func) is cls:
+                    return True  # `Block(64)(x, True)`
+                continue
+            bound = _classes_bound_to(m, project, f)
+            if bound is not None and any(b == "dynamic" or b[1] is cls or any(
+                    kf.resolve_def(project, b[0], base) is cls for base in b[1].bases) for b in bound):
+                return True  # (a loss or metric object of a library takes two arguments too)
+    return False
+
+
+_BUILTIN_NAMES = frozenset(dir(__import__("builtins")))
+
+
+def _is_parent_call(cls: ast.ClassDef, call: ast.Call) -> bool:
+    """Is ``call`` the parent's call run from a subclass: ``super().call(...)``,
+    ``super(C, self).call(...)``, ``Base.call(self, ...)``?"""
+    f = call.func
+    if not (isinstance(f, ast.Attribute) and f.attr == "call"):
+        return False
+    v = f.value
+    if isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id == "super":
+        return True
+    return dotted(v) is not None and dotted(v) in {dotted(b) for b in cls.bases} and bool(call.args) \
+        and isinstance(call.args[0], ast.Name) and call.args[0].id == "self"
 
 
 def _parent_call_training(cls: ast.ClassDef, call: ast.Call) -> Optional[ast.expr]:

@@ -2288,6 +2288,11 @@ at the train op that depends on the (empty) list when there is one, else at the 
 Also finds the read made from the wrong graph: `tf.get_collection(UPDATE_OPS)` after a
 `with graph.as_default():` block that built the BN layers has ended (sklearn-style estimators that
 own a `tf.Graph`), which reads the default graph again.
+Also finds the per-tower read filtered on its own block's new name scope, taken before that block
+builds its BN layers: `with tf.name_scope("tower_%d" % i) as scope:` (or `variable_scope(...) as vs`
+with `vs.original_name_scope`) whose `tf.get_collection(UPDATE_OPS, scope)` comes before
+`loss = tower_loss(...)`. Nothing is named inside a fresh scope before the block runs, so the list is
+empty at every pass of a multi-tower loop.
 """,
         why="""
 `get_collection` returns a snapshot list. Taken before the model is built, it is empty, so
@@ -2312,6 +2317,12 @@ with tf.control_dependencies(update_ops):
 - Reads in a function that builds nothing itself (it is called after the model is built).
 - `graph.get_collection(UPDATE_OPS)` (it names its graph), reads inside an `as_default()` block, and
   reads after a graph block when some BN layer of the function is built on the default graph.
+- A read that is only a baseline for a later read: `n = len(tf.get_collection(UPDATE_OPS))`, or a
+  name only counted (`len(before)`) or tested for membership (`op not in before`), as in a BN helper
+  that waits on the update ops its own layer adds (`updates_collections=None` semantics).
+- A per-tower scoped read when anything before it in the block may build BN, when a loop lies between
+  the block and the read, or when the program reaches the update ops another way (another
+  UPDATE_OPS read or mention, a wiring helper, eager or Keras-fit training).
 """,
         versions=VERSIONS,
     )
@@ -2322,7 +2333,7 @@ with tf.control_dependencies(update_ops):
             if g.module is not module:
                 continue
             stmt_g = _statement(g.node, module)
-            if stmt_g is None:
+            if stmt_g is None or _baseline_snapshot(g, module):
                 continue
             ended = _graph_block_ended_before(g, stmt_g, module, project)
             if ended is not None:
@@ -2334,9 +2345,23 @@ with tf.control_dependencies(update_ops):
                     "list, so it is empty and the moving statistics never update; collect inside the `with` block"))
                 continue
             first = _first_builders(module, project).get(id(g.scope))
-            if first is None or (first.node.lineno, first.node.col_offset) < (stmt_g.lineno, stmt_g.col_offset):
-                continue  # nothing built in this scope, or some BN is built before the collection is read
-            if _in_loop_with(g.node, first.node, module):
+            if first is None or (first.node.lineno, first.node.col_offset) < (stmt_g.lineno, stmt_g.col_offset) \
+                    or _in_loop_with(g.node, first.node, module):
+                # nothing built in this scope, some BN is built before the collection is read, or the
+                # read sits in a loop that builds (multi-tower): unless it filters on its own block's
+                # fresh name scope, whose BN layers are all built after it
+                scoped = _scoped_read_before_block_builds(g, stmt_g, module, project)
+                if scoped is not None:
+                    block, builder = scoped
+                    opener = next((it.context_expr for it in block.items if it.optional_vars is not None),
+                                  block.items[0].context_expr)
+                    looped = any(isinstance(a, (ast.For, ast.While, ast.AsyncFor)) for a in module.ancestors(block))
+                    yield self.finding(module, g.node, (
+                        f"UPDATE_OPS is collected at {module.line_ref(g.node.lineno)} with the name scope of the "
+                        f"`with {ast.unparse(opener)}` block ({module.line_ref(block.lineno)}) as "
+                        f"filter, before that block builds its batch-norm layers ({module.line_ref(builder.node.lineno)}): "
+                        f"no op of that new scope exists yet, so the list is empty{' at every pass of the loop' if looped else ''} and "
+                        "the moving statistics never update; collect after the layers of the block are built"))
                 continue
             train_op = _train_op_after(g, module, project)
             target = train_op or g
@@ -2344,6 +2369,127 @@ with tf.control_dependencies(update_ops):
                 f"UPDATE_OPS is collected at {module.line_ref(g.node.lineno)}, before the batch-norm layers are built "
                 f"({module.line_ref(first.node.lineno)}): the list is empty and the moving statistics never update; "
                 "call `tf.get_collection(tf.GraphKeys.UPDATE_OPS)` after building the model"))
+
+
+_BASELINE_WRAPPERS = frozenset(("len", "set", "frozenset", "list", "tuple"))
+
+
+def _baseline_snapshot(g, module: Module) -> bool:
+    """Is this read of UPDATE_OPS only a baseline to diff a later read against, not the ops to run?
+    ``n = len(tf.get_collection(UPDATE_OPS))`` / ``before = tf.get_collection(UPDATE_OPS)`` (or
+    ``set(...)`` of it) whose name is only ever counted (``len(before)``) or tested for membership
+    (``op not in before``): the helper then runs ``get_collection(UPDATE_OPS)[len(before):]``, the
+    update ops its own layer has just added (``updates_collections=None`` semantics). An empty
+    snapshot is what that code wants."""
+    node = g.node
+    parent = module.parent(node)
+    while isinstance(parent, ast.Call) and isinstance(parent.func, ast.Name) and parent.func.id in _BASELINE_WRAPPERS \
+            and parent.args and parent.args[0] is node and len(parent.args) == 1 and not parent.keywords:
+        if parent.func.id == "len":
+            return True
+        node, parent = parent, module.parent(parent)
+    if not (isinstance(parent, ast.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0], ast.Name)
+            and parent.value is node):
+        return False
+    name = parent.targets[0].id
+    root = g.scope if g.scope is not None else module.tree
+    uses = 0
+    for n in ast.walk(root):
+        if not (isinstance(n, ast.Name) and n.id == name):
+            continue
+        if isinstance(n.ctx, ast.Store):
+            if n is not parent.targets[0]:
+                return False  # rebound: the name may hold the ops to run elsewhere
+            continue
+        up = module.parent(n)
+        if isinstance(up, ast.Call) and isinstance(up.func, ast.Name) and up.func.id == "len" and up.args == [n]:
+            uses += 1
+        elif isinstance(up, ast.Compare) and any(c is n for c in up.comparators) and all(
+                isinstance(op, (ast.In, ast.NotIn)) for op in up.ops):
+            uses += 1
+        else:
+            return False
+    return uses > 0
+
+
+def _scoped_read_before_block_builds(g, stmt_g: ast.AST, module: Module, project: Project):
+    """``with tf.name_scope("tower_%d" % i) as scope:`` whose first statements read
+    ``tf.get_collection(UPDATE_OPS, scope)`` and then build the tower (``loss = tower_loss(...)``): the
+    filter is the block's new, unique name scope and the update ops a BN layer adds are named inside
+    it only once the layer is built, so the read is empty on every entry of the block (multi-tower
+    loops included). Returns (the with block, the first BN builder after the read in it) or None.
+
+    Not when: something before the read in the block may build BN (a call we cannot follow); a loop
+    or a function lies between the block and the read; the read is not the program's only way to the
+    update ops (another UPDATE_OPS read or mention, a wiring helper, a self-wiring framework, eager
+    or Keras-fit training); no BN layer of the program puts trainable-mode updates in UPDATE_OPS."""
+    ctx = train_context(project)
+    if not any(c is g for c in ctx.update_consumers):
+        return None  # a read nothing uses runs nothing either way (BN103 reports it)
+    block = _scope_block_named_by(_kw_or_pos(g.node, "scope", 1), module, filter_only=False)
+    if block is None:
+        return None
+    between = []
+    for a in module.ancestors(g.node):
+        if a is block:
+            break
+        between.append(a)
+    else:
+        return None  # the read is not inside the block
+    if any(isinstance(a, (ast.For, ast.While, ast.AsyncFor, ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda,
+                          ast.ClassDef, ast.comprehension, ast.ListComp, ast.SetComp, ast.DictComp,
+                          ast.GeneratorExp)) for a in between):
+        return None
+    # every statement of the block that runs before the read, level by level
+    chain = [stmt_g] + [a for a in between if isinstance(a, ast.stmt)]
+    for inner in chain:
+        holder = module.parent(inner)
+        for field in ("body", "orelse", "finalbody", "handlers"):
+            seq = getattr(holder, field, None)
+            if isinstance(seq, list) and any(x is inner for x in seq):
+                for prior in seq[:next(i for i, x in enumerate(seq) if x is inner)]:
+                    if _block_may_build_bn(prior, module, project):
+                        return None
+        if isinstance(holder, (ast.With, ast.AsyncWith)) and holder is not block:
+            if any(_block_may_build_bn(item.context_expr, module, project) for item in holder.items):
+                return None
+    builders = _bn_builder_names(project)
+    end = (getattr(block, "end_lineno", 0) or 0, getattr(block, "end_col_offset", 0) or 0)
+    start = (stmt_g.end_lineno or stmt_g.lineno, stmt_g.end_col_offset or 0)
+    builder = next((c for c in module.calls if c.scope is g.scope and start <= (c.node.lineno, c.node.col_offset) <= end
+                    and any(a is block for a in module.ancestors(c.node))
+                    and (_builds_bn(c, project) or (c.name in builders and _calls_project_builder(c, project)))), None)
+    if builder is None:
+        return None
+    program = same_program(module, project)
+    if (ctx.self_wiring_modules | ctx.keras_training_modules) & program or _runs_eagerly(module, program, ctx) \
+            or any(id(c.module) in program for c in ctx.wiring_helpers):
+        return None
+    for m in project.modules:
+        if id(m) in program and any(not _names_update_collection(r, m) for r in m.references.get("UPDATE_OPS", ())):
+            return None  # ``add_to_collection``, ``graph.get_collection``, ``create_train_op``...: another way
+    if any(c is not g and id(c.module) in program and not _baseline_snapshot(c, c.module)
+           for c in ctx.update_consumers):
+        return None
+    if not any(id(s.module) in program for s in _update_sites(project)):
+        return None
+    return block, builder
+
+
+def _names_update_collection(ref: ast.AST, module: Module) -> bool:
+    """Is this mention of ``UPDATE_OPS`` the key of a ``tf.get_collection`` read (counted with the
+    reads) or the collection a BN layer puts its updates in (``updates_collections=tf.GraphKeys.
+    UPDATE_OPS``, as a keyword or a ``batch_norm_params`` dict entry)? Neither runs the update ops."""
+    p = module.parent(ref)
+    if isinstance(p, ast.Call) and p.func is not ref and (module.imports.resolve(p.func) or "").endswith(
+            ("get_collection", "get_collection_ref")):
+        return True
+    if isinstance(p, ast.keyword):
+        return p.arg == "updates_collections"
+    if isinstance(p, ast.Dict):
+        return any(v is ref and isinstance(k, ast.Constant) and k.value == "updates_collections"
+                   for k, v in zip(p.keys, p.values))
+    return False
 
 
 def _first_builders(module: Module, project: Project) -> dict:
@@ -2462,11 +2608,11 @@ def _fresh_scope_name(expr: Optional[ast.AST]) -> bool:
     return False
 
 
-def _scope_block_named_by(arg: Optional[ast.AST], module: Module) -> Optional[ast.With]:
+def _scope_block_named_by(arg: Optional[ast.AST], module: Module, filter_only: bool = True) -> Optional[ast.With]:
     """The ``with`` block whose new name scope ``arg`` is: ``scope`` bound by ``with
     tf.name_scope("train") as scope`` or ``vs.original_name_scope`` of ``with tf.variable_scope("x") as
-    vs``, the name bound nowhere else and used only as a ``get_collection`` filter (a tower scope
-    handed to the model builder may well hold BN layers)."""
+    vs``, the name bound nowhere else and (``filter_only``) used only as a ``get_collection`` filter (a
+    tower scope handed to the model builder may well hold BN layers)."""
     name, attr = None, None
     if isinstance(arg, ast.Name):
         name = arg.id
@@ -2489,7 +2635,7 @@ def _scope_block_named_by(arg: Optional[ast.AST], module: Module) -> Optional[as
     if not (opener.args and _fresh_scope_name(opener.args[0])):
         return None
     parents = {id(ch): p for p in ast.walk(root) for ch in ast.iter_child_nodes(p)}
-    for n in ast.walk(root):
+    for n in (ast.walk(root) if filter_only else ()):
         if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load):
             value = n if attr is None else parents.get(id(n))
             if attr is not None and not (isinstance(value, ast.Attribute) and value.attr == attr):
