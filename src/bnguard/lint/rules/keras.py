@@ -2605,6 +2605,21 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
         yield from self._baked_training_true(module, project, frozen)
         yield from self._bn_subclass_forces_training(module, project)
 
+    def _judged_call(self, module: Module, project: Project, node: ast.Call, fn, target: ast.AST,
+                     names: list) -> bool:
+        """Is a model call that runs BN in training mode by default a bug to report: none of
+        ``names`` (the model, its classes or builders) says GAN / deliberate batch statistics (a
+        generator sampled as it trains, test-time adaptation), the call is outside training, and
+        neither its function nor a comment at module level says the mode is deliberate (nor is the
+        model a copy made there)?"""
+        if mentions_deliberate_batch_stats(names) or any(set(identifier_words(n)) & _GAN_MODEL_WORDS for n in names):
+            return False
+        if not self._outside_training(module, project, node, fn, target):
+            return False
+        if fn is not None:
+            return not (self._deliberate(module, node, fn) or _model_copied_in(module, fn, target))
+        return not _DELIBERATE_COMMENT.search(_comments_at(module, node))
+
     def _baked_training_true(self, module: Module, project: Project, frozen: frozenset) -> Iterable[Finding]:
         """``model(x)`` with no ``training`` outside training, where ``model`` is a functional model
         whose graph calls a BatchNormalization with training=True (a literal, or a block helper's
@@ -2630,14 +2645,8 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
             bake_fn = smod.scope_of(bake)
             names = [obj.rsplit(".", 1)[-1]] + [getattr(b, "name", "") for _, b in builders] \
                 + ([bake_fn.name] if bake_fn is not None else [])
-            if mentions_deliberate_batch_stats(names) or any(set(identifier_words(n)) & _GAN_MODEL_WORDS for n in names):
-                continue  # a GAN generator sampled with batch statistics, test-time adaptation
             fn = c.scope
-            if not self._outside_training(module, project, node, fn, target):
-                continue
-            if fn is not None and (self._deliberate(module, node, fn) or _model_copied_in(module, fn, target)):
-                continue
-            if fn is None and _DELIBERATE_COMMENT.search(_comments_at(module, node)):
+            if not self._judged_call(module, project, node, fn, target, names):
                 continue
             where = f"in `{fn.name}`, which does not train" if fn is not None else "at module level, after training"
             built = f"built by `{builder.name}`" if not isinstance(builder, ast.Module) else "built here"
@@ -2711,14 +2720,8 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
             if any(_sublayers_ignore_flag(k) for k in classes):
                 continue
             names = [obj.rsplit(".", 1)[-1]] + [k.name for k in classes]
-            if mentions_deliberate_batch_stats(names) or any(set(identifier_words(n)) & _GAN_MODEL_WORDS for n in names):
-                continue  # a GAN generator sampled in training mode, as it trains
             fn = c.scope
-            if not self._outside_training(module, project, node, fn, target):
-                continue
-            if fn is not None and (self._deliberate(module, node, fn) or _model_copied_in(module, fn, target)):
-                continue
-            if fn is None and _DELIBERATE_COMMENT.search(_comments_at(module, node)):
+            if not self._judged_call(module, project, node, fn, target, names):
                 continue
             owner = f"`{classes[0].name}`" if classes else "its class"
             where = f"in `{fn.name}`, which does not train" if fn is not None else "at module level, after training"

@@ -814,18 +814,26 @@ def _property_placeholder(expr: ast.AST, m: Module, project: Project) -> Optiona
     return found
 
 
+def _placeholder_name(call: ast.Call) -> tuple[Optional[ast.AST], Optional[str]]:
+    """(the ``name`` argument, the op name) of a ``placeholder_with_default(value, shape, name)``
+    call: TF's default op name when none is given, None for a name that is not a constant string."""
+    kw = next((k.value for k in call.keywords if k.arg == "name"), None)
+    if kw is None and len(call.args) > 2:
+        kw = call.args[2]
+    if kw is None:
+        return None, "PlaceholderWithDefault"
+    return kw, kw.value if isinstance(kw, ast.Constant) and isinstance(kw.value, str) else None
+
+
 def _tensor_name_used(call: ast.Call, m: Module, project: Project) -> bool:
     """Is the placeholder's tensor reached by name anywhere in its program (``{"is_training:0": True}``,
     ``get_tensor_by_name``)? That name always denotes the first placeholder built, which may be
     the one the layer reads. True when the name cannot be read."""
     import re
 
-    kw = next((k.value for k in call.keywords if k.arg == "name"), None)
-    if kw is None and len(call.args) > 2:
-        kw = call.args[2]
-    if kw is not None and not (isinstance(kw, ast.Constant) and isinstance(kw.value, str)):
+    kw, name = _placeholder_name(call)
+    if name is None:
         return True
-    name = kw.value if kw is not None else "PlaceholderWithDefault"
     tensor = re.compile(rf"(^|/){re.escape(name)}(_\d+)?:\d+$")
     op = re.compile(rf"(^|/){re.escape(name)}(_\d+)?$")
     program = same_program(m, project)
@@ -3789,13 +3797,9 @@ def _flag_named(ph: V.Placeholder, modules: list, project: Project) -> bool:
     in a feed or an ``input_map``, ``get_tensor_by_name``...)? True when its name cannot be read."""
     import re
 
-    call = ph.node
-    kw = next((k.value for k in call.keywords if k.arg == "name"), None)
-    if kw is None and len(call.args) > 2:
-        kw = call.args[2]
-    if kw is not None and not (isinstance(kw, ast.Constant) and isinstance(kw.value, str)):
+    kw, name = _placeholder_name(ph.node)
+    if name is None:
         return True
-    name = kw.value if kw is not None else "PlaceholderWithDefault"
     pattern = re.compile(rf"(^|/){re.escape(name)}(_\d+)?(:\d+)?$")
     programs: set = set()
     for m in modules:
