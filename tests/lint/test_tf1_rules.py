@@ -155,3 +155,13 @@ def test_flagged_second_train_op_and_keras3_layer_really_freeze_the_statistics()
     assert np.abs(after_stage1).max() > 1e-3  # the wired stage 1 moved the statistics
     assert np.allclose(after_stage1, after_stage2)  # stage 2 trained on shifted data: nothing moved
     assert np.allclose(result[str(keras3)], 0.0)  # inputs have mean ~5.5: a working layer would follow
+
+
+def test_bn105_names_the_inference_call_that_passes_true():
+    """The inference script rebuilds the graph with ``make_graph(training=True)``; the message must
+    name that call (where the fix goes), not only the BN layer and the ``sess.run``."""
+    project = FIXTURES / "flagged" / "bn105_inference_script_rebuilds_with_true"
+    findings = [f for f in lint_paths([str(project)], select=["BN105"]).findings]
+    assert len(findings) == 1
+    assert "`make_graph(training=True)`" in findings[0].message
+    assert "recognise.py:6" in findings[0].message

@@ -323,11 +323,20 @@ class Project:
         ``projB/runtime/run.py``, never ``projA``'s."""
         if module is target:
             return True
-        imported = module.imports.aliases.get(name, "")
-        if "." not in imported.lstrip("."):
-            return True
-        source = self.module_named(imported.lstrip(".").rsplit(".", 1)[0], module)
-        return source is None or source is target
+        importer = module
+        for _hop in range(4):  # a package ``__init__`` re-exports (``from .fix_bn import fix_bn``)
+            imported = importer.imports.aliases.get(name, "")
+            if "." not in imported.lstrip("."):
+                return True
+            source = self.module_named(imported.lstrip(".").rsplit(".", 1)[0], importer)
+            if source is None or source is target:
+                return True
+            if source is importer or name not in source.imports.aliases:
+                return False
+            name, importer = imported.rsplit(".", 1)[-1], source
+            if importer.imports.aliases.get(name) is None:
+                return False
+        return False
 
     def import_component(self, module: Module) -> frozenset:
         """Ids of the modules connected to ``module`` by project imports (either direction,

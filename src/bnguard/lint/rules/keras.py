@@ -2680,7 +2680,8 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
                     continue
                 expr = _parent_call_training(cls, n)
                 found = _freeze_switch_expression(module, project, cls, expr) if expr is not None else None
-                if found is None or _DELIBERATE_COMMENT.search(_comments_at(module, n)):
+                if found is None or _DELIBERATE_COMMENT.search(_comments_at(module, n)) \
+                        or _only_when_training(module, call, n):
                     continue
                 switch, on = found
                 shown = ast.unparse(expr)
@@ -2915,6 +2916,42 @@ def _sublayers_ignore_flag(cls: ast.ClassDef) -> bool:
         if expr is None or (isinstance(expr, ast.Name) and expr.id == "training"):
             return False
     return True
+
+
+def _only_when_training(module: Module, fn: ast.AST, node: ast.AST) -> bool:
+    """Does ``node`` run only when ``fn``'s incoming ``training`` is true? Inside ``if training:``, in
+    the ``else`` of ``if not training:``, or after an ``if not training: return ...`` at the same level
+    (xuannianz/EfficientDet's freezable BN: ``training=not self.freeze`` there means ``training and not
+    self.freeze``)."""
+    params = {a.arg for a in fn.args.args + fn.args.kwonlyargs}
+    flag = "training" if "training" in params else None
+    if flag is None:
+        return False
+
+    def truth(test: ast.AST) -> Optional[bool]:
+        if isinstance(test, ast.Name) and test.id == flag:
+            return True
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            inner = truth(test.operand)
+            return None if inner is None else not inner
+        return None
+
+    child = node
+    for anc in module.ancestors(node):
+        if isinstance(anc, ast.If):
+            t = truth(anc.test)
+            if t is True and child in anc.body or t is False and child in anc.orelse:
+                return True
+        for body in (getattr(anc, "body", None), getattr(anc, "orelse", None)):
+            if isinstance(body, list) and child in body:
+                for st in body[:body.index(child)]:
+                    if isinstance(st, ast.If) and truth(st.test) is False and not st.orelse \
+                            and st.body and isinstance(st.body[-1], (ast.Return, ast.Raise)):
+                        return True
+        if anc is fn:
+            break
+        child = anc
+    return False
 
 
 def _bn_subclass(project: Project, module: Module, cls: ast.ClassDef, depth: int = 0) -> bool:

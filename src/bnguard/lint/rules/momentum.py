@@ -73,8 +73,11 @@ SyncBatchNormalization), `tf.compat.v1.layers.batch_normalization(momentum=...)`
 `normalizer_params={'decay': ...}`), Flax `nn.BatchNorm(momentum=...)` and `nnx.BatchNorm(momentum=...)`
 (also through `functools.partial`), and the same keywords inside a `**bn_kwargs` splat of dicts the
 project builds (`dict(momentum=0.1, ...)`, `{...}`, copies with overrides). The value is resolved
-through constants, wrapper parameters and their call sites; unresolved values are not reported. 0 (moving statistics = last batch, used on
-purpose for recalibration) and 0.5 (the same in both conventions) are not reported.
+through constants, wrapper parameters and their call sites; unresolved values are not reported. 0.5 (the
+same in both conventions) is not reported, nor a literal 0 at the layer (moving statistics = last batch,
+used on purpose for recalibration); a model builder's momentum *parameter* that is 0 wherever it comes
+from (`def resnet(..., bn_momentum=0.0)` threaded to every BN, a TPU reference's default ported as-is)
+is: the model trains with last-batch statistics.
 """,
         why="""
 These frameworks compute `moving = momentum * moving + (1 - momentum) * batch`; PyTorch computes
@@ -89,7 +92,8 @@ x = keras.layers.BatchNormalization(momentum=0.1)(x)      # PyTorch's default, p
 x = keras.layers.BatchNormalization(momentum=0.9)(x)      # = 1 - 0.1
 """,
         not_flagged="""
-- momentum >= 0.5, momentum 0 (deliberate: last-batch statistics), values that cannot be resolved;
+- momentum >= 0.5, a literal momentum 0 at the layer (deliberate: last-batch statistics), values that
+  cannot be resolved;
 - a BN that always runs in training mode, so its moving statistics are never read (`training=True`
   in a pix2pix-style TF1 model, a Flax GAN critic whose `use_running_average` is always False,
   `BatchNormalization(momentum=0.1)(x, training=True)`): its momentum changes no output. The Flax
@@ -149,6 +153,9 @@ x = keras.layers.BatchNormalization(momentum=0.9)(x)      # = 1 - 0.1
             return None
         bad = sorted(v for v in nums if 0 < v < THRESHOLD)
         if not bad:
+            if nums and all(v == 0 for v in nums) and len(sources) == 1 \
+                    and _builder_parameter(sources[0][1], sources[0][0]) is not None:
+                return self._zero_default(module, call, sources[0], key)
             return None
         expr, where = sources[0]
         m = bad[0]
@@ -170,6 +177,39 @@ x = keras.layers.BatchNormalization(momentum=0.9)(x)      # = 1 - 0.1
                             f"BatchNorm {key}={m:g}{via} follows PyTorch's convention; here {key} weighs the old moving "
                             f"statistics, so they keep only {m:.0%} of their history per step (≈ last batch); "
                             f"use {key}={round(1 - m, 10):g}", fix=fix)
+
+    def _zero_default(self, module: Module, call: ast.Call, source: tuple[ast.expr, Module], key: str) -> Finding:
+        """A model builder whose momentum parameter is 0 wherever it is used (its default, and every call
+        site that gives one): every BatchNorm it builds keeps only the last training batch's statistics.
+        (A literal 0 at the layer, the recalibration idiom, is left alone.)"""
+        expr, _where = source
+        return self.finding(module, call,
+                            f"BatchNorm {key}=0 (the builder parameter `{ast.unparse(expr)}` is 0 everywhere it comes "
+                            f"from): here {key} weighs the old moving statistics, so with 0 they are replaced by each "
+                            f"training batch's and evaluation uses the last batch's statistics; use {key}=0.99 (or "
+                            f"0.9, = 1 - PyTorch's 0.1)")
+
+
+def _builder_parameter(module: Module, expr: ast.expr) -> Optional[ast.arg]:
+    """The parameter of the enclosing model-building function that ``expr`` names (``momentum=bn_momentum``
+    inside ``def block(x, bn_momentum)``), or None for a literal, a constant or a local value."""
+    if not isinstance(expr, ast.Name):
+        return None
+    scope = module.scope_of(expr)
+    while scope is not None:  # also a closure's free name (``def STEM(bn_momentum): def apply(x): ...``)
+        a = scope.args
+        found = next((p for p in a.posonlyargs + a.args + a.kwonlyargs if p.arg == expr.id), None)
+        if found is not None:
+            return found
+        if isinstance(scope, ast.Lambda) or expr.id in module.imports.bound_names and _binds(scope, expr.id):
+            return None
+        scope = module.scope_of(scope)
+    return None
+
+
+def _binds(scope: ast.AST, name: str) -> bool:
+    """Does the function body assign ``name`` itself (then it is a local, not the outer parameter)?"""
+    return any(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store) for n in ast.walk(scope))
 
 
 def _argument_sources(module: Module, project: Project, call: ast.Call, keyword: str,

@@ -87,6 +87,36 @@ def _default_taken(site: BNSite, project: Project) -> str:
     return ""
 
 
+def _true_passed_by(site: BNSite, project: Project, em: Module) -> str:
+    """``; `build_network(is_training=True)` (infer.py:6) passes True`` when the flag is a parameter of
+    the function that builds the layer, handed down through wrapper parameters, and a call in the
+    evaluation module ``em`` passes a literal True for it (how an inference script rebuilds the graph in
+    training mode); else ""."""
+    flag, where = site.flag_expr, site.module
+    fn = where.scope_of(site.node)
+    for _depth in range(5):
+        if not isinstance(flag, ast.Name) or not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return ""
+        names = [a.arg for a in fn.args.posonlyargs + fn.args.args]
+        if flag.id not in names and flag.id not in [a.arg for a in fn.args.kwonlyargs]:
+            return ""
+        index = names.index(flag.id) - (1 if names and names[0] in ("self", "cls") else 0) \
+            if flag.id in names else None
+        nxt = None
+        for c in project.call_sites(fn.name):
+            kw = next((k.value for k in c.node.keywords if k.arg == flag.id), None)
+            arg = kw if kw is not None else c.node.args[index] if index is not None and 0 <= index < len(c.node.args) \
+                and not any(isinstance(a, ast.Starred) for a in c.node.args[:index + 1]) else None
+            if isinstance(arg, ast.Constant) and arg.value is True and c.module is em:
+                return f"; `{ast.unparse(c.node)}` ({c.module.where(c.node.lineno)}) passes True"
+            if isinstance(arg, ast.Name) and nxt is None and isinstance(c.scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                nxt = (arg, c.scope, c.module)
+        if nxt is None:
+            return ""
+        flag, fn, where = nxt
+    return ""
+
+
 def _frozen_is_deliberate(site: BNSite, project: Project) -> bool:
     """Frozen BN on purpose: ``trainable=False`` on the layer, a fine-tuning script that restores
     a pretrained backbone (``init_from_checkpoint``, ``assign_from_checkpoint_fn``, partial Saver),
@@ -3464,7 +3494,7 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
                 flag = _describe_flag(site) if unfed_true is None else (
                     f"{site.flag_source} is `placeholder_with_default(True)` "
                     f"({unfed_true.module.where(unfed_true.node.lineno)}) that nothing in the project feeds")
-                flag += _default_taken(site, project)
+                flag += _default_taken(site, project) or _true_passed_by(site, project, em)
             yield self.finding(module, site.node, (
                 f"batch norm is always in training mode ({flag}) but the graph is also used to "
                 f"evaluate/predict ({em.where(run.lineno)}): evaluation normalizes with batch statistics and can "

@@ -1025,7 +1025,8 @@ def _constructed_then_method_roots(project: Project) -> list[tuple[Module, list[
     flow = _flow(project)
     out = []
     for m in project.modules:
-        if not m.mentions("eval") or _lightning_module(m):
+        # no ``mentions("eval")`` shortcut: the freeze helper often lives in another module
+        if _lightning_module(m):
             continue
         for cls in m.classes:
             methods, init = _methods_and_init(cls)
