@@ -30,11 +30,6 @@ PROGRAMS = {e["path"]: e for e in MANIFEST["programs"]}
 # Bugs the rules do not detect yet: path -> why (the mechanism that misses it).
 KNOWN_MISSES: dict[str, str] = {
     # corpus16 (first contact: 6 of 12 caught, 1 false positive)
-    "torch/bug_mode_string_val_falls_through.py": "batch 16, not analysed yet: mode string 'val' matches no branch",
-    "torch/bug_kfold_enable_dropout_after_valid.py": "batch 16, not analysed yet: enable_dropout() after eval()",
-    "keras/bug_phase_name_passed_as_training.py": "batch 16, not analysed yet: phase string passed as training",
-    "tf1/bug_model_fn_eval_tower_training_true.py": "batch 16, not analysed yet: training=(mode != PREDICT)",
-    "flax/bug_predict_lambda_closes_over_init_batch_stats.py": "batch 16, not analysed yet: lambda closes over init stats",
     # corpus15 (first contact: 5 of 12 caught, 1 false positive)
     "torch/bug_probe_then_finetune_head_train_only.py":
         "after evaluate()'s model.eval(), run_epoch() restores only model.head.train(); in the fine-tuning stage "
@@ -99,8 +94,6 @@ KNOWN_MISSES: dict[str, str] = {
 
 # Correct programs that get a finding today: path -> (code, why the finding is wrong).
 KNOWN_FALSE_POSITIVES: dict[str, tuple[str, str]] = {
-    "keras/ok_module_flag_global_statement.py": (
-        "BN201", "batch 16, not analysed yet: main() rebinds the module flag through a `global` statement"),
 }
 
 # One fast program per framework that the test really runs, tying the manifest to behaviour.
@@ -203,7 +196,6 @@ def _lost_when_linted_together(framework: str) -> list[str]:
 # unrelated script (a same-named evaluate()/validate(), a feed of another 'is_training'
 # placeholder, update_bn or UPDATE_OPS used elsewhere) currently mask real bugs.
 MASKED_WHEN_TOGETHER: dict[str, str] = {
-    "keras": "batch 16, not analysed yet: keras/bug_mode_string_typo_training_false.py loses BN201 when linted together",
 }
 
 

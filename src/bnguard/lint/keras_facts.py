@@ -105,8 +105,29 @@ def _assignments(body_owner: ast.AST, name: str) -> list[ast.expr]:
 @per_node
 def _assignments_by_name(body_owner: ast.AST) -> dict[str, list[Optional[ast.expr]]]:
     """Every name's assignments in one walk of the scope (callers ask once per use of a name:
-    walking the scope per question made a long module quadratic)."""
+    walking the scope per question made a long module quadratic). A name a function declares
+    ``global`` / ``nonlocal`` is no local of it: its assignments there count for the module (every
+    binding of a module name, ``global TRAINING; TRAINING = True`` in ``main()`` as well) and are
+    left out of the function's own."""
+    out, declared = _own_assignments(body_owner)
+    for name in declared:
+        out.pop(name, None)
+    if isinstance(body_owner, ast.Module):
+        for fn in ast.walk(body_owner):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            global_names = {g for n in values._own_scope_nodes(fn) if isinstance(n, ast.Global) for g in n.names}
+            if global_names:
+                inner, _ = _own_assignments(fn)
+                for name in global_names:
+                    out.setdefault(name, []).extend(inner.get(name, ()))
+    return out
+
+
+def _own_assignments(body_owner: ast.AST) -> tuple[dict[str, list[Optional[ast.expr]]], set[str]]:
+    """The assignments of one scope's own statements, and the names it declares global/nonlocal."""
     out: dict[str, list[Optional[ast.expr]]] = {}
+    declared: set[str] = set()
 
     def add(name: str, value: Optional[ast.expr]) -> None:
         out.setdefault(name, []).append(value)
@@ -143,8 +164,10 @@ def _assignments_by_name(body_owner: ast.AST) -> dict[str, list[Optional[ast.exp
                 add(name, None)
         elif isinstance(n, ast.NamedExpr):
             add(n.target.id, n.value)
+        elif isinstance(n, (ast.Global, ast.Nonlocal)):
+            declared.update(n.names)
         stack.extend(ast.iter_child_nodes(n))
-    return out
+    return out, declared
 
 
 def _param_index(fn: FuncNode, name: str) -> tuple[Optional[int], Optional[ast.expr], bool]:
@@ -421,15 +444,59 @@ def _iterated_elements(module: Module, target: ast.expr, iterable: ast.expr,
             return None
         target, iterable = hit[0]
     display = _list_display(module, iterable)
-    if display is None:
+    elts: Optional[list] = display.elts if display is not None else _dict_elements(module, iterable)
+    if elts is None:
         return None
     out = []
-    for elt in display.elts:
+    for elt in elts:
         bound = _destructure(target, elt, name)
-        if bound is None:
+        if bound is None or getattr(bound, "_bnguard_synthetic", False):
             return None
         out.append((module, bound))
     return out
+
+
+_DICT_MUTATORS = frozenset({"update", "setdefault", "pop", "popitem", "clear", "__setitem__", "__delitem__"})
+
+
+def _dict_elements(module: Module, iterable: ast.expr) -> Optional[list]:
+    """What a loop over a dict display gets, one per entry: ``for phase in loaders`` /
+    ``loaders.keys()`` the keys, ``loaders.values()`` the values, ``loaders.items()`` (key, value)
+    pairs; the dict a display or a name bound once to one that nothing changes. None otherwise."""
+    view = None
+    if isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Attribute) and not iterable.args \
+            and not iterable.keywords and iterable.func.attr in ("items", "keys", "values"):
+        view, iterable = iterable.func.attr, iterable.func.value
+    d = iterable
+    if isinstance(d, ast.Name):
+        scope = module.scope_of(d)
+        bound = _assignments(scope if scope is not None else module.tree, d.id)
+        if not bound and scope is not None and not _param_index(scope, d.id)[2]:
+            bound = _assignments(module.tree, d.id)
+        if len(bound) != 1 or not isinstance(bound[0], ast.Dict):
+            return None
+        for n in ast.walk(module.tree):  # changed in place: an entry added, replaced or removed
+            if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == d.id \
+                    and n.attr in _DICT_MUTATORS:
+                return None
+            if isinstance(n, ast.Subscript) and isinstance(n.ctx, (ast.Store, ast.Del)) \
+                    and isinstance(n.value, ast.Name) and n.value.id == d.id:
+                return None
+            if isinstance(n, (ast.Global, ast.Nonlocal)) and d.id in n.names:
+                return None
+        d = bound[0]
+    if not isinstance(d, ast.Dict) or any(k is None for k in d.keys):
+        return None  # ``{**base, ...}``: entries we cannot see
+    if view == "values":
+        return list(d.values)
+    if view == "items":
+        pairs = []
+        for k, v in zip(d.keys, d.values):
+            pair = ast.Tuple(elts=[k, v], ctx=ast.Load())
+            pair._bnguard_synthetic = True  # type: ignore[attr-defined]  # no node of the module
+            pairs.append(pair)
+        return pairs
+    return list(d.keys)
 
 
 _LIST_MUTATORS = frozenset({"append", "extend", "insert", "__setitem__", "pop", "remove", "clear", "sort", "reverse"})
@@ -1430,7 +1497,18 @@ def _flag_threaded_to_own_sublayer(module: Module, project: Project, hfn: FuncNo
 def _helper_function(module: Module, project: Project, call: ast.Call) -> Optional[tuple[Module, FuncNode]]:
     f = call.func
     if isinstance(f, ast.Name):
-        cands = [fi for fi in project.functions(f.id) if fi.cls is None]
+        # the function that name means here: a def of an enclosing function (a closure helper), the
+        # module's own or an imported one; else one of that name in this program (another script's
+        # same-named ``forward`` is not the one this call runs)
+        chain = {id(a) for a in module.ancestors(call) if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        cands = [fi for fi in project.functions(f.id) if fi.module is module and id(module.scope_of(fi.node)) in chain]
+        if not cands:
+            dm, d = resolve_def_in(project, module, f)
+            if isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef)) and dm is not None:
+                cands = [fi for fi in project.functions(f.id) if fi.node is d]
+            elif d is None:
+                program = project.import_component(module)
+                cands = [fi for fi in project.functions(f.id) if fi.cls is None and id(fi.module) in program]
     elif isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "self":
         cls = module.enclosing_class(call)
         cands = [fi for fi in project.functions(f.attr) if cls is not None and fi.cls is cls]

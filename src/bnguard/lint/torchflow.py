@@ -50,6 +50,12 @@ _SAME_OBJECT_METHODS = {"to", "cuda", "cpu", "float", "half", "double", "bfloat1
 _BN_GUARD = re.compile(r"batch_?norm|\bbn\d*\b", re.I)
 # Iterators over a module's sub-modules (``for m in model.modules()``).
 _SUBMODULE_ITERATORS = frozenset({"modules", "named_modules", "children", "named_children"})
+# Leaf layer classes of torch.nn that are no BatchNorm and hold none: ``m.train()`` of the
+# sub-modules of these types (Monte-Carlo dropout's ``if isinstance(m, nn.Dropout): m.train()``)
+# leaves every BatchNorm layer in the mode it had.
+_NON_BN_LEAF = re.compile(
+    r"^(\w*Dropout\d*d?|Linear|Bilinear|LazyLinear|Conv\w*|LazyConv\w*|LayerNorm|GroupNorm|InstanceNorm\w*|"
+    r"LocalResponseNorm|Embedding\w*|RNN|LSTM|GRU|RNNCell|LSTMCell|GRUCell|MultiheadAttention)$")
 
 
 @dataclass(frozen=True)
@@ -989,6 +995,8 @@ class Flow:
             if len(events) > MAX_EVENTS:
                 return
             kind = mode_call(call, scope)
+            if kind == "train" and _switches_non_bn_layers_only(call, loops, guards):
+                return  # MC dropout's train() of the Dropout modules alone: every BN layer keeps its mode
             site = ((module, call),)
             if kind is not None and self._plain_object_method(module, call, scope):
                 kind = None  # learner.eval() of a plain wrapper object: what its eval() method does counts
@@ -1165,6 +1173,69 @@ class Flow:
 
         walk(body, (), ())
         return events
+
+
+def _non_bn_type_test(test: ast.AST, var: str, derived: frozenset = frozenset()) -> bool:
+    """Is ``test`` true only for a sub-module ``var`` of a non-BN leaf type (``derived``: the names
+    computed from it, or its name from ``named_modules()``)? ``isinstance(m,
+    nn.Dropout)``, ``type(m) in (nn.Dropout, nn.Dropout2d)``, ``m.__class__.__name__.startswith(
+    'Dropout')``, ``classname.find('Dropout') != -1``, ``'dropout' in name``. A conjunction needs
+    one such operand, a disjunction all of them; a class the test names must be one of torch.nn's
+    leaf layers that hold no BatchNorm (a project block may hold BN)."""
+    if isinstance(test, ast.BoolOp):
+        parts = [_non_bn_type_test(v, var, derived) for v in test.values]
+        return any(parts) if isinstance(test.op, ast.And) else all(parts)
+    if _BN_GUARD.search(ast.unparse(test)):
+        return False
+    classes: list[ast.AST] = []
+    reads_var = False
+    for n in ast.walk(test):
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "isinstance" and len(n.args) == 2:
+            reads_var = reads_var or isinstance(n.args[0], ast.Name) and n.args[0].id == var
+            types = n.args[1]
+            classes.extend(types.elts if isinstance(types, (ast.Tuple, ast.List)) else [types])
+        elif isinstance(n, ast.Compare) and isinstance(n.left, ast.Call) and isinstance(n.left.func, ast.Name) \
+                and n.left.func.id == "type" and n.left.args and isinstance(n.left.args[0], ast.Name) \
+                and n.left.args[0].id == var and len(n.ops) == 1 and isinstance(n.ops[0], (ast.Eq, ast.Is, ast.In)):
+            reads_var = True
+            right = n.comparators[0]
+            classes.extend(right.elts if isinstance(right, (ast.Tuple, ast.List, ast.Set)) else [right])
+    if classes:
+        return reads_var and all((dotted(c) or "").rsplit(".", 1)[-1] and _NON_BN_LEAF.match(
+            (dotted(c) or "").rsplit(".", 1)[-1]) for c in classes)
+    # a test of the class or sub-module name: every literal names a dropout layer
+    strings = [n.value for n in ast.walk(test) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+    if not strings or not all(re.search(r"drop", v, re.I) for v in strings) \
+            or not any(isinstance(n, ast.Name) and (n.id == var or n.id in derived) for n in ast.walk(test)):
+        return False
+    return isinstance(test, ast.Compare) or isinstance(test, ast.Call) and isinstance(test.func, ast.Attribute) \
+        and test.func.attr in ("startswith", "endswith")
+
+
+def _switches_non_bn_layers_only(call: ast.Call, loops: tuple, guards: tuple) -> bool:
+    """``for m in model.modules(): if isinstance(m, nn.Dropout): m.train()``: train() of the
+    sub-modules of a non-BN leaf type only (Monte-Carlo dropout). Every BatchNorm layer keeps its
+    mode: this is no ``model.train()`` and restores nothing."""
+    receiver = call.func.value  # type: ignore[attr-defined]
+    if not isinstance(receiver, ast.Name) or not guards:
+        return False
+    loop = next((lp for lp in reversed(loops) if isinstance(lp, (ast.For, ast.AsyncFor))
+                 and any(isinstance(t, ast.Name) and t.id == receiver.id for t in ast.walk(lp.target))), None)
+    if loop is None:
+        return False
+    it = loop.iter
+    if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and it.func.attr in _SUBMODULE_ITERATORS):
+        return False
+    names = {t.id for t in ast.walk(loop.target) if isinstance(t, ast.Name)}  # ``for name, m in ...``
+    # ``classname = m.__class__.__name__`` in the loop: read from the loop's names
+    derived = frozenset(names | {t.id for st in ast.walk(loop) if isinstance(st, ast.Assign)
+                                 and any(isinstance(x, ast.Name) and x.id in names for x in ast.walk(st.value))
+                                 for t in st.targets if isinstance(t, ast.Name)})
+    for test, pol in guards:
+        node = _parsed_test(test) if pol else None
+        if node is not None and _non_bn_type_test(node, receiver.id, derived):
+            return True
+    return False
 
 
 @per_node
@@ -1626,6 +1697,13 @@ def _guard_value(test: str, constants: dict[str, object]) -> object:
             return left is right
         if isinstance(op, ast.IsNot):
             return left is not right
+    if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], (ast.In, ast.NotIn)) \
+            and isinstance(node.left, ast.Name) and node.left.id in constants \
+            and isinstance(node.comparators[0], (ast.Tuple, ast.List, ast.Set)) \
+            and all(isinstance(e, ast.Constant) for e in node.comparators[0].elts):
+        # `mode in ("train", "training")`
+        found = constants[node.left.id] in [e.value for e in node.comparators[0].elts]  # type: ignore[attr-defined]
+        return found if isinstance(node.ops[0], ast.In) else not found
     return _UNDECIDED
 
 

@@ -126,9 +126,10 @@ def _is_marker(v) -> bool:
 # --------------------------------------------------------------------------------------------------
 @dataclass
 class _Binding:
-    kind: str  # "expr" | "param" | "import" | "opaque"
+    kind: str  # "expr" | "param" | "import" | "opaque" | "kwargs" | "global" (an ``expr`` read in ``func``'s scope)
     expr: Optional[ast.AST] = None
     func: Optional[ast.AST] = None  # for params: the function node
+    module: Optional[Module] = None  # for "store": the module the value expression sits in
 
 
 def _target_names(target: ast.AST):
@@ -137,6 +138,16 @@ def _target_names(target: ast.AST):
             yield n.id
         elif isinstance(n, (ast.MatchAs, ast.MatchStar)) and n.name:
             yield n.name
+
+
+def _own_scope_nodes(owner: ast.AST):
+    """The nodes of ``owner``'s own scope (nested functions, classes and lambdas excluded)."""
+    stack = list(ast.iter_child_nodes(owner))
+    while stack:
+        n = stack.pop()
+        yield n
+        if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            stack.extend(ast.iter_child_nodes(n))
 
 
 class _ScopeBindings:
@@ -164,8 +175,53 @@ class _ScopeBindings:
                                  ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
                 continue  # nested scope: its own bindings
             stack.extend(reversed(list(ast.iter_child_nodes(node))))
+        # a name declared ``global`` / ``nonlocal`` here is bound in another scope: hand its bindings there
+        self.rebound_elsewhere: dict[str, list[_Binding]] = {}
         for g in self.global_names:
-            self.names.pop(g, None)
+            self.rebound_elsewhere[g] = self.names.pop(g, [])
+        if isinstance(body_owner, ast.Module):
+            self._add_global_statement_bindings(body_owner)
+        elif isinstance(body_owner, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            self._add_nonlocal_statement_bindings(body_owner)
+
+    def _add_global_statement_bindings(self, tree: ast.Module) -> None:
+        """``def main(): global TRAINING; TRAINING = not args.eval_only``: every binding of a module
+        name counts, those made in a function (or class body) through a ``global`` statement as well;
+        a value is then read in that function's scope (kind "global": its ``func`` is that scope)."""
+        owners: dict[int, ast.AST] = {}
+        stack: list[tuple[ast.AST, Optional[ast.AST]]] = [(n, None) for n in tree.body]
+        while stack:
+            node, owner = stack.pop()
+            if isinstance(node, ast.Global) and owner is not None:
+                owners.setdefault(id(owner), owner)
+            inner = node if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)) \
+                else owner
+            stack.extend((c, inner) for c in ast.iter_child_nodes(node))
+        for owner in owners.values():
+            declared = {g for n in _own_scope_nodes(owner) if isinstance(n, ast.Global) for g in n.names}
+            inner_sb = _ScopeBindings(owner)
+            for name in declared:
+                for b in inner_sb.rebound_elsewhere.get(name, []):
+                    if b.kind == "expr" and isinstance(owner, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                        self.names[name].append(_Binding("global", expr=b.expr, func=owner))
+                    else:
+                        self.names[name].append(_Binding("opaque"))
+
+    def _add_nonlocal_statement_bindings(self, fn: ast.AST) -> None:
+        """``nonlocal best`` in a function nested in this one: its bindings of ``best`` are bindings of
+        this scope's variable too (read in the nested function's scope)."""
+        for inner in ast.walk(fn):
+            if inner is fn or not isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            declared = {g for n in _own_scope_nodes(inner) if isinstance(n, ast.Nonlocal) for g in n.names}
+            declared &= set(self.names)
+            if not declared:
+                continue
+            inner_sb = _ScopeBindings(inner)
+            for name in declared:
+                for b in inner_sb.rebound_elsewhere.get(name, []):
+                    self.names[name].append(_Binding("global", expr=b.expr, func=inner) if b.kind == "expr"
+                                            else _Binding("opaque"))
 
     def _add_target(self, target: ast.AST, value: Optional[ast.AST]) -> None:
         if isinstance(target, ast.Name):
@@ -469,6 +525,7 @@ class _Resolver:
         self._func_by_node: dict[int, FunctionInfo] = {}
         self._written: dict[tuple[int, str], object] = {}  # (module id, name): keys written through it
         self._call_displays: dict[int, Optional[ast.Dict]] = {}  # id(dict(...) call) -> its display
+        self._module_stores: Optional[dict[tuple[int, str], list[_Binding]]] = None
         for m in project.modules:
             for f in m.functions:
                 self._func_by_node[id(f.node)] = f
@@ -512,6 +569,32 @@ class _Resolver:
         if self._feeds is None:
             self._feeds = _build_feed_index(self.project)
         return self._feeds
+
+    def module_stores(self, target: Module, name: str) -> list[_Binding]:
+        """``settings.TRAIN_MODE = True`` in a module whose ``settings`` imports the project module
+        ``target``: a binding of ``target``'s module variable as well (kind "store", the value read
+        in the module that stores it)."""
+        if self._module_stores is None:
+            index: dict[tuple[int, str], list[_Binding]] = defaultdict(list)
+            for m in self.project.modules:
+                for kind in (ast.Assign, ast.AnnAssign, ast.AugAssign):
+                    for node in m.nodes_of_kind.get(kind, ()):
+                        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                        value = None if isinstance(node, ast.AugAssign) else node.value
+                        for t in targets:
+                            for a in ast.walk(t):
+                                if not (isinstance(a, ast.Attribute) and isinstance(a.ctx, ast.Store)
+                                        and isinstance(a.value, ast.Name) and a.value.id in m.imports.aliases):
+                                    continue
+                                resolved = m.imports.resolve(a.value)
+                                other = self.project.module_named(resolved, m) if resolved else None
+                                if other is None:
+                                    continue
+                                whole = a is t and value is not None
+                                index[(id(other), a.attr)].append(
+                                    _Binding("store", expr=value, module=m) if whole else _Binding("opaque"))
+            self._module_stores = index
+        return self._module_stores.get((id(target), name), [])
 
     # --- entry --------------------------------------------------------------------------------
     def values(self, expr: Optional[ast.AST], module: Module, scope: object = "auto") -> Values:
@@ -686,8 +769,8 @@ class _Resolver:
         try:
             out = []
             for b in bindings:
-                if b.kind == "expr":
-                    got = self._dict_displays(b.expr, m, owner, depth + 1, key)
+                if b.kind in ("expr", "global"):
+                    got = self._dict_displays(b.expr, m, b.func if b.kind == "global" else owner, depth + 1, key)
                 elif b.kind == "param":
                     got = self._param_dict_displays(b.func, e.id, m, depth, key)
                 elif b.kind == "kwargs":
@@ -891,6 +974,8 @@ class _Resolver:
         while True:
             sb = self.scope(owner if owner is not None else m.tree)
             if name in sb.names:
+                if owner is None:  # a module variable: stores through ``import <this module>`` count too
+                    return sb.names[name] + self.module_stores(m, name), owner
                 return sb.names[name], owner
             if owner is None:
                 return None
@@ -905,6 +990,10 @@ class _Resolver:
         for b in bindings:
             if b.kind == "expr":
                 v = self.values(b.expr, m, owner)
+            elif b.kind == "global":  # assigned after ``global name`` in a function: read in its scope
+                v = self.values(b.expr, m, b.func)
+            elif b.kind == "store" and b.module is not None:  # ``settings.NAME = v`` in another module
+                v = self.values(b.expr, b.module)
             elif b.kind == "param":
                 v = self.param_values(b.func, name, m)
             elif b.kind == "import":
@@ -928,7 +1017,7 @@ class _Resolver:
         sb = self.scope(other.tree)
         if attr not in sb.names:
             return UNKNOWN
-        return self._bindings(attr, sb.names[attr], other, None)
+        return self._bindings(attr, sb.names[attr] + self.module_stores(other, attr), other, None)
 
     def _attribute(self, e: ast.Attribute, m: Module, scope) -> Values:
         q = m.imports.resolve(e)
@@ -942,7 +1031,7 @@ class _Resolver:
             if other is not None and other is not m:
                 sb = self.scope(other.tree)
                 if e.attr in sb.names:
-                    return self._bindings(e.attr, sb.names[e.attr], other, None)
+                    return self._bindings(e.attr, sb.names[e.attr] + self.module_stores(other, e.attr), other, None)
             return self._command_line_option(e, m) if (target or "").endswith("flags.FLAGS") else UNKNOWN
         stores = self.attr_stores.get(e.attr)
         if not stores:

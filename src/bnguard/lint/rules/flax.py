@@ -1128,6 +1128,137 @@ def _init_variables(module: Module, project: Project, name: ast.Name, depth: int
     return True
 
 
+def _is_init_call(expr: ast.AST) -> bool:
+    """``model.init(...)``, ``jax.jit(model.init)(...)``."""
+    if not isinstance(expr, ast.Call):
+        return False
+    f = expr.func
+    if isinstance(f, ast.Call) and f.args:  # jax.jit(model.init)(rng, x)
+        f = f.args[0]
+    return isinstance(f, ast.Attribute) and f.attr == "init"
+
+
+def _bindings_in(owner: ast.AST, name: str) -> Optional[list[ast.expr]]:
+    """The values ``name`` is bound to anywhere in ``owner`` (plain ``name = value``); None when it is
+    also bound another way (unpacking, a loop target, ``with ... as``) or changed in place (``name[k] =
+    ...``, ``name.update(...)``, ``name |= ...``)."""
+    values: list = []
+    stores = 0
+    for n in ast.walk(owner):
+        if isinstance(n, (ast.Assign, ast.AnnAssign)):
+            for t in n.targets if isinstance(n, ast.Assign) else [n.target]:
+                if isinstance(t, ast.Name) and t.id == name:
+                    values.append(n.value)
+                elif isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id == name:
+                    return None
+        elif isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, (ast.Store, ast.Del)):
+            stores += 1
+        elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name) \
+                and n.func.value.id == name and n.func.attr in ("update", "pop", "setdefault", "__setitem__"):
+            return None
+        elif isinstance(n, ast.AugAssign) and (getattr(n.target, "id", None) == name
+                                               or getattr(getattr(n.target, "value", None), "id", None) == name):
+            return None
+    if stores != len(values):
+        return None  # some store of the name is not a plain ``name = value``
+    return [v for v in values if v is not None]
+
+
+def _init_only(owner: ast.AST, name: str) -> bool:
+    """Is every binding of ``name`` in ``owner`` the result of ``model.init(...)`` (at least one)?"""
+    values = _bindings_in(owner, name)
+    return bool(values) and all(_is_init_call(v) for v in values)
+
+
+def _init_only_stats(owner: ast.AST, expr: ast.expr) -> Optional[str]:
+    """The name of the ``model.init(...)`` result that ``expr`` takes its batch_stats from:
+    ``variables["batch_stats"]`` or a name bound only to that; None otherwise."""
+    if isinstance(expr, ast.Subscript) and isinstance(expr.value, ast.Name) and isinstance(expr.slice, ast.Constant) \
+            and expr.slice.value == "batch_stats":
+        return expr.value.id if _init_only(owner, expr.value.id) else None
+    if isinstance(expr, ast.Name):
+        values = _bindings_in(owner, expr.id)
+        roots = {_init_only_stats(owner, v) if isinstance(v, ast.Subscript) else None for v in values or ()}
+        if values and len(roots) == 1 and None not in roots:
+            return roots.pop()
+    return None
+
+
+def _function_names(module: Module, fn: ast.AST) -> set[str]:
+    """Names a function is called by: its own name, a name bound to it (``predict = lambda ...``), or
+    to ``jax.jit``/``jax.pmap`` of it (``predict = jax.jit(lambda ...)``, ``fast = jax.jit(evaluate)``)."""
+    names = set()
+    if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        names.add(fn.name)
+    node = fn
+    parent = module.parent(node)
+    if isinstance(parent, ast.Call) and node in parent.args:
+        node, parent = parent, module.parent(parent)
+    if isinstance(parent, ast.Assign) and parent.value is node:
+        names |= {t.id for t in parent.targets if isinstance(t, ast.Name)}
+    for name in list(names):
+        for r in module.references.get(name, ()):
+            call = module.parent(r)
+            if isinstance(call, ast.Call) and r in call.args and (dotted(call.func) or "").endswith(("jit", "pmap")):
+                assign = module.parent(call)
+                if isinstance(assign, ast.Assign) and assign.value is call:
+                    names |= {t.id for t in assign.targets if isinstance(t, ast.Name)}
+    return names
+
+
+def _closed_over_init_stats(module: Module, project: Project, d: ast.Dict, stats: ast.expr,
+                            params: ast.Name, spread: bool = False) -> Optional[tuple[str, str, str]]:
+    """``lambda params, x: model.apply({"params": params, "batch_stats": variables["batch_stats"]}, x,
+    train=False)``: an evaluation apply in a function that takes the params as an argument but closes
+    over the batch_stats of ``variables = model.init(...)``, which nothing rebinds or changes, in a
+    project whose training applies produce new statistics (kept elsewhere: a train state). Returns
+    (function name, init variables name, where they are bound)."""
+    fn = next((a for a in module.ancestors(d) if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))),
+              None)
+    if fn is None or not kf._param_index(fn, params.id)[2]:
+        return None
+    call = module.parent(d)
+    if isinstance(call, ast.keyword) and call.arg == "variables":
+        call = module.parent(call)
+    if not (isinstance(call, ast.Call) and (call.args[:1] == [d] or kf.kwarg(call, "variables") is d)):
+        return None
+    callee = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", None)
+    if callee not in ("apply", "apply_fn") or _mutable_has_batch_stats(module, project, call) \
+            or kf.kwarg(call, "mutable") is not None:
+        return None  # a training apply (its statistics are another question)
+    root = stats.value if isinstance(stats, ast.Subscript) else stats
+    if not isinstance(root, ast.Name) or kf._param_index(fn, root.id)[2] or _bindings_in(fn, root.id) != []:
+        return None  # bound in the function itself: not a closure
+    owner = next((a for a in module.ancestors(fn) if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+                  and (kf._param_index(a, root.id)[2] or _bindings_in(a, root.id) != [])), None)
+    if owner is not None and kf._param_index(owner, root.id)[2]:
+        return None
+    owner = owner or module.tree
+    init_name = (stats.id if isinstance(stats, ast.Name) and _init_only(owner, stats.id) else None) if spread \
+        else _init_only_stats(owner, stats)
+    if init_name is None:
+        return None
+    # the function is called with params that are not the init ones
+    names = _function_names(module, fn)
+    calls = [c for n in names for c in project.call_sites(n) if c.module is module]
+    if not calls:
+        return None
+    trained = False
+    for c in calls:
+        arg, explicit = kf.argument_for(c.node, fn, params.id)
+        if not explicit:
+            continue
+        if isinstance(arg, ast.Subscript) and isinstance(arg.value, ast.Name) and _init_only(owner, arg.value.id):
+            continue
+        trained = True
+    if not trained:
+        return None
+    binding = next((n for n in ast.walk(owner) if isinstance(n, ast.Assign) and _is_init_call(n.value)
+                    and any(isinstance(t, ast.Name) and t.id == init_name for t in n.targets)), None)
+    where = module.line_ref(binding.lineno) if binding is not None else "module level"
+    return (names and sorted(names)[0]) or "the function", init_name, where
+
+
 def _calls_of(project: Project, module: Module, fn: FuncNode) -> list:
     """Plain calls ``fn(...)`` of a module-level function in its own program (``same_program``),
     leaving out modules that define a function of that name themselves."""
@@ -1580,7 +1711,14 @@ dict `{"params": state.params, "batch_stats": variables["batch_stats"]}` handed 
 (`serialization.to_bytes`, `save_checkpoint`, ...) where `variables` is only ever the result of
 `model.init(...)`; and an EMA copy rebuilt by a function that returns `{"params": <blended>,
 "batch_stats": ema["batch_stats"]}` from its parameter `ema`, when every caller stores the result
-back into the name it passed (`ema = update_ema(ema, state)`) and nothing else refreshes it.
+back into the name it passed (`ema = update_ema(ema, state)`) and nothing else refreshes it; and an
+evaluation function (a `def`, a lambda, either wrapped in `jax.jit`) that takes the params as an
+argument but closes over the init statistics (`predict = jax.jit(lambda params, x: model.apply({"params":
+params, "batch_stats": variables["batch_stats"]}, x, train=False))`, `{**variables, "params": params}`,
+or a name bound only to `variables["batch_stats"]`), where `variables` is only ever the result of
+`model.init(...)`, when the program calls it with params other than the init ones (`predict(state.params,
+x_val)`): every evaluation normalizes with the initial 0/1 statistics while training keeps the new ones
+elsewhere (the train state).
 Mixed dict levels lose them too (`apply` takes and returns dicts of collections, `{"batch_stats":
 {"BatchNorm_0": ...}}`; `variables["batch_stats"]` and a TrainState's `batch_stats` hold the inner,
 per-layer dict): the whole mutated-collections dict (the un-indexed `updates`) written as the inner
@@ -1624,6 +1762,10 @@ def train_step(state, x, y):
   dict the jitted step returns;
 - checkpoints and EMA copies that take `batch_stats` from the train state, average them, or whose
   source may be anything but `model.init` (a restored checkpoint, a recalibration);
+- evaluation functions that take the statistics as an argument or close over a name the training
+  loop rebinds or changes in place, ones only called with the init params (a check before
+  training), and one-off inline applies mixing trained params with the init statistics (a deliberate
+  comparison);
 - projects whose every linen BatchNorm is built with `use_running_average=False` (the running
   averages are never read, so dropping them changes nothing);
 - `{**variables, **updates}` (both dicts of collections), `{**state.batch_stats, **updates["batch_stats"]}`,
@@ -1692,6 +1834,19 @@ def train_step(state, x, y):
         for d in module.nodes_of_kind.get(ast.Dict, ()):
             entries = {k.value: v for k, v in zip(d.keys, d.values) if isinstance(k, ast.Constant)}
             stats, params = entries.get("batch_stats"), entries.get("params")
+            spread = next((v for k, v in zip(d.keys, d.values) if k is None and isinstance(v, ast.Name)), None) \
+                if stats is None else None  # ``{**variables, "params": params}``: the statistics come from the spread
+            if isinstance(stats or spread, (ast.Name, ast.Subscript)) and isinstance(params, ast.Name):
+                closed = _closed_over_init_stats(module, project, d, stats or spread, params, spread is not None)
+                if closed is not None:
+                    fn_name, root, where = closed
+                    yield self.finding(module, stats or spread, (
+                        f"`{fn_name}` takes the params as its argument `{params.id}` but reads `batch_stats` from "
+                        f"`{root}`, the variables returned by `model.init(...)` ({where}), which training never "
+                        "changes (the train step writes the new statistics elsewhere): every evaluation through "
+                        f"`{fn_name}` normalizes with the initial 0/1 statistics; pass the trained batch_stats in "
+                        "as an argument (`state.batch_stats`)"))
+                    continue
             if not (isinstance(stats, ast.Subscript) and isinstance(stats.value, ast.Name)
                     and isinstance(stats.slice, ast.Constant) and stats.slice.value == "batch_stats") or params is None:
                 continue

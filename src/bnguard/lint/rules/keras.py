@@ -2604,6 +2604,49 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
         yield from self._implicit_training_default(module, project, frozen)
         yield from self._baked_training_true(module, project, frozen)
         yield from self._bn_subclass_forces_training(module, project)
+        yield from self._phase_string_as_training(module, project, frozen)
+
+    def _phase_string_as_training(self, module: Module, project: Project, frozen: frozenset) -> Iterable[Finding]:
+        """``model(x, training=phase)`` where ``phase`` can be a string naming an evaluation phase
+        (``for phase in ("train", "val")``, a PyTorch-tutorial phase loop; a helper's parameter every
+        call passes such a string; a ``--mode`` option's choices): a non-empty string is truthy, and
+        Keras 3 tests the flag by truth (``if training and self.trainable``), so the "val" pass runs
+        BatchNormalization in training mode and assigns the validation batches into its moving
+        statistics (measured with Keras 3.15; tf_keras 2.21 raises a TypeError instead). Not when
+        the project's own ``call`` compares its mode with strings (then a string is its protocol)."""
+        if not module.mentions("training") and not module.mentions("phase") and not module.mentions("mode"):
+            return
+        consumers = None
+        for c in module.calls:
+            expr, known = kf.training_arg(c.node)
+            if not known or expr is None or c.scope is None or isinstance(expr, ast.Constant) and \
+                    not isinstance(expr.value, str):
+                continue
+            vals = kf.argument_values(module, project, expr)
+            if vals is None:
+                vals = kf.constant_values(module, project, expr)
+            phases = sorted(v for v in vals or () if isinstance(v, str) and _NOT_TRAINING_WORD.fullmatch(v.strip()))
+            if not phases:
+                continue
+            target = kf.model_expr(c.node)
+            obj = dotted(target) or ast.unparse(target)
+            if obj.rsplit(".", 1)[-1] in frozen or not _visibly_bn(module, project, c.node):
+                continue
+            if consumers is None:  # another script's string protocol says nothing about this program's model
+                program = same_program(module, project)
+                consumers = [fn for fn, m in _string_mode_consumers(project) if id(m) in program]
+            if consumers:
+                continue
+            shown = ast.unparse(expr)
+            can_be = "is" if isinstance(expr, ast.Constant) else "can be"
+            others = sorted(v for v in vals or () if isinstance(v, str) and v not in phases)
+            bool_form = f"{shown} == {others[0]!r}" if others and not isinstance(expr, ast.Constant) else "False"
+            yield self.finding(module, c.node, (
+                f"`{obj}` is called with training={shown}, which {can_be} the string "
+                f"{', '.join(repr(p) for p in phases)}: a non-empty string is truthy, so Keras 3 runs its "
+                "BatchNormalization layers in training mode for that phase too (batch statistics, assigned into "
+                "the moving mean/variance: the evaluated data leaks into the statistics the model keeps; "
+                f"tf.keras 2 raises a TypeError); pass a bool (`training={bool_form}`)"))
 
     def _judged_call(self, module: Module, project: Project, node: ast.Call, fn, target: ast.AST,
                      names: list) -> bool:
@@ -3181,6 +3224,36 @@ def _every_construction_sets(module: Module, project: Project, cls: ast.ClassDef
 def _trains_or_loads(call: ast.Call) -> bool:
     name = _callee_name(call) or ""
     return name in _TRAIN_OR_LOAD_CALLS or bool({"train", "training", "fit"} & set(identifier_words(name)))
+
+
+# A string given as ``training`` that names a phase other than training (or spells a false value).
+_NOT_TRAINING_WORD = re.compile(r"val|valid|validation|validate|validating|eval|evaluate|evaluation|evaluating|test|"
+                                r"testing|predict|prediction|inference|infer|dev|false|no|off|none|0", re.I)
+
+
+def _string_mode_consumers(project: Project) -> list:
+    """``call``/``__call__`` methods of the project that compare their mode parameter (``training``,
+    else the one after the inputs) with a string (``training == "train"``, ``mode in ("val",
+    "test")``): for their classes a string mode is the protocol, not a truthy mistake."""
+    def compute(p: Project) -> list:
+        out = []
+        for m in p.modules:
+            for fi in m.functions:
+                fn = fi.node
+                if fn.name not in ("call", "__call__") or fi.cls is None:
+                    continue
+                params = [a.arg for a in fn.args.posonlyargs + fn.args.args][1:]
+                names = {"training"} | set(params[1:2]) | {a.arg for a in fn.args.kwonlyargs if a.arg == "training"}
+                for n in ast.walk(fn):
+                    if isinstance(n, ast.Compare) and any(
+                            isinstance(x, ast.Name) and x.id in names for x in [n.left, *n.comparators]) and any(
+                            isinstance(c, ast.Constant) and isinstance(c.value, str)
+                            for x in [n.left, *n.comparators]
+                            for c in ([x] if not isinstance(x, (ast.Tuple, ast.List, ast.Set)) else x.elts)):
+                        out.append((fn, m))
+                        break
+        return out
+    return project.fact("keras.string_mode_consumers", compute)
 
 
 def _eager_keras(module: Module) -> bool:

@@ -3403,6 +3403,13 @@ without mapping or feeding the flag, or a SavedModel signature (`simple_save`,
 Also a hand-written batch norm that normalizes with `tf.nn.moments(x, axes=[0, ...])` (the batch axis
 included) passed straight to `tf.nn.batch_normalization`, with no moving average, no branch and no
 mode parameter, in a network that is trained and then run on validation/test data.
+Also a flag computed from a mode (`training=(mode != ModeKeys.PREDICT)`, `mode in (TRAIN, EVAL)`,
+`not phase == "test"`), followed through local names and wrapper parameters, that is True for an
+evaluation mode the program really builds: a call of the mode's function with that mode
+(`model_fn(features, labels, ModeKeys.EVAL, params)`, `net.tower(val_x, "valid")`), or an Estimator
+whose `model_fn` runs in EVAL mode because the program calls `evaluate`/`train_and_evaluate`. The
+evaluation tower normalizes with batch statistics, and its update ops, wherever they run (a
+control dependency of the evaluation loss), fold evaluation data into the shared moving statistics.
 """,
         why="""
 In training mode BN normalizes each batch with its own statistics, so predictions depend on what else
@@ -3437,6 +3444,9 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
 - Hand-written normalization over the non-batch axes (instance/group/layer norm), hand-written BN with a
   moving average or a training-flag parameter, and evaluation runs that feed no validation/test data (a
   GAN sampler fed noise).
+- Mode-computed flags that are False in every evaluation mode the program uses (`mode ==
+  ModeKeys.TRAIN`), `mode != PREDICT` in an Estimator that only trains and predicts, and modes whose
+  value cannot be read at some call (that call is not judged).
 """,
         versions=VERSIONS,
     )
@@ -3460,6 +3470,7 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
             return
         yield from self._learning_phase(module, project)
         yield from self._validation_copy_in_training_mode(module, project)
+        yield from self._evaluation_mode_in_training(module, project, dropped)
         yield from self._exported_with_training_default(module, project, dropped)
         yield from self._fed_true_at_evaluation(module, project, dropped)
         eval_modules = project.fact("tf1.eval_modules", _eval_modules)
@@ -3635,6 +3646,29 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
                 "statistics, and the copy's moving-average updates fold validation data into the shared moving "
                 "statistics; build the validation copy with the training flag False"))
 
+    def _evaluation_mode_in_training(self, module: Module, project: Project, dropped: set) -> Iterable[Finding]:
+        """A flag computed from a mode (``training=(mode != ModeKeys.PREDICT)``, ``mode in ('train',
+        'eval')``, ``mode != 'test'``) that is True for an evaluation mode the program really builds:
+        a call passing that mode (``model_fn(feats, labels, ModeKeys.EVAL, params)``), or an
+        Estimator that runs its ``model_fn`` in EVAL mode (``evaluate``/``train_and_evaluate``). The
+        evaluation tower normalizes with batch statistics, and its update ops (wherever they are run)
+        fold evaluation data into the moving statistics shared with the training tower."""
+        for site in bn_sites_in(module, project):
+            if id(site) in dropped or site.flag_expr is None or V.always_false_values(site.flag):
+                continue
+            found = _evaluation_mode_training(site, project)
+            if found is None or _flag_named_for_batch_stats(site, project) \
+                    or _branch_chooses_mode(site, bn_sites_in(module, project)):
+                continue
+            test, tm, mode, where = found
+            dropped.add(id(site))
+            yield self.finding(module, site.node, (
+                f"batch norm's training flag comes from `{ast.unparse(test)}` ({_at(tm, test.lineno, module)}), "
+                f"which is True in the evaluation mode {mode!r}, used by {where}: the evaluation graph "
+                "normalizes with batch statistics, and its update ops (wherever they run) write evaluation data "
+                "into the moving statistics shared with the training graph; make the flag True only in the "
+                "training mode (`training=(mode == ModeKeys.TRAIN)`)"))
+
     def _learning_phase(self, module: Module, project: Project) -> Iterable[Finding]:
         sets = [c for c in module.calls if c.name == "set_learning_phase" and c.node.args]
         if not sets:
@@ -3769,6 +3803,170 @@ def _evaluate_with(expr: ast.AST, attr: str, value) -> Optional[bool]:
     except (ValueError, TypeError):
         return None
     return result if isinstance(result, bool) else None
+
+
+# --- a training flag computed from a mode that is True in an evaluation mode -----------------------
+# tf.estimator.ModeKeys (and tf.contrib.learn's) values; Keras' ModeKeys.TEST is "test".
+_MODE_KEY_VALUES = {"TRAIN": "train", "EVAL": "eval", "PREDICT": "infer", "INFER": "infer", "TEST": "test"}
+_EVALUATION_MODE_WORDS = frozenset({"eval", "evaluate", "evaluation", "val", "valid", "validation", "test",
+                                    "testing", "dev", "infer", "inference", "predict", "prediction"})
+_ESTIMATOR_EVALUATES = ("evaluate", "train_and_evaluate", "EvalSpec")
+
+
+def _mode_constants(expr: ast.AST, m: Module, project: Project) -> Optional[frozenset]:
+    """The mode strings ``expr`` stands for: string constants (through names and project classes,
+    ``ModeKeys.EVAL = "eval"``) or a framework ``ModeKeys.<KEY>`` attribute; None when unknown."""
+    vals = V.possible_values(expr, m, project)
+    if V.is_constant_set(vals) and vals and all(isinstance(v, str) for v in vals):
+        return frozenset(vals)
+    if isinstance(expr, ast.Attribute) and expr.attr in _MODE_KEY_VALUES \
+            and (dotted(expr.value) or "").split(".")[-1] == "ModeKeys":
+        return frozenset({_MODE_KEY_VALUES[expr.attr]})
+    return None
+
+
+def _evaluate_mode_test(expr: ast.AST, name: str, value: str, m: Module, project: Project) -> Optional[bool]:
+    """``expr`` (comparisons of the name ``name`` with mode constants, not/and/or, ``x if c else y``)
+    with ``name`` = ``value``; None for any other shape."""
+    def ev(e):
+        if isinstance(e, ast.Name) and e.id == name:
+            return value
+        if isinstance(e, ast.Constant):
+            return e.value
+        if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.Not):
+            return not ev(e.operand)
+        if isinstance(e, ast.BoolOp):
+            vals = [ev(v) for v in e.values]
+            return all(vals) if isinstance(e.op, ast.And) else any(vals)
+        if isinstance(e, ast.IfExp):
+            return ev(e.body) if ev(e.test) else ev(e.orelse)
+        if isinstance(e, ast.Compare) and len(e.ops) == 1:
+            a, b, op = ev(e.left), ev(e.comparators[0]), e.ops[0]
+            if isinstance(op, ast.Eq):
+                return a == b
+            if isinstance(op, ast.NotEq):
+                return a != b
+            if isinstance(op, (ast.In, ast.NotIn)) and isinstance(b, list):
+                return (a in b) == isinstance(op, ast.In)
+            raise ValueError(e)
+        if isinstance(e, (ast.Tuple, ast.List, ast.Set)):
+            return [ev(x) for x in e.elts]
+        if isinstance(e, (ast.Name, ast.Attribute)):
+            consts = _mode_constants(e, m, project)
+            if consts is not None and len(consts) == 1:
+                return next(iter(consts))
+        raise ValueError(e)
+    try:
+        result = ev(expr)
+    except (ValueError, TypeError):
+        return None
+    return result if isinstance(result, bool) else None
+
+
+def _bound_argument(call: ast.Call, fn: ast.AST, name: str) -> Optional[ast.AST]:
+    """The argument ``call`` passes for parameter ``name`` of ``fn`` (its default when not passed);
+    also after one leading ``*args`` (``model_fn(*input_fn(...), ModeKeys.EVAL, params)``) when ``fn``
+    takes a fixed list of positional parameters without defaults: the trailing arguments bind its
+    last parameters."""
+    is_method = isinstance(call.func, ast.Attribute)
+    arg, _explicit = kf.argument_for(call, fn, name, is_method_call=is_method)
+    if arg is not None:
+        return arg
+    a = fn.args
+    stars = [i for i, x in enumerate(call.args) if isinstance(x, ast.Starred)]
+    if len(stars) != 1 or call.keywords or a.vararg is not None or a.defaults or a.kwonlyargs:
+        return None
+    params = [p.arg for p in a.posonlyargs + a.args]
+    if is_method and params and params[0] in ("self", "cls"):
+        params = params[1:]
+    trailing = call.args[stars[0] + 1:]
+    if name not in params or not trailing or len(trailing) > len(params):
+        return None
+    k = params.index(name) - (len(params) - len(trailing))
+    return trailing[k] if k >= 0 else None
+
+
+def _mode_tests(site: BNSite, project: Project, depth: int = 4) -> list:
+    """(test expression, its module) pairs the flag of ``site`` comes from: comparisons read through
+    local names and wrapper parameters (at every call site) that compare exactly one name with
+    constants (``mode != ModeKeys.PREDICT``)."""
+    out: list = []
+    work = [(site.flag_expr, site.module, depth)]
+    seen: set = set()
+    while work:
+        expr, m, d = work.pop()
+        if expr is None or id(expr) in seen or d < 0:
+            continue
+        seen.add(id(expr))
+        if isinstance(expr, (ast.Compare, ast.BoolOp, ast.UnaryOp, ast.IfExp)):
+            if any(isinstance(n, ast.Compare) for n in ast.walk(expr)):
+                out.append((expr, m))
+            continue
+        if not isinstance(expr, ast.Name):
+            continue
+        scope = m.scope_of(expr)
+        if scope is None or isinstance(scope, ast.Lambda):
+            continue
+        if kf._param_index(scope, expr.id)[2]:
+            if any(isinstance(n, ast.Name) and n.id == expr.id and isinstance(n.ctx, ast.Store)
+                   for n in ast.walk(scope)):
+                continue  # rebound: which value reaches BN is not known here
+            program = same_program(m, project)
+            for c in project.call_sites(scope.name):
+                if id(c.module) in program:
+                    work.append((_bound_argument(c.node, scope, expr.id), c.module, d - 1))
+            continue
+        stores = [n for n in ast.walk(scope) if isinstance(n, ast.Assign) and m.scope_of(n) is scope
+                  and any(isinstance(t, ast.Name) and t.id == expr.id for t in n.targets)]
+        rebinds = [n for n in ast.walk(scope) if isinstance(n, ast.Name) and n.id == expr.id
+                   and isinstance(n.ctx, ast.Store) and m.scope_of(n) is scope]
+        if len(stores) == 1 and len(rebinds) == 1:
+            work.append((stores[0].value, m, d))
+    return out
+
+
+def _evaluation_mode_training(site: BNSite, project: Project):
+    """(test, its module, evaluation mode, where that mode is used) when a mode test the flag of
+    ``site`` comes from is True for an evaluation mode the program builds; None otherwise."""
+    for test, tm in _mode_tests(site, project):
+        names = {n.id for n in ast.walk(test) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        fn = tm.scope_of(test)
+        if fn is None or isinstance(fn, ast.Lambda):
+            continue
+        modes = [n for n in names if kf._param_index(fn, n)[2]]
+        if len(modes) != 1:
+            continue
+        mode = modes[0]
+        if any(isinstance(n, ast.Name) and n.id == mode and isinstance(n.ctx, ast.Store) for n in ast.walk(fn)):
+            continue
+        uses = []  # (mode value, where)
+        program = same_program(tm, project)
+        for c in project.call_sites(fn.name):
+            if id(c.module) not in program:
+                continue
+            arg = _bound_argument(c.node, fn, mode)
+            consts = _mode_constants(arg, c.module, project) if arg is not None else None
+            for v in consts or ():
+                uses.append((v, f"the call at {_at(c.module, c.node.lineno, site.module)}"))
+        if mode == "mode":  # an Estimator runs its model_fn in EVAL mode when the program evaluates
+            for c in project.call_sites("Estimator") + project.call_sites("TPUEstimator"):
+                if id(c.module) not in program:
+                    continue
+                fn_arg = kf.kwarg(c.node, "model_fn") or (c.node.args[0] if c.node.args else None)
+                if not isinstance(fn_arg, (ast.Name, ast.Attribute)) or \
+                        (fn_arg.id if isinstance(fn_arg, ast.Name) else fn_arg.attr) != fn.name:
+                    continue
+                evals = [e for n in _ESTIMATOR_EVALUATES for e in project.call_sites(n)
+                         if id(e.module) in same_program(c.module, project)]
+                if evals:
+                    uses.append(("eval", f"`{evals[0].name}` ({_at(evals[0].module, evals[0].node.lineno, site.module)}) "
+                                         f"of the Estimator built at {_at(c.module, c.node.lineno, site.module)}"))
+        for value, where in uses:
+            if _EVALUATION_MODE_WORDS.isdisjoint(identifier_words(value)):
+                continue
+            if _evaluate_mode_test(test, mode, value, tm, project):
+                return test, tm, value, where
+    return None
 
 
 def _eval_modules(project: Project):

@@ -890,7 +890,9 @@ for epoch in range(epochs):
         not_flagged="""
 `train()` anywhere before the next step (top of the epoch, inside `train_one_epoch()`, at the end
 of `validate()`, also in a `finally:` around an early return); `model.train(flag)` with a flag
-that may be true; `eval()` on objects the optimizer does not train or that are frozen on purpose
+that may be true (but a `train()` of only the Dropout modules, `for m in model.modules(): if
+isinstance(m, nn.Dropout): m.train()` for Monte-Carlo dropout, restores no BatchNorm layer);
+`eval()` on objects the optimizer does not train or that are frozen on purpose
 (`requires_grad_(False)`, teacher / target / EMA networks, a frozen backbone, one layer such as
 `model[1].eval()`); models whose BatchNorm parameters are frozen (`requires_grad = False` on the BN
 parameters, `affine=False`: the deliberate BN freeze of small-batch fine-tuning); models whose
@@ -2217,7 +2219,11 @@ loader is also found through locals and progress bars (`batch = tqdm(test_l)`, `
 DataLoader(test)`). And the transfer-learning tutorial's phase loop with its mode switch left out:
 `for phase in ["train", "val"]` whose backward / optimizer step runs only when the phase is the
 training one (`with torch.set_grad_enabled(phase == "train")`), with no `train()` / `eval()` in the
-loop: the validation phase runs the model in train mode.
+loop: the validation phase runs the model in train mode. And a shared epoch function that chooses the
+mode from a parameter (`if mode == "train": model.train() elif mode == "valid": model.eval()`, also
+`mode in (...)`) called with a constant that none of its switches accepts and that turns its
+backward / optimizer step off (`run_epoch(model, val_batches, "val")`): that forward-only pass keeps
+the train mode of the call before it.
 Flax NNX models too: a model whose class holds `nnx.BatchNorm` in its default (training) mode, run
 forward by a function named for evaluation that computes no gradient (directly or through a helper such
 as `loss_fn(model, x, y)`), or in a loop over held-out data, in a program that trains it with nnx and
@@ -2265,7 +2271,9 @@ method run as `model.test_loop(loader)` right after the caller's `model.eval()` 
 (`make_layers(cfg, batch_norm=False)`); a model built at module level before a later notebook cell
 redefines its class (or the evaluation helper) with BN: the definition above the call decides. A
 phase loop with any mode switch inside it (`model.train(phase == "train")`, the tutorial's if /
-else, a helper that sets the mode) or an `eval()` anywhere in its function. For restored weights: a script that also trains (resumes),
+else, a helper that sets the mode) or an `eval()` anywhere in its function. A mode argument that a
+switch accepts (an `else: model.eval()`), that still trains, or a call after the caller's own `eval()`.
+For restored weights: a script that also trains (resumes),
 a model handed to another call (an evaluation engine may set its mode), generators, unit tests.
 """,
         versions=PYTORCH_VERSIONS,
@@ -2286,6 +2294,7 @@ a model handed to another call (an evaluation engine may set its mode), generato
         yield from self._mc_dropout_whole_model(module, project, flow, reported)
         yield from self._phase_loop_without_mode(module, project, flow, reported)
         yield from self._phase_function_forcing_train(module, project, flow, reported)
+        yield from self._mode_argument_falls_through(module, project, flow, reported)
         for node in module.blocks:  # the with / def / for / if statements, in ast.walk order
             region: Optional[ast.AST] = None
             if isinstance(node, (ast.With, ast.AsyncWith)) and any(_no_grad_ctx(i.context_expr, module) for i in node.items):
@@ -2531,6 +2540,108 @@ a model handed to another call (an evaluation engine may set its mode), generato
                     "evaluation phases) instead.")
                 break
 
+    def _mode_argument_falls_through(self, module: Module, project: Project, flow: Flow,
+                                     reported: set) -> Iterable[Finding]:
+        """A shared epoch function that chooses the model's mode from a parameter (``if mode ==
+        "train": model.train() elif mode == "valid": model.eval()``), called with a constant that
+        none of its mode switches accepts (``run_epoch(model, val_batches, "val")``) and that also
+        turns its backward / optimizer step off: that call is a forward-only pass that leaves the
+        model in the train mode of the training call before it, so BatchNorm normalizes these
+        batches with their own statistics and folds them into its running statistics. Silent when
+        the caller (or its callers) puts the model in eval mode before the call, when any switch of
+        the model survives the call's constants, or when the call still trains."""
+        if is_test_file(project.relative_path(module)) or _DELIBERATE_PATH.search(project.relative_path(module)) \
+                or _project_drops_running_stats(project, module):
+            return
+        from bnguard.lint.torchflow import _UNDECIDED, _constant_arguments, _decide_guards, _guard_value
+        for site in module.calls:
+            call = site.node
+            if not any(isinstance(a, ast.Constant) for a in itertools.chain(call.args, (k.value for k in call.keywords))):
+                continue
+            if mode_call(call) is not None:
+                continue
+            cands, unique = flow.resolve(module, call, site.scope)
+            if not unique or len(cands) != 1:
+                continue
+            fi = cands[0]
+            fn = fi.node
+            if isinstance(fn, ast.Lambda) or fn is site.scope or _deliberate_train_mode(fn.name) \
+                    or is_unit_test(fi.module, fn) or flow.function_info.get(id(fn)) is None:
+                continue
+            _self_name, passed = call_arguments(fi, call)
+            given = {p: a.value for p, a in passed.items() if isinstance(a, ast.Constant)}
+            if not given or any(isinstance(v, str) and _deliberate_train_mode(v) for v in given.values()):
+                continue
+            constants = _constant_arguments(fi, call)
+            events = flow.summary(fn)
+            # the objects whose eval() this call's constants switch off (a test of a given parameter)
+            dropped = [e for e in events if e.kind == "eval" and e.key is not None and e.guards
+                       and _decide_guards(e, constants, call) is None
+                       and any(any(isinstance(n, ast.Name) and n.id in given for n in ast.walk(ast.parse(t, mode="eval")))
+                               for t, _pol in e.guards if "@" not in t)]
+            for ev in dropped:
+                key = ev.key
+                if (id(site.scope), key) in reported:
+                    continue
+                if any(e.kind in ("train", "eval", "bnfreeze", "bnfreeze?") and same_object(e.key, key)
+                       and _decide_guards(e, constants, call) is not None for e in events):
+                    continue  # a switch of the model runs for this value too (an else: eval())
+                if any(e.kind == "step" and _decide_guards(e, constants, call) is not None for e in events) \
+                        or any(_is_training_call(n)
+                               and not _decided_off(fi.module, n, fn, constants, _guard_value, _UNDECIDED)
+                               for n in ast.walk(fn)):
+                    continue  # the call still trains: not an evaluation pass
+                fparams = _named_params(fn)
+                if fi.cls is not None and fn.args.args:
+                    fparams.discard(fn.args.args[0].arg)
+                runs = [c for c, expr in _model_calls(fn, fi.module, project)
+                        if same_object(receiver_key(expr, {}, fparams)[0], key)
+                        and not _decided_off(fi.module, c, fn, constants, _guard_value, _UNDECIDED)]
+                if not runs:
+                    continue
+                # the model in the caller's terms
+                cparams = _named_params(site.scope) if site.scope is not None else set()
+                receiver = call.func.value if isinstance(call.func, ast.Attribute) else None
+                if key[0].startswith("$") and key[0] != "$self":
+                    arg = passed.get(key[0][1:])
+                    if arg is None:
+                        continue
+                    ckey, ctext = receiver_key(arg, {}, cparams)
+                    ckey = ckey + key[1:] if ckey is not None else None
+                elif fi.cls is not None and isinstance(receiver, ast.Name) and receiver.id == "self":
+                    ckey, ctext = key, ev.text
+                else:
+                    continue
+                if ckey is None:
+                    continue
+                caller_events = flow.summary(site.scope) if site.scope is not None else flow.module_summary(module)
+                site_loops = [a for a in module.ancestors(call) if isinstance(a, LOOP_TYPES)]
+                if any(e.kind in ("eval", "bnfreeze", "bnfreeze?") and same_object(e.key, ckey) and (
+                        getattr(e.sites[0][1], "lineno", 0) < call.lineno or any(lp in site_loops for lp in e.loops))
+                       for e in caller_events):
+                    continue  # put in eval mode before this call
+                if site.scope is not None and (_callers_set_eval(site.scope, ckey, project, flow)
+                                               or _deliberate_train_mode(site.scope.name)):
+                    continue
+                has_bn = _model_has_bn(ckey, project, module) if not ckey[0].startswith("$") or ckey[0] == "$self" \
+                    else _passed_models_have_bn(site.scope, ckey[0][1:], project, flow) if site.scope is not None else None
+                if has_bn is False or (has_bn is None and not _project_has_bn(project)):
+                    continue
+                reported.add((id(site.scope), key))
+                tests = [t if pol else f"not ({t})" for t, pol in ev.guards if "@" not in t
+                         and (v := _guard_value(t, constants)) is not _UNDECIDED and bool(v) != pol]
+                value = next(iter(given.values())) if len(given) == 1 else None
+                shown = repr(value) if value is not None else "these constants"
+                yield self.finding(
+                    module, call,
+                    f"`{fn.name}()` puts `{ev.text}` in eval mode only when `{' and '.join(tests)}`, and this call "
+                    f"passes {shown}: no mode switch of `{ctext or ev.text}` runs for it and no backward / optimizer "
+                    f"step either, so this forward-only pass runs in the train mode it was left in: its "
+                    "BatchNorm layers normalize these batches with their own statistics and fold them into their "
+                    f"running statistics. Pass the value `{fn.name}()` tests for evaluation, or give its mode switch "
+                    f"an `else: {ev.text}.eval()`.", severity="error" if has_bn else "warning")
+                break
+
     def _frozen_copy_run(self, module: Module, project: Project) -> Iterable[Finding]:
         if is_test_file(project.relative_path(module)):
             return
@@ -2588,6 +2699,24 @@ a model handed to another call (an evaluation engine may set its mode), generato
                 "mode: nothing in this code calls its eval(), so its BatchNorm layers normalize with the statistics "
                 f"of each input batch instead of the restored running statistics (and overwrite them). Call "
                 f"`{text}.eval()` after loading the weights.")
+
+
+def _decided_off(module: Module, node: ast.AST, fn: ast.AST, constants: dict, guard_value, undecided) -> bool:
+    """Does ``node`` sit, within ``fn``, in an ``if`` arm that the call's ``constants`` rule out
+    (``if mode == "train": loss.backward()`` called with "val")?"""
+    child = node
+    for a in module.ancestors(node):
+        if a is fn:
+            break
+        if isinstance(a, ast.If) and (child in a.body or child in a.orelse):
+            test, pol = a.test, True
+            while isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+                test, pol = test.operand, not pol
+            value = guard_value(ast.unparse(test), constants)
+            if value is not undecided and bool(value) != (pol if child in a.body else not pol):
+                return True
+        child = a
+    return False
 
 
 def _frozen_copy_run_sites(module: Module, project: Project) -> Iterable[tuple[ast.Call, str, ast.AST]]:
