@@ -153,7 +153,8 @@ def _own_scope_nodes(owner: ast.AST):
 class _ScopeBindings:
     """name -> bindings for one scope (a function body or the module body), nested scopes excluded."""
 
-    def __init__(self, body_owner: ast.AST):
+    def __init__(self, body_owner: ast.AST, rebinds: bool = True):
+        # ``rebinds``: the file may hold ``global``/``nonlocal`` statements (False skips their walks)
         self.names: dict[str, list[_Binding]] = defaultdict(list)
         self.global_names: set[str] = set()
         if isinstance(body_owner, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
@@ -179,7 +180,9 @@ class _ScopeBindings:
         self.rebound_elsewhere: dict[str, list[_Binding]] = {}
         for g in self.global_names:
             self.rebound_elsewhere[g] = self.names.pop(g, [])
-        if isinstance(body_owner, ast.Module):
+        if not rebinds:
+            pass
+        elif isinstance(body_owner, ast.Module):
             self._add_global_statement_bindings(body_owner)
         elif isinstance(body_owner, (ast.FunctionDef, ast.AsyncFunctionDef)):
             self._add_nonlocal_statement_bindings(body_owner)
@@ -526,6 +529,7 @@ class _Resolver:
         self._written: dict[tuple[int, str], object] = {}  # (module id, name): keys written through it
         self._call_displays: dict[int, Optional[ast.Dict]] = {}  # id(dict(...) call) -> its display
         self._module_stores: Optional[dict[tuple[int, str], list[_Binding]]] = None
+        self._module_by_tree: dict[int, Module] = {id(m.tree): m for m in project.modules}
         for m in project.modules:
             for f in m.functions:
                 self._func_by_node[id(f.node)] = f
@@ -534,8 +538,17 @@ class _Resolver:
     def scope(self, owner: ast.AST) -> _ScopeBindings:
         sb = self._scopes.get(id(owner))
         if sb is None:
-            sb = self._scopes[id(owner)] = _ScopeBindings(owner)
+            sb = self._scopes[id(owner)] = _ScopeBindings(owner, self._may_rebind(owner))
         return sb
+
+    def _may_rebind(self, owner: ast.AST) -> bool:
+        """Can ``owner``'s file hold the ``global`` (module scope) or ``nonlocal`` (function scope)
+        statements ``_ScopeBindings`` looks for? A text test that spares most files two tree walks."""
+        if isinstance(owner, ast.Module):
+            m = self._module_by_tree.get(id(owner))
+            return m is None or m.mentions("global")
+        info = self._func_by_node.get(id(owner))
+        return info is None or info.module.mentions("nonlocal")
 
     @property
     def attr_stores(self):

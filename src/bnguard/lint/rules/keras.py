@@ -2622,6 +2622,15 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
             if not known or expr is None or c.scope is None or isinstance(expr, ast.Constant) and \
                     not isinstance(expr.value, str):
                 continue
+            if isinstance(expr, ast.Name) and getattr(c.scope, "name", "") in _KERAS_MODE_METHODS \
+                    and expr.id in {a.arg for a in c.scope.args.args + c.scope.args.kwonlyargs}:
+                continue  # a layer's ``call(x, training)`` handing on the mode Keras gives it (the bulk of calls)
+            cls = module.enclosing_class(c.node)
+            if cls is not None and any(_LAYER_BASE.search(dotted(b) or "") for b in cls.bases):
+                continue  # inside a layer / model class: the mode is Keras's to give, not a phase loop's
+            if not any(k.arg == "training" and k.value is expr for k in c.node.keywords):
+                continue  # ``training=`` by keyword only: a second positional argument is rarely a mode
+                # (``Conv2D(32, (3, 3))``), and telling the model calls apart costs more than the check
             vals = kf.argument_values(module, project, expr)
             if vals is None:
                 vals = kf.constant_values(module, project, expr)
@@ -3225,6 +3234,12 @@ def _trains_or_loads(call: ast.Call) -> bool:
     name = _callee_name(call) or ""
     return name in _TRAIN_OR_LOAD_CALLS or bool({"train", "training", "fit"} & set(identifier_words(name)))
 
+
+# Base classes of Keras layers and models (``layers.Layer``, ``keras.Model``, ``base_layer.Layer``...).
+_LAYER_BASE = re.compile(r"(Layer|Model|Network|Functional|Sequential|Wrapper)$")
+
+# Methods whose mode parameter Keras itself fills in.
+_KERAS_MODE_METHODS = frozenset({"call", "__call__", "train_step", "test_step", "predict_step"})
 
 # A string given as ``training`` that names a phase other than training (or spells a false value).
 _NOT_TRAINING_WORD = re.compile(r"val|valid|validation|validate|validating|eval|evaluate|evaluation|evaluating|test|"

@@ -1027,8 +1027,9 @@ def _constructed_then_method_roots(project: Project) -> list[tuple[Module, list[
     flow = _flow(project)
     out = []
     for m in project.modules:
-        # no ``mentions("eval")`` shortcut: the freeze helper often lives in another module
-        if _lightning_module(m):
+        # a text shortcut (summarising every constructor that may reach an eval() costs seconds on a
+        # large tree); the freeze helper may live in another module, hence the freeze words too
+        if not any(m.mentions(w) for w in ("eval", "freeze", "frozen", "fix_bn")) or _lightning_module(m):
             continue
         for cls in m.classes:
             methods, init = _methods_and_init(cls)
