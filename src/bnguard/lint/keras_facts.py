@@ -469,22 +469,7 @@ def _dict_elements(module: Module, iterable: ast.expr) -> Optional[list]:
         view, iterable = iterable.func.attr, iterable.func.value
     d = iterable
     if isinstance(d, ast.Name):
-        scope = module.scope_of(d)
-        bound = _assignments(scope if scope is not None else module.tree, d.id)
-        if not bound and scope is not None and not _param_index(scope, d.id)[2]:
-            bound = _assignments(module.tree, d.id)
-        if len(bound) != 1 or not isinstance(bound[0], ast.Dict):
-            return None
-        for n in ast.walk(module.tree):  # changed in place: an entry added, replaced or removed
-            if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == d.id \
-                    and n.attr in _DICT_MUTATORS:
-                return None
-            if isinstance(n, ast.Subscript) and isinstance(n.ctx, (ast.Store, ast.Del)) \
-                    and isinstance(n.value, ast.Name) and n.value.id == d.id:
-                return None
-            if isinstance(n, (ast.Global, ast.Nonlocal)) and d.id in n.names:
-                return None
-        d = bound[0]
+        d = _sole_unchanged_binding(module, d, (ast.Dict,), _DICT_MUTATORS)
     if not isinstance(d, ast.Dict) or any(k is None for k in d.keys):
         return None  # ``{**base, ...}``: entries we cannot see
     if view == "values":
@@ -507,22 +492,30 @@ def _list_display(module: Module, expr: ast.expr) -> Optional[ast.expr]:
         return None if any(isinstance(e, ast.Starred) for e in expr.elts) else expr
     if not isinstance(expr, ast.Name):
         return None
-    scope = module.scope_of(expr)
-    bound = _assignments(scope if scope is not None else module.tree, expr.id)
-    if not bound and scope is not None and not _param_index(scope, expr.id)[2]:
-        bound = _assignments(module.tree, expr.id)
-    if len(bound) != 1 or not isinstance(bound[0], (ast.List, ast.Tuple)):
+    bound = _sole_unchanged_binding(module, expr, (ast.List, ast.Tuple), _LIST_MUTATORS)
+    return None if bound is None else _list_display(module, bound)
+
+
+def _sole_unchanged_binding(module: Module, name: ast.Name, kinds: tuple, mutators: frozenset) -> Optional[ast.expr]:
+    """The one display of ``kinds`` that ``name`` is bound to (in its scope, else at module level
+    when it is not a parameter) and that nothing changes in place (a mutator method, an item stored
+    or deleted, a ``global``/``nonlocal`` rebinding); None otherwise."""
+    scope = module.scope_of(name)
+    bound = _assignments(scope if scope is not None else module.tree, name.id)
+    if not bound and scope is not None and not _param_index(scope, name.id)[2]:
+        bound = _assignments(module.tree, name.id)
+    if len(bound) != 1 or not isinstance(bound[0], kinds):
         return None
-    for n in ast.walk(module.tree):  # changed in place: appended to, an entry replaced
-        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == expr.id \
-                and n.attr in _LIST_MUTATORS:
+    for n in ast.walk(module.tree):
+        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == name.id \
+                and n.attr in mutators:
             return None
         if isinstance(n, ast.Subscript) and isinstance(n.ctx, (ast.Store, ast.Del)) \
-                and isinstance(n.value, ast.Name) and n.value.id == expr.id:
+                and isinstance(n.value, ast.Name) and n.value.id == name.id:
             return None
-        if isinstance(n, (ast.Global, ast.Nonlocal)) and expr.id in n.names:
+        if isinstance(n, (ast.Global, ast.Nonlocal)) and name.id in n.names:
             return None
-    return _list_display(module, bound[0])
+    return bound[0]
 
 
 def _destructure(target: ast.expr, value: ast.expr, name: str) -> Optional[ast.expr]:

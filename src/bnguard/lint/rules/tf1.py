@@ -97,16 +97,13 @@ def _true_passed_by(site: BNSite, project: Project, em: Module) -> str:
     for _depth in range(5):
         if not isinstance(flag, ast.Name) or not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
             return ""
-        names = [a.arg for a in fn.args.posonlyargs + fn.args.args]
-        if flag.id not in names and flag.id not in [a.arg for a in fn.args.kwonlyargs]:
+        if flag.id not in {a.arg for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs}:
             return ""
-        index = names.index(flag.id) - (1 if names and names[0] in ("self", "cls") else 0) \
-            if flag.id in names else None
         nxt = None
         for c in project.call_sites(fn.name):
-            kw = next((k.value for k in c.node.keywords if k.arg == flag.id), None)
-            arg = kw if kw is not None else c.node.args[index] if index is not None and 0 <= index < len(c.node.args) \
-                and not any(isinstance(a, ast.Starred) for a in c.node.args[:index + 1]) else None
+            arg, explicit = kf.argument_for(c.node, fn, flag.id, is_method_call=isinstance(c.node.func, ast.Attribute))
+            if not explicit:
+                continue  # a default is _default_taken's case
             if isinstance(arg, ast.Constant) and arg.value is True and c.module is em:
                 return f"; `{ast.unparse(c.node)}` ({c.module.where(c.node.lineno)}) passes True"
             if isinstance(arg, ast.Name) and nxt is None and isinstance(c.scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -3773,11 +3770,19 @@ def _instance_flag_values(site: BNSite, em: Module, project: Project):
     return out, calls[0].node
 
 
-def _evaluate_with(expr: ast.AST, attr: str, value) -> Optional[bool]:
-    """``expr`` with ``self.<attr>`` = ``value``: comparisons, not/and/or and constants only."""
+# What a leaf function returns for a node it does not replace.
+_NOT_A_LEAF = object()
+
+
+def _evaluate_substituted(expr: ast.AST, leaf, identity: bool = False, conditional: bool = False) -> Optional[bool]:
+    """``expr`` evaluated over constants, not/and/or, ``==``/``!=``/``in``/``not in`` (and ``is``/``is
+    not`` against None or a bool when ``identity``; ``x if c else y`` when ``conditional``), with each
+    leaf ``leaf(e)`` knows (returns ``_NOT_A_LEAF`` for the others) replaced by its value; None when
+    the result is not a bool or a part is of another shape."""
     def ev(e):
-        if isinstance(e, ast.Attribute) and isinstance(e.value, ast.Name) and e.value.id == "self" and e.attr == attr:
-            return value
+        got = leaf(e)
+        if got is not _NOT_A_LEAF:
+            return got
         if isinstance(e, ast.Constant):
             return e.value
         if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.Not):
@@ -3785,13 +3790,15 @@ def _evaluate_with(expr: ast.AST, attr: str, value) -> Optional[bool]:
         if isinstance(e, ast.BoolOp):
             vals = [ev(v) for v in e.values]
             return all(vals) if isinstance(e.op, ast.And) else any(vals)
+        if conditional and isinstance(e, ast.IfExp):
+            return ev(e.body) if ev(e.test) else ev(e.orelse)
         if isinstance(e, ast.Compare) and len(e.ops) == 1:
             a, b, op = ev(e.left), ev(e.comparators[0]), e.ops[0]
             if isinstance(op, ast.Eq):
                 return a == b
             if isinstance(op, ast.NotEq):
                 return a != b
-            if isinstance(op, (ast.Is, ast.IsNot)) and (b is None or isinstance(b, bool)):
+            if identity and isinstance(op, (ast.Is, ast.IsNot)) and (b is None or isinstance(b, bool)):
                 return (a is b) == isinstance(op, ast.Is)
             if isinstance(op, (ast.In, ast.NotIn)) and isinstance(b, list):
                 return (a in b) == isinstance(op, ast.In)
@@ -3803,6 +3810,16 @@ def _evaluate_with(expr: ast.AST, attr: str, value) -> Optional[bool]:
     except (ValueError, TypeError):
         return None
     return result if isinstance(result, bool) else None
+
+
+
+def _evaluate_with(expr: ast.AST, attr: str, value) -> Optional[bool]:
+    """``expr`` with ``self.<attr>`` = ``value``: comparisons, not/and/or and constants only."""
+    def leaf(e):
+        if isinstance(e, ast.Attribute) and isinstance(e.value, ast.Name) and e.value.id == "self" and e.attr == attr:
+            return value
+        return _NOT_A_LEAF
+    return _evaluate_substituted(expr, leaf, identity=True)
 
 
 # --- a training flag computed from a mode that is True in an evaluation mode -----------------------
@@ -3828,39 +3845,16 @@ def _mode_constants(expr: ast.AST, m: Module, project: Project) -> Optional[froz
 def _evaluate_mode_test(expr: ast.AST, name: str, value: str, m: Module, project: Project) -> Optional[bool]:
     """``expr`` (comparisons of the name ``name`` with mode constants, not/and/or, ``x if c else y``)
     with ``name`` = ``value``; None for any other shape."""
-    def ev(e):
+    def leaf(e):
         if isinstance(e, ast.Name) and e.id == name:
             return value
-        if isinstance(e, ast.Constant):
-            return e.value
-        if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.Not):
-            return not ev(e.operand)
-        if isinstance(e, ast.BoolOp):
-            vals = [ev(v) for v in e.values]
-            return all(vals) if isinstance(e.op, ast.And) else any(vals)
-        if isinstance(e, ast.IfExp):
-            return ev(e.body) if ev(e.test) else ev(e.orelse)
-        if isinstance(e, ast.Compare) and len(e.ops) == 1:
-            a, b, op = ev(e.left), ev(e.comparators[0]), e.ops[0]
-            if isinstance(op, ast.Eq):
-                return a == b
-            if isinstance(op, ast.NotEq):
-                return a != b
-            if isinstance(op, (ast.In, ast.NotIn)) and isinstance(b, list):
-                return (a in b) == isinstance(op, ast.In)
-            raise ValueError(e)
-        if isinstance(e, (ast.Tuple, ast.List, ast.Set)):
-            return [ev(x) for x in e.elts]
         if isinstance(e, (ast.Name, ast.Attribute)):
             consts = _mode_constants(e, m, project)
             if consts is not None and len(consts) == 1:
                 return next(iter(consts))
-        raise ValueError(e)
-    try:
-        result = ev(expr)
-    except (ValueError, TypeError):
-        return None
-    return result if isinstance(result, bool) else None
+            raise ValueError(e)
+        return _NOT_A_LEAF
+    return _evaluate_substituted(expr, leaf, conditional=True)
 
 
 def _bound_argument(call: ast.Call, fn: ast.AST, name: str) -> Optional[ast.AST]:

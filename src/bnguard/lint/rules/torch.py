@@ -23,10 +23,10 @@ from bnguard.lint.imports import dotted
 from bnguard.lint.memo import per_node
 from bnguard.lint.project import Module, Project, is_test_file, is_unit_test
 from bnguard.lint.rules.base import Rule, RuleDoc, register
-from bnguard.lint.torchflow import (_SAME_OBJECT_METHODS, ELEMENT, LOOP_TYPES, PLAIN_BASES, Event, Flow, Key,
+from bnguard.lint.torchflow import (_SAME_OBJECT_METHODS, _UNDECIDED, ELEMENT, LOOP_TYPES, PLAIN_BASES, Event, Flow, Key,
                                     _assigned_names, _local_aliases, _named_params, _params, _star_imports, call_arguments, conflicting, key_names,
                                     _self_attributes_from_names, mode_call, parameter_freezes, receiver_key, same_object,
-                                    same_object_base)
+                                    same_object_base, _constant_arguments, _decide_guards, _guard_value)
 
 BN_CLASSES = {f"torch.nn.{n}" for n in (
     "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LazyBatchNorm1d", "LazyBatchNorm2d",
@@ -2554,7 +2554,6 @@ a model handed to another call (an evaluation engine may set its mode), generato
         if is_test_file(project.relative_path(module)) or _DELIBERATE_PATH.search(project.relative_path(module)) \
                 or _project_drops_running_stats(project, module):
             return
-        from bnguard.lint.torchflow import _UNDECIDED, _constant_arguments, _decide_guards, _guard_value
         for site in module.calls:
             call = site.node
             if not any(isinstance(a, ast.Constant) for a in itertools.chain(call.args, (k.value for k in call.keywords))):
@@ -2589,7 +2588,7 @@ a model handed to another call (an evaluation engine may set its mode), generato
                     continue  # a switch of the model runs for this value too (an else: eval())
                 if any(e.kind == "step" and _decide_guards(e, constants, call) is not None for e in events) \
                         or any(_is_training_call(n)
-                               and not _decided_off(fi.module, n, fn, constants, _guard_value, _UNDECIDED)
+                               and not _decided_off(fi.module, n, fn, constants)
                                for n in ast.walk(fn)):
                     continue  # the call still trains: not an evaluation pass
                 fparams = _named_params(fn)
@@ -2597,7 +2596,7 @@ a model handed to another call (an evaluation engine may set its mode), generato
                     fparams.discard(fn.args.args[0].arg)
                 runs = [c for c, expr in _model_calls(fn, fi.module, project)
                         if same_object(receiver_key(expr, {}, fparams)[0], key)
-                        and not _decided_off(fi.module, c, fn, constants, _guard_value, _UNDECIDED)]
+                        and not _decided_off(fi.module, c, fn, constants)]
                 if not runs:
                     continue
                 # the model in the caller's terms
@@ -2702,7 +2701,7 @@ a model handed to another call (an evaluation engine may set its mode), generato
                 f"`{text}.eval()` after loading the weights.")
 
 
-def _decided_off(module: Module, node: ast.AST, fn: ast.AST, constants: dict, guard_value, undecided) -> bool:
+def _decided_off(module: Module, node: ast.AST, fn: ast.AST, constants: dict) -> bool:
     """Does ``node`` sit, within ``fn``, in an ``if`` arm that the call's ``constants`` rule out
     (``if mode == "train": loss.backward()`` called with "val")?"""
     child = node
@@ -2713,8 +2712,8 @@ def _decided_off(module: Module, node: ast.AST, fn: ast.AST, constants: dict, gu
             test, pol = a.test, True
             while isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
                 test, pol = test.operand, not pol
-            value = guard_value(ast.unparse(test), constants)
-            if value is not undecided and bool(value) != (pol if child in a.body else not pol):
+            value = _guard_value(ast.unparse(test), constants)
+            if value is not _UNDECIDED and bool(value) != (pol if child in a.body else not pol):
                 return True
         child = a
     return False
