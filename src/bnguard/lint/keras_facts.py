@@ -248,18 +248,26 @@ def _field_expression_values(module: Module, project: Project, expr: ast.AST) ->
     (``Net()``, ``Net(train=True)``, positionally, ``partial(Net, train=...)``). None when any of
     those is unknown, or the class is subclassed, referred to without being called, or cloned with
     new fields: then some instance may be built with a value no call shows."""
+    read = self_attribute_read(module, expr)
+    if read is None:
+        return None
+    cls, attr, negate = read
+    got = _field_values(module, project, cls, attr)
+    if got is None:
+        return None
+    return {(not v) for v in got} if negate else got
+
+
+def self_attribute_read(module: Module, expr: ast.AST) -> Optional[tuple[ast.ClassDef, str, bool]]:
+    """(enclosing class, attribute, negated?) of ``self.f`` / ``not self.f`` / ``not not self.f``
+    inside a class; None for anything else."""
     negate = False
     while isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.Not):
         expr, negate = expr.operand, not negate
     if not (isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name) and expr.value.id == "self"):
         return None
     cls = module.enclosing_class(expr)
-    if cls is None:
-        return None
-    got = _field_values(module, project, cls, expr.attr)
-    if got is None:
-        return None
-    return {(not v) for v in got} if negate else got
+    return None if cls is None else (cls, expr.attr, negate)
 
 
 _FIELDS_IN_PROGRESS: set = set()  # (class id, field) being resolved: a field threaded in a cycle is unknown

@@ -752,14 +752,10 @@ class _Resolver:
                 return None
             out: list = []
             for d, dm in outer:
-                stored = self._display_entry(d, dm, k.value, 0)
-                if not stored:
+                got = self._displays_of_values(self._display_entry(d, dm, k.value, 0), depth, key)
+                if got is None:
                     return None
-                for value, vm in stored:
-                    got = self._dict_displays(value, vm, vm.scope_of(value), depth + 1, key)
-                    if not got:
-                        return None
-                    out.extend(got)
+                out.extend(got)
             return out
         if isinstance(e, ast.Attribute):
             return self._attribute_dict_displays(e, m, depth, key)
@@ -923,15 +919,24 @@ class _Resolver:
         for kw in call.keywords:
             if kw.arg is not None:
                 continue
-            stored = self.key_sources(kw.value, cm, param)
-            if not stored:
+            got = self._displays_of_values(self.key_sources(kw.value, cm, param), depth, key)
+            if got is None:
                 return None
-            for value, vm in stored:
-                got = self._dict_displays(value, vm, vm.scope_of(value), depth + 1, key)
-                if not got:
-                    return None
-                out.extend(got)
+            out.extend(got)
         return out or None
+
+    def _displays_of_values(self, stored: Optional[list], depth: int, key: Optional[str]) -> Optional[list]:
+        """The dict displays behind every (value, module) of ``stored``; None when there is none,
+        or when one value's displays are unknown."""
+        if not stored:
+            return None
+        out: list = []
+        for value, vm in stored:
+            got = self._dict_displays(value, vm, vm.scope_of(value), depth + 1, key)
+            if not got:
+                return None
+            out.extend(got)
+        return out
 
     def _map(self, vals: Values, fn) -> Values:
         if vals is UNKNOWN:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable, Iterator, Optional
 
 from bnguard.lint import keras_facts as kf
 from bnguard.lint import values as V
 from bnguard.lint.finding import Finding
 from bnguard.lint.imports import dotted
-from bnguard.lint.project import FuncNode, Module, Project, is_test_file, is_unit_test
+from bnguard.lint.project import CallSite, FuncNode, Module, Project, is_test_file, is_unit_test
 from bnguard.lint.rules.base import Rule, RuleDoc, register
 from bnguard.lint.tf1_facts import (deliberate_in_program, identifier_words, mentions_deliberate_batch_stats,
                                      same_program)
@@ -2323,6 +2323,22 @@ def _called_in_training(project: Project, module: Module, fn: FuncNode) -> bool:
     return False
 
 
+def _mutable_stats_applies(module: Module, project: Project) -> Iterator[CallSite]:
+    """The ``apply`` calls of ``module`` with mutable batch_stats (``mutable=True`` included), in a
+    non-test Flax module of a project that trains batch_stats and reads its running averages: the
+    ground BN403 and BN404 both judge."""
+    if not module.imports.imports_any("flax") or is_test_file(module.path):
+        return
+    if not trains_batch_stats(project) or not project_reads_running_averages(project):
+        return
+    if mentions_deliberate_batch_stats(re.split(r"[/\\.]", project.relative_path(module))):
+        return
+    for c in module.calls:
+        if _is_apply(c) and c.scope is not None and (
+                _mutable_has_batch_stats(module, project, c.node) or kf._literal(kf.kwarg(c.node, "mutable")) is True):
+            yield c
+
+
 @register
 class BatchStatsUpdatedInEvaluation(Rule):
     code = "BN403"
@@ -2393,18 +2409,8 @@ def eval_step(state, x, y):
     )
 
     def check(self, module: Module, project: Project) -> Iterable[Finding]:
-        if not module.imports.imports_any("flax") or is_test_file(module.path):
-            return
-        if not trains_batch_stats(project) or not project_reads_running_averages(project):
-            return
-        if mentions_deliberate_batch_stats(re.split(r"[/\\.]", project.relative_path(module))):
-            return
         flags = None
-        for c in module.calls:
-            if not _is_apply(c) or c.scope is None or not (
-                    _mutable_has_batch_stats(module, project, c.node)
-                    or kf._literal(kf.kwarg(c.node, "mutable")) is True):
-                continue  # mutable=True makes batch_stats mutable too
+        for c in _mutable_stats_applies(module, project):
             if flags is None:
                 flags = step_bn_flags(project, module) or {}
             fn = self._evaluation_function(module, c.node, c.scope, project)
@@ -2827,18 +2833,10 @@ def compute_metrics(state, batch):
     )
 
     def check(self, module: Module, project: Project) -> Iterable[Finding]:
-        if not module.imports.imports_any("flax") or is_test_file(module.path):
-            return
-        if not trains_batch_stats(project) or not project_reads_running_averages(project):
-            return
-        if mentions_deliberate_batch_stats(re.split(r"[/\\.]", project.relative_path(module))):
-            return
         flags = None
-        for c in module.calls:
-            if not _is_apply(c) or c.scope is None or kf.kwarg(c.node, "rngs") is not None or not (
-                    _mutable_has_batch_stats(module, project, c.node)
-                    or kf._literal(kf.kwarg(c.node, "mutable")) is True):
-                continue  # mutable=True makes batch_stats mutable too
+        for c in _mutable_stats_applies(module, project):
+            if kf.kwarg(c.node, "rngs") is not None:
+                continue
             if not _statistics_dropped(module, c.node, c.scope) or self._repeated(module, c.node, c.scope):
                 continue
             if flags is None:

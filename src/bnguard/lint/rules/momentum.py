@@ -286,20 +286,16 @@ def _flax_field_flag_values(module: Module, project: Project, flag: ast.expr) ->
     runs inside the training steps alone (an unused application class, not a library model whose
     users pick the mode). None when unknown: a construction passing an unresolved value or a
     splat, a subclass, a ``clone(f=...)``, or the class referred to without being called."""
-    negate = False
-    while isinstance(flag, ast.UnaryOp) and isinstance(flag.op, ast.Not):
-        flag, negate = flag.operand, not negate
-    if not (isinstance(flag, ast.Attribute) and isinstance(flag.value, ast.Name) and flag.value.id == "self"):
+    read = kf.self_attribute_read(module, flag)
+    if read is None:
         return None
-    cls = module.enclosing_class(flag)
-    if cls is None:
-        return None
+    cls, attr, negate = read
     fields = [b.target.id for b in cls.body if isinstance(b, ast.AnnAssign) and isinstance(b.target, ast.Name)]
-    if flag.attr not in fields:
+    if attr not in fields:
         return None
     decl = next(b for b in cls.body if isinstance(b, ast.AnnAssign) and isinstance(b.target, ast.Name)
-                and b.target.id == flag.attr)
-    if any(k.arg == flag.attr for c in project.call_sites("clone") for k in c.node.keywords):
+                and b.target.id == attr)
+    if any(k.arg == attr for c in project.call_sites("clone") for k in c.node.keywords):
         return None
     names = _names_of_class(project, cls)
     for m in project.modules:
@@ -323,9 +319,9 @@ def _flax_field_flag_values(module: Module, project: Project, flag: ast.expr) ->
             node = site.node
             if any(isinstance(a, ast.Starred) for a in node.args) or kf.has_kwargs_splat(node):
                 return None
-            passed = kf.kwarg(node, flag.attr)
-            if passed is None and fields.index(flag.attr) < len(node.args):
-                passed = node.args[fields.index(flag.attr)]
+            passed = kf.kwarg(node, attr)
+            if passed is None and fields.index(attr) < len(node.args):
+                passed = node.args[fields.index(attr)]
             vals = default if passed is None else kf.constant_values(site.module, project, passed)
             if not vals:
                 return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 import builtins
-from typing import Iterable, Optional
+from typing import Iterable, Iterator, Optional
 
 from bnguard.lint import keras_facts as kf
 from bnguard.lint import values as V
@@ -863,21 +863,26 @@ def _tensor_name_used(call: ast.Call, m: Module, project: Project) -> bool:
         return True
     tensor = re.compile(rf"(^|/){re.escape(name)}(_\d+)?:\d+$")
     op = re.compile(rf"(^|/){re.escape(name)}(_\d+)?$")
-    program = same_program(m, project)
+    for om, node in _program_strings(same_program(m, project), project, kw):
+        if tensor.search(node.value):
+            return True
+        if op.search(node.value):
+            parent = om.parent(node)
+            if isinstance(parent, ast.Call) and isinstance(parent.func, ast.Attribute) \
+                    and parent.func.attr in _BY_NAME_CALLS:
+                return True
+    return False
+
+
+def _program_strings(program: set, project: Project, skip: Optional[ast.AST]) -> Iterator[tuple[Module, ast.Constant]]:
+    """(module, string constant) for every string literal of the modules whose ids are in
+    ``program``, except ``skip`` (the name argument of the op being looked for)."""
     for om in project.modules:
         if id(om) not in program:
             continue
         for node in ast.walk(om.tree):
-            if node is kw or not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
-                continue
-            if tensor.search(node.value):
-                return True
-            if op.search(node.value):
-                parent = om.parent(node)
-                if isinstance(parent, ast.Call) and isinstance(parent.func, ast.Attribute) \
-                        and parent.func.attr in _BY_NAME_CALLS:
-                    return True
-    return False
+            if node is not skip and isinstance(node, ast.Constant) and isinstance(node.value, str):
+                yield om, node
 
 
 def _fresh_property_flag(site: BNSite, project: Project, default: bool) -> Optional[tuple]:
@@ -4026,17 +4031,12 @@ def _flag_named(ph: V.Placeholder, modules: list, project: Project) -> bool:
     programs: set = set()
     for m in modules:
         programs |= same_program(m, project)
-    for m in project.modules:
-        if id(m) not in programs:
-            continue
-        for node in ast.walk(m.tree):
-            if node is kw or not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
-                continue
-            if pattern.search(node.value):
-                parent = m.parent(node)
-                if isinstance(parent, ast.keyword) and parent.arg == "name" and ":" not in node.value:
-                    continue  # another op given the same name
-                return True
+    for m, node in _program_strings(programs, project, kw):
+        if pattern.search(node.value):
+            parent = m.parent(node)
+            if isinstance(parent, ast.keyword) and parent.arg == "name" and ":" not in node.value:
+                continue  # another op given the same name
+            return True
     return False
 
 
