@@ -1,4 +1,4 @@
-"""BN301-BN310 on realistic programs: every ``# expect: BN3xx`` marker must be reported on its line,
+"""BN301-BN311 on realistic programs: every ``# expect: BN3xx`` marker must be reported on its line,
 and nothing else (clean programs carry no marker, so any BN3xx finding fails them).
 
 A case is a ``.py`` file or a folder (a multi-file project: validation in another module...).
@@ -84,3 +84,28 @@ def test_bn306_names_the_remedy_that_fits_the_averaging():
     assert "utils.py:3" in hand.message and ".buffers()" in hand.message and "use_buffers" not in hand.message
     [averaged] = [f for f in lint_paths([str(swa)], select=["BN306"]).findings]
     assert "use_buffers=True" in averaged.message and ".buffers()" not in averaged.message
+
+
+def test_optimizer_class_attribute_given_params_trains_what_it_is_given(tmp_path):
+    """``self.optimizer_cls(params=[delta], lr=...)`` (an optimizer class held in an attribute, ART's
+    attacks) updates ``delta``, not every model of the object; ``self.build_optimizer()`` stays unknown."""
+    import ast
+
+    from bnguard.lint.engine import parse_unit, load_source
+    from bnguard.lint.project import Project
+    from bnguard.lint.rules.torch import _optimizers
+
+    src = tmp_path / "attack.py"
+    src.write_text(
+        "import torch\n"
+        "class Attack:\n"
+        "    def run(self, x):\n"
+        "        delta = torch.zeros_like(x, requires_grad=True)\n"
+        "        fit_delta = self.optimizer_cls(params=[delta], lr=0.1)\n"
+        "        tune_net = self.optimizer_cls(params=self.net.parameters(), lr=0.1)\n"
+        "        built = self.build_optimizer()\n")
+    project = Project([parse_unit(load_source(str(src)))])
+    records = {r[2]: r[3] for r in _optimizers(project).records}
+    assert records["fit_delta"] == set()
+    assert records["tune_net"] == {"net"}
+    assert records["built"] == {"*"}

@@ -1536,3 +1536,17 @@ def iter_functions(node: ast.AST) -> Iterable[FuncNode]:
     for n in ast.walk(node):
         if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
             yield n
+
+
+def comments_at(module: Module, node: ast.AST) -> str:
+    """The comment on ``node``'s line and the comment block right above it."""
+    lines = module.lines
+    line = getattr(node, "lineno", 0)
+    if not 0 < line <= len(lines):
+        return ""
+    texts = [lines[line - 1].partition("#")[2]]
+    j = line - 2
+    while j >= 0 and lines[j].strip().startswith("#") and line - 1 - j <= 4:
+        texts.append(lines[j])
+        j -= 1
+    return " ".join(texts)

@@ -1101,6 +1101,181 @@ def fresh_session(site_node: ast.AST, module: Module, project: Project) -> bool:
     return not any(id(r.module) in program for r in ctx.restores)
 
 
+def restored_for_inference(module: Module, project: Project) -> bool:
+    """Is ``module`` a model definition that only restore-and-predict code uses? It trains and
+    initialises nothing itself, other modules import it, and every use of what they import from it
+    is a call made in a function that restores a checkpoint (``saver.restore(sess, path)``, not under
+    an ``if``), builds no train op and initialises no variable itself, and calls no project function
+    that builds a train op on the model's variables. The graph's BN statistics then all come from the
+    checkpoint (a published, already trained model re-implemented to be restored and attacked or
+    evaluated), and a hard-coded inference flag is right. A value use (``model_fn=build``, a subclass,
+    a star import) or a caller that trains keeps the module trained."""
+    return project.fact(f"tf1.restored_for_inference:{id(module)}",
+                        lambda p: _compute_restored_for_inference(module, p))
+
+
+def _compute_restored_for_inference(module: Module, project: Project) -> bool:
+    ctx = train_context(project)
+    if id(module) in ctx.trained_modules or id(module) in ctx.initializer_modules:
+        return False
+    importers = _import_graph(project)["importers"].get(id(module), [])
+    if not importers:
+        return False
+    checked: set = set()
+    for o in importers:
+        name_aliases, module_aliases = set(), set()
+        for local, target in o.imports.aliases.items():
+            if project.module_named(target, o) is module:
+                module_aliases.add(local)
+            elif project.module_named(target.rpartition(".")[0], o) is module:
+                name_aliases.add(local)
+        if any(isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names)
+               and n.module and project.module_named(("." * n.level) + n.module, o) is module
+               for n in o.nodes_of_kind.get(ast.ImportFrom, ())):
+            return False
+        calls = [c for c in o.calls if isinstance(c.node.func, ast.Name) and c.node.func.id in name_aliases]
+        for a in module_aliases:
+            for r in o.references.get(a, ()):
+                parent = o.parent(r)
+                call = o.parent(parent) if isinstance(parent, ast.Attribute) else None
+                if not (isinstance(call, ast.Call) and call.func is parent):
+                    return False  # the module itself handed on, or a value taken from it
+                calls.extend(c for c in o.calls if c.node is call)
+        if any(o.references.get(a) for a in name_aliases):
+            return False  # a class subclassed, a builder passed as a value
+        if not calls:
+            return False  # imported and not called: re-exported (``__init__.py``) to users not seen here
+        for c in calls:
+            key = (id(o), id(c.scope))
+            if key not in checked:
+                if not _restores_without_training(c.scope, o, project):
+                    return False
+                checked.add(key)
+    return bool(checked)
+
+
+_INFERENCE_RESTORES = frozenset({"restore", "init_from_checkpoint", "assign_from_checkpoint_fn",
+                                 "assign_from_checkpoint", "load_weights"})
+_TRAINING_CALLS = TRAIN_OP_METHODS | UPDATE_WIRING_NAMES | {"fit", "fit_generator", "train_on_batch"}
+
+
+def _restores_without_training(scope, m: Module, project: Project) -> bool:
+    """Does the function ``scope`` restore a checkpoint unconditionally, and build no train op,
+    initialise no variable and reach no project function that builds a train op?"""
+    if not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return False
+    own = [c for c in m.calls if c.scope is scope]
+    restored = False
+    for c in own:
+        if c.name in _TRAINING_CALLS or (c.qualname or "") in INIT_QUALNAMES:
+            return False
+        if c.name in _INFERENCE_RESTORES and isinstance(c.node.func, ast.Attribute) and c.node.args \
+                and not any(isinstance(a, (ast.If, ast.IfExp, ast.Try, ast.For, ast.While))
+                            for a in _ancestors_within(c.node, scope, m)):
+            restored = True
+    if not restored:
+        return False
+    reached: set = set()
+    _close([(_call_ref(c), m) for c in own if c.name and not library_receiver(c, project)],
+           reached, train_context(project), project)
+    # Only a function of this program can run: names reach every same-named function of the project.
+    program = same_program(m, project)
+    trainers = _model_training_scopes(project)
+    return not any(trainers[f] in program for f in reached if f in trainers)
+
+
+def _ancestors_within(node: ast.AST, scope: ast.AST, m: Module):
+    for a in m.ancestors(node):
+        if a is scope:
+            return
+        yield a
+
+
+def _model_training_scopes(project: Project) -> dict:
+    """Ids of the functions (-> their module's id) that build a train op that may train a model: ``opt.minimize(loss)``
+    trains every trainable variable. Not counted: a train op restricted to variables listed in a
+    display (``minimize(loss, var_list=[perturbation])``, an attack optimising its input
+    perturbation), nor one whose loss is a function defined in the same function (a hand-written
+    optimiser object's ``minimize(loss_fn, ...)``; a TF1 graph-mode train op takes a tensor)."""
+    def compute(p: Project) -> dict:
+        out: dict = {}  # function id -> its module's id
+        for c in train_context(p).train_ops:
+            if c.scope is None or isinstance(c.scope, ast.Lambda):
+                continue
+            if isinstance(_kw(c.node, "var_list"), (ast.List, ast.Tuple)):
+                continue
+            loss = c.node.args[0] if c.node.args else _kw(c.node, "loss")
+            if isinstance(loss, ast.Name) and any(
+                    isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) and getattr(n, "name", None) == loss.id
+                    for n in ast.walk(c.scope)):
+                continue
+            out[id(c.scope)] = id(c.module)
+        return out
+    return project.fact("tf1.model_training_scopes", compute)
+
+
+_LIBRARY_ROOTS = ("tensorflow.", "keras.", "tf_keras.", "tf_slim.", "numpy.")
+
+
+def _calls_bound_to_names(m: Module) -> dict[str, list[tuple[int, ast.Call]]]:
+    """name -> (line, call) for every ``name = f(...)`` and ``with f(...) as name`` of ``m``."""
+    out: dict[str, list[tuple[int, ast.Call]]] = {}
+    for a in m.assignments:
+        if isinstance(a, ast.Assign) and isinstance(a.value, ast.Call):
+            for name in dict.fromkeys(t.id for t in a.targets if isinstance(t, ast.Name)):
+                out.setdefault(name, []).append((a.lineno, a.value))
+    for b in m.blocks:
+        if isinstance(b, (ast.With, ast.AsyncWith)):
+            for i in b.items:
+                if isinstance(i.optional_vars, ast.Name) and isinstance(i.context_expr, ast.Call):
+                    out.setdefault(i.optional_vars.id, []).append((i.context_expr.lineno, i.context_expr))
+    return out
+
+
+def library_receiver(c: CallSite, project: Project) -> bool:
+    """Is the receiver of the method call ``c`` an object that only a library constructor creates:
+    ``ema.apply(...)`` where every binding of ``ema`` in the calling function is a call such as
+    ``tf.train.ExponentialMovingAverage(...)`` (or ``with tf.Session() as sess``), or
+    ``self._ema.apply(...)`` where every store of the attribute ``_ema`` in the project
+    (``self._ema = moving_averages.ExponentialMovingAverage(...)``) is one? The method that runs is
+    then the library's, never a project function of the same name."""
+    f = c.node.func
+    if not isinstance(f, ast.Attribute):
+        return False
+    def library_call(value, m: Module) -> bool:
+        return isinstance(value, ast.Call) and (m.imports.resolve(value.func) or "").startswith(_LIBRARY_ROOTS)
+    recv = f.value
+    # Asked once per call of every BN builder's name (hundreds of thousands in a framework's
+    # sources): answers are kept per (scope, name) and per attribute.
+    known: dict = project.fact("tf1.library_receivers", lambda p: {})
+    if isinstance(recv, ast.Name):
+        if recv.id in c.module.imports.aliases:
+            return False  # a module (``layers.dense``), not an object
+        mkey = ("module", id(c.module))
+        if mkey not in known:
+            known[mkey] = _calls_bound_to_names(c.module)
+        bindings = known[mkey].get(recv.id)
+        if not bindings:
+            return False  # a parameter, a loop variable...: nothing in the module builds it
+        scope = c.scope if c.scope is not None else c.module.tree
+        key = (id(scope), recv.id)
+        if key not in known:
+            if scope is c.module.tree:
+                built = [call for _, call in bindings]
+            else:  # the bindings written inside the function (nested blocks and functions included)
+                first, last = scope.lineno, getattr(scope, "end_lineno", None) or scope.lineno
+                built = [call for line, call in bindings if first <= line <= last]
+            known[key] = bool(built) and all(library_call(b, c.module) for b in built)
+        return known[key]
+    if isinstance(recv, ast.Attribute) and isinstance(recv.value, ast.Name) and recv.value.id == "self":
+        key = ("self", recv.attr)
+        if key not in known:
+            stores = V.resolver(project).attr_stores.get(recv.attr, [])
+            known[key] = bool(stores) and all(library_call(v, m) for v, m in stores)
+        return known[key]
+    return False
+
+
 # --- values fed to placeholders -------------------------------------------------------------------
 @dataclass
 class _FeedEntry:

@@ -343,6 +343,14 @@ def _local_aliases(fn_body: Sequence[ast.stmt], params: set[str]) -> dict[str, t
                         value = value.func.value
                     elif value.args and isinstance(value.args[0], (ast.Name, ast.Attribute)) and (dotted(value.func) or "").rsplit(".", 1)[-1] in ("DataParallel", "DistributedDataParallel", "DDP", "compile"):
                         value = value.args[0]
+                    elif value.args and isinstance(value.args[0], (ast.Name, ast.Attribute, ast.Call)) \
+                            and dotted(value.func) in ("torch.jit.script", "jit.script") \
+                            and n is stmt and not _switched_by_name(fn_body, name):
+                        # scripted = torch.jit.script(model), once, in the function's own body (not
+                        # an export per epoch): a ScriptModule that shares the model's parameters
+                        # and starts in its mode (script keeps both BN branches). Its own eval()
+                        # does not reach the model's layers: a name switched itself is no alias.
+                        value = value.args[0]
                     else:
                         break
                 if isinstance(value, (ast.Name, ast.Attribute)) and dotted(value) and dotted(value).split(".")[0] != name:
@@ -356,6 +364,12 @@ def _local_aliases(fn_body: Sequence[ast.stmt], params: set[str]) -> dict[str, t
                     if key is not None:
                         aliases[name] = (key, text)
     return aliases
+
+
+def _switched_by_name(body: Sequence[ast.stmt], name: str) -> bool:
+    """Does ``body`` call ``name.eval()`` / ``name.train(...)``?"""
+    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("eval", "train")
+               and isinstance(n.func.value, ast.Name) and n.func.value.id == name for st in body for n in ast.walk(st))
 
 
 class Flow:
@@ -376,6 +390,7 @@ class Flow:
         self._calls_by_form: Optional[tuple] = None
         self._callbacks: Optional[tuple[dict, dict, dict]] = None
         self._component_methods: dict[tuple, object] = {}
+        self._classes_named: Optional[dict[str, list]] = None  # class name -> (class, module), all modules
         self._callable_args: dict[tuple[int, str], Optional[tuple]] = {}
         for m in project.modules:
             for f in m.functions:
@@ -662,11 +677,56 @@ class Flow:
         return _star_imports(module)
 
     def _shadowed(self, site, callee: FunctionInfo) -> bool:
-        """Is ``self.f()`` at ``site`` resolved to the caller's own class, which is not ``callee``'s?"""
+        """Is ``self.f()`` at ``site`` resolved to the caller's own class, which is not ``callee``'s?
+        Not when the caller's class only declares ``f`` and ``callee`` overrides it in a subclass
+        (see ``resolve``)."""
         own = self.function_info.get(id(site.scope)) if site.scope is not None else None
         if own is None or own.cls is None or own.cls is callee.cls:
             return False
-        return callee.name in self._class_methods.get(id(own.cls), ())
+        if callee.name not in self._class_methods.get(id(own.cls), ()):
+            return False
+        component = self.project.import_component(site.module)
+        if id(callee.module) not in component:
+            return True
+        declared = [fi for fi in self._methods_in_component(callee.name, component) if fi.cls is own.cls]
+        return not (declared and _placeholder_method(declared[0].node)
+                    and self._derives_from(callee.cls, own.cls, component))
+
+    def _derives_from(self, cls: ast.ClassDef, base: ast.ClassDef, component: frozenset, depth: int = 0) -> bool:
+        """Is ``cls`` a subclass of ``base`` through the project classes of one import component
+        (by the names in the ``class`` statements)?"""
+        if depth > 4:
+            return False
+        memo_key = ("derives", id(cls), id(base), component)
+        found = self._component_methods.get(memo_key)
+        if found is not None:
+            return found  # type: ignore[return-value]
+        if self._classes_named is None:
+            self._classes_named = {}
+            for m in self.project.modules:
+                for c in m.classes:
+                    self._classes_named.setdefault(c.name, []).append((c, m))
+        verdict = False
+        for b in cls.bases:
+            name = (dotted(b) or "").rsplit(".", 1)[-1]
+            if name == base.name:
+                verdict = True
+            elif name:
+                verdict = any(c is not cls and id(m) in component and self._derives_from(c, base, component, depth + 1)
+                              for c, m in self._classes_named.get(name, ()))
+            if verdict:
+                break
+        self._component_methods[memo_key] = verdict
+        return verdict
+
+    def _subclass_overrides(self, cls: ast.ClassDef, cands: list[FunctionInfo], component: frozenset) -> list[FunctionInfo]:
+        """The methods among ``cands`` defined by (transitive) subclasses of ``cls``."""
+        key = ("overrides", id(cls), tuple(id(fi.node) for fi in cands))
+        found = self._component_methods.get(key)
+        if found is None:
+            found = self._component_methods[key] = [  # type: ignore[assignment]
+                fi for fi in cands if fi.cls is not None and fi.cls is not cls and self._derives_from(fi.cls, cls, component)]
+        return list(found)  # type: ignore[arg-type]
 
     # --- call resolution ----------------------------------------------------------------------
     def _methods_in_component(self, name: str, component: frozenset) -> list[FunctionInfo]:
@@ -741,6 +801,13 @@ class Flow:
                 own = self.function_info.get(id(scope))
                 if own is not None and own.cls is not None:
                     same_cls = [fi for fi in cands if fi.cls is own.cls]
+                    if same_cls and _placeholder_method(same_cls[0].node):
+                        # a template method's ``self.train_epoch()`` where the class only declares
+                        # it (``@abstractmethod``, ``raise NotImplementedError``, ``pass``): what
+                        # runs is the override of the subclass the object was built from
+                        overrides = self._subclass_overrides(own.cls, cands, component)
+                        if overrides:
+                            return overrides, len(overrides) == 1
                     if same_cls:
                         return same_cls[:1], True
             built_here = isinstance(f.value, ast.Call) and isinstance(f.value.func, ast.Name)
@@ -1170,6 +1237,10 @@ class Flow:
                             key, text = arg_key(st.targets[0])
                             if key is not None:
                                 add(Event("train", key, text, ((module, st.value),), loops, guards, fresh=True))
+                                switch = _outer_mode_switch(st.value)
+                                if switch is not None:
+                                    # `model = Net().eval()`: the new module is in eval mode from here
+                                    add(Event("eval", key, text, ((module, switch),), loops, guards))
 
         walk(body, (), ())
         return events
@@ -1281,6 +1352,18 @@ def same_object_base(value: ast.AST) -> ast.AST:
     while isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr in _SAME_OBJECT_METHODS:
         value = value.func.value
     return value
+
+
+def _outer_mode_switch(value: ast.AST) -> Optional[ast.Call]:
+    """The ``eval()`` / ``train(False)`` call that decides the mode of ``Net(...).eval().to(device)``
+    (the last switch of the chain of same-object methods), None when the chain's last switch is a
+    ``train()`` or there is none."""
+    while isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr in _SAME_OBJECT_METHODS:
+        kind = mode_call(value) if value.func.attr in ("train", "eval") else None
+        if kind is not None:
+            return value if kind == "eval" else None
+        value = value.func.value
+    return None
 
 
 def _builds_new_module(value: ast.AST, target: str) -> bool:
@@ -1419,6 +1502,75 @@ def _bound_at(defs: list[FunctionInfo], call: ast.Call, scope: Optional[FuncNode
         if above:
             return [max(above, key=lambda fi: fi.node.lineno)]
     return defs[:1]
+
+
+def mode_parameter(fn: ast.FunctionDef) -> Optional[str]:
+    """The name of ``train``'s mode flag: its first argument after ``self``, called ``mode`` or with
+    a ``True``/``False`` default. None for a trainer's ``train(self, loader, epochs)``."""
+    args = fn.args.args
+    if len(args) < 2:
+        return None
+    first = args[1]
+    defaults = fn.args.defaults
+    default = defaults[1 - (len(args) - len(defaults))] if 1 >= len(args) - len(defaults) else None
+    if first.arg == "mode" or isinstance(default, ast.Constant) and isinstance(default.value, bool):
+        return first.arg
+    return None
+
+
+def hands_on_mode(fn: ast.FunctionDef, mode: Optional[str]) -> bool:
+    """Does the override switch the module some way (or may, through a helper)?"""
+    for n in ast.walk(fn):
+        if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+            targets = n.targets if isinstance(n, ast.Assign) else [n.target]
+            if any(isinstance(t, ast.Attribute) and t.attr == "training" for tt in targets for t in ast.walk(tt)):
+                return True  # self.training = mode
+        if not isinstance(n, ast.Call):
+            continue
+        f = n.func
+        if isinstance(f, ast.Attribute) and f.attr in ("train", "eval"):
+            receiver = f.value
+            if isinstance(receiver, ast.Call) and isinstance(receiver.func, ast.Name) and receiver.func.id == "super":
+                return True  # super().train(mode) / super(Cls, self).train(mode)
+            if n.args and isinstance(n.args[0], ast.Name) and n.args[0].id == "self":
+                return True  # nn.Module.train(self, mode) / Base.train(self, mode)
+        if any(isinstance(x, ast.Name) and x.id == mode for a in [*n.args, *(k.value for k in n.keywords)] for x in ast.walk(a)):
+            if not (isinstance(f, ast.Name) and f.id in ("bool", "print", "isinstance")):
+                return True  # child.train(mode), self._set_mode(mode), self.apply(partial(fn, mode=mode))
+        if dotted(f) in ("setattr", "object.__setattr__") and len(n.args) >= 2 \
+                and isinstance(n.args[1], ast.Constant) and n.args[1].value == "training":
+            return True
+    return False
+
+
+def train_override_blocks(cls: ast.ClassDef) -> bool:
+    """Does the class override ``train(mode)`` without handing the mode on (see ``hands_on_mode``)?
+    Then ``train()`` / ``eval()`` of a module holding one stops there: the layers below keep their
+    mode (a frozen feature extractor's ``def train(self, mode=True): return self``)."""
+    fn = next((f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name == "train"), None)
+    if fn is None or len(fn.args.args) < 2 or mode_parameter(fn) is None:
+        return False
+    return not hands_on_mode(fn, mode_parameter(fn))
+
+
+@per_node
+def _placeholder_method(fn: ast.AST) -> bool:
+    """A method that only declares its name for subclasses: ``@abstractmethod``, or a body (after its
+    docstring) of ``...``, ``pass`` or ``raise NotImplementedError``."""
+    if any((dotted(d) or "").rsplit(".", 1)[-1] == "abstractmethod" for d in fn.decorator_list):  # type: ignore[attr-defined]
+        return True
+    body = list(fn.body)  # type: ignore[attr-defined]
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+        body = body[1:]
+    if len(body) != 1:
+        return False
+    st = body[0]
+    if isinstance(st, ast.Pass) or isinstance(st, ast.Expr) and isinstance(st.value, ast.Constant) and st.value.value is Ellipsis:
+        return True
+    if isinstance(st, ast.Raise) and st.exc is not None:
+        exc = st.exc.func if isinstance(st.exc, ast.Call) else st.exc
+        return (dotted(exc) or "").rsplit(".", 1)[-1] == "NotImplementedError"
+    return False
 
 
 def _star_imports(module: Module) -> bool:

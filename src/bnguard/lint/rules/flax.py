@@ -583,7 +583,13 @@ head — when the program addresses some of its named sub-modules by name (`para
 `{**v["batch_stats"], "backbone": pretrained}`, `"frozen" if path[0] == "backbone"`) but never a
 sub-module that holds a BN: that part is freshly initialised and its BN keeps the initial 0/1
 statistics. This holds even when another model of the same file (a pretraining network) has a
-trainable BN.
+trainable BN. And, in Flax NNX, a call-time flag read from a mode attribute of the module's own —
+`self.norm(x, use_running_average=not self.training)` or `use_running_average=self.eval_mode` —
+whose value is always the running-average one (`self.training = False` in `__init__`, nothing in
+the project storing another value), in a program that trains an NNX model and switches modes with
+`model.train()` / `model.eval()`: those set only the attributes named `deterministic` and
+`use_running_average` (through `Module.set_attributes`), never the module's own `training`, and the
+call-time argument overrides the BatchNorm's attribute (a typical PyTorch-to-NNX port).
 """,
         why="""
 With `use_running_average=True` BatchNorm normalises with the stored `batch_stats` and never updates
@@ -622,6 +628,9 @@ logits, updates = Net().apply(variables, x, mutable=["batch_stats"])
   it is left out of the parts the program loads or freezes by name (a linear probe with a Dense
   head, a model restored whole from a checkpoint, a model that reaches a library model, a class
   passed by reference or a module field its caller fills);
+- NNX mode attributes named `use_running_average` / `deterministic` (train() / eval() set them), or
+  passed by name to `train(...)` / `eval(...)` / `set_attributes` / `nnx.view`, or stored anywhere
+  (a `set_mode` method, `setattr`), and programs that never call `train()` / `eval()` on a module;
 - values that cannot be resolved.
 """,
         versions=FLAX_VERSIONS,
@@ -636,6 +645,7 @@ logits, updates = Net().apply(variables, x, mutable=["batch_stats"])
                 f"use_running_average={ast.unparse(expr)} is inverted: it is True while training, so "
                 "BatchNorm normalizes with its stored running averages and never updates them, and uses "
                 f"batch statistics at evaluation; pass `use_running_average=not {ast.unparse(expr)}`"))
+        yield from self._nnx_mode_attribute_never_switched(module, project, {id(e) for e in inverted})
         if not trains_batch_stats(project):
             return
         yield from self._applied_in_running_average_mode(module, project)
@@ -743,6 +753,45 @@ logits, updates = Net().apply(variables, x, mutable=["batch_stats"])
                 f"default {param}={ast.unparse(arg)} (`use_running_average=not {param}` is True) also when "
                 f"`{parent.name}` runs with {forwarded}=True in training: its statistics never update; pass "
                 f"`{param}={forwarded}`"))
+
+    def _nnx_mode_attribute_never_switched(self, module: Module, project: Project,
+                                           reported: set[int]) -> Iterable[Finding]:
+        """NNX: ``self.norm(x, use_running_average=not self.training)`` — a call-time flag (it overrides
+        the BatchNorm's own attribute) read from a mode attribute of the module's own (``self.training``,
+        ``self.is_training``, or ``self.eval_mode`` without ``not``) that is always set so that the BN
+        uses its running averages, in a program that trains an NNX model and switches modes with
+        ``train()`` / ``eval()``. Those only set attributes named ``deterministic`` and
+        ``use_running_average`` (``Module.set_attributes``, flax 0.12.8): the own attribute keeps its
+        constructor value and the BatchNorm never updates its BatchStat averages while training."""
+        if not module.imports.imports_any("flax.nnx", "flax.experimental.nnx") or is_test_file(module.path):
+            return
+        sites = [(node, expr) for node, expr in self._flag_sites(module, NNX_BN)
+                 if id(expr) not in reported and module.imports.resolve(node.func) not in NNX_BN
+                 and not _is_partial_of(module, node, NNX_BN, module.imports.resolve(node.func))]
+        if not sites or not _nnx_trains(project, module) or not _nnx_mode_switched(project, module):
+            return
+        for node, expr in sites:
+            read = kf.self_attribute_read(module, expr)
+            if read is None:
+                continue
+            cls, attr, negated = read
+            set_by_name = _nnx_attributes_set_by_name(project)
+            if attr in _NNX_SWITCHED_ATTRIBUTES or attr in set_by_name or "*" in set_by_name:
+                continue
+            words = set(identifier_words(attr))
+            says = "training" if words & {"train", "training"} and not words & _NOT_A_TRAINING_FLAG else \
+                "evaluation" if words & {"eval", "evaluation", "inference", "deterministic"} else None
+            if says is None or negated != (says == "training") or not _nnx_module_class(project, module, cls):
+                continue  # ``use_running_average=self.training`` is the inverted flag (reported above)
+            if not kf.always_true(module, project, expr) or deliberate_in_program(module, project):
+                continue
+            yield self.finding(module, node, (
+                f"use_running_average={ast.unparse(expr)} overrides this BatchNorm's own mode at call time, and "
+                f"`self.{attr}` is never switched: NNX `train()` / `eval()` only set the attributes named "
+                "`deterministic` and `use_running_average` (Module.set_attributes), so it keeps its constructor "
+                "value, the BatchNorm normalizes with its running averages also while training and its BatchStat "
+                f"averages never update; name the attribute `use_running_average` (or pass "
+                f"`{attr}=...` to `train()` / `eval()`), or drop the call-time argument"))
 
     def _inverted_flags(self, module: Module) -> list[ast.expr]:
         """``use_running_average=train`` (linen or NNX): the flag named for training, passed without
@@ -1259,6 +1308,128 @@ def _closed_over_init_stats(module: Module, project: Project, d: ast.Dict, stats
     return (names and sorted(names)[0]) or "the function", init_name, where
 
 
+def _reaches_training(module: Module, project: Project, call: ast.Call, depth: int) -> bool:
+    """Does ``call`` train or recompute BatchNorm statistics: a gradient / optimizer update
+    (``_is_training_function``'s names), a mutable apply, a call named for recalibration, or a project
+    function (called, or handed over as an argument: ``fit(state, train_step)``) that does so within
+    three calls?"""
+    f = call.func
+    name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
+    if kf.kwarg(call, "mutable") is not None or name in GRAD_NAMES or name and _RECALIBRATION.search(name):
+        return True
+    if name in UPDATE_NAMES and not _dict_update(call, module.scope_of(call) or module.tree):
+        return True
+    if depth > 2:
+        return False
+    for ref in [f] + [a for a in list(call.args) + [k.value for k in call.keywords] if isinstance(a, ast.Name)]:
+        if not isinstance(ref, (ast.Name, ast.Attribute)):
+            continue
+        callee_module, callee = kf.resolve_def_in(project, module, ref)
+        if callee_module is None or not isinstance(callee, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        if _is_training_function(callee) or any(
+                isinstance(n, ast.Call) and _reaches_training(callee_module, project, n, depth + 1)
+                for n in ast.walk(callee) if n is not callee):
+            return True
+    return False
+
+
+def _flows_out(module: Module, fn: FuncNode, at: ast.AST) -> bool:
+    """Does the value built by ``at`` (a ``replace(...)`` call) leave ``fn``: returned directly, or
+    bound to a name that a ``return`` of ``fn`` mentions, or stored anywhere but a local name?"""
+    parent = module.parent(at)
+    if isinstance(parent, ast.Return):
+        return True
+    if not isinstance(at, ast.Call) or not isinstance(parent, ast.Assign):
+        return not isinstance(at, ast.Call) or not isinstance(parent, (ast.Call, ast.keyword, ast.Expr))
+    names = {t.id for t in parent.targets if isinstance(t, ast.Name)}
+    if len(names) != len(parent.targets):
+        return True  # ``self.state = ...``: read wherever the object goes
+    return any(isinstance(r, ast.Return) and r.value is not None and module.scope_of(r) is fn
+               and any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(r.value)) for r in ast.walk(fn))
+
+
+def site_level_calls(module: Module, fn: FuncNode) -> list[ast.Call]:
+    """Module-level calls placed after a module-level call of ``fn`` (a script's top level)."""
+    sites = [n for n in ast.walk(module.tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+             and n.func.id == fn.name and module.scope_of(n) is None]
+    if not sites:
+        return []
+    first = min(n.lineno for n in sites)
+    return [n for n in ast.walk(module.tree) if isinstance(n, ast.Call) and module.scope_of(n) is None
+            and n.lineno > first]
+
+
+# Calls that read a checkpoint back (flax.serialization, flax.training.checkpoints, orbax).
+_RESTORE_NAMES = frozenset({"msgpack_restore", "from_bytes", "restore_checkpoint", "restore", "load_pytree"})
+
+
+def _restore_call(expr: ast.AST) -> bool:
+    if isinstance(expr, ast.Await):
+        expr = expr.value
+    if not isinstance(expr, ast.Call) or not isinstance(expr.func, (ast.Name, ast.Attribute)):
+        return False
+    return (expr.func.id if isinstance(expr.func, ast.Name) else expr.func.attr) in _RESTORE_NAMES
+
+
+def _restored_params_source(module: Module, fn: FuncNode, expr: ast.expr, depth: int = 0) -> Optional[str]:
+    """The restored checkpoint whose ``params`` entry ``expr`` takes: ``raw["params"]`` /
+    ``raw.params`` (also inside ``from_state_dict(target.params, raw["params"])``) where ``raw`` is
+    bound in ``fn`` only to a checkpoint read (``msgpack_restore``, ``restore_checkpoint``, an orbax
+    ``restore``), or ``restore_checkpoint(...)["params"]``; followed through names bound only to such
+    an expression. None otherwise."""
+    if depth > 2:
+        return None
+    if isinstance(expr, ast.Name):
+        bound = _bindings_in(fn, expr.id)
+        if not bound:
+            return None
+        got = {_restored_params_source(module, fn, v, depth + 1) for v in bound}
+        return got.pop() if len(got) == 1 and None not in got else None
+    for n in ast.walk(expr):
+        if isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Constant) and n.slice.value == "params":
+            base = n.value
+        elif isinstance(n, ast.Attribute) and n.attr == "params":
+            base = n.value
+        else:
+            continue
+        if _restore_call(base):
+            return ast.unparse(base)
+        if isinstance(base, ast.Name):
+            bound = _bindings_in(fn, base.id)
+            if bound and all(_restore_call(v) for v in bound):
+                return base.id
+    return None
+
+
+def _init_state_name(module: Module, project: Project, fn: FuncNode, name: str, depth: int) -> bool:
+    """Is ``name`` bound in ``fn`` only to a train state whose batch_stats are those of
+    ``model.init`` (``TrainState.create(..., batch_stats=variables["batch_stats"])``, or a project
+    function every return of which is such a state)?"""
+    bound = _bindings_in(fn, name)
+    return bool(bound) and all(_init_state_value(module, project, fn, v, depth) for v in bound)
+
+
+def _init_state_value(module: Module, project: Project, fn: FuncNode, expr: ast.expr, depth: int) -> bool:
+    if not isinstance(expr, ast.Call) or depth > 2:
+        return False
+    if isinstance(expr.func, ast.Attribute) and expr.func.attr == "create":
+        stats = kf.kwarg(expr, "batch_stats")
+        return stats is not None and _init_only_stats(fn, stats) is not None
+    if not isinstance(expr.func, ast.Name):
+        return False
+    callee_module, callee = kf.resolve_def_in(project, module, expr.func)
+    if callee_module is None or not isinstance(callee, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return False
+    returns = [r.value for r in ast.walk(callee) if isinstance(r, ast.Return)
+               and callee_module.scope_of(r) is callee]
+    if not returns or any(r is None for r in returns):
+        return False
+    return all(_init_state_value(callee_module, project, callee, r, depth + 1) or
+               isinstance(r, ast.Name) and _init_state_name(callee_module, project, callee, r.id, depth + 1)
+               for r in returns)
+
+
 def _calls_of(project: Project, module: Module, fn: FuncNode) -> list:
     """Plain calls ``fn(...)`` of a module-level function in its own program (``same_program``),
     leaving out modules that define a function of that name themselves."""
@@ -1718,7 +1889,15 @@ params, "batch_stats": variables["batch_stats"]}, x, train=False))`, `{**variabl
 or a name bound only to `variables["batch_stats"]`), where `variables` is only ever the result of
 `model.init(...)`, when the program calls it with params other than the init ones (`predict(state.params,
 x_val)`): every evaluation normalizes with the initial 0/1 statistics while training keeps the new ones
-elsewhere (the train state).
+elsewhere (the train state). And the mirror at restore time: a function that copies only the `params`
+entry of a checkpoint it reads back (`raw = serialization.msgpack_restore(...)`,
+`checkpoints.restore_checkpoint(...)`, an orbax `restore`: `raw["params"]`, `restored.params`,
+`from_state_dict(target.params, raw["params"])`) into a fresh state (`target.replace(params=...)`
+without `batch_stats=`, where `target` is only ever `TrainState.create(..., batch_stats=variables["batch_stats"])`
+of `model.init` variables, built there or by a project function returning it) or applies it next to the init
+statistics (`apply({"params": raw["params"], "batch_stats": variables["batch_stats"]}, x, train=False)`),
+when nothing trains or recalibrates the result afterwards (in that function, or in the callers it
+returns the state to): the restored model evaluates with the initial 0/1 statistics.
 Mixed dict levels lose them too (`apply` takes and returns dicts of collections, `{"batch_stats":
 {"BatchNorm_0": ...}}`; `variables["batch_stats"]` and a TrainState's `batch_stats` hold the inner,
 per-layer dict): the whole mutated-collections dict (the un-indexed `updates`) written as the inner
@@ -1762,6 +1941,9 @@ def train_step(state, x, y):
   dict the jitted step returns;
 - checkpoints and EMA copies that take `batch_stats` from the train state, average them, or whose
   source may be anything but `model.init` (a restored checkpoint, a recalibration);
+- a restore that takes the params only and then fine-tunes the state (a training step, a mutable apply
+  or a recalibration helper reached after it, also by the caller it returns the state to), one that
+  restores `batch_stats` as well, or writes into `self.state` (the object's other methods are not followed);
 - evaluation functions that take the statistics as an argument or close over a name the training
   loop rebinds or changes in place, ones only called with the init params (a check before
   training), and one-off inline applies mixing trained params with the init statistics (a deliberate
@@ -1789,6 +1971,7 @@ def train_step(state, x, y):
             yield from (f for f in self._inner_stats_spread(module, project) if (f.line, f.col) not in at)
             if trains_batch_stats(project):
                 yield from self._stale_variable_dicts(module, project)
+                yield from self._restored_params_with_init_stats(module, project)
         yield from self._nnx_merge_dropped(module, project)
 
     def _inner_stats_spread(self, module: Module, project: Project) -> Iterable[Finding]:
@@ -1869,6 +2052,90 @@ def train_step(state, x, y):
                     f"caller stores the result back into the `{source}` it passed: these BatchNorm statistics never "
                     "change from their initial values while the params move; take them from the train state "
                     "(`state.batch_stats`) or average them too"))
+
+    def _restored_params_with_init_stats(self, module: Module, project: Project) -> Iterable[Finding]:
+        """A function that takes only the ``params`` sub-tree of a restored checkpoint
+        (``raw["params"]``, ``restored.params``, ``from_state_dict(target.params, raw["params"])``) into
+        a fresh ``model.init`` state (``init_state.replace(params=...)``, where ``init_state`` is only
+        ever a ``TrainState.create(..., batch_stats=variables["batch_stats"])`` of init variables, built
+        in the function or by a project function returning it) or into a variables dict next to the init
+        statistics (``{"params": raw["params"], "batch_stats": variables["batch_stats"]}``), and that
+        trains nothing afterwards: what it evaluates or returns normalizes with the initial 0/1
+        statistics, while the checkpoint (a state or variables tree: it has a ``params`` entry) holds
+        the trained ones."""
+        if not module.mentions("params") or not any(module.mentions(n) for n in _RESTORE_NAMES) \
+                or is_test_file(module.path):
+            return
+        for c in module.calls:
+            node, fn = c.node, c.scope
+            if fn is None:
+                continue
+            if c.name == "replace" and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name):
+                params = kf.kwarg(node, "params")
+                if params is None or kf.kwarg(node, "batch_stats") is not None or kf.has_kwargs_splat(node):
+                    continue
+                source = _restored_params_source(module, fn, params)
+                if source is None or not _init_state_name(module, project, fn, node.func.value.id, 0):
+                    continue
+                fresh, at, flows = f"`{node.func.value.id}`", node, _flows_out(module, fn, node)
+            elif _is_apply(c) and not _mutable_has_batch_stats(module, project, node) \
+                    and kf.kwarg(node, "mutable") is None:
+                d = node.args[0] if node.args else kf.kwarg(node, "variables")
+                if not isinstance(d, ast.Dict):
+                    continue
+                entries = {k.value: v for k, v in zip(d.keys, d.values) if isinstance(k, ast.Constant)}
+                stats, params = entries.get("batch_stats"), entries.get("params")
+                if params is None or not isinstance(stats, (ast.Name, ast.Subscript)):
+                    continue
+                root = _init_only_stats(fn, stats)
+                source = _restored_params_source(module, fn, params) if root is not None else None
+                if source is None:
+                    continue
+                fresh, at, flows = f"`{root}` (model.init)", stats, False  # apply's outputs, not a model
+            else:
+                continue
+            if self._trains_after(module, project, fn, node, flows):
+                continue
+            yield self.finding(module, at, (
+                f"only the params of the restored checkpoint `{source}` are taken; the BatchNorm statistics stay "
+                f"those of {fresh}, freshly initialised by `model.init` (zeros/ones), and nothing trains them "
+                f"afterwards in `{fn.name}` or its callers: every evaluation of the restored model normalizes with "
+                f"the initial statistics instead of the trained ones; restore the checkpoint's `batch_stats` too "
+                f"(`replace(params=..., batch_stats=...)`), saving them with the params if the checkpoint lacks them"))
+
+    @staticmethod
+    def _trains_after(module: Module, project: Project, fn: FuncNode, at: ast.AST, flows: bool,
+                      depth: int = 0) -> bool:
+        """Can the model restored at ``at`` be trained or recalibrated after it: ``fn`` is itself
+        differentiated or named for recalibration, a call of ``fn`` placed after ``at`` (or in a loop
+        around it) reaches a training step / a mutable apply / a recalibration helper, or ``fn`` hands
+        its result on (returns it) to a caller that does so after its call?"""
+        if fn.name in _differentiated_names(module) or _RECALIBRATION.search(fn.name):
+            return True
+        loops = [a for a in module.ancestors(at) if isinstance(a, (ast.For, ast.While, ast.AsyncFor))
+                 and fn in module.ancestors(a)]
+        line = getattr(at, "end_lineno", None) or at.lineno
+        for n in ast.walk(fn):
+            if isinstance(n, ast.Call) and (n.lineno > line or any(n in ast.walk(lp) for lp in loops)) \
+                    and _reaches_training(module, project, n, 0):
+                return True
+        if not flows:
+            return False
+        # the state is handed on: every caller must be known (a module-level function's plain calls)
+        sites = _calls_of(project, module, fn) if module.parent(fn) is module.tree else []
+        if depth >= 2 or not sites or any(kf.resolve_def(project, s.module, s.node.func) is not fn for s in sites):
+            return True
+        for site in sites:
+            caller = site.module.scope_of(site.node)
+            if caller is None:
+                continue  # a module-level call: what follows it is judged with the module's own calls
+            if BatchStatsDropped._trains_after(site.module, project, caller, site.node,
+                                               _flows_out(site.module, caller, site.node), depth + 1):
+                return True
+        for n in site_level_calls(module, fn):
+            if _reaches_training(module, project, n, 0):
+                return True
+        return False
 
     def _linen(self, module: Module, project: Project) -> Iterable[Finding]:
         by_step: dict[int, list[tuple[ast.Call, bool]]] = {}
@@ -3325,6 +3592,32 @@ NNX_MODULE_BASES = {"flax.nnx.Module", "flax.nnx.module.Module", "flax.experimen
 # What puts an NNX module (or a view of it) in another mode: Module.eval() / train() /
 # set_attributes(), nnx.view / nnx.with_attributes, a store into ``.use_running_average``.
 _NNX_MODE_CALLS = frozenset({"eval", "train", "set_attributes", "view", "with_attributes"})
+
+
+# The attributes NNX ``Module.train()`` / ``eval()`` set (through ``set_attributes``, flax 0.12.8).
+_NNX_SWITCHED_ATTRIBUTES = frozenset({"deterministic", "use_running_average"})
+
+
+def _nnx_attributes_set_by_name(project: Project) -> frozenset[str]:
+    """Attribute names some call sets on NNX modules by keyword: ``model.train(training=True)``,
+    ``set_attributes(...)``, ``nnx.view`` / ``nnx.with_attributes``, or a ``set_view`` method's
+    parameters; ``"*"`` when such a call splats ``**kwargs`` or a ``set_view`` takes them."""
+    def compute(p: Project) -> frozenset[str]:
+        out: set[str] = set()
+        for m in p.modules:
+            if not m.imports.imports_any("flax"):
+                continue
+            for c in m.calls:
+                if c.name in _NNX_MODE_CALLS:
+                    out |= {k.arg or "*" for k in c.node.keywords}
+                elif c.name == "setattr" and len(c.node.args) >= 2 and not isinstance(c.node.args[1], ast.Constant):
+                    out.add("*")  # setattr(module, name, value) with a computed name
+            for f in m.functions:
+                if f.node.name == "set_view":
+                    a = f.node.args
+                    out |= {x.arg for x in a.posonlyargs + a.args + a.kwonlyargs} | ({"*"} if a.kwarg else set())
+        return frozenset(out)
+    return project.fact("flax.nnx_attributes_set_by_name", compute)
 
 
 def _nnx_module_class(project: Project, module: Module, cls: ast.ClassDef, depth: int = 0) -> bool:

@@ -1131,7 +1131,7 @@ def _bn_bake_sites(project: Project) -> dict:
                 expr = kf.kwarg(c.node, "training")
                 if expr is None or not _bn_layer_object(m, c.node.func, c.scope):
                     continue
-                if kf.argument_values(m, p, expr) != {True} or _DELIBERATE_COMMENT.search(_comments_at(m, c.node)):
+                if kf.argument_values(m, p, expr) != {True} or _DELIBERATE_COMMENT.search(kf.comments_at(m, c.node)):
                     continue
                 out.setdefault(id(c.scope) if c.scope is not None else id(m.tree), (m, c.node))
         return out
@@ -2465,6 +2465,17 @@ Finds a call of a model that contains trainable BatchNormalization with a litera
 - in a function given as an `on_*` hook (not `on_train_begin`) to `keras.callbacks.LambdaCallback`
   (a closure, a module function, or `self.<method>`), whatever the function that builds the
   callback is called, when the model it calls contains BN and the hook itself does not train.
+Also `model(x, training=True)` inside a `GradientTape` block whose every `tape.gradient(loss,
+sources)` in the function differentiates only variables the program created apart from the model
+(`self.temperature = tf.Variable(1.0)`, a `keras.Variable` perturbation, a list of such): post-hoc
+temperature / vector scaling fitted on validation logits, an input or perturbation optimised against
+a fixed model. Nothing of the model is trained there, yet every iteration assigns the batch
+statistics of the data into its moving mean/variance (measured with Keras 3.15: the moving mean
+changes during temperature fitting; with training=False it does not). Not when the function also
+trains (`fit`, `minimize`, `backward`), the tape is handed on, a source is one of the model's
+variables (test-time adaptation of BN scales, a learned loss weight next to
+`model.trainable_variables`), the call is `self(...)`, or the function runs inside a training step
+(an attack generated during adversarial training).
 Also a call with no `training` at all (`model(x)`, `self(x)` in a `test_step`) of an instance of a
 class whose `call` defaults `training` to True (`def call(self, inputs, training=True)`, a TF1 habit)
 and passes it to BN (directly, or by leaving a sublayer's flag out), anywhere that does not train:
@@ -2576,14 +2587,23 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
                 continue  # trainable=False: BN runs in inference mode whatever `training` says
             context = self._evaluation_context(module, project, c.node, c.scope)
             if context is None:
+                context = _tape_differentiates_only_variables(module, project, c.node, c.scope, target)
+            if context is None:
                 continue
             kind, fn = context
-            if self._deliberate(module, c.node, fn) or _model_copied_in(module, fn, target) \
+            if kind == "tape":
+                if _deliberate_in_tape(module, c.node, fn) or _model_copied_in(module, fn, target) or path_tta:
+                    continue
+            elif self._deliberate(module, c.node, fn) or _model_copied_in(module, fn, target) \
                     or (path_tta and not _augments_input(fn)):
                 continue
             if not self._bn_model(module, project, c.node, target, kind):
                 continue
-            if kind == "callback":
+            if kind == "tape":
+                where = (f"inside a GradientTape in `{fn.name}` whose gradients are taken only for variables the "
+                         "program created apart from the model (the model is only evaluated there)")
+                fix = None
+            elif kind == "callback":
                 where = (f"in `{_owner_name(module, fn)}.{fn.name}`, a method of a Keras callback (it runs between "
                          "fit()'s steps, on data it was given)")
                 fix = None
@@ -2670,7 +2690,7 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
             return False
         if fn is not None:
             return not (self._deliberate(module, node, fn) or _model_copied_in(module, fn, target))
-        return not _DELIBERATE_COMMENT.search(_comments_at(module, node))
+        return not _DELIBERATE_COMMENT.search(kf.comments_at(module, node))
 
     def _baked_training_true(self, module: Module, project: Project, frozen: frozenset) -> Iterable[Finding]:
         """``model(x)`` with no ``training`` outside training, where ``model`` is a functional model
@@ -2732,7 +2752,7 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
                     continue
                 expr = _parent_call_training(cls, n)
                 found = _freeze_switch_expression(module, project, cls, expr) if expr is not None else None
-                if found is None or _DELIBERATE_COMMENT.search(_comments_at(module, n)) \
+                if found is None or _DELIBERATE_COMMENT.search(kf.comments_at(module, n)) \
                         or _only_when_training(module, call, n):
                     continue
                 switch, on = found
@@ -2885,7 +2905,7 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
                 return True
         if _resets_bn_statistics(fn):
             return True
-        return bool(_DELIBERATE_COMMENT.search(_comments_at(module, call)))
+        return bool(_DELIBERATE_COMMENT.search(kf.comments_at(module, call)))
 
     @staticmethod
     def _bn_model(module: Module, project: Project, call: ast.Call, target: ast.expr, kind: str) -> bool:
@@ -2902,6 +2922,104 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
                 return kf.is_bn_model(module, project, target)
             return cls is not None and _fits_bn_model(project, module, cls)
         return kf.is_bn_model(module, project, target)
+
+
+_VARIABLE_MAKERS = frozenset({"tensorflow.Variable", "tensorflow.compat.v1.Variable", "tensorflow.compat.v2.Variable",
+                             "keras.Variable", "keras.backend.Variable", "keras.backend.variable",
+                             "tensorflow.keras.backend.variable", "tf_keras.backend.variable"})
+_TAPE_METHODS = frozenset({"gradient", "jacobian", "batch_jacobian", "watch", "stop_recording", "reset"})
+
+
+def _tape_differentiates_only_variables(module: Module, project: Project, call: ast.Call, scope: FuncNode,
+                                        target: ast.expr) -> Optional[tuple[str, FuncNode]]:
+    """("tape", function) for ``model(x, training=True)`` inside a ``GradientTape`` block whose every
+    ``tape.gradient(loss, sources)`` in the function differentiates only variables the program created
+    itself (``self.temperature = tf.Variable(1.0)``, a ``keras.Variable`` perturbation): post-hoc
+    temperature scaling, an input optimised against a fixed model. The model is only evaluated there,
+    yet training=True makes its BatchNormalization layers assign the batch statistics into their
+    moving mean/variance at every iteration. None when anything else trains in the function (``fit``,
+    ``minimize``, ``backward``), the tape is used otherwise, a source is not such a variable, the
+    model is ``self`` (a model of its own variables), or the function is part of a training step."""
+    if isinstance(target, ast.Name) and target.id == "self":
+        return None
+    tapes: set[str] = set()
+    for a in module.ancestors(call):
+        if a is scope:
+            break
+        if isinstance(a, (ast.With, ast.AsyncWith)):
+            for item in a.items:
+                if kf._is_gradient_tape(module, item.context_expr):
+                    if not isinstance(item.optional_vars, ast.Name):
+                        return None
+                    tapes.add(item.optional_vars.id)
+    if not tapes:
+        return None
+    grads: list[ast.Call] = []
+    for n in ast.walk(scope):
+        if isinstance(n, ast.Name) and n.id in tapes and isinstance(n.ctx, ast.Load):
+            parent = module.parent(n)
+            if not (isinstance(parent, ast.Attribute) and parent.attr in _TAPE_METHODS):
+                return None  # the tape handed on or returned: gradients taken out of sight
+            if parent.attr != "watch" and parent.attr not in ("stop_recording", "reset"):
+                grads.append(module.parent(parent))
+        if isinstance(n, ast.Call) and _callee_name(n) in ("minimize", "fit", "fit_generator", "train_on_batch",
+                                                           "backward", "grad", "value_and_grad", "stateless_call"):
+            return None
+    if not grads:
+        return None
+    cls = module.enclosing_class(call)
+    for g in grads:
+        if not isinstance(g, ast.Call):
+            return None
+        sources = g.args[1] if len(g.args) > 1 else kf.kwarg(g, "sources")
+        if sources is None or not _only_own_variables(module, scope, cls, sources):
+            return None
+    if _called_from_training(project, module, scope):
+        return None
+    return "tape", scope
+
+
+def _only_own_variables(module: Module, scope: FuncNode, cls: Optional[ast.ClassDef], expr: ast.expr,
+                        depth: int = 0) -> bool:
+    """Is every element of ``expr`` (a list / tuple display, or a name bound once to one) a variable
+    created by ``tf.Variable`` / ``keras.Variable`` in this function, at module level, or (``self.x``)
+    in a class that is not itself a Keras layer / model?"""
+    if depth > 3:
+        return False
+    if isinstance(expr, (ast.List, ast.Tuple)):
+        return bool(expr.elts) and all(_only_own_variables(module, scope, cls, e, depth + 1) for e in expr.elts)
+    if isinstance(expr, ast.Name):
+        bound = kf._assignments(scope, expr.id) or (kf._assignments(module.tree, expr.id)
+                                                    if expr.id not in _bound_names(scope) else [])
+    elif isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name) and expr.value.id == "self" \
+            and cls is not None and not any(_LAYER_BASE.search(dotted(b) or "") for b in cls.bases):
+        bound = [n.value for n in ast.walk(cls) if isinstance(n, (ast.Assign, ast.AnnAssign)) and any(
+            isinstance(t, ast.Attribute) and t.attr == expr.attr and isinstance(t.value, ast.Name)
+            and t.value.id == "self" for t in (n.targets if isinstance(n, ast.Assign) else [n.target]))]
+        if any(isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Attribute) and n.target.attr == expr.attr
+               for n in ast.walk(cls)):
+            return False
+    else:
+        return False
+    if not bound or any(b is None for b in bound):
+        return False
+    if all(isinstance(b, ast.Call) and module.imports.resolve(b.func) in _VARIABLE_MAKERS for b in bound):
+        return True
+    return len(bound) == 1 and isinstance(bound[0], (ast.List, ast.Tuple)) \
+        and _only_own_variables(module, scope, cls, bound[0], depth + 1)
+
+
+def _deliberate_in_tape(module: Module, call: ast.Call, fn: FuncNode) -> bool:
+    """Deliberate batch statistics around a tape that fits own variables: the names of test-time
+    adaptation, BN recalibration (not temperature *calibration*: ``calibrate_temperature`` fits a
+    scalar, it re-estimates nothing), GANs; a comment saying so; BN statistics reset in the function."""
+    names = [fn.name] + [a.name for a in module.ancestors(call) if isinstance(a, (ast.FunctionDef,
+                                                                                  ast.AsyncFunctionDef, ast.ClassDef))]
+    if any(m.group(0).lower() != "calibrat" for n in names for m in _RECALIBRATION.finditer(n)):
+        return True
+    if mentions_deliberate_batch_stats(names) or any(set(identifier_words(n)) & _GAN_MODEL_WORDS for n in names):
+        return True
+    return _resets_bn_statistics(fn) or bool(_DELIBERATE_COMMENT.search(kf.comments_at(module, call)))
 
 
 # Models sampled in training mode as they train (GANs): BN statistics of a generator are not a leak.
@@ -3498,19 +3616,324 @@ def _model_copied_in(module: Module, fn: FuncNode, target: ast.expr) -> bool:
 
 def _sampling(module: Module, call: ast.Call, fn: FuncNode) -> bool:
     """MC-dropout / sampling code: training=True is there for dropout (no one-word fix)."""
-    text = " ".join([fn.name, _comments_at(module, call)]).lower()
+    text = " ".join([fn.name, kf.comments_at(module, call)]).lower()
     return bool(re.search(r"dropout|\bmc\b|mc_|uncertain|sampl|bayes|stochastic|ensemble", text))
 
 
-def _comments_at(module: Module, node: ast.AST) -> str:
-    """The comment on ``node``'s line and the comment block right above it."""
-    lines = module.lines
-    line = getattr(node, "lineno", 0)
-    if not 0 < line <= len(lines):
-        return ""
-    texts = [lines[line - 1].partition("#")[2]]
-    j = line - 2
-    while j >= 0 and lines[j].strip().startswith("#") and line - 1 - j <= 4:
-        texts.append(lines[j])
-        j -= 1
-    return " ".join(texts)
+# --------------------------------------------------------------------------------------------------
+# BN207: a clone_model copy averaged over its trainable weights only
+
+
+_TRAINABLE_ACCESSORS = frozenset({"trainable_weights", "trainable_variables"})
+# What can bring the source's moving statistics (or fresh ones) into the copy.
+_STATISTICS_SYNC = frozenset({"weights", "variables", "non_trainable_weights", "non_trainable_variables", "layers",
+                              "set_weights", "load_weights", "fit", "fit_generator", "train_on_batch",
+                              "stateless_call", "assign", "assign_add", "assign_sub"})
+# Receivers that only prepare the copy (no use of its outputs).
+_COPY_SETUP = frozenset({"build", "compile", "summary", "trainable_weights", "trainable_variables"})
+
+
+@register
+class AveragedCloneStaleStatistics(Rule):
+    code = "BN207"
+    name = "averaged-clone-stale-bn"
+    framework = "keras"
+    summary = "A clone_model copy updated over its trainable weights only (EMA / SWA / target model): BN statistics stay 0/1."
+    triggers = ("clone_model",)
+    doc = RuleDoc(
+        what="""
+Finds a `keras.models.clone_model(model)` copy (any Keras spelling: `tf.keras`, `tf_keras`, Keras 3)
+whose weights are then updated only through `zip(copy.trainable_weights, model.trainable_weights)`
+(or `trainable_variables`, either order), assigning to the copy's side (`avg.assign(d * avg + (1 - d)
+* live)`, `assign_sub`, a plain copy): a weight-averaging callback (EMA / Polyak / SWA-style
+shadow model), a target network, written inline or in a helper function given the copy. Reported
+at the `clone_model` call when the source model contains BatchNormalization (for a callback's
+`self.model`: a model the callback is given to `fit` of), the copy is used (evaluated, called,
+returned, saved, handed on), and nothing in the program brings the statistics into the copy.
+""",
+        why="""
+`clone_model` builds new layers with *fresh* variables: the copy's BatchNormalization moving mean and
+variance start at 0 and 1 (its trainable weights are re-initialised too). The moving statistics are
+non-trainable weights, so an update that walks `trainable_weights` never touches them: the averaged
+model normalises every input with mean 0 / variance 1 instead of the statistics of the data its
+weights were trained on (measured with Keras 3.15: after `fit` the shadow model's moving mean is
+still exactly 0 while the live model's has moved), and its evaluation is wrong.
+""",
+        example="""
+class WeightEMA(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.ema = keras.models.clone_model(self.model)
+
+    def on_train_batch_end(self, batch, logs=None):
+        for e, w in zip(self.ema.trainable_weights, self.model.trainable_weights):
+            e.assign(0.999 * e + 0.001 * w)
+""",
+        use_instead="""
+    def on_train_begin(self, logs=None):
+        self.ema = keras.models.clone_model(self.model)
+        self.ema.set_weights(self.model.get_weights())
+
+    def on_train_batch_end(self, batch, logs=None):
+        for e, w in zip(self.ema.weights, self.model.weights):   # moving statistics copied too
+            e.assign(0.999 * e + 0.001 * w if w.trainable else w)
+""",
+        not_flagged="""
+- updates over `weights` / `variables` (the moving statistics are averaged or copied with them);
+- a copy whose statistics the program sets or re-estimates elsewhere: `set_weights` /
+  `load_weights` outside the function that clones it, access to its `weights`, `variables`,
+  `non_trainable_*` or `layers`, `get_layer(...).set_weights` / `moving_mean.assign`, `fit` /
+  `train_on_batch` or a `training=True` call of the copy (BN recalibration), or a project function it
+  is handed to that does any of these (also an unknown method it is given);
+- EMA stores that are not a separate model (`tf.train.ExponentialMovingAverage`, an optimizer's
+  `use_ema=True`, a list of `tf.Variable` copies swapped into the live model): the live model keeps
+  its own statistics;
+- source models without BatchNormalization, copies that are never used, unit-test files.
+""",
+        versions=KERAS_VERSIONS,
+    )
+
+    def check(self, module: Module, project: Project) -> Iterable[Finding]:
+        if is_test_file(module.path) or not module.mentions("trainable_") or not kf.uses_keras(module):
+            return
+        reported: set[int] = set()
+        for loop, target, it in _zip_loops(module):
+            pair = _trainable_zip(it)
+            if pair is None or not isinstance(target, ast.Tuple) or len(target.elts) != 2 \
+                    or not all(isinstance(e, ast.Name) for e in target.elts):
+                continue
+            names = [e.id for e in target.elts]  # type: ignore[attr-defined]
+            assigned = _assigned_loop_names(loop, names)
+            for side in (0, 1):
+                if names[side] not in assigned or names[1 - side] in assigned:
+                    continue
+                shadow = pair[side]
+                clone = _clone_of(module, project, loop, shadow, 0)
+                if clone is None:
+                    continue
+                cmod, call, key = clone
+                if cmod is not module:
+                    continue  # (the copy made in another module: the pre-filter keeps only files naming clone_model)
+                if id(call) in reported or not _clone_source_has_bn(cmod, project, call):
+                    continue
+                state = _copy_state(cmod, project, call, key)
+                if state != "used":
+                    continue
+                reported.add(id(call))
+                at = module.line_ref(loop.lineno)
+                yield self.finding(module, call, (
+                    f"`{ast.unparse(call)}` makes a copy with fresh variables, and the copy is then updated only "
+                    f"through `{ast.unparse(it)}` ({at}): its BatchNormalization moving "
+                    "mean/variance are non-trainable, so they never follow the source model (0/1 from `clone_model`, "
+                    "or whatever was copied at cloning time) and the averaged weights are used with statistics "
+                    "that are not theirs; walk `weights` instead (average the trainable ones, copy the moving "
+                    "statistics), or set them from the source model before it is used"))
+
+
+def _zip_loops(module: Module) -> Iterator[tuple[ast.AST, ast.expr, ast.expr]]:
+    """(loop or comprehension, target, iterable) of every ``for`` over a two-argument ``zip(...)``."""
+    for c in module.calls:
+        if c.name != "zip" or len(c.node.args) != 2 or not isinstance(c.node.func, ast.Name):
+            continue
+        parent = module.parent(c.node)
+        if isinstance(parent, (ast.For, ast.AsyncFor)) and parent.iter is c.node:
+            yield parent, parent.target, c.node
+        elif isinstance(parent, ast.comprehension) and parent.iter is c.node:
+            yield module.parent(parent), parent.target, c.node
+
+
+def _trainable_zip(it: ast.expr) -> Optional[tuple[ast.expr, ast.expr]]:
+    """(a, b) of ``zip(a.trainable_weights, b.trainable_variables)``."""
+    if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "zip"
+            and len(it.args) == 2 and not it.keywords):
+        return None
+    roots = [a.value for a in it.args if isinstance(a, ast.Attribute) and a.attr in _TRAINABLE_ACCESSORS]
+    return (roots[0], roots[1]) if len(roots) == 2 else None
+
+
+def _assigned_loop_names(loop: ast.AST, names: list[str]) -> set[str]:
+    """The loop variables the loop body writes with ``v.assign(...)`` / ``assign_add`` / ``assign_sub``."""
+    out = set()
+    for n in ast.walk(loop):
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) \
+                and n.func.attr in ("assign", "assign_add", "assign_sub") \
+                and isinstance(n.func.value, ast.Name) and n.func.value.id in names:
+            out.add(n.func.value.id)
+    return out
+
+
+def _is_clone_model(module: Module, expr: Optional[ast.expr]) -> bool:
+    if not isinstance(expr, ast.Call):
+        return False
+    q = module.imports.resolve(expr.func) or ""
+    return q.endswith("clone_model") and bool(kf.keras_name(q)) and bool(expr.args)
+
+
+def _clone_of(module: Module, project: Project, at: ast.AST, expr: ast.expr,
+              depth: int) -> Optional[tuple[Module, ast.Call, tuple]]:
+    """The ``clone_model`` call ``expr`` (the copy's side of the zip) holds: ``self.x`` assigned it in
+    the class (besides ``None``), a name assigned it in the scope, or a parameter every call of the
+    function passes such a copy for. With a key naming the copy (("attr", x, class) / ("name", id, scope))."""
+    if depth > 2:
+        return None
+    if isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name) and expr.value.id == "self":
+        cls = module.enclosing_class(at)
+        if cls is None:
+            return None
+        bound = [n.value for n in ast.walk(cls) if isinstance(n, ast.Assign) and any(
+            isinstance(t, ast.Attribute) and t.attr == expr.attr and isinstance(t.value, ast.Name)
+            and t.value.id == "self" for t in n.targets)]
+        clones = [b for b in bound if _is_clone_model(module, b)]
+        if len(clones) != 1 or any(b is not clones[0] and not (isinstance(b, ast.Constant) and b.value is None)
+                                   for b in bound):
+            return None
+        return module, clones[0], ("attr", expr.attr, cls)
+    if not isinstance(expr, ast.Name):
+        return None
+    scope = module.scope_of(at)
+    owner = scope if scope is not None else module.tree
+    bound = kf._assignments(owner, expr.id)
+    if bound:
+        if len(bound) == 1 and _is_clone_model(module, bound[0]):
+            return module, bound[0], ("name", expr.id, owner)
+        return None
+    if scope is None or isinstance(scope, ast.Lambda) or module.enclosing_class(scope) is not None:
+        return None
+    params = [a.arg for a in scope.args.posonlyargs + scope.args.args]
+    if expr.id not in params:
+        if expr.id in _bound_names(scope) or any(isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+                                                 for a in module.ancestors(scope)):
+            return None
+        bound = kf._assignments(module.tree, expr.id)  # a module-level copy used inside a function
+        if len(bound) == 1 and _is_clone_model(module, bound[0]):
+            return module, bound[0], ("name", expr.id, module.tree)
+        return None
+    position = params.index(expr.id)
+    found = None
+    for site in project.call_sites(scope.name):
+        if kf.resolve_def(project, site.module, site.node.func) is not scope:
+            continue
+        arg = kf.kwarg(site.node, expr.id)
+        if arg is None and len(site.node.args) > position \
+                and not any(isinstance(a, ast.Starred) for a in site.node.args[:position + 1]):
+            arg = site.node.args[position]
+        got = _clone_of(site.module, project, site.node, arg, depth + 1) if arg is not None else None
+        if got is None or found is not None and got[1] is not found[1]:
+            return None
+        found = got
+    return found
+
+
+def _clone_source_has_bn(module: Module, project: Project, call: ast.Call) -> bool:
+    """Does the model given to ``clone_model`` contain BatchNormalization (a callback's ``self.model``:
+    a model the callback is given to ``fit`` of)?"""
+    src = call.args[0]
+    if isinstance(src, ast.Attribute) and isinstance(src.value, ast.Name) and src.value.id == "self" \
+            and src.attr == "model":
+        cls = module.enclosing_class(call)
+        if cls is not None and _is_callback_class(project, module, cls):
+            return _fits_bn_model(project, module, cls)
+    return kf.is_bn_model(module, project, src)
+
+
+def _copy_state(module: Module, project: Project, call: ast.Call, key: tuple) -> str:
+    """"synced" when something in the program may bring statistics into the copy, "used" when the copy
+    is evaluated / called / handed on (and nothing syncs it), "unused" otherwise."""
+    kind, name, owner = key
+    refs: list[tuple[Module, ast.AST]] = []
+    if kind == "attr":
+        program = same_program(module, project)
+        for m in project.modules:
+            if id(m) in program and m.mentions(name):
+                refs += [(m, n) for n in m.references.get(name, ()) if isinstance(n, ast.Attribute)]
+                refs += [(m, c.node.func) for c in m.calls if c.name == name and isinstance(c.node.func, ast.Attribute)]
+    else:
+        refs = [(module, n) for n in ast.walk(owner) if isinstance(n, ast.Name) and n.id == name
+                and isinstance(n.ctx, ast.Load)]
+    clone_fn = module.scope_of(call)
+    used = False
+    seen_aliases: set = set()
+    while refs:
+        m, r = refs.pop()
+        parent = m.parent(r)
+        if isinstance(parent, ast.Attribute) and parent.value is r:
+            if parent.attr in _STATISTICS_SYNC:
+                if parent.attr == "set_weights" and m is module and m.scope_of(r) is clone_fn \
+                        and _same_block(m, r, call):
+                    continue  # the copy of the weights at cloning time: the statistics of that moment
+                return "synced"
+            if parent.attr == "get_layer":
+                chain = [a for a, _ in zip(m.ancestors(parent), range(4))]
+                if any(isinstance(a, ast.Attribute) and a.attr in ("set_weights", "assign") for a in chain):
+                    return "synced"
+                used = True
+                continue
+            if parent.attr not in _COPY_SETUP:
+                used = True
+            continue
+        if isinstance(parent, ast.Call) and parent.func is r:
+            if kf.always_true(m, project, kf.kwarg(parent, "training")):
+                return "synced"  # run in training mode: its statistics are re-estimated
+            used = True
+            continue
+        if isinstance(parent, (ast.Call, ast.keyword)):
+            site = parent if isinstance(parent, ast.Call) else m.parent(parent)
+            if isinstance(site, ast.Call) and _callee_may_sync(m, project, site):
+                return "synced"
+            used = True
+            continue
+        if isinstance(parent, ast.Assign) and parent.value is r:
+            for t in parent.targets:
+                if isinstance(t, ast.Name) and (id(m), t.id) not in seen_aliases:
+                    seen_aliases.add((id(m), t.id))
+                    scope = m.scope_of(parent)
+                    refs += [(m, n) for n in ast.walk(scope if scope is not None else m.tree)
+                             if isinstance(n, ast.Name) and n.id == t.id and isinstance(n.ctx, ast.Load)]
+            continue
+        used = True  # returned, stored in a container, compared...
+    return "used" if used else "unused"
+
+
+def _same_block(module: Module, a: ast.AST, b: ast.AST) -> bool:
+    """Are ``a`` and ``b`` in statements of one statement list (``ema.set_weights(...)`` right beside
+    the ``clone_model`` line, not inside a loop or branch that repeats it)?"""
+    def stmt(n: ast.AST) -> Optional[ast.AST]:
+        while n is not None and not isinstance(n, ast.stmt):
+            n = module.parent(n)
+        return n
+
+    sa, sb = stmt(a), stmt(b)
+    if sa is None or sb is None:
+        return False
+    pa = module.parent(sa)
+    return pa is module.parent(sb) and any(
+        isinstance(v, list) and sa in v and sb in v for v in (getattr(pa, f, None) for f in pa._fields))
+
+
+def _callee_may_sync(module: Module, project: Project, site: ast.Call) -> bool:
+    """Can the function the copy is handed to set or re-estimate its statistics: a project function
+    (or a method of the enclosing class) whose body reads ``weights`` / ``layers``, calls
+    ``set_weights`` / ``fit`` or runs a model with training=True; a callee of unknown make (a
+    method of another object) may."""
+    f = site.func
+    if isinstance(f, ast.Name) and f.id in ("zip", "print", "len", "list", "isinstance", "id", "str", "repr"):
+        return False
+    fn = kf.resolve_def(project, module, f)
+    if fn is None and isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "self":
+        cls = module.enclosing_class(site)
+        fn = next((b for b in cls.body if isinstance(b, (ast.FunctionDef, ast.AsyncFunctionDef))
+                   and b.name == f.attr), None) if cls is not None else None
+    if fn is None:
+        q = module.imports.resolve(f)
+        if q and not q.startswith(("keras", "tensorflow", "tf_keras", "numpy", "jax")) and q.split(".")[0] in \
+                {m.name.split(".")[0] for m in project.modules if getattr(m, "name", None)}:
+            return True
+        return isinstance(f, ast.Attribute) and not q  # a method of some object: unknown
+    for n in ast.walk(fn):
+        if isinstance(n, ast.Attribute) and n.attr in _STATISTICS_SYNC - {"assign", "assign_add", "assign_sub"}:
+            return True
+        if isinstance(n, ast.keyword) and n.arg == "training" and isinstance(n.value, ast.Constant) \
+                and n.value.value is True:
+            return True
+        if isinstance(n, ast.Attribute) and n.attr in ("moving_mean", "moving_variance"):
+            return True
+    return False

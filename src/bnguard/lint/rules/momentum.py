@@ -8,6 +8,7 @@ statistics are essentially those of the last batch.
 from __future__ import annotations
 
 import ast
+import re
 from typing import Iterable, Optional
 
 from bnguard.lint import config_values
@@ -29,6 +30,11 @@ MOMENTUM_ARG: dict[str, tuple[str, Optional[int]]] = {
 }
 KERAS_BN_ARG = ("momentum", 1)  # BatchNormalization(axis=-1, momentum=0.99, ...)
 THRESHOLD = 0.5
+# A comment at the BN that weighs its momentum against this framework's default (or says the value is
+# chosen on purpose): the author knows which side the momentum weighs.
+_KNOWS_CONVENTION = re.compile(r"(momentum|decay).*(default|too (high|slow|large|big)|on purpose|deliberate|intention)|"
+                               r"(default|too (high|slow|large|big)|on purpose|deliberate|intention).*(momentum|decay)",
+                               re.I)
 
 
 def _momentum_spec(module: Module, call: ast.Call) -> Optional[tuple[str, Optional[int]]]:
@@ -72,8 +78,13 @@ SyncBatchNormalization), `tf.compat.v1.layers.batch_normalization(momentum=...)`
 `tf.contrib.layers.batch_norm(decay=...)` (also `arg_scope([slim.batch_norm], decay=...)` and
 `normalizer_params={'decay': ...}`), Flax `nn.BatchNorm(momentum=...)` and `nnx.BatchNorm(momentum=...)`
 (also through `functools.partial`), and the same keywords inside a `**bn_kwargs` splat of dicts the
-project builds (`dict(momentum=0.1, ...)`, `{...}`, copies with overrides). The value is resolved
-through constants, wrapper parameters and their call sites; unresolved values are not reported. 0.5 (the
+project builds (`dict(momentum=0.1, ...)`, `{...}`, copies with overrides), and `layer.momentum = m`
+assigned after a Keras model is built to a layer tested with `isinstance(layer,
+layers.BatchNormalization)` (a `set_bn_momentum(model, m)` helper) or bound to a BN constructor
+(Keras reads `self.momentum` at every call, so the assignment takes effect). The value is resolved
+through constants, wrapper parameters and their call sites, also from a JSON document the program
+holds (`cfg = json.loads(RECIPE)` with `RECIPE` a string constant, read by constant keys and never
+written or handed on); unresolved values are not reported. 0.5 (the
 same in both conventions) is not reported, nor a literal 0 at the layer (moving statistics = last batch,
 used on purpose for recalibration); a model builder's momentum *parameter* that is 0 wherever it comes
 from (`def resnet(..., bn_momentum=0.0)` threaded to every BN, a TPU reference's default ported as-is)
@@ -101,6 +112,9 @@ x = keras.layers.BatchNormalization(momentum=0.9)(x)      # = 1 - 0.1
   (`from nets import Critic as D; D()`); a discriminator / critic class that nothing builds takes its
   field default (it would run inside the training steps only);
 - PyTorch BN (see BN304 for the opposite mistake);
+- a momentum whose comment (on its line or right above) weighs it against this framework's default
+  or calls it deliberate ("the default 0.99 is too high in this case"): a short memory chosen in the
+  right convention. A comment that names PyTorch does not count;
 - unit-test files (`test_*.py`, `*_test.py`): fixture models that train nothing (slim's
   `model_deploy_test.py`, vendored into many forks).
 """,
@@ -125,6 +139,14 @@ x = keras.layers.BatchNormalization(momentum=0.9)(x)      # = 1 - 0.1
                     f = self._report(module, project, c.node, [(d, module)], "decay")
                     if f:
                         yield f
+        # ``layer.momentum = m`` on a Keras BN after it was built (a ``set_bn_momentum(model, m)`` helper)
+        if module.mentions("momentum") and kf.uses_keras(module):
+            for node in module.nodes_of_kind.get(ast.Assign, ()):
+                if len(node.targets) == 1 and isinstance(node.targets[0], ast.Attribute) \
+                        and node.targets[0].attr == "momentum" and _keras_bn_object(module, node.targets[0].value, node):
+                    f = self._report(module, project, node, [(node.value, module)], "momentum")
+                    if f:
+                        yield f
 
     @staticmethod
     def _dict_value(module: Module, expr: ast.expr) -> Optional[ast.expr]:
@@ -140,11 +162,11 @@ x = keras.layers.BatchNormalization(momentum=0.9)(x)      # = 1 - 0.1
 
     def _report(self, module: Module, project: Project, call: ast.Call,
                 sources: Optional[list[tuple[ast.expr, Module]]], key: str) -> Optional[Finding]:
-        if not sources or _statistics_never_read(module, project, call):
+        if not sources or isinstance(call, ast.Call) and _statistics_never_read(module, project, call):
             return None
         vals: set = set()
         for expr, where in sources:
-            got = config_values.constant_values(where, project, expr)
+            got = config_values.constant_values(where, project, expr) or _parsed_config_values(where, project, expr)
             if not got:
                 return None
             vals |= got
@@ -152,8 +174,11 @@ x = keras.layers.BatchNormalization(momentum=0.9)(x)      # = 1 - 0.1
         if len(nums) != len(vals):
             return None
         bad = sorted(v for v in nums if 0 < v < THRESHOLD)
+        if bad and _KNOWS_CONVENTION.search(kf.comments_at(module, call)) \
+                and not re.search(r"torch", kf.comments_at(module, call), re.I):
+            return None  # "the default 0.99 is too high in this case": a short memory chosen in this convention
         if not bad:
-            if nums and all(v == 0 for v in nums) and len(sources) == 1 \
+            if isinstance(call, ast.Call) and nums and all(v == 0 for v in nums) and len(sources) == 1 \
                     and _builder_parameter(sources[0][1], sources[0][0]) is not None:
                 return self._zero_default(module, call, sources[0], key)
             return None
@@ -168,8 +193,10 @@ x = keras.layers.BatchNormalization(momentum=0.9)(x)      # = 1 - 0.1
             _, end_line = module.unit.locate(expr.end_lineno or expr.lineno)
             fix = Fix(f"use the {key} of this framework's convention: 1 - {m:g}",
                       (Edit(line, expr.col_offset, end_line, expr.end_col_offset or expr.col_offset, f"{round(1 - m, 10):g}", cell),))
-        splat = next((kw.value for kw in call.keywords if kw.arg is None), None) if kf.kwarg(call, key) is None else None
-        origin = next((e for e, w in sources if set(config_values.constant_values(w, project, e) or ()) & set(bad)), expr)
+        splat = next((kw.value for kw in call.keywords if kw.arg is None), None) \
+            if isinstance(call, ast.Call) and kf.kwarg(call, key) is None else None
+        origin = next((e for e, w in sources if set(config_values.constant_values(w, project, e)
+                                                     or _parsed_config_values(w, project, e) or ()) & set(bad)), expr)
         owner = next(w for e, w in sources if e is origin)
         at = module.line_ref(origin.lineno) if owner is module else owner.where(origin.lineno)
         via = f" (from `**{ast.unparse(splat)}`, set at {at})" if splat is not None and not inside else ""
@@ -188,6 +215,178 @@ x = keras.layers.BatchNormalization(momentum=0.9)(x)      # = 1 - 0.1
                             f"from): here {key} weighs the old moving statistics, so with 0 they are replaced by each "
                             f"training batch's and evaluation uses the last batch's statistics; use {key}=0.99 (or "
                             f"0.9, = 1 - PyTorch's 0.1)")
+
+
+def _keras_bn_object(module: Module, obj: ast.expr, stmt: ast.AST) -> bool:
+    """Is ``obj`` (the receiver of ``obj.momentum = ...``) a Keras BatchNormalization: tested with
+    ``isinstance(obj, layers.BatchNormalization)`` by an ``if`` around the assignment in the same
+    function (the ``for layer in model.layers`` helper), or a name bound in that scope only to a
+    Keras BN constructor call?"""
+    shown = ast.unparse(obj)
+    for a in module.ancestors(stmt):
+        if isinstance(a, (ast.If, ast.IfExp)) and not any(
+                s is stmt or stmt in ast.walk(s) for s in getattr(a, "orelse", [])):
+            for n in ast.walk(a.test):
+                if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "isinstance" \
+                        and len(n.args) == 2 and ast.unparse(n.args[0]) == shown:
+                    classes = n.args[1].elts if isinstance(n.args[1], ast.Tuple) else [n.args[1]]
+                    if classes and all(kf.is_keras_bn_layer(module.imports.resolve(k)) for k in classes):
+                        return True
+                # ``type(layer).__name__ == "BatchNormalization"`` / ``layer.__class__.__name__ in (...)``
+                if isinstance(n, ast.Compare) and len(n.ops) == 1 and isinstance(n.ops[0], (ast.Eq, ast.In)) \
+                        and _class_name_of(n.left) == shown:
+                    right = n.comparators[0]
+                    names = right.elts if isinstance(right, (ast.Tuple, ast.List, ast.Set)) else [right]
+                    if names and all(isinstance(k, ast.Constant) and k.value in _KERAS_BN_CLASS_NAMES for k in names):
+                        return True
+        if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            break
+    if isinstance(obj, ast.Name):
+        scope = module.scope_of(stmt)
+        bound = kf._assignments(scope if scope is not None else module.tree, obj.id)
+        return bool(bound) and all(isinstance(b, ast.Call) and kf.is_keras_bn_layer(module.imports.resolve(b.func))
+                                   for b in bound)
+    return False
+
+
+_KERAS_BN_CLASS_NAMES = frozenset({"BatchNormalization", "SyncBatchNormalization"})
+
+
+def _class_name_of(expr: ast.expr) -> Optional[str]:
+    """``x`` for ``type(x).__name__`` / ``x.__class__.__name__``."""
+    if not (isinstance(expr, ast.Attribute) and expr.attr == "__name__"):
+        return None
+    inner = expr.value
+    if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Name) and inner.func.id == "type" \
+            and len(inner.args) == 1:
+        return ast.unparse(inner.args[0])
+    if isinstance(inner, ast.Attribute) and inner.attr == "__class__":
+        return ast.unparse(inner.value)
+    return None
+
+
+_JSON_LOADERS = frozenset({"json.loads"})
+
+
+def _parsed_config_values(module: Module, project: Project, expr: ast.expr, depth: int = 0) -> Optional[set]:
+    """Values of a setting read from a JSON document the program itself holds: ``cfg["bn_momentum"]``
+    (also nested keys and ``cfg.get(k)``) with ``cfg = json.loads(RECIPE)`` and ``RECIPE`` a string
+    constant, directly or through the parameter of a helper every call of which passes such a value
+    (``set_bn_momentum(model, cfg["bn_momentum"])``). None when anything is unknown: the parsed dict
+    used otherwise than read by constant keys (handed to a function, updated, written), a parameter
+    whose callers are out of sight or pass something else."""
+    if depth > 3:
+        return None
+    if isinstance(expr, ast.Name):
+        return _parameter_values(module, project, expr, depth)
+    keys: list = []
+    node = expr
+    while True:
+        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) \
+                and isinstance(node.slice.value, str):
+            keys.append(node.slice.value)
+            node = node.value
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get" \
+                and len(node.args) == 1 and not node.keywords and isinstance(node.args[0], ast.Constant) \
+                and isinstance(node.args[0].value, str):
+            keys.append(node.args[0].value)
+            node = node.func.value
+        else:
+            break
+    if not keys or not isinstance(node, ast.Name):
+        return None
+    doc = _parsed_document(module, project, node, tuple(reversed(keys)))
+    if doc is None:
+        return None
+    for k in reversed(keys):
+        if not isinstance(doc, dict) or k not in doc:
+            return None
+        doc = doc[k]
+    if isinstance(doc, (int, float)) and not isinstance(doc, bool):
+        return {doc}
+    return None
+
+
+def _parsed_document(module: Module, project: Project, name: ast.Name, path: tuple):
+    """The object ``json.loads(S)`` gives for the name bound once, in its scope, to that call with
+    ``S`` a string constant, when every use of the name in that scope reads constant keys and nothing
+    writes, updates or hands on the dict or the sub-dicts on ``path`` (the keys read)."""
+    import json
+
+    scope = module.scope_of(name)
+    owner = scope if scope is not None else module.tree
+    bound = kf._assignments(owner, name.id)
+    if len(bound) != 1 or not isinstance(bound[0], ast.Call) or len(bound[0].args) != 1 or bound[0].keywords \
+            or module.imports.resolve(bound[0].func) not in _JSON_LOADERS:
+        return None
+    text = kf.constant_values(module, project, bound[0].args[0])
+    if not text or len(text) != 1 or not isinstance(next(iter(text)), str):
+        return None
+    for n in ast.walk(owner):
+        if not (isinstance(n, ast.Name) and n.id == name.id and isinstance(n.ctx, ast.Load)):
+            continue
+        top: ast.AST = n
+        read: list = []
+        while True:
+            parent = module.parent(top)
+            if isinstance(parent, ast.Subscript) and parent.value is top and isinstance(parent.slice, ast.Constant):
+                read.append(parent.slice.value)
+                top = parent
+            elif isinstance(parent, ast.Attribute) and parent.attr == "get" and isinstance(module.parent(parent), ast.Call):
+                call = module.parent(parent)
+                if not call.args or not isinstance(call.args[0], ast.Constant):
+                    return None
+                read.append(call.args[0].value)
+                top = call
+            else:
+                break
+        if not read or not isinstance(getattr(top, "ctx", ast.Load()), ast.Load):
+            return None  # the dict itself handed on, or an entry written
+        if tuple(read) == path[:len(read)] and len(read) < len(path):
+            # a sub-dict on the path read: only ``**sub`` (a copy) or a further key read leaves it alone
+            parent = module.parent(top)
+            if not (isinstance(parent, ast.keyword) and parent.arg is None):
+                return None
+    try:
+        return json.loads(next(iter(text)))
+    except ValueError:
+        return None
+
+
+def _parameter_values(module: Module, project: Project, expr: ast.Name, depth: int) -> Optional[set]:
+    """The parsed-config values every call of the enclosing function passes for parameter ``expr``."""
+    from bnguard.lint import values as v
+
+    fn = module.scope_of(expr)
+    if fn is None or isinstance(fn, ast.Lambda) or fn.decorator_list:
+        return None
+    info = next((fi for fi in module.functions if fi.node is fn), None)
+    spec = v._param_spec(fn, expr.id)
+    if info is None or spec is None or _binds(fn, expr.id):
+        return None
+    position, default = spec
+    is_method = info.cls is not None
+    resolver = v.resolver(project)
+    if resolver._escapes(info, is_method) is v.UNKNOWN:
+        return None
+    sites = list(resolver._call_sites(info, is_method))
+    if not sites:
+        return None
+    out: set = set()
+    for call, cm, offset, _partial in sites:
+        arg = v._argument(call, expr.id, position, offset)
+        if arg is v._OPAQUE:
+            return None
+        if arg is None:
+            if default is None:
+                continue
+            got = kf.constant_values(module, project, default)
+        else:
+            got = config_values.constant_values(cm, project, arg) or _parsed_config_values(cm, project, arg, depth + 1)
+        if not got:
+            return None
+        out |= got
+    return out or None
 
 
 def _builder_parameter(module: Module, expr: ast.expr) -> Optional[ast.arg]:

@@ -33,6 +33,8 @@ from bnguard.lint.tf1_facts import (
     identifier_words,
     is_update_ops_ref,
     is_trained,
+    library_receiver,
+    restored_for_inference,
     same_program,
     site_in_graph_of,
     standalone_keras_bn_sites,
@@ -195,7 +197,8 @@ def project_calls_in(func: ast.AST, module: Module) -> set:
 def _frozen_matters(site: BNSite, project: Project) -> bool:
     """Is the graph of this BN trained (or initialised from scratch and run)? An inference-only
     builder (export, restore-and-predict) uses ``training=False`` correctly."""
-    return is_trained(site.node, site.module, project) or fresh_session(site.node, site.module, project)
+    return (is_trained(site.node, site.module, project) or fresh_session(site.node, site.module, project)) \
+        and not restored_for_inference(site.module, project)
 
 
 @register
@@ -285,7 +288,11 @@ with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
 # training_phase: False when evaluating.
 """,
         not_flagged="""
-- Inference-only graphs (export, restore-and-predict scripts): `training=False` is right there.
+- Inference-only graphs (export, restore-and-predict scripts): `training=False` is right there. This
+  includes a model module (a re-implementation of a published network) that trains nothing itself and
+  whose every importer only calls it in functions that restore a checkpoint unconditionally
+  (`saver.restore(sess, path)`), initialise no variable and build no train op that may train the model
+  (one restricted to `var_list=[perturbation]`, an attack on the input, does not).
 - Builders whose flag parameter is passed `True` at some call site anywhere in the project, or whose
   function is passed around (callbacks, `tf.make_template`, `model_fn=`): the value is unknown.
 - Deliberately frozen BN: `trainable=False` on the layer, or fine-tuning that restores a pretrained
@@ -1621,6 +1628,61 @@ def _update_ops_tied_to_side_op(consumer, program: set, project: Project) -> Opt
     return None
 
 
+def _v1_optimizer_class(call: ast.AST, module: Module) -> Optional[str]:
+    """``tf.train.AdamOptimizer(...)`` / ``tf.compat.v1.train.MomentumOptimizer(...)``: the class name
+    of a TF1 optimizer constructor (it creates no graph op: slots and the update ops of training come
+    with ``minimize``/``apply_gradients``), else None."""
+    if not isinstance(call, ast.Call):
+        return None
+    q = module.imports.resolve(call.func) or ""
+    if not q.startswith(("tensorflow.train.", "tensorflow.compat.v1.train.")) or not q.endswith("Optimizer"):
+        return None
+    return q.rsplit(".", 1)[-1]
+
+
+def _op_free(expr: ast.AST) -> bool:
+    """An expression that cannot create a graph op: constants, names, attributes and items of them,
+    arithmetic on such values (no call, no lambda, no comprehension)."""
+    return all(isinstance(n, (ast.Constant, ast.Name, ast.Attribute, ast.Subscript, ast.BinOp, ast.UnaryOp,
+                              ast.operator, ast.unaryop, ast.expr_context, ast.Tuple, ast.List, ast.Slice))
+               for n in ast.walk(expr))
+
+
+def _dependency_block_builds_no_op(consumer, project: Project) -> Optional[str]:
+    """Why the update ops never run when every ``with control_dependencies(update_ops)`` block they
+    govern only constructs an optimizer object (``optimizer = tf.train.AdamOptimizer(lr)``) from
+    values that create no op: control dependencies apply to the ops CREATED inside the block, an
+    optimizer constructor creates none, and ``optimizer.minimize(loss)`` called after the block does
+    not depend on the update ops. None whenever a statement of a block may build an op."""
+    blocks = _dependency_blocks(consumer)
+    if not blocks:
+        return None
+    m = consumer.module
+    shown = None
+    for block in blocks:
+        built = None
+        for st in block.body:
+            if isinstance(st, ast.Pass) or (isinstance(st, ast.Expr) and isinstance(st.value, ast.Constant)):
+                continue
+            if not (isinstance(st, ast.Assign) and len(st.targets) == 1
+                    and isinstance(st.targets[0], (ast.Name, ast.Attribute))):
+                return None
+            cls = _v1_optimizer_class(st.value, m)
+            if cls is not None and all(_op_free(a) for a in st.value.args) \
+                    and all(kw.arg is not None and _op_free(kw.value) for kw in st.value.keywords):
+                built = built or (cls, st)
+            elif not _op_free(st.value):
+                return None
+        if built is None:
+            return None
+        shown = shown or (block, built)
+    block, (cls, st) = shown
+    target = ast.unparse(st.targets[0])
+    return (f"the `with control_dependencies(update_ops)` at {m.where(block.lineno)} only constructs the optimizer "
+            f"(`{target} = {cls}(...)`), which creates no op; control dependencies apply only to ops created inside "
+            f"the block, and `{target}.minimize(...)`/`apply_gradients` built after it does not depend on them")
+
+
 def _last_name_of_target(t: ast.AST) -> Optional[str]:
     return t.id if isinstance(t, ast.Name) else t.attr if isinstance(t, ast.Attribute) else None
 
@@ -1990,7 +2052,10 @@ nor does one that only governs ops the train op does not depend on (`with
 control_dependencies(update_ops): summary_op = tf.summary.merge_all()`, when a `sess.run` fetches the
 train op without them: the updates then run only when the summary is fetched), nor one that only
 governs a train op that the same function replaces by an unwired one right after the block, before
-anything reads it (`train_op = opt.minimize(loss)` under the dependency, then `train_op =
+anything reads it, nor one whose blocks only construct the optimizer object (`with
+control_dependencies(update_ops): opt = tf.train.AdamOptimizer(lr)` and then `opt.minimize(loss)`
+after the block: control dependencies apply only to ops created inside the block, and a TF1 optimizer
+constructor from plain values creates none) (`train_op = opt.minimize(loss)` under the dependency, then `train_op =
 opt.apply_gradients(clipped)`), nor `control_dependencies` on another collection (`get_collection(TRAINABLE_VARIABLES)`, a
 look-alike of the recipe), nor `control_dependencies` on an always-empty list (`[]`, or a hand-written
 `create_train_op(..., update_ops=None)` that turns the None every caller leaves into `list(update_ops
@@ -2104,7 +2169,8 @@ with tf.control_dependencies(update_ops):
         # Update ops that only a side op (a summary fetched every N steps) depends on do not count.
         # or whose wired train op is replaced by an unwired one before it is ever run.
         why_not = [_update_ops_tied_to_side_op(c, program, project) or _wired_op_overwritten(c, project)
-                   or _grouped_op_never_run(c, program, project) for c in consumers]
+                   or _grouped_op_never_run(c, program, project) or _dependency_block_builds_no_op(c, project)
+                   for c in consumers]
         def program_sites() -> list:
             # Reachability goes by names (methods of unknown receivers); a layer in a module this program
             # never imports (another script, a TF2 port in the same repository) is not in its graph.
@@ -2327,7 +2393,9 @@ or a call to a function of the project that builds one — comes after the colle
 at the train op that depends on the (empty) list when there is one, else at the `get_collection` call.
 Also finds the read made from the wrong graph: `tf.get_collection(UPDATE_OPS)` after a
 `with graph.as_default():` block that built the BN layers has ended (sklearn-style estimators that
-own a `tf.Graph`), which reads the default graph again.
+own a `tf.Graph`), which reads the default graph again; also when the read sits in a helper
+(`self._build_train_op()`, `make_step(graph, loss)`) whose every call comes after such a block of a
+graph the caller created itself (`self.graph = tf.Graph()`), outside any `as_default()` block.
 Also finds the per-tower read filtered on its own block's new name scope, taken before that block
 builds its BN layers: `with tf.name_scope("tower_%d" % i) as scope:` (or `variable_scope(...) as vs`
 with `vs.original_name_scope`) whose `tf.get_collection(UPDATE_OPS, scope)` comes before
@@ -2354,7 +2422,10 @@ with tf.control_dependencies(update_ops):
         not_flagged="""
 - A collection read inside a loop that also builds BN layers (multi-tower code), or when some BN layer
   is built before it.
-- Reads in a function that builds nothing itself (it is called after the model is built).
+- Reads in a function that builds nothing itself (it is called after the model is built). A method
+  called on a library object (`self._ema.apply(grads)` with `self._ema =
+  tf.train.ExponentialMovingAverage(...)`, `sess.run`) is the library's: it builds nothing, whatever
+  project function shares its name.
 - `graph.get_collection(UPDATE_OPS)` (it names its graph), reads inside an `as_default()` block, and
   reads after a graph block when some BN layer of the function is built on the default graph.
 - A read that is only a baseline for a later read: `n = len(tf.get_collection(UPDATE_OPS))`, or a
@@ -2376,6 +2447,17 @@ with tf.control_dependencies(update_ops):
             if stmt_g is None or _baseline_snapshot(g, module):
                 continue
             ended = _graph_block_ended_before(g, stmt_g, module, project)
+            if ended is not None and len(ended) == 3:
+                block, builder, call = ended
+                cm = call.module
+                yield self.finding(module, g.node, (
+                    f"UPDATE_OPS is collected from the default graph at {module.line_ref(g.node.lineno)}, in "
+                    f"`{g.scope.name}`, which is only called ({_at(cm, call.node.lineno, module)}) after the "
+                    f"`with {ast.unparse(block.items[0].context_expr)}:` block ({_at(cm, block.lineno, module)}) that builds the "
+                    f"batch-norm layers ({_at(cm, builder.node.lineno, module)}) has ended: that graph's update ops are not in "
+                    "this list, so it is empty and the moving statistics never update; read that graph's collection "
+                    "(`graph.get_collection(...)`) or collect inside its `with` block"))
+                continue
             if ended is not None:
                 block, builder = ended
                 yield self.finding(module, g.node, (
@@ -2940,12 +3022,68 @@ def _graph_block_ended_before(g, stmt_g: ast.AST, module: Module, project: Proje
         return None
     if any(_as_default_block(a) for a in module.ancestors(g.node)):
         return None
-    scope = g.scope
+    found = _ended_graph_block(g.scope, stmt_g, module, project)
+    if found is not False:
+        return found or None
+    # Nothing built before the read in its own function: a method that only builds the train op,
+    # called (``self._build_train_op()``) after the caller's graph block has ended.
+    return _called_after_graph_block(g.scope, project)
+
+
+def _called_after_graph_block(fn, project: Project):
+    """(the with block, its BN builder, the call) when every call of the function ``fn`` in the project
+    comes after a ``with graph.as_default():`` block of its caller that builds the BN layers, outside any
+    ``as_default`` block, and ``fn`` is never used but called (not passed on as a callback): the default
+    graph inside ``fn`` is then never that graph. None otherwise."""
+    if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) or fn.decorator_list:
+        return None
+    sites = project.call_sites(fn.name)
+    if not sites or any(m.references.get(fn.name) for m in project.modules if m.mentions(fn.name)):
+        return None  # never called, or handed on as a value
+    found = None
+    for k in sites:
+        if k.scope is fn or any(_as_default_block(a) for a in k.module.ancestors(k.node)):
+            return None
+        stmt = _statement(k.node, k.module)
+        ended = _ended_graph_block(k.scope, stmt, k.module, project) if stmt is not None else None
+        if not ended or not _fresh_graph_block(ended[0], k.scope, k.module):
+            return None
+        found = found or (*ended, k)
+    return found
+
+
+def _fresh_graph_block(block: ast.With, scope, module: Module) -> bool:
+    """Is the graph of ``with <g>.as_default():`` created in ``scope`` itself (``tf.Graph().as_default()``,
+    or ``self.graph = tf.Graph()`` before the block)? Then no caller can have made it the default graph."""
+    for item in block.items:
+        e = item.context_expr
+        if not (isinstance(e, ast.Call) and isinstance(e.func, ast.Attribute) and e.func.attr == "as_default"):
+            continue
+        recv = e.func.value
+        if isinstance(recv, ast.Call):
+            return (module.imports.resolve(recv.func) or "") in ("tensorflow.Graph", "tensorflow.compat.v1.Graph")
+        text = dotted(recv)
+        if text is None:
+            return False
+        owner = scope if scope is not None else module.tree
+        for st in ast.walk(owner):
+            if isinstance(st, ast.Assign) and st.lineno < block.lineno and module.scope_of(st) is scope \
+                    and any(dotted(t) == text for t in st.targets) and isinstance(st.value, ast.Call) \
+                    and (module.imports.resolve(st.value.func) or "") in ("tensorflow.Graph", "tensorflow.compat.v1.Graph"):
+                return True
+        return False
+    return False
+
+
+def _ended_graph_block(scope, stmt_g: ast.AST, module: Module, project: Project):
+    """For a statement of ``scope``: (the ``with graph.as_default()`` block that ended before it, the
+    BN builder call in it) when every BN builder of ``scope`` before the statement is in such a block;
+    False when nothing is built before it; None when some BN is built on the default graph."""
     owner = scope if scope is not None else module.tree
     builders = [c for c in module.calls if c.scope is scope and c.node.lineno < stmt_g.lineno and (
         _builds_bn(c, project) or (c.name in _bn_builder_names(project) and _calls_project_builder(c, project)))]
     if not builders:
-        return None
+        return False
     found = None
     for c in builders:
         block = next((a for a in module.ancestors(c.node) if _as_default_block(a)), None)
@@ -3004,12 +3142,7 @@ def _calls_project_builder(c, project: Project) -> bool:
                        and not (c.module.imports.aliases[receiver] + ".").startswith(_LIBRARY_ROOTS))
     if not any(fi.cls is not None or (imported_module and fi.module.scope_of(fi.node) is None) for fi in fns):
         return False
-    if isinstance(f.value, ast.Name):
-        scope = c.scope if c.scope is not None else c.module.tree
-        built = call_assignments(scope).get(f.value.id, []) + with_bindings(scope).get(f.value.id, [])
-        if built and all((c.module.imports.resolve(b.func) or "").startswith(_LIBRARY_ROOTS) for b in built):
-            return False
-    return True
+    return not library_receiver(c, project)
 
 
 def _states_batch_stats(name: str) -> bool:
@@ -3078,10 +3211,13 @@ def _body_builds_bn(fi: FunctionInfo, project: Project) -> bool:
 
 
 def _bn_builder_names(project: Project) -> set[str]:
-    """Names of project functions/classes that (transitively) build a BN layer."""
+    """Names of project functions/classes that (transitively) build a BN layer. A method call on a
+    library object (``self._ema.apply(...)`` with ``self._ema = tf.train.ExponentialMovingAverage(...)``)
+    runs the library's method: it does not make its caller a builder, whatever project function
+    shares the method's name."""
     def compute(p: Project) -> set[str]:
         direct: set[str] = set()
-        callers: dict[str, set[str]] = {}
+        callers: dict[str, list] = {}  # callee name -> [(names of the calling function and class, call)]
         for m in p.modules:
             from bnguard.lint.tf1_facts import enclosing_names
             for s in bn_sites_in(m, p):
@@ -3089,12 +3225,11 @@ def _bn_builder_names(project: Project) -> set[str]:
             class_of: dict = {}  # enclosing class per function, not per call in it
             for c in m.calls:
                 if c.name and c.scope is not None and not isinstance(c.scope, ast.Lambda):
-                    callers.setdefault(c.name, set()).add(c.scope.name)
                     if id(c.scope) not in class_of:
                         class_of[id(c.scope)] = m.enclosing_class(c.scope)
                     cls = class_of[id(c.scope)]
-                    if cls is not None:
-                        callers[c.name].add(cls.name)
+                    names = (c.scope.name,) if cls is None else (c.scope.name, cls.name)
+                    callers.setdefault(c.name, []).append((names, c))
         out = set()
         work = list(direct)
         while work:
@@ -3102,7 +3237,9 @@ def _bn_builder_names(project: Project) -> set[str]:
             if n in out:
                 continue
             out.add(n)
-            work.extend(callers.get(n, ()))
+            for names, c in callers.get(n, ()):
+                if any(x not in out for x in names) and not library_receiver(c, p):
+                    work.extend(names)
         return out
     return project.fact("tf1.bn_builders", compute)
 

@@ -63,6 +63,13 @@ variables (`{v.op.name: v for v in tf.trainable_variables(...)}`, `dict(...)` of
 dict filled by `for v in tvars: amap[...] = ...`) when the graph built by the function around the call
 runs its BN layers with training False (flag values read at that function's own calls of the model
 builder): the moving statistics keep their 0/1 initializers.
+Also `sess.run(tf.variables_initializer(rest))` run after a `saver.restore(...)` of the same function,
+where `rest` ("the variables the restore did not cover") is the global variables minus only trainable
+ones (`[v for v in tf.global_variables() if v.op.name not in {t.op.name for t in
+tf.trainable_variables("backbone")}]`, `set(global) - set(trainable)`) and the Saver restores the
+non-trainable ones too (no `var_list`, `tf.global_variables(scope)`): the initializer resets the
+restored moving statistics to 0/1; reported when the graph (of the function, its callers, or the other
+methods of its class) runs the BN layers with training False.
 """,
         why="""
 The moving mean and variance are non-trainable variables. A checkpoint written by this saver does not
@@ -97,6 +104,9 @@ saver = tf.train.Saver(tf.trainable_variables() + tf.moving_average_variables())
 
     def check(self, module: Module, project: Project) -> Iterable[Finding]:
         for c in module.calls:
+            if c.qualname in INITIALIZERS:
+                yield from self._restored_statistics_reinitialized(c, module, project)
+                continue
             if c.qualname in WARM_STARTS:
                 yield from self._warm_start_without_statistics(c, module, project)
                 continue
@@ -143,6 +153,38 @@ saver = tf.train.Saver(tf.trainable_variables() + tf.moving_average_variables())
                         "backbone (`tf.global_variables(scope)`, `slim.get_variables_to_restore()`)"))
 
 
+    def _restored_statistics_reinitialized(self, c, module: Module, project: Project) -> Iterable[Finding]:
+        """``sess.run(tf.variables_initializer(rest))`` after ``saver.restore(sess, ckpt)``, where ``rest``
+        is "the variables the restore did not cover" computed as the global variables minus the
+        *trainable* ones (``[v for v in tf.global_variables() if v.op.name not in {t.op.name for t in
+        tf.trainable_variables("backbone")}]``): the moving statistics are global but not trainable, so
+        the initializer resets the restored values to 0/1 — reported when the graph runs the layers
+        with training False (a frozen pretrained backbone), so nothing re-estimates them."""
+        arg = c.node.args[0] if c.node.args else _kw(c.node, "var_list")
+        source = _global_minus_trainable(arg, module, c.scope) if arg is not None else None
+        if source is None:
+            return
+        restore = _restore_before_run(c, module, source)
+        if restore is None or deliberate_in_program(module, project):
+            return
+        frozen = _frozen_in_graph(c.node, module, project)
+        if frozen is None and isinstance(c.scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            # a warm-start helper builds nothing: the graph is its callers', or (a method) the one the
+            # other methods of its class build (``__init__``)
+            cls = module.enclosing_class(c.scope)
+            others = [(f.body[0], module) for f in (cls.body if cls is not None else ())
+                      if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) and f is not c.scope and f.body]
+            frozen = next((f for node, m in [(k.node, k.module) for k in project.call_sites(c.scope.name)] + others
+                           for f in [_frozen_in_graph(node, m, project)] if f is not None), None)
+        if frozen is None:
+            return
+        yield self.finding(module, c.node, (
+            f"this initializer of \"the remaining variables\" (`{ast.unparse(source)}` minus the trainable variables) "
+            f"runs after the restore at {module.line_ref(restore.node.lineno)} and re-initializes the batch-norm "
+            "moving_mean/moving_variance it loaded (they are global but not trainable) to 0/1; the layer built at "
+            f"{frozen.where} runs with training False, so it normalizes with them; exclude every restored variable "
+            "(the restore's own var_list), not only the trainable ones"))
+
     def _warm_start_without_statistics(self, c, module: Module, project: Project) -> Iterable[Finding]:
         """``init_from_checkpoint(ckpt, {v.op.name: v.op.name for v in tf.trainable_variables()})`` in
         a graph whose BN layers run with training False: the map names no moving statistics, so they
@@ -168,6 +210,120 @@ saver = tf.train.Saver(tf.trainable_variables() + tf.moving_average_variables())
             f"while the layer built at {frozen.where} runs with training False in this graph and normalizes with "
             "them; map the whole scope (`{'backbone/': 'backbone/'}`) or add the moving statistics "
             "(`tf.global_variables()` filtered by scope)"))
+
+
+INITIALIZERS = {"tensorflow.variables_initializer", "tensorflow.compat.v1.variables_initializer",
+                "tensorflow.initialize_variables", "tensorflow.compat.v1.initialize_variables"}
+GLOBAL_LISTS = {"tensorflow.global_variables", "tensorflow.compat.v1.global_variables",
+                "tensorflow.all_variables", "tensorflow.compat.v1.all_variables"}
+
+
+def _global_call(expr: ast.AST, module: Module) -> bool:
+    if not isinstance(expr, ast.Call):
+        return False
+    q = module.imports.resolve(expr.func) or ""
+    if q in GLOBAL_LISTS:
+        return True
+    if q in ("tensorflow.get_collection", "tensorflow.compat.v1.get_collection"):
+        key = expr.args[0] if expr.args else _kw(expr, "key")
+        return key is not None and (dotted(key) or "").endswith("GLOBAL_VARIABLES")
+    return False
+
+
+def _global_minus_trainable(expr: ast.AST, module: Module, scope, depth: int = 0) -> Optional[ast.Call]:
+    """The ``global_variables(...)`` call when ``expr`` is the global variables less a subset of the
+    trainable ones only: ``[v for v in tf.global_variables() if v.op.name not in names]`` (``names``
+    built from ``tf.trainable_variables(...)``), ``set(global) - set(trainable)``, wrapped in
+    ``list``/``sorted`` or bound once to a local name. Such a list keeps every non-trainable variable —
+    the BN moving statistics. None otherwise."""
+    if depth > 4:
+        return None
+    if isinstance(expr, ast.Name):
+        value = _single_value(expr.id, module, scope)
+        return None if value is None else _global_minus_trainable(value, module, scope, depth + 1)
+    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and expr.func.id in _WRAPPING_CALLS \
+            and len(expr.args) == 1 and not expr.keywords:
+        return _global_minus_trainable(expr.args[0], module, scope, depth + 1)
+    if isinstance(expr, (ast.ListComp, ast.GeneratorExp, ast.SetComp)) and len(expr.generators) == 1:
+        gen = expr.generators[0]
+        source = _global_source(gen.iter, module, scope)
+        if source is None or len(gen.ifs) != 1:
+            return None
+        cond = gen.ifs[0]
+        if not (isinstance(cond, ast.Compare) and len(cond.ops) == 1 and isinstance(cond.ops[0], ast.NotIn)):
+            return None
+        return source if _trainable_list(cond.comparators[0], module, scope) else None
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Sub):
+        source = _global_source(expr.left, module, scope)
+        return source if source is not None and _trainable_list(expr.right, module, scope) else None
+    return None
+
+
+def _global_source(expr: ast.AST, module: Module, scope, depth: int = 0) -> Optional[ast.Call]:
+    """``tf.global_variables(...)`` itself, wrapped in ``set``/``list``, or through a local name bound once."""
+    if depth > 3:
+        return None
+    if _global_call(expr, module):
+        return expr  # type: ignore[return-value]
+    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and expr.func.id in _WRAPPING_CALLS \
+            and len(expr.args) == 1 and not expr.keywords:
+        return _global_source(expr.args[0], module, scope, depth + 1)
+    if isinstance(expr, ast.Name):
+        value = _single_value(expr.id, module, scope)
+        return None if value is None else _global_source(value, module, scope, depth + 1)
+    return None
+
+
+def _restore_before_run(c, module: Module, source: ast.Call):
+    """The ``saver.restore(...)`` of the initializer's function that comes before a ``run`` of the
+    initializer (``sess.run(tf.variables_initializer(rest))``, or a name bound to it and fetched
+    later), for a Saver whose list holds the non-trainable variables the initializer covers (no
+    ``var_list``, ``tf.global_variables(scope)`` of the same scope as ``source`` or unscoped, slim's
+    ``get_variables_to_restore``). None otherwise."""
+    runs = []
+    parent = module.parent(c.node)
+    if isinstance(parent, ast.Call) and isinstance(parent.func, ast.Attribute) and parent.func.attr == "run" \
+            and parent.args and parent.args[0] is c.node:
+        runs.append(parent)
+    elif isinstance(parent, ast.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0], ast.Name):
+        name = parent.targets[0].id
+        runs = [k.node for k in module.calls if k.scope is c.scope and k.name == "run" and k.node.args
+                and isinstance(k.node.args[0], ast.Name) and k.node.args[0].id == name]
+    if not runs:
+        return None
+    last_run = max(r.lineno for r in runs)
+    for k in module.calls:
+        if k.scope is not c.scope or k.name != "restore" or k.node.lineno >= last_run \
+                or not isinstance(k.node.func, ast.Attribute):
+            continue
+        saver = k.node.func.value
+        if isinstance(saver, ast.Name):
+            saver = _single_value(saver.id, module, c.scope)
+        if not (isinstance(saver, ast.Call) and (module.imports.resolve(saver.func) or "") in SAVERS):
+            continue
+        var_list = saver.args[0] if saver.args else _kw(saver, "var_list")
+        if var_list is not None and not _covers_statistics_of(var_list, source, module, c.scope):
+            continue
+        return k
+    return None
+
+
+def _covers_statistics_of(var_list: ast.AST, source: ast.Call, module: Module, scope) -> bool:
+    """Does a Saver's ``var_list`` hold the non-trainable variables of ``source`` (a global list)?"""
+    if isinstance(var_list, ast.Name):
+        value = _single_value(var_list.id, module, scope)
+        if value is None:
+            return False
+        var_list = value
+    if not isinstance(var_list, ast.Call):
+        return False
+    if (dotted(var_list.func) or "").endswith("get_variables_to_restore"):
+        return True
+    if not _global_call(var_list, module):
+        return False
+    if not (source.args or source.keywords) or not (var_list.args or var_list.keywords):
+        return True  # one of them covers every global variable
+    return ast.dump(source) == ast.dump(var_list) or [ast.dump(a) for a in source.args] == [ast.dump(a) for a in var_list.args]
 
 
 def _frozen_in_graph(node: ast.AST, module: Module, project: Project):

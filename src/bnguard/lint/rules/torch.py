@@ -26,7 +26,7 @@ from bnguard.lint.rules.base import Rule, RuleDoc, register
 from bnguard.lint.torchflow import (_SAME_OBJECT_METHODS, _UNDECIDED, ELEMENT, LOOP_TYPES, PLAIN_BASES, Event, Flow, Key,
                                     _assigned_names, _local_aliases, _named_params, _params, _star_imports, call_arguments, conflicting, key_names,
                                     _self_attributes_from_names, mode_call, parameter_freezes, receiver_key, same_object,
-                                    same_object_base, _constant_arguments, _decide_guards, _guard_value)
+                                    same_object_base, train_override_blocks, _constant_arguments, _decide_guards, _guard_value)
 
 BN_CLASSES = {f"torch.nn.{n}" for n in (
     "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LazyBatchNorm1d", "LazyBatchNorm2d",
@@ -157,10 +157,13 @@ class _OptimizerIndex:
                     target = (dotted(parent.targets[0]) or "").rsplit(".", 1)[-1] or None
                 f = c.node.func
                 if isinstance(f, ast.Attribute) and not c.node.args and not (c.qualname or "").startswith("torch.") \
+                        and not any(k.arg == "params" for k in c.node.keywords) \
                         and not (dotted(f.value) or "").startswith(("torch", "optim")):
                     # ``optimizer = module.configure_optimizers()`` / ``trainer.build_optimizer()``: a
                     # method that builds the optimizer over its own object's parameters
-                    # (``self.build_optimizer()`` in a trainer: over some model of the trainer's, unknown)
+                    # (``self.build_optimizer()`` in a trainer: over some model of the trainer's, unknown).
+                    # Not an optimizer class held in an attribute and given what it updates
+                    # (``self.optimizer_cls(params=[delta], lr=...)``, torch's ``params`` argument).
                     owner = receiver_key(f.value, {}, set())[0]
                     sources = {"*"} if not owner or owner == ("$self",) else key_names(owner)
                 else:
@@ -243,10 +246,38 @@ class _OptimizerIndex:
                 if "*caller" in names:
                     # an optimizer over the caller's modules and a module built in this function
                     # (`head = nn.Sequential(...)`, key "%%head") are never the same object
-                    fresh_here = key is not None and key[0].startswith("%%") and all(r[1] is scope for r in recs)
-                    return False if fresh_here else None
+                    # (``%%`` names a module built in the summary's own function: the step's only
+                    # when the step runs there, not in a helper the module may be handed to)
+                    fresh_here = key is not None and key[0].startswith("%%") and scope is scope0 \
+                        and all(r[1] is scope for r in recs)
+                    if fresh_here or all(r[1] is scope for r in recs) and _not_handed_to(key, step):
+                        return False
+                    return None
                 return bool(names & key_names(key)) if names else False
         return None
+
+
+def _not_handed_to(key: Key, step: Event) -> bool:
+    """The step runs in a plain function called from here (``train(model)``) that builds its
+    optimizer over what its caller hands it ("*caller"), and that call passes nothing that names
+    ``key`` (directly or through a local alias, ``ts = torch.jit.script(net)``): the helper trains
+    another object."""
+    if key is None or len(step.sites) != 2:
+        return False
+    mod0, call = step.sites[0]
+    if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name) \
+            or any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+        return False  # a method (the object may hold the model), or train(*models): cannot tell
+    scope0 = mod0.scope_of(call)
+    body = scope0.body if scope0 is not None else mod0.tree.body
+    params = set(_params(scope0)) if scope0 is not None else set()
+    aliases = _local_aliases(body, params)
+    handed: set[str] = set()
+    for a in [*call.args, *(k.value for k in call.keywords)]:
+        for n in ast.walk(a):
+            if isinstance(n, (ast.Name, ast.Attribute)):
+                handed |= key_names(receiver_key(n, aliases, params)[0])
+    return not (handed & key_names(key))
 
 
 def _optimizers(project: Project) -> _OptimizerIndex:
@@ -819,14 +850,14 @@ def _check_before_loop(events: list[Event], step_loops: set[int], project: Proje
                     restored = True
         mod, node = ev.sites[0]
         if restored:
-            vote("BN302", mod, node, False)
+            vote("BN302", mod, node, False, origin=_origin(ev, node))
         elif step is not None:
             who = ev.text or "the model"
             smod, snode = step.sites[0]
             msg = (f"`{who}` is put in eval mode{_describe(ev, node)} before training and nothing calls "
                    f"`{who}.train()` before the optimizer steps ({smod.where(snode.lineno)}): its BatchNorm "
                    f"layers train with frozen running statistics.")
-            vote("BN302", mod, node, True, msg, None)
+            vote("BN302", mod, node, True, msg, None, origin=_origin(ev, node))
 
 
 class _ModeRule(Rule):
@@ -985,7 +1016,7 @@ def _freeze_undone_findings(project: Project) -> list[tuple[Module, ast.AST, str
                     continue
                 before = [f for j, f in freezes if _within(f.text, t.text) and not conflicting(f.guards, t.guards)
                           and (j < i or any(lp is lq for lp in f.loops for lq in t.loops))
-                          and not _frozen_part_without_bn(f, p)]
+                          and not _frozen_part_without_bn(f, p) and not _frozen_behind_blocking_override(f, p)]
                 if not before:
                     continue
                 verdict, step = _after_train(events, i, t, p)
@@ -1057,6 +1088,17 @@ def _frozen_part_without_bn(freeze: Event, project: Project) -> bool:
     layers out of a model, ``for m in model.modules(): ... m.eval()``, has BN by construction.)"""
     mod, node = freeze.sites[-1]
     return not _loop_variable_call(mod, node) and _model_has_bn(freeze.key, project, mod) is False
+
+
+def _frozen_behind_blocking_override(freeze: Event, project: Project) -> bool:
+    """A freeze done in a method of an ``nn.Module`` class whose ``train(mode)`` override does not
+    hand the mode on (``def train(self, mode=True): return self``, a feature extractor kept frozen
+    on purpose): the ``train()`` of a module holding it never reaches the frozen layers."""
+    for mod, node in freeze.sites:
+        cls = mod.enclosing_class(node)
+        if cls is not None and train_override_blocks(cls) and _is_module_class(cls, mod, project):
+            return True
+    return False
 
 
 def _loop_variable_call(module: Module, call: ast.AST) -> bool:
@@ -1721,23 +1763,85 @@ def _dynamic_construction(node: ast.AST) -> bool:
     in a function also a call of a local name or parameter (``model_class(**cfg)``)."""
     local: set[str] = set()
     if not isinstance(node, ast.ClassDef):
-        local = {a.arg for a in node.args.args + node.args.kwonlyargs + node.args.posonlyargs}  # type: ignore[attr-defined]
+        params = {a.arg for a in node.args.args + node.args.kwonlyargs + node.args.posonlyargs}  # type: ignore[attr-defined]
+        local = set(params)
+        named: dict[str, bool] = {}  # local -> every binding names a definition (``block = Res1 if a else Res2``)
         for n in ast.walk(node):
             if isinstance(n, (ast.Assign, ast.AnnAssign)):
                 for t in (n.targets if isinstance(n, ast.Assign) else [n.target]):
                     if isinstance(t, ast.Name):
                         local.add(t.id)
+                        named[t.id] = named.get(t.id, True) and isinstance(n, ast.Assign) \
+                            and _names_definitions(n.value, params)
+        # a local that only ever names classes or functions written out in the code is no choice made
+        # at run time: the definitions it names are searched as names
+        local -= {name for name, ok in named.items() if ok and name not in params}
+    # attributes of a class that hold torch.nn containers of layers (``self.blocks = nn.ModuleList()``)
+    # whose layers the class builds itself (not ``nn.ModuleList(encoders)`` of modules handed in)
+    containers: set[str] = set()
+    if isinstance(node, ast.ClassDef):
+        handed: set[str] = set()
+        for f in node.body:
+            if not isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            fparams = {a.arg for a in f.args.args + f.args.kwonlyargs + f.args.posonlyargs} - {"self"}
+            for n in ast.walk(f):
+                value, tgts = None, []
+                if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call) \
+                        and (dotted(n.value.func) or "").rsplit(".", 1)[-1] in ("ModuleList", "ModuleDict", "Sequential"):
+                    value, tgts = n.value, [dotted(t) or "" for t in n.targets]
+                    containers |= {d for d in tgts if d.startswith("self.")}
+                elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) \
+                        and n.func.attr in ("append", "extend", "insert", "add_module", "update"):
+                    value, tgts = n, [dotted(n.func.value) or ""]
+                if value is not None and any(a in fparams for arg in [*value.args, *(k.value for k in value.keywords)]
+                                             for a in _element_names(arg)):
+                    handed |= {d for d in tgts if d.startswith("self.")}
+        containers -= handed
     for n in ast.walk(node):
         if not isinstance(n, ast.Call):
             continue
         name = dotted(n.func) or ""
         if name.startswith("importlib.") or name == "import_module":
             return True
+        if isinstance(n.func, ast.Subscript) and containers and (dotted(n.func.value) or "") in containers:
+            continue  # self.blocks[i](x): runs a layer of the class's own nn.ModuleList, builds nothing
         if isinstance(n.func, ast.Subscript) or (isinstance(n.func, ast.Call) and (dotted(n.func.func) or "") == "getattr"):
             return True  # MODELS[name](...), getattr(models, arch)(...)
         if local and (name in ("getattr", "globals", "locals", "eval") or isinstance(n.func, ast.Name) and n.func.id in local):
             return True  # model_class = getattr(m, name); model_class(**cfg)
     return False
+
+
+def _element_names(arg: ast.AST) -> set[str]:
+    """Names an argument of ``nn.ModuleList(...)`` / ``.append(...)`` may hand over as elements:
+    ``encoders``, ``[enc, head]``, ``*blocks``, ``(m for m in mods)``; not the settings of a layer built
+    inline (``Conv1d(channels // 2, ...)``)."""
+    out: set[str] = set()
+    todo = [arg]
+    while todo:
+        n = todo.pop()
+        if isinstance(n, ast.Name):
+            out.add(n.id)
+        elif isinstance(n, ast.Call):
+            if (dotted(n.func) or "") in ("list", "tuple", "reversed", "sorted"):
+                todo.extend(n.args)
+        elif isinstance(n, (ast.comprehension,)):
+            todo.append(n.iter)
+        elif not isinstance(n, (ast.Constant, ast.Lambda)):
+            todo.extend(ast.iter_child_nodes(n))
+    return out
+
+
+def _names_definitions(value: ast.AST, params: set[str]) -> bool:
+    """``ResBlock1``, ``nn.BatchNorm2d``, ``ResBlock1 if kind == "1" else ResBlock2``: a value that
+    names definitions written in the code (not a parameter, a lookup or a call's result)."""
+    if isinstance(value, ast.IfExp):
+        return _names_definitions(value.body, params) and _names_definitions(value.orelse, params)
+    if isinstance(value, ast.Name):
+        return value.id not in params
+    d = dotted(value) if isinstance(value, ast.Attribute) else None
+    return d is not None and d.split(".", 1)[0] not in params and d.split(".", 1)[0] != "self"
 
 
 def _bn_classes(project: Project) -> _BNIndex:
@@ -1747,7 +1851,10 @@ def _bn_classes(project: Project) -> _BNIndex:
 def _project_has_bn(project: Project) -> bool:
     def compute(p: Project) -> bool:
         for m in p.modules:
-            if "BatchNorm" in m.unit.text:  # nn.BatchNorm2d(...), norm_layer=nn.BatchNorm2d, SyncBatchNorm
+            # nn.BatchNorm2d(...), norm_layer=nn.BatchNorm2d, SyncBatchNorm; not the DDP helper
+            # ``SyncBatchNorm.convert_sync_batchnorm(module)`` (it converts BN *if* a module has any)
+            # nor the import of its class for it
+            if "BatchNorm" in m.unit.text and _mentions_bn_beyond_conversion(m):
                 return True
             for c in m.calls:
                 if _BN_LIBRARY.search(c.qualname or ""):
@@ -1755,6 +1862,17 @@ def _project_has_bn(project: Project) -> bool:
         return False
 
     return project.fact("torch.project_has_bn", compute)
+
+
+def _mentions_bn_beyond_conversion(m: Module) -> bool:
+    text = re.sub(r"(\w+\.)*SyncBatchNorm\.convert_sync_batchnorm", "", m.unit.text)
+    if "BatchNorm" not in text:
+        return False
+    if "SyncBatchNorm" not in text.replace("SyncBatchNorm", "", 1) and "BatchNorm" not in text.replace("SyncBatchNorm", ""):
+        # one remaining mention, ``SyncBatchNorm``: is it only the import of the class for the helper?
+        return not any(isinstance(n, (ast.Import, ast.ImportFrom)) and "SyncBatchNorm" in ast.unparse(n)
+                       for n in ast.walk(m.tree))
+    return True
 
 
 def _model_has_bn(key: Key, project: Project, module: Optional[Module] = None) -> Optional[bool]:
@@ -2029,12 +2147,34 @@ def _kept_in_eval_by_constructor(module: Module, method: ast.AST, key: Key, flow
     if init is None:
         return False
     # the constructor's last word on the object (after building it, a fresh train-mode module) is eval()
-    modes = sorted(((e.sites[0][1].lineno, e.kind) for e in flow.summary(init)
-                    if e.kind in ("train", "eval") and same_object(e.key, key)), key=lambda t: t[0])
+    modes = [(e.sites[0][1].lineno, e.kind) for e in flow.summary(init)
+             if e.kind in ("train", "eval") and same_object(e.key, key)]
+    if len(key) == 1:
+        # ``self.model = model.eval()``: Module.eval() returns the module, the attribute holds it in
+        # eval mode; any other store (``self.model = model``) is a module of unknown mode until an
+        # eval() after it
+        for n in ast.walk(init):
+            if isinstance(n, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr == key[0]
+                                                 and isinstance(t.value, ast.Name) and t.value.id == "self"
+                                                 for t in n.targets):
+                modes.append((n.lineno, "eval" if _evaluated_value(n.value) else "store"))
+    modes.sort(key=lambda t: (t[0], t[1] != "store"))
     if not modes or modes[-1][1] != "eval":
         return False
     return not any(e.kind == "train" and same_object(e.key, key)
                    for m in methods if m is not init for e in flow.summary(m))
+
+
+def _evaluated_value(value: ast.AST) -> bool:
+    """``m.eval()``, ``m.to(device).eval()``, ``m.eval().float()``: an expression whose value is a
+    module put in eval mode (Module methods return the module itself)."""
+    while isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute):
+        if mode_call(value) == "eval":
+            return True
+        if value.func.attr not in ("to", "cuda", "cpu", "float", "half", "double", "bfloat16", "requires_grad_", "type"):
+            return False
+        value = value.func.value
+    return False
 
 
 def _called_only_after(module: Module, name: str, line: int, project: Project, seen: frozenset) -> bool:
@@ -2349,11 +2489,16 @@ a model handed to another call (an evaluation engine may set its mode), generato
                 alias = _alias_key(model_expr, scope, params)
                 if alias is not None and _mode_set_around(module, region, scope, events, alias, call):
                     continue  # `model = pretrained_model; model.eval()`: the flow keys the switch by the original
+                held = _property_target(module, model_expr, project)
+                if held is not None and _mode_set_around(module, region, scope, events, held, call):
+                    continue  # `self.model` a property returning `self._model._model`: `self._model.train(mode)` sets it
                 if (dotted(model_expr) or "").startswith("self.") and key != ("$self",) \
                         and _mode_set_around(module, region, scope, events, ("$self",), call):
                     continue  # self.eval() in a method: Module.eval() recurses into self.model_base
                 if scope is not None and _global_left_in_eval(module, scope, key, flow, project):
                     continue
+                if scope is not None and _kept_in_eval_by_constructor(module, scope, key, flow):
+                    continue  # ``self.model = model.eval()`` in ``__init__``, never switched back by a method
                 if _derived_from_evaluated(module, scope, key, events, call):
                     continue
                 passed = None
@@ -2362,6 +2507,7 @@ a model handed to another call (an evaluation engine may set its mode), generato
                     # functions of the file that bind a local of the same name (d2l's `net`)
                     passed = _passed_models_have_bn(scope, key[0][1:], project, flow)
                 has_bn = True if key == ("$self",) and _module_class_with_bn(module, call, project) \
+                    else False if key == ("$self",) and _own_class_without_bn(module, call, project) \
                     else passed if passed is not None else _model_has_bn(key, project, module)
                 if has_bn is False or (has_bn is None and not _project_has_bn(project)):
                     continue
@@ -2374,6 +2520,9 @@ a model handed to another call (an evaluation engine may set its mode), generato
                 if scope is not None and (key[0].startswith("$") or (dotted(model_expr) or "").startswith("self.")) \
                         and _never_used(scope.name, project):
                     continue  # the caller chooses the mode of a model it passes in, and there is none
+                if len(key) == 1 and not key[0].startswith(("$", "%")) and (dotted(model_expr) or "").startswith("self.") \
+                        and _handed_in_by_unseen_builder(module, call, key[0], project):
+                    continue  # ``self.model = model`` of an object nothing in the project builds: its builder chooses
                 reported.add((id(scope), key))
                 each = model_expr is not call.func and isinstance(call.func, ast.Name) and _MODEL_LIST_NAME.search(text)
                 switch = f"for m in {text}: m.eval()" if each else f"{text}.eval()"
@@ -3446,7 +3595,7 @@ def _model_calls(region: ast.AST, module: Module, project: Project) -> list[tupl
             if model_arg is not None:
                 out.append((n, model_arg))  # the model it is given is what runs
             continue
-        if _MODEL_NAME.search(last) and not _NOT_MODEL_NAME.search(last) and not _own_method(module, n, f):
+        if _MODEL_NAME.search(last) and not _NOT_MODEL_NAME.search(last) and not _own_method(module, n, f, project):
             out.append((n, f))
             continue
         if isinstance(f, ast.Name):
@@ -3464,23 +3613,34 @@ def _model_calls(region: ast.AST, module: Module, project: Project) -> list[tupl
                 and _built_as_bn_module(last, project, module):
             out.append((n, f))  # self.feature(x) / unet(x), where the object is built as a BN model
         elif isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "self" \
-                and not _NOT_MODEL_NAME.search(last) and not _own_method(module, n, f) \
+                and not _NOT_MODEL_NAME.search(last) and not _own_method(module, n, f, project) \
                 and last in _trained_names(project, module):
             out.append((n, f))  # self.phi(x) where an optimizer of this program trains phi's parameters
     out.sort(key=lambda c: (c[0].lineno, c[0].col_offset))
     return out
 
 
-def _own_method(module: Module, call: ast.Call, f: ast.AST) -> bool:
+def _own_method(module: Module, call: ast.Call, f: ast.AST, project: Optional[Project] = None) -> bool:
     """``self.build_model_input(x)`` / ``cls.extract_embedder_from_model(model)``: a method of the
-    enclosing class, not a sub-module run forward."""
+    enclosing class (or, with ``project``, of a project base class it inherits from:
+    ``self.set_model_mode("eval")`` of a trainer base), not a sub-module run forward."""
     if not (isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in ("self", "cls")):
         return False
     cls = module.enclosing_class(call)
-    # (a ``@property`` returning a sub-module is run forward: not counted)
-    return cls is not None and any(
-        isinstance(b, (ast.FunctionDef, ast.AsyncFunctionDef)) and b.name == f.attr
-        and not any((dotted(d) or "").endswith("property") for d in b.decorator_list) for b in cls.body)
+    todo, seen = ([(cls, module)] if cls is not None else []), 0
+    while todo and seen < 6:
+        c, m = todo.pop()
+        seen += 1
+        # (a ``@property`` returning a sub-module is run forward: not counted)
+        if any(isinstance(b, (ast.FunctionDef, ast.AsyncFunctionDef)) and b.name == f.attr
+               and not any((dotted(d) or "").endswith("property") for d in b.decorator_list) for b in c.body):
+            return True
+        if project is not None:
+            for b in c.bases:
+                found = _class_def((dotted(b) or "").rsplit(".", 1)[-1], m, project) if dotted(b) else None
+                if found is not None and found[0] is not c:
+                    todo.append(found)
+    return False
 
 
 _MODEL_LIST_NAME = re.compile(r"(models|nets|networks|members|ensemble|learners|experts|estimators|classifiers|"
@@ -3560,6 +3720,89 @@ def _module_class_with_bn(module: Module, node: ast.AST, project: Project) -> bo
     if cls is None or not _defines_forward(cls) or not _may_be_module_class(cls, module, project):
         return False
     return _bn_classes(project).has_bn(cls.name, module)
+
+
+def _handed_in_by_unseen_builder(module: Module, node: ast.AST, attr: str, project: Project) -> bool:
+    """``self.<attr>`` in a method of a class whose ``__init__`` (its own or a project base's) stores a
+    constructor parameter under that name (``self.model = model``), when neither the class nor any
+    project subclass is built or referred to anywhere in the project (an API object, or one built
+    from a config file): the model is whatever its builder passes, in the mode that code chooses,
+    like a parameter of a function nothing calls."""
+    cls = module.enclosing_class(node)
+    if cls is None or not _class_never_used(cls.name, project):
+        return False
+    found: Optional[tuple[ast.ClassDef, Module]] = (cls, module)
+    for _depth in range(4):
+        if found is None:
+            return False
+        c, m = found
+        init = next((f for f in c.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"), None)
+        if init is not None:
+            params = {a.arg for a in init.args.args[1:] + init.args.kwonlyargs}
+            stores = [n for n in ast.walk(init) if isinstance(n, ast.Assign) and any(
+                isinstance(t, ast.Attribute) and t.attr == attr and isinstance(t.value, ast.Name) and t.value.id == "self"
+                for t in n.targets)]
+            if stores:
+                return all(isinstance(n.value, ast.Name) and n.value.id in params for n in stores)
+        bases = [(dotted(b) or "").rsplit(".", 1)[-1] for b in c.bases]
+        found = _class_def(bases[0], m, project) if len(bases) == 1 and bases[0] else None
+    return False
+
+
+def _property_target(module: Module, expr: ast.AST, project: Project) -> Key:
+    """``self.model`` where the class (or a project base class) defines ``@property def model(self):
+    return self._model._model``: the key of what the property returns (``("_model", "_model")``)."""
+    d = dotted(expr) or ""
+    parts = d.split(".")
+    if len(parts) < 2 or parts[0] != "self":
+        return None
+    cls = module.enclosing_class(expr)
+    todo: list[tuple[ast.ClassDef, Module]] = [(cls, module)] if cls is not None else []
+    seen: set[int] = set()
+    while todo and len(seen) < 8:
+        c, m = todo.pop(0)
+        if id(c) in seen:
+            continue
+        seen.add(id(c))
+        for f in c.body:
+            if isinstance(f, ast.FunctionDef) and f.name == parts[1] \
+                    and any((dotted(dec) or "") == "property" for dec in f.decorator_list):
+                body = [st for st in f.body if not (isinstance(st, ast.Expr) and isinstance(st.value, ast.Constant))]
+                if len(body) == 1 and isinstance(body[0], ast.Return) and body[0].value is not None:
+                    target = dotted(body[0].value) or ""
+                    if target.startswith("self.") and target.split(".")[1] != parts[1]:
+                        key, _ = receiver_key(body[0].value, {}, set())
+                        return key + tuple(p for p in parts[2:] if p != "module") if key is not None else None
+                return None
+        for b in c.bases:
+            found = _class_def((dotted(b) or "").rsplit(".", 1)[-1], m, project) if dotted(b) else None
+            if found is not None:
+                todo.append(found)
+    return None
+
+
+def _own_class_without_bn(module: Module, node: ast.AST, project: Project) -> bool:
+    """``self(x)`` in a method of a project ``nn.Module`` class whose whole body is visible and
+    builds no BatchNorm: not through its bases or the classes it uses, not by a choice made at run
+    time, not through a module handed to its ``__init__`` and stored (``self.body = body``), and no
+    project subclass adds one (``self`` may be an instance of a subclass)."""
+    cls = module.enclosing_class(node)
+    if cls is None or not _is_module_class(cls, module, project):
+        return False
+    classes = _bn_classes(project)
+    if cls.name not in classes or classes.has_bn(cls.name, module) or classes.builds_dynamically(cls.name, module):
+        return False
+    init = next((f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"), None)
+    stored = {attr for attr, _name in _self_attributes_from_names(init)} if init is not None else set()
+    if any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in stored
+           and isinstance(n.func.value, ast.Name) and n.func.value.id == "self" for n in ast.walk(cls)):
+        return False  # ``self.body = body`` run as ``self.body(x)``: a module the caller chooses
+    for m in project.modules:
+        for sub in m.classes:
+            if any((dotted(b) or "").rsplit(".", 1)[-1] == cls.name for b in sub.bases) \
+                    and (classes.has_bn(sub.name, m) or classes.builds_dynamically(sub.name, m)):
+                return False
+    return True
 
 
 def _defines_forward(cls: ast.ClassDef) -> bool:

@@ -119,9 +119,10 @@ test-time adaptation; unit tests; models whose class (in the project) has no Bat
             else:
                 if not key[0].startswith("$") or scope is None:
                     continue  # loaded whole or built elsewhere: its mode is not known here
-                if _never_used(scope.name, project) or _callers_set_eval(scope, key, project, flow):
-                    continue
-                if not _every_caller_builds_it(scope, key, project, flow):
+                # the direct callers first: most pass on a model they did not build (cheaper than
+                # searching three levels of callers for an eval())
+                if _never_used(scope.name, project) or not _every_caller_builds_it(scope, key, project, flow) \
+                        or _callers_set_eval(scope, key, project, flow):
                     continue
                 how = "comes from callers that never put it in eval mode"
             if _model_has_bn(key, project, module) is not True and not (
