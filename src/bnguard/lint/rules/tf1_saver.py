@@ -219,15 +219,7 @@ GLOBAL_LISTS = {"tensorflow.global_variables", "tensorflow.compat.v1.global_vari
 
 
 def _global_call(expr: ast.AST, module: Module) -> bool:
-    if not isinstance(expr, ast.Call):
-        return False
-    q = module.imports.resolve(expr.func) or ""
-    if q in GLOBAL_LISTS:
-        return True
-    if q in ("tensorflow.get_collection", "tensorflow.compat.v1.get_collection"):
-        key = expr.args[0] if expr.args else _kw(expr, "key")
-        return key is not None and (dotted(key) or "").endswith("GLOBAL_VARIABLES")
-    return False
+    return _variable_list_call(expr, module, GLOBAL_LISTS, "GLOBAL_VARIABLES")
 
 
 def _global_minus_trainable(expr: ast.AST, module: Module, scope, depth: int = 0) -> Optional[ast.Call]:
@@ -528,14 +520,19 @@ def _kw(call: ast.Call, name: str) -> Optional[ast.AST]:
 
 
 def _trainable_call(expr: ast.AST, module: Module) -> bool:
+    return _variable_list_call(expr, module, TRAINABLE_LISTS, "TRAINABLE_VARIABLES")
+
+
+def _variable_list_call(expr: ast.AST, module: Module, lists: set, collection: str) -> bool:
+    """``tf.global_variables()``-like calls (one of ``lists``), or ``tf.get_collection(<...collection>)``."""
     if not isinstance(expr, ast.Call):
         return False
     q = module.imports.resolve(expr.func) or ""
-    if q in TRAINABLE_LISTS:
+    if q in lists:
         return True
     if q in ("tensorflow.get_collection", "tensorflow.compat.v1.get_collection"):
         key = expr.args[0] if expr.args else _kw(expr, "key")
-        return key is not None and (dotted(key) or "").endswith("TRAINABLE_VARIABLES")
+        return key is not None and (dotted(key) or "").endswith(collection)
     return False
 
 
