@@ -202,6 +202,19 @@ class Module:
             yield p
             p = self.parents.get(p)
 
+    def statement_of(self, node: ast.AST) -> Optional[ast.stmt]:
+        """The statement holding ``node`` (``node`` itself when it is one)."""
+        while node is not None and not isinstance(node, ast.stmt):
+            node = self.parents.get(node)
+        return node
+
+    def ancestors_until(self, node: ast.AST, stop: ast.AST) -> Iterator[ast.AST]:
+        """The ancestors of ``node`` below ``stop`` (``stop`` itself excluded)."""
+        for a in self.ancestors(node):
+            if a is stop:
+                return
+            yield a
+
     def scope_of(self, node: ast.AST) -> Optional[FuncNode]:
         """Innermost enclosing function of ``node`` (None at module level). Found through the
         parents on demand: recording it for every node in the index walk cost more than all the

@@ -1171,7 +1171,7 @@ def _restores_without_training(scope, m: Module, project: Project) -> bool:
             return False
         if c.name in _INFERENCE_RESTORES and isinstance(c.node.func, ast.Attribute) and c.node.args \
                 and not any(isinstance(a, (ast.If, ast.IfExp, ast.Try, ast.For, ast.While))
-                            for a in _ancestors_within(c.node, scope, m)):
+                            for a in m.ancestors_until(c.node, scope)):
             restored = True
     if not restored:
         return False
@@ -1182,13 +1182,6 @@ def _restores_without_training(scope, m: Module, project: Project) -> bool:
     program = same_program(m, project)
     trainers = _model_training_scopes(project)
     return not any(trainers[f] in program for f in reached if f in trainers)
-
-
-def _ancestors_within(node: ast.AST, scope: ast.AST, m: Module):
-    for a in m.ancestors(node):
-        if a is scope:
-            return
-        yield a
 
 
 def _model_training_scopes(project: Project) -> dict:

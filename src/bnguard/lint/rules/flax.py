@@ -2221,7 +2221,7 @@ def train_step(state, x, y):
             return True
         # read somewhere other than a `return` of a differentiated loss function: kept
         reads = [r for r in _loads(fn, updates, parent) if _lost_write(module, project, fn, r) is None]
-        returned = [r for r in reads if any(isinstance(a, ast.Return) for a in _ancestors_until(module, r, fn))]
+        returned = [r for r in reads if any(isinstance(a, ast.Return) for a in module.ancestors_until(r, fn))]
         if any(r not in returned for r in reads):
             return False
         if not reads:
@@ -2257,7 +2257,7 @@ def train_step(state, x, y):
         ``updates["batch_stats"]``, maybe inside an aux tuple): the name the step unpacks that output
         into (``(loss, new_state), grads = grad_fn(...)``) and the unpacking assignment; None when
         the step unpacks it some other way."""
-        ret = next((a for a in _ancestors_until(module, returned[0], loss_fn) if isinstance(a, ast.Return)), None)
+        ret = next((a for a in module.ancestors_until(returned[0], loss_fn) if isinstance(a, ast.Return)), None)
         if ret is None or not isinstance(ret.value, ast.Tuple) or len(ret.value.elts) != 2:
             return None
         aux = ret.value.elts[1]
@@ -2316,7 +2316,7 @@ def train_step(state, x, y):
         after: ast.AST = parent
         if fn is not outer:
             reads = _loads(fn, holder.id, parent)
-            returned = [r for r in reads if any(isinstance(a, ast.Return) for a in _ancestors_until(module, r, fn))]
+            returned = [r for r in reads if any(isinstance(a, ast.Return) for a in module.ancestors_until(r, fn))]
             if not returned or len(returned) != len(reads):
                 return []
             target = self._aux_target(module, fn, outer, returned)
@@ -2544,13 +2544,6 @@ def _is_name_or_its_stats(expr: ast.expr, name: str) -> bool:
 def _is_index_zero(module: Module, node: ast.AST) -> bool:
     parent = module.parent(node)
     return isinstance(parent, ast.Subscript) and isinstance(parent.slice, ast.Constant) and parent.slice.value == 0
-
-
-def _ancestors_until(module: Module, node: ast.AST, stop: ast.AST):
-    for a in module.ancestors(node):
-        if a is stop:
-            return
-        yield a
 
 
 # --------------------------------------------------------------------------------------------------
@@ -3127,7 +3120,7 @@ def compute_metrics(state, batch):
     @staticmethod
     def _repeated(module: Module, call: ast.Call, scope: FuncNode) -> bool:
         """Is the apply repeated over ``range(...)`` in its function (Monte-Carlo passes, ensembles)?"""
-        for a in _ancestors_until(module, call, scope):
+        for a in module.ancestors_until(call, scope):
             it = a.iter if isinstance(a, (ast.For, ast.AsyncFor, ast.comprehension)) else None
             if it is None and isinstance(a, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
                 if any(isinstance(g.iter, ast.Call) and isinstance(g.iter.func, ast.Name) and g.iter.func.id == "range"

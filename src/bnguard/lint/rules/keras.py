@@ -3896,12 +3896,7 @@ def _copy_state(module: Module, project: Project, call: ast.Call, key: tuple) ->
 def _same_block(module: Module, a: ast.AST, b: ast.AST) -> bool:
     """Are ``a`` and ``b`` in statements of one statement list (``ema.set_weights(...)`` right beside
     the ``clone_model`` line, not inside a loop or branch that repeats it)?"""
-    def stmt(n: ast.AST) -> Optional[ast.AST]:
-        while n is not None and not isinstance(n, ast.stmt):
-            n = module.parent(n)
-        return n
-
-    sa, sb = stmt(a), stmt(b)
+    sa, sb = module.statement_of(a), module.statement_of(b)
     if sa is None or sb is None:
         return False
     pa = module.parent(sa)

@@ -174,8 +174,8 @@ x = keras.layers.BatchNormalization(momentum=0.9)(x)      # = 1 - 0.1
         if len(nums) != len(vals):
             return None
         bad = sorted(v for v in nums if 0 < v < THRESHOLD)
-        if bad and _KNOWS_CONVENTION.search(kf.comments_at(module, call)) \
-                and not re.search(r"torch", kf.comments_at(module, call), re.I):
+        comment = kf.comments_at(module, call) if bad else ""
+        if _KNOWS_CONVENTION.search(comment) and not re.search(r"torch", comment, re.I):
             return None  # "the default 0.99 is too high in this case": a short memory chosen in this convention
         if not bad:
             if isinstance(call, ast.Call) and nums and all(v == 0 for v in nums) and len(sources) == 1 \

@@ -2443,7 +2443,7 @@ with tf.control_dependencies(update_ops):
         for g in ctx.update_consumers + ctx.dead_collections:
             if g.module is not module:
                 continue
-            stmt_g = _statement(g.node, module)
+            stmt_g = module.statement_of(g.node)
             if stmt_g is None or _baseline_snapshot(g, module):
                 continue
             ended = _graph_block_ended_before(g, stmt_g, module, project)
@@ -3044,7 +3044,7 @@ def _called_after_graph_block(fn, project: Project):
     for k in sites:
         if k.scope is fn or any(_as_default_block(a) for a in k.module.ancestors(k.node)):
             return None
-        stmt = _statement(k.node, k.module)
+        stmt = k.module.statement_of(k.node)
         ended = _ended_graph_block(k.scope, stmt, k.module, project) if stmt is not None else None
         if not ended or not _fresh_graph_block(ended[0], k.scope, k.module):
             return None
@@ -3096,13 +3096,6 @@ def _ended_graph_block(scope, stmt_g: ast.AST, module: Module, project: Project)
 
 def _inside_node(node: ast.AST, owner: ast.AST, module: Module) -> bool:
     return owner is module.tree or any(a is owner for a in module.ancestors(node))
-
-
-def _statement(node: ast.AST, module: Module):
-    cur = node
-    while cur is not None and not isinstance(cur, ast.stmt):
-        cur = module.parent(cur)
-    return cur
 
 
 def _in_loop_with(a: ast.AST, b: ast.AST, module: Module) -> bool:
