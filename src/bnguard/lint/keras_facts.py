@@ -258,6 +258,15 @@ def _field_expression_values(module: Module, project: Project, expr: ast.AST) ->
     return {(not v) for v in got} if negate else got
 
 
+def self_attribute_stores(module: Module, at: ast.AST, attr: str) -> list[ast.Assign]:
+    """The assignments ``self.<attr> = value`` anywhere in the class enclosing ``at``."""
+    cls = module.enclosing_class(at)
+    return [n for n in (ast.walk(cls) if cls is not None else ())
+            if isinstance(n, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr == attr
+                                                 and isinstance(t.value, ast.Name) and t.value.id == "self"
+                                                 for t in n.targets)]
+
+
 def self_attribute_read(module: Module, expr: ast.AST) -> Optional[tuple[ast.ClassDef, str, bool]]:
     """(enclosing class, attribute, negated?) of ``self.f`` / ``not self.f`` / ``not not self.f``
     inside a class; None for anything else."""
@@ -627,7 +636,7 @@ def _live_constructions(project: Project, module: Module, node: ast.AST,
         parent = module.parent(n)
         if isinstance(parent, ast.Call) and parent.func is n and _is_false_literal(training_arg(parent)[0]):
             continue  # BatchNormalization()(x, training=False)
-        bound = _bound_name(parent, n)
+        bound = module.bound_name(n)
         if bound:
             if bound in frozen:
                 continue
@@ -660,17 +669,6 @@ def _calls_by_toplevel_def(module: Module) -> dict[int, list[CallSite]]:
 
 def _is_false_literal(expr: Optional[ast.AST]) -> bool:
     return isinstance(expr, ast.Constant) and expr.value in (False, 0) and not isinstance(expr.value, str)
-
-
-def _bound_name(parent: Optional[ast.AST], value: ast.AST) -> Optional[str]:
-    """``base`` for ``base = ResNet50(...)``, ``backbone`` for ``self.backbone = ...``."""
-    if isinstance(parent, ast.Assign) and parent.value is value and len(parent.targets) == 1:
-        t = parent.targets[0]
-        if isinstance(t, ast.Name):
-            return t.id
-        if isinstance(t, ast.Attribute):
-            return t.attr
-    return None
 
 
 def _fixed_training_modes(calls: Iterable[ast.Call]) -> tuple[frozenset, frozenset]:
@@ -796,16 +794,8 @@ def _is_bn_model(module: Module, project: Project, expr: ast.expr, depth: int) -
             assigned = [a for a in _assignments(scope if scope is not None else module.tree, expr.id) if a is not None]
         return any(is_bn_model(module, project, a, depth + 1) for a in assigned)
     if isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name) and expr.value.id == "self":
-        cls = module.enclosing_class(expr)
-        if cls is None:
-            return False
-        for n in ast.walk(cls):
-            if isinstance(n, ast.Assign):
-                for t in n.targets:
-                    if isinstance(t, ast.Attribute) and t.attr == expr.attr and isinstance(t.value, ast.Name) and t.value.id == "self":
-                        if is_bn_model(module, project, n.value, depth + 1):
-                            return True
-        return False
+        return any(is_bn_model(module, project, n.value, depth + 1)
+                   for n in self_attribute_stores(module, expr, expr.attr))
     return False
 
 
@@ -834,13 +824,7 @@ def known_bn_free(module: Module, project: Project, expr: Optional[ast.expr]) ->
         if not assigned and scope is not None and not _param_index(scope, expr.id)[2]:
             assigned = _assignments(module.tree, expr.id)
     elif isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name) and expr.value.id == "self":
-        cls = module.enclosing_class(expr)
-        for n in ast.walk(cls) if cls is not None else ():
-            if isinstance(n, ast.Assign):
-                for t in n.targets:
-                    if isinstance(t, ast.Attribute) and t.attr == expr.attr and isinstance(t.value, ast.Name) \
-                            and t.value.id == "self":
-                        assigned.append(n.value)
+        assigned = [n.value for n in self_attribute_stores(module, expr, expr.attr)]
     if not assigned:
         return False
     for a in assigned:
@@ -1334,12 +1318,7 @@ def _torch_optimizer_roots(module: Module, opt: ast.expr, at: ast.AST, depth: in
                 return _roots_through_parameters(scope, roots, values)
             scope = module.scope_of(scope)
     elif isinstance(opt, ast.Attribute) and isinstance(opt.value, ast.Name) and opt.value.id == "self":
-        cls = module.enclosing_class(at)
-        for n in ast.walk(cls) if cls is not None else ():
-            if isinstance(n, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr == opt.attr
-                                                 and isinstance(t.value, ast.Name) and t.value.id == "self"
-                                                 for t in n.targets):
-                values.append((n.value, n))
+        values.extend((n.value, n) for n in self_attribute_stores(module, at, opt.attr))
     roots: set[str] = set()
     for v, _ in values:
         if not isinstance(v, ast.Call) or not (module.imports.resolve(v.func) or "").startswith("torch.optim."):

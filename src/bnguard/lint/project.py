@@ -208,6 +208,18 @@ class Module:
             node = self.parents.get(node)
         return node
 
+    def bound_name(self, value: ast.AST) -> Optional[str]:
+        """The name a single-target assignment binds ``value`` to: ``base`` for ``base = f(...)``,
+        ``backbone`` for ``self.backbone = f(...)``; None otherwise."""
+        parent = self.parents.get(value)
+        if isinstance(parent, ast.Assign) and parent.value is value and len(parent.targets) == 1:
+            t = parent.targets[0]
+            if isinstance(t, ast.Name):
+                return t.id
+            if isinstance(t, ast.Attribute):
+                return t.attr
+        return None
+
     def ancestors_until(self, node: ast.AST, stop: ast.AST) -> Iterator[ast.AST]:
         """The ancestors of ``node`` below ``stop`` (``stop`` itself excluded)."""
         for a in self.ancestors(node):

@@ -999,6 +999,14 @@ class _Resolver:
                 return None
             owner = m.scope_of(owner)
 
+    def single_value(self, name: str, m: Module, scope) -> Optional[ast.expr]:
+        """The expression ``name`` is bound to when it is bound exactly once, by an assignment, in the
+        scope that binds it (seen from ``scope``); None otherwise."""
+        found = self.binding_of(name, m, scope)
+        if found is None or len(found[0]) != 1 or found[0][0].kind != "expr":
+            return None
+        return found[0][0].expr
+
     def _name(self, name: str, m: Module, scope) -> Values:
         found = self.binding_of(name, m, scope)
         return self._bindings(name, found[0], m, found[1]) if found is not None else UNKNOWN
@@ -1386,53 +1394,55 @@ _DICT_WRITERS = frozenset({"update", "setdefault", "pop", "popitem", "clear", "_
 _ALL_KEYS = object()  # a write that may change any key
 
 
+def _dict_write_keys(n: ast.AST, is_target):
+    """The string keys ``n`` writes when it changes a dict that ``is_target(expr)`` accepts
+    (``d[k] = v``, ``del d[k]``, ``d.pop(k)``, ``d.update(k=v)``...): empty when ``n`` writes no such
+    dict, ``_ALL_KEYS`` when the write may change any key (a computed key, ``d.update(other)``,
+    ``d.clear()``)."""
+    if isinstance(n, ast.Subscript) and not isinstance(n.ctx, ast.Load) and is_target(n.value):
+        if not (isinstance(n.slice, ast.Constant) and isinstance(n.slice.value, str)):
+            return _ALL_KEYS
+        return frozenset((n.slice.value,))
+    if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _DICT_WRITERS \
+            and is_target(n.func.value):
+        attr = n.func.attr
+        if attr in ("pop", "setdefault", "__setitem__", "__delitem__") and n.args \
+                and isinstance(n.args[0], ast.Constant) and isinstance(n.args[0].value, str):
+            return frozenset((n.args[0].value,))
+        if attr == "update" and not n.args and all(kw.arg is not None for kw in n.keywords):
+            return frozenset(kw.arg for kw in n.keywords)
+        return _ALL_KEYS
+    return frozenset()
+
+
 def _written_through(name: str, m: Module):
-    """The keys of a dict bound to ``name`` changed in ``m`` (``name[k] = v``, ``del name[k]``,
-    ``name.pop(k)``, ``name.update(k=v)``): a frozenset of them, or ``_ALL_KEYS`` when a write may
-    change any key (a computed key, ``name.update(other)``, ``name.clear()``). Then its display
-    does not tell what those keys hold."""
+    """The keys of a dict bound to ``name`` changed in ``m`` (see ``_dict_write_keys``): a
+    frozenset of them, or ``_ALL_KEYS`` when a write may change any key. Then its display does
+    not tell what those keys hold."""
+    def is_target(e: ast.expr) -> bool:
+        return isinstance(e, ast.Name) and e.id == name
     keys: set = set()
     for n in ast.walk(m.tree) if m.mentions(name + "[") or m.mentions(name + ".") else ():
-        if isinstance(n, ast.Subscript) and not isinstance(n.ctx, ast.Load) \
-                and isinstance(n.value, ast.Name) and n.value.id == name:
-            if not (isinstance(n.slice, ast.Constant) and isinstance(n.slice.value, str)):
-                return _ALL_KEYS
-            keys.add(n.slice.value)
-        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _DICT_WRITERS \
-                and isinstance(n.func.value, ast.Name) and n.func.value.id == name:
-            attr = n.func.attr
-            if attr in ("pop", "setdefault", "__setitem__", "__delitem__") and n.args \
-                    and isinstance(n.args[0], ast.Constant) and isinstance(n.args[0].value, str):
-                keys.add(n.args[0].value)
-            elif attr == "update" and not n.args and all(kw.arg is not None for kw in n.keywords):
-                keys.update(kw.arg for kw in n.keywords)
-            else:
-                return _ALL_KEYS
+        got = _dict_write_keys(n, is_target)
+        if got is _ALL_KEYS:
+            return _ALL_KEYS
+        keys |= got
     return frozenset(keys)
 
 
 def _attribute_written_through(attr: str, project: Project):
     """``_written_through`` for an attribute of any object: ``x.attr[k] = v``, ``x.attr.pop(k)``..."""
+    def is_target(e: ast.expr) -> bool:
+        return isinstance(e, ast.Attribute) and e.attr == attr
     keys: set = set()
     for m in project.modules:
         if not m.mentions("." + attr):
             continue
         for n in ast.walk(m.tree):
-            if isinstance(n, ast.Subscript) and not isinstance(n.ctx, ast.Load) \
-                    and isinstance(n.value, ast.Attribute) and n.value.attr == attr:
-                if not (isinstance(n.slice, ast.Constant) and isinstance(n.slice.value, str)):
-                    return _ALL_KEYS
-                keys.add(n.slice.value)
-            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _DICT_WRITERS \
-                    and isinstance(n.func.value, ast.Attribute) and n.func.value.attr == attr:
-                f = n.func
-                if f.attr in ("pop", "setdefault", "__setitem__", "__delitem__") and n.args \
-                        and isinstance(n.args[0], ast.Constant) and isinstance(n.args[0].value, str):
-                    keys.add(n.args[0].value)
-                elif f.attr == "update" and not n.args and all(kw.arg is not None for kw in n.keywords):
-                    keys.update(kw.arg for kw in n.keywords)
-                else:
-                    return _ALL_KEYS
+            got = _dict_write_keys(n, is_target)
+            if got is _ALL_KEYS:
+                return _ALL_KEYS
+            keys |= got
     return frozenset(keys)
 
 

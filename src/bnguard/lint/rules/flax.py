@@ -283,6 +283,17 @@ def _apply_fn_values(project: Project) -> list[tuple[Module, ast.expr]]:
     return project.fact("flax.apply_fn_values", compute)
 
 
+def _every_known(items: Iterable, read: Callable[..., Optional[list]]) -> Optional[list]:
+    """The concatenation of ``read(item)`` over ``items``; None as soon as one of them is unknown."""
+    out: list = []
+    for item in items:
+        got = read(item)
+        if got is None:
+            return None
+        out += got
+    return out
+
+
 def _bound_arguments(module: Module, project: Project, func: ast.expr, depth: int = 0) -> Optional[Bindings]:
     """The keyword arguments a callable carries before it is called, one dict per way it can be
     bound: ``{}`` for ``model.apply``; ``partial(model.apply, train=False)`` adds ``train``;
@@ -298,13 +309,7 @@ def _bound_arguments(module: Module, project: Project, func: ast.expr, depth: in
         given = [(m, v) for m, v in every if m is module] or every
         if not given:
             return None
-        out: Bindings = []
-        for m, value in given:
-            got = _bound_arguments(m, project, value, depth + 1)
-            if got is None:
-                return None
-            out += got
-        return out
+        return _every_known(given, lambda mv: _bound_arguments(mv[0], project, mv[1], depth + 1))
     if isinstance(func, ast.Call) and (module.imports.resolve(func.func) or "") == "functools.partial" and func.args:
         if any(k.arg is None for k in func.keywords):
             return None
@@ -317,13 +322,7 @@ def _bound_arguments(module: Module, project: Project, func: ast.expr, depth: in
         assigned = _name_values(module, func)  # the innermost scope binding it, up to the module
         if not assigned:
             return None
-        out = []
-        for a in assigned:
-            got = _bound_arguments(module, project, a, depth + 1)
-            if got is None:
-                return None
-            out += got
-        return out
+        return _every_known(assigned, lambda a: _bound_arguments(module, project, a, depth + 1))
     return None
 
 
@@ -353,26 +352,14 @@ def _applied_classes(module: Module, project: Project, func: ast.expr,
         given = [(m, v) for m, v in every if m is module] or every
         if not given:
             return None
-        out: list[tuple[Module, ast.ClassDef]] = []
-        for m, value in given:
-            got = _applied_classes(m, project, value, depth + 1)
-            if got is None:
-                return None
-            out += got
-        return out
+        return _every_known(given, lambda mv: _applied_classes(mv[0], project, mv[1], depth + 1))
     if isinstance(func, ast.Call) and (module.imports.resolve(func.func) or "") == "functools.partial" and func.args:
         return _applied_classes(module, project, func.args[0], depth + 1)
     if isinstance(func, ast.Name):
         values = _name_values(module, func)
         if not values:
             return None
-        out = []
-        for v in values:
-            got = _applied_classes(module, project, v, depth + 1)
-            if got is None:
-                return None
-            out += got
-        return out
+        return _every_known(values, lambda v: _applied_classes(module, project, v, depth + 1))
     return None
 
 
@@ -408,13 +395,7 @@ def _instance_classes(module: Module, project: Project, expr: ast.expr,
     if values is None:
         return None
     if values:
-        out: list[tuple[Module, ast.ClassDef]] = []
-        for v in values:
-            got = _instance_classes(module, project, v, depth + 1)
-            if got is None:
-                return None
-            out += got
-        return out
+        return _every_known(values, lambda v: _instance_classes(module, project, v, depth + 1))
     # a parameter: what every call of its function in the project passes
     scope = module.scope_of(expr)
     while scope is not None and not kf._param_index(scope, expr.id)[2]:

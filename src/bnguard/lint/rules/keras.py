@@ -1071,12 +1071,7 @@ def _instance_defaults_training_true(module: Module, project: Project, target: a
                 return _param_defaults_training_true(project, scope, target.id, depth, found, baked)
             scope = module.scope_of(scope)
     elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self":
-        cls = module.enclosing_class(target)
-        for n in ast.walk(cls) if cls is not None else ():
-            if isinstance(n, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr == target.attr
-                                                 and isinstance(t.value, ast.Name) and t.value.id == "self"
-                                                 for t in n.targets):
-                values.append((module, n.value))
+        values.extend((module, n.value) for n in kf.self_attribute_stores(module, target, target.attr))
     while values:
         vmod, v = values.pop()
         if isinstance(v, ast.IfExp):

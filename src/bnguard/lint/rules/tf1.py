@@ -15,7 +15,7 @@ from bnguard.lint import keras_facts as kf
 from bnguard.lint import values as V
 from bnguard.lint.imports import dotted
 from bnguard.lint.finding import Finding
-from bnguard.lint.project import FunctionInfo, Module, Project, call_assignments, is_unit_test, with_bindings
+from bnguard.lint.project import FunctionInfo, Module, Project, call_assignments, is_unit_test
 from bnguard.lint.rules.base import Rule, RuleDoc, register
 from bnguard.lint.tf1_facts import (
     TRAIN_OP_METHODS,
@@ -942,6 +942,20 @@ def _unfed_default_true(site: BNSite, project: Project) -> Optional[V.Placeholde
     return ph
 
 
+def _flag_placeholders(site: BNSite, project: Project) -> Optional[tuple]:
+    """(placeholders, scope) when the flag's values are placeholders only: read in the whole project,
+    or narrowed to the flag's own program when that is ambiguous (several placeholders, or unknown
+    project-wide). None when some value is not a placeholder or cannot be read."""
+    vals, scope = site.flag, project
+    if vals is V.UNKNOWN or not V.placeholders(vals) or len(vals) > 1:
+        narrowed = _flag_in_program(site, project)
+        if narrowed is not None and narrowed[0] is not V.UNKNOWN:
+            vals, scope = narrowed
+    if vals is V.UNKNOWN or not vals or any(not isinstance(v, V.Placeholder) for v in vals):
+        return None
+    return vals, scope
+
+
 def _fed_only_false(site: BNSite, project: Project) -> Optional[list]:
     """The feeds of a flag that is a placeholder (or several) which every feed in the project sets to
     False: ``make_feed(model, batch)`` whose ``training=False`` default the training loop never
@@ -950,13 +964,10 @@ def _fed_only_false(site: BNSite, project: Project) -> Optional[list]:
     time; ``placeholder_with_default(False)`` is BN102's case) or when a default can be True."""
     if _unfed_placeholder_false(site, project) is not None:
         return None  # BN102 reports it
-    vals, scope = site.flag, project
-    if vals is V.UNKNOWN or not V.placeholders(vals) or len(vals) > 1:
-        narrowed = _flag_in_program(site, project)
-        if narrowed is not None and narrowed[0] is not V.UNKNOWN:
-            vals, scope = narrowed
-    if vals is V.UNKNOWN or not vals or any(not isinstance(v, V.Placeholder) for v in vals):
+    placeholders = _flag_placeholders(site, project)
+    if placeholders is None:
         return None
+    vals, scope = placeholders
     feeds = []
     for ph in vals:
         if ph.has_default and not V.always_false_values(ph.default):
@@ -975,13 +986,10 @@ def _fed_only_true(site: BNSite, project: Project) -> Optional[tuple]:
     statistics (and runs the update ops wherever they are attached to what it fetches). None when
     any feed can be False or cannot be read, when a default can be False, or when no evaluation
     run feeds the flag."""
-    vals, scope = site.flag, project
-    if vals is V.UNKNOWN or not V.placeholders(vals) or len(vals) > 1:
-        narrowed = _flag_in_program(site, project)
-        if narrowed is not None and narrowed[0] is not V.UNKNOWN:
-            vals, scope = narrowed
-    if vals is V.UNKNOWN or not vals or any(not isinstance(v, V.Placeholder) for v in vals):
+    placeholders = _flag_placeholders(site, project)
+    if placeholders is None:
         return None
+    vals, scope = placeholders
     for ph in vals:
         if ph.has_default and not V.always_true_values(ph.default):
             return None
@@ -1732,10 +1740,8 @@ def _loss_of(call: ast.Call, module: Module, project: Project, depth: int = 0) -
     if depth > 5 or call is None:
         return None
     if isinstance(call, ast.Name):
-        found = V.resolver(project).binding_of(call.id, module, module.scope_of(call))
-        if found is None or len(found[0]) != 1 or found[0][0].kind != "expr":
-            return None
-        return _loss_of(found[0][0].expr, module, project, depth + 1)
+        bound = V.resolver(project).single_value(call.id, module, module.scope_of(call))
+        return _loss_of(bound, module, project, depth + 1) if bound is not None else None
     if isinstance(call, (ast.ListComp, ast.GeneratorExp)) and call.generators:
         return _loss_of(call.generators[0].iter, module, project, depth + 1)
     if isinstance(call, ast.Tuple) and call.elts:  # ``grads, _ = tf.clip_by_global_norm(...)`` is not followed
@@ -1926,10 +1932,7 @@ def _phase_order(run: ast.Call, loops: list, m: Module, project: Project) -> Opt
     schedule or the choice cannot be read."""
     fetch = run.args[0]
     if isinstance(fetch, ast.Name):
-        found = V.resolver(project).binding_of(fetch.id, m, m.scope_of(fetch))
-        if found is None or len(found[0]) != 1 or found[0][0].kind != "expr":
-            return None
-        fetch = found[0][0].expr
+        fetch = V.resolver(project).single_value(fetch.id, m, m.scope_of(fetch))
     if not isinstance(fetch, ast.Subscript):
         return None
     container = _single_display(fetch.value, m, project)
@@ -1964,10 +1967,7 @@ def _phase_order(run: ast.Call, loops: list, m: Module, project: Project) -> Opt
 def _single_display(expr: ast.AST, m: Module, project: Project) -> Optional[ast.AST]:
     """The display ``expr`` is bound to once (a name in its scope or the module, an attribute stored once)."""
     if isinstance(expr, ast.Name):
-        found = V.resolver(project).binding_of(expr.id, m, m.scope_of(expr))
-        if found is None or len(found[0]) != 1 or found[0][0].kind != "expr":
-            return None
-        return found[0][0].expr
+        return V.resolver(project).single_value(expr.id, m, m.scope_of(expr))
     if isinstance(expr, ast.Attribute):
         stores = V.resolver(project).attr_stores.get(expr.attr, [])
         return stores[0][0] if len(stores) == 1 else None
@@ -2675,10 +2675,7 @@ def _v1_optimizer(call: ast.Call, module: Module, project: Project) -> bool:
     directly or through a name bound once), not a Keras optimizer?"""
     receiver = call.func.value if isinstance(call.func, ast.Attribute) else None
     if isinstance(receiver, ast.Name):
-        found = V.resolver(project).binding_of(receiver.id, module, module.scope_of(receiver))
-        if found is None or len(found[0]) != 1 or found[0][0].kind != "expr":
-            return False
-        receiver = found[0][0].expr
+        receiver = V.resolver(project).single_value(receiver.id, module, module.scope_of(receiver))
     if not isinstance(receiver, ast.Call):
         return False
     q = module.imports.resolve(receiver.func) or ""

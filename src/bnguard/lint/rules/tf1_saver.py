@@ -127,7 +127,7 @@ saver = tf.train.Saver(tf.trainable_variables() + tf.moving_average_variables())
                 continue
             ctx = train_context(project)
             trains = bool(ctx.trained_modules & program)
-            target = _assigned_name(c.node, module)
+            target = module.bound_name(c.node)
             built = sites[0].where
             if trains and _saves(c.node, target, module, program_modules):
                 yield self.finding(module, c.node, (
@@ -556,17 +556,6 @@ def _trainable_only(expr: ast.AST, module: Module, scope) -> bool:
                 and isinstance(n.func.value, ast.Name) and n.func.value.id == expr.id:
             return False
     return len(bindings) == 1 and _trainable_call(bindings[0], module)
-
-
-def _assigned_name(call: ast.Call, module: Module) -> Optional[str]:
-    parent = module.parent(call)
-    if isinstance(parent, ast.Assign) and len(parent.targets) == 1:
-        t = parent.targets[0]
-        if isinstance(t, ast.Name):
-            return t.id
-        if isinstance(t, ast.Attribute):
-            return t.attr
-    return None
 
 
 def _receiver_is(node: ast.AST, target: Optional[str], saver_call: ast.Call) -> bool:
