@@ -876,6 +876,51 @@ class Flow:
             return False
         return all((dotted(b) or "") in PLAIN_BASES for b in cands[0].cls.bases)
 
+    def filled_only_with_eval_modules(self, module: Module, value: ast.AST, target: str, body: Sequence[ast.stmt],
+                                      scope: Optional[FuncNode]) -> bool:
+        """``ens = nn.ModuleList()`` (or a project subclass of a torch.nn container whose ``__init__``
+        builds nothing) then ``ens.append(torch.load(w).eval())``: an empty container holds no layer of
+        its own, so its construction says nothing about the mode of its BatchNorm layers; they are
+        those of the modules ``body`` adds, each in the mode it had. True when ``body`` adds some and
+        each is visibly in eval mode: ``x.eval()`` (also inside a chain of Module methods), or a
+        local the body puts in eval mode (``m = Net(); m.eval(); ens.append(m)``). A module added
+        in training mode (``ens.append(Net())``) or one of unknown mode keeps the container's
+        construction a new module in training mode."""
+        call = value if isinstance(value, ast.Call) and not value.args and not value.keywords else None
+        if call is None or not self._empty_container_class(module, call, scope):
+            return False
+        added = _added_modules(body, target)
+        if not added:
+            return False
+        nodes = [n for st in body for n in ast.walk(st)] if any(isinstance(e, ast.Name) for e in added) else []
+        for e in added:
+            if isinstance(e, ast.Name):
+                switches = [n for n in nodes if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+                            and n.func.attr in ("eval", "train") and dotted(n.func.value) == e.id]
+                if not switches or any(mode_call(n) != "eval" for n in switches):
+                    return False
+            elif _outer_mode_switch(e) is None:
+                return False
+        return True
+
+    def _empty_container_class(self, module: Module, call: ast.Call, scope: Optional[FuncNode]) -> bool:
+        if (module.qualname(call.func) or "") in _TORCH_CONTAINERS:
+            return True
+        cands, unique = self.resolve(module, call, scope) if isinstance(call.func, ast.Name) else ([], False)
+        if not unique or not cands or cands[0].name != "__init__" or cands[0].cls is None:
+            return False
+        init, cls = cands[0], cands[0].cls
+        if not any((init.module.qualname(b) or "") in _TORCH_CONTAINERS for b in cls.bases):
+            return False
+        for st in init.node.body:  # only ``super().__init__()`` (and a docstring / pass)
+            if isinstance(st, ast.Pass) or isinstance(st, ast.Expr) and isinstance(st.value, ast.Constant):
+                continue
+            c = st.value if isinstance(st, ast.Expr) else None
+            if not (isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr == "__init__"
+                    and not c.keywords and len(c.args) <= (0 if isinstance(c.func.value, ast.Call) else 1)):
+                return False
+        return True
+
     def _own_train_method(self, module: Module, call: ast.Call, scope: Optional[FuncNode]) -> bool:
         """``self.train(loader)`` / ``super().train(mode)`` running a ``train`` method of the
         project (a trainer's epoch, a module's override): that method's body is followed, and its
@@ -1233,7 +1278,8 @@ class Flow:
                         exits.append((st, module, guards, ""))
                     if isinstance(st, ast.Assign) and len(st.targets) == 1:
                         target = dotted(st.targets[0])
-                        if target and _builds_new_module(st.value, target) and len(events) <= MAX_EVENTS:
+                        if target and _builds_new_module(st.value, target) and len(events) <= MAX_EVENTS \
+                                and not self.filled_only_with_eval_modules(module, st.value, target, body, scope):
                             key, text = arg_key(st.targets[0])
                             if key is not None:
                                 add(Event("train", key, text, ((module, st.value),), loops, guards, fresh=True))
@@ -1364,6 +1410,35 @@ def _outer_mode_switch(value: ast.AST) -> Optional[ast.Call]:
             return value if kind == "eval" else None
         value = value.func.value
     return None
+
+
+_TORCH_CONTAINERS = frozenset({"torch.nn.ModuleList", "torch.nn.ModuleDict", "torch.nn.Sequential"})
+
+
+def _added_modules(body: Sequence[ast.stmt], target: str) -> list[ast.AST]:
+    """The modules ``body`` puts into the container ``target``: ``target.append(m)`` /
+    ``insert(i, m)`` / ``add_module(name, m)`` / ``target[k] = m``, each element of ``extend([...])``
+    (a comprehension's element; anything else added is returned as is, unknown)."""
+    out: list[ast.AST] = []
+    stack = list(body)
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        stack.extend(ast.iter_child_nodes(n))
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and dotted(n.func.value) == target and n.args:
+            attr = n.func.attr
+            if attr == "append":
+                out.append(n.args[0])
+            elif attr in ("insert", "add_module", "register_module") and len(n.args) == 2:
+                out.append(n.args[1])
+            elif attr == "extend":
+                seq = n.args[0]
+                out.extend(seq.elts if isinstance(seq, (ast.List, ast.Tuple))
+                           else [seq.elt] if isinstance(seq, (ast.ListComp, ast.GeneratorExp)) else [seq])
+        elif isinstance(n, ast.Assign):
+            out.extend(n.value for t in n.targets if isinstance(t, ast.Subscript) and dotted(t.value) == target)
+    return out
 
 
 def _builds_new_module(value: ast.AST, target: str) -> bool:

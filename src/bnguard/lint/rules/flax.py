@@ -564,7 +564,10 @@ head — when the program addresses some of its named sub-modules by name (`para
 `{**v["batch_stats"], "backbone": pretrained}`, `"frozen" if path[0] == "backbone"`) but never a
 sub-module that holds a BN: that part is freshly initialised and its BN keeps the initial 0/1
 statistics. This holds even when another model of the same file (a pretraining network) has a
-trainable BN. And, in Flax NNX, a call-time flag read from a mode attribute of the module's own —
+trainable BN. And a linen `nn.Sequential` of such blocks given the flag, `self.trunk(x, train=train)`
+with `self.trunk = nn.Sequential([Block(...) for ...])`: `Sequential.__call__` passes extra arguments
+to its first layer only and calls the later layers with the previous output alone, so every block
+after the first runs with its default `train=False` and its BN never updates. And, in Flax NNX, a call-time flag read from a mode attribute of the module's own —
 `self.norm(x, use_running_average=not self.training)` or `use_running_average=self.eval_mode` —
 whose value is always the running-average one (`self.training = False` in `__init__`, nothing in
 the project storing another value), in a program that trains an NNX model and switches modes with
@@ -602,6 +605,9 @@ logits, updates = Net().apply(variables, x, mutable=["batch_stats"])
   the differentiated function's arguments, or whose model's BNs do not all read that one argument;
 - a sub-module called with an explicit `train=False` (a deliberate frozen block), or whose parent
   passes no training flag anywhere;
+- an `nn.Sequential` whose later layers take no flag (Dense, activations), hold it as a constructor
+  field, are called with `train=False`, or whose layers return a tuple / dict (Sequential unpacks it
+  into the next layer's arguments, which can carry the flag on);
 - a constant-True BN next to a BN of the same module whose flag can be False (`not train`): the
   mutable collection is there for that one, and the constant one keeps pretrained statistics on
   purpose (a frozen stem while the rest of the network trains); when that trainable BN belongs to
@@ -631,6 +637,7 @@ logits, updates = Net().apply(variables, x, mutable=["batch_stats"])
             return
         yield from self._applied_in_running_average_mode(module, project)
         yield from self._flag_not_forwarded(module, project)
+        yield from self._sequential_flag_dropped(module, project)
         trained = trained_classes(project)
         reported = {id(expr) for expr in inverted}
         sites = [(node, expr, kf.always_true(module, project, expr), module.enclosing_class(node))
@@ -734,6 +741,55 @@ logits, updates = Net().apply(variables, x, mutable=["batch_stats"])
                 f"default {param}={ast.unparse(arg)} (`use_running_average=not {param}` is True) also when "
                 f"`{parent.name}` runs with {forwarded}=True in training: its statistics never update; pass "
                 f"`{param}={forwarded}`"))
+
+    def _sequential_flag_dropped(self, module: Module, project: Project) -> Iterable[Finding]:
+        """``self.trunk(x, train=train)`` where ``self.trunk = nn.Sequential([Block(...), Block(...)])``:
+        linen's ``Sequential.__call__`` hands its extra arguments to the FIRST layer only and calls
+        every later layer with the previous output alone (flax 0.12.8), so a later ``Block`` whose
+        ``__call__(self, x, train=False)`` feeds ``use_running_average=not train`` keeps its BN on the
+        running averages while the parent trains: its statistics never update."""
+        if not module.mentions("Sequential"):
+            return
+        built = [c.node for c in module.calls if c.qualname in LINEN_SEQUENTIAL]
+        if not built:
+            return
+        names = {t.attr if isinstance(t, ast.Attribute) else t.id for b in built
+                 for a in [module.parent(b)] if isinstance(a, (ast.Assign, ast.AnnAssign))
+                 for t in (a.targets if isinstance(a, ast.Assign) else [a.target]) if isinstance(t, (ast.Attribute, ast.Name))}
+        trained = trained_classes(project)
+        for c in module.calls:
+            node = c.node
+            f = node.func
+            if not (isinstance(f, ast.Call) or isinstance(f, ast.Attribute) and f.attr in names
+                    or isinstance(f, ast.Name) and f.id in names):
+                continue
+            extra = {kw.arg: kw.value for kw in node.keywords if kw.arg is not None}
+            if not (extra or len(node.args) > 1) or kf.has_kwargs_splat(node) \
+                    or any(isinstance(a, ast.Starred) for a in node.args):
+                continue
+            seq = _sequential_of(module, node.func)
+            if seq is None:
+                continue
+            parent = module.enclosing_class(node)
+            for layer_module, cls, position in _later_layer_classes(project, module, seq):
+                if parent is not None and id(parent) not in trained or parent is None and id(cls) not in trained:
+                    continue
+                got = _defaulted_bn_flag(project, cls)
+                if got is None:
+                    continue
+                call_fn, param = got
+                arg, explicit = kf.argument_for(node, call_fn, param, is_method_call=True)
+                if not explicit or arg is None or kf._literal(arg) is False:
+                    continue
+                callee = "this nn.Sequential" if isinstance(node.func, ast.Call) \
+                    else f"`{ast.unparse(node.func)}` is an nn.Sequential: it"
+                yield self.finding(module, node, (
+                    f"{callee} passes `{param}={ast.unparse(arg)}` to its "
+                    f"first layer only and calls the later ones with the previous output alone, so `{cls.name}` "
+                    f"({position}) runs with its default {param}=False (`use_running_average=not {param}` is True) "
+                    f"also in training: its BatchNorm statistics never update; loop over the blocks and pass "
+                    f"`{param}` to each (`for block in blocks: x = block(x, {param}={param})`)"))
+                break
 
     def _nnx_mode_attribute_never_switched(self, module: Module, project: Project,
                                            reported: set[int]) -> Iterable[Finding]:
@@ -1093,6 +1149,101 @@ def _defaulted_bn_flag(project: Project, cls: ast.ClassDef) -> Optional[tuple[Fu
     return None
 
 
+LINEN_SEQUENTIAL = {"flax.linen.Sequential", "flax.linen.combinators.Sequential"}
+
+
+def _sequential_of(module: Module, func: ast.expr) -> Optional[ast.Call]:
+    """The ``nn.Sequential([...])`` construction a callee is: ``nn.Sequential([...])(x)`` itself,
+    ``self.trunk`` assigned only that in its class (``setup``), or a local name bound only to it."""
+    def is_seq(v) -> bool:
+        return isinstance(v, ast.Call) and module.imports.resolve(v.func) in LINEN_SEQUENTIAL
+    if is_seq(func):
+        return func
+    values: Optional[list] = None
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self":
+        cls = module.enclosing_class(func)
+        if cls is None:
+            return None
+        values = [n.value for n in ast.walk(cls) if isinstance(n, (ast.Assign, ast.AnnAssign))
+                  for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
+                  if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self"
+                  and t.attr == func.attr]
+    elif isinstance(func, ast.Name):
+        scope = module.scope_of(func)
+        values = _bindings_in(scope, func.id) if scope is not None else None
+    if not values or len(values) != 1 or not is_seq(values[0]):
+        return None
+    return values[0]
+
+
+def _later_layer_classes(project: Project, module: Module, seq: ast.Call) -> list[tuple[Module, ast.ClassDef, str]]:
+    """(module, class, where) for the project Module classes that ``nn.Sequential(layers)`` can call
+    after its first layer: the elements after the first of a list literal, the element of a list
+    comprehension (over more than one item) or of ``[Block()] * n``, through a local name bound to
+    such a list. Empty when some layer returns a tuple or dict (Sequential unpacks it into the next
+    layer's arguments: a deliberate way to thread a flag through)."""
+    layers = seq.args[0] if seq.args else kf.kwarg(seq, "layers")
+    later: list[tuple[ast.expr, str]] = []
+    every: list[ast.expr] = []
+    if isinstance(layers, ast.Name):
+        scope = module.scope_of(seq)
+        owner = scope if scope is not None else module.tree
+        name, bound = layers.id, _bindings_in(owner, layers.id)
+        layers = bound[0] if bound and len(bound) == 1 else None
+        if isinstance(layers, ast.List) and not layers.elts:
+            # layers = []; for ...: layers.append(Block(...)) (in a loop, or a second append)
+            appends = [n for n in ast.walk(owner) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+                       and isinstance(n.func.value, ast.Name) and n.func.value.id == name]
+            if any(n.func.attr != "append" or len(n.args) != 1 for n in appends):
+                return []
+            every = [n.args[0] for n in appends]
+            later = [(n.args[0], "a later layer") for i, n in enumerate(appends)
+                     if i > 0 or any(isinstance(a, (ast.For, ast.While)) for a in module.ancestors_until(n, owner))]
+            layers = None
+    if isinstance(layers, (ast.List, ast.Tuple)):
+        elts = [e for e in layers.elts if not isinstance(e, ast.Starred)]
+        if len(elts) != len(layers.elts):
+            return []
+        every = elts
+        later = [(e, f"layer {i + 1}") for i, e in enumerate(elts) if i > 0]
+    elif isinstance(layers, (ast.ListComp, ast.GeneratorExp)) and len(layers.generators) >= 1:
+        it = layers.generators[0].iter
+        if isinstance(it, (ast.List, ast.Tuple)) and len(it.elts) < 2 or layers.generators[0].ifs:
+            return []
+        if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range" \
+                and len(it.args) == 1 and isinstance(kf._literal(it.args[0]), int) and kf._literal(it.args[0]) < 2:
+            return []
+        every = [layers.elt]
+        later = [(layers.elt, "every layer after the first")]
+    elif isinstance(layers, ast.BinOp) and isinstance(layers.op, ast.Mult) and isinstance(layers.left, ast.List) \
+            and len(layers.left.elts) == 1 and kf._literal(layers.right) != 1:
+        every = list(layers.left.elts)
+        later = [(layers.left.elts[0], "every layer after the first")]
+    out: list[tuple[Module, ast.ClassDef, str]] = []
+    for expr in every:
+        if not isinstance(expr, ast.Call):
+            continue
+        m, cls = kf.resolve_def_in(project, module, expr.func)
+        if isinstance(cls, ast.ClassDef) and _returns_packed(cls):
+            return []
+    for expr, where in later:
+        if not isinstance(expr, ast.Call):
+            continue
+        m, cls = kf.resolve_def_in(project, module, expr.func)
+        if m is not None and isinstance(cls, ast.ClassDef):
+            out.append((m, cls, where))
+    return out
+
+
+def _returns_packed(cls: ast.ClassDef) -> bool:
+    """Does the class's ``__call__`` return a tuple or dict literal (or anything but a plain value)?"""
+    fn = next((b for b in cls.body if isinstance(b, (ast.FunctionDef, ast.AsyncFunctionDef)) and b.name == "__call__"),
+              None)
+    if fn is None:
+        return False
+    return any(isinstance(r, ast.Return) and isinstance(r.value, (ast.Tuple, ast.Dict)) for r in ast.walk(fn))
+
+
 def _forwarded_flag(module: Module, fn: FuncNode) -> Optional[str]:
     """A parameter of ``fn`` that it passes on as a training flag: ``use_running_average=not P``
     to a BN, or ``P`` by keyword to a sub-module call (``Block(...)(x, train=P)``)."""
@@ -1165,6 +1316,8 @@ def _is_init_call(expr: ast.AST) -> bool:
     f = expr.func
     if isinstance(f, ast.Call) and f.args:  # jax.jit(model.init)(rng, x)
         f = f.args[0]
+    if isinstance(f, ast.Call) and f.args and (dotted(f.func) or "").endswith("partial"):
+        f = f.args[0]  # jax.jit(functools.partial(model.init, train=False))(rng, x)
     return isinstance(f, ast.Attribute) and f.attr == "init"
 
 
@@ -1287,6 +1440,118 @@ def _closed_over_init_stats(module: Module, project: Project, d: ast.Dict, stats
                     and any(isinstance(t, ast.Name) and t.id == init_name for t in n.targets)), None)
     where = module.line_ref(binding.lineno) if binding is not None else "module level"
     return (names and sorted(names)[0]) or "the function", init_name, where
+
+
+def _params_overrides(module: Module) -> Iterator[tuple[ast.expr, ast.Name, ast.expr]]:
+    """(expression, base dict name, params value) for variable dicts that take every collection from
+    a name but the params: ``{**base, "params": p}``, ``dict(base, params=p)``, ``base | {"params":
+    p}``, ``base.copy({"params": p})`` (FrozenDict), ``flax.core.copy(base, {"params": p})``."""
+    for d in module.nodes_of_kind.get(ast.Dict, ()):
+        keys = [k.value if isinstance(k, ast.Constant) else k for k in d.keys]
+        if "params" not in keys or "batch_stats" in keys:
+            continue
+        params = d.values[keys.index("params")]
+        spreads = [v for k, v in zip(d.keys, d.values) if k is None]
+        if spreads:
+            if len(spreads) == 1 and isinstance(spreads[0], ast.Name) and len(d.keys) == 2:
+                yield d, spreads[0], params
+            continue
+        if len(d.keys) != 1:
+            continue
+        parent = module.parent(d)
+        if isinstance(parent, ast.BinOp) and isinstance(parent.op, ast.BitOr) and parent.right is d \
+                and isinstance(parent.left, ast.Name):
+            yield parent, parent.left, params
+        elif isinstance(parent, ast.Call) and parent.args == [d] and not parent.keywords \
+                and isinstance(parent.func, ast.Attribute) and parent.func.attr == "copy" \
+                and isinstance(parent.func.value, ast.Name):
+            yield parent, parent.func.value, params
+        elif isinstance(parent, ast.Call) and len(parent.args) == 2 and parent.args[1] is d \
+                and isinstance(parent.args[0], ast.Name) and module.imports.resolve(parent.func) in (
+                    "flax.core.copy", "flax.core.frozen_dict.copy"):
+            yield parent, parent.args[0], params
+    for c in module.calls:
+        node = c.node
+        if c.name == "dict" and isinstance(node.func, ast.Name) and len(node.args) == 1 \
+                and isinstance(node.args[0], ast.Name) and [k.arg for k in node.keywords] == ["params"]:
+            yield node, node.args[0], node.keywords[0].value
+
+
+def _params_root(params: ast.expr) -> Optional[ast.Name]:
+    """The name a params value is read from: ``p``, ``state.params``, ``state["params"]``."""
+    if isinstance(params, ast.Name):
+        return params
+    if isinstance(params, ast.Attribute) and params.attr == "params" and isinstance(params.value, ast.Name):
+        return params.value
+    if isinstance(params, ast.Subscript) and isinstance(params.value, ast.Name) \
+            and isinstance(params.slice, ast.Constant) and params.slice.value == "params":
+        return params.value
+    return None
+
+
+def _evaluation_apply_of(module: Module, project: Project, expr: ast.expr) -> Optional[ast.Call]:
+    """The ``apply`` / ``apply_fn`` call, with nothing mutable, that takes ``expr`` as its variables:
+    directly, or through a name of the same function bound only to it."""
+    def apply_taking(call, value) -> bool:
+        if not isinstance(call, ast.Call) or not (call.args[:1] == [value] or kf.kwarg(call, "variables") is value):
+            return False
+        callee = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", None)
+        return callee in ("apply", "apply_fn") and kf.kwarg(call, "mutable") is None \
+            and not _mutable_has_batch_stats(module, project, call)
+    parent = module.parent(expr)
+    if isinstance(parent, ast.keyword):
+        parent = module.parent(parent)
+    if apply_taking(parent, expr):
+        return parent
+    scope = module.scope_of(expr)
+    if not (scope is not None and isinstance(parent, ast.Assign) and len(parent.targets) == 1
+            and isinstance(parent.targets[0], ast.Name) and _bindings_in(scope, parent.targets[0].id) == [expr]):
+        return None
+    for r in module.references.get(parent.targets[0].id, ()):
+        call = module.parent(r)
+        if isinstance(call, ast.keyword):
+            call = module.parent(call)
+        if module.scope_of(r) is scope and apply_taking(call, r):
+            return call
+    return None
+
+
+def _init_variables_argument(project: Project, module: Module, fn: FuncNode, name: str, params: str,
+                             depth: int) -> Optional[str]:
+    """Where the ``model.init(...)`` variables bound to parameter ``name`` of ``fn`` come from, when
+    every plain call of ``fn`` (at least one) passes a name bound only to such a result (or a
+    parameter of the caller that is so in turn), unchanged and read for its ``batch_stats`` there
+    (the train state's statistics start from it), and some call passes for parameter ``params``
+    something other than those variables' own params."""
+    sites = _calls_of(project, module, fn)
+    if not sites or depth > 2:
+        return None
+    where, trained = None, False
+    for site in sites:
+        arg, explicit = kf.argument_for(site.node, fn, name)
+        if not explicit or not isinstance(arg, ast.Name):
+            return None
+        caller = site.module.scope_of(site.node)
+        p_arg, p_explicit = kf.argument_for(site.node, fn, params)
+        if p_explicit and _params_root(p_arg) is not None and _params_root(p_arg).id != arg.id:
+            trained = True
+        if caller is not None and kf._param_index(caller, arg.id)[2]:
+            if _bindings_in(caller, arg.id) != []:
+                return None
+            got = _init_variables_argument(project, site.module, caller, arg.id, params, depth + 1)
+            if got is None:
+                return None
+            where = where or got
+            continue
+        owner = caller if caller is not None and _bindings_in(caller, arg.id) else site.module.tree
+        if not _init_only(owner, arg.id) or not any(
+                isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name) and n.value.id == arg.id
+                and isinstance(n.slice, ast.Constant) and n.slice.value == "batch_stats" for n in ast.walk(owner)):
+            return None
+        binding = next((n for n in ast.walk(owner) if isinstance(n, ast.Assign) and _is_init_call(n.value)
+                        and any(isinstance(t, ast.Name) and t.id == arg.id for t in n.targets)), None)
+        where = where or (f"`{arg.id}`, {site.module.line_ref(binding.lineno)}" if binding is not None else f"`{arg.id}`")
+    return where if trained or depth > 0 else None
 
 
 def _reaches_training(module: Module, project: Project, call: ast.Call, depth: int) -> bool:
@@ -1870,7 +2135,12 @@ params, "batch_stats": variables["batch_stats"]}, x, train=False))`, `{**variabl
 or a name bound only to `variables["batch_stats"]`), where `variables` is only ever the result of
 `model.init(...)`, when the program calls it with params other than the init ones (`predict(state.params,
 x_val)`): every evaluation normalizes with the initial 0/1 statistics while training keeps the new ones
-elsewhere (the train state). And the mirror at restore time: a function that copies only the `params`
+elsewhere (the train state). Likewise an evaluation function that receives those init variables as an
+argument and overrides only their params with another argument's (`def evaluate(model, variables,
+state, batch): model.apply({**variables, "params": state.params}, batch, train=False)`, also
+`dict(variables, params=...)`, `variables | {"params": ...}`, `variables.copy({"params": ...})`), when
+every caller passes the unchanged `model.init(...)` result (read there for its `batch_stats`, which
+seed the train state) and some caller passes params of another origin. And the mirror at restore time: a function that copies only the `params`
 entry of a checkpoint it reads back (`raw = serialization.msgpack_restore(...)`,
 `checkpoints.restore_checkpoint(...)`, an orbax `restore`: `raw["params"]`, `restored.params`,
 `from_state_dict(target.params, raw["params"])`) into a fresh state (`target.replace(params=...)`
@@ -1926,7 +2196,9 @@ def train_step(state, x, y):
   or a recalibration helper reached after it, also by the caller it returns the state to), one that
   restores `batch_stats` as well, or writes into `self.state` (the object's other methods are not followed);
 - evaluation functions that take the statistics as an argument or close over a name the training
-  loop rebinds or changes in place, ones only called with the init params (a check before
+  loop rebinds or changes in place, or that override params and batch_stats of a variables dict,
+  or override only the params of one some caller passes that is not the unchanged `model.init` result
+  (the loop keeps it current), ones only called with the init params (a check before
   training), and one-off inline applies mixing trained params with the init statistics (a deliberate
   comparison);
 - projects whose every linen BatchNorm is built with `use_running_average=False` (the running
@@ -1952,6 +2224,7 @@ def train_step(state, x, y):
             yield from (f for f in self._inner_stats_spread(module, project) if (f.line, f.col) not in at)
             if trains_batch_stats(project):
                 yield from self._stale_variable_dicts(module, project)
+                yield from self._init_variables_passed_to_evaluation(module, project)
                 yield from self._restored_params_with_init_stats(module, project)
         yield from self._nnx_merge_dropped(module, project)
 
@@ -2033,6 +2306,36 @@ def train_step(state, x, y):
                     f"caller stores the result back into the `{source}` it passed: these BatchNorm statistics never "
                     "change from their initial values while the params move; take them from the train state "
                     "(`state.batch_stats`) or average them too"))
+
+    def _init_variables_passed_to_evaluation(self, module: Module, project: Project) -> Iterable[Finding]:
+        """``def evaluate(model, variables, state, batch): model.apply({**variables, "params":
+        state.params}, batch, train=False)`` (also ``dict(variables, params=...)``, ``variables |
+        {"params": ...}``, ``variables.copy({"params": ...})``, ``flax.core.copy(variables, {...})``):
+        an evaluation apply (nothing mutable) whose variables override only the params of a dict that
+        every caller passes as the unchanged result of ``model.init(...)`` (one that also supplies the
+        train state's ``batch_stats``), while the params come from another argument: the spread
+        supplies the initial 0/1 batch_stats, and the statistics training writes into the state never
+        reach this evaluation."""
+        if not module.mentions("params") or is_test_file(module.path):
+            return
+        for expr, base, params in _params_overrides(module):
+            fn = module.scope_of(expr)
+            root = _params_root(params)
+            if fn is None or root is None or root.id == base.id or not kf._param_index(fn, base.id)[2] \
+                    or not kf._param_index(fn, root.id)[2] or _bindings_in(fn, base.id) != []:
+                continue
+            apply = _evaluation_apply_of(module, project, expr)
+            if apply is None:
+                continue
+            source = _init_variables_argument(project, module, fn, base.id, root.id, 0)
+            if source is None:
+                continue
+            yield self.finding(module, base, (
+                f"`{fn.name}` overrides only the params of `{base.id}`, and every caller passes there the variables "
+                f"returned by `model.init(...)` ({source}), while the trained params come from `{root.id}`: the "
+                f"spread supplies the initial 0/1 batch_stats, so this evaluation never sees the statistics training "
+                f"writes into the state; override `batch_stats` too (`\"batch_stats\": "
+                f"{ast.unparse(params.value) + '.batch_stats' if isinstance(params, ast.Attribute) else '...'}`)"))
 
     def _restored_params_with_init_stats(self, module: Module, project: Project) -> Iterable[Finding]:
         """A function that takes only the ``params`` sub-tree of a restored checkpoint

@@ -15,7 +15,7 @@ import os
 import re
 import sys
 import weakref
-from typing import Iterable, Optional
+from typing import Iterable, Iterator, Optional
 
 from bnguard.lint import config_values
 from bnguard.lint.finding import Edit, Finding, Fix
@@ -1167,6 +1167,37 @@ def _class_def(name: str, module: Module, project: Project) -> Optional[tuple[as
     return defs[0] if len(defs) == 1 else None
 
 
+def _lineage(cls: Optional[ast.ClassDef], module: Module, project: Optional[Project],
+             limit: int = 8) -> Iterator[tuple[ast.ClassDef, Module]]:
+    """``cls`` and then its project base classes (each base name resolved to the one project class it
+    can denote, ``_class_def``), breadth first (close to Python's MRO for single inheritance), each
+    once, at most ``limit`` classes. Without ``project`` only ``cls`` itself."""
+    todo = [(cls, module)] if cls is not None else []
+    seen: set[int] = set()
+    while todo and len(seen) < limit:
+        c, m = todo.pop(0)
+        if id(c) in seen:
+            continue
+        seen.add(id(c))
+        yield c, m
+        if project is None:
+            continue
+        for b in c.bases:
+            d = dotted(b)
+            found = _class_def(d.rsplit(".", 1)[-1], m, project) if d else None
+            if found is not None:
+                todo.append(found)
+
+
+def _lightning_class(module: Module, node: ast.AST, project: Project) -> bool:
+    """Is ``node`` in a method of a ``LightningModule``, derived directly or through project base
+    classes (``BYOLModule(SSLBaseModule)``, ``SSLBaseModule(VideoModule)``, ``VideoModule(
+    pl.LightningModule)``)? Lightning's Trainer sets its mode (``train()`` before the training steps,
+    ``eval()`` around validation and test), as for a module whose file imports Lightning."""
+    return any((m.qualname(b) or "").split(".", 1)[0] in _LIGHTNING
+               for c, m in _lineage(module.enclosing_class(node), module, project) for b in c.bases)
+
+
 def _is_module_class(cls: ast.ClassDef, module: Module, project: Project, depth: int = 0) -> bool:
     """An ``nn.Module`` subclass (directly, or through one project base class that is)."""
     for b in cls.bases:
@@ -2245,6 +2276,45 @@ def _never_used(name: str, project: Project) -> bool:
     return memo[name]  # type: ignore[index]
 
 
+def _handed_in_only_by_unseen_code(fn: ast.AST, param: str, project: Project, flow: Flow,
+                                   depth: int = 0, seen: frozenset = frozenset()) -> bool:
+    """Does the model that ``fn`` receives as ``param`` come only from code the project does not
+    show? True when nothing calls ``fn`` (an API: its callers choose the mode), and, through the
+    callers that merely forward a parameter of their own (``get_boxes(detector, img)`` calling
+    ``run_net(detector, img)`` with no mode switch of it before), when those callers are themselves
+    never called in a way the flow can follow to them (bound at run time: ``self.get_boxes =
+    get_boxes``). A caller that passes an object of its own (a model it builds, loads or holds)
+    decides, and so does module-level code."""
+    fi = flow.function_info.get(id(fn))
+    if fi is None or id(fn) in seen:
+        return False
+    if _never_used(fi.name, project):
+        return True
+    sites = []
+    for site in project.call_sites(fi.name):
+        cands, _unique = flow.resolve(site.module, site.node, site.scope)
+        if any(c.node is fn for c in cands):
+            sites.append(site)
+    if not sites:
+        return depth > 0  # the forwarding caller is reached only through calls the flow cannot bind
+    if depth >= 3:
+        return False
+    for site in sites:
+        if site.scope is None or site.scope is fn:
+            return False
+        params = _named_params(site.scope)
+        receiver = site.node.func.value if isinstance(site.node.func, ast.Attribute) else None
+        bound = Flow.bind(fi, site.node, lambda e: receiver_key(e, {}, params), receiver)
+        ckey = bound.get(param, (None, ""))[0]
+        if ckey is None or len(ckey) != 1 or not ckey[0].startswith("$") or ckey[0] == "$self":
+            return False
+        if any(e.kind == "step" or e.key is not None and same_object(e.key, ckey) for e in flow.summary(site.scope)):
+            return False  # the caller trains, or switches the model's mode (or rebuilds it): not a mere forwarder
+        if not _handed_in_only_by_unseen_code(site.scope, ckey[0][1:], project, flow, depth + 1, seen | {id(fn)}):
+            return False
+    return True
+
+
 def _class_never_used(name: str, project: Project) -> bool:
     """Is the class ``name`` never constructed, subclassed or referred to anywhere in the project?"""
     memo = project.facts.setdefault("torch.class_never_used", {})  # type: ignore[arg-type]
@@ -2404,8 +2474,12 @@ generators sampled in train mode (GANs); models whose class (defined in the proj
 has no BatchNorm, also after `net = net.type(...)` / `.double()` (Module methods return the module);
 calls with an explicit `training=` and Keras models (Keras 3 on the torch backend: `training=`
 decides, not `eval()`); a hook such as `model_fn(model, x)` is judged by the model it receives;
-PyTorch Lightning modules; a function that receives the model (a parameter, or `self`) when nothing
-in the project calls it or refers to it (dead code, or an API whose callers choose the mode); a
+PyTorch Lightning modules (also a class derived from `LightningModule` through project base classes);
+a no_grad helper that the project calls only from training steps, unconditionally and at the loop level of
+the optimizer step (a target / teacher network pass of the step); a function that receives the model (a
+parameter, or `self`) when nothing in the project calls it or refers to it (dead code, or an API whose
+callers choose the mode), also through callers that only forward a model parameter of their own and are
+themselves never called in a way the project shows (a function bound at run time); a
 method run as `model.test_loop(loader)` right after the caller's `model.eval()` (that covers
 `self.feature` inside it); a model of unknown class run beside one the function puts in eval mode
 (a BN-free companion: a text encoder); BN built only under a flag that is false at every call site
@@ -2458,6 +2532,8 @@ a model handed to another call (an evaluation engine may set its mode), generato
             no_grad_region = not _evaluation_block(region, module)
             if no_grad_region and _in_training_step(module, region, scope, events):
                 continue  # a teacher / target network under no_grad inside a training step
+            if scope is not None and _lightning_class(module, scope, project):
+                continue  # a LightningModule's method (through project base classes): the Trainer sets its mode
             if scope is not None and (any(_deliberate_train_mode(n) for n in _identifiers(scope)) or _sets_bn_momentum(scope)):
                 continue
             params = set()
@@ -2520,9 +2596,14 @@ a model handed to another call (an evaluation engine may set its mode), generato
                 if scope is not None and (key[0].startswith("$") or (dotted(model_expr) or "").startswith("self.")) \
                         and _never_used(scope.name, project):
                     continue  # the caller chooses the mode of a model it passes in, and there is none
+                if scope is not None and len(key) == 1 and key[0].startswith("$") and key[0] != "$self" \
+                        and _handed_in_only_by_unseen_code(scope, key[0][1:], project, flow):
+                    continue  # the callers only forward a model that code the project does not show hands in
                 if len(key) == 1 and not key[0].startswith(("$", "%")) and (dotted(model_expr) or "").startswith("self.") \
                         and _handed_in_by_unseen_builder(module, call, key[0], project):
                     continue  # ``self.model = model`` of an object nothing in the project builds: its builder chooses
+                if no_grad_region and _helper_of_training_steps(module, scope, project, flow):
+                    break  # a no_grad helper of the training steps: a target / teacher pass, part of the step
                 reported.add((id(scope), key))
                 each = model_expr is not call.func and isinstance(call.func, ast.Name) and _MODEL_LIST_NAME.search(text)
                 switch = f"for m in {text}: m.eval()" if each else f"{text}.eval()"
@@ -3537,6 +3618,31 @@ def _eval_undone_in_region(module: Module, region: ast.AST, events: list[Event],
     return last
 
 
+def _helper_of_training_steps(module: Module, scope, project: Project, flow: Flow) -> bool:
+    """Is ``scope`` (``@torch.no_grad() def _compute_targets(self, x)``) called by the project only
+    from training steps, each call unconditional and at the loop level where the caller steps an
+    optimizer (``keys = self._compute_keys(x)`` before ``self.manual_backward(loss)`` and the
+    optimizer step)? Then its pass is part of the step, like a no_grad block written in the step
+    itself (a target / teacher network). Not a function named for evaluation, and not one called
+    under a condition (a periodic evaluation inside the training loop)."""
+    if scope is None or _EVAL_FUNC.search(scope.name):
+        return False
+    fi = flow.function_info.get(id(scope))
+    if fi is None:
+        return False
+    sites = [site for site in project.call_sites(fi.name)
+             if any(c.node is scope for c in flow.resolve(site.module, site.node, site.scope)[0])]
+    if not sites:
+        return False
+    for site in sites:
+        if site.scope is None or site.scope is scope or any(
+                isinstance(a, (ast.If, ast.IfExp, ast.Try)) for a in site.module.ancestors_until(site.node, site.scope)):
+            return False
+        if not _in_training_step(site.module, site.node, site.scope, flow.summary(site.scope)):
+            return False
+    return True
+
+
 def _in_training_step(module: Module, region: ast.AST, scope, events: list[Event]) -> bool:
     """Does an optimizer step run at the same loop level as the region (same iteration)?"""
     region_loop = None
@@ -3626,21 +3732,10 @@ def _own_method(module: Module, call: ast.Call, f: ast.AST, project: Optional[Pr
     ``self.set_model_mode("eval")`` of a trainer base), not a sub-module run forward."""
     if not (isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in ("self", "cls")):
         return False
-    cls = module.enclosing_class(call)
-    todo, seen = ([(cls, module)] if cls is not None else []), 0
-    while todo and seen < 6:
-        c, m = todo.pop()
-        seen += 1
-        # (a ``@property`` returning a sub-module is run forward: not counted)
-        if any(isinstance(b, (ast.FunctionDef, ast.AsyncFunctionDef)) and b.name == f.attr
-               and not any((dotted(d) or "").endswith("property") for d in b.decorator_list) for b in c.body):
-            return True
-        if project is not None:
-            for b in c.bases:
-                found = _class_def((dotted(b) or "").rsplit(".", 1)[-1], m, project) if dotted(b) else None
-                if found is not None and found[0] is not c:
-                    todo.append(found)
-    return False
+    # (a ``@property`` returning a sub-module is run forward: not counted)
+    return any(isinstance(b, (ast.FunctionDef, ast.AsyncFunctionDef)) and b.name == f.attr
+               and not any((dotted(d) or "").endswith("property") for d in b.decorator_list)
+               for c, _m in _lineage(module.enclosing_class(call), module, project, limit=6) for b in c.body)
 
 
 _MODEL_LIST_NAME = re.compile(r"(models|nets|networks|members|ensemble|learners|experts|estimators|classifiers|"
@@ -3731,11 +3826,7 @@ def _handed_in_by_unseen_builder(module: Module, node: ast.AST, attr: str, proje
     cls = module.enclosing_class(node)
     if cls is None or not _class_never_used(cls.name, project):
         return False
-    found: Optional[tuple[ast.ClassDef, Module]] = (cls, module)
-    for _depth in range(4):
-        if found is None:
-            return False
-        c, m = found
+    for c, _m in _lineage(cls, module, project, limit=4):
         init = next((f for f in c.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"), None)
         if init is not None:
             params = {a.arg for a in init.args.args[1:] + init.args.kwonlyargs}
@@ -3744,8 +3835,6 @@ def _handed_in_by_unseen_builder(module: Module, node: ast.AST, attr: str, proje
                 for t in n.targets)]
             if stores:
                 return all(isinstance(n.value, ast.Name) and n.value.id in params for n in stores)
-        bases = [(dotted(b) or "").rsplit(".", 1)[-1] for b in c.bases]
-        found = _class_def(bases[0], m, project) if len(bases) == 1 and bases[0] else None
     return False
 
 
@@ -3756,14 +3845,7 @@ def _property_target(module: Module, expr: ast.AST, project: Project) -> Key:
     parts = d.split(".")
     if len(parts) < 2 or parts[0] != "self":
         return None
-    cls = module.enclosing_class(expr)
-    todo: list[tuple[ast.ClassDef, Module]] = [(cls, module)] if cls is not None else []
-    seen: set[int] = set()
-    while todo and len(seen) < 8:
-        c, m = todo.pop(0)
-        if id(c) in seen:
-            continue
-        seen.add(id(c))
+    for c, _m in _lineage(module.enclosing_class(expr), module, project):
         for f in c.body:
             if isinstance(f, ast.FunctionDef) and f.name == parts[1] \
                     and any((dotted(dec) or "") == "property" for dec in f.decorator_list):
@@ -3774,10 +3856,6 @@ def _property_target(module: Module, expr: ast.AST, project: Project) -> Key:
                         key, _ = receiver_key(body[0].value, {}, set())
                         return key + tuple(p for p in parts[2:] if p != "module") if key is not None else None
                 return None
-        for b in c.bases:
-            found = _class_def((dotted(b) or "").rsplit(".", 1)[-1], m, project) if dotted(b) else None
-            if found is not None:
-                todo.append(found)
     return None
 
 

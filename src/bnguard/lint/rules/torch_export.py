@@ -68,7 +68,9 @@ traced = torch.jit.trace(model, torch.randn(1, 3, 224, 224))
         not_flagged="""
 `torch.jit.script` (it keeps the `training` attribute, so `eval()` still works) and `torch.onnx.export`
 (eval mode by default); a model loaded whole (`torch.load`, `torch.hub.load`, `from_pretrained`) or
-handed in by code the project does not show; a trace whose result is trained afterwards (an optimizer
+handed in by code the project does not show; an empty container (`nn.ModuleList()`, `nn.ModuleDict()`, a
+project subclass whose `__init__` builds nothing) whose every added module is put in eval mode as it is
+added (`ensemble.append(torch.load(w)["model"].eval())`); a trace whose result is trained afterwards (an optimizer
 step follows in the same function); functions or paths named for training-time export, QAT or
 test-time adaptation; unit tests; models whose class (in the project) has no BatchNorm.
 """,
@@ -107,6 +109,10 @@ test-time adaptation; unit tests; models whose class (in the project) has no Bat
                 # mode (the flow records it only in functions that switch or step something)
                 if not _builds_new_module(binding.value, key[0]):
                     continue  # loaded or built elsewhere (torch.load, a factory): its mode is not known here
+                name = key[0].lstrip("%")
+                if flow.filled_only_with_eval_modules(module, binding.value, name,
+                                                      scope.body if scope is not None else module.tree.body, scope):
+                    continue  # an empty container holding the modules added to it, in their own modes
                 last = Event("train", key, text, ((module, binding),), fresh=True)
             if last is not None:
                 if last.kind != "train" or not _definitely_train(last):
