@@ -69,9 +69,9 @@ UPDATE_WIRING_NAMES = {"create_train_op", "optimize_loss", "gan_train_ops", "dep
 # Frameworks that run the update ops in their own trainers.
 SELF_WIRING_PACKAGES = ("tensorpack", "tflearn", "sonnet", "tensorlayer", "tensor2tensor")
 RESTORE_NAMES = {"restore", "import_meta_graph", "init_from_checkpoint", "assign_from_checkpoint_fn",
-                 "assign_from_checkpoint", "load_weights", "load_model", "load_checkpoint"}
+                 "assign_from_checkpoint", "load_weights", "load_model", "load_checkpoint", "warm_start"}
 TRANSFER_NAMES = {"init_from_checkpoint", "assign_from_checkpoint_fn", "assign_from_checkpoint",
-                  "get_variables_to_restore", "load_weights"}
+                  "get_variables_to_restore", "load_weights", "warm_start"}
 INIT_QUALNAMES = {"tensorflow.global_variables_initializer", "tensorflow.initialize_all_variables",
                   "tensorflow.variables_initializer", "tensorflow.initializers.global_variables"}
 # Identifiers that mark deliberate batch statistics at test time (GANs, meta-learning, test-time
@@ -1067,6 +1067,82 @@ def site_in_graph_of(site: BNSite, module: Module, project: Project) -> bool:
         return True
     reached = reachable_from(module, project)
     return any(id(f) in reached for f in enclosing_functions(site.node, site.module))
+
+
+GRAPH_RESETS = {"tensorflow.reset_default_graph", "tensorflow.compat.v1.reset_default_graph"}
+
+
+def top_level_graph_sites(node: ast.AST, module: Module, project: Project, sites: list) -> Optional[list]:
+    """The BN ``sites`` of the default graph a module-level statement at ``node`` builds into, when the
+    module's top level calls ``tf.reset_default_graph()`` (a notebook's parts, a script's stages):
+    each reset starts a new graph, so only the layers built by the top-level statements between the
+    reset before ``node`` and the next one are in it — built there directly, or by functions those
+    statements call. A top-level call runs the definition of its name made BEFORE it (a later
+    ``def`` of the same name, part 2's BN ``encoder``, is not the part-1 ``encoder`` it calls).
+    None when ``node`` is not at the module level or the module resets no graph there."""
+    graph = _top_level_graph(node, module, project)
+    if graph is None:
+        return None
+    return [s for s in sites if _in_top_level_graph(s.node, s.module, module, graph)]
+
+
+def trained_in_top_level_graph(node: ast.AST, module: Module, project: Project) -> Optional[bool]:
+    """For a module-level ``node`` of a module that resets the default graph at its top level: does a
+    train op of that graph (see ``top_level_graph_sites``) exist? None when not such a node."""
+    graph = _top_level_graph(node, module, project)
+    if graph is None:
+        return None
+    return any(_in_top_level_graph(op.node, op.module, module, graph) for op in train_context(project).train_ops)
+
+
+def _in_top_level_graph(node: ast.AST, m: Module, module: Module, graph: tuple) -> bool:
+    start, end, seen = graph
+    if m is module and module.scope_of(node) is None:
+        return start <= node.lineno < end
+    return any(id(f) in seen for f in enclosing_functions(node, m))
+
+
+def _top_level_graph(node: ast.AST, module: Module, project: Project) -> Optional[tuple]:
+    """(first line, end line, ids of the functions the top-level statements in between run) of the
+    graph segment around a module-level ``node``; None when there is no reset at the top level."""
+    if module.scope_of(node) is not None or not module.mentions("reset_default_graph"):
+        return None
+    body = set(map(id, module.tree.body))
+    resets = sorted(k.node.lineno for k in module.calls if k.scope is None and k.qualname in GRAPH_RESETS
+                    and isinstance(module.parent(k.node), ast.Expr) and id(module.parent(k.node)) in body)
+    if not resets:
+        return None
+    line = node.lineno
+    start = max((r for r in resets if r <= line), default=0)
+    end = min((r for r in resets if r > line), default=float("inf"))
+    memo = project.fact("tf1.top_level_graph.memo", lambda p: {})
+    key = (id(module), start)
+    if key in memo:
+        return memo[key]
+    ctx = train_context(project)
+    defs: dict = defaultdict(list)
+    for st in module.tree.body:
+        if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            defs[st.name].append(st)
+    seen: set = set()
+    work = []
+    # (call, line of the top-level statement that runs it): a plain ``f()`` of this module's own
+    # top-level function runs the last ``def f`` made before that statement
+    stack = [(k, k.node.lineno) for k in module.calls
+             if k.scope is None and k.name and start <= k.node.lineno < end]
+    while stack:
+        k, at = stack.pop()
+        ref = _call_ref(k)
+        if ref[1] == "name" and k.module is module and k.name in defs:
+            before = [d for d in defs[k.name] if d.lineno < at]
+            if before and id(before[-1]) not in seen:
+                seen.add(id(before[-1]))
+                stack.extend((c, at) for c in ctx.calls_by_scope.get(id(before[-1]), ()))
+            continue
+        work.append((ref, k.module))
+    _close(work, seen, ctx, project)
+    memo[key] = (start, end, seen)
+    return memo[key]
 
 
 def enclosing_names(node: ast.AST, module: Module) -> list[str]:

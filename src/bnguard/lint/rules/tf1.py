@@ -26,6 +26,8 @@ from bnguard.lint.tf1_facts import (
     enclosing_functions,
     bn_sites,
     bn_sites_in,
+    top_level_graph_sites,
+    trained_in_top_level_graph,
     deliberate_in_program,
     fed_values,
     flag_at_run,
@@ -197,7 +199,10 @@ def project_calls_in(func: ast.AST, module: Module) -> set:
 def _frozen_matters(site: BNSite, project: Project) -> bool:
     """Is the graph of this BN trained (or initialised from scratch and run)? An inference-only
     builder (export, restore-and-predict) uses ``training=False`` correctly."""
-    return (is_trained(site.node, site.module, project) or fresh_session(site.node, site.module, project)) \
+    trained = trained_in_top_level_graph(site.node, site.module, project)  # a notebook's part after a graph reset
+    if trained is None:
+        trained = is_trained(site.node, site.module, project)
+    return (trained or fresh_session(site.node, site.module, project)) \
         and not restored_for_inference(site.module, project)
 
 
@@ -1656,12 +1661,46 @@ def _op_free(expr: ast.AST) -> bool:
                for n in ast.walk(expr))
 
 
+# Python builtins that only regroup the values they are given (tensors included) and create no op.
+_OP_FREE_BUILTINS = frozenset({"zip", "list", "tuple", "dict", "enumerate", "len", "range", "reversed"})
+
+
+def _op_free_grouping(expr: ast.AST, module: Module) -> bool:
+    """``list(zip(grads, params))``, ``[(g, v) for g, v in zip(grads, params)]``: op-free values
+    regrouped by Python builtins (not shadowed by a project definition or an import) and by
+    comprehensions whose parts are op-free too. Creates no graph op."""
+    for n in ast.walk(expr):
+        if isinstance(n, ast.Call):
+            if not (isinstance(n.func, ast.Name) and n.func.id in _OP_FREE_BUILTINS
+                    and n.func.id not in module.imports.aliases and not _defines_name(module, n.func.id)) \
+                    or any(kw.arg is None for kw in n.keywords):
+                return False
+        elif isinstance(n, (ast.Lambda, ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr, ast.Compare,
+                            ast.BoolOp, ast.IfExp, ast.JoinedStr, ast.FormattedValue)):
+            return False
+        elif isinstance(n, (ast.BinOp, ast.UnaryOp, ast.Subscript)):
+            return False  # ``a + b``, ``t[0]`` on tensors build ops
+    return True
+
+
+def _defines_name(module: Module, name: str) -> bool:
+    """Does the module define or bind ``name`` itself (a def, a class, an assignment)?"""
+    for n in ast.walk(module.tree):
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.name == name:
+            return True
+        if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store):
+            return True
+    return False
+
+
 def _dependency_block_builds_no_op(consumer, project: Project) -> Optional[str]:
     """Why the update ops never run when every ``with control_dependencies(update_ops)`` block they
-    govern only constructs an optimizer object (``optimizer = tf.train.AdamOptimizer(lr)``) from
-    values that create no op: control dependencies apply to the ops CREATED inside the block, an
-    optimizer constructor creates none, and ``optimizer.minimize(loss)`` called after the block does
-    not depend on the update ops. None whenever a statement of a block may build an op."""
+    govern creates no graph op: it only constructs an optimizer object (``optimizer =
+    tf.train.AdamOptimizer(lr)``) from values that create no op, or only regroups tensors built before
+    it (``grads_and_vars = list(zip(grads, params))``). Control dependencies apply to the ops CREATED
+    inside the block; neither creates one, and ``optimizer.minimize(loss)`` / ``apply_gradients``
+    called after the block does not depend on the update ops. None whenever a statement of a block
+    may build an op."""
     blocks = _dependency_blocks(consumer)
     if not blocks:
         return None
@@ -1679,6 +1718,8 @@ def _dependency_block_builds_no_op(consumer, project: Project) -> Optional[str]:
             if cls is not None and all(_op_free(a) for a in st.value.args) \
                     and all(kw.arg is not None and _op_free(kw.value) for kw in st.value.keywords):
                 built = built or (cls, st)
+            elif isinstance(st.value, (ast.Call, ast.ListComp, ast.GeneratorExp)) and _op_free_grouping(st.value, m):
+                built = built or (None, st)
             elif not _op_free(st.value):
                 return None
         if built is None:
@@ -1686,6 +1727,11 @@ def _dependency_block_builds_no_op(consumer, project: Project) -> Optional[str]:
         shown = shown or (block, built)
     block, (cls, st) = shown
     target = ast.unparse(st.targets[0])
+    if cls is None:
+        return (f"the `with control_dependencies(update_ops)` at {m.where(block.lineno)} only regroups values built "
+                f"before it (`{target} = {ast.unparse(st.value)}`), which creates no op; control dependencies apply "
+                "only to ops created inside the block, so the `minimize`/`apply_gradients` built from them does not "
+                "depend on the update ops")
     return (f"the `with control_dependencies(update_ops)` at {m.where(block.lineno)} only constructs the optimizer "
             f"(`{target} = {cls}(...)`), which creates no op; control dependencies apply only to ops created inside "
             f"the block, and `{target}.minimize(...)`/`apply_gradients` built after it does not depend on them")
@@ -2055,7 +2101,9 @@ governs a train op that the same function replaces by an unwired one right after
 anything reads it, nor one whose blocks only construct the optimizer object (`with
 control_dependencies(update_ops): opt = tf.train.AdamOptimizer(lr)` and then `opt.minimize(loss)`
 after the block: control dependencies apply only to ops created inside the block, and a TF1 optimizer
-constructor from plain values creates none) (`train_op = opt.minimize(loss)` under the dependency, then `train_op =
+constructor from plain values creates none), or only regroup tensors built before them with Python
+builtins (`with control_dependencies(update_ops): grads_and_vars = list(zip(grads, params))`, then
+`opt.apply_gradients(grads_and_vars)`: `zip`/`list`/a plain comprehension create no op either) (`train_op = opt.minimize(loss)` under the dependency, then `train_op =
 opt.apply_gradients(clipped)`), nor `control_dependencies` on another collection (`get_collection(TRAINABLE_VARIABLES)`, a
 look-alike of the recipe), nor `control_dependencies` on an always-empty list (`[]`, or a hand-written
 `create_train_op(..., update_ops=None)` that turns the None every caller leaves into `list(update_ops
@@ -2146,6 +2194,11 @@ with tf.control_dependencies(update_ops):
   discriminator step runs every UPDATE_OPS); the op is picked per step from several (ops alternating
   with the wired one); the op is grouped (`tf.group(op, *update_ops)`), rebound or handed to anything
   but `sess.run`; the run is not in a loop of its function.
+- A module-level train op whose graph holds no BN layer when the module's top level calls
+  `tf.reset_default_graph()` (a notebook's parts, a script's stages): each reset starts a new graph,
+  so only the layers built by the top-level statements between the resets around the train op count
+  (directly, or by the functions they call — a call runs the `def` of its name made before it, not a
+  later redefinition with BN). The same graph split keeps BN101 to the train ops of the layer's own part.
 """,
         versions=VERSIONS,
     )
@@ -2189,12 +2242,17 @@ with tf.control_dependencies(update_ops):
         sites = program_sites()
         if not sites:
             return
-        first = sites[0]
-        more = f" (and {len(sites) - 1} more)" if len(sites) > 1 else ""
         dead = next((d for d in ctx.dead_collections if id(d.module) in program), None)  # this program's only
         for op in ctx.train_ops:
             if op.module is not module or (_train_op_is_wired(op.node, module, project) and not mismatched):
                 continue
+            # a notebook's ``tf.reset_default_graph()`` starts a new graph: only the layers of this one count
+            graph_sites = top_level_graph_sites(op.node, module, project, sites)
+            op_sites = sites if graph_sites is None else graph_sites
+            if not op_sites:
+                continue
+            first = op_sites[0]
+            more = f" (and {len(op_sites) - 1} more)" if len(op_sites) > 1 else ""
             extra = (f"; `get_collection(UPDATE_OPS)` at {dead.module.where(dead.node.lineno)} is never used"
                      if dead else "")
             runs = "nothing in the project runs them"

@@ -24,6 +24,9 @@ from bnguard.lint.tf1_facts import (RESTORE_NAMES, _call_ref, _close, bn_sites, 
 
 SAVERS = {"tensorflow.train.Saver", "tensorflow.compat.v1.train.Saver"}
 WARM_STARTS = {"tensorflow.train.init_from_checkpoint"}
+# ``tf.train.warm_start(ckpt, vars_to_warm_start=...)``: a regex STRING (the default ``".*"``) or None
+# selects from TRAINABLE_VARIABLES only; a list of scope regexes selects from GLOBAL_VARIABLES.
+REGEX_WARM_STARTS = {"tensorflow.train.warm_start", "tensorflow.compat.v1.train.warm_start"}
 TRAINABLE_LISTS = {"tensorflow.trainable_variables", "tensorflow.compat.v1.trainable_variables"}
 # Words showing the program takes care of the moving statistics itself: slim's
 # ``variables_collections=[TRAINABLE_VARIABLES]`` (facenet), the moving-average collection, a
@@ -63,6 +66,10 @@ variables (`{v.op.name: v for v in tf.trainable_variables(...)}`, `dict(...)` of
 dict filled by `for v in tvars: amap[...] = ...`) when the graph built by the function around the call
 runs its BN layers with training False (flag values read at that function's own calls of the model
 builder): the moving statistics keep their 0/1 initializers.
+Also `tf.train.warm_start(ckpt, vars_to_warm_start=...)` whose selector is a regex string (`'backbone/.*'`, a
+constant naming one), None, absent (the default `'.*'`) or a list of the trainable variables: a string
+selects from TRAINABLE_VARIABLES only (a list of scope strings would select from GLOBAL_VARIABLES), so
+in the same frozen-graph case the moving statistics are not warm-started.
 Also `sess.run(tf.variables_initializer(rest))` run after a `saver.restore(...)` of the same function,
 where `rest` ("the variables the restore did not cover") is the global variables minus only trainable
 ones (`[v for v in tf.global_variables() if v.op.name not in {t.op.name for t in
@@ -107,7 +114,7 @@ saver = tf.train.Saver(tf.trainable_variables() + tf.moving_average_variables())
             if c.qualname in INITIALIZERS:
                 yield from self._restored_statistics_reinitialized(c, module, project)
                 continue
-            if c.qualname in WARM_STARTS:
+            if c.qualname in WARM_STARTS or c.qualname in REGEX_WARM_STARTS:
                 yield from self._warm_start_without_statistics(c, module, project)
                 continue
             if c.qualname not in SAVERS:
@@ -141,7 +148,7 @@ saver = tf.train.Saver(tf.trainable_variables() + tf.moving_average_variables())
                     f"(BN built at {built}) keep their initial values (mean 0, variance 1) after the restore, and "
                     "inference normalizes with them; restore every global variable (`tf.train.Saver()`)"))
             elif trains and ctx.initializer_modules & program and _restores(c.node, target, module, program_modules) \
-                    and not _other_restore(c, program_modules, ignore=("restore",)):
+                    and not _other_restore(c, program_modules, ignore=("restore",), project=project):
                 # fine-tuning re-estimates the statistics, unless the restored layers are frozen
                 frozen = _frozen_in_graph(c.node, module, project)
                 if frozen is not None:
@@ -190,19 +197,32 @@ saver = tf.train.Saver(tf.trainable_variables() + tf.moving_average_variables())
         a graph whose BN layers run with training False: the map names no moving statistics, so they
         keep their initializers (mean 0, variance 1), and nothing re-estimates them since the layers
         never run in training mode there (a frozen pretrained backbone, an evaluation graph)."""
-        amap = c.node.args[1] if len(c.node.args) > 1 else _kw(c.node, "assignment_map")
-        if amap is None or not _trainable_map(amap, module, c.scope):
-            return
+        if c.qualname in REGEX_WARM_STARTS:
+            if not _warm_starts_trainable_only(c.node, module, project):
+                return
+        else:
+            amap = c.node.args[1] if len(c.node.args) > 1 else _kw(c.node, "assignment_map")
+            if amap is None or not _trainable_map(amap, module, c.scope):
+                return
         program = same_program(module, project)
         program_modules = [m for m in project.modules if id(m) in program]
         if any(m.mentions(w) for m in program_modules for w in _HANDLED_WORDS) \
                 or any(_selects_moving_variables(m) for m in program_modules) \
                 or deliberate_in_program(module, project):
             return
-        if _other_restore(c, program_modules):
+        if _other_restore(c, program_modules, project=project):
             return
         frozen = _frozen_in_graph(c.node, module, project)
         if frozen is None:
+            return
+        if c.qualname in REGEX_WARM_STARTS:
+            yield self.finding(module, c.node, (
+                "this `tf.train.warm_start` selects its variables with a regex string (or the default `'.*'`), "
+                "which only considers TRAINABLE_VARIABLES: the batch-norm moving_mean/moving_variance "
+                "(non-trainable) are not warm-started and keep their initial values (mean 0, variance 1), while "
+                f"the layer built at {frozen.where} runs with training False in this graph and normalizes with "
+                "them; pass a list of scope regexes (`vars_to_warm_start=['backbone/.*']`), which selects from "
+                "GLOBAL_VARIABLES"))
             return
         yield self.finding(module, c.node, (
             "this warm start restores only tf.trainable_variables(): the batch-norm moving_mean/moving_variance "
@@ -210,6 +230,26 @@ saver = tf.train.Saver(tf.trainable_variables() + tf.moving_average_variables())
             f"while the layer built at {frozen.where} runs with training False in this graph and normalizes with "
             "them; map the whole scope (`{'backbone/': 'backbone/'}`) or add the moving statistics "
             "(`tf.global_variables()` filtered by scope)"))
+
+
+def _warm_starts_trainable_only(call: ast.Call, module: Module, project: Project) -> bool:
+    """Does ``tf.train.warm_start(ckpt, vars_to_warm_start)`` select from the trainable variables only?
+    Its selector, when a string (a regex; the default is ``".*"``) or None, is looked up in
+    TRAINABLE_VARIABLES; a list of Variables built from the trainable ones is too. A list of scope
+    strings selects from GLOBAL_VARIABLES (the moving statistics included)."""
+    if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+        return False  # ``*args`` / ``**kwargs``: the selector is not known
+    sel = call.args[1] if len(call.args) > 1 else _kw(call, "vars_to_warm_start")
+    if sel is None:
+        return True  # the default ``".*"``
+    if isinstance(sel, ast.Constant):
+        return sel.value is None or isinstance(sel.value, str)
+    if isinstance(sel, (ast.List, ast.Tuple)):
+        return False
+    if _trainable_list(sel, module, module.scope_of(call)):
+        return True
+    vals = V.possible_values(sel, module, project)
+    return vals is not V.UNKNOWN and bool(vals) and all(v is None or isinstance(v, str) for v in vals)
 
 
 INITIALIZERS = {"tensorflow.variables_initializer", "tensorflow.compat.v1.variables_initializer",
@@ -339,8 +379,10 @@ def _sites_in_graph_of(root, module: Module, project: Project) -> list:
         return (module.scope_of(node) is None) if root is None else root in enclosing_functions(node, module)
     _close([(_call_ref(k), module) for k in module.calls if k.name and in_root(k.node)], reached, ctx, project)
     out = []
+    program = same_program(module, project)  # a script the program never imports builds nothing in its graph
     for site in bn_sites(project):
-        if site.api == "keras" or site.flag is not V.UNKNOWN and V.always_true_values(site.flag):
+        if site.api == "keras" or site.flag is not V.UNKNOWN and V.always_true_values(site.flag) \
+                or id(site.module) not in program:
             continue
         here = site.module is module and in_root(site.node)
         if not here and not any(id(f) in reached for f in enclosing_functions(site.node, site.module)):
@@ -359,11 +401,16 @@ def _flag_in_graph(site, root, reached: set, project: Project, depth: int = 6):
         scope = m.scope_of(expr)
         if isinstance(expr, ast.Name) and isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)) \
                 and scope is not root and kf._param_index(scope, expr.id)[2]:
-            calls = [k for k in project.call_sites(scope.name) if k.scope is root or id(k.scope) in reached]
+            called = scope.name
+            cls = m.enclosing_class(scope) if scope.name == "__init__" else None
+            if cls is not None and scope in cls.body:
+                called = cls.name  # ``Tower(x, is_training=False)`` runs ``Tower.__init__``
+            calls = [k for k in project.call_sites(called) if k.scope is root or id(k.scope) in reached]
             if d <= 0 or not calls:
                 return V.UNKNOWN
             for k in calls:
-                arg, _explicit = kf.argument_for(k.node, scope, expr.id, is_method_call=isinstance(k.node.func, ast.Attribute))
+                arg, _explicit = kf.argument_for(k.node, scope, expr.id,
+                                                 is_method_call=cls is not None or isinstance(k.node.func, ast.Attribute))
                 if arg is None:
                     return V.UNKNOWN
                 work.append((arg, k.module if _explicit else m, d - 1))
@@ -375,7 +422,7 @@ def _flag_in_graph(site, root, reached: set, project: Project, depth: int = 6):
     return vals
 
 
-def _other_restore(call, modules: list, ignore: tuple = ()) -> bool:
+def _other_restore(call, modules: list, ignore: tuple = (), project: Optional[Project] = None) -> bool:
     """Another checkpoint load in the program (a Saver restore, a second warm start that is not
     limited to the trainable variables...): it may bring the moving statistics. ``ignore``: call
     names not counted (the Saver's own ``restore``; other Savers are asked separately)."""
@@ -387,6 +434,9 @@ def _other_restore(call, modules: list, ignore: tuple = ()) -> bool:
                 amap = k.node.args[1] if len(k.node.args) > 1 else _kw(k.node, "assignment_map")
                 if amap is not None and _trainable_map(amap, m, k.scope):
                     continue
+            if k.qualname in REGEX_WARM_STARTS and project is not None \
+                    and _warm_starts_trainable_only(k.node, m, project):
+                continue
             return True
     return False
 
