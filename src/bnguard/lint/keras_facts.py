@@ -779,7 +779,16 @@ def _is_bn_model(module: Module, project: Project, expr: ast.expr, depth: int) -
             target = _tf_function_model(expr)
             return target is not None and is_bn_model(module, project, target, depth + 1)
         d = resolve_def(project, module, expr.func)
-        return d is not None and id(d) in bn_builders(project)
+        if d is not None and id(d) in bn_builders(project):
+            return True
+        # ``model = prepare_for_mc(model)``: a helper that hands back the model it was given
+        passed = _returned_argument(expr, d) if isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef)) else None
+        if isinstance(passed, ast.Name):
+            scope = module.scope_of(expr)
+            if scope is not None and _param_index(scope, passed.id)[2] \
+                    and all(a is expr for a in _assignments(scope, passed.id)):
+                return _param_is_bn_model(project, scope, passed.id, depth)  # ``model = prep(model)``, model a parameter
+        return passed is not None and is_bn_model(module, project, passed, depth + 1)
     if isinstance(expr, ast.Name):
         scope = module.scope_of(expr)
         owner: ast.AST = scope if scope is not None else module.tree
@@ -797,6 +806,21 @@ def _is_bn_model(module: Module, project: Project, expr: ast.expr, depth: int) -
         return any(is_bn_model(module, project, n.value, depth + 1)
                    for n in self_attribute_stores(module, expr, expr.attr))
     return False
+
+
+def _returned_argument(call: ast.Call, fn: FuncNode) -> Optional[ast.expr]:
+    """The argument of ``call`` that ``fn`` returns unchanged: every ``return`` of ``fn`` names the
+    same parameter, which the body never rebinds (``def prepare(model): ...; return model``)."""
+    returns = _returns_of(fn)
+    if not returns or any(not isinstance(r.value, ast.Name) for r in returns):
+        return None
+    name = returns[0].value.id  # type: ignore[union-attr]
+    if any(r.value.id != name for r in returns) or _assignments(fn, name):  # type: ignore[union-attr]
+        return None
+    if not _param_index(fn, name)[2]:
+        return None
+    arg, explicit = argument_for(call, fn, name)
+    return arg if explicit else None
 
 
 def _bn_model_element(module: Module, project: Project, sequential: ast.Call, depth: int) -> bool:

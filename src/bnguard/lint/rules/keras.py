@@ -779,6 +779,15 @@ MobileNet, MobileNetV2, MobileNetV3Small/Large, EfficientNetB0-B7, EfficientNetV
 DenseNet121/169/201, InceptionV3, InceptionResNetV2, Xception, NASNetMobile/Large, RegNetX*/Y*
 (not VGG16/VGG19, not ConvNeXt).
 
+Also a *view* of the trained model called without `training` in a GradientTape step: a functional
+model built over the model's own graph (`keras.Model(net.input, net.get_layer("embedding").output)`,
+`keras.Model(inputs=net.inputs, outputs=net.layers[-2].output)`) shares `net`'s layers, so when the
+tape differentiates `net`'s variables (`net.trainable_variables`, directly or through a name or a
+`self.` attribute holding it) the shared BN layers run in inference mode. Silent when the step also
+runs `net` (or a view of it) with an explicit `training`, or the base is frozen or holds no BN
+(a perceptual-loss view of a pretrained extractor whose variables are not differentiated is not a
+view of the trained model). Reported once per view and step.
+
 Also, when a training step runs a model's `call` method directly (`model.call(x, training=True)`
 in the GradientTape, `self.call(x)` in a `train_step`), the `call` of that model's class — and of
 the project blocks it builds — that runs a BatchNormalization sublayer (or a block or Sequential
@@ -865,7 +874,71 @@ for x, y in dataset:
                                f"frozen); pass training=True")
                 yield self.finding(cmod, call, message, fix=self._fix(cmod, call))
             yield from self._none_through_helpers(module, project, region, frozen)
+            yield from self._view_calls(module, project, region, frozen)
         yield from self._direct_call_bypasses_mode(module, project)
+
+    def _view_calls(self, module: Module, project: Project, region, frozen: frozenset) -> Iterable[Finding]:
+        """``emb = self.embedder(x)`` in a GradientTape whose gradient is taken over ``net``'s variables,
+        with ``self.embedder = keras.Model(net.input, net.get_layer("embedding").output)``: the view
+        shares ``net``'s layers, so its call without ``training`` runs the trained BN layers in
+        inference mode (moving statistics never update). Silent when the step also runs the base model
+        (or a view of it) with an explicit ``training``, or the base is frozen."""
+        if region.kind != "tape" or not module.mentions(".input") or not module.mentions(".output"):
+            return
+        from bnguard.lint import keras_views as kv
+
+        holders = kv.view_holders(module, project)  # names / attributes bound to a view somewhere in the module
+        if not holders:
+            return
+        views = []
+        for n in region.nodes():
+            if not isinstance(n, ast.Call) or not isinstance(n.func, (ast.Name, ast.Attribute)) \
+                    or (n.func.id if isinstance(n.func, ast.Name) else n.func.attr) not in holders:
+                continue
+            got = kv.binding(module, n.func, n)
+            if got is None or not isinstance(got[0], ast.Call):
+                continue
+            base = kv.view_base(module, got[0])
+            if base is not None:
+                views.append((n, got, base))
+        if not views:
+            return
+        tape_names = {i.optional_vars.id for i in region.anchor.items if isinstance(i.optional_vars, ast.Name)}
+        grads = [g for g in kf._gradient_calls(region.scope if region.scope is not None else module.tree)
+                 if g.func.value.id in tape_names and g.lineno >= region.anchor.lineno]  # type: ignore[attr-defined]
+        trained: set = set()
+        for g in grads:
+            got = kv.source_identities(module, kf.kwarg(g, "sources") or (g.args[1] if len(g.args) > 1 else None), g)
+            if got is None:
+                return
+            trained |= got
+        explicit = set()  # bases the step runs with an explicit training flag
+        for n in region.nodes():
+            if isinstance(n, ast.Call) and kf.training_arg(n)[0] is not None:
+                got = kv.binding(module, n.func, n) if isinstance(n.func, (ast.Name, ast.Attribute)) else None
+                base = kv.view_base(module, got[0]) if got is not None and isinstance(got[0], ast.Call) else None
+                explicit.add(kv.identity(module, base, got[1]) if base is not None else kv.identity(module, n.func, n))
+        reported: set[int] = set()
+        for call, (value, where), base in views:
+            if id(value) in reported:
+                continue  # ``fa, fp, fn = view(a), view(p), view(n)``: once per view and step
+            expr, known = kf.training_arg(call)
+            if not known or expr is not None or any(k.arg and _TRAINING_FLAG_KEYWORD.match(k.arg) for k in call.keywords):
+                continue
+            ident = kv.identity(module, base, where)
+            if ident is None or ident not in trained or ident in explicit:
+                continue
+            names = {dotted(call.func), dotted(base)}
+            if any(x and x.rsplit(".", 1)[-1] in frozen for x in names) or not kf.is_bn_model(module, project, base):
+                continue
+            obj = ast.unparse(call.func)
+            reported.add(id(value))
+            yield self.finding(module, call, (
+                f"`{obj}` is a view of `{ast.unparse(base)}` (`{ast.unparse(value)}` shares its layers, "
+                f"{module.line_ref(value.lineno)}) and is called without `training` inside the training step "
+                f"that differentiates `{ast.unparse(base)}`'s variables: outside fit() the shared "
+                "BatchNormalization layers run in inference mode (moving statistics never update); pass "
+                "training=True"), fix=self._fix(module, call))
 
     def _direct_call_bypasses_mode(self, module: Module, project: Project) -> Iterable[Finding]:
         """A model class whose ``call`` runs a BatchNormalization sublayer (or a sub-block that has
@@ -2538,7 +2611,9 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
   object inside the tape, or inside the step loop of a function named for training);
 - models without trainable BN: no BN visible in the project, BN created `trainable=False`, or the
   model set `trainable = False` (Keras 3 and tf.keras 2.x then run BN in inference mode even with
-  `training=True`); a copy made in the function (`clone_model`, `deepcopy`); a callback whose
+  `training=True`), or its BN layers set non-trainable before the call by a loop over `model.layers`
+  in the function or in a helper it hands the model to (`for l in model.layers: if isinstance(l,
+  BatchNormalization): l.trainable = False`, MC dropout done right); a copy made in the function (`clone_model`, `deepcopy`); a callback whose
   fitted model is not visible;
 - `training=False` with an always-on Dropout subclass (the recommended MC dropout), calls that
   build a functional graph (`keras.Input` in the function), unit tests (`test_*` in test files),
@@ -2593,6 +2668,8 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
                     or (path_tta and not _augments_input(fn)):
                 continue
             if not self._bn_model(module, project, c.node, target, kind):
+                continue
+            if _bn_layers_frozen_before(module, project, c.node, c.scope, target):
                 continue
             if kind == "tape":
                 where = (f"inside a GradientTape in `{fn.name}` whose gradients are taken only for variables the "
@@ -3609,6 +3686,70 @@ def _model_copied_in(module: Module, fn: FuncNode, target: ast.expr) -> bool:
     return False
 
 
+_LAYER_LISTS = frozenset({"layers", "submodules", "_flatten_layers"})
+
+
+def _bn_layers_frozen_before(module: Module, project: Project, call: ast.Call, scope: FuncNode,
+                             target: ast.expr) -> bool:
+    """Does the function around ``call`` (or a project helper it hands the model to before the call,
+    ``prepare_for_mc(model)``) set the model's BatchNormalization layers non-trainable: a loop over
+    ``model.layers`` (``submodules``, ``_flatten_layers()``) assigning ``layer.trainable = False`` to
+    every layer or to those an ``isinstance(layer, BatchNormalization)`` test picks? Keras 3 and
+    tf.keras 2 then run those BN layers in inference mode even with training=True (MC dropout done
+    right)."""
+    if not isinstance(target, ast.Name):
+        return False
+    if _loop_freezes_bn(module, scope, target.id):
+        return True
+    for n in ast.walk(scope):
+        if not (isinstance(n, ast.Call) and n.lineno <= call.lineno and n is not call):
+            continue
+        for i, a in enumerate(n.args):
+            if not (isinstance(a, ast.Name) and a.id == target.id):
+                continue
+            hmod, fn = kf.resolve_def_in(project, module, n.func)
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            params = fn.args.posonlyargs + fn.args.args
+            if i < len(params) and _loop_freezes_bn(hmod, fn, params[i].arg):
+                return True
+    return False
+
+
+def _loop_freezes_bn(module: Module, fn: ast.AST, model: str) -> bool:
+    for loop in ast.walk(fn):
+        if not isinstance(loop, (ast.For, ast.AsyncFor)) or not isinstance(loop.target, ast.Name):
+            continue
+        it = loop.iter
+        if isinstance(it, ast.Call):
+            it = it.func
+        while isinstance(it, ast.Subscript):
+            it = it.value
+        if not (isinstance(it, ast.Attribute) and it.attr in _LAYER_LISTS and isinstance(it.value, ast.Name)
+                and it.value.id == model):
+            continue
+        var = loop.target.id
+        for n in ast.walk(loop):
+            if not (isinstance(n, ast.Assign) and kf._literal(n.value) is False and any(
+                    isinstance(t, ast.Attribute) and t.attr == "trainable" and isinstance(t.value, ast.Name)
+                    and t.value.id == var for t in n.targets)):
+                continue
+            guards = [a for a in module.ancestors(n) if isinstance(a, ast.If) and loop in module.ancestors(a)]
+            if all(_isinstance_bn_test(module, g.test, var) and not any(n in ast.walk(s) for s in g.orelse)
+                   for g in guards):
+                return True
+    return False
+
+
+def _isinstance_bn_test(module: Module, test: ast.expr, var: str) -> bool:
+    """``isinstance(var, BatchNormalization)`` (a tuple of BN classes included)."""
+    if not (isinstance(test, ast.Call) and isinstance(test.func, ast.Name) and test.func.id == "isinstance"
+            and len(test.args) == 2 and isinstance(test.args[0], ast.Name) and test.args[0].id == var):
+        return False
+    classes = test.args[1].elts if isinstance(test.args[1], ast.Tuple) else [test.args[1]]
+    return bool(classes) and all(kf.is_keras_bn_layer(module.imports.resolve(k)) for k in classes)
+
+
 def _sampling(module: Module, call: ast.Call, fn: FuncNode) -> bool:
     """MC-dropout / sampling code: training=True is there for dropout (no one-word fix)."""
     text = " ".join([fn.name, kf.comments_at(module, call)]).lower()
@@ -3633,22 +3774,27 @@ class AveragedCloneStaleStatistics(Rule):
     code = "BN207"
     name = "averaged-clone-stale-bn"
     framework = "keras"
-    summary = "A clone_model copy updated over its trainable weights only (EMA / SWA / target model): BN statistics stay 0/1."
-    triggers = ("clone_model",)
+    summary = "A clone_model copy or twin-built model updated over its trainable weights only (EMA / SWA / target model): BN statistics stay 0/1."
+    triggers = ("clone_model", "trainable_weights", "trainable_variables")
     doc = RuleDoc(
         what="""
-Finds a `keras.models.clone_model(model)` copy (any Keras spelling: `tf.keras`, `tf_keras`, Keras 3)
+Finds a `keras.models.clone_model(model)` copy (any Keras spelling: `tf.keras`, `tf_keras`, Keras 3),
+or a separate model built by a project builder or model class (`target_critic = make_critic(cfg)`,
+`teacher = Net()`, also in a tuple assignment `self.actor_t, self.critic_t = make_actor(), make_critic()`),
 whose weights are then updated only through `zip(copy.trainable_weights, model.trainable_weights)`
 (or `trainable_variables`, either order), assigning to the copy's side (`avg.assign(d * avg + (1 - d)
 * live)`, `assign_sub`, a plain copy): a weight-averaging callback (EMA / Polyak / SWA-style
-shadow model), a target network, written inline or in a helper function given the copy. Reported
-at the `clone_model` call when the source model contains BatchNormalization (for a callback's
+shadow model), a target network, written inline or in a helper function given the copy (every copy the
+helper is called with: `soft_update(self.target_critic, ...)` and `soft_update(self.target_actor, ...)`).
+Reported at the `clone_model` (or builder) call when the source model (the built model) contains BatchNormalization (for a callback's
 `self.model`: a model the callback is given to `fit` of), the copy is used (evaluated, called,
 returned, saved, handed on), and nothing in the program brings the statistics into the copy.
 """,
         why="""
-`clone_model` builds new layers with *fresh* variables: the copy's BatchNormalization moving mean and
-variance start at 0 and 1 (its trainable weights are re-initialised too). The moving statistics are
+`clone_model` (like a second call of the model builder) builds new layers with *fresh* variables: the
+copy's BatchNormalization moving mean and variance start at 0 and 1 (its trainable weights are
+re-initialised too; a `set_weights(model.get_weights())` at construction copies the statistics of that
+moment only). The moving statistics are
 non-trainable weights, so an update that walks `trainable_weights` never touches them: the averaged
 model normalises every input with mean 0 / variance 1 instead of the statistics of the data its
 weights were trained on (measured with Keras 3.15: after `fit` the shadow model's moving mean is
@@ -3702,21 +3848,21 @@ class WeightEMA(keras.callbacks.Callback):
                 if names[side] not in assigned or names[1 - side] in assigned:
                     continue
                 shadow = pair[side]
-                clone = _clone_of(module, project, loop, shadow, 0)
-                if clone is None:
-                    continue
-                cmod, call, key = clone
-                if cmod is not module:
-                    continue  # (the copy made in another module: the pre-filter keeps only files naming clone_model)
-                if id(call) in reported or not _clone_source_has_bn(cmod, project, call):
-                    continue
-                state = _copy_state(cmod, project, call, key)
-                if state != "used":
-                    continue
-                reported.add(id(call))
-                at = module.line_ref(loop.lineno)
-                yield self.finding(module, call, (
-                    f"`{ast.unparse(call)}` makes a copy with fresh variables, and the copy is then updated only "
+                for cmod, call, key in _clone_of(module, project, loop, shadow, 0) or ():
+                    if cmod is not module:
+                        continue  # (the copy made in another module: the pre-filter keeps only files naming clone_model)
+                    if id(call) in reported or not _clone_source_has_bn(cmod, project, call):
+                        continue
+                    state = _copy_state(cmod, project, call, key)
+                    if state != "used":
+                        continue
+                    reported.add(id(call))
+                    at = module.line_ref(loop.lineno)
+                    yield self._report(module, call, it, at)
+
+    def _report(self, module: Module, call: ast.Call, it: ast.expr, at: str) -> Finding:
+        return self.finding(module, call, (
+                    f"`{ast.unparse(call)}` makes a separate model with its own variables, and it is then updated only "
                     f"through `{ast.unparse(it)}` ({at}): its BatchNormalization moving "
                     "mean/variance are non-trainable, so they never follow the source model (0/1 from `clone_model`, "
                     "or whatever was copied at cloning time) and the averaged weights are used with statistics "
@@ -3756,40 +3902,68 @@ def _assigned_loop_names(loop: ast.AST, names: list[str]) -> set[str]:
     return out
 
 
-def _is_clone_model(module: Module, expr: Optional[ast.expr]) -> bool:
+def _is_clone_model(module: Module, expr: Optional[ast.expr], project: Optional[Project] = None) -> bool:
+    """A ``clone_model(model)`` call, or (given ``project``) a call of a project function / class that
+    builds a model (``target_critic = make_critic(cfg)``, ``self.target = QNet()``): either way a
+    separate model with variables of its own."""
     if not isinstance(expr, ast.Call):
         return False
     q = module.imports.resolve(expr.func) or ""
-    return q.endswith("clone_model") and bool(kf.keras_name(q)) and bool(expr.args)
+    if q.endswith("clone_model") and bool(kf.keras_name(q)) and bool(expr.args):
+        return True
+    return project is not None and isinstance(kf.resolve_def(project, module, expr.func),
+                                              (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+
+
+def _self_attribute_values(cls: ast.ClassDef, attr: str) -> list[Optional[ast.expr]]:
+    """The values assigned to ``self.<attr>`` in the class, also by tuple unpacking
+    (``self.target_actor, self.target_critic = make_actor(), make_critic()``); None for a part that
+    cannot be seen (``self.a, self.b = pair``)."""
+    out: list[Optional[ast.expr]] = []
+    for n in ast.walk(cls):
+        if not isinstance(n, ast.Assign):
+            continue
+        for t in n.targets:
+            if isinstance(t, ast.Attribute) and t.attr == attr and isinstance(t.value, ast.Name) and t.value.id == "self":
+                out.append(n.value)
+            elif isinstance(t, (ast.Tuple, ast.List)) and any(
+                    isinstance(e, ast.Attribute) and e.attr == attr and isinstance(e.value, ast.Name)
+                    and e.value.id == "self" for e in ast.walk(t)):
+                part = None
+                if isinstance(n.value, (ast.Tuple, ast.List)) and len(n.value.elts) == len(t.elts) \
+                        and not any(isinstance(e, ast.Starred) for e in t.elts + n.value.elts):
+                    part = next((v for e, v in zip(t.elts, n.value.elts) if isinstance(e, ast.Attribute)
+                                 and e.attr == attr and isinstance(e.value, ast.Name) and e.value.id == "self"), None)
+                out.append(part)
+    return out
 
 
 def _clone_of(module: Module, project: Project, at: ast.AST, expr: ast.expr,
-              depth: int) -> Optional[tuple[Module, ast.Call, tuple]]:
-    """The ``clone_model`` call ``expr`` (the copy's side of the zip) holds: ``self.x`` assigned it in
-    the class (besides ``None``), a name assigned it in the scope, or a parameter every call of the
-    function passes such a copy for. With a key naming the copy (("attr", x, class) / ("name", id, scope))."""
+              depth: int) -> Optional[list[tuple[Module, ast.Call, tuple]]]:
+    """The separate models (``clone_model`` calls, project model builders) ``expr`` (the copy's side of
+    the zip) holds: ``self.x`` assigned one in the class (besides ``None``), a name assigned one in the
+    scope, or a parameter the calls of the function pass such copies for (each resolved one). With a
+    key naming the copy (("attr", x, class) / ("name", id, scope))."""
     if depth > 2:
         return None
     if isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name) and expr.value.id == "self":
         cls = module.enclosing_class(at)
         if cls is None:
             return None
-        bound = [n.value for n in ast.walk(cls) if isinstance(n, ast.Assign) and any(
-            isinstance(t, ast.Attribute) and t.attr == expr.attr and isinstance(t.value, ast.Name)
-            and t.value.id == "self" for t in n.targets)]
-        clones = [b for b in bound if _is_clone_model(module, b)]
+        bound = _self_attribute_values(cls, expr.attr)
+        clones = [b for b in bound if _is_clone_model(module, b, project)]
         if len(clones) != 1 or any(b is not clones[0] and not (isinstance(b, ast.Constant) and b.value is None)
                                    for b in bound):
             return None
-        return module, clones[0], ("attr", expr.attr, cls)
+        return [(module, clones[0], ("attr", expr.attr, cls))]
     if not isinstance(expr, ast.Name):
         return None
     scope = module.scope_of(at)
     owner = scope if scope is not None else module.tree
     bound = kf._assignments(owner, expr.id)
     if bound:
-        if len(bound) == 1 and _is_clone_model(module, bound[0]):
-            return module, bound[0], ("name", expr.id, owner)
+        if len(bound) == 1 and _is_clone_model(module, bound[0], project):
+            return [(module, bound[0], ("name", expr.id, owner))]
         return None
     if scope is None or isinstance(scope, ast.Lambda) or module.enclosing_class(scope) is not None:
         return None
@@ -3799,11 +3973,11 @@ def _clone_of(module: Module, project: Project, at: ast.AST, expr: ast.expr,
                                                  for a in module.ancestors(scope)):
             return None
         bound = kf._assignments(module.tree, expr.id)  # a module-level copy used inside a function
-        if len(bound) == 1 and _is_clone_model(module, bound[0]):
-            return module, bound[0], ("name", expr.id, module.tree)
+        if len(bound) == 1 and _is_clone_model(module, bound[0], project):
+            return [(module, bound[0], ("name", expr.id, module.tree))]
         return None
     position = params.index(expr.id)
-    found = None
+    found: list[tuple[Module, ast.Call, tuple]] = []
     for site in project.call_sites(scope.name):
         if kf.resolve_def(project, site.module, site.node.func) is not scope:
             continue
@@ -3811,16 +3985,19 @@ def _clone_of(module: Module, project: Project, at: ast.AST, expr: ast.expr,
         if arg is None and len(site.node.args) > position \
                 and not any(isinstance(a, ast.Starred) for a in site.node.args[:position + 1]):
             arg = site.node.args[position]
+        # ``soft_update(self.target_actor, ...)`` and ``soft_update(self.target_critic, ...)``: each copy
+        # a call passes is updated by this loop (an argument that is not a copy says nothing of the others)
         got = _clone_of(site.module, project, site.node, arg, depth + 1) if arg is not None else None
-        if got is None or found is not None and got[1] is not found[1]:
-            return None
-        found = got
-    return found
+        found += [g for g in got or () if all(g[1] is not f[1] for f in found)]
+    return found or None
 
 
 def _clone_source_has_bn(module: Module, project: Project, call: ast.Call) -> bool:
     """Does the model given to ``clone_model`` contain BatchNormalization (a callback's ``self.model``:
     a model the callback is given to ``fit`` of)?"""
+    q = module.imports.resolve(call.func) or ""
+    if not (q.endswith("clone_model") and call.args):
+        return kf.is_bn_model(module, project, call)  # a model built by a project builder / class
     src = call.args[0]
     if isinstance(src, ast.Attribute) and isinstance(src.value, ast.Name) and src.value.id == "self" \
             and src.attr == "model":

@@ -88,7 +88,12 @@ written or handed on); unresolved values are not reported. 0.5 (the
 same in both conventions) is not reported, nor a literal 0 at the layer (moving statistics = last batch,
 used on purpose for recalibration); a model builder's momentum *parameter* that is 0 wherever it comes
 from (`def resnet(..., bn_momentum=0.0)` threaded to every BN, a TPU reference's default ported as-is)
-is: the model trains with last-batch statistics.
+is: the model trains with last-batch statistics. So is a momentum 0 assigned after the build (`for
+layer in model.layers: ... layer.momentum = 0`, a literal or a resolved setting) when the model is
+then trained — `model.fit` / `fit_generator` / `train_on_batch` after the loop in the same function,
+or after the call of the helper that sets it (`freeze_bn_statistics(model, 0.0); model.fit(...)`)
+with no momentum assignment in between: PyTorch's way to stop the running statistics, which in Keras
+makes each training batch replace them (a one-pass recalibration with momentum 0 is left alone).
 """,
         why="""
 These frameworks compute `moving = momentum * moving + (1 - momentum) * batch`; PyTorch computes
@@ -103,8 +108,9 @@ x = keras.layers.BatchNormalization(momentum=0.1)(x)      # PyTorch's default, p
 x = keras.layers.BatchNormalization(momentum=0.9)(x)      # = 1 - 0.1
 """,
         not_flagged="""
-- momentum >= 0.5, a literal momentum 0 at the layer (deliberate: last-batch statistics), values that
-  cannot be resolved;
+- momentum >= 0.5, a literal momentum 0 at the layer (deliberate: last-batch statistics), a momentum
+  0 assigned after the build for a recalibration pass (no `fit` / `train_on_batch` follows before the
+  momentum is set again), values that cannot be resolved;
 - a BN that always runs in training mode, so its moving statistics are never read (`training=True`
   in a pix2pix-style TF1 model, a Flax GAN critic whose `use_running_average` is always False,
   `BatchNormalization(momentum=0.1)(x, training=True)`): its momentum changes no output. The Flax
@@ -181,6 +187,10 @@ x = keras.layers.BatchNormalization(momentum=0.9)(x)      # = 1 - 0.1
             if isinstance(call, ast.Call) and nums and all(v == 0 for v in nums) and len(sources) == 1 \
                     and _builder_parameter(sources[0][1], sources[0][0]) is not None:
                 return self._zero_default(module, call, sources[0], key)
+            if isinstance(call, ast.Assign) and nums and all(v == 0 for v in nums):
+                fit = _trained_after_zero_momentum(module, project, call)
+                if fit is not None:
+                    return self._zero_then_trained(module, call, fit)
             return None
         expr, where = sources[0]
         m = bad[0]
@@ -215,6 +225,78 @@ x = keras.layers.BatchNormalization(momentum=0.9)(x)      # = 1 - 0.1
                             f"from): here {key} weighs the old moving statistics, so with 0 they are replaced by each "
                             f"training batch's and evaluation uses the last batch's statistics; use {key}=0.99 (or "
                             f"0.9, = 1 - PyTorch's 0.1)")
+
+
+    def _zero_then_trained(self, module: Module, stmt: ast.Assign, fit: tuple[Module, ast.Call]) -> Finding:
+        fmod, call = fit
+        at = fmod.line_ref(call.lineno) if fmod is module else fmod.where(call.lineno)
+        return self.finding(module, stmt, (
+            f"`{ast.unparse(stmt)}` sets a Keras BatchNormalization momentum to 0 and the model is then trained "
+            f"(`{ast.unparse(call.func)}(...)` at {at}): in Keras momentum weighs the *old* moving statistics "
+            "(PyTorch's momentum=0 freezes them; Keras's replaces them by each batch's), so after training the "
+            "moving mean/variance are the last training batch's; to keep the statistics, use momentum=1.0 or set "
+            "the BN layers trainable=False (inference mode), or keep the default 0.99"))
+
+
+_TRAINING_CALLS = frozenset({"fit", "fit_generator", "train_on_batch"})
+
+
+def _trained_after_zero_momentum(module: Module, project: Project, stmt: ast.Assign) -> Optional[tuple[Module, ast.Call]]:
+    """``for layer in model.layers: ... layer.momentum = 0`` followed by ``model.fit(...)`` (also
+    ``fit_generator`` / ``train_on_batch``): in the same function after the loop, or, when ``model`` is
+    a parameter of a helper (``freeze_bn_statistics(model, m)``), in a function calling the helper after
+    the call. The fit call found, or None (a momentum-0 recalibration pass run otherwise is left alone)."""
+    loop = next((a for a in module.ancestors(stmt) if isinstance(a, (ast.For, ast.AsyncFor))), None)
+    if loop is None:
+        return None
+    it = loop.iter.func if isinstance(loop.iter, ast.Call) else loop.iter
+    while isinstance(it, ast.Subscript):
+        it = it.value
+    if not (isinstance(it, ast.Attribute) and it.attr in ("layers", "submodules", "_flatten_layers")
+            and isinstance(it.value, ast.Name)):
+        return None
+    model = it.value.id
+    fn = module.scope_of(loop)
+    found = _fit_after(module, fn if fn is not None else module.tree, model, loop.end_lineno or loop.lineno)
+    if found is not None:
+        return module, found
+    if fn is None or isinstance(fn, ast.Lambda) or module.enclosing_class(fn) is not None or _binds(fn, model):
+        return None
+    params = [a.arg for a in fn.args.posonlyargs + fn.args.args]
+    if model not in params:
+        return None
+    position = params.index(model)
+    for site in project.call_sites(fn.name):
+        if kf.resolve_def(project, site.module, site.node.func) is not fn:
+            continue
+        arg = kf.kwarg(site.node, model)
+        if arg is None and len(site.node.args) > position \
+                and not any(isinstance(a, ast.Starred) for a in site.node.args[:position + 1]):
+            arg = site.node.args[position]
+        if not isinstance(arg, ast.Name):
+            continue
+        owner = site.module.scope_of(site.node)
+        found = _fit_after(site.module, owner if owner is not None else site.module.tree, arg.id,
+                           site.node.end_lineno or site.node.lineno)
+        if found is not None:
+            return site.module, found
+    return None
+
+
+def _fit_after(module: Module, owner: ast.AST, model: str, line: int) -> Optional[ast.Call]:
+    """The first ``model.fit(...)`` (``fit_generator`` / ``train_on_batch``) in ``owner`` after ``line``,
+    with no ``<layer>.momentum = ...`` assignment in between (the momentum restored before training)."""
+    fits = sorted((n for n in ast.walk(owner) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+                   and n.func.attr in _TRAINING_CALLS and isinstance(n.func.value, ast.Name)
+                   and n.func.value.id == model and n.lineno > line), key=lambda n: n.lineno)
+    if not fits:
+        return None
+    first = fits[0]
+    for n in ast.walk(owner):
+        if isinstance(n, ast.Assign) and line < n.lineno < first.lineno and any(
+                isinstance(t, ast.Attribute) and t.attr == "momentum" for t in n.targets):
+            return None
+    return first
 
 
 def _keras_bn_object(module: Module, obj: ast.expr, stmt: ast.AST) -> bool:
