@@ -109,3 +109,82 @@ def test_optimizer_class_attribute_given_params_trains_what_it_is_given(tmp_path
     assert records["fit_delta"] == set()
     assert records["tune_net"] == {"net"}
     assert records["built"] == {"*"}
+
+
+def test_module_mode_switch_is_not_resolved_to_a_same_named_method_it_cannot_bind(monkeypatch):
+    """``self.net.train()`` in a class whose own ``train(self, task, ctx, stop)`` takes arguments is the
+    Module mode switch: the flow must not follow that method (it would see the method's validation
+    as an eval() of ``self.net.net``)."""
+    import bnguard.lint.rules.torch as torch_rules
+    from _torch_cases import FIXTURES
+    from bnguard.lint.engine import lint_paths
+
+    texts: list[str] = []
+    roots = torch_rules._roots
+
+    def recording(project):
+        for m, events in roots(project):
+            texts.extend(e.text for e in events)
+            yield m, events
+
+    monkeypatch.setattr(torch_rules, "_roots", recording)
+    result = lint_paths([str(FIXTURES / "BN301" / "clean" / "learner_task_method_named_train.py")], select=["BN301"])
+    assert not result.findings
+    assert texts and not any(t.endswith("net.net") for t in texts)
+
+
+def _project_of(*folders):
+    from bnguard.lint.engine import load_source, parse_unit
+    from bnguard.lint.project import Project
+
+    return Project([parse_unit(load_source(str(p))) for folder in folders for p in sorted(folder.glob("*.py"))])
+
+
+def test_only_construction_sites_make_a_class_build_dynamically():
+    """A helper a class only computes with (an inspector formatting annotations with getattr) builds
+    no layer of it; a norm layer picked with ``getattr(nn, norm)(dim)`` in ``__init__`` does."""
+    from bnguard.lint.rules.torch import _bn_classes
+
+    from _torch_cases import FIXTURES
+
+    for folder, dynamic in ((FIXTURES / "BN303" / "clean" / "graph_layers_with_annotation_formatter", False),
+                            (FIXTURES / "bn_index" / "graph_layers_pick_norm_by_name", True)):
+        project = _project_of(folder)
+        module = next(m for m in project.modules if m.path.endswith("layers.py"))
+        index = _bn_classes(project)
+        assert index.has_bn("GraphRegressor", module) is False
+        assert index.builds_dynamically("GraphRegressor", module) is dynamic, folder.name
+
+
+def test_library_model_verdicts_from_normalization_arguments_and_torchscript(tmp_path):
+    """``norm="instance"`` / ``norm=None`` on a library model: no BN; ``norm="batch"`` / ``Norm.BATCH``:
+    BN; a MONAI / torch_geometric model with a non-batch default: no BN unless asked; a TorchScript
+    program (``torch.jit.load``) needs no eval(); an unknown library model stays unknown."""
+    import ast
+
+    from bnguard.lint.rules.torch import _call_verdicts
+
+    src = tmp_path / "models.py"
+    src.write_text(
+        "import torch\n"
+        "from monai.networks.nets import UNETR, UNet, GlobalNet\n"
+        "from monai.networks.layers import Norm\n"
+        "from torch_geometric.nn.models import GCN\n"
+        "from segkit import Segmenter\n"
+        "a = Segmenter(3, norm_name='instance')\n"
+        "b = Segmenter(3, norm=None)\n"
+        "c = Segmenter(3, norm=('BATCH', {}))\n"
+        "d = Segmenter(3)\n"
+        "e = UNETR(in_channels=1, out_channels=2, img_size=96)\n"
+        "f = UNet(3, 1, 2, (8, 16), (2,), norm=Norm.BATCH)\n"
+        "g = GCN(16, 32, 2, 7)\n"
+        "h = GCN(16, 32, 2, 7, norm='batch_norm')\n"
+        "i = GlobalNet(image_size=(64, 64), spatial_dims=2, in_channels=2, num_channel_initial=16, depth=3)\n"
+        "j = torch.jit.load('m.ts')\n"
+        "k = UNet(3, 1, 2, (8, 16), (2,), norm=norm_choice)\n")
+    project = _project_of(tmp_path)
+    module = project.modules[0]
+    got = {n.targets[0].id: _call_verdicts(n.value, module, project, 0)
+           for n in module.tree.body if isinstance(n, ast.Assign)}
+    assert got == {"a": [False], "b": [False], "c": [True], "d": [None], "e": [False], "f": [True],
+                   "g": [False], "h": [True], "i": [None], "j": [False], "k": [None]}

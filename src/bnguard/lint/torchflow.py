@@ -921,6 +921,89 @@ class Flow:
                 return False
         return True
 
+    def _resumed_generator(self, events: list[Event], first: int, loop: ast.AST, loops: tuple, module: Module,
+                           scope: Optional[FuncNode]) -> None:
+        """``for step, loss in train_steps(net, opt, batches): ... validate(net)``: a generator function
+        runs its own loop one iteration per iteration of the consumer's loop, suspended at its
+        ``yield`` while the consumer's body runs. The events the generator's yielding loop holds
+        before its ``yield`` (``events[first:]`` were just added for the loop head's calls) run in
+        every iteration of ``loop`` too, ahead of the consumer's body: they get ``loop`` as an
+        enclosing loop, so that an ``eval()`` in the consumer's body is followed (wrapping around)
+        by the generator's next optimizer step. Only for a head that is the generator call itself
+        (or ``enumerate`` of it), resolved uniquely, with one ``yield`` at the top level of a loop
+        that holds every event of the generator's loops (``while True: for batch in loader: ...;
+        yield``: the loops around it only restart it), and no event after that ``yield`` in it
+        (those would run after the consumer's body; the order would not be known here)."""
+        head = loop.iter
+        if isinstance(head, ast.Call) and isinstance(head.func, ast.Name) and head.func.id == "enumerate" and head.args:
+            head = head.args[0]
+        if not isinstance(head, ast.Call):
+            return
+        cands, unique = self.resolve(module, head, scope)
+        if not unique or len(cands) != 1 or isinstance(cands[0].node, ast.Lambda):
+            return
+        gen = cands[0].node
+        yields = [n for n in _own_nodes(gen) if isinstance(n, (ast.Yield, ast.YieldFrom))]
+        if len(yields) != 1 or isinstance(yields[0], ast.YieldFrom):
+            return
+        gmod = cands[0].module
+        stmt = gmod.statement_of(yields[0])
+        yloop = gmod.parent(stmt) if stmt is not None else None
+        if not isinstance(yloop, LOOP_TYPES) or stmt not in yloop.body:
+            return
+        mine = [i for i in range(first, len(events)) if events[i].sites[0][1] is head and len(events[i].sites) > 1]
+        inside = [i for i in mine if any(lp is yloop for lp in events[i].loops)]
+        if not inside:
+            return
+        k = len(loops)
+        for i in mine:
+            ev = events[i]
+            own = ev.loops[k:]  # the generator's loops (and deeper callees')
+            if own and not any(lp is yloop for lp in own):
+                return  # in another loop of the generator (around the yielding one, or after it): not one run per resumption
+            if i in inside and (ev.sites[1][1].lineno, ev.sites[1][1].col_offset) >= (stmt.lineno, stmt.col_offset):
+                return  # after the yield: runs after the consumer's body
+        for i in inside:
+            ev = events[i]
+            events[i] = replace(ev, loops=ev.loops[:k] + (loop,) + ev.loops[k:])
+
+    def first_run_in_train_mode(self, site, key: Key, events: list[Event], depth: int = 0) -> bool:
+        """Does the call ``site`` run first with ``key`` (in the caller's terms) in train mode, when an
+        ``eval()`` of it comes only later in a loop around the call (``protos = embed(encoder,
+        support)`` then ``encoder.eval()`` in an episode loop: the eval() reaches the call from the
+        second iteration on)? True when the last switch of ``key`` before the call in the caller
+        (``events``, its summary) is an unconditional ``train()`` (also a new module: ``net =
+        Net()``), or, with no switch there, when every call of the caller reaches it that way
+        (``train_epoch(encoder)`` then ``evaluate(encoder)``; parameters followed to the callers'
+        arguments, up to two levels). Unknown (no switch seen, a conditional one, an object the
+        callers cannot name) is False."""
+        line = site.node.lineno
+        before = [e for e in events if e.kind in ("train", "eval", "bnfreeze", "bnfreeze?") and e.key is not None
+                  and same_object(e.key, key) and e.sites[0][1].lineno < line]
+        if before:
+            last = before[-1]
+            return last.kind == "train" and not last.guards
+        if depth >= 2 or site.scope is None or not key or not key[0].startswith("$") or key[0] == "$self":
+            return False
+        fi = self.function_info.get(id(site.scope))
+        if fi is None:
+            return False
+        callers = [c for c in self.project.call_sites(fi.name) if c.scope is not site.scope
+                   and any(f.node is site.scope for f in self.resolve(c.module, c.node, c.scope)[0])]
+        if not callers:
+            return False
+        for c in callers:
+            params = _named_params(c.scope) if c.scope is not None else set()
+            receiver = c.node.func.value if isinstance(c.node.func, ast.Attribute) else None
+            bound = self.bind(fi, c.node, lambda e, ps=params: receiver_key(e, {}, ps), receiver)
+            bkey = bound.get(key[0][1:], (None, ""))[0]
+            if bkey is None:
+                return False
+            cevents = self.summary(c.scope) if c.scope is not None else self.module_summary(c.module)
+            if not self.first_run_in_train_mode(c, bkey + key[1:], cevents, depth + 1):
+                return False
+        return True
+
     def _own_train_method(self, module: Module, call: ast.Call, scope: Optional[FuncNode]) -> bool:
         """``self.train(loader)`` / ``super().train(mode)`` running a ``train`` method of the
         project (a trainer's epoch, a module's override): that method's body is followed, and its
@@ -1148,6 +1231,13 @@ class Flow:
             if kind == "eval":
                 return
             cands, unique = self.resolve(module, call, scope)
+            if cands and kind is not None and not all(_may_bind(fi, call) for fi in cands):
+                # ``self.model.train()`` resolved by name to the learner's own ``train(self, shareable,
+                # fl_ctx, abort_signal)``: a call that cannot bind that method's arguments never runs
+                # it; it is the Module mode switch (already recorded above)
+                cands = [fi for fi in cands if _may_bind(fi, call)]
+                if not cands:
+                    return
             if not cands:
                 passed = self.callable_argument(module, call, scope)
                 if passed is None:
@@ -1226,8 +1316,13 @@ class Flow:
                         on_call(c, loops, guards + ((test, not pol),))
                 elif isinstance(st, LOOP_TYPES):
                     head = st.iter if isinstance(st, (ast.For, ast.AsyncFor)) else st.test
+                    first = len(events)
                     for c in _calls_in_order(head):
                         on_call(c, loops, guards)
+                    if isinstance(st, (ast.For, ast.AsyncFor)) and len(events) > first:
+                        # `for step, loss in train_steps(...)`: the generator's loop resumes in every
+                        # iteration of this one, between this loop's bodies
+                        self._resumed_generator(events, first, st, loops, module, scope)
                     var = st.target.id if isinstance(st, (ast.For, ast.AsyncFor)) and isinstance(st.target, ast.Name) else None
                     if var is None and isinstance(st, (ast.For, ast.AsyncFor)):
                         # for i, m in enumerate(models) / for m, loader in zip(models, loaders):
@@ -1837,6 +1932,30 @@ def _each_listed(ev: Event, bound: dict, fi: FunctionInfo, call: ast.Call, arg_k
         one_bound = dict(bound)
         one_bound[param] = arg_key(elt)
         yield replace(ev, key=(ev.key[0],), text=param), one_bound
+
+
+def _may_bind(fi: FunctionInfo, call: ast.Call) -> bool:
+    """Can ``call`` bind the parameters of ``fi`` (called through an instance or its class name, as
+    ``call_arguments`` reads it)? False when a parameter without default gets no argument or there are
+    more positional arguments than parameters (no ``*args``): Python would raise, so the call runs some
+    other function (``self.model.train()`` is no ``train(self, shareable, fl_ctx)``). True for calls
+    with ``*args`` / ``**kwargs`` and lambdas."""
+    if isinstance(fi.node, ast.Lambda) or any(isinstance(a, ast.Starred) for a in call.args) \
+            or any(k.arg is None for k in call.keywords):
+        return True
+    a = fi.node.args
+    params = [p.arg for p in a.posonlyargs + a.args]
+    n_defaults = len(a.defaults)
+    required = params[:len(params) - n_defaults] if n_defaults else params
+    if fi.cls is not None and params and not any(
+            isinstance(d, ast.Name) and d.id == "staticmethod" for d in fi.node.decorator_list):
+        params, required = params[1:], required[1:]
+    if len(call.args) > len(params) and a.vararg is None:
+        return False
+    given = {k.arg for k in call.keywords}
+    if any(p not in given for p in required[len(call.args):]):
+        return False
+    return all(k.arg in given for k, d in zip(a.kwonlyargs, a.kw_defaults) if d is None)
 
 
 def call_arguments(fi: FunctionInfo, call: ast.Call) -> tuple[Optional[str], dict[str, ast.AST]]:

@@ -894,7 +894,12 @@ as eval() when `was_training = model.training` was read after that function's ow
 (`run_epoch(model, batches, optimizer)` with `training=False`), or an attribute every store of the
 program makes false (a dataclass field default left at construction). A `train()` that an early
 `return` of the called function can skip (from inside `validate()`'s batch loop) does not restore
-the mode, unless the call's arguments rule that return out. Flax NNX models have the same
+the mode, unless the call's arguments rule that return out. A training loop written as a generator
+(`for step, loss in train_steps(model, opt, loader): ... validate(model)`) resumes its loop, up to
+the `yield`, in every iteration of the consumer's loop: an `eval()` in the consumer's body reaches
+the generator's next optimizer step. A `x.train()` / `x.eval()` whose arguments cannot bind a project
+method of that name (a learner's own `train(self, task, ctx, signal)`) is the Module mode switch,
+not a call of that method. Flax NNX models have the same
 switches (`model.eval()` / `model.train()`, stepped by `nnx.Optimizer(...).update(...)`) and are
 checked the same way.
 """,
@@ -1630,7 +1635,7 @@ class _BNIndex:
         """Does the class / factory function (or a project class or function it uses) pick what it
         builds at run time (``getattr(module, name)``, ``importlib``, ``models.__dict__[arch]()``,
         ``MODELS[name](...)``, a class passed in)? Then a BN-free body proves nothing."""
-        return self._reaches(name, module, _dynamic_construction, "dynamic", frozenset())
+        return self._reaches(name, module, _dynamic_construction, "dynamic", frozenset(), _construction_region)
 
     def freezes_bn(self, name: str, module: Optional[Module] = None) -> bool:
         """Does the class / factory (or a project class or function it uses) freeze the parameters
@@ -1657,7 +1662,10 @@ class _BNIndex:
                 return imported, ("import", id(source))
         return defs, None
 
-    def _reaches(self, name: str, module: Optional[Module], predicate, tag: str, stack: frozenset) -> bool:
+    def _reaches(self, name: str, module: Optional[Module], predicate, tag: str, stack: frozenset,
+                 region=None) -> bool:
+        """Does ``predicate`` hold for a definition of ``name`` or for one it uses? With ``region``
+        (a definition -> the part of it searched), only that part of each definition counts."""
         defs, where = self._candidates(name, module)
         memo_key = (tag, name, where)
         if memo_key in self._memo:
@@ -1666,15 +1674,17 @@ class _BNIndex:
             return False
         verdict = False
         for node, m in defs:
-            if predicate(node):
+            part = region(node) if region is not None else node
+            if predicate(part):
                 verdict = True
                 break
-            for n in ast.walk(node):
+            for n in (ast.walk(part) if region is None else _construction_uses(part)):
                 if isinstance(n, (ast.Call, ast.Name)):
                     last = (dotted(n.func if isinstance(n, ast.Call) else n) or "").rsplit(".", 1)[-1]
                     if last in self.defs and last != name:
                         where_used = self._resolves_in(n, m)
-                        if where_used is not None and self._reaches(last, where_used, predicate, tag, stack | {name}):
+                        if where_used is not None and self._reaches(last, where_used, predicate, tag, stack | {name},
+                                                                    region):
                             verdict = True
                             break
             if verdict:
@@ -1729,6 +1739,123 @@ class _BNIndex:
             return source
         # a package whose __init__ re-exports the definition (``models.resnet18()``)
         return m if os.path.basename(source.path) == "__init__.py" else None
+
+
+_REGIONS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _construction_region(node: ast.AST) -> ast.AST:
+    """The part of a class where it builds its sub-modules: its bases, its class-level statements,
+    ``__init__`` and the methods it calls from there (``self._make_layer(...)``), and any other
+    method that stores an attribute on ``self`` (a lazy ``build()`` / ``setup()``). Not a method that
+    only computes with what was built (``forward``, ``Inspector.type_repr`` formatting annotations):
+    what such a method calls builds no layer of the class. A function is its whole body."""
+    if not isinstance(node, ast.ClassDef):
+        return node
+    if node in _REGIONS:
+        return _REGIONS[node]
+    methods = {f.name: f for f in node.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+    def stores_on_self(f: ast.AST) -> bool:
+        for n in ast.walk(f):
+            tgts = n.targets if isinstance(n, ast.Assign) else [n.target] if isinstance(n, (ast.AnnAssign, ast.AugAssign)) else []
+            if any(isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self" for t in tgts):
+                return True
+            if isinstance(n, ast.Call) and ((dotted(n.func) or "") in ("setattr", "self.add_module", "self.register_module")):
+                return True
+        return False
+
+    todo = [f for name, f in methods.items() if name == "__init__" or stores_on_self(f)]
+    kept: dict[str, ast.AST] = {}
+    while todo:
+        f = todo.pop()
+        if f.name in kept:
+            continue
+        kept[f.name] = f
+        for n in ast.walk(f):
+            c = n.func if isinstance(n, ast.Call) else None
+            if isinstance(c, ast.Attribute) and isinstance(c.value, ast.Name) and c.value.id == "self" \
+                    and c.attr in methods and c.attr not in kept:
+                todo.append(methods[c.attr])
+    body = [b for b in node.body if not isinstance(b, (ast.FunctionDef, ast.AsyncFunctionDef)) or b.name in kept]
+    region = ast.ClassDef(name=node.name, bases=node.bases, keywords=node.keywords, body=body or [ast.Pass()],
+                          decorator_list=[])
+    _REGIONS[node] = region
+    return region
+
+
+_CONTAINER_OPS = ("append", "extend", "insert", "add_module", "register_module", "update", "setattr",
+                  "ModuleList", "ModuleDict", "Sequential", "ParameterList", "ParameterDict")
+
+
+def _construction_uses(node: ast.AST) -> list[ast.AST]:
+    """The nodes of a construction region (``_construction_region``) that may build a part of what
+    it makes: its bases, values stored on ``self`` (``self.conv = Block(...)``), arguments of
+    containers and of ``append`` / ``add_module`` / ``setattr``, returned values (a factory's
+    ``return Cls(...)``, a ``_make_layer``), and the values of locals that reach one of those as
+    themselves (``layer = Block(...); self.layers.append(layer)``). Not a helper whose result is only
+    computed with (``module = module_from_template(...)`` of generated code, a formatted string).
+    Arguments of ``super().__init__(...)`` count: the base class stores them."""
+    if node in _USES:
+        return _USES[node]
+    roots: list[ast.AST] = list(node.bases) if isinstance(node, ast.ClassDef) else []
+    local_values: dict[str, list[ast.AST]] = {}
+    handed: set[str] = set()
+
+    def hand(expr: Optional[ast.AST]) -> None:
+        if expr is None:
+            return
+        roots.append(expr)
+        handed.update(_stored_names(expr))
+
+    for n in ast.walk(node):
+        if isinstance(n, (ast.Assign, ast.AnnAssign)) and n.value is not None:
+            tgts = n.targets if isinstance(n, ast.Assign) else [n.target]
+            for t in tgts:
+                base = t
+                while isinstance(base, (ast.Attribute, ast.Subscript)):
+                    base = base.value
+                if isinstance(base, ast.Name) and base is not t and base.id in ("self", "cls"):
+                    hand(n.value)
+                elif isinstance(t, (ast.Name, ast.Tuple, ast.List)):
+                    for name in ({t.id} if isinstance(t, ast.Name) else {e.id for e in t.elts if isinstance(e, ast.Name)}):
+                        local_values.setdefault(name, []).append(n.value)
+        elif isinstance(n, ast.Return):
+            hand(n.value)
+        elif isinstance(n, ast.Call) and ((dotted(n.func) or "").rsplit(".", 1)[-1] in _CONTAINER_OPS or (
+                isinstance(n.func, ast.Attribute) and n.func.attr == "__init__")):
+            # (``super().__init__(encoder=make_encoder(cfg))``: the base class stores what it is given)
+            for a in [*n.args, *(k.value for k in n.keywords)]:
+                hand(a)
+    done: set[str] = set()
+    while handed - done:
+        name = (handed - done).pop()
+        done.add(name)
+        for v in local_values.get(name, ()):
+            hand(v)
+    out = [x for r in roots for x in ast.walk(r)]
+    _USES[node] = out
+    return out
+
+
+_USES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _stored_names(expr: ast.AST) -> set[str]:
+    """Locals an expression hands over as themselves: ``layer``, ``[conv, bn]``, ``*layers``,
+    ``nn.Sequential(*layers)``, ``a if c else b``; not ``module.propagate`` (an attribute of it)."""
+    if isinstance(expr, ast.Name):
+        return {expr.id}
+    if isinstance(expr, ast.Starred):
+        return _stored_names(expr.value)
+    if isinstance(expr, (ast.List, ast.Tuple, ast.Set)):
+        return {x for e in expr.elts for x in _stored_names(e)}
+    if isinstance(expr, ast.IfExp):
+        return _stored_names(expr.body) | _stored_names(expr.orelse)
+    if isinstance(expr, ast.Call) and (dotted(expr.func) or "").rsplit(".", 1)[-1] in (
+            "list", "tuple", "reversed", "sorted") + _CONTAINER_OPS:
+        return {x for a in expr.args for x in _stored_names(a)}
+    return set()
 
 
 def _hands_back_its_argument(defs: list) -> bool:
@@ -2039,8 +2166,28 @@ def _call_verdicts(value: ast.Call, m: Module, project: Project, depth: int) -> 
         # a Keras model (Keras 3 on the torch backend): its BN follows `training=`, not
         # `eval()` / `train()`; the Keras rules own it
         return [False]
+    if q == "torch.jit.load":
+        # a TorchScript / TensorRT program: it runs in the mode it was exported in (a traced graph
+        # has its BN branch baked in, an engine has no training mode): no eval() to forget
+        return [False]
     if last in ("DataParallel", "DistributedDataParallel", "DDP", "deepcopy"):
         return []
+    if last not in classes and q and _BN_FREE_BY_DEFAULT.match(q):
+        # a library model with a normalization argument that defaults to a non-batch norm (MONAI
+        # UNETR / BasicUNet instance norm, torch_geometric's GCN with norm=None): BN only if this
+        # call asks for it, or a model passed in holds it
+        chosen = [_norm_choice(k.value) for k in value.keywords if k.arg in _NORM_KEYWORDS]
+        if any(c is not False for c in chosen):
+            return [True if any(c is True for c in chosen) else None]
+        return [_container_verdict(value, m, project, classes, depth)]
+    if last not in classes and q and q.split(".", 1)[0] not in ("torch", "torchvision"):
+        # another library model whose call names its normalization: an explicit non-batch choice
+        # (``norm_name="instance"``, ``norm=("group", {...})``, ``norm=None``) builds no BatchNorm
+        chosen = [_norm_choice(k.value) for k in value.keywords if k.arg in _NORM_KEYWORDS]
+        if any(c is True for c in chosen):
+            return [True]  # ``norm="batch"``: it builds BatchNorm
+        if chosen and all(c is False for c in chosen):
+            return [False]
     if last in classes and _hands_back_its_argument(classes._candidates(last, m)[0]):
         return []  # `model = train_one_epoch(model, ...)` returns the object it was given
     if last in classes:
@@ -2052,6 +2199,45 @@ def _call_verdicts(value: ast.Call, m: Module, project: Project, depth: int) -> 
         # a torch.nn layer (nn.Linear: no BN) or a container: BN if an argument builds one
         return [_container_verdict(value, m, project, classes, depth)]
     return [None]
+
+
+# Library models whose normalization is an argument with a non-batch default (checked against the
+# library sources): MONAI's transformer / UNet family (instance, group or layer norm by default;
+# not GlobalNet / LocalNet / DenseNet / ResNet / AttentionUnet, which build BatchNorm), the MONAI
+# reconstruction networks, and torch_geometric's GNN models (BasicGNN ``norm=None``; no MLP, whose
+# default is ``"batch_norm"``).
+_BN_FREE_BY_DEFAULT = re.compile(
+    r"^(monai\.networks\.nets\.([a-z_]+\.)?(UNETR|SwinUNETR|ViT|ViTAutoEnc|BasicUNet|BasicUnet|Basicunet|"
+    r"BasicUNetPlusPlus|BasicUnetPlusPlus|BasicunetPlusPlus|SPADENet|UNet|Unet|AutoEncoder|VarAutoEncoder|"
+    r"SegResNet|SegResNetVAE|VQVAE|DiffusionModelUNet|AutoencoderKL|DynUNet|DynUnet|Dynunet)|"
+    r"monai\.apps\.reconstruction\.networks\.nets\.([a-z_]+\.)?(CoilSensitivityModel|ComplexUnet|"
+    r"VariationalNetworkModel)|"
+    r"torch_geometric\.nn\.(models\.)?([a-z_]+\.)?(GCN|GraphSAGE|GIN|GAT|PNA|EdgeCNN|AttentiveFP|DimeNet|"
+    r"DimeNetPlusPlus|SchNet|MetaPath2Vec|Node2Vec|GraphUNet|LightGCN))$")
+# Constructor keywords that choose a library model's normalization layers.
+_NORM_KEYWORDS = ("norm", "norm_name", "norm_type", "normalization", "norm_cfg")
+
+
+def _norm_choice(expr: ast.AST) -> Optional[bool]:
+    """Does a normalization argument choose BatchNorm? ``"batch"``, ``Norm.BATCH``, ``("batch",
+    {...})``, ``dict(type="BN")``: True; ``"instance"``, ``("group", {...})``, ``None``: False; a
+    value not written out: None."""
+    if isinstance(expr, (ast.Tuple, ast.List)) and expr.elts:
+        return _norm_choice(expr.elts[0])
+    if isinstance(expr, ast.Dict):
+        kinds = [v for k, v in zip(expr.keys, expr.values) if isinstance(k, ast.Constant) and k.value == "type"]
+        return _norm_choice(kinds[0]) if kinds else None
+    if isinstance(expr, ast.Call) and dotted(expr.func) == "dict":
+        kinds = [k.value for k in expr.keywords if k.arg == "type"]
+        return _norm_choice(kinds[0]) if kinds else None
+    if isinstance(expr, ast.Constant) and expr.value is None:
+        return False
+    text = expr.value if isinstance(expr, ast.Constant) and isinstance(expr.value, str) else \
+        expr.attr if isinstance(expr, ast.Attribute) and (dotted(expr) or "").split(".")[-2:-1] == ["Norm"] else None
+    if text is None:
+        return None
+    t = text.lower().replace("-", "_")
+    return "batch" in t or t in ("bn", "bn1d", "bn2d", "bn3d", "syncbn", "sync_bn", "naiveSyncBN".lower())
 
 
 def _wrapped_arguments_verdict(ctor: ast.Call, m: Module, project: Project, depth: int) -> bool:
@@ -2140,7 +2326,9 @@ def _callers_set_eval(fi_node: ast.AST, key: Key, project: Project, flow: Flow, 
         receiver = site.node.func.value if isinstance(site.node.func, ast.Attribute) else None
         params = _named_params(site.scope) if site.scope is not None else set()
         if key and key[0].startswith("$") and key[0] != "$self":
-            bound = Flow.bind(fi, site.node, lambda e: receiver_key(e, {}, params), receiver)
+            # the caller's aliases (``model = workflow.network_def``): its events name the object so
+            aliases = _caller_aliases(site.module, site.scope, params, project)
+            bound = Flow.bind(fi, site.node, lambda e: receiver_key(e, aliases, params), receiver)
             if key[0][1:] in bound:
                 bkey = bound[key[0][1:]][0]
                 # ``predictor.model`` where ``predictor`` is the caller's ``predictor``: keep the attribute
@@ -2153,16 +2341,55 @@ def _callers_set_eval(fi_node: ast.AST, key: Key, project: Project, flow: Flow, 
             if rkey is not None:
                 ckey = rkey + (key[1:] if key[0] == "$self" else key)
         # an eval() that runs before this call: earlier in the caller, or anywhere in a loop around it
+        # (unless the call's first run is known to be in train mode: that eval() comes too late for it)
         site_loops = [a for a in site.module.ancestors(site.node) if isinstance(a, LOOP_TYPES)]
-        if any(e.kind == "eval" and same_object(e.key, ckey) and (
-                e.sites[0][1].lineno < site.node.lineno or any(lp in site_loops for lp in e.loops))
+        if any(e.kind == "eval" and same_object(e.key, ckey) and e.sites[0][1].lineno < site.node.lineno
                for e in caller_events):
+            return True
+        if any(e.kind == "eval" and same_object(e.key, ckey) and any(lp in site_loops for lp in e.loops)
+               for e in caller_events) and not flow.first_run_in_train_mode(site, ckey, caller_events):
             return True
         if site.scope is not None and _callers_set_eval(site.scope, ckey, project, flow, depth + 1):
             return True
         if site.scope is not None and _kept_in_eval_by_constructor(site.module, site.scope, ckey, flow):
             return True
     return False
+
+
+def _caller_aliases(module: Module, scope, params: set, project: Project) -> dict:
+    """``net = model`` / ``model = workflow.network_def`` aliases of a calling function (or of the
+    module level), as the flow names the objects in its events; computed once per body."""
+    from bnguard.lint.torchflow import _local_aliases
+    memo = project.facts.setdefault("torch.caller_aliases", {})  # type: ignore[arg-type]
+    owner = scope if scope is not None else module.tree
+    if id(owner) not in memo:  # type: ignore[operator]
+        memo[id(owner)] = (owner, _local_aliases(owner.body, params))  # type: ignore[index]
+    return memo[id(owner)][1]  # type: ignore[index]
+
+
+def _helper_of_evaluations(module: Module, scope, project: Project, flow: Flow) -> bool:
+    """Is ``scope`` (``@torch.no_grad() def build_prototypes(encoder, x, y)``, whatever its name)
+    called by the project only from evaluation functions (``evaluate_episodes``, not a unit test, not
+    one named for a deliberate train mode)? Then its pass is part of those evaluations; whether the
+    model is in eval mode there is the callers' to show (``_callers_set_eval``)."""
+    if not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)) or scope.name == "forward" \
+            or scope.name.startswith("__"):
+        return False  # ``forward`` / dunders run through ``model(x)``: their written calls are not all of them
+    fi = flow.function_info.get(id(scope))
+    if fi is None:
+        return False
+    sites = []
+    for site in project.call_sites(fi.name):
+        cands, unique = flow.resolve(site.module, site.node, site.scope)
+        if site.scope is scope or not any(c.node is scope for c in cands):
+            continue
+        if not unique:
+            return False  # a call that may run it, or another function of that name: unknown callers
+        sites.append(site)
+    return bool(sites) and all(
+        isinstance(site.scope, (ast.FunctionDef, ast.AsyncFunctionDef)) and _EVAL_FUNC.search(site.scope.name)
+        and not _deliberate_train_mode(site.scope.name) and not is_unit_test(site.module, site.scope)
+        and not is_test_file(project.relative_path(site.module)) for site in sites)
 
 
 def _kept_in_eval_by_constructor(module: Module, method: ast.AST, key: Key, flow: Flow) -> bool:
@@ -2414,7 +2641,12 @@ Finds a model that contains BatchNorm run for evaluation in train mode: under `t
 `torch.inference_mode()` in an evaluation path (a function named like evaluate / validate / test /
 predict / infer, or a loop over a validation / test loader), or in a pass over a validation / test
 loader that never calls `backward()` (also without `no_grad`, as in pre-0.4 code), when no `eval()`
-on it can reach that point: not in the function, not earlier in the loop, not in any caller.
+on it can reach that point: not in the function, not earlier in the loop, not in any caller. An
+`eval()` later in a loop around the evaluation reaches it only from the loop's second iteration: it
+does not count when the first run is known to be in train mode (the last switch before the loop, in
+the caller or its callers, is a `train()`: prototypes built from the support set by a no_grad helper
+before the episode loop's `encoder.eval()`). A no_grad helper that the project calls only from
+evaluation functions is part of those evaluations, whatever its name.
 The forward pass may sit in a method of the same class called there (`self._forward_pass(x)`
 running `self.model(x)`, reported at the call), and the model may be the object itself: `self(x)` or
 `self.feature(x)` (a sub-module whose class builds BN) in a model's own `evaluate` method.
@@ -2473,7 +2705,10 @@ layers put back in eval() before sampling, or the model's state saved and restor
 generators sampled in train mode (GANs); models whose class (defined in the project)
 has no BatchNorm, also after `net = net.type(...)` / `.double()` (Module methods return the module);
 calls with an explicit `training=` and Keras models (Keras 3 on the torch backend: `training=`
-decides, not `eval()`); a hook such as `model_fn(model, x)` is judged by the model it receives;
+decides, not `eval()`); library models whose constructor call chooses a non-batch normalization
+(`norm_name="instance"`, `norm=("group", ...)`, `norm=None`) or whose default is one (MONAI's UNETR /
+SwinUNETR / BasicUNet family, torch_geometric's GNN models), and TorchScript programs from `torch.jit.load`
+(they run in the mode they were exported in); a hook such as `model_fn(model, x)` is judged by the model it receives;
 PyTorch Lightning modules (also a class derived from `LightningModule` through project base classes);
 a no_grad helper that the project calls only from training steps, unconditionally and at the loop level of
 the optimizer step (a target / teacher network pass of the step); a function that receives the model (a
@@ -2521,7 +2756,8 @@ a model handed to another call (an evaluation engine may set its mode), generato
             if region is None:
                 continue
             scope = region if isinstance(region, (ast.FunctionDef, ast.AsyncFunctionDef)) else module.scope_of(region)
-            if not _eval_path(module, region, scope, project):
+            helper_only = not _eval_path(module, region, scope, project)
+            if helper_only and not _helper_of_evaluations(module, scope, project, flow):
                 continue
             if scope is not None and (_deliberate_train_mode(scope.name) or is_unit_test(module, scope)) \
                     or _DELIBERATE_PATH.search(project.relative_path(module)):
@@ -2546,6 +2782,8 @@ a model handed to another call (an evaluation engine may set its mode), generato
                 key, text = receiver_key(model_expr, {}, params)
                 if key is None or (id(scope), key) in reported:
                     continue
+                if helper_only and not (key[0].startswith("$") and key[0] != "$self"):
+                    continue  # a helper of evaluations judges only a model its callers hand in
                 if any(_GENERATOR_NAME.search(n) for n in key_names(key)):
                     continue  # GAN sampling keeps BN in train mode on purpose
                 undone = _eval_undone_in_region(module, region, events, key, call)
@@ -4926,7 +5164,7 @@ a class with a decorator (a registry) counts as used.
             # never updated: not in any method, not by F.batch_norm, not from outside the class
             if any(_stat_updates(f, names) for f in cls.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))):
                 continue
-            if _stats_passed_to_functional(cls, names) or _stats_written_elsewhere(project, names):
+            if _stats_passed_to_functional(cls, names) or _stats_written_elsewhere(project, names, module):
                 continue
             reads = any(isinstance(n, ast.Attribute) and n.attr in names and isinstance(n.value, ast.Name) and n.value.id == "self"
                         for f in forwards for n in ast.walk(f))
@@ -4952,8 +5190,11 @@ def _stats_passed_to_functional(cls: ast.ClassDef, names: set[str]) -> bool:
     return False
 
 
-def _stats_written_elsewhere(project: Project, names: set[str]) -> bool:
-    for m in project.modules:
+def _stats_written_elsewhere(project: Project, names: set[str], module: Optional[Module] = None) -> bool:
+    """Does code outside the class write the buffers (``layer.running_mean = ...``,
+    ``bn.running_var.copy_(...)``)? Only the modules of ``module``'s program (its import component)
+    can reach the class: another script's writes to its own layers say nothing about this one."""
+    for m in _program_modules(project, module):
         for n in ast.walk(m.tree):
             if isinstance(n, (ast.Assign, ast.AugAssign)):
                 for t in (n.targets if isinstance(n, ast.Assign) else [n.target]):
