@@ -227,7 +227,9 @@ def _start_replicas(files, units, to_parse, skipped, rules, opts: CheckOptions, 
 
     The work is shared by rule family first and by modules second: each worker starts at a
     different family and, when that family's chunks are all taken (a shared counter per family),
-    moves on to the next, so two workers compute at most one family's facts twice."""
+    moves on to the next, so two workers compute at most one family's facts twice; a worker does not
+    join a family another worker has already taken more than half of (its facts would be computed a
+    second time for the few chunks left)."""
     global _FORK_STATE
     ctx = multiprocessing.get_context("fork")
     families = rule_families(rules)
@@ -283,12 +285,16 @@ def _replica(worker: int) -> tuple[dict, list[str], dict]:
     for k in range(len(families)):
         fam = (start + k) % len(families)
         fam_rules = [rules[r] for r in families[fam]]
+        joining = k > 0
         while True:
             with counters.get_lock():
                 chunk = counters[fam]
-                if chunk >= n_chunks:
+                # Joining a family another worker is past the middle of would compute its
+                # project-wide facts a second time for the few chunks left: leave them to it.
+                if chunk >= n_chunks or (joining and chunk > n_chunks // 2):
                     break
                 counters[fam] = chunk + 1
+            joining = False
             for i in range(chunk * RULE_CHUNK, min((chunk + 1) * RULE_CHUNK, len(paths))):
                 mod = project.modules[i]
                 for r, rule in zip(families[fam], fam_rules):
