@@ -83,11 +83,9 @@ def _reads_graph_of(expr: ast.expr, shown: str) -> bool:
             return False
 
 
-def binding(module: Module, expr: ast.expr, at: ast.AST, depth: int = 0) -> Optional[tuple[ast.expr, ast.AST]]:
+def binding(module: Module, expr: ast.expr, at: ast.AST) -> Optional[tuple[ast.expr, ast.AST]]:
     """The single value (and the node it was assigned at) ``expr`` holds at ``at``: a name bound once
     in its scope (or the enclosing ones), ``self.x`` assigned once in the class (besides None)."""
-    if depth > 3:
-        return None
     if isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name) and expr.value.id == "self":
         stores = [s for s in kf.self_attribute_stores(module, at, expr.attr)
                   if not (isinstance(s.value, ast.Constant) and s.value.value is None)]

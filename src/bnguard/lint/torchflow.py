@@ -752,6 +752,19 @@ class Flow:
             self._component_methods[key] = found  # type: ignore[assignment]
         return found  # type: ignore[return-value]
 
+    def callers_of(self, fn: ast.AST) -> list[tuple]:
+        """The project's calls that may run ``fn`` (a call whose resolution includes it, recursive
+        calls from ``fn`` itself too), each as (call site, whether that resolution is unique)."""
+        fi = self.function_info.get(id(fn))
+        if fi is None:
+            return []
+        out = []
+        for site in self.project.call_sites(fi.name):
+            cands, unique = self.resolve(site.module, site.node, site.scope)
+            if any(c.node is fn for c in cands):
+                out.append((site, unique))
+        return out
+
     def resolve(self, module: Module, call: ast.Call, scope: Optional[FuncNode]) -> tuple[list[FunctionInfo], bool]:
         """Project functions a call may run, and whether the resolution is unique."""
         f = call.func
@@ -988,8 +1001,7 @@ class Flow:
         fi = self.function_info.get(id(site.scope))
         if fi is None:
             return False
-        callers = [c for c in self.project.call_sites(fi.name) if c.scope is not site.scope
-                   and any(f.node is site.scope for f in self.resolve(c.module, c.node, c.scope)[0])]
+        callers = [c for c, _unique in self.callers_of(site.scope) if c.scope is not site.scope]
         if not callers:
             return False
         for c in callers:

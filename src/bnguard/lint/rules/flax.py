@@ -1533,7 +1533,8 @@ def _init_variables_argument(project: Project, module: Module, fn: FuncNode, nam
             return None
         caller = site.module.scope_of(site.node)
         p_arg, p_explicit = kf.argument_for(site.node, fn, params)
-        if p_explicit and _params_root(p_arg) is not None and _params_root(p_arg).id != arg.id:
+        root = _params_root(p_arg) if p_explicit else None
+        if root is not None and root.id != arg.id:
             trained = True
         if caller is not None and kf._param_index(caller, arg.id)[2]:
             if _bindings_in(caller, arg.id) != []:

@@ -262,18 +262,13 @@ def _trained_after_zero_momentum(module: Module, project: Project, stmt: ast.Ass
         return module, found
     if fn is None or isinstance(fn, ast.Lambda) or module.enclosing_class(fn) is not None or _binds(fn, model):
         return None
-    params = [a.arg for a in fn.args.posonlyargs + fn.args.args]
-    if model not in params:
+    if model not in [a.arg for a in fn.args.posonlyargs + fn.args.args]:
         return None
-    position = params.index(model)
     for site in project.call_sites(fn.name):
         if kf.resolve_def(project, site.module, site.node.func) is not fn:
             continue
-        arg = kf.kwarg(site.node, model)
-        if arg is None and len(site.node.args) > position \
-                and not any(isinstance(a, ast.Starred) for a in site.node.args[:position + 1]):
-            arg = site.node.args[position]
-        if not isinstance(arg, ast.Name):
+        arg, explicit = kf.argument_for(site.node, fn, model)
+        if not explicit or not isinstance(arg, ast.Name):
             continue
         owner = site.module.scope_of(site.node)
         found = _fit_after(site.module, owner if owner is not None else site.module.tree, arg.id,

@@ -2172,20 +2172,19 @@ def _call_verdicts(value: ast.Call, m: Module, project: Project, depth: int) -> 
         return [False]
     if last in ("DataParallel", "DistributedDataParallel", "DDP", "deepcopy"):
         return []
-    if last not in classes and q and _BN_FREE_BY_DEFAULT.match(q):
-        # a library model with a normalization argument that defaults to a non-batch norm (MONAI
-        # UNETR / BasicUNet instance norm, torch_geometric's GCN with norm=None): BN only if this
-        # call asks for it, or a model passed in holds it
-        chosen = [_norm_choice(k.value) for k in value.keywords if k.arg in _NORM_KEYWORDS]
-        if any(c is not False for c in chosen):
-            return [True if any(c is True for c in chosen) else None]
-        return [_container_verdict(value, m, project, classes, depth)]
     if last not in classes and q and q.split(".", 1)[0] not in ("torch", "torchvision"):
-        # another library model whose call names its normalization: an explicit non-batch choice
-        # (``norm_name="instance"``, ``norm=("group", {...})``, ``norm=None``) builds no BatchNorm
+        # a library model whose call names its normalization: ``norm="batch"`` builds BatchNorm, an
+        # explicit non-batch choice (``norm_name="instance"``, ``norm=("group", {...})``, ``norm=None``)
+        # builds none
         chosen = [_norm_choice(k.value) for k in value.keywords if k.arg in _NORM_KEYWORDS]
         if any(c is True for c in chosen):
-            return [True]  # ``norm="batch"``: it builds BatchNorm
+            return [True]
+        if _BN_FREE_BY_DEFAULT.match(q):
+            # its normalization argument defaults to a non-batch norm (MONAI UNETR / BasicUNet instance
+            # norm, torch_geometric's GCN with norm=None): BN only if a model passed in holds it
+            if chosen and any(c is None for c in chosen):
+                return [None]
+            return [_container_verdict(value, m, project, classes, depth)]
         if chosen and all(c is False for c in chosen):
             return [False]
     if last in classes and _hands_back_its_argument(classes._candidates(last, m)[0]):
@@ -2375,13 +2374,9 @@ def _helper_of_evaluations(module: Module, scope, project: Project, flow: Flow) 
     if not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)) or scope.name == "forward" \
             or scope.name.startswith("__"):
         return False  # ``forward`` / dunders run through ``model(x)``: their written calls are not all of them
-    fi = flow.function_info.get(id(scope))
-    if fi is None:
-        return False
     sites = []
-    for site in project.call_sites(fi.name):
-        cands, unique = flow.resolve(site.module, site.node, site.scope)
-        if site.scope is scope or not any(c.node is scope for c in cands):
+    for site, unique in flow.callers_of(scope):
+        if site.scope is scope:
             continue
         if not unique:
             return False  # a call that may run it, or another function of that name: unknown callers
@@ -2517,11 +2512,7 @@ def _handed_in_only_by_unseen_code(fn: ast.AST, param: str, project: Project, fl
         return False
     if _never_used(fi.name, project):
         return True
-    sites = []
-    for site in project.call_sites(fi.name):
-        cands, _unique = flow.resolve(site.module, site.node, site.scope)
-        if any(c.node is fn for c in cands):
-            sites.append(site)
+    sites = [site for site, _unique in flow.callers_of(fn)]
     if not sites:
         return depth > 0  # the forwarding caller is reached only through calls the flow cannot bind
     if depth >= 3:
@@ -3297,10 +3288,7 @@ def _passed_models_have_bn(fn: ast.AST, param: str, project: Project, flow: Flow
     if fi is None:
         return None
     verdicts: list[Optional[bool]] = []
-    for site in project.call_sites(fi.name):
-        cands, _unique = flow.resolve(site.module, site.node, site.scope)
-        if not any(c.node is fn for c in cands):
-            continue
+    for site, _unique in flow.callers_of(fn):
         _self, passed = call_arguments(fi, site.node)
         arg = passed.get(param)
         if arg is None:
@@ -3865,11 +3853,7 @@ def _helper_of_training_steps(module: Module, scope, project: Project, flow: Flo
     under a condition (a periodic evaluation inside the training loop)."""
     if scope is None or _EVAL_FUNC.search(scope.name):
         return False
-    fi = flow.function_info.get(id(scope))
-    if fi is None:
-        return False
-    sites = [site for site in project.call_sites(fi.name)
-             if any(c.node is scope for c in flow.resolve(site.module, site.node, site.scope)[0])]
+    sites = [site for site, _unique in flow.callers_of(scope)]
     if not sites:
         return False
     for site in sites:
