@@ -772,7 +772,8 @@ def _is_bn_model(module: Module, project: Project, expr: ast.expr, depth: int) -
             # functional model: built next to BN layers (or BN blocks) in the same function/module
             scope = module.scope_of(expr)
             owner = scope if scope is not None else module.tree
-            return _live_bn_in(project, module, owner)
+            return _live_bn_in(project, module, owner) or (
+                scope is not None and _runs_bn_model_parameter(module, project, scope, depth))
         if kn in ("keras.models.clone_model",) and expr.args:
             return is_bn_model(module, project, expr.args[0], depth + 1)
         if q in _TF_FUNCTION:  # `tf.function(model)` runs the model it wraps
@@ -788,7 +789,17 @@ def _is_bn_model(module: Module, project: Project, expr: ast.expr, depth: int) -
             if scope is not None and _param_index(scope, passed.id)[2] \
                     and all(a is expr for a in _assignments(scope, passed.id)):
                 return _param_is_bn_model(project, scope, passed.id, depth)  # ``model = prep(model)``, model a parameter
-        return passed is not None and is_bn_model(module, project, passed, depth + 1)
+        if passed is not None:
+            return is_bn_model(module, project, passed, depth + 1)
+        # a factory returning a functional model it builds over a sub-model handed in (see
+        # _runs_bn_model_parameter): ``return keras.Model(inputs, outputs)``
+        if isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            dmod = resolve_def_in(project, module, expr.func)[0]
+            return dmod is not None and dmod.mentions("Model") and any(
+                isinstance(r.value, ast.Call)
+                and keras_name(dmod.imports.resolve(r.value.func)) in ("keras.Model", "keras.models.Model")
+                and is_bn_model(dmod, project, r.value, depth) for r in _returns_of(d))  # one step: no depth
+        return False
     if isinstance(expr, ast.Name):
         scope = module.scope_of(expr)
         owner: ast.AST = scope if scope is not None else module.tree
@@ -801,10 +812,61 @@ def _is_bn_model(module: Module, project: Project, expr: ast.expr, depth: int) -
             # function's binding, then the module's
             scope = module.scope_of(scope)
             assigned = [a for a in _assignments(scope if scope is not None else module.tree, expr.id) if a is not None]
-        return any(is_bn_model(module, project, a, depth + 1) for a in assigned)
+        if any(is_bn_model(module, project, a, depth + 1) for a in assigned):
+            return True
+        # ``model, augmenter, net = build()``: the element a project factory returns at that position
+        scope = module.scope_of(expr)
+        while scope is not None and not _assignments(scope, expr.id) and not _param_index(scope, expr.id)[2]:
+            scope = module.scope_of(scope)
+        owner = scope if scope is not None else module.tree
+        if None not in _assignments(owner, expr.id):
+            return False
+        return any(is_bn_model(m, project, e, depth + 1) for m, e in _unpacked_factory_elements(project, module, owner, expr.id))
     if isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name) and expr.value.id == "self":
         return any(is_bn_model(module, project, n.value, depth + 1)
                    for n in self_attribute_stores(module, expr, expr.attr))
+    return False
+
+
+def _unpacked_factory_elements(project: Project, module: Module, owner: ast.AST, name: str) -> list[tuple[Module, ast.expr]]:
+    """``a, b, c = build()`` in ``owner`` (its own statements) with ``build`` a project function whose
+    every ``return`` is a tuple of that length: (defining module, element at ``name``'s position) of
+    each return."""
+    out: list[tuple[Module, ast.expr]] = []
+    for n in values._own_scope_nodes(owner):
+        if not (isinstance(n, ast.Assign) and isinstance(n.value, ast.Call)):
+            continue
+        for t in n.targets:
+            if not isinstance(t, (ast.Tuple, ast.List)) or any(isinstance(e, ast.Starred) for e in t.elts):
+                continue
+            pos = next((i for i, e in enumerate(t.elts) if isinstance(e, ast.Name) and e.id == name), None)
+            if pos is None:
+                continue
+            dmod, d = resolve_def_in(project, module, n.value.func)
+            if dmod is None or not isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            returns = _returns_of(d)
+            if returns and all(isinstance(r.value, ast.Tuple) and len(r.value.elts) == len(t.elts) for r in returns):
+                out.extend((dmod, r.value.elts[pos]) for r in returns)  # type: ignore[union-attr]
+    return out
+
+
+def _runs_bn_model_parameter(module: Module, project: Project, fn: FuncNode, depth: int) -> bool:
+    """A functional model built in ``fn`` over a sub-model handed in: ``def build(embedding):
+    a = keras.Input(...); out = head(embedding(a)); return keras.Model(a, out)`` with callers
+    passing a model that has BN (``build(make_embedding())``): the functional model holds the
+    sub-model's layers. Not when the sub-model runs with ``training=False`` (kept in inference on
+    purpose) or is frozen by name."""
+    frozen: Optional[frozenset] = None
+    for n in ast.walk(fn):
+        if not (isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and _param_index(fn, n.func.id)[2]):
+            continue
+        if module.scope_of(n) is not fn or _is_false_literal(training_arg(n)[0]) or _assignments(fn, n.func.id):
+            continue
+        if frozen is None:
+            frozen = frozen_names(project, module)
+        if n.func.id not in frozen and _param_is_bn_model(project, fn, n.func.id, depth):
+            return True
     return False
 
 

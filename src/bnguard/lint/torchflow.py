@@ -386,6 +386,7 @@ class Flow:
         self._methods_named: Optional[dict[str, int]] = None
         self._class_methods: dict[int, set[str]] = {}  # class id -> its method names
         self._called_by_module: dict[int, set[str]] = {}
+        self._component_called_names: dict[frozenset, set[str]] = {}  # class names built per import component
         self._plain_functions: Optional[set[tuple[int, str]]] = None  # (module id, name) of non-methods
         self._calls_by_form: Optional[tuple] = None
         self._callbacks: Optional[tuple[dict, dict, dict]] = None
@@ -849,6 +850,35 @@ class Flow:
             return cands, len(cands) == 1
         return [], False
 
+    def _container_dispatch(self, module: Module, call: ast.Call, loops: tuple,
+                            cands: list[FunctionInfo]) -> list[FunctionInfo]:
+        """``for callback in self.callbacks: callback.on_epoch_end(self, epoch)``: a method called on
+        each element of a container runs the method of every element's class, not one of them. The
+        candidates that can be elements are the methods of the classes the program builds
+        (``ValidationCallback(...)`` somewhere in its modules); their eval() then happens at that
+        call. Only when no candidate can switch back to train(): which element runs last is not
+        known, so an element that restores the mode could cancel another's eval(). Empty when the
+        call is not such a dispatch (the ambiguous callee then may restore, never accuse)."""
+        f = call.func
+        if len(cands) < 2 or not isinstance(f, ast.Attribute) or not isinstance(f.value, ast.Name) \
+                or f.value.id == "self" or any(fi.cls is None for fi in cands):
+            return []
+        var = f.value.id
+        container = next((lp.iter for lp in reversed(loops) if isinstance(lp, (ast.For, ast.AsyncFor))
+                          and isinstance(lp.target, ast.Name) and lp.target.id == var), None)
+        if not isinstance(container, (ast.Name, ast.Attribute)):
+            return []  # `for x in range(n)` / `for x in make()`: not a container of callback objects
+        component = self.project.import_component(module)
+        built = self._component_called_names.get(component)
+        if built is None:
+            built = self._component_called_names[component] = {
+                name for m in self.project.modules if id(m) in component for name in self._called_names(m)}
+        out = [fi for fi in cands if fi.cls.name in built]  # type: ignore[union-attr]
+        if not out or any(ev.kind == "train" for fi in cands if self.function_info.get(id(fi.node))
+                          for ev in self.summary(fi.node)):
+            return []
+        return out[:8]
+
     def _library_instance(self, module: Module, name: str, scope: Optional[FuncNode]) -> bool:
         """Is every binding of ``name`` in ``scope`` (the module body for None) a construction of an
         imported library class (``tf.estimator.Estimator(...)``, ``xgb.XGBClassifier()``), not a
@@ -1257,7 +1287,8 @@ class Flow:
                 # ``on_log(model, step)`` runs the function every caller passes for ``on_log``
                 cands, unique, call = [passed[0]], True, passed[1]
             receiver = call.func.value if isinstance(call.func, ast.Attribute) else None
-            for fi in cands[:4]:
+            dispatched = self._container_dispatch(module, call, loops, cands) if not unique else ()
+            for fi in (dispatched or cands[:4]):
                 if self.function_info.get(id(fi.node)) is None:
                     continue
                 sub = self.summary(fi.node)
@@ -1286,7 +1317,8 @@ class Flow:
                         ev_bound = {**bound, **built, **_stored_arguments(fi, bound)}
                     if not unique and ev.kind == "bnfreeze":
                         ev = replace(ev, kind="bnfreeze?")  # it may re-apply a BN freeze
-                    if not unique and ev.kind not in ("train", "bnfreeze?"):
+                    if not unique and ev.kind not in ("train", "bnfreeze?") \
+                            and not (ev.kind == "eval" and dispatched):
                         continue  # an ambiguous callee may restore, never accuse
                     if constructs and ev.fresh:
                         continue

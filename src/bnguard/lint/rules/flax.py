@@ -1649,6 +1649,136 @@ def _restored_params_source(module: Module, fn: FuncNode, expr: ast.expr, depth:
     return None
 
 
+def _init_argument_stats(module: Module, project: Project, fn: FuncNode, expr: ast.expr) -> Optional[str]:
+    """The ``model.init(...)`` variables ``expr`` takes its batch_stats from: ``_init_only_stats`` in
+    ``fn``, or ``variables["batch_stats"]`` of a parameter ``variables`` that ``fn`` never rebinds and
+    every call of ``fn`` passes as a ``model.init(...)`` result (the call itself, or a name bound only
+    to one)."""
+    local = _init_only_stats(fn, expr)
+    if local is not None:
+        return local
+    if not (isinstance(expr, ast.Subscript) and isinstance(expr.value, ast.Name) and isinstance(expr.slice, ast.Constant)
+            and expr.slice.value == "batch_stats"):
+        return None
+    name = expr.value.id
+    if not kf._param_index(fn, name)[2] or _bindings_in(fn, name) != [] or module.parent(fn) is not module.tree:
+        return None
+    sites = _calls_of(project, module, fn)
+    if not sites:
+        return None
+    for site in sites:
+        arg, explicit = kf.argument_for(site.node, fn, name)
+        if not explicit or not (_is_init_call(arg) or isinstance(arg, ast.Name)
+                                and _init_variables(site.module, project, arg, 1)):
+            return None
+    return name
+
+
+def _holds_batch_stats(module: Module, project: Project, scope: Optional[FuncNode], expr: ast.expr,
+                       depth: int = 0) -> bool:
+    """Is ``expr`` surely a variables/state tree with a ``batch_stats`` entry: a dict display with that
+    key (also wrapped: ``to_state_dict({...})``, ``freeze({...})``), a train state built with
+    ``batch_stats=``, a project function's result that always is one, or a name bound only to such
+    values or read elsewhere in its scope as ``name["batch_stats"]`` / ``name.batch_stats``?"""
+    if depth > 3:
+        return False
+    if isinstance(expr, ast.Dict):
+        return any(isinstance(k, ast.Constant) and k.value == "batch_stats" for k in expr.keys)
+    if isinstance(expr, ast.Name):
+        owner = scope if scope is not None else module.tree
+        for n in ast.walk(owner):
+            if (isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Constant) and n.slice.value == "batch_stats"
+                    or isinstance(n, ast.Attribute) and n.attr == "batch_stats") \
+                    and isinstance(n.value, ast.Name) and n.value.id == expr.id:
+                return True
+        bound = _bindings_in(owner, expr.id)
+        if bound == [] and scope is not None and kf._param_index(scope, expr.id)[2] \
+                and module.parent(scope) is module.tree:  # a parameter: what every caller passes
+            sites = _calls_of(project, module, scope)
+            return bool(sites) and all(_grafted_argument_holds_stats(project, scope, site, expr.id, depth + 1)
+                                       for site in sites)
+        return bool(bound) and all(_holds_batch_stats(module, project, scope, v, depth + 1) for v in bound)
+    if not isinstance(expr, ast.Call):
+        return False
+    if kf.kwarg(expr, "batch_stats") is not None and _callee(expr) in ("create", "replace"):
+        return True
+    if len(expr.args) == 1 and not expr.keywords and isinstance(expr.args[0], ast.Dict) \
+            and _callee(expr) in ("to_state_dict", "freeze", "unfreeze", "FrozenDict", "device_get", "copy", "deepcopy"):
+        return _holds_batch_stats(module, project, scope, expr.args[0], depth + 1)
+    if not isinstance(expr.func, ast.Name):
+        return False
+    callee_module, callee = kf.resolve_def_in(project, module, expr.func)
+    if callee_module is None or not isinstance(callee, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return False
+    returns = [r.value for r in ast.walk(callee) if isinstance(r, ast.Return) and callee_module.scope_of(r) is callee]
+    return bool(returns) and all(r is not None and _holds_batch_stats(callee_module, project, callee, r, depth + 1)
+                                 for r in returns)
+
+
+def _grafted_params_source(module: Module, project: Project, fn: FuncNode, params: ast.expr,
+                           init_root: str) -> Optional[str]:
+    """The pretrained tree whose ``params`` (or a sub-tree of them) ``params`` takes, when that tree
+    surely carries ``batch_stats`` too: ``ckpt["params"]`` read directly or written
+    into a copy of the init params (``p = unfreeze(variables["params"]); p["backbone"] =
+    ckpt["params"]["backbone"]``), where ``ckpt`` is a parameter of ``fn`` that every caller passes
+    such a tree for (``_holds_batch_stats``) and ``fn`` never reads its ``batch_stats``. None otherwise."""
+    values: list[ast.expr] = [params]
+    if isinstance(params, ast.Name):
+        values = []
+        for n in ast.walk(fn):
+            if isinstance(n, ast.Assign) and any(
+                    (isinstance(t, ast.Name) and t.id == params.id) or _subscript_root(t) == params.id
+                    for t in n.targets):
+                values.append(n.value)
+    for v in values:
+        for n in ast.walk(v):
+            if isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Constant) and n.slice.value == "params":
+                base = n.value  # a tree of collections (``state.params`` is a live train state: other rules)
+            else:
+                continue
+            if not isinstance(base, ast.Name) or base.id == init_root or not kf._param_index(fn, base.id)[2] \
+                    or _bindings_in(fn, base.id) != []:
+                continue
+            if any((isinstance(r, ast.Subscript) and isinstance(r.slice, ast.Constant) and r.slice.value == "batch_stats"
+                    or isinstance(r, ast.Attribute) and r.attr == "batch_stats")
+                   and isinstance(r.value, ast.Name) and r.value.id == base.id for r in ast.walk(fn)):
+                continue  # the function reads the tree's statistics too
+            sites = _calls_of(project, module, fn) if module.parent(fn) is module.tree else []
+            if sites and all(_grafted_argument_holds_stats(project, fn, site, base.id) for site in sites):
+                return base.id
+    return None
+
+
+def _grafted_argument_holds_stats(project: Project, fn: FuncNode, site, name: str, depth: int = 0) -> bool:
+    arg, explicit = kf.argument_for(site.node, fn, name)
+    return explicit and arg is not None \
+        and _holds_batch_stats(site.module, project, site.module.scope_of(site.node), arg, depth)
+
+
+def _reaches_stats_update(module: Module, project: Project, call: ast.Call, depth: int = 0) -> bool:
+    """Can ``call`` change BatchNorm statistics: a mutable apply, a call named for recalibration,
+    a train state built or rebuilt with ``batch_stats=`` (its step may write them), or a project
+    function (called, or handed over as an argument) that does so within three calls? Gradients and
+    optimizer updates alone do not: they move the params only."""
+    f = call.func
+    name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
+    if kf.kwarg(call, "mutable") is not None or (name and _RECALIBRATION.search(name)) \
+            or (name in ("create", "replace", "apply_gradients") and kf.kwarg(call, "batch_stats") is not None):
+        return True
+    if depth > 2:
+        return False
+    for ref in [f] + [a for a in list(call.args) + [k.value for k in call.keywords] if isinstance(a, ast.Name)]:
+        if not isinstance(ref, (ast.Name, ast.Attribute)):
+            continue
+        callee_module, callee = kf.resolve_def_in(project, module, ref)
+        if callee_module is None or not isinstance(callee, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        if any(isinstance(n, ast.Call) and _reaches_stats_update(callee_module, project, n, depth + 1)
+               for n in ast.walk(callee) if n is not callee):
+            return True
+    return False
+
+
 def _init_state_name(module: Module, project: Project, fn: FuncNode, name: str, depth: int) -> bool:
     """Is ``name`` bound in ``fn`` only to a train state whose batch_stats are those of
     ``model.init`` (``TrainState.create(..., batch_stats=variables["batch_stats"])``, or a project
@@ -1811,7 +1941,8 @@ def _name_used(module: Module, fn: ast.AST, name: str, after: Optional[ast.AST] 
         return False
     for load in _loads(fn, name, after):
         if _in_discarded_replace(module, load) \
-                or (project is not None and _lost_write(module, project, fn, load) is not None):
+                or (project is not None and (_lost_write(module, project, fn, load) is not None
+                                             or _dead_store(module, fn, load) is not None)):
             continue
         parent = module.parent(load)
         if isinstance(parent, ast.Assign) and parent.value is load and len(parent.targets) == 1 \
@@ -1831,6 +1962,67 @@ def _in_discarded_replace(module: Module, node: ast.AST) -> bool:
         cur = module.parent(cur)
     return isinstance(cur, ast.Expr) and isinstance(cur.value, ast.Call) \
         and isinstance(cur.value.func, ast.Attribute) and cur.value.func.attr == "replace"
+
+
+# Calls that build a new value holding their arguments, with no side effect: a value written through
+# them into a name nothing reads is gone (``stepped = state.replace(batch_stats=...)``, then the step
+# returns ``state.apply_gradients(...)``: apply_gradients copies every other field of the state it is
+# called on, so the new statistics are dropped).
+_PURE_BUILDERS = frozenset({"replace", "apply_gradients", "freeze", "unfreeze", "FrozenDict", "dict", "copy"})
+
+
+def _dead_store(module: Module, fn: ast.AST, load: ast.Name, depth: int = 0) -> Optional[str]:
+    """The local name that ``load`` is written into, only through containers and pure builders
+    (subscripts, dict/tuple/list displays, ``x.replace(...)``, ``apply_gradients(...)``, ``freeze``),
+    when nothing in ``fn`` reads that name afterwards (nor in a nested function, a loop around the
+    store, or through ``global``/``nonlocal``): the value is thrown away. None otherwise."""
+    node, cur = load, module.parent(load)
+    while cur is not None and not isinstance(cur, ast.stmt):
+        if isinstance(cur, ast.Subscript):
+            ok = cur.value is node
+        elif isinstance(cur, (ast.Dict, ast.Tuple, ast.List, ast.Starred, ast.keyword)):
+            ok = True
+        elif isinstance(cur, ast.Call):
+            ok = cur.func is not node and _callee(cur) in _PURE_BUILDERS
+        else:
+            ok = False
+        if not ok:
+            return None
+        node, cur = cur, module.parent(cur)
+    if not (isinstance(cur, ast.Assign) and cur.value is node and len(cur.targets) == 1
+            and isinstance(cur.targets[0], ast.Name)):
+        return None
+    name = cur.targets[0].id
+    if name == "_":
+        return name
+    scope = module.scope_of(cur)
+    owner = scope if scope is not None else module.tree
+    if scope is None or any(isinstance(n, (ast.Global, ast.Nonlocal)) and name in n.names for n in ast.walk(owner)):
+        return None
+    loads = [n for n in ast.walk(owner) if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)]
+    if not loads:
+        return name
+    in_loop = any(isinstance(a, (ast.For, ast.While, ast.AsyncFor)) for a in module.ancestors_until(cur, owner))
+    if in_loop or depth >= 2 or any(module.scope_of(n) is not scope or n.lineno <= cur.lineno for n in loads):
+        return None
+    # read only to be written, in turn, into names nothing reads
+    return name if all(_dead_store(module, fn, n, depth + 1) is not None for n in loads) else None
+
+
+def _as_batch_stats(module: Module, load: ast.Name) -> bool:
+    """Is ``load`` written as batch statistics in its statement: inside a ``batch_stats=`` keyword or
+    the value of a ``"batch_stats"`` entry of a dict display?"""
+    child: ast.AST = load
+    for a in module.ancestors(load):
+        if isinstance(a, ast.stmt):
+            return False
+        if isinstance(a, ast.keyword) and a.arg == "batch_stats":
+            return True
+        if isinstance(a, ast.Dict) and any(isinstance(k, ast.Constant) and k.value == "batch_stats" and v is child
+                                           for k, v in zip(a.keys, a.values)):
+            return True
+        child = a
+    return False
 
 
 def _lost_write(module: Module, project: Project, fn: ast.AST, load: ast.Name) -> Optional[str]:
@@ -2160,7 +2352,21 @@ and a training apply with `mutable=['batch_stats']` whose variables dict spreads
 ever the inner dict (`{"params": p, **model_state}` with `model_state = variables["batch_stats"]` and
 the step returning `new_state["batch_stats"]` into it, or `**state.batch_stats`): the layers' entries
 land at the top level, no "batch_stats" collection reaches apply, and BatchNorm starts from fresh 0/1
-statistics at every step. Values are followed through names, tuple unpacking, parameters (every call
+statistics at every step. A step that writes the new statistics only into a local name nothing reads
+afterwards drops them too (`stepped = state.replace(batch_stats=updates["batch_stats"])`, then `return
+state.apply_gradients(grads=grads)` on the step's input state: apply_gradients copies every other field
+of the state it is called on). Grafting a pretrained tree into fresh init variables by its `params`
+only (`p = unfreeze(variables["params"]); p["backbone"] = ckpt["params"]["backbone"]; return {"params":
+p, "batch_stats": variables["batch_stats"]}`, or `State.create(params=ckpt["params"],
+batch_stats=variables["batch_stats"])`), where `variables` is a `model.init` result and `ckpt` surely
+carries `batch_stats` of its own (built with them, or read for them by the caller), when nothing
+afterwards can change the statistics (no mutable apply, recalibration or state rebuilt with
+`batch_stats=`; a frozen backbone): the pretrained layers normalize with the initial 0/1 statistics.
+For NNX, an eval-mode copy (`teacher = nnx.clone(student)` / `copy.deepcopy`, then `teacher.eval()`)
+updated by `nnx.update(teacher, <blend of nnx.state(..., nnx.Param) only>)`, inline or in a helper every
+caller of which passes such a copy, when nothing it is handed to writes its BatchStat state: the copy's
+statistics stay those of the moment it was copied (the NNX form of BN306's parameter-only EMA).
+Values are followed through names, tuple unpacking, parameters (every call
 site), attribute stores, `replace`/`create` keywords, returns and `value_and_grad(..., has_aux=True)`.
 """,
         why="""
@@ -2209,6 +2415,17 @@ def train_step(state, x, y):
   holds all collections), and spreads of a value with any source that is not surely the inner dict
   (`flax.core.pop(variables, "params")`, the whole `updates`, a restored checkpoint);
 - NNX steps decorated with `nnx.jit` (they update the module in place);
+- a `jax.jit` NNX merge step whose graphdef surely comes from `nnx.split` of a model built by project
+  classes that hold no BatchNorm (followed across modules, through factory functions returning
+  `Cls(...)`, and to the step's callers when the graphdef is an argument): it has no statistics to lose,
+  whatever other models of the project use;
+- a local holding the new statistics that is read later (also in a loop around it or a nested
+  function), or stored through a call that may keep it (a logger, a saver);
+- pretrained grafts that copy the tree's `batch_stats` too, whose source may lack them (a params-only
+  export, a BN-free backbone), or whose statistics a later mutable apply / recalibration trains;
+- NNX copies run in train mode (a BYOL target: its own forward passes move its statistics), or whose
+  BatchStat state is copied anywhere they are handed to (`nnx.update(ema, nnx.state(model, nnx.BatchStat))`),
+  or updated with a state filter that includes BatchStat;
 - applies whose every BN runs with its running averages (`train=False`, e.g. a GAN discriminator
   applied in the generator's step): they produce no new statistics to keep.
 """,
@@ -2227,7 +2444,74 @@ def train_step(state, x, y):
                 yield from self._stale_variable_dicts(module, project)
                 yield from self._init_variables_passed_to_evaluation(module, project)
                 yield from self._restored_params_with_init_stats(module, project)
+            yield from self._grafted_params_with_init_stats(module, project)
         yield from self._nnx_merge_dropped(module, project)
+        yield from self._nnx_param_only_ema(module, project)
+
+    def _nnx_param_only_ema(self, module: Module, project: Project) -> Iterable[Finding]:
+        """An NNX teacher / EMA copy (``teacher = nnx.clone(student)``, put in eval mode) updated by
+        ``nnx.update(teacher, <state of nnx.state(..., nnx.Param) only>)``, inline or in a project
+        function every caller of which passes such a copy, when nothing it is handed to writes its
+        BatchStat state: the copy normalizes with its clone-time statistics forever while its params move
+        (the NNX counterpart of BN306's parameter-only EMA)."""
+        if not module.imports.imports_any("flax.nnx", "flax.experimental.nnx") or not module.mentions("Param") \
+                or not any(project.calls_to(q) for q in NNX_BN):
+            return
+        for c in module.calls:
+            node, fn = c.node, c.scope
+            if fn is None or not _nnx_call(module, node, "update") or len(node.args) < 2 \
+                    or not isinstance(node.args[0], ast.Name) or kf.has_kwargs_splat(node):
+                continue
+            if not all(_param_only_state(module, fn, a) for a in node.args[1:]) or _copies_batch_stats(module, fn):
+                continue
+            target = node.args[0].id
+            if kf._param_index(fn, target)[2]:
+                if _bindings_in(fn, target) != [] or module.parent(fn) is not module.tree:
+                    continue
+                sites = _calls_of(project, module, fn)
+                holders = []
+                for site in sites:
+                    arg, explicit = kf.argument_for(site.node, fn, target)
+                    if not explicit or not isinstance(arg, ast.Name):
+                        break
+                    holders.append((site.module, site.module.scope_of(site.node), arg.id))
+                else:
+                    if not holders:
+                        continue
+                    if not all(self._stale_nnx_copy(project, m, scope, name, fn) for m, scope, name in holders):
+                        continue
+                    yield self._nnx_ema_finding(module, node, target)
+                continue
+            if self._stale_nnx_copy(project, module, fn, target, fn):
+                yield self._nnx_ema_finding(module, node, target)
+
+    @staticmethod
+    def _stale_nnx_copy(project: Project, module: Module, scope: Optional[FuncNode], name: str,
+                        updater: FuncNode) -> bool:
+        """``name`` in ``scope`` is an eval-mode NNX copy, and neither ``scope`` nor any project function
+        it hands ``name`` to writes BatchStat state."""
+        if scope is None or _nnx_eval_copy(project, module, scope, name) is None:
+            return False
+        if _copies_batch_stats(module, scope) and scope is not updater:
+            return False
+        for n in ast.walk(scope):
+            if not (isinstance(n, ast.Call) and any(isinstance(a, ast.Name) and a.id == name for a in n.args)):
+                continue
+            callee_module, callee = kf.resolve_def_in(project, module, n.func) \
+                if isinstance(n.func, (ast.Name, ast.Attribute)) else (None, None)
+            if callee is updater or callee_module is None:
+                continue
+            if not isinstance(callee, (ast.FunctionDef, ast.AsyncFunctionDef)) or _copies_batch_stats(callee_module, callee):
+                return False
+        return True
+
+    def _nnx_ema_finding(self, module: Module, node: ast.Call, target: str) -> Finding:
+        return self.finding(module, node, (
+            f"`{target}` is an eval-mode copy of an NNX model (nnx.clone) updated with its nnx.Param state only: "
+            "its nnx.BatchStat running statistics keep the values they had when it was copied while its params "
+            "follow the trained model, so every prediction of the copy normalizes with statistics that never "
+            f"move; copy the BatchStat state too (`nnx.update({target}, nnx.state(model, nnx.BatchStat))`) or "
+            "average it with the params"))
 
     def _inner_stats_spread(self, module: Module, project: Project) -> Iterable[Finding]:
         """A training apply with ``mutable=['batch_stats']`` whose variables dict spreads a value that
@@ -2388,13 +2672,54 @@ def train_step(state, x, y):
                 f"the initial statistics instead of the trained ones; restore the checkpoint's `batch_stats` too "
                 f"(`replace(params=..., batch_stats=...)`), saving them with the params if the checkpoint lacks them"))
 
+    def _grafted_params_with_init_stats(self, module: Module, project: Project) -> Iterable[Finding]:
+        """A variables dict ``{"params": <pretrained>, "batch_stats": variables["batch_stats"]}`` (or
+        ``State.create(params=..., batch_stats=...)``) whose params take a pretrained tree's ``params``
+        (whole, or grafted sub-tree by sub-tree into a copy of the init params) while its statistics are
+        those of ``model.init`` (zeros/ones), when that pretrained tree surely carries ``batch_stats`` of
+        its own (built with them, or read for them by the caller) and nothing afterwards can change the
+        statistics (no mutable apply, no recalibration, no state rebuilt with ``batch_stats=``): the
+        pretrained layers normalize with the initial statistics instead of their own."""
+        if not module.mentions("params") or is_test_file(module.path):
+            return
+        sites: list[tuple[ast.AST, ast.expr, ast.expr]] = []
+        for d in module.nodes_of_kind.get(ast.Dict, ()):
+            entries = {k.value: v for k, v in zip(d.keys, d.values) if isinstance(k, ast.Constant)}
+            if "params" in entries and "batch_stats" in entries:
+                sites.append((d, entries["params"], entries["batch_stats"]))
+        for c in module.calls:
+            if c.name == "create":
+                params, stats = kf.kwarg(c.node, "params"), kf.kwarg(c.node, "batch_stats")
+                if params is not None and stats is not None:
+                    sites.append((c.node, params, stats))
+        for at, params, stats in sites:
+            fn = module.scope_of(at)
+            if fn is None or (isinstance(at, ast.Dict) and _saved_by(module, at) is not None):
+                continue  # a checkpoint written: `_stale_variable_dicts`
+            root = _init_argument_stats(module, project, fn, stats)
+            if root is None:
+                continue
+            source = _grafted_params_source(module, project, fn, params, root)
+            if source is None:
+                continue
+            if self._trains_after(module, project, fn, at, True, reaches=_reaches_stats_update):
+                continue
+            yield self.finding(module, stats, (
+                f"the params come from the pretrained tree `{source}`, which has its own `batch_stats`, but the "
+                f"statistics stay those of `{root}`, freshly initialised by `model.init` (zeros/ones), and nothing "
+                "afterwards updates them (no mutable apply, no recalibration): the pretrained layers normalize with "
+                "the initial statistics instead of the ones they were trained with; take the pretrained "
+                f"`batch_stats` too (the same sub-trees from `{source}[\"batch_stats\"]`)"))
+
     @staticmethod
     def _trains_after(module: Module, project: Project, fn: FuncNode, at: ast.AST, flows: bool,
-                      depth: int = 0) -> bool:
+                      depth: int = 0, reaches: Optional[Callable[..., bool]] = None) -> bool:
         """Can the model restored at ``at`` be trained or recalibrated after it: ``fn`` is itself
         differentiated or named for recalibration, a call of ``fn`` placed after ``at`` (or in a loop
         around it) reaches a training step / a mutable apply / a recalibration helper, or ``fn`` hands
-        its result on (returns it) to a caller that does so after its call?"""
+        its result on (returns it) to a caller that does so after its call? ``reaches`` replaces
+        ``_reaches_training`` as the test of a call."""
+        reaches = reaches or _reaches_training
         if fn.name in _differentiated_names(module) or _RECALIBRATION.search(fn.name):
             return True
         loops = [a for a in module.ancestors(at) if isinstance(a, (ast.For, ast.While, ast.AsyncFor))
@@ -2402,7 +2727,7 @@ def train_step(state, x, y):
         line = getattr(at, "end_lineno", None) or at.lineno
         for n in ast.walk(fn):
             if isinstance(n, ast.Call) and (n.lineno > line or any(n in ast.walk(lp) for lp in loops)) \
-                    and _reaches_training(module, project, n, 0):
+                    and reaches(module, project, n, 0):
                 return True
         if not flows:
             return False
@@ -2415,10 +2740,10 @@ def train_step(state, x, y):
             if caller is None:
                 continue  # a module-level call: what follows it is judged with the module's own calls
             if BatchStatsDropped._trains_after(site.module, project, caller, site.node,
-                                               _flows_out(site.module, caller, site.node), depth + 1):
+                                               _flows_out(site.module, caller, site.node), depth + 1, reaches):
                 return True
         for n in site_level_calls(module, fn):
-            if _reaches_training(module, project, n, 0):
+            if reaches(module, project, n, 0):
                 return True
         return False
 
@@ -2472,6 +2797,16 @@ def train_step(state, x, y):
         reasons = {r for step in steps for n in ast.walk(step)
                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
                    for r in [_lost_write(module, project, step, n)] if r}
+        if not reasons:
+            dead = {name for step in steps for n in ast.walk(step)
+                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and _as_batch_stats(module, n)
+                    for name in [_dead_store(module, step, n)] if name}
+            if len(dead) == 1:
+                name = dead.pop()
+                return (f"they are written into `{name}`, which nothing reads afterwards (the step goes on from the "
+                        "state it was given, e.g. `state.apply_gradients(...)`, which keeps that state's old "
+                        f"batch_stats): BatchNorm statistics never update; continue the step from `{name}` "
+                        "(or return it)")
         return reasons.pop() if len(reasons) == 1 else None
 
     @staticmethod
@@ -2505,7 +2840,8 @@ def train_step(state, x, y):
         if updates == "_":
             return True
         # read somewhere other than a `return` of a differentiated loss function: kept
-        reads = [r for r in _loads(fn, updates, parent) if _lost_write(module, project, fn, r) is None]
+        reads = [r for r in _loads(fn, updates, parent) if _lost_write(module, project, fn, r) is None
+                 and _dead_store(module, fn, r) is None]
         returned = [r for r in reads if any(isinstance(a, ast.Return) for a in module.ancestors_until(r, fn))]
         if any(r not in returned for r in reads):
             return False
@@ -2641,6 +2977,8 @@ def train_step(state, x, y):
             if keeps:
                 yield from self._returned_stats_dropped(module, project, f.node)
                 continue
+            if _merged_models_hold_no_batch_stat(project, module, merges):
+                continue  # the merged model's class is known and builds no BatchNorm: no statistics to lose
             yield self.finding(module, merges[0], "this jax.jit step merges an NNX model and trains it but never "
                                "splits its state back out: the BatchNorm statistics updated in the step are lost; "
                                "return nnx.state(model) (or use nnx.jit)")
@@ -2693,6 +3031,262 @@ def train_step(state, x, y):
             if q == "functools.partial" and isinstance(d, ast.Call) and d.args and module.imports.resolve(d.args[0]) == "jax.jit":
                 return True
         return False
+
+
+def _nnx_call(module: Module, node: ast.AST, name: str) -> bool:
+    return isinstance(node, ast.Call) and (module.imports.resolve(node.func) or "") in (
+        f"flax.nnx.{name}", f"flax.experimental.nnx.{name}")
+
+
+def _merged_models_hold_no_batch_stat(project: Project, module: Module, merges: list[ast.Call]) -> bool:
+    """Is the model every ``nnx.merge(graphdef, ...)`` of ``merges`` rebuilds surely free of
+    BatchNorm state? The graphdef is followed to the ``nnx.split`` (or ``nnx.graphdef``) of a model
+    built by a project class (``Cls(...)``, ``lib.Cls(...)``), also through project factory functions
+    that return one, across modules; every such class (with its bases, the project classes and
+    functions it uses, and the construction's arguments) must build no ``nnx.BatchNorm`` / hold no
+    ``BatchStat``. False when some graphdef's origin cannot be resolved: then only the project-wide
+    test applies."""
+    for merge in merges:
+        if not merge.args:
+            return False
+        origins = _nnx_model_origins(project, module, merge.args[0], merge, 0, graphdef=True)
+        if not origins:
+            return False
+        seen: dict[int, bool] = {}
+        if any(_may_build_batch_stat(project, m, node, seen, 0) for m, node in origins):
+            return False
+    return True
+
+
+def _name_bindings_at(module: Module, name: str, at: ast.AST) -> Optional[list[tuple[ast.AST, Optional[int], Optional[FuncNode]]]]:
+    """How ``name``, read at ``at``, is bound: the innermost enclosing function (or the module) that
+    binds it or takes it as a parameter. A list of (value, index, scope): ``index`` None for ``name =
+    value``, i for the i-th element of a tuple target ``a, b = value``; for a parameter of a
+    module-level function the list holds one (function, None, None) entry. None when a binding is of
+    another kind (a loop target, ``with ... as``, an import) or the name is bound nowhere."""
+    owners: list = [a for a in module.ancestors(at) if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))]
+    owners.append(module.tree)
+    for owner in owners:
+        scope = owner if owner is not module.tree else None
+        if scope is not None:
+            a = scope.args
+            if name in {x.arg for x in a.posonlyargs + a.args + a.kwonlyargs} | {x.arg for x in (a.vararg, a.kwarg) if x}:
+                if isinstance(scope, ast.Lambda) or module.parent(scope) is not module.tree:
+                    return None
+                return [(scope, None, None)]
+        out: list = []
+        stores = 0
+        for n in ast.walk(owner):
+            if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, (ast.Store, ast.Del)) \
+                    and module.scope_of(n) is scope:
+                stores += 1
+            elif isinstance(n, (ast.Assign, ast.AnnAssign)) and n.value is not None and module.scope_of(n) is scope:
+                for t in n.targets if isinstance(n, ast.Assign) else [n.target]:
+                    if isinstance(t, ast.Name) and t.id == name:
+                        out.append((n.value, None, scope))
+                    elif isinstance(t, (ast.Tuple, ast.List)):
+                        for i, e in enumerate(t.elts):
+                            if isinstance(e, ast.Name) and e.id == name:
+                                out.append((n.value, None if any(isinstance(x, ast.Starred) for x in t.elts) else i, scope))
+            elif isinstance(n, (ast.Import, ast.ImportFrom)) and module.scope_of(n) is scope \
+                    and any((al.asname or al.name.split(".")[0]) == name for al in n.names):
+                return None
+        if stores:
+            return out if stores == len(out) else None
+    return None
+
+
+def _nnx_model_origins(project: Project, module: Module, expr: ast.expr, at: ast.AST, depth: int,
+                       graphdef: bool = False) -> Optional[list[tuple[Module, ast.AST]]]:
+    """The constructions (module, ``Cls(...)`` call) of the NNX model ``expr`` evaluates to (with
+    ``graphdef``, whose graphdef it is), read at ``at``; None when some origin is unknown."""
+    if depth > 12:
+        return None
+    if isinstance(expr, ast.Name):
+        bound = _name_bindings_at(module, expr.id, expr if expr in module.parents else at)
+        if not bound:
+            return None
+        out: list = []
+        for value, index, scope in bound:
+            if isinstance(value, (ast.FunctionDef, ast.AsyncFunctionDef)):  # a parameter: what every call passes
+                sites = _calls_of(project, module, value)
+                if not sites:
+                    return None
+                for site in sites:
+                    arg, explicit = kf.argument_for(site.node, value, expr.id)
+                    got = _nnx_model_origins(project, site.module, arg, site.node, depth + 1, graphdef) \
+                        if explicit and arg is not None else None
+                    if got is None:
+                        return None
+                    out += got
+                continue
+            if index is not None:
+                # ``graphdef, state = nnx.split(model, ...)``: the graphdef is the first result
+                if not (graphdef and index == 0 and isinstance(value, ast.Call) and _nnx_call(module, value, "split")
+                        and value.args):
+                    return None
+                got = _nnx_model_origins(project, module, value.args[0], value, depth + 1)
+            else:
+                got = _nnx_model_origins(project, module, value, value, depth + 1, graphdef)
+            if got is None:
+                return None
+            out += got
+        return out
+    if not isinstance(expr, ast.Call):
+        return None
+    if _nnx_call(module, expr, "merge"):
+        return _nnx_model_origins(project, module, expr.args[0], expr, depth + 1, graphdef=True) \
+            if expr.args and not graphdef else None
+    if _nnx_call(module, expr, "graphdef"):
+        return _nnx_model_origins(project, module, expr.args[0], expr, depth + 1) if graphdef and expr.args else None
+    if graphdef:
+        return None
+    if _nnx_call(module, expr, "eval_shape") and expr.args and isinstance(expr.args[0], ast.Lambda):
+        return _nnx_model_origins(project, module, expr.args[0].body, expr, depth + 1)
+    where, found = _project_def_of(project, module, expr.func)
+    if isinstance(found, ast.ClassDef):
+        return [(where, found), (module, expr)]
+    if isinstance(found, (ast.FunctionDef, ast.AsyncFunctionDef)):  # a factory: what every return gives
+        returns = [r.value for r in ast.walk(found) if isinstance(r, ast.Return) and where.scope_of(r) is found]
+        if not returns or any(r is None for r in returns):
+            return None
+        out = [(module, expr), (where, found)]  # the factory's arguments and body
+        for r in returns:
+            got = _nnx_model_origins(project, where, r, r, depth + 1)
+            if got is None:
+                return None
+            out += got
+        return out
+    return None
+
+
+def _project_def_of(project: Project, module: Module, func: ast.expr) -> tuple[Optional[Module], Optional[ast.AST]]:
+    """The project class or function a callee names (``Cls``, ``lib.Cls``, ``pkg.mod.Cls``)."""
+    where, found = kf.resolve_def_in(project, module, func)
+    if found is not None:
+        return where, found
+    q = module.imports.resolve(func) or ""
+    if "." in q and hasattr(project, "module_named"):
+        src, _, name = q.rpartition(".")
+        source = project.module_named(src, module)
+        if source is not None and source is not module:
+            for n in source.tree.body:  # type: ignore[attr-defined]
+                if isinstance(n, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name:
+                    return source, n
+    return None, None
+
+
+_NO_BN_LIBRARIES = {"flax", "jax", "jaxlib", "optax", "numpy", "scipy", "math", "functools", "typing", "dataclasses",
+                     "einops", "chex", "collections", "itertools", "operator", "enum", "abc", "logging", "warnings",
+                     "ml_collections", "absl", "re", "os", "sys", "inspect", "copy", "contextlib", "builtins"}
+
+
+def _may_build_batch_stat(project: Project, module: Module, node: ast.AST, seen: dict[int, bool], depth: int) -> bool:
+    """Can ``node`` (a class, a function, a construction call) build NNX BatchNorm state: a name that
+    resolves to a BatchNorm (NNX, linen through a bridge) or mentions ``BatchStat``, or a project class
+    or function it names (bases, sub-modules, factories, classes passed as arguments) that can?"""
+    key = id(node)
+    if key in seen:
+        return seen[key]
+    seen[key] = False  # a cycle adds nothing
+    if depth > 8:
+        seen[key] = True
+        return True
+    found = False
+    for n in ast.walk(node):
+        last = n.id if isinstance(n, ast.Name) else n.attr if isinstance(n, ast.Attribute) else None
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and "BatchNorm" in n.value:
+            found = True  # ``getattr(nnx, "BatchNorm")``
+            break
+        if not isinstance(n, (ast.Name, ast.Attribute)):
+            continue
+        if last in ("BatchStat", "BatchNorm"):
+            found = True
+            break
+        q = module.imports.resolve(n) or ""
+        if q.rsplit(".", 1)[-1] in ("BatchStat", "BatchNorm") or q in NNX_BN or q in LINEN_BN:
+            found = True
+            break
+        if isinstance(n, ast.Attribute) and isinstance(module.parent(n), ast.Attribute):
+            continue  # resolved at the outermost attribute
+        where, d = _project_def_of(project, module, n)
+        if d is not None and d is not node and _may_build_batch_stat(project, where, d, seen, depth + 1):
+            found = True
+            break
+        if d is None and q and isinstance(module.parent(n), ast.Call) and module.parent(n).func is n \
+                and q.split(".", 1)[0] not in _NO_BN_LIBRARIES:
+            found = True  # a module of another library (or an unresolved project name): it may hold BatchNorm
+            break
+    seen[key] = found
+    return found
+
+
+def _param_only_state(module: Module, fn: FuncNode, expr: ast.expr, depth: int = 0) -> Optional[bool]:
+    """Is the NNX state ``expr`` (followed through names bound in ``fn``) built only from
+    ``nnx.state(model, nnx.Param)`` extracts (blended or not: ``jax.tree.map(..., t, s)``)? True when
+    at least one such extract and no other state source (an unfiltered ``nnx.state``, a ``BatchStat``
+    filter, ``nnx.split``) is found; False when another source is; None when none is found."""
+    if depth > 3:
+        return None
+    found: Optional[bool] = None
+    for n in ast.walk(expr):
+        if isinstance(n, ast.Call) and (_nnx_call(module, n, "state") or _nnx_call(module, n, "split")):
+            filters = n.args[1:]
+            if not _nnx_call(module, n, "state") or not filters or not all(
+                    (module.imports.resolve(f) or dotted(f) or "").rsplit(".", 1)[-1] == "Param" for f in filters):
+                return False
+            found = True
+        elif isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id not in module.imports.aliases \
+                and not (isinstance(module.parent(n), (ast.Attribute, ast.Call))
+                         and getattr(module.parent(n), "value", getattr(module.parent(n), "func", None)) is n):
+            bound = _bindings_in(fn, n.id)
+            if bound is None:
+                return False  # bound by unpacking or changed in place: unknown
+            for v in bound:
+                got = _param_only_state(module, fn, v, depth + 1)
+                if got is False:
+                    return False
+                if got:
+                    found = True
+    return found
+
+
+def _nnx_eval_copy(project: Project, module: Module, scope: Optional[FuncNode], name: str) -> Optional[str]:
+    """The source of ``name`` when it is bound in ``scope`` only to a copy of an NNX model
+    (``nnx.clone(model)``, ``copy.deepcopy(model)``) of a project class whose BatchNorm follows
+    ``eval()``/``train()``, put in eval mode there (``name.eval()``) and never back in train mode."""
+    owner = scope if scope is not None else module.tree
+    bound = _bindings_in(owner, name)
+    if not bound or not all(isinstance(v, ast.Call) and len(v.args) == 1 and isinstance(v.args[0], ast.Name)
+                            and (_nnx_call(module, v, "clone") or (module.imports.resolve(v.func) or "") == "copy.deepcopy")
+                            for v in bound):
+        return None
+    sources = {v.args[0].id for v in bound}
+    if len(sources) != 1:
+        return None
+    source = sources.pop()
+    classes = _bindings_in(owner, source)
+    if not classes or not all(isinstance(v, ast.Call) and isinstance(v.func, ast.Name) for v in classes):
+        return None
+    for v in classes:
+        found = _class_in_scope(project, module, v.func.id)
+        if found is None or not _nnx_default_mode_bn(project, *found):
+            return None
+    modes = {n.func.attr for n in ast.walk(owner) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+             and isinstance(n.func.value, ast.Name) and n.func.value.id == name}
+    if "eval" not in modes or modes & {"train", "set_attributes"}:
+        return None
+    return source
+
+
+def _copies_batch_stats(module: Module, fn: FuncNode) -> bool:
+    """Does ``fn`` mention ``BatchStat`` or update an NNX model with any state but params alone?"""
+    for n in ast.walk(fn):
+        if isinstance(n, (ast.Name, ast.Attribute)) and (n.id if isinstance(n, ast.Name) else n.attr) == "BatchStat":
+            return True
+        if _nnx_call(module, n, "update") and any(_param_only_state(module, fn, a) is not True for a in n.args[1:]):
+            return True
+    return False
 
 
 def _is_batch_stat_filter(module: Module, expr: ast.expr) -> bool:

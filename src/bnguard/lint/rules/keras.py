@@ -770,9 +770,15 @@ applies a Keras optimizer to them), a call of a model that contains BatchNormali
 model's variables are the ones differentiated. Also a model reached through up to three `self.`
 helper methods that forward an explicit `training` parameter defaulting to None (`self.compute_loss(x, y)`
 -> `compute_loss(self, x, y, training=None)` -> `self.model(x, training=training)`) when no call on
-the way passes it: the model runs with training=None. "Contains BN" is known from
+the way passes it: the model runs with training=None. And a model called without `training` one
+level down in a project helper that has no mode parameter and no `**kwargs` (`loss =
+self._compute_loss(data)` -> `def _compute_loss(self, data): ... self.siamese_network(data)`, or
+`batch_loss(net, x, y)` -> `net(x)`), called without a mode keyword: the helper cannot hand the
+step's mode on, so the call is the step's own. "Contains BN" is known from
 the project — `Sequential([...BatchNormalization()...])`, functional models built next to BN layers,
-subclassed models/layers that create BN, factory functions returning them (a nested train-step
+subclassed models/layers that create BN, factory functions returning them (also a functional
+`keras.Model` built over a BN sub-model handed in as a parameter, and one element of `a, b =
+factory()` whose returned tuple holds it; a nested train-step
 closure's model is the one bound in its enclosing function, before the module's) — and from the
 `keras.applications` constructors that build BN: ResNet50/101/152 (V1 and V2), ResNetRS*,
 MobileNet, MobileNetV2, MobileNetV3Small/Large, EfficientNetB0-B7, EfficientNetV2B0-B3/S/M/L,
@@ -848,6 +854,7 @@ for x, y in dataset:
         if any((c.qualname or "").endswith("set_learning_phase") for c in module.calls):
             return
         frozen = kf.frozen_names(project, module)  # this program's frozen objects, not another script's
+        via_helper: set[int] = set()  # model calls in helpers, reported once
         for region in kf.training_regions(module, project):
             for call, obj, cmod, site in kf.region_model_calls(module, project, region):
                 expr, known = kf.training_arg(call)
@@ -860,7 +867,9 @@ for x, y in dataset:
                 if not self._contains_bn(cmod, project, call, obj):
                     continue
                 if site is not None:
-                    continue  # helpers usually forward the flag through kwargs we cannot see
+                    if id(call) in via_helper or not _helper_cannot_pass_mode(cmod, site, call):
+                        continue  # the helper may take / forward a flag we cannot follow
+                    via_helper.add(id(call))
                 if region.kind == "torch_loop":
                     message = (f"`{obj}` is a Keras model with BatchNormalization trained by a PyTorch loop "
                                f"(loss.backward()) and called without `training`: Keras layers ignore torch's "
@@ -869,6 +878,9 @@ for x, y in dataset:
                 else:
                     runner = kf.called_object(call)
                     via = f" (through `{runner}`, which runs it)" if runner and runner != obj else ""
+                    if site is not None:
+                        via += (f" in `{ast.unparse(site.func)}` (a helper without a mode parameter, called at "
+                                f"{module.line_ref(site.lineno)})")
                     message = (f"`{obj}` contains BatchNormalization and is called without `training`{via} inside its "
                                f"training step: outside fit() this runs BN in inference mode (moving statistics "
                                f"frozen); pass training=True")
@@ -1041,6 +1053,23 @@ for x, y in dataset:
         _, line = module.unit.locate(last.end_lineno)
         cell, _ = module.unit.locate(last.end_lineno)
         return Fix("pass training=True", (Edit(line, last.end_col_offset, line, last.end_col_offset, ", training=True", cell),))
+
+
+def _helper_cannot_pass_mode(hmod: Module, site: ast.Call, call: ast.Call) -> bool:
+    """``loss = self._compute_loss(data)`` in the step -> ``def _compute_loss(self, data):`` ->
+    ``self.network(data)``: a helper (``call`` in its own body, not a nested function) that has no
+    mode parameter and no ``**kwargs``, called without a mode keyword, cannot hand the step's mode
+    to the model: the model call runs with training=None, as if written in the step itself."""
+    hfn = hmod.scope_of(call)
+    callee = site.func.id if isinstance(site.func, ast.Name) else getattr(site.func, "attr", None)
+    if hfn is None or hfn.name != callee or hfn.args.kwarg is not None:
+        return False  # the call sits in a nested function of the helper, or **kwargs may carry the mode
+    if any(k.arg is None or _TRAINING_FLAG_KEYWORD.match(k.arg) for k in site.keywords):
+        return False
+    params = [*hfn.args.posonlyargs, *hfn.args.args, *hfn.args.kwonlyargs]
+    if hfn.args.vararg is not None:
+        params.append(hfn.args.vararg)
+    return not any(_TRAINING_FLAG_KEYWORD.match(p.arg) for p in params)
 
 
 def _training_none_chain(module: Module, project: Project, site: ast.Call, chain: list,
@@ -2179,7 +2208,11 @@ class StatelessCallInTrainStep(Rule):
 Finds `model.stateless_call(trainable_vars, non_trainable_vars, x, ...)` in a function that is
 differentiated (`jax.grad`/`jax.value_and_grad` of it) or in a `train_step` override, when it
 (a) does not pass `training=True`, or (b) throws away the second result, the updated
-non-trainable variables (`y, _ = ...`, `...[0]`, or a name never used afterwards). Also
+non-trainable variables (`y, _ = ...`, `...[0]`, or a name never used afterwards). On the
+TensorFlow backend the same for a `stateless_call` in a `tf.GradientTape` block whose
+`tape.gradient(loss, values)` is taken with respect to the trainable values it is given (directly or
+through a module helper they are passed to), the new state returned by that helper being dropped by
+every caller (`loss, _ = self.loss_and_state(...)`). Also
 `stateless_call(..., training=training)` where `training` is a parameter of the differentiated
 function defaulting to False (the JAX guide's `compute_loss_and_updates(..., training=False)`) and
 every call of its gradient function (`grad_fn = jax.value_and_grad(self.compute_loss_and_updates,
@@ -2222,6 +2255,7 @@ grad_fn = jax.value_and_grad(compute_loss, has_aux=True)
 
     def check(self, module: Module, project: Project) -> Iterable[Finding]:
         diffed = self._differentiated_functions(module)
+        taped: Optional[set[int]] = None
         for c in module.calls:
             if c.name != "stateless_call" or not isinstance(c.node.func, ast.Attribute):
                 continue
@@ -2229,6 +2263,10 @@ grad_fn = jax.value_and_grad(compute_loss, has_aux=True)
             if fn is None:
                 continue
             in_train_step = fn.name == "train_step" or fn.name in diffed
+            if not in_train_step:
+                if taped is None:
+                    taped = _run_under_gradient_tape(module, project)
+                in_train_step = id(c.node) in taped
             receiver = c.node.func.value
             own_model = isinstance(receiver, ast.Name) and receiver.id == "self"  # the Keras guide's custom Model
             if not in_train_step or kf.known_bn_free(module, project, receiver) \
@@ -2322,7 +2360,7 @@ grad_fn = jax.value_and_grad(compute_loss, has_aux=True)
                     # returned as the auxiliary output of a differentiated loss: dropped when every
                     # caller of the gradient function throws the auxiliary away (`(loss, _), grads = ...`)
                     if all(_returned_as_aux(module, fn, n) for n in loads):
-                        return _aux_dropped_by_every_caller(module, fn)
+                        return _aux_dropped_by_every_caller(module, fn) or _aux_dropped_by_direct_callers(module, fn)
                     return False
         return False
 
@@ -2389,6 +2427,86 @@ def _gradient_function_calls(module: Module, fn: FuncNode) -> Optional[list[tupl
             return None
         out.extend((u, method, jitted) for u in uses)
     return out or None
+
+
+def _run_under_gradient_tape(module: Module, project: Project) -> set[int]:
+    """ids of the ``stateless_call`` calls that a ``tf.GradientTape`` differentiates with respect to
+    the trainable values they are given: ``tape.gradient(loss, trainable_values)`` where the block
+    runs ``model.stateless_call(trainable_values, ...)``, directly or in a module function it calls
+    with them (``loss, _ = self.loss_and_state(trainable_values, ...)``): Keras 3's stateless API
+    kept on the TensorFlow backend, where the tape — not ``jax.grad`` — trains. A tape taking the
+    gradient with respect to the input (an attack) is not one."""
+    out: set[int] = set()
+    for region in kf.training_regions(module, project):
+        if region.kind != "tape":
+            continue
+        tapes = {i.optional_vars.id for i in region.anchor.items if isinstance(i.optional_vars, ast.Name)}
+        sources: set[str] = set()
+        for g in kf._gradient_calls(region.scope if region.scope is not None else module.tree):
+            if isinstance(g.func.value, ast.Name) and g.func.value.id in tapes:  # type: ignore[attr-defined]
+                src = kf.kwarg(g, "sources") or (g.args[1] if len(g.args) > 1 else None)
+                if isinstance(src, ast.Name):
+                    sources.add(src.id)
+        if not sources:
+            continue
+        for n in region.nodes():
+            if not isinstance(n, ast.Call):
+                continue
+            if isinstance(n.func, ast.Attribute) and n.func.attr == "stateless_call":
+                if n.args and isinstance(n.args[0], ast.Name) and n.args[0].id in sources:
+                    out.add(id(n))
+                continue
+            helper = kf._helper_function(module, project, n)
+            if helper is None or helper[0] is not module:
+                continue
+            hfn = helper[1]
+            params = set()  # the helper's parameters bound to the differentiated values
+            for p in [*hfn.args.posonlyargs, *hfn.args.args, *hfn.args.kwonlyargs]:
+                arg, explicit = kf.argument_for(n, hfn, p.arg, is_method_call=isinstance(n.func, ast.Attribute))
+                if explicit and isinstance(arg, ast.Name) and arg.id in sources:
+                    params.add(p.arg)
+            for inner in ast.walk(hfn):
+                if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Attribute) \
+                        and inner.func.attr == "stateless_call" and inner.args \
+                        and isinstance(inner.args[0], ast.Name) and inner.args[0].id in params \
+                        and not kf._assignments(hfn, inner.args[0].id):
+                    out.add(id(inner))
+    return out
+
+
+def _aux_dropped_by_direct_callers(module: Module, fn: FuncNode) -> bool:
+    """``fn`` returns ``loss, new_non_trainable`` and is only ever called (never handed on, e.g. to
+    ``jax.value_and_grad``), every call unpacking the pair into ``loss, _`` or a second name never
+    read."""
+    cls = module.enclosing_class(fn)
+    method = cls is not None and module.parent(fn) is cls
+    calls: list[ast.Call] = []
+    for n in ast.walk(module.tree):
+        if method:
+            ref = isinstance(n, ast.Attribute) and n.attr == fn.name and dotted(n.value) == "self" \
+                and module.enclosing_class(n) is cls
+        else:
+            ref = isinstance(n, ast.Name) and n.id == fn.name and isinstance(n.ctx, ast.Load)
+        if not ref:
+            continue
+        parent = module.parent(n)
+        if not (isinstance(parent, ast.Call) and parent.func is n):
+            return False  # handed on: what is done with its results is not visible
+        calls.append(parent)
+    if not calls:
+        return False
+    for call in calls:
+        assign = module.parent(call)
+        if not (isinstance(assign, ast.Assign) and len(assign.targets) == 1 and isinstance(assign.targets[0], ast.Tuple)
+                and len(assign.targets[0].elts) == 2 and isinstance(assign.targets[0].elts[1], ast.Name)):
+            return False
+        aux = assign.targets[0].elts[1]
+        scope = module.scope_of(assign)
+        owner = scope if scope is not None else module.tree
+        if aux.id != "_" and any(isinstance(x, ast.Name) and x.id == aux.id and isinstance(x.ctx, ast.Load)
+                                 for x in ast.walk(owner)):
+            return False
+    return True
 
 
 def _returned_as_aux(module: Module, fn: FuncNode, load: ast.Name) -> bool:
@@ -2481,6 +2599,77 @@ def _augments_input(fn: FuncNode) -> bool:
     return False
 
 
+# Keras preprocessing layers that change the input only when called with training=True.
+_RANDOM_AUGMENTATION_LAYER = re.compile(r"^(Random[A-Z]\w*|RandAugment|AugMix|CutMix|MixUp|Solarization)$")
+
+
+def _runs_augmentation_layers(module: Module, project: Project, target: ast.expr, depth: int = 0) -> bool:
+    """Is the model ``target`` built with Keras random augmentation layers inside it (``RandomFlip``,
+    ``RandomTranslation``... in a ``Sequential``, or in the function building a functional model)?
+    Those layers act only under ``training=True``: calling such a model with training=True at test
+    time is test-time *augmentation*, for which the batch statistics are not wanted. Followed through
+    names, parameters (their call sites), ``a, b = build()`` and project factories (depth 3)."""
+    if depth > 3 or not project.fact("keras.random_augmentation_used", _project_builds_random_augmentation):
+        return False
+    if isinstance(target, ast.Call):
+        q = kf.keras_name(module.imports.resolve(target.func)) or ""
+        if q in ("keras.Sequential", "keras.models.Sequential"):
+            return _constructs_random_augmentation(module, target) or any(
+                isinstance(e, ast.Name) and _runs_augmentation_layers(module, project, e, depth + 1)
+                for e in ast.walk(target))
+        if q in ("keras.Model", "keras.models.Model"):
+            scope = module.scope_of(target)
+            return _constructs_random_augmentation(module, scope if scope is not None else module.tree)
+        dmod, d = kf.resolve_def_in(project, module, target.func)
+        if dmod is not None and isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return any(r.value is not None and _runs_augmentation_layers(dmod, project, r.value, depth + 1)
+                       for r in kf._returns_of(d))
+        if dmod is not None and isinstance(d, ast.ClassDef):  # a subclassed model building them
+            return _constructs_random_augmentation(dmod, d)
+        return False
+    if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self":
+        return any(_runs_augmentation_layers(module, project, n.value, depth + 1)
+                   for n in kf.self_attribute_stores(module, target, target.attr))
+    if not isinstance(target, ast.Name):
+        return False
+    scope = module.scope_of(target)
+    while True:
+        owner = scope if scope is not None else module.tree
+        assigned = kf._assignments(owner, target.id)
+        if assigned or scope is None or kf._param_index(scope, target.id)[2]:
+            break
+        scope = module.scope_of(scope)
+    if any(a is not None and _runs_augmentation_layers(module, project, a, depth + 1) for a in assigned):
+        return True
+    if None in assigned and any(_runs_augmentation_layers(m, project, e, depth + 1)
+                                for m, e in kf._unpacked_factory_elements(project, module, owner, target.id)):
+        return True
+    if not assigned and scope is not None:
+        for c in project.call_sites(scope.name):
+            if kf.resolve_def(project, c.module, c.node.func) is not scope:
+                continue
+            arg, explicit = kf.argument_for(c.node, scope, target.id, is_method_call=isinstance(c.node.func, ast.Attribute))
+            if arg is not None and explicit and _runs_augmentation_layers(c.module, project, arg, depth + 1):
+                return True
+    return False
+
+
+def _project_builds_random_augmentation(project: Project) -> bool:
+    return any(m.mentions("Random") or m.mentions("RandAugment") or m.mentions("AugMix") or m.mentions("MixUp")
+               for m in project.modules)
+
+
+def _constructs_random_augmentation(module: Module, owner: ast.AST) -> bool:
+    """Does ``owner`` (a Sequential call, a function, the module) construct a Keras random
+    augmentation layer?"""
+    for n in ast.walk(owner):
+        if isinstance(n, ast.Call):
+            k = kf.keras_name(module.imports.resolve(n.func)) or ""
+            if k.startswith("keras.layers.") and _RANDOM_AUGMENTATION_LAYER.match(k.rsplit(".", 1)[-1]):
+                return True
+    return False
+
+
 _DELIBERATE_COMMENT = re.compile(r"intention|on purpose|deliberate|batch stat|batch-stat|batch_stat", re.I)
 # Calls that make a function a training (or adaptation) step, not an evaluation.
 # (A GradientTape alone is not one: an evaluation copied from the training step often keeps the
@@ -2530,6 +2719,11 @@ Finds a call of a model that contains trainable BatchNormalization with a litera
 - in a method of a `keras.callbacks.Callback` subclass (`on_epoch_end`, `on_train_end`,
   `on_test_end`, or a helper of the callback) running `self.model(x, training=True)`, when the
   callback is passed to `fit` of a model that contains BN (Monte-Carlo dropout on the whole model);
+  a function named for test-time augmentation (`tta_predict`) is judged an evaluation, not a
+  deliberate test-time adaptation, when it flips/crops the input itself or the model it runs holds
+  Keras random augmentation layers (`RandomFlip`, `RandomTranslation`, `RandAugment`... in its
+  Sequential, its functional graph or its class): training=True there is passed to switch those
+  layers on, and it switches BN to training mode as well;
 - in a function given as an `on_*` hook (not `on_train_begin`) to `keras.callbacks.LambdaCallback`
   (a closure, a module function, or `self.<method>`), whatever the function that builds the
   callback is called, when the model it calls contains BN and the hook itself does not train.
@@ -2664,13 +2858,15 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
             if kind == "tape":
                 if _deliberate_in_tape(module, c.node, fn) or _model_copied_in(module, fn, target) or path_tta:
                     continue
-            elif self._deliberate(module, c.node, fn) or _model_copied_in(module, fn, target) \
-                    or (path_tta and not _augments_input(fn)):
+            elif self._deliberate(module, c.node, fn, project, target) or _model_copied_in(module, fn, target) \
+                    or (path_tta and not _augments_input(fn)
+                        and not _runs_augmentation_layers(module, project, target)):
                 continue
             if not self._bn_model(module, project, c.node, target, kind):
                 continue
             if _bn_layers_frozen_before(module, project, c.node, c.scope, target):
                 continue
+            advice = "call it with training=False (for MC dropout, switch on only the Dropout layers)"
             if kind == "tape":
                 where = (f"inside a GradientTape in `{fn.name}` whose gradients are taken only for variables the "
                          "program created apart from the model (the model is only evaluated there)")
@@ -2688,11 +2884,16 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
                 where = f"in `{named}`, which evaluates (no gradient, no update)"
                 fix = _replace_fix(module, expr, "False", "evaluate with training=False") \
                     if isinstance(expr, ast.Constant) and not _sampling(module, c.node, fn) else None
+                if fix is not None and _runs_augmentation_layers(module, project, target):
+                    fix = None  # training=False would switch the augmentation off as well
+                    where = (f"in `{named}`, which evaluates (no gradient, no update) and passes it to switch on "
+                             "the random augmentation layers built into the model (test-time augmentation)")
+                    advice = ("run the augmentation layers on their own with training=True and the rest of the "
+                              "model with training=False")
             yield self.finding(module, c.node, (
                 f"`{obj}` is called with training=True {where}: its BatchNormalization layers normalize with the "
                 "batch statistics and assign them into their moving mean/variance, so the evaluated data leaks "
-                "into the statistics the trained model keeps; call it with training=False (for MC dropout, "
-                "switch on only the Dropout layers)"), fix=fix)
+                f"into the statistics the trained model keeps; {advice}"), fix=fix)
         yield from self._implicit_training_default(module, project, frozen)
         yield from self._baked_training_true(module, project, frozen)
         yield from self._bn_subclass_forces_training(module, project)
@@ -2964,7 +3165,8 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
         return kind, fn
 
     @staticmethod
-    def _deliberate(module: Module, call: ast.Call, fn: FuncNode) -> bool:
+    def _deliberate(module: Module, call: ast.Call, fn: FuncNode, project: Optional[Project] = None,
+                    target: Optional[ast.expr] = None) -> bool:
         names = [fn.name] + [a.name for a in module.ancestors(call) if isinstance(a, (ast.FunctionDef,
                                                                                       ast.AsyncFunctionDef, ast.ClassDef))]
         if any(_RECALIBRATION.search(n) for n in names):
@@ -2973,7 +3175,8 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
             # "TTA" names test-time adaptation (batch statistics on purpose) and test-time
             # augmentation (flipped / cropped copies averaged: batch statistics gain nothing).
             # Flipping or cropping the input in the function says which one it is.
-            if not (_only_tta(names) and _augments_input(fn)):
+            if not (_only_tta(names) and (_augments_input(fn) or (
+                    project is not None and target is not None and _runs_augmentation_layers(module, project, target)))):
                 return True
         if _resets_bn_statistics(fn):
             return True

@@ -84,7 +84,10 @@ layers.BatchNormalization)` (a `set_bn_momentum(model, m)` helper) or bound to a
 (Keras reads `self.momentum` at every call, so the assignment takes effect). The value is resolved
 through constants, wrapper parameters and their call sites, also from a JSON document the program
 holds (`cfg = json.loads(RECIPE)` with `RECIPE` a string constant, read by constant keys and never
-written or handed on); unresolved values are not reported. 0.5 (the
+written or handed on), also a `**norm_kwargs(cfg)` splat of a project function returning a dict
+display, and `1 - decay` written at the setting with `decay` resolved (a TensorFlow-convention decay
+such as 0.9 converted again as if it were PyTorch's momentum gives 0.1); unresolved values are not
+reported. 0.5 (the
 same in both conventions) is not reported, nor a literal 0 at the layer (moving statistics = last batch,
 used on purpose for recalibration); a model builder's momentum *parameter* that is 0 wherever it comes
 from (`def resnet(..., bn_momentum=0.0)` threaded to every BN, a TPU reference's default ported as-is)
@@ -172,7 +175,7 @@ x = keras.layers.BatchNormalization(momentum=0.9)(x)      # = 1 - 0.1
             return None
         vals: set = set()
         for expr, where in sources:
-            got = config_values.constant_values(where, project, expr) or _parsed_config_values(where, project, expr)
+            got = _setting_values(where, project, expr)
             if not got:
                 return None
             vals |= got
@@ -205,11 +208,14 @@ x = keras.layers.BatchNormalization(momentum=0.9)(x)      # = 1 - 0.1
                       (Edit(line, expr.col_offset, end_line, expr.end_col_offset or expr.col_offset, f"{round(1 - m, 10):g}", cell),))
         splat = next((kw.value for kw in call.keywords if kw.arg is None), None) \
             if isinstance(call, ast.Call) and kf.kwarg(call, key) is None else None
-        origin = next((e for e, w in sources if set(config_values.constant_values(w, project, e)
-                                                     or _parsed_config_values(w, project, e) or ()) & set(bad)), expr)
+        origin = next((e for e, w in sources if set(_setting_values(w, project, e) or ()) & set(bad)), expr)
         owner = next(w for e, w in sources if e is origin)
         at = module.line_ref(origin.lineno) if owner is module else owner.where(origin.lineno)
         via = f" (from `**{ast.unparse(splat)}`, set at {at})" if splat is not None and not inside else ""
+        if _one_minus(origin) is not None:
+            # ``momentum = 1.0 - decay`` with ``decay`` already a TensorFlow-convention value (0.9)
+            via += (f" (`{ast.unparse(origin)}`: a decay of {round(1 - m, 10):g}, already in this framework's "
+                    "convention, converted as if it were PyTorch's momentum)")
         return self.finding(module, call,
                             f"BatchNorm {key}={m:g}{via} follows PyTorch's convention; here {key} weighs the old moving "
                             f"statistics, so they keep only {m:.0%} of their history per step (≈ last batch); "
@@ -491,7 +497,8 @@ def _binds(scope: ast.AST, name: str) -> bool:
 def _argument_sources(module: Module, project: Project, call: ast.Call, keyword: str,
                       pos: Optional[int]) -> Optional[list[tuple[ast.expr, Module]]]:
     """The argument given for ``keyword`` (see ``_argument``), else the entries under that key of the
-    dicts splatted into the call (``BatchNormalization(**BN_KWARGS)``), with their modules."""
+    dicts splatted into the call (``BatchNormalization(**BN_KWARGS)``, or ``**bn_kwargs(cfg)`` of a
+    project function returning a dict display), with their modules."""
     expr = _argument(call, keyword, pos)
     if expr is not None:
         return [(expr, module)]
@@ -500,7 +507,63 @@ def _argument_sources(module: Module, project: Project, call: ast.Call, keyword:
         return None
     from bnguard.lint.values import keyword_sources
 
-    return keyword_sources(call, keyword, None, module, project) or None
+    found = keyword_sources(call, keyword, None, module, project)
+    if found:
+        return found
+    splats = [kw.value for kw in call.keywords if kw.arg is None]
+    if len(splats) != 1 or any(kw.arg == keyword for kw in call.keywords):
+        return None
+    return _returned_dict_entries(module, project, splats[0], keyword)
+
+
+def _returned_dict_entries(module: Module, project: Project, splat: ast.expr,
+                           keyword: str) -> Optional[list[tuple[ast.expr, Module]]]:
+    """``**bn_kwargs(hparams)`` with ``def bn_kwargs(hp): return {"momentum": ..., ...}``: the entries
+    under ``keyword`` of the dict displays every ``return`` of that project function gives (None when
+    a return is something else or a display may hold the key through ``**``)."""
+    if not isinstance(splat, ast.Call):
+        return None
+    dmod, d = kf.resolve_def_in(project, module, splat.func)
+    if dmod is None or not isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return None
+    returns = kf._returns_of(d)
+    if not returns or not all(isinstance(r.value, ast.Dict) for r in returns):
+        return None
+    out: list[tuple[ast.expr, Module]] = []
+    for r in returns:
+        entry = None
+        for k, v in zip(r.value.keys, r.value.values):  # type: ignore[union-attr]
+            if k is None or not (isinstance(k, ast.Constant) and isinstance(k.value, str)):
+                return None  # ``**other`` or a computed key
+            if k.value == keyword:
+                entry = v
+        if entry is None:
+            return None  # the layer's default: nothing to say
+        out.append((entry, dmod))
+    return out
+
+
+def _setting_values(where: Module, project: Project, expr: ast.expr) -> Optional[set]:
+    """Constant values of a setting (see ``_report``), also ``1.0 - decay`` — a conversion between the
+    two momentum conventions written at the setting — with ``decay`` resolved."""
+    got = config_values.constant_values(where, project, expr) or _parsed_config_values(where, project, expr)
+    if got:
+        return got
+    inner = _one_minus(expr)
+    if inner is None:
+        return None
+    vals = config_values.constant_values(where, project, inner) or _parsed_config_values(where, project, inner)
+    if not vals or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
+        return None
+    return {round(1 - v, 10) for v in vals}
+
+
+def _one_minus(expr: ast.expr) -> Optional[ast.expr]:
+    """``X`` of ``1 - X`` / ``1.0 - X``."""
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Sub) and isinstance(expr.left, ast.Constant) \
+            and expr.left.value == 1 and not isinstance(expr.left.value, bool):
+        return expr.right
+    return None
 
 
 def _argument(call: ast.Call, keyword: str, pos: Optional[int]) -> Optional[ast.expr]:

@@ -17,6 +17,7 @@ from bnguard.lint.imports import dotted
 from bnguard.lint.finding import Finding
 from bnguard.lint.project import FunctionInfo, Module, Project, call_assignments, is_unit_test
 from bnguard.lint.rules.base import Rule, RuleDoc, register
+from bnguard.lint.tf1_facts import FLAG_NAMES as _FLAG_NAMES
 from bnguard.lint.tf1_facts import (
     TRAIN_OP_METHODS,
     UPDATE_OPS,
@@ -121,10 +122,142 @@ def _true_passed_by(site: BNSite, project: Project, em: Module) -> str:
 def _frozen_is_deliberate(site: BNSite, project: Project) -> bool:
     """Frozen BN on purpose: ``trainable=False`` on the layer, a fine-tuning script that restores
     a pretrained backbone (``init_from_checkpoint``, ``assign_from_checkpoint_fn``, partial Saver),
-    or an inference copy that reuses the variables of a BN trained elsewhere (a GAN ``sampler``)."""
+    an inference copy that reuses the variables of a BN trained elsewhere (a GAN ``sampler``), or a
+    BN whose output only ever reaches the loss through ``tf.stop_gradient`` (a fixed feature
+    extractor: nothing of it is trained, so inference mode is consistent)."""
     transfer = train_context(project).transfer_modules & same_program(site.module, project)
     return (site.trainable_false or bool(transfer) or _reuses_variables(site, project)
-            or _inference_code(site, project))
+            or _inference_code(site, project) or _gradient_stopped(site.node, site.module, project))
+
+
+def _is_stop_gradient(node: ast.AST) -> bool:
+    return isinstance(node, ast.Call) and (dotted(node.func) or "").rsplit(".", 1)[-1] == "stop_gradient"
+
+
+def _under_stop_gradient(node: ast.AST, module: Module) -> bool:
+    """``node`` lies in the arguments of a ``stop_gradient(...)`` call of its own statement."""
+    child = node
+    for a in module.ancestors(node):
+        if isinstance(a, ast.stmt):
+            return False
+        if _is_stop_gradient(a) and child is not a.func:
+            return True
+        child = a
+    return False
+
+
+def _gradient_stopped(node: ast.AST, module: Module, project: Project, depth: int = 0) -> bool:
+    """Every path from the value of ``node`` (a BN call, or a call of a function building one) to
+    anything else goes through ``tf.stop_gradient``: directly (``tf.stop_gradient(relu(bn(x)))``),
+    through local names in the statements that follow (``h = bn(x); h = relu(h); feats =
+    tf.stop_gradient(h)``), or through the enclosing function's ``return`` when every call of that
+    function in the project is stopped the same way (``feats = tf.stop_gradient(encoder(x))``). No
+    gradient reaches the layer: it is a fixed feature extractor, frozen on purpose."""
+    if depth > 2 or not project.fact("tf1.mentions_stop_gradient", lambda p: any(
+            m.mentions("stop_gradient") for m in p.modules)):
+        return False
+    if module.mentions("stop_gradient") and _under_stop_gradient(node, module):
+        return True
+    stmt = module.statement_of(node)
+    if isinstance(stmt, ast.Return) and stmt.value is not None:
+        return _returns_stopped(module.scope_of(stmt), module, project, depth)
+    if not isinstance(stmt, ast.Assign) or len(stmt.targets) != 1 or not any(
+            a is stmt.value for a in [node, *module.ancestors_until(node, stmt)]):
+        return False
+    # name -> has the value it holds been used yet (each use must end in ``stop_gradient``)
+    tracked = dict.fromkeys(_names_bound(stmt.targets[0]), False)
+    if not tracked:
+        return False
+    state = {"stopped": False}
+    block, idx = _block_position(stmt, module)
+    while block is not None:
+        for later in block[idx + 1:]:
+            verdict = _follow_statement(later, tracked, state, module, project, depth)
+            if verdict is not None:
+                return verdict
+            if not tracked:
+                return state["stopped"]
+        owner = module.parent(block[0])
+        if isinstance(owner, (ast.FunctionDef, ast.AsyncFunctionDef)) or isinstance(owner, ast.Module):
+            # The locals die here. A value derived from the BN output and never used afterwards
+            # (``train = opt.minimize(loss)``) may be where its gradient went: not proven stopped.
+            return state["stopped"] and all(tracked.values())
+        if not isinstance(owner, (ast.With, ast.AsyncWith, ast.If, ast.Try)):
+            return False  # a loop body runs again: the value may flow anywhere
+        block, idx = _block_position(owner, module)
+    return False
+
+
+def _names_bound(target: ast.AST) -> set:
+    if isinstance(target, ast.Name):
+        return {target.id}
+    if isinstance(target, (ast.Tuple, ast.List)) and all(isinstance(e, ast.Name) for e in target.elts):
+        return {e.id for e in target.elts}
+    return set()
+
+
+def _block_position(stmt: ast.stmt, module: Module):
+    owner = module.parent(stmt)
+    for field in ("body", "orelse", "finalbody"):
+        block = getattr(owner, field, None)
+        if isinstance(block, list):
+            for i, s in enumerate(block):
+                if s is stmt:
+                    return block, i
+    for h in getattr(owner, "handlers", ()):
+        for i, s in enumerate(h.body):
+            if s is stmt:
+                return h.body, i
+    return None, 0
+
+
+def _follow_statement(st: ast.stmt, tracked: dict, state: dict, module: Module, project: Project,
+                      depth: int) -> Optional[bool]:
+    """One statement after the BN's value was bound to ``tracked`` names: False when the value
+    escapes (a load outside ``stop_gradient`` that is not a plain rebinding), True when it is
+    returned by a function whose every call is stopped, None to go on. A ``with`` block runs its
+    body once, in order: followed statement by statement."""
+    if isinstance(st, (ast.With, ast.AsyncWith)):
+        for item in st.items:
+            if any(isinstance(n, ast.Name) and n.id in tracked for n in ast.walk(item)):
+                return False
+        for inner in st.body:
+            verdict = _follow_statement(inner, tracked, state, module, project, depth)
+            if verdict is not None:
+                return verdict
+        return None
+    loads = [n for n in ast.walk(st) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id in tracked]
+    free = [n for n in loads if not _under_stop_gradient(n, module)]
+    if len(free) < len(loads):
+        state["stopped"] = True
+    for n in loads:
+        tracked[n.id] = True
+    if isinstance(st, ast.Assign) and len(st.targets) == 1 and _names_bound(st.targets[0]):
+        for name in _names_bound(st.targets[0]):
+            if free:
+                tracked[name] = False  # ``h = relu(h)``: the new value still carries the BN output
+            else:
+                tracked.pop(name, None)  # rebound to something else (or to its stopped copy)
+        return None
+    if isinstance(st, ast.Return) and free and all(
+            isinstance(a, ast.expr) for n in free for a in module.ancestors_until(n, st)):
+        return _returns_stopped(module.scope_of(st), module, project, depth)
+    if free:
+        return False
+    if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.For, ast.AsyncFor,
+                       ast.While, ast.With, ast.AsyncWith, ast.If, ast.Try)):
+        stores = {n.id for n in ast.walk(st) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        if stores & tracked.keys():
+            return False  # rebound inside a block: not followed
+    return None
+
+
+def _returns_stopped(func, module: Module, project: Project, depth: int) -> bool:
+    """Every call of the function ``func`` (by name, in the project) is gradient-stopped."""
+    if func is None or func.name.startswith("__"):
+        return False
+    calls = project.call_sites(func.name)
+    return bool(calls) and all(_gradient_stopped(c.node, c.module, project, depth + 1) for c in calls)
 
 
 _INFERENCE_WORDS = ("eval", "test", "infer", "predict", "sampler", "export", "freeze", "serving", "demo",
@@ -302,7 +435,11 @@ with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
   function is passed around (callbacks, `tf.make_template`, `model_fn=`): the value is unknown.
 - Deliberately frozen BN: `trainable=False` on the layer, or fine-tuning that restores a pretrained
   backbone (`init_from_checkpoint`, `assign_from_checkpoint_fn`, `get_variables_to_restore`, a Saver
-  with a `var_list`).
+  with a `var_list`), or a fixed feature extractor whose output reaches everything else only through
+  `tf.stop_gradient` (`feats = tf.stop_gradient(relu(backbone_bn(x)))`, a name chain ending there,
+  or a builder function every call of which is stopped): no gradient trains that layer, so inference
+  mode is consistent. One use of the output without `stop_gradient` (a pseudo-label branch stopped,
+  the loss branch not) is not enough.
 - Inference copies of a trained network: BN calls that reuse variables (`reuse=True`/`AUTO_REUSE`,
   `variable_scope(..., reuse=...)`, `reuse_variables()`, a `reuse` parameter — a GAN `sampler`), and BN
   built in functions or files named for inference (`evaluate`, `predict`, `sampler`, `export.py`,
@@ -3597,6 +3734,11 @@ evaluation mode the program really builds: a call of the mode's function with th
 whose `model_fn` runs in EVAL mode because the program calls `evaluate`/`train_and_evaluate`. The
 evaluation tower normalizes with batch statistics, and its update ops, wherever they run (a
 control dependency of the evaluation loss), fold evaluation data into the shared moving statistics.
+Also `tf.make_template("net", net, is_training=True)` or `functools.partial(net, is_training=True)`
+in a training script: the binding holds for every call of the result, so a call on validation/test
+data (`val_logits = classifier(val_images)`) that does not pass the flag again by keyword runs the
+network's batch norm in training mode (not reported when any call overrides the flag, or when every
+call is a training tower).
 """,
         why="""
 In training mode BN normalizes each batch with its own statistics, so predictions depend on what else
@@ -3657,6 +3799,7 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
             return
         yield from self._learning_phase(module, project)
         yield from self._validation_copy_in_training_mode(module, project)
+        yield from self._flag_bound_true_for_every_call(module, project)
         yield from self._evaluation_mode_in_training(module, project, dropped)
         yield from self._exported_with_training_default(module, project, dropped)
         yield from self._fed_true_at_evaluation(module, project, dropped)
@@ -3833,6 +3976,46 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
                 "statistics, and the copy's moving-average updates fold validation data into the shared moving "
                 "statistics; build the validation copy with the training flag False"))
 
+    def _flag_bound_true_for_every_call(self, module: Module, project: Project) -> Iterable[Finding]:
+        """``tf.make_template(name, net, is_training=True)`` (or ``functools.partial(net,
+        is_training=True)``) binds the network's BN flag for every call of the result: a call that
+        does not pass the flag again by keyword runs batch norm in training mode. Reported when a
+        training script calls the result on evaluation data without overriding the flag: the
+        validation tower normalizes with batch statistics, and its update ops (created in
+        UPDATE_OPS) fold validation data into the shared moving statistics."""
+        if not (module.mentions("make_template") or module.mentions("partial")):
+            return
+        if id(module) not in train_context(project).trained_modules:
+            return
+        for c in module.calls:
+            bound = _bound_true_flag(c, module, project)
+            if bound is None:
+                continue
+            param, func = bound
+            target = module.bound_name(c.node)
+            if target is None:
+                continue
+            calls = [k for k in module.calls if k.name == target and k.node is not c.node
+                     and isinstance(k.node.func, (ast.Name, ast.Attribute))
+                     and (isinstance(k.node.func, ast.Name) or isinstance(k.node.func.value, ast.Name)
+                          and k.node.func.value.id in ("self", "cls"))]
+            if any(kw.arg == param or kw.arg is None for k in calls for kw in k.node.keywords):
+                continue  # some call passes the flag again: the binding is a default, not a constant
+            evaluation = next((k for k in calls if _names_evaluation_data(k, module)), None)
+            if evaluation is None or all(_names_evaluation_data(k, module) for k in calls):
+                continue
+            site = next((s for s in _flag_sites_of(func, param, project) if not _branch_chooses_mode(
+                s, bn_sites_in(s.module, project))), None)
+            if site is None:
+                continue
+            yield self.finding(module, c.node, (
+                f"`{ast.unparse(c.node.func)}(...)` binds `{param}=True` for every call of `{target}`, and "
+                f"{module.where(evaluation.node.lineno)} calls it on evaluation data without passing `{param}` "
+                f"again: the batch norm at {site.where} runs in training mode there, normalizing validation batches "
+                "with their own statistics and folding them into the shared moving statistics through its update "
+                f"ops; leave `{param}` out of the binding and pass it at each call (`{target}(x, {param}=False)` "
+                "for evaluation)"))
+
     def _evaluation_mode_in_training(self, module: Module, project: Project, dropped: set) -> Iterable[Finding]:
         """A flag computed from a mode (``training=(mode != ModeKeys.PREDICT)``, ``mode in ('train',
         'eval')``, ``mode != 'test'``) that is True for an evaluation mode the program really builds:
@@ -3878,6 +4061,51 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
 
 
 _EVAL_DATA_WORDS = frozenset({"val", "valid", "validation", "eval", "evaluation", "test", "testing", "dev"})
+
+
+_BINDERS = {"tensorflow.make_template": 1, "tensorflow.compat.v1.make_template": 1, "functools.partial": 0}
+_TEMPLATE_OPTIONS = {"name_", "func_", "create_scope_now_", "unique_name_", "custom_getter_",
+                     "create_graph_function_"}
+
+
+def _bound_true_flag(c, module: Module, project: Project):
+    """(flag parameter, function) when the call binds a project function's training flag to True
+    for every later call: ``make_template("net", net, is_training=True)``,
+    ``functools.partial(net, is_training=True)``; None otherwise."""
+    pos = _BINDERS.get(c.qualname or "")
+    if pos is None:
+        return None
+    fn = c.node.args[pos] if len(c.node.args) > pos else next(
+        (kw.value for kw in c.node.keywords if kw.arg == "func_"), None)
+    if not isinstance(fn, ast.Name):
+        return None
+    funcs = [f for f in project.functions(fn.id) if f.cls is None and f.module is module] or [
+        f for f in project.functions(fn.id) if f.cls is None and project.imports_name_from(module, fn.id, f.module)]
+    if len(funcs) != 1:
+        return None
+    func = funcs[0].node
+    params = {a.arg for a in func.args.args + func.args.kwonlyargs}
+    for kw in c.node.keywords:
+        if kw.arg in params and kw.arg not in _TEMPLATE_OPTIONS and kw.arg in _FLAG_NAMES \
+                and V.always_true(kw.value, module, project):
+            return kw.arg, funcs[0]
+    return None
+
+
+def _flag_sites_of(func: FunctionInfo, param: str, project: Project) -> list:
+    """TF1 BN sites built by ``func`` (directly, or by the functions it calls) whose training flag is
+    the name ``param`` (the parameter itself, or the same name handed down)."""
+    ctx = train_context(project)
+    reached = {id(func.node)}
+    _close([(_call_ref(k), func.module) for k in ctx.calls_by_scope.get(id(func.node), ())], reached, ctx, project)
+    out = []
+    for s in bn_sites(project):
+        if s.api == "keras" or not isinstance(s.flag_expr, ast.Name) or s.flag_expr.id != param:
+            continue
+        funcs = enclosing_functions(s.node, s.module)
+        if funcs and id(funcs[0]) in reached and param in {a.arg for a in funcs[0].args.args + funcs[0].args.kwonlyargs}:
+            out.append(s)
+    return out
 
 
 def _names_evaluation_data(c, module: Module) -> bool:

@@ -61,6 +61,11 @@ slim) whose moving statistics are used at inference, when the saver
   evaluation or export script), or in a program that trains while the layers the function around the
   Saver builds run with training False (a frozen backbone under a new head), so nothing re-estimates
   the statistics.
+The list may also be a name map over the trainable variables only — the hand-made EMA restore map
+`{ema.average_name(v): v for v in tf.trainable_variables()}` (inline, through a local name, filled by
+a loop, or returned by a helper function of the module), which unlike `ema.variables_to_restore()`
+leaves every non-trainable variable out. Another, unrestricted Saver of the program that only writes
+checkpoints (the training half of a train/eval script) does not make such a restore complete.
 Also `tf.train.init_from_checkpoint(ckpt, assignment_map)` whose map is built only from the trainable
 variables (`{v.op.name: v for v in tf.trainable_variables(...)}`, `dict(...)` of such a generator, a
 dict filled by `for v in tvars: amap[...] = ...`) when the graph built by the function around the call
@@ -99,7 +104,7 @@ saver = tf.train.Saver(tf.trainable_variables() + tf.moving_average_variables())
 - Programs that handle the statistics themselves: slim's `variables_collections=[TRAINABLE_VARIABLES]`
   (facenet), var lists extended with the `moving_mean`/`moving_variance` variables or
   `tf.moving_average_variables()`, model-variable savers.
-- A program with another, unrestricted Saver; BN layers that always run in training mode (their moving
+- A program with another, unrestricted Saver (for a restricted restore: one that may restore); BN layers that always run in training mode (their moving
   statistics are never read); GAN / meta-learning / test-time-adaptation programs.
 - A trainable-only saver or warm start used only to restore pretrained weights into layers that are
   then trained in training mode (fine-tuning re-estimates the statistics); a warm start or restore
@@ -127,8 +132,9 @@ saver = tf.train.Saver(tf.trainable_variables() + tf.moving_average_variables())
             if any(m.mentions(w) for m in program_modules for w in _HANDLED_WORDS) \
                     or any(_selects_moving_variables(m) for m in program_modules):
                 continue
-            if deliberate_in_program(module, project) or _other_full_saver(c.node, program_modules):
+            if deliberate_in_program(module, project):
                 continue
+            others = _other_full_savers(c.node, program_modules)
             sites = [s for s in bn_sites(project) if id(s.module) in program and s.flag != frozenset({True})]
             if not sites:
                 continue
@@ -136,7 +142,9 @@ saver = tf.train.Saver(tf.trainable_variables() + tf.moving_average_variables())
             trains = bool(ctx.trained_modules & program)
             target = module.bound_name(c.node)
             built = sites[0].where
-            if trains and _saves(c.node, target, module, program_modules):
+            if any(_restore_unknown(k, program_modules) for k in others):
+                continue  # a full Saver that may restore: the statistics may come back through it
+            if trains and not others and _saves(c.node, target, module, program_modules):
                 yield self.finding(module, c.node, (
                     "this Saver writes only tf.trainable_variables(): the batch-norm moving_mean/moving_variance "
                     f"(non-trainable; BN built at {built}) are not in its checkpoints, so the restored model "
@@ -151,7 +159,15 @@ saver = tf.train.Saver(tf.trainable_variables() + tf.moving_average_variables())
                     and not _other_restore(c, program_modules, ignore=("restore",), project=project):
                 # fine-tuning re-estimates the statistics, unless the restored layers are frozen
                 frozen = _frozen_in_graph(c.node, module, project)
-                if frozen is not None:
+                if frozen is not None and _name_map(var_list, module, c.scope):
+                    yield self.finding(module, c.node, (
+                        "this Saver restores through a name map built over tf.trainable_variables() only (a "
+                        "hand-made EMA map `{ema.average_name(v): v ...}`): the batch-norm "
+                        "moving_mean/moving_variance are not in it and keep their initial values (mean 0, "
+                        f"variance 1), and the layer built at {frozen.where} runs with training False in this "
+                        "graph, so it normalizes with 0/1; use `ema.variables_to_restore()`, which maps every "
+                        "other global variable to its own name"))
+                elif frozen is not None:
                     yield self.finding(module, c.node, (
                         "this Saver restores only tf.trainable_variables(): the batch-norm "
                         "moving_mean/moving_variance keep their initial values (mean 0, variance 1), and the layer "
@@ -546,7 +562,7 @@ def _filled_from_trainables(name: str, module: Module, scope) -> bool:
                 and n.func.value.id == name and n.func.attr in _MUTATORS | _DICT_WRITERS:
             return False
         elif isinstance(n, ast.Call) and any(isinstance(a, ast.Name) and a.id == name for a in n.args) \
-                and not (dotted(n.func) or "").endswith("init_from_checkpoint"):
+                and not (dotted(n.func) or "").endswith(("init_from_checkpoint", "Saver")):
             return False  # handed to a helper that may add entries
     return created == 1 and stores > 0
 
@@ -586,10 +602,19 @@ def _variable_list_call(expr: ast.AST, module: Module, lists: set, collection: s
     return False
 
 
-def _trainable_only(expr: ast.AST, module: Module, scope) -> bool:
-    """The plain trainable list, inline or through one local name bound once and never extended."""
-    if _trainable_call(expr, module):
+def _trainable_only(expr: ast.AST, module: Module, scope, depth: int = 0) -> bool:
+    """The plain trainable list, inline or through one local name bound once and never extended; or
+    a name map over the trainable variables only (``{ema.average_name(v): v for v in
+    tf.trainable_variables()}``: the usual hand-built EMA restore map, which, unlike
+    ``ema.variables_to_restore()``, leaves every non-trainable variable out); or the one value that
+    a helper function of this module returns, when that value is one of these."""
+    if _trainable_call(expr, module) or (not isinstance(expr, ast.Name) and _trainable_map(expr, module, scope)):
         return True
+    if isinstance(expr, ast.Call) and depth < 2:
+        returned = _returned_value(expr, module)
+        if returned is not None:
+            return _trainable_only(returned[0], module, returned[1], depth + 1)
+        return False
     if not isinstance(expr, ast.Name):
         return False
     body = scope.body if scope is not None else module.tree.body
@@ -605,7 +630,31 @@ def _trainable_only(expr: ast.AST, module: Module, scope) -> bool:
         elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _MUTATORS \
                 and isinstance(n.func.value, ast.Name) and n.func.value.id == expr.id:
             return False
-    return len(bindings) == 1 and _trainable_call(bindings[0], module)
+    return len(bindings) == 1 and (_trainable_call(bindings[0], module) or _trainable_map(expr, module, scope))
+
+
+def _name_map(expr: ast.AST, module: Module, scope, depth: int = 0) -> bool:
+    """``expr`` (a Saver's var_list) is a name -> variable map over the trainable variables."""
+    if isinstance(expr, ast.Call) and depth < 2:
+        returned = _returned_value(expr, module)
+        if returned is not None:
+            return _name_map(returned[0], module, returned[1], depth + 1)
+    return _trainable_map(expr, module, scope)
+
+
+def _returned_value(call: ast.Call, module: Module):
+    """(value, function) for a call of a function of this module (``helper(...)``, ``self.helper(...)``)
+    defined once, whose body returns one value; None otherwise."""
+    f = call.func
+    name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) \
+        and isinstance(f.value, ast.Name) and f.value.id in ("self", "cls") else None
+    defs = [fi.node for fi in module.functions if fi.name == name] if name else []
+    if len(defs) != 1:
+        return None
+    returns = [n for n in ast.walk(defs[0]) if isinstance(n, ast.Return) and module.scope_of(n) is defs[0]]
+    if len(returns) != 1 or returns[0].value is None:
+        return None
+    return returns[0].value, defs[0]
 
 
 def _receiver_is(node: ast.AST, target: Optional[str], saver_call: ast.Call) -> bool:
@@ -652,12 +701,31 @@ def _restores(saver_call: ast.Call, target: Optional[str], module: Module, modul
     return target is not None and _method_calls("restore", target, saver_call, module, modules)
 
 
-def _other_full_saver(saver_call: ast.Call, modules: list) -> bool:
-    """Another Saver of the program that is not restricted to the trainable list."""
+def _other_full_savers(saver_call: ast.Call, modules: list) -> list:
+    """The other Savers of the program that are not restricted to the trainable list."""
+    out = []
     for m in modules:
         for c in m.calls:
             if c.qualname in SAVERS and c.node is not saver_call:
                 var_list = c.node.args[0] if c.node.args else _kw(c.node, "var_list")
                 if var_list is None or not _trainable_only(var_list, m, c.scope):
-                    return True
+                    out.append(c)
+    return out
+
+
+def _restore_unknown(other, modules: list) -> bool:
+    """Another full Saver restores (or may: it is not bound to a local name whose uses can all be
+    read): a restricted Saver's restore is then not the only load of the checkpoint. A full Saver
+    that only writes checkpoints (the training half of a train/eval script) brings nothing back."""
+    m = other.module
+    parent = m.parent(other.node)
+    if not (isinstance(parent, ast.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0], ast.Name)):
+        return True
+    name = parent.targets[0].id
+    for n in ast.walk(other.scope if other.scope is not None else m.tree):
+        if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load):
+            up = m.parent(n)
+            if not (isinstance(up, ast.Attribute) and up.attr == "save" and isinstance(m.parent(up), ast.Call)
+                    and m.parent(up).func is up):
+                return True  # restored, or handed to something (a Supervisor, a hook, a helper)
     return False

@@ -476,11 +476,17 @@ def _mode_findings(project: Project) -> dict[str, list[tuple[Module, ast.AST, st
         verdicts: dict[tuple, list] = {}
 
         origins: dict[tuple, tuple] = {}  # report key -> (eval node id, depth of the report site)
+        # BN302 reports whose optimizer step runs in no loop of their root (a one-step helper such as
+        # `trainer.step(batch)`): a caller's loop around that helper sees the same eval() as BN301
+        single_step: set[tuple] = set()
 
-        def vote(code: str, mod: Module, node: ast.AST, flagged: bool, message: str = "", fix=None, origin=None) -> None:
+        def vote(code: str, mod: Module, node: ast.AST, flagged: bool, message: str = "", fix=None, origin=None,
+                 one_step: bool = False) -> None:
             k = (code, mod.path, id(node))
             if origin is not None:
                 origins[k] = origin
+            if one_step and flagged:
+                single_step.add(k)
             v = verdicts.setdefault(k, [True, mod, node, message, fix, False])
             if flagged:
                 v[5] = True
@@ -499,22 +505,27 @@ def _mode_findings(project: Project) -> dict[str, list[tuple[Module, ast.AST, st
             # epoch loop hides); across roots (callers), every context must agree
             local: dict[tuple, list] = {}
 
-            def local_vote(code, mod, node, flagged, message="", fix=None, origin=None):
+            def local_vote(code, mod, node, flagged, message="", fix=None, origin=None, one_step=False):
                 k = (code, mod.path, id(node))
-                v = local.setdefault(k, [code, mod, node, False, message, fix, origin])
+                v = local.setdefault(k, [code, mod, node, False, message, fix, origin, one_step])
                 if flagged and not v[3]:
-                    v[3], v[4], v[5] = True, message, fix
+                    v[3], v[4], v[5], v[7] = True, message, fix, one_step
                 elif flagged and message != v[4]:
                     v[5] = None  # several objects left in eval mode here: one train() would not fix it
 
             _check_loops(events, step_loops, p, local_vote)
             _check_before_loop(events, step_loops, p, local_vote, lambda evs=events: _caller_chosen(p, evs))
-            for code, mod, node, flagged, message, fix, origin in local.values():
-                vote(code, mod, node, flagged, message, fix, origin)
+            for code, mod, node, flagged, message, fix, origin, one_step in local.values():
+                vote(code, mod, node, flagged, message, fix, origin, one_step)
         out: dict[str, list] = {"BN301": [], "BN302": []}
         # one eval() seen through several nested loops / callers: report it once, at the call
         # closest to it (the innermost loop that shows the problem)
         flagged = [(k, v) for k, v in verdicts.items() if v[0] and v[5]]
+        # the eval() of a one-step helper that a caller's training loop reports as BN301 is one defect:
+        # the loop's view (eval left on across the steps) is the whole story, the helper's BN302 a duplicate
+        loop_origins = {origins[k][0] for k, _v in flagged if k[0] == "BN301" and k in origins}
+        flagged = [(k, v) for k, v in flagged
+                   if not (k[0] == "BN302" and k in single_step and k in origins and origins[k][0] in loop_origins)]
         closest: dict[tuple, int] = {}
         for k, _v in flagged:
             origin, distance = origins.get(k, (k, 0))
@@ -857,7 +868,7 @@ def _check_before_loop(events: list[Event], step_loops: set[int], project: Proje
             msg = (f"`{who}` is put in eval mode{_describe(ev, node)} before training and nothing calls "
                    f"`{who}.train()` before the optimizer steps ({smod.where(snode.lineno)}): its BatchNorm "
                    f"layers train with frozen running statistics.")
-            vote("BN302", mod, node, True, msg, None, origin=_origin(ev, node))
+            vote("BN302", mod, node, True, msg, None, origin=_origin(ev, node), one_step=not step.loops)
 
 
 class _ModeRule(Rule):
@@ -991,7 +1002,9 @@ whose comment (on its line or right above) says BatchNorm is kept frozen on purp
 `torch.no_grad()` where the optimizer steps (the frozen encoder of a linear probe); an `eval()` and
 a step that each depend on a parameter of a helper the project calls (`if not train_mode:
 model.eval()` ... `if optimizer is not None: optimizer.step()`): the calls decide, and are judged
-where they are made; unit tests (`test_*` functions in test files).
+where they are made; unit tests (`test_*` functions in test files); the `eval()` of a one-step helper
+(`trainer.step(batch)`, no loop around its optimizer step) that a caller's training loop already
+reports as BN301 (one defect, reported once).
 """,
         versions=PYTORCH_VERSIONS,
     )
@@ -1027,6 +1040,8 @@ def _freeze_undone_findings(project: Project) -> list[tuple[Module, ast.AST, str
                 verdict, step = _after_train(events, i, t, p)
                 mod, node = t.module, t.node
                 site = (mod.path, id(node))
+                if verdict and any(_phase_scoped_freeze(f, t, step) for f in before):
+                    continue  # re-frozen for a phase of its own each iteration: not this train()'s business
                 if verdict:
                     flagged.setdefault(site, (mod, node, t, before[0], step))
                 elif verdict is False:
@@ -1053,6 +1068,49 @@ def _freeze_undone_findings(project: Project) -> list[tuple[Module, ast.AST, str
         return out
 
     return project.fact("torch.freeze_undone", compute)
+
+
+def _phase_scoped_freeze(freeze: Event, t: Event, step: Event) -> bool:
+    """A freeze applied again in every iteration of a loop that also holds the ``train()`` and its
+    step, and used in that same iteration before the ``train()`` by an optimizer step of another
+    optimizer (dataset condensation: BN statistics frozen for the matching forwards and the step of
+    the synthetic images, then the network trained normally by its own optimizer). The freeze
+    covers its own phase; the ``train()`` starts another one, and the next iteration freezes again
+    before the frozen phase runs. (A freeze done once before the loop, or with no step of its own
+    before the ``train()``, is still undone by it.)"""
+    from bnguard.lint.torchflow import _SCALER_NAME, is_optimizer_step
+    common = [lp for lp in freeze.loops if any(lp is lq for lq in t.loops) and any(lp is ls for ls in step.loops)]
+    if not common or not step.text:
+        return False
+    loop = common[-1]
+
+    def at_loop(ev: Event) -> Optional[tuple[Module, ast.AST]]:
+        return next(((m, n) for m, n in ev.sites if any(a is loop for a in m.ancestors(n))), None)
+
+    # the loop in the root's own code, where the optimizers have the names the step events use
+    fsite, tsite = at_loop(freeze), at_loop(t)
+    if fsite is None or fsite != freeze.sites[0] or tsite != t.sites[0] or fsite[0] is not tsite[0]:
+        return False
+    mod, fnode = fsite
+    # applied in every iteration: no ``if`` on the loop's counter (``if epoch == 0: freeze_bn(m)``)
+    counters = {x.id for lp in common for x in ast.walk(getattr(lp, "target", lp)) if isinstance(x, ast.Name)}
+    if any(isinstance(a, ast.If) and any(isinstance(x, ast.Name) and x.id in counters for x in ast.walk(a.test))
+           for a in mod.ancestors_until(fnode, loop)):
+        return False
+    start, end = (fnode.lineno, fnode.col_offset), (tsite[1].lineno, tsite[1].col_offset)
+    if not start < end:
+        return False
+    for n in ast.walk(loop):
+        if not (isinstance(n, ast.Call) and start < (n.lineno, n.col_offset) < end and is_optimizer_step(n, mod)):
+            continue
+        if any(isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef))
+               for a in mod.ancestors_until(n, loop)):
+            continue
+        f = n.func
+        opt = dotted(n.args[0] if _SCALER_NAME.search(dotted(f.value) or "") and n.args else f.value)
+        if opt and not _within(opt, step.text) and not _within(step.text, opt):
+            return True
+    return False
 
 
 def _constructed_then_method_roots(project: Project) -> list[tuple[Module, list[Event]]]:
@@ -1540,7 +1598,10 @@ def train(self, mode=True):
 A freeze applied after the last `train()` before the steps (top of every epoch, inside the training
 function); models whose class overrides `train()` to re-apply it (mmdetection's `norm_eval`); a
 whole-model `eval()` (BN302's case); a sub-module put in eval mode without freezing its parameters;
-objects the optimizer does not train; PyTorch Lightning modules. For a parameters-only freeze:
+objects the optimizer does not train; PyTorch Lightning modules; a freeze for a phase of its own,
+applied again in every iteration of the loop that holds the `train()` and used there before it by
+the step of another optimizer (dataset condensation: statistics frozen while the synthetic images
+are optimised, then the network trained normally by its own optimizer). For a parameters-only freeze:
 ordinary fine-tuning (the optimizer gets all parameters, or a part of the frozen module is unfrozen
 again anywhere in the file), a module frozen at its random initialisation (no pretrained load seen),
 a frozen model whose own new head is trained (`model.fc = nn.Linear(...)` on the frozen model: the
@@ -4840,7 +4901,7 @@ class HardCodedTrainingFalse(Rule):
     name = "functional-batch-norm-training-false"
     framework = "pytorch"
     summary = "F.batch_norm(..., training=False) hard-coded in the forward of a trained module"
-    triggers = ("batch_norm", "functional_call")
+    triggers = ("batch_norm", "functional_call", "stack_module_state", "combine_state_for_ensemble")
     doc = RuleDoc(
         what="""
 Finds `F.batch_norm(...)` whose `training` argument is always false (literal or resolved constant)
@@ -4848,7 +4909,9 @@ inside the `forward` of a module that has trainable parameters — a BN meant to
 trained through `torch.func.functional_call(model, (params, buffers), x)` where `buffers` are
 clones of the model's own (`{k: v.clone() for k, v in model.named_buffers()}`) never copied back,
 while the model itself is evaluated or saved afterwards: BatchNorm updates the running statistics
-in the tensors it is given, so the model's own stay at 0 / 1.
+in the tensors it is given, so the model's own stay at 0 / 1. Likewise a torch.func ensemble
+(`params, buffers = stack_module_state(members)`, trained through `vmap(functional_call)`) whose
+members get their parameters copied back from the stacked `params` but never the stacked `buffers`.
 """,
         why="""
 With `training=False`, `F.batch_norm` normalizes with the running statistics and never updates them:
@@ -4876,6 +4939,8 @@ moving-statistics branch and a batch-statistics branch). For `functional_call`: 
 module's own buffers (`dict(model.named_buffers())`, `.detach()` shares their storage), clones
 copied back (`load_state_dict`, `copy_`), models without BN, meta-learning code (MAML-style inner
 loops keep the outer statistics on purpose), and programs that never run or save the model itself.
+For stacked ensembles: buffers written back (`b.copy_(buffers[name][i])`, `load_state_dict`), and
+ensembles whose members are never written back at all (only the stacked model is used).
 """,
         versions=PYTORCH_VERSIONS,
     )
@@ -4891,6 +4956,14 @@ loops keep the outer statistics on purpose), and programs that never run or save
                 f"running_mean / running_var never move from 0 / 1, and evaluating or saving `{text}` uses them. "
                 f"Pass its own buffers (`dict({text}.named_buffers())`) or copy the clones back "
                 f"(`{text}.load_state_dict(..., strict=False)`).")
+        for node, members, params in _stacked_buffers_left_in_stack(module, project):
+            yield self.finding(
+                module, node,
+                f"`{members}` are trained stacked (`stack_module_state` + `functional_call`) and their parameters are "
+                f"copied back from `{params}`, but not the stacked buffers: BatchNorm updated the running statistics "
+                f"in the stacked tensors, so each member keeps its initial 0 / 1 running_mean / running_var and "
+                f"is evaluated or saved with them. Copy the stacked buffers back too "
+                f"(`for name, b in member.named_buffers(): b.copy_(buffers[name][i])`).")
         for site in module.calls:
             if (site.qualname or "") not in F_BATCH_NORM or site.scope is None:
                 continue
@@ -4964,6 +5037,59 @@ def _functional_call_on_buffer_copies(module: Module, project: Project) -> Itera
                 continue
             yield call, model, copy
             break
+
+
+_STACKERS = ("stack_module_state", "combine_state_for_ensemble")
+
+
+def _stacked_buffers_left_in_stack(module: Module, project: Project) -> Iterable[tuple[ast.AST, str, str]]:
+    """``params, buffers = stack_module_state(members)`` (torch.func model ensembling) in a program that
+    trains, where the members' parameters are copied back from ``params`` (``p.copy_(params[name][i])``)
+    and ``buffers`` is never written back into any module: (the write-back of the parameters, members
+    text, params text). Without a parameter write-back the members are not used again: silent."""
+    if not module.mentions("stack_module_state") and not module.mentions("combine_state_for_ensemble"):
+        return
+    if is_test_file(project.relative_path(module)) or _meta_learning(module):
+        return
+    if not any(c.name == "backward" or (c.qualname or "") in _GRAD_FUNCTIONS for c in module.calls):
+        return
+    for n in module.nodes_of_kind.get(ast.Assign, ()):
+        value = n.value
+        if not (isinstance(value, ast.Call) and value.args and len(n.targets) == 1
+                and isinstance(n.targets[0], (ast.Tuple, ast.List))
+                and (module.qualname(value.func) or dotted(value.func) or "").rsplit(".", 1)[-1] in _STACKERS):
+            continue
+        elts = n.targets[0].elts
+        if len(elts) < 2:
+            continue
+        params, buffers = elts[-2], elts[-1]
+        ptext, members = dotted(params), dotted(value.args[0])
+        if ptext is None or dotted(buffers) is None or members is None or _copied_back(module, buffers):
+            continue
+        back = _written_back_from(module, ptext.rsplit(".", 1)[-1])
+        if back is None:
+            continue
+        if _model_has_bn(receiver_key(value.args[0], {}, set())[0], project, module) is False \
+                or not _project_has_bn(project):
+            continue
+        yield back, members, ptext
+
+
+def _written_back_from(module: Module, name: str) -> Optional[ast.AST]:
+    """The first ``x.copy_(<...name...>)`` / ``x.data = <...name...>`` / ``setattr(.., <...name...>)``
+    of the file: stacked parameters written back into a module."""
+    def reads(e: ast.AST) -> bool:
+        return any(isinstance(x, (ast.Name, ast.Attribute)) and (dotted(x) or "").rsplit(".", 1)[-1] == name
+                   for x in ast.walk(e))
+    for c in module.calls:
+        f = c.node.func
+        if isinstance(f, ast.Attribute) and f.attr == "copy_" and c.node.args and reads(c.node.args[0]):
+            return c.node
+    for a in module.nodes_of_kind.get(ast.Assign, ()):
+        t = a.targets[0]
+        if isinstance(t, ast.Attribute) and t.attr == "data" and reads(a.value):
+            return a
+    return None
 
 
 def _buffer_clones_of(module: Module, expr: ast.AST, owner: str) -> Optional[ast.AST]:

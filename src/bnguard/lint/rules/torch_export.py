@@ -13,14 +13,16 @@ a model that behaves differently from the one that was validated (failure mode 9
 from __future__ import annotations
 
 import ast
+import re
 from typing import Iterable, Optional
 
 from bnguard.lint.finding import Finding
-from bnguard.lint.project import Module, Project, is_unit_test
+from bnguard.lint.imports import dotted
+from bnguard.lint.project import Module, Project, is_test_file, is_unit_test
 from bnguard.lint.rules.base import Rule, RuleDoc, register
 from bnguard.lint.rules.torch import (
-    _DELIBERATE_PATH, PYTORCH_VERSIONS, _callers_set_eval, _deliberate_train_mode, _flow, _is_lightning,
-    _model_has_bn, _never_used, _uses_torch,
+    _DELIBERATE_PATH, PYTORCH_VERSIONS, _bn_classes, _callers_set_eval, _class_def, _deliberate_train_mode, _flow,
+    _is_lightning, _model_has_bn, _never_used, _uses_torch,
 )
 from bnguard.lint.torchflow import Event, _builds_new_module, _named_params, guard_of, receiver_key, same_object, same_object_base
 
@@ -255,3 +257,304 @@ def _passed_bn(scope: ast.AST, key, project: Project, flow) -> bool:
                 if ckey is not None]
     return bool(verdicts) and all(v is True for v in verdicts)
 
+
+
+# ---------------------------------------------------------------------------------------------------
+# BN313: a BatchNorm model's state carried over by its parameters only
+
+_BN_CTOR = re.compile(r"BatchNorm|(^|_)BN\d?d?$|BatchNormAct")
+_STATS = ("running_mean", "running_var")
+_AFFINE_WRITE = re.compile(r"\.(?:weight|bias)(?:\.data)?(?:\[[^\]\n]*\])?\s*=[^=]|\.(?:weight|bias)(?:\.data)?\.copy_\(")
+
+
+@register
+class RunningStatsLeftBehind(Rule):
+    code = "BN313"
+    name = "running-stats-left-behind"
+    framework = "pytorch"
+    severity = "error"
+    summary = ("a BatchNorm model's state carried over by its parameters only (a named_parameters() checkpoint "
+               "loaded with strict=False, a pruned / converted BN given weight and bias but not running_mean / "
+               "running_var): the receiving model normalizes with the initial 0 / 1 statistics.")
+    triggers = ("named_parameters", "weight")
+    doc = RuleDoc(
+        what="""
+Finds the state of a BatchNorm model handed on through its parameters alone:
+- a dict of `model.named_parameters()` (`dict(model.named_parameters())`,
+  `{n: p.detach() for n, p in model.named_parameters()}`, unfiltered) of a model with BatchNorm that is
+  loaded into a model with `load_state_dict(..., strict=False)`, or saved with `torch.save` (also inside a
+  checkpoint dict) in a file that loads checkpoints with `strict=False` (an export / serve script);
+- a BatchNorm layer built afresh (`nn.BatchNorm2d(n)`, a BN attribute of a newly built project model,
+  the partner of an `isinstance(m, nn.BatchNorm2d)` layer in a `zip(old.modules(), new.modules())` loop)
+  whose `weight` and `bias` are copied from another BatchNorm layer (channel pruning, network slimming,
+  a BN-to-SyncBN / frozen-BN conversion) while the function never writes its `running_mean` /
+  `running_var`.
+""",
+        why="""
+`running_mean` and `running_var` are buffers, not parameters: `named_parameters()` does not contain
+them, and `strict=False` hides the missing keys. A BatchNorm layer built afresh starts with mean 0 and
+variance 1. The receiving model, in eval mode, then normalizes with those initial statistics instead of
+the trained ones: its outputs are shifted and scaled wrongly, often to chance-level accuracy, without
+any error.
+""",
+        example="""
+torch.save({n: p.detach() for n, p in model.named_parameters()}, "weights.pt")
+...
+net = Net()
+net.load_state_dict(torch.load("weights.pt"), strict=False)
+net.eval()
+
+new_bn = nn.BatchNorm2d(len(keep))
+new_bn.weight.data = old_bn.weight.data[keep].clone()
+new_bn.bias.data = old_bn.bias.data[keep].clone()
+""",
+        use_instead="""
+torch.save(model.state_dict(), "weights.pt")   # parameters and buffers
+
+new_bn.running_mean = old_bn.running_mean[keep].clone()
+new_bn.running_var = old_bn.running_var[keep].clone()
+""",
+        not_flagged="""
+`state_dict()` (filtered or not: dropping `num_batches_tracked` keeps the statistics); a parameter dict
+filtered by a condition (`if p.requires_grad`: adapters / fine-tuned parts saved on top of a pretrained
+model loaded separately); parameter dicts used for anything but saving / loading (optimizer groups,
+logging, `functional_call`); models without BatchNorm; a saved parameter dict whose file never loads
+with `strict=False` (a strict load raises on the missing keys; a load elsewhere is not followed);
+copies into LayerNorm / GroupNorm / convolutions (no running statistics);
+functions that also write the running statistics, copy buffers (`named_buffers`, `buffers()`) or load a
+`state_dict`; unit tests.
+""",
+        versions=PYTORCH_VERSIONS,
+    )
+
+    def check(self, module: Module, project: Project) -> Iterable[Finding]:
+        if not _uses_torch(module) or is_test_file(project.relative_path(module)):
+            return
+        if module.mentions("named_parameters"):
+            yield from self._parameter_checkpoints(module, project)
+        if module.mentions(".bias") and module.mentions(".weight"):
+            yield from self._affine_only_copies(module, project)
+
+    # -- shape 1: dict(model.named_parameters()) saved / loaded --------------------------------------
+    def _parameter_checkpoints(self, module: Module, project: Project) -> Iterable[Finding]:
+        for node in ast.walk(module.tree):
+            src = _named_parameters_dict(node)
+            if src is None:
+                continue
+            scope = module.scope_of(node)
+            if scope is not None and is_unit_test(module, scope):
+                continue
+            use = _checkpoint_use(module, scope, node)
+            if use is None:
+                continue
+            kind, call = use
+            if kind == "save" and not _loads_non_strict(module):
+                continue  # the load is strict (the missing keys raise) or not shown beside the save
+            if not _bn_model(module, project, scope, src):
+                continue
+            text = ast.unparse(src)
+            where = module.line_ref(call.lineno)
+            if kind == "save":
+                how = (f"is saved by `torch.save` ({where}) and this file loads checkpoints with "
+                       "`strict=False`, which hides the missing keys")
+            else:
+                how = f"is loaded with `load_state_dict(..., strict=False)` ({where}), which hides the missing keys"
+            yield self.finding(module, node, (
+                f"this checkpoint holds only `{text}.named_parameters()`: the BatchNorm buffers (running_mean / "
+                f"running_var) are not in it, and it {how}; the loaded model keeps the initial 0 / 1 statistics "
+                f"and normalizes with them in eval mode. Save / load `{text}.state_dict()` instead"))
+
+    # -- shape 2: fresh BN given weight / bias of another BN only -------------------------------------
+    def _affine_only_copies(self, module: Module, project: Project) -> Iterable[Finding]:
+        if not _AFFINE_WRITE.search(module.unit.text):
+            return
+        by_fn: dict[int, tuple[ast.AST, dict[str, dict[str, ast.AST]]]] = {}
+        for n in ast.walk(module.tree):
+            for dst, attr, value, anchor in _param_writes(n):
+                fn = module.scope_of(anchor)
+                if fn is not None and _reads_other_affine(value, dst):
+                    by_fn.setdefault(id(fn), (fn, {}))[1].setdefault(dst, {}).setdefault(attr, anchor)
+        lines = module.unit.text.splitlines()
+        for fn, writes in by_fn.values():
+            text = "\n".join(lines[fn.lineno - 1:getattr(fn, "end_lineno", fn.lineno)])
+            if any(w in text for w in _STATS) or "load_state_dict" in text or "buffers" in text \
+                    or "state_dict" in text or is_unit_test(module, fn):
+                continue
+            for dst, attrs in writes.items():
+                if set(attrs) != {"weight", "bias"}:
+                    continue
+                anchor = min(attrs.values(), key=lambda a: (a.lineno, a.col_offset))
+                if not _fresh_bn(module, project, fn, dst, anchor) or _handed_to_project_function(project, fn, dst):
+                    continue
+                yield self.finding(module, anchor, (
+                    f"`{dst}` is a BatchNorm layer built here and given the weight and bias of another BatchNorm "
+                    f"layer, but not its running_mean / running_var: `{dst}` keeps the initial 0 / 1 statistics "
+                    f"and normalizes with them in eval mode. Copy `running_mean` and `running_var` too"))
+
+
+def _named_parameters_dict(node: ast.AST) -> Optional[ast.AST]:
+    """The model of ``dict(m.named_parameters())`` / ``OrderedDict(...)`` / an unfiltered
+    ``{n: p... for n, p in m.named_parameters()}``."""
+    def np_call(e: ast.AST) -> Optional[ast.AST]:
+        if isinstance(e, ast.Call) and isinstance(e.func, ast.Attribute) and e.func.attr == "named_parameters" \
+                and not e.keywords and not e.args:
+            return e.func.value
+        return None
+
+    if isinstance(node, ast.Call) and len(node.args) == 1 and not node.keywords \
+            and (dotted(node.func) or "").rsplit(".", 1)[-1] in ("dict", "OrderedDict"):
+        return np_call(node.args[0])
+    if isinstance(node, ast.DictComp) and len(node.generators) == 1 and not node.generators[0].ifs:
+        g = node.generators[0]
+        if isinstance(g.target, ast.Tuple) and len(g.target.elts) == 2 and isinstance(node.key, ast.Name) \
+                and isinstance(g.target.elts[0], ast.Name) and node.key.id == g.target.elts[0].id:
+            return np_call(g.iter)
+    return None
+
+
+def _checkpoint_use(module: Module, scope, node: ast.AST) -> Optional[tuple[str, ast.Call]]:
+    """("save", call) when ``node`` (or the one name bound to it) is what ``torch.save`` writes (also a
+    value of the dict it writes); ("load", call) when it is loaded with ``strict=False``."""
+    parent = next(iter(module.ancestors(node)), None)
+    name = None
+    if isinstance(parent, ast.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0], ast.Name):
+        name = parent.targets[0].id
+    owner = scope if scope is not None else module.tree
+    for c in ast.walk(owner):
+        if not isinstance(c, ast.Call) or not c.args:
+            continue
+        arg = c.args[0]
+        vals = [arg] + (list(arg.values) if isinstance(arg, ast.Dict) else [])
+        hit = any(v is node or name is not None and isinstance(v, ast.Name) and v.id == name for v in vals)
+        if not hit:
+            continue
+        if (module.qualname(c.func) or "") == "torch.save":
+            return "save", c
+        if isinstance(c.func, ast.Attribute) and c.func.attr == "load_state_dict" and arg in vals[:1] \
+                and _non_strict(c):
+            return "load", c
+    return None
+
+
+def _non_strict(call: ast.Call) -> bool:
+    strict = next((k.value for k in call.keywords if k.arg == "strict"), call.args[1] if len(call.args) > 1 else None)
+    return isinstance(strict, ast.Constant) and strict.value is False
+
+
+def _loads_non_strict(m: Module) -> bool:
+    """Does the file that saves the checkpoint also load checkpoints with ``strict=False`` (the
+    export / serve script)? A load elsewhere is not tied to this file's checkpoint."""
+    return m.mentions("strict") and any(
+        isinstance(c.node.func, ast.Attribute) and c.node.func.attr == "load_state_dict" and _non_strict(c.node)
+        for c in m.calls)
+
+
+def _bn_model(module: Module, project: Project, scope, expr: ast.AST) -> bool:
+    if isinstance(expr, ast.Name) and expr.id == "self":
+        cls = next((a for a in module.ancestors(expr) if isinstance(a, ast.ClassDef)), None)
+        return cls is not None and _bn_classes(project).has_bn(cls.name, module)
+    params = _named_params(scope) if scope is not None else set()
+    key, _text = receiver_key(expr, {}, params)
+    if key is None:
+        return False
+    if _model_has_bn(key, project, module) is True:
+        return True
+    return bool(key[0].startswith("$") and scope is not None and _passed_bn(scope, key, project, _flow(project)))
+
+
+def _param_writes(n: ast.AST) -> Iterable[tuple[str, str, ast.AST, ast.AST]]:
+    """(destination layer text, "weight"/"bias", value, node) for ``d.weight.data = v``,
+    ``d.weight[...] = v``, ``d.weight = nn.Parameter(v)``, ``d.weight.copy_(v)``, ``d.weight.data.copy_(v)``."""
+    def layer_of(t: ast.AST) -> Optional[tuple[str, str]]:
+        while isinstance(t, ast.Subscript):
+            t = t.value
+        if isinstance(t, ast.Attribute) and t.attr == "data":
+            t = t.value
+        if isinstance(t, ast.Attribute) and t.attr in ("weight", "bias"):
+            d = dotted(t.value)
+            if d is not None:
+                return d, t.attr
+        return None
+
+    if isinstance(n, ast.Assign) and len(n.targets) == 1:
+        hit = layer_of(n.targets[0])
+        if hit:
+            yield hit[0], hit[1], n.value, n
+    elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "copy_" and n.args:
+        hit = layer_of(n.func.value)
+        if hit:
+            yield hit[0], hit[1], n.args[0], n
+
+
+def _reads_other_affine(value: ast.AST, dst: str) -> bool:
+    """Does ``value`` read the weight / bias of a layer other than ``dst``?"""
+    for n in ast.walk(value):
+        if isinstance(n, ast.Attribute) and n.attr in ("weight", "bias"):
+            d = dotted(n.value)
+            if d is not None and d != dst:
+                return True
+    return False
+
+
+def _ctor_is_bn(module: Module, value: ast.AST) -> bool:
+    return isinstance(value, ast.Call) and bool(_BN_CTOR.search((dotted(value.func) or "").rsplit(".", 1)[-1]))
+
+
+def _fresh_bn(module: Module, project: Project, fn: ast.AST, dst: str, anchor: ast.AST) -> bool:
+    """Is ``dst`` a BatchNorm layer that starts with fresh statistics in ``fn``: bound there to a
+    BatchNorm constructor, an attribute (built as BatchNorm in ``__init__``) of a project model built
+    there, or the partner of an ``isinstance(.., BatchNorm)`` layer in a ``zip(a.modules(), b.modules())``
+    loop?"""
+    parts = dst.split(".")
+    binds = [n.value for n in ast.walk(fn) if isinstance(n, ast.Assign) and len(n.targets) == 1
+             and dotted(n.targets[0]) == parts[0]]
+    if len(parts) == 1:
+        if len(binds) == 1 and _ctor_is_bn(module, binds[0]):
+            return True
+        return _zip_partner_of_bn(module, fn, parts[0], anchor)
+    if len(parts) == 2 and len(binds) == 1 and isinstance(binds[0], ast.Call):
+        cls_name = (dotted(binds[0].func) or "").rsplit(".", 1)[-1]
+        found = _class_def(cls_name, module, project) if cls_name else None
+        if found is None:
+            return False
+        cls, _m = found
+        for f in cls.body:
+            if isinstance(f, ast.FunctionDef) and f.name == "__init__":
+                return any(isinstance(a, ast.Assign) and len(a.targets) == 1 and dotted(a.targets[0]) == f"self.{parts[1]}"
+                           and _ctor_is_bn(module, a.value) for a in ast.walk(f))
+    return False
+
+
+def _handed_to_project_function(project: Project, fn: ast.AST, dst: str) -> bool:
+    """Is the new layer (or the model holding it) passed to a function of the project, which may copy
+    its statistics (``copy_bn_stats(new_bn, old_bn)``)?"""
+    base = dst.split(".")[0]
+    defs = _bn_classes(project).defs
+    for c in ast.walk(fn):
+        if not isinstance(c, ast.Call):
+            continue
+        callee = (dotted(c.func) or "").rsplit(".", 1)[-1]
+        if not any(isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef)) for d, _m in defs.get(callee, ())):
+            continue
+        if any(isinstance(a, (ast.Name, ast.Attribute)) and (dotted(a) or "").split(".")[0] == base
+               for a in list(c.args) + [k.value for k in c.keywords]):
+            return True
+    return False
+
+
+def _zip_partner_of_bn(module: Module, fn: ast.AST, name: str, anchor: ast.AST) -> bool:
+    for a in module.ancestors(anchor):
+        if a is fn:
+            break
+        if isinstance(a, (ast.For, ast.AsyncFor)) and isinstance(a.target, ast.Tuple) \
+                and isinstance(a.iter, ast.Call) and dotted(a.iter.func) == "zip" \
+                and any(isinstance(t, ast.Name) and t.id == name for t in a.target.elts):
+            others = {t.id for t in a.target.elts if isinstance(t, ast.Name)}
+            for b in module.ancestors(anchor):
+                if b is a:
+                    break
+                if isinstance(b, ast.If) and isinstance(b.test, ast.Call) and dotted(b.test.func) == "isinstance" \
+                        and len(b.test.args) == 2 and isinstance(b.test.args[0], ast.Name) \
+                        and b.test.args[0].id in others and "BatchNorm" in ast.unparse(b.test.args[1]):
+                    return True
+    return False
