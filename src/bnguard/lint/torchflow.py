@@ -171,6 +171,13 @@ def is_optimizer_step(call: ast.Call, module: Optional[Module] = None) -> bool:
     return bool(_OPTIMIZER_NAME.search(last)) and not _NOT_OPTIMIZER.search(last)
 
 
+def stepped_optimizer(call: ast.Call) -> ast.AST:
+    """The optimizer an optimizer step (``is_optimizer_step``) steps: ``opt`` of ``opt.step()``, the
+    argument of ``scaler.step(opt)``."""
+    f = call.func
+    return call.args[0] if _SCALER_NAME.search(dotted(f.value) or "") and call.args else f.value  # type: ignore[attr-defined]
+
+
 def _nnx_update(call: ast.Call, module: Module) -> bool:
     """``optimizer.update(model, grads)`` / ``optimizer.update(grads)`` of a Flax NNX optimizer: a
     statement of its own (optax's ``tx.update(grads, state)`` returns new updates and is assigned)."""
@@ -1265,9 +1272,7 @@ class Flow:
                 key, text = arg_key(call.func.value)
                 add(Event("bnfreeze", key, text, site, loops, guards))
             if is_optimizer_step(call, module) and not _optimizes_input_tensors(call, scope, module):
-                f = call.func
-                opt_expr = call.args[0] if _SCALER_NAME.search(dotted(f.value) or "") and call.args else f.value  # type: ignore[attr-defined]
-                okey, otext = arg_key(opt_expr)
+                okey, otext = arg_key(stepped_optimizer(call))
                 add(Event("step", okey, otext, site, loops, guards))
                 return
             if kind == "eval":

@@ -3060,39 +3060,25 @@ def _merged_models_hold_no_batch_stat(project: Project, module: Module, merges: 
 
 def _name_bindings_at(module: Module, name: str, at: ast.AST) -> Optional[list[tuple[ast.AST, Optional[int], Optional[FuncNode]]]]:
     """How ``name``, read at ``at``, is bound: the innermost enclosing function (or the module) that
-    binds it or takes it as a parameter. A list of (value, index, scope): ``index`` None for ``name =
-    value``, i for the i-th element of a tuple target ``a, b = value``; for a parameter of a
-    module-level function the list holds one (function, None, None) entry. None when a binding is of
-    another kind (a loop target, ``with ... as``, an import) or the name is bound nowhere."""
+    binds it or takes it as a parameter (``_scope_bindings``). A list of (value, index, scope):
+    ``index`` None for ``name = value``, i for the i-th element of a tuple target ``a, b = value``; for
+    a parameter of a module-level function the list holds one (function, None, None) entry. None when
+    a binding is of another kind (a loop target, ``with ... as``, an import, a starred or nested
+    target, a parameter also re-bound) or the name is bound nowhere."""
     owners: list = [a for a in module.ancestors(at) if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))]
-    owners.append(module.tree)
-    for owner in owners:
-        scope = owner if owner is not module.tree else None
-        if scope is not None:
-            a = scope.args
-            if name in {x.arg for x in a.posonlyargs + a.args + a.kwonlyargs} | {x.arg for x in (a.vararg, a.kwarg) if x}:
-                if isinstance(scope, ast.Lambda) or module.parent(scope) is not module.tree:
-                    return None
-                return [(scope, None, None)]
+    for owner in owners + [None]:
+        found = _scope_bindings(module, owner, name)
+        if not found:
+            continue
+        if any(kind == "param" for kind, _value, _path in found):
+            # what every call of a module-level function passes
+            return [(owner, None, None)] if len(found) == 1 and module.parent(owner) is module.tree else None
         out: list = []
-        stores = 0
-        for n in ast.walk(owner):
-            if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, (ast.Store, ast.Del)) \
-                    and module.scope_of(n) is scope:
-                stores += 1
-            elif isinstance(n, (ast.Assign, ast.AnnAssign)) and n.value is not None and module.scope_of(n) is scope:
-                for t in n.targets if isinstance(n, ast.Assign) else [n.target]:
-                    if isinstance(t, ast.Name) and t.id == name:
-                        out.append((n.value, None, scope))
-                    elif isinstance(t, (ast.Tuple, ast.List)):
-                        for i, e in enumerate(t.elts):
-                            if isinstance(e, ast.Name) and e.id == name:
-                                out.append((n.value, None if any(isinstance(x, ast.Starred) for x in t.elts) else i, scope))
-            elif isinstance(n, (ast.Import, ast.ImportFrom)) and module.scope_of(n) is scope \
-                    and any((al.asname or al.name.split(".")[0]) == name for al in n.names):
+        for kind, value, path in found:
+            if kind != "assign" or len(path) > 1:
                 return None
-        if stores:
-            return out if stores == len(out) else None
+            out.append((value, path[0] if path else None, owner))
+        return out
     return None
 
 
@@ -3166,7 +3152,7 @@ def _project_def_of(project: Project, module: Module, func: ast.expr) -> tuple[O
     if found is not None:
         return where, found
     q = module.imports.resolve(func) or ""
-    if "." in q and hasattr(project, "module_named"):
+    if "." in q:
         src, _, name = q.rpartition(".")
         source = project.module_named(src, module)
         if source is not None and source is not module:

@@ -25,8 +25,9 @@ from bnguard.lint.project import Module, Project, is_test_file, is_unit_test
 from bnguard.lint.rules.base import Rule, RuleDoc, register
 from bnguard.lint.torchflow import (_SAME_OBJECT_METHODS, _UNDECIDED, ELEMENT, LOOP_TYPES, PLAIN_BASES, Event, Flow, Key,
                                     _assigned_names, _local_aliases, _named_params, _params, _star_imports, call_arguments, conflicting, key_names,
-                                    _self_attributes_from_names, mode_call, parameter_freezes, receiver_key, same_object,
-                                    same_object_base, train_override_blocks, _constant_arguments, _decide_guards, _guard_value)
+                                    _self_attributes_from_names, is_optimizer_step, mode_call, parameter_freezes, receiver_key, same_object,
+                                    same_object_base, stepped_optimizer, train_override_blocks, _constant_arguments, _decide_guards,
+                                    _guard_value)
 
 BN_CLASSES = {f"torch.nn.{n}" for n in (
     "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LazyBatchNorm1d", "LazyBatchNorm2d",
@@ -809,8 +810,6 @@ def _restores_mode(nxt: Event, ev: Event) -> bool:
 @per_node
 def _switch_shape(fn: ast.AST) -> tuple:
     """(loops or optimizer steps in ``fn``?, line numbers of its ``x.train()`` calls)."""
-    from bnguard.lint.torchflow import is_optimizer_step
-
     busy, trains = False, []
     for n in ast.walk(fn):
         if isinstance(n, (ast.For, ast.AsyncFor, ast.While)) or (isinstance(n, ast.Call) and is_optimizer_step(n)):
@@ -1078,7 +1077,6 @@ def _phase_scoped_freeze(freeze: Event, t: Event, step: Event) -> bool:
     covers its own phase; the ``train()`` starts another one, and the next iteration freezes again
     before the frozen phase runs. (A freeze done once before the loop, or with no step of its own
     before the ``train()``, is still undone by it.)"""
-    from bnguard.lint.torchflow import _SCALER_NAME, is_optimizer_step
     common = [lp for lp in freeze.loops if any(lp is lq for lq in t.loops) and any(lp is ls for ls in step.loops)]
     if not common or not step.text:
         return False
@@ -1106,8 +1104,7 @@ def _phase_scoped_freeze(freeze: Event, t: Event, step: Event) -> bool:
         if any(isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef))
                for a in mod.ancestors_until(n, loop)):
             continue
-        f = n.func
-        opt = dotted(n.args[0] if _SCALER_NAME.search(dotted(f.value) or "") and n.args else f.value)
+        opt = dotted(stepped_optimizer(n))
         if opt and not _within(opt, step.text) and not _within(step.text, opt):
             return True
     return False
@@ -2419,7 +2416,6 @@ def _callers_set_eval(fi_node: ast.AST, key: Key, project: Project, flow: Flow, 
 def _caller_aliases(module: Module, scope, params: set, project: Project) -> dict:
     """``net = model`` / ``model = workflow.network_def`` aliases of a calling function (or of the
     module level), as the flow names the objects in its events; computed once per body."""
-    from bnguard.lint.torchflow import _local_aliases
     memo = project.facts.setdefault("torch.caller_aliases", {})  # type: ignore[arg-type]
     owner = scope if scope is not None else module.tree
     if id(owner) not in memo:  # type: ignore[operator]
@@ -3667,7 +3663,6 @@ def _training_only_in_phase(loop: ast.For, phase: str) -> bool:
 
 def _is_training_call(n: ast.AST) -> bool:
     """``loss.backward()`` or an optimizer step."""
-    from bnguard.lint.torchflow import is_optimizer_step
 
     return isinstance(n, ast.Call) and (isinstance(n.func, ast.Attribute) and n.func.attr == "backward"
                                         or is_optimizer_step(n))

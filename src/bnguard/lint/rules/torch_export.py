@@ -374,9 +374,8 @@ functions that also write the running statistics, copy buffers (`named_buffers`,
                 fn = module.scope_of(anchor)
                 if fn is not None and _reads_other_affine(value, dst):
                     by_fn.setdefault(id(fn), (fn, {}))[1].setdefault(dst, {}).setdefault(attr, anchor)
-        lines = module.unit.text.splitlines()
         for fn, writes in by_fn.values():
-            text = "\n".join(lines[fn.lineno - 1:getattr(fn, "end_lineno", fn.lineno)])
+            text = "\n".join(module.lines[fn.lineno - 1:getattr(fn, "end_lineno", fn.lineno)])
             if any(w in text for w in _STATS) or "load_state_dict" in text or "buffers" in text \
                     or "state_dict" in text or is_unit_test(module, fn):
                 continue
@@ -496,7 +495,7 @@ def _reads_other_affine(value: ast.AST, dst: str) -> bool:
     return False
 
 
-def _ctor_is_bn(module: Module, value: ast.AST) -> bool:
+def _ctor_is_bn(value: ast.AST) -> bool:
     return isinstance(value, ast.Call) and bool(_BN_CTOR.search((dotted(value.func) or "").rsplit(".", 1)[-1]))
 
 
@@ -509,7 +508,7 @@ def _fresh_bn(module: Module, project: Project, fn: ast.AST, dst: str, anchor: a
     binds = [n.value for n in ast.walk(fn) if isinstance(n, ast.Assign) and len(n.targets) == 1
              and dotted(n.targets[0]) == parts[0]]
     if len(parts) == 1:
-        if len(binds) == 1 and _ctor_is_bn(module, binds[0]):
+        if len(binds) == 1 and _ctor_is_bn(binds[0]):
             return True
         return _zip_partner_of_bn(module, fn, parts[0], anchor)
     if len(parts) == 2 and len(binds) == 1 and isinstance(binds[0], ast.Call):
@@ -521,7 +520,7 @@ def _fresh_bn(module: Module, project: Project, fn: ast.AST, dst: str, anchor: a
         for f in cls.body:
             if isinstance(f, ast.FunctionDef) and f.name == "__init__":
                 return any(isinstance(a, ast.Assign) and len(a.targets) == 1 and dotted(a.targets[0]) == f"self.{parts[1]}"
-                           and _ctor_is_bn(module, a.value) for a in ast.walk(f))
+                           and _ctor_is_bn(a.value) for a in ast.walk(f))
     return False
 
 

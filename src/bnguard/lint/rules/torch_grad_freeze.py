@@ -25,9 +25,8 @@ from bnguard.lint.imports import dotted
 from bnguard.lint.project import Module, Project, is_test_file, is_unit_test
 from bnguard.lint.rules.base import Rule, RuleDoc, register
 from bnguard.lint.rules.torch import PYTORCH_VERSIONS, _flow, _uses_torch
-from bnguard.lint.torchflow import LOOP_TYPES, is_optimizer_step, mode_call, mode_parameter
+from bnguard.lint.torchflow import _SUBMODULE_ITERATORS, LOOP_TYPES, is_optimizer_step, mode_call, mode_parameter
 
-_SUBMODULE_ITERATORS = frozenset({"modules", "named_modules", "children", "named_children"})
 _PARAMETER_ITERATORS = frozenset({"parameters", "named_parameters"})
 _BN_NAME_WORDS = ("BatchNorm", "batchnorm", "batch_norm")
 # Lightning hooks that run before (or at the start of) the training a LightningModule's
@@ -174,19 +173,30 @@ def _false(node: Optional[ast.AST]) -> bool:
     return isinstance(node, ast.Constant) and node.value is False
 
 
+def _requires_grad_setting(n: ast.AST) -> Optional[tuple[list[ast.AST], bool]]:
+    """(the objects, whether the value set is the constant False) for ``x.requires_grad_(v)`` /
+    ``x.requires_grad_(requires_grad=v)`` and ``x.requires_grad = v`` (``x`` for each such target);
+    None for any other node."""
+    if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "requires_grad_":
+        arg = n.args[0] if n.args else next((k.value for k in n.keywords if k.arg == "requires_grad"), None)
+        return [n.func.value], _false(arg)
+    if isinstance(n, ast.Assign):
+        objs = [t.value for t in n.targets if isinstance(t, ast.Attribute) and t.attr == "requires_grad"]
+        if objs:
+            return objs, _false(n.value)
+    return None
+
+
 def _requires_grad_false_call(n: ast.AST) -> bool:
     """``x.requires_grad_(False)`` / ``x.requires_grad_(requires_grad=False)``."""
-    if not (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "requires_grad_"):
-        return False
-    arg = n.args[0] if n.args else next((k.value for k in n.keywords if k.arg == "requires_grad"), None)
-    return _false(arg)
+    setting = _requires_grad_setting(n)
+    return isinstance(n, ast.Call) and setting is not None and setting[1]
 
 
 def _requires_grad_false_assign(n: ast.AST) -> list[ast.AST]:
     """The objects of ``x.requires_grad = False`` (``x`` for each such target)."""
-    if not (isinstance(n, ast.Assign) and _false(n.value)):
-        return []
-    return [t.value for t in n.targets if isinstance(t, ast.Attribute) and t.attr == "requires_grad"]
+    setting = _requires_grad_setting(n)
+    return setting[0] if isinstance(n, ast.Assign) and setting is not None and setting[1] else []
 
 
 def _strip_param(expr: ast.AST) -> ast.AST:
@@ -280,32 +290,29 @@ def _guarded_by_bn_test(module: Module, node: ast.AST, stop: ast.AST, var: set[s
     return False
 
 
-def _submodule_loop(module: Module, name: str, node: ast.AST) -> Optional[ast.For]:
-    """The innermost ``for ... in x.modules()`` (``named_modules``, ``children``...) binding ``name``
-    around ``node``."""
+def _iterator_loop(module: Module, name: str, node: ast.AST, iterators: frozenset) -> Optional[ast.For]:
+    """The innermost ``for`` binding ``name`` around ``node`` (in the same function), when it runs
+    over ``x.<iterator>()`` for one of ``iterators``; None when the loop binding it runs over anything
+    else (``for m in list(model.modules())`` / ``[... for c in ...]`` are rare: not followed)."""
     for a in module.ancestors(node):
         if isinstance(a, (ast.For, ast.AsyncFor)) and name in {t.id for t in ast.walk(a.target) if isinstance(t, ast.Name)}:
             it = a.iter
-            if isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and it.func.attr in _SUBMODULE_ITERATORS:
+            if isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and it.func.attr in iterators:
                 return a
-            # ``for m in list(model.modules())`` / ``[... for c in ...]`` are rare: not followed
             return None
         if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
             return None
     return None
+
+
+def _submodule_loop(module: Module, name: str, node: ast.AST) -> Optional[ast.For]:
+    """``for m in x.modules()`` (``named_modules``, ``children``...) binding ``name`` around ``node``."""
+    return _iterator_loop(module, name, node, _SUBMODULE_ITERATORS)
 
 
 def _parameter_loop(module: Module, name: str, node: ast.AST) -> Optional[ast.For]:
     """``for p in x.parameters(): p.requires_grad = False``: the loop binding ``name``."""
-    for a in module.ancestors(node):
-        if isinstance(a, (ast.For, ast.AsyncFor)) and name in {t.id for t in ast.walk(a.target) if isinstance(t, ast.Name)}:
-            it = a.iter
-            if isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and it.func.attr in _PARAMETER_ITERATORS:
-                return a
-            return None
-        if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
-            return None
-    return None
+    return _iterator_loop(module, name, node, _PARAMETER_ITERATORS)
 
 
 def _freeze_targets(module: Module) -> Iterable[tuple[ast.AST, ast.AST, Optional[ast.Lambda]]]:
@@ -533,14 +540,10 @@ def _kept_fixed(module: Module, fz: _Freeze, project: Project) -> bool:
 def _unfrozen_again(module: Module, fz: _Freeze) -> bool:
     """The same layers get ``requires_grad`` back in this module (staged unfreezing, a toggle)."""
     for n in ast.walk(module.tree):
-        objs: list[ast.AST] = []
-        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "requires_grad_":
-            arg = n.args[0] if n.args else next((k.value for k in n.keywords if k.arg == "requires_grad"), None)
-            if not _false(arg):
-                objs = [n.func.value]
-        elif isinstance(n, ast.Assign) and not _false(n.value):
-            objs = [t.value for t in n.targets if isinstance(t, ast.Attribute) and t.attr == "requires_grad"]
-        for obj in objs:
+        setting = _requires_grad_setting(n)
+        if setting is None or setting[1]:
+            continue  # not a requires_grad setting, or a freeze
+        for obj in setting[0]:
             obj = _strip_param(obj)
             text = dotted(obj)
             if fz.loop_var is not None:
@@ -654,11 +657,9 @@ def _trains(call: ast.Call, module: Module, scope, flow) -> bool:
     if is_optimizer_step(call, module):
         return True
     f = call.func
-    if isinstance(f, ast.Attribute) and f.attr == "fit" and (call.args or call.keywords):
-        cands, _ = flow.resolve(module, call, scope)
-        if not cands:
-            return True  # trainer.fit(model, loader): a library trainer
     cands, _unique = flow.resolve(module, call, scope)
+    if not cands and isinstance(f, ast.Attribute) and f.attr == "fit" and (call.args or call.keywords):
+        return True  # trainer.fit(model, loader): a library trainer
     return any(flow.may_produce("step", c.node, c.module) or _steps(c.node) for c in cands[:4])
 
 
