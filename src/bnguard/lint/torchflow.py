@@ -926,6 +926,32 @@ class Flow:
             return False
         return all((dotted(b) or "") in PLAIN_BASES for b in cands[0].cls.bases)
 
+    def _foreign_plain_method(self, module: Module, call: ast.Call, scope: Optional[FuncNode], fi: FunctionInfo) -> bool:
+        """Is the ``x.train()`` / ``x.eval()`` resolved by name to ``fi``, a method of a plain project
+        class (no base, ``object``), made on a name that is not built from that class: not in
+        ``scope``, nor, for a parameter, by any caller that passes it? Such an ``x`` is an
+        ``nn.Module`` (an LSTM controller handed to ``train_controller(model, controller, opt)``)
+        as far as the project shows, and the call is ``nn.Module.train``."""
+        receiver = call.func.value if isinstance(call.func, ast.Attribute) else None
+        if fi.cls is None or not isinstance(receiver, ast.Name) or receiver.id == "self" \
+                or not all((dotted(b) or "") in PLAIN_BASES for b in fi.cls.bases):
+            return False
+        cls = fi.cls.name
+        owner = scope if scope is not None else module.tree
+        if cls in _constructed_classes(receiver.id, owner):
+            return False
+        if scope is None or receiver.id not in _params(scope) or self.function_info.get(id(scope)) is None:
+            return True
+        caller_fi = self.function_info[id(scope)]
+        for site, _unique in self.callers_of(scope):
+            arg = call_arguments(caller_fi, site.node)[1].get(receiver.id)
+            if arg is None:
+                continue  # left to its default, or passed through *args: not this call's object
+            if not isinstance(arg, ast.Name) or cls in _constructed_classes(
+                    arg.id, site.scope if site.scope is not None else site.module.tree):
+                return False  # some call may hand it an instance of that class
+        return True
+
     def filled_only_with_eval_modules(self, module: Module, value: ast.AST, target: str, body: Sequence[ast.stmt],
                                       scope: Optional[FuncNode]) -> bool:
         """``ens = nn.ModuleList()`` (or a project subclass of a torch.nn container whose ``__init__``
@@ -1278,6 +1304,11 @@ class Flow:
             if kind == "eval":
                 return
             cands, unique = self.resolve(module, call, scope)
+            if unique and kind is not None and self._foreign_plain_method(module, call, scope, cands[0]):
+                # ``controller.train()`` on a module handed in, resolved by name to the ``train(self)``
+                # of a plain trainer class it is not built from: the Module switch (recorded above);
+                # that method may restore, never accuse
+                unique = False
             if cands and kind is not None and not all(_may_bind(fi, call) for fi in cands):
                 # ``self.model.train()`` resolved by name to the learner's own ``train(self, shareable,
                 # fl_ctx, abort_signal)``: a call that cannot bind that method's arguments never runs
@@ -1416,8 +1447,21 @@ class Flow:
                     for case in st.cases:
                         walk(case.body, loops, guards)
                 else:
-                    for c in _calls_in_order(st):
+                    calls = _calls_in_order(st)
+                    listed = _listed_comprehension_calls(st) if any(
+                        isinstance(c.func, ast.Attribute) and c.func.attr in ("train", "eval") for c in calls) else {}
+                    for c in calls:
+                        if id(c) not in listed:
+                            on_call(c, loops, guards)
+                            continue
+                        # `[x.eval() for x in (encoder, head)]`: the switch of each listed module
+                        var, elts = listed[id(c)]
+                        saved = each.get(var)
+                        each[var] = elts
                         on_call(c, loops, guards)
+                        each.pop(var, None)
+                        if saved is not None:
+                            each[var] = saved
                     if isinstance(st, ast.Return) and scope is not None:
                         exits.append((st, module, guards, ""))
                     if isinstance(st, ast.Assign) and len(st.targets) == 1:
@@ -1434,6 +1478,24 @@ class Flow:
 
         walk(body, (), ())
         return events
+
+
+def _listed_comprehension_calls(st: ast.stmt) -> dict[int, tuple[str, list]]:
+    """The calls in the element of a comprehension that runs one name over a literal list of modules
+    (``_ = [x.train() for x in (net, head)]``, ``list(map(...))`` not included): call id -> (the
+    variable, the listed modules), as a ``for`` statement over the same list would give them."""
+    out: dict[int, tuple[str, list]] = {}
+    for n in ast.walk(st):
+        if not isinstance(n, (ast.ListComp, ast.SetComp, ast.GeneratorExp)) or len(n.generators) != 1:
+            continue
+        gen = n.generators[0]
+        if gen.ifs or not isinstance(gen.target, ast.Name) or not isinstance(gen.iter, (ast.List, ast.Tuple)) \
+                or not gen.iter.elts or not all(isinstance(e, (ast.Name, ast.Attribute)) for e in gen.iter.elts):
+            continue
+        for c in ast.walk(n.elt):
+            if isinstance(c, ast.Call):
+                out[id(c)] = (gen.target.id, list(gen.iter.elts))
+    return out
 
 
 def _non_bn_type_test(test: ast.AST, var: str, derived: frozenset = frozenset()) -> bool:

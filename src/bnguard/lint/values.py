@@ -556,6 +556,15 @@ class _Resolver:
             self._attr_stores = _build_attr_stores(self.project)
         return self._attr_stores
 
+    def program_attr_stores(self, attr: str, m: Module) -> list[tuple[Optional[ast.AST], Module]]:
+        """The stores of ``attr`` in the program of ``m``: another script's ``hp.bn_momentum = 0.1``
+        (a dataclass field of its own) sets nothing on this script's ``args``."""
+        found = self.attr_stores.get(attr)
+        if not found:
+            return []
+        component = self.project.import_component(m)
+        return [(v, sm) for v, sm in found if id(sm) in component]
+
     def init_stores(self, attr: str, m: Module) -> list[tuple[Optional[ast.AST], Module]]:
         """The stores of ``attr`` by generated ``__init__`` calls (dataclass constructions) in the
         program of ``m`` (another script's ``Args(flag=True)`` builds another script's object)."""
@@ -1059,7 +1068,7 @@ class _Resolver:
                 if e.attr in sb.names:
                     return self._bindings(e.attr, sb.names[e.attr] + self.module_stores(other, e.attr), other, None)
             return self._command_line_option(e, m) if (target or "").endswith("flags.FLAGS") else UNKNOWN
-        stores = self.attr_stores.get(e.attr)
+        stores = self.program_attr_stores(e.attr, m)
         if not stores:
             return self._command_line_option(e, m)
         out: Values = frozenset()

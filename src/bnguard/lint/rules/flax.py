@@ -2284,6 +2284,54 @@ def _apply_gradients_drops(project: Project, module: Module, cls: ast.ClassDef, 
     return base is not None and _apply_gradients_drops(project, *base, depth + 1)
 
 
+def _variables_argument(call: ast.Call) -> Optional[ast.expr]:
+    if call.args and not isinstance(call.args[0], ast.Starred):
+        return call.args[0]
+    return next((k.value for k in call.keywords if k.arg == "variables"), None)
+
+
+def _superseded_pass(module: Module, dropped: ast.Call, kept: list[ast.Call]) -> Optional[ast.Call]:
+    """A later apply of ``kept`` that makes the dropped training pass ``dropped`` lose its statistics
+    for sure: a statement further down the same block (both always run, in that order), the same
+    model (same callee, same ``method=``, same keywords but ``rngs``) started from the very same
+    variables (same expression, none of its names rebound in between: not chained from the dropped
+    pass's output) on other inputs. Both passes update the same layers from the same old statistics;
+    the written-back result holds only the later batch."""
+    variables = _variables_argument(dropped)
+    d_stmt = module.statement_of(dropped)
+    scope = module.scope_of(dropped)
+    if variables is None or d_stmt is None or scope is None:
+        return None
+    block = module.parent(d_stmt)
+
+    def other_keywords(call: ast.Call) -> dict:
+        return {k.arg: ast.dump(k.value) for k in call.keywords if k.arg not in ("rngs", "variables")}
+    if any(k.arg is None for k in dropped.keywords):
+        return None  # **kwargs: the mode and the collections are unknown
+    for later in kept:
+        k_stmt = module.statement_of(later)
+        if (k_stmt is None or module.parent(k_stmt) is not block or k_stmt.lineno <= d_stmt.lineno
+                or module.scope_of(later) is not scope):
+            continue
+        if not any(k_stmt in getattr(block, f, ()) and d_stmt in getattr(block, f, ())
+                   for f in ("body", "orelse", "finalbody", "handlers")):
+            continue  # if / else branches: only one of them runs
+        if ast.dump(later.func) != ast.dump(dropped.func) or other_keywords(later) != other_keywords(dropped):
+            continue
+        k_vars = _variables_argument(later)
+        if k_vars is None or ast.dump(k_vars) != ast.dump(variables):
+            continue
+        if [ast.dump(a) for a in later.args[1:]] == [ast.dump(a) for a in dropped.args[1:]]:
+            continue  # the same batch again: the kept statistics include it
+        names = {n.id for n in ast.walk(variables) if isinstance(n, ast.Name)}
+        rebound = any(isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id in names
+                      and d_stmt.lineno <= n.lineno <= k_stmt.lineno for n in ast.walk(scope))
+        if rebound or any(isinstance(n, ast.Starred) for n in later.args):
+            continue
+        return later
+    return None
+
+
 @register
 class BatchStatsDropped(Rule):
     code = "BN402"
@@ -2362,6 +2410,13 @@ batch_stats=variables["batch_stats"])`), where `variables` is a `model.init` res
 carries `batch_stats` of its own (built with them, or read for them by the caller), when nothing
 afterwards can change the statistics (no mutable apply, recalibration or state rebuilt with
 `batch_stats=`; a frozen backbone): the pretrained layers normalize with the initial 0/1 statistics.
+Several training passes in one step lose all but one batch when they are not chained: a mutable
+apply whose statistics are dropped (`logits_l, _ = state.apply_fn(variables, x_l, train=True,
+mutable=["batch_stats"])`) followed, further down the same block, by an apply of the same model (same
+callee, `method=` and keywords but `rngs`) from the very same variables on another batch whose statistics
+are kept: both start from the old statistics, so the written-back result holds the later batch only
+(separate labelled / unlabelled or source / target passes; concatenate them into one pass, or feed each
+pass's updates into the next).
 For NNX, an eval-mode copy (`teacher = nnx.clone(student)` / `copy.deepcopy`, then `teacher.eval()`)
 updated by `nnx.update(teacher, <blend of nnx.state(..., nnx.Param) only>)`, inline or in a helper every
 caller of which passes such a copy, when nothing it is handed to writes its BatchStat state: the copy's
@@ -2427,7 +2482,11 @@ def train_step(state, x, y):
   BatchStat state is copied anywhere they are handed to (`nnx.update(ema, nnx.state(model, nnx.BatchStat))`),
   or updated with a state filter that includes BatchStat;
 - applies whose every BN runs with its running averages (`train=False`, e.g. a GAN discriminator
-  applied in the generator's step): they produce no new statistics to keep.
+  applied in the generator's step): they produce no new statistics to keep;
+- a dropped pass next to a kept one of the same step when the kept one comes first (SAM's perturbed
+  pass, a noisy consistency pass: the reference keeps the unperturbed statistics), when the later pass
+  is chained from the dropped one's output, runs another `method=` (an encoder without BN), other
+  keywords, the same batch again, or sits in another branch / loop body than the dropped one.
 """,
         versions=FLAX_VERSIONS,
     )
@@ -2771,6 +2830,21 @@ def train_step(state, x, y):
             # Another apply of the same step keeps its statistics: the author handles batch_stats, and
             # the dropped call may be an encoder pass without BN. Ambiguous, so silent.
             if not all(dropped for _, dropped in applies):
+                # ... but not a pass dropped before a later pass of the same model from the same
+                # variables that is kept (separate labelled / unlabelled passes, each from the old
+                # statistics): the kept result holds only the later batch. A later pass dropped after
+                # a kept one (SAM's perturbed pass) and chained passes stay silent.
+                kept = [call for call, dropped in applies if not dropped]
+                for call, dropped in applies:
+                    later = _superseded_pass(module, call, kept) if dropped else None
+                    if later is not None:
+                        yield self.finding(
+                            module, call, "the batch_stats returned by this training apply(..., mutable=["
+                            "'batch_stats']) are dropped, and the pass kept later (line "
+                            f"{later.lineno}) starts from the same variables, so its statistics hold only "
+                            "its own batch: this pass's batch never reaches the running averages; apply "
+                            "the batches in one pass (concatenate them) or chain the passes (feed this "
+                            "pass's updates into the next one's variables)")
                 # ... unless the step only hands them to its callers: then judge the callers
                 passed = [returned[id(call)] for call, dropped in applies if not dropped]
                 if all(positions for _, positions in passed) and len({id(step) for step, _ in passed}) == 1:

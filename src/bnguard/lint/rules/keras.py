@@ -1570,6 +1570,13 @@ a mode parameter of another name defaulting to False (`def call(self, inputs, is
 parameter (by keyword, or by position to something that may be an instance) and the program
 trains: Keras hands the mode only to a parameter named `training`, so fit(), train_on_batch() and
 `model(x, training=True)` all leave the default, and the explicit False wins over the outer mode.
+The same for a Keras 3 `call(self, inputs, **kwargs)` with no `training` parameter that hands its BN
+sublayer `kwargs.get("training", False)` (or `.pop`, directly or through a local name), the TF2
+tutorial style: Keras 3 fills `training` only for a call() that declares it and strips a `training`
+keyword a caller passes to one that does not, so `**kwargs` never holds it (measured with Keras 3.15:
+the moving statistics stay 0/1 after fit). Judged only where the class derives from `keras` itself
+and the file uses Keras-3-only API (`keras.ops`, `KERAS_BACKEND`, `keras.random`, `keras.config`...),
+with nothing from `tf.keras` / `tf_keras`.
 
 Also a BatchNormalization subclass whose `call` runs its parent's call (`super().call(x)`,
 `BatchNormalization.call(self, x)`) without `training`, with no `training` parameter or one it
@@ -1609,6 +1616,10 @@ class ConvBlock(keras.layers.Layer):
 - `training=False` inside a branch on the training flag (`if not training: ...`);
 - a mode parameter of another name that some call passes (`model(x, is_training=True)`,
   `model(x, True)`), that defaults to None or True, or whose class is never constructed;
+- `kwargs.get("training", False)` in tf.keras / tf_keras code (Keras 2 puts `training` into the
+  `**kwargs` of a call() that accepts them), in `keras` code without Keras-3-only API (standalone
+  Keras 2.4-2.15 is tf.keras), with a default of None (Keras 3 versions differ on an explicit None),
+  or when the BN sublayer gets no mode at all (`self.bn(h)` takes the outer mode from the call context);
 - a BatchNormalization subclass that passes `training` on (by keyword or position), forwards
   `*args`/`**kwargs` (Keras 3 and tf.keras differ there), reads `training` itself, is named for a
   freeze (`Frozen*`, `Fixed*`) or sets `self.trainable = False`; standalone Keras 2 / TF1-era code
@@ -1656,6 +1667,7 @@ class ConvBlock(keras.layers.Layer):
         yield from self._bn_frozen_from_scratch(module, project)
         yield from self._bn_built_non_trainable_from_scratch(module, project)
         yield from self._mode_parameter_never_filled(module, project)
+        yield from self._training_read_from_kwargs(module, project)
         yield from self._bn_subclass_drops_training(module, project)
 
     def _mode_parameter_never_filled(self, module: Module, project: Project) -> Iterable[Finding]:
@@ -1706,6 +1718,59 @@ class ConvBlock(keras.layers.Layer):
                     f"`model(x, training=True)` all leave it False, so this BatchNormalization never updates its "
                     f"moving statistics (they stay 0/1); name the parameter `training` (`def call(self, inputs, "
                     f"training=None)`) and pass `training=training`"))
+
+    def _training_read_from_kwargs(self, module: Module, project: Project) -> Iterable[Finding]:
+        """``def call(self, inputs, **kwargs)`` with no ``training`` parameter, handing its BN sublayers
+        ``training = kwargs.get("training", False)`` (the TF2 tutorial style). Keras 3 fills ``training``
+        only for a call() that declares it (``"training" in call_signature_parameters``), never into
+        ``**kwargs``: fit() leaves the lookup at its default, and the explicit False runs the BN in
+        inference mode (measured with Keras 3.15: moving statistics stay 0/1; tf_keras 2.21 does put
+        ``training`` into ``**kwargs``, so only Keras 3 code is judged: a base class from ``keras``,
+        Keras-3-only API in the file, nothing from ``tf.keras`` / ``tf_keras``). Only a default that
+        is always false (a default None is version-dependent), when the class is constructed and the
+        program trains. A caller's explicit ``block(x, training=training)`` changes nothing: Keras 3's
+        CallSpec strips a ``training`` keyword the call() does not declare (measured with 3.15)."""
+        if is_test_file(module.path) or not module.mentions("training") \
+                or not _KERAS3_ONLY.search(module.unit.text) or module.imports.imports_any("tf_keras") \
+                or "TF_USE_LEGACY_KERAS" in module.unit.text:
+            return
+        program: Optional[list] = None
+        for cls in module.classes:
+            call = next((f for f in cls.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+                         and f.name == "call"), None)
+            if call is None or call.args.kwarg is None or kf._param_index(call, "training")[2] \
+                    or not _keras_layer_class(project, module, cls) or not _keras3_bases(project, module, cls):
+                continue
+            splat = call.args.kwarg.arg
+            bn_attrs = self._bn_attributes(module, cls) | (_bn_sublayer_attributes(module, project, cls)
+                                                            - _frozen_self_attributes(cls))
+            if not bn_attrs:
+                continue
+            for n in sorted((c for c in _walk_same_scope(call) if isinstance(c, ast.Call)),
+                            key=lambda c: (c.lineno, c.col_offset)):
+                if not (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and dotted(n.func.value) == "self"
+                        and n.func.attr in bn_attrs):
+                    continue
+                expr = kf.kwarg(n, "training")
+                if expr is None and len(n.args) >= 2:
+                    expr = n.args[1]
+                lookup = _kwargs_training_lookup(call, splat, expr)
+                if lookup is None or _under_training_test(module, n, call):
+                    continue
+                if program is None:
+                    program = [m for m in project.modules if id(m) in same_program(module, project)]
+                    if any(m.imports.imports_any("tf_keras") or "TF_USE_LEGACY_KERAS" in m.unit.text for m in program):
+                        return
+                if not _trains(program) or not any(kf.resolve_def(project, s.module, s.node.func) is cls
+                                                   for s in project.call_sites(cls.name)):
+                    break
+                yield self.finding(module, n, (
+                    f"`self.{n.func.attr}` gets training=`{ast.unparse(lookup)}`, but `{cls.name}.call` declares no "
+                    f"`training` parameter: Keras 3 passes the mode only to a call() that declares it, never into "
+                    f"`**{splat}`, so under fit() the lookup keeps its default False and this BatchNormalization "
+                    f"runs in inference mode and never updates its moving statistics (they stay 0/1); declare "
+                    f"`def call(self, inputs, training=None, **{splat})` and pass `training=training`"))
+                break
 
     def _bn_subclass_drops_training(self, module: Module, project: Project) -> Iterable[Finding]:
         """A BatchNormalization subclass whose ``call`` runs its parent's call (``super().call(x)``,
@@ -2738,6 +2803,13 @@ trains (`fit`, `minimize`, `backward`), the tape is handed on, a source is one o
 variables (test-time adaptation of BN scales, a learned loss weight next to
 `model.trainable_variables`), the call is `self(...)`, or the function runs inside a training step
 (an attack generated during adversarial training).
+Also an input attack run only to evaluate: `model(x_adv, training=True)` in a function given `model`,
+inside a `GradientTape` block whose every `tape.gradient(loss, x)` differentiates a tensor the tape
+`watch`es (PGD / FGSM, a saliency map), nothing trained there, when the function is reached (directly
+or through helpers handing the model on) from a method of a Keras callback passing `self.model`
+(a robust-accuracy callback) or from a function named for evaluation passing a BN model, and from no
+training step (a `train_step`, a function named for training, a step loop): every attack iteration
+assigns the attacked held-out batch into the moving statistics (measured with Keras 3.15).
 Also a call with no `training` at all (`model(x)`, `self(x)` in a `test_step`) of an instance of a
 class whose `call` defaults `training` to True (`def call(self, inputs, training=True)`, a TF1 habit)
 and passes it to BN (directly, or by leaving a sublayer's flag out), anywhere that does not train:
@@ -2800,6 +2872,9 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
 - GANs and meta-learning (names with `discriminator`, `pix2pix`, `*gan`, `maml`, `reptile`,
   `meta_train`...), and calls whose comment says the batch statistics are wanted on purpose
   (the pix2pix tutorial's "training=True is intentional here");
+- an input attack (PGD / FGSM) called from a training step anywhere in the program (adversarial
+  training attacks in training mode by a published recipe), or reached from no callback or
+  evaluation function;
 - steps that train: a `tape.gradient`, `apply_gradients`, `minimize`, `fit`, `backward` or
   `jax.grad` in the function, or the function called from one (a `predict` helper or a predictor
   object inside the tape, or inside the step loop of a function named for training);
@@ -2852,22 +2927,34 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
             context = self._evaluation_context(module, project, c.node, c.scope)
             if context is None:
                 context = _tape_differentiates_only_variables(module, project, c.node, c.scope, target)
+            attacked_from = None
             if context is None:
-                continue
+                attacked_from = _input_attack_run_from_evaluation(module, project, c.node, c.scope, target)
+                if attacked_from is None:
+                    continue
+                context = ("attack", c.scope)
             kind, fn = context
-            if kind == "tape":
+            if kind == "attack":
+                if _deliberate_in_tape(module, c.node, fn) or _model_copied_in(module, fn, target) or path_tta:
+                    continue
+            elif kind == "tape":
                 if _deliberate_in_tape(module, c.node, fn) or _model_copied_in(module, fn, target) or path_tta:
                     continue
             elif self._deliberate(module, c.node, fn, project, target) or _model_copied_in(module, fn, target) \
                     or (path_tta and not _augments_input(fn)
                         and not _runs_augmentation_layers(module, project, target)):
                 continue
-            if not self._bn_model(module, project, c.node, target, kind):
-                continue
+            if kind != "attack" and not self._bn_model(module, project, c.node, target, kind):
+                continue  # (an attack's model is the one its evaluation callers hand in, checked there)
             if _bn_layers_frozen_before(module, project, c.node, c.scope, target):
                 continue
             advice = "call it with training=False (for MC dropout, switch on only the Dropout layers)"
-            if kind == "tape":
+            if kind == "attack":
+                where = (f"inside a GradientTape in `{fn.name}`, which differentiates only its input (an attack or "
+                         f"saliency pass on a fixed model) and is run only to evaluate ({attacked_from})")
+                advice = "attack the model with training=False when it is evaluated"
+                fix = None
+            elif kind == "tape":
                 where = (f"inside a GradientTape in `{fn.name}` whose gradients are taken only for variables the "
                          "program created apart from the model (the model is only evaluated there)")
                 fix = None
@@ -3254,6 +3341,111 @@ def _tape_differentiates_only_variables(module: Module, project: Project, call: 
     return "tape", scope
 
 
+def _input_attack_run_from_evaluation(module: Module, project: Project, call: ast.Call, scope: FuncNode,
+                                      target: ast.expr) -> Optional[str]:
+    """``model(x_adv, training=True)`` in a function given ``model`` as a parameter, inside a
+    ``GradientTape`` block whose every ``tape.gradient(loss, x)`` differentiates a tensor the tape
+    ``watch``es (an adversarial attack, a saliency map: the input is optimised, the model is fixed),
+    with nothing trained in the function, and that function is run only to evaluate: reached
+    (through helpers handing the model on) from a method of a Keras callback given ``self.model``
+    or from a function named for evaluation, and from no training step anywhere (an attack run in
+    the training step is adversarial training, whose train-mode attack is a published recipe). The
+    evaluation context found ("`RobustEval.on_epoch_end`"), or None."""
+    if not isinstance(target, ast.Name) or isinstance(scope, ast.Lambda) or not kf._param_index(scope, target.id)[2] \
+            or _stores(scope, target.id):
+        return None
+    tapes: set[str] = set()
+    for a in module.ancestors(call):
+        if a is scope:
+            break
+        if isinstance(a, (ast.With, ast.AsyncWith)):
+            for item in a.items:
+                if kf._is_gradient_tape(module, item.context_expr):
+                    if not isinstance(item.optional_vars, ast.Name):
+                        return None
+                    tapes.add(item.optional_vars.id)
+    if not tapes:
+        return None
+    watched: set[str] = set()
+    sources: list[ast.expr] = []
+    for n in ast.walk(scope):
+        if isinstance(n, ast.Name) and n.id in tapes and isinstance(n.ctx, ast.Load):
+            parent = module.parent(n)
+            outer = module.parent(parent)
+            if not (isinstance(parent, ast.Attribute) and parent.attr in ("watch", "gradient")
+                    and isinstance(outer, ast.Call) and outer.func is parent and len(outer.args) >= 1):
+                return None  # the tape handed on, or used otherwise
+            if parent.attr == "watch":
+                if not isinstance(outer.args[0], ast.Name):
+                    return None
+                watched.add(outer.args[0].id)
+            else:
+                src = outer.args[1] if len(outer.args) > 1 else kf.kwarg(outer, "sources")
+                if src is None:
+                    return None
+                sources.append(src)
+        if isinstance(n, ast.Call) and _callee_name(n) in _TRAINING_CALLS and _callee_name(n) != "gradient":
+            return None
+    if not sources or not all(isinstance(e, ast.Name) and e.id in watched for e in sources):
+        return None
+    ok, found = _evaluation_callers(project, module, scope, target.id, 0)
+    return found if ok else None
+
+
+def _stores(fn: FuncNode, name: str) -> bool:
+    """Does ``fn`` rebind ``name`` (beyond taking it as a parameter)?"""
+    return any(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store) for n in ast.walk(fn))
+
+
+def _evaluation_callers(project: Project, module: Module, fn: FuncNode, param: str,
+                        depth: int) -> tuple[bool, Optional[str]]:
+    """Where the calls of ``fn`` come from (see ``_input_attack_run_from_evaluation``): (False, None)
+    when a caller is (in) a training step, trains while handing on its own parameter, or passes
+    something unknown; else (True, the evaluation context found or None). Evaluation contexts: a
+    method of a Keras callback passing ``self.model`` (of a callback given to ``fit`` of a BN model),
+    a function named for evaluation passing a BN model; a helper handing on a parameter of its own
+    is judged by its callers in turn; other callers handing over a model of their own (``main``
+    after ``fit``) are neutral."""
+    if depth > 3 or isinstance(fn, ast.Lambda) or _called_from_training(project, module, fn):
+        return False, None
+    sites = [s for s in project.call_sites(fn.name) if _may_call(project, module, fn, s)]
+    if not sites:
+        return False, None
+    found: Optional[str] = None
+    for site in sites:
+        m, g = site.module, site.scope
+        arg, explicit = kf.argument_for(site.node, fn, param)
+        if not explicit or arg is None:
+            return False, None
+        if g is None or isinstance(g, ast.Lambda):
+            continue  # module level, not in a step (checked by _called_from_training)
+        if set(identifier_words(g.name)) & _TRAINING_WORDS:
+            return False, None
+        cls = m.enclosing_class(site.node)
+        top = next((a for a in [g] + list(m.ancestors(g)) if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef))
+                    and m.parent(a) is cls), None) if cls is not None else None
+        if cls is not None and top is not None and top.name != "__init__" and _is_callback_class(project, m, cls):
+            if dotted(arg) != "self.model" or _trains_or_builds(m, top) \
+                    or not TrainingTrueInEvaluation._bn_model(m, project, site.node, arg, "callback"):
+                return False, None
+            found = found or f"`{cls.name}.{top.name}`, a method of a Keras callback"
+            continue
+        handed_on = isinstance(arg, ast.Name) and bool(kf._param_index(g, arg.id)[2]) and not _stores(g, arg.id)
+        if _trains_or_builds(m, g) and (handed_on or not isinstance(arg, ast.Name)):
+            return False, None  # a function that trains and hands the attack a model it was given
+        evaluates = bool(set(identifier_words(g.name)) & _EVAL_WORDS) and not _trains_or_builds(m, g)
+        if handed_on:
+            ok, up = _evaluation_callers(project, m, g, arg.id, depth + 1)
+            if not ok:
+                return False, None
+            if up is not None:
+                found = found or up
+                continue
+        if evaluates and kf.is_bn_model(m, project, arg):
+            found = found or f"`{g.name}`, which evaluates"
+    return True, found
+
+
 def _only_own_variables(module: Module, scope: FuncNode, cls: Optional[ast.ClassDef], expr: ast.expr,
                         depth: int = 0) -> bool:
     """Is every element of ``expr`` (a list / tuple display, or a name bound once to one) a variable
@@ -3449,6 +3641,51 @@ def _frozen_self_attributes(cls: ast.ClassDef) -> set[str]:
     return out
 
 
+# Keras-3-only API: the file runs on Keras 3, where call(**kwargs) never receives `training`.
+_KERAS3_ONLY = re.compile(r"\bKERAS_BACKEND\b|\bkeras\.ops\b|^\s*from keras import [^\n]*\bops\b|\bkeras\.config\b"
+                          r"|\bkeras\.random\.|\bkeras\.src\b|\bkeras\.Variable\b", re.M)
+
+
+def _keras3_bases(project: Project, module: Module, cls: ast.ClassDef, depth: int = 0) -> bool:
+    """Are the Keras bases of ``cls`` (directly or through project classes) all imported from
+    ``keras`` itself, none from ``tensorflow.keras`` / ``tf_keras`` (Keras 2 in TF < 2.16)?"""
+    if depth > 4:
+        return False
+    found = False
+    for b in cls.bases:
+        q = module.imports.resolve(b) or ""
+        if q.startswith(("tensorflow", "tf_keras")):
+            return False
+        if q.startswith("keras."):
+            found = True
+            continue
+        bmod, base = kf.resolve_def_in(project, module, b)
+        if isinstance(base, ast.ClassDef) and bmod is not None:
+            if not _keras3_bases(project, bmod, base, depth + 1):
+                return False
+            found = True
+    return found
+
+
+def _kwargs_training_lookup(call: FuncNode, splat: str, expr: Optional[ast.expr]) -> Optional[ast.Call]:
+    """``kwargs.get("training", False)`` / ``kwargs.pop("training", False)`` given as ``expr``, directly
+    or through a local name ``call`` binds once, only to it; None otherwise (or a default that is not
+    always false)."""
+    if isinstance(expr, ast.Name):
+        bound = kf._assignments(call, expr.id)
+        if len(bound) != 1 or any(isinstance(n, (ast.AugAssign, ast.AnnAssign, ast.For, ast.With, ast.NamedExpr))
+                                  and expr.id in {t.id for t in ast.walk(n) if isinstance(t, ast.Name)
+                                                  and isinstance(t.ctx, ast.Store)} for n in ast.walk(call)):
+            return None
+        expr = bound[0]
+    if not (isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr in ("get", "pop")
+            and isinstance(expr.func.value, ast.Name) and expr.func.value.id == splat and len(expr.args) == 2
+            and not expr.keywords and isinstance(expr.args[0], ast.Constant) and expr.args[0].value == "training"):
+        return None
+    default = kf._literal(expr.args[1])
+    return expr if default is False or (default == 0 and type(default) is int) else None
+
+
 def _mode_parameter_may_be_passed(project: Project, program: list, cls: ast.ClassDef, call: FuncNode,
                                   name: str) -> bool:
     """May some call in ``program`` give ``call``'s parameter ``name`` a value: a keyword ``name=``
@@ -3463,31 +3700,37 @@ def _mode_parameter_may_be_passed(project: Project, program: list, cls: ast.Clas
             node = c.node
             if any(k.arg == name for k in node.keywords):
                 return True
-            f = node.func
-            if isinstance(f, ast.Name):
-                if f.id in tops or f.id in _BUILTIN_NAMES or m.imports.resolve(f) is not None:
-                    continue
-            elif isinstance(f, ast.Attribute) and dotted(f.value) == "self":
-                owner = m.enclosing_class(node)
-                if owner is not None and any(isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef)) and d.name == f.attr
-                                             for d in owner.body):
-                    continue
-            elif not isinstance(f, (ast.Call, ast.Subscript)):
-                continue
             if not (kf.has_kwargs_splat(node) or any(isinstance(a, ast.Starred) for a in node.args)
                     or pos is not None and len(node.args) > pos):
                 continue
-            if isinstance(f, ast.Subscript):
-                return True  # `self.blocks[i](x, True)`: any instance
-            if isinstance(f, ast.Call):
-                if kf.resolve_def(project, m, f.func) is cls:
-                    return True  # `Block(64)(x, True)`
-                continue
-            bound = _classes_bound_to(m, project, f)
-            if bound is not None and any(b == "dynamic" or b[1] is cls or any(
-                    kf.resolve_def(project, b[0], base) is cls for base in b[1].bases) for b in bound):
-                return True  # (a loss or metric object of a library takes two arguments too)
+            if _may_call_instance(project, m, tops, node, cls):
+                return True
     return False
+
+
+def _may_call_instance(project: Project, m: Module, tops: dict, node: ast.Call, cls: ast.ClassDef) -> bool:
+    """May ``node`` call an instance of ``cls``: a variable or ``self.<attr>`` bound to one or to
+    something known only at run time, an item of a container, ``Block(...)(x)`` itself? Not a
+    module-level function, a builtin, an imported name or a method of the calling class."""
+    f = node.func
+    if isinstance(f, ast.Name):
+        if f.id in tops or f.id in _BUILTIN_NAMES or m.imports.resolve(f) is not None:
+            return False
+    elif isinstance(f, ast.Attribute) and dotted(f.value) == "self":
+        owner = m.enclosing_class(node)
+        if owner is not None and any(isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef)) and d.name == f.attr
+                                     for d in owner.body):
+            return False
+    elif not isinstance(f, (ast.Call, ast.Subscript)):
+        return False
+    if isinstance(f, ast.Subscript):
+        return True  # `self.blocks[i](x, True)`: any instance
+    if isinstance(f, ast.Call):
+        return kf.resolve_def(project, m, f.func) is cls  # `Block(64)(x, True)`
+    bound = _classes_bound_to(m, project, f)
+    # (a loss or metric object of a library takes two arguments too)
+    return bound is not None and any(b == "dynamic" or b[1] is cls or any(
+        kf.resolve_def(project, b[0], base) is cls for base in b[1].bases) for b in bound)
 
 
 _BUILTIN_NAMES = frozenset(dir(__import__("builtins")))

@@ -97,6 +97,12 @@ then trained — `model.fit` / `fit_generator` / `train_on_batch` after the loop
 or after the call of the helper that sets it (`freeze_bn_statistics(model, 0.0); model.fit(...)`)
 with no momentum assignment in between: PyTorch's way to stop the running statistics, which in Keras
 makes each training batch replace them (a one-pass recalibration with momentum 0 is left alone).
+Also a momentum 0 set (inline over `self.net.layers`, or by a helper given the model) in a function
+that takes gradients, followed by `model(x, training=True)` inside a `GradientTape` block of that
+function before any momentum is assigned again (or a project helper that assigns one is called):
+SAM's second pass "bypassing" BN the PyTorch way (`disable_running_stats`) — in Keras every step then
+overwrites the moving statistics with the perturbed pass's batch statistics, even when the momentum is
+restored right after the pass (measured with Keras 3.15).
 """,
         why="""
 These frameworks compute `moving = momentum * moving + (1 - momentum) * batch`; PyTorch computes
@@ -112,8 +118,10 @@ x = keras.layers.BatchNormalization(momentum=0.9)(x)      # = 1 - 0.1
 """,
         not_flagged="""
 - momentum >= 0.5, a literal momentum 0 at the layer (deliberate: last-batch statistics), a momentum
-  0 assigned after the build for a recalibration pass (no `fit` / `train_on_batch` follows before the
-  momentum is set again), values that cannot be resolved;
+  0 assigned after the build for a recalibration pass (no `fit` / `train_on_batch`, and no
+  `GradientTape` pass of a gradient-taking function, follows before the momentum is set again), a
+  momentum 1.0 for SAM's perturbed pass (the Keras way to keep the statistics), values that cannot be
+  resolved;
 - a BN that always runs in training mode, so its moving statistics are never read (`training=True`
   in a pix2pix-style TF1 model, a Flax GAN critic whose `use_running_average` is always False,
   `BatchNormalization(momentum=0.1)(x, training=True)`): its momentum changes no output. The Flax
@@ -259,11 +267,16 @@ def _trained_after_zero_momentum(module: Module, project: Project, stmt: ast.Ass
     while isinstance(it, ast.Subscript):
         it = it.value
     if not (isinstance(it, ast.Attribute) and it.attr in ("layers", "submodules", "_flatten_layers")
-            and isinstance(it.value, ast.Name)):
+            and isinstance(it.value, (ast.Name, ast.Attribute))):
         return None
-    model = it.value.id
     fn = module.scope_of(loop)
-    found = _fit_after(module, fn if fn is not None else module.tree, model, loop.end_lineno or loop.lineno)
+    end = loop.end_lineno or loop.lineno
+    if not isinstance(it.value, ast.Name):  # ``for layer in self.network.layers`` inside the step itself
+        step = _stepped_after(module, project, fn, ast.unparse(it.value), end) if fn is not None else None
+        return (module, step) if step is not None else None
+    model = it.value.id
+    found = _fit_after(module, fn if fn is not None else module.tree, model, end) \
+        or (_stepped_after(module, project, fn, model, end) if fn is not None else None)
     if found is not None:
         return module, found
     if fn is None or isinstance(fn, ast.Lambda) or module.enclosing_class(fn) is not None or _binds(fn, model):
@@ -274,14 +287,58 @@ def _trained_after_zero_momentum(module: Module, project: Project, stmt: ast.Ass
         if kf.resolve_def(project, site.module, site.node.func) is not fn:
             continue
         arg, explicit = kf.argument_for(site.node, fn, model)
-        if not explicit or not isinstance(arg, ast.Name):
+        if not explicit or arg is None:
             continue
         owner = site.module.scope_of(site.node)
-        found = _fit_after(site.module, owner if owner is not None else site.module.tree, arg.id,
-                           site.node.end_lineno or site.node.lineno)
+        at = site.node.end_lineno or site.node.lineno
+        found = _fit_after(site.module, owner if owner is not None else site.module.tree, arg.id, at) \
+            if isinstance(arg, ast.Name) else None
+        if found is None and owner is not None and isinstance(arg, (ast.Name, ast.Attribute)):
+            found = _stepped_after(site.module, project, owner, ast.unparse(arg), at)
         if found is not None:
             return site.module, found
     return None
+
+
+_GRADIENT_CALLS = frozenset({"gradient", "apply_gradients", "minimize"})
+
+
+def _stepped_after(module: Module, project: Project, owner: ast.AST, model: str, line: int) -> Optional[ast.Call]:
+    """A training step run right after the momentum was set to 0 (SAM's second pass ported from
+    PyTorch's ``disable_running_stats``): ``model(x, training=True)`` inside a ``GradientTape`` block
+    of ``owner`` after ``line``, ``owner`` being a function that takes gradients (``tape.gradient``,
+    ``apply_gradients``, ``minimize``) — every step then replaces the moving statistics by that
+    pass's batch statistics. Not when a momentum is assigned, or a project function that assigns
+    one is called, between ``line`` and that call (a one-pass recalibration restored before any
+    step is left alone: it runs outside a tape)."""
+    if isinstance(owner, ast.Lambda) or not any(
+            isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _GRADIENT_CALLS
+            for n in ast.walk(owner)):
+        return None
+    for n in sorted((n for n in ast.walk(owner) if isinstance(n, ast.Call) and n.lineno > line),
+                    key=lambda n: (n.lineno, n.col_offset)):
+        if isinstance(n.func, ast.Name) or isinstance(n.func, ast.Attribute) and ast.unparse(n.func) != model:
+            if _sets_momentum(module, project, n):
+                return None
+        if ast.unparse(n.func) != model or not kf.always_true(module, project, kf.kwarg(n, "training")):
+            continue
+        if not any(isinstance(a, (ast.With, ast.AsyncWith)) and any(kf._is_gradient_tape(module, i.context_expr)
+                                                                    for i in a.items)
+                   for a in module.ancestors(n)):
+            continue
+        if any(isinstance(a, ast.Assign) and line < a.lineno < n.lineno and any(
+                isinstance(t, ast.Attribute) and t.attr == "momentum" for t in a.targets) for a in ast.walk(owner)):
+            return None
+        return n
+    return None
+
+
+def _sets_momentum(module: Module, project: Project, call: ast.Call) -> bool:
+    """Is ``call`` a call of a project function whose body assigns a ``.momentum`` (a restore helper)?"""
+    target = kf.resolve_def(project, module, call.func)
+    return isinstance(target, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
+        isinstance(a, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr == "momentum" for t in a.targets)
+        for a in ast.walk(target))
 
 
 def _fit_after(module: Module, owner: ast.AST, model: str, line: int) -> Optional[ast.Call]:

@@ -2248,7 +2248,13 @@ or [])`), nor a `get_collection(UPDATE_OPS, scope)` filter that matches no updat
 the program never builds (a typo), or one that names only `with name_scope/variable_scope` blocks in
 which no BN layer is built, or the scope bound by `with tf.name_scope("train") as scope:` (or
 `vs.original_name_scope` of `with tf.variable_scope("opt") as vs:`) when the network was built before
-that block, in another scope. The message names the BN layer.
+that block, in another scope, or an exact filter (`scope="resnet/"`, with its "/") on the scope that a
+model builder enters by name (`with tf.variable_scope("resnet", reuse=tf.AUTO_REUSE):`) when one function
+calls that builder several times in the same graph and the FIRST call builds with training False
+(`tower(val_x, is_training=False)`, no update ops) and a later one with a flag that may be True:
+re-entering a scope by its string name opens a new, uniquified name scope (`resnet_1/`; `reuse` only
+shares the variables), and update ops are named by name scope, so the filter matches only the first
+entry's ops. The message names the BN layer.
 
 Also reported: a hand-written batch norm (`tf.nn.moments` + `tf.train.ExponentialMovingAverage`) in a
 trained program whose `ema.apply([mean, var])` op nothing runs or depends on (bound to a name nothing
@@ -2313,7 +2319,10 @@ with tf.control_dependencies(update_ops):
   match no update op: see above), `UPDATE_OPS` passed to anything there, the helpers above. A scope
   filter counts as matching whenever a BN layer may be built in the filtered scope: a tower scope
   handed to the tower builder, a block that calls anything we cannot follow (`model(x)`, a template,
-  a method of an unknown object), a scope name computed anywhere in the program. A program is the
+  a method of an unknown object), a scope name computed anywhere in the program. A builder entered
+  several times counts as matched when the training call comes first, when the filter has no
+  trailing "/" (`"resnet"` is a prefix of `resnet_1/` too), when the calls sit in a loop, in
+  different graphs or functions, or the scope opens no name scope (`auxiliary_name_scope=False`). A program is the
   script with the train op, what it imports and what imports it: another script of the repository
   that wires its own updates (or trains with Keras/eagerly) does not silence this one, and a BN
   layer in a module the program never imports is not part of its graph, nor one that only another
@@ -2399,8 +2408,17 @@ with tf.control_dependencies(update_ops):
                 miss = mismatched[0]
                 filt = _kw_or_pos(miss.node, "scope", 1)
                 block = _scope_block_named_by(filt, miss.module)
+                later = _later_entry_trains(miss, program, project) if block is None else None
                 where = (f"is the name scope of the `with` at {miss.module.where(block.lineno)}, in which no BN layer "
                          "is built" if block is not None else "matches no scope a BN layer is built in")
+                if later is not None:
+                    lm, lb, head, train = later
+                    entered = str(filt.value).split("/")[0]
+                    where = (f"matches only the ops of the first entry of the scope block at {lm.where(lb.lineno)}: "
+                             f"the call at {head.module.where(head.node.lineno)} builds it with training False (no "
+                             f"update ops), and the training call at {train.module.where(train.node.lineno)} re-enters "
+                             f"it under the new name scope `{entered}_1/` (a scope re-entered by name gets a unique name "
+                             "scope; `reuse` only shares the variables)")
                 extra = (f"; `get_collection(UPDATE_OPS, scope={ast.unparse(filt)})` at "
                          f"{miss.module.where(miss.node.lineno)} {where}, so it is empty")
             empty = _empty_dependency_block(op.node, module, project)
@@ -2904,7 +2922,80 @@ def _scope_filter_misses(c, program: set, project: Project) -> bool:
             n.startswith(first) for n in ("batch_normalization", "BatchNorm"))):
         return False
     blocks = _scope_blocks_matching(first, exact, project, frozenset(program))
-    return blocks is not None and not any(_block_may_build_bn(w, m, project) for m, w in blocks)
+    if blocks is not None and not any(_block_may_build_bn(w, m, project) for m, w in blocks):
+        return True
+    return exact and _later_entry_trains(c, program, project) is not None
+
+
+_GRAPH_WORDS = ("as_default", "Graph", "reset_default_graph")
+
+
+def _later_entry_trains(c, program: set, project: Project) -> Optional[tuple]:
+    """``get_collection(UPDATE_OPS, scope="resnet/")`` (a filter that names the scope exactly, with
+    its "/") when the one ``with variable_scope("resnet")`` (or ``name_scope``) block of the program
+    sits in a builder that one function calls several times in the same graph, the FIRST call
+    building its BN layers with training False (``tower(val_x, is_training=False)``: no update ops)
+    and a later one with a flag that may be True. Re-entering a scope by its string name opens a new,
+    uniquified NAME scope (``resnet_1/``, however ``reuse`` shares the variables), and update ops are
+    named by name scope: the filter matches only the first entry's ops, none of the training
+    tower's. Returns (the block's module, the block, the first call, the training call) or None."""
+    arg = _kw_or_pos(c.node, "scope", 1)
+    first = arg.value.split("/")[0] if isinstance(arg, ast.Constant) and isinstance(arg.value, str) else ""
+    if not first:
+        return None
+    blocks = _scope_blocks_matching(first, True, project, frozenset(program))
+    if not blocks or len(blocks) != 1:
+        return None
+    m, block = blocks[0]
+    opener = next((it.context_expr for it in block.items if isinstance(it.context_expr, ast.Call)
+                   and (dotted(it.context_expr.func) or "").rsplit(".", 1)[-1] in ("variable_scope", "name_scope")
+                   and it.context_expr.args and isinstance(it.context_expr.args[0], ast.Constant)
+                   and it.context_expr.args[0].value == first
+                   and not any(kw.arg in ("auxiliary_name_scope", None) for kw in it.context_expr.keywords)), None)
+    fn = m.scope_of(block)
+    if opener is None or not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) or any(
+            isinstance(a, (ast.For, ast.While, ast.AsyncFor)) for a in m.ancestors(block) if a is not fn
+            and any(x is fn for x in m.ancestors(a))):
+        return None
+    params = {a.arg for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs}
+    sites = [s for s in bn_sites(project) if s.module is m and any(a is block for a in m.ancestors(s.node))]
+    flags = {s.flag_expr.id for s in sites if isinstance(s.flag_expr, ast.Name) and s.flag_expr.id in params}
+    if len(flags) != 1 or len(sites) != sum(1 for s in sites if isinstance(s.flag_expr, ast.Name)):
+        return None
+    flag = next(iter(flags))
+    if any(isinstance(n, ast.Name) and n.id == flag and isinstance(n.ctx, ast.Store) for n in ast.walk(fn)):
+        return None
+    calls = [k for k in project.call_sites(fn.name) if id(k.module) in program]
+    if len(calls) < 2 or any(k.module is not calls[0].module or k.scope is not calls[0].scope for k in calls):
+        return None
+    cm, owner = calls[0].module, calls[0].scope
+    if owner is None:
+        return None
+    for k in calls:
+        if any(isinstance(a, (ast.For, ast.While, ast.AsyncFor, ast.comprehension, ast.ListComp, ast.GeneratorExp,
+                              ast.Lambda)) for a in cm.ancestors(k.node) if any(x is owner for x in cm.ancestors(a))):
+            return None  # towers built in a loop: the order is not the text's
+    graph_blocks = {frozenset(id(a) for a in cm.ancestors(k.node) if isinstance(a, (ast.With, ast.AsyncWith))
+                              and any(w in ast.unparse(it.context_expr) for it in a.items for w in _GRAPH_WORDS))
+                    for k in calls}
+    if len(graph_blocks) != 1 or any(k.name == "reset_default_graph" for k in cm.calls if k.scope is owner):
+        return None  # the calls build different graphs
+    calls.sort(key=lambda k: (k.node.lineno, k.node.col_offset))
+    method = isinstance(calls[0].node.func, ast.Attribute) and fn.args.args[:1] and fn.args.args[0].arg == "self"
+
+    def values(k):
+        passed, explicit = kf.argument_for(k.node, fn, flag, is_method_call=bool(method))
+        return V.UNKNOWN if passed is None else V.possible_values(passed, cm, project)
+
+    head = values(calls[0])
+    if head is V.UNKNOWN or head != frozenset({False}):
+        return None
+    for k in calls[1:]:
+        vals = values(k)
+        if vals is V.UNKNOWN or any(v is True or (not isinstance(v, V.MARKERS) and v is not None and bool(v))
+                                    or isinstance(v, V.Placeholder) for v in vals):
+            return m, block, calls[0], k
+    return None
 
 
 def _fresh_scope_name(expr: Optional[ast.AST]) -> bool:

@@ -47,7 +47,7 @@ class SaverDropsMovingStatistics(Rule):
     severity = "error"
     summary = ("A tf.train.Saver (or an init_from_checkpoint map) limited to tf.trainable_variables() leaves the "
                "BN moving mean/variance out of its checkpoints (or out of what it restores).")
-    triggers = ("trainable_variables", "TRAINABLE_VARIABLES")
+    triggers = ("trainable_variables", "TRAINABLE_VARIABLES", "global_variables", "GLOBAL_VARIABLES")
     fact_triggers = TF1_FACT_TRIGGERS
     doc = RuleDoc(
         what="""
@@ -82,6 +82,15 @@ tf.trainable_variables("backbone")}]`, `set(global) - set(trainable)`) and the S
 non-trainable ones too (no `var_list`, `tf.global_variables(scope)`): the initializer resets the
 restored moving statistics to 0/1; reported when the graph (of the function, its callers, or the other
 methods of its class) runs the BN layers with training False.
+Also the same savers over a name whitelist of the global variables that holds only layer-weight leaf
+names (`[v for v in tf.global_variables() if v.op.name.split("/")[-1] in ("kernel", "bias", "gamma",
+"beta")]`, `"kernel" in v.name or ...`, `v.name.endswith(("kernel:0", ...))`, inline, through a name
+bound once or returned by a helper of the module): no moving_mean/moving_variance passes it.
+Also a checkpoint rewrite in one function (tensor2tensor-style averaging of the last checkpoints,
+merging): the model is rebuilt, `global_variables_initializer()` runs, the values read from checkpoints
+(`tf.train.load_variable`, `NewCheckpointReader(...).get_tensor`) are assigned (`v.assign`, `v.load`,
+`tf.assign(v, ...)`) to the variables of a loop over `tf.trainable_variables()` only, and a Saver of
+every global variable writes the result: the checkpoint holds the fresh 0/1 moving statistics.
 """,
         why="""
 The moving mean and variance are non-trainable variables. A checkpoint written by this saver does not
@@ -106,6 +115,9 @@ saver = tf.train.Saver(tf.trainable_variables() + tf.moving_average_variables())
   `tf.moving_average_variables()`, model-variable savers.
 - A program with another, unrestricted Saver (for a restricted restore: one that may restore); BN layers that always run in training mode (their moving
   statistics are never read); GAN / meta-learning / test-time-adaptation programs.
+- A name whitelist that also lists `moving_mean`/`moving_variance`, a blacklist (`"Adam" not in
+  v.name`), a scope filter; a checkpoint rewrite that assigns every global variable (or every name the
+  checkpoint lists), restores a checkpoint first, or also trains.
 - A trainable-only saver or warm start used only to restore pretrained weights into layers that are
   then trained in training mode (fine-tuning re-estimates the statistics); a warm start or restore
   beside another checkpoint load of the program (a full Saver restore, a scope-mapped
@@ -125,12 +137,19 @@ saver = tf.train.Saver(tf.trainable_variables() + tf.moving_average_variables())
             if c.qualname not in SAVERS:
                 continue
             var_list = c.node.args[0] if c.node.args else _kw(c.node, "var_list")
-            if var_list is None or not _trainable_only(var_list, module, c.scope):
+            if var_list is None or _global_call(var_list, module):
+                yield from self._fresh_statistics_saved(c, module, project)
                 continue
+            named = None if _trainable_only(var_list, module, c.scope) else _weights_by_name(var_list, module, c.scope)
+            if named is None and not _trainable_only(var_list, module, c.scope):
+                continue
+            only = "tf.trainable_variables()" if named is None else (
+                "the variables whose names are " + "/".join(sorted(named)) + " (a name filter over the global "
+                "variables, which no moving_mean/moving_variance passes)")
             program = same_program(module, project)
             program_modules = [m for m in project.modules if id(m) in program]
             if any(m.mentions(w) for m in program_modules for w in _HANDLED_WORDS) \
-                    or any(_selects_moving_variables(m) for m in program_modules):
+                    or any(_selects_moving_variables(m, strict=named is not None) for m in program_modules):
                 continue
             if deliberate_in_program(module, project):
                 continue
@@ -146,13 +165,13 @@ saver = tf.train.Saver(tf.trainable_variables() + tf.moving_average_variables())
                 continue  # a full Saver that may restore: the statistics may come back through it
             if trains and not others and _saves(c.node, target, module, program_modules):
                 yield self.finding(module, c.node, (
-                    "this Saver writes only tf.trainable_variables(): the batch-norm moving_mean/moving_variance "
+                    f"this Saver writes only {only}: the batch-norm moving_mean/moving_variance "
                     f"(non-trainable; BN built at {built}) are not in its checkpoints, so the restored model "
                     "normalizes with the initial statistics (mean 0, variance 1); save every global variable "
                     "(`tf.train.Saver()`) or add `tf.moving_average_variables()` to the list"))
             elif not trains and ctx.initializer_modules & program and _restores(c.node, target, module, program_modules):
                 yield self.finding(module, c.node, (
-                    "this Saver restores only tf.trainable_variables(): the batch-norm moving_mean/moving_variance "
+                    f"this Saver restores only {only}: the batch-norm moving_mean/moving_variance "
                     f"(BN built at {built}) keep their initial values (mean 0, variance 1) after the restore, and "
                     "inference normalizes with them; restore every global variable (`tf.train.Saver()`)"))
             elif trains and ctx.initializer_modules & program and _restores(c.node, target, module, program_modules) \
@@ -169,12 +188,52 @@ saver = tf.train.Saver(tf.trainable_variables() + tf.moving_average_variables())
                         "other global variable to its own name"))
                 elif frozen is not None:
                     yield self.finding(module, c.node, (
-                        "this Saver restores only tf.trainable_variables(): the batch-norm "
+                        f"this Saver restores only {only}: the batch-norm "
                         "moving_mean/moving_variance keep their initial values (mean 0, variance 1), and the layer "
                         f"built at {frozen.where} runs with training False in this graph, so nothing re-estimates "
                         "them and it normalizes with 0/1; restore every global variable of the "
                         "backbone (`tf.global_variables(scope)`, `slim.get_variables_to_restore()`)"))
 
+
+    def _fresh_statistics_saved(self, c, module: Module, project: Project) -> Iterable[Finding]:
+        """A checkpoint rewrite (tensor2tensor-style averaging, merging, converting) in one function:
+        the model is rebuilt in a fresh graph, ``global_variables_initializer()`` runs, the values read
+        from checkpoints (``tf.train.load_variable``, a ``NewCheckpointReader``) are assigned to the
+        trainable variables only, and a Saver of every global variable writes the result. The moving
+        statistics are global but not trainable: the checkpoint gets their fresh 0/1 initializers."""
+        fn = c.scope
+        if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) or not (module.mentions("trainable_variables")
+                                                                               or module.mentions("TRAINABLE_VARIABLES")) \
+                or not any(module.mentions(w) for w in _CHECKPOINT_READS):
+            return
+        target = module.bound_name(c.node)
+        if not _saves(c.node, target, module, [module]):
+            return
+        calls = [k for k in module.calls if k.scope is fn or any(a is fn for a in module.ancestors(k.node))]
+        if not any(k.qualname in GLOBAL_INITIALIZERS for k in calls) \
+                or not any(k.name in _CHECKPOINT_READS for k in calls) \
+                or any(k.name in ("restore", "init_from_checkpoint", "warm_start", "minimize", "apply_gradients",
+                                  "variables_to_restore") for k in calls):
+            return
+        assigns = [k for k in calls if k.name in ("assign", "load")]
+        if not assigns or not all(_assigns_loop_variable(k.node, module, fn) for k in assigns):
+            return
+        program = same_program(module, project)
+        program_modules = [m for m in project.modules if id(m) in program]
+        if any(m.mentions(w) for m in program_modules for w in _HANDLED_WORDS) \
+                or deliberate_in_program(module, project):
+            return
+        sites = _sites_in_graph_of(fn, module, project)
+        if not sites:
+            return
+        site = sites[0][0]
+        yield self.finding(module, c.node, (
+            "this Saver writes every global variable of a graph that was just initialized and into which only "
+            "the trainable variables were assigned from the checkpoints (the assignment at "
+            f"{module.line_ref(assigns[0].node.lineno)} iterates over tf.trainable_variables()): the batch-norm "
+            f"moving_mean/moving_variance of the layer built at {site.where} are not trainable, so the written "
+            "checkpoint holds their fresh initial values (mean 0, variance 1) and the model restored from it "
+            "normalizes with them; assign every float global variable (or every variable the checkpoint lists)"))
 
     def _restored_statistics_reinitialized(self, c, module: Module, project: Project) -> Iterable[Finding]:
         """``sess.run(tf.variables_initializer(rest))`` after ``saver.restore(sess, ckpt)``, where ``rest``
@@ -266,6 +325,33 @@ def _warm_starts_trainable_only(call: ast.Call, module: Module, project: Project
         return True
     vals = V.possible_values(sel, module, project)
     return vals is not V.UNKNOWN and bool(vals) and all(v is None or isinstance(v, str) for v in vals)
+
+
+GLOBAL_INITIALIZERS = {"tensorflow.global_variables_initializer", "tensorflow.compat.v1.global_variables_initializer",
+                       "tensorflow.initialize_all_variables", "tensorflow.compat.v1.initialize_all_variables"}
+_CHECKPOINT_READS = frozenset(("load_variable", "NewCheckpointReader", "load_checkpoint", "get_tensor",
+                               "CheckpointReader"))
+
+
+def _assigns_loop_variable(call: ast.Call, module: Module, fn) -> bool:
+    """``v.assign(...)`` / ``v.load(...)`` / ``tf.assign(v, ...)`` whose variable ``v`` is the target of
+    a comprehension or ``for`` loop over the trainable variables (only)."""
+    f = call.func
+    if not isinstance(f, ast.Attribute):
+        return False
+    var = f.value if f.attr in ("assign", "load") and not (module.imports.resolve(f) or "").startswith("tensorflow") \
+        else (call.args[0] if call.args else None)
+    if not isinstance(var, ast.Name):
+        return False
+    for a in module.ancestors(call):
+        gens = a.generators if isinstance(a, (ast.ListComp, ast.GeneratorExp, ast.SetComp, ast.DictComp)) else \
+            [a] if isinstance(a, (ast.For, ast.AsyncFor)) else []
+        for g in gens:
+            if isinstance(g.target, ast.Name) and g.target.id == var.id:
+                return _trainable_list(g.iter, module, fn)
+        if a is fn:
+            break
+    return False
 
 
 INITIALIZERS = {"tensorflow.variables_initializer", "tensorflow.compat.v1.variables_initializer",
@@ -567,9 +653,11 @@ def _filled_from_trainables(name: str, module: Module, scope) -> bool:
     return created == 1 and stores > 0
 
 
-def _selects_moving_variables(module: Module) -> bool:
+def _selects_moving_variables(module: Module, strict: bool = False) -> bool:
     """``[v for v in tf.global_variables() if "moving_mean" in v.name]``: the program collects the
-    moving statistics by name (the usual way of adding them to a saver's list)."""
+    moving statistics by name (the usual way of adding them to a saver's list). With ``strict``, a
+    list bound to a name that is only fetched (``sess.run(moving)``) or printed does not count: it
+    reads the statistics, it adds them to nothing."""
     if not module.mentions("moving"):
         return False
     for node in ast.walk(module.tree):
@@ -577,8 +665,121 @@ def _selects_moving_variables(module: Module) -> bool:
             for cond in node.ifs:
                 if any(isinstance(c, ast.Constant) and isinstance(c.value, str) and "moving" in c.value
                        for c in ast.walk(cond)):
-                    return True
+                    if not (strict and _only_read_out(node, module)):
+                        return True
     return False
+
+
+def _only_read_out(gen: ast.comprehension, module: Module) -> bool:
+    """Is the comprehension owning ``gen`` bound to a local name whose every read is an argument of a
+    ``.run(...)`` call or of ``print``?"""
+    comp = module.parent(gen)
+    bind = module.parent(comp)
+    if not (isinstance(bind, ast.Assign) and bind.value is comp and len(bind.targets) == 1
+            and isinstance(bind.targets[0], ast.Name)):
+        return False
+    name = bind.targets[0].id
+    scope = module.scope_of(bind)
+    reads = 0
+    for n in _scope_nodes(module, scope):
+        if isinstance(n, ast.Name) and n.id == name:
+            if isinstance(n.ctx, ast.Store):
+                if n is not bind.targets[0]:
+                    return False
+                continue
+            up = module.parent(n)
+            if not (isinstance(up, ast.Call) and n in up.args and (
+                    (isinstance(up.func, ast.Attribute) and up.func.attr == "run")
+                    or (isinstance(up.func, ast.Name) and up.func.id == "print"))):
+                return False
+            reads += 1
+    return reads > 0
+
+
+# Leaf names of the weights a layer creates (tf.layers / Keras / slim / contrib): a whitelist made only
+# of these keeps no moving_mean / moving_variance.
+_WEIGHT_LEAVES = frozenset(("kernel", "bias", "gamma", "beta", "weights", "biases", "depthwise_kernel",
+                            "pointwise_kernel", "depthwise_weights", "pointwise_weights", "embeddings",
+                            "recurrent_kernel", "alpha", "W", "b", "w"))
+_SUBSTRING_LEAVES = frozenset(n for n in _WEIGHT_LEAVES if len(n) >= 4)
+
+
+def _weights_by_name(expr: ast.AST, module: Module, scope, depth: int = 0) -> Optional[set]:
+    """The whitelist when ``expr`` keeps only the global variables whose names are layer weights:
+    ``[v for v in tf.global_variables() if v.op.name.split("/")[-1] in ("kernel", "bias", "gamma",
+    "beta")]``, ``... if "kernel" in v.name or "bias" in v.name``, ``v.name.endswith(("kernel:0", ...))``
+    — inline, through a local name bound once, or returned by a helper of this module. Every name
+    of the whitelist must be a layer weight's leaf name: such a list never holds the moving
+    statistics. None otherwise (a scope filter, a blacklist, anything computed)."""
+    if depth > 4:
+        return None
+    if isinstance(expr, ast.Name):
+        value = _single_value(expr.id, module, scope)
+        return None if value is None else _weights_by_name(value, module, scope, depth + 1)
+    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and expr.func.id in _WRAPPING_CALLS \
+            and len(expr.args) == 1 and not expr.keywords:
+        return _weights_by_name(expr.args[0], module, scope, depth + 1)
+    if isinstance(expr, ast.Call):
+        returned = _returned_value(expr, module) if depth < 2 else None
+        return None if returned is None else _weights_by_name(returned[0], module, returned[1], depth + 1)
+    if not (isinstance(expr, (ast.ListComp, ast.GeneratorExp)) and len(expr.generators) == 1):
+        return None
+    gen = expr.generators[0]
+    if not isinstance(gen.target, ast.Name) or _global_source(gen.iter, module, scope) is None:
+        return None
+    for cond in gen.ifs:  # several ``if``s narrow each other: one whitelist is enough
+        names = _whitelist(cond, gen.target.id, module)
+        if names:
+            return names
+    return None
+
+
+def _whitelist(cond: ast.AST, var: str, module: Module) -> Optional[set]:
+    def reads_var(e: ast.AST) -> bool:
+        return any(isinstance(n, ast.Name) and n.id == var for n in ast.walk(e))
+
+    def leaf(s) -> Optional[str]:
+        return s.split(":")[0].strip("/").rsplit("/", 1)[-1] if isinstance(s, str) else None
+
+    if isinstance(cond, ast.BoolOp):
+        parts = [_whitelist(v, var, module) for v in cond.values]
+        if isinstance(cond.op, ast.Or):
+            return set().union(*parts) if all(parts) else None
+        return next((p for p in parts if p), None)  # ``and``: any whitelist among the terms bounds it
+    if isinstance(cond, ast.Compare) and len(cond.ops) == 1 and isinstance(cond.ops[0], ast.In):
+        left, right = cond.left, cond.comparators[0]
+        if isinstance(left, ast.Constant) and reads_var(right) and not reads_var(left):
+            return {left.value} if leaf(left.value) in _SUBSTRING_LEAVES and "/" not in left.value.strip("/") else None
+        if reads_var(left) and not reads_var(right):
+            strings = _constant_strings(right, module)
+            return set(strings) if strings and all(leaf(x) in _WEIGHT_LEAVES for x in strings) else None
+        return None
+    if isinstance(cond, ast.Call) and isinstance(cond.func, ast.Attribute) and cond.func.attr == "endswith" \
+            and reads_var(cond.func.value) and len(cond.args) == 1 and not cond.keywords:
+        strings = _constant_strings(cond.args[0], module)
+        if strings is None and isinstance(cond.args[0], ast.Constant):
+            strings = [cond.args[0].value]
+        return set(strings) if strings and all(
+            isinstance(x, str) and (x.startswith("/") or ":" in x or x in _WEIGHT_LEAVES) and leaf(x) in _WEIGHT_LEAVES
+            for x in strings) else None
+    return None
+
+
+def _constant_strings(expr: ast.AST, module: Module) -> Optional[list]:
+    """The strings of a literal tuple/list/set of strings, or of a module-level name bound once to one."""
+    if isinstance(expr, ast.Name):
+        value = _single_value(expr.id, module, None)
+        if value is None:
+            return None
+        expr = value
+    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and expr.func.id in ("set", "frozenset", "tuple",
+                                                                                          "list") \
+            and len(expr.args) == 1 and not expr.keywords:
+        expr = expr.args[0]
+    if isinstance(expr, (ast.Tuple, ast.List, ast.Set)) and expr.elts and all(
+            isinstance(e, ast.Constant) and isinstance(e.value, str) for e in expr.elts):
+        return [e.value for e in expr.elts]
+    return None
 
 
 def _kw(call: ast.Call, name: str) -> Optional[ast.AST]:
@@ -708,7 +909,8 @@ def _other_full_savers(saver_call: ast.Call, modules: list) -> list:
         for c in m.calls:
             if c.qualname in SAVERS and c.node is not saver_call:
                 var_list = c.node.args[0] if c.node.args else _kw(c.node, "var_list")
-                if var_list is None or not _trainable_only(var_list, m, c.scope):
+                if var_list is None or not (_trainable_only(var_list, m, c.scope)
+                                            or _weights_by_name(var_list, m, c.scope)):
                     out.append(c)
     return out
 

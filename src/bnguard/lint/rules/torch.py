@@ -295,8 +295,112 @@ def _trained_names(project: Project, module: Optional[Module] = None) -> set[str
 
 
 def _step_trains(step: Event, ev: Event, project: Project) -> bool:
+    if _passed_optimizer_trains(step, ev.key, project) is False:
+        return False  # every call of the function hands it an optimizer over other modules
     verdict = _optimizers(project).trains(step, ev.key)
+    if verdict is None and step.key and len(step.key) == 1 and step.key[0].startswith("%") and ev.key:
+        # `net, opt, policy, policy_opt = build()`: the optimizer the project function returns there
+        mod0, node0 = step.sites[0]
+        scope0 = mod0.scope_of(node0)
+        if scope0 is not None:
+            verdict = _optimizer_expr_trains(ast.Name(id=step.key[0].lstrip("%"), ctx=ast.Load()), mod0, scope0,
+                                             key_names(ev.key), project, _flow(project))
     return True if verdict is None else verdict
+
+
+def _passed_optimizer_trains(step: Event, key: Key, project: Project) -> Optional[bool]:
+    """The optimizer stepped is a parameter of the function whose summary holds the step
+    (``def train_controller(self, model, controller, optimizer): model.eval(); ...; optimizer.step()``):
+    what the project's calls of that function pass for it decides which modules it trains. False
+    when every call passes an optimizer built over other modules than ``key`` (the REINFORCE
+    controller's ``Adam(controller.parameters())`` while the evaluated child network is frozen);
+    None when some call cannot be told."""
+    if not step.key or len(step.key) != 1 or not step.key[0].startswith("$") or not key:
+        return None
+    mod0, node0 = step.sites[0]
+    fn = mod0.scope_of(node0)
+    param = step.key[0][1:]
+    if fn is None or param not in _params(fn):
+        return None
+    memo = project.facts.setdefault("torch.passed_optimizer_trains", {})  # type: ignore[arg-type]
+    memo_key = (id(fn), param, key)
+    if memo_key in memo:  # type: ignore[operator]
+        return memo[memo_key]  # type: ignore[index]
+    memo[memo_key] = None  # type: ignore[index]
+    flow = _flow(project)
+    fi = flow.function_info.get(id(fn))
+    verdicts: list[Optional[bool]] = []
+    if fi is not None:
+        component = project.import_component(mod0)
+        for site in project.call_sites(fi.name):
+            if id(site.module) not in component:
+                continue
+            if fi.cls is not None and not isinstance(site.node.func, ast.Attribute):
+                continue  # a plain function of that name, not this method
+            passed = call_arguments(fi, site.node)[1]
+            arg = passed.get(param)
+            if arg is None:
+                verdicts.append(None)
+                continue
+            if key[0].startswith("$") and len(key) == 1:
+                model_arg = passed.get(key[0][1:])
+                names = key_names(receiver_key(model_arg, {}, set())[0]) if model_arg is not None else set()
+            else:
+                names = key_names(key)
+            verdicts.append(_optimizer_expr_trains(arg, site.module, site.scope, names, project, flow) if names else None)
+    verdict = False if verdicts and all(v is False for v in verdicts) else None
+    memo[memo_key] = verdict  # type: ignore[index]
+    return verdict
+
+
+def _optimizer_expr_trains(expr: ast.AST, module: Module, scope, names: set[str], project: Project,
+                           flow: Flow) -> Optional[bool]:
+    """Does the optimizer ``expr`` (in ``scope``) train one of ``names``: built there (``opt = Adam(...)``,
+    ``self.opt = Adam(...)`` in the module), or unpacked from what a project function returns
+    (``net, opt, ctl, ctl_opt = self.build()`` with ``return ..., ctl_opt`` over ``Adam(ctl.parameters())``)?
+    None when it cannot be told."""
+    text = dotted(expr)
+    if text is None:
+        return None
+    index = _optimizers(project)
+    name = text.rsplit(".", 1)[-1]
+    local = isinstance(expr, ast.Name)
+    recs = [r for r in index.records if r[2] == name and r[0] is module and (r[1] is scope or not local)]
+    sources: list[set[str]] = [r[3] for r in recs]
+    if not recs and local and scope is not None and name not in _params(scope):
+        for n in _own_nodes(module, scope):
+            if not (isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.value, ast.Call)):
+                continue
+            tgt = n.targets[0]
+            if isinstance(tgt, ast.Name) and tgt.id == name:
+                return None  # built some other way (a factory): cannot tell
+            if not isinstance(tgt, ast.Tuple) or not any(isinstance(e, ast.Name) and e.id == name for e in tgt.elts):
+                continue
+            if any(isinstance(e, ast.Starred) for e in tgt.elts):
+                return None
+            i = next(j for j, e in enumerate(tgt.elts) if isinstance(e, ast.Name) and e.id == name)
+            cands, _unique = flow.resolve(module, n.value, scope)
+            if not cands:
+                return None
+            for cand in cands:
+                rets = [r for r in _own_nodes(cand.module, cand.node) if isinstance(r, ast.Return) and r.value is not None]
+                if not rets:
+                    return None
+                for r in rets:
+                    if not isinstance(r.value, ast.Tuple) or len(r.value.elts) != len(tgt.elts) \
+                            or not isinstance(r.value.elts[i], ast.Name):
+                        return None
+                    inner = r.value.elts[i].id
+                    found = [x for x in index.records if x[2] == inner and x[0] is cand.module and x[1] is cand.node]
+                    if not found:
+                        return None
+                    sources.extend(x[3] for x in found)
+    if not sources:
+        return None
+    merged = set().union(*sources)
+    if any(s.startswith("*") for s in merged):
+        return None
+    return bool(merged & names)
 
 
 def _frozen_names(project: Project, module: Optional[Module] = None) -> set[str]:
@@ -535,6 +639,11 @@ def _mode_findings(project: Project) -> dict[str, list[tuple[Module, ast.AST, st
             origin, distance = origins.get(k, (k, 0))
             if distance == closest[(k[0], origin)]:
                 out[k[0]].append((mod, node, message, fix))
+        reported = {id(node) for _m, node, _msg, _fix in out["BN302"]}
+        for finding in _recalibration_findings(p):
+            if id(finding[1]) not in reported:
+                reported.add(id(finding[1]))
+                out["BN302"].append(finding)
         return out
 
     return project.fact("torch.mode_findings", compute)
@@ -567,6 +676,10 @@ def _check_loops(events: list[Event], step_loops: set[int], project: Project, vo
                 continue
             if any(id(f) in freezes and same_object(f.key, ev.key) for f in body):
                 continue  # the object trains in eval mode on purpose: a later eval() changes nothing
+            if any(f.kind in ("bnfreeze", "bnfreeze?") and f.node is ev.node for f in body):
+                continue  # `for m in net.modules(): if isinstance(m, nn.BatchNorm2d): m.eval()`: a BN freeze (BN308's business)
+            if _evaluated_in_fresh_construction(ev, loop):
+                continue  # a new model built (and switched) in each iteration of a sweep: BN302's case
             mod, site = _report_site(ev, loop)
             restored, reached = False, False
             # same iteration first, then the next one (wrap-around), each event at most once; a
@@ -602,6 +715,54 @@ def _check_loops(events: list[Event], step_loops: set[int], project: Project, vo
                        f"running statistics and they never update again.{_captured_restore_note(ev)}"
                        f"{_skipped_restore_note(skipping)}")
                 vote("BN301", mod, site, True, msg, _train_fix(mod, loop, ev), origin=_origin(ev, site))
+
+
+def _evaluated_in_fresh_construction(ev: Event, loop: ast.AST) -> bool:
+    """Is ``ev`` the ``self.net.eval()`` of a constructor that builds ``self.net`` itself (``self.model,
+    self.preprocess = clip.load(name)``), called inside an iteration of ``loop`` (a sweep over
+    configurations that builds and fine-tunes a new model each time)? Each iteration then switches a
+    new object: nothing carries over to the next iteration, and a step after it in the same
+    iteration is BN302's case, reported in the function that builds and trains the model."""
+    if len(ev.sites) < 2:
+        return False
+    start = next((k for k, (mod, node) in enumerate(ev.sites) if any(a is loop for a in mod.ancestors(node))), None)
+    cmod, ctor = ev.sites[-2]
+    emod, switch = ev.sites[-1]
+    init = emod.scope_of(switch)
+    if start is None or start > len(ev.sites) - 2 or not isinstance(init, ast.FunctionDef) or init.name != "__init__":
+        return False
+    if not isinstance(ctor, ast.Call) or isinstance(ctor.func, ast.Attribute) and ctor.func.attr == "__init__" \
+            or not isinstance(switch, ast.Call) or not isinstance(switch.func, ast.Attribute):
+        return False
+    text = dotted(switch.func.value) or ""
+    if not text.startswith("self.") or text.count(".") != 1:
+        return False
+    attr = text.split(".")[1]
+    params = {a.arg: d for a, d in zip(init.args.args[::-1], list(init.args.defaults)[::-1])}
+    params.update({a.arg: None for a in init.args.args[1:] if a.arg not in params})
+    params.update({a.arg: d for a, d in zip(init.args.kwonlyargs, init.args.kw_defaults)})
+
+    def plain_setting(name: str) -> bool:  # a parameter defaulting to a string / number: a configuration value
+        d = params.get(name)
+        return isinstance(d, ast.Constant) and isinstance(d.value, (str, int, float)) and not isinstance(d.value, bool)
+
+    values = []
+    for n in ast.walk(init):
+        if not isinstance(n, ast.Assign):
+            continue
+        for t in n.targets:
+            elts = t.elts if isinstance(t, ast.Tuple) else [t]
+            if any(isinstance(e, ast.Attribute) and isinstance(e.value, ast.Name) and e.value.id == "self" and e.attr == attr for e in elts):
+                values.append(n.value)
+    if not values:
+        return False
+    for v in values:
+        if not isinstance(v, ast.Call) or (dotted(v.func) or "").split(".")[0] in params:
+            return False  # `self.net = net.to(device)`: the caller's module
+        if any(isinstance(a, ast.Name) and a.id in params and not plain_setting(a.id)
+               for a in [*v.args, *(k.value for k in v.keywords)]):
+            return False  # `self.net = DataParallel(net)`: wraps the caller's module
+    return True
 
 
 def _loop_context(ev: Event, loop: ast.AST) -> tuple[int, ...]:
@@ -870,6 +1031,180 @@ def _check_before_loop(events: list[Event], step_loops: set[int], project: Proje
             vote("BN302", mod, node, True, msg, None, origin=_origin(ev, node), one_step=not step.loops)
 
 
+# BN302, recalibration form: a pass meant to re-estimate the BatchNorm statistics (AdaBN, precise BN,
+# a hand-written ``update_bn``: the running statistics reset and/or ``momentum = None``, then forward
+# passes) reached while the model is in eval mode. In eval mode BatchNorm reads its running statistics
+# and writes none: the passes recompute nothing and the model keeps the reset (0 / 1) or old statistics.
+_SUBMODULE_WALKS = frozenset({"modules", "named_modules", "children", "named_children", "apply"})
+
+
+def _stats_reset_nodes(fn: ast.AST, module: Module) -> list[ast.AST]:
+    """The statements of ``fn`` that restart the running statistics: ``m.reset_running_stats()``,
+    ``m.momentum = None`` (cumulative average from the next batch on), ``x.apply(f)`` where ``f``
+    (a lambda or a function of this module) does one of those."""
+    out: list[ast.AST] = []
+    helpers = _stats_reset_helpers(module.tree)
+    for n in ast.walk(fn):
+        if _resets_stats_here(n):
+            out.append(n)
+        elif isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in helpers and n.args \
+                and n.func.id != getattr(fn, "name", None):
+            out.append(n)  # reset_bn_stats(model): a helper of this module that resets them
+        elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "apply" and len(n.args) == 1:
+            a = n.args[0]
+            if isinstance(a, ast.Name) and a.id in helpers or isinstance(a, ast.Lambda) and any(
+                    _resets_stats_here(x) for x in ast.walk(a)):
+                out.append(n)
+    return out
+
+
+@per_node
+def _stats_reset_helpers(tree: ast.AST) -> frozenset:
+    """Names of the module-level functions of ``tree`` that reset BatchNorm statistics themselves."""
+    return frozenset(f.name for f in tree.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
+        _resets_stats_here(n) for n in ast.walk(f)))
+
+
+_STATS_RESET_TEXT = re.compile(r"reset_running_stats|\.momentum\s*=\s*None")
+
+
+def _resets_stats_here(n: ast.AST) -> bool:
+    if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "reset_running_stats" and not n.args:
+        return True
+    return isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant) and n.value.value is None and any(
+        isinstance(t, ast.Attribute) and t.attr == "momentum" for t in n.targets)
+
+
+def _recalibration_passes(fn: ast.AST, module: Module) -> list[tuple[str, ast.AST, ast.Call]]:
+    """(model text, first statistics reset, first forward pass of that model after it) for each model
+    whose statistics ``fn`` restarts and then re-estimates by running it, with no optimizer step and
+    no ``train()`` / ``.training =`` anywhere in ``fn`` (a training function, or a pass that chooses
+    its own mode, is something else)."""
+    resets = _stats_reset_nodes(fn, module)
+    if not resets:
+        return []
+    calls = [n for n in ast.walk(fn) if isinstance(n, ast.Call)]
+    if any(is_optimizer_step(c, module) or mode_call(c) == "train" for c in calls):
+        return []
+    if any(isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign)) and any(
+            isinstance(t, ast.Attribute) and t.attr == "training" for t in (n.targets if isinstance(n, ast.Assign) else [n.target]))
+           for n in ast.walk(fn)):
+        return []
+    first = min(resets, key=lambda n: (n.lineno, n.col_offset))
+    models = {dotted(c.func.value) for c in calls if isinstance(c.func, ast.Attribute) and c.func.attr in _SUBMODULE_WALKS}
+    models |= {dotted(r.args[0]) for r in resets if isinstance(r, ast.Call) and isinstance(r.func, ast.Name)}
+    models.discard(None)
+    out = []
+    for text in sorted(models):
+        runs = [c for c in calls if _runs_object(c, text) and (c.lineno, c.col_offset) > (first.lineno, first.col_offset)]
+        if runs:
+            out.append((text, first, min(runs, key=lambda c: (c.lineno, c.col_offset))))
+    return out
+
+
+def _left_in_eval_at(flow: Flow, module: Module, scope, node: ast.AST, text: str, depth: int = 0) -> Optional[Event]:
+    """The ``eval()`` event that leaves ``text`` in eval mode where ``node`` runs in ``scope`` (looked for
+    before it in that function, then, for a parameter, before each call of the function, uniquely
+    resolved), or None where a ``train()`` may run in between or nothing is known."""
+    names = set(text.split(".")) - {"self", "module"}
+    if not names or depth > 3:
+        return None
+    events = flow.summary(scope) if scope is not None else flow.module_summary(module)
+    around = [a for a in module.ancestors(node) if isinstance(a, LOOP_TYPES)]
+    pos = (node.lineno, node.col_offset)
+    last: Optional[Event] = None
+    later_trains: list[Event] = []
+    for ev in events:
+        if ev.kind not in ("train", "eval") or ev.sites[0][0] is not module:
+            continue
+        site = ev.sites[0][1]
+        restores = ev.kind == "train" and (ev.key is None or bool(key_names(ev.key) & names))
+        if site is node or (getattr(site, "lineno", 0), getattr(site, "col_offset", 0)) >= pos:
+            if restores:
+                later_trains.append(ev)
+            continue
+        if restores or ev.kind == "eval" and ev.key is not None and key_names(ev.key) == names:
+            last = ev
+    for a in around:
+        # a train() later in a loop around the pass runs before the next pass, unless an eval()
+        # in that loop comes before the pass again
+        if any(lp is a for t in later_trains for lp in t.loops) and not (
+                last is not None and last.kind == "eval" and any(lp is a for lp in last.loops)):
+            return None
+    if last is not None:
+        return last if last.kind == "eval" else None
+    if scope is None or len(names) != 1 or "." in text or text not in _params(scope):
+        return None
+    found = None
+    for site, unique in flow.callers_of(scope):
+        fi = flow.function_info.get(id(scope))
+        if not unique or fi is None:
+            continue
+        arg = call_arguments(fi, site.node)[1].get(text)
+        if arg is None or dotted(arg) is None:
+            continue
+        ev = _left_in_eval_at(flow, site.module, site.scope, site.node, dotted(arg), depth + 1)
+        if ev is None:
+            return None  # another call restores or cannot tell: say nothing
+        found = found or ev
+    return found
+
+
+def _recalibration_findings(project: Project) -> list[tuple[Module, ast.AST, str, None]]:
+    flow = _flow(project)
+    out: list = []
+    for m in project.modules:
+        if not _STATS_RESET_TEXT.search(m.unit.text) or not _uses_torch(m):
+            continue
+        if _project_drops_running_stats(project, m):
+            continue  # track_running_stats=False / running_mean=None: batch statistics in eval mode too
+        scopes = [(fi.node, fi.node) for fi in m.functions] + [(None, m.tree)]
+        for scope, owner in scopes:
+            if scope is not None and is_unit_test(m, scope):
+                continue
+            for text, reset, run in _recalibration_passes(owner if scope is not None else _module_body(m), m):
+                ev = _left_in_eval_at(flow, m, scope, run, text)
+                if ev is None or not _bn_mode_matters(ev, project) or _commented_as_deliberate(ev, project):
+                    continue
+                if scope is not None and _handed_averaged_copy(flow, scope, text):
+                    continue  # an AveragedModel / EMA copy whose recompute fails: BN306 reports it, once
+                emod, enode = ev.sites[0]
+                who = ev.text or text
+                where = (lambda line: f"line {line}") if emod is m else m.where
+                out.append((emod, enode, (
+                    f"`{who}` is left in eval mode{_describe(ev, enode)} when its BatchNorm statistics are "
+                    f"re-estimated (statistics reset at {where(reset.lineno)}, then `{ast.unparse(run)[:40]}` at "
+                    f"{where(run.lineno)}) and nothing calls `{who}.train()` in between: in eval mode BatchNorm "
+                    f"reads its running statistics and updates none, so the pass recomputes nothing and the model "
+                    f"keeps the reset (or old) statistics."), None))
+    return out
+
+
+def _handed_averaged_copy(flow: Flow, fn: ast.AST, param: str) -> bool:
+    """Does some call of ``fn`` pass, for ``param``, a name built there by ``AveragedModel(...)`` or
+    ``deepcopy(...)`` (a weight average or EMA copy)?"""
+    if param not in _params(fn):
+        return False
+    fi = flow.function_info.get(id(fn))
+    for site, _unique in flow.callers_of(fn) if fi is not None else ():
+        arg = call_arguments(fi, site.node)[1].get(param)
+        if not isinstance(arg, ast.Name):
+            continue
+        owner = site.scope if site.scope is not None else site.module.tree
+        for n in _own_nodes(site.module, owner if site.scope is not None else None):
+            if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call) and any(
+                    isinstance(t, ast.Name) and t.id == arg.id for t in n.targets) and \
+                    (dotted(n.value.func) or "").rsplit(".", 1)[-1] in ("AveragedModel", "deepcopy"):
+                return True
+    return False
+
+
+def _module_body(m: Module) -> ast.AST:
+    """The module's top-level code, without its functions and classes, as one scope-like node."""
+    return ast.Module(body=[s for s in m.tree.body if not isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))],
+                      type_ignores=[])
+
+
 class _ModeRule(Rule):
     framework = "pytorch"
     # The reported file holds a loop (or the code before it) that reaches an eval() and an optimizer
@@ -941,7 +1276,9 @@ isinstance(m, nn.Dropout): m.train()` for Monte-Carlo dropout, restores no Batch
 `eval()` on objects the optimizer does not train or that are frozen on purpose
 (`requires_grad_(False)`, teacher / target / EMA networks, a frozen backbone, one layer such as
 `model[1].eval()`); models whose BatchNorm parameters are frozen (`requires_grad = False` on the BN
-parameters, `affine=False`: the deliberate BN freeze of small-batch fine-tuning); models whose
+parameters, `affine=False`: the deliberate BN freeze of small-batch fine-tuning); the BN layers
+picked out and put in eval mode (`for m in net.modules(): if isinstance(m, nn.BatchNorm2d): m.eval()`:
+a BN freeze, BN308's business when a `train()` undoes it); models whose
 constructors are all visible and build no BatchNorm; the `for phase in ["train", "val"]` pattern;
 PyTorch Lightning modules (the trainer switches modes); an `eval()` inside a method that only
 switches to training mode (`def train(self): self.net.eval()` in a trainer wrapper: the author's
@@ -952,7 +1289,12 @@ also inside a helper when every iteration first reloads the same saved weights (
 adaptation such as MEMO: `for x in test_set: net.load_state_dict(ckpt); adapt(net, x)`);
 a validation pass through the training helper that passes no optimizer (`loss_epoch(model, dl,
 opt=None)` stepping only `if opt is not None`); one training helper called for several models in
-turn (each call's loop is judged on its own, even when the optimizer variable is reused).
+turn (each call's loop is judged on its own, even when the optimizer variable is reused); a
+sweep loop that builds a new model each iteration whose constructor puts it in eval mode
+(`ClipModel(name)` calling `self.model.eval()`): nothing carries over between iterations, and a
+fine-tune without `train()` inside one iteration is BN302's case; `x.train()` on a module handed
+in, even where a plain (non-`nn.Module`) class of the project defines a `train(self)` method, when
+nothing builds `x` from that class.
 """,
         versions=PYTORCH_VERSIONS,
     )
@@ -967,7 +1309,13 @@ class EvalBeforeTraining(_ModeRule):
         what="""
 Finds `model.eval()` / `model.train(False)` executed before the training loop (in the same function,
 in a caller, or in a helper such as `load_checkpoint()`) when no `model.train()` runs before the
-optimizer steps.
+optimizer steps. The optimizer a helper steps as a parameter (`def update_policy(model, policy,
+optimizer)`) is the one its calls pass, also when a builder returns it in a tuple
+(`net, policy, opt, policy_opt = build()`). Also a statistics re-estimation pass (AdaBN, precise
+BN, a hand-written `update_bn`: `reset_running_stats()` and/or `momentum = None` on the model's
+BatchNorm layers, then forward passes of the model, no optimizer step, no mode chosen by the pass)
+reached while an earlier `eval()` (a validation right before, or one inside the pass) still holds:
+in eval mode the passes recompute nothing and the model keeps the reset (0 / 1) or old statistics.
 """,
         why="""
 A module keeps the mode it was last put in. Starting training right after an `eval()` (for an
@@ -1003,7 +1351,11 @@ a step that each depend on a parameter of a helper the project calls (`if not tr
 model.eval()` ... `if optimizer is not None: optimizer.step()`): the calls decide, and are judged
 where they are made; unit tests (`test_*` functions in test files); the `eval()` of a one-step helper
 (`trainer.step(batch)`, no loop around its optimizer step) that a caller's training loop already
-reports as BN301 (one defect, reported once).
+reports as BN301 (one defect, reported once); a frozen reward network put in eval mode while a
+REINFORCE controller is trained (every call hands the helper an optimizer over the controller's
+parameters only); a re-estimation pass that switches the BatchNorm layers (or the model) to
+training mode itself, or runs after a `train()`; an averaged / EMA copy's failed recompute
+(BN306 reports it).
 """,
         versions=PYTORCH_VERSIONS,
     )
@@ -1033,7 +1385,8 @@ def _freeze_undone_findings(project: Project) -> list[tuple[Module, ast.AST, str
                     continue
                 before = [f for j, f in freezes if _within(f.text, t.text) and not conflicting(f.guards, t.guards)
                           and (j < i or any(lp is lq for lp in f.loops for lq in t.loops))
-                          and not _frozen_part_without_bn(f, p) and not _frozen_behind_blocking_override(f, p)]
+                          and not _frozen_part_without_bn(f, p) and not _frozen_behind_blocking_override(f, p)
+                          and not _callee_scoped_freeze(events, j, f, t)]
                 if not before:
                     continue
                 verdict, step = _after_train(events, i, t, p)
@@ -1067,6 +1420,27 @@ def _freeze_undone_findings(project: Project) -> list[tuple[Module, ast.AST, str
         return out
 
     return project.fact("torch.freeze_undone", compute)
+
+
+def _callee_scoped_freeze(events: list[Event], j: int, freeze: Event, t: Event) -> bool:
+    """A freeze that a called training function re-applies after its own ``train()`` in every
+    iteration of its own loop, where its own optimizer steps (``finetune(model, fix_bn=True)``:
+    ``model.train(); if fix_bn: freeze_bn(model)`` each epoch): the callee manages the mode for its
+    own stage. A ``train()`` reached through another call (the next stage's training function) starts
+    a stage the freeze was never made for."""
+    if len(freeze.sites) < 2 or not t.sites or t.sites[0][1] is freeze.sites[0][1]:
+        return False
+    call = freeze.sites[0][1]
+    own = [lp for lp in freeze.loops if not any(lp is lt for lt in t.loops)]
+    if not own:
+        return False
+
+    def inside(ev: Event) -> bool:
+        return bool(ev.sites) and ev.sites[0][1] is call and len(ev.sites) > 1 and any(lp is le for lp in own for le in ev.loops)
+
+    retrained = any(e.kind == "train" and not e.fresh and e.text and inside(e)
+                    and (_within(freeze.text, e.text) or _within(e.text, freeze.text)) for e in events[:j])
+    return retrained and any(e.kind == "step" and inside(e) for e in events[j + 1:])
 
 
 def _phase_scoped_freeze(freeze: Event, t: Event, step: Event) -> bool:
@@ -1598,7 +1972,10 @@ whole-model `eval()` (BN302's case); a sub-module put in eval mode without freez
 objects the optimizer does not train; PyTorch Lightning modules; a freeze for a phase of its own,
 applied again in every iteration of the loop that holds the `train()` and used there before it by
 the step of another optimizer (dataset condensation: statistics frozen while the synthetic images
-are optimised, then the network trained normally by its own optimizer). For a parameters-only freeze:
+are optimised, then the network trained normally by its own optimizer); a freeze that a called
+training function re-applies after its own `train()` every epoch before its own steps
+(`finetune(model, fix_bn=True)`), undone only by the `train()` of another stage function: that stage
+trains BatchNorm on purpose. For a parameters-only freeze:
 ordinary fine-tuning (the optimizer gets all parameters, or a part of the frozen module is unfrozen
 again anywhere in the file), a module frozen at its random initialisation (no pretrained load seen),
 a frozen model whose own new head is trained (`model.fc = nn.Linear(...)` on the frozen model: the
@@ -2157,6 +2534,8 @@ def _assignment_index(m: Module) -> tuple[list[ast.AST], dict[str, list[int]]]:
     for n in m.assignments:  # collected by the module's index walk, in ast.walk order
         if n.value is not None:
             tgts = n.targets if isinstance(n, ast.Assign) else [n.target]
+            # `model, datasets = Net.from_pretrained(...)`: each name of a tuple target is bound too
+            tgts = [e for t in tgts for e in (t.elts if isinstance(t, (ast.Tuple, ast.List)) else [t])]
             for name in dict.fromkeys((dotted(t) or "").rsplit(".", 1)[-1] for t in tgts):
                 by_name.setdefault(name, []).append(len(order))
             order.append(n)
@@ -2204,10 +2583,30 @@ def _constructor_verdicts(key: Key, project: Project, modules, depth: int = 0,
             if within is not _ANY_SCOPE and m.scope_of(n) is not within:
                 continue
             # `net = net.type(FloatTensor)` / `net.double()`: Module methods that return the module
-            value = same_object_base(n.value)
-            if isinstance(value, ast.Call):
+            value = same_object_base(_paired_value(n, names))
+            if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) \
+                    and _is_parameter_of(value.func.id, m.scope_of(n)):
+                verdicts.append(None)  # `net, _ = factory()` with `factory` passed in (a pytest fixture)
+            elif isinstance(value, ast.Call):
                 verdicts.extend(_call_verdicts(value, m, project, depth))
     return verdicts
+
+
+def _is_parameter_of(name: str, scope) -> bool:
+    return scope is not None and not isinstance(scope, ast.ClassDef) and name in set(_params(scope))
+
+
+def _paired_value(n: ast.AST, names: set[str]) -> ast.AST:
+    """The value ``n`` binds to one of ``names``: the matching element of ``a, b = A(), B()``, else
+    the whole value (``model, data = load(...)``: what the call returns)."""
+    value = n.value  # type: ignore[attr-defined]
+    targets = n.targets if isinstance(n, ast.Assign) else []
+    if len(targets) == 1 and isinstance(targets[0], (ast.Tuple, ast.List)) \
+            and isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(targets[0].elts):
+        for t, v in zip(targets[0].elts, value.elts):
+            if (dotted(t) or "").rsplit(".", 1)[-1] in names:
+                return v
+    return value
 
 
 def _call_verdicts(value: ast.Call, m: Module, project: Project, depth: int) -> list[Optional[bool]]:
@@ -2245,6 +2644,9 @@ def _call_verdicts(value: ast.Call, m: Module, project: Project, depth: int) -> 
             return [_container_verdict(value, m, project, classes, depth)]
         if chosen and all(c is False for c in chosen):
             return [False]
+    built_by_classmethod = _classmethod_constructor_verdicts(value, m, classes)
+    if built_by_classmethod is not None:
+        return built_by_classmethod
     if last in classes and _hands_back_its_argument(classes._candidates(last, m)[0]):
         return []  # `model = train_one_epoch(model, ...)` returns the object it was given
     if last in classes:
@@ -2295,6 +2697,66 @@ def _norm_choice(expr: ast.AST) -> Optional[bool]:
         return None
     t = text.lower().replace("-", "_")
     return "batch" in t or t in ("bn", "bn1d", "bn2d", "bn3d", "syncbn", "sync_bn", "naiveSyncBN".lower())
+
+
+def _classmethod_constructor_verdicts(value: ast.Call, m: Module, classes) -> Optional[list[Optional[bool]]]:
+    """``Net.from_config(...)`` / ``Model.from_qm9_pretrained(...)`` (``Model`` a module-level alias,
+    ``Model = DimeNetPlusPlus if flag else DimeNet``): a classmethod of a project class that builds
+    ``cls(...)`` returns an instance of that class (possibly inside a tuple), so the class's own BN
+    decides; a library model's ``from_*`` constructor follows the library class. None when the call
+    is no such constructor."""
+    func = value.func
+    if not isinstance(func, ast.Attribute) or not isinstance(func.value, (ast.Name, ast.Attribute)):
+        return None
+    owners = _class_alias_options(func.value, m)
+    if not owners:
+        return None
+    verdicts: list[Optional[bool]] = []
+    for owner in owners:
+        name = (dotted(owner) or "").rsplit(".", 1)[-1]
+        defs = [node for node, _dm in classes._candidates(name, m)[0]] if name in classes else []
+        if defs and all(isinstance(d, ast.ClassDef) and _builds_cls_in(d, func.attr) for d in defs):
+            verdicts.append(True if classes.has_bn(name, m) else None if classes.builds_dynamically(name, m)
+                            else False)
+        elif not defs and func.attr.startswith("from_") and _BN_FREE_BY_DEFAULT.match(m.qualname(owner) or ""):
+            verdicts.append(False)
+        else:
+            return None
+    return verdicts
+
+
+def _class_alias_options(expr: ast.AST, m: Module) -> list[ast.AST]:
+    """The class expressions ``expr`` may denote in ``m``: itself, or for a name that the module
+    binds at top level, the class names it assigns (``Model = DimeNetPlusPlus if pp else DimeNet``);
+    empty when the binding is anything else."""
+    if not isinstance(expr, ast.Name):
+        return [expr]
+    bound = [n for n in _assignments_to(m, {expr.id}) if m.scope_of(n) is None]
+    if not bound:
+        return [expr]
+    options: list[ast.AST] = []
+    for n in bound:
+        if not isinstance(n, ast.Assign) or len(n.targets) != 1 or not isinstance(n.targets[0], ast.Name):
+            return []
+        v = n.value
+        branch = [v.body, v.orelse] if isinstance(v, ast.IfExp) else [v]
+        if not all(isinstance(o, (ast.Name, ast.Attribute)) for o in branch):
+            return []
+        options.extend(branch)
+    return options
+
+
+def _builds_cls_in(cls_def: ast.ClassDef, method: str) -> bool:
+    """Is ``method`` a classmethod of ``cls_def`` whose body builds ``cls(...)``?"""
+    for stmt in cls_def.body:
+        if isinstance(stmt, ast.FunctionDef) and stmt.name == method:
+            if not any(isinstance(d, ast.Name) and d.id == "classmethod" for d in stmt.decorator_list):
+                return False
+            first = stmt.args.args[0].arg if stmt.args.args else None
+            return first is not None and any(
+                isinstance(c, ast.Call) and isinstance(c.func, ast.Name) and c.func.id == first
+                for c in ast.walk(stmt))
+    return False
 
 
 def _wrapped_arguments_verdict(ctor: ast.Call, m: Module, project: Project, depth: int) -> bool:
@@ -2571,9 +3033,18 @@ def _handed_in_only_by_unseen_code(fn: ast.AST, param: str, project: Project, fl
         return True
     sites = [site for site, _unique in flow.callers_of(fn)]
     if not sites:
-        return depth > 0  # the forwarding caller is reached only through calls the flow cannot bind
+        # the forwarding caller is reached only through calls the flow cannot bind; a method whose
+        # name is only ever called, each call bound to another class's method of that name (two
+        # runner classes that both define `sample(model)`), is never run by the project at all
+        return depth > 0 or fi.cls is not None and _name_only_called(fi.name, project)
     if depth >= 3:
         return False
+    required = _required_param(fn, param)
+    sites = [site for site in sites if not required or param in call_arguments(fi, site.node)[1] or any(
+        isinstance(x, ast.Starred) for x in site.node.args) or any(k.arg is None for k in site.node.keywords)]
+    # (``model.eval()`` bound by name: a call without the required model is not a call of ``fn``)
+    if not sites:
+        return depth > 0 or fi.cls is not None and _name_only_called(fi.name, project)
     for site in sites:
         if site.scope is None or site.scope is fn:
             return False
@@ -2581,6 +3052,12 @@ def _handed_in_only_by_unseen_code(fn: ast.AST, param: str, project: Project, fl
         receiver = site.node.func.value if isinstance(site.node.func, ast.Attribute) else None
         bound = Flow.bind(fi, site.node, lambda e: receiver_key(e, {}, params), receiver)
         ckey = bound.get(param, (None, ""))[0]
+        if param not in bound and _forwards_own_star_params(site.scope, site.node):
+            # ``def __call__(self, *args, **kwargs): return self.eval(*args, **kwargs)``: the model is
+            # whatever reaches the forwarder, which nothing in the project runs
+            if not any(e.kind == "step" for e in flow.summary(site.scope)) and _forwarder_never_run(site.scope, project, flow):
+                continue
+            return False
         if ckey is None or len(ckey) != 1 or not ckey[0].startswith("$") or ckey[0] == "$self":
             return False
         if any(e.kind == "step" or e.key is not None and same_object(e.key, ckey) for e in flow.summary(site.scope)):
@@ -2590,6 +3067,61 @@ def _handed_in_only_by_unseen_code(fn: ast.AST, param: str, project: Project, fl
     return True
 
 
+def _required_param(fn: ast.AST, param: str) -> bool:
+    """Is ``param`` a parameter of ``fn`` without a default value (every real call must pass it)?"""
+    a = getattr(fn, "args", None)
+    if a is None:
+        return False
+    positional = a.posonlyargs + a.args
+    for i, p in enumerate(positional):
+        if p.arg == param:
+            return i < len(positional) - len(a.defaults)
+    return any(p.arg == param and d is None for p, d in zip(a.kwonlyargs, a.kw_defaults))
+
+
+def _forwards_own_star_params(caller: ast.AST, call: ast.Call) -> bool:
+    """Does ``call`` hand on the ``*args`` / ``**kwargs`` that ``caller`` itself receives?"""
+    a = getattr(caller, "args", None)
+    if a is None:
+        return False
+    star = a.vararg.arg if a.vararg is not None else None
+    kw = a.kwarg.arg if a.kwarg is not None else None
+    return any(isinstance(x, ast.Starred) and isinstance(x.value, ast.Name) and x.value.id == star for x in call.args) \
+        or any(k.arg is None and isinstance(k.value, ast.Name) and k.value.id == kw for k in call.keywords)
+
+
+def _forwarder_never_run(fn: ast.AST, project: Project, flow: Flow) -> bool:
+    """Does nothing in the project run the forwarding function ``fn``? A plain function: it is never
+    called nor referred to. ``__call__``: its class is never handed around as a value and built only
+    in functions that are themselves never called (unused ``make_evaluator()`` factories), so no
+    instance the project holds is ever called."""
+    fi = flow.function_info.get(id(fn))
+    if fi is None:
+        return False
+    if fi.name != "__call__":
+        return _never_used(fi.name, project)
+    if fi.cls is None:
+        return False
+    name = fi.cls.name
+    if any(m.references.get(name) for m in project.modules if m.mentions(name)):
+        return False
+    return all(site.scope is not None and not isinstance(site.scope, ast.Lambda) and _never_used(site.scope.name, project)
+               for site in project.call_sites(name))
+
+
+def _name_only_called(name: str, project: Project) -> bool:
+    """Is every mention of the attribute ``name`` in the project the function of a call
+    (``self.name(...)``), never a bound method handed on (``callbacks=[self.name]``, ``getattr``)?"""
+    memo = project.facts.setdefault("torch.name_only_called", {})  # type: ignore[arg-type]
+    if name not in memo:  # type: ignore[operator]
+        called = {id(site.node.func) for site in project.call_sites(name)}
+        memo[name] = all(  # type: ignore[index]
+            id(n) in called for m in project.modules if m.mentions(name) for n in ast.walk(m.tree)
+            if isinstance(n, ast.Attribute) and n.attr == name) and not any(
+            m.mentions(f"'{name}'") or m.mentions(f'"{name}"') for m in project.modules)
+    return memo[name]  # type: ignore[index]
+
+
 def _class_never_used(name: str, project: Project) -> bool:
     """Is the class ``name`` never constructed, subclassed or referred to anywhere in the project?"""
     memo = project.facts.setdefault("torch.class_never_used", {})  # type: ignore[arg-type]
@@ -2597,6 +3129,15 @@ def _class_never_used(name: str, project: Project) -> bool:
         memo[name] = not project.call_sites(name) and not any(  # type: ignore[index]
             m.references.get(name) for m in project.modules if m.mentions(name))
     return memo[name]  # type: ignore[index]
+
+
+def _class_built_only_by_tests(name: str, project: Project) -> bool:
+    """Is the class ``name`` constructed somewhere, and only in test files (a numerical reference a
+    unit test compares the real layer against)?"""
+    sites = project.call_sites(name)
+    return bool(sites) and all(is_test_file(project.relative_path(site.module)) for site in sites) and not any(
+        m.references.get(name) for m in project.modules
+        if m.mentions(name) and not is_test_file(project.relative_path(m)) and not any(c.name == name for c in m.classes))
 
 
 def _refers_to(m: Module, name: str) -> bool:
@@ -2773,6 +3314,13 @@ else, a helper that sets the mode) or an `eval()` anywhere in its function. A mo
 switch accepts (an `else: model.eval()`), that still trains, or a call after the caller's own `eval()`.
 For restored weights: a script that also trains (resumes),
 a model handed to another call (an evaluation engine may set its mode), generators, unit tests.
+A program whose every BatchNorm is built with `momentum=1` (or `track_running_stats=False`) and that
+never calls `eval()`: the running buffers hold only the last batch and are never read, every pass
+normalises with its own batch on purpose (the transductive BN of Relation Network / MAML few-shot
+code). A method that the project calls only through `__call__(self, *args, **kwargs)` of a class
+built nowhere but in factories that are themselves never called (an unused evaluator helper); calls
+of another object's method of the same name that do not pass the model (`model.eval()`) are not its
+callers.
 """,
         versions=PYTORCH_VERSIONS,
     )
@@ -2785,6 +3333,8 @@ a model handed to another call (an evaluation engine may set its mode), generato
                 yield self.finding(module, call, message)
         if not _uses_torch(module) or _is_lightning(module):
             return
+        if _program_keeps_no_running_average(project, module):
+            return  # every BN momentum=1 and no eval() anywhere: batch statistics at every pass by design
         flow = _flow(project)
         reported: set = set()  # (scope, model): one finding per model per function
         yield from self._restored_and_run(module, project, flow, reported)
@@ -3691,6 +4241,68 @@ def _project_drops_running_stats(project: Project, module: Optional[Module] = No
     """``m.track_running_stats = False`` / ``m.running_mean = None`` somewhere (TENT, AdaBN): in a
     module connected to ``module`` by imports (another script of an examples folder says nothing)."""
     return _in_program(project, module, "torch.drops_running_stats", _drops_running_stats)
+
+
+def _last_batch_bn_only(m: Module) -> Optional[bool]:
+    """Does every BatchNorm ``m`` builds keep only the current batch's statistics (``momentum=1``:
+    the running buffers are overwritten by each batch) or none (``track_running_stats=False``)?
+    None when ``m`` names no BatchNorm; False when one may keep a running average (another
+    momentum, a class named without being built here, a subclass, a library BN model, a momentum
+    assigned later, functional batch_norm)."""
+    functional = any((c.qualname or "") in F_BATCH_NORM for c in m.calls)
+    if not (m.mentions("BatchNorm") or functional or any(_BN_LIBRARY.search(c.qualname or "") for c in m.calls)):
+        return None
+    if not (m.mentions("momentum") or m.mentions("track_running_stats")) or functional:
+        return False
+    seen = False
+    for n in ast.walk(m.tree):
+        if isinstance(n, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr == "momentum" for t in n.targets):
+            return False  # ``bn.momentum = 0.1`` set later: the construction does not decide
+        if not isinstance(n, (ast.Call, ast.Name, ast.Attribute)):
+            continue
+        if not isinstance(n, ast.Call) and isinstance(m.parent(n), ast.Call) and m.parent(n).func is n:
+            continue  # the callee of a call: judged with the call
+        target = n.func if isinstance(n, ast.Call) else n
+        q = m.qualname(target) or ""
+        last = (dotted(target) or "").rsplit(".", 1)[-1]
+        if q and _BN_LIBRARY.search(q):
+            return False
+        if not (q in BN_CLASSES or "BatchNorm" in last) or _type_test_operand(n, m):
+            continue  # not a BN, or ``isinstance(m, nn.BatchNorm2d)``
+        if q.split(".", 1)[0] in _NON_TORCH_BN_ROOTS or not isinstance(n, ast.Call):
+            return False
+        mom, track = _bn_constructor_args(n)
+        if isinstance(track, ast.Constant) and track.value is False:
+            seen = True
+        elif isinstance(mom, ast.Constant) and not isinstance(mom.value, bool) and mom.value == 1:
+            seen = True
+        else:
+            return False
+    return True if seen else None
+
+
+def _program_keeps_no_running_average(project: Project, module: Module) -> bool:
+    """The transductive BatchNorm of few-shot / MAML code (Relation Networks): every BN of the
+    program is built with ``momentum=1`` (or ``track_running_stats=False``) and nothing in the program
+    ever puts a model in eval mode. The running buffers then hold the last batch only and are never
+    read: every pass, evaluation included, normalises with its own batch statistics by design."""
+    memo = project.facts.setdefault("torch.keeps_no_running_average", {})  # type: ignore[arg-type]
+    component = project.import_component(module)
+    if component not in memo:  # type: ignore[operator]
+        verdicts = []
+        modules = _program_modules(project, module)
+        for m in modules:
+            v = _last_batch_bn_only(m)
+            verdicts.append(v)
+            if v is False:
+                break
+        memo[component] = any(v is True for v in verdicts) and not any(v is False for v in verdicts) and not any(  # type: ignore[index]
+            c.name in ("eval", "train") and isinstance(c.node.func, ast.Attribute) and (
+                c.name == "eval" and not c.node.args and not c.node.keywords
+                or c.name == "train" and any(not (isinstance(a, ast.Constant) and a.value is True)
+                                             for a in [*c.node.args, *(k.value for k in c.node.keywords)]))
+            for m in modules for c in m.calls)
+    return memo[component]  # type: ignore[index]
 
 
 def _program_modules(project: Project, module: Optional[Module]) -> list[Module]:
@@ -4868,8 +5480,13 @@ def _stats_updated_elsewhere(module: Module, project: Project, cls: ast.ClassDef
     from bnguard.lint.values import always_false
 
     text = ast.unparse(stats)
+    # `self.bn.running_mean` read by a fallback (`if x.size(0) <= 1: return F.batch_norm(..., False)`)
+    # while the forward's other path calls `self.bn(x)`: the BN module updates its own statistics
+    owner = ast.unparse(stats.value) if isinstance(stats, ast.Attribute) and isinstance(stats.value, ast.Attribute) else None
     for fn in _forward_methods(cls):
         for n in ast.walk(fn):
+            if owner is not None and isinstance(n, ast.Call) and ast.unparse(n.func) == owner:
+                return True
             if n is call or not isinstance(n, ast.Call) or (module.qualname(n.func) or "") not in F_BATCH_NORM:
                 continue
             other = n.args[1] if len(n.args) > 1 else _kw(n, "running_mean")
@@ -5234,8 +5851,9 @@ a class with a decorator (a registry) counts as used.
             stats = _buffer_stats(cls)
             if not stats or _FROZEN_CLASS.search(cls.name) or not _class_has_parameters(cls, module):
                 continue
-            if not cls.decorator_list and _class_never_used(cls.name, project):
-                continue  # a reference re-implementation nothing builds (vendored sync_batchnorm's test helper)
+            if not cls.decorator_list and (_class_never_used(cls.name, project)
+                                           or _class_built_only_by_tests(cls.name, project)):
+                continue  # a reference re-implementation only tests build (vendored sync_batchnorm's test helper)
             names = {s for s, _ in stats}
             forwards = _forward_methods(cls, module)
             if not forwards:
