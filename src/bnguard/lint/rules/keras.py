@@ -3304,16 +3304,7 @@ def _tape_differentiates_only_variables(module: Module, project: Project, call: 
     model is ``self`` (a model of its own variables), or the function is part of a training step."""
     if isinstance(target, ast.Name) and target.id == "self":
         return None
-    tapes: set[str] = set()
-    for a in module.ancestors(call):
-        if a is scope:
-            break
-        if isinstance(a, (ast.With, ast.AsyncWith)):
-            for item in a.items:
-                if kf._is_gradient_tape(module, item.context_expr):
-                    if not isinstance(item.optional_vars, ast.Name):
-                        return None
-                    tapes.add(item.optional_vars.id)
+    tapes = _enclosing_tape_names(module, call, scope)
     if not tapes:
         return None
     grads: list[ast.Call] = []
@@ -3341,6 +3332,22 @@ def _tape_differentiates_only_variables(module: Module, project: Project, call: 
     return "tape", scope
 
 
+def _enclosing_tape_names(module: Module, call: ast.Call, scope: FuncNode) -> Optional[set[str]]:
+    """The names of the ``GradientTape`` blocks around ``call`` inside ``scope``; None when a tape
+    there is not bound to a name (``with tf.GradientTape():``), empty when there is none."""
+    tapes: set[str] = set()
+    for a in module.ancestors(call):
+        if a is scope:
+            break
+        if isinstance(a, (ast.With, ast.AsyncWith)):
+            for item in a.items:
+                if kf._is_gradient_tape(module, item.context_expr):
+                    if not isinstance(item.optional_vars, ast.Name):
+                        return None
+                    tapes.add(item.optional_vars.id)
+    return tapes
+
+
 def _input_attack_run_from_evaluation(module: Module, project: Project, call: ast.Call, scope: FuncNode,
                                       target: ast.expr) -> Optional[str]:
     """``model(x_adv, training=True)`` in a function given ``model`` as a parameter, inside a
@@ -3354,16 +3361,7 @@ def _input_attack_run_from_evaluation(module: Module, project: Project, call: as
     if not isinstance(target, ast.Name) or isinstance(scope, ast.Lambda) or not kf._param_index(scope, target.id)[2] \
             or _stores(scope, target.id):
         return None
-    tapes: set[str] = set()
-    for a in module.ancestors(call):
-        if a is scope:
-            break
-        if isinstance(a, (ast.With, ast.AsyncWith)):
-            for item in a.items:
-                if kf._is_gradient_tape(module, item.context_expr):
-                    if not isinstance(item.optional_vars, ast.Name):
-                        return None
-                    tapes.add(item.optional_vars.id)
+    tapes = _enclosing_tape_names(module, call, scope)
     if not tapes:
         return None
     watched: set[str] = set()

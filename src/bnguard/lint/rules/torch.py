@@ -2130,14 +2130,7 @@ class _BNIndex:
     def _def_has_bn(self, node: ast.AST, m: Module, stack: frozenset) -> bool:
         parts: list[ast.AST] = list(node.body) + list(node.bases) if isinstance(node, ast.ClassDef) else [node]
         for part in parts:
-            for n in ast.walk(part):
-                if not isinstance(n, (ast.Call, ast.Name, ast.Attribute)):
-                    continue
-                if not isinstance(n, ast.Call) and isinstance(m.parent(n), ast.Call) and m.parent(n).func is n:
-                    continue  # the callee of a call: judged with the call
-                target = n.func if isinstance(n, ast.Call) else n
-                q = m.qualname(target) or ""
-                last = (dotted(target) or "").rsplit(".", 1)[-1]
+            for n, q, last in _named_references(part, m):
                 if q in BN_CLASSES or "BatchNorm" in last or (q and _BN_LIBRARY.search(q)):
                     if q.split(".", 1)[0] in _NON_TORCH_BN_ROOTS:
                         continue  # keras.layers.BatchNormalization (also on the torch backend): `training=` decides
@@ -4243,6 +4236,18 @@ def _project_drops_running_stats(project: Project, module: Optional[Module] = No
     return _in_program(project, module, "torch.drops_running_stats", _drops_running_stats)
 
 
+def _named_references(part: ast.AST, m: Module) -> Iterator[tuple[ast.AST, str, str]]:
+    """The calls, names and attributes under ``part`` with their qualified and last names; a call's
+    callee is not listed on its own (it is judged with the call)."""
+    for n in ast.walk(part):
+        if not isinstance(n, (ast.Call, ast.Name, ast.Attribute)):
+            continue
+        if not isinstance(n, ast.Call) and isinstance(m.parent(n), ast.Call) and m.parent(n).func is n:
+            continue
+        target = n.func if isinstance(n, ast.Call) else n
+        yield n, m.qualname(target) or "", (dotted(target) or "").rsplit(".", 1)[-1]
+
+
 def _last_batch_bn_only(m: Module) -> Optional[bool]:
     """Does every BatchNorm ``m`` builds keep only the current batch's statistics (``momentum=1``:
     the running buffers are overwritten by each batch) or none (``track_running_stats=False``)?
@@ -4254,17 +4259,11 @@ def _last_batch_bn_only(m: Module) -> Optional[bool]:
         return None
     if not (m.mentions("momentum") or m.mentions("track_running_stats")) or functional:
         return False
+    if any(isinstance(n, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr == "momentum" for t in n.targets)
+           for n in m.assignments):
+        return False  # ``bn.momentum = 0.1`` set later: the construction does not decide
     seen = False
-    for n in ast.walk(m.tree):
-        if isinstance(n, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr == "momentum" for t in n.targets):
-            return False  # ``bn.momentum = 0.1`` set later: the construction does not decide
-        if not isinstance(n, (ast.Call, ast.Name, ast.Attribute)):
-            continue
-        if not isinstance(n, ast.Call) and isinstance(m.parent(n), ast.Call) and m.parent(n).func is n:
-            continue  # the callee of a call: judged with the call
-        target = n.func if isinstance(n, ast.Call) else n
-        q = m.qualname(target) or ""
-        last = (dotted(target) or "").rsplit(".", 1)[-1]
+    for n, q, last in _named_references(m.tree, m):
         if q and _BN_LIBRARY.search(q):
             return False
         if not (q in BN_CLASSES or "BatchNorm" in last) or _type_test_operand(n, m):
