@@ -1568,12 +1568,7 @@ def _reaches_training(module: Module, project: Project, call: ast.Call, depth: i
         return True
     if depth > 2:
         return False
-    for ref in [f] + [a for a in list(call.args) + [k.value for k in call.keywords] if isinstance(a, ast.Name)]:
-        if not isinstance(ref, (ast.Name, ast.Attribute)):
-            continue
-        callee_module, callee = kf.resolve_def_in(project, module, ref)
-        if callee_module is None or not isinstance(callee, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            continue
+    for callee_module, callee in _project_callees(module, project, call):
         if _is_training_function(callee) or any(
                 isinstance(n, ast.Call) and _reaches_training(callee_module, project, n, depth + 1)
                 for n in ast.walk(callee) if n is not callee):
@@ -1755,6 +1750,17 @@ def _grafted_argument_holds_stats(project: Project, fn: FuncNode, site, name: st
         and _holds_batch_stats(site.module, project, site.module.scope_of(site.node), arg, depth)
 
 
+def _project_callees(module: Module, project: Project, call: ast.Call) -> Iterator[tuple[Module, FuncNode]]:
+    """The project functions ``call`` runs: its callee, and functions it hands over by name as an
+    argument (``fit(state, train_step)``)."""
+    for ref in [call.func] + [a for a in [*call.args, *(k.value for k in call.keywords)] if isinstance(a, ast.Name)]:
+        if not isinstance(ref, (ast.Name, ast.Attribute)):
+            continue
+        callee_module, callee = kf.resolve_def_in(project, module, ref)
+        if callee_module is not None and isinstance(callee, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield callee_module, callee
+
+
 def _reaches_stats_update(module: Module, project: Project, call: ast.Call, depth: int = 0) -> bool:
     """Can ``call`` change BatchNorm statistics: a mutable apply, a call named for recalibration,
     a train state built or rebuilt with ``batch_stats=`` (its step may write them), or a project
@@ -1767,12 +1773,7 @@ def _reaches_stats_update(module: Module, project: Project, call: ast.Call, dept
         return True
     if depth > 2:
         return False
-    for ref in [f] + [a for a in list(call.args) + [k.value for k in call.keywords] if isinstance(a, ast.Name)]:
-        if not isinstance(ref, (ast.Name, ast.Attribute)):
-            continue
-        callee_module, callee = kf.resolve_def_in(project, module, ref)
-        if callee_module is None or not isinstance(callee, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            continue
+    for callee_module, callee in _project_callees(module, project, call):
         if any(isinstance(n, ast.Call) and _reaches_stats_update(callee_module, project, n, depth + 1)
                for n in ast.walk(callee) if n is not callee):
             return True

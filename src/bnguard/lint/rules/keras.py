@@ -1670,6 +1670,31 @@ class ConvBlock(keras.layers.Layer):
         yield from self._training_read_from_kwargs(module, project)
         yield from self._bn_subclass_drops_training(module, project)
 
+    def _bn_calls_of_call_without_training(
+            self, module: Module, project: Project, cls: ast.ClassDef, with_kwargs: bool = False,
+    ) -> Optional[tuple[FuncNode, list[tuple[ast.Call, Optional[ast.expr]]]]]:
+        """For a Keras layer / model class whose ``call`` declares no ``training`` parameter: that
+        ``call`` and its calls of BatchNormalization sublayers (``self.bn(x, training=...)``) with the
+        mode each passes (keyword or second positional argument; None when none), in walk order.
+        None for any other class, or one without BN sublayers (or, ``with_kwargs``, whose ``call``
+        takes no ``**kwargs``)."""
+        call = next((f for f in cls.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+                     and f.name == "call"), None)
+        if call is None or with_kwargs and call.args.kwarg is None or kf._param_index(call, "training")[2] \
+                or not _keras_layer_class(project, module, cls):
+            return None
+        bn_attrs = self._bn_attributes(module, cls) | (_bn_sublayer_attributes(module, project, cls)
+                                                        - _frozen_self_attributes(cls))
+        if not bn_attrs:
+            return None
+        out = []
+        for n in _walk_same_scope(call):
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and dotted(n.func.value) == "self" \
+                    and n.func.attr in bn_attrs:
+                expr = kf.kwarg(n, "training")
+                out.append((n, n.args[1] if expr is None and len(n.args) >= 2 else expr))
+        return call, out
+
     def _mode_parameter_never_filled(self, module: Module, project: Project) -> Iterable[Finding]:
         """``call(self, inputs, is_training=False)`` of a Keras layer/model with no ``training``
         parameter, handing ``training=is_training`` to its BatchNormalization sublayers (a TF1 port).
@@ -1683,21 +1708,11 @@ class ConvBlock(keras.layers.Layer):
             return
         program: Optional[list] = None
         for cls in module.classes:
-            call = next((f for f in cls.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
-                         and f.name == "call"), None)
-            if call is None or kf._param_index(call, "training")[2] or not _keras_layer_class(project, module, cls):
+            found = self._bn_calls_of_call_without_training(module, project, cls)
+            if found is None:
                 continue
-            bn_attrs = self._bn_attributes(module, cls) | (_bn_sublayer_attributes(module, project, cls)
-                                                            - _frozen_self_attributes(cls))
-            if not bn_attrs:
-                continue
-            for n in _walk_same_scope(call):
-                if not (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and dotted(n.func.value) == "self"
-                        and n.func.attr in bn_attrs):
-                    continue
-                expr = kf.kwarg(n, "training")
-                if expr is None and len(n.args) >= 2:
-                    expr = n.args[1]
+            call, bn_calls = found
+            for n, expr in bn_calls:
                 if not isinstance(expr, ast.Name) or kf._assignments(call, expr.id):
                     continue
                 _, default, found = kf._param_index(call, expr.id)
@@ -1736,24 +1751,12 @@ class ConvBlock(keras.layers.Layer):
             return
         program: Optional[list] = None
         for cls in module.classes:
-            call = next((f for f in cls.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
-                         and f.name == "call"), None)
-            if call is None or call.args.kwarg is None or kf._param_index(call, "training")[2] \
-                    or not _keras_layer_class(project, module, cls) or not _keras3_bases(project, module, cls):
+            found = self._bn_calls_of_call_without_training(module, project, cls, with_kwargs=True)
+            if found is None or not _keras3_bases(project, module, cls):
                 continue
+            call, bn_calls = found
             splat = call.args.kwarg.arg
-            bn_attrs = self._bn_attributes(module, cls) | (_bn_sublayer_attributes(module, project, cls)
-                                                            - _frozen_self_attributes(cls))
-            if not bn_attrs:
-                continue
-            for n in sorted((c for c in _walk_same_scope(call) if isinstance(c, ast.Call)),
-                            key=lambda c: (c.lineno, c.col_offset)):
-                if not (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and dotted(n.func.value) == "self"
-                        and n.func.attr in bn_attrs):
-                    continue
-                expr = kf.kwarg(n, "training")
-                if expr is None and len(n.args) >= 2:
-                    expr = n.args[1]
+            for n, expr in sorted(bn_calls, key=lambda pair: (pair[0].lineno, pair[0].col_offset)):
                 lookup = _kwargs_training_lookup(call, splat, expr)
                 if lookup is None or _under_training_test(module, n, call):
                     continue

@@ -3062,14 +3062,10 @@ def _handed_in_only_by_unseen_code(fn: ast.AST, param: str, project: Project, fl
 
 def _required_param(fn: ast.AST, param: str) -> bool:
     """Is ``param`` a parameter of ``fn`` without a default value (every real call must pass it)?"""
-    a = getattr(fn, "args", None)
-    if a is None:
-        return False
-    positional = a.posonlyargs + a.args
-    for i, p in enumerate(positional):
-        if p.arg == param:
-            return i < len(positional) - len(a.defaults)
-    return any(p.arg == param and d is None for p, d in zip(a.kwonlyargs, a.kw_defaults))
+    from bnguard.lint.values import _param_spec
+
+    spec = _param_spec(fn, param) if getattr(fn, "args", None) is not None else None
+    return spec is not None and spec[1] is None
 
 
 def _forwards_own_star_params(caller: ast.AST, call: ast.Call) -> bool:

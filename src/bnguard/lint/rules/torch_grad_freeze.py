@@ -24,7 +24,7 @@ from bnguard.lint.finding import Finding
 from bnguard.lint.imports import dotted
 from bnguard.lint.project import Module, Project, is_test_file, is_unit_test
 from bnguard.lint.rules.base import Rule, RuleDoc, register
-from bnguard.lint.rules.torch import PYTORCH_VERSIONS, _flow, _uses_torch
+from bnguard.lint.rules.torch import PYTORCH_VERSIONS, _flow, _own_nodes, _uses_torch
 from bnguard.lint.torchflow import _SUBMODULE_ITERATORS, LOOP_TYPES, is_optimizer_step, mode_call, mode_parameter
 
 _PARAMETER_ITERATORS = frozenset({"parameters", "named_parameters"})
@@ -450,18 +450,6 @@ def _local_bn(module: Module, scope, name: str) -> bool:
     values = [n.value for n in _own_nodes(module, scope) if isinstance(n, ast.Assign)
               and any(isinstance(t, ast.Name) and t.id == name for t in n.targets)]
     return bool(values) and all(_is_bn_value(v) and not _fixed_statistics(v) for v in values)
-
-
-def _own_nodes(module: Module, scope) -> list[ast.AST]:
-    out: list[ast.AST] = []
-    todo = list(scope.body if scope is not None else module.tree.body)
-    while todo:
-        n = todo.pop()
-        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
-            continue
-        out.append(n)
-        todo.extend(ast.iter_child_nodes(n))
-    return out
 
 
 # ------------------------------------------------------------------------------------------------
