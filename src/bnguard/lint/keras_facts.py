@@ -171,17 +171,9 @@ def _own_assignments(body_owner: ast.AST) -> tuple[dict[str, list[Optional[ast.e
 
 
 def _param_index(fn: FuncNode, name: str) -> tuple[Optional[int], Optional[ast.expr], bool]:
-    """(positional index or None, default, found)."""
-    a = fn.args
-    pos = a.posonlyargs + a.args
-    for i, p in enumerate(pos):
-        if p.arg == name:
-            di = i - (len(pos) - len(a.defaults))
-            return i, (a.defaults[di] if di >= 0 else None), True
-    for p, d in zip(a.kwonlyargs, a.kw_defaults):
-        if p.arg == name:
-            return None, d, True
-    return None, None, False
+    """(positional index or None, default, found): ``values._param_spec`` with a found flag."""
+    spec = values._param_spec(fn, name)
+    return (None, None, False) if spec is None else (spec[0], spec[1], True)
 
 
 def argument_for(call: ast.Call, fn: FuncNode, name: str, *, is_method_call: bool = False) -> tuple[Optional[ast.expr], bool]:

@@ -364,20 +364,39 @@ def _global_call(expr: ast.AST, module: Module) -> bool:
     return _variable_list_call(expr, module, GLOBAL_LISTS, "GLOBAL_VARIABLES")
 
 
-def _global_minus_trainable(expr: ast.AST, module: Module, scope, depth: int = 0) -> Optional[ast.Call]:
+def _list_expression(expr: ast.AST, module: Module, scope, *, helpers: bool = False) -> Optional[tuple]:
+    """(expression, its scope) of a variable list with what only passes it on looked through: a local
+    name bound once, a ``list``/``sorted``/``set`` wrapper and, with ``helpers``, the value a helper of
+    this module returns (two helpers deep at most). None when a name has no single value, or after
+    five steps."""
+    for depth in range(5):
+        if isinstance(expr, ast.Name):
+            expr = _single_value(expr.id, module, scope)
+            if expr is None:
+                return None
+        elif isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and expr.func.id in _WRAPPING_CALLS \
+                and len(expr.args) == 1 and not expr.keywords:
+            expr = expr.args[0]
+        elif helpers and isinstance(expr, ast.Call):
+            returned = _returned_value(expr, module) if depth < 2 else None
+            if returned is None:
+                return None
+            expr, scope = returned
+        else:
+            return expr, scope
+    return None
+
+
+def _global_minus_trainable(expr: ast.AST, module: Module, scope) -> Optional[ast.Call]:
     """The ``global_variables(...)`` call when ``expr`` is the global variables less a subset of the
     trainable ones only: ``[v for v in tf.global_variables() if v.op.name not in names]`` (``names``
     built from ``tf.trainable_variables(...)``), ``set(global) - set(trainable)``, wrapped in
     ``list``/``sorted`` or bound once to a local name. Such a list keeps every non-trainable variable —
     the BN moving statistics. None otherwise."""
-    if depth > 4:
+    looked_through = _list_expression(expr, module, scope)
+    if looked_through is None:
         return None
-    if isinstance(expr, ast.Name):
-        value = _single_value(expr.id, module, scope)
-        return None if value is None else _global_minus_trainable(value, module, scope, depth + 1)
-    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and expr.func.id in _WRAPPING_CALLS \
-            and len(expr.args) == 1 and not expr.keywords:
-        return _global_minus_trainable(expr.args[0], module, scope, depth + 1)
+    expr, scope = looked_through
     if isinstance(expr, (ast.ListComp, ast.GeneratorExp, ast.SetComp)) and len(expr.generators) == 1:
         gen = expr.generators[0]
         source = _global_source(gen.iter, module, scope)
@@ -704,24 +723,17 @@ _WEIGHT_LEAVES = frozenset(("kernel", "bias", "gamma", "beta", "weights", "biase
 _SUBSTRING_LEAVES = frozenset(n for n in _WEIGHT_LEAVES if len(n) >= 4)
 
 
-def _weights_by_name(expr: ast.AST, module: Module, scope, depth: int = 0) -> Optional[set]:
+def _weights_by_name(expr: ast.AST, module: Module, scope) -> Optional[set]:
     """The whitelist when ``expr`` keeps only the global variables whose names are layer weights:
     ``[v for v in tf.global_variables() if v.op.name.split("/")[-1] in ("kernel", "bias", "gamma",
     "beta")]``, ``... if "kernel" in v.name or "bias" in v.name``, ``v.name.endswith(("kernel:0", ...))``
     — inline, through a local name bound once, or returned by a helper of this module. Every name
     of the whitelist must be a layer weight's leaf name: such a list never holds the moving
     statistics. None otherwise (a scope filter, a blacklist, anything computed)."""
-    if depth > 4:
+    looked_through = _list_expression(expr, module, scope, helpers=True)
+    if looked_through is None:
         return None
-    if isinstance(expr, ast.Name):
-        value = _single_value(expr.id, module, scope)
-        return None if value is None else _weights_by_name(value, module, scope, depth + 1)
-    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and expr.func.id in _WRAPPING_CALLS \
-            and len(expr.args) == 1 and not expr.keywords:
-        return _weights_by_name(expr.args[0], module, scope, depth + 1)
-    if isinstance(expr, ast.Call):
-        returned = _returned_value(expr, module) if depth < 2 else None
-        return None if returned is None else _weights_by_name(returned[0], module, returned[1], depth + 1)
+    expr, scope = looked_through
     if not (isinstance(expr, (ast.ListComp, ast.GeneratorExp)) and len(expr.generators) == 1):
         return None
     gen = expr.generators[0]

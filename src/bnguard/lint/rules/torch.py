@@ -4546,7 +4546,7 @@ def _in_training_step(module: Module, region: ast.AST, scope, events: list[Event
     return False
 
 
-_MODEL_NAME = re.compile(r"model|net|encoder|classifier|backbone|cnn|resnet", re.I)
+_MODEL_NAME = re.compile(r"model|net|encoder|classifier|backbone|cnn|resnet|regressor|detector|segmentor|segmenter|vgg", re.I)
 # (accelerate / engine accessors that take a model and hand it back: ``unwrap_model(m)``, ``prepare_model(m)``)
 _NOT_MODEL_NAME = re.compile(r"loss|criterion|metric|save|load|get|build|create|make|eval|test|valid|step|update|lr|"
                              r"transform(?!er)|callback|process|wrap|prepare|(^|_)to_|convert|export|summar", re.I)
