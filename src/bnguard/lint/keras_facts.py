@@ -1530,10 +1530,18 @@ def _flag_threaded_to_own_sublayer(module: Module, project: Project, hfn: FuncNo
     if not (known and isinstance(expr, ast.Name) and _param_index(hfn, expr.id)[2] and not _assignments(hfn, expr.id)):
         return False
     cls = module.enclosing_class(hfn)
-    if cls is None:
+    if cls is None or not own_scratch_sublayer(module, project, cls, target.attr):
         return False
+    return is_bn_model(module, project, target)
+
+
+def own_scratch_sublayer(module: Module, project: Project, cls: ast.ClassDef, attr: str) -> bool:
+    """Is ``self.<attr>`` a sublayer ``cls`` builds itself from scratch (a Keras layer, a Sequential or
+    functional model, a project class or factory; a Keras application only with ``weights=None``)?
+    Its variables are the model's own. Not one handed in, loaded, or pretrained (that may be kept in
+    inference mode on purpose)."""
     built = [n.value for n in ast.walk(cls) if isinstance(n, ast.Assign) and any(
-        isinstance(t, ast.Attribute) and t.attr == target.attr and dotted(t.value) == "self" for t in n.targets)]
+        isinstance(t, ast.Attribute) and t.attr == attr and dotted(t.value) == "self" for t in n.targets)]
     if not built:
         return False
     for value in built:
@@ -1549,7 +1557,7 @@ def _flag_threaded_to_own_sublayer(module: Module, project: Project, hfn: FuncNo
         elif not (k.startswith("keras.layers.") or k in _MODEL_BUILDERS
                   or resolve_def(project, module, value.func) is not None):
             return False  # loaded or built by code we cannot see
-    return is_bn_model(module, project, target)
+    return True
 
 
 def _helper_function(module: Module, project: Project, call: ast.Call) -> Optional[tuple[Module, FuncNode]]:

@@ -400,6 +400,7 @@ class Flow:
         self._component_methods: dict[tuple, object] = {}
         self._classes_named: Optional[dict[str, list]] = None  # class name -> (class, module), all modules
         self._callable_args: dict[tuple[int, str], Optional[tuple]] = {}
+        self._fresh_returns: dict[int, bool] = {}  # function id -> hands back a module it builds
         for m in project.modules:
             for f in m.functions:
                 self.module_of[id(f.node)] = m
@@ -460,6 +461,8 @@ class Flow:
                         reached += [c for c in sites.get(("attr_other", fi.name), ()) if id(c.module) in only]
                 if fi.name == "__init__" and not any(g.cls is None for g in self.project.functions(fi.cls.name)):
                     reached += sites.get(("name", fi.cls.name), [])  # ``Trainer(...)`` runs it
+                if fi.name == "__call__":
+                    reached += self._object_call_sites(fi.cls.name)  # ``labeler = Labeler(m); labeler(x)``
             if fi.cls is None:
                 reached += self._callback_sites(fi.name)  # ``train(..., on_log=partial(fi, ...))``
             _add_callers(reached, fns, mods, todo)
@@ -488,6 +491,8 @@ class Flow:
                 seen.add(name)
                 _add_callers(callers.get(name, ()), fns, mods, todo)
                 _add_callers(self._callback_sites(name), fns, mods, todo)
+            if fi.cls is not None and fi.name == "__call__":
+                _add_callers(self._object_call_sites(fi.cls.name), fns, mods, todo)
         self._producer_sets["any"] = (fns, mods)
         return fns, mods
 
@@ -663,6 +668,23 @@ class Flow:
             self._methods_named = counts
         return self._methods_named
 
+    def _object_call_sites(self, cls_name: str) -> list:
+        """The calls ``name(...)`` of a local ``name = ClassName(...)`` (which run the class's
+        ``__call__``; see ``_called_object``), in the modules that call ``ClassName``."""
+        key = ("__call__", cls_name)
+        found = self._component_methods.get(key)
+        if found is None:
+            found = []
+            for m in self.project.modules:
+                if cls_name not in self._called_names(m):
+                    continue
+                for c in m.calls:
+                    if c.name and isinstance(c.node.func, ast.Name) and c.name != cls_name \
+                            and cls_name in _constructed_classes(c.name, c.scope if c.scope is not None else m.tree):
+                        found.append(c)
+            self._component_methods[key] = found
+        return found
+
     def _called_names(self, module: Module) -> set[str]:
         names = self._called_by_module.get(id(module))
         if names is None:
@@ -780,6 +802,8 @@ class Flow:
             cands = [fi for fi in self.project.functions(f.id) if fi.cls is None]
             if not cands:  # a project class: its __init__ runs
                 inits = _narrow_by_import(module, f.id, self._inits.get(f.id, []), self.project)
+                if not inits:
+                    return self._called_object(module, f.id, scope)
                 return inits[:1], len(inits) == 1
             same = [fi for fi in cands if fi.module is module]
             if same:
@@ -856,6 +880,25 @@ class Flow:
                     return mod_funcs, True
             return cands, len(cands) == 1
         return [], False
+
+    def _called_object(self, module: Module, name: str, scope: Optional[FuncNode]) -> tuple[list[FunctionInfo], bool]:
+        """``labeler = PseudoLabeler(model); labeler(x)``: calling an object of a project class runs
+        its ``__call__`` (the class the name is built from in this function, or the module body, and
+        no other binding of the name there)."""
+        owner = scope if scope is not None else module.tree
+        if scope is not None and name in _params(scope):
+            return [], False
+        classes = _constructed_classes(name, owner)
+        if len(classes) != 1 or sum(1 for n in ast.walk(owner) for t in _binding_targets(n)
+                                    if isinstance(t, ast.Name) and t.id == name) != 1:
+            return [], False
+        cls_name = next(iter(classes))
+        cands = [fi for fi in self._methods_in_component("__call__", self.project.import_component(module))
+                 if fi.cls is not None and fi.cls.name == cls_name]
+        cands = _narrow_by_import(module, cls_name, cands, self.project)
+        local = [fi for fi in cands if fi.module is module]
+        found = local or cands
+        return found[:1], len(found) == 1
 
     def _container_dispatch(self, module: Module, call: ast.Call, loops: tuple,
                             cands: list[FunctionInfo]) -> list[FunctionInfo]:
@@ -997,6 +1040,62 @@ class Flow:
                 return False
         return True
 
+    def factory_rebuilds(self, module: Module, value: ast.AST, target: str, scope: Optional[FuncNode],
+                         depth: int = 0) -> bool:
+        """``model = get_model(cfg)`` / ``timm.create_model(name)`` / ``torchvision.models.resnet18()``:
+        a call that hands back a module it builds itself, in training mode like every new module (a
+        sweep that rebuilds its model in each iteration: an eval() of the previous one no longer
+        applies). A project function counts when each of its returns is such a construction
+        (``return nn.Sequential(...)``, a local always built so, another such factory) and it
+        switches nothing to eval mode; never one that hands back a module it keeps
+        (``return _CACHE[k]``, ``return self.net``, a global). A callee the project does not hold
+        (a library, an import that does not resolve) counts when named as a model factory. Either
+        way no argument may be a module (``wrap(model)`` keeps the mode of what it wraps)."""
+        value = same_object_base(value)
+        if depth > 2 or not isinstance(value, ast.Call) or not isinstance(value.func, (ast.Name, ast.Attribute)):
+            return False
+        root = value.func
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        name = value.func.id if isinstance(value.func, ast.Name) else value.func.attr
+        if not isinstance(root, ast.Name) or name[:1].isupper() or not _settings_only(value, target):
+            return False  # a class constructed here: ``_builds_new_module``'s case
+        cands, _unique = self.resolve(module, value, scope)
+        if cands:
+            return all(self._returns_new_module(fi, depth) for fi in cands[:4])
+        if root.id not in module.imports.aliases:
+            return False  # a parameter or local callable (``model_fn()``): what it returns is unknown
+        return bool(_FACTORY_NAME.match(name)) and not _NOT_BUILT_NAME.search(name)
+
+    def _returns_new_module(self, fi: FunctionInfo, depth: int) -> bool:
+        fn = fi.node
+        cached = self._fresh_returns.get(id(fn))
+        if cached is not None:
+            return cached
+        self._fresh_returns[id(fn)] = False  # a recursive factory proves nothing
+        verdict = fi.name == "__init__" and fi.cls is not None  # ``model = resnet_like(cfg)``, a project class
+        if not isinstance(fn, ast.Lambda) and fi.name != "__init__":
+            own = list(_own_nodes(fn))
+            values = [n.value for n in own if isinstance(n, ast.Return) and n.value is not None
+                      and not (isinstance(n.value, ast.Constant) and n.value.value is None)]
+            switches = any(isinstance(n, ast.Call) and mode_call(n, fn) == "eval" for n in own)
+            if values and not switches and not any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in own):
+                built = _fresh_locals(fn.body, _assigned_names(fn.body))
+                verdict = True
+                for v in values:
+                    base = same_object_base(v)
+                    if isinstance(base, ast.Name):
+                        ok = base.id in built
+                    elif _builds_new_module(base, ""):
+                        ok = _settings_only(base, "")  # not ``return DataParallel(net)``: the mode of ``net``
+                    else:
+                        ok = self.factory_rebuilds(fi.module, base, "", fn, depth + 1)
+                    if not ok:
+                        verdict = False
+                        break
+        self._fresh_returns[id(fn)] = verdict
+        return verdict
+
     def _resumed_generator(self, events: list[Event], first: int, loop: ast.AST, loops: tuple, module: Module,
                            scope: Optional[FuncNode]) -> None:
         """``for step, loss in train_steps(net, opt, batches): ... validate(net)``: a generator function
@@ -1137,6 +1236,8 @@ class Flow:
                 if receiver.id not in bound:
                     continue
                 it = lp.iter
+                if isinstance(it, ast.Name):
+                    it = _aliased_submodule_iterator(module, lp, it.id)
                 if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute)
                         and it.func.attr in _SUBMODULE_ITERATORS):
                     return None
@@ -1323,6 +1424,9 @@ class Flow:
                 # ``on_log(model, step)`` runs the function every caller passes for ``on_log``
                 cands, unique, call = [passed[0]], True, passed[1]
             receiver = call.func.value if isinstance(call.func, ast.Attribute) else None
+            if receiver is None and isinstance(call.func, ast.Name) and cands and cands[0].name == "__call__" \
+                    and cands[0].cls is not None:
+                receiver = call.func  # `labeler(x)`: the object is the ``self`` of its ``__call__``
             dispatched = self._container_dispatch(module, call, loops, cands) if not unique else ()
             for fi in (dispatched or cands[:4]):
                 if self.function_info.get(id(fi.node)) is None:
@@ -1466,8 +1570,10 @@ class Flow:
                         exits.append((st, module, guards, ""))
                     if isinstance(st, ast.Assign) and len(st.targets) == 1:
                         target = dotted(st.targets[0])
-                        if target and _builds_new_module(st.value, target) and len(events) <= MAX_EVENTS \
-                                and not self.filled_only_with_eval_modules(module, st.value, target, body, scope):
+                        if target and len(events) <= MAX_EVENTS \
+                                and (_builds_new_module(st.value, target)
+                                     and not self.filled_only_with_eval_modules(module, st.value, target, body, scope)
+                                     or self.factory_rebuilds(module, st.value, target, scope)):
                             key, text = arg_key(st.targets[0])
                             if key is not None:
                                 add(Event("train", key, text, ((module, st.value),), loops, guards, fresh=True))
@@ -2018,6 +2124,26 @@ def _factory_builds_module(value: ast.AST, target: str) -> bool:
     return True
 
 
+# Argument names that hold settings for a model, not a model: ``model_kwargs``, ``net_cfg``, ``model_name``.
+_SETTING_NAME = re.compile(r"_(name|names|kwargs|kw|args|cfg|config|conf|params|type|arch|opts|options|spec|"
+                           r"settings|hparams|dim|dims|size|path|dir|file|id)$", re.I)
+# Factory-like names whose module is not built by the call: a load, a copy, an evaluation copy.
+_NOT_BUILT_NAME = re.compile(r"load|restore|copy|clone|eval|frozen|freeze|cached|current|existing", re.I)
+
+
+def _settings_only(call: ast.Call, target: str) -> bool:
+    """No argument of ``call`` names ``target`` or a model (``wrap(model)``, ``build(cfg, backbone=net)``
+    hand back a module that keeps the mode of the one given); settings (``model_kwargs``,
+    ``cfg.model_name``) are fine."""
+    head = target.split(".")[-1]
+    for a in [*call.args, *(k.value for k in call.keywords)]:
+        for n in ast.walk(a):
+            last = n.id if isinstance(n, ast.Name) else n.attr if isinstance(n, ast.Attribute) else None
+            if last is not None and (last == head or _MODEL_WORD.search(last) and not _SETTING_NAME.search(last)):
+                return False
+    return True
+
+
 def _binding_targets(n: ast.AST) -> list[ast.AST]:
     """The target expressions a statement or expression binds (``a = b = ...``, ``for x in``,
     ``with ... as f``, ``x += 1``, ``(y := ...)``)."""
@@ -2312,10 +2438,88 @@ def loop_of_site(module: Module, node: ast.AST) -> list[ast.AST]:
     return list(reversed(out))
 
 
+def _aliased_submodule_iterator(module: Module, loop: ast.AST, name: str) -> Optional[ast.AST]:
+    """``modules = model.backbone.modules()`` (or ``list(...)``, or ``a.modules() if c else
+    b.modules()``, both arms the sub-module walk of one model) bound in the block that holds
+    ``for m in modules:``, as its last binding before the loop: the ``.modules()`` call."""
+    holder = module.parent(loop)
+    block = next((b for b in (getattr(holder, f, None) for f in ("body", "orelse", "finalbody"))
+                  if isinstance(b, list) and any(st is loop for st in b)), None)
+    if block is None:
+        return None
+    value = None
+    for st in block:
+        if st is loop:
+            break
+        if isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name) \
+                and st.targets[0].id == name:
+            value = st.value
+        elif any(isinstance(t, ast.Name) and t.id == name and isinstance(t.ctx, ast.Store) for t in ast.walk(st)):
+            value = None  # rebound some other way (a loop target, an augmented assignment)
+
+    def walk_call(v: Optional[ast.AST]) -> Optional[ast.Call]:
+        if isinstance(v, ast.Call) and isinstance(v.func, ast.Name) and v.func.id in ("list", "tuple") \
+                and len(v.args) == 1 and not v.keywords:
+            v = v.args[0]
+        if isinstance(v, ast.Call) and isinstance(v.func, ast.Attribute) and v.func.attr in _SUBMODULE_ITERATORS:
+            return v
+        return None
+
+    if isinstance(value, ast.IfExp):
+        # `model.model.modules() if single_gpu else model.module.model.modules()`: the same model
+        # reached with or without its DataParallel wrapper
+        body, other = walk_call(value.body), walk_call(value.orelse)
+        if body is None or other is None:
+            return None
+        a, b = dotted(body.func.value), dotted(other.func.value)  # type: ignore[attr-defined]
+        if not a or not b or a.split(".")[0] != b.split(".")[0]:
+            return None
+        return body
+    return walk_call(value)
+
+
 def conflicting(a: tuple[tuple[str, bool], ...], b: tuple[tuple[str, bool], ...]) -> bool:
-    """Can two events not run in the same iteration (one under ``if C``, the other under ``not C``)?"""
-    pol = dict(a)
-    return any(t in pol and pol[t] != p for t, p in b)
+    """Can two events not run in the same iteration (one under ``if C``, the other under ``not C``)?
+    A test that holds implies each operand of its ``and`` (``if n == k and phase == "train":``
+    contradicts ``else`` of ``if phase == "train":``); one that fails, each operand of its ``or``."""
+    pol = dict(_implied_guards(a))
+    return any(t in pol and pol[t] != p for t, p in _implied_guards(b))
+
+
+def _implied_guards(guards: tuple[tuple[str, bool], ...]) -> tuple[tuple[str, bool], ...]:
+    out = list(guards)
+    for test, pol in guards:
+        if " and " in test or " or " in test:
+            out += _conjuncts(test, pol)
+    for test, pol in list(out):
+        if "!=" in test:
+            out += _negated_comparison(test, pol)
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def _negated_comparison(test: str, pol: bool) -> tuple[tuple[str, bool], ...]:
+    """``stage != "train"`` holding is ``stage == "train"`` failing."""
+    node = _parsed_test(test)
+    if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.NotEq):
+        return ((ast.unparse(ast.Compare(node.left, [ast.Eq()], node.comparators)), not pol),)
+    return ()
+
+
+@functools.lru_cache(maxsize=4096)
+def _conjuncts(test: str, pol: bool) -> tuple[tuple[str, bool], ...]:
+    """The operand tests a guard's truth value decides: each operand of a holding ``and`` holds,
+    each operand of a failing ``or`` fails (recursively, ``not`` flipping the polarity)."""
+    node = _parsed_test(test)
+    if not isinstance(node, ast.BoolOp) or isinstance(node.op, ast.And) != pol:
+        return ()
+    out: list[tuple[str, bool]] = []
+    for v in node.values:
+        t, p = guard_of(v)
+        p = p if pol else not p
+        out.append((t, p))
+        out += _conjuncts(t, p)
+    return tuple(out)
 
 
 def _names_own_module(module: Module, name: str) -> bool:

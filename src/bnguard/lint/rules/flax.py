@@ -2422,6 +2422,20 @@ For NNX, an eval-mode copy (`teacher = nnx.clone(student)` / `copy.deepcopy`, th
 updated by `nnx.update(teacher, <blend of nnx.state(..., nnx.Param) only>)`, inline or in a helper every
 caller of which passes such a copy, when nothing it is handed to writes its BatchStat state: the copy's
 statistics stay those of the moment it was copied (the NNX form of BN306's parameter-only EMA).
+Three more ways to lose every update: a train state created with the whole `model.init` result as its
+params (`TrainState.create(params=variables, ...)`: params AND batch_stats) in a program that trains
+batch_stats and never rewrites a state's params but through the optimizer (no other `params=`
+keyword, no `["batch_stats"]` store, no dict `.update`/`|=`): optax moves the statistics by their zero
+gradients and the ones apply returns never reach the state; a train state rebuilt in the training loop
+(warm restarts, a new optimizer per phase) with the previous state's params but a fresh `model.init`'s
+batch_stats (`TrainState.create(params=previous.params, ..., batch_stats=variables["batch_stats"])` in
+a factory every such loop calls as `state = rebuild(..., previous=state)`, or `state =
+fresh.replace(params=state.params)` of an init state), when the loop trains the statistics and nothing
+reads the previous state's `batch_stats`: every rebuild throws them back to 0/1; and an NNX function
+that copies the model's BatchStat state (`jax.tree.map(jnp.copy, nnx.state(model, nnx.BatchStat))`,
+`copy.deepcopy`, or a project helper returning such a copy) before two or more forward passes and
+restores it (`nnx.update(model, snapshot)`) after all of them, in a training step that runs no other
+pass of the model: meant to discard one pass's update (an augmented view), it discards them all.
 Values are followed through names, tuple unpacking, parameters (every call
 site), attribute stores, `replace`/`create` keywords, returns and `value_and_grad(..., has_aux=True)`.
 """,
@@ -2471,6 +2485,13 @@ def train_step(state, x, y):
   holds all collections), and spreads of a value with any source that is not surely the inner dict
   (`flax.core.pop(variables, "params")`, the whole `updates`, a restored checkpoint);
 - NNX steps decorated with `nnx.jit` (they update the module in place);
+- an NNX BatchStat snapshot restored after the step's only forward pass (a deliberate freeze), or taken
+  after some pass (that pass's update is kept), an uncopied `nnx.state(...)` snapshot (live references
+  in recent flax, a copy in older versions: unknown), or a step that runs another pass of the model;
+- whole init variables as a train state's params when no training apply is mutable (BatchNorm frozen on
+  purpose) or the program can write the params by another way (`replace(params=...)`, `.copy({...})`);
+- a rebuilt train state that carries the previous state's `batch_stats` too, or one rebuilt with
+  another tree's params (a pretrained model, a new fold), not the state its loop trains;
 - a `jax.jit` NNX merge step whose graphdef surely comes from `nnx.split` of a model built by project
   classes that hold no BatchNorm (followed across modules, through factory functions returning
   `Cls(...)`, and to the step's callers when the graphdef is an argument): it has no statistics to lose,
@@ -2505,7 +2526,12 @@ def train_step(state, x, y):
                 yield from self._init_variables_passed_to_evaluation(module, project)
                 yield from self._restored_params_with_init_stats(module, project)
             yield from self._grafted_params_with_init_stats(module, project)
+            if trains_batch_stats(project):
+                if not dropped:  # a dropped apply result is the same lost write, reported at the apply
+                    yield from self._whole_variables_as_params(module, project)
+                yield from self._rebuilt_state_resets_stats(module, project)
         yield from self._nnx_merge_dropped(module, project)
+        yield from self._nnx_snapshot_restored(module, project)
         yield from self._nnx_param_only_ema(module, project)
 
     def _nnx_param_only_ema(self, module: Module, project: Project) -> Iterable[Finding]:
@@ -2770,6 +2796,152 @@ def train_step(state, x, y):
                 "afterwards updates them (no mutable apply, no recalibration): the pretrained layers normalize with "
                 "the initial statistics instead of the ones they were trained with; take the pretrained "
                 f"`batch_stats` too (the same sub-trees from `{source}[\"batch_stats\"]`)"))
+
+    def _whole_variables_as_params(self, module: Module, project: Project) -> Iterable[Finding]:
+        """``TrainState.create(params=variables, ...)`` with the whole ``model.init(...)`` result (a
+        dict of collections: params AND batch_stats) in a program that trains batch_stats (a training
+        apply with ``mutable=['batch_stats']``) and never rewrites a state's params by any other way
+        than the optimizer (no other ``params=`` keyword, no ``["batch_stats"]`` store, no dict
+        ``.update`` / ``|=``): the optimizer moves the statistics by their zero gradients and the new
+        statistics apply returns never reach the state."""
+        if not module.mentions("create") or is_test_file(module.path):
+            return
+        program: Optional[set[int]] = None
+        for c in module.calls:
+            node = c.node
+            if not _state_create(node) or kf.kwarg(node, "batch_stats") is not None or kf.has_kwargs_splat(node):
+                continue
+            params = kf.kwarg(node, "params")
+            if params is None or not _whole_init_variables(module, project, params):
+                continue
+            program = program if program is not None else same_program(module, project)
+            if not any(id(a.module) in program and (outer := _outermost_function(a.module, a.node)) is not None
+                       and self._in_training(a.module, project, outer) for a in trains_batch_stats(project)):
+                continue
+            if _params_rewritten(project, program):
+                continue
+            yield self.finding(module, params, (
+                f"`params={ast.unparse(params)}` puts the whole `model.init` variables (params AND batch_stats) into the "
+                "train state's params, and nothing in the program writes the statistics returned by "
+                "apply(..., mutable=['batch_stats']) back into them: the optimizer moves the batch_stats by their zero "
+                "gradients, so they stay the initial 0/1 values and every evaluation normalizes with them; give the "
+                f"state `params={ast.unparse(params)}[\"params\"]` and a `batch_stats` field written by the step "
+                "(`apply_gradients(grads=grads, batch_stats=updates[\"batch_stats\"])`)"))
+
+    def _rebuilt_state_resets_stats(self, module: Module, project: Project) -> Iterable[Finding]:
+        """A train state rebuilt inside the training loop (warm restarts, a new optimizer per phase)
+        with the previous state's params but the batch_stats of a fresh ``model.init``
+        (``TrainState.create(params=previous.params, ..., batch_stats=variables["batch_stats"])``, or
+        ``fresh.replace(params=previous.params)`` of such a state), where the previous state is the
+        one the loop trains (``state = rebuild(..., previous=state)`` or ``state = ...create(params=
+        state.params, ...)`` in a loop that updates statistics) and its ``batch_stats`` are never read
+        there: every rebuild throws the trained running averages back to 0/1."""
+        if not module.mentions("batch_stats") or is_test_file(module.path):
+            return
+        for c in module.calls:
+            node, fn = c.node, c.scope
+            if fn is None or kf.has_kwargs_splat(node):
+                continue
+            if _state_create(node):
+                stats = kf.kwarg(node, "batch_stats")
+                if stats is None or _init_argument_stats(module, project, fn, stats) is None:
+                    continue
+            elif not (c.name == "replace" and isinstance(node.func, ast.Attribute)
+                      and isinstance(node.func.value, ast.Name) and kf.kwarg(node, "params") is not None
+                      and kf.kwarg(node, "batch_stats") is None
+                      and _init_state_name(module, project, fn, node.func.value.id, 0)):
+                continue
+            params = kf.kwarg(node, "params")
+            for root in _previous_state_roots(fn, params):  # type: ignore[arg-type]
+                loop_line = _carried_state_loop(module, project, fn, node, root)
+                if loop_line is None:
+                    continue
+                yield self.finding(module, node, (
+                    f"the train state is rebuilt with the params of `{root}` (the state the training loop at line "
+                    f"{loop_line} carries) but with the batch_stats of a fresh `model.init` (zeros/ones): every "
+                    "rebuild throws the trained running averages away while the params go on, so evaluation "
+                    "normalizes with statistics of the last few steps only, far from the population ones; carry "
+                    f"`{root}.batch_stats` over too (`batch_stats={root}.batch_stats`)"))
+                break
+
+    def _nnx_snapshot_restored(self, module: Module, project: Project) -> Iterable[Finding]:
+        """An NNX function that copies the model's BatchStat state (``jax.tree.map(jnp.copy,
+        nnx.state(model, nnx.BatchStat))``) before every forward pass it runs and restores it with
+        ``nnx.update(model, snapshot)`` after them, in a training step that runs no other forward pass of
+        the model: the restore undoes every statistics update of the step (meant to discard one pass's
+        update, like a noisy or augmented view, it also discards the clean one's)."""
+        if not module.imports.imports_any("flax.nnx", "flax.experimental.nnx") or not module.mentions("update") \
+                or is_test_file(module.path):
+            return
+        for c in module.calls:
+            node, fn = c.node, c.scope
+            if fn is None or c.name != "update" or not _nnx_call(module, node, "update") or len(node.args) != 2 or node.keywords \
+                    or not isinstance(node.args[0], ast.Name) or not isinstance(node.args[1], ast.Name):
+                continue
+            model, snap = node.args[0].id, node.args[1].id
+            binding = [n for n in ast.walk(fn) if isinstance(n, ast.Assign) and len(n.targets) == 1
+                       and isinstance(n.targets[0], ast.Name) and n.targets[0].id == snap]
+            restore = module.parent(node)
+            if len(binding) != 1 or not isinstance(restore, ast.Expr) \
+                    or not _copied_batch_stat_snapshot(module, project, fn, node.args[1], model):
+                continue
+            block = next((getattr(module.parent(restore), f) for f in ("body", "orelse", "finalbody")
+                          if restore in getattr(module.parent(restore), f, [])), None)
+            if block is None or binding[0] not in block or block.index(binding[0]) > block.index(restore):
+                continue
+            first, last = binding[0].lineno, restore.lineno
+            uses = [n for n in ast.walk(fn) if isinstance(n, ast.Call) and n is not node and not _nnx_call(module, n, "state")
+                    and (isinstance(n.func, ast.Name) and n.func.id == model
+                         or any(isinstance(a, ast.Name) and a.id == model for a in n.args))
+                    and not (binding[0].value is n)]
+            forwards = [n for n in uses if isinstance(n.func, ast.Name) and n.func.id == model]
+            if any(not first < n.lineno < last for n in uses) or len(forwards) < 2:
+                continue  # a pass outside the snapshot keeps its update; one pass alone: a deliberate freeze
+            if not self._snapshot_step_runs_nothing_else(module, project, fn, model):
+                continue
+            yield self.finding(module, node, (
+                f"`nnx.update({model}, {snap})` restores a copy of the BatchStat state taken before every forward pass "
+                f"of `{model}` in `{fn.name}` ({len(forwards)} passes), and the training step runs no other pass: the "
+                "restore undoes every running-average update, so the statistics never leave their initial 0/1 values; "
+                "take the snapshot after the pass whose statistics should be kept (e.g. after the clean forward)"))
+
+    def _snapshot_step_runs_nothing_else(self, module: Module, project: Project, fn: FuncNode, model: str) -> bool:
+        """Does ``fn`` run inside a training step that runs no other pass of the model: ``fn`` is the
+        step itself (it computes gradients / updates), or every training function that differentiates
+        or calls it uses the model for nothing else (an optimizer update aside)?"""
+        index = kf._param_index(fn, model)
+        steps = 0
+        program = same_program(module, project)
+        for m in project.modules:
+            if id(m) not in program or not m.mentions(fn.name):
+                continue
+            for c in m.calls:
+                node = c.node
+                if c.name in GRAD_NAMES and node.args and isinstance(node.args[0], ast.Name) and node.args[0].id == fn.name:
+                    ref = node.args[0]
+                elif isinstance(node.func, ast.Name) and node.func.id == fn.name:
+                    ref = node.func
+                else:
+                    continue
+                if kf.resolve_def_in(project, m, ref)[1] is not fn:
+                    continue
+                run = node
+                if ref is not node.func:
+                    parent = m.parent(node)
+                    if not (isinstance(parent, ast.Call) and parent.func is node):
+                        return False  # a gradient function kept in a name: its calls are not followed
+                    run = parent
+                step = _outermost_function(m, run)
+                if step is None or step is fn:
+                    continue
+                if not index[2]:
+                    return False
+                arg, explicit = kf.argument_for(run, fn, model)
+                if not explicit or not isinstance(arg, ast.Name) or _uses_model_otherwise(m, step, arg.id, run):
+                    return False
+                if _is_training_function(step):
+                    steps += 1
+        return steps > 0 or _is_training_function(fn)
 
     @staticmethod
     def _trains_after(module: Module, project: Project, fn: FuncNode, at: ast.AST, flows: bool,
@@ -3379,6 +3551,189 @@ def _batch_stat_state(module: Module, expr: ast.expr, fn: FuncNode) -> bool:
             bound.append(q.rsplit(".", 1)[-1] == "split" and "nnx" in q and 1 <= i <= len(filters)
                          and _is_batch_stat_filter(module, filters[i - 1]))
     return bool(bound) and all(bound)
+
+
+def _copy_function(module: Module, f: ast.expr) -> bool:
+    """``jnp.copy``, ``np.copy``, ``copy.copy`` / ``copy.deepcopy``, ``jnp.array``, or a lambda
+    returning ``x.copy()`` / one of those applied to its argument: a function that copies an array."""
+    if isinstance(f, ast.Lambda):
+        body, args = f.body, [a.arg for a in f.args.args]
+        if len(args) != 1 or not isinstance(body, ast.Call):
+            return False
+        if isinstance(body.func, ast.Attribute) and body.func.attr == "copy" and not body.args \
+                and isinstance(body.func.value, ast.Name) and body.func.value.id == args[0]:
+            return True
+        return len(body.args) == 1 and isinstance(body.args[0], ast.Name) and body.args[0].id == args[0] \
+            and _copy_function(module, body.func)
+    q = module.imports.resolve(f) or dotted(f) or ""
+    return q in ("jax.numpy.copy", "numpy.copy", "copy.copy", "copy.deepcopy", "jax.numpy.array", "numpy.array")
+
+
+def _model_batch_stat_state(module: Module, fn: FuncNode, expr: ast.expr, model: str) -> bool:
+    """``nnx.state(model, nnx.BatchStat)`` of the name ``model`` (also through a name bound only to it)."""
+    if isinstance(expr, ast.Name):
+        bound = _bindings_in(fn, expr.id)
+        return bool(bound) and all(_model_batch_stat_state(module, fn, v, model) for v in bound)
+    return isinstance(expr, ast.Call) and _batch_stat_state(module, expr, fn) \
+        and isinstance(expr.args[0], ast.Name) and expr.args[0].id == model
+
+
+def _copied_batch_stat_snapshot(module: Module, project: Project, fn: FuncNode, expr: ast.expr, model: str,
+                                depth: int = 0) -> bool:
+    """Is ``expr`` surely a copy of ``model``'s BatchStat state taken at that point:
+    ``jax.tree.map(jnp.copy, nnx.state(model, nnx.BatchStat))``, ``copy.deepcopy(nnx.state(...))``, a
+    name bound only to one, or a project function that returns one of its parameter? (An uncopied
+    ``nnx.state`` holds live references in recent flax versions and copies in older ones: unknown.)"""
+    if depth > 2:
+        return False
+    if isinstance(expr, ast.Name):
+        bound = _bindings_in(fn, expr.id)
+        return bool(bound) and all(_copied_batch_stat_snapshot(module, project, fn, v, model, depth + 1) for v in bound)
+    if not isinstance(expr, ast.Call):
+        return False
+    q = module.imports.resolve(expr.func) or dotted(expr.func) or ""
+    if q.rsplit(".", 1)[-1] in ("map", "tree_map") and "tree" in q and len(expr.args) == 2 \
+            and _copy_function(module, expr.args[0]):
+        return _model_batch_stat_state(module, fn, expr.args[1], model)
+    if q == "copy.deepcopy" and len(expr.args) == 1:
+        return _model_batch_stat_state(module, fn, expr.args[0], model)
+    if not isinstance(expr.func, ast.Name):
+        return False
+    callee_module, callee = kf.resolve_def_in(project, module, expr.func)
+    if callee_module is None or not isinstance(callee, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return False
+    params = [a.arg for a in callee.args.posonlyargs + callee.args.args + callee.args.kwonlyargs]
+    given = [p for p in params if isinstance(kf.argument_for(expr, callee, p)[0], ast.Name)
+             and kf.argument_for(expr, callee, p)[0].id == model]  # type: ignore[union-attr]
+    returns = [r.value for r in ast.walk(callee) if isinstance(r, ast.Return) and callee_module.scope_of(r) is callee]
+    return len(given) == 1 and bool(returns) and all(
+        r is not None and _copied_batch_stat_snapshot(callee_module, project, callee, r, given[0], depth + 1)
+        for r in returns)
+
+
+def _uses_model_otherwise(module: Module, step: FuncNode, model: str, allowed: ast.Call) -> bool:
+    """Does ``step`` run or hand on the NNX model ``model`` anywhere but in ``allowed`` (the call that
+    runs the snapshot-and-restore function), an optimizer update of it (``optimizer.update(model,
+    grads)``) or a state read (``nnx.state`` / ``nnx.split`` / ``nnx.graphdef``)?"""
+    inside = {id(n) for n in ast.walk(allowed)}
+    for n in ast.walk(step):
+        if not isinstance(n, ast.Call) or id(n) in inside:
+            continue
+        f = n.func
+        if isinstance(f, ast.Name) and f.id == model or isinstance(f, ast.Attribute) \
+                and isinstance(f.value, ast.Name) and f.value.id == model and f.attr not in ("train", "eval"):
+            return True
+        if not any(isinstance(a, ast.Name) and a.id == model for a in [*n.args, *(k.value for k in n.keywords)]):
+            continue
+        if isinstance(f, ast.Attribute) and f.attr == "update" and not _nnx_call(module, n, "update"):
+            continue  # optimizer.update(model, grads): moves the params only
+        if any(_nnx_call(module, n, k) for k in ("state", "split", "graphdef")):
+            continue
+        return True
+    return False
+
+
+def _whole_init_variables(module: Module, project: Project, expr: ast.expr) -> bool:
+    """Is ``expr`` surely the whole ``model.init(...)`` result (a dict of collections), not its
+    ``["params"]``: the call itself (also wrapped in ``freeze`` / ``unfreeze``) or a name only ever
+    bound to it?"""
+    if isinstance(expr, ast.Call) and _callee(expr) in ("freeze", "unfreeze") and len(expr.args) == 1:
+        expr = expr.args[0]
+    if _is_init_call(expr):
+        return True
+    if not isinstance(expr, ast.Name):
+        return False
+    return _init_only(module.scope_of(expr) or module.tree, expr.id) or _init_variables(module, project, expr, 0)
+
+
+def _state_create(call: ast.Call) -> bool:
+    """``TrainState.create(apply_fn=..., params=..., tx=...)`` (keyword-only, ``tx`` required)."""
+    return _callee(call) == "create" and kf.kwarg(call, "params") is not None and kf.kwarg(call, "tx") is not None
+
+
+def _params_rewritten(project: Project, program: set[int]) -> bool:
+    """Can the program write a state's params other than through the optimizer: a ``params=`` keyword
+    (``replace``, ``create``, a constructor) other than a create with the whole init variables, a
+    ``**kwargs`` splat, a ``["batch_stats"]`` store, ``.params = ...``, a dict ``.update(x)`` or ``|=``?"""
+    for m in project.modules:
+        if id(m) not in program:
+            continue
+        for n in ast.walk(m.tree):
+            if isinstance(n, ast.Call):
+                params = kf.kwarg(n, "params")
+                if params is not None and not (_state_create(n) and _whole_init_variables(m, project, params)):
+                    return True
+                if kf.has_kwargs_splat(n) and _callee(n) in ("replace", "create", "apply_gradients"):
+                    return True
+                if _callee(n) == "update" and len(n.args) == 1 and not n.keywords:
+                    return True
+            elif isinstance(n, ast.Subscript) and isinstance(n.ctx, ast.Store) and isinstance(n.slice, ast.Constant) \
+                    and n.slice.value == "batch_stats":
+                return True
+            elif isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store) and n.attr == "params":
+                return True
+            elif isinstance(n, ast.AugAssign) and isinstance(n.op, ast.BitOr):
+                return True
+    return False
+
+
+def _previous_state_roots(fn: FuncNode, params: ast.expr) -> list[str]:
+    """Names whose ``.params`` (or ``["params"]``) ``params`` takes, directly or through names bound in
+    ``fn``, and whose batch_stats ``fn`` never reads."""
+    values = [params]
+    if isinstance(params, ast.Name):
+        values += _bindings_in(fn, params.id) or []
+    roots = []
+    for v in values:
+        for n in ast.walk(v):
+            if isinstance(n, ast.Attribute) and n.attr == "params" and isinstance(n.value, ast.Name):
+                roots.append(n.value.id)
+    return [r for r in dict.fromkeys(roots) if not any(
+        (isinstance(n, ast.Attribute) and n.attr == "batch_stats"
+         or isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Constant) and n.slice.value == "batch_stats")
+        and isinstance(n.value, ast.Name) and n.value.id == r for n in ast.walk(fn))]
+
+
+def _loop_updating_stats(module: Module, project: Project, owner: ast.AST, site: ast.Call, name: str) -> Optional[int]:
+    """The line of the innermost loop around ``site`` (within ``owner``) when that loop also runs a call
+    that can update BatchNorm statistics and never reads ``name``'s batch_stats (saving them across
+    ``site``); None otherwise."""
+    loop = next((a for a in module.ancestors_until(site, owner) if isinstance(a, (ast.For, ast.While, ast.AsyncFor))),
+                None)
+    if loop is None:
+        return None
+    inside = {id(n) for n in ast.walk(site)}
+    if any((isinstance(n, ast.Attribute) and n.attr == "batch_stats"
+            or isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Constant) and n.slice.value == "batch_stats")
+           and isinstance(n.value, ast.Name) and n.value.id == name and n.lineno < site.lineno for n in ast.walk(loop)):
+        return None
+    if any(isinstance(n, ast.Call) and id(n) not in inside and _reaches_stats_update(module, project, n, 0)
+           and _reaches_training(module, project, n, 0) for n in ast.walk(loop)):
+        return loop.lineno
+    return None
+
+
+def _carried_state_loop(module: Module, project: Project, fn: FuncNode, at: ast.Call, root: str) -> Optional[int]:
+    """Is ``root`` (whose params the state built at ``at`` takes) the loop-carried train state:
+    ``root = <at>`` in a loop that updates statistics, or a parameter of ``fn`` that some call
+    ``N = fn(..., root=N)`` in such a loop passes? The loop's line, or None."""
+    parent = module.parent(at)
+    if isinstance(parent, ast.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0], ast.Name) \
+            and parent.targets[0].id == root:
+        return _loop_updating_stats(module, project, fn, at, root)
+    if not kf._param_index(fn, root)[2] or _bindings_in(fn, root) != [] or module.parent(fn) is not module.tree:
+        return None
+    for site in _calls_of(project, module, fn):
+        arg, explicit = kf.argument_for(site.node, fn, root)
+        parent = site.module.parent(site.node)
+        if not (explicit and isinstance(arg, ast.Name) and isinstance(parent, ast.Assign) and len(parent.targets) == 1
+                and isinstance(parent.targets[0], ast.Name) and parent.targets[0].id == arg.id):
+            continue
+        owner = site.module.scope_of(site.node) or site.module.tree
+        line = _loop_updating_stats(site.module, project, owner, site.node, arg.id)
+        if line is not None:
+            return line
+    return None
 
 
 def _returned_batch_stat_positions(module: Module, fn: FuncNode,

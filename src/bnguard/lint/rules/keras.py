@@ -801,6 +801,19 @@ containing one) without `training`: only `__call__` hands the mode down to subla
 without it. When the step's model is known only at run time (a class handed in, `model_cls()`, a
 module loaded from a path, `getattr`), the project's `keras.Model` subclasses that nothing in the
 project constructs stand for it (model definitions loaded by name). Reported once per `call`.
+
+Also, in a step over a model's own variables (`tape.gradient(loss, self.trainable_variables)` in
+`train_step`), a sublayer of that model built in its class from scratch and holding BN run by itself
+without `training` — `self.encoder(x)` in the step, or in a `self.` helper without a mode parameter
+(`feats = self.embed(x)` -> `def embed(self, x): return self.encoder(x)`) — instead of through
+`self(x, training=True)`: fit() calls `train_step` outside any layer call, so nothing hands a mode on.
+And a model's layers called one by one without `training` in a step that differentiates that model's
+variables (`for layer in net.layers: h = layer(h)`, in the step or in a helper the model is handed
+to — hand-made deep supervision or activation taps): no outer call of the model gives them a mode.
+A model call without `training` is not reported when the same step (or a GradientTape around it)
+also calls that model with an explicit `training` that is not always false: its moving statistics
+update there (a WGAN-GP critic run with training=True on the real and fake batches, then once more
+on interpolated samples for the gradient penalty).
 """,
         why="""
 Outside `fit`, nothing sets the training mode: a call without `training` leaves it `None`, and
@@ -834,6 +847,10 @@ for x, y in dataset:
   functional models whose BN part is bound with a literal `training=True` when the graph is built
   (`backbone(inputs, training=True)`, SimCLR / BYOL encoders: the bound value is kept at every run);
 - objects other than the differentiated one (teachers, target networks, frozen encoders);
+- a model the same step also runs with an explicit `training` (a gradient-penalty or consistency
+  pass beside the training-mode passes), a sublayer walk or sublayer call next to `self(x,
+  training=True)`, layer calls given a mode, walks and sublayer calls inside a layer's own `call`,
+  and sublayers handed in, loaded or pretrained (a Keras application with its ImageNet weights);
 - objects set `trainable = False` in the same program (deliberately frozen), and models whose
   only BN sits in a part kept in inference mode on purpose (a base called `base(x, training=False)`
   or set `base.trainable = False`, BN created `trainable=False`): transfer learning with a custom loop;
@@ -856,12 +873,17 @@ for x, y in dataset:
         frozen = kf.frozen_names(project, module)  # this program's frozen objects, not another script's
         via_helper: set[int] = set()  # model calls in helpers, reported once
         for region in kf.training_regions(module, project):
+            explicit: Optional[set[str]] = None
             for call, obj, cmod, site in kf.region_model_calls(module, project, region):
                 expr, known = kf.training_arg(call)
                 if not known or expr is not None:
                     continue
                 if any(k.arg and _TRAINING_FLAG_KEYWORD.match(k.arg) for k in call.keywords):
                     continue  # `generator(z, is_training=True)`: the model's own call() takes the flag by that name
+                if explicit is None:
+                    explicit = _explicitly_run_objects(module, project, region)
+                if obj in explicit:
+                    continue  # the step also runs it with `training`: its moving statistics update there
                 if obj.rsplit(".", 1)[-1] in frozen | kf.frozen_names(project, cmod):
                     continue
                 if not self._contains_bn(cmod, project, call, obj):
@@ -885,6 +907,9 @@ for x, y in dataset:
                                f"training step: outside fit() this runs BN in inference mode (moving statistics "
                                f"frozen); pass training=True")
                 yield self.finding(cmod, call, message, fix=self._fix(cmod, call))
+            yield from self._own_sublayers_without_mode(module, project, region, frozen, via_helper)
+            yield from self._instance_sublayers_without_mode(module, project, region, frozen)
+            yield from self._layer_walks_without_mode(module, project, region, frozen)
             yield from self._none_through_helpers(module, project, region, frozen)
             yield from self._view_calls(module, project, region, frozen)
         yield from self._direct_call_bypasses_mode(module, project)
@@ -1009,6 +1034,176 @@ for x, y in dataset:
                 f"mode on to sublayers called without it, so these BN layers run in inference mode while the model "
                 f"trains (moving statistics never update, evaluation uses the initial 0/1); {fix}"))
 
+    def _own_sublayers_without_mode(self, module: Module, project: Project, region, frozen: frozenset,
+                                    seen: set[int]) -> Iterable[Finding]:
+        """A step of a model over its own variables (``tape.gradient(loss, self.trainable_variables)``
+        in ``train_step``) that runs one of the model's sublayers — built in the class from scratch,
+        holding BN — itself instead of through ``self(...)``: ``self.encoder(x)`` in the step, or in a
+        ``self.`` helper without a mode parameter (``feats = self.embed(x)`` -> ``def embed(self, x):
+        return self.encoder(x)``), with no ``training``. fit() calls ``train_step`` outside any layer
+        call, so nothing hands a mode on: the sublayer's BN runs in inference mode while its variables
+        train. Silent when the step also runs ``self`` or that sublayer with an explicit ``training``."""
+        if region.kind not in ("tape", "train_step") or not region.roots or "self" not in region.roots:
+            return
+        if region.scope is None or region.scope.name in ("call", "__call__"):
+            return  # inside a layer's own call(): the outer __call__ has set the mode
+        cls = module.enclosing_class(region.scope)
+        if cls is None:
+            return
+        explicit = _explicitly_run_objects(module, project, region)
+        if "self" in explicit:
+            return  # self(x, training=True): the sublayers run with the step's mode there
+        for n in region.nodes():
+            if not (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and dotted(n.func.value) == "self"):
+                continue
+            if kf._under_stop_gradient(module, n):
+                continue
+            candidates: list[tuple[ast.Call, Optional[ast.Call]]] = []
+            if kf.own_scratch_sublayer(module, project, cls, n.func.attr):
+                candidates.append((n, None))
+            else:
+                helper = kf._helper_function(module, project, n)
+                if helper is None or helper[0] is not module or module.enclosing_class(helper[1]) is not cls:
+                    continue
+                candidates.extend((inner, n) for inner in ast.walk(helper[1])
+                                  if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Attribute)
+                                  and dotted(inner.func.value) == "self" and module.scope_of(inner) is helper[1])
+            for call, site in candidates:
+                if id(call) in seen:
+                    continue
+                expr, known = kf.training_arg(call)
+                if not known or expr is not None or any(k.arg and _TRAINING_FLAG_KEYWORD.match(k.arg)
+                                                        for k in call.keywords):
+                    continue
+                attr = call.func.attr  # type: ignore[attr-defined]
+                if f"self.{attr}" in explicit or attr in frozen:
+                    continue
+                if site is not None and not _helper_cannot_pass_mode(module, site, call):
+                    continue
+                if not kf.own_scratch_sublayer(module, project, cls, attr) \
+                        or not kf.is_bn_model(module, project, call.func) \
+                        or _instance_defaults_training_true(module, project, call.func):
+                    continue
+                seen.add(id(call))
+                via = (f" in `{ast.unparse(site.func)}` (a helper without a mode parameter, called in the step at "
+                       f"{module.line_ref(site.lineno)})") if site is not None else ""
+                yield self.finding(module, call, (
+                    f"`self.{attr}` is a sublayer of the model whose variables `{region.scope.name}` trains, contains "
+                    f"BatchNormalization and is run without `training`{via}, not through `self(...)`: fit() calls "
+                    "the step outside any layer call, so nothing hands the mode on and this BN runs in inference "
+                    "mode (moving statistics frozen) while its weights train; pass training=True"),
+                    fix=self._fix(module, call))
+
+    def _instance_sublayers_without_mode(self, module: Module, project: Project, region,
+                                         frozen: frozenset) -> Iterable[Finding]:
+        """The same as ``_own_sublayers_without_mode`` from outside the class: a custom loop that
+        differentiates ``model.trainable_variables`` and runs ``model.encoder(x)`` (a sublayer the
+        project class of ``model`` builds from scratch, holding BN) by itself without ``training``
+        instead of ``model(x, training=True)``."""
+        if region.kind != "tape" or not region.roots or not any(r.isidentifier() and r != "self" for r in region.roots):
+            return
+        explicit: Optional[set[str]] = None
+        for n in region.nodes():
+            if not (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name)
+                    and n.func.value.id in region.roots and n.func.value.id != "self" and n.func.attr != "call"):
+                continue
+            expr, known = kf.training_arg(n)
+            if not known or expr is not None or any(k.arg and _TRAINING_FLAG_KEYWORD.match(k.arg) for k in n.keywords):
+                continue
+            owner, attr = n.func.value.id, n.func.attr
+            if owner in frozen or attr in frozen or kf._under_stop_gradient(module, n):
+                continue
+            if explicit is None:
+                explicit = _explicitly_run_objects(module, project, region)
+            if owner in explicit or f"{owner}.{attr}" in explicit:
+                continue
+            classes = _classes_bound_to(module, project, n.func.value)
+            if not classes or len(classes) != 1 or classes[0] == "dynamic":
+                continue
+            cmod, cls = classes[0]
+            if not kf.own_scratch_sublayer(cmod, project, cls, attr):
+                continue
+            built = [st.value for st in ast.walk(cls) if isinstance(st, ast.Assign) and any(
+                isinstance(t, ast.Attribute) and t.attr == attr and dotted(t.value) == "self" for t in st.targets)]
+            if not any(kf.is_bn_model(cmod, project, v) for v in built):
+                continue
+            yield self.finding(module, n, (
+                f"`{owner}.{attr}` is a sublayer of `{owner}` (built in `{cls.name}`, with BatchNormalization), whose "
+                f"variables this step trains, and is run by itself without `training`, not through `{owner}(...)`: "
+                "outside fit() nothing hands it a mode, so its BN runs in inference mode (moving statistics frozen) "
+                "while its weights train; pass training=True"), fix=self._fix(module, n))
+
+    def _layer_walks_without_mode(self, module: Module, project: Project, region, frozen: frozenset) -> Iterable[Finding]:
+        """``for layer in net.layers: h = layer(h)`` in a training step whose gradient is taken over
+        ``net``'s variables (in the step itself, or one level down in a helper the model is handed
+        to, ``tapped_forward(net, x)``): every layer is called on its own, with no ``training`` and
+        no outer model call to inherit a mode from, so the model's BatchNormalization layers run in
+        inference mode (moving statistics frozen) while their weights train. Silent when a call of
+        the loop variable passes a mode, or the step also runs ``net`` with an explicit ``training``."""
+        if region.kind == "torch_loop" or not region.roots or not module.mentions(".layers"):
+            return
+        if region.scope is not None and region.scope.name in ("call", "__call__"):
+            return  # inside a layer's own call(): the outer __call__ has set the mode
+        explicit: Optional[set[str]] = None
+        for n in region.nodes():
+            walks: list[tuple[ast.AST, ast.expr, Optional[ast.Call]]] = []
+            if isinstance(n, (ast.For, ast.AsyncFor)):
+                walks.append((n, n.iter, None))
+            elif isinstance(n, ast.Call):
+                helper = kf._helper_function(module, project, n)
+                if helper is None or helper[0] is not module:
+                    continue
+                walks.extend((loop, loop.iter, n) for loop in ast.walk(helper[1])
+                             if isinstance(loop, (ast.For, ast.AsyncFor)) and module.scope_of(loop) is helper[1])
+            for loop, it, site in walks:
+                if isinstance(it, ast.Subscript):
+                    it = it.value  # net.layers[1:]
+                if not (isinstance(it, ast.Attribute) and it.attr == "layers" and isinstance(loop.target, ast.Name)):
+                    continue
+                owner = it.value
+                if site is not None:
+                    hfn = module.scope_of(loop)
+                    head = dotted(owner)
+                    if head is None or "." in head:
+                        continue
+                    if head == "self":
+                        if not (isinstance(site.func, ast.Attribute) and dotted(site.func.value) == "self"):
+                            continue
+                    else:
+                        arg, given = kf.argument_for(site, hfn, head, is_method_call=isinstance(site.func, ast.Attribute))
+                        if arg is None or not given:
+                            continue
+                        owner = arg
+                obj = dotted(owner)
+                if obj is None or obj not in region.roots or obj.rsplit(".", 1)[-1] in frozen:
+                    continue
+                var = loop.target.id
+                calls = [c for st in loop.body for c in ast.walk(st)
+                         if isinstance(c, ast.Call) and isinstance(c.func, ast.Name) and c.func.id == var]
+                if not calls:
+                    continue
+                modes = [kf.training_arg(c) for c in calls]
+                if any(not known or expr is not None for expr, known in modes) or any(
+                        k.arg is None or _TRAINING_FLAG_KEYWORD.match(k.arg) for c in calls for k in c.keywords):
+                    continue
+                if obj == "self":
+                    cls = module.enclosing_class(region.scope) if region.scope is not None else None
+                    if cls is None or not kf.class_is_bn_model(project, module, cls):
+                        continue
+                elif not kf.is_bn_model(module, project, owner):
+                    continue
+                if explicit is None:
+                    explicit = _explicitly_run_objects(module, project, region)
+                if obj in explicit:
+                    continue
+                via = (f" (in `{ast.unparse(site.func)}`, called in the step at {module.line_ref(site.lineno)})"
+                       if site is not None else "")
+                yield self.finding(module, calls[0], (
+                    f"the layers of `{obj}` (which contains BatchNormalization and whose variables the step trains) are "
+                    f"called one by one without `training`{via}: with no outer call of `{obj}` to inherit a mode from, "
+                    "each BN layer runs in inference mode (moving statistics frozen) while its weights train; pass "
+                    "training=True to the layer calls"), fix=self._fix(module, calls[0]))
+
     def _none_through_helpers(self, module: Module, project: Project, region, frozen: frozenset) -> Iterable[Finding]:
         """``self.compute_loss(x, y)`` in the step -> ``compute_loss(self, x, y, training=None)`` ->
         ``self.forward(x, training=training)`` -> ``self.model(x, training=training)``: the helpers
@@ -1053,6 +1248,36 @@ for x, y in dataset:
         _, line = module.unit.locate(last.end_lineno)
         cell, _ = module.unit.locate(last.end_lineno)
         return Fix("pass training=True", (Edit(line, last.end_col_offset, line, last.end_col_offset, ", training=True", cell),))
+
+
+def _explicitly_run_objects(module: Module, project: Project, region) -> set[str]:
+    """Objects the training step (the region, or a GradientTape block around it) calls with an explicit
+    ``training`` that is not always false (``critic(real, training=True)``): their BatchNormalization
+    layers update their moving statistics there, so a further call of the same object without
+    ``training`` in that step (a WGAN-GP gradient-penalty pass) leaves nothing frozen or stale."""
+    bodies = [region.nodes()]
+    if region.anchor is not None:
+        for a in module.ancestors(region.anchor):
+            if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+                break
+            if isinstance(a, (ast.With, ast.AsyncWith)) and any(kf._is_gradient_tape(module, i.context_expr)
+                                                                for i in a.items):
+                bodies.append(n for st in a.body for n in ast.walk(st))
+    out: set[str] = set()
+    for nodes in bodies:
+        for n in nodes:
+            if not isinstance(n, ast.Call):
+                continue
+            expr, known = kf.training_arg(n)
+            if not known or expr is None or kf.always_false(module, project, expr):
+                continue
+            d = kf.called_object(n)
+            if d is not None:
+                out.add(d)
+            d = kf._compiled_model(module, n)
+            if d is not None:
+                out.add(d)
+    return out
 
 
 def _helper_cannot_pass_mode(hmod: Module, site: ast.Call, call: ast.Call) -> bool:
@@ -2827,6 +3052,14 @@ BN as well as its Dropout for MC dropout), called directly with no `training` wh
 the node keeps the value it was built with unless the outer call gives one that is not None
 (Keras 3; tf.keras 2 keeps it even then), so the MC passes on deployment data move the moving mean
 (measured with Keras 3.15).
+Also a pretrained network called with training=True inside another model's GradientTape step — a
+perceptual / feature-matching loss network: every `tape.gradient` of the block differentiates other
+models' variables only (`gen.trainable_variables`), the network is pretrained (`load_model`,
+`net.load_weights(...)` where it is bound or in the project factory returning it, a Keras application
+with its ImageNet weights), and the module never trains it, reads its variables, hands it on nor
+sets it `trainable = False`: each step assigns the batch statistics of the generated and target
+images into its pretrained moving mean/variance (measured with Keras 3.15; with `trainable = False`
+Keras runs its BN in inference mode and the statistics are kept). Reported once per network and step.
 Also a BatchNormalization subclass whose `call` gives its parent a `training` built only from a
 freeze switch set at construction (`super().call(x, training=not self.freeze)`, keras-resnet
 before its PR #47; `freeze`/`frozen`/`fix`/`trainable` attributes) and never from the mode Keras
@@ -2904,7 +3137,11 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
   (True: batch statistics on purpose; False: a frozen BN), a mode attribute rather than a freeze
   switch (`self.is_training` given at construction: one instance per mode, the TF1 habit), a switch
   another method assigns (flipped before inference), and a class every construction of which in the
-  project freezes it.
+  project freezes it;
+- for a pretrained network in another model's tape: a network the program trains anywhere (a GAN
+  discriminator updated in its own step: its variables are read there), fine-tunes in the same tape,
+  hands on or aliases, set `trainable = False`, built from scratch and never loaded, called with
+  training=False, or named / commented for GANs and adaptation.
 """,
         versions=KERAS_VERSIONS,
     )
@@ -2917,6 +3154,7 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
             return
         path_tta = _only_tta(path_parts)  # a `tta.py`: adaptation or augmentation, decided per function
         frozen = kf.frozen_names(project, module)  # this program's frozen objects, not another script's
+        bystanders: set[tuple[str, int]] = set()
         for c in module.calls:
             expr = kf.kwarg(c.node, "training")
             if expr is None or c.scope is None:
@@ -2930,6 +3168,12 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
             context = self._evaluation_context(module, project, c.node, c.scope)
             if context is None:
                 context = _tape_differentiates_only_variables(module, project, c.node, c.scope, target)
+            if context is None:
+                context = _pretrained_bystander_in_tape(module, project, c.node, c.scope, target)
+                if context is not None:
+                    if (obj, id(context[1])) in bystanders:
+                        continue  # `loss_net(fake, training=True) - loss_net(real, training=True)`: once per step
+                    bystanders.add((obj, id(context[1])))
             attacked_from = None
             if context is None:
                 attacked_from = _input_attack_run_from_evaluation(module, project, c.node, c.scope, target)
@@ -2940,7 +3184,7 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
             if kind == "attack":
                 if _deliberate_in_tape(module, c.node, fn) or _model_copied_in(module, fn, target) or path_tta:
                     continue
-            elif kind == "tape":
+            elif kind in ("tape", "bystander"):
                 if _deliberate_in_tape(module, c.node, fn) or _model_copied_in(module, fn, target) or path_tta:
                     continue
             elif self._deliberate(module, c.node, fn, project, target) or _model_copied_in(module, fn, target) \
@@ -2960,6 +3204,12 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
             elif kind == "tape":
                 where = (f"inside a GradientTape in `{fn.name}` whose gradients are taken only for variables the "
                          "program created apart from the model (the model is only evaluated there)")
+                fix = None
+            elif kind == "bystander":
+                where = (f"inside a GradientTape in `{fn.name}` that trains only other models' variables, and it is a "
+                         "pretrained network (weights loaded) that the program never trains nor sets "
+                         "`trainable = False` (a perceptual / feature-matching loss network)")
+                advice = f"set `{obj}.trainable = False` after loading it, or call it with training=False"
                 fix = None
             elif kind == "callback":
                 where = (f"in `{_owner_name(module, fn)}.{fn.name}`, a method of a Keras callback (it runs between "
@@ -3333,6 +3583,100 @@ def _tape_differentiates_only_variables(module: Module, project: Project, call: 
     if _called_from_training(project, module, scope):
         return None
     return "tape", scope
+
+
+# Uses of a model that neither train it, change its variables nor hand it on.
+_BYSTANDER_USES = frozenset({"get_layer", "summary", "load_weights", "save", "save_weights", "count_params",
+                             "predict", "evaluate", "name", "input_shape", "output_shape"})
+
+
+def _pretrained_bystander_in_tape(module: Module, project: Project, call: ast.Call, scope: FuncNode,
+                                  target: ast.expr) -> Optional[tuple[str, FuncNode]]:
+    """("bystander", function) for ``loss_net(x, training=True)`` inside a ``GradientTape`` block whose
+    every ``tape.gradient`` differentiates the variables of other models only (``gen.trainable_variables``),
+    where ``loss_net`` is a pretrained network (``load_model``, ``load_weights``, a Keras application with
+    its ImageNet weights — also through a project factory) that the module never trains, never reads the
+    variables of, never hands on (only calls it, ``get_layer``, ``summary``, ``save``...) and never sets
+    ``trainable = False`` (checked by the caller): a perceptual / feature-matching loss network. Training
+    mode assigns the batch statistics of the generated and target images into its pretrained moving
+    mean/variance at every step (measured with Keras 3.15). A GAN's discriminator is trained in its own
+    step (its variables are read there), so it is not a bystander."""
+    if not isinstance(target, ast.Name):
+        return None
+    tapes = _enclosing_tape_names(module, call, scope)
+    if not tapes:
+        return None
+    name = target.id
+    grads = 0
+    for n in ast.walk(scope):
+        if isinstance(n, ast.Name) and n.id in tapes and isinstance(n.ctx, ast.Load):
+            parent = module.parent(n)
+            if not (isinstance(parent, ast.Attribute) and parent.attr in _TAPE_METHODS):
+                return None  # the tape handed on or returned: gradients taken out of sight
+            if parent.attr != "gradient":
+                continue
+            g = module.parent(parent)
+            if not isinstance(g, ast.Call):
+                return None
+            roots = kf.gradient_roots(module, g.args[1] if len(g.args) > 1 else kf.kwarg(g, "sources"))
+            if not roots or any(r.split(".", 1)[0] == name for r in roots):
+                return None
+            grads += 1
+    if not grads:
+        return None
+    for n in module.references.get(name, ()):  # loads that are not the called function itself
+        if not isinstance(n, ast.Name):
+            continue
+        parent = module.parent(n)
+        if isinstance(parent, ast.Attribute) and parent.attr in _BYSTANDER_USES:
+            continue
+        return None  # trained, its variables read, aliased or handed on somewhere
+    return ("bystander", scope) if _bound_to_pretrained(module, project, call, name) else None
+
+
+def _bound_to_pretrained(module: Module, project: Project, at: ast.AST, name: str) -> bool:
+    """Is ``name`` (seen from ``at``) bound to a pretrained network: ``load_model(...)``, a Keras
+    application built with its default / ImageNet weights, a name ``name.load_weights(...)`` is called
+    on where it is bound, or a project factory returning one of those?"""
+    owner: Optional[ast.AST] = module.scope_of(at)
+    while True:
+        body = owner if owner is not None else module.tree
+        values = kf._assignments(body, name)
+        if values or owner is None:
+            break
+        owner = module.scope_of(owner)
+    if len(values) != 1 or not isinstance(values[0], ast.Call):
+        return False
+    if any(isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr == "load_weights"
+           and isinstance(c.func.value, ast.Name) and c.func.value.id == name for c in ast.walk(body)):
+        return True
+    return _pretrained_value(module, project, values[0], 0)
+
+
+def _pretrained_value(module: Module, project: Project, value: ast.Call, depth: int) -> bool:
+    q = module.imports.resolve(value.func) or ""
+    if q.rsplit(".", 1)[-1] == "load_model":
+        return True
+    k = kf.keras_name(q) or ""
+    if ".applications." in k:
+        weights = kf.kwarg(value, "weights")
+        vals = kf.constant_values(module, project, weights) if weights is not None else {"imagenet"}
+        return vals is not None and all(isinstance(v, str) for v in vals)
+    if depth >= 2:
+        return False
+    dm, fn = kf.resolve_def_in(project, module, value.func)
+    if dm is None or not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return False
+    returns = [r.value for r in ast.walk(fn) if isinstance(r, ast.Return) and dm.scope_of(r) is fn]
+    if not returns:
+        return False
+    for r in returns:
+        if isinstance(r, ast.Name):
+            if not _bound_to_pretrained(dm, project, r, r.id):
+                return False
+        elif not (isinstance(r, ast.Call) and _pretrained_value(dm, project, r, depth + 1)):
+            return False
+    return True
 
 
 def _enclosing_tape_names(module: Module, call: ast.Call, scope: FuncNode) -> Optional[set[str]]:

@@ -736,7 +736,10 @@ with it — in a graph that is trained.
 Also a flag read through a plain `@property` (directly or through wrapper parameters) whose body
 returns a new `tf.placeholder_with_default(False, ...)` on every read: the placeholder the layer reads
 while the graph is built is never the one a later `{model.is_training: True}` feeds (that read builds
-another one), so the layer is always in inference mode.
+another one), so the layer is always in inference mode. The same for a flag that is a call of an
+undecorated project helper (`training=phase_flag()`, directly or through wrapper parameters) whose
+body builds and returns a new `placeholder_with_default(False)` at every call: the trainer's own
+`self.is_training = phase_flag()` that it feeds True is another placeholder, read by no layer.
 """,
         why="""
 A placeholder with a default takes the default whenever it is not fed. If the training loop never feeds
@@ -763,6 +766,9 @@ sess.run(train_op, feed_dict={x: batch_x, y: batch_y, is_training: True})
 - Properties that cache the placeholder (`if self._ph is None: self._ph = ...`,
   `functools.cached_property`, a `lazy_property` decorator), properties with a setter, and a fresh
   placeholder whose tensor name (`"is_training:0"`) is fed or looked up anywhere in its program.
+  Likewise helpers that cache (a graph collection, a global or a dict, `functools.lru_cache` or any
+  decorator), that hand the tensor to anything else, or that share their name with another function
+  of the program; and a flag bound to a name first (`flag = phase_flag()`), which can be fed.
 """,
         versions=VERSIONS,
     )
@@ -779,12 +785,13 @@ sess.run(train_op, feed_dict={x: batch_x, y: batch_y, is_training: True})
                 continue
             if fresh is not None:
                 prop, _call, pm = fresh
+                what, each = _fresh_source(prop)
                 yield self.finding(module, site.node, (
-                    f"batch-norm training flag `{ast.unparse(site.flag_expr)}` comes from the @property "
-                    f"`{prop.name}` ({_at(pm, prop.lineno, module)}) that builds a new "
-                    "`placeholder_with_default(False)` on every read: the placeholder this layer reads is never the "
-                    "one a feed_dict feeds (that read builds another), so it is always False and the moving "
-                    "statistics never update; build the placeholder once (in __init__, or with "
+                    f"batch-norm training flag `{ast.unparse(site.flag_expr)}` comes from {what} "
+                    f"({_at(pm, prop.lineno, module)}) that builds a new "
+                    f"`placeholder_with_default(False)` on every {each}: the placeholder this layer reads is never the "
+                    f"one a feed_dict feeds (that {each} builds another), so it is always False and the moving "
+                    "statistics never update; build the placeholder once (in __init__, a graph collection, or with "
                     "functools.cached_property) and return that"))
                 continue
             ph = unfed[0]
@@ -861,15 +868,20 @@ _CONTEXT_CALLS = frozenset({"name_scope", "variable_scope", "device", "control_d
 _BY_NAME_CALLS = frozenset({"get_tensor_by_name", "get_operation_by_name", "as_graph_element"})
 
 
-def _flag_terminals(site: BNSite, project: Project, depth: int = 4, only_passed_on: bool = True) -> Optional[list]:
+def _flag_terminals(site: BNSite, project: Project, depth: int = 4, only_passed_on: bool = True,
+                    calls_ok: bool = False) -> Optional[list]:
     """(expression, module) pairs the flag of ``site`` is read from, following wrapper parameters to
     every call site (``conv_bn(x, self.is_training)`` -> ``self.is_training``); None when a call
     site cannot be read or (with ``only_passed_on``) a wrapper also keeps the value somewhere
-    (stores, returns or collects it), where another object could reach the same tensor."""
+    (stores, returns or collects it), where another object could reach the same tensor. With
+    ``calls_ok``, a call written where the flag is passed (``training=phase_flag()``) is a terminal too."""
     out: list = []
     work = [(site.flag_expr, site.module, depth)]
     while work:
         expr, m, d = work.pop()
+        if calls_ok and isinstance(expr, ast.Call):
+            out.append((expr, m))
+            continue
         if not isinstance(expr, (ast.Name, ast.Attribute)):
             return None
         scope = m.scope_of(expr)
@@ -909,14 +921,20 @@ def _only_passed_on(name: str, fn: ast.AST, m: Module) -> bool:
     return True
 
 
-def _placeholder_each_read(fn: ast.AST, m: Module) -> Optional[ast.Call]:
-    """The ``placeholder_with_default(...)`` call a plain ``@property`` builds and returns on every
-    read, with no caching; None for any other body."""
-    if not isinstance(fn, ast.FunctionDef) or len(fn.decorator_list) != 1:
+def _placeholder_each_read(fn: ast.AST, m: Module, plain: bool = False) -> Optional[ast.Call]:
+    """The ``placeholder_with_default(...)`` call a plain ``@property`` (with ``plain``, an undecorated
+    function or method) builds and returns on every read (call), with no caching; None for any other body."""
+    if not isinstance(fn, ast.FunctionDef):
         return None
-    dec = fn.decorator_list[0]
-    if not (isinstance(dec, ast.Name) and dec.id == "property" and "property" not in m.imports.aliases):
-        return None
+    if plain:
+        if fn.decorator_list:
+            return None  # ``functools.lru_cache``, ``@property``, a framework's memoizing decorator
+    else:
+        if len(fn.decorator_list) != 1:
+            return None
+        dec = fn.decorator_list[0]
+        if not (isinstance(dec, ast.Name) and dec.id == "property" and "property" not in m.imports.aliases):
+            return None
     made = [n for n in ast.walk(fn) if isinstance(n, ast.Call)
             and m.imports.resolve(n.func) == "tensorflow.placeholder_with_default"]
     if len(made) != 1:
@@ -990,6 +1008,43 @@ def _property_placeholder(expr: ast.AST, m: Module, project: Project) -> Optiona
     return found
 
 
+def _helper_placeholder(call: ast.Call, m: Module, project: Project) -> Optional[tuple]:
+    """(function, placeholder call, module) when ``call`` runs the one project function of its name
+    (``phase_flag()`` defined in or imported into ``m``; ``self.make_flag()`` the one method of that
+    name in the program) whose undecorated body builds and returns a new ``placeholder_with_default``
+    at every call, caching nothing: the tensor this call returns is handed to no one else."""
+    from bnguard.lint.tf1_facts import _class_family, _method_class
+
+    func = call.func
+    if isinstance(func, ast.Name):
+        candidates = [f for f in project.functions(func.id) if f.cls is None]
+        own = [f for f in candidates if f.module is m]
+        candidates = own or [f for f in candidates if project.imports_name_from(m, func.id, f.module)]
+    elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self":
+        cls = _method_class(m.scope_of(call), m)
+        if cls is None:
+            return None
+        program = same_program(m, project)
+        family = _class_family(cls, project)
+        candidates = [f for f in project.functions(func.attr) if f.cls is not None and id(f.module) in program]
+        if any(f.cls.name not in family for f in candidates):
+            return None  # a same-named method of another class of the program: cannot tell
+    else:
+        return None
+    if len(candidates) != 1:
+        return None
+    info = candidates[0]
+    made = _placeholder_each_read(info.node, info.module, plain=True)
+    return (info.node, made, info.module) if made is not None else None
+
+
+def _fresh_source(fn: ast.FunctionDef) -> tuple[str, str]:
+    """(how to name the function a fresh placeholder comes from, what creates one: a read or a call)."""
+    if fn.decorator_list:
+        return f"the @property `{fn.name}`", "read"
+    return f"the helper `{fn.name}()`", "call"
+
+
 def _placeholder_name(call: ast.Call) -> tuple[Optional[ast.AST], Optional[str]]:
     """(the ``name`` argument, the op name) of a ``placeholder_with_default(value, shape, name)``
     call: TF's default op name when none is given, None for a name that is not a constant string."""
@@ -1040,12 +1095,13 @@ def _fresh_property_flag(site: BNSite, project: Project, default: bool) -> Optio
     and nothing reaches that placeholder by tensor name: the layer always gets the default."""
     if site.flag_expr is None:
         return None
-    terminals = _flag_terminals(site, project)
+    terminals = _flag_terminals(site, project, calls_ok=True)
     if not terminals:
         return None
     found = None
     for expr, m in terminals:
-        got = _property_placeholder(expr, m, project)
+        got = _helper_placeholder(expr, m, project) if isinstance(expr, ast.Call) else \
+            _property_placeholder(expr, m, project)
         if got is None:
             return None
         _prop, call, pm = got
@@ -2201,6 +2257,37 @@ def _loop_runs_wired(loop: ast.AST, run: ast.Call, m: Module, wired_names: set, 
     return False
 
 
+def _update_only_runs(consumers: list, program: set, project: Project) -> Optional[list]:
+    """(run, module) of every ``sess.run`` that fetches the update ops, when each UPDATE_OPS read of
+    the program is bound to a name (``self.update_ops = tf.get_collection(...)``) whose every read in
+    the program is a ``sess.run`` fetch (the name itself, or an element of a fetched list/tuple).
+    None when a read is used any other way (``control_dependencies``, ``tf.group``, passed on)."""
+    names = set()
+    for c in consumers:
+        parent = c.module.parent(c.node)
+        if not (isinstance(parent, ast.Assign) and len(parent.targets) == 1
+                and isinstance(parent.targets[0], (ast.Name, ast.Attribute))):
+            return None
+        names.add(_last_name_of_target(parent.targets[0]))
+    runs: list = []
+    for m in project.modules:
+        if id(m) not in program or not any(m.mentions(n) for n in names):
+            continue
+        for node in ast.walk(m.tree):
+            if not (isinstance(node, ast.Name) and node.id in names or isinstance(node, ast.Attribute) and node.attr in names):
+                continue
+            if not isinstance(node.ctx, ast.Load):
+                continue
+            parent = m.parent(node)
+            if isinstance(parent, (ast.List, ast.Tuple)):
+                node, parent = parent, m.parent(parent)
+            if not (isinstance(parent, ast.Call) and isinstance(parent.func, ast.Attribute) and parent.func.attr == "run"
+                    and parent.args and parent.args[0] is node):
+                return None
+            runs.append((parent, m))
+    return runs
+
+
 # Calls that build (or wrap) a train op.
 TRAIN_OP_NAMES = frozenset({"minimize", "apply_gradients", "create_train_op", "optimize_loss", "gan_train_ops"})
 
@@ -2283,6 +2370,13 @@ is in training mode at that run (its placeholder fed True there — a display, a
 project feed helper whose parameters are read at that call — or a flag that is always true): during
 that phase BN normalizes with batch statistics and its moving statistics stop where the wired op left
 them.
+
+Also reported: update ops that only run in a `sess.run` of their own (`update_ops =
+tf.get_collection(UPDATE_OPS)` read nowhere but as a fetch, no `control_dependencies`), when that run's
+feed leaves every BN layer's flag placeholder at a False default (or feeds False) while the train
+step feeds it True (`sess.run(update_ops, feed_dict=data_feed(batch))` after the step). A layer with
+a tensor flag picks its decay at run time: in inference mode its update assigns each moving statistic
+its own value, so the statistics never move although the ops run at every step.
 """,
         why="""
 The moving mean and variance are updated by separate assign ops. In graph mode an op runs only if a
@@ -2333,6 +2427,9 @@ with tf.control_dependencies(update_ops):
   layers' updates itself), Keras layers whose `updates` are used anywhere; standalone-`keras` layers
   without a training flag, with `training=False`, in a program that never builds a v1 graph, or
   trained by a Keras optimizer.
+- A separate run of the update ops whose feed may set the flag True (a dict changed in place, a
+  helper we cannot read), when the name they are bound to is also used any other way
+  (`control_dependencies`, `tf.group`, passed on), or when nothing feeds the flag True (BN102).
 - A second, unwired train op when: its run feeds the flag False (BN frozen by design in that phase)
   or a value that is not always True; it differentiates another loss (a GAN generator beside a wired
   discriminator); the same run fetches a wired op or the update ops; a loop around the run also runs
@@ -2383,6 +2480,7 @@ with tf.control_dependencies(update_ops):
         if consumers and not all(why_not):
             # The update ops run with some train op; another train op of the same loss that a
             # training phase runs alone, with BN in training mode, leaves them behind.
+            yield from self._update_runs_in_inference_mode(module, project, program, consumers, program_sites)
             yield from self._unwired_phase_ops(module, project, program, program_sites)
             return
         sites = program_sites()
@@ -2430,6 +2528,51 @@ with tf.control_dependencies(update_ops):
                 f"moving-average updates in UPDATE_OPS and {runs}{extra}; build the "
                 "train op under `tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS))`"))
 
+
+    def _update_runs_in_inference_mode(self, module: Module, project: Project, program: set, consumers: list,
+                                       program_sites) -> Iterable[Finding]:
+        """The update ops collected into a name that is only ever fetched by ``sess.run`` calls of
+        their own (``sess.run(update_ops, feed_dict=data_feed(batch))`` after the train step, no
+        ``control_dependencies``), when at every such run each BN layer's flag is a placeholder the
+        run's feed leaves at a False default (or feeds False) while some other feed gives it True.
+        With a placeholder flag, the layer builds its update with the decay chosen by the flag at
+        run time: run in inference mode the assignment keeps the moving value, so the statistics
+        never move although the ops run at every step."""
+        if not module.mentions(".run("):
+            return
+        runs = _update_only_runs(consumers, program, project)
+        if not runs or not any(rm is module for _run, rm in runs):
+            return
+        sites = [s for s in program_sites() if s.api in ("layers", "slim")]
+        if not sites:
+            return
+        flags: list = []
+        for s in sites:
+            phs = V.placeholders(s.flag)
+            if s.flag is V.UNKNOWN or not phs or len(phs) != len(s.flag):
+                return
+            flags.extend(phs)
+        own = _program_project(module, project) or project  # another script's same-named feed helper
+        for run, rm in runs:
+            for ph in flags:
+                if not V.always_false_values(flag_at_run(ph, run, rm, own)):
+                    return  # the updates may run in training mode here
+        for ph in flags:
+            fed = fed_values(ph, own)[0]
+            if fed is V.UNKNOWN or True not in fed:
+                return  # nothing feeds it True (BN102's case), or the feeds cannot be read
+        site = sites[0]
+        for run, rm in runs:
+            if rm is not module:
+                continue
+            yield self.finding(module, run, (
+                f"`sess.run` at {module.line_ref(run.lineno)} runs the batch-norm update ops on their own, with a feed "
+                f"that leaves the training flag of the BN layer at {_at(site.module, site.node.lineno, module)} "
+                f"({_describe_flag(site)}) False: the update ops take the decay the flag selects at run time, so "
+                "in inference mode they assign the moving statistics their own values and the statistics never "
+                "move, although the train step feeds the flag True; feed the flag True in this run too (reuse "
+                "the train step's feed dict) or build the train op under "
+                "`tf.control_dependencies(update_ops)`"))
 
     def _unwired_phase_ops(self, module: Module, project: Project, program: set, program_sites) -> Iterable[Finding]:
         """A train op built outside ``control_dependencies(update_ops)`` in a program where another
@@ -2596,7 +2739,7 @@ class UpdateOpsCollectedTooEarly(Rule):
     framework = "tensorflow"
     severity = "error"
     summary = "tf.get_collection(UPDATE_OPS) runs before the BN layers are built, so it returns an empty list."
-    triggers = ("UPDATE_OPS", "update_ops")
+    triggers = ("UPDATE_OPS", "update_ops", ".updates")
     fact_triggers = TF1_FACT_TRIGGERS
     doc = RuleDoc(
         what="""
@@ -2614,6 +2757,12 @@ builds its BN layers: `with tf.name_scope("tower_%d" % i) as scope:` (or `variab
 with `vs.original_name_scope`) whose `tf.get_collection(UPDATE_OPS, scope)` comes before
 `loss = tower_loss(...)`. Nothing is named inside a fresh scope before the block runs, so the list is
 empty at every pass of a multi-tower loop.
+Also finds the same snapshot taken from a layer object: `X.updates` read in the function that has
+just created `X = tf.layers.BatchNormalization(...)` (or a `tf.keras` one in a graph) — `self.bn =
+...` in `__init__`, or a local — before anything can have called it, when the program waits on that
+list (`control_dependencies`/`tf.group` of it, or of the name or attribute it is stored in). A layer
+creates its update ops when it is called, so `self.update_ops = self.bn1.updates + self.bn2.updates`
+in `__init__` is an empty list.
 """,
         why="""
 `get_collection` returns a snapshot list. Taken before the model is built, it is empty, so
@@ -2647,11 +2796,23 @@ with tf.control_dependencies(update_ops):
 - A per-tower scoped read when anything before it in the block may build BN, when a loop lies between
   the block and the read, or when the program reaches the update ops another way (another
   UPDATE_OPS read or mention, a wiring helper, eager or Keras-fit training).
+- `layer.updates` read after something may have called the layer: a call of the layer, of a method
+  of `self` or of `super()`, a call handed the layer or `self`, any call in a loop around the read, a
+  nested function that sees it; reads in a `@property` or another method (run when asked, after
+  the build); a snapshot that nothing waits on, or a name or attribute that is bound again.
 """,
         versions=VERSIONS,
     )
 
     def check(self, module: Module, project: Project) -> Iterable[Finding]:
+        for read, ctor, layer in _layer_updates_before_call(module, project):
+            yield self.finding(module, read, (
+                f"`{layer}.updates` is read at {module.line_ref(read.lineno)}, right after the batch-norm layer "
+                f"object is created ({module.line_ref(ctor.lineno)}) and before it is ever called: a layer's "
+                "`updates` list is filled when the layer is called on a tensor, so this snapshot is empty and the "
+                "`control_dependencies` built from it wait for nothing; the moving statistics never update. Read "
+                f"`{layer}.updates` (or `tf.get_collection(tf.GraphKeys.UPDATE_OPS)`) after the model is built, "
+                "e.g. in a property or when the train op is made"))
         ctx = train_context(project)
         for g in ctx.update_consumers + ctx.dead_collections:
             if g.module is not module:
@@ -2707,6 +2868,127 @@ with tf.control_dependencies(update_ops):
 
 
 _BASELINE_WRAPPERS = frozenset(("len", "set", "frozenset", "list", "tuple"))
+_WAITING_CALLS = frozenset(("control_dependencies", "group", "tuple"))
+
+
+def _layer_updates_before_call(module: Module, project: Project) -> Iterator[tuple]:
+    """(read, constructor, layer text) for ``X.updates`` read in the function that has just created
+    the BN layer object ``X = tf.layers.BatchNormalization(...)`` (``self.bn = ...`` in ``__init__``,
+    or a local), before anything can have called it, when that snapshot is what the program waits
+    on: read inside ``control_dependencies``/``tf.group`` or bound to a name or attribute (stored
+    nowhere else) that is read there. A layer creates its update ops when it is called, so the list
+    is empty. Nothing is reported when a call between the two may call the layer (the layer itself,
+    a method of ``self``, ``super()``, anything handed the layer or ``self``)."""
+    from bnguard.lint.tf1_facts import KERAS_BN_CLASSES, LAYERS_BN_CLASSES
+
+    if not module.mentions(".updates") or not module.mentions("BatchNormalization") \
+            or not _program_trains(module, project):
+        return
+    reported: set = set()
+    for c in module.calls:
+        if c.qualname not in LAYERS_BN_CLASSES and c.qualname not in KERAS_BN_CLASSES:
+            continue
+        st = module.parent(c.node)
+        if not (isinstance(st, ast.Assign) and len(st.targets) == 1 and st.value is c.node):
+            continue
+        target = st.targets[0]
+        if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self":
+            base = "self"
+        elif isinstance(target, ast.Name):
+            base = target.id
+        else:
+            continue
+        layer = dotted(target)
+        owner = c.scope if c.scope is not None else module.tree
+        if c.scope is None or layer is None:
+            continue  # module level: the layer may be called by any function before the read runs
+        for node in ast.walk(owner):
+            if not (isinstance(node, ast.Attribute) and node.attr == "updates" and isinstance(node.ctx, ast.Load)
+                    and dotted(node.value) == layer and module.scope_of(node) is c.scope):
+                continue
+            if (node.lineno, node.col_offset) <= (st.lineno, st.col_offset):
+                continue
+            if _may_call_layer_between(owner, st, node, base, layer, module):
+                continue
+            read_st = module.statement_of(node)
+            if id(read_st) in reported or not _snapshot_waited_on(node, owner, module, project):
+                continue
+            reported.add(id(read_st))  # one finding per statement (``bn1.updates + bn2.updates``)
+            yield node, c.node, layer
+            break
+
+
+def _may_call_layer_between(owner: ast.AST, ctor: ast.stmt, read: ast.AST, base: str, layer: str,
+                            module: Module) -> bool:
+    """May the layer ``layer`` be called between its construction ``ctor`` and ``read`` (a call of
+    it, of a method of ``self``, of ``super()``, a call handed the layer or its owner, any call in a
+    loop around the read, a nested function that sees the name)?"""
+    start = (ctor.lineno, ctor.col_offset)
+    end = (read.lineno, read.col_offset)
+    loops = [a for a in module.ancestors(read) if isinstance(a, (ast.For, ast.AsyncFor, ast.While))
+             and _inside_node(a, owner, module)]
+    around = {id(a) for a in module.ancestors(read)}  # ``list(layer.updates)`` reads, it does not call
+    for node in ast.walk(owner):
+        if node is not owner and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) \
+                and any(isinstance(n, ast.Name) and n.id == base for n in ast.walk(node)):
+            return True
+        if not isinstance(node, ast.Call) or node is ctor.value or id(node) in around:
+            continue
+        pos = (node.lineno, node.col_offset)
+        if not (start < pos < end) and not any(_inside_node(node, lp, module) for lp in loops):
+            continue
+        func = node.func
+        callee = dotted(func) or ""
+        if callee == layer or callee.startswith(layer + ".") or callee == base or callee.startswith(base + "."):
+            return True
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Call):
+            return True  # ``super().__init__(...)``, ``self.get_model().build(...)``
+        for a in list(node.args) + [k.value for k in node.keywords]:
+            if any(isinstance(n, ast.Name) and n.id == base for n in ast.walk(a)):
+                return True
+    return False
+
+
+def _snapshot_waited_on(read: ast.AST, owner: ast.AST, module: Module, project: Project) -> bool:
+    """Does the program wait on the list ``read`` evaluates to: inside ``control_dependencies(...)``
+    / ``tf.group(...)``, or bound (with ``+``, list displays, ``list(...)``) to a name of ``owner``
+    or an attribute stored nowhere else that is read inside one of those in the program?"""
+    child, parent = read, module.parent(read)
+    while isinstance(parent, (ast.BinOp, ast.List, ast.Tuple, ast.Starred)) or (
+            isinstance(parent, ast.Call) and dotted(parent.func) in ("list", "tuple") and child in parent.args):
+        child, parent = parent, module.parent(parent)
+    if isinstance(parent, ast.Call) and (dotted(parent.func) or "").rsplit(".", 1)[-1] in _WAITING_CALLS:
+        return True
+    if not (isinstance(parent, ast.Assign) and len(parent.targets) == 1 and parent.value is child):
+        return False
+    target = parent.targets[0]
+    if isinstance(target, ast.Name):
+        name, attr = target.id, False
+    elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self":
+        name, attr = target.attr, True
+    else:
+        return False
+    program = same_program(module, project)
+    places = [(m, m.tree) for m in project.modules if id(m) in program and m.mentions(name)] if attr \
+        else [(module, owner)]
+    waited = False
+    for m, tree in places:
+        for node in ast.walk(tree):
+            hit = (isinstance(node, ast.Attribute) and node.attr == name) if attr else \
+                (isinstance(node, ast.Name) and node.id == name)
+            if not hit:
+                continue
+            if not isinstance(node.ctx, ast.Load):
+                if node is not target:
+                    return False  # bound again: the read may see another list
+                continue
+            for anc in m.ancestors(node):
+                if isinstance(anc, ast.Call) and (dotted(anc.func) or "").rsplit(".", 1)[-1] in _WAITING_CALLS:
+                    waited = True
+                    break
+                if isinstance(anc, (ast.stmt, ast.Lambda)):
+                    break
+    return waited
 
 
 def _baseline_snapshot(g, module: Module) -> bool:
@@ -3919,9 +4201,10 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
                 continue
             em, run = hit
             if fresh_true is not None:
-                flag = (f"`{ast.unparse(site.flag_expr)}` comes from the @property `{fresh_true[0].name}` "
+                what, each = _fresh_source(fresh_true[0])
+                flag = (f"`{ast.unparse(site.flag_expr)}` comes from {what} "
                         f"({fresh_true[2].where(fresh_true[0].lineno)}) that builds a new "
-                        "`placeholder_with_default(True)` on every read, so no feed reaches the one this layer reads")
+                        f"`placeholder_with_default(True)` on every {each}, so no feed reaches the one this layer reads")
             else:
                 flag = _describe_flag(site) if unfed_true is None else (
                     f"{site.flag_source} is `placeholder_with_default(True)` "

@@ -168,12 +168,12 @@ class _OptimizerIndex:
                     owner = receiver_key(f.value, {}, set())[0]
                     sources = {"*"} if not owner or owner == ("$self",) else key_names(owner)
                 else:
-                    sources = self._sources(m, c)
+                    sources = self._sources(m, c, _custom_parameter_selections(c.node, project))
                 self.records.append((m, c.scope, target, sources))
         self.trained: set[str] = set().union(*(r[3] for r in self.records)) if self.records else set()
 
     @staticmethod
-    def _sources(m: Module, c) -> set[str]:
+    def _sources(m: Module, c, custom_only: frozenset = frozenset()) -> set[str]:
         if (c.qualname or c.name or "").endswith("nnx.Optimizer") and c.node.args:
             # nnx.Optimizer(model, tx): it trains the model it is given
             return key_names(receiver_key(c.node.args[0], {}, set())[0]) or {"*"}
@@ -206,6 +206,8 @@ class _OptimizerIndex:
         opaque = False
         for e in exprs:
             for n in ast.walk(e):
+                if id(n) in custom_only:
+                    continue  # only the model's own custom parameters (``'scale' in n``): none of its BatchNorm's
                 if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("parameters", "named_parameters"):
                     names |= key_names(receiver_key(n.func.value, {}, set())[0])
                 elif isinstance(n, ast.Call) and not isinstance(n.func, ast.Attribute) and (dotted(n.func) or "") not in (
@@ -256,6 +258,89 @@ class _OptimizerIndex:
                     return None
                 return bool(names & key_names(key)) if names else False
         return None
+
+
+def _custom_parameter_selections(call: ast.Call, project: Project) -> frozenset:
+    """The ``x.named_parameters()`` calls in the arguments of the optimizer construction ``call``
+    that a comprehension filters down to parameters the project itself registers by name
+    (``Adam([p for n, p in qmodel.named_parameters() if 'scale' in n])`` with ``self.scale =
+    nn.Parameter(...)`` in a quantized layer): the optimizer trains those alone, never the weight /
+    bias of a BatchNorm layer (their names end in ``.weight`` / ``.bias``; the token must name no
+    sub-module of the project either), so the model's BatchNorm layers are not being trained."""
+    out: set[int] = set()
+    for e in [*call.args, *(k.value for k in call.keywords)]:
+        for comp in ast.walk(e):
+            if not isinstance(comp, (ast.ListComp, ast.GeneratorExp, ast.SetComp)) or len(comp.generators) != 1:
+                continue
+            gen = comp.generators[0]
+            it, target = gen.iter, gen.target
+            if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and it.func.attr == "named_parameters"
+                    and isinstance(target, ast.Tuple) and len(target.elts) == 2 and isinstance(target.elts[0], ast.Name)):
+                continue
+            if gen.ifs and _selects_custom_parameters(ast.BoolOp(op=ast.And(), values=gen.ifs), target.elts[0].id, project):
+                out.add(id(it))
+    return frozenset(out)
+
+
+def _selects_custom_parameters(test: ast.AST, var: str, project: Project) -> bool:
+    """Is ``test`` true only for a parameter name ``var`` holding a token of a parameter the project
+    registers (``'scale' in n``, ``n.endswith('alpha')``)? A conjunction needs one such operand,
+    a disjunction all of them; a negation (``'scale' not in n``) keeps everything else."""
+    if isinstance(test, ast.BoolOp):
+        parts = [_selects_custom_parameters(v, var, project) for v in test.values]
+        return any(parts) if isinstance(test.op, ast.And) else all(parts)
+    tokens: list = []
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.In) \
+            and isinstance(test.comparators[0], ast.Name) and test.comparators[0].id == var:
+        tokens = [test.left]
+    elif isinstance(test, ast.Call) and isinstance(test.func, ast.Attribute) and test.func.attr == "endswith" \
+            and isinstance(test.func.value, ast.Name) and test.func.value.id == var and len(test.args) == 1:
+        tokens = test.args[0].elts if isinstance(test.args[0], ast.Tuple) else [test.args[0]]
+    if not tokens or not all(isinstance(t, ast.Constant) and isinstance(t.value, str) for t in tokens):
+        return False
+    registered, modules = project.fact("torch.custom_parameter_names", _custom_parameter_names)
+    for t in tokens:
+        tok = t.value.lower().strip(".")
+        if len(tok) < 3 or tok in ".weight" or tok in ".bias" or re.search(r"bn|norm|batch|running|weight|bias", tok):
+            return False
+        if not any(tok in r for r in registered) or any(tok in mname for mname in modules):
+            return False
+    return True
+
+
+def _custom_parameter_names(project: Project) -> tuple[frozenset, frozenset]:
+    """(leaf names of the parameters the project registers itself: ``self.scale = nn.Parameter(...)``,
+    ``register_parameter("alpha", ...)``; attribute names the project binds to something built by a
+    class or named as a sub-module: ``self.scale_net = ScaleNet()``, ``add_module("scaler", m)``)."""
+    registered, modules = set(), set()
+    for m in project.modules:
+        if not m.mentions("Parameter") and not m.mentions("add_module") and not m.mentions("register_module"):
+            continue
+        for n in ast.walk(m.tree):
+            if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call):
+                callee = (dotted(n.value.func) or "").rsplit(".", 1)[-1]
+                for t in n.targets:
+                    if not isinstance(t, ast.Attribute):
+                        continue
+                    if callee == "Parameter":
+                        # the affine parameter of a normalization layer of the project's own is a BN parameter
+                        (modules if _in_norm_class(m, n) else registered).add(t.attr.lower())
+                    elif callee[:1].isupper() and not callee.endswith("Tensor"):
+                        modules.add(t.attr.lower())
+            elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.args \
+                    and isinstance(n.args[0], ast.Constant) and isinstance(n.args[0].value, str):
+                if n.func.attr == "register_parameter":
+                    (modules if _in_norm_class(m, n) else registered).add(n.args[0].value.lower())
+                elif n.func.attr in ("add_module", "register_module"):
+                    modules.add(n.args[0].value.lower())
+    return frozenset(registered), frozenset(modules)
+
+
+def _in_norm_class(m: Module, node: ast.AST) -> bool:
+    """Is ``node`` in a class named (or derived from one named) as a batch-norm layer?"""
+    cls = m.enclosing_class(node)
+    text = " ".join([cls.name, *(dotted(b) or "" for b in cls.bases)]) if cls is not None else ""
+    return bool(re.search(r"batch_?norm", text, re.I) or re.search(r"BN|(?<![A-Za-z])bn(?![a-z])", text))
 
 
 def _not_handed_to(key: Key, step: Event) -> bool:
@@ -672,7 +757,8 @@ def _check_loops(events: list[Event], step_loops: set[int], project: Project, vo
         for i, ev in enumerate(body):
             if ev.kind != "eval" or not _is_trained(ev.key, project, ev.sites[0][0]) or not _bn_mode_matters(ev, project):
                 continue
-            if _commented_as_deliberate(ev, project) or _in_training_mode_switch(ev) or id(ev) in freezes:
+            if _commented_as_deliberate(ev, project) or _in_training_mode_switch(ev) or id(ev) in freezes \
+                    or _chosen_right_after_train(ev):
                 continue
             if any(id(f) in freezes and same_object(f.key, ev.key) for f in body):
                 continue  # the object trains in eval mode on purpose: a later eval() changes nothing
@@ -883,6 +969,44 @@ def _in_training_mode_switch(ev: Event) -> bool:
     return False
 
 
+def _chosen_right_after_train(ev: Event) -> bool:
+    """Does the eval() follow the same object's own ``train()`` in the straight-line start of its
+    function (``model.train()`` then ``if args.fixed_network: model.eval()``, or the two
+    unconditionally; no loop, optimizer step or other mode switch between them), outside any loop
+    of that function? Its author picks the mode there, against the train() just
+    written: a deliberate freeze (computing pruning criteria on a fixed network), not an evaluation
+    switch left on. An eval() in an evaluation helper is not preceded by that helper's train()."""
+    mod, node = ev.sites[-1]
+    func = getattr(node, "func", None)
+    text = dotted(func.value) if isinstance(func, ast.Attribute) and func.attr == "eval" else None
+    fn = mod.scope_of(node)
+    if text is None or fn is None or isinstance(fn, ast.Lambda):
+        return False
+    stmt = node
+    while True:
+        parent = mod.parents.get(stmt)
+        if parent is None or isinstance(parent, (*LOOP_TYPES, ast.Lambda, ast.ClassDef)):
+            return False
+        if parent is fn:
+            break
+        if isinstance(stmt, ast.stmt) and not isinstance(parent, ast.If):
+            return False  # only `if` blocks between the eval() and the function body
+        stmt = parent
+    block = fn.body
+    index = next((i for i, st in enumerate(block) if st is stmt), 0)
+    for prev in reversed(block[:index]):
+        call = prev.value if isinstance(prev, ast.Expr) else None
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "train" \
+                and dotted(call.func.value) == text:
+            return mode_call(call, fn) == "train"
+        if any(isinstance(n, (*LOOP_TYPES, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda))
+               or isinstance(n, ast.Call) and (is_optimizer_step(n) or isinstance(n.func, ast.Attribute)
+                                               and n.func.attr in ("train", "eval"))
+               for n in ast.walk(prev)):
+            return False  # a loop, a step or another switch between them: not one choice of the mode
+    return False
+
+
 def _iteration_freezes(body: list[Event], loop: ast.AST, project: Project) -> set[int]:
     """eval() calls written, unconditionally, as the first mode switch of each iteration right
     before that iteration's optimizer steps (``for epoch: model.eval(); base_train(model, ...)``,
@@ -997,7 +1121,7 @@ def _check_before_loop(events: list[Event], step_loops: set[int], project: Proje
             continue
         if not _is_trained(ev.key, project, ev.sites[0][0]) or not _bn_mode_matters(ev, project):
             continue
-        if _commented_as_deliberate(ev, project) or _in_training_mode_switch(ev):
+        if _commented_as_deliberate(ev, project) or _in_training_mode_switch(ev) or _chosen_right_after_train(ev):
             continue
         restored, step = False, None
         for nxt in events[i + 1:]:
@@ -5957,8 +6081,12 @@ def _recompute_sites(project: Project, module: Module, key: Key) -> list:
 def _recompute_calls(project: Project) -> list:
     """(call site, key of the recomputed model or None when it cannot be told) for every
     BN-recompute call of the project, found once."""
+    from bnguard.lint.rules.torch_recalibration import cumulative_pass_functions
+
     out = []
-    writers = _running_stat_writers(project)
+    writers = dict(_running_stat_writers(project))
+    for name, ids in cumulative_pass_functions(project).items():  # momentum = None + train-mode passes
+        writers[name] = writers.get(name, set()) | ids
     for m in project.modules:
         for c in m.calls:
             if c.name in writers and c.qualname is None and any(
@@ -6342,7 +6470,7 @@ class AveragedModelStaleBN(Rule):
     name = "averaged-model-stale-bn"
     framework = "pytorch"
     summary = "AveragedModel / EMA copy of a BN model whose statistics are never recomputed"
-    triggers = ("AveragedModel", "deepcopy")
+    triggers = ("AveragedModel", "deepcopy", "update_bn", ".momentum")
     doc = RuleDoc(
         what="""
 Finds `torch.optim.swa_utils.AveragedModel(model)` without `use_buffers=True` (also built by a
@@ -6353,12 +6481,21 @@ of a model that has BatchNorm, when the averaged copy is used (evaluated, called
 in the project recomputes or copies its BN statistics (`update_bn`, a buffer copy). Also when every
 `update_bn` of the average runs in a loop body BEFORE that body's `update_parameters` and the average
 is used after the averaging (later in the body or after the loop) with no recompute after it.
+Also recomputes that recompute nothing: `update_bn(loader, model)` on a model holding a project module
+whose `train(mode)` override calls `super().train(mode)` and then puts its BatchNorm layers back in
+eval mode whenever it trains (mmdetection's `norm_eval`, a `freeze_bn` flag that is true wherever the
+module is built); and a hand-written pass that sets `bn.momentum = None` (cumulative average) and
+forwards the model in train mode without resetting the statistics first, run on a copy made after
+optimizer steps or called again in a loop.
 """,
         why="""
 Averaging parameters does not average BatchNorm's running statistics: `AveragedModel` keeps the
 buffers of the model at construction time (the stats of the untrained network), and a
 parameter-only EMA keeps those of the deepcopy. The averaged weights are then evaluated with
-statistics that belong to other weights.
+statistics that belong to other weights. `update_bn` resets every BatchNorm (mean 0, variance 1)
+before its pass, and a layer that an override keeps in eval mode sees none of it: it keeps the reset
+statistics. With `momentum = None` each batch weighs `1 / num_batches_tracked`; without
+`reset_running_stats()` the counter continues from training and the pass barely moves the old statistics.
 """,
         example="""
 swa_model = AveragedModel(model)
@@ -6389,14 +6526,25 @@ functions that read just its `.parameters()` (a federated server's `client.set_p
 a copy of one element of a list of models or heads of unknown make (`deepcopy(heads[0])`) when only
 the project at large has BatchNorm; an average loaded back into the
 trained model by the hook that updates it (composer's SWA before its last epochs: that model's own
-training then re-estimates the statistics).
+training then re-estimates the statistics). For the recompute checks: override guards that may be false
+(`norm_eval` passed False somewhere or not resolved), overrides that hand no mode on (BN311's case),
+library models (the override is not read), fvcore's precise BN (it keeps layers in eval mode as they
+are); cumulative passes that reset anything (`reset_running_stats`, `num_batches_tracked`, running
+statistics written, a project helper or `apply` that may), and those run once on a copy made before
+any optimizer step (its counter is still 0) or on a model that cannot be told.
 """,
         versions="PyTorch >= 1.6 (`torch.optim.swa_utils`), `use_buffers` since 1.10.",
     )
 
     def check(self, module: Module, project: Project) -> Iterable[Finding]:
+        from bnguard.lint.rules.torch_recalibration import cumulative_without_reset_findings, update_bn_reset_findings
         from bnguard.lint.values import always_true
 
+        for node, message in update_bn_reset_findings(module, project):
+            yield self.finding(module, node, message)
+        for mod, node, message in cumulative_without_reset_findings(project):
+            if mod is module:
+                yield self.finding(module, node, message)
         recomputed = _recomputed_models(project, module)
         if recomputed is None:
             return  # a recompute whose model cannot be told: assume it is the averaged one

@@ -24,7 +24,7 @@ from bnguard.lint.rules.torch import (
     _DELIBERATE_PATH, PYTORCH_VERSIONS, _bn_classes, _callers_set_eval, _class_def, _deliberate_train_mode, _flow,
     _is_lightning, _model_has_bn, _never_used, _uses_torch,
 )
-from bnguard.lint.torchflow import Event, _builds_new_module, _named_params, guard_of, receiver_key, same_object, same_object_base
+from bnguard.lint.torchflow import LOOP_TYPES, Event, _builds_new_module, _named_params, guard_of, receiver_key, same_object, same_object_base
 
 TRACERS = {"torch.jit.trace": "torch.jit.trace", "torch.jit.trace_module": "torch.jit.trace_module",
            "torch.export.export": "torch.export.export"}
@@ -276,7 +276,8 @@ class RunningStatsLeftBehind(Rule):
     summary = ("a BatchNorm model's state carried over by its parameters only (a named_parameters() checkpoint "
                "loaded with strict=False, a pruned / converted BN given weight and bias but not running_mean / "
                "running_var): the receiving model normalizes with the initial 0 / 1 statistics.")
-    triggers = ("named_parameters", "weight")
+    triggers = ("named_parameters", "weight", "DataParallel", ".eval(")
+    fact_triggers = ("reset_running_stats",)
     doc = RuleDoc(
         what="""
 Finds the state of a BatchNorm model handed on through its parameters alone:
@@ -288,14 +289,22 @@ Finds the state of a BatchNorm model handed on through its parameters alone:
   the partner of an `isinstance(m, nn.BatchNorm2d)` layer in a `zip(old.modules(), new.modules())` loop)
   whose `weight` and `bias` are copied from another BatchNorm layer (channel pruning, network slimming,
   a BN-to-SyncBN / frozen-BN conversion) while the function never writes its `running_mean` /
-  `running_var`.
+  `running_var`;
+- a checkpoint that `torch.save` writes from `model.state_dict()` of a model wrapped (unconditionally)
+  in `nn.DataParallel` / `DistributedDataParallel`, loaded (same path, same checkpoint key) into the
+  bare model with `load_state_dict(..., strict=False)`, the loading function renaming no key;
+- the running statistics reset (`m.reset_running_stats()` in a walk over `model.modules()` that
+  selects `hasattr(m, "reset_running_stats")` or BatchNorm classes, directly or in a helper) when the
+  next use of the model is `model.eval()` and a forward pass, with no `train()` in between.
 """,
         why="""
 `running_mean` and `running_var` are buffers, not parameters: `named_parameters()` does not contain
 them, and `strict=False` hides the missing keys. A BatchNorm layer built afresh starts with mean 0 and
 variance 1. The receiving model, in eval mode, then normalizes with those initial statistics instead of
 the trained ones: its outputs are shifted and scaled wrongly, often to chance-level accuracy, without
-any error.
+any error. A wrapper's `state_dict()` names every key `module.<name>`: loaded into the bare model with
+`strict=False`, no key matches and nothing at all is loaded. `reset_running_stats()` sets the
+statistics back to 0 / 1; evaluated right after, with no training batch in between, the model uses them.
 """,
         example="""
 torch.save({n: p.detach() for n, p in model.named_parameters()}, "weights.pt")
@@ -322,7 +331,11 @@ logging, `functional_call`); models without BatchNorm; a saved parameter dict wh
 with `strict=False` (a strict load raises on the missing keys; a load elsewhere is not followed);
 copies into LayerNorm / GroupNorm / convolutions (no running statistics);
 functions that also write the running statistics, copy buffers (`named_buffers`, `buffers()`) or load a
-`state_dict`; unit tests.
+`state_dict`; unit tests. A wrapper's checkpoint saved as `model.module.state_dict()`, wrapped only
+under an `if`, loaded into a wrapper, or loaded by a function that renames / filters keys (`"module."`,
+`consume_prefix_in_state_dict_if_present`, `.items()`, `.replace(`); a reset followed by forward passes
+in train mode (precise BN, `update_bn`), by a `train()`, or that selects other classes (`isinstance(m,
+Meter)`).
 """,
         versions=PYTORCH_VERSIONS,
     )
@@ -334,6 +347,79 @@ functions that also write the running statistics, copy buffers (`named_buffers`,
             yield from self._parameter_checkpoints(module, project)
         if module.mentions(".bias") and module.mentions(".weight"):
             yield from self._affine_only_copies(module, project)
+        if "DataParallel" in module.unit.text and module.mentions("strict"):
+            yield from self._wrapper_prefixed_loads(module, project)
+        if module.mentions("eval") and _stats_resetters(project):
+            yield from self._reset_then_evaluated(module, project)
+
+    # -- shape 4: running statistics reset, then the model evaluated with them -----------------------
+    def _reset_then_evaluated(self, module: Module, project: Project) -> Iterable[Finding]:
+        resetters = _stats_resetters(project)
+        for fi in module.functions:
+            if is_unit_test(module, fi.node):
+                continue
+            for block in _blocks(fi.node):
+                for i, st in enumerate(block):
+                    for target, call in _resets_in(st, resetters, module, project, fi.node):
+                        if _evaluated_next(block[i + 1:], target) and _bn_model(module, project, fi.node, ast.parse(target, mode="eval").body):
+                            yield self.finding(module, call, (
+                                f"this resets the BatchNorm running statistics of `{target}` (running_mean 0, running_var 1) "
+                                f"and the next thing done with `{target}` is `{target}.eval()` and a forward pass: no batch "
+                                f"in train mode re-estimates them, so the evaluation (and whatever is saved) normalizes with "
+                                f"the initial 0 / 1 statistics. Reset only the modules meant (`isinstance(m, MyMeter)`, not "
+                                f"`hasattr(m, \"reset_running_stats\")`), or re-estimate the statistics in train mode "
+                                f"before evaluating"))
+
+    # -- shape 3: a DataParallel checkpoint loaded non-strictly into the bare model ------------------
+    def _wrapper_prefixed_loads(self, module: Module, project: Project) -> Iterable[Finding]:
+        saves = []  # (path text, checkpoint key or None, save call)
+        for c in module.calls:
+            if (module.qualname(c.node.func) or "") != "torch.save":
+                continue
+            obj = c.node.args[0] if c.node.args else next((k.value for k in c.node.keywords if k.arg == "obj"), None)
+            path = c.node.args[1] if len(c.node.args) > 1 else next((k.value for k in c.node.keywords if k.arg == "f"), None)
+            if obj is None or path is None:
+                continue
+            owner = c.scope if c.scope is not None else module.tree
+            for key, holder in _saved_state_dicts(obj, owner, c.node):
+                if isinstance(holder, ast.Name) and _wrapped_in_data_parallel(holder.id, owner, c.node, module):
+                    saves.append((ast.unparse(path), key, c.node))
+        if not saves:
+            return
+        for c in module.calls:
+            call = c.node
+            if c.name != "load_state_dict" or not isinstance(call.func, ast.Attribute) or not call.args \
+                    or not _non_strict(call):
+                continue
+            scope = c.scope
+            owner = scope if scope is not None else module.tree
+            if scope is not None and is_unit_test(module, scope):
+                continue
+            text = "\n".join(module.lines[owner.lineno - 1:owner.end_lineno]) if scope is not None else module.unit.text
+            if _PREFIX_HANDLING.search(text):
+                continue  # the keys are renamed / filtered somewhere here: not followed
+            receiver = call.func.value
+            base = receiver
+            while isinstance(base, ast.Attribute):
+                base = base.value
+            if isinstance(receiver, ast.Attribute) and receiver.attr == "module" \
+                    or isinstance(base, ast.Name) and _wrapped_in_data_parallel(base.id, owner, call, module, anywhere=True):
+                continue  # loaded into a wrapper: its keys carry the prefix too
+            source = _loaded_checkpoint(call.args[0], owner, call)
+            if source is None:
+                continue
+            load_key, path = source
+            paths = _argument_texts(path, scope, module)
+            hit = next((sv for sv in saves if sv[0] in paths and sv[1] == load_key), None)
+            if hit is None or not _bn_model(module, project, scope, receiver):
+                continue
+            yield self.finding(module, call, (
+                f"this loads the checkpoint that `torch.save` writes at {module.line_ref(hit[2].lineno)} from a model "
+                f"wrapped in `DataParallel`: every key there carries the wrapper's `module.` prefix, "
+                f"`{ast.unparse(receiver)}` is the bare model, and `strict=False` hides that no key matches. Nothing "
+                f"is loaded: the model keeps its initial weights and the initial 0 / 1 BatchNorm statistics, and "
+                f"normalizes with them in eval mode. Save `model.module.state_dict()`, or strip the prefix "
+                f"(`consume_prefix_in_state_dict_if_present(sd, \"module.\")`) before loading"))
 
     # -- shape 1: dict(model.named_parameters()) saved / loaded --------------------------------------
     def _parameter_checkpoints(self, module: Module, project: Project) -> Iterable[Finding]:
@@ -389,6 +475,292 @@ functions that also write the running statistics, copy buffers (`named_buffers`,
                     f"`{dst}` is a BatchNorm layer built here and given the weight and bias of another BatchNorm "
                     f"layer, but not its running_mean / running_var: `{dst}` keeps the initial 0 / 1 statistics "
                     f"and normalizes with them in eval mode. Copy `running_mean` and `running_var` too"))
+
+
+_WRAPPERS = ("DataParallel", "DistributedDataParallel")
+# Key renaming / filtering that may strip a wrapper prefix (``k[7:]``, ``k.replace("module.", "")``,
+# ``consume_prefix_in_state_dict_if_present``, a loop over the keys): the load is then not judged.
+_PREFIX_HANDLING = re.compile(r"module\.|prefix|\.replace\(|\[7:\]|\.items\(\)|\.keys\(\)|startswith|strip|"
+                              r"removeprefix|\bfor\s+\w+\s*(?:,\s*\w+\s*)?in\s+\w*(?:state|ckpt|checkpoint|sd)\b")
+
+
+def _single_binding(name: str, owner: ast.AST, before: ast.AST) -> Optional[ast.AST]:
+    """The value of the one ``name = value`` in ``owner`` before ``before`` (None when the name is bound
+    otherwise or more than once there)."""
+    found = None
+    for n in ast.walk(owner):
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) and n is not owner:
+            continue
+        targets = n.targets if isinstance(n, ast.Assign) else [n.target] if isinstance(
+            n, (ast.AnnAssign, ast.AugAssign, ast.For, ast.NamedExpr)) else []
+        for t in targets:
+            if any(isinstance(x, ast.Name) and x.id == name for x in ast.walk(t)):
+                if found is not None or not (isinstance(n, ast.Assign) and t is n.targets[0] and isinstance(t, ast.Name)
+                                             and len(n.targets) == 1):
+                    return None
+                found = n
+    if found is None or (found.lineno, found.col_offset) >= (before.lineno, before.col_offset):
+        return None
+    return found.value
+
+
+def _saved_state_dicts(obj: ast.AST, owner: ast.AST, save: ast.AST) -> list[tuple[Optional[str], ast.AST]]:
+    """(checkpoint key or None, model) for each ``model.state_dict()`` that ``torch.save(obj, ...)``
+    writes: the object itself, or a value of a literal dict (``{"state_dict": model.state_dict()}``,
+    also bound to a name first)."""
+    if isinstance(obj, ast.Name):
+        obj = _single_binding(obj.id, owner, save) or obj
+    def sd(e: ast.AST) -> Optional[ast.AST]:
+        if isinstance(e, ast.Call) and isinstance(e.func, ast.Attribute) and e.func.attr == "state_dict" and not e.args:
+            return e.func.value
+        return None
+    if sd(obj) is not None:
+        return [(None, sd(obj))]
+    if isinstance(obj, ast.Dict):
+        return [(k.value, sd(v)) for k, v in zip(obj.keys, obj.values)
+                if isinstance(k, ast.Constant) and isinstance(k.value, str) and sd(v) is not None]
+    return []
+
+
+def _wrapped_in_data_parallel(name: str, owner: ast.AST, before: ast.AST, module: Module, anywhere: bool = False) -> bool:
+    """Is ``name`` bound in ``owner`` to ``nn.DataParallel(...)`` / ``DistributedDataParallel(...)``,
+    unconditionally and as its last binding before ``before`` (with ``anywhere``: by any binding)?"""
+    last = None
+    for n in ast.walk(owner):
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) and n is not owner:
+            continue
+        if isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in n.targets):
+            wraps = isinstance(n.value, ast.Call) and any(
+                (q or "").rsplit(".", 1)[-1] in _WRAPPERS for q in (dotted(n.value.func), module.qualname(n.value.func)))
+            if anywhere and wraps:
+                return True
+            if (n.lineno, n.col_offset) < (before.lineno, before.col_offset) and (
+                    last is None or (n.lineno, n.col_offset) > (last[0].lineno, last[0].col_offset)):
+                last = (n, wraps)
+    if anywhere or last is None or not last[1]:
+        return False
+    # unconditional: no ``if`` (``if torch.cuda.device_count() > 1:``) between it and the function
+    return not any(isinstance(a, ast.If) for a in module.ancestors_until(last[0], owner)) \
+        if owner is not module.tree else not any(isinstance(a, ast.If) for a in module.ancestors(last[0]))
+
+
+def _loaded_checkpoint(arg: ast.AST, owner: ast.AST, load: ast.AST) -> Optional[tuple[Optional[str], ast.AST]]:
+    """(checkpoint key or None, path expression) for ``torch.load(path)``, ``ckpt["key"]`` /
+    ``ckpt`` with ``ckpt = torch.load(path, ...)`` bound once before the load."""
+    key = None
+    if isinstance(arg, ast.Subscript) and isinstance(arg.slice, ast.Constant) and isinstance(arg.slice.value, str):
+        key, arg = arg.slice.value, arg.value
+    if isinstance(arg, ast.Name):
+        arg = _single_binding(arg.id, owner, load)
+    if isinstance(arg, ast.Call) and (dotted(arg.func) or "") in ("torch.load",) and arg.args:
+        return key, arg.args[0]
+    return None
+
+
+def _argument_texts(path: ast.AST, scope, module: Module) -> set[str]:
+    """The source of ``path``; for a parameter of the loading function, what this module's calls of
+    that function pass for it."""
+    out = {ast.unparse(path)}
+    if not isinstance(path, ast.Name) or scope is None or path.id not in _named_params(scope):
+        return out
+    params = [a.arg for a in scope.args.posonlyargs + scope.args.args]
+    for c in module.calls:
+        if c.name != scope.name or not isinstance(c.node.func, ast.Name):
+            continue
+        if path.id in params and params.index(path.id) < len(c.node.args):
+            out.add(ast.unparse(c.node.args[params.index(path.id)]))
+        out |= {ast.unparse(k.value) for k in c.node.keywords if k.arg == path.id}
+    return out
+
+
+def _walk_reset_target(fn: ast.AST) -> Optional[str]:
+    """``for m in p.modules(): [if hasattr(m, "reset_running_stats") / isinstance(m, BatchNorm):]
+    m.reset_running_stats()`` in ``fn``: the walked object's text (``p``, ``self.net``). A walk that
+    selects other classes (``isinstance(m, Meter)``) resets no BatchNorm layer."""
+    for n in ast.walk(fn):
+        if not (isinstance(n, (ast.For, ast.comprehension)) and isinstance(n.target, ast.Name)
+                and isinstance(n.iter, ast.Call) and isinstance(n.iter.func, ast.Attribute)
+                and n.iter.func.attr in ("modules", "children") and not n.iter.args):
+            continue
+        var = n.target.id
+        body = n.body if isinstance(n, ast.For) else []
+        tests: list[ast.AST] = [] if isinstance(n, ast.For) else list(n.ifs)
+        found = []
+
+        def visit(stmts, tests):
+            for st in stmts:
+                if isinstance(st, ast.If):
+                    visit(st.body, tests + [st.test])
+                    if st.orelse:
+                        return  # an else arm: which modules it takes is not followed
+                elif isinstance(st, ast.Expr) and isinstance(st.value, ast.Call) and _resets_var(st.value, var):
+                    found.append(tests)
+        visit(body, tests)
+        if isinstance(n, ast.comprehension):
+            comp = next((c for c in ast.walk(fn) if isinstance(c, (ast.ListComp, ast.GeneratorExp))
+                         and n in c.generators), None)
+            if comp is not None and isinstance(comp.elt, ast.Call) and _resets_var(comp.elt, var):
+                found.append(tests)
+        if found and all(all(_selects_bn(t, var) for t in ts) for ts in found):
+            return dotted(n.iter.func.value)
+    return None
+
+
+def _resets_var(call: ast.Call, var: str) -> bool:
+    f = call.func
+    return isinstance(f, ast.Attribute) and f.attr == "reset_running_stats" and isinstance(f.value, ast.Name) \
+        and f.value.id == var and not call.args
+
+
+def _selects_bn(test: ast.AST, var: str) -> bool:
+    """``hasattr(m, "reset_running_stats")`` (every BatchNorm has it), ``isinstance(m, nn.BatchNorm2d)``,
+    or an ``and`` of such tests."""
+    if isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And):
+        return all(_selects_bn(v, var) for v in test.values)
+    if isinstance(test, ast.Call) and isinstance(test.func, ast.Name) and len(test.args) == 2 \
+            and isinstance(test.args[0], ast.Name) and test.args[0].id == var:
+        if test.func.id == "hasattr":
+            return isinstance(test.args[1], ast.Constant) and test.args[1].value in ("reset_running_stats", "running_mean", "running_var")
+        if test.func.id == "isinstance":
+            return bool(re.search(r"batch_?norm|\bBN\d?d?\b", ast.unparse(test.args[1]), re.I))
+    return False
+
+
+def _stats_resetters(project: Project) -> dict[str, tuple]:
+    """Project functions that reset the BatchNorm statistics of a parameter (or of ``self``), directly
+    or by passing it on to one that does: name -> (definitions, parameter position; -1 for ``self``)."""
+    def compute(p: Project) -> dict[str, tuple]:
+        out: dict[str, tuple] = {}
+        for m in p.modules:
+            if not m.mentions("reset_running_stats"):
+                continue
+            for fi in m.functions:
+                target = _walk_reset_target(fi.node)
+                if target and _runs_after_reset(fi.node, target):
+                    continue  # a re-estimation pass (``bn_update``): the model runs after the reset
+                pos = _param_position(fi, target)
+                if pos is not None:
+                    out.setdefault(fi.name, ([], pos))[0].append(fi)
+        for _round in range(2):  # helpers that pass the model on to a resetter (an epoch-end hook)
+            names = set(out)
+            for name in list(names):
+                for c in p.calls_by_name.get(name, ()):
+                    if c.scope is None or not _resolves_to_resetter(p, c.module, c.node, c.scope, out[name][0]):
+                        continue
+                    fi = next((f for f in c.module.functions if f.node is c.scope), None)
+                    if fi is None or fi.name in out:
+                        continue
+                    arg = _reset_argument(c.node, out[name][1])
+                    text = dotted(arg) if arg is not None else None
+                    if not text or _runs_after_reset(fi.node, text, c.node) \
+                            or any(isinstance(a, LOOP_TYPES) for a in c.module.ancestors_until(c.node, fi.node)):
+                        continue  # the model used after the call, or the call repeated in a loop
+                    pos = _param_position(fi, text)
+                    if pos is not None:
+                        out.setdefault(fi.name, ([], pos))[0].append(fi)
+        return out
+
+    return project.fact("torch.stats_resetters", compute)
+
+
+def _runs_after_reset(fn: ast.AST, target: str, reset: Optional[ast.AST] = None) -> bool:
+    """Does ``fn`` use ``target`` after the reset (``reset``; the walk when None) — run it, switch it,
+    hand it on — or choose a mode at all? Then the function is more than a reset."""
+    calls = [c for c in ast.walk(fn) if isinstance(c, ast.Call)]
+    if reset is None:
+        walks = [c for c in calls if isinstance(c.func, ast.Attribute) and c.func.attr in ("modules", "children")
+                 and dotted(c.func.value) == target]
+        if not walks:
+            return True
+        reset = walks[0]
+    start = (reset.lineno, reset.col_offset)
+    for c in calls:
+        if c is reset or (c.lineno, c.col_offset) <= start:
+            continue
+        f = c.func
+        if isinstance(f, ast.Attribute) and f.attr in ("train", "eval"):
+            return True
+        if isinstance(f, ast.Attribute) and f.attr in ("reset_running_stats", "modules", "children"):
+            continue
+        d = dotted(f) or ""
+        if d == target or d.startswith(target + ".") or any(
+                (dotted(a) or "") == target for a in list(c.args) + [k.value for k in c.keywords]):
+            return True
+    return False
+
+
+def _resolves_to_resetter(project: Project, module: Module, call: ast.Call, scope, defs: list) -> bool:
+    """Does this call run one of ``defs`` (resolved as the flow does: a function of that name in another
+    script of the folder is not this one)?"""
+    cands, unique = _flow(project).resolve(module, call, scope)
+    return unique and any(cands[0].node is d.node for d in defs)
+
+
+def _param_position(fi, target: Optional[str]) -> Optional[int]:
+    if not target:
+        return None
+    params = [a.arg for a in fi.node.args.posonlyargs + fi.node.args.args]
+    if fi.cls is not None and params and target == params[0]:
+        return -1
+    if fi.cls is not None:
+        params = params[1:]
+    return params.index(target) if target in params else None
+
+
+def _reset_argument(call: ast.Call, pos: int) -> Optional[ast.AST]:
+    if pos == -1:
+        return call.func.value if isinstance(call.func, ast.Attribute) else None
+    return call.args[pos] if pos < len(call.args) and not any(isinstance(a, ast.Starred) for a in call.args[:pos + 1]) else None
+
+
+def _blocks(fn: ast.AST) -> Iterable[list]:
+    for n in ast.walk(fn):
+        for field in ("body", "orelse", "finalbody"):
+            b = getattr(n, field, None)
+            if isinstance(b, list) and b and isinstance(b[0], ast.stmt):
+                yield b
+
+
+def _resets_in(st: ast.stmt, resetters: dict, module: Module, project: Project, scope) -> list[tuple[str, ast.AST]]:
+    """(model text, the call) for a statement that resets a model's BatchNorm statistics: its own walk
+    (``for m in model.modules(): ... m.reset_running_stats()``) or a call of a resetter."""
+    if isinstance(st, ast.For):
+        target = _walk_reset_target(ast.Module(body=[st], type_ignores=[]))
+        return [(target, st)] if target and target != "self" else []
+    if not (isinstance(st, ast.Expr) and isinstance(st.value, ast.Call)):
+        return []
+    call = st.value
+    name = call.func.attr if isinstance(call.func, ast.Attribute) else call.func.id if isinstance(call.func, ast.Name) else None
+    found = resetters.get(name or "")
+    if not found or not _resolves_to_resetter(project, module, call, scope, found[0]):
+        return []
+    arg = _reset_argument(call, found[1])
+    text = dotted(arg) if arg is not None else None
+    return [(text, call)] if text and text != "self" else []
+
+
+def _evaluated_next(rest: list, target: str) -> bool:
+    """After the reset, is the model's next use ``target.eval()`` followed by a forward pass of it
+    (``target(x)`` / ``target.validation_step(x)``), with no ``train()`` anywhere in between?"""
+    evaluated = False
+    for st in rest:
+        for c in sorted((c for c in ast.walk(st) if isinstance(c, ast.Call)), key=lambda c: (c.lineno, c.col_offset)):
+            f = c.func
+            if isinstance(f, ast.Attribute) and f.attr == "train":
+                return False
+            on_target = dotted(f) == target or isinstance(f, ast.Attribute) and dotted(f.value) == target
+            if any(dotted(a) == target for a in list(c.args) + [k.value for k in c.keywords]) and not on_target:
+                return False  # handed to something that may run it in train mode
+            if not on_target:
+                continue
+            if isinstance(f, ast.Attribute) and f.attr == "eval" and not c.args:
+                evaluated = True
+            elif isinstance(f, ast.Attribute) and f.attr in ("state_dict", "parameters", "named_parameters", "to", "cuda",
+                                                           "cpu", "modules", "children", "zero_grad"):
+                continue
+            else:
+                return evaluated
+    return False
 
 
 def _named_parameters_dict(node: ast.AST) -> Optional[ast.AST]:
