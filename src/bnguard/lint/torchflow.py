@@ -461,7 +461,7 @@ class Flow:
                         reached += [c for c in sites.get(("attr_other", fi.name), ()) if id(c.module) in only]
                 if fi.name == "__init__" and not any(g.cls is None for g in self.project.functions(fi.cls.name)):
                     reached += sites.get(("name", fi.cls.name), [])  # ``Trainer(...)`` runs it
-                if fi.name == "__call__":
+                if fi.name == "__call__" and self._call_switches_or_steps(fi):
                     reached += self._object_call_sites(fi.cls.name)  # ``labeler = Labeler(m); labeler(x)``
             if fi.cls is None:
                 reached += self._callback_sites(fi.name)  # ``train(..., on_log=partial(fi, ...))``
@@ -491,10 +491,18 @@ class Flow:
                 seen.add(name)
                 _add_callers(callers.get(name, ()), fns, mods, todo)
                 _add_callers(self._callback_sites(name), fns, mods, todo)
-            if fi.cls is not None and fi.name == "__call__":
+            if fi.cls is not None and fi.name == "__call__" and self._call_switches_or_steps(fi):
                 _add_callers(self._object_call_sites(fi.cls.name), fns, mods, todo)
         self._producer_sets["any"] = (fns, mods)
         return fns, mods
+
+    def _call_switches_or_steps(self, fi: FunctionInfo) -> bool:
+        """Does the ``__call__`` ``fi`` itself put a module in eval mode or step an optimizer? Only then
+        do the calls of its objects (``labeler(x)``) make their callers producers: followed through
+        every ``__call__`` that may reach an event by resolution, the callers of compiler passes and
+        loggers were walked too, and the PyTorch sources took 17 times as long to check."""
+        seeds = self._call_index()[1]
+        return id(fi.node) in seeds["eval"][0] or id(fi.node) in seeds["step"][0]
 
     def _call_index(self) -> tuple[dict[tuple, list], dict[str, tuple[set[int], set[int]]]]:
         """Call sites by the form of the callee, as ``resolve`` distinguishes them — ``f()``,
