@@ -68,7 +68,7 @@ _DELIBERATE_SUBSTR = re.compile(
     r"update_bn|bn_update|precise_?bn|recalib|calibrat|adabn|bn_?stat|batch_?stat|running_stat|reset_running|"
     r"track_running_stats|mc_?dropout|dropout_?sampl", re.I)
 _DELIBERATE_PARTS = {"tent", "tta", "mcd", "adapt", "adaptation", "adaptive", "bayes", "bayesian", "recalibrate"}
-_DELIBERATE_PATH = re.compile(r"(^|[/_\-])(tent|adabn|adapt\w*|tta|recalib\w*|calib\w*|precise_bn|update_bn)([/_\-.]|$)", re.I)
+_DELIBERATE_PATH = re.compile(r"(^|[/_\-])(tent|adabn|(?<!domain_)(?<!domain-)adapt\w*|tta|recalib\w*|calib\w*|precise_bn|update_bn)([/_\-.]|$)", re.I)
 _OPTIMIZER_CTOR = re.compile(r"(^torch\.optim\.|Optimizer$|^SGD$|^Adam|^RMSprop$|^Adagrad$|^LARS|^LAMB|optim)", re.I)
 _LIGHTNING = ("lightning", "pytorch_lightning", "lightning.pytorch")
 _KERAS_ROOTS = ("keras", "tf_keras")
@@ -2564,7 +2564,7 @@ def _project_has_bn(project: Project) -> bool:
             # nn.BatchNorm2d(...), norm_layer=nn.BatchNorm2d, SyncBatchNorm; not the DDP helper
             # ``SyncBatchNorm.convert_sync_batchnorm(module)`` (it converts BN *if* a module has any)
             # nor the import of its class for it
-            if "BatchNorm" in m.unit.text and _mentions_bn_beyond_conversion(m):
+            if "BatchNorm" in m.unit.text and _mentions_bn_beyond_conversion(m) and not _bn_only_in_class_name_tests(m):
                 return True
             for c in m.calls:
                 if _BN_LIBRARY.search(c.qualname or ""):
@@ -2572,6 +2572,26 @@ def _project_has_bn(project: Project) -> bool:
         return False
 
     return project.fact("torch.project_has_bn", compute)
+
+
+_NAME_TEST_METHODS = frozenset({"find", "rfind", "index", "startswith", "endswith", "count", "match", "search"})
+
+
+def _bn_only_in_class_name_tests(m: Module) -> bool:
+    """Is every mention of ``BatchNorm`` in ``m`` a string a class name is tested against
+    (``classname.find("BatchNorm") != -1``, ``"BatchNorm" in type(m).__name__``)? DCGAN-style
+    ``weights_init`` helpers carry that test whether or not any model of the project has BatchNorm."""
+    tested = 0
+    for n in ast.walk(m.tree):
+        strings: list = []
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _NAME_TEST_METHODS:
+            strings = n.args
+        elif isinstance(n, ast.Compare) and len(n.ops) == 1 and isinstance(n.ops[0], (ast.In, ast.NotIn)):
+            strings = [n.left]
+        for a in strings:
+            if isinstance(a, ast.Constant) and isinstance(a.value, str):
+                tested += a.value.count("BatchNorm")
+    return tested > 0 and tested == m.unit.text.count("BatchNorm")
 
 
 def _mentions_bn_beyond_conversion(m: Module) -> bool:
