@@ -2060,23 +2060,12 @@ def _narrow_by_import(module: Module, name: str, cands: list[FunctionInfo],
     return narrowed or cands
 
 
-# nn.Module methods that return the module itself: ``return net.eval()`` returns ``net``.
-_SELF_RETURNING = frozenset({"train", "eval", "to", "cpu", "cuda", "float", "half", "double", "bfloat16",
-                             "requires_grad_", "share_memory", "zero_grad"})
-
-
-def _self_returned_root(expr: Optional[ast.AST]) -> Optional[str]:
-    """``net`` for ``net``, ``net.eval()``, ``net.to(device).eval()``: the name whose module the
-    expression evaluates to; None otherwise."""
-    while isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr in _SELF_RETURNING:
-        expr = expr.func.value
-    return expr.id if isinstance(expr, ast.Name) else None
-
-
 @per_node
 def _returned_names(fn: ast.AST) -> frozenset:
-    return frozenset(name for r in ast.walk(fn) if isinstance(r, ast.Return)
-                     for name in (_self_returned_root(r.value),) if name is not None)
+    """The names a function returns, also through Module methods that return the module itself
+    (``return net.to(device).eval()`` returns ``net``)."""
+    returned = (same_object_base(r.value) for r in ast.walk(fn) if isinstance(r, ast.Return))
+    return frozenset(v.id for v in returned if isinstance(v, ast.Name))
 
 
 @per_node

@@ -3560,17 +3560,12 @@ def _tape_differentiates_only_variables(module: Module, project: Project, call: 
     tapes = _enclosing_tape_names(module, call, scope)
     if not tapes:
         return None
-    grads: list[ast.Call] = []
-    for n in ast.walk(scope):
-        if isinstance(n, ast.Name) and n.id in tapes and isinstance(n.ctx, ast.Load):
-            parent = module.parent(n)
-            if not (isinstance(parent, ast.Attribute) and parent.attr in _TAPE_METHODS):
-                return None  # the tape handed on or returned: gradients taken out of sight
-            if parent.attr != "watch" and parent.attr not in ("stop_recording", "reset"):
-                grads.append(module.parent(parent))
-        if isinstance(n, ast.Call) and _callee_name(n) in ("minimize", "fit", "fit_generator", "train_on_batch",
-                                                           "backward", "grad", "value_and_grad", "stateless_call"):
-            return None
+    uses = _tape_uses(module, scope, tapes)
+    if uses is None or any(isinstance(n, ast.Call) and _callee_name(n) in (
+            "minimize", "fit", "fit_generator", "train_on_batch", "backward", "grad", "value_and_grad",
+            "stateless_call") for n in ast.walk(scope)):
+        return None
+    grads = [call for method, call in uses if method not in ("watch", "stop_recording", "reset")]
     if not grads:
         return None
     cls = module.enclosing_class(call)
@@ -3607,23 +3602,16 @@ def _pretrained_bystander_in_tape(module: Module, project: Project, call: ast.Ca
     if not tapes:
         return None
     name = target.id
-    grads = 0
-    for n in ast.walk(scope):
-        if isinstance(n, ast.Name) and n.id in tapes and isinstance(n.ctx, ast.Load):
-            parent = module.parent(n)
-            if not (isinstance(parent, ast.Attribute) and parent.attr in _TAPE_METHODS):
-                return None  # the tape handed on or returned: gradients taken out of sight
-            if parent.attr != "gradient":
-                continue
-            g = module.parent(parent)
-            if not isinstance(g, ast.Call):
-                return None
-            roots = kf.gradient_roots(module, g.args[1] if len(g.args) > 1 else kf.kwarg(g, "sources"))
-            if not roots or any(r.split(".", 1)[0] == name for r in roots):
-                return None
-            grads += 1
+    uses = _tape_uses(module, scope, tapes)
+    grads = [g for method, g in uses or () if method == "gradient"]
     if not grads:
         return None
+    for g in grads:
+        if not isinstance(g, ast.Call):
+            return None
+        roots = kf.gradient_roots(module, g.args[1] if len(g.args) > 1 else kf.kwarg(g, "sources"))
+        if not roots or any(r.split(".", 1)[0] == name for r in roots):
+            return None
     for n in module.references.get(name, ()):  # loads that are not the called function itself
         if not isinstance(n, ast.Name):
             continue
@@ -3677,6 +3665,20 @@ def _pretrained_value(module: Module, project: Project, value: ast.Call, depth: 
         elif not (isinstance(r, ast.Call) and _pretrained_value(dm, project, r, depth + 1)):
             return False
     return True
+
+
+def _tape_uses(module: Module, scope: FuncNode, tapes: set[str]) -> Optional[list[tuple[str, ast.AST]]]:
+    """(method, the node that uses it) for every use of the tapes ``tapes`` in ``scope``
+    (``tape.gradient(...)``, ``tape.watch(x)``); None when a tape is used otherwise — handed on or
+    returned, its gradients are taken out of sight."""
+    uses: list[tuple[str, ast.AST]] = []
+    for n in ast.walk(scope):
+        if isinstance(n, ast.Name) and n.id in tapes and isinstance(n.ctx, ast.Load):
+            parent = module.parent(n)
+            if not (isinstance(parent, ast.Attribute) and parent.attr in _TAPE_METHODS):
+                return None
+            uses.append((parent.attr, module.parent(parent)))
+    return uses
 
 
 def _enclosing_tape_names(module: Module, call: ast.Call, scope: FuncNode) -> Optional[set[str]]:
