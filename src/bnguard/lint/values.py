@@ -1355,6 +1355,8 @@ class _Resolver:
                             f.name == name for f in mod.functions) and not any(
                             c.name == name for c in mod.classes):
                         continue  # a local variable that happens to share the name
+                    if mod is not info.module and not is_class_ref and _defines_function(mod, name):
+                        continue  # that module's own ``name`` (a nested ``def step`` returned by a factory)
                 elif isinstance(ref, ast.Attribute):
                     if is_class_ref or (not is_method and not _module_attribute(ref, mod)):
                         continue

@@ -190,6 +190,8 @@ with tf.GradientTape() as tape:
     loss = loss_fn(labels, logits)
 """,
         not_flagged="""
+- a model also called with `training=True` in the same step (its statistics update there): the
+  `training=False` pass is a deliberate inference-mode pass, such as WGAN-GP's gradient penalty;
 - calls of another model than the one differentiated: a distillation teacher, an RL target network,
   the discriminator while the generator is trained, an EMA copy (`teacher(x, training=False)` with
   `tape.gradient(loss, student.trainable_variables)`);
@@ -217,9 +219,14 @@ with tf.GradientTape() as tape:
             return
         seen: set[int] = set()
         for region in kf.training_regions(module, project):
-            for call, obj, cmod, site in kf.region_model_calls(module, project, region):
+            calls = list(kf.region_model_calls(module, project, region))
+            # a model also run with training=True in the same step updates its statistics there: its
+            # training=False pass is a deliberate inference-mode pass (WGAN-GP's gradient penalty)
+            run_training = {obj for call, obj, _cmod, _site in calls
+                            if isinstance(e := kf.training_arg(call)[0], ast.Constant) and e.value is True}
+            for call, obj, cmod, site in calls:
                 expr, known = kf.training_arg(call)
-                if not known or expr is None:
+                if not known or expr is None or obj in run_training:
                     continue
                 if obj.rsplit(".", 1)[-1] in kf.frozen_names_in(module) | kf.frozen_names_in(cmod):
                     continue  # `base.trainable = False`: kept in inference mode on purpose (fine-tuning)

@@ -14,6 +14,7 @@ from typing import Iterable, Optional
 from bnguard.lint import config_values
 from bnguard.lint import keras_facts as kf
 from bnguard.lint.finding import Edit, Finding, Fix
+from bnguard.lint.imports import dotted
 from bnguard.lint.project import Module, Project, is_test_file
 from bnguard.lint.rules.base import Rule, RuleDoc, register
 from bnguard.lint.tf1_facts import identifier_words
@@ -191,7 +192,7 @@ x = keras.layers.BatchNormalization(momentum=0.9)(x)      # = 1 - 0.1
         if len(nums) != len(vals):
             return None
         bad = sorted(v for v in nums if 0 < v < THRESHOLD)
-        comment = kf.comments_at(module, call) if bad else ""
+        comment = kf.comments_at(module, call) + " " + _comments_at_definitions(project, sources) if bad else ""
         if _KNOWS_CONVENTION.search(comment) and not re.search(r"torch", comment, re.I):
             return None  # "the default 0.99 is too high in this case": a short memory chosen in this convention
         if not bad:
@@ -613,6 +614,32 @@ def _setting_values(where: Module, project: Project, expr: ast.expr) -> Optional
     if not vals or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
         return None
     return {round(1 - v, 10) for v in vals}
+
+
+def _comments_at_definitions(project: Project, sources: list[tuple[ast.expr, Module]]) -> str:
+    """The comments at the module-level definitions of the named constants a setting reads
+    (``BATCH_NORM_MOMENTUM = 0.1`` in a CONSTANTS.py, with the comment block above, on or right below
+    the line): where the author explains a value chosen once for the whole project."""
+    texts = []
+    for e, where in sources:
+        if not isinstance(e, (ast.Name, ast.Attribute)):
+            continue
+        q = where.imports.resolve(e) or dotted(e) or ""
+        # the module the name is read from: this one, or the one it is imported from (`from .settings import X`)
+        m = where if "." not in q else project.module_named(q.rsplit(".", 1)[0], where)
+        if m is None:
+            continue
+        names = {q.rsplit(".", 1)[-1]}
+        for stmt in m.tree.body:
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target] if isinstance(stmt, ast.AnnAssign) else []
+            if any(isinstance(t, ast.Name) and t.id in names for t in targets):
+                # the constant's name says what the comment is about (`BN_MOMENTUM = 0.1  # not the default`)
+                texts.append(" ".join(t.id for t in targets if isinstance(t, ast.Name)) + ": " + kf.comments_at(m, stmt))
+                j = stmt.end_lineno or stmt.lineno  # the comment block right below (0-based index of the next line)
+                while j < len(m.lines) and m.lines[j].strip().startswith("#") and j - stmt.lineno < 4:
+                    texts.append(m.lines[j])
+                    j += 1
+    return " ".join(texts)
 
 
 def _one_minus(expr: ast.expr) -> Optional[ast.expr]:

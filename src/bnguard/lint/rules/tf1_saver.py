@@ -10,6 +10,7 @@ from the trainable weights.
 from __future__ import annotations
 
 import ast
+import re
 from typing import Iterable, Optional
 
 from bnguard.lint.finding import Finding
@@ -28,6 +29,7 @@ WARM_STARTS = {"tensorflow.train.init_from_checkpoint"}
 # selects from TRAINABLE_VARIABLES only; a list of scope regexes selects from GLOBAL_VARIABLES.
 REGEX_WARM_STARTS = {"tensorflow.train.warm_start", "tensorflow.compat.v1.train.warm_start"}
 TRAINABLE_LISTS = {"tensorflow.trainable_variables", "tensorflow.compat.v1.trainable_variables"}
+MOVING_AVERAGE_LISTS = {"tensorflow.moving_average_variables", "tensorflow.compat.v1.moving_average_variables"}
 # Words showing the program takes care of the moving statistics itself: slim's
 # ``variables_collections=[TRAINABLE_VARIABLES]`` (facenet), the moving-average collection, a
 # model-variables saver. (A mere "moving_mean" is not one: code that reads the statistics by name
@@ -86,6 +88,12 @@ Also the same savers over a name whitelist of the global variables that holds on
 names (`[v for v in tf.global_variables() if v.op.name.split("/")[-1] in ("kernel", "bias", "gamma",
 "beta")]`, `"kernel" in v.name or ...`, `v.name.endswith(("kernel:0", ...))`, inline, through a name
 bound once or returned by a helper of the module): no moving_mean/moving_variance passes it.
+Also the slim-era list `tf.trainable_variables() + tf.moving_average_variables()` (with a global step at
+most beside them): tf.layers / tf.keras / contrib / slim batch norm never add their moving statistics
+to MOVING_AVERAGE_VARIABLES (only `ExponentialMovingAverage.apply()` fills it, and the old inception
+slim and sonnet batch norms), so in a program without those the list is the trainable variables
+again (measured with tf_keras 2.21: the resumed moving mean is back at 0). A Saver returned by a
+helper (`saver = make_saver()`) counts where the program uses that name.
 Also a checkpoint rewrite in one function (tensor2tensor-style averaging of the last checkpoints,
 merging): the model is rebuilt, `global_variables_initializer()` runs, the values read from checkpoints
 (`tf.train.load_variable`, `NewCheckpointReader(...).get_tensor`) are assigned (`v.assign`, `v.load`,
@@ -107,12 +115,14 @@ saver.save(sess, "model.ckpt")
         use_instead="""
 saver = tf.train.Saver()  # every global variable, the moving statistics included
 # or, to keep optimizer slots out:
-saver = tf.train.Saver(tf.trainable_variables() + tf.moving_average_variables())
+bn_stats = [v for v in tf.global_variables() if "moving_mean" in v.name or "moving_variance" in v.name]
+saver = tf.train.Saver(tf.trainable_variables() + bn_stats)
 """,
         not_flagged="""
 - Programs that handle the statistics themselves: slim's `variables_collections=[TRAINABLE_VARIABLES]`
-  (facenet), var lists extended with the `moving_mean`/`moving_variance` variables or
-  `tf.moving_average_variables()`, model-variable savers.
+  (facenet), var lists extended with the `moving_mean`/`moving_variance` variables,
+  `tf.moving_average_variables()` in a program that fills that collection (an ExponentialMovingAverage,
+  a hand-written or sonnet batch norm registering its statistics there), model-variable savers.
 - A program with another, unrestricted Saver (for a restricted restore: one that may restore); BN layers that always run in training mode (their moving
   statistics are never read); GAN / meta-learning / test-time-adaptation programs.
 - A name whitelist that also lists `moving_mean`/`moving_variance`, a blacklist (`"Adam" not in
@@ -140,16 +150,22 @@ saver = tf.train.Saver(tf.trainable_variables() + tf.moving_average_variables())
             if var_list is None or _global_call(var_list, module):
                 yield from self._fresh_statistics_saved(c, module, project)
                 continue
-            named = None if _trainable_only(var_list, module, c.scope) else _weights_by_name(var_list, module, c.scope)
-            if named is None and not _trainable_only(var_list, module, c.scope):
+            averaged = _trainable_plus_moving_averages(var_list, module, c.scope)
+            named = None if averaged or _trainable_only(var_list, module, c.scope) else _weights_by_name(var_list, module, c.scope)
+            if named is None and not averaged and not _trainable_only(var_list, module, c.scope):
                 continue
-            only = "tf.trainable_variables()" if named is None else (
+            only = "tf.trainable_variables()" if named is None and not averaged else (
                 "the variables whose names are " + "/".join(sorted(named)) + " (a name filter over the global "
-                "variables, which no moving_mean/moving_variance passes)")
+                "variables, which no moving_mean/moving_variance passes)") if not averaged else (
+                "tf.trainable_variables() + tf.moving_average_variables() (batch-norm layers do not register "
+                "their moving statistics in MOVING_AVERAGE_VARIABLES: only ExponentialMovingAverage.apply() "
+                "fills it)")
             program = same_program(module, project)
             program_modules = [m for m in project.modules if id(m) in program]
-            if any(m.mentions(w) for m in program_modules for w in _HANDLED_WORDS) \
-                    or any(_selects_moving_variables(m, strict=named is not None) for m in program_modules):
+            if averaged and any(_registers_moving_averages(m) for m in program_modules):
+                continue  # an EMA, sonnet-style or hand-written BN registers its variables there
+            if not averaged and any(m.mentions(w) for m in program_modules for w in _HANDLED_WORDS) \
+                    or any(_selects_moving_variables(m, strict=named is not None or averaged) for m in program_modules):
                 continue
             if deliberate_in_program(module, project):
                 continue
@@ -159,7 +175,7 @@ saver = tf.train.Saver(tf.trainable_variables() + tf.moving_average_variables())
                 continue
             ctx = train_context(project)
             trains = bool(ctx.trained_modules & program)
-            target = module.bound_name(c.node)
+            target = module.bound_name(c.node) or _name_of_returned_saver(c.node, module, program_modules)
             built = sites[0].where
             if any(_restore_unknown(k, program_modules) for k in others):
                 continue  # a full Saver that may restore: the statistics may come back through it
@@ -168,7 +184,7 @@ saver = tf.train.Saver(tf.trainable_variables() + tf.moving_average_variables())
                     f"this Saver writes only {only}: the batch-norm moving_mean/moving_variance "
                     f"(non-trainable; BN built at {built}) are not in its checkpoints, so the restored model "
                     "normalizes with the initial statistics (mean 0, variance 1); save every global variable "
-                    "(`tf.train.Saver()`) or add `tf.moving_average_variables()` to the list"))
+                    "(`tf.train.Saver()`) or add the moving_mean/moving_variance variables to the list"))
             elif not trains and ctx.initializer_modules & program and _restores(c.node, target, module, program_modules):
                 yield self.finding(module, c.node, (
                     f"this Saver restores only {only}: the batch-norm moving_mean/moving_variance "
@@ -593,6 +609,50 @@ def _single_value(name: str, module: Module, scope) -> Optional[ast.AST]:
     return values[0] if len(values) == 1 else None
 
 
+def _trainable_plus_moving_averages(expr: ast.AST, module: Module, scope, depth: int = 0) -> bool:
+    """``tf.trainable_variables() + tf.moving_average_variables()`` (with a global step ``[step]`` at
+    most beside them, inline or through a local name bound once): the list slim-era code believes holds
+    the batch-norm statistics. tf.layers / tf.keras / contrib batch norm never add their moving
+    mean/variance to MOVING_AVERAGE_VARIABLES (measured, tf_keras 2.21)."""
+    if depth > 3:
+        return False
+    if isinstance(expr, ast.Name):
+        value = _single_value(expr.id, module, scope)
+        return value is not None and _trainable_plus_moving_averages(value, module, scope, depth + 1)
+    parts: list = []
+
+    def flatten(e: ast.AST) -> None:
+        if isinstance(e, ast.BinOp) and isinstance(e.op, ast.Add):
+            flatten(e.left)
+            flatten(e.right)
+        else:
+            parts.append(e)
+    flatten(expr)
+    kinds = []
+    for part in parts:
+        if _trainable_call(part, module):
+            kinds.append("trainable")
+        elif _variable_list_call(part, module, MOVING_AVERAGE_LISTS, "MOVING_AVERAGE_VARIABLES"):
+            kinds.append("averages")
+        elif isinstance(part, (ast.List, ast.Tuple)) and len(part.elts) == 1 and "step" in (dotted(part.elts[0]) or ""):
+            kinds.append("step")
+        else:
+            return False
+    return "trainable" in kinds and "averages" in kinds
+
+
+def _registers_moving_averages(module: Module) -> bool:
+    """Does the module put variables in MOVING_AVERAGE_VARIABLES (an ExponentialMovingAverage,
+    ``tf.add_to_collection(tf.GraphKeys.MOVING_AVERAGE_VARIABLES, v)``, ``collections=[...]`` of a
+    hand-written or sonnet batch norm), or build batch norm by hand (``tf.nn.batch_normalization``)?"""
+    return any(module.mentions(w) for w in ("ExponentialMovingAverage", "nn.batch_normalization", "fused_batch_norm",
+                                            "sonnet", "snt.")) \
+        or module.mentions("MOVING_AVERAGE_VARIABLES") and bool(_REGISTERS_AVERAGES.search(module.unit.text))
+
+
+_REGISTERS_AVERAGES = re.compile(r"add_to_collections?\([^)]*MOVING_AVERAGE_VARIABLES|collections\s*=\s*\[[^\]]*MOVING_AVERAGE_VARIABLES")
+
+
 _DICT_WRITERS = {"update", "setdefault", "__setitem__", "pop", "popitem", "clear"}
 _WRAPPING_CALLS = {"list", "tuple", "sorted", "set"}
 
@@ -694,6 +754,8 @@ def _only_read_out(gen: ast.comprehension, module: Module) -> bool:
     ``.run(...)`` call or of ``print``?"""
     comp = module.parent(gen)
     bind = module.parent(comp)
+    if isinstance(bind, ast.Subscript) and bind.value is comp:
+        comp, bind = bind, module.parent(bind)  # `mm = [v for v in ... if "moving_mean" in v.name][0]`
     if not (isinstance(bind, ast.Assign) and bind.value is comp and len(bind.targets) == 1
             and isinstance(bind.targets[0], ast.Name)):
         return False
@@ -868,6 +930,20 @@ def _returned_value(call: ast.Call, module: Module):
     if len(returns) != 1 or returns[0].value is None:
         return None
     return returns[0].value, defs[0]
+
+
+def _name_of_returned_saver(saver_call: ast.Call, module: Module, modules: list) -> Optional[str]:
+    """``def make_saver(): return tf.train.Saver(...)`` called once as ``saver = make_saver()``: the
+    name the program uses for the returned Saver."""
+    if not isinstance(module.parent(saver_call), ast.Return):
+        return None
+    fn = module.scope_of(saver_call)
+    if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return None
+    names = {n.targets[0].id for m in modules for n in m.assignments
+             if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name)
+             and isinstance(n.value, ast.Call) and (dotted(n.value.func) or "").rsplit(".", 1)[-1] == fn.name}
+    return names.pop() if len(names) == 1 else None
 
 
 def _receiver_is(node: ast.AST, target: Optional[str], saver_call: ast.Call) -> bool:

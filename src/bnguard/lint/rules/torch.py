@@ -2421,9 +2421,31 @@ def _hands_back_its_argument(defs: list) -> bool:
             return False
         params = set(_params(node))
         returns = [r for r in ast.walk(node) if isinstance(r, ast.Return)]
-        if not returns or not all(isinstance(r.value, ast.Name) and r.value.id in params for r in returns):
+        # `return encoder, classifier`: a tuple of the parameters is the same objects handed back too
+        if not returns or not all(all(isinstance(e, ast.Name) and e.id in params for e in (
+                r.value.elts if isinstance(r.value, ast.Tuple) and r.value.elts else [r.value])) for r in returns):
             return False
     return True
+
+
+def _handed_back_argument(defs: list, call: ast.Call) -> Optional[ast.AST]:
+    """The expression ``call`` passes for the one parameter that every definition in ``defs`` (see
+    ``_hands_back_its_argument``) returns; None when they return different parameters or the call
+    does not pass it plainly."""
+    returned = set()
+    for node, _m in defs:
+        returned |= {r.value.id for r in ast.walk(node) if isinstance(r, ast.Return) and isinstance(r.value, ast.Name)}
+        positional = [a.arg for a in node.args.posonlyargs + node.args.args]
+    if len(returned) != 1 or len(defs) != 1:
+        return None
+    param = returned.pop()
+    for kw in call.keywords:
+        if kw.arg == param:
+            return kw.value
+    if param in positional and not any(isinstance(a, ast.Starred) for a in call.args):
+        i = positional.index(param)
+        return call.args[i] if i < len(call.args) else None
+    return None
 
 
 def _type_test_operand(n: ast.AST, m: Module) -> bool:
@@ -2647,8 +2669,22 @@ def _bn_mode_matters(ev: Event, project: Project) -> bool:
     memo = project.facts.setdefault("torch.bn_mode_matters", {})  # type: ignore[arg-type]
     memo_key = (frozenset(key_names(ev.key)), id(module))
     if memo_key not in memo:  # type: ignore[operator]
-        memo[memo_key] = _bn_evidence(ev.key, project, module) != "none" and not _bn_frozen_on_purpose(ev.key, project, module)  # type: ignore[index]
+        memo[memo_key] = _bn_evidence(ev.key, project, module) != "none" and not _bn_frozen_on_purpose(ev.key, project, module) \
+            and _passed_in_may_hold_bn(ev, project)  # type: ignore[index]
     return memo[memo_key]  # type: ignore[index]
+
+
+def _passed_in_may_hold_bn(ev: Event, project: Project) -> bool:
+    """For a parameter of the root function (``def train(encoder, loader)``), may what the project's
+    calls pass for it hold BatchNorm? Not when every call passes a model whose constructors build
+    none (``train(LeNetEncoder(), ...)``): eval() there only switches dropout. True when unsure."""
+    if not ev.key or len(ev.key) != 1 or not ev.key[0].startswith("$") or ev.key[0] == "$self":
+        return True
+    module, node = ev.sites[0]
+    scope = module.scope_of(node)
+    if scope is None or ev.key[0][1:] not in set(_params(scope)):
+        return True
+    return _passed_models_have_bn(scope, ev.key[0][1:], project, _flow(project)) is not False
 
 
 def _bn_frozen_on_purpose(key: Key, project: Project, module: Module) -> bool:
@@ -2785,7 +2821,10 @@ def _call_verdicts(value: ast.Call, m: Module, project: Project, depth: int) -> 
     if built_by_classmethod is not None:
         return built_by_classmethod
     if last in classes and _hands_back_its_argument(classes._candidates(last, m)[0]):
-        return []  # `model = train_one_epoch(model, ...)` returns the object it was given
+        # `model = train_one_epoch(model, ...)` returns the object it was given: no new object, unless
+        # the object handed in is built right there (`init_model(net=LeNetEncoder(), restore=...)`)
+        handed = _handed_back_argument(classes._candidates(last, m)[0], value)
+        return _call_verdicts(handed, m, project, depth + 1) if isinstance(handed, ast.Call) and depth < 3 else []
     if last in classes:
         bound = classes.bound_definition(last, m, value)
         has_bn = classes.has_bn(last, m) if bound is None else classes.definition_has_bn(bound, m, last)
@@ -3531,7 +3570,7 @@ callers.
                         break
                 if _mode_set_around(module, region, scope, events, key, call):
                     continue
-                alias = _alias_key(model_expr, scope, params)
+                alias = _alias_key(model_expr, scope, params, module)
                 if alias is not None and _mode_set_around(module, region, scope, events, alias, call):
                     continue  # `model = pretrained_model; model.eval()`: the flow keys the switch by the original
                 held = _property_target(module, model_expr, project)
@@ -4061,7 +4100,12 @@ def _scope_value_has_bn(name: str, scope, module: Module, project: Project, flow
     if not bound:
         return _ANY_SCOPE
     verdicts = _constructor_verdicts((name,), project, [module], within=scope)
-    return _combine(verdicts) if len(verdicts) == len(bound) else (True if any(v is True for v in verdicts) else None)
+    # a binding that builds no new object (`enc, clf = train_src(enc, clf, loader)` hands back what
+    # it was given, `DataParallel(net)` wraps it) leaves the verdict to the other bindings
+    renaming = sum(1 for n in bound if isinstance(v := same_object_base(_paired_value(n, {name})), ast.Call)
+                   and not _call_verdicts(v, module, project, depth))
+    return _combine(verdicts) if len(verdicts) == len(bound) - renaming and verdicts \
+        else (True if any(v is True for v in verdicts) else None)
 
 
 def _binding_targets_of(n: ast.AST) -> list[ast.AST]:
@@ -4085,13 +4129,12 @@ def _bound_to_lambda(name: str, scope: ast.AST) -> bool:
     return False
 
 
-def _alias_key(model_expr: ast.AST, scope, params: set[str]) -> Optional[Key]:
+def _alias_key(model_expr: ast.AST, scope, params: set[str], module: Module) -> Optional[Key]:
     """The key the mode flow gives ``model_expr`` when its head is a local alias of a parameter or an
-    attribute (``model = pretrained_model.visual.cnn``); None when it is no alias."""
-    if scope is None:
-        return None
+    attribute (``model = pretrained_model.visual.cnn``), or, in a script's module body (``scope``
+    None), of another module-level name (``model = srgan_generator``); None when it is no alias."""
     head = (dotted(model_expr) or "").split(".")[0]
-    aliases = _local_aliases(scope.body, params)
+    aliases = _local_aliases(scope.body if scope is not None else module.tree.body, params)
     if head not in aliases:
         return None
     return receiver_key(model_expr, aliases, params)[0]
