@@ -854,18 +854,7 @@ def _class_family(cls: ast.ClassDef, project: Project) -> set[str]:
     bases and its subclasses (an override), transitively. Every model class of a GAN collection
     has its own ``generator``: ``self.generator()`` of a BN-free model does not build another
     model's BN layers."""
-    def compute(p: Project) -> tuple[dict, dict, dict]:
-        bases: dict[str, set[str]] = defaultdict(set)
-        children: dict[str, set[str]] = defaultdict(set)
-        for m in p.modules:
-            for k in m.classes:
-                for b in k.bases:
-                    d = dotted(b)
-                    if d:
-                        bases[k.name].add(d.rsplit(".", 1)[-1])
-                        children[d.rsplit(".", 1)[-1]].add(k.name)
-        return bases, children, {}
-    bases, children, families = project.fact("tf1.class_bases", compute)
+    bases, children, families = project.fact("tf1.class_bases", _class_bases)
     family = families.get(cls.name)  # asked per call site: one walk per class name
     if family is not None:
         return family
@@ -883,6 +872,19 @@ def _class_family(cls: ast.ClassDef, project: Project) -> set[str]:
                 work.append(k)
     family = families[cls.name] = ancestors | descendants
     return family
+
+
+def _class_bases(p: Project) -> tuple[dict, dict, dict]:
+    bases: dict[str, set[str]] = defaultdict(set)
+    children: dict[str, set[str]] = defaultdict(set)
+    for m in p.modules:
+        for k in m.classes:
+            for b in k.bases:
+                d = dotted(b)
+                if d:
+                    bases[k.name].add(d.rsplit(".", 1)[-1])
+                    children[d.rsplit(".", 1)[-1]].add(k.name)
+    return bases, children, {}
 
 
 def _imports_project_module(m: Module, base: str) -> bool:
@@ -958,11 +960,52 @@ def _close(work: list, seen: set, ctx: TrainContext, project: Project) -> None:
                 targets = [f for f in plain if project.imports_name_from(from_module, name, f.module)]
             targets = targets or plain
         methods = ctx.methods_by_class.get(name, ()) if kind in ("name", "module") else ()  # ``Model(...)`` runs its methods
+        if kind != "name" and kind != "module":
+            # a method of a class nothing constructs (nor any subclass of it) never runs: a
+            # ``Network`` base's ``self._build()`` reaches only the subclasses the project builds
+            targets = [f for f in targets if f.cls is None or _class_constructed(f.cls.name, project)]
         for f in list(targets) + list(methods):
             if id(f.node) in seen:
                 continue
             seen.add(id(f.node))
             work.extend((_call_ref(c), f.module) for c in ctx.calls_by_scope.get(id(f.node), ()))
+
+
+def _class_constructed(name: str, project: Project) -> bool:
+    """May the project class ``name`` (or a subclass of it) be constructed: it is called, read other
+    than as a base class (a registry dict, a factory returning it, ``getattr``), or named in a
+    string (``__all__``, ``globals()[name]``)? Text in comments does not count: a commented-out
+    ``net = resnetv1(...)`` builds nothing."""
+    return name in project.fact("tf1.constructed_classes", _constructed_classes)
+
+
+def _constructed_classes(project: Project) -> set:
+    import re
+
+    bases, children, _families = project.fact("tf1.class_bases", _class_bases)
+    classes = {k.name for m in project.modules for k in m.classes}
+    live = {n for n in classes if project.call_sites(n)}
+    quoted = re.compile(r"""['"]([A-Za-z_]\w*)['"]""")
+    for m in project.modules:
+        rest = classes - live
+        if not rest:
+            break
+        live |= rest & set(quoted.findall(m.unit.text))
+        for n in rest & m.references.keys():
+            for r in m.references[n]:
+                parent = m.parent(r)
+                # ``super(Net, self)`` inside the class itself constructs nothing
+                if not (isinstance(parent, ast.ClassDef) and r in parent.bases) and not any(
+                        isinstance(a, ast.ClassDef) and a.name == n for a in m.ancestors(r)):
+                    live.add(n)
+                    break
+    work = list(live)  # a constructed subclass runs its bases' methods
+    while work:
+        for b in bases.get(work.pop(), ()):
+            if b not in live:
+                live.add(b)
+                work.append(b)
+    return live
 
 
 def _imported_project_modules(m: Module, project: Project) -> list[Module]:

@@ -1470,6 +1470,8 @@ class Flow:
                         continue  # an ambiguous callee may restore, never accuse
                     if constructs and ev.fresh:
                         continue
+                    if ev.kind == "step" and _steps_unpassed_default(fi, call, ev.key):
+                        continue  # `optimizer.step()` on an `optimizer=None` this call leaves out: never runs from here
                     ev = _decide_guards(ev, constants, call, forwarded)
                     if ev is None:
                         continue  # under a test this call's arguments make false: never runs from here
@@ -2357,6 +2359,29 @@ def _decide_guards(ev: Event, constants: dict[str, object], call: ast.Call,
             test = outer if outer is not None else f"{test}@{id(call)}"
         kept.append((test, pol))
     return replace(ev, guards=tuple(kept))
+
+
+def _steps_unpassed_default(fi: FunctionInfo, call: ast.Call, key: Key) -> bool:
+    """The optimizer a callee steps is its own parameter (``def pass_epoch(model, loader,
+    optimizer=None)``: ``optimizer.step()``) that this call does not pass, whose default is a
+    literal (``None``, ``False``) and that the callee never rebinds: ``None.step()`` cannot run, so
+    the step never happens through this call (an evaluation pass of a train/eval epoch helper)."""
+    if not key or not key[0].startswith("$") or key[0] == "$self":
+        return False
+    name = key[0][1:]
+    if any(isinstance(x, ast.Starred) for x in call.args) or any(k.arg is None for k in call.keywords):
+        return False  # *args / **kwargs may pass it
+    if name in call_arguments(fi, call)[1]:
+        return False
+    a = fi.node.args
+    positional = a.posonlyargs + a.args
+    defaults = dict(zip([p.arg for p in positional[len(positional) - len(a.defaults):]], a.defaults))
+    defaults.update((p.arg, d) for p, d in zip(a.kwonlyargs, a.kw_defaults) if d is not None)
+    default = defaults.get(name)
+    if not isinstance(default, ast.Constant) or default.value not in (None, False):
+        return False
+    body = fi.node.body
+    return name not in _assigned_names(body if isinstance(body, list) else [body])
 
 
 def _decide_exits(ev: Event, constants: dict[str, object], call: ast.Call) -> Event:

@@ -4291,6 +4291,33 @@ def _held_out_words(module: Module, site: ast.Call) -> set[str]:
     return {w for n in names for w in identifier_words(n)} & _HELD_OUT_WORDS
 
 
+# Class names of inference wrappers (``Predictor``, ``Evaluator``, ``InferenceModel``): a ``test`` class is
+# more often a unit test's than an evaluation's.
+_INFERENCE_CLASS_WORDS = (_EVAL_WORDS - {"test", "testing"}) | {"evaluator", "validator", "predictor", "inferencer",
+                                                                 "inferer", "serving", "serve"}
+
+
+def _inference_wrapper(module: Module, fn: FuncNode) -> Optional[str]:
+    """Why ``fn``, a method, runs a finished model only: its class is named for inference
+    (``Predictor``, ``Evaluator``) or restores a checkpoint (``from_bytes``, ``restore_checkpoint``,
+    an orbax ``restore``) — and no method of the class is named for training / recalibration,
+    computes a gradient or applies an optimizer update. None otherwise."""
+    cls = module.parent(fn)
+    if not isinstance(cls, ast.ClassDef):
+        return None
+    methods = [f for f in ast.walk(cls) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    if BatchStatsUpdatedInEvaluation._trains_by_name([cls.name] + [f.name for f in methods]) \
+            or any(_is_training_function(f) for f in methods):
+        return None
+    if set(identifier_words(cls.name)) & _INFERENCE_CLASS_WORDS:
+        return f"a method of `{cls.name}`, a class named for evaluation or inference"
+    restore = next((n for n in ast.walk(cls) if isinstance(n, ast.Call) and _restore_call(n)), None)
+    if restore is not None:
+        return (f"a method of `{cls.name}`, which restores a trained checkpoint "
+                f"({module.line_ref(restore.lineno)}) and never trains")
+    return None
+
+
 def _running_average_apply(project: Project, module: Module, flags: dict[str, set[bool]]) -> Optional[str]:
     """Where the program of ``module`` (the modules its imports connect it to) runs a model with its
     running averages (``model.apply(variables, x, train=False)``, ``partial(model.apply,
@@ -4336,10 +4363,14 @@ puts every BatchNorm of the model in training mode (`use_running_average=not tra
 the `__call__` default) — whose new statistics are thrown away (`logits, _ = ...`, `preds, updates
 = ...` with `updates` never read, `apply(...)[0]`), inside an evaluation: a function that computes no
 gradient and applies no update, is neither differentiated nor called from a training step, and
-is named for evaluation (`eval_step`, `validate`, `test_step`, `predict`...) or is called on
-held-out data (`compute_metrics(state=val_state, batch=val_batch)`, a call inside `for batch in
-val_loader`), also through `jax.jit` / `jax.pmap` wrappers — in a project that elsewhere runs the
-model with its running averages (`apply(..., train=False)`), i.e. whose deployed model reads them.
+is named for evaluation (`eval_step`, `validate`, `test_step`, `predict`...), is a method of an
+inference wrapper (a class named for evaluation or inference — `Predictor`, `AccuracyEvaluator`,
+`InferenceModel` — or one that restores a checkpoint with `from_bytes` / `restore_checkpoint` /
+an orbax `restore`, when no method of the class is named for training, takes a gradient or applies
+an optimizer update), or is called on held-out data (`compute_metrics(state=val_state,
+batch=val_batch)`, a call inside `for batch in val_loader`), also through `jax.jit` / `jax.pmap`
+wrappers — in a project that elsewhere runs the model with its running averages (`apply(...,
+train=False)`), i.e. whose deployed model reads them.
 For BNs built with `use_running_average=not self.is_mutable_collection("batch_stats")` the
 `mutable=` argument decides the mode (`mutable=True` or a list naming batch_stats: training).
 BN403 covers the evaluation that keeps the new statistics.
@@ -4382,6 +4413,8 @@ def compute_metrics(state, batch):
   built with `use_running_average=False`;
 - functions that merely take a held-out name without being named for evaluation when one of
   their calls runs in a training step; logging / preview hooks (`visualize`, `sample_images`);
+- methods of a class that restores a checkpoint and also trains (a resuming / fine-tuning object
+  with a `value_and_grad` step);
 - applies whose mode is not decided by one call argument every BN reads the same way; unit tests.
 """,
         versions=FLAX_VERSIONS,
@@ -4439,6 +4472,9 @@ def compute_metrics(state, batch):
                for f in chain):
             return None
         named = next((f for f in chain if set(identifier_words(f.name)) & _EVAL_WORDS), None)
+        wrapper = _inference_wrapper(module, chain[-1]) if named is None else None
+        if wrapper is not None:
+            named = chain[-1]
         outer = named or chain[-1]
         held_out = None
         for site_module, site in _calls_of_step(project, module, outer):
@@ -4446,6 +4482,8 @@ def compute_metrics(state, batch):
                 return None  # also run in a training step: its metrics of the step's own batch
             if named is None and held_out is None and _held_out_words(site_module, site):
                 held_out = f"called on held-out data at {site_module.line_ref(site.lineno)}"
+        if wrapper is not None:
+            return named, wrapper + ", no gradient, no update"
         if named is not None:
             return named, "named for evaluation, no gradient, no update"
         return (outer, held_out + ", no gradient, no update") if held_out else None

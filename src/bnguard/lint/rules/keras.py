@@ -3026,7 +3026,15 @@ Finds a call of a model that contains trainable BatchNormalization with a litera
   layers on, and it switches BN to training mode as well;
 - in a function given as an `on_*` hook (not `on_train_begin`) to `keras.callbacks.LambdaCallback`
   (a closure, a module function, or `self.<method>`), whatever the function that builds the
-  callback is called, when the model it calls contains BN and the hook itself does not train.
+  callback is called, when the model it calls contains BN and the hook itself does not train;
+- in a function exported as a serving signature of a SavedModel — given to `signatures=` of
+  `tf.saved_model.save` / `model.save` / `save_model` (directly, as `fn.get_concrete_function(...)`,
+  in a dict or list, through a `tf.function(fn)` wrapper; a method of the project `tf.Module` the
+  exported object is built from) or as the `fn` of a Keras 3 `ExportArchive.add_endpoint` — whatever
+  it is called, when it computes no gradient and applies no update: every request to the served
+  model, and any smoke test run on the signature before saving, normalizes with its own batch and
+  assigns it into the moving statistics (measured with Keras 3.15: a smoke test of the exported
+  `tf.Module` signature moves the trained model's moving mean).
 Also `model(x, training=True)` inside a `GradientTape` block whose every `tape.gradient(loss,
 sources)` in the function differentiates only variables the program created apart from the model
 (`self.temperature = tf.Variable(1.0)`, a `keras.Variable` perturbation, a list of such): post-hoc
@@ -3128,8 +3136,13 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
   BatchNormalization): l.trainable = False`, MC dropout done right); a copy made in the function (`clone_model`, `deepcopy`); a callback whose
   fitted model is not visible;
 - `training=False` with an always-on Dropout subclass (the recommended MC dropout), calls that
-  build a functional graph (`keras.Input` in the function), unit tests (`test_*` in test files),
+  build a functional graph (`keras.Input` in the function), unit tests (`test_*` in test files;
+  a script that only carries the `_test.py` suffix and holds no test is judged as a program),
   and TF1 graph code (a `Session`/`placeholder` module: BN105's domain);
+- exported signatures that train (the TFLite on-device training recipe's `train` signature with its
+  `GradientTape` and `apply_gradients`) or recalibrate the statistics on purpose (`recalibrate_bn`),
+  and a layer's own `call` / `__call__` exported as the signature (`model.call.get_concrete_function`):
+  the modes written inside a forward pass are the layer's design;
 - for a `call(..., training=True)` default: a result thrown away (a bare `model(x)` refreshing the
   statistics or building the model), a placeholder input (`tf.zeros`, `keras.Input`, random data),
   a model built in the same function and not trained or loaded before the call, module-level code
@@ -3154,7 +3167,7 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
     )
 
     def check(self, module: Module, project: Project) -> Iterable[Finding]:
-        if not kf.uses_keras(module) or is_test_file(module.path) or not _eager_keras(module):
+        if not kf.uses_keras(module) or _unit_test_module(module) or not _eager_keras(module):
             return
         path_parts = re.split(r"[/\\.]", project.relative_path(module))
         if mentions_deliberate_batch_stats(path_parts) and not _only_tta(path_parts):
@@ -3226,6 +3239,17 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
                 where = (f"in `{fn.name}`, a hook given to a Keras LambdaCallback (fit() runs it between its "
                          "steps, on data it was given)")
                 fix = None
+            elif kind == "serving":
+                smod, save = _serving_signatures(project)[id(fn)]
+                named = f"{_owner_name(module, fn)}.{fn.name}" if isinstance(module.parent(fn), ast.ClassDef) \
+                    else fn.name
+                where = (f"in `{named}`, a serving signature exported with the SavedModel "
+                         f"({project.relative_path(smod)}, {smod.line_ref(save.lineno)}) that computes no gradient "
+                         "and applies no update (every request, and any smoke test run on it before saving, goes "
+                         "through it)")
+                advice = "serve it with training=False"
+                fix = _replace_fix(module, expr, "False", "serve with training=False") \
+                    if isinstance(expr, ast.Constant) else None
             else:
                 named = f"{_owner_name(module, fn)}.{fn.name}" if fn.name in _DISPATCH_METHODS else fn.name
                 where = f"in `{named}`, which evaluates (no gradient, no update)"
@@ -3503,11 +3527,16 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
             else:
                 if cls is not None and _evaluator_dispatch(module, cls, chain[-1]):
                     kind, fn = "eval", chain[-1]
+        if kind is None:
+            exported = _serving_signatures(project)
+            fn = next((f for f in chain if id(f) in exported), scope)
+            if id(fn) in exported:
+                kind = "serving"
         if kind is None or (cls is None and fn.name.startswith("test_") and fn.name != "test_step"):
             return None
         if _trains_or_builds(module, fn):
             return None
-        if kind == "eval" and _called_from_training(project, module, fn):
+        if kind in ("eval", "serving") and _called_from_training(project, module, fn):
             return None
         return kind, fn
 
@@ -4295,6 +4324,102 @@ def _lambda_callback_hook(module: Module, chain: list[FuncNode]) -> Optional[Fun
                         and module.enclosing_class(c.node) is owner:
                     return fn
     return None
+
+
+def _unit_test_module(module: Module) -> bool:
+    """A test file (``test_x.py``, ``x_test.py``, ``conftest.py``) that holds tests: a ``test*``
+    function, a ``Test*`` / ``TestCase`` class, or a pytest / unittest import. A script that only
+    carries the suffix (``export_smoke_test.py`` with a ``main()``) collects nothing under pytest:
+    it is run as a program, and its model calls are judged as such."""
+    if not is_test_file(module.path):
+        return False
+    if module.imports.imports_any("pytest") or module.imports.imports_any("unittest"):
+        return True
+    for n in ast.walk(module.tree):
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name.lower().startswith("test"):
+            return True
+        if isinstance(n, ast.ClassDef) and (n.name.startswith("Test") or any(
+                (dotted(b) or "").endswith("TestCase") for b in n.bases)):
+            return True
+    return False
+
+
+def _serving_signatures(project: Project) -> dict:
+    """{id(function): (module, call)} for the functions a program exports as serving signatures of a
+    SavedModel: given to ``signatures=`` of ``tf.saved_model.save`` / ``model.save`` /
+    ``save_model`` (directly, as ``fn.get_concrete_function(...)``, or in a dict / list of them) or
+    as the ``fn`` of ``ExportArchive.add_endpoint``. A served signature is inference by definition:
+    whoever loads the SavedModel calls it on production inputs. Module functions (also nested ones
+    of the saving function, and ``tf.function(f)`` wrappers) and methods of the project classes the
+    receiver is bound to (``module.serve`` with ``module = ServingModule(model)``)."""
+    def compute(p: Project) -> dict:
+        out: dict = {}
+        for m in p.modules:
+            if _unit_test_module(m) or not (m.mentions("signatures") or m.mentions("add_endpoint")):
+                continue
+            for c in m.calls:
+                refs: list = []
+                given = kf.kwarg(c.node, "signatures")
+                if given is not None:
+                    refs.append(given)
+                if c.name == "add_endpoint":
+                    fn_arg = kf.kwarg(c.node, "fn")
+                    refs.append(fn_arg if fn_arg is not None else c.node.args[1] if len(c.node.args) > 1 else None)
+                while refs:
+                    r = refs.pop()
+                    if isinstance(r, ast.Dict):
+                        refs += r.values
+                    elif isinstance(r, (ast.List, ast.Tuple)):
+                        refs += r.elts
+                    elif isinstance(r, ast.Call) and isinstance(r.func, ast.Attribute) \
+                            and r.func.attr == "get_concrete_function":
+                        refs.append(r.func.value)
+                    elif isinstance(r, (ast.Name, ast.Attribute)):
+                        for fmod, f in _signature_functions(p, m, c.scope, r):
+                            if f.name not in ("call", "__call__"):  # a layer's own forward: its literal
+                                out.setdefault(id(f), (m, c.node))  # modes are its design, not a slip
+        return out
+    return project.fact("keras.serving_signatures", compute)
+
+
+def _signature_functions(project: Project, module: Module, scope: Optional[FuncNode], ref: ast.expr,
+                         depth: int = 0) -> list:
+    """The project functions (module, def) a signature reference names; [] when unknown."""
+    if depth > 2:
+        return []
+    if isinstance(ref, ast.Name):
+        owner = scope if scope is not None else module.tree
+        local = [n for n in ast.walk(owner) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+                 and n.name == ref.id and module.scope_of(n) is scope]
+        if local:
+            return [(module, local[0])]
+        values = kf._assignments(owner, ref.id)
+        if values:
+            out: list = []
+            for v in values:
+                if not isinstance(v, ast.Call):
+                    continue
+                if isinstance(v.func, ast.Attribute) and v.func.attr == "get_concrete_function":
+                    inner = v.func.value  # ``concrete = serve.get_concrete_function(spec)``
+                elif v.args and (module.imports.resolve(v.func) or "").endswith("function"):
+                    inner = v.args[0]  # ``serve = tf.function(_serve, input_signature=[...])``
+                else:
+                    continue
+                if isinstance(inner, (ast.Name, ast.Attribute)):
+                    out += _signature_functions(project, module, scope, inner, depth + 1)
+            return out
+        fmod, d = kf.resolve_def_in(project, module, ref)
+        return [(fmod, d)] if isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef)) and fmod is not None else []
+    if isinstance(ref, ast.Attribute):
+        out = []
+        for found in _classes_bound_to(module, project, ref.value) or ():
+            if found == "dynamic":
+                continue
+            cmod, cls = found
+            out += [(cmod, f) for f in cls.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+                    and f.name == ref.attr]
+        return out
+    return []
 
 
 def _evaluator_dispatch(module: Module, cls: ast.ClassDef, fn: FuncNode) -> bool:

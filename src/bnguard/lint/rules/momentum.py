@@ -129,6 +129,19 @@ x = keras.layers.BatchNormalization(momentum=0.9)(x)      # = 1 - 0.1
   field is followed through every construction of the class, also under an import alias
   (`from nets import Critic as D; D()`); a discriminator / critic class that nothing builds takes its
   field default (it would run inside the training steps only);
+- a BN stated to run in inference mode at its construction, so its statistics are never written
+  (TF1 `batch_normalization(..., training=False)` builds no update op, slim `is_training=False`,
+  Flax `use_running_average=True`). Not a Keras layer called with `training=False` in a functional
+  graph: Keras 3 replaces that value by the outer call's, so `fit` still updates it (measured with
+  Keras 3.15);
+- a Keras BN built only into models that load pretrained weights (`model.load_weights(...)` in the
+  builder or a project function calling it: a PyTorch port run on its converted checkpoint) and
+  that nothing in the program trains: every construction of the weight-loading builder (followed
+  through package re-exports, and up through functions handing its model back) sits in a module
+  with no `fit` / `train_on_batch` / `apply_gradients` / `minimize` / `GradientTape` / `backward`
+  / `compile` (keras-ocr's detector compiles its pretrained model for its users to fine-tune) and
+  no call of a routine named for training. A builder nothing in the project calls (a library model
+  its users may train) is still reported;
 - PyTorch BN (see BN304 for the opposite mistake);
 - a momentum whose comment (on its line or right above) weighs it against this framework's default
   or calls it deliberate ("the default 0.99 is too high in this case"): a short memory chosen in the
@@ -204,6 +217,9 @@ x = keras.layers.BatchNormalization(momentum=0.9)(x)      # = 1 - 0.1
                 if fit is not None:
                     return self._zero_then_trained(module, call, fit)
             return None
+        if isinstance(call, ast.Call) and kf.is_keras_bn_layer(module.imports.resolve(call.func)) \
+                and _pretrained_inference_only(module, project, call):
+            return None  # statistics loaded with pretrained weights, and nothing in the program trains the model
         expr, where = sources[0]
         m = bad[0]
         fix = None
@@ -681,9 +697,11 @@ def _statistics_never_read(module: Module, project: Project, call: ast.Call) -> 
         if flag is None:
             return False
         if training:
-            return kf.always_true(module, project, flag)
-        if kf.always_false(module, project, flag):
-            return True
+            # always training: the statistics are never read; always inference (``training=False``,
+            # ``is_training=False``): no update op exists, they are never written
+            return kf.always_true(module, project, flag) or kf.always_false(module, project, flag)
+        if kf.always_false(module, project, flag) or kf.always_true(module, project, flag):
+            return True  # use_running_average always False (never read) / always True (never updated)
         if kf.constant_values(module, project, flag) is not None:
             return False
         vals = _flax_field_flag_values(module, project, flag)  # construction through an import alias
@@ -694,6 +712,102 @@ def _statistics_never_read(module: Module, project: Project, call: ast.Call) -> 
             flag = _argument(parent, "training", 1)  # layer(inputs, training)
             return flag is not None and kf.always_true(module, project, flag)
     return False
+
+
+# Calls that train a Keras model, or prepare it for training (``compile`` with an optimizer: keras-ocr's
+# Detector compiles the pretrained model it builds so that its users can fit it).
+_TRAINING_CALLS = frozenset({"fit", "fit_generator", "train_on_batch", "apply_gradients", "minimize", "gradient",
+                             "backward", "compile"})
+_TRAINING_WORDS = frozenset({"train", "training", "fit", "finetune", "retrain"})
+
+
+def _pretrained_inference_only(module: Module, project: Project, call: ast.Call) -> bool:
+    """Is this Keras BN built only into models that load pretrained weights and that nothing in the
+    program trains? Its momentum then takes part in no computation: the moving statistics come with
+    the weights (``model.load_weights(...)`` in the builder, a port of a PyTorch model run on its
+    converted checkpoint), and only a training step would update them. Followed from the function
+    building the BN up through the project functions that call it (resolved by name, module-level
+    functions only) to the builders that load weights; every construction of such a builder must sit
+    in a module that never trains nor compiles (no ``fit``/``train_on_batch``/``apply_gradients``/
+    ``minimize``/``GradientTape``/``backward``/``compile``, no call of a routine named for training),
+    and a builder's model handed back by the function constructing it is followed to that function's
+    callers too. Not
+    when any builder on the way has no caller in the project (a library model users may train), nor
+    when a path reaches no weight load."""
+    fn = module.scope_of(call)
+    todo: list = [(module, fn, False)]
+    seen: set[int] = set()
+    found = False
+    while todo:
+        m, f, above = todo.pop()
+        if f is None or not isinstance(m.parent(f), ast.Module):
+            return False  # built at module level or in a method: whatever trains it is not followed
+        if id(f) in seen:
+            continue
+        seen.add(id(f))
+        if len(seen) > 64:
+            return False
+        loads = above or any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+                             and n.func.attr == "load_weights" for n in ast.walk(f))
+        sites = [c for c in project.call_sites(f.name) if _calls_function(project, c, m, f)]
+        if not sites:
+            return False
+        for site in sites:
+            if loads:
+                if _module_trains(project, site.module):
+                    return False
+                found = True
+                if site.scope is not None and _returned(site.module, site.scope, site.node):
+                    todo.append((site.module, site.scope, True))
+            else:
+                todo.append((site.module, site.scope, False))
+    return found
+
+
+def _calls_function(project: Project, site, module: Module, fn: ast.AST) -> bool:
+    """Does ``site`` call the module-level function ``fn`` of ``module``: resolved to it, or a name
+    imported through a package's re-exports that can only be it (``from ..models import Net``)?"""
+    d = kf.resolve_def(project, site.module, site.node.func)
+    if d is not None:
+        return d is fn
+    f = site.node.func
+    if not isinstance(f, ast.Name):
+        return False
+    name, importer = f.id, site.module
+    for _hop in range(4):  # a package ``__init__`` re-exporting it (``from .higher_hrnet import Net``)
+        imported = importer.imports.aliases.get(name, "")
+        if "." not in imported.lstrip("."):
+            return False
+        source = project.module_named(imported.lstrip(".").rsplit(".", 1)[0], importer)
+        if source is None or source is importer:
+            return False
+        name, importer = imported.rsplit(".", 1)[-1], source
+        if source is module:
+            return name == getattr(fn, "name", None)
+    return False
+
+
+def _returned(module: Module, fn: ast.AST, call: ast.Call) -> bool:
+    """Does ``fn`` hand back the value of ``call`` (``return call`` or a name bound to it)?"""
+    parent = module.parent(call)
+    names = {t.id for t in parent.targets if isinstance(t, ast.Name)} if isinstance(parent, ast.Assign) else set()
+    for r in ast.walk(fn):
+        if isinstance(r, ast.Return) and r.value is not None and (
+                r.value is call or any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(r.value))):
+            return True
+    return False
+
+
+def _module_trains(project: Project, module: Module) -> bool:
+    def compute(p: Project) -> set[int]:
+        out: set[int] = set()
+        for m in p.modules:
+            if m.mentions("GradientTape") or any(
+                    c.name in _TRAINING_CALLS or set(identifier_words(c.name or "")) & _TRAINING_WORDS
+                    for c in m.calls):
+                out.add(id(m))
+        return out
+    return id(module) in project.fact("momentum.training_modules", compute)
 
 
 # A GAN's discriminator / critic runs only inside the training steps (the default mode of its field).

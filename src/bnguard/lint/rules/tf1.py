@@ -433,6 +433,10 @@ with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
   (one restricted to `var_list=[perturbation]`, an attack on the input, does not).
 - Builders whose flag parameter is passed `True` at some call site anywhere in the project, or whose
   function is passed around (callbacks, `tf.make_template`, `model_fn=`): the value is unknown.
+- Methods of a class that nothing in the project constructs (never called, read or named in a string,
+  nor any subclass of it): a base class's `self._image_to_head()` reaches only the subclasses the
+  training script builds, not a sibling backbone left for another configuration. This holds for the
+  training reach of every TF1 rule.
 - Deliberately frozen BN: `trainable=False` on the layer, or fine-tuning that restores a pretrained
   backbone (`init_from_checkpoint`, `assign_from_checkpoint_fn`, `get_variables_to_restore`, a Saver
   with a `var_list`), or a fixed feature extractor whose output reaches everything else only through
@@ -1834,6 +1838,153 @@ def _update_ops_tied_to_side_op(consumer, program: set, project: Project) -> Opt
     return None
 
 
+# --- a bare optimizer op handed to a resumed run through a graph collection -----------------------
+_TRAIN_OP_KEY = "train_op"  # the value of ``GraphKeys.TRAIN_OP``; ``Optimizer.minimize`` adds its op to it
+
+
+def _collection_key(expr: Optional[ast.AST], module: Module) -> Optional[str]:
+    """The collection a key expression names: a string, or ``GraphKeys.TRAIN_OP``; None otherwise."""
+    if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
+        return expr.value
+    if isinstance(expr, ast.Attribute) and expr.attr == "TRAIN_OP" and (dotted(expr.value) or "").endswith("GraphKeys"):
+        return _TRAIN_OP_KEY
+    return None
+
+
+def _collection_fetch(g, project: Project) -> Optional[tuple[str, bool]]:
+    """(key, first only) when the ``get_collection(key)`` call ``g`` (or its ``[0]``) is fetched by a
+    ``run`` of the same function, directly or through a name bound to it there."""
+    m, node = g.module, g.node
+    key = _collection_key(node.args[0] if node.args else _kw_or_pos(node, "key", 0), m)
+    if key is None:
+        return None
+    value, first = node, False
+    parent = m.parent(node)
+    if isinstance(parent, ast.Subscript) and parent.value is node:
+        if not (isinstance(parent.slice, ast.Constant) and parent.slice.value in (0, -1)):
+            return None
+        value, first = parent, parent.slice.value == 0
+        if not first:
+            return None
+    name = m.bound_name(value)
+    owner = g.scope if g.scope is not None else m.tree
+    for r in ast.walk(owner):
+        if not (isinstance(r, ast.Call) and isinstance(r.func, ast.Attribute) and r.func.attr == "run"):
+            continue
+        fetch = r.args[0] if r.args else next((kw.value for kw in r.keywords if kw.arg == "fetches"), None)
+        if fetch is None:
+            continue
+        if any(n is value or (name is not None and isinstance(n, ast.Name) and n.id == name) for n in ast.walk(fetch)):
+            return key, first
+    return None
+
+
+def _collection_entries(key: str, project: Project, within: Optional[set]) -> Optional[list]:
+    """``(value, module, call)`` for every ``add_to_collection(s)`` of ``key`` in the modules ``within``
+    (all when None); None when some addition's key cannot be read or the collection is also filled
+    through ``get_collection_ref``."""
+    out = []
+    for name in ("add_to_collection", "add_to_collections"):
+        for c in project.call_sites(name):
+            if within is not None and id(c.module) not in within:
+                continue
+            if not c.node.args and not c.node.keywords:
+                continue
+            keys = c.node.args[0] if c.node.args else _kw_or_pos(c.node, "name" if name == "add_to_collection" else "names", 0)
+            items = keys.elts if name == "add_to_collections" and isinstance(keys, (ast.List, ast.Tuple)) else [keys]
+            read = [_collection_key(k, c.module) for k in items]
+            if None in read:
+                return None
+            if key in read:
+                value = c.node.args[1] if len(c.node.args) > 1 else _kw_or_pos(c.node, "value", 1)
+                out.append((value, c.module, c))
+    for c in project.call_sites("get_collection_ref"):
+        if within is not None and id(c.module) not in within:
+            continue
+        if _collection_key(c.node.args[0] if c.node.args else None, c.module) in (key, None):
+            return None
+    return out
+
+
+def _optimizer_op(expr: Optional[ast.AST], m: Module, project: Project, scope) -> Optional[ast.Call]:
+    """The TF1 ``Optimizer.minimize``/``apply_gradients`` call an added value is (directly, or a
+    name bound once in its function to it)."""
+    if isinstance(expr, ast.Name):
+        owner = scope if scope is not None else m.tree
+        binds = [n for n in ast.walk(owner) if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For, ast.With))
+                 and expr.id in _names_bound_by(n)]
+        if len(binds) != 1 or not isinstance(binds[0], ast.Assign):
+            return None
+        expr = binds[0].value
+    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) \
+            and expr.func.attr in ("minimize", "apply_gradients") and _v1_optimizer(expr, m, project):
+        return expr
+    return None
+
+
+def _reimported_bare_train_ops(project: Project) -> dict:
+    """A script that resumes training from a checkpoint's meta graph (``import_meta_graph``) and runs
+    the op it finds in a collection (``get_collection("train_op")[0]``), when that collection holds a
+    bare ``Optimizer.minimize``/``apply_gradients`` op while the training script runs the BN update
+    ops only through another op (``tf.group(minimize, *update_ops)``): after the resume the update ops
+    never run and the moving statistics stay where the first run left them. ``minimize`` adds its own
+    op to ``GraphKeys.TRAIN_OP``, so ``get_collection(TRAIN_OP)[0]`` is the bare op too.
+    ``{id(module): [(node, message)]}``, reported where the bare op enters the collection."""
+    def compute(p: Project) -> dict:
+        out: dict = {}
+        ctx = train_context(p)
+        for k in p.call_sites("import_meta_graph"):
+            if not (k.qualname or "").startswith("tensorflow."):
+                continue
+            for g in k.module.calls:
+                if g.name not in ("get_collection", "get_collection_ref") or g.scope is not k.scope:
+                    continue
+                fetched = _collection_fetch(g, p)
+                if fetched is None:
+                    continue
+                key, first = fetched
+                # the training script is the resuming one's own program, or else any script of the project
+                within: Optional[set] = same_program(k.module, p)
+                ops = [(o.node, o.module, o.node) for o in ctx.train_ops if o.name in ("minimize", "apply_gradients")
+                       and _v1_optimizer(o.node, o.module, p)]
+                if not any(id(o[1]) in within for o in ops):
+                    within = None
+                ops = [o for o in ops if within is None or id(o[1]) in within]
+                added = _collection_entries(key, p, within)
+                if added is None:
+                    continue
+                entries = [(_optimizer_op(v, m, p, m.scope_of(c.node)), m, c.node) for v, m, c in added]
+                if key == _TRAIN_OP_KEY:  # minimize/apply_gradients add their op first
+                    if first and (len(ops) != 1 or any(m is not ops[0][1] or c.lineno < ops[0][0].lineno
+                                                       for _, m, c in entries)):
+                        continue  # which op comes first cannot be told
+                    entries = ops + entries
+                if not entries or (first and key != _TRAIN_OP_KEY and len(entries) != 1):
+                    continue
+                judged = entries[:1] if first else entries
+                if any(op is None or _train_op_is_wired(op, m, p) for op, m, _ in judged):
+                    continue
+                op, m, at = judged[0]
+                program = same_program(m, p)
+                if not any(id(c.module) in program for c in ctx.update_consumers):
+                    continue  # nothing runs the update ops at all: the train op itself is reported
+                sites = [s for s in _update_sites(p) if id(s.module) in program and site_in_graph_of(s, m, p)]
+                if not sites:
+                    continue
+                spelled = ast.unparse(g.node) + ("[0]" if first else "")
+                how = ("goes into the `GraphKeys.TRAIN_OP` collection (`minimize`/`apply_gradients` add their own op "
+                       "to it, ahead of anything added later)" if at is op else f"goes into the `{key}` collection")
+                out.setdefault(id(m), []).append((at, (
+                    f"the bare optimizer op `{ast.unparse(op)}` ({m.where(op.lineno)}) {how}, and {k.module.where(g.node.lineno)} resumes training from the meta graph "
+                    f"(`import_meta_graph`) by running `{spelled}`: that op does not wait for the batch-norm update "
+                    f"ops (the BN layer at {sites[0].where} puts them in UPDATE_OPS, and only the op that groups them "
+                    "runs them), so after the resume the moving statistics stop updating; put the grouped train op "
+                    "in the collection, or build the optimizer op under "
+                    "`tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS))`")))
+        return out
+    return project.fact("tf1.reimported_bare_train_ops", compute)
+
+
 def _v1_optimizer_class(call: ast.AST, module: Module) -> Optional[str]:
     """``tf.train.AdamOptimizer(...)`` / ``tf.compat.v1.train.MomentumOptimizer(...)``: the class name
     of a TF1 optimizer constructor (it creates no graph op: slots and the update ops of training come
@@ -2377,6 +2528,14 @@ feed leaves every BN layer's flag placeholder at a False default (or feeds False
 step feeds it True (`sess.run(update_ops, feed_dict=data_feed(batch))` after the step). A layer with
 a tensor flag picks its decay at run time: in inference mode its update assigns each moving statistic
 its own value, so the statistics never move although the ops run at every step.
+
+Also reported: a bare `Optimizer.minimize`/`apply_gradients` op (no `control_dependencies` on the
+update ops) that goes into a graph collection (`tf.add_to_collection("train_step", minimize_op)`) while
+the training loop runs the update ops only through another op (`tf.group(minimize_op, *update_ops)`),
+when a script resumes from the checkpoint's meta graph (`tf.train.import_meta_graph`) and runs the
+op it takes from that collection (`tf.get_collection("train_step")[0]`): after the resume the update
+ops never run. `minimize` adds its own op to `GraphKeys.TRAIN_OP` ("train_op") first, so
+`get_collection(tf.GraphKeys.TRAIN_OP)[0]` is that bare op even when the grouped op is added later.
 """,
         why="""
 The moving mean and variance are updated by separate assign ops. In graph mode an op runs only if a
@@ -2449,6 +2608,8 @@ with tf.control_dependencies(update_ops):
     def check(self, module: Module, project: Project) -> Iterable[Finding]:
         yield from self._handwritten_ema_not_run(module, project)
         yield from self._handwritten_ema_never_applied(module, project)
+        for node, message in _reimported_bare_train_ops(project).get(id(module), ()):
+            yield self.finding(module, node, message)
         ctx = train_context(project)
         if id(module) not in ctx.trained_modules:
             return
@@ -4096,7 +4257,11 @@ Also a `placeholder_with_default(True)` flag, fed False by the training script's
 graph exported for serving where nothing can feed it: a graph frozen with
 `convert_variables_to_constants` whose output nodes project code runs after `tf.import_graph_def`
 without mapping or feeding the flag, or a SavedModel signature (`simple_save`,
-`predict_signature_def`) whose inputs leave the flag out.
+`predict_signature_def`) whose inputs leave the flag out. Likewise a graph exported for serving
+(`simple_save`, `SavedModelBuilder.add_meta_graph_and_variables`, `convert_variables_to_constants`,
+a TFLite converter `from_session`) in which every batch norm is always in training mode: the export
+builds the network with its flag always true (a literal, the slim default), or re-imports the
+training script's meta graph (`import_meta_graph`) instead of building an inference graph.
 Also a hand-written batch norm that normalizes with `tf.nn.moments(x, axes=[0, ...])` (the batch axis
 included) passed straight to `tf.nn.batch_normalization`, with no moving average, no branch and no
 mode parameter, in a network that is trained and then run on validation/test data.
@@ -4142,7 +4307,8 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
   placeholder, an evaluation configuration) or that share no variables with the trained network.
 - Exported graphs whose flag name appears in any string of the exporting or serving program
   (`input_map={'is_training:0': tf.constant(False)}`, a feed by tensor name), signatures that list the
-  flag, input maps that cannot be read.
+  flag, input maps that cannot be read. Exports of a graph in which some batch norm can be in
+  inference mode (a flag parameter some caller passes False), and exports whose code builds no BN.
 - Hand-written normalization over the non-batch axes (instance/group/layer norm), hand-written BN with a
   moving average or a training-flag parameter, and evaluation runs that feed no validation/test data (a
   GAN sampler fed noise).
@@ -4175,6 +4341,7 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
         yield from self._flag_bound_true_for_every_call(module, project)
         yield from self._evaluation_mode_in_training(module, project, dropped)
         yield from self._exported_with_training_default(module, project, dropped)
+        yield from self._exported_always_training(module, project, dropped)
         yield from self._fed_true_at_evaluation(module, project, dropped)
         eval_modules = project.fact("tf1.eval_modules", _eval_modules)
         if not eval_modules:
@@ -4240,6 +4407,41 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
                 "request with batch statistics instead of the moving averages; map the flag to False "
                 "(`input_map={'is_training:0': tf.constant(False)}`), add it to the signature inputs, or export a "
                 "graph built with training=False"))
+
+    def _exported_always_training(self, module: Module, project: Project, dropped: set) -> Iterable[Finding]:
+        """A graph exported for serving (``simple_save``, a ``SavedModelBuilder``'s
+        ``add_meta_graph_and_variables``, ``convert_variables_to_constants``, a TFLite converter
+        ``from_session``) in which every batch norm is always in training mode: the export builds
+        the network itself, or re-imports the training script's meta graph (``import_meta_graph``)
+        instead of building an inference graph. Nothing a serving client feeds can switch those
+        layers, so every request is normalized with its own batch's statistics."""
+        exports = _serving_exports(project)
+        if not exports:
+            return
+        mine = [s for s in bn_sites_in(module, project) if s.api != "keras" and id(s) not in dropped
+                and V.always_true_values(s.flag)]
+        if not mine:
+            return
+        for c in exports:
+            sites = _exported_sites(c, project)
+            if not sites or not all(V.always_true_values(s.flag) for s in sites) \
+                    or any(_flag_named_for_batch_stats(s, project)
+                           or _branch_chooses_mode(s, bn_sites_in(s.module, project)) for s in sites):
+                continue
+            how = ("re-imports the training graph (`import_meta_graph`) and exports it"
+                   if _reimports_meta_graph(c) is not None else "exports the graph that builds it")
+            for site in mine:
+                if id(site) in dropped or not any(s is site for s in sites):
+                    continue
+                dropped.add(id(site))  # one finding per layer
+                flag = _describe_flag(site) + (_default_taken(site, project)
+                                               or _true_passed_by(site, project, site.module))
+                yield self.finding(module, site.node, (
+                    f"batch norm is always in training mode ({flag}), as is every batch norm of the "
+                    f"graph, and {c.module.where(c.node.lineno)} {how} for serving with `{c.name}`: nothing "
+                    "a client feeds can switch these layers, so the served model normalizes each request with its "
+                    "own batch's statistics and never reads the trained moving averages; export a graph built "
+                    "with training=False (or a training flag that defaults to False)"))
 
     def _handwritten_without_statistics(self, module: Module, project: Project, eval_modules) -> Iterable[Finding]:
         """A hand-written BN (``tf.nn.moments`` over the batch axis fed straight into
@@ -4915,6 +5117,83 @@ def _served_without_flag(site: BNSite, ph: V.Placeholder, project: Project) -> O
                 return (f"the graph frozen at {c.module.where(c.node.lineno)} is imported and run without the flag",
                         k.module.where(k.node.lineno))
     return None
+
+
+# Calls that write a graph for a serving/inference consumer, with the session's graph as it is.
+_SERVING_EXPORTS = frozenset({"simple_save", "add_meta_graph_and_variables", "convert_variables_to_constants",
+                              "from_session"})
+
+
+def _serving_exports(project: Project) -> list:
+    def compute(p: Project) -> list:
+        out = []
+        for m in p.modules:
+            if not any(m.mentions(w) for w in _SERVING_EXPORTS):
+                continue
+            for c in m.calls:
+                if c.name not in _SERVING_EXPORTS or is_unit_test(m, c.scope):
+                    continue
+                if c.name == "add_meta_graph_and_variables" or (c.qualname or "").startswith("tensorflow."):
+                    out.append(c)
+        return out
+    return project.fact("tf1.serving_exports", compute)
+
+
+def _reimports_meta_graph(c) -> Optional[ast.Call]:
+    """The ``import_meta_graph`` call of the function (or module level) around the export ``c``."""
+    for k in c.module.calls:
+        if k.name == "import_meta_graph" and k.scope is c.scope and (k.qualname or "").startswith("tensorflow."):
+            return k.node
+    return None
+
+
+def _exported_sites(c, project: Project) -> Optional[list]:
+    """The (non-Keras) BN sites of the graph the export call ``c`` writes: those the code around it
+    builds, or, when that code builds none and re-imports a meta graph, those of the trained graph
+    (the checkpoint's meta graph is the training script's). None when it cannot be told."""
+    key = f"tf1.exported_sites:{id(c.node)}"
+
+    def compute(p: Project):
+        sites = [s for s in bn_sites(p) if s.api != "keras"]
+        if _reimports_meta_graph(c) is None:
+            return [s for s in sites if _export_builds(s, c, p)]
+        if any(_export_builds(s, c, p, callers=False) for s in sites):
+            return None  # builds a network as well as importing one
+        # the checkpoint's graph is built by the exporting script's own program, or else by any
+        # training script of the project (all of whose layers must then be always training)
+        program = same_program(c.module, p)
+        trained = [s for s in sites if is_trained(s.node, s.module, p)]
+        return [s for s in trained if id(s.module) in program] or trained or None
+    return project.fact(key, compute)
+
+
+def _export_builds(site: BNSite, c, project: Project, callers: bool = True) -> bool:
+    """Is the BN ``site`` built by the code around the export call ``c``: its function, the
+    functions that call that one (a ``save_servable(sess, ...)`` helper called by the trainer) when
+    ``callers``, and what they call; the module's own code and what it calls for a module-level export."""
+    if c.scope is None or isinstance(c.scope, ast.Lambda):
+        return site_in_graph_of(site, c.module, project)
+    key = f"tf1.export_reach:{id(c.scope)}:{callers}"
+
+    def compute(p: Project) -> tuple:
+        ctx = train_context(p)
+        owners = {id(c.scope)}
+        work = [(_call_ref(k), c.module) for k in c.module.calls if k.scope is c.scope and k.name]
+        modules = set()
+        for k in p.call_sites(getattr(c.scope, "name", "")) if callers else ():
+            if k.scope is None:
+                modules.add(id(k.module))
+                work.extend((_call_ref(o), k.module) for o in k.module.calls if o.scope is None and o.name)
+            else:
+                owners.add(id(k.scope))
+                work.extend((_call_ref(o), k.module) for o in k.module.calls if o.scope is k.scope and o.name)
+        seen: set = set()
+        _close(work, seen, ctx, p)
+        return owners | seen, modules
+    reach, modules = project.fact(key, compute)
+    if id(site.module) in modules and site.module.scope_of(site.node) is None:
+        return True
+    return any(id(f) in reach for f in enclosing_functions(site.node, site.module))
 
 
 def _runs_outputs(k, outputs: set) -> bool:

@@ -23,7 +23,7 @@ from bnguard.lint.imports import dotted
 from bnguard.lint.memo import per_node
 from bnguard.lint.project import Module, Project, is_test_file, is_unit_test
 from bnguard.lint.rules.base import Rule, RuleDoc, register
-from bnguard.lint.torchflow import (_SAME_OBJECT_METHODS, _UNDECIDED, ELEMENT, LOOP_TYPES, PLAIN_BASES, Event, Flow, Key,
+from bnguard.lint.torchflow import (_SAME_OBJECT_METHODS, _UNDECIDED, EACH, ELEMENT, LOOP_TYPES, PLAIN_BASES, Event, Flow, Key,
                                     _assigned_names, _local_aliases, _named_params, _params, _star_imports, call_arguments, conflicting, key_names,
                                     _self_attributes_from_names, is_optimizer_step, mode_call, parameter_freezes, receiver_key, same_object,
                                     same_object_base, stepped_optimizer, train_override_blocks, _constant_arguments, _decide_guards,
@@ -69,6 +69,19 @@ _DELIBERATE_SUBSTR = re.compile(
     r"track_running_stats|mc_?dropout|dropout_?sampl", re.I)
 _DELIBERATE_PARTS = {"tent", "tta", "mcd", "adapt", "adaptation", "adaptive", "bayes", "bayesian", "recalibrate"}
 _DELIBERATE_PATH = re.compile(r"(^|[/_\-])(tent|adabn|(?<!domain_)(?<!domain-)adapt\w*|tta|recalib\w*|calib\w*|precise_bn|update_bn)([/_\-.]|$)", re.I)
+# Words of test-time adaptation in a module's text: what a ``tta`` path must also show to name it.
+_ADAPTATION_WORDS = re.compile(r"(?<![A-Za-z])(tent|cotta|adabn|adapt|adapts|adapted|adapting|adaptation)(?![A-Za-z])", re.I)
+
+
+def _deliberate_evaluation_path(project: Project, module: Module) -> bool:
+    """Does the module's path name test-time adaptation / recalibration (train-mode passes on
+    purpose)? ``tta`` alone is ambiguous: test-time augmentation (flipped and cropped copies run in
+    eval mode) as often as adaptation; it counts only when the module's text speaks of adaptation."""
+    path = project.relative_path(module)
+    found = [m.group(2).lower() for m in _DELIBERATE_PATH.finditer(path)]
+    if not found:
+        return False
+    return any(word != "tta" for word in found) or bool(_ADAPTATION_WORDS.search(module.unit.text))
 _OPTIMIZER_CTOR = re.compile(r"(^torch\.optim\.|Optimizer$|^SGD$|^Adam|^RMSprop$|^Adagrad$|^LARS|^LAMB|optim)", re.I)
 _LIGHTNING = ("lightning", "pytorch_lightning", "lightning.pytorch")
 _KERAS_ROOTS = ("keras", "tf_keras")
@@ -3038,6 +3051,11 @@ def _callers_set_eval(fi_node: ast.AST, key: Key, project: Project, flow: Flow, 
         # an eval() that runs before this call: earlier in the caller, or anywhere in a loop around it
         # (unless the call's first run is known to be in train mode: that eval() comes too late for it)
         site_loops = [a for a in site.module.ancestors(site.node) if isinstance(a, LOOP_TYPES)]
+        restore = _restored_to_train(caller_events, ckey, site.node.lineno)
+        if restore is not None:
+            # a helper run before this call evaluated the object and then left it in train mode
+            project.facts.setdefault("torch.caller_restores", {})[(id(fi_node), key)] = restore  # type: ignore[index]
+            continue
         if any(e.kind == "eval" and same_object(e.key, ckey) and e.sites[0][1].lineno < site.node.lineno
                for e in caller_events):
             return True
@@ -3049,6 +3067,29 @@ def _callers_set_eval(fi_node: ast.AST, key: Key, project: Project, flow: Flow, 
         if site.scope is not None and _kept_in_eval_by_constructor(site.module, site.scope, ckey, flow):
             return True
     return False
+
+
+def _restored_to_train(events: list[Event], key: Key, line: int) -> Optional[Event]:
+    """The ``train()`` that leaves ``key`` in train mode at ``line``: the last mode switch of the
+    object before ``line`` (``events``: one function's summary, in order) is an unconditional
+    ``train()`` of the whole object run by a called helper after its own ``eval()`` of it (a
+    ``validate(model)`` / flip-TTA helper ending with ``model.train()`` instead of restoring the mode
+    it found). Whatever eval() came before that call no longer holds. None otherwise (a conditional
+    restore ``model.train(was_training)``, a train() written in the function itself: chosen there)."""
+    before = [e for e in events if e.kind in ("train", "eval", "bnfreeze", "bnfreeze?") and not e.fresh
+              and e.key is not None and same_object(e.key, key) and getattr(e.sites[0][1], "lineno", 0) < line]
+    if not before:
+        return None
+    last = before[-1]
+    if last.kind != "train" or len(last.sites) < 2 or last.guards or last.exits or last.key[-1] == ELEMENT:
+        return None
+    names = [c.lstrip("$%") for c in last.key if c != EACH]
+    if not names or names[-1] not in key_names(key):
+        return None  # ``model.head.train()``: a part of the object, maybe one without BatchNorm
+    if not any(e.kind == "eval" and e.sites[0][1] is last.sites[0][1] and same_object(e.key, last.key)
+               for e in before[:-1]):
+        return None  # the helper trains (or only switches to train): not an evaluation leaving train mode
+    return last
 
 
 def _caller_aliases(module: Module, scope, params: set, project: Project) -> dict:
@@ -3372,6 +3413,49 @@ def _collects_outputs(region: ast.AST, scope: Optional[ast.AST], project: Projec
 _TRAIN_DATA = re.compile(r"train", re.I)
 
 
+def _star_import_binds_other(site, fi, project: Project) -> bool:
+    """Is ``evaluate(...)`` in another module bound by that module's ``from score import *`` to
+    ``score.evaluate``, not to ``fi``: the name is not imported by itself, every star import there
+    is of a project module other than ``fi``'s, and one of them defines the name at its top level."""
+    func = site.node.func
+    if not isinstance(func, ast.Name) or site.module is fi.module or func.id in site.module.imports.aliases:
+        return False
+    sources = []
+    for st in site.module.tree.body:
+        if isinstance(st, ast.ImportFrom) and any(a.name == "*" for a in st.names):
+            source = project.module_named(st.module, site.module) if st.module and not st.level else None
+            if source is None or source is fi.module:
+                return False
+            sources.append(source)
+    return any(isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and st.name == func.id
+               for source in sources for st in source.tree.body)
+
+
+def _over_own_training_data(module: Module, call: ast.AST, model_expr: ast.AST, region: ast.AST,
+                            scope: Optional[ast.AST], project: Project) -> bool:
+    """Does the innermost loop around ``call`` in the evaluation region (the region itself when it is
+    the loop; not the training loop around a no_grad block that draws a test batch) run over the training data itself
+    (``for x, y in train_loader``, or a ``loader`` parameter every caller fills with one:
+    ``evaluate(net, train_loader)``, training accuracy)? In train mode BatchNorm then folds only the
+    data it trains on into its running statistics: nothing foreign reaches them."""
+    model_names = {n.id for n in ast.walk(model_expr) if isinstance(n, ast.Name)}
+    child: ast.AST = call
+    for a in module.ancestors(call):
+        if a is scope or isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            return False
+        loop = a if isinstance(a, (ast.For, ast.AsyncFor)) and child is not a.iter else \
+            a.generators[0] if isinstance(a, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)) \
+            and child not in a.generators else None
+        if loop is not None:
+            if model_names & {t.id for t in ast.walk(loop.target) if isinstance(t, ast.Name)}:
+                return False  # ``m(x) for m in members``: a loop over models, not over data
+            return _over_training_data(loop.iter, scope, project)
+        if a is region:
+            return False
+        child = a
+    return False
+
+
 def _over_training_data(iterable: ast.AST, scope: Optional[ast.AST], project: Project) -> bool:
     """Does the loop run over training data: a name saying so, or a parameter every caller fills
     with one (``init_memory(train_loader, model)``)?"""
@@ -3384,9 +3468,33 @@ def _over_training_data(iterable: ast.AST, scope: Optional[ast.AST], project: Pr
     names = {n.id for n in ast.walk(iterable) if isinstance(n, ast.Name)} & set(_params(scope))
     if not names:
         return False
-    bound = [call_arguments(fi, site.node)[1] for site in project.call_sites(scope.name)]
-    return any(bound and all(name in b and _TRAIN_DATA.search(ast.unparse(b[name])) for b in bound)
+    # the calls that may run this function (not another module's ``evaluate`` of the same name)
+    bound = [(site, call_arguments(fi, site.node)[1]) for site, _unique in _flow(project).callers_of(scope)
+             if site.scope is not scope and not _star_import_binds_other(site, fi, project)]
+    return any(bound and all(name in b and (_TRAIN_DATA.search(ast.unparse(b[name])) or _stepped_over(site, b[name]))
+                             for site, b in bound)
                for name in names)
+
+
+def _stepped_over(site, arg: ast.AST) -> bool:
+    """Is ``arg`` (a name in the calling function) the data that function trains on: a loop over it
+    (``for xb, yb in task_loader``, also through ``enumerate`` / a progress bar) runs backward() or an
+    optimizer step?"""
+    if not isinstance(arg, ast.Name):
+        return False
+    for n in ast.walk(site.scope if site.scope is not None else site.module.tree):
+        if isinstance(n, (ast.For, ast.AsyncFor)):
+            it = n.iter
+            while isinstance(it, ast.Call) and it.args and (dotted(it.func) or "").rsplit(".", 1)[-1] in (
+                    "enumerate", "tqdm", "iter", "trange", "track"):
+                it = it.args[0]
+            if isinstance(it, ast.Name) and it.id == arg.id and _has_training_call(n):
+                targets = {t.id for t in ast.walk(n.target) if isinstance(t, ast.Name)}
+                # ``for member in members: member.parameters()...``: a loop over models, not over data
+                return not any(isinstance(c, ast.Call) and isinstance(base := (c.func.value if isinstance(c.func, ast.Attribute)
+                                                                             else c.func), ast.Name)
+                               and base.id in targets for c in ast.walk(n))
+    return False
 
 
 @register
@@ -3427,7 +3535,10 @@ loop: the validation phase runs the model in train mode. And a shared epoch func
 mode from a parameter (`if mode == "train": model.train() elif mode == "valid": model.eval()`, also
 `mode in (...)`) called with a constant that none of its switches accepts and that turns its
 backward / optimizer step off (`run_epoch(model, val_batches, "val")`): that forward-only pass keeps
-the train mode of the call before it.
+the train mode of the call before it. And an eval() undone by a helper: the last mode switch before
+the evaluation (in the function or in a caller) is a called helper that puts the model in eval mode
+and ends with an unconditional `model.train()` instead of restoring the mode it found (a validation
+or flip-TTA helper shared with the training loop), so an `eval()` before that call no longer holds.
 Flax NNX models too: a model whose class holds `nnx.BatchNorm` in its default (training) mode, run
 forward by a function named for evaluation that computes no gradient (directly or through a helper such
 as `loss_fn(model, x, y)`), or in a loop over held-out data, in a program that trains it with nnx and
@@ -3486,6 +3597,12 @@ else, a helper that sets the mode) or an `eval()` anywhere in its function. A mo
 switch accepts (an `else: model.eval()`), that still trains, or a call after the caller's own `eval()`.
 For restored weights: a script that also trains (resumes),
 a model handed to another call (an evaluation engine may set its mode), generators, unit tests.
+A pass over the training data itself (`for x, y in train_loader`, or a loader parameter every caller
+fills with the data it trains on: `evaluate(net, train_loader)` for training accuracy, also a local
+the caller's own stepping loop runs over): only the data BN trains on reaches its statistics. A helper
+that restores the mode it found (`was = m.training` ... `m.train(was)`), or an `eval()` after the
+helper call. A path naming test-time adaptation (`tent`, `adapt`, `recalib`...; `tta` only when the
+file also speaks of adaptation: it means test-time augmentation as often).
 A program whose every BatchNorm is built with `momentum=1` (or `track_running_stats=False`) and that
 never calls `eval()`: the running buffers hold only the last batch and are never read, every pass
 normalises with its own batch on purpose (the transductive BN of Relation Network / MAML few-shot
@@ -3530,7 +3647,7 @@ callers.
             if helper_only and not _helper_of_evaluations(module, scope, project, flow):
                 continue
             if scope is not None and (_deliberate_train_mode(scope.name) or is_unit_test(module, scope)) \
-                    or _DELIBERATE_PATH.search(project.relative_path(module)):
+                    or _deliberate_evaluation_path(project, module):
                 continue  # deliberate train mode, or a unit test checking outputs (not an evaluation)
             if _project_drops_running_stats(project, module):
                 continue  # track_running_stats=False: there are no running statistics to absorb anything
@@ -3579,9 +3696,12 @@ callers.
                 if (dotted(model_expr) or "").startswith("self.") and key != ("$self",) \
                         and _mode_set_around(module, region, scope, events, ("$self",), call):
                     continue  # self.eval() in a method: Module.eval() recurses into self.model_base
-                if scope is not None and _global_left_in_eval(module, scope, key, flow, project):
+                # a helper called here evaluated the model and left it in train mode: no eval() from
+                # the constructor, a global or a caller reaches the pass
+                own_restore = _restored_to_train(events, key, region.lineno)
+                if scope is not None and own_restore is None and _global_left_in_eval(module, scope, key, flow, project):
                     continue
-                if scope is not None and _kept_in_eval_by_constructor(module, scope, key, flow):
+                if scope is not None and own_restore is None and _kept_in_eval_by_constructor(module, scope, key, flow):
                     continue  # ``self.model = model.eval()`` in ``__init__``, never switched back by a method
                 if _derived_from_evaluated(module, scope, key, events, call):
                     continue
@@ -3599,7 +3719,7 @@ callers.
                                           for e in events):
                     continue  # another model is put in eval mode here: a companion of unknown class left
                     # alone (a text encoder, a LayerNorm tower) is most likely one without BatchNorm
-                if scope is not None and _callers_set_eval(scope, key, project, flow):
+                if scope is not None and own_restore is None and _callers_set_eval(scope, key, project, flow):
                     continue
                 if scope is not None and (key[0].startswith("$") or (dotted(model_expr) or "").startswith("self.")) \
                         and _never_used(scope.name, project):
@@ -3612,6 +3732,8 @@ callers.
                     continue  # ``self.model = model`` of an object nothing in the project builds: its builder chooses
                 if no_grad_region and _helper_of_training_steps(module, scope, project, flow):
                     break  # a no_grad helper of the training steps: a target / teacher pass, part of the step
+                if _over_own_training_data(module, call, model_expr, region, scope, project):
+                    continue  # evaluated on the data it trains on: nothing foreign reaches the statistics
                 reported.add((id(scope), key))
                 each = model_expr is not call.func and isinstance(call.func, ast.Name) and _MODEL_LIST_NAME.search(text)
                 switch = f"for m in {text}: m.eval()" if each else f"{text}.eval()"
@@ -3626,6 +3748,23 @@ callers.
                         f"layers use batch statistics and fold the evaluation data into their running statistics. "
                         f"Call `{switch}` instead (if the program evaluates in train mode on purpose, e.g. batch-size-1 "
                         f"instance statistics, say so with `# noqa: BN303`).", severity="error" if has_bn else "warning")
+                    break
+                restore = own_restore or (project.facts.get("torch.caller_restores") or {}).get((id(scope), key))  # type: ignore[union-attr]
+                if restore is not None and _program_bn_keeps_no_running_average(project, module):
+                    break  # ``BatchNorm2d(c, track_running_stats=False)`` only: batch statistics in either mode
+                if restore is not None:
+                    helper = restore.sites[0][1]
+                    where = restore.sites[0][0].line_ref(helper.lineno)
+                    where = where if restore.sites[0][0] is module else f"{restore.sites[0][0].path}, {where}"
+                    yield self.finding(
+                        module, call,
+                        f"`{text}` is run{' under no_grad()' if no_grad_region else ''} for evaluation in train mode: "
+                        f"`{ast.unparse(helper)}` at {where} puts it in eval "
+                        f"mode and then back in train mode with `{ast.unparse(restore.node)}` instead of restoring the mode "
+                        f"it found, so the earlier eval() no longer holds: its BatchNorm layers use batch statistics and "
+                        f"fold the evaluation data into their running statistics. Call `{switch}` before this pass (or "
+                        f"let the helper restore the previous mode: `was_training = m.training` ... "
+                        f"`m.train(was_training)`).", severity="error" if has_bn else "warning")
                     break
                 yield self.finding(
                     module, call,
@@ -4487,6 +4626,22 @@ def _program_keeps_no_running_average(project: Project, module: Module) -> bool:
     return memo[component]  # type: ignore[index]
 
 
+def _program_bn_keeps_no_running_average(project: Project, module: Module) -> bool:
+    """Is every BatchNorm the program builds one with ``track_running_stats=False`` (or
+    ``momentum=1``)? Then train and eval mode normalise alike and nothing is folded into statistics
+    that are ever read (ENAS's shared CNN)."""
+    memo = project.facts.setdefault("torch.bn_keeps_no_running_average", {})  # type: ignore[arg-type]
+    component = project.import_component(module)
+    if component not in memo:  # type: ignore[operator]
+        verdicts = []
+        for m in _program_modules(project, module):
+            verdicts.append(_last_batch_bn_only(m))
+            if verdicts[-1] is False:
+                break
+        memo[component] = any(v is True for v in verdicts) and not any(v is False for v in verdicts)  # type: ignore[index]
+    return memo[component]  # type: ignore[index]
+
+
 def _program_modules(project: Project, module: Optional[Module]) -> list[Module]:
     """The modules of ``module``'s program (its import component); every module when unknown. Where a
     model is built is looked up there: another script's ``model = Net()`` in the same folder says
@@ -4539,12 +4694,17 @@ def _mode_set_around(module: Module, region: ast.AST, scope, events: list[Event]
     start, end = region.lineno, region.end_lineno or region.lineno
     loops = [a for a in module.ancestors(region) if isinstance(a, LOOP_TYPES)]
     eval_named = scope is not None and _EVAL_FUNC.search(scope.name)
+    # ``model.eval(); validate(model)`` with validate() ending in ``model.train()``: the switches before
+    # that helper call no longer hold, and its train() is no mode chosen for this pass
+    restored = _restored_to_train(events, key, start) is not None
     for e in events:
         if not same_object(e.key, key):
             continue
         line = getattr(e.sites[0][1], "lineno", 0)
+        if restored and line < start:
+            continue
         if e.kind == "eval":
-            if line < start or line < call.lineno or any(lp in loops for lp in e.loops):
+            if line < start or line < call.lineno or not restored and any(lp in loops for lp in e.loops):
                 return True
         elif e.kind == "train" and not e.fresh:  # a newly built model is not a mode chosen for the pass
             if line < start and _training_switch_copied_into_evaluation(module, region, scope, events, e, key):

@@ -24,7 +24,10 @@ from bnguard.lint.rules.torch import (
     _DELIBERATE_PATH, PYTORCH_VERSIONS, _bn_classes, _callers_set_eval, _class_def, _deliberate_train_mode, _flow,
     _is_lightning, _model_has_bn, _never_used, _uses_torch,
 )
-from bnguard.lint.torchflow import LOOP_TYPES, Event, _builds_new_module, _named_params, guard_of, receiver_key, same_object, same_object_base
+from bnguard.lint.torchflow import (
+    LOOP_TYPES, Event, _builds_new_module, _named_params, call_arguments, guard_of, is_optimizer_step, receiver_key, same_object,
+    same_object_base,
+)
 
 TRACERS = {"torch.jit.trace": "torch.jit.trace", "torch.jit.trace_module": "torch.jit.trace_module",
            "torch.export.export": "torch.export.export"}
@@ -276,7 +279,7 @@ class RunningStatsLeftBehind(Rule):
     summary = ("a BatchNorm model's state carried over by its parameters only (a named_parameters() checkpoint "
                "loaded with strict=False, a pruned / converted BN given weight and bias but not running_mean / "
                "running_var): the receiving model normalizes with the initial 0 / 1 statistics.")
-    triggers = ("named_parameters", "weight", "DataParallel", ".eval(")
+    triggers = ("named_parameters", "weight", "DataParallel", ".eval(", "vector_to_parameters")
     fact_triggers = ("reset_running_stats",)
     doc = RuleDoc(
         what="""
@@ -295,7 +298,13 @@ Finds the state of a BatchNorm model handed on through its parameters alone:
   bare model with `load_state_dict(..., strict=False)`, the loading function renaming no key;
 - the running statistics reset (`m.reset_running_stats()` in a walk over `model.modules()` that
   selects `hasattr(m, "reset_running_stats")` or BatchNorm classes, directly or in a helper) when the
-  next use of the model is `model.eval()` and a forward pass, with no `train()` in between.
+  next use of the model is `model.eval()` and a forward pass, with no `train()` in between;
+- a snapshot of the parameters alone (`[p.detach().clone() for p in model.parameters()]`, a dict of
+  `named_parameters()` copies, `parameters_to_vector(model.parameters())`, also returned by a helper)
+  written back into `model.parameters()` (`p.copy_(s)` / `p.data = s` in a `zip` or `named_parameters()`
+  loop, `vector_to_parameters`, also in a helper) after optimizer steps of the model in train mode
+  that run between the two: a throw-away pass (LR range test, trial update rolled back), with no
+  step after the restore.
 """,
         why="""
 `running_mean` and `running_var` are buffers, not parameters: `named_parameters()` does not contain
@@ -305,6 +314,10 @@ the trained ones: its outputs are shifted and scaled wrongly, often to chance-le
 any error. A wrapper's `state_dict()` names every key `module.<name>`: loaded into the bare model with
 `strict=False`, no key matches and nothing at all is loaded. `reset_running_stats()` sets the
 statistics back to 0 / 1; evaluated right after, with no training batch in between, the model uses them.
+A parameters-only snapshot restored after a throw-away training pass rolls the weights back but not
+the running statistics (nor `num_batches_tracked`) that the pass's train-mode forwards moved: the real
+training and its first evaluations start from the statistics of the discarded pass, NaN / inf for good
+when an LR range test ran until the loss diverged.
 """,
         example="""
 torch.save({n: p.detach() for n, p in model.named_parameters()}, "weights.pt")
@@ -335,7 +348,9 @@ functions that also write the running statistics, copy buffers (`named_buffers`,
 under an `if`, loaded into a wrapper, or loaded by a function that renames / filters keys (`"module."`,
 `consume_prefix_in_state_dict_if_present`, `.items()`, `.replace(`); a reset followed by forward passes
 in train mode (precise BN, `update_bn`), by a `train()`, or that selects other classes (`isinstance(m,
-Meter)`).
+Meter)`); a parameter snapshot whose function also saves buffers / a `state_dict`, that is updated
+between (slow weights, averages), whose pass runs with the model or its BN layers in eval mode, or
+that is followed by more optimizer steps (meta-learning inner loops rolled back before the meta step).
 """,
         versions=PYTORCH_VERSIONS,
     )
@@ -351,6 +366,37 @@ Meter)`).
             yield from self._wrapper_prefixed_loads(module, project)
         if module.mentions("eval") and _stats_resetters(project):
             yield from self._reset_then_evaluated(module, project)
+        if module.mentions("parameters") and _SNAPSHOT_WORDS.search(module.unit.text):
+            yield from self._restored_after_throwaway_pass(module, project)
+
+    # -- shape 5: a parameters-only snapshot restored after a throw-away training pass ---------------
+    def _restored_after_throwaway_pass(self, module: Module, project: Project) -> Iterable[Finding]:
+        for fi in module.functions:
+            if isinstance(fi.node, ast.Lambda) or is_unit_test(module, fi.node):
+                continue
+            walker = _SnapshotRestores(module, project, fi)
+            snaps = walker.snapshots()
+            if not snaps:
+                continue
+            for text, name, restore in walker.restores(snaps):
+                model_text, snap = snaps[name]
+                if model_text != text or snap.lineno >= restore.lineno:
+                    continue
+                if any(w in t for t in walker.texts for w in _BUFFER_WORDS):
+                    continue  # the buffers are saved / restored (or the whole state) somewhere here
+                if not walker.throwaway_pass(text, name, snap, restore):
+                    continue
+                if not _bn_model(module, project, fi.node, ast.parse(text, mode="eval").body):
+                    continue
+                yield self.finding(module, snap, (
+                    f"this snapshot holds only the parameters of `{text}`, and {module.line_ref(restore.lineno)} "
+                    f"copies them back after optimizer steps of `{text}` in train mode (a throw-away pass: LR range "
+                    f"test, trial step): the BatchNorm running_mean / running_var (and num_batches_tracked) of that "
+                    f"pass are buffers, not parameters, and stay in `{text}`, so the following training and evaluation "
+                    f"start from the statistics of the discarded pass (NaN / inf ones if it diverged). Snapshot "
+                    f"`copy.deepcopy({text}.state_dict())` and restore it with `load_state_dict`, or include "
+                    f"`{text}.buffers()`"))
+                break
 
     # -- shape 4: running statistics reset, then the model evaluated with them -----------------------
     def _reset_then_evaluated(self, module: Module, project: Project) -> Iterable[Finding]:
@@ -929,3 +975,252 @@ def _zip_partner_of_bn(module: Module, fn: ast.AST, name: str, anchor: ast.AST) 
                         and b.test.args[0].id in others and "BatchNorm" in ast.unparse(b.test.args[1]):
                     return True
     return False
+
+
+# -- BN313 shape 5: a parameters-only snapshot restored after a throw-away training pass -----------
+# (an LR range test, a trial step, a sweep: ``saved = [p.detach().clone() for p in model.parameters()]``,
+# train-mode steps, ``for p, s in zip(model.parameters(), saved): p.copy_(s)``). The forward passes
+# of that pass moved the BatchNorm buffers, which the snapshot does not hold.
+
+_BUFFER_WORDS = ("buffers", "running_mean", "running_var", "state_dict", "num_batches_tracked",
+                 "reset_running_stats", "deepcopy(self", "deepcopy(model")
+_PARAM_WRITES = ("copy_", "set_")
+# a parameter copy or a write into a tensor: a file with neither holds no snapshot restored here
+_SNAPSHOT_WORDS = re.compile(r"\.clone\(|deepcopy\(|parameters_to_vector|\.copy_\(|\.set_\(|\.data\s*(?:=[^=]|\[)")
+
+
+def _parameters_of(e: ast.AST) -> Optional[ast.AST]:
+    """The module of ``X.parameters()`` / ``X.named_parameters()`` (also in ``list(...)``)."""
+    if isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id in ("list", "tuple") \
+            and len(e.args) == 1 and not e.keywords:
+        return _parameters_of(e.args[0])
+    if isinstance(e, ast.Call) and isinstance(e.func, ast.Attribute) and e.func.attr in ("parameters", "named_parameters") \
+            and not e.args and all(k.arg == "recurse" for k in e.keywords):
+        return e.func.value
+    return None
+
+
+def _copies(e: ast.AST, var: str) -> bool:
+    """Does ``e`` make a copy of the tensor ``var`` (``p.detach().clone()``, ``p.data.clone()``,
+    ``copy.deepcopy(p)``, ``torch.clone(p)``)?"""
+    if not any(isinstance(n, ast.Name) and n.id == var for n in ast.walk(e)):
+        return False
+    return any(isinstance(n, ast.Call) and (isinstance(n.func, ast.Attribute) and n.func.attr == "clone"
+                                             or (dotted(n.func) or "").rsplit(".", 1)[-1] in ("deepcopy", "clone"))
+               for n in ast.walk(e))
+
+
+def _parameter_snapshot(value: ast.AST) -> Optional[ast.AST]:
+    """The module whose parameters ``value`` copies (and nothing else): a list / dict / generator
+    comprehension of copies over ``X.parameters()`` / ``X.named_parameters()``,
+    ``copy.deepcopy(list(X.parameters()))``, ``parameters_to_vector(X.parameters())``."""
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id in ("list", "tuple", "dict") \
+            and len(value.args) == 1 and isinstance(value.args[0], ast.GeneratorExp):
+        value = value.args[0]
+    if isinstance(value, (ast.ListComp, ast.GeneratorExp, ast.DictComp)) and len(value.generators) == 1:
+        g = value.generators[0]
+        src = _parameters_of(g.iter)
+        elt = value.value if isinstance(value, ast.DictComp) else value.elt
+        var = g.target.elts[-1] if isinstance(g.target, ast.Tuple) and g.target.elts else g.target
+        if src is not None and isinstance(var, ast.Name) and _copies(elt, var.id):
+            return src
+        return None
+    while isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr in ("clone", "detach") \
+            and not value.args:
+        value = value.func.value  # parameters_to_vector(...).clone()
+    if isinstance(value, ast.Call) and len(value.args) == 1 and not value.keywords:
+        last = (dotted(value.func) or "").rsplit(".", 1)[-1]
+        if last in ("deepcopy", "parameters_to_vector"):
+            return _parameters_of(value.args[0])
+    return None
+
+
+def _restore_writes(body: list, var: str) -> bool:
+    """Does the loop body write the parameter ``var`` in place (``var.copy_(..)``, ``var.data.copy_(..)``,
+    ``var.data = ..``, ``var.data[...] = ..``, ``var[...] = ..``, ``var.set_(..)``)?"""
+    for n in ast.walk(ast.Module(body=body, type_ignores=[])):
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _PARAM_WRITES \
+                and (dotted(n.func.value) or "") in (var, var + ".data"):
+            return True
+        if isinstance(n, ast.Assign):
+            for t in n.targets:
+                base = t.value if isinstance(t, ast.Subscript) else t
+                if (dotted(base) or "") in (var + ".data",) or isinstance(t, ast.Subscript) and dotted(base) == var:
+                    return True
+    return False
+
+
+def _parameter_restore(st: ast.AST, snaps: set[str]) -> Optional[tuple[ast.AST, str]]:
+    """(module, snapshot name) when ``st`` writes the parameters of a module back from one of the
+    snapshot names: ``for p, s in zip(X.parameters(), saved): p.copy_(s)``, ``for n, p in
+    X.named_parameters(): p.data.copy_(saved[n])``, ``vector_to_parameters(saved, X.parameters())``."""
+    def names_in(e: ast.AST) -> set[str]:
+        return {n.id for n in ast.walk(e) if isinstance(n, ast.Name)} & snaps
+
+    if isinstance(st, ast.Call) and (dotted(st.func) or "").rsplit(".", 1)[-1] == "vector_to_parameters" \
+            and len(st.args) == 2 and isinstance(st.args[0], ast.Name) and st.args[0].id in snaps:
+        src = _parameters_of(st.args[1])
+        return (src, st.args[0].id) if src is not None else None
+    if not isinstance(st, ast.For):
+        return None
+    it, target = st.iter, st.target
+    if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "zip" and len(it.args) == 2 \
+            and isinstance(target, ast.Tuple) and len(target.elts) == 2 and all(isinstance(t, ast.Name) for t in target.elts):
+        for i in (0, 1):
+            src, other = _parameters_of(it.args[i]), it.args[1 - i]
+            if src is not None and isinstance(other, ast.Name) and other.id in snaps \
+                    and _restore_writes(st.body, target.elts[i].id):  # type: ignore[attr-defined]
+                return src, other.id
+        return None
+    if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "enumerate" and len(it.args) == 1:
+        it = it.args[0]
+    src = _parameters_of(it)
+    var = target.elts[-1] if isinstance(target, ast.Tuple) and target.elts else target
+    if src is None or not isinstance(var, ast.Name) or not _restore_writes(st.body, var.id):
+        return None
+    used = set().union(*(names_in(n) for n in st.body)) if st.body else set()
+    return (src, next(iter(used))) if len(used) == 1 else None
+
+
+def _callee_text(text: str, fi, call: ast.Call) -> Optional[str]:
+    """A callee's module text (``self.model``, ``net``) in the terms of the caller's ``call``."""
+    head, _, rest = text.partition(".")
+    self_name, passed = call_arguments(fi, call)
+    if self_name is not None and head == self_name:
+        recv = call.func.value if isinstance(call.func, ast.Attribute) else None
+        base = dotted(recv) if recv is not None else None
+        return f"{base}.{rest}" if base and rest else base
+    arg = passed.get(head)
+    base = dotted(arg) if arg is not None else None
+    return (f"{base}.{rest}" if rest else base) if base else None
+
+
+def _unique_callee(flow, module: Module, call: ast.Call, scope, word: str = ""):
+    """The one project function ``call`` runs; with ``word``, only one whose source holds it (checked
+    by name first: most calls name no project function holding it, and are not resolved)."""
+    f = call.func
+    name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
+    defs = flow.project.functions(name) if name is not None else []
+    if not defs or word and not any(word in _function_text(d) for d in defs):
+        return None
+    cands, unique = flow.resolve(module, call, scope)
+    return cands[0] if unique and len(cands) == 1 and flow.function_info.get(id(cands[0].node)) is not None else None
+
+
+def _returned_snapshot(fi) -> Optional[str]:
+    """The module text whose parameters ``fi`` returns a copy of (``return [p.clone() for p in
+    self.model.parameters()]``, or a name bound to that)."""
+    bound: dict[str, str] = {}
+    for n in ast.walk(fi.node):
+        if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name):
+            src = _parameter_snapshot(n.value)
+            if src is not None and dotted(src):
+                bound[n.targets[0].id] = dotted(src)  # type: ignore[assignment]
+    for n in ast.walk(fi.node):
+        if isinstance(n, ast.Return) and n.value is not None:
+            src = _parameter_snapshot(n.value)
+            if src is not None:
+                return dotted(src)
+            if isinstance(n.value, ast.Name) and n.value.id in bound:
+                return bound[n.value.id]
+    return None
+
+
+def _function_text(fi) -> str:
+    m = fi.module
+    return "\n".join(m.lines[fi.node.lineno - 1:getattr(fi.node, "end_lineno", fi.node.lineno)])
+
+
+class _SnapshotRestores:
+    """BN313 shape 5 for one function: parameter snapshots, their restores, the pass between."""
+
+    def __init__(self, module: Module, project: Project, fi):
+        self.module, self.project, self.fi, self.fn = module, project, fi, fi.node
+        self.flow = _flow(project)
+        self.texts = [_function_text(fi)]
+
+    def _stepping(self, call: ast.Call) -> bool:
+        if is_optimizer_step(call, self.module):
+            return True
+        callee = _unique_callee(self.flow, self.module, call, self.fn)
+        return callee is not None and any(e.kind == "step" for e in self.flow.summary(callee.node))
+
+    def _mode_of(self, call: ast.Call, text: str) -> Optional[str]:
+        """"train" for ``text.train()``; "eval" for any ``.eval()`` / ``.apply(fn)`` or a project function
+        that puts a module or its BatchNorm layers in eval mode (``freeze_bn(model)``)."""
+        f = call.func
+        if isinstance(f, ast.Attribute) and f.attr in ("eval", "apply"):
+            return "eval"
+        if isinstance(f, ast.Attribute) and f.attr == "train":
+            return "train" if dotted(f.value) == text else None
+        callee = _unique_callee(self.flow, self.module, call, self.fn, "eval")
+        kinds = [e.kind for e in self.flow.summary(callee.node)] if callee is not None else []
+        return "eval" if any(k in ("eval", "bnfreeze") for k in kinds) else None
+
+    def _steps_in(self, nodes: Iterable[ast.AST]) -> bool:
+        return any(isinstance(n, ast.Call) and self._stepping(n) for top in nodes for n in ast.walk(top))
+
+    def snapshots(self) -> dict[str, tuple[str, ast.AST]]:
+        out: dict[str, tuple[str, ast.AST]] = {}
+        for n in ast.walk(self.fn):
+            if not (isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name)):
+                continue
+            src = _parameter_snapshot(n.value)
+            text = dotted(src) if src is not None else None
+            if text is None and isinstance(n.value, ast.Call):
+                callee = _unique_callee(self.flow, self.module, n.value, self.fn, "parameters")
+                inner = _returned_snapshot(callee) if callee is not None else None
+                text = _callee_text(inner, callee, n.value) if inner else None
+                if text:
+                    self.texts.append(_function_text(callee))
+            if text:
+                out[n.targets[0].id] = (text, n)
+        return out
+
+    def restores(self, snaps: dict[str, tuple[str, ast.AST]]) -> Iterable[tuple[str, str, ast.AST]]:
+        """(module text, snapshot name, the restoring statement / call) in this function."""
+        names = set(snaps)
+        for n in ast.walk(self.fn):
+            hit = _parameter_restore(n, names) if isinstance(n, (ast.For, ast.Call)) else None
+            if hit is not None and dotted(hit[0]):
+                yield dotted(hit[0]), hit[1], n  # type: ignore[misc]
+                continue
+            if not isinstance(n, ast.Call) or not any(isinstance(a, ast.Name) and a.id in names
+                                                      for a in [*n.args, *(k.value for k in n.keywords)]):
+                continue
+            callee = _unique_callee(self.flow, self.module, n, self.fn, "parameters")
+            if callee is None:
+                continue
+            passed = call_arguments(callee, n)[1]
+            params = {p: a.id for p, a in passed.items() if isinstance(a, ast.Name) and a.id in names}
+            for m in ast.walk(callee.node):
+                inner = _parameter_restore(m, set(params)) if isinstance(m, (ast.For, ast.Call)) else None
+                text = _callee_text(dotted(inner[0]) or "", callee, n) if inner is not None and dotted(inner[0]) else None
+                if text:
+                    self.texts.append(_function_text(callee))
+                    yield text, params[inner[1]], n  # type: ignore[index]
+                    break
+
+    def throwaway_pass(self, text: str, name: str, snap: ast.AST, restore: ast.AST) -> bool:
+        """Between the snapshot and the restore, optimizer steps of the module in train mode and no use
+        of the snapshot (averaged slow weights, a running SWA sum are no snapshot); after the restore, no
+        step (in the function, or in a loop around the restore)."""
+        body = [st for st in ast.walk(self.fn) if isinstance(st, ast.stmt) and st is not self.fn]
+        between = [st for st in body if st.lineno > snap.end_lineno and st.end_lineno < restore.lineno]  # type: ignore[attr-defined,operator]
+        tops = [st for st in between if not any(a in between for a in self.module.ancestors(st))]
+        if any(isinstance(n, ast.Name) and n.id == name for st in tops for n in ast.walk(st)):
+            return False
+        calls = sorted((c for st in tops for c in ast.walk(st) if isinstance(c, ast.Call)), key=lambda c: (c.lineno, c.col_offset))
+        mode, trained = None, False
+        for c in calls:
+            if self._stepping(c):
+                trained = trained or mode != "eval"
+            else:
+                mode = self._mode_of(c, text) or mode
+        if not trained:
+            return False  # no step, or every step with the model (or its BN layers) in eval mode: the statistics do not move  # the pass runs in eval mode (the model's or its BN layers'): the statistics do not move
+        after = [st for st in body if st.lineno > restore.end_lineno]  # type: ignore[attr-defined]
+        if self._steps_in(after):
+            return False  # training goes on here (MAML / Reptile inner passes): the statistics keep moving
+        loops = [a for a in self.module.ancestors(restore) if isinstance(a, LOOP_TYPES) and a in body]
+        return not any(self._steps_in([a]) for a in loops)
