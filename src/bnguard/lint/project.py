@@ -348,19 +348,26 @@ class Project:
         ``projB/runtime/run.py``, never ``projA``'s."""
         if module is target:
             return True
+        origin = self.reexport_origin(module, name)
+        return origin is None or (origin is not False and origin[0] is target)
+
+    def reexport_origin(self, module: Module, name: str):
+        """Where a name that ``module`` imports from a project module is defined, following package
+        re-exports (``from .fix_bn import fix_bn`` in an ``__init__``): (defining module, its name
+        there). None when ``module`` does not import the name from a module or the import leaves the
+        project; False when the chain cannot be followed (a module importing from itself, more than
+        four hops)."""
         importer = module
-        for _hop in range(4):  # a package ``__init__`` re-exports (``from .fix_bn import fix_bn``)
+        for _hop in range(4):
             imported = importer.imports.aliases.get(name, "")
             if "." not in imported.lstrip("."):
-                return True
+                return None if importer is module else (importer, name)
             source = self.module_named(imported.lstrip(".").rsplit(".", 1)[0], importer)
-            if source is None or source is target:
-                return True
-            if source is importer or name not in source.imports.aliases:
+            if source is None:
+                return None
+            if source is importer:
                 return False
             name, importer = imported.rsplit(".", 1)[-1], source
-            if importer.imports.aliases.get(name) is None:
-                return False
         return False
 
     def import_component(self, module: Module) -> frozenset:

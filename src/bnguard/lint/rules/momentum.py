@@ -773,18 +773,9 @@ def _calls_function(project: Project, site, module: Module, fn: ast.AST) -> bool
     f = site.node.func
     if not isinstance(f, ast.Name):
         return False
-    name, importer = f.id, site.module
-    for _hop in range(4):  # a package ``__init__`` re-exporting it (``from .higher_hrnet import Net``)
-        imported = importer.imports.aliases.get(name, "")
-        if "." not in imported.lstrip("."):
-            return False
-        source = project.module_named(imported.lstrip(".").rsplit(".", 1)[0], importer)
-        if source is None or source is importer:
-            return False
-        name, importer = imported.rsplit(".", 1)[-1], source
-        if source is module:
-            return name == getattr(fn, "name", None)
-    return False
+    # a package ``__init__`` re-exporting it (``from .higher_hrnet import Net``)
+    origin = project.reexport_origin(site.module, f.id)
+    return bool(origin) and origin[0] is module and origin[1] == getattr(fn, "name", None)
 
 
 def _returned(module: Module, fn: ast.AST, call: ast.Call) -> bool:
