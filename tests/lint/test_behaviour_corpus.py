@@ -30,12 +30,6 @@ PROGRAMS = {e["path"]: e for e in MANIFEST["programs"]}
 # Bugs the rules do not detect yet: path -> why (the mechanism that misses it).
 KNOWN_MISSES: dict[str, str] = {
     # corpus24 (first contact: 1 of 4 caught, 0 false positives)
-    "keras/bug_gradcam_callback_grad_model_training_true.py":
-        "batch 24, not analysed yet",
-    "tf1/bug_mode_string_placeholder_compared_with_eq.py":
-        "batch 24, not analysed yet",
-    "flax/bug_nnx_eval_view_sets_deterministic_only.py":
-        "batch 24, not analysed yet",
     # corpus23 (first contact: 1 of 8 caught, 0 false positives)
     "torch/bug_evaluator_mode_context_skipped_on_metric_error.py":
         "the restore after `yield` in the @contextmanager is skipped only on an exception path: the with-body's metric "

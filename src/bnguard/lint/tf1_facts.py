@@ -533,11 +533,15 @@ class _SiteBuilder:
         else:
             flag = self._resolve(flag_expr, m)
         trainable = _kw(call, "trainable") if params is None else params.get("trainable")
+        # a literal `is_training: False` beside an explicit `trainable` switch that is not known to be
+        # True (`'trainable': cfg.bn_training`): the whole layer frozen by design (detection fine-tuning)
+        frozen_by_switch = isinstance(flag_expr, ast.Constant) and flag_expr.value is False and trainable is not None \
+            and not V.always_true(trainable, m, self.project)
         self._add(BNSite(
             node=report_node, module=m, api="slim", flag_expr=flag_expr,
             flag_source=flag_src + via,
             flag=flag, updates=updates,
-            trainable_false=trainable is not None and V.always_false(trainable, m, self.project),
+            trainable_false=trainable is not None and (frozen_by_switch or V.always_false(trainable, m, self.project)),
             dropped_param=self._dropped(c) if flag_expr is None else None,
         ))
 

@@ -379,11 +379,15 @@ def _name_values(module: Module, name: ast.Name) -> Optional[list[ast.expr]]:
 
 
 def _instance_classes(module: Module, project: Project, expr: ast.expr,
-                      depth: int) -> Optional[list[tuple[Module, ast.ClassDef]]]:
+                      depth: int, views: bool = False) -> Optional[list[tuple[Module, ast.ClassDef]]]:
     """The project classes ``expr`` is an instance of (``Net()``, ``Net(...).bind(...)`` is not
-    followed), through names and function parameters."""
+    followed), through names and function parameters; with ``views``, an NNX view
+    (``nnx.view(model, ...)`` / ``nnx.with_attributes``) counts as the classes of its model."""
     if depth > 6:
         return None
+    if views and isinstance(expr, ast.Call) and expr.args \
+            and (module.imports.resolve(expr.func) or "") in _NNX_VIEW_CALLS:
+        return _instance_classes(module, project, expr.args[0], depth + 1, views)
     if isinstance(expr, ast.Call):
         if not isinstance(expr.func, ast.Name):
             return None
@@ -395,7 +399,7 @@ def _instance_classes(module: Module, project: Project, expr: ast.expr,
     if values is None:
         return None
     if values:
-        return _every_known(values, lambda v: _instance_classes(module, project, v, depth + 1))
+        return _every_known(values, lambda v: _instance_classes(module, project, v, depth + 1, views))
     # a parameter: what every call of its function in the project passes
     scope = module.scope_of(expr)
     while scope is not None and not kf._param_index(scope, expr.id)[2]:
@@ -411,7 +415,7 @@ def _instance_classes(module: Module, project: Project, expr: ast.expr,
         arg, explicit = kf.argument_for(s.node, scope, expr.id)
         if arg is None or not explicit:
             return None
-        got = _instance_classes(s.module, project, arg, depth + 1)
+        got = _instance_classes(s.module, project, arg, depth + 1, views)
         if got is None:
             return None
         out += got
@@ -4922,6 +4926,10 @@ _NNX_MODE_CALLS = frozenset({"eval", "train", "set_attributes", "view", "with_at
 
 # The attributes NNX ``Module.train()`` / ``eval()`` set (through ``set_attributes``, flax 0.12.8).
 _NNX_SWITCHED_ATTRIBUTES = frozenset({"deterministic", "use_running_average"})
+# Functions returning a view of an NNX module: a new graph sharing the model's Variables (its
+# BatchStat included) with the static attributes the keywords name changed, the others as they were.
+_NNX_VIEW_CALLS = frozenset({"flax.nnx.view", "flax.nnx.with_attributes", "flax.nnx.module.view",
+                             "flax.nnx.module.with_attributes"})
 
 
 def _nnx_attributes_set_by_name(project: Project) -> frozenset[str]:
@@ -5025,6 +5033,57 @@ def _nnx_mode_switched(project: Project, module: Module) -> bool:
     return bool(switching & same_program(module, project))
 
 
+def _nnx_running_average_may_be_set(project: Project, module: Module) -> tuple[bool, Optional[ast.Call]]:
+    """Can anything in the program of ``module`` put an NNX BatchNorm in running-average mode? True for an ``eval()`` call on anything but a project object that is no NNX
+    module, a mode call (``set_attributes``, ``nnx.view``, ``with_attributes``, ``train``) passing
+    ``use_running_average`` (other than a literal False) or splatting ``**kwargs``, ``setattr`` with a
+    computed name, a store into ``.use_running_average``, a ``set_view`` method. Otherwise (every
+    mode switch leaves BatchNorm in training mode: ``nnx.view(model, deterministic=True)``,
+    ``model.set_attributes(nnx.Dropout, deterministic=True)``, ``model.train()``) the first such
+    switch, for the message (``nnx.view`` / ``with_attributes`` / ``set_attributes`` preferred): (False, call)."""
+    def compute(p: Project) -> dict[int, tuple[bool, Optional[tuple[str, ast.Call]]]]:
+        out: dict[int, tuple[bool, Optional[tuple[str, ast.Call]]]] = {}
+        for m in p.modules:
+            if not m.imports.imports_any("flax"):
+                continue
+            may, first = False, None
+            for c in m.calls:
+                if c.name == "setattr" and len(c.node.args) >= 2 and not isinstance(c.node.args[1], ast.Constant):
+                    may = True
+                if c.name not in _NNX_MODE_CALLS:
+                    continue
+                if c.name in ("view", "with_attributes") and "nnx" not in (c.qualname or ""):
+                    continue
+                if c.name == "eval":
+                    if isinstance(c.node.func, ast.Attribute) and not _non_nnx_receiver(p, m, c.node.func.value):
+                        may = True
+                    continue
+                if kf.has_kwargs_splat(c.node) or any(k.arg == "use_running_average" and kf._literal(k.value) is not False
+                                                      for k in c.node.keywords):
+                    may = True
+                elif first is None or c.name != "train" and first[0] == "train":
+                    first = (c.name, c.node)
+            if "use_running_average" in m.unit.text:
+                for kind in (ast.Assign, ast.AnnAssign, ast.AugAssign):
+                    for node in m.nodes_of_kind.get(kind, ()):
+                        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                        if any(isinstance(t, ast.Attribute) and t.attr == "use_running_average" for t in targets):
+                            may = True
+            if any(f.node.name == "set_view" for f in m.functions):
+                may = True
+            out[id(m)] = (may, first)
+        return out
+    facts = project.fact("flax.nnx_running_average_may_be_set", compute)
+    first = None
+    for mid in same_program(module, project):
+        may, found = facts.get(mid, (False, None))
+        if may:
+            return True, None
+        if found is not None and (first is None or found[0] != "train" and first[0] == "train"):
+            first = found
+    return False, first[1] if first else None
+
+
 def _non_nnx_receiver(project: Project, module: Module, expr: ast.expr) -> bool:
     """Is ``expr`` (the receiver of ``.train()``) a project object that is no NNX module: ``self``
     in such a class, or a name bound to an instance of one?"""
@@ -5089,8 +5148,13 @@ def nnx_evaluations_in_train_mode(module: Module, project: Project) -> list[tupl
     back), so the evaluation data leaks into the statistics used at inference. (call, message) pairs."""
     if not module.imports.imports_any("flax.nnx", "flax.experimental.nnx") or is_test_file(module.path):
         return []
-    if not _nnx_trains(project, module) or _nnx_mode_switched(project, module) or deliberate_in_program(module, project):
+    if not _nnx_trains(project, module) or deliberate_in_program(module, project):
         return []
+    switch = None
+    if _nnx_mode_switched(project, module):
+        may, switch = _nnx_running_average_may_be_set(project, module)
+        if may or switch is None:
+            return []  # (a switch to running averages somewhere: which model each evaluation gets is not followed)
     if mentions_deliberate_batch_stats(re.split(r"[/\\.]", project.relative_path(module))):
         return []
     out: list[tuple[ast.Call, str]] = []
@@ -5113,22 +5177,32 @@ def nnx_evaluations_in_train_mode(module: Module, project: Project) -> list[tupl
             if not classes or not all(_nnx_default_mode_bn(project, m, c) for m, c in classes):
                 continue
             shown = ", ".join(sorted({c.name for _, c in classes}))
-            out.append((call, _nnx_eval_message(param, shown, f"in `{fn.name}`")))
+            out.append((call, _nnx_eval_message(param, shown, f"in `{fn.name}`", switch)))
             break
     reported = {id(c) for c, _ in out}
     for loop, name, call in _held_out_loop_forwards(project, module):
         if id(call) in reported:
             continue
-        classes = _instance_classes(module, project, name, 0)
+        classes = _instance_classes(module, project, name, 0, views=True)
         if not classes or not all(_nnx_default_mode_bn(project, m, c) for m, c in classes):
             continue
         reported.add(id(call))
         shown = ", ".join(sorted({c.name for _, c in classes}))
-        out.append((call, _nnx_eval_message(name.id, shown, f"in the loop over `{ast.unparse(loop.iter)}`")))
+        out.append((call, _nnx_eval_message(name.id, shown, f"in the loop over `{ast.unparse(loop.iter)}`", switch)))
     return out
 
 
-def _nnx_eval_message(model: str, classes: str, where: str) -> str:
+def _nnx_eval_message(model: str, classes: str, where: str, switch: Optional[ast.Call] = None) -> str:
+    if switch is not None:
+        text = ast.unparse(switch)[:80]
+        how = (f"`{text}` puts modules in training mode" if isinstance(switch.func, ast.Attribute)
+               and switch.func.attr == "train" else f"`{text}` changes other attributes only, e.g. Dropout's "
+               f"`deterministic`; a view shares the model's BatchStat")
+        return (f"`{model}` ({classes}, an NNX module with BatchNorm) is run for evaluation {where}, but no mode "
+                f"switch in this program sets BatchNorm's `use_running_average` to True ({how}): its "
+                f"BatchNorm still normalizes the evaluation batches with their own statistics and folds them into "
+                f"the shared running averages (nnx.jit writes them back). Call `{model}.eval()` before evaluating, "
+                f"or pass `use_running_average=True` to the view / set_attributes call as well.")
     return (f"`{model}` ({classes}, an NNX module with BatchNorm) is run for evaluation {where}, but nothing "
             f"in this program ever puts an NNX module in eval mode: NNX modules start in training mode, so its "
             f"BatchNorm normalizes the evaluation batches with their own statistics and folds them into its "
@@ -5193,7 +5267,7 @@ def _passed_classes(project: Project, module: Module, fn: FuncNode,
         arg, explicit = kf.argument_for(s.node, fn, param)
         if arg is None or not explicit:
             return None
-        got = _instance_classes(s.module, project, arg, 1)
+        got = _instance_classes(s.module, project, arg, 1, views=True)
         if got is None:
             return None
         out += got

@@ -3046,9 +3046,13 @@ trains (`fit`, `minimize`, `backward`), the tape is handed on, a source is one o
 variables (test-time adaptation of BN scales, a learned loss weight next to
 `model.trainable_variables`), the call is `self(...)`, or the function runs inside a training step
 (an attack generated during adversarial training).
-Also an input attack run only to evaluate: `model(x_adv, training=True)` in a function given `model`,
+Also an input attack run only to evaluate: `model(x_adv, training=True)` in a function given `model`
+(or a model it builds on that model's layers, the Grad-CAM recipe's `keras.Model(model.inputs,
+[model.get_layer(name).output, model.output])`, which shares its BatchNormalization layers),
 inside a `GradientTape` block whose every `tape.gradient(loss, x)` differentiates a tensor the tape
-`watch`es (PGD / FGSM, a saliency map), nothing trained there, when the function is reached (directly
+`watch`es or an output of that model call (PGD / FGSM, a saliency map, a Grad-CAM heatmap w.r.t. the
+last conv activations), nothing trained there, when it runs in a method of a Keras callback on
+`self.model` (or a model wired onto its layers), or when the function is reached (directly
 or through helpers handing the model on) from a method of a Keras callback passing `self.model`
 (a robust-accuracy callback) or from a function named for evaluation passing a BN model, and from no
 training step (a `train_step`, a function named for training, a step loop): every attack iteration
@@ -3217,9 +3221,10 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
                 continue
             advice = "call it with training=False (for MC dropout, switch on only the Dropout layers)"
             if kind == "attack":
-                where = (f"inside a GradientTape in `{fn.name}`, which differentiates only its input (an attack or "
-                         f"saliency pass on a fixed model) and is run only to evaluate ({attacked_from})")
-                advice = "attack the model with training=False when it is evaluated"
+                where = (f"inside a GradientTape in `{fn.name}`, which differentiates only its input or its "
+                         f"activations (an attack, saliency or Grad-CAM pass on a fixed model) and is run only to "
+                         f"evaluate ({attacked_from})")
+                advice = "run the attack / saliency pass with training=False when the model is evaluated"
                 fix = None
             elif kind == "tape":
                 where = (f"inside a GradientTape in `{fn.name}` whose gradients are taken only for variables the "
@@ -3563,6 +3568,11 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
         if isinstance(target, ast.Name) and target.id == "self":
             cls = module.enclosing_class(call)
             return cls is not None and kf.class_is_bn_model(project, module, cls)
+        if kind == "callback" and isinstance(target, ast.Name):
+            scope = module.scope_of(call)
+            src = _shared_layers_source(module, scope, target.id) if scope is not None else None
+            if src is not None and dotted(src) == "self.model":
+                target = src  # a Grad-CAM model wired onto the fitted model's layers in the callback
         if kind == "callback" and isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) \
                 and target.value.id == "self" and target.attr == "model":
             cls = module.enclosing_class(call)
@@ -3743,12 +3753,26 @@ def _input_attack_run_from_evaluation(module: Module, project: Project, call: as
     or from a function named for evaluation, and from no training step anywhere (an attack run in
     the training step is adversarial training, whose train-mode attack is a published recipe). The
     evaluation context found ("`RobustEval.on_epoch_end`"), or None."""
-    if not isinstance(target, ast.Name) or isinstance(scope, ast.Lambda) or not kf._param_index(scope, target.id)[2] \
-            or _stores(scope, target.id):
+    if isinstance(scope, ast.Lambda):
         return None
+    in_callback = _callback_method_model(module, project, call, scope, target)
+    if in_callback is not None:
+        param = None
+    elif not isinstance(target, ast.Name):
+        return None
+    elif not kf._param_index(scope, target.id)[2] or _stores(scope, target.id):
+        # a model built in the function on the layers of one it was given (the Grad-CAM recipe's
+        # ``keras.Model(model.inputs, [model.get_layer(name).output, model.output])``): calling it
+        # runs the given model's own BatchNormalization layers and updates their statistics
+        param = _layer_sharing_model_of(module, scope, target.id)
+        if param is None:
+            return None
+    else:
+        param = target.id
     tapes = _enclosing_tape_names(module, call, scope)
     if not tapes:
         return None
+    activations = _model_call_results(module, scope, tapes, target.id) if isinstance(target, ast.Name) else set()
     watched: set[str] = set()
     sources: list[ast.expr] = []
     for n in ast.walk(scope):
@@ -3759,9 +3783,9 @@ def _input_attack_run_from_evaluation(module: Module, project: Project, call: as
                     and isinstance(outer, ast.Call) and outer.func is parent and len(outer.args) >= 1):
                 return None  # the tape handed on, or used otherwise
             if parent.attr == "watch":
-                if not isinstance(outer.args[0], ast.Name):
+                if not dotted(outer.args[0]):
                     return None
-                watched.add(outer.args[0].id)
+                watched.add(dotted(outer.args[0]))  # ``x`` or an attribute of the callback (``self.probe``)
             else:
                 src = outer.args[1] if len(outer.args) > 1 else kf.kwarg(outer, "sources")
                 if src is None:
@@ -3769,10 +3793,101 @@ def _input_attack_run_from_evaluation(module: Module, project: Project, call: as
                 sources.append(src)
         if isinstance(n, ast.Call) and _callee_name(n) in _TRAINING_CALLS and _callee_name(n) != "gradient":
             return None
-    if not sources or not all(isinstance(e, ast.Name) and e.id in watched for e in sources):
+    if not sources or not all(dotted(e) in watched or isinstance(e, ast.Name) and e.id in activations
+                              for e in sources):
         return None
-    ok, found = _evaluation_callers(project, module, scope, target.id, 0)
+    if in_callback is not None:
+        return in_callback
+    ok, found = _evaluation_callers(project, module, scope, param, 0)
     return found if ok else None
+
+
+def _callback_method_model(module: Module, project: Project, call: ast.Call, scope: FuncNode,
+                           target: ast.expr) -> Optional[str]:
+    """The callback context when ``target`` is the fitted model of the Keras callback whose method
+    (not ``__init__``) holds ``call``: ``self.model`` itself, or a model the method wires onto its
+    layers (``keras.Model(self.model.inputs, [...])``), of a callback given to ``fit`` of a BN model."""
+    cls = module.enclosing_class(call)
+    if cls is None or not _is_callback_class(project, module, cls):
+        return None
+    top = next((a for a in [scope] + list(module.ancestors(scope)) if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef))
+                and module.parent(a) is cls), None)
+    if top is None or top.name == "__init__":
+        return None
+    model = target
+    if isinstance(target, ast.Name):
+        model = _shared_layers_source(module, scope, target.id)
+    if model is None or dotted(model) != "self.model" \
+            or not TrainingTrueInEvaluation._bn_model(module, project, call, model, "callback"):
+        return None
+    return f"`{cls.name}.{top.name}`, a method of a Keras callback"
+
+
+def _layer_sharing_model_of(module: Module, scope: FuncNode, name: str) -> Optional[str]:
+    """The parameter of ``scope`` whose layers the model bound to ``name`` is built from (see
+    ``_shared_layers_source``), when the function does not rebind it."""
+    src = _shared_layers_source(module, scope, name)
+    if not isinstance(src, ast.Name) or not kf._param_index(scope, src.id)[2] or _stores(scope, src.id):
+        return None
+    return src.id
+
+
+# What a functional model wired onto another model's layers reads of it.
+_GRAPH_ENDS = frozenset({"input", "inputs", "output", "outputs", "get_layer", "layers"})
+
+
+def _shared_layers_source(module: Module, scope: FuncNode, name: str) -> Optional[ast.expr]:
+    """The model whose layers the model bound to ``name`` is built from: ``name`` bound once in
+    ``scope`` to ``keras.Model(m.inputs, [m.get_layer(...).output, m.output])`` — every input and output
+    read from the same model ``m`` (a name or ``self.model``). Such a model shares ``m``'s layers
+    and their variables, moving statistics included (the Grad-CAM recipe's grad model)."""
+    bound = kf._assignments(scope, name)
+    if len(bound) != 1 or not isinstance(bound[0], ast.Call):
+        return None
+    value = bound[0]
+    if kf.keras_name(module.imports.resolve(value.func)) not in ("keras.Model", "keras.models.Model"):
+        return None
+    parts = list(value.args) + [k.value for k in value.keywords if k.arg in ("inputs", "outputs")]
+    if len(parts) != 2:
+        return None
+    found: dict[str, ast.expr] = {}
+    for part in parts:
+        here = {}
+        for n in ast.walk(part):
+            if isinstance(n, ast.Attribute) and n.attr in _GRAPH_ENDS and dotted(n.value):
+                here[dotted(n.value)] = n.value
+            elif isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) \
+                    and not isinstance(module.parent(n), ast.Attribute):
+                p = module.parent(n)
+                if not (isinstance(p, ast.Call) and n in p.args and isinstance(p.func, ast.Attribute)
+                        and p.func.attr == "get_layer"):
+                    return None  # a tensor of its own (a new layer's output, a new Input): not just the model's
+        if not here:
+            return None
+        found.update(here)
+    if len(found) != 1:
+        return None
+    src = next(iter(found.values()))
+    return src if isinstance(src, ast.Name) or dotted(src) == "self.model" else None
+
+
+def _model_call_results(module: Module, scope: FuncNode, tapes: set[str], model: str) -> set[str]:
+    """Names bound, inside a ``GradientTape`` block named in ``tapes``, to the result of calling
+    ``model`` (``conv_out, preds = grad_model(x, training=...)``): activations of the model, so a
+    gradient with respect to them differentiates no variable (a Grad-CAM / saliency pass)."""
+    found: set[str] = set()
+    for w in ast.walk(scope):
+        if not isinstance(w, (ast.With, ast.AsyncWith)) or not any(
+                isinstance(i.optional_vars, ast.Name) and i.optional_vars.id in tapes for i in w.items):
+            continue
+        for st in ast.walk(w):
+            if not (isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.value, ast.Call)
+                    and isinstance(st.value.func, ast.Name) and st.value.func.id == model):
+                continue
+            t = st.targets[0]
+            elts = t.elts if isinstance(t, (ast.Tuple, ast.List)) else [t]
+            found |= {e.id for e in elts if isinstance(e, ast.Name)}
+    return found
 
 
 def _stores(fn: FuncNode, name: str) -> bool:

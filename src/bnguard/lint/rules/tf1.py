@@ -130,6 +130,14 @@ def _frozen_is_deliberate(site: BNSite, project: Project) -> bool:
             or _inference_code(site, project) or _gradient_stopped(site.node, site.module, project))
 
 
+def _frozen_on_purpose(site: BNSite, project: Project) -> bool:
+    """``_frozen_is_deliberate`` without the inference-code names: for a flag that was written to
+    switch (it compares a fed placeholder), a builder named ``inference`` says nothing."""
+    transfer = train_context(project).transfer_modules & same_program(site.module, project)
+    return (site.trainable_false or bool(transfer) or _reuses_variables(site, project)
+            or _gradient_stopped(site.node, site.module, project))
+
+
 def _is_stop_gradient(node: ast.AST) -> bool:
     return isinstance(node, ast.Call) and (dotted(node.func) or "").rsplit(".", 1)[-1] == "stop_gradient"
 
@@ -375,6 +383,14 @@ evaluation on, every training step runs BN in inference mode. The same for a fla
 `tf.Variable` switched by assign ops (`set_inference = tf.assign(is_training, False)`): a training loop
 that runs the False switch (directly, or through `self.evaluate()`) and never the True one.
 
+Also a flag computed with `==`/`!=` (or `in`) on a graph tensor: `training=(mode == "train")` with
+`mode = tf.placeholder(tf.string)`, or `(is_training == True)` on a boolean placeholder, through local
+names and wrapper parameters. Outside eager execution (TF1, `disable_eager_execution()`, any
+`tf.Graph().as_default()` block — where placeholders live) `Tensor.__eq__` is Python identity, so the
+flag is the constant False when the graph is built, whatever is fed later; `tf.equal(mode, "train")`
+is the tensor comparison. A Python-string `mode` (`mode == ModeKeys.TRAIN` in a `model_fn`) is not a
+tensor and is left alone, as is a `tf.function` body (TF2 compares tensors element-wise there).
+
 Command-line options are resolved when their values form a closed set: argparse `choices` (plus the
 default, which argparse does not check against them), `store_true`/`store_false`, absl/`tf.app.flags`
 `DEFINE_enum`/`DEFINE_bool`. `training=(args.phase == 'training')` with `choices=['train', 'test']`
@@ -488,10 +504,11 @@ with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
                         "update, even with its updates wired into the train op; pass `training=` a boolean "
                         "placeholder fed True while training"))
                 continue
-            attribute_false = None
+            attribute_false = identity = None
             if not V.always_false_values(site.flag) and not _always_false_in_program(site, project):
-                attribute_false = _object_attribute_false(site, project)
-                if attribute_false is None:
+                identity = _tensor_compared_by_identity(site, project)
+                attribute_false = _object_attribute_false(site, project) if identity is None else None
+                if attribute_false is None and identity is None:
                     fed = _fed_only_false(site, project)
                     if fed is not None and not _frozen_is_deliberate(site, project) and is_trained(
                             site.node, site.module, project):
@@ -502,9 +519,19 @@ with tf.control_dependencies(tf.get_collection(tf.GraphKeys.UPDATE_OPS)):
                             f"{f' and {len(fed) - 1} more' if len(fed) > 1 else ''}), also when the train op runs: "
                             "moving statistics never update; feed it True in the training step"))
                     continue
-            if _frozen_is_deliberate(site, project) or not _frozen_matters(site, project):
+            # A flag compared with a fed placeholder is meant to switch: a function named for inference
+            # (cifar10's ``inference()`` builds the trained graph) is no hard-coded inference graph here.
+            if (_frozen_is_deliberate(site, project) if identity is None else _frozen_on_purpose(site, project)) \
+                    or not _frozen_matters(site, project):
                 continue
-            if attribute_false is not None:
+            if identity is not None:
+                test, tm, ph = identity
+                msg = (f"batch-norm training flag comes from `{ast.unparse(test)}` ({_at(tm, test.lineno, module)}), "
+                       f"which compares a graph tensor (the placeholder built at {ph.module.where(ph.node.lineno)}) with `==`: outside eager execution that is Python "
+                       "identity, the constant False when the graph is built, whatever is fed later: batch norm "
+                       "never runs in training mode and its moving statistics never update; use "
+                       "`tf.equal(...)` (a boolean tensor evaluated at each run)")
+            elif attribute_false is not None:
                 where = ", ".join(f"`{ast.unparse(v)}` at {vm.where(v.lineno)}" for v, vm in attribute_false[:2])
                 msg = (f"batch-norm training flag `{ast.unparse(site.flag_expr)}` is an attribute that is False for "
                        f"every object it can come from ({where}; nothing sets it True), although another flag of "
@@ -5345,3 +5372,104 @@ def _feeds_evaluation_data(run: ast.Call, module: Module) -> bool:
     scope = module.scope_of(run)
     return scope is not None and not isinstance(scope, ast.Lambda) \
         and not _EVAL_FUNCTION_PARTS.isdisjoint(identifier_words(scope.name))
+
+
+# --- ``==`` on a graph tensor: Python identity outside eager execution ------------------------------
+# In graph mode (TF1, ``disable_eager_execution()``, any ``with tf.Graph().as_default()`` block)
+# ``Tensor.__eq__``/``__ne__`` compare Python identity: ``mode == "train"`` with ``mode`` a
+# ``tf.placeholder(tf.string)`` is the constant False when the graph is built, whatever is fed later.
+# A placeholder only exists in graph mode, so a placeholder operand is enough to know the mode.
+class _GraphTensor:
+    """Stands for a graph tensor while a flag expression is evaluated: ``==`` is identity, and
+    using it as a Python bool fails (as TensorFlow raises), so ``not mode`` gives no answer."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __bool__(self):
+        raise TypeError("a graph tensor has no Python truth value")
+
+
+def _identity_test_sources(site: BNSite, project: Project, depth: int = 4) -> Optional[list]:
+    """Every (test expression, its module) the flag of ``site`` can come from, read through local
+    names bound once and wrapper parameters (every call site of the program); None when a source is
+    anything but such a test or a constant False."""
+    out: list = []
+    work = [(site.flag_expr, site.module, depth)]
+    seen: set = set()
+    while work:
+        expr, m, d = work.pop()
+        if expr is None or d < 0:
+            return None
+        if id(expr) in seen:
+            continue
+        seen.add(id(expr))
+        if isinstance(expr, (ast.Compare, ast.BoolOp, ast.UnaryOp, ast.IfExp)):
+            out.append((expr, m))
+            continue
+        if isinstance(expr, ast.Constant) and expr.value is False:
+            continue
+        if not isinstance(expr, ast.Name):
+            return None
+        scope = m.scope_of(expr)
+        if isinstance(scope, ast.Lambda):
+            return None
+        owner = scope if scope is not None else m.tree
+        if scope is not None and kf._param_index(scope, expr.id)[2]:
+            if any(isinstance(n, ast.Name) and n.id == expr.id and isinstance(n.ctx, ast.Store) for n in ast.walk(scope)):
+                return None
+            program = same_program(m, project)
+            sites = [c for c in project.call_sites(scope.name) if id(c.module) in program]
+            if not sites:
+                return None
+            for c in sites:
+                work.append((_bound_argument(c.node, scope, expr.id), c.module, d - 1))
+            continue
+        rebinds = [n for n in ast.walk(owner) if isinstance(n, ast.Name) and n.id == expr.id
+                   and isinstance(n.ctx, ast.Store) and m.scope_of(n) is scope]
+        stores = [n for n in ast.walk(owner) if isinstance(n, ast.Assign) and m.scope_of(n) is scope
+                  and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name) and n.targets[0].id == expr.id]
+        if len(stores) != 1 or len(rebinds) != 1:
+            return None
+        work.append((stores[0].value, m, d))
+    return out
+
+
+def _tensor_compared_by_identity(site: BNSite, project: Project) -> Optional[tuple]:
+    """(comparison, its module, the placeholder compared) when every source of the flag of ``site``
+    is False in graph mode because it compares a placeholder with ``==`` (identity: ``mode ==
+    "train"`` with ``mode = tf.placeholder(tf.string)``); None otherwise. A Python-string ``mode``
+    (an Estimator ``model_fn``) resolves to constants and is never such an operand."""
+    if site.flag is V.UNKNOWN or V.RUNTIME not in site.flag or any(v is not V.RUNTIME and v is not False for v in site.flag):
+        return None
+    tests = _identity_test_sources(site, project)
+    if not tests:
+        return None
+    found = None
+    for test, tm in tests:
+        if any(isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef)) and a.decorator_list
+               and any((dotted(dec.func if isinstance(dec, ast.Call) else dec) or "").split(".")[-1] == "function"
+                       for dec in a.decorator_list)
+               for a in tm.ancestors(test)):
+            return None  # a ``tf.function`` body: TF2 compares tensors element-wise there
+        tensors: list = []
+
+        def leaf(e, tm=tm, tensors=tensors):
+            if not isinstance(e, (ast.Name, ast.Attribute)):
+                return _NOT_A_LEAF
+            vals = V.possible_values(e, tm, project)
+            if vals is not V.UNKNOWN and vals and all(isinstance(v, V.Placeholder) for v in vals):
+                tensors.append((e, vals))
+                return _GraphTensor(ast.unparse(e))
+            if V.is_constant_set(vals) and len(vals) == 1:
+                return next(iter(vals))
+            raise ValueError(e)
+        if _evaluate_substituted(test, leaf) is not False:
+            return None
+        compared = next((n for n in ast.walk(test) if isinstance(n, ast.Compare) and len(n.ops) == 1
+                         and isinstance(n.ops[0], (ast.Eq, ast.NotEq, ast.In, ast.NotIn))
+                         and any(t is n.left or t is n.comparators[0] for t, _ in tensors)), None)
+        if compared is not None and found is None:
+            ph = next(V.placeholders(vals)[0] for t, vals in tensors if t is compared.left or t is compared.comparators[0])
+            found = (compared, tm, ph)
+    return found

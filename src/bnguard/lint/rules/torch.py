@@ -393,6 +393,8 @@ def _trained_names(project: Project, module: Optional[Module] = None) -> set[str
 
 
 def _step_trains(step: Event, ev: Event, project: Project) -> bool:
+    if ev.kind == "eval" and _step_needs_training_mode(step, ev, project):
+        return False  # `if model.training: optimizer.step()`: no step while the object is in eval mode
     if _passed_optimizer_trains(step, ev.key, project) is False:
         return False  # every call of the function hands it an optimizer over other modules
     verdict = _optimizers(project).trains(step, ev.key)
@@ -404,6 +406,28 @@ def _step_trains(step: Event, ev: Event, project: Project) -> bool:
             verdict = _optimizer_expr_trains(ast.Name(id=step.key[0].lstrip("%"), ctx=ast.Load()), mod0, scope0,
                                              key_names(ev.key), project, _flow(project))
     return True if verdict is None else verdict
+
+
+_TRAINING_GUARD = re.compile(r"^((?:\w+\.)*\w+)\.training(?:@\d+)?$")
+
+
+def _step_needs_training_mode(step: Event, ev: Event, project: Project) -> bool:
+    """Is the step guarded by ``if X.training:`` where ``X`` is the object ``ev`` puts in eval mode
+    (one epoch function shared by training and validation, stepping only in train mode)? ``X`` is
+    that object by name, or the parameter of the step's function that the call passes it for."""
+    if not ev.text:
+        return False
+    guarded = {m.group(1) for test, polarity in step.guards if polarity and (m := _TRAINING_GUARD.match(test))}
+    if not guarded:
+        return False
+    if ev.text in guarded or ev.text.rsplit(".", 1)[-1] in {g.rsplit(".", 1)[-1] for g in guarded}:
+        return True
+    if len(step.sites) != 2:
+        return False
+    (_cmod, call), (smod, snode) = step.sites
+    fi = _flow(project).function_info.get(id(smod.scope_of(snode)))
+    return fi is not None and isinstance(call, ast.Call) and any(
+        dotted(call_arguments(fi, call)[1].get(g, ast.Constant(None))) == ev.text for g in guarded)
 
 
 def _passed_optimizer_trains(step: Event, key: Key, project: Project) -> Optional[bool]:
@@ -3542,8 +3566,9 @@ or flip-TTA helper shared with the training loop), so an `eval()` before that ca
 Flax NNX models too: a model whose class holds `nnx.BatchNorm` in its default (training) mode, run
 forward by a function named for evaluation that computes no gradient (directly or through a helper such
 as `loss_fn(model, x, y)`), or in a loop over held-out data, in a program that trains it with nnx and
-never switches its mode (`.eval()`, `.train()`, `nnx.view`, `set_attributes`, an assigned
-`use_running_average`, or `use_running_average=` chosen at construction or call time).
+never sets BatchNorm's `use_running_average` to True: no `.eval()`, every `nnx.view` / `with_attributes` /
+`set_attributes` call leaves it out (`nnx.view(model, deterministic=True)` turns off only Dropout, and the
+view shares the BatchStat), no assigned `use_running_average`, and none chosen at construction or call time.
 """,
         why="""
 `no_grad()` only turns off gradient recording; it does not change BatchNorm's mode. In train mode
