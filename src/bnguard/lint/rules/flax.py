@@ -5022,12 +5022,8 @@ def _nnx_mode_switched(project: Project, module: Module) -> bool:
                         found.add(id(m))
                 elif isinstance(c.node.func, ast.Attribute) and not _non_nnx_receiver(p, m, c.node.func.value):
                     found.add(id(m))
-            if "use_running_average" in m.unit.text:
-                for kind in (ast.Assign, ast.AnnAssign, ast.AugAssign):
-                    for node in m.nodes_of_kind.get(kind, ()):
-                        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                        if any(isinstance(t, ast.Attribute) and t.attr == "use_running_average" for t in targets):
-                            found.add(id(m))
+            if _assigns_use_running_average(m):
+                found.add(id(m))
         return found
     switching = project.fact("flax.nnx_mode_switch_modules", compute)
     return bool(switching & same_program(module, project))
@@ -5063,12 +5059,8 @@ def _nnx_running_average_may_be_set(project: Project, module: Module) -> tuple[b
                     may = True
                 elif first is None or c.name != "train" and first[0] == "train":
                     first = (c.name, c.node)
-            if "use_running_average" in m.unit.text:
-                for kind in (ast.Assign, ast.AnnAssign, ast.AugAssign):
-                    for node in m.nodes_of_kind.get(kind, ()):
-                        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                        if any(isinstance(t, ast.Attribute) and t.attr == "use_running_average" for t in targets):
-                            may = True
+            if _assigns_use_running_average(m):
+                may = True
             if any(f.node.name == "set_view" for f in m.functions):
                 may = True
             out[id(m)] = (may, first)
@@ -5328,3 +5320,15 @@ def _attribute_classes(project: Project, module: Module, fn: FuncNode,
                 isinstance(t, ast.Attribute) and t.attr == attr and isinstance(t.ctx, ast.Store) for t in ast.walk(n)):
             return None
     return out or None
+
+
+def _assigns_use_running_average(m) -> bool:
+    """Does the module store into some ``.use_running_average`` (``bn.use_running_average = True``)?"""
+    if "use_running_average" not in m.unit.text:
+        return False
+    for kind in (ast.Assign, ast.AnnAssign, ast.AugAssign):
+        for node in m.nodes_of_kind.get(kind, ()):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Attribute) and t.attr == "use_running_average" for t in targets):
+                return True
+    return False
