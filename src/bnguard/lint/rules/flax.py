@@ -1709,7 +1709,7 @@ def _holds_batch_stats(module: Module, project: Project, scope: Optional[FuncNod
     callee_module, callee = kf.resolve_def_in(project, module, expr.func)
     if callee_module is None or not isinstance(callee, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return False
-    returns = [r.value for r in ast.walk(callee) if isinstance(r, ast.Return) and callee_module.scope_of(r) is callee]
+    returns = [r.value for r in kf._returns_of(callee)]
     return bool(returns) and all(r is not None and _holds_batch_stats(callee_module, project, callee, r, depth + 1)
                                  for r in returns)
 
@@ -3609,7 +3609,7 @@ def _copied_batch_stat_snapshot(module: Module, project: Project, fn: FuncNode, 
     params = [a.arg for a in callee.args.posonlyargs + callee.args.args + callee.args.kwonlyargs]
     given = [p for p in params if isinstance(kf.argument_for(expr, callee, p)[0], ast.Name)
              and kf.argument_for(expr, callee, p)[0].id == model]  # type: ignore[union-attr]
-    returns = [r.value for r in ast.walk(callee) if isinstance(r, ast.Return) and callee_module.scope_of(r) is callee]
+    returns = [r.value for r in kf._returns_of(callee)]
     return len(given) == 1 and bool(returns) and all(
         r is not None and _copied_batch_stat_snapshot(callee_module, project, callee, r, given[0], depth + 1)
         for r in returns)

@@ -3701,7 +3701,7 @@ def _pretrained_value(module: Module, project: Project, value: ast.Call, depth: 
     dm, fn = kf.resolve_def_in(project, module, value.func)
     if dm is None or not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return False
-    returns = [r.value for r in ast.walk(fn) if isinstance(r, ast.Return) and dm.scope_of(r) is fn]
+    returns = [r.value for r in kf._returns_of(fn)]
     if not returns:
         return False
     for r in returns:

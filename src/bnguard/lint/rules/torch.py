@@ -2465,24 +2465,18 @@ def _hands_back_its_argument(defs: list) -> bool:
     return True
 
 
-def _handed_back_argument(defs: list, call: ast.Call) -> Optional[ast.AST]:
-    """The expression ``call`` passes for the one parameter that every definition in ``defs`` (see
-    ``_hands_back_its_argument``) returns; None when they return different parameters or the call
-    does not pass it plainly."""
-    returned = set()
-    for node, _m in defs:
-        returned |= {r.value.id for r in ast.walk(node) if isinstance(r, ast.Return) and isinstance(r.value, ast.Name)}
-        positional = [a.arg for a in node.args.posonlyargs + node.args.args]
-    if len(returned) != 1 or len(defs) != 1:
+def _handed_back_argument(defs: list, call: ast.Call, project: Project) -> Optional[ast.AST]:
+    """The expression ``call`` passes for the one parameter that the single definition in ``defs`` (see
+    ``_hands_back_its_argument``) returns, bound as Python binds it; None for several definitions,
+    several returned parameters, or a call that does not pass it."""
+    if len(defs) != 1:
         return None
-    param = returned.pop()
-    for kw in call.keywords:
-        if kw.arg == param:
-            return kw.value
-    if param in positional and not any(isinstance(a, ast.Starred) for a in call.args):
-        i = positional.index(param)
-        return call.args[i] if i < len(call.args) else None
-    return None
+    node = defs[0][0]
+    returned = {r.value.id for r in ast.walk(node) if isinstance(r, ast.Return) and isinstance(r.value, ast.Name)}
+    fi = _flow(project).function_info.get(id(node))
+    if len(returned) != 1 or fi is None:
+        return None
+    return call_arguments(fi, call)[1].get(returned.pop())
 
 
 def _type_test_operand(n: ast.AST, m: Module) -> bool:
@@ -2792,14 +2786,18 @@ def _constructor_verdicts(key: Key, project: Project, modules, depth: int = 0,
         for n in _assignments_to(m, names):
             if within is not _ANY_SCOPE and m.scope_of(n) is not within:
                 continue
-            # `net = net.type(FloatTensor)` / `net.double()`: Module methods that return the module
-            value = same_object_base(_paired_value(n, names))
-            if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) \
-                    and _is_parameter_of(value.func.id, m.scope_of(n)):
-                verdicts.append(None)  # `net, _ = factory()` with `factory` passed in (a pytest fixture)
-            elif isinstance(value, ast.Call):
-                verdicts.extend(_call_verdicts(value, m, project, depth))
+            verdicts.extend(_assignment_verdicts(n, names, m, project, depth))
     return verdicts
+
+
+def _assignment_verdicts(n: ast.AST, names: set[str], m: Module, project: Project, depth: int = 0) -> list[Optional[bool]]:
+    """The verdicts of the object one assignment binds to one of ``names`` (empty when it builds no
+    new object: not a call, a wrapper, a helper handing back its argument)."""
+    # `net = net.type(FloatTensor)` / `net.double()`: Module methods that return the module
+    value = same_object_base(_paired_value(n, names))
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and _is_parameter_of(value.func.id, m.scope_of(n)):
+        return [None]  # `net, _ = factory()` with `factory` passed in (a pytest fixture)
+    return _call_verdicts(value, m, project, depth) if isinstance(value, ast.Call) else []
 
 
 def _is_parameter_of(name: str, scope) -> bool:
@@ -2860,7 +2858,7 @@ def _call_verdicts(value: ast.Call, m: Module, project: Project, depth: int) -> 
     if last in classes and _hands_back_its_argument(classes._candidates(last, m)[0]):
         # `model = train_one_epoch(model, ...)` returns the object it was given: no new object, unless
         # the object handed in is built right there (`init_model(net=LeNetEncoder(), restore=...)`)
-        handed = _handed_back_argument(classes._candidates(last, m)[0], value)
+        handed = _handed_back_argument(classes._candidates(last, m)[0], value, project)
         return _call_verdicts(handed, m, project, depth + 1) if isinstance(handed, ast.Call) and depth < 3 else []
     if last in classes:
         bound = classes.bound_definition(last, m, value)
@@ -4259,15 +4257,16 @@ def _scope_value_has_bn(name: str, scope, module: Module, project: Project, flow
     or a closure variable: judged by the file's assignments to that name)."""
     if scope is not None and name in set(_params(scope)):
         return _passed_models_have_bn(scope, name, project, flow, depth + 1) if depth < 2 else None
-    bound = [n for n in _assignments_to(module, {name}) if module.scope_of(n) is scope
-             and any(isinstance(t, ast.Name) and t.id == name for t in _binding_targets_of(n))]
+    own = [n for n in _assignments_to(module, {name}) if module.scope_of(n) is scope]
+    bound = [n for n in own if any(isinstance(t, ast.Name) and t.id == name for t in _binding_targets_of(n))]
     if not bound:
         return _ANY_SCOPE
-    verdicts = _constructor_verdicts((name,), project, [module], within=scope)
+    per_binding = {id(n): _assignment_verdicts(n, {name}, module, project) for n in own}
+    verdicts = [v for n in own for v in per_binding[id(n)]]
     # a binding that builds no new object (`enc, clf = train_src(enc, clf, loader)` hands back what
     # it was given, `DataParallel(net)` wraps it) leaves the verdict to the other bindings
-    renaming = sum(1 for n in bound if isinstance(v := same_object_base(_paired_value(n, {name})), ast.Call)
-                   and not _call_verdicts(v, module, project, depth))
+    renaming = sum(1 for n in bound if isinstance(same_object_base(_paired_value(n, {name})), ast.Call)
+                   and not per_binding[id(n)])
     return _combine(verdicts) if len(verdicts) == len(bound) - renaming and verdicts \
         else (True if any(v is True for v in verdicts) else None)
 
