@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 from typing import Optional
 
+from bnguard.lint import astwalk
 from bnguard.lint import keras_facts as kf
 from bnguard.lint.project import Module, Project
 
@@ -91,8 +92,8 @@ def _dict_sources(module: Module, project: Project, base: ast.Name,
     if scope is None or isinstance(scope, ast.Lambda):
         d = _module_dict(base.id, module)
         return [(d, module)] if d is not None else None
-    if any(isinstance(n, ast.Name) and n.id == base.id and not isinstance(n.ctx, ast.Load) for n in ast.walk(scope)):
-        local = [n.value for n in ast.walk(scope) if isinstance(n, ast.Assign)
+    if any(isinstance(n, ast.Name) and n.id == base.id and not isinstance(n.ctx, ast.Load) for n in astwalk.walk(scope)):
+        local = [n.value for n in astwalk.walk(scope) if isinstance(n, ast.Assign)
                  and any(isinstance(t, ast.Name) and t.id == base.id for t in n.targets)]
         return [(local[0], module)] if len(local) == 1 and isinstance(local[0], ast.Dict) else None
     params = [a.arg for a in scope.args.posonlyargs + scope.args.args]
@@ -159,7 +160,7 @@ def declared_defaults(module: Module, project: Project, expr: ast.expr, depth: i
     spec = v._param_spec(fn, expr.id)
     if spec is None:
         return None
-    if any(isinstance(t, ast.Name) and t.id == expr.id and isinstance(t.ctx, ast.Store) for t in ast.walk(fn)):
+    if any(isinstance(t, ast.Name) and t.id == expr.id and isinstance(t.ctx, ast.Store) for t in astwalk.walk(fn)):
         return None
     position, default = spec
     out = set()

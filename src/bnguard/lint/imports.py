@@ -9,6 +9,8 @@ from __future__ import annotations
 import ast
 from typing import Optional
 
+from bnguard.lint import astwalk
+
 # Prefix rewrites applied (longest first) after alias substitution. They fold version/compat
 # spellings of one API into one name. Rule families may add their own with `add_canonical_prefix`.
 CANONICAL_PREFIXES: dict[str, str] = {
@@ -87,7 +89,7 @@ class ImportMap:
         self.imported_modules: set[str] = set()  # canonical modules/packages imported
         self._assigns: list[ast.Assign] = []
         if tree is not None:
-            for node in ast.walk(tree):
+            for node in astwalk.walk(tree):
                 self.add(node)
             self.finish()
 

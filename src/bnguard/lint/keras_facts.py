@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Optional
 
+from bnguard.lint import astwalk
 from bnguard.lint import values
 from bnguard.lint.imports import dotted
 from bnguard.lint.memo import per_node
@@ -113,7 +114,7 @@ def _assignments_by_name(body_owner: ast.AST) -> dict[str, list[Optional[ast.exp
     for name in declared:
         out.pop(name, None)
     if isinstance(body_owner, ast.Module):
-        for fn in ast.walk(body_owner):
+        for fn in astwalk.walk(body_owner):
             if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 continue
             global_names = {g for n in values._own_scope_nodes(fn) if isinstance(n, ast.Global) for g in n.names}
@@ -133,7 +134,7 @@ def _own_assignments(body_owner: ast.AST) -> tuple[dict[str, list[Optional[ast.e
         out.setdefault(name, []).append(value)
 
     def names_in(targets) -> dict[str, None]:
-        return dict.fromkeys(e.id for t in targets for e in ast.walk(t) if isinstance(e, ast.Name))
+        return dict.fromkeys(e.id for t in targets for e in astwalk.walk(t) if isinstance(e, ast.Name))
 
     stack = list(ast.iter_child_nodes(body_owner))
     while stack:
@@ -225,7 +226,7 @@ def constant_values(module: Module, project: Project, expr: Optional[ast.expr]) 
 def _reads_constructor_field(module: Module, expr: ast.AST) -> bool:
     """Does ``expr`` read ``self.f`` where ``f`` is an annotated class field (a Flax module or a
     dataclass: ``CNN(train=True)`` sets it through the constructor, which no store shows)?"""
-    for n in ast.walk(expr):
+    for n in astwalk.walk(expr):
         if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "self":
             cls = module.enclosing_class(n)
             if cls is not None and any(isinstance(b, ast.AnnAssign) and isinstance(b.target, ast.Name)
@@ -253,7 +254,7 @@ def _field_expression_values(module: Module, project: Project, expr: ast.AST) ->
 def self_attribute_stores(module: Module, at: ast.AST, attr: str) -> list[ast.Assign]:
     """The assignments ``self.<attr> = value`` anywhere in the class enclosing ``at``."""
     cls = module.enclosing_class(at)
-    return [n for n in (ast.walk(cls) if cls is not None else ())
+    return [n for n in (astwalk.walk(cls) if cls is not None else ())
             if isinstance(n, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr == attr
                                                  and isinstance(t.value, ast.Name) and t.value.id == "self"
                                                  for t in n.targets)]
@@ -415,11 +416,11 @@ def _loop_binding(module: Module, name: ast.Name) -> Optional[tuple[ast.expr, as
     for anc in module.ancestors(name):
         if isinstance(anc, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
             for gen in anc.generators:
-                if name.id in {n.id for n in ast.walk(gen.target) if isinstance(n, ast.Name)}:
+                if name.id in {n.id for n in astwalk.walk(gen.target) if isinstance(n, ast.Name)}:
                     return gen.target, gen.iter
         elif isinstance(anc, (ast.For, ast.AsyncFor)):
-            if name.id in {n.id for n in ast.walk(anc.target) if isinstance(n, ast.Name)}:
-                if not any(name is n for st in anc.body for n in ast.walk(st)):
+            if name.id in {n.id for n in astwalk.walk(anc.target) if isinstance(n, ast.Name)}:
+                if not any(name is n for st in anc.body for n in astwalk.walk(st)):
                     return None
                 scope = module.scope_of(anc)
                 bindings = _assignments(scope if scope is not None else module.tree, name.id)
@@ -448,7 +449,7 @@ def _iterated_elements(module: Module, target: ast.expr, iterable: ast.expr,
             pair = list(zip(target.elts, args))
         else:
             return None
-        hit = [(t, it) for t, it in pair if any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(t))]
+        hit = [(t, it) for t, it in pair if any(isinstance(n, ast.Name) and n.id == name for n in astwalk.walk(t))]
         if len(hit) != 1:
             return None
         target, iterable = hit[0]
@@ -515,7 +516,7 @@ def _sole_unchanged_binding(module: Module, name: ast.Name, kinds: tuple, mutato
         bound = _assignments(module.tree, name.id)
     if len(bound) != 1 or not isinstance(bound[0], kinds):
         return None
-    for n in ast.walk(module.tree):
+    for n in astwalk.walk(module.tree):
         if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == name.id \
                 and n.attr in mutators:
             return None
@@ -535,7 +536,7 @@ def _destructure(target: ast.expr, value: ast.expr, name: str) -> Optional[ast.e
             and len(target.elts) == len(value.elts) \
             and not any(isinstance(e, ast.Starred) for e in target.elts + value.elts):
         for t, v in zip(target.elts, value.elts):
-            if any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(t)):
+            if any(isinstance(n, ast.Name) and n.id == name for n in astwalk.walk(t)):
                 return _destructure(t, v, name)
     return None
 
@@ -611,7 +612,7 @@ def _live_constructions(project: Project, module: Module, node: ast.AST,
     frozen = frozen_names(project, module)
     if calls is None:
         resolve = module.imports.resolve
-        pairs = [(n, resolve(n.func)) for n in ast.walk(node) if isinstance(n, ast.Call)]
+        pairs = [(n, resolve(n.func)) for n in astwalk.walk(node) if isinstance(n, ast.Call)]
     else:
         pairs = [(c.node, c.qualname) for c in calls]
     modes: Optional[tuple[frozenset, frozenset]] = None  # made at the first bound construction
@@ -728,7 +729,7 @@ def _forces_inference(cls: ast.ClassDef) -> bool:
     (``training = False``, ``super().call(x, training=False)``: a frozen BN such as keras-resnet's
     ``freeze``)? Such a layer is not counted as a BN that trains; a subclass that only adapts the
     flag (yolov4's ``training = tf.logical_and(training, self.trainable)``) is a BN."""
-    for n in ast.walk(cls):
+    for n in astwalk.walk(cls):
         if isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "training" for t in n.targets) \
                 and _literal(n.value) is False:
             return True
@@ -850,7 +851,7 @@ def _runs_bn_model_parameter(module: Module, project: Project, fn: FuncNode, dep
     sub-model's layers. Not when the sub-model runs with ``training=False`` (kept in inference on
     purpose) or is frozen by name."""
     frozen: Optional[frozenset] = None
-    for n in ast.walk(fn):
+    for n in astwalk.walk(fn):
         if not (isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and _param_index(fn, n.func.id)[2]):
             continue
         if module.scope_of(n) is not fn or _is_false_literal(training_arg(n)[0]) or _assignments(fn, n.func.id):
@@ -1210,14 +1211,14 @@ def _tape_gradient_roots(module: Module, scope: Optional[FuncNode], tape_names: 
 @per_node
 def _gradient_calls(owner: ast.AST) -> list[ast.Call]:
     """``name.gradient(...)`` calls in ``owner``, in walk order (one walk per scope, not per tape)."""
-    return [n for n in ast.walk(owner) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+    return [n for n in astwalk.walk(owner) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
             and n.func.attr == "gradient" and isinstance(n.func.value, ast.Name)]
 
 
 @per_node
 def _loss_definitions(owner: ast.AST) -> list[ast.AST]:
     """Function definitions and ``name = lambda ...`` assignments in ``owner``, in walk order."""
-    return [d for d in ast.walk(owner) if isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef))
+    return [d for d in astwalk.walk(owner) if isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef))
             or (isinstance(d, ast.Assign) and isinstance(d.value, ast.Lambda))]
 
 
@@ -1232,7 +1233,7 @@ def _training_regions(module: Module) -> list[TrainingRegion]:
     tape_withs: set[int] = set()
     # With statements come from the module index (in walk order); only a file that says
     # "minimize" needs the full walk for the minimize(...) calls, in the same order.
-    candidates = ast.walk(module.tree) if module.mentions("minimize") else (
+    candidates = astwalk.walk(module.tree) if module.mentions("minimize") else (
         b for b in module.blocks if isinstance(b, (ast.With, ast.AsyncWith)))
     for n in candidates:
         if isinstance(n, (ast.With, ast.AsyncWith)):
@@ -1268,11 +1269,11 @@ def _training_regions(module: Module) -> list[TrainingRegion]:
                 regions.append(TrainingRegion("minimize", body, module.scope_of(n), roots, n))
     for f in module.functions:
         if f.cls is not None and f.node.name == "train_step":
-            has_tape = any(isinstance(x, (ast.With, ast.AsyncWith)) and id(x) in tape_withs for x in ast.walk(f.node))
+            has_tape = any(isinstance(x, (ast.With, ast.AsyncWith)) and id(x) in tape_withs for x in astwalk.walk(f.node))
             if has_tape:
                 continue
             # No tape (torch backend: loss.backward(); or a plain forward): the model is `self`.
-            text_calls = {c.func.attr for c in ast.walk(f.node) if isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute)}
+            text_calls = {c.func.attr for c in astwalk.walk(f.node) if isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute)}
             if text_calls & {"backward", "apply_gradients", "apply"}:
                 regions.append(TrainingRegion("train_step", list(f.node.body), f.node, {"self"}, f.node))
     regions.extend(_torch_loop_regions(module))
@@ -1448,7 +1449,7 @@ def region_model_calls(module: Module, project: Project, region: TrainingRegion)
         if helper is None:
             continue
         hmod, hfn = helper
-        for inner in ast.walk(hfn):
+        for inner in astwalk.walk(hfn):
             if not isinstance(inner, ast.Call):
                 continue
             idn = called_object(inner)
@@ -1540,7 +1541,7 @@ def own_scratch_sublayer(module: Module, project: Project, cls: ast.ClassDef, at
     functional model, a project class or factory; a Keras application only with ``weights=None``)?
     Its variables are the model's own. Not one handed in, loaded, or pretrained (that may be kept in
     inference mode on purpose)."""
-    built = [n.value for n in ast.walk(cls) if isinstance(n, ast.Assign) and any(
+    built = [n.value for n in astwalk.walk(cls) if isinstance(n, ast.Assign) and any(
         isinstance(t, ast.Attribute) and t.attr == attr and dotted(t.value) == "self" for t in n.targets)]
     if not built:
         return False
@@ -1598,7 +1599,7 @@ def training_arg(call: ast.Call) -> tuple[Optional[ast.expr], bool]:
 
 
 def iter_functions(node: ast.AST) -> Iterable[FuncNode]:
-    for n in ast.walk(node):
+    for n in astwalk.walk(node):
         if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
             yield n
 

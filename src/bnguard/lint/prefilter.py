@@ -19,6 +19,8 @@ import ast
 import re
 from typing import Iterable, Optional, Sequence
 
+from bnguard.lint import astwalk
+
 # Texts that make a file a possible provider of a project-wide fact. Cheap substring tests.
 FACT_WORDS: tuple[str, ...] = (
     "feed_dict", "UPDATE_OPS", "update_ops", "control_dependencies", "create_train_op",
@@ -66,7 +68,7 @@ def names_of(module) -> tuple[set[str], set[str]]:
         if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
             targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
             for t in targets:
-                for n in ast.walk(t):
+                for n in astwalk.walk(t):
                     if isinstance(n, ast.Name):
                         defined.add(n.id)
     imported: set[str] = set()

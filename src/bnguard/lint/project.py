@@ -14,6 +14,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Optional, Union
 
+from bnguard.lint import astwalk
 from bnguard.lint.imports import ImportMap, dotted
 from bnguard.lint.memo import per_node
 from bnguard.lint.source import SourceUnit
@@ -490,7 +491,7 @@ def call_assignments(scope: ast.AST) -> dict[str, list[ast.Call]]:
     assigned to it, in walk order."""
     out: dict[str, list[ast.Call]] = {}
     for st in getattr(scope, "body", []):
-        for n in ast.walk(st):
+        for n in astwalk.walk(st):
             if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call):
                 for name in dict.fromkeys(t.id for t in n.targets if isinstance(t, ast.Name)):
                     out.setdefault(name, []).append(n.value)
@@ -502,7 +503,7 @@ def with_bindings(scope: ast.AST) -> dict[str, list[ast.Call]]:
     """``with tf.Session() as sess``: name -> the calls whose results a ``with`` binds to it."""
     out: dict[str, list[ast.Call]] = {}
     for st in getattr(scope, "body", []):
-        for n in ast.walk(st):
+        for n in astwalk.walk(st):
             if isinstance(n, (ast.With, ast.AsyncWith)):
                 for item in n.items:
                     if isinstance(item.optional_vars, ast.Name) and isinstance(item.context_expr, ast.Call):

@@ -20,6 +20,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
+from bnguard.lint import astwalk
 from bnguard.lint import keras_facts as kf
 from bnguard.lint import values as V
 from bnguard.lint.imports import add_canonical_prefix, dotted
@@ -206,7 +207,7 @@ def _mutated(name: str, module: Module) -> bool:
     cache = module.__dict__.get(key)
     if cache is None:
         cache = set()
-        for node in ast.walk(module.tree):
+        for node in astwalk.walk(module.tree):
             if isinstance(node, (ast.Assign, ast.AugAssign)):
                 for t in (node.targets if isinstance(node, ast.Assign) else [node.target]):
                     if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name):
@@ -292,7 +293,7 @@ def _reached_from_arg_scopes(modules: list[Module]) -> tuple[set[int], set[str]]
                 block = m.parent(m.parent(c.node))  # the call -> its withitem -> the with statement
                 if isinstance(block, (ast.With, ast.AsyncWith)):
                     todo.extend((dotted(n.func) or "").rsplit(".", 1)[-1]
-                                for stmt in block.body for n in ast.walk(stmt) if isinstance(n, ast.Call))
+                                for stmt in block.body for n in astwalk.walk(stmt) if isinstance(n, ast.Call))
     reached: set[int] = set()
     seen: set[str] = set()
     while todo:
@@ -363,10 +364,10 @@ class _SiteBuilder:
             fn = fi.node
             if fi.cls is not None or fn.args.args or fn.args.posonlyargs or fn.args.kwonlyargs:
                 continue
-            returned = [n.value for n in ast.walk(fn) if isinstance(n, ast.Return) and n.value is not None]
+            returned = [n.value for n in astwalk.walk(fn) if isinstance(n, ast.Return) and n.value is not None]
             for value in returned:
                 if isinstance(value, ast.Name):  # layers_module = tf.layers ... return layers_module
-                    values = [a.value for a in ast.walk(fn) if isinstance(a, ast.Assign)
+                    values = [a.value for a in astwalk.walk(fn) if isinstance(a, ast.Assign)
                               and any(isinstance(t, ast.Name) and t.id == value.id for t in a.targets)]
                 else:
                     values = [value]
@@ -390,7 +391,7 @@ class _SiteBuilder:
         flag_params = [p for p in params if p in FLAG_NAMES]
         if not flag_params:
             return None
-        used = {n.id for n in ast.walk(f) if isinstance(n, ast.Name) and n.id in flag_params}
+        used = {n.id for n in astwalk.walk(f) if isinstance(n, ast.Name) and n.id in flag_params}
         unused = [p for p in flag_params if p not in used]
         return unused[0] if unused else None
 
@@ -1323,7 +1324,7 @@ def _model_training_scopes(project: Project) -> dict:
             loss = c.node.args[0] if c.node.args else _kw(c.node, "loss")
             if isinstance(loss, ast.Name) and any(
                     isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) and getattr(n, "name", None) == loss.id
-                    for n in ast.walk(c.scope)):
+                    for n in astwalk.walk(c.scope)):
                 continue
             out[id(c.scope)] = id(c.module)
         return out
@@ -1631,7 +1632,7 @@ def _helper_feed(call: ast.Call, module: Module, project: Project, depth: int) -
                 return vals
         return V.possible_values(expr, m, p)
 
-    returns = [n for n in ast.walk(fn) if isinstance(n, ast.Return) and fm.scope_of(n) is fn]
+    returns = [n for n in astwalk.walk(fn) if isinstance(n, ast.Return) and fm.scope_of(n) is fn]
     if not returns or any(r.value is None for r in returns):
         return None
     out: list = []
@@ -1694,7 +1695,7 @@ def _class_index(project: Project) -> _ClassIndex:
                         if isinstance(t, ast.Attribute):
                             idx.stores[t.attr].append((t.value, value, m))
                         elif isinstance(t, (ast.Tuple, ast.List)):
-                            for e in ast.walk(t):
+                            for e in astwalk.walk(t):
                                 if isinstance(e, ast.Attribute) and isinstance(e.ctx, ast.Store):
                                     idx.stores[e.attr].append((e.value, None, m))
             for c in m.calls:
@@ -1713,7 +1714,7 @@ def _class_index(project: Project) -> _ClassIndex:
                 elif c.name == "vars" and isinstance(node.func, ast.Name) and node.args:
                     idx.dynamic.append((node.args[0], m))
             if m.mentions("__dict__"):
-                for node in ast.walk(m.tree):
+                for node in astwalk.walk(m.tree):
                     if isinstance(node, ast.Attribute) and node.attr == "__dict__":
                         idx.dynamic.append((node.value, m))
         for m in p.modules:
@@ -1843,7 +1844,7 @@ class _ObjectAttributes:
 
     def _returned_classes(self, info, depth: int) -> Optional[frozenset]:
         fn, fm = info.node, info.module
-        returns = [n for n in ast.walk(fn) if isinstance(n, (ast.Return, ast.Yield, ast.YieldFrom))
+        returns = [n for n in astwalk.walk(fn) if isinstance(n, (ast.Return, ast.Yield, ast.YieldFrom))
                    and fm.scope_of(n) is fn]
         if not returns or any(not isinstance(r, ast.Return) or r.value is None for r in returns):
             return None
@@ -2097,7 +2098,7 @@ def object_attribute_values(expr: Optional[ast.AST], module: Module, project: Pr
     """(values, evidence) of a flag expression whose attributes of project-class objects are
     resolved per class (``cfg.is_training`` with ``cfg`` a ``TrainConfig``), or None when no such
     attribute decides it (then the project-wide values are all there is)."""
-    if expr is None or not any(isinstance(n, ast.Attribute) for n in ast.walk(expr)) and not isinstance(expr, ast.Name):
+    if expr is None or not any(isinstance(n, ast.Attribute) for n in astwalk.walk(expr)) and not isinstance(expr, ast.Name):
         return None
     oa = _ObjectAttributes(project)
     vals = oa.values(expr, module)

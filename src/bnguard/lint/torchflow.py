@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Optional, Sequence
 
+from bnguard.lint import astwalk
 from bnguard.lint.imports import dotted
 from bnguard.lint.memo import per_node
 from bnguard.lint.project import FuncNode, FunctionInfo, Module, Project, call_assignments
@@ -279,7 +280,7 @@ class _StatementIndex:
             for part in ast.iter_child_nodes(st):
                 if isinstance(part, (ast.stmt, ast.excepthandler, ast.match_case)):
                     continue
-                for n in ast.walk(part):
+                for n in astwalk.walk(part):
                     if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
                         self.stores.setdefault(n.id, []).append(st)
                     elif isinstance(n, ast.Call) and mode_call(n) is not None:
@@ -338,7 +339,7 @@ def _local_aliases(fn_body: Sequence[ast.stmt], params: set[str]) -> dict[str, t
     """``net = model`` / ``net = self.model`` style aliases inside one function body."""
     aliases: dict[str, tuple[Key, str]] = {}
     for stmt in fn_body:
-        for n in ast.walk(stmt):
+        for n in astwalk.walk(stmt):
             if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
                 continue
             if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name):
@@ -376,7 +377,7 @@ def _local_aliases(fn_body: Sequence[ast.stmt], params: set[str]) -> dict[str, t
 def _switched_by_name(body: Sequence[ast.stmt], name: str) -> bool:
     """Does ``body`` call ``name.eval()`` / ``name.train(...)``?"""
     return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("eval", "train")
-               and isinstance(n.func.value, ast.Name) and n.func.value.id == name for st in body for n in ast.walk(st))
+               and isinstance(n.func.value, ast.Name) and n.func.value.id == name for st in body for n in astwalk.walk(st))
 
 
 class Flow:
@@ -897,7 +898,7 @@ class Flow:
         if scope is not None and name in _params(scope):
             return [], False
         classes = _constructed_classes(name, owner)
-        if len(classes) != 1 or sum(1 for n in ast.walk(owner) for t in _binding_targets(n)
+        if len(classes) != 1 or sum(1 for n in astwalk.walk(owner) for t in _binding_targets(n)
                                     if isinstance(t, ast.Name) and t.id == name) != 1:
             return [], False
         cls_name = next(iter(classes))
@@ -946,9 +947,9 @@ class Flow:
             return False
         found = False
         for st in owner.body:
-            for n in ast.walk(st):
+            for n in astwalk.walk(st):
                 for t in _binding_targets(n):
-                    if not any(isinstance(x, ast.Name) and x.id == name for x in ast.walk(t)):
+                    if not any(isinstance(x, ast.Name) and x.id == name for x in astwalk.walk(t)):
                         continue
                     if not (isinstance(n, ast.Assign) and isinstance(t, ast.Name) and isinstance(n.value, ast.Call)):
                         return False
@@ -1019,7 +1020,7 @@ class Flow:
         added = _added_modules(body, target)
         if not added:
             return False
-        nodes = [n for st in body for n in ast.walk(st)] if any(isinstance(e, ast.Name) for e in added) else []
+        nodes = [n for st in body for n in astwalk.walk(st)] if any(isinstance(e, ast.Name) for e in added) else []
         for e in added:
             if isinstance(e, ast.Name):
                 switches = [n for n in nodes if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
@@ -1210,7 +1211,7 @@ class Flow:
         test, pol = guard_of(flag)
         inner = flag.operand if isinstance(flag, ast.UnaryOp) and isinstance(flag.op, ast.Not) else flag
         if isinstance(inner, ast.Attribute) and inner.attr != "training" and not any(
-                isinstance(n, ast.Attribute) and n.attr == "training" for n in ast.walk(inner)):
+                isinstance(n, ast.Attribute) and n.attr == "training" for n in astwalk.walk(inner)):
             vals = possible_values(flag, module, self.project)
             if always_false_values(vals):
                 return "eval", (("eval", guards),)
@@ -1240,7 +1241,7 @@ class Flow:
                 lp = loops[i]
                 if not isinstance(lp, (ast.For, ast.AsyncFor)):
                     continue
-                bound = [t.id for t in ast.walk(lp.target) if isinstance(t, ast.Name)]
+                bound = [t.id for t in astwalk.walk(lp.target) if isinstance(t, ast.Name)]
                 if receiver.id not in bound:
                     continue
                 it = lp.iter
@@ -1601,14 +1602,14 @@ def _listed_comprehension_calls(st: ast.stmt) -> dict[int, tuple[str, list]]:
     (``_ = [x.train() for x in (net, head)]``, ``list(map(...))`` not included): call id -> (the
     variable, the listed modules), as a ``for`` statement over the same list would give them."""
     out: dict[int, tuple[str, list]] = {}
-    for n in ast.walk(st):
+    for n in astwalk.walk(st):
         if not isinstance(n, (ast.ListComp, ast.SetComp, ast.GeneratorExp)) or len(n.generators) != 1:
             continue
         gen = n.generators[0]
         if gen.ifs or not isinstance(gen.target, ast.Name) or not isinstance(gen.iter, (ast.List, ast.Tuple)) \
                 or not gen.iter.elts or not all(isinstance(e, (ast.Name, ast.Attribute)) for e in gen.iter.elts):
             continue
-        for c in ast.walk(n.elt):
+        for c in astwalk.walk(n.elt):
             if isinstance(c, ast.Call):
                 out[id(c)] = (gen.target.id, list(gen.iter.elts))
     return out
@@ -1628,7 +1629,7 @@ def _non_bn_type_test(test: ast.AST, var: str, derived: frozenset = frozenset())
         return False
     classes: list[ast.AST] = []
     reads_var = False
-    for n in ast.walk(test):
+    for n in astwalk.walk(test):
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "isinstance" and len(n.args) == 2:
             reads_var = reads_var or isinstance(n.args[0], ast.Name) and n.args[0].id == var
             types = n.args[1]
@@ -1643,9 +1644,9 @@ def _non_bn_type_test(test: ast.AST, var: str, derived: frozenset = frozenset())
         return reads_var and all((dotted(c) or "").rsplit(".", 1)[-1] and _NON_BN_LEAF.match(
             (dotted(c) or "").rsplit(".", 1)[-1]) for c in classes)
     # a test of the class or sub-module name: every literal names a dropout layer
-    strings = [n.value for n in ast.walk(test) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+    strings = [n.value for n in astwalk.walk(test) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
     if not strings or not all(re.search(r"drop", v, re.I) for v in strings) \
-            or not any(isinstance(n, ast.Name) and (n.id == var or n.id in derived) for n in ast.walk(test)):
+            or not any(isinstance(n, ast.Name) and (n.id == var or n.id in derived) for n in astwalk.walk(test)):
         return False
     return isinstance(test, ast.Compare) or isinstance(test, ast.Call) and isinstance(test.func, ast.Attribute) \
         and test.func.attr in ("startswith", "endswith")
@@ -1659,16 +1660,16 @@ def _switches_non_bn_layers_only(call: ast.Call, loops: tuple, guards: tuple) ->
     if not isinstance(receiver, ast.Name) or not guards:
         return False
     loop = next((lp for lp in reversed(loops) if isinstance(lp, (ast.For, ast.AsyncFor))
-                 and any(isinstance(t, ast.Name) and t.id == receiver.id for t in ast.walk(lp.target))), None)
+                 and any(isinstance(t, ast.Name) and t.id == receiver.id for t in astwalk.walk(lp.target))), None)
     if loop is None:
         return False
     it = loop.iter
     if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and it.func.attr in _SUBMODULE_ITERATORS):
         return False
-    names = {t.id for t in ast.walk(loop.target) if isinstance(t, ast.Name)}  # ``for name, m in ...``
+    names = {t.id for t in astwalk.walk(loop.target) if isinstance(t, ast.Name)}  # ``for name, m in ...``
     # ``classname = m.__class__.__name__`` in the loop: read from the loop's names
-    derived = frozenset(names | {t.id for st in ast.walk(loop) if isinstance(st, ast.Assign)
-                                 and any(isinstance(x, ast.Name) and x.id in names for x in ast.walk(st.value))
+    derived = frozenset(names | {t.id for st in astwalk.walk(loop) if isinstance(st, ast.Assign)
+                                 and any(isinstance(x, ast.Name) and x.id in names for x in astwalk.walk(st.value))
                                  for t in st.targets if isinstance(t, ast.Name)})
     for test, pol in guards:
         node = _parsed_test(test) if pol else None
@@ -1684,9 +1685,9 @@ def _freezes_bn_argument(fn: ast.AST) -> bool:
     if len(args) != 1:
         return False
     name = args[0].arg
-    for n in ast.walk(fn):
+    for n in astwalk.walk(fn):
         if isinstance(n, ast.If) and _BN_GUARD.search(ast.unparse(n.test)):
-            for c in (x for st in n.body for x in ast.walk(st)):
+            for c in (x for st in n.body for x in astwalk.walk(st)):
                 if isinstance(c, ast.Call) and mode_call(c) == "eval" and isinstance(c.func.value, ast.Name) \
                         and c.func.value.id == name:  # type: ignore[attr-defined]
                     return True
@@ -1698,7 +1699,7 @@ def parameter_freezes(scope: ast.AST) -> tuple[ast.AST, ...]:
     """The objects whose parameters ``scope`` freezes, as written: ``x.requires_grad_(False)``,
     ``for p in x.parameters(): p.requires_grad = False`` (also ``named_parameters()``)."""
     out: list[ast.AST] = []
-    for n in ast.walk(scope):
+    for n in astwalk.walk(scope):
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "requires_grad_" \
                 and n.args and isinstance(n.args[0], ast.Constant) and n.args[0].value is False:
             out.append(n.func.value)
@@ -1706,7 +1707,7 @@ def parameter_freezes(scope: ast.AST) -> tuple[ast.AST, ...]:
                 and n.iter.func.attr in ("parameters", "named_parameters"):
             if any(isinstance(a, ast.Assign) and isinstance(a.value, ast.Constant) and a.value.value is False
                    and any(isinstance(t, ast.Attribute) and t.attr == "requires_grad" for t in a.targets)
-                   for st in n.body for a in ast.walk(st)):
+                   for st in n.body for a in astwalk.walk(st)):
                 out.append(n.iter.func.value)
     return tuple(out)
 
@@ -1775,7 +1776,7 @@ def _builds_new_module(value: ast.AST, target: str) -> bool:
         return False
     head = target.split(".")[-1]
     return not any(dotted(n) in (target, head) or (isinstance(n, ast.Attribute) and n.attr == head)
-                   for n in ast.walk(value) if isinstance(n, (ast.Name, ast.Attribute)))
+                   for n in astwalk.walk(value) if isinstance(n, (ast.Name, ast.Attribute)))
 
 
 def _element_variable(target: ast.AST, head: ast.AST) -> tuple[Optional[str], ast.AST]:
@@ -1830,7 +1831,7 @@ def _optimizes_input_tensors(step: ast.Call, scope: Optional[ast.AST], module: M
                  and any(isinstance(t, ast.Name) and t.id == e.id for t in n.targets)]
         # bound here, and never to anything drawn from a module (``w = model.fc.weight``)
         if not bound or any(isinstance(x, ast.Attribute) and x.attr in ("parameters", "named_parameters", "weight", "bias")
-                            for b in bound for x in ast.walk(b)):
+                            for b in bound for x in astwalk.walk(b)):
             return False
     return True
 
@@ -1917,10 +1918,10 @@ def mode_parameter(fn: ast.FunctionDef) -> Optional[str]:
 
 def hands_on_mode(fn: ast.FunctionDef, mode: Optional[str]) -> bool:
     """Does the override switch the module some way (or may, through a helper)?"""
-    for n in ast.walk(fn):
+    for n in astwalk.walk(fn):
         if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
             targets = n.targets if isinstance(n, ast.Assign) else [n.target]
-            if any(isinstance(t, ast.Attribute) and t.attr == "training" for tt in targets for t in ast.walk(tt)):
+            if any(isinstance(t, ast.Attribute) and t.attr == "training" for tt in targets for t in astwalk.walk(tt)):
                 return True  # self.training = mode
         if not isinstance(n, ast.Call):
             continue
@@ -1931,7 +1932,7 @@ def hands_on_mode(fn: ast.FunctionDef, mode: Optional[str]) -> bool:
                 return True  # super().train(mode) / super(Cls, self).train(mode)
             if n.args and isinstance(n.args[0], ast.Name) and n.args[0].id == "self":
                 return True  # nn.Module.train(self, mode) / Base.train(self, mode)
-        if any(isinstance(x, ast.Name) and x.id == mode for a in [*n.args, *(k.value for k in n.keywords)] for x in ast.walk(a)):
+        if any(isinstance(x, ast.Name) and x.id == mode for a in [*n.args, *(k.value for k in n.keywords)] for x in astwalk.walk(a)):
             if not (isinstance(f, ast.Name) and f.id in ("bool", "print", "isinstance")):
                 return True  # child.train(mode), self._set_mode(mode), self.apply(partial(fn, mode=mode))
         if dotted(f) in ("setattr", "object.__setattr__") and len(n.args) >= 2 \
@@ -1991,7 +1992,7 @@ def _constructed_classes_by_name(scope: ast.AST) -> dict[str, set[str]]:
     one per method call resolved in it)."""
     out: dict[str, set[str]] = {}
     for st in getattr(scope, "body", []):
-        for n in ast.walk(st):
+        for n in astwalk.walk(st):
             if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call):
                 last = (dotted(n.value.func) or "").rsplit(".", 1)[-1]
                 if last[:1].isupper():
@@ -2012,7 +2013,7 @@ def _assigned_target(call: ast.Call, module: Module) -> Optional[ast.AST]:
 def _stored_arguments(init: FunctionInfo, bound: dict[str, tuple[Key, str]]) -> dict[str, tuple[Key, str]]:
     """``self.model = model`` in ``__init__``: "@model" -> what this constructor call passes for ``model``
     (only attributes assigned once there: ``self.model = deepcopy(self.model)`` makes another object)."""
-    assigned = [t.attr for n in ast.walk(init.node) for t in _binding_targets(n)
+    assigned = [t.attr for n in astwalk.walk(init.node) for t in _binding_targets(n)
                 if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self"]
     return {"@" + attr: bound[name] for attr, name in _self_attributes_from_names(init.node)
             if name in bound and assigned.count(attr) == 1}
@@ -2066,14 +2067,14 @@ def _narrow_by_import(module: Module, name: str, cands: list[FunctionInfo],
 def _returned_names(fn: ast.AST) -> frozenset:
     """The names a function returns, also through Module methods that return the module itself
     (``return net.to(device).eval()`` returns ``net``)."""
-    returned = (same_object_base(r.value) for r in ast.walk(fn) if isinstance(r, ast.Return))
+    returned = (same_object_base(r.value) for r in astwalk.walk(fn) if isinstance(r, ast.Return))
     return frozenset(v.id for v in returned if isinstance(v, ast.Name))
 
 
 @per_node
 def _self_attributes_from_names(init: ast.AST) -> list[tuple[str, str]]:
     """``self.attr = name`` assignments in ``init``, in walk order: (attr, name)."""
-    return [(n.targets[0].attr, n.value.id) for n in ast.walk(init)
+    return [(n.targets[0].attr, n.value.id) for n in astwalk.walk(init)
             if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Attribute)
             and isinstance(n.targets[0].value, ast.Name) and n.targets[0].value.id == "self"
             and isinstance(n.value, ast.Name)]
@@ -2083,9 +2084,9 @@ def _fresh_locals(body: Sequence[ast.stmt], local_names: frozenset) -> frozenset
     """Local names whose every assignment builds a new module (``matcher = nn.Sequential(...)``)."""
     fresh, other = set(), set()
     for st in body:
-        for n in ast.walk(st):
+        for n in astwalk.walk(st):
             for t in _binding_targets(n):
-                for name in (x.id for x in ast.walk(t) if isinstance(x, ast.Name)):
+                for name in (x.id for x in astwalk.walk(t) if isinstance(x, ast.Name)):
                     if name not in local_names:
                         continue
                     if isinstance(n, ast.Assign) and isinstance(t, ast.Name) and (
@@ -2116,7 +2117,7 @@ def _factory_builds_module(value: ast.AST, target: str) -> bool:
         return False
     head = target.split(".")[-1]
     for a in [*value.args, *(k.value for k in value.keywords)]:
-        for n in ast.walk(a):
+        for n in astwalk.walk(a):
             last = n.id if isinstance(n, ast.Name) else n.attr if isinstance(n, ast.Attribute) else None
             if last is not None and (last == head or (_MODEL_WORD.search(last) and not last.endswith("_name"))):
                 return False
@@ -2136,7 +2137,7 @@ def _settings_only(call: ast.Call, target: str) -> bool:
     ``cfg.model_name``) are fine."""
     head = target.split(".")[-1]
     for a in [*call.args, *(k.value for k in call.keywords)]:
-        for n in ast.walk(a):
+        for n in astwalk.walk(a):
             last = n.id if isinstance(n, ast.Name) else n.attr if isinstance(n, ast.Attribute) else None
             if last is not None and (last == head or _MODEL_WORD.search(last) and not _SETTING_NAME.search(last)):
                 return False
@@ -2159,7 +2160,7 @@ def _assigned_names(body: Sequence[ast.stmt]) -> frozenset:
     """Names a function body binds itself (not ``global``/``nonlocal`` ones)."""
     names, declared = set(), set()
     for st in body:
-        for n in ast.walk(st):
+        for n in astwalk.walk(st):
             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
                 names.add(n.id)
             elif isinstance(n, (ast.Global, ast.Nonlocal)):
@@ -2329,11 +2330,11 @@ def _forwarded_test(test: str, forwarded: dict[str, str]) -> Optional[str]:
     node = _parsed_test(test) if forwarded else None
     if node is None:
         return None
-    names = [n for n in ast.walk(node) if isinstance(n, ast.Name)]
+    names = [n for n in astwalk.walk(node) if isinstance(n, ast.Name)]
     if not names or any(n.id not in forwarded for n in names):
         return None
     node = copy.deepcopy(node)
-    for n in ast.walk(node):
+    for n in astwalk.walk(node):
         if isinstance(n, ast.Name):
             n.id = forwarded[n.id]
     return ast.unparse(node)
@@ -2476,7 +2477,7 @@ def _aliased_submodule_iterator(module: Module, loop: ast.AST, name: str) -> Opt
         if isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name) \
                 and st.targets[0].id == name:
             value = st.value
-        elif any(isinstance(t, ast.Name) and t.id == name and isinstance(t.ctx, ast.Store) for t in ast.walk(st)):
+        elif any(isinstance(t, ast.Name) and t.id == name and isinstance(t.ctx, ast.Store) for t in astwalk.walk(st)):
             value = None  # rebound some other way (a loop target, an augmented assignment)
 
     def walk_call(v: Optional[ast.AST]) -> Optional[ast.Call]:

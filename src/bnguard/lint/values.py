@@ -35,6 +35,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
+from bnguard.lint import astwalk
 from bnguard.lint.imports import dotted
 from bnguard.lint.project import FunctionInfo, Module, Project
 
@@ -133,7 +134,7 @@ class _Binding:
 
 
 def _target_names(target: ast.AST):
-    for n in ast.walk(target):
+    for n in astwalk.walk(target):
         if isinstance(n, ast.Name):
             yield n.id
         elif isinstance(n, (ast.MatchAs, ast.MatchStar)) and n.name:
@@ -213,7 +214,7 @@ class _ScopeBindings:
     def _add_nonlocal_statement_bindings(self, fn: ast.AST) -> None:
         """``nonlocal best`` in a function nested in this one: its bindings of ``best`` are bindings of
         this scope's variable too (read in the nested function's scope)."""
-        for inner in ast.walk(fn):
+        for inner in astwalk.walk(fn):
             if inner is fn or not isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 continue
             declared = {g for n in _own_scope_nodes(inner) if isinstance(n, ast.Nonlocal) for g in n.names}
@@ -402,7 +403,7 @@ def _build_attr_stores(project: Project) -> dict[str, list[tuple[Optional[ast.AS
                     if isinstance(t, ast.Attribute):
                         stores[t.attr].append((value, m))
                     elif isinstance(t, (ast.Tuple, ast.List)):
-                        for e in ast.walk(t):
+                        for e in astwalk.walk(t):
                             if isinstance(e, ast.Attribute) and isinstance(e.ctx, ast.Store):
                                 stores[e.attr].append((None, m))
         for node in m.classes:
@@ -492,7 +493,7 @@ def _generated_init_stores(project: Project) -> dict[str, list[tuple[Optional[as
                 continue
             for f in fields:  # handed to other code, which may build it with anything
                 stores[f].append((None, m))
-        if any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "cls" for n in ast.walk(cls)):
+        if any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "cls" for n in astwalk.walk(cls)):
             for f in fields:  # a classmethod constructor ``cls(**config)``
                 stores[f].append((None, cm))
     return stores
@@ -604,7 +605,7 @@ class _Resolver:
                         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                         value = None if isinstance(node, ast.AugAssign) else node.value
                         for t in targets:
-                            for a in ast.walk(t):
+                            for a in astwalk.walk(t):
                                 if not (isinstance(a, ast.Attribute) and isinstance(a.ctx, ast.Store)
                                         and isinstance(a.value, ast.Name) and a.value.id in m.imports.aliases):
                                     continue
@@ -1433,7 +1434,7 @@ def _written_through(name: str, m: Module):
     def is_target(e: ast.expr) -> bool:
         return isinstance(e, ast.Name) and e.id == name
     keys: set = set()
-    for n in ast.walk(m.tree) if m.mentions(name + "[") or m.mentions(name + ".") else ():
+    for n in astwalk.walk(m.tree) if m.mentions(name + "[") or m.mentions(name + ".") else ():
         got = _dict_write_keys(n, is_target)
         if got is _ALL_KEYS:
             return _ALL_KEYS
@@ -1449,7 +1450,7 @@ def _attribute_written_through(attr: str, project: Project):
     for m in project.modules:
         if not m.mentions("." + attr):
             continue
-        for n in ast.walk(m.tree):
+        for n in astwalk.walk(m.tree):
             got = _dict_write_keys(n, is_target)
             if got is _ALL_KEYS:
                 return _ALL_KEYS

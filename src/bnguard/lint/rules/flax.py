@@ -11,6 +11,7 @@ import ast
 import re
 from typing import Callable, Iterable, Iterator, Optional
 
+from bnguard.lint import astwalk
 from bnguard.lint import keras_facts as kf
 from bnguard.lint import values as V
 from bnguard.lint.finding import Finding
@@ -219,7 +220,7 @@ def _classes_reached_from(project: Project, modules: Iterable[Module]) -> dict[i
     todo = list(reached.values())
     while todo:
         m, cls = todo.pop()
-        for n in ast.walk(cls):
+        for n in astwalk.walk(cls):
             if isinstance(n, ast.Call) and isinstance(n.func, ast.Name):
                 found = _class_in_scope(project, m, n.func.id)
                 if found and id(found[1]) not in reached:
@@ -334,7 +335,7 @@ def _applies_differentiated_params(call: ast.Call, fn: FuncNode, differentiated:
     if fn.name not in differentiated or not call.args:
         return False
     params = {a.arg for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs}
-    return any(isinstance(n, ast.Name) and n.id in params for n in ast.walk(call.args[0]))
+    return any(isinstance(n, ast.Name) and n.id in params for n in astwalk.walk(call.args[0]))
 
 
 def _applied_classes(module: Module, project: Project, func: ast.expr,
@@ -872,7 +873,7 @@ logits, updates = Net().apply(variables, x, mutable=["batch_stats"])
     @staticmethod
     def _bn_attributes(module: Module, kinds=LINEN_BN) -> set[str]:
         out: set[str] = set()
-        for n in ast.walk(module.tree):
+        for n in astwalk.walk(module.tree):
             if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call) and module.imports.resolve(n.value.func) in kinds:
                 for t in n.targets:
                     if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self":
@@ -921,7 +922,7 @@ def _class_fields(project: Project, module: Module, cls: ast.ClassDef, depth: in
 
 def _called_fields(cls: ast.ClassDef, fields: list[str]) -> set[str]:
     """Fields the class calls (``self.norm(...)``): modules or factories its constructor is given."""
-    return {n.func.attr for n in ast.walk(cls) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+    return {n.func.attr for n in astwalk.walk(cls) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
             and isinstance(n.func.value, ast.Name) and n.func.value.id == "self" and n.func.attr in fields}
 
 
@@ -952,7 +953,7 @@ def _submodules(module: Module, project: Project, root: ast.ClassDef) -> list[tu
     """The root's named sub-modules: ``Head(..., name="head")`` in its methods, ``self.head = Head(...)``
     in ``setup`` (name, construction call); project classes and linen layers alike."""
     out: list[tuple[str, ast.Call]] = []
-    for n in ast.walk(root):
+    for n in astwalk.walk(root):
         if not isinstance(n, ast.Call) or not isinstance(n.func, (ast.Name, ast.Attribute)):
             continue
         named = kf.kwarg(n, "name")
@@ -987,7 +988,7 @@ def _holds_bn(module: Module, project: Project, call: ast.Call, depth: int = 0) 
             if isinstance(v, ast.Call) and ((module.imports.resolve(v.func) or "") in LINEN_BN or _is_partial_of(
                     module, v, LINEN_BN, module.imports.resolve(v.func))):
                 return True
-    for n in ast.walk(cls):
+    for n in astwalk.walk(cls):
         if isinstance(n, ast.Call) and isinstance(n.func, (ast.Name, ast.Attribute)) and (
                 (owner.imports.resolve(n.func) or "") in LINEN_BN
                 or _is_partial_of(owner, n, LINEN_BN, owner.imports.resolve(n.func))
@@ -1007,7 +1008,7 @@ def _part_names(project: Project, module: Module) -> set[str]:
         for m in p.modules:
             if id(m) not in program:
                 continue
-            for n in ast.walk(m.tree):
+            for n in astwalk.walk(m.tree):
                 if isinstance(n, ast.Dict):
                     out |= {k.value for k in n.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)}
                 elif isinstance(n, ast.Compare) and all(isinstance(o, (ast.Eq, ast.NotEq, ast.In, ast.NotIn)) for o in n.ops):
@@ -1050,7 +1051,7 @@ def _flag_given_at_every_call(module: Module, cls: ast.ClassDef, bn: ast.Call) -
             and isinstance(parent.targets[0].value, ast.Name) and parent.targets[0].value.id == "self"):
         return False
     attr = parent.targets[0].attr
-    uses = [n for n in ast.walk(cls) if isinstance(n, ast.Attribute) and n.attr == attr
+    uses = [n for n in astwalk.walk(cls) if isinstance(n, ast.Attribute) and n.attr == attr
             and isinstance(n.value, ast.Name) and n.value.id == "self" and n is not parent.targets[0]]
     return bool(uses) and all(isinstance(module.parent(u), ast.Call) and module.parent(u).func is u
                               and states_it(module.parent(u)) for u in uses)
@@ -1068,7 +1069,7 @@ def _all_bn_frozen(project: Project, module: Module, root: ast.ClassDef) -> Opti
                                 ("flax.linen.Module", "flax.linen.module.Module") for b in cls.bases):
             return None  # a base class we cannot read
         nested = [base] if base else []
-        for n in ast.walk(cls):
+        for n in astwalk.walk(cls):
             if isinstance(n, ast.Call) and isinstance(n.func, (ast.Name, ast.Attribute)):
                 fm, found = kf.resolve_def_in(project, m, n.func)
                 if isinstance(found, ast.ClassDef):
@@ -1083,7 +1084,7 @@ def _all_bn_frozen(project: Project, module: Module, root: ast.ClassDef) -> Opti
         called = _called_fields(cls, fields)
         if cls is root and called:
             return None  # the caller of the root fills them: unknown here
-        calls = [n for n in ast.walk(cls) if isinstance(n, ast.Call)]
+        calls = [n for n in astwalk.walk(cls) if isinstance(n, ast.Call)]
         for n in calls:
             if kf.has_kwargs_splat(n) or any(isinstance(a, ast.Starred) for a in n.args):
                 return None
@@ -1109,7 +1110,7 @@ def _all_bn_frozen(project: Project, module: Module, root: ast.ClassDef) -> Opti
                 last = n.func.id if isinstance(n.func, ast.Name) else n.func.attr
                 if last[:1].isupper() and not qual.startswith(_FROZEN_ROOT_SAFE_PREFIXES):
                     return None  # a library model: its BNs are not visible
-        for n in ast.walk(cls):
+        for n in astwalk.walk(cls):
             # a project class used other than by calling it (nn.remat(Block), block_cls=Block)
             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and not (
                     isinstance(m.parent(n), ast.Call) and m.parent(n).func is n) \
@@ -1120,7 +1121,7 @@ def _all_bn_frozen(project: Project, module: Module, root: ast.ClassDef) -> Opti
             continue
         # constructions of this class inside the reach fill its called fields
         for om, other in reach.values():
-            for n in ast.walk(other):
+            for n in astwalk.walk(other):
                 if not (isinstance(n, ast.Call) and isinstance(n.func, (ast.Name, ast.Attribute))
                         and kf.resolve_def(project, om, n.func) is cls):
                     continue
@@ -1168,7 +1169,7 @@ def _sequential_of(module: Module, func: ast.expr) -> Optional[ast.Call]:
         cls = module.enclosing_class(func)
         if cls is None:
             return None
-        values = [n.value for n in ast.walk(cls) if isinstance(n, (ast.Assign, ast.AnnAssign))
+        values = [n.value for n in astwalk.walk(cls) if isinstance(n, (ast.Assign, ast.AnnAssign))
                   for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
                   if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self"
                   and t.attr == func.attr]
@@ -1196,7 +1197,7 @@ def _later_layer_classes(project: Project, module: Module, seq: ast.Call) -> lis
         layers = bound[0] if bound and len(bound) == 1 else None
         if isinstance(layers, ast.List) and not layers.elts:
             # layers = []; for ...: layers.append(Block(...)) (in a loop, or a second append)
-            appends = [n for n in ast.walk(owner) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+            appends = [n for n in astwalk.walk(owner) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
                        and isinstance(n.func.value, ast.Name) and n.func.value.id == name]
             if any(n.func.attr != "append" or len(n.args) != 1 for n in appends):
                 return []
@@ -1245,14 +1246,14 @@ def _returns_packed(cls: ast.ClassDef) -> bool:
               None)
     if fn is None:
         return False
-    return any(isinstance(r, ast.Return) and isinstance(r.value, (ast.Tuple, ast.Dict)) for r in ast.walk(fn))
+    return any(isinstance(r, ast.Return) and isinstance(r.value, (ast.Tuple, ast.Dict)) for r in astwalk.walk(fn))
 
 
 def _forwarded_flag(module: Module, fn: FuncNode) -> Optional[str]:
     """A parameter of ``fn`` that it passes on as a training flag: ``use_running_average=not P``
     to a BN, or ``P`` by keyword to a sub-module call (``Block(...)(x, train=P)``)."""
     params = {a.arg for a in fn.args.args + fn.args.kwonlyargs} - {"self"}
-    for n in ast.walk(fn):
+    for n in astwalk.walk(fn):
         if not isinstance(n, ast.Call):
             continue
         for kw in n.keywords:
@@ -1295,7 +1296,7 @@ def _init_variables(module: Module, project: Project, name: ast.Name, depth: int
     that every call site in the project passes such a name)?"""
     scope = module.scope_of(name)
     owner = scope if scope is not None else module.tree
-    values = [n.value for n in ast.walk(owner) if isinstance(n, (ast.Assign, ast.AnnAssign))
+    values = [n.value for n in astwalk.walk(owner) if isinstance(n, (ast.Assign, ast.AnnAssign))
               and any(isinstance(t, ast.Name) and t.id == name.id
                       for t in (n.targets if isinstance(n, ast.Assign) else [n.target]))]
     if values:
@@ -1331,7 +1332,7 @@ def _bindings_in(owner: ast.AST, name: str) -> Optional[list[ast.expr]]:
     ...``, ``name.update(...)``, ``name |= ...``)."""
     values: list = []
     stores = 0
-    for n in ast.walk(owner):
+    for n in astwalk.walk(owner):
         if isinstance(n, (ast.Assign, ast.AnnAssign)):
             for t in n.targets if isinstance(n, ast.Assign) else [n.target]:
                 if isinstance(t, ast.Name) and t.id == name:
@@ -1440,7 +1441,7 @@ def _closed_over_init_stats(module: Module, project: Project, d: ast.Dict, stats
         trained = True
     if not trained:
         return None
-    binding = next((n for n in ast.walk(owner) if isinstance(n, ast.Assign) and _is_init_call(n.value)
+    binding = next((n for n in astwalk.walk(owner) if isinstance(n, ast.Assign) and _is_init_call(n.value)
                     and any(isinstance(t, ast.Name) and t.id == init_name for t in n.targets)), None)
     where = module.line_ref(binding.lineno) if binding is not None else "module level"
     return (names and sorted(names)[0]) or "the function", init_name, where
@@ -1551,9 +1552,9 @@ def _init_variables_argument(project: Project, module: Module, fn: FuncNode, nam
         owner = caller if caller is not None and _bindings_in(caller, arg.id) else site.module.tree
         if not _init_only(owner, arg.id) or not any(
                 isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name) and n.value.id == arg.id
-                and isinstance(n.slice, ast.Constant) and n.slice.value == "batch_stats" for n in ast.walk(owner)):
+                and isinstance(n.slice, ast.Constant) and n.slice.value == "batch_stats" for n in astwalk.walk(owner)):
             return None
-        binding = next((n for n in ast.walk(owner) if isinstance(n, ast.Assign) and _is_init_call(n.value)
+        binding = next((n for n in astwalk.walk(owner) if isinstance(n, ast.Assign) and _is_init_call(n.value)
                         and any(isinstance(t, ast.Name) and t.id == arg.id for t in n.targets)), None)
         where = where or (f"`{arg.id}`, {site.module.line_ref(binding.lineno)}" if binding is not None else f"`{arg.id}`")
     return where if trained or depth > 0 else None
@@ -1575,7 +1576,7 @@ def _reaches_training(module: Module, project: Project, call: ast.Call, depth: i
     for callee_module, callee in _project_callees(module, project, call):
         if _is_training_function(callee) or any(
                 isinstance(n, ast.Call) and _reaches_training(callee_module, project, n, depth + 1)
-                for n in ast.walk(callee) if n is not callee):
+                for n in astwalk.walk(callee) if n is not callee):
             return True
     return False
 
@@ -1592,17 +1593,17 @@ def _flows_out(module: Module, fn: FuncNode, at: ast.AST) -> bool:
     if len(names) != len(parent.targets):
         return True  # ``self.state = ...``: read wherever the object goes
     return any(isinstance(r, ast.Return) and r.value is not None and module.scope_of(r) is fn
-               and any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(r.value)) for r in ast.walk(fn))
+               and any(isinstance(n, ast.Name) and n.id in names for n in astwalk.walk(r.value)) for r in astwalk.walk(fn))
 
 
 def site_level_calls(module: Module, fn: FuncNode) -> list[ast.Call]:
     """Module-level calls placed after a module-level call of ``fn`` (a script's top level)."""
-    sites = [n for n in ast.walk(module.tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+    sites = [n for n in astwalk.walk(module.tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
              and n.func.id == fn.name and module.scope_of(n) is None]
     if not sites:
         return []
     first = min(n.lineno for n in sites)
-    return [n for n in ast.walk(module.tree) if isinstance(n, ast.Call) and module.scope_of(n) is None
+    return [n for n in astwalk.walk(module.tree) if isinstance(n, ast.Call) and module.scope_of(n) is None
             and n.lineno > first]
 
 
@@ -1632,7 +1633,7 @@ def _restored_params_source(module: Module, fn: FuncNode, expr: ast.expr, depth:
             return None
         got = {_restored_params_source(module, fn, v, depth + 1) for v in bound}
         return got.pop() if len(got) == 1 and None not in got else None
-    for n in ast.walk(expr):
+    for n in astwalk.walk(expr):
         if isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Constant) and n.slice.value == "params":
             base = n.value
         elif isinstance(n, ast.Attribute) and n.attr == "params":
@@ -1685,7 +1686,7 @@ def _holds_batch_stats(module: Module, project: Project, scope: Optional[FuncNod
         return any(isinstance(k, ast.Constant) and k.value == "batch_stats" for k in expr.keys)
     if isinstance(expr, ast.Name):
         owner = scope if scope is not None else module.tree
-        for n in ast.walk(owner):
+        for n in astwalk.walk(owner):
             if (isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Constant) and n.slice.value == "batch_stats"
                     or isinstance(n, ast.Attribute) and n.attr == "batch_stats") \
                     and isinstance(n.value, ast.Name) and n.value.id == expr.id:
@@ -1724,13 +1725,13 @@ def _grafted_params_source(module: Module, project: Project, fn: FuncNode, param
     values: list[ast.expr] = [params]
     if isinstance(params, ast.Name):
         values = []
-        for n in ast.walk(fn):
+        for n in astwalk.walk(fn):
             if isinstance(n, ast.Assign) and any(
                     (isinstance(t, ast.Name) and t.id == params.id) or _subscript_root(t) == params.id
                     for t in n.targets):
                 values.append(n.value)
     for v in values:
-        for n in ast.walk(v):
+        for n in astwalk.walk(v):
             if isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Constant) and n.slice.value == "params":
                 base = n.value  # a tree of collections (``state.params`` is a live train state: other rules)
             else:
@@ -1740,7 +1741,7 @@ def _grafted_params_source(module: Module, project: Project, fn: FuncNode, param
                 continue
             if any((isinstance(r, ast.Subscript) and isinstance(r.slice, ast.Constant) and r.slice.value == "batch_stats"
                     or isinstance(r, ast.Attribute) and r.attr == "batch_stats")
-                   and isinstance(r.value, ast.Name) and r.value.id == base.id for r in ast.walk(fn)):
+                   and isinstance(r.value, ast.Name) and r.value.id == base.id for r in astwalk.walk(fn)):
                 continue  # the function reads the tree's statistics too
             sites = _calls_of(project, module, fn) if module.parent(fn) is module.tree else []
             if sites and all(_grafted_argument_holds_stats(project, fn, site, base.id) for site in sites):
@@ -1779,7 +1780,7 @@ def _reaches_stats_update(module: Module, project: Project, call: ast.Call, dept
         return False
     for callee_module, callee in _project_callees(module, project, call):
         if any(isinstance(n, ast.Call) and _reaches_stats_update(callee_module, project, n, depth + 1)
-               for n in ast.walk(callee) if n is not callee):
+               for n in astwalk.walk(callee) if n is not callee):
             return True
     return False
 
@@ -1803,7 +1804,7 @@ def _init_state_value(module: Module, project: Project, fn: FuncNode, expr: ast.
     callee_module, callee = kf.resolve_def_in(project, module, expr.func)
     if callee_module is None or not isinstance(callee, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return False
-    returns = [r.value for r in ast.walk(callee) if isinstance(r, ast.Return)
+    returns = [r.value for r in astwalk.walk(callee) if isinstance(r, ast.Return)
                and callee_module.scope_of(r) is callee]
     if not returns or any(r is None for r in returns):
         return False
@@ -1836,7 +1837,7 @@ def _rebound_from_itself(project: Project, fn: FuncNode, param: str) -> bool:
         # nothing else refreshes it (a BN recalibration, ``ema["batch_stats"] = ...``): one binding
         # before the updates (the initial copy) and the updates themselves
         owner = site.module.scope_of(site.node) or site.module.tree
-        others = [n for n in ast.walk(owner) if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign)) and n is not parent
+        others = [n for n in astwalk.walk(owner) if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign)) and n is not parent
                   and any(isinstance(t, (ast.Name, ast.Subscript)) and (getattr(t, "id", None) == arg.id or (
                       isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id == arg.id))
                       for t in (n.targets if isinstance(n, ast.Assign) else [n.target]))]
@@ -1851,18 +1852,18 @@ def _other_models_forward(module: Module, call: ast.Call, step: FuncNode) -> boo
     (d_state.params)``), and ``call`` sits outside that loss function with variables read from
     other objects (``g_state.params``: the generator producing fakes in the discriminator's step)?"""
     differentiated = _differentiated_names(module)
-    losses = [f for f in ast.walk(step) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+    losses = [f for f in astwalk.walk(step) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
               and f is not step and f.name in differentiated]
-    if not losses or not call.args or any(call in set(ast.walk(f)) for f in losses):
+    if not losses or not call.args or any(call in set(astwalk.walk(f)) for f in losses):
         return False
     loss_names = {f.name for f in losses}
     grad_fns = set(loss_names)
-    for n in ast.walk(step):  # grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+    for n in astwalk.walk(step):  # grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
         if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call) and _callee(n.value) in GRAD_NAMES \
                 and n.value.args and isinstance(n.value.args[0], ast.Name) and n.value.args[0].id in loss_names:
             grad_fns |= {t.id for t in n.targets if isinstance(t, ast.Name)}
     trained: set[str] = set()
-    for n in ast.walk(step):
+    for n in astwalk.walk(step):
         if not isinstance(n, ast.Call):
             continue
         f = n.func
@@ -1881,7 +1882,7 @@ def _callee(call: ast.Call) -> Optional[str]:
 
 def _root_names(exprs: list) -> set[str]:
     """The names the values in ``exprs`` are read from (``d_state`` for ``d_state.params``)."""
-    return {n.id for e in exprs for n in ast.walk(e) if isinstance(n, ast.Name)}
+    return {n.id for e in exprs for n in astwalk.walk(e) if isinstance(n, ast.Name)}
 
 
 def _outermost_function(module: Module, node: ast.AST) -> Optional[FuncNode]:
@@ -1897,7 +1898,7 @@ UPDATE_NAMES = {"apply_gradients", "apply_updates", "update"}
 
 
 def _is_training_function(fn: ast.AST) -> bool:
-    for n in ast.walk(fn):
+    for n in astwalk.walk(fn):
         if isinstance(n, ast.Call):
             f = n.func
             nm = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
@@ -1920,7 +1921,7 @@ def _dict_update(call: ast.Call, fn: ast.AST) -> bool:
     receiver = call.func.value
     return isinstance(receiver, ast.Name) and any(
         isinstance(a, ast.Assign) and isinstance(a.value, (ast.Dict, ast.DictComp))
-        and any(isinstance(t, ast.Name) and t.id == receiver.id for t in a.targets) for a in ast.walk(fn))
+        and any(isinstance(t, ast.Name) and t.id == receiver.id for t in a.targets) for a in astwalk.walk(fn))
 
 
 def _differentiated_names(module: Module) -> set[str]:
@@ -1934,7 +1935,7 @@ def _differentiated_names(module: Module) -> set[str]:
 
 def _loads(fn: ast.AST, name: str, after: Optional[ast.AST] = None) -> list[ast.Name]:
     line = getattr(after, "end_lineno", 0) or 0
-    return [n for n in ast.walk(fn) if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
+    return [n for n in astwalk.walk(fn) if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
             and n.lineno > line - (0 if after is None else 0)]
 
 
@@ -2002,9 +2003,9 @@ def _dead_store(module: Module, fn: ast.AST, load: ast.Name, depth: int = 0) -> 
         return name
     scope = module.scope_of(cur)
     owner = scope if scope is not None else module.tree
-    if scope is None or any(isinstance(n, (ast.Global, ast.Nonlocal)) and name in n.names for n in ast.walk(owner)):
+    if scope is None or any(isinstance(n, (ast.Global, ast.Nonlocal)) and name in n.names for n in astwalk.walk(owner)):
         return None
-    loads = [n for n in ast.walk(owner) if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)]
+    loads = [n for n in astwalk.walk(owner) if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)]
     if not loads:
         return name
     in_loop = any(isinstance(a, (ast.For, ast.While, ast.AsyncFor)) for a in module.ancestors_until(cur, owner))
@@ -2126,10 +2127,10 @@ def _mutated_dict(module: Module, load: ast.Name) -> Optional[str]:
                 and f.value is not load:
             return f.value.id
         return None
-    if isinstance(stmt, ast.Assign) and load in set(ast.walk(stmt.value)):
+    if isinstance(stmt, ast.Assign) and load in set(astwalk.walk(stmt.value)):
         roots = {_subscript_root(t) for t in stmt.targets}
         return roots.pop() if len(roots) == 1 and None not in roots else None
-    if isinstance(stmt, ast.AugAssign) and isinstance(stmt.op, ast.BitOr) and load in set(ast.walk(stmt.value)):
+    if isinstance(stmt, ast.AugAssign) and isinstance(stmt.op, ast.BitOr) and load in set(astwalk.walk(stmt.value)):
         return stmt.target.id if isinstance(stmt.target, ast.Name) else _subscript_root(stmt.target)
     return None
 
@@ -2149,7 +2150,7 @@ def _traced_argument_lost(module: Module, fn: FuncNode, name: str) -> bool:
     to it in place never reach the caller's dict."""
     if name in ("self", "cls") or not kf._param_index(fn, name)[2] or not _traced(module, fn):
         return False
-    for n in ast.walk(fn):
+    for n in astwalk.walk(fn):
         if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store) \
                 and not isinstance(module.parent(n), ast.AugAssign):
             return False  # rebound: a local dict (maybe returned under another name)
@@ -2272,7 +2273,7 @@ def _apply_gradients_drops(project: Project, module: Module, cls: ast.ClassDef, 
         holder = a.kwarg.arg
     else:
         return False  # batch_stats= would raise a TypeError: another problem
-    reads = [n for n in ast.walk(method) if isinstance(n, ast.Name) and n.id == holder and isinstance(n.ctx, ast.Load)]
+    reads = [n for n in astwalk.walk(method) if isinstance(n, ast.Name) and n.id == holder and isinstance(n.ctx, ast.Load)]
     if not reads:
         return True
     if holder == "batch_stats":
@@ -2328,9 +2329,9 @@ def _superseded_pass(module: Module, dropped: ast.Call, kept: list[ast.Call]) ->
             continue
         if [ast.dump(a) for a in later.args[1:]] == [ast.dump(a) for a in dropped.args[1:]]:
             continue  # the same batch again: the kept statistics include it
-        names = {n.id for n in ast.walk(variables) if isinstance(n, ast.Name)}
+        names = {n.id for n in astwalk.walk(variables) if isinstance(n, ast.Name)}
         rebound = any(isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id in names
-                      and d_stmt.lineno <= n.lineno <= k_stmt.lineno for n in ast.walk(scope))
+                      and d_stmt.lineno <= n.lineno <= k_stmt.lineno for n in astwalk.walk(scope))
         if rebound or any(isinstance(n, ast.Starred) for n in later.args):
             continue
         return later
@@ -2584,7 +2585,7 @@ def train_step(state, x, y):
             return False
         if _copies_batch_stats(module, scope) and scope is not updater:
             return False
-        for n in ast.walk(scope):
+        for n in astwalk.walk(scope):
             if not (isinstance(n, ast.Call) and any(isinstance(a, ast.Name) and a.id == name for a in n.args)):
                 continue
             callee_module, callee = kf.resolve_def_in(project, module, n.func) \
@@ -2883,7 +2884,7 @@ def train_step(state, x, y):
                     or not isinstance(node.args[0], ast.Name) or not isinstance(node.args[1], ast.Name):
                 continue
             model, snap = node.args[0].id, node.args[1].id
-            binding = [n for n in ast.walk(fn) if isinstance(n, ast.Assign) and len(n.targets) == 1
+            binding = [n for n in astwalk.walk(fn) if isinstance(n, ast.Assign) and len(n.targets) == 1
                        and isinstance(n.targets[0], ast.Name) and n.targets[0].id == snap]
             restore = module.parent(node)
             if len(binding) != 1 or not isinstance(restore, ast.Expr) \
@@ -2894,7 +2895,7 @@ def train_step(state, x, y):
             if block is None or binding[0] not in block or block.index(binding[0]) > block.index(restore):
                 continue
             first, last = binding[0].lineno, restore.lineno
-            uses = [n for n in ast.walk(fn) if isinstance(n, ast.Call) and n is not node and not _nnx_call(module, n, "state")
+            uses = [n for n in astwalk.walk(fn) if isinstance(n, ast.Call) and n is not node and not _nnx_call(module, n, "state")
                     and (isinstance(n.func, ast.Name) and n.func.id == model
                          or any(isinstance(a, ast.Name) and a.id == model for a in n.args))
                     and not (binding[0].value is n)]
@@ -2961,8 +2962,8 @@ def train_step(state, x, y):
         loops = [a for a in module.ancestors(at) if isinstance(a, (ast.For, ast.While, ast.AsyncFor))
                  and fn in module.ancestors(a)]
         line = getattr(at, "end_lineno", None) or at.lineno
-        for n in ast.walk(fn):
-            if isinstance(n, ast.Call) and (n.lineno > line or any(n in ast.walk(lp) for lp in loops)) \
+        for n in astwalk.walk(fn):
+            if isinstance(n, ast.Call) and (n.lineno > line or any(n in astwalk.walk(lp) for lp in loops)) \
                     and reaches(module, project, n, 0):
                 return True
         if not flows:
@@ -3044,12 +3045,12 @@ def train_step(state, x, y):
         if outer is None:
             return None
         steps = [outer] + [f.node for f in module.functions if f.node is not outer and any(
-            isinstance(n, ast.Name) and n.id == outer.name for n in ast.walk(f.node))]
-        reasons = {r for step in steps for n in ast.walk(step)
+            isinstance(n, ast.Name) and n.id == outer.name for n in astwalk.walk(f.node))]
+        reasons = {r for step in steps for n in astwalk.walk(step)
                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
                    for r in [_lost_write(module, project, step, n)] if r}
         if not reasons:
-            dead = {name for step in steps for n in ast.walk(step)
+            dead = {name for step in steps for n in astwalk.walk(step)
                     if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and _as_batch_stats(module, n)
                     for name in [_dead_store(module, step, n)] if name}
             if len(dead) == 1:
@@ -3105,7 +3106,7 @@ def train_step(state, x, y):
         # wrapper of it (`def loss_fn(p): return self.calculate_loss(p, ...)`)
         def differentiates(step: FuncNode) -> bool:
             names: Optional[set[str]] = None
-            for n in ast.walk(step):
+            for n in astwalk.walk(step):
                 if isinstance(n, ast.Call) and n.args and isinstance(n.args[0], ast.Name) \
                         and (n.func.attr if isinstance(n.func, ast.Attribute) else getattr(n.func, "id", None)) in GRAD_NAMES:
                     if names is None:
@@ -3143,11 +3144,11 @@ def train_step(state, x, y):
         loss_names = {loss_fn.name} | _loss_wrappers(outer, loss_fn.name)
         # find `(loss, aux), grads = <grad fn of loss_fn>(...)` in the outer step
         grad_fn_names = set(loss_names)
-        for n in ast.walk(outer):
+        for n in astwalk.walk(outer):
             if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call) and n.value.args \
                     and isinstance(n.value.args[0], ast.Name) and n.value.args[0].id in loss_names:
                 grad_fn_names |= {t.id for t in n.targets if isinstance(t, ast.Name)}
-        for n in ast.walk(outer):
+        for n in astwalk.walk(outer):
             if not (isinstance(n, ast.Assign) and isinstance(n.value, ast.Call) and len(n.targets) == 1):
                 continue
             f = n.value.func
@@ -3220,10 +3221,10 @@ def train_step(state, x, y):
         for f in module.functions:
             if not self._plain_jitted(module, f.node) or not _is_training_function(f.node):
                 continue
-            merges = [n for n in ast.walk(f.node) if isinstance(n, ast.Call) and (module.imports.resolve(n.func) or "").endswith("nnx.merge")]
+            merges = [n for n in astwalk.walk(f.node) if isinstance(n, ast.Call) and (module.imports.resolve(n.func) or "").endswith("nnx.merge")]
             if not merges:
                 continue
-            keeps = [n for n in ast.walk(f.node) if isinstance(n, ast.Call) and (module.imports.resolve(n.func) or "").rsplit(".", 1)[-1]
+            keeps = [n for n in astwalk.walk(f.node) if isinstance(n, ast.Call) and (module.imports.resolve(n.func) or "").rsplit(".", 1)[-1]
                      in ("split", "state", "update", "pure")]
             if keeps:
                 yield from self._returned_stats_dropped(module, project, f.node)
@@ -3256,7 +3257,7 @@ def train_step(state, x, y):
             elts = assign.targets[0].elts
             scope = site.module.scope_of(assign)
             owner = scope if scope is not None else site.module.tree
-            read = {n.id for n in ast.walk(owner) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+            read = {n.id for n in astwalk.walk(owner) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
             for size, index, returned in positions:
                 if len(elts) != size or not isinstance(elts[index], ast.Name):
                     continue
@@ -3384,7 +3385,7 @@ def _nnx_model_origins(project: Project, module: Module, expr: ast.expr, at: ast
     if isinstance(found, ast.ClassDef):
         return [(where, found), (module, expr)]
     if isinstance(found, (ast.FunctionDef, ast.AsyncFunctionDef)):  # a factory: what every return gives
-        returns = [r.value for r in ast.walk(found) if isinstance(r, ast.Return) and where.scope_of(r) is found]
+        returns = [r.value for r in astwalk.walk(found) if isinstance(r, ast.Return) and where.scope_of(r) is found]
         if not returns or any(r is None for r in returns):
             return None
         out = [(module, expr), (where, found)]  # the factory's arguments and body
@@ -3430,7 +3431,7 @@ def _may_build_batch_stat(project: Project, module: Module, node: ast.AST, seen:
         seen[key] = True
         return True
     found = False
-    for n in ast.walk(node):
+    for n in astwalk.walk(node):
         last = n.id if isinstance(n, ast.Name) else n.attr if isinstance(n, ast.Attribute) else None
         if isinstance(n, ast.Constant) and isinstance(n.value, str) and "BatchNorm" in n.value:
             found = True  # ``getattr(nnx, "BatchNorm")``
@@ -3466,7 +3467,7 @@ def _param_only_state(module: Module, fn: FuncNode, expr: ast.expr, depth: int =
     if depth > 3:
         return None
     found: Optional[bool] = None
-    for n in ast.walk(expr):
+    for n in astwalk.walk(expr):
         if isinstance(n, ast.Call) and (_nnx_call(module, n, "state") or _nnx_call(module, n, "split")):
             filters = n.args[1:]
             if not _nnx_call(module, n, "state") or not filters or not all(
@@ -3509,7 +3510,7 @@ def _nnx_eval_copy(project: Project, module: Module, scope: Optional[FuncNode], 
         found = _class_in_scope(project, module, v.func.id)
         if found is None or not _nnx_default_mode_bn(project, *found):
             return None
-    modes = {n.func.attr for n in ast.walk(owner) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+    modes = {n.func.attr for n in astwalk.walk(owner) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
              and isinstance(n.func.value, ast.Name) and n.func.value.id == name}
     if "eval" not in modes or modes & {"train", "set_attributes"}:
         return None
@@ -3518,7 +3519,7 @@ def _nnx_eval_copy(project: Project, module: Module, scope: Optional[FuncNode], 
 
 def _copies_batch_stats(module: Module, fn: FuncNode) -> bool:
     """Does ``fn`` mention ``BatchStat`` or update an NNX model with any state but params alone?"""
-    for n in ast.walk(fn):
+    for n in astwalk.walk(fn):
         if isinstance(n, (ast.Name, ast.Attribute)) and (n.id if isinstance(n, ast.Name) else n.attr) == "BatchStat":
             return True
         if _nnx_call(module, n, "update") and any(_param_only_state(module, fn, a) is not True for a in n.args[1:]):
@@ -3540,7 +3541,7 @@ def _batch_stat_state(module: Module, expr: ast.expr, fn: FuncNode) -> bool:
     if not isinstance(expr, ast.Name):
         return False
     bound = []
-    for n in ast.walk(fn):
+    for n in astwalk.walk(fn):
         if not isinstance(n, ast.Assign) or len(n.targets) != 1:
             continue
         t = n.targets[0]
@@ -3619,8 +3620,8 @@ def _uses_model_otherwise(module: Module, step: FuncNode, model: str, allowed: a
     """Does ``step`` run or hand on the NNX model ``model`` anywhere but in ``allowed`` (the call that
     runs the snapshot-and-restore function), an optimizer update of it (``optimizer.update(model,
     grads)``) or a state read (``nnx.state`` / ``nnx.split`` / ``nnx.graphdef``)?"""
-    inside = {id(n) for n in ast.walk(allowed)}
-    for n in ast.walk(step):
+    inside = {id(n) for n in astwalk.walk(allowed)}
+    for n in astwalk.walk(step):
         if not isinstance(n, ast.Call) or id(n) in inside:
             continue
         f = n.func
@@ -3662,7 +3663,7 @@ def _params_rewritten(project: Project, program: set[int]) -> bool:
     for m in project.modules:
         if id(m) not in program:
             continue
-        for n in ast.walk(m.tree):
+        for n in astwalk.walk(m.tree):
             if isinstance(n, ast.Call):
                 params = kf.kwarg(n, "params")
                 if params is not None and not (_state_create(n) and _whole_init_variables(m, project, params)):
@@ -3689,13 +3690,13 @@ def _previous_state_roots(fn: FuncNode, params: ast.expr) -> list[str]:
         values += _bindings_in(fn, params.id) or []
     roots = []
     for v in values:
-        for n in ast.walk(v):
+        for n in astwalk.walk(v):
             if isinstance(n, ast.Attribute) and n.attr == "params" and isinstance(n.value, ast.Name):
                 roots.append(n.value.id)
     return [r for r in dict.fromkeys(roots) if not any(
         (isinstance(n, ast.Attribute) and n.attr == "batch_stats"
          or isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Constant) and n.slice.value == "batch_stats")
-        and isinstance(n.value, ast.Name) and n.value.id == r for n in ast.walk(fn))]
+        and isinstance(n.value, ast.Name) and n.value.id == r for n in astwalk.walk(fn))]
 
 
 def _loop_updating_stats(module: Module, project: Project, owner: ast.AST, site: ast.Call, name: str) -> Optional[int]:
@@ -3706,13 +3707,13 @@ def _loop_updating_stats(module: Module, project: Project, owner: ast.AST, site:
                 None)
     if loop is None:
         return None
-    inside = {id(n) for n in ast.walk(site)}
+    inside = {id(n) for n in astwalk.walk(site)}
     if any((isinstance(n, ast.Attribute) and n.attr == "batch_stats"
             or isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Constant) and n.slice.value == "batch_stats")
-           and isinstance(n.value, ast.Name) and n.value.id == name and n.lineno < site.lineno for n in ast.walk(loop)):
+           and isinstance(n.value, ast.Name) and n.value.id == name and n.lineno < site.lineno for n in astwalk.walk(loop)):
         return None
     if any(isinstance(n, ast.Call) and id(n) not in inside and _reaches_stats_update(module, project, n, 0)
-           and _reaches_training(module, project, n, 0) for n in ast.walk(loop)):
+           and _reaches_training(module, project, n, 0) for n in astwalk.walk(loop)):
         return loop.lineno
     return None
 
@@ -3747,7 +3748,7 @@ def _returned_batch_stat_positions(module: Module, fn: FuncNode,
     statistics at that index."""
     if is_stats is None:
         is_stats = lambda e: _batch_stat_state(module, e, fn)  # noqa: E731
-    returns = [n for n in ast.walk(fn) if isinstance(n, ast.Return) and module.scope_of(n) is fn]
+    returns = [n for n in astwalk.walk(fn) if isinstance(n, ast.Return) and module.scope_of(n) is fn]
     if not returns or not all(isinstance(r.value, ast.Tuple) for r in returns):
         return []
     sizes = {len(r.value.elts) for r in returns}  # type: ignore[union-attr]
@@ -3770,7 +3771,7 @@ def _loss_wrappers(outer: ast.AST, loss_name: str) -> set[str]:
         return (isinstance(f, ast.Name) and f.id == loss_name) or (
             isinstance(f, ast.Attribute) and f.attr == loss_name and isinstance(f.value, ast.Name) and f.value.id == "self")
     out: set[str] = set()
-    for n in ast.walk(outer):
+    for n in astwalk.walk(outer):
         if isinstance(n, ast.Assign) and isinstance(n.value, ast.Lambda) and calls_loss(n.value.body):
             out |= {t.id for t in n.targets if isinstance(t, ast.Name)}
         elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n is not outer and len(n.body) == 1 \
@@ -4071,7 +4072,7 @@ def eval_step(state, x, y):
         """The tuple positions of ``helper``'s result that carry the new statistics, when every return
         is a tuple of the same length whose first element (the output) does not and some later one
         does: ``(out, updates["batch_stats"])``, ``(out, collections, state.replace(...))``."""
-        returns = [r for r in ast.walk(helper) if isinstance(r, ast.Return) and module.scope_of(r) is helper]
+        returns = [r for r in astwalk.walk(helper) if isinstance(r, ast.Return) and module.scope_of(r) is helper]
         if not carriers or not returns:
             return None
         found: set = set()
@@ -4095,11 +4096,11 @@ def eval_step(state, x, y):
         carriers = self._carriers(module, call, scope, positions)
         if not carriers:
             return None
-        for n in ast.walk(fn):
+        for n in astwalk.walk(fn):
             if isinstance(n, ast.Assign) and any(isinstance(t, ast.Attribute) for t in n.targets) \
                     and _mentions_any(n.value, carriers):
                 return f"stored into `{ast.unparse(n.targets[0])}`"
-        returns = [r for r in ast.walk(fn) if isinstance(r, ast.Return) and r.value is not None
+        returns = [r for r in astwalk.walk(fn) if isinstance(r, ast.Return) and r.value is not None
                    and module.scope_of(r) is fn]
         if scope is not fn or not any(_mentions_any(r.value, carriers) for r in returns):
             return None
@@ -4108,7 +4109,7 @@ def eval_step(state, x, y):
             if not (isinstance(parent, ast.Assign) and parent.value is site and len(parent.targets) == 1):
                 continue
             target = parent.targets[0]
-            stored = {e.id for e in ast.walk(target) if isinstance(e, ast.Name)}
+            stored = {e.id for e in astwalk.walk(target) if isinstance(e, ast.Name)}
             passed = {a.id for a in site.args if isinstance(a, ast.Name)} | {
                 k.value.id for k in site.keywords if isinstance(k.value, ast.Name)}
             if stored & passed:
@@ -4137,16 +4138,16 @@ def eval_step(state, x, y):
         else:
             return set()
         for _ in range(3):  # a few hops: updates -> new_stats -> state
-            for n in ast.walk(scope):
+            for n in astwalk.walk(scope):
                 if isinstance(n, ast.Assign) and n is not parent and _mentions_any(n.value, names):
-                    names |= {e.id for tgt in n.targets for e in ast.walk(tgt) if isinstance(e, ast.Name)}
+                    names |= {e.id for tgt in n.targets for e in astwalk.walk(tgt) if isinstance(e, ast.Name)}
         return names
 
 
 def _second_of(scope: ast.AST, name: str) -> set[str]:
     """Names bound to the second element of the pair ``name``: ``a, b = name`` and ``b = name[1]``."""
     out: set[str] = set()
-    for n in ast.walk(scope):
+    for n in astwalk.walk(scope):
         if not (isinstance(n, ast.Assign) and len(n.targets) == 1):
             continue
         t, v = n.targets[0], n.value
@@ -4160,7 +4161,7 @@ def _second_of(scope: ast.AST, name: str) -> set[str]:
 
 
 def _mentions_any(expr: ast.AST, names: set[str]) -> bool:
-    return any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(expr))
+    return any(isinstance(n, ast.Name) and n.id in names for n in astwalk.walk(expr))
 
 
 def _calls_of_step(project: Project, module: Module, fn: FuncNode) -> list[tuple[Module, ast.Call]]:
@@ -4201,7 +4202,7 @@ _SAMPLING_WORDS = frozenset({"mc", "monte", "carlo", "uncertainty", "sample", "s
 def _asserting_test(fn: FuncNode) -> bool:
     """A ``test*`` function that asserts (a shape or smoke test run by pytest, whatever the file is
     called): its forward pass checks the code, it reports no metric."""
-    return fn.name.lower().startswith("test") and any(isinstance(n, ast.Assert) for n in ast.walk(fn))
+    return fn.name.lower().startswith("test") and any(isinstance(n, ast.Assert) for n in astwalk.walk(fn))
 
 
 def _is_zero_index(module: Module, node: ast.AST) -> bool:
@@ -4287,7 +4288,7 @@ def _held_out_words(module: Module, site: ast.Call) -> set[str]:
         elif isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef)):
             names.append(a.name)
     for e in exprs:
-        for n in ast.walk(e):
+        for n in astwalk.walk(e):
             if isinstance(n, ast.Name):
                 names.append(n.id)
             elif isinstance(n, ast.Attribute):
@@ -4309,13 +4310,13 @@ def _inference_wrapper(module: Module, fn: FuncNode) -> Optional[str]:
     cls = module.parent(fn)
     if not isinstance(cls, ast.ClassDef):
         return None
-    methods = [f for f in ast.walk(cls) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    methods = [f for f in astwalk.walk(cls) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))]
     if BatchStatsUpdatedInEvaluation._trains_by_name([cls.name] + [f.name for f in methods]) \
             or any(_is_training_function(f) for f in methods):
         return None
     if set(identifier_words(cls.name)) & _INFERENCE_CLASS_WORDS:
         return f"a method of `{cls.name}`, a class named for evaluation or inference"
-    restore = next((n for n in ast.walk(cls) if isinstance(n, ast.Call) and _restore_call(n)), None)
+    restore = next((n for n in astwalk.walk(cls) if isinstance(n, ast.Call) and _restore_call(n)), None)
     if restore is not None:
         return (f"a method of `{cls.name}`, which restores a trained checkpoint "
                 f"({module.line_ref(restore.lineno)}) and never trains")
@@ -4680,7 +4681,7 @@ class _StatsShape:
     def _returns(self, fn: ast.AST, fm: Module, path: tuple, depth: int) -> Optional[frozenset]:
         if isinstance(fn, ast.Lambda):
             return self.kinds(fn.body, fm, fn, path, depth + 1)
-        rets = [n for n in ast.walk(fn) if isinstance(n, (ast.Return, ast.Yield, ast.YieldFrom)) and fm.scope_of(n) is fn]
+        rets = [n for n in astwalk.walk(fn) if isinstance(n, (ast.Return, ast.Yield, ast.YieldFrom)) and fm.scope_of(n) is fn]
         if not rets or any(not isinstance(r, ast.Return) or r.value is None for r in rets):
             return None
         return self._union([self.kinds(r.value, fm, fn, path, depth + 1) for r in rets])
@@ -4825,7 +4826,7 @@ def _target_paths(target: ast.AST, name: str, prefix: tuple = ()):
     elif isinstance(target, (ast.Tuple, ast.List)):
         starred = any(isinstance(x, ast.Starred) for x in target.elts)
         for i, x in enumerate(target.elts):
-            if starred and any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(x)):
+            if starred and any(isinstance(n, ast.Name) and n.id == name for n in astwalk.walk(x)):
                 yield None
             elif not starred:
                 yield from _target_paths(x, name, prefix + (i,))
@@ -4849,7 +4850,7 @@ def _scope_bindings(m: Module, owner, name: str) -> list:
             out.append(("other", None, ()))
     nodes = _own_statements(owner) if owner is not None and not isinstance(owner, ast.Lambda) else (
         [n for st in m.tree.body for n in ([st] if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-                                           else ast.walk(st))] if owner is None else [])
+                                           else astwalk.walk(st))] if owner is None else [])
     for n in nodes:
         if isinstance(n, ast.Assign):
             for t in n.targets:
@@ -4858,12 +4859,12 @@ def _scope_bindings(m: Module, owner, name: str) -> list:
         elif isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name) and n.target.id == name:
             out.append(("assign", n.value, ()) if n.value is not None else ("other", None, ()))
         elif isinstance(n, (ast.AugAssign, ast.For, ast.AsyncFor, ast.comprehension)) and any(
-                isinstance(x, ast.Name) and x.id == name for x in ast.walk(n.target)):
+                isinstance(x, ast.Name) and x.id == name for x in astwalk.walk(n.target)):
             out.append(("other", None, ()))
         elif isinstance(n, ast.NamedExpr) and n.target.id == name:
             out.append(("assign", n.value, ()))
         elif isinstance(n, ast.withitem) and n.optional_vars is not None and any(
-                isinstance(x, ast.Name) and x.id == name for x in ast.walk(n.optional_vars)):
+                isinstance(x, ast.Name) and x.id == name for x in astwalk.walk(n.optional_vars)):
             out.append(("other", None, ()))
         elif isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.name == name:
             out.append(("other", None, ()))
@@ -4984,7 +4985,7 @@ def _nnx_default_mode_bn_uncached(project: Project, module: Module, cls: ast.Cla
     if not _nnx_module_class(project, module, cls):
         return False
     found = False
-    for n in ast.walk(cls):
+    for n in astwalk.walk(cls):
         if isinstance(n, ast.Attribute) and n.attr == "use_running_average" and isinstance(n.ctx, ast.Store):
             return False
         if not isinstance(n, ast.Call):
@@ -5106,7 +5107,7 @@ def _forwarded_parameters(project: Project, module: Module, fn: FuncNode, depth:
     if depth > 3:
         return out
     params = {a.arg for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs} - {"self"}
-    for n in ast.walk(fn):
+    for n in astwalk.walk(fn):
         if not isinstance(n, ast.Call) or module.scope_of(n) is not fn:
             continue
         if isinstance(n.func, ast.Name) and n.func.id in params:
@@ -5209,7 +5210,7 @@ def _held_out_loop_forwards(project: Project, module: Module) -> Iterable[tuple[
     named for training / adaptation / sampling, and runs a model name forward in its own body:
     ``model(x)``, or ``model`` handed to a project function that runs it (``loss_fn(model, x, y)``)."""
     for loop in (b for b in module.blocks if isinstance(b, ast.For)):
-        words = {w for n in ast.walk(loop.iter) if isinstance(n, (ast.Name, ast.Attribute))
+        words = {w for n in astwalk.walk(loop.iter) if isinstance(n, (ast.Name, ast.Attribute))
                  for w in identifier_words(n.id if isinstance(n, ast.Name) else n.attr)}
         if not words & _HELD_OUT_WORDS or _is_training_function(loop):
             continue
@@ -5222,7 +5223,7 @@ def _held_out_loop_forwards(project: Project, module: Module) -> Iterable[tuple[
             continue
         if scope is not None and (is_unit_test(module, scope) or _asserting_test(scope)):
             continue
-        for n in ast.walk(loop):
+        for n in astwalk.walk(loop):
             if not isinstance(n, ast.Call) or module.scope_of(n) is not scope:
                 continue
             if isinstance(n.func, ast.Name) and n.func.id not in ("print", "len", "float", "int"):
@@ -5278,7 +5279,7 @@ def _forwarded_attributes(project: Project, module: Module, fn: FuncNode) -> dic
             return e.attr
         return None
 
-    for n in ast.walk(fn):
+    for n in astwalk.walk(fn):
         if not isinstance(n, ast.Call) or module.scope_of(n) is not fn:
             continue
         attr = self_attr(n.func)
@@ -5307,7 +5308,7 @@ def _attribute_classes(project: Project, module: Module, fn: FuncNode,
     if cls is None or _nnx_module_class(project, module, cls):
         return None
     out: list[tuple[Module, ast.ClassDef]] = []
-    for n in ast.walk(cls):
+    for n in astwalk.walk(cls):
         if isinstance(n, (ast.Assign, ast.AnnAssign)) and n.value is not None:
             targets = n.targets if isinstance(n, ast.Assign) else [n.target]
             if any(isinstance(t, ast.Attribute) and t.attr == attr and isinstance(t.value, ast.Name)
@@ -5317,7 +5318,7 @@ def _attribute_classes(project: Project, module: Module, fn: FuncNode,
                     return None
                 out += got
         elif isinstance(n, (ast.AugAssign, ast.Tuple, ast.List)) and any(
-                isinstance(t, ast.Attribute) and t.attr == attr and isinstance(t.ctx, ast.Store) for t in ast.walk(n)):
+                isinstance(t, ast.Attribute) and t.attr == attr and isinstance(t.ctx, ast.Store) for t in astwalk.walk(n)):
             return None
     return out or None
 

@@ -10,6 +10,7 @@ import ast
 import re
 from typing import Iterable, Iterator, Optional
 
+from bnguard.lint import astwalk
 from bnguard.lint import keras_facts as kf
 from bnguard.lint.finding import Edit, Finding, Fix
 from bnguard.lint.imports import dotted
@@ -242,7 +243,7 @@ with tf.GradientTape() as tape:
                 seen.add(id(report_node))
                 fix = None
                 if fix_node is not None and isinstance(fix_node, ast.Constant) and bn_visible:
-                    owner = module if site is not None and fix_node in ast.walk(site) else cmod
+                    owner = module if site is not None and fix_node in astwalk.walk(site) else cmod
                     fix = _replace_fix(owner, fix_node, "True", "pass training=True in the training step")
                 phase = _learning_phase_passed(module, cmod, project, expr, site)
                 shown = "False" if phase is None else (
@@ -342,7 +343,7 @@ with tf.GradientTape() as tape:
         for fn in module.functions:
             if id(fn.node) not in unfreezing:
                 continue
-            stmts = sorted((n for n in ast.walk(fn.node) if isinstance(n, ast.stmt) and module.scope_of(n) is fn.node),
+            stmts = sorted((n for n in astwalk.walk(fn.node) if isinstance(n, ast.stmt) and module.scope_of(n) is fn.node),
                            key=lambda n: (n.lineno, n.col_offset))
             events = []  # (position, kind, model name / unfrozen expression, node)
             for st in stmts:
@@ -389,7 +390,7 @@ with tf.GradientTape() as tape:
         if not isinstance(target, ast.Name):
             return []
         out = [target.id]
-        for n in ast.walk(fn):
+        for n in astwalk.walk(fn):
             if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call) and len(n.targets) == 1 \
                     and isinstance(n.targets[0], ast.Name) and any(
                         isinstance(a, ast.Name) and a.id == target.id for a in n.value.args + [k.value for k in n.value.keywords]):
@@ -409,7 +410,7 @@ def _python_mode_flag(module: Module, fn: FuncNode, expr: Optional[ast.expr]) ->
             if kf._param_index(f, expr.id)[2] or kf._assignments(f, expr.id):
                 return None
         if kf._assignments(module.tree, expr.id) or any(
-                isinstance(n, ast.Global) and expr.id in n.names for n in ast.walk(module.tree)):
+                isinstance(n, ast.Global) and expr.id in n.names for n in astwalk.walk(module.tree)):
             return "global", expr.id
     return None
 
@@ -477,7 +478,7 @@ def _flag_assignments(module: Module, fn: FuncNode, flag: tuple[str, str]) -> di
             elif kind == "global" and isinstance(t, ast.Name) and t.id == name:
                 if scope is None:
                     out.setdefault(value, []).append((st, True))
-                elif any(isinstance(n, ast.Global) and name in n.names for n in ast.walk(scope)):
+                elif any(isinstance(n, ast.Global) and name in n.names for n in astwalk.walk(scope)):
                     out.setdefault(value, []).append((st, False))
     for v in out.values():
         v.sort(key=lambda e: e[0].lineno)
@@ -646,15 +647,15 @@ def _bound_names(fn: FuncNode) -> set[str]:
     a = fn.args
     out = {x.arg for x in a.posonlyargs + a.args + a.kwonlyargs}
     out |= {x.arg for x in (a.vararg, a.kwarg) if x is not None}
-    out |= {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    out |= {n.id for n in astwalk.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
     return out
 
 
 def _free_names(fn: FuncNode) -> set[str]:
     """Names ``fn`` reads without binding them: module globals (or builtins)."""
-    if any(isinstance(n, ast.Global) for n in ast.walk(fn)):
+    if any(isinstance(n, ast.Global) for n in astwalk.walk(fn)):
         return set()
-    loaded = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    loaded = {n.id for n in astwalk.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     return loaded - _bound_names(fn)
 
 
@@ -674,7 +675,7 @@ def _freezes_run_by_loop(module: Module, loop: ast.AST) -> Iterator[tuple[ast.As
     the same class via ``self.f(...)``, a module function by name; its ``self.*`` and parameters
     mapped to the caller's names). A freeze under a test of the loop's own variable (``if epoch ==
     last``) or under a condition inside the called function is not counted."""
-    loop_vars = {n.id for n in ast.walk(loop.target) if isinstance(n, ast.Name)} \
+    loop_vars = {n.id for n in astwalk.walk(loop.target) if isinstance(n, ast.Name)} \
         if isinstance(loop, (ast.For, ast.AsyncFor)) else set()
     cls = module.enclosing_class(loop)
     body_nodes = [n for st in loop.body for n in _walk_same_scope(st)]
@@ -725,7 +726,7 @@ def _not_gated_by_loop_variable(module: Module, node: ast.AST, loop: ast.AST, lo
         if a is loop:
             return True
         if isinstance(a, (ast.If, ast.IfExp, ast.While)) \
-                and loop_vars & {n.id for n in ast.walk(a.test) if isinstance(n, ast.Name)}:
+                and loop_vars & {n.id for n in astwalk.walk(a.test) if isinstance(n, ast.Name)}:
             return False
     return True
 
@@ -1072,7 +1073,7 @@ for x, y in dataset:
                 helper = kf._helper_function(module, project, n)
                 if helper is None or helper[0] is not module or module.enclosing_class(helper[1]) is not cls:
                     continue
-                candidates.extend((inner, n) for inner in ast.walk(helper[1])
+                candidates.extend((inner, n) for inner in astwalk.walk(helper[1])
                                   if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Attribute)
                                   and dotted(inner.func.value) == "self" and module.scope_of(inner) is helper[1])
             for call, site in candidates:
@@ -1130,7 +1131,7 @@ for x, y in dataset:
             cmod, cls = classes[0]
             if not kf.own_scratch_sublayer(cmod, project, cls, attr):
                 continue
-            built = [st.value for st in ast.walk(cls) if isinstance(st, ast.Assign) and any(
+            built = [st.value for st in astwalk.walk(cls) if isinstance(st, ast.Assign) and any(
                 isinstance(t, ast.Attribute) and t.attr == attr and dotted(t.value) == "self" for t in st.targets)]
             if not any(kf.is_bn_model(cmod, project, v) for v in built):
                 continue
@@ -1160,7 +1161,7 @@ for x, y in dataset:
                 helper = kf._helper_function(module, project, n)
                 if helper is None or helper[0] is not module:
                     continue
-                walks.extend((loop, loop.iter, n) for loop in ast.walk(helper[1])
+                walks.extend((loop, loop.iter, n) for loop in astwalk.walk(helper[1])
                              if isinstance(loop, (ast.For, ast.AsyncFor)) and module.scope_of(loop) is helper[1])
             for loop, it, site in walks:
                 if isinstance(it, ast.Subscript):
@@ -1185,7 +1186,7 @@ for x, y in dataset:
                 if obj is None or obj not in region.roots or obj.rsplit(".", 1)[-1] in frozen:
                     continue
                 var = loop.target.id
-                calls = [c for st in loop.body for c in ast.walk(st)
+                calls = [c for st in loop.body for c in astwalk.walk(st)
                          if isinstance(c, ast.Call) and isinstance(c.func, ast.Name) and c.func.id == var]
                 if not calls:
                     continue
@@ -1269,7 +1270,7 @@ def _explicitly_run_objects(module: Module, project: Project, region) -> set[str
                 break
             if isinstance(a, (ast.With, ast.AsyncWith)) and any(kf._is_gradient_tape(module, i.context_expr)
                                                                 for i in a.items):
-                bodies.append(n for st in a.body for n in ast.walk(st))
+                bodies.append(n for st in a.body for n in astwalk.walk(st))
     out: set[str] = set()
     for nodes in bodies:
         for n in nodes:
@@ -1317,7 +1318,7 @@ def _training_none_chain(module: Module, project: Project, site: ast.Call, chain
     if hmod is not module:
         return None
     chain = chain + [(site, hfn)]
-    for inner in ast.walk(hfn):
+    for inner in astwalk.walk(hfn):
         if not isinstance(inner, ast.Call) or module.scope_of(inner) is not hfn:
             continue
         expr = kf.kwarg(inner, "training")
@@ -1373,7 +1374,7 @@ def _call_defaults_training_true(project: Project, module: Module, cls: ast.Clas
     if call.args.kwarg is None:
         return False
     kwargs_name = call.args.kwarg.arg
-    for n in ast.walk(call):
+    for n in astwalk.walk(call):
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name) \
                 and n.func.value.id == "self" \
                 and any(k.arg is None and isinstance(k.value, ast.Name) and k.value.id == kwargs_name for k in n.keywords) \
@@ -1497,7 +1498,7 @@ def _baked_model_builder(project: Project, module: Module, value: ast.Call, dept
     cmod, fn = kf.resolve_def_in(project, module, value.func)
     if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) or cmod is None or cmod.parent(fn) is not cmod.tree:
         return None
-    for r in ast.walk(fn):
+    for r in astwalk.walk(fn):
         if not (isinstance(r, ast.Return) and r.value is not None and cmod.scope_of(r) is fn):
             continue
         rv = r.value
@@ -1582,7 +1583,7 @@ def _direct_call_models(project: Project) -> dict:
                 bmod, base = kf.resolve_def_in(p, cmod, b)
                 if isinstance(base, ast.ClassDef) and bmod is not None:
                     todo.append((bmod, base, site))
-            for st in ast.walk(cls):
+            for st in astwalk.walk(cls):
                 if isinstance(st, ast.Assign) and isinstance(st.value, ast.Call) and any(
                         isinstance(t, ast.Attribute) and dotted(t.value) == "self" for t in st.targets):
                     smod, sub = kf.resolve_def_in(p, cmod, st.value.func)
@@ -1616,7 +1617,7 @@ def _classes_bound_to(module: Module, project: Project, target: ast.expr, depth:
             scope = module.scope_of(scope)
     elif isinstance(target, ast.Attribute) and dotted(target.value) == "self":
         cls = module.enclosing_class(target)
-        values = [st.value for st in ast.walk(cls) if isinstance(st, (ast.Assign, ast.AnnAssign))
+        values = [st.value for st in astwalk.walk(cls) if isinstance(st, (ast.Assign, ast.AnnAssign))
                   and st.value is not None and any(
                       isinstance(t, ast.Attribute) and t.attr == target.attr and dotted(t.value) == "self"
                       for t in (st.targets if isinstance(st, ast.Assign) else [st.target]))] if cls is not None else []
@@ -1648,7 +1649,7 @@ def _classes_of_value(module: Module, project: Project, v: Optional[ast.expr], d
         return [(cmod, d)]
     if isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef)) and cmod is not None:
         out: list = []
-        for r in ast.walk(d):
+        for r in astwalk.walk(d):
             if isinstance(r, ast.Return) and r.value is not None and cmod.scope_of(r) is d:
                 found = _classes_of_value(cmod, project, r.value, depth + 1)
                 if found is None:
@@ -1729,7 +1730,7 @@ def _bn_sublayer_attributes(module: Module, project: Project, cls: ast.ClassDef)
     """``self.<attr>`` names of ``cls`` bound to a trainable BatchNormalization or to a project
     block / Sequential that contains one (and whose call does not default ``training`` to True)."""
     out: set[str] = set()
-    for st in ast.walk(cls):
+    for st in astwalk.walk(cls):
         if not (isinstance(st, ast.Assign) and isinstance(st.value, ast.Call)):
             continue
         attrs = [t.attr for t in st.targets if isinstance(t, ast.Attribute) and dotted(t.value) == "self"]
@@ -1759,7 +1760,7 @@ def _under_training_test(module: Module, node: ast.AST, stop: ast.AST) -> bool:
             return False
         if isinstance(a, (ast.If, ast.IfExp)) and any(isinstance(x, ast.Name) and "train" in x.id.lower()
                                                       or isinstance(x, ast.Attribute) and "train" in x.attr.lower()
-                                                      for x in ast.walk(a.test)):
+                                                      for x in astwalk.walk(a.test)):
             return True
     return False
 
@@ -1877,7 +1878,7 @@ class ConvBlock(keras.layers.Layer):
                     continue
                 if not kf._param_index(fn, "training")[2]:
                     continue
-                for n in ast.walk(fn):
+                for n in astwalk.walk(fn):
                     if not (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
                             and isinstance(n.func.value, ast.Name) and n.func.value.id == "self"
                             and n.func.attr in bn_attrs):
@@ -2025,7 +2026,7 @@ class ConvBlock(keras.layers.Layer):
                 continue
             call = next((f for f in cls.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
                          and f.name == "call"), None)
-            if call is None or any(isinstance(n, ast.Name) and n.id == "training" for n in ast.walk(call)) \
+            if call is None or any(isinstance(n, ast.Name) and n.id == "training" for n in astwalk.walk(call)) \
                     or _frozen_self_attributes(cls) & {"self"}:
                 continue
             for n in _walk_same_scope(call):
@@ -2063,7 +2064,7 @@ class ConvBlock(keras.layers.Layer):
             if not (isinstance(expr, ast.Name) and fn is not None and kf._param_index(fn, expr.id)[2]):
                 continue
             if any(k.arg == "trainable" and isinstance(k.value, ast.Name) and k.value.id == expr.id
-                   for n in ast.walk(fn) if isinstance(n, ast.Call) and n is not c.node
+                   for n in astwalk.walk(fn) if isinstance(n, ast.Call) and n is not c.node
                    and not kf.is_keras_bn_layer(module.imports.resolve(n.func)) for k in n.keywords):
                 continue  # the switch freezes the whole block, not only its BN
             vals = kf.argument_values(module, project, expr)
@@ -2147,7 +2148,7 @@ class ConvBlock(keras.layers.Layer):
     def _bn_attributes(module: Module, cls: ast.ClassDef) -> set[str]:
         attrs: set[str] = set()
         frozen: set[str] = set()
-        for n in ast.walk(cls):
+        for n in astwalk.walk(cls):
             if not isinstance(n, ast.Assign):
                 continue
             for t in n.targets:
@@ -2222,17 +2223,17 @@ def _freeze_switch(project: Project, cls: ast.ClassDef) -> Optional[tuple[str, F
     call, init = methods.get("call"), methods.get("__init__")
     if call is None or init is None:
         return None
-    for node in ast.walk(call):
+    for node in astwalk.walk(call):
         test = node.test if isinstance(node, ast.If) else None
         if not (isinstance(test, ast.Attribute) and isinstance(test.value, ast.Name) and test.value.id == "self"):
             continue
         forces = any((isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "training" for t in n.targets)
                       and kf._literal(n.value) is False)
                      or (isinstance(n, ast.keyword) and n.arg == "training" and kf._literal(n.value) is False)
-                     for st in node.body for n in ast.walk(st))
+                     for st in node.body for n in astwalk.walk(st))
         if not forces:
             continue
-        for st in ast.walk(init):
+        for st in astwalk.walk(init):
             if isinstance(st, ast.Assign) and isinstance(st.value, ast.Name) and kf._param_index(init, st.value.id)[2] \
                     and any(isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self"
                             and t.attr == test.attr for t in st.targets):
@@ -2653,7 +2654,7 @@ grad_fn = jax.value_and_grad(compute_loss, has_aux=True)
                 if isinstance(second, ast.Name):
                     if second.id == "_":
                         return True
-                    loads = [n for n in ast.walk(fn) if isinstance(n, ast.Name) and n.id == second.id
+                    loads = [n for n in astwalk.walk(fn) if isinstance(n, ast.Name) and n.id == second.id
                              and isinstance(n.ctx, ast.Load)]
                     if not loads:
                         return True
@@ -2765,7 +2766,7 @@ def _run_under_gradient_tape(module: Module, project: Project) -> set[int]:
                 arg, explicit = kf.argument_for(n, hfn, p.arg, is_method_call=isinstance(n.func, ast.Attribute))
                 if explicit and isinstance(arg, ast.Name) and arg.id in sources:
                     params.add(p.arg)
-            for inner in ast.walk(hfn):
+            for inner in astwalk.walk(hfn):
                 if isinstance(inner, ast.Call) and isinstance(inner.func, ast.Attribute) \
                         and inner.func.attr == "stateless_call" and inner.args \
                         and isinstance(inner.args[0], ast.Name) and inner.args[0].id in params \
@@ -2781,7 +2782,7 @@ def _aux_dropped_by_direct_callers(module: Module, fn: FuncNode) -> bool:
     cls = module.enclosing_class(fn)
     method = cls is not None and module.parent(fn) is cls
     calls: list[ast.Call] = []
-    for n in ast.walk(module.tree):
+    for n in astwalk.walk(module.tree):
         if method:
             ref = isinstance(n, ast.Attribute) and n.attr == fn.name and dotted(n.value) == "self" \
                 and module.enclosing_class(n) is cls
@@ -2804,7 +2805,7 @@ def _aux_dropped_by_direct_callers(module: Module, fn: FuncNode) -> bool:
         scope = module.scope_of(assign)
         owner = scope if scope is not None else module.tree
         if aux.id != "_" and any(isinstance(x, ast.Name) and x.id == aux.id and isinstance(x.ctx, ast.Load)
-                                 for x in ast.walk(owner)):
+                                 for x in astwalk.walk(owner)):
             return False
     return True
 
@@ -2853,7 +2854,7 @@ def _aux_dropped_by_every_caller(module: Module, fn: FuncNode) -> bool:
         scope = module.scope_of(assign)
         owner = scope if scope is not None else module.tree
         if aux.id != "_" and any(isinstance(n, ast.Name) and n.id == aux.id and isinstance(n.ctx, ast.Load)
-                                 for n in ast.walk(owner)):
+                                 for n in astwalk.walk(owner)):
             return False
     return True
 
@@ -2891,7 +2892,7 @@ def _only_tta(names: list[str]) -> bool:
 def _augments_input(fn: FuncNode) -> bool:
     """Does the function call an image flip / rotation / crop (``ops.flip(x, axis=2)``,
     ``tf.image.flip_left_right(x)``, ``np.rot90(x)``)?"""
-    for n in ast.walk(fn):
+    for n in astwalk.walk(fn):
         if isinstance(n, ast.Call):
             last = (dotted(n.func) or "").rsplit(".", 1)[-1]
             if _AUGMENTATION_CALL.match(last):
@@ -2916,7 +2917,7 @@ def _runs_augmentation_layers(module: Module, project: Project, target: ast.expr
         if q in ("keras.Sequential", "keras.models.Sequential"):
             return _constructs_random_augmentation(module, target) or any(
                 isinstance(e, ast.Name) and _runs_augmentation_layers(module, project, e, depth + 1)
-                for e in ast.walk(target))
+                for e in astwalk.walk(target))
         if q in ("keras.Model", "keras.models.Model"):
             scope = module.scope_of(target)
             return _constructs_random_augmentation(module, scope if scope is not None else module.tree)
@@ -2962,7 +2963,7 @@ def _project_builds_random_augmentation(project: Project) -> bool:
 def _constructs_random_augmentation(module: Module, owner: ast.AST) -> bool:
     """Does ``owner`` (a Sequential call, a function, the module) construct a Keras random
     augmentation layer?"""
-    for n in ast.walk(owner):
+    for n in astwalk.walk(owner):
         if isinstance(n, ast.Call):
             k = kf.keras_name(module.imports.resolve(n.func)) or ""
             if k.startswith("keras.layers.") and _RANDOM_AUGMENTATION_LAYER.match(k.rsplit(".", 1)[-1]):
@@ -3491,7 +3492,7 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
                 or any(_called_from_training(project, module, f) for f in chain):
             return False
         if isinstance(target, ast.Name):
-            starts = [st.lineno for st in ast.walk(fn) if isinstance(st, ast.Assign) and any(
+            starts = [st.lineno for st in astwalk.walk(fn) if isinstance(st, ast.Assign) and any(
                 isinstance(t, ast.Name) and t.id == target.id for t in st.targets)]
             if starts:
                 before = [n for n in starts if n < node.lineno]
@@ -3576,7 +3577,7 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
         if kind == "callback" and isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) \
                 and target.value.id == "self" and target.attr == "model":
             cls = module.enclosing_class(call)
-            assigned = [n for n in ast.walk(cls) if isinstance(n, ast.Assign) and any(
+            assigned = [n for n in astwalk.walk(cls) if isinstance(n, ast.Assign) and any(
                 isinstance(t, ast.Attribute) and t.attr == "model" and isinstance(t.value, ast.Name) and t.value.id == "self"
                 for t in n.targets)] if cls is not None else []
             if assigned:
@@ -3609,7 +3610,7 @@ def _tape_differentiates_only_variables(module: Module, project: Project, call: 
     uses = _tape_uses(module, scope, tapes)
     if uses is None or any(isinstance(n, ast.Call) and _callee_name(n) in (
             "minimize", "fit", "fit_generator", "train_on_batch", "backward", "grad", "value_and_grad",
-            "stateless_call") for n in ast.walk(scope)):
+            "stateless_call") for n in astwalk.walk(scope)):
         return None
     grads = [call for method, call in uses if method not in ("watch", "stop_recording", "reset")]
     if not grads:
@@ -3682,7 +3683,7 @@ def _bound_to_pretrained(module: Module, project: Project, at: ast.AST, name: st
     if len(values) != 1 or not isinstance(values[0], ast.Call):
         return False
     if any(isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr == "load_weights"
-           and isinstance(c.func.value, ast.Name) and c.func.value.id == name for c in ast.walk(body)):
+           and isinstance(c.func.value, ast.Name) and c.func.value.id == name for c in astwalk.walk(body)):
         return True
     return _pretrained_value(module, project, values[0], 0)
 
@@ -3718,7 +3719,7 @@ def _tape_uses(module: Module, scope: FuncNode, tapes: set[str]) -> Optional[lis
     (``tape.gradient(...)``, ``tape.watch(x)``); None when a tape is used otherwise — handed on or
     returned, its gradients are taken out of sight."""
     uses: list[tuple[str, ast.AST]] = []
-    for n in ast.walk(scope):
+    for n in astwalk.walk(scope):
         if isinstance(n, ast.Name) and n.id in tapes and isinstance(n.ctx, ast.Load):
             parent = module.parent(n)
             if not (isinstance(parent, ast.Attribute) and parent.attr in _TAPE_METHODS):
@@ -3775,7 +3776,7 @@ def _input_attack_run_from_evaluation(module: Module, project: Project, call: as
     activations = _model_call_results(module, scope, tapes, target.id) if isinstance(target, ast.Name) else set()
     watched: set[str] = set()
     sources: list[ast.expr] = []
-    for n in ast.walk(scope):
+    for n in astwalk.walk(scope):
         if isinstance(n, ast.Name) and n.id in tapes and isinstance(n.ctx, ast.Load):
             parent = module.parent(n)
             outer = module.parent(parent)
@@ -3853,7 +3854,7 @@ def _shared_layers_source(module: Module, scope: FuncNode, name: str) -> Optiona
     found: dict[str, ast.expr] = {}
     for part in parts:
         here = {}
-        for n in ast.walk(part):
+        for n in astwalk.walk(part):
             if isinstance(n, ast.Attribute) and n.attr in _GRAPH_ENDS and dotted(n.value):
                 here[dotted(n.value)] = n.value
             elif isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) \
@@ -3876,11 +3877,11 @@ def _model_call_results(module: Module, scope: FuncNode, tapes: set[str], model:
     ``model`` (``conv_out, preds = grad_model(x, training=...)``): activations of the model, so a
     gradient with respect to them differentiates no variable (a Grad-CAM / saliency pass)."""
     found: set[str] = set()
-    for w in ast.walk(scope):
+    for w in astwalk.walk(scope):
         if not isinstance(w, (ast.With, ast.AsyncWith)) or not any(
                 isinstance(i.optional_vars, ast.Name) and i.optional_vars.id in tapes for i in w.items):
             continue
-        for st in ast.walk(w):
+        for st in astwalk.walk(w):
             if not (isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.value, ast.Call)
                     and isinstance(st.value.func, ast.Name) and st.value.func.id == model):
                 continue
@@ -3892,7 +3893,7 @@ def _model_call_results(module: Module, scope: FuncNode, tapes: set[str], model:
 
 def _stores(fn: FuncNode, name: str) -> bool:
     """Does ``fn`` rebind ``name`` (beyond taking it as a parameter)?"""
-    return any(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store) for n in ast.walk(fn))
+    return any(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store) for n in astwalk.walk(fn))
 
 
 def _evaluation_callers(project: Project, module: Module, fn: FuncNode, param: str,
@@ -3958,11 +3959,11 @@ def _only_own_variables(module: Module, scope: FuncNode, cls: Optional[ast.Class
                                                     if expr.id not in _bound_names(scope) else [])
     elif isinstance(expr, ast.Attribute) and isinstance(expr.value, ast.Name) and expr.value.id == "self" \
             and cls is not None and not any(_LAYER_BASE.search(dotted(b) or "") for b in cls.bases):
-        bound = [n.value for n in ast.walk(cls) if isinstance(n, (ast.Assign, ast.AnnAssign)) and any(
+        bound = [n.value for n in astwalk.walk(cls) if isinstance(n, (ast.Assign, ast.AnnAssign)) and any(
             isinstance(t, ast.Attribute) and t.attr == expr.attr and isinstance(t.value, ast.Name)
             and t.value.id == "self" for t in (n.targets if isinstance(n, ast.Assign) else [n.target]))]
         if any(isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Attribute) and n.target.attr == expr.attr
-               for n in ast.walk(cls)):
+               for n in astwalk.walk(cls)):
             return False
     else:
         return False
@@ -4040,8 +4041,8 @@ def _sublayers_ignore_flag(cls: ast.ClassDef) -> bool:
     fn = next((n for n in cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == "call"), None)
     if fn is None or not kf._param_index(fn, "training")[2]:
         return False
-    sublayer_calls = [n for n in ast.walk(fn) if isinstance(n, ast.Call) and "self" in
-                      {x.id for x in ast.walk(n.func) if isinstance(x, ast.Name)}]
+    sublayer_calls = [n for n in astwalk.walk(fn) if isinstance(n, ast.Call) and "self" in
+                      {x.id for x in astwalk.walk(n.func) if isinstance(x, ast.Name)}]
     if not sublayer_calls:
         return False
     for n in sublayer_calls:
@@ -4127,7 +4128,7 @@ def _keras_layer_class(project: Project, module: Module, cls: ast.ClassDef, dept
 def _frozen_self_attributes(cls: ast.ClassDef) -> set[str]:
     """``x`` for each ``self.x.trainable = False`` in ``cls``, and ``self`` for ``self.trainable = False``."""
     out: set[str] = set()
-    for n in ast.walk(cls):
+    for n in astwalk.walk(cls):
         if isinstance(n, ast.Assign) and kf._literal(n.value) is False:
             for t in n.targets:
                 if isinstance(t, ast.Attribute) and t.attr == "trainable":
@@ -4172,8 +4173,8 @@ def _kwargs_training_lookup(call: FuncNode, splat: str, expr: Optional[ast.expr]
     if isinstance(expr, ast.Name):
         bound = kf._assignments(call, expr.id)
         if len(bound) != 1 or any(isinstance(n, (ast.AugAssign, ast.AnnAssign, ast.For, ast.With, ast.NamedExpr))
-                                  and expr.id in {t.id for t in ast.walk(n) if isinstance(t, ast.Name)
-                                                  and isinstance(t.ctx, ast.Store)} for n in ast.walk(call)):
+                                  and expr.id in {t.id for t in astwalk.walk(n) if isinstance(t, ast.Name)
+                                                  and isinstance(t.ctx, ast.Store)} for n in astwalk.walk(call)):
             return None
         expr = bound[0]
     if not (isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr in ("get", "pop")
@@ -4308,8 +4309,8 @@ def _freeze_switch_expression(module: Module, project: Project, cls: ast.ClassDe
     (no other method assigns them: a mode attribute switched before inference is not this), and
     not every construction of the class in the project freezes it. Returns (switch, the value of
     the switch that makes the expression True)."""
-    attrs = sorted({n.attr for n in ast.walk(expr) if isinstance(n, ast.Attribute)})
-    if not attrs or len(attrs) > 3 or any(isinstance(n, ast.Name) and n.id != "self" for n in ast.walk(expr)):
+    attrs = sorted({n.attr for n in astwalk.walk(expr) if isinstance(n, ast.Attribute)})
+    if not attrs or len(attrs) > 3 or any(isinstance(n, ast.Name) and n.id != "self" for n in astwalk.walk(expr)):
         return None
     switches = [a for a in attrs if set(identifier_words(a)) & _FREEZE_SWITCH_WORDS]
     if not switches:
@@ -4324,9 +4325,9 @@ def _freeze_switch_expression(module: Module, project: Project, cls: ast.ClassDe
     if set(outcomes) != {True, False}:
         return None  # a constant in disguise: always batch statistics (on purpose) or always frozen
     construction = ("__init__", "build", "from_config", "get_config")
-    for n in ast.walk(cls):
+    for n in astwalk.walk(cls):
         if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name not in construction:
-            for st in ast.walk(n):
+            for st in astwalk.walk(n):
                 targets = st.targets if isinstance(st, ast.Assign) else [st.target] \
                     if isinstance(st, (ast.AugAssign, ast.AnnAssign)) else []
                 if any(isinstance(t, ast.Attribute) and dotted(t.value) == "self" and t.attr in attrs
@@ -4347,7 +4348,7 @@ def _every_construction_sets(module: Module, project: Project, cls: ast.ClassDef
                  and f.name == "__init__"), None)
     if init is None:
         return False
-    param = next((st.value.id for st in ast.walk(init) if isinstance(st, ast.Assign)
+    param = next((st.value.id for st in astwalk.walk(init) if isinstance(st, ast.Assign)
                   and isinstance(st.value, ast.Name) and kf._param_index(init, st.value.id)[2]
                   and any(isinstance(t, ast.Attribute) and dotted(t.value) == "self" and t.attr == attr
                           for t in st.targets)), None)
@@ -4393,7 +4394,7 @@ def _string_mode_consumers(project: Project) -> list:
                     continue
                 params = [a.arg for a in fn.args.posonlyargs + fn.args.args][1:]
                 names = {"training"} | set(params[1:2]) | {a.arg for a in fn.args.kwonlyargs if a.arg == "training"}
-                for n in ast.walk(fn):
+                for n in astwalk.walk(fn):
                     if isinstance(n, ast.Compare) and any(
                             isinstance(x, ast.Name) and x.id in names for x in [n.left, *n.comparators]) and any(
                             isinstance(c, ast.Constant) and isinstance(c.value, str)
@@ -4450,7 +4451,7 @@ def _unit_test_module(module: Module) -> bool:
         return False
     if module.imports.imports_any("pytest") or module.imports.imports_any("unittest"):
         return True
-    for n in ast.walk(module.tree):
+    for n in astwalk.walk(module.tree):
         if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name.lower().startswith("test"):
             return True
         if isinstance(n, ast.ClassDef) and (n.name.startswith("Test") or any(
@@ -4504,7 +4505,7 @@ def _signature_functions(project: Project, module: Module, scope: Optional[FuncN
         return []
     if isinstance(ref, ast.Name):
         owner = scope if scope is not None else module.tree
-        local = [n for n in ast.walk(owner) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+        local = [n for n in astwalk.walk(owner) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
                  and n.name == ref.id and module.scope_of(n) is scope]
         if local:
             return [(module, local[0])]
@@ -4579,7 +4580,7 @@ def _fits_bn_model(project: Project, module: Module, cls: ast.ClassDef) -> bool:
 
 
 def _function_calls(fn: ast.AST) -> Iterable[ast.Call]:
-    return (n for n in ast.walk(fn) if isinstance(n, ast.Call))
+    return (n for n in astwalk.walk(fn) if isinstance(n, ast.Call))
 
 
 def _trains_or_builds(module: Module, fn: FuncNode) -> bool:
@@ -4643,7 +4644,7 @@ def _is_step_loop(stmt: ast.AST) -> bool:
     training, ``step`` or a gradient/update call inside)."""
     if not isinstance(stmt, (ast.For, ast.AsyncFor, ast.While)):
         return False
-    for n in ast.walk(stmt):
+    for n in astwalk.walk(stmt):
         if isinstance(n, ast.Call):
             name = _callee_name(n) or ""
             if name in _STEP_CALLS or {"train", "training", "fit"} & set(identifier_words(name)):
@@ -4702,7 +4703,7 @@ def _differentiated_functions(module: Module) -> set[str]:
 
 def _resets_bn_statistics(fn: FuncNode) -> bool:
     """``bn.momentum = 0.0`` or ``layer.moving_mean.assign(...)``: re-estimating the statistics on purpose."""
-    for n in ast.walk(fn):
+    for n in astwalk.walk(fn):
         if isinstance(n, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr in ("momentum", "moving_mean",
                                                                                          "moving_variance")
                                              for t in n.targets):
@@ -4741,7 +4742,7 @@ def _bn_layers_frozen_before(module: Module, project: Project, call: ast.Call, s
         return False
     if _loop_freezes_bn(module, scope, target.id):
         return True
-    for n in ast.walk(scope):
+    for n in astwalk.walk(scope):
         if not (isinstance(n, ast.Call) and n.lineno <= call.lineno and n is not call):
             continue
         for i, a in enumerate(n.args):
@@ -4757,7 +4758,7 @@ def _bn_layers_frozen_before(module: Module, project: Project, call: ast.Call, s
 
 
 def _loop_freezes_bn(module: Module, fn: ast.AST, model: str) -> bool:
-    for loop in ast.walk(fn):
+    for loop in astwalk.walk(fn):
         if not isinstance(loop, (ast.For, ast.AsyncFor)) or not isinstance(loop.target, ast.Name):
             continue
         it = loop.iter
@@ -4769,13 +4770,13 @@ def _loop_freezes_bn(module: Module, fn: ast.AST, model: str) -> bool:
                 and it.value.id == model):
             continue
         var = loop.target.id
-        for n in ast.walk(loop):
+        for n in astwalk.walk(loop):
             if not (isinstance(n, ast.Assign) and kf._literal(n.value) is False and any(
                     isinstance(t, ast.Attribute) and t.attr == "trainable" and isinstance(t.value, ast.Name)
                     and t.value.id == var for t in n.targets)):
                 continue
             guards = [a for a in module.ancestors(n) if isinstance(a, ast.If) and loop in module.ancestors(a)]
-            if all(_isinstance_bn_test(module, g.test, var) and not any(n in ast.walk(s) for s in g.orelse)
+            if all(_isinstance_bn_test(module, g.test, var) and not any(n in astwalk.walk(s) for s in g.orelse)
                    for g in guards):
                 return True
     return False
@@ -4934,7 +4935,7 @@ def _trainable_zip(it: ast.expr) -> Optional[tuple[ast.expr, ast.expr]]:
 def _assigned_loop_names(loop: ast.AST, names: list[str]) -> set[str]:
     """The loop variables the loop body writes with ``v.assign(...)`` / ``assign_add`` / ``assign_sub``."""
     out = set()
-    for n in ast.walk(loop):
+    for n in astwalk.walk(loop):
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) \
                 and n.func.attr in ("assign", "assign_add", "assign_sub") \
                 and isinstance(n.func.value, ast.Name) and n.func.value.id in names:
@@ -4960,7 +4961,7 @@ def _self_attribute_values(cls: ast.ClassDef, attr: str) -> list[Optional[ast.ex
     (``self.target_actor, self.target_critic = make_actor(), make_critic()``); None for a part that
     cannot be seen (``self.a, self.b = pair``)."""
     out: list[Optional[ast.expr]] = []
-    for n in ast.walk(cls):
+    for n in astwalk.walk(cls):
         if not isinstance(n, ast.Assign):
             continue
         for t in n.targets:
@@ -4968,7 +4969,7 @@ def _self_attribute_values(cls: ast.ClassDef, attr: str) -> list[Optional[ast.ex
                 out.append(n.value)
             elif isinstance(t, (ast.Tuple, ast.List)) and any(
                     isinstance(e, ast.Attribute) and e.attr == attr and isinstance(e.value, ast.Name)
-                    and e.value.id == "self" for e in ast.walk(t)):
+                    and e.value.id == "self" for e in astwalk.walk(t)):
                 part = None
                 if isinstance(n.value, (ast.Tuple, ast.List)) and len(n.value.elts) == len(t.elts) \
                         and not any(isinstance(e, ast.Starred) for e in t.elts + n.value.elts):
@@ -5059,7 +5060,7 @@ def _copy_state(module: Module, project: Project, call: ast.Call, key: tuple) ->
                 refs += [(m, n) for n in m.references.get(name, ()) if isinstance(n, ast.Attribute)]
                 refs += [(m, c.node.func) for c in m.calls if c.name == name and isinstance(c.node.func, ast.Attribute)]
     else:
-        refs = [(module, n) for n in ast.walk(owner) if isinstance(n, ast.Name) and n.id == name
+        refs = [(module, n) for n in astwalk.walk(owner) if isinstance(n, ast.Name) and n.id == name
                 and isinstance(n.ctx, ast.Load)]
     clone_fn = module.scope_of(call)
     used = False
@@ -5098,7 +5099,7 @@ def _copy_state(module: Module, project: Project, call: ast.Call, key: tuple) ->
                 if isinstance(t, ast.Name) and (id(m), t.id) not in seen_aliases:
                     seen_aliases.add((id(m), t.id))
                     scope = m.scope_of(parent)
-                    refs += [(m, n) for n in ast.walk(scope if scope is not None else m.tree)
+                    refs += [(m, n) for n in astwalk.walk(scope if scope is not None else m.tree)
                              if isinstance(n, ast.Name) and n.id == t.id and isinstance(n.ctx, ast.Load)]
             continue
         used = True  # returned, stored in a container, compared...
@@ -5135,7 +5136,7 @@ def _callee_may_sync(module: Module, project: Project, site: ast.Call) -> bool:
                 {m.name.split(".")[0] for m in project.modules if getattr(m, "name", None)}:
             return True
         return isinstance(f, ast.Attribute) and not q  # a method of some object: unknown
-    for n in ast.walk(fn):
+    for n in astwalk.walk(fn):
         if isinstance(n, ast.Attribute) and n.attr in _STATISTICS_SYNC - {"assign", "assign_add", "assign_sub"}:
             return True
         if isinstance(n, ast.keyword) and n.arg == "training" and isinstance(n.value, ast.Constant) \

@@ -11,6 +11,7 @@ import ast
 import re
 from typing import Iterable, Optional
 
+from bnguard.lint import astwalk
 from bnguard.lint import config_values
 from bnguard.lint import keras_facts as kf
 from bnguard.lint.finding import Edit, Finding, Fix
@@ -330,9 +331,9 @@ def _stepped_after(module: Module, project: Project, owner: ast.AST, model: str,
     step is left alone: it runs outside a tape)."""
     if isinstance(owner, ast.Lambda) or not any(
             isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _GRADIENT_CALLS
-            for n in ast.walk(owner)):
+            for n in astwalk.walk(owner)):
         return None
-    for n in sorted((n for n in ast.walk(owner) if isinstance(n, ast.Call) and n.lineno > line),
+    for n in sorted((n for n in astwalk.walk(owner) if isinstance(n, ast.Call) and n.lineno > line),
                     key=lambda n: (n.lineno, n.col_offset)):
         if isinstance(n.func, ast.Name) or isinstance(n.func, ast.Attribute) and ast.unparse(n.func) != model:
             if _sets_momentum(module, project, n):
@@ -344,7 +345,7 @@ def _stepped_after(module: Module, project: Project, owner: ast.AST, model: str,
                    for a in module.ancestors(n)):
             continue
         if any(isinstance(a, ast.Assign) and line < a.lineno < n.lineno and any(
-                isinstance(t, ast.Attribute) and t.attr == "momentum" for t in a.targets) for a in ast.walk(owner)):
+                isinstance(t, ast.Attribute) and t.attr == "momentum" for t in a.targets) for a in astwalk.walk(owner)):
             return None
         return n
     return None
@@ -355,19 +356,19 @@ def _sets_momentum(module: Module, project: Project, call: ast.Call) -> bool:
     target = kf.resolve_def(project, module, call.func)
     return isinstance(target, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
         isinstance(a, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr == "momentum" for t in a.targets)
-        for a in ast.walk(target))
+        for a in astwalk.walk(target))
 
 
 def _fit_after(module: Module, owner: ast.AST, model: str, line: int) -> Optional[ast.Call]:
     """The first ``model.fit(...)`` (``fit_generator`` / ``train_on_batch``) in ``owner`` after ``line``,
     with no ``<layer>.momentum = ...`` assignment in between (the momentum restored before training)."""
-    fits = sorted((n for n in ast.walk(owner) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+    fits = sorted((n for n in astwalk.walk(owner) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
                    and n.func.attr in _TRAINING_CALLS and isinstance(n.func.value, ast.Name)
                    and n.func.value.id == model and n.lineno > line), key=lambda n: n.lineno)
     if not fits:
         return None
     first = fits[0]
-    for n in ast.walk(owner):
+    for n in astwalk.walk(owner):
         if isinstance(n, ast.Assign) and line < n.lineno < first.lineno and any(
                 isinstance(t, ast.Attribute) and t.attr == "momentum" for t in n.targets):
             return None
@@ -382,8 +383,8 @@ def _keras_bn_object(module: Module, obj: ast.expr, stmt: ast.AST) -> bool:
     shown = ast.unparse(obj)
     for a in module.ancestors(stmt):
         if isinstance(a, (ast.If, ast.IfExp)) and not any(
-                s is stmt or stmt in ast.walk(s) for s in getattr(a, "orelse", [])):
-            for n in ast.walk(a.test):
+                s is stmt or stmt in astwalk.walk(s) for s in getattr(a, "orelse", [])):
+            for n in astwalk.walk(a.test):
                 if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "isinstance" \
                         and len(n.args) == 2 and ast.unparse(n.args[0]) == shown:
                     classes = n.args[1].elts if isinstance(n.args[1], ast.Tuple) else [n.args[1]]
@@ -479,7 +480,7 @@ def _parsed_document(module: Module, project: Project, name: ast.Name, path: tup
     text = kf.constant_values(module, project, bound[0].args[0])
     if not text or len(text) != 1 or not isinstance(next(iter(text)), str):
         return None
-    for n in ast.walk(owner):
+    for n in astwalk.walk(owner):
         if not (isinstance(n, ast.Name) and n.id == name.id and isinstance(n.ctx, ast.Load)):
             continue
         top: ast.AST = n
@@ -565,7 +566,7 @@ def _builder_parameter(module: Module, expr: ast.expr) -> Optional[ast.arg]:
 
 def _binds(scope: ast.AST, name: str) -> bool:
     """Does the function body assign ``name`` itself (then it is a local, not the outer parameter)?"""
-    return any(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store) for n in ast.walk(scope))
+    return any(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store) for n in astwalk.walk(scope))
 
 
 def _argument_sources(module: Module, project: Project, call: ast.Call, keyword: str,
@@ -748,7 +749,7 @@ def _pretrained_inference_only(module: Module, project: Project, call: ast.Call)
         if len(seen) > 64:
             return False
         loads = above or any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
-                             and n.func.attr == "load_weights" for n in ast.walk(f))
+                             and n.func.attr == "load_weights" for n in astwalk.walk(f))
         sites = [c for c in project.call_sites(f.name) if _calls_function(project, c, m, f)]
         if not sites:
             return False
@@ -782,9 +783,9 @@ def _returned(module: Module, fn: ast.AST, call: ast.Call) -> bool:
     """Does ``fn`` hand back the value of ``call`` (``return call`` or a name bound to it)?"""
     parent = module.parent(call)
     names = {t.id for t in parent.targets if isinstance(t, ast.Name)} if isinstance(parent, ast.Assign) else set()
-    for r in ast.walk(fn):
+    for r in astwalk.walk(fn):
         if isinstance(r, ast.Return) and r.value is not None and (
-                r.value is call or any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(r.value))):
+                r.value is call or any(isinstance(n, ast.Name) and n.id in names for n in astwalk.walk(r.value))):
             return True
     return False
 

@@ -11,6 +11,7 @@ import ast
 import builtins
 from typing import Iterable, Iterator, Optional
 
+from bnguard.lint import astwalk
 from bnguard.lint import keras_facts as kf
 from bnguard.lint import values as V
 from bnguard.lint.imports import dotted
@@ -227,14 +228,14 @@ def _follow_statement(st: ast.stmt, tracked: dict, state: dict, module: Module, 
     body once, in order: followed statement by statement."""
     if isinstance(st, (ast.With, ast.AsyncWith)):
         for item in st.items:
-            if any(isinstance(n, ast.Name) and n.id in tracked for n in ast.walk(item)):
+            if any(isinstance(n, ast.Name) and n.id in tracked for n in astwalk.walk(item)):
                 return False
         for inner in st.body:
             verdict = _follow_statement(inner, tracked, state, module, project, depth)
             if verdict is not None:
                 return verdict
         return None
-    loads = [n for n in ast.walk(st) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id in tracked]
+    loads = [n for n in astwalk.walk(st) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id in tracked]
     free = [n for n in loads if not _under_stop_gradient(n, module)]
     if len(free) < len(loads):
         state["stopped"] = True
@@ -254,7 +255,7 @@ def _follow_statement(st: ast.stmt, tracked: dict, state: dict, module: Module, 
         return False
     if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.For, ast.AsyncFor,
                        ast.While, ast.With, ast.AsyncWith, ast.If, ast.Try)):
-        stores = {n.id for n in ast.walk(st) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        stores = {n.id for n in astwalk.walk(st) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
         if stores & tracked.keys():
             return False  # rebound inside a block: not followed
     return None
@@ -637,7 +638,7 @@ def _flag_variable_switches(project: Project, program: frozenset) -> dict:
                 if name is None or switches.get(name, value) != value:
                     return {}  # one name bound to both switches: cannot tell which runs
                 switches[name] = value
-            for node in ast.walk(m.tree):  # ``{is_training: True}`` fed anywhere overrides the variable
+            for node in astwalk.walk(m.tree):  # ``{is_training: True}`` fed anywhere overrides the variable
                 if isinstance(node, ast.Dict) and any(k is not None and _last_name_of_target(k) in flag_names
                                                       for k in node.keys):
                     return {}
@@ -668,7 +669,7 @@ def _bound_only_to_bool_variable(name: str, project: Project, program: frozenset
                 if _last_name_of_target(t) == name:
                     values.append((node.value, m))
                 elif any(isinstance(n, (ast.Name, ast.Attribute)) and _last_name_of_target(n) == name
-                         for n in ast.walk(t)):
+                         for n in astwalk.walk(t)):
                     return False  # unpacked from something we cannot read
     for value, m in values:
         if not (isinstance(value, ast.Call) and m.imports.resolve(value.func) == "tensorflow.Variable"):
@@ -712,7 +713,7 @@ def _functions_switching(project: Project, program: frozenset, switches: dict) -
                 continue
             for fi in m.functions:
                 vals = set()
-                for n in ast.walk(fi.node):
+                for n in astwalk.walk(fi.node):
                     vals |= set(_run_switches(n, m, switches))
                     if isinstance(n, ast.Call):
                         name = V._last_name(n.func)
@@ -738,7 +739,7 @@ def _functions_switching(project: Project, program: frozenset, switches: dict) -
 def _switches_in(loop: ast.AST, m: Module, switches: dict, setters: dict) -> dict:
     """The switch values that running ``loop`` may run: value -> (the run or call in the loop, op name)."""
     out: dict = {}
-    for n in ast.walk(loop):
+    for n in astwalk.walk(loop):
         for value, op in _run_switches(n, m, switches).items():
             out.setdefault(value, (n, op))
         if isinstance(n, ast.Call):
@@ -936,7 +937,7 @@ def _flag_terminals(site: BNSite, project: Project, depth: int = 4, only_passed_
 def _only_passed_on(name: str, fn: ast.AST, m: Module) -> bool:
     """Is every read of parameter ``name`` in ``fn`` an argument of a call that consumes it (a BN
     layer, the next wrapper, ``tf.cond``), never stored, returned or collected?"""
-    for node in ast.walk(fn):
+    for node in astwalk.walk(fn):
         if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store):
             return False  # rebound: the value read later is not the parameter
         if not (isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load)):
@@ -966,18 +967,18 @@ def _placeholder_each_read(fn: ast.AST, m: Module, plain: bool = False) -> Optio
         dec = fn.decorator_list[0]
         if not (isinstance(dec, ast.Name) and dec.id == "property" and "property" not in m.imports.aliases):
             return None
-    made = [n for n in ast.walk(fn) if isinstance(n, ast.Call)
+    made = [n for n in astwalk.walk(fn) if isinstance(n, ast.Call)
             and m.imports.resolve(n.func) == "tensorflow.placeholder_with_default"]
     if len(made) != 1:
         return None
     call = made[0]
-    inside_call = {id(n) for n in ast.walk(call)}
-    context = {id(n) for st in ast.walk(fn) if isinstance(st, (ast.With, ast.AsyncWith))
-               for item in st.items for n in ast.walk(item.context_expr)}
-    bound = {t.id for n in ast.walk(fn) if isinstance(n, ast.Assign) and n.value is call
+    inside_call = {id(n) for n in astwalk.walk(call)}
+    context = {id(n) for st in astwalk.walk(fn) if isinstance(st, (ast.With, ast.AsyncWith))
+               for item in st.items for n in astwalk.walk(item.context_expr)}
+    bound = {t.id for n in astwalk.walk(fn) if isinstance(n, ast.Assign) and n.value is call
              for t in n.targets if isinstance(t, ast.Name)}
     returns = 0
-    for node in ast.walk(fn):
+    for node in astwalk.walk(fn):
         if node is fn:
             continue
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.Global,
@@ -996,7 +997,7 @@ def _placeholder_each_read(fn: ast.AST, m: Module, plain: bool = False) -> Optio
             v = node.value
             if not (v is call or (isinstance(v, ast.Name) and v.id in bound)):
                 return None
-    for node in ast.walk(fn):  # a name bound to the placeholder must be bound to nothing else
+    for node in astwalk.walk(fn):  # a name bound to the placeholder must be bound to nothing else
         if isinstance(node, ast.Name) and node.id in bound and isinstance(node.ctx, ast.Store):
             parent = m.parent(node)
             if not (isinstance(parent, ast.Assign) and parent.value is call):
@@ -1115,7 +1116,7 @@ def _program_strings(program: set, project: Project, skip: Optional[ast.AST]) ->
     for om in project.modules:
         if id(om) not in program:
             continue
-        for node in ast.walk(om.tree):
+        for node in astwalk.walk(om.tree):
             if node is not skip and isinstance(node, ast.Constant) and isinstance(node.value, str):
                 yield om, node
 
@@ -1252,13 +1253,13 @@ def _evaluation_data_runs(module: Module) -> list[ast.Call]:
         parent = module.parent(c.node)
         if isinstance(parent, ast.Assign):  # ``val_loss = sess.run(...)``
             names += [ast.unparse(t) for t in parent.targets]
-        fed_names = {n.id for n in ast.walk(feed) if isinstance(n, ast.Name)}
+        fed_names = {n.id for n in astwalk.walk(feed) if isinstance(n, ast.Name)}
         for anc in module.ancestors(c.node):
             if isinstance(anc, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
                 break
             loops = [anc] if isinstance(anc, (ast.For, ast.AsyncFor)) else list(getattr(anc, "generators", []))
             for loop in loops:  # the batches fed come from ``for b in val_batches``
-                if {n.id for n in ast.walk(loop.target) if isinstance(n, ast.Name)} & fed_names:
+                if {n.id for n in astwalk.walk(loop.target) if isinstance(n, ast.Name)} & fed_names:
                     names.append(ast.unparse(loop.iter))
         words = {w for n in names for w in identifier_words(n)}
         if words & _EVAL_DATA_WORDS or _in_evaluation_function(c):
@@ -1285,7 +1286,7 @@ def _unfed_default_false(vals, project: Project) -> Optional[list]:
 def _flag_reset_in(loop: ast.AST, feed: str, key: str, store: ast.Assign) -> bool:
     """Does anything in ``loop`` besides ``store`` write ``feed[key]``, rebind ``feed`` or call
     ``feed.update``/``setdefault`` with that key (or with keys we cannot read)?"""
-    for n in ast.walk(loop):
+    for n in astwalk.walk(loop):
         if n is store:
             continue
         if isinstance(n, ast.Assign):
@@ -1409,7 +1410,7 @@ def _default_false_never_overridden(site: BNSite, project: Project) -> bool:
     spec = V._param_spec(func, expr.id)
     if spec is None or spec[1] is None or not V.always_false(spec[1], m, project):
         return False
-    if any(isinstance(n, ast.Name) and n.id == expr.id and not isinstance(n.ctx, ast.Load) for n in ast.walk(func)):
+    if any(isinstance(n, ast.Name) and n.id == expr.id and not isinstance(n.ctx, ast.Load) for n in astwalk.walk(func)):
         return False  # re-bound in the body
     position = spec[0]
     injected = 1 if func.decorator_list else 0  # a wrapper may insert an argument (the layer input)
@@ -1509,8 +1510,8 @@ def _no_dependencies(expr: ast.AST, module: Module, project: Project, depth: int
 def _sequence_may_grow(name: str, owner: ast.AST) -> bool:
     """May the list bound to ``name`` in ``owner`` be filled after it is bound: a method or item of it
     used (``deps.append(op)``, ``deps[0]``), or the name handed to a call (``collect(deps)``)?"""
-    parents = {id(c): p for p in ast.walk(owner) for c in ast.iter_child_nodes(p)}
-    for n in ast.walk(owner):
+    parents = {id(c): p for p in astwalk.walk(owner) for c in ast.iter_child_nodes(p)}
+    for n in astwalk.walk(owner):
         if not (isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)):
             continue
         parent = parents.get(id(n))
@@ -1544,7 +1545,7 @@ def _other_collection(expr: ast.AST, module: Module, project: Project) -> bool:
 
 def _bound_to_call(owner: ast.AST, name: str, callee: str, module: Module) -> bool:
     """Is ``name`` bound in ``owner`` (its own body) only to calls of ``...callee(...)``?"""
-    values = [n.value for n in ast.walk(owner) if isinstance(n, ast.Assign) and any(
+    values = [n.value for n in astwalk.walk(owner) if isinstance(n, ast.Assign) and any(
         isinstance(t, ast.Name) and t.id == name for t in n.targets)]
     return bool(values) and all(isinstance(v, ast.Call) and (dotted(v.func) or "").endswith(callee) for v in values)
 
@@ -1552,10 +1553,10 @@ def _bound_to_call(owner: ast.AST, name: str, callee: str, module: Module) -> bo
 def _applies_to_moments(call: ast.Call, owner: ast.AST, module: Module) -> bool:
     """Does ``ema.apply([...])`` average names bound to the results of ``tf.nn.moments`` in ``owner``
     (the batch mean/variance of a hand-written BN)?"""
-    names = {n.id for a in call.args for n in ast.walk(a) if isinstance(n, ast.Name)}
-    for n in ast.walk(owner):
+    names = {n.id for a in call.args for n in astwalk.walk(a) if isinstance(n, ast.Name)}
+    for n in astwalk.walk(owner):
         if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call) and (dotted(n.value.func) or "").endswith("moments"):
-            if any(isinstance(t, ast.Name) and t.id in names for tgt in n.targets for t in ast.walk(tgt)):
+            if any(isinstance(t, ast.Name) and t.id in names for tgt in n.targets for t in astwalk.walk(tgt)):
                 return True
     return False
 
@@ -1572,9 +1573,9 @@ _EMA_READS = frozenset({"apply", "average", "average_name", "variables_to_restor
 def _ema_name_uses(name: str, owner: ast.AST) -> Optional[set]:
     """Methods called on the local EMA ``name`` in ``owner``; None when it is used any other way
     (returned, passed on, stored), which we cannot follow."""
-    parents = {id(ch): p for p in ast.walk(owner) for ch in ast.iter_child_nodes(p)}
+    parents = {id(ch): p for p in astwalk.walk(owner) for ch in ast.iter_child_nodes(p)}
     out = set()
-    for n in ast.walk(owner):
+    for n in astwalk.walk(owner):
         if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load):
             parent = parents.get(id(n))
             if not (isinstance(parent, ast.Attribute) and parent.attr in _EMA_READS):
@@ -1600,7 +1601,7 @@ def _ema_attribute_uses(attr: str, project: Project) -> Optional[set]:
 
 def _normalizes_with_moments(owner: ast.AST) -> bool:
     """Does ``owner`` compute batch moments (``tf.nn.moments``) and normalize with them?"""
-    names = {(dotted(n.func) or "").rsplit(".", 1)[-1] for n in ast.walk(owner) if isinstance(n, ast.Call)}
+    names = {(dotted(n.func) or "").rsplit(".", 1)[-1] for n in astwalk.walk(owner) if isinstance(n, ast.Call)}
     return "moments" in names and bool(names & {"batch_normalization", "batch_norm_with_global_normalization",
                                                  "fused_batch_norm"})
 
@@ -1681,7 +1682,7 @@ def _fetched_names(run: ast.Call) -> set[str]:
     if fetch is None:
         return set()
     return {n.id if isinstance(n, ast.Name) else n.attr
-            for n in ast.walk(fetch) if isinstance(n, (ast.Name, ast.Attribute))}
+            for n in astwalk.walk(fetch) if isinstance(n, (ast.Name, ast.Attribute))}
 
 
 def _only_returned_or_fetched(ref: ast.AST, module: Module) -> bool:
@@ -1743,12 +1744,12 @@ def _wired_op_overwritten(consumer, project: Project) -> Optional[str]:
             rebinding = None
             for later in siblings[siblings.index(block) + 1:]:
                 reads = any(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
-                            for n in ast.walk(later))
+                            for n in astwalk.walk(later))
                 if isinstance(later, ast.Assign) and len(later.targets) == 1 and isinstance(later.targets[0], ast.Name) \
                         and later.targets[0].id == name and not reads:
                     rebinding = later
                     break
-                if reads or any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(later)) \
+                if reads or any(isinstance(n, ast.Name) and n.id == name for n in astwalk.walk(later)) \
                         or isinstance(later, (ast.Return, ast.If, ast.For, ast.While, ast.With, ast.Try)):
                     return None  # read, rebound another way, or control flow before a rebinding
             if rebinding is None or id(rebinding.value) not in train_calls \
@@ -1835,7 +1836,7 @@ def _update_ops_tied_to_side_op(consumer, program: set, project: Project) -> Opt
             if not (isinstance(st, ast.Assign) and all(_last_name_of_target(t) for t in st.targets)):
                 return None
             outputs.update(_last_name_of_target(t) for t in st.targets)
-        for node in ast.walk(block):
+        for node in astwalk.walk(block):
             if isinstance(node, ast.Call):
                 name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", None)
                 if name in TRAIN_OP_NAMES or (name and project.functions(name)):
@@ -1895,13 +1896,13 @@ def _collection_fetch(g, project: Project) -> Optional[tuple[str, bool]]:
             return None
     name = m.bound_name(value)
     owner = g.scope if g.scope is not None else m.tree
-    for r in ast.walk(owner):
+    for r in astwalk.walk(owner):
         if not (isinstance(r, ast.Call) and isinstance(r.func, ast.Attribute) and r.func.attr == "run"):
             continue
         fetch = r.args[0] if r.args else next((kw.value for kw in r.keywords if kw.arg == "fetches"), None)
         if fetch is None:
             continue
-        if any(n is value or (name is not None and isinstance(n, ast.Name) and n.id == name) for n in ast.walk(fetch)):
+        if any(n is value or (name is not None and isinstance(n, ast.Name) and n.id == name) for n in astwalk.walk(fetch)):
             return key, first
     return None
 
@@ -1938,7 +1939,7 @@ def _optimizer_op(expr: Optional[ast.AST], m: Module, project: Project, scope) -
     name bound once in its function to it)."""
     if isinstance(expr, ast.Name):
         owner = scope if scope is not None else m.tree
-        binds = [n for n in ast.walk(owner) if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For, ast.With))
+        binds = [n for n in astwalk.walk(owner) if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For, ast.With))
                  and expr.id in _names_bound_by(n)]
         if len(binds) != 1 or not isinstance(binds[0], ast.Assign):
             return None
@@ -2029,7 +2030,7 @@ def _op_free(expr: ast.AST) -> bool:
     arithmetic on such values (no call, no lambda, no comprehension)."""
     return all(isinstance(n, (ast.Constant, ast.Name, ast.Attribute, ast.Subscript, ast.BinOp, ast.UnaryOp,
                               ast.operator, ast.unaryop, ast.expr_context, ast.Tuple, ast.List, ast.Slice))
-               for n in ast.walk(expr))
+               for n in astwalk.walk(expr))
 
 
 # Python builtins that only regroup the values they are given (tensors included) and create no op.
@@ -2040,7 +2041,7 @@ def _op_free_grouping(expr: ast.AST, module: Module) -> bool:
     """``list(zip(grads, params))``, ``[(g, v) for g, v in zip(grads, params)]``: op-free values
     regrouped by Python builtins (not shadowed by a project definition or an import) and by
     comprehensions whose parts are op-free too. Creates no graph op."""
-    for n in ast.walk(expr):
+    for n in astwalk.walk(expr):
         if isinstance(n, ast.Call):
             if not (isinstance(n.func, ast.Name) and n.func.id in _OP_FREE_BUILTINS
                     and n.func.id not in module.imports.aliases and not _defines_name(module, n.func.id)) \
@@ -2056,7 +2057,7 @@ def _op_free_grouping(expr: ast.AST, module: Module) -> bool:
 
 def _defines_name(module: Module, name: str) -> bool:
     """Does the module define or bind ``name`` itself (a def, a class, an assignment)?"""
-    for n in ast.walk(module.tree):
+    for n in astwalk.walk(module.tree):
         if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.name == name:
             return True
         if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store):
@@ -2191,7 +2192,7 @@ def _same_loss(op, other, project: Project) -> bool:
             found = V.resolver(project).binding_of(x.id, xm, xm.scope_of(x))
             wanted = _last_name_of_target(y)
             if found is not None and len(found[0]) == 1 and found[0][0].kind == "expr" and any(
-                    _last_name_of_target(n) == wanted for n in ast.walk(found[0][0].expr)
+                    _last_name_of_target(n) == wanted for n in astwalk.walk(found[0][0].expr)
                     if isinstance(n, (ast.Name, ast.Attribute))):
                 return True
     return False
@@ -2202,7 +2203,7 @@ def _fetch_choices(expr: ast.AST, module: Module, project: Project, depth: int =
     run fetches together (``[train_op, loss]``); several alternatives when the fetch picks one of a
     display (``train_ops[phase]``, ``a if c else b``), whose choice depends on the names returned."""
     def names(e):
-        return {n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(e) if isinstance(n, (ast.Name, ast.Attribute))}
+        return {n.id if isinstance(n, ast.Name) else n.attr for n in astwalk.walk(e) if isinstance(n, (ast.Name, ast.Attribute))}
 
     if depth > 4:
         return [names(expr)], set()
@@ -2262,12 +2263,12 @@ def _loops_around(node: ast.AST, module: Module) -> list:
 def _bound_in(loop: ast.AST, wanted: set) -> bool:
     """Is any of ``wanted`` (re)bound by the loop itself or inside its body?"""
     targets = [loop.target] if isinstance(loop, (ast.For, ast.AsyncFor)) else []
-    for n in ast.walk(loop):
+    for n in astwalk.walk(loop):
         if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.NamedExpr)):
             targets.extend(n.targets if isinstance(n, ast.Assign) else [n.target])
         elif isinstance(n, (ast.For, ast.AsyncFor, ast.comprehension)):
             targets.append(n.target)
-    return any(_last_name_of_target(t) in wanted for tgt in targets for t in ast.walk(tgt)
+    return any(_last_name_of_target(t) in wanted for tgt in targets for t in astwalk.walk(tgt)
                if isinstance(t, (ast.Name, ast.Attribute)))
 
 
@@ -2355,9 +2356,9 @@ def _phase_order(run: ast.Call, loops: list, m: Module, project: Project) -> Opt
     container = _single_display(fetch.value, m, project)
     if not isinstance(container, (ast.Dict, ast.List, ast.Tuple)):
         return None
-    wanted = {n.id for n in ast.walk(fetch.slice) if isinstance(n, ast.Name)}
+    wanted = {n.id for n in astwalk.walk(fetch.slice) if isinstance(n, ast.Name)}
     loop = next((lp for lp in loops if isinstance(lp, ast.For)
-                 and wanted & {n.id for n in ast.walk(lp.target) if isinstance(n, ast.Name)}), None)
+                 and wanted & {n.id for n in astwalk.walk(lp.target) if isinstance(n, ast.Name)}), None)
     schedule = _single_display(loop.iter, m, project) if loop is not None else None
     if not isinstance(schedule, (ast.List, ast.Tuple)):
         return None
@@ -2376,7 +2377,7 @@ def _phase_order(run: ast.Call, loops: list, m: Module, project: Project) -> Opt
             chosen = [container.elts[key]] if isinstance(key, int) and -len(container.elts) <= key < len(container.elts) else []
         if len(chosen) != 1:
             return None
-        out.append({n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(chosen[0])
+        out.append({n.id if isinstance(n, ast.Name) else n.attr for n in astwalk.walk(chosen[0])
                     if isinstance(n, (ast.Name, ast.Attribute))})
     return out
 
@@ -2451,7 +2452,7 @@ def _update_only_runs(consumers: list, program: set, project: Project) -> Option
     for m in project.modules:
         if id(m) not in program or not any(m.mentions(n) for n in names):
             continue
-        for node in ast.walk(m.tree):
+        for node in astwalk.walk(m.tree):
             if not (isinstance(node, ast.Name) and node.id in names or isinstance(node, ast.Attribute) and node.attr in names):
                 continue
             if not isinstance(node.ctx, ast.Load):
@@ -3090,7 +3091,7 @@ def _layer_updates_before_call(module: Module, project: Project) -> Iterator[tup
         owner = c.scope if c.scope is not None else module.tree
         if c.scope is None or layer is None:
             continue  # module level: the layer may be called by any function before the read runs
-        for node in ast.walk(owner):
+        for node in astwalk.walk(owner):
             if not (isinstance(node, ast.Attribute) and node.attr == "updates" and isinstance(node.ctx, ast.Load)
                     and dotted(node.value) == layer and module.scope_of(node) is c.scope):
                 continue
@@ -3116,9 +3117,9 @@ def _may_call_layer_between(owner: ast.AST, ctor: ast.stmt, read: ast.AST, base:
     loops = [a for a in module.ancestors(read) if isinstance(a, (ast.For, ast.AsyncFor, ast.While))
              and _inside_node(a, owner, module)]
     around = {id(a) for a in module.ancestors(read)}  # ``list(layer.updates)`` reads, it does not call
-    for node in ast.walk(owner):
+    for node in astwalk.walk(owner):
         if node is not owner and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) \
-                and any(isinstance(n, ast.Name) and n.id == base for n in ast.walk(node)):
+                and any(isinstance(n, ast.Name) and n.id == base for n in astwalk.walk(node)):
             return True
         if not isinstance(node, ast.Call) or node is ctor.value or id(node) in around:
             continue
@@ -3132,7 +3133,7 @@ def _may_call_layer_between(owner: ast.AST, ctor: ast.stmt, read: ast.AST, base:
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Call):
             return True  # ``super().__init__(...)``, ``self.get_model().build(...)``
         for a in list(node.args) + [k.value for k in node.keywords]:
-            if any(isinstance(n, ast.Name) and n.id == base for n in ast.walk(a)):
+            if any(isinstance(n, ast.Name) and n.id == base for n in astwalk.walk(a)):
                 return True
     return False
 
@@ -3161,7 +3162,7 @@ def _snapshot_waited_on(read: ast.AST, owner: ast.AST, module: Module, project: 
         else [(module, owner)]
     waited = False
     for m, tree in places:
-        for node in ast.walk(tree):
+        for node in astwalk.walk(tree):
             hit = (isinstance(node, ast.Attribute) and node.attr == name) if attr else \
                 (isinstance(node, ast.Name) and node.id == name)
             if not hit:
@@ -3199,7 +3200,7 @@ def _baseline_snapshot(g, module: Module) -> bool:
     name = parent.targets[0].id
     root = g.scope if g.scope is not None else module.tree
     uses = 0
-    for n in ast.walk(root):
+    for n in astwalk.walk(root):
         if not (isinstance(n, ast.Name) and n.id == name):
             continue
         if isinstance(n.ctx, ast.Store):
@@ -3433,7 +3434,7 @@ def _later_entry_trains(c, program: set, project: Project) -> Optional[tuple]:
     if len(flags) != 1 or len(sites) != sum(1 for s in sites if isinstance(s.flag_expr, ast.Name)):
         return None
     flag = next(iter(flags))
-    if any(isinstance(n, ast.Name) and n.id == flag and isinstance(n.ctx, ast.Store) for n in ast.walk(fn)):
+    if any(isinstance(n, ast.Name) and n.id == flag and isinstance(n.ctx, ast.Store) for n in astwalk.walk(fn)):
         return None
     calls = [k for k in project.call_sites(fn.name) if id(k.module) in program]
     if len(calls) < 2 or any(k.module is not calls[0].module or k.scope is not calls[0].scope for k in calls):
@@ -3497,7 +3498,7 @@ def _scope_block_named_by(arg: Optional[ast.AST], module: Module, filter_only: b
         return None
     owner = module.scope_of(arg)
     root = owner if owner is not None else module.tree
-    binders = [n for n in ast.walk(root) if name in _names_bound_by(n)]
+    binders = [n for n in astwalk.walk(root) if name in _names_bound_by(n)]
     if len(binders) != 1 or not isinstance(binders[0], ast.withitem):
         return None
     item = binders[0]
@@ -3509,8 +3510,8 @@ def _scope_block_named_by(arg: Optional[ast.AST], module: Module, filter_only: b
         return None
     if not (opener.args and _fresh_scope_name(opener.args[0])):
         return None
-    parents = {id(ch): p for p in ast.walk(root) for ch in ast.iter_child_nodes(p)}
-    for n in (ast.walk(root) if filter_only else ()):
+    parents = {id(ch): p for p in astwalk.walk(root) for ch in ast.iter_child_nodes(p)}
+    for n in (astwalk.walk(root) if filter_only else ()):
         if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load):
             value = n if attr is None else parents.get(id(n))
             if attr is not None and not (isinstance(value, ast.Attribute) and value.attr == attr):
@@ -3541,7 +3542,7 @@ def _names_bound_by(node: ast.AST) -> set:
         return {node.name} if node.name else set()
     else:
         return set()
-    return {t.id for tgt in targets for t in ast.walk(tgt) if isinstance(t, ast.Name)}
+    return {t.id for tgt in targets for t in astwalk.walk(tgt) if isinstance(t, ast.Name)}
 
 
 def _scope_blocks_matching(first: str, exact: bool, project: Project, program: frozenset) -> Optional[list]:
@@ -3596,7 +3597,7 @@ def _block_may_build_bn(block: ast.AST, module: Module, project: Project) -> boo
     scope = module.scope_of(block)
     built = call_assignments(scope if scope is not None else module.tree)
     res = V.resolver(project)
-    for n in ast.walk(block):
+    for n in astwalk.walk(block):
         if isinstance(n, (ast.Name, ast.Attribute)) and not (module.imports.resolve(n) or "").startswith(_LIBRARY_ROOTS):
             word = n.id if isinstance(n, ast.Name) else n.attr
             if word in _BN_API_NAMES:
@@ -3819,7 +3820,7 @@ def _fresh_graph_block(block: ast.With, scope, module: Module) -> bool:
         if text is None:
             return False
         owner = scope if scope is not None else module.tree
-        for st in ast.walk(owner):
+        for st in astwalk.walk(owner):
             if isinstance(st, ast.Assign) and st.lineno < block.lineno and module.scope_of(st) is scope \
                     and any(dotted(t) == text for t in st.targets) and isinstance(st.value, ast.Call) \
                     and (module.imports.resolve(st.value.func) or "") in ("tensorflow.Graph", "tensorflow.compat.v1.Graph"):
@@ -3912,7 +3913,7 @@ def _flag_named_for_batch_stats(site: BNSite, project: Project, depth: int = 4) 
         if expr is None or id(expr) in seen:
             continue
         seen.add(id(expr))
-        names = [n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(expr)
+        names = [n.id if isinstance(n, ast.Name) else n.attr for n in astwalk.walk(expr)
                  if isinstance(n, (ast.Name, ast.Attribute))]
         if any(_states_batch_stats(n) for n in names):
             return True
@@ -3948,7 +3949,7 @@ def _body_builds_bn(fi: FunctionInfo, project: Project) -> bool:
     """Does the body of ``fi`` build BN: a BN layer call, or a call of another BN-building name?"""
     sites = project.fact("tf1.bn_site_nodes", lambda p: {id(s.node) for s in bn_sites(p)})
     builders = _bn_builder_names(project)
-    for n in ast.walk(fi.node):
+    for n in astwalk.walk(fi.node):
         if isinstance(n, ast.Call):
             name = n.func.id if isinstance(n.func, ast.Name) else n.func.attr if isinstance(n.func, ast.Attribute) else None
             if id(n) in sites or (name in builders and name != fi.node.name):
@@ -4046,7 +4047,7 @@ def _fetch_contents(fetch: ast.AST, scope: Optional[ast.AST]) -> str:
     if not isinstance(fetch, ast.Name) or not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return ""
     stored: list[ast.AST] = []
-    for n in ast.walk(scope):
+    for n in astwalk.walk(scope):
         if isinstance(n, ast.Assign):
             for t in n.targets:
                 if isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id == fetch.id:
@@ -4120,7 +4121,7 @@ def _branch_chooses_mode(site: BNSite, sites: list[BNSite]) -> bool:
     for anc in m.ancestors(site.node):
         if anc is fn:
             break
-        if isinstance(anc, ast.If) and any(isinstance(n, ast.Name) and n.id in params for n in ast.walk(anc.test)):
+        if isinstance(anc, ast.If) and any(isinstance(n, ast.Name) and n.id in params for n in astwalk.walk(anc.test)):
             other = anc.orelse if any(st is child for st in anc.body) else anc.body if any(st is child for st in anc.orelse) else []
             if _builds_bn_not_always_training(other, site, sites):
                 return True
@@ -4130,7 +4131,7 @@ def _branch_chooses_mode(site: BNSite, sites: list[BNSite]) -> bool:
 
 def _builds_bn_not_always_training(branches: list[ast.AST], site: BNSite, sites: list[BNSite]) -> bool:
     """Does another branch of the switch around ``site`` build BN that is not always training?"""
-    inside = {id(n) for b in branches for n in ast.walk(b)}
+    inside = {id(n) for b in branches for n in astwalk.walk(b)}
     return any(s is not site and id(s.node) in inside and not V.always_true_values(s.flag) for s in sites)
 
 
@@ -4164,7 +4165,7 @@ def _cond_arms_with(m: Module, arm: ast.AST, name: Optional[str]):
     defs = {}
     if name is not None:
         body_owner = scope if scope is not None else m.tree
-        defs = {d.name: d for d in ast.walk(body_owner) if isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef))
+        defs = {d.name: d for d in astwalk.walk(body_owner) if isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef))
                 and m.scope_of(d) is scope}
     candidates = [m.parent(arm)] if name is None else [c.node for c in m.calls if c.name in _COND_CALLS
                                                        and c.scope is scope]
@@ -4717,10 +4718,10 @@ def _names_evaluation_data(c, module: Module) -> bool:
     names = []
     parent = module.parent(c.node)
     if isinstance(parent, ast.Assign):
-        names += [n.id if isinstance(n, ast.Name) else n.attr for t in parent.targets for n in ast.walk(t)
+        names += [n.id if isinstance(n, ast.Name) else n.attr for t in parent.targets for n in astwalk.walk(t)
                   if isinstance(n, (ast.Name, ast.Attribute))]
     for arg in list(c.node.args) + [kw.value for kw in c.node.keywords]:
-        names += [n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(arg)
+        names += [n.id if isinstance(n, ast.Name) else n.attr for n in astwalk.walk(arg)
                   if isinstance(n, (ast.Name, ast.Attribute))]
     return any(not _EVAL_DATA_WORDS.isdisjoint(identifier_words(n)) for n in names)
 
@@ -4749,7 +4750,7 @@ def _instance_flag_values(site: BNSite, em: Module, project: Project):
     expr = site.flag_expr
     if expr is None:
         return None
-    attrs = {n.attr for n in ast.walk(expr) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
+    attrs = {n.attr for n in astwalk.walk(expr) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
              and n.value.id == "self"}
     cls = site.module.enclosing_class(site.node)
     if len(attrs) != 1 or cls is None:
@@ -4758,7 +4759,7 @@ def _instance_flag_values(site: BNSite, em: Module, project: Project):
     init = next((b for b in cls.body if isinstance(b, ast.FunctionDef) and b.name == "__init__"), None)
     if init is None:
         return None
-    stores = [n for n in ast.walk(cls) if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign))
+    stores = [n for n in astwalk.walk(cls) if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign))
               and any(isinstance(t, ast.Attribute) and t.attr == attr
                       for t in (n.targets if isinstance(n, ast.Assign) else [n.target]))]
     if len(stores) != 1 or not isinstance(stores[0], ast.Assign) or not isinstance(stores[0].value, ast.Name) \
@@ -4914,7 +4915,7 @@ def _mode_tests(site: BNSite, project: Project, depth: int = 4) -> list:
             continue
         seen.add(id(expr))
         if isinstance(expr, (ast.Compare, ast.BoolOp, ast.UnaryOp, ast.IfExp)):
-            if any(isinstance(n, ast.Compare) for n in ast.walk(expr)):
+            if any(isinstance(n, ast.Compare) for n in astwalk.walk(expr)):
                 out.append((expr, m))
             continue
         if not isinstance(expr, ast.Name):
@@ -4924,16 +4925,16 @@ def _mode_tests(site: BNSite, project: Project, depth: int = 4) -> list:
             continue
         if kf._param_index(scope, expr.id)[2]:
             if any(isinstance(n, ast.Name) and n.id == expr.id and isinstance(n.ctx, ast.Store)
-                   for n in ast.walk(scope)):
+                   for n in astwalk.walk(scope)):
                 continue  # rebound: which value reaches BN is not known here
             program = same_program(m, project)
             for c in project.call_sites(scope.name):
                 if id(c.module) in program:
                     work.append((_bound_argument(c.node, scope, expr.id), c.module, d - 1))
             continue
-        stores = [n for n in ast.walk(scope) if isinstance(n, ast.Assign) and m.scope_of(n) is scope
+        stores = [n for n in astwalk.walk(scope) if isinstance(n, ast.Assign) and m.scope_of(n) is scope
                   and any(isinstance(t, ast.Name) and t.id == expr.id for t in n.targets)]
-        rebinds = [n for n in ast.walk(scope) if isinstance(n, ast.Name) and n.id == expr.id
+        rebinds = [n for n in astwalk.walk(scope) if isinstance(n, ast.Name) and n.id == expr.id
                    and isinstance(n.ctx, ast.Store) and m.scope_of(n) is scope]
         if len(stores) == 1 and len(rebinds) == 1:
             work.append((stores[0].value, m, d))
@@ -4944,7 +4945,7 @@ def _evaluation_mode_training(site: BNSite, project: Project):
     """(test, its module, evaluation mode, where that mode is used) when a mode test the flag of
     ``site`` comes from is True for an evaluation mode the program builds; None otherwise."""
     for test, tm in _mode_tests(site, project):
-        names = {n.id for n in ast.walk(test) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        names = {n.id for n in astwalk.walk(test) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
         fn = tm.scope_of(test)
         if fn is None or isinstance(fn, ast.Lambda):
             continue
@@ -4952,7 +4953,7 @@ def _evaluation_mode_training(site: BNSite, project: Project):
         if len(modes) != 1:
             continue
         mode = modes[0]
-        if any(isinstance(n, ast.Name) and n.id == mode and isinstance(n.ctx, ast.Store) for n in ast.walk(fn)):
+        if any(isinstance(n, ast.Name) and n.id == mode and isinstance(n.ctx, ast.Store) for n in astwalk.walk(fn)):
             continue
         uses = []  # (mode value, where)
         program = same_program(tm, project)
@@ -5085,7 +5086,7 @@ def _strings_of(expr: Optional[ast.AST], module: Module, project: Project, depth
                     return None
                 out |= got
             return out
-        values = [n.value for n in (ast.walk(scope) if scope is not None else module.tree.body)
+        values = [n.value for n in (astwalk.walk(scope) if scope is not None else module.tree.body)
                   if isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == expr.id for t in n.targets)]
         if len(values) == 1:
             return _strings_of(values[0], module, project, depth - 1)
@@ -5229,7 +5230,7 @@ def _runs_outputs(k, outputs: set) -> bool:
     import re
 
     owner = k.scope if k.scope is not None else k.module.tree
-    for node in ast.walk(owner):
+    for node in astwalk.walk(owner):
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             name = re.sub(r":\d+$", "", node.value)
             if any(name == o or name.endswith("/" + o) for o in outputs):
@@ -5266,7 +5267,7 @@ def _batch_moments_only(fn: ast.AST, m: Module, project: Optional[Project] = Non
     if fn.args.vararg or fn.args.kwarg or any(set(identifier_words(p)) & _MODE_WORDS for p in params):
         return None
     moments, normalize, updates = [], [], []
-    for n in ast.walk(fn):
+    for n in astwalk.walk(fn):
         if n is not fn and isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.If, ast.IfExp)):
             return None  # a branch or a closure may choose other statistics
         if not isinstance(n, ast.Call):
@@ -5304,8 +5305,8 @@ def _batch_moments_only(fn: ast.AST, m: Module, project: Optional[Project] = Non
     averages = _unread_averages(fn, m, project, updates) if updates else []
     if averages is None:
         return None
-    fed = {id(n) for u in updates for n in ast.walk(u)}  # what an update reads to average in
-    for n in ast.walk(fn):  # the batch moments go nowhere else (no EMA fed from them, not returned)
+    fed = {id(n) for u in updates for n in astwalk.walk(u)}  # what an update reads to average in
+    for n in astwalk.walk(fn):  # the batch moments go nowhere else (no EMA fed from them, not returned)
         if isinstance(n, ast.Name) and n.id in (mean, var) and n is not got_mean and n is not got_var \
                 and id(n) not in fed:
             if isinstance(n.ctx, ast.Load) or n not in assign.targets[0].elts:
@@ -5331,7 +5332,7 @@ def _unread_averages(fn: ast.AST, m: Module, project: Optional[Project], updates
     updates, and no other function of the project creates or looks up a variable of the same
     name (an inference twin reading it back by name). None otherwise."""
     created: dict[str, str] = {}
-    for n in ast.walk(fn):
+    for n in astwalk.walk(fn):
         if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name) \
                 and isinstance(n.value, ast.Call) and (m.imports.resolve(n.value.func) or "") in _VARIABLE_MAKERS:
             label = n.value.args[0] if n.value.args else next(
@@ -5344,14 +5345,14 @@ def _unread_averages(fn: ast.AST, m: Module, project: Optional[Project], updates
         if name not in created:
             return None
         targets.append(name)
-    inside = {id(n) for u in updates for n in ast.walk(u)}  # the update's own target and decay terms
-    for n in ast.walk(fn):
+    inside = {id(n) for u in updates for n in astwalk.walk(u)}  # the update's own target and decay terms
+    for n in astwalk.walk(fn):
         if isinstance(n, ast.Name) and n.id in targets and isinstance(n.ctx, ast.Load) and id(n) not in inside:
             return None  # read: normalized with, returned, stored, logged...
     labels = {created[t] for t in targets}
 
     def label_uses(tree: ast.AST) -> int:
-        return sum(1 for n in ast.walk(tree) if isinstance(n, ast.Constant) and n.value in labels)
+        return sum(1 for n in astwalk.walk(tree) if isinstance(n, ast.Constant) and n.value in labels)
     if project is not None:
         own = label_uses(fn)
         seen = sum(label_uses(mod.tree) for mod in project.modules if any(mod.mentions(lb) for lb in labels))
@@ -5366,7 +5367,7 @@ def _feeds_evaluation_data(run: ast.Call, module: Module) -> bool:
     named for evaluation?"""
     feed = _run_fetch_and_feed(run)[1]
     if feed is not None and not _EVAL_DATA_WORDS.isdisjoint(
-            w for n in ast.walk(feed) if isinstance(n, (ast.Name, ast.Attribute))
+            w for n in astwalk.walk(feed) if isinstance(n, (ast.Name, ast.Attribute))
             for w in identifier_words(n.id if isinstance(n, ast.Name) else n.attr)):
         return True
     scope = module.scope_of(run)
@@ -5416,7 +5417,7 @@ def _identity_test_sources(site: BNSite, project: Project, depth: int = 4) -> Op
             return None
         owner = scope if scope is not None else m.tree
         if scope is not None and kf._param_index(scope, expr.id)[2]:
-            if any(isinstance(n, ast.Name) and n.id == expr.id and isinstance(n.ctx, ast.Store) for n in ast.walk(scope)):
+            if any(isinstance(n, ast.Name) and n.id == expr.id and isinstance(n.ctx, ast.Store) for n in astwalk.walk(scope)):
                 return None
             program = same_program(m, project)
             sites = [c for c in project.call_sites(scope.name) if id(c.module) in program]
@@ -5425,9 +5426,9 @@ def _identity_test_sources(site: BNSite, project: Project, depth: int = 4) -> Op
             for c in sites:
                 work.append((_bound_argument(c.node, scope, expr.id), c.module, d - 1))
             continue
-        rebinds = [n for n in ast.walk(owner) if isinstance(n, ast.Name) and n.id == expr.id
+        rebinds = [n for n in astwalk.walk(owner) if isinstance(n, ast.Name) and n.id == expr.id
                    and isinstance(n.ctx, ast.Store) and m.scope_of(n) is scope]
-        stores = [n for n in ast.walk(owner) if isinstance(n, ast.Assign) and m.scope_of(n) is scope
+        stores = [n for n in astwalk.walk(owner) if isinstance(n, ast.Assign) and m.scope_of(n) is scope
                   and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name) and n.targets[0].id == expr.id]
         if len(stores) != 1 or len(rebinds) != 1:
             return None
@@ -5466,7 +5467,7 @@ def _tensor_compared_by_identity(site: BNSite, project: Project) -> Optional[tup
             raise ValueError(e)
         if _evaluate_substituted(test, leaf) is not False:
             return None
-        compared = next((n for n in ast.walk(test) if isinstance(n, ast.Compare) and len(n.ops) == 1
+        compared = next((n for n in astwalk.walk(test) if isinstance(n, ast.Compare) and len(n.ops) == 1
                          and isinstance(n.ops[0], (ast.Eq, ast.NotEq, ast.In, ast.NotIn))
                          and any(t is n.left or t is n.comparators[0] for t, _ in tensors)), None)
         if compared is not None and found is None:

@@ -13,6 +13,7 @@ import ast
 import re
 from typing import Iterable, Optional
 
+from bnguard.lint import astwalk
 from bnguard.lint.finding import Finding
 from bnguard.lint.imports import dotted
 from bnguard.lint.project import Module, Project
@@ -581,9 +582,9 @@ def _other_restore(call, modules: list, ignore: tuple = (), project: Optional[Pr
 def _scope_nodes(module: Module, scope) -> list:
     body = scope.body if scope is not None else module.tree.body
     if scope is not None:
-        return [n for st in body for n in ast.walk(st)]
+        return [n for st in body for n in astwalk.walk(st)]
     return [n for st in body if not isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-            for n in ast.walk(st)]
+            for n in astwalk.walk(st)]
 
 
 def _single_value(name: str, module: Module, scope) -> Optional[ast.AST]:
@@ -594,11 +595,11 @@ def _single_value(name: str, module: Module, scope) -> Optional[ast.AST]:
             for t in n.targets:
                 if isinstance(t, ast.Name) and t.id == name:
                     values.append(n.value)
-                elif any(isinstance(e, ast.Name) and e.id == name for e in ast.walk(t)):
+                elif any(isinstance(e, ast.Name) and e.id == name for e in astwalk.walk(t)):
                     return None  # unpacked, or a subscript store
         elif isinstance(n, (ast.AugAssign, ast.AnnAssign, ast.For, ast.comprehension, ast.withitem)):
             target = getattr(n, "target", None) or getattr(n, "optional_vars", None)
-            if target is not None and any(isinstance(e, ast.Name) and e.id == name for e in ast.walk(target)):
+            if target is not None and any(isinstance(e, ast.Name) and e.id == name for e in astwalk.walk(target)):
                 return None
         elif isinstance(n, ast.Subscript) and isinstance(n.ctx, (ast.Store, ast.Del)) \
                 and isinstance(n.value, ast.Name) and n.value.id == name:
@@ -717,11 +718,11 @@ def _filled_from_trainables(name: str, module: Module, scope) -> bool:
                     if loop is None or not _trainable_list(loop.iter, module, scope):
                         return False
                     stores += 1
-                elif any(isinstance(e, ast.Name) and e.id == name for e in ast.walk(t)):
+                elif any(isinstance(e, ast.Name) and e.id == name for e in astwalk.walk(t)):
                     return False
         elif isinstance(n, (ast.AugAssign, ast.AnnAssign, ast.For, ast.comprehension, ast.withitem)):
             target = getattr(n, "target", None) or getattr(n, "optional_vars", None)
-            if target is not None and any(isinstance(e, ast.Name) and e.id == name for e in ast.walk(target)):
+            if target is not None and any(isinstance(e, ast.Name) and e.id == name for e in astwalk.walk(target)):
                 return False
         elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name) \
                 and n.func.value.id == name and n.func.attr in _MUTATORS | _DICT_WRITERS:
@@ -739,11 +740,11 @@ def _selects_moving_variables(module: Module, strict: bool = False) -> bool:
     reads the statistics, it adds them to nothing."""
     if not module.mentions("moving"):
         return False
-    for node in ast.walk(module.tree):
+    for node in astwalk.walk(module.tree):
         if isinstance(node, ast.comprehension):
             for cond in node.ifs:
                 if any(isinstance(c, ast.Constant) and isinstance(c.value, str) and "moving" in c.value
-                       for c in ast.walk(cond)):
+                       for c in astwalk.walk(cond)):
                     if not (strict and _only_read_out(node, module)):
                         return True
     return False
@@ -810,7 +811,7 @@ def _weights_by_name(expr: ast.AST, module: Module, scope) -> Optional[set]:
 
 def _whitelist(cond: ast.AST, var: str, module: Module) -> Optional[set]:
     def reads_var(e: ast.AST) -> bool:
-        return any(isinstance(n, ast.Name) and n.id == var for n in ast.walk(e))
+        return any(isinstance(n, ast.Name) and n.id == var for n in astwalk.walk(e))
 
     def leaf(s) -> Optional[str]:
         return s.split(":")[0].strip("/").rsplit("/", 1)[-1] if isinstance(s, str) else None
@@ -893,9 +894,9 @@ def _trainable_only(expr: ast.AST, module: Module, scope, depth: int = 0) -> boo
     if not isinstance(expr, ast.Name):
         return False
     body = scope.body if scope is not None else module.tree.body
-    owner_nodes = [n for st in body for n in ast.walk(st)] if scope is not None else \
+    owner_nodes = [n for st in body for n in astwalk.walk(st)] if scope is not None else \
         [n for st in body if not isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-         for n in ast.walk(st)]
+         for n in astwalk.walk(st)]
     bindings = []
     for n in owner_nodes:
         if isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == expr.id for t in n.targets):
@@ -926,7 +927,7 @@ def _returned_value(call: ast.Call, module: Module):
     defs = [fi.node for fi in module.functions if fi.name == name] if name else []
     if len(defs) != 1:
         return None
-    returns = [n for n in ast.walk(defs[0]) if isinstance(n, ast.Return) and module.scope_of(n) is defs[0]]
+    returns = [n for n in astwalk.walk(defs[0]) if isinstance(n, ast.Return) and module.scope_of(n) is defs[0]]
     if len(returns) != 1 or returns[0].value is None:
         return None
     return returns[0].value, defs[0]
@@ -1012,7 +1013,7 @@ def _restore_unknown(other, modules: list) -> bool:
     if not (isinstance(parent, ast.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0], ast.Name)):
         return True
     name = parent.targets[0].id
-    for n in ast.walk(other.scope if other.scope is not None else m.tree):
+    for n in astwalk.walk(other.scope if other.scope is not None else m.tree):
         if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load):
             up = m.parent(n)
             if not (isinstance(up, ast.Attribute) and up.attr == "save" and isinstance(m.parent(up), ast.Call)

@@ -17,6 +17,7 @@ import sys
 import weakref
 from typing import Iterable, Iterator, Optional
 
+from bnguard.lint import astwalk
 from bnguard.lint import config_values
 from bnguard.lint.finding import Edit, Finding, Fix
 from bnguard.lint.imports import dotted
@@ -192,14 +193,14 @@ class _OptimizerIndex:
             return key_names(receiver_key(c.node.args[0], {}, set())[0]) or {"*"}
         exprs: list[ast.AST] = list(c.node.args) + [k.value for k in c.node.keywords]
         # params built beforehand: `params = list(model.parameters()) + ...; SGD(params)`
-        arg_names = {n.id for e in exprs for n in ast.walk(e) if isinstance(n, ast.Name)}
+        arg_names = {n.id for e in exprs for n in astwalk.walk(e) if isinstance(n, ast.Name)}
         body = c.scope.body if c.scope is not None else m.tree.body
         # Only what the list holds when the optimizer is built: writes before the call, after the
         # last rebinding of the name (`params = ...` for one optimizer, then again for another).
         line = c.node.lineno
         writes: dict[str, list] = {}  # name -> [(line, is_rebinding, exprs)]
         for st in body:
-            for n in ast.walk(st):
+            for n in astwalk.walk(st):
                 if getattr(n, "lineno", line) >= line:
                     continue
                 if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
@@ -218,7 +219,7 @@ class _OptimizerIndex:
         names: set[str] = set()
         opaque = False
         for e in exprs:
-            for n in ast.walk(e):
+            for n in astwalk.walk(e):
                 if id(n) in custom_only:
                     continue  # only the model's own custom parameters (``'scale' in n``): none of its BatchNorm's
                 if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("parameters", "named_parameters"):
@@ -282,7 +283,7 @@ def _custom_parameter_selections(call: ast.Call, project: Project) -> frozenset:
     sub-module of the project either), so the model's BatchNorm layers are not being trained."""
     out: set[int] = set()
     for e in [*call.args, *(k.value for k in call.keywords)]:
-        for comp in ast.walk(e):
+        for comp in astwalk.walk(e):
             if not isinstance(comp, (ast.ListComp, ast.GeneratorExp, ast.SetComp)) or len(comp.generators) != 1:
                 continue
             gen = comp.generators[0]
@@ -329,7 +330,7 @@ def _custom_parameter_names(project: Project) -> tuple[frozenset, frozenset]:
     for m in project.modules:
         if not m.mentions("Parameter") and not m.mentions("add_module") and not m.mentions("register_module"):
             continue
-        for n in ast.walk(m.tree):
+        for n in astwalk.walk(m.tree):
             if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call):
                 callee = (dotted(n.value.func) or "").rsplit(".", 1)[-1]
                 for t in n.targets:
@@ -373,7 +374,7 @@ def _not_handed_to(key: Key, step: Event) -> bool:
     aliases = _local_aliases(body, params)
     handed: set[str] = set()
     for a in [*call.args, *(k.value for k in call.keywords)]:
-        for n in ast.walk(a):
+        for n in astwalk.walk(a):
             if isinstance(n, (ast.Name, ast.Attribute)):
                 handed |= key_names(receiver_key(n, aliases, params)[0])
     return not (handed & key_names(key))
@@ -564,10 +565,10 @@ def _trained_bn_beside_frozen_part(key: Key, project: Project, module: Optional[
         for node, dm in classes._candidates(name, m)[0]:
             if not isinstance(node, ast.ClassDef):
                 continue
-            for st in ast.walk(node):
+            for st in astwalk.walk(node):
                 if isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Attribute) \
                         and st.targets[0].attr not in parts and any(
-                            "BatchNorm" in (dotted(c.func) or "") for c in ast.walk(st.value) if isinstance(c, ast.Call)):
+                            "BatchNorm" in (dotted(c.func) or "") for c in astwalk.walk(st.value) if isinstance(c, ast.Call)):
                     return True
     return False
 
@@ -653,7 +654,7 @@ def _run_only_without_grad(ev: Event, step: Event) -> bool:
     mod, node = step.sites[-1]
     scope = mod.scope_of(node)
     owner = scope if scope is not None else mod.tree
-    runs = [c for c in ast.walk(owner) if isinstance(c, ast.Call) and _runs_object(c, ev.text)]
+    runs = [c for c in astwalk.walk(owner) if isinstance(c, ast.Call) and _runs_object(c, ev.text)]
     return bool(runs) and all(any(isinstance(a, (ast.With, ast.AsyncWith)) and any(_no_grad_ctx(i.context_expr, mod) for i in a.items)
                                   for a in mod.ancestors(c)) for c in runs)
 
@@ -673,7 +674,7 @@ def _guard_names(guards: tuple) -> set[str]:
         if "@" in test:
             continue
         try:
-            out |= {n.id for n in ast.walk(ast.parse(test, mode="eval")) if isinstance(n, ast.Name)}
+            out |= {n.id for n in astwalk.walk(ast.parse(test, mode="eval")) if isinstance(n, ast.Name)}
         except SyntaxError:
             pass
     return out
@@ -870,7 +871,7 @@ def _evaluated_in_fresh_construction(ev: Event, loop: ast.AST) -> bool:
         return isinstance(d, ast.Constant) and isinstance(d.value, (str, int, float)) and not isinstance(d.value, bool)
 
     values = []
-    for n in ast.walk(init):
+    for n in astwalk.walk(init):
         if not isinstance(n, ast.Assign):
             continue
         for t in n.targets:
@@ -906,7 +907,7 @@ def _captured_restore_note(ev: Event) -> str:
     text = dotted(func.value) if isinstance(func, ast.Attribute) else None
     if fn is None or text is None:
         return ""
-    for n in ast.walk(fn):
+    for n in astwalk.walk(fn):
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "train" \
                 and n.args and dotted(n.func.value) == text and mode_call(n, fn) == "eval" and n.lineno > node.lineno:
             return (f" `{ast.unparse(n)}` at {mod.where(n.lineno)} does not restore train mode: its flag was read "
@@ -923,7 +924,7 @@ def _origin(ev: Event, site: ast.AST) -> tuple[int, int]:
 @per_node
 def _names_in(owner: ast.AST) -> frozenset:
     """Every name used in ``owner`` (one walk per function, not one per report in it)."""
-    return frozenset(n.id for n in ast.walk(owner) if isinstance(n, ast.Name))
+    return frozenset(n.id for n in astwalk.walk(owner) if isinstance(n, ast.Name))
 
 
 def _train_fix(mod: Module, loop: ast.AST, ev: Event) -> Optional[Fix]:
@@ -945,7 +946,7 @@ def _train_fix(mod: Module, loop: ast.AST, ev: Event) -> Optional[Fix]:
         return None
     first = body[0]
     if any(isinstance(n, ast.Call) and mode_call(n) == "train" and dotted(n.func.value) == ev.text  # type: ignore[attr-defined]
-           for st in body for n in ast.walk(st)):
+           for st in body for n in astwalk.walk(st)):
         return None  # the loop already calls train(): the eval() comes after it (a helper per micro-batch)
     indent = mod.lines[first.lineno - 1][: first.col_offset]
     if indent.strip():
@@ -1039,7 +1040,7 @@ def _chosen_right_after_train(ev: Event) -> bool:
         if any(isinstance(n, (*LOOP_TYPES, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda))
                or isinstance(n, ast.Call) and (is_optimizer_step(n) or isinstance(n.func, ast.Attribute)
                                                and n.func.attr in ("train", "eval"))
-               for n in ast.walk(prev)):
+               for n in astwalk.walk(prev)):
             return False  # a loop, a step or another switch between them: not one choice of the mode
     return False
 
@@ -1080,8 +1081,8 @@ def _weights_reset_each_iteration(ev: Event, loop: ast.AST) -> bool:
         return False
     # the saved state must be the same every iteration: not rebound in the loop (a best-so-far
     # checkpoint updated by the loop is training that goes on, not an episode reset)
-    rebound = {n.id for n in ast.walk(loop) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-    rebound |= {dotted(n) for n in ast.walk(loop) if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store)}
+    rebound = {n.id for n in astwalk.walk(loop) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    rebound |= {dotted(n) for n in astwalk.walk(loop) if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store)}
     for st in loop.body:
         if st.lineno >= site_line:
             break
@@ -1133,7 +1134,7 @@ def _restores_mode(nxt: Event, ev: Event) -> bool:
 def _switch_shape(fn: ast.AST) -> tuple:
     """(loops or optimizer steps in ``fn``?, line numbers of its ``x.train()`` calls)."""
     busy, trains = False, []
-    for n in ast.walk(fn):
+    for n in astwalk.walk(fn):
         if isinstance(n, (ast.For, ast.AsyncFor, ast.While)) or (isinstance(n, ast.Call) and is_optimizer_step(n)):
             busy = True
         elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "train" \
@@ -1205,7 +1206,7 @@ def _stats_reset_nodes(fn: ast.AST, module: Module) -> list[ast.AST]:
     (a lambda or a function of this module) does one of those."""
     out: list[ast.AST] = []
     helpers = _stats_reset_helpers(module.tree)
-    for n in ast.walk(fn):
+    for n in astwalk.walk(fn):
         if _resets_stats_here(n):
             out.append(n)
         elif isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in helpers and n.args \
@@ -1214,7 +1215,7 @@ def _stats_reset_nodes(fn: ast.AST, module: Module) -> list[ast.AST]:
         elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "apply" and len(n.args) == 1:
             a = n.args[0]
             if isinstance(a, ast.Name) and a.id in helpers or isinstance(a, ast.Lambda) and any(
-                    _resets_stats_here(x) for x in ast.walk(a)):
+                    _resets_stats_here(x) for x in astwalk.walk(a)):
                 out.append(n)
     return out
 
@@ -1223,7 +1224,7 @@ def _stats_reset_nodes(fn: ast.AST, module: Module) -> list[ast.AST]:
 def _stats_reset_helpers(tree: ast.AST) -> frozenset:
     """Names of the module-level functions of ``tree`` that reset BatchNorm statistics themselves."""
     return frozenset(f.name for f in tree.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(
-        _resets_stats_here(n) for n in ast.walk(f)))
+        _resets_stats_here(n) for n in astwalk.walk(f)))
 
 
 _STATS_RESET_TEXT = re.compile(r"reset_running_stats|\.momentum\s*=\s*None")
@@ -1244,12 +1245,12 @@ def _recalibration_passes(fn: ast.AST, module: Module) -> list[tuple[str, ast.AS
     resets = _stats_reset_nodes(fn, module)
     if not resets:
         return []
-    calls = [n for n in ast.walk(fn) if isinstance(n, ast.Call)]
+    calls = [n for n in astwalk.walk(fn) if isinstance(n, ast.Call)]
     if any(is_optimizer_step(c, module) or mode_call(c) == "train" for c in calls):
         return []
     if any(isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign)) and any(
             isinstance(t, ast.Attribute) and t.attr == "training" for t in (n.targets if isinstance(n, ast.Assign) else [n.target]))
-           for n in ast.walk(fn)):
+           for n in astwalk.walk(fn)):
         return []
     first = min(resets, key=lambda n: (n.lineno, n.col_offset))
     models = {dotted(c.func.value) for c in calls if isinstance(c.func, ast.Attribute) and c.func.attr in _SUBMODULE_WALKS}
@@ -1626,14 +1627,14 @@ def _phase_scoped_freeze(freeze: Event, t: Event, step: Event) -> bool:
         return False
     mod, fnode = fsite
     # applied in every iteration: no ``if`` on the loop's counter (``if epoch == 0: freeze_bn(m)``)
-    counters = {x.id for lp in common for x in ast.walk(getattr(lp, "target", lp)) if isinstance(x, ast.Name)}
-    if any(isinstance(a, ast.If) and any(isinstance(x, ast.Name) and x.id in counters for x in ast.walk(a.test))
+    counters = {x.id for lp in common for x in astwalk.walk(getattr(lp, "target", lp)) if isinstance(x, ast.Name)}
+    if any(isinstance(a, ast.If) and any(isinstance(x, ast.Name) and x.id in counters for x in astwalk.walk(a.test))
            for a in mod.ancestors_until(fnode, loop)):
         return False
     start, end = (fnode.lineno, fnode.col_offset), (tsite[1].lineno, tsite[1].col_offset)
     if not start < end:
         return False
-    for n in ast.walk(loop):
+    for n in astwalk.walk(loop):
         if not (isinstance(n, ast.Call) and start < (n.lineno, n.col_offset) < end and is_optimizer_step(n, mod)):
             continue
         if any(isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef))
@@ -1700,7 +1701,7 @@ def _loop_variable_call(module: Module, call: ast.AST) -> bool:
     """``m.eval()`` on the variable of a loop around it (``for m in model.modules()``)."""
     receiver = getattr(getattr(call, "func", None), "value", None)
     return isinstance(receiver, ast.Name) and any(
-        isinstance(a, (ast.For, ast.AsyncFor)) and receiver.id in {t.id for t in ast.walk(a.target) if isinstance(t, ast.Name)}
+        isinstance(a, (ast.For, ast.AsyncFor)) and receiver.id in {t.id for t in astwalk.walk(a.target) if isinstance(t, ast.Name)}
         for a in module.ancestors(call))
 
 
@@ -1856,7 +1857,7 @@ def _loaded_pretrained(name: str, nodes: list[ast.AST], module: Module) -> bool:
 def _unfrozen_somewhere(module: Module, related) -> bool:
     """Does the file give back ``requires_grad`` to the frozen module, a part of it or something we
     cannot name (``for p in params: p.requires_grad = True``, a stage-2 unfreeze)?"""
-    for n in ast.walk(module.tree):
+    for n in astwalk.walk(module.tree):
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "requires_grad_" \
                 and not (n.args and isinstance(n.args[0], ast.Constant) and n.args[0].value is False):
             if related(dotted(n.func.value)):
@@ -1887,8 +1888,8 @@ def _optimizer_excludes(opt_name: str, scopes, related, holders: list[str]) -> O
             exprs: list[ast.AST] = list(n.value.args[:1]) + [k.value for k in n.value.keywords if k.arg == "params"]
             # parameter lists built beforehand (``params = [...]; SGD(params)``), not the objects
             # whose ``parameters()`` are taken
-            receivers = {id(x.value) for e in exprs for x in ast.walk(e) if isinstance(x, ast.Attribute)}
-            names = {x.id for e in exprs for x in ast.walk(e) if isinstance(x, ast.Name) and id(x) not in receivers}
+            receivers = {id(x.value) for e in exprs for x in astwalk.walk(e) if isinstance(x, ast.Attribute)}
+            names = {x.id for e in exprs for x in astwalk.walk(e) if isinstance(x, ast.Name) and id(x) not in receivers}
             exprs += [a.value for a in nodes if isinstance(a, ast.Assign) and a.lineno < n.lineno
                       and any(isinstance(t, ast.Name) and t.id in names for t in a.targets)]
             verdicts.append(_parameters_exclude(exprs, related, holders))
@@ -1896,14 +1897,14 @@ def _optimizer_excludes(opt_name: str, scopes, related, holders: list[str]) -> O
 
 
 def _parameters_exclude(exprs: list[ast.AST], related, holders: list[str]) -> bool:
-    if any(isinstance(x, ast.Attribute) and x.attr == "requires_grad" for e in exprs for x in ast.walk(e)):
+    if any(isinstance(x, ast.Attribute) and x.attr == "requires_grad" for e in exprs for x in astwalk.walk(e)):
         # filter(lambda p: p.requires_grad, model.parameters()): the frozen ones are out, and what
         # trains is another part of the container (not a new head fitted into the frozen model)
-        return all((dotted(x.func.value) or "") in holders[0::2] for e in exprs for x in ast.walk(e)
+        return all((dotted(x.func.value) or "") in holders[0::2] for e in exprs for x in astwalk.walk(e)
                    if isinstance(x, ast.Call) and isinstance(x.func, ast.Attribute) and x.func.attr in ("parameters", "named_parameters"))
     receivers = []
     for e in exprs:
-        for x in ast.walk(e):
+        for x in astwalk.walk(e):
             if not isinstance(x, ast.Call):
                 continue
             if isinstance(x.func, ast.Attribute) and x.func.attr in ("parameters", "named_parameters"):
@@ -2274,7 +2275,7 @@ class _BNIndex:
             if predicate(part):
                 verdict = True
                 break
-            for n in (ast.walk(part) if region is None else _construction_uses(part)):
+            for n in (astwalk.walk(part) if region is None else _construction_uses(part)):
                 if isinstance(n, (ast.Call, ast.Name)):
                     last = (dotted(n.func if isinstance(n, ast.Call) else n) or "").rsplit(".", 1)[-1]
                     if last in self.defs and last != name:
@@ -2346,7 +2347,7 @@ def _construction_region(node: ast.AST) -> ast.AST:
     methods = {f.name: f for f in node.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))}
 
     def stores_on_self(f: ast.AST) -> bool:
-        for n in ast.walk(f):
+        for n in astwalk.walk(f):
             tgts = n.targets if isinstance(n, ast.Assign) else [n.target] if isinstance(n, (ast.AnnAssign, ast.AugAssign)) else []
             if any(isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self" for t in tgts):
                 return True
@@ -2361,7 +2362,7 @@ def _construction_region(node: ast.AST) -> ast.AST:
         if f.name in kept:
             continue
         kept[f.name] = f
-        for n in ast.walk(f):
+        for n in astwalk.walk(f):
             c = n.func if isinstance(n, ast.Call) else None
             if isinstance(c, ast.Attribute) and isinstance(c.value, ast.Name) and c.value.id == "self" \
                     and c.attr in methods and c.attr not in kept:
@@ -2397,7 +2398,7 @@ def _construction_uses(node: ast.AST) -> list[ast.AST]:
         roots.append(expr)
         handed.update(_stored_names(expr))
 
-    for n in ast.walk(node):
+    for n in astwalk.walk(node):
         if isinstance(n, (ast.Assign, ast.AnnAssign)) and n.value is not None:
             tgts = n.targets if isinstance(n, ast.Assign) else [n.target]
             for t in tgts:
@@ -2422,7 +2423,7 @@ def _construction_uses(node: ast.AST) -> list[ast.AST]:
         done.add(name)
         for v in local_values.get(name, ()):
             hand(v)
-    out = [x for r in roots for x in ast.walk(r)]
+    out = [x for r in roots for x in astwalk.walk(r)]
     _USES[node] = out
     return out
 
@@ -2457,7 +2458,7 @@ def _hands_back_its_argument(defs: list) -> bool:
         if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             return False
         params = set(_params(node))
-        returns = [r for r in ast.walk(node) if isinstance(r, ast.Return)]
+        returns = [r for r in astwalk.walk(node) if isinstance(r, ast.Return)]
         # `return encoder, classifier`: a tuple of the parameters is the same objects handed back too
         if not returns or not all(all(isinstance(e, ast.Name) and e.id in params for e in (
                 r.value.elts if isinstance(r.value, ast.Tuple) and r.value.elts else [r.value])) for r in returns):
@@ -2472,7 +2473,7 @@ def _handed_back_argument(defs: list, call: ast.Call, project: Project) -> Optio
     if len(defs) != 1:
         return None
     node = defs[0][0]
-    returned = {r.value.id for r in ast.walk(node) if isinstance(r, ast.Return) and isinstance(r.value, ast.Name)}
+    returned = {r.value.id for r in astwalk.walk(node) if isinstance(r, ast.Return) and isinstance(r.value, ast.Name)}
     fi = _flow(project).function_info.get(id(node))
     if len(returned) != 1 or fi is None:
         return None
@@ -2492,7 +2493,7 @@ def _freezes_bn_parameters(node: ast.AST) -> bool:
     (``for p in self.bn1.parameters(): ...``, ``bn.weight.requires_grad = False``,
     ``bn.requires_grad_(False)``) in this class / function."""
     bn_attrs: set[str] = set()
-    for n in ast.walk(node):
+    for n in astwalk.walk(node):
         if isinstance(n, ast.Call) and "BatchNorm" in (dotted(n.func) or ""):
             if any(k.arg == "affine" and isinstance(k.value, ast.Constant) and k.value.value is False for k in n.keywords):
                 return True
@@ -2507,10 +2508,10 @@ def _freezes_bn_parameters(node: ast.AST) -> bool:
         return isinstance(a, ast.Assign) and isinstance(a.value, ast.Constant) and a.value.value is False \
             and any(isinstance(t, ast.Attribute) and t.attr == "requires_grad" for t in a.targets)
 
-    for n in ast.walk(node):
+    for n in astwalk.walk(node):
         if isinstance(n, ast.For) and isinstance(n.iter, ast.Call) and isinstance(n.iter.func, ast.Attribute) \
                 and n.iter.func.attr == "parameters" and is_bn(n.iter.func.value) \
-                and any(sets_false(a) for st in n.body for a in ast.walk(st)):
+                and any(sets_false(a) for st in n.body for a in astwalk.walk(st)):
             return True
         if sets_false(n) and any(isinstance(t, ast.Attribute) and isinstance(t.value, ast.Attribute)
                                  and t.value.attr in ("weight", "bias") and is_bn(t.value.value) for t in n.targets):  # type: ignore[attr-defined]
@@ -2529,7 +2530,7 @@ def _dynamic_construction(node: ast.AST) -> bool:
         params = {a.arg for a in node.args.args + node.args.kwonlyargs + node.args.posonlyargs}  # type: ignore[attr-defined]
         local = set(params)
         named: dict[str, bool] = {}  # local -> every binding names a definition (``block = Res1 if a else Res2``)
-        for n in ast.walk(node):
+        for n in astwalk.walk(node):
             if isinstance(n, (ast.Assign, ast.AnnAssign)):
                 for t in (n.targets if isinstance(n, ast.Assign) else [n.target]):
                     if isinstance(t, ast.Name):
@@ -2548,7 +2549,7 @@ def _dynamic_construction(node: ast.AST) -> bool:
             if not isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 continue
             fparams = {a.arg for a in f.args.args + f.args.kwonlyargs + f.args.posonlyargs} - {"self"}
-            for n in ast.walk(f):
+            for n in astwalk.walk(f):
                 value, tgts = None, []
                 if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call) \
                         and (dotted(n.value.func) or "").rsplit(".", 1)[-1] in ("ModuleList", "ModuleDict", "Sequential"):
@@ -2561,7 +2562,7 @@ def _dynamic_construction(node: ast.AST) -> bool:
                                              for a in _element_names(arg)):
                     handed |= {d for d in tgts if d.startswith("self.")}
         containers -= handed
-    for n in ast.walk(node):
+    for n in astwalk.walk(node):
         if not isinstance(n, ast.Call):
             continue
         name = dotted(n.func) or ""
@@ -2635,7 +2636,7 @@ def _bn_only_in_class_name_tests(m: Module) -> bool:
     (``classname.find("BatchNorm") != -1``, ``"BatchNorm" in type(m).__name__``)? DCGAN-style
     ``weights_init`` helpers carry that test whether or not any model of the project has BatchNorm."""
     tested = 0
-    for n in ast.walk(m.tree):
+    for n in astwalk.walk(m.tree):
         strings: list = []
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _NAME_TEST_METHODS:
             strings = n.args
@@ -2654,7 +2655,7 @@ def _mentions_bn_beyond_conversion(m: Module) -> bool:
     if "SyncBatchNorm" not in text.replace("SyncBatchNorm", "", 1) and "BatchNorm" not in text.replace("SyncBatchNorm", ""):
         # one remaining mention, ``SyncBatchNorm``: is it only the import of the class for the helper?
         return not any(isinstance(n, (ast.Import, ast.ImportFrom)) and "SyncBatchNorm" in ast.unparse(n)
-                       for n in ast.walk(m.tree))
+                       for n in astwalk.walk(m.tree))
     return True
 
 
@@ -2966,7 +2967,7 @@ def _builds_cls_in(cls_def: ast.ClassDef, method: str) -> bool:
             first = stmt.args.args[0].arg if stmt.args.args else None
             return first is not None and any(
                 isinstance(c, ast.Call) and isinstance(c.func, ast.Name) and c.func.id == first
-                for c in ast.walk(stmt))
+                for c in astwalk.walk(stmt))
     return False
 
 
@@ -3000,7 +3001,7 @@ def _container_verdict(value: ast.Call, m: Module, project: Project, classes, de
     names of modules built elsewhere (``nn.Sequential(features, classifier)``), followed to their
     own constructors. None when some part cannot be seen (``timm.create_model(...)``)."""
     unknown = False
-    for a in ast.walk(value):
+    for a in astwalk.walk(value):
         if a is value:
             continue
         parent = m.parent(a)
@@ -3164,7 +3165,7 @@ def _kept_in_eval_by_constructor(module: Module, method: ast.AST, key: Key, flow
         # ``self.model = model.eval()``: Module.eval() returns the module, the attribute holds it in
         # eval mode; any other store (``self.model = model``) is a module of unknown mode until an
         # eval() after it
-        for n in ast.walk(init):
+        for n in astwalk.walk(init):
             if isinstance(n, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr == key[0]
                                                  and isinstance(t.value, ast.Name) and t.value.id == "self"
                                                  for t in n.targets):
@@ -3220,7 +3221,7 @@ def _derived_from_evaluated(module: Module, scope, key: Key, events: list[Event]
         if not (isinstance(n.value, ast.Call) and _inside(module, n, owner) and n.lineno < call.lineno):
             continue
         sources = {a.id for arg in [*n.value.args, *(k.value for k in n.value.keywords)]
-                   for a in ast.walk(arg) if isinstance(a, ast.Name)}
+                   for a in astwalk.walk(arg) if isinstance(a, ast.Name)}
         if any(e.sites[0][1].lineno < n.lineno and key_names(e.key) & sources for e in evals):
             return True
     return False
@@ -3351,7 +3352,7 @@ def _name_only_called(name: str, project: Project) -> bool:
     if name not in memo:  # type: ignore[operator]
         called = {id(site.node.func) for site in project.call_sites(name)}
         memo[name] = all(  # type: ignore[index]
-            id(n) in called for m in project.modules if m.mentions(name) for n in ast.walk(m.tree)
+            id(n) in called for m in project.modules if m.mentions(name) for n in astwalk.walk(m.tree)
             if isinstance(n, ast.Attribute) and n.attr == name) and not any(
             m.mentions(f"'{name}'") or m.mentions(f'"{name}"') for m in project.modules)
     return memo[name]  # type: ignore[index]
@@ -3380,7 +3381,7 @@ def _refers_to(m: Module, name: str) -> bool:
     visible = name in m.imports.aliases or any(f.name == name and f.cls is None for f in m.functions) \
         or _star_imports(m)
     reads, module_binds = [], False
-    for n in ast.walk(m.tree):
+    for n in astwalk.walk(m.tree):
         if isinstance(n, ast.Attribute) and n.attr == name and isinstance(n.ctx, ast.Load):
             return True
         if visible and isinstance(n, ast.Name) and n.id == name:
@@ -3409,7 +3410,7 @@ def _eval_path(module: Module, with_node: ast.AST, scope: Optional[ast.AST], pro
             return True
         if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef)):
             break
-    for n in ast.walk(with_node):
+    for n in astwalk.walk(with_node):
         if isinstance(n, (ast.For, ast.AsyncFor)) and _EVAL_LOADER.search(ast.unparse(n.iter)):
             return True
     return project is not None and _collects_outputs(with_node, scope, project)
@@ -3421,13 +3422,13 @@ def _collects_outputs(region: ast.AST, scope: Optional[ast.AST], project: Projec
     feature extraction), whatever the function is called. A recalibration pass (precise BN) discards
     its outputs, and a pass over the training data (a memory bank filled from ``train_loader``
     before training) only shows BN the data it trains on."""
-    loops = [n for n in ast.walk(region) if isinstance(n, (ast.For, ast.AsyncFor))]
+    loops = [n for n in astwalk.walk(region) if isinstance(n, (ast.For, ast.AsyncFor))]
     if any(_over_training_data(lp.iter, scope, project) for lp in loops):
         return False
     for loop in loops:
-        for n in ast.walk(loop):
+        for n in astwalk.walk(loop):
             if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("append", "extend") \
-                    and len(n.args) == 1 and any(isinstance(a, ast.Call) for a in ast.walk(n.args[0])):
+                    and len(n.args) == 1 and any(isinstance(a, ast.Call) for a in astwalk.walk(n.args[0])):
                 return True
     return False
 
@@ -3460,7 +3461,7 @@ def _over_own_training_data(module: Module, call: ast.AST, model_expr: ast.AST, 
     (``for x, y in train_loader``, or a ``loader`` parameter every caller fills with one:
     ``evaluate(net, train_loader)``, training accuracy)? In train mode BatchNorm then folds only the
     data it trains on into its running statistics: nothing foreign reaches them."""
-    model_names = {n.id for n in ast.walk(model_expr) if isinstance(n, ast.Name)}
+    model_names = {n.id for n in astwalk.walk(model_expr) if isinstance(n, ast.Name)}
     child: ast.AST = call
     for a in module.ancestors(call):
         if a is scope or isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
@@ -3469,7 +3470,7 @@ def _over_own_training_data(module: Module, call: ast.AST, model_expr: ast.AST, 
             a.generators[0] if isinstance(a, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)) \
             and child not in a.generators else None
         if loop is not None:
-            if model_names & {t.id for t in ast.walk(loop.target) if isinstance(t, ast.Name)}:
+            if model_names & {t.id for t in astwalk.walk(loop.target) if isinstance(t, ast.Name)}:
                 return False  # ``m(x) for m in members``: a loop over models, not over data
             return _over_training_data(loop.iter, scope, project)
         if a is region:
@@ -3487,7 +3488,7 @@ def _over_training_data(iterable: ast.AST, scope: Optional[ast.AST], project: Pr
     fi = _flow(project).function_info.get(id(scope)) if scope is not None else None
     if fi is None:
         return False
-    names = {n.id for n in ast.walk(iterable) if isinstance(n, ast.Name)} & set(_params(scope))
+    names = {n.id for n in astwalk.walk(iterable) if isinstance(n, ast.Name)} & set(_params(scope))
     if not names:
         return False
     # the calls that may run this function (not another module's ``evaluate`` of the same name)
@@ -3504,18 +3505,18 @@ def _stepped_over(site, arg: ast.AST) -> bool:
     optimizer step?"""
     if not isinstance(arg, ast.Name):
         return False
-    for n in ast.walk(site.scope if site.scope is not None else site.module.tree):
+    for n in astwalk.walk(site.scope if site.scope is not None else site.module.tree):
         if isinstance(n, (ast.For, ast.AsyncFor)):
             it = n.iter
             while isinstance(it, ast.Call) and it.args and (dotted(it.func) or "").rsplit(".", 1)[-1] in (
                     "enumerate", "tqdm", "iter", "trange", "track"):
                 it = it.args[0]
             if isinstance(it, ast.Name) and it.id == arg.id and _has_training_call(n):
-                targets = {t.id for t in ast.walk(n.target) if isinstance(t, ast.Name)}
+                targets = {t.id for t in astwalk.walk(n.target) if isinstance(t, ast.Name)}
                 # ``for member in members: member.parameters()...``: a loop over models, not over data
                 return not any(isinstance(c, ast.Call) and isinstance(base := (c.func.value if isinstance(c.func, ast.Attribute)
                                                                              else c.func), ast.Name)
-                               and base.id in targets for c in ast.walk(n))
+                               and base.id in targets for c in astwalk.walk(n))
     return False
 
 
@@ -3873,7 +3874,7 @@ callers.
                     e.kind == "train" and not e.fresh and first <= getattr(e.sites[0][1], "lineno", 0) <= last) for e in events):
                 continue  # a mode is chosen: per phase in the loop, or eval() somewhere in the function
             if any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("train", "eval")
-                   for n in ast.walk(node)):
+                   for n in astwalk.walk(node)):
                 continue  # a switch the flow does not key (a wrapper's own train(phase)): judged elsewhere
             params = _named_params(scope)
             for call, model_expr in _model_calls(node, module, project):
@@ -3909,14 +3910,14 @@ callers.
             if phase is None or is_unit_test(module, fn) or _deliberate_train_mode(fn.name) \
                     or not _training_only_in_phase(fn, phase):
                 continue
-            switches = [n for n in ast.walk(fn) if isinstance(n, ast.Call) and mode_call(n) is not None]
+            switches = [n for n in astwalk.walk(fn) if isinstance(n, ast.Call) and mode_call(n) is not None]
             forced = [n for st in fn.body for n in _unconditional_nodes(st)
                       if isinstance(n, ast.Call) and mode_call(n) == "train" and not n.args and not n.keywords]
             if not forced:
                 continue
             # the arms of the phase tests that hold the training calls: what runs in the training phase only
-            training_arms = {id(x) for t in ast.walk(fn) if _is_training_call(t)
-                             for _test, arm in _phase_arms(module, t, phase, fn)[:1] for st in arm for x in ast.walk(st)}
+            training_arms = {id(x) for t in astwalk.walk(fn) if _is_training_call(t)
+                             for _test, arm in _phase_arms(module, t, phase, fn)[:1] for st in arm for x in astwalk.walk(st)}
             params = _named_params(fn)
             targets = {dotted(c.func.value) for c in forced}  # type: ignore[attr-defined]
             for call, model_expr in _model_calls(fn, module, project):
@@ -3977,7 +3978,7 @@ callers.
             # the objects whose eval() this call's constants switch off (a test of a given parameter)
             dropped = [e for e in events if e.kind == "eval" and e.key is not None and e.guards
                        and _decide_guards(e, constants, call) is None
-                       and any(any(isinstance(n, ast.Name) and n.id in given for n in ast.walk(ast.parse(t, mode="eval")))
+                       and any(any(isinstance(n, ast.Name) and n.id in given for n in astwalk.walk(ast.parse(t, mode="eval")))
                                for t, _pol in e.guards if "@" not in t)]
             for ev in dropped:
                 key = ev.key
@@ -3989,7 +3990,7 @@ callers.
                 if any(e.kind == "step" and _decide_guards(e, constants, call) is not None for e in events) \
                         or any(_is_training_call(n)
                                and not _decided_off(fi.module, n, fn, constants)
-                               for n in ast.walk(fn)):
+                               for n in astwalk.walk(fn)):
                     continue  # the call still trains: not an evaluation pass
                 fparams = _named_params(fn)
                 if fi.cls is not None and fn.args.args:
@@ -4087,7 +4088,7 @@ callers.
                 continue  # eval() / train() / a freeze of it: the mode is chosen
             if _model_has_bn(key, project, module) is not True or _handed_to_other_code(module, owner, text):
                 continue
-            run = next((n for n in ast.walk(owner) if isinstance(n, ast.Call) and n.lineno > c.node.lineno
+            run = next((n for n in astwalk.walk(owner) if isinstance(n, ast.Call) and n.lineno > c.node.lineno
                         and module.scope_of(n) is scope and not _training_keyword(n)
                         and (dotted(n.func) == text or dotted(n.func) == text + ".forward")), None)
             if run is None:
@@ -4135,16 +4136,16 @@ def _frozen_copy_run_sites(module: Module, project: Project) -> Iterable[tuple[a
             attr = text[len("self."):]
             if not text.startswith("self.") or "." in attr or _GENERATOR_NAME.search(attr) or _deliberate_train_mode(attr):
                 continue
-            value = next((n.value for n in ast.walk(init) if isinstance(n, ast.Assign) and len(n.targets) == 1
+            value = next((n.value for n in astwalk.walk(init) if isinstance(n, ast.Assign) and len(n.targets) == 1
                           and dotted(n.targets[0]) == text), None)
             if value is None or not _held_network_has_bn(value, init, module, project):
                 continue
-            if any(isinstance(c, ast.Call) and mode_call(c) is not None for c in ast.walk(value)):
+            if any(isinstance(c, ast.Call) and mode_call(c) is not None for c in astwalk.walk(value)):
                 continue  # `deepcopy(encoder).eval()`: the mode is chosen where it is stored
             if _mode_chosen_anywhere(attr, project) or _unfrozen_or_shared(cls, text, module):
                 continue
             run = next((n for f in cls.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) and f is not init
-                        for n in ast.walk(f) if isinstance(n, ast.Call) and dotted(n.func) in (text, text + ".forward")
+                        for n in astwalk.walk(f) if isinstance(n, ast.Call) and dotted(n.func) in (text, text + ".forward")
                         and not _training_keyword(n)), None)
             if run is not None:
                 yield run, text, frozen
@@ -4184,7 +4185,7 @@ def _mode_chosen_anywhere(attr: str, project: Project) -> bool:
 def _unfrozen_or_shared(cls: ast.ClassDef, text: str, module: Module) -> bool:
     """Are the parameters switched back on (a GAN's discriminator toggle), or the network handed to
     other code (an optimizer, an EMA update, a trainer) that may train it or choose its mode?"""
-    for n in ast.walk(cls):
+    for n in astwalk.walk(cls):
         if isinstance(n, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr == "requires_grad" for t in n.targets) \
                 and not (isinstance(n.value, ast.Constant) and n.value.value is False):
             return True
@@ -4203,7 +4204,7 @@ def _in_freeze_loop(n: ast.AST, module: Module) -> bool:
     for a in module.ancestors(n):
         if isinstance(a, ast.For):
             return any(isinstance(x, ast.Assign) and isinstance(x.value, ast.Constant) and x.value.value is False
-                       for st in a.body for x in ast.walk(st))
+                       for st in a.body for x in astwalk.walk(st))
         if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             break
     return False
@@ -4281,7 +4282,7 @@ def _binding_targets_of(n: ast.AST) -> list[ast.AST]:
 
 def _bound_to_lambda(name: str, scope: ast.AST) -> bool:
     """``net = lambda X: ...`` / ``net, loss = lambda X: ..., squared_loss`` in ``scope``."""
-    for n in ast.walk(scope):
+    for n in astwalk.walk(scope):
         if isinstance(n, ast.Assign) and len(n.targets) == 1:
             t, v = n.targets[0], n.value
             if isinstance(t, ast.Name) and t.id == name and isinstance(v, ast.Lambda):
@@ -4307,7 +4308,7 @@ def _handed_to_other_code(module: Module, owner: ast.AST, text: str) -> bool:
     """Is the model object itself passed to another call (an ignite / Lightning trainer or
     evaluator, ``accelerator.prepare``, a project helper)? That code may set its mode where the
     flow does not see it."""
-    for n in ast.walk(owner):
+    for n in astwalk.walk(owner):
         if not isinstance(n, ast.Call):
             continue
         args = list(n.args) + [k.value for k in n.keywords]
@@ -4333,7 +4334,7 @@ def _deliberate_train_mode(identifier: str) -> bool:
 
 def _identifiers(scope: ast.AST) -> set[str]:
     out = set()
-    for n in ast.walk(scope):
+    for n in astwalk.walk(scope):
         if isinstance(n, ast.Name):
             out.add(n.id)
         elif isinstance(n, ast.Attribute):
@@ -4346,12 +4347,12 @@ def _identifiers(scope: ast.AST) -> set[str]:
 def _sets_bn_momentum(scope: ast.AST) -> bool:
     """``m.momentum = None`` / ``bn.momentum = 1.0``: re-estimating BN statistics on purpose."""
     return any(isinstance(n, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr == "momentum" for t in n.targets)
-               for n in ast.walk(scope))
+               for n in astwalk.walk(scope))
 
 
 def _loader_expr(e: ast.AST) -> bool:
     """``val_loader`` / ``self.test_dl`` / ``enumerate(testdataloader)`` / ``next(iter(valid_loader))``."""
-    for n in ast.walk(e):
+    for n in astwalk.walk(e):
         if isinstance(n, (ast.Name, ast.Attribute)):
             name = n.id if isinstance(n, ast.Name) else n.attr
             if _EVAL_LOADER.search(name) and re.search(r"load|dl$|data|batch|set", name, re.I):
@@ -4431,7 +4432,7 @@ def _draws_eval_batch(stmts, module: Optional[Module] = None) -> bool:
     if module is not None:  # the module's draws are found once; a statement holds one if it encloses it
         enclosing = _statements_drawing_eval_batches(module)
         return any(id(st) in enclosing for st in stmts)
-    return any(_is_eval_batch_draw(n) for st in stmts for n in ast.walk(st) if isinstance(n, ast.Call))
+    return any(_is_eval_batch_draw(n) for st in stmts for n in astwalk.walk(st) if isinstance(n, ast.Call))
 
 
 # ``sample_random_batch(test_dset, 16)`` / ``get_batch(val_data)``: a helper that draws a batch from
@@ -4477,7 +4478,7 @@ def _phase_names(iterable: ast.AST, module: Module) -> bool:
     phase (``["train", "val"]``, ``("train", "test")``), written there or bound to a name once?"""
     if isinstance(iterable, ast.Name):
         scope = module.scope_of(iterable) or module.tree
-        bound = [n.value for n in ast.walk(scope) if isinstance(n, ast.Assign) and len(n.targets) == 1
+        bound = [n.value for n in astwalk.walk(scope) if isinstance(n, ast.Assign) and len(n.targets) == 1
                  and isinstance(n.targets[0], ast.Name) and n.targets[0].id == iterable.id]
         if len(bound) != 1:
             return False
@@ -4494,7 +4495,7 @@ _PHASE_PARAM = re.compile(r"^(phase|mode|split|stage|subset|run_type|step_type)$
 
 def _tests_name(node: ast.AST, name: str) -> bool:
     """Is ``node`` an ``if`` whose test reads ``name`` (``if phase == "train":``)?"""
-    return isinstance(node, ast.If) and any(isinstance(v, ast.Name) and v.id == name for v in ast.walk(node.test))
+    return isinstance(node, ast.If) and any(isinstance(v, ast.Name) and v.id == name for v in astwalk.walk(node.test))
 
 
 def _phase_arms(module: Module, node: ast.AST, phase: str, fn: ast.AST) -> list[tuple[ast.If, list]]:
@@ -4536,17 +4537,17 @@ def _unconditional_nodes(stmt: ast.AST):
 def _training_only_in_phase(loop: ast.For, phase: str) -> bool:
     """Does the phase loop train (backward / optimizer step) only under a test of ``phase``, so that
     the other phases are evaluation passes?"""
-    trains = [n for n in ast.walk(loop) if _is_training_call(n)]
+    trains = [n for n in astwalk.walk(loop) if _is_training_call(n)]
     if not trains:
         return False
     # the phase itself, or a name computed from it in the loop (``is_train = phase == "train"``)
-    phase_names = {phase} | {t.id for n in ast.walk(loop) if isinstance(n, ast.Assign)
-                             and any(isinstance(x, ast.Name) and x.id == phase for x in ast.walk(n.value))
+    phase_names = {phase} | {t.id for n in astwalk.walk(loop) if isinstance(n, ast.Assign)
+                             and any(isinstance(x, ast.Name) and x.id == phase for x in astwalk.walk(n.value))
                              for t in n.targets if isinstance(t, ast.Name)}
     guarded = set()
-    for n in ast.walk(loop):
-        if isinstance(n, ast.If) and any(isinstance(x, ast.Name) and x.id in phase_names for x in ast.walk(n.test)):
-            guarded.update(id(x) for stmt in n.body for x in ast.walk(stmt))
+    for n in astwalk.walk(loop):
+        if isinstance(n, ast.If) and any(isinstance(x, ast.Name) and x.id in phase_names for x in astwalk.walk(n.test)):
+            guarded.update(id(x) for stmt in n.body for x in astwalk.walk(stmt))
     return all(id(t) in guarded for t in trains)
 
 
@@ -4558,7 +4559,7 @@ def _is_training_call(n: ast.AST) -> bool:
 
 
 def _has_training_call(node: ast.AST) -> bool:
-    return any(_is_training_call(n) for n in ast.walk(node))
+    return any(_is_training_call(n) for n in astwalk.walk(node))
 
 
 def _in_program(project: Project, module: Optional[Module], key: str, module_has) -> bool:
@@ -4585,7 +4586,7 @@ def _project_drops_running_stats(project: Project, module: Optional[Module] = No
 def _named_references(part: ast.AST, m: Module) -> Iterator[tuple[ast.AST, str, str]]:
     """The calls, names and attributes under ``part`` with their qualified and last names; a call's
     callee is not listed on its own (it is judged with the call)."""
-    for n in ast.walk(part):
+    for n in astwalk.walk(part):
         if not isinstance(n, (ast.Call, ast.Name, ast.Attribute)):
             continue
         if not isinstance(n, ast.Call) and isinstance(m.parent(n), ast.Call) and m.parent(n).func is n:
@@ -4696,7 +4697,7 @@ def _eval_helper_before(scope, module: Module, key: Key, call: ast.AST) -> bool:
 def _eval_helper_calls(owner: ast.AST) -> list[ast.Call]:
     """The mode-switch helper calls in ``owner`` (one walk per function, not one per call checked)."""
     out = []
-    for n in ast.walk(owner):
+    for n in astwalk.walk(owner):
         if not isinstance(n, ast.Call):
             continue
         name = (dotted(n.func) or "").rsplit(".", 1)[-1]
@@ -4761,15 +4762,15 @@ def _training_switch_copied_into_evaluation(module: Module, region: ast.AST, sco
     if len(train.sites) != 1 or train.loops or any(_CHOSEN_TRAIN_MODE.search(test) for test, _ in train.guards):
         return False
     if scope is None or not (_EVAL_FUNC.search(scope.name) or _evaluation_block(region, module)
-                             or any(_evaluation_block(n, module) for n in ast.walk(region) if isinstance(n, (ast.For, ast.AsyncFor)))):
+                             or any(_evaluation_block(n, module) for n in astwalk.walk(region) if isinstance(n, (ast.For, ast.AsyncFor)))):
         return False
     if _SAMPLING_WORDS.search(scope.name) or _SAMPLING_WORDS.search(_line_comment(module, train.node)):
         return False  # ``predict_with_uncertainty``, ``net.train()  # keep dropout on``: MC sampling on purpose
     if any(isinstance(n, (ast.For, ast.comprehension)) and isinstance(n.iter, ast.Call)
-           and (dotted(n.iter.func) or "") == "range" for n in ast.walk(region)):
+           and (dotted(n.iter.func) or "") == "range" for n in astwalk.walk(region)):
         return False  # the same input run again and again: sampling (MC dropout), not a pass over data
     if any(isinstance(n, (ast.For, ast.AsyncFor)) and re.search(r"train", ast.unparse(n.iter), re.I)
-           for n in ast.walk(region)):
+           for n in astwalk.walk(region)):
         return False  # a pass over training data in train mode: re-estimating the statistics
     end = region.end_lineno or region.lineno
     return not any(x.kind == "eval" and same_object(x.key, key) and getattr(x.sites[0][1], "lineno", 0) > end
@@ -4801,7 +4802,7 @@ def _literal_train(call: ast.Call) -> bool:
 def _restores_bn_state(fn: ast.AST) -> bool:
     """Does the function save / restore the model's state or handle BN itself (``state_dict()``,
     ``deepcopy``, a BatchNorm test, ``momentum`` / ``track_running_stats`` / running statistics)?"""
-    for n in ast.walk(fn):
+    for n in astwalk.walk(fn):
         name = n.attr if isinstance(n, ast.Attribute) else n.id if isinstance(n, ast.Name) else None
         if name and (name in ("state_dict", "load_state_dict", "deepcopy", "momentum", "track_running_stats",
                               "running_mean", "running_var") or "BatchNorm" in name or "batchnorm" in name.lower()):
@@ -4810,7 +4811,7 @@ def _restores_bn_state(fn: ast.AST) -> bool:
 
 
 def _eval_call_between(fn: ast.AST, start: int, end: int) -> bool:
-    return any(isinstance(n, ast.Call) and mode_call(n) == "eval" and start < n.lineno <= end for n in ast.walk(fn))
+    return any(isinstance(n, ast.Call) and mode_call(n) == "eval" and start < n.lineno <= end for n in astwalk.walk(fn))
 
 
 def _mc_sampling_call(module: Module, project: Project, fn: ast.AST, t: Event) -> Optional[ast.Call]:
@@ -4930,7 +4931,7 @@ def _model_calls(region: ast.AST, module: Module, project: Project) -> list[tupl
     ``model.forward(x)``; ``model_fn(model, x)`` (a callable parameter given the model: the model
     argument); ``self._forward_pass(x)`` (a method of the class that runs ``self.model(x)``)."""
     out: list[tuple[ast.Call, ast.AST]] = []
-    for n in ast.walk(region):
+    for n in astwalk.walk(region):
         if not isinstance(n, ast.Call) or _training_keyword(n):
             continue
         f = n.func
@@ -5086,7 +5087,7 @@ def _handed_in_by_unseen_builder(module: Module, node: ast.AST, attr: str, proje
         init = next((f for f in c.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"), None)
         if init is not None:
             params = {a.arg for a in init.args.args[1:] + init.args.kwonlyargs}
-            stores = [n for n in ast.walk(init) if isinstance(n, ast.Assign) and any(
+            stores = [n for n in astwalk.walk(init) if isinstance(n, ast.Assign) and any(
                 isinstance(t, ast.Attribute) and t.attr == attr and isinstance(t.value, ast.Name) and t.value.id == "self"
                 for t in n.targets)]
             if stores:
@@ -5129,7 +5130,7 @@ def _own_class_without_bn(module: Module, node: ast.AST, project: Project) -> bo
     init = next((f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"), None)
     stored = {attr for attr, _name in _self_attributes_from_names(init)} if init is not None else set()
     if any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in stored
-           and isinstance(n.func.value, ast.Name) and n.func.value.id == "self" for n in ast.walk(cls)):
+           and isinstance(n.func.value, ast.Name) and n.func.value.id == "self" for n in astwalk.walk(cls)):
         return False  # ``self.body = body`` run as ``self.body(x)``: a module the caller chooses
     for m in project.modules:
         for sub in m.classes:
@@ -5181,7 +5182,7 @@ def _helper_model_call(call: ast.Call, module: Module, project: Project) -> Opti
     if method is None or _deliberate_train_mode(method.name) or _has_training_call(method):
         return None
     found = None
-    for n in ast.walk(method):
+    for n in astwalk.walk(method):
         if not isinstance(n, ast.Call):
             continue
         if mode_call(n) is not None:
@@ -5253,7 +5254,7 @@ def _copied_from_another_bn(module: Module, mom: Optional[ast.AST]) -> bool:
         return False
     scope = module.scope_of(mom)
     return any(isinstance(n, ast.Attribute) and n.attr in _BN_ONLY_ATTRIBUTES and dotted(n.value) == base
-               for n in ast.walk(scope if scope is not None else module.tree))
+               for n in astwalk.walk(scope if scope is not None else module.tree))
 
 
 def _set_outside_own_classes(expr: ast.AST, module: Module, project: Project) -> bool:
@@ -5272,10 +5273,10 @@ def _set_outside_own_classes(expr: ast.AST, module: Module, project: Project) ->
         if id(c) in seen or not isinstance(c, ast.ClassDef):
             continue
         seen.add(id(c))
-        for n in ast.walk(c):
+        for n in astwalk.walk(c):
             targets = n.targets if isinstance(n, ast.Assign) else [n.target] if isinstance(n, (ast.AnnAssign, ast.AugAssign)) else []
             for t in targets:
-                for e in ast.walk(t):
+                for e in astwalk.walk(t):
                     if isinstance(e, ast.Attribute) and e.attr == expr.attr and dotted(e.value) == "self":
                         return False
                     if isinstance(e, ast.Name) and e.id == expr.attr and n in c.body:
@@ -5453,7 +5454,7 @@ OneFlow / MegEngine (their own config ports, some with TensorFlow's convention).
     def _bn_guarded(self, module: Module, node: ast.AST) -> bool:
         for a in module.ancestors(node):
             if isinstance(a, ast.If):
-                for n in ast.walk(a.test):
+                for n in astwalk.walk(a.test):
                     if isinstance(n, (ast.Name, ast.Attribute)) and (module.qualname(n) in BN_CLASSES or (
                             (module.qualname(n) or "").startswith("torch.nn.") and "BatchNorm" in (module.qualname(n) or ""))):
                         return True
@@ -5596,7 +5597,7 @@ def _only_run_in_eval_mode(module: Module, project: Project, node: ast.AST) -> b
         name = parent.targets[0].id
         owner = site.scope if site.scope is not None else site.module.tree
         if not any(isinstance(n, ast.Call) and mode_call(n) == "eval" and dotted(n.func.value) == name  # type: ignore[attr-defined]
-                   for n in ast.walk(owner)):
+                   for n in astwalk.walk(owner)):
             return False
         for m in _program_modules(project, site.module):
             if _has_training_call(m.tree) or any(mode_call(c.node) == "train" for c in m.calls):
@@ -5711,7 +5712,7 @@ def _never_built(module: Module, project: Project, call: ast.Call) -> bool:
 @per_node
 def _sets_requires_grad_false(node: ast.AST) -> bool:
     """``x.requires_grad = False`` or ``x.requires_grad_(False)`` anywhere under ``node``."""
-    for n in ast.walk(node):
+    for n in astwalk.walk(node):
         if isinstance(n, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr == "requires_grad" for t in n.targets) \
                 and isinstance(n.value, ast.Constant) and n.value.value is False:
             return True
@@ -5748,7 +5749,7 @@ def _class_of(module: Module, node: ast.AST) -> Optional[ast.ClassDef]:
 
 
 def _class_has_parameters(cls: ast.ClassDef, module: Module) -> bool:
-    for n in ast.walk(cls):
+    for n in astwalk.walk(cls):
         if isinstance(n, ast.Call):
             last = (dotted(n.func) or "").rsplit(".", 1)[-1]
             if last in ("Parameter", "register_parameter", "UninitializedParameter", "ParameterList", "ParameterDict"):
@@ -5768,7 +5769,7 @@ def _forward_methods(cls: ast.ClassDef, module: Optional[Module] = None) -> list
         return []
     out = [fwd]
     calls: dict[str, list[ast.Call]] = {}
-    for n in ast.walk(fwd):
+    for n in astwalk.walk(fwd):
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and isinstance(n.func.value, ast.Name) \
                 and n.func.value.id == "self" and n.func.attr in methods and methods[n.func.attr] is not fwd:
             calls.setdefault(n.func.attr, []).append(n)
@@ -5788,9 +5789,9 @@ def _training_guarded(module: Module, node: ast.AST, stop: ast.AST) -> bool:
         if any(_mentions_training(k.value) for k in value.keywords) or any(_mentions_training(a) for a in value.args):
             return True
         helper = (dotted(value.func) or "").rsplit(".", 1)[-1]
-        for fn in ast.walk(module.tree):
+        for fn in astwalk.walk(module.tree):
             if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and fn.name == helper and any(
-                    isinstance(n, (ast.If, ast.IfExp)) and _mentions_training(n.test) for n in ast.walk(fn)):
+                    isinstance(n, (ast.If, ast.IfExp)) and _mentions_training(n.test) for n in astwalk.walk(fn)):
                 return True
     for a in module.ancestors(node):
         if a is stop:
@@ -5850,7 +5851,7 @@ def _stats_updated_elsewhere(module: Module, project: Project, cls: ast.ClassDef
     # while the forward's other path calls `self.bn(x)`: the BN module updates its own statistics
     owner = ast.unparse(stats.value) if isinstance(stats, ast.Attribute) and isinstance(stats.value, ast.Attribute) else None
     for fn in _forward_methods(cls):
-        for n in ast.walk(fn):
+        for n in astwalk.walk(fn):
             if owner is not None and isinstance(n, ast.Call) and ast.unparse(n.func) == owner:
                 return True
             if n is call or not isinstance(n, ast.Call) or (module.qualname(n.func) or "") not in F_BATCH_NORM:
@@ -5866,7 +5867,7 @@ def _stats_updated_elsewhere(module: Module, project: Project, cls: ast.ClassDef
 
 
 def _mentions_training(test: ast.AST) -> bool:
-    for n in ast.walk(test):
+    for n in astwalk.walk(test):
         name = n.attr if isinstance(n, ast.Attribute) else n.id if isinstance(n, ast.Name) else ""
         if re.search(r"train|update|momentum|track|calib|collect|accumulate|stat|grad_enabled", name, re.I):
             return True
@@ -6058,7 +6059,7 @@ def _written_back_from(module: Module, name: str) -> Optional[ast.AST]:
     of the file: stacked parameters written back into a module."""
     def reads(e: ast.AST) -> bool:
         return any(isinstance(x, (ast.Name, ast.Attribute)) and (dotted(x) or "").rsplit(".", 1)[-1] == name
-                   for x in ast.walk(e))
+                   for x in astwalk.walk(e))
     for c in module.calls:
         f = c.node.func
         if isinstance(f, ast.Attribute) and f.attr == "copy_" and c.node.args and reads(c.node.args[0]):
@@ -6084,7 +6085,7 @@ def _buffer_clones_of(module: Module, expr: ast.AST, owner: str) -> Optional[ast
     if isinstance(value, ast.DictComp):
         source = value.generators[0].iter
         cloned = any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "clone"
-                     for n in ast.walk(value.value))
+                     for n in astwalk.walk(value.value))
     elif isinstance(value, ast.Call) and (module.qualname(value.func) or "") == "copy.deepcopy" and value.args:
         source = value.args[0].args[0] if isinstance(value.args[0], ast.Call) and value.args[0].args else value.args[0]
         cloned = True
@@ -6105,7 +6106,7 @@ def _copied_back(module: Module, expr: ast.AST) -> bool:
         if isinstance(f, ast.Attribute) and f.attr in ("load_state_dict", "copy_", "register_buffer", "set_") \
                 or isinstance(f, ast.Name) and f.id == "setattr":
             if any(isinstance(n, (ast.Name, ast.Attribute)) and (dotted(n) or "").rsplit(".", 1)[-1] == name
-                   for a in c.node.args + [k.value for k in c.node.keywords] for n in ast.walk(a)):
+                   for a in c.node.args + [k.value for k in c.node.keywords] for n in astwalk.walk(a)):
                 return True
             if isinstance(f, ast.Attribute) and f.attr == "copy_" and name in (dotted(f.value) or ""):
                 return True
@@ -6133,7 +6134,7 @@ def _module_used_itself(module: Module, owner: str) -> bool:
 
 def _buffer_stats(cls: ast.ClassDef) -> list[tuple[str, ast.Call]]:
     out = []
-    for n in ast.walk(cls):
+    for n in astwalk.walk(cls):
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "register_buffer" and n.args:
             a = n.args[0]
             if isinstance(a, ast.Constant) and isinstance(a.value, str) and _STAT_NAMES.search(a.value):
@@ -6152,7 +6153,7 @@ def _stat_updates(fn: ast.AST, names: set[str]) -> list[ast.AST]:
             e = e.value
         return False
 
-    for n in ast.walk(fn):
+    for n in astwalk.walk(fn):
         if isinstance(n, (ast.Assign, ast.AugAssign)):
             tgts = n.targets if isinstance(n, ast.Assign) else [n.target]
             tgts = [e for t in tgts for e in (t.elts if isinstance(t, (ast.Tuple, ast.List)) else [t])]
@@ -6235,7 +6236,7 @@ a class with a decorator (a registry) counts as used.
                             f"`self.training`: in eval mode they absorb the evaluation data. Guard the update "
                             f"with `if self.training:`.")
                         break
-                for n in ast.walk(fn):
+                for n in astwalk.walk(fn):
                     if isinstance(n, ast.Call) and (module.qualname(n.func) or "") in F_BATCH_NORM:
                         flag = _kw(n, "training") or (n.args[5] if len(n.args) > 5 else None)
                         if flag is not None and (isinstance(flag, ast.Constant) and flag.value is True or always_true(flag, module, project)) \
@@ -6256,7 +6257,7 @@ a class with a decorator (a registry) counts as used.
             if _stats_passed_to_functional(cls, names) or _stats_written_elsewhere(project, names, module):
                 continue
             reads = any(isinstance(n, ast.Attribute) and n.attr in names and isinstance(n.value, ast.Name) and n.value.id == "self"
-                        for f in forwards for n in ast.walk(f))
+                        for f in forwards for n in astwalk.walk(f))
             if not reads:
                 continue
             name, call = stats[0]
@@ -6269,7 +6270,7 @@ a class with a decorator (a registry) counts as used.
 def _stats_passed_to_functional(cls: ast.ClassDef, names: set[str]) -> bool:
     """``F.batch_norm(x, self.running_mean, ...)`` / ``torch.batch_norm`` / any call taking the buffer
     (it may update it in place)."""
-    for n in ast.walk(cls):
+    for n in astwalk.walk(cls):
         if isinstance(n, ast.Call):
             for a in list(n.args) + [k.value for k in n.keywords]:
                 if isinstance(a, ast.Attribute) and a.attr in names and isinstance(a.value, ast.Name) and a.value.id == "self":
@@ -6284,7 +6285,7 @@ def _stats_written_elsewhere(project: Project, names: set[str], module: Optional
     ``bn.running_var.copy_(...)``)? Only the modules of ``module``'s program (its import component)
     can reach the class: another script's writes to its own layers say nothing about this one."""
     for m in _program_modules(project, module):
-        for n in ast.walk(m.tree):
+        for n in astwalk.walk(m.tree):
             if isinstance(n, (ast.Assign, ast.AugAssign)):
                 for t in (n.targets if isinstance(n, ast.Assign) else [n.target]):
                     if isinstance(t, ast.Attribute) and t.attr in names and not (isinstance(t.value, ast.Name) and t.value.id == "self"):
@@ -6371,7 +6372,7 @@ def _running_stat_writers(project: Project) -> dict[str, set[int]]:
             for fi in m.functions:
                 if fi.name in ("forward", "__init__", "__call__"):
                     continue  # a hand-written BN layer's own update: not a pass over a model
-                for n in ast.walk(fi.node):
+                for n in astwalk.walk(fi.node):
                     target = None
                     if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "copy_" \
                             and n.args and not isinstance(n.args[0], ast.Constant):
@@ -6401,7 +6402,7 @@ def _averaged_into(key: Key, project: Project) -> bool:
 def _handles_buffers(key: Key, project: Project, module: Module) -> bool:
     """``swa.buffers()`` / ``named_buffers()`` / ``state_dict()`` copies into the averaged model."""
     for m in _program_modules(project, module):  # this program only: other scripts have their own
-        for n in ast.walk(m.tree):
+        for n in astwalk.walk(m.tree):
             if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("buffers", "named_buffers"):
                 k, _ = receiver_key(n.func.value, {}, set())
                 if same_object(k, key):
@@ -6445,7 +6446,7 @@ def _helper_runs_argument(m: Module, call: ast.Call, arg: ast.AST, project: Proj
         param = next((p for p, a in call_arguments(fi, call)[1].items() if a is arg), None)
         if param is None:
             continue
-        for n in ast.walk(fi.node):
+        for n in astwalk.walk(fi.node):
             if not isinstance(n, ast.Call):
                 continue
             f = n.func
@@ -6478,10 +6479,10 @@ def _loaded_back_into(src_key: Key, avg_key: Key, project: Project, module: Modu
                 isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "update_parameters"
                 and key_names(receiver_key(n.func.value, {}, set())[0]) & avg_names
                 and not any(isinstance(a, LOOP_TYPES) and _inside(c.module, a, c.scope) for a in c.module.ancestors(n))
-                for n in ast.walk(c.scope)):
+                for n in astwalk.walk(c.scope)):
             continue
         if any(isinstance(n, (ast.Name, ast.Attribute)) and (n.id if isinstance(n, ast.Name) else n.attr) in avg_names
-               for n in ast.walk(c.node.args[0])):
+               for n in astwalk.walk(c.node.args[0])):
             return True
     return False
 
@@ -6494,7 +6495,7 @@ def _is_used(key: Key, module: Module, project: Project, owner: Optional[ast.Cla
     no use of its BatchNorm statistics."""
     names = key_names(key)
     for m in _program_modules(project, module):  # this program only: other scripts have their own
-        for n in ast.walk(m.tree):
+        for n in astwalk.walk(m.tree):
             if not _uses_average(n, names):
                 continue
             if owner is not None and _attribute_of_unrelated_class(n, names, m, owner, project):
@@ -6510,7 +6511,7 @@ def _attribute_of_unrelated_class(n: ast.AST, names: set, m: Module, owner: ast.
     cls = m.enclosing_class(n)
     if cls is None or _related_classes(cls, owner, project):
         return False
-    refs = [x for x in ast.walk(n) if isinstance(x, ast.Attribute) and x.attr in names]
+    refs = [x for x in astwalk.walk(n) if isinstance(x, ast.Attribute) and x.attr in names]
     return bool(refs) and all(isinstance(x.value, ast.Name) and x.value.id == "self" for x in refs)
 
 
@@ -6582,7 +6583,7 @@ def _methods_of_visible_classes(m: Module, cands: list, project: Project) -> lis
 def _parameter_used(fn: ast.AST, name: str, m: Module, project: Project, depth: int) -> bool:
     """Does ``fn`` use its parameter ``name`` beyond reading its parameters (``zip(model.parameters(),
     ...)``, ``model.base.parameters()``), directly or through the project functions it passes it to?"""
-    for x in ast.walk(fn):
+    for x in astwalk.walk(fn):
         if not (isinstance(x, ast.Name) and x.id == name and isinstance(x.ctx, ast.Load)):
             continue
         up, top = m.parent(x), x
@@ -6659,7 +6660,7 @@ def _recompute_precedes_averaging(avg_key: Key, project: Project, module: Module
         orders.append((r.module, order))
     names = key_names(avg_key)
     return any(_uses_average(n, names) for m, (stmts, after) in orders
-               for stmt in _statements_after(m, stmts, after) for n in ast.walk(stmt))
+               for stmt in _statements_after(m, stmts, after) for n in astwalk.walk(stmt))
 
 
 def _runs_before_in_loop(m: Module, first: ast.AST, second: ast.AST):
@@ -7002,11 +7003,11 @@ def _averaged_vector_target(call: ast.Call, scope, m: Module) -> Optional[ast.AS
     # the vector's expression and, one level down, what its local names were assigned
     # (``flat = torch.stack([parameters_to_vector(...) ...]); vector_to_parameters(flat.mean(0), ...)``)
     parts = [vec]
-    read = {n.id for n in ast.walk(vec) if isinstance(n, ast.Name)}
+    read = {n.id for n in astwalk.walk(vec) if isinstance(n, ast.Name)}
     if read and scope is not None:
-        parts += [n.value for n in ast.walk(scope) if isinstance(n, ast.Assign) and len(n.targets) == 1
+        parts += [n.value for n in astwalk.walk(scope) if isinstance(n, ast.Assign) and len(n.targets) == 1
                   and isinstance(n.targets[0], ast.Name) and n.targets[0].id in read]
-    nodes = [n for part in parts for n in ast.walk(part)]
+    nodes = [n for part in parts for n in astwalk.walk(part)]
     from_vectors = any(isinstance(n, ast.Call) and (dotted(n.func) or "").rsplit(".", 1)[-1] == "parameters_to_vector"
                        for n in nodes)
     averages = any(isinstance(n, ast.Call) and ((dotted(n.func) or "").rsplit(".", 1)[-1] in _AVERAGING_CALLS)
@@ -7067,7 +7068,7 @@ def _reads_receiver(values: list, written: ast.AST) -> bool:
     while isinstance(base, (ast.Attribute, ast.Call, ast.Subscript)):
         base = base.func if isinstance(base, ast.Call) else base.value
     return isinstance(base, ast.Name) and any(
-        isinstance(n, ast.Name) and n.id == base.id for v in values for n in ast.walk(v))
+        isinstance(n, ast.Name) and n.id == base.id for v in values for n in astwalk.walk(v))
 
 
 def _blends_side(loop: ast.AST, zip_call: ast.Call, side: ast.AST) -> bool:
@@ -7075,7 +7076,7 @@ def _blends_side(loop: ast.AST, zip_call: ast.Call, side: ast.AST) -> bool:
     ``for ema_p, p in zip(ema.parameters(), model.parameters()): ema_p.mul_(d).add_(p)`` writes the
     first side; Reptile's ``p.grad.data.add_(-1.0, l.data)`` writes a gradient, not a parameter.
     When the loop variables cannot be matched to the sides, any in-place blend counts."""
-    body = list(ast.walk(loop))
+    body = list(astwalk.walk(loop))
     # what is written: the receiver of an in-place blend (``ema_p.mul_(d).add_(p)``), or the
     # ``.data`` reassigned with the same blend (``ema_p.data = d * ema_p.data + (1 - d) * p.data``,
     # MoCo's key encoder and its descendants). A blend reads the side it writes: a plain copy

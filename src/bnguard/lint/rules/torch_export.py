@@ -16,6 +16,7 @@ import ast
 import re
 from typing import Iterable, Optional
 
+from bnguard.lint import astwalk
 from bnguard.lint.finding import Finding
 from bnguard.lint.imports import dotted
 from bnguard.lint.project import Module, Project, is_test_file, is_unit_test
@@ -469,7 +470,7 @@ that is followed by more optimizer steps (meta-learning inner loops rolled back 
 
     # -- shape 1: dict(model.named_parameters()) saved / loaded --------------------------------------
     def _parameter_checkpoints(self, module: Module, project: Project) -> Iterable[Finding]:
-        for node in ast.walk(module.tree):
+        for node in astwalk.walk(module.tree):
             src = _named_parameters_dict(node)
             if src is None:
                 continue
@@ -501,7 +502,7 @@ that is followed by more optimizer steps (meta-learning inner loops rolled back 
         if not _AFFINE_WRITE.search(module.unit.text):
             return
         by_fn: dict[int, tuple[ast.AST, dict[str, dict[str, ast.AST]]]] = {}
-        for n in ast.walk(module.tree):
+        for n in astwalk.walk(module.tree):
             for dst, attr, value, anchor in _param_writes(n):
                 fn = module.scope_of(anchor)
                 if fn is not None and _reads_other_affine(value, dst):
@@ -534,13 +535,13 @@ def _single_binding(name: str, owner: ast.AST, before: ast.AST) -> Optional[ast.
     """The value of the one ``name = value`` in ``owner`` before ``before`` (None when the name is bound
     otherwise or more than once there)."""
     found = None
-    for n in ast.walk(owner):
+    for n in astwalk.walk(owner):
         if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) and n is not owner:
             continue
         targets = n.targets if isinstance(n, ast.Assign) else [n.target] if isinstance(
             n, (ast.AnnAssign, ast.AugAssign, ast.For, ast.NamedExpr)) else []
         for t in targets:
-            if any(isinstance(x, ast.Name) and x.id == name for x in ast.walk(t)):
+            if any(isinstance(x, ast.Name) and x.id == name for x in astwalk.walk(t)):
                 if found is not None or not (isinstance(n, ast.Assign) and t is n.targets[0] and isinstance(t, ast.Name)
                                              and len(n.targets) == 1):
                     return None
@@ -572,7 +573,7 @@ def _wrapped_in_data_parallel(name: str, owner: ast.AST, before: ast.AST, module
     """Is ``name`` bound in ``owner`` to ``nn.DataParallel(...)`` / ``DistributedDataParallel(...)``,
     unconditionally and as its last binding before ``before`` (with ``anywhere``: by any binding)?"""
     last = None
-    for n in ast.walk(owner):
+    for n in astwalk.walk(owner):
         if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) and n is not owner:
             continue
         if isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in n.targets):
@@ -623,7 +624,7 @@ def _walk_reset_target(fn: ast.AST) -> Optional[str]:
     """``for m in p.modules(): [if hasattr(m, "reset_running_stats") / isinstance(m, BatchNorm):]
     m.reset_running_stats()`` in ``fn``: the walked object's text (``p``, ``self.net``). A walk that
     selects other classes (``isinstance(m, Meter)``) resets no BatchNorm layer."""
-    for n in ast.walk(fn):
+    for n in astwalk.walk(fn):
         if not (isinstance(n, (ast.For, ast.comprehension)) and isinstance(n.target, ast.Name)
                 and isinstance(n.iter, ast.Call) and isinstance(n.iter.func, ast.Attribute)
                 and n.iter.func.attr in ("modules", "children") and not n.iter.args):
@@ -643,7 +644,7 @@ def _walk_reset_target(fn: ast.AST) -> Optional[str]:
                     found.append(tests)
         visit(body, tests)
         if isinstance(n, ast.comprehension):
-            comp = next((c for c in ast.walk(fn) if isinstance(c, (ast.ListComp, ast.GeneratorExp))
+            comp = next((c for c in astwalk.walk(fn) if isinstance(c, (ast.ListComp, ast.GeneratorExp))
                          and n in c.generators), None)
             if comp is not None and isinstance(comp.elt, ast.Call) and _resets_var(comp.elt, var):
                 found.append(tests)
@@ -712,7 +713,7 @@ def _stats_resetters(project: Project) -> dict[str, tuple]:
 def _runs_after_reset(fn: ast.AST, target: str, reset: Optional[ast.AST] = None) -> bool:
     """Does ``fn`` use ``target`` after the reset (``reset``; the walk when None) — run it, switch it,
     hand it on — or choose a mode at all? Then the function is more than a reset."""
-    calls = [c for c in ast.walk(fn) if isinstance(c, ast.Call)]
+    calls = [c for c in astwalk.walk(fn) if isinstance(c, ast.Call)]
     if reset is None:
         walks = [c for c in calls if isinstance(c.func, ast.Attribute) and c.func.attr in ("modules", "children")
                  and dotted(c.func.value) == target]
@@ -760,7 +761,7 @@ def _reset_argument(call: ast.Call, pos: int) -> Optional[ast.AST]:
 
 
 def _blocks(fn: ast.AST) -> Iterable[list]:
-    for n in ast.walk(fn):
+    for n in astwalk.walk(fn):
         for field in ("body", "orelse", "finalbody"):
             b = getattr(n, field, None)
             if isinstance(b, list) and b and isinstance(b[0], ast.stmt):
@@ -790,7 +791,7 @@ def _evaluated_next(rest: list, target: str) -> bool:
     (``target(x)`` / ``target.validation_step(x)``), with no ``train()`` anywhere in between?"""
     evaluated = False
     for st in rest:
-        for c in sorted((c for c in ast.walk(st) if isinstance(c, ast.Call)), key=lambda c: (c.lineno, c.col_offset)):
+        for c in sorted((c for c in astwalk.walk(st) if isinstance(c, ast.Call)), key=lambda c: (c.lineno, c.col_offset)):
             f = c.func
             if isinstance(f, ast.Attribute) and f.attr == "train":
                 return False
@@ -837,7 +838,7 @@ def _checkpoint_use(module: Module, scope, node: ast.AST) -> Optional[tuple[str,
     if isinstance(parent, ast.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0], ast.Name):
         name = parent.targets[0].id
     owner = scope if scope is not None else module.tree
-    for c in ast.walk(owner):
+    for c in astwalk.walk(owner):
         if not isinstance(c, ast.Call) or not c.args:
             continue
         arg = c.args[0]
@@ -905,7 +906,7 @@ def _param_writes(n: ast.AST) -> Iterable[tuple[str, str, ast.AST, ast.AST]]:
 
 def _reads_other_affine(value: ast.AST, dst: str) -> bool:
     """Does ``value`` read the weight / bias of a layer other than ``dst``?"""
-    for n in ast.walk(value):
+    for n in astwalk.walk(value):
         if isinstance(n, ast.Attribute) and n.attr in ("weight", "bias"):
             d = dotted(n.value)
             if d is not None and d != dst:
@@ -923,7 +924,7 @@ def _fresh_bn(module: Module, project: Project, fn: ast.AST, dst: str, anchor: a
     there, or the partner of an ``isinstance(.., BatchNorm)`` layer in a ``zip(a.modules(), b.modules())``
     loop?"""
     parts = dst.split(".")
-    binds = [n.value for n in ast.walk(fn) if isinstance(n, ast.Assign) and len(n.targets) == 1
+    binds = [n.value for n in astwalk.walk(fn) if isinstance(n, ast.Assign) and len(n.targets) == 1
              and dotted(n.targets[0]) == parts[0]]
     if len(parts) == 1:
         if len(binds) == 1 and _ctor_is_bn(binds[0]):
@@ -938,7 +939,7 @@ def _fresh_bn(module: Module, project: Project, fn: ast.AST, dst: str, anchor: a
         for f in cls.body:
             if isinstance(f, ast.FunctionDef) and f.name == "__init__":
                 return any(isinstance(a, ast.Assign) and len(a.targets) == 1 and dotted(a.targets[0]) == f"self.{parts[1]}"
-                           and _ctor_is_bn(a.value) for a in ast.walk(f))
+                           and _ctor_is_bn(a.value) for a in astwalk.walk(f))
     return False
 
 
@@ -947,7 +948,7 @@ def _handed_to_project_function(project: Project, fn: ast.AST, dst: str) -> bool
     its statistics (``copy_bn_stats(new_bn, old_bn)``)?"""
     base = dst.split(".")[0]
     defs = _bn_classes(project).defs
-    for c in ast.walk(fn):
+    for c in astwalk.walk(fn):
         if not isinstance(c, ast.Call):
             continue
         callee = (dotted(c.func) or "").rsplit(".", 1)[-1]
@@ -1003,11 +1004,11 @@ def _parameters_of(e: ast.AST) -> Optional[ast.AST]:
 def _copies(e: ast.AST, var: str) -> bool:
     """Does ``e`` make a copy of the tensor ``var`` (``p.detach().clone()``, ``p.data.clone()``,
     ``copy.deepcopy(p)``, ``torch.clone(p)``)?"""
-    if not any(isinstance(n, ast.Name) and n.id == var for n in ast.walk(e)):
+    if not any(isinstance(n, ast.Name) and n.id == var for n in astwalk.walk(e)):
         return False
     return any(isinstance(n, ast.Call) and (isinstance(n.func, ast.Attribute) and n.func.attr == "clone"
                                              or (dotted(n.func) or "").rsplit(".", 1)[-1] in ("deepcopy", "clone"))
-               for n in ast.walk(e))
+               for n in astwalk.walk(e))
 
 
 def _parameter_snapshot(value: ast.AST) -> Optional[ast.AST]:
@@ -1038,7 +1039,7 @@ def _parameter_snapshot(value: ast.AST) -> Optional[ast.AST]:
 def _restore_writes(body: list, var: str) -> bool:
     """Does the loop body write the parameter ``var`` in place (``var.copy_(..)``, ``var.data.copy_(..)``,
     ``var.data = ..``, ``var.data[...] = ..``, ``var[...] = ..``, ``var.set_(..)``)?"""
-    for n in ast.walk(ast.Module(body=body, type_ignores=[])):
+    for n in astwalk.walk(ast.Module(body=body, type_ignores=[])):
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _PARAM_WRITES \
                 and (dotted(n.func.value) or "") in (var, var + ".data"):
             return True
@@ -1055,7 +1056,7 @@ def _parameter_restore(st: ast.AST, snaps: set[str]) -> Optional[tuple[ast.AST, 
     snapshot names: ``for p, s in zip(X.parameters(), saved): p.copy_(s)``, ``for n, p in
     X.named_parameters(): p.data.copy_(saved[n])``, ``vector_to_parameters(saved, X.parameters())``."""
     def names_in(e: ast.AST) -> set[str]:
-        return {n.id for n in ast.walk(e) if isinstance(n, ast.Name)} & snaps
+        return {n.id for n in astwalk.walk(e) if isinstance(n, ast.Name)} & snaps
 
     if isinstance(st, ast.Call) and (dotted(st.func) or "").rsplit(".", 1)[-1] == "vector_to_parameters" \
             and len(st.args) == 2 and isinstance(st.args[0], ast.Name) and st.args[0].id in snaps:
@@ -1111,12 +1112,12 @@ def _returned_snapshot(fi) -> Optional[str]:
     """The module text whose parameters ``fi`` returns a copy of (``return [p.clone() for p in
     self.model.parameters()]``, or a name bound to that)."""
     bound: dict[str, str] = {}
-    for n in ast.walk(fi.node):
+    for n in astwalk.walk(fi.node):
         if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name):
             src = _parameter_snapshot(n.value)
             if src is not None and dotted(src):
                 bound[n.targets[0].id] = dotted(src)  # type: ignore[assignment]
-    for n in ast.walk(fi.node):
+    for n in astwalk.walk(fi.node):
         if isinstance(n, ast.Return) and n.value is not None:
             src = _parameter_snapshot(n.value)
             if src is not None:
@@ -1158,11 +1159,11 @@ class _SnapshotRestores:
         return "eval" if any(k in ("eval", "bnfreeze") for k in kinds) else None
 
     def _steps_in(self, nodes: Iterable[ast.AST]) -> bool:
-        return any(isinstance(n, ast.Call) and self._stepping(n) for top in nodes for n in ast.walk(top))
+        return any(isinstance(n, ast.Call) and self._stepping(n) for top in nodes for n in astwalk.walk(top))
 
     def snapshots(self) -> dict[str, tuple[str, ast.AST]]:
         out: dict[str, tuple[str, ast.AST]] = {}
-        for n in ast.walk(self.fn):
+        for n in astwalk.walk(self.fn):
             if not (isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name)):
                 continue
             src = _parameter_snapshot(n.value)
@@ -1180,7 +1181,7 @@ class _SnapshotRestores:
     def restores(self, snaps: dict[str, tuple[str, ast.AST]]) -> Iterable[tuple[str, str, ast.AST]]:
         """(module text, snapshot name, the restoring statement / call) in this function."""
         names = set(snaps)
-        for n in ast.walk(self.fn):
+        for n in astwalk.walk(self.fn):
             hit = _parameter_restore(n, names) if isinstance(n, (ast.For, ast.Call)) else None
             if hit is not None and dotted(hit[0]):
                 yield dotted(hit[0]), hit[1], n  # type: ignore[misc]
@@ -1193,7 +1194,7 @@ class _SnapshotRestores:
                 continue
             passed = call_arguments(callee, n)[1]
             params = {p: a.id for p, a in passed.items() if isinstance(a, ast.Name) and a.id in names}
-            for m in ast.walk(callee.node):
+            for m in astwalk.walk(callee.node):
                 inner = _parameter_restore(m, set(params)) if isinstance(m, (ast.For, ast.Call)) else None
                 text = _callee_text(dotted(inner[0]) or "", callee, n) if inner is not None and dotted(inner[0]) else None
                 if text:
@@ -1205,12 +1206,12 @@ class _SnapshotRestores:
         """Between the snapshot and the restore, optimizer steps of the module in train mode and no use
         of the snapshot (averaged slow weights, a running SWA sum are no snapshot); after the restore, no
         step (in the function, or in a loop around the restore)."""
-        body = [st for st in ast.walk(self.fn) if isinstance(st, ast.stmt) and st is not self.fn]
+        body = [st for st in astwalk.walk(self.fn) if isinstance(st, ast.stmt) and st is not self.fn]
         between = [st for st in body if st.lineno > snap.end_lineno and st.end_lineno < restore.lineno]  # type: ignore[attr-defined,operator]
         tops = [st for st in between if not any(a in between for a in self.module.ancestors(st))]
-        if any(isinstance(n, ast.Name) and n.id == name for st in tops for n in ast.walk(st)):
+        if any(isinstance(n, ast.Name) and n.id == name for st in tops for n in astwalk.walk(st)):
             return False
-        calls = sorted((c for st in tops for c in ast.walk(st) if isinstance(c, ast.Call)), key=lambda c: (c.lineno, c.col_offset))
+        calls = sorted((c for st in tops for c in astwalk.walk(st) if isinstance(c, ast.Call)), key=lambda c: (c.lineno, c.col_offset))
         mode, trained = None, False
         for c in calls:
             if self._stepping(c):

@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 from typing import Iterable, Optional
 
+from bnguard.lint import astwalk
 from bnguard.lint.finding import Finding
 from bnguard.lint.imports import dotted
 from bnguard.lint.project import Module, Project, is_test_file, is_unit_test
@@ -139,7 +140,7 @@ def _findings(project: Project) -> list[tuple[Module, ast.AST, str]]:
                 stmt = m.statement_of(fz.node) or fz.node
                 # one finding per freeze: per loop / helper, per frozen attribute in a function
                 if fz.loop_body is not None:
-                    inside = any(x is fz.node for x in ast.walk(fz.loop_body))
+                    inside = any(x is fz.node for x in astwalk.walk(fz.loop_body))
                     key = ("loop", id(fz.loop_body)) if inside else ("apply", id(fz.node))
                 else:
                     key = ("attr", id(fz.scope), fz.related[:1])
@@ -253,13 +254,13 @@ def _selects_bn(test: ast.AST, var: set[str], pol: bool = True) -> bool:
 
 
 def _reads(node: ast.AST, var: set[str]) -> bool:
-    return any(isinstance(n, ast.Name) and n.id in var for n in ast.walk(node))
+    return any(isinstance(n, ast.Name) and n.id in var for n in astwalk.walk(node))
 
 
 def _derived_names(loop: ast.AST, var: set[str]) -> set[str]:
     """``classname = m.__class__.__name__`` in the loop / helper: names computed from ``var``."""
     out = set(var)
-    for st in ast.walk(loop):
+    for st in astwalk.walk(loop):
         if isinstance(st, ast.Assign) and _reads(st.value, out):
             out |= {t.id for t in st.targets if isinstance(t, ast.Name)}
     return out
@@ -295,7 +296,7 @@ def _iterator_loop(module: Module, name: str, node: ast.AST, iterators: frozense
     over ``x.<iterator>()`` for one of ``iterators``; None when the loop binding it runs over anything
     else (``for m in list(model.modules())`` / ``[... for c in ...]`` are rare: not followed)."""
     for a in module.ancestors(node):
-        if isinstance(a, (ast.For, ast.AsyncFor)) and name in {t.id for t in ast.walk(a.target) if isinstance(t, ast.Name)}:
+        if isinstance(a, (ast.For, ast.AsyncFor)) and name in {t.id for t in astwalk.walk(a.target) if isinstance(t, ast.Name)}:
             it = a.iter
             if isinstance(it, ast.Call) and isinstance(it.func, ast.Attribute) and it.func.attr in iterators:
                 return a
@@ -323,7 +324,7 @@ def _freeze_targets(module: Module) -> Iterable[tuple[ast.AST, ast.AST, Optional
     if not any(c.name == "requires_grad_" and _requires_grad_false_call(c.node) for c in module.calls) \
             and not any(_requires_grad_false_assign(a) for a in module.assignments):
         return  # the indexes hold every call and assignment: no freeze here, no tree to walk
-    for n in ast.walk(module.tree):
+    for n in astwalk.walk(module.tree):
         if _requires_grad_false_call(n):
             objs = [n.func.value]  # type: ignore[attr-defined]
         else:
@@ -362,7 +363,7 @@ def _bn_freezes(module: Module, project: Project, bn_attrs: set[str]) -> Iterabl
             # ``m`` of a modules() loop under a BatchNorm test
             loop = _submodule_loop(module, obj.id, node)
             if loop is not None:
-                names = {t.id for t in ast.walk(loop.target) if isinstance(t, ast.Name)}
+                names = {t.id for t in astwalk.walk(loop.target) if isinstance(t, ast.Name)}
                 if _guarded_by_bn_test(module, node, loop, _derived_names(loop, names)):
                     owner = dotted(loop.iter.func.value) or ""  # type: ignore[attr-defined]
                     yield _Freeze(node, f"the BatchNorm layers of `{owner or 'the model'}`", scope,
@@ -436,7 +437,7 @@ def _bn_attributes(project: Project) -> set[str]:
 
 
 def _fixed_statistics(value: ast.AST) -> bool:
-    for n in ast.walk(value):
+    for n in astwalk.walk(value):
         if isinstance(n, ast.Call):
             for k in n.keywords:
                 if k.arg == "track_running_stats" and _false(k.value):
@@ -463,7 +464,7 @@ def _project_keeps_bn_in_eval(project: Project) -> bool:
         for m in p.modules:
             if ".eval()" not in m.unit.text and ".train(False)" not in m.unit.text:
                 continue
-            for n in ast.walk(m.tree):
+            for n in astwalk.walk(m.tree):
                 if not (isinstance(n, ast.Call) and mode_call(n) == "eval"):
                     continue
                 fn = m.scope_of(n)
@@ -475,7 +476,7 @@ def _project_keeps_bn_in_eval(project: Project) -> bool:
                     continue
                 loop = _submodule_loop(m, recv.id, n)
                 if loop is not None:
-                    names = {t.id for t in ast.walk(loop.target) if isinstance(t, ast.Name)}
+                    names = {t.id for t in astwalk.walk(loop.target) if isinstance(t, ast.Name)}
                     if _guarded_by_bn_test(m, n, loop, _derived_names(loop, names)):
                         return True
                 elif fn is not None and [a.arg for a in fn.args.posonlyargs + fn.args.args] == [recv.id] \
@@ -502,7 +503,7 @@ def _kept_fixed(module: Module, fz: _Freeze, project: Project) -> bool:
     region = fz.loop_body if fz.loop_body is not None else (fz.scope if fz.scope is not None else module.tree)
     target = fz.related[0] if fz.related else ""
     names = {fz.loop_var} if fz.loop_var else {target}
-    for n in ast.walk(region):
+    for n in astwalk.walk(region):
         if isinstance(n, ast.Call) and mode_call(n) == "eval" and dotted(n.func.value) in names:  # type: ignore[attr-defined]
             return True
         if isinstance(n, ast.Assign):
@@ -518,7 +519,7 @@ def _kept_fixed(module: Module, fz: _Freeze, project: Project) -> bool:
         for m in project.modules:
             if attr not in m.unit.text:
                 continue
-            for n in ast.walk(m.tree):
+            for n in astwalk.walk(m.tree):
                 if isinstance(n, ast.Call) and mode_call(n) == "eval" and isinstance(n.func.value, ast.Attribute) \
                         and n.func.value.attr == attr:  # type: ignore[attr-defined]
                     return True
@@ -527,7 +528,7 @@ def _kept_fixed(module: Module, fz: _Freeze, project: Project) -> bool:
 
 def _unfrozen_again(module: Module, fz: _Freeze) -> bool:
     """The same layers get ``requires_grad`` back in this module (staged unfreezing, a toggle)."""
-    for n in ast.walk(module.tree):
+    for n in astwalk.walk(module.tree):
         setting = _requires_grad_setting(n)
         if setting is None or setting[1]:
             continue  # not a requires_grad setting, or a freeze
@@ -535,7 +536,7 @@ def _unfrozen_again(module: Module, fz: _Freeze) -> bool:
             obj = _strip_param(obj)
             text = dotted(obj)
             if fz.loop_var is not None:
-                if fz.loop_body is not None and any(x is n for x in ast.walk(fz.loop_body)):
+                if fz.loop_body is not None and any(x is n for x in astwalk.walk(fz.loop_body)):
                     return True
             elif fz.related and text == fz.related[0]:
                 return True
@@ -549,12 +550,12 @@ def _after(node: ast.AST, pos: ast.stmt, module: Module, site: Optional[ast.AST]
     """Does ``node`` run after the statement ``pos`` (later line, or in a loop holding both)? With the
     call ``site`` in ``pos``: a call of or on its result (``Trainer(net).fit(data)``, ``fit(Net())``) too."""
     if site is not None and isinstance(node, ast.Call) and node is not site \
-            and any(x is site for x in ast.walk(node)):
+            and any(x is site for x in astwalk.walk(node)):
         return True
     if node.lineno > (getattr(pos, "end_lineno", None) or pos.lineno):
         return True
     if node.lineno < pos.lineno:
-        return any(isinstance(a, LOOP_TYPES) and any(x is pos for x in ast.walk(a)) for a in module.ancestors(node))
+        return any(isinstance(a, LOOP_TYPES) and any(x is pos for x in astwalk.walk(a)) for a in module.ancestors(node))
     return False
 
 
@@ -638,7 +639,7 @@ def _site_names(module: Module, call: ast.Call, stmt: ast.stmt) -> set[str]:
 
 def _same_loop(module: Module, a: ast.AST, b: ast.AST) -> bool:
     loops_a = [x for x in module.ancestors(a) if isinstance(x, LOOP_TYPES)]
-    return any(any(x is b for x in ast.walk(lp)) for lp in loops_a)
+    return any(any(x is b for x in astwalk.walk(lp)) for lp in loops_a)
 
 
 def _trains(call: ast.Call, module: Module, scope, flow) -> bool:
@@ -652,4 +653,4 @@ def _trains(call: ast.Call, module: Module, scope, flow) -> bool:
 
 
 def _steps(fn: ast.AST) -> bool:
-    return any(isinstance(n, ast.Call) and is_optimizer_step(n) for n in ast.walk(fn))
+    return any(isinstance(n, ast.Call) and is_optimizer_step(n) for n in astwalk.walk(fn))

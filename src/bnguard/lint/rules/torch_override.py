@@ -17,6 +17,7 @@ import ast
 from types import SimpleNamespace
 from typing import Iterable
 
+from bnguard.lint import astwalk
 from bnguard.lint.finding import Finding
 from bnguard.lint.project import Module, Project, is_test_file
 from bnguard.lint.rules.base import Rule, RuleDoc, register
@@ -112,4 +113,4 @@ def _module_class(cls: ast.ClassDef, module: Module, project: Project) -> bool:
 
 
 def _reads(fn: ast.FunctionDef, name: str) -> bool:
-    return any(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load) for n in ast.walk(fn))
+    return any(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load) for n in astwalk.walk(fn))

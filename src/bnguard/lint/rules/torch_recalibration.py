@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 from typing import Optional
 
+from bnguard.lint import astwalk
 from bnguard.lint.imports import dotted
 from bnguard.lint.project import Module, Project, is_unit_test
 from bnguard.lint.torchflow import LOOP_TYPES, _params, call_arguments, is_optimizer_step, mode_call, mode_parameter, \
@@ -138,14 +139,14 @@ def _norm_eval_override(cls: ast.ClassDef, module: Module, project: Project) -> 
         return None
     methods = {f.name: f for f in cls.body if isinstance(f, ast.FunctionDef)}
     bodies: list[tuple[ast.FunctionDef, Optional[ast.Call]]] = [(fn, None)] + [
-        (methods[c.func.attr], c) for c in ast.walk(fn) if isinstance(c, ast.Call)
+        (methods[c.func.attr], c) for c in astwalk.walk(fn) if isinstance(c, ast.Call)
         and isinstance(c.func, ast.Attribute) and dotted(c.func.value) == "self"
         and c.func.attr in methods and c.func.attr != "train" and not c.args and not c.keywords]
     for body, via in bodies:
         # a helper method counts only when its call in the override runs whenever the module trains
         if via is not None and not all(_true_when_training(a, mode, set(), module, project) for a in _guards(module, via, fn)):
             continue
-        for n in ast.walk(body):
+        for n in astwalk.walk(body):
             if not (isinstance(n, ast.Call) and mode_call(n) == "eval" and isinstance(n.func.value, ast.Name)):
                 continue
             var = n.func.value.id
@@ -167,7 +168,7 @@ def _calls_super_train(fn: ast.FunctionDef) -> bool:
         isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr == "train"
         and (isinstance(c.func.value, ast.Call) and dotted(c.func.value.func) == "super"
              or c.args and isinstance(c.args[0], ast.Name) and c.args[0].id == "self")
-        for c in ast.walk(fn))
+        for c in astwalk.walk(fn))
 
 
 def _guards(module: Module, node: ast.AST, stop: ast.AST) -> list[tuple[ast.If, bool]]:
@@ -221,7 +222,7 @@ def _settings(expr: ast.AST, module: Module, project: Project, scope, depth: int
         cls = module.enclosing_class(expr)
         if cls is None:
             return None
-        stores = [(n.value, f) for f in cls.body if isinstance(f, ast.FunctionDef) for n in ast.walk(f)
+        stores = [(n.value, f) for f in cls.body if isinstance(f, ast.FunctionDef) for n in astwalk.walk(f)
                   if isinstance(n, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr == expr.attr
                                                        and dotted(t.value) == "self" for t in n.targets)]
         if not stores:
@@ -256,7 +257,7 @@ def _dict_literal(expr: ast.AST, module: Module, scope) -> Optional[dict]:
     if isinstance(expr, ast.Name) and (scope is None or expr.id not in _params(scope)):
         values = [n.value for n in module.tree.body if isinstance(n, ast.Assign)
                   and any(isinstance(t, ast.Name) and t.id == expr.id for t in n.targets)]
-        if len(values) != 1 or any(isinstance(n, (ast.Global,)) for n in ast.walk(module.tree)):
+        if len(values) != 1 or any(isinstance(n, (ast.Global,)) for n in astwalk.walk(module.tree)):
             return None
         expr = values[0]
     if isinstance(expr, ast.Dict) and all(isinstance(k, ast.Constant) for k in expr.keys):
@@ -356,11 +357,11 @@ def _cumulative_shape(fn: ast.AST, module: Module) -> Optional[tuple[ast.Assign,
 
     if is_unit_test(module, fn):
         return None
-    sets = [n for n in ast.walk(fn) if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant)
+    sets = [n for n in astwalk.walk(fn) if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant)
             and n.value.value is None and any(isinstance(t, ast.Attribute) and t.attr == "momentum" for t in n.targets)]
     if not sets:
         return None
-    calls = [n for n in ast.walk(fn) if isinstance(n, ast.Call)]
+    calls = [n for n in astwalk.walk(fn) if isinstance(n, ast.Call)]
     if any(is_optimizer_step(c, module) for c in calls) or not any(mode_call(c) == "train" for c in calls):
         return None
     walked = {dotted(c.func.value) for c in calls if isinstance(c.func, ast.Attribute)
@@ -383,7 +384,7 @@ def _cumulative_pass(fn: ast.AST, module: Module, project: Project) -> Optional[
     text = ast.unparse(fn)
     if any(w in text for w in _RESET_WORDS) or ".apply(" in text:
         return None
-    if any(isinstance(c, ast.Call) and _project_resets(c, module, fn, project) for c in ast.walk(fn)):
+    if any(isinstance(c, ast.Call) and _project_resets(c, module, fn, project) for c in astwalk.walk(fn)):
         return None
     why = _counter_running(fn, model, module, project)
     if why is None:
@@ -437,10 +438,10 @@ def _counter_running(fn: ast.AST, param: str, module: Module, project: Project) 
         copy = copies[0]
         copy_loops = [a for a in site.module.ancestors(copy) if isinstance(a, LOOP_TYPES)]
         trained = [s for s in steps if s.lineno < copy.lineno or any(
-            any(x is s for x in ast.walk(lp)) for lp in copy_loops)]
+            any(x is s for x in astwalk.walk(lp)) for lp in copy_loops)]
         if not trained:
             call_loops = [a for a in site.module.ancestors(site.node) if isinstance(a, LOOP_TYPES)
-                          and not any(x is copy for x in ast.walk(a))]
+                          and not any(x is copy for x in astwalk.walk(a))]
             if not call_loops:
                 return None  # a copy made before any training, recalibrated once: its counter is 0
             reason = reason or (f"`{ast.unparse(site.node)[:50]}` ({site.module.where(site.node.lineno)}) runs in a loop: "

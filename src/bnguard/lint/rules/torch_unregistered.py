@@ -20,6 +20,7 @@ import ast
 import re
 from typing import Iterable, Optional
 
+from bnguard.lint import astwalk
 from bnguard.lint.finding import Finding
 from bnguard.lint.imports import dotted
 from bnguard.lint.project import Module, Project, is_test_file
@@ -111,7 +112,7 @@ def _is_nn_module(cls: ast.ClassDef) -> bool:
 
 
 def _registers_itself(cls: ast.ClassDef) -> bool:
-    for n in ast.walk(cls):
+    for n in astwalk.walk(cls):
         if isinstance(n, ast.Call):
             name = (dotted(n.func) or "").rsplit(".", 1)[-1]
             if name in ("add_module", "register_module"):
@@ -125,7 +126,7 @@ def _builds_bn(expr: ast.AST, module: Module, project: Project) -> bool:
     """Does ``expr`` construct a BatchNorm layer, or a module that builds one (``nn.Sequential`` with a
     BN layer, a project block with BatchNorm)?"""
     classes = None
-    for n in ast.walk(expr):
+    for n in astwalk.walk(expr):
         if not isinstance(n, ast.Call):
             continue
         q = module.qualname(n.func) or ""
@@ -152,7 +153,7 @@ def _plain_containers_of_bn(cls: ast.ClassDef, module: Module, project: Project)
     plain: dict[str, tuple[ast.AST, str]] = {}  # attribute -> (its assignment, kind)
     filled: dict[str, ast.AST] = {}  # attribute -> first construction that puts BN in it
     wrapped: set[str] = set()
-    for n in ast.walk(cls):
+    for n in astwalk.walk(cls):
         if isinstance(n, (ast.Assign, ast.AnnAssign)) and n.value is not None:
             targets = n.targets if isinstance(n, ast.Assign) else [n.target]
             for t in targets:
@@ -178,7 +179,7 @@ def _plain_containers_of_bn(cls: ast.ClassDef, module: Module, project: Project)
                 filled.setdefault(owner, n)
         if isinstance(n, ast.Call) and isinstance(n.func, (ast.Name, ast.Attribute)) \
                 and (dotted(n.func) or "").rsplit(".", 1)[-1] in _REGISTERING:
-            wrapped.update(a for arg in n.args for x in ast.walk(arg) if (a := _self_attr(x)))
+            wrapped.update(a for arg in n.args for x in astwalk.walk(arg) if (a := _self_attr(x)))
     out = []
     for attr, (assign, kind) in plain.items():
         if attr in filled and attr not in wrapped:
@@ -202,7 +203,7 @@ def _plain_kind(value: ast.AST) -> Optional[str]:
 def _read_outside_init(cls: ast.ClassDef, attr: str) -> bool:
     for st in cls.body:
         if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef)) and st.name != "__init__":
-            for n in ast.walk(st):
+            for n in astwalk.walk(st):
                 if isinstance(n, ast.Attribute) and n.attr == attr and isinstance(n.ctx, ast.Load) \
                         and isinstance(n.value, ast.Name) and n.value.id == "self":
                     return True
