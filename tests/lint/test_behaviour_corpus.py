@@ -29,11 +29,8 @@ PROGRAMS = {e["path"]: e for e in MANIFEST["programs"]}
 
 # Bugs the rules do not detect yet: path -> why (the mechanism that misses it).
 KNOWN_MISSES: dict[str, str] = {
+    # corpus26 (first contact: 1 of 4 caught, 0 false positives)
     # corpus25 (first contact: 4 of 8 caught, 0 false positives; all multi-file projects)
-    "torch/bug_backbone_freeze_bn_in_constructor": "batch 25, not analysed yet",
-    "torch/bug_export_module_traced_before_final_eval": "batch 25, not analysed yet",
-    "keras/bug_multifile_engine_shared_loss_fn": "batch 25, not analysed yet",
-    "tf1/bug_multifile_generic_trainer_minimize": "batch 25, not analysed yet",
     # corpus24 (first contact: 1 of 4 caught, 0 false positives)
     # corpus23 (first contact: 1 of 8 caught, 0 false positives)
     "torch/bug_evaluator_mode_context_skipped_on_metric_error.py":
@@ -294,8 +291,6 @@ def _lost_when_linted_together(framework: str) -> list[str]:
 # unrelated script (a same-named evaluate()/validate(), a feed of another 'is_training'
 # placeholder, update_bn or UPDATE_OPS used elsewhere) currently mask real bugs.
 MASKED_WHEN_TOGETHER: dict[str, str] = {
-    "tf1": "batch 25, not analysed yet: with the multi-file tf1 programs (model.py, net.py, trainer.py) in the same "
-           "repository, three single-file programs and one multi-file program change verdict",
 }
 
 

@@ -165,3 +165,44 @@ def test_bn105_names_the_inference_call_that_passes_true():
     assert len(findings) == 1
     assert "`make_graph(training=True)`" in findings[0].message
     assert "recognise.py:6" in findings[0].message
+
+
+def test_module_attribute_call_names_the_module_beside_the_caller(tmp_path):
+    """Two experiments each ship a ``net.py`` with an ``inference``: ``import net`` in one experiment's
+    script is the ``net.py`` next to it (``sys.path[0]``), so its ``net.inference(...)`` can only run
+    that module's function, and a parameter call (``model_fn(x)``) in one program cannot run another
+    program's same-named function."""
+    from bnguard.lint.engine import discover, load_source, parse_unit
+    from bnguard.lint.project import Project
+    from bnguard.lint.tf1_facts import call_may_reach
+
+    for exp in ("exp_a", "exp_b"):
+        (tmp_path / exp).mkdir()
+        (tmp_path / exp / "net.py").write_text("def inference(x, is_training=False):\n    return x\n")
+        (tmp_path / exp / "evaluate.py").write_text("import net\n\nout = net.inference(1)\n")
+    (tmp_path / "solo.py").write_text("def model_fn(x):\n    return x\n\nmodel_fn(1)\n")
+    (tmp_path / "runner.py").write_text("def run(model_fn):\n    return model_fn(2)\n")
+    files, _ = discover([str(tmp_path)])
+    project = Project([parse_unit(load_source(f)) for f in files])
+    by_path = {Path(m.path).relative_to(tmp_path).as_posix(): m for m in project.modules}
+    a_net, b_net, a_eval = by_path["exp_a/net.py"], by_path["exp_b/net.py"], by_path["exp_a/evaluate.py"]
+    call = next(c for c in a_eval.calls if c.name == "inference")
+    assert project.attribute_module(a_eval, call.node.func) is a_net
+    assert project.attribute_may_name(a_eval, call.node.func, a_net)
+    assert not project.attribute_may_name(a_eval, call.node.func, b_net)
+    assert call_may_reach(call, a_net, project) and not call_may_reach(call, b_net, project)
+    param_call = next(c for c in by_path["runner.py"].calls if c.name == "model_fn")
+    assert not call_may_reach(param_call, by_path["solo.py"], project)
+
+
+def test_generic_runner_reaches_the_builder_its_caller_passes():
+    """The builder reaches the train op only as a value (a positional ``functools.partial``, a keyword
+    stored in ``self``): the flagged runners are reported at their train op, and a builder that wires
+    its layer's own ``updates`` into its output is not."""
+    for name, where, layer in (("bn103_builder_passed_to_runner_function", ("runner.py", 13), "nets.py:7"),
+                               ("bn103_session_estimator_class_with_fit", ("estimator.py", 22), "blocks.py:6")):
+        findings = lint_paths([str(FIXTURES / "flagged" / name)], select=["BN103"]).findings
+        assert [(Path(f.path).name, f.line) for f in findings] == [where]
+        assert layer in findings[0].message
+    assert not lint_paths([str(FIXTURES / "clean" / "bn103_runner_builder_wires_layer_updates")],
+                          select=["BN1"]).findings

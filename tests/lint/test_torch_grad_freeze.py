@@ -108,3 +108,24 @@ def test_chemprop_pr952_pre_flagged_post_silent():
     post = lint_paths([str(CHEMPROP / "chemprop__chemprop-post")], select=["BN312"]).findings
     assert [(pathlib.Path(f.path).name, f.line) for f in pre] == [("train.py", 1007)]
     assert post == []
+
+
+def test_one_affine_parameter_pinned_is_not_a_freeze(tmp_path):
+    """review 35 (mangye16/ReID-Survey BNNeck): a bias-only or a weight-only pin leaves the layer
+    training; pinning both parameters of the same layer is still a freeze."""
+    head = ("import torch\nimport torch.nn as nn\n"
+            "class Neck(nn.Module):\n"
+            "    def __init__(self):\n"
+            "        super().__init__()\n"
+            "        self.neck = nn.BatchNorm1d(8)\n"
+            "        {pins}\n"
+            "    def forward(self, x):\n        return self.neck(x)\n"
+            "def fit(batches):\n    m = Neck()\n    opt = torch.optim.SGD(m.parameters(), lr=0.1)\n"
+            "    for x in batches:\n        opt.zero_grad(); m(x).sum().backward(); opt.step()\n")
+    for pins, flagged in [("self.neck.bias.requires_grad_(False)", False),
+                          ("self.neck.weight.requires_grad = False", False),
+                          ("self.neck.weight.requires_grad = self.neck.bias.requires_grad = False", True),
+                          ("self.neck.bias.requires_grad_(False); self.neck.weight.requires_grad_(False)", True)]:
+        (tmp_path / "neck.py").write_text(head.format(pins=pins))
+        found = lint_paths([str(tmp_path)], select=["BN312"]).findings
+        assert bool(found) is flagged, pins

@@ -796,7 +796,7 @@ def _is_bn_model(module: Module, project: Project, expr: ast.expr, depth: int) -
     if isinstance(expr, ast.Name):
         scope = module.scope_of(expr)
         owner: ast.AST = scope if scope is not None else module.tree
-        assigned = [a for a in _assignments(owner, expr.id) if a is not None]
+        assigned = _reaching_values(module, owner, [a for a in _assignments(owner, expr.id) if a is not None], expr)
         while not assigned and scope is not None:
             _, _, is_param = _param_index(scope, expr.id)
             if is_param:
@@ -819,6 +819,61 @@ def _is_bn_model(module: Module, project: Project, expr: ast.expr, depth: int) -
         return any(is_bn_model(module, project, n.value, depth + 1)
                    for n in self_attribute_stores(module, expr, expr.attr))
     return False
+
+
+def _reaching_values(module: Module, owner: ast.AST, assigned: list[ast.expr], at: ast.expr) -> list[ast.expr]:
+    """The values of ``assigned`` (bindings of a name in ``owner``'s own statements) that can reach
+    the use ``at`` in the same scope: those bound before the statement holding ``at`` and not
+    overwritten by a later binding that dominates it (a plain assignment in a block on ``at``'s
+    path, before it, not computed from the name itself), plus those bound anywhere in a loop around ``at`` (a previous iteration's).
+    A notebook rebinding ``model`` in a later cell (``model = build_bn_net()`` after
+    ``model = LeNet(); train(model)``) does not change what the earlier call was given. All of
+    them when none precedes the use (a binding the scope does not show in order)."""
+    if len(assigned) < 2 or not isinstance(at, ast.Name):
+        return assigned
+    name = at.id
+    stmt = module.statement_of(at)
+    if stmt is None:
+        return assigned
+    # the chain of (block owner, child on at's path) pairs, innermost first, up to ``owner``
+    path: list[tuple[ast.AST, ast.AST]] = []
+    child: ast.AST = stmt
+    for a in module.ancestors(stmt):
+        path.append((a, child))
+        if a is owner:
+            break
+        child = a
+    else:
+        return assigned
+    loops = [a for a, _ in path if isinstance(a, (ast.For, ast.AsyncFor, ast.While))]
+    here = (stmt.lineno, stmt.col_offset)
+    before: list[tuple[tuple[int, int], ast.expr, ast.stmt]] = []
+    carried: list[ast.expr] = []
+    for v in assigned:
+        vs = module.statement_of(v)
+        if vs is None:
+            return assigned
+        if any(vs is not l and any(x is l for x in module.ancestors(vs)) for l in loops):
+            carried.append(v)
+        elif (vs.lineno, vs.col_offset) < here and vs is not stmt:
+            before.append(((vs.lineno, vs.col_offset), v, vs))
+    if not before:
+        return assigned
+    kill = (0, 0)
+    for pos, _, vs in before:
+        if not isinstance(vs, ast.Assign) or not all(isinstance(t, ast.Name) for t in vs.targets):
+            continue
+        if any(isinstance(n, ast.Name) and n.id == name for n in astwalk.walk(vs.value)):
+            continue  # ``model = multi_gpu_model(model)``: built from the value before it, kills nothing
+        parent = module.parent(vs)
+        on_path = next((c for a, c in path if a is parent), None)
+        if on_path is None:
+            continue
+        same_block = any(isinstance(body, list) and any(x is vs for x in body) and any(x is on_path for x in body)
+                         for _, body in ast.iter_fields(parent))
+        if same_block and pos > kill:
+            kill = pos
+    return [v for pos, v, _ in before if pos >= kill] + carried
 
 
 def _unpacked_factory_elements(project: Project, module: Module, owner: ast.AST, name: str) -> list[tuple[Module, ast.expr]]:

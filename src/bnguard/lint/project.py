@@ -371,6 +371,43 @@ class Project:
             name, importer = imported.rsplit(".", 1)[-1], source
         return False
 
+    def attribute_module(self, module: Module, func: ast.AST) -> Optional[Module]:
+        """The project module that ``x.f`` (``func``) reads ``f`` from when ``x`` is an imported
+        module (``import net; net.inference``, ``from pkg import net``, ``import pkg.net``), settled
+        like the import itself: the module next to the importer first. None when ``x`` is no import
+        (an object: ``self.net.f``, ``model.f``) or names no single project module."""
+        if not isinstance(func, ast.Attribute):
+            return None
+        base = dotted(func.value)
+        if base is None:
+            return None
+        head, _, rest = base.partition(".")
+        target = module.imports.aliases.get(head)
+        if target is None:
+            return None
+        name = (target + "." + rest if rest else target).lstrip(".")
+        if not name:
+            return None
+        return self.module_named(name, module)
+
+    def attribute_may_name(self, module: Module, func: ast.AST, target: Module) -> bool:
+        """Can ``x.f`` (``func``) in ``module`` be the top-level ``f`` defined in ``target``? False only
+        when ``x`` is an imported project module other than ``target`` that defines ``f`` itself
+        (``import net`` names ``exp_b/net.py`` next to the importer, not ``exp_a/net.py``) or imports
+        it from a module other than ``target``; True for objects, packages re-exporting the name,
+        star imports and anything not settled."""
+        mod = self.attribute_module(module, func)
+        if mod is None or mod is target or not isinstance(func, ast.Attribute):
+            return True
+        name = func.attr
+        origin = self.reexport_origin(mod, name)
+        if origin:
+            return origin[0] is target
+        if origin is False:
+            return True
+        return not any(f.cls is None and f.name == name and mod.scope_of(f.node) is None for f in mod.functions) \
+            and not any(c.name == name and mod.scope_of(c) is None for c in mod.classes)
+
     def import_component(self, module: Module) -> frozenset:
         """Ids of the modules connected to ``module`` by project imports (either direction,
         transitively): the program it belongs to. Unrelated scripts in one folder are separate."""
@@ -495,6 +532,19 @@ def call_assignments(scope: ast.AST) -> dict[str, list[ast.Call]]:
             if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call):
                 for name in dict.fromkeys(t.id for t in n.targets if isinstance(t, ast.Name)):
                     out.setdefault(name, []).append(n.value)
+    return out
+
+
+@per_node
+def single_name_assignments(scope: ast.AST) -> dict[str, list[ast.Assign]]:
+    """``name = value`` with that one plain-name target in ``scope`` (nested blocks and functions
+    included): name -> the assignments, statement by statement."""
+    out: dict[str, list[ast.Assign]] = {}
+    body = getattr(scope, "body", [])
+    for st in body if isinstance(body, list) else ():
+        for n in astwalk.walk(st):
+            if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name):
+                out.setdefault(n.targets[0].id, []).append(n)
     return out
 
 

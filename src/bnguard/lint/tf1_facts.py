@@ -120,6 +120,7 @@ class BNSite:
     updates: object  # possible values of updates_collections; frozenset({"UPDATE_OPS"}) by default
     trainable_false: bool = False
     dropped_param: Optional[str] = None  # an enclosing function has a flag parameter that never reaches BN
+    updates_read: bool = False  # a layer object whose ``.updates`` the code reads (wired by hand)
 
     @property
     def default_training(self) -> bool:
@@ -416,6 +417,7 @@ class _SiteBuilder:
         m = c.module
         parent = m.parent(c.node)
         applications: list[ast.Call] = []
+        updates_read = False
         if isinstance(parent, ast.Call) and parent.func is c.node:
             applications.append(parent)
         elif isinstance(parent, ast.Assign) and len(parent.targets) == 1:
@@ -427,6 +429,12 @@ class _SiteBuilder:
                 if other.scope is c.scope or (isinstance(target, ast.Attribute)):
                     if dotted(other.node.func) == tname:
                         applications.append(other.node)
+            # ``with tf.control_dependencies(norm.updates): x = tf.identity(x)``: the layer's own
+            # update ops, wired by hand (``get_updates_for(x)`` too)
+            reads = [r for r in m.references.get("updates", ()) if isinstance(r, ast.Attribute)]
+            reads += [k.node.func for k in m.calls if k.name == "get_updates_for"]
+            updates_read = any(dotted(r.value) == tname and (isinstance(target, ast.Attribute) or m.scope_of(r) is c.scope)
+                               for r in reads)
         for app in applications:
             expr, opaque = _arg(app, "training", 1)
             if opaque:
@@ -446,7 +454,7 @@ class _SiteBuilder:
                 node=app, module=m, api="layers", flag_expr=expr,
                 flag_source="`training` argument" if expr is not None else "the API default (training=False)",
                 flag=self._resolve(expr, m) if expr is not None else frozenset([False]),
-                updates=frozenset([UPDATE_OPS]),
+                updates=frozenset([UPDATE_OPS]), updates_read=updates_read,
             ))
 
     def _dynamic(self, m: Module) -> dict[str, bool]:
@@ -721,6 +729,61 @@ def _last_name_of(t: ast.AST) -> Optional[str]:
     return None
 
 
+def _project_class_method_call(c: CallSite, project: Project) -> bool:
+    """``trainer.fit(batches)`` where every binding of ``trainer`` in the scope constructs a project
+    class that defines that method itself and derives from nothing Keras (a generic session-running
+    ``Trainer``): no Keras ``Model.fit``, which would run the layers' updates itself."""
+    recv = c.node.func.value if isinstance(c.node.func, ast.Attribute) else None
+    if not isinstance(recv, ast.Name):
+        return False
+    scope = c.scope if c.scope is not None else c.module.tree
+    bindings = _name_assignments(scope).get(recv.id, ())
+    if not bindings:
+        return False
+    classes = project.fact("tf1.classes_by_name", lambda p: _classes_by_name(p))
+    for b in bindings:
+        ctor = b.value.func if isinstance(b.value, ast.Call) else None
+        cname = ctor.id if isinstance(ctor, ast.Name) else ctor.attr if isinstance(ctor, ast.Attribute) else None
+        found = classes.get(cname, ()) if cname else ()
+        if isinstance(ctor, ast.Name):  # this module's own class, or the one it imports
+            found = [(k, km) for k, km in found if km is c.module] or [
+                (k, km) for k, km in found if c.module.imports.aliases.get(cname)
+                and project.imports_name_from(c.module, cname, km)]
+        else:
+            found = [(k, km) for k, km in found if project.attribute_may_name(c.module, ctor, km)]
+        if not found:
+            return False
+        for k, km in found:
+            if not any(isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef)) and st.name == c.name for st in k.body):
+                return False
+            for base in k.bases:
+                d = km.imports.resolve(base) or dotted(base) or ""
+                if "keras" in d or d.rsplit(".", 1)[-1] in ("Model", "Sequential", "Layer"):
+                    return False
+    return True
+
+
+@per_node
+def _name_assignments(scope: ast.AST) -> dict:
+    """``name = value`` (one plain-name target) in ``scope``, nested blocks included: name -> the
+    assignments."""
+    out: dict = {}
+    body = getattr(scope, "body", [])
+    for st in body if isinstance(body, list) else ():
+        for n in astwalk.walk(st):
+            if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name):
+                out.setdefault(n.targets[0].id, []).append(n)
+    return out
+
+
+def _classes_by_name(project: Project) -> dict:
+    out: dict = defaultdict(list)
+    for m in project.modules:
+        for k in m.classes:
+            out[k.name].append((k, m))
+    return out
+
+
 def train_context(project: Project) -> TrainContext:
     return project.fact("tf1.train_context", _build_context)
 
@@ -757,7 +820,8 @@ def _build_context(project: Project) -> TrainContext:
                     or q in ("tensorflow.enable_eager_execution", "tensorflow.enable_v2_behavior"):
                 ctx.eager = True
                 ctx.eager_modules.add(id(m))
-            if name in ("fit", "fit_generator", "train_on_batch") and isinstance(c.node.func, ast.Attribute):
+            if name in ("fit", "fit_generator", "train_on_batch") and isinstance(c.node.func, ast.Attribute) \
+                    and not _project_class_method_call(c, project):
                 ctx.keras_training = True
                 ctx.keras_training_modules.add(id(m))
             if name in RESTORE_NAMES:
@@ -806,7 +870,7 @@ def _build_context(project: Project) -> TrainContext:
     for m in project.modules:
         if id(m) in ctx.trained_modules:
             for root in _with_callers(m, project):
-                work.extend((_call_ref(c), root) for c in root.calls if c.name)
+                work.extend((_call_ref(c, project), root) for c in root.calls if c.name)
     _close(work, ctx.reachable, ctx, project)
     return ctx
 
@@ -824,11 +888,16 @@ def _eager_branch_only(c: CallSite) -> bool:
     return False
 
 
-def _call_ref(c: CallSite) -> tuple:
-    """(called name, kind): "name" for ``f()``, "module" for ``pkg.f()`` on an import, ("self",
-    class) for ``self.f()`` in a method, "attr" else."""
+def _call_ref(c: CallSite, project: Optional[Project] = None) -> tuple:
+    """(called name, kind): "name" for ``f()``, "module" for ``pkg.f()`` on an import, ("in", id of
+    the module) for ``net.f()`` when the import names one project module that defines ``f`` itself
+    (with ``project``), ("self", class) for ``self.f()`` in a method, "attr" else."""
     f = c.node.func
     if isinstance(f, ast.Name):
+        if project is not None and c.scope is not None and _local_value(c.name, c.module):
+            owner = _parameter_owner(c)
+            if owner is not None:
+                return c.name, ("arg", owner)
         return c.name, "name"
     if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "self":
         cls = _method_class(c.scope, c.module)
@@ -837,8 +906,145 @@ def _call_ref(c: CallSite) -> tuple:
     base = dotted(f.value) if isinstance(f, ast.Attribute) else None
     if base is not None and base.split(".")[0] in c.module.imports.aliases:
         # ``pkg.f()``: a project module's function, or a library's (never a project function)
-        return c.name, "module" if _imports_project_module(c.module, base) else "external"
+        if not _imports_project_module(c.module, base):
+            return c.name, "external"
+        home = _defining_module(c, project) if project is not None else None
+        return c.name, ("in", id(home)) if home is not None else "module"
     return c.name, "attr"
+
+
+def _defining_module(c: CallSite, project: Project) -> Optional[Module]:
+    """For ``net.f()`` on an imported project module: that module when it defines ``f`` at its top
+    level (two experiments' ``net.py`` each define ``inference``: the import next to the caller
+    settles which one runs); None when the import is not settled or the name comes from elsewhere."""
+    mod = project.attribute_module(c.module, c.node.func)
+    if mod is None or mod is c.module:
+        return None
+    return mod if c.name in _top_level_names(mod.tree) else None
+
+
+@per_node
+def _top_level_names(tree: ast.AST) -> frozenset:
+    """Names of the functions and classes a module defines at its top level (also under a
+    module-level ``if``/``try``/``with``)."""
+    out = set()
+    todo = list(getattr(tree, "body", ()))
+    while todo:
+        st = todo.pop()
+        if isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out.add(st.name)
+        elif isinstance(st, (ast.If, ast.Try, ast.With, ast.AsyncWith)):
+            for field_name in ("body", "orelse", "finalbody"):
+                todo.extend(getattr(st, field_name, ()))
+            for h in getattr(st, "handlers", ()):
+                todo.extend(h.body)
+    return frozenset(out)
+
+
+def _parameter_owner(c: CallSite) -> Optional[ast.AST]:
+    """For a plain ``name(...)`` call of a parameter (``def __init__(self, model_fn): model_fn(x)``),
+    the function whose parameter it is (the innermost enclosing one binding the name); else None."""
+    scope = c.scope
+    name = c.name
+    while isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        a = scope.args
+        if any(x.arg == name for x in a.posonlyargs + a.args + a.kwonlyargs):
+            return scope
+        scope = c.module.scope_of(scope)
+    return None
+
+
+def _bound_callables(param: str, fn: ast.AST, m: Module, project: Project) -> list:
+    """Work items of ``_close`` for the functions that the callers of ``fn`` pass for its parameter
+    ``param``: ``Trainer(build_net, cfg)`` hands ``build_net`` to ``__init__(self, model_fn, cfg)``,
+    whose ``model_fn(x)`` then builds that network. Names and ``module.f`` references; the
+    parameter's default when a caller leaves it out."""
+    if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return []
+    cls = m.enclosing_class(fn)
+    is_method = cls is not None and fn in cls.body
+    if is_method and fn.name == "__init__":
+        calls = [c for c in project.call_sites(cls.name) if call_may_reach(c, m, project)]
+    elif is_method:
+        calls = [c for c in project.call_sites(fn.name) if isinstance(c.node.func, ast.Attribute)]
+    else:
+        calls = [c for c in project.call_sites(fn.name) if call_may_reach(c, m, project)]
+    out = []
+    for c in calls[:200]:
+        arg, _explicit = kf.argument_for(c.node, fn, param, is_method_call=is_method)
+        where = c.module if _explicit else m
+        if isinstance(arg, ast.Call) and arg.args and (dotted(arg.func) or "").endswith("partial"):
+            arg = arg.args[0]  # ``functools.partial(build_net, num_classes=3)``
+        if isinstance(arg, ast.Name):
+            out.append(((arg.id, "name"), where))
+        elif isinstance(arg, ast.Attribute):
+            home = project.attribute_module(where, arg)
+            if home is not None and arg.attr in _top_level_names(home.tree):
+                out.append(((arg.attr, ("in", id(home))), where))
+            else:
+                out.append(((arg.attr, "attr"), where))
+    return out
+
+
+def _stored_callables(attr: str, cls: ast.ClassDef, m: Module, project: Project) -> list:
+    """Work items of ``_close`` for ``self.<attr>(...)`` in a class with no method ``attr``: what its
+    methods store in ``self.<attr>`` (``self.net_fn = net_fn`` with ``net_fn`` a parameter: the
+    functions the callers pass; ``self.net_fn = build_net``: that function)."""
+    out = []
+    for fn in cls.body:
+        if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for a in single_attribute_stores(fn).get(attr, ()):
+            v = a.value
+            if isinstance(v, ast.Name):
+                params = fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs
+                if any(x.arg == v.id for x in params):
+                    out.extend(_bound_callables(v.id, fn, m, project))
+                else:
+                    out.append(((v.id, "name"), m))
+            elif isinstance(v, ast.Attribute):
+                home = project.attribute_module(m, v)
+                if home is not None and v.attr in _top_level_names(home.tree):
+                    out.append(((v.attr, ("in", id(home))), m))
+    return out
+
+
+@per_node
+def single_attribute_stores(fn: ast.AST) -> dict:
+    """``self.<attr> = value`` statements in a method: attr -> the assignments."""
+    out: dict = {}
+    for n in astwalk.walk(fn):
+        if isinstance(n, ast.Assign) and len(n.targets) == 1:
+            t = n.targets[0]
+            if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self":
+                out.setdefault(t.attr, []).append(n)
+    return out
+
+
+def _local_value(name: str, m: Module) -> bool:
+    """Is a plain ``name(...)`` call in ``m`` a call of a value the module neither imports nor
+    defines at its top level (a parameter, a variable: ``def __init__(self, model_fn): model_fn(x)``)?"""
+    return name not in m.imports.aliases and name not in _top_level_names(m.tree)
+
+
+def call_may_reach(c: CallSite, target: Module, project: Project) -> bool:
+    """Can the call ``c`` run the top-level function (or class) of its name that ``target`` defines?
+    No when the callee is read from another project module that defines or imports that name
+    (``net.inference`` with ``import net`` naming the ``net.py`` beside the caller, ``from b import
+    inference``), when the calling module defines the name itself, or when the callee is a local
+    value (a parameter ``model_fn``, a variable) of a module that no chain of project imports links
+    to ``target``: a function object reaches a parameter only through code that imports or defines it."""
+    m = c.module
+    if m is target:
+        return True
+    f = c.node.func
+    if isinstance(f, ast.Name):
+        if f.id in m.imports.aliases:
+            return project.imports_name_from(m, f.id, target)
+        if not _local_value(f.id, m):
+            return False  # the module's own top-level ``f``
+        return id(target) in project.import_component(m)
+    return project.attribute_may_name(m, f, target)
 
 
 def _method_class(scope, module: Module) -> Optional[ast.ClassDef]:
@@ -905,12 +1111,22 @@ def _project_module_bases(tree: ast.AST) -> dict[str, bool]:
     return {}
 
 
-def _imports_module(m: Module, other: Module) -> bool:
-    """Does ``m`` import ``other`` (by any spelling that ends with its module name)?"""
+def _imports_module(m: Module, other: Module, project: Optional[Project] = None) -> bool:
+    """Does ``m`` import ``other`` (by any spelling that ends with its module name)? With ``project``:
+    not when the import resolves to another module of that name (``import net`` names the ``net.py``
+    beside ``m``, not another experiment's)."""
     tail = other.module_name.rsplit(".", 1)[-1]
     names = set(m.imports.aliases.values()) | m.imports.imported_modules
-    return any(n == tail or n.endswith("." + tail) or ("." + tail + ".") in n or n.startswith(tail + ".")
-               or n.lstrip(".").startswith(tail) for n in names)
+    if not any(n == tail or n.endswith("." + tail) or ("." + tail + ".") in n or n.startswith(tail + ".")
+               or n.lstrip(".").startswith(tail) for n in names):
+        return False
+    if project is not None:
+        linked = _import_graph(project)["imports"].get(id(m), ())
+        if any(o is other for o in linked):
+            return True
+        if any(o.module_name.rsplit(".", 1)[-1] == tail for o in linked):
+            return False  # the import is settled on a same-named module elsewhere
+    return True
 
 
 def _with_callers(module: Module, project: Project) -> list:
@@ -925,7 +1141,7 @@ def _with_callers(module: Module, project: Project) -> list:
             m = site.module
             if id(m) in seen or id(m) in not_importing or any(f.name == name for f in m.functions if f.cls is None):
                 continue
-            if not _imports_module(m, module):
+            if not _imports_module(m, module, project):
                 not_importing.add(id(m))
                 continue
             seen.add(id(m))
@@ -951,21 +1167,46 @@ def _close(work: list, seen: set, ctx: TrainContext, project: Project) -> None:
             continue
         done.add(done_key)
         candidates = project.functions(name)
-        if isinstance(kind, tuple):  # ``self.f()``: the method of this class's family, if it has one
+        tag = kind[0] if isinstance(kind, tuple) else kind
+        within = tag == "in"
+        if tag == "arg":  # ``model_fn(x)`` on a parameter: the functions its callers pass for it
+            work.extend(_bound_callables(name, kind[1], from_module, project))
+            kind = "name"
+        if within:  # ``net.f()`` on the imported project module that defines ``f``: that one only
+            targets = [f for f in candidates if f.cls is None and id(f.module) == kind[1]]
+        elif isinstance(kind, tuple):  # ``self.f()``: the method of this class's family, if it has one
             family = _class_family(kind[1], project)
-            targets = [f for f in candidates if f.cls is not None and f.cls.name in family] or candidates
+            targets = [f for f in candidates if f.cls is not None and f.cls.name in family]
+            if not targets:
+                # ``self.model_fn = model_fn`` in ``__init__``: the functions handed to the constructor
+                work.extend(_stored_callables(name, kind[1], from_module, project))
+                targets = candidates
         elif kind == "attr":  # ``obj.f()``: a method (of a class we cannot tell)
             targets = candidates
         else:  # ``f()`` / ``module.f()``: a plain function, this module's own if it has one
             plain = [f for f in candidates if f.cls is None]
+            if kind == "name" and _local_value(name, from_module):
+                # a parameter or variable: only a function of the modules linked to this one by
+                # imports can be handed to it
+                program = project.import_component(from_module)
+                plain = [f for f in plain if id(f.module) in program]
             targets = [f for f in plain if f.module is from_module] if kind == "name" else []
             if not targets and kind == "name":
                 # ``from .common import batchnorm``: that module's function, not every project
                 # function of the name (a test script's own ``batchnorm``)
                 targets = [f for f in plain if project.imports_name_from(from_module, name, f.module)]
             targets = targets or plain
-        methods = ctx.methods_by_class.get(name, ()) if kind in ("name", "module") else ()  # ``Model(...)`` runs its methods
-        if kind != "name" and kind != "module":
+        methods = ctx.methods_by_class.get(name, ()) if kind in ("name", "module") or within else ()  # ``Model(...)`` runs its methods
+        if within:
+            methods = [f for f in methods if id(f.module) == kind[1]]
+        elif methods and kind == "name":
+            if _local_value(name, from_module):
+                program = project.import_component(from_module)
+                methods = [f for f in methods if id(f.module) in program]
+            else:  # ``Trainer(model, sess)``: this module's own class, or the one it imports
+                methods = [f for f in methods if f.module is from_module] or [
+                    f for f in methods if project.imports_name_from(from_module, name, f.module)]
+        if kind != "name" and kind != "module" and not within:
             # a method of a class nothing constructs (nor any subclass of it) never runs: a
             # ``Network`` base's ``self._build()`` reaches only the subclasses the project builds
             targets = [f for f in targets if f.cls is None or _class_constructed(f.cls.name, project)]
@@ -973,7 +1214,7 @@ def _close(work: list, seen: set, ctx: TrainContext, project: Project) -> None:
             if id(f.node) in seen:
                 continue
             seen.add(id(f.node))
-            work.extend((_call_ref(c), f.module) for c in ctx.calls_by_scope.get(id(f.node), ()))
+            work.extend((_call_ref(c, project), f.module) for c in ctx.calls_by_scope.get(id(f.node), ()))
 
 
 def _class_constructed(name: str, project: Project) -> bool:
@@ -1092,7 +1333,7 @@ def reachable_from(module: Module, project: Project) -> set:
     only, which are few)."""
     def compute(p: Project) -> set:
         seen: set = set()
-        work = [(_call_ref(c), root) for root in _with_callers(module, p) for c in root.calls if c.name]
+        work = [(_call_ref(c, p), root) for root in _with_callers(module, p) for c in root.calls if c.name]
         _close(work, seen, train_context(p), p)
         return seen
     return project.fact(f"tf1.reachable_from:{id(module)}", compute)
@@ -1180,7 +1421,7 @@ def _top_level_graph(node: ast.AST, module: Module, project: Project) -> Optiona
              if k.scope is None and k.name and start <= k.node.lineno < end]
     while stack:
         k, at = stack.pop()
-        ref = _call_ref(k)
+        ref = _call_ref(k, project)
         if ref[1] == "name" and k.module is module and k.name in defs:
             before = [d for d in defs[k.name] if d.lineno < at]
             if before and id(before[-1]) not in seen:
@@ -1300,7 +1541,7 @@ def _restores_without_training(scope, m: Module, project: Project) -> bool:
     if not restored:
         return False
     reached: set = set()
-    _close([(_call_ref(c), m) for c in own if c.name and not library_receiver(c, project)],
+    _close([(_call_ref(c, project), m) for c in own if c.name and not library_receiver(c, project)],
            reached, train_context(project), project)
     # Only a function of this program can run: names reach every same-named function of the project.
     program = same_program(m, project)

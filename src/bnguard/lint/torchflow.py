@@ -27,7 +27,7 @@ from bnguard.lint import astwalk
 from bnguard.lint.imports import dotted
 from bnguard.lint.memo import per_node
 from bnguard.lint.project import FuncNode, FunctionInfo, Module, Project, call_assignments
-from bnguard.lint.values import always_false_values, always_true_values, possible_values
+from bnguard.lint.values import always_false_values, always_true_values, possible_values, resolver
 
 Key = Optional[tuple[str, ...]]  # components; a parameter head is "$name"; None = unknown object
 MAX_EVENTS = 4000
@@ -96,6 +96,13 @@ ELEMENT = "[]"
 # Last key component of ``n`` in ``for n in nets: n.eval()`` where ``nets`` is a parameter: each
 # element of what the caller passes (a list literal there is expanded into its elements).
 EACH = "[*]"
+
+
+# Key head of the object a function returns built in its ``return`` statement (``return
+# SegNet(encoder, n)``): the callee's own unless the caller assigns the result (``_returned_binding``).
+RETURNED = "%%<return>"
+# Key head of a module built as an argument of another call (``SegNet(Encoder(frozen_bn=True), n)``).
+NEW = "%%<new>"
 
 
 def key_names(key: Key) -> set[str]:
@@ -946,20 +953,16 @@ class Flow:
         if scope is not None and name in _params(scope):
             return False
         found = False
-        for st in owner.body:
-            for n in astwalk.walk(st):
-                for t in _binding_targets(n):
-                    if not any(isinstance(x, ast.Name) and x.id == name for x in astwalk.walk(t)):
-                        continue
-                    if not (isinstance(n, ast.Assign) and isinstance(t, ast.Name) and isinstance(n.value, ast.Call)):
-                        return False
-                    q = module.qualname(n.value.func) or ""
-                    last = q.rsplit(".", 1)[-1]
-                    if not q or not last[:1].isupper() or self._inits.get(last) \
-                            or any(c.name == last for m in self.project.modules_named(q.split(".", 1)[0]) for c in m.classes) \
-                            or self.project.module_named(q.rsplit(".", 1)[0], module) is not None:
-                        return False  # a project class, or one we cannot place
-                    found = True
+        for n, t in bindings_by_name(owner).get(name, ()):
+            if not (isinstance(n, ast.Assign) and isinstance(t, ast.Name) and isinstance(n.value, ast.Call)):
+                return False
+            q = module.qualname(n.value.func) or ""
+            last = q.rsplit(".", 1)[-1]
+            if not q or not last[:1].isupper() or self._inits.get(last) \
+                    or any(c.name == last for m in self.project.modules_named(q.split(".", 1)[0]) for c in m.classes) \
+                    or self.project.module_named(q.rsplit(".", 1)[0], module) is not None:
+                return False  # a project class, or one we cannot place
+            found = True
         return found
 
     def _plain_object_method(self, module: Module, call: ast.Call, scope: Optional[FuncNode]) -> bool:
@@ -1217,7 +1220,31 @@ class Flow:
                 return "eval", (("eval", guards),)
             if always_true_values(vals):
                 return "train", (("train", guards),)
+            shipped = resolver(self.project).command_line_default(inner, module, module.scope_of(call))
+            if shipped is not None:  # ``model.train(args.train_mode)``, ``--train-mode`` a store_true flag
+                return ("train", (("train", guards),)) if bool(shipped[0]) == pol else ("eval", (("eval", guards),))
         return "train", (("eval", guards + ((test, not pol),)), ("train", guards + ((test, pol),)))
+
+    def _option_default_arguments(self, fi: FunctionInfo, call: ast.Call, module: Module, scope: Optional[FuncNode],
+                                  sub: list[Event], constants: dict[str, object]) -> dict[str, object]:
+        """Parameters of ``fi`` that this call binds to a command-line option whose default decides
+        them (``train_one_epoch(..., set_training_mode=args.train_mode)`` where ``--train-mode`` is a
+        ``store_true`` flag and nothing sets another default): the program run as shipped passes that
+        value, as a literal argument would. Only parameters that the callee's events test."""
+        if any(isinstance(x, ast.Starred) for x in call.args) or any(k.arg is None for k in call.keywords):
+            return {}
+        passed = [(name, value) for name, value in call_arguments(fi, call)[1].items()
+                  if isinstance(value, ast.Attribute) and name not in constants]
+        if not passed:
+            return {}
+        tested = {n for ev in sub for test, _pol in ev.guards for n in _GUARD_NAMES.findall(test)}
+        out: dict[str, object] = {}
+        for name, value in passed:
+            if name in tested:
+                found = resolver(self.project).command_line_default(value, module, scope)
+                if found is not None:
+                    out[name] = found[0]
+        return out
 
     def _bn_freeze(self, call: ast.Call, module: Module, scope: Optional[FuncNode], loops: tuple,
                    guards: tuple) -> Optional[tuple[ast.AST, tuple, tuple]]:
@@ -1301,6 +1328,68 @@ class Flow:
                 out["@" + attr] = params[value_name]
         return out
 
+    def _wrapped_freezes(self, module: Module, call: ast.Call, init: FunctionInfo, events: list[Event], arg_key,
+                         scope: Optional[FuncNode], loops: tuple, guards: tuple) -> tuple[list[Event], list[tuple]]:
+        """``model = SegNet(encoder, n)`` (or ``return SegNet(encoder, n)``) after a BN freeze of
+        ``encoder`` in this body, ``SegNet`` a project ``nn.Module`` whose ``__init__`` stores
+        ``self.encoder = encoder``: the frozen layers are now ``model.encoder``, which
+        ``model.train()`` switches back (``Module.train`` recurses into every child). The freeze,
+        again under the new name (the returned object's is bound by the caller, ``_returned_binding``),
+        and the renames, (old key, old text, new key, new text) for each module handed in."""
+        if isinstance(call.func, ast.Attribute) and call.func.attr == "__init__" or init.cls is None \
+                or not self._module_class(init.cls, module):
+            return [], []
+        if isinstance(module.parent(call), ast.Return) and scope is not None:
+            tkey, ttext = (RETURNED,), RETURNED
+        else:
+            target = _assigned_target(call, module)
+            if target is None:
+                return [], []
+            tkey, ttext = arg_key(target)
+            if not tkey or not ttext:
+                return [], []
+        assigned = [t.attr for n in astwalk.walk(init.node) for t in _binding_targets(n)
+                    if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self"]
+        _self, passed = call_arguments(init, call)
+        out: list[Event] = []
+        renames: list[tuple] = []
+        for attr, name in _self_attributes_from_names(init.node):
+            arg = passed.get(name)
+            if assigned.count(attr) != 1 or not isinstance(arg, (ast.Name, ast.Attribute, ast.Call)):
+                continue
+            akey, atext = ((NEW,), NEW) if isinstance(arg, ast.Call) else arg_key(arg)
+            if not akey or not atext or akey == tkey:
+                continue
+            if not isinstance(arg, ast.Call):
+                renames.append((akey, atext, tkey + (attr,), ttext + "." + attr))
+            for ev in events:
+                if ev.kind == "bnfreeze" and ev.key and ev.key[:len(akey)] == akey \
+                        and (ev.text == atext or ev.text.startswith(atext + ".")) \
+                        and (not isinstance(arg, ast.Call) or ev.sites[0][1] is arg):
+                    out.append(replace(ev, key=tkey + (attr,) + ev.key[len(akey):],
+                                       text=ttext + "." + attr + ev.text[len(atext):], loops=loops,
+                                       guards=tuple(dict.fromkeys(ev.guards + guards))))
+        return out, renames
+
+    def _module_class(self, cls: ast.ClassDef, module: Module, depth: int = 0) -> bool:
+        """An ``nn.Module`` subclass: directly, or through project base classes of the import
+        component (by the names in the ``class`` statements)."""
+        if self._classes_named is None:
+            self._classes_named = {}
+            for m in self.project.modules:
+                for c in m.classes:
+                    self._classes_named.setdefault(c.name, []).append((c, m))
+        component = self.project.import_component(module)
+        for b in cls.bases:
+            d = dotted(b) or ""
+            if (module.qualname(b) or "") == "torch.nn.Module" or d in ("nn.Module", "torch.nn.Module"):
+                return True
+            name = d.rsplit(".", 1)[-1]
+            if name and depth < 3 and any(c is not cls and id(m) in component and self._module_class(c, m, depth + 1)
+                                          for c, m in self._classes_named.get(name, ())):
+                return True
+        return False
+
     # --- summaries ------------------------------------------------------------------------------
     def summary(self, fn: FuncNode) -> list[Event]:
         k = id(fn)
@@ -1339,7 +1428,7 @@ class Flow:
         events: list[Event] = []
         seen: set = set()
 
-        def add(ev: Event) -> None:
+        def add(ev: Event, depth: int = 0) -> None:
             # One event per (kind, object, call site here, loops, guards): a callee reached through
             # several candidates, or one whose own callees repeat a switch, adds nothing new but
             # would fill the summary up to MAX_EVENTS and push out the events that come later.
@@ -1347,6 +1436,15 @@ class Flow:
             if sig not in seen:
                 seen.add(sig)
                 events.append(replace(ev, exits=tuple(exits) + ev.exits) if exits else ev)
+                if wrapped and depth < 2 and ev.kind in ("bnfreeze", "bnfreeze?", "eval") and ev.key and not ev.fresh:
+                    # the freeze applied again (or eval()) through the old name of a module wrapped
+                    # since (``set_bn_eval(encoder)`` after ``model.train()``): it also holds for
+                    # ``model.encoder`` (it may restore, never accuse)
+                    for akey, atext, tkey, ttext in wrapped:
+                        if ev.key[:len(akey)] == akey and (ev.text == atext or ev.text.startswith(atext + ".")):
+                            add(replace(ev, kind="bnfreeze?", key=tkey + ev.key[len(akey):],
+                                        text=ttext + ev.text[len(atext):]), depth + 1)
+        wrapped: list = []  # (key, text) of a frozen module -> (key, text) of the wrapper's attribute holding it
         exits: list = []  # the returns walked so far: they may skip every event after them
         names: list = []  # [aliases, local names], computed at the first key asked for: most bodies
         # produce no event and bind no callee, and these two walks were most of the cost
@@ -1414,6 +1512,11 @@ class Flow:
             if kind == "eval":
                 return
             cands, unique = self.resolve(module, call, scope)
+            if unique and kind is None and cands[0].name == "__init__" and any(e.kind == "bnfreeze" and e.text for e in events):
+                found, renames = self._wrapped_freezes(module, call, cands[0], events, arg_key, scope, loops, guards)
+                wrapped.extend(renames)
+                for ev in found:
+                    add(ev)
             if unique and kind is not None and self._foreign_plain_method(module, call, scope, cands[0]):
                 # ``controller.train()`` on a module handed in, resolved by name to the ``train(self)``
                 # of a plain trainer class it is not built from: the Module switch (recorded above);
@@ -1448,6 +1551,7 @@ class Flow:
                     bound.update(self._attribute_bindings(fi, receiver.id, scope if scope is not None else module.tree, arg_key))
                 bound.update(_returned_binding(fi, call, module, arg_key))
                 constants = _constant_arguments(fi, call)
+                constants.update(self._option_default_arguments(fi, call, module, scope, sub, constants))
                 if params and not rebound:
                     rebound.append(_assigned_names(body))
                 forwarded = _forwarded_parameters(fi, call, params, rebound[0]) if params else {}
@@ -1893,13 +1997,44 @@ def _add_callers(sites, fns: set[int], mods: set[int], todo: list[int]) -> None:
 
 
 def _bound_at(defs: list[FunctionInfo], call: ast.Call, scope: Optional[FuncNode]) -> list[FunctionInfo]:
-    """The one of a module's same-named functions that a call runs: at module level the last
-    ``def`` above the call (a notebook that redefines ``evaluate`` in a later cell), else the first."""
-    if scope is None and len(defs) > 1:
-        above = [fi for fi in defs if fi.node.lineno < call.lineno and fi.module.scope_of(fi.node) is None]
-        if above:
-            return [max(above, key=lambda fi: fi.node.lineno)]
-    return defs[:1]
+    """The one of a module's same-named functions that a call runs, as Python looks the name up
+    when the call runs: at module level the last ``def`` above the call (a notebook or script that
+    redefines ``evaluate`` further down: the later one has not run yet). In a function body, a
+    ``def`` of that function or of one around it (the last one above the call there), else a
+    module-level one: the one bound where the module calls the enclosing function when all those
+    calls agree (a notebook cell calling it before the redefinition), else the last one (a script's
+    ``main()`` runs after every ``def``). The first one when none of this applies."""
+    if len(defs) <= 1:
+        return defs[:1]
+    module = defs[0].module
+
+    def last_above(cands: list[FunctionInfo], at: ast.AST) -> Optional[FunctionInfo]:
+        above = [fi for fi in cands if fi.node.lineno < at.lineno]
+        return max(above, key=lambda fi: fi.node.lineno) if above else None
+
+    top = [fi for fi in defs if module.scope_of(fi.node) is None]
+    if scope is None:
+        found = last_above(top, call)
+        return [found] if found is not None else defs[:1]
+    outer: Optional[ast.AST] = scope
+    while outer is not None:
+        local = [fi for fi in defs if fi.node is not outer and module.scope_of(fi.node) is outer]
+        if local:
+            return [last_above(local, call) or max(local, key=lambda fi: fi.node.lineno)]
+        if module.scope_of(outer) is None:
+            break
+        outer = module.scope_of(outer)
+    if not top:
+        return defs[:1]
+    name = getattr(outer, "name", None)
+    bound = {id(b.node): b for b in (last_above(top, c.node) for c in module.calls
+                                     if c.scope is None and c.name == name and isinstance(c.node.func, ast.Name))
+             if b is not None} if outer is not None and module.scope_of(outer) is None else {}
+    if len(bound) == 1:
+        return list(bound.values())
+    if any(module.parent(fi.node) is not module.tree for fi in top):
+        return defs[:1]  # a def under ``if`` / ``try``: which one runs is decided at run time
+    return [max(top, key=lambda fi: fi.node.lineno)]
 
 
 def mode_parameter(fn: ast.FunctionDef) -> Optional[str]:
@@ -2020,22 +2155,30 @@ def _stored_arguments(init: FunctionInfo, bound: dict[str, tuple[Key, str]]) -> 
 
 
 def _constructed_binding(call: ast.Call, module: Module, arg_key) -> dict[str, tuple[Key, str]]:
-    """``net = Net(...)``: the ``self`` of ``Net.__init__`` -> ``net``."""
+    """``net = Net(...)``: the ``self`` of ``Net.__init__`` -> ``net``; ``Wrapper(Net(...))``: the
+    unnamed new object (``NEW``), which only the wrapper's constructor call names (``_wrapped_freezes``)."""
     target = _assigned_target(call, module)
     if target is None:
-        return {}
+        parent = module.parent(call)
+        if isinstance(parent, ast.keyword):
+            parent = module.parent(parent)
+        return {"self": ((NEW,), NEW)} if isinstance(parent, ast.Call) and parent.func is not call else {}
     key, text = arg_key(target)
     return {"self": (key, text)} if key is not None and text else {}
 
 
 def _returned_binding(fi: FunctionInfo, call: ast.Call, module: Module, arg_key) -> dict[str, tuple[Key, str]]:
-    """``net = load_pretrained()`` where the callee ends with ``return model``: "%model" -> ``net``."""
+    """``net = load_pretrained()`` where the callee ends with ``return model``: "%model" -> ``net``
+    (and ``RETURNED``, the object of a ``return Wrapper(...)``, -> ``net``)."""
     target = _assigned_target(call, module)
-    returned = _returned_names(fi.node) if target is not None else ()
-    if len(returned) != 1:
+    if target is None:
         return {}
+    out = {RETURNED: arg_key(target)}
+    returned = _returned_names(fi.node)
+    if len(returned) != 1:
+        return out
     name, bound = next(iter(returned)), arg_key(target)
-    return {"%" + name: bound, "%%" + name: bound}  # a module built there and returned: the caller's now
+    return {**out, "%" + name: bound, "%%" + name: bound}  # a module built there and returned: the caller's now
 
 
 def _narrow_by_import(module: Module, name: str, cands: list[FunctionInfo],
@@ -2156,6 +2299,20 @@ def _binding_targets(n: ast.AST) -> list[ast.AST]:
     return []
 
 
+@per_node
+def bindings_by_name(owner: ast.AST) -> dict[str, list[tuple[ast.AST, ast.AST]]]:
+    """Name -> the (binding node, target) pairs in ``owner``'s body (nested definitions included)
+    whose target mentions the name (``x = ...``, ``x.attr = ...``, ``for i, x in ...``), in walk
+    order. One walk per scope: asked once per ``x.train()`` call, a walk each time was quadratic."""
+    out: dict[str, list[tuple[ast.AST, ast.AST]]] = {}
+    for st in owner.body:
+        for n in astwalk.walk(st):
+            for t in _binding_targets(n):
+                for name in dict.fromkeys(x.id for x in astwalk.walk(t) if isinstance(x, ast.Name)):
+                    out.setdefault(name, []).append((n, t))
+    return out
+
+
 def _assigned_names(body: Sequence[ast.stmt]) -> frozenset:
     """Names a function body binds itself (not ``global``/``nonlocal`` ones)."""
     names, declared = set(), set()
@@ -2245,6 +2402,7 @@ def _exits(body: Sequence[ast.stmt]) -> bool:
 
 
 _UNDECIDED = object()
+_GUARD_NAMES = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _constant_arguments(fi: FunctionInfo, call: ast.Call) -> dict[str, object]:
@@ -2505,8 +2663,60 @@ def conflicting(a: tuple[tuple[str, bool], ...], b: tuple[tuple[str, bool], ...]
     """Can two events not run in the same iteration (one under ``if C``, the other under ``not C``)?
     A test that holds implies each operand of its ``and`` (``if n == k and phase == "train":``
     contradicts ``else`` of ``if phase == "train":``); one that fails, each operand of its ``or``."""
-    pol = dict(_implied_guards(a))
-    return any(t in pol and pol[t] != p for t, p in _implied_guards(b))
+    implied_a, implied_b = _implied_guards(a), _implied_guards(b)
+    pol = dict(implied_a)
+    if any(t in pol and pol[t] != p for t, p in implied_b):
+        return True
+    return _exclusive_values(implied_a, implied_b)
+
+
+def _exclusive_values(a: tuple[tuple[str, bool], ...], b: tuple[tuple[str, bool], ...]) -> bool:
+    """``phase == "source_train"`` holding in one, ``phase == "target_val"`` (or ``phase in ("val",
+    "test")``, or ``phase != "source_train"`` failing) in the other: one expression cannot equal two
+    different constants in the same pass."""
+    held = _held_values(a)
+    if not held:
+        return False
+    return any(k in held and not (held[k] & vals) for k, vals in _held_values(b).items())
+
+
+def _held_values(guards: tuple[tuple[str, bool], ...]) -> dict[str, frozenset]:
+    out: dict[str, frozenset] = {}
+    for test, pol in guards:
+        got = _equality_values(test) if pol else None
+        if got is not None:
+            key, vals = got
+            out[key] = out[key] & vals if key in out else vals
+    return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _equality_values(test: str) -> Optional[tuple[str, frozenset]]:
+    """(tested expression, the constants it equals) for a holding ``x == c`` / ``c == x`` /
+    ``x in (c1, c2)``; a test tagged with its call (``phase == "val"@123``) keeps the tag on the
+    expression, so that only tests seen through the same call compare."""
+    if "==" not in test and " in " not in test:
+        return None
+    tag = ""
+    head, sep, tail = test.rpartition("@")
+    if sep and tail.isdigit():
+        test, tag = head, sep + tail
+    node = _parsed_test(test)
+    if not (isinstance(node, ast.Compare) and len(node.ops) == 1):
+        return None
+    left, right, op = node.left, node.comparators[0], node.ops[0]
+    try:
+        if isinstance(op, ast.Eq):
+            if isinstance(left, ast.Constant) and not isinstance(right, ast.Constant):
+                left, right = right, left
+            if isinstance(right, ast.Constant) and not isinstance(left, ast.Constant):
+                return ast.unparse(left) + tag, frozenset([right.value])
+        elif isinstance(op, ast.In) and isinstance(right, (ast.Tuple, ast.List, ast.Set)) and right.elts \
+                and all(isinstance(e, ast.Constant) for e in right.elts) and not isinstance(left, ast.Constant):
+            return ast.unparse(left) + tag, frozenset(e.value for e in right.elts)  # type: ignore[attr-defined]
+    except TypeError:  # an unhashable constant
+        return None
+    return None
 
 
 def _implied_guards(guards: tuple[tuple[str, bool], ...]) -> tuple[tuple[str, bool], ...]:

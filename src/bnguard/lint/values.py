@@ -1103,6 +1103,60 @@ class _Resolver:
                 return UNKNOWN
         return out
 
+    def command_line_default(self, e: ast.AST, m: Module, scope) -> Optional[tuple]:
+        """``(value,)``: what ``args.flag`` holds in a run that does not pass the option, when that
+        is decided: ``args`` is the result of a ``parse_args()`` (directly, or a parameter every call
+        site passes one), nothing in the program stores ``flag`` on an object or writes the parsed
+        arguments dynamically, and the declarations fix the default (``option_default``). None
+        otherwise. Unlike ``values``, this is the value of the configuration the program ships,
+        not every value a command line could produce."""
+        if not isinstance(e, ast.Attribute) or self.program_attr_stores(e.attr, m):
+            return None
+        component = self.project.import_component(m)
+        if component & _dynamic_option_writers(self.project):
+            return None
+        if not self._parsed_receiver(e.value, m, scope, 0):
+            return None
+        return option_default(self.project, e.attr, component)
+
+    def _parsed_receiver(self, expr: ast.AST, m: Module, scope, depth: int) -> bool:
+        """Is ``expr`` the namespace a ``parser.parse_args()`` / ``parse_known_args()[0]`` call
+        returns (no ``namespace=`` of the caller's own), through single assignments and parameters
+        that every call site passes one?"""
+        if depth > 4:
+            return False
+        if isinstance(expr, ast.Subscript) and isinstance(expr.slice, ast.Constant) and expr.slice.value == 0:
+            expr = expr.value
+            if not (isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute)
+                    and expr.func.attr == "parse_known_args"):
+                return False
+        if isinstance(expr, ast.Call):
+            return isinstance(expr.func, ast.Attribute) and expr.func.attr in _PARSE_CALLS \
+                and len(expr.args) <= 1 and all(kw.arg == "args" for kw in expr.keywords)
+        if not isinstance(expr, ast.Name):
+            return False
+        found = self.binding_of(expr.id, m, scope)
+        if found is None or len(found[0]) != 1:
+            return False
+        b = found[0][0]
+        if b.kind == "expr" and b.expr is not None:
+            return self._parsed_receiver(b.expr, m, found[1], depth + 1)
+        if b.kind != "param":
+            return False
+        func = b.func
+        info = self._func_by_node.get(id(func))
+        spec = _param_spec(func, expr.id) if info is not None else None
+        if spec is None:
+            return False
+        sites = list(self._call_sites(info, info.cls is not None))
+        if not sites:
+            return False
+        for call, cm, offset, _partial in sites:
+            arg = _argument(call, expr.id, spec[0], offset)
+            if arg is None or arg is _OPAQUE or not self._parsed_receiver(arg, cm, cm.scope_of(call), depth + 1):
+                return False
+        return True
+
     def _options_receiver(self, expr: ast.AST, m: Module, scope, depth: int) -> bool:
         """``_is_options_receiver``, or a parameter that every call site in the project passes
         one (``Model(config)`` called as ``Model(opts)`` with ``opts = parser.parse_args()``)."""
@@ -1329,7 +1383,9 @@ class _Resolver:
                         continue
                 if is_method:
                     yield site.node, site.module, 1, False
-                elif _module_attribute(f, site.module):
+                elif _module_attribute(f, site.module) and self.project.attribute_may_name(site.module, f, info.module):
+                    # ``net.inference(...)`` runs the ``inference`` of the ``net.py`` its import names
+                    # (the one beside the caller), not another experiment's ``net.py``
                     yield site.node, site.module, 0, False
             elif isinstance(f, ast.Name) and not is_method:
                 if site.module is not info.module and _defines_function(site.module, name):
@@ -1471,6 +1527,8 @@ class CommandLineOption:
     module: Module
     default: Optional[ast.AST]
     closed: Optional[frozenset]
+    action: Optional[str] = None  # argparse action ("store_true", "?" when not a literal); "set_defaults"; "absl"
+    node: Optional[ast.Call] = None
 
 
 _OPTION_NAMES = frozenset({"args", "opt", "opts", "options", "arguments", "flags", "FLAGS", "cmd_args", "cli_args"})
@@ -1505,7 +1563,7 @@ def _collect_options(project: Project) -> dict[str, list[CommandLineOption]]:
                 if node.args or any(kw.arg is None for kw in node.keywords):
                     return {}
                 for kw in node.keywords:  # a new default, unchecked against the choices
-                    out[kw.arg].append(CommandLineOption(kw.arg, m, kw.value, frozenset()))
+                    out[kw.arg].append(CommandLineOption(kw.arg, m, kw.value, frozenset(), "set_defaults", node))
                 continue
             else:
                 continue
@@ -1540,7 +1598,84 @@ def _argparse_option(node: ast.Call, m: Module) -> Optional[CommandLineOption]:
             closed = frozenset([action == "store_true"])
             if default is None:
                 closed |= {action != "store_true"}
-    return CommandLineOption(dest, m, default, closed)
+    return CommandLineOption(dest, m, default, closed, action or "store", node)
+
+
+_ARGPARSE_ACTION_DEFAULTS = {"store_true": False, "store_false": True, "store": None}
+
+
+def option_default(project: Project, dest: str, component: Optional[frozenset] = None) -> Optional[tuple]:
+    """``(value,)``: the value argparse stores for ``dest`` when the command line does not pass it;
+    None when the declarations do not decide it. argparse gives a destination the default of its
+    FIRST added action (``--flag`` ``store_true`` then ``--no-flag`` ``store_false`` with the same
+    ``dest``: False), unless ``parser.set_defaults(dest=...)`` overrides it. Only one scope's
+    ``add_argument`` calls count (several parsers, or declarations spread over functions whose call
+    order is not read here, leave it undecided), with literal defaults. ``component``: the ids of
+    the program's modules (``Project.import_component``); other scripts' declarations do not count."""
+    decls = command_line_options(project).get(dest)
+    if decls and component is not None:
+        decls = [d for d in decls if id(d.module) in component]
+    if not decls:
+        return None
+    first = decls[0]
+    if any(d.node is None or d.module is not first.module or d.action == "absl" for d in decls):
+        return None
+    if len({id(first.module.scope_of(d.node)) for d in decls}) != 1:
+        return None
+    adds = sorted((d for d in decls if d.action != "set_defaults"), key=lambda d: (d.node.lineno, d.node.col_offset))
+    overrides = [d for d in decls if d.action == "set_defaults"]
+    if not adds:
+        return None
+    if overrides:
+        values = {repr(d.default.value) if isinstance(d.default, ast.Constant) else None for d in overrides}
+        if None in values or len(values) != 1 or any(d.default is not None for d in adds):
+            return None
+        return (overrides[0].default.value,)  # type: ignore[union-attr]
+    head = adds[0]
+    if head.default is not None:
+        return (head.default.value,) if isinstance(head.default, ast.Constant) else None
+    if head.action not in _ARGPARSE_ACTION_DEFAULTS:
+        return None
+    return (_ARGPARSE_ACTION_DEFAULTS[head.action],)
+
+
+def _dynamic_option_writers(project: Project) -> frozenset:
+    """Ids of the modules that write a parsed-arguments object by computed names (``setattr(args, k,
+    v)``, ``vars(args).update(cfg)``, ``args.__dict__.update(...)``: a config file merged over the
+    command line): in their programs no option's default is known to survive."""
+    return project.fact("values.dynamic_option_writers", _dynamic_option_writes)
+
+
+def _dynamic_option_writes(project: Project) -> frozenset:
+    def options_object(e: ast.AST) -> bool:
+        return _is_options_receiver(e, m, project)
+
+    out = set()
+    for m in project.modules:
+        if not (m.mentions("setattr") or m.mentions("__dict__") or m.mentions("vars(")):
+            continue
+        for c in m.calls:
+            node, f = c.node, c.node.func
+            if isinstance(f, ast.Name) and f.id == "setattr" and len(node.args) >= 2 \
+                    and not isinstance(node.args[1], ast.Constant) and options_object(node.args[0]):
+                out.add(id(m))
+            if isinstance(f, ast.Attribute) and f.attr in _DICT_WRITERS:
+                owner = f.value
+                if isinstance(owner, ast.Attribute) and owner.attr == "__dict__" and options_object(owner.value):
+                    out.add(id(m))
+                if isinstance(owner, ast.Call) and isinstance(owner.func, ast.Name) and owner.func.id == "vars" \
+                        and owner.args and options_object(owner.args[0]):
+                    out.add(id(m))
+        for node in m.nodes_of_kind.get(ast.Assign, ()):
+            for t in node.targets:
+                if isinstance(t, ast.Subscript):
+                    owner = t.value
+                    if isinstance(owner, ast.Attribute) and owner.attr == "__dict__" and options_object(owner.value):
+                        out.add(id(m))
+                    if isinstance(owner, ast.Call) and isinstance(owner.func, ast.Name) and owner.func.id == "vars" \
+                            and owner.args and options_object(owner.args[0]):
+                        out.add(id(m))
+    return frozenset(out)
 
 
 def _absl_option(node: ast.Call, m: Module, name: str) -> Optional[CommandLineOption]:
@@ -1555,7 +1690,7 @@ def _absl_option(node: ast.Call, m: Module, name: str) -> Optional[CommandLineOp
         closed = _constant_set(arg(2, "enum_values"))
     elif name in ("DEFINE_bool", "DEFINE_boolean"):
         closed = frozenset([True, False])
-    return CommandLineOption(dest.value, m, arg(1, "default"), closed)
+    return CommandLineOption(dest.value, m, arg(1, "default"), closed, "absl", node)
 
 
 def _is_options_receiver(expr: ast.AST, m: Module, project: Project) -> bool:

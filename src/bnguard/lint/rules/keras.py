@@ -849,7 +849,10 @@ for x, y in dataset:
         loss = loss_fn(y, model(x, training=True))
 """,
         not_flagged="""
-- models without BN (or whose BN content is not visible in the project, e.g. `load_model(path)`);
+- models without BN (or whose BN content is not visible in the project, e.g. `load_model(path)`),
+  judged by what reaches the step: a loop's model parameter by what its call sites pass, a name by
+  its binding before the call (a notebook cell rebinding `model` to a BN network trained with
+  `fit()` later does not change what an earlier `train_loop(model)` was given);
 - models whose call signature defaults `training` to a true value, and models whose own `call()`
   runs every BN sublayer with a literal `training=True` (`self.bn(x, training=True)`), and
   functional models whose BN part is bound with a literal `training=True` when the graph is built
@@ -2868,6 +2871,21 @@ _EVAL_WORDS = frozenset({"eval", "evaluate", "evaluation", "val", "valid", "vali
 # Generic entry points of an object (``evaluator(model)``, ``validator.run(model)``): the class
 # name says what they do.
 _DISPATCH_METHODS = frozenset({"__call__", "run", "compute", "execute"})
+# Pseudo-labelling is the trained teacher's inference (``pseudo_label``, ``make_pseudo_targets``,
+# ``PseudoLabel``): the words of a function that labels data with a model it does not train there.
+_PSEUDO_WORDS = frozenset({"pseudo", "pseudolabel", "pseudolabels", "pseudolabeling", "pseudolabelling"})
+_LABEL_WORDS = frozenset({"label", "labels", "labeling", "labelling", "labeled", "labelled", "labeler", "labeller",
+                          "target", "targets", "gt", "annotate", "annotation", "annotations"})
+
+
+def _names_evaluation(words: set) -> bool:
+    """Do these identifier words name an evaluation (``val_step``, ``predict``) or a pseudo-labelling
+    pass (``pseudo_label``, ``generate_pseudo_targets``, ``pseudolabel``)?"""
+    if words & _EVAL_WORDS:
+        return True
+    return "pseudo" in words and bool(words & _LABEL_WORDS) or bool(words & (_PSEUDO_WORDS - {"pseudo"}))
+
+
 _EVALUATOR_CLASS_WORDS = (_EVAL_WORDS - {"test", "testing"}) | {"evaluator", "validator", "tester", "predictor",
                                                                 "inferencer"}
 # ... and words that make it a training function after all (``train_and_evaluate``, ``fit_predict``).
@@ -3010,7 +3028,8 @@ class TrainingTrueInEvaluation(Rule):
 Finds a call of a model that contains trainable BatchNormalization with a literal (or always true)
 `training=True` where the model is evaluated, not trained:
 - in a function named for evaluation (`val_step`, `test_step`, `evaluate`, `validate`, `predict`,
-  `mc_predict`, `inference`...; a `test_step` / `predict_step` override calling `self(x,
+  `mc_predict`, `inference`...; a pseudo-labelling pass, `pseudo_label`, `make_pseudo_targets`: the
+  trained teacher's inference on the unlabelled pool; a `test_step` / `predict_step` override calling `self(x,
   training=True)`; the `__call__` / `run` / `compute` method of a class named for evaluation,
   `Evaluator`, `Validator`, called as `evaluator(model)`) that computes no gradient and applies no
   update (no `tape.gradient`, `apply_gradients`, `minimize`, `fit`, `train_on_batch`, `backward`,
@@ -3080,6 +3099,15 @@ with its ImageNet weights), and the module never trains it, reads its variables,
 sets it `trainable = False`: each step assigns the batch statistics of the generated and target
 images into its pretrained moving mean/variance (measured with Keras 3.15; with `trainable = False`
 Keras runs its BN in inference mode and the statistics are kept). Reported once per network and step.
+Also a call of a project helper whose mode parameter defaults to True and reaches a model call
+(`def compute_loss(model, x, y, training=True): logits = model(x, training=training)`, a trainer's
+`_forward(self, x, train_mode=True)`; also through a helper handing a default-True flag of its own
+on), shared by the training step and the evaluation, from an evaluation context as above (a function
+named for evaluation that does not train, a callback method, a serving signature), in any module of
+the program, that leaves the flag out (or passes True): the default reaches the model, so every
+evaluated batch runs BN in training mode (measured with Keras 3.15: the moving mean changes during
+the evaluation loop; with `training=False` passed it does not). The model is the one the evaluation
+passes (a BN model by its own call sites).
 Also a BatchNormalization subclass whose `call` gives its parent a `training` built only from a
 freeze switch set at construction (`super().call(x, training=not self.freeze)`, keras-resnet
 before its PR #47; `freeze`/`frozen`/`fix`/`trainable` attributes) and never from the mode Keras
@@ -3153,6 +3181,10 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
   a model built in the same function and not trained or loaded before the call, module-level code
   before anything trains, a `call` that passes every sublayer an explicit mode of its own
   (`self.backbone(x, training=False)`), and GAN generators/discriminators sampled as they train;
+- for a helper defaulting its flag to True: evaluation calls that pass it False (by keyword or
+  position) or a flag of their own, a model without BN handed in, a helper inside a layer / model
+  class or one that trains or builds a graph, callers inside training (named for it, in a tape, a
+  step loop), and recalibration / GAN names;
 - for a functional graph with BN wired to training=True: a builder whose flag some call sets False
   (one model per mode, the TF1 habit), GAN and adaptation names, a comment saying the batch
   statistics are wanted, `predict`/`evaluate` and calls passing `training` (Keras 3 replaces the
@@ -3172,10 +3204,15 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
     )
 
     def check(self, module: Module, project: Project) -> Iterable[Finding]:
-        if not kf.uses_keras(module) or _unit_test_module(module) or not _eager_keras(module):
+        if _unit_test_module(module) or not _eager_keras(module):
             return
         path_parts = re.split(r"[/\\.]", project.relative_path(module))
         if mentions_deliberate_batch_stats(path_parts) and not _only_tta(path_parts):
+            return
+        if not kf.uses_keras(module):
+            # an evaluation module of a Keras project need not import Keras: it calls the project's helpers
+            if _training_default_helpers(project):
+                yield from self._helper_default_in_evaluation(module, project, kf.frozen_names(project, module))
             return
         path_tta = _only_tta(path_parts)  # a `tta.py`: adaptation or augmentation, decided per function
         frozen = kf.frozen_names(project, module)  # this program's frozen objects, not another script's
@@ -3272,9 +3309,84 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
                 "batch statistics and assign them into their moving mean/variance, so the evaluated data leaks "
                 f"into the statistics the trained model keeps; {advice}"), fix=fix)
         yield from self._implicit_training_default(module, project, frozen)
+        yield from self._helper_default_in_evaluation(module, project, frozen)
         yield from self._baked_training_true(module, project, frozen)
         yield from self._bn_subclass_forces_training(module, project)
         yield from self._phase_string_as_training(module, project, frozen)
+
+    def _helper_default_in_evaluation(self, module: Module, project: Project,
+                                      frozen: frozenset) -> Iterable[Finding]:
+        """A project helper whose mode parameter defaults to True and is passed to a model call
+        (``def compute_loss(model, x, y, training=True): logits = model(x, training=training)``),
+        shared by the training step and the evaluation, and called from an evaluation context (a
+        function named for evaluation that neither trains nor is called from a training step, a
+        callback method, a serving signature) without overriding the flag: the default True
+        reaches the model, so its BatchNormalization layers normalize with the batch statistics
+        and assign the evaluated data into their moving mean/variance. Followed through helpers
+        handing the flag (and the model) on with a True default of their own, across modules."""
+        helpers = _training_default_helpers(project)
+        if not helpers:
+            return
+        for c, entries in _helper_sites(module, project, helpers):
+            smod = c.module
+            if c.scope is None or isinstance(c.scope, ast.Lambda):
+                continue
+            if smod is not module:  # a module the rule's own gates have not looked at
+                parts = re.split(r"[/\\.]", project.relative_path(smod))
+                if _unit_test_module(smod) or not _eager_keras(smod) or mentions_deliberate_batch_stats(parts):
+                    continue
+                frozen = kf.frozen_names(project, smod)
+            for hmod, fn, param, model_call, cmod, mmod, model in entries:
+                if (smod is not module and cmod is not module) or not _may_call(project, hmod, fn, c):
+                    continue
+                method_call = isinstance(c.node.func, ast.Attribute)
+                arg, explicit = kf.argument_for(c.node, fn, param, is_method_call=method_call)
+                if arg is None or explicit and not (isinstance(arg, ast.Constant) and arg.value is True
+                                                    or kf.always_true(smod, project, arg)):
+                    continue  # training=False (or a flag of the caller's) given: the default is not used
+                if isinstance(model, ast.Name) and mmod is hmod and kf._param_index(fn, model.id)[2]:
+                    marg, mexplicit = kf.argument_for(c.node, fn, model.id, is_method_call=method_call)
+                    if marg is None or not mexplicit:
+                        continue
+                    mmod_here, mexpr = smod, marg
+                else:
+                    mmod_here, mexpr = mmod, model
+                if not isinstance(mexpr, (ast.Name, ast.Attribute)):
+                    continue
+                obj = dotted(mexpr) or ast.unparse(mexpr)
+                if obj.rsplit(".", 1)[-1] in frozen or (dotted(model) or "").rsplit(".", 1)[-1] in frozen:
+                    continue
+                context = self._evaluation_context(smod, project, c.node, c.scope)
+                if context is None:
+                    continue
+                kind, ctx = context
+                names = [fn.name, ctx.name, obj.rsplit(".", 1)[-1]]
+                if mentions_deliberate_batch_stats(names) or any(_RECALIBRATION.search(n) for n in names) \
+                        or any(set(identifier_words(n)) & _GAN_MODEL_WORDS for n in names):
+                    continue
+                if self._deliberate(smod, c.node, ctx) or _model_copied_in(smod, ctx, mexpr):
+                    continue
+                if mmod_here is smod:
+                    if not self._bn_model(smod, project, c.node, mexpr, kind) \
+                            or _bn_layers_frozen_before(smod, project, c.node, c.scope, mexpr):
+                        continue
+                elif not kf.is_bn_model(mmod_here, project, mexpr):
+                    continue
+                shown = ast.unparse(c.node.func)
+                where = f"`{ctx.name}`, which evaluates (no gradient, no update)" if kind == "eval" else \
+                    f"`{_owner_name(smod, ctx)}.{ctx.name}`, a method of a Keras callback" if kind == "callback" \
+                    else f"`{ctx.name}`, which runs between fit()'s steps or serves the model"
+                given = "without `" + param + "`" if not explicit else f"with {param}={ast.unparse(arg)}"
+                fix = _append_keyword_fix(smod, c.node, f"{param}=False") if not explicit else (
+                    _replace_fix(smod, arg, "False", f"evaluate with {param}=False")
+                    if isinstance(arg, ast.Constant) else None)
+                yield self.finding(smod, c.node, (
+                    f"`{shown}` is called {given} in {where}: its `{param}` defaults to True and reaches "
+                    f"`{ast.unparse(model_call.func)}(..., training=...)` ({project.relative_path(cmod)}, "
+                    f"{cmod.line_ref(model_call.lineno)}), so `{obj}`'s BatchNormalization layers normalize with the "
+                    "batch statistics and assign them into their moving mean/variance: the evaluated data leaks into "
+                    f"the statistics the trained model keeps; pass {param}=False"), fix=fix)
+                break
 
     def _phase_string_as_training(self, module: Module, project: Project, frozen: frozenset) -> Iterable[Finding]:
         """``model(x, training=phase)`` where ``phase`` can be a string naming an evaluation phase
@@ -3527,7 +3639,7 @@ preds = [model(x_holdout, training=False) for _ in range(20)]
             kind, fn = "callback", chain[-1]
         else:
             for f, w in zip(chain, words):
-                if w & _EVAL_WORDS:
+                if _names_evaluation(w):
                     kind, fn = "eval", f
                     break
             else:
@@ -3742,6 +3854,96 @@ def _enclosing_tape_names(module: Module, call: ast.Call, scope: FuncNode) -> Op
                         return None
                     tapes.add(item.optional_vars.id)
     return tapes
+
+
+def _helper_sites(module: Module, project: Project, helpers: dict) -> Iterator[tuple]:
+    """(call site, helper entries it may run) judged while checking ``module``: its own calls of
+    the helpers when it mentions "training" (the rule's trigger), and the calls made in modules that
+    do not (an ``evaluate.py`` importing ``compute_loss``; the trigger keeps the rule from checking
+    them) of the helpers whose model call sits in ``module`` (which mentions it). Each site is
+    judged once, whatever modules the pre-filter lets the rule check."""
+    if "training" in module.unit.text:
+        for c in module.calls:
+            entries = helpers.get(c.name or "")
+            if entries:
+                yield c, entries
+    for name, entries in helpers.items():
+        if not any(e[4] is module for e in entries):
+            continue
+        for c in project.call_sites(name):
+            if c.module is not module and "training" not in c.module.unit.text:
+                yield c, entries
+
+
+def _training_default_helpers(project: Project) -> dict:
+    """Project functions whose mode parameter defaults to True and reaches a model call:
+    ``def compute_loss(model, x, y, training=True): logits = model(x, training=training)`` (the
+    parameter never rebound, the model a name or attribute, not a Keras ``call``/``build``, not in
+    a layer class, the helper neither training nor building a graph), and functions handing such a
+    flag of their own (True by default) on to one (two levels). By name: [(module, function,
+    parameter, model call, its module, module of the model expression, model expression)], the model expression
+    mapped to the outermost helper's parameter when it is handed on."""
+    def compute(p: Project) -> dict:
+        out: dict = {}
+        for m in p.modules:
+            if not m.mentions("training") or not kf.uses_keras(m):
+                continue
+            for c in m.calls:
+                expr = kf.kwarg(c.node, "training")
+                fn = c.scope
+                if not isinstance(expr, ast.Name) or not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    continue
+                entry = _default_true_flag(m, fn, expr.id)
+                target = kf.model_expr(c.node)
+                if entry is None or not isinstance(target, (ast.Name, ast.Attribute)) or dotted(target) == "self":
+                    continue
+                out.setdefault(fn.name, []).append((m, fn, expr.id, c.node, m, m, target))
+        for _ in range(2):  # helpers handing their own default-True flag on
+            added = False
+            for name, entries in list(out.items()):
+                for hmod, fn, param, model_call, cmod, mmod, model in list(entries):
+                    for site in p.call_sites(name):
+                        g = site.scope
+                        if not isinstance(g, (ast.FunctionDef, ast.AsyncFunctionDef)) \
+                                or not _may_call(p, hmod, fn, site):
+                            continue
+                        method_call = isinstance(site.node.func, ast.Attribute)
+                        arg, explicit = kf.argument_for(site.node, fn, param, is_method_call=method_call)
+                        if not explicit or not isinstance(arg, ast.Name) \
+                                or _default_true_flag(site.module, g, arg.id) is None:
+                            continue
+                        new_model, new_mod = model, mmod
+                        if isinstance(model, ast.Name) and mmod is hmod and kf._param_index(fn, model.id)[2]:
+                            new_model, _ = kf.argument_for(site.node, fn, model.id, is_method_call=method_call)
+                            new_mod = site.module
+                        if not isinstance(new_model, (ast.Name, ast.Attribute)):
+                            continue
+                        row = (site.module, g, arg.id, model_call, cmod, new_mod, new_model)
+                        have = out.setdefault(g.name, [])
+                        if not any(r[1] is g and r[3] is model_call for r in have):
+                            have.append(row)
+                            added = True
+            if not added:
+                break
+        return out
+    return project.fact("keras.training_default_helpers", compute)
+
+
+def _default_true_flag(module: Module, fn: FuncNode, name: str) -> Optional[str]:
+    """``name`` when it is a parameter of ``fn`` defaulting to a literal True that ``fn`` never
+    rebinds, in a plain helper: not a Keras ``call``/``build``/step method, not a method of a layer
+    / model class (Keras passes the mode there), not a function that trains or builds a graph."""
+    if fn.name in _KERAS_MODE_METHODS or fn.name in ("build", "__init__"):
+        return None
+    idx, default, found = kf._param_index(fn, name)
+    if not found or not (isinstance(default, ast.Constant) and default.value is True) or _stores(fn, name):
+        return None
+    cls = module.enclosing_class(fn)
+    if cls is not None and any(_LAYER_BASE.search(dotted(b) or "") for b in cls.bases):
+        return None
+    if _trains_or_builds(module, fn):
+        return None
+    return name
 
 
 def _input_attack_run_from_evaluation(module: Module, project: Project, call: ast.Call, scope: FuncNode,

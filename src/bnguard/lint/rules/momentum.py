@@ -87,7 +87,13 @@ layers.BatchNormalization)` (a `set_bn_momentum(model, m)` helper) or bound to a
 through constants, wrapper parameters and their call sites, also from a JSON document the program
 holds (`cfg = json.loads(RECIPE)` with `RECIPE` a string constant, read by constant keys and never
 written or handed on), also a `**norm_kwargs(cfg)` splat of a project function returning a dict
-display, and `1 - decay` written at the setting with `decay` resolved (a TensorFlow-convention decay
+display, and a field of a Flax module / dataclass (`momentum=self.bn_momentum`)
+followed through every construction of the class, also through a registry (`{"ResNet": ResNet}[config.model](...)`,
+`MODELS[name](...)`), `config.bn_momentum` / `config.model.bn_momentum` read from the config object a
+project `get_config()` fills (`config = ml_collections.ConfigDict(); config.bn_momentum = 0.1; return
+config`, also `SimpleNamespace` / `EasyDict`) and hands down through parameters from its call (not when
+the setting is written anywhere else in the project: another config file, `config.update(...)`,
+`setattr`), and `1 - decay` written at the setting with `decay` resolved (a TensorFlow-convention decay
 such as 0.9 converted again as if it were PyTorch's momentum gives 0.1); unresolved values are not
 reported. 0.5 (the
 same in both conventions) is not reported, nor a literal 0 at the layer (moving statistics = last batch,
@@ -621,16 +627,317 @@ def _returned_dict_entries(module: Module, project: Project, splat: ast.expr,
 def _setting_values(where: Module, project: Project, expr: ast.expr) -> Optional[set]:
     """Constant values of a setting (see ``_report``), also ``1.0 - decay`` — a conversion between the
     two momentum conventions written at the setting — with ``decay`` resolved."""
-    got = config_values.constant_values(where, project, expr) or _parsed_config_values(where, project, expr)
+    got = config_values.constant_values(where, project, expr) or _parsed_config_values(where, project, expr) \
+        or _configured_values(where, project, expr)
     if got:
         return got
     inner = _one_minus(expr)
     if inner is None:
         return None
-    vals = config_values.constant_values(where, project, inner) or _parsed_config_values(where, project, inner)
+    vals = config_values.constant_values(where, project, inner) or _parsed_config_values(where, project, inner) \
+        or _configured_values(where, project, inner)
     if not vals or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
         return None
     return {round(1 - v, 10) for v in vals}
+
+
+_IN_PROGRESS: set = set()  # (id(node), key) being resolved: a value threaded in a cycle is unknown
+# Attribute containers a ``get_config()`` fills one setting at a time (ml_collections, argparse, easydict).
+_CONFIG_CONTAINERS = frozenset({"ConfigDict", "SimpleNamespace", "Namespace", "EasyDict", "edict", "AttrDict",
+                                "DotMap", "Munch", "Box"})
+_CONFIG_WRITERS = frozenset({"update", "update_from_flattened_dict", "override", "merge_from_file",
+                             "merge_from_list", "merge_from_dict", "replace", "_replace", "copy_and_resolve_references",
+                             "lock", "unlock", "unlocked"})
+
+
+def _configured_values(module: Module, project: Project, expr: ast.expr) -> Optional[set]:
+    """Values of a setting threaded through configuration the other resolvers do not follow:
+    ``momentum=self.bn_momentum`` read from a Flax module / dataclass field whose constructions pass
+    a configured value (also a construction through a registry, ``{"ResNet": ResNet}[config.model](...)``
+    or ``MODELS[name](...)``), and ``config.bn_momentum`` / ``config.model.bn_momentum`` read from the
+    config object a project ``get_config()`` fills (``config = ml_collections.ConfigDict();
+    config.bn_momentum = 0.1; return config``, the flax-examples ``configs/default.py`` layout),
+    handed down through parameters from the call of that function. None when anything is unknown:
+    a caller passing something else, the setting written anywhere else in the project (another config
+    file overriding it, ``config.update(...)``, ``setattr``), the class built out of sight."""
+    if not isinstance(expr, ast.Attribute):
+        return None
+    key = (id(expr), "configured")
+    if key in _IN_PROGRESS or len(_IN_PROGRESS) > 24:
+        return None
+    _IN_PROGRESS.add(key)
+    try:
+        if isinstance(expr.value, ast.Name) and expr.value.id == "self":
+            return _field_setting_values(module, project, expr)
+        return _config_attribute_values(module, project, expr)
+    finally:
+        _IN_PROGRESS.discard(key)
+
+
+def _field_setting_values(module: Module, project: Project, expr: ast.Attribute) -> Optional[set]:
+    """``self.f`` with ``f`` an annotated field of the enclosing class: its default where a construction
+    leaves it out, and the value every construction passes (``Net(f=...)``, ``partial(Net, f=...)``,
+    a registry ``{"Net": Net}[name](f=...)`` / ``NETS[name](f=...)``), resolved as settings."""
+    cls = module.enclosing_class(expr)
+    if cls is None:
+        return None
+    fields = [b.target.id for b in cls.body if isinstance(b, ast.AnnAssign) and isinstance(b.target, ast.Name)]
+    if expr.attr not in fields:
+        return None
+    decl = next(b for b in cls.body if isinstance(b, ast.AnnAssign) and isinstance(b.target, ast.Name)
+                and b.target.id == expr.attr)
+    if kf.self_attribute_stores(module, expr, expr.attr):
+        return None
+    if any(cls.name in {dotted(b) for b in c.bases} for m in project.modules if m.mentions(cls.name) for c in m.classes):
+        return None  # a subclass may set another default
+    if any(k.arg == expr.attr for c in project.call_sites("clone") for k in c.node.keywords):
+        return None
+    sites: list[tuple[Module, ast.Call, list]] = []
+    for site in project.call_sites(cls.name):
+        if kf.resolve_def(project, site.module, site.node.func) is cls:
+            sites.append((site.module, site.node, list(site.node.args)))
+    for m in project.modules:
+        if not m.mentions(cls.name):
+            continue
+        for ref in m.references.get(cls.name, ()):
+            if not isinstance(ref, ast.Name) or kf.resolve_def(project, m, ref) is not cls:
+                if isinstance(ref, ast.Name) and m.imports.aliases.get(ref.id) is None and m is not module:
+                    continue  # another module's own name
+                if isinstance(ref, ast.Attribute) and kf.resolve_def(project, m, ref) is not cls:
+                    continue
+            parent = m.parent(ref)
+            if isinstance(parent, ast.Call) and parent.args and parent.args[0] is ref \
+                    and (dotted(parent.func) or "").rsplit(".", 1)[-1] == "partial":
+                sites.append((m, parent, list(parent.args[1:])))
+                continue
+            calls = _registry_calls(m, parent, ref)
+            if calls is None:
+                return None  # handed around: built where no call shows it
+            sites.extend((m, c, list(c.args)) for c in calls)
+    if not sites:
+        return None
+    out: set = set()
+    for m, call, args in sites:
+        if any(isinstance(a, ast.Starred) for a in args) or any(k.arg is None for k in call.keywords):
+            return None
+        passed = next((k.value for k in call.keywords if k.arg == expr.attr), None)
+        if passed is None and fields.index(expr.attr) < len(args):
+            passed = args[fields.index(expr.attr)]
+        if passed is None:
+            passed, m = decl.value, module
+            if passed is None:
+                return None
+        got = _setting_values(m, project, passed)
+        if not got:
+            return None
+        out |= got
+    return out
+
+
+def _registry_calls(module: Module, parent: Optional[ast.AST], ref: ast.AST) -> Optional[list[ast.Call]]:
+    """The calls that build the class ``ref`` names when it is a value of a registry dict:
+    ``{"a": A}[key](...)`` or ``REG = {"a": A}`` at module level with every use of ``REG`` a
+    ``REG[key](...)`` call. None for any other use of the class."""
+    if not isinstance(parent, ast.Dict) or ref not in parent.values:
+        return None
+    holder = module.parent(parent)
+    if isinstance(holder, ast.Subscript) and holder.value is parent:
+        call = module.parent(holder)
+        return [call] if isinstance(call, ast.Call) and call.func is holder else None
+    if not (isinstance(holder, ast.Assign) and len(holder.targets) == 1 and isinstance(holder.targets[0], ast.Name)
+            and module.parent(holder) is module.tree):
+        return None
+    name = holder.targets[0].id
+    out = []
+    for use in module.references.get(name, ()):
+        sub = module.parent(use)
+        call = module.parent(sub) if isinstance(sub, ast.Subscript) and sub.value is use else None
+        if not (isinstance(call, ast.Call) and call.func is sub):
+            return None
+        out.append(call)
+    return out
+
+
+def _config_attribute_values(module: Module, project: Project, expr: ast.Attribute) -> Optional[set]:
+    """``config.bn_momentum`` (any depth of attributes) read from the object a project function fills
+    and returns (see ``_configured_values``)."""
+    path: list[str] = []
+    node: ast.expr = expr
+    while isinstance(node, ast.Attribute):
+        path.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name) or node.id in module.imports.aliases:
+        return None
+    path.reverse()
+    names: set = set()
+    sources = _config_sources(module, project, node, names, 0)
+    if not sources:
+        return None
+    if _config_written_elsewhere(project, path[-1], names, [d for _, d in sources]):
+        return None
+    out: set = set()
+    for dmod, fn in sources:
+        got = _filled_values(dmod, project, fn, tuple(path))
+        if not got:
+            return None
+        out |= got
+    return out
+
+
+def _config_sources(module: Module, project: Project, name: ast.Name, names: set,
+                    depth: int) -> Optional[list[tuple[Module, ast.FunctionDef]]]:
+    """The project functions whose returned config object ``name`` is: bound to their call in its
+    scope (or at module level), or a parameter every caller of the enclosing function passes such a
+    value (followed a few levels up). ``names`` collects the names the object goes by."""
+    from bnguard.lint import values as v
+
+    if depth > 4:
+        return None
+    names.add(name.id)
+    scope = module.scope_of(name)
+    owner = scope if scope is not None else module.tree
+    bound = kf._assignments(owner, name.id)
+    if bound:
+        if len(bound) != 1 or not isinstance(bound[0], ast.Call):
+            return None
+        return _config_call_sources(module, project, bound[0])
+    if scope is None or isinstance(scope, ast.Lambda) or scope.decorator_list or scope.name in kf.FRAMEWORK_HOOKS:
+        return None
+    info = next((fi for fi in module.functions if fi.node is scope), None)
+    spec = v._param_spec(scope, name.id)
+    if info is None or spec is None:
+        return None
+    position, _default = spec
+    is_method = info.cls is not None
+    resolver = v.resolver(project)
+    if resolver._escapes(info, is_method) is v.UNKNOWN:
+        return None
+    sites = list(resolver._call_sites(info, is_method))
+    if not sites:
+        return None
+    out: list[tuple[Module, ast.FunctionDef]] = []
+    for call, cm, offset, _partial in sites:
+        if not _partial and kf.resolve_def(project, cm, call.func) is not (scope if info.cls is None or scope.name != "__init__"
+                                                                           else info.cls):
+            continue  # a same-named function of another script (``models.create_model`` beside it)
+        arg = v._argument(call, name.id, position, offset)
+        if arg is None or arg is v._OPAQUE:
+            return None
+        if isinstance(arg, ast.Call):
+            got = _config_call_sources(cm, project, arg)
+        elif isinstance(arg, ast.Name):
+            got = _config_sources(cm, project, arg, names, depth + 1)
+        else:
+            return None
+        if not got:
+            return None
+        out.extend(got)
+    return out or None
+
+
+def _config_call_sources(module: Module, project: Project, call: ast.Call) -> Optional[list[tuple[Module, ast.FunctionDef]]]:
+    dmod, d = kf.resolve_def_in(project, module, call.func)
+    if dmod is None or not isinstance(d, ast.FunctionDef) or d.decorator_list:
+        return None
+    return [(dmod, d)]
+
+
+def _container_call(module: Module, expr: Optional[ast.expr]) -> bool:
+    return isinstance(expr, ast.Call) and not expr.args and \
+        (module.imports.resolve(expr.func) or dotted(expr.func) or "").rsplit(".", 1)[-1] in _CONFIG_CONTAINERS
+
+
+def _filled_values(module: Module, project: Project, fn: ast.FunctionDef, path: tuple) -> Optional[set]:
+    """The values ``fn`` stores at ``path`` of the config container it builds and returns
+    (``config = ConfigDict(); config.model = ConfigDict(); config.model.bn_momentum = 0.1; return
+    config``). None when it returns anything else, stores the path nowhere, replaces a container on
+    the way with something unknown, or hands the container to another call before returning it."""
+    returns = kf._returns_of(fn)
+    if not returns or not all(isinstance(r.value, ast.Name) for r in returns) \
+            or len({r.value.id for r in returns}) != 1:  # type: ignore[union-attr]
+        return None
+    root = returns[0].value.id  # type: ignore[union-attr]
+    bound = kf._assignments(fn, root)
+    if len(bound) != 1 or not _container_call(module, bound[0]):
+        return None
+    stores: list[ast.expr] = []
+    kw = next((k.value for k in bound[0].keywords if k.arg == path[0]), None)  # type: ignore[union-attr]
+    if len(path) == 1 and kw is not None:
+        stores.append(kw)
+    for n in astwalk.walk(fn):
+        if isinstance(n, ast.Call) and any(isinstance(a, ast.Name) and a.id == root for a in n.args):
+            return None  # handed to a helper that may fill it
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in _CONFIG_WRITERS:
+            return None
+        if isinstance(n, ast.AugAssign):
+            targets = [n.target]
+        elif isinstance(n, (ast.Assign, ast.AnnAssign)):
+            targets = n.targets if isinstance(n, ast.Assign) else [n.target]
+        else:
+            continue
+        for t in targets:
+            chain: list[str] = []
+            node = t
+            while isinstance(node, ast.Attribute):
+                chain.append(node.attr)
+                node = node.value
+            if not (isinstance(node, ast.Name) and node.id == root) or not chain:
+                continue
+            chain.reverse()
+            if tuple(chain) == path:
+                if isinstance(n, ast.AugAssign) or n.value is None:
+                    return None
+                stores.append(n.value)
+            elif tuple(chain) == path[:len(chain)] and not (
+                    isinstance(n, ast.Assign) and _container_call(module, n.value)
+                    and not n.value.keywords):  # type: ignore[union-attr]
+                return None  # a container on the way replaced by something unknown
+    if not stores:
+        return None
+    out: set = set()
+    for value in stores:
+        got = _setting_values(module, project, value)
+        if not got:
+            return None
+        out |= got
+    return out
+
+
+def _config_written_elsewhere(project: Project, attr: str, names: set, fns: list) -> bool:
+    """Is the setting ``attr`` written anywhere but in the functions that fill the config: another
+    config file's ``config.bn_momentum = 0.99``, ``setattr(config, "bn_momentum", ...)``,
+    ``config["bn_momentum"] = ...``, ``config.update(bn_momentum=...)``, or any update / override
+    call on a name the config object goes by?"""
+    inside = {id(n) for fn in fns for n in astwalk.walk(fn)}
+    for m in project.modules:
+        if not m.mentions(attr):
+            continue
+        for kind in (ast.Assign, ast.AugAssign, ast.AnnAssign):
+            for n in m.nodes_of_kind.get(kind, ()):
+                if id(n) in inside:
+                    continue
+                targets = n.targets if isinstance(n, ast.Assign) else [n.target]
+                for t in targets:
+                    for x in astwalk.walk(t):
+                        if isinstance(x, ast.Attribute) and x.attr == attr and isinstance(x.ctx, ast.Store) \
+                                and not (isinstance(x.value, ast.Name) and x.value.id == "self"):
+                            return True
+                        if isinstance(x, ast.Subscript) and isinstance(x.slice, ast.Constant) and x.slice.value == attr:
+                            return True
+        for c in m.calls:
+            if any(k.arg == attr for k in c.node.keywords) and c.name in _CONFIG_WRITERS:
+                return True
+            if c.name == "setattr" and len(c.node.args) > 1 and isinstance(c.node.args[1], ast.Constant) \
+                    and c.node.args[1].value == attr:
+                return True
+    for name in names:
+        for c in [s for w in _CONFIG_WRITERS for s in project.call_sites(w)]:
+            recv = c.node.func.value if isinstance(c.node.func, ast.Attribute) else None
+            while isinstance(recv, ast.Attribute):
+                recv = recv.value
+            if isinstance(recv, ast.Name) and recv.id == name and id(c.node) not in inside:
+                return True
+    return False
 
 
 def _comments_at_definitions(project: Project, sources: list[tuple[ast.expr, Module]]) -> str:

@@ -25,6 +25,7 @@ from bnguard.lint.tf1_facts import (
     BNSite,
     _call_ref,
     _close,
+    call_may_reach,
     enclosing_functions,
     bn_sites,
     bn_sites_in,
@@ -87,6 +88,8 @@ def _default_taken(site: BNSite, project: Project) -> str:
     for c in project.call_sites(fn.name):
         if any(isinstance(a, ast.Starred) for a in c.node.args) or any(k.arg in (None, flag.id) for k in c.node.keywords):
             continue
+        if not call_may_reach(c, site.module, project):
+            continue  # another module's function of that name
         if len(c.node.args) <= index:
             return (f"; `{ast.unparse(c.node)}` ({c.module.where(c.node.lineno)}) leaves `{flag.id}` out, "
                     "so its default True applies")
@@ -110,6 +113,8 @@ def _true_passed_by(site: BNSite, project: Project, em: Module) -> str:
             arg, explicit = kf.argument_for(c.node, fn, flag.id, is_method_call=isinstance(c.node.func, ast.Attribute))
             if not explicit:
                 continue  # a default is _default_taken's case
+            if not call_may_reach(c, where, project):
+                continue  # another module's function of that name
             if isinstance(arg, ast.Constant) and arg.value is True and c.module is em:
                 return f"; `{ast.unparse(c.node)}` ({c.module.where(c.node.lineno)}) passes True"
             if isinstance(arg, ast.Name) and nxt is None and isinstance(c.scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -1349,6 +1354,8 @@ def _compute_update_sites(project: Project) -> list[BNSite]:
     for s in bn_sites(project):
         if s.updates is V.UNKNOWN or s.updates != frozenset([UPDATE_OPS]):
             continue  # updates_collections=None (in-place updates) or a custom collection
+        if s.updates_read:
+            continue  # ``control_dependencies(layer.updates)``: the layer's update ops wired by hand
         if V.always_false_values(s.flag):
             continue  # no update ops are created (BN101's case)
         if V.always_true_values(s.flag) and (s.flag_expr is None or deliberate_in_program(s.module, project)
@@ -2522,6 +2529,12 @@ re-entering a scope by its string name opens a new, uniquified name scope (`resn
 shares the variables), and update ops are named by name scope, so the filter matches only the first
 entry's ops. The message names the BN layer.
 
+The BN layer may be built by a builder the training code only receives as a value: a generic
+`Trainer(build_net, cfg)` whose `__init__(self, model_fn, cfg)` calls `model_fn(x, flag)` and
+`optimizer.minimize(loss)` (the builder passed by position or keyword, through `functools.partial`, or
+stored as `self.model_fn = model_fn` and called in another method); such a trainer's own `fit()`
+method is no Keras `fit`.
+
 Also reported: a hand-written batch norm (`tf.nn.moments` + `tf.train.ExponentialMovingAverage`) in a
 trained program whose `ema.apply([mean, var])` op nothing runs or depends on (bound to a name nothing
 reads, or returned and unpacked into `_` by every caller) while `ema.average(...)` is read: the
@@ -2585,6 +2598,9 @@ with tf.control_dependencies(update_ops):
 """,
         not_flagged="""
 - `updates_collections=None` (slim/contrib update the statistics in place) or a custom collection.
+- A `tf.layers.BatchNormalization` object whose own `.updates` (or `get_updates_for`) the code reads:
+  `with tf.control_dependencies(norm.updates): x = tf.identity(x)` makes every op that uses the
+  output, the train op included, run that layer's updates.
 - BN whose flag is always false (no update ops exist: BN101), or always true by the API default
   (`batch_norm` without `is_training`) or in a GAN/meta-learning project: the moving statistics are
   never read, as in MAML's transductive batch norm. The same for `is_training=True` written at the
@@ -4566,7 +4582,7 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
             if program is None:
                 program = _program_project(module, project) or project
             reached: set = set()
-            _close([(_call_ref(c), module)], reached, ctx, project)
+            _close([(_call_ref(c, project), module)], reached, ctx, project)
             sites = [s for s in bn_sites(program) if s.api != "keras" and V.always_true_values(s.flag)
                      and any(id(f) in reached for f in enclosing_functions(s.node, s.module))
                      and not _branch_chooses_mode(s, bn_sites_in(s.module, program))]
@@ -4701,7 +4717,7 @@ def _flag_sites_of(func: FunctionInfo, param: str, project: Project) -> list:
     the name ``param`` (the parameter itself, or the same name handed down)."""
     ctx = train_context(project)
     reached = {id(func.node)}
-    _close([(_call_ref(k), func.module) for k in ctx.calls_by_scope.get(id(func.node), ())], reached, ctx, project)
+    _close([(_call_ref(k, project), func.module) for k in ctx.calls_by_scope.get(id(func.node), ())], reached, ctx, project)
     out = []
     for s in bn_sites(project):
         if s.api == "keras" or not isinstance(s.flag_expr, ast.Name) or s.flag_expr.id != param:
@@ -5008,11 +5024,17 @@ def _reaches(site: BNSite, module: Module, project: Project) -> bool:
     if not names:
         return False
     # A call by name of a function that the calling module defines itself is a call of its own
-    # (two scripts each with a ``model_fn``), not of the site's.
+    # (two scripts each with a ``model_fn``), not of the site's; nor is ``net.inference()`` on the
+    # ``net.py`` beside the caller when the site is another experiment's ``net.py``, nor a call of
+    # a parameter (``model_fn(x)`` in a generic trainer) of another program.
     called = project.fact(f"tf1.call_names:{id(module)}", lambda p: {c.name for c in module.calls if c.name}
                           - ({f.name for f in module.functions} | {c.name for c in module.classes}))
-    return (site.module is module or not names.isdisjoint(called)) or (id(site.module) in same_program(module, project)
-                                            and site_in_graph_of(site, module, project))
+    if site.module is module:
+        return True
+    if not names.isdisjoint(called) and any(
+            call_may_reach(c, site.module, project) for c in module.calls if c.name in names):
+        return True
+    return id(site.module) in same_program(module, project) and site_in_graph_of(site, module, project)
 
 
 # --- a default-True flag in an exported inference graph ---------------------------------------------
@@ -5206,15 +5228,15 @@ def _export_builds(site: BNSite, c, project: Project, callers: bool = True) -> b
     def compute(p: Project) -> tuple:
         ctx = train_context(p)
         owners = {id(c.scope)}
-        work = [(_call_ref(k), c.module) for k in c.module.calls if k.scope is c.scope and k.name]
+        work = [(_call_ref(k, p), c.module) for k in c.module.calls if k.scope is c.scope and k.name]
         modules = set()
         for k in p.call_sites(getattr(c.scope, "name", "")) if callers else ():
             if k.scope is None:
                 modules.add(id(k.module))
-                work.extend((_call_ref(o), k.module) for o in k.module.calls if o.scope is None and o.name)
+                work.extend((_call_ref(o, p), k.module) for o in k.module.calls if o.scope is None and o.name)
             else:
                 owners.add(id(k.scope))
-                work.extend((_call_ref(o), k.module) for o in k.module.calls if o.scope is k.scope and o.name)
+                work.extend((_call_ref(o, p), k.module) for o in k.module.calls if o.scope is k.scope and o.name)
         seen: set = set()
         _close(work, seen, ctx, p)
         return owners | seen, modules

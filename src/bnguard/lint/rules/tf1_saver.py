@@ -515,7 +515,7 @@ def _sites_in_graph_of(root, module: Module, project: Project) -> list:
     reached: set = set()
     def in_root(node) -> bool:
         return (module.scope_of(node) is None) if root is None else root in enclosing_functions(node, module)
-    _close([(_call_ref(k), module) for k in module.calls if k.name and in_root(k.node)], reached, ctx, project)
+    _close([(_call_ref(k, project), module) for k in module.calls if k.name and in_root(k.node)], reached, ctx, project)
     out = []
     program = same_program(module, project)  # a script the program never imports builds nothing in its graph
     for site in bn_sites(project):

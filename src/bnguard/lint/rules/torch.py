@@ -22,11 +22,11 @@ from bnguard.lint import config_values
 from bnguard.lint.finding import Edit, Finding, Fix
 from bnguard.lint.imports import dotted
 from bnguard.lint.memo import per_node
-from bnguard.lint.project import Module, Project, is_test_file, is_unit_test
+from bnguard.lint.project import Module, Project, is_test_file, is_unit_test, single_name_assignments
 from bnguard.lint.rules.base import Rule, RuleDoc, register
 from bnguard.lint.torchflow import (_SAME_OBJECT_METHODS, _UNDECIDED, EACH, ELEMENT, LOOP_TYPES, PLAIN_BASES, Event, Flow, Key,
                                     _assigned_names, _local_aliases, _named_params, _params, _star_imports, call_arguments, conflicting, key_names,
-                                    _self_attributes_from_names, is_optimizer_step, mode_call, parameter_freezes, receiver_key, same_object,
+                                    _self_attributes_from_names, is_optimizer_step, mode_call, mode_flag, parameter_freezes, receiver_key, same_object,
                                     same_object_base, stepped_optimizer, train_override_blocks, _constant_arguments, _decide_guards,
                                     _guard_value)
 
@@ -693,7 +693,9 @@ def _describe(ev: Event, site_node: ast.AST) -> str:
     if ev.node is site_node:
         return ""
     mod, node = ev.sites[-1]
-    return f" (it calls `{ast.unparse(node)}` at {mod.where(node.lineno)})"
+    flag = mode_flag(node) if isinstance(node, ast.Call) else None
+    false_flag = f", with `{ast.unparse(flag)}` false there" if flag is not None else ""
+    return f" (it calls `{ast.unparse(node)}` at {mod.where(node.lineno)}{false_flag})"
 
 
 def _mode_findings(project: Project) -> dict[str, list[tuple[Module, ast.AST, str, Optional[Fix]]]]:
@@ -944,6 +946,8 @@ def _train_fix(mod: Module, loop: ast.AST, ev: Event) -> Optional[Fix]:
     body = getattr(loop, "body", None)
     if not body or body[0].lineno == loop.lineno:  # `for x in y: stmt` on one line
         return None
+    if isinstance(ev.node, ast.Call) and mode_flag(ev.node) is not None:
+        return None  # the eval() is a `train(flag)` whose flag is false: a train() before it is undone
     first = body[0]
     if any(isinstance(n, ast.Call) and mode_call(n) == "train" and dotted(n.func.value) == ev.text  # type: ignore[attr-defined]
            for st in body for n in astwalk.walk(st)):
@@ -1548,6 +1552,7 @@ def _freeze_undone_findings(project: Project) -> list[tuple[Module, ast.AST, str
                 before = [f for j, f in freezes if _within(f.text, t.text) and not conflicting(f.guards, t.guards)
                           and (j < i or any(lp is lq for lp in f.loops for lq in t.loops))
                           and not _frozen_part_without_bn(f, p) and not _frozen_behind_blocking_override(f, p)
+                          and not _refrozen_by_own_train(f, p)
                           and not _callee_scoped_freeze(events, j, f, t)]
                 if not before:
                     continue
@@ -1693,6 +1698,22 @@ def _frozen_behind_blocking_override(freeze: Event, project: Project) -> bool:
     for mod, node in freeze.sites:
         cls = mod.enclosing_class(node)
         if cls is not None and train_override_blocks(cls) and _is_module_class(cls, mod, project):
+            return True
+    return False
+
+
+def _refrozen_by_own_train(freeze: Event, project: Project) -> bool:
+    """A freeze done in a method of an ``nn.Module`` class (its ``__init__``: ``norm_eval``) whose own
+    ``train(mode)`` override applies the freeze again: ``Module.train()`` of any module holding it
+    (a wrapper model's ``train()`` recurses into its children) runs that override, so the layers
+    stay frozen."""
+    flow = _flow(project)
+    for mod, node in freeze.sites:
+        cls = mod.enclosing_class(node)
+        if cls is None or not _is_module_class(cls, mod, project):
+            continue
+        train = next((f for f in cls.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) and f.name == "train"), None)
+        if train is not None and any(e.kind in ("bnfreeze", "bnfreeze?") for e in flow.summary(train)):
             return True
     return False
 
@@ -2088,7 +2109,11 @@ validation helper too). A freeze done by the object's constructor (`net = Net(fr
 `__init__` calls `self.freeze_bn()`), by a trainer's setup step, or of a sub-module stored frozen
 (`self.teacher = teacher.eval()` beside `requires_grad_(False)` in a distiller) counts too, also on
 a wrapper model whose BatchNorm comes in through its constructor (`Classifier(encoder, n)` storing
-`self.encoder = encoder`). Calls are followed through the project as for BN301.
+`self.encoder = encoder`). A module frozen first (by hand, or by its own constructor:
+`Encoder(norm_eval=True)` whose `__init__` runs `freeze_bn(self)`) and then handed to the constructor
+of a project `nn.Module` that stores it (`model = SegModel(encoder, n)`, also `return SegModel(encoder,
+n)` in a factory, or `SegModel(Encoder(norm_eval=True), n)`) is frozen inside that model:
+`model.train()` recurses into it. Calls are followed through the project as for BN301.
 
 Also the linear-evaluation protocol broken: a module that received pretrained weights
 (`load_state_dict`, `torch.load`, `from_pretrained`, `pretrained=True` / `weights=`), builds
@@ -2129,7 +2154,10 @@ def train(self, mode=True):
 """,
         not_flagged="""
 A freeze applied after the last `train()` before the steps (top of every epoch, inside the training
-function); models whose class overrides `train()` to re-apply it (mmdetection's `norm_eval`); a
+function); models whose class overrides `train()` to re-apply it (mmdetection's `norm_eval`), also
+when the frozen module sits inside a wrapper model (the wrapper's `train()` runs that override), or
+when the freeze is applied again after `train()` through the module's own name (`freeze_bn(encoder)`
+after `model.train()`); a
 whole-model `eval()` (BN302's case); a sub-module put in eval mode without freezing its parameters;
 objects the optimizer does not train; PyTorch Lightning modules; a freeze for a phase of its own,
 applied again in every iteration of the loop that holds the `train()` and used there before it by
@@ -3207,6 +3235,33 @@ def _called_only_after(module: Module, name: str, line: int, project: Project, s
     return True
 
 
+def _deep_copy_of_parameter(module: Module, scope: ast.AST, key: Key, events: list[Event], call: ast.AST) -> Optional[Key]:
+    """For a local bound only to ``copy.deepcopy(<a parameter or its attribute>)`` before ``call``
+    (``tmp_model = copy.deepcopy(model._network)``) and never switched here: the parameter's key.
+    ``deepcopy`` copies the ``training`` flag, so the copy runs in the mode the callers left the
+    original in."""
+    if len(key) != 1 or key[0].startswith("$") or any(
+            e.kind in ("train", "eval") and e.key is not None and same_object(e.key, key) for e in events):
+        return None
+    name = key[0].lstrip("%")
+    params = _named_params(scope)
+    source: Optional[Key] = None
+    for n in _assignments_to(module, {name}):
+        if module.scope_of(n) is not scope or not isinstance(n, ast.Assign) or n.lineno >= getattr(call, "lineno", 0):
+            continue
+        if len(n.targets) != 1 or not isinstance(n.targets[0], ast.Name):
+            return None
+        value = same_object_base(n.value)
+        if not (isinstance(value, ast.Call) and (dotted(value.func) or "").rsplit(".", 1)[-1] == "deepcopy"
+                and len(value.args) == 1 and n.value is value):
+            return None
+        k, _text = receiver_key(value.args[0], {}, params)
+        if k is None or not k[0].startswith("$") or k[0] == "$self" or (source is not None and k != source):
+            return None
+        source = k
+    return source
+
+
 def _derived_from_evaluated(module: Module, scope, key: Key, events: list[Event], call: ast.AST) -> bool:
     """Is the object built from a model already put in eval mode here (``scripted =
     torch.jit.script(model)``, ``copy.deepcopy(model)``, ``wrap(model, fields)`` after
@@ -3257,6 +3312,23 @@ def _never_used(name: str, project: Project) -> bool:
     return memo[name]  # type: ignore[index]
 
 
+def _rebound_unused(fi) -> bool:
+    """A module-level ``def`` (no decorator) that a later module-level ``def`` of the same name in
+    the same file (a script or notebook rewriting a helper) rebinds, with no module-level reference
+    to the name in between: only the module-level code between the two can run it, and none does."""
+    m, fn = fi.module, fi.node
+    if fi.cls is not None or fn.decorator_list or m.scope_of(fn) is not None or m.parent(fn) is not m.tree:
+        return False
+    later = [g.node for g in m.functions if g.node is not fn and g.name == fi.name and g.cls is None
+             and m.parent(g.node) is m.tree and g.node.lineno > fn.lineno]
+    if not later:
+        return False
+    end = (min(g.lineno for g in later), 0)
+    start = (fn.end_lineno or fn.lineno, 0)
+    return not any(isinstance(n, ast.Name) and n.id == fi.name and start < (n.lineno, n.col_offset) < end
+                   and m.scope_of(n) is None for n in astwalk.walk(m.tree))
+
+
 def _handed_in_only_by_unseen_code(fn: ast.AST, param: str, project: Project, flow: Flow,
                                    depth: int = 0, seen: frozenset = frozenset()) -> bool:
     """Does the model that ``fn`` receives as ``param`` come only from code the project does not
@@ -3275,8 +3347,9 @@ def _handed_in_only_by_unseen_code(fn: ast.AST, param: str, project: Project, fl
     if not sites:
         # the forwarding caller is reached only through calls the flow cannot bind; a method whose
         # name is only ever called, each call bound to another class's method of that name (two
-        # runner classes that both define `sample(model)`), is never run by the project at all
-        return depth > 0 or fi.cls is not None and _name_only_called(fi.name, project)
+        # runner classes that both define `sample(model)`), is never run by the project at all; a
+        # module-level def rebound further down before anything called it (dead code)
+        return depth > 0 or fi.cls is not None and _name_only_called(fi.name, project) or _rebound_unused(fi)
     if depth >= 3:
         return False
     required = _required_param(fn, param)
@@ -3611,11 +3684,17 @@ the optimizer step (a target / teacher network pass of the step); a function tha
 parameter, or `self`) when nothing in the project calls it or refers to it (dead code, or an API whose
 callers choose the mode), also through callers that only forward a model parameter of their own and are
 themselves never called in a way the project shows (a function bound at run time); a
+`copy.deepcopy` of a model handed in (`tmp = deepcopy(model.net)`: the copy keeps that model's mode) in
+such a function, or where its callers put the model in eval mode; a
 method run as `model.test_loop(loader)` right after the caller's `model.eval()` (that covers
 `self.feature` inside it); a model of unknown class run beside one the function puts in eval mode
 (a BN-free companion: a text encoder); BN built only under a flag that is false at every call site
 (`make_layers(cfg, batch_norm=False)`); a model built at module level before a later notebook cell
-redefines its class (or the evaluation helper) with BN: the definition above the call decides. A
+redefines its class (or the evaluation helper) with BN: the definition above the call decides; the
+same for the model a module-level call hands to an evaluation helper (`validate(model, ...)` sees the
+last `model = ...` above it, not a BN model a later cell or line builds, which only reaches the
+helper's redefinition), and a call in a function body runs the last module-level `def` of the name
+(a first draft left above its rewrite, called by nothing before the rewrite, is dead code). A
 phase loop with any mode switch inside it (`model.train(phase == "train")`, the tutorial's if /
 else, a helper that sets the mode) or an `eval()` anywhere in its function. A mode argument that a
 switch accepts (an `else: model.eval()`), that still trains, or a call after the caller's own `eval()`.
@@ -3748,6 +3827,10 @@ callers.
                 if scope is not None and (key[0].startswith("$") or (dotted(model_expr) or "").startswith("self.")) \
                         and _never_used(scope.name, project):
                     continue  # the caller chooses the mode of a model it passes in, and there is none
+                copied_from = _deep_copy_of_parameter(module, scope, key, events, call) if scope is not None else None
+                if copied_from is not None and (_never_used(scope.name, project)
+                                                or _callers_set_eval(scope, copied_from, project, flow)):
+                    continue  # `tmp = deepcopy(model.net)` keeps the mode of the model handed in: its callers choose it
                 if scope is not None and len(key) == 1 and key[0].startswith("$") and key[0] != "$self" \
                         and _handed_in_only_by_unseen_code(scope, key[0][1:], project, flow):
                     continue  # the callers only forward a model that code the project does not show hands in
@@ -4240,7 +4323,7 @@ def _passed_models_have_bn(fn: ast.AST, param: str, project: Project, flow: Flow
             verdicts.append(False)  # a function of tensors, not a module
             continue
         if isinstance(arg, ast.Name):
-            local = _scope_value_has_bn(arg.id, site.scope, site.module, project, flow, depth)
+            local = _scope_value_has_bn(arg.id, site.scope, site.module, project, flow, depth, site.node)
             if local is not _ANY_SCOPE:
                 verdicts.append(local)  # type: ignore[arg-type]
                 continue
@@ -4251,14 +4334,18 @@ def _passed_models_have_bn(fn: ast.AST, param: str, project: Project, flow: Flow
     return any(verdicts)
 
 
-def _scope_value_has_bn(name: str, scope, module: Module, project: Project, flow: Flow, depth: int):
+def _scope_value_has_bn(name: str, scope, module: Module, project: Project, flow: Flow, depth: int,
+                        at: Optional[ast.AST] = None):
     """What ``name`` holds at a call in ``scope`` (a function, or None for module level), judged
     by Python's scoping: the function's own assignments to it, or, for a parameter, what its own
     callers pass (two levels). ``_ANY_SCOPE`` when the name is bound neither way there (a global
-    or a closure variable: judged by the file's assignments to that name)."""
+    or a closure variable: judged by the file's assignments to that name). At module level, the
+    call ``at`` sees only the bindings that reach it (``_module_bindings_reaching``)."""
     if scope is not None and name in set(_params(scope)):
         return _passed_models_have_bn(scope, name, project, flow, depth + 1) if depth < 2 else None
     own = [n for n in _assignments_to(module, {name}) if module.scope_of(n) is scope]
+    if scope is None and at is not None and len(own) > 1:
+        own = _module_bindings_reaching(own, at, module) or own
     bound = [n for n in own if any(isinstance(t, ast.Name) and t.id == name for t in _binding_targets_of(n))]
     if not bound:
         return _ANY_SCOPE
@@ -4270,6 +4357,22 @@ def _scope_value_has_bn(name: str, scope, module: Module, project: Project, flow
                    and not per_binding[id(n)])
     return _combine(verdicts) if len(verdicts) == len(bound) - renaming and verdicts \
         else (True if any(v is True for v in verdicts) else None)
+
+
+def _module_bindings_reaching(bindings: list[ast.AST], at: ast.AST, module: Module) -> list[ast.AST]:
+    """Of the module-level ``bindings`` of a name, those whose value a module-level call ``at`` may
+    see: the ones above it, from the last one made directly in the module body (it replaces all
+    earlier values; a notebook's or script's later ``net = OtherNet()`` has not run yet), plus the
+    ones later in a module-level loop around the call (its next iteration)."""
+    loops = [a for a in module.ancestors(at) if isinstance(a, LOOP_TYPES)]
+    pos = (at.lineno, at.col_offset)
+    above = [n for n in bindings if (n.lineno, n.col_offset) < pos]
+    again = [n for n in bindings if (n.lineno, n.col_offset) > pos and any(a is lp for lp in loops for a in module.ancestors(n))]
+    plain = [n for n in above if module.parent(n) is module.tree]
+    if plain:
+        last = max(plain, key=lambda n: (n.lineno, n.col_offset))
+        above = [n for n in above if (n.lineno, n.col_offset) >= (last.lineno, last.col_offset)]
+    return above + again
 
 
 def _binding_targets_of(n: ast.AST) -> list[ast.AST]:
@@ -4478,8 +4581,7 @@ def _phase_names(iterable: ast.AST, module: Module) -> bool:
     phase (``["train", "val"]``, ``("train", "test")``), written there or bound to a name once?"""
     if isinstance(iterable, ast.Name):
         scope = module.scope_of(iterable) or module.tree
-        bound = [n.value for n in astwalk.walk(scope) if isinstance(n, ast.Assign) and len(n.targets) == 1
-                 and isinstance(n.targets[0], ast.Name) and n.targets[0].id == iterable.id]
+        bound = [n.value for n in single_name_assignments(scope).get(iterable.id, ())]
         if len(bound) != 1:
             return False
         iterable = bound[0]

@@ -22,12 +22,12 @@ from bnguard.lint.imports import dotted
 from bnguard.lint.project import Module, Project, is_test_file, is_unit_test
 from bnguard.lint.rules.base import Rule, RuleDoc, register
 from bnguard.lint.rules.torch import (
-    _DELIBERATE_PATH, PYTORCH_VERSIONS, _bn_classes, _callers_set_eval, _class_def, _deliberate_train_mode, _flow,
-    _is_lightning, _model_has_bn, _never_used, _uses_torch,
+    _DELIBERATE_PATH, PYTORCH_VERSIONS, _assignments_to, _bn_classes, _callers_set_eval, _class_def, _deliberate_train_mode,
+    _flow, _is_lightning, _model_has_bn, _never_used, _program_modules, _uses_torch,
 )
 from bnguard.lint.torchflow import (
-    LOOP_TYPES, Event, _builds_new_module, _named_params, call_arguments, guard_of, is_optimizer_step, receiver_key, same_object,
-    same_object_base,
+    LOOP_TYPES, Event, _builds_new_module, _named_params, call_arguments, guard_of, is_optimizer_step, key_names, receiver_key,
+    same_object, same_object_base,
 )
 
 TRACERS = {"torch.jit.trace": "torch.jit.trace", "torch.jit.trace_module": "torch.jit.trace_module",
@@ -50,7 +50,11 @@ Finds `torch.jit.trace(model, ...)`, `torch.jit.trace_module(model, ...)` and
 `torch.export.export(model, ...)` of a model with BatchNorm layers that is in training mode at that
 point: built in this function (a new module starts in training mode; `load_state_dict` keeps it) or
 last switched with `train()` — here, or in a project function called before — with no `eval()` /
-`train(False)` in between. A model received as a parameter is judged by the callers.
+`train(False)` in between. A model received as a parameter is judged by the callers: every one
+hands it in training mode (built there, or last switched by a `train()` — also one inside a training
+helper such as `train_one_epoch(model, ...)` run before the export helper — with no `eval()` after it),
+and it is built with BatchNorm, also when it comes out of a project registry (`build_model(cfg)` running
+`MODELS[cfg["arch"]](...)`, `REGISTRY.get(name)(...)`) whose every registered model builds BatchNorm.
 """,
         why="""
 Tracing and `torch.export` record the forward pass as it runs, and a BatchNorm layer in training mode
@@ -136,8 +140,8 @@ test-time adaptation; unit tests; models whose class (in the project) has no Bat
                 if _never_used(scope.name, project) or not _every_caller_builds_it(scope, key, project, flow) \
                         or _callers_set_eval(scope, key, project, flow):
                     continue
-                how = "comes from callers that never put it in eval mode"
-            if _model_has_bn(key, project, module) is not True and not (
+                how = _callers_note(scope, key, project, flow, module)
+            if not _holds_bn(key, project, module) and not (
                     key[0].startswith("$") and _passed_bn(scope, key, project, flow)):
                 continue
             api = TRACERS[c.qualname]
@@ -253,13 +257,185 @@ def _every_caller_builds_it(scope: ast.AST, key, project: Project, flow) -> bool
         last = _last_mode_event(events, ckey, site.node)
         if last is None or last.kind != "train" or not _definitely_train(last):
             return False
+        if any(e.kind == "step" and _position(e) > _node_position(site.node) for e in events):
+            return False  # the caller trains on after the call: a trace made for training (as in the callee check)
     return seen
 
 
+def _where(there: Module, here: Module, line: int) -> str:
+    return there.line_ref(line) if there is here else there.where(line)
+
+
+def _callers_note(scope: ast.AST, key, project: Project, flow, module: Module) -> str:
+    """How the callers hand the model in: built there, or switched back to training mode by a
+    ``train()`` (here or in a training helper they call) with no ``eval()`` after it."""
+    for events, ckey, site in _caller_keys(scope, key, project, flow):
+        last = _last_mode_event(events, ckey, site.node) if ckey is not None else None
+        if last is not None and not last.fresh:
+            caller = site.scope.name if site.scope is not None else "the module's top-level code"
+            return (f"is still in training mode where `{caller}` passes it in (`{ast.unparse(last.sites[0][1])}` at "
+                    f"{_where(site.module, module, last.sites[0][1].lineno)} runs `train()` and nothing puts it back in eval "
+                    "mode before the call)")
+    return "comes from callers that never put it in eval mode"
+
+
 def _passed_bn(scope: ast.AST, key, project: Project, flow) -> bool:
-    verdicts = [_model_has_bn(ckey, project, site.module) for _e, ckey, site in _caller_keys(scope, key, project, flow)
+    verdicts = [_holds_bn(ckey, project, site.module) for _e, ckey, site in _caller_keys(scope, key, project, flow)
                 if ckey is not None]
-    return bool(verdicts) and all(v is True for v in verdicts)
+    return bool(verdicts) and all(verdicts)
+
+
+def _holds_bn(key, project: Project, module: Module) -> bool:
+    """Is the object built with BatchNorm? As ``_model_has_bn``, and where that does not say so because
+    the model comes out of a registry (``model = build_model(cfg)`` whose body runs
+    ``MODELS[cfg["arch"]](...)``), when every model registered there builds BatchNorm."""
+    if _model_has_bn(key, project, module) is True:
+        return True
+    if not key or len(key) != 1:
+        return False
+    # (``_model_has_bn`` is False, not None, for a factory whose ``REG.get(name)(...)`` it does not
+    # read as a run-time choice: the registry decides either way)
+    binds = _assignments_to(module, key_names(key))
+    return bool(binds) and all(_registry_call_has_bn(n.value, module, project) for n in binds)
+
+
+_REGISTRY_READS = ("get",)
+_REGISTER_METHODS = ("register", "register_module", "register_model")
+_DYNAMIC_TEXT = re.compile(r"\bgetattr\(|importlib|__dict__|\bglobals\(\)|\beval\(|\bexec\(|\blocals\(\)")
+
+
+def _registry_call_has_bn(value: ast.AST, module: Module, project: Project, depth: int = 0) -> bool:
+    """Does the call ``value`` build its model out of a name registry (directly, ``MODELS[name](...)``,
+    or through a project factory function that does, up to two levels) whose every registered
+    model builds BatchNorm? False when unsure."""
+    value = same_object_base(value)
+    if not isinstance(value, ast.Call) or depth > 2:
+        return False
+    registry = _registry_read(value.func)
+    if registry is not None:
+        members = _registry_members(registry, module, project)
+        return members is not None and _all_bn(members, project)
+    name = (dotted(value.func) or "").rsplit(".", 1)[-1]
+    classes = _bn_classes(project)
+    if not name or name not in classes:
+        return False
+    defs = [(n, m) for n, m in classes._candidates(name, module)[0]]
+    if len(defs) != 1 or not isinstance(defs[0][0], ast.FunctionDef):
+        return False
+    [(fn, home)] = defs
+    if _DYNAMIC_TEXT.search(home.source_segment(fn)):
+        return False  # other run-time choices besides the registry
+    local = _registry_locals(fn)
+    built = []
+    for n in astwalk.walk(fn):
+        if not isinstance(n, ast.Call):
+            continue
+        if _registry_read(n.func) is not None:
+            built.append(n)
+        elif isinstance(n.func, ast.Name) and n.func.id in local:
+            built.append(ast.Call(func=local[n.func.id], args=[], keywords=[]))
+        elif isinstance(n.func, (ast.Subscript, ast.Call)):
+            return False  # a constructor picked some other way
+    returned = [r.value for r in astwalk.walk(fn) if isinstance(r, ast.Return) and r.value is not None]
+    if not built and len(returned) == 1 and isinstance(same_object_base(returned[0]), ast.Call):
+        return _registry_call_has_bn(returned[0], home, project, depth + 1)  # a factory handing on to another
+    return bool(built) and all(_registry_call_has_bn(b, home, project, depth + 1) for b in built)
+
+
+def _registry_read(func: ast.AST) -> Optional[str]:
+    """``MODELS[name]`` / ``MODELS.get(name)``: the registry's name (a plain module-level name)."""
+    if isinstance(func, ast.Subscript) and isinstance(func.value, ast.Name):
+        return func.value.id
+    if isinstance(func, ast.Call) and isinstance(func.func, ast.Attribute) and func.func.attr in _REGISTRY_READS \
+            and isinstance(func.func.value, ast.Name) and func.args:
+        return func.func.value.id
+    return None
+
+
+def _registry_locals(fn: ast.AST) -> dict[str, ast.AST]:
+    """Locals of ``fn`` bound only to a registry read (``model_cls = MODELS[cfg.arch]``)."""
+    reads: dict[str, list] = {}
+    for n in astwalk.walk(fn):
+        if isinstance(n, ast.Assign):
+            for t in n.targets:
+                if isinstance(t, ast.Name):
+                    reads.setdefault(t.id, []).append(n.value)
+    return {k: vs[0] for k, vs in reads.items() if len(vs) == 1 and _registry_read(vs[0]) is not None}
+
+
+def _registry_members(name: str, module: Module, project: Project) -> Optional[list[tuple[str, Module]]]:
+    """The models registered in the module-level registry ``name`` that ``module`` reads (defined there
+    or imported from a project module): the values of its dict literal, what ``NAME[key] = cls`` in a
+    registering decorator receives (the classes decorated with it), ``@NAME.register(...)``. None
+    when the registry is not a project one or nothing is found registered."""
+    home = _registry_home(name, module, project)
+    if home is None:
+        return None
+    memo = project.facts.setdefault("torch.registry_members", {})  # type: ignore[arg-type]
+    mkey = (name, id(home))
+    if mkey in memo:  # type: ignore[operator]
+        return memo[mkey]  # type: ignore[index]
+    members: list[tuple[str, Module]] = []
+    decorators: set[str] = set()
+    for n in astwalk.walk(home.tree):
+        if isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in n.targets) \
+                and home.scope_of(n) is None and isinstance(n.value, ast.Dict):
+            members += [((dotted(v) or "").rsplit(".", 1)[-1], home) for v in n.value.values]
+        elif isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Subscript) \
+                and isinstance(n.targets[0].value, ast.Name) and n.targets[0].value.id == name:
+            dec = _registering_decorator(n, home)
+            if dec is not None:
+                decorators.add(dec)
+            elif isinstance(n.value, (ast.Name, ast.Attribute)) and home.scope_of(n) is None:
+                members.append(((dotted(n.value) or "").rsplit(".", 1)[-1], home))
+            else:
+                memo[mkey] = None  # type: ignore[index]
+                return None
+    for m in _program_modules(project, home):
+        if not (m.mentions(name) or any(m.mentions(d) for d in decorators)):
+            continue
+        for d in m.classes + [f.node for f in m.functions if f.cls is None]:
+            for dec in getattr(d, "decorator_list", ()):
+                target = dec.func if isinstance(dec, ast.Call) else dec
+                text = dotted(target) or ""
+                if text.rsplit(".", 1)[-1] in decorators or (
+                        "." in text and text.rsplit(".", 1)[-1] in _REGISTER_METHODS and text.split(".")[-2] == name):
+                    members.append((d.name, m))
+    result = members or None
+    memo[mkey] = result  # type: ignore[index]
+    return result
+
+
+def _registry_home(name: str, module: Module, project: Project) -> Optional[Module]:
+    """The project module that binds the registry ``name`` at top level: ``module`` itself or the
+    project module it imports the name from."""
+    if any(isinstance(t, ast.Name) and t.id == name for n in module.tree.body if isinstance(n, (ast.Assign, ast.AnnAssign))
+           for t in (n.targets if isinstance(n, ast.Assign) else [n.target])):
+        return module
+    target = module.imports.aliases.get(name, "").lstrip(".")
+    if "." not in target:
+        return None
+    source = project.module_named(target.rsplit(".", 1)[0], module)
+    return _registry_home(name, source, project) if source is not None and source is not module else None
+
+
+def _registering_decorator(store: ast.Assign, module: Module) -> Optional[str]:
+    """For ``REG[key] = cls`` inside a function whose parameter is ``cls``: the decorator name that
+    registers (the function itself, or the outer function returning it: ``@register("name")``)."""
+    value = store.value
+    fn = module.scope_of(store)
+    if fn is None or isinstance(fn, ast.Lambda) or not isinstance(value, ast.Name) or value.id not in _named_params(fn):
+        return None
+    outer = module.scope_of(fn)
+    if outer is not None and not isinstance(outer, ast.Lambda) and any(
+            isinstance(r, ast.Return) and isinstance(r.value, ast.Name) and r.value.id == fn.name for r in astwalk.walk(outer)):
+        return outer.name
+    return fn.name
+
+
+def _all_bn(members: list[tuple[str, Module]], project: Project) -> bool:
+    classes = _bn_classes(project)
+    return all(n in classes and classes.has_bn(n, m) for n, m in members)
 
 
 

@@ -64,7 +64,8 @@ class BatchNormFrozenByRequiresGradOnly(Rule):
         what="""
 Finds a `requires_grad` freeze whose target is a BatchNorm layer itself — `model.bn.requires_grad_(False)`,
 `model.bn.apply(lambda m: m.requires_grad_(False))`, `for p in self.bn1.parameters(): p.requires_grad = False`,
-`bn.weight.requires_grad = False`, or `m.requires_grad_(False)` / `m.weight.requires_grad = False` under
+`bn.weight.requires_grad = False` with `bn.bias.requires_grad = False`, or `m.requires_grad_(False)` / both
+`m.weight` and `m.bias` set so under
 `isinstance(m, nn.BatchNorm2d)` (also `classname.find('BatchNorm') != -1`, a tuple of types that includes
 BatchNorm, an `if not ...: continue` guard) in a `modules()` / `children()` loop or in a helper that
 `model.apply(...)` runs — when that layer is never put in eval mode (no `eval()` of it, of its loop
@@ -105,7 +106,9 @@ def train(self, mode=True):
         not_flagged="""
 Freezes whose target is not BatchNorm-specific: a whole model or encoder (`model.requires_grad_(False)`,
 the fine-tuning tutorial's feature extractor, linear probes: BN308's business), a loop that freezes
-every layer but BatchNorm (`if not isinstance(m, nn.BatchNorm2d)`); `requires_grad_(True)` on BatchNorm
+every layer but BatchNorm (`if not isinstance(m, nn.BatchNorm2d)`); one affine parameter pinned while the
+other trains (the re-ID "BNNeck" `self.bottleneck.bias.requires_grad_(False)`, a scale held at 1: a choice
+about that parameter, the layer still trains and tracks statistics); `requires_grad_(True)` on BatchNorm
 (test-time adaptation such as TENT trains BN affine parameters in train mode on purpose); a freeze
 together with `eval()` of the layer (BN308 judges whether a later `train()` undoes it), or followed by
 `eval()` of the layer or of a module holding it; projects that put BatchNorm in eval mode through a
@@ -324,12 +327,26 @@ def _freeze_targets(module: Module) -> Iterable[tuple[ast.AST, ast.AST, Optional
     if not any(c.name == "requires_grad_" and _requires_grad_false_call(c.node) for c in module.calls) \
             and not any(_requires_grad_false_assign(a) for a in module.assignments):
         return  # the indexes hold every call and assignment: no freeze here, no tree to walk
+    settings: list[tuple[ast.AST, list[ast.AST]]] = []
     for n in astwalk.walk(module.tree):
         if _requires_grad_false_call(n):
-            objs = [n.func.value]  # type: ignore[attr-defined]
+            settings.append((n, [n.func.value]))  # type: ignore[attr-defined]
         else:
             objs = _requires_grad_false_assign(n)
+            if objs:
+                settings.append((n, objs))
+    # A layer counts as frozen through its parameters only when both its ``weight`` and its ``bias``
+    # are set to False in the same function: one of them alone (the re-ID "BNNeck"
+    # ``bottleneck.bias.requires_grad_(False)``, a scale pinned at 1) is a choice about that
+    # parameter, not a wish to keep the layer fixed.
+    pinned = {(id(_function_of(module, n)), ast.dump(o.value), o.attr) for n, objs in settings for o in objs
+              if isinstance(o, ast.Attribute) and o.attr in ("weight", "bias")}
+    for n, objs in settings:
         for obj in objs:
+            if isinstance(obj, ast.Attribute) and obj.attr in ("weight", "bias") and \
+                    (id(_function_of(module, n)), ast.dump(obj.value), "bias" if obj.attr == "weight" else "weight") \
+                    not in pinned:
+                continue
             obj = _strip_param(obj)
             if isinstance(obj, ast.Name):
                 loop = _parameter_loop(module, obj.id, n)
@@ -344,6 +361,12 @@ def _freeze_targets(module: Module) -> Iterable[tuple[ast.AST, ast.AST, Optional
                     yield call, obj, lam
                 continue
             yield n, obj, None
+
+
+def _function_of(module: Module, node: ast.AST) -> Optional[ast.AST]:
+    """The innermost function or lambda holding ``node`` (None: module level)."""
+    return next((a for a in module.ancestors(node) if isinstance(a, (ast.Lambda, ast.FunctionDef,
+                                                                     ast.AsyncFunctionDef))), None)
 
 
 def _bn_freezes(module: Module, project: Project, bn_attrs: set[str]) -> Iterable[_Freeze]:
