@@ -25,7 +25,7 @@ from bnguard.lint import keras_facts as kf
 from bnguard.lint import values as V
 from bnguard.lint.imports import add_canonical_prefix, dotted
 from bnguard.lint.memo import per_node
-from bnguard.lint.project import CallSite, Module, Project
+from bnguard.lint.project import CallSite, Module, Project, single_name_assignments
 
 add_canonical_prefix("tf_slim.python.layers.layers", "tf_slim")
 add_canonical_prefix("tf_slim.python.slim", "tf_slim")
@@ -737,7 +737,7 @@ def _project_class_method_call(c: CallSite, project: Project) -> bool:
     if not isinstance(recv, ast.Name):
         return False
     scope = c.scope if c.scope is not None else c.module.tree
-    bindings = _name_assignments(scope).get(recv.id, ())
+    bindings = single_name_assignments(scope).get(recv.id, ())
     if not bindings:
         return False
     classes = project.fact("tf1.classes_by_name", lambda p: _classes_by_name(p))
@@ -761,19 +761,6 @@ def _project_class_method_call(c: CallSite, project: Project) -> bool:
                 if "keras" in d or d.rsplit(".", 1)[-1] in ("Model", "Sequential", "Layer"):
                     return False
     return True
-
-
-@per_node
-def _name_assignments(scope: ast.AST) -> dict:
-    """``name = value`` (one plain-name target) in ``scope``, nested blocks included: name -> the
-    assignments."""
-    out: dict = {}
-    body = getattr(scope, "body", [])
-    for st in body if isinstance(body, list) else ():
-        for n in astwalk.walk(st):
-            if isinstance(n, ast.Assign) and len(n.targets) == 1 and isinstance(n.targets[0], ast.Name):
-                out.setdefault(n.targets[0].id, []).append(n)
-    return out
 
 
 def _classes_by_name(project: Project) -> dict:

@@ -747,11 +747,6 @@ class Flow:
         found = self._component_methods.get(memo_key)
         if found is not None:
             return found  # type: ignore[return-value]
-        if self._classes_named is None:
-            self._classes_named = {}
-            for m in self.project.modules:
-                for c in m.classes:
-                    self._classes_named.setdefault(c.name, []).append((c, m))
         verdict = False
         for b in cls.bases:
             name = (dotted(b) or "").rsplit(".", 1)[-1]
@@ -759,7 +754,7 @@ class Flow:
                 verdict = True
             elif name:
                 verdict = any(c is not cls and id(m) in component and self._derives_from(c, base, component, depth + 1)
-                              for c, m in self._classes_named.get(name, ()))
+                              for c, m in self._classes_by_name().get(name, ()))
             if verdict:
                 break
         self._component_methods[memo_key] = verdict
@@ -1371,14 +1366,18 @@ class Flow:
                                        guards=tuple(dict.fromkeys(ev.guards + guards))))
         return out, renames
 
-    def _module_class(self, cls: ast.ClassDef, module: Module, depth: int = 0) -> bool:
-        """An ``nn.Module`` subclass: directly, or through project base classes of the import
-        component (by the names in the ``class`` statements)."""
+    def _classes_by_name(self) -> dict[str, list]:
+        """Class name -> (class, module) over all modules, built on first use."""
         if self._classes_named is None:
             self._classes_named = {}
             for m in self.project.modules:
                 for c in m.classes:
                     self._classes_named.setdefault(c.name, []).append((c, m))
+        return self._classes_named
+
+    def _module_class(self, cls: ast.ClassDef, module: Module, depth: int = 0) -> bool:
+        """An ``nn.Module`` subclass: directly, or through project base classes of the import
+        component (by the names in the ``class`` statements)."""
         component = self.project.import_component(module)
         for b in cls.bases:
             d = dotted(b) or ""
@@ -1386,7 +1385,7 @@ class Flow:
                 return True
             name = d.rsplit(".", 1)[-1]
             if name and depth < 3 and any(c is not cls and id(m) in component and self._module_class(c, m, depth + 1)
-                                          for c, m in self._classes_named.get(name, ())):
+                                          for c, m in self._classes_by_name().get(name, ())):
                 return True
         return False
 

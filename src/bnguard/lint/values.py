@@ -1650,6 +1650,12 @@ def _dynamic_option_writes(project: Project) -> frozenset:
     def options_object(e: ast.AST) -> bool:
         return _is_options_receiver(e, m, project)
 
+    def options_dict(e: ast.AST) -> bool:  # ``args.__dict__`` / ``vars(args)``
+        if isinstance(e, ast.Attribute) and e.attr == "__dict__":
+            return options_object(e.value)
+        return isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id == "vars" and bool(e.args) \
+            and options_object(e.args[0])
+
     out = set()
     for m in project.modules:
         if not (m.mentions("setattr") or m.mentions("__dict__") or m.mentions("vars(")):
@@ -1659,22 +1665,11 @@ def _dynamic_option_writes(project: Project) -> frozenset:
             if isinstance(f, ast.Name) and f.id == "setattr" and len(node.args) >= 2 \
                     and not isinstance(node.args[1], ast.Constant) and options_object(node.args[0]):
                 out.add(id(m))
-            if isinstance(f, ast.Attribute) and f.attr in _DICT_WRITERS:
-                owner = f.value
-                if isinstance(owner, ast.Attribute) and owner.attr == "__dict__" and options_object(owner.value):
-                    out.add(id(m))
-                if isinstance(owner, ast.Call) and isinstance(owner.func, ast.Name) and owner.func.id == "vars" \
-                        and owner.args and options_object(owner.args[0]):
-                    out.add(id(m))
+            if isinstance(f, ast.Attribute) and f.attr in _DICT_WRITERS and options_dict(f.value):
+                out.add(id(m))
         for node in m.nodes_of_kind.get(ast.Assign, ()):
-            for t in node.targets:
-                if isinstance(t, ast.Subscript):
-                    owner = t.value
-                    if isinstance(owner, ast.Attribute) and owner.attr == "__dict__" and options_object(owner.value):
-                        out.add(id(m))
-                    if isinstance(owner, ast.Call) and isinstance(owner.func, ast.Name) and owner.func.id == "vars" \
-                            and owner.args and options_object(owner.args[0]):
-                        out.add(id(m))
+            if any(isinstance(t, ast.Subscript) and options_dict(t.value) for t in node.targets):
+                out.add(id(m))
     return frozenset(out)
 
 

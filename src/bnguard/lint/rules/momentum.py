@@ -517,25 +517,34 @@ def _parsed_document(module: Module, project: Project, name: ast.Name, path: tup
         return None
 
 
-def _parameter_values(module: Module, project: Project, expr: ast.Name, depth: int) -> Optional[set]:
-    """The parsed-config values every call of the enclosing function passes for parameter ``expr``."""
+def _parameter_call_sites(module: Module, project: Project, fn: ast.FunctionDef, param: str):
+    """(function info, position, default, call sites) for parameter ``param`` of ``fn``, when every
+    call of ``fn`` is visible (it does not escape) and there is at least one; else None."""
     from bnguard.lint import values as v
 
-    fn = module.scope_of(expr)
-    if fn is None or isinstance(fn, ast.Lambda) or fn.decorator_list:
-        return None
     info = next((fi for fi in module.functions if fi.node is fn), None)
-    spec = v._param_spec(fn, expr.id)
-    if info is None or spec is None or _binds(fn, expr.id):
+    spec = v._param_spec(fn, param)
+    if info is None or spec is None:
         return None
-    position, default = spec
     is_method = info.cls is not None
     resolver = v.resolver(project)
     if resolver._escapes(info, is_method) is v.UNKNOWN:
         return None
     sites = list(resolver._call_sites(info, is_method))
-    if not sites:
+    return (info, spec[0], spec[1], sites) if sites else None
+
+
+def _parameter_values(module: Module, project: Project, expr: ast.Name, depth: int) -> Optional[set]:
+    """The parsed-config values every call of the enclosing function passes for parameter ``expr``."""
+    from bnguard.lint import values as v
+
+    fn = module.scope_of(expr)
+    if fn is None or isinstance(fn, ast.Lambda) or fn.decorator_list or _binds(fn, expr.id):
         return None
+    found = _parameter_call_sites(module, project, fn, expr.id)
+    if found is None:
+        return None
+    _info, position, default, sites = found
     out: set = set()
     for call, cm, offset, _partial in sites:
         arg = v._argument(call, expr.id, position, offset)
@@ -803,18 +812,10 @@ def _config_sources(module: Module, project: Project, name: ast.Name, names: set
         return _config_call_sources(module, project, bound[0])
     if scope is None or isinstance(scope, ast.Lambda) or scope.decorator_list or scope.name in kf.FRAMEWORK_HOOKS:
         return None
-    info = next((fi for fi in module.functions if fi.node is scope), None)
-    spec = v._param_spec(scope, name.id)
-    if info is None or spec is None:
+    found = _parameter_call_sites(module, project, scope, name.id)
+    if found is None:
         return None
-    position, _default = spec
-    is_method = info.cls is not None
-    resolver = v.resolver(project)
-    if resolver._escapes(info, is_method) is v.UNKNOWN:
-        return None
-    sites = list(resolver._call_sites(info, is_method))
-    if not sites:
-        return None
+    info, position, _default, sites = found
     out: list[tuple[Module, ast.FunctionDef]] = []
     for call, cm, offset, _partial in sites:
         if not _partial and kf.resolve_def(project, cm, call.func) is not (scope if info.cls is None or scope.name != "__init__"
