@@ -312,6 +312,7 @@ class Project:
         self.functions_by_name: dict[str, list[FunctionInfo]] = defaultdict(list)
         self.calls_by_name: dict[str, list[CallSite]] = defaultdict(list)
         self.calls_by_qualname: dict[str, list[CallSite]] = defaultdict(list)
+        self.classes_by_name: dict[str, list[tuple[ast.ClassDef, Module]]] = defaultdict(list)
         # Free-form cache for project-wide facts computed by rule families (computed once, shared).
         self.facts: dict[str, object] = {}
         for m in self.modules:
@@ -320,6 +321,8 @@ class Project:
     def _add(self, m: Module) -> None:
         for f in m.functions:
             self.functions_by_name[f.name].append(f)
+        for k in m.classes:
+            self.classes_by_name[k.name].append((k, m))
         for c in m.calls:
             if c.name:
                 self.calls_by_name[c.name].append(c)

@@ -740,7 +740,7 @@ def _project_class_method_call(c: CallSite, project: Project) -> bool:
     bindings = single_name_assignments(scope).get(recv.id, ())
     if not bindings:
         return False
-    classes = project.fact("tf1.classes_by_name", lambda p: _classes_by_name(p))
+    classes = project.classes_by_name
     for b in bindings:
         ctor = b.value.func if isinstance(b.value, ast.Call) else None
         cname = ctor.id if isinstance(ctor, ast.Name) else ctor.attr if isinstance(ctor, ast.Attribute) else None
@@ -761,14 +761,6 @@ def _project_class_method_call(c: CallSite, project: Project) -> bool:
                 if "keras" in d or d.rsplit(".", 1)[-1] in ("Model", "Sequential", "Layer"):
                     return False
     return True
-
-
-def _classes_by_name(project: Project) -> dict:
-    out: dict = defaultdict(list)
-    for m in project.modules:
-        for k in m.classes:
-            out[k.name].append((k, m))
-    return out
 
 
 def train_context(project: Project) -> TrainContext:

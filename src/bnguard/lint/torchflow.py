@@ -406,7 +406,6 @@ class Flow:
         self._calls_by_form: Optional[tuple] = None
         self._callbacks: Optional[tuple[dict, dict, dict]] = None
         self._component_methods: dict[tuple, object] = {}
-        self._classes_named: Optional[dict[str, list]] = None  # class name -> (class, module), all modules
         self._callable_args: dict[tuple[int, str], Optional[tuple]] = {}
         self._fresh_returns: dict[int, bool] = {}  # function id -> hands back a module it builds
         for m in project.modules:
@@ -754,7 +753,7 @@ class Flow:
                 verdict = True
             elif name:
                 verdict = any(c is not cls and id(m) in component and self._derives_from(c, base, component, depth + 1)
-                              for c, m in self._classes_by_name().get(name, ()))
+                              for c, m in self.project.classes_by_name.get(name, ()))
             if verdict:
                 break
         self._component_methods[memo_key] = verdict
@@ -1366,15 +1365,6 @@ class Flow:
                                        guards=tuple(dict.fromkeys(ev.guards + guards))))
         return out, renames
 
-    def _classes_by_name(self) -> dict[str, list]:
-        """Class name -> (class, module) over all modules, built on first use."""
-        if self._classes_named is None:
-            self._classes_named = {}
-            for m in self.project.modules:
-                for c in m.classes:
-                    self._classes_named.setdefault(c.name, []).append((c, m))
-        return self._classes_named
-
     def _module_class(self, cls: ast.ClassDef, module: Module, depth: int = 0) -> bool:
         """An ``nn.Module`` subclass: directly, or through project base classes of the import
         component (by the names in the ``class`` statements)."""
@@ -1385,7 +1375,7 @@ class Flow:
                 return True
             name = d.rsplit(".", 1)[-1]
             if name and depth < 3 and any(c is not cls and id(m) in component and self._module_class(c, m, depth + 1)
-                                          for c, m in self._classes_by_name().get(name, ())):
+                                          for c, m in self.project.classes_by_name.get(name, ())):
                 return True
         return False
 
