@@ -29,19 +29,8 @@ PROGRAMS = {e["path"]: e for e in MANIFEST["programs"]}
 
 # Bugs the rules do not detect yet: path -> why (the mechanism that misses it).
 KNOWN_MISSES: dict[str, str] = {
+    # corpus28 (first contact: 0 of 4 caught, 0 false positives; 6 of 8 multi-file projects)
     # corpus27 (first contact: 2 of 8 caught, 2 false positives; all but one pair multi-file projects)
-    "torch/bug_model_summary_helper_eval_before_fit":
-        "batch 27, not analysed yet",
-    "torch/bug_attribution_helper_train_mode_for_rnn":
-        "batch 27, not analysed yet",
-    "torch/bug_warmup_freeze_backbone_unfreeze_keeps_eval.py":
-        "batch 27, not analysed yet",
-    "flax/bug_eval_step_params_only_mutable_batch_stats":
-        "batch 27, not analysed yet",
-    "keras/bug_multifile_swa_update_bn_port":
-        "batch 27, not analysed yet",
-    "tf1/bug_multifile_npz_params_export":
-        "batch 27, not analysed yet",
     # corpus26 (first contact: 1 of 4 caught, 0 false positives)
     # corpus25 (first contact: 4 of 8 caught, 0 false positives; all multi-file projects)
     # corpus24 (first contact: 1 of 4 caught, 0 false positives)
@@ -202,8 +191,6 @@ KNOWN_MISSES: dict[str, str] = {
 
 # Correct programs that get a finding today: path -> (code, why the finding is wrong).
 KNOWN_FALSE_POSITIVES: dict[str, tuple[str, str]] = {
-    "keras/ok_multifile_torch_port_train_eval_api": ("BN202", "batch 27, not analysed yet"),
-    "tf1/ok_multifile_npz_params_export": ("BN104", "batch 27, not analysed yet"),
 }
 
 # One fast program per framework that the test really runs, tying the manifest to behaviour.

@@ -1,4 +1,4 @@
-"""BN201-BN207 on realistic programs (see ``_rule_cases``): flagged programs must be reported on
+"""BN201-BN209 on realistic programs (see ``_rule_cases``): flagged programs must be reported on
 their marked lines, clean ones (transfer learning, distillation, target networks, GANs, eval steps,
 frozen BN...) not at all; fixes, where offered, make the finding go away."""
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 
 from _rule_cases import apply_fixes, cases, check_case, findings
 
-FAMILY, CODES, SELECT = "keras", ["BN201", "BN202", "BN203", "BN204", "BN205", "BN206", "BN207"], ["BN2"]
+FAMILY, CODES, SELECT = "keras", ["BN201", "BN202", "BN203", "BN204", "BN205", "BN206", "BN207", "BN208", "BN209"], ["BN2"]
 ALL = [(code, kind, p) for code in CODES for kind, p in cases(FAMILY, code)]
 
 

@@ -1,4 +1,4 @@
-"""TF1 rules BN101-BN106 over realistic fixture programs.
+"""TF1 rules BN101-BN107 over realistic fixture programs.
 
 Every program under ``fixtures/tf1/flagged`` marks each line that must be reported with a trailing
 ``# BN10x`` comment; the reported (file, line, code) set must equal the marked set exactly. Programs
@@ -49,7 +49,7 @@ def test_clean_program_is_not_flagged(project):
     assert _reported(project) == set()
 
 
-@pytest.mark.parametrize("code", ["BN101", "BN102", "BN103", "BN104", "BN105", "BN106"])
+@pytest.mark.parametrize("code", ["BN101", "BN102", "BN103", "BN104", "BN105", "BN106", "BN107"])
 def test_each_rule_has_six_flagged_and_six_clean_programs(code):
     prefix = code.lower() + "_"
     flagged = [p for p in _cases("flagged") if p.name.startswith(prefix)]
@@ -63,7 +63,7 @@ def test_every_tf1_rule_is_documented_and_has_triggers():
     from bnguard.lint.rules.base import all_rules
 
     rules = {code: r for code, r in all_rules().items() if code.startswith("BN1")}
-    assert set(rules) == {"BN101", "BN102", "BN103", "BN104", "BN105", "BN106"}
+    assert set(rules) == {"BN101", "BN102", "BN103", "BN104", "BN105", "BN106", "BN107"}
     for rule in rules.values():
         doc = rule.doc
         assert all(len(getattr(doc, f).strip()) > 40 for f in ("what", "why", "example", "use_instead",
@@ -75,10 +75,10 @@ def test_every_tf1_rule_is_documented_and_has_triggers():
 
 def test_rule_example_is_flagged_and_use_instead_is_not(tmp_path):
     """The documented example of each rule triggers it; the documented fix does not (BN101, BN103,
-    BN104 examples are complete programs up to undefined names)."""
+    BN104, BN107 examples are complete programs up to undefined names)."""
     from bnguard.lint.rules.base import all_rules
 
-    for code in ("BN101", "BN104"):
+    for code in ("BN101", "BN104", "BN107"):
         rule = all_rules()[code]
         bad, good = tmp_path / f"{code}_bad.py", tmp_path / f"{code}_good.py"
         header = "import tensorflow as tf\n"

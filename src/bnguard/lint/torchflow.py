@@ -63,7 +63,8 @@ _NON_BN_LEAF = re.compile(
 class Event:
     # "eval" | "train" | "step" | "bnfreeze": the BatchNorm layers of ``key`` (or the frozen
     # sub-module ``key`` itself) deliberately put in eval mode | "bnfreeze?": the same, by a callee
-    # the call may or may not run (it may restore a freeze, never prove one)
+    # the call may or may not run (it may restore a freeze, never prove one) | "unfreeze": the
+    # parameters of ``key`` made trainable again (recorded only where ``freezes_with_eval`` holds)
     kind: str
     key: Key
     text: str  # receiver source in the terms of the function whose summary holds the event
@@ -546,6 +547,9 @@ class Flow:
                         else ["any"] if mode else []
                 elif c.name == "apply" and len(c.node.args) == 1 and self._applies_bn_freeze(m, c.node.args[0]):
                     kinds = ["eval", "any"]  # a BN freeze (model.apply(set_bn_eval))
+                elif c.name in ("requires_grad_", "parameters", "named_parameters") and freezes_with_eval(self.project) \
+                        and unfreeze_target(c.node, m) is not None:
+                    kinds = ["any"]  # an unfreeze (event "unfreeze")
                 for k in kinds:
                     fns, mods = seeds[k]
                     fns.add(id(c.scope)) if c.scope is not None else mods.add(id(m))
@@ -1494,6 +1498,13 @@ class Flow:
                 # model.apply(set_bn_eval), where set_bn_eval(m) puts the BatchNorm layers in eval mode
                 key, text = arg_key(call.func.value)
                 add(Event("bnfreeze", key, text, site, loops, guards))
+            if kind is None and isinstance(call.func, ast.Attribute) \
+                    and call.func.attr in ("requires_grad_", "parameters", "named_parameters") \
+                    and freezes_with_eval(self.project):
+                target = unfreeze_target(call, module)
+                if target is not None:
+                    key, text = arg_key(target)
+                    add(Event("unfreeze", key, text, site, loops, guards))
             if is_optimizer_step(call, module) and not _optimizes_input_tensors(call, scope, module):
                 okey, otext = arg_key(stepped_optimizer(call))
                 add(Event("step", okey, otext, site, loops, guards))
@@ -1807,6 +1818,66 @@ def parameter_freezes(scope: ast.AST) -> tuple[ast.AST, ...]:
 
 def _freezes_parameters_of(scope: ast.AST, text: str) -> bool:
     return any(dotted(x) == text for x in parameter_freezes(scope))
+
+
+def unfreeze_target(call: ast.Call, module: Module) -> Optional[ast.AST]:
+    """The module whose parameters ``call`` makes trainable again, as written: ``x.requires_grad_()`` /
+    ``x.requires_grad_(True)`` as a statement, or ``x.parameters()`` / ``x.named_parameters()`` as the
+    iterable of a ``for`` whose body sets ``p.requires_grad = True`` (``p.requires_grad_(True)``) on
+    every element, unconditionally. None otherwise (a filtered loop unfreezes part of ``x`` only)."""
+    f = call.func
+    if not isinstance(f, ast.Attribute):
+        return None
+    if f.attr == "requires_grad_":
+        flag = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "requires_grad"), None)
+        if flag is not None and not (isinstance(flag, ast.Constant) and flag.value is True) \
+                or not isinstance(module.parents.get(call), ast.Expr) or dotted(f.value) is None:
+            return None
+        return f.value
+    if f.attr not in ("parameters", "named_parameters"):
+        return None
+    loop = module.parents.get(call)
+    if not isinstance(loop, (ast.For, ast.AsyncFor)) or loop.iter is not call:
+        return None
+    var = loop.target
+    if f.attr == "named_parameters":
+        var = var.elts[-1] if isinstance(var, ast.Tuple) and len(var.elts) == 2 else None
+    if not isinstance(var, ast.Name):
+        return None
+    for st in loop.body:
+        if isinstance(st, ast.Assign) and isinstance(st.value, ast.Constant) and st.value.value is True \
+                and any(isinstance(t, ast.Attribute) and t.attr == "requires_grad" and isinstance(t.value, ast.Name)
+                        and t.value.id == var.id for t in st.targets):
+            return f.value
+        if isinstance(st, ast.Expr) and isinstance(st.value, ast.Call) and isinstance(st.value.func, ast.Attribute) \
+                and st.value.func.attr == "requires_grad_" and isinstance(st.value.func.value, ast.Name) \
+                and st.value.func.value.id == var.id and all(isinstance(a, ast.Constant) and a.value is True for a in st.value.args):
+            return f.value
+    return None
+
+
+_PARAMETER_FREEZE_TEXT = re.compile(r"\.requires_grad(_\(|\s*=)\s*False")  # not the `requires_grad=False` keyword
+
+
+def freezes_with_eval(project: Project) -> bool:
+    """Does some function of the project freeze a module both ways, its parameters
+    (``requires_grad = False``) and its mode (``x.eval()``)? Only then can an unfreeze that restores
+    the parameters alone leave a module in eval mode for training: the flow records unfreezes
+    (events "unfreeze") in such projects only."""
+
+    def compute(p: Project) -> bool:
+        for m in p.modules:
+            if not (m.mentions("requires_grad") and (m.mentions("eval") or m.mentions("train("))) \
+                    or not _PARAMETER_FREEZE_TEXT.search(m.unit.text):
+                continue
+            for fi in m.functions:
+                frozen = {dotted(x) for x in parameter_freezes(fi.node)} - {None}
+                if frozen and any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("eval", "train")
+                                  and mode_call(n) == "eval" and dotted(n.func.value) in frozen for n in astwalk.walk(fi.node)):
+                    return True
+        return False
+
+    return project.fact("torchflow.freezes_with_eval", compute)
 
 
 def same_object_base(value: ast.AST) -> ast.AST:

@@ -1447,6 +1447,52 @@ def _closed_over_init_stats(module: Module, project: Project, d: ast.Dict, stats
     return (names and sorted(names)[0]) or "the function", init_name, where
 
 
+def _new_stats_thrown_away(module: Module, call: ast.Call) -> bool:
+    """``apply(...)[0]`` or ``out, _ = apply(...)``: the returned collections are surely dropped."""
+    parent = module.parent(call)
+    if isinstance(parent, ast.Subscript) and parent.value is call:
+        return isinstance(parent.slice, ast.Constant) and parent.slice.value == 0
+    if isinstance(parent, ast.Assign) and parent.value is call and len(parent.targets) == 1 \
+            and isinstance(parent.targets[0], ast.Tuple) and len(parent.targets[0].elts) == 2:
+        second = parent.targets[0].elts[1]
+        return isinstance(second, ast.Name) and second.id.startswith("_")
+    return False
+
+
+def _constant_variable_keys(module: Module, expr: ast.expr, at: ast.AST) -> Optional[set[str]]:
+    """The collections a variables dict surely holds when it is a display with constant string keys
+    and no spread (``{"params": p}``), ``dict(params=p)``, or a local name bound once to one and never
+    changed in place (no item store, no method call, no augmented assignment); else None."""
+    if isinstance(expr, ast.Dict):
+        if not expr.keys or any(not (isinstance(k, ast.Constant) and isinstance(k.value, str)) for k in expr.keys):
+            return None
+        return {k.value for k in expr.keys}  # type: ignore[union-attr]
+    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and expr.func.id == "dict" \
+            and not expr.args and expr.keywords and all(k.arg is not None for k in expr.keywords) \
+            and module.imports.resolve(expr.func) in (None, "dict"):
+        return {k.arg for k in expr.keywords}  # type: ignore[misc]
+    if isinstance(expr, ast.Call) and len(expr.args) == 1 and not expr.keywords \
+            and (module.imports.resolve(expr.func) or "").startswith("flax.") \
+            and (module.imports.resolve(expr.func) or "").endswith(("freeze", "FrozenDict")):
+        return _constant_variable_keys(module, expr.args[0], at)  # ``freeze({"params": p})``
+    if not isinstance(expr, ast.Name):
+        return None
+    scope = module.scope_of(at)
+    if scope is None:
+        return None
+    bound = kf._assignments(scope, expr.id)
+    if len(bound) != 1 or bound[0] is None or isinstance(bound[0], ast.Name) or kf._param_index(scope, expr.id)[2]:
+        return None
+    for n in astwalk.walk(scope):
+        if isinstance(n, ast.AugAssign) and isinstance(n.target, ast.Name) and n.target.id == expr.id:
+            return None
+        if isinstance(n, ast.Name) and n.id == expr.id and isinstance(n.ctx, ast.Load):
+            parent = module.parent(n)
+            if isinstance(parent, (ast.Subscript, ast.Attribute)) and parent.value is n:
+                return None  # ``variables["batch_stats"] = ...``, ``variables.update(...)``
+    return _constant_variable_keys(module, bound[0], at)
+
+
 def _params_overrides(module: Module) -> Iterator[tuple[ast.expr, ast.Name, ast.expr]]:
     """(expression, base dict name, params value) for variable dicts that take every collection from
     a name but the params: ``{**base, "params": p}``, ``dict(base, params=p)``, ``base | {"params":
@@ -2406,7 +2452,13 @@ and a training apply with `mutable=['batch_stats']` whose variables dict spreads
 ever the inner dict (`{"params": p, **model_state}` with `model_state = variables["batch_stats"]` and
 the step returning `new_state["batch_stats"]` into it, or `**state.batch_stats`): the layers' entries
 land at the top level, no "batch_stats" collection reaches apply, and BatchNorm starts from fresh 0/1
-statistics at every step. A step that writes the new statistics only into a local name nothing reads
+statistics at every step. The same happens with no spread at all: an apply whose variables hold no
+"batch_stats" collection (`state.apply_fn({"params": state.params}, x, train=False, mutable=["batch_stats"])`,
+`dict(params=p)`, or a local name bound once to such a dict and never completed), with `mutable` naming
+batch_stats (or `mutable=True`), in a program that trains batch_stats: without `mutable` flax would raise
+on the missing collection, with it every BatchNorm creates its statistics afresh (mean 0, variance 1), so an
+evaluation normalizes with the initial statistics and a training pass restarts its running averages from
+0/1 at every call. A step that writes the new statistics only into a local name nothing reads
 afterwards drops them too (`stepped = state.replace(batch_stats=updates["batch_stats"])`, then `return
 state.apply_gradients(grads=grads)` on the step's input state: apply_gradients copies every other field
 of the state it is called on). Grafting a pretrained tree into fresh init variables by its `params`
@@ -2465,6 +2517,9 @@ def train_step(state, x, y):
         not_flagged="""
 - evaluation functions and forward-pass tests (no gradient, no optimizer update; a `.update(...)` that
   fills a dict, `hps.update({...})` or `d.update(k=v)`, is not an optimizer update);
+- variables dicts completed before the apply (`variables["batch_stats"] = ...`, `.update(...)`), dicts with
+  a spread (`{"params": p, **rest}`) or built elsewhere, and params-only applies that are not mutable (flax
+  raises on the missing collection: nothing is silently created);
 - any read of the returned statistics (written into the state, stored in a dict, returned to a
   caller that keeps them); a call of such a step that ignores all its results (a warm-up/compile call);
 - `apply_gradients` overrides that forward `**kwargs` (to `super().apply_gradients` or `replace`) or
@@ -2532,6 +2587,7 @@ def train_step(state, x, y):
                 yield from self._restored_params_with_init_stats(module, project)
             yield from self._grafted_params_with_init_stats(module, project)
             if trains_batch_stats(project):
+                yield from (f for f in self._stats_missing_from_variables(module, project) if (f.line, f.col) not in at)
                 if not dropped:  # a dropped apply result is the same lost write, reported at the apply
                     yield from self._whole_variables_as_params(module, project)
                 yield from self._rebuilt_state_resets_stats(module, project)
@@ -2637,6 +2693,57 @@ def train_step(state, x, y):
                     "fresh 0/1 statistics at every step; pass it under its collection "
                     f"(`{{\"params\": ..., \"batch_stats\": {ast.unparse(v)}}}`)"))
                 break
+
+    def _stats_missing_from_variables(self, module: Module, project: Project) -> Iterable[Finding]:
+        """``state.apply_fn({"params": state.params}, x, train=False, mutable=["batch_stats"])`` in a
+        project that trains batch_stats: the variables hold no "batch_stats" collection (a dict display
+        or ``dict(params=...)`` with constant keys only, no spread, written at the apply or bound once
+        to a local name), and the mutable collection lets every BatchNorm create its statistics afresh
+        (mean 0, variance 1) instead of failing: an evaluation normalizes with the initial statistics,
+        a training pass restarts its running averages from 0/1 at every step."""
+        if not module.mentions("mutable") or is_test_file(module.path):
+            return
+        flags = None
+        for c in module.calls:
+            if not _is_apply(c) or c.name in ("apply_gradients",) or not c.node.args:
+                continue
+            m = kf.kwarg(c.node, "mutable")
+            if m is None or not (_mutable_value_has_batch_stats(module, project, m) or kf._literal(m) is True):
+                continue
+            keys = _constant_variable_keys(module, c.node.args[0], c.node)
+            if keys is None or "batch_stats" in keys or "params" not in keys:
+                continue
+            if flags is None:
+                flags = step_bn_flags(project, module) or {}
+            mode = _bn_mode_of_apply(module, project, c.node, flags) if flags else None
+            if mode is None:  # the model's classes not reached from here (``state.apply_fn`` in an eval module)
+                k = next((k for k in c.node.keywords if k.arg in ("train", "training", "is_training",
+                                                                  "use_running_average")
+                          and isinstance(k.value, ast.Constant) and isinstance(k.value.value, bool)), None)
+                if k is not None:
+                    mode = (k.value.value is (k.arg == "use_running_average"), f"{k.arg}={k.value.value}")  # type: ignore[attr-defined]
+            if (mode is None or not mode[0]) and _new_stats_thrown_away(module, c.node):
+                continue  # batch statistics normalize the pass and the fresh ones are dropped: nothing is read
+            if not any(other.node is not c.node and "batch_stats" in (_constant_variable_keys(
+                    other.module, other.node.args[0], other.node) or {"batch_stats"}) if other.node.args else True
+                       for other in trains_batch_stats(project)):
+                continue  # no apply of the program hands statistics in: none are kept anywhere
+            where = f" ({mode[1]})" if mode is not None else ""
+            if mode is not None and mode[0]:
+                effect = (f"with the running averages{where} every evaluation through it normalizes with those "
+                          "initial statistics, never the ones training writes into the state")
+            elif mode is not None:
+                effect = (f"in training mode{where} the new statistics it returns are blended from 0/1 again at every "
+                          "call, so the running averages never accumulate")
+            else:
+                effect = ("its BatchNorms read (or restart their running averages from) those initial statistics, "
+                          "never the ones training keeps")
+            given = ", ".join(f'"{k}"' for k in sorted(keys))
+            yield self.finding(module, c.node, (
+                f"the variables passed to `{ast.unparse(c.node.func)}` hold only {given}, no \"batch_stats\" "
+                f"collection, and `mutable={ast.unparse(m)}` lets every BatchNorm create its missing statistics "
+                f"afresh (mean 0, variance 1) instead of failing: {effect}; pass the trained statistics "
+                "(`{\"params\": ..., \"batch_stats\": state.batch_stats}`)"))
 
     def _stale_variable_dicts(self, module: Module, project: Project) -> Iterable[Finding]:
         """Variable dicts ``{"params": <trained>, "batch_stats": X["batch_stats"]}`` whose statistics

@@ -866,6 +866,12 @@ for x, y in dataset:
   only BN sits in a part kept in inference mode on purpose (a base called `base(x, training=False)`
   or set `base.trainable = False`, BN created `trainable=False`): transfer learning with a custom loop;
 - `fit`, and code that calls `set_learning_phase(1)`;
+- a PyTorch port whose `call` fills a missing `training` from a flag of its own (`if training is None:
+  training = self.is_train_mode`, set by the port's `train()` / `eval()` or a direct store): judged by
+  that flag's value at the call, followed flow-sensitively through the step, the project functions the
+  model is handed to (`evaluate(model)` calling `model.eval()`) and the step's callers, three levels;
+  reported only when a path reaches the step with the flag False (an `eval()` nothing undoes), silent
+  when its `train()` always runs first or the value cannot be followed;
 - for a step that runs `model.call(...)`: sublayers given `training` (or an `is_training`-style
   keyword), non-trainable BN, pretrained `keras.applications` backbones, models that come from
   Keras itself (`load_model`, `Sequential`, a functional `Model(inputs, outputs)`: it passes the
@@ -903,6 +909,23 @@ for x, y in dataset:
                     if id(call) in via_helper or not _helper_cannot_pass_mode(cmod, site, call):
                         continue  # the helper may take / forward a flag we cannot follow
                     via_helper.add(id(call))
+                port = _port_mode_at(cmod, project, call)
+                if port is not None:
+                    values, flag, cls, false_sites = port
+                    if False not in values:
+                        continue  # the port's own train() set its flag (or we cannot tell): not inference
+                    where = next(((m, n) for m, n in false_sites if m.enclosing_class(n) is not cls), None)
+                    origin = (f" after `{ast.unparse(where[1])}` ({project.relative_path(where[0])}, "
+                              f"{where[0].line_ref(where[1].lineno)})") if where is not None else ""
+                    yield self.finding(cmod, call, (
+                        f"`{obj}` is a `{cls.name}`, whose `call` takes a missing `training` from its own "
+                        f"`self.{flag}` (a PyTorch-style train()/eval() switch), and that flag can be False "
+                        f"when this training step runs{origin}, with nothing setting it back before the "
+                        "step: its BatchNormalization then runs in inference mode (moving statistics "
+                        f"frozen); switch it to training mode at the start of the step (its own train()) or pass "
+                        "training=True"),
+                        fix=self._fix(cmod, call))
+                    continue
                 if region.kind == "torch_loop":
                     message = (f"`{obj}` is a Keras model with BatchNormalization trained by a PyTorch loop "
                                f"(loss.backward()) and called without `training`: Keras layers ignore torch's "
@@ -5347,3 +5370,433 @@ def _callee_may_sync(module: Module, project: Project, site: ast.Call) -> bool:
         if isinstance(n, ast.Attribute) and n.attr in ("moving_mean", "moving_variance"):
             return True
     return False
+
+
+# --------------------------------------------------------------------------------------------------
+# BN208: BatchNorm statistics reset (or re-weighted) for a re-estimation pass that runs in inference mode
+
+
+_MOVING_STATS = frozenset({"moving_mean", "moving_variance"})
+# Calls that run a model in training mode (the statistics move there).
+_TRAINING_RUNS = frozenset({"fit", "fit_generator", "train_on_batch", "train_step"})
+# Inference-mode entry points of a Keras model.
+_INFERENCE_RUNS = frozenset({"predict", "predict_on_batch", "evaluate", "test_on_batch", "predict_step"})
+# What leads from a model to its layers.
+_LAYER_WALKS = frozenset({"layers", "submodules", "get_layer", "_flatten_layers", "_layers"})
+
+
+@register
+class RecalibrationInInferenceMode(Rule):
+    code = "BN208"
+    name = "bn-recalibration-in-inference-mode"
+    framework = "keras"
+    summary = ("BN moving statistics reset (or their momentum re-weighted) for a re-estimation pass whose forward "
+               "calls run without training=True (inference mode): the statistics never move.")
+    triggers = ("moving_mean", "moving_variance", ".momentum =")
+    doc = RuleDoc(
+        what="""
+Finds a function that re-estimates a Keras model's BatchNormalization statistics the PyTorch way
+(`torch.optim.swa_utils.update_bn`, AdaBN-style recalibration): it resets the moving statistics
+(`layer.moving_mean.assign(zeros_like(...))`, `layer.moving_variance.assign(ones...)`,
+`K.set_value(layer.moving_mean, np.zeros(...))`) or sets the BN layers' `momentum` inside the loop
+over the data (a cumulative average, `layer.momentum = i / (i + 1)`), and then runs the model whose
+layers it walked (`model.layers`, `model.submodules`, `model.get_layer(...)`, or the model the reset
+layer hangs on) forward without `training=True` — `model(x)`, `model(x, training=False)`,
+`model.predict(x)`, `predict_on_batch` — and nowhere in training mode. Reported at the first such
+forward call.
+""",
+        why="""
+A Keras BatchNormalization updates its moving mean and variance only when it runs in training mode.
+Outside `fit`, `model(x)` leaves `training` None, which Keras (Keras 3, and tf.keras / tf_keras in
+eager code) runs in inference mode; `predict` / `evaluate` always do. So the forward passes of the
+re-estimation change nothing: after a reset the model keeps mean 0 / variance 1 (measured with Keras
+3.15: the moving mean of an SWA copy is still exactly 0 after a torch-style `update_bn` port that
+calls `model(images)`; with `model(images, training=True)` it matches the data), and a re-weighted
+momentum leaves the old statistics in place. Every later evaluation normalizes with them.
+""",
+        example="""
+def update_bn(model, loader):
+    norms = [l for l in model.layers if isinstance(l, keras.layers.BatchNormalization)]
+    for l in norms:
+        l.moving_mean.assign(keras.ops.zeros_like(l.moving_mean))
+        l.moving_variance.assign(keras.ops.ones_like(l.moving_variance))
+    for i, (x, _) in enumerate(loader):
+        for l in norms:
+            l.momentum = i / (i + 1.0)
+        model(x)
+""",
+        use_instead="""
+        model(x, training=True)   # BN updates its moving statistics only in training mode
+""",
+        not_flagged="""
+- re-estimation passes that run the model with `training=True` (or a non-constant `training`), or by
+  `fit` / `train_on_batch`, or call the BN layers themselves with `training=True`;
+- functions that compute the statistics themselves and assign them after the forward passes
+  (`moving_mean.assign(batch_means.mean(0))`: the forward pass only collects activations);
+- resets to values other than zeros/ones (statistics copied from another model), forward calls of
+  objects other than the model whose layers were reset, models whose `call` defaults `training` to
+  true, programs that call `set_learning_phase`, and test files.
+""",
+        versions=KERAS_VERSIONS,
+    )
+
+    def check(self, module: Module, project: Project) -> Iterable[Finding]:
+        if is_test_file(module.path) or not kf.uses_keras(module):
+            return
+        if not (module.mentions("moving_mean") or module.mentions("moving_variance") or module.mentions(".momentum =")):
+            return
+        if any((c.qualname or "").endswith("set_learning_phase") for c in module.calls):
+            return
+        starts: dict[int, tuple[FuncNode, list[tuple[ast.AST, str]]]] = {}
+        for c in module.calls:  # resets of the moving statistics
+            reset = self._reset_target(module, c.node)
+            if reset is not None and c.scope is not None:
+                starts.setdefault(id(c.scope), (c.scope, []))[1].append((c.node, "reset"))
+        if module.mentions(".momentum ="):
+            for n in module.nodes_of_kind.get(ast.Assign, ()):
+                if any(isinstance(t, ast.Attribute) and t.attr == "momentum" and isinstance(t.value, ast.Name)
+                       for t in n.targets):
+                    fn = module.scope_of(n)
+                    loop = next((a for a in module.ancestors(n) if isinstance(a, (ast.For, ast.While))), None)
+                    if fn is not None and loop is not None and module.scope_of(loop) is fn:
+                        starts.setdefault(id(fn), (fn, []))[1].append((n, "momentum"))
+        for fn, signals in starts.values():
+            found = self._inference_pass(module, project, fn, signals)
+            if found is None:
+                continue
+            call, model, signal = found
+            what = (f"resets the BatchNormalization moving statistics (`{ast.unparse(signal)[:80]}`, "
+                    f"{module.line_ref(signal.lineno)})" if isinstance(signal, ast.Call) else
+                    f"re-weights the BatchNormalization momentum in its loop (`{ast.unparse(signal)[:80]}`, "
+                    f"{module.line_ref(signal.lineno)})")
+            stays = "keep mean 0 / variance 1" if isinstance(signal, ast.Call) else "keep their old values"
+            yield self.finding(module, call, (
+                f"`{fn.name}` {what} to re-estimate them, but runs `{model}` forward with "
+                f"`{ast.unparse(call)[:60]}`, in inference mode (no training=True): Keras BatchNormalization "
+                f"updates its moving statistics only in training mode, so they {stays} and every later "
+                "evaluation normalizes with them; call the model with training=True in this pass"))
+
+    @staticmethod
+    def _reset_target(module: Module, call: ast.Call) -> Optional[ast.expr]:
+        """``x.moving_mean.assign(zeros...)`` / ``K.set_value(x.moving_variance, np.ones(...))``: the
+        statistic's owner expression when the value is a zeros/ones reset."""
+        f = call.func
+        if isinstance(f, ast.Attribute) and f.attr == "assign" and isinstance(f.value, ast.Attribute) \
+                and f.value.attr in _MOVING_STATS and len(call.args) == 1:
+            target, value = f.value, call.args[0]
+        elif isinstance(f, (ast.Attribute, ast.Name)) and (f.attr if isinstance(f, ast.Attribute) else f.id) == "set_value" \
+                and len(call.args) == 2 and isinstance(call.args[0], ast.Attribute) and call.args[0].attr in _MOVING_STATS:
+            target, value = call.args[0], call.args[1]
+        else:
+            return None
+        if isinstance(value, ast.Constant) and value.value in (0, 1) and not isinstance(value.value, bool):
+            return target.value
+        if isinstance(value, ast.Call):
+            name = value.func.attr if isinstance(value.func, ast.Attribute) else getattr(value.func, "id", "")
+            if name in ("zeros", "zeros_like", "ones", "ones_like"):
+                return target.value
+        return None
+
+    @staticmethod
+    def _inference_pass(module: Module, project: Project, fn: FuncNode,
+                        signals: list) -> Optional[tuple[ast.Call, str, ast.AST]]:
+        """The first forward call of the walked model after the first signal, when every model run in
+        ``fn`` after it is in inference mode and nothing assigns computed statistics afterwards."""
+        first = min(signals, key=lambda s: (s[0].lineno, s[0].col_offset))[0]
+        roots: set[str] = set()
+        for n in astwalk.walk(fn):
+            if isinstance(n, ast.Attribute) and n.attr in _LAYER_WALKS:
+                d = dotted(n.value)
+                if d:
+                    roots.add(d)
+        for s, kind in signals:
+            if kind == "reset":
+                owner = RecalibrationInInferenceMode._reset_target(module, s)  # type: ignore[arg-type]
+                d = dotted(owner) if owner is not None else None
+                if d and "." in d:
+                    roots.add(d.rsplit(".", 1)[0])  # ``model.bn1.moving_mean``: the model
+        if not roots:
+            return None
+        forwards: list[tuple[ast.Call, str]] = []
+        for n in astwalk.walk(fn):
+            if not isinstance(n, ast.Call) or (n.lineno, n.col_offset) <= (first.lineno, first.col_offset):
+                continue
+            if module.scope_of(n) is not fn:
+                continue
+            f = n.func
+            if isinstance(f, ast.Attribute) and f.attr in _TRAINING_RUNS:
+                return None
+            if isinstance(f, ast.Attribute) and (f.attr == "assign" and isinstance(f.value, ast.Attribute)
+                                                 and f.value.attr in _MOVING_STATS
+                                                 and n is not first and all(n is not s for s, _ in signals)):
+                return None  # statistics computed by hand and assigned after the pass
+            if isinstance(f, (ast.Attribute, ast.Name)) and (f.attr if isinstance(f, ast.Attribute) else f.id) == "set_value" \
+                    and all(n is not s for s, _ in signals):
+                return None
+            d = dotted(f)
+            expr, known = kf.training_arg(n) if d in roots else (kf.kwarg(n, "training"), True)
+            if not known:
+                return None
+            if expr is not None and not kf.always_false(module, project, expr):
+                return None  # a training-mode (or unknown-mode) run somewhere in the pass
+            if d in roots:
+                forwards.append((n, d))
+            elif isinstance(f, ast.Attribute) and f.attr in _INFERENCE_RUNS and dotted(f.value) in roots:
+                forwards.append((n, dotted(f.value)))  # type: ignore[arg-type]
+        if not forwards:
+            return None
+        if all(kind == "momentum" for _, kind in signals):
+            # a momentum set once before some later use says nothing: the re-estimation loop sets it
+            # per batch and runs the forward pass in the same loop
+            def loops(node: ast.AST) -> set[int]:
+                return {id(a) for a in module.ancestors(node) if isinstance(a, (ast.For, ast.While))}
+            shared = set().union(*(loops(s) for s, _ in signals))
+            forwards = [fw for fw in forwards if loops(fw[0]) & shared]
+            if not forwards:
+                return None
+        call, model = forwards[0]
+        if model != "self" and _instance_defaults_training_true(module, project, call.func if not isinstance(
+                call.func, ast.Attribute) or call.func.attr not in _INFERENCE_RUNS else call.func.value):
+            return None
+        signal = next(s for s, _ in sorted(signals, key=lambda s: (s[0].lineno, s[0].col_offset)))
+        return call, model, signal
+
+
+# --------------------------------------------------------------------------------------------------
+# BN202 helper: a PyTorch-style port whose call() takes a missing `training` from its own mode flag
+
+
+def _own_mode_flag(project: Project, module: Module, cls: ast.ClassDef, depth: int = 0) -> Optional[tuple[Module, ast.ClassDef, str]]:
+    """(module, class, attr) when ``cls``'s ``call`` (or a project base's) fills a missing
+    ``training`` from ``self.<attr>`` (``if training is None: training = self.is_train_mode``,
+    ``training = self.flag if training is None else training``): a PyTorch port's own train()/eval()."""
+    if depth > 3:
+        return None
+    fn = next((f for f in cls.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) and f.name == "call"), None)
+    if fn is None:
+        for b in cls.bases:
+            bmod, base = kf.resolve_def_in(project, module, b)
+            if isinstance(base, ast.ClassDef) and bmod is not None:
+                got = _own_mode_flag(project, bmod, base, depth + 1)
+                if got is not None:
+                    return got
+        return None
+    if not kf._param_index(fn, "training")[2]:
+        return None
+
+    def none_test(t: ast.expr) -> Optional[bool]:  # True: `training is None`, False: `training is not None`
+        if isinstance(t, ast.Compare) and isinstance(t.left, ast.Name) and t.left.id == "training" \
+                and len(t.ops) == 1 and isinstance(t.comparators[0], ast.Constant) and t.comparators[0].value is None:
+            return True if isinstance(t.ops[0], (ast.Is, ast.Eq)) else False if isinstance(t.ops[0], (ast.IsNot, ast.NotEq)) else None
+        return None
+
+    def self_attr(e: ast.expr) -> Optional[str]:
+        if isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id == "bool" and len(e.args) == 1:
+            e = e.args[0]
+        if isinstance(e, ast.Attribute) and isinstance(e.value, ast.Name) and e.value.id == "self":
+            return e.attr
+        return None
+
+    for st in astwalk.walk(fn):
+        if isinstance(st, ast.If) and none_test(st.test) is True:
+            for a in st.body:
+                if isinstance(a, ast.Assign) and len(a.targets) == 1 and isinstance(a.targets[0], ast.Name) \
+                        and a.targets[0].id == "training" and self_attr(a.value):
+                    return module, cls, self_attr(a.value)  # type: ignore[return-value]
+        if isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name) \
+                and st.targets[0].id == "training" and isinstance(st.value, ast.IfExp):
+            kind = none_test(st.value.test)
+            branch = st.value.body if kind is True else st.value.orelse if kind is False else None
+            if branch is not None and self_attr(branch):
+                return module, cls, self_attr(branch)  # type: ignore[return-value]
+    return None
+
+
+class _PortModeFlow:
+    """Values of a port's mode flag (``self.<attr>``) along the statements of a function, for one
+    tracked object (``model``, ``self``): True / False, "in" (the value at the function's entry) and
+    "?" (unknown). Setter methods of the class (``train(mode=True)``, ``eval()`` calling
+    ``self.train(False)``) and project functions the object is handed to are summarised by running
+    their bodies the same way (three levels deep)."""
+
+    def __init__(self, project: Project, cmod: Module, cls: ast.ClassDef, attr: str):
+        self.project, self.cmod, self.cls, self.attr = project, cmod, cls, attr
+        self.false_sites: list[tuple[Module, ast.AST]] = []
+        init = self._method("__init__")
+        vals: set = set()
+        if init is not None:
+            for n in astwalk.walk(init[1]):
+                if isinstance(n, ast.Assign) and any(isinstance(t, ast.Attribute) and t.attr == attr
+                                                     and dotted(t.value) == "self" for t in n.targets):
+                    vals |= self._value(n.value, {})
+        self.init = frozenset(vals or {"?"})
+
+    def _method(self, name: str, cls: Optional[ast.ClassDef] = None, mod: Optional[Module] = None,
+                depth: int = 0) -> Optional[tuple[Module, FuncNode]]:
+        cls, mod = cls or self.cls, mod or self.cmod
+        for f in cls.body:
+            if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef)) and f.name == name:
+                return mod, f
+        if depth < 3:
+            for b in cls.bases:
+                bmod, base = kf.resolve_def_in(self.project, mod, b)
+                if isinstance(base, ast.ClassDef) and bmod is not None:
+                    got = self._method(name, base, bmod, depth + 1)
+                    if got is not None:
+                        return got
+        return None
+
+    @staticmethod
+    def _value(expr: Optional[ast.expr], env: dict) -> set:
+        if isinstance(expr, ast.Constant) and isinstance(expr.value, bool):
+            return {expr.value}
+        if isinstance(expr, ast.Name) and expr.id in env:
+            return set(env[expr.id])
+        if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.Not):
+            return {(not v) if isinstance(v, bool) else "?" for v in _PortModeFlow._value(expr.operand, env)}
+        return {"?"}
+
+    def run_function(self, mod: Module, fn: FuncNode, tracked: str, env: dict, depth: int,
+                     target: Optional[ast.AST] = None) -> tuple[frozenset, frozenset]:
+        """(state at the end of ``fn`` started from {"in"}, state at ``target``'s statement)."""
+        frame = {"returns": set(), "at": set(), "target": mod.statement_of(target) if target is not None else None}
+        end = self._run(mod, fn.body, frozenset({"in"}), tracked, env, depth, frame)
+        return frozenset(end | frame["returns"]), frozenset(frame["at"])
+
+    def _run(self, mod: Module, stmts: list, state: frozenset, tracked: str, env: dict, depth: int,
+             frame: dict) -> frozenset:
+        for s in stmts:
+            if s is frame["target"]:
+                frame["at"] |= state
+            if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue
+            if isinstance(s, ast.If):
+                state = self._run(mod, s.body, state, tracked, env, depth, frame) \
+                    | self._run(mod, s.orelse, state, tracked, env, depth, frame)
+            elif isinstance(s, (ast.For, ast.AsyncFor, ast.While)):
+                cur = state
+                for _ in range(4):
+                    new = cur | self._run(mod, s.body, cur, tracked, env, depth, frame)
+                    if new == cur:
+                        break
+                    cur = new
+                state = cur | self._run(mod, s.orelse, cur, tracked, env, depth, frame)
+            elif isinstance(s, (ast.With, ast.AsyncWith)):
+                state = self._run(mod, s.body, state, tracked, env, depth, frame)
+            elif isinstance(s, ast.Try) or type(s).__name__ == "TryStar":
+                body = self._run(mod, s.body, state, tracked, env, depth, frame)
+                handled = frozenset().union(*(self._run(mod, h.body, state | body, tracked, env, depth, frame)
+                                              for h in s.handlers)) if s.handlers else frozenset()
+                state = (self._run(mod, s.orelse, body, tracked, env, depth, frame) if s.orelse else body) | handled
+                if s.finalbody:
+                    state = self._run(mod, s.finalbody, state, tracked, env, depth, frame)
+            elif type(s).__name__ == "Match":
+                state = frozenset().union(*(self._run(mod, c.body, state, tracked, env, depth, frame)
+                                            for c in s.cases)) | state
+            elif isinstance(s, ast.Return):
+                frame["returns"] |= self._effects(mod, s, state, tracked, env, depth)
+                state = frozenset()
+            elif isinstance(s, ast.Raise):
+                state = frozenset()
+            else:
+                state = self._effects(mod, s, state, tracked, env, depth)
+        return state
+
+    def _effects(self, mod: Module, stmt: ast.stmt, state: frozenset, tracked: str, env: dict,
+                 depth: int) -> frozenset:
+        calls = sorted((n for n in astwalk.walk(stmt) if isinstance(n, ast.Call)),
+                       key=lambda c: (c.end_lineno or 0, c.end_col_offset or 0))
+        for c in calls:
+            state = self._call_effect(mod, c, state, tracked, env, depth)
+        if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            for t in targets:
+                if isinstance(t, ast.Attribute) and t.attr == self.attr and dotted(t.value) == tracked:
+                    state = frozenset(self._value(stmt.value, env))
+                    if False in state:
+                        self.false_sites.append((mod, stmt))
+                elif dotted(t) == tracked:
+                    state = self.init  # a new object (``model = build_model(cfg)``)
+        return state
+
+    def _call_effect(self, mod: Module, c: ast.Call, state: frozenset, tracked: str, env: dict,
+                     depth: int) -> frozenset:
+        if depth > 3:
+            return state
+        f = c.func
+        if isinstance(f, ast.Attribute) and dotted(f.value) == tracked and f.attr not in ("call", "__call__"):
+            got = self._method(f.attr)
+            if got is None:
+                return state
+            mmod, meth = got
+            menv = {}
+            for a in [*meth.args.posonlyargs, *meth.args.args, *meth.args.kwonlyargs][1:]:
+                arg, _ = kf.argument_for(c, meth, a.arg, is_method_call=True)
+                menv[a.arg] = frozenset(self._value(arg, env))
+            out, _ = self.run_function(mmod, meth, "self", menv, depth + 1)
+            return self._compose(mod, c, state, out)
+        passed = [a for a in [*c.args, *(k.value for k in c.keywords)] if dotted(a) == tracked]
+        if not passed or not isinstance(f, (ast.Name, ast.Attribute)):
+            return state
+        fmod, fn = kf.resolve_def_in(self.project, mod, f)
+        if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) or fmod is None:
+            return state  # a library function, a constructor: assumed to leave the flag alone
+        method = isinstance(f, ast.Attribute)
+        for p in [*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs]:
+            arg, explicit = kf.argument_for(c, fn, p.arg, is_method_call=method)
+            if explicit and dotted(arg) == tracked:
+                out, _ = self.run_function(fmod, fn, p.arg, {}, depth + 1)
+                return self._compose(mod, c, state, out)
+        return state
+
+    def _compose(self, mod: Module, c: ast.Call, state: frozenset, out: frozenset) -> frozenset:
+        new = (out - {"in"}) | (state if "in" in out else frozenset())
+        if False in new and False not in state:
+            self.false_sites.append((mod, c))
+        return frozenset(new)
+
+    def value_at(self, mod: Module, call: ast.Call, tracked: str, depth: int = 0) -> frozenset:
+        """The flag's possible values when ``call`` runs, following a parameter's "in" to the
+        function's callers (three levels)."""
+        fn = mod.scope_of(call)
+        if fn is None or isinstance(fn, ast.Lambda):
+            owner_body = mod.tree.body if fn is None else []
+            frame = {"returns": set(), "at": set(), "target": mod.statement_of(call)}
+            self._run(mod, owner_body, frozenset({"in"}), tracked, {}, 0, frame)
+            at = frozenset(frame["at"])
+            return (at - {"in"}) | ({"?"} if "in" in at else frozenset())
+        _, at = self.run_function(mod, fn, tracked, {}, 0, target=call)
+        if "in" not in at:
+            return at
+        rest = at - {"in"}
+        if depth >= 3 or "." in tracked or not kf._param_index(fn, tracked)[2] or tracked == "self":
+            return rest | {"?"}
+        sites = [s for s in self.project.call_sites(fn.name) if kf.resolve_def(self.project, s.module, s.node.func) is fn]
+        if not sites:
+            return rest | {"?"}
+        for s in sites:
+            arg, explicit = kf.argument_for(s.node, fn, tracked, is_method_call=isinstance(s.node.func, ast.Attribute))
+            name = dotted(arg) if explicit and arg is not None else None
+            if name is None:
+                return rest | {"?"}
+            rest |= self.value_at(s.module, s.node, name, depth + 1)
+        return rest
+
+
+def _port_mode_at(module: Module, project: Project, call: ast.Call) -> Optional[tuple[frozenset, str, ast.ClassDef, list]]:
+    """For a model call without ``training`` whose class (a PyTorch port) takes the mode from its own
+    flag: (the flag's possible values at the call, the flag, the class, where it is set False)."""
+    target = kf.model_expr(call)
+    tracked = dotted(target)
+    if tracked is None:
+        return None
+    classes = _classes_bound_to(module, project, target)
+    if not classes or any(c == "dynamic" for c in classes) or len({id(c[1]) for c in classes}) != 1:
+        return None
+    cmod, cls = classes[0]
+    got = _own_mode_flag(project, cmod, cls)
+    if got is None:
+        return None
+    flow = _PortModeFlow(project, cmod, cls, got[2])
+    values = flow.value_at(module, call, tracked)
+    return values, got[2], cls, flow.false_sites

@@ -1624,7 +1624,8 @@ def _result_discarded(call: ast.Call, module: Module, project: Project, depth: i
         return False
     name, scope = parent.targets[0].id, module.scope_of(call)
     reads = [r for r in module.references.get(name, ()) if isinstance(r, ast.Name)
-             and (module.scope_of(r) is scope or (scope is not None and scope in enclosing_functions(r, module)))]
+             and (scope is None  # a module-level op: any function of the module may read the global
+                  or module.scope_of(r) is scope or scope in enclosing_functions(r, module))]
     for r in reads:
         path = _return_path(r, module)
         if path is None or depth > 2 or not isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -2950,8 +2951,10 @@ class UpdateOpsCollectedTooEarly(Rule):
         what="""
 Finds `tf.get_collection(tf.GraphKeys.UPDATE_OPS)` evaluated before any batch-norm layer of the graph
 is built: in the same function (or at module level), every statement that builds a BN layer — a BN call,
-or a call to a function of the project that builds one — comes after the collection is read. Reported
-at the train op that depends on the (empty) list when there is one, else at the `get_collection` call.
+a call to a function of the project that builds one, or the construction of a project class whose
+`__init__` builds one (a TensorLayer-style `net = Network(x, is_training)`) — comes after the
+collection is read. Reported at the train op that depends on the (empty) list when there is one, else
+at the `get_collection` call.
 Also finds the read made from the wrong graph: `tf.get_collection(UPDATE_OPS)` after a
 `with graph.as_default():` block that built the BN layers has ended (sklearn-style estimators that
 own a `tf.Graph`), which reads the default graph again; also when the read sits in a helper
@@ -3888,6 +3891,8 @@ def _calls_project_builder(c, project: Project) -> bool:
     object (``ema = tf.train.ExponentialMovingAverage(...)``; ``ema.apply(...)``)."""
     fns = project.functions(c.name)
     f = c.node.func
+    if not fns and c.name in project.classes_by_name:
+        return _constructor_builds_bn(c, project)
     if isinstance(f, ast.Name) and fns:
         # Python scoping: a function the calling module defines around the call (nested in an
         # enclosing function, or at module level) is the one that runs; an imported name is the
@@ -3906,6 +3911,41 @@ def _calls_project_builder(c, project: Project) -> bool:
     if not any(fi.cls is not None or (imported_module and fi.module.scope_of(fi.node) is None) for fi in fns):
         return False
     return not library_receiver(c, project)
+
+
+def _constructor_builds_bn(c, project: Project) -> bool:
+    """``Network(inputs, is_training)`` / ``models.Network(...)``: the call constructs a project class
+    (the one the calling module can see under that name) whose ``__init__`` — its own, or a project
+    base class's it inherits or calls through ``super().__init__`` — builds BN. A TensorLayer-style
+    network object builds its layers in the constructor; a class that only builds in ``__call__`` or
+    ``build`` builds nothing when constructed."""
+    f = c.node.func
+    if isinstance(f, ast.Name):
+        classes = [(k, m) for k, m in project.classes_by_name.get(c.name, ())
+                   if project.imports_name_from(c.module, c.name, m)]
+    elif isinstance(f, ast.Attribute):
+        home = project.attribute_module(c.module, f)
+        classes = [(k, m) for k, m in project.classes_by_name.get(c.name, ()) if m is home]
+    else:
+        return False
+    return any(_init_builds_bn(k, m, project, 3) for k, m in classes if m.scope_of(k) is None)
+
+
+def _init_builds_bn(cls: ast.ClassDef, module: Module, project: Project, depth: int) -> bool:
+    init = next((fi for fi in project.functions("__init__") if fi.cls is cls), None)
+    if init is not None and _body_builds_bn(init, project):
+        return True
+    if depth <= 0 or init is not None and not any(
+            isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "__init__"
+            for n in astwalk.walk(init.node)):
+        return False  # an own ``__init__`` that never runs a base class's
+    for base in cls.bases:
+        name = base.id if isinstance(base, ast.Name) else base.attr if isinstance(base, ast.Attribute) else None
+        for k, m in project.classes_by_name.get(name or "", ()):
+            if k is not cls and (m is module or project.imports_name_from(module, name, m)) \
+                    and _init_builds_bn(k, m, project, depth - 1):
+                return True
+    return False
 
 
 def _states_batch_stats(name: str) -> bool:

@@ -48,9 +48,12 @@ class SaverDropsMovingStatistics(Rule):
     name = "saver-drops-moving-statistics"
     framework = "tensorflow"
     severity = "error"
-    summary = ("A tf.train.Saver (or an init_from_checkpoint map) limited to tf.trainable_variables() leaves the "
-               "BN moving mean/variance out of its checkpoints (or out of what it restores).")
-    triggers = ("trainable_variables", "TRAINABLE_VARIABLES", "global_variables", "GLOBAL_VARIABLES")
+    summary = ("A tf.train.Saver (or an init_from_checkpoint map, or a hand-written weight-file load) limited to "
+               "tf.trainable_variables() leaves the BN moving mean/variance out of its checkpoints (or out of what "
+               "it restores).")
+    # ``assign`` / ``.load(``: the module of a hand-written weight-file load (``v.assign(data[...])``)
+    triggers = ("trainable_variables", "TRAINABLE_VARIABLES", "global_variables", "GLOBAL_VARIABLES", "assign",
+                ".load(")
     fact_triggers = TF1_FACT_TRIGGERS
     doc = RuleDoc(
         what="""
@@ -100,6 +103,15 @@ merging): the model is rebuilt, `global_variables_initializer()` runs, the value
 (`tf.train.load_variable`, `NewCheckpointReader(...).get_tensor`) are assigned (`v.assign`, `v.load`,
 `tf.assign(v, ...)`) to the variables of a loop over `tf.trainable_variables()` only, and a Saver of
 every global variable writes the result: the checkpoint holds the fresh 0/1 moving statistics.
+Also a hand-written weight file loaded back into a graph that runs its BN layers with training False:
+`v.assign(data[name])` / `tf.assign(v, ...)` / `v.load(value, sess)` in a loop over a variable list
+(`for v in params`, `zip(params, values)`), in a function that reads a weight file (`np.load`,
+`pickle.load`, `h5py.File`, `loadmat`, ...), where the list holds only trainable variables: written
+inline (`tf.trainable_variables(scope)`, a filtered comprehension, a local bound once), or a parameter
+of a load helper (`load_and_assign_npz(sess, net.all_params, path)` in another module) that every call
+in the project fills with such a list — through a local, or a TensorLayer-style attribute
+(`self.all_params = tf.trainable_variables(scope)`) whose every store in the program is one. Whatever
+the file holds, the moving statistics are not assigned and keep their 0/1 initializers.
 """,
         why="""
 The moving mean and variance are non-trainable variables. A checkpoint written by this saver does not
@@ -133,11 +145,16 @@ saver = tf.train.Saver(tf.trainable_variables() + bn_stats)
   then trained in training mode (fine-tuning re-estimates the statistics); a warm start or restore
   beside another checkpoint load of the program (a full Saver restore, a scope-mapped
   `init_from_checkpoint`).
+- A hand-written weight-file load over a list that is not provably trainable-only (`tf.global_variables(
+  scope)`, an attribute stored or extended elsewhere, a helper called with other lists), one that loads
+  into a graph whose BN layers train (fine-tuning re-estimates the statistics), or one beside another
+  checkpoint restore of the program.
 """,
         versions=VERSIONS,
     )
 
     def check(self, module: Module, project: Project) -> Iterable[Finding]:
+        yield from _handwritten_trainable_loads(self, module, project)
         for c in module.calls:
             if c.qualname in INITIALIZERS:
                 yield from self._restored_statistics_reinitialized(c, module, project)
@@ -1020,3 +1037,165 @@ def _restore_unknown(other, modules: list) -> bool:
                     and m.parent(up).func is up):
                 return True  # restored, or handed to something (a Supervisor, a hook, a helper)
     return False
+
+
+# --- hand-written weight files (``np.savez`` of ``sess.run(params)`` / ``v.assign(data[...])``) -----
+# Readers of a weight file written by the program itself: numpy archives, pickles, HDF5, MATLAB files.
+_FILE_READS = {"numpy.load", "numpy.loadtxt", "pickle.load", "pickle.loads", "cPickle.load", "_pickle.load",
+               "dill.load", "joblib.load", "h5py.File", "scipy.io.loadmat", "json.load", "deepdish.io.load"}
+_TF_ASSIGNS = {"tensorflow.assign", "tensorflow.compat.v1.assign"}
+
+
+def _handwritten_trainable_loads(rule, module: Module, project: Project) -> Iterable[Finding]:
+    """``v.assign(data[name])`` (``tf.assign(v, ...)``, ``v.load(value, sess)``) in a loop over a list
+    of variables, in a function that reads a weight file (``np.load``, ``pickle.load``, ``h5py``...),
+    where the list holds only trainable variables — inline (``tf.trainable_variables()``, a filtered
+    comprehension, a local bound once), or a parameter of that helper whose every call in the project
+    passes such a list (through a local, a helper's return, or an attribute like TensorLayer's
+    ``net.all_params`` whose every store is one) — and the graph it loads into (the helper's caller,
+    or the function itself) runs the BN layers with training False. The file holds no moving
+    statistics, or they are not assigned: they keep their 0/1 initializers."""
+    if not (module.mentions("assign") or module.mentions(".load(")) or not any(
+            module.mentions(w) for w in ("load", "File", "loadmat")):
+        return
+    reads = {id(k.scope) for k in module.calls if k.qualname in _FILE_READS}
+    if not reads:
+        return
+    reported: set = set()
+    for k in module.calls:
+        if k.name not in ("assign", "load") or id(k.scope) not in reads \
+                or not isinstance(k.scope, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        loop = _assigned_loop_list(k, module)
+        if loop is None:
+            continue
+        lst, fn = loop
+        if id(fn) in reported:
+            continue
+        graphs = _trainable_list_graphs(lst, fn, k, module, project)
+        if not graphs:
+            continue
+        for node, m, source in graphs:
+            frozen = _frozen_in_graph(node, m, project)
+            if frozen is None:
+                continue
+            program = same_program(m, project)
+            program_modules = [pm for pm in project.modules if id(pm) in program]
+            if any(pm.mentions(w) for pm in program_modules for w in _HANDLED_WORDS) \
+                    or any(_selects_moving_variables(pm) for pm in program_modules) \
+                    or deliberate_in_program(m, project) or _other_restore(k, program_modules, project=project):
+                continue
+            reported.add(id(fn))
+            where = "" if m is module and node is k.node else f", the list the call at {m.where(node.lineno)} passes"
+            yield rule.finding(module, k.node, (
+                f"this loop assigns the values read from a weight file only to {source}{where}: the "
+                "batch-norm moving_mean/moving_variance are not trainable, so they are neither written to such "
+                "a file nor assigned from it and keep their initial values (mean 0, variance 1), while the layer "
+                f"built at {frozen.where} runs with training False in this graph and normalizes with them; "
+                "export and load every global variable of the model (`tf.global_variables(scope)`), or add the "
+                "moving statistics to the list"))
+            break
+
+
+def _assigned_loop_list(k, module: Module):
+    """(the iterated list, the function) for ``v.assign(...)`` / ``v.load(value, sess)`` /
+    ``tf.assign(v, ...)`` whose ``v`` is the target of a ``for`` loop or comprehension in the same
+    function (``for v, w in zip(params, values)`` and ``enumerate(params)`` included)."""
+    f = k.node.func
+    if not isinstance(f, ast.Attribute):
+        return None
+    if k.qualname in _TF_ASSIGNS:
+        var = k.node.args[0] if k.node.args else None
+    elif k.qualname is None or not k.qualname.startswith(("tensorflow", "numpy")):
+        var = f.value
+        if k.name == "load" and not k.node.args:
+            return None
+    else:
+        return None
+    if not isinstance(var, ast.Name):
+        return None
+    for a in module.ancestors(k.node):
+        if a is k.scope:
+            break
+        gens = a.generators if isinstance(a, (ast.ListComp, ast.GeneratorExp, ast.SetComp, ast.DictComp)) else \
+            [a] if isinstance(a, (ast.For, ast.AsyncFor)) else []
+        for g in gens:
+            it = _loop_source(g.target, g.iter, var.id)
+            if it is not None:
+                return it, k.scope
+    return None
+
+
+def _loop_source(target: ast.AST, it: ast.AST, name: str) -> Optional[ast.AST]:
+    if isinstance(target, ast.Name):
+        return it if target.id == name else None
+    if not (isinstance(target, ast.Tuple) and isinstance(it, ast.Call) and isinstance(it.func, ast.Name)):
+        return None
+    if it.func.id == "zip" and len(it.args) == len(target.elts) and not it.keywords:
+        return next((_loop_source(t, a, name) for t, a in zip(target.elts, it.args)
+                     if _loop_source(t, a, name) is not None), None)
+    if it.func.id == "enumerate" and len(target.elts) == 2 and it.args:
+        return _loop_source(target.elts[1], it.args[0], name)
+    return None
+
+
+def _trainable_list_graphs(lst: ast.AST, fn, k, module: Module, project: Project) -> list:
+    """[(node whose graph is loaded into, its module, what the list is)] when ``lst`` holds trainable
+    variables only: the assign itself (and, when ``fn`` builds nothing, its callers) for a list of
+    ``fn``; each call of ``fn`` for a parameter of it that every call in the project fills with one."""
+    cls = module.enclosing_class(fn)
+    calls = [c for c in project.call_sites(fn.name)
+             if not (cls is None and isinstance(c.node.func, ast.Name)
+                     and not project.imports_name_from(c.module, fn.name, module))]
+    if _trainable_list(lst, module, fn):
+        nodes = [(k.node, module)]
+        if not _sites_in_graph_of(fn, module, project):
+            nodes += [(c.node, c.module) for c in calls]
+        return [(n, m, "the trainable variables") for n, m in nodes]
+    if not isinstance(lst, ast.Name) or not kf._param_index(fn, lst.id)[2] or _single_value(lst.id, module, fn) is not None \
+            or any(isinstance(n, ast.Name) and n.id == lst.id and isinstance(n.ctx, ast.Store) for n in astwalk.walk(fn)):
+        return []
+    out = []
+    for c in calls:
+        arg, explicit = kf.argument_for(c.node, fn, lst.id, is_method_call=isinstance(c.node.func, ast.Attribute))
+        source = _trainable_source(arg, c.module, c.scope, project) if arg is not None and explicit else None
+        if source is None:
+            return []
+        out.append((c.node, c.module, source))
+    return out
+
+
+def _trainable_source(expr: ast.AST, module: Module, scope, project: Project, depth: int = 0) -> Optional[str]:
+    """A description of ``expr`` when it holds trainable variables only: the list itself (inline, a
+    local bound once, a helper's return), or an attribute (``net.all_params``, ``self.params``) whose
+    every store in the project is such a list and that nothing extends; None otherwise."""
+    if depth > 3:
+        return None
+    if _trainable_list(expr, module, scope) or _trainable_only(expr, module, scope):
+        return "the trainable variables"
+    if isinstance(expr, ast.Name):
+        value = _single_value(expr.id, module, scope)
+        return None if value is None else _trainable_source(value, module, scope, project, depth + 1)
+    if not isinstance(expr, ast.Attribute) or not isinstance(expr.ctx, ast.Load):
+        return None
+    attr = expr.attr
+    stores = []
+    program = same_program(module, project)
+    for m in project.modules:
+        if id(m) not in program or not m.mentions(attr):
+            continue
+        for n in astwalk.walk(m.tree):
+            if isinstance(n, ast.Attribute) and n.attr == attr:
+                up = m.parent(n)
+                if isinstance(n.ctx, (ast.Store, ast.Del)):
+                    if not (isinstance(up, ast.Assign) and len(up.targets) == 1 and up.targets[0] is n):
+                        return None  # unpacked, augmented, deleted
+                    stores.append((up.value, m))
+                elif isinstance(up, ast.Attribute) and up.attr in _MUTATORS | _DICT_WRITERS \
+                        or isinstance(up, ast.Subscript) and isinstance(up.ctx, (ast.Store, ast.Del)):
+                    return None  # ``net.all_params.extend(...)``
+    if not stores or not all(_trainable_list(v, m, m.scope_of(v)) or _trainable_only(v, m, m.scope_of(v))
+                             for v, m in stores):
+        return None
+    v, m = stores[0]
+    return f"`{ast.unparse(expr)}` (`{ast.unparse(v)}` at {m.where(v.lineno)})"

@@ -29,6 +29,7 @@ from bnguard.lint.torchflow import (_SAME_OBJECT_METHODS, _UNDECIDED, EACH, ELEM
                                     _self_attributes_from_names, is_optimizer_step, mode_call, mode_flag, parameter_freezes, receiver_key, same_object,
                                     same_object_base, stepped_optimizer, train_override_blocks, _constant_arguments, _decide_guards,
                                     _guard_value)
+from bnguard.lint.torchflow import _BN_GUARD, _freezes_bn_argument
 
 BN_CLASSES = {f"torch.nn.{n}" for n in (
     "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LazyBatchNorm1d", "LazyBatchNorm2d",
@@ -745,6 +746,8 @@ def _mode_findings(project: Project) -> dict[str, list[tuple[Module, ast.AST, st
 
             _check_loops(events, step_loops, p, local_vote)
             _check_before_loop(events, step_loops, p, local_vote, lambda evs=events: _caller_chosen(p, evs))
+            if any(e.kind == "unfreeze" for e in events):
+                _check_unfreezes(events, step_loops, p, local_vote)
             for code, mod, node, flagged, message, fix, origin, one_step in local.values():
                 vote(code, mod, node, flagged, message, fix, origin, one_step)
         out: dict[str, list] = {"BN301": [], "BN302": []}
@@ -756,6 +759,11 @@ def _mode_findings(project: Project) -> dict[str, list[tuple[Module, ast.AST, st
         loop_origins = {origins[k][0] for k, _v in flagged if k[0] == "BN301" and k in origins}
         flagged = [(k, v) for k, v in flagged
                    if not (k[0] == "BN302" and k in single_step and k in origins and origins[k][0] in loop_origins)]
+        # an unfreeze left in eval mode whose freeze eval() is reported itself (a whole model frozen, then
+        # trained): one defect, reported at the eval()
+        eval_origins = {origins[k][0] for k, _v in flagged if k in origins}
+        flagged = [(k, v) for k, v in flagged if not (k in origins and isinstance(origins[k][0], tuple)
+                                                      and origins[k][0][1] in eval_origins)]
         closest: dict[tuple, int] = {}
         for k, _v in flagged:
             origin, distance = origins.get(k, (k, 0))
@@ -987,8 +995,30 @@ def _commented_as_deliberate(ev: Event, project: Project) -> bool:
             j -= 1
         comment = " ".join(texts)
         if _BN_WORDS.search(comment) and _FREEZE_WORDS.search(comment):
+            if node is ev.node and len(ev.sites) > 1 and not _LASTING_FREEZE_WORDS.search(comment) \
+                    and _own_forward_after(mod, node):
+                continue  # the reason of a helper's own one-off forward (a batch-size-1 dummy pass), not of the caller's training
             return True
     return False
+
+
+_LASTING_FREEZE_WORDS = re.compile(r"freez|frozen|\bfix|keep|\bstay|\bfine[ _-]?tun|during training|while training", re.I)
+
+
+def _own_forward_after(mod: Module, node: ast.AST) -> bool:
+    """Does the function holding the ``x.eval()`` call ``node`` run ``x`` itself after it (a summary /
+    FLOPs / shape-check helper's dummy forward) and step no optimizer? A comment there justifying
+    eval() by the batch size (``BatchNorm refuses batch size 1``) is about that forward; it does not
+    say that the training its caller runs afterwards keeps BatchNorm frozen."""
+    fn = mod.scope_of(node)
+    func = getattr(node, "func", None)
+    text = dotted(func.value) if isinstance(func, ast.Attribute) else None
+    if fn is None or isinstance(fn, ast.Lambda) or text is None:
+        return False
+    calls = [n for n in astwalk.walk(fn) if isinstance(n, ast.Call)]
+    if any(is_optimizer_step(c) for c in calls):
+        return False
+    return any(_runs_object(c, text) and (c.lineno, c.col_offset) > (node.lineno, node.col_offset) for c in calls)
 
 
 # Method names that say "switch to training mode" (a trainer wrapper's ``train()``, ``set_train()``).
@@ -1195,6 +1225,67 @@ def _check_before_loop(events: list[Event], step_loops: set[int], project: Proje
                    f"`{who}.train()` before the optimizer steps ({smod.where(snode.lineno)}): its BatchNorm "
                    f"layers train with frozen running statistics.")
             vote("BN302", mod, node, True, msg, None, origin=_origin(ev, node), one_step=not step.loops)
+
+
+def _key_within(a: Key, b: Key) -> bool:
+    """Is ``a`` the object ``b`` or one of its sub-modules (``("model", "backbone")`` within ``("model",)``)?"""
+    return a is not None and b is not None and len(a) >= len(b) and a[:len(b)] == b
+
+
+def _freeze_switch(ev: Event) -> bool:
+    """Is the eval() ``ev`` half of a freeze: written in a function that also freezes the parameters of
+    the same object (``for p in m.parameters(): p.requires_grad = False; m.eval()``)?"""
+    mod, node = ev.sites[-1]
+    func = getattr(node, "func", None)
+    text = dotted(func.value) if isinstance(func, ast.Attribute) else None
+    scope = mod.scope_of(node)
+    return text is not None and any(dotted(x) == text for x in parameter_freezes(scope if scope is not None else mod.tree))
+
+
+def _check_unfreezes(events: list[Event], step_loops: set[int], project: Project, vote) -> None:
+    """BN301 / BN302, unfreeze form: a module frozen both ways (``requires_grad = False`` and
+    ``eval()``, a warm-up stage that trains the new head only) is unfrozen by restoring
+    ``requires_grad`` alone, and the optimizer steps with no ``train()`` of it in between: from then on
+    its parameters train while its BatchNorm layers stay in eval mode, normalizing with the frozen
+    running statistics that never update again. Reported at the call that unfreezes; BN301 when it
+    runs inside the training loop, BN302 before it."""
+    for i, u in enumerate(events):
+        if u.kind != "unfreeze" or u.key is None:
+            continue
+        # the last switch of the object (or of a module holding it) before the unfreeze
+        last = next((e for e in reversed(events[:i]) if e.kind in ("train", "eval", "bnfreeze", "bnfreeze?")
+                     and (_key_within(u.key, e.key) or e.kind != "eval" and _key_within(e.key, u.key))), None)
+        if last is None or last.kind != "eval" or last.fresh or not _freeze_switch(last):
+            continue
+        if not _bn_mode_matters(last, project) or _commented_as_deliberate(last, project):
+            continue
+        # what runs after the unfreeze: the rest of the summary, then the iterations of the loops
+        # around the unfreeze that come back to the events before it
+        inner = [e for e in events[:i] if u.loops and any(lp is u.loops[-1] for lp in e.loops)]
+        restored, step = False, None
+        for nxt in events[i + 1:] + inner:
+            if nxt.kind in ("train", "eval", "bnfreeze", "bnfreeze?") and nxt.key is not None \
+                    and (_key_within(nxt.key, u.key) or _key_within(u.key, nxt.key)):
+                restored = nxt.kind != "eval" or nxt is last  # a BN freeze re-applied: BN kept frozen on purpose
+                break
+            if nxt.kind == "step" and not conflicting(u.guards, nxt.guards) and _step_trains(nxt, last, project) \
+                    and not _run_only_without_grad(u, nxt):
+                step = nxt
+                break
+        mod, node = u.sites[0]
+        code = "BN301" if any(id(lp) in step_loops for lp in u.loops) else "BN302"
+        origin = (("unfreeze", id(last.node)), len(u.sites) - 1)
+        if restored:
+            vote(code, mod, node, False, origin=origin)
+        elif step is not None:
+            who = u.text or "the module"
+            smod, snode = step.sites[0]
+            emod, enode = last.sites[-1]
+            msg = (f"`{who}` is unfrozen here{_describe(u, node)} but stays in the eval mode its freeze set "
+                   f"(`{ast.unparse(enode)}` at {emod.where(enode.lineno)}): nothing calls `{who}.train()` before the "
+                   f"optimizer steps ({smod.where(snode.lineno)}), so its parameters train while its BatchNorm layers "
+                   f"keep normalizing with frozen running statistics. Call `.train()` where the parameters are unfrozen.")
+            vote(code, mod, node, True, msg, None, origin=origin)
 
 
 # BN302, recalibration form: a pass meant to re-estimate the BatchNorm statistics (AdaBN, precise BN,
@@ -1410,7 +1501,12 @@ the mode, unless the call's arguments rule that return out. A training loop writ
 the `yield`, in every iteration of the consumer's loop: an `eval()` in the consumer's body reaches
 the generator's next optimizer step. A `x.train()` / `x.eval()` whose arguments cannot bind a project
 method of that name (a learner's own `train(self, task, ctx, signal)`) is the Module mode switch,
-not a call of that method. Flax NNX models have the same
+not a call of that method. Also the unfreeze form: a module frozen both ways by one function
+(`requires_grad = False` and `eval()`, a warm-up stage that trains the new head only) and unfrozen
+inside the training loop by restoring `requires_grad` alone (`p.requires_grad = True` over its
+`parameters()`, `requires_grad_(True)`) with no `train()` of it (or of a module holding it) before
+the next step: reported at the call that unfreezes, in whichever module the two helpers live.
+Flax NNX models have the same
 switches (`model.eval()` / `model.train()`, stepped by `nnx.Optimizer(...).update(...)`) and are
 checked the same way.
 """,
@@ -1460,7 +1556,8 @@ sweep loop that builds a new model each iteration whose constructor puts it in e
 (`ClipModel(name)` calling `self.model.eval()`): nothing carries over between iterations, and a
 fine-tune without `train()` inside one iteration is BN302's case; `x.train()` on a module handed
 in, even where a plain (non-`nn.Module`) class of the project defines a `train(self)` method, when
-nothing builds `x` from that class.
+nothing builds `x` from that class; an unfreeze followed by a freeze of the BatchNorm layers alone
+(weights trained, BN statistics kept frozen on purpose), or of another sub-module than the one frozen.
 """,
         versions=PYTORCH_VERSIONS,
     )
@@ -1482,6 +1579,11 @@ BN, a hand-written `update_bn`: `reset_running_stats()` and/or `momentum = None`
 BatchNorm layers, then forward passes of the model, no optimizer step, no mode chosen by the pass)
 reached while an earlier `eval()` (a validation right before, or one inside the pass) still holds:
 in eval mode the passes recompute nothing and the model keeps the reset (0 / 1) or old statistics.
+Also the unfreeze form of BN301 outside the training loops (a head-only stage, then the frozen part
+unfrozen by `requires_grad` alone and the full fine-tune started without its `train()`). A comment
+that justifies an `eval()` by a batch of one sample, written in a helper that runs its own dummy
+forward (a layer summary, a FLOPs count), explains that forward, not the caller's training: the
+helper's eval() left on is reported in the caller that trains.
 """,
         why="""
 A module keeps the mode it was last put in. Starting training right after an `eval()` (for an
@@ -3599,7 +3701,8 @@ class EvaluationInTrainMode(Rule):
     name = "evaluation-in-train-mode"
     framework = "pytorch"
     summary = "model evaluated in train mode (no eval()): BN statistics absorb the evaluation data"
-    triggers = ("no_grad", "inference_mode", "val", "test", "dev", "holdout", "predict", "infer", "probe")
+    triggers = ("no_grad", "inference_mode", "val", "test", "dev", "holdout", "predict", "infer", "probe",
+                "autograd", ".grad", "captum")  # (attributions in train mode)
     doc = RuleDoc(
         what="""
 Finds a model that contains BatchNorm run for evaluation in train mode: under `torch.no_grad()` /
@@ -3622,7 +3725,11 @@ unconditional `model.train()` right before the evaluation pass, with no `eval()`
 line of `train_epoch()` copied into `evaluate()`; u-2-net's demo, PointMVSNet's test). And Monte-Carlo
 dropout by `model.train()` of a whole model that has BatchNorm (`predict_with_uncertainty`, a
 `# keep dropout on` comment, `mc_samples`): the sampling passes (repeated over `range()` or under
-no_grad) fold their inputs into the BN running statistics. The loop's
+no_grad) fold their inputs into the BN running statistics. And a gradient attribution run after
+`model.train()` of a whole model that has BatchNorm (the cuDNN RNN-backward workaround before integrated
+gradients, SmoothGrad, saliency): forwards of the model on a tensor whose gradient the function takes
+(`torch.autograd.grad(score, x)`, or `x.grad` after `backward()`) or a Captum attribution object built
+around it fold the interpolated / perturbed inputs into the running statistics. The loop's
 loader is also found through locals and progress bars (`batch = tqdm(test_l)`, `test_l =
 DataLoader(test)`). And the transfer-learning tutorial's phase loop with its mode switch left out:
 `for phase in ["train", "val"]` whose backward / optimizer step runs only when the phase is the
@@ -3670,10 +3777,14 @@ def evaluate(net, loader):
 `no_grad()` inside a training step (teacher / target networks, EMA updates); functions that call
 `train()` on purpose (BN recalibration, `update_bn`, precise-BN, AdaBN / TENT test-time adaptation,
 MC dropout of a model without BatchNorm, or with only the Dropout modules switched to train(), the BN
-layers put back in eval() before sampling, or the model's state saved and restored around it);
+layers put back in eval() before sampling, or the model's state saved and restored around it; an
+attribution that switches only the recurrent layers to train(), and input gradients of a training
+step: an adversarial example crafted where the caller steps the optimizer in the same iteration,
+a gradient penalty with `create_graph=True`);
 generators sampled in train mode (GANs); models whose class (defined in the project)
 has no BatchNorm, also after `net = net.type(...)` / `.double()` (Module methods return the module);
-calls with an explicit `training=` and Keras models (Keras 3 on the torch backend: `training=`
+a trainer's mode setter from a library base class (`self.set_model_mode("eval")`, `set_mode("test")`)
+before the pass; calls with an explicit `training=` and Keras models (Keras 3 on the torch backend: `training=`
 decides, not `eval()`); library models whose constructor call chooses a non-batch normalization
 (`norm_name="instance"`, `norm=("group", ...)`, `norm=None`) or whose default is one (MONAI's UNETR /
 SwinUNETR / BasicUNet family, torch_geometric's GNN models), and TorchScript programs from `torch.jit.load`
@@ -3732,6 +3843,9 @@ callers.
         yield from self._restored_and_run(module, project, flow, reported)
         yield from self._frozen_copy_run(module, project)
         yield from self._mc_dropout_whole_model(module, project, flow, reported)
+        from bnguard.lint.rules.torch_attribution import attribution_in_train_mode
+        for node, message in attribution_in_train_mode(module, project, flow, reported):
+            yield self.finding(module, node, message)
         yield from self._phase_loop_without_mode(module, project, flow, reported)
         yield from self._phase_function_forcing_train(module, project, flow, reported)
         yield from self._mode_argument_falls_through(module, project, flow, reported)
@@ -4167,7 +4281,7 @@ callers.
             events = flow.summary(scope) if scope is not None else flow.module_summary(module)
             if any(e.kind == "step" for e in events) or _has_training_call(owner):
                 continue  # the script trains (resumes, fine-tunes): BN301/BN302 judge its modes
-            if any(e.kind != "step" and not e.fresh and same_object(e.key, key) for e in events):
+            if any(e.kind not in ("step", "unfreeze") and not e.fresh and same_object(e.key, key) for e in events):
                 continue  # eval() / train() / a freeze of it: the mode is chosen
             if _model_has_bn(key, project, module) is not True or _handed_to_other_code(module, owner, text):
                 continue
@@ -4780,6 +4894,7 @@ def _program_modules(project: Project, module: Optional[Module]) -> list[Module]
 
 
 _EVAL_HELPER = re.compile(r"(^|_)eval(_|$)|eval_?mode|set_?eval|to_?eval|inference_?mode|evaluating|^val_start$|test_mode", re.I)
+_MODE_SETTER = re.compile(r"(^|_)(mode|phase)$", re.I)
 
 
 def _eval_helper_before(scope, module: Module, key: Key, call: ast.AST) -> bool:
@@ -4804,7 +4919,9 @@ def _eval_helper_calls(owner: ast.AST) -> list[ast.Call]:
             continue
         name = (dotted(n.func) or "").rsplit(".", 1)[-1]
         strings = [a.value for a in n.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
-        if not (_EVAL_HELPER.search(name) or name in ("set_mode", "mode", "set_phase") and any(
+        # ``set_mode("eval")``, and a trainer's ``self.set_model_mode("eval")`` (Dassl) from a base class
+        # the project does not hold
+        if not (_EVAL_HELPER.search(name) or _MODE_SETTER.search(name) and any(
                 x in ("eval", "val", "test", "valid", "inference") for x in strings)):
             continue
         if name == "eval" and not n.args:
@@ -5022,8 +5139,10 @@ def _in_training_step(module: Module, region: ast.AST, scope, events: list[Event
 
 _MODEL_NAME = re.compile(r"model|net|encoder|classifier|backbone|cnn|resnet|regressor|detector|segmentor|segmenter|vgg", re.I)
 # (accelerate / engine accessors that take a model and hand it back: ``unwrap_model(m)``, ``prepare_model(m)``)
+# (``set_model_mode("eval")`` / ``model_mode(...)``: a trainer's mode setter, not a forward pass)
 _NOT_MODEL_NAME = re.compile(r"loss|criterion|metric|save|load|get|build|create|make|eval|test|valid|step|update|lr|"
-                             r"transform(?!er)|callback|process|wrap|prepare|(^|_)to_|convert|export|summar", re.I)
+                             r"transform(?!er)|callback|process|wrap|prepare|(^|_)to_|convert|export|summar|"
+                             r"(^|_)set_|(^|_)mode(_|$)", re.I)
 # ``model_fn(model, x)`` / ``forward_func(net, batch)``: a function applied to a model, not a model
 _FUNCTION_NAME = re.compile(r"(^|_)(fn|func|function|callable|closure|hook)$|^(fn|func)_", re.I)
 
@@ -5480,7 +5599,10 @@ judged at its source; a folded-BN layer may keep TensorFlow's convention for its
 update), `track_running_stats=False` layers (no
 running statistics), splatted dicts whose momentum is rewritten anywhere (`cfg["momentum"] = 1 -
 cfg["momentum"]`), mmcv-style configs in projects that use MXNet / Paddle / MindSpore / Jittor /
-OneFlow / MegEngine (their own config ports, some with TensorFlow's convention).
+OneFlow / MegEngine (their own config ports, some with TensorFlow's convention); a program that
+freezes every BatchNorm layer (`model.apply(set_bn_eval)`, a loop over `model.modules()` putting the
+BN layers in eval mode) and never calls `train()`: its running statistics never update, so the
+momentum is never used.
 """,
         versions=PYTORCH_VERSIONS,
     )
@@ -5573,7 +5695,7 @@ OneFlow / MegEngine (their own config ports, some with TensorFlow's convention).
         # 0.5 weighs old and new alike in both conventions: a schedule's start (PointNet++), no port
         if not values or not any(0.5 < v < 1 for v in values) or any(v >= 1 or v < 0 for v in values):
             return
-        if _only_run_in_eval_mode(module, project, node):
+        if _only_run_in_eval_mode(module, project, node) or _bn_kept_frozen_in_program(module, project):
             return  # the running statistics never update: the momentum is never used
         if _copied_from_another_bn(module, mom):
             return  # the configuration of an existing BN: whatever is wrong is wrong at its source
@@ -5705,6 +5827,52 @@ def _only_run_in_eval_mode(module: Module, project: Project, node: ast.AST) -> b
             if _has_training_call(m.tree) or any(mode_call(c.node) == "train" for c in m.calls):
                 return False
     return True
+
+
+def _bn_kept_frozen_in_program(module: Module, project: Project) -> bool:
+    """Does the program this BN belongs to (its import component) put every BatchNorm layer in eval
+    mode (``model.apply(set_bn_eval)``, ``for m in model.modules(): if isinstance(m, nn.BatchNorm2d):
+    m.eval()``) and never call ``train()``, whose recursion would undo that? Then the running
+    statistics never update (metric-learning fine-tuning with ``--freeze_BN``): the momentum is
+    never used."""
+    return project.import_component(module) in project.fact("torch.bn_frozen_programs", _bn_frozen_programs)
+
+
+def _bn_frozen_programs(p: Project) -> set[frozenset]:
+    freezing: set[frozenset] = set()
+    training: set[frozenset] = set()
+    for m in p.modules:
+        if not (m.mentions("eval") or m.mentions("train")):
+            continue
+        component = p.import_component(m)
+        if any(mode_call(c.node) == "train" for c in m.calls if c.name == "train"):
+            training.add(component)
+        elif _freezes_every_bn(m, p):
+            freezing.add(component)
+    return freezing - training
+
+
+def _freezes_every_bn(m: Module, p: Project) -> bool:
+    """A BatchNorm freeze over a whole model in ``m``: ``x.apply(fn)`` with a project function
+    ``fn`` that evaluates its argument when it is a BN layer, or a loop over ``x.modules()`` that
+    evaluates the BN layers it picks out."""
+    for c in m.calls:
+        if c.name == "apply" and isinstance(c.node.func, ast.Attribute) and len(c.node.args) == 1 \
+                and isinstance(c.node.args[0], ast.Name):
+            cands = [fi for fi in p.functions(c.node.args[0].id) if fi.cls is None]
+            same = [fi for fi in cands if fi.module is m]
+            if any(_freezes_bn_argument(fi.node) for fi in (same or cands)[:4]):
+                return True
+    for loop in m.blocks:
+        if isinstance(loop, ast.For) and isinstance(loop.target, ast.Name) and isinstance(loop.iter, ast.Call) \
+                and isinstance(loop.iter.func, ast.Attribute) and loop.iter.func.attr == "modules":
+            var = loop.target.id
+            for n in astwalk.walk(loop):
+                if isinstance(n, ast.If) and _BN_GUARD.search(ast.unparse(n.test)) and any(
+                        isinstance(c, ast.Call) and mode_call(c) == "eval" and isinstance(c.func.value, ast.Name)
+                        and c.func.value.id == var for st in n.body for c in astwalk.walk(st)):
+                    return True
+    return False
 
 
 # ------------------------------------------------------------------------------------------------

@@ -694,6 +694,8 @@ that is followed by more optimizer steps (meta-learning inner loops rolled back 
                 anchor = min(attrs.values(), key=lambda a: (a.lineno, a.col_offset))
                 if not _fresh_bn(module, project, fn, dst, anchor) or _handed_to_project_function(project, fn, dst):
                     continue
+                if _converter_result_trained(module, project, fn):
+                    continue  # every caller trains the converted model: its statistics are re-estimated
                 yield self.finding(module, anchor, (
                     f"`{dst}` is a BatchNorm layer built here and given the weight and bias of another BatchNorm "
                     f"layer, but not its running_mean / running_var: `{dst}` keeps the initial 0 / 1 statistics "
@@ -1105,6 +1107,9 @@ def _fresh_bn(module: Module, project: Project, fn: ast.AST, dst: str, anchor: a
     if len(parts) == 1:
         if len(binds) == 1 and _ctor_is_bn(binds[0]):
             return True
+        reaching = _reaching_binding(module, fn, parts[0], anchor)
+        if reaching is not None and (_ctor_is_bn(reaching) or _own_class_ctor(module, fn, reaching)):
+            return True  # a converter: ``out = module`` ... ``if isinstance(module, SyncBN): out = nn.BatchNorm2d(...)``
         return _zip_partner_of_bn(module, fn, parts[0], anchor)
     if len(parts) == 2 and len(binds) == 1 and isinstance(binds[0], ast.Call):
         cls_name = (dotted(binds[0].func) or "").rsplit(".", 1)[-1]
@@ -1117,6 +1122,61 @@ def _fresh_bn(module: Module, project: Project, fn: ast.AST, dst: str, anchor: a
                 return any(isinstance(a, ast.Assign) and len(a.targets) == 1 and dotted(a.targets[0]) == f"self.{parts[1]}"
                            and _ctor_is_bn(a.value) for a in astwalk.walk(f))
     return False
+
+
+def _converter_result_trained(module: Module, project: Project, fn: ast.AST) -> bool:
+    """Is ``fn`` a converter that hands back what it builds (``return converted``), called in the
+    project, whose every call (outside itself) binds its result (``model = convert_bn(model)``) and
+    trains it afterwards (an optimizer over it steps later, or in the next iteration)?"""
+    if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) or not any(
+            isinstance(r, ast.Return) and r.value is not None for r in astwalk.walk(fn)):
+        return False
+    from bnguard.lint.rules.torch_fusion import _trained_after
+    flow = _flow(project)
+    sites = []
+    for c in project.call_sites(fn.name):
+        if c.scope is fn or any(a is fn for a in c.module.ancestors(c.node)):
+            continue  # the converter's recursion into the children
+        cands, unique = flow.resolve(c.module, c.node, c.scope)
+        if unique and cands and cands[0].node is fn:
+            sites.append(c)
+    if not sites:
+        return False
+    for c in sites:
+        parent = c.module.parent(c.node)
+        if not (isinstance(parent, ast.Assign) and len(parent.targets) == 1 and dotted(parent.targets[0])):
+            return False
+        if _trained_after(project, c.module, c.scope, parent.targets[0], c.node, need_bn=False) is None:
+            return False
+    return True
+
+
+def _reaching_binding(module: Module, fn: ast.AST, name: str, anchor: ast.AST) -> Optional[ast.AST]:
+    """The value of the binding of ``name`` that reaches ``anchor``: the last ``name = value`` of
+    ``fn`` before it, written in a block that encloses ``anchor`` (None when that last one sits in a
+    branch or loop the anchor is not in)."""
+    last = None
+    for n in astwalk.walk(fn):
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) and n is not fn:
+            continue
+        if isinstance(n, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.For, ast.With, ast.NamedExpr)):
+            targets = n.targets if isinstance(n, ast.Assign) else [n.target] if not isinstance(n, ast.With) else \
+                [i.optional_vars for i in n.items if i.optional_vars is not None]
+            if any(isinstance(x, ast.Name) and x.id == name for t in targets for x in astwalk.walk(t)) \
+                    and (n.lineno, n.col_offset) < (anchor.lineno, anchor.col_offset) \
+                    and (last is None or (n.lineno, n.col_offset) > (last.lineno, last.col_offset)):
+                last = n
+    if not isinstance(last, ast.Assign) or len(last.targets) != 1 or not isinstance(last.targets[0], ast.Name):
+        return None
+    holder = module.parent(last)
+    return last.value if any(a is holder for a in module.ancestors(anchor)) else None
+
+
+def _own_class_ctor(module: Module, fn: ast.AST, value: ast.AST) -> bool:
+    """``cls(...)`` in a classmethod of a BatchNorm class (``FrozenBatchNorm2d.convert_frozen_batchnorm``)."""
+    cls = module.parent(fn)
+    return isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "cls" \
+        and isinstance(cls, ast.ClassDef) and bool(_BN_CTOR.search(cls.name))
 
 
 def _handed_to_project_function(project: Project, fn: ast.AST, dst: str) -> bool:
