@@ -2036,8 +2036,9 @@ def _single_assignment(scope: ast.AST, name: str) -> Optional[ast.AST]:
 
 
 def _own_nodes(scope: ast.AST):
-    """The nodes of ``scope``'s body, not those of the functions, classes and lambdas in it."""
-    todo = list(getattr(scope, "body", []))
+    """The nodes of ``scope``'s body (a function's, a module's or a lambda's), not those of the
+    functions, classes and lambdas in it."""
+    todo = [scope.body] if isinstance(scope, ast.Lambda) else list(getattr(scope, "body", []))
     while todo:
         n = todo.pop()
         yield n

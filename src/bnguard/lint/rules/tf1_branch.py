@@ -22,6 +22,7 @@ from bnguard.lint.finding import Finding
 from bnguard.lint.project import Module, Project
 from bnguard.lint.rules.base import Rule, RuleDoc, register
 from bnguard.lint.rules.tf1 import VERSIONS
+from bnguard.lint.torchflow import _own_nodes  # the nodes of a body, nested scopes excluded
 
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 # Branch switches: ``tf.cond`` / ``control_flow_ops.cond``, ``tf.case``, ``tf.switch_case`` and the
@@ -30,17 +31,6 @@ _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _SWITCHES = frozenset({"cond", "case", "switch_case", "smart_cond"})
 # Texts a file must hold for a statistics switch with a wrapped update.
 _BN_WORDS = ("moments", "batch_normalization", "reduce_mean", "moving", "ExponentialMovingAverage")
-
-
-def _own_nodes(scope: ast.AST) -> Iterator[ast.AST]:
-    """The nodes of a function's (or module's, or lambda's) body, nested functions, classes and
-    lambdas excluded."""
-    todo = [scope.body] if isinstance(scope, ast.Lambda) else list(getattr(scope, "body", []))
-    while todo:
-        n = todo.pop()
-        yield n
-        if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
-            todo.extend(ast.iter_child_nodes(n))
 
 
 def _binds(scope: ast.AST, name: str) -> list[ast.AST]:
