@@ -2948,6 +2948,21 @@ def _paired_value(n: ast.AST, names: set[str]) -> ast.AST:
     return value
 
 
+def _folds_batchnorm(name: str, project: Project) -> bool:
+    """Is ``name`` a project function (not a method) that folds BatchNorm layers into the layers
+    before them: it calls torch's ``fuse_conv_bn_eval``, or a fuse / fold function given a BN layer
+    or reading ``running_var`` (see BN315)?"""
+    memo = project.facts.setdefault("torch.bn_folding_functions", {})  # type: ignore[arg-type]
+    if name not in memo:  # type: ignore[operator]
+        from bnguard.lint.rules.torch_fusion import _fold_call
+        memo[name] = any(  # type: ignore[index]
+            fi.cls is None and fi.module.mentions("fuse") or fi.cls is None and fi.module.mentions("fold")
+            for fi in project.functions(name)) and any(
+            fi.cls is None and any(_fold_call(c, fi.module, project) for c in astwalk.walk(fi.node) if isinstance(c, ast.Call))
+            for fi in project.functions(name))
+    return memo[name]  # type: ignore[index]
+
+
 def _call_verdicts(value: ast.Call, m: Module, project: Project, depth: int) -> list[Optional[bool]]:
     """The verdict of the object a constructor call builds (empty when the call builds no new object)."""
     classes = _bn_classes(project)
@@ -2986,6 +3001,11 @@ def _call_verdicts(value: ast.Call, m: Module, project: Project, depth: int) -> 
     built_by_classmethod = _classmethod_constructor_verdicts(value, m, classes)
     if built_by_classmethod is not None:
         return built_by_classmethod
+    if last and isinstance(value.func, ast.Name) and _folds_batchnorm(last, project):
+        # `transformed = convbn_to_conv(deepcopy(model))`: a project pass that folds the BatchNorm
+        # layers into the convolutions before them (quantization prep, deploy conversion) hands back
+        # a model without BN: there are no running statistics left to freeze
+        return [False]
     if last in classes and _hands_back_its_argument(classes._candidates(last, m)[0]):
         # `model = train_one_epoch(model, ...)` returns the object it was given: no new object, unless
         # the object handed in is built right there (`init_model(net=LeNetEncoder(), restore=...)`)
