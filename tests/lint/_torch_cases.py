@@ -9,7 +9,7 @@ import re
 from bnguard.lint.engine import lint_paths
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures" / "torch"
-CODES = ["BN301", "BN302", "BN303", "BN304", "BN305", "BN306", "BN307", "BN308", "BN309", "BN310", "BN311", "BN312", "BN313", "BN314", "BN315"]
+CODES = ["BN301", "BN302", "BN303", "BN304", "BN305", "BN306", "BN307", "BN308", "BN309", "BN310", "BN311", "BN312", "BN313", "BN314", "BN315", "BN316"]
 MARKER = re.compile(r"#\s*expect:\s*((?:BN\d{3}[ ,]*)+)")
 
 

@@ -1,4 +1,4 @@
-"""BN301-BN315 on realistic programs: every ``# expect: BN3xx`` marker must be reported on its line,
+"""BN301-BN316 on realistic programs: every ``# expect: BN3xx`` marker must be reported on its line,
 and nothing else (clean programs carry no marker, so any BN3xx finding fails them).
 
 A case is a ``.py`` file or a folder (a multi-file project: validation in another module...).

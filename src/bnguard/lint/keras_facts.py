@@ -772,6 +772,8 @@ def _is_bn_model(module: Module, project: Project, expr: ast.expr, depth: int) -
         if q in _TF_FUNCTION:  # `tf.function(model)` runs the model it wraps
             target = _tf_function_model(expr)
             return target is not None and is_bn_model(module, project, target, depth + 1)
+        if isinstance(expr.func, ast.Subscript):
+            return _registry_builds_bn(module, project, expr.func)
         d = resolve_def(project, module, expr.func)
         if d is not None and id(d) in bn_builders(project):
             return True
@@ -788,6 +790,10 @@ def _is_bn_model(module: Module, project: Project, expr: ast.expr, depth: int) -
         # _runs_bn_model_parameter): ``return keras.Model(inputs, outputs)``
         if isinstance(d, (ast.FunctionDef, ast.AsyncFunctionDef)):
             dmod = resolve_def_in(project, module, expr.func)[0]
+            returns = _returns_of(d)
+            if dmod is not None and returns and all(isinstance(r.value, ast.Call) and isinstance(r.value.func, ast.Subscript)
+                                                    for r in returns):  # ``return MODELS[name](cfg)``
+                return all(_registry_builds_bn(dmod, project, r.value.func) for r in returns)  # type: ignore[union-attr]
             return dmod is not None and dmod.mentions("Model") and any(
                 isinstance(r.value, ast.Call)
                 and keras_name(dmod.imports.resolve(r.value.func)) in ("keras.Model", "keras.models.Model")
@@ -819,6 +825,21 @@ def _is_bn_model(module: Module, project: Project, expr: ast.expr, depth: int) -
         return any(is_bn_model(module, project, n.value, depth + 1)
                    for n in self_attribute_stores(module, expr, expr.attr))
     return False
+
+
+def _registry_builds_bn(module: Module, project: Project, sub: ast.Subscript) -> bool:
+    """``MODELS[name](cfg)`` with ``MODELS = {"a": build_a, "b": build_b}`` a module-level dict
+    literal (bound once) whose every value is a project BN builder: whichever entry the key picks
+    builds BN."""
+    if not isinstance(sub.value, ast.Name):
+        return False
+    values = _assignments(module.tree, sub.value.id)
+    if len(values) != 1 or not isinstance(values[0], ast.Dict) or not values[0].values \
+            or None in values[0].keys:
+        return False
+    builders = bn_builders(project)
+    return all(isinstance(v, (ast.Name, ast.Attribute)) and id(resolve_def(project, module, v)) in builders
+               for v in values[0].values)
 
 
 def _reaching_values(module: Module, owner: ast.AST, assigned: list[ast.expr], at: ast.expr) -> list[ast.expr]:
@@ -1502,6 +1523,7 @@ def region_model_calls(module: Module, project: Project, region: TrainingRegion)
         # one level into a project helper: compute_loss(model, x, training=False)
         helper = _helper_function(module, project, n)
         if helper is None:
+            yield from _wrapper_layer_calls(module, project, region, n)
             continue
         hmod, hfn = helper
         for inner in astwalk.walk(hfn):
@@ -1526,6 +1548,49 @@ def region_model_calls(module: Module, project: Project, region: TrainingRegion)
                     mapped = (ad + ("." + rest if rest else "")) if ad else None
             if mapped in region.roots:
                 yield inner, mapped, hmod, n
+
+
+def _wrapper_layer_calls(module: Module, project: Project, region: TrainingRegion,
+                         n: ast.Call) -> Iterator[tuple[ast.Call, str, Module, Optional[ast.Call]]]:
+    """``self.model_with_loss(x, y)`` in the step, with ``self.model_with_loss = ModelWithLoss(model)``
+    (a project class whose ``call`` runs ``self.model(x)``, ``self.model = model`` in its
+    ``__init__``) and ``model`` the differentiated object: the wrapper's inner model calls, as calls
+    of the differentiated object one level down (the wrapper's ``call`` is the helper)."""
+    if not (isinstance(n.func, ast.Attribute) and dotted(n.func.value) == "self"):
+        return
+    stores = self_attribute_stores(module, n, n.func.attr)
+    if len(stores) != 1 or not isinstance(stores[0].value, ast.Call):
+        return
+    ctor = stores[0].value
+    cmod, cls = resolve_def_in(project, module, ctor.func)
+    if cmod is None or not isinstance(cls, ast.ClassDef):
+        return
+    defs = {f.name: f for f in cls.body if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    call_fn, init = defs.get("call"), defs.get("__init__")
+    if call_fn is None or init is None:
+        return
+    owner = module.scope_of(stores[0])
+    for inner in astwalk.walk(call_fn):
+        if not isinstance(inner, ast.Call) or cmod.scope_of(inner) is not call_fn:
+            continue
+        idn = called_object(inner)
+        head, _, rest = (idn or "").partition(".")
+        if head != "self" or not rest or "." in rest:
+            continue
+        params = [a.value.id for a in self_attribute_stores(cmod, init, rest)
+                  if isinstance(a.value, ast.Name) and cmod.scope_of(a) is init]
+        if len(params) != 1:
+            continue
+        arg, explicit = argument_for(ctor, init, params[0], is_method_call=True)
+        if arg is None or not explicit:
+            continue
+        names = {dotted(arg)}
+        if isinstance(arg, ast.Name) and owner is not None:  # `self.model = model` beside `Wrapper(model)`
+            names |= {dotted(t) for a in astwalk.walk(owner) if isinstance(a, ast.Assign)
+                      and isinstance(a.value, ast.Name) and a.value.id == arg.id for t in a.targets}
+        mapped = next((d for d in names if d in region.roots), None)
+        if mapped is not None:
+            yield inner, mapped, cmod, n
 
 
 _TF_FUNCTION = ("tensorflow.function", "tf.function")

@@ -890,6 +890,10 @@ class Flow:
                 # module.function(...) for an imported project module
                 mod_funcs = [fi for fi in self.project.functions(f.attr) if fi.cls is None
                              and fi.module.module_name.rsplit(".", 1)[-1] == (module.imports.aliases.get(f.value.id, f.value.id).rsplit(".", 1)[-1])]
+                if len(mod_funcs) > 1:
+                    # `import engine` names the engine.py next to the importer, not another
+                    # program's module of the same name in the folder
+                    mod_funcs = [fi for fi in mod_funcs if self.project.attribute_may_name(module, f, fi.module)]
                 if len(mod_funcs) == 1:
                     return mod_funcs, True
             return cands, len(cands) == 1

@@ -2522,6 +2522,9 @@ def train_step(state, x, y):
   raises on the missing collection: nothing is silently created);
 - any read of the returned statistics (written into the state, stored in a dict, returned to a
   caller that keeps them); a call of such a step that ignores all its results (a warm-up/compile call);
+- a call of such a step that also throws away the gradients it returns (an evaluation re-using the
+  step: BN404 judges it), or that passes the step's flag in inference mode (`apply_model(...,
+  train=False)`: running averages, the returned statistics are the unchanged ones);
 - `apply_gradients` overrides that forward `**kwargs` (to `super().apply_gradients` or `replace`) or
   take `batch_stats` by name and use it; a program that also creates a stock flax `TrainState`, or
   creates its state from a class held in a variable (which class runs is unknown);
@@ -3135,7 +3138,9 @@ def train_step(state, x, y):
                 if all(positions for _, positions in passed) and len({id(step) for step, _ in passed}) == 1:
                     step = passed[0][0]
                     positions = sorted({p for _, ps in passed for p in ps})
-                    yield from self._returned_stats_dropped(module, project, step, positions, results_used=True)
+                    yield from self._returned_stats_dropped(module, project, step, positions, results_used=True,
+                                                            applies=[call for call, dropped in applies if not dropped],
+                                                            flags=flags)
                 continue
             for call, _ in applies:
                 reason = self._lost_write_in_step(module, project, call)
@@ -3344,7 +3349,8 @@ def train_step(state, x, y):
 
     def _returned_stats_dropped(self, module: Module, project: Project, step: FuncNode,
                                 positions: Optional[list[tuple[int, int, str]]] = None,
-                                results_used: bool = False) -> Iterable[Finding]:
+                                results_used: bool = False, applies: Optional[list[ast.Call]] = None,
+                                flags: Optional[dict[str, set[bool]]] = None) -> Iterable[Finding]:
         """The step returns the new statistics (by default the split-out NNX BatchStat state) at
         ``positions`` of its result tuple; a caller unpacks that position into ``_`` (or a name it
         never reads) and so starts every step from the old statistics. With ``results_used``, only
@@ -3354,6 +3360,7 @@ def train_step(state, x, y):
             positions = _returned_batch_stat_positions(module, step)
         if not positions:
             return
+        grads = _returned_grad_positions(module, step) if applies else set()
         for site in project.call_sites(step.name):
             if not isinstance(site.node.func, ast.Name) or kf.resolve_def(project, site.module, site.node.func) is not step:
                 continue  # another script's function of the same name
@@ -3374,6 +3381,9 @@ def train_step(state, x, y):
                 if results_used and not any(isinstance(e, ast.Name) and e.id != "_" and e.id in read
                                             for i, e in enumerate(elts) if i != index):
                     continue
+                if applies and ((grads and all(g < len(elts) and _dropped_at(elts, g, read) for g in grads))
+                                or all(_apply_mode_at_site(module, project, step, a, flags, site) for a in applies)):
+                    break  # an evaluation call (no gradient kept), or running averages: nothing to keep (BN404 judges it)
                 yield self.finding(site.module, site.node, (
                     f"`{step.name}` returns the updated BatchNorm statistics (`{returned}`, result {index + 1} of "
                     f"{size}) but this call unpacks them into `{target}`{'' if target == '_' else ', never read'}: the next step and evaluation use the old "
@@ -4458,6 +4468,76 @@ def _running_average_apply(project: Project, module: Module, flags: dict[str, se
     return project.fact(("flax.running_average_apply", param, tuple(sorted(negations)), program), compute)
 
 
+def _returned_grad_positions(module: Module, step: FuncNode) -> set[int]:
+    """Indexes of ``step``'s returned tuple holding gradients it computed but does not apply: names
+    bound from a ``jax.value_and_grad`` / ``jax.grad`` call (``(loss, aux), grads = grad_fn(params)``,
+    ``grads = jax.grad(loss_fn)(params)``); empty when the step applies an update itself."""
+    kinds: dict[str, str] = {}
+    calls: list[tuple[ast.Assign, str, bool]] = []
+    for n in astwalk.walk(step):
+        if not (isinstance(n, ast.Assign) and isinstance(n.value, ast.Call) and len(n.targets) == 1):
+            continue
+        f = n.value.func
+        q = module.imports.resolve(f) or ""
+        if q in ("jax.grad", "jax.value_and_grad") and isinstance(n.targets[0], ast.Name):
+            kinds[n.targets[0].id] = q
+            continue
+        if isinstance(f, ast.Call) and (module.imports.resolve(f.func) or "") in ("jax.grad", "jax.value_and_grad"):
+            calls.append((n, module.imports.resolve(f.func) or "", _has_aux(f)))
+        elif isinstance(f, ast.Name) and f.id in kinds:
+            calls.append((n, kinds[f.id], True))  # aux or not: the bound grad function decides (checked below)
+        elif isinstance(f, ast.Attribute) and f.attr in ("apply_gradients", "update"):
+            return set()
+    names: set[str] = set()
+    for assign, kind, _aux in calls:
+        t = assign.targets[0]
+        if kind == "jax.value_and_grad" and isinstance(t, ast.Tuple) and len(t.elts) == 2 \
+                and isinstance(t.elts[1], ast.Name):
+            names.add(t.elts[1].id)
+        elif kind == "jax.grad" and isinstance(t, ast.Name):
+            names.add(t.id)
+        elif kind == "jax.grad" and isinstance(t, ast.Tuple) and len(t.elts) == 2 and isinstance(t.elts[0], ast.Name):
+            names.add(t.elts[0].id)
+    if not names:
+        return set()
+    return {i for _, i, _ in _returned_batch_stat_positions(
+        module, step, lambda e: isinstance(e, ast.Name) and e.id in names)}
+
+
+def _dropped_at(elts: list, index: int, read: set[str]) -> bool:
+    e = elts[index]
+    return isinstance(e, ast.Name) and (e.id == "_" or e.id not in read)
+
+
+def _apply_mode_at_site(module: Module, project: Project, step: FuncNode, apply: ast.Call,
+                        flags: Optional[dict[str, set[bool]]], site) -> Optional[bool]:
+    """Running averages? for every BN ``apply`` (inside ``step``) reaches when ``step`` is called at
+    ``site``: the apply's own flag (``train=True``), or the step's parameter it forwards
+    (``train=train`` with ``apply_model(..., train=False)`` at the site, or the parameter's default);
+    None when unknown."""
+    if not flags or len(flags) != 1:
+        return None
+    (param, negations), = flags.items()
+    given = kf.kwarg(apply, param) if param != _MUTABILITY and len(negations) == 1 else None
+    if isinstance(given, ast.Name) and any(a.arg == given.id for a in step.args.args + step.args.kwonlyargs):
+        inner = [a for a in module.ancestors_until(apply, step) if isinstance(a, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))]
+        if any(isinstance(n, ast.Name) and n.id == given.id and isinstance(n.ctx, ast.Store) for n in astwalk.walk(step)) \
+                or any(a.arg == given.id for f in inner for a in f.args.args + f.args.kwonlyargs):
+            return None  # rebound or shadowed
+        value, _ = kf.argument_for(site.node, step, given.id)
+        if value is None:
+            return None
+        vals = kf.constant_values(site.module if value in site.node.args or any(k.value is value for k in site.node.keywords)
+                                  else module, project, value)
+        if not vals or any(not isinstance(v, (bool, int)) for v in vals):
+            return None
+        negated = next(iter(negations))
+        modes = {bool(v) is not negated for v in vals}
+        return modes.pop() if len(modes) == 1 else None
+    got = _bn_mode_of_apply(module, project, apply, flags)
+    return got[0] if got is not None else None
+
+
 @register
 class BatchStatisticsInEvaluation(Rule):
     code = "BN404"
@@ -4485,6 +4565,11 @@ wrappers — in a project that elsewhere runs the model with its running average
 train=False)`), i.e. whose deployed model reads them.
 For BNs built with `use_running_average=not self.is_mutable_collection("batch_stats")` the
 `mutable=` argument decides the mode (`mutable=True` or a list naming batch_stats: training).
+Also a gradient step that returns its gradients and new statistics (`return grads, batch_stats,
+loss, acc`), kept by its training calls, and called again on held-out data by a call that throws
+both away (`_, _, test_loss, test_acc = apply_model(state, test_x, test_y)`, the flax mnist layout)
+while the step's BNs run in training mode at that call (`train=True` hard-coded, or the step's own
+flag passed as true there).
 BN403 covers the evaluation that keeps the new statistics.
 """,
         why="""
@@ -4516,6 +4601,8 @@ def compute_metrics(state, batch):
         not_flagged="""
 - functions that train (differentiated, computing gradients / optimizer updates, or called in the
   loop body of a training step — training metrics of the step's own batch);
+- a shared gradient step called on held-out data with its static flag in inference mode
+  (`apply_model(state, test_x, test_y, train=False)`): running averages;
 - applies whose new statistics are used (BN403 when an evaluation keeps them; test-time
   adaptation and recalibration: `adapt`, `tent`, `bn_update`, `precise_bn`, `recalibrate`...);
 - Monte-Carlo dropout, sampling and ensembles: applies given `rngs=`, repeated in a
@@ -4556,6 +4643,65 @@ def compute_metrics(state, batch):
                 f"and drops the new statistics: every metric it computes normalizes each batch with that batch's own "
                 f"statistics, not with the running averages the model uses at inference ({inference}); evaluate "
                 "with the flag that sets use_running_average=True and without mutable batch_stats"))
+        yield from self._shared_step(module, project)
+
+    def _shared_step(self, module: Module, project: Project) -> Iterable[Finding]:
+        """A gradient step that returns the new statistics and the gradients (``return grads,
+        batch_stats, loss, ...``), kept by its training calls, and also called on held-out data by a
+        call that throws both away (``_, _, test_loss, acc = apply_model(state, test_x, test_y)``):
+        that call is an evaluation, and with the BNs in training mode at that call its metrics use
+        the held-out batch's own statistics."""
+        flags: Optional[dict[str, set[bool]]] = None
+        done: set[int] = set()
+        for c in _mutable_stats_applies(module, project):
+            outer = _outermost_function(module, c.node)
+            if outer is None or c.scope is None or id(outer) in done or not _is_training_function(outer):
+                continue
+            done.add(id(outer))
+            positions = BatchStatsDropped()._returned_positions(module, c.node, c.scope, outer)
+            if not positions:
+                continue
+            grads = _returned_grad_positions(module, outer)
+            if not grads:
+                continue
+            if flags is None:
+                flags = step_bn_flags(project, module) or {}
+            if not flags:
+                return
+            sites = []
+            for site in project.call_sites(outer.name):
+                if not isinstance(site.node.func, ast.Name) or kf.resolve_def(project, site.module, site.node.func) is not outer:
+                    continue
+                assign = site.module.parent(site.node)
+                if not (isinstance(assign, ast.Assign) and assign.value is site.node and len(assign.targets) == 1
+                        and isinstance(assign.targets[0], (ast.Tuple, ast.List))):
+                    continue
+                scope = site.module.scope_of(assign)
+                owner = scope if scope is not None else site.module.tree
+                read = {n.id for n in astwalk.walk(owner) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+                sites.append((site, assign.targets[0].elts, read))
+            for size, index, returned in positions:
+                usable = [(s, e, r) for s, e, r in sites if len(e) == size]
+                if not any(not _dropped_at(e, index, r) for s, e, r in usable):
+                    continue  # no training call keeps the statistics: BN402's case
+                for site, elts, read in usable:
+                    if not (_dropped_at(elts, index, read) and all(g < size and _dropped_at(elts, g, read) for g in grads)
+                            and any(not _dropped_at(elts, i, read) for i in range(size))):
+                        continue
+                    if _apply_mode_at_site(module, project, outer, c.node, flags, site) is not False:
+                        continue
+                    words = _held_out_words(site.module, site.node)
+                    if not words or deliberate_in_program(module, project):
+                        continue
+                    inference = _running_average_apply(project, module, flags)
+                    if inference is None:
+                        continue
+                    yield self.finding(site.module, site.node, (
+                        f"`{outer.name}` runs BatchNorm in training mode and is also called here on held-out data "
+                        f"({', '.join(sorted(words))}), throwing away its gradients and new statistics (`{returned}`): "
+                        "an evaluation whose metrics normalize each batch with that batch's own statistics, not "
+                        f"with the running averages the model uses at inference ({inference}); give the step a "
+                        "static train flag (train=False here) or evaluate with a separate eval step"))
 
     @staticmethod
     def _repeated(module: Module, call: ast.Call, scope: FuncNode) -> bool:

@@ -934,12 +934,20 @@ for x, y in dataset:
                 else:
                     runner = kf.called_object(call)
                     via = f" (through `{runner}`, which runs it)" if runner and runner != obj else ""
-                    if site is not None:
+                    wrapper = site is not None and getattr(cmod.scope_of(call), "name", None) == "call"
+                    if wrapper:
+                        via += (f" in the `call` of the layer `{ast.unparse(site.func)}` (no mode parameter), which the "
+                                f"step calls without `training` at {module.line_ref(site.lineno)}")
+                    elif site is not None:
                         via += (f" in `{ast.unparse(site.func)}` (a helper without a mode parameter, called at "
                                 f"{module.line_ref(site.lineno)})")
                     message = (f"`{obj}` contains BatchNormalization and is called without `training`{via} inside its "
                                f"training step: outside fit() this runs BN in inference mode (moving statistics "
-                               f"frozen); pass training=True")
+                               f"frozen); pass training=True" + (" to the wrapper layer's call (Keras hands it down)"
+                                                                 if wrapper else ""))
+                    if wrapper:
+                        yield self.finding(cmod, call, message)
+                        continue
                 yield self.finding(cmod, call, message, fix=self._fix(cmod, call))
             yield from self._own_sublayers_without_mode(module, project, region, frozen, via_helper)
             yield from self._instance_sublayers_without_mode(module, project, region, frozen)
@@ -1321,7 +1329,7 @@ def _helper_cannot_pass_mode(hmod: Module, site: ast.Call, call: ast.Call) -> bo
     to the model: the model call runs with training=None, as if written in the step itself."""
     hfn = hmod.scope_of(call)
     callee = site.func.id if isinstance(site.func, ast.Name) else getattr(site.func, "attr", None)
-    if hfn is None or hfn.name != callee or hfn.args.kwarg is not None:
+    if hfn is None or hfn.name not in (callee, "call") or hfn.args.kwarg is not None:
         return False  # the call sits in a nested function of the helper, or **kwargs may carry the mode
     if any(k.arg is None or _TRAINING_FLAG_KEYWORD.match(k.arg) for k in site.keywords):
         return False
@@ -2545,6 +2553,11 @@ function defaulting to False (the JAX guide's `compute_loss_and_updates(..., tra
 every call of its gradient function (`grad_fn = jax.value_and_grad(self.compute_loss_and_updates,
 has_aux=True)`, stored in a name or `self.` attribute, also behind `jax.jit`) leaves it out or passes
 False: reported at those calls (not when `argnums` takes the gradient with respect to the input).
+Also a stateless loop (a `stateless_call(..., training=True)` in the program) that writes its values
+back into the Keras model with `for v, val in zip(model.trainable_variables, ...): v.assign(val)`
+while nothing in the program writes `model.non_trainable_variables` (nor `model.variables`,
+`set_weights`, `load_weights`, `set_state_tree`): the model that is evaluated or saved keeps its
+initial BN statistics. Reported at the trainable write-back loop.
 """,
         why="""
 `stateless_call` is pure: BatchNormalization's new moving mean/variance come back in the returned
@@ -2580,7 +2593,58 @@ grad_fn = jax.value_and_grad(compute_loss, has_aux=True)
         versions="Keras 3.0-3.15 (stateless_call exists only in Keras 3), any backend.",
     )
 
+    @staticmethod
+    def _assigning_zip_loops(m: Module) -> Iterator[tuple[ast.For, ast.expr]]:
+        """``for variable, value in zip(<src>, values): variable.assign(...)``: (loop, src)."""
+        for n in astwalk.walk(m.tree):
+            if not (isinstance(n, ast.For) and isinstance(n.iter, ast.Call) and isinstance(n.iter.func, ast.Name)
+                    and n.iter.func.id == "zip" and n.iter.args and isinstance(n.target, ast.Tuple)
+                    and n.target.elts and isinstance(n.target.elts[0], ast.Name)):
+                continue
+            var = n.target.elts[0].id
+            if any(isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr == "assign"
+                   and isinstance(c.func.value, ast.Name) and c.func.value.id == var for b in n.body for c in astwalk.walk(b)):
+                yield n, n.iter.args[0]
+
+    def _write_back_skips_non_trainable(self, module: Module, project: Project) -> Iterable[Finding]:
+        """A stateless JAX loop (Keras 3 ``stateless_call(..., training=True)``) keeps the model's
+        values as its own state and writes them back into the Keras variables with ``for v, val in
+        zip(model.trainable_variables, trainable): v.assign(val)``, but nothing in the program ever
+        writes ``model.non_trainable_variables`` (nor ``model.variables``, ``set_weights``,
+        ``load_weights``): the BN moving statistics the loop computed never reach the model that is
+        evaluated or saved."""
+        loops = [(n, src) for n, src in self._assigning_zip_loops(module)
+                 if isinstance(src, ast.Attribute) and src.attr == "trainable_variables"]
+        if not loops:
+            return
+        program = [m for m in project.modules if id(m) in project.import_component(module)]
+        if not any(c.name == "stateless_call" and kf.kwarg(c.node, "training") is not None
+                   and not kf.always_false(m, project, kf.kwarg(c.node, "training"))
+                   for m in program if m.mentions("stateless_call") for c in m.calls):
+            return
+        for m in program:
+            if any(m.mentions(w) for w in ("set_weights", "load_weights", "set_state_tree", "assign_variables")):
+                return
+            if m.mentions("non_trainable_variables") or m.mentions(".variables"):
+                owners = {ast.unparse(src.value) for _, src in loops}
+                for _, src in self._assigning_zip_loops(m):
+                    if not isinstance(src, ast.Attribute):
+                        return  # a list built elsewhere: it may hold them
+                    if src.attr == "non_trainable_variables" or (src.attr == "variables" and ast.unparse(src.value) in owners):
+                        return
+        for loop, src in loops:
+            if not kf.is_bn_model(module, project, src.value):
+                continue
+            owner = ast.unparse(src.value)
+            yield self.finding(module, loop, (
+                f"this loop writes the values trained with stateless_call back into `{owner}.trainable_variables`, "
+                f"but nothing in the program writes `{owner}.non_trainable_variables`: the BatchNormalization "
+                "moving statistics the stateless steps computed never reach the Keras model, which evaluates and "
+                f"saves with its initial 0/1 statistics; also assign `{owner}.non_trainable_variables`"))
+
     def check(self, module: Module, project: Project) -> Iterable[Finding]:
+        if module.mentions("trainable_variables") and module.mentions(".assign("):
+            yield from self._write_back_skips_non_trainable(module, project)
         diffed = self._differentiated_functions(module)
         taped: Optional[set[int]] = None
         for c in module.calls:

@@ -94,8 +94,13 @@ project `get_config()` fills (`config = ml_collections.ConfigDict(); config.bn_m
 config`, also `SimpleNamespace` / `EasyDict`) and hands down through parameters from its call (not when
 the setting is written anywhere else in the project: another config file, `config.update(...)`,
 `setattr`), and `1 - decay` written at the setting with `decay` resolved (a TensorFlow-convention decay
-such as 0.9 converted again as if it were PyTorch's momentum gives 0.1); unresolved values are not
-reported. 0.5 (the
+such as 0.9 converted again as if it were PyTorch's momentum gives 0.1), and a decay computed as a
+schedule of the training step (PointNet's `get_bn_decay(batch)` with `batch = tf.Variable(0,
+trainable=False)` or `get_or_create_global_step()`, through `tf.train.exponential_decay`, `tf.pow`,
+`tf.maximum` / `tf.minimum`, `1 - x` and project helpers): reported when every value it takes is at
+most 0.5 and it decays below 0.5 to a floor above 0 (PyTorch's momentum schedule 0.5 -> 0.01 handed
+over unconverted; PointNet's own `tf.minimum(0.99, 1 - bn_momentum)` rises to 0.99 and is not);
+unresolved values are not reported. 0.5 (the
 same in both conventions) is not reported, nor a literal 0 at the layer (moving statistics = last batch,
 used on purpose for recalibration); a model builder's momentum *parameter* that is 0 wherever it comes
 from (`def resnet(..., bn_momentum=0.0)` threaded to every BN, a TPU reference's default ported as-is)
@@ -248,6 +253,10 @@ x = keras.layers.BatchNormalization(momentum=0.9)(x)      # = 1 - 0.1
             # ``momentum = 1.0 - decay`` with ``decay`` already a TensorFlow-convention value (0.9)
             via += (f" (`{ast.unparse(origin)}`: a decay of {round(1 - m, 10):g}, already in this framework's "
                     "convention, converted as if it were PyTorch's momentum)")
+        elif not isinstance(origin, ast.Constant) and _schedule_values(owner, project, origin) \
+                and not config_values.constant_values(owner, project, origin):
+            via += (f" (`{ast.unparse(origin)}`: a schedule of the training step, every value at most "
+                    f"{THRESHOLD:g}, decaying to {m:g}: a PyTorch momentum schedule handed over as the decay)")
         return self.finding(module, call,
                             f"BatchNorm {key}={m:g}{via} follows PyTorch's convention; here {key} weighs the old moving "
                             f"statistics, so they keep only {m:.0%} of their history per step (≈ last batch); "
@@ -642,7 +651,7 @@ def _setting_values(where: Module, project: Project, expr: ast.expr) -> Optional
         return got
     inner = _one_minus(expr)
     if inner is None:
-        return None
+        return _schedule_values(where, project, expr)
     vals = config_values.constant_values(where, project, inner) or _parsed_config_values(where, project, inner) \
         or _configured_values(where, project, inner)
     if not vals or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
@@ -1183,3 +1192,291 @@ def _names_of_class(project: Project, cls: ast.ClassDef) -> set[str]:
                     and kf.resolve_def(project, m, ast.Name(id=local, ctx=ast.Load())) is cls:
                 names.add(local)
     return names
+
+
+# --------------------------------------------------------------------------------------------------
+# Computed decay schedules (PointNet's ``get_bn_decay(batch)`` ported from a PyTorch momentum scheduler)
+# --------------------------------------------------------------------------------------------------
+_INF = float("inf")
+_SCHED_MAX = ("tensorflow.maximum", "tensorflow.math.maximum")
+_SCHED_MIN = ("tensorflow.minimum", "tensorflow.math.minimum")
+_SCHED_POW = ("tensorflow.pow", "tensorflow.math.pow")
+_SCHED_PASS = ("tensorflow.cast", "tensorflow.to_float", "tensorflow.identity", "tensorflow.convert_to_tensor",
+               "tensorflow.constant", "tensorflow.stop_gradient", "float")
+_SCHED_FLOOR = ("tensorflow.floor", "tensorflow.math.floor", "math.floor")
+_SCHED_DECAY = ("tensorflow.train.exponential_decay", "tensorflow.compat.v1.train.exponential_decay")
+_SCHED_BUDGET = [0]
+_STEP_COUNTERS = ("tensorflow.train.get_or_create_global_step", "tensorflow.train.get_global_step",
+                  "tensorflow.train.create_global_step")
+
+
+def _schedule_values(module: Module, project: Project, expr: ast.expr) -> Optional[set]:
+    """A BN decay computed as a schedule of the training step (``get_bn_decay(batch)`` built from
+    ``tf.train.exponential_decay`` / ``tf.pow`` of a ``tf.Variable(0, trainable=False)`` step counter,
+    clipped with ``tf.maximum`` / ``tf.minimum``): the range of values each source of the setting takes
+    over the whole training (interval arithmetic, the step in [start, ∞)). A source whose every value is
+    at most 0.5 while it decays below 0.5 to a floor > 0 (PyTorch's momentum schedule 0.5 → 0.01 ported
+    as the decay) is represented by that floor; any other source by its largest value. None when any
+    source is unknown (also a schedule that decays to 0: not reported)."""
+    if not module.mentions("Variable") and not module.mentions("step") and not module.mentions("decay"):
+        return None
+    key = (id(expr), "schedule")
+    if key in _IN_PROGRESS:
+        return None
+    _IN_PROGRESS.add(key)
+    _SCHED_BUDGET[0] = 400  # evaluation steps: a schedule is a few small functions
+    try:
+        alts = _sched(module, project, expr, None, 0)
+    finally:
+        _IN_PROGRESS.discard(key)
+    if not alts or any(a is None for a in alts) or not any(a[0] != a[1] for a in alts):
+        return None  # no schedule among the sources: left to the constant resolution
+    out: set = set()
+    for lo, hi in alts:
+        if lo != hi and hi <= THRESHOLD and 0 < lo < THRESHOLD:
+            out.add(round(lo, 10))
+        elif hi == _INF or lo < 0:
+            return None
+        else:
+            out.add(round(hi, 10))
+    return out
+
+
+def _interval(vals: Optional[set]) -> Optional[list]:
+    if not vals or not all(isinstance(v, (int, float)) and not isinstance(v, bool) or v is None for v in vals):
+        return None
+    return [None if v is None else (float(v), float(v)) for v in vals]
+
+
+def _sched_combine(a: Optional[list], b: Optional[list], op) -> Optional[list]:
+    if not a or not b or len(a) * len(b) > 16:
+        return None
+    out = []
+    for x in a:
+        for y in b:
+            if x is None or y is None:
+                return None
+            got = op(x, y)
+            if got is None:
+                return None
+            if got not in out:
+                out.append(got)
+    return out
+
+
+def _mul(x, y):
+    try:
+        ps = [p * q for p in x for q in y]
+    except (OverflowError, ValueError):
+        return None
+    if any(p != p for p in ps):  # 0 * inf
+        return None
+    return (min(ps), max(ps))
+
+
+def _div(x, y):
+    if y[0] <= 0 <= y[1]:
+        return None
+    return _mul(x, (1 / y[1], 1 / y[0]))
+
+
+def _pow(b, e):
+    if not (0 < b[0] and b[1] <= 1 and e[0] >= 0):
+        return None
+    return (b[0] ** e[1] if e[1] != _INF else 0.0, b[1] ** e[0])
+
+
+def _sched(m: Module, project: Project, e: ast.expr, env: Optional[dict], depth: int) -> Optional[list]:
+    """The alternatives (value intervals ``(lo, hi)``, or None for Python's None) an expression can
+    give, ``env`` binding the parameters of a project function entered through a call."""
+    _SCHED_BUDGET[0] -= 1
+    if depth > 40 or _SCHED_BUDGET[0] < 0:
+        return None
+    if isinstance(e, ast.Constant):
+        return _interval({e.value})
+    if isinstance(e, ast.Name) and env is not None and e.id in env:
+        return env[e.id]
+    if isinstance(e, ast.Name):
+        return _sched_name(m, project, e, env, depth)
+    if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.USub):
+        got = _sched(m, project, e.operand, env, depth + 1)
+        return None if not got or None in got else [(-hi, -lo) for lo, hi in got]
+    if isinstance(e, ast.BinOp) and isinstance(e.op, (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv)):
+        a = _sched(m, project, e.left, env, depth + 1)
+        b = _sched(m, project, e.right, env, depth + 1)
+        if isinstance(e.op, ast.Add):
+            return _sched_combine(a, b, lambda x, y: (x[0] + y[0], x[1] + y[1]))
+        if isinstance(e.op, ast.Sub):
+            return _sched_combine(a, b, lambda x, y: None if x[0] == _INF or y[1] == _INF and x[1] == _INF
+                                  else (x[0] - y[1], x[1] - y[0]))
+        if isinstance(e.op, ast.Mult):
+            return _sched_combine(a, b, _mul)
+        got = _sched_combine(a, b, _div)
+        if isinstance(e.op, ast.FloorDiv) and got:
+            import math
+            got = [(math.floor(lo), hi if hi == _INF else math.floor(hi)) for lo, hi in got]
+        return got
+    if isinstance(e, ast.IfExp):
+        return _sched_ifexp(m, project, e, env, depth)
+    if isinstance(e, ast.Call):
+        return _sched_call(m, project, e, env, depth)
+    return _interval(config_values.constant_values(m, project, e)) if env is None else None
+
+
+def _sched_ifexp(m: Module, project: Project, e: ast.IfExp, env: Optional[dict], depth: int) -> Optional[list]:
+    t = e.test
+    if isinstance(t, ast.Compare) and len(t.ops) == 1 and isinstance(t.ops[0], (ast.Is, ast.IsNot)) \
+            and isinstance(t.left, ast.Name) and isinstance(t.comparators[0], ast.Constant) \
+            and t.comparators[0].value is None:
+        # ``d if d is not None else 0.9`` (``0.9 if d is None else d``)
+        kept, default = (e.body, e.orelse) if isinstance(t.ops[0], ast.IsNot) else (e.orelse, e.body)
+        if isinstance(kept, ast.Name) and kept.id == t.left.id:
+            vals = _sched(m, project, kept, env, depth + 1)
+            if not vals:
+                return None
+            out = [v for v in vals if v is not None]
+            if len(out) < len(vals):
+                other = _sched(m, project, default, env, depth + 1)
+                if not other:
+                    return None
+                out += [v for v in other if v not in out]
+            return out
+    a = _sched(m, project, e.body, env, depth + 1)
+    b = _sched(m, project, e.orelse, env, depth + 1)
+    return None if not a or not b else a + [v for v in b if v not in a]
+
+
+def _sched_name(m: Module, project: Project, e: ast.Name, env: Optional[dict], depth: int) -> Optional[list]:
+    scope = m.scope_of(e)
+    if scope is None or isinstance(scope, ast.Lambda):
+        return _interval(config_values.constant_values(m, project, e))
+    bound = kf._assignments(scope, e.id)
+    params = [a.arg for a in scope.args.posonlyargs + scope.args.args + scope.args.kwonlyargs]
+    if bound:
+        if len(bound) != 1 or bound[0] is None:
+            return None
+        if e.id in params:
+            # ``bn_decay = bn_decay if bn_decay is not None else 0.9``: the right side reads the parameter
+            stmt = m.parent(bound[0])
+            if not isinstance(stmt, ast.Assign) or stmt.lineno >= e.lineno or m.scope_of(stmt) is not scope:
+                return None
+            inner = dict(env or {})
+            inner[e.id] = _sched_param(m, project, scope, e.id, env, depth)
+            if not inner[e.id]:
+                return None
+            return _sched(m, project, bound[0], inner, depth + 1)
+        return _sched(m, project, bound[0], env, depth + 1)
+    if e.id in params:
+        return _sched_param(m, project, scope, e.id, env, depth)
+    return _interval(config_values.constant_values(m, project, e))  # a module-level constant
+
+
+def _sched_param(m: Module, project: Project, fn: ast.AST, name: str, env: Optional[dict],
+                 depth: int) -> Optional[list]:
+    """The alternatives of parameter ``name`` of ``fn``: from ``env`` when entered through a call, else
+    from every call of ``fn`` in the project (and the default where a call leaves it out)."""
+    from bnguard.lint import values as v
+
+    if env is not None:
+        return env.get(name)
+    if fn.decorator_list:
+        return None
+    found = _parameter_call_sites(m, project, fn, name)
+    if found is None:
+        return None
+    _info, position, default, sites = found
+    out: list = []
+    for call, cm, offset, partial in sites[:8]:
+        arg = v._argument(call, name, position, offset)
+        if arg is v._OPAQUE or partial and arg is None:
+            return None
+        got = _sched(m, project, default, None, depth + 1) if arg is None and default is not None \
+            else _sched(cm, project, arg, None, depth + 1) if arg is not None else []
+        if got is None:
+            return None
+        out += [g for g in got if g not in out]
+    return out if len(sites) <= 8 and out else None
+
+
+def _sched_call(m: Module, project: Project, e: ast.Call, env: Optional[dict], depth: int) -> Optional[list]:
+    q = m.imports.resolve(e.func) or (e.func.id if isinstance(e.func, ast.Name) else None)
+    args = list(e.args)
+    if q in _SCHED_MAX or q in _SCHED_MIN:
+        if len(args) != 2:
+            return None
+        a, b = (_sched(m, project, x, env, depth + 1) for x in args)
+        pick = max if q in _SCHED_MAX else min
+        return _sched_combine(a, b, lambda x, y: (pick(x[0], y[0]), pick(x[1], y[1])))
+    if q in _SCHED_POW:
+        if len(args) != 2:
+            return None
+        a, b = (_sched(m, project, x, env, depth + 1) for x in args)
+        return _sched_combine(a, b, _pow)
+    if q in _SCHED_PASS or q in _SCHED_FLOOR:
+        if not args:
+            return None
+        got = _sched(m, project, args[0], env, depth + 1)
+        if got and q in _SCHED_FLOOR and None not in got:
+            import math
+            got = [(math.floor(lo), hi if hi == _INF else math.floor(hi)) for lo, hi in got]
+        return got
+    if q in _SCHED_DECAY:
+        names = ("learning_rate", "global_step", "decay_steps", "decay_rate")
+        vals = []
+        for i, n in enumerate(names):
+            x = args[i] if len(args) > i else kf.kwarg(e, n)
+            got = _sched(m, project, x, env, depth + 1) if x is not None else None
+            if not got or None in got:
+                return None
+            vals.append(got)
+        lrs, steps, _decay_steps, rates = vals
+        if not all(0 < r[0] and r[1] < 1 for r in rates) or not all(s[0] >= 0 and s[1] == _INF for s in steps) \
+                or not all(lo >= 0 for lo, _ in lrs):
+            return None
+        return [(0.0, hi) for _lo, hi in lrs]  # base * rate ** (step / decay_steps), step -> ∞
+    if q in _STEP_COUNTERS:
+        return [(0.0, _INF)]
+    if q == "tensorflow.Variable":
+        init = args[0] if args else kf.kwarg(e, "initial_value")
+        trainable = kf.kwarg(e, "trainable")
+        if init is None or not (isinstance(trainable, ast.Constant) and trainable.value is False):
+            return None
+        start = _sched(m, project, init, env, depth + 1)
+        if not start or None in start or len(start) != 1 or start[0][0] != start[0][1] or start[0][0] < 0 \
+                or start[0][0] != int(start[0][0]):
+            return None
+        return [(start[0][0], _INF)]  # a step counter: ``minimize(loss, global_step=batch)`` increments it
+    dmod, d = kf.resolve_def_in(project, m, e.func)
+    if dmod is None or not isinstance(d, ast.FunctionDef) or d.decorator_list or d.args.vararg or d.args.kwarg \
+            or any(isinstance(a, ast.Starred) for a in args) or any(k.arg is None for k in e.keywords):
+        return None
+    returns = kf._returns_of(d)
+    if not returns or any(r.value is None for r in returns):
+        return None
+    params = d.args.posonlyargs + d.args.args
+    defaults = [None] * (len(params) - len(d.args.defaults)) + list(d.args.defaults)
+    inner: dict = {}
+    for i, p in enumerate(params):
+        x = args[i] if i < len(args) else kf.kwarg(e, p.arg)
+        if x is None:
+            if defaults[i] is None:
+                return None
+            got = _sched(dmod, project, defaults[i], None, depth + 1)
+        else:
+            got = _sched(m, project, x, env, depth + 1)
+        if not got:
+            return None
+        inner[p.arg] = got
+    for p, dflt in zip(d.args.kwonlyargs, d.args.kw_defaults):
+        x = kf.kwarg(e, p.arg) or dflt
+        got = _sched(dmod if x is dflt else m, project, x, None if x is dflt else env, depth + 1) if x is not None else None
+        if not got:
+            return None
+        inner[p.arg] = got
+    out: list = []
+    for r in returns:
+        got = _sched(dmod, project, r.value, inner, depth + 1)
+        if not got:
+            return None
+        out += [g for g in got if g not in out]
+    return out

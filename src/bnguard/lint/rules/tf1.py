@@ -4361,6 +4361,17 @@ in a training script: the binding holds for every call of the result, so a call 
 data (`val_logits = classifier(val_images)`) that does not pass the flag again by keyword runs the
 network's batch norm in training mode (not reported when any call overrides the flag, or when every
 call is a training tower).
+Also a restored network that the train op does not train, built in training mode beside it (a
+distillation teacher): a project builder called with a constant scope name (`variable_scope(scope)`
+inside), whose variables a `Saver(tf.global_variables("teacher"))` of that module restores (or
+`init_from_checkpoint(ckpt, {"teacher/": ...})` loads), while every `minimize` of the calling
+function trains only another scope (`var_list=tf.trainable_variables("student")`) under
+`control_dependencies(tf.get_collection(UPDATE_OPS))` (all update ops), and the builder's BN flag
+is left at its default True (or passed True) at that call: the teacher predicts with batch
+statistics and each student step writes the transfer data into its restored moving statistics.
+Not when the restored network's output feeds the trained one (a frozen backbone under a trained
+head), nor when the trained network is not built in that function from the same input (ADDA's frozen
+source encoder runs on its own source batches).
 """,
         why="""
 In training mode BN normalizes each batch with its own statistics, so predictions depend on what else
@@ -4421,6 +4432,7 @@ preds = sess.run(predictions, feed_dict={images: test_images, is_training: False
         if deliberate_in_program(module, project):
             return
         yield from self._learning_phase(module, project)
+        yield from _restored_teacher_in_training_mode(self, module, project)
         yield from self._validation_copy_in_training_mode(module, project)
         yield from self._flag_bound_true_for_every_call(module, project)
         yield from self._evaluation_mode_in_training(module, project, dropped)
@@ -5536,3 +5548,201 @@ def _tensor_compared_by_identity(site: BNSite, project: Project) -> Optional[tup
             ph = next(V.placeholders(vals)[0] for t, vals in tensors if t is compared.left or t is compared.comparators[0])
             found = (compared, tm, ph)
     return found
+
+
+# --------------------------------------------------------------------------------------------------
+# BN105: a restored, untrained network (a distillation teacher) built in training mode beside the train op
+# --------------------------------------------------------------------------------------------------
+_SCOPED_VARIABLE_LISTS = ("tensorflow.trainable_variables", "tensorflow.global_variables",
+                          "tensorflow.get_collection", "tensorflow.compat.v1.trainable_variables",
+                          "tensorflow.compat.v1.global_variables")
+
+
+def _scoped_collection(expr: Optional[ast.AST], module: Module) -> Optional[str]:
+    """``S`` of ``tf.trainable_variables("S")`` / ``tf.global_variables(scope="S")`` /
+    ``tf.get_collection(KEY, scope="S")`` (a constant string), else None."""
+    if not isinstance(expr, ast.Call):
+        return None
+    q = module.imports.resolve(expr.func) or ""
+    if q not in _SCOPED_VARIABLE_LISTS:
+        return None
+    pos = 1 if q.endswith("get_collection") else 0
+    arg = expr.args[pos] if len(expr.args) > pos else next((k.value for k in expr.keywords if k.arg == "scope"), None)
+    return arg.value if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and arg.value else None
+
+
+def _is_all_update_ops(expr: ast.AST, module: Module, fn: ast.AST) -> bool:
+    """``tf.get_collection(tf.GraphKeys.UPDATE_OPS)`` without a scope, or a name bound once in ``fn`` to it."""
+    if isinstance(expr, ast.Name):
+        bound = kf._assignments(fn, expr.id)
+        if len(bound) != 1 or bound[0] is None:
+            return False
+        expr = bound[0]
+    return isinstance(expr, ast.Call) and (module.imports.resolve(expr.func) or "").endswith("get_collection") \
+        and len(expr.args) == 1 and not expr.keywords and is_update_ops_ref(expr.args[0], module)
+
+
+def _restored_scopes(module: Module) -> dict[str, ast.Call]:
+    """Scopes whose variables a ``tf.train.Saver(tf.global_variables("T"))`` of this module restores
+    (the module calls ``.restore``), or that ``tf.train.init_from_checkpoint(ckpt, {"T/": "T/"})`` loads."""
+    out: dict[str, ast.Call] = {}
+    restores = any(c.name == "restore" for c in module.calls)
+    for c in module.calls:
+        q = module.imports.resolve(c.node.func) or ""
+        if q.endswith("train.Saver") and restores:
+            arg = c.node.args[0] if c.node.args else next((k.value for k in c.node.keywords if k.arg == "var_list"), None)
+            scope = _scoped_collection(arg, module)
+            if scope:
+                out[scope] = c.node
+        elif q.endswith("init_from_checkpoint") and len(c.node.args) > 1 and isinstance(c.node.args[1], ast.Dict):
+            for k in c.node.args[1].keys:
+                if isinstance(k, ast.Constant) and isinstance(k.value, str) and k.value.strip("/"):
+                    out[k.value.strip("/")] = c.node
+    return out
+
+
+def _restored_teacher_in_training_mode(rule: Rule, module: Module, project: Project) -> Iterable[Finding]:
+    """A network built by a project function under ``variable_scope(<its scope parameter>)`` with the
+    scope name ``T`` given at the call, whose variables are restored from a checkpoint and left out of
+    every train op of the calling function (``minimize(loss, var_list=tf.trainable_variables("S"))``),
+    while its batch norm runs in training mode at that call (the builder's flag parameter left at its
+    default True, or passed True) and the train op waits on the unscoped ``UPDATE_OPS`` collection:
+    the restored network (a distillation teacher) predicts with batch statistics, and every training
+    step runs its moving-average updates, so its restored statistics drift to this data. Only when
+    its output does not feed the trained network (a teacher's targets; a frozen backbone under a
+    trained head is left alone) and that network is built in the same function. Reported at the
+    builder's batch norm."""
+    found = project.fact("tf1.restored_teachers", _restored_teachers)
+    if not found:
+        return
+    for site in bn_sites_in(module, project):
+        msg = found.get(id(site.node))
+        if msg is not None:
+            yield rule.finding(module, site.node, msg)
+
+
+def _restored_teachers(project: Project) -> dict:
+    out: dict = {}
+    for module in project.modules:
+        if module.mentions("var_list") and module.mentions("UPDATE_OPS"):
+            for node, msg in _teacher_calls(module, project):
+                out.setdefault(node, msg)
+    return out
+
+
+def _teacher_calls(module: Module, project: Project):
+    restored = _restored_scopes(module)
+    if not restored:
+        return
+    for fn in (fi.node for fi in module.functions if isinstance(fi.node, ast.FunctionDef)):
+        trains = [n for n in astwalk.walk(fn) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+                  and n.func.attr in ("minimize", "compute_gradients", "apply_gradients")]
+        minimizes = [n for n in trains if n.func.attr == "minimize"]
+        if not minimizes or any(n.func.attr == "apply_gradients" for n in trains):
+            continue
+        trained: set = set()
+        for n in trains:
+            given = next((k.value for k in n.keywords if k.arg == "var_list"), None)
+            if isinstance(given, ast.Name):  # ``small_vars = tf.trainable_variables("small")``
+                bound = kf._assignments(fn, given.id)
+                given = bound[0] if len(bound) == 1 else None
+            scope = _scoped_collection(given, module)
+            if scope is None:
+                trained = set()
+                break
+            trained.add(scope)
+        if not trained:
+            continue
+        waiting = next((n for n in minimizes for a in module.ancestors(n) if isinstance(a, ast.With)
+                        and any(isinstance(i.context_expr, ast.Call) and i.context_expr.args
+                                and (module.imports.resolve(i.context_expr.func) or "").endswith("control_dependencies")
+                                and _is_all_update_ops(i.context_expr.args[0], module, fn) for i in a.items)), None)
+        if waiting is None:
+            continue
+        calls = [n for n in astwalk.walk(fn) if isinstance(n, ast.Call) and n.lineno < waiting.lineno]
+        for call in calls:
+            found = _teacher_build(call, module, project, trained, restored, calls)
+            if found is None:
+                continue
+            scope, flag, sites = found
+            saver = restored[scope]
+            msg = (f"batch norm of the network `{scope}` that `{ast.unparse(call.func)}(...)` builds at "
+                   f"{module.where(call.lineno)} runs in training mode there ({flag}), but that network is restored "
+                   f"from a checkpoint ({module.where(saver.lineno)}) and not trained (the train op at "
+                   f"{module.where(waiting.lineno)} updates only {', '.join(sorted(repr(s) for s in trained))}): it "
+                   "predicts with batch statistics, and the train op's control dependency on every UPDATE_OPS runs "
+                   "its moving-average updates, so the restored statistics drift to this data; build it with the "
+                   "training flag False")
+            for s in sites:
+                yield id(s.node), msg
+
+
+def _teacher_build(call: ast.Call, module: Module, project: Project, trained: set, restored: dict,
+                   calls: list) -> Optional[tuple[str, str]]:
+    dmod, d = kf.resolve_def_in(project, module, call.func)
+    if dmod is None or not isinstance(d, ast.FunctionDef) or d.args.vararg or d.args.kwarg:
+        return None
+    params = d.args.posonlyargs + d.args.args
+    defaults = dict(zip([p.arg for p in params][len(params) - len(d.args.defaults):], d.args.defaults))
+
+    def passed(name: str):
+        idx = [p.arg for p in params].index(name) if name in [p.arg for p in params] else None
+        if idx is not None and idx < len(call.args):
+            return call.args[idx]
+        return next((k.value for k in call.keywords if k.arg == name), None)
+
+    scope_param = None
+    for w in astwalk.walk(d):
+        if isinstance(w, ast.With):
+            for i in w.items:
+                c = i.context_expr
+                if isinstance(c, ast.Call) and (dmod.imports.resolve(c.func) or "").endswith("variable_scope") \
+                        and c.args and isinstance(c.args[0], ast.Name):
+                    scope_param = c.args[0].id
+    if scope_param is None:
+        return None
+    arg = passed(scope_param)
+    if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)) or arg.value not in restored \
+            or any(arg.value.startswith(s) or s.startswith(arg.value) for s in trained):
+        return None
+    scope = arg.value
+    flag = None
+    sites = [s for s in bn_sites_in(dmod, project) if s.api in ("layers", "slim")
+             and any(a is d for a in dmod.ancestors(s.node))]
+    if not sites:
+        return None
+    for s in sites:
+        upd = s.updates
+        if not (isinstance(upd, frozenset) and "UPDATE_OPS" in upd):
+            return None
+        if s.flag_expr is None:
+            if not s.default_training:
+                return None
+            flag = flag or "no training flag: the API default is training"
+            continue
+        if not isinstance(s.flag_expr, ast.Name) or s.flag_expr.id not in [p.arg for p in params] \
+                or kf._assignments(d, s.flag_expr.id):
+            return None
+        given = passed(s.flag_expr.id)
+        if given is None:
+            given, how = defaults.get(s.flag_expr.id), f"`{s.flag_expr.id}` left at its default True"
+        else:
+            how = f"`{s.flag_expr.id}=True` passed"
+        if not (isinstance(given, ast.Constant) and given.value is True):
+            return None
+        flag = flag or how
+    # the trained network is built in the same function, from the same inputs, not from this output
+    parent = module.parent(call)
+    outs = {t.id for t in parent.targets if isinstance(t, ast.Name)} if isinstance(parent, ast.Assign) else set()
+    if not outs:
+        return None
+    student = [c for c in calls if c is not call and any(
+        isinstance(a, ast.Constant) and isinstance(a.value, str) and a.value in trained
+        for a in c.args + [k.value for k in c.keywords])]
+    if not student or any(isinstance(n, ast.Name) and n.id in outs for c in student for n in astwalk.walk(c)):
+        return None
+    # both fed the same batch (distillation), not a frozen source-domain encoder fed its own data (ADDA)
+    inputs = {a.id for a in call.args + [k.value for k in call.keywords] if isinstance(a, ast.Name)}
+    if not any(isinstance(a, ast.Name) and a.id in inputs for c in student for a in c.args + [k.value for k in c.keywords]):
+        return None
+    return scope, flag, sites
