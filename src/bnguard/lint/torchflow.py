@@ -1291,13 +1291,7 @@ class Flow:
         return receiver, loops, guards
 
     def _applies_bn_freeze(self, module: Module, arg: ast.AST) -> bool:
-        """``model.apply(fn)`` where ``fn`` is a project function that puts its argument in eval mode
-        when it is a BatchNorm layer (``if classname.find('BatchNorm') != -1: m.eval()``)."""
-        if not isinstance(arg, ast.Name):
-            return False
-        cands = [fi for fi in self.project.functions(arg.id) if fi.cls is None]
-        same = [fi for fi in cands if fi.module is module]
-        return any(_freezes_bn_argument(fi.node) for fi in (same or cands)[:4])
+        return applies_bn_freeze(self.project, module, arg)
 
     @staticmethod
     def bind(fi: FunctionInfo, call: ast.Call, arg_key, receiver: Optional[ast.AST]) -> dict[str, tuple[Key, str]]:
@@ -1786,14 +1780,29 @@ def _switches_non_bn_layers_only(call: ast.Call, loops: tuple, guards: tuple) ->
     return False
 
 
+def applies_bn_freeze(project: Project, module: Module, arg: ast.AST) -> bool:
+    """``model.apply(fn)`` where ``fn`` is a project function that puts its argument in eval mode
+    when it is a BatchNorm layer (``if classname.find('BatchNorm') != -1: m.eval()``)."""
+    if not isinstance(arg, ast.Name):
+        return False
+    cands = [fi for fi in project.functions(arg.id) if fi.cls is None]
+    same = [fi for fi in cands if fi.module is module]
+    return any(_freezes_bn_argument(fi.node) for fi in (same or cands)[:4])
+
+
 @per_node
 def _freezes_bn_argument(fn: ast.AST) -> bool:
     """Does ``fn(m)`` call ``m.eval()`` / ``m.train(False)`` under an ``if`` that selects BatchNorm?"""
     args = fn.args.posonlyargs + fn.args.args  # type: ignore[attr-defined]
     if len(args) != 1:
         return False
-    name = args[0].arg
-    for n in astwalk.walk(fn):
+    return evals_when_bn(fn, args[0].arg)
+
+
+def evals_when_bn(node: ast.AST, name: str) -> bool:
+    """Does ``node`` call ``name.eval()`` / ``name.train(False)`` under an ``if`` that selects
+    BatchNorm (``if isinstance(name, nn.BatchNorm2d):``, ``if classname.find('BatchNorm') != -1:``)?"""
+    for n in astwalk.walk(node):
         if isinstance(n, ast.If) and _BN_GUARD.search(ast.unparse(n.test)):
             for c in (x for st in n.body for x in astwalk.walk(st)):
                 if isinstance(c, ast.Call) and mode_call(c) == "eval" and isinstance(c.func.value, ast.Name) \

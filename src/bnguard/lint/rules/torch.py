@@ -29,7 +29,7 @@ from bnguard.lint.torchflow import (_SAME_OBJECT_METHODS, _UNDECIDED, EACH, ELEM
                                     _self_attributes_from_names, is_optimizer_step, mode_call, mode_flag, parameter_freezes, receiver_key, same_object,
                                     same_object_base, stepped_optimizer, train_override_blocks, _constant_arguments, _decide_guards,
                                     _guard_value)
-from bnguard.lint.torchflow import _BN_GUARD, _freezes_bn_argument
+from bnguard.lint.torchflow import applies_bn_freeze, evals_when_bn
 
 BN_CLASSES = {f"torch.nn.{n}" for n in (
     "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LazyBatchNorm1d", "LazyBatchNorm2d",
@@ -2955,11 +2955,9 @@ def _folds_batchnorm(name: str, project: Project) -> bool:
     memo = project.facts.setdefault("torch.bn_folding_functions", {})  # type: ignore[arg-type]
     if name not in memo:  # type: ignore[operator]
         from bnguard.lint.rules.torch_fusion import _fold_call
-        memo[name] = any(  # type: ignore[index]
-            fi.cls is None and fi.module.mentions("fuse") or fi.cls is None and fi.module.mentions("fold")
-            for fi in project.functions(name)) and any(
-            fi.cls is None and any(_fold_call(c, fi.module, project) for c in astwalk.walk(fi.node) if isinstance(c, ast.Call))
-            for fi in project.functions(name))
+        fns = [fi for fi in project.functions(name) if fi.cls is None]
+        memo[name] = any(fi.module.mentions("fuse") or fi.module.mentions("fold") for fi in fns) and any(  # type: ignore[index]
+            _fold_call(c, fi.module, project) for fi in fns for c in astwalk.walk(fi.node) if isinstance(c, ast.Call))
     return memo[name]  # type: ignore[index]
 
 
@@ -5878,20 +5876,13 @@ def _freezes_every_bn(m: Module, p: Project) -> bool:
     evaluates the BN layers it picks out."""
     for c in m.calls:
         if c.name == "apply" and isinstance(c.node.func, ast.Attribute) and len(c.node.args) == 1 \
-                and isinstance(c.node.args[0], ast.Name):
-            cands = [fi for fi in p.functions(c.node.args[0].id) if fi.cls is None]
-            same = [fi for fi in cands if fi.module is m]
-            if any(_freezes_bn_argument(fi.node) for fi in (same or cands)[:4]):
-                return True
+                and applies_bn_freeze(p, m, c.node.args[0]):
+            return True
     for loop in m.blocks:
         if isinstance(loop, ast.For) and isinstance(loop.target, ast.Name) and isinstance(loop.iter, ast.Call) \
                 and isinstance(loop.iter.func, ast.Attribute) and loop.iter.func.attr == "modules":
-            var = loop.target.id
-            for n in astwalk.walk(loop):
-                if isinstance(n, ast.If) and _BN_GUARD.search(ast.unparse(n.test)) and any(
-                        isinstance(c, ast.Call) and mode_call(c) == "eval" and isinstance(c.func.value, ast.Name)
-                        and c.func.value.id == var for st in n.body for c in astwalk.walk(st)):
-                    return True
+            if evals_when_bn(loop, loop.target.id):
+                return True
     return False
 
 
